@@ -1,0 +1,8 @@
+"""Actors: objects with a mailbox, run as one trio task each, owned by a supervisor."""
+
+from actors._actor import Actor
+from actors._errors import ActorFailed, CallTimeout, MailboxFull
+from actors._ref import ActorRef
+from actors._registry import DeadLetter
+
+__all__ = ["Actor", "ActorFailed", "ActorRef", "CallTimeout", "DeadLetter", "MailboxFull"]

@@ -1,0 +1,110 @@
+"""The `Actor` base class and the loop that serves one instance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import outcome
+import structlog
+import trio
+
+from actors._mailbox import STOP, Call, Mailbox
+
+if TYPE_CHECKING:
+    from actors._ref import ActorRef
+
+
+class Actor:
+    """Subclass and implement `handle`; a supervisor runs it from a `ChildSpec` factory.
+
+    Each instance gets `self.nursery` (lives exactly as long as the instance), `self.path`,
+    `self.ref` (a ref to its own path) and `self.log` (a logger bound to the path) before
+    `on_start` runs.
+    """
+
+    mailbox_size: ClassVar[int] = 1000
+
+    nursery: trio.Nursery
+    path: str
+    ref: ActorRef
+    log: Any
+
+    async def handle(self, message: Any) -> Any:
+        """Handle one message; the return value is the reply to a `call`."""
+        raise TypeError(f"{type(self).__name__} takes no messages (got {type(message).__name__})")
+
+    async def on_start(self) -> None:
+        """Runs before the instance counts as started; raising is a crash."""
+
+    async def on_stop(self) -> None:
+        """Runs whenever the instance stops, within the child's grace period."""
+
+    async def run(self) -> None:
+        """Override to own a connection: runs beside the mailbox loop once `on_start` returned.
+
+        Returning normally is a normal exit of the instance; raising is a crash.
+        """
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able status for the exports (override to add detail)."""
+        return {}
+
+
+class InstanceStats:
+    """What the mailbox loop updates per message; owned by the child slot."""
+
+    __slots__ = ("current", "handled")
+
+    def __init__(self) -> None:
+        self.handled = 0
+        self.current: object | None = None
+
+
+async def serve_actor(
+    actor: Actor, mailbox: Mailbox, stats: InstanceStats, started: Callable[[], None]
+) -> None:
+    """Run one instance: `on_start`, then `run` beside the mailbox loop, until stopped.
+
+    Returns normally on an orderly stop or when `run` returns; raises when the instance
+    crashes. The message being handled at that moment stays in `stats.current` for the
+    caller to dead-letter.
+    """
+    async with trio.open_nursery() as nursery:
+        actor.nursery = nursery
+        await actor.on_start()
+        started()
+        if type(actor).run is not Actor.run:
+            nursery.start_soon(_run_then_stop, actor, mailbox)
+        await _mailbox_loop(actor, mailbox, stats)
+        # The mailbox loop ended because of a stop: background tasks end with the instance.
+        nursery.cancel_scope.cancel()
+
+
+async def _run_then_stop(actor: Actor, mailbox: Mailbox) -> None:
+    await actor.run()
+    mailbox.request_stop()
+
+
+async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
+    handle = actor.handle
+    get = mailbox.get
+    value = outcome.Value
+    while True:
+        item = await get()
+        if item is STOP:
+            return
+        stats.current = item
+        if type(item) is Call:
+            result = await handle(item.message)
+            stats.current = None
+            item.resolve(value(result))
+        else:
+            await handle(item)
+            stats.current = None
+        stats.handled += 1
+
+
+def bind_logger(path: str) -> Any:
+    """A structlog logger bound to an actor path."""
+    return structlog.get_logger("actors").bind(path=path)

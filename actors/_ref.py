@@ -1,0 +1,69 @@
+"""`ActorRef`: the only way to reach an actor, bound to a path rather than an instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from actors._errors import CallTimeout
+from actors._mailbox import Call, Mailbox
+from actors._registry import Registry
+
+
+class ActorRef:
+    """Delivers to whichever instance lives at `path`, across restarts at any level."""
+
+    __slots__ = ("_mailbox", "_registry", "path")
+
+    def __init__(self, registry: Registry, path: str) -> None:
+        self._registry = registry
+        self.path = path
+        self._mailbox: Mailbox | None = None
+
+    def _box(self) -> Mailbox:
+        box = self._mailbox
+        if box is None or box.closed:
+            if self._registry.kind(self.path) == "supervisor":
+                raise TypeError(f"{self.path} is a supervisor; supervisors take no messages")
+            try:
+                box = self._registry.mailbox(self.path)
+            except KeyError:
+                if box is not None:
+                    return box  # closed: its put raises ActorFailed, which is the truth
+                raise
+            self._mailbox = box
+        return box
+
+    def cast(self, message: object) -> None:
+        """Queue `message` without blocking; `MailboxFull` when the mailbox is at capacity."""
+        self._box().put_nowait(message)
+
+    async def send(self, message: object) -> None:
+        """Queue `message`, waiting for room in the mailbox (backpressure)."""
+        await self._box().put(message)
+
+    async def call(self, message: object, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+        """Send `message` and return the handler's return value.
+
+        Raises `CallTimeout` when no reply comes within `timeout` seconds (waiting for room
+        counts), `ActorFailed` when the handler raised (the exception is `__cause__`) or the
+        actor stopped for good (`__cause__` is None).
+        """
+        box = self._box()
+        with trio.move_on_after(timeout):
+            return await box.put_then_wait(Call(message))
+        raise CallTimeout(self.path, timeout)
+
+    def __repr__(self) -> str:
+        return f"ActorRef({self.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ActorRef)
+            and other.path == self.path
+            and other._registry is self._registry
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.path)
