@@ -360,7 +360,11 @@ class Supervisor:
                 )
         except Exception as exc:
             self._record_crash(slot, exc, "child factory failed")
-            slot.run = _Run(_FAILED_FACTORY)
+            run = _Run(_FAILED_FACTORY)
+            run.error = exc
+            run.exited.set()
+            run.settled.set()
+            slot.run = run
             slot.state = RESTARTING
             return exc
         run = _Run(instance)

@@ -1,0 +1,497 @@
+"""The configuration model: frozen attrs classes, one per TOML table.
+
+Field names are the TOML keys. Every class is frozen, slotted and keyword-only, with defaults
+for everything a starter setup does not need to think about. Validators raise `InvalidField`,
+which carries the key path *relative to the object* so the loader can report the full path
+(`creators[1].triggers[0].pattern`) even for cross-field checks made in `__attrs_post_init__`.
+
+Paths are `pathlib.Path`; `config.loading.load_config` makes them absolute (relative to the
+config file). Secrets are `config.secrets.Secret` values, resolved at load time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from config.secrets import Secret
+
+PathSegment = str | int
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+VISIBILITIES = ("public", "dashboard-only", "internal-only")
+TRIGGER_KINDS = ("command", "keyword", "regex")
+PERMISSIONS = ("everyone", "subscriber", "vip", "moderator", "broadcaster")
+TALLY_ACTIONS = ("tally_increment", "tally_decrement", "tally_reset")
+POLL_ACTIONS = ("poll_open", "poll_vote", "poll_close")
+ACTIONS = ("reply", *POLL_ACTIONS, *TALLY_ACTIONS, "score_add", "clip")
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+TWITCH_LOGIN = re.compile(r"[A-Za-z0-9_]{1,25}")
+KICK_SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TWITCH_LOGIN_TEXT = "a Twitch login (letters, digits, '_', at most 25)"
+DEFAULT_KICK_APP_KEY = "32cbd69e4b950bf97679"
+DEFAULT_KICK_CLUSTER = "us2"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def format_key_path(path: Sequence[PathSegment]) -> str:
+    """`("creators", 1, "twitch", "channel")` → `creators[1].twitch.channel`."""
+    out = ""
+    for segment in path:
+        if isinstance(segment, int):
+            out += f"[{segment}]"
+        else:
+            key = segment if _BARE_KEY.fullmatch(segment) else f'"{segment}"'
+            out += f".{key}" if out else key
+    return out
+
+
+class InvalidField(ValueError):
+    """A value that fails validation. `path` is relative to the object being built.
+
+    `other` is a second position the problem involves (the first of two duplicates), also
+    relative to the object; `render(prefix)` names it with its full key path.
+    """
+
+    def __init__(
+        self,
+        path: Sequence[PathSegment],
+        message: str,
+        *,
+        other: Sequence[PathSegment] | None = None,
+    ) -> None:
+        self.path: tuple[PathSegment, ...] = tuple(path)
+        self.message = message
+        self.other: tuple[PathSegment, ...] | None = None if other is None else tuple(other)
+        super().__init__(self.render(()))
+
+    def prefixed(self, prefix: Sequence[PathSegment]) -> InvalidField:
+        """The same problem seen from an enclosing object at `prefix`."""
+        other = None if self.other is None else (*prefix, *self.other)
+        return InvalidField((*prefix, *self.path), self.message, other=other)
+
+    def render(self, prefix: Sequence[PathSegment]) -> str:
+        """The message, naming `other` below `prefix` (the object's own key path)."""
+        if self.other is None:
+            return self.message
+        return f"{self.message} (already used by {format_key_path((*prefix, *self.other))})"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`"; did you mean 'x'?"` for the closest choice, or `""` when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+# --- attrs validators that raise InvalidField naming the attribute -----------------------------
+
+
+def _one_of(choices: Sequence[str]) -> Any:
+    def check(_inst: object, attribute: attrs.Attribute, value: str) -> None:
+        if value not in choices:
+            listed = ", ".join(repr(c) for c in choices)
+            raise InvalidField(
+                (attribute.name,),
+                f"expected one of {listed}, got {value!r}{did_you_mean(value, choices)}",
+            )
+
+    return check
+
+
+def _num(value: float) -> str:
+    """A number as written in TOML: `10485760`, `0.5` (never `1.04858e+07`)."""
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _between(low: float | None, high: float | None, *, low_open: bool = False) -> Any:
+    def check(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
+        if value is None:
+            return
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and value > high
+        if too_low or too_high:
+            if low is not None and high is not None:
+                expected = f"a number between {_num(low)} and {_num(high)}"
+                if low_open:
+                    expected = f"a number greater than {_num(low)} and at most {_num(high)}"
+            elif low is not None:
+                expected = (
+                    f"a number greater than {_num(low)}" if low_open else f"at least {_num(low)}"
+                )
+            else:
+                expected = f"at most {_num(high)}"
+            raise InvalidField((attribute.name,), f"expected {expected}, got {_num(value)}")
+
+    return check
+
+
+def _matches(pattern: re.Pattern[str], what: str) -> Any:
+    def check(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+        if value is not None and not pattern.fullmatch(value):
+            raise InvalidField((attribute.name,), f"expected {what}, got {value!r}")
+
+    return check
+
+
+def _not_blank(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None and not value.strip():
+        raise InvalidField((attribute.name,), "must not be empty")
+
+
+def _check_template(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+    # Templates are rendered with str.format-style fields ({user}, {args}); only plain names are
+    # allowed so a template can never reach attributes or items ({user.__class__}).
+    if value is None:
+        return
+    try:
+        parsed = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise InvalidField((attribute.name,), f"invalid template: {exc}") from None
+    for _literal, field, _spec, _conv in parsed:
+        if field is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
+            raise InvalidField(
+                (attribute.name,),
+                f"invalid template field {{{field}}}: use plain names like {{user}}",
+            )
+
+
+def _duplicates(items: Sequence[Any], attr: str, prefix: str, what: str) -> None:
+    """Raise for the first repeated `attr` value, naming both positions."""
+    seen: dict[Any, int] = {}
+    for index, item in enumerate(items):
+        key = getattr(item, attr)
+        if key in seen:
+            raise InvalidField(
+                (prefix, index, attr),
+                f"duplicate {what} {key!r}",
+                other=(prefix, seen[key], attr),
+            )
+        seen[key] = index
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeConfig:
+    """`[runtime]`: the process."""
+
+    data_dir: Path = Path("var")
+    log_level: str = attrs.field(default="info", validator=_one_of(LOG_LEVELS))
+    shutdown_deadline: float = attrs.field(default=10.0, validator=_between(0, 600, low_open=True))
+    log_file_max_bytes: int = attrs.field(
+        default=10 * 1024 * 1024, validator=_between(1024, 1024**3)
+    )
+    log_file_backups: int = attrs.field(default=5, validator=_between(0, 100))
+
+
+@attrs.frozen(kw_only=True)
+class HttpConfig:
+    """`[http]`: status API (loopback by default); the control API needs `token`."""
+
+    enabled: bool = True
+    host: str = attrs.field(default="127.0.0.1", validator=_not_blank)
+    port: int = attrs.field(default=8765, validator=_between(0, 65535))  # 0: any free port
+    token: Secret | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MirrorConfig:
+    """`[[exports.mirrors]]`: a folder receiving a copy of the files of some visibilities."""
+
+    path: Path
+    visibility: tuple[str, ...] = ("public",)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.visibility:
+            raise InvalidField(("visibility",), "must list at least one visibility")
+        for index, vis in enumerate(self.visibility):
+            if vis not in VISIBILITIES:
+                listed = ", ".join(repr(v) for v in VISIBILITIES)
+                raise InvalidField(
+                    ("visibility", index),
+                    f"expected one of {listed}, got {vis!r}{did_you_mean(vis, VISIBILITIES)}",
+                )
+
+
+@attrs.frozen(kw_only=True)
+class ExportsConfig:
+    """`[exports]`: the state root the dashboard reads, and its mirrors.
+
+    `root` defaults to `<data_dir>/exports/state`; `load_config` fills it in. Without a
+    `pseudonym_key` the exporter derives pseudonyms from a key it keeps in the data folder.
+    """
+
+    root: Path | None = None
+    heartbeat_seconds: float = attrs.field(default=10.0, validator=_between(1, 10))
+    pseudonym_key: Secret | None = None
+    mirrors: tuple[MirrorConfig, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class TwitchConfig:
+    """`[creators.twitch]`: IRC chat. Anonymous (read-only) without `token`."""
+
+    channel: str = attrs.field(validator=_matches(TWITCH_LOGIN, _TWITCH_LOGIN_TEXT))
+    nick: str | None = attrs.field(
+        default=None, validator=_matches(TWITCH_LOGIN, _TWITCH_LOGIN_TEXT)
+    )
+    token: Secret | None = None
+    enabled: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class YouTubeConfig:
+    """`[creators.youtube]`: live chat via the Data API (quota-aware polling)."""
+
+    video_id: str | None = attrs.field(default=None, validator=_not_blank)
+    channel_id: str | None = attrs.field(default=None, validator=_not_blank)
+    api_key: Secret
+    oauth_token: Secret | None = None
+    daily_quota: int = attrs.field(default=10_000, validator=_between(1, 1_000_000_000))
+    enabled: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.video_id is None and self.channel_id is None:
+            raise InvalidField(("video_id",), "set video_id or channel_id (one is required)")
+
+
+@attrs.frozen(kw_only=True)
+class KickConfig:
+    """`[creators.kick]`: chat over Kick's Pusher websocket.
+
+    `chatroom_id`/`channel_id` skip the (Cloudflare-protected) lookup by slug; `ws_url`
+    replaces the Pusher URL entirely (a local soketi in tests).
+    """
+
+    channel: str = attrs.field(validator=_matches(KICK_SLUG, "a Kick channel slug"))
+    chatroom_id: int | None = attrs.field(default=None, validator=_between(1, None))
+    channel_id: int | None = attrs.field(default=None, validator=_between(1, None))
+    app_key: str = attrs.field(default=DEFAULT_KICK_APP_KEY, validator=_not_blank)
+    cluster: str = attrs.field(default=DEFAULT_KICK_CLUSTER, validator=_not_blank)
+    ws_url: str | None = attrs.field(
+        default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
+    )
+    enabled: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class RumbleConfig:
+    """`[creators.rumble]`: the livestream API. Its URL embeds a key, so it is a secret."""
+
+    api_url: Secret
+    poll_seconds: float = attrs.field(default=5.0, validator=_between(1, 3600))
+    paused: bool = False
+    paused_reason: str | None = None
+    enabled: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ReplayConfig:
+    """`[creators.replay]`: replays a chat log (JSON lines, see `config/chatlog.py`)."""
+
+    file: Path
+    speed: float = attrs.field(default=1.0, validator=_between(0, 1000, low_open=True))
+    loop: bool = False
+    enabled: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class TallyConfig:
+    """`[[creators.tallies]]`: a named counter that triggers change."""
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
+    label: str = attrs.field(validator=_not_blank)
+
+
+@attrs.frozen(kw_only=True)
+class ScoreboardConfig:
+    """`[[creators.scoreboards]]`: a ranked board of per-user points."""
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
+    title: str = attrs.field(validator=_not_blank)
+
+
+# Which optional action arguments each action uses: setting one an action ignores is an error,
+# because it is almost always a typo'd action.
+_ACTION_ARGS: dict[str, frozenset[str]] = {
+    "reply": frozenset(),
+    "poll_open": frozenset({"question", "options", "duration"}),
+    "poll_vote": frozenset(),
+    "poll_close": frozenset(),
+    "tally_increment": frozenset({"tally", "amount"}),
+    "tally_decrement": frozenset({"tally", "amount"}),
+    "tally_reset": frozenset({"tally"}),
+    "score_add": frozenset({"scoreboard", "points"}),
+    "clip": frozenset({"duration"}),
+}
+_ALL_ACTION_ARGS = ("tally", "scoreboard", "points", "amount", "question", "options", "duration")
+
+
+@attrs.frozen(kw_only=True)
+class TriggerConfig:
+    """`[[creators.triggers]]`: what chat fires, who may fire it, how often, and what it does.
+
+    `pattern` is a command name (`"!ping"`, matched on the first word), a keyword (matched as a
+    word anywhere) or a regular expression (compiled here, so a bad one fails at load).
+    Action arguments: `tally` (tally_*), `amount` (tally_increment/decrement, default 1),
+    `scoreboard` and `points` (score_add, default 1; the target user is the first argument),
+    `question`/`options`/`duration` (poll_open; without them the question and options come from
+    the chat message, `!poll Question | A | B`), `duration` (clip, seconds).
+    `response` is a template with `{name}` fields filled by the trigger engine.
+    """
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
+    kind: str = attrs.field(default="command", validator=_one_of(TRIGGER_KINDS))
+    pattern: str = attrs.field(validator=_not_blank)
+    aliases: tuple[str, ...] = ()
+    case_sensitive: bool = False
+    permission: str = attrs.field(default="everyone", validator=_one_of(PERMISSIONS))
+    cooldown_user: float = attrs.field(default=0.0, validator=_between(0, 86_400))
+    cooldown_trigger: float = attrs.field(default=0.0, validator=_between(0, 86_400))
+    cooldown_global: float = attrs.field(default=0.0, validator=_between(0, 86_400))
+    response: str | None = attrs.field(default=None, validator=_check_template)
+    action: str = attrs.field(default="reply", validator=_one_of(ACTIONS))
+    tally: str | None = None
+    scoreboard: str | None = None
+    points: int | None = attrs.field(default=None, validator=_between(-1_000_000, 1_000_000))
+    amount: int | None = attrs.field(default=None, validator=_between(1, 1_000_000))
+    question: str | None = attrs.field(default=None, validator=_not_blank)
+    options: tuple[str, ...] | None = None
+    duration: float | None = attrs.field(default=None, validator=_between(1, 86_400))
+    enabled: bool = True
+    # Compiled once here so a bad regex fails at load time, naming `...pattern`.
+    regex: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "command":
+            names = [(("pattern",), self.pattern)]
+            names += [(("aliases", i), alias) for i, alias in enumerate(self.aliases)]
+            for path, name in names:
+                if not name.strip() or any(ch.isspace() for ch in name):
+                    raise InvalidField(path, f"a command is one word like '!ping', got {name!r}")
+        elif self.kind == "keyword":
+            for index, alias in enumerate(self.aliases):
+                if not alias.strip():
+                    raise InvalidField(("aliases", index), "must not be empty")
+        else:
+            if self.aliases:
+                raise InvalidField(("aliases",), "regex triggers take no aliases: use '|'")
+            flags = 0 if self.case_sensitive else re.IGNORECASE
+            try:
+                compiled = re.compile(self.pattern, flags)
+            except re.error as exc:
+                where = f" at position {exc.pos}" if exc.pos is not None else ""
+                raise InvalidField(
+                    ("pattern",), f"invalid regular expression: {exc.msg}{where}"
+                ) from None
+            object.__setattr__(self, "regex", compiled)  # frozen: set once, during init
+
+        used = _ACTION_ARGS[self.action]
+        for arg in _ALL_ACTION_ARGS:
+            if getattr(self, arg) is not None and arg not in used:
+                users = sorted(a for a, args in _ACTION_ARGS.items() if arg in args)
+                raise InvalidField(
+                    (arg,),
+                    f"not used by action {self.action!r} (only by {', '.join(users)})",
+                )
+        if self.action == "reply" and self.response is None:
+            raise InvalidField(("response",), "action 'reply' needs a response")
+        if self.action in TALLY_ACTIONS and self.tally is None:
+            raise InvalidField(("tally",), f"action {self.action!r} needs a tally id")
+        if self.action == "score_add" and self.scoreboard is None:
+            raise InvalidField(("scoreboard",), "action 'score_add' needs a scoreboard id")
+        if self.options is not None:
+            if not 2 <= len(self.options) <= 10:
+                raise InvalidField(
+                    ("options",), f"a poll needs 2 to 10 options, got {len(self.options)}"
+                )
+            for index, option in enumerate(self.options):
+                if not option.strip():
+                    raise InvalidField(("options", index), "must not be empty")
+
+
+@attrs.frozen(kw_only=True)
+class CreatorConfig:
+    """`[[creators]]`: one creator, their chat sources and triggers."""
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-' (at most 64)"))
+    display_name: str = attrs.field(
+        default=attrs.Factory(lambda self: self.id, takes_self=True), validator=_not_blank
+    )
+    enabled: bool = True
+    twitch: TwitchConfig | None = None
+    youtube: YouTubeConfig | None = None
+    kick: KickConfig | None = None
+    rumble: RumbleConfig | None = None
+    replay: ReplayConfig | None = None
+    tallies: tuple[TallyConfig, ...] = ()
+    scoreboards: tuple[ScoreboardConfig, ...] = ()
+    triggers: tuple[TriggerConfig, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        _duplicates(self.tallies, "id", "tallies", "tally id")
+        _duplicates(self.scoreboards, "id", "scoreboards", "scoreboard id")
+        _duplicates(self.triggers, "id", "triggers", "trigger id")
+        tallies = [t.id for t in self.tallies]
+        boards = [s.id for s in self.scoreboards]
+        for index, trigger in enumerate(self.triggers):
+            for attr, declared, table in (
+                ("tally", tallies, "tallies"),
+                ("scoreboard", boards, "scoreboards"),
+            ):
+                ref = getattr(trigger, attr)
+                if ref is not None and ref not in declared:
+                    raise InvalidField(
+                        ("triggers", index, attr),
+                        f"{attr} {ref!r} is not declared in [[creators.{table}]]"
+                        f"{did_you_mean(ref, declared)}",
+                    )
+
+    def sources(self) -> dict[str, Any]:
+        """The configured chat sources by platform name (absent ones left out)."""
+        found = {
+            "twitch": self.twitch,
+            "youtube": self.youtube,
+            "kick": self.kick,
+            "rumble": self.rumble,
+            "replay": self.replay,
+        }
+        return {name: cfg for name, cfg in found.items() if cfg is not None}
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """The whole configuration file. `source` is the file it was loaded from (if any)."""
+
+    runtime: RuntimeConfig = attrs.Factory(RuntimeConfig)
+    http: HttpConfig = attrs.Factory(HttpConfig)
+    exports: ExportsConfig = attrs.Factory(ExportsConfig)
+    creators: tuple[CreatorConfig, ...] = ()
+    source: Path | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        _duplicates(self.creators, "id", "creators", "creator id")
+
+    def creator(self, creator_id: str) -> CreatorConfig:
+        """The creator with this id (`KeyError` when there is none)."""
+        for creator in self.creators:
+            if creator.id == creator_id:
+                return creator
+        raise KeyError(creator_id)
+
+    @property
+    def state_root(self) -> Path:
+        """Where export files go: `exports.root`, else `<data_dir>/exports/state`."""
+        return self.exports.root or self.runtime.data_dir / "exports" / "state"

@@ -1,0 +1,1011 @@
+"""One builder per export file: typed views in, the file's dict out.
+
+Builders are pure: the same views and the same :class:`~exports.files.ExportContext` give equal
+dicts (hence byte-identical files). Common rules applied here:
+
+- every list is sorted by a stable key (clips and polls newest first, signals newest last);
+- every timestamp is formatted as UTC milliseconds with ``Z`` and clamped to ``ctx.now``;
+- ``generated_at`` (top level and ``meta``) is ``changed_at`` when the caller knows when the
+  state last changed, otherwise the newest timestamp among the inputs, otherwise
+  ``ctx.started_at`` (empty inputs: nothing changed since boot);
+- every string is scrubbed of known secrets and secret-looking tokens
+  (:func:`exports.redact.scrub`), and signal files pseudonymize user ids.
+
+Every builder accepts empty inputs, so the dashboard always has all of its files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from exports.canonical import format_timestamp
+from exports.files import FILES, ExportContext, build_meta, clamp_to_now, get_file
+from exports.redact import pseudonymize, scrub
+from exports.views import (
+    ClipView,
+    CreatorView,
+    DiscordView,
+    ErrorView,
+    IntegrationView,
+    JobView,
+    PermissionView,
+    PlatformStatus,
+    PollView,
+    QuotaView,
+    RateLimitView,
+    RateMetric,
+    RuntimeView,
+    ScoreboardView,
+    SignalRow,
+    TallyView,
+    TelemetryEvent,
+    TriggerView,
+)
+
+__all__ = [
+    "DEFAULT_SIGNAL_LIMIT",
+    "DEFAULT_TELEMETRY_LIMIT",
+    "TOKEN_EXPIRING_WITHIN",
+    "ExportInputs",
+    "build_all",
+    "build_chat_events",
+    "build_chat_triggers",
+    "build_clips",
+    "build_creators",
+    "build_discord_runtime",
+    "build_integrations",
+    "build_jobs",
+    "build_manifest",
+    "build_permissions",
+    "build_poll_votes",
+    "build_polls",
+    "build_quotas",
+    "build_rate_limits",
+    "build_runtime_snapshot",
+    "build_score_events",
+    "build_scoreboards",
+    "build_tallies",
+    "build_tally_events",
+    "build_telemetry_errors",
+    "build_telemetry_events",
+    "build_telemetry_rates",
+]
+
+#: Signal files are bounded: the newest rows are kept.
+DEFAULT_SIGNAL_LIMIT = 200
+#: Telemetry events and errors are bounded likewise.
+DEFAULT_TELEMETRY_LIMIT = 200
+#: An integration token expiring within this delay is reported as ``expiring``.
+TOKEN_EXPIRING_WITHIN = timedelta(hours=24)
+
+_PLATFORM_NAMES = {
+    "twitch": "Twitch",
+    "youtube": "YouTube",
+    "kick": "Kick",
+    "rumble": "Rumble",
+    "discord": "Discord",
+    "replay": "Replay",
+}
+# Most severe first: one creator in error shows the platform in error.
+_STATUS_RANK = {"error": 0, "running": 1, "paused": 2, "inactive": 3, "disabled": 4}
+_QUOTA_RANK = {"exhausted": 0, "buffer": 1, "ok": 2}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _ts(ctx: ExportContext, moment: datetime | None) -> str | None:
+    """Format a timestamp, clamped so no file ever claims a future instant."""
+    return None if moment is None else format_timestamp(clamp_to_now(ctx, moment))
+
+
+def _newest(
+    ctx: ExportContext, changed_at: datetime | None, *candidates: datetime | None
+) -> datetime:
+    if changed_at is not None:
+        return changed_at
+    present = [c for c in candidates if c is not None]
+    return max(present) if present else ctx.started_at
+
+
+def _document(path: str, ctx: ExportContext, generated_at: datetime, body: dict[str, Any]) -> dict:
+    """Scrub the body, then add ``meta`` and the top-level ``generated_at`` copy."""
+    file = get_file(path)
+    document = scrub(body, ctx.secrets)
+    meta = build_meta(file, ctx, generated_at)
+    document["meta"] = meta
+    document["generated_at"] = meta["generated_at"]  # some dashboard readers look here
+    return document
+
+
+def _with_liveness(
+    ctx: ExportContext, document: dict[str, Any], heartbeat: datetime | None
+) -> dict[str, Any]:
+    # The dashboard's freshness check reads a top-level "timestamp" before "generated_at"; a
+    # telemetry file stamped with the write time never shows "stale" on a quiet but live runtime.
+    if heartbeat is not None:
+        document["timestamp"] = _ts(ctx, heartbeat)
+    return document
+
+
+def _bool_dict(pairs: Iterable[tuple[str, bool]]) -> dict[str, bool]:
+    return dict(pairs)
+
+
+def _creator_label(creator_id: str, creator_name: str | None) -> str:
+    return creator_name if creator_name else creator_id
+
+
+# --- runtime_snapshot.json -----------------------------------------------------------------------
+
+
+def _merge_platforms(ctx: ExportContext, rows: Sequence[PlatformStatus]) -> list[dict[str, Any]]:
+    groups: dict[str, list[PlatformStatus]] = {}
+    for row in rows:
+        groups.setdefault(row.platform, []).append(row)
+    merged = []
+    for platform in sorted(groups):
+        group = sorted(groups[platform], key=lambda r: (r.creator_id or "", r.name or ""))
+        worst = min(group, key=lambda r: _STATUS_RANK[r.status])
+        error = next((r.error for r in group if r.error), None)
+        paused = next((r.paused_reason for r in group if r.paused_reason), None)
+        name = next((r.name for r in group if r.name), None)
+        heartbeats = [r.last_heartbeat for r in group if r.last_heartbeat is not None]
+        events = [r.last_event_at for r in group if r.last_event_at is not None]
+        merged.append(
+            {
+                "platform": platform,
+                "name": name or _PLATFORM_NAMES.get(platform, platform.capitalize()),
+                "enabled": any(r.enabled for r in group),
+                "status": worst.status,
+                "last_heartbeat": _ts(ctx, max(heartbeats)) if heartbeats else None,
+                "last_event_at": _ts(ctx, max(events)) if events else None,
+                "error": error,
+                "paused_reason": paused,
+                "counters": {
+                    "messages": sum(r.messages for r in group),
+                    "triggers": sum(r.triggers for r in group),
+                    "actions": sum(r.actions for r in group),
+                    "errors": sum(r.errors for r in group),
+                },
+            }
+        )
+    return merged
+
+
+def build_runtime_snapshot(
+    ctx: ExportContext,
+    runtime: RuntimeView,
+    *,
+    heartbeat: datetime | None = None,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``runtime_snapshot.json``: the process, platforms, creators and the actor tree.
+
+    ``heartbeat`` is the wall time of this write (default ``ctx.now``); it is also written as
+    top-level ``timestamp``, the field the dashboard's freshness check reads first, so a live
+    runtime never shows "stale" merely because nothing changed.
+    """
+    beat = _ts(ctx, heartbeat if heartbeat is not None else ctx.now)
+    intent = runtime.restart_intent
+    candidates: list[datetime | None] = [runtime.replay.last_event_at]
+    for p in runtime.platforms:
+        candidates += [p.last_heartbeat, p.last_event_at]
+    for c in runtime.creators:
+        candidates += [c.updated_at, c.created_at]
+    for a in runtime.actors:
+        candidates += [a.changed_at, a.started_at]
+    generated = _newest(ctx, changed_at, *candidates)
+    body = {
+        "heartbeat": beat,
+        "timestamp": beat,
+        "runtime": {"project": runtime.project, "version": runtime.version, "build": runtime.build},
+        "system": {"platform_polling_enabled": runtime.platform_polling_enabled},
+        "platforms": _merge_platforms(ctx, runtime.platforms),
+        "creators": [
+            {
+                "creator_id": c.creator_id,
+                "display_name": c.display_name,
+                "enabled": c.enabled,
+                "platforms": _bool_dict(c.platforms),
+                "status": c.status,
+                "error": c.error,
+            }
+            for c in sorted(runtime.creators, key=lambda c: c.creator_id)
+        ],
+        "actors": [
+            {
+                "path": a.path,
+                "kind": a.kind,
+                "state": a.state,
+                "restarts": a.restarts,
+                "last_error": a.last_error,
+                "started_at": _ts(ctx, a.started_at),
+                "mailbox": {"depth": a.mailbox_depth, "peak": a.mailbox_peak},
+                "handled": a.handled,
+            }
+            for a in sorted(runtime.actors, key=lambda a: a.path)
+        ],
+        "restart_intent": {
+            "required": intent.required,
+            "pending": {
+                "system": intent.system,
+                "creators": intent.creators,
+                "triggers": intent.triggers,
+                "platforms": intent.platforms,
+            },
+            "notes": sorted(intent.notes),
+        },
+        "replay": {
+            "available": runtime.replay.available,
+            "active": runtime.replay.active,
+            "event_count": runtime.replay.event_count,
+            "last_event_at": _ts(ctx, runtime.replay.last_event_at),
+        },
+    }
+    return _document("runtime_snapshot.json", ctx, generated, body)
+
+
+# --- quotas.json ---------------------------------------------------------------------------------
+
+
+def _constraint_key(q: QuotaView) -> tuple[Any, ...]:
+    # Most constrained first: worst status, then highest fill ratio, then fewest units left.
+    ratio = q.used / q.max if q.max else float(q.used > 0)
+    return (_QUOTA_RANK[q.status], -ratio, q.remaining, q.platform, q.creator_id)
+
+
+def build_quotas(
+    ctx: ExportContext, quotas: Sequence[QuotaView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``quotas.json`` in both forms the dashboard reads.
+
+    Top level: the most constrained quota (``platform``, ``used``, ``max``, ``status``), read by
+    the Overview bar; ``platforms``: one row per creator x platform, read by the YouTube view.
+    ``reset_at`` is when the current window started (the last reset), so it is never in the
+    future. With no quota the summary is ``youtube`` 0/0 ``ok``.
+    """
+    rows = sorted(quotas, key=lambda q: (q.platform, q.creator_id, q.window))
+    if rows:
+        top = min(rows, key=_constraint_key)
+        summary = {
+            "platform": top.platform,
+            "creator_id": top.creator_id,
+            "used": top.used,
+            "max": top.max,
+            "remaining": top.remaining,
+            "status": top.status,
+        }
+    else:
+        summary = {
+            "platform": "youtube",
+            "creator_id": None,
+            "used": 0,
+            "max": 0,
+            "remaining": 0,
+            "status": "ok",
+        }
+    generated = _newest(ctx, changed_at, *(q.updated_at for q in rows))
+    body = {
+        **summary,
+        "platforms": [
+            {
+                "platform": q.platform,
+                "creator_id": q.creator_id,
+                "scope": "creator",
+                "window": q.window,
+                "used": q.used,
+                "max": q.max,
+                "buffer": q.buffer,
+                "remaining": q.remaining,
+                "reset_at": _ts(ctx, q.reset_at),
+                "status": q.status,
+            }
+            for q in rows
+        ],
+    }
+    return _document("quotas.json", ctx, generated, body)
+
+
+# --- public entity files -------------------------------------------------------------------------
+
+
+def build_clips(
+    ctx: ExportContext, clips: Sequence[ClipView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``clips.json`` (public): ``clips`` newest first, plus ``items`` for Data & Signals."""
+    rows = sorted(clips, key=lambda c: (c.created_at, c.clip_id), reverse=True)
+    generated = _newest(
+        ctx, changed_at, *(c.updated_at for c in rows), *(c.created_at for c in rows)
+    )
+    body = {
+        "clips": [
+            {
+                "clip_id": c.clip_id,
+                "creator_id": c.creator_id,
+                "creator": _creator_label(c.creator_id, c.creator_name),
+                "title": c.title,
+                "platform": c.platform,
+                "state": c.state,
+                "created_at": _ts(ctx, c.created_at),
+                "updated_at": _ts(ctx, c.updated_at),
+                "published_at": _ts(ctx, c.published_at),
+                "duration_seconds": c.duration_seconds,
+                "requested_by": c.requested_by,
+                "progress": c.progress,
+                "destination": {
+                    "platform": c.destination_platform,
+                    "channel_url": c.destination_channel_url,
+                },
+                "url": c.url,
+                "thumbnail_url": c.thumbnail_url,
+                "last_error": c.last_error,
+            }
+            for c in rows
+        ],
+        "items": [
+            {
+                "id": c.clip_id,
+                "title": c.title,
+                "state": c.state,
+                "creator": _creator_label(c.creator_id, c.creator_name),
+                "created_at": _ts(ctx, c.created_at),
+                "updated_at": _ts(ctx, c.updated_at),
+                "public": True,
+            }
+            for c in rows
+        ],
+    }
+    return _document("clips.json", ctx, generated, body)
+
+
+def _poll_updated(p: PollView) -> datetime:
+    return max(x for x in (p.updated_at, p.closed_at, p.opened_at) if x is not None)
+
+
+def build_polls(
+    ctx: ExportContext, polls: Sequence[PollView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``polls.json`` (public): aggregated votes only, newest poll first; options by position."""
+    rows = sorted(polls, key=lambda p: (p.opened_at, p.poll_id), reverse=True)
+    generated = _newest(ctx, changed_at, *(_poll_updated(p) for p in rows))
+    body = {
+        "polls": [
+            {
+                "poll_id": p.poll_id,
+                "creator_id": p.creator_id,
+                "creator": _creator_label(p.creator_id, p.creator_name),
+                "question": p.question,
+                "state": p.state,
+                "opened_at": _ts(ctx, p.opened_at),
+                "closed_at": _ts(ctx, p.closed_at),
+                "updated_at": _ts(ctx, _poll_updated(p)),
+                "options": [
+                    {
+                        "option_id": o.option_id,
+                        "label": o.label,
+                        "votes": o.votes,
+                        "position": o.position,
+                    }
+                    for o in sorted(p.options, key=lambda o: (o.position, o.option_id))
+                ],
+                "total_votes": sum(o.votes for o in p.options),
+            }
+            for p in rows
+        ],
+        "items": [
+            {
+                "id": p.poll_id,
+                "question": p.question,
+                "title": p.question,
+                "state": p.state,
+                "creator": _creator_label(p.creator_id, p.creator_name),
+                "created_at": _ts(ctx, p.opened_at),
+                "updated_at": _ts(ctx, _poll_updated(p)),
+                "public": True,
+            }
+            for p in rows
+        ],
+    }
+    return _document("polls.json", ctx, generated, body)
+
+
+def build_tallies(
+    ctx: ExportContext, tallies: Sequence[TallyView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``tallies.json`` (public), sorted by creator then tally id."""
+    rows = sorted(tallies, key=lambda t: (t.creator_id, t.tally_id))
+    generated = _newest(ctx, changed_at, *(t.updated_at for t in rows))
+    body = {
+        "tallies": [
+            {
+                "tally_id": t.tally_id,
+                "creator_id": t.creator_id,
+                "creator": _creator_label(t.creator_id, t.creator_name),
+                "label": t.label,
+                "count": t.count,
+                "updated_at": _ts(ctx, t.updated_at),
+            }
+            for t in rows
+        ],
+        "items": [
+            {
+                "id": t.tally_id,
+                "name": t.label,
+                "title": t.label,
+                "state": "active",
+                "creator": _creator_label(t.creator_id, t.creator_name),
+                "created_at": None,
+                "updated_at": _ts(ctx, t.updated_at),
+                "public": True,
+            }
+            for t in rows
+        ],
+    }
+    return _document("tallies.json", ctx, generated, body)
+
+
+def build_scoreboards(
+    ctx: ExportContext, scoreboards: Sequence[ScoreboardView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``scoreboards.json`` (public), sorted by creator then id; entries by position."""
+    rows = sorted(scoreboards, key=lambda s: (s.creator_id, s.scoreboard_id))
+    generated = _newest(ctx, changed_at, *(s.updated_at for s in rows))
+    body = {
+        "scoreboards": [
+            {
+                "scoreboard_id": s.scoreboard_id,
+                "creator_id": s.creator_id,
+                "creator": _creator_label(s.creator_id, s.creator_name),
+                "title": s.title,
+                "updated_at": _ts(ctx, s.updated_at),
+                "entries": [
+                    {"position": e.position, "label": e.label, "score": e.score}
+                    for e in sorted(s.entries, key=lambda e: (e.position, e.label, e.score))
+                ],
+            }
+            for s in rows
+        ],
+        "items": [
+            {
+                "id": s.scoreboard_id,
+                "title": s.title,
+                "state": "active",
+                "creator": _creator_label(s.creator_id, s.creator_name),
+                "created_at": _ts(ctx, s.created_at),
+                "updated_at": _ts(ctx, s.updated_at),
+                "public": True,
+            }
+            for s in rows
+        ],
+    }
+    return _document("scoreboards.json", ctx, generated, body)
+
+
+# --- jobs.json -----------------------------------------------------------------------------------
+
+
+def build_jobs(
+    ctx: ExportContext, jobs: Sequence[JobView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``jobs.json``: ``jobs`` oldest first (creation order), plus ``items`` for Data & Signals."""
+    rows = sorted(jobs, key=lambda j: (j.created_at, j.id))
+    generated = _newest(ctx, changed_at, *(j.updated_at for j in rows))
+    body = {
+        "jobs": [
+            {
+                "id": j.id,
+                "type": j.type,
+                "creator_id": j.creator_id,
+                "status": j.status,
+                "created_at": _ts(ctx, j.created_at),
+                "updated_at": _ts(ctx, j.updated_at),
+                "reason": j.reason,
+            }
+            for j in rows
+        ],
+        "items": [
+            {
+                "id": j.id,
+                "type": j.type,
+                "state": j.status,
+                "enabled": True,
+                "restart_required": False,
+                "reason": j.reason,
+                "last_run": _ts(ctx, j.updated_at),
+                "next_run": None,
+            }
+            for j in rows
+        ],
+    }
+    return _document("jobs.json", ctx, generated, body)
+
+
+# --- discord/runtime.json ------------------------------------------------------------------------
+
+
+def build_discord_runtime(
+    ctx: ExportContext, discord: DiscordView, *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``discord/runtime.json``: connection state and guilds (string ids, numeric order)."""
+    # (length, text) orders digit strings numerically without int() (snowflakes exceed 2^53
+    # for JS, not for Python, but non-numeric ids must not crash the sort either).
+    guilds = sorted(discord.guilds, key=lambda g: (len(g.guild_id), g.guild_id))
+    started = _ts(ctx, discord.started_at)
+    beat = _ts(ctx, discord.last_heartbeat)
+    generated = _newest(ctx, changed_at, discord.started_at, discord.last_heartbeat)
+    body = {
+        "running": discord.running,
+        "connected": discord.connected,
+        "started_at": started,
+        "last_heartbeat_ts": beat,
+        "guild_count": len(guilds),
+        "task_count": discord.task_count,
+        "tasks": discord.task_count,
+        "status": {"text": discord.status_text, "emoji": discord.status_emoji},
+        "presence": {"status_text": discord.status_text, "status_emoji": discord.status_emoji},
+        "heartbeat": {"started_at": started, "last_tick_at": beat, "connected": discord.connected},
+        "guilds": [
+            {
+                "guild_id": g.guild_id,
+                "guild_name": g.guild_name,
+                "bot_present": g.bot_present,
+                "authorized_for_user": g.authorized_for_user,
+                "authorization_reason": g.authorization_reason,
+                "logging": {"enabled": g.logging_enabled, "channel_id": g.logging_channel_id},
+                "notifications": {
+                    "enabled": g.notifications_enabled,
+                    "general": {"channel_id": g.general_channel_id},
+                },
+            }
+            for g in guilds
+        ],
+    }
+    return _document("discord/runtime.json", ctx, generated, body)
+
+
+# --- telemetry -----------------------------------------------------------------------------------
+
+
+def build_telemetry_events(
+    ctx: ExportContext,
+    events: Sequence[TelemetryEvent],
+    *,
+    limit: int = DEFAULT_TELEMETRY_LIMIT,
+    changed_at: datetime | None = None,
+    heartbeat: datetime | None = None,
+) -> dict[str, Any]:
+    """``telemetry/events.json``: the newest ``limit`` events, oldest first.
+
+    ``heartbeat`` (optional, also on the other telemetry builders) adds a top-level
+    ``timestamp`` = write time, which the dashboard's staleness check reads first.
+    """
+    rows = sorted(events, key=lambda e: (e.timestamp, e.severity, e.source, e.message))
+    rows = rows[-limit:] if limit > 0 else []
+    generated = _newest(ctx, changed_at, *(e.timestamp for e in rows))
+    body = {
+        "events": [
+            {
+                "timestamp": _ts(ctx, e.timestamp),
+                "severity": e.severity,
+                "source": e.source,
+                "message": e.message,
+            }
+            for e in rows
+        ]
+    }
+    return _with_liveness(ctx, _document("telemetry/events.json", ctx, generated, body), heartbeat)
+
+
+def build_telemetry_errors(
+    ctx: ExportContext,
+    errors: Sequence[ErrorView],
+    *,
+    limit: int = DEFAULT_TELEMETRY_LIMIT,
+    changed_at: datetime | None = None,
+    heartbeat: datetime | None = None,
+) -> dict[str, Any]:
+    """``telemetry/errors.json``: active and cleared errors, oldest ``last_seen`` first."""
+    rows = sorted(errors, key=lambda e: (e.last_seen, e.subsystem, e.message, e.active))
+    rows = rows[-limit:] if limit > 0 else []
+    generated = _newest(ctx, changed_at, *(e.last_seen for e in rows))
+    body = {
+        "errors": [
+            {
+                "subsystem": e.subsystem,
+                "message": e.message,
+                "last_seen": _ts(ctx, e.last_seen),
+                "active": e.active,
+            }
+            for e in rows
+        ]
+    }
+    return _with_liveness(ctx, _document("telemetry/errors.json", ctx, generated, body), heartbeat)
+
+
+def build_telemetry_rates(
+    ctx: ExportContext,
+    metrics: Sequence[RateMetric],
+    *,
+    window: str = "60s",
+    measured_at: datetime | None = None,
+    heartbeat: datetime | None = None,
+) -> dict[str, Any]:
+    """``telemetry/rates.json``: ``window`` and ``metrics`` sorted by key.
+
+    ``measured_at`` (when the rates were computed) is the file's ``generated_at``.
+    """
+    rows = sorted(metrics, key=lambda m: m.key)
+    generated = measured_at if measured_at is not None else ctx.started_at
+    body = {
+        "window": window,
+        "metrics": [
+            {"key": m.key, "label": m.label, "value": m.value, "unit": m.unit} for m in rows
+        ],
+    }
+    return _with_liveness(ctx, _document("telemetry/rates.json", ctx, generated, body), heartbeat)
+
+
+# --- signals -------------------------------------------------------------------------------------
+
+
+def _signals(
+    path: str,
+    id_field: str,
+    ctx: ExportContext,
+    rows: Sequence[SignalRow],
+    key: bytes,
+    limit: int,
+    changed_at: datetime | None,
+) -> dict[str, Any]:
+    items = []
+    for r in rows:
+        user = pseudonymize(r.user_id, key) if r.user_id is not None else None
+        parts = r.summary.split("{user}")
+        if r.user_id and user:
+            # Never let a raw id through; replaced before the pseudonym goes in, so a short id
+            # cannot match inside the pseudonym's hex digits.
+            parts = [part.replace(r.user_id, user) for part in parts]
+        summary = (user or "someone").join(parts)
+        items.append(
+            {
+                "timestamp": _ts(ctx, r.timestamp),
+                "type": r.type,
+                "source": r.source,
+                id_field: r.subject_id,
+                "summary": summary,
+                "user": user,
+                "creator_id": r.creator_id,
+            }
+        )
+    # Newest last; the full row breaks ties so the order never depends on input order.
+    items.sort(key=lambda i: tuple("" if v is None else str(v) for v in i.values()))
+    items = items[-limit:] if limit > 0 else []
+    generated = _newest(ctx, changed_at, *(r.timestamp for r in rows))
+    return _document(path, ctx, generated, {"items": items})
+
+
+def build_chat_events(
+    ctx: ExportContext,
+    rows: Sequence[SignalRow],
+    *,
+    key: bytes,
+    limit: int = DEFAULT_SIGNAL_LIMIT,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``chat_events.json``: ``items`` of ``{timestamp, type, source, entity_id, summary}``."""
+    return _signals("chat_events.json", "entity_id", ctx, rows, key, limit, changed_at)
+
+
+def build_poll_votes(
+    ctx: ExportContext,
+    rows: Sequence[SignalRow],
+    *,
+    key: bytes,
+    limit: int = DEFAULT_SIGNAL_LIMIT,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``poll_votes.json``: ``items`` of ``{timestamp, type, source, poll_id, summary}``."""
+    return _signals("poll_votes.json", "poll_id", ctx, rows, key, limit, changed_at)
+
+
+def build_tally_events(
+    ctx: ExportContext,
+    rows: Sequence[SignalRow],
+    *,
+    key: bytes,
+    limit: int = DEFAULT_SIGNAL_LIMIT,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``tally_events.json``: ``items`` of ``{timestamp, type, source, tally_id, summary}``."""
+    return _signals("tally_events.json", "tally_id", ctx, rows, key, limit, changed_at)
+
+
+def build_score_events(
+    ctx: ExportContext,
+    rows: Sequence[SignalRow],
+    *,
+    key: bytes,
+    limit: int = DEFAULT_SIGNAL_LIMIT,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``score_events.json``: ``items`` of ``{timestamp, type, source, scoreboard_id, summary}``."""
+    return _signals("score_events.json", "scoreboard_id", ctx, rows, key, limit, changed_at)
+
+
+# --- configuration as applied --------------------------------------------------------------------
+
+
+def build_creators(
+    ctx: ExportContext, creators: Sequence[CreatorView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``creators.json``: ``creators`` sorted by id (the dashboard reads this property)."""
+    rows = sorted(creators, key=lambda c: c.creator_id)
+    generated = _newest(
+        ctx, changed_at, *(c.updated_at for c in rows), *(c.created_at for c in rows)
+    )
+    body = {
+        "creators": [
+            {
+                "creator_id": c.creator_id,
+                "display_name": c.display_name,
+                "enabled": c.enabled,
+                "disabled": not c.enabled,
+                "platforms_enabled": _bool_dict(c.platforms),
+                "status": c.status,
+                "created_at": _ts(ctx, c.created_at),
+            }
+            for c in rows
+        ]
+    }
+    return _document("creators.json", ctx, generated, body)
+
+
+def build_chat_triggers(
+    ctx: ExportContext, triggers: Sequence[TriggerView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``chat_triggers.json``: ``items`` sorted by creator then trigger id."""
+    rows = sorted(triggers, key=lambda t: (t.creator_id, t.trigger_id))
+    generated = _newest(
+        ctx, changed_at, *(t.updated_at for t in rows), *(t.last_fired_at for t in rows)
+    )
+    body = {
+        "items": [
+            {
+                "trigger_id": t.trigger_id,
+                "phrase": t.phrase,
+                "module": t.module,
+                "creator": t.creator_id,
+                "enabled": t.enabled,
+                "cooldown_seconds": t.cooldown_seconds,
+                "last_fired_at": _ts(ctx, t.last_fired_at),
+            }
+            for t in rows
+        ]
+    }
+    return _document("chat_triggers.json", ctx, generated, body)
+
+
+def build_rate_limits(
+    ctx: ExportContext, limits: Sequence[RateLimitView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``rate_limits.json``: ``items`` of ``{scope, limit, window (seconds), used, status}``."""
+    rows = sorted(limits, key=lambda r: r.scope)
+    generated = _newest(ctx, changed_at, *(r.updated_at for r in rows))
+    body = {
+        "items": [
+            {
+                "scope": r.scope,
+                "limit": r.limit,
+                "window": r.window_seconds,
+                "used": r.used,
+                "status": r.status,
+            }
+            for r in rows
+        ]
+    }
+    return _document("rate_limits.json", ctx, generated, body)
+
+
+# --- internal-only -------------------------------------------------------------------------------
+
+
+def _token_status(ctx: ExportContext, expires_at: datetime | None) -> str:
+    # A status instead of the expiry instant: that instant is in the future, which no file may
+    # carry, and "expiring" is what an operator needs to see.
+    if expires_at is None:
+        return "unknown"
+    if expires_at <= ctx.now:
+        return "expired"
+    if expires_at - ctx.now <= TOKEN_EXPIRING_WITHIN:
+        return "expiring"
+    return "valid"
+
+
+def build_integrations(
+    ctx: ExportContext,
+    integrations: Sequence[IntegrationView],
+    *,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``integrations.json`` (internal-only): status per integration, never credentials."""
+    rows = sorted(integrations, key=lambda i: i.integration_id)
+    generated = _newest(
+        ctx,
+        changed_at,
+        *(i.updated_at for i in rows),
+        *(i.last_attempt_at for i in rows),
+        *(i.created_at for i in rows),
+    )
+    body = {
+        "items": [
+            {
+                "id": i.integration_id,
+                "provider": i.provider,
+                "scope": i.scope,
+                "status": i.status,
+                "token_status": _token_status(ctx, i.token_expires_at),
+                "created_at": _ts(ctx, i.created_at),
+                "last_attempt_at": _ts(ctx, i.last_attempt_at),
+                "last_error": i.last_error,
+            }
+            for i in rows
+        ]
+    }
+    return _document("integrations.json", ctx, generated, body)
+
+
+def build_permissions(
+    ctx: ExportContext, permissions: Sequence[PermissionView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``permissions.json`` (internal-only): principals, roles and sorted grants."""
+    rows = sorted(permissions, key=lambda p: (p.principal, p.role))
+    generated = _newest(
+        ctx, changed_at, *(p.updated_at for p in rows), *(p.created_at for p in rows)
+    )
+    body = {
+        "items": [
+            {
+                "principal": p.principal,
+                "role": p.role,
+                "status": p.status,
+                "grants": sorted(set(p.grants)),
+                "created_at": _ts(ctx, p.created_at),
+            }
+            for p in rows
+        ]
+    }
+    return _document("permissions.json", ctx, generated, body)
+
+
+# --- meta.json -----------------------------------------------------------------------------------
+
+
+def build_manifest(ctx: ExportContext, *, changed_at: datetime | None = None) -> dict[str, Any]:
+    """``meta.json``: every export file with its visibility, schema and description.
+
+    The rows are under ``exports`` (the upstream manifest's name) and, identically, ``files``.
+    The registry only changes with the code, so ``generated_at`` defaults to ``ctx.started_at``.
+    """
+    rows = [
+        {
+            "file": f.path,
+            "visibility": str(f.visibility),
+            "schema": f.schema,
+            "description": f.description,
+        }
+        for f in FILES
+    ]
+    generated = changed_at if changed_at is not None else ctx.started_at
+    body = {"exports": rows, "files": [dict(r) for r in rows]}
+    return _document("meta.json", ctx, generated, body)
+
+
+# --- everything at once --------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ExportInputs:
+    """All builder inputs; every field defaults to empty so ``ExportInputs()`` builds every file.
+
+    ``changed_at`` maps a file path to the time of the newest change the store knows for it; it
+    overrides the time derived from the rows (needed when a row was deleted).
+    """
+
+    runtime: RuntimeView | None = None
+    quotas: tuple[QuotaView, ...] = attrs.field(factory=tuple, converter=tuple)
+    jobs: tuple[JobView, ...] = attrs.field(factory=tuple, converter=tuple)
+    clips: tuple[ClipView, ...] = attrs.field(factory=tuple, converter=tuple)
+    polls: tuple[PollView, ...] = attrs.field(factory=tuple, converter=tuple)
+    tallies: tuple[TallyView, ...] = attrs.field(factory=tuple, converter=tuple)
+    scoreboards: tuple[ScoreboardView, ...] = attrs.field(factory=tuple, converter=tuple)
+    discord: DiscordView = attrs.field(factory=DiscordView)
+    telemetry_events: tuple[TelemetryEvent, ...] = attrs.field(factory=tuple, converter=tuple)
+    telemetry_errors: tuple[ErrorView, ...] = attrs.field(factory=tuple, converter=tuple)
+    rate_metrics: tuple[RateMetric, ...] = attrs.field(factory=tuple, converter=tuple)
+    rates_measured_at: datetime | None = None
+    chat_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
+    poll_votes: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
+    tally_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
+    score_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
+    creators: tuple[CreatorView, ...] = attrs.field(factory=tuple, converter=tuple)
+    triggers: tuple[TriggerView, ...] = attrs.field(factory=tuple, converter=tuple)
+    rate_limits: tuple[RateLimitView, ...] = attrs.field(factory=tuple, converter=tuple)
+    integrations: tuple[IntegrationView, ...] = attrs.field(factory=tuple, converter=tuple)
+    permissions: tuple[PermissionView, ...] = attrs.field(factory=tuple, converter=tuple)
+    changed_at: Mapping[str, datetime] = attrs.field(factory=dict)
+
+
+def build_all(
+    ctx: ExportContext,
+    inputs: ExportInputs,
+    *,
+    pseudonym_key: bytes,
+    heartbeat: datetime | None = None,
+    signal_limit: int = DEFAULT_SIGNAL_LIMIT,
+    telemetry_heartbeat: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Build every file of the registry; returns ``{path: document}`` for ``ExportWriter``.
+
+    ``heartbeat`` (default ``ctx.now``) goes into ``runtime_snapshot.json``; with
+    ``telemetry_heartbeat`` the telemetry files carry it too, as top-level ``timestamp``.
+    """
+    ch = inputs.changed_at.get
+    beat = heartbeat if heartbeat is not None else ctx.now
+    tbeat = beat if telemetry_heartbeat else None
+    runtime = inputs.runtime if inputs.runtime is not None else RuntimeView(version=ctx.version)
+    docs = {
+        "runtime_snapshot.json": build_runtime_snapshot(
+            ctx, runtime, heartbeat=beat, changed_at=ch("runtime_snapshot.json")
+        ),
+        "quotas.json": build_quotas(ctx, inputs.quotas, changed_at=ch("quotas.json")),
+        "jobs.json": build_jobs(ctx, inputs.jobs, changed_at=ch("jobs.json")),
+        "clips.json": build_clips(ctx, inputs.clips, changed_at=ch("clips.json")),
+        "polls.json": build_polls(ctx, inputs.polls, changed_at=ch("polls.json")),
+        "tallies.json": build_tallies(ctx, inputs.tallies, changed_at=ch("tallies.json")),
+        "scoreboards.json": build_scoreboards(
+            ctx, inputs.scoreboards, changed_at=ch("scoreboards.json")
+        ),
+        "discord/runtime.json": build_discord_runtime(
+            ctx, inputs.discord, changed_at=ch("discord/runtime.json")
+        ),
+        "telemetry/events.json": build_telemetry_events(
+            ctx, inputs.telemetry_events, changed_at=ch("telemetry/events.json"), heartbeat=tbeat
+        ),
+        "telemetry/errors.json": build_telemetry_errors(
+            ctx, inputs.telemetry_errors, changed_at=ch("telemetry/errors.json"), heartbeat=tbeat
+        ),
+        "telemetry/rates.json": build_telemetry_rates(
+            ctx,
+            inputs.rate_metrics,
+            measured_at=inputs.rates_measured_at or ch("telemetry/rates.json"),
+            heartbeat=tbeat,
+        ),
+        "creators.json": build_creators(ctx, inputs.creators, changed_at=ch("creators.json")),
+        "chat_triggers.json": build_chat_triggers(
+            ctx, inputs.triggers, changed_at=ch("chat_triggers.json")
+        ),
+        "rate_limits.json": build_rate_limits(
+            ctx, inputs.rate_limits, changed_at=ch("rate_limits.json")
+        ),
+        "integrations.json": build_integrations(
+            ctx, inputs.integrations, changed_at=ch("integrations.json")
+        ),
+        "permissions.json": build_permissions(
+            ctx, inputs.permissions, changed_at=ch("permissions.json")
+        ),
+        "meta.json": build_manifest(ctx, changed_at=ch("meta.json")),
+    }
+    signals = (
+        ("chat_events.json", build_chat_events, inputs.chat_events),
+        ("poll_votes.json", build_poll_votes, inputs.poll_votes),
+        ("tally_events.json", build_tally_events, inputs.tally_events),
+        ("score_events.json", build_score_events, inputs.score_events),
+    )
+    for path, builder, rows in signals:
+        docs[path] = builder(ctx, rows, key=pseudonym_key, limit=signal_limit, changed_at=ch(path))
+    return dict(sorted(docs.items()))

@@ -1,0 +1,125 @@
+"""Keeping secrets and raw user ids out of export files.
+
+Three layers, because a leak in a public file cannot be recalled:
+
+- views for public files have no field for a secret or a platform user id at all;
+- every string of every file is scrubbed of the known secret values (``ExportContext.secrets``)
+  and of secret-looking tokens (stream keys, OAuth tokens, credentials in URLs);
+- signal files replace user ids with a keyed hash (:func:`pseudonymize`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "pseudonymize", "redact_text", "scrub"]
+
+MASK = "[redacted]"
+
+# Secret-looking tokens, matched anywhere in free text (error messages, titles, log lines). One
+# alternation, so each string is scanned once. A ``kN`` group is a label kept in front of the mask
+# ("token=", "rtmp://host/app/") so the text stays useful for debugging.
+_SECRET_RE = re.compile(
+    "|".join(
+        (
+            # Twitch stream keys.
+            r"live_\d+_[a-z0-9]{10,}",
+            # IRC/Twitch style oauth tokens; bearer and bot tokens in header form.
+            r"oauth:[a-z0-9]{8,}",
+            r"(?P<k1>\b(?:bearer|bot|oauth) )[a-z0-9._~+/=-]{8,}",
+            # RTMP(S) ingest paths: everything after the application name is the stream key.
+            r"(?P<k2>rtmps?://[^/\s]+/[^/\s]+/)[^\s\"']+",
+            # user:password@ in URLs.
+            r"(?P<k3>://)[^/\s:@]+:[^/\s@]+(?=@)",
+            # key=value credentials in query strings, configs and command lines.
+            r"(?P<k4>\b(?:access_|refresh_|id_|api_|client_|stream_|bot_)?"
+            r"(?:token|secret|key|password|passwd|pwd|signature|sig)=)[^\s&\"',;]+",
+            # Discord bot tokens (three dot-separated base64url parts).
+            r"\b[a-z0-9_-]{23,28}\.[a-z0-9_-]{6,7}\.[a-z0-9_-]{27,}\b",
+        )
+    ),
+    re.IGNORECASE,
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    for label in ("k1", "k2", "k3", "k4"):
+        kept = match.group(label)
+        if kept is not None:
+            return kept + MASK
+    return MASK
+
+
+#: Known secrets shorter than this are not searched for: masking every "1" or "abc" would mangle
+#: ids and timestamps, and a value that short is not a real credential anyway.
+MIN_SECRET_LENGTH = 8
+
+
+def _known(secrets: Iterable[str]) -> tuple[str, ...]:
+    # Longest first, so a secret containing another secret is masked whole.
+    found = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+    return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
+# Substrings without which no pattern above can match: most strings (ids, timestamps, titles)
+# skip the regex scan entirely.
+_MARKERS = ("live_", "oauth", "bearer ", "bot ", "://", "=")
+_TOKEN_MIN_LENGTH = 59  # the shortest Discord-token-shaped string
+
+
+def _may_hold_secret(text: str) -> bool:
+    lowered = text.lower()
+    if any(marker in lowered for marker in _MARKERS):
+        return True
+    return len(text) >= _TOKEN_MIN_LENGTH and "." in text
+
+
+def _redact(text: str, known: tuple[str, ...]) -> str:
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if _may_hold_secret(text):
+        text = _SECRET_RE.sub(_mask, text)
+    return text
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every known secret value and every secret-looking token masked."""
+    return _redact(text, _known(secrets))
+
+
+def scrub(obj: Any, secrets: Iterable[str] = ()) -> Any:
+    """A copy of a JSON-like value with :func:`redact_text` applied to every string value.
+
+    Keys are left alone: they are field names chosen by the builders, never data.
+    """
+    known = _known(secrets)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return _redact(value, known)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(obj)
+
+
+def pseudonymize(user_id: str, key: bytes) -> str:
+    """A stable pseudonym for a platform user id: ``"u_"`` + 16 hex digits of HMAC-SHA256.
+
+    Keyed, so nobody without the key can test a guessed id against it; stable for a given key,
+    so the dashboard can still tell that two signals came from the same person.
+    """
+    if not isinstance(key, bytes | bytearray) or len(key) < 16:
+        raise ValueError("pseudonymization key must be at least 16 bytes")
+    if not isinstance(user_id, str):
+        raise TypeError(f"user_id must be a string, got {type(user_id).__name__}")
+    digest = hmac.new(bytes(key), user_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return "u_" + digest[:16]

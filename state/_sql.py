@@ -1,0 +1,48 @@
+"""Small helpers shared by the query modules (not public API)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import apsw
+
+from .errors import InvalidArgument, StoreError
+
+
+def require_transaction(conn: apsw.Connection) -> None:
+    """Refuse a multi-statement write outside a transaction.
+
+    Why: every write goes through ``Database.transaction()`` / ``Database.batch()`` so a
+    request is atomic and the store commits once per batch; an autocommit write would commit
+    (and fsync) per statement and could leave half a request behind after a crash.
+    """
+    if conn.get_autocommit():
+        raise StoreError("write outside a transaction: use Database.transaction() or batch()")
+
+
+def require_text(name: str, value: object, *, allow_empty: bool = False) -> str:
+    """Validate an id or label argument."""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name} must be a string, got {type(value).__name__}")
+    if not allow_empty and not value:
+        raise InvalidArgument(f"{name} must not be empty")
+    return value
+
+
+def require_int(name: str, value: object) -> int:
+    """Validate an integer argument (``bool`` is refused: it is almost always a mistake)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} must be an int, got {type(value).__name__}")
+    return value
+
+
+def canonical_json(value: Mapping[str, Any]) -> str:
+    """Serialize a JSON object deterministically (sorted keys, compact, UTF-8 text)."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgument("payload must be a JSON object (a mapping)")
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"payload is not JSON-serializable: {exc}") from exc

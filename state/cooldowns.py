@@ -1,0 +1,96 @@
+"""Durable trigger cooldowns: a scope key and the instant its cooldown ends.
+
+Scopes are opaque strings chosen by the trigger engine. Only cooldowns that must survive a
+restart belong here; short per-message ones can stay in memory.
+"""
+
+from __future__ import annotations
+
+import apsw
+import attrs
+
+from ._sql import require_int, require_text, require_transaction
+from .errors import InvalidArgument
+
+__all__ = [
+    "Cooldown",
+    "active_cooldowns",
+    "clear_cooldown",
+    "get_cooldown",
+    "prune_expired_cooldowns",
+    "set_cooldown",
+    "try_start_cooldown",
+]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Cooldown:
+    """A cooldown that ends at ``expires_at`` (Unix ms)."""
+
+    scope: str
+    expires_at: int
+
+
+def set_cooldown(conn: apsw.Connection, *, scope: str, expires_at: int) -> Cooldown:
+    """Start or replace the cooldown of ``scope``."""
+    require_transaction(conn)
+    require_text("scope", scope)
+    require_int("expires_at", expires_at)
+    conn.execute(
+        "INSERT INTO cooldowns (scope, expires_at) VALUES (?, ?) "
+        "ON CONFLICT (scope) DO UPDATE SET expires_at = excluded.expires_at",
+        (scope, expires_at),
+    )
+    return Cooldown(scope=scope, expires_at=expires_at)
+
+
+def get_cooldown(conn: apsw.Connection, scope: str, *, now: int) -> Cooldown | None:
+    """The cooldown of ``scope`` if it is still running at ``now``, else ``None``."""
+    row = conn.execute(
+        "SELECT expires_at FROM cooldowns WHERE scope = ? AND expires_at > ?", (scope, now)
+    ).fetchone()
+    return None if row is None else Cooldown(scope=scope, expires_at=row[0])
+
+
+def try_start_cooldown(
+    conn: apsw.Connection, *, scope: str, now: int, duration_ms: int
+) -> Cooldown | None:
+    """Atomically check and start a cooldown.
+
+    Returns the new :class:`Cooldown` when ``scope`` was free (the trigger may fire), or
+    ``None`` when a cooldown is still running (the trigger must not fire).
+    """
+    require_int("duration_ms", duration_ms)
+    if duration_ms <= 0:
+        raise InvalidArgument("duration_ms must be positive")
+    if get_cooldown(conn, scope, now=now) is not None:
+        return None
+    return set_cooldown(conn, scope=scope, expires_at=now + duration_ms)
+
+
+def clear_cooldown(conn: apsw.Connection, *, scope: str) -> bool:
+    """End the cooldown of ``scope`` now; returns whether one was stored."""
+    require_transaction(conn)
+    conn.execute("DELETE FROM cooldowns WHERE scope = ?", (scope,))
+    return conn.changes() > 0
+
+
+def active_cooldowns(
+    conn: apsw.Connection, *, now: int, prefix: str | None = None
+) -> list[Cooldown]:
+    """Cooldowns still running at ``now`` (optionally under a scope prefix), by scope."""
+    sql = "SELECT scope, expires_at FROM cooldowns WHERE expires_at > ?"
+    params: list[object] = [now]
+    if prefix:
+        # substr comparison instead of LIKE: scopes may contain % or _.
+        sql += " AND substr(scope, 1, ?) = ?"
+        params += [len(prefix), prefix]
+    rows = conn.execute(sql + " ORDER BY scope", params)
+    return [Cooldown(scope=r[0], expires_at=r[1]) for r in rows]
+
+
+def prune_expired_cooldowns(conn: apsw.Connection, *, now: int) -> int:
+    """Delete cooldowns that ended at or before ``now``; returns how many."""
+    require_transaction(conn)
+    conn.execute("DELETE FROM cooldowns WHERE expires_at <= ?", (now,))
+    return conn.changes()

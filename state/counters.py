@@ -1,0 +1,386 @@
+"""Tallies (named counters) and scoreboards (labelled scores, ranked).
+
+Tallies and scoreboards are keyed per creator: ``(creator_id, tally_id)`` and
+``(creator_id, scoreboard_id)``. Counts and scores are integers and may go negative; a
+tally is created on first use, and so is a scoreboard and its entries.
+"""
+
+from __future__ import annotations
+
+import apsw
+import attrs
+
+from ._sql import require_int, require_text, require_transaction
+from .errors import RecordNotFound
+from .timeutil import now_ms
+
+__all__ = [
+    "RankedEntry",
+    "Scoreboard",
+    "ScoreboardView",
+    "Tally",
+    "add_points",
+    "decrement_tally",
+    "get_tally",
+    "increment_tally",
+    "list_scoreboards",
+    "list_tallies",
+    "ranked_entries",
+    "remove_entry",
+    "reset_scoreboard",
+    "reset_tally",
+    "scoreboard_view",
+    "set_score",
+    "set_tally",
+]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Tally:
+    """A tally counter."""
+
+    creator_id: str
+    tally_id: str
+    label: str
+    count: int
+    updated_at: int
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Scoreboard:
+    """A scoreboard header row."""
+
+    creator_id: str
+    scoreboard_id: str
+    title: str
+    updated_at: int
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class RankedEntry:
+    """A scoreboard entry with its rank: ties share a position ("1224" ranking)."""
+
+    position: int
+    label: str
+    score: int
+    updated_at: int
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ScoreboardView:
+    """A scoreboard with its ranked entries (best first, ties by label)."""
+
+    scoreboard: Scoreboard
+    entries: tuple[RankedEntry, ...]
+
+
+# --- tallies ----------------------------------------------------------------------------------
+
+_TALLY_COLUMNS = "creator_id, tally_id, label, count, updated_at"
+
+
+def _tally(row: tuple) -> Tally:
+    return Tally(creator_id=row[0], tally_id=row[1], label=row[2], count=row[3], updated_at=row[4])
+
+
+def get_tally(conn: apsw.Connection, creator_id: str, tally_id: str) -> Tally | None:
+    """Return the tally, or ``None`` when it was never used."""
+    row = conn.execute(
+        f"SELECT {_TALLY_COLUMNS} FROM tallies WHERE creator_id = ? AND tally_id = ?",
+        (creator_id, tally_id),
+    ).fetchone()
+    return None if row is None else _tally(row)
+
+
+def _write_tally(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    tally_id: str,
+    label: str | None,
+    delta: int | None,
+    value: int | None,
+    now: int | None,
+) -> Tally:
+    require_transaction(conn)
+    require_text("creator_id", creator_id)
+    require_text("tally_id", tally_id)
+    if label is not None:
+        require_text("label", label)
+    at = now_ms() if now is None else now
+    if delta is not None:
+        require_int("delta", delta)
+        update = "count = count + excluded.count"
+        initial = delta
+    else:
+        assert value is not None
+        require_int("value", value)
+        update = "count = excluded.count"
+        initial = value
+    conn.execute(
+        f"INSERT INTO tallies ({_TALLY_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+        f"ON CONFLICT (creator_id, tally_id) DO UPDATE SET {update}, "
+        "label = coalesce(?, label), updated_at = excluded.updated_at",
+        (creator_id, tally_id, label or tally_id, initial, at, label),
+    )
+    tally = get_tally(conn, creator_id, tally_id)
+    assert tally is not None
+    return tally
+
+
+def increment_tally(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    tally_id: str,
+    by: int = 1,
+    label: str | None = None,
+    now: int | None = None,
+) -> Tally:
+    """Add ``by`` to the tally (creating it at ``by``); ``label`` renames it when given."""
+    return _write_tally(
+        conn,
+        creator_id=creator_id,
+        tally_id=tally_id,
+        label=label,
+        delta=by,
+        value=None,
+        now=now,
+    )
+
+
+def decrement_tally(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    tally_id: str,
+    by: int = 1,
+    label: str | None = None,
+    now: int | None = None,
+) -> Tally:
+    """Subtract ``by`` from the tally (counts may go below zero)."""
+    require_int("by", by)
+    return _write_tally(
+        conn,
+        creator_id=creator_id,
+        tally_id=tally_id,
+        label=label,
+        delta=-by,
+        value=None,
+        now=now,
+    )
+
+
+def set_tally(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    tally_id: str,
+    value: int,
+    label: str | None = None,
+    now: int | None = None,
+) -> Tally:
+    """Set the tally to ``value``."""
+    return _write_tally(
+        conn,
+        creator_id=creator_id,
+        tally_id=tally_id,
+        label=label,
+        delta=None,
+        value=value,
+        now=now,
+    )
+
+
+def reset_tally(
+    conn: apsw.Connection, *, creator_id: str, tally_id: str, now: int | None = None
+) -> Tally:
+    """Set the tally back to zero."""
+    return set_tally(conn, creator_id=creator_id, tally_id=tally_id, value=0, now=now)
+
+
+def list_tallies(conn: apsw.Connection, *, creator_id: str | None = None) -> list[Tally]:
+    """Tallies ordered by ``(creator_id, tally_id)``."""
+    if creator_id is None:
+        rows = conn.execute(f"SELECT {_TALLY_COLUMNS} FROM tallies ORDER BY creator_id, tally_id")
+    else:
+        rows = conn.execute(
+            f"SELECT {_TALLY_COLUMNS} FROM tallies WHERE creator_id = ? ORDER BY tally_id",
+            (creator_id,),
+        )
+    return [_tally(r) for r in rows]
+
+
+# --- scoreboards ------------------------------------------------------------------------------
+
+
+def _ensure_scoreboard(
+    conn: apsw.Connection, creator_id: str, scoreboard_id: str, title: str | None, at: int
+) -> None:
+    conn.execute(
+        "INSERT INTO scoreboards (creator_id, scoreboard_id, title, updated_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (creator_id, scoreboard_id) DO UPDATE SET "
+        "title = coalesce(?, title), updated_at = excluded.updated_at",
+        (creator_id, scoreboard_id, title or scoreboard_id, at, title),
+    )
+
+
+def _entry_score(
+    conn: apsw.Connection, creator_id: str, scoreboard_id: str, label: str
+) -> RankedEntry:
+    # Position = 1 + number of strictly better scores: the same rule as ranked_entries().
+    score, updated_at = conn.execute(
+        "SELECT score, updated_at FROM scoreboard_entries "
+        "WHERE creator_id = ? AND scoreboard_id = ? AND label = ?",
+        (creator_id, scoreboard_id, label),
+    ).fetchone()
+    (better,) = conn.execute(
+        "SELECT count(*) FROM scoreboard_entries "
+        "WHERE creator_id = ? AND scoreboard_id = ? AND score > ?",
+        (creator_id, scoreboard_id, score),
+    ).fetchone()
+    return RankedEntry(position=better + 1, label=label, score=score, updated_at=updated_at)
+
+
+def add_points(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    scoreboard_id: str,
+    label: str,
+    points: int,
+    title: str | None = None,
+    now: int | None = None,
+) -> RankedEntry:
+    """Add ``points`` (may be negative) to ``label``; returns the entry with its new rank."""
+    require_transaction(conn)
+    require_text("creator_id", creator_id)
+    require_text("scoreboard_id", scoreboard_id)
+    require_text("label", label)
+    require_int("points", points)
+    at = now_ms() if now is None else now
+    _ensure_scoreboard(conn, creator_id, scoreboard_id, title, at)
+    conn.execute(
+        "INSERT INTO scoreboard_entries (creator_id, scoreboard_id, label, score, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (creator_id, scoreboard_id, label) DO UPDATE SET "
+        "score = score + excluded.score, updated_at = excluded.updated_at",
+        (creator_id, scoreboard_id, label, points, at),
+    )
+    return _entry_score(conn, creator_id, scoreboard_id, label)
+
+
+def set_score(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    scoreboard_id: str,
+    label: str,
+    score: int,
+    title: str | None = None,
+    now: int | None = None,
+) -> RankedEntry:
+    """Set ``label``'s score to ``score``; returns the entry with its new rank."""
+    require_transaction(conn)
+    require_text("creator_id", creator_id)
+    require_text("scoreboard_id", scoreboard_id)
+    require_text("label", label)
+    require_int("score", score)
+    at = now_ms() if now is None else now
+    _ensure_scoreboard(conn, creator_id, scoreboard_id, title, at)
+    conn.execute(
+        "INSERT INTO scoreboard_entries (creator_id, scoreboard_id, label, score, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (creator_id, scoreboard_id, label) DO UPDATE SET "
+        "score = excluded.score, updated_at = excluded.updated_at",
+        (creator_id, scoreboard_id, label, score, at),
+    )
+    return _entry_score(conn, creator_id, scoreboard_id, label)
+
+
+def remove_entry(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    scoreboard_id: str,
+    label: str,
+    now: int | None = None,
+) -> bool:
+    """Remove one entry; returns whether it existed."""
+    require_transaction(conn)
+    conn.execute(
+        "DELETE FROM scoreboard_entries WHERE creator_id = ? AND scoreboard_id = ? AND label = ?",
+        (creator_id, scoreboard_id, label),
+    )
+    removed = conn.changes() > 0
+    if removed:
+        conn.execute(
+            "UPDATE scoreboards SET updated_at = ? WHERE creator_id = ? AND scoreboard_id = ?",
+            (now_ms() if now is None else now, creator_id, scoreboard_id),
+        )
+    return removed
+
+
+def reset_scoreboard(
+    conn: apsw.Connection, *, creator_id: str, scoreboard_id: str, now: int | None = None
+) -> None:
+    """Delete every entry of the scoreboard (the scoreboard itself stays)."""
+    require_transaction(conn)
+    conn.execute(
+        "DELETE FROM scoreboard_entries WHERE creator_id = ? AND scoreboard_id = ?",
+        (creator_id, scoreboard_id),
+    )
+    conn.execute(
+        "UPDATE scoreboards SET updated_at = ? WHERE creator_id = ? AND scoreboard_id = ?",
+        (now_ms() if now is None else now, creator_id, scoreboard_id),
+    )
+    if conn.changes() == 0:
+        raise RecordNotFound(f"scoreboard {creator_id!r}/{scoreboard_id!r} does not exist")
+
+
+def ranked_entries(
+    conn: apsw.Connection, creator_id: str, scoreboard_id: str, *, limit: int | None = None
+) -> tuple[RankedEntry, ...]:
+    """Entries best first; equal scores share a position and the next one skips (1, 2, 2, 4).
+
+    Ties are listed by label so the order is deterministic.
+    """
+    rows = conn.execute(
+        "SELECT rank() OVER (ORDER BY score DESC), label, score, updated_at "
+        "FROM scoreboard_entries WHERE creator_id = ? AND scoreboard_id = ? "
+        "ORDER BY score DESC, label LIMIT ?",
+        (creator_id, scoreboard_id, -1 if limit is None else limit),
+    )
+    return tuple(RankedEntry(position=r[0], label=r[1], score=r[2], updated_at=r[3]) for r in rows)
+
+
+def _scoreboard(row: tuple) -> Scoreboard:
+    return Scoreboard(creator_id=row[0], scoreboard_id=row[1], title=row[2], updated_at=row[3])
+
+
+def scoreboard_view(conn: apsw.Connection, creator_id: str, scoreboard_id: str) -> ScoreboardView:
+    """One scoreboard with ranked entries (:class:`RecordNotFound` when absent)."""
+    row = conn.execute(
+        "SELECT creator_id, scoreboard_id, title, updated_at FROM scoreboards "
+        "WHERE creator_id = ? AND scoreboard_id = ?",
+        (creator_id, scoreboard_id),
+    ).fetchone()
+    if row is None:
+        raise RecordNotFound(f"scoreboard {creator_id!r}/{scoreboard_id!r} does not exist")
+    return ScoreboardView(
+        scoreboard=_scoreboard(row), entries=ranked_entries(conn, creator_id, scoreboard_id)
+    )
+
+
+def list_scoreboards(
+    conn: apsw.Connection, *, creator_id: str | None = None
+) -> list[ScoreboardView]:
+    """Scoreboards with ranked entries, ordered by ``(creator_id, scoreboard_id)``."""
+    sql = "SELECT creator_id, scoreboard_id, title, updated_at FROM scoreboards"
+    params: tuple = ()
+    if creator_id is not None:
+        sql += " WHERE creator_id = ?"
+        params = (creator_id,)
+    boards = [_scoreboard(r) for r in conn.execute(sql + " ORDER BY 1, 2", params).fetchall()]
+    return [
+        ScoreboardView(scoreboard=b, entries=ranked_entries(conn, b.creator_id, b.scoreboard_id))
+        for b in boards
+    ]

@@ -1,0 +1,499 @@
+"""The SQLite database engine of the store: opening, checking, migrating, transactions.
+
+Threading: a :class:`Database` is synchronous and single-writer. The store actor owns it and
+calls it from one worker thread at a time (``trio.to_thread.run_sync`` with a dedicated
+limiter), so the event loop never waits on SQLite. Snapshot readers get their own read-only
+connection through :meth:`Database.read_connection`.
+
+Durability choice: WAL with ``synchronous=FULL`` by default. In WAL mode FULL costs one fsync
+of the WAL per commit, and NORMAL none (only at checkpoints). Both survive a *process* crash,
+but with NORMAL a power loss or OS crash can drop the last commits, and the design promises
+that clip jobs, votes, outbox entries and cooldowns are durable once acknowledged. Since the
+actor commits once per batch, the fsync is amortized over the whole batch. ``normal`` stays
+available for benchmarks and tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pathlib
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import apsw
+import attrs
+
+from .errors import (
+    DatabaseClosed,
+    DatabaseCorrupt,
+    DatabaseTooNew,
+    DatabaseUnavailable,
+    InvalidArgument,
+    WriteFailed,
+)
+from .migrations import MIGRATIONS, Migration, migrate, user_version
+from .timeutil import now_ms
+
+__all__ = [
+    "BatchOutcome",
+    "Database",
+    "ReadConnection",
+    "Statistics",
+    "open_database",
+]
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+Synchronous = Literal["full", "normal"]
+IntegrityCheck = Literal["quick", "full", "off"]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Statistics:
+    """Counters of one open :class:`Database` (for status reports and the runtime snapshot)."""
+
+    path: str
+    user_version: int
+    transactions: int  # committed transactions (a batch is one)
+    rollbacks: int  # transactions rolled back as a whole
+    writes: int  # committed write units: batch items and transaction() bodies
+    failed_writes: int  # write units that raised (their changes were rolled back)
+    rows_changed: int  # rows inserted/updated/deleted by committed writes
+    last_error: str | None  # "ExceptionType: message" of the newest failure
+    last_error_at: int | None  # Unix ms
+    file_size: int  # bytes of the main database file
+    wal_size: int  # bytes of the -wal file (0 when absent)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BatchOutcome:
+    """Result of one callable of :meth:`Database.batch`: its return value or its exception."""
+
+    value: Any = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the callable returned normally (its writes are committed)."""
+        return self.error is None
+
+    def unwrap(self) -> Any:
+        """Return the value, or raise the captured exception."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _os_reason(exc: OSError) -> str:
+    return f"[Errno {exc.errno}] {exc.strerror or exc}" if exc.errno else str(exc)
+
+
+def _probe_existing_file(path: str) -> None:
+    """Check an existing file with plain OS calls before SQLite touches it.
+
+    Why: this yields the real OS error for unreadable files, and rejects a non-SQLite file
+    by its header without letting SQLite (or a WAL switch) write anything to it.
+    """
+    if os.path.isdir(path):
+        raise DatabaseUnavailable(path, f"[Errno {errno.EISDIR}] Is a directory")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+        # Opening for update writes nothing but fails on a read-only file, naming the OS error.
+        with open(path, "r+b"):
+            pass
+    except OSError as exc:
+        raise DatabaseUnavailable(path, _os_reason(exc)) from exc
+    if header and not header.startswith(_SQLITE_MAGIC):
+        raise DatabaseCorrupt(path, "file is not a database: SQLite header missing")
+    if header and len(header) < 100:
+        raise DatabaseCorrupt(path, f"file is truncated: {len(header)}-byte header")
+
+
+def _probe_folder(path: str) -> None:
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            path, f"cannot create its folder {folder!r}: {_os_reason(exc)}"
+        ) from exc
+    if not os.path.isdir(folder):
+        raise DatabaseUnavailable(path, f"{folder!r}: [Errno {errno.ENOTDIR}] Not a directory")
+    # WAL needs to create the -wal and -shm files beside the database.
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseUnavailable(
+            path, f"folder {folder!r} is not writable: [Errno {errno.EACCES}] Permission denied"
+        )
+
+
+def _classify(path: str, exc: apsw.Error) -> Exception:
+    if isinstance(exc, apsw.NotADBError | apsw.CorruptError):
+        return DatabaseCorrupt(path, str(exc))
+    if isinstance(
+        exc,
+        apsw.CantOpenError
+        | apsw.PermissionsError
+        | apsw.ReadOnlyError
+        | apsw.IOError
+        | apsw.FullError
+        | apsw.AuthError
+        | apsw.BusyError
+        | apsw.LockedError,
+    ):
+        return DatabaseUnavailable(path, f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+class ReadConnection:
+    """A read-only connection (``mode=ro`` URI) for snapshot readers.
+
+    Use :meth:`snapshot` to run several queries against one consistent view of the data;
+    WAL lets it read while the writer commits. Not shared between threads concurrently.
+    """
+
+    def __init__(self, connection: apsw.Connection) -> None:
+        self._conn = connection
+
+    @property
+    def connection(self) -> apsw.Connection:
+        """The underlying apsw connection (pass it to the query functions)."""
+        return self._conn
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[apsw.Connection]:
+        """Yield the connection inside one read transaction (a stable snapshot)."""
+        self._conn.execute("BEGIN DEFERRED")
+        try:
+            yield self._conn
+        finally:
+            if not self._conn.get_autocommit():
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._conn.close()
+
+    def __enter__(self) -> ReadConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Database:
+    """An open, checked and migrated store database with exactly one writing connection.
+
+    Create it with :func:`open_database`. All writes go through :meth:`transaction` or
+    :meth:`batch`; the query modules (``state.polls``, ``state.clips``, ...) take the
+    connection these yield.
+    """
+
+    def __init__(
+        self, connection: apsw.Connection, path: str, applied_migrations: Sequence[int] = ()
+    ) -> None:
+        self._conn: apsw.Connection | None = connection
+        self._path = path
+        #: Versions migrated by this open (empty when the schema was already current).
+        self.applied_migrations: tuple[int, ...] = tuple(applied_migrations)
+        self._depth = 0
+        self._transactions = 0
+        self._rollbacks = 0
+        self._writes = 0
+        self._failed_writes = 0
+        self._last_error: str | None = None
+        self._last_error_at: int | None = None
+        self._rows_changed = 0
+
+    # --- basics ---------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """Absolute path of the database file."""
+        return self._path
+
+    @property
+    def connection(self) -> apsw.Connection:
+        """The writer connection, for reads outside a transaction on the writer thread."""
+        return self._require_open()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._conn is None
+
+    def _require_open(self) -> apsw.Connection:
+        if self._conn is None:
+            raise DatabaseClosed(f"database {self._path!r} is closed")
+        return self._conn
+
+    def _record_error(self, exc: BaseException) -> None:
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        self._last_error_at = now_ms()
+
+    # --- transactions ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[apsw.Connection]:
+        """Run the body in one write transaction; commit on success, roll back on exception.
+
+        Nested use becomes a savepoint of the enclosing transaction. A failed commit raises
+        :class:`WriteFailed` (nothing was committed).
+        """
+        conn = self._require_open()
+        if self._depth:
+            with self._savepoint(conn):
+                yield conn
+            return
+        # IMMEDIATE takes the write lock up front: no deadlock-prone read-to-write upgrade.
+        conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        changes_before = conn.total_changes()
+        try:
+            try:
+                yield conn
+            except BaseException as exc:
+                self._failed_writes += 1
+                self._rollback(conn, exc)
+                raise
+            changed = conn.total_changes() - changes_before
+            self._commit(conn)
+            self._writes += 1
+            self._rows_changed += changed
+        finally:
+            self._depth = 0
+
+    @contextlib.contextmanager
+    def _savepoint(self, conn: apsw.Connection) -> Iterator[None]:
+        name = f"sp_{self._depth}"
+        conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            if not conn.get_autocommit():
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
+
+    def _rollback(self, conn: apsw.Connection, exc: BaseException) -> None:
+        self._rollbacks += 1
+        self._record_error(exc)
+        # SQLite may already have rolled back by itself (e.g. after SQLITE_FULL).
+        if not conn.get_autocommit():
+            conn.execute("ROLLBACK")
+
+    def _commit(self, conn: apsw.Connection) -> None:
+        try:
+            conn.execute("COMMIT")
+        except apsw.Error as exc:
+            self._rollback(conn, exc)
+            raise WriteFailed(f"commit to {self._path!r} failed: {exc}") from exc
+        self._transactions += 1
+
+    def batch(self, fns: Iterable[Callable[[apsw.Connection], Any]]) -> list[BatchOutcome]:
+        """Run write callables in ONE transaction, each isolated by a savepoint.
+
+        Each callable gets the connection. One that raises an ``Exception`` has only its own
+        changes rolled back; its exception is returned in its :class:`BatchOutcome` and the
+        others still commit, so a queue of independent requests can share one commit (and one
+        fsync). When SQLite aborts the whole transaction or the commit fails, nothing is
+        committed and :class:`WriteFailed` is raised.
+        """
+        conn = self._require_open()
+        if self._depth:
+            raise InvalidArgument("batch() cannot run inside transaction()")
+        outcomes: list[BatchOutcome] = []
+        conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        changes_before = conn.total_changes()
+        undone = 0  # changes of failed items, rolled back to their savepoint
+        try:
+            for fn in fns:
+                item_before = conn.total_changes()
+                try:
+                    with self._savepoint(conn):
+                        value = fn(conn)
+                except Exception as exc:
+                    undone += conn.total_changes() - item_before
+                    self._record_error(exc)
+                    if conn.get_autocommit():
+                        # SQLite rolled back the whole transaction: earlier items are gone too.
+                        self._rollbacks += 1
+                        raise WriteFailed(
+                            f"batch on {self._path!r} aborted by SQLite: {exc}"
+                        ) from exc
+                    outcomes.append(BatchOutcome(error=exc))
+                else:
+                    outcomes.append(BatchOutcome(value=value))
+        except BaseException as exc:
+            if not isinstance(exc, WriteFailed):
+                self._rollback(conn, exc)
+            self._depth = 0
+            raise
+        changed = conn.total_changes() - changes_before - undone
+        try:
+            self._commit(conn)
+        finally:
+            self._depth = 0
+        self._rows_changed += changed
+        self._writes += sum(1 for o in outcomes if o.ok)
+        self._failed_writes += sum(1 for o in outcomes if not o.ok)
+        return outcomes
+
+    # --- readers, maintenance -------------------------------------------------------------
+
+    def read_connection(self, *, busy_timeout_ms: int = 5000) -> ReadConnection:
+        """Open a separate read-only connection (``mode=ro`` URI) to the same file."""
+        self._require_open()
+        uri = pathlib.Path(self._path).as_uri() + "?mode=ro"
+        try:
+            conn = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+            conn.set_busy_timeout(busy_timeout_ms)
+            conn.execute("PRAGMA query_only = ON")
+        except apsw.Error as exc:
+            raise _classify(self._path, exc) from exc
+        return ReadConnection(conn)
+
+    def statistics(self) -> Statistics:
+        """Return the current counters and file sizes."""
+        conn = self._require_open()
+
+        def size(p: str) -> int:
+            try:
+                return os.path.getsize(p)
+            except OSError:
+                return 0
+
+        return Statistics(
+            path=self._path,
+            user_version=user_version(conn),
+            transactions=self._transactions,
+            rollbacks=self._rollbacks,
+            writes=self._writes,
+            failed_writes=self._failed_writes,
+            rows_changed=self._rows_changed,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            file_size=size(self._path),
+            wal_size=size(self._path + "-wal"),
+        )
+
+    def backup(self, destination: str | os.PathLike[str]) -> None:
+        """Write a consistent copy of the database to ``destination`` atomically.
+
+        Uses SQLite's online backup API into a temporary file in the destination folder,
+        fsyncs it, then renames it over ``destination``.
+        """
+        conn = self._require_open()
+        if self._depth:
+            raise InvalidArgument("backup() cannot run inside a transaction")
+        dest = os.path.abspath(os.fspath(destination))
+        if dest == self._path:
+            raise InvalidArgument("backup destination is the database itself")
+        folder = os.path.dirname(dest)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".backup-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        try:
+            target = apsw.Connection(tmp)
+            try:
+                with target.backup("main", conn, "main") as step:
+                    while not step.done:
+                        step.step(1024)
+                # A standalone copy: rollback journal, so the file alone is the whole backup.
+                target.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                target.close()
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def close(self) -> None:
+        """Close the writer connection (idempotent). SQLite checkpoints the WAL on close."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_database(
+    path: str | os.PathLike[str],
+    *,
+    synchronous: Synchronous = "full",
+    busy_timeout_ms: int = 5000,
+    integrity_check: IntegrityCheck = "quick",
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> Database:
+    """Open (creating if absent), check and migrate the store database at ``path``.
+
+    Order matters: nothing is written to an existing file before it has been identified as
+    an SQLite database of a schema version we know and has passed the integrity check, so a
+    refused file is left byte-for-byte unchanged. Raises :class:`DatabaseUnavailable`,
+    :class:`DatabaseCorrupt`, :class:`DatabaseTooNew` or :class:`MigrationFailed`.
+    """
+    raw = os.fspath(path)
+    if not raw or raw == ":memory:" or raw.startswith("file:"):
+        raise InvalidArgument(f"open_database needs a file path, got {raw!r}")
+    if synchronous not in ("full", "normal"):
+        raise InvalidArgument(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+    abspath = os.path.abspath(raw)
+    _probe_folder(abspath)
+    existed = os.path.lexists(abspath)
+    if existed:
+        _probe_existing_file(abspath)
+    try:
+        conn = apsw.Connection(abspath, flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
+    except apsw.Error as exc:
+        raise _classify(abspath, exc) from exc
+    try:
+        conn.set_busy_timeout(busy_timeout_ms)
+        newest = migrations[-1].version if migrations else 0
+        found = user_version(conn)  # first read: NotADBError surfaces here
+        if found > newest:
+            raise DatabaseTooNew(abspath, found, newest)
+        if integrity_check != "off":
+            _check_integrity(conn, abspath, integrity_check)
+        mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        if mode != "wal":
+            raise DatabaseUnavailable(abspath, f"WAL journal mode refused (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Truncate the WAL back to 64 MiB after checkpoints so a burst cannot keep it huge.
+        conn.execute("PRAGMA journal_size_limit = 67108864")
+        applied = migrate(conn, path=abspath, migrations=migrations)
+    except apsw.Error as exc:
+        conn.close()
+        raise _classify(abspath, exc) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return Database(conn, abspath, applied)
+
+
+def _check_integrity(conn: apsw.Connection, path: str, kind: IntegrityCheck) -> None:
+    pragma = "quick_check" if kind == "quick" else "integrity_check"
+    rows = [str(r[0]) for r in conn.execute(f"PRAGMA {pragma}(20)")]
+    if rows != ["ok"]:
+        raise DatabaseCorrupt(path, f"{pragma} failed: " + "; ".join(rows[:5]))
+    # Foreign keys are always enforced, so dangling rows mean damage; checking them reads
+    # every child table, hence only on the full check.
+    problems = conn.execute("PRAGMA foreign_key_check").fetchall() if kind == "full" else []
+    if problems:
+        raise DatabaseCorrupt(path, f"foreign_key_check found {len(problems)} dangling rows")

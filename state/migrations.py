@@ -1,0 +1,316 @@
+"""Schema migrations, applied in order by ``PRAGMA user_version``.
+
+Rules (keep them when adding a migration):
+
+* Append only. A released migration is never edited, reordered or removed: databases in the
+  field already ran it. Fix mistakes with a new migration.
+* Each migration runs in one ``BEGIN IMMEDIATE`` transaction together with the
+  ``user_version`` bump, so a crash leaves the database at the previous version or the next,
+  never in between.
+* Timestamps are ``INTEGER`` Unix milliseconds UTC (see :mod:`state.timeutil`); ids are
+  ``TEXT``. Tables are ``STRICT`` so a wrong type is an error instead of silently stored.
+* ``creator_id`` columns deliberately have no foreign key to ``creators``: creators come from
+  the configuration and may disappear from it while their history must stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import apsw
+import attrs
+
+from .errors import DatabaseTooNew, MigrationFailed
+
+__all__ = ["LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "schema_dump", "user_version"]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Migration:
+    """One schema step: ``sql`` moves the database from ``version - 1`` to ``version``."""
+
+    version: int
+    name: str
+    sql: str
+
+
+_CORE = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE creators (
+    creator_id   TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE polls (
+    poll_id    TEXT PRIMARY KEY,
+    creator_id TEXT NOT NULL,
+    question   TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    opened_at  INTEGER NOT NULL,
+    closed_at  INTEGER,
+    CHECK ((state = 'open') = (closed_at IS NULL))
+) STRICT;
+CREATE INDEX polls_by_creator ON polls (creator_id, state);
+
+CREATE TABLE poll_options (
+    poll_id   TEXT NOT NULL REFERENCES polls (poll_id) ON DELETE CASCADE,
+    option_id TEXT NOT NULL,
+    label     TEXT NOT NULL,
+    position  INTEGER NOT NULL,
+    PRIMARY KEY (poll_id, option_id),
+    UNIQUE (poll_id, position)
+) STRICT, WITHOUT ROWID;
+
+-- One row per (poll, voter): changing a vote updates the row, so a voter counts once.
+CREATE TABLE poll_votes (
+    poll_id   TEXT NOT NULL,
+    voter_key TEXT NOT NULL,
+    option_id TEXT NOT NULL,
+    voted_at  INTEGER NOT NULL,
+    PRIMARY KEY (poll_id, voter_key),
+    FOREIGN KEY (poll_id, option_id)
+        REFERENCES poll_options (poll_id, option_id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX poll_votes_by_option ON poll_votes (poll_id, option_id);
+
+CREATE TABLE tallies (
+    creator_id TEXT NOT NULL,
+    tally_id   TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    count      INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, tally_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE scoreboards (
+    creator_id    TEXT NOT NULL,
+    scoreboard_id TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, scoreboard_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE scoreboard_entries (
+    creator_id    TEXT NOT NULL,
+    scoreboard_id TEXT NOT NULL,
+    label         TEXT NOT NULL,
+    score         INTEGER NOT NULL DEFAULT 0,
+    updated_at    INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, scoreboard_id, label),
+    FOREIGN KEY (creator_id, scoreboard_id)
+        REFERENCES scoreboards (creator_id, scoreboard_id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX scoreboard_entries_ranked
+    ON scoreboard_entries (creator_id, scoreboard_id, score DESC, label);
+"""
+
+_RUNTIME = """
+-- Durable trigger cooldowns: scope is an opaque key chosen by the trigger engine,
+-- e.g. 'creator:daniel/trigger:hello/user:ab12'.
+CREATE TABLE cooldowns (
+    scope      TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX cooldowns_by_expiry ON cooldowns (expires_at);
+
+-- Bounded ring of recent normalized signals; pruned to the newest N rows per kind.
+CREATE TABLE signals (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL CHECK (kind IN ('chat', 'poll_vote', 'tally', 'score')),
+    creator_id TEXT NOT NULL,
+    timestamp  INTEGER NOT NULL,
+    entity_id  TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    summary    TEXT NOT NULL
+) STRICT;
+CREATE INDEX signals_by_kind ON signals (kind, id);
+
+-- API units used per creator x platform x reset window ('day' is the window key).
+CREATE TABLE quota_usage (
+    creator_id TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    used       INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, platform, day)
+) STRICT, WITHOUT ROWID;
+"""
+
+_CLIPS = """
+-- The clip as users see it (exported to clips.json).
+CREATE TABLE clips (
+    clip_id                 TEXT PRIMARY KEY CHECK (length(clip_id) = 6),
+    creator_id              TEXT NOT NULL,
+    title                   TEXT NOT NULL,
+    platform                TEXT NOT NULL,
+    state                   TEXT NOT NULL CHECK (state IN
+        ('queued', 'encoding', 'encoded', 'uploading', 'published', 'failed')),
+    duration_seconds        REAL NOT NULL CHECK (duration_seconds > 0),
+    requested_by            TEXT NOT NULL,
+    progress                REAL NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+    destination_platform    TEXT,
+    destination_channel_url TEXT,
+    output_path             TEXT,
+    url                     TEXT,
+    thumbnail_url           TEXT,
+    last_error              TEXT,
+    created_at              INTEGER NOT NULL,
+    updated_at              INTEGER NOT NULL
+) STRICT;
+CREATE INDEX clips_by_state ON clips (state, created_at);
+CREATE INDEX clips_by_creator ON clips (creator_id, created_at);
+
+-- What the encoder needs to (re)run the job after a restart.
+CREATE TABLE clip_jobs (
+    clip_id        TEXT PRIMARY KEY REFERENCES clips (clip_id) ON DELETE CASCADE,
+    source         TEXT NOT NULL,
+    offset_seconds REAL NOT NULL DEFAULT 0,
+    params         TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(params)),
+    attempts       INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE clip_state_history (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    clip_id    TEXT NOT NULL REFERENCES clips (clip_id) ON DELETE CASCADE,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    detail     TEXT
+) STRICT;
+CREATE INDEX clip_state_history_by_clip ON clip_state_history (clip_id, id);
+"""
+
+_OUTBOX = """
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe_key      TEXT NOT NULL UNIQUE,
+    destination     TEXT NOT NULL,
+    payload         TEXT NOT NULL CHECK (json_valid(payload)),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at, id);
+"""
+
+_STREAMS = """
+CREATE TABLE stream_sessions (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform     TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    ended_at     INTEGER,
+    title        TEXT,
+    game         TEXT,
+    peak_viewers INTEGER NOT NULL DEFAULT 0,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+-- At most one live (not ended) session per channel.
+CREATE UNIQUE INDEX stream_sessions_live
+    ON stream_sessions (platform, channel) WHERE ended_at IS NULL;
+CREATE INDEX stream_sessions_by_channel ON stream_sessions (platform, channel, started_at);
+
+-- Chat message ids already processed, to drop replays after a reconnect; pruned by age.
+CREATE TABLE chat_seen (
+    platform   TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seen_at    INTEGER NOT NULL,
+    PRIMARY KEY (platform, message_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX chat_seen_by_age ON chat_seen (seen_at);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
+    Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
+    Migration(version=3, name="clips: clips, clip jobs, state history", sql=_CLIPS),
+    Migration(version=4, name="notification outbox", sql=_OUTBOX),
+    Migration(version=5, name="stream sessions and chat dedupe", sql=_STREAMS),
+)
+
+LATEST_VERSION: int = MIGRATIONS[-1].version
+
+
+def _check_sequence(migrations: Sequence[Migration]) -> None:
+    for expected, migration in enumerate(migrations, start=1):
+        if migration.version != expected:
+            raise AssertionError(f"migration versions must be 1..n, got {migration.version}")
+
+
+_check_sequence(MIGRATIONS)
+
+
+def user_version(conn: apsw.Connection) -> int:
+    """Return the schema version recorded in the database header."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(
+    conn: apsw.Connection,
+    *,
+    path: str = "",
+    target: int | None = None,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[int]:
+    """Apply every migration above the current ``user_version`` up to ``target``.
+
+    Returns the versions applied (empty when already current, so reopening is a no-op).
+    Raises :class:`DatabaseTooNew` for a version above the newest known migration and
+    :class:`MigrationFailed` (after rolling that migration back) when a step fails.
+    """
+    newest = migrations[-1].version if migrations else 0
+    goal = newest if target is None else target
+    if not 0 <= goal <= newest:
+        raise ValueError(f"target version {goal} outside 0..{newest}")
+    applied: list[int] = []
+    for migration in migrations:
+        if migration.version > goal:
+            break
+        # IMMEDIATE takes the write lock first, so the version check below cannot race with
+        # another process migrating the same file.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = user_version(conn)
+            if current > newest:
+                raise DatabaseTooNew(path, current, newest)
+            if current >= migration.version:
+                conn.execute("ROLLBACK")
+                continue
+            conn.execute(migration.sql)
+            # PRAGMA takes no bound parameters; the value is an int we control.
+            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+            conn.execute("COMMIT")
+        except apsw.Error as exc:
+            _rollback_quietly(conn)
+            raise MigrationFailed(
+                f"migration {migration.version} ({migration.name}) failed on "
+                f"{path or 'database'}: {exc}; rolled back, data unchanged"
+            ) from exc
+        except BaseException:
+            _rollback_quietly(conn)
+            raise
+        applied.append(migration.version)
+    return applied
+
+
+def _rollback_quietly(conn: apsw.Connection) -> None:
+    if not conn.get_autocommit():
+        conn.execute("ROLLBACK")
+
+
+def schema_dump(conn: apsw.Connection) -> list[tuple[str, str, str, str]]:
+    """The schema as sorted ``(type, name, tbl_name, sql)`` rows, for comparisons in tests."""
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name"
+    ).fetchall()
+    return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]

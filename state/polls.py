@@ -1,0 +1,260 @@
+"""Polls: open with options, vote (one changeable vote per voter), close, results.
+
+Voters are identified by a pseudonymous ``voter_key`` chosen by the caller (never a raw
+platform user id); exports only ever see aggregated counts. Option ids are the 1-based
+positions as strings (``"1"``, ``"2"``, ...), which is what chat voters type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import apsw
+import attrs
+
+from ._sql import require_text, require_transaction
+from .errors import InvalidArgument, PollClosed, RecordExists, RecordNotFound
+from .timeutil import now_ms
+
+__all__ = [
+    "MAX_OPTIONS",
+    "OptionTally",
+    "Poll",
+    "PollResults",
+    "VoteResult",
+    "close_poll",
+    "get_poll",
+    "list_polls",
+    "open_poll",
+    "poll_results",
+    "resolve_option",
+    "vote",
+]
+
+MAX_OPTIONS = 20
+
+PollState = Literal["open", "closed"]
+VoteOutcome = Literal["new", "changed", "unchanged"]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Poll:
+    """A poll row."""
+
+    poll_id: str
+    creator_id: str
+    question: str
+    state: PollState
+    opened_at: int
+    closed_at: int | None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OptionTally:
+    """One option with its current number of votes."""
+
+    option_id: str
+    label: str
+    position: int
+    votes: int
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class PollResults:
+    """A poll with aggregated votes per option (in option order)."""
+
+    poll: Poll
+    options: tuple[OptionTally, ...]
+    total_votes: int
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class VoteResult:
+    """What a vote did, and the tallies right after it."""
+
+    poll_id: str
+    option_id: str
+    outcome: VoteOutcome  # new vote, changed from another option, or same option again
+    previous_option_id: str | None
+    results: PollResults
+
+
+_POLL_COLUMNS = "poll_id, creator_id, question, state, opened_at, closed_at"
+
+
+def _poll(row: tuple) -> Poll:
+    return Poll(
+        poll_id=row[0],
+        creator_id=row[1],
+        question=row[2],
+        state=row[3],
+        opened_at=row[4],
+        closed_at=row[5],
+    )
+
+
+def get_poll(conn: apsw.Connection, poll_id: str) -> Poll:
+    """Return the poll or raise :class:`RecordNotFound`."""
+    row = conn.execute(
+        f"SELECT {_POLL_COLUMNS} FROM polls WHERE poll_id = ?", (poll_id,)
+    ).fetchone()
+    if row is None:
+        raise RecordNotFound(f"poll {poll_id!r} does not exist")
+    return _poll(row)
+
+
+def open_poll(
+    conn: apsw.Connection,
+    *,
+    poll_id: str,
+    creator_id: str,
+    question: str,
+    options: Sequence[str],
+    now: int | None = None,
+) -> PollResults:
+    """Open a new poll with 2..``MAX_OPTIONS`` distinct option labels.
+
+    Raises :class:`RecordExists` when ``poll_id`` is taken (open or closed).
+    """
+    require_transaction(conn)
+    require_text("poll_id", poll_id)
+    require_text("creator_id", creator_id)
+    require_text("question", question)
+    labels = [require_text("option label", label) for label in options]
+    if not 2 <= len(labels) <= MAX_OPTIONS:
+        raise InvalidArgument(f"a poll needs 2..{MAX_OPTIONS} options, got {len(labels)}")
+    if len({label.casefold() for label in labels}) != len(labels):
+        raise InvalidArgument("poll option labels must be distinct (ignoring case)")
+    if conn.execute("SELECT 1 FROM polls WHERE poll_id = ?", (poll_id,)).fetchone():
+        raise RecordExists(f"poll {poll_id!r} already exists")
+    at = now_ms() if now is None else now
+    conn.execute(
+        f"INSERT INTO polls ({_POLL_COLUMNS}) VALUES (?, ?, ?, 'open', ?, NULL)",
+        (poll_id, creator_id, question, at),
+    )
+    conn.executemany(
+        "INSERT INTO poll_options (poll_id, option_id, label, position) VALUES (?, ?, ?, ?)",
+        [(poll_id, str(i), label, i) for i, label in enumerate(labels, start=1)],
+    )
+    return poll_results(conn, poll_id)
+
+
+def resolve_option(conn: apsw.Connection, poll_id: str, text: str) -> str | None:
+    """Map what a voter typed (an option id or a label, any case) to an option id."""
+    wanted = text.strip()
+    rows = conn.execute(
+        "SELECT option_id, label FROM poll_options WHERE poll_id = ? ORDER BY position",
+        (poll_id,),
+    ).fetchall()
+    for option_id, _label in rows:
+        if wanted == option_id:
+            return str(option_id)
+    folded = wanted.casefold()
+    for option_id, label in rows:
+        if folded == str(label).casefold():
+            return str(option_id)
+    return None
+
+
+def vote(
+    conn: apsw.Connection,
+    *,
+    poll_id: str,
+    voter_key: str,
+    option_id: str,
+    now: int | None = None,
+) -> VoteResult:
+    """Record or change ``voter_key``'s vote; a voter always counts exactly once.
+
+    Raises :class:`RecordNotFound` (unknown poll), :class:`PollClosed`, or
+    :class:`InvalidArgument` (unknown option).
+    """
+    require_transaction(conn)
+    require_text("voter_key", voter_key)
+    poll = get_poll(conn, poll_id)
+    if poll.state != "open":
+        raise PollClosed(poll_id, "vote")
+    if not conn.execute(
+        "SELECT 1 FROM poll_options WHERE poll_id = ? AND option_id = ?", (poll_id, option_id)
+    ).fetchone():
+        raise InvalidArgument(f"poll {poll_id!r} has no option {option_id!r}")
+    row = conn.execute(
+        "SELECT option_id FROM poll_votes WHERE poll_id = ? AND voter_key = ?",
+        (poll_id, voter_key),
+    ).fetchone()
+    previous = None if row is None else str(row[0])
+    at = now_ms() if now is None else now
+    outcome: VoteOutcome
+    if previous is None:
+        outcome = "new"
+        conn.execute(
+            "INSERT INTO poll_votes (poll_id, voter_key, option_id, voted_at) VALUES (?, ?, ?, ?)",
+            (poll_id, voter_key, option_id, at),
+        )
+    elif previous != option_id:
+        outcome = "changed"
+        conn.execute(
+            "UPDATE poll_votes SET option_id = ?, voted_at = ? WHERE poll_id = ? AND voter_key = ?",
+            (option_id, at, poll_id, voter_key),
+        )
+    else:
+        outcome = "unchanged"  # same option again: keep the original voted_at
+    return VoteResult(
+        poll_id=poll_id,
+        option_id=option_id,
+        outcome=outcome,
+        previous_option_id=previous,
+        results=poll_results(conn, poll_id),
+    )
+
+
+def close_poll(conn: apsw.Connection, *, poll_id: str, now: int | None = None) -> PollResults:
+    """Close an open poll and return its final results (:class:`PollClosed` if closed)."""
+    require_transaction(conn)
+    poll = get_poll(conn, poll_id)
+    if poll.state != "open":
+        raise PollClosed(poll_id, "closed")
+    at = now_ms() if now is None else now
+    # closed_at never precedes opened_at, even with a skewed caller clock.
+    conn.execute(
+        "UPDATE polls SET state = 'closed', closed_at = max(?, opened_at) WHERE poll_id = ?",
+        (at, poll_id),
+    )
+    return poll_results(conn, poll_id)
+
+
+def poll_results(conn: apsw.Connection, poll_id: str) -> PollResults:
+    """The poll with vote counts per option (options in position order)."""
+    poll = get_poll(conn, poll_id)
+    rows = conn.execute(
+        "SELECT o.option_id, o.label, o.position, count(v.voter_key) "
+        "FROM poll_options o LEFT JOIN poll_votes v "
+        "  ON v.poll_id = o.poll_id AND v.option_id = o.option_id "
+        "WHERE o.poll_id = ? GROUP BY o.option_id ORDER BY o.position",
+        (poll_id,),
+    ).fetchall()
+    options = tuple(
+        OptionTally(option_id=r[0], label=r[1], position=r[2], votes=r[3]) for r in rows
+    )
+    return PollResults(poll=poll, options=options, total_votes=sum(o.votes for o in options))
+
+
+def list_polls(
+    conn: apsw.Connection,
+    *,
+    creator_id: str | None = None,
+    state: PollState | None = None,
+) -> list[PollResults]:
+    """Polls with results, newest opened first (ties by ``poll_id``), for exports."""
+    sql = f"SELECT {_POLL_COLUMNS} FROM polls WHERE 1 = 1"
+    params: list[object] = []
+    if creator_id is not None:
+        sql += " AND creator_id = ?"
+        params.append(creator_id)
+    if state is not None:
+        sql += " AND state = ?"
+        params.append(state)
+    sql += " ORDER BY opened_at DESC, poll_id"
+    polls = [_poll(r) for r in conn.execute(sql, params).fetchall()]
+    return [poll_results(conn, p.poll_id) for p in polls]

@@ -1,0 +1,142 @@
+"""The bounded ring of recent normalized signals behind the dashboard's signal files.
+
+Each kind (``chat``, ``poll_vote``, ``tally``, ``score``) keeps only its newest rows, by
+insertion order (the autoincrement id), so the table size is bounded whatever the chat rate.
+User identities must already be pseudonymized by the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import apsw
+import attrs
+
+from ._sql import require_int, require_text, require_transaction
+from .errors import InvalidArgument
+
+__all__ = [
+    "DEFAULT_KEEP",
+    "SIGNAL_KINDS",
+    "Signal",
+    "append_signal",
+    "prune_signals",
+    "recent_signals",
+]
+
+SignalKind = Literal["chat", "poll_vote", "tally", "score"]
+SIGNAL_KINDS: tuple[str, ...] = get_args(SignalKind)
+DEFAULT_KEEP = 200
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Signal:
+    """One normalized signal (the shape of a row of ``chat_events.json`` and friends)."""
+
+    id: int
+    kind: SignalKind
+    creator_id: str
+    timestamp: int
+    entity_id: str
+    type: str
+    source: str
+    summary: str
+
+
+_COLUMNS = "id, kind, creator_id, timestamp, entity_id, type, source, summary"
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in SIGNAL_KINDS:
+        raise InvalidArgument(f"signal kind must be one of {SIGNAL_KINDS}, got {kind!r}")
+
+
+def append_signal(
+    conn: apsw.Connection,
+    *,
+    kind: SignalKind,
+    creator_id: str,
+    timestamp: int,
+    entity_id: str,
+    type: str,  # shadows the builtin on purpose: the export field is "type"
+    source: str,
+    summary: str,
+    keep: int = DEFAULT_KEEP,
+) -> Signal:
+    """Append a signal, then prune its kind to the newest ``keep`` rows."""
+    require_transaction(conn)
+    _check_kind(kind)
+    require_text("creator_id", creator_id)
+    require_int("timestamp", timestamp)
+    for name, value in (("entity_id", entity_id), ("type", type), ("source", source)):
+        require_text(name, value)
+    require_text("summary", summary, allow_empty=True)
+    conn.execute(
+        "INSERT INTO signals (kind, creator_id, timestamp, entity_id, type, source, summary) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (kind, creator_id, timestamp, entity_id, type, source, summary),
+    )
+    new_id = conn.last_insert_rowid()
+    _prune_kind(conn, kind, keep)
+    return Signal(
+        id=new_id,
+        kind=kind,
+        creator_id=creator_id,
+        timestamp=timestamp,
+        entity_id=entity_id,
+        type=type,
+        source=source,
+        summary=summary,
+    )
+
+
+def _prune_kind(conn: apsw.Connection, kind: str, keep: int) -> int:
+    require_int("keep", keep)
+    if keep < 1:
+        raise InvalidArgument("keep must be at least 1")
+    # The id of the keep-th newest row is the cut: everything older goes (index on kind, id).
+    conn.execute(
+        "DELETE FROM signals WHERE kind = ? AND id < ("
+        "  SELECT id FROM signals WHERE kind = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        (kind, kind, keep - 1),
+    )
+    return conn.changes()
+
+
+def prune_signals(conn: apsw.Connection, *, keep: int = DEFAULT_KEEP) -> int:
+    """Prune every kind to its newest ``keep`` rows; returns the number deleted."""
+    require_transaction(conn)
+    return sum(_prune_kind(conn, kind, keep) for kind in SIGNAL_KINDS)
+
+
+def recent_signals(
+    conn: apsw.Connection,
+    kind: SignalKind,
+    *,
+    limit: int | None = None,
+    creator_id: str | None = None,
+) -> list[Signal]:
+    """The newest ``limit`` signals of ``kind``, returned oldest first (newest last)."""
+    _check_kind(kind)
+    sql = f"SELECT {_COLUMNS} FROM signals WHERE kind = ?"
+    params: list[object] = [kind]
+    if creator_id is not None:
+        sql += " AND creator_id = ?"
+        params.append(creator_id)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(-1 if limit is None else limit)
+    rows = conn.execute(sql, params).fetchall()
+    rows.reverse()
+    return [
+        Signal(
+            id=r[0],
+            kind=r[1],
+            creator_id=r[2],
+            timestamp=r[3],
+            entity_id=r[4],
+            type=r[5],
+            source=r[6],
+            summary=r[7],
+        )
+        for r in rows
+    ]

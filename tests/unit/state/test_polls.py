@@ -1,0 +1,143 @@
+"""Polls: one changeable vote per voter, closing, results and listing."""
+
+from __future__ import annotations
+
+import pytest
+
+from state import InvalidArgument, PollClosed, RecordExists, RecordNotFound
+from state.polls import (
+    close_poll,
+    get_poll,
+    list_polls,
+    open_poll,
+    poll_results,
+    resolve_option,
+    vote,
+)
+
+T0 = 1_795_000_000_000
+
+
+@pytest.fixture
+def poll(db):
+    with db.transaction() as conn:
+        return open_poll(
+            conn,
+            poll_id="p1",
+            creator_id="daniel",
+            question="Best map?",
+            options=["Alpha", "Beta", "Gamma"],
+            now=T0,
+        )
+
+
+def votes_by_label(results):
+    return {o.label: o.votes for o in results.options}
+
+
+def test_open_poll_numbers_options_in_order_with_zero_votes(poll):
+    assert poll.poll.state == "open"
+    assert poll.poll.closed_at is None
+    assert [(o.option_id, o.label, o.position, o.votes) for o in poll.options] == [
+        ("1", "Alpha", 1, 0),
+        ("2", "Beta", 2, 0),
+        ("3", "Gamma", 3, 0),
+    ]
+    assert poll.total_votes == 0
+
+
+def test_open_poll_refuses_duplicate_id_too_few_and_duplicate_options(db, poll):
+    with db.transaction() as conn:
+        with pytest.raises(RecordExists):
+            open_poll(conn, poll_id="p1", creator_id="d", question="q", options=["a", "b"])
+        with pytest.raises(InvalidArgument):
+            open_poll(conn, poll_id="p2", creator_id="d", question="q", options=["only"])
+        with pytest.raises(InvalidArgument):
+            open_poll(conn, poll_id="p3", creator_id="d", question="q", options=["A", "a"])
+
+
+def test_vote_change_keeps_one_vote_per_user(db, poll):
+    with db.transaction() as conn:
+        first = vote(conn, poll_id="p1", voter_key="u1", option_id="1", now=T0 + 1)
+        vote(conn, poll_id="p1", voter_key="u2", option_id="1", now=T0 + 2)
+        changed = vote(conn, poll_id="p1", voter_key="u1", option_id="3", now=T0 + 3)
+        again = vote(conn, poll_id="p1", voter_key="u1", option_id="3", now=T0 + 4)
+    assert first.outcome == "new" and first.previous_option_id is None
+    assert changed.outcome == "changed" and changed.previous_option_id == "1"
+    assert again.outcome == "unchanged"
+    assert votes_by_label(again.results) == {"Alpha": 1, "Beta": 0, "Gamma": 1}
+    assert again.results.total_votes == 2  # u1 counted once despite three votes
+    count = db.connection.execute("SELECT count(*) FROM poll_votes").fetchone()[0]
+    assert count == 2
+
+
+def test_vote_returns_current_tallies(db, poll):
+    with db.transaction() as conn:
+        result = vote(conn, poll_id="p1", voter_key="u1", option_id="2", now=T0)
+    assert votes_by_label(result.results) == {"Alpha": 0, "Beta": 1, "Gamma": 0}
+
+
+def test_vote_refuses_unknown_option_and_unknown_poll(db, poll):
+    with db.transaction() as conn:
+        with pytest.raises(InvalidArgument):
+            vote(conn, poll_id="p1", voter_key="u1", option_id="9", now=T0)
+        with pytest.raises(RecordNotFound):
+            vote(conn, poll_id="nope", voter_key="u1", option_id="1", now=T0)
+
+
+def test_closed_poll_refuses_votes_and_second_close(db, poll):
+    with db.transaction() as conn:
+        vote(conn, poll_id="p1", voter_key="u1", option_id="2", now=T0 + 1)
+        final = close_poll(conn, poll_id="p1", now=T0 + 10)
+    assert final.poll.state == "closed"
+    assert final.poll.closed_at == T0 + 10
+    assert final.total_votes == 1
+    with db.transaction() as conn:
+        with pytest.raises(PollClosed):
+            vote(conn, poll_id="p1", voter_key="u2", option_id="1", now=T0 + 11)
+        with pytest.raises(PollClosed):
+            close_poll(conn, poll_id="p1", now=T0 + 12)
+    assert poll_results(db.connection, "p1").total_votes == 1
+
+
+def test_close_never_precedes_open(db, poll):
+    with db.transaction() as conn:
+        closed = close_poll(conn, poll_id="p1", now=T0 - 5000)
+    assert closed.poll.closed_at == T0
+
+
+def test_resolve_option_accepts_id_or_label_in_any_case(db, poll):
+    conn = db.connection
+    assert resolve_option(conn, "p1", "2") == "2"
+    assert resolve_option(conn, "p1", " gamma ") == "3"
+    assert resolve_option(conn, "p1", "delta") is None
+
+
+def test_list_polls_newest_first_with_filters(db, poll):
+    with db.transaction() as conn:
+        open_poll(
+            conn, poll_id="p2", creator_id="eve", question="q", options=["a", "b"], now=T0 + 100
+        )
+        open_poll(
+            conn, poll_id="p0", creator_id="daniel", question="q", options=["a", "b"], now=T0 + 100
+        )
+        close_poll(conn, poll_id="p1", now=T0 + 200)
+    assert [p.poll.poll_id for p in list_polls(db.connection)] == ["p0", "p2", "p1"]
+    assert [p.poll.poll_id for p in list_polls(db.connection, creator_id="daniel")] == [
+        "p0",
+        "p1",
+    ]
+    assert [p.poll.poll_id for p in list_polls(db.connection, state="closed")] == ["p1"]
+    assert get_poll(db.connection, "p2").creator_id == "eve"
+
+
+def test_failed_vote_inside_a_batch_does_not_affect_others(db, poll):
+    outcomes = db.batch(
+        [
+            lambda c: vote(c, poll_id="p1", voter_key="u1", option_id="1", now=T0),
+            lambda c: vote(c, poll_id="p1", voter_key="u2", option_id="bad", now=T0),
+            lambda c: vote(c, poll_id="p1", voter_key="u3", option_id="2", now=T0),
+        ]
+    )
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert poll_results(db.connection, "p1").total_votes == 2

@@ -1,0 +1,211 @@
+"""Cooldowns, signals, quota usage, stream sessions, chat dedupe and creators/meta."""
+
+from __future__ import annotations
+
+import pytest
+
+from state import InvalidArgument, open_database
+from state.cooldowns import (
+    active_cooldowns,
+    clear_cooldown,
+    get_cooldown,
+    prune_expired_cooldowns,
+    set_cooldown,
+    try_start_cooldown,
+)
+from state.creators import list_creators, upsert_creator
+from state.quotas import add_quota_units, get_quota_usage, list_quota_usage, prune_quota
+from state.signals import append_signal, prune_signals, recent_signals
+from state.streams import (
+    current_session,
+    end_session,
+    list_sessions,
+    mark_chat_seen,
+    prune_chat_seen,
+    start_session,
+    update_session,
+)
+
+T0 = 1_795_000_000_000
+
+
+# --- cooldowns ----------------------------------------------------------------------------------
+
+
+def test_cooldown_is_active_until_it_expires(db):
+    with db.transaction() as conn:
+        set_cooldown(conn, scope="daniel/!hug", expires_at=T0 + 1000)
+    assert get_cooldown(db.connection, "daniel/!hug", now=T0 + 999).expires_at == T0 + 1000
+    assert get_cooldown(db.connection, "daniel/!hug", now=T0 + 1000) is None
+    assert get_cooldown(db.connection, "other", now=T0) is None
+
+
+def test_try_start_cooldown_fires_once_per_window(db):
+    with db.transaction() as conn:
+        assert try_start_cooldown(conn, scope="s", now=T0, duration_ms=500) is not None
+        assert try_start_cooldown(conn, scope="s", now=T0 + 499, duration_ms=500) is None
+        assert try_start_cooldown(conn, scope="s", now=T0 + 500, duration_ms=500) is not None
+        with pytest.raises(InvalidArgument):
+            try_start_cooldown(conn, scope="s", now=T0, duration_ms=0)
+
+
+def test_cooldowns_persist_across_reopen(db_path):
+    with open_database(db_path) as db:
+        with db.transaction() as conn:
+            set_cooldown(conn, scope="daniel/!clip", expires_at=T0 + 60_000)
+    with open_database(db_path) as db:
+        assert get_cooldown(db.connection, "daniel/!clip", now=T0).expires_at == T0 + 60_000
+
+
+def test_prune_expired_and_active_listing_by_prefix(db):
+    with db.transaction() as conn:
+        set_cooldown(conn, scope="a/1", expires_at=T0 + 10)
+        set_cooldown(conn, scope="a/2", expires_at=T0 + 100)
+        set_cooldown(conn, scope="a%/3", expires_at=T0 + 100)
+        set_cooldown(conn, scope="b/1", expires_at=T0 + 100)
+        assert [c.scope for c in active_cooldowns(conn, now=T0 + 50, prefix="a/")] == ["a/2"]
+        assert prune_expired_cooldowns(conn, now=T0 + 10) == 1
+        assert clear_cooldown(conn, scope="b/1")
+        assert not clear_cooldown(conn, scope="b/1")
+    assert [c.scope for c in active_cooldowns(db.connection, now=T0)] == ["a%/3", "a/2"]
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+
+def add_signal(conn, kind, i, keep=3):
+    return append_signal(
+        conn,
+        kind=kind,
+        creator_id="d",
+        timestamp=T0 + i,
+        entity_id=f"e{i}",
+        type="message",
+        source="twitch",
+        summary=f"#{i}",
+        keep=keep,
+    )
+
+
+def test_signals_are_pruned_to_the_newest_n_per_kind(db):
+    with db.transaction() as conn:
+        for i in range(10):
+            add_signal(conn, "chat", i)
+        for i in range(2):
+            add_signal(conn, "tally", i)
+    chat = recent_signals(db.connection, "chat")
+    assert [s.summary for s in chat] == ["#7", "#8", "#9"]  # newest last
+    assert [s.summary for s in recent_signals(db.connection, "tally")] == ["#0", "#1"]
+    assert [s.summary for s in recent_signals(db.connection, "chat", limit=2)] == ["#8", "#9"]
+    assert recent_signals(db.connection, "score") == []
+
+
+def test_prune_signals_applies_to_every_kind_and_validates(db):
+    with db.transaction() as conn:
+        for kind in ("chat", "poll_vote"):
+            for i in range(5):
+                add_signal(conn, kind, i, keep=100)
+        assert prune_signals(conn, keep=2) == 6
+        with pytest.raises(InvalidArgument):
+            add_signal(conn, "nonsense", 0)
+        with pytest.raises(InvalidArgument):
+            prune_signals(conn, keep=0)
+    assert len(recent_signals(db.connection, "poll_vote")) == 2
+
+
+def test_recent_signals_filter_by_creator(db):
+    with db.transaction() as conn:
+        add_signal(conn, "score", 1)
+        append_signal(
+            conn,
+            kind="score",
+            creator_id="eve",
+            timestamp=T0,
+            entity_id="b",
+            type="points",
+            source="kick",
+            summary="+3",
+        )
+    assert [s.creator_id for s in recent_signals(db.connection, "score", creator_id="eve")] == [
+        "eve"
+    ]
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+def test_quota_units_add_up_per_window_and_reset_with_a_new_window(db):
+    with db.transaction() as conn:
+        add_quota_units(
+            conn, creator_id="d", platform="youtube", window="2026-11-21", units=5, now=T0
+        )
+        usage = add_quota_units(
+            conn, creator_id="d", platform="youtube", window="2026-11-21", units=100, now=T0 + 1
+        )
+        fresh = add_quota_units(
+            conn, creator_id="d", platform="youtube", window="2026-11-22", units=1, now=T0 + 2
+        )
+        with pytest.raises(InvalidArgument):
+            add_quota_units(conn, creator_id="d", platform="youtube", window="w", units=-1)
+    assert (usage.used, usage.updated_at) == (105, T0 + 1)
+    assert fresh.used == 1
+    assert (
+        get_quota_usage(db.connection, creator_id="d", platform="youtube", window="2026-11-20")
+        is None
+    )
+    assert [u.window for u in list_quota_usage(db.connection)] == ["2026-11-21", "2026-11-22"]
+    assert len(list_quota_usage(db.connection, window="2026-11-22")) == 1
+    with db.transaction() as conn:
+        assert prune_quota(conn, older_than=T0 + 2) == 1
+
+
+# --- stream sessions and chat dedupe -----------------------------------------------------------
+
+
+def test_stream_session_start_is_idempotent_peak_only_rises_and_end_closes(db):
+    with db.transaction() as conn:
+        started = start_session(
+            conn, platform="twitch", channel="daniel", started_at=T0, title="Speedrun", viewers=10
+        )
+        repeat = start_session(conn, platform="twitch", channel="daniel", started_at=T0 + 5)
+        update_session(conn, platform="twitch", channel="daniel", viewers=50, now=T0 + 6)
+        updated = update_session(
+            conn, platform="twitch", channel="daniel", viewers=20, game="Celeste", now=T0 + 7
+        )
+        ended = end_session(conn, platform="twitch", channel="daniel", ended_at=T0 + 100)
+        assert end_session(conn, platform="twitch", channel="daniel", ended_at=T0 + 101) is None
+        assert update_session(conn, platform="twitch", channel="daniel", viewers=1) is None
+    assert started.created and not repeat.created
+    assert repeat.session.id == started.session.id
+    assert (updated.peak_viewers, updated.title, updated.game) == (50, "Speedrun", "Celeste")
+    assert ended.ended_at == T0 + 100
+    assert current_session(db.connection, "twitch", "daniel") is None
+
+
+def test_a_new_session_can_start_after_the_previous_ended(db):
+    with db.transaction() as conn:
+        start_session(conn, platform="kick", channel="c", started_at=T0)
+        end_session(conn, platform="kick", channel="c", ended_at=T0 + 10)
+        second = start_session(conn, platform="kick", channel="c", started_at=T0 + 20)
+    assert second.created
+    assert [s.started_at for s in list_sessions(db.connection, platform="kick")] == [
+        T0 + 20,
+        T0,
+    ]
+
+
+def test_chat_seen_detects_replays_and_prunes_by_age(db):
+    with db.transaction() as conn:
+        assert mark_chat_seen(conn, platform="twitch", message_id="m1", now=T0)
+        assert not mark_chat_seen(conn, platform="twitch", message_id="m1", now=T0 + 1)
+        assert mark_chat_seen(conn, platform="kick", message_id="m1", now=T0 + 2)
+        assert prune_chat_seen(conn, older_than=T0 + 1) == 1
+        assert mark_chat_seen(conn, platform="twitch", message_id="m1", now=T0 + 3)
+
+
+def test_upsert_creator_keeps_created_at(db):
+    with db.transaction() as conn:
+        upsert_creator(conn, creator_id="d", display_name="Daniel", now=T0)
+        again = upsert_creator(conn, creator_id="d", display_name="Dan", now=T0 + 9)
+    assert (again.display_name, again.created_at, again.updated_at) == ("Dan", T0, T0 + 9)
+    assert [c.creator_id for c in list_creators(db.connection)] == ["d"]

@@ -1,0 +1,232 @@
+"""Ordered start and stop, grace periods, on_stop failures, what is never a crash."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import trio
+
+from actors import Actor, ActorFailed
+from supervisors import Backoff, ChildSpec, Supervisor
+
+
+async def test_children_start_in_order_and_start_returns_after_the_last_on_start(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class SlowStart(recorder_cls):
+        async def on_start(self) -> None:
+            await trio.sleep(2)
+            await super().on_start()
+
+    sup = Supervisor("root", [ChildSpec(n, recorder(n, SlowStart)) for n in "abc"])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        assert journal.events("start") == ["a", "b", "c"]
+        assert [t for *_, t in journal] == [2, 4, 6]
+        assert trio.current_time() == 6
+        await sup.stop()
+    assert journal.events("stop") == ["c", "b", "a"]
+
+
+async def test_stop_gives_each_child_its_grace_period_then_cancels_it(
+    autojump_clock, journal, recorder
+):
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec("a", recorder("a"), shutdown=3),
+            ChildSpec("b", recorder("b"), shutdown=0),
+            ChildSpec("c", recorder("c"), shutdown=5),
+        ],
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        for name in "abc":
+            sup.ref(name).cast("slow")  # each is busy for 100 s
+        await trio.testing.wait_all_tasks_blocked()
+        t0 = trio.current_time()
+        await sup.stop()
+    stops = [(n, t - t0) for e, n, _, t in journal if e == "stop"]
+    # Reverse order; c gets 5 s, b is cancelled at once, a gets 3 s.
+    assert stops == [("c", 5), ("b", 5), ("a", 8)]
+    assert [c.state for c in sup.which_children()] == ["stopped"] * 3
+
+
+async def test_a_child_finishing_its_message_stops_before_the_grace_period_ends(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class Brief(recorder_cls):
+        async def handle(self, message):
+            await trio.sleep(1)
+            return await super().handle(message)
+
+    sup = Supervisor("root", [ChildSpec("a", recorder("a", Brief), shutdown=10)])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.ref("a").cast("work")
+        await trio.testing.wait_all_tasks_blocked()
+        await sup.stop()
+    assert ("handled", "a", 1, "work") in journal
+    assert trio.current_time() == 1
+
+
+async def test_infinite_grace_waits_for_the_handler(autojump_clock, journal, recorder):
+    sup = Supervisor("root", [ChildSpec("a", recorder("a"), shutdown=math.inf)])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.ref("a").cast("slow")
+        await trio.testing.wait_all_tasks_blocked()
+        await sup.stop()
+    assert ("handled", "a", 1, "slow") in journal
+    assert trio.current_time() == 100
+
+
+async def test_a_call_interrupted_by_the_grace_deadline_fails_instead_of_hanging(
+    autojump_clock, recorder
+):
+    sup = Supervisor("root", [ChildSpec("a", recorder("a"), shutdown=1)])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        failures = []
+
+        async def caller() -> None:
+            try:
+                await sup.ref("a").call("slow", timeout=1000)
+            except ActorFailed as exc:
+                failures.append(exc)
+
+        nursery.start_soon(caller)
+        await trio.testing.wait_all_tasks_blocked()
+        await sup.stop()
+    assert len(failures) == 1 and failures[0].__cause__ is None
+    assert sup.registry.dead_letters.count == 1
+
+
+async def test_a_crash_in_on_stop_does_not_block_the_shutdown_of_siblings(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class BadStop(recorder_cls):
+        async def on_stop(self) -> None:
+            await super().on_stop()
+            raise RuntimeError("cleanup failed")
+
+    class HangingStop(recorder_cls):
+        async def on_stop(self) -> None:
+            await super().on_stop()
+            await trio.sleep_forever()
+
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec("a", recorder("a")),
+            ChildSpec("b", recorder("b", BadStop)),
+            ChildSpec("c", recorder("c", HangingStop), shutdown=2),
+        ],
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.stop()
+    assert journal.events("stop") == ["c", "b", "a"]
+    assert trio.current_time() == 2  # the hanging on_stop was cut at its grace deadline
+
+
+async def test_on_stop_runs_after_a_crash(autojump_clock, journal, recorder):
+    sup = Supervisor("root", [ChildSpec("a", recorder("a"))], backoff=Backoff(initial=0))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        with pytest.raises(ActorFailed):
+            await sup.ref("a").call("crash")
+        await sup.ref("a").call("ping")
+        assert [(e, i) for e, n, i, *_ in journal if e in ("start", "stop")] == [
+            ("start", 1),
+            ("stop", 1),
+            ("start", 2),
+        ]
+        await sup.stop()
+
+
+async def test_background_task_failure_is_unwrapped_from_its_exception_group(
+    autojump_clock, recorder_cls, journal
+):
+    class Background(recorder_cls):
+        async def on_start(self) -> None:
+            await super().on_start()
+            if self.instance == 1:
+                self.nursery.start_soon(self.fail_later)
+
+        async def fail_later(self) -> None:
+            await trio.sleep(1)
+            raise ValueError("socket closed")
+
+    count = 0
+
+    def start() -> Background:
+        nonlocal count
+        count += 1
+        return Background("bg", journal, count)
+
+    sup = Supervisor("root", [ChildSpec("bg", start)], backoff=Backoff(initial=0))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await trio.sleep(2)
+        child = sup.which_children()[0]
+        assert child.last_error == "ValueError: socket closed"
+        assert child.restarts == 1 and child.state == "running"
+        await sup.stop()
+
+
+def test_keyboard_interrupt_in_an_actor_is_never_a_crash() -> None:
+    starts = []
+
+    class Interrupted(Actor):
+        async def on_start(self) -> None:
+            starts.append(1)
+
+        async def handle(self, message):
+            raise KeyboardInterrupt
+
+    async def main() -> None:
+        sup = Supervisor("root", [ChildSpec("k", Interrupted)], backoff=Backoff(initial=0))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+            sup.ref("k").cast("go")
+            await trio.sleep(1)
+
+    with pytest.raises(KeyboardInterrupt):
+        trio.run(main, strict_exception_groups=False)
+    assert starts == [1]  # not restarted
+
+
+async def test_cancelling_the_parent_scope_is_not_a_crash(autojump_clock, journal, recorder):
+    sup = Supervisor("root", [ChildSpec("a", recorder("a"))])
+    with trio.move_on_after(5):
+        await sup.run()
+    assert journal.events("start") == ["a"]
+    assert journal.events("stop") == ["a"]  # on_stop still ran
+    assert sup.which_children()[0].restarts == 0
+    assert sup.which_children()[0].last_error is None
+
+
+async def test_stop_during_a_backoff_wait_returns_promptly(autojump_clock, recorder):
+    sup = Supervisor(
+        "root", [ChildSpec("a", recorder("a"))], backoff=Backoff(initial=20, jitter=0)
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        with pytest.raises(ActorFailed):
+            await sup.ref("a").call("crash")
+        await trio.testing.wait_all_tasks_blocked()
+        assert sup.which_children()[0].state == "restarting"
+        await sup.stop()
+    assert trio.current_time() < 1
+
+
+async def test_factory_that_returns_something_else_is_a_crash(autojump_clock):
+    sup = Supervisor("root", [ChildSpec("x", lambda: object())], max_restarts=1)
+    from supervisors import SupervisorGaveUp
+
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(SupervisorGaveUp) as info:
+            await nursery.start(sup.run)
+    assert isinstance(info.value.__cause__, TypeError)
