@@ -6,7 +6,7 @@ from typing import Any
 
 import trio
 
-from actors._errors import CallTimeout
+from actors._errors import ActorFailed, CallTimeout
 from actors._mailbox import Call, Mailbox
 from actors._registry import Registry
 
@@ -29,9 +29,7 @@ class ActorRef:
             try:
                 box = self._registry.mailbox(self.path)
             except KeyError:
-                if box is not None:
-                    return box  # closed: its put raises ActorFailed, which is the truth
-                raise
+                raise ActorFailed(self.path, "no actor at this path any more") from None
             self._mailbox = box
         return box
 

@@ -571,6 +571,14 @@ class Supervisor:
             for s in self._slots
         ]
 
+    def child_supervisor(self, child_id: str) -> Supervisor:
+        """The live instance of a supervisor child (to call `start_child` on a dynamic one)."""
+        slot = self._by_id.get(child_id)
+        instance = slot.run.instance if slot is not None and slot.run is not None else None
+        if not isinstance(instance, Supervisor):
+            raise KeyError(f"{child_id} is not a running supervisor child of {self.path}")
+        return instance
+
     @property
     def registry(self) -> Registry | None:
         """The tree's registry (shared by every supervisor of the tree), once running."""

@@ -153,7 +153,9 @@ async def test_escalation_through_three_levels(autojump_clock, journal, recorder
         await worker.call("hello")  # the tree is gone for good
 
 
-async def test_backoff_delays_are_exact_and_reset_after_a_stable_run(autojump_clock, journal, recorder):
+async def test_backoff_delays_are_exact_and_reset_after_a_stable_run(
+    autojump_clock, journal, recorder
+):
     sup = Supervisor(
         "root",
         [ChildSpec("a", recorder("a"))],

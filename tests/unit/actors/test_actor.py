@@ -1,0 +1,264 @@
+"""Refs, mailboxes, calls, dead letters and the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+
+from actors import Actor, ActorFailed, CallTimeout, MailboxFull
+from supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
+
+NO_BACKOFF = Backoff(initial=0)
+
+
+class Store(Actor):
+    """Keeps what it is told; a 'gate' message blocks until released."""
+
+    mailbox_size = 3
+    generation = 0
+
+    def __init__(self) -> None:
+        Store.generation += 1
+        self.generation = Store.generation
+        self.items: list[Any] = []
+
+    async def handle(self, message: Any) -> Any:
+        match message:
+            case ("gate", event):
+                await event.wait()
+            case "crash":
+                raise ValueError("bad message")
+            case "crash-secret":
+                raise ValueError("login failed with oauth:abcdef0123456789 for daniel")
+            case "slow":
+                await trio.sleep(10)
+            case "get":
+                return (self.generation, list(self.items))
+            case _:
+                self.items.append(message)
+        return None
+
+
+@pytest.fixture(autouse=True)
+def _reset_generation() -> None:
+    Store.generation = 0
+
+
+async def started(nursery: trio.Nursery, *specs: ChildSpec, **kwargs: Any) -> Supervisor:
+    sup = Supervisor("root", list(specs), backoff=NO_BACKOFF, **kwargs)
+    await nursery.start(sup.run)
+    return sup
+
+
+async def test_call_returns_the_handlers_value(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    ref.cast("a")
+    await ref.send("b")
+    assert await ref.call("get") == (1, ["a", "b"])
+    await sup.stop()
+
+
+async def test_call_times_out_with_calltimeout(autojump_clock, nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    with pytest.raises(CallTimeout) as info:
+        await sup.ref("s").call("slow", timeout=2)
+    assert trio.current_time() == 2
+    assert info.value.path == "root/s"
+    # The actor is unharmed: it answers once the slow message is done.
+    assert await sup.ref("s").call("get", timeout=20) == (1, [])
+    await sup.stop()
+
+
+async def test_call_into_a_crashing_handler_raises_actorfailed_with_the_cause(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    with pytest.raises(ActorFailed) as info:
+        await sup.ref("s").call("crash")
+    assert isinstance(info.value.__cause__, ValueError)
+    assert str(info.value.__cause__) == "bad message"
+    dead = sup.registry.dead_letters
+    assert dead.count == 1 and dead.recent[-1].path == "root/s"
+    assert dead.recent[-1].reason == "handler crashed"
+    await sup.stop()
+
+
+async def test_cast_to_a_full_mailbox_raises_mailboxfull_and_send_waits_for_room(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    await trio.testing.wait_all_tasks_blocked()  # the gate is being handled
+    for i in range(3):
+        ref.cast(i)
+    with pytest.raises(MailboxFull):
+        ref.cast("overflow")
+    sent = trio.Event()
+
+    async def sender() -> None:
+        await ref.send("late")
+        sent.set()
+
+    nursery.start_soon(sender)
+    await trio.testing.wait_all_tasks_blocked()
+    assert not sent.is_set()  # backpressure: no room yet
+    gate.set()
+    await sent.wait()
+    assert await ref.call("get") == (1, [0, 1, 2, "late"])
+    child = sup.tree()[1]
+    assert child["mailbox"]["peak"] == 3
+    await sup.stop()
+
+
+async def test_messages_sent_during_a_restart_reach_the_new_instance(autojump_clock, nursery):
+    sup = Supervisor("root", [ChildSpec("s", Store)], backoff=Backoff(initial=5, jitter=0))
+    await nursery.start(sup.run)
+    ref = sup.ref("s")
+    with pytest.raises(ActorFailed):
+        await ref.call("crash")
+    await trio.testing.wait_all_tasks_blocked()
+    assert sup.which_children()[0].state == "restarting"
+    ref.cast("x")
+    await ref.send("y")
+    assert await ref.call("get", timeout=10) == (2, ["x", "y"])
+    await sup.stop()
+
+
+async def test_a_ref_follows_restarts_of_nested_supervisors(autojump_clock, nursery):
+    def creator() -> Supervisor:
+        return Supervisor(
+            "creator",
+            [ChildSpec("triggers", Store), ChildSpec("twitch", Store)],
+            strategy=Strategy.REST_FOR_ONE,
+            backoff=NO_BACKOFF,
+        )
+
+    creators = lambda: Supervisor("creators", [ChildSpec("creator:daniel", creator)])  # noqa: E731
+    sup = await started(nursery, ChildSpec("creators", creators), max_restarts=10)
+    twitch = sup.lookup("creators/creator:daniel/twitch")
+    twitch.cast("before")
+    # Crash the creator's first child: rest_for_one restarts twitch too.
+    with pytest.raises(ActorFailed):
+        await sup.lookup("creators/creator:daniel/triggers").call("crash")
+    await trio.testing.wait_all_tasks_blocked()
+    generation, items = await twitch.call("get")
+    assert items == []  # a new instance (state is per instance)...
+    assert generation > 2
+    # ...and a message queued while nobody was there is not lost.
+    with pytest.raises(ActorFailed):
+        await twitch.call("crash")
+    twitch.cast("queued-during-restart")
+    assert (await twitch.call("get"))[1] == ["queued-during-restart"]
+    await sup.stop()
+
+
+async def test_lookup_of_an_unknown_path_raises_keyerror(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    with pytest.raises(KeyError):
+        sup.lookup("nope")
+    with pytest.raises(KeyError):
+        sup.lookup("s/deeper")
+    with pytest.raises(KeyError):
+        sup.ref("nope")
+    await sup.stop()
+
+
+async def test_terminate_child_removes_the_path_and_fails_its_refs(nursery):
+    sup = await started(nursery, ChildSpec("s", Store), ChildSpec("t", Store))
+    ref = sup.ref("s")
+    await sup.terminate_child("s")
+    assert [c.id for c in sup.which_children()] == ["t"]
+    with pytest.raises(KeyError):
+        sup.lookup("s")
+    with pytest.raises(ActorFailed):
+        await ref.call("get")
+    with pytest.raises(KeyError):
+        await sup.terminate_child("s")
+    await sup.stop()
+
+
+async def test_start_child_survives_a_restart_of_its_supervisor(autojump_clock, nursery):
+    def dynamic() -> Supervisor:
+        return Supervisor("creators", [], backoff=NO_BACKOFF)
+
+    sup = await started(
+        nursery,
+        ChildSpec("creators", dynamic),
+        ChildSpec("s", Store),
+        strategy=Strategy.ONE_FOR_ALL,
+    )
+    with pytest.raises(TypeError, match="supervisors take no messages"):
+        sup.lookup("creators").cast("x")
+    child = sup.which_children()[0]
+    inner = sup.child_supervisor("creators")
+    ref = await inner.start_child(ChildSpec("creator:mia", Store))
+    await ref.send("hello")
+    with pytest.raises(ActorFailed):
+        await sup.ref("s").call("crash")  # one_for_all: creators restarts too
+    await trio.testing.wait_all_tasks_blocked()
+    assert sup.which_children()[0].restarts == child.restarts + 1
+    assert await sup.lookup("creators/creator:mia").call("get") == (3, [])
+    await sup.stop()
+
+
+async def test_start_child_with_a_duplicate_id_is_refused(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    with pytest.raises(ValueError, match="already has a child"):
+        await sup.start_child(ChildSpec("s", Store))
+    await sup.stop()
+
+
+async def test_temporary_child_crash_removes_it_and_its_mailbox(nursery):
+    sup = await started(nursery, ChildSpec("tmp", Store, restart=Restart.TEMPORARY))
+    ref = sup.ref("tmp")
+    with pytest.raises(ActorFailed):
+        await ref.call("crash")
+    await trio.testing.wait_all_tasks_blocked()
+    assert sup.which_children() == []
+    with pytest.raises(ActorFailed):
+        ref.cast("x")
+    await sup.stop()
+
+
+async def test_statistics_report_state_restarts_errors_and_counts(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    ref.cast(1)
+    ref.cast(2)
+    await ref.call("get")
+    with pytest.raises(ActorFailed):
+        await ref.call("crash-secret")
+    await ref.call("get")
+    rows = {row["path"]: row for row in sup.tree()}
+    child = rows["root/s"]
+    assert child["kind"] == "actor" and child["state"] == "running"
+    assert child["restarts"] == 1
+    assert child["handled"] == 4  # the crashing message is not counted as handled
+    assert child["last_error"].startswith("ValueError: login failed with ")
+    assert "abcdef0123456789" not in child["last_error"]
+    assert child["started_at"] is not None
+    assert rows["root"]["kind"] == "supervisor" and rows["root"]["state"] == "running"
+    await sup.stop()
+    assert sup.statistics()["state"] == "stopped"
+
+
+async def test_calls_waiting_when_the_tree_stops_fail_instead_of_hanging(autojump_clock, nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    errors: list[BaseException] = []
+
+    async def caller() -> None:
+        try:
+            await ref.call("get", timeout=100)
+        except ActorFailed as exc:
+            errors.append(exc)
+
+    nursery.start_soon(caller)
+    await trio.testing.wait_all_tasks_blocked()
+    await sup.stop()  # the gate message is cut off after the 5 s grace period
+    assert trio.current_time() == 5
+    await trio.testing.wait_all_tasks_blocked()
+    assert len(errors) == 1 and errors[0].__cause__ is None
