@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import trio
@@ -49,6 +50,15 @@ class ActorRef:
         actor stopped for good (`__cause__` is None).
         """
         box = self._box()
+        timer = self._registry.timer
+        if timer is not None and not timer.closed and math.isfinite(timeout):
+            await trio.lowlevel.checkpoint_if_cancelled()
+            if box.has_room():
+                call = Call(message)
+                box.put_nowait(call)
+                timer.add(call, self.path, timeout)
+                return await call.wait()
+        # Slow path (waiting for room, no running tree, or no timeout): a cancel scope.
         with trio.move_on_after(timeout):
             return await box.put_then_wait(Call(message))
         raise CallTimeout(self.path, timeout)

@@ -15,6 +15,7 @@ import structlog
 
 from actors._errors import ActorFailed
 from actors._mailbox import Call, Mailbox
+from actors._timer import CallTimer
 
 if TYPE_CHECKING:
     from supervisors._spec import ChildSpec
@@ -62,6 +63,7 @@ class Registry:
         self.dynamic: dict[str, dict[str, ChildSpec]] = {}
         self.dead_letters = DeadLetters()
         self.closed = False
+        self.timer: CallTimer | None = None
 
     def register(self, path: str, kind: str | None = None) -> None:
         """Make `path` known (idempotent); `kind` is 'actor' or 'supervisor' once known."""

@@ -18,6 +18,7 @@ from actors._errors import describe, unwrap_failure
 from actors._mailbox import Mailbox
 from actors._ref import ActorRef
 from actors._registry import Registry
+from actors._timer import CallTimer
 from supervisors._spec import Backoff, ChildSpec, Restart, Strategy, SupervisorGaveUp
 
 log = structlog.get_logger("supervisors")
@@ -187,6 +188,9 @@ class Supervisor:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                timer_scope = trio.CancelScope()
+                if is_root:
+                    nursery.start_soon(self._run_timer, timer_scope)
                 try:
                     self._state = STARTING
                     with trio.CancelScope() as self._work_scope:
@@ -202,6 +206,7 @@ class Supervisor:
                 if gave_up is None:
                     self._state = STOPPING
                     await self._stop_all()
+                timer_scope.cancel()
         finally:
             self._state = FAILED if gave_up is not None else STOPPED
             self._stopped.set()
@@ -209,6 +214,12 @@ class Supervisor:
                 self._registry.close_all()
         if gave_up is not None:
             raise gave_up
+
+    async def _run_timer(self, scope: trio.CancelScope) -> None:
+        assert self._registry is not None
+        timer = self._registry.timer = CallTimer()
+        with scope:
+            await timer.run()
 
     def _adopt_children(self) -> None:
         """Create the slots: static specs, then those added by `start_child` to an earlier
@@ -384,9 +395,6 @@ class Supervisor:
         self._nursery.start_soon(self._child_main, slot, run)
         await run.settled.wait()
         if run.started:
-            slot.state = RUNNING
-            slot.started_at = datetime.now(UTC)
-            slot.last_start = trio.current_time()
             return None
         slot.state = RESTARTING
         return run.error or RuntimeError(f"{slot.path} exited before it started")
@@ -401,7 +409,12 @@ class Supervisor:
         instance = run.instance
 
         def started() -> None:
+            # Bookkeeping happens here, synchronously: the instance may handle queued
+            # messages before the supervisor task runs again.
             run.started = True
+            slot.state = RUNNING
+            slot.started_at = datetime.now(UTC)
+            slot.last_start = trio.current_time()
             run.settled.set()
 
         try:

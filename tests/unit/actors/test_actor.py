@@ -262,3 +262,29 @@ async def test_calls_waiting_when_the_tree_stops_fail_instead_of_hanging(autojum
     assert trio.current_time() == 5
     await trio.testing.wait_all_tasks_blocked()
     assert len(errors) == 1 and errors[0].__cause__ is None
+
+
+async def test_completed_calls_do_not_accumulate_in_the_deadline_heap(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    for _ in range(20_000):
+        await ref.call("get", timeout=3600)
+    timer = sup.registry.timer
+    assert len(timer._heap) <= 8192  # compacted, not 20,000 stale entries
+    assert timer.expired == 0
+    await sup.stop()
+
+
+async def test_a_call_waiting_for_room_still_times_out(autojump_clock, nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    await trio.testing.wait_all_tasks_blocked()
+    for i in range(3):
+        ref.cast(i)
+    with pytest.raises(CallTimeout):
+        await ref.call("get", timeout=2)
+    assert trio.current_time() == 2
+    gate.set()
+    await sup.stop()
