@@ -11,6 +11,8 @@ without parsing log output:
   corrupt or was written by a newer version of the runtime.
 - `STARTUP` (3): the runtime could not start its services: the HTTP port is in use, or another
   instance is already running on the same data folder.
+- `FAILED` (4): the runtime started but its supervision tree gave up (restart intensity ran out
+  at the root); a service manager should restart the process.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class ExitCode(IntEnum):
     CONFIG = 1
     INIT = 2
     STARTUP = 3
+    FAILED = 4
 
 
 class _UserFacingError(Exception):

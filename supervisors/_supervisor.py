@@ -550,6 +550,28 @@ class Supervisor:
             await self._stop_slot(slot)
             self._remove_slot(slot)
 
+    async def restart_child(self, child_id: str) -> None:
+        """Stop a child (within its grace period) and start a fresh instance.
+
+        An operator's restart: not a crash, so it does not count toward restart intensity.
+        """
+        if self._lock is None or self._stopped is None or self._stopped.is_set():
+            raise RuntimeError(f"{self.path} is not running")
+        async with self._lock:
+            slot = self._by_id.get(child_id)
+            if slot is None:
+                raise KeyError(child_id)
+            await self._stop_slot(slot)
+            with trio.CancelScope() as self._work_scope:
+                await self._start_in_order([slot])
+
+    def find_supervisor(self, path: str) -> Supervisor:
+        """The live supervisor at `path` below this one ("" for this one); `KeyError` if none."""
+        node: Supervisor = self
+        for part in [p for p in path.strip("/").split("/") if p]:
+            node = node.child_supervisor(part)
+        return node
+
     # ------------------------------------------------------------------ registry
 
     def ref(self, child_id: str) -> ActorRef:

@@ -211,9 +211,7 @@ async def test_cancelling_the_parent_scope_is_not_a_crash(autojump_clock, journa
 
 
 async def test_stop_during_a_backoff_wait_returns_promptly(autojump_clock, recorder):
-    sup = Supervisor(
-        "root", [ChildSpec("a", recorder("a"))], backoff=Backoff(initial=20, jitter=0)
-    )
+    sup = Supervisor("root", [ChildSpec("a", recorder("a"))], backoff=Backoff(initial=20, jitter=0))
     async with trio.open_nursery() as nursery:
         await nursery.start(sup.run)
         with pytest.raises(ActorFailed):
@@ -232,3 +230,27 @@ async def test_factory_that_returns_something_else_is_a_crash(autojump_clock):
         with pytest.raises(SupervisorGaveUp) as info:
             await nursery.start(sup.run)
     assert isinstance(info.value.__cause__, TypeError)
+
+
+async def test_restart_child_replaces_the_instance_without_counting_as_a_crash(
+    autojump_clock, journal, recorder
+):
+    sup = Supervisor("root", [ChildSpec("a", recorder("a"))], max_restarts=0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        for _ in range(3):  # max_restarts=0: a crash would have made it give up at once
+            await sup.restart_child("a")
+        assert [(e, i) for e, _, i, *_ in journal] == [
+            ("start", 1),
+            ("stop", 1),
+            ("start", 2),
+            ("stop", 2),
+            ("start", 3),
+            ("stop", 3),
+            ("start", 4),
+        ]
+        assert sup.statistics()["state"] == "running"
+        assert sup.find_supervisor("") is sup
+        with pytest.raises(KeyError):
+            sup.find_supervisor("a")  # an actor, not a supervisor
+        await sup.stop()

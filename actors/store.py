@@ -1,0 +1,123 @@
+"""`StateStore`: the only writer of the SQLite database.
+
+Other actors ask it by message. Every `Write` is one transaction (its operations share the
+commit and its fsync); blocking SQLite work runs in a worker thread the store owns, one at a
+time, so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import apsw
+import attrs
+import trio
+
+from actors import Actor, ActorRef, MailboxFull
+from state import Database, open_database
+
+
+@attrs.frozen(kw_only=True)
+class Write:
+    """Run each of `ops(conn)` in ONE transaction; the reply is their results, in order.
+
+    An operation that raises has only its own changes rolled back; the reply then holds its
+    exception (see `WriteResult`). `topic` names what changed (e.g. "polls") for the
+    publisher.
+    """
+
+    ops: tuple[Callable[[apsw.Connection], Any], ...] = attrs.field(converter=tuple)
+    topic: str = "state"
+
+
+@attrs.frozen(kw_only=True)
+class Read:
+    """Run `fn(conn)` on the writer's connection (sees every committed write); reply its result."""
+
+    fn: Callable[[apsw.Connection], Any]
+
+
+@attrs.frozen(kw_only=True)
+class WriteResult:
+    """Outcome of one operation of a `Write`."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+    def unwrap(self) -> Any:
+        """The value, or raise the operation's exception."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@attrs.frozen(kw_only=True)
+class Changed:
+    """Told to subscribers after a committed write."""
+
+    topic: str
+
+
+class StateStore(Actor):
+    """Owns the database; `Write` and `Read` messages run in its worker thread."""
+
+    mailbox_size = 10_000
+
+    def __init__(self, path: Path, *, subscribers: Sequence[Callable[[], ActorRef]] = ()) -> None:
+        self._path = path
+        self._subscribers = subscribers
+        self._db: Database | None = None
+        self._limiter = trio.CapacityLimiter(1)
+        self.writes = 0
+        self.failed_ops = 0
+
+    async def on_start(self) -> None:
+        self._db = await trio.to_thread.run_sync(
+            lambda: open_database(str(self._path)), limiter=self._limiter
+        )
+
+    async def on_stop(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(db.close, limiter=self._limiter)
+
+    async def handle(self, message: Any) -> Any:
+        assert self._db is not None
+        if isinstance(message, Write):
+            outcomes = await trio.to_thread.run_sync(
+                self._db.batch, message.ops, limiter=self._limiter
+            )
+            self.writes += 1
+            results = [WriteResult(value=o.value, error=o.error) for o in outcomes]
+            self.failed_ops += sum(1 for r in results if r.error is not None)
+            self._notify(message.topic)
+            return results
+        if isinstance(message, Read):
+            return await trio.to_thread.run_sync(
+                message.fn, self._db.connection, limiter=self._limiter
+            )
+        raise TypeError(f"StateStore takes Write or Read, got {type(message).__name__}")
+
+    def _notify(self, topic: str) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber().cast(Changed(topic=topic))
+            except (MailboxFull, KeyError):
+                pass  # a full mailbox already holds a pending Changed; the next one will do
+
+    def snapshot(self) -> dict[str, Any]:
+        stats = self._db.statistics() if self._db is not None else None
+        return {
+            "writes": self.writes,
+            "failed_ops": self.failed_ops,
+            "file_size": getattr(stats, "file_size", None),
+        }
+
+
+async def write(store: ActorRef, *ops: Callable[[apsw.Connection], Any], topic: str) -> list[Any]:
+    """Send one `Write` and return the operations' values, raising the first failure."""
+    results = await store.call(Write(ops=ops, topic=topic), timeout=30.0)
+    return [r.unwrap() for r in results]

@@ -1,0 +1,282 @@
+"""Action descriptors: what a fired trigger asks the engine to do, and argument parsing.
+
+Descriptors are plain frozen values; the `TriggerEngine` actor executes them (chat replies
+through the platform actor, polls/tallies/scores through the store, clips through `clips`) and
+then renders `response` with `templates.render`. Every descriptor carries the context the
+executor needs: the trigger and creator ids and the originating message's identity.
+
+Argument rules (from `config/models.py` and `config/example.toml`):
+
+- `poll_open`: the trigger's `question`/`options` when configured, otherwise from the message,
+  `!poll Question | A | B`: the text before the first `|` is the question, each further `|`
+  separates an option. When only `options` are configured the whole argument text is the
+  question; when only `question` is, the arguments are the options (`!poll A | B`). A poll
+  needs a question (at most 200 characters) and 2 to 10 distinct non-empty options (at most 100
+  characters each). `duration` is the trigger's (or `None`: the executor's default).
+- `poll_vote`: `!vote 2` gives `option="2"` (a 1-based number as typed, leading zeros and a
+  leading `#` dropped); text that is not a number is kept whole (`!vote Artemis` gives
+  `"Artemis"`) for the executor to compare with the option names. No argument is an error.
+- `poll_close`: arguments ignored.
+- `tally_*`: `amount` from the trigger (default 1; 0 for a reset); arguments ignored (so
+  `!undeath that one didn't count` works).
+- `score_add`: for a command, the first argument names who scores (`!point @PixelPanda`: a
+  leading `@` and trailing punctuation are dropped); it is required. For keyword and regex
+  triggers the chatter scores. `points` is the trigger's; when the trigger sets none, a second
+  argument that is an integer (`!point @sam 5`) gives the points, else 1.
+- `clip`: `duration` from the trigger (default 30 seconds); the arguments, if any, are the
+  title (at most 100 characters).
+
+User text placed in descriptors has CR, LF and NUL replaced by spaces.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from actors.events import ChatEvent
+from actors.triggers.rules import Match
+
+MAX_POLL_OPTIONS = 10
+MIN_POLL_OPTIONS = 2
+MAX_QUESTION_LENGTH = 200
+MAX_OPTION_LENGTH = 100
+MAX_TITLE_LENGTH = 100
+MAX_LABEL_LENGTH = 64
+DEFAULT_CLIP_SECONDS = 30.0
+MAX_POINTS = 1_000_000
+
+TallyOp = Literal["increment", "decrement", "reset"]
+
+_LINE_BREAKS = str.maketrans({"\r": " ", "\n": " ", "\x00": " "})
+
+
+def clean_text(value: str) -> str:
+    """`value` with CR, LF and NUL replaced by spaces (they would split a chat line)."""
+    return value.translate(_LINE_BREAKS)
+
+
+class ArgumentError(ValueError):
+    """A fired trigger's arguments do not make sense; `message` is fit to say in chat."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@attrs.frozen(kw_only=True)
+class Action:
+    """Fields every descriptor carries.
+
+    `response` is the trigger's reply template to render once the action ran (`None`: say
+    nothing); for `Reply` it equals `template`. `args`/`raw_args` are the matched arguments
+    (see `rules.Match`), kept so the reply can use `{args}` and `{arg1}`...
+    """
+
+    trigger_id: str
+    creator_id: str
+    platform: str
+    channel: str
+    message_id: str | None
+    user_id: str
+    login: str
+    display_name: str
+    args: tuple[str, ...] = ()
+    raw_args: str = ""
+    response: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Reply(Action):
+    """Say `template`, rendered, in the channel the message came from."""
+
+    template: str
+
+
+@attrs.frozen(kw_only=True)
+class PollOpen(Action):
+    """Open a poll (replacing none: the executor decides what an already open poll means)."""
+
+    question: str
+    options: tuple[str, ...]
+    duration: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PollVote(Action):
+    """The chatter votes; `option` is a 1-based number as a string, or an option's name."""
+
+    option: str
+
+
+@attrs.frozen(kw_only=True)
+class PollClose(Action):
+    """Close the open poll."""
+
+
+@attrs.frozen(kw_only=True)
+class TallyChange(Action):
+    """Change a tally: add or subtract `amount`, or reset it (`amount` is then 0)."""
+
+    tally_id: str
+    op: TallyOp
+    amount: int
+
+
+@attrs.frozen(kw_only=True)
+class ScoreAdd(Action):
+    """Give `points` (may be negative) to `label` on a scoreboard."""
+
+    scoreboard_id: str
+    label: str
+    points: int
+
+
+@attrs.frozen(kw_only=True)
+class ClipRequest(Action):
+    """Cut a clip of the last `duration_seconds`."""
+
+    duration_seconds: float
+    title: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ErrorReply(Action):
+    """A trigger fired with bad arguments: say `text` (final, not a template) in chat."""
+
+    text: str
+
+
+def _usage(match: Match, rest: str) -> str:
+    """`Usage: !poll Question | A | B` for commands; empty for keywords and regexes."""
+    if match.trigger.kind != "command":
+        return ""
+    return f" Usage: {match.trigger.pattern} {rest}".rstrip()
+
+
+def _parse_poll(match: Match) -> tuple[str, tuple[str, ...]]:
+    trigger = match.trigger
+    usage = _usage(match, "Question | Option 1 | Option 2")
+    raw = clean_text(match.raw_args)
+    if trigger.question is not None and trigger.options is not None:
+        return trigger.question, tuple(trigger.options)
+    if trigger.options is not None:
+        question, options = raw.strip(), list(trigger.options)
+    elif trigger.question is not None:
+        question = trigger.question
+        options = raw.split("|") if raw.strip() else []
+        usage = _usage(match, "Option 1 | Option 2")
+    else:
+        parts = raw.split("|")
+        question, options = parts[0].strip(), parts[1:]
+    options = [o.strip() for o in options]
+    if not question:
+        raise ArgumentError(f"A poll needs a question.{usage}")
+    if len(question) > MAX_QUESTION_LENGTH:
+        raise ArgumentError(f"The question is too long (at most {MAX_QUESTION_LENGTH} characters).")
+    if not MIN_POLL_OPTIONS <= len(options) <= MAX_POLL_OPTIONS:
+        raise ArgumentError(
+            f"A poll needs {MIN_POLL_OPTIONS} to {MAX_POLL_OPTIONS} options, "
+            f"got {len(options)}.{usage}"
+        )
+    seen: set[str] = set()
+    for number, option in enumerate(options, 1):
+        if not option:
+            raise ArgumentError(f"Option {number} is empty.{usage}")
+        if len(option) > MAX_OPTION_LENGTH:
+            raise ArgumentError(
+                f"Option {number} is too long (at most {MAX_OPTION_LENGTH} characters)."
+            )
+        folded = option.casefold()
+        if folded in seen:
+            raise ArgumentError(f"Option {number} repeats an earlier option.")
+        seen.add(folded)
+    return question, tuple(options)
+
+
+def _parse_vote(match: Match) -> str:
+    if not match.args:
+        raise ArgumentError(f"Which option?{_usage(match, '<number>')}")
+    first = match.args[0].removeprefix("#")
+    if first.isdecimal() and first.isascii():
+        if len(first) > 3:  # no poll has that many options; also keeps int() cheap
+            raise ArgumentError("There is no such option.")
+        return str(int(first))
+    option = clean_text(match.raw_args).strip()
+    if len(option) > MAX_OPTION_LENGTH:
+        raise ArgumentError("There is no such option.")
+    return option
+
+
+def _parse_score(match: Match, event: ChatEvent) -> tuple[str, int]:
+    trigger = match.trigger
+    points = trigger.points
+    if trigger.kind != "command":
+        return (event.display_name or event.login), (1 if points is None else points)
+    if not match.args:
+        raise ArgumentError(f"Who gets the points?{_usage(match, '@user')}")
+    label = clean_text(match.args[0]).lstrip("@").rstrip(",.;:!?")
+    if not label:
+        raise ArgumentError(f"Who gets the points?{_usage(match, '@user')}")
+    if len(label) > MAX_LABEL_LENGTH:
+        raise ArgumentError(f"That name is too long (at most {MAX_LABEL_LENGTH} characters).")
+    if points is None:
+        points = 1
+        if len(match.args) > 1:
+            given = match.args[1]
+            digits = given[1:] if given[:1] in "+-" else given
+            if digits.isdecimal() and digits.isascii() and len(digits) <= 7:
+                value = int(given)
+                if -MAX_POINTS <= value <= MAX_POINTS:
+                    points = value
+    return label, points
+
+
+def build_action(match: Match, event: ChatEvent, creator_id: str) -> Action:
+    """The descriptor for a fired trigger. Raises `ArgumentError` for unusable arguments."""
+    trigger = match.trigger
+    common = {
+        "trigger_id": trigger.id,
+        "creator_id": creator_id,
+        "platform": event.platform,
+        "channel": event.channel,
+        "message_id": event.message_id,
+        "user_id": event.user_id,
+        "login": event.login,
+        "display_name": event.display_name,
+        "args": match.args,
+        "raw_args": match.raw_args,
+        "response": trigger.response,
+    }
+    action = trigger.action
+    if action == "reply":
+        template = trigger.response or ""
+        return Reply(template=template, **common)
+    if action == "poll_open":
+        question, options = _parse_poll(match)
+        return PollOpen(question=question, options=options, duration=trigger.duration, **common)
+    if action == "poll_vote":
+        return PollVote(option=_parse_vote(match), **common)
+    if action == "poll_close":
+        return PollClose(**common)
+    if action in ("tally_increment", "tally_decrement", "tally_reset"):
+        op: TallyOp = "increment"
+        if action == "tally_decrement":
+            op = "decrement"
+        elif action == "tally_reset":
+            op = "reset"
+        amount = 0 if op == "reset" else (1 if trigger.amount is None else trigger.amount)
+        return TallyChange(tally_id=trigger.tally or "", op=op, amount=amount, **common)
+    if action == "score_add":
+        label, points = _parse_score(match, event)
+        return ScoreAdd(
+            scoreboard_id=trigger.scoreboard or "", label=label, points=points, **common
+        )
+    if action == "clip":
+        title = clean_text(match.raw_args).strip()[:MAX_TITLE_LENGTH].strip() or None
+        if trigger.kind != "command":
+            title = None  # a keyword/regex "argument" is the chat line itself, not a title
+        duration = DEFAULT_CLIP_SECONDS if trigger.duration is None else trigger.duration
+        return ClipRequest(duration_seconds=duration, title=title, **common)
+    raise ArgumentError(f"This trigger's action {action!r} is not supported.")

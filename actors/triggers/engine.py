@@ -1,0 +1,360 @@
+"""`TriggerEngine`: one per creator; chat events in, actions executed for real.
+
+Matching and cooldown decisions are the sans-IO `evaluate`; this actor executes what it
+decides: replies go to the platform actor the message came from, polls, tallies, scores and
+clip requests are committed through the store before the reply says they happened, and the
+cooldowns that must survive a restart are persisted. Chat signals for the dashboard are
+buffered and written in one transaction per second, so chat volume never means a commit per
+message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import apsw
+import trio
+
+from actors import Actor, ActorRef, MailboxFull
+from actors.chat import SendChat
+from actors.events import ChatEvent, PlatformEvent
+from actors.store import Read, write
+from actors.triggers.actions import (
+    Action,
+    ClipRequest,
+    ErrorReply,
+    PollClose,
+    PollOpen,
+    PollVote,
+    Reply,
+    ScoreAdd,
+    TallyChange,
+)
+from actors.triggers.cooldowns import CooldownTable
+from actors.triggers.evaluate import evaluate
+from actors.triggers.rules import TriggerRules
+from actors.triggers.templates import action_variables, render
+from config.models import CreatorConfig
+from exports.redact import pseudonymize
+from state import StoreError, clips, cooldowns, counters, polls, signals
+from state.errors import InvalidArgument
+from state.timeutil import from_datetime
+
+SIGNAL_FLUSH_SECONDS = 1.0
+
+
+class TriggerEngine(Actor):
+    """Runs one creator's triggers."""
+
+    mailbox_size = 10_000
+
+    def __init__(
+        self,
+        creator: CreatorConfig,
+        *,
+        store: Callable[[], ActorRef],
+        platform: Callable[[str], ActorRef],
+        pseudonym_key: bytes,
+        self_logins: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.creator = creator
+        self._store = store
+        self._platform = platform
+        self._key = pseudonym_key
+        self._clock = clock
+        self.rules = TriggerRules.from_config(creator, self_logins=self_logins)
+        self.cooldowns = CooldownTable()
+        self._prefix = f"{creator.id}/"
+        self._pending_signals: list[dict[str, Any]] = []
+        self.messages = 0
+        self.fired = 0
+        self.actions = 0
+        self.errors = 0
+        self.last_event_at: datetime | None = None
+        self.last_fired: dict[tuple[str, str], datetime] = {}
+
+    async def on_start(self) -> None:
+        now_ms = int(self._clock() * 1000)
+        creator = self.creator
+
+        def restore(conn: apsw.Connection) -> dict[str, float]:
+            rows = cooldowns.active_cooldowns(conn, now=now_ms, prefix=self._prefix)
+            return {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}
+
+        self.cooldowns.load(await self._store().call(Read(fn=restore), timeout=30))
+
+        def declare(conn: apsw.Connection) -> None:
+            for tally in creator.tallies:
+                if counters.get_tally(conn, creator.id, tally.id) is None:
+                    counters.set_tally(
+                        conn,
+                        creator_id=creator.id,
+                        tally_id=tally.id,
+                        value=0,
+                        label=tally.label,
+                        now=now_ms,
+                    )
+
+        await write(self._store(), declare, topic="tallies")
+
+    async def run(self) -> None:
+        while True:
+            await trio.sleep(SIGNAL_FLUSH_SECONDS)
+            await self._flush_signals()
+
+    async def on_stop(self) -> None:
+        await self._flush_signals()
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, ChatEvent):
+            return await self._on_chat(message)
+        if isinstance(message, PlatformEvent):
+            self.messages += 1
+            self.last_event_at = message.sent_at
+            return None
+        raise TypeError(f"TriggerEngine takes chat events, got {type(message).__name__}")
+
+    # ------------------------------------------------------------------------- chat
+
+    async def _on_chat(self, event: ChatEvent) -> list[Action]:
+        self.messages += 1
+        self.last_event_at = event.sent_at
+        self._signal(
+            "chat",
+            event.sent_at,
+            entity_id=event.message_id or "-",
+            type="chat_message",
+            source=event.platform,
+            summary=f"message from {pseudonymize(event.user_id, self._key)}",
+        )
+        now = self._clock()
+        result = evaluate(self.rules, self.cooldowns, event, now=now)
+        if result.ignored or not (result.actions or result.errors):
+            return []
+        if result.cooldowns_started:
+            await self._persist_cooldowns(result.cooldowns_started)
+        for error in result.errors:
+            self._say(error, error.text)
+        for action in result.actions:
+            self.fired += 1
+            self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
+            try:
+                variables = await self._execute(action, event)
+            except (StoreError, ValueError) as exc:
+                self.errors += 1
+                self.log.warning("action failed", trigger=action.trigger_id, error=str(exc))
+                self._say(action, _user_facing(exc))
+                continue
+            self.actions += 1
+            if action.response:
+                self._say(action, render(action.response, variables))
+        return list(result.actions)
+
+    async def _persist_cooldowns(self, started: dict[str, float]) -> None:
+        entries = {self._prefix + key: int(expiry * 1000) for key, expiry in started.items()}
+
+        def persist(conn: apsw.Connection) -> None:
+            for scope, expires_at in entries.items():
+                cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
+
+        await write(self._store(), persist, topic="cooldowns")
+
+    def _say(self, action: Action, text: str) -> None:
+        if not text:
+            return
+        try:
+            self._platform(action.platform).cast(
+                SendChat(text=text, reply_to=action.message_id, trigger_id=action.trigger_id)
+            )
+        except (MailboxFull, KeyError) as exc:
+            self.errors += 1
+            self.log.warning("reply dropped", trigger=action.trigger_id, error=str(exc))
+
+    # -------------------------------------------------------------------- execution
+
+    async def _execute(self, action: Action, event: ChatEvent) -> dict[str, object]:
+        variables = action_variables(action)
+        creator_id = self.creator.id
+        at = from_datetime(event.sent_at)
+        store = self._store()
+        if isinstance(action, Reply | ErrorReply):
+            return variables
+        if isinstance(action, PollOpen):
+            poll_id = f"{creator_id}-{at}"
+
+            def open_(conn: apsw.Connection) -> None:
+                for current in polls.list_polls(conn, creator_id=creator_id, state="open"):
+                    polls.close_poll(conn, poll_id=current.poll.poll_id, now=at)
+                polls.open_poll(
+                    conn,
+                    poll_id=poll_id,
+                    creator_id=creator_id,
+                    question=action.question,
+                    options=action.options,
+                    now=at,
+                )
+
+            await write(store, open_, topic="polls")
+            variables["poll"] = poll_id
+            return variables
+        if isinstance(action, PollVote):
+            voter = pseudonymize(event.user_id, self._key)
+
+            def vote(conn: apsw.Connection) -> polls.VoteResult:
+                current = polls.list_polls(conn, creator_id=creator_id, state="open")
+                if not current:
+                    raise InvalidArgument("there is no open poll")
+                poll_id = current[0].poll.poll_id
+                option = polls.resolve_option(conn, poll_id, action.option)
+                if option is None:
+                    raise InvalidArgument(f"no option {action.option!r} in this poll")
+                result = polls.vote(
+                    conn, poll_id=poll_id, voter_key=voter, option_id=option, now=at
+                )
+                signals.append_signal(
+                    conn,
+                    kind="poll_vote",
+                    creator_id=creator_id,
+                    timestamp=at,
+                    entity_id=poll_id,
+                    type="vote",
+                    source=event.platform,
+                    summary=f"{voter} voted for option {option}",
+                )
+                return result
+
+            (result,) = await write(store, vote, topic="polls")
+            variables["option"] = result.option_id
+            variables["votes"] = result.results.total_votes
+            return variables
+        if isinstance(action, PollClose):
+
+            def close(conn: apsw.Connection) -> polls.PollResults:
+                current = polls.list_polls(conn, creator_id=creator_id, state="open")
+                if not current:
+                    raise InvalidArgument("there is no open poll")
+                return polls.close_poll(conn, poll_id=current[0].poll.poll_id, now=at)
+
+            (closed,) = await write(store, close, topic="polls")
+            best = max(closed.options, key=lambda o: (o.votes, -o.position), default=None)
+            variables["winner"] = best.label if best and best.votes else "nobody"
+            variables["votes"] = closed.total_votes
+            variables["question"] = closed.poll.question
+            return variables
+        if isinstance(action, TallyChange):
+            label = next((t.label for t in self.creator.tallies if t.id == action.tally_id), None)
+
+            def change(conn: apsw.Connection) -> counters.Tally:
+                kw = {"creator_id": creator_id, "tally_id": action.tally_id, "label": label}
+                if action.op == "increment":
+                    tally = counters.increment_tally(conn, by=action.amount, now=at, **kw)
+                elif action.op == "decrement":
+                    tally = counters.decrement_tally(conn, by=action.amount, now=at, **kw)
+                else:
+                    tally = counters.set_tally(conn, value=0, now=at, **kw)
+                signals.append_signal(
+                    conn,
+                    kind="tally",
+                    creator_id=creator_id,
+                    timestamp=at,
+                    entity_id=action.tally_id,
+                    type=action.op,
+                    source=event.platform,
+                    summary=f"{action.tally_id} is now {tally.count}",
+                )
+                return tally
+
+            (tally,) = await write(store, change, topic="tallies")
+            variables["count"] = tally.count
+            return variables
+        if isinstance(action, ScoreAdd):
+            title = next(
+                (b.title for b in self.creator.scoreboards if b.id == action.scoreboard_id), None
+            )
+
+            def score(conn: apsw.Connection) -> counters.RankedEntry:
+                entry = counters.add_points(
+                    conn,
+                    creator_id=creator_id,
+                    scoreboard_id=action.scoreboard_id,
+                    label=action.label,
+                    points=action.points,
+                    title=title,
+                    now=at,
+                )
+                signals.append_signal(
+                    conn,
+                    kind="score",
+                    creator_id=creator_id,
+                    timestamp=at,
+                    entity_id=action.scoreboard_id,
+                    type="points",
+                    source=event.platform,
+                    summary=f"{action.points:+d} points, now {entry.score}",
+                )
+                return entry
+
+            (entry,) = await write(store, score, topic="scoreboards")
+            variables["score"] = entry.score
+            variables["position"] = entry.position
+            return variables
+        if isinstance(action, ClipRequest):
+            title = action.title or f"{self.creator.display_name} clip"
+
+            def request(conn: apsw.Connection) -> clips.Clip:
+                return clips.create_clip(
+                    conn,
+                    creator_id=creator_id,
+                    title=title[:120],
+                    platform=event.platform,
+                    duration_seconds=action.duration_seconds,
+                    requested_by=pseudonymize(event.user_id, self._key),
+                    source=f"{event.platform}:{event.channel}",
+                    now=at,
+                )
+
+            (clip,) = await write(store, request, topic="clips")
+            variables["clip"] = clip.clip_id
+            return variables
+        raise TypeError(f"no executor for {type(action).__name__}")
+
+    # ---------------------------------------------------------------------- signals
+
+    def _signal(self, kind: str, at: datetime, **fields: Any) -> None:
+        self._pending_signals.append(
+            {"kind": kind, "creator_id": self.creator.id, "timestamp": from_datetime(at), **fields}
+        )
+
+    async def _flush_signals(self) -> None:
+        pending, self._pending_signals = self._pending_signals, []
+        if not pending:
+            return
+
+        def append(conn: apsw.Connection) -> None:
+            for row in pending:
+                signals.append_signal(conn, **row)
+
+        try:
+            await write(self._store(), append, topic="signals")
+        except Exception as exc:  # signals are telemetry: never worth a crash
+            self.log.warning("chat signals not recorded", count=len(pending), error=str(exc))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "messages": self.messages,
+            "fired": self.fired,
+            "actions": self.actions,
+            "errors": self.errors,
+            "last_event_at": self.last_event_at,
+            "cooldowns": len(self.cooldowns),
+            "fired_at": dict(self.last_fired),
+        }
+
+
+def _user_facing(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"Sorry, that did not work: {text}"[:200]

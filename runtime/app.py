@@ -1,0 +1,237 @@
+"""Boot, run and stop the runtime process.
+
+`boot` does everything that can fail before the tree starts, each failure mapped to its exit
+code with a message that names what is wrong: configuration (1), data folder or database (2),
+another instance (3). `serve` runs the tree until a signal, then stops it in reverse order
+within the shutdown deadline; a second signal (or the deadline) cancels what is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as _secrets
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import structlog
+import trio
+
+from actors.redaction import register_secret
+from config.models import Config
+from config.secrets import Secret
+from exports.atomic import write_atomic
+from exports.files import RUNTIME_VERSION
+from runtime.exit_codes import ExitCode, InitError, StartupError
+from runtime.logging_setup import configure_logging
+from runtime.pidfile import PidFile
+from runtime.tree import RuntimePaths, build_tree
+from state import StoreError, open_database
+from state.creators import get_meta, set_meta
+from supervisors import Supervisor, SupervisorGaveUp
+
+log = structlog.get_logger("runtime")
+
+
+@attrs.frozen(kw_only=True)
+class Booted:
+    """What `boot` prepared for `serve`."""
+
+    config: Config
+    paths: RuntimePaths
+    pid_file: PidFile
+    pseudonym_key: bytes
+    secrets: frozenset[str]
+
+
+def iter_secrets(config: Config) -> Iterator[Secret]:
+    """Every resolved secret of the configuration (to mask in logs and exports)."""
+    candidates: list[Any] = [config.http.token, config.exports.pseudonym_key]
+    for creator in config.creators:
+        if creator.twitch:
+            candidates.append(creator.twitch.token)
+        if creator.youtube:
+            candidates += [creator.youtube.api_key, creator.youtube.oauth_token]
+        if creator.rumble:
+            candidates.append(creator.rumble.api_url)
+    yield from (c for c in candidates if isinstance(c, Secret))
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create `folder` and prove it is writable, or raise `InitError` naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InitError(f"data folder {folder} is not usable: {reason}") from exc
+
+
+def boot(config: Config, *, console: Any = sys.stderr) -> Booted:
+    """Logging, folders, PID file and database check; raises `InitError`/`StartupError`."""
+    paths = RuntimePaths.from_config(config)
+    for folder in (paths.data_dir, paths.database.parent, paths.logs.parent, paths.exports):
+        prepare_folder(folder)
+    values = frozenset(s.reveal() for s in iter_secrets(config))
+    for value in values:
+        register_secret(value)
+    configure_logging(
+        level=config.runtime.log_level,
+        log_file=paths.logs,
+        max_bytes=config.runtime.log_file_max_bytes,
+        backups=config.runtime.log_file_backups,
+        console=console,
+    )
+    pid_file = PidFile(paths.pid_file)
+    pid_file.acquire()
+    try:
+        key = check_database(paths.database, config)
+    except BaseException:
+        pid_file.release()
+        raise
+    return Booted(config=config, paths=paths, pid_file=pid_file, pseudonym_key=key, secrets=values)
+
+
+def check_database(path: Path, config: Config) -> bytes:
+    """Open (and migrate) the database once before the tree starts, so a corrupt or newer
+    database stops start-up with exit 2 instead of a restart loop; returns the key that
+    pseudonymizes user ids in exports (configured, or generated once and kept)."""
+    try:
+        db = open_database(str(path))
+    except StoreError as exc:
+        raise InitError(str(exc)) from exc
+    try:
+        if config.exports.pseudonym_key is not None:
+            return config.exports.pseudonym_key.reveal().encode()
+        stored = get_meta(db.connection, "pseudonym_key")
+        if stored is None:
+            stored = _secrets.token_hex(32)
+            with db.transaction() as conn:
+                set_meta(conn, "pseudonym_key", stored)
+        return stored.encode()
+    finally:
+        db.close()
+
+
+def _find_cause(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    seen = 0
+    while exc is not None and seen < 50:
+        if isinstance(exc, kind):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def http_port(root: Supervisor) -> int | None:
+    """The bound port of the HTTP server, once it runs."""
+    for row in root.tree():
+        if row["path"] == f"{root.name}/http":
+            return (row.get("detail") or {}).get("port")
+    return None
+
+
+async def serve(
+    booted: Booted, *, on_ready: Callable[[Supervisor], None] | None = None
+) -> ExitCode:
+    """Run the tree until SIGINT/SIGTERM (or Ctrl-Break), then stop it within the deadline."""
+    config, paths = booted.config, booted.paths
+    started_at = datetime.now(UTC)
+    root = build_tree(
+        config,
+        paths,
+        started_at=started_at,
+        pseudonym_key=booted.pseudonym_key,
+        secrets=booted.secrets,
+        version=RUNTIME_VERSION,
+    )
+    deadline = config.runtime.shutdown_deadline
+    failure: list[SupervisorGaveUp] = []
+    stopped = trio.Event()
+    force = trio.CancelScope()
+
+    async def supervise(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        started = False
+
+        class Started:
+            def started(self, value: object = None) -> None:
+                nonlocal started
+                started = True
+                task_status.started(value)
+
+        try:
+            with force:
+                await root.run(task_status=Started())
+        except SupervisorGaveUp as exc:
+            if not started:
+                raise
+            failure.append(exc)
+        finally:
+            stopped.set()
+
+    async def shutdown(reason: str) -> None:
+        log.info("shutting down", reason=reason, deadline_seconds=deadline)
+        with trio.move_on_after(deadline) as scope:
+            await root.stop()
+        if scope.cancelled_caught:
+            log.warning("shutdown deadline passed: cancelling what is left")
+            force.cancel()
+
+    async def watch_signals(nursery: trio.Nursery) -> None:
+        wanted = [signal.SIGINT, signal.SIGTERM]
+        if hasattr(signal, "SIGBREAK"):  # Ctrl-Break on Windows
+            wanted.append(signal.SIGBREAK)
+        with trio.open_signal_receiver(*wanted) as received:
+            count = 0
+            async for signum in received:
+                count += 1
+                if count == 1:
+                    nursery.start_soon(shutdown, signal.Signals(signum).name)
+                else:
+                    log.warning("second signal: stopping now")
+                    force.cancel()
+
+    announce = paths.data_dir / "http.json"
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                await nursery.start(supervise)
+            except SupervisorGaveUp as exc:
+                cause = _find_cause(exc, StartupError)
+                message = str(cause) if cause is not None else str(exc.__cause__ or exc)
+                log.error("start-up failed", error=message)
+                return ExitCode.STARTUP
+            port = http_port(root)
+            if port is not None:
+                write_atomic(
+                    announce,
+                    json.dumps(
+                        {"host": config.http.host, "port": port, "pid": os.getpid()}
+                    ).encode(),
+                )
+            log.info(
+                "runtime started",
+                version=RUNTIME_VERSION,
+                creators=len(config.creators),
+                http=f"{config.http.host}:{port}" if port else None,
+                exports=str(paths.exports),
+            )
+            if on_ready is not None:
+                on_ready(root)
+            nursery.start_soon(watch_signals, nursery)
+            await stopped.wait()
+            nursery.cancel_scope.cancel()
+    finally:
+        announce.unlink(missing_ok=True)
+    if failure:
+        log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
+        return ExitCode.FAILED
+    log.info("stopped cleanly")
+    return ExitCode.OK

@@ -1,0 +1,160 @@
+"""The supervision tree of the runtime process, built from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import attrs
+
+from actors import ActorRef
+from actors.publisher import SnapshotPublisher
+from actors.replay import ReplayChat
+from actors.store import StateStore
+from actors.triggers.engine import TriggerEngine
+from config.models import Config, CreatorConfig
+from exports.publish import Mirror
+from runtime.control import HttpServer, build_app
+from supervisors import Backoff, ChildSpec, Strategy, Supervisor
+
+
+@attrs.frozen(kw_only=True)
+class RuntimePaths:
+    """Where the process keeps its files, all under the data folder (exports may differ)."""
+
+    data_dir: Path
+    database: Path
+    logs: Path
+    pid_file: Path
+    exports: Path
+
+    @classmethod
+    def from_config(cls, config: Config) -> RuntimePaths:
+        data = config.runtime.data_dir
+        return cls(
+            data_dir=data,
+            database=data / "state" / "runtime.sqlite3",
+            logs=data / "logs" / "runtime.log",
+            pid_file=data / "runtime.pid",
+            exports=config.state_root,
+        )
+
+
+def creator_spec(
+    lookup: Callable[[str], ActorRef], creator: CreatorConfig, *, pseudonym_key: bytes
+) -> ChildSpec:
+    """`creator:<id>`: rest_for_one over the trigger engine and the platform actors, so a
+    restarted engine gets fresh platform connections that deliver to it."""
+    base = f"creators/creator:{creator.id}"
+
+    def platform(name: str) -> ActorRef:
+        return lookup(f"{base}/{name}")
+
+    def start() -> Supervisor:
+        children = [
+            ChildSpec(
+                "triggers",
+                lambda: TriggerEngine(
+                    creator,
+                    store=lambda: lookup("store"),
+                    platform=platform,
+                    pseudonym_key=pseudonym_key,
+                ),
+            )
+        ]
+        replay = creator.replay
+        if replay is not None and replay.enabled:
+            children.append(
+                ChildSpec(
+                    "replay",
+                    lambda: ReplayChat(
+                        creator_id=creator.id,
+                        file=replay.file,
+                        triggers=lambda: lookup(f"{base}/triggers"),
+                        speed=replay.speed,
+                        loop=replay.loop,
+                    ),
+                )
+            )
+        return Supervisor(
+            f"creator:{creator.id}",
+            children,
+            strategy=Strategy.REST_FOR_ONE,
+            max_restarts=5,
+            max_seconds=60,
+        )
+
+    return ChildSpec(f"creator:{creator.id}", start)
+
+
+def build_tree(
+    config: Config,
+    paths: RuntimePaths,
+    *,
+    started_at: datetime,
+    pseudonym_key: bytes,
+    secrets: frozenset[str],
+    version: str,
+    http_port: int | None = None,
+) -> Supervisor:
+    """root (one_for_one): store, publisher, http, creators (one child per creator)."""
+    # The factories below look `root` up when they run, after it is assigned at the end.
+    children: list[ChildSpec] = []
+    mirrors = [
+        Mirror(root=m.path, visibilities=frozenset(m.visibility), name=str(m.path))
+        for m in config.exports.mirrors
+    ]
+    children.append(
+        ChildSpec(
+            "store",
+            lambda: StateStore(paths.database, subscribers=[lambda: root.lookup("publisher")]),
+            shutdown=30.0,  # let the last transaction commit
+        )
+    )
+    children.append(
+        ChildSpec(
+            "publisher",
+            lambda: SnapshotPublisher(
+                database=paths.database,
+                root=paths.exports,
+                mirrors=mirrors,
+                creators=config.creators,
+                tree=root.tree,
+                root_name=root.name,
+                started_at=started_at,
+                pseudonym_key=pseudonym_key,
+                secrets=secrets,
+                heartbeat_seconds=config.exports.heartbeat_seconds,
+            ),
+        )
+    )
+    if config.http.enabled:
+        token = config.http.token.reveal() if config.http.token is not None else None
+        children.append(
+            ChildSpec(
+                "http",
+                lambda: HttpServer(
+                    lambda: build_app(root, token=token, version=version),
+                    host=config.http.host,
+                    port=config.http.port if http_port is None else http_port,
+                ),
+                shutdown=2.0,
+            )
+        )
+    creators = [
+        creator_spec(lambda p: root.lookup(p), c, pseudonym_key=pseudonym_key)
+        for c in config.creators
+        if c.enabled
+    ]
+    children.append(
+        ChildSpec(
+            "creators",
+            lambda: Supervisor("creators", creators, max_restarts=10, max_seconds=60),
+            shutdown=15.0,
+        )
+    )
+    root = Supervisor(
+        "root", children, max_restarts=5, max_seconds=30, backoff=Backoff(maximum=10.0)
+    )
+    return root
