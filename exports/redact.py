@@ -46,12 +46,12 @@ _SECRET_RE = re.compile(
 )
 
 
-def _mask(match: re.Match[str]) -> str:
+def _mask(match: re.Match[str], mask: str = MASK) -> str:
     for label in ("k1", "k2", "k3", "k4"):
         kept = match.group(label)
         if kept is not None:
-            return kept + MASK
-    return MASK
+            return kept + mask
+    return mask
 
 
 #: Known secrets shorter than this are not searched for: masking every "1" or "abc" would mangle
@@ -78,18 +78,18 @@ def _may_hold_secret(text: str) -> bool:
     return len(text) >= _TOKEN_MIN_LENGTH and "." in text
 
 
-def _redact(text: str, known: tuple[str, ...]) -> str:
+def _redact(text: str, known: tuple[str, ...], mask: str = MASK) -> str:
     for secret in known:
         if secret in text:
-            text = text.replace(secret, MASK)
+            text = text.replace(secret, mask)
     if _may_hold_secret(text):
-        text = _SECRET_RE.sub(_mask, text)
+        text = _SECRET_RE.sub(lambda m: _mask(m, mask), text)
     return text
 
 
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+def redact_text(text: str, secrets: Iterable[str] = (), *, mask: str = MASK) -> str:
     """``text`` with every known secret value and every secret-looking token masked."""
-    return _redact(text, _known(secrets))
+    return _redact(text, _known(secrets), mask)
 
 
 def scrub(obj: Any, secrets: Iterable[str] = ()) -> Any:
