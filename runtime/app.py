@@ -35,7 +35,10 @@ from state import StoreError, open_database
 from state.creators import get_meta, set_meta
 from supervisors import Supervisor, SupervisorGaveUp
 
-log = structlog.get_logger("runtime")
+# Lines from the process itself carry a path too, like every actor's. The path is an initial
+# value of the lazy proxy, not `.bind()`: binding at import would build the logger from the
+# default configuration (stdout, unmasked), before `configure_logging` runs.
+log = structlog.get_logger("runtime", path="process")
 
 
 @attrs.frozen(kw_only=True)

@@ -26,7 +26,7 @@ import attrs
 from actors.events import ChatEvent
 from actors.triggers.actions import Action, ArgumentError, ErrorReply, build_action, clean_text
 from actors.triggers.cooldowns import CooldownTable
-from actors.triggers.rules import TriggerRules, allowed
+from actors.triggers.rules import PERMISSION_LEVELS, TriggerRules, role_level
 
 _NOTHING: Mapping[str, float] = MappingProxyType({})
 
@@ -75,24 +75,27 @@ def evaluate(
     """
     if rules.is_self(event):
         return _IGNORED
-    matches = rules.match(event)
+    matches = rules.match_unchecked(event)
     if not matches:
         return EMPTY
     actions: list[Action] = []
     blocked: list[Blocked] = []
     errors: list[ErrorReply] = []
     started: dict[str, float] = {}
+    level = -1  # the chatter's permission level, computed on first need
+    user_id = event.user_id
     for match in matches:
         trigger = match.trigger
-        if not allowed(trigger, event.roles):
-            blocked.append(Blocked(trigger_id=trigger.id, reason="permission"))
-            continue
-        hold = cooldowns.blocking(trigger, event.user_id, now)
+        required = PERMISSION_LEVELS.get(trigger.permission, 0)
+        if required:
+            if level < 0:
+                level = role_level(event.roles)
+            if level < required:
+                blocked.append(Blocked(trigger.id, "permission"))
+                continue
+        hold = cooldowns.blocking(trigger, user_id, now)
         if hold is not None:
-            scope, remaining = hold
-            blocked.append(
-                Blocked(trigger_id=trigger.id, reason="cooldown", scope=scope, remaining=remaining)
-            )
+            blocked.append(Blocked(trigger.id, "cooldown", *hold))
             continue
         try:
             action = build_action(match, event, rules.creator_id)
@@ -114,7 +117,7 @@ def evaluate(
             )
             continue
         actions.append(action)
-        started.update(cooldowns.start(trigger, event.user_id, now))
+        started.update(cooldowns.start(trigger, user_id, now))
     return Evaluation(
         actions=tuple(actions),
         blocked=tuple(blocked),

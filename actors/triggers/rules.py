@@ -1,9 +1,16 @@
 """Compiled trigger rules: which of a creator's triggers a chat message matches.
 
-Pure code, no I/O. `TriggerRules.from_config(creator)` does all the expensive work once
-(dictionaries of command names, one combined keyword pre-check); `match(event)` is then cheap
-enough to run on every chat line: a message that matches nothing costs one dictionary probe
-(only when it starts like a command), one keyword pre-check and one `search` per regex trigger.
+Pure code, no I/O. `TriggerRules.from_config(creator)` does all the expensive work once;
+`match(event)` is then cheap enough for every chat line:
+
+- commands: one dictionary probe on the first word, only when the line starts with a
+  character some command starts with;
+- keywords and regexes: one search of a combined alternation of literal strings over the
+  case-folded line (the keywords themselves, and for each regex a set of literals of which
+  every match must contain one, derived from the parsed pattern). Only the triggers owning a
+  literal that occurs are then verified with their own regex; regexes with no usable literal
+  always run. The pre-check is exact by construction (see `required_literals`) and checked
+  against plain `re.search` by property tests.
 
 Matching semantics (the configuration's `[[creators.triggers]]`):
 
@@ -14,7 +21,8 @@ Matching semantics (the configuration's `[[creators.triggers]]`):
   characters chat clients append to dodge duplicate-message filters (U+E0000, zero-width
   spaces) are dropped before the words are split.
 - `keyword`: the pattern (or an alias) occurs as a whole word anywhere (not inside a longer
-  word: `gg` matches "gg wp" and "so gg!", not "eggs"), case-insensitive unless `case_sensitive`.
+  word: `gg` matches "gg wp" and "so gg!", not "eggs"). Case-insensitive (both sides
+  case-folded: "STRASSE" matches "straße") unless `case_sensitive`.
 - `regex`: `TriggerConfig.regex.search(text)`; `groups` and `named` come from the match object,
   `args` are the groups (a group that did not take part is `""`), `raw_args` the matched text.
 
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -46,6 +55,7 @@ ROLE_LEVELS: Mapping[str, int] = MappingProxyType(
 _INVISIBLE = re.compile("[\U000e0000\u034f\u200b\u200c\u200d\u2060\ufeff]")
 _EMPTY_NAMED: Mapping[str, str | None] = MappingProxyType({})
 _MAX_GATE_HITS = 24
+_by_index = itemgetter(1)  # Match.index
 
 
 def role_level(roles: Iterable[str]) -> int:
@@ -231,6 +241,7 @@ class _Scan:
     is_regex: bool
     verifier: re.Pattern[str]
     on_folded: bool  # verify against the case-folded text (case-insensitive keywords)
+    named: bool  # the regex has named groups
 
 
 class TriggerRules:
@@ -292,14 +303,18 @@ class TriggerRules:
                     non_ascii.append(position)
                 else:
                     verifier = _word_regex(name.casefold() for name in names)
-                scans.append(_Scan(index, trigger, False, verifier, not trigger.case_sensitive))
+                scans.append(
+                    _Scan(index, trigger, False, verifier, not trigger.case_sensitive, False)
+                )
                 literals: frozenset[str] | None = frozenset(n.casefold() for n in names)
             else:
                 compiled = trigger.regex
                 if compiled is None:  # built without validation: compile it the same way
                     flags = 0 if trigger.case_sensitive else re.IGNORECASE
                     compiled = re.compile(trigger.pattern, flags)
-                scans.append(_Scan(index, trigger, True, compiled, False))
+                scans.append(
+                    _Scan(index, trigger, True, compiled, False, bool(compiled.groupindex))
+                )
                 literals = required_literals(compiled)
                 if literals is not None:
                     non_ascii.append(position)
@@ -346,6 +361,10 @@ class TriggerRules:
         """
         if self.self_logins and event.login.lower() in self.self_logins:
             return []
+        return self.match_unchecked(event)
+
+    def match_unchecked(self, event: ChatEvent) -> list[Match]:
+        """`match` without the bot's own logins check (the caller did it)."""
         text = event.text
         found: list[Match] = []
         if self._command_initials:
@@ -353,34 +372,35 @@ class TriggerRules:
         if self._scans:
             self._match_scans(text, found)
         if len(found) > 1:
-            found.sort(key=lambda m: m.index)
+            found.sort(key=_by_index)
         return found
 
     def _match_scans(self, text: str, found: list[Match]) -> None:
         folded = text.casefold()
         gate = self._gate
-        positions: set[int] | None = None
+        order: Iterable[int] = self._always
         if gate is not None:
             hit = gate.search(folded)
             if hit is not None:
                 # Visit every position where some literal starts (the alternation is cheap to
                 # resume); a line dense with literals just runs every pre-checked scan.
                 owners = self._owners
-                positions = set()
-                for _ in range(_MAX_GATE_HITS):
-                    positions.update(owners[hit.group()])
-                    hit = gate.search(folded, hit.start() + 1)
-                    if hit is None:
-                        break
-                else:
-                    positions.update(range(len(self._scans)))
-        if not text.isascii():
-            positions = (positions or set()) | self._non_ascii
-        if positions:
-            positions.update(self._always)
-            order: Iterable[int] = sorted(positions)
-        else:
-            order = self._always
+                order = owners[hit.group()]  # sorted already: the common single-hit case
+                hit = gate.search(folded, hit.start() + 1)
+                if hit is not None:
+                    positions = set(order)
+                    for _ in range(_MAX_GATE_HITS):
+                        positions.update(owners[hit.group()])
+                        hit = gate.search(folded, hit.start() + 1)
+                        if hit is None:
+                            break
+                    else:
+                        positions.update(range(len(self._scans)))
+                    order = sorted(positions)
+                if self._always:
+                    order = sorted({*order, *self._always})
+        if not text.isascii() and self._non_ascii:
+            order = sorted({*order, *self._non_ascii})
         scans = self._scans
         for position in order:
             scan = scans[position]
@@ -388,19 +408,18 @@ class TriggerRules:
             if hit is None:
                 continue
             if scan.is_regex:
-                groups = hit.groups()
                 found.append(
                     Match(
-                        trigger=scan.trigger,
-                        index=scan.index,
-                        args=tuple(g or "" for g in groups),
-                        raw_args=hit.group(0),
-                        groups=groups,
-                        named=hit.groupdict() or _EMPTY_NAMED,
+                        scan.trigger,
+                        scan.index,
+                        hit.groups(""),
+                        hit.group(0),
+                        hit.groups(),
+                        hit.groupdict() if scan.named else _EMPTY_NAMED,
                     )
                 )
             else:
-                found.append(Match(trigger=scan.trigger, index=scan.index, alias=hit.group(0)))
+                found.append(Match(scan.trigger, scan.index, alias=hit.group(0)))
 
     def _match_command(self, event: ChatEvent, text: str, found: list[Match]) -> None:
         stripped = text.lstrip()
