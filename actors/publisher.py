@@ -276,6 +276,9 @@ class SnapshotPublisher(Actor):
             with trio.move_on_after(self._heartbeat):
                 await self._dirty.wait()
                 await trio.sleep(self._debounce)  # let a burst of changes land first
+            # Only this loop replaces the event: a change arriving during the publish below
+            # sets the new one, so it is published next round, never lost.
+            self._dirty = trio.Event()
             await self.publish()
 
     async def handle(self, message: Any) -> Any:
@@ -289,7 +292,6 @@ class SnapshotPublisher(Actor):
     async def publish(self) -> PublishSummary:
         """Read, build and write every file once."""
         async with self._lock:
-            self._dirty = trio.Event()
             t0 = time.perf_counter()
             conn = self._conn
             assert conn is not None
