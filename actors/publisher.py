@@ -30,6 +30,7 @@ from exports.views import (
     PlatformStatus,
     PollOption,
     PollView,
+    QuotaView,
     ReplayView,
     RuntimeView,
     ScoreboardView,
@@ -198,6 +199,23 @@ def platform_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[PlatformStatus, ..
     return tuple(rows)
 
 
+def quota_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[QuotaView, ...]:
+    """The quota registry describes its trackers in `snapshot()` under `quotas`."""
+    return tuple(
+        QuotaView(
+            platform=q["platform"],
+            creator_id=q["creator_id"],
+            used=q["used"],
+            max=q["max"],
+            buffer=q["buffer"],
+            # The dashboard reads reset_at as the start of the current window (never future).
+            reset_at=q["window_start"],
+        )
+        for row in tree
+        for q in (row.get("detail") or {}).get("quotas", ())
+    )
+
+
 def trigger_rows(
     creators: Sequence[CreatorConfig], fired: Mapping[tuple[str, str], datetime]
 ) -> tuple[TriggerView, ...]:
@@ -359,6 +377,7 @@ class SnapshotPublisher(Actor):
             tally_events=data.tally_events,
             score_events=data.score_events,
             creators=creators,
+            quotas=quota_rows(tree),
             triggers=trigger_rows(self._creators, fired),
         )
         ctx = ExportContext(now=now, started_at=min(self._started_at, now), secrets=self._secrets)

@@ -10,6 +10,7 @@ import attrs
 
 from actors import ActorRef
 from actors.publisher import SnapshotPublisher
+from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
@@ -98,7 +99,7 @@ def build_tree(
     version: str,
     http_port: int | None = None,
 ) -> Supervisor:
-    """root (one_for_one): store, publisher, http, creators (one child per creator)."""
+    """root (one_for_one): store, quotas, publisher, http, creators (one per creator)."""
     # The factories below look `root` up when they run, after it is assigned at the end.
     children: list[ChildSpec] = []
     mirrors = [
@@ -110,6 +111,11 @@ def build_tree(
             "store",
             lambda: StateStore(paths.database, subscribers=[lambda: root.lookup("publisher")]),
             shutdown=30.0,  # let the last transaction commit
+        )
+    )
+    children.append(
+        ChildSpec(
+            "quotas", lambda: QuotaRegistry(config.creators, store=lambda: root.lookup("store"))
         )
     )
     children.append(
