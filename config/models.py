@@ -241,13 +241,20 @@ class ExportsConfig:
 
 @attrs.frozen(kw_only=True)
 class TwitchConfig:
-    """`[creators.twitch]`: IRC chat. Anonymous (read-only) without `token`."""
+    """`[creators.twitch]`: IRC chat. Anonymous (read-only) without `token`.
+
+    `server` replaces Twitch's IRC WebSocket URL (a local fake in tests, a self-hosted relay);
+    `None` means Twitch itself.
+    """
 
     channel: str = attrs.field(validator=_matches(TWITCH_LOGIN, _TWITCH_LOGIN_TEXT))
     nick: str | None = attrs.field(
         default=None, validator=_matches(TWITCH_LOGIN, _TWITCH_LOGIN_TEXT)
     )
     token: Secret | None = None
+    server: str | None = attrs.field(
+        default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
+    )
     enabled: bool = True
 
 

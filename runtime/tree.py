@@ -14,6 +14,7 @@ from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
+from actors.twitch.chat import TwitchChat
 from config.models import Config, CreatorConfig
 from exports.publish import Mirror
 from runtime.control import HttpServer, build_app
@@ -42,6 +43,16 @@ class RuntimePaths:
         )
 
 
+def _bot_logins(creator: CreatorConfig) -> frozenset[str]:
+    """Logins whose messages are the bot's own. Twitch never echoes a connection's own
+    messages, and a bot logged in as the broadcaster must still hear the broadcaster typing
+    elsewhere, so only a separate bot account is listed."""
+    twitch = creator.twitch
+    if twitch is not None and twitch.nick and twitch.nick != twitch.channel:
+        return frozenset({twitch.nick.lower()})
+    return frozenset()
+
+
 def creator_spec(
     lookup: Callable[[str], ActorRef], creator: CreatorConfig, *, pseudonym_key: bytes
 ) -> ChildSpec:
@@ -61,9 +72,22 @@ def creator_spec(
                     store=lambda: lookup("store"),
                     platform=platform,
                     pseudonym_key=pseudonym_key,
+                    self_logins=_bot_logins(creator),
                 ),
             )
         ]
+        twitch = creator.twitch
+        if twitch is not None and twitch.enabled:
+            children.append(
+                ChildSpec(
+                    "twitch",
+                    lambda: TwitchChat(
+                        creator_id=creator.id,
+                        config=twitch,
+                        triggers=lambda: lookup(f"{base}/triggers"),
+                    ),
+                )
+            )
         replay = creator.replay
         if replay is not None and replay.enabled:
             children.append(

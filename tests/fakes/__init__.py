@@ -1,0 +1,1 @@
+"""Local fakes of platform servers that speak the documented protocols (for tests)."""
