@@ -19,6 +19,7 @@ import attrs
 import trio
 
 from actors import Actor
+from actors.ratelimit import view_from_row
 from actors.store import Changed
 from config.models import CreatorConfig
 from exports.builders import ExportInputs, build_all
@@ -31,6 +32,7 @@ from exports.views import (
     PollOption,
     PollView,
     QuotaView,
+    RateLimitView,
     ReplayView,
     RuntimeView,
     ScoreboardView,
@@ -216,6 +218,13 @@ def quota_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[QuotaView, ...]:
     )
 
 
+def rate_limit_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[RateLimitView, ...]:
+    """Platform actors describe their token buckets in `snapshot()` under `rate_limits`."""
+    return tuple(
+        view_from_row(r) for row in tree for r in (row.get("detail") or {}).get("rate_limits", ())
+    )
+
+
 def trigger_rows(
     creators: Sequence[CreatorConfig], fired: Mapping[tuple[str, str], datetime]
 ) -> tuple[TriggerView, ...]:
@@ -378,6 +387,7 @@ class SnapshotPublisher(Actor):
             score_events=data.score_events,
             creators=creators,
             quotas=quota_rows(tree),
+            rate_limits=rate_limit_rows(tree),
             triggers=trigger_rows(self._creators, fired),
         )
         ctx = ExportContext(now=now, started_at=min(self._started_at, now), secrets=self._secrets)

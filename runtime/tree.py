@@ -12,9 +12,11 @@ from actors import ActorRef
 from actors.publisher import SnapshotPublisher
 from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
+from actors.rumble.chat import RumbleChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
 from actors.twitch.chat import TwitchChat
+from actors.youtube.chat import YouTubeChat
 from config.models import Config, CreatorConfig
 from exports.publish import Mirror
 from runtime.control import HttpServer, build_app
@@ -85,6 +87,33 @@ def creator_spec(
                         creator_id=creator.id,
                         config=twitch,
                         triggers=lambda: lookup(f"{base}/triggers"),
+                    ),
+                )
+            )
+        youtube = creator.youtube
+        if youtube is not None and youtube.enabled:
+            children.append(
+                ChildSpec(
+                    "youtube",
+                    lambda: YouTubeChat(
+                        creator_id=creator.id,
+                        config=youtube,
+                        triggers=lambda: lookup(f"{base}/triggers"),
+                        quotas=lambda: lookup("quotas"),
+                        store=lambda: lookup("store"),
+                    ),
+                )
+            )
+        rumble = creator.rumble
+        if rumble is not None and rumble.enabled:
+            children.append(
+                ChildSpec(
+                    "rumble",
+                    lambda: RumbleChat(
+                        creator_id=creator.id,
+                        config=rumble,
+                        triggers=lambda: lookup(f"{base}/triggers"),
+                        store=lambda: lookup("store"),
                     ),
                 )
             )

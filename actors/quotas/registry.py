@@ -107,6 +107,26 @@ class QuotaRegistry(Actor):
 
     async def handle(self, message: Any) -> Any:
         now = self._clock()
+        if isinstance(message, Check | Charge | PollingInterval):
+            if (message.creator_id, message.platform) not in self.trackers:
+                # A question about an untracked budget is the caller's mistake, not a reason
+                # for the registry to crash: refuse (and poll slowly) so it is visible.
+                self.log.warning(
+                    "quota asked for an untracked budget",
+                    creator=message.creator_id,
+                    platform=message.platform,
+                )
+                if isinstance(message, PollingInterval):
+                    return max(message.minimum, 60.0)
+                return QuotaDecision(
+                    allowed=False,
+                    method=message.method,
+                    cost=0,
+                    used=0,
+                    remaining=0,
+                    status="exhausted",
+                    reset_at=now,
+                )
         if isinstance(message, Check):
             return self._tracker(message.creator_id, message.platform).check(message.method, now)
         if isinstance(message, PollingInterval):

@@ -66,3 +66,16 @@ async def test_charges_are_refused_past_the_cap_and_survive_a_restart(tmp_path: 
         )
         assert interval == 3600.0  # nothing left to poll with until the reset
         await root.stop()
+
+
+async def test_an_untracked_budget_is_refused_without_crashing_the_registry(
+    tmp_path: Path,
+) -> None:
+    root = tree(tmp_path)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        quotas = root.ref("quotas")
+        decision = await quotas.call(Charge(creator_id="nobody", platform="youtube", method="x"))
+        assert not decision.allowed
+        assert root.which_children()[1].restarts == 0
+        await root.stop()

@@ -1,0 +1,768 @@
+"""`YouTubeChat`: one creator's YouTube live chat over the Data API v3, quota-aware.
+
+Protocol facts and parsing live in the sans-IO module `actors.youtube.livechat`; this actor
+does the HTTP (httpx), the waiting and the bookkeeping:
+
+- Discovery: a configured `video_id` -> `videos.list` -> `activeLiveChatId` (1 unit); else,
+  with an OAuth token, `liveBroadcasts.list?broadcastStatus=active` (the token's own live
+  broadcasts); else, for a `channel_id`, `search.list?eventType=live` (100 units) followed by
+  `videos.list`. The search is budgeted: at most once per `search_interval` seconds and only
+  while the quota is not in its reserve. Nothing live: status "inactive", look again on a slow
+  schedule (`rediscover_seconds`, stretched by the quota registry).
+- Polling: `liveChatMessages.list` with `pageToken`, waiting `pollingIntervalMillis` between
+  calls, stretched by the `QuotaRegistry`'s `PollingInterval` so the day's budget lasts until
+  the reset. Every call is `Charge`d to the registry first; a refusal pauses the actor (status
+  "paused", reason "quota exhausted until <reset>") until the reset.
+- Dedupe: message ids are remembered in a bounded in-memory set and, when a `store` is given,
+  in the store's `chat_seen` table (keyed by creator), so neither a re-poll nor a restart of
+  the actor delivers a message twice. Ids are recorded after delivery: a crash in the middle of
+  a page may deliver that page's rest again (at least once beats lost).
+- Errors (`livechat.error_action`): quotaExceeded -> paused until the reset; rateLimitExceeded,
+  5xx, network errors, unreadable bodies and stalls (`request_timeout`) -> exponential backoff
+  with jitter, retrying the same call; liveChatEnded/liveChatNotFound/`offlineAt`/
+  `chatEndedEvent` -> the stream is over, rediscover on the slow schedule; forbidden and auth
+  errors -> status "error" with a slow, growing retry. Never a tight loop.
+- Sending `SendChat`: `liveChatMessages.insert` (20 units) with the OAuth token, through the
+  rate governor's ("youtube", creator, "chat") bucket; text longer than 200 characters is cut.
+  Without a token, or with no live chat within `max_queue_age`, replies are dropped with a
+  counted reason.
+
+Secrets: the API key travels in the `X-Goog-Api-Key` header and the token in `Authorization`,
+so no URL carries a credential; neither is ever logged or put in a snapshot.
+
+Timing uses `trio.current_time()`/`trio.sleep` only; `clock` (wall time, aware UTC) is used for
+quota resets, `sent_at` fallbacks and snapshot times (tests derive it from trio's clock).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import apsw
+import attrs
+import httpx
+import trio
+
+from actors import Actor, ActorFailed, ActorRef, CallTimeout
+from actors.chat import SendChat
+from actors.events import AnyEvent
+from actors.quotas.registry import Charge, Check, PollingInterval
+from actors.quotas.tracker import QuotaDecision
+from actors.ratelimit import RateGovernor, RateKey, acquire
+from actors.store import Read, write
+from actors.youtube import livechat
+from actors.youtube.livechat import ApiRequest, ErrorAction, YouTubeError
+from config.models import YouTubeConfig
+from state.streams import mark_chat_seen, prune_chat_seen
+from state.timeutil import from_datetime
+
+__all__ = ["DEFAULT_POLL_SECONDS", "SeenMessages", "YouTubeChat"]
+
+PLATFORM: Final = "youtube"
+LIST_METHOD: Final = "liveChatMessages.list"
+DEFAULT_POLL_SECONDS: Final = 5.0
+"""Polling interval when a response carries no `pollingIntervalMillis`."""
+
+# Errors that mean "this request did not get through" (retried with backoff).
+_TRANSPORT_ERRORS: Final = (httpx.TransportError, OSError, trio.BrokenResourceError)
+
+
+class SeenMessages:
+    """Which chat messages were already delivered: a bounded in-memory set, backed by the
+    store's `chat_seen` table when a store is given (so a restarted actor remembers).
+
+    Keys are `<creator_id>:<message_id>` under the platform, so two creators reading the same
+    chat (a collab) each get every message. Store failures are logged and tolerated: the
+    memory set still dedupes re-polls.
+    """
+
+    def __init__(
+        self,
+        *,
+        platform: str,
+        creator_id: str,
+        store: Callable[[], ActorRef] | None,
+        size: int = 4096,
+        keep_seconds: float = 2 * 86_400,
+        log: Any = None,
+    ) -> None:
+        self.platform = platform
+        self.creator_id = creator_id
+        self._store = store
+        self._size = size
+        self._order: deque[str] = deque()
+        self._ids: set[str] = set()
+        self.keep_seconds = keep_seconds
+        self.log = log
+        self.store_errors = 0
+        self._writes = 0
+
+    def _key(self, message_id: str) -> str:
+        return f"{self.creator_id}:{message_id}"
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._ids
+
+    def _remember(self, message_id: str) -> None:
+        if message_id in self._ids:
+            return
+        self._ids.add(message_id)
+        self._order.append(message_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+
+    async def unseen(self, message_ids: Iterable[str]) -> set[str]:
+        """The ids among `message_ids` that were never delivered."""
+        fresh = {m for m in message_ids if m not in self._ids}
+        if not fresh or self._store is None:
+            return fresh
+        keys = {self._key(m): m for m in fresh}
+        platform = self.platform
+
+        def known(conn: apsw.Connection) -> set[str]:
+            found = set()
+            for key in keys:
+                row = conn.execute(
+                    "SELECT 1 FROM chat_seen WHERE platform = ? AND message_id = ?",
+                    (platform, key),
+                ).fetchone()
+                if row is not None:
+                    found.add(key)
+            return found
+
+        try:
+            seen = await self._store().call(Read(fn=known), timeout=30)
+        except (ActorFailed, CallTimeout) as exc:
+            self._store_failed("read", exc)
+            return fresh
+        for key in seen:
+            self._remember(keys[key])
+        return {m for k, m in keys.items() if k not in seen}
+
+    async def mark(self, message_ids: Iterable[str], now: datetime) -> None:
+        """Remember delivered ids (in memory, then in the store in one transaction)."""
+        ids = [m for m in message_ids]
+        for message_id in ids:
+            self._remember(message_id)
+        if not ids or self._store is None:
+            return
+        at = from_datetime(now)
+        keys = [self._key(m) for m in ids]
+        platform = self.platform
+        self._writes += 1
+        prune = self._writes % 100 == 1  # now and then, forget ids older than keep_seconds
+        older_than = max(0, at - int(self.keep_seconds * 1000))
+
+        def persist(conn: apsw.Connection) -> None:
+            for key in keys:
+                mark_chat_seen(conn, platform=platform, message_id=key, now=at)
+            if prune:
+                prune_chat_seen(conn, older_than=older_than)
+
+        try:
+            await write(self._store(), persist, topic="chat_seen")
+        except (ActorFailed, CallTimeout, Exception) as exc:  # never fatal: memory still dedupes
+            self._store_failed("write", exc)
+
+    def _store_failed(self, what: str, exc: BaseException) -> None:
+        self.store_errors += 1
+        if self.log is not None:
+            self.log.warning("chat dedupe store unavailable", op=what, error=type(exc).__name__)
+
+
+class _ApiFailure(Exception):
+    """A non-2xx answer (or unreadable body) and what to do about it."""
+
+    def __init__(self, error: YouTubeError, action: ErrorAction, what: str) -> None:
+        super().__init__(what)
+        self.error = error
+        self.action = action
+        self.what = what
+
+
+class _StreamOver(Exception):
+    """The chat ended or vanished: go back to discovery."""
+
+
+class _Fatal(Exception):
+    """Retrying soon cannot help (forbidden, bad key, refused token)."""
+
+
+@attrs.frozen(kw_only=True)
+class _Queued:
+    text: str
+    trigger_id: str | None
+    queued_at: float
+
+
+class YouTubeChat(Actor):
+    """Reads (and writes) one creator's YouTube live chat; see the module docs."""
+
+    mailbox_size = 1000
+
+    def __init__(
+        self,
+        *,
+        creator_id: str,
+        config: YouTubeConfig,
+        triggers: Callable[[], ActorRef],
+        quotas: Callable[[], ActorRef],
+        api_base: str = livechat.API_BASE,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store: Callable[[], ActorRef] | None = None,
+        governor: RateGovernor | None = None,
+        rng: random.Random | None = None,
+        request_timeout: float = 10.0,
+        backoff_initial: float = 1.0,
+        backoff_maximum: float = 300.0,
+        backoff_jitter: float = 0.2,
+        rediscover_seconds: float = 120.0,
+        search_interval: float = 1800.0,
+        error_retry_initial: float = 60.0,
+        error_retry_maximum: float = 3600.0,
+        send_capacity: int = 5,
+        send_refill_per_second: float = 0.5,
+        send_queue_size: int = 100,
+        max_queue_age: float = 60.0,
+        dedupe_size: int = 4096,
+    ) -> None:
+        self.creator_id = creator_id
+        self.config = config
+        self._triggers = triggers
+        self._quotas = quotas
+        self.api_base = api_base.rstrip("/")
+        self._transport = transport
+        self._clock = clock
+        self._store = store
+        self.governor = governor if governor is not None else RateGovernor()
+        self._rng = rng if rng is not None else random.Random()
+        self.request_timeout = request_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_maximum = backoff_maximum
+        self.backoff_jitter = backoff_jitter
+        self.rediscover_seconds = rediscover_seconds
+        self.search_interval = search_interval
+        self.error_retry_initial = error_retry_initial
+        self.error_retry_maximum = error_retry_maximum
+        self.send_queue_size = send_queue_size
+        self.max_queue_age = max_queue_age
+        self._send_key = RateKey(platform=PLATFORM, creator_id=creator_id, action="chat")
+        self._send_capacity = send_capacity
+        self._send_refill = send_refill_per_second
+        self._dedupe_size = dedupe_size
+        self._api_key = config.api_key.reveal()
+        self._oauth = config.oauth_token.reveal() if config.oauth_token is not None else None
+
+        self._client: httpx.AsyncClient | None = None
+        self._seen: SeenMessages | None = None
+        self._queue: deque[_Queued] = deque()
+        self._wakeup: trio.Event | None = None
+        self._last_search: float = -math.inf
+        self._fatal_failures = 0
+
+        self.status = "disabled" if not config.enabled else "inactive"
+        self.error: str | None = None
+        self.paused_reason: str | None = None
+        self.live_chat_id: str | None = None
+        self.video_id: str | None = config.video_id
+        self.page_token: str | None = None
+        self.polling_interval: float | None = None
+        self.quota_status: str | None = None
+        self.quota_remaining: int | None = None
+        self.quota_reset_at: datetime | None = None
+        self.requests = 0
+        self.request_failures = 0
+        self.timeouts = 0
+        self.api_errors: dict[str, int] = {}
+        self.messages = 0
+        self.duplicates = 0
+        self.skipped = 0
+        self.parse_errors = 0
+        self.sent = 0
+        self.truncated = 0
+        self.dropped = 0
+        self.dropped_reasons: dict[str, int] = {}
+        self.discoveries = 0
+        self.chats_ended = 0
+        self.last_event_at: datetime | None = None
+        self.last_success_at: datetime | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def on_start(self) -> None:
+        self._wakeup = trio.Event()
+        self._seen = SeenMessages(
+            platform=PLATFORM,
+            creator_id=self.creator_id,
+            store=self._store,
+            size=self._dedupe_size,
+            log=self.log,
+        )
+        self.governor.define(
+            self._send_key,
+            capacity=self._send_capacity,
+            refill_per_second=self._send_refill,
+            now=trio.current_time(),
+        )
+
+    async def run(self) -> None:
+        if not self.config.enabled:
+            self.log.info("youtube chat disabled")
+            await trio.sleep_forever()
+        async with httpx.AsyncClient(
+            transport=self._transport, timeout=self.request_timeout
+        ) as client:
+            self._client = client
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._writer)
+                await self._read_forever()
+
+    async def on_stop(self) -> None:
+        self._client = None
+
+    async def _read_forever(self) -> None:
+        while True:
+            try:
+                chat_id = await self._discover()
+                if chat_id is None:
+                    self._set_status("inactive")
+                    await trio.sleep(await self._stretch("videos.list", self.rediscover_seconds))
+                    continue
+                self._fatal_failures = 0
+                await self._poll(chat_id)
+            except _StreamOver as over:
+                self.chats_ended += 1
+                self.log.info("youtube live chat over", reason=str(over))
+                self._chat_gone()
+                await trio.sleep(await self._stretch("videos.list", self.rediscover_seconds))
+            except _Fatal as fatal:
+                self._chat_gone()
+                self._fatal_failures += 1
+                delay = self._jitter(
+                    min(
+                        self.error_retry_maximum,
+                        self.error_retry_initial * 2 ** min(self._fatal_failures - 1, 32),
+                    )
+                )
+                self._set_status("error", error=str(fatal))
+                self.log.error("youtube chat failed", error=str(fatal), retry_in=round(delay, 3))
+                await trio.sleep(delay)
+
+    def _chat_gone(self) -> None:
+        self.live_chat_id = None
+        self.page_token = None
+        self.polling_interval = None
+        if self.status == "running":
+            self._set_status("inactive")
+
+    # ------------------------------------------------------------------ discovery
+
+    async def _discover(self) -> str | None:
+        """The live chat id to read, or None when nothing is live."""
+        self.discoveries += 1
+        if self.config.video_id:
+            body = await self._call(livechat.videos_list(self.config.video_id))
+            chat_id = livechat.parse_active_chat_id(body)
+            if chat_id is not None:
+                self.video_id = self.config.video_id
+                return chat_id
+        if self._oauth is not None:
+            req = livechat.live_broadcasts_list(broadcast_status="active", max_results=50)
+            listing = livechat.parse_broadcasts(await self._call(req, oauth=True))
+            for broadcast in listing.items:
+                if broadcast.live_chat_id and broadcast.life_cycle_status in (
+                    None,
+                    "live",
+                    "liveStarting",
+                    "testing",
+                    "testStarting",
+                ):
+                    self.video_id = broadcast.id
+                    return broadcast.live_chat_id
+        if self.config.channel_id and await self._may_search():
+            self._last_search = trio.current_time()
+            body = await self._call(livechat.search_live(self.config.channel_id))
+            video_id = _search_video_id(body)
+            if video_id is not None:
+                chat_id = livechat.parse_active_chat_id(
+                    await self._call(livechat.videos_list(video_id))
+                )
+                if chat_id is not None:
+                    self.video_id = video_id
+                    return chat_id
+        return None
+
+    async def _may_search(self) -> bool:
+        """search.list costs 100 units: at most once per `search_interval`, never in the
+        quota's reserve."""
+        if trio.current_time() - self._last_search < self.search_interval:
+            return False
+        decision = await self._quota_call(
+            Check(creator_id=self.creator_id, platform=PLATFORM, method="search.list")
+        )
+        return decision is not None and decision.allowed and decision.status == "ok"
+
+    # ------------------------------------------------------------------ polling
+
+    async def _poll(self, chat_id: str) -> None:
+        self.live_chat_id = chat_id
+        self.page_token = None
+        self._set_status("running")
+        self._wake_writer()
+        self.log.info("youtube live chat found", video_id=self.video_id)
+        while True:
+            req = livechat.live_chat_messages_list(chat_id, page_token=self.page_token)
+            body = await self._call(req)
+            try:
+                page = livechat.parse_messages(body, now=self._clock())
+            except livechat.LiveChatParseError as exc:
+                self.parse_errors += 1
+                self.log.warning("youtube chat page rejected", error=str(exc))
+                await trio.sleep(self._backoff(1))
+                continue
+            self._set_status("running")
+            if page.skipped:
+                self.skipped += page.skipped
+                self.log.warning("youtube chat items skipped", count=page.skipped)
+            await self._deliver(page.events)
+            if page.next_page_token:
+                self.page_token = page.next_page_token
+            if page.chat_ended:
+                raise _StreamOver("offlineAt" if page.offline_at else "chatEndedEvent")
+            hint = (
+                page.polling_interval_ms / 1000
+                if page.polling_interval_ms is not None
+                else DEFAULT_POLL_SECONDS
+            )
+            self.polling_interval = await self._stretch(LIST_METHOD, hint)
+            await trio.sleep(self.polling_interval)
+
+    async def _deliver(self, events: Iterable[AnyEvent]) -> None:
+        assert self._seen is not None
+        events = list(events)
+        ids = [e.message_id for e in events if e.message_id is not None]
+        fresh = await self._seen.unseen(ids)
+        delivered: list[str] = []
+        batch: set[str] = set()
+        try:
+            for event in events:
+                mid = event.message_id
+                if mid is not None and (mid not in fresh or mid in batch):
+                    self.duplicates += 1
+                    continue
+                # `send`, not `cast`: a slow trigger engine slows polling, nothing is lost.
+                await self._triggers().send(event)
+                self.messages += 1
+                self.last_event_at = event.sent_at
+                if mid is not None:
+                    batch.add(mid)
+                    delivered.append(mid)
+        finally:
+            if delivered:
+                # Shielded (a stop must not forget what was delivered), but bounded.
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    await self._seen.mark(delivered, self._clock())
+
+    async def _stretch(self, method: str, minimum: float) -> float:
+        """`minimum` (the platform's hint), stretched so the budget lasts until the reset."""
+        answer = await self._quota_call(
+            PollingInterval(
+                creator_id=self.creator_id, platform=PLATFORM, method=method, minimum=minimum
+            )
+        )
+        if isinstance(answer, int | float) and math.isfinite(answer) and answer > 0:
+            return max(float(answer), minimum)
+        return minimum
+
+    # ------------------------------------------------------------------ calls
+
+    async def _call(self, req: ApiRequest, *, oauth: bool = False) -> dict[str, Any]:
+        """Make `req` until it succeeds: charge the quota, send, retry transient failures.
+
+        Raises `_StreamOver` or `_Fatal` for answers that end this chat or need a human.
+        """
+        failures = 0
+        while True:
+            await self._charge(req.quota_method)
+            try:
+                return await self._request(req, oauth=oauth)
+            except _ApiFailure as failure:
+                action = failure.action
+                if action is ErrorAction.REDISCOVER:
+                    raise _StreamOver(failure.what) from None
+                if action in (ErrorAction.FAIL, ErrorAction.REAUTHENTICATE):
+                    raise _Fatal(failure.what) from None
+                if action is ErrorAction.WAIT_FOR_QUOTA_RESET:
+                    await self._pause_until(livechat.next_quota_reset(self._clock()))
+                    continue
+                failures += 1
+                delay = self._backoff(failures)
+                self.error = failure.what
+                self.log.warning(
+                    "youtube api call failed", error=failure.what, retry_in=round(delay, 3)
+                )
+            except (*_TRANSPORT_ERRORS, trio.TooSlowError) as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                self.request_failures += 1
+                timed_out = isinstance(exc, trio.TooSlowError | httpx.TimeoutException)
+                what = "timeout" if timed_out else type(exc).__name__
+                if timed_out:
+                    self.timeouts += 1
+                self.error = f"{req.quota_method}: {what}"
+                self.log.warning(
+                    "youtube api unreachable",
+                    method=req.quota_method,
+                    error=what,
+                    retry_in=round(delay, 3),
+                )
+            if failures >= 3 and self.status != "paused":
+                self._set_status("error", error=self.error)
+            await trio.sleep(delay)
+
+    async def _request(self, req: ApiRequest, *, oauth: bool) -> dict[str, Any]:
+        """One HTTP exchange; the JSON object of a 2xx answer, else `_ApiFailure`."""
+        assert self._client is not None
+        headers = {"Accept": "application/json"}
+        if oauth:
+            assert self._oauth is not None
+            headers["Authorization"] = f"Bearer {self._oauth}"
+        else:
+            headers["X-Goog-Api-Key"] = self._api_key
+        self.requests += 1
+        # Our own deadline covers what httpx's timeouts do not (a server that trickles bytes).
+        with trio.fail_after(self.request_timeout):
+            response = await self._client.request(
+                req.http_method,
+                self.api_base + req.path,
+                params=req.params,
+                json=req.json,
+                headers=headers,
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if 200 <= response.status_code < 300:
+            if not isinstance(body, dict):
+                self.parse_errors += 1
+                err = YouTubeError(status=response.status_code, reason="unreadableBody")
+                raise _ApiFailure(err, ErrorAction.BACKOFF, f"{req.quota_method}: unreadable body")
+            self.last_success_at = self._clock()
+            return body
+        err = livechat.parse_error(response.status_code, body)
+        reason = err.reason or f"http{response.status_code}"
+        self.api_errors[reason] = self.api_errors.get(reason, 0) + 1
+        action = livechat.error_action(err)
+        raise _ApiFailure(err, action, f"{req.quota_method}: {response.status_code} {reason}")
+
+    async def _charge(self, method: str) -> None:
+        """Spend `method`'s units; while the registry refuses, stay paused until the reset."""
+        failures = 0
+        while True:
+            decision = await self._quota_call(
+                Charge(creator_id=self.creator_id, platform=PLATFORM, method=method)
+            )
+            if decision is None:  # the registry is unreachable: do not call unmetered
+                failures += 1
+                await trio.sleep(self._backoff(failures))
+                continue
+            if decision.allowed:
+                if self.status == "paused":
+                    self._set_status("running" if self.live_chat_id else "inactive")
+                return
+            await self._pause_until(decision.reset_at)
+
+    async def _quota_call(self, message: Any) -> Any:
+        try:
+            answer = await self._quotas().call(message, timeout=30)
+        except (ActorFailed, CallTimeout) as exc:
+            self.log.warning("quota registry unavailable", error=type(exc).__name__)
+            return None
+        if isinstance(answer, QuotaDecision):
+            self.quota_status = answer.status
+            self.quota_remaining = answer.remaining
+            self.quota_reset_at = answer.reset_at
+        return answer
+
+    async def _pause_until(self, reset_at: datetime) -> None:
+        when = _iso(reset_at)
+        self.quota_status = "exhausted"
+        self.quota_reset_at = reset_at
+        self._set_status("paused", paused_reason=f"quota exhausted until {when}")
+        self.log.warning("youtube quota exhausted", until=when)
+        wait = (reset_at - self._clock()).total_seconds()
+        # A clock that disagrees with the reset time must not make us spin.
+        await trio.sleep(max(wait, 60.0))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _backoff(self, failures: int) -> float:
+        base = min(self.backoff_maximum, self.backoff_initial * 2 ** min(failures - 1, 32))
+        return self._jitter(base)
+
+    def _jitter(self, seconds: float) -> float:
+        return seconds * self._rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
+
+    def _set_status(
+        self, status: str, *, error: str | None = None, paused_reason: str | None = None
+    ) -> None:
+        self.status = status
+        if status == "running":
+            self.error = None
+        elif status == "error":
+            self.error = error
+        self.paused_reason = paused_reason if status == "paused" else None
+
+    # ------------------------------------------------------------------ sending
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, SendChat):
+            self._enqueue(message)
+            return None
+        raise TypeError(f"YouTubeChat takes SendChat, got {type(message).__name__}")
+
+    def _enqueue(self, message: SendChat) -> None:
+        if not self.config.enabled:
+            self._drop("disabled", message.trigger_id)
+        elif self._oauth is None:
+            self._drop("no_oauth", message.trigger_id)
+        elif not message.text.strip():
+            self._drop("empty", message.trigger_id)
+        elif len(self._queue) >= self.send_queue_size:
+            self._drop("queue_full", message.trigger_id)
+        else:
+            self._queue.append(
+                _Queued(
+                    text=message.text,
+                    trigger_id=message.trigger_id,
+                    queued_at=trio.current_time(),
+                )
+            )
+            self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _writer(self) -> None:
+        while True:
+            if not self._queue:
+                self._wakeup = trio.Event()
+                await self._wakeup.wait()
+                continue
+            item = self._queue[0]
+            deadline = item.queued_at + self.max_queue_age
+            if self.live_chat_id is None:
+                self._wakeup = trio.Event()
+                with trio.move_on_at(deadline):
+                    await self._wakeup.wait()
+                if self.live_chat_id is None and trio.current_time() >= deadline:
+                    self._queue.popleft()
+                    self._drop("no_live_chat", item.trigger_id)
+                continue
+            self._queue.popleft()
+            await acquire(self.governor, self._send_key)
+            self.governor.touch(self._send_key, self._clock())
+            await self._send_one(item)
+
+    async def _send_one(self, item: _Queued) -> None:
+        chat_id = self.live_chat_id
+        if chat_id is None:
+            self._drop("no_live_chat", item.trigger_id)
+            return
+        text = item.text
+        if len(text) > livechat.MAX_MESSAGE_LENGTH:
+            text = text[: livechat.MAX_MESSAGE_LENGTH]
+            self.truncated += 1
+        req = livechat.live_chat_messages_insert(chat_id, text)
+        decision = await self._quota_call(
+            Charge(creator_id=self.creator_id, platform=PLATFORM, method=req.quota_method)
+        )
+        if decision is None or not decision.allowed:
+            self._drop("quota", item.trigger_id)
+            return
+        try:
+            await self._request(req, oauth=True)
+        except _ApiFailure as failure:
+            self._drop(failure.error.reason or f"http{failure.error.status}", item.trigger_id)
+            return
+        except (*_TRANSPORT_ERRORS, trio.TooSlowError) as exc:
+            self.request_failures += 1
+            self._drop("unreachable", item.trigger_id, error=type(exc).__name__)
+            return
+        self.sent += 1
+
+    def _drop(self, reason: str, trigger_id: str | None, **extra: Any) -> None:
+        self.dropped += 1
+        self.dropped_reasons[reason] = self.dropped_reasons.get(reason, 0) + 1
+        self.log.warning("youtube reply dropped", reason=reason, trigger=trigger_id, **extra)
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> dict[str, Any]:
+        """Status for the exports (no key, no token)."""
+        now = trio.current_time() if _in_trio() else 0.0
+        return {
+            "platform": PLATFORM,
+            "creator_id": self.creator_id,
+            "status": self.status,
+            "enabled": self.config.enabled,
+            "messages": self.messages,
+            "actions": self.sent,
+            "errors": self.request_failures + sum(self.api_errors.values()) + self.parse_errors,
+            "last_event_at": self.last_event_at,
+            "last_heartbeat": self.last_success_at,
+            "error": self.error,
+            "paused_reason": self.paused_reason,
+            "live_chat_id": self.live_chat_id,
+            "video_id": self.video_id,
+            "polling_interval": self.polling_interval,
+            "quota_status": self.quota_status,
+            "quota_remaining": self.quota_remaining,
+            "quota_reset_at": self.quota_reset_at,
+            "requests": self.requests,
+            "request_failures": self.request_failures,
+            "timeouts": self.timeouts,
+            "api_errors": dict(sorted(self.api_errors.items())),
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "parse_errors": self.parse_errors,
+            "sent": self.sent,
+            "queued": len(self._queue),
+            "truncated": self.truncated,
+            "dropped": self.dropped,
+            "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
+            "discoveries": self.discoveries,
+            "chats_ended": self.chats_ended,
+            "rate_limits": self.governor.statistics(now) if self._send_key in self.governor else [],
+        }
+
+
+def _search_video_id(body: Any) -> str | None:
+    """The first live video id of a `search.list` response (`items[].id.videoId`)."""
+    items = body.get("items") if isinstance(body, dict) else None
+    for item in items if isinstance(items, list) else ():
+        ident = item.get("id") if isinstance(item, dict) else None
+        video_id = ident.get("videoId") if isinstance(ident, dict) else None
+        if isinstance(video_id, str) and video_id:
+            return video_id
+    return None
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _in_trio() -> bool:
+    try:
+        trio.current_time()
+    except RuntimeError:
+        return False
+    return True
