@@ -24,6 +24,8 @@ class Actor:
     """
 
     mailbox_size: ClassVar[int] = 1000
+    #: Most messages given to one `handle_batch` call (for actors that define it).
+    max_batch: ClassVar[int] = 64
 
     nursery: trio.Nursery
     path: str
@@ -33,6 +35,12 @@ class Actor:
     async def handle(self, message: Any) -> Any:
         """Handle one message; the return value is the reply to a `call`."""
         raise TypeError(f"{type(self).__name__} takes no messages (got {type(message).__name__})")
+
+    #: Optional: `async def handle_batch(self, messages: list) -> list` handles every message
+    #: already waiting (up to `max_batch`) at once and returns one reply per message, in
+    #: order. An actor that can amortise work across messages (one transaction for many
+    #: writes) defines it; raising is a crash and fails every call of the batch.
+    handle_batch: Any = None
 
     async def on_start(self) -> None:
         """Runs before the instance counts as started; raising is a crash."""
@@ -76,7 +84,10 @@ async def serve_actor(
         started()
         if type(actor).run is not Actor.run:
             nursery.start_soon(_run_then_stop, actor, mailbox)
-        await _mailbox_loop(actor, mailbox, stats)
+        if actor.handle_batch is not None:
+            await _batch_loop(actor, mailbox, stats)
+        else:
+            await _mailbox_loop(actor, mailbox, stats)
         # The mailbox loop ended because of a stop: background tasks end with the instance.
         nursery.cancel_scope.cancel()
 
@@ -103,6 +114,27 @@ async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) ->
             await handle(item)
             stats.current = None
         stats.handled += 1
+
+
+async def _batch_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
+    limit = max(1, actor.max_batch)
+    while True:
+        item = await mailbox.get()
+        if item is STOP:
+            return
+        batch = [item]
+        while len(batch) < limit:
+            more = mailbox.take_nowait()
+            if more is None:
+                break
+            batch.append(more)
+        stats.current = batch
+        replies = await actor.handle_batch([m.message if type(m) is Call else m for m in batch])
+        stats.current = None
+        for message, reply in zip(batch, replies, strict=True):
+            if type(message) is Call:
+                message.resolve(outcome.Value(reply))
+        stats.handled += len(batch)
 
 
 def bind_logger(path: str) -> Any:

@@ -165,6 +165,12 @@ class Mailbox:
         await trio.lowlevel.checkpoint()
         return STOP
 
+    def take_nowait(self) -> object | None:
+        """The next queued message without waiting, or None (empty, or a stop is pending)."""
+        if self.stop_requested or not self._queue:
+            return None
+        return self._take()
+
     def _take(self) -> object:
         item = self._queue.popleft()
         self.received += 1

@@ -1,8 +1,9 @@
 """`StateStore`: the only writer of the SQLite database.
 
-Other actors ask it by message. Every `Write` is one transaction (its operations share the
-commit and its fsync); blocking SQLite work runs in a worker thread the store owns, one at a
-time, so the event loop never waits on the disk.
+Other actors ask it by message. A `Write`'s operations share one transaction, and writes that
+queue up while a commit is in progress share the next one (group commit: one fsync for
+many). Blocking SQLite work runs in a worker thread the store owns, one at a time, so the
+event loop never waits on the disk.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class StateStore(Actor):
         self._db: Database | None = None
         self._limiter = trio.CapacityLimiter(1)
         self.writes = 0
+        self.commits = 0
         self.failed_ops = 0
 
     async def on_start(self) -> None:
@@ -84,6 +86,39 @@ class StateStore(Actor):
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(db.close, limiter=self._limiter)
 
+    async def handle_batch(self, messages: list[Any]) -> list[Any]:
+        """Every queued message at once: consecutive `Write`s share ONE transaction (one
+        commit, one fsync: group commit), each operation still isolated by its savepoint."""
+        replies: list[Any] = []
+        i = 0
+        while i < len(messages):
+            if not isinstance(messages[i], Write):
+                replies.append(await self.handle(messages[i]))
+                i += 1
+                continue
+            j = i
+            while j < len(messages) and isinstance(messages[j], Write):
+                j += 1
+            replies.extend(await self._write_group(messages[i:j]))
+            i = j
+        return replies
+
+    async def _write_group(self, writes: list[Write]) -> list[list[WriteResult]]:
+        assert self._db is not None
+        ops = [op for w in writes for op in w.ops]
+        outcomes = await trio.to_thread.run_sync(self._db.batch, ops, limiter=self._limiter)
+        self.writes += len(writes)
+        self.commits += 1
+        results = [WriteResult(value=o.value, error=o.error) for o in outcomes]
+        self.failed_ops += sum(1 for r in results if r.error is not None)
+        replies, at = [], 0
+        for w in writes:
+            replies.append(results[at : at + len(w.ops)])
+            at += len(w.ops)
+        for topic in dict.fromkeys(w.topic for w in writes):
+            self._notify(topic)
+        return replies
+
     async def handle(self, message: Any) -> Any:
         assert self._db is not None
         if isinstance(message, Write):
@@ -91,6 +126,7 @@ class StateStore(Actor):
                 self._db.batch, message.ops, limiter=self._limiter
             )
             self.writes += 1
+            self.commits += 1
             results = [WriteResult(value=o.value, error=o.error) for o in outcomes]
             self.failed_ops += sum(1 for r in results if r.error is not None)
             self._notify(message.topic)
@@ -112,6 +148,7 @@ class StateStore(Actor):
         stats = self._db.statistics() if self._db is not None else None
         return {
             "writes": self.writes,
+            "commits": self.commits,
             "failed_ops": self.failed_ops,
             "file_size": getattr(stats, "file_size", None),
         }

@@ -458,7 +458,9 @@ class Supervisor:
         if in_flight is not None:
             slot.stats.current = None
             reason = "handler crashed" if run.error is not None else "stopped while handling"
-            self._registry.dead_letters.record(slot.path, in_flight, reason, run.error)
+            # A batching actor was handling a list of messages: each is a dead letter.
+            for item in in_flight if isinstance(in_flight, list) else [in_flight]:
+                self._registry.dead_letters.record(slot.path, item, reason, run.error)
         if slot.run is run and not slot.removed:
             slot.state = STOPPED if run.expected or run.error is None else RESTARTING
         run.exited.set()
@@ -675,9 +677,7 @@ class Supervisor:
             }
             if isinstance(instance, Supervisor) and slot.state != STOPPED:
                 sub = instance.tree()
-                sub[0].update(
-                    restarts=slot.restarts, state=slot.state, last_error=slot.last_error
-                )
+                sub[0].update(restarts=slot.restarts, state=slot.state, last_error=slot.last_error)
                 rows.extend(sub)
             else:
                 rows.append(row)

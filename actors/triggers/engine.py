@@ -18,7 +18,7 @@ from typing import Any
 import apsw
 import trio
 
-from actors import Actor, ActorRef, MailboxFull
+from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull
 from actors.chat import SendChat
 from actors.events import ChatEvent, PlatformEvent
 from actors.store import Read, write
@@ -44,6 +44,7 @@ from state.errors import InvalidArgument
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+STORE_FAILURE_REPLY = "Sorry, that did not work this time; please try again later."
 
 
 class TriggerEngine(Actor):
@@ -70,6 +71,8 @@ class TriggerEngine(Actor):
         self.cooldowns = CooldownTable()
         self._prefix = f"{creator.id}/"
         self._pending_signals: list[dict[str, Any]] = []
+        self._pending_cooldowns: dict[str, int] = {}
+        self._pending = trio.Event()
         self.messages = 0
         self.fired = 0
         self.actions = 0
@@ -87,9 +90,19 @@ class TriggerEngine(Actor):
 
         self.cooldowns.load(await self._store().call(Read(fn=restore), timeout=30))
 
+        def missing(conn: apsw.Connection) -> list[str]:
+            return [
+                t.id for t in creator.tallies if counters.get_tally(conn, creator.id, t.id) is None
+            ]
+
+        # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
+        absent = set(await self._store().call(Read(fn=missing), timeout=30))
+        if not absent:
+            return
+
         def declare(conn: apsw.Connection) -> None:
             for tally in creator.tallies:
-                if counters.get_tally(conn, creator.id, tally.id) is None:
+                if tally.id in absent and counters.get_tally(conn, creator.id, tally.id) is None:
                     counters.set_tally(
                         conn,
                         creator_id=creator.id,
@@ -102,12 +115,15 @@ class TriggerEngine(Actor):
         await write(self._store(), declare, topic="tallies")
 
     async def run(self) -> None:
+        # Wake only when there is something to write: an idle creator costs no timer at all.
         while True:
+            await self._pending.wait()
             await trio.sleep(SIGNAL_FLUSH_SECONDS)
-            await self._flush_signals()
+            self._pending = trio.Event()
+            await self._flush()
 
     async def on_stop(self) -> None:
-        await self._flush_signals()
+        await self._flush()
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, ChatEvent):
@@ -136,7 +152,12 @@ class TriggerEngine(Actor):
         if result.ignored or not (result.actions or result.errors):
             return []
         if result.cooldowns_started:
-            await self._persist_cooldowns(result.cooldowns_started)
+            # The in-memory table enforces cooldowns at once; the durable copy is written
+            # with the next flush (within a second), so a reply never waits for a commit
+            # just to remember a cooldown.
+            for key, expiry in result.cooldowns_started.items():
+                self._pending_cooldowns[self._prefix + key] = int(expiry * 1000)
+            self._pending.set()
         for error in result.errors:
             self._say(error, error.text)
         for action in result.actions:
@@ -149,19 +170,20 @@ class TriggerEngine(Actor):
                 self.log.warning("action failed", trigger=action.trigger_id, error=str(exc))
                 self._say(action, _user_facing(exc))
                 continue
+            except (apsw.Error, CallTimeout, ActorFailed) as exc:
+                # SQLite itself failed, or the store did not answer: this action failed, the
+                # engine is fine (restarting it would restart the creator's platforms too).
+                # The chat gets no internal details.
+                self.errors += 1
+                self.log.error(
+                    "action failed in the store", trigger=action.trigger_id, error=str(exc)
+                )
+                self._say(action, STORE_FAILURE_REPLY)
+                continue
             self.actions += 1
             if action.response:
                 self._say(action, render(action.response, variables))
         return list(result.actions)
-
-    async def _persist_cooldowns(self, started: dict[str, float]) -> None:
-        entries = {self._prefix + key: int(expiry * 1000) for key, expiry in started.items()}
-
-        def persist(conn: apsw.Connection) -> None:
-            for scope, expires_at in entries.items():
-                cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
-
-        await write(self._store(), persist, topic="cooldowns")
 
     def _say(self, action: Action, text: str) -> None:
         if not text:
@@ -242,7 +264,9 @@ class TriggerEngine(Actor):
             (closed,) = await write(store, close, topic="polls")
             best = max(closed.options, key=lambda o: (o.votes, -o.position), default=None)
             variables["winner"] = best.label if best and best.votes else "nobody"
-            variables["votes"] = closed.total_votes
+            # "{winner} wins with {votes} votes": the winner's votes; the poll's total apart.
+            variables["votes"] = best.votes if best else 0
+            variables["total_votes"] = closed.total_votes
             variables["question"] = closed.poll.question
             return variables
         if isinstance(action, TallyChange):
@@ -328,20 +352,30 @@ class TriggerEngine(Actor):
         self._pending_signals.append(
             {"kind": kind, "creator_id": self.creator.id, "timestamp": from_datetime(at), **fields}
         )
+        self._pending.set()
 
-    async def _flush_signals(self) -> None:
-        pending, self._pending_signals = self._pending_signals, []
-        if not pending:
+    async def _flush(self) -> None:
+        """Write the buffered chat signals and cooldowns in one transaction."""
+        signal_rows, self._pending_signals = self._pending_signals, []
+        expiries, self._pending_cooldowns = self._pending_cooldowns, {}
+        if not signal_rows and not expiries:
             return
 
         def append(conn: apsw.Connection) -> None:
-            for row in pending:
-                signals.append_signal(conn, **row)
+            for scope, expires_at in expiries.items():
+                cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
+            if signal_rows:
+                signals.append_signals(conn, signal_rows)
 
         try:
             await write(self._store(), append, topic="signals")
-        except Exception as exc:  # signals are telemetry: never worth a crash
-            self.log.warning("chat signals not recorded", count=len(pending), error=str(exc))
+        except Exception as exc:
+            # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
+            # cooldowns still hold; the signals of this second are lost and counted.
+            self.errors += 1
+            self.log.warning(
+                "flush failed", signals=len(signal_rows), cooldowns=len(expiries), error=str(exc)
+            )
 
     def snapshot(self) -> dict[str, Any]:
         return {
