@@ -288,3 +288,53 @@ async def test_a_call_waiting_for_room_still_times_out(autojump_clock, nursery):
     assert trio.current_time() == 2
     gate.set()
     await sup.stop()
+
+
+class Batcher(Actor):
+    """Takes queued messages together; a batch containing 'crash' fails as a whole."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Any]] = []
+
+    async def handle_batch(self, messages: list[Any]) -> list[Any]:
+        self.batches.append(list(messages))
+        if "crash" in messages:
+            raise RuntimeError("batch failed")
+        return [m * 2 for m in messages]
+
+
+async def test_handle_batch_gets_everything_queued_and_replies_in_order(nursery):
+    sup = await started(nursery, ChildSpec("b", Batcher))
+    ref = sup.ref("b")
+    results: dict[int, Any] = {}
+
+    async def caller(n: int) -> None:
+        results[n] = await ref.call(n)
+
+    async with trio.open_nursery() as callers:
+        for n in range(10):
+            callers.start_soon(caller, n)
+    assert results == {n: n * 2 for n in range(10)}
+    assert sup.tree()[1]["handled"] == 10
+    await sup.stop()
+
+
+async def test_a_crashing_batch_fails_every_call_in_it_and_dead_letters_each(nursery):
+    sup = await started(nursery, ChildSpec("b", Batcher))
+    ref = sup.ref("b")
+    failures: list[BaseException] = []
+
+    async def caller(message: Any) -> None:
+        try:
+            await ref.call(message)
+        except ActorFailed as exc:
+            failures.append(exc)
+
+    # The three calls are queued before the actor runs again: one batch.
+    async with trio.open_nursery() as callers:
+        for message in (1, "crash", 3):
+            callers.start_soon(caller, message)
+    assert len(failures) == 3
+    assert all(isinstance(f.__cause__, RuntimeError) for f in failures)
+    assert sup.registry.dead_letters.count == 3
+    await sup.stop()
