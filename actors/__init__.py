@@ -2,7 +2,15 @@
 
 from actors._actor import Actor
 from actors._errors import ActorFailed, CallTimeout, MailboxFull
-from actors._ref import ActorRef
+from actors._ref import ActorRef, PendingReply
 from actors._registry import DeadLetter
 
-__all__ = ["Actor", "ActorFailed", "ActorRef", "CallTimeout", "DeadLetter", "MailboxFull"]
+__all__ = [
+    "Actor",
+    "ActorFailed",
+    "ActorRef",
+    "CallTimeout",
+    "DeadLetter",
+    "MailboxFull",
+    "PendingReply",
+]

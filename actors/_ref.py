@@ -63,6 +63,21 @@ class ActorRef:
             return await box.put_then_wait(Call(message))
         raise CallTimeout(self.path, timeout)
 
+    def request(self, message: object, timeout: float = 5.0) -> PendingReply:
+        """Queue a call now, without waiting, and return its `PendingReply`.
+
+        Requests made one after another reach the actor in that order, even when their
+        replies are awaited by different tasks: this is what lets a caller keep working
+        while the reply is on its way. Raises `MailboxFull` when the mailbox is full.
+        """
+        box = self._box()
+        call = Call(message)
+        box.put_nowait(call)
+        timer = self._registry.timer
+        if timer is not None and not timer.closed and math.isfinite(timeout):
+            timer.add(call, self.path, timeout)
+        return PendingReply(call)
+
     def __repr__(self) -> str:
         return f"ActorRef({self.path!r})"
 
@@ -75,3 +90,16 @@ class ActorRef:
 
     def __hash__(self) -> int:
         return hash(self.path)
+
+
+class PendingReply:
+    """The reply to a `request`, to await later (once)."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+
+    async def result(self) -> Any:
+        """The handler's return value; raises like `ActorRef.call` does."""
+        return await self._call.wait()

@@ -285,16 +285,24 @@ def main() -> None:
     raw_sp, raw_mem = run(raw_spawn, idle)
 
     print(f"python {sys.version.split()[0]}, trio {trio.__version__}")
-    print(f"call round trip      ours {ours_rt * 1e6:8.2f} us   raw trio channels "
-          f"{raw_rt * 1e6:8.2f} us   ratio ours/raw {ours_rt / raw_rt:5.2f} (target <= 1.5)")
-    print(f"cast throughput      ours {ours_tp:10,.0f}/s raw trio channel  {raw_tp:10,.0f}/s"
-          f" ratio ours/raw {ours_tp / raw_tp:5.2f}")
+    print(
+        f"call round trip      ours {ours_rt * 1e6:8.2f} us   raw trio channels "
+        f"{raw_rt * 1e6:8.2f} us   ratio ours/raw {ours_rt / raw_rt:5.2f} (target <= 1.5)"
+    )
+    print(
+        f"cast throughput      ours {ours_tp:10,.0f}/s raw trio channel  {raw_tp:10,.0f}/s"
+        f" ratio ours/raw {ours_tp / raw_tp:5.2f}"
+    )
     med = statistics.median(restart)
     p99 = sorted(restart)[int(len(restart) * 0.99) - 1]
-    print(f"restart latency      median {med * 1e3:6.3f} ms  p99 {p99 * 1e3:6.3f} ms "
-          f"(crash to the new instance answering; target median < 1 ms)")
-    print(f"spawn {idle:,} idle     ours {spawn * 1e6:8.2f} us each, {spawn_mem / 2**20:6.1f} MB"
-          f"   raw tasks {raw_sp * 1e6:6.2f} us each, {raw_mem / 2**20:6.1f} MB (target < 100 MB)")
+    print(
+        f"restart latency      median {med * 1e3:6.3f} ms  p99 {p99 * 1e3:6.3f} ms "
+        f"(crash to the new instance answering; target median < 1 ms)"
+    )
+    print(
+        f"spawn {idle:,} idle     ours {spawn * 1e6:8.2f} us each, {spawn_mem / 2**20:6.1f} MB"
+        f"   raw tasks {raw_sp * 1e6:6.2f} us each, {raw_mem / 2**20:6.1f} MB (target < 100 MB)"
+    )
     if pykka is None:
         print("pykka not installed: pip install -e .[bench] for the peer figures")
         return
@@ -302,13 +310,19 @@ def main() -> None:
     pk_rt = min(pykka_call(calls // 4) for _ in range(3))
     pk_tp = max(pykka_cast(casts // 4) for _ in range(3))
     pk_sp, pk_mem = pykka_spawn(pykka_idle)
-    print(f"pykka ask            {pk_rt * 1e6:8.2f} us   ratio pykka/ours {pk_rt / ours_rt:5.2f}"
-          " (target >= 3)")
-    print(f"pykka tell           {pk_tp:10,.0f}/s ratio ours/pykka {ours_tp / pk_tp:5.2f}"
-          " (target >= 1)")
-    print(f"pykka spawn {pykka_idle:,}     {pk_sp * 1e6:8.2f} us each, {pk_mem / 2**20:6.1f} MB"
-          f" ({pk_mem / pykka_idle / 1024:5.1f} KB each vs ours "
-          f"{spawn_mem / idle / 1024:5.1f} KB each)")
+    print(
+        f"pykka ask            {pk_rt * 1e6:8.2f} us   ratio pykka/ours {pk_rt / ours_rt:5.2f}"
+        " (target >= 3)"
+    )
+    print(
+        f"pykka tell           {pk_tp:10,.0f}/s ratio ours/pykka {ours_tp / pk_tp:5.2f}"
+        " (target >= 1)"
+    )
+    print(
+        f"pykka spawn {pykka_idle:,}     {pk_sp * 1e6:8.2f} us each, {pk_mem / 2**20:6.1f} MB"
+        f" ({pk_mem / pykka_idle / 1024:5.1f} KB each vs ours "
+        f"{spawn_mem / idle / 1024:5.1f} KB each)"
+    )
 
 
 if __name__ == "__main__":

@@ -446,6 +446,7 @@ class CreatorConfig:
     tallies: tuple[TallyConfig, ...] = ()
     scoreboards: tuple[ScoreboardConfig, ...] = ()
     triggers: tuple[TriggerConfig, ...] = ()
+    clips: CreatorClipsConfig | None = None
 
     def __attrs_post_init__(self) -> None:
         _duplicates(self.tallies, "id", "tallies", "tally id")
@@ -486,10 +487,16 @@ class Config:
     http: HttpConfig = attrs.Factory(HttpConfig)
     exports: ExportsConfig = attrs.Factory(ExportsConfig)
     creators: tuple[CreatorConfig, ...] = ()
+    # The Discord control plane, live watching and notifications (one feature, three tables).
+    discord: DiscordConfig | None = None
+    watch: WatchConfig | None = None
+    notifications: tuple[NotificationConfig, ...] = ()
+    clips: ClipsConfig | None = None
     source: Path | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         _duplicates(self.creators, "id", "creators", "creator id")
+        _duplicates(self.notifications, "id", "notifications", "notification id")
 
     def creator(self, creator_id: str) -> CreatorConfig:
         """The creator with this id (`KeyError` when there is none)."""
@@ -502,3 +509,284 @@ class Config:
     def state_root(self) -> Path:
         """Where export files go: `exports.root`, else `<data_dir>/exports/state`."""
         return self.exports.root or self.runtime.data_dir / "exports" / "state"
+
+
+# --- Discord control plane, live watching, go-live notifications --------------------------------
+
+SNOWFLAKE = re.compile(r"[0-9]{15,21}")
+_SNOWFLAKE_TEXT = "a Discord id (a snowflake: 15 to 21 digits, as a string)"
+TWITCH_ID = re.compile(r"[0-9]{1,20}")
+WATCH_PLATFORMS = ("twitch", "kick", "any")
+NOTIFY_EVENTS = ("started", "ended")
+#: Fields a notification template may use (`actors.notify.rules` fills them).
+NOTIFY_TEMPLATE_FIELDS = ("platform", "channel", "title", "game", "viewers", "url", "started_at")
+
+
+def _each(pattern: re.Pattern[str], what: str) -> Any:
+    def check(_inst: object, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not pattern.fullmatch(item):
+                raise InvalidField((attribute.name, index), f"expected {what}, got {item!r}")
+
+    return check
+
+
+def _http_url(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None and not re.fullmatch(r"https?://\S+", value):
+        raise InvalidField((attribute.name,), f"expected an http:// or https:// URL, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class DiscordConfig:
+    """`[discord]`: the control-plane bot (gateway + slash commands).
+
+    `guild_ids` are the guilds whose slash commands are registered (bulk overwrite) and which
+    count as authorized; `admin_user_ids` may use the commands without the Administrator or
+    Manage Server permission. `api_base`/`gateway_url` replace Discord's endpoints (local fakes).
+    """
+
+    token: Secret
+    application_id: str | None = attrs.field(
+        default=None, validator=_matches(SNOWFLAKE, _SNOWFLAKE_TEXT)
+    )
+    guild_ids: tuple[str, ...] = attrs.field(
+        default=(), validator=_each(SNOWFLAKE, _SNOWFLAKE_TEXT)
+    )
+    admin_user_ids: tuple[str, ...] = attrs.field(
+        default=(), validator=_each(SNOWFLAKE, _SNOWFLAKE_TEXT)
+    )
+    api_base: str | None = attrs.field(default=None, validator=_http_url)
+    gateway_url: str | None = attrs.field(
+        default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
+    )
+    enabled: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class WatchConfig:
+    """`[watch]`: which streams are watched for live/offline, and how.
+
+    Twitch is polled through Helix (`GET /streams`, app token from the client credentials)
+    every `poll_seconds`; `eventsub_secret` enables the `POST /webhooks/twitch` endpoint.
+    `streamers` are Twitch logins, `streamer_ids` Twitch user ids, `games` Twitch game ids,
+    `kick_channels` Kick slugs (their live state comes from the Kick chat connection).
+    """
+
+    client_id: str | None = attrs.field(default=None, validator=_not_blank)
+    client_secret: Secret | None = None
+    poll_seconds: float = attrs.field(default=60.0, validator=_between(5, 3600))
+    eventsub_secret: Secret | None = None
+    streamers: tuple[str, ...] = attrs.field(
+        default=(), validator=_each(TWITCH_LOGIN, _TWITCH_LOGIN_TEXT)
+    )
+    streamer_ids: tuple[str, ...] = attrs.field(
+        default=(), validator=_each(TWITCH_ID, "a Twitch user id (digits)")
+    )
+    games: tuple[str, ...] = attrs.field(
+        default=(), validator=_each(TWITCH_ID, "a Twitch game id (digits)")
+    )
+    kick_channels: tuple[str, ...] = attrs.field(
+        default=(), validator=_each(KICK_SLUG, "a Kick channel slug")
+    )
+    helix_url: str | None = attrs.field(default=None, validator=_http_url)
+    oauth_url: str | None = attrs.field(default=None, validator=_http_url)
+    enabled: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        polled = self.streamers or self.streamer_ids or self.games
+        if polled and self.client_id is None:
+            raise InvalidField(("client_id",), "watching Twitch needs client_id")
+        if polled and self.client_secret is None:
+            raise InvalidField(("client_secret",), "watching Twitch needs client_secret")
+
+
+@attrs.frozen(kw_only=True)
+class NotificationConfig:
+    """`[[notifications]]`: a rule posting to Discord when a watched stream goes live (or ends).
+
+    Exactly one destination: `webhook_url` (a secret: the URL carries the webhook token) or
+    `channel_id` (posted by the `[discord]` bot). `channels` empty = every watched channel of
+    `platform`. `template` uses {platform}, {channel}, {title}, {game}, {viewers}, {url},
+    {started_at}; `embed` adds an embed with the title, game and link.
+    """
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
+    platform: str = attrs.field(default="any", validator=_one_of(WATCH_PLATFORMS))
+    channels: tuple[str, ...] = ()
+    on: tuple[str, ...] = ("started",)
+    webhook_url: Secret | None = None
+    channel_id: str | None = attrs.field(
+        default=None, validator=_matches(SNOWFLAKE, _SNOWFLAKE_TEXT)
+    )
+    template: str = attrs.field(
+        default="{channel} is live on {platform}: {title} {url}", validator=_check_template
+    )
+    embed: bool = False
+    enabled: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if (self.webhook_url is None) == (self.channel_id is None):
+            raise InvalidField(("webhook_url",), "set exactly one of webhook_url or channel_id")
+        if not self.on:
+            raise InvalidField(("on",), "list at least one of 'started', 'ended'")
+        for index, event in enumerate(self.on):
+            if event not in NOTIFY_EVENTS:
+                raise InvalidField(
+                    ("on", index),
+                    f"expected 'started' or 'ended', got {event!r}"
+                    f"{did_you_mean(event, NOTIFY_EVENTS)}",
+                )
+        for index, channel in enumerate(self.channels):
+            if not channel.strip():
+                raise InvalidField(("channels", index), "must not be empty")
+        for _literal, field, _spec, _conv in string.Formatter().parse(self.template):
+            if field is not None and field not in NOTIFY_TEMPLATE_FIELDS:
+                raise InvalidField(
+                    ("template",),
+                    f"unknown template field {{{field}}}"
+                    f"{did_you_mean(field, NOTIFY_TEMPLATE_FIELDS)}",
+                )
+
+
+# --- clips (actors/clips) ------------------------------------------------------------------------
+
+CLIP_DESTINATION_KINDS = ("folder", "discord", "http", "rumble")
+#: Discord's attachment limit for a webhook without boosts (10 MiB since 2024; it was 25 MB and 8 MB
+#: before). Larger clips are announced with a link instead of an upload.
+DISCORD_DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+_HTTP_URL = re.compile(r"https?://\S+")
+_STREAM_URL = re.compile(r"(https?|rtmps?|srt|rtsp|udp|tcp|file)://\S+")
+
+
+@attrs.frozen(kw_only=True)
+class ClipDestinationConfig:
+    """`[[creators.clips.destinations]]`: where a finished clip goes.
+
+    `kind = "folder"`: copy to `path` (default `<data_dir>/clips/public`); the clip's URL is
+    `public_url` + file name (a `file://` URL without it). `kind = "discord"`: `webhook_url`
+    (a secret: the URL holds the webhook token); files up to `max_upload_bytes` are uploaded,
+    larger ones are linked. `kind = "http"`: the file is sent (`method`) to `url`, with
+    `token` as a bearer token if set; the answer's JSON `url` (or `Location`) is the clip URL.
+    `kind = "rumble"`: Rumble has no clip upload API; it is listed as paused.
+    """
+
+    kind: str = attrs.field(validator=_one_of(CLIP_DESTINATION_KINDS))
+    enabled: bool = True
+    path: Path | None = None
+    public_url: str | None = attrs.field(
+        default=None, validator=_matches(_HTTP_URL, "an http:// or https:// URL prefix")
+    )
+    webhook_url: Secret | None = None
+    max_upload_bytes: int = attrs.field(
+        default=DISCORD_DEFAULT_UPLOAD_LIMIT, validator=_between(1, 1024**3)
+    )
+    url: str | None = attrs.field(
+        default=None, validator=_matches(_HTTP_URL, "an http:// or https:// URL")
+    )
+    method: str = attrs.field(default="POST", validator=_one_of(("POST", "PUT")))
+    token: Secret | None = None
+    paused_reason: str | None = attrs.field(default=None, validator=_not_blank)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "discord" and self.webhook_url is None:
+            raise InvalidField(
+                ("webhook_url",), 'a discord destination needs webhook_url = { env = "NAME" }'
+            )
+        if self.kind == "http" and self.url is None:
+            raise InvalidField(("url",), "an http destination needs url")
+
+
+@attrs.frozen(kw_only=True)
+class TwitchClipsConfig:
+    """`[creators.clips.twitch]`: Twitch-native clips (Helix Create Clip) instead of local cuts.
+
+    Needs a user token with `clips:edit` for `broadcaster_id`; `api_base` replaces Helix (tests).
+    """
+
+    broadcaster_id: str = attrs.field(
+        validator=_matches(re.compile(r"[0-9]{1,20}"), "a numeric id")
+    )
+    client_id: str = attrs.field(validator=_not_blank)
+    token: Secret
+    api_base: str | None = attrs.field(
+        default=None, validator=_matches(_HTTP_URL, "an http:// or https:// URL")
+    )
+    enabled: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class CreatorClipsConfig:
+    """`[creators.clips]`: local clips cut from a rolling buffer of the live stream.
+
+    The capture reads `capture_url` (HLS/RTMP/SRT; a plain string) or `capture_url_secret`
+    (`{ env = "NAME" }`, for URLs that embed a stream key) into segments of `segment_seconds`,
+    keeping `buffer_seconds`. A clip is the last `duration` seconds before the request plus
+    `pre_roll_seconds` of lead-in. Cooldowns are per requesting user and per creator;
+    `max_concurrent` bounds this creator's encodes.
+    """
+
+    enabled: bool = True
+    capture_url: str | None = attrs.field(
+        default=None,
+        validator=_matches(
+            _STREAM_URL, "a stream URL (http(s), rtmp(s), srt, rtsp, udp, tcp, file)"
+        ),
+    )
+    capture_url_secret: Secret | None = None
+    segment_seconds: float = attrs.field(default=2.0, validator=_between(0.5, 60))
+    buffer_seconds: float = attrs.field(default=120.0, validator=_between(5, 3600))
+    min_duration_seconds: float = attrs.field(default=5.0, validator=_between(1, 600))
+    max_duration_seconds: float = attrs.field(default=60.0, validator=_between(1, 600))
+    default_duration_seconds: float = attrs.field(default=30.0, validator=_between(1, 600))
+    pre_roll_seconds: float = attrs.field(default=0.0, validator=_between(0, 300))
+    cooldown_user_seconds: float = attrs.field(default=60.0, validator=_between(0, 86400))
+    cooldown_creator_seconds: float = attrs.field(default=10.0, validator=_between(0, 86400))
+    max_concurrent: int = attrs.field(default=1, validator=_between(1, 16))
+    destinations: tuple[ClipDestinationConfig, ...] = ()
+    twitch: TwitchClipsConfig | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.capture_url is not None and self.capture_url_secret is not None:
+            raise InvalidField(
+                ("capture_url_secret",), "set capture_url or capture_url_secret, not both"
+            )
+        if self.min_duration_seconds > self.max_duration_seconds:
+            raise InvalidField(
+                ("min_duration_seconds",),
+                f"must not exceed max_duration_seconds ({_num(self.max_duration_seconds)})",
+            )
+        if not (
+            self.min_duration_seconds <= self.default_duration_seconds <= self.max_duration_seconds
+        ):
+            raise InvalidField(
+                ("default_duration_seconds",),
+                "expected a number between min_duration_seconds "
+                f"({_num(self.min_duration_seconds)}) and max_duration_seconds "
+                f"({_num(self.max_duration_seconds)})",
+            )
+        if self.max_duration_seconds + self.pre_roll_seconds > self.buffer_seconds:
+            raise InvalidField(
+                ("buffer_seconds",),
+                f"must hold max_duration_seconds + pre_roll_seconds "
+                f"({_num(self.max_duration_seconds + self.pre_roll_seconds)} s), "
+                f"got {_num(self.buffer_seconds)}",
+            )
+
+
+@attrs.frozen(kw_only=True)
+class ClipsConfig:
+    """`[clips]`: the encoder pool shared by all creators.
+
+    `ffmpeg` is a program name looked up on PATH or a path; `codec` `auto` picks libx264 when
+    this ffmpeg has it, else mpeg4. Failed steps are retried `max_attempts` times with a
+    backoff starting at `retry_seconds`.
+    """
+
+    workers: int = attrs.field(default=2, validator=_between(1, 32))
+    codec: str = attrs.field(default="auto", validator=_not_blank)
+    preset: str = attrs.field(default="veryfast", validator=_not_blank)
+    audio_codec: str = attrs.field(default="aac", validator=_not_blank)
+    ffmpeg: str = attrs.field(default="ffmpeg", validator=_not_blank)
+    max_attempts: int = attrs.field(default=3, validator=_between(1, 20))
+    retry_seconds: float = attrs.field(default=2.0, validator=_between(0, 600))
+    poll_seconds: float = attrs.field(default=2.0, validator=_between(0.1, 60))

@@ -179,19 +179,30 @@ async def serve(
         finally:
             stopped.set()
 
+    def force_stop() -> None:
+        """Cancel the tree and close every mailbox: an `on_stop` that calls a sibling (the
+        trigger engine flushing to the store) fails at once instead of waiting out its grace
+        period for an actor that was cancelled too."""
+        force.cancel()
+        if root.registry is not None:
+            root.registry.close_all()
+
     async def shutdown(reason: str) -> None:
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
         with trio.move_on_after(deadline) as scope:
             await root.stop()
         if scope.cancelled_caught:
             log.warning("shutdown deadline passed: cancelling what is left")
-            force.cancel()
+            force_stop()
 
-    async def watch_signals(nursery: trio.Nursery) -> None:
+    async def watch_signals(
+        nursery: trio.Nursery, task_status: Any = trio.TASK_STATUS_IGNORED
+    ) -> None:
         wanted = [signal.SIGINT, signal.SIGTERM]
         if hasattr(signal, "SIGBREAK"):  # Ctrl-Break on Windows
             wanted.append(signal.SIGBREAK)
         with trio.open_signal_receiver(*wanted) as received:
+            task_status.started()  # the handlers are installed from here on
             count = 0
             async for signum in received:
                 count += 1
@@ -199,7 +210,7 @@ async def serve(
                     nursery.start_soon(shutdown, signal.Signals(signum).name)
                 else:
                     log.warning("second signal: stopping now")
-                    force.cancel()
+                    force_stop()
 
     announce = paths.data_dir / "http.json"
     try:
@@ -211,6 +222,9 @@ async def serve(
                 message = str(cause) if cause is not None else str(exc.__cause__ or exc)
                 log.error("start-up failed", error=message)
                 return ExitCode.STARTUP
+            # Handle signals before announcing the port: whoever reads http.json may send
+            # SIGTERM at once, which must be a clean stop, not the default (kill) action.
+            await nursery.start(watch_signals, nursery)
             port = http_port(root)
             if port is not None:
                 write_atomic(
@@ -228,7 +242,6 @@ async def serve(
             )
             if on_ready is not None:
                 on_ready(root)
-            nursery.start_soon(watch_signals, nursery)
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:

@@ -146,7 +146,7 @@ class QuotaTracker:
         return max(0, self.policy.cap - self.used)
 
     def status(self, now: datetime) -> str:
-        """"ok", "buffer" (inside the reserve: slow down) or "exhausted"."""
+        """ "ok", "buffer" (inside the reserve: slow down) or "exhausted"."""
         left = self.remaining(now)
         if left <= 0:
             return EXHAUSTED
@@ -221,5 +221,3 @@ class QuotaTracker:
             "calls": self.calls,
             "refused": self.refused,
         }
-
-

@@ -111,5 +111,3 @@ class ReplayChat(Actor):
             "last_event_at": self.last_event_at,
             "last_heartbeat": self._clock(),
         }
-
-

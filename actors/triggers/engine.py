@@ -10,6 +10,7 @@ message.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,10 +19,10 @@ from typing import Any
 import apsw
 import trio
 
-from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull
+from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
 from actors.chat import SendChat
 from actors.events import ChatEvent, PlatformEvent
-from actors.store import Read, write
+from actors.store import Read, Write, write
 from actors.triggers.actions import (
     Action,
     ClipRequest,
@@ -44,6 +45,13 @@ from state.errors import InvalidArgument
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: Cooldowns at least this long are committed before the reply; shorter ones within a second.
+DURABLE_COOLDOWN_SECONDS = 30.0
+
+#: Turns the results of an action's operations into its reply's template variables.
+Finish = Callable[[list[Any]], dict[str, object]]
+#: What an action writes: operations (none for a plain reply), store topic, and `Finish`.
+Plan = tuple[tuple[Callable[[apsw.Connection], Any], ...], str, Finish]
 STORE_FAILURE_REPLY = "Sorry, that did not work this time; please try again later."
 
 
@@ -73,6 +81,12 @@ class TriggerEngine(Actor):
         self._pending_signals: list[dict[str, Any]] = []
         self._pending_cooldowns: dict[str, int] = {}
         self._pending = trio.Event()
+        # Writes are awaited in the order they were queued, so replies keep chat order.
+        self._completions_send, self._completions = trio.open_memory_channel[
+            tuple[Action, PendingReply, Finish]
+        ](math.inf)
+        self._inflight = 0
+        self._current: tuple[Action, PendingReply, Finish] | None = None
         self.messages = 0
         self.fired = 0
         self.actions = 0
@@ -115,6 +129,7 @@ class TriggerEngine(Actor):
         await write(self._store(), declare, topic="tallies")
 
     async def run(self) -> None:
+        self.nursery.start_soon(self._complete_in_order)
         # Wake only when there is something to write: an idle creator costs no timer at all.
         while True:
             await self._pending.wait()
@@ -123,6 +138,16 @@ class TriggerEngine(Actor):
             await self._flush()
 
     async def on_stop(self) -> None:
+        # Actions whose writes are already queued still get their reply (within the grace
+        # period): the write happens whatever we do, so the chat should hear about it.
+        if self._current is not None:
+            await self._complete(*self._current)
+        while True:
+            try:
+                item = self._completions.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            await self._complete(*item)
         await self._flush()
 
     async def handle(self, message: Any) -> Any:
@@ -151,39 +176,80 @@ class TriggerEngine(Actor):
         result = evaluate(self.rules, self.cooldowns, event, now=now)
         if result.ignored or not (result.actions or result.errors):
             return []
-        if result.cooldowns_started:
-            # The in-memory table enforces cooldowns at once; the durable copy is written
-            # with the next flush (within a second), so a reply never waits for a commit
-            # just to remember a cooldown.
-            for key, expiry in result.cooldowns_started.items():
-                self._pending_cooldowns[self._prefix + key] = int(expiry * 1000)
-            self._pending.set()
+        # The in-memory table enforces cooldowns at once. Those long enough to matter after a
+        # restart are committed before the reply that acknowledges the trigger (they ride in
+        # its write); short ones are copied with the next flush, within a second.
+        durable: dict[str, int] = {}
+        for key, expiry in result.cooldowns_started.items():
+            scope, expires_ms = self._prefix + key, int(expiry * 1000)
+            if expiry - now >= DURABLE_COOLDOWN_SECONDS:
+                durable[scope] = expires_ms
+            else:
+                self._pending_cooldowns[scope] = expires_ms
+                self._pending.set()
         for error in result.errors:
             self._say(error, error.text)
         for action in result.actions:
             self.fired += 1
             self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
+            ops, topic, finish = self._plan(action, event)
+            if durable:
+                ops, finish = (_persist_cooldowns(durable), *ops), _skip_first(finish)
+                topic = topic or "cooldowns"
+                durable = {}
+            if not ops:
+                self._succeeded(action, finish([]))
+                continue
             try:
-                variables = await self._execute(action, event)
-            except (StoreError, ValueError) as exc:
-                self.errors += 1
-                self.log.warning("action failed", trigger=action.trigger_id, error=str(exc))
-                self._say(action, _user_facing(exc))
+                # Queued now, in message order; the commit is awaited in the background so
+                # the next chat message is not held up by this one's fsync (and writes from
+                # a busy chat share commits in the store).
+                pending = self._store().request(Write(ops=ops, topic=topic), timeout=30.0)
+            except (MailboxFull, ActorFailed, KeyError) as exc:
+                self._store_failed(action, exc)
                 continue
-            except (apsw.Error, CallTimeout, ActorFailed) as exc:
-                # SQLite itself failed, or the store did not answer: this action failed, the
-                # engine is fine (restarting it would restart the creator's platforms too).
-                # The chat gets no internal details.
-                self.errors += 1
-                self.log.error(
-                    "action failed in the store", trigger=action.trigger_id, error=str(exc)
-                )
-                self._say(action, STORE_FAILURE_REPLY)
-                continue
-            self.actions += 1
-            if action.response:
-                self._say(action, render(action.response, variables))
+            self._inflight += 1
+            self._completions_send.send_nowait((action, pending, finish))
         return list(result.actions)
+
+    async def _complete_in_order(self) -> None:
+        async for item in self._completions:
+            self._current = item
+            await self._complete(*item)
+            self._current = None
+
+    async def _complete(self, action: Action, pending: PendingReply, finish: Finish) -> None:
+        """Wait for an action's commit, then reply (or say why it did not work)."""
+        # Counted down only once done: a completion cut off by a stop is finished (and
+        # counted) by on_stop.
+        await self._finish(action, pending, finish)
+        self._inflight -= 1
+
+    async def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
+        try:
+            results = [r.unwrap() for r in await pending.result()]
+            variables = finish(results)
+        except (StoreError, ValueError) as exc:
+            self.errors += 1
+            self.log.warning("action failed", trigger=action.trigger_id, error=str(exc))
+            self._say(action, _user_facing(exc))
+        except (apsw.Error, CallTimeout, ActorFailed) as exc:
+            self._store_failed(action, exc)
+        else:
+            self._succeeded(action, variables)
+
+    def _succeeded(self, action: Action, variables: dict[str, object]) -> None:
+        self.actions += 1
+        if action.response:
+            self._say(action, render(action.response, variables))
+
+    def _store_failed(self, action: Action, exc: BaseException) -> None:
+        # SQLite itself failed, or the store did not answer: this action failed, the engine
+        # is fine (restarting it would restart the creator's platforms too). The chat gets
+        # no internal details.
+        self.errors += 1
+        self.log.error("action failed in the store", trigger=action.trigger_id, error=str(exc))
+        self._say(action, STORE_FAILURE_REPLY)
 
     def _say(self, action: Action, text: str) -> None:
         if not text:
@@ -198,13 +264,14 @@ class TriggerEngine(Actor):
 
     # -------------------------------------------------------------------- execution
 
-    async def _execute(self, action: Action, event: ChatEvent) -> dict[str, object]:
+    def _plan(self, action: Action, event: ChatEvent) -> Plan:
+        """What `action` writes (operations, topic) and how its reply variables follow from
+        the operations' results. Nothing is written here: the caller queues the write."""
         variables = action_variables(action)
         creator_id = self.creator.id
         at = from_datetime(event.sent_at)
-        store = self._store()
         if isinstance(action, Reply | ErrorReply):
-            return variables
+            return (), "", lambda _results: variables
         if isinstance(action, PollOpen):
             poll_id = f"{creator_id}-{at}"
 
@@ -220,9 +287,11 @@ class TriggerEngine(Actor):
                     now=at,
                 )
 
-            await write(store, open_, topic="polls")
-            variables["poll"] = poll_id
-            return variables
+            def opened(_results: list[Any]) -> dict[str, object]:
+                variables["poll"] = poll_id
+                return variables
+
+            return (open_,), "polls", opened
         if isinstance(action, PollVote):
             voter = pseudonymize(event.user_id, self._key)
 
@@ -249,10 +318,13 @@ class TriggerEngine(Actor):
                 )
                 return result
 
-            (result,) = await write(store, vote, topic="polls")
-            variables["option"] = result.option_id
-            variables["votes"] = result.results.total_votes
-            return variables
+            def voted(results: list[Any]) -> dict[str, object]:
+                (result,) = results
+                variables["option"] = result.option_id
+                variables["votes"] = result.results.total_votes
+                return variables
+
+            return (vote,), "polls", voted
         if isinstance(action, PollClose):
 
             def close(conn: apsw.Connection) -> polls.PollResults:
@@ -261,14 +333,17 @@ class TriggerEngine(Actor):
                     raise InvalidArgument("there is no open poll")
                 return polls.close_poll(conn, poll_id=current[0].poll.poll_id, now=at)
 
-            (closed,) = await write(store, close, topic="polls")
-            best = max(closed.options, key=lambda o: (o.votes, -o.position), default=None)
-            variables["winner"] = best.label if best and best.votes else "nobody"
-            # "{winner} wins with {votes} votes": the winner's votes; the poll's total apart.
-            variables["votes"] = best.votes if best else 0
-            variables["total_votes"] = closed.total_votes
-            variables["question"] = closed.poll.question
-            return variables
+            def closed_(results: list[Any]) -> dict[str, object]:
+                (closed,) = results
+                best = max(closed.options, key=lambda o: (o.votes, -o.position), default=None)
+                variables["winner"] = best.label if best and best.votes else "nobody"
+                # "{winner} wins with {votes} votes": the winner's votes; the poll's total apart.
+                variables["votes"] = best.votes if best else 0
+                variables["total_votes"] = closed.total_votes
+                variables["question"] = closed.poll.question
+                return variables
+
+            return (close,), "polls", closed_
         if isinstance(action, TallyChange):
             label = next((t.label for t in self.creator.tallies if t.id == action.tally_id), None)
 
@@ -292,9 +367,11 @@ class TriggerEngine(Actor):
                 )
                 return tally
 
-            (tally,) = await write(store, change, topic="tallies")
-            variables["count"] = tally.count
-            return variables
+            def changed(results: list[Any]) -> dict[str, object]:
+                variables["count"] = results[0].count
+                return variables
+
+            return (change,), "tallies", changed
         if isinstance(action, ScoreAdd):
             title = next(
                 (b.title for b in self.creator.scoreboards if b.id == action.scoreboard_id), None
@@ -322,10 +399,13 @@ class TriggerEngine(Actor):
                 )
                 return entry
 
-            (entry,) = await write(store, score, topic="scoreboards")
-            variables["score"] = entry.score
-            variables["position"] = entry.position
-            return variables
+            def scored(results: list[Any]) -> dict[str, object]:
+                (entry,) = results
+                variables["score"] = entry.score
+                variables["position"] = entry.position
+                return variables
+
+            return (score,), "scoreboards", scored
         if isinstance(action, ClipRequest):
             title = action.title or f"{self.creator.display_name} clip"
 
@@ -341,9 +421,11 @@ class TriggerEngine(Actor):
                     now=at,
                 )
 
-            (clip,) = await write(store, request, topic="clips")
-            variables["clip"] = clip.clip_id
-            return variables
+            def requested(results: list[Any]) -> dict[str, object]:
+                variables["clip"] = results[0].clip_id
+                return variables
+
+            return (request,), "clips", requested
         raise TypeError(f"no executor for {type(action).__name__}")
 
     # ---------------------------------------------------------------------- signals
@@ -385,8 +467,21 @@ class TriggerEngine(Actor):
             "errors": self.errors,
             "last_event_at": self.last_event_at,
             "cooldowns": len(self.cooldowns),
+            "inflight": self._inflight,
             "fired_at": dict(self.last_fired),
         }
+
+
+def _persist_cooldowns(expiries: dict[str, int]) -> Callable[[apsw.Connection], None]:
+    def persist(conn: apsw.Connection) -> None:
+        for scope, expires_at in expiries.items():
+            cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
+
+    return persist
+
+
+def _skip_first(finish: Finish) -> Finish:
+    return lambda results: finish(results[1:])
 
 
 def _user_facing(exc: BaseException) -> str:

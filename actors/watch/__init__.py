@@ -1,0 +1,27 @@
+"""Live-status watching: Helix polling, EventSub webhooks, Kick events -> stream sessions."""
+
+from actors.watch.helix_client import HelixClient, LiveScan
+from actors.watch.monitor import (
+    WATCH_KINDS,
+    LiveMonitor,
+    PollNow,
+    PollResult,
+    WatchAdd,
+    WatchList,
+    WatchRemove,
+)
+from actors.watch.webhook import WebhookStats, register_watch_routes
+
+__all__ = [
+    "WATCH_KINDS",
+    "HelixClient",
+    "LiveMonitor",
+    "LiveScan",
+    "PollNow",
+    "PollResult",
+    "WatchAdd",
+    "WatchList",
+    "WatchRemove",
+    "WebhookStats",
+    "register_watch_routes",
+]

@@ -1,0 +1,462 @@
+"""`LiveMonitor`: who of the watched channels is live, kept as stream sessions.
+
+Sources: Twitch Helix polling (`HelixClient`, every `poll_seconds`), Twitch EventSub webhooks
+(`actors.watch.webhook` calls this actor with `StreamStarted`/`StreamEnded`), and Kick (its
+chat actor sends `StreamStarted`/`StreamEnded` from Pusher events). Every transition is one
+transaction: the stream session (`state.streams`) AND the notifications it causes
+(`actors.notify.rules.outbox_ops` into the outbox), so a crash can neither lose nor double a
+go-live notification. After the commit the event is sent to the `notifier` (which wakes the
+dispatcher) and to any `listeners`.
+
+A failed or partial Helix scan changes nothing: "absent from the answer" only means offline
+when the whole watchlist was answered.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import apsw
+import attrs
+import httpx
+import trio
+
+from actors import Actor, ActorRef
+from actors.events import StreamEnded, StreamStarted
+from actors.notify.rules import NotifyRule, outbox_ops
+from actors.store import Read, write
+from actors.twitch.helix import HelixApiError, HelixParseError, Stream
+from actors.watch.helix_client import HelixClient
+from config.models import KICK_SLUG, TWITCH_ID, TWITCH_LOGIN
+from state import streams as sessions
+from state.timeutil import now_ms
+
+__all__ = [
+    "WATCH_KINDS",
+    "LiveMonitor",
+    "PollNow",
+    "PollResult",
+    "WatchAdd",
+    "WatchList",
+    "WatchRemove",
+]
+
+#: What can be watched: Twitch logins, Twitch user ids, Twitch game ids, Kick channel slugs.
+WATCH_KINDS = ("twitch", "twitch_id", "twitch_game", "kick")
+_VALID = {
+    "twitch": TWITCH_LOGIN,
+    "twitch_id": TWITCH_ID,
+    "twitch_game": TWITCH_ID,
+    "kick": KICK_SLUG,
+}
+_MAX_BACKOFF = 600.0
+
+
+@attrs.frozen(kw_only=True)
+class WatchAdd:
+    """Watch `value` (a login, id, game id or Kick slug, per `kind`).
+
+    Reply: True if new, False if already watched, None if `value` is not valid for `kind`.
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(WATCH_KINDS))
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class WatchRemove:
+    """Stop watching `value`. Reply: True if it was watched."""
+
+    kind: str = attrs.field(validator=attrs.validators.in_(WATCH_KINDS))
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class WatchList:
+    """Reply: ``{kind: [values...]}`` for every kind."""
+
+
+@attrs.frozen(kw_only=True)
+class PollNow:
+    """Run a Helix scan now; reply with its `PollResult`."""
+
+
+@attrs.frozen(kw_only=True)
+class PollResult:
+    """What one scan did."""
+
+    requests: int
+    live: int
+    started: tuple[str, ...]
+    ended: tuple[str, ...]
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+class LiveMonitor(Actor):
+    """Watches streams; see the module docs.
+
+    `helix` may be None (no Twitch polling: webhooks and Kick only). `notifier` receives each
+    committed `StreamStarted`/`StreamEnded` (the `NotificationDispatcher`); `listeners` too.
+    `webhook_stats` (from `register_watch_routes`) is shown in the snapshot. `autopoll` False
+    leaves polling to `PollNow` messages (tests, benchmarks).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Callable[[], ActorRef],
+        helix: HelixClient | Callable[[], HelixClient] | None = None,
+        notifier: Callable[[], ActorRef] | None = None,
+        listeners: Sequence[Callable[[], ActorRef]] = (),
+        rules: Sequence[NotifyRule] = (),
+        streamers: Sequence[str] = (),
+        streamer_ids: Sequence[str] = (),
+        games: Sequence[str] = (),
+        kick_channels: Sequence[str] = (),
+        poll_seconds: float = 60.0,
+        webhook_stats: Any = None,
+        enabled: bool = True,
+        autopoll: bool = True,
+        clock_ms: Callable[[], int] = now_ms,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._store = store
+        self._helix_source = helix
+        self._helix: HelixClient | None = None
+        self._notifier = notifier
+        self._listeners = tuple(listeners)
+        self._rules = tuple(rules)
+        self.watches: dict[str, dict[str, None]] = {kind: {} for kind in WATCH_KINDS}
+        for kind, values in (
+            ("twitch", streamers),
+            ("twitch_id", streamer_ids),
+            ("twitch_game", games),
+            ("kick", kick_channels),
+        ):
+            for value in values:
+                self.watches[kind][self._norm(kind, value)] = None
+        self.poll_seconds = poll_seconds
+        self.webhook_stats = webhook_stats
+        self.enabled = enabled
+        self.autopoll = autopoll
+        self._clock_ms = clock_ms
+        self._rng = rng
+        # (platform, channel) -> (Twitch user id if known, whether Helix polling is
+        # authoritative for it: absent from a complete scan = offline)
+        self._live: dict[tuple[str, str], tuple[str | None, bool]] = {}
+        self._poll_wake = trio.Event()
+        self.status = "starting"
+        self.error: str | None = None
+        self.polls = 0
+        self.poll_requests = 0
+        self.last_poll_requests = 0
+        self.poll_failures = 0
+        self.started = 0
+        self.ended = 0
+        self.ignored = 0
+        self.errors = 0
+        self.last_poll_at: datetime | None = None
+        self.last_event_at: datetime | None = None
+
+    @staticmethod
+    def _norm(kind: str, value: str) -> str:
+        value = value.strip()
+        return value.lower() if kind in ("twitch", "kick") else value
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def on_start(self) -> None:
+        source = self._helix_source
+        self._helix = source() if callable(source) else source
+        open_sessions = await self._store().call(Read(fn=_open_sessions), timeout=30.0)
+        polled_any = bool(self.watches["twitch_id"] or self.watches["twitch_game"])
+        for session in open_sessions:
+            polled = session.channel in self.watches["twitch"] or polled_any
+            self._live[(session.platform, session.channel)] = (None, polled)
+        self.status = "running" if self.enabled else "disabled"
+
+    async def on_stop(self) -> None:
+        if (
+            self._helix is not None
+            and callable(self._helix_source)
+            and not isinstance(self._helix_source, HelixClient)
+        ):
+            helix, self._helix = self._helix, None
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await helix.aclose()
+
+    async def run(self) -> None:
+        if not self.enabled or not self.autopoll or self._helix is None:
+            await trio.sleep_forever()  # webhooks, Kick and `PollNow` still work
+        failures = 0
+        while True:
+            if self._polled_watches():
+                try:
+                    await self.poll_once()
+                    failures = 0
+                except (
+                    HelixApiError,
+                    HelixParseError,
+                    httpx.HTTPError,
+                    OSError,
+                    ValueError,
+                ) as exc:
+                    failures += 1
+                    self._fail(f"poll failed: {type(exc).__name__}: {exc}"[:300])
+            wait = self.poll_seconds * (2 ** min(failures, 6))
+            wait = min(wait, max(self.poll_seconds, _MAX_BACKOFF)) * (0.9 + 0.2 * self._rng())
+            with trio.move_on_after(wait):
+                await self._poll_wake.wait()
+            self._poll_wake = trio.Event()
+
+    def _fail(self, message: str) -> None:
+        self.poll_failures += 1
+        self.errors += 1
+        self.error = message
+        self.log.warning("live poll failed", error=message)
+
+    def _polled_watches(self) -> bool:
+        return bool(
+            self.watches["twitch"] or self.watches["twitch_id"] or self.watches["twitch_game"]
+        )
+
+    # ------------------------------------------------------------------ messages
+
+    async def handle(self, message: Any) -> Any:
+        if isinstance(message, StreamStarted | StreamEnded):
+            return await self._external(message)
+        if isinstance(message, WatchAdd):
+            value = self._norm(message.kind, message.value)
+            if not _VALID[message.kind].fullmatch(value):
+                self.ignored += 1
+                self.log.info("invalid watch value", kind=message.kind)
+                return None
+            new = value not in self.watches[message.kind]
+            self.watches[message.kind][value] = None
+            if new and message.kind != "kick":
+                self._poll_wake.set()
+            return new
+        if isinstance(message, WatchRemove):
+            value = self._norm(message.kind, message.value)
+            return self.watches[message.kind].pop(value, False) is None
+        if isinstance(message, WatchList):
+            return {kind: list(values) for kind, values in self.watches.items()}
+        if isinstance(message, PollNow):
+            return await self.poll_once()
+        self.errors += 1
+        self.log.warning("unexpected message", type=type(message).__name__)
+        return None
+
+    async def _external(self, event: StreamStarted | StreamEnded) -> bool:
+        """A transition reported by a webhook or a chat connection. Reply: whether it changed."""
+        channel = event.channel.lower()
+        if (
+            event.platform == "kick"
+            and self.watches["kick"]
+            and channel not in self.watches["kick"]
+        ):
+            self.ignored += 1
+            return False
+        self.last_event_at = datetime.now(UTC)
+        if isinstance(event, StreamStarted):
+            polled = event.platform == "twitch" and channel in self.watches["twitch"]
+            changed = await self._commit(
+                started=[(event, _ms(event.sent_at), None, polled)], ended=[]
+            )
+        else:
+            changed = await self._commit(started=[], ended=[(event, None)])
+        return bool(changed)
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll_once(self) -> PollResult:
+        """Scan Helix for the whole watchlist and commit the transitions."""
+        assert self._helix is not None, "no Helix client configured"
+        before = self._helix.requests
+        try:
+            scan = await self._helix.live_streams(
+                logins=list(self.watches["twitch"]),
+                user_ids=list(self.watches["twitch_id"]),
+                game_ids=list(self.watches["twitch_game"]),
+            )
+        finally:
+            spent = self._helix.requests - before
+            self.poll_requests += spent
+            self.last_poll_requests = spent
+        self.polls += 1
+        self.last_poll_at = datetime.now(UTC)
+        self.error = None
+        logins, ids = self.watches["twitch"], self.watches["twitch_id"]
+        found: dict[str, tuple[Stream, bool]] = {}
+        for stream in scan.streams:
+            found[stream.user_login.lower()] = (stream, True)
+        started = []
+        now = datetime.now(UTC)
+        for login, (stream, polled) in found.items():
+            event = StreamStarted(
+                platform="twitch",
+                channel=login,
+                message_id=f"helix:{stream.id}",
+                sent_at=stream.started_at or now,
+                raw_type="helix.streams",
+                title=stream.title or None,
+                game=stream.game_name or None,
+                viewer_count=stream.viewer_count,
+            )
+            started.append((event, _ms(event.sent_at), stream.user_id, polled))
+        ended = []
+        for (platform, channel), (user_id, polled) in list(self._live.items()):
+            if platform != "twitch" or channel in found:
+                continue
+            if polled or channel in logins or (user_id is not None and user_id in ids):
+                event_end = StreamEnded(
+                    platform="twitch",
+                    channel=channel,
+                    message_id=None,
+                    sent_at=now,
+                    raw_type="helix.streams",
+                )
+                ended.append((event_end, user_id))
+        changes = await self._commit(started=started, ended=ended)
+        return PollResult(
+            requests=scan.requests,
+            live=len(found),
+            started=tuple(e.channel for e in changes if isinstance(e, StreamStarted)),
+            ended=tuple(e.channel for e in changes if isinstance(e, StreamEnded)),
+        )
+
+    async def _commit(
+        self,
+        *,
+        started: list[tuple[StreamStarted, int, str | None, bool]],
+        ended: list[tuple[StreamEnded, str | None]],
+    ) -> list[StreamStarted | StreamEnded]:
+        """One transaction for all transitions; then notify. Returns the real changes."""
+        rules, clock = self._rules, self._clock_ms
+        ops: list[Callable[[apsw.Connection], Any]] = []
+        for event, started_ms, _user_id, _by_game in started:
+            ops.append(_start_op(event, started_ms, rules, clock))
+        for event_end, _user_id in ended:
+            ops.append(_end_op(event_end, rules, clock))
+        if not ops:
+            return []
+        results = await write(self._store(), *ops, topic="streams")
+        changes: list[StreamStarted | StreamEnded] = []
+        for (event, _start, user_id, polled), result in zip(started, results, strict=False):
+            key = (event.platform, event.channel.lower())
+            known = self._live.get(key)
+            if known is None or user_id is not None:
+                self._live[key] = (user_id, polled or (known is not None and known[1]))
+            if result is not None:
+                changes.append(result)
+        for (event_end, _user_id), result in zip(ended, results[len(started) :], strict=False):
+            self._live.pop((event_end.platform, event_end.channel.lower()), None)
+            if result is not None:
+                changes.append(result)
+        for change in changes:
+            if isinstance(change, StreamStarted):
+                self.started += 1
+            else:
+                self.ended += 1
+            self._tell(change)
+        return changes
+
+    def _tell(self, event: StreamStarted | StreamEnded) -> None:
+        targets = ([self._notifier] if self._notifier is not None else []) + list(self._listeners)
+        for target in targets:
+            try:
+                target().cast(event)
+            except Exception as exc:  # MailboxFull, ActorFailed (no actor there), ...
+                # The outbox already holds the notification; the dispatcher finds it anyway.
+                self.log.info("could not tell a listener", error=type(exc).__name__)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Status for runtime/telemetry exports (no secrets)."""
+        stats = self.webhook_stats.snapshot() if self.webhook_stats is not None else None
+        return {
+            "platform": "watch",
+            "status": self.status if self.error is None else "error",
+            "enabled": self.enabled,
+            "watches": {kind: len(values) for kind, values in self.watches.items()},
+            "live": sorted(f"{p}:{c}" for p, c in self._live),
+            "polls": self.polls,
+            "poll_requests": self.poll_requests,
+            "last_poll_requests": self.last_poll_requests,
+            "poll_failures": self.poll_failures,
+            "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
+            "started": self.started,
+            "ended": self.ended,
+            "ignored": self.ignored,
+            "errors": self.errors,
+            "error": self.error,
+            "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
+            "rate_limit_remaining": (
+                self._helix.rate_limit.remaining
+                if self._helix is not None and self._helix.rate_limit is not None
+                else None
+            ),
+            "webhook": stats,
+        }
+
+
+def _open_sessions(conn: apsw.Connection) -> list[sessions.StreamSession]:
+    return [s for s in sessions.list_sessions(conn) if s.ended_at is None]
+
+
+def _start_op(
+    event: StreamStarted,
+    started_ms: int,
+    rules: Sequence[NotifyRule],
+    clock: Callable[[], int],
+) -> Callable[[apsw.Connection], StreamStarted | None]:
+    def op(conn: apsw.Connection) -> StreamStarted | None:
+        channel = event.channel.lower()
+        result = sessions.start_session(
+            conn,
+            platform=event.platform,
+            channel=channel,
+            started_at=started_ms,
+            title=event.title,
+            game=event.game,
+            viewers=event.viewer_count or 0,
+        )
+        if not result.created:
+            sessions.update_session(
+                conn,
+                platform=event.platform,
+                channel=channel,
+                viewers=event.viewer_count,
+                title=event.title,
+                game=event.game,
+                now=clock(),
+            )
+            return None
+        start = result.session.started_at
+        for enqueue in outbox_ops(rules, event, start, now_ms=clock):
+            enqueue(conn)
+        return attrs.evolve(event, channel=channel)
+
+    return op
+
+
+def _end_op(
+    event: StreamEnded, rules: Sequence[NotifyRule], clock: Callable[[], int]
+) -> Callable[[apsw.Connection], StreamEnded | None]:
+    def op(conn: apsw.Connection) -> StreamEnded | None:
+        channel = event.channel.lower()
+        ended = sessions.end_session(
+            conn, platform=event.platform, channel=channel, ended_at=_ms(event.sent_at)
+        )
+        if ended is None:
+            return None
+        for enqueue in outbox_ops(rules, event, ended.started_at, now_ms=clock):
+            enqueue(conn)
+        return attrs.evolve(event, channel=channel)
+
+    return op

@@ -1,0 +1,293 @@
+"""`DiscordGateway` against `FakeDiscord`: the gateway lifecycle and slash commands.
+
+Real sockets on loopback and the real clock, with a 100 ms heartbeat so a whole sequence
+(identify, heartbeats, zombie -> resume, op 7, op 9, 4004) takes well under a second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+from fakes.discord import APPLICATION_ID, GUILD_ID, NO_PERMISSIONS, FakeDiscord
+
+from actors.discord.client import DiscordGateway
+from actors.discord.commands import COMMAND_NAMES
+from actors.discord.restclient import DiscordRest
+from supervisors import Backoff, ChildSpec, Supervisor
+
+ADMIN_USER = "80351110224678912"
+
+
+class FakeControl:
+    """A `ControlPlane` recording its calls; `slow` makes commands take that long."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.slow = 0.0
+
+    async def _record(self, name: str, *args: Any) -> str:
+        self.calls.append((name, args))
+        if self.slow:
+            await trio.sleep(self.slow)
+        return f"{name} ok {' '.join(str(a) for a in args)}".strip()
+
+    async def status(self) -> str:
+        return await self._record("status")
+
+    async def actors(self) -> str:
+        return await self._record("actors")
+
+    async def restart(self, path: str) -> str:
+        return await self._record("restart", path)
+
+    async def creators(self) -> str:
+        return await self._record("creators")
+
+    async def quotas(self) -> str:
+        return await self._record("quotas")
+
+    async def clip(self, creator: str, seconds: int | None) -> str:
+        return await self._record("clip", creator, seconds)
+
+    async def poll(
+        self, creator: str, action: str, question: str | None, options: tuple[str, ...]
+    ) -> str:
+        return await self._record("poll", creator, action, question, options)
+
+    async def watch_add(self, kind: str, value: str) -> str:
+        return await self._record("watch_add", kind, value)
+
+    async def watch_remove(self, kind: str, value: str) -> str:
+        return await self._record("watch_remove", kind, value)
+
+    async def watch_list(self) -> str:
+        return await self._record("watch_list")
+
+    async def set_notify_channel(self, guild_id: str, channel_id: str) -> str:
+        return await self._record("notify", guild_id, channel_id)
+
+
+async def until(predicate: Any, give_up_after: float = 10.0) -> None:
+    """Poll `predicate` (state of the actor under test) until it holds."""
+    with trio.fail_after(give_up_after):
+        while not predicate():  # noqa: ASYNC110 - actor state has no event to wait on
+            await trio.sleep(0.01)
+
+
+async def start(
+    nursery: trio.Nursery,
+    fake: FakeDiscord,
+    control: FakeControl,
+    *,
+    token: str = "bot-token",
+    **kwargs: Any,
+) -> tuple[Supervisor, DiscordGateway]:
+    made: list[DiscordGateway] = []
+
+    def factory() -> DiscordGateway:
+        actor = DiscordGateway(
+            token=token,
+            control=control,
+            guild_ids=[GUILD_ID],
+            admin_user_ids=[ADMIN_USER],
+            gateway_url=fake.gateway_url,
+            rest=DiscordRest(token=token, base_url=fake.api_base),
+            random=lambda: 0.0,  # first heartbeat at once; op 9 waits the minimum 1 s
+            backoff_initial=0.05,
+            **kwargs,
+        )
+        made.append(actor)
+        return actor
+
+    sup = Supervisor("root", [ChildSpec("discord", factory)], backoff=Backoff(initial=0))
+    await nursery.start(sup.run)
+    return sup, made[0]
+
+
+async def test_full_gateway_sequence(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
+    sup, bot = await start(nursery, fake, FakeControl())
+
+    # IDENTIFY (GUILDS intent only) -> READY -> heartbeats, commands registered per guild.
+    await fake.wait_for(lambda f: len(f.ops(1)) >= 3 and len(f.calls("PUT")) == 1)
+    [identify] = fake.ops(2)
+    assert identify.payload["d"]["intents"] == 1
+    assert bot.connected and bot.snapshot()["connected"] is True
+    put = fake.calls("PUT")[0]
+    assert put.path == f"/api/v10/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands"
+    assert {c["name"] for c in put.body} == COMMAND_NAMES
+    assert put.headers["authorization"] == "Bot bot-token"
+    # The heartbeat carries the last sequence number seen.
+    assert fake.ops(1)[-1].payload["d"] == 1 + len(fake.guild_names)
+
+    # Missed ACK -> zombie -> a new connection that RESUMEs.
+    fake.stop_acks()
+    await fake.wait_for(lambda f: len(f.ops(6)) == 1)
+    assert fake.connections == 2 and len(fake.ops(2)) == 1
+    assert fake.ops(6)[0].connection == 2
+    await until(lambda: bot.connected)
+
+    # Op 7 -> reconnect and resume.
+    await fake.send_reconnect()
+    await fake.wait_for(lambda f: len(f.ops(6)) == 2)
+    assert fake.connections == 3 and len(fake.ops(2)) == 1
+
+    # Op 9 resumable=false -> a fresh IDENTIFY.
+    await until(lambda: bot.connected)
+    await fake.send_invalid_session(False)
+    await fake.wait_for(lambda f: len(f.ops(2)) == 2, give_up_after=10)
+    assert fake.connections == 4
+
+    # 4004: a clear error, and no more connection attempts.
+    await until(lambda: bot.connected)
+    await fake.close_all(4004, "Authentication failed.")
+    await until(lambda: bot.status == "error")
+    connects = fake.connections
+    await trio.sleep(0.5)  # would be several reconnects if it retried
+    assert fake.connections == connects == 4
+    snap = bot.snapshot()
+    assert snap["status"] == "error" and "authentication failed" in snap["error"]
+    assert snap["connected"] is False and snap["running"] is False
+    assert "bot-token" not in repr(snap)
+    guild = snap["guilds"][0]
+    assert guild["guild_id"] == GUILD_ID and guild["guild_name"] == "Test Guild"
+    assert guild["bot_present"] is True and guild["commands_registered"] is True
+    await sup.stop()
+
+
+async def test_bad_token_is_fatal_at_once(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
+    sup, bot = await start(nursery, fake, FakeControl(), token="wrong")
+    await until(lambda: bot.status == "error")
+    await trio.sleep(0.3)
+    assert fake.connections == 1
+    assert fake.close_codes == [4004] or fake.close_codes == []
+    await sup.stop()
+
+
+async def test_abrupt_drop_resumes(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
+    sup, bot = await start(nursery, fake, FakeControl())
+    await until(lambda: bot.connected)
+    await fake.drop()
+    await fake.wait_for(lambda f: len(f.ops(6)) == 1)
+    await until(lambda: bot.connected)
+    assert len(fake.ops(2)) == 1
+    await sup.stop()
+
+
+async def test_admin_command_answered_and_non_admin_refused(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=1000).serve)
+    control = FakeControl()
+    sup, bot = await start(nursery, fake, control)
+    await until(lambda: bot.connected)
+
+    d = await fake.send_interaction(
+        name="restart",
+        options=[{"type": 3, "name": "path", "value": "creators/creator:daniel/twitch"}],
+    )
+    await fake.wait_for(lambda f: len(f.calls("POST", "/callback")) == 1)
+    [answer] = fake.calls("POST", "/callback")
+    assert answer.path == f"/api/v10/interactions/{d['id']}/{d['token']}/callback"
+    assert answer.body["type"] == 4
+    assert answer.body["data"]["content"] == "restart ok creators/creator:daniel/twitch"
+    assert answer.body["data"]["flags"] == 64
+    assert control.calls == [("restart", ("creators/creator:daniel/twitch",))]
+
+    # A member without Administrator/Manage Server is refused; the runtime is not touched.
+    await fake.send_interaction(name="status", permissions=NO_PERMISSIONS)
+    await fake.wait_for(lambda f: len(f.calls("POST", "/callback")) == 2)
+    refusal = fake.calls("POST", "/callback")[1]
+    assert refusal.body["type"] == 4 and "permission" in refusal.body["data"]["content"]
+    assert len(control.calls) == 1
+
+    # ... unless their user id is listed as an admin.
+    await fake.send_interaction(name="status", permissions=NO_PERMISSIONS, user_id=ADMIN_USER)
+    await fake.wait_for(lambda f: len(f.calls("POST", "/callback")) == 3)
+    assert fake.calls("POST", "/callback")[2].body["data"]["content"] == "status ok"
+    await until(lambda: bot.answered == 2)
+    snap = bot.snapshot()
+    assert snap["interactions"] == 3 and snap["refused"] == 1
+    await sup.stop()
+
+
+async def test_slow_command_is_deferred_then_edited(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=1000).serve)
+    control = FakeControl()
+    control.slow = 0.3
+    sup, bot = await start(nursery, fake, control, defer_after=0.05)
+    await until(lambda: bot.connected)
+    d = await fake.send_interaction(
+        name="clip",
+        options=[
+            {"type": 3, "name": "creator", "value": "daniel"},
+            {"type": 4, "name": "seconds", "value": 30},
+        ],
+    )
+    await fake.wait_for(lambda f: len(f.calls("PATCH")) == 1)
+    [deferral] = fake.calls("POST", "/callback")
+    assert deferral.body["type"] == 5
+    [edit] = fake.calls("PATCH")
+    assert edit.path == f"/api/v10/webhooks/{APPLICATION_ID}/{d['token']}/messages/@original"
+    assert edit.body["content"] == "clip ok daniel 30"
+    assert edit.at > deferral.at
+    await until(lambda: bot.answered == 1)
+    assert bot.snapshot()["deferred"] == 1
+    await sup.stop()
+
+
+async def test_subcommands_and_bad_arguments(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=1000).serve)
+    control = FakeControl()
+    sup, bot = await start(nursery, fake, control)
+    await until(lambda: bot.connected)
+    sub = {
+        "type": 1,
+        "name": "add",
+        "options": [
+            {"type": 3, "name": "kind", "value": "twitch"},
+            {"type": 3, "name": "value", "value": "Daniel"},
+        ],
+    }
+    await fake.send_interaction(name="watch", options=[sub])
+    await fake.send_interaction(
+        name="notify", options=[{"type": 1, "name": "channel", "options": []}]
+    )
+    bad_poll = {
+        "type": 1,
+        "name": "open",
+        "options": [
+            {"type": 3, "name": "creator", "value": "daniel"},
+            {"type": 3, "name": "question", "value": "Best?"},
+            {"type": 3, "name": "options", "value": "only one"},
+        ],
+    }
+    await fake.send_interaction(name="poll", options=[bad_poll])
+    await fake.wait_for(lambda f: len(f.calls("POST", "/callback")) == 3)
+    contents = sorted(c.body["data"]["content"] for c in fake.calls("POST", "/callback"))
+    assert any("2 to 10 options" in c for c in contents)
+    assert ("watch_add", ("twitch", "Daniel")) in control.calls
+    assert ("notify", (GUILD_ID, "645027906669510667")) in control.calls
+    guild = bot.snapshot()["guilds"][0]
+    assert (
+        guild["notifications_enabled"] and guild["notifications_channel_id"] == "645027906669510667"
+    )
+    await sup.stop()
+
+
+@pytest.mark.parametrize("retry_after", [0.05])
+async def test_rest_waits_out_a_429(nursery: trio.Nursery, retry_after: float) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    rest = DiscordRest(token="bot-token", base_url=fake.api_base)
+    fake.fail_next("/channels/", retry_after=retry_after)
+    result = await rest.request(
+        "POST", "/channels/645027906669510667/messages", json={"content": "hi"}
+    )
+    assert result.status == 200 and result.body["content"] == "hi"
+    first, second = fake.calls("POST", "/channels/")
+    assert first.status == 429 and second.status == 200
+    assert second.at - first.at >= retry_after
+    assert rest.rate_limited == 1
+    await rest.aclose()

@@ -1,0 +1,190 @@
+"""The notification path: monitor -> outbox (same transaction) -> dispatcher -> Discord webhook.
+
+`FakeDiscord` records every webhook POST and deduplicates nothing, so "exactly once" below is
+the outbox's doing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import trio
+from fakes.discord import FakeDiscord
+
+from actors.events import StreamStarted
+from actors.notify import NotificationDispatcher, NotifyRule, job_view
+from actors.notify.rules import dedupe_key, render_payload
+from actors.store import Read, StateStore
+from actors.watch import LiveMonitor
+from state import outbox
+from supervisors import Backoff, ChildSpec, Supervisor
+
+AT = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
+AT_MS = int(AT.timestamp() * 1000)
+
+
+def live(channel: str = "daniel") -> StreamStarted:
+    return StreamStarted(
+        platform="twitch",
+        channel=channel,
+        message_id="m1",
+        sent_at=AT,
+        raw_type="stream.online",
+        title="Speedruns",
+        game="Celeste",
+    )
+
+
+async def until(predicate: Any) -> None:
+    with trio.fail_after(15):
+        while not predicate():  # noqa: ASYNC110 - actor state has no event to wait on
+            await trio.sleep(0.01)
+
+
+async def tree(
+    nursery: trio.Nursery, tmp_path: Path, rules: list[NotifyRule], **kwargs: Any
+) -> tuple[Supervisor, list[NotificationDispatcher]]:
+    made: list[NotificationDispatcher] = []
+
+    def dispatcher() -> NotificationDispatcher:
+        made.append(NotificationDispatcher(store=lambda: sup.ref("store"), rules=rules, **kwargs))
+        return made[-1]
+
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec("store", lambda: StateStore(tmp_path / "state.sqlite3")),
+            ChildSpec("notify", dispatcher),
+            ChildSpec(
+                "watch",
+                lambda: LiveMonitor(
+                    store=lambda: sup.ref("store"),
+                    notifier=lambda: sup.ref("notify"),
+                    rules=rules,
+                ),
+            ),
+        ],
+        backoff=Backoff(initial=0),
+    )
+    await nursery.start(sup.run)
+    return sup, made
+
+
+async def entries(sup: Supervisor) -> list[outbox.OutboxEntry]:
+    return await sup.ref("store").call(Read(fn=outbox.list_outbox))
+
+
+async def test_crash_between_insert_and_send_delivers_exactly_once(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    rule = NotifyRule(id="live", webhook_url=fake.webhook_url(), embed=True)
+    crashed: list[int] = []
+
+    def crash_once(step: str, entry: outbox.OutboxEntry) -> None:
+        if step == "claimed" and not crashed:
+            crashed.append(entry.id)
+            raise RuntimeError("killed between the outbox insert and the send")
+
+    sup, made = await tree(nursery, tmp_path, [rule], on_step=crash_once)
+    assert await sup.ref("watch").call(live()) is True
+    # Twitch redelivers and the poll sees the same stream: still one notification.
+    assert await sup.ref("watch").call(live()) is False
+    await until(lambda: len(made) == 2 and made[-1].delivered == 1)
+    await trio.sleep(0.1)  # room for a (wrong) second POST
+    posts = fake.calls("POST", "/webhooks/")
+    assert len(posts) == 1 and crashed
+    assert posts[0].query == {"wait": "true"}
+    assert (
+        posts[0].body["content"]
+        == "daniel is live on twitch: Speedruns https://www.twitch.tv/daniel"
+    )
+    assert posts[0].body["allowed_mentions"] == {"parse": []}
+    assert posts[0].body["embeds"][0]["fields"][0]["value"] == "Celeste"
+    [entry] = await entries(sup)
+    assert entry.state == "delivered" and entry.attempts == 1
+    assert entry.dedupe_key == f"twitch:daniel:{AT_MS}:live"
+    assert job_view(entry).status == "completed"
+    await sup.stop()
+
+
+async def test_crash_after_enqueue_before_any_claim(nursery: trio.Nursery, tmp_path: Path) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    rule = NotifyRule(id="live", webhook_url=fake.webhook_url())
+    sup, made = await tree(nursery, tmp_path, [rule])
+    await until(lambda: len(made) == 1)
+    await sup.terminate_child("notify")  # the dispatcher is down when the stream goes live
+    assert await sup.ref("watch").call(live()) is True
+    assert fake.calls("POST") == []
+
+    def again() -> NotificationDispatcher:
+        made.append(NotificationDispatcher(store=lambda: sup.ref("store"), rules=[rule]))
+        return made[-1]
+
+    await sup.start_child(ChildSpec("notify", again))
+    await until(lambda: len(made) == 2 and made[-1].delivered == 1)
+    assert len(fake.calls("POST", "/webhooks/")) == 1
+    await sup.stop()
+
+
+async def test_429_is_waited_out(nursery: trio.Nursery, tmp_path: Path) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    fake.fail_next("/webhooks/", retry_after=0.2)
+    rule = NotifyRule(id="live", webhook_url=fake.webhook_url())
+    sup, made = await tree(nursery, tmp_path, [rule])
+    await sup.ref("watch").call(live())
+    await until(lambda: made[-1].delivered == 1)
+    first, second = fake.calls("POST", "/webhooks/")
+    assert first.status == 429 and second.status == 200
+    assert second.at - first.at >= 0.2  # retry_after from the body, not the header's 1 s
+    [entry] = await entries(sup)
+    assert entry.state == "delivered" and entry.attempts == 1
+    await sup.stop()
+
+
+async def test_dead_letter_after_n_attempts_with_the_reason(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    fake.fail_next("/webhooks/", status=500, count=100)
+    rule = NotifyRule(id="live", webhook_url=fake.webhook_url())
+    sup, made = await tree(nursery, tmp_path, [rule], max_attempts=3, initial_backoff_ms=20)
+    await sup.ref("watch").call(live())
+    await until(lambda: made[-1].dead == 1)
+    assert len(fake.calls("POST", "/webhooks/")) == 3
+    [entry] = await entries(sup)
+    assert entry.state == "dead" and entry.attempts == 3
+    assert entry.last_error == "gave up after 3 attempts: HTTP 500 fake failure"
+    view = job_view(entry)
+    assert view.status == "failed" and view.reason == entry.last_error
+    assert "wh-secret" not in repr(made[-1].snapshot())
+    await sup.stop()
+
+
+async def test_a_deleted_webhook_is_dead_at_once(nursery: trio.Nursery, tmp_path: Path) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    fake.fail_next("/webhooks/", status=404)
+    rule = NotifyRule(id="live", webhook_url=fake.webhook_url())
+    sup, made = await tree(nursery, tmp_path, [rule], max_attempts=5)
+    await sup.ref("watch").call(live())
+    await until(lambda: made[-1].dead == 1)
+    [entry] = await entries(sup)
+    assert entry.attempts == 1 and entry.last_error == "HTTP 404 fake failure"
+    await sup.stop()
+
+
+def test_rule_matching_and_rendering() -> None:
+    rule = NotifyRule(
+        id="r",
+        platform="twitch",
+        channels=frozenset({"daniel"}),
+        webhook_url="x",
+        template="{channel}: {title} ({viewers})",
+    )
+    event = live()
+    assert rule.matches(event) and not rule.matches(live("other"))
+    assert render_payload(rule, event, AT_MS)["content"] == "daniel: Speedruns ()"
+    assert dedupe_key(rule, event, AT_MS) == f"twitch:daniel:{AT_MS}:r"
+    assert "x" not in rule.destination.replace("webhook:", "")

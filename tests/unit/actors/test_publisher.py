@@ -1,0 +1,214 @@
+"""`SnapshotPublisher`: state -> export files, on change (debounced) and on a heartbeat.
+
+The publisher reads and writes in worker threads, so these tests run on the real clock with
+short heartbeats and debounces.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from actors.publisher import PublishNow, PublishSummary, SnapshotPublisher
+from actors.store import Changed
+from config.models import CreatorConfig, TallyConfig
+from exports.files import FILES
+from exports.schemas import validate
+from state import counters, open_database
+from supervisors import Backoff, ChildSpec, Supervisor
+
+CREATOR = CreatorConfig(
+    id="daniel", display_name="Daniel", tallies=(TallyConfig(id="deaths", label="Deaths"),)
+)
+STARTED = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A wall clock the test moves by hand (exports never show a time in the future)."""
+
+    def __init__(self) -> None:
+        self.now = STARTED + timedelta(minutes=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def set_deaths(database: Path, value: int, at: datetime) -> None:
+    """Commit a value of the `deaths` tally, as the store would."""
+    db = open_database(str(database))
+    try:
+        with db.transaction() as conn:
+            counters.set_tally(
+                conn,
+                creator_id="daniel",
+                tally_id="deaths",
+                value=value,
+                label="Deaths",
+                now=int(at.timestamp() * 1000),
+            )
+    finally:
+        db.close()
+
+
+def read(root: Path, name: str) -> dict[str, Any]:
+    return json.loads((root / name).read_text("utf-8"))
+
+
+async def eventually(predicate: Callable[[], Any]) -> None:
+    """Wait (polling the files) until `predicate()` is true; fail after 3 seconds."""
+    with trio.fail_after(3):
+        while True:
+            if predicate():
+                return
+            await trio.sleep(0.02)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "state" / "runtime.sqlite3"
+    path.parent.mkdir()
+    open_database(str(path)).close()
+    return path
+
+
+@pytest.fixture
+def exports(tmp_path: Path) -> Path:
+    return tmp_path / "exports"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def start(nursery: trio.Nursery, database: Path, exports: Path, clock: Clock) -> Callable[..., Any]:
+    """Start a publisher under a supervisor; returns the supervisor."""
+
+    async def go(**kwargs: Any) -> Supervisor:
+        sup: Supervisor
+
+        def make() -> SnapshotPublisher:
+            options: dict[str, Any] = {
+                "heartbeat_seconds": 10.0,
+                "debounce_seconds": 0.05,
+                "clock": clock,
+                **kwargs,
+            }
+            return SnapshotPublisher(
+                database=database,
+                root=exports,
+                mirrors=[],
+                creators=[CREATOR],
+                tree=sup.tree,
+                root_name="root",
+                started_at=STARTED,
+                pseudonym_key=b"k" * 32,
+                **options,
+            )
+
+        sup = Supervisor("root", [ChildSpec("publisher", make)], backoff=Backoff(initial=0))
+        await nursery.start(sup.run)
+        return sup
+
+    return go
+
+
+async def test_start_publishes_every_export_file_valid(start, exports):
+    sup = await start()
+    for entry in FILES:
+        path = exports / entry.path
+        assert path.is_file(), entry.path
+        validate(entry.path, json.loads(path.read_text("utf-8")))
+    await sup.stop()
+
+
+async def test_unchanged_content_is_not_rewritten(start, exports):
+    sup = await start()
+    publisher = sup.lookup("publisher")
+    await publisher.call(PublishNow())
+    mtimes = {p: p.stat().st_mtime_ns for p in exports.rglob("*.json")}
+    summary = await publisher.call(PublishNow())
+    assert isinstance(summary, PublishSummary)
+    # Same state, same clock: only the snapshot, which shows the publisher's own message
+    # count, may differ.
+    assert summary.written <= 1
+    assert summary.written + summary.skipped == len(FILES)
+    assert summary.errors == 0
+    now = {p: p.stat().st_mtime_ns for p in exports.rglob("*.json")}
+    changed = [p.name for p in mtimes if now[p] != mtimes[p]]
+    assert changed in ([], ["runtime_snapshot.json"])
+    await sup.stop()
+
+
+async def test_heartbeat_republishes_only_the_runtime_snapshot(start, exports, clock):
+    sup = await start(heartbeat_seconds=0.3)
+    before = {p.relative_to(exports).as_posix(): p.read_bytes() for p in exports.rglob("*.json")}
+    heartbeat = read(exports, "runtime_snapshot.json")["heartbeat"]
+    clock.advance(5)
+    await eventually(lambda: read(exports, "runtime_snapshot.json")["heartbeat"] != heartbeat)
+    after = {p.relative_to(exports).as_posix(): p.read_bytes() for p in exports.rglob("*.json")}
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["runtime_snapshot.json"]
+    await sup.stop()
+
+
+async def test_changed_triggers_a_publish_after_the_debounce(start, exports, database, clock):
+    sup = await start(debounce_seconds=0.2)
+    assert read(exports, "tallies.json")["tallies"] == []
+    set_deaths(database, 3, clock.now)
+    publisher = sup.lookup("publisher")
+    t0 = trio.current_time()
+    publisher.cast(Changed(topic="tallies"))
+    publisher.cast(Changed(topic="tallies"))  # a burst is coalesced into one publish
+    await eventually(lambda: read(exports, "tallies.json")["tallies"])
+    assert trio.current_time() - t0 >= 0.2
+    (tally,) = read(exports, "tallies.json")["tallies"]
+    assert tally["count"] == 3
+    await trio.sleep(0.4)
+    detail = {r["path"]: r["detail"] for r in sup.tree() if r.get("detail")}["root/publisher"]
+    assert detail["publishes"] == 2  # the first one at start, one for the burst
+    await sup.stop()
+
+
+async def test_a_write_error_is_counted_and_the_publisher_keeps_running(start, exports, database):
+    sup = await start()
+    target = exports / "tallies.json"
+    target.unlink()
+    target.mkdir()  # os.replace onto a folder fails: the write error of one file
+    (target / "keep").write_text("x")
+    set_deaths(database, 1, STARTED + timedelta(minutes=1))
+    summary = await sup.lookup("publisher").call(PublishNow())
+    assert summary.errors == 1
+    assert summary.written >= 1  # the other files (tally_events.json, ...) still publish
+    (row,) = [r for r in sup.tree() if r["path"] == "root/publisher"]
+    assert row["state"] == "running" and row["restarts"] == 0
+    # Once the obstacle is gone, the next publish writes the file.
+    (target / "keep").unlink()
+    target.rmdir()
+    summary = await sup.lookup("publisher").call(PublishNow())
+    assert summary.errors == 0
+    assert read(exports, "tallies.json")["tallies"][0]["count"] == 1
+    await sup.stop()
+
+
+async def test_a_change_after_a_publish_now_is_published_without_waiting_for_the_heartbeat(
+    start, exports, database, clock
+):
+    sup = await start(heartbeat_seconds=10.0, debounce_seconds=0.05)
+    publisher = sup.lookup("publisher")
+    await trio.sleep(0.1)  # the publisher's loop is now waiting for a change
+    await publisher.call(PublishNow())
+    set_deaths(database, 2, clock.now)
+    publisher.cast(Changed(topic="tallies"))
+    await eventually(lambda: read(exports, "tallies.json")["tallies"])
+    await sup.stop()

@@ -1,0 +1,184 @@
+"""`ReplayChat`: plays a JSONL chat log into the trigger engine at a speed factor."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from actors import Actor
+from actors.chat import SendChat
+from actors.events import ChatEvent
+from actors.replay import ReplayChat
+from actors.replay.actor import MAX_GAP_SECONDS
+from supervisors import Backoff, ChildSpec, Supervisor
+
+T0 = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+
+
+class Engine(Actor):
+    """Stands in for the trigger engine: records each event with the trio time it arrived."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, ChatEvent]] = []
+
+    async def handle(self, message: Any) -> Any:
+        if message == "get":
+            return list(self.events)
+        self.events.append((trio.current_time(), message))
+        return None
+
+
+def line(number: int, at: datetime, text: str = "hi") -> str:
+    """One valid chat log line sent at `at`."""
+    return json.dumps(
+        {
+            "platform": "replay",
+            "channel": "daniel",
+            "message_id": f"rp-{number}",
+            "user_id": str(4000 + number),
+            "login": f"user{number}",
+            "display_name": f"User{number}",
+            "text": text,
+            "sent_at": at.isoformat().replace("+00:00", "Z"),
+            "roles": [],
+            "raw_type": "PRIVMSG",
+        }
+    )
+
+
+async def start(nursery: trio.Nursery, file: Path, **kwargs: Any) -> Supervisor:
+    """root: the recording engine, then the replay feeding it."""
+    root: Supervisor
+    root = Supervisor(
+        "root",
+        [
+            ChildSpec("triggers", Engine),
+            ChildSpec(
+                "replay",
+                lambda: ReplayChat(
+                    creator_id="daniel",
+                    file=file,
+                    triggers=lambda: root.lookup("triggers"),
+                    **kwargs,
+                ),
+            ),
+        ],
+        backoff=Backoff(initial=0),
+    )
+    await nursery.start(root.run)
+    return root
+
+
+def replay_of(root: Supervisor) -> ReplayChat:
+    """The live replay instance (to read its counters)."""
+    instance = root._by_id["replay"].run.instance  # test-only peek at the live instance
+    assert isinstance(instance, ReplayChat)
+    return instance
+
+
+async def wait_finished(root: Supervisor) -> ReplayChat:
+    """Wait until the replay has played its whole file."""
+    replay = replay_of(root)
+    with trio.fail_after(30):
+        while True:
+            if replay.finished:
+                return replay
+            await trio.sleep(0.01)
+
+
+@pytest.fixture
+def chatlog(tmp_path: Path) -> Path:
+    """Three lines 10 s and 20 s apart (recorded)."""
+    path = tmp_path / "chat.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                line(1, T0),
+                line(2, T0 + timedelta(seconds=10)),
+                line(3, T0 + timedelta(seconds=30)),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_gaps_are_divided_by_the_speed_factor(autojump_clock, nursery, chatlog):
+    root = await start(nursery, chatlog, speed=4.0)
+    await wait_finished(root)
+    events = await root.lookup("triggers").call("get")
+    times = [at for at, _ in events]
+    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [2.5, 5.0]
+    await root.stop()
+
+
+async def test_a_long_recorded_gap_is_capped(autojump_clock, nursery, tmp_path):
+    path = tmp_path / "chat.jsonl"
+    path.write_text(line(1, T0) + "\n" + line(2, T0 + timedelta(hours=2)) + "\n")
+    root = await start(nursery, path, speed=1.0)
+    await wait_finished(root)
+    (first, _), (second, _) = await root.lookup("triggers").call("get")
+    assert second - first == pytest.approx(MAX_GAP_SECONDS)
+    await root.stop()
+
+
+async def test_events_are_restamped_and_sent_as_replay_chat(autojump_clock, nursery, chatlog):
+    played_at = datetime(2030, 1, 1, tzinfo=UTC)
+    root = await start(nursery, chatlog, speed=100.0, clock=lambda: played_at)
+    replay = await wait_finished(root)
+    events = [e for _, e in await root.lookup("triggers").call("get")]
+    assert [e.message_id for e in events] == ["rp-1", "rp-2", "rp-3"]
+    assert all(e.platform == "replay" and e.sent_at == played_at for e in events)
+    assert replay.messages == 3 and replay.last_event_at == played_at
+    assert replay.snapshot()["status"] == "inactive"
+    await root.stop()
+
+
+async def test_bad_lines_are_rejected_counted_and_skipped(autojump_clock, nursery, tmp_path):
+    path = tmp_path / "chat.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                "# a comment",
+                line(1, T0),
+                "{not json",
+                json.dumps({"platform": "replay"}),  # missing keys
+                "",
+                line(2, T0 + timedelta(seconds=1)),
+            ]
+        )
+        + "\n"
+    )
+    root = await start(nursery, path, speed=10.0)
+    replay = await wait_finished(root)
+    assert replay.messages == 2
+    assert replay.rejected == 2
+    assert replay.snapshot()["errors"] == 2
+    events = await root.lookup("triggers").call("get")
+    assert [e.message_id for _, e in events] == ["rp-1", "rp-2"]
+    await root.stop()
+
+
+async def test_replies_are_recorded_and_counted(autojump_clock, nursery, chatlog):
+    root = await start(nursery, chatlog, speed=100.0)
+    ref = root.lookup("replay")
+    await ref.send(SendChat(text="pong, User1!", reply_to="rp-1", trigger_id="ping"))
+    await ref.send(SendChat(text="Deaths: 1", trigger_id="death"))
+    replay = await wait_finished(root)
+    assert [r.text for r in replay.replies] == ["pong, User1!", "Deaths: 1"]
+    assert replay.reply_count == 2
+    assert replay.snapshot()["actions"] == 2
+    await root.stop()
+
+
+async def test_a_missing_file_fails_the_start(nursery, tmp_path):
+    replay = ReplayChat(creator_id="daniel", file=tmp_path / "absent.jsonl", triggers=lambda: None)
+    with pytest.raises(FileNotFoundError):
+        await replay.on_start()

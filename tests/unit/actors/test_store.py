@@ -1,0 +1,182 @@
+"""`StateStore`: the only writer of the database, driven by `Write`/`Read` messages.
+
+The store runs SQLite in a worker thread (`trio.to_thread`), so these tests use the real clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import apsw
+import pytest
+import trio
+
+from actors import Actor, ActorFailed
+from actors.store import Changed, Read, StateStore, Write, WriteResult, write
+from supervisors import Backoff, ChildSpec, Supervisor
+
+NO_BACKOFF = Backoff(initial=0)
+
+
+class Recorder(Actor):
+    """Keeps every message it is sent; `"get"` answers the list."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    async def handle(self, message: Any) -> Any:
+        if message == "get":
+            return list(self.seen)
+        self.seen.append(message)
+        return None
+
+
+def make_table(conn: apsw.Connection) -> None:
+    """Create the scratch table the tests write to."""
+    conn.execute("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER)")
+
+
+def insert(key: str, value: int) -> Any:
+    """An operation inserting one row."""
+
+    def op(conn: apsw.Connection) -> str:
+        conn.execute("INSERT INTO t (k, v) VALUES (?, ?)", (key, value))
+        return key
+
+    return op
+
+
+def rows(conn: apsw.Connection) -> list[tuple[str, int]]:
+    """Every row of the scratch table, by key."""
+    return [tuple(r) for r in conn.execute("SELECT k, v FROM t ORDER BY k")]
+
+
+async def start_tree(nursery: trio.Nursery, database: Path) -> Supervisor:
+    """root: store (publishing `Changed` to `sub`) and the `sub` recorder."""
+    root: Supervisor
+
+    def store() -> StateStore:
+        return StateStore(database, subscribers=[lambda: root.lookup("sub")])
+
+    root = Supervisor(
+        "root", [ChildSpec("store", store), ChildSpec("sub", Recorder)], backoff=NO_BACKOFF
+    )
+    await nursery.start(root.run)
+    await write(root.lookup("store"), make_table, topic="setup")
+    return root
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "runtime.sqlite3"
+
+
+async def test_one_write_commits_all_its_operations_in_one_transaction(nursery, database):
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+    seen_in_between: list[int] = []
+
+    def peek_from_another_connection(conn: apsw.Connection) -> None:
+        # Inside the transaction: a second connection must not see the first insert yet.
+        other = apsw.Connection(str(database), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            seen_in_between.append(other.execute("SELECT count(*) FROM t").fetchone()[0])
+        finally:
+            other.close()
+
+    results = await store.call(
+        Write(ops=(insert("a", 1), peek_from_another_connection, insert("b", 2)), topic="t")
+    )
+    assert [r.unwrap() for r in results] == ["a", None, "b"]
+    assert seen_in_between == [0]
+    assert await store.call(Read(fn=rows)) == [("a", 1), ("b", 2)]
+    await root.stop()
+
+
+async def test_a_failing_operation_is_rolled_back_alone(nursery, database):
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+
+    def half_then_fail(conn: apsw.Connection) -> None:
+        conn.execute("INSERT INTO t (k, v) VALUES ('half', 0)")
+        raise ValueError("bad op")
+
+    results = await store.call(
+        Write(ops=(insert("a", 1), half_then_fail, insert("b", 2)), topic="t")
+    )
+    assert isinstance(results[1], WriteResult)
+    assert isinstance(results[1].error, ValueError)
+    assert results[0].unwrap() == "a" and results[2].unwrap() == "b"
+    with pytest.raises(ValueError, match="bad op"):
+        results[1].unwrap()
+    assert await store.call(Read(fn=rows)) == [("a", 1), ("b", 2)]
+    assert root.lookup("store") is not None
+    # The helper raises the first failure; the store itself keeps running and counts it.
+    with pytest.raises(ValueError):
+        await write(store, half_then_fail, topic="t")
+    detail = {r["path"]: r.get("detail") for r in root.tree()}["root/store"]
+    assert detail["failed_ops"] == 2
+    assert await store.call(Read(fn=lambda c: c.execute("SELECT 1").fetchone()[0])) == 1
+    await root.stop()
+
+
+async def test_read_sees_every_committed_write(nursery, database):
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+    for n in range(5):
+        await write(store, insert(f"k{n}", n), topic="t")
+        assert len(await store.call(Read(fn=rows))) == n + 1
+    await root.stop()
+
+
+async def test_committed_writes_tell_subscribers_what_changed(nursery, database):
+    root = await start_tree(nursery, database)
+    await write(root.lookup("store"), insert("a", 1), topic="polls")
+    await write(root.lookup("store"), insert("b", 1), topic="tallies")
+    seen = await root.lookup("sub").call("get")
+    assert seen == [Changed(topic="setup"), Changed(topic="polls"), Changed(topic="tallies")]
+    await root.stop()
+
+
+async def test_reads_do_not_notify_subscribers(nursery, database):
+    root = await start_tree(nursery, database)
+    await root.lookup("store").call(Read(fn=rows))
+    assert await root.lookup("sub").call("get") == [Changed(topic="setup")]
+    await root.stop()
+
+
+async def test_a_restarted_store_reopens_the_database_and_keeps_the_data(nursery, database):
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+    await write(store, insert("before", 1), topic="t")
+    await root.restart_child("store")
+    # The same ref reaches the fresh instance, which opened the database again.
+    await write(store, insert("after", 2), topic="t")
+    assert await store.call(Read(fn=rows)) == [("after", 2), ("before", 1)]
+    rows_ = {r["path"]: r for r in root.tree()}
+    assert rows_["root/store"]["restarts"] == 1
+    await root.stop()
+
+
+async def test_a_crash_in_a_read_restarts_the_store_with_the_data_intact(nursery, database):
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+    await write(store, insert("kept", 1), topic="t")
+
+    def boom(_conn: apsw.Connection) -> None:
+        raise RuntimeError("reader bug")
+
+    with pytest.raises(ActorFailed):
+        await store.call(Read(fn=boom))
+    assert await store.call(Read(fn=rows)) == [("kept", 1)]
+    await root.stop()
+
+
+async def test_the_store_refuses_unknown_messages(nursery, database):
+    root = await start_tree(nursery, database)
+    with pytest.raises(ActorFailed) as info:
+        await root.lookup("store").call("hello")
+    assert isinstance(info.value.__cause__, TypeError)
+    await root.stop()
+

@@ -1,0 +1,274 @@
+"""`TriggerEngine` with a real `StateStore` on a temporary database and a recording platform.
+
+The store works in a worker thread, so these run on the real clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import apsw
+import pytest
+import trio
+
+from actors import Actor, ActorFailed
+from actors.chat import SendChat
+from actors.events import ChatEvent
+from actors.store import Read, StateStore, Write
+from actors.triggers.engine import STORE_FAILURE_REPLY, TriggerEngine
+from config.models import CreatorConfig, ScoreboardConfig, TallyConfig, TriggerConfig
+from state import clips, cooldowns, counters, polls
+from supervisors import Backoff, ChildSpec, Supervisor
+
+TRIGGERS = (
+    TriggerConfig(id="ping", pattern="!ping", response="pong, {user}!", cooldown_user=60),
+    TriggerConfig(
+        id="poll-open",
+        pattern="!poll",
+        action="poll_open",
+        permission="moderator",
+        response="Poll: {question} {options}",
+    ),
+    TriggerConfig(id="vote", pattern="!vote", action="poll_vote", response="vote {option}"),
+    TriggerConfig(
+        id="poll-close",
+        pattern="!endpoll",
+        action="poll_close",
+        permission="moderator",
+        response="{winner} wins with {votes} of {total_votes} votes",
+    ),
+    TriggerConfig(
+        id="death",
+        pattern="!death",
+        action="tally_increment",
+        tally="deaths",
+        response="Deaths: {count}",
+    ),
+    TriggerConfig(
+        id="undeath",
+        pattern="!undeath",
+        action="tally_decrement",
+        tally="deaths",
+        response="Deaths: {count}",
+    ),
+    TriggerConfig(
+        id="point",
+        pattern="!point",
+        action="score_add",
+        scoreboard="trivia",
+        points=2,
+        response="{target} has {score}",
+    ),
+    TriggerConfig(id="clip", pattern="!clip", action="clip", duration=20, response="clip {clip}"),
+)
+CREATOR = CreatorConfig(
+    id="daniel",
+    display_name="Daniel",
+    tallies=(TallyConfig(id="deaths", label="Deaths"),),
+    scoreboards=(ScoreboardConfig(id="trivia", title="Trivia"),),
+    triggers=TRIGGERS,
+)
+MOD = frozenset({"moderator"})
+
+
+class Platform(Actor):
+    """Records the replies (`SendChat`) the engine sends; `"get"` answers their texts."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def handle(self, message: Any) -> Any:
+        if message == "get":
+            return list(self.texts)
+        assert isinstance(message, SendChat)
+        self.texts.append(message.text)
+        return None
+
+
+class Harness:
+    """root: store, replay (the recording platform), triggers (the engine)."""
+
+    def __init__(self, root: Supervisor) -> None:
+        self.root = root
+        self.engine = root.lookup("triggers")
+        self.store = root.lookup("store")
+        self.count = 0
+
+    async def say(self, text: str, *, user: str = "1001", roles: frozenset[str] = frozenset()):
+        """Send one chat line to the engine and wait until it is handled."""
+        self.count += 1
+        event = ChatEvent(
+            platform="replay",
+            channel="daniel",
+            message_id=f"m-{self.count}",
+            user_id=user,
+            login=f"user{user}",
+            display_name=f"User{user}",
+            text=text,
+            sent_at=datetime.now(UTC),
+            roles=roles,
+            raw_type="PRIVMSG",
+        )
+        return await self.engine.call(event, timeout=10)
+
+    async def settled(self) -> None:
+        """Wait until the engine has no action waiting for its commit (replies are sent
+        once the store committed, after `say` returned)."""
+        with trio.fail_after(10):
+            while self.engine_detail().get("inflight", 0):  # noqa: ASYNC110 - test polling
+                await trio.sleep(0.005)
+
+    async def replies(self) -> list[str]:
+        """Every reply so far (the engine's casts are queued ahead of this call)."""
+        await self.settled()
+        return await self.root.lookup("replay").call("get")
+
+    async def read(self, fn: Callable[[apsw.Connection], Any]) -> Any:
+        return await self.store.call(Read(fn=fn), timeout=10)
+
+    def engine_detail(self) -> dict[str, Any]:
+        return {r["path"]: r for r in self.root.tree()}["root/triggers"]["detail"]
+
+
+@pytest.fixture
+async def harness(nursery: trio.Nursery, tmp_path: Path) -> Harness:
+    root: Supervisor
+    database = tmp_path / "runtime.sqlite3"
+    root = Supervisor(
+        "root",
+        [
+            ChildSpec("store", lambda: StateStore(database)),
+            ChildSpec("replay", Platform),
+            ChildSpec(
+                "triggers",
+                lambda: TriggerEngine(
+                    CREATOR,
+                    store=lambda: root.lookup("store"),
+                    platform=lambda name: root.lookup(name),
+                    pseudonym_key=b"k" * 32,
+                ),
+            ),
+        ],
+        backoff=Backoff(initial=0),
+    )
+    await nursery.start(root.run)
+    yield Harness(root)
+    await root.stop()
+
+
+async def test_ping_replies_through_the_platform_it_came_from(harness):
+    await harness.say("!ping")
+    assert await harness.replies() == ["pong, User1001!"]
+
+
+async def test_poll_open_vote_change_and_close_are_committed(harness):
+    await harness.say("!poll Next boon? | Zeus | Artemis", roles=MOD)
+    await harness.say("!vote 1", user="2001")
+    await harness.say("!vote 2", user="2002")
+    await harness.say("!vote 2", user="2001")  # changes the vote: still one vote per user
+    await harness.say("!vote zeus", user="2003")  # an option by its label
+    open_polls = await harness.read(lambda c: polls.list_polls(c, state="open"))
+    assert [o.votes for o in open_polls[0].options] == [1, 2]
+    await harness.say("!endpoll", roles=MOD)
+    (closed,) = await harness.read(lambda c: polls.list_polls(c))
+    assert closed.poll.state == "closed"
+    assert closed.poll.question == "Next boon?"
+    assert [(o.label, o.votes) for o in closed.options] == [("Zeus", 1), ("Artemis", 2)]
+    replies = await harness.replies()
+    assert replies[0] == "Poll: Next boon? 1) Zeus, 2) Artemis"
+    assert replies[-1] == "Artemis wins with 2 of 3 votes"
+
+
+async def test_tally_increment_and_decrement_reply_with_the_count(harness):
+    await harness.say("!death")
+    await harness.say("!death")
+    await harness.say("!undeath")
+    assert await harness.replies() == ["Deaths: 1", "Deaths: 2", "Deaths: 1"]
+    tally = await harness.read(lambda c: counters.get_tally(c, "daniel", "deaths"))
+    assert tally.count == 1
+
+
+async def test_score_add_gives_the_configured_points(harness):
+    await harness.say("!point @PixelPanda")
+    await harness.say("!point @PixelPanda")
+    (board,) = await harness.read(lambda c: counters.list_scoreboards(c))
+    assert [(e.label, e.score) for e in board.entries] == [("PixelPanda", 4)]
+    assert (await harness.replies())[-1] == "PixelPanda has 4"
+
+
+async def test_clip_request_creates_a_queued_clip(harness):
+    await harness.say("!clip what a play")
+    (clip,) = await harness.read(lambda c: clips.list_clips(c))
+    assert clip.state == "queued"
+    assert clip.creator_id == "daniel"
+    assert clip.title == "what a play"
+    assert clip.duration_seconds == 20
+    assert clip.requested_by != "1001"  # pseudonymized
+    assert await harness.replies() == [f"clip {clip.clip_id}"]
+
+
+async def test_cooldowns_survive_an_engine_restart(harness):
+    await harness.say("!ping")
+    await harness.root.restart_child("triggers")
+    await harness.say("!ping")  # the same user within cooldown_user = 60 s: blocked
+    await harness.say("!ping", user="1002")  # another user is not
+    assert await harness.replies() == ["pong, User1001!", "pong, User1002!"]
+
+
+async def test_bad_arguments_get_an_error_reply(harness):
+    await harness.say("!poll only a question", roles=MOD)
+    await harness.say("!point")
+    replies = await harness.replies()
+    assert len(replies) == 2
+    assert "options" in replies[0]
+    assert "Who gets the points?" in replies[1]
+    assert await harness.read(lambda c: polls.list_polls(c)) == []
+
+
+async def test_a_failing_action_replies_counts_an_error_and_keeps_running(harness):
+    await harness.say("!vote 1")  # no open poll: the store refuses it
+    await harness.say("!poll Q? | A | B", roles=MOD)
+    await harness.say("!vote 7")  # no such option
+    replies = await harness.replies()
+    assert replies[0] == "Sorry, that did not work: there is no open poll"
+    assert replies[2].startswith("Sorry, that did not work: no option '7'")
+    assert harness.engine_detail()["errors"] == 2
+    await harness.say("!ping")
+    assert (await harness.replies())[-1] == "pong, User1001!"
+
+
+async def test_a_store_write_failure_is_an_error_reply_not_a_crash(harness):
+    # Break the tallies table under the engine: the store's transaction fails.
+    def drop(conn: apsw.Connection) -> None:
+        conn.execute("DROP TABLE tallies")
+
+    (result,) = await harness.store.call(Write(ops=(drop,), topic="test"))
+    result.unwrap()
+    await harness.say("!death")
+    replies = await harness.replies()
+    assert replies == [STORE_FAILURE_REPLY]  # no SQLite details in the chat
+    assert harness.engine_detail()["errors"] == 1
+    row = {r["path"]: r for r in harness.root.tree()}["root/triggers"]
+    assert row["restarts"] == 0 and row["state"] == "running"
+
+
+async def test_cooldowns_survive_an_engine_crash(harness):
+    await harness.say("!ping")
+    with pytest.raises(ActorFailed):
+        await harness.engine.call("not a chat event", timeout=10)  # TypeError: a crash
+    await harness.say("!ping")  # the restarted engine restored the cooldown
+    assert await harness.replies() == ["pong, User1001!"]
+    row = {r["path"]: r for r in harness.root.tree()}["root/triggers"]
+    assert row["restarts"] == 1
+
+
+async def test_a_long_cooldown_is_committed_before_the_reply(harness):
+    """`ping` has a 60 s per-user cooldown: by the time its reply is out, the cooldown is in
+    the database (a kill right after the reply cannot forget it)."""
+    await harness.say("!ping")
+    assert await harness.replies() == ["pong, User1001!"]
+    scopes = await harness.read(lambda c: [r.scope for r in cooldowns.active_cooldowns(c, now=0)])
+    assert scopes == ["daniel/user:ping:1001"]

@@ -1,0 +1,215 @@
+"""`LiveMonitor` + `HelixClient` against `FakeHelix`, with a real `StateStore`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import trio
+from fakes.helix import FakeHelix
+
+from actors import Actor
+from actors.events import StreamEnded, StreamStarted
+from actors.notify.rules import NotifyRule
+from actors.store import Read, StateStore
+from actors.watch import HelixClient, LiveMonitor, PollNow, WatchAdd, WatchList, WatchRemove
+from state import outbox
+from state import streams as sessions
+from supervisors import Backoff, ChildSpec, Supervisor
+
+
+class Recorder(Actor):
+    """Keeps every message (stands in for the notification dispatcher)."""
+
+    seen: list[Any] = []
+
+    async def handle(self, message: Any) -> None:
+        Recorder.seen.append(message)
+
+
+async def until(predicate: Any) -> None:
+    with trio.fail_after(10):
+        while not predicate():  # noqa: ASYNC110 - actor state has no event to wait on
+            await trio.sleep(0.01)
+
+
+async def tree(
+    nursery: trio.Nursery, tmp_path: Path, helix: HelixClient | None, **kwargs: Any
+) -> tuple[Supervisor, LiveMonitor]:
+    Recorder.seen = []
+    made: list[LiveMonitor] = []
+
+    def monitor() -> LiveMonitor:
+        made.append(
+            LiveMonitor(
+                store=lambda: sup.ref("store"),
+                helix=helix,
+                notifier=lambda: sup.ref("notifier"),
+                poll_seconds=3600,
+                autopoll=False,
+                **kwargs,
+            )
+        )
+        return made[-1]
+
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec("store", lambda: StateStore(tmp_path / "state.sqlite3")),
+            ChildSpec("notifier", Recorder),
+            ChildSpec("watch", monitor),
+        ],
+        backoff=Backoff(initial=0),
+    )
+    await nursery.start(sup.run)
+    return sup, made[-1]
+
+
+def client(fake: FakeHelix) -> HelixClient:
+    return HelixClient(
+        client_id="client-id",
+        client_secret="client-secret",
+        helix_base=fake.helix_base,
+        oauth_base=fake.oauth_base,
+    )
+
+
+async def open_sessions(sup: Supervisor) -> list[sessions.StreamSession]:
+    rows = await sup.ref("store").call(Read(fn=sessions.list_sessions))
+    return [s for s in rows if s.ended_at is None]
+
+
+async def test_polls_batches_pages_and_records_transitions(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeHelix = await nursery.start(FakeHelix().serve)
+    streamers = [f"streamer{i:03d}" for i in range(250)]  # 3 requests of <= 100 logins
+    for login in streamers[:5]:
+        fake.go_live(login)
+    for i in range(150):  # a watched game with 150 other live streams: 2 pages of 100
+        fake.go_live(f"gamer{i:03d}", game_id="33214")
+    helix = client(fake)
+    sup, monitor = await tree(nursery, tmp_path, helix, streamers=streamers, games=["33214"])
+
+    result = await sup.ref("watch").call(PollNow())
+    assert result.live == 155 and len(result.started) == 155
+    logins = [c for c in fake.calls() if any(k == "user_login" for k, _ in c.params)]
+    assert len(logins) == 3 and all(
+        sum(k == "user_login" for k, _ in c.params) <= 100 for c in logins
+    )
+    games = [c for c in fake.calls() if any(k == "game_id" for k, _ in c.params)]
+    assert len(games) == 2 and ("after", "100") in games[1].params
+    assert result.requests == 1 + 3 + 2  # the token, then the streams requests
+    assert len(await open_sessions(sup)) == 155
+    await until(lambda: len(Recorder.seen) == 155)
+    started = [m for m in Recorder.seen if isinstance(m, StreamStarted)]
+    assert {m.channel for m in started} == set(streamers[:5]) | {
+        f"gamer{i:03d}" for i in range(150)
+    }
+    first = next(m for m in started if m.channel == "streamer000")
+    assert first.title == "live now" and first.viewer_count == 10
+
+    # The same answer again: no transition, no duplicate session.
+    again = await sup.ref("watch").call(PollNow())
+    assert again.started == () and again.ended == ()
+    assert len(Recorder.seen) == 155
+
+    # One goes offline: its session ends and StreamEnded goes out.
+    fake.go_offline("streamer001")
+    # An expired token is replaced on the 401 without failing the scan.
+    fake.expire_tokens()
+    ended = await sup.ref("watch").call(PollNow())
+    assert ended.ended == ("streamer001",)
+    assert fake.token_grants == 2
+    await until(lambda: len(Recorder.seen) == 156)
+    assert isinstance(Recorder.seen[-1], StreamEnded)
+    rows = await sup.ref("store").call(
+        Read(fn=lambda c: sessions.list_sessions(c, channel="streamer001"))
+    )
+    assert rows[0].ended_at is not None
+    snap = monitor.snapshot()
+    assert snap["polls"] == 3 and snap["started"] == 155 and snap["ended"] == 1
+    assert "client-secret" not in repr(snap) and "app-token" not in repr(snap)
+    await sup.stop()
+    await helix.aclose()
+
+
+async def test_waits_for_the_bucket_reset_instead_of_hitting_429(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeHelix = await nursery.start(FakeHelix().serve)
+    streamers = [f"s{i}" for i in range(150)]  # two requests
+    fake.go_live("s1")
+    helix = client(fake)
+    sup, _monitor = await tree(nursery, tmp_path, helix, streamers=streamers)
+    fake.set_bucket(remaining=1, reset_in=0.3)  # the first answer says: 0 left until reset
+    result = await sup.ref("watch").call(PollNow(), timeout=10)
+    assert result.started == ("s1",)
+    statuses = [c.status for c in fake.calls()]
+    assert statuses == [200, 200]  # waited for the reset: no 429
+    assert helix.rate_limit_waits >= 1
+
+    # A 429 anyway (another client shares the bucket): wait for the reset and retry.
+    fake.set_bucket(remaining=0, reset_in=0.3)
+    await sup.ref("watch").call(PollNow(), timeout=10)
+    later = [c.status for c in fake.calls()][2:]
+    # Both requests were in flight on the old bucket figure; each 429 is retried once, after
+    # the reset, never hammered.
+    assert later[-2:] == [200, 200] and set(later[:-2]) == {429} and len(later) <= 4
+    await sup.stop()
+    await helix.aclose()
+
+
+async def test_a_failed_scan_ends_nothing(nursery: trio.Nursery, tmp_path: Path) -> None:
+    fake: FakeHelix = await nursery.start(FakeHelix().serve)
+    fake.go_live("daniel")
+    helix = client(fake)
+    sup, _monitor = await tree(nursery, tmp_path, helix, streamers=["daniel"])
+    await sup.ref("watch").call(PollNow())
+    fake.go_offline("daniel")
+    fake.client_secret = "rotated"  # the token grant now fails
+    fake.expire_tokens()
+    try:
+        await sup.ref("watch").call(PollNow())
+    except Exception:
+        pass
+    assert len(await open_sessions(sup)) == 1  # still live: a failure is not "offline"
+    await sup.stop()
+    await helix.aclose()
+
+
+async def test_kick_and_webhook_events_and_watch_messages(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    rule = NotifyRule(id="kick-live", platform="kick", webhook_url="http://127.0.0.1:1/x")
+    sup, monitor = await tree(nursery, tmp_path, None, kick_channels=["xqc"], rules=[rule])
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
+    live = StreamStarted(platform="kick", channel="xQc", message_id="k1", sent_at=at, raw_type="x")
+    assert await sup.ref("watch").call(live) is True
+    assert await sup.ref("watch").call(live) is False  # already live: nothing new
+    other = StreamStarted(
+        platform="kick", channel="nobody", message_id="k2", sent_at=at, raw_type="x"
+    )
+    assert await sup.ref("watch").call(other) is False  # not watched
+    entries = await sup.ref("store").call(Read(fn=outbox.list_outbox))
+    assert [e.dedupe_key for e in entries] == [f"kick:xqc:{int(at.timestamp() * 1000)}:kick-live"]
+    assert entries[0].destination == "webhook:kick-live"  # never the URL
+    assert "127.0.0.1" not in repr(entries[0])
+    await sup.ref("watch").call(
+        StreamEnded(platform="kick", channel="xqc", message_id=None, sent_at=at, raw_type="x")
+    )
+    await until(lambda: len(Recorder.seen) == 2)
+    assert [type(m).__name__ for m in Recorder.seen] == ["StreamStarted", "StreamEnded"]
+
+    assert await sup.ref("watch").call(WatchAdd(kind="twitch", value="Daniel")) is True
+    assert await sup.ref("watch").call(WatchAdd(kind="twitch", value="daniel")) is False
+    assert await sup.ref("watch").call(WatchAdd(kind="twitch", value="no spaces")) is None
+    assert await sup.ref("watch").call(WatchAdd(kind="twitch_game", value="abc")) is None
+    listed = await sup.ref("watch").call(WatchList())
+    assert listed["twitch"] == ["daniel"] and listed["kick"] == ["xqc"]
+    assert await sup.ref("watch").call(WatchRemove(kind="twitch", value="DANIEL")) is True
+    assert await sup.ref("watch").call(WatchRemove(kind="twitch", value="daniel")) is False
+    assert monitor.snapshot()["ignored"] == 3
+    await sup.stop()
