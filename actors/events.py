@@ -176,3 +176,120 @@ AnyEvent = (
     | StreamStarted
     | StreamEnded
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Private fast constructors for parsers' hot paths
+# --------------------------------------------------------------------------------------------
+#
+# attrs' generated __init__ takes keyword arguments, runs the `roles` converter and the
+# `sent_at` validator and sets each field through object.__setattr__: for a ChatEvent that is
+# several microseconds, a large share of a chat line's whole cost. A parser that has built
+# every value itself (an aware UTC datetime, a frozenset drawn from ROLES, a tuple of Emote)
+# can fill the slots directly instead. The result is the same object attrs would build (the
+# same slots hold the same values, so ==, hash and repr agree: see
+# tests/unit/actors/test_events_fast.py). These helpers check nothing: call them only with
+# values that already satisfy the public constructor's converters and validators. Everyone
+# else uses the public constructors, which keep validating.
+
+_CHAT_EVENT_FIELDS: tuple[str, ...] = (
+    "platform",
+    "channel",
+    "message_id",
+    "sent_at",
+    "raw_type",
+    "user_id",
+    "login",
+    "display_name",
+    "text",
+    "roles",
+    "emotes",
+    "bits",
+    "reply_parent",
+    "first_message",
+    "is_action",
+    "color",
+)
+_EMOTE_FIELDS: tuple[str, ...] = ("id", "start", "end", "name")
+
+if (
+    tuple(a.name for a in attrs.fields(ChatEvent)) != _CHAT_EVENT_FIELDS
+    or tuple(a.name for a in attrs.fields(Emote)) != _EMOTE_FIELDS
+):  # pragma: no cover - a guard for whoever adds a field
+    raise RuntimeError("ChatEvent/Emote fields changed: update the fast constructors below")
+
+_new = object.__new__
+# Slot descriptors (found through the MRO, so PlatformEvent's own slots are included).
+(
+    _set_platform,
+    _set_channel,
+    _set_message_id,
+    _set_sent_at,
+    _set_raw_type,
+    _set_user_id,
+    _set_login,
+    _set_display_name,
+    _set_text,
+    _set_roles,
+    _set_emotes,
+    _set_bits,
+    _set_reply_parent,
+    _set_first_message,
+    _set_is_action,
+    _set_color,
+) = (getattr(ChatEvent, name).__set__ for name in _CHAT_EVENT_FIELDS)
+_set_emote_id, _set_emote_start, _set_emote_end, _set_emote_name = (
+    getattr(Emote, name).__set__ for name in _EMOTE_FIELDS
+)
+
+
+def _chat_event_unchecked(
+    platform: str,
+    channel: str,
+    message_id: str | None,
+    sent_at: datetime,
+    raw_type: str,
+    user_id: str,
+    login: str,
+    display_name: str,
+    text: str,
+    roles: frozenset[str],
+    emotes: tuple[Emote, ...],
+    bits: int,
+    reply_parent: ReplyParent | None,
+    first_message: bool,
+    is_action: bool,
+    color: str | None,
+) -> ChatEvent:
+    """A `ChatEvent` from known-good values, skipping the converter and the validator.
+
+    `sent_at` must be aware and `roles` a frozenset that is a subset of `ROLES`.
+    """
+    event = _new(ChatEvent)
+    _set_platform(event, platform)
+    _set_channel(event, channel)
+    _set_message_id(event, message_id)
+    _set_sent_at(event, sent_at)
+    _set_raw_type(event, raw_type)
+    _set_user_id(event, user_id)
+    _set_login(event, login)
+    _set_display_name(event, display_name)
+    _set_text(event, text)
+    _set_roles(event, roles)
+    _set_emotes(event, emotes)
+    _set_bits(event, bits)
+    _set_reply_parent(event, reply_parent)
+    _set_first_message(event, first_message)
+    _set_is_action(event, is_action)
+    _set_color(event, color)
+    return event
+
+
+def _emote_unchecked(id: str, start: int, end: int, name: str | None) -> Emote:
+    """An `Emote` without the keyword-argument __init__ (Emote has no checks to skip)."""
+    emote = _new(Emote)
+    _set_emote_id(emote, id)
+    _set_emote_start(emote, start)
+    _set_emote_end(emote, end)
+    _set_emote_name(emote, name)
+    return emote

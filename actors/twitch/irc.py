@@ -30,6 +30,8 @@ from actors.events import (
     RaidEvent,
     ReplyParent,
     SubscriptionEvent,
+    _chat_event_unchecked,
+    _emote_unchecked,
 )
 
 __all__ = [
@@ -654,7 +656,10 @@ def to_chat_event(
     Raises `TwitchMessageError` when the line claims one of these types but lacks what the
     event needs (no channel, no text on a PRIVMSG, a malformed integer tag).
     """
-    command = msg.command.upper()
+    command = msg.command
+    if command == "PRIVMSG":  # nearly every line: skip the upper() below
+        return _chat_event(msg, now)
+    command = command.upper()
     if command == "PRIVMSG":
         return _chat_event(msg, now)
     if command == "USERNOTICE":
@@ -687,7 +692,176 @@ def to_chat_event(
     return None
 
 
+# PRIVMSG fast path
+# ----------------
+# Chat lines are nearly all PRIVMSG, and the general route (`_privmsg_fields`, then the
+# public ChatEvent constructor) builds a dict of every Twitch field, parses the badges twice
+# and runs attrs' converter and validator: about three times the cost of parsing the line.
+# `_chat_event` reads only what a ChatEvent needs and builds it with the unchecked
+# constructor. It handles the well-formed line and hands anything unusual (no channel or
+# text, a timestamp or bits that are not plain digits, an emote range with a huge number, a
+# caller-supplied `now`) to `_chat_event_general`, the original route, so errors,
+# fallbacks and values stay exactly what they were. Safe for the unchecked constructor by
+# construction: `sent_at` comes from `_utc_from_ms` or `datetime.now(UTC)` (aware), `roles`
+# from `_roles` (a subset of ROLES), emotes are built here from ints and str.
+
+# Below this every digit string converts without leaving datetime's range (year 9999).
+_MAX_FAST_MS: Final = 253_402_300_800_000
+_MAX_FAST_MS_DIGITS: Final = len(str(_MAX_FAST_MS))
+# Bounded caches: cleared whole when full (cheap, and chat keeps them warm again at once).
+_CACHE_LIMIT: Final = 4096
+# whole seconds since the epoch -> (year, month, day, hour, minute, second)
+_second_parts: dict[int, tuple[int, int, int, int, int, int]] = {}
+# (badges, mod, vip, subscriber) tag values -> roles
+_roles_cache: dict[tuple[str | None, str | None, str | None, str | None], frozenset[str]] = {}
+
+
+def _utc_from_ms(ms: int) -> datetime:
+    """`_EPOCH + timedelta(milliseconds=ms)` for 0 <= ms < _MAX_FAST_MS, with a cache per second.
+
+    Chat timestamps cluster in a few seconds, so the calendar fields of each second are
+    computed once; the datetime is then one positional constructor call (same value, same
+    `UTC` tzinfo object, as the timedelta sum).
+    """
+    seconds = ms // 1000
+    parts = _second_parts.get(seconds)
+    if parts is None:
+        when = _EPOCH + timedelta(seconds=seconds)
+        parts = (when.year, when.month, when.day, when.hour, when.minute, when.second)
+        if len(_second_parts) >= _CACHE_LIMIT:
+            _second_parts.clear()
+        _second_parts[seconds] = parts
+    year, month, day, hour, minute, second = parts
+    return datetime(year, month, day, hour, minute, second, (ms % 1000) * 1000, UTC)
+
+
+def _cached_roles(tags: Mapping[str, str]) -> frozenset[str]:
+    badges = tags.get("badges")
+    key = (badges, tags.get("mod"), tags.get("vip"), tags.get("subscriber"))
+    roles = _roles_cache.get(key)
+    if roles is None:
+        roles = frozenset(_roles(tags, _badges(badges)))
+        if len(_roles_cache) >= _CACHE_LIMIT:
+            _roles_cache.clear()
+        _roles_cache[key] = roles
+    return roles
+
+
+def _emote_start(emote: Emote) -> int:
+    return emote.start
+
+
+# A complete `a-b,c-d` range list with numbers short enough to convert without limits.
+_SHORT_RANGES_RE: Final = re.compile(r"[0-9]{1,9}-[0-9]{1,9}(?:,[0-9]{1,9}-[0-9]{1,9})*")
+_ANY_RANGES_RE: Final = re.compile(r"[0-9]+-[0-9]+(?:,[0-9]+-[0-9]+)*")
+
+
+def _quick_emotes(value: str, text: str) -> tuple[Emote, ...] | None:
+    """`parse_emotes(value, text)` as a tuple of `Emote`, or `None` to take the general route.
+
+    The same walk as `parse_emotes` (a piece that is not a complete `id:ranges` entry is
+    joined to the next one, as its `/` belonged to the id), with each range list checked by
+    one regex instead of a check per number: a run of ASCII digits, `-`, a run of ASCII
+    digits, comma-separated, is what `_is_range_number` accepts. A complete entry with a
+    number of ten digits or more gives `None`, so `parse_emotes` handles (or refuses)
+    the huge number exactly as before.
+    """
+    emotes: list[Emote] = []
+    pending = ""
+    for piece in value.split("/"):
+        entry = pending + piece if pending else piece
+        emote_id, colon, ranges = entry.rpartition(":")
+        if not colon or _SHORT_RANGES_RE.fullmatch(ranges) is None:
+            if colon and _ANY_RANGES_RE.fullmatch(ranges) is not None:
+                return None
+            pending = entry + "/"
+            continue
+        pending = ""
+        for span in ranges.split(","):
+            first, _, last = span.partition("-")
+            start = int(first)
+            end = int(last)
+            emotes.append(_emote_unchecked(emote_id, start, end, text[start : end + 1] or None))
+    if len(emotes) > 1:
+        emotes.sort(key=_emote_start)  # stable, as parse_emotes' sort
+    return tuple(emotes)
+
+
+def _plain_digits(value: str) -> bool:
+    return value.isdigit() and value.isascii()
+
+
 def _chat_event(msg: IrcMessage, now: datetime | None) -> ChatEvent:
+    params = msg.params
+    if len(params) < 2:
+        return _chat_event_general(msg, now)
+    first = params[0]
+    channel = first[1:] if first[:1] == "#" else first
+    if not channel or first == "*":
+        return _chat_event_general(msg, now)
+    tags = msg.tags
+
+    raw_ts = tags.get("tmi-sent-ts")
+    if raw_ts:
+        if len(raw_ts) > _MAX_FAST_MS_DIGITS or not _plain_digits(raw_ts):
+            return _chat_event_general(msg, now)
+        ms = int(raw_ts)
+        if ms >= _MAX_FAST_MS:
+            return _chat_event_general(msg, now)
+        sent_at = _utc_from_ms(ms)
+    elif now is None:
+        sent_at = datetime.now(UTC)
+    else:
+        # The caller's `now` is unchecked: let the public constructor validate it.
+        return _chat_event_general(msg, now)
+
+    raw_bits = tags.get("bits")
+    if raw_bits:
+        if len(raw_bits) > 18 or not _plain_digits(raw_bits):
+            return _chat_event_general(msg, now)
+        bits = int(raw_bits)
+    else:
+        bits = 0
+
+    text = params[1]
+    is_action = False
+    if text[:8] == _ACTION_START and len(text) > 8 and text[-1] == "\x01":
+        text = text[8:-1]
+        is_action = True
+
+    raw_emotes = tags.get("emotes")
+    emotes: tuple[Emote, ...]
+    if raw_emotes:
+        quick = _quick_emotes(raw_emotes, text)
+        if quick is None:
+            return _chat_event_general(msg, now)
+        emotes = quick
+    else:
+        emotes = ()
+
+    login = _nick(msg.prefix) or ""
+    parent = _reply_parent(tags) if "reply-parent-msg-id" in tags else None
+    return _chat_event_unchecked(
+        "twitch",
+        channel,
+        tags.get("id"),
+        sent_at,
+        "PRIVMSG",
+        tags.get("user-id") or "",
+        login,
+        tags.get("display-name") or login,
+        text,
+        _cached_roles(tags),
+        emotes,
+        bits,
+        ReplyParent(**parent) if parent is not None else None,
+        tags.get("first-msg") == "1",
+        is_action,
+        tags.get("color") or None,
+    )
+
+
+def _chat_event_general(msg: IrcMessage, now: datetime | None) -> ChatEvent:
     fields = _privmsg_fields(msg)
     channel = _require_channel(fields, "PRIVMSG")
     text = fields["text"]

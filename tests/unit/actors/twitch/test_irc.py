@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
 
 import attrs
 import pytest
@@ -18,10 +22,14 @@ from actors.events import (
     SubscriptionEvent,
 )
 from actors.twitch.irc import (
+    _CACHE_LIMIT,
     MAX_MESSAGE_LENGTH,
     IrcMessage,
     IrcParseError,
     TwitchMessageError,
+    _chat_event_general,
+    _roles_cache,
+    _second_parts,
     cap_req,
     format_irc_line,
     join,
@@ -41,6 +49,7 @@ from actors.twitch.irc import (
 )
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+_T = TypeVar("_T")
 
 PRIVMSG = (
     "@badge-info=subscriber/22;badges=moderator/1,subscriber/12;color=#19E6E6;"
@@ -566,3 +575,187 @@ def test_format_then_parse_round_trips(
     assert msg.params == params
     assert msg.tags == tags
     assert msg.prefix is None
+
+
+# ------------------------------------------------------------------------------------------
+# PRIVMSG fast path: the same result as the general route, value for value
+# ------------------------------------------------------------------------------------------
+
+CORPUS = Path(__file__).parents[3] / "conformance" / "data" / "twitch_irc.jsonl"
+
+
+def _outcome(build: Callable[[], object]) -> tuple[str, object]:
+    try:
+        return ("event", build())
+    except Exception as exc:
+        return ("error", (type(exc), str(exc)))
+
+
+def _same_outcome(msg: IrcMessage, now: datetime | None) -> None:
+    before = datetime.now(UTC)
+    fast = _outcome(lambda: to_chat_event(msg, now=now))
+    general = _outcome(lambda: _chat_event_general(msg, now))
+    after = datetime.now(UTC)
+    if fast[0] == general[0] == "event":
+        fast_event, general_event = fast[1], general[1]
+        assert isinstance(fast_event, ChatEvent) and isinstance(general_event, ChatEvent)
+        assert fast_event.sent_at.utcoffset() is not None
+        clock = (before <= fast_event.sent_at <= after, before <= general_event.sent_at <= after)
+        if now is None and clock == (True, True):
+            # Both read the clock (no usable tmi-sent-ts): line the readings up to compare.
+            fast_event = attrs.evolve(fast_event, sent_at=NOW)
+            general_event = attrs.evolve(general_event, sent_at=NOW)
+        assert fast_event == general_event
+        assert repr(fast_event) == repr(general_event)
+        assert hash(fast_event) == hash(general_event)
+        assert fast_event.sent_at.tzinfo is general_event.sent_at.tzinfo
+    else:
+        assert fast == general
+
+
+def _corpus_privmsgs() -> list[IrcMessage]:
+    found = []
+    for row in CORPUS.read_text("utf-8").splitlines():
+        try:
+            msg = parse_irc_line(json.loads(row)["raw"])
+        except IrcParseError:
+            continue
+        if msg.command.upper() == "PRIVMSG":
+            found.append(msg)
+    return found
+
+
+@pytest.mark.parametrize("now", [None, NOW])
+def test_fast_chat_event_matches_general_route_on_corpus(now: datetime | None) -> None:
+    messages = _corpus_privmsgs()
+    assert len(messages) >= 20
+    for msg in messages:
+        _same_outcome(msg, now)
+
+
+def test_fast_chat_event_timestamps_match_timedelta_sum() -> None:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for ms in (0, 1, 999, 1000, 1594555275886, 951782399999, 951868800000, 253402300799999):
+        event = to_chat_event(parse_irc_line(f"@tmi-sent-ts={ms} :a!a@a PRIVMSG #c :x"))
+        assert event is not None
+        assert event.sent_at == epoch + timedelta(milliseconds=ms)
+        assert repr(event.sent_at) == repr(epoch + timedelta(milliseconds=ms))
+
+
+def test_fast_chat_event_roles_cache_keys_on_every_role_tag() -> None:
+    def roles(tags: str) -> frozenset[str]:
+        event = to_chat_event(parse_irc_line(f"@{tags} :a!a@a PRIVMSG #c :x"), now=NOW)
+        assert isinstance(event, ChatEvent)
+        return event.roles
+
+    assert roles("badges=subscriber/1") == {"subscriber"}
+    assert roles("badges=subscriber/1;mod=1") == {"subscriber", "moderator"}
+    assert roles("badges=subscriber/1;vip=1") == {"subscriber", "vip"}
+    assert roles("badges=;subscriber=1") == {"subscriber"}
+    assert roles("badges=") == frozenset()
+
+
+def test_fast_chat_event_with_naive_now_fails_like_the_constructor() -> None:
+    msg = parse_irc_line(":a!a@a PRIVMSG #c :x")
+    with pytest.raises(ValueError, match="aware"):
+        to_chat_event(msg, now=datetime(2026, 1, 1))
+
+
+def _maybe(values: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
+    return st.one_of(st.none(), values)
+
+
+def _either(
+    good: st.SearchStrategy[_T], odd: st.SearchStrategy[_T]
+) -> tuple[st.SearchStrategy[_T], st.SearchStrategy[_T]]:
+    """What a well-formed line holds, and what any line may hold."""
+    return good, st.one_of(good, odd)
+
+
+digits = st.text(st.sampled_from("0123456789"), min_size=0, max_size=20)
+numberish = st.one_of(
+    digits, digits.map(lambda d: f"-{d}"), st.sampled_from(["٣", "1_0", " 1", "+1", "0x1"])
+)
+timestamps = _either(st.integers(0, 253402300799999).map(str), numberish)
+badge_names = st.sampled_from(
+    ["broadcaster", "moderator", "vip", "subscriber", "founder", "premium", "", "partner"]
+)
+badge_list = st.lists(
+    st.tuples(badge_names, st.sampled_from(["", "/0", "/1", "/3012"])).map("".join), max_size=4
+).map(",".join)
+small = st.integers(0, 40).map(str)
+good_emote = st.tuples(
+    st.sampled_from(["25", "1902", "emotesv2_abc"]),
+    st.lists(st.tuples(small, small).map("-".join), min_size=1, max_size=3).map(",".join),
+).map(":".join)
+odd_emote = st.tuples(
+    st.sampled_from(["25", "emotesv2_a/b", "1902", "x:y", ""]),
+    st.lists(st.tuples(digits, st.sampled_from(["-", "", "--"]), digits), min_size=1, max_size=3),
+).map(lambda e: e[0] + ":" + ",".join(a + dash + b for a, dash, b in e[1]))
+emotes_tag = _either(
+    st.lists(good_emote, max_size=3).map("/".join),
+    st.one_of(st.lists(odd_emote, max_size=3).map("/".join), st.text(IRC_ALPHABET, max_size=20)),
+)
+flag = st.sampled_from(["0", "1", "", "x"])
+
+
+@st.composite
+def privmsgs(draw: st.DrawFn, *, wellformed: bool) -> IrcMessage:
+    """PRIVMSGs as the fast path takes them (`wellformed`), or holding anything odd."""
+    pick = 0 if wellformed else 1
+    candidates: dict[str, str | None] = {
+        "tmi-sent-ts": draw(_maybe(timestamps[pick])),
+        "bits": draw(_maybe(_either(small, numberish)[pick])),
+        "emotes": draw(_maybe(emotes_tag[pick])),
+        "badges": draw(_maybe(_either(badge_list, st.text(IRC_ALPHABET, max_size=10))[pick])),
+        "mod": draw(_maybe(flag)),
+        "vip": draw(_maybe(flag)),
+        "subscriber": draw(_maybe(flag)),
+        "first-msg": draw(_maybe(flag)),
+        "display-name": draw(_maybe(st.sampled_from(["", "Ab", "日本"]))),
+        "user-id": draw(_maybe(st.sampled_from(["", "42"]))),
+        "id": draw(_maybe(st.sampled_from(["", "abc"]))),
+        "color": draw(_maybe(st.sampled_from(["", "#FF0000"]))),
+        "reply-parent-msg-id": draw(_maybe(st.sampled_from(["", "p1"]))),
+        "reply-parent-user-login": draw(_maybe(st.sampled_from(["", "bob"]))),
+        "reply-parent-msg-body": draw(_maybe(st.sampled_from(["", "hi there"]))),
+    }
+    tags = {key: value for key, value in candidates.items() if value is not None}
+    prefix = draw(st.sampled_from([None, "a!a@a", "a@host", "tmi.twitch.tv", "!x@y", ""]))
+    text = draw(irc_text)
+    if draw(st.booleans()):
+        text = f"\x01ACTION {text}\x01"
+    channel = draw(_either(st.just("#c"), st.sampled_from(["c", "*", "#", "", "#日本"]))[pick])
+    params = draw(
+        _either(
+            st.just([channel, text]),
+            st.sampled_from([[], [channel], [channel, "extra", text]]),
+        )[pick]
+    )
+    return IrcMessage(tags=tags, prefix=prefix, command="PRIVMSG", params=params)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(privmsgs(wellformed=True), st.sampled_from([None, NOW]))
+def test_fuzz_fast_chat_event_matches_general_route(msg: IrcMessage, now: datetime | None) -> None:
+    _same_outcome(msg, now)
+
+
+NAIVE = datetime(2026, 1, 1)  # the constructor must refuse it, as before
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(privmsgs(wellformed=False), st.sampled_from([None, NOW, NAIVE]))
+def test_fuzz_odd_privmsgs_fail_or_fall_back_like_the_general_route(
+    msg: IrcMessage, now: datetime | None
+) -> None:
+    _same_outcome(msg, now)
+
+
+def test_fast_path_caches_stay_bounded() -> None:
+    for number in range(_CACHE_LIMIT + 10):
+        line = f"@badges=subscriber/{number};tmi-sent-ts={number * 1000} :a!a@a PRIVMSG #c :x"
+        event = to_chat_event(parse_irc_line(line))
+        assert isinstance(event, ChatEvent) and event.roles == {"subscriber"}
+    assert 0 < len(_roles_cache) <= _CACHE_LIMIT
+    assert 0 < len(_second_parts) <= _CACHE_LIMIT
