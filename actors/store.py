@@ -16,7 +16,7 @@ import apsw
 import attrs
 import trio
 
-from actors import Actor, ActorRef, MailboxFull
+from actors import Actor, ActorFailed, ActorRef, MailboxFull
 from state import Database, open_database
 
 
@@ -141,8 +141,10 @@ class StateStore(Actor):
         for subscriber in self._subscribers:
             try:
                 subscriber().cast(Changed(topic=topic))
-            except (MailboxFull, KeyError):
-                pass  # a full mailbox already holds a pending Changed; the next one will do
+            except (MailboxFull, KeyError, ActorFailed, TypeError):
+                # A full mailbox already holds a pending Changed; a subscriber that is gone
+                # or misnamed must never make the only writer crash.
+                pass
 
     def snapshot(self) -> dict[str, Any]:
         stats = self._db.statistics() if self._db is not None else None

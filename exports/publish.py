@@ -143,11 +143,25 @@ class ExportWriter:
         document whose ``meta`` does not match the registry, or content that is not canonical
         JSON. I/O errors are reported in the result and in :meth:`statistics`.
         """
-        prepared = [(path, self._prepare(path, doc)) for path, doc in sorted(documents.items())]
+        return self.publish_prepared(
+            {path: self.prepare(path, doc) for path, doc in documents.items()}
+        )
+
+    def publish_prepared(self, prepared: Mapping[str, bytes]) -> PublishResult:
+        """Write bytes made by :meth:`prepare` (in path order); see :meth:`publish`.
+
+        Lets a caller serialise once and keep the bytes (to skip rebuilding a file whose inputs
+        did not change); only bytes from :meth:`prepare` may be passed.
+        """
         outcomes: list[FileOutcome] = []
-        for path, data in prepared:
+        for path, data in sorted(prepared.items()):
             outcomes += self._write_everywhere(path, data)
         return PublishResult(outcomes=tuple(outcomes))
+
+    @staticmethod
+    def prepare(path: str, document: Mapping[str, Any]) -> bytes:
+        """Check ``document`` against the registry and return its canonical bytes."""
+        return ExportWriter._prepare(path, document)
 
     def publish_one(self, path: str, document: Mapping[str, Any]) -> PublishResult:
         """Write one document; see :meth:`publish`."""

@@ -9,6 +9,8 @@ from typing import Any
 import trio
 
 from actors import Actor
+from actors.clips import register_clip_routes
+from actors.watch import register_watch_routes
 from runtime.http import HttpApp, HttpError, Request, Response, json_response, serve_http
 from supervisors import Supervisor
 
@@ -31,9 +33,16 @@ def tree_rows(root: Supervisor) -> list[dict[str, Any]]:
     return [_jsonable({k: v for k, v in row.items() if k != "detail"}) for row in root.tree()]
 
 
-def build_app(root: Supervisor, *, token: str | None, version: str) -> HttpApp:
-    """`GET /status` (open, loopback by default) and the token-protected control API."""
+def build_app(
+    root: Supervisor, *, token: str | None, version: str, watch_secret: str | None = None
+) -> HttpApp:
+    """`GET /status` (open, loopback by default), the token-protected control API, and the
+    Twitch EventSub webhook when watching is configured with a secret."""
     app = HttpApp(token=token)
+    if watch_secret is not None:
+        register_watch_routes(app, lambda: root.lookup("watch"), watch_secret)
+    if root.registry is None or root.registry.kind(f"{root.name}/clips") is not None:
+        register_clip_routes(app, lambda: root.lookup("clips/jobs"), lambda: root.lookup("store"))
 
     async def status(_request: Request) -> Response:
         rows = tree_rows(root)

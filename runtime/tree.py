@@ -9,6 +9,10 @@ from pathlib import Path
 import attrs
 
 from actors import ActorRef
+from actors.clips import ClipSupervisor
+from actors.discord.client import DEFAULT_GATEWAY_URL, DiscordGateway
+from actors.discord.restclient import DEFAULT_API_BASE, DiscordRest
+from actors.notify import NotificationDispatcher, rules_from_config
 from actors.publisher import SnapshotPublisher
 from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
@@ -16,10 +20,13 @@ from actors.rumble.chat import RumbleChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
 from actors.twitch.chat import TwitchChat
+from actors.watch import LiveMonitor
+from actors.watch.helix_client import HELIX_BASE, OAUTH_BASE, HelixClient
 from actors.youtube.chat import YouTubeChat
 from config.models import Config, CreatorConfig
 from exports.publish import Mirror
 from runtime.control import HttpServer, build_app
+from runtime.control_plane import RuntimeControl
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
 
@@ -142,6 +149,77 @@ def creator_spec(
     return ChildSpec(f"creator:{creator.id}", start)
 
 
+def _watch_and_discord(
+    config: Config, lookup: Callable[[str], ActorRef], root: Callable[[], Supervisor]
+) -> list[ChildSpec]:
+    """`watch` (live monitor), `notify` (outbox dispatcher) and `discord` (control plane),
+    each only when configured."""
+    specs: list[ChildSpec] = []
+    rules = rules_from_config(config.notifications)
+    discord = config.discord if config.discord is not None and config.discord.enabled else None
+    api_base = (discord.api_base if discord else None) or DEFAULT_API_BASE
+    watch = config.watch if config.watch is not None and config.watch.enabled else None
+    if watch is not None:
+
+        def helix() -> HelixClient | None:
+            if watch.client_id is None or watch.client_secret is None:
+                return None
+            return HelixClient(
+                client_id=watch.client_id,
+                client_secret=watch.client_secret.reveal(),
+                helix_base=watch.helix_url or HELIX_BASE,
+                oauth_base=watch.oauth_url or OAUTH_BASE,
+            )
+
+        specs.append(
+            ChildSpec(
+                "watch",
+                lambda: LiveMonitor(
+                    store=lambda: lookup("store"),
+                    helix=helix,
+                    notifier=(lambda: lookup("notify")) if rules else None,
+                    rules=rules,
+                    streamers=watch.streamers,
+                    streamer_ids=watch.streamer_ids,
+                    games=watch.games,
+                    kick_channels=watch.kick_channels,
+                    poll_seconds=watch.poll_seconds,
+                ),
+            )
+        )
+    if rules:
+        specs.append(
+            ChildSpec(
+                "notify",
+                lambda: NotificationDispatcher(
+                    store=lambda: lookup("store"),
+                    rules=rules,
+                    bot_rest=(
+                        DiscordRest(token=discord.token.reveal(), base_url=api_base)
+                        if discord
+                        else None
+                    ),
+                ),
+            )
+        )
+    if discord is not None:
+        specs.append(
+            ChildSpec(
+                "discord",
+                lambda: DiscordGateway(
+                    token=discord.token.reveal(),
+                    control=lambda: RuntimeControl(root(), config),
+                    application_id=discord.application_id,
+                    guild_ids=discord.guild_ids,
+                    admin_user_ids=discord.admin_user_ids,
+                    gateway_url=discord.gateway_url or DEFAULT_GATEWAY_URL,
+                    api_base=api_base,
+                ),
+            )
+        )
+    return specs
+
+
 def build_tree(
     config: Config,
     paths: RuntimePaths,
@@ -162,7 +240,11 @@ def build_tree(
     children.append(
         ChildSpec(
             "store",
-            lambda: StateStore(paths.database, subscribers=[lambda: root.lookup("publisher")]),
+            lambda: StateStore(
+                paths.database,
+                # The publisher re-exports; the clip jobs pick up new `!clip` rows at once.
+                subscribers=[lambda: root.lookup("publisher"), lambda: root.lookup("clips/jobs")],
+            ),
             shutdown=30.0,  # let the last transaction commit
         )
     )
@@ -190,17 +272,36 @@ def build_tree(
     )
     if config.http.enabled:
         token = config.http.token.reveal() if config.http.token is not None else None
+        watch = config.watch
+        watch_secret = (
+            watch.eventsub_secret.reveal()
+            if watch is not None and watch.enabled and watch.eventsub_secret is not None
+            else None
+        )
         children.append(
             ChildSpec(
                 "http",
                 lambda: HttpServer(
-                    lambda: build_app(root, token=token, version=version),
+                    lambda: build_app(
+                        root, token=token, version=version, watch_secret=watch_secret
+                    ),
                     host=config.http.host,
                     port=config.http.port if http_port is None else http_port,
                 ),
                 shutdown=2.0,
             )
         )
+    if config.clips is not None or any(c.clips is not None for c in config.creators):
+        children.append(
+            ChildSpec(
+                "clips",
+                lambda: ClipSupervisor(
+                    config=config, data_dir=paths.data_dir, store=lambda: root.lookup("store")
+                ),
+                shutdown=15.0,  # ffmpeg is asked to finish ('q') before it is killed
+            )
+        )
+    children.extend(_watch_and_discord(config, lambda p: root.lookup(p), lambda: root))
     creators = [
         creator_spec(lambda p: root.lookup(p), c, pseudonym_key=pseudonym_key)
         for c in config.creators

@@ -24,6 +24,7 @@ __all__ = [
     "get_tally",
     "increment_tally",
     "list_scoreboards",
+    "list_scoreboards_ranked",
     "list_tallies",
     "ranked_entries",
     "remove_entry",
@@ -382,5 +383,45 @@ def list_scoreboards(
     boards = [_scoreboard(r) for r in conn.execute(sql + " ORDER BY 1, 2", params).fetchall()]
     return [
         ScoreboardView(scoreboard=b, entries=ranked_entries(conn, b.creator_id, b.scoreboard_id))
+        for b in boards
+    ]
+
+
+def list_scoreboards_ranked(
+    conn: apsw.Connection, *, creator_id: str | None = None
+) -> list[ScoreboardView]:
+    """Exactly what :func:`list_scoreboards` returns, in two queries instead of one per board.
+
+    Ranks use the same rule as :func:`ranked_entries` (``rank()`` over score, descending),
+    computed per scoreboard with a window partition.
+    """
+    sql = "SELECT creator_id, scoreboard_id, title, updated_at FROM scoreboards"
+    params: tuple = ()
+    if creator_id is not None:
+        sql += " WHERE creator_id = ?"
+        params = (creator_id,)
+    boards = [_scoreboard(r) for r in conn.execute(sql + " ORDER BY 1, 2", params).fetchall()]
+    if not boards:
+        return []
+    entries: dict[tuple[str, str], list[RankedEntry]] = {
+        (b.creator_id, b.scoreboard_id): [] for b in boards
+    }
+    rows = conn.execute(
+        "SELECT creator_id, scoreboard_id, "
+        "  rank() OVER (PARTITION BY creator_id, scoreboard_id ORDER BY score DESC), "
+        "  label, score, updated_at "
+        "FROM scoreboard_entries"
+        + (" WHERE creator_id = ?" if creator_id is not None else "")
+        + " ORDER BY creator_id, scoreboard_id, score DESC, label",
+        params,
+    )
+    for cid, sid, position, label, score, updated_at in rows:
+        bucket = entries.get((cid, sid))
+        if bucket is not None:
+            bucket.append(
+                RankedEntry(position=position, label=label, score=score, updated_at=updated_at)
+            )
+    return [
+        ScoreboardView(scoreboard=b, entries=tuple(entries[(b.creator_id, b.scoreboard_id)]))
         for b in boards
     ]

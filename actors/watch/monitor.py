@@ -25,6 +25,7 @@ import httpx
 import trio
 
 from actors import Actor, ActorRef
+from actors._errors import unwrap_failure
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule, outbox_ops
 from actors.store import Read, write
@@ -53,6 +54,10 @@ _VALID = {
     "kick": KICK_SLUG,
 }
 _MAX_BACKOFF = 600.0
+
+
+# What a poll can fail with and still be only a failed poll (backoff, not a crash).
+_POLL_FAILURES = (HelixApiError, HelixParseError, httpx.HTTPError, OSError, ValueError)
 
 
 @attrs.frozen(kw_only=True)
@@ -200,15 +205,13 @@ class LiveMonitor(Actor):
                 try:
                     await self.poll_once()
                     failures = 0
-                except (
-                    HelixApiError,
-                    HelixParseError,
-                    httpx.HTTPError,
-                    OSError,
-                    ValueError,
-                ) as exc:
+                except Exception as exc:
+                    # Requests run concurrently, so a failure may arrive wrapped in a group.
+                    cause = unwrap_failure(exc)
+                    if not isinstance(cause, _POLL_FAILURES):
+                        raise
                     failures += 1
-                    self._fail(f"poll failed: {type(exc).__name__}: {exc}"[:300])
+                    self._fail(f"poll failed: {type(cause).__name__}: {cause}"[:300])
             wait = self.poll_seconds * (2 ** min(failures, 6))
             wait = min(wait, max(self.poll_seconds, _MAX_BACKOFF)) * (0.9 + 0.2 * self._rng())
             with trio.move_on_after(wait):

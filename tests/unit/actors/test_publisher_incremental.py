@@ -1,0 +1,531 @@
+"""Incremental publishing: only dirty files are read and rebuilt, with the bytes of a full build.
+
+The publisher is driven directly (`on_start`, `handle`, `publish`), as the runtime's own loop
+would, with a hand-moved clock: what a publish rebuilds is then deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import apsw
+import pytest
+import structlog
+
+from actors.publisher import (
+    DB_FILES,
+    STATIC_FILES,
+    TREE_FILES,
+    SnapshotPublisher,
+    files_for_topic,
+    read_store,
+)
+from actors.store import Changed
+from config.models import CreatorConfig, ScoreboardConfig, TallyConfig, TriggerConfig
+from exports.canonical import canonical_bytes
+from exports.files import FILES
+from exports.redact import scrub, scrub_document
+from exports.schemas import validate
+from state import counters, open_database, polls, signals
+from state.timeutil import from_datetime
+
+STARTED = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+SECRET = "sk_live_supersecretvalue"
+PLAIN = 'plain"secret\\value'  # no marker: only the known-secret check can find it
+CREATORS = tuple(
+    CreatorConfig(
+        id=cid,
+        display_name=name,
+        tallies=(TallyConfig(id="deaths", label="Deaths"),),
+        scoreboards=(ScoreboardConfig(id="trivia", title="Trivia"),),
+        triggers=(TriggerConfig(id="ping", pattern="!ping", response="pong"),),
+    )
+    for cid, name in (("daniel", "Daniel"), ("mira", "Mira"), ("zed", "Zed"))
+)
+ALL = frozenset(f.path for f in FILES)
+TALLY_FILES = frozenset({"tallies.json", "tally_events.json"})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = STARTED + timedelta(minutes=5)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 1.0) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+class Tree:
+    """Rows shaped like `Supervisor.tree()`; tests change them to move tree files."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = [self.row("root", "supervisor")]
+        for c in CREATORS:
+            self.rows.append(self.row(f"root/creators/{c.id}/triggers", "actor", {"fired_at": {}}))
+
+    @staticmethod
+    def row(path: str, kind: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "path": path,
+            "kind": kind,
+            "state": "running",
+            "restarts": 0,
+            "last_error": None,
+            "started_at": STARTED,
+            "mailbox": {"depth": 0, "peak": 1},
+            "handled": 0,
+            "detail": detail or {},
+        }
+
+    def __call__(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.rows]
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "state" / "runtime.sqlite3"
+    path.parent.mkdir()
+    open_database(str(path)).close()
+    return path
+
+
+@contextmanager
+def writing(database: Path) -> Iterator[apsw.Connection]:
+    db = open_database(str(database))
+    try:
+        with db.transaction() as conn:
+            yield conn
+    finally:
+        db.close()
+
+
+def ms(at: datetime) -> int:
+    return from_datetime(at)
+
+
+def populate(database: Path, at: datetime) -> None:
+    """Every exported table with rows: polls open and closed, ties, signals, a secret."""
+    t = ms(at) - 60_000
+    with writing(database) as conn:
+        for n, c in enumerate(CREATORS):
+            counters.set_tally(
+                conn, creator_id=c.id, tally_id="deaths", value=n + 1, label="Deaths", now=t
+            )
+            counters.set_tally(
+                conn, creator_id=c.id, tally_id="gg", value=7, label=f"GG token={SECRET}", now=t
+            )
+            for e, points in enumerate((5, 3, 5, 1)):  # a tie for first place
+                counters.add_points(
+                    conn,
+                    creator_id=c.id,
+                    scoreboard_id="trivia",
+                    label=f"viewer{e}",
+                    points=points,
+                    title="Trivia",
+                    now=t + e,
+                )
+            polls.open_poll(
+                conn,
+                poll_id=f"{c.id}-1",
+                creator_id=c.id,
+                question="Which boon next?",
+                options=("Zeus", "Artemis", "Athena"),
+                now=t,
+            )
+            for v in range(5):
+                polls.vote(
+                    conn, poll_id=f"{c.id}-1", voter_key=f"v{v}", option_id=str(v % 3 + 1), now=t
+                )
+            if n % 2:
+                polls.close_poll(conn, poll_id=f"{c.id}-1", now=t + 10)
+        for kind in signals.SIGNAL_KINDS:
+            for s in range(5):
+                signals.append_signal(
+                    conn,
+                    kind=kind,  # type: ignore[arg-type]
+                    creator_id=CREATORS[s % 3].id,
+                    timestamp=t + s,
+                    entity_id=f"e{s}",
+                    type="chat_message" if kind == "chat" else kind,
+                    source="twitch",
+                    summary=f"{kind} {s} oauth:abcdefgh12345" if s == 2 else f"{kind} {s}",
+                )
+
+
+def make(database: Path, root: Path, clock: Clock, tree: Tree) -> SnapshotPublisher:
+    pub = SnapshotPublisher(
+        database=database,
+        root=root,
+        mirrors=[],
+        creators=CREATORS,
+        tree=tree,
+        root_name="root",
+        started_at=STARTED,
+        pseudonym_key=b"k" * 32,
+        secrets=frozenset({SECRET}),
+        clock=clock,
+    )
+    pub.log = structlog.get_logger("test").bind(path="root/publisher")  # set by a supervisor
+    return pub
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.json")}
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*.json")}
+
+
+def full_build(pub: SnapshotPublisher) -> dict[str, bytes]:
+    """What a full `build_all` writes for the current state and clock."""
+    conn = pub._conn
+    assert conn is not None
+    data = read_store(conn, {c.id: c.display_name for c in CREATORS}, 200)
+    return {path: canonical_bytes(doc) for path, doc in pub._build(data).items()}
+
+
+@pytest.fixture
+async def setup(database: Path, tmp_path: Path) -> Any:
+    clock, tree = Clock(), Tree()
+    populate(database, clock.now)
+    pub = make(database, tmp_path / "exports", clock, tree)
+    await pub.on_start()
+    yield pub, clock, tree, tmp_path / "exports"
+    await pub.on_stop()
+
+
+# --- the topic map --------------------------------------------------------------------------
+
+
+def test_topics_map_to_the_files_they_change() -> None:
+    assert files_for_topic("tallies") == TALLY_FILES
+    assert files_for_topic("polls") == {"polls.json", "poll_votes.json"}
+    assert files_for_topic("scoreboards") == {"scoreboards.json", "score_events.json"}
+    assert files_for_topic("signals") == {
+        "chat_events.json",
+        "poll_votes.json",
+        "tally_events.json",
+        "score_events.json",
+    }
+    for topic in ("cooldowns", "quotas", "clips"):
+        assert files_for_topic(topic) == frozenset()
+    for topic in ("state", "creators", "something-new"):
+        assert files_for_topic(topic) == DB_FILES
+    assert DB_FILES | TREE_FILES | STATIC_FILES == ALL
+    assert not (DB_FILES & TREE_FILES or DB_FILES & STATIC_FILES or TREE_FILES & STATIC_FILES)
+
+
+# --- what each kind of publish touches ---------------------------------------------------------
+
+
+async def test_the_first_publish_writes_every_file(setup: Any) -> None:
+    pub, _clock, _tree, root = setup
+    assert set(files(root)) == ALL
+    assert pub._writer.statistics().files_written == len(FILES)
+    assert set(pub.last_rebuilt) == ALL
+    for path, data in files(root).items():
+        validate(path, json.loads(data))
+    assert SECRET not in b"".join(files(root).values()).decode()
+
+
+async def test_a_heartbeat_with_no_change_rewrites_only_the_runtime_snapshot(setup: Any) -> None:
+    pub, clock, _tree, root = setup
+    before, written = mtimes(root), pub._writer.statistics().files_written
+    clock.advance(10)
+    summary = await pub.publish()
+    assert summary.written == 1 and summary.errors == 0
+    assert pub._writer.statistics().files_written == written + 1
+    after = mtimes(root)
+    assert [p for p in after if after[p] != before[p]] == ["runtime_snapshot.json"]
+    # Only the tree files were built at all; the unchanged ones reused their bytes.
+    assert set(pub.last_rebuilt) == TREE_FILES
+    assert files(root) == full_build(pub)
+
+
+async def test_changed_tallies_reads_and_rebuilds_only_the_tally_files(
+    setup: Any, database: Path
+) -> None:
+    pub, clock, _tree, root = setup
+    at = clock.advance()
+    with writing(database) as conn:
+        counters.set_tally(conn, creator_id="daniel", tally_id="deaths", value=42, now=ms(at))
+        # Committed without its Changed: the tally publish must not pick it up (not read).
+        polls.vote(conn, poll_id="daniel-1", voter_key="late", option_id="1", now=ms(at))
+    before = files(root)
+    await pub.handle(Changed(topic="tallies"))
+    summary = await pub.publish()
+    assert set(pub.last_rebuilt) == TREE_FILES | TALLY_FILES
+    after = files(root)
+    changed = {p for p in after if after[p] != before[p]}
+    assert changed == {"tallies.json", "runtime_snapshot.json"}
+    assert summary.written == 2
+    daniel = [
+        t for t in json.loads(after["tallies.json"])["tallies"] if t["creator_id"] == "daniel"
+    ]
+    assert {t["tally_id"]: t["count"] for t in daniel}["deaths"] == 42
+    assert after["polls.json"] == before["polls.json"]
+    # Its own Changed publishes the vote; every file is then what a full build makes.
+    clock.advance()
+    await pub.handle(Changed(topic="polls"))
+    await pub.publish()
+    assert set(pub.last_rebuilt) == TREE_FILES | {"polls.json", "poll_votes.json"}
+    assert files(root) == full_build(pub)
+
+
+async def test_a_topic_without_database_files_republishes_the_tree_only(setup: Any) -> None:
+    pub, clock, _tree, _root = setup
+    clock.advance()
+    await pub.handle(Changed(topic="cooldowns"))
+    await pub.publish()
+    assert set(pub.last_rebuilt) == TREE_FILES
+
+
+async def test_an_unknown_topic_rebuilds_every_database_file(setup: Any) -> None:
+    pub, clock, _tree, root = setup
+    clock.advance()
+    await pub.handle(Changed(topic="brand-new-table"))
+    await pub.publish()
+    assert set(pub.last_rebuilt) == TREE_FILES | DB_FILES
+    assert files(root) == full_build(pub)
+
+
+async def test_a_commit_without_changed_is_caught_by_the_heartbeat(
+    setup: Any, database: Path
+) -> None:
+    pub, clock, _tree, root = setup
+    at = clock.advance()
+    with writing(database) as conn:
+        counters.add_points(
+            conn, creator_id="zed", scoreboard_id="trivia", label="new", points=99, now=ms(at)
+        )
+    clock.advance()
+    await pub.publish()  # a heartbeat: nothing pending, but the database moved
+    assert set(pub.last_rebuilt) == TREE_FILES | DB_FILES
+    assert files(root) == full_build(pub)
+    clock.advance()
+    await pub.publish()  # and the next one is a plain heartbeat again
+    assert set(pub.last_rebuilt) == TREE_FILES
+
+
+async def test_tree_files_follow_the_tree(setup: Any) -> None:
+    pub, clock, tree, root = setup
+    fired = clock.advance()
+    tree.rows[1]["detail"] = {"fired_at": {("daniel", "ping"): fired}}
+    before = files(root)
+    clock.advance()
+    await pub.publish()
+    after = files(root)
+    assert {p for p in after if after[p] != before[p]} == {
+        "chat_triggers.json",
+        "runtime_snapshot.json",
+    }
+    assert files(root) == full_build(pub)
+
+
+async def test_a_future_timestamp_is_rebuilt_until_the_clock_passes_it(
+    setup: Any, database: Path
+) -> None:
+    pub, clock, _tree, root = setup
+    ahead = clock.now + timedelta(seconds=30)  # a skewed writer clock
+    with writing(database) as conn:
+        counters.set_tally(conn, creator_id="mira", tally_id="deaths", value=5, now=ms(ahead))
+    await pub.handle(Changed(topic="tallies"))
+    for _ in range(3):  # one Changed, then heartbeats only
+        clock.advance(10)
+        await pub.publish()
+        # Clamped to the clock: every publish rebuilds it, to stay equal to a full build.
+        assert "tallies.json" in pub.last_rebuilt
+        assert files(root) == full_build(pub)
+    clock.advance(10)  # past the future time: the file holds for any later clock again
+    await pub.publish()
+    clock.advance(10)
+    await pub.publish()
+    assert set(pub.last_rebuilt) == TREE_FILES
+    assert files(root) == full_build(pub)
+
+
+async def test_incremental_bytes_equal_a_full_build_through_random_changes(
+    setup: Any, database: Path
+) -> None:
+    """The strong equivalence: after every incremental publish, every file on disk is exactly
+    what `build_all` makes for the same state and clock."""
+    pub, clock, tree, root = setup
+    rng = random.Random(20261121)
+    for step in range(40):
+        at = ms(clock.advance(rng.choice((0.25, 1, 7))))
+        topic = rng.choice(("tallies", "polls", "scoreboards", "signals", "cooldowns", "state"))
+        c = rng.choice(CREATORS).id
+        with writing(database) as conn:
+            if topic == "tallies":
+                counters.increment_tally(
+                    conn, creator_id=c, tally_id=rng.choice(("deaths", "gg")), now=at
+                )
+                signals.append_signal(
+                    conn,
+                    kind="tally",
+                    creator_id=c,
+                    timestamp=at,
+                    entity_id="deaths",
+                    type="tally",
+                    source="twitch",
+                    summary=f"{{user}} +1 step {step}",
+                )
+            elif topic == "polls":
+                poll_id = f"{c}-1"
+                if polls.get_poll(conn, poll_id).state == "open":
+                    polls.vote(
+                        conn,
+                        poll_id=poll_id,
+                        voter_key=f"r{rng.randrange(8)}",
+                        option_id=str(rng.randrange(1, 4)),
+                        now=at,
+                    )
+                else:
+                    polls.open_poll(
+                        conn,
+                        poll_id=f"{c}-{step}",
+                        creator_id=c,
+                        question=rng.choice(("Best run?", "Next game: key=abc", "Ünïcödé?")),
+                        options=("Yes", "No"),
+                        now=at,
+                    )
+            elif topic == "scoreboards":
+                counters.add_points(
+                    conn,
+                    creator_id=c,
+                    scoreboard_id="trivia",
+                    label=f"viewer{rng.randrange(6)}",
+                    points=rng.randrange(-2, 4),
+                    now=at,
+                )
+            elif topic == "signals":
+                signals.append_signal(
+                    conn,
+                    kind=rng.choice(signals.SIGNAL_KINDS),  # type: ignore[arg-type]
+                    creator_id=c,
+                    timestamp=at,
+                    entity_id="x",
+                    type="chat_message",
+                    source="twitch",
+                    summary=rng.choice(("hi", f"see rtmp://host/app/{SECRET}", '"quoted"\n')),
+                )
+        if rng.random() < 0.3:
+            tree.rows[1 + rng.randrange(3)]["handled"] += 1
+        await pub.handle(Changed(topic=topic))
+        if rng.random() < 0.5:
+            continue  # let changes pile up, as a debounce would
+        await pub.publish()
+        assert files(root) == full_build(pub), f"step {step} ({topic})"
+    clock.advance()
+    await pub.publish()
+    assert files(root) == full_build(pub)
+
+
+async def test_a_failed_write_is_retried_by_the_next_publish(setup: Any, database: Path) -> None:
+    pub, clock, _tree, root = setup
+    target = root / "tallies.json"
+    target.unlink()
+    target.mkdir()  # os.replace onto a folder fails
+    (target / "keep").write_text("x")
+    at = clock.advance()
+    with writing(database) as conn:
+        counters.set_tally(conn, creator_id="zed", tally_id="deaths", value=9, now=ms(at))
+    await pub.handle(Changed(topic="tallies"))
+    assert (await pub.publish()).errors == 1
+    (target / "keep").unlink()
+    target.rmdir()
+    clock.advance()
+    summary = await pub.publish()  # no new Changed: the failed file is still dirty
+    assert summary.errors == 0
+    assert "tallies.json" in pub.last_rebuilt
+    assert files(root) == full_build(pub)
+
+
+# --- the one-query readers and the fast paths behind the builders -----------------------------
+
+
+async def test_set_returning_readers_equal_the_per_row_ones(database: Path) -> None:
+    populate(database, STARTED + timedelta(hours=1))
+    with writing(database) as conn:
+        counters.add_points(
+            conn, creator_id="mira", scoreboard_id="empty-after", label="a", points=1, now=1
+        )
+        counters.reset_scoreboard(conn, creator_id="mira", scoreboard_id="empty-after", now=2)
+        assert polls.list_polls_with_results(conn) == polls.list_polls(conn)
+        for kwargs in ({"creator_id": "mira"}, {"state": "open"}, {"creator_id": "nobody"}):
+            assert polls.list_polls_with_results(conn, **kwargs) == polls.list_polls(conn, **kwargs)
+        assert counters.list_scoreboards_ranked(conn) == counters.list_scoreboards(conn)
+        for cid in ("daniel", "nobody"):
+            assert counters.list_scoreboards_ranked(
+                conn, creator_id=cid
+            ) == counters.list_scoreboards(conn, creator_id=cid)
+
+
+_ALPHABET = string.printable + 'éı İ\u2028\x00"\\\u212a{}[],'
+
+
+def _random_record(rng: random.Random) -> dict[str, Any]:
+    """A row as builders make them: scalars, sometimes a flat dict or list, tricky strings."""
+    record: dict[str, Any] = {}
+    for n in range(rng.randrange(1, 6)):
+        roll = rng.random()
+        key = rng.choice(("id", "a", "z", "k\x00", "mailbox", "}", "x")) + str(n % 2)
+        if roll < 0.15:
+            record[key] = {f"f{i}": rng.choice((1, "\x00\x00", None, "},")) for i in range(2)}
+        elif roll < 0.25:
+            record[key] = [rng.choice((1, 2.5, "s"))] * rng.randrange(3)
+        else:
+            record[key] = rng.choice(
+                (None, 3, -1.5, True, "".join(rng.choice(_ALPHABET) for _ in range(8)))
+            )
+    return record
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if roll < 0.1:
+        return [_random_record(rng) for _ in range(rng.randrange(4))]
+    if depth > 4 or roll < 0.5:
+        alphabet = _ALPHABET
+        return rng.choice(
+            (
+                None,
+                True,
+                False,
+                rng.randrange(-(10**20), 10**20),
+                rng.random() * 1e6,
+                -0.0,
+                "".join(rng.choice(alphabet) for _ in range(rng.randrange(70))),
+                rng.choice(
+                    ("token=x", "oauth:abcdefghij", "Bearer abcdefghijk", SECRET, f"({PLAIN})")
+                ),
+            )
+        )
+    if roll < 0.75:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {
+        "".join(rng.choice('ab"\\é') for _ in range(rng.randrange(4))): _random_json(rng, depth + 1)
+        for _ in range(rng.randrange(4))
+    }
+
+
+def test_canonical_bytes_and_scrub_fast_paths_match_the_reference() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        value = _random_json(rng)
+        expected = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        assert canonical_bytes(value) == expected.encode("utf-8")
+        document = {"body": value}
+        reference = json.dumps(scrub(document, [SECRET, PLAIN]), sort_keys=True)
+        assert json.dumps(scrub_document(document, [SECRET, PLAIN]), sort_keys=True) == reference
