@@ -39,6 +39,8 @@ import structlog
 import trio
 
 from actors import Actor
+from actors.clips.views import clip_views, job_views
+from actors.notify import job_view as notify_job_view
 from actors.ratelimit import view_from_row
 from actors.store import Changed
 from config.models import CreatorConfig
@@ -48,8 +50,10 @@ from exports.builders import (
     build_all,
     build_chat_events,
     build_chat_triggers,
+    build_clips,
     build_creators,
     build_discord_runtime,
+    build_jobs,
     build_poll_votes,
     build_polls,
     build_quotas,
@@ -65,8 +69,11 @@ from exports.files import FILES, ExportContext, clamp_to_now
 from exports.publish import ExportWriter, Mirror, PublishResult
 from exports.views import (
     ActorStatus,
+    ClipView,
     CreatorView,
     DiscordView,
+    GuildView,
+    JobView,
     PlatformStatus,
     PollOption,
     PollView,
@@ -80,7 +87,7 @@ from exports.views import (
     TallyView,
     TriggerView,
 )
-from state import counters, polls, signals
+from state import clips, counters, outbox, polls, signals
 from state.timeutil import to_datetime
 
 
@@ -110,7 +117,12 @@ class StoreData:
     poll_votes: tuple[SignalRow, ...]
     tally_events: tuple[SignalRow, ...]
     score_events: tuple[SignalRow, ...]
+    clips: tuple[ClipView, ...] = ()
+    jobs: tuple[JobView, ...] = ()
 
+
+#: Most clips and jobs a file lists (newest first).
+JOB_LIMIT = 500
 
 #: Files made from database rows: rebuilt only when a topic marks them dirty.
 DB_FILES: frozenset[str] = frozenset(
@@ -122,6 +134,8 @@ DB_FILES: frozenset[str] = frozenset(
         "poll_votes.json",
         "tally_events.json",
         "score_events.json",
+        "clips.json",
+        "jobs.json",
     }
 )
 #: Files made from the actors' snapshots: rebuilt on every publish.
@@ -157,9 +171,9 @@ TOPIC_FILES: Mapping[str, frozenset[str]] = {
     "signals": _SIGNAL_FILES,
     "cooldowns": frozenset(),  # last_fired_at comes from the trigger engines' snapshots
     "quotas": frozenset(),  # quotas.json comes from the quota registry's snapshot
-    "clips": frozenset(),  # clips.json and jobs.json have no database input yet
+    "clips": frozenset({"clips.json", "jobs.json"}),
     "streams": frozenset(),
-    "outbox": frozenset(),
+    "outbox": frozenset({"jobs.json"}),  # notification deliveries are jobs too
     "chat_seen": frozenset(),
 }
 
@@ -276,6 +290,12 @@ def read_store(
             for path, kind in _SIGNAL_KINDS.items()
             if path in want
         }
+        clip_rows = (
+            clips.list_clips(conn, limit=JOB_LIMIT)
+            if "clips.json" in want or "jobs.json" in want
+            else None
+        )
+        deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
     finally:
         conn.execute("COMMIT")
 
@@ -283,6 +303,12 @@ def read_store(
         return () if rows is None else _views(table, rows, make, names, cache)
 
     return StoreData(
+        clips=tuple(clip_views(clip_rows)) if clip_rows is not None else (),
+        jobs=(
+            (*job_views(clip_rows or ()), *(notify_job_view(e) for e in deliveries))
+            if deliveries is not None
+            else ()
+        ),
         polls=views("polls", poll_rows, _poll_view),
         tallies=views("tallies", tally_rows, _tally_view),
         scoreboards=views("scoreboards", board_rows, _scoreboard_view),
@@ -352,6 +378,44 @@ def platform_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[PlatformStatus, ..
             continue
         rows.append(platform_row)
     return tuple(rows)
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if isinstance(value, datetime) else None
+
+
+def discord_view(tree: Sequence[Mapping[str, Any]]) -> DiscordView:
+    """discord/runtime.json from the Discord bot's snapshot (an empty view without a bot)."""
+    for row in tree:
+        detail = row.get("detail") or {}
+        if detail.get("platform") != "discord":
+            continue
+        try:
+            return DiscordView(
+                running=bool(detail.get("running")) and row["state"] == "running",
+                connected=bool(detail.get("connected")),
+                started_at=_moment(detail.get("started_at")),
+                last_heartbeat=_moment(detail.get("last_heartbeat")),
+                task_count=int(detail.get("task_count") or 0),
+                status_text=str(detail.get("status") or ""),
+                guilds=tuple(
+                    GuildView(
+                        guild_id=str(g["guild_id"]),
+                        guild_name=str(g.get("guild_name") or ""),
+                        bot_present=bool(g.get("bot_present")),
+                        authorized_for_user=bool(g.get("authorized_for_user")),
+                        authorization_reason=g.get("authorization_reason") or "none",
+                        notifications_enabled=bool(g.get("notifications_enabled")),
+                        general_channel_id=g.get("notifications_channel_id"),
+                    )
+                    for g in detail.get("guilds", ())
+                ),
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            log.warning("discord status skipped", path=row["path"], error=str(exc))
+    return DiscordView()
 
 
 def quota_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[QuotaView, ...]:
@@ -742,6 +806,10 @@ class SnapshotPublisher(Actor):
             return build_tallies(ctx, data.tallies)
         if path == "scoreboards.json":
             return build_scoreboards(ctx, data.scoreboards)
+        if path == "clips.json":
+            return build_clips(ctx, data.clips)
+        if path == "jobs.json":
+            return build_jobs(ctx, data.jobs)
         builder = {
             "chat_events.json": build_chat_events,
             "poll_votes.json": build_poll_votes,
@@ -783,6 +851,7 @@ class SnapshotPublisher(Actor):
             quotas=quota_rows(tree),
             rate_limits=rate_limit_rows(tree),
             triggers=self._triggers,
+            discord=discord_view(tree),
         )
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> tuple[ActorStatus, ...]:
@@ -827,6 +896,8 @@ class SnapshotPublisher(Actor):
             rate_limits=tree.rate_limits,
             triggers=tree.triggers,
             discord=tree.discord,
+            clips=data.clips,
+            jobs=data.jobs,
         )
         return build_all(ctx, inputs, pseudonym_key=self._key, heartbeat=ctx.now)
 
@@ -873,6 +944,8 @@ def _db_inputs(path: str, data: StoreData | None) -> Any:
         return ()
     return {
         "polls.json": data.polls,
+        "clips.json": data.clips,
+        "jobs.json": data.jobs,
         "tallies.json": data.tallies,
         "scoreboards.json": data.scoreboards,
         "chat_events.json": data.chat_events,

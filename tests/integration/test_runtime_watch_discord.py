@@ -18,8 +18,10 @@ import trio
 from fakes.discord import GUILD_ID, FakeDiscord
 from fakes.helix import FakeHelix
 
+from actors.publisher import PublishNow
 from actors.store import Read
 from config.loading import loads_config
+from exports.schemas import validate
 from runtime.app import check_database, http_port
 from runtime.tree import RuntimePaths, build_tree
 from state import polls
@@ -166,4 +168,14 @@ async def test_eventsub_to_discord_and_slash_commands_through_the_runtime(
     await fake.wait_for(lambda f: len(f.calls("POST", "/callback")) >= 2, give_up_after=20)
     opened = await root.lookup("store").call(Read(fn=lambda c: polls.list_polls(c)))
     assert [p.poll.question for p in opened] == ["Best map?"]
+
+    # The exports show the delivery and the bot.
+    await root.lookup("publisher").call(PublishNow(), timeout=20)
+    jobs = json.loads((paths.exports / "jobs.json").read_text(encoding="utf-8"))
+    validate("jobs.json", jobs)
+    assert [(j["type"], j["status"]) for j in jobs["jobs"]] == [("notification", "completed")]
+    bot = json.loads((paths.exports / "discord/runtime.json").read_text(encoding="utf-8"))
+    validate("discord/runtime.json", bot)
+    assert bot["connected"] is True
+    assert [g["guild_id"] for g in bot["guilds"]] == [GUILD_ID]
     await root.stop()

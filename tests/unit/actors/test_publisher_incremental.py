@@ -218,7 +218,9 @@ def test_topics_map_to_the_files_they_change() -> None:
         "tally_events.json",
         "score_events.json",
     }
-    for topic in ("cooldowns", "quotas", "clips"):
+    assert files_for_topic("clips") == {"clips.json", "jobs.json"}
+    assert files_for_topic("outbox") == {"jobs.json"}  # notification deliveries are jobs
+    for topic in ("cooldowns", "quotas"):
         assert files_for_topic(topic) == frozenset()
     for topic in ("state", "creators", "something-new"):
         assert files_for_topic(topic) == DB_FILES
