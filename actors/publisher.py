@@ -40,7 +40,7 @@ import trio
 
 from actors import Actor
 from actors.clips.views import clip_views, job_views
-from actors.notify import job_view as notify_job_view
+from actors.notify.rules import job_view as notify_job_view
 from actors.ratelimit import view_from_row
 from actors.store import Changed
 from config.models import CreatorConfig

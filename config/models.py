@@ -279,7 +279,8 @@ class KickConfig:
     """`[creators.kick]`: chat over Kick's Pusher websocket.
 
     `chatroom_id`/`channel_id` skip the (Cloudflare-protected) lookup by slug; `ws_url`
-    replaces the Pusher URL entirely (a local soketi in tests).
+    replaces the Pusher URL entirely (a local soketi in tests). `token` (a secret) and
+    `broadcaster_user_id` let the bot reply through Kick's public chat API.
     """
 
     channel: str = attrs.field(validator=_matches(KICK_SLUG, "a Kick channel slug"))
@@ -290,6 +291,9 @@ class KickConfig:
     ws_url: str | None = attrs.field(
         default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
     )
+    # Sending through Kick's public API needs an OAuth token; reading does not.
+    token: Secret | None = None
+    broadcaster_user_id: int | None = attrs.field(default=None, validator=_between(1, None))
     enabled: bool = True
 
 

@@ -62,6 +62,8 @@ def iter_secrets(config: Config) -> Iterator[Secret]:
             candidates += [creator.youtube.api_key, creator.youtube.oauth_token]
         if creator.rumble:
             candidates.append(creator.rumble.api_url)
+        if creator.kick:
+            candidates.append(creator.kick.token)
     yield from (c for c in candidates if isinstance(c, Secret))
 
 

@@ -9,8 +9,6 @@ from typing import Any
 import trio
 
 from actors import Actor
-from actors.clips import register_clip_routes
-from actors.watch import register_watch_routes
 from runtime.http import HttpApp, HttpError, Request, Response, json_response, serve_http
 from supervisors import Supervisor
 
@@ -39,9 +37,14 @@ def build_app(
     """`GET /status` (open, loopback by default), the token-protected control API, and the
     Twitch EventSub webhook when watching is configured with a secret."""
     app = HttpApp(token=token)
+    # Feature routes are imported only when the feature is configured.
     if watch_secret is not None:
+        from actors.watch import register_watch_routes
+
         register_watch_routes(app, lambda: root.lookup("watch"), watch_secret)
     if root.registry is None or root.registry.kind(f"{root.name}/clips") is not None:
+        from actors.clips import register_clip_routes
+
         register_clip_routes(app, lambda: root.lookup("clips/jobs"), lambda: root.lookup("store"))
 
     async def status(_request: Request) -> Response:

@@ -9,24 +9,15 @@ from pathlib import Path
 import attrs
 
 from actors import ActorRef
-from actors.clips import ClipSupervisor
-from actors.discord.client import DEFAULT_GATEWAY_URL, DiscordGateway
-from actors.discord.restclient import DEFAULT_API_BASE, DiscordRest
-from actors.notify import NotificationDispatcher, rules_from_config
 from actors.publisher import SnapshotPublisher
 from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
-from actors.rumble.chat import RumbleChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
 from actors.twitch.chat import TwitchChat
-from actors.watch import LiveMonitor
-from actors.watch.helix_client import HELIX_BASE, OAUTH_BASE, HelixClient
-from actors.youtube.chat import YouTubeChat
 from config.models import Config, CreatorConfig
 from exports.publish import Mirror
 from runtime.control import HttpServer, build_app
-from runtime.control_plane import RuntimeControl
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
 
@@ -97,8 +88,26 @@ def creator_spec(
                     ),
                 )
             )
+        kick = creator.kick
+        if kick is not None and kick.enabled:
+            from actors.kick.chat import KickChat
+
+            children.append(
+                ChildSpec(
+                    "kick",
+                    lambda: KickChat(
+                        creator_id=creator.id,
+                        config=kick,
+                        triggers=lambda: lookup(f"{base}/triggers"),
+                        token=kick.token,
+                        broadcaster_user_id=kick.broadcaster_user_id,
+                    ),
+                )
+            )
         youtube = creator.youtube
         if youtube is not None and youtube.enabled:
+            from actors.youtube.chat import YouTubeChat
+
             children.append(
                 ChildSpec(
                     "youtube",
@@ -113,6 +122,8 @@ def creator_spec(
             )
         rumble = creator.rumble
         if rumble is not None and rumble.enabled:
+            from actors.rumble.chat import RumbleChat
+
             children.append(
                 ChildSpec(
                     "rumble",
@@ -154,6 +165,14 @@ def _watch_and_discord(
 ) -> list[ChildSpec]:
     """`watch` (live monitor), `notify` (outbox dispatcher) and `discord` (control plane),
     each only when configured."""
+    # Imported here: a runtime that does not use them never pays for loading them.
+    from actors.discord.client import DEFAULT_GATEWAY_URL, DiscordGateway
+    from actors.discord.restclient import DEFAULT_API_BASE, DiscordRest
+    from actors.notify import NotificationDispatcher, rules_from_config
+    from actors.watch import LiveMonitor
+    from actors.watch.helix_client import HELIX_BASE, OAUTH_BASE, HelixClient
+    from runtime.control_plane import RuntimeControl
+
     specs: list[ChildSpec] = []
     rules = rules_from_config(config.notifications)
     discord = config.discord if config.discord is not None and config.discord.enabled else None
@@ -292,6 +311,8 @@ def build_tree(
             )
         )
     if config.clips is not None or any(c.clips is not None for c in config.creators):
+        from actors.clips import ClipSupervisor
+
         children.append(
             ChildSpec(
                 "clips",
