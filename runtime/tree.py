@@ -14,7 +14,6 @@ from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
-from actors.twitch.chat import TwitchChat
 from config.models import Config, CreatorConfig
 from exports.publish import Mirror
 from runtime.control import HttpServer, build_app
@@ -78,6 +77,8 @@ def creator_spec(
         ]
         twitch = creator.twitch
         if twitch is not None and twitch.enabled:
+            from actors.twitch.chat import TwitchChat
+
             children.append(
                 ChildSpec(
                     "twitch",

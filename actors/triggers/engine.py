@@ -95,22 +95,26 @@ class TriggerEngine(Actor):
         self.last_fired: dict[tuple[str, str], datetime] = {}
 
     async def on_start(self) -> None:
+        # The restore runs beside the mailbox so a hundred creators start without waiting
+        # for each other's reads; `handle` waits for it, so no message can skip a cooldown.
+        self._ready = trio.Event()
+        self.nursery.start_soon(self._restore)
+
+    async def _restore(self) -> None:
         now_ms = int(self._clock() * 1000)
         creator = self.creator
 
-        def restore(conn: apsw.Connection) -> dict[str, float]:
+        def restore(conn: apsw.Connection) -> tuple[dict[str, float], set[str]]:
             rows = cooldowns.active_cooldowns(conn, now=now_ms, prefix=self._prefix)
-            return {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}
-
-        self.cooldowns.load(await self._store().call(Read(fn=restore), timeout=30))
-
-        def missing(conn: apsw.Connection) -> list[str]:
-            return [
+            absent = {
                 t.id for t in creator.tallies if counters.get_tally(conn, creator.id, t.id) is None
-            ]
+            }
+            return {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}, absent
 
+        expiries, absent = await self._store().call(Read(fn=restore), timeout=30)
+        self.cooldowns.load(expiries)
+        self._ready.set()
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
-        absent = set(await self._store().call(Read(fn=missing), timeout=30))
         if not absent:
             return
 
@@ -151,6 +155,8 @@ class TriggerEngine(Actor):
         await self._flush()
 
     async def handle(self, message: Any) -> Any:
+        if not self._ready.is_set():
+            await self._ready.wait()
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
         if isinstance(message, PlatformEvent):
