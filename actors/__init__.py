@@ -1,7 +1,7 @@
 """Actors: objects with a mailbox, run as one trio task each, owned by a supervisor."""
 
 from actors._actor import Actor
-from actors._errors import ActorFailed, CallTimeout, MailboxFull
+from actors._errors import ActorFailed, CallTimeout, MailboxFull, ReplyError
 from actors._ref import ActorRef, PendingReply
 from actors._registry import DeadLetter
 
@@ -13,4 +13,5 @@ __all__ = [
     "DeadLetter",
     "MailboxFull",
     "PendingReply",
+    "ReplyError",
 ]

@@ -9,6 +9,7 @@ import outcome
 import structlog
 import trio
 
+from actors._errors import ReplyError, describe
 from actors._mailbox import STOP, Call, Mailbox
 
 if TYPE_CHECKING:
@@ -62,10 +63,11 @@ class Actor:
 class InstanceStats:
     """What the mailbox loop updates per message; owned by the child slot."""
 
-    __slots__ = ("current", "handled")
+    __slots__ = ("current", "handled", "refused")
 
     def __init__(self) -> None:
         self.handled = 0
+        self.refused = 0
         self.current: object | None = None
 
 
@@ -106,13 +108,21 @@ async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) ->
         if item is STOP:
             return
         stats.current = item
-        if type(item) is Call:
-            result = await handle(item.message)
+        try:
+            if type(item) is Call:
+                result = await handle(item.message)
+                stats.current = None
+                item.resolve(value(result))
+            else:
+                await handle(item)
+                stats.current = None
+        except ReplyError as refused:
             stats.current = None
-            item.resolve(value(result))
-        else:
-            await handle(item)
-            stats.current = None
+            stats.refused += 1
+            if type(item) is Call:
+                item.resolve(outcome.Error(refused.error))
+            else:
+                actor.log.warning("message refused", error=describe(refused.error))
         stats.handled += 1
 
 
@@ -132,8 +142,12 @@ async def _batch_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> N
         replies = await actor.handle_batch([m.message if type(m) is Call else m for m in batch])
         stats.current = None
         for message, reply in zip(batch, replies, strict=True):
+            # A batch answers one message with an error by putting a ReplyError in its place.
             if type(message) is Call:
-                message.resolve(outcome.Value(reply))
+                if isinstance(reply, ReplyError):
+                    message.resolve(outcome.Error(reply.error))
+                else:
+                    message.resolve(outcome.Value(reply))
         stats.handled += len(batch)
 
 

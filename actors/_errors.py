@@ -33,6 +33,19 @@ class ActorFailed(Exception):
         self.reason = reason
 
 
+class ReplyError(Exception):
+    """Raised by a handler to answer a `call` with an error instead of crashing.
+
+    The caller's `call` raises `error` itself (the request was refused or failed, the actor is
+    fine); for a `cast` or `send` nobody is waiting, so it is logged and counted. Like
+    returning `{error, Reason}` from an Erlang gen_server instead of exiting.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 _FATAL = (KeyboardInterrupt, SystemExit)
 
 

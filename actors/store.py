@@ -16,8 +16,8 @@ import apsw
 import attrs
 import trio
 
-from actors import Actor, ActorFailed, ActorRef, MailboxFull
-from state import Database, open_database
+from actors import Actor, ActorFailed, ActorRef, MailboxFull, ReplyError
+from state import Database, StoreError, open_database
 
 
 @attrs.frozen(kw_only=True)
@@ -93,7 +93,10 @@ class StateStore(Actor):
         i = 0
         while i < len(messages):
             if not isinstance(messages[i], Write):
-                replies.append(await self.handle(messages[i]))
+                try:
+                    replies.append(await self.handle(messages[i]))
+                except ReplyError as refused:
+                    replies.append(refused)
                 i += 1
                 continue
             j = i
@@ -132,9 +135,14 @@ class StateStore(Actor):
             self._notify(message.topic)
             return results
         if isinstance(message, Read):
-            return await trio.to_thread.run_sync(
-                message.fn, self._db.connection, limiter=self._limiter
-            )
+            try:
+                return await trio.to_thread.run_sync(
+                    message.fn, self._db.connection, limiter=self._limiter
+                )
+            except (apsw.Error, StoreError, ValueError, LookupError, TypeError) as exc:
+                # A failing read is the caller's problem: it gets the exception, the only
+                # writer stays up (a crash here would restart it, and the root may give up).
+                raise ReplyError(exc) from exc
         raise TypeError(f"StateStore takes Write or Read, got {type(message).__name__}")
 
     def _notify(self, topic: str) -> None:

@@ -111,7 +111,14 @@ class TriggerEngine(Actor):
             }
             return {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}, absent
 
-        expiries, absent = await self._store().call(Read(fn=restore), timeout=30)
+        try:
+            expiries, absent = await self._store().call(Read(fn=restore), timeout=30)
+        except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
+            # Chat keeps working with fresh cooldowns rather than not at all; said loudly.
+            self.errors += 1
+            self.log.error("cooldowns not restored", error=str(exc))
+            self._ready.set()
+            return
         self.cooldowns.load(expiries)
         self._ready.set()
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
@@ -130,7 +137,12 @@ class TriggerEngine(Actor):
                         now=now_ms,
                     )
 
-        await write(self._store(), declare, topic="tallies")
+        try:
+            await write(self._store(), declare, topic="tallies")
+        except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
+            # The tallies appear with their first change instead; not worth a crash.
+            self.errors += 1
+            self.log.error("tallies not declared", error=str(exc))
 
     async def run(self) -> None:
         self.nursery.start_soon(self._complete_in_order)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import trio
 
-from actors import Actor, ActorFailed, CallTimeout, MailboxFull
+from actors import Actor, ActorFailed, CallTimeout, MailboxFull, ReplyError
 from supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
 
 NO_BACKOFF = Backoff(initial=0)
@@ -337,4 +337,23 @@ async def test_a_crashing_batch_fails_every_call_in_it_and_dead_letters_each(nur
     assert len(failures) == 3
     assert all(isinstance(f.__cause__, RuntimeError) for f in failures)
     assert sup.registry.dead_letters.count == 3
+    await sup.stop()
+
+
+class Picky(Actor):
+    async def handle(self, message: Any) -> Any:
+        if message == "bad":
+            raise ReplyError(ValueError("not that one"))
+        return message
+
+
+async def test_reply_error_answers_the_caller_without_a_crash(nursery):
+    sup = await started(nursery, ChildSpec("p", Picky))
+    ref = sup.ref("p")
+    with pytest.raises(ValueError, match="not that one"):
+        await ref.call("bad")
+    ref.cast("bad")  # nobody waits: logged and counted, still no crash
+    assert await ref.call("good") == "good"
+    assert sup.which_children()[0].restarts == 0
+    assert sup.registry.dead_letters.count == 0
     await sup.stop()

@@ -38,3 +38,38 @@ async def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path
         assert counts == list(range(1, 50))  # every other write committed exactly once
         assert store.restarts == 0
         await root.stop()
+
+
+async def test_a_failing_read_answers_the_caller_and_leaves_the_store_up(tmp_path) -> None:
+    import apsw
+    import pytest
+
+    from actors.store import Read, StateStore
+    from supervisors import ChildSpec, Supervisor
+
+    root = Supervisor("root", [ChildSpec("store", lambda: StateStore(tmp_path / "db.sqlite3"))])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        store = root.ref("store")
+        with pytest.raises(apsw.SQLError):
+            await store.call(Read(fn=lambda conn: conn.execute("SELECT * FROM nope").fetchall()))
+        # Several at once go through handle_batch: each caller still gets its own answer.
+        results: list[object] = []
+
+        async def read(fail: bool) -> None:
+            def fn(conn):
+                if fail:
+                    raise LookupError("no such thing")
+                return conn.execute("SELECT 1").fetchone()[0]
+
+            try:
+                results.append(await store.call(Read(fn=fn)))
+            except LookupError as exc:
+                results.append(str(exc))
+
+        async with trio.open_nursery() as readers:
+            for fail in (False, True, False):
+                readers.start_soon(read, fail)
+        assert sorted(map(str, results)) == ["1", "1", "no such thing"]
+        assert root.which_children()[0].restarts == 0
+        await root.stop()

@@ -241,6 +241,10 @@ async def test_a_failing_action_replies_counts_an_error_and_keeps_running(harnes
 
 
 async def test_a_store_write_failure_is_an_error_reply_not_a_crash(harness):
+    # A first tally change succeeds (and proves the engine's start-up writes are done).
+    await harness.say("!death")
+    assert await harness.replies() == ["Deaths: 1"]
+
     # Break the tallies table under the engine: the store's transaction fails.
     def drop(conn: apsw.Connection) -> None:
         conn.execute("DROP TABLE tallies")
@@ -249,7 +253,7 @@ async def test_a_store_write_failure_is_an_error_reply_not_a_crash(harness):
     result.unwrap()
     await harness.say("!death")
     replies = await harness.replies()
-    assert replies == [STORE_FAILURE_REPLY]  # no SQLite details in the chat
+    assert replies == ["Deaths: 1", STORE_FAILURE_REPLY]  # no SQLite details in the chat
     assert harness.engine_detail()["errors"] == 1
     row = {r["path"]: r for r in harness.root.tree()}["root/triggers"]
     assert row["restarts"] == 0 and row["state"] == "running"
