@@ -69,8 +69,10 @@ from actors.kick.pusher import (
     Subscribed,
     SubscriptionFailed,
 )
+from actors.recent import RecentKeys
 from config.models import KickConfig
 from config.secrets import Secret
+from supervisors import Backoff
 
 __all__ = ["DEFAULT_SEND_API", "MAX_MESSAGE_LENGTH", "KickChat"]
 
@@ -142,30 +144,6 @@ class _Queued:
     reply_to: str | None
     trigger_id: str | None
     queued_at: float
-
-
-class _RecentKeys:
-    """A bounded set of recently delivered event keys (oldest forgotten first)."""
-
-    def __init__(self, size: int) -> None:
-        self._order: deque[tuple[str, str]] = deque()
-        self._keys: set[tuple[str, str]] = set()
-        self._size = size
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def add(self, key: tuple[str, str]) -> None:
-        """Remember `key`, forgetting the oldest beyond the size."""
-        if key in self._keys:
-            return
-        self._keys.add(key)
-        self._order.append(key)
-        if len(self._order) > self._size:
-            self._keys.discard(self._order.popleft())
 
 
 class KickChat(Actor):
@@ -249,7 +227,7 @@ class KickChat(Actor):
         for channel in self.channels:
             self._pusher.subscribe(channel, now=0.0)
 
-        self._recent = _RecentKeys(dedupe_size)
+        self._recent = RecentKeys(dedupe_size)
         self._queue: deque[_Queued] = deque()
         self._queue_changed: trio.Event | None = None
         self._connected_at: float | None = None  # trio time of the current handshake
@@ -339,8 +317,10 @@ class KickChat(Actor):
             await trio.sleep(delay)
 
     def _backoff(self, failures: int) -> float:
-        base = min(self.backoff_maximum, self.backoff_initial * 2 ** min(failures - 1, 32))
-        return base * self._rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
+        policy = Backoff(
+            initial=self.backoff_initial, maximum=self.backoff_maximum, jitter=self.backoff_jitter
+        )
+        return policy.delay(failures, self._rng)
 
     # ---------------------------------------------------------------- one session
 

@@ -52,8 +52,10 @@ import trio_websocket
 from actors import Actor, ActorRef
 from actors.chat import SendChat
 from actors.events import PlatformEvent
+from actors.recent import RecentKeys
 from actors.twitch import irc
 from config.models import TwitchConfig
+from supervisors import Backoff
 
 __all__ = [
     "AUTH_FAILURE_NOTICES",
@@ -129,27 +131,6 @@ class SlidingWindow:
 
     def __len__(self) -> int:
         return len(self._times)
-
-
-class _RecentIds:
-    """A bounded set of recently seen message ids (oldest forgotten first)."""
-
-    def __init__(self, size: int) -> None:
-        self._order: deque[str] = deque()
-        self._ids: set[str] = set()
-        self._size = size
-
-    def __contains__(self, message_id: object) -> bool:
-        return message_id in self._ids
-
-    def add(self, message_id: str) -> None:
-        """Remember `message_id` (forgetting the oldest beyond the size)."""
-        if message_id in self._ids:
-            return
-        self._ids.add(message_id)
-        self._order.append(message_id)
-        if len(self._order) > self._size:
-            self._ids.discard(self._order.popleft())
 
 
 @attrs.frozen(kw_only=True)
@@ -251,7 +232,7 @@ class TwitchChat(Actor):
             # the common case, so the channel is the fallback nick.
             self.nick = (config.nick or config.channel).lower()
 
-        self._recent = _RecentIds(dedupe_size)
+        self._recent = RecentKeys(dedupe_size)
         self._queue: deque[_Queued] = deque()
         self._queue_changed: trio.Event | None = None
         self._send_window = SlidingWindow(SEND_LIMIT, SEND_PERIOD, capacity=SEND_LIMIT_PRIVILEGED)
@@ -356,8 +337,10 @@ class TwitchChat(Actor):
             await trio.sleep(delay)
 
     def _backoff(self, failures: int) -> float:
-        base = min(self.backoff_maximum, self.backoff_initial * 2 ** min(failures - 1, 32))
-        return base * self._rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
+        policy = Backoff(
+            initial=self.backoff_initial, maximum=self.backoff_maximum, jitter=self.backoff_jitter
+        )
+        return policy.delay(failures, self._rng)
 
     def _auth_delay(self) -> float:
         n = self.auth_failures

@@ -60,6 +60,7 @@ from actors.youtube.livechat import ApiRequest, ErrorAction, YouTubeError
 from config.models import YouTubeConfig
 from state.streams import mark_chat_seen, prune_chat_seen
 from state.timeutil import from_datetime
+from supervisors import Backoff
 
 __all__ = ["DEFAULT_POLL_SECONDS", "SeenMessages", "YouTubeChat"]
 
@@ -604,8 +605,10 @@ class YouTubeChat(Actor):
     # ------------------------------------------------------------------ helpers
 
     def _backoff(self, failures: int) -> float:
-        base = min(self.backoff_maximum, self.backoff_initial * 2 ** min(failures - 1, 32))
-        return self._jitter(base)
+        policy = Backoff(
+            initial=self.backoff_initial, maximum=self.backoff_maximum, jitter=self.backoff_jitter
+        )
+        return policy.delay(failures, self._rng)
 
     def _jitter(self, seconds: float) -> float:
         return seconds * self._rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
