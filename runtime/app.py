@@ -229,12 +229,9 @@ async def serve(
             await nursery.start(watch_signals, nursery)
             port = http_port(root)
             if port is not None:
-                write_atomic(
-                    announce,
-                    json.dumps(
-                        {"host": config.http.host, "port": port, "pid": os.getpid()}
-                    ).encode(),
-                )
+                # fsync-ing write: off the event loop, like every other file write.
+                body = json.dumps({"host": config.http.host, "port": port, "pid": os.getpid()})
+                await trio.to_thread.run_sync(write_atomic, announce, body.encode())
             log.info(
                 "runtime started",
                 version=RUNTIME_VERSION,

@@ -243,6 +243,34 @@ def _entry_score(
     return RankedEntry(position=better + 1, label=label, score=score, updated_at=updated_at)
 
 
+def _write_entry(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    scoreboard_id: str,
+    label: str,
+    value: int,
+    relative: bool,
+    title: str | None,
+    now: int | None,
+) -> RankedEntry:
+    require_transaction(conn)
+    require_text("creator_id", creator_id)
+    require_text("scoreboard_id", scoreboard_id)
+    require_text("label", label)
+    require_int("points" if relative else "score", value)
+    at = now_ms() if now is None else now
+    _ensure_scoreboard(conn, creator_id, scoreboard_id, title, at)
+    new_score = "score + excluded.score" if relative else "excluded.score"
+    conn.execute(
+        "INSERT INTO scoreboard_entries (creator_id, scoreboard_id, label, score, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (creator_id, scoreboard_id, label) DO UPDATE SET "
+        f"score = {new_score}, updated_at = excluded.updated_at",
+        (creator_id, scoreboard_id, label, value, at),
+    )
+    return _entry_score(conn, creator_id, scoreboard_id, label)
+
+
 def add_points(
     conn: apsw.Connection,
     *,
@@ -254,20 +282,16 @@ def add_points(
     now: int | None = None,
 ) -> RankedEntry:
     """Add ``points`` (may be negative) to ``label``; returns the entry with its new rank."""
-    require_transaction(conn)
-    require_text("creator_id", creator_id)
-    require_text("scoreboard_id", scoreboard_id)
-    require_text("label", label)
-    require_int("points", points)
-    at = now_ms() if now is None else now
-    _ensure_scoreboard(conn, creator_id, scoreboard_id, title, at)
-    conn.execute(
-        "INSERT INTO scoreboard_entries (creator_id, scoreboard_id, label, score, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (creator_id, scoreboard_id, label) DO UPDATE SET "
-        "score = score + excluded.score, updated_at = excluded.updated_at",
-        (creator_id, scoreboard_id, label, points, at),
+    return _write_entry(
+        conn,
+        creator_id=creator_id,
+        scoreboard_id=scoreboard_id,
+        label=label,
+        value=points,
+        relative=True,
+        title=title,
+        now=now,
     )
-    return _entry_score(conn, creator_id, scoreboard_id, label)
 
 
 def set_score(
@@ -281,20 +305,16 @@ def set_score(
     now: int | None = None,
 ) -> RankedEntry:
     """Set ``label``'s score to ``score``; returns the entry with its new rank."""
-    require_transaction(conn)
-    require_text("creator_id", creator_id)
-    require_text("scoreboard_id", scoreboard_id)
-    require_text("label", label)
-    require_int("score", score)
-    at = now_ms() if now is None else now
-    _ensure_scoreboard(conn, creator_id, scoreboard_id, title, at)
-    conn.execute(
-        "INSERT INTO scoreboard_entries (creator_id, scoreboard_id, label, score, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (creator_id, scoreboard_id, label) DO UPDATE SET "
-        "score = excluded.score, updated_at = excluded.updated_at",
-        (creator_id, scoreboard_id, label, score, at),
+    return _write_entry(
+        conn,
+        creator_id=creator_id,
+        scoreboard_id=scoreboard_id,
+        label=label,
+        value=score,
+        relative=False,
+        title=title,
+        now=now,
     )
-    return _entry_score(conn, creator_id, scoreboard_id, label)
 
 
 def remove_entry(

@@ -31,8 +31,8 @@ import trio
 from actors import Actor, ActorRef
 from actors.chat import SendChat
 from actors.ratelimit import RateGovernor, RateKey, acquire
+from actors.recent import SeenMessages
 from actors.rumble import livestream
-from actors.youtube.chat import SeenMessages
 from config.models import RumbleConfig
 
 __all__ = ["RumbleChat"]
