@@ -55,6 +55,7 @@ try:
     from actors.store import StateStore
     from actors.triggers import CooldownTable, TriggerRules, evaluate
     from actors.triggers.engine import TriggerEngine
+    from actors.twitch import irc
     from actors.twitch.irc import IrcParseError, parse_irc_line, to_chat_event
     from config.models import CreatorConfig, TriggerConfig
     from supervisors import ChildSpec, Supervisor
@@ -154,7 +155,11 @@ def report_parse(quick: bool) -> None:
     lines = cp.load_lines(50_000 if quick else 200_000)
     rounds = 3 if quick else 5
     ours = cp.time_python(lines, rounds)
-    print(f"streamsuites parse_irc_line        {ours:>12,.0f} lines/s (all corpus lines)")
+    print(f"streamsuites parse_irc_line        {ours:>12,.0f} lines/s (all corpus lines;"
+          f" {irc.PARSER} parser)")  # fmt: skip
+    if irc.PARSER == "compiled":
+        python = cp.time_python(lines, rounds, irc._parse_irc_line_py)
+        print(f"  its Python reference parser      {python:>12,.0f} lines/s")
     installed = (cp.NODE_DIR / "node_modules" / "tmi.js" / "lib" / "parser.js").exists()
     if shutil.which("node") is None or not installed:
         print("tmi.js: not run here (needs node and tmi.js in benchmarks/node/, which this")
@@ -163,11 +168,13 @@ def report_parse(quick: bool) -> None:
     peer = cp.time_tmi(lines, rounds)
     tmi_only = float(peer["parse_msg_lines_per_s"])
     tmi_unescape = float(peer["parse_msg_unescape_lines_per_s"])
+    # The target is judged against parse.msg alone, which does less than we do (it leaves the
+    # tag values escaped); parse.msg + unescape is the same work as ours.
     print(f"peer: tmi.js {peer['tmi_version']} parse.msg          {tmi_only:>12,.0f} lines/s"
-          f"   ratio ours/tmi.js {ours / tmi_only:5.2f}")  # fmt: skip
+          f"   ratio ours/tmi.js {ours / tmi_only:5.2f}"
+          f"  (target >= 1: {'met' if ours >= tmi_only else 'NOT met'})")  # fmt: skip
     print(f"peer: tmi.js parse.msg + unescape  {tmi_unescape:>12,.0f} lines/s"
-          f"   ratio ours/tmi.js {ours / tmi_unescape:5.2f}"
-          f"  (target >= 1: {'met' if ours >= tmi_unescape else 'NOT met'})")  # fmt: skip
+          f"   ratio ours/tmi.js {ours / tmi_unescape:5.2f}")  # fmt: skip
 
 
 # ------------------------------------------------------------------ 2. pipeline throughput

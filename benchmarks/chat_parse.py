@@ -2,12 +2,14 @@
 
 Run: `python benchmarks/chat_parse.py [--lines N] [--rounds R]`
 
-Both parsers get the Twitch IRC corpus lines (tests/conformance/data/twitch_irc.jsonl, or
-../shared/corpus/) repeated to about 200k lines. Each side runs R timed rounds after a
-warm-up and reports its best round, in lines per second. The peer side needs node and npm: the
-script installs tmi.js into benchmarks/node/ when it is missing, and prints a skip message when
-node or npm is absent. Both sides measure CPU time (time.process_time / process.cpuUsage), so a
-busy machine does not skew one side more than the other. Two peer figures are printed:
+`parse_irc_line` is the compiled parser when it is built (actors/twitch/_irc_accel.c), and its
+Python reference is timed too. Both parsers get the Twitch IRC corpus lines
+(tests/conformance/data/twitch_irc.jsonl, or ../shared/corpus/) repeated to about 200k lines.
+Each side runs R timed rounds after a warm-up and reports its best round, in lines per second.
+The peer side needs node and npm: the script installs tmi.js into benchmarks/node/ when it is
+missing, and prints a skip message when node or npm is absent. Both sides measure CPU time
+(time.process_time / process.cpuUsage), so a busy machine does not skew one side more than the
+other. Two peer figures are printed:
 tmi.js's `parse.msg` alone (it leaves tag values escaped), and `parse.msg` plus the tag
 unescaping tmi.js's client does next, which is the work `parse_irc_line` does in one go.
 """
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +37,8 @@ CORPUS_CANDIDATES = (
 
 sys.path.insert(0, str(ROOT))
 
-from actors.twitch.irc import IrcParseError, parse_irc_line  # noqa: E402
+from actors.twitch import irc  # noqa: E402
+from actors.twitch.irc import IrcMessage, IrcParseError, parse_irc_line  # noqa: E402
 
 
 def load_lines(target: int) -> list[str]:
@@ -49,9 +53,11 @@ def load_lines(target: int) -> list[str]:
     return (raw * repeats)[:target]
 
 
-def time_python(lines: list[str], rounds: int) -> float:
-    """Best lines/s of `parse_irc_line` over `rounds` rounds (after one warm-up round)."""
-    parse = parse_irc_line
+def time_python(
+    lines: list[str], rounds: int, parse: Callable[[str], IrcMessage] = parse_irc_line
+) -> float:
+    """Best lines/s of `parse` (by default `parse_irc_line`) over `rounds` rounds, after one
+    warm-up round."""
     best = float("inf")
     for round_no in range(rounds + 1):
         start = time.process_time()
@@ -115,7 +121,10 @@ def main() -> None:
     print(f"python {platform.python_version()} ({platform.python_implementation()})")
 
     ours = time_python(lines, args.rounds)
-    print(f"streamsuites parse_irc_line:            {ours:>12,.0f} lines/s")
+    print(f"streamsuites parse_irc_line ({irc.PARSER}):  {ours:>12,.0f} lines/s")
+    if irc.PARSER == "compiled":
+        python = time_python(lines, args.rounds, irc._parse_irc_line_py)
+        print(f"  its Python reference parser:          {python:>12,.0f} lines/s")
 
     skip = ensure_tmi()
     if skip is not None:

@@ -14,8 +14,9 @@ or LF is never split: framing is the transport's job (see `split_frame`).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -140,12 +141,8 @@ _set_command = IrcMessage.__dict__["command"].__set__
 _set_params = IrcMessage.__dict__["params"].__set__
 
 
-def parse_irc_line(line: str) -> IrcMessage:
-    """Parse one IRC line (without, or with one trailing, CRLF) into an `IrcMessage`.
-
-    Raises `IrcParseError` (a `ValueError`) when the line has no command, and never anything
-    else, whatever the string holds. CR and LF inside the line are kept, never split on.
-    """
+def _parse_irc_line_py(line: str) -> IrcMessage:
+    """`parse_irc_line` in Python: the reference the compiled parser is checked against."""
     if type(line) is not str:
         if not isinstance(line, str):
             raise IrcParseError(f"expected a str line, got {type(line).__name__}")
@@ -218,6 +215,40 @@ def parse_irc_line(line: str) -> IrcMessage:
     _set_command(msg, command)
     _set_params(msg, params)
     return msg
+
+
+def parse_irc_line(line: str) -> IrcMessage:
+    """Parse one IRC line (without, or with one trailing, CRLF) into an `IrcMessage`.
+
+    Raises `IrcParseError` (a `ValueError`) when the line has no command, and never anything
+    else, whatever the string holds. CR and LF inside the line are kept, never split on.
+    """
+    return _parse_irc_line_py(line)
+
+
+# Every chat line goes through the parser, so a compiled twin (`_irc_accel.c`, built when the
+# package is installed with a C compiler at hand) replaces it when present. It builds the same
+# values and hands every line it would reject to the Python parser, so errors are identical;
+# the tests run both on the corpus and on generated lines. STREAMSUITES_PURE_PYTHON=1 keeps
+# the Python parser (to compare, or to rule the compiled one out).
+compiled_parse_irc_line: Callable[[str], IrcMessage] | None = None
+"""The compiled parser when it is built (whether or not `parse_irc_line` is it), else None."""
+try:
+    from actors.twitch import _irc_accel  # type: ignore[attr-defined]
+except ImportError:
+    pass
+else:
+    _irc_accel.setup(IrcMessage, _parse_irc_line_py)
+    compiled_parse_irc_line = _irc_accel.parse_irc_line
+
+PARSER: str = "python"
+"""Which parser `parse_irc_line` is: `"compiled"` or `"python"`."""
+if compiled_parse_irc_line is not None and os.environ.get("STREAMSUITES_PURE_PYTHON", "") in (
+    "",
+    "0",
+):
+    parse_irc_line = compiled_parse_irc_line
+    PARSER = "compiled"
 
 
 def split_frame(data: str) -> list[str]:

@@ -179,4 +179,3 @@ async def test_the_store_refuses_unknown_messages(nursery, database):
         await root.lookup("store").call("hello")
     assert isinstance(info.value.__cause__, TypeError)
     await root.stop()
-

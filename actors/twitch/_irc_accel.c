@@ -1,0 +1,322 @@
+/*
+ * Compiled twin of `actors.twitch.irc._parse_irc_line_py` (the reference implementation).
+ *
+ * Chat lines arrive by the thousand per second per channel, and splitting them is the one
+ * step every line takes. This module does exactly what the Python parser does, in one pass
+ * over the string: it builds the same `IrcMessage` (the same dict, list and str values) and
+ * hands every line it would reject, and every `str` subclass, to the Python parser, so the
+ * errors raised and their messages are the reference's own. It is optional: when it is not
+ * built, `irc.py` uses the Python parser, and the test suite checks both agree on the corpus
+ * and on generated lines.
+ *
+ * Only public, stable CPython API is used (PyUnicode_READ and friends on the canonical
+ * representation, PyDict/PyList setters), and every reference is accounted for on the error
+ * paths: a MemoryError propagates as such.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+typedef struct {
+    PyObject *message_type;   /* IrcMessage */
+    PyObject *slots[4];       /* its member descriptors: tags, prefix, command, params */
+    PyObject *fallback;       /* the Python parser */
+} accel_state;
+
+static accel_state state = {NULL, {NULL, NULL, NULL, NULL}, NULL};
+
+/* Undo IRCv3 tag-value escaping of text[start:end], which holds at least one backslash. */
+static PyObject *
+unescape(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    Py_ssize_t n = end - start, out = 0;
+    Py_UCS4 *buffer = PyMem_New(Py_UCS4, n > 0 ? n : 1);
+    if (buffer == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch != '\\') {
+            buffer[out++] = ch;
+            continue;
+        }
+        if (++i == end) {
+            break; /* a lone trailing backslash disappears */
+        }
+        ch = PyUnicode_READ(kind, data, i);
+        switch (ch) {
+        case 's': buffer[out++] = ' '; break;
+        case ':': buffer[out++] = ';'; break;
+        case 'r': buffer[out++] = '\r'; break;
+        case 'n': buffer[out++] = '\n'; break;
+        default: buffer[out++] = ch; /* `\\` and any other escaped character stand for themselves */
+        }
+    }
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buffer, out);
+    PyMem_Free(buffer);
+    return result;
+}
+
+/* Parse text[start:end] (the tags without their `@`) into `tags`. 0 on success, -1 on error. */
+static int
+parse_tags(PyObject *tags, PyObject *text, int kind, const void *data, Py_ssize_t start,
+           Py_ssize_t end)
+{
+    Py_ssize_t item = start;
+    while (item <= end) {
+        Py_ssize_t item_end = item, equals = -1, backslash = 0;
+        while (item_end < end) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, item_end);
+            if (ch == ';') {
+                break;
+            }
+            if (ch == '=' && equals < 0) {
+                equals = item_end;
+            }
+            else if (ch == '\\' && equals >= 0) {
+                backslash = 1;
+            }
+            item_end++;
+        }
+        Py_ssize_t key_end = equals < 0 ? item_end : equals;
+        if (key_end > item) { /* an item with an empty key names nothing: it is dropped */
+            PyObject *key = PyUnicode_Substring(text, item, key_end);
+            if (key == NULL) {
+                return -1;
+            }
+            PyObject *value;
+            if (equals < 0) {
+                value = PyUnicode_New(0, 0);
+            }
+            else if (backslash) {
+                value = unescape(kind, data, equals + 1, item_end);
+            }
+            else {
+                value = PyUnicode_Substring(text, equals + 1, item_end);
+            }
+            if (value == NULL) {
+                Py_DECREF(key);
+                return -1;
+            }
+            int failed = PyDict_SetItem(tags, key, value);
+            Py_DECREF(key);
+            Py_DECREF(value);
+            if (failed) {
+                return -1;
+            }
+        }
+        item = item_end + 1;
+    }
+    return 0;
+}
+
+static Py_ssize_t
+skip_spaces(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    while (i < end && PyUnicode_READ(kind, data, i) == ' ') {
+        i++;
+    }
+    return i;
+}
+
+static Py_ssize_t
+find_space(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    while (i < end && PyUnicode_READ(kind, data, i) != ' ') {
+        i++;
+    }
+    return i;
+}
+
+/* Append text[start:end] to `list`. 0 on success, -1 on error. */
+static int
+append_slice(PyObject *list, PyObject *text, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *piece = PyUnicode_Substring(text, start, end);
+    if (piece == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(list, piece);
+    Py_DECREF(piece);
+    return failed;
+}
+
+static PyObject *
+build_message(PyObject *tags, PyObject *prefix, PyObject *command, PyObject *params)
+{
+    PyTypeObject *type = (PyTypeObject *)state.message_type;
+    PyObject *msg = type->tp_alloc(type, 0);
+    if (msg == NULL) {
+        return NULL;
+    }
+    PyObject *values[4] = {tags, prefix, command, params};
+    for (int i = 0; i < 4; i++) {
+        PyObject *descr = state.slots[i];
+        if (Py_TYPE(descr)->tp_descr_set(descr, msg, values[i]) < 0) {
+            Py_DECREF(msg);
+            return NULL;
+        }
+    }
+    return msg;
+}
+
+static PyObject *
+fallback(PyObject *line)
+{
+    return PyObject_CallOneArg(state.fallback, line);
+}
+
+static PyObject *
+accel_parse(PyObject *module, PyObject *line)
+{
+    (void)module;
+    if (state.fallback == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_irc_accel.setup() was not called");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(line)) {
+        return fallback(line); /* not a str, or a subclass: the reference decides */
+    }
+    int kind = PyUnicode_KIND(line);
+    const void *data = PyUnicode_DATA(line);
+    Py_ssize_t end = PyUnicode_GET_LENGTH(line);
+
+    /* Tolerate the line terminator a transport may leave on (CRLF, or a bare LF). */
+    if (end >= 1 && PyUnicode_READ(kind, data, end - 1) == '\n') {
+        end -= (end >= 2 && PyUnicode_READ(kind, data, end - 2) == '\r') ? 2 : 1;
+    }
+
+    PyObject *tags = NULL, *prefix = NULL, *command = NULL, *params = NULL, *msg = NULL;
+    Py_ssize_t i = 0;
+    tags = PyDict_New();
+    if (tags == NULL) {
+        return NULL;
+    }
+    if (i < end && PyUnicode_READ(kind, data, i) == '@') {
+        Py_ssize_t space = find_space(kind, data, i, end);
+        if (space == end) {
+            goto reference; /* tags with no command after them */
+        }
+        if (space > 1 && parse_tags(tags, line, kind, data, 1, space) < 0) {
+            goto error;
+        }
+        i = skip_spaces(kind, data, space + 1, end);
+    }
+    if (i < end && PyUnicode_READ(kind, data, i) == ':') {
+        Py_ssize_t space = find_space(kind, data, i, end);
+        if (space == end) {
+            goto reference; /* a prefix with no command after it */
+        }
+        prefix = PyUnicode_Substring(line, i + 1, space);
+        if (prefix == NULL) {
+            goto error;
+        }
+        i = skip_spaces(kind, data, space + 1, end);
+    }
+    Py_ssize_t command_end = find_space(kind, data, i, end);
+    if (command_end == i) {
+        goto reference; /* no command */
+    }
+    command = PyUnicode_Substring(line, i, command_end);
+    params = PyList_New(0);
+    if (command == NULL || params == NULL) {
+        goto error;
+    }
+    if (command_end < end) {
+        i = skip_spaces(kind, data, command_end + 1, end);
+        if (i < end && PyUnicode_READ(kind, data, i) == ':') {
+            if (append_slice(params, line, i + 1, end) < 0) {
+                goto error;
+            }
+        }
+        else {
+            /* Middle parameters up to the first " :", which starts the trailing one: a middle
+               parameter cannot hold a space, so that colon begins a token. */
+            Py_ssize_t middle_end = end, trailing = -1;
+            for (Py_ssize_t j = i; j + 1 < end; j++) {
+                if (PyUnicode_READ(kind, data, j) == ' '
+                    && PyUnicode_READ(kind, data, j + 1) == ':') {
+                    middle_end = j;
+                    trailing = j + 2;
+                    break;
+                }
+            }
+            while (i < middle_end) {
+                Py_ssize_t token_end = find_space(kind, data, i, middle_end);
+                if (token_end > i && append_slice(params, line, i, token_end) < 0) {
+                    goto error;
+                }
+                i = token_end + 1;
+            }
+            if (trailing >= 0 && append_slice(params, line, trailing, end) < 0) {
+                goto error;
+            }
+        }
+    }
+    if (prefix == NULL) {
+        prefix = Py_NewRef(Py_None);
+    }
+    msg = build_message(tags, prefix, command, params);
+    /* fall through: the message holds its own references now */
+error:
+    Py_XDECREF(tags);
+    Py_XDECREF(prefix);
+    Py_XDECREF(command);
+    Py_XDECREF(params);
+    return msg;
+reference:
+    Py_XDECREF(tags);
+    Py_XDECREF(prefix);
+    return fallback(line);
+}
+
+static PyObject *
+accel_setup(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *message_type, *fallback_parser;
+    if (!PyArg_ParseTuple(args, "O!O:setup", &PyType_Type, &message_type, &fallback_parser)) {
+        return NULL;
+    }
+    static const char *names[4] = {"tags", "prefix", "command", "params"};
+    PyObject *slots[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        slots[i] = PyObject_GetAttrString(message_type, names[i]);
+        if (slots[i] == NULL || Py_TYPE(slots[i])->tp_descr_set == NULL) {
+            for (int j = 0; j <= i; j++) {
+                Py_XDECREF(slots[j]);
+            }
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_TypeError, "%s is not a settable slot", names[i]);
+            }
+            return NULL;
+        }
+    }
+    Py_XSETREF(state.message_type, Py_NewRef(message_type));
+    for (int i = 0; i < 4; i++) {
+        Py_XSETREF(state.slots[i], slots[i]);
+    }
+    Py_XSETREF(state.fallback, Py_NewRef(fallback_parser));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef accel_methods[] = {
+    {"parse_irc_line", accel_parse, METH_O,
+     "Parse one IRC line into an IrcMessage (the compiled twin of the Python parser)."},
+    {"setup", accel_setup, METH_VARARGS,
+     "setup(IrcMessage, python_parser): the class to build and the parser to defer to."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef accel_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_irc_accel",
+    .m_doc = "Compiled twin of the Twitch IRC line parser (see actors/twitch/irc.py).",
+    .m_size = -1,
+    .m_methods = accel_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__irc_accel(void)
+{
+    return PyModule_Create(&accel_module);
+}
