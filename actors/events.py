@@ -7,6 +7,8 @@ outside the project reads them.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from datetime import datetime
 
 import attrs
@@ -243,7 +245,7 @@ _set_emote_id, _set_emote_start, _set_emote_end, _set_emote_name = (
 )
 
 
-def _chat_event_unchecked(
+def _chat_event_unchecked_py(
     platform: str,
     channel: str,
     message_id: str | None,
@@ -285,7 +287,7 @@ def _chat_event_unchecked(
     return event
 
 
-def _emote_unchecked(id: str, start: int, end: int, name: str | None) -> Emote:
+def _emote_unchecked_py(id: str, start: int, end: int, name: str | None) -> Emote:
     """An `Emote` without the keyword-argument __init__ (Emote has no checks to skip)."""
     emote = _new(Emote)
     _set_emote_id(emote, id)
@@ -293,3 +295,20 @@ def _emote_unchecked(id: str, start: int, end: int, name: str | None) -> Emote:
     _set_emote_end(emote, end)
     _set_emote_name(emote, name)
     return emote
+
+
+# One ChatEvent (and its emotes) per chat line: the compiled constructors (`_slotted.c`, built
+# with the package when a C compiler is at hand) store the same values through the same slot
+# descriptors in a single call. The Python twins above stay the reference and the fallback.
+_chat_event_unchecked: Callable[..., ChatEvent] = _chat_event_unchecked_py
+_emote_unchecked: Callable[[str, int, int, str | None], Emote] = _emote_unchecked_py
+try:
+    from actors._slotted import constructor as _compiled_constructor  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - built without a C compiler
+    _compiled_constructor = None
+if _compiled_constructor is not None and os.environ.get("STREAMSUITES_PURE_PYTHON", "") in (
+    "",
+    "0",
+):
+    _chat_event_unchecked = _compiled_constructor(ChatEvent, _CHAT_EVENT_FIELDS)
+    _emote_unchecked = _compiled_constructor(Emote, _EMOTE_FIELDS)

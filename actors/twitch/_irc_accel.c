@@ -269,6 +269,159 @@ reference:
     return fallback(line);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * The emotes tag in the shape Twitch sends it: `id:a-b,c-d/id:e-f`, ids free of `:` and `/`,
+ * numbers of 1 to 9 ASCII digits. Anything else is left to the Python walk (None).
+ */
+
+#define MAX_PLAIN_EMOTES 256
+
+typedef struct {
+    Py_ssize_t id_start, id_end; /* the entry's id in the tag value */
+    long start, end;             /* the range, inclusive, in code points of the text */
+} emote_span;
+
+/* Read 1 to 9 ASCII digits at *i into *number. 0 on success, -1 when there are none or more. */
+static int
+read_number(int kind, const void *data, Py_ssize_t *i, Py_ssize_t end, long *number)
+{
+    Py_ssize_t first = *i;
+    long value = 0;
+    while (*i < end) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, *i);
+        if (ch < '0' || ch > '9') {
+            break;
+        }
+        value = value * 10 + (long)(ch - '0');
+        (*i)++;
+        if (*i - first > 9) {
+            return -1;
+        }
+    }
+    if (*i == first) {
+        return -1;
+    }
+    *number = value;
+    return 0;
+}
+
+/* Split a plain emotes tag into spans. Their count, or -1 when the tag is not plain. */
+static Py_ssize_t
+plain_spans(PyObject *value, emote_span *spans)
+{
+    int kind = PyUnicode_KIND(value);
+    const void *data = PyUnicode_DATA(value);
+    Py_ssize_t end = PyUnicode_GET_LENGTH(value), i = 0, count = 0;
+    while (1) {
+        Py_ssize_t id_start = i;
+        while (i < end) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+            if (ch == ':' || ch == '/') {
+                break;
+            }
+            i++;
+        }
+        if (i == id_start || i == end || PyUnicode_READ(kind, data, i) != ':') {
+            return -1;
+        }
+        Py_ssize_t id_end = i++;
+        while (1) {
+            long first, last;
+            if (count == MAX_PLAIN_EMOTES || read_number(kind, data, &i, end, &first) < 0
+                || i == end || PyUnicode_READ(kind, data, i) != '-') {
+                return -1;
+            }
+            i++;
+            if (read_number(kind, data, &i, end, &last) < 0) {
+                return -1;
+            }
+            spans[count++] = (emote_span){id_start, id_end, first, last};
+            if (i == end || PyUnicode_READ(kind, data, i) != ',') {
+                break;
+            }
+            i++;
+        }
+        if (i == end) {
+            return count;
+        }
+        if (PyUnicode_READ(kind, data, i) != '/') {
+            return -1;
+        }
+        i++;
+    }
+}
+
+static PyObject *
+accel_plain_emotes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "plain_emotes(value: str, text: str, emote)");
+        return NULL;
+    }
+    PyObject *value = args[0], *text = args[1], *make_emote = args[2];
+    emote_span spans[MAX_PLAIN_EMOTES];
+    Py_ssize_t count = plain_spans(value, spans);
+    if (count < 0) {
+        Py_RETURN_NONE;
+    }
+    /* Ordered by start, keeping tag order among equals (insertion sort is stable). */
+    for (Py_ssize_t j = 1; j < count; j++) {
+        emote_span moving = spans[j];
+        Py_ssize_t k = j;
+        while (k > 0 && spans[k - 1].start > moving.start) {
+            spans[k] = spans[k - 1];
+            k--;
+        }
+        spans[k] = moving;
+    }
+    Py_ssize_t text_length = PyUnicode_GET_LENGTH(text);
+    PyObject *result = PyTuple_New(count);
+    if (result == NULL) {
+        return NULL;
+    }
+    PyObject *id = NULL;
+    Py_ssize_t id_at = -1;
+    for (Py_ssize_t j = 0; j < count; j++) {
+        emote_span *span = &spans[j];
+        if (span->id_start != id_at) {
+            Py_XDECREF(id);
+            id = PyUnicode_Substring(value, span->id_start, span->id_end);
+            if (id == NULL) {
+                Py_DECREF(result);
+                return NULL;
+            }
+            id_at = span->id_start;
+        }
+        /* text[start : end + 1] or None, with Python's slice clamping. */
+        Py_ssize_t stop = (Py_ssize_t)span->end + 1;
+        if (stop > text_length) {
+            stop = text_length;
+        }
+        PyObject *name = (Py_ssize_t)span->start < stop
+                             ? PyUnicode_Substring(text, (Py_ssize_t)span->start, stop)
+                             : Py_NewRef(Py_None);
+        PyObject *start = PyLong_FromLong(span->start);
+        PyObject *end = PyLong_FromLong(span->end);
+        PyObject *emote = NULL;
+        if (name != NULL && start != NULL && end != NULL) {
+            PyObject *fields[4] = {id, start, end, name};
+            emote = PyObject_Vectorcall(make_emote, fields, 4, NULL);
+        }
+        Py_XDECREF(name);
+        Py_XDECREF(start);
+        Py_XDECREF(end);
+        if (emote == NULL) {
+            Py_XDECREF(id);
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(result, j, emote);
+    }
+    Py_XDECREF(id);
+    return result;
+}
+
 static PyObject *
 accel_setup(PyObject *module, PyObject *args)
 {
@@ -302,6 +455,9 @@ accel_setup(PyObject *module, PyObject *args)
 static PyMethodDef accel_methods[] = {
     {"parse_irc_line", accel_parse, METH_O,
      "Parse one IRC line into an IrcMessage (the compiled twin of the Python parser)."},
+    {"plain_emotes", (PyCFunction)(void (*)(void))accel_plain_emotes, METH_FASTCALL,
+     "plain_emotes(value, text, emote): the emotes of a plain Twitch emotes tag as a tuple "
+     "made by emote(id, start, end, name), ordered by start; None for any other shape."},
     {"setup", accel_setup, METH_VARARGS,
      "setup(IrcMessage, python_parser): the class to build and the parser to defer to."},
     {NULL, NULL, 0, NULL},

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
 import pytest
 
-from actors.events import (
-    ROLES,
-    ChatEvent,
-    Emote,
-    ReplyParent,
-    _chat_event_unchecked,
-    _emote_unchecked,
-)
+from actors import events
+from actors.events import ROLES, ChatEvent, Emote, ReplyParent
 from actors.twitch.irc import IrcParseError, TwitchMessageError, parse_irc_line
 from actors.twitch.irc import _chat_event_general as chat_event_general
 
@@ -45,12 +40,41 @@ def _corpus_chat_events() -> list[ChatEvent]:
 
 CORPUS_EVENTS = _corpus_chat_events()
 
+Constructors = tuple[Callable[..., ChatEvent], Callable[..., Emote]]
+compiled = events._compiled_constructor
 
-def _rebuilt(event: ChatEvent) -> ChatEvent:
-    emotes = tuple(_emote_unchecked(e.id, e.start, e.end, e.name) for e in event.emotes)
+
+# Both twins: the Python reference, and the compiled one (`actors/_slotted.c`) when built.
+@pytest.fixture(
+    params=[
+        pytest.param("python"),
+        pytest.param(
+            "compiled",
+            marks=pytest.mark.skipif(compiled is None, reason="compiled constructors not built"),
+        ),
+    ]
+)
+def fast(request: pytest.FixtureRequest) -> Constructors:
+    if request.param == "python":
+        return events._chat_event_unchecked_py, events._emote_unchecked_py
+    assert compiled is not None
+    return compiled(ChatEvent, events._CHAT_EVENT_FIELDS), compiled(Emote, events._EMOTE_FIELDS)
+
+
+def _rebuilt(event: ChatEvent, fast: Constructors) -> ChatEvent:
+    chat_event, emote = fast
+    emotes = tuple(emote(e.id, e.start, e.end, e.name) for e in event.emotes)
     values = [getattr(event, a.name) for a in attrs.fields(ChatEvent)]
     values[[a.name for a in attrs.fields(ChatEvent)].index("emotes")] = emotes
-    return _chat_event_unchecked(*values)
+    return chat_event(*values)
+
+
+def test_the_compiled_constructors_are_used_when_built() -> None:
+    if compiled is None:
+        assert events._chat_event_unchecked is events._chat_event_unchecked_py
+    else:
+        assert type(events._chat_event_unchecked) is type(compiled(Emote, ("id",)))
+        assert type(events._emote_unchecked) is type(compiled(Emote, ("id",)))
 
 
 def test_corpus_has_chat_events() -> None:
@@ -58,8 +82,10 @@ def test_corpus_has_chat_events() -> None:
 
 
 @pytest.mark.parametrize("event", CORPUS_EVENTS, ids=lambda e: e.message_id or "no-id")
-def test_fast_chat_event_is_indistinguishable_from_the_public_one(event: ChatEvent) -> None:
-    fast = _rebuilt(event)
+def test_fast_chat_event_is_indistinguishable_from_the_public_one(
+    event: ChatEvent, fast: Constructors
+) -> None:
+    fast = _rebuilt(event, fast)  # type: ignore[assignment]
     assert type(fast) is ChatEvent
     assert fast == event and event == fast
     assert hash(fast) == hash(event)
@@ -74,22 +100,22 @@ def test_fast_chat_event_is_indistinguishable_from_the_public_one(event: ChatEve
     assert ChatEvent(**{a.name: getattr(fast, a.name) for a in attrs.fields(ChatEvent)}) == event
 
 
-def test_fast_chat_event_is_frozen_like_the_public_one() -> None:
-    fast = _rebuilt(CORPUS_EVENTS[0])
+def test_fast_chat_event_is_frozen_like_the_public_one(fast: Constructors) -> None:
+    event = _rebuilt(CORPUS_EVENTS[0], fast)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        fast.text = "changed"  # type: ignore[misc]
+        event.text = "changed"  # type: ignore[misc]
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        fast.emotes = ()  # type: ignore[misc]
+        event.emotes = ()  # type: ignore[misc]
 
 
-def test_fast_emote_equals_public_emote() -> None:
+def test_fast_emote_equals_public_emote(fast: Constructors) -> None:
     for name in ("Kappa", None):
-        fast = _emote_unchecked("25", 0, 4, name)
+        emote = fast[1]("25", 0, 4, name)
         public = Emote(id="25", start=0, end=4, name=name)
-        assert (fast, hash(fast), repr(fast)) == (public, hash(public), repr(public))
+        assert (emote, hash(emote), repr(emote)) == (public, hash(public), repr(public))
 
 
-def test_fast_chat_event_with_every_field_set() -> None:
+def test_fast_chat_event_with_every_field_set(fast: Constructors) -> None:
     values = {
         "platform": "twitch",
         "channel": "c",
@@ -109,8 +135,26 @@ def test_fast_chat_event_with_every_field_set() -> None:
         "color": "#FFFFFF",
     }
     public = ChatEvent(**values)  # type: ignore[arg-type]
-    fast = _chat_event_unchecked(**values)  # type: ignore[arg-type]
-    assert (fast, hash(fast), repr(fast)) == (public, hash(public), repr(public))
+    event = fast[0](*values.values())
+    assert (event, hash(event), repr(event)) == (public, hash(public), repr(public))
+
+
+@pytest.mark.skipif(compiled is None, reason="compiled constructors not built")
+def test_compiled_constructor_refuses_what_it_cannot_build() -> None:
+    assert compiled is not None
+    emote = compiled(Emote, events._EMOTE_FIELDS)
+    with pytest.raises(TypeError, match="takes 4 values"):
+        emote("25", 0, 4)
+    with pytest.raises(TypeError, match="positional"):
+        emote("25", 0, 4, name="Kappa")
+    with pytest.raises(TypeError, match="not a slot"):
+        compiled(Emote, ("id", "nope"))
+    with pytest.raises(TypeError, match="not a slot"):
+        compiled(Emote, ("__init__",))
+    with pytest.raises(TypeError):
+        compiled("Emote", ("id",))
+    with pytest.raises(TypeError, match="must be str"):
+        compiled(Emote, (1,))
 
 
 def test_public_constructor_still_validates() -> None:

@@ -29,7 +29,7 @@ from actors.twitch.irc import (
     TwitchMessageError,
     _chat_event_general,
     _roles_cache,
-    _second_parts,
+    _second_starts,
     cap_req,
     format_irc_line,
     join,
@@ -758,4 +758,4 @@ def test_fast_path_caches_stay_bounded() -> None:
         event = to_chat_event(parse_irc_line(line))
         assert isinstance(event, ChatEvent) and event.roles == {"subscriber"}
     assert 0 < len(_roles_cache) <= _CACHE_LIMIT
-    assert 0 < len(_second_parts) <= _CACHE_LIMIT
+    assert 0 < len(_second_starts) <= _CACHE_LIMIT

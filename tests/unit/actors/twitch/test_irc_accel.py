@@ -1,5 +1,7 @@
 """The compiled IRC parser (`_irc_accel.c`) against the Python reference, line by line.
 
+Also its emotes-tag splitter against `irc._plain_emotes_py`.
+
 Same value (tags, prefix, command, params, and their types) or the same exception type and
 message, for the corpus and for generated lines rich in the grammar's symbols, in every string
 width CPython stores (ASCII, Latin-1, BMP, astral).
@@ -18,11 +20,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from actors.events import Emote
 from actors.twitch import irc
 from actors.twitch.irc import IrcMessage, IrcParseError
 
 compiled = irc.compiled_parse_irc_line
 reference = irc._parse_irc_line_py
+if compiled is not None:
+    from actors.twitch import _irc_accel  # type: ignore[attr-defined]
 
 pytestmark = pytest.mark.skipif(compiled is None, reason="compiled parser not built")
 
@@ -139,6 +144,8 @@ def test_parsing_leaks_no_memory() -> None:
                     compiled(line)  # type: ignore[misc]
                 except IrcParseError:
                     pass
+            _irc_accel.plain_emotes("25:0-4,6-8/1902:10-12", "Kappa abc 🙂🙂🙂", python_emote)
+            _irc_accel.plain_emotes("25:0-4,6-", "Kappa", python_emote)
 
     churn()  # warm caches (interned strings, free lists) first
     gc.collect()
@@ -157,8 +164,6 @@ def test_parsing_leaks_no_memory() -> None:
 
 
 def test_setup_refuses_a_class_without_the_slots() -> None:
-    from actors.twitch import _irc_accel  # type: ignore[attr-defined]
-
     class NotAMessage:
         pass
 
@@ -188,3 +193,95 @@ lines = st.one_of(
 @example("@;=;; X")
 def test_generated_lines_parse_identically(line: str) -> None:
     assert_same(line)
+
+
+# --- the emotes tag ----------------------------------------------------------------------
+
+
+def python_emote(id: str, start: int, end: int, name: str | None) -> Emote:
+    return Emote(id=id, start=start, end=end, name=name)
+
+
+def emotes_outcome(function: Any, value: str, text: str) -> Any:
+    result = function(value, text, python_emote)
+    if result is not None:
+        assert type(result) is tuple
+        assert all(type(e) is Emote for e in result)
+        # Field types too: equality alone would take True for 1.
+        result = [(e.id, e.start, e.end, e.name, type(e.start), type(e.end)) for e in result]
+    return result
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("25:0-4", "Kappa hello"),
+        ("25:0-4,6-10/1902:12-16", "Kappa Kappa Keepo"),
+        ("1902:6-10,29-33/499:0-1", "abc"),  # ranges past the text: names clamp or vanish
+        ("25:5-2", "Kappa"),  # an inverted range names nothing
+        ("25:0-0", ""),
+        ("a:1-1,0-0/b:1-1", "xy"),  # equal starts keep the tag's order
+        ("emotesv2_abc:0-3", "🙂🙂🙂🙂🙂"),
+        ("25:000000001-000000002", "abc"),
+        ("25:0-1234567890", "x"),  # ten digits: not plain
+        ("80481_/3:7-14", "x"),  # an id holding `/`: not plain
+        ("a:b:0-1", "x"),
+        (":0-1", "x"),
+        ("25:0-4/", "x"),
+        ("25:0-4,", "x"),
+        ("25:-4", "x"),
+        ("25:0-", "x"),
+        ("25:0-4/26", "x"),
+        ("25:\u0660-\u0664", "x"),  # non-ASCII digits
+        ("", "x"),
+        ("/".join(f"{n}:{n}-{n}" for n in range(300)), "x" * 400),  # more than the C buffer
+    ],
+)
+def test_plain_emotes_match_the_python_twin(value: str, text: str) -> None:
+    assert_same_emotes(value, text)
+
+
+def assert_same_emotes(value: str, text: str) -> None:
+    got = emotes_outcome(_irc_accel.plain_emotes, value, text)
+    want = emotes_outcome(irc._plain_emotes_py, value, text)
+    if got is None and want is not None:
+        # The compiled splitter leaves very long tags to the Python walk (same result).
+        assert len(want) > 256
+        assert irc._quick_emotes(value, text) == irc._plain_emotes_py(value, text, python_emote)
+    else:
+        assert got == want
+
+
+digit_runs = st.text(st.sampled_from("0123456789"), min_size=1, max_size=11)
+emote_values = st.one_of(
+    st.text(st.sampled_from([*"0123456789:-,/a_", "\u0663", "é"]), max_size=40),
+    st.lists(
+        st.tuples(
+            st.text(st.sampled_from([*"abc_/:1é"]), min_size=0, max_size=6),
+            st.lists(st.tuples(digit_runs, digit_runs), min_size=1, max_size=4),
+        ),
+        min_size=1,
+        max_size=4,
+    ).map(lambda es: "/".join(i + ":" + ",".join(f"{a}-{b}" for a, b in rs) for i, rs in es)),
+)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(emote_values, st.text(st.sampled_from(["a", "é", "€", "🙂", " "]), max_size=30))
+def test_generated_emote_tags_match_the_python_twin(value: str, text: str) -> None:
+    assert_same_emotes(value, text)
+
+
+def test_plain_emotes_refuses_wrong_arguments() -> None:
+    with pytest.raises(TypeError):
+        _irc_accel.plain_emotes("25:0-4", "Kappa")
+    with pytest.raises(TypeError):
+        _irc_accel.plain_emotes(b"25:0-4", "Kappa", python_emote)
+
+
+def test_plain_emotes_passes_on_the_constructor_error() -> None:
+    def broken(*_args: Any) -> Emote:
+        raise RuntimeError("no emote")
+
+    with pytest.raises(RuntimeError, match="no emote"):
+        _irc_accel.plain_emotes("25:0-4", "Kappa", broken)
