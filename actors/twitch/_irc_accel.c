@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 
 typedef struct {
     PyObject *message_type;   /* IrcMessage */
@@ -56,13 +57,54 @@ unescape(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
     return result;
 }
 
+/* Twitch sends the same tags in the same order on every line, and many values repeat (empty,
+   room-id, badges, color, user-type): the string made for the n-th tag's key, and for its
+   value, is kept and handed out again while the next line holds the same characters there.
+   That saves the allocation and, for keys, the hashing (a str caches its hash). */
+#define SLICE_CACHE_SIZE 64
+static PyObject *key_cache[SLICE_CACHE_SIZE];
+static PyObject *value_cache[SLICE_CACHE_SIZE];
+
+static int
+same_chars(PyObject *known, int kind, const void *data, Py_ssize_t start, Py_ssize_t n)
+{
+    int known_kind = PyUnicode_KIND(known);
+    const void *known_data = PyUnicode_DATA(known);
+    if (known_kind == kind) {
+        return memcmp(known_data, (const char *)data + start * kind, (size_t)(n * kind)) == 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyUnicode_READ(known_kind, known_data, i) != PyUnicode_READ(kind, data, start + i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* text[start:end], reusing *slot when it holds those very characters. */
+static PyObject *
+cached_slice(PyObject **slot, PyObject *text, int kind, const void *data, Py_ssize_t start,
+             Py_ssize_t end)
+{
+    PyObject *known = *slot;
+    if (known != NULL && PyUnicode_GET_LENGTH(known) == end - start
+        && same_chars(known, kind, data, start, end - start)) {
+        return Py_NewRef(known);
+    }
+    PyObject *piece = PyUnicode_Substring(text, start, end);
+    if (piece != NULL) {
+        Py_XSETREF(*slot, Py_NewRef(piece));
+    }
+    return piece;
+}
+
 /* Parse text[start:end] (the tags without their `@`) into `tags`. 0 on success, -1 on error. */
 static int
 parse_tags(PyObject *tags, PyObject *text, int kind, const void *data, Py_ssize_t start,
            Py_ssize_t end)
 {
-    Py_ssize_t item = start;
-    while (item <= end) {
+    Py_ssize_t item = start, position = 0;
+    for (; item <= end; position++) {
         Py_ssize_t item_end = item, equals = -1, backslash = 0;
         while (item_end < end) {
             Py_UCS4 ch = PyUnicode_READ(kind, data, item_end);
@@ -79,7 +121,10 @@ parse_tags(PyObject *tags, PyObject *text, int kind, const void *data, Py_ssize_
         }
         Py_ssize_t key_end = equals < 0 ? item_end : equals;
         if (key_end > item) { /* an item with an empty key names nothing: it is dropped */
-            PyObject *key = PyUnicode_Substring(text, item, key_end);
+            PyObject *key = position < SLICE_CACHE_SIZE
+                                ? cached_slice(&key_cache[position], text, kind, data, item,
+                                               key_end)
+                                : PyUnicode_Substring(text, item, key_end);
             if (key == NULL) {
                 return -1;
             }
@@ -89,6 +134,10 @@ parse_tags(PyObject *tags, PyObject *text, int kind, const void *data, Py_ssize_
             }
             else if (backslash) {
                 value = unescape(kind, data, equals + 1, item_end);
+            }
+            else if (position < SLICE_CACHE_SIZE) {
+                value = cached_slice(&value_cache[position], text, kind, data, equals + 1,
+                                     item_end);
             }
             else {
                 value = PyUnicode_Substring(text, equals + 1, item_end);
