@@ -285,3 +285,18 @@ def test_plain_emotes_passes_on_the_constructor_error() -> None:
 
     with pytest.raises(RuntimeError, match="no emote"):
         _irc_accel.plain_emotes("25:0-4", "Kappa", broken)
+
+
+def test_repeated_tags_stay_right_across_string_widths() -> None:
+    # The compiled parser reuses the previous line's key and value strings when the same
+    # characters come back at the same position; the line's width must not matter.
+    tails = ["x", "é", "€", "🙂"]
+    for first in tails:
+        for second in tails:
+            for line in (
+                f"@a=1;b={first};c=v{first} :p PRIVMSG #c :{first}",
+                f"@a=1;b={second};c=v{second} :p PRIVMSG #c :{second}",
+                f"@a=1;b=;c=v{second};d={first} :p PRIVMSG #c :{second}",
+                f"@b=1;a={second} CMD",
+            ):
+                assert_same(line)
