@@ -400,15 +400,10 @@ plain_spans(PyObject *value, emote_span *spans)
     }
 }
 
+/* The emotes of `value` as a tuple, a new reference to None when it is not plain, or NULL. */
 static PyObject *
-accel_plain_emotes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+plain_emotes(PyObject *value, PyObject *text, PyObject *make_emote)
 {
-    (void)module;
-    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "plain_emotes(value: str, text: str, emote)");
-        return NULL;
-    }
-    PyObject *value = args[0], *text = args[1], *make_emote = args[2];
     emote_span spans[MAX_PLAIN_EMOTES];
     Py_ssize_t count = plain_spans(value, spans);
     if (count < 0) {
@@ -472,6 +467,327 @@ accel_plain_emotes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
+accel_plain_emotes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "plain_emotes(value: str, text: str, emote)");
+        return NULL;
+    }
+    return plain_emotes(args[0], args[1], args[2]);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The ChatEvent of a PRIVMSG, for the line as Twitch sends it: the compiled twin of the
+ * common route of `irc._chat_event` (with `now` None). Whatever that route would hand to
+ * its general fallback, and the rarer shapes it handles itself (no tmi-sent-ts, a reply,
+ * a second or a badge set not seen yet, an emotes tag not in the plain shape), gives None
+ * here, and the caller then takes the Python route, which also fills the caches this reads.
+ */
+
+static struct {
+    PyObject *make_event;   /* ChatEvent's positional constructor */
+    PyObject *make_emote;   /* Emote's */
+    PyObject *second_starts; /* dict: whole seconds -> datetime (irc._second_starts) */
+    PyObject *milliseconds; /* tuple of 1000 timedeltas (irc._MILLISECONDS) */
+    PyObject *roles_cache;  /* dict: (badges, mod, vip, subscriber) -> roles */
+    PyObject *key_ts, *key_bits, *key_emotes, *key_reply, *key_id, *key_user_id,
+        *key_display_name, *key_first_msg, *key_color, *key_badges, *key_mod, *key_vip,
+        *key_subscriber, *twitch, *privmsg, *empty;
+} chat = {0};
+
+#define MAX_FAST_MS 253402300800000LL /* irc._MAX_FAST_MS: datetime's year 9999 */
+#define MAX_FAST_MS_DIGITS 15
+
+/* tags[key] when it is a str, NULL (no error set) when absent; -1 in *odd for a non-str. */
+static PyObject *
+tag(PyObject *tags, PyObject *key, int *odd)
+{
+    PyObject *value = PyDict_GetItemWithError(tags, key); /* borrowed */
+    if (value != NULL && !PyUnicode_CheckExact(value)) {
+        *odd = 1;
+        return NULL;
+    }
+    return value;
+}
+
+/* A run of 1 to max_digits ASCII digits as a number, or -1. */
+static long long
+digits_value(PyObject *value, Py_ssize_t max_digits)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
+    if (n == 0 || n > max_digits) {
+        return -1;
+    }
+    int kind = PyUnicode_KIND(value);
+    const void *data = PyUnicode_DATA(value);
+    long long number = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < '0' || ch > '9') {
+            return -1;
+        }
+        number = number * 10 + (long long)(ch - '0');
+    }
+    return number;
+}
+
+static PyObject *
+accel_chat_event(PyObject *module, PyObject *msg)
+{
+    (void)module;
+    if (chat.make_event == NULL || state.message_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_irc_accel.setup_chat_event() was not called");
+        return NULL;
+    }
+    if ((PyObject *)Py_TYPE(msg) != state.message_type) {
+        Py_RETURN_NONE;
+    }
+    PyObject *got[4] = {NULL, NULL, NULL, NULL}; /* tags, prefix, command, params */
+    for (int i = 0; i < 4; i++) {
+        PyObject *descr = state.slots[i];
+        got[i] = Py_TYPE(descr)->tp_descr_get(descr, msg, state.message_type);
+        if (got[i] == NULL) {
+            for (int j = 0; j < i; j++) {
+                Py_DECREF(got[j]);
+            }
+            return NULL;
+        }
+    }
+    PyObject *tags = got[0], *prefix = got[1], *params = got[3];
+    PyObject *result = NULL, *channel = NULL, *sent_at = NULL, *bits = NULL, *text = NULL,
+             *emotes = NULL, *login = NULL, *seconds = NULL, *key = NULL;
+    int odd = 0;
+    if (!PyDict_CheckExact(tags) || !PyList_CheckExact(params) || PyList_GET_SIZE(params) < 2
+        || (prefix != Py_None && !PyUnicode_CheckExact(prefix))) {
+        goto python_route;
+    }
+    PyObject *first = PyList_GET_ITEM(params, 0), *body = PyList_GET_ITEM(params, 1);
+    if (!PyUnicode_CheckExact(first) || !PyUnicode_CheckExact(body)) {
+        goto python_route;
+    }
+    Py_ssize_t first_length = PyUnicode_GET_LENGTH(first);
+    int hashed = first_length > 0 && PyUnicode_READ_CHAR(first, 0) == '#';
+    if (first_length - hashed == 0 || PyUnicode_CompareWithASCIIString(first, "*") == 0) {
+        goto python_route;
+    }
+    channel = hashed ? PyUnicode_Substring(first, 1, first_length) : Py_NewRef(first);
+    if (channel == NULL) {
+        goto error;
+    }
+
+    /* sent_at: the second's datetime (cached by the Python route) plus the milliseconds. */
+    PyObject *raw_ts = tag(tags, chat.key_ts, &odd);
+    if (raw_ts == NULL || odd) {
+        goto checked_python_route; /* no timestamp (now() is the Python route's), or odd */
+    }
+    long long ms = digits_value(raw_ts, MAX_FAST_MS_DIGITS);
+    if (ms < 0 || ms >= MAX_FAST_MS) {
+        goto python_route;
+    }
+    seconds = PyLong_FromLongLong(ms / 1000);
+    if (seconds == NULL) {
+        goto error;
+    }
+    PyObject *start = PyDict_GetItemWithError(chat.second_starts, seconds); /* borrowed */
+    if (start == NULL) {
+        goto checked_python_route;
+    }
+    sent_at = PyNumber_Add(start, PyTuple_GET_ITEM(chat.milliseconds, ms % 1000));
+    if (sent_at == NULL) {
+        goto error;
+    }
+
+    PyObject *raw_bits = tag(tags, chat.key_bits, &odd);
+    if (odd) {
+        goto python_route;
+    }
+    if (raw_bits != NULL && PyUnicode_GET_LENGTH(raw_bits) > 0) {
+        long long value = digits_value(raw_bits, 18);
+        if (value < 0) {
+            goto python_route;
+        }
+        bits = PyLong_FromLongLong(value);
+    }
+    else {
+        bits = PyLong_FromLong(0);
+    }
+    if (bits == NULL) {
+        goto error;
+    }
+
+    /* A /me line: "\x01ACTION text\x01". */
+    Py_ssize_t body_length = PyUnicode_GET_LENGTH(body);
+    int is_action = 0;
+    if (body_length > 8 && PyUnicode_READ_CHAR(body, body_length - 1) == 0x01) {
+        PyObject *head = PyUnicode_Substring(body, 0, 8);
+        if (head == NULL) {
+            goto error;
+        }
+        is_action = PyUnicode_CompareWithASCIIString(head, "\x01" "ACTION ") == 0;
+        Py_DECREF(head);
+    }
+    text = is_action ? PyUnicode_Substring(body, 8, body_length - 1) : Py_NewRef(body);
+    if (text == NULL) {
+        goto error;
+    }
+
+    PyObject *raw_emotes = tag(tags, chat.key_emotes, &odd);
+    if (odd) {
+        goto python_route;
+    }
+    if (raw_emotes != NULL && PyUnicode_GET_LENGTH(raw_emotes) > 0) {
+        emotes = plain_emotes(raw_emotes, text, chat.make_emote);
+        if (emotes == NULL) {
+            goto error;
+        }
+        if (emotes == Py_None) {
+            goto python_route;
+        }
+    }
+    else {
+        emotes = PyTuple_New(0);
+        if (emotes == NULL) {
+            goto error;
+        }
+    }
+
+    /* `nick!user@host` or `nick@host` names the chatter; a bare word does not. */
+    if (prefix == Py_None) {
+        login = Py_NewRef(chat.empty);
+    }
+    else {
+        Py_ssize_t prefix_length = PyUnicode_GET_LENGTH(prefix);
+        Py_ssize_t cut = PyUnicode_FindChar(prefix, '!', 0, prefix_length, 1);
+        if (cut == -1) {
+            cut = PyUnicode_FindChar(prefix, '@', 0, prefix_length, 1);
+        }
+        if (cut == -2) {
+            goto error;
+        }
+        login = cut < 0 ? Py_NewRef(chat.empty) : PyUnicode_Substring(prefix, 0, cut);
+        if (login == NULL) {
+            goto error;
+        }
+    }
+
+    int has_reply = PyDict_Contains(tags, chat.key_reply);
+    if (has_reply < 0) {
+        goto error;
+    }
+    if (has_reply) {
+        goto python_route;
+    }
+    PyObject *message_id = tag(tags, chat.key_id, &odd);
+    PyObject *user_id = tag(tags, chat.key_user_id, &odd);
+    PyObject *display_name = tag(tags, chat.key_display_name, &odd);
+    PyObject *first_msg = tag(tags, chat.key_first_msg, &odd);
+    PyObject *color = tag(tags, chat.key_color, &odd);
+    PyObject *badges = tag(tags, chat.key_badges, &odd);
+    PyObject *mod = tag(tags, chat.key_mod, &odd);
+    PyObject *vip = tag(tags, chat.key_vip, &odd);
+    PyObject *subscriber = tag(tags, chat.key_subscriber, &odd);
+    if (odd) {
+        goto python_route;
+    }
+    if (PyErr_Occurred()) {
+        goto error;
+    }
+    key = PyTuple_Pack(4, badges ? badges : Py_None, mod ? mod : Py_None, vip ? vip : Py_None,
+                       subscriber ? subscriber : Py_None);
+    if (key == NULL) {
+        goto error;
+    }
+    PyObject *roles = PyDict_GetItemWithError(chat.roles_cache, key); /* borrowed */
+    if (roles == NULL) {
+        goto checked_python_route;
+    }
+    PyObject *values[16] = {
+        chat.twitch,
+        channel,
+        message_id ? message_id : Py_None,
+        sent_at,
+        chat.privmsg,
+        user_id && PyUnicode_GET_LENGTH(user_id) ? user_id : chat.empty,
+        login,
+        display_name && PyUnicode_GET_LENGTH(display_name) ? display_name : login,
+        text,
+        roles,
+        emotes,
+        bits,
+        Py_None,
+        first_msg && PyUnicode_CompareWithASCIIString(first_msg, "1") == 0 ? Py_True
+                                                                           : Py_False,
+        is_action ? Py_True : Py_False,
+        color && PyUnicode_GET_LENGTH(color) ? color : Py_None,
+    };
+    result = PyObject_Vectorcall(chat.make_event, values, 16, NULL);
+    goto done;
+
+checked_python_route:
+    if (PyErr_Occurred()) {
+        goto error;
+    }
+python_route:
+    result = Py_NewRef(Py_None);
+    goto done;
+error:
+    result = NULL;
+done:
+    for (int i = 0; i < 4; i++) {
+        Py_DECREF(got[i]);
+    }
+    Py_XDECREF(channel);
+    Py_XDECREF(sent_at);
+    Py_XDECREF(bits);
+    Py_XDECREF(text);
+    Py_XDECREF(emotes);
+    Py_XDECREF(login);
+    Py_XDECREF(seconds);
+    Py_XDECREF(key);
+    return result;
+}
+
+static PyObject *
+accel_setup_chat_event(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *make_event, *make_emote, *second_starts, *milliseconds, *roles_cache;
+    if (!PyArg_ParseTuple(args, "OOO!O!O!:setup_chat_event", &make_event, &make_emote,
+                          &PyDict_Type, &second_starts, &PyTuple_Type, &milliseconds,
+                          &PyDict_Type, &roles_cache)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(milliseconds) != 1000) {
+        PyErr_SetString(PyExc_ValueError, "milliseconds must hold 1000 timedeltas");
+        return NULL;
+    }
+    static const char *names[] = {
+        "tmi-sent-ts", "bits", "emotes", "reply-parent-msg-id", "id", "user-id",
+        "display-name", "first-msg", "color", "badges", "mod", "vip", "subscriber",
+        "twitch", "PRIVMSG", ""};
+    PyObject **targets[] = {
+        &chat.key_ts, &chat.key_bits, &chat.key_emotes, &chat.key_reply, &chat.key_id,
+        &chat.key_user_id, &chat.key_display_name, &chat.key_first_msg, &chat.key_color,
+        &chat.key_badges, &chat.key_mod, &chat.key_vip, &chat.key_subscriber, &chat.twitch,
+        &chat.privmsg, &chat.empty};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (*targets[i] == NULL) {
+            *targets[i] = PyUnicode_InternFromString(names[i]);
+            if (*targets[i] == NULL) {
+                return NULL;
+            }
+        }
+    }
+    Py_XSETREF(chat.make_event, Py_NewRef(make_event));
+    Py_XSETREF(chat.make_emote, Py_NewRef(make_emote));
+    Py_XSETREF(chat.second_starts, Py_NewRef(second_starts));
+    Py_XSETREF(chat.milliseconds, Py_NewRef(milliseconds));
+    Py_XSETREF(chat.roles_cache, Py_NewRef(roles_cache));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 accel_setup(PyObject *module, PyObject *args)
 {
     (void)module;
@@ -507,6 +823,11 @@ static PyMethodDef accel_methods[] = {
     {"plain_emotes", (PyCFunction)(void (*)(void))accel_plain_emotes, METH_FASTCALL,
      "plain_emotes(value, text, emote): the emotes of a plain Twitch emotes tag as a tuple "
      "made by emote(id, start, end, name), ordered by start; None for any other shape."},
+    {"chat_event", accel_chat_event, METH_O,
+     "chat_event(msg): the ChatEvent of a PRIVMSG as Twitch sends it, or None to take the "
+     "Python route (see irc._chat_event)."},
+    {"setup_chat_event", accel_setup_chat_event, METH_VARARGS,
+     "setup_chat_event(make_event, make_emote, second_starts, milliseconds, roles_cache)."},
     {"setup", accel_setup, METH_VARARGS,
      "setup(IrcMessage, python_parser): the class to build and the parser to defer to."},
     {NULL, NULL, 0, NULL},

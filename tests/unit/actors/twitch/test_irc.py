@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from actors.events import (
@@ -21,6 +21,7 @@ from actors.events import (
     RaidEvent,
     SubscriptionEvent,
 )
+from actors.twitch import irc
 from actors.twitch.irc import (
     _CACHE_LIMIT,
     MAX_MESSAGE_LENGTH,
@@ -759,3 +760,54 @@ def test_fast_path_caches_stay_bounded() -> None:
         assert isinstance(event, ChatEvent) and event.roles == {"subscriber"}
     assert 0 < len(_roles_cache) <= _CACHE_LIMIT
     assert 0 < len(_second_starts) <= _CACHE_LIMIT
+
+
+def _compiled_takes(msg: IrcMessage) -> bool:
+    """Whether the compiled chat_event builds this PRIVMSG itself (with warm caches)."""
+    tags, params = msg.tags, msg.params
+    ts, bits, emotes = tags.get("tmi-sent-ts", ""), tags.get("bits", ""), tags.get("emotes", "")
+    return (
+        len(params) >= 2
+        and params[0] not in ("", "#", "*")
+        and ts.isascii()
+        and ts.isdigit()
+        and len(ts) <= 15
+        and int(ts) < 253_402_300_800_000
+        and (not bits or (bits.isascii() and bits.isdigit() and len(bits) <= 18))
+        and (not emotes or irc._PLAIN_EMOTES_RE.fullmatch(emotes) is not None)
+        and "reply-parent-msg-id" not in tags
+    )
+
+
+@pytest.mark.skipif(irc._compiled_chat_event is None, reason="compiled parser not built")
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(privmsgs(wellformed=True), privmsgs(wellformed=False)))
+def test_compiled_chat_event_matches_the_python_route(msg: IrcMessage) -> None:
+    compiled = irc._compiled_chat_event
+    assert compiled is not None
+    try:
+        want: object = irc._chat_event(msg, None)  # also warms the caches compiled reads
+    except TwitchMessageError as exc:
+        want = exc
+    got = compiled(msg)
+    event("compiled" if got is not None else "python route")
+    if not _compiled_takes(msg):
+        assert got is None
+        return
+    assert isinstance(want, ChatEvent)
+    assert got == want
+    for field in attrs.fields(ChatEvent):
+        assert type(getattr(got, field.name)) is type(getattr(want, field.name)), field.name
+    assert got.sent_at.tzinfo is want.sent_at.tzinfo
+
+
+@pytest.mark.skipif(irc._compiled_chat_event is None, reason="compiled parser not built")
+def test_compiled_chat_event_leaves_cold_caches_and_odd_messages_to_python() -> None:
+    compiled = irc._compiled_chat_event
+    assert compiled is not None
+    cold = parse_irc_line("@badges=vip/1,cold/7;tmi-sent-ts=1000000123456 :a!a@a PRIVMSG #c :x")
+    assert compiled(cold) is None  # neither the second nor the badge set seen yet
+    assert to_chat_event(cold) == compiled(cold)  # the Python route filled both caches
+    odd = IrcMessage(tags={"tmi-sent-ts": 5}, prefix="a!a@a", command="PRIVMSG", params=["#c", "x"])  # type: ignore[dict-item]
+    assert compiled(odd) is None
+    assert compiled("not a message") is None  # type: ignore[arg-type]
