@@ -213,12 +213,14 @@ _CHAT_EVENT_FIELDS: tuple[str, ...] = (
     "color",
 )
 _EMOTE_FIELDS: tuple[str, ...] = ("id", "start", "end", "name")
+_REPLY_PARENT_FIELDS: tuple[str, ...] = ("message_id", "user_id", "login", "display_name", "text")
 
 if (
     tuple(a.name for a in attrs.fields(ChatEvent)) != _CHAT_EVENT_FIELDS
     or tuple(a.name for a in attrs.fields(Emote)) != _EMOTE_FIELDS
+    or tuple(a.name for a in attrs.fields(ReplyParent)) != _REPLY_PARENT_FIELDS
 ):  # pragma: no cover - a guard for whoever adds a field
-    raise RuntimeError("ChatEvent/Emote fields changed: update the fast constructors below")
+    raise RuntimeError("ChatEvent/Emote/ReplyParent fields changed: update the constructors below")
 
 _new = object.__new__
 # Slot descriptors (found through the MRO, so PlatformEvent's own slots are included).
@@ -297,11 +299,25 @@ def _emote_unchecked_py(id: str, start: int, end: int, name: str | None) -> Emot
     return emote
 
 
+def _reply_parent_unchecked_py(
+    message_id: str,
+    user_id: str | None,
+    login: str | None,
+    display_name: str | None,
+    text: str | None,
+) -> ReplyParent:
+    """A `ReplyParent` from positional values (it has no checks to skip)."""
+    return ReplyParent(
+        message_id=message_id, user_id=user_id, login=login, display_name=display_name, text=text
+    )
+
+
 # One ChatEvent (and its emotes) per chat line: the compiled constructors (`_slotted.c`, built
 # with the package when a C compiler is at hand) store the same values through the same slot
 # descriptors in a single call. The Python twins above stay the reference and the fallback.
 _chat_event_unchecked: Callable[..., ChatEvent] = _chat_event_unchecked_py
 _emote_unchecked: Callable[[str, int, int, str | None], Emote] = _emote_unchecked_py
+_reply_parent_unchecked: Callable[..., ReplyParent] = _reply_parent_unchecked_py
 try:
     from actors._slotted import constructor as _compiled_constructor  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - built without a C compiler
@@ -312,3 +328,4 @@ if _compiled_constructor is not None and os.environ.get("STREAMSUITES_PURE_PYTHO
 ):
     _chat_event_unchecked = _compiled_constructor(ChatEvent, _CHAT_EVENT_FIELDS)
     _emote_unchecked = _compiled_constructor(Emote, _EMOTE_FIELDS)
+    _reply_parent_unchecked = _compiled_constructor(ReplyParent, _REPLY_PARENT_FIELDS)

@@ -480,17 +480,19 @@ accel_plain_emotes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* ---------------------------------------------------------------------------------------
  * The ChatEvent of a PRIVMSG, for the line as Twitch sends it: the compiled twin of the
  * common route of `irc._chat_event` (with `now` None). Whatever that route would hand to
- * its general fallback, and the rarer shapes it handles itself (no tmi-sent-ts, a reply,
- * a second or a badge set not seen yet, an emotes tag not in the plain shape), gives None
+ * its general fallback, and the rarer shapes it handles itself (no tmi-sent-ts, a second or
+ * a badge set not seen yet, an emotes tag not in the plain shape), gives None
  * here, and the caller then takes the Python route, which also fills the caches this reads.
  */
 
 static struct {
     PyObject *make_event;   /* ChatEvent's positional constructor */
     PyObject *make_emote;   /* Emote's */
+    PyObject *make_reply_parent; /* ReplyParent's */
     PyObject *second_starts; /* dict: whole seconds -> datetime (irc._second_starts) */
     PyObject *milliseconds; /* tuple of 1000 timedeltas (irc._MILLISECONDS) */
     PyObject *roles_cache;  /* dict: (badges, mod, vip, subscriber) -> roles */
+    PyObject *key_reply_user_id, *key_reply_login, *key_reply_display_name, *key_reply_body;
     PyObject *key_ts, *key_bits, *key_emotes, *key_reply, *key_id, *key_user_id,
         *key_display_name, *key_first_msg, *key_color, *key_badges, *key_mod, *key_vip,
         *key_subscriber, *twitch, *privmsg, *empty;
@@ -556,7 +558,7 @@ accel_chat_event(PyObject *module, PyObject *msg)
     }
     PyObject *tags = got[0], *prefix = got[1], *params = got[3];
     PyObject *result = NULL, *channel = NULL, *sent_at = NULL, *bits = NULL, *text = NULL,
-             *emotes = NULL, *login = NULL, *seconds = NULL, *key = NULL;
+             *emotes = NULL, *login = NULL, *seconds = NULL, *key = NULL, *parent = NULL;
     int odd = 0;
     if (!PyDict_CheckExact(tags) || !PyList_CheckExact(params) || PyList_GET_SIZE(params) < 2
         || (prefix != Py_None && !PyUnicode_CheckExact(prefix))) {
@@ -671,11 +673,32 @@ accel_chat_event(PyObject *module, PyObject *msg)
         }
     }
 
-    int has_reply = PyDict_Contains(tags, chat.key_reply);
-    if (has_reply < 0) {
-        goto error;
+    /* A reply: the parent message as the reply-parent-* tags name it. */
+    PyObject *parent_id = tag(tags, chat.key_reply, &odd);
+    if (parent_id != NULL) {
+        PyObject *reply_user_id = tag(tags, chat.key_reply_user_id, &odd);
+        PyObject *reply_login = tag(tags, chat.key_reply_login, &odd);
+        PyObject *reply_display_name = tag(tags, chat.key_reply_display_name, &odd);
+        PyObject *reply_body = tag(tags, chat.key_reply_body, &odd);
+        if (odd) {
+            goto python_route;
+        }
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        PyObject *fields[5] = {
+            parent_id,
+            reply_user_id ? reply_user_id : Py_None,
+            reply_login ? reply_login : Py_None,
+            reply_display_name ? reply_display_name : Py_None,
+            reply_body ? reply_body : Py_None,
+        };
+        parent = PyObject_Vectorcall(chat.make_reply_parent, fields, 5, NULL);
+        if (parent == NULL) {
+            goto error;
+        }
     }
-    if (has_reply) {
+    else if (odd) {
         goto python_route;
     }
     PyObject *message_id = tag(tags, chat.key_id, &odd);
@@ -715,7 +738,7 @@ accel_chat_event(PyObject *module, PyObject *msg)
         roles,
         emotes,
         bits,
-        Py_None,
+        parent ? parent : Py_None,
         first_msg && PyUnicode_CompareWithASCIIString(first_msg, "1") == 0 ? Py_True
                                                                            : Py_False,
         is_action ? Py_True : Py_False,
@@ -745,6 +768,7 @@ done:
     Py_XDECREF(login);
     Py_XDECREF(seconds);
     Py_XDECREF(key);
+    Py_XDECREF(parent);
     return result;
 }
 
@@ -752,10 +776,11 @@ static PyObject *
 accel_setup_chat_event(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *make_event, *make_emote, *second_starts, *milliseconds, *roles_cache;
-    if (!PyArg_ParseTuple(args, "OOO!O!O!:setup_chat_event", &make_event, &make_emote,
-                          &PyDict_Type, &second_starts, &PyTuple_Type, &milliseconds,
-                          &PyDict_Type, &roles_cache)) {
+    PyObject *make_event, *make_emote, *make_reply_parent, *second_starts, *milliseconds,
+        *roles_cache;
+    if (!PyArg_ParseTuple(args, "OOOO!O!O!:setup_chat_event", &make_event, &make_emote,
+                          &make_reply_parent, &PyDict_Type, &second_starts, &PyTuple_Type,
+                          &milliseconds, &PyDict_Type, &roles_cache)) {
         return NULL;
     }
     if (PyTuple_GET_SIZE(milliseconds) != 1000) {
@@ -765,12 +790,14 @@ accel_setup_chat_event(PyObject *module, PyObject *args)
     static const char *names[] = {
         "tmi-sent-ts", "bits", "emotes", "reply-parent-msg-id", "id", "user-id",
         "display-name", "first-msg", "color", "badges", "mod", "vip", "subscriber",
-        "twitch", "PRIVMSG", ""};
+        "twitch", "PRIVMSG", "", "reply-parent-user-id", "reply-parent-user-login",
+        "reply-parent-display-name", "reply-parent-msg-body"};
     PyObject **targets[] = {
         &chat.key_ts, &chat.key_bits, &chat.key_emotes, &chat.key_reply, &chat.key_id,
         &chat.key_user_id, &chat.key_display_name, &chat.key_first_msg, &chat.key_color,
         &chat.key_badges, &chat.key_mod, &chat.key_vip, &chat.key_subscriber, &chat.twitch,
-        &chat.privmsg, &chat.empty};
+        &chat.privmsg, &chat.empty, &chat.key_reply_user_id, &chat.key_reply_login,
+        &chat.key_reply_display_name, &chat.key_reply_body};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (*targets[i] == NULL) {
             *targets[i] = PyUnicode_InternFromString(names[i]);
@@ -781,6 +808,7 @@ accel_setup_chat_event(PyObject *module, PyObject *args)
     }
     Py_XSETREF(chat.make_event, Py_NewRef(make_event));
     Py_XSETREF(chat.make_emote, Py_NewRef(make_emote));
+    Py_XSETREF(chat.make_reply_parent, Py_NewRef(make_reply_parent));
     Py_XSETREF(chat.second_starts, Py_NewRef(second_starts));
     Py_XSETREF(chat.milliseconds, Py_NewRef(milliseconds));
     Py_XSETREF(chat.roles_cache, Py_NewRef(roles_cache));
@@ -827,7 +855,8 @@ static PyMethodDef accel_methods[] = {
      "chat_event(msg): the ChatEvent of a PRIVMSG as Twitch sends it, or None to take the "
      "Python route (see irc._chat_event)."},
     {"setup_chat_event", accel_setup_chat_event, METH_VARARGS,
-     "setup_chat_event(make_event, make_emote, second_starts, milliseconds, roles_cache)."},
+     "setup_chat_event(make_event, make_emote, make_reply_parent, second_starts, "
+     "milliseconds, roles_cache)."},
     {"setup", accel_setup, METH_VARARGS,
      "setup(IrcMessage, python_parser): the class to build and the parser to defer to."},
     {NULL, NULL, 0, NULL},

@@ -34,6 +34,7 @@ from actors.events import (
     SubscriptionEvent,
     _chat_event_unchecked,
     _emote_unchecked,
+    _reply_parent_unchecked,
 )
 
 __all__ = [
@@ -939,7 +940,12 @@ def _chat_event(msg: IrcMessage, now: datetime | None) -> ChatEvent:
 _compiled_chat_event: Callable[[IrcMessage], ChatEvent | None] | None = None
 if PARSER == "compiled":
     _irc_accel.setup_chat_event(
-        _chat_event_unchecked, _emote_unchecked, _second_starts, _MILLISECONDS, _roles_cache
+        _chat_event_unchecked,
+        _emote_unchecked,
+        _reply_parent_unchecked,
+        _second_starts,
+        _MILLISECONDS,
+        _roles_cache,
     )
     _compiled_chat_event = _irc_accel.chat_event
 

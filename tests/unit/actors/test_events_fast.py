@@ -164,3 +164,23 @@ def test_public_constructor_still_validates() -> None:
         ChatEvent(**{**base, "roles": {"admin"}})
     with pytest.raises(ValueError, match="aware"):
         ChatEvent(**{**base, "sent_at": datetime(2020, 1, 1)})
+
+
+def test_fast_reply_parent_equals_public_reply_parent() -> None:
+    makers = [events._reply_parent_unchecked_py, events._reply_parent_unchecked]
+    if compiled is not None:
+        makers.append(compiled(ReplyParent, events._REPLY_PARENT_FIELDS))
+    for values in (
+        ("p", "1", "bob", "Bob", "hi"),
+        ("p", None, None, None, None),
+        ("", "", "", "", ""),
+    ):
+        public = ReplyParent(**dict(zip(events._REPLY_PARENT_FIELDS, values, strict=True)))
+        for make in makers:
+            fast = make(*values)
+            assert (type(fast), fast, hash(fast), repr(fast)) == (
+                ReplyParent,
+                public,
+                hash(public),
+                repr(public),
+            )

@@ -775,7 +775,6 @@ def _compiled_takes(msg: IrcMessage) -> bool:
         and int(ts) < 253_402_300_800_000
         and (not bits or (bits.isascii() and bits.isdigit() and len(bits) <= 18))
         and (not emotes or irc._PLAIN_EMOTES_RE.fullmatch(emotes) is not None)
-        and "reply-parent-msg-id" not in tags
     )
 
 
