@@ -480,8 +480,8 @@ accel_plain_emotes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* ---------------------------------------------------------------------------------------
  * The ChatEvent of a PRIVMSG, for the line as Twitch sends it: the compiled twin of the
  * common route of `irc._chat_event` (with `now` None). Whatever that route would hand to
- * its general fallback, and the rarer shapes it handles itself (no tmi-sent-ts, a second or
- * a badge set not seen yet, an emotes tag not in the plain shape), gives None
+ * its general fallback, and the rarer shapes it handles itself (a second or a badge set not
+ * seen yet, an emotes tag not in the plain shape), gives None
  * here, and the caller then takes the Python route, which also fills the caches this reads.
  */
 
@@ -489,6 +489,7 @@ static struct {
     PyObject *make_event;   /* ChatEvent's positional constructor */
     PyObject *make_emote;   /* Emote's */
     PyObject *make_reply_parent; /* ReplyParent's */
+    PyObject *now_utc;      /* () -> the current time, an aware UTC datetime */
     PyObject *second_starts; /* dict: whole seconds -> datetime (irc._second_starts) */
     PyObject *milliseconds; /* tuple of 1000 timedeltas (irc._MILLISECONDS) */
     PyObject *roles_cache;  /* dict: (badges, mod, vip, subscriber) -> roles */
@@ -578,24 +579,33 @@ accel_chat_event(PyObject *module, PyObject *msg)
         goto error;
     }
 
-    /* sent_at: the second's datetime (cached by the Python route) plus the milliseconds. */
+    /* sent_at: the second's datetime (cached by the Python route) plus the milliseconds;
+       the current time for a line without a timestamp. */
     PyObject *raw_ts = tag(tags, chat.key_ts, &odd);
-    if (raw_ts == NULL || odd) {
-        goto checked_python_route; /* no timestamp (now() is the Python route's), or odd */
-    }
-    long long ms = digits_value(raw_ts, MAX_FAST_MS_DIGITS);
-    if (ms < 0 || ms >= MAX_FAST_MS) {
+    if (odd) {
         goto python_route;
     }
-    seconds = PyLong_FromLongLong(ms / 1000);
-    if (seconds == NULL) {
-        goto error;
+    if (raw_ts == NULL || PyUnicode_GET_LENGTH(raw_ts) == 0) {
+        if (PyErr_Occurred()) {
+            goto error;
+        }
+        sent_at = PyObject_CallNoArgs(chat.now_utc);
     }
-    PyObject *start = PyDict_GetItemWithError(chat.second_starts, seconds); /* borrowed */
-    if (start == NULL) {
-        goto checked_python_route;
+    else {
+        long long ms = digits_value(raw_ts, MAX_FAST_MS_DIGITS);
+        if (ms < 0 || ms >= MAX_FAST_MS) {
+            goto python_route;
+        }
+        seconds = PyLong_FromLongLong(ms / 1000);
+        if (seconds == NULL) {
+            goto error;
+        }
+        PyObject *start = PyDict_GetItemWithError(chat.second_starts, seconds); /* borrowed */
+        if (start == NULL) {
+            goto checked_python_route;
+        }
+        sent_at = PyNumber_Add(start, PyTuple_GET_ITEM(chat.milliseconds, ms % 1000));
     }
-    sent_at = PyNumber_Add(start, PyTuple_GET_ITEM(chat.milliseconds, ms % 1000));
     if (sent_at == NULL) {
         goto error;
     }
@@ -776,11 +786,11 @@ static PyObject *
 accel_setup_chat_event(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *make_event, *make_emote, *make_reply_parent, *second_starts, *milliseconds,
-        *roles_cache;
-    if (!PyArg_ParseTuple(args, "OOOO!O!O!:setup_chat_event", &make_event, &make_emote,
-                          &make_reply_parent, &PyDict_Type, &second_starts, &PyTuple_Type,
-                          &milliseconds, &PyDict_Type, &roles_cache)) {
+    PyObject *make_event, *make_emote, *make_reply_parent, *now_utc, *second_starts,
+        *milliseconds, *roles_cache;
+    if (!PyArg_ParseTuple(args, "OOOOO!O!O!:setup_chat_event", &make_event, &make_emote,
+                          &make_reply_parent, &now_utc, &PyDict_Type, &second_starts,
+                          &PyTuple_Type, &milliseconds, &PyDict_Type, &roles_cache)) {
         return NULL;
     }
     if (PyTuple_GET_SIZE(milliseconds) != 1000) {
@@ -809,6 +819,7 @@ accel_setup_chat_event(PyObject *module, PyObject *args)
     Py_XSETREF(chat.make_event, Py_NewRef(make_event));
     Py_XSETREF(chat.make_emote, Py_NewRef(make_emote));
     Py_XSETREF(chat.make_reply_parent, Py_NewRef(make_reply_parent));
+    Py_XSETREF(chat.now_utc, Py_NewRef(now_utc));
     Py_XSETREF(chat.second_starts, Py_NewRef(second_starts));
     Py_XSETREF(chat.milliseconds, Py_NewRef(milliseconds));
     Py_XSETREF(chat.roles_cache, Py_NewRef(roles_cache));
@@ -855,7 +866,7 @@ static PyMethodDef accel_methods[] = {
      "chat_event(msg): the ChatEvent of a PRIVMSG as Twitch sends it, or None to take the "
      "Python route (see irc._chat_event)."},
     {"setup_chat_event", accel_setup_chat_event, METH_VARARGS,
-     "setup_chat_event(make_event, make_emote, make_reply_parent, second_starts, "
+     "setup_chat_event(make_event, make_emote, make_reply_parent, now_utc, second_starts, "
      "milliseconds, roles_cache)."},
     {"setup", accel_setup, METH_VARARGS,
      "setup(IrcMessage, python_parser): the class to build and the parser to defer to."},

@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from operator import attrgetter
 from typing import Any, Final
 
@@ -943,6 +944,7 @@ if PARSER == "compiled":
         _chat_event_unchecked,
         _emote_unchecked,
         _reply_parent_unchecked,
+        partial(datetime.now, UTC),
         _second_starts,
         _MILLISECONDS,
         _roles_cache,
