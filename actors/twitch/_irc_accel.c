@@ -479,7 +479,7 @@ accel_plain_emotes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---------------------------------------------------------------------------------------
  * The ChatEvent of a PRIVMSG, for the line as Twitch sends it: the compiled twin of the
- * common route of `irc._chat_event` (with `now` None). Whatever that route would hand to
+ * common route of `irc._chat_event`. Whatever that route would hand to
  * its general fallback, and the rarer shapes it handles itself (a second or a badge set not
  * seen yet, an emotes tag not in the plain shape), gives None
  * here, and the caller then takes the Python route, which also fills the caches this reads.
@@ -536,9 +536,14 @@ digits_value(PyObject *value, Py_ssize_t max_digits)
 }
 
 static PyObject *
-accel_chat_event(PyObject *module, PyObject *msg)
+accel_chat_event(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "chat_event(msg, now)");
+        return NULL;
+    }
+    PyObject *msg = args[0], *now = args[1];
     if (chat.make_event == NULL || state.message_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_irc_accel.setup_chat_event() was not called");
         return NULL;
@@ -588,6 +593,9 @@ accel_chat_event(PyObject *module, PyObject *msg)
     if (raw_ts == NULL || PyUnicode_GET_LENGTH(raw_ts) == 0) {
         if (PyErr_Occurred()) {
             goto error;
+        }
+        if (now != Py_None) {
+            goto python_route; /* the Python route validates a caller's `now` */
         }
         sent_at = PyObject_CallNoArgs(chat.now_utc);
     }
@@ -862,9 +870,9 @@ static PyMethodDef accel_methods[] = {
     {"plain_emotes", (PyCFunction)(void (*)(void))accel_plain_emotes, METH_FASTCALL,
      "plain_emotes(value, text, emote): the emotes of a plain Twitch emotes tag as a tuple "
      "made by emote(id, start, end, name), ordered by start; None for any other shape."},
-    {"chat_event", accel_chat_event, METH_O,
-     "chat_event(msg): the ChatEvent of a PRIVMSG as Twitch sends it, or None to take the "
-     "Python route (see irc._chat_event)."},
+    {"chat_event", (PyCFunction)(void (*)(void))accel_chat_event, METH_FASTCALL,
+     "chat_event(msg, now): the ChatEvent of a PRIVMSG as Twitch sends it, or None to take "
+     "the Python route (see irc._chat_event)."},
     {"setup_chat_event", accel_setup_chat_event, METH_VARARGS,
      "setup_chat_event(make_event, make_emote, make_reply_parent, now_utc, second_starts, "
      "milliseconds, roles_cache)."},

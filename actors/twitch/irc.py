@@ -692,8 +692,8 @@ def to_chat_event(
     """
     command = msg.command
     if command == "PRIVMSG":  # nearly every line: skip the upper() below
-        if now is None and _compiled_chat_event is not None:
-            event = _compiled_chat_event(msg)
+        if _compiled_chat_event is not None:
+            event = _compiled_chat_event(msg, now)
             if event is not None:
                 return event
         return _chat_event(msg, now)
@@ -938,7 +938,7 @@ def _chat_event(msg: IrcMessage, now: datetime | None) -> ChatEvent:
 # The compiled twin of `_chat_event`'s common route (`_irc_accel.chat_event`), with the
 # compiled parser: it reads the caches above (and leaves filling them to this route), builds
 # the event with the same constructors, and answers None for anything it leaves to Python.
-_compiled_chat_event: Callable[[IrcMessage], ChatEvent | None] | None = None
+_compiled_chat_event: Callable[[IrcMessage, datetime | None], ChatEvent | None] | None = None
 if PARSER == "compiled":
     _irc_accel.setup_chat_event(
         _chat_event_unchecked,

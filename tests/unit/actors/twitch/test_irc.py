@@ -778,17 +778,22 @@ def _compiled_takes(msg: IrcMessage) -> bool:
 
 @pytest.mark.skipif(irc._compiled_chat_event is None, reason="compiled parser not built")
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(privmsgs(wellformed=True), privmsgs(wellformed=False)))
-def test_compiled_chat_event_matches_the_python_route(msg: IrcMessage) -> None:
+@given(
+    st.one_of(privmsgs(wellformed=True), privmsgs(wellformed=False)),
+    st.sampled_from([None, NOW]),
+)
+def test_compiled_chat_event_matches_the_python_route(
+    msg: IrcMessage, now: datetime | None
+) -> None:
     compiled = irc._compiled_chat_event
     assert compiled is not None
     try:
-        want: object = irc._chat_event(msg, None)  # also warms the caches compiled reads
-    except TwitchMessageError as exc:
+        want: object = irc._chat_event(msg, now)  # also warms the caches compiled reads
+    except (TwitchMessageError, ValueError) as exc:
         want = exc
-    got = compiled(msg)
+    got = compiled(msg, now)
     event("compiled" if got is not None else "python route")
-    if not _compiled_takes(msg):
+    if not _compiled_takes(msg) or (now is not None and not msg.tags.get("tmi-sent-ts")):
         assert got is None
         return
     assert isinstance(want, ChatEvent) and got is not None
@@ -807,8 +812,13 @@ def test_compiled_chat_event_leaves_cold_caches_and_odd_messages_to_python() -> 
     compiled = irc._compiled_chat_event
     assert compiled is not None
     cold = parse_irc_line("@badges=vip/1,cold/7;tmi-sent-ts=1000000123456 :a!a@a PRIVMSG #c :x")
-    assert compiled(cold) is None  # neither the second nor the badge set seen yet
-    assert to_chat_event(cold) == compiled(cold)  # the Python route filled both caches
+    assert compiled(cold, None) is None  # neither the second nor the badge set seen yet
+    assert to_chat_event(cold) == compiled(cold, None)  # the Python route filled both caches
     odd = IrcMessage(tags={"tmi-sent-ts": 5}, prefix="a!a@a", command="PRIVMSG", params=["#c", "x"])  # type: ignore[dict-item]
-    assert compiled(odd) is None
-    assert compiled("not a message") is None  # type: ignore[arg-type]
+    assert compiled(odd, None) is None
+    assert compiled("not a message", None) is None  # type: ignore[arg-type]
+    no_ts = parse_irc_line(":a!a@a PRIVMSG #c :x")
+    assert compiled(no_ts, NOW) is None  # a caller's `now` is validated by the Python route
+    assert compiled(no_ts, None) is not None
+    with pytest.raises(TypeError):
+        compiled(no_ts)  # type: ignore[call-arg]
