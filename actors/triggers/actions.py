@@ -36,6 +36,7 @@ from typing import Literal
 import attrs
 
 from actors.events import ChatEvent
+from actors.triggers._construct import positional
 from actors.triggers.rules import Match
 
 MAX_POLL_OPTIONS = 10
@@ -233,50 +234,72 @@ def _parse_score(match: Match, event: ChatEvent) -> tuple[str, int]:
     return label, points
 
 
+# Descriptors are built positionally (see `_construct`): the fields every one carries, then its
+# own, in declaration order.
+_COMMON = (
+    "trigger_id",
+    "creator_id",
+    "platform",
+    "channel",
+    "message_id",
+    "user_id",
+    "login",
+    "display_name",
+    "args",
+    "raw_args",
+    "response",
+)
+_reply = positional(Reply, (*_COMMON, "template"))
+_poll_open = positional(PollOpen, (*_COMMON, "question", "options", "duration"))
+_poll_vote = positional(PollVote, (*_COMMON, "option"))
+_poll_close = positional(PollClose, _COMMON)
+_tally_change = positional(TallyChange, (*_COMMON, "tally_id", "op", "amount"))
+_score_add = positional(ScoreAdd, (*_COMMON, "scoreboard_id", "label", "points"))
+_clip_request = positional(ClipRequest, (*_COMMON, "duration_seconds", "title"))
+_TALLY_OPS: dict[str, TallyOp] = {
+    "tally_increment": "increment",
+    "tally_decrement": "decrement",
+    "tally_reset": "reset",
+}
+
+
 def build_action(match: Match, event: ChatEvent, creator_id: str) -> Action:
     """The descriptor for a fired trigger. Raises `ArgumentError` for unusable arguments."""
     trigger = match.trigger
-    common = {
-        "trigger_id": trigger.id,
-        "creator_id": creator_id,
-        "platform": event.platform,
-        "channel": event.channel,
-        "message_id": event.message_id,
-        "user_id": event.user_id,
-        "login": event.login,
-        "display_name": event.display_name,
-        "args": match.args,
-        "raw_args": match.raw_args,
-        "response": trigger.response,
-    }
+    common = (
+        trigger.id,
+        creator_id,
+        event.platform,
+        event.channel,
+        event.message_id,
+        event.user_id,
+        event.login,
+        event.display_name,
+        match.args,
+        match.raw_args,
+        trigger.response,
+    )
     action = trigger.action
     if action == "reply":
-        template = trigger.response or ""
-        return Reply(template=template, **common)
+        return _reply(*common, trigger.response or "")
     if action == "poll_open":
         question, options = _parse_poll(match)
-        return PollOpen(question=question, options=options, duration=trigger.duration, **common)
+        return _poll_open(*common, question, options, trigger.duration)
     if action == "poll_vote":
-        return PollVote(option=_parse_vote(match), **common)
+        return _poll_vote(*common, _parse_vote(match))
     if action == "poll_close":
-        return PollClose(**common)
-    if action in ("tally_increment", "tally_decrement", "tally_reset"):
-        op: TallyOp = "increment"
-        if action == "tally_decrement":
-            op = "decrement"
-        elif action == "tally_reset":
-            op = "reset"
+        return _poll_close(*common)
+    op = _TALLY_OPS.get(action)
+    if op is not None:
         amount = 0 if op == "reset" else (1 if trigger.amount is None else trigger.amount)
-        return TallyChange(tally_id=trigger.tally or "", op=op, amount=amount, **common)
+        return _tally_change(*common, trigger.tally or "", op, amount)
     if action == "score_add":
         label, points = _parse_score(match, event)
-        return ScoreAdd(
-            scoreboard_id=trigger.scoreboard or "", label=label, points=points, **common
-        )
+        return _score_add(*common, trigger.scoreboard or "", label, points)
     if action == "clip":
         title = clean_text(match.raw_args).strip()[:MAX_TITLE_LENGTH].strip() or None
         if trigger.kind != "command":
             title = None  # a keyword/regex "argument" is the chat line itself, not a title
         duration = DEFAULT_CLIP_SECONDS if trigger.duration is None else trigger.duration
-        return ClipRequest(duration_seconds=duration, title=title, **common)
+        return _clip_request(*common, duration, title)
     raise ArgumentError(f"This trigger's action {action!r} is not supported.")

@@ -24,9 +24,10 @@ from typing import Literal, NamedTuple
 import attrs
 
 from actors.events import ChatEvent
+from actors.triggers._construct import positional
 from actors.triggers.actions import Action, ArgumentError, ErrorReply, build_action, clean_text
 from actors.triggers.cooldowns import CooldownTable
-from actors.triggers.rules import PERMISSION_LEVELS, TriggerRules, role_level
+from actors.triggers.rules import TriggerRules, role_level
 
 _NOTHING: Mapping[str, float] = MappingProxyType({})
 
@@ -64,6 +65,12 @@ class Evaluation:
 EMPTY = Evaluation()
 _IGNORED = Evaluation(ignored=True)
 
+# One Evaluation per matched message: built positionally (see `_construct`).
+_evaluation = positional(
+    Evaluation, ("actions", "blocked", "errors", "cooldowns_started", "ignored")
+)
+_tuple_new = tuple.__new__  # a Blocked without its Python-level __new__
+
 
 def evaluate(
     rules: TriggerRules, cooldowns: CooldownTable, event: ChatEvent, *, now: float
@@ -73,54 +80,59 @@ def evaluate(
     `now` is on the clock `cooldowns` uses (the engine passes epoch seconds). Never raises for
     any message text or roles.
     """
-    if rules.is_self(event):
+    self_logins = rules.self_logins  # rules.is_self, inlined: it runs for every message
+    if self_logins and event.login.lower() in self_logins:
         return _IGNORED
-    matches = rules.match_unchecked(event)
-    if not matches:
+    hits = rules._hits(event)
+    if not hits:
         return EMPTY
-    actions: list[Action] = []
-    blocked: list[Blocked] = []
-    errors: list[ErrorReply] = []
-    started: dict[str, float] = {}
+    # Tuples grown in place: most matched messages end up with one entry in one of them, and
+    # this spares building lists to convert.
+    actions: tuple[Action, ...] = ()
+    blocked: tuple[Blocked, ...] = ()
+    errors: tuple[ErrorReply, ...] = ()
+    started: dict[str, float] | None = None
     level = -1  # the chatter's permission level, computed on first need
     user_id = event.user_id
-    for match in matches:
-        trigger = match.trigger
-        required = PERMISSION_LEVELS.get(trigger.permission, 0)
+    for entry, detail in hits:
+        required = entry.required
         if required:
             if level < 0:
                 level = role_level(event.roles)
             if level < required:
-                blocked.append(Blocked(trigger.id, "permission"))
+                blocked += (_tuple_new(Blocked, (entry.trigger.id, "permission", None, None)),)
                 continue
-        hold = cooldowns.blocking(trigger, user_id, now)
-        if hold is not None:
-            blocked.append(Blocked(trigger.id, "cooldown", *hold))
-            continue
+        if entry.cooled:
+            hold = cooldowns.blocking(entry.trigger, user_id, now)
+            if hold is not None:
+                scope, remaining = hold
+                blocked += (_tuple_new(Blocked, (entry.trigger.id, "cooldown", scope, remaining)),)
+                continue
+        # Only now, for a trigger that fires, is the Match worth building.
+        match = entry.match(detail)
         try:
             action = build_action(match, event, rules.creator_id)
         except ArgumentError as exc:
-            errors.append(
-                ErrorReply(
-                    trigger_id=trigger.id,
-                    creator_id=rules.creator_id,
-                    platform=event.platform,
-                    channel=event.channel,
-                    message_id=event.message_id,
-                    user_id=event.user_id,
-                    login=event.login,
-                    display_name=event.display_name,
-                    args=match.args,
-                    raw_args=match.raw_args,
-                    text=clean_text(exc.message),
-                )
+            error = ErrorReply(
+                trigger_id=entry.trigger.id,
+                creator_id=rules.creator_id,
+                platform=event.platform,
+                channel=event.channel,
+                message_id=event.message_id,
+                user_id=event.user_id,
+                login=event.login,
+                display_name=event.display_name,
+                args=match.args,
+                raw_args=match.raw_args,
+                text=clean_text(exc.message),
             )
+            errors += (error,)
             continue
-        actions.append(action)
-        started.update(cooldowns.start(trigger, user_id, now))
-    return Evaluation(
-        actions=tuple(actions),
-        blocked=tuple(blocked),
-        errors=tuple(errors),
-        cooldowns_started=MappingProxyType(started) if started else _NOTHING,
+        actions += (action,)
+        if entry.cooled:
+            if started is None:
+                started = {}
+            started.update(cooldowns.start(entry.trigger, user_id, now))
+    return _evaluation(
+        actions, blocked, errors, MappingProxyType(started) if started else _NOTHING, False
     )

@@ -5,12 +5,12 @@ Pure code, no I/O. `TriggerRules.from_config(creator)` does all the expensive wo
 
 - commands: one dictionary probe on the first word, only when the line starts with a
   character some command starts with;
-- keywords and regexes: one search of a combined alternation of literal strings over the
+- keywords and regexes: one `findall` of a combined pattern of literal strings over the
   case-folded line (the keywords themselves, and for each regex a set of literals of which
   every match must contain one, derived from the parsed pattern). Only the triggers owning a
   literal that occurs are then verified with their own regex; regexes with no usable literal
-  always run. The pre-check is exact by construction (see `required_literals`) and checked
-  against plain `re.search` by property tests.
+  always run. The pre-check is exact by construction (see `required_literals` and
+  `TriggerRules.__init__`) and checked against plain `re.search` by property tests.
 
 Matching semantics (the configuration's `[[creators.triggers]]`):
 
@@ -33,10 +33,9 @@ moderator < broadcaster; a chatter holds the highest level of their roles.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -54,8 +53,14 @@ ROLE_LEVELS: Mapping[str, int] = MappingProxyType(
 # duplicate: they must not become (or hide inside) a command argument.
 _INVISIBLE = re.compile("[\U000e0000\u034f\u200b\u200c\u200d\u2060\ufeff]")
 _EMPTY_NAMED: Mapping[str, str | None] = MappingProxyType({})
-_MAX_GATE_HITS = 24
-_by_index = itemgetter(1)  # Match.index
+# Every character `str.isspace` (and so `str.lstrip`) knows: checked against all code points in
+# tests/unit/actors/triggers/test_rules.py.
+_WHITESPACE = frozenset(
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_MAX_COMBINED = 1024  # literal combinations remembered (see TriggerRules._combine)
+_tuple_new = tuple.__new__  # a Match without its Python-level __new__ (same tuple)
 
 
 def role_level(roles: Iterable[str]) -> int:
@@ -94,24 +99,37 @@ class Match(NamedTuple):
 
 def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
     """An alternation of literal words that must not touch other word characters."""
-    # Longest first so that "gg wp" wins over "gg" inside the alternation.
-    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
     # Lookarounds instead of \b: \b misbehaves for keywords that start or end with a non-word
-    # character (":)", "o7!").
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+    # character (":)", "o7!"). The check before a word is a lookbehind placed after it
+    # (`gg(?<!\wgg)`: no word character before the "gg" just matched) so that the pattern
+    # starts with the literal, which lets the regex engine skip ahead to its occurrences
+    # instead of trying every position: several times faster on a typical chat line.
+    # Longest first so that "gg wp" wins over "gg" inside the alternation.
+    alternatives = "|".join(
+        rf"{word}(?<!\w{word})"
+        for word in map(re.escape, sorted(set(words), key=len, reverse=True))
+    )
+    return re.compile(rf"(?:{alternatives})(?!\w)")
 
 
 # --- required literals of a regex: a cheap pre-check before running it ----------------------------
 #
 # For most chat lines a regex trigger cannot match, and proving that with `in` on a few literal
 # strings is far cheaper than running the regex. From the parsed pattern we derive a set of
-# lower-case ASCII strings of which every match must contain at least one; a line (lower-cased)
-# containing none of them is skipped. It is only applied to ASCII lines: with IGNORECASE, an
-# ASCII literal can match non-ASCII text ("k" matches the Kelvin sign), which a lower-cased
-# containment check would miss. Anything the analysis does not understand yields "no
-# constraint", so the pre-check can only ever skip lines the regex would not match.
+# lower-case ASCII strings of which every match must contain at least one; a line (case-folded)
+# containing none of them is skipped. Case folding maps each character on its own, and maps an
+# ASCII letter to its lower case, so the matched ASCII characters show up in the folded line.
+# The exception: with IGNORECASE an ASCII literal also matches the four non-ASCII characters of
+# `_CASE_TRAPS` ("k" matches the Kelvin sign), which fold to something else; a line holding one
+# runs every regex. Anything the analysis does not understand yields "no constraint", so the
+# pre-check can only ever skip lines the regex would not match.
 
 _MAX_ALTERNATIVES = 32
+_MAX_EXTRA = 4  # strings in a further requirement (see literal_requirements)
+# The non-ASCII characters that `re.IGNORECASE` matches to an ASCII letter: dotted capital I,
+# dotless small i, long s, Kelvin sign (tests/unit/actors/triggers/test_prefilter.py checks
+# this against every code point).
+_CASE_TRAPS = frozenset("\u0130\u0131\u017f\u212a")
 # What the analysis knows about a piece of a pattern, each a set of strings or None (unknown):
 # exact (it matches exactly one of these), required (every match contains one), head (every
 # match starts with one), tail (every match ends with one).
@@ -144,6 +162,17 @@ def _best(candidates: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
 
 def _analyze_sequence(items: Iterable[tuple[object, object]]) -> _Info:
     """What a parsed sequence's matches must look like (see `_Info`)."""
+    exact, candidates, head, tail = _sequence(items)
+    return exact, _best(candidates), head, tail
+
+
+def _sequence(
+    items: Iterable[tuple[object, object]],
+) -> tuple[
+    frozenset[str] | None, list[frozenset[str] | None], frozenset[str] | None, frozenset[str]
+]:
+    """`_analyze_sequence` with every candidate for `required` (each is a set of which every
+    match contains a string), not only the best one."""
     product: frozenset[str] = _EMPTY_STRING  # the literal run being built
     head: frozenset[str] | None = None
     candidates: list[frozenset[str] | None] = []
@@ -164,8 +193,8 @@ def _analyze_sequence(items: Iterable[tuple[object, object]]) -> _Info:
         product = node_tail if node_tail is not None else _EMPTY_STRING
     candidates.append(product)
     if all_exact:
-        return product, _best(candidates), product, product
-    return None, _best(candidates), head, product
+        return product, candidates, product, product
+    return None, candidates, head, product
 
 
 def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
@@ -221,27 +250,133 @@ def _analyze_node(op: object, av: object) -> _Info:
 
 
 def required_literals(compiled: re.Pattern[str]) -> frozenset[str] | None:
-    """Lower-case ASCII strings of which every match of `compiled` on ASCII text contains one
-    (compared lower-cased), or `None` when no such set is known."""
+    """Lower-case ASCII strings of which every match of `compiled` contains one (compared
+    case-folded) on any text without `_CASE_TRAPS`, or `None` when no such set is known."""
+    requirements = literal_requirements(compiled)
+    return requirements[0] if requirements else None
+
+
+def literal_requirements(compiled: re.Pattern[str]) -> tuple[frozenset[str], ...]:
+    """Sets of strings like `required_literals`' such that every match of `compiled` contains a
+    string of each set: that one (the most selective) first, then the others worth an `in`
+    check; empty when no set is known.
+
+    `\\b(hello|hi|hey)\\s+(chat|everyone|all)\\b` gives `{chat, everyone, all}`, then
+    `{hello, hi, hey}`: "chat is fun" holds the first set only, so the regex need not run.
+    """
     if _re_parser is None:
-        return None
+        return ()
     try:
         parsed = _re_parser.parse(compiled.pattern, compiled.flags)
-        return _analyze_sequence(list(parsed))[1]
+        candidates = _sequence(list(parsed))[1]
     except Exception:  # the analysis is an optimisation: when in doubt, always run the regex
-        return None
+        return ()
+    best = _best(candidates)
+    if best is None:
+        return ()
+    kept = [best]
+    for candidate in candidates:
+        # Each further set costs an `in` per string on the lines it is checked on: only short
+        # sets of strings of two characters or more pay (a single character is nearly always
+        # there), and only when no set kept already implies them.
+        if (
+            candidate
+            and len(candidate) <= _MAX_EXTRA
+            and min(map(len, candidate)) > 1
+            and not any(_implies(k, candidate) for k in kept)
+        ):
+            kept.append(candidate)
+    return tuple(kept)
 
 
-@attrs.frozen
-class _Scan:
-    """A keyword or regex trigger prepared for scanning (see `TriggerRules.match`)."""
+def _implies(strong: frozenset[str], weak: frozenset[str]) -> bool:
+    """Whether a line holding a string of `strong` always holds one of `weak`."""
+    return all(any(w in s for w in weak) for s in strong)
+
+
+def _literal_pattern(literals: Iterable[str]) -> str:
+    """A regex source that, at any position, matches the longest of `literals` starting there.
+
+    The literals are laid out as a trie (`good (?:evening|morning)`): at each character the
+    regex engine then tries one branch per distinct next character instead of every literal,
+    which makes the gate search several times cheaper than a flat alternation. Longer
+    continuations are tried before a literal may end, so the first match is the longest.
+    """
+    root: dict[str, dict] = {}
+    for literal in literals:
+        node = root
+        for char in literal:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a literal ends here
+
+    def source(node: dict[str, dict]) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + source(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        if len(branches) == 1 and not ends:
+            return branches[0]
+        return f"(?:{'|'.join(branches)})" + ("?" if ends else "")
+
+    return source(root)
+
+
+def _overlaps(found: str, literal: str) -> bool:
+    """Whether `literal` can start inside an occurrence of `found` and end after it.
+
+    The gate's `findall` reports non-overlapping occurrences, the longest at each position. A
+    literal starting inside a reported one is either contained in it or starts with one of its
+    proper suffixes (overlaps it): such a literal is looked for on its own.
+    """
+    return literal not in found and any(literal.startswith(found[k:]) for k in range(1, len(found)))
+
+
+@attrs.frozen(eq=False)
+class _Entry:
+    """An enabled trigger as matching and `evaluate` use it, with what can be known up front.
+
+    `verifier` is the keyword or regex search (None for commands), run on the case-folded text
+    when `on_folded`; `named`: the regex has named groups. `required` is the permission level
+    the trigger needs (0: everyone); `cooled`: the trigger has some cooldown.
+    """
 
     index: int
     trigger: TriggerConfig
-    is_regex: bool
-    verifier: re.Pattern[str]
-    on_folded: bool  # verify against the case-folded text (case-insensitive keywords)
-    named: bool  # the regex has named groups
+    verifier: re.Pattern[str] | None
+    on_folded: bool
+    named: bool
+    required: int
+    cooled: bool
+
+    def match(self, detail: Any) -> Match:
+        """The `Match` for what `TriggerRules._hits` found: a command's `(word, rest)`, else the
+        verifier's `re.Match`."""
+        trigger = self.trigger
+        if self.verifier is None:
+            word, rest = detail
+            values = (trigger, self.index, tuple(rest.split()), rest, (), _EMPTY_NAMED, word)
+        elif trigger.kind == "keyword":
+            values = (trigger, self.index, (), "", (), _EMPTY_NAMED, detail.group(0))
+        else:
+            named = detail.groupdict() if self.named else _EMPTY_NAMED
+            groups = detail.groups()
+            values = (trigger, self.index, detail.groups(""), detail.group(0), groups, named, None)
+        return _tuple_new(Match, values)
+
+
+if Match._fields != ("trigger", "index", "args", "raw_args", "groups", "named", "alias"):
+    raise RuntimeError("Match's fields changed: update _Entry.match")  # pragma: no cover
+
+
+# A keyword or regex trigger as `TriggerRules._hits` scans it: its verifier's search, whether
+# it runs on the case-folded line, the entry, and further literal requirements to check first.
+_ScanEntry = tuple[
+    Callable[[str], "re.Match[str] | None"], bool, _Entry, tuple[tuple[str, ...], ...]
+]
+
+
+def _by_index(hit: tuple[_Entry, Any]) -> int:
+    return hit[0].index
 
 
 class TriggerRules:
@@ -253,11 +388,13 @@ class TriggerRules:
 
     __slots__ = (
         "_always",
+        "_case_trapped",
+        "_combined",
         "_command_initials",
+        "_command_leads",
         "_commands_exact",
         "_commands_folded",
-        "_gate",
-        "_non_ascii",
+        "_find_literals",
         "_owners",
         "_scans",
         "creator_id",
@@ -275,17 +412,28 @@ class TriggerRules:
         self.creator_id = creator_id
         self.triggers: tuple[TriggerConfig, ...] = tuple(t for t in triggers if t.enabled)
         self.self_logins: frozenset[str] = frozenset(login.lower() for login in self_logins)
-        # name -> [(index, trigger)]: several triggers may share a command name.
-        self._commands_exact: dict[str, list[tuple[int, TriggerConfig]]] = {}
-        self._commands_folded: dict[str, list[tuple[int, TriggerConfig]]] = {}
+        # name -> entries: several triggers may share a command name.
+        self._commands_exact: dict[str, list[_Entry]] = {}
+        self._commands_folded: dict[str, list[_Entry]] = {}
         initials: set[str] = set()
-        scans: list[_Scan] = []
+        scans: list[_ScanEntry] = []
         needles: dict[str, list[int]] = {}  # literal -> scans that need it (any of theirs)
         always: list[int] = []  # scans without a literal pre-check
-        non_ascii: list[int] = []  # scans whose pre-check is only valid for ASCII text
+        case_trapped: list[int] = []  # pre-checked regexes: run on lines with _CASE_TRAPS
         for index, trigger in enumerate(self.triggers):
             names = (trigger.pattern, *trigger.aliases)
+            common = {
+                "index": index,
+                "trigger": trigger,
+                "required": PERMISSION_LEVELS.get(trigger.permission, 0),
+                "cooled": (
+                    trigger.cooldown_user > 0
+                    or trigger.cooldown_trigger > 0
+                    or trigger.cooldown_global > 0
+                ),
+            }
             if trigger.kind == "command":
+                entry = _Entry(verifier=None, on_folded=False, named=False, **common)
                 for name in names:
                     if trigger.case_sensitive:
                         bucket = self._commands_exact.setdefault(name, [])
@@ -293,55 +441,67 @@ class TriggerRules:
                     else:
                         bucket = self._commands_folded.setdefault(name.lower(), [])
                         initials.update((name[0], name[0].lower(), name[0].upper()))
-                    if all(i != index for i, _ in bucket):
-                        bucket.append((index, trigger))
+                    if all(other is not entry for other in bucket):
+                        bucket.append(entry)
                 continue
             position = len(scans)
             if trigger.kind == "keyword":
+                # A keyword in the line is a substring, and case folding maps a substring to a
+                # substring: the folded keyword is in the folded line, whatever the case rule.
                 if trigger.case_sensitive:
                     verifier = _word_regex(names)
-                    non_ascii.append(position)
                 else:
                     verifier = _word_regex(name.casefold() for name in names)
-                scans.append(
-                    _Scan(index, trigger, False, verifier, not trigger.case_sensitive, False)
+                entry = _Entry(
+                    verifier=verifier, on_folded=not trigger.case_sensitive, named=False, **common
                 )
                 literals: frozenset[str] | None = frozenset(n.casefold() for n in names)
+                extra: tuple[tuple[str, ...], ...] = ()
             else:
                 compiled = trigger.regex
                 if compiled is None:  # built without validation: compile it the same way
                     flags = 0 if trigger.case_sensitive else re.IGNORECASE
                     compiled = re.compile(trigger.pattern, flags)
-                scans.append(
-                    _Scan(index, trigger, True, compiled, False, bool(compiled.groupindex))
+                entry = _Entry(
+                    verifier=compiled, on_folded=False, named=bool(compiled.groupindex), **common
                 )
-                literals = required_literals(compiled)
+                requirements = literal_requirements(compiled)
+                literals = requirements[0] if requirements else None
+                extra = tuple(tuple(sorted(group)) for group in requirements[1:])
                 if literals is not None:
-                    non_ascii.append(position)
+                    case_trapped.append(position)
+            scans.append((entry.verifier.search, entry.on_folded, entry, extra))
             if literals is None:
                 always.append(position)
             else:
                 for literal in literals:
                     needles.setdefault(literal, []).append(position)
         self._command_initials = frozenset(initials)
+        # First characters of a line that may hold a command: leading spaces and a reply's
+        # "@login " prefix come before the command's own first character.
+        self._command_leads = frozenset(initials | {"@"} | _WHITESPACE) if initials else frozenset()
         self._scans = tuple(scans)
+        self._case_trapped = tuple(case_trapped)
         self._always = tuple(always)
-        self._non_ascii = frozenset(non_ascii)
-        # Longest first: at any position the alternation then takes the longest literal.
-        ordered = sorted(needles, key=len, reverse=True)
-        alternation = "|".join(map(re.escape, ordered))
-        # One search answers "does any literal occur?"; most chat lines stop there. On a hit,
-        # the search resumes one character after each hit's start, so it stops at every
-        # position where a literal starts and names the longest one there. A shorter literal
-        # starting at the same position is contained in it, so each literal's owners include
-        # those of every literal it contains: nothing is missed.
-        self._gate = re.compile(alternation) if ordered else None
-        self._owners: dict[str, tuple[int, ...]] = {
-            literal: tuple(
-                sorted({p for other, ps in needles.items() if other in literal for p in ps})
+        # One `findall` of the literals answers "does any literal occur?"; most chat lines stop
+        # there. Each literal it reports (the longest at its position) contains every literal
+        # starting there: its owners are the scans needing any literal it contains, plus those
+        # that always run. A literal overlapping the end of a reported one is looked for with
+        # `in` (see `_overlaps`).
+        self._find_literals = re.compile(_literal_pattern(needles)).findall if needles else None
+        self._owners: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+            found: (
+                tuple(
+                    sorted(
+                        {p for other, ps in needles.items() if other in found for p in ps}
+                        | set(always)
+                    )
+                ),
+                tuple(sorted(other for other in needles if _overlaps(found, other))),
             )
-            for literal in ordered
+            for found in needles
         }
+        self._combined: dict[tuple[str, ...], tuple[tuple[int, ...], tuple[str, ...]]] = {}
 
     @classmethod
     def from_config(
@@ -365,63 +525,89 @@ class TriggerRules:
 
     def match_unchecked(self, event: ChatEvent) -> list[Match]:
         """`match` without the bot's own logins check (the caller did it)."""
-        text = event.text
-        found: list[Match] = []
-        if self._command_initials:
-            self._match_command(event, text, found)
-        if self._scans:
-            self._match_scans(text, found)
-        if len(found) > 1:
-            found.sort(key=_by_index)
-        return found
+        return [entry.match(detail) for entry, detail in self._hits(event)]
 
-    def _match_scans(self, text: str, found: list[Match]) -> None:
-        folded = text.casefold()
-        gate = self._gate
-        order: Iterable[int] = self._always
-        if gate is not None:
-            hit = gate.search(folded)
-            if hit is not None:
-                # Visit every position where some literal starts (the alternation is cheap to
-                # resume); a line dense with literals just runs every pre-checked scan.
-                owners = self._owners
-                order = owners[hit.group()]  # sorted already: the common single-hit case
-                hit = gate.search(folded, hit.start() + 1)
-                if hit is not None:
-                    positions = set(order)
-                    for _ in range(_MAX_GATE_HITS):
-                        positions.update(owners[hit.group()])
-                        hit = gate.search(folded, hit.start() + 1)
-                        if hit is None:
+    def _hits(self, event: ChatEvent) -> list[tuple[_Entry, Any]]:
+        """What `match_unchecked` finds, before any `Match` is built: `(entry, detail)` pairs in
+        configuration order, `entry.match(detail)` giving the `Match`.
+
+        Also used by `evaluate`, which builds a `Match` only for the triggers that fire (most
+        matched triggers are blocked by a cooldown).
+        """
+        text = event.text
+        found: list[tuple[_Entry, Any]] = []
+        if self._scans:  # keywords and regexes (inline: this runs for every chat line)
+            folded = text.casefold()
+            order: Iterable[int] = self._always
+            find = self._find_literals
+            if find is not None:
+                literals = find(folded)
+                if literals:
+                    if len(literals) == 1:
+                        order, overlapping = self._owners[literals[0]]
+                    else:
+                        key = tuple(literals)
+                        combined = self._combined.get(key)
+                        if combined is None:
+                            combined = self._combine(key)
+                        order, overlapping = combined
+                    for other in overlapping:
+                        if other in folded:  # rare: `other` may hide in a reported literal
+                            order = self._with_hidden(folded, literals)
+                            break
+            trapped = self._case_trapped and not text.isascii() and not _CASE_TRAPS.isdisjoint(text)
+            if trapped:
+                order = sorted({*order, *self._case_trapped})
+            scans = self._scans
+            for position in order:
+                search, on_folded, entry, extra = scans[position]
+                if extra and not trapped:
+                    # A regex's further requirements (see literal_requirements): an `in` per
+                    # string is far cheaper than a regex search that would fail.
+                    for group in extra:
+                        for literal in group:
+                            if literal in folded:
+                                break
+                        else:
                             break
                     else:
-                        positions.update(range(len(self._scans)))
-                    order = sorted(positions)
-                if self._always:
-                    order = sorted({*order, *self._always})
-        if not text.isascii() and self._non_ascii:
-            order = sorted({*order, *self._non_ascii})
-        scans = self._scans
-        for position in order:
-            scan = scans[position]
-            hit = scan.verifier.search(folded if scan.on_folded else text)
-            if hit is None:
-                continue
-            if scan.is_regex:
-                found.append(
-                    Match(
-                        scan.trigger,
-                        scan.index,
-                        hit.groups(""),
-                        hit.group(0),
-                        hit.groups(),
-                        hit.groupdict() if scan.named else _EMPTY_NAMED,
-                    )
-                )
-            else:
-                found.append(Match(scan.trigger, scan.index, alias=hit.group(0)))
+                        extra = ()
+                    if extra:
+                        continue
+                hit = search(folded if on_folded else text)
+                if hit is not None:
+                    found.append((entry, hit))
+        if text[:1] in self._command_leads:
+            before = len(found)
+            self._match_command(event, text, found)
+            # Scan hits come out in order; command hits (from two buckets) need merging in.
+            if len(found) > before and len(found) > 1:
+                found.sort(key=_by_index)
+        return found
 
-    def _match_command(self, event: ChatEvent, text: str, found: list[Match]) -> None:
+    def _combine(self, literals: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        """`_owners` for several literals reported together, remembered: chat repeats the same
+        few combinations ("gg wp")."""
+        owners = self._owners
+        distinct = set(literals)
+        order = tuple(sorted({p for found in distinct for p in owners[found][0]}))
+        overlapping = {other for found in distinct for other in owners[found][1]}
+        combined = (order, tuple(sorted(overlapping - distinct)))
+        if len(self._combined) >= _MAX_COMBINED:  # a line can bring a new combination: bound it
+            self._combined.clear()
+        self._combined[literals] = combined
+        return combined
+
+    def _with_hidden(self, folded: str, literals: list[str]) -> list[int]:
+        """The scans to run when some literal overlapping a reported one is in `folded`."""
+        owners = self._owners
+        present = set(literals)
+        present.update(
+            [other for found in present for other in owners[found][1] if other in folded]
+        )
+        return sorted({p for literal in present for p in owners[literal][0]})
+
+    def _match_command(self, event: ChatEvent, text: str, found: list[tuple[_Entry, Any]]) -> None:
         stripped = text.lstrip()
         if not stripped:
             return
@@ -439,16 +625,12 @@ class TriggerRules:
                 return
         parts = stripped.split(None, 1)
         word = parts[0]
-        hits: list[tuple[int, TriggerConfig]] = []
         exact = self._commands_exact.get(word)
-        if exact:
-            hits.extend(exact)
         folded = self._commands_folded.get(word.lower())
-        if folded:
-            hits.extend(folded)
-        if not hits:
+        if not (exact or folded):
             return
-        rest = parts[1].strip() if len(parts) > 1 else ""
-        args = tuple(rest.split())
-        for index, trigger in hits:
-            found.append(Match(trigger=trigger, index=index, args=args, raw_args=rest, alias=word))
+        detail = (word, parts[1].strip() if len(parts) > 1 else "")
+        for entries in (exact, folded):
+            if entries:
+                for entry in entries:
+                    found.append((entry, detail))
