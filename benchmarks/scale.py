@@ -1,0 +1,375 @@
+"""Many creators in one real process: start, memory, CPU per chat message, freshness, stop.
+
+Run: `python benchmarks/scale.py [--creators 1000] [--window 30] [--warmup 10] [--profile]`
+
+Each of N creators replays the bundled example chat (`config/example_chat.jsonl`, `loop =
+true`, `speed = 10`: about 1.1 messages/s per creator) with the example's triggers, tallies and
+scoreboard (taken from `config/example.toml`, so the load follows the example). The process is
+the real `python -m runtime run`, measured from outside:
+
+- start: spawn to the first `GET /status` 200;
+- RSS per creator: (RSS with N creators - RSS with 0 creators) / N, after the warm-up;
+- CPU per chat message end to end: the process's CPU time (all threads) over the window,
+  divided by the chat messages its trigger engines handled in that window (their `handled`
+  counters in `/status`);
+- heartbeat age: now - `runtime_snapshot.json`'s `heartbeat`, sampled every 0.25 s;
+- publish lag: how far `tallies.json`'s `generated_at` trails the newest tally change in the
+  database (read with a read-only SQLite connection), sampled likewise;
+- stop: SIGTERM to exit.
+
+Floors measured in the same run: the same process with 0 creators (start, RSS, stop), and the
+bare work per message in this process (decode the replay line, build the `ChatEvent`,
+evaluate the example's triggers, write a tally change in a SQLite transaction of 64).
+Targets (issue #13, at 1,000 creators): <= 150 us CPU per message, <= 100 KiB RSS per
+creator, start <= 5 s, exit <= 2 s after SIGTERM, heartbeat age <= 2 x heartbeat_seconds,
+publish lag about 1 s at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# This folder holds a file named like the `runtime` package: keep it off the import path.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import tomli_w  # noqa: E402
+
+EXAMPLE = ROOT / "config" / "example.toml"
+CHAT = ROOT / "config" / "example_chat.jsonl"
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def example_creator() -> dict[str, Any]:
+    """The first creator of the example config: its tallies, scoreboards and triggers."""
+    with EXAMPLE.open("rb") as f:
+        creator = dict(tomllib.load(f)["creators"][0])
+    creator.pop("replay", None)
+    return creator
+
+
+def config_document(data_dir: Path, creators: int, heartbeat: float) -> dict[str, Any]:
+    template = example_creator()
+    people = []
+    for n in range(creators):
+        creator = dict(template)
+        creator["id"] = f"creator{n:05d}"
+        creator["display_name"] = f"Creator {n}"
+        creator["replay"] = {"file": str(CHAT), "speed": 10.0, "loop": True}
+        people.append(creator)
+    return {
+        "runtime": {"data_dir": str(data_dir), "log_level": "warning", "shutdown_deadline": 10.0},
+        "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "exports": {"heartbeat_seconds": heartbeat},
+        "creators": people,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads) from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def get_json(address: tuple[str, int], path: str, timeout: float = 5.0) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection(*address, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        try:
+            return response.status, json.loads(body)
+        except ValueError:
+            return response.status, None
+    finally:
+        conn.close()
+
+
+def parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class Process:
+    """One `python -m runtime run` on a generated config in its own folder."""
+
+    def __init__(self, folder: Path, creators: int, heartbeat: float, profile: bool) -> None:
+        self.folder = folder
+        self.data_dir = folder / "data"
+        self.config = folder / "runtime.toml"
+        self.config.write_text(tomli_w.dumps(config_document(self.data_dir, creators, heartbeat)))
+        self.heartbeat = heartbeat
+        self.profile = profile
+        self.stderr = folder / "stderr.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.address: tuple[str, int] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float) -> float:
+        """Spawn and wait for /status 200; returns the seconds it took."""
+        command = [sys.executable, "-m", "runtime", "run", "--config", str(self.config)]
+        with self.stderr.open("wb") as err:
+            began = time.perf_counter()
+            self.proc = subprocess.Popen(
+                command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+            )
+        announce = self.data_dir / "http.json"
+        deadline = began + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.stderr.read_text("utf-8", "replace")[-3000:]
+                raise SystemExit(f"runtime exited with {self.proc.returncode}:\n{tail}")
+            if self.address is None:
+                try:
+                    found = json.loads(announce.read_text("utf-8"))
+                    self.address = (found["host"], int(found["port"]))
+                except (OSError, ValueError, KeyError):
+                    time.sleep(0.005)
+                    continue
+            try:
+                status, _ = get_json(self.address, "/status", timeout=1.0)
+            except OSError:
+                status = None
+            if status == 200:
+                return time.perf_counter() - began
+            time.sleep(0.005)
+        self.kill()
+        raise SystemExit(f"no /status 200 within {timeout:.0f} s ({self.stderr})")
+
+    def engine_messages(self) -> int:
+        """Messages handled by every creator's trigger engine so far."""
+        assert self.address is not None
+        _, body = get_json(self.address, "/status", timeout=30.0)
+        total = 0
+        for row in (body or {}).get("components", ()):
+            if str(row.get("path", "")).endswith("/triggers"):
+                total += int(row.get("handled") or 0)
+        return total
+
+    def freshness(self) -> tuple[float | None, float | None]:
+        """(heartbeat age, publish lag) in seconds, read now."""
+        state = self.data_dir / "exports" / "state"
+        now = time.time()
+        age = lag = None
+        with contextlib.suppress(OSError, ValueError):
+            snapshot = json.loads((state / "runtime_snapshot.json").read_bytes())
+            beat = parse_time(snapshot.get("heartbeat"))
+            if beat is not None:
+                age = now - beat
+        with contextlib.suppress(OSError, ValueError, sqlite3.Error):
+            tallies = json.loads((state / "tallies.json").read_bytes())
+            published = parse_time(tallies.get("meta", {}).get("generated_at"))
+            newest = newest_tally_change(self.data_dir / "state")
+            if published is not None and newest is not None:
+                lag = max(0.0, newest - published)
+        return age, lag
+
+    def stop(self) -> float:
+        """SIGTERM; returns the seconds until the process exited."""
+        assert self.proc is not None
+        began = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        return time.perf_counter() - began
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def newest_tally_change(state_dir: Path) -> float | None:
+    """Wall time (s) of the newest tally change in the database, read-only."""
+    databases = sorted(state_dir.glob("*.sqlite3"))
+    databases = [p for p in databases if not p.name.endswith(("-wal", "-shm"))]
+    if not databases:
+        return None
+    uri = f"file:{databases[0]}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=1.0)) as conn:
+        row = conn.execute("SELECT max(updated_at) FROM tallies").fetchone()
+    return None if row is None or row[0] is None else row[0] / 1000.0
+
+
+@contextlib.contextmanager
+def folder(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def bare_floor(messages: int = 20_000) -> float:
+    """CPU seconds per message of the bare work: decode, build, evaluate, store write."""
+    from actors.events import ChatEvent
+    from actors.triggers import CooldownTable, TriggerRules, evaluate
+    from config.loading import load_config
+
+    config = load_config(EXAMPLE)
+    creator = config.creators[0]
+    rules = TriggerRules.from_config(creator)
+    cooldowns = CooldownTable()
+    lines = [line for line in CHAT.read_text("utf-8").splitlines() if line.strip()]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, value INTEGER, updated_at INTEGER)")
+    began = time.process_time()
+    clock = 1_800_000_000.0
+    for n in range(messages):
+        row = json.loads(lines[n % len(lines)])
+        clock += 1.0
+        event = ChatEvent(
+            platform="replay",
+            channel=row["channel"],
+            message_id=f"{row['message_id']}-{n}",
+            user_id=row["user_id"],
+            login=row["login"],
+            display_name=row["display_name"],
+            text=row["text"],
+            sent_at=datetime.fromtimestamp(clock, UTC),
+            roles=frozenset(row["roles"]),
+            raw_type=row["raw_type"],
+        )
+        evaluate(rules, cooldowns, event, now=clock)
+        if n % 64 == 0:
+            conn.commit()
+        conn.execute(
+            "INSERT INTO t VALUES ('x', 1, ?) ON CONFLICT(id) DO UPDATE SET value = value + 1, "
+            "updated_at = excluded.updated_at",
+            (n,),
+        )
+    conn.commit()
+    return (time.process_time() - began) / messages
+
+
+def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
+    with folder("ss-scale-") as path:
+        proc = Process(path, creators, args.heartbeat, args.profile)
+        out: dict[str, Any] = {"creators": creators}
+        out["start"] = proc.start(timeout=args.start_timeout)
+        try:
+            deadline = time.perf_counter() + args.warmup
+            while time.perf_counter() < deadline:
+                time.sleep(0.25)
+            out["rss"] = rss_bytes(proc.pid)
+            if creators:
+                cpu0, msgs0, t0 = cpu_seconds(proc.pid), proc.engine_messages(), time.perf_counter()
+                ages: list[float] = []
+                lags: list[float] = []
+                profiler = None
+                if args.profile:
+                    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+                    out_file = str(Path(args.profile_out).resolve())
+                    command = [spy, "record", "-p", str(proc.pid), "-d", str(int(args.window)),
+                               "-f", "raw", "-o", out_file, "--nonblocking"]  # fmt: skip
+                    profiler = subprocess.Popen(
+                        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    )
+                end = t0 + args.window
+                while time.perf_counter() < end:
+                    age, lag = proc.freshness()
+                    if age is not None:
+                        ages.append(age)
+                    if lag is not None:
+                        lags.append(lag)
+                    time.sleep(0.25)
+                cpu1, msgs1, t1 = cpu_seconds(proc.pid), proc.engine_messages(), time.perf_counter()
+                if profiler is not None:
+                    profiler.wait()
+                handled = msgs1 - msgs0
+                out["rate"] = handled / (t1 - t0)
+                out["cpu_share"] = (cpu1 - cpu0) / (t1 - t0)
+                out["cpu_per_message"] = (cpu1 - cpu0) / handled if handled else float("nan")
+                out["heartbeat_age_max"] = max(ages) if ages else float("nan")
+                out["publish_lag_max"] = max(lags) if lags else float("nan")
+                out["publish_lag_p50"] = statistics.median(lags) if lags else float("nan")
+        finally:
+            out["stop"] = proc.stop()
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--creators", type=int, default=1000)
+    parser.add_argument("--window", type=float, default=30.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring")
+    parser.add_argument("--heartbeat", type=float, default=10.0)
+    parser.add_argument("--start-timeout", type=float, default=180.0)
+    parser.add_argument("--profile", action="store_true", help="py-spy over the window")
+    parser.add_argument("--profile-out", default="scale-profile.txt")
+    args = parser.parse_args()
+
+    floor_msg = bare_floor()
+    base = measure(0, argparse.Namespace(**{**vars(args), "profile": False}))
+    run = measure(args.creators, args)
+    n = args.creators
+    per_creator = (run["rss"] - base["rss"]) / n
+    hb = args.heartbeat
+
+    def row(name: str, value: str, peer: str, ratio: str, verdict: str) -> None:
+        print(f"{name:<28} {value:>14}   {peer:<34} {ratio:>9}   {verdict}")
+
+    def ok(met: bool) -> str:
+        return "met" if met else "NOT met"
+
+    print(f"\n{n} creators x example chat (speed 10, loop); window {args.window:.0f} s after "
+          f"{args.warmup:.0f} s warm-up; {run['rate']:.0f} chat messages/s handled, "
+          f"{run['cpu_share'] * 100:.0f} % of a core")  # fmt: skip
+    row("measure", "ours", "floor (same run)", "ratio", "target")
+    row("start to /status 200", f"{run['start']:.2f} s", f"0 creators {base['start']:.2f} s",
+        f"{run['start'] / base['start']:.1f}x", f"<= 5 s: {ok(run['start'] <= 5)}")  # fmt: skip
+    row("RSS per creator", f"{per_creator / 1024:.0f} KiB",
+        f"0 creators {base['rss'] / 2**20:.0f} MiB total", "",
+        f"<= 100 KiB: {ok(per_creator <= 100 * 1024)}")  # fmt: skip
+    cpm = run["cpu_per_message"]
+    row("CPU per chat message", f"{cpm * 1e6:.0f} us", f"bare work {floor_msg * 1e6:.1f} us",
+        f"{cpm / floor_msg:.1f}x", f"<= 150 us: {ok(cpm <= 150e-6)}")  # fmt: skip
+    row("heartbeat age (max)", f"{run['heartbeat_age_max']:.2f} s", f"heartbeat {hb:g} s",
+        f"{run['heartbeat_age_max'] / hb:.2f}x",
+        f"<= {2 * hb:g} s: {ok(run['heartbeat_age_max'] <= 2 * hb)}")  # fmt: skip
+    row("publish lag (p50 / max)",
+        f"{run['publish_lag_p50']:.2f}/{run['publish_lag_max']:.2f} s", "", "",
+        f"<= ~1 s: {ok(run['publish_lag_max'] <= 1.5)}")  # fmt: skip
+    row("SIGTERM to exit", f"{run['stop']:.2f} s", f"0 creators {base['stop']:.2f} s",
+        f"{run['stop'] / base['stop']:.1f}x", f"<= 2 s: {ok(run['stop'] <= 2)}")  # fmt: skip
+    if args.profile:
+        print(f"py-spy profile of the window: {args.profile_out}")
+
+
+if __name__ == "__main__":
+    main()
