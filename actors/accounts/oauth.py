@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import attrs
 
@@ -314,16 +314,15 @@ class CallbackError(ValueError):
     """The redirect did not carry a usable code (refused, wrong state, missing code)."""
 
 
-def parse_callback(target: str, pkce: Pkce) -> str:
-    """The authorization code from the redirect's request target (`/callback?code=..&state=..`)."""
-    query = parse_qs(urlsplit(target).query)
+def parse_callback(query: Mapping[str, str], pkce: Pkce) -> str:
+    """The authorization code from the redirect's query parameters (`code`, `state`)."""
     if "error" in query:
-        reason = query.get("error_description", query["error"])[0]
-        raise CallbackError(f"the authorization was refused: {reason}")
-    state = query.get("state", [""])[0]
+        reason = query.get("error_description") or query["error"]
+        raise CallbackError(f"the authorization was refused: {reason[:200]}")
+    state = query.get("state", "")
     if not secrets.compare_digest(state.encode(), pkce.state.encode()):
         raise CallbackError("the redirect's state does not match this login attempt")
-    code = query.get("code", [""])[0]
+    code = query.get("code", "")
     if not code:
         raise CallbackError("the redirect carried no authorization code")
     return code

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from config.models import TokenStoreConfig
 from exports.atomic import read_bytes_or_none, write_atomic
 
 KEYRING_SERVICE = "streamsuites-runtime"
@@ -365,3 +366,12 @@ class EncryptedFileTokenStore:
         data = self._read_all()
         if data.pop(account_id, None) is not None:
             self._write_all(data)
+
+
+def open_token_store(config: TokenStoreConfig, data_dir: Path) -> TokenStore:
+    """The store `[token_store]` describes (the file one lives in `<data_dir>/accounts/`)."""
+    if config.kind == "file":
+        if config.key is None:
+            raise TokenStoreError('[token_store] kind = "file" needs a key')
+        return EncryptedFileTokenStore(data_dir / "accounts" / FILE_NAME, config.key.reveal())
+    return KeyringTokenStore()
