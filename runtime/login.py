@@ -149,14 +149,19 @@ async def code_flow(
 
     app = HttpApp(token=None)
     app.route("GET", "/callback", callback, auth=False)
+    stop = trio.Event()  # a graceful stop: the browser still gets its answer
     async with trio.open_nursery() as nursery:
-        await nursery.start(partial(serve_http, app, host="127.0.0.1", port=redirect_port))
+        await nursery.start(
+            partial(
+                serve_http, app, host="127.0.0.1", port=redirect_port, shutdown_trigger=stop.wait
+            )
+        )
         out(f"To log in, open this address in a browser on this machine:\n{url}")
         if on_listening is not None:
             on_listening(url)
         with trio.move_on_after(wait_seconds):
             await done.wait()
-        nursery.cancel_scope.cancel()
+        stop.set()
     if failed:
         raise LoginFailed(failed[0])
     if not got:

@@ -9,10 +9,12 @@ spent one revokes the whole grant), `Invalid refresh token`, revocation, `/oauth
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 from collections.abc import Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 import httpx
@@ -40,6 +42,7 @@ class FakeIdentity:
         pending_polls: int = 2,
         login: str = "daniel_bot",
         user_id: str = "4242",
+        min_poll_gap: float = 5.0,
     ) -> None:
         self.now = now
         self.dialect = dialect
@@ -48,6 +51,7 @@ class FakeIdentity:
         self.pending_polls = pending_polls
         self.login = login
         self.user_id = user_id
+        self.min_poll_gap = min_poll_gap
         self.grants: list[_Grant] = []
         self._ids = itertools.count(1)
         self.refresh_requests = 0
@@ -56,6 +60,7 @@ class FakeIdentity:
         self.poll_times: list[float] = []
         self.fail_next: list[int] = []  # statuses to answer the next token requests with
         self.device: dict[str, dict] = {}
+        self.codes: dict[str, dict[str, str]] = {}
         self.presented_bad: list[str] = []  # why presented tokens were refused
 
     # --- helpers for tests -------------------------------------------------------------
@@ -65,6 +70,13 @@ class FakeIdentity:
         grant = _Grant(scopes=list(scopes))
         self.grants.append(grant)
         return self._tokens(grant)
+
+    def approve(self, authorize_url: str) -> dict[str, str]:
+        """The person approves on the consent page: the redirect's query (`code`, `state`)."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+        code = f"code-{next(self._ids)}"
+        self.codes[code] = query
+        return {"code": code, "state": query["state"]}
 
     def revoke_all(self) -> None:
         for grant in self.grants:
@@ -124,6 +136,8 @@ class FakeIdentity:
                 return self._refresh(form)
             if form.get("grant_type", "").endswith("device_code"):
                 return self._device_poll(form)
+            if form.get("grant_type") == "authorization_code":
+                return self._code_exchange(form)
         return httpx.Response(404, json={"status": 404, "message": "not found"})
 
     def _validate(self, request: httpx.Request) -> httpx.Response:
@@ -158,6 +172,18 @@ class FakeIdentity:
         reason = "Invalid refresh token" if self.dialect == "twitch" else "invalid_grant"
         return self._error(400, reason)
 
+    def _code_exchange(self, form: dict) -> httpx.Response:
+        asked = self.codes.pop(form.get("code", ""), None)
+        if asked is None or asked.get("redirect_uri") != form.get("redirect_uri"):
+            return self._error(400, "invalid_grant")
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        if challenge != asked.get("code_challenge"):
+            return self._error(400, "invalid_grant")
+        grant = _Grant(scopes=asked.get("scope", "").split())
+        self.grants.append(grant)
+        return httpx.Response(200, json=self._tokens(grant))
+
     def _revoke(self, form: dict) -> httpx.Response:
         token = form.get("token", "")
         for grant in self.grants:
@@ -189,7 +215,7 @@ class FakeIdentity:
         if entry is None:
             return self._error(400, "invalid device code")
         last, entry["last"] = entry["last"], self.now()
-        if last is not None and self.now() - last < 5:
+        if last is not None and self.now() - last < self.min_poll_gap:
             return self._error(400, "slow_down")
         entry["polls"] += 1
         if entry["polls"] <= self.pending_polls:
