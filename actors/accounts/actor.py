@@ -38,6 +38,7 @@ from actors.accounts.source import (
     TokenRefused,
 )
 from actors.accounts.store import StoredToken, TokenStore, TokenStoreError
+from actors.redaction import register_secret
 from config.models import AccountConfig
 
 #: States of an account (`AccountHealth.state`).
@@ -53,6 +54,14 @@ HEALTHY_STATES = frozenset({LOGGED_IN, REFRESHING})
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _mask(stored: StoredToken | None) -> None:
+    """Second line of defence: log lines and error texts mask these values from now on."""
+    if stored is not None:
+        register_secret(stored.access_token)
+        if stored.refresh_token:
+            register_secret(stored.refresh_token)
 
 
 @attrs.frozen(kw_only=True)
@@ -178,6 +187,7 @@ class AccountActor(Actor):
 
     def _adopt(self, stored: StoredToken | None) -> None:
         self._stored = stored
+        _mask(stored)
         if stored is None:
             self._set_state(
                 NOT_LOGGED_IN,
@@ -388,6 +398,7 @@ class AccountActor(Actor):
                     obtained_at=now,
                     last_refresh=now,
                 )
+                _mask(new)
                 await self._save(new)
                 self._stored = new
                 self.refreshes += 1
@@ -465,6 +476,7 @@ class AccountActor(Actor):
             login=result.login or current.login,
             user_id=result.user_id or current.user_id,
             scopes=result.scopes,
+            expires_at=current.expires_at or result.expires_at,
             last_validation=now,
         )
         self._stored = updated
