@@ -78,6 +78,7 @@ def test_no_accounts_means_no_token_store_is_opened(tmp_path: Path, monkeypatch)
     config.write_text('[token_store]\nkind = "keyring"\n', encoding="utf-8")
     check_token_store(load_config(config))
     assert opened == []
+    monkeypatch.setenv("STREAMSUITES_TOKEN_KEY", "unused by the keyring store")
     config.write_text(CONFIG.replace('kind = "file"', 'kind = "keyring"'), encoding="utf-8")
     check_token_store(load_config(config))
     assert opened == ["x"]
