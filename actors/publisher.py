@@ -53,6 +53,7 @@ from exports.builders import (
     build_clips,
     build_creators,
     build_discord_runtime,
+    build_integrations,
     build_jobs,
     build_poll_votes,
     build_polls,
@@ -73,6 +74,7 @@ from exports.views import (
     CreatorView,
     DiscordView,
     GuildView,
+    IntegrationView,
     JobView,
     PlatformStatus,
     PollOption,
@@ -147,6 +149,7 @@ TREE_FILES: frozenset[str] = frozenset(
         "chat_triggers.json",
         "creators.json",
         "discord/runtime.json",
+        "integrations.json",
     }
 )
 #: Files whose inputs the publisher does not collect yet: written by full publishes only.
@@ -418,6 +421,42 @@ def discord_view(tree: Sequence[Mapping[str, Any]]) -> DiscordView:
     return DiscordView()
 
 
+#: Account actor state (actors/accounts) → integrations.json status.
+_ACCOUNT_STATUS = {
+    "logged_in": "connected",
+    "refreshing": "connected",
+    "refresh_failing": "disconnected",
+    "not_logged_in": "pending",
+}
+
+
+def account_integrations(tree: Sequence[Mapping[str, Any]]) -> tuple[IntegrationView, ...]:
+    """integrations.json rows from the account actors' snapshots (`account`); no tokens."""
+    out = []
+    for row in tree:
+        account = (row.get("detail") or {}).get("account")
+        if not isinstance(account, Mapping):
+            continue
+        try:
+            state = str(account["state"])
+            out.append(
+                IntegrationView(
+                    integration_id=f"account:{account['account_id']}",
+                    provider=str(account["platform"]),
+                    scope="system",
+                    status=_ACCOUNT_STATUS.get(state, "error"),
+                    token_expires_at=_moment(account.get("expires_at")),
+                    last_attempt_at=_moment(account.get("last_refresh")),
+                    last_error=account.get("error"),
+                    state=state,
+                    scopes=tuple(account.get("scopes") or ()),
+                )
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            log.warning("account status skipped", path=row["path"], error=str(exc))
+    return tuple(out)
+
+
 def quota_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[QuotaView, ...]:
     """The quota registry describes its trackers in `snapshot()` under `quotas`."""
     return tuple(
@@ -513,6 +552,7 @@ class TreeInputs:
     rate_limits: tuple[RateLimitView, ...]
     triggers: tuple[TriggerView, ...]
     discord: DiscordView = attrs.field(factory=DiscordView)
+    integrations: tuple[IntegrationView, ...] = ()
 
     def for_file(self, path: str) -> Any:
         """The inputs of one tree file (compared to decide whether to rebuild it)."""
@@ -523,6 +563,7 @@ class TreeInputs:
             "chat_triggers.json": self.triggers,
             "creators.json": self.creators,
             "discord/runtime.json": self.discord,
+            "integrations.json": self.integrations,
         }[path]
 
 
@@ -796,6 +837,8 @@ class SnapshotPublisher(Actor):
             return build_creators(ctx, tree.creators)
         if path == "discord/runtime.json":
             return build_discord_runtime(ctx, tree.discord)
+        if path == "integrations.json":
+            return build_integrations(ctx, tree.integrations)
         raise KeyError(path)
 
     def _db_file(self, path: str, ctx: ExportContext, data: StoreData) -> dict[str, Any]:
@@ -852,6 +895,7 @@ class SnapshotPublisher(Actor):
             rate_limits=rate_limit_rows(tree),
             triggers=self._triggers,
             discord=discord_view(tree),
+            integrations=account_integrations(tree),
         )
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> tuple[ActorStatus, ...]:
@@ -896,6 +940,7 @@ class SnapshotPublisher(Actor):
             rate_limits=tree.rate_limits,
             triggers=tree.triggers,
             discord=tree.discord,
+            integrations=tree.integrations,
             clips=data.clips,
             jobs=data.jobs,
         )

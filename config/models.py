@@ -256,6 +256,10 @@ class TwitchConfig:
         default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
     )
     enabled: bool = True
+    # [[accounts]] ids (actors/accounts): the chat account, and the broadcaster's own account
+    # for broadcaster-only APIs (clips, rewards, moderation, EventSub).
+    account: str | None = attrs.field(default=None, validator=_not_blank)
+    broadcaster_account: str | None = attrs.field(default=None, validator=_not_blank)
 
 
 @attrs.frozen(kw_only=True)
@@ -268,6 +272,7 @@ class YouTubeConfig:
     oauth_token: Secret | None = None
     daily_quota: int = attrs.field(default=10_000, validator=_between(1, 1_000_000_000))
     enabled: bool = True
+    account: str | None = attrs.field(default=None, validator=_not_blank)  # [[accounts]] id
 
     def __attrs_post_init__(self) -> None:
         if self.video_id is None and self.channel_id is None:
@@ -295,6 +300,7 @@ class KickConfig:
     token: Secret | None = None
     broadcaster_user_id: int | None = attrs.field(default=None, validator=_between(1, None))
     enabled: bool = True
+    account: str | None = attrs.field(default=None, validator=_not_blank)  # [[accounts]] id
 
 
 @attrs.frozen(kw_only=True)
@@ -496,11 +502,15 @@ class Config:
     watch: WatchConfig | None = None
     notifications: tuple[NotificationConfig, ...] = ()
     clips: ClipsConfig | None = None
+    token_store: TokenStoreConfig = attrs.Factory(lambda: TokenStoreConfig())
+    accounts: tuple[AccountConfig, ...] = ()
     source: Path | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         _duplicates(self.creators, "id", "creators", "creator id")
         _duplicates(self.notifications, "id", "notifications", "notification id")
+        _duplicates(self.accounts, "id", "accounts", "account id")
+        _check_account_refs(self)
 
     def creator(self, creator_id: str) -> CreatorConfig:
         """The creator with this id (`KeyError` when there is none)."""
@@ -794,3 +804,80 @@ class ClipsConfig:
     max_attempts: int = attrs.field(default=3, validator=_between(1, 20))
     retry_seconds: float = attrs.field(default=2.0, validator=_between(0, 600))
     poll_seconds: float = attrs.field(default=2.0, validator=_between(0.1, 60))
+
+
+# --- accounts (actors/accounts) ------------------------------------------------------------------
+
+TOKEN_STORE_KINDS = ("keyring", "file")
+ACCOUNT_PLATFORMS = ("twitch", "youtube", "kick")
+
+
+@attrs.frozen(kw_only=True)
+class TokenStoreConfig:
+    """`[token_store]`: where OAuth tokens live at rest.
+
+    `keyring`: the OS keyring. `file`: `<data_dir>/accounts/tokens.enc`, encrypted with a key
+    derived from `key` (a passphrase secret), for services without a keyring.
+    """
+
+    kind: str = attrs.field(default="keyring", validator=_one_of(TOKEN_STORE_KINDS))
+    key: Secret | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "file" and self.key is None:
+            raise InvalidField(
+                ("key",), 'kind = "file" needs key = { env = "STREAMSUITES_TOKEN_KEY" }'
+            )
+
+
+@attrs.frozen(kw_only=True)
+class AccountConfig:
+    """`[[accounts]]`: an OAuth account the runtime keeps logged in (actors/accounts).
+
+    `scopes` default to what the features naming the account need; `auth_url`/`api_url`
+    replace the platform's identity and API servers (tests, proxies); `redirect_port` is the
+    loopback port of the registered redirect URI for the authorization-code flows.
+    """
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-' (at most 64)"))
+    platform: str = attrs.field(validator=_one_of(ACCOUNT_PLATFORMS))
+    client_id: str = attrs.field(validator=_not_blank)
+    client_secret: Secret | None = None
+    scopes: tuple[str, ...] | None = None
+    auth_url: str | None = attrs.field(default=None, validator=_http_url)
+    api_url: str | None = attrs.field(default=None, validator=_http_url)
+    redirect_port: int = attrs.field(default=3000, validator=_between(1, 65535))
+
+    def __attrs_post_init__(self) -> None:
+        for index, scope in enumerate(self.scopes or ()):
+            if not scope.strip() or any(ch.isspace() for ch in scope):
+                raise InvalidField(("scopes", index), f"a scope is one word, got {scope!r}")
+
+
+def _check_account_refs(config: Config) -> None:
+    """Every `account`/`broadcaster_account` names a declared account of the same platform."""
+    declared = {account.id: account.platform for account in config.accounts}
+    for index, creator in enumerate(config.creators):
+        refs = []
+        if creator.twitch is not None:
+            refs += [
+                ("twitch", "account", creator.twitch.account),
+                ("twitch", "broadcaster_account", creator.twitch.broadcaster_account),
+            ]
+        if creator.youtube is not None:
+            refs.append(("youtube", "account", creator.youtube.account))
+        if creator.kick is not None:
+            refs.append(("kick", "account", creator.kick.account))
+        for table, key, ref in refs:
+            if ref is None:
+                continue
+            path = ("creators", index, table, key)
+            if ref not in declared:
+                raise InvalidField(
+                    path,
+                    f"account {ref!r} is not declared in [[accounts]]{did_you_mean(ref, declared)}",
+                )
+            if declared[ref] != table:
+                raise InvalidField(
+                    path, f"account {ref!r} is a {declared[ref]} account, not a {table} one"
+                )

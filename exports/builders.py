@@ -852,6 +852,9 @@ def build_integrations(
                 "created_at": _ts(ctx, i.created_at),
                 "last_attempt_at": _ts(ctx, i.last_attempt_at),
                 "last_error": i.last_error,
+                "state": i.state,
+                "scopes": sorted(i.scopes),
+                "token_expires_at": _ts(ctx, i.token_expires_at),
             }
             for i in rows
         ]

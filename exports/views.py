@@ -500,6 +500,9 @@ class IntegrationView:
     token_expires_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
     last_error: str | None = attrs.field(default=None, validator=_opt_str)
     updated_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
+    # OAuth accounts (actors/accounts): the account actor's state and the granted scopes.
+    state: str | None = attrs.field(default=None, validator=_opt_str)
+    scopes: tuple[str, ...] = attrs.field(factory=tuple, converter=_str_tuple)
 
 
 @attrs.frozen(kw_only=True)

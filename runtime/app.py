@@ -22,6 +22,7 @@ import attrs
 import structlog
 import trio
 
+from actors.accounts.store import TokenStore
 from actors.redaction import register_secret
 from config.models import Config
 from config.secrets import Secret
@@ -64,6 +65,8 @@ def iter_secrets(config: Config) -> Iterator[Secret]:
             candidates.append(creator.rumble.api_url)
         if creator.kick:
             candidates.append(creator.kick.token)
+    candidates.append(config.token_store.key)
+    candidates += [account.client_secret for account in config.accounts]
     yield from (c for c in candidates if isinstance(c, Secret))
 
 
@@ -94,6 +97,7 @@ def boot(config: Config, *, console: Any = sys.stderr) -> Booted:
         backups=config.runtime.log_file_backups,
         console=console,
     )
+    check_token_store(config)
     pid_file = PidFile(paths.pid_file)
     pid_file.acquire()
     try:
@@ -102,6 +106,46 @@ def boot(config: Config, *, console: Any = sys.stderr) -> Booted:
         pid_file.release()
         raise
     return Booted(config=config, paths=paths, pid_file=pid_file, pseudonym_key=key, secrets=values)
+
+
+def check_token_store(config: Config) -> None:
+    """With `[[accounts]]`, the token store must open (right key, readable file, a usable
+    keyring) before anything starts: a `ConfigError` (exit 1) naming `token_store` if not.
+    Static tokens still work; each gets a warning that nothing will refresh it."""
+    for index, creator in enumerate(config.creators):
+        static = [
+            ("twitch", "token", creator.twitch and creator.twitch.token, creator.twitch),
+            ("kick", "token", creator.kick and creator.kick.token, creator.kick),
+            (
+                "youtube",
+                "oauth_token",
+                creator.youtube and creator.youtube.oauth_token,
+                creator.youtube,
+            ),
+        ]
+        for table, key, secret, section in static:
+            if secret is not None and getattr(section, "account", None) is None:
+                log.warning(
+                    "static token: it will not be refreshed; configure [[accounts]] and run "
+                    "python -m runtime login",
+                    key=f"creators[{index}].{table}.{key}",
+                )
+    if config.accounts:
+        open_token_store_checked(config)
+
+
+def open_token_store_checked(config: Config) -> TokenStore:
+    """The configured token store, proven usable; else a `ConfigError` naming `token_store`."""
+    from actors.accounts.store import TokenStoreError, open_token_store
+    from config.loading import ConfigError, ConfigProblem
+
+    try:
+        store = open_token_store(config.token_store, config.runtime.data_dir)
+        store.check()
+    except TokenStoreError as exc:
+        label = str(config.source) if config.source is not None else "<config>"
+        raise ConfigError([ConfigProblem(label, "token_store", str(exc))]) from None
+    return store
 
 
 def check_database(path: Path, config: Config) -> bytes:

@@ -1,4 +1,5 @@
-"""`python -m runtime` / `streamsuites-runtime`: run, check, init, status."""
+"""`python -m runtime` / `streamsuites-runtime`: run, check, init, status, login, logout,
+accounts."""
 
 from __future__ import annotations
 
@@ -42,6 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="ask a running instance for its status")
     status.add_argument("--config", required=True, type=Path)
     status.add_argument("--timeout", type=float, default=3.0)
+
+    login = commands.add_parser("login", help="log an [[accounts]] entry in and store its token")
+    login.add_argument("account", help="the account id")
+    login.add_argument("--config", required=True, type=Path)
+    login.add_argument(
+        "--flow",
+        choices=["device", "code"],
+        help="device code (default for Twitch and YouTube) or authorization code with a "
+        "loopback redirect (Kick; Twitch confidential clients)",
+    )
+
+    logout = commands.add_parser("logout", help="revoke an account's tokens and forget them")
+    logout.add_argument("account", help="the account id")
+    logout.add_argument("--config", required=True, type=Path)
+
+    accounts = commands.add_parser("accounts", help="list the accounts and their token state")
+    accounts.add_argument("--config", required=True, type=Path)
     return parser
 
 
@@ -111,10 +129,64 @@ def cmd_status(args: argparse.Namespace) -> int:
     return ExitCode.OK if response.status_code == 200 else ExitCode.CONFIG
 
 
+def _token_store(config: Any) -> Any:
+    from runtime.app import open_token_store_checked
+
+    return open_token_store_checked(config)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from runtime.login import LoginFailed, login
+
+    config = load_config(args.config)
+    store = _token_store(config)
+    try:
+        trio.run(lambda: login(config, args.account, store, flow=args.flow))
+    except LoginFailed as exc:
+        print(f"login failed: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    return ExitCode.OK
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from runtime.login import LoginFailed, logout
+
+    config = load_config(args.config)
+    store = _token_store(config)
+    try:
+        trio.run(lambda: logout(config, args.account, store))
+    except LoginFailed as exc:
+        print(f"logout failed: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    return ExitCode.OK
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from actors.accounts.store import TokenStoreError
+    from runtime.login import describe_accounts, format_rows
+
+    config = load_config(args.config)
+    store = _token_store(config)
+    try:
+        print(format_rows(describe_accounts(config, store)))
+    except TokenStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    return ExitCode.OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"run": cmd_run, "check": cmd_check, "init": cmd_init, "status": cmd_status}
+    handlers = {
+        "run": cmd_run,
+        "check": cmd_check,
+        "init": cmd_init,
+        "status": cmd_status,
+        "login": cmd_login,
+        "logout": cmd_logout,
+        "accounts": cmd_accounts,
+    }
     try:
         return int(handlers[args.command](args))
     except ConfigError as exc:

@@ -31,6 +31,24 @@ def tree_rows(root: Supervisor) -> list[dict[str, Any]]:
     return [_jsonable({k: v for k, v in row.items() if k != "detail"}) for row in root.tree()]
 
 
+def account_problems(root: Supervisor) -> list[dict[str, Any]]:
+    """Accounts whose health (`AccountHealth`, in the account actor's snapshot) is not ok:
+    path, account id, state and the sentence saying what to do. Never a token."""
+    out = []
+    for row in root.tree():
+        account = (row.get("detail") or {}).get("account")
+        if isinstance(account, dict) and not account.get("ok", True):
+            out.append(
+                {
+                    "path": row["path"],
+                    "account": account.get("account_id"),
+                    "state": account.get("state"),
+                    "error": account.get("error"),
+                }
+            )
+    return out
+
+
 def build_app(
     root: Supervisor, *, token: str | None, version: str, watch_secret: str | None = None
 ) -> HttpApp:
@@ -50,10 +68,13 @@ def build_app(
     async def status(_request: Request) -> Response:
         rows = tree_rows(root)
         degraded = [r["path"] for r in rows if r["state"] not in HEALTHY]
+        accounts = account_problems(root)
+        degraded += [a["path"] for a in accounts if a["path"] not in degraded]
         body = {
             "status": "degraded" if degraded else "ok",
             "version": version,
             "degraded": degraded,
+            "accounts": accounts,
             "components": rows,
         }
         return json_response(body, status=503 if degraded else 200)

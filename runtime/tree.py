@@ -9,12 +9,14 @@ from pathlib import Path
 import attrs
 
 from actors import ActorRef
+from actors.accounts import TokenSource
 from actors.publisher import SnapshotPublisher
 from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
-from config.models import Config, CreatorConfig
+from config.models import AccountConfig, Config, CreatorConfig
+from config.secrets import Secret
 from exports.publish import Mirror
 from runtime.control import HttpServer, build_app
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
@@ -52,6 +54,43 @@ def _bot_logins(creator: CreatorConfig) -> frozenset[str]:
     return frozenset()
 
 
+def token_source(
+    lookup: Callable[[str], ActorRef], account_id: str | None, static: Secret | None
+) -> TokenSource | None:
+    """The token source of a feature: its `[[accounts]]` actor, else a static token (warned
+    about once: it is never refreshed), else none."""
+    from actors.accounts import AccountTokenSource, StaticTokenSource
+
+    if account_id is not None:
+        return AccountTokenSource(lambda: lookup(f"accounts/{account_id}"))
+    if static is not None:
+        return StaticTokenSource(static.reveal())
+    return None
+
+
+def accounts_spec(config: Config, data_dir: Path) -> ChildSpec:
+    """`accounts`: one `AccountActor` per `[[accounts]]` entry, sharing the token store."""
+    from actors.accounts.actor import AccountActor
+    from actors.accounts.scopes import needed_scopes
+    from actors.accounts.store import open_token_store
+
+    store = open_token_store(config.token_store, data_dir)
+    needed = needed_scopes(config)
+
+    def account_child(account: AccountConfig) -> ChildSpec:
+        return ChildSpec(
+            account.id,
+            lambda: AccountActor(
+                account=account, store=store, required_scopes=needed.get(account.id, frozenset())
+            ),
+        )
+
+    children = [account_child(a) for a in config.accounts]
+    return ChildSpec(
+        "accounts", lambda: Supervisor("accounts", children, max_restarts=10, max_seconds=60)
+    )
+
+
 def creator_spec(
     lookup: Callable[[str], ActorRef], creator: CreatorConfig, *, pseudonym_key: bytes
 ) -> ChildSpec:
@@ -86,6 +125,11 @@ def creator_spec(
                         creator_id=creator.id,
                         config=twitch,
                         triggers=lambda: lookup(f"{base}/triggers"),
+                        token_source=(
+                            token_source(lookup, twitch.account, None)
+                            if twitch.account is not None
+                            else None
+                        ),
                     ),
                 )
             )
@@ -102,6 +146,7 @@ def creator_spec(
                         triggers=lambda: lookup(f"{base}/triggers"),
                         token=kick.token,
                         broadcaster_user_id=kick.broadcaster_user_id,
+                        token_source=token_source(lookup, kick.account, None),
                     ),
                 )
             )
@@ -118,6 +163,7 @@ def creator_spec(
                         triggers=lambda: lookup(f"{base}/triggers"),
                         quotas=lambda: lookup("quotas"),
                         store=lambda: lookup("store"),
+                        token_source=token_source(lookup, youtube.account, None),
                     ),
                 )
             )
@@ -323,6 +369,8 @@ def build_tree(
                 shutdown=15.0,  # ffmpeg is asked to finish ('q') before it is killed
             )
         )
+    if config.accounts:
+        children.append(accounts_spec(config, paths.data_dir))
     children.extend(_watch_and_discord(config, lambda p: root.lookup(p), lambda: root))
     creators = [
         creator_spec(lambda p: root.lookup(p), c, pseudonym_key=pseudonym_key)

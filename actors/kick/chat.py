@@ -53,6 +53,7 @@ import trio
 import trio_websocket
 
 from actors import Actor, ActorRef
+from actors.accounts import AccessToken, TokenSource, TokenUnavailable
 from actors.chat import SendChat
 from actors.events import PlatformEvent
 from actors.kick import pusher
@@ -185,12 +186,16 @@ class KickChat(Actor):
         send_retry_initial: float = 1.0,
         send_retry_maximum: float = 60.0,
         dedupe_size: int = 4096,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.creator_id = creator_id
         self.config = config
         self._triggers = triggers
         self.send_api = send_api.rstrip("/")
         self._token = token.reveal() if isinstance(token, Secret) else token
+        # An account's token source (actors/accounts) is asked before every send.
+        self._token_source = token_source
+        self._presented: AccessToken | None = None
         self.broadcaster_user_id = broadcaster_user_id
         self._transport = transport
         self._clock = clock
@@ -497,7 +502,7 @@ class KickChat(Actor):
     def _enqueue(self, message: SendChat) -> None:
         if not self.config.enabled:
             self._drop("disabled", message.trigger_id)
-        elif self._token is None:
+        elif self._token is None and self._token_source is None:
             self._drop("no_token", message.trigger_id)
         elif self.send_error is not None:
             self._drop("unauthorized", message.trigger_id)
@@ -563,7 +568,10 @@ class KickChat(Actor):
     async def _post(self, client: httpx.AsyncClient, item: _Queued) -> None:
         """Post one message, retrying 429/5xx/transport errors; never raises for the API."""
         body = self._body(item)
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        bearer = await self._bearer(item)
+        if bearer is None:
+            return
+        headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
         url = f"{self.send_api}/chat"
         attempt = 0
         while True:
@@ -577,6 +585,10 @@ class KickChat(Actor):
                 status = response.status_code
                 if 200 <= status < 300:
                     self._sent(response, item)
+                    return
+                if status == 401 and self._token_source is not None and self._presented:
+                    await self._token_source.unauthorized(self._presented)
+                    self._drop("unauthorized", item.trigger_id, status=status)
                     return
                 if status in (401, 403):
                     self.send_error = (
@@ -602,6 +614,17 @@ class KickChat(Actor):
                 "kick send retried", error=problem, retry_in=round(delay, 3), attempt=attempt
             )
             await trio.sleep(delay)
+
+    async def _bearer(self, item: _Queued) -> str | None:
+        """The token to send with: the account's current one, else the configured one."""
+        if self._token_source is None:
+            return self._token
+        try:
+            self._presented = await self._token_source.token()
+        except TokenUnavailable as exc:
+            self._drop("no_token", item.trigger_id, error=str(exc))
+            return None
+        return self._presented.value
 
     def _send_delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -668,7 +691,8 @@ class KickChat(Actor):
             "enabled": self.config.enabled,
             "connected": self.connected,
             "server": _host(self.url),
-            "can_send": self._token is not None and self.send_error is None,
+            "can_send": (self._token is not None or self._token_source is not None)
+            and self.send_error is None,
             "subscriptions": self.subscription_states(),
             "messages": self.messages,
             "actions": self.sent,

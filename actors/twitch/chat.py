@@ -50,6 +50,7 @@ import trio
 import trio_websocket
 
 from actors import Actor, ActorRef
+from actors.accounts import AccessToken, TokenSource, TokenUnavailable
 from actors.chat import SendChat
 from actors.events import PlatformEvent
 from actors.recent import RecentKeys
@@ -200,6 +201,7 @@ class TwitchChat(Actor):
         send_queue_size: int = 100,
         max_queue_age: float = 60.0,
         dedupe_size: int = 4096,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.creator_id = creator_id
         self.config = config
@@ -224,8 +226,11 @@ class TwitchChat(Actor):
 
         token = config.token.reveal() if config.token is not None else None
         self._token = token
-        self.anonymous = token is None
-        if token is None:
+        # An account's token source (actors/accounts) is asked at every connect.
+        self._token_source = token_source
+        self._presented: AccessToken | None = None
+        self.anonymous = token is None and token_source is None
+        if self.anonymous:
             self.nick = f"justinfan{self._rng.randint(10000, 99999)}"
         else:
             # With a token Twitch logs in as the token's user; the broadcaster's own token is
@@ -314,6 +319,8 @@ class TwitchChat(Actor):
                 if self.status == "running":
                     self.status = "inactive"  # until the next connection has joined
             if auth_refused:
+                if self._token_source is not None and self._presented is not None:
+                    await self._token_source.unauthorized(self._presented)
                 self._record_auth_failure(reason)
                 if self.auth_failures < self.max_auth_failures:
                     await trio.sleep(self._auth_delay())
@@ -363,6 +370,12 @@ class TwitchChat(Actor):
         """Open one connection, log in, join, and serve it until it ends (always raises or
         returns when the server closed it)."""
         await self._auth_window.acquire()
+        if self._token_source is not None:
+            try:
+                self._presented = await self._token_source.token()
+            except TokenUnavailable as exc:
+                raise _SessionEnded(f"no token: {exc}") from None
+            self._token = self._presented.value
         self.connections += 1
         if self.connections > 1:
             self.reconnects += 1

@@ -48,6 +48,7 @@ import httpx
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout
+from actors.accounts import AccessToken, TokenSource, TokenUnavailable
 from actors.chat import SendChat
 from actors.events import AnyEvent
 from actors.quotas.registry import Charge, Check, PollingInterval
@@ -126,6 +127,7 @@ class YouTubeChat(Actor):
         send_queue_size: int = 100,
         max_queue_age: float = 60.0,
         dedupe_size: int = 4096,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.creator_id = creator_id
         self.config = config
@@ -153,6 +155,9 @@ class YouTubeChat(Actor):
         self._dedupe_size = dedupe_size
         self._api_key = config.api_key.reveal()
         self._oauth = config.oauth_token.reveal() if config.oauth_token is not None else None
+        # An account's token source (actors/accounts) is asked before every OAuth request.
+        self._token_source = token_source
+        self._presented: AccessToken | None = None
 
         self._client: httpx.AsyncClient | None = None
         self._seen: SeenMessages | None = None
@@ -267,7 +272,7 @@ class YouTubeChat(Actor):
             if chat_id is not None:
                 self.video_id = self.config.video_id
                 return chat_id
-        if self._oauth is not None:
+        if self._oauth is not None or self._token_source is not None:
             req = livechat.live_broadcasts_list(broadcast_status="active", max_results=50)
             listing = livechat.parse_broadcasts(await self._call(req, oauth=True))
             for broadcast in listing.items:
@@ -425,7 +430,14 @@ class YouTubeChat(Actor):
         """One HTTP exchange; the JSON object of a 2xx answer, else `_ApiFailure`."""
         assert self._client is not None
         headers = {"Accept": "application/json"}
-        if oauth:
+        if oauth and self._token_source is not None:
+            try:
+                self._presented = await self._token_source.token()
+            except TokenUnavailable as exc:
+                err = YouTubeError(status=401, reason="noToken")
+                raise _ApiFailure(err, ErrorAction.BACKOFF, f"{req.quota_method}: {exc}") from None
+            headers["Authorization"] = f"Bearer {self._presented.value}"
+        elif oauth:
             assert self._oauth is not None
             headers["Authorization"] = f"Bearer {self._oauth}"
         else:
@@ -452,6 +464,8 @@ class YouTubeChat(Actor):
             self.last_success_at = self._clock()
             return body
         err = livechat.parse_error(response.status_code, body)
+        if response.status_code == 401 and oauth and self._token_source and self._presented:
+            await self._token_source.unauthorized(self._presented)
         reason = err.reason or f"http{response.status_code}"
         self.api_errors[reason] = self.api_errors.get(reason, 0) + 1
         action = livechat.error_action(err)
@@ -528,7 +542,7 @@ class YouTubeChat(Actor):
     def _enqueue(self, message: SendChat) -> None:
         if not self.config.enabled:
             self._drop("disabled", message.trigger_id)
-        elif self._oauth is None:
+        elif self._oauth is None and self._token_source is None:
             self._drop("no_oauth", message.trigger_id)
         elif not message.text.strip():
             self._drop("empty", message.trigger_id)
