@@ -1,7 +1,9 @@
 """`SnapshotPublisher`: turns the state into the export files.
 
-It publishes when told something changed (coalescing bursts) and at least every
-`heartbeat_seconds`, so `runtime_snapshot.json` always shows a fresh heartbeat. Reads use
+It publishes when told something changed and at least every `heartbeat_seconds`, so
+`runtime_snapshot.json` always shows a fresh heartbeat. Changes are coalesced: publishes start
+at least `min_interval_seconds` apart, so under a steady flow of changes (a thousand chatting
+creators) each dirty file is rebuilt at most once per interval, whatever the message rate. Reads use
 the publisher's own read-only connection; building is pure; reading, building, serialising and
 writing (with fsync) run in a worker thread, so a big publish never stalls the event loop.
 
@@ -10,8 +12,11 @@ Publishing is incremental. Files fall in three groups:
 - database files (`DB_FILES`): rebuilt only when dirty. The store's `Changed(topic)` marks the
   files of that topic (`TOPIC_FILES`; an unknown topic marks them all), and only the tables
   those files need are read;
-- tree files (`TREE_FILES`): made from the actors' snapshots, rebuilt on every publish (a
-  heartbeat rebuilds these only); one whose inputs did not change keeps its previous bytes;
+- tree files (`TREE_FILES`): made from the actors' snapshots, whose counters move with every
+  message; rebuilt at the heartbeat, and between heartbeats only when a topic marks one of
+  them (`quotas`; `tree` when an actor or a connection changed state). Walking the tree costs
+  in proportion to the number of actors, so a database change alone does not. One whose
+  inputs did not change keeps its previous bytes;
 - static files (everything else): built from inputs the publisher does not have yet, so they
   only change with the clock-independent context; written by full publishes.
 
@@ -140,7 +145,7 @@ DB_FILES: frozenset[str] = frozenset(
         "jobs.json",
     }
 )
-#: Files made from the actors' snapshots: rebuilt on every publish.
+#: Files made from the actors' snapshots: rebuilt at the heartbeat (or when a topic marks one).
 TREE_FILES: frozenset[str] = frozenset(
     {
         "runtime_snapshot.json",
@@ -173,11 +178,13 @@ TOPIC_FILES: Mapping[str, frozenset[str]] = {
     "scoreboards": frozenset({"scoreboards.json", "score_events.json"}),
     "signals": _SIGNAL_FILES,
     "cooldowns": frozenset(),  # last_fired_at comes from the trigger engines' snapshots
-    "quotas": frozenset(),  # quotas.json comes from the quota registry's snapshot
+    "quotas": frozenset({"quotas.json"}),  # from the quota registry's snapshot
     "clips": frozenset({"clips.json", "jobs.json"}),
     "streams": frozenset(),
     "outbox": frozenset({"jobs.json"}),  # notification deliveries are jobs too
     "chat_seen": frozenset(),
+    # Not a table: an actor or a connection changed state (started, failed, reconnecting).
+    "tree": frozenset({"runtime_snapshot.json", "creators.json", "discord/runtime.json"}),
 }
 
 
@@ -608,6 +615,7 @@ class SnapshotPublisher(Actor):
         secrets: frozenset[str] = frozenset(),
         heartbeat_seconds: float = 10.0,
         debounce_seconds: float = 0.25,
+        min_interval_seconds: float = 0.5,
         signal_limit: int = 200,
         full_refresh_seconds: float = 300.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -623,6 +631,7 @@ class SnapshotPublisher(Actor):
         self._secrets = secrets
         self._heartbeat = heartbeat_seconds
         self._debounce = debounce_seconds
+        self._min_interval = min_interval_seconds
         self._limit = signal_limit
         self._refresh = full_refresh_seconds
         self._clock = clock
@@ -673,15 +682,23 @@ class SnapshotPublisher(Actor):
             conn.close()
 
     async def run(self) -> None:
+        started = trio.current_time()
+        next_beat = started + self._heartbeat
         while True:
-            with trio.move_on_after(self._heartbeat):
+            with trio.move_on_at(next_beat):
                 await self._dirty.wait()
-                await trio.sleep(self._debounce)  # let a burst of changes land first
+                # Let a burst of changes land first, and keep publishes an interval apart.
+                soonest = max(trio.current_time() + self._debounce, started + self._min_interval)
+                await trio.sleep_until(min(soonest, next_beat))
+            started = trio.current_time()
+            beat = started >= next_beat
+            if beat:
+                next_beat = started + self._heartbeat
             # Only this loop replaces the event: a change arriving during the publish below
             # sets the new one (and adds to the new pending set), so it is published next
             # round, never lost.
             self._dirty = trio.Event()
-            await self.publish()
+            await self.publish(tree_files=beat)
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, Changed):
@@ -692,11 +709,12 @@ class SnapshotPublisher(Actor):
             return await self.publish(full=True)
         raise TypeError(f"SnapshotPublisher takes Changed or PublishNow, got {message!r}")
 
-    async def publish(self, *, full: bool = False) -> PublishSummary:
-        """Rebuild and write the tree files and the dirty database files (all with `full`).
+    async def publish(self, *, full: bool = False, tree_files: bool = True) -> PublishSummary:
+        """Rebuild and write the dirty files (all of them with `full`), and every tree file
+        with `tree_files` (a heartbeat; otherwise only the tree files a topic marked).
 
-        A publish with nothing dirty is a heartbeat: it also checks that no database change
-        went unannounced since the last read.
+        A heartbeat with no database file dirty also checks that no database change went
+        unannounced since the last read.
         """
         async with self._lock:
             t0 = time.perf_counter()
@@ -705,11 +723,20 @@ class SnapshotPublisher(Actor):
                 full = True
             full = full or self._full_due
             pending, self._pending = self._pending, set()
+            heartbeat = tree_files and not full and not pending & DB_FILES
+            if tree_files or full:
+                pending |= TREE_FILES
             now = self._clock()
-            tree = self._collect(self._tree())
+            tree = self._collect(self._tree()) if pending & TREE_FILES else None
             try:
                 outcome = await trio.to_thread.run_sync(
-                    self._publish_sync, full, frozenset(pending), tree, now, limiter=self._limiter
+                    self._publish_sync,
+                    full,
+                    heartbeat,
+                    frozenset(pending),
+                    tree,
+                    now,
+                    limiter=self._limiter,
                 )
             except BaseException:
                 self._pending |= pending  # not published: keep them for the next attempt
@@ -742,18 +769,24 @@ class SnapshotPublisher(Actor):
     # -- worker thread ----------------------------------------------------------------------
 
     def _publish_sync(
-        self, full: bool, pending: frozenset[str], tree: TreeInputs, now: datetime
+        self,
+        full: bool,
+        heartbeat: bool,
+        pending: frozenset[str],
+        tree: TreeInputs | None,
+        now: datetime,
     ) -> _Outcome:
         """Read, build, serialise and write (blocking; runs in the worker thread)."""
         conn = self._conn
         assert conn is not None
         ctx = self._context(now)
-        if not full and not pending:
+        if heartbeat:
             # Heartbeat: a commit without a Changed (a lost message, a direct write) since the
             # last read makes every database file suspect.
             if data_version(conn) != self._data_version:
-                pending = DB_FILES
+                pending = pending | DB_FILES
         if full:
+            assert tree is not None
             version = data_version(conn)  # before the read: later commits will differ
             data = read_store(conn, self._names, self._limit, cache=self._views)
             self._data_version = version
@@ -773,7 +806,8 @@ class SnapshotPublisher(Actor):
                 data = read_store(conn, self._names, self._limit, dirty, cache=self._views)
                 self._data_version = version
             prepared = {}
-            for path in sorted(TREE_FILES):
+            for path in sorted(pending & TREE_FILES):
+                assert tree is not None
                 prepared[path] = self._tree_file(path, tree, ctx)
             for path in sorted(dirty):
                 assert data is not None

@@ -380,7 +380,9 @@ def build_tree(
     children.append(
         ChildSpec(
             "creators",
-            lambda: Supervisor("creators", creators, max_restarts=10, max_seconds=60),
+            lambda: Supervisor(
+                "creators", creators, max_restarts=10, max_seconds=60, independent=True
+            ),
             shutdown=15.0,
         )
     )

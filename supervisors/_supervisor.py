@@ -130,16 +130,22 @@ class Supervisor:
         max_seconds: float = 5.0,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        independent: bool = False,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"supervisor name must be non-empty without '/', got {name!r}")
         if max_restarts < 0 or not max_seconds > 0:
             raise ValueError("max_restarts must be >= 0 and max_seconds > 0")
+        if independent and strategy is not Strategy.ONE_FOR_ONE:
+            raise ValueError("independent children need the one_for_one strategy")
         self.name = name
         self.strategy = strategy
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
         self.backoff = backoff if backoff is not None else Backoff()
+        # Children that do not depend on each other (a thousand creators) start together and
+        # stop together: a start or a stop then takes as long as the slowest child, not the sum.
+        self.independent = independent
         self._rng = rng or random.Random()
         self._specs = list(children)
         seen: set[str] = set()
@@ -329,8 +335,39 @@ class Supervisor:
         return self.backoff.delay(slot.consecutive, self._rng)
 
     async def _start_in_order(self, slots: list[_Slot]) -> None:
-        """Start `slots` in order; a failed start is a crash handled by the strategy."""
+        """Start `slots` in order; a failed start is a crash handled by the strategy.
+
+        With independent children, every slot is first started at once; those that failed
+        then go through the ordered path (retries, backoff, intensity) one by one.
+        """
         pending = slots
+        if self.independent and len(slots) > 1:
+            failed: dict[_Slot, BaseException] = {}
+
+            async def attempt(slot: _Slot) -> None:
+                if slot.removed:
+                    return
+                error = await self._start_one(slot)
+                if error is not None:
+                    failed[slot] = error
+
+            async with trio.open_nursery() as starting:
+                for slot in slots:
+                    starting.start_soon(attempt, slot)
+            retry: list[_Slot] = []
+            delay = 0.0
+            for slot in sorted(failed, key=self._slots.index):
+                if slot.spec.restart is Restart.TEMPORARY:
+                    self._remove_slot(slot)
+                    continue
+                await self._count_restart(failed[slot])  # may give up, as in order
+                delay = max(delay, self._backoff_delay(slot))
+                retry.append(slot)
+            if not retry:
+                return
+            if delay > 0:
+                await trio.sleep(delay)
+            pending = retry
         i = 0
         while i < len(pending):
             slot = pending[i]
@@ -504,9 +541,16 @@ class Supervisor:
         slot.state = STOPPED
 
     async def _stop_all(self) -> None:
-        """Stop every child in reverse start order, each within its grace period."""
-        for slot in reversed(list(self._slots)):
-            await self._stop_slot(slot)
+        """Stop every child in reverse start order (independent ones all at once), each
+        within its grace period."""
+        slots = list(reversed(list(self._slots)))
+        if self.independent:
+            async with trio.open_nursery() as stopping:
+                for slot in slots:
+                    stopping.start_soon(self._stop_slot, slot)
+        for slot in slots:
+            if not self.independent:
+                await self._stop_slot(slot)
             slot.state = STOPPED
 
     def _request_stop(self) -> None:

@@ -212,3 +212,30 @@ async def test_a_change_after_a_publish_now_is_published_without_waiting_for_the
     publisher.cast(Changed(topic="tallies"))
     await eventually(lambda: read(exports, "tallies.json")["tallies"])
     await sup.stop()
+
+
+async def test_a_steady_flow_of_changes_publishes_once_per_interval_and_the_tree_at_the_beat(
+    start, exports, database, clock
+):
+    # A thousand chatting creators send Changed all the time: the publishes stay an interval
+    # apart, and the tree files (a walk of every actor) wait for the heartbeat.
+    sup = await start(heartbeat_seconds=1.5, debounce_seconds=0.01, min_interval_seconds=0.3)
+    publisher = sup.lookup("publisher")
+    instance = sup._slots[0].run.instance  # the running SnapshotPublisher
+    await trio.sleep(0.05)
+    first = instance.publishes
+    rebuilt: list[tuple[float, frozenset[str]]] = []
+    t0 = trio.current_time()
+    for n in range(60):  # 1.2 s of changes, one every 20 ms
+        set_deaths(database, n + 1, clock.now)
+        publisher.cast(Changed(topic="tallies"))
+        await trio.sleep(0.02)
+        if instance.publishes != first + len(rebuilt):
+            rebuilt.append((trio.current_time() - t0, frozenset(instance.last_rebuilt)))
+    elapsed = trio.current_time() - t0
+    published = instance.publishes - first
+    assert 2 <= published <= elapsed / 0.3 + 1  # coalesced, never one per change
+    tree_publishes = [at for at, files in rebuilt if "runtime_snapshot.json" in files]
+    assert len(tree_publishes) <= 1  # at most the one heartbeat within 1.2 s of 1.5 s beats
+    await eventually(lambda: read(exports, "tallies.json")["tallies"][0]["count"] == 60)
+    await sup.stop()

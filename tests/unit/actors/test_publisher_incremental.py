@@ -220,8 +220,9 @@ def test_topics_map_to_the_files_they_change() -> None:
     }
     assert files_for_topic("clips") == {"clips.json", "jobs.json"}
     assert files_for_topic("outbox") == {"jobs.json"}  # notification deliveries are jobs
-    for topic in ("cooldowns", "quotas"):
-        assert files_for_topic(topic) == frozenset()
+    assert files_for_topic("cooldowns") == frozenset()  # last fired: at the heartbeat
+    assert files_for_topic("quotas") == {"quotas.json"}
+    assert "runtime_snapshot.json" in files_for_topic("tree")
     for topic in ("state", "creators", "something-new"):
         assert files_for_topic(topic) == DB_FILES
     assert DB_FILES | TREE_FILES | STATIC_FILES == ALL
