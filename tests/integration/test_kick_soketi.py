@@ -143,6 +143,8 @@ async def test_a_chat_message_reaches_the_trigger_engine(nursery, soketi, http) 
     assert event.text == "more in premiere"
     assert event.color == "#FF9D00"
     assert event.sent_at.isoformat() == "2023-12-24T22:05:00+00:00"
+    # The engine gets the event before the actor counts it: wait for the count too.
+    await eventually(lambda: harness.chat.snapshot()["messages"] == 1)
     snap = harness.chat.snapshot()
     assert snap["subscriptions"] == {CHAT: "subscribed", CHANNEL: "subscribed"}
     assert (snap["messages"], snap["connected"], snap["errors"]) == (1, True, 0)
