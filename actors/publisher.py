@@ -175,6 +175,7 @@ TOPIC_FILES: Mapping[str, frozenset[str]] = {
     "streams": frozenset(),
     "outbox": frozenset({"jobs.json"}),  # notification deliveries are jobs too
     "chat_seen": frozenset(),
+    "replay": frozenset(),  # where chat log replays stand
 }
 
 

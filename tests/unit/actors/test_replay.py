@@ -134,7 +134,7 @@ async def test_events_are_restamped_and_sent_as_replay_chat(autojump_clock, nurs
     root = await start(nursery, chatlog, speed=100.0, clock=lambda: played_at)
     replay = await wait_finished(root)
     events = [e for _, e in await root.lookup("triggers").call("get")]
-    assert [e.message_id for e in events] == ["rp-1", "rp-2", "rp-3"]
+    assert [e.message_id for e in events] == ["rp-1#1", "rp-2#1", "rp-3#1"]
     assert all(e.platform == "replay" and e.sent_at == played_at for e in events)
     assert replay.messages == 3 and replay.last_event_at == played_at
     assert replay.snapshot()["status"] == "inactive"
@@ -162,7 +162,7 @@ async def test_bad_lines_are_rejected_counted_and_skipped(autojump_clock, nurser
     assert replay.rejected == 2
     assert replay.snapshot()["errors"] == 2
     events = await root.lookup("triggers").call("get")
-    assert [e.message_id for _, e in events] == ["rp-1", "rp-2"]
+    assert [e.message_id for _, e in events] == ["rp-1#1", "rp-2#1"]
     await root.stop()
 
 
