@@ -63,9 +63,10 @@ class SeenMessages:
     * From an actor that asks the store itself (YouTube, Rumble): `unseen` and `mark`, for
       the `platform` given at construction.
 
-    Retention is bounded: ids older than `keep_seconds`, and beyond the creator's newest
-    `size`, are pruned now and then. Store failures are logged and tolerated (counted in
-    `store_errors`): the memory set still dedupes.
+    Retention is bounded: in memory, the newest `size` per platform; in the store, ids older
+    than `keep_seconds` and beyond the creator's newest `size` are pruned now and then. Store
+    failures are logged and tolerated (counted in `store_errors`): the memory set still
+    dedupes.
     """
 
     #: One persist in this many also prunes (a few deletes, through an index).
@@ -85,7 +86,8 @@ class SeenMessages:
         self.creator_id = creator_id
         self.size = size
         self._store = store
-        self._ids = RecentKeys(size)
+        # One window per platform, keyed by the id itself: no key object per message.
+        self._ids: dict[str, RecentKeys] = {}
         self._queued: list[tuple[str, str]] = []
         self.keep_seconds = keep_seconds
         self.log = log
@@ -93,18 +95,24 @@ class SeenMessages:
         self._persists = 0
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return sum(len(ids) for ids in self._ids.values())
+
+    def _window(self, platform: str) -> RecentKeys:
+        window = self._ids.get(platform)
+        if window is None:
+            window = self._ids[platform] = RecentKeys(self.size)
+        return window
 
     # ------------------------------------------------------------ in memory, synchronous
 
     def first_time(self, platform: str, message_id: str) -> bool:
         """True the first time `(platform, message_id)` is seen (then queued to be persisted);
         False for a duplicate."""
-        key = (platform, message_id)
-        if key in self._ids:
+        window = self._window(platform)
+        if message_id in window:
             return False
-        self._ids.add(key)
-        self._queued.append(key)
+        window.add(message_id)
+        self._queued.append((platform, message_id))
         return True
 
     @property
@@ -143,8 +151,8 @@ class SeenMessages:
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         """Remember `(platform, message_id)` pairs read by `restore_op` (already persisted)."""
-        for key in keys:
-            self._ids.add(key)
+        for platform, message_id in keys:
+            self._window(platform).add(message_id)
 
     # ------------------------------------------------------- with the store, asynchronous
 
@@ -156,7 +164,8 @@ class SeenMessages:
     async def unseen(self, message_ids: Iterable[str]) -> set[str]:
         """The ids among `message_ids` that were never delivered (memory, then the store)."""
         platform = self._platform()
-        fresh = {m for m in message_ids if (platform, m) not in self._ids}
+        window = self._window(platform)
+        fresh = {m for m in message_ids if m not in window}
         if not fresh or self._store is None:
             return fresh
         scope = self.creator_id
@@ -169,15 +178,16 @@ class SeenMessages:
             self._store_failed("read", exc)
             return fresh
         for message_id in seen:
-            self._ids.add((platform, message_id))
+            window.add(message_id)
         return fresh - seen
 
     async def mark(self, message_ids: Iterable[str], now: datetime) -> None:
         """Remember delivered ids (in memory, then in the store in one transaction)."""
         platform = self._platform()
         keys = [(platform, m) for m in message_ids]
-        for key in keys:
-            self._ids.add(key)
+        window = self._window(platform)
+        for _platform, message_id in keys:
+            window.add(message_id)
         if not keys or self._store is None:
             return
         try:
