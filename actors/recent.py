@@ -107,7 +107,9 @@ class SeenMessages:
 
     def first_time(self, platform: str, message_id: str) -> bool:
         """True the first time `(platform, message_id)` is seen (then queued to be persisted);
-        False for a duplicate."""
+        False for a duplicate. An empty id names nothing: always new, never stored."""
+        if not message_id:
+            return True
         window = self._window(platform)
         if message_id in window:
             return False

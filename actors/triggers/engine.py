@@ -499,11 +499,11 @@ class TriggerEngine(Actor):
                 cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
             if signal_rows:
                 signals.append_signals(conn, signal_rows)
-            if seen is not None:
-                seen(conn)
 
         try:
-            await write(self._store(), append, topic="signals")
+            # Same transaction, own savepoints: a failing part does not undo the other.
+            ops = (append,) if seen is None else (append, seen)
+            await write(self._store(), *ops, topic="signals")
         except Exception as exc:
             # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
             # cooldowns still hold; the signals of this second are lost and counted.

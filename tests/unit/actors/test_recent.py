@@ -36,6 +36,8 @@ def test_seen_messages_decides_in_memory_and_hands_new_ids_over_once():
     assert seen.queued == 2
     assert seen.persist_op(0) is not None and seen.queued == 0
     assert seen.persist_op(0) is None  # nothing new: nothing to write
+    assert seen.first_time("twitch", "") and seen.first_time("twitch", "")
+    assert seen.queued == 0  # an empty id names nothing (and would fail the store's write)
 
 
 def test_seen_messages_persisted_are_restored_by_a_new_instance(tmp_path):
