@@ -122,6 +122,7 @@ class ReplayChat(Actor):
         saved_at = trio.current_time()
         while True:
             pass_number, start = self.position.pass_number, self.position.lines_done
+            played = self.messages
             previous: datetime | None = None
             for number, line in enumerate(self._lines[start:], start=start + 1):
                 if is_skippable(line):
@@ -150,6 +151,10 @@ class ReplayChat(Actor):
                     await self._save()
                     saved_at = trio.current_time()
             if not self.loop:
+                break
+            if start == 0 and self.messages == played:
+                # A whole pass without one valid line: looping would only spin.
+                self.log.warning("replay has no valid line to loop over", file=str(self.file))
                 break
             self.position = attrs.evolve(self.position, pass_number=pass_number + 1, lines_done=0)
             await self._save()
