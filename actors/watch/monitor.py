@@ -66,6 +66,8 @@ _MAX_BACKOFF = 600.0
 SEEN_SCOPE = "watch"
 #: How long their ids are kept: beyond the age at which `verify_webhook` refuses a delivery.
 SEEN_KEEP_MS = int(MAX_MESSAGE_AGE.total_seconds() * 1000) + 5 * 60 * 1000
+#: What a transition's operation gives when its message id was applied before.
+_APPLIED_ALREADY = object()
 
 
 # What a poll can fail with and still be only a failed poll (backoff, not a crash).
@@ -177,6 +179,7 @@ class LiveMonitor(Actor):
         self.started = 0
         self.ended = 0
         self.ignored = 0
+        self.duplicates = 0
         self.errors = 0
         self.last_poll_at: datetime | None = None
         self.last_event_at: datetime | None = None
@@ -369,6 +372,9 @@ class LiveMonitor(Actor):
         results = await write(self._store(), *ops, topic="streams")
         changes: list[StreamStarted | StreamEnded] = []
         for (event, _start, user_id, polled), result in zip(started, results, strict=False):
+            if result is _APPLIED_ALREADY:
+                self.duplicates += 1
+                continue
             key = (event.platform, event.channel.lower())
             known = self._live.get(key)
             if known is None or user_id is not None:
@@ -376,6 +382,9 @@ class LiveMonitor(Actor):
             if result is not None:
                 changes.append(result)
         for (event_end, _user_id), result in zip(ended, results[len(started) :], strict=False):
+            if result is _APPLIED_ALREADY:
+                self.duplicates += 1
+                continue
             self._live.pop((event_end.platform, event_end.channel.lower()), None)
             if result is not None:
                 changes.append(result)
@@ -413,6 +422,7 @@ class LiveMonitor(Actor):
             "started": self.started,
             "ended": self.ended,
             "ignored": self.ignored,
+            "duplicates": self.duplicates,
             "errors": self.errors,
             "error": self.error,
             "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
@@ -434,7 +444,7 @@ def _once(
     event: StreamStarted | StreamEnded,
     clock: Callable[[], int],
 ) -> Callable[[apsw.Connection], Any]:
-    """`op`, unless `event`'s message id was applied already (then None: no change)."""
+    """`op`, unless `event`'s message id was applied already (then `_APPLIED_ALREADY`)."""
     if event.message_id is None:
         return op
     # Kick names both transitions of a stream by the stream's id: the kind tells them apart.
@@ -447,7 +457,7 @@ def _once(
         if not seen.mark_seen(
             conn, scope=SEEN_SCOPE, platform=event.platform, message_id=message_id, now=now
         ):
-            return None
+            return _APPLIED_ALREADY
         return op(conn)
 
     return once

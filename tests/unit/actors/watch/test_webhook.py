@@ -101,9 +101,9 @@ def delivery(message_id: str, kind: str, at: datetime) -> tuple[dict[str, str], 
 
 async def serve_lifetime(
     database: Path, deliveries: list[tuple[dict[str, str], bytes]]
-) -> list[int]:
+) -> tuple[list[int], int]:
     """One process lifetime: store, live monitor and webhook endpoint on `database`; posts
-    the deliveries in order and returns their status codes."""
+    the deliveries in order. Returns their status codes and the monitor's duplicates."""
     async with trio.open_nursery() as nursery:
         root = Supervisor(
             "root",
@@ -132,9 +132,10 @@ async def serve_lifetime(
                     for headers, body in deliveries
                 ]
             server.cancel()
+        duplicates = {r["path"]: r for r in root.tree()}["root/watch"]["detail"]["duplicates"]
         await root.stop()
         nursery.cancel_scope.cancel()
-    return codes
+    return codes, duplicates
 
 
 async def test_a_delivery_replayed_after_a_restart_is_acknowledged_and_not_applied(
@@ -144,9 +145,9 @@ async def test_a_delivery_replayed_after_a_restart_is_acknowledged_and_not_appli
     now = datetime.now(UTC)
     online = delivery("m-online", "online", now)
     offline = delivery("m-offline", "offline", now)
-    assert await serve_lifetime(database, [online, offline]) == [204, 204]
-    # A new process on the same database gets the captured online delivery (still fresh).
-    assert await serve_lifetime(database, [online, offline]) == [204, 204]
+    assert await serve_lifetime(database, [online, offline]) == ([204, 204], 0)
+    # A new process on the same database gets the captured deliveries (still fresh).
+    assert await serve_lifetime(database, [online, offline]) == ([204, 204], 2)
     with open_database(database) as db:
         stored = sessions.list_sessions(db.connection, platform="twitch")
     assert len(stored) == 1 and stored[0].ended_at is not None  # no second live session
