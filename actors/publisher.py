@@ -183,6 +183,7 @@ TOPIC_FILES: Mapping[str, frozenset[str]] = {
     "streams": frozenset(),
     "outbox": frozenset({"jobs.json"}),  # notification deliveries are jobs too
     "chat_seen": frozenset(),
+    "replay": frozenset(),  # where chat log replays stand
     # Not a table: an actor or a connection changed state (started, failed, reconnecting).
     "tree": frozenset({"runtime_snapshot.json", "creators.json", "discord/runtime.json"}),
 }

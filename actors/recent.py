@@ -1,8 +1,9 @@
 """Deduplicating platform events: `RecentKeys` (bounded, in memory) and `SeenMessages` (the
-same, backed by the store's `chat_seen` table so a restarted actor remembers).
+same, backed by the store's `seen_messages` table so a restart remembers).
 
-Reconnects replay recent messages (Twitch, Kick and YouTube all may); remembering the last N
-ids delivered keeps each message processed once without memory growing with uptime.
+Reconnects replay recent messages (Twitch, Kick and YouTube all may), and so does a restart;
+remembering the last N ids keeps each message processed once without memory growing with
+uptime.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import apsw
 from actors._errors import ActorFailed, CallTimeout
 from actors._ref import ActorRef
 from actors.store import Read, write
-from state.streams import mark_chat_seen, prune_chat_seen
+from state.seen import mark_seen, prune_seen, recent_seen, seen_among
 from state.timeutil import from_datetime
 
 
@@ -50,93 +51,150 @@ class RecentKeys:
 
 
 class SeenMessages:
-    """Which chat messages were already delivered: a bounded in-memory set, backed by the
-    store's `chat_seen` table when a store is given (so a restarted actor remembers).
+    """Which messages of one creator were already processed: the last `size` ids in memory,
+    backed by the store's `seen_messages` table (scope: the creator) so a restart remembers.
 
-    Keys are `<creator_id>:<message_id>` under the platform, so two creators reading the same
-    chat (a collab) each get every message. Store failures are logged and tolerated: the
-    memory set still dedupes re-polls.
+    Two ways to use it:
+
+    * On a hot path (the trigger engine): `first_time` is an in-memory check that also queues
+      the id; `persist_op` hands the queued ids over as one store operation, to ride in a
+      write the caller makes anyway (group commit); `restore_op` and `load` refill the memory
+      at start.
+    * From an actor that asks the store itself (YouTube, Rumble): `unseen` and `mark`, for
+      the `platform` given at construction.
+
+    Retention is bounded: in memory, the newest `size` per platform; in the store, ids older
+    than `keep_seconds` and beyond the creator's newest `size` are pruned now and then. Store
+    failures are logged and tolerated (counted in `store_errors`): the memory set still
+    dedupes.
     """
+
+    #: One persist in this many also prunes (a few deletes, through an index).
+    PRUNE_EVERY = 100
 
     def __init__(
         self,
         *,
-        platform: str,
         creator_id: str,
         store: Callable[[], ActorRef] | None,
+        platform: str | None = None,
         size: int = 4096,
         keep_seconds: float = 2 * 86_400,
         log: Any = None,
     ) -> None:
         self.platform = platform
         self.creator_id = creator_id
+        self.size = size
         self._store = store
-        self._ids = RecentKeys(size)
+        # One window per platform, keyed by the id itself: no key object per message.
+        self._ids: dict[str, RecentKeys] = {}
+        self._queued: list[tuple[str, str]] = []
         self.keep_seconds = keep_seconds
         self.log = log
         self.store_errors = 0
-        self._writes = 0
+        self._persists = 0
 
-    def _key(self, message_id: str) -> str:
-        return f"{self.creator_id}:{message_id}"
+    def __len__(self) -> int:
+        return sum(len(ids) for ids in self._ids.values())
 
-    def __contains__(self, message_id: object) -> bool:
-        return message_id in self._ids
+    def _window(self, platform: str) -> RecentKeys:
+        window = self._ids.get(platform)
+        if window is None:
+            window = self._ids[platform] = RecentKeys(self.size)
+        return window
 
-    def _remember(self, message_id: str) -> None:
-        self._ids.add(message_id)
+    # ------------------------------------------------------------ in memory, synchronous
+
+    def first_time(self, platform: str, message_id: str) -> bool:
+        """True the first time `(platform, message_id)` is seen (then queued to be persisted);
+        False for a duplicate. An empty id names nothing: always new, never stored."""
+        if not message_id:
+            return True
+        window = self._window(platform)
+        if message_id in window:
+            return False
+        window.add(message_id)
+        self._queued.append((platform, message_id))
+        return True
+
+    @property
+    def queued(self) -> int:
+        """Ids seen but not yet handed over by `persist_op`."""
+        return len(self._queued)
+
+    def persist_op(self, now_ms: int) -> Callable[[apsw.Connection], None] | None:
+        """The queued ids as one store operation (None when nothing is queued); now and then
+        it also prunes. The caller puts it in a `Write` it makes anyway."""
+        if not self._queued:
+            return None
+        keys, self._queued = self._queued, []
+        return self._persist(keys, now_ms)
+
+    def _persist(
+        self, keys: list[tuple[str, str]], now_ms: int
+    ) -> Callable[[apsw.Connection], None]:
+        scope, size = self.creator_id, self.size
+        self._persists += 1
+        prune = self._persists % self.PRUNE_EVERY == 1
+        older_than = max(0, now_ms - int(self.keep_seconds * 1000))
+
+        def persist(conn: apsw.Connection) -> None:
+            for platform, message_id in keys:
+                mark_seen(conn, scope=scope, platform=platform, message_id=message_id, now=now_ms)
+            if prune:
+                prune_seen(conn, scope=scope, older_than=older_than, keep_last=size)
+
+        return persist
+
+    def restore_op(self) -> Callable[[apsw.Connection], list[tuple[str, str]]]:
+        """A read of the creator's newest remembered ids, for `load`."""
+        scope, size = self.creator_id, self.size
+        return lambda conn: recent_seen(conn, scope=scope, limit=size)
+
+    def load(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Remember `(platform, message_id)` pairs read by `restore_op` (already persisted)."""
+        for platform, message_id in keys:
+            self._window(platform).add(message_id)
+
+    # ------------------------------------------------------- with the store, asynchronous
+
+    def _platform(self) -> str:
+        if self.platform is None:
+            raise TypeError("unseen/mark need the platform given at construction")
+        return self.platform
 
     async def unseen(self, message_ids: Iterable[str]) -> set[str]:
-        """The ids among `message_ids` that were never delivered."""
-        fresh = {m for m in message_ids if m not in self._ids}
+        """The ids among `message_ids` that were never delivered (memory, then the store)."""
+        platform = self._platform()
+        window = self._window(platform)
+        fresh = {m for m in message_ids if m not in window}
         if not fresh or self._store is None:
             return fresh
-        keys = {self._key(m): m for m in fresh}
-        platform = self.platform
-
-        def known(conn: apsw.Connection) -> set[str]:
-            found = set()
-            for key in keys:
-                row = conn.execute(
-                    "SELECT 1 FROM chat_seen WHERE platform = ? AND message_id = ?",
-                    (platform, key),
-                ).fetchone()
-                if row is not None:
-                    found.add(key)
-            return found
-
+        scope = self.creator_id
         try:
-            seen = await self._store().call(Read(fn=known), timeout=30)
+            seen = await self._store().call(
+                Read(fn=lambda c: seen_among(c, scope=scope, platform=platform, message_ids=fresh)),
+                timeout=30,
+            )
         except (ActorFailed, CallTimeout) as exc:
             self._store_failed("read", exc)
             return fresh
-        for key in seen:
-            self._remember(keys[key])
-        return {m for k, m in keys.items() if k not in seen}
+        for message_id in seen:
+            window.add(message_id)
+        return fresh - seen
 
     async def mark(self, message_ids: Iterable[str], now: datetime) -> None:
         """Remember delivered ids (in memory, then in the store in one transaction)."""
-        ids = [m for m in message_ids]
-        for message_id in ids:
-            self._remember(message_id)
-        if not ids or self._store is None:
+        platform = self._platform()
+        keys = [(platform, m) for m in message_ids]
+        window = self._window(platform)
+        for _platform, message_id in keys:
+            window.add(message_id)
+        if not keys or self._store is None:
             return
-        at = from_datetime(now)
-        keys = [self._key(m) for m in ids]
-        platform = self.platform
-        self._writes += 1
-        prune = self._writes % 100 == 1  # now and then, forget ids older than keep_seconds
-        older_than = max(0, at - int(self.keep_seconds * 1000))
-
-        def persist(conn: apsw.Connection) -> None:
-            for key in keys:
-                mark_chat_seen(conn, platform=platform, message_id=key, now=at)
-            if prune:
-                prune_chat_seen(conn, older_than=older_than)
-
         try:
-            await write(self._store(), persist, topic="chat_seen")
-        except (ActorFailed, CallTimeout, Exception) as exc:  # never fatal: memory still dedupes
+            await write(self._store(), self._persist(keys, from_datetime(now)), topic="chat_seen")
+        except Exception as exc:  # never fatal: memory still dedupes
             self._store_failed("write", exc)
 
     def _store_failed(self, what: str, exc: BaseException) -> None:

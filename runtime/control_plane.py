@@ -115,14 +115,12 @@ class RuntimeControl:
         if action == "open":
             if not question or not 2 <= len(options) <= 10:
                 return "A poll needs a question and 2 to 10 options."
-            poll_id = f"{found.id}-{now}"
 
             def open_(conn: apsw.Connection) -> None:
                 for current in polls.list_polls(conn, creator_id=found.id, state="open"):
                     polls.close_poll(conn, poll_id=current.poll.poll_id, now=now)
                 polls.open_poll(
                     conn,
-                    poll_id=poll_id,
                     creator_id=found.id,
                     question=question,
                     options=options,

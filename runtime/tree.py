@@ -193,6 +193,7 @@ def creator_spec(
                         triggers=lambda: lookup(f"{base}/triggers"),
                         speed=replay.speed,
                         loop=replay.loop,
+                        store=lambda: lookup("store"),
                     ),
                 )
             )

@@ -230,12 +230,32 @@ CREATE TABLE chat_seen (
 CREATE INDEX chat_seen_by_age ON chat_seen (seen_at);
 """
 
+# Seen message ids, kept per scope (a creator id, or the live monitor's "watch") so a restart
+# restores just its own recent ids through an index instead of scanning everyone's; the
+# creator used to be a "<creator_id>:" prefix of `message_id` (creator ids are slugs, no ':').
+_SEEN = """
+CREATE TABLE seen_messages (
+    scope      TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seen_at    INTEGER NOT NULL,
+    PRIMARY KEY (scope, platform, message_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX seen_messages_by_age ON seen_messages (scope, seen_at);
+INSERT INTO seen_messages (scope, platform, message_id, seen_at)
+    SELECT substr(message_id, 1, instr(message_id, ':') - 1), platform,
+           substr(message_id, instr(message_id, ':') + 1), seen_at
+    FROM chat_seen WHERE instr(message_id, ':') > 1;
+DROP TABLE chat_seen;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
     Migration(version=3, name="clips: clips, clip jobs, state history", sql=_CLIPS),
     Migration(version=4, name="notification outbox", sql=_OUTBOX),
     Migration(version=5, name="stream sessions and chat dedupe", sql=_STREAMS),
+    Migration(version=6, name="seen message ids kept per creator or scope", sql=_SEEN),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

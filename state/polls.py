@@ -108,7 +108,7 @@ def get_poll(conn: apsw.Connection, poll_id: str) -> Poll:
 def open_poll(
     conn: apsw.Connection,
     *,
-    poll_id: str,
+    poll_id: str | None = None,
     creator_id: str,
     question: str,
     options: Sequence[str],
@@ -116,11 +116,14 @@ def open_poll(
 ) -> PollResults:
     """Open a new poll with 2..``MAX_OPTIONS`` distinct option labels.
 
-    Raises :class:`RecordExists` when ``poll_id`` is taken (open or closed).
+    Without ``poll_id`` the poll gets the creator's next ``<creator_id>-<n>`` (counted in the
+    database, never from the clock: the same history gives the same ids). Raises
+    :class:`RecordExists` when ``poll_id`` is taken (open or closed).
     """
     require_transaction(conn)
-    require_text("poll_id", poll_id)
     require_text("creator_id", creator_id)
+    poll_id = _next_poll_id(conn, creator_id) if poll_id is None else poll_id
+    require_text("poll_id", poll_id)
     require_text("question", question)
     labels = [require_text("option label", label) for label in options]
     if not 2 <= len(labels) <= MAX_OPTIONS:
@@ -139,6 +142,18 @@ def open_poll(
         [(poll_id, str(i), label, i) for i, label in enumerate(labels, start=1)],
     )
     return poll_results(conn, poll_id)
+
+
+def _next_poll_id(conn: apsw.Connection, creator_id: str) -> str:
+    (count,) = conn.execute(
+        "SELECT count(*) FROM polls WHERE creator_id = ?", (creator_id,)
+    ).fetchone()
+    number = int(count) + 1
+    while conn.execute(
+        "SELECT 1 FROM polls WHERE poll_id = ?", (f"{creator_id}-{number}",)
+    ).fetchone():
+        number += 1
+    return f"{creator_id}-{number}"
 
 
 def resolve_option(conn: apsw.Connection, poll_id: str, text: str) -> str | None:

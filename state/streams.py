@@ -1,4 +1,4 @@
-"""Stream sessions (who was live when, peak viewers) and chat message dedupe."""
+"""Stream sessions (who was live when, peak viewers)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import apsw
 import attrs
 
 from ._sql import require_int, require_text, require_transaction
-from .errors import InvalidArgument
 from .timeutil import now_ms
 
 __all__ = [
@@ -15,8 +14,6 @@ __all__ = [
     "current_session",
     "end_session",
     "list_sessions",
-    "mark_chat_seen",
-    "prune_chat_seen",
     "start_session",
     "update_session",
 ]
@@ -170,27 +167,3 @@ def list_sessions(
     sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
     params.append(-1 if limit is None else limit)
     return [_session(r) for r in conn.execute(sql, params)]
-
-
-def mark_chat_seen(
-    conn: apsw.Connection, *, platform: str, message_id: str, now: int | None = None
-) -> bool:
-    """Remember a chat message id; True when it is new, False for a replayed duplicate."""
-    require_transaction(conn)
-    require_text("platform", platform)
-    require_text("message_id", message_id)
-    conn.execute(
-        "INSERT INTO chat_seen (platform, message_id, seen_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (platform, message_id) DO NOTHING",
-        (platform, message_id, now_ms() if now is None else now),
-    )
-    return conn.changes() > 0
-
-
-def prune_chat_seen(conn: apsw.Connection, *, older_than: int) -> int:
-    """Forget message ids first seen before ``older_than``; returns how many."""
-    require_transaction(conn)
-    if older_than < 0:
-        raise InvalidArgument("older_than must not be negative")
-    conn.execute("DELETE FROM chat_seen WHERE seen_at < ?", (older_than,))
-    return conn.changes()

@@ -4,25 +4,42 @@ It is a platform like the others: its events go to the creator's trigger engine,
 come back to it (they are recorded and counted, never sent anywhere). The gaps between the
 recorded `sent_at` times are kept, divided by `speed`; events are re-stamped with the time
 they are played, so cooldowns and exports see a live stream.
+
+A replay is a stream that happens once: given a store, it remembers where it stands (the file's
+digest, the pass, the lines delivered; `state.replays`) and a restart resumes there instead of
+playing the log again. Each pass (a `loop = true` replay, or a new file) is a new stream: its
+message ids carry the pass number (`<id>#<pass>`; a line without an id is named by its line
+number), so the trigger engine applies each line once per pass. Lines are handed over with a
+`call`, so the position saved never runs ahead of what the engine took; the few lines between
+the last save and a crash are sent again, and the engine drops them as already seen.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import apsw
+import attrs
 import trio
 
 from actors import Actor, ActorRef
 from actors.chat import SendChat
 from actors.events import ChatEvent
+from actors.store import Read, write
 from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
+from state.replays import ReplayPosition, get_replay_position, set_replay_position
 
 # Longest pause between two replayed lines, so a log with a gap of hours stays watchable.
 MAX_GAP_SECONDS = 5.0
+#: The position is saved at most this often while playing (and at every pass end and stop).
+SAVE_EVERY_SECONDS = 1.0
+#: How long a line may wait for the trigger engine (a busy engine slows the replay).
+DELIVERY_TIMEOUT = 60.0
 
 
 class ReplayChat(Actor):
@@ -37,6 +54,7 @@ class ReplayChat(Actor):
         speed: float = 1.0,
         loop: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store: Callable[[], ActorRef] | None = None,
     ) -> None:
         self.creator_id = creator_id
         self.file = file
@@ -44,6 +62,9 @@ class ReplayChat(Actor):
         self.speed = speed
         self.loop = loop
         self._clock = clock
+        self._store = store
+        self.position: ReplayPosition | None = None
+        self._saved: ReplayPosition | None = None
         self.messages = 0
         self.rejected = 0
         self.replies: deque[SendChat] = deque(maxlen=100)
@@ -54,25 +75,65 @@ class ReplayChat(Actor):
 
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
-        self._lines = await trio.to_thread.run_sync(self._read)
+        data = await trio.to_thread.run_sync(self.file.read_bytes)
+        self._lines = data.decode("utf-8").splitlines()
+        digest = hashlib.sha256(data).hexdigest()
+        saved = None
+        if self._store is not None:
+            creator_id = self.creator_id
+            saved = await self._store().call(
+                Read(fn=lambda conn: get_replay_position(conn, creator_id)), timeout=30
+            )
+        if saved is None:
+            self.position = ReplayPosition(digest=digest, pass_number=1, lines_done=0)
+        elif saved.digest != digest:  # another log: another stream
+            self.position = ReplayPosition(
+                digest=digest, pass_number=saved.pass_number + 1, lines_done=0
+            )
+        else:
+            self.position = saved
+        self._saved = saved
         self.status = "running"
 
-    def _read(self) -> list[str]:
-        with open(self.file, encoding="utf-8") as f:
-            return f.read().splitlines()
+    async def on_stop(self) -> None:
+        await self._save()
+
+    async def _save(self) -> None:
+        """Store the position unless it is already stored (store trouble: logged, never
+        fatal: the engine's seen ids keep a line sent again from counting twice)."""
+        position = self.position
+        if self._store is None or position is None or position == self._saved:
+            return
+        creator_id = self.creator_id
+
+        def save(conn: apsw.Connection) -> None:
+            set_replay_position(conn, creator_id, position)
+
+        try:
+            await write(self._store(), save, topic="replay")
+        except Exception as exc:
+            self.log.warning("replay position not saved", error=type(exc).__name__)
+            return
+        self._saved = position
 
     async def run(self) -> None:
         target = self._triggers()
+        assert self.position is not None
+        saved_at = trio.current_time()
         while True:
+            pass_number, start = self.position.pass_number, self.position.lines_done
+            played = self.messages
             previous: datetime | None = None
-            for number, line in enumerate(self._lines, start=1):
+            for number, line in enumerate(self._lines[start:], start=start + 1):
                 if is_skippable(line):
+                    self.position = attrs.evolve(self.position, lines_done=number)
                     continue
                 try:
                     fields = parse_chatlog_line(line)
                 except ChatlogError as exc:
                     self.rejected += 1
                     self.log.warning("replay line rejected", line=number, error=str(exc))
+                    self.position = attrs.evolve(self.position, lines_done=number)
                     continue
                 recorded = fields["sent_at"]
                 if previous is not None:
@@ -80,12 +141,24 @@ class ReplayChat(Actor):
                     await trio.sleep(min(max(gap, 0.0), MAX_GAP_SECONDS))
                 previous = recorded
                 now = self._clock()
-                fields.update(platform="replay", sent_at=now)
-                await target.send(ChatEvent(**fields))
+                message_id = f"{fields['message_id'] or f'line-{number}'}#{pass_number}"
+                fields.update(platform="replay", sent_at=now, message_id=message_id)
+                await target.call(ChatEvent(**fields), timeout=DELIVERY_TIMEOUT)
+                self.position = attrs.evolve(self.position, lines_done=number)
                 self.messages += 1
                 self.last_event_at = now
+                if trio.current_time() - saved_at >= SAVE_EVERY_SECONDS:
+                    await self._save()
+                    saved_at = trio.current_time()
             if not self.loop:
                 break
+            if start == 0 and self.messages == played:
+                # A whole pass without one valid line: looping would only spin.
+                self.log.warning("replay has no valid line to loop over", file=str(self.file))
+                break
+            self.position = attrs.evolve(self.position, pass_number=pass_number + 1, lines_done=0)
+            await self._save()
+        await self._save()
         self.status = "inactive"
         self.finished = True
         self.log.info("replay finished", messages=self.messages, rejected=self.rejected)

@@ -6,6 +6,12 @@ clip requests are committed through the store before the reply says they happene
 cooldowns that must survive a restart are persisted. Chat signals for the dashboard are
 buffered and written in one transaction per second, so chat volume never means a commit per
 message.
+
+Every platform's events pass here, so this is where a message id is applied at most once per
+creator, across reconnects and restarts: an in-memory set (`SeenMessages`) decides, its new ids
+are persisted with the engine's own writes (in an action's transaction when the message
+changed something, else with the next flush), and the set is restored at start beside the
+cooldowns.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import trio
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
 from actors.chat import SendChat
 from actors.events import ChatEvent, PlatformEvent
+from actors.recent import SeenMessages
 from actors.store import Read, Write, write
 from actors.triggers.actions import (
     Action,
@@ -69,6 +76,7 @@ class TriggerEngine(Actor):
         pseudonym_key: bytes,
         self_logins: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
+        seen_size: int = 4096,
     ) -> None:
         self.creator = creator
         self._store = store
@@ -77,6 +85,7 @@ class TriggerEngine(Actor):
         self._clock = clock
         self.rules = TriggerRules.from_config(creator, self_logins=self_logins)
         self.cooldowns = CooldownTable()
+        self.seen = SeenMessages(creator_id=creator.id, store=store, size=seen_size)
         self._prefix = f"{creator.id}/"
         self._pending_signals: list[dict[str, Any]] = []
         self._pending_cooldowns: dict[str, int] = {}
@@ -88,6 +97,7 @@ class TriggerEngine(Actor):
         self._inflight = 0
         self._current: tuple[Action, PendingReply, Finish] | None = None
         self.messages = 0
+        self.duplicates = 0
         self.fired = 0
         self.actions = 0
         self.errors = 0
@@ -103,23 +113,28 @@ class TriggerEngine(Actor):
     async def _restore(self) -> None:
         now_ms = int(self._clock() * 1000)
         creator = self.creator
+        recent_ids = self.seen.restore_op()
 
-        def restore(conn: apsw.Connection) -> tuple[dict[str, float], set[str]]:
+        def restore(
+            conn: apsw.Connection,
+        ) -> tuple[dict[str, float], set[str], list[tuple[str, str]]]:
             rows = cooldowns.active_cooldowns(conn, now=now_ms, prefix=self._prefix)
             absent = {
                 t.id for t in creator.tallies if counters.get_tally(conn, creator.id, t.id) is None
             }
-            return {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}, absent
+            expiries = {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}
+            return expiries, absent, recent_ids(conn)
 
         try:
-            expiries, absent = await self._store().call(Read(fn=restore), timeout=30)
+            expiries, absent, seen = await self._store().call(Read(fn=restore), timeout=30)
         except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
             # Chat keeps working with fresh cooldowns rather than not at all; said loudly.
             self.errors += 1
-            self.log.error("cooldowns not restored", error=str(exc))
+            self.log.error("cooldowns and seen messages not restored", error=str(exc))
             self._ready.set()
             return
         self.cooldowns.load(expiries)
+        self.seen.load(seen)
         self._ready.set()
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
         if not absent:
@@ -169,6 +184,11 @@ class TriggerEngine(Actor):
     async def handle(self, message: Any) -> Any:
         if not self._ready.is_set():
             await self._ready.wait()
+        if isinstance(message, PlatformEvent) and message.message_id is not None:
+            if not self.seen.first_time(message.platform, message.message_id):
+                self.duplicates += 1  # a replay (reconnect, restart): applied once already
+                return [] if isinstance(message, ChatEvent) else None
+            self._pending.set()  # the id is persisted with the next flush at the latest
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
         if isinstance(message, PlatformEvent):
@@ -211,8 +231,10 @@ class TriggerEngine(Actor):
             self.fired += 1
             self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
             ops, topic, finish = self._plan(action, event)
-            if durable:
-                ops, finish = (_persist_cooldowns(durable), *ops), _skip_first(finish)
+            # The message's id rides in the transaction of what it changed: a restart after
+            # the commit cannot apply it again.
+            if durable or (ops and self.seen.queued):
+                ops, finish = (self._persist(durable), *ops), _skip_first(finish)
                 topic = topic or "cooldowns"
                 durable = {}
             if not ops:
@@ -291,22 +313,20 @@ class TriggerEngine(Actor):
         if isinstance(action, Reply | ErrorReply):
             return (), "", lambda _results: variables
         if isinstance(action, PollOpen):
-            poll_id = f"{creator_id}-{at}"
 
-            def open_(conn: apsw.Connection) -> None:
+            def open_(conn: apsw.Connection) -> polls.PollResults:
                 for current in polls.list_polls(conn, creator_id=creator_id, state="open"):
                     polls.close_poll(conn, poll_id=current.poll.poll_id, now=at)
-                polls.open_poll(
+                return polls.open_poll(
                     conn,
-                    poll_id=poll_id,
                     creator_id=creator_id,
                     question=action.question,
                     options=action.options,
                     now=at,
                 )
 
-            def opened(_results: list[Any]) -> dict[str, object]:
-                variables["poll"] = poll_id
+            def opened(results: list[Any]) -> dict[str, object]:
+                variables["poll"] = results[0].poll.poll_id
                 return variables
 
             return (open_,), "polls", opened
@@ -446,6 +466,18 @@ class TriggerEngine(Actor):
             return (request,), "clips", requested
         raise TypeError(f"no executor for {type(action).__name__}")
 
+    def _persist(self, expiries: dict[str, int]) -> Callable[[apsw.Connection], None]:
+        """One operation: the cooldowns that must survive, and the message ids seen so far."""
+        seen = self.seen.persist_op(int(self._clock() * 1000))
+
+        def persist(conn: apsw.Connection) -> None:
+            for scope, expires_at in expiries.items():
+                cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
+            if seen is not None:
+                seen(conn)
+
+        return persist
+
     # ---------------------------------------------------------------------- signals
 
     def _signal(self, kind: str, at: datetime, **fields: Any) -> None:
@@ -458,7 +490,8 @@ class TriggerEngine(Actor):
         """Write the buffered chat signals and cooldowns in one transaction."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
-        if not signal_rows and not expiries:
+        seen = self.seen.persist_op(int(self._clock() * 1000))
+        if not signal_rows and not expiries and seen is None:
             return
 
         def append(conn: apsw.Connection) -> None:
@@ -468,7 +501,9 @@ class TriggerEngine(Actor):
                 signals.append_signals(conn, signal_rows)
 
         try:
-            await write(self._store(), append, topic="signals")
+            # Same transaction, own savepoints: a failing part does not undo the other.
+            ops = (append,) if seen is None else (append, seen)
+            await write(self._store(), *ops, topic="signals")
         except Exception as exc:
             # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
             # cooldowns still hold; the signals of this second are lost and counted.
@@ -480,6 +515,7 @@ class TriggerEngine(Actor):
     def snapshot(self) -> dict[str, Any]:
         return {
             "messages": self.messages,
+            "duplicates": self.duplicates,
             "fired": self.fired,
             "actions": self.actions,
             "errors": self.errors,
@@ -488,14 +524,6 @@ class TriggerEngine(Actor):
             "inflight": self._inflight,
             "fired_at": dict(self.last_fired),
         }
-
-
-def _persist_cooldowns(expiries: dict[str, int]) -> Callable[[apsw.Connection], None]:
-    def persist(conn: apsw.Connection) -> None:
-        for scope, expires_at in expiries.items():
-            cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
-
-    return persist
 
 
 def _skip_first(finish: Finish) -> Finish:

@@ -10,6 +10,12 @@ dispatcher) and to any `listeners`.
 
 A failed or partial Helix scan changes nothing: "absent from the answer" only means offline
 when the whole watchlist was answered.
+
+A transition reported from outside (webhook, chat connection) is applied once per message id:
+the id is remembered in the store (`state.seen`, scope "watch") in the same transaction as the
+transition, and kept a little longer than EventSub's freshness window, so a delivery replayed
+after a restart (Twitch retries, or a captured request sent again within the 10 minutes
+`verify_webhook` accepts) changes nothing.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from actors._errors import unwrap_failure
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule, outbox_ops
 from actors.store import Read, write
+from actors.twitch.eventsub import MAX_MESSAGE_AGE
 from actors.twitch.helix import HelixApiError, HelixParseError, Stream
 from actors.watch.helix_client import HelixClient
 from config.models import KICK_SLUG, TWITCH_ID, TWITCH_LOGIN
+from state import seen
 from state import streams as sessions
 from state.timeutil import now_ms
 
@@ -54,6 +62,12 @@ _VALID = {
     "kick": KICK_SLUG,
 }
 _MAX_BACKOFF = 600.0
+#: The `state.seen` scope of reported transitions' message ids.
+SEEN_SCOPE = "watch"
+#: How long their ids are kept: beyond the age at which `verify_webhook` refuses a delivery.
+SEEN_KEEP_MS = int(MAX_MESSAGE_AGE.total_seconds() * 1000) + 5 * 60 * 1000
+#: What a transition's operation gives when its message id was applied before.
+_APPLIED_ALREADY = object()
 
 
 # What a poll can fail with and still be only a failed poll (backoff, not a crash).
@@ -165,6 +179,7 @@ class LiveMonitor(Actor):
         self.started = 0
         self.ended = 0
         self.ignored = 0
+        self.duplicates = 0
         self.errors = 0
         self.last_poll_at: datetime | None = None
         self.last_event_at: datetime | None = None
@@ -270,10 +285,10 @@ class LiveMonitor(Actor):
         if isinstance(event, StreamStarted):
             polled = event.platform == "twitch" and channel in self.watches["twitch"]
             changed = await self._commit(
-                started=[(event, _ms(event.sent_at), None, polled)], ended=[]
+                started=[(event, _ms(event.sent_at), None, polled)], ended=[], once=True
             )
         else:
-            changed = await self._commit(started=[], ended=[(event, None)])
+            changed = await self._commit(started=[], ended=[(event, None)], once=True)
         return bool(changed)
 
     # ------------------------------------------------------------------ polling
@@ -339,19 +354,27 @@ class LiveMonitor(Actor):
         *,
         started: list[tuple[StreamStarted, int, str | None, bool]],
         ended: list[tuple[StreamEnded, str | None]],
+        once: bool = False,
     ) -> list[StreamStarted | StreamEnded]:
-        """One transaction for all transitions; then notify. Returns the real changes."""
+        """One transaction for all transitions; then notify. Returns the real changes.
+        `once`: each event's message id is applied at most once (see the module docs)."""
         rules, clock = self._rules, self._clock_ms
         ops: list[Callable[[apsw.Connection], Any]] = []
         for event, started_ms, _user_id, _by_game in started:
             ops.append(_start_op(event, started_ms, rules, clock))
         for event_end, _user_id in ended:
             ops.append(_end_op(event_end, rules, clock))
+        if once:
+            events = [e for e, *_ in started] + [e for e, _ in ended]
+            ops = [_once(op, event, clock) for op, event in zip(ops, events, strict=True)]
         if not ops:
             return []
         results = await write(self._store(), *ops, topic="streams")
         changes: list[StreamStarted | StreamEnded] = []
         for (event, _start, user_id, polled), result in zip(started, results, strict=False):
+            if result is _APPLIED_ALREADY:
+                self.duplicates += 1
+                continue
             key = (event.platform, event.channel.lower())
             known = self._live.get(key)
             if known is None or user_id is not None:
@@ -359,6 +382,9 @@ class LiveMonitor(Actor):
             if result is not None:
                 changes.append(result)
         for (event_end, _user_id), result in zip(ended, results[len(started) :], strict=False):
+            if result is _APPLIED_ALREADY:
+                self.duplicates += 1
+                continue
             self._live.pop((event_end.platform, event_end.channel.lower()), None)
             if result is not None:
                 changes.append(result)
@@ -396,6 +422,7 @@ class LiveMonitor(Actor):
             "started": self.started,
             "ended": self.ended,
             "ignored": self.ignored,
+            "duplicates": self.duplicates,
             "errors": self.errors,
             "error": self.error,
             "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
@@ -410,6 +437,30 @@ class LiveMonitor(Actor):
 
 def _open_sessions(conn: apsw.Connection) -> list[sessions.StreamSession]:
     return [s for s in sessions.list_sessions(conn) if s.ended_at is None]
+
+
+def _once(
+    op: Callable[[apsw.Connection], Any],
+    event: StreamStarted | StreamEnded,
+    clock: Callable[[], int],
+) -> Callable[[apsw.Connection], Any]:
+    """`op`, unless `event`'s message id was applied already (then `_APPLIED_ALREADY`)."""
+    if event.message_id is None:
+        return op
+    # Kick names both transitions of a stream by the stream's id: the kind tells them apart.
+    kind = "online" if isinstance(event, StreamStarted) else "offline"
+    message_id = f"{kind}:{event.message_id}"
+
+    def once(conn: apsw.Connection) -> Any:
+        now = clock()
+        seen.prune_seen(conn, scope=SEEN_SCOPE, older_than=max(0, now - SEEN_KEEP_MS))
+        if not seen.mark_seen(
+            conn, scope=SEEN_SCOPE, platform=event.platform, message_id=message_id, now=now
+        ):
+            return _APPLIED_ALREADY
+        return op(conn)
+
+    return once
 
 
 def _start_op(

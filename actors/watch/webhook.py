@@ -2,7 +2,9 @@
 
 A thin adapter over the sans-IO `actors.twitch.eventsub`: the raw body and headers are verified
 (HMAC, 10-minute freshness), the message id is remembered (a redelivery is answered 2xx without
-being processed again), the verification challenge is echoed as text/plain, revocations are
+being processed again: here in memory, and by the `LiveMonitor` in the store, in the
+transaction of the transition, so also after a restart), the verification challenge is echoed
+as text/plain, revocations are
 logged and kept for the snapshot, and stream.online/offline notifications are handed to the
 `LiveMonitor` with a `call`: the answer goes back to Twitch only once the transition is
 committed, so an acknowledged notification is never lost (if the monitor cannot take it, the id

@@ -450,6 +450,35 @@ def test_replay_moves_tallies_polls_and_scores(running: Running) -> None:
     assert sorted(e["score"] for e in board["entries"]) == [1, 1, 1]
 
 
+def test_a_killed_and_restarted_process_does_not_count_the_replay_again(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    config = write_config(tmp_path / "site")
+    first = launch(config)
+
+    def finished_runs() -> int:
+        try:
+            return first.log_file.read_text("utf-8").count("replay finished")
+        except OSError:
+            return 0
+
+    wait_for(lambda: finished_runs() == 1, 10, "the end of the first replay")
+    first.proc.kill()  # no graceful stop: what was committed is all there is
+    first.wait()
+    second = launch(config)
+    wait_for(lambda: finished_runs() == 2, 10, "the second run's replay to finish")
+    second.proc.terminate()
+    second.wait()
+    conn = apsw.Connection(str(second.data_dir / "state" / "runtime.sqlite3"))
+    try:
+        tallies = dict(conn.execute("SELECT tally_id, count FROM tallies").fetchall())
+        (polls,) = conn.execute("SELECT count(*) FROM polls").fetchone()
+    finally:
+        conn.close()
+    assert tallies == {"deaths": 1, "gg": 6}  # as the log says, however often it restarts
+    assert polls == 1
+
+
 def test_exports_hold_no_raw_user_ids_logins_or_secrets(
     tmp_path: Path, launch: Callable[..., Running]
 ) -> None:

@@ -1,10 +1,11 @@
-"""RecentKeys: bounded dedupe memory."""
+"""RecentKeys and SeenMessages: bounded dedupe memory, the latter persisted per creator."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors.recent import RecentKeys
+from actors.recent import RecentKeys, SeenMessages
+from state import open_database
 
 
 def test_the_oldest_key_is_forgotten_beyond_the_size() -> None:
@@ -25,3 +26,30 @@ def test_a_million_keys_stay_within_the_bound() -> None:
 def test_a_size_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RecentKeys(0)
+
+
+def test_seen_messages_decides_in_memory_and_hands_new_ids_over_once():
+    seen = SeenMessages(creator_id="daniel", store=None, size=2)
+    assert seen.first_time("twitch", "a")
+    assert not seen.first_time("twitch", "a")
+    assert seen.first_time("kick", "a")  # another platform's "a"
+    assert seen.queued == 2
+    assert seen.persist_op(0) is not None and seen.queued == 0
+    assert seen.persist_op(0) is None  # nothing new: nothing to write
+    assert seen.first_time("twitch", "") and seen.first_time("twitch", "")
+    assert seen.queued == 0  # an empty id names nothing (and would fail the store's write)
+
+
+def test_seen_messages_persisted_are_restored_by_a_new_instance(tmp_path):
+    with open_database(tmp_path / "s.db") as db:
+        first = SeenMessages(creator_id="daniel", store=None, size=3)
+        for message_id in ("m1", "m2", "m3", "m4"):
+            first.first_time("replay", message_id)
+        with db.transaction() as conn:
+            first.persist_op(1_000)(conn)
+        again = SeenMessages(creator_id="daniel", store=None, size=3)
+        again.load(again.restore_op()(db.connection))
+        other = SeenMessages(creator_id="mia", store=None, size=3)
+        other.load(other.restore_op()(db.connection))
+    assert len(again) == 3 and not again.first_time("replay", "m4")
+    assert other.first_time("replay", "m4")  # per creator

@@ -134,7 +134,7 @@ async def test_events_are_restamped_and_sent_as_replay_chat(autojump_clock, nurs
     root = await start(nursery, chatlog, speed=100.0, clock=lambda: played_at)
     replay = await wait_finished(root)
     events = [e for _, e in await root.lookup("triggers").call("get")]
-    assert [e.message_id for e in events] == ["rp-1", "rp-2", "rp-3"]
+    assert [e.message_id for e in events] == ["rp-1#1", "rp-2#1", "rp-3#1"]
     assert all(e.platform == "replay" and e.sent_at == played_at for e in events)
     assert replay.messages == 3 and replay.last_event_at == played_at
     assert replay.snapshot()["status"] == "inactive"
@@ -162,7 +162,7 @@ async def test_bad_lines_are_rejected_counted_and_skipped(autojump_clock, nurser
     assert replay.rejected == 2
     assert replay.snapshot()["errors"] == 2
     events = await root.lookup("triggers").call("get")
-    assert [e.message_id for _, e in events] == ["rp-1", "rp-2"]
+    assert [e.message_id for _, e in events] == ["rp-1#1", "rp-2#1"]
     await root.stop()
 
 
@@ -182,3 +182,34 @@ async def test_a_missing_file_fails_the_start(nursery, tmp_path):
     replay = ReplayChat(creator_id="daniel", file=tmp_path / "absent.jsonl", triggers=lambda: None)
     with pytest.raises(FileNotFoundError):
         await replay.on_start()
+
+
+async def test_a_looping_replay_without_a_valid_line_stops_instead_of_spinning(
+    autojump_clock, nursery, tmp_path
+):
+    path = tmp_path / "chat.jsonl"
+    path.write_text("# only a comment\n{not json\n", encoding="utf-8")
+    root = await start(nursery, path, loop=True)
+    replay = await wait_finished(root)
+    assert replay.messages == 0 and replay.rejected == 1
+    await root.stop()
+
+
+async def test_each_pass_of_a_looping_replay_has_its_own_message_ids(
+    autojump_clock, nursery, chatlog
+):
+    root = await start(nursery, chatlog, speed=100.0, loop=True)
+    with trio.fail_after(30):
+        while len(await root.lookup("triggers").call("get")) < 7:  # noqa: ASYNC110
+            await trio.sleep(0.5)
+    events = [e for _, e in await root.lookup("triggers").call("get")]
+    assert [e.message_id for e in events[:7]] == [
+        "rp-1#1",
+        "rp-2#1",
+        "rp-3#1",
+        "rp-1#2",
+        "rp-2#2",
+        "rp-3#2",
+        "rp-1#3",
+    ]
+    await root.stop()

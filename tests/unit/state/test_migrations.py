@@ -59,7 +59,7 @@ def test_schema_has_the_expected_tables(db):
         "clip_state_history",
         "outbox",
         "stream_sessions",
-        "chat_seen",
+        "seen_messages",
     } <= tables
 
 

@@ -141,3 +141,14 @@ def test_failed_vote_inside_a_batch_does_not_affect_others(db, poll):
     )
     assert [o.ok for o in outcomes] == [True, False, True]
     assert poll_results(db.connection, "p1").total_votes == 2
+
+
+def test_a_poll_without_an_id_gets_the_creators_next_number_whatever_the_clock(db):
+    with db.transaction() as conn:
+        # A poll from before ids were numbered, named after the clock: never reused.
+        open_poll(conn, poll_id="daniel-2", creator_id="daniel", question="q", options="ab")
+        first = open_poll(conn, creator_id="daniel", question="q", options="ab", now=T0 + 5)
+        second = open_poll(conn, creator_id="daniel", question="q", options="ab", now=T0)
+        other = open_poll(conn, creator_id="mia", question="q", options="ab", now=T0)
+    assert [first.poll.poll_id, second.poll.poll_id] == ["daniel-3", "daniel-4"]
+    assert other.poll.poll_id == "mia-1"

@@ -1,4 +1,4 @@
-"""Cooldowns, signals, quota usage, stream sessions, chat dedupe and creators/meta."""
+"""Cooldowns, signals, quota usage, stream sessions and creators/meta."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ from state.streams import (
     current_session,
     end_session,
     list_sessions,
-    mark_chat_seen,
-    prune_chat_seen,
     start_session,
     update_session,
 )
@@ -192,15 +190,6 @@ def test_a_new_session_can_start_after_the_previous_ended(db):
         T0 + 20,
         T0,
     ]
-
-
-def test_chat_seen_detects_replays_and_prunes_by_age(db):
-    with db.transaction() as conn:
-        assert mark_chat_seen(conn, platform="twitch", message_id="m1", now=T0)
-        assert not mark_chat_seen(conn, platform="twitch", message_id="m1", now=T0 + 1)
-        assert mark_chat_seen(conn, platform="kick", message_id="m1", now=T0 + 2)
-        assert prune_chat_seen(conn, older_than=T0 + 1) == 1
-        assert mark_chat_seen(conn, platform="twitch", message_id="m1", now=T0 + 3)
 
 
 def test_upsert_creator_keeps_created_at(db):

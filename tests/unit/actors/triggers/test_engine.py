@@ -21,6 +21,7 @@ from actors.store import Read, StateStore, Write
 from actors.triggers.engine import STORE_FAILURE_REPLY, TriggerEngine
 from config.models import CreatorConfig, ScoreboardConfig, TallyConfig, TriggerConfig
 from state import clips, cooldowns, counters, polls
+from state.seen import recent_seen
 from supervisors import Backoff, ChildSpec, Supervisor
 
 TRIGGERS = (
@@ -97,13 +98,21 @@ class Harness:
         self.store = root.lookup("store")
         self.count = 0
 
-    async def say(self, text: str, *, user: str = "1001", roles: frozenset[str] = frozenset()):
+    async def say(
+        self,
+        text: str,
+        *,
+        user: str = "1001",
+        roles: frozenset[str] = frozenset(),
+        message_id: str | None = None,
+        platform: str = "replay",
+    ):
         """Send one chat line to the engine and wait until it is handled."""
         self.count += 1
         event = ChatEvent(
-            platform="replay",
+            platform=platform,
             channel="daniel",
-            message_id=f"m-{self.count}",
+            message_id=message_id or f"m-{self.count}",
             user_id=user,
             login=f"user{user}",
             display_name=f"User{user}",
@@ -276,3 +285,26 @@ async def test_a_long_cooldown_is_committed_before_the_reply(harness):
     assert await harness.replies() == ["pong, User1001!"]
     scopes = await harness.read(lambda c: [r.scope for r in cooldowns.active_cooldowns(c, now=0)])
     assert scopes == ["daniel/user:ping:1001"]
+
+
+async def test_a_message_id_is_applied_once_per_platform_across_restarts_and_crashes(harness):
+    await harness.say("!death", message_id="a")
+    await harness.say("!death", message_id="a")  # a reconnect delivered it again
+    await harness.root.restart_child("triggers")
+    await harness.say("!death", message_id="a")
+    with pytest.raises(ActorFailed):
+        await harness.engine.call("not a chat event", timeout=10)  # a crash
+    await harness.say("!death", message_id="a")
+    await harness.say("!death", message_id="a", platform="twitch")  # another platform's "a"
+    tally = await harness.read(lambda c: counters.get_tally(c, "daniel", "deaths"))
+    assert tally.count == 2
+    assert harness.engine_detail()["duplicates"] == 1  # this instance's; 3 over all
+
+
+async def test_the_id_of_a_message_that_changed_something_is_committed_with_the_change(
+    harness,
+):
+    await harness.say("!death", message_id="d-1")
+    assert await harness.replies() == ["Deaths: 1"]  # committed, the reply says so
+    stored = await harness.read(lambda c: recent_seen(c, scope="daniel", limit=10))
+    assert ("replay", "d-1") in stored

@@ -213,3 +213,23 @@ async def test_kick_and_webhook_events_and_watch_messages(
     assert await sup.ref("watch").call(WatchRemove(kind="twitch", value="daniel")) is False
     assert monitor.snapshot()["ignored"] == 3
     await sup.stop()
+
+
+async def test_a_reported_transition_applies_once_and_kicks_shared_stream_id_is_not_a_replay(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    sup, monitor = await tree(nursery, tmp_path, None, kick_channels=["xqc"])
+    at = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
+    # Kick names both transitions by the livestream's id.
+    live = StreamStarted(platform="kick", channel="xqc", message_id="55", sent_at=at, raw_type="x")
+    off = StreamEnded(platform="kick", channel="xqc", message_id="55", sent_at=at, raw_type="x")
+    assert await sup.ref("watch").call(live) is True
+    assert await sup.ref("watch").call(off) is True
+    assert await sup.ref("watch").call(live) is False  # the same report again: applied once
+    stored = await sup.ref("store").call(Read(fn=sessions.list_sessions))
+    assert len(stored) == 1 and await open_sessions(sup) == []
+    assert monitor.snapshot()["duplicates"] == 1
+    assert monitor.snapshot()["live"] == []
+    await sup.stop()

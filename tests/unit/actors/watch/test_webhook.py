@@ -1,18 +1,24 @@
-"""`register_watch_routes`: an unprocessed notification is not acknowledged (Twitch retries)."""
+"""`register_watch_routes`: an unprocessed notification is not acknowledged (Twitch retries);
+a processed one is not applied again, also after a restart."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import trio
 
 from actors.events import StreamStarted
+from actors.store import StateStore
 from actors.twitch.eventsub import compute_signature
-from actors.watch import register_watch_routes
+from actors.watch import LiveMonitor, register_watch_routes
 from runtime.http import HttpApp, serve_http
+from state import open_database
+from state import streams as sessions
+from supervisors import Backoff, ChildSpec, Supervisor
 
 SECRET = "0123456789abcdef"
 BODY = json.dumps(
@@ -65,3 +71,83 @@ async def test_unprocessed_notification_gets_503_and_its_retry_is_processed(
         assert again.status_code == 204 and stats.duplicates == 1
     assert len(monitor.events) == 1 and isinstance(monitor.events[0], StreamStarted)
     assert monitor.events[0].channel == "daniel"
+
+
+def delivery(message_id: str, kind: str, at: datetime) -> tuple[dict[str, str], bytes]:
+    """A signed EventSub `stream.<kind>` notification for channel daniel."""
+    body = json.dumps(
+        {
+            "subscription": {
+                "id": "s",
+                "type": f"stream.{kind}",
+                "version": "1",
+                "status": "enabled",
+            },
+            "event": {"broadcaster_user_id": "1", "broadcaster_user_login": "daniel"},
+        }
+    ).encode()
+    ts = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    headers = {
+        "Twitch-Eventsub-Message-Id": message_id,
+        "Twitch-Eventsub-Message-Type": "notification",
+        "Twitch-Eventsub-Message-Timestamp": ts,
+        "Twitch-Eventsub-Message-Signature": compute_signature(
+            SECRET.encode(), message_id, ts, body
+        ),
+        "Twitch-Eventsub-Subscription-Type": f"stream.{kind}",
+    }
+    return headers, body
+
+
+async def serve_lifetime(
+    database: Path, deliveries: list[tuple[dict[str, str], bytes]]
+) -> tuple[list[int], int]:
+    """One process lifetime: store, live monitor and webhook endpoint on `database`; posts
+    the deliveries in order. Returns their status codes and the monitor's duplicates."""
+    async with trio.open_nursery() as nursery:
+        root = Supervisor(
+            "root",
+            [
+                ChildSpec("store", lambda: StateStore(database)),
+                ChildSpec(
+                    "watch",
+                    lambda: LiveMonitor(store=lambda: root.ref("store"), autopoll=False),
+                ),
+            ],
+            backoff=Backoff(initial=0),
+        )
+        await nursery.start(root.run)
+        app = HttpApp(token=None)
+        register_watch_routes(app, lambda: root.ref("watch"), SECRET)
+        with trio.CancelScope() as server:
+            port = await nursery.start(
+                lambda task_status: serve_http(
+                    app, host="127.0.0.1", port=0, task_status=task_status
+                )
+            )
+            url = f"http://127.0.0.1:{port}/webhooks/twitch"
+            async with httpx.AsyncClient() as http:
+                codes = [
+                    (await http.post(url, headers=headers, content=body)).status_code
+                    for headers, body in deliveries
+                ]
+            server.cancel()
+        duplicates = {r["path"]: r for r in root.tree()}["root/watch"]["detail"]["duplicates"]
+        await root.stop()
+        nursery.cancel_scope.cancel()
+    return codes, duplicates
+
+
+async def test_a_delivery_replayed_after_a_restart_is_acknowledged_and_not_applied(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "runtime.sqlite3"
+    now = datetime.now(UTC)
+    online = delivery("m-online", "online", now)
+    offline = delivery("m-offline", "offline", now)
+    assert await serve_lifetime(database, [online, offline]) == ([204, 204], 0)
+    # A new process on the same database gets the captured deliveries (still fresh).
+    assert await serve_lifetime(database, [online, offline]) == ([204, 204], 2)
+    with open_database(database) as db:
+        stored = sessions.list_sessions(db.connection, platform="twitch")
+    assert len(stored) == 1 and stored[0].ended_at is not None  # no second live session

@@ -1,0 +1,92 @@
+"""Message ids already processed, so a replayed message (a reconnect, a redelivered webhook, a
+restart) is applied once.
+
+Ids are kept per ``scope``: a creator id for chat (two creators reading the same chat each
+process every message), ``"watch"`` for the live monitor's webhook deliveries. Retention is
+bounded by age and by a count per scope (see :func:`prune_seen`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import apsw
+
+from ._sql import require_int, require_text, require_transaction
+from .errors import InvalidArgument
+from .timeutil import now_ms
+
+__all__ = ["mark_seen", "prune_seen", "recent_seen", "seen_among"]
+
+
+def mark_seen(
+    conn: apsw.Connection,
+    *,
+    scope: str,
+    platform: str,
+    message_id: str,
+    now: int | None = None,
+) -> bool:
+    """Remember a message id; True when it is new, False for one already seen (unchanged)."""
+    require_transaction(conn)
+    require_text("scope", scope)
+    require_text("platform", platform)
+    require_text("message_id", message_id)
+    conn.execute(
+        "INSERT INTO seen_messages (scope, platform, message_id, seen_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (scope, platform, message_id) DO NOTHING",
+        (scope, platform, message_id, now_ms() if now is None else now),
+    )
+    return conn.changes() > 0
+
+
+def seen_among(
+    conn: apsw.Connection, *, scope: str, platform: str, message_ids: Iterable[str]
+) -> set[str]:
+    """The ids among ``message_ids`` that are remembered."""
+    found = set()
+    for message_id in message_ids:
+        row = conn.execute(
+            "SELECT 1 FROM seen_messages WHERE scope = ? AND platform = ? AND message_id = ?",
+            (scope, platform, message_id),
+        ).fetchone()
+        if row is not None:
+            found.add(message_id)
+    return found
+
+
+def recent_seen(conn: apsw.Connection, *, scope: str, limit: int) -> list[tuple[str, str]]:
+    """The newest ``limit`` ``(platform, message_id)`` of the scope, oldest first."""
+    require_int("limit", limit)
+    rows = conn.execute(
+        "SELECT platform, message_id FROM seen_messages WHERE scope = ? "
+        "ORDER BY seen_at DESC, platform DESC, message_id DESC LIMIT ?",
+        (scope, max(0, limit)),
+    ).fetchall()
+    return [(str(platform), str(message_id)) for platform, message_id in reversed(rows)]
+
+
+def prune_seen(
+    conn: apsw.Connection, *, scope: str, older_than: int, keep_last: int | None = None
+) -> int:
+    """Forget the scope's ids seen before ``older_than``, and beyond its newest ``keep_last``
+    (ids seen in the same millisecond as the last one kept are kept too); returns how many."""
+    require_transaction(conn)
+    require_text("scope", scope)
+    require_int("older_than", older_than)
+    if older_than < 0:
+        raise InvalidArgument("older_than must not be negative")
+    cutoff = older_than
+    if keep_last is not None:
+        require_int("keep_last", keep_last)
+        if keep_last < 1:
+            raise InvalidArgument("keep_last must be at least 1")
+        row = conn.execute(
+            "SELECT seen_at FROM seen_messages WHERE scope = ? "
+            "ORDER BY seen_at DESC LIMIT 1 OFFSET ?",
+            (scope, keep_last - 1),
+        ).fetchone()
+        if row is not None:
+            cutoff = max(cutoff, int(row[0]))
+    conn.execute("DELETE FROM seen_messages WHERE scope = ? AND seen_at < ?", (scope, cutoff))
+    return conn.changes()
