@@ -101,6 +101,7 @@ class Lifecycle:
         self.last_error_at: datetime | None = None
         self.paused_reason: str | None = None
         self.detail: str | None = None
+        self.idle = False
         self.connects = 0
         self.disconnects = 0
         self.connect_failures = 0
@@ -115,9 +116,11 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ hooks for sessions
 
-    def mark_connected(self, detail: str | None = None) -> None:
-        """The session is serving (logged in, subscribed, or a poll succeeded). Idempotent."""
+    def mark_connected(self, detail: str | None = None, *, idle: bool = False) -> None:
+        """The session is serving (logged in, subscribed, or a poll succeeded). Idempotent.
+        `idle`: reachable, but nothing to serve right now (no live stream), with `detail`."""
         self.detail = detail
+        self.idle = idle
         if self._open and self.state is ConnectionState.CONNECTED:
             return
         self._open = True
@@ -212,6 +215,10 @@ class Lifecycle:
             self._set(ConnectionState.FAILED, kind, reason=failure.reason)
             limit = self.max_person_failures
             if limit is not None and self.person_failures >= limit:
+                self._record_error(
+                    f"{failure.reason} ({self.person_failures} times in a row; "
+                    "giving up until restarted)"
+                )
                 self.give_ups += 1
                 self.next_retry_at = None
                 self._set(ConnectionState.FAILED, LifecycleEventKind.GAVE_UP, reason=failure.reason)
@@ -335,6 +342,7 @@ class Lifecycle:
             last_error_at=self.last_error_at,
             paused_reason=self.paused_reason,
             detail=self.detail,
+            idle=self.idle,
             connects=self.connects,
             disconnects=self.disconnects,
             connect_failures=self.connect_failures,

@@ -209,7 +209,9 @@ async def test_refused_credentials_fail_retry_slowly_then_give_up(autojump_clock
     assert health.failing
     assert health.give_ups == 1
     assert health.next_retry_at is None
-    assert health.error == "Login authentication failed"
+    assert health.error == (
+        "Login authentication failed (3 times in a row; giving up until restarted)"
+    )
     assert health.recent[-1].kind is LifecycleEventKind.GAVE_UP
     assert log.lines[-1][0] == "error"
     assert "giving up" in log.lines[-1][1]

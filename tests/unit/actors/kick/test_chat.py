@@ -255,7 +255,10 @@ async def test_a_missing_handshake_backs_off(autojump_clock, nursery, pusher, ha
     await eventually(lambda: pusher.connections == 3)
     # 5 s handshake timeout, 2 s backoff, 5 s, 4 s backoff.
     assert trio.current_time() == pytest.approx(16, abs=0.5)
-    assert harness.chat.snapshot()["status"] == "inactive"
+    # A link that never comes up is a failure the dashboard shows (issue #11), not "inactive".
+    snap = harness.chat.snapshot()
+    assert (snap["status"], snap["state"]) == ("error", "reconnecting")
+    assert snap["error"] == "handshake timeout"
     await harness.stop()
 
 
@@ -307,7 +310,10 @@ async def test_a_lost_server_is_retried_with_growing_backoff(autojump_clock, nur
     await eventually(lambda: harness.chat.connections == 6)
     # 1 + 2 + 4 + 8 + 8 seconds of backoff between six attempts.
     assert trio.current_time() == pytest.approx(23, abs=0.5)
-    assert harness.chat.snapshot()["status"] == "inactive"
+    # A server that cannot be reached reads as a failure with its reason (issue #11).
+    snap = harness.chat.snapshot()
+    assert (snap["status"], snap["state"]) == ("error", "reconnecting")
+    assert snap["error"] == f"connection refused by 127.0.0.1:{port}"
     await harness.stop()
 
 
