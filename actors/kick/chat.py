@@ -242,6 +242,9 @@ class KickChat(Actor):
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def on_start(self) -> None:
+        self.outbox.log = self.log  # drops are logged with the actor's path
+
     async def run(self) -> None:
         if self.config.enabled and self._token is not None:
             self.nursery.start_soon(self._writer)
@@ -532,6 +535,11 @@ class KickChat(Actor):
         return self.outbox.dropped
 
     @property
+    def reconnects(self) -> int:
+        """Connections opened after the first."""
+        return max(self.connections - 1, 0)
+
+    @property
     def status(self) -> str:
         """running | inactive | error | disabled (the dashboard's words)."""
         return self.health().status
@@ -580,7 +588,7 @@ class KickChat(Actor):
             "subscription_failures": self.subscription_failures,
             "send_failures": self.send_failures,
             "connections": self.connections,
-            "reconnects": max(self.connections - 1, 0),
+            "reconnects": self.reconnects,
             "pings": self.pings,
             "last_close_code": self.last_close_code,
             "last_event_at": self.last_event_at,

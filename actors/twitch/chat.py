@@ -241,6 +241,9 @@ class TwitchChat(Actor):
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def on_start(self) -> None:
+        self.outbox.log = self.log  # drops are logged with the actor's path
+
     async def run(self) -> None:
         if self.config.enabled and self._token is not None:
             try:
@@ -442,6 +445,11 @@ class TwitchChat(Actor):
         )
 
     @property
+    def reconnects(self) -> int:
+        """Connections opened after the first."""
+        return max(self.connections - 1, 0)
+
+    @property
     def status(self) -> str:
         """running | inactive | error | paused | disabled (the dashboard's words)."""
         return self.health().status
@@ -474,7 +482,7 @@ class TwitchChat(Actor):
             "parse_errors": self.parse_errors,
             "server_rejections": self.server_rejections,
             "connections": self.connections,
-            "reconnects": max(self.connections - 1, 0),
+            "reconnects": self.reconnects,
             "auth_failures": self.lifecycle.person_failures,
             "last_event_at": self.last_event_at,
             "last_heartbeat": health.last_traffic_at,

@@ -225,7 +225,7 @@ async def test_server_errors_back_off_without_a_tight_loop(
     await trio.sleep(3600)
     # 5, 10, 20, ... 300 s (+-20%): a couple of dozen attempts an hour at most.
     assert 8 <= len(fake.requests) <= 25
-    assert harness.chat.status == "error" and harness.chat.error == "HTTP 503"
+    assert harness.chat.status == "error" and harness.chat.error == "HTTP 503 from rumble.test"
     fake._failures.clear()
     await eventually(lambda: harness.chat.status == "running", limit=600)
     await harness.stop()
