@@ -362,7 +362,22 @@ def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[Actor
 log = structlog.get_logger("actors.publisher")
 
 
-def _replay_row(detail: Mapping[str, Any]) -> PlatformStatus:
+def _triggers_fired(tree: Sequence[Mapping[str, Any]]) -> dict[tuple[str | None, str], int]:
+    """Triggers fired per (creator id, platform of the message), from the trigger engines."""
+    out: dict[tuple[str | None, str], int] = {}
+    for row in tree:
+        parent, _, name = row["path"].rpartition("/")
+        creator = parent.rpartition("/")[2]
+        if name != "triggers" or not creator.startswith("creator:"):
+            continue
+        fired = (row.get("detail") or {}).get("fired_by_platform") or {}
+        for platform, count in fired.items():
+            key = (creator.removeprefix("creator:"), platform)
+            out[key] = out.get(key, 0) + int(count)
+    return out
+
+
+def _replay_row(detail: Mapping[str, Any], triggers: int) -> PlatformStatus:
     """The replay's platform entry (the replay reads a file: it has no connection health)."""
     return PlatformStatus(
         platform="replay",
@@ -372,7 +387,7 @@ def _replay_row(detail: Mapping[str, Any]) -> PlatformStatus:
         last_heartbeat=detail.get("last_heartbeat"),
         last_event_at=detail.get("last_event_at"),
         messages=detail.get("messages", 0),
-        triggers=detail.get("triggers", 0),
+        triggers=triggers,
         actions=detail.get("actions", 0),
         errors=detail.get("errors", 0),
     )
@@ -852,6 +867,7 @@ class SnapshotPublisher(Actor):
         fired: dict[tuple[str, str], datetime] = {}
         replay = ReplayView()
         replay_rows: list[PlatformStatus] = []
+        triggers = _triggers_fired(tree)
         for detail in details:
             for (creator_id, trigger_id), at in detail.get("fired_at", {}).items():
                 fired[(creator_id, trigger_id)] = at
@@ -862,7 +878,9 @@ class SnapshotPublisher(Actor):
                     event_count=replay.event_count + detail.get("messages", 0),
                     last_event_at=detail.get("last_event_at") or replay.last_event_at,
                 )
-                replay_rows.append(_replay_row(detail))
+                replay_rows.append(
+                    _replay_row(detail, triggers.get((detail.get("creator_id"), "replay"), 0))
+                )
         creators = self._creator_views
         if fired != self._fired:
             self._fired, self._triggers = fired, trigger_rows(self._creators, fired)
@@ -872,6 +890,7 @@ class SnapshotPublisher(Actor):
             configured=self._configured(tree),
             discord=discord,
             extra=replay_rows,
+            triggers=triggers,
         )
         runtime = RuntimeView(
             version=self._context(self._started_at).version,

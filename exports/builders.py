@@ -492,6 +492,7 @@ def build_scoreboards(
             {
                 "id": s.scoreboard_id,
                 "title": s.title,
+                "name": s.title,  # Data & Signals names entities by `name`
                 "state": "active",
                 "creator": _creator_label(s.creator_id, s.creator_name),
                 "created_at": _ts(ctx, s.created_at),

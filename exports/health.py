@@ -213,7 +213,7 @@ def health_json(h: ConnectionHealth) -> dict[str, Any]:
 # --- runtime_snapshot.json platforms ------------------------------------------------------------
 
 
-def _platform_row(c: ComponentHealth, h: ConnectionHealth) -> PlatformStatus:
+def _platform_row(c: ComponentHealth, h: ConnectionHealth, triggers: int) -> PlatformStatus:
     broken = c.tree_state in _BROKEN_TREE_STATES
     return PlatformStatus(
         platform=h.component,
@@ -228,6 +228,7 @@ def _platform_row(c: ComponentHealth, h: ConnectionHealth) -> PlatformStatus:
         next_retry_at=h.next_retry_at,
         attempts=h.attempts,
         messages=h.messages,
+        triggers=triggers,
         actions=h.actions,
         errors=h.errors,
         connects=h.connects,
@@ -241,15 +242,18 @@ def platform_rows(
     configured: Mapping[str, bool],
     discord: DiscordView | None = None,
     extra: Sequence[PlatformStatus] = (),
+    triggers: Mapping[tuple[str | None, str], int] | None = None,
 ) -> tuple[PlatformStatus, ...]:
     """Platform entries: one per platform actor's health, `extra` rows (the replay), and one
     for every platform of `PLATFORMS` still missing: `enabled` as `configured` says, status
-    `disabled` when not enabled, else `error` (configured, but nothing reports it)."""
+    `disabled` when not enabled, else `error` (configured, but nothing reports it).
+    `triggers` gives the triggers fired per (creator id, platform)."""
+    fired = triggers or {}
     rows: list[PlatformStatus] = list(extra)
     for c in components(tree):
         h = c.health
         if h is not None and h.component in PLATFORMS:
-            rows.append(_platform_row(c, h))
+            rows.append(_platform_row(c, h, fired.get((h.creator_id, h.component), 0)))
         elif h is None and c.kind == "actor" and c.name in PLATFORMS and c.name != "discord":
             if c.tree_state != "running":  # its actor is down: no health value to read
                 rows.append(
