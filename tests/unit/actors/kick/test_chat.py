@@ -482,3 +482,42 @@ def test_without_ws_url_it_connects_to_kicks_pusher_app() -> None:
     )
     assert chat.channels == (f"chatrooms.{CHATROOM}.v2",)
     assert chat.snapshot()["server"] == "wss://ws-us2.pusher.com"
+
+
+# ------------------------------------------------------------------- health as others see it
+
+
+async def test_health_of_a_refused_app_key_and_of_a_drop(autojump_clock, nursery, pusher, harness):
+    from exports.health import platform_rows, status_report
+
+    def entry() -> Any:
+        rows = platform_rows(harness.root.tree(), configured={"kick": True})
+        return next(r for r in rows if r.platform == "kick")
+
+    await harness.start(nursery, url=pusher.url_for("wrong-key"), backoff_initial=0.1)
+    await eventually(lambda: entry().error is not None)
+    e = entry()
+    assert (e.status, e.state) == ("error", "failed")
+    assert e.error.startswith("connection refused by the server (code 4001)")
+    assert "giving up until restarted" in e.error
+    [bad] = status_report(harness.root.tree()).degraded
+    assert bad.path == "root/kick"
+    await harness.stop()
+
+
+async def test_health_after_a_server_close_is_ok_again(autojump_clock, nursery, pusher, harness):
+    from exports.health import platform_rows, status_report
+
+    await harness.start(nursery, backoff_initial=3, backoff_jitter=0)
+    await harness.running()
+    assert status_report(harness.root.tree()).ok
+    await pusher.close_all(4100, "over capacity")
+    await eventually(lambda: not status_report(harness.root.tree()).ok)
+    [bad] = status_report(harness.root.tree()).degraded
+    assert bad.reason == "over capacity (code 4100)"
+    await harness.running()
+    assert status_report(harness.root.tree()).ok
+    rows = platform_rows(harness.root.tree(), configured={"kick": True})
+    kick = next(r for r in rows if r.platform == "kick")
+    assert (kick.connects, kick.disconnects) == (2, 1)
+    await harness.stop()
