@@ -239,9 +239,9 @@ class Lifecycle:
             await self._wait(delay)
             return
 
-        if failure.immediate and now - self._last_immediate >= self.stable_after:
-            # The server asked for it; but only once per `stable_after`, so a server that keeps
-            # asking cannot make us reconnect flat out.
+        if failure.immediate and was_open and now - self._last_immediate >= self.stable_after:
+            # The server asked for it on an open connection; but only once per `stable_after`,
+            # so a server that keeps asking cannot make us reconnect flat out.
             self._last_immediate = now
             self._set(ConnectionState.RECONNECTING, kind, reason=failure.reason)
             self.log.info(f"{self.component} reconnecting now", reason=failure.reason)
