@@ -63,6 +63,7 @@ from actors.discord.restclient import (
     DiscordRest,
     RateLimited,
 )
+from exports.health import HealthAlerts, StatusReport
 from supervisors import Backoff
 
 __all__ = ["DiscordGateway"]
@@ -105,6 +106,10 @@ class DiscordGateway(Actor):
         enabled: bool = True,
         random: Callable[[], float] = random.random,
         connector: Connector | None = None,
+        health: Callable[[], StatusReport] | None = None,
+        admin_channel_id: str | None = None,
+        alert_after: float = 300.0,
+        alert_check_seconds: float = 15.0,
     ) -> None:
         self._token = token
         self._control = control
@@ -124,6 +129,11 @@ class DiscordGateway(Actor):
         self.enabled = enabled
         self._random = random
         self._connector = connector
+        self._health = health
+        self.admin_channel_id = admin_channel_id
+        self._alerts = HealthAlerts(after=alert_after)
+        self.alert_check_seconds = alert_check_seconds
+        self.alerts_posted = 0
         self._gw: Gateway | None = None
         try:
             target: str | None = WebSocketTarget.parse(gateway_url).address
@@ -205,6 +215,8 @@ class DiscordGateway(Actor):
     async def run(self) -> None:
         if self.enabled:
             self.running = True
+            if self._health is not None and self.admin_channel_id is not None:
+                self.nursery.start_soon(self._tell_admins)
         try:
             await self.lifecycle.run(self._connect_once, log=self.log)
         finally:
@@ -239,6 +251,23 @@ class DiscordGateway(Actor):
                 needs_person=True,
             )
         raise SessionEnded(outcome.reason, immediate=outcome.delay == 0, min_delay=outcome.delay)
+
+    async def _tell_admins(self) -> None:
+        """Post to the admin channel when a component stays failing, and when it recovers."""
+        assert self._health is not None and self._rest is not None
+        while True:
+            await trio.sleep(self.alert_check_seconds)
+            for alert in self._alerts.update(self._health(), trio.current_time()):
+                path = f"/channels/{self.admin_channel_id}/messages"
+                try:
+                    await self._rest.request("POST", path, json={"content": alert.text()[:2000]})
+                except (DiscordHttpError, RateLimited, httpx.HTTPError) as exc:
+                    self.errors += 1
+                    self._alerts.retry(alert)
+                    self.log.warning("admin alert not posted", error=type(exc).__name__)
+                else:
+                    self.alerts_posted += 1
+                    self.log.info("admins told", component=alert.path, recovered=alert.recovered)
 
     def _closed(self, code: int | None, reason: str | None = None) -> Reconnect | Fatal:
         assert self._gw is not None
@@ -515,6 +544,7 @@ class DiscordGateway(Actor):
             "deferred": self.deferred,
             "refused": self.refused,
             "bad_frames": self.bad_frames,
+            "alerts_posted": self.alerts_posted,
             "errors": self.errors,
             "error": self.error,
         }

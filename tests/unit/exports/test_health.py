@@ -167,3 +167,25 @@ def test_rates_are_per_minute_over_the_window() -> None:
     assert at(10, 700, 30) == {"messages.twitch": 60.0, "actions.twitch": 2.0}
     # An hour later the first sample has left the window.
     assert at(70, 1300, 30) == {"messages.twitch": 10.0, "actions.twitch": 0.0}
+
+
+def test_alerts_come_once_after_the_delay_and_once_on_recovery() -> None:
+    from exports.health import HealthAlerts
+
+    alerts = HealthAlerts(after=300)
+    down = status_report(
+        [row(TWITCH, twitch(ConnectionState.RECONNECTING, last_error="DNS lookup failed for x"))]
+    )
+    up = status_report([row(TWITCH, twitch(ConnectionState.CONNECTED))])
+    assert alerts.update(down, 0) == []
+    assert alerts.update(down, 299) == []
+    [alert] = alerts.update(down, 300)
+    assert (alert.path, alert.reason, alert.recovered) == (TWITCH, "DNS lookup failed for x", False)
+    assert alert.text() == f"Failing for 5 min: {TWITCH}: DNS lookup failed for x"
+    assert alerts.update(down, 600) == []  # told once
+    alerts.retry(alert)  # the post failed: due again
+    assert len(alerts.update(down, 601)) == 1
+    [back] = alerts.update(up, 900)
+    assert back.recovered and back.text().startswith(f"Recovered: {TWITCH} works again")
+    # A short blip is never reported.
+    assert alerts.update(down, 1000) == [] and alerts.update(up, 1010) == []
