@@ -202,13 +202,7 @@ class Lifecycle:
             and now - self._connected_mono >= self.stable_after
         ):
             self.attempts = 0  # a stable connection: the backoff starts over
-        self._record_error(failure.reason)
-        if was_open:
-            self.disconnects += 1
-            kind, verb = LifecycleEventKind.DISCONNECTED, "connection lost"
-        else:
-            self.connect_failures += 1
-            kind, verb = LifecycleEventKind.CONNECT_FAILED, "connect failed"
+        kind, verb = self._count_end(failure.reason, was_open)
 
         if failure.needs_person:
             self.person_failures += 1
@@ -257,6 +251,31 @@ class Lifecycle:
             retry_in=round(delay, 3),
         )
         await self._wait(delay)
+
+    def _count_end(self, reason: str, was_open: bool) -> tuple[LifecycleEventKind, str]:
+        """Count an attempt that ended: a lost connection, or one that never opened."""
+        self._record_error(reason)
+        if was_open:
+            self.disconnects += 1
+            return LifecycleEventKind.DISCONNECTED, "connection lost"
+        self.connect_failures += 1
+        return LifecycleEventKind.CONNECT_FAILED, "connect failed"
+
+    def note_failure(self, reason: str, *, needs_person: bool = False) -> None:
+        """Record a failed attempt whose retry is scheduled elsewhere (a durable outbox): the
+        same state, counters, event and log line as the loop's, without waiting."""
+        was_open = self._open
+        self._open = False
+        kind, verb = self._count_end(reason, was_open)
+        if needs_person:
+            self.person_failures += 1
+            self._set(ConnectionState.FAILED, kind, reason=reason)
+            self._event(LifecycleEventKind.NEEDS_PERSON, reason)
+            self.log.error(f"{self.component} {verb}; needs a person", reason=reason)
+            return
+        self.attempts += 1
+        self._set(ConnectionState.RECONNECTING, kind, reason=reason)
+        self.log.warning(f"{self.component} {verb}", reason=reason, attempt=self.attempts)
 
     async def _wait(self, delay: float) -> None:
         self.next_retry_at = self._clock() + timedelta(seconds=delay)
