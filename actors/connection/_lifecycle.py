@@ -113,6 +113,7 @@ class Lifecycle:
         self._traffic = 0
         self._last_traffic: float | None = None  # trio time of the last frame received
         self._last_immediate = -math.inf
+        self._traffic_wall: tuple[float | None, datetime | None] = (None, None)
 
     # ------------------------------------------------------------------ hooks for sessions
 
@@ -343,11 +344,16 @@ class Lifecycle:
         `actions`, `errors`, `dropped`, `last_event_at`)."""
         last_traffic_at = None
         if self._last_traffic is not None and self._traffic:
-            try:
-                age = trio.current_time() - self._last_traffic
-            except RuntimeError:  # outside trio (a snapshot taken after the run)
-                age = 0.0
-            last_traffic_at = self._clock() - timedelta(seconds=max(age, 0.0))
+            if self._traffic_wall[0] != self._last_traffic:
+                # Converted once per frame time (frames only record trio time, which is
+                # cheap), so the value is stable between frames: same state, same bytes.
+                try:
+                    age = trio.current_time() - self._last_traffic
+                except RuntimeError:  # outside trio (a snapshot taken after the run)
+                    age = 0.0
+                wall = self._clock() - timedelta(seconds=max(age, 0.0))
+                self._traffic_wall = (self._last_traffic, wall)
+            last_traffic_at = self._traffic_wall[1]
         return ConnectionHealth(
             component=self.component,
             state=self.state,
