@@ -894,3 +894,42 @@ def test_a_silent_twitch_server_is_detected_within_the_keepalive_and_recovers(
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def _resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    _resolves("irc-ws.chat.twitch.tv"), reason="needs a machine without internet (issue #11)"
+)
+def test_the_starter_config_without_internet_is_degraded_naming_twitch_within_30_s(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    from config.render import starter_config
+
+    text = starter_config().replace('data_dir = "var"', 'data_dir = "data"')
+    run = launch(write_config(tmp_path / "site", text))
+    path = "root/creators/creator:my_channel/twitch"
+
+    def reason() -> str | None:
+        body = httpx.get(f"{run.base_url}/status", timeout=5).json()
+        return next((d["reason"] for d in body["degraded"] if d["path"] == path), None)
+
+    found = wait_for(reason, 30, "/status degraded naming twitch")
+    assert found is not None and "irc-ws.chat.twitch.tv" in found
+
+    def entry() -> dict[str, Any] | None:
+        snapshot = read_json(run.exports / "runtime_snapshot.json")
+        twitch = next(p for p in snapshot["platforms"] if p["platform"] == "twitch")
+        return twitch if twitch["status"] == "error" and twitch["error"] else None
+
+    assert "irc-ws.chat.twitch.tv" in wait_for(entry, 30, "the twitch entry failing")["error"]
+    rows = wait_for(
+        lambda: read_json(run.exports / "telemetry/errors.json")["errors"], 30, "an error row"
+    )
+    assert any("irc-ws.chat.twitch.tv" in r["message"] and r["active"] for r in rows)
