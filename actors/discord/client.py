@@ -124,8 +124,6 @@ class DiscordGateway(Actor):
         self.defer_after = defer_after
         self.command_timeout = command_timeout
         self.hello_timeout = hello_timeout
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
         self.enabled = enabled
         self._random = random
         self._connector = connector
