@@ -210,9 +210,10 @@ class Lifecycle:
             self._set(ConnectionState.FAILED, kind, reason=failure.reason)
             limit = self.max_person_failures
             if limit is not None and self.person_failures >= limit:
+                n = self.person_failures
                 self._record_error(
-                    f"{failure.reason} ({self.person_failures} times in a row; "
-                    "giving up until restarted)"
+                    f"{failure.reason} (giving up until restarted after {n} "
+                    f"attempt{'s' if n != 1 else ''})"
                 )
                 self.give_ups += 1
                 self.next_retry_at = None

@@ -210,7 +210,7 @@ async def test_refused_credentials_fail_retry_slowly_then_give_up(autojump_clock
     assert health.give_ups == 1
     assert health.next_retry_at is None
     assert health.error == (
-        "Login authentication failed (3 times in a row; giving up until restarted)"
+        "Login authentication failed (giving up until restarted after 3 attempts)"
     )
     assert health.recent[-1].kind is LifecycleEventKind.GAVE_UP
     assert log.lines[-1][0] == "error"
