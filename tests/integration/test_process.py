@@ -448,6 +448,20 @@ def test_replay_moves_tallies_polls_and_scores(running: Running) -> None:
 
     (board,) = read_json(running.exports / "scoreboards.json")["scoreboards"]
     assert sorted(e["score"] for e in board["entries"]) == [1, 1, 1]
+    # Data & Signals names scoreboards by `name`.
+    (item,) = read_json(running.exports / "scoreboards.json")["items"]
+    assert item["name"] == "Trivia"
+
+    # The replay's platform entry counts the triggers its messages fired; the rates have it.
+    def replay_entry() -> dict[str, Any] | None:
+        snapshot = read_json(running.exports / "runtime_snapshot.json")
+        entry = next(p for p in snapshot["platforms"] if p["platform"] == "replay")
+        return entry if entry["counters"]["triggers"] > 0 else None
+
+    entry = wait_for(replay_entry, 5, "the replay's triggers counted")
+    assert entry["counters"]["messages"] == len(chat_log())
+    keys = {m["key"] for m in read_json(running.exports / "telemetry/rates.json")["metrics"]}
+    assert {"messages.replay", "actions.replay"} <= keys
 
 
 def test_exports_hold_no_raw_user_ids_logins_or_secrets(
