@@ -257,7 +257,13 @@ def platform_rows(
         if h is not None and h.component in PLATFORMS:
             rows.append(_platform_row(c, h, fired.get((h.creator_id, h.component), 0)))
         elif h is None and c.kind == "actor" and c.name in PLATFORMS and c.name != "discord":
-            if c.tree_state != "running":  # its actor is down: no health value to read
+            if c.tree_state == "starting":
+                rows.append(
+                    PlatformStatus(
+                        platform=c.name, enabled=True, status="inactive", state="connecting"
+                    )
+                )
+            elif c.tree_state != "running":  # its actor is down: no health value to read
                 rows.append(
                     PlatformStatus(
                         platform=c.name,

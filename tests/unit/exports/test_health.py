@@ -123,6 +123,9 @@ def test_a_platform_actor_that_is_down_reads_as_an_error() -> None:
     )
     entry = next(r for r in rows if r.platform == "twitch")
     assert (entry.status, entry.error) == ("error", "KeyError: 'x'")
+    rows = platform_rows([row(TWITCH, None, state="starting")], configured={"twitch": True})
+    entry = next(r for r in rows if r.platform == "twitch")
+    assert (entry.status, entry.state, entry.error) == ("inactive", "connecting", None)
 
 
 def test_discord_without_a_health_value_follows_its_connection() -> None:
