@@ -255,6 +255,9 @@ class TwitchConfig:
     server: str | None = attrs.field(
         default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
     )
+    # Liveness: after this much silence we PING; no traffic for the timeout more: dead link.
+    keepalive_seconds: float = attrs.field(default=60.0, validator=_between(1, 3600))
+    keepalive_timeout_seconds: float = attrs.field(default=10.0, validator=_between(1, 600))
     enabled: bool = True
     # [[accounts]] ids (actors/accounts): the chat account, and the broadcaster's own account
     # for broadcaster-only APIs (clips, rewards, moderation, EventSub).
@@ -299,6 +302,10 @@ class KickConfig:
     # Sending through Kick's public API needs an OAuth token; reading does not.
     token: Secret | None = None
     broadcaster_user_id: int | None = attrs.field(default=None, validator=_between(1, None))
+    # Liveness: the longest silence before a pusher:ping (the server's activity_timeout wins
+    # when shorter), and how long a ping may go unanswered before the link counts as dead.
+    keepalive_seconds: float = attrs.field(default=120.0, validator=_between(1, 3600))
+    keepalive_timeout_seconds: float = attrs.field(default=30.0, validator=_between(1, 600))
     enabled: bool = True
     account: str | None = attrs.field(default=None, validator=_not_blank)  # [[accounts]] id
 
@@ -556,7 +563,9 @@ class DiscordConfig:
 
     `guild_ids` are the guilds whose slash commands are registered (bulk overwrite) and which
     count as authorized; `admin_user_ids` may use the commands without the Administrator or
-    Manage Server permission. `api_base`/`gateway_url` replace Discord's endpoints (local fakes).
+    Manage Server permission; `admin_channel_id` gets a post when a component stays failing
+    longer than `alert_after_seconds`, and one when it recovers. `api_base`/`gateway_url`
+    replace Discord's endpoints (local fakes).
     """
 
     token: Secret
@@ -573,6 +582,12 @@ class DiscordConfig:
     gateway_url: str | None = attrs.field(
         default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
     )
+    # Where the bot tells admins that a component stayed reconnecting or failed for
+    # `alert_after_seconds`, and again when it recovers (no channel: no posts).
+    admin_channel_id: str | None = attrs.field(
+        default=None, validator=_matches(SNOWFLAKE, _SNOWFLAKE_TEXT)
+    )
+    alert_after_seconds: float = attrs.field(default=300.0, validator=_between(10, 86400))
     enabled: bool = True
 
 

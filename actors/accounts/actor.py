@@ -38,6 +38,7 @@ from actors.accounts.source import (
     TokenRefused,
 )
 from actors.accounts.store import StoredToken, TokenStore, TokenStoreError
+from actors.connection import ConnectionHealth, ConnectionState
 from actors.redaction import register_secret
 from config.models import AccountConfig
 
@@ -50,6 +51,17 @@ MISSING_SCOPES = "missing_scopes"
 NEEDS_LOGIN = "needs_login"
 STORE_FAILING = "store_failing"
 HEALTHY_STATES = frozenset({LOGGED_IN, REFRESHING})
+# How each account state reads in the shared lifecycle (GET /status, telemetry, admin alerts):
+# a person must act on the failed ones; the reconnecting ones retry by themselves.
+_CONNECTION_STATE = {
+    LOGGED_IN: ConnectionState.CONNECTED,
+    REFRESHING: ConnectionState.CONNECTED,
+    REFRESH_FAILING: ConnectionState.RECONNECTING,
+    STORE_FAILING: ConnectionState.RECONNECTING,
+    NOT_LOGGED_IN: ConnectionState.FAILED,
+    MISSING_SCOPES: ConnectionState.FAILED,
+    NEEDS_LOGIN: ConnectionState.FAILED,
+}
 
 
 def _utc_now() -> datetime:
@@ -159,6 +171,9 @@ class AccountActor(Actor):
         self._stored: StoredToken | None = None
         self.state = NOT_LOGGED_IN
         self.error: str | None = None
+        self._state_since = self._clock()
+        self._last_error: str | None = None
+        self._last_error_at: datetime | None = None
         self.refresh_attempts = 0
         self.refreshes = 0
         self.validations = 0
@@ -511,8 +526,12 @@ class AccountActor(Actor):
             self._set_state(LOGGED_IN, None)
 
     def _set_state(self, state: str, error: str | None) -> None:
+        if state != self.state:
+            self._state_since = self._clock()
         self.state = state
         self.error = error
+        if error is not None:
+            self._last_error, self._last_error_at = f"{state}: {error}", self._clock()
 
     def _notify(self) -> None:
         self._changed.set()
@@ -521,8 +540,24 @@ class AccountActor(Actor):
 
     # ------------------------------------------------------------------ status
 
-    def health(self) -> AccountHealth:
-        """The account's health as a frozen value (never a token)."""
+    def health(self) -> ConnectionHealth:
+        """The account as a component of the runtime: failed while it needs a person (a new
+        login, missing scopes), reconnecting while a refresh keeps failing."""
+        stored = self._stored
+        return ConnectionHealth(
+            component="account",
+            state=_CONNECTION_STATE.get(self.state, ConnectionState.FAILED),
+            since=self._state_since,
+            target=self.account_id,
+            attempts=self.refresh_attempts,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            connected_at=stored.last_refresh if stored else None,
+            detail=self.state,
+        )
+
+    def account_health(self) -> AccountHealth:
+        """The account's own view (integrations.json, `accounts`): never a token."""
         stored = self._stored
         return AccountHealth(
             account_id=self.account_id,
@@ -540,4 +575,4 @@ class AccountActor(Actor):
         )
 
     def snapshot(self) -> dict[str, Any]:
-        return {"account": self.health().to_json()}
+        return {"account": self.account_health().to_json()}

@@ -99,6 +99,7 @@ class TriggerEngine(Actor):
         self.messages = 0
         self.duplicates = 0
         self.fired = 0
+        self.fired_by_platform: dict[str, int] = {}  # the platform of the triggering message
         self.actions = 0
         self.errors = 0
         self.last_event_at: datetime | None = None
@@ -229,6 +230,9 @@ class TriggerEngine(Actor):
             self._say(error, error.text)
         for action in result.actions:
             self.fired += 1
+            self.fired_by_platform[event.platform] = (
+                self.fired_by_platform.get(event.platform, 0) + 1
+            )
             self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
             ops, topic, finish = self._plan(action, event)
             # The message's id rides in the transaction of what it changed: a restart after
@@ -517,6 +521,7 @@ class TriggerEngine(Actor):
             "messages": self.messages,
             "duplicates": self.duplicates,
             "fired": self.fired,
+            "fired_by_platform": dict(sorted(self.fired_by_platform.items())),
             "actions": self.actions,
             "errors": self.errors,
             "last_event_at": self.last_event_at,

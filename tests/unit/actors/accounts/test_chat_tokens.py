@@ -91,7 +91,7 @@ async def test_ten_minutes_of_reconnects_log_in_with_live_tokens_only(autojump_c
         await irc.drop()  # every reconnect must log in with the token valid right now
     await irc.wait_lines("JOIN", 20)
     assert identity.presented_bad == []
-    assert chats[-1].auth_failures == 0
+    assert chats[-1].lifecycle.person_failures == 0
     assert live.checked >= 20
     assert not any(grant.revoked for grant in identity.grants)
     assert len(irc.lines("PASS")) >= 20

@@ -12,8 +12,8 @@ from actors.publisher import account_integrations
 from exports.builders import build_integrations
 from exports.canonical import canonical_bytes
 from exports.files import ExportContext
+from exports.health import status_report
 from exports.schemas import validate
-from runtime.control import account_problems
 from tests.fakes.identity import FakeIdentity
 from tests.fakes.token_store import MemoryTokenStore
 from tests.unit.actors.accounts.test_actor import SCOPES, fake_now, start_account, stored_from
@@ -27,7 +27,7 @@ async def test_a_needs_login_account_degrades_status_and_is_listed_in_integratio
     store.tokens["bot"] = stored_from(identity, SCOPES)
     sup, source = await start_account(nursery, identity, store)
     await trio.sleep(1)
-    assert account_problems(sup) == []
+    assert status_report(sup.tree()).ok
     healthy = account_integrations(sup.tree())
     assert healthy[0].status == "connected" and healthy[0].state == "logged_in"
 
@@ -35,9 +35,12 @@ async def test_a_needs_login_account_degrades_status_and_is_listed_in_integratio
     identity.revoke_all()
     await AccountTokenSource(lambda: sup.ref("bot")).unauthorized(token)
     await trio.sleep(5)
-    (problem,) = account_problems(sup)
-    assert problem["path"] == "accounts/bot" and problem["state"] == "needs_login"
-    assert "python -m runtime login bot" in problem["error"]
+    report = status_report(sup.tree())
+    assert report.status == "degraded"
+    (problem,) = report.body(version="test")["degraded"]
+    assert problem["path"] == "accounts/bot" and problem["state"] == "failed"
+    assert problem["reason"].startswith("needs_login: ")
+    assert "python -m runtime login bot" in problem["reason"]
 
     rows = account_integrations(sup.tree())
     ctx = ExportContext(now=fake_now(), started_at=fake_now())
