@@ -8,7 +8,6 @@ within the shutdown deadline; a second signal (or the deadline) cancels what is 
 
 from __future__ import annotations
 
-import json
 import os
 import secrets as _secrets
 import signal
@@ -25,8 +24,9 @@ import trio
 from actors.redaction import register_secret
 from config.models import Config
 from config.secrets import Secret
-from exports.atomic import write_atomic
 from exports.files import RUNTIME_VERSION
+from runtime.announce import HttpAnnouncement
+from runtime.control import HTTP_ID
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.logging_setup import configure_logging
 from runtime.pidfile import PidFile
@@ -138,7 +138,7 @@ def _find_cause(exc: BaseException | None, kind: type[BaseException]) -> BaseExc
 def http_port(root: Supervisor) -> int | None:
     """The bound port of the HTTP server, once it runs."""
     for row in root.tree():
-        if row["path"] == f"{root.name}/http":
+        if row["path"] == f"{root.name}/{HTTP_ID}":
             return (row.get("detail") or {}).get("port")
     return None
 
@@ -149,6 +149,9 @@ async def serve(
     """Run the tree until SIGINT/SIGTERM (or Ctrl-Break), then stop it within the deadline."""
     config, paths = booted.config, booted.paths
     started_at = datetime.now(UTC)
+    announce = HttpAnnouncement(
+        paths.data_dir / "http.json", host=config.http.host, pid=os.getpid()
+    )
     root = build_tree(
         config,
         paths,
@@ -156,6 +159,7 @@ async def serve(
         pseudonym_key=booted.pseudonym_key,
         secrets=booted.secrets,
         version=RUNTIME_VERSION,
+        announce=announce,
     )
     deadline = config.runtime.shutdown_deadline
     failure: list[SupervisorGaveUp] = []
@@ -214,7 +218,6 @@ async def serve(
                     log.warning("second signal: stopping now")
                     force_stop()
 
-    announce = paths.data_dir / "http.json"
     try:
         async with trio.open_nursery() as nursery:
             try:
@@ -227,11 +230,8 @@ async def serve(
             # Handle signals before announcing the port: whoever reads http.json may send
             # SIGTERM at once, which must be a clean stop, not the default (kill) action.
             await nursery.start(watch_signals, nursery)
-            port = http_port(root)
-            if port is not None:
-                # fsync-ing write: off the event loop, like every other file write.
-                body = json.dumps({"host": config.http.host, "port": port, "pid": os.getpid()})
-                await trio.to_thread.run_sync(write_atomic, announce, body.encode())
+            await announce.enable()
+            port = announce.port
             log.info(
                 "runtime started",
                 version=RUNTIME_VERSION,
@@ -244,7 +244,7 @@ async def serve(
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:
-        announce.unlink(missing_ok=True)
+        announce.remove()
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
         return ExitCode.FAILED

@@ -16,7 +16,8 @@ from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
 from config.models import Config, CreatorConfig
 from exports.publish import Mirror
-from runtime.control import HttpServer, build_app
+from runtime.announce import HttpAnnouncement
+from runtime.control import HTTP_ID, HttpServer, build_app
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
 
@@ -249,6 +250,7 @@ def build_tree(
     secrets: frozenset[str],
     version: str,
     http_port: int | None = None,
+    announce: HttpAnnouncement | None = None,
 ) -> Supervisor:
     """root (one_for_one): store, quotas, publisher, http, creators (one per creator)."""
     # The factories below look `root` up when they run, after it is assigned at the end.
@@ -300,13 +302,14 @@ def build_tree(
         )
         children.append(
             ChildSpec(
-                "http",
+                HTTP_ID,
                 lambda: HttpServer(
                     lambda: build_app(
                         root, token=token, version=version, watch_secret=watch_secret
                     ),
                     host=config.http.host,
                     port=config.http.port if http_port is None else http_port,
+                    announce=announce,
                 ),
                 shutdown=2.0,
             )

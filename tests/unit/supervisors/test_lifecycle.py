@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from actors import Actor, ActorFailed
 from actors._errors import leaves
@@ -253,4 +255,72 @@ async def test_restart_child_replaces_the_instance_without_counting_as_a_crash(
         assert sup.find_supervisor("") is sup
         with pytest.raises(KeyError):
             sup.find_supervisor("a")  # an actor, not a supervisor
+        await sup.stop()
+
+
+async def test_a_restart_asked_for_from_inside_the_child_completes(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class RestartsItself(recorder_cls):
+        """On 'restart me', asks the supervisor to restart it from a task of its own nursery
+        (as an HTTP handler runs inside the server it restarts)."""
+
+        async def handle(self, message: Any) -> Any:
+            if message == "restart me":
+                self.nursery.start_soon(self._restart)
+                return None
+            return await super().handle(message)
+
+        async def _restart(self) -> None:
+            try:
+                await sup.restart_child(self.name)
+            finally:
+                self.journal.append(("asker finished", self.name, self.instance))
+
+    sup = Supervisor("root", [ChildSpec("a", recorder("a", RestartsItself))], max_restarts=0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.ref("a").call("restart me")
+        await trio.testing.wait_all_tasks_blocked()
+        # The asker was cancelled with the instance it ran in; the restart went on.
+        assert [e[:3] for e in journal] == [
+            ("start", "a", 1),
+            ("asker finished", "a", 1),
+            ("stop", "a", 1),
+            ("start", "a", 2),
+        ]
+        (child,) = sup.which_children()
+        assert (child.state, child.restarts, child.last_error) == ("running", 1, None)
+        assert await sup.ref("a").call("hello") == ("a", 2, "hello")
+        await sup.stop()
+
+
+async def test_a_fresh_instance_that_fails_to_start_is_shown_and_retried(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class FailsSecondStart(recorder_cls):
+        async def on_start(self) -> None:
+            await super().on_start()
+            if self.instance == 2:
+                raise OSError("port 8080 on 127.0.0.1 is in use")
+
+    sup = Supervisor(
+        "root",
+        [ChildSpec("a", recorder("a", FailsSecondStart))],
+        backoff=Backoff(initial=1.0, jitter=0),
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.request_restart("a")
+        await trio.sleep(0.5)  # mock clock: inside the backoff wait after the failed start
+        (child,) = sup.which_children()
+        assert child.state == "restarting"
+        assert child.last_error == "OSError: port 8080 on 127.0.0.1 is in use"
+        row = {r["path"]: r for r in sup.tree()}["root/a"]
+        assert (row["state"], row["last_error"]) == (child.state, child.last_error)
+        await trio.sleep(1.0)
+        (child,) = sup.which_children()
+        assert (child.state, child.restarts) == ("running", 2)
+        with pytest.raises(KeyError):
+            sup.request_restart("nobody")
         await sup.stop()
