@@ -26,6 +26,7 @@ store drops it when this mailbox is full) is caught by the periodic full refresh
 
 from __future__ import annotations
 
+import math
 import operator
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -38,11 +39,11 @@ import attrs
 import structlog
 import trio
 
-from actors import Actor
+from actors import Actor, ActorFailed, ActorRef
 from actors.clips.views import clip_views, job_views
 from actors.notify.rules import job_view as notify_job_view
 from actors.ratelimit import view_from_row
-from actors.store import Changed
+from actors.store import Changed, Read
 from config.models import CreatorConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
@@ -566,12 +567,14 @@ class SnapshotPublisher(Actor):
         pseudonym_key: bytes,
         secrets: frozenset[str] = frozenset(),
         heartbeat_seconds: float = 10.0,
+        store: Callable[[], ActorRef] | None = None,
         debounce_seconds: float = 0.25,
         signal_limit: int = 200,
         full_refresh_seconds: float = 300.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._database = database
+        self._store = store
         self._writer = ExportWriter(root, mirrors)
         self._creators = tuple(creators)
         self._names = {c.id: c.display_name for c in creators}
@@ -627,9 +630,37 @@ class SnapshotPublisher(Actor):
         await self.publish(full=True)  # every file exists from the first moment on
 
     async def on_stop(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            conn.close()
+        conn = self._conn
+        if conn is None:
+            return
+        # Once more at a stop, so the files match the database: the producers stop first and
+        # their last commits land after the previous publish. Bounded by the stop's deadline.
+        closable = False
+        try:
+            await self._wait_for_queued_commits()
+            await self.publish(abandon_on_cancel=True)
+            closable = True
+        except Exception as exc:
+            closable = True
+            self.log.error("final publish failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._conn = None
+            # A publish cut off by the deadline may still read in its thread: the connection
+            # then closes with the process instead of under that thread's feet.
+            if closable:
+                conn.close()
+
+    async def _wait_for_queued_commits(self) -> None:
+        """Let the store commit the writes queued before this moment (a read waits behind
+        them), within half of what is left of the stop, so the final publish includes them."""
+        if self._store is None:
+            return
+        left = trio.current_effective_deadline() - trio.current_time()
+        with trio.move_on_after(left / 2 if math.isfinite(left) else 5.0):
+            try:
+                await self._store().call(Read(fn=_nothing), timeout=math.inf)
+            except (ActorFailed, KeyError) as exc:
+                self.log.warning("store gone before the final publish", error=str(exc))
 
     async def run(self) -> None:
         while True:
@@ -651,11 +682,14 @@ class SnapshotPublisher(Actor):
             return await self.publish(full=True)
         raise TypeError(f"SnapshotPublisher takes Changed or PublishNow, got {message!r}")
 
-    async def publish(self, *, full: bool = False) -> PublishSummary:
+    async def publish(
+        self, *, full: bool = False, abandon_on_cancel: bool = False
+    ) -> PublishSummary:
         """Rebuild and write the tree files and the dirty database files (all with `full`).
 
         A publish with nothing dirty is a heartbeat: it also checks that no database change
-        went unannounced since the last read.
+        went unannounced since the last read. With `abandon_on_cancel`, a cancelled caller
+        returns at once while the worker thread finishes (each file is replaced atomically).
         """
         async with self._lock:
             t0 = time.perf_counter()
@@ -668,7 +702,13 @@ class SnapshotPublisher(Actor):
             tree = self._collect(self._tree())
             try:
                 outcome = await trio.to_thread.run_sync(
-                    self._publish_sync, full, frozenset(pending), tree, now, limiter=self._limiter
+                    self._publish_sync,
+                    full,
+                    frozenset(pending),
+                    tree,
+                    now,
+                    limiter=self._limiter,
+                    abandon_on_cancel=abandon_on_cancel,
                 )
             except BaseException:
                 self._pending |= pending  # not published: keep them for the next attempt
@@ -953,3 +993,7 @@ def _db_inputs(path: str, data: StoreData | None) -> Any:
         "tally_events.json": data.tally_events,
         "score_events.json": data.score_events,
     }[path]
+
+
+def _nothing(_conn: apsw.Connection) -> None:
+    """A read that only waits for its turn in the store."""

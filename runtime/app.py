@@ -3,7 +3,7 @@
 `boot` does everything that can fail before the tree starts, each failure mapped to its exit
 code with a message that names what is wrong: configuration (1), data folder or database (2),
 another instance (3). `serve` runs the tree until a signal, then stops it in reverse order
-within the shutdown deadline; a second signal (or the deadline) cancels what is left.
+within the shutdown deadline (`runtime.shutdown`); a second signal cancels what is left.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from runtime.control import HTTP_ID
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.logging_setup import configure_logging
 from runtime.pidfile import PidFile
-from runtime.tree import RuntimePaths, build_tree
+from runtime.shutdown import stop_tree
+from runtime.tree import STATE_CHILDREN, RuntimePaths, build_tree
 from state import StoreError, open_database
 from state.creators import get_meta, set_meta
 from supervisors import Supervisor, SupervisorGaveUp
@@ -186,18 +187,18 @@ async def serve(
             stopped.set()
 
     def force_stop() -> None:
-        """Cancel the tree and close every mailbox: an `on_stop` that calls a sibling (the
-        trigger engine flushing to the store) fails at once instead of waiting out its grace
-        period for an actor that was cancelled too."""
+        """Cancel the tree, cut every `on_stop` (shielded ones too) and close every mailbox:
+        an `on_stop` that calls a sibling (the trigger engine flushing to the store) fails at
+        once instead of waiting out its grace period for an actor that was cancelled too."""
+        if root.registry is not None:
+            root.registry.bound_stops(trio.current_time())
         force.cancel()
         if root.registry is not None:
             root.registry.close_all()
 
     async def shutdown(reason: str) -> None:
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
-        with trio.move_on_after(deadline) as scope:
-            await root.stop()
-        if scope.cancelled_caught:
+        if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
             log.warning("shutdown deadline passed: cancelling what is left")
             force_stop()
 

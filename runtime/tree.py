@@ -43,6 +43,11 @@ class RuntimePaths:
         )
 
 
+#: The root's children that keep and publish state: at a stop they get the last share of the
+#: shutdown deadline, after everything that produces state has stopped (`runtime.shutdown`).
+STATE_CHILDREN = frozenset({"store", "quotas", "publisher"})
+
+
 def _bot_logins(creator: CreatorConfig) -> frozenset[str]:
     """Logins whose messages are the bot's own. Twitch never echoes a connection's own
     messages, and a bot logged in as the broadcaster must still hear the broadcaster typing
@@ -289,6 +294,7 @@ def build_tree(
                 pseudonym_key=pseudonym_key,
                 secrets=secrets,
                 heartbeat_seconds=config.exports.heartbeat_seconds,
+                store=lambda: root.lookup("store"),
             ),
         )
     )

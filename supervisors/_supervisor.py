@@ -232,6 +232,7 @@ class Supervisor:
             self._stopped.set()
             if is_root:
                 self._registry.close_all()
+                self._registry.dead_letters.report()
         if gave_up is not None:
             raise gave_up
 
@@ -461,20 +462,26 @@ class Supervisor:
             self._after_exit(slot, run)
 
     async def _call_on_stop(self, slot: _Slot, run: _Run, actor: Actor) -> None:
+        assert self._registry is not None
         deadline = run.stop_deadline
         if deadline is None:
             deadline = trio.current_time() + slot.spec.shutdown
-        # Shielded: on_stop must run even when the instance was cancelled, bounded by grace.
+        # Shielded: on_stop must run even when the instance was cancelled, bounded by grace
+        # and by the tree's shutdown deadline (which may come later, and cuts it then too).
         with trio.CancelScope(deadline=deadline, shield=True) as scope:
+            self._registry.stopping(scope, slot.path)
             try:
                 await actor.on_stop()
             except Exception as exc:
                 actor.log.error("on_stop failed", error=describe(exc))
+            finally:
+                self._registry.stopped(scope)
         if scope.cancelled_caught:
             actor.log.warning("on_stop cut off at the end of the grace period")
 
     def _after_exit(self, slot: _Slot, run: _Run) -> None:
         assert self._registry is not None
+        self._registry.stopped(run.scope)
         if run.error is not None:
             self._record_crash(slot, run.error, "child crashed")
         in_flight = slot.stats.current
@@ -514,8 +521,12 @@ class Supervisor:
         run.expected = True
         slot.state = STOPPING
         if run.stop_deadline is None:
-            run.stop_deadline = trio.current_time() + slot.spec.shutdown
+            assert self._registry is not None
+            run.stop_deadline = min(
+                trio.current_time() + slot.spec.shutdown, self._registry.stop_deadline(slot.path)
+            )
             run.scope.deadline = run.stop_deadline
+            self._registry.stopping(run.scope, slot.path)
             instance = run.instance
             if isinstance(instance, Supervisor):
                 instance._request_stop()

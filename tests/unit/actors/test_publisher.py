@@ -212,3 +212,16 @@ async def test_a_change_after_a_publish_now_is_published_without_waiting_for_the
     publisher.cast(Changed(topic="tallies"))
     await eventually(lambda: read(exports, "tallies.json")["tallies"])
     await sup.stop()
+
+
+async def test_a_stop_publishes_once_more_so_the_files_match_the_database(
+    start, database, exports, clock
+):
+    # Neither the debounce nor the heartbeat comes before the stop: only the stop publishes.
+    sup = await start(heartbeat_seconds=3600.0, debounce_seconds=3600.0)
+    assert read(exports, "tallies.json")["tallies"] == []
+    set_deaths(database, 7, clock.now)
+    sup.lookup("publisher").cast(Changed(topic="tallies"))
+    await sup.stop()
+    (tally,) = read(exports, "tallies.json")["tallies"]
+    assert tally["count"] == 7

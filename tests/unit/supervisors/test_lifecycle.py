@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+import structlog.testing
 import trio
 import trio.testing
 
@@ -324,3 +325,72 @@ async def test_a_fresh_instance_that_fails_to_start_is_shown_and_retried(
         with pytest.raises(KeyError):
             sup.request_restart("nobody")
         await sup.stop()
+
+
+async def test_a_shutdown_bound_cuts_even_a_shielded_on_stop_already_running(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class SlowStop(recorder_cls):
+        async def on_stop(self) -> None:
+            await super().on_stop()
+            await trio.sleep(100)  # its grace period is 30 s
+
+    sup = Supervisor("root", [ChildSpec("a", recorder("a", SlowStop), shutdown=30.0)])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        nursery.start_soon(sup.stop)
+        await trio.sleep(1)
+        assert journal.events("stop") == ["a"]  # on_stop is running, shielded
+        # The process's deadline: also a cancel of the whole tree would not reach it.
+        sup.registry.bound_stops(trio.current_time() + 1)
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() == pytest.approx(2)
+
+
+async def test_a_shutdown_bound_shortens_grace_periods_below_a_path(autojump_clock, recorder):
+    class Busy(Actor):
+        async def handle(self, message: Any) -> Any:
+            await trio.sleep(100)
+
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec("kept", recorder("kept"), shutdown=30.0),
+            ChildSpec("busy", Busy, shutdown=30.0),
+        ],
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.ref("busy").cast("work")
+        await trio.testing.wait_all_tasks_blocked()
+        sup.registry.bound_stops(trio.current_time() + 3, under="root/busy")
+        sup.registry.bound_stops(trio.current_time() + 5)
+        await sup.stop()
+    assert trio.current_time() == pytest.approx(3)
+    assert sup.registry.stop_deadline("root/kept") == pytest.approx(5)
+    assert sup.registry.stop_deadline("root/busybody") == pytest.approx(5)
+
+
+async def test_messages_dropped_during_a_shutdown_are_logged_once_per_actor(autojump_clock):
+    class Sink(Actor):
+        async def handle(self, message: Any) -> Any:
+            await trio.sleep(100)
+
+    sup = Supervisor("root", [ChildSpec("sink", Sink, shutdown=1.0)])
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+            sup.registry.bound_stops(trio.current_time() + 10)
+            for n in range(500):
+                sup.ref("sink").cast(n)
+            await trio.testing.wait_all_tasks_blocked()
+            await sup.stop()
+    dropped = [e for e in logs if "dead letter" in e["event"]]
+    assert len(dropped) == 1, dropped
+    assert dropped[0]["path"] == "root/sink"
+    assert dropped[0]["count"] == 500
+    assert dropped[0]["messages"] == {
+        "int: actor stopped for good": 499,
+        "int: stopped while handling": 1,
+    }
+    assert sup.registry.dead_letters.count == 500
