@@ -661,6 +661,39 @@ def test_control_api_requires_the_token_and_restarts_an_actor(
     assert token not in run.stderr() and wrong not in run.stderr()
 
 
+def test_restarting_the_http_server_through_its_own_api_brings_it_back_where_http_json_says(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    config = write_config(tmp_path / "site", config_text(token_env="STREAMSUITES_TEST_TOKEN"))
+    run = launch(config, env=clean_env(STREAMSUITES_TEST_TOKEN=token))
+    auth = {"Authorization": f"Bearer {token}"}
+    announce = run.data_dir / "http.json"
+    first = json.loads(announce.read_text("utf-8"))["port"]
+    answer = httpx.post(f"{run.base_url}/actors/http/restart", headers=auth, timeout=5)
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"restarting": "root/http"}
+
+    def back() -> dict[str, Any] | None:
+        try:
+            found = json.loads(announce.read_text("utf-8"))
+            url = f"http://{found['host']}:{found['port']}"
+            rows = httpx.get(f"{url}/actors", headers=auth, timeout=2).json()["actors"]
+        except (OSError, ValueError, KeyError, httpx.HTTPError):
+            return None
+        row = {r["path"]: r for r in rows}["root/http"]
+        return row if row["restarts"] == 1 and row["state"] == "running" else None
+
+    row = wait_for(back, 10, "the HTTP server restarted, named by http.json")
+    assert row["last_error"] is None
+    # Port 0 in the configuration: a fresh one, and the old one is closed.
+    port = json.loads(announce.read_text("utf-8"))["port"]
+    if port != first:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{first}/status", timeout=2)
+    assert run.proc.poll() is None
+
+
 def test_control_routes_answer_403_when_no_token_is_configured(running: Running) -> None:
     with httpx.Client(timeout=5) as client:
         assert client.get(f"{running.base_url}/actors").status_code == 403
