@@ -6,12 +6,14 @@ ref (and the messages waiting in a mailbox) survive restarts at any level of the
 
 from __future__ import annotations
 
-from collections import deque
+import math
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import outcome
 import structlog
+import trio
 
 from actors._errors import ActorFailed
 from actors._mailbox import Call, Mailbox
@@ -35,11 +37,18 @@ class DeadLetter:
 
 
 class DeadLetters:
-    """Counts and remembers (bounded) the messages that were dropped, and logs each one."""
+    """Counts and remembers (bounded) the messages that were dropped, and logs them.
+
+    Each one is logged as it happens, except while the tree shuts down (`summarize`): a stop
+    under load drops thousands of messages, so they are counted per actor and `report` logs
+    one line per actor instead.
+    """
 
     def __init__(self, keep: int = 100) -> None:
         self.count = 0
         self.recent: deque[DeadLetter] = deque(maxlen=keep)
+        self.summarize = False
+        self._pending: dict[str, Counter[tuple[str, str]]] = {}
 
     def record(self, path: str, item: object, reason: str, cause: BaseException | None) -> None:
         """Log and count `item`; a waiting caller gets `ActorFailed` (cause chained)."""
@@ -47,11 +56,25 @@ class DeadLetters:
         letter = DeadLetter(path=path, message_type=type(message).__name__, reason=reason)
         self.count += 1
         self.recent.append(letter)
-        log.warning("dead letter", path=path, message_type=letter.message_type, reason=reason)
+        if self.summarize:
+            self._pending.setdefault(path, Counter())[(letter.message_type, reason)] += 1
+        else:
+            log.warning("dead letter", path=path, message_type=letter.message_type, reason=reason)
         if isinstance(item, Call):
             failure = ActorFailed(path, reason)
             failure.__cause__ = cause
             item.resolve(outcome.Error(failure))
+
+    def report(self) -> None:
+        """Log what was counted since the last report: one line per actor."""
+        pending, self._pending = self._pending, {}
+        for path, counts in sorted(pending.items()):
+            log.warning(
+                "dead letters during the stop",
+                path=path,
+                count=sum(counts.values()),
+                messages={f"{kind}: {reason}": n for (kind, reason), n in sorted(counts.items())},
+            )
 
 
 class Registry:
@@ -64,6 +87,35 @@ class Registry:
         self.dead_letters = DeadLetters()
         self.closed = False
         self.timer: CallTimer | None = None
+        # Shutdown bounds: (path prefix, trio time) pairs, and the scopes they cut off.
+        self._stop_bounds: list[tuple[str, float]] = []
+        self._stopping: dict[trio.CancelScope, str] = {}
+
+    # ------------------------------------------------------------------ shutdown bounds
+
+    def bound_stops(self, deadline: float, under: str = "") -> None:
+        """Every stop of an actor at or below the path `under` ("" for the whole tree) ends by
+        `deadline` (trio time): its grace period and its `on_stop`, shielded or not, are cut
+        there, including those already running. Dropped messages are summarized from now on
+        (see `DeadLetters`)."""
+        self.dead_letters.summarize = True
+        self._stop_bounds.append((under, deadline))
+        for scope, path in self._stopping.items():
+            if _below(path, under):
+                scope.deadline = min(scope.deadline, deadline)
+
+    def stop_deadline(self, path: str) -> float:
+        """The latest time a stop of `path` may end (infinite when no bound applies)."""
+        return min((d for under, d in self._stop_bounds if _below(path, under)), default=math.inf)
+
+    def stopping(self, scope: trio.CancelScope, path: str) -> None:
+        """Track `scope` (a stop of `path`) so later bounds cut it too; `stopped` forgets it."""
+        scope.deadline = min(scope.deadline, self.stop_deadline(path))
+        self._stopping[scope] = path
+
+    def stopped(self, scope: trio.CancelScope) -> None:
+        """Forget a scope given to `stopping`."""
+        self._stopping.pop(scope, None)
 
     def register(self, path: str, kind: str | None = None) -> None:
         """Make `path` known (idempotent); `kind` is 'actor' or 'supervisor' once known."""
@@ -115,3 +167,7 @@ class Registry:
     def describe(self) -> dict[str, Any]:
         """Counts for the runtime snapshot."""
         return {"paths": len(self._kinds), "dead_letters": self.dead_letters.count}
+
+
+def _below(path: str, under: str) -> bool:
+    return not under or path == under or path.startswith(under + "/")

@@ -31,6 +31,7 @@ store drops it when this mailbox is full) is caught by the periodic full refresh
 
 from __future__ import annotations
 
+import math
 import operator
 import time
 from collections import deque
@@ -44,11 +45,11 @@ import attrs
 import structlog
 import trio
 
-from actors import Actor
+from actors import Actor, ActorFailed, ActorRef
 from actors.clips.views import clip_views, job_views
 from actors.notify.rules import job_view as notify_job_view
 from actors.ratelimit import view_from_row
-from actors.store import Changed
+from actors.store import Changed, Read
 from config.models import CreatorConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
@@ -637,6 +638,7 @@ class SnapshotPublisher(Actor):
         pseudonym_key: bytes,
         secrets: frozenset[str] = frozenset(),
         heartbeat_seconds: float = 10.0,
+        store: Callable[[], ActorRef] | None = None,
         debounce_seconds: float = 0.25,
         min_interval_seconds: float = 0.5,
         signal_limit: int = 200,
@@ -644,6 +646,7 @@ class SnapshotPublisher(Actor):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._database = database
+        self._store = store
         self._writer = ExportWriter(root, mirrors)
         self._creators = tuple(creators)
         self._names = {c.id: c.display_name for c in creators}
@@ -703,9 +706,37 @@ class SnapshotPublisher(Actor):
         await self.publish(full=True)  # every file exists from the first moment on
 
     async def on_stop(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            conn.close()
+        conn = self._conn
+        if conn is None:
+            return
+        # Once more at a stop, so the files match the database: the producers stop first and
+        # their last commits land after the previous publish. Bounded by the stop's deadline.
+        closable = False
+        try:
+            await self._wait_for_queued_commits()
+            await self.publish(abandon_on_cancel=True)
+            closable = True
+        except Exception as exc:
+            closable = True
+            self.log.error("final publish failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._conn = None
+            # A publish cut off by the deadline may still read in its thread: the connection
+            # then closes with the process instead of under that thread's feet.
+            if closable:
+                conn.close()
+
+    async def _wait_for_queued_commits(self) -> None:
+        """Let the store commit the writes queued before this moment (a read waits behind
+        them), within half of what is left of the stop, so the final publish includes them."""
+        if self._store is None:
+            return
+        left = trio.current_effective_deadline() - trio.current_time()
+        with trio.move_on_after(left / 2 if math.isfinite(left) else 5.0):
+            try:
+                await self._store().call(Read(fn=_nothing), timeout=math.inf)
+            except (ActorFailed, KeyError) as exc:
+                self.log.warning("store gone before the final publish", error=str(exc))
 
     async def run(self) -> None:
         started = trio.current_time()
@@ -735,12 +766,15 @@ class SnapshotPublisher(Actor):
             return await self.publish(full=True)
         raise TypeError(f"SnapshotPublisher takes Changed or PublishNow, got {message!r}")
 
-    async def publish(self, *, full: bool = False, tree_files: bool = True) -> PublishSummary:
+    async def publish(
+        self, *, full: bool = False, tree_files: bool = True, abandon_on_cancel: bool = False
+    ) -> PublishSummary:
         """Rebuild and write the dirty files (all of them with `full`), and every tree file
         with `tree_files` (a heartbeat; otherwise only the tree files a topic marked).
 
         A heartbeat with no database file dirty also checks that no database change went
-        unannounced since the last read.
+        unannounced since the last read. With `abandon_on_cancel`, a cancelled caller returns
+        at once while the worker thread finishes (each file is replaced atomically).
         """
         async with self._lock:
             t0 = time.perf_counter()
@@ -763,6 +797,7 @@ class SnapshotPublisher(Actor):
                     tree,
                     now,
                     limiter=self._limiter,
+                    abandon_on_cancel=abandon_on_cancel,
                 )
             except BaseException:
                 self._pending |= pending  # not published: keep them for the next attempt
@@ -1135,3 +1170,7 @@ def _db_inputs(path: str, data: StoreData | None) -> Any:
         "tally_events.json": data.tally_events,
         "score_events.json": data.score_events,
     }[path]
+
+
+def _nothing(_conn: apsw.Connection) -> None:
+    """A read that only waits for its turn in the store."""

@@ -2,22 +2,28 @@
 
 Other actors ask it by message. A `Write`'s operations share one transaction, and writes that
 queue up while a commit is in progress share the next one (group commit: one fsync for
-many). Blocking SQLite work runs in a worker thread the store owns, one at a time, so the
-event loop never waits on the disk.
+many). Blocking SQLite work runs in the store's own writer thread, one call at a time, so the
+event loop never waits on the disk and the writing connection is used by that thread only:
+the figures of `snapshot` are the ones that thread kept after its last commit.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import apsw
 import attrs
+import outcome
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, MailboxFull, ReplyError
-from state import Database, StoreError, open_database
+from state import Database, Statistics, StoreError, open_database
+
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -61,8 +67,51 @@ class Changed:
     topic: str
 
 
+class WriterThread:
+    """One OS thread that runs the calls given to `run`, one at a time, in order.
+
+    Whatever an object used only through it touches (the writing connection) is used by this
+    thread alone, which is what SQLite connections and apsw's threading checks want.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn()` on the thread and return its result (or raise its exception).
+
+        Like `trio.to_thread.run_sync`, a cancelled caller still waits for `fn` to return:
+        the call cannot be abandoned halfway (a transaction either commits or rolls back).
+        """
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+        result: list[outcome.Outcome[T]] = []
+
+        def job() -> None:
+            result.append(outcome.capture(fn))
+            try:
+                token.run_sync_soon(done.set)
+            except trio.RunFinishedError:
+                pass  # nobody is waiting any more
+
+        self._jobs.put(job)
+        with trio.CancelScope(shield=True):
+            await done.wait()
+        return result[0].unwrap()
+
+    def close(self) -> None:
+        """Let the thread end once the calls already given to it are done."""
+        self._jobs.put(None)
+
+
 class StateStore(Actor):
-    """Owns the database; `Write` and `Read` messages run in its worker thread."""
+    """Owns the database; `Write` and `Read` messages run in its writer thread."""
 
     mailbox_size = 10_000
 
@@ -70,21 +119,44 @@ class StateStore(Actor):
         self._path = path
         self._subscribers = subscribers
         self._db: Database | None = None
-        self._limiter = trio.CapacityLimiter(1)
+        self._thread: WriterThread | None = None
+        # Taken by the writer thread after each commit; `snapshot` reads only this.
+        self._statistics: Statistics | None = None
         self.writes = 0
         self.commits = 0
         self.failed_ops = 0
 
     async def on_start(self) -> None:
-        self._db = await trio.to_thread.run_sync(
-            lambda: open_database(str(self._path)), limiter=self._limiter
-        )
+        self._thread = WriterThread(f"store-writer:{self._path}")
+
+        def open_() -> tuple[Database, Statistics]:
+            db = open_database(str(self._path))
+            return db, db.statistics()
+
+        self._db, self._statistics = await self._thread.run(open_)
 
     async def on_stop(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        db, self._db = self._db, None
+        if db is not None:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(db.close, limiter=self._limiter)
+                await thread.run(db.close)
+        thread.close()
+
+    async def _batch(self, ops: Sequence[Callable[[apsw.Connection], Any]]) -> list[Any]:
+        """Run `ops` in one transaction on the writer thread, keeping its statistics."""
+        db, thread = self._db, self._thread
+        assert db is not None and thread is not None
+
+        def batch() -> list[Any]:
+            try:
+                return db.batch(ops)
+            finally:
+                self._statistics = db.statistics()
+
+        return await thread.run(batch)
 
     async def handle_batch(self, messages: list[Any]) -> list[Any]:
         """Every queued message at once: consecutive `Write`s share ONE transaction (one
@@ -109,7 +181,7 @@ class StateStore(Actor):
     async def _write_group(self, writes: list[Write]) -> list[list[WriteResult]]:
         assert self._db is not None
         ops = [op for w in writes for op in w.ops]
-        outcomes = await trio.to_thread.run_sync(self._db.batch, ops, limiter=self._limiter)
+        outcomes = await self._batch(ops)
         self.writes += len(writes)
         self.commits += 1
         results = [WriteResult(value=o.value, error=o.error) for o in outcomes]
@@ -125,9 +197,7 @@ class StateStore(Actor):
     async def handle(self, message: Any) -> Any:
         assert self._db is not None
         if isinstance(message, Write):
-            outcomes = await trio.to_thread.run_sync(
-                self._db.batch, message.ops, limiter=self._limiter
-            )
+            outcomes = await self._batch(message.ops)
             self.writes += 1
             self.commits += 1
             results = [WriteResult(value=o.value, error=o.error) for o in outcomes]
@@ -135,10 +205,10 @@ class StateStore(Actor):
             self._notify(message.topic)
             return results
         if isinstance(message, Read):
+            db, thread = self._db, self._thread
+            assert thread is not None
             try:
-                return await trio.to_thread.run_sync(
-                    message.fn, self._db.connection, limiter=self._limiter
-                )
+                return await thread.run(lambda: message.fn(db.connection))
             except (apsw.Error, StoreError, ValueError, LookupError, TypeError) as exc:
                 # A failing read is the caller's problem: it gets the exception, the only
                 # writer stays up (a crash here would restart it, and the root may give up).
@@ -155,7 +225,9 @@ class StateStore(Actor):
                 pass
 
     def snapshot(self) -> dict[str, Any]:
-        stats = self._db.statistics() if self._db is not None else None
+        # Never the connection itself: it belongs to the writer thread, which may be inside
+        # a batch right now (a query from here would fail or stall the event loop).
+        stats = self._statistics
         return {
             "writes": self.writes,
             "commits": self.commits,

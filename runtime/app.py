@@ -3,12 +3,11 @@
 `boot` does everything that can fail before the tree starts, each failure mapped to its exit
 code with a message that names what is wrong: configuration (1), data folder or database (2),
 another instance (3). `serve` runs the tree until a signal, then stops it in reverse order
-within the shutdown deadline; a second signal (or the deadline) cancels what is left.
+within the shutdown deadline (`runtime.shutdown`); a second signal cancels what is left.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets as _secrets
 import signal
@@ -26,12 +25,14 @@ from actors.accounts.store import TokenStore
 from actors.redaction import register_secret
 from config.models import Config
 from config.secrets import Secret
-from exports.atomic import write_atomic
 from exports.files import RUNTIME_VERSION
+from runtime.announce import HttpAnnouncement
+from runtime.control import HTTP_ID
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.logging_setup import configure_logging
 from runtime.pidfile import PidFile
-from runtime.tree import RuntimePaths, build_tree
+from runtime.shutdown import stop_tree
+from runtime.tree import STATE_CHILDREN, RuntimePaths, build_tree
 from state import StoreError, open_database
 from state.creators import get_meta, set_meta
 from supervisors import Supervisor, SupervisorGaveUp
@@ -182,7 +183,7 @@ def _find_cause(exc: BaseException | None, kind: type[BaseException]) -> BaseExc
 def http_port(root: Supervisor) -> int | None:
     """The bound port of the HTTP server, once it runs."""
     for row in root.tree():
-        if row["path"] == f"{root.name}/http":
+        if row["path"] == f"{root.name}/{HTTP_ID}":
             return (row.get("detail") or {}).get("port")
     return None
 
@@ -193,6 +194,9 @@ async def serve(
     """Run the tree until SIGINT/SIGTERM (or Ctrl-Break), then stop it within the deadline."""
     config, paths = booted.config, booted.paths
     started_at = datetime.now(UTC)
+    announce = HttpAnnouncement(
+        paths.data_dir / "http.json", host=config.http.host, pid=os.getpid()
+    )
     root = build_tree(
         config,
         paths,
@@ -200,6 +204,7 @@ async def serve(
         pseudonym_key=booted.pseudonym_key,
         secrets=booted.secrets,
         version=RUNTIME_VERSION,
+        announce=announce,
     )
     deadline = config.runtime.shutdown_deadline
     failure: list[SupervisorGaveUp] = []
@@ -226,18 +231,18 @@ async def serve(
             stopped.set()
 
     def force_stop() -> None:
-        """Cancel the tree and close every mailbox: an `on_stop` that calls a sibling (the
-        trigger engine flushing to the store) fails at once instead of waiting out its grace
-        period for an actor that was cancelled too."""
+        """Cancel the tree, cut every `on_stop` (shielded ones too) and close every mailbox:
+        an `on_stop` that calls a sibling (the trigger engine flushing to the store) fails at
+        once instead of waiting out its grace period for an actor that was cancelled too."""
+        if root.registry is not None:
+            root.registry.bound_stops(trio.current_time())
         force.cancel()
         if root.registry is not None:
             root.registry.close_all()
 
     async def shutdown(reason: str) -> None:
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
-        with trio.move_on_after(deadline) as scope:
-            await root.stop()
-        if scope.cancelled_caught:
+        if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
             log.warning("shutdown deadline passed: cancelling what is left")
             force_stop()
 
@@ -258,7 +263,6 @@ async def serve(
                     log.warning("second signal: stopping now")
                     force_stop()
 
-    announce = paths.data_dir / "http.json"
     try:
         async with trio.open_nursery() as nursery:
             try:
@@ -271,11 +275,8 @@ async def serve(
             # Handle signals before announcing the port: whoever reads http.json may send
             # SIGTERM at once, which must be a clean stop, not the default (kill) action.
             await nursery.start(watch_signals, nursery)
-            port = http_port(root)
-            if port is not None:
-                # fsync-ing write: off the event loop, like every other file write.
-                body = json.dumps({"host": config.http.host, "port": port, "pid": os.getpid()})
-                await trio.to_thread.run_sync(write_atomic, announce, body.encode())
+            await announce.enable()
+            port = announce.port
             log.info(
                 "runtime started",
                 version=RUNTIME_VERSION,
@@ -288,7 +289,7 @@ async def serve(
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:
-        announce.unlink(missing_ok=True)
+        announce.remove()
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
         return ExitCode.FAILED

@@ -10,8 +10,12 @@ import trio
 
 from actors import Actor
 from exports.health import status_report
+from runtime.announce import HttpAnnouncement
 from runtime.http import HttpApp, HttpError, Request, Response, json_response, serve_http
 from supervisors import Supervisor
+
+#: The id of the HTTP server's child in the root supervisor.
+HTTP_ID = "http"
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +87,16 @@ def build_app(
         parent, _, child = path.rpartition("/")
         try:
             supervisor = root.find_supervisor(parent)
+            supervisor.ref(child)  # KeyError when unknown
+            if f"{HTTP_ID}/".startswith(f"{path}/"):
+                # This handler runs inside the server being restarted, which stopping it
+                # cancels: answer first, and have the supervisor restart it once the answer
+                # is sent.
+                return json_response(
+                    {"restarting": f"{root.name}/{path}"},
+                    status=202,
+                    after_send=lambda: _request_restart(supervisor, child),
+                )
             await supervisor.restart_child(child)
         except KeyError:
             raise HttpError(404, f"no child at {path!r}") from None
@@ -98,15 +112,31 @@ def build_app(
     return app
 
 
+def _request_restart(supervisor: Supervisor, child: str) -> None:
+    try:
+        supervisor.request_restart(child)
+    except (KeyError, RuntimeError) as exc:  # gone or stopping since the answer: nothing to do
+        supervisor.log.warning("restart not carried out", child=child, error=str(exc))
+
+
 class HttpServer(Actor):
     """Serves an `HttpApp`; `on_start` returns once the port is bound (so a port in use is a
-    start failure the supervisor and the process see)."""
+    start failure the supervisor and the process see). `announce`, when given, names the
+    bound port while the server listens, and nothing once it stopped."""
 
-    def __init__(self, app_factory: Callable[[], HttpApp], *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app_factory: Callable[[], HttpApp],
+        *,
+        host: str,
+        port: int,
+        announce: HttpAnnouncement | None = None,
+    ) -> None:
         self._app_factory = app_factory
         self.host = host
         self.requested_port = port
         self.port: int | None = None
+        self._announce = announce
 
     async def on_start(self) -> None:
         self.port = await self.nursery.start(
@@ -118,6 +148,12 @@ class HttpServer(Actor):
             )
         )
         self.log.info("http listening", host=self.host, port=self.port)
+        if self._announce is not None:
+            await self._announce.listening(self.port)
+
+    async def on_stop(self) -> None:
+        if self._announce is not None:
+            await self._announce.closed()
 
     async def run(self) -> None:
         await trio.sleep_forever()

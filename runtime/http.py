@@ -97,14 +97,21 @@ class Response:
     body: bytes = b""
     content_type: str = JSON_CONTENT_TYPE
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    #: Called once the response was handed to the server (or could not be): work that must
+    #: not start before the client has its answer, such as restarting this very server.
+    after_send: Callable[[], None] | None = None
 
 
 def json_response(
-    obj: Any, status: int = 200, *, headers: Mapping[str, str] | None = None
+    obj: Any,
+    status: int = 200,
+    *,
+    headers: Mapping[str, str] | None = None,
+    after_send: Callable[[], None] | None = None,
 ) -> Response:
     """A JSON response (UTF-8, compact, keys sorted so output is stable)."""
     body = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-    return Response(status=status, body=body, headers=dict(headers or {}))
+    return Response(status=status, body=body, headers=dict(headers or {}), after_send=after_send)
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -222,7 +229,11 @@ class HttpApp:
             response = await self._dispatch(method, path, client, headers, scope, receive)
         except _ClientGone:
             return
-        await _send_response(send, response)
+        try:
+            await _send_response(send, response)
+        finally:
+            if response.after_send is not None:
+                response.after_send()
 
     async def _dispatch(
         self,

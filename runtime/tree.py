@@ -18,7 +18,8 @@ from actors.triggers.engine import TriggerEngine
 from config.models import AccountConfig, Config, CreatorConfig
 from config.secrets import Secret
 from exports.publish import Mirror
-from runtime.control import HttpServer, build_app
+from runtime.announce import HttpAnnouncement
+from runtime.control import HTTP_ID, HttpServer, build_app
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
 
@@ -42,6 +43,11 @@ class RuntimePaths:
             pid_file=data / "runtime.pid",
             exports=config.state_root,
         )
+
+
+#: The root's children that keep and publish state: at a stop they get the last share of the
+#: shutdown deadline, after everything that produces state has stopped (`runtime.shutdown`).
+STATE_CHILDREN = frozenset({"store", "quotas", "publisher"})
 
 
 def _bot_logins(creator: CreatorConfig) -> frozenset[str]:
@@ -300,6 +306,7 @@ def build_tree(
     secrets: frozenset[str],
     version: str,
     http_port: int | None = None,
+    announce: HttpAnnouncement | None = None,
 ) -> Supervisor:
     """root (one_for_one): store, quotas, publisher, http, creators (one per creator)."""
     # The factories below look `root` up when they run, after it is assigned at the end.
@@ -338,6 +345,7 @@ def build_tree(
                 pseudonym_key=pseudonym_key,
                 secrets=secrets,
                 heartbeat_seconds=config.exports.heartbeat_seconds,
+                store=lambda: root.lookup("store"),
             ),
         )
     )
@@ -351,13 +359,14 @@ def build_tree(
         )
         children.append(
             ChildSpec(
-                "http",
+                HTTP_ID,
                 lambda: HttpServer(
                     lambda: build_app(
                         root, token=token, version=version, watch_secret=watch_secret
                     ),
                     host=config.http.host,
                     port=config.http.port if http_port is None else http_port,
+                    announce=announce,
                 ),
                 shutdown=2.0,
             )

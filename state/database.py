@@ -1,9 +1,10 @@
 """The SQLite database engine of the store: opening, checking, migrating, transactions.
 
 Threading: a :class:`Database` is synchronous and single-writer. The store actor owns it and
-calls it from one worker thread at a time (``trio.to_thread.run_sync`` with a dedicated
-limiter), so the event loop never waits on SQLite. Snapshot readers get their own read-only
-connection through :meth:`Database.read_connection`.
+calls it from its own thread only (the store's writer thread), so the event loop never waits
+on SQLite and no other thread ever touches the writing connection; even
+:meth:`Database.statistics` belongs on that thread (it reports counters that thread keeps).
+Snapshot readers get their own read-only connection through :meth:`Database.read_connection`.
 
 Durability choice: WAL with ``synchronous=FULL`` by default. In WAL mode FULL costs one fsync
 of the WAL per commit, and NORMAL none (only at checkpoints). Both survive a *process* crash,
@@ -199,6 +200,9 @@ class Database:
         self._path = path
         #: Versions migrated by this open (empty when the schema was already current).
         self.applied_migrations: tuple[int, ...] = tuple(applied_migrations)
+        # Only migrations change it, and they run before this object exists: read it once, so
+        # statistics never need to query the connection.
+        self._user_version = user_version(connection)
         self._depth = 0
         self._transactions = 0
         self._rollbacks = 0
@@ -363,8 +367,8 @@ class Database:
         return ReadConnection(conn)
 
     def statistics(self) -> Statistics:
-        """Return the current counters and file sizes."""
-        conn = self._require_open()
+        """Return the current counters and file sizes (no query: the connection is not used)."""
+        self._require_open()
 
         def size(p: str) -> int:
             try:
@@ -374,7 +378,7 @@ class Database:
 
         return Statistics(
             path=self._path,
-            user_version=user_version(conn),
+            user_version=self._user_version,
             transactions=self._transactions,
             rollbacks=self._rollbacks,
             writes=self._writes,

@@ -117,6 +117,22 @@ class _TaskStatus:
 _STOP_SIGNAL = object()
 
 
+class _RestartRequest:
+    """An operator's restart of one child, carried out by the supervisor's own task."""
+
+    __slots__ = ("child_id", "done", "error")
+
+    def __init__(self, child_id: str) -> None:
+        self.child_id = child_id
+        self.done = trio.Event()
+        self.error: BaseException | None = None
+
+    def finish(self, error: BaseException | None = None) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
+
+
 class Supervisor:
     """A supervisor with Erlang/OTP semantics; run it with `await nursery.start(sup.run)`."""
 
@@ -169,6 +185,7 @@ class Supervisor:
         self._exits_send: trio.MemorySendChannel | None = None
         self._exits_recv: trio.MemoryReceiveChannel | None = None
         self._stopped: trio.Event | None = None
+        self._restart_requests: list[_RestartRequest] = []
         self.log = bind_logger(self.path)
 
     # ------------------------------------------------------------------ running
@@ -215,9 +232,13 @@ class Supervisor:
                 timer_scope.cancel()
         finally:
             self._state = FAILED if gave_up is not None else STOPPED
+            for request in self._restart_requests:
+                request.finish(RuntimeError(f"{self.path} stopped before the restart"))
+            self._restart_requests.clear()
             self._stopped.set()
             if is_root:
                 self._registry.close_all()
+                self._registry.dead_letters.report()
         if gave_up is not None:
             raise gave_up
 
@@ -252,6 +273,9 @@ class Supervisor:
             item = await self._exits_recv.receive()
             if item is _STOP_SIGNAL or self._stop_requested:
                 return
+            if isinstance(item, _RestartRequest):
+                await self._operator_restart(item)
+                continue
             slot, run = item
             if run is not slot.run or run.expected or slot.removed:
                 continue  # stale: the slot was restarted or stopped since
@@ -475,20 +499,26 @@ class Supervisor:
             self._after_exit(slot, run)
 
     async def _call_on_stop(self, slot: _Slot, run: _Run, actor: Actor) -> None:
+        assert self._registry is not None
         deadline = run.stop_deadline
         if deadline is None:
             deadline = trio.current_time() + slot.spec.shutdown
-        # Shielded: on_stop must run even when the instance was cancelled, bounded by grace.
+        # Shielded: on_stop must run even when the instance was cancelled, bounded by grace
+        # and by the tree's shutdown deadline (which may come later, and cuts it then too).
         with trio.CancelScope(deadline=deadline, shield=True) as scope:
+            self._registry.stopping(scope, slot.path)
             try:
                 await actor.on_stop()
             except Exception as exc:
                 actor.log.error("on_stop failed", error=describe(exc))
+            finally:
+                self._registry.stopped(scope)
         if scope.cancelled_caught:
             actor.log.warning("on_stop cut off at the end of the grace period")
 
     def _after_exit(self, slot: _Slot, run: _Run) -> None:
         assert self._registry is not None
+        self._registry.stopped(run.scope)
         if run.error is not None:
             self._record_crash(slot, run.error, "child crashed")
         in_flight = slot.stats.current
@@ -528,8 +558,12 @@ class Supervisor:
         run.expected = True
         slot.state = STOPPING
         if run.stop_deadline is None:
-            run.stop_deadline = trio.current_time() + slot.spec.shutdown
+            assert self._registry is not None
+            run.stop_deadline = min(
+                trio.current_time() + slot.spec.shutdown, self._registry.stop_deadline(slot.path)
+            )
             run.scope.deadline = run.stop_deadline
+            self._registry.stopping(run.scope, slot.path)
             instance = run.instance
             if isinstance(instance, Supervisor):
                 instance._request_stop()
@@ -597,19 +631,54 @@ class Supervisor:
             self._remove_slot(slot)
 
     async def restart_child(self, child_id: str) -> None:
-        """Stop a child (within its grace period) and start a fresh instance.
+        """Stop a child (within its grace period) and start a fresh instance; returns once
+        the new instance has started.
 
         An operator's restart: not a crash, so it does not count toward restart intensity.
+        The supervisor's own task carries it out (see `request_restart`), so it completes
+        even when the caller is cancelled, as a caller inside the child itself is. A fresh
+        instance that fails to start is a crash like any other: visible as `restarting` with
+        its error, and retried with backoff within the restart intensity.
         """
-        if self._lock is None or self._stopped is None or self._stopped.is_set():
+        request = self._queue_restart(child_id)
+        await request.done.wait()
+        if request.error is not None:
+            raise request.error
+
+    def request_restart(self, child_id: str) -> None:
+        """Ask for `restart_child(child_id)` without waiting for it; `KeyError` when no such
+        child is known, `RuntimeError` when this supervisor is not running."""
+        self._queue_restart(child_id)
+
+    def _queue_restart(self, child_id: str) -> _RestartRequest:
+        if self._exits_send is None or self._stopped is None or self._stopped.is_set():
             raise RuntimeError(f"{self.path} is not running")
-        async with self._lock:
-            slot = self._by_id.get(child_id)
-            if slot is None:
-                raise KeyError(child_id)
-            await self._stop_slot(slot)
-            with trio.CancelScope() as self._work_scope:
-                await self._start_in_order([slot])
+        if child_id not in self._by_id:
+            raise KeyError(child_id)
+        request = _RestartRequest(child_id)
+        self._restart_requests.append(request)
+        self._exits_send.send_nowait(request)
+        return request
+
+    async def _operator_restart(self, request: _RestartRequest) -> None:
+        assert self._lock is not None
+        try:
+            async with self._lock:
+                slot = self._by_id.get(request.child_id)
+                if slot is None:
+                    request.finish(KeyError(request.child_id))
+                    return
+                with trio.CancelScope() as self._work_scope:
+                    await self._stop_slot(slot)
+                    await self._start_in_order([slot])
+            if self._work_scope.cancelled_caught:
+                request.finish(RuntimeError(f"{self.path} stopped before the restart"))
+            request.finish()
+        except BaseException as exc:  # the supervisor gave up: the caller hears why
+            request.finish(RuntimeError(f"restart of {self.path}/{request.child_id} failed: {exc}"))
+            raise
+        finally:
+            self._restart_requests.remove(request)
 
     def find_supervisor(self, path: str) -> Supervisor:
         """The live supervisor at `path` below this one ("" for this one); `KeyError` if none."""

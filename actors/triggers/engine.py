@@ -102,6 +102,7 @@ class TriggerEngine(Actor):
         self.fired_by_platform: dict[str, int] = {}  # the platform of the triggering message
         self.actions = 0
         self.errors = 0
+        self.replies_dropped = 0
         self.last_event_at: datetime | None = None
         self.last_fired: dict[tuple[str, str], datetime] = {}
 
@@ -302,9 +303,17 @@ class TriggerEngine(Actor):
             self._platform(action.platform).cast(
                 SendChat(text=text, reply_to=action.message_id, trigger_id=action.trigger_id)
             )
-        except (MailboxFull, KeyError) as exc:
+        except (MailboxFull, KeyError, ActorFailed) as exc:
+            # ActorFailed: the platform is gone for good (the process is stopping). A flood
+            # drops replies by the thousand: the first is logged, all are counted.
             self.errors += 1
-            self.log.warning("reply dropped", trigger=action.trigger_id, error=str(exc))
+            self.replies_dropped += 1
+            if self.replies_dropped == 1:
+                self.log.warning(
+                    "reply dropped (further drops are counted as replies_dropped)",
+                    trigger=action.trigger_id,
+                    error=str(exc),
+                )
 
     # -------------------------------------------------------------------- execution
 
@@ -524,6 +533,7 @@ class TriggerEngine(Actor):
             "fired_by_platform": dict(sorted(self.fired_by_platform.items())),
             "actions": self.actions,
             "errors": self.errors,
+            "replies_dropped": self.replies_dropped,
             "last_event_at": self.last_event_at,
             "cooldowns": len(self.cooldowns),
             "inflight": self._inflight,

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import pytest
 
 from exports.schemas import validate
 from runtime.cli import main
+from state.counters import get_tally
 
 pytestmark = pytest.mark.integration
 
@@ -563,6 +565,96 @@ def test_second_signal_forces_the_stop(running: Running) -> None:
     assert "second signal" in running.log_file.read_text("utf-8")
 
 
+FLOOD_DEADLINE = 2.0
+#: Creators flooding the one store at once (each its own engine and replay).
+FLOOD_CREATORS = ("daniel", *(f"flood-{n}" for n in range(7)))
+
+
+def flood_chat(lines: int = 600) -> str:
+    """A chat log of one instant: replayed with no gap at all, looped, it floods the engine
+    with replies (`!ping`), tally writes (`!death`, `gg`) and plain chat."""
+    texts = [("!ping", []), ("!death", ["moderator"]), ("gg wp", []), ("hello", [])]
+    rows = []
+    for n in range(lines):
+        text, roles = texts[n % len(texts)]
+        rows.append(
+            json.dumps(
+                {
+                    "platform": "replay",
+                    "channel": "daniel",
+                    "message_id": f"flood-{n}",
+                    "user_id": str(40200000 + n % 50),
+                    "login": f"viewer{n % 50}",
+                    "display_name": f"Viewer{n % 50}",
+                    "text": text,
+                    "sent_at": "2026-11-21T18:00:00.000Z",
+                    "roles": roles,
+                    "raw_type": "PRIVMSG",
+                }
+            )
+        )
+    return "\n".join(rows) + "\n"
+
+
+def database_tallies(data_dir: Path) -> dict[tuple[str, str], int]:
+    """Every tally committed, by (creator, tally)."""
+    path = data_dir / "state" / "runtime.sqlite3"
+    conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        found = {(c, t): get_tally(conn, c, t) for c in FLOOD_CREATORS for t in ("deaths", "gg")}
+    finally:
+        conn.close()
+    return {key: tally.count for key, tally in found.items() if tally is not None}
+
+
+@needs_signals
+@pytest.mark.parametrize("attempt", range(4))
+def test_sigterm_under_a_chat_flood_stops_within_the_deadline_with_exports_current(
+    tmp_path: Path, launch: Callable[..., Running], attempt: int
+) -> None:
+    text = config_text(deadline=FLOOD_DEADLINE).replace(
+        "speed = 1000.0", "speed = 1000.0\nloop = true"
+    )
+    # More creators, more engines flooding the one store at once.
+    head, _, creator = text.partition("[[creators]]")
+    text = head + "".join(
+        "[[creators]]" + creator.replace('"daniel"', f'"{name}"', 1) for name in FLOOD_CREATORS
+    )
+    config = write_config(tmp_path / "site", text)
+    (config.parent / "chat.jsonl").write_text(flood_chat(), encoding="utf-8")
+    run = launch(config)
+
+    def flooding() -> bool:
+        try:
+            return database_tallies(run.data_dir).get(("daniel", "gg"), 0) >= 100
+        except apsw.Error:
+            return False
+
+    wait_for(flooding, 20, "the flood to reach the store")
+    sent = time.monotonic()
+    run.proc.send_signal(signal.SIGTERM)
+    code = run.wait(timeout=FLOOD_DEADLINE + 10)
+    took = time.monotonic() - sent
+    lines = [json.loads(line) for line in run.log_file.read_text("utf-8").splitlines()]
+    dropped = Counter(line.get("path") for line in lines if "dead letter" in line["event"])
+    exported = {
+        (t["creator_id"], t["tally_id"]): t["count"]
+        for t in read_json(run.exports / "tallies.json")["tallies"]
+    }
+    committed = database_tallies(run.data_dir)
+    print(
+        f"SIGTERM to exit: {took:.2f} s (deadline {FLOOD_DEADLINE} s); "
+        f"dead-letter lines {sum(dropped.values())}; "
+        f"tallies exported {sum(exported.values())}, committed {sum(committed.values())}"
+    )
+    assert code == 0, run.stderr()
+    assert took <= FLOOD_DEADLINE, f"SIGTERM to exit took {took:.2f} s"
+    # Dropped messages are counted and said once per actor, not once per message.
+    assert all(n == 1 for n in dropped.values()), dropped
+    # What was committed is what the exports show: the stop published once more.
+    assert exported == committed
+
+
 # ------------------------------------------------------------------------------ control API
 
 
@@ -610,6 +702,39 @@ def test_control_api_requires_the_token_and_restarts_an_actor(
     assert "unauthorized request" in log
     assert token not in log and wrong not in log
     assert token not in run.stderr() and wrong not in run.stderr()
+
+
+def test_restarting_the_http_server_through_its_own_api_brings_it_back_where_http_json_says(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    token = "tok-" + secrets.token_hex(16)
+    config = write_config(tmp_path / "site", config_text(token_env="STREAMSUITES_TEST_TOKEN"))
+    run = launch(config, env=clean_env(STREAMSUITES_TEST_TOKEN=token))
+    auth = {"Authorization": f"Bearer {token}"}
+    announce = run.data_dir / "http.json"
+    first = json.loads(announce.read_text("utf-8"))["port"]
+    answer = httpx.post(f"{run.base_url}/actors/http/restart", headers=auth, timeout=5)
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"restarting": "root/http"}
+
+    def back() -> dict[str, Any] | None:
+        try:
+            found = json.loads(announce.read_text("utf-8"))
+            url = f"http://{found['host']}:{found['port']}"
+            rows = httpx.get(f"{url}/actors", headers=auth, timeout=2).json()["actors"]
+        except (OSError, ValueError, KeyError, httpx.HTTPError):
+            return None
+        row = {r["path"]: r for r in rows}["root/http"]
+        return row if row["restarts"] == 1 and row["state"] == "running" else None
+
+    row = wait_for(back, 10, "the HTTP server restarted, named by http.json")
+    assert row["last_error"] is None
+    # Port 0 in the configuration: a fresh one, and the old one is closed.
+    port = json.loads(announce.read_text("utf-8"))["port"]
+    if port != first:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{first}/status", timeout=2)
+    assert run.proc.poll() is None
 
 
 def test_control_routes_answer_403_when_no_token_is_configured(running: Running) -> None:

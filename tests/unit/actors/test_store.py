@@ -5,6 +5,7 @@ The store runs SQLite in a worker thread (`trio.to_thread`), so these tests use 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -178,4 +179,52 @@ async def test_the_store_refuses_unknown_messages(nursery, database):
     with pytest.raises(ActorFailed) as info:
         await root.lookup("store").call("hello")
     assert isinstance(info.value.__cause__, TypeError)
+    await root.stop()
+
+
+def slow_insert(key: str) -> Any:
+    """An operation that keeps SQLite busy for a while (so the writer thread is inside apsw)
+    before it inserts one row."""
+
+    def op(conn: apsw.Connection) -> str:
+        conn.execute(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500000) "
+            "SELECT count(*) FROM c"
+        ).fetchone()
+        conn.execute("INSERT INTO t (k, v) VALUES (?, 0)", (key,))
+        return key
+
+    return op
+
+
+async def test_snapshots_taken_during_batches_never_touch_the_writing_connection(nursery, database):
+    # Every publish and every GET /status walks the tree, which takes the store's snapshot
+    # while its thread is inside a batch: that must neither fail nor crash the store.
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+    snapshots: list[dict[str, Any]] = []
+    done = trio.Event()
+
+    async def hammer() -> None:
+        while not done.is_set():
+            rows_ = {r["path"]: r for r in root.tree()}
+            snapshots.append(rows_["root/store"]["detail"])
+            await trio.lowlevel.checkpoint()
+
+    nursery.start_soon(hammer)
+    keys = [f"k{i}" for i in range(3)]
+    async with trio.open_nursery() as writers:
+        for key in keys:
+            writers.start_soon(partial(write, store, slow_insert(key), topic="t"))
+    done.set()
+
+    assert len(snapshots) > 100
+    assert [s for s in snapshots if "snapshot_error" in s] == []
+    assert sorted(k for k, _ in await store.call(Read(fn=rows))) == sorted(keys)
+    tree = {r["path"]: r for r in root.tree()}
+    assert tree["root/store"]["restarts"] == 0
+    assert tree["root/store"]["last_error"] is None
+    # The figures come from what the writer thread kept after its last commit.
+    assert tree["root/store"]["detail"]["writes"] == 1 + len(keys)
+    assert tree["root/store"]["detail"]["file_size"] > 0
     await root.stop()

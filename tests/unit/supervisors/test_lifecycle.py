@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
+import structlog.testing
 import trio
+import trio.testing
 
 from actors import Actor, ActorFailed
 from actors._errors import leaves
@@ -254,3 +257,140 @@ async def test_restart_child_replaces_the_instance_without_counting_as_a_crash(
         with pytest.raises(KeyError):
             sup.find_supervisor("a")  # an actor, not a supervisor
         await sup.stop()
+
+
+async def test_a_restart_asked_for_from_inside_the_child_completes(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class RestartsItself(recorder_cls):
+        """On 'restart me', asks the supervisor to restart it from a task of its own nursery
+        (as an HTTP handler runs inside the server it restarts)."""
+
+        async def handle(self, message: Any) -> Any:
+            if message == "restart me":
+                self.nursery.start_soon(self._restart)
+                return None
+            return await super().handle(message)
+
+        async def _restart(self) -> None:
+            try:
+                await sup.restart_child(self.name)
+            finally:
+                self.journal.append(("asker finished", self.name, self.instance))
+
+    sup = Supervisor("root", [ChildSpec("a", recorder("a", RestartsItself))], max_restarts=0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.ref("a").call("restart me")
+        await trio.testing.wait_all_tasks_blocked()
+        # The asker was cancelled with the instance it ran in; the restart went on.
+        assert [e[:3] for e in journal] == [
+            ("start", "a", 1),
+            ("asker finished", "a", 1),
+            ("stop", "a", 1),
+            ("start", "a", 2),
+        ]
+        (child,) = sup.which_children()
+        assert (child.state, child.restarts, child.last_error) == ("running", 1, None)
+        assert await sup.ref("a").call("hello") == ("a", 2, "hello")
+        await sup.stop()
+
+
+async def test_a_fresh_instance_that_fails_to_start_is_shown_and_retried(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class FailsSecondStart(recorder_cls):
+        async def on_start(self) -> None:
+            await super().on_start()
+            if self.instance == 2:
+                raise OSError("port 8080 on 127.0.0.1 is in use")
+
+    sup = Supervisor(
+        "root",
+        [ChildSpec("a", recorder("a", FailsSecondStart))],
+        backoff=Backoff(initial=1.0, jitter=0),
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.request_restart("a")
+        await trio.sleep(0.5)  # mock clock: inside the backoff wait after the failed start
+        (child,) = sup.which_children()
+        assert child.state == "restarting"
+        assert child.last_error == "OSError: port 8080 on 127.0.0.1 is in use"
+        row = {r["path"]: r for r in sup.tree()}["root/a"]
+        assert (row["state"], row["last_error"]) == (child.state, child.last_error)
+        await trio.sleep(1.0)
+        (child,) = sup.which_children()
+        assert (child.state, child.restarts) == ("running", 2)
+        with pytest.raises(KeyError):
+            sup.request_restart("nobody")
+        await sup.stop()
+
+
+async def test_a_shutdown_bound_cuts_even_a_shielded_on_stop_already_running(
+    autojump_clock, journal, recorder, recorder_cls
+):
+    class SlowStop(recorder_cls):
+        async def on_stop(self) -> None:
+            await super().on_stop()
+            await trio.sleep(100)  # its grace period is 30 s
+
+    sup = Supervisor("root", [ChildSpec("a", recorder("a", SlowStop), shutdown=30.0)])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        nursery.start_soon(sup.stop)
+        await trio.sleep(1)
+        assert journal.events("stop") == ["a"]  # on_stop is running, shielded
+        # The process's deadline: also a cancel of the whole tree would not reach it.
+        sup.registry.bound_stops(trio.current_time() + 1)
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() == pytest.approx(2)
+
+
+async def test_a_shutdown_bound_shortens_grace_periods_below_a_path(autojump_clock, recorder):
+    class Busy(Actor):
+        async def handle(self, message: Any) -> Any:
+            await trio.sleep(100)
+
+    sup = Supervisor(
+        "root",
+        [
+            ChildSpec("kept", recorder("kept"), shutdown=30.0),
+            ChildSpec("busy", Busy, shutdown=30.0),
+        ],
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.ref("busy").cast("work")
+        await trio.testing.wait_all_tasks_blocked()
+        sup.registry.bound_stops(trio.current_time() + 3, under="root/busy")
+        sup.registry.bound_stops(trio.current_time() + 5)
+        await sup.stop()
+    assert trio.current_time() == pytest.approx(3)
+    assert sup.registry.stop_deadline("root/kept") == pytest.approx(5)
+    assert sup.registry.stop_deadline("root/busybody") == pytest.approx(5)
+
+
+async def test_messages_dropped_during_a_shutdown_are_logged_once_per_actor(autojump_clock):
+    class Sink(Actor):
+        async def handle(self, message: Any) -> Any:
+            await trio.sleep(100)
+
+    sup = Supervisor("root", [ChildSpec("sink", Sink, shutdown=1.0)])
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+            sup.registry.bound_stops(trio.current_time() + 10)
+            for n in range(500):
+                sup.ref("sink").cast(n)
+            await trio.testing.wait_all_tasks_blocked()
+            await sup.stop()
+    dropped = [e for e in logs if "dead letter" in e["event"]]
+    assert len(dropped) == 1, dropped
+    assert dropped[0]["path"] == "root/sink"
+    assert dropped[0]["count"] == 500
+    assert dropped[0]["messages"] == {
+        "int: actor stopped for good": 499,
+        "int: stopped while handling": 1,
+    }
+    assert sup.registry.dead_letters.count == 500

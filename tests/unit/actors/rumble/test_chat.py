@@ -23,7 +23,7 @@ from actors import Actor
 from actors.chat import SendChat
 from actors.events import ChatEvent, PaidMessageEvent, PlatformEvent
 from actors.rumble.chat import RumbleChat
-from actors.store import StateStore
+from actors.store import StateStore, WriterThread
 from config.models import RumbleConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
@@ -41,6 +41,12 @@ def inline_threads(monkeypatch: pytest.MonkeyPatch) -> None:
         return fn(*args)
 
     monkeypatch.setattr(trio.to_thread, "run_sync", run_sync)
+
+    async def run_inline(_thread: WriterThread, fn: Callable[[], Any]) -> Any:
+        return fn()
+
+    # The store's own writer thread too.
+    monkeypatch.setattr(WriterThread, "run", run_inline)
 
 
 class Recorder(Actor):

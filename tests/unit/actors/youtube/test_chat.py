@@ -1,7 +1,7 @@
 """`YouTubeChat` against `FakeYouTubeApi`, under a supervisor with a real `StateStore` and
 `QuotaRegistry`, on trio's MockClock (autojump).
 
-The store's worker-thread calls are made inline here (`inline_threads`): a thread in flight
+The store's writer-thread calls are made inline here (`inline_threads`): a thread in flight
 would let the autojump clock leap to the next deadline, making timing inexact. Most tests reach
 the fake in-process (`httpx.ASGITransport`); the shape tests go over a real socket (hypercorn).
 """
@@ -28,7 +28,7 @@ from actors import Actor
 from actors.chat import SendChat
 from actors.events import ChatEvent, PlatformEvent
 from actors.quotas.registry import QuotaRegistry
-from actors.store import StateStore
+from actors.store import StateStore, WriterThread
 from actors.youtube.chat import YouTubeChat
 from actors.youtube.livechat import next_quota_reset
 from config.models import CreatorConfig, YouTubeConfig
@@ -54,6 +54,12 @@ def inline_threads(monkeypatch: pytest.MonkeyPatch) -> None:
         return fn(*args)
 
     monkeypatch.setattr(trio.to_thread, "run_sync", run_sync)
+
+    async def run_inline(_thread: WriterThread, fn: Callable[[], Any]) -> Any:
+        return fn()
+
+    # The store's own writer thread too.
+    monkeypatch.setattr(WriterThread, "run", run_inline)
 
 
 class Recorder(Actor):

@@ -1,0 +1,123 @@
+"""The control API's restarts, and `http.json` following the HTTP server, over real sockets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+import trio.testing
+
+from actors import Actor
+from runtime.announce import HttpAnnouncement
+from runtime.control import HTTP_ID, HttpServer, build_app
+from supervisors import Backoff, ChildSpec, Supervisor
+
+TOKEN = "control-token-" + "0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Idle(Actor):
+    async def handle(self, message: Any) -> Any:
+        return message
+
+
+async def start_root(nursery: trio.Nursery, announce: HttpAnnouncement) -> Supervisor:
+    """root: an idle actor and the HTTP server (on a free port) with the control API."""
+    root: Supervisor
+    root = Supervisor(
+        "root",
+        [
+            ChildSpec("idle", Idle),
+            ChildSpec(
+                HTTP_ID,
+                lambda: HttpServer(
+                    lambda: build_app(root, token=TOKEN, version="test"),
+                    host="127.0.0.1",
+                    port=0,
+                    announce=announce,
+                ),
+                shutdown=2.0,
+            ),
+        ],
+        backoff=Backoff(initial=0.01),
+    )
+    await nursery.start(root.run)
+    await announce.enable()
+    return root
+
+
+class WatchedAnnouncement(HttpAnnouncement):
+    """`bound[n]` is set once the server bound a port for the n-th time."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, host="127.0.0.1", pid=1)
+        self.bound = {n: trio.Event() for n in (1, 2, 3)}
+        self.binds = 0
+
+    async def listening(self, port: int) -> None:
+        await super().listening(port)
+        self.binds += 1
+        self.bound[self.binds].set()
+
+
+def child(root: Supervisor, child_id: str) -> dict[str, Any]:
+    return {r["path"]: r for r in root.tree()}[f"root/{child_id}"]
+
+
+def announced(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+async def test_restarting_the_http_server_through_itself_answers_and_brings_it_back(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    announce = WatchedAnnouncement(tmp_path / "http.json")
+    root = await start_root(nursery, announce)
+    first = child(root, HTTP_ID)["detail"]["port"]
+    assert announced(announce.path) == {"host": "127.0.0.1", "port": first, "pid": 1}
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        answer = await client.post(f"http://127.0.0.1:{first}/actors/http/restart", headers=AUTH)
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"restarting": "root/http"}
+
+        with trio.fail_after(10):
+            await announce.bound[2].wait()  # the second bind after the first
+        await trio.testing.wait_all_tasks_blocked()
+        row = child(root, HTTP_ID)
+        assert (row["state"], row["restarts"]) == ("running", 1)
+        assert row["last_error"] is None
+        port = row["detail"]["port"]
+        # http.json names the server that listens now, and that server answers.
+        assert announced(announce.path) == {"host": "127.0.0.1", "port": port, "pid": 1}
+        status = await client.get(f"http://127.0.0.1:{port}/status")
+        assert status.status_code == 200
+        assert status.json()["status"] == "ok"
+        # Any other child: the answer comes once the restart is done.
+        done = await client.post(f"http://127.0.0.1:{port}/actors/idle/restart", headers=AUTH)
+        assert (done.status_code, done.json()) == (200, {"restarted": "root/idle"})
+        assert child(root, "idle")["restarts"] == 1
+    await root.stop()
+    # A stopped server is named nowhere.
+    assert announced(announce.path) is None
+
+
+async def test_http_json_is_written_only_once_enabled_and_removed_for_good(tmp_path: Path) -> None:
+    announce = HttpAnnouncement(tmp_path / "http.json", host="::1", pid=7)
+    await announce.listening(8080)
+    assert announced(announce.path) is None  # SIGTERM not handled yet
+    await announce.enable()
+    assert announced(announce.path) == {"host": "::1", "port": 8080, "pid": 7}
+    await announce.closed()
+    assert announced(announce.path) is None
+    await announce.listening(8081)
+    assert announced(announce.path)["port"] == 8081
+    announce.remove()
+    await announce.listening(8082)  # a server restarting while the process exits
+    assert announced(announce.path) is None

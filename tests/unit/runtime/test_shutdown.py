@@ -1,0 +1,82 @@
+"""`stop_tree`: the process's stop within its deadline, on trio's mock clock."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from actors import Actor
+from runtime.shutdown import StopPlan, stop_tree
+from supervisors import ChildSpec, Supervisor
+
+
+class Stops(Actor):
+    """Records when its `on_stop` began and ended; takes `seconds` to finish it."""
+
+    def __init__(self, name: str, journal: list[tuple[str, str, float]], seconds: float) -> None:
+        self.name = name
+        self.journal = journal
+        self.seconds = seconds
+
+    async def on_stop(self) -> None:
+        self.journal.append(("on_stop", self.name, trio.current_time()))
+        await trio.sleep(self.seconds)
+        self.journal.append(("stopped", self.name, trio.current_time()))
+
+
+def tree(journal: list[tuple[str, str, float]]) -> Supervisor:
+    """store (state, quick to stop) and creators (a producer whose engine flushes for 60 s
+    within a 30 s grace period, the case that overran the deadline)."""
+    engine = Supervisor(
+        "creators", [ChildSpec("engine", lambda: Stops("engine", journal, 60.0), shutdown=30.0)]
+    )
+    return Supervisor(
+        "root",
+        [
+            ChildSpec("store", lambda: Stops("store", journal, 0.5), shutdown=30.0),
+            ChildSpec("creators", lambda: engine, shutdown=30.0),
+        ],
+    )
+
+
+def test_the_plan_keeps_a_share_for_the_state_children_and_for_the_exit() -> None:
+    assert StopPlan.within(10.0, now=100.0) == StopPlan(producers_by=107.5, tree_by=109.5)
+    assert StopPlan.within(1.0, now=0.0) == StopPlan(producers_by=0.55, tree_by=0.8)
+
+
+async def test_the_whole_stop_shielded_on_stop_included_ends_within_the_deadline(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journal: list[tuple[str, str, float]] = []
+    root = tree(journal)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        began = trio.current_time()
+        in_time = await stop_tree(root, 10.0, state_children={"store"})
+        took = trio.current_time() - began
+    assert in_time
+    assert took <= 10.0 - 0.5  # the exit's share is left
+    times = {(event, name): at - began for event, name, at in journal}
+    # The producer's on_stop is cut off early enough for the store to stop in its own time.
+    assert times[("on_stop", "engine")] == pytest.approx(0.0)
+    assert ("stopped", "engine") not in times
+    assert times[("on_stop", "store")] == pytest.approx(7.5)
+    assert times[("stopped", "store")] == pytest.approx(8.0)
+
+
+async def test_a_stop_that_cannot_finish_is_cut_at_the_deadline_and_says_so(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journal: list[tuple[str, str, float]] = []
+    root = Supervisor(
+        "root", [ChildSpec("store", lambda: Stops("store", journal, 100.0), shutdown=30.0)]
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        began = trio.current_time()
+        in_time = await stop_tree(root, 4.0, state_children={"store"})
+        assert trio.current_time() - began == pytest.approx(4.0 - 0.5)
+        nursery.cancel_scope.cancel()
+    assert not in_time
+    assert trio.current_time() - began == pytest.approx(4.0 - 0.5)
