@@ -40,8 +40,23 @@ from actors.triggers.rules import TriggerRules
 from actors.triggers.templates import action_variables, render
 from config.models import CreatorConfig
 from exports.redact import pseudonymize
-from state import StoreError, clips, cooldowns, counters, polls, signals
-from state.errors import InvalidArgument
+from state.commands import (
+    ActiveCooldowns,
+    AddScore,
+    AppendSignals,
+    ChangeTally,
+    ClosePoll,
+    Command,
+    CreateClip,
+    DeclareTallies,
+    MissingTallies,
+    OpenPoll,
+    RecordVote,
+    SetCooldowns,
+    SignalRow,
+)
+from state.errors import StoreError
+from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
@@ -50,8 +65,8 @@ DURABLE_COOLDOWN_SECONDS = 30.0
 
 #: Turns the results of an action's operations into its reply's template variables.
 Finish = Callable[[list[Any]], dict[str, object]]
-#: What an action writes: operations (none for a plain reply), store topic, and `Finish`.
-Plan = tuple[tuple[Callable[[apsw.Connection], Any], ...], str, Finish]
+#: What an action writes: store commands (none for a plain reply), store topic, and `Finish`.
+Plan = tuple[tuple[Command, ...], str, Finish]
 STORE_FAILURE_REPLY = "Sorry, that did not work this time; please try again later."
 
 
@@ -78,7 +93,7 @@ class TriggerEngine(Actor):
         self.rules = TriggerRules.from_config(creator, self_logins=self_logins)
         self.cooldowns = CooldownTable()
         self._prefix = f"{creator.id}/"
-        self._pending_signals: list[dict[str, Any]] = []
+        self._pending_signals: list[SignalRow] = []
         self._pending_cooldowns: dict[str, int] = {}
         self._pending = trio.Event()
         # Writes are awaited in the order they were queued, so replies keep chat order.
@@ -103,16 +118,19 @@ class TriggerEngine(Actor):
     async def _restore(self) -> None:
         now_ms = int(self._clock() * 1000)
         creator = self.creator
-
-        def restore(conn: apsw.Connection) -> tuple[dict[str, float], set[str]]:
-            rows = cooldowns.active_cooldowns(conn, now=now_ms, prefix=self._prefix)
-            absent = {
-                t.id for t in creator.tallies if counters.get_tally(conn, creator.id, t.id) is None
-            }
-            return {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}, absent
-
+        tally_ids = tuple(t.id for t in creator.tallies)
         try:
-            expiries, absent = await self._store().call(Read(fn=restore), timeout=30)
+            expiries = await self._store().call(
+                Read(fn=ActiveCooldowns(prefix=self._prefix, now=now_ms)), timeout=30
+            )
+            absent = (
+                await self._store().call(
+                    Read(fn=MissingTallies(creator_id=creator.id, tally_ids=tally_ids)),
+                    timeout=30,
+                )
+                if tally_ids
+                else frozenset()
+            )
         except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
             # Chat keeps working with fresh cooldowns rather than not at all; said loudly.
             self.errors += 1
@@ -124,19 +142,11 @@ class TriggerEngine(Actor):
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
         if not absent:
             return
-
-        def declare(conn: apsw.Connection) -> None:
-            for tally in creator.tallies:
-                if tally.id in absent and counters.get_tally(conn, creator.id, tally.id) is None:
-                    counters.set_tally(
-                        conn,
-                        creator_id=creator.id,
-                        tally_id=tally.id,
-                        value=0,
-                        label=tally.label,
-                        now=now_ms,
-                    )
-
+        declare = DeclareTallies(
+            creator_id=creator.id,
+            tallies=tuple((t.id, t.label) for t in creator.tallies if t.id in absent),
+            now=now_ms,
+        )
         try:
             await write(self._store(), declare, topic="tallies")
         except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
@@ -212,7 +222,8 @@ class TriggerEngine(Actor):
             self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
             ops, topic, finish = self._plan(action, event)
             if durable:
-                ops, finish = (_persist_cooldowns(durable), *ops), _skip_first(finish)
+                ops = (SetCooldowns(expiries=tuple(durable.items())), *ops)
+                finish = _skip_first(finish)
                 topic = topic or "cooldowns"
                 durable = {}
             if not ops:
@@ -283,8 +294,8 @@ class TriggerEngine(Actor):
     # -------------------------------------------------------------------- execution
 
     def _plan(self, action: Action, event: ChatEvent) -> Plan:
-        """What `action` writes (operations, topic) and how its reply variables follow from
-        the operations' results. Nothing is written here: the caller queues the write."""
+        """What `action` writes (typed store commands, topic) and how its reply variables
+        follow from the commands' results. Nothing is written here: the caller queues it."""
         variables = action_variables(action)
         creator_id = self.creator.id
         at = from_datetime(event.sent_at)
@@ -292,49 +303,27 @@ class TriggerEngine(Actor):
             return (), "", lambda _results: variables
         if isinstance(action, PollOpen):
             poll_id = f"{creator_id}-{at}"
-
-            def open_(conn: apsw.Connection) -> None:
-                for current in polls.list_polls(conn, creator_id=creator_id, state="open"):
-                    polls.close_poll(conn, poll_id=current.poll.poll_id, now=at)
-                polls.open_poll(
-                    conn,
-                    poll_id=poll_id,
-                    creator_id=creator_id,
-                    question=action.question,
-                    options=action.options,
-                    now=at,
-                )
+            command: Command = OpenPoll(
+                creator_id=creator_id,
+                poll_id=poll_id,
+                question=action.question,
+                options=action.options,
+                now=at,
+            )
 
             def opened(_results: list[Any]) -> dict[str, object]:
                 variables["poll"] = poll_id
                 return variables
 
-            return (open_,), "polls", opened
+            return (command,), "polls", opened
         if isinstance(action, PollVote):
-            voter = pseudonymize(event.user_id, self._key)
-
-            def vote(conn: apsw.Connection) -> polls.VoteResult:
-                current = polls.list_polls(conn, creator_id=creator_id, state="open")
-                if not current:
-                    raise InvalidArgument("there is no open poll")
-                poll_id = current[0].poll.poll_id
-                option = polls.resolve_option(conn, poll_id, action.option)
-                if option is None:
-                    raise InvalidArgument(f"no option {action.option!r} in this poll")
-                result = polls.vote(
-                    conn, poll_id=poll_id, voter_key=voter, option_id=option, now=at
-                )
-                signals.append_signal(
-                    conn,
-                    kind="poll_vote",
-                    creator_id=creator_id,
-                    timestamp=at,
-                    entity_id=poll_id,
-                    type="vote",
-                    source=event.platform,
-                    summary=f"{voter} voted for option {option}",
-                )
-                return result
+            command = RecordVote(
+                creator_id=creator_id,
+                voter_key=pseudonymize(event.user_id, self._key),
+                option=action.option,
+                now=at,
+                source=event.platform,
+            )
 
             def voted(results: list[Any]) -> dict[str, object]:
                 (result,) = results
@@ -342,14 +331,8 @@ class TriggerEngine(Actor):
                 variables["votes"] = result.results.total_votes
                 return variables
 
-            return (vote,), "polls", voted
+            return (command,), "polls", voted
         if isinstance(action, PollClose):
-
-            def close(conn: apsw.Connection) -> polls.PollResults:
-                current = polls.list_polls(conn, creator_id=creator_id, state="open")
-                if not current:
-                    raise InvalidArgument("there is no open poll")
-                return polls.close_poll(conn, poll_id=current[0].poll.poll_id, now=at)
 
             def closed_(results: list[Any]) -> dict[str, object]:
                 (closed,) = results
@@ -361,61 +344,37 @@ class TriggerEngine(Actor):
                 variables["question"] = closed.poll.question
                 return variables
 
-            return (close,), "polls", closed_
+            return (ClosePoll(creator_id=creator_id, now=at),), "polls", closed_
         if isinstance(action, TallyChange):
             label = next((t.label for t in self.creator.tallies if t.id == action.tally_id), None)
-
-            def change(conn: apsw.Connection) -> counters.Tally:
-                kw = {"creator_id": creator_id, "tally_id": action.tally_id, "label": label}
-                if action.op == "increment":
-                    tally = counters.increment_tally(conn, by=action.amount, now=at, **kw)
-                elif action.op == "decrement":
-                    tally = counters.decrement_tally(conn, by=action.amount, now=at, **kw)
-                else:
-                    tally = counters.set_tally(conn, value=0, now=at, **kw)
-                signals.append_signal(
-                    conn,
-                    kind="tally",
-                    creator_id=creator_id,
-                    timestamp=at,
-                    entity_id=action.tally_id,
-                    type=action.op,
-                    source=event.platform,
-                    summary=f"{action.tally_id} is now {tally.count}",
-                )
-                return tally
+            command = ChangeTally(
+                creator_id=creator_id,
+                tally_id=action.tally_id,
+                label=label,
+                op=action.op,
+                amount=action.amount,
+                now=at,
+                source=event.platform,
+            )
 
             def changed(results: list[Any]) -> dict[str, object]:
                 variables["count"] = results[0].count
                 return variables
 
-            return (change,), "tallies", changed
+            return (command,), "tallies", changed
         if isinstance(action, ScoreAdd):
             title = next(
                 (b.title for b in self.creator.scoreboards if b.id == action.scoreboard_id), None
             )
-
-            def score(conn: apsw.Connection) -> counters.RankedEntry:
-                entry = counters.add_points(
-                    conn,
-                    creator_id=creator_id,
-                    scoreboard_id=action.scoreboard_id,
-                    label=action.label,
-                    points=action.points,
-                    title=title,
-                    now=at,
-                )
-                signals.append_signal(
-                    conn,
-                    kind="score",
-                    creator_id=creator_id,
-                    timestamp=at,
-                    entity_id=action.scoreboard_id,
-                    type="points",
-                    source=event.platform,
-                    summary=f"{action.points:+d} points, now {entry.score}",
-                )
-                return entry
+            command = AddScore(
+                creator_id=creator_id,
+                scoreboard_id=action.scoreboard_id,
+                title=title,
+                label=action.label,
+                points=action.points,
+                now=at,
+                source=event.platform,
+            )
 
             def scored(results: list[Any]) -> dict[str, object]:
                 (entry,) = results
@@ -423,34 +382,48 @@ class TriggerEngine(Actor):
                 variables["position"] = entry.position
                 return variables
 
-            return (score,), "scoreboards", scored
+            return (command,), "scoreboards", scored
         if isinstance(action, ClipRequest):
             title = action.title or f"{self.creator.display_name} clip"
-
-            def request(conn: apsw.Connection) -> clips.Clip:
-                return clips.create_clip(
-                    conn,
-                    creator_id=creator_id,
-                    title=title[:120],
-                    platform=event.platform,
-                    duration_seconds=action.duration_seconds,
-                    requested_by=pseudonymize(event.user_id, self._key),
-                    source=f"{event.platform}:{event.channel}",
-                    now=at,
-                )
+            command = CreateClip(
+                creator_id=creator_id,
+                title=title[:120],
+                platform=event.platform,
+                duration_seconds=action.duration_seconds,
+                requested_by=pseudonymize(event.user_id, self._key),
+                source=f"{event.platform}:{event.channel}",
+                now=at,
+            )
 
             def requested(results: list[Any]) -> dict[str, object]:
                 variables["clip"] = results[0].clip_id
                 return variables
 
-            return (request,), "clips", requested
+            return (command,), "clips", requested
         raise TypeError(f"no executor for {type(action).__name__}")
 
     # ---------------------------------------------------------------------- signals
 
-    def _signal(self, kind: str, at: datetime, **fields: Any) -> None:
+    def _signal(
+        self,
+        kind: SignalKind,
+        at: datetime,
+        *,
+        entity_id: str,
+        type: str,  # the signal field is named "type"
+        source: str,
+        summary: str,
+    ) -> None:
         self._pending_signals.append(
-            {"kind": kind, "creator_id": self.creator.id, "timestamp": from_datetime(at), **fields}
+            SignalRow(
+                kind=kind,
+                creator_id=self.creator.id,
+                timestamp=from_datetime(at),
+                entity_id=entity_id,
+                type=type,
+                source=source,
+                summary=summary,
+            )
         )
         self._pending.set()
 
@@ -461,14 +434,14 @@ class TriggerEngine(Actor):
         if not signal_rows and not expiries:
             return
 
-        def append(conn: apsw.Connection) -> None:
-            for scope, expires_at in expiries.items():
-                cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
-            if signal_rows:
-                signals.append_signals(conn, signal_rows)
+        ops: list[Command] = []
+        if expiries:
+            ops.append(SetCooldowns(expiries=tuple(expiries.items())))
+        if signal_rows:
+            ops.append(AppendSignals(rows=signal_rows))
 
         try:
-            await write(self._store(), append, topic="signals")
+            await write(self._store(), *ops, topic="signals")
         except Exception as exc:
             # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
             # cooldowns still hold; the signals of this second are lost and counted.
@@ -488,14 +461,6 @@ class TriggerEngine(Actor):
             "inflight": self._inflight,
             "fired_at": dict(self.last_fired),
         }
-
-
-def _persist_cooldowns(expiries: dict[str, int]) -> Callable[[apsw.Connection], None]:
-    def persist(conn: apsw.Connection) -> None:
-        for scope, expires_at in expiries.items():
-            cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
-
-    return persist
 
 
 def _skip_first(finish: Finish) -> Finish:
