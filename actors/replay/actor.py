@@ -2,18 +2,22 @@
 
 It is a platform like the others: its events go to the creator's trigger engine, and replies
 come back to it (they are recorded and counted, never sent anywhere). The gaps between the
-recorded `sent_at` times are kept, divided by `speed`; events are re-stamped with the time
-they are played, so cooldowns and exports see a live stream.
+recorded `sent_at` times are kept, divided by `speed`, and each event keeps its recorded
+`sent_at`: the trigger engine runs cooldowns, timers and points on the event's time for this
+platform (the recorded clock), so a replay at `speed = 10` gives the replies the live stream
+would have had, and two replays of the same log write the same exports. With `loop`, each
+further pass is shifted by the log's span (plus a second) so the clock never runs backwards.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
 from actors import Actor, ActorRef
@@ -23,6 +27,11 @@ from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
 
 # Longest pause between two replayed lines, so a log with a gap of hours stays watchable.
 MAX_GAP_SECONDS = 5.0
+
+
+@attrs.frozen(kw_only=True)
+class RecordedReplies:
+    """Ask a `ReplayChat` for the replies it recorded (newest 100), oldest first."""
 
 
 class ReplayChat(Actor):
@@ -63,8 +72,10 @@ class ReplayChat(Actor):
 
     async def run(self) -> None:
         target = self._triggers()
+        shift = timedelta(0)
         while True:
             previous: datetime | None = None
+            first: datetime | None = None
             for number, line in enumerate(self._lines, start=1):
                 if is_skippable(line):
                     continue
@@ -79,13 +90,16 @@ class ReplayChat(Actor):
                     gap = (recorded - previous).total_seconds() / self.speed
                     await trio.sleep(min(max(gap, 0.0), MAX_GAP_SECONDS))
                 previous = recorded
-                now = self._clock()
-                fields.update(platform="replay", sent_at=now)
+                first = first or recorded
+                at = recorded + shift
+                fields.update(platform="replay", sent_at=at)
                 await target.send(ChatEvent(**fields))
                 self.messages += 1
-                self.last_event_at = now
+                self.last_event_at = at
             if not self.loop:
                 break
+            if first is not None and previous is not None:
+                shift += previous - first + timedelta(seconds=1)
         self.status = "inactive"
         self.finished = True
         self.log.info("replay finished", messages=self.messages, rejected=self.rejected)
@@ -97,6 +111,8 @@ class ReplayChat(Actor):
             self.reply_count += 1
             self.log.info("reply", text=message.text, trigger=message.trigger_id)
             return None
+        if isinstance(message, RecordedReplies):
+            return tuple(self.replies)
         raise TypeError(f"ReplayChat takes SendChat, got {type(message).__name__}")
 
     def snapshot(self) -> dict[str, Any]:

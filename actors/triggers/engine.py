@@ -60,6 +60,8 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: The platform whose events run on their recorded clock (see `ReplayChat`).
+REPLAY = "replay"
 #: Cooldowns at least this long are committed before the reply; shorter ones within a second.
 DURABLE_COOLDOWN_SECONDS = 30.0
 
@@ -200,7 +202,7 @@ class TriggerEngine(Actor):
             source=event.platform,
             summary=f"message from {pseudonymize(event.user_id, self._key)}",
         )
-        now = self._clock()
+        now = self._now(event)
         result = evaluate(self.rules, self.cooldowns, event, now=now)
         if result.ignored or not (result.actions or result.errors):
             return []
@@ -219,7 +221,9 @@ class TriggerEngine(Actor):
             self._say(error, error.text)
         for action in result.actions:
             self.fired += 1
-            self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
+            self.last_fired[(self.creator.id, action.trigger_id)] = (
+                event.sent_at if event.platform == REPLAY else datetime.now(UTC)
+            )
             ops, topic, finish = self._plan(action, event)
             if durable:
                 ops = (SetCooldowns(expiries=tuple(durable.items())), *ops)
@@ -240,6 +244,13 @@ class TriggerEngine(Actor):
             self._inflight += 1
             self._completions_send.send_nowait((action, pending, finish))
         return list(result.actions)
+
+    def _now(self, event: ChatEvent | PlatformEvent) -> float:
+        """The clock an event is judged on (cooldowns, timers, points): the engine's clock,
+        except on the replay platform, whose events carry the recorded clock."""
+        if event.platform == REPLAY:
+            return event.sent_at.timestamp()
+        return self._clock()
 
     async def _complete_in_order(self) -> None:
         async for item in self._completions:
