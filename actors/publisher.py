@@ -175,11 +175,20 @@ TOPIC_FILES: Mapping[str, frozenset[str]] = {
     "streams": frozenset(),
     "outbox": frozenset({"jobs.json"}),  # notification deliveries are jobs too
     "chat_seen": frozenset(),
+    "points": frozenset({"points.json"}),
+    "quotes": frozenset({"quotes.json"}),
+    "giveaways": frozenset({"giveaways.json", "points.json"}),  # entry costs are points
+    "activity": _SIGNAL_FILES | {"points.json"},  # chat signals with the points they earned
+    "reads": frozenset(),  # commands that only read, in order with the writes
 }
 
 
 def files_for_topic(topic: str) -> frozenset[str]:
-    """The database files a `Changed(topic)` makes dirty (all of them for an unknown topic)."""
+    """The database files a `Changed(topic)` makes dirty (all of them for an unknown topic).
+
+    A write of several kinds of change names them joined by "+" (`"tallies+points"`)."""
+    if "+" in topic:
+        return frozenset().union(*(TOPIC_FILES.get(t, DB_FILES) for t in topic.split("+")))
     return TOPIC_FILES.get(topic, DB_FILES)
 
 

@@ -14,29 +14,54 @@ already pseudonymized where they reach a signal or an export (`voter_key`, `requ
 
 from __future__ import annotations
 
+import random
+import secrets
+from collections.abc import Callable
 from typing import Any, Literal
 
 import apsw
 import attrs
 
-from . import clips, cooldowns, counters, polls, signals
-from .errors import InvalidArgument
+from . import chatops, clips, cooldowns, counters, giveaways, loyalty, polls, quotes, signals
+from .errors import InvalidArgument, Refused
+from .loyalty import Balance, Viewer
 
 __all__ = [
     "ActiveCooldowns",
+    "AddQuote",
     "AddScore",
+    "AdjustPoints",
     "AppendSignals",
     "ChangeTally",
+    "CloseGiveaway",
     "ClosePoll",
     "Command",
     "CreateClip",
     "DeclareTallies",
+    "DeleteQuote",
+    "DrawGiveaway",
+    "DrawnWinner",
+    "GrantPoints",
+    "JoinGiveaway",
     "MissingTallies",
+    "OpenGiveaway",
     "OpenPoll",
+    "Paid",
+    "PointsGrant",
+    "PointsOf",
     "Query",
+    "RecordFilterHit",
+    "RecordTimerPost",
     "RecordVote",
+    "RestoreFeatures",
+    "RestoredFeatures",
     "SetCooldowns",
+    "ShowQuote",
     "SignalRow",
+    "SpendPoints",
+    "TopPoints",
+    "TransferPoints",
+    "Viewer",
 ]
 
 
@@ -364,4 +389,399 @@ class CreateClip(Command):
             requested_by=self.requested_by,
             source=self.source,
             now=self.now,
+        )
+
+
+# ------------------------------------------------------------------------------ points
+
+
+@attrs.frozen(kw_only=True)
+class PointsGrant:
+    """Points a viewer earned (chatting, being active) at `at` (Unix ms)."""
+
+    viewer: Viewer
+    amount: int
+    at: int
+    per_message: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class GrantPoints(Command):
+    """Credit earned points, in order."""
+
+    creator_id: str
+    grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple)
+
+    def run(self, conn: apsw.Connection) -> int:
+        for grant in self.grants:
+            loyalty.add(
+                conn,
+                creator_id=self.creator_id,
+                viewer=grant.viewer,
+                amount=grant.amount,
+                now=grant.at,
+                earned=grant.per_message,
+            )
+        return len(self.grants)
+
+
+@attrs.frozen(kw_only=True)
+class SpendPoints(Command):
+    """Take `amount` from the viewer, or refuse (`Refused`) when the balance is short."""
+
+    creator_id: str
+    viewer: Viewer
+    amount: int
+    name: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> Balance:
+        return loyalty.spend(
+            conn,
+            creator_id=self.creator_id,
+            viewer=self.viewer,
+            amount=self.amount,
+            name=self.name,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Paid(Command):
+    """`cost` then `then`, atomically: when `then` fails the payment is rolled back with it
+    (the refund), and when the payment is refused `then` does not run. Replies
+    `(balance after paying, then's result or None)`."""
+
+    cost: SpendPoints
+    then: Command | None = None
+
+    def run(self, conn: apsw.Connection) -> tuple[Balance, Any]:
+        balance = self.cost.run(conn)
+        return balance, (None if self.then is None else self.then.run(conn))
+
+
+def _known(conn: apsw.Connection, creator_id: str, platform: str, login: str) -> Viewer:
+    found = loyalty.find_by_login(conn, creator_id, platform, login)
+    if found is None:
+        raise Refused(f"I don't know @{login} here yet.")
+    return Viewer(
+        platform=found.platform,
+        viewer_key=found.viewer_key,
+        login=found.login,
+        display_name=found.display_name,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PointsOf(Command):
+    """The balance of `viewer`, or of the viewer known as `target_login` on the same platform.
+
+    A command (not a query) so it is answered in order after the earnings queued before it."""
+
+    creator_id: str
+    viewer: Viewer
+    target_login: str | None = None
+
+    def run(self, conn: apsw.Connection) -> Balance:
+        viewer = self.viewer
+        if self.target_login is not None:
+            viewer = _known(conn, self.creator_id, viewer.platform, self.target_login)
+        return loyalty.balance_of(conn, self.creator_id, viewer)
+
+
+@attrs.frozen(kw_only=True)
+class TransferPoints(Command):
+    """`giver` gives `amount` to the viewer known as `receiver_login` (same platform), atomically;
+    replies `(giver's balance, receiver's balance)`."""
+
+    creator_id: str
+    giver: Viewer
+    receiver_login: str
+    amount: int
+    name: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> tuple[Balance, Balance]:
+        receiver = _known(conn, self.creator_id, self.giver.platform, self.receiver_login)
+        return loyalty.transfer(
+            conn,
+            creator_id=self.creator_id,
+            giver=self.giver,
+            receiver=receiver,
+            amount=self.amount,
+            name=self.name,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class AdjustPoints(Command):
+    """A moderator adds `amount` (negative: removes, refused below zero) to a viewer's balance."""
+
+    creator_id: str
+    platform: str
+    target_login: str
+    amount: int
+    name: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> Balance:
+        viewer = _known(conn, self.creator_id, self.platform, self.target_login)
+        if self.amount >= 0:
+            return loyalty.add(
+                conn, creator_id=self.creator_id, viewer=viewer, amount=self.amount, now=self.now
+            )
+        return loyalty.spend(
+            conn,
+            creator_id=self.creator_id,
+            viewer=viewer,
+            amount=-self.amount,
+            name=self.name,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TopPoints(Command):
+    """The `limit` highest balances (in order after the earnings queued before it)."""
+
+    creator_id: str
+    limit: int
+
+    def run(self, conn: apsw.Connection) -> list[Balance]:
+        return loyalty.top(conn, self.creator_id, self.limit)
+
+
+# ------------------------------------------------------------------------------ quotes
+
+
+@attrs.frozen(kw_only=True)
+class AddQuote(Command):
+    """Add a quote under the next number; replies the `quotes.Quote`."""
+
+    creator_id: str
+    text: str
+    added_by: str
+    platform: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> quotes.Quote:
+        return quotes.add_quote(
+            conn,
+            creator_id=self.creator_id,
+            text=self.text,
+            added_by=self.added_by,
+            platform=self.platform,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ShowQuote(Command):
+    """Quote `number`, or one containing `word`, or any: the `pick`-th (modulo the count)."""
+
+    creator_id: str
+    number: int | None = None
+    word: str | None = None
+    pick: int = 0
+
+    def run(self, conn: apsw.Connection) -> quotes.Quote:
+        if self.number is not None:
+            found = quotes.get_quote(conn, self.creator_id, self.number)
+            if found is None:
+                raise Refused(f"There is no quote #{self.number}.")
+            return found
+        if self.word is not None:
+            found = quotes.find_quote(conn, self.creator_id, self.word, self.pick)
+            if found is None:
+                raise Refused(f"No quote mentions {self.word!r}.")
+            return found
+        every = quotes.list_quotes(conn, self.creator_id)
+        if not every:
+            raise Refused("There are no quotes yet.")
+        return every[self.pick % len(every)]
+
+
+@attrs.frozen(kw_only=True)
+class DeleteQuote(Command):
+    """Delete quote `number` (never renumbered); replies the deleted quote."""
+
+    creator_id: str
+    number: int
+    now: int
+
+    def run(self, conn: apsw.Connection) -> quotes.Quote:
+        return quotes.delete_quote(
+            conn, creator_id=self.creator_id, number=self.number, now=self.now
+        )
+
+
+# --------------------------------------------------------------------------- giveaways
+
+
+@attrs.frozen(kw_only=True)
+class OpenGiveaway(Command):
+    """Open a giveaway for `prize`; replies the `giveaways.Giveaway`."""
+
+    creator_id: str
+    giveaway_id: str
+    prize: str
+    entry_cost: int
+    subscribers_only: bool
+    subscriber_tickets: int
+    now: int
+
+    def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
+        return giveaways.open_giveaway(
+            conn,
+            giveaway_id=self.giveaway_id,
+            creator_id=self.creator_id,
+            prize=self.prize,
+            entry_cost=self.entry_cost,
+            subscribers_only=self.subscribers_only,
+            subscriber_tickets=self.subscriber_tickets,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class JoinGiveaway(Command):
+    """Enter the open giveaway once, paying its entry cost in the same transaction; replies
+    `(giveaway, entry, balance after paying or None when it was free)`."""
+
+    creator_id: str
+    viewer: Viewer
+    subscriber: bool
+    points_name: str
+    now: int
+
+    def run(
+        self, conn: apsw.Connection
+    ) -> tuple[giveaways.Giveaway, giveaways.Entry, Balance | None]:
+        giveaway, entry = giveaways.join(
+            conn,
+            creator_id=self.creator_id,
+            platform=self.viewer.platform,
+            viewer_key=self.viewer.viewer_key,
+            display_name=self.viewer.display_name,
+            subscriber=self.subscriber,
+            now=self.now,
+        )
+        balance = None
+        if giveaway.entry_cost:
+            balance = loyalty.spend(
+                conn,
+                creator_id=self.creator_id,
+                viewer=self.viewer,
+                amount=giveaway.entry_cost,
+                name=self.points_name,
+                now=self.now,
+            )
+        return giveaway, entry, balance
+
+
+@attrs.frozen(kw_only=True)
+class DrawnWinner:
+    """The reply to `DrawGiveaway`."""
+
+    giveaway: giveaways.Giveaway
+    winner: giveaways.Entry
+    draw_number: int
+
+
+@attrs.frozen(kw_only=True)
+class DrawGiveaway(Command):
+    """Draw (or reroll) the current giveaway's winner, weighted by tickets.
+
+    Live, the number comes from `secrets` (a fair draw nobody can predict). `reproducible`
+    draws (the replay platform only) take it from `random.Random` seeded with the giveaway id
+    and the draw's number, so replaying a log gives the same winner every time.
+    """
+
+    creator_id: str
+    reproducible: bool = False
+    now: int
+
+    def run(self, conn: apsw.Connection) -> DrawnWinner:
+        pick: Callable[[int], int] = secrets.randbelow
+        if self.reproducible:
+            current = giveaways.current_giveaway(conn, self.creator_id)
+            if current is not None:
+                drawn = sum(1 for e in giveaways.entries(conn, current.giveaway_id) if e.drawn)
+                pick = random.Random(f"{current.giveaway_id}:{drawn + 1}").randrange
+        giveaway, winner, number = giveaways.draw(
+            conn, creator_id=self.creator_id, pick=pick, now=self.now
+        )
+        return DrawnWinner(giveaway=giveaway, winner=winner, draw_number=number)
+
+
+@attrs.frozen(kw_only=True)
+class CloseGiveaway(Command):
+    """Close the open giveaway; replies it."""
+
+    creator_id: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
+        return giveaways.close_giveaway(conn, creator_id=self.creator_id, now=self.now)
+
+
+# ---------------------------------------------------------------------- timers, filters
+
+
+@attrs.frozen(kw_only=True)
+class RecordTimerPost(Command):
+    """Count a timer's post and remember which message comes next."""
+
+    creator_id: str
+    timer_id: str
+    next_message: int
+    now: int
+
+    def run(self, conn: apsw.Connection) -> None:
+        chatops.record_timer_post(
+            conn,
+            creator_id=self.creator_id,
+            timer_id=self.timer_id,
+            next_message=self.next_message,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RecordFilterHit(Command):
+    """Count a message a filter caught."""
+
+    creator_id: str
+    filter_id: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> None:
+        chatops.record_filter_hit(
+            conn, creator_id=self.creator_id, filter_id=self.filter_id, now=self.now
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RestoredFeatures:
+    """What the trigger engine reloads at start: tally counts, timers' next messages."""
+
+    tallies: dict[str, int]
+    next_messages: dict[str, int]
+
+
+@attrs.frozen(kw_only=True)
+class RestoreFeatures(Query):
+    """Read the creator's tally counts and timer rotation."""
+
+    creator_id: str
+
+    def run(self, conn: apsw.Connection) -> RestoredFeatures:
+        return RestoredFeatures(
+            tallies={
+                t.tally_id: t.count for t in counters.list_tallies(conn, creator_id=self.creator_id)
+            },
+            next_messages={
+                t.timer_id: t.next_message for t in chatops.timer_posts(conn, self.creator_id)
+            },
         )

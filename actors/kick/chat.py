@@ -53,7 +53,7 @@ import trio
 import trio_websocket
 
 from actors import Actor, ActorRef
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.events import PlatformEvent
 from actors.kick import pusher
 from actors.kick.pusher import (
@@ -491,6 +491,16 @@ class KickChat(Actor):
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
             self._enqueue(message)
+            return None
+        if isinstance(message, Moderate):
+            # Deleting and timing out through the platform's moderation API needs the
+            # accounts work (issue #14): until then the request is counted and logged.
+            self.moderation_unsupported = getattr(self, "moderation_unsupported", 0) + 1
+            self.log.warning(
+                "moderation not supported on this platform yet",
+                action=message.action,
+                filter=message.filter_id,
+            )
             return None
         raise TypeError(f"KickChat takes SendChat, got {type(message).__name__}")
 

@@ -21,7 +21,7 @@ import attrs
 import trio
 
 from actors import Actor, ActorRef
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
 
@@ -57,6 +57,9 @@ class ReplayChat(Actor):
         self.rejected = 0
         self.replies: deque[SendChat] = deque(maxlen=100)
         self.reply_count = 0
+        # The replay platform cannot moderate: a filter's delete or timeout is recorded only.
+        self.moderations: deque[Moderate] = deque(maxlen=100)
+        self.moderation_count = 0
         self.last_event_at: datetime | None = None
         self.status = "starting"
         self.finished = False
@@ -110,6 +113,11 @@ class ReplayChat(Actor):
             self.replies.append(message)
             self.reply_count += 1
             self.log.info("reply", text=message.text, trigger=message.trigger_id)
+            return None
+        if isinstance(message, Moderate):
+            self.moderations.append(message)
+            self.moderation_count += 1
+            self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
             return None
         if isinstance(message, RecordedReplies):
             return tuple(self.replies)

@@ -29,7 +29,7 @@ import httpx
 import trio
 
 from actors import Actor, ActorRef
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.ratelimit import RateGovernor, RateKey, acquire
 from actors.recent import SeenMessages
 from actors.rumble import livestream
@@ -250,6 +250,16 @@ class RumbleChat(Actor):
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
             self._drop("read_only", message.trigger_id)
+            return None
+        if isinstance(message, Moderate):
+            # Deleting and timing out through the platform's moderation API needs the
+            # accounts work (issue #14): until then the request is counted and logged.
+            self.moderation_unsupported = getattr(self, "moderation_unsupported", 0) + 1
+            self.log.warning(
+                "moderation not supported on this platform yet",
+                action=message.action,
+                filter=message.filter_id,
+            )
             return None
         raise TypeError(f"RumbleChat takes SendChat, got {type(message).__name__}")
 

@@ -20,8 +20,8 @@ import apsw
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
-from actors.chat import SendChat
-from actors.events import ChatEvent, PlatformEvent
+from actors.chat import Moderate, SendChat
+from actors.events import ChatEvent, PlatformEvent, StreamEnded, StreamStarted
 from actors.store import Read, Write, write
 from actors.triggers.actions import (
     Action,
@@ -36,8 +36,12 @@ from actors.triggers.actions import (
 )
 from actors.triggers.cooldowns import CooldownTable
 from actors.triggers.evaluate import evaluate
+from actors.triggers.features import FEATURE_ACTIONS, FeaturePlans
+from actors.triggers.filters import PERMIT_COMMAND, ChatFilters, FilterHit
+from actors.triggers.points import PointsLedger
 from actors.triggers.rules import TriggerRules
 from actors.triggers.templates import action_variables, render
+from actors.triggers.timers import LIVE_DOMAIN, TimerSchedule, domain_of
 from config.models import CreatorConfig
 from exports.redact import pseudonymize
 from state.commands import (
@@ -49,17 +53,26 @@ from state.commands import (
     Command,
     CreateClip,
     DeclareTallies,
+    GrantPoints,
     MissingTallies,
     OpenPoll,
+    Paid,
+    RecordFilterHit,
+    RecordTimerPost,
     RecordVote,
+    RestoreFeatures,
     SetCooldowns,
     SignalRow,
+    SpendPoints,
+    Viewer,
 )
-from state.errors import StoreError
+from state.errors import Refused, StoreError
 from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: How often timers and active-minute points are checked on the wall clock (live platforms).
+TICK_SECONDS = 5.0
 #: The platform whose events run on their recorded clock (see `ReplayChat`).
 REPLAY = "replay"
 #: Cooldowns at least this long are committed before the reply; shorter ones within a second.
@@ -98,6 +111,18 @@ class TriggerEngine(Actor):
         self._pending_signals: list[SignalRow] = []
         self._pending_cooldowns: dict[str, int] = {}
         self._pending = trio.Event()
+        # Points, quotes, giveaways, timers and filters (issue #16).
+        self.filters = ChatFilters.from_config(creator)
+        self.points = PointsLedger(creator.points) if creator.points else None
+        self.timers = TimerSchedule(creator)
+        self.features = FeaturePlans(creator)
+        self._costs = {t.id: t.cost for t in creator.triggers if t.cost}
+        self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
+        self._live: dict[str, bool] = {}
+        self._pending_ops: list[Command] = []
+        self.filter_hits: dict[str, int] = {f.id: 0 for f in self.filters.filters}
+        self.moderations = 0
+        self.timer_posts = 0
         # Writes are awaited in the order they were queued, so replies keep chat order.
         self._completions_send, self._completions = trio.open_memory_channel[
             tuple[Action, PendingReply, Finish]
@@ -140,6 +165,16 @@ class TriggerEngine(Actor):
             self._ready.set()
             return
         self.cooldowns.load(expiries)
+        try:
+            restored = await self._store().call(
+                Read(fn=RestoreFeatures(creator_id=creator.id)), timeout=30
+            )
+        except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
+            self.errors += 1
+            self.log.error("counters and timers not restored", error=str(exc))
+        else:
+            self._tally_counts.update(restored.tallies)
+            self.timers.restore(restored.next_messages)
         self._ready.set()
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
         if not absent:
@@ -158,6 +193,8 @@ class TriggerEngine(Actor):
 
     async def run(self) -> None:
         self.nursery.start_soon(self._complete_in_order)
+        if self.timers or (self.points and self.points.config.per_minute_active):
+            self.nursery.start_soon(self._tick_live)
         # Wake only when there is something to write: an idle creator costs no timer at all.
         while True:
             await self._pending.wait()
@@ -186,6 +223,8 @@ class TriggerEngine(Actor):
         if isinstance(message, PlatformEvent):
             self.messages += 1
             self.last_event_at = message.sent_at
+            if isinstance(message, StreamStarted | StreamEnded):
+                self._live[message.platform] = isinstance(message, StreamStarted)
             return None
         raise TypeError(f"TriggerEngine takes chat events, got {type(message).__name__}")
 
@@ -203,6 +242,20 @@ class TriggerEngine(Actor):
             summary=f"message from {pseudonymize(event.user_id, self._key)}",
         )
         now = self._now(event)
+        viewer: Viewer | None = None
+        if self.filters or self.points or self.timers:
+            if self.rules.self_logins and event.login.lower() in self.rules.self_logins:
+                return []  # the bot's own lines: never filtered, never paid, not chat lines
+            if self.filters and self._filtered(event, now):
+                return []
+            if self.points:
+                viewer = self._viewer(event)
+                self.points.on_chat(event, viewer, domain_of(event.platform), now)
+                if self.points.pending:
+                    self._pending.set()
+            if self.timers:
+                self.timers.on_chat(event.platform)
+                self._post_timers(domain_of(event.platform), now)
         result = evaluate(self.rules, self.cooldowns, event, now=now)
         if result.ignored or not (result.actions or result.errors):
             return []
@@ -224,7 +277,28 @@ class TriggerEngine(Actor):
             self.last_fired[(self.creator.id, action.trigger_id)] = (
                 event.sent_at if event.platform == REPLAY else datetime.now(UTC)
             )
-            ops, topic, finish = self._plan(action, event)
+            if isinstance(action, FEATURE_ACTIONS):
+                viewer = viewer or self._viewer(event)
+                ops, topic, finish = self.features.plan(
+                    action, event, viewer, action_variables(action)
+                )
+            else:
+                ops, topic, finish = self._plan(action, event)
+            cost = self._costs.get(action.trigger_id)
+            if cost:
+                ops, finish = self._paid(cost, event, viewer or self._viewer(event), ops, finish)
+                topic = f"{topic}+points" if topic else "points"
+            grants = self.points.take() if self.points and self.points.pending else None
+            if grants and ops:
+                # Earnings queued before this action are written before it: a balance shown
+                # or spent includes every message before the command.
+                ops, finish = (
+                    (GrantPoints(creator_id=self.creator.id, grants=grants), *ops),
+                    _skip_first(finish),
+                )
+                topic = f"{topic}+points" if topic else "points"
+            elif grants:
+                self.points.pending[:0] = grants
             if durable:
                 ops = (SetCooldowns(expiries=tuple(durable.items())), *ops)
                 finish = _skip_first(finish)
@@ -269,6 +343,9 @@ class TriggerEngine(Actor):
         try:
             results = [r.unwrap() for r in await pending.result()]
             variables = finish(results)
+        except Refused as refused:
+            # The rules said no (too few points, already entered): say why, as written.
+            self._say(action, refused.message)
         except (StoreError, ValueError) as exc:
             self.errors += 1
             self.log.warning("action failed", trigger=action.trigger_id, error=str(exc))
@@ -281,7 +358,7 @@ class TriggerEngine(Actor):
     def _succeeded(self, action: Action, variables: dict[str, object]) -> None:
         self.actions += 1
         if action.response:
-            self._say(action, render(action.response, variables))
+            self._say(action, render(action.response, self._with_extras(variables)))
 
     def _store_failed(self, action: Action, exc: BaseException) -> None:
         # SQLite itself failed, or the store did not answer: this action failed, the engine
@@ -292,15 +369,20 @@ class TriggerEngine(Actor):
         self._say(action, STORE_FAILURE_REPLY)
 
     def _say(self, action: Action, text: str) -> None:
+        self._send(action.platform, text, reply_to=action.message_id, trigger_id=action.trigger_id)
+
+    def _send(
+        self, platform: str, text: str, *, reply_to: str | None, trigger_id: str | None
+    ) -> None:
         if not text:
             return
         try:
-            self._platform(action.platform).cast(
-                SendChat(text=text, reply_to=action.message_id, trigger_id=action.trigger_id)
+            self._platform(platform).cast(
+                SendChat(text=text, reply_to=reply_to, trigger_id=trigger_id)
             )
         except (MailboxFull, KeyError) as exc:
             self.errors += 1
-            self.log.warning("reply dropped", trigger=action.trigger_id, error=str(exc))
+            self.log.warning("reply dropped", trigger=trigger_id, error=str(exc))
 
     # -------------------------------------------------------------------- execution
 
@@ -370,6 +452,7 @@ class TriggerEngine(Actor):
 
             def changed(results: list[Any]) -> dict[str, object]:
                 variables["count"] = results[0].count
+                self._tally_counts[action.tally_id] = results[0].count
                 return variables
 
             return (command,), "tallies", changed
@@ -413,6 +496,147 @@ class TriggerEngine(Actor):
             return (command,), "clips", requested
         raise TypeError(f"no executor for {type(action).__name__}")
 
+    # ------------------------------------------- points, timers, filters (issue #16)
+
+    def _viewer(self, event: ChatEvent) -> Viewer:
+        return Viewer(
+            platform=event.platform,
+            viewer_key=pseudonymize(event.user_id, self._key),
+            login=event.login,
+            display_name=event.display_name or event.login,
+        )
+
+    def _paid(
+        self,
+        cost: int,
+        event: ChatEvent,
+        viewer: Viewer,
+        ops: tuple[Command, ...],
+        finish: Finish,
+    ) -> tuple[tuple[Command, ...], Finish]:
+        """`ops` (at most one command) behind a payment of `cost`: both commit or neither, so
+        a refused payment runs nothing and a failed action is refunded by the rollback."""
+        spend = SpendPoints(
+            creator_id=self.creator.id,
+            viewer=viewer,
+            amount=cost,
+            name=self.features.points_name,
+            now=from_datetime(event.sent_at),
+        )
+        assert len(ops) <= 1, "a paid action writes one command"
+        paid = Paid(cost=spend, then=ops[0] if ops else None)
+
+        def after(results: list[Any]) -> dict[str, object]:
+            balance, value = results[0]
+            variables = finish([value] if ops else [])
+            variables["points"] = balance.balance
+            return variables
+
+        return (paid,), after
+
+    def _with_extras(self, variables: dict[str, object]) -> dict[str, object]:
+        """`variables` plus what any template may use: `{points_name}`, `{counter:<id>}`."""
+        variables.setdefault("points_name", self.features.points_name)
+        for tally_id, count in self._tally_counts.items():
+            variables[f"counter:{tally_id}"] = count
+        return variables
+
+    def _filtered(self, event: ChatEvent, now: float) -> bool:
+        """Run the filters (and `!permit`); True when the message is filtered."""
+        text = event.text
+        if (
+            self.filters.permit_seconds is not None
+            and text[:7].lower() == PERMIT_COMMAND
+            and not event.roles.isdisjoint(("moderator", "broadcaster"))
+        ):
+            words = text.split()
+            if len(words) > 1 and words[0].lower() == PERMIT_COMMAND:
+                login = words[1].lstrip("@").rstrip(",.;:!?")
+                seconds = self.filters.permit(event.platform, login, now)
+                self._send(
+                    event.platform,
+                    f"@{login} may post links for the next {seconds:g} seconds.",
+                    reply_to=event.message_id,
+                    trigger_id="permit",
+                )
+                return False
+        hit = self.filters.check(event, now)
+        if hit is None:
+            return False
+        self._caught(event, hit, now)
+        return True
+
+    def _caught(self, event: ChatEvent, hit: FilterHit, now: float) -> None:
+        rule = hit.filter
+        self.filter_hits[rule.id] = self.filter_hits.get(rule.id, 0) + 1
+        self._pending_ops.append(
+            RecordFilterHit(creator_id=self.creator.id, filter_id=rule.id, now=int(now * 1000))
+        )
+        self._pending.set()
+        self.log.info("message filtered", filter=rule.id, reason=hit.reason)
+        if rule.action in ("delete", "timeout"):
+            moderate = Moderate(
+                action=rule.action,
+                message_id=event.message_id,
+                user_id=event.user_id,
+                login=event.login,
+                seconds=rule.timeout_seconds if rule.action == "timeout" else None,
+                reason=f"{rule.id}: {hit.reason}",
+                filter_id=rule.id,
+            )
+            try:
+                self._platform(event.platform).cast(moderate)
+                self.moderations += 1
+            except (MailboxFull, KeyError) as exc:
+                self.errors += 1
+                self.log.warning("moderation dropped", filter=rule.id, error=str(exc))
+        if rule.response:
+            variables = {
+                "user": event.display_name or event.login,
+                "login": event.login,
+                "filter": rule.id,
+                "reason": hit.reason,
+                "seconds": rule.timeout_seconds,
+            }
+            self._send(
+                event.platform,
+                render(rule.response, self._with_extras(variables)),
+                reply_to=None,
+                trigger_id=f"filter:{rule.id}",
+            )
+
+    def _post_timers(self, domain: str, now: float) -> None:
+        for post in self.timers.due(domain, now, self._live):
+            text = render(
+                post.timer.messages[post.message_index],
+                self._with_extras({"creator": self.creator.display_name}),
+            )
+            for platform in post.platforms:
+                self._send(platform, text, reply_to=None, trigger_id=f"timer:{post.timer.id}")
+            self.timer_posts += 1
+            self._pending_ops.append(
+                RecordTimerPost(
+                    creator_id=self.creator.id,
+                    timer_id=post.timer.id,
+                    next_message=post.next_index,
+                    now=int(now * 1000),
+                )
+            )
+            self._pending.set()
+
+    async def _tick_live(self) -> None:
+        """Timers and active-minute points of the live platforms run on the wall clock even
+        when chat is quiet."""
+        while True:
+            await trio.sleep(TICK_SECONDS)
+            now = self._clock()
+            if self.points:
+                self.points.tick(LIVE_DOMAIN, now)
+                if self.points.pending:
+                    self._pending.set()
+            if self.timers:
+                self._post_timers(LIVE_DOMAIN, now)
+
     # ---------------------------------------------------------------------- signals
 
     def _signal(
@@ -442,7 +666,9 @@ class TriggerEngine(Actor):
         """Write the buffered chat signals and cooldowns in one transaction."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
-        if not signal_rows and not expiries:
+        grants = self.points.take() if self.points else []
+        extra, self._pending_ops = self._pending_ops, []
+        if not signal_rows and not expiries and not grants and not extra:
             return
 
         ops: list[Command] = []
@@ -450,9 +676,14 @@ class TriggerEngine(Actor):
             ops.append(SetCooldowns(expiries=tuple(expiries.items())))
         if signal_rows:
             ops.append(AppendSignals(rows=signal_rows))
+        if grants:
+            ops.append(GrantPoints(creator_id=self.creator.id, grants=grants))
+        ops.extend(extra)
+        # Earned points change points.json; timer posts and filter hits only the counts.
+        topic = "activity" if grants or extra else "signals"
 
         try:
-            await write(self._store(), *ops, topic="signals")
+            await write(self._store(), *ops, topic=topic)
         except Exception as exc:
             # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
             # cooldowns still hold; the signals of this second are lost and counted.
@@ -471,6 +702,9 @@ class TriggerEngine(Actor):
             "cooldowns": len(self.cooldowns),
             "inflight": self._inflight,
             "fired_at": dict(self.last_fired),
+            "filter_hits": dict(self.filter_hits),
+            "moderations": self.moderations,
+            "timer_posts": self.timer_posts,
         }
 
 

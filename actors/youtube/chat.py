@@ -48,7 +48,7 @@ import httpx
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.events import AnyEvent
 from actors.quotas.registry import Charge, Check, PollingInterval
 from actors.quotas.tracker import QuotaDecision
@@ -522,6 +522,16 @@ class YouTubeChat(Actor):
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
             self._enqueue(message)
+            return None
+        if isinstance(message, Moderate):
+            # Deleting and timing out through the platform's moderation API needs the
+            # accounts work (issue #14): until then the request is counted and logged.
+            self.moderation_unsupported = getattr(self, "moderation_unsupported", 0) + 1
+            self.log.warning(
+                "moderation not supported on this platform yet",
+                action=message.action,
+                filter=message.filter_id,
+            )
             return None
         raise TypeError(f"YouTubeChat takes SendChat, got {type(message).__name__}")
 

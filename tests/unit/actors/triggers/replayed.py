@@ -72,6 +72,9 @@ class Replayed:
         with trio.fail_after(60):
             while not replay.finished:  # noqa: ASYNC110 - test polling
                 await trio.sleep(0.01)
+            # Sent is not handled: wait until the engine has taken every line.
+            while self.engine().messages < replay.messages:  # noqa: ASYNC110 - test polling
+                await trio.sleep(0.01)
             while self.engine().snapshot()["inflight"]:  # noqa: ASYNC110 - test polling
                 await trio.sleep(0.01)
             # Replies are cast: one more round trip through the replay's mailbox.
