@@ -19,6 +19,7 @@ from .errors import Refused
 __all__ = [
     "Entry",
     "Giveaway",
+    "Summary",
     "close_giveaway",
     "current_giveaway",
     "draw",
@@ -27,6 +28,7 @@ __all__ = [
     "list_giveaways",
     "open_giveaway",
     "pick_weighted",
+    "summaries",
 ]
 
 
@@ -245,3 +247,41 @@ def list_giveaways(conn: apsw.Connection, creator_id: str | None = None) -> list
         params = (creator_id,)
     rows = conn.execute(sql + " ORDER BY creator_id, opened_at, giveaway_id", params)
     return [_giveaway(r) for r in rows]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Summary:
+    """A giveaway with its entrant and ticket counts and its drawn entries (by draw)."""
+
+    giveaway: Giveaway
+    entrants: int
+    tickets: int
+    winners: tuple[Entry, ...]
+
+
+def summaries(conn: apsw.Connection) -> list[Summary]:
+    """Every giveaway with its counts and winners (for the export)."""
+    counts = {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            "SELECT giveaway_id, count(*), sum(tickets) FROM giveaway_entries GROUP BY giveaway_id"
+        )
+    }
+    drawn: dict[str, list[Entry]] = {}
+    for row in conn.execute(
+        f"SELECT giveaway_id, {_ENTRY} FROM giveaway_entries WHERE drawn IS NOT NULL "
+        "ORDER BY giveaway_id, drawn"
+    ):
+        drawn.setdefault(row[0], []).append(_entry(row[1:]))
+    out = []
+    for giveaway in list_giveaways(conn):
+        entrants, tickets = counts.get(giveaway.giveaway_id, (0, 0))
+        out.append(
+            Summary(
+                giveaway=giveaway,
+                entrants=entrants,
+                tickets=tickets or 0,
+                winners=tuple(drawn.get(giveaway.giveaway_id, ())),
+            )
+        )
+    return out

@@ -121,6 +121,8 @@ class TriggerEngine(Actor):
         self._live: dict[str, bool] = {}
         self._pending_ops: list[Command] = []
         self.filter_hits: dict[str, int] = {f.id: 0 for f in self.filters.filters}
+        self._filter_last: dict[str, datetime] = {}
+        self._timer_posts: dict[str, tuple[int, datetime]] = {}
         self.moderations = 0
         self.timer_posts = 0
         # Writes are awaited in the order they were queued, so replies keep chat order.
@@ -569,6 +571,7 @@ class TriggerEngine(Actor):
     def _caught(self, event: ChatEvent, hit: FilterHit, now: float) -> None:
         rule = hit.filter
         self.filter_hits[rule.id] = self.filter_hits.get(rule.id, 0) + 1
+        self._filter_last[rule.id] = datetime.fromtimestamp(now, UTC)
         self._pending_ops.append(
             RecordFilterHit(creator_id=self.creator.id, filter_id=rule.id, now=int(now * 1000))
         )
@@ -614,6 +617,8 @@ class TriggerEngine(Actor):
             for platform in post.platforms:
                 self._send(platform, text, reply_to=None, trigger_id=f"timer:{post.timer.id}")
             self.timer_posts += 1
+            posted = self._timer_posts.get(post.timer.id, (0, None))[0] + 1
+            self._timer_posts[post.timer.id] = (posted, datetime.fromtimestamp(now, UTC))
             self._pending_ops.append(
                 RecordTimerPost(
                     creator_id=self.creator.id,
@@ -703,6 +708,12 @@ class TriggerEngine(Actor):
             "inflight": self._inflight,
             "fired_at": dict(self.last_fired),
             "filter_hits": dict(self.filter_hits),
+            # For chat_triggers.json: (creator, id) -> (count, last time).
+            "filters": {
+                (self.creator.id, fid): (hits, self._filter_last.get(fid))
+                for fid, hits in self.filter_hits.items()
+            },
+            "timers": {(self.creator.id, tid): value for tid, value in self._timer_posts.items()},
             "moderations": self.moderations,
             "timer_posts": self.timer_posts,
         }

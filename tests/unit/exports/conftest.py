@@ -9,6 +9,12 @@ import pytest
 from exports.builders import ExportInputs
 from exports.files import ExportContext
 from exports.views import (
+    FilterView,
+    GiveawayView,
+    GiveawayWinner,
+    PointsView,
+    QuoteView,
+    TimerView,
     ActorStatus,
     ClipView,
     CreatorView,
@@ -417,6 +423,76 @@ def realistic_inputs() -> ExportInputs:
         rate_limits=rate_limits,
         integrations=integrations,
         permissions=permissions,
+        points=(
+            PointsView(
+                creator_id="daniel",
+                platform="twitch",
+                display_name="PixelPanda",
+                balance=120,
+                updated_at=_t(30),
+            ),
+            PointsView(
+                creator_id="daniel",
+                platform="youtube",
+                display_name="Sam",
+                balance=80,
+                updated_at=_t(40),
+            ),
+        ),
+        quotes=(
+            QuoteView(
+                creator_id="daniel",
+                number=2,
+                text="The lava was a surprise",
+                added_by="Mod",
+                platform="twitch",
+                added_at=_t(500),
+            ),
+        ),
+        giveaways=(
+            GiveawayView(
+                giveaway_id="daniel-1",
+                creator_id="daniel",
+                prize="A mug",
+                state="closed",
+                entry_cost=5,
+                subscribers_only=False,
+                subscriber_tickets=3,
+                entrants=2,
+                tickets=4,
+                winners=(
+                    GiveawayWinner(draw=1, display_name="Sam", platform="youtube", drawn_at=_t(60)),
+                ),
+                opened_at=_t(900),
+                closed_at=_t(50),
+                updated_at=_t(50),
+            ),
+        ),
+        timers=(
+            TimerView(
+                timer_id="socials",
+                creator_id="daniel",
+                interval_minutes=15,
+                min_chat_lines=5,
+                messages=2,
+                platforms=("twitch",),
+                enabled=True,
+                posts=3,
+                last_posted_at=_t(70),
+            ),
+        ),
+        filters=(
+            FilterView(
+                filter_id="links",
+                creator_id="daniel",
+                kind="links",
+                action="delete",
+                exempt=("moderator",),
+                enabled=True,
+                hits=1,
+                last_hit_at=_t(80),
+            ),
+        ),
     )
 
 
