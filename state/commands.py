@@ -764,10 +764,13 @@ class RecordFilterHit(Command):
 
 @attrs.frozen(kw_only=True)
 class RestoredFeatures:
-    """What the trigger engine reloads at start: tally counts, timers' next messages."""
+    """What the trigger engine reloads at start: tally counts, timers' next messages, and the
+    post and hit counts with their last times (Unix ms) of timers and filters."""
 
     tallies: dict[str, int]
     next_messages: dict[str, int]
+    timer_posts: dict[str, tuple[int, int]]
+    filter_hits: dict[str, tuple[int, int]]
 
 
 @attrs.frozen(kw_only=True)
@@ -777,11 +780,15 @@ class RestoreFeatures(Query):
     creator_id: str
 
     def run(self, conn: apsw.Connection) -> RestoredFeatures:
+        timers = chatops.timer_posts(conn, self.creator_id)
         return RestoredFeatures(
             tallies={
                 t.tally_id: t.count for t in counters.list_tallies(conn, creator_id=self.creator_id)
             },
-            next_messages={
-                t.timer_id: t.next_message for t in chatops.timer_posts(conn, self.creator_id)
+            next_messages={t.timer_id: t.next_message for t in timers},
+            timer_posts={t.timer_id: (t.posts, t.last_posted_at) for t in timers},
+            filter_hits={
+                f.filter_id: (f.hits, f.last_hit_at)
+                for f in chatops.filter_hits(conn, self.creator_id)
             },
         )

@@ -120,6 +120,7 @@ class TriggerEngine(Actor):
         self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
         self._live: dict[str, bool] = {}
         self._pending_ops: list[Command] = []
+        self._flushing = 0
         self.filter_hits: dict[str, int] = {f.id: 0 for f in self.filters.filters}
         self._filter_last: dict[str, datetime] = {}
         self._timer_posts: dict[str, tuple[int, datetime]] = {}
@@ -177,6 +178,12 @@ class TriggerEngine(Actor):
         else:
             self._tally_counts.update(restored.tallies)
             self.timers.restore(restored.next_messages)
+            for filter_id, (hits, last) in restored.filter_hits.items():
+                if filter_id in self.filter_hits:
+                    self.filter_hits[filter_id] = hits
+                    self._filter_last[filter_id] = datetime.fromtimestamp(last / 1000, UTC)
+            for timer_id, (posts, last) in restored.timer_posts.items():
+                self._timer_posts[timer_id] = (posts, datetime.fromtimestamp(last / 1000, UTC))
         self._ready.set()
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
         if not absent:
@@ -669,6 +676,13 @@ class TriggerEngine(Actor):
 
     async def _flush(self) -> None:
         """Write the buffered chat signals and cooldowns in one transaction."""
+        self._flushing += 1
+        try:
+            await self._write_buffered()
+        finally:
+            self._flushing -= 1
+
+    async def _write_buffered(self) -> None:
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
         grants = self.points.take() if self.points else []
@@ -706,6 +720,14 @@ class TriggerEngine(Actor):
             "last_event_at": self.last_event_at,
             "cooldowns": len(self.cooldowns),
             "inflight": self._inflight,
+            # Buffered writes not yet committed (chat signals, cooldowns, points, counts).
+            "unflushed": (
+                len(self._pending_signals)
+                + len(self._pending_cooldowns)
+                + len(self._pending_ops)
+                + (len(self.points.pending) if self.points else 0)
+                + self._flushing
+            ),
             "fired_at": dict(self.last_fired),
             "filter_hits": dict(self.filter_hits),
             # For chat_triggers.json: (creator, id) -> (count, last time).

@@ -9,25 +9,24 @@ import pytest
 from exports.builders import ExportInputs
 from exports.files import ExportContext
 from exports.views import (
-    FilterView,
-    GiveawayView,
-    GiveawayWinner,
-    PointsView,
-    QuoteView,
-    TimerView,
     ActorStatus,
     ClipView,
     CreatorView,
     DiscordView,
     ErrorView,
+    FilterView,
+    GiveawayView,
+    GiveawayWinner,
     GuildView,
     IntegrationView,
     JobView,
     PermissionView,
     PlatformStatus,
+    PointsView,
     PollOption,
     PollView,
     QuotaView,
+    QuoteView,
     RateLimitView,
     RateMetric,
     ReplayView,
@@ -38,6 +37,7 @@ from exports.views import (
     SignalRow,
     TallyView,
     TelemetryEvent,
+    TimerView,
     TriggerView,
 )
 
