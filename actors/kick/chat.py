@@ -156,6 +156,9 @@ class KickChat(Actor):
     transport (tests).
     """
 
+    #: Filter moderation requests this platform could not carry out yet (counted, logged).
+    moderation_unsupported = 0
+
     mailbox_size = 1000
 
     def __init__(
@@ -495,7 +498,7 @@ class KickChat(Actor):
         if isinstance(message, Moderate):
             # Deleting and timing out through the platform's moderation API needs the
             # accounts work (issue #14): until then the request is counted and logged.
-            self.moderation_unsupported = getattr(self, "moderation_unsupported", 0) + 1
+            self.moderation_unsupported += 1
             self.log.warning(
                 "moderation not supported on this platform yet",
                 action=message.action,

@@ -131,6 +131,7 @@ class ReplayChat(Actor):
             "enabled": True,
             "messages": self.messages,
             "actions": self.reply_count,
+            "moderations": self.moderation_count,
             "errors": self.rejected,
             "last_event_at": self.last_event_at,
             "last_heartbeat": self._clock(),

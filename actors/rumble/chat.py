@@ -55,6 +55,9 @@ class _Failed(Exception):
 class RumbleChat(Actor):
     """Polls one creator's Rumble Live Stream API; see the module docs."""
 
+    #: Filter moderation requests this platform could not carry out yet (counted, logged).
+    moderation_unsupported = 0
+
     def __init__(
         self,
         *,
@@ -254,7 +257,7 @@ class RumbleChat(Actor):
         if isinstance(message, Moderate):
             # Deleting and timing out through the platform's moderation API needs the
             # accounts work (issue #14): until then the request is counted and logged.
-            self.moderation_unsupported = getattr(self, "moderation_unsupported", 0) + 1
+            self.moderation_unsupported += 1
             self.log.warning(
                 "moderation not supported on this platform yet",
                 action=message.action,

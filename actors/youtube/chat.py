@@ -98,6 +98,9 @@ class _Queued:
 class YouTubeChat(Actor):
     """Reads (and writes) one creator's YouTube live chat; see the module docs."""
 
+    #: Filter moderation requests this platform could not carry out yet (counted, logged).
+    moderation_unsupported = 0
+
     mailbox_size = 1000
 
     def __init__(
@@ -526,7 +529,7 @@ class YouTubeChat(Actor):
         if isinstance(message, Moderate):
             # Deleting and timing out through the platform's moderation API needs the
             # accounts work (issue #14): until then the request is counted and logged.
-            self.moderation_unsupported = getattr(self, "moderation_unsupported", 0) + 1
+            self.moderation_unsupported += 1
             self.log.warning(
                 "moderation not supported on this platform yet",
                 action=message.action,
