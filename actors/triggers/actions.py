@@ -31,6 +31,7 @@ User text placed in descriptors has CR, LF and NUL replaced by spaces.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import attrs
@@ -424,6 +425,10 @@ _VERBS = {
 _QUOTE_VERBS = frozenset(_VERBS["quote_add"] + _VERBS["quote_delete"])
 
 
+#: Builds a feature action's descriptor from the match, the event and the common fields.
+_Builder = Callable[[Match, ChatEvent, dict], Action]
+
+
 def _common_fields(match: Match, event: ChatEvent, creator_id: str) -> dict[str, object]:
     trigger = match.trigger
     return {
@@ -472,7 +477,7 @@ def _points_show(match: Match, _event: ChatEvent, common: dict) -> Action:
     return PointsShow(**common, target=target or None)
 
 
-def _points_transfer(cls: type[PointsGive] | type[PointsAdd]) -> object:
+def _points_transfer(cls: type[PointsGive] | type[PointsAdd]) -> _Builder:
     def build(match: Match, _event: ChatEvent, common: dict) -> Action:
         usage = _usage(match, "@user <amount>")
         if len(match.args) < 2 or not _login(match.args[0]):
@@ -554,7 +559,7 @@ def _giveaway_close(match: Match, _event: ChatEvent, common: dict) -> Action:
     return GiveawayClose(**common)
 
 
-_FEATURE_BUILDERS = {
+_FEATURE_BUILDERS: dict[str, _Builder] = {
     "points_show": _points_show,
     "points_give": _points_transfer(PointsGive),
     "points_add": _points_transfer(PointsAdd),
