@@ -53,7 +53,9 @@ __all__ = [
     "RecordFilterHit",
     "RecordTimerPost",
     "RecordVote",
+    "RestoreEngine",
     "RestoreFeatures",
+    "RestoredEngine",
     "RestoredFeatures",
     "SetCooldowns",
     "ShowQuote",
@@ -791,4 +793,33 @@ class RestoreFeatures(Query):
                 f.filter_id: (f.hits, f.last_hit_at)
                 for f in chatops.filter_hits(conn, self.creator_id)
             },
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RestoredEngine:
+    """The reply to `RestoreEngine`."""
+
+    cooldowns: dict[str, float]
+    missing_tallies: frozenset[str]
+    features: RestoredFeatures
+
+
+@attrs.frozen(kw_only=True)
+class RestoreEngine(Query):
+    """Everything a trigger engine reloads at start, in one read: its running cooldowns
+    (`ActiveCooldowns`), which configured tallies have no row yet, and `RestoreFeatures`."""
+
+    creator_id: str
+    prefix: str
+    now: int
+    tally_ids: tuple[str, ...] = attrs.field(converter=tuple)
+
+    def run(self, conn: apsw.Connection) -> RestoredEngine:
+        return RestoredEngine(
+            cooldowns=ActiveCooldowns(prefix=self.prefix, now=self.now).run(conn),
+            missing_tallies=MissingTallies(
+                creator_id=self.creator_id, tally_ids=self.tally_ids
+            ).run(conn),
+            features=RestoreFeatures(creator_id=self.creator_id).run(conn),
         )

@@ -45,7 +45,6 @@ from actors.triggers.timers import LIVE_DOMAIN, TimerSchedule, domain_of
 from config.models import CreatorConfig
 from exports.redact import pseudonymize
 from state.commands import (
-    ActiveCooldowns,
     AddScore,
     AppendSignals,
     ChangeTally,
@@ -54,13 +53,12 @@ from state.commands import (
     CreateClip,
     DeclareTallies,
     GrantPoints,
-    MissingTallies,
     OpenPoll,
     Paid,
     RecordFilterHit,
     RecordTimerPost,
     RecordVote,
-    RestoreFeatures,
+    RestoreEngine,
     SetCooldowns,
     SignalRow,
     SpendPoints,
@@ -148,42 +146,33 @@ class TriggerEngine(Actor):
     async def _restore(self) -> None:
         now_ms = int(self._clock() * 1000)
         creator = self.creator
-        tally_ids = tuple(t.id for t in creator.tallies)
+        query = RestoreEngine(
+            creator_id=creator.id,
+            prefix=self._prefix,
+            now=now_ms,
+            tally_ids=tuple(t.id for t in creator.tallies),
+        )
         try:
-            expiries = await self._store().call(
-                Read(fn=ActiveCooldowns(prefix=self._prefix, now=now_ms)), timeout=30
-            )
-            absent = (
-                await self._store().call(
-                    Read(fn=MissingTallies(creator_id=creator.id, tally_ids=tally_ids)),
-                    timeout=30,
-                )
-                if tally_ids
-                else frozenset()
-            )
+            # One read for everything the engine reloads: a hundred creators starting cost a
+            # hundred store round trips, not three hundred.
+            restored = await self._store().call(Read(fn=query), timeout=30)
         except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
             # Chat keeps working with fresh cooldowns rather than not at all; said loudly.
             self.errors += 1
             self.log.error("cooldowns not restored", error=str(exc))
             self._ready.set()
             return
-        self.cooldowns.load(expiries)
-        try:
-            restored = await self._store().call(
-                Read(fn=RestoreFeatures(creator_id=creator.id)), timeout=30
-            )
-        except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
-            self.errors += 1
-            self.log.error("counters and timers not restored", error=str(exc))
-        else:
-            self._tally_counts.update(restored.tallies)
-            self.timers.restore(restored.next_messages)
-            for filter_id, (hits, last) in restored.filter_hits.items():
-                if filter_id in self.filter_hits:
-                    self.filter_hits[filter_id] = hits
-                    self._filter_last[filter_id] = datetime.fromtimestamp(last / 1000, UTC)
-            for timer_id, (posts, last) in restored.timer_posts.items():
-                self._timer_posts[timer_id] = (posts, datetime.fromtimestamp(last / 1000, UTC))
+        self.cooldowns.load(restored.cooldowns)
+        absent = restored.missing_tallies
+        features = restored.features
+        self._tally_counts.update(features.tallies)
+        self.timers.restore(features.next_messages)
+        for filter_id, (hits, last) in features.filter_hits.items():
+            if filter_id in self.filter_hits:
+                self.filter_hits[filter_id] = hits
+                self._filter_last[filter_id] = datetime.fromtimestamp(last / 1000, UTC)
+        for timer_id, (posts, last) in features.timer_posts.items():
+            self._timer_posts[timer_id] = (posts, datetime.fromtimestamp(last / 1000, UTC))
         self._ready.set()
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
         if not absent:
