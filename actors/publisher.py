@@ -53,6 +53,7 @@ from actors.store import Changed, Read
 from config.models import CreatorConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
+    POINTS_TOP,
     ExportInputs,
     build_all,
     build_chat_events,
@@ -60,11 +61,14 @@ from exports.builders import (
     build_clips,
     build_creators,
     build_discord_runtime,
+    build_giveaways,
     build_integrations,
     build_jobs,
+    build_points,
     build_poll_votes,
     build_polls,
     build_quotas,
+    build_quotes,
     build_rate_limits,
     build_runtime_snapshot,
     build_score_events,
@@ -85,13 +89,18 @@ from exports.views import (
     CreatorView,
     DiscordView,
     ErrorView,
+    FilterView,
+    GiveawayView,
+    GiveawayWinner,
     GuildView,
     IntegrationView,
     JobView,
     PlatformStatus,
+    PointsView,
     PollOption,
     PollView,
     QuotaView,
+    QuoteView,
     RateLimitView,
     RateMetric,
     ReplayView,
@@ -101,9 +110,10 @@ from exports.views import (
     SignalRow,
     TallyView,
     TelemetryEvent,
+    TimerView,
     TriggerView,
 )
-from state import clips, counters, outbox, polls, signals
+from state import clips, counters, giveaways, loyalty, outbox, polls, quotes, signals
 from state.timeutil import to_datetime
 
 
@@ -135,6 +145,9 @@ class StoreData:
     score_events: tuple[SignalRow, ...]
     clips: tuple[ClipView, ...] = ()
     jobs: tuple[JobView, ...] = ()
+    points: tuple[PointsView, ...] = ()
+    quotes: tuple[QuoteView, ...] = ()
+    giveaways: tuple[GiveawayView, ...] = ()
 
 
 #: Most clips and jobs a file lists (newest first).
@@ -152,6 +165,9 @@ DB_FILES: frozenset[str] = frozenset(
         "score_events.json",
         "clips.json",
         "jobs.json",
+        "points.json",
+        "quotes.json",
+        "giveaways.json",
     }
 )
 #: Files made from the actors' snapshots: rebuilt at the heartbeat (or when a topic marks one).
@@ -203,11 +219,20 @@ TOPIC_FILES: Mapping[str, frozenset[str]] = {
     "replay": frozenset(),  # where chat log replays stand
     # Not a table: an actor or a connection changed state (started, failed, reconnecting).
     "tree": frozenset({"runtime_snapshot.json", "creators.json", "discord/runtime.json"}),
+    "points": frozenset({"points.json"}),
+    "quotes": frozenset({"quotes.json"}),
+    "giveaways": frozenset({"giveaways.json", "points.json"}),  # entry costs are points
+    "activity": _SIGNAL_FILES | {"points.json"},  # chat signals with the points they earned
+    "reads": frozenset(),  # commands that only read, in order with the writes
 }
 
 
 def files_for_topic(topic: str) -> frozenset[str]:
-    """The database files a `Changed(topic)` makes dirty (all of them for an unknown topic)."""
+    """The database files a `Changed(topic)` makes dirty (all of them for an unknown topic).
+
+    A write of several kinds of change names them joined by "+" (`"tallies+points"`)."""
+    if "+" in topic:
+        return frozenset().union(*(TOPIC_FILES.get(t, DB_FILES) for t in topic.split("+")))
     return TOPIC_FILES.get(topic, DB_FILES)
 
 
@@ -243,6 +268,58 @@ def _tally_view(t: counters.Tally, names: Mapping[str, str]) -> TallyView:
         count=t.count,
         updated_at=to_datetime(t.updated_at),
         creator_name=names.get(t.creator_id),
+    )
+
+
+def _points_view(row: tuple[str, loyalty.Balance], names: Mapping[str, str]) -> PointsView:
+    creator_id, b = row
+    return PointsView(
+        creator_id=creator_id,
+        platform=b.platform,
+        display_name=b.display_name,
+        balance=b.balance,
+        updated_at=to_datetime(b.updated_at),
+        creator_name=names.get(creator_id),
+    )
+
+
+def _quote_view(q: quotes.Quote, names: Mapping[str, str]) -> QuoteView:
+    return QuoteView(
+        creator_id=q.creator_id,
+        number=q.number,
+        text=q.text,
+        added_by=q.added_by,
+        platform=q.platform,
+        added_at=to_datetime(q.added_at),
+        creator_name=names.get(q.creator_id),
+    )
+
+
+def _giveaway_view(g: giveaways.Summary, names: Mapping[str, str]) -> GiveawayView:
+    row = g.giveaway
+    return GiveawayView(
+        giveaway_id=row.giveaway_id,
+        creator_id=row.creator_id,
+        prize=row.prize,
+        state=row.state,
+        entry_cost=row.entry_cost,
+        subscribers_only=row.subscribers_only,
+        subscriber_tickets=row.subscriber_tickets,
+        entrants=g.entrants,
+        tickets=g.tickets,
+        winners=tuple(
+            GiveawayWinner(
+                draw=w.drawn or 0,
+                display_name=w.display_name,
+                platform=w.platform,
+                drawn_at=to_datetime(w.drawn_at or row.updated_at),
+            )
+            for w in g.winners
+        ),
+        opened_at=to_datetime(row.opened_at),
+        closed_at=to_datetime(row.closed_at) if row.closed_at is not None else None,
+        updated_at=to_datetime(row.updated_at),
+        creator_name=names.get(row.creator_id),
     )
 
 
@@ -324,6 +401,9 @@ def read_store(
             else None
         )
         deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
+        balance_rows = loyalty.top_per_creator(conn, POINTS_TOP) if "points.json" in want else None
+        quote_rows = quotes.list_quotes(conn) if "quotes.json" in want else None
+        giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
     finally:
         conn.execute("COMMIT")
 
@@ -339,6 +419,9 @@ def read_store(
         ),
         polls=views("polls", poll_rows, _poll_view),
         tallies=views("tallies", tally_rows, _tally_view),
+        points=views("points", balance_rows, _points_view),
+        quotes=views("quotes", quote_rows, _quote_view),
+        giveaways=views("giveaways", giveaway_rows, _giveaway_view),
         scoreboards=views("scoreboards", board_rows, _scoreboard_view),
         **{
             field: views(kind, recent.get(kind), _signal_view)
@@ -522,6 +605,55 @@ def trigger_rows(
     )
 
 
+def timer_rows(
+    creators: Sequence[CreatorConfig], details: Sequence[Mapping[str, Any]]
+) -> tuple[TimerView, ...]:
+    """The configured timers with their posts (from the trigger engines' snapshots)."""
+    posts: dict[tuple[str, str], tuple[int, datetime | None]] = {}
+    for detail in details:
+        for key, value in detail.get("timers", {}).items():
+            posts[key] = value
+    return tuple(
+        TimerView(
+            timer_id=t.id,
+            creator_id=c.id,
+            interval_minutes=t.interval_minutes,
+            min_chat_lines=t.min_chat_lines,
+            messages=len(t.messages),
+            platforms=t.platforms or tuple(c.sources()),
+            enabled=t.enabled and c.enabled,
+            posts=posts.get((c.id, t.id), (0, None))[0],
+            last_posted_at=posts.get((c.id, t.id), (0, None))[1],
+        )
+        for c in creators
+        for t in c.timers
+    )
+
+
+def filter_rows(
+    creators: Sequence[CreatorConfig], details: Sequence[Mapping[str, Any]]
+) -> tuple[FilterView, ...]:
+    """The configured chat filters with their hits (from the trigger engines' snapshots)."""
+    hits: dict[tuple[str, str], tuple[int, datetime | None]] = {}
+    for detail in details:
+        for key, value in detail.get("filters", {}).items():
+            hits[key] = value
+    return tuple(
+        FilterView(
+            filter_id=f.id,
+            creator_id=c.id,
+            kind=f.kind,
+            action=f.action,
+            exempt=f.exempt,
+            enabled=f.enabled and c.enabled,
+            hits=hits.get((c.id, f.id), (0, None))[0],
+            last_hit_at=hits.get((c.id, f.id), (0, None))[1],
+        )
+        for c in creators
+        for f in c.filters
+    )
+
+
 _FIELDS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -579,6 +711,8 @@ class TreeInputs:
     errors: tuple[ErrorView, ...] = ()
     rates: tuple[RateMetric, ...] = ()
     measured_at: datetime | None = None  # telemetry is stamped with every publish's clock
+    timers: tuple[TimerView, ...] = ()
+    filters: tuple[FilterView, ...] = ()
 
     def for_file(self, path: str) -> Any:
         """The inputs of one tree file (compared to decide whether to rebuild it)."""
@@ -586,7 +720,7 @@ class TreeInputs:
             "runtime_snapshot.json": self.runtime,
             "quotas.json": self.quotas,
             "rate_limits.json": self.rate_limits,
-            "chat_triggers.json": self.triggers,
+            "chat_triggers.json": (self.triggers, self.timers, self.filters),
             "creators.json": self.creators,
             "discord/runtime.json": self.discord,
             "integrations.json": self.integrations,
@@ -714,7 +848,9 @@ class SnapshotPublisher(Actor):
         closable = False
         try:
             await self._wait_for_queued_commits()
-            await self.publish(abandon_on_cancel=True)
+            # The database files only: the tree is being taken down, and its files keep the
+            # last view of the running actors rather than a half-stopped one.
+            await self.publish(tree_files=False, verify_database=True, abandon_on_cancel=True)
             closable = True
         except Exception as exc:
             closable = True
@@ -767,13 +903,18 @@ class SnapshotPublisher(Actor):
         raise TypeError(f"SnapshotPublisher takes Changed or PublishNow, got {message!r}")
 
     async def publish(
-        self, *, full: bool = False, tree_files: bool = True, abandon_on_cancel: bool = False
+        self,
+        *,
+        full: bool = False,
+        tree_files: bool = True,
+        verify_database: bool = False,
+        abandon_on_cancel: bool = False,
     ) -> PublishSummary:
         """Rebuild and write the dirty files (all of them with `full`), and every tree file
         with `tree_files` (a heartbeat; otherwise only the tree files a topic marked).
 
-        A heartbeat with no database file dirty also checks that no database change went
-        unannounced since the last read. With `abandon_on_cancel`, a cancelled caller returns
+        A heartbeat (or `verify_database`) with no database file dirty also checks that no
+        database change went unannounced since the last read. With `abandon_on_cancel`, a cancelled caller returns
         at once while the worker thread finishes (each file is replaced atomically).
         """
         async with self._lock:
@@ -783,7 +924,7 @@ class SnapshotPublisher(Actor):
                 full = True
             full = full or self._full_due
             pending, self._pending = self._pending, set()
-            heartbeat = tree_files and not full and not pending & DB_FILES
+            heartbeat = (tree_files or verify_database) and not full and not pending & DB_FILES
             if tree_files or full:
                 pending |= TREE_FILES
             now = self._clock()
@@ -927,7 +1068,7 @@ class SnapshotPublisher(Actor):
         if path == "rate_limits.json":
             return build_rate_limits(ctx, tree.rate_limits)
         if path == "chat_triggers.json":
-            return build_chat_triggers(ctx, tree.triggers)
+            return build_chat_triggers(ctx, tree.triggers, timers=tree.timers, filters=tree.filters)
         if path == "creators.json":
             return build_creators(ctx, tree.creators)
         if path == "discord/runtime.json":
@@ -964,6 +1105,12 @@ class SnapshotPublisher(Actor):
             return build_clips(ctx, data.clips)
         if path == "jobs.json":
             return build_jobs(ctx, data.jobs)
+        if path == "points.json":
+            return build_points(ctx, data.points)
+        if path == "quotes.json":
+            return build_quotes(ctx, data.quotes)
+        if path == "giveaways.json":
+            return build_giveaways(ctx, data.giveaways)
         builder = {
             "chat_events.json": build_chat_events,
             "poll_votes.json": build_poll_votes,
@@ -1024,6 +1171,8 @@ class SnapshotPublisher(Actor):
             errors=telemetry_errors(tree, root_name=self._root_name, now=now),
             rates=self._rates.sample(now, platforms),
             measured_at=now,
+            timers=timer_rows(self._creators, details),
+            filters=filter_rows(self._creators, details),
         )
 
     def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
@@ -1107,6 +1256,11 @@ class SnapshotPublisher(Actor):
             integrations=tree.integrations,
             clips=data.clips,
             jobs=data.jobs,
+            points=data.points,
+            quotes=data.quotes,
+            giveaways=data.giveaways,
+            timers=tree.timers,
+            filters=tree.filters,
             telemetry_events=tree.events,
             telemetry_errors=tree.errors,
             rate_metrics=tree.rates,
@@ -1169,6 +1323,9 @@ def _db_inputs(path: str, data: StoreData | None) -> Any:
         "poll_votes.json": data.poll_votes,
         "tally_events.json": data.tally_events,
         "score_events.json": data.score_events,
+        "points.json": data.points,
+        "quotes.json": data.quotes,
+        "giveaways.json": data.giveaways,
     }[path]
 
 

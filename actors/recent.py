@@ -13,12 +13,10 @@ from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 from typing import Any
 
-import apsw
-
 from actors._errors import ActorFailed, CallTimeout
 from actors._ref import ActorRef
 from actors.store import Read, write
-from state.seen import mark_seen, prune_seen, recent_seen, seen_among
+from state.commands import MarkSeen, RecentSeen, SeenAmong
 from state.timeutil import from_datetime
 
 
@@ -122,34 +120,28 @@ class SeenMessages:
         """Ids seen but not yet handed over by `persist_op`."""
         return len(self._queued)
 
-    def persist_op(self, now_ms: int) -> Callable[[apsw.Connection], None] | None:
-        """The queued ids as one store operation (None when nothing is queued); now and then
+    def persist_op(self, now_ms: int) -> MarkSeen | None:
+        """The queued ids as one store command (None when nothing is queued); now and then
         it also prunes. The caller puts it in a `Write` it makes anyway."""
         if not self._queued:
             return None
         keys, self._queued = self._queued, []
-        return self._persist(keys, now_ms)
+        return self._command(keys, now_ms)
 
-    def _persist(
-        self, keys: list[tuple[str, str]], now_ms: int
-    ) -> Callable[[apsw.Connection], None]:
-        scope, size = self.creator_id, self.size
+    def _command(self, keys: list[tuple[str, str]], now_ms: int) -> MarkSeen:
         self._persists += 1
         prune = self._persists % self.PRUNE_EVERY == 1
-        older_than = max(0, now_ms - int(self.keep_seconds * 1000))
+        return MarkSeen(
+            scope=self.creator_id,
+            keys=tuple(keys),
+            now=now_ms,
+            prune_before=max(0, now_ms - int(self.keep_seconds * 1000)) if prune else None,
+            keep_last=self.size if prune else None,
+        )
 
-        def persist(conn: apsw.Connection) -> None:
-            for platform, message_id in keys:
-                mark_seen(conn, scope=scope, platform=platform, message_id=message_id, now=now_ms)
-            if prune:
-                prune_seen(conn, scope=scope, older_than=older_than, keep_last=size)
-
-        return persist
-
-    def restore_op(self) -> Callable[[apsw.Connection], list[tuple[str, str]]]:
+    def restore_op(self) -> RecentSeen:
         """A read of the creator's newest remembered ids, for `load`."""
-        scope, size = self.creator_id, self.size
-        return lambda conn: recent_seen(conn, scope=scope, limit=size)
+        return RecentSeen(scope=self.creator_id, limit=self.size)
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         """Remember `(platform, message_id)` pairs read by `restore_op` (already persisted)."""
@@ -172,10 +164,8 @@ class SeenMessages:
             return fresh
         scope = self.creator_id
         try:
-            seen = await self._store().call(
-                Read(fn=lambda c: seen_among(c, scope=scope, platform=platform, message_ids=fresh)),
-                timeout=30,
-            )
+            query = SeenAmong(scope=scope, platform=platform, message_ids=frozenset(fresh))
+            seen = await self._store().call(Read(fn=query), timeout=30)
         except (ActorFailed, CallTimeout) as exc:
             self._store_failed("read", exc)
             return fresh
@@ -193,7 +183,7 @@ class SeenMessages:
         if not keys or self._store is None:
             return
         try:
-            await write(self._store(), self._persist(keys, from_datetime(now)), topic="chat_seen")
+            await write(self._store(), self._command(keys, from_datetime(now)), topic="chat_seen")
         except Exception as exc:  # never fatal: memory still dedupes
             self._store_failed("write", exc)
 

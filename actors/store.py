@@ -1,6 +1,8 @@
 """`StateStore`: the only writer of the SQLite database.
 
-Other actors ask it by message. A `Write`'s operations share one transaction, and writes that
+Other actors ask it by message: a `Write` carries typed commands (`state.commands`: the
+store knows the SQL, the sender only what should change). A `Write`'s operations share one
+transaction, and writes that
 queue up while a commit is in progress share the next one (group commit: one fsync for
 many). Blocking SQLite work runs in the store's own writer thread, one call at a time, so the
 event loop never waits on the disk and the writing connection is used by that thread only:
@@ -22,28 +24,39 @@ import trio
 
 from actors import Actor, ActorFailed, ActorRef, MailboxFull, ReplyError
 from state import Database, Statistics, StoreError, open_database
+from state.commands import Command, Query
 
 T = TypeVar("T")
+
+#: One operation of a `Write`: a typed command, or (for actors not yet moved to commands) a
+#: function of the connection.
+Operation = Command | Callable[[apsw.Connection], Any]
 
 
 @attrs.frozen(kw_only=True)
 class Write:
-    """Run each of `ops(conn)` in ONE transaction; the reply is their results, in order.
+    """Run each of `ops` (a `Command`, or a function of the connection) in ONE transaction;
+    the reply is their results, in order.
 
     An operation that raises has only its own changes rolled back; the reply then holds its
     exception (see `WriteResult`). `topic` names what changed (e.g. "polls") for the
     publisher.
     """
 
-    ops: tuple[Callable[[apsw.Connection], Any], ...] = attrs.field(converter=tuple)
+    ops: tuple[Operation, ...] = attrs.field(converter=tuple)
     topic: str = "state"
 
 
 @attrs.frozen(kw_only=True)
 class Read:
-    """Run `fn(conn)` on the writer's connection (sees every committed write); reply its result."""
+    """Run `fn(conn)` (or a typed `Query`) on the writer's connection (sees every committed
+    write); reply its result."""
 
-    fn: Callable[[apsw.Connection], Any]
+    fn: Query | Callable[[apsw.Connection], Any]
+
+
+def _runnable(op: Operation | Query) -> Callable[[apsw.Connection], Any]:
+    return op.run if isinstance(op, Command | Query) else op
 
 
 @attrs.frozen(kw_only=True)
@@ -180,7 +193,7 @@ class StateStore(Actor):
 
     async def _write_group(self, writes: list[Write]) -> list[list[WriteResult]]:
         assert self._db is not None
-        ops = [op for w in writes for op in w.ops]
+        ops = [_runnable(op) for w in writes for op in w.ops]
         outcomes = await self._batch(ops)
         self.writes += len(writes)
         self.commits += 1
@@ -197,7 +210,7 @@ class StateStore(Actor):
     async def handle(self, message: Any) -> Any:
         assert self._db is not None
         if isinstance(message, Write):
-            outcomes = await self._batch(message.ops)
+            outcomes = await self._batch([_runnable(op) for op in message.ops])
             self.writes += 1
             self.commits += 1
             results = [WriteResult(value=o.value, error=o.error) for o in outcomes]
@@ -208,7 +221,8 @@ class StateStore(Actor):
             db, thread = self._db, self._thread
             assert thread is not None
             try:
-                return await thread.run(lambda: message.fn(db.connection))
+                fn = _runnable(message.fn)
+                return await thread.run(lambda: fn(db.connection))
             except (apsw.Error, StoreError, ValueError, LookupError, TypeError) as exc:
                 # A failing read is the caller's problem: it gets the exception, the only
                 # writer stays up (a crash here would restart it, and the root may give up).
@@ -236,7 +250,7 @@ class StateStore(Actor):
         }
 
 
-async def write(store: ActorRef, *ops: Callable[[apsw.Connection], Any], topic: str) -> list[Any]:
+async def write(store: ActorRef, *ops: Operation, topic: str) -> list[Any]:
     """Send one `Write` and return the operations' values, raising the first failure."""
     results = await store.call(Write(ops=ops, topic=topic), timeout=30.0)
     return [r.unwrap() for r in results]

@@ -30,7 +30,19 @@ TRIGGER_KINDS = ("command", "keyword", "regex")
 PERMISSIONS = ("everyone", "subscriber", "vip", "moderator", "broadcaster")
 TALLY_ACTIONS = ("tally_increment", "tally_decrement", "tally_reset")
 POLL_ACTIONS = ("poll_open", "poll_vote", "poll_close")
-ACTIONS = ("reply", *POLL_ACTIONS, *TALLY_ACTIONS, "score_add", "clip")
+POINTS_ACTIONS = ("points_show", "points_give", "points_add", "points_top")
+QUOTE_ACTIONS = ("quote_add", "quote_show", "quote_delete")
+GIVEAWAY_ACTIONS = ("giveaway_open", "giveaway_join", "giveaway_draw", "giveaway_close")
+ACTIONS = (
+    "reply",
+    *POLL_ACTIONS,
+    *TALLY_ACTIONS,
+    "score_add",
+    "clip",
+    *POINTS_ACTIONS,
+    *QUOTE_ACTIONS,
+    *GIVEAWAY_ACTIONS,
+)
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 TWITCH_LOGIN = re.compile(r"[A-Za-z0-9_]{1,25}")
@@ -149,21 +161,24 @@ def _not_blank(_inst: object, attribute: attrs.Attribute, value: str | None) -> 
         raise InvalidField((attribute.name,), "must not be empty")
 
 
-def _check_template(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+def _template_problem(value: str) -> str | None:
+    """Why `value` is not a usable reply template, or None."""
     # Templates are rendered with str.format-style fields ({user}, {args}); only plain names are
     # allowed so a template can never reach attributes or items ({user.__class__}).
-    if value is None:
-        return
     try:
         parsed = list(string.Formatter().parse(value))
     except ValueError as exc:
-        raise InvalidField((attribute.name,), f"invalid template: {exc}") from None
+        return f"invalid template: {exc}"
     for _literal, field, _spec, _conv in parsed:
         if field is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
-            raise InvalidField(
-                (attribute.name,),
-                f"invalid template field {{{field}}}: use plain names like {{user}}",
-            )
+            return f"invalid template field {{{field}}}: use plain names like {{user}}"
+    return None
+
+
+def _check_template(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+    problem = None if value is None else _template_problem(value)
+    if problem is not None:
+        raise InvalidField((attribute.name,), problem)
 
 
 def _duplicates(items: Sequence[Any], attr: str, prefix: str, what: str) -> None:
@@ -359,8 +374,21 @@ _ACTION_ARGS: dict[str, frozenset[str]] = {
     "tally_reset": frozenset({"tally"}),
     "score_add": frozenset({"scoreboard", "points"}),
     "clip": frozenset({"duration"}),
+    **{action: frozenset() for action in (*POINTS_ACTIONS, *QUOTE_ACTIONS, *GIVEAWAY_ACTIONS)},
+    "giveaway_open": frozenset({"entry_cost", "subscribers_only", "subscriber_tickets"}),
 }
-_ALL_ACTION_ARGS = ("tally", "scoreboard", "points", "amount", "question", "options", "duration")
+_ALL_ACTION_ARGS = (
+    "tally",
+    "scoreboard",
+    "points",
+    "amount",
+    "question",
+    "options",
+    "duration",
+    "entry_cost",
+    "subscribers_only",
+    "subscriber_tickets",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -394,6 +422,11 @@ class TriggerConfig:
     question: str | None = attrs.field(default=None, validator=_not_blank)
     options: tuple[str, ...] | None = None
     duration: float | None = attrs.field(default=None, validator=_between(1, 86_400))
+    #: Loyalty points the chatter pays for the trigger (needs `[creators.points]`).
+    cost: int | None = attrs.field(default=None, validator=_between(1, 1_000_000_000))
+    entry_cost: int | None = attrs.field(default=None, validator=_between(0, 1_000_000_000))
+    subscribers_only: bool | None = None
+    subscriber_tickets: int | None = attrs.field(default=None, validator=_between(1, 100))
     enabled: bool = True
     # Compiled once here so a bad regex fails at load time, naming `...pattern`.
     regex: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False, default=None)
@@ -464,8 +497,12 @@ class CreatorConfig:
     scoreboards: tuple[ScoreboardConfig, ...] = ()
     triggers: tuple[TriggerConfig, ...] = ()
     clips: CreatorClipsConfig | None = None
+    points: PointsConfig | None = None
+    timers: tuple[TimerConfig, ...] = ()
+    filters: tuple[FilterConfig, ...] = ()
 
     def __attrs_post_init__(self) -> None:
+        _check_features(self)
         _duplicates(self.tallies, "id", "tallies", "tally id")
         _duplicates(self.scoreboards, "id", "scoreboards", "scoreboard id")
         _duplicates(self.triggers, "id", "triggers", "trigger id")
@@ -896,3 +933,163 @@ def _check_account_refs(config: Config) -> None:
                 raise InvalidField(
                     path, f"account {ref!r} is a {declared[ref]} account, not a {table} one"
                 )
+# --- points, timers, chat filters (actors/triggers: points, timers, filters) ------------------
+
+TIMER_PLATFORMS = ("twitch", "youtube", "kick", "rumble", "replay")
+FILTER_KINDS = ("links", "caps", "symbols", "repetition", "length", "words")
+FILTER_ACTIONS = ("delete", "timeout", "warn")
+EXEMPT_ROLES = ("broadcaster", "moderator", "vip", "subscriber", "member")
+_COUNTER_FIELD = re.compile(r"\{counter:([^{}]*)\}")
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+@attrs.frozen(kw_only=True)
+class PointsConfig:
+    """`[creators.points]`: the creator's loyalty currency, one balance per platform and viewer.
+
+    A chatter earns `per_message` for a message at most once per `message_cooldown_seconds`,
+    and `per_minute_active` every minute while they chatted in the last 10 minutes;
+    subscribers (and YouTube members) earn `subscriber_multiplier` times as much.
+    """
+
+    name: str = attrs.field(default="points", validator=_not_blank)
+    per_message: int = attrs.field(default=0, validator=_between(0, 1_000_000))
+    message_cooldown_seconds: float = attrs.field(default=60.0, validator=_between(0, 86_400))
+    per_minute_active: int = attrs.field(default=0, validator=_between(0, 1_000_000))
+    subscriber_multiplier: float = attrs.field(default=1.0, validator=_between(1, 100))
+
+
+@attrs.frozen(kw_only=True)
+class TimerConfig:
+    """`[[creators.timers]]`: a message posted every `interval_minutes`, rotating `messages`.
+
+    A timer posts only after `min_chat_lines` chat lines since its last post (a quiet chat is
+    not spammed), on `platforms` (empty: every chat source of the creator), and only while the
+    creator is live where the live state is known.
+    """
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
+    messages: tuple[str, ...] = ()
+    interval_minutes: float = attrs.field(default=15.0, validator=_between(1, 1440))
+    min_chat_lines: int = attrs.field(default=0, validator=_between(0, 100_000))
+    platforms: tuple[str, ...] = ()
+    enabled: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if not self.messages:
+            raise InvalidField(("messages",), "a timer needs at least one message")
+        for index, message in enumerate(self.messages):
+            if not message.strip():
+                raise InvalidField(("messages", index), "must not be empty")
+            problem = _template_problem(message)
+            if problem is not None:
+                raise InvalidField(("messages", index), problem)
+        for index, platform in enumerate(self.platforms):
+            if platform not in TIMER_PLATFORMS:
+                raise InvalidField(
+                    ("platforms", index),
+                    f"expected one of {', '.join(TIMER_PLATFORMS)}, got {platform!r}"
+                    f"{did_you_mean(platform, TIMER_PLATFORMS)}",
+                )
+
+
+@attrs.frozen(kw_only=True)
+class FilterConfig:
+    """`[[creators.filters]]`: a chat filter, checked before any trigger.
+
+    Kinds: `links` (any link whose domain is not in `allow` or a subdomain of one; a moderator's
+    `!permit @user` lets that user post links for `permit_seconds`), `caps` (at least `ratio`
+    of the letters upper case, in a message of at least `min_length` characters), `symbols`
+    (at least `ratio` of the characters neither letters, digits nor spaces, from
+    `min_length`), `repetition` (a character or word repeated `max_repeats` times or more),
+    `length` (more than `max_length` characters), `words` (any of `words`, matched as whole
+    words case-insensitively, or of `regexes`). `exempt` roles are never filtered. `action`:
+    `delete` the message, `timeout` the chatter for `timeout_seconds`, or `warn` (the response
+    only); `response` is said in chat (`{user}` is the chatter).
+    """
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
+    kind: str = attrs.field(validator=_one_of(FILTER_KINDS))
+    allow: tuple[str, ...] = ()
+    permit_seconds: float = attrs.field(default=60.0, validator=_between(1, 86_400))
+    ratio: float = attrs.field(default=0.7, validator=_between(0, 1, low_open=True))
+    min_length: int = attrs.field(default=10, validator=_between(1, 10_000))
+    max_repeats: int = attrs.field(default=10, validator=_between(2, 10_000))
+    max_length: int = attrs.field(default=400, validator=_between(1, 100_000))
+    words: tuple[str, ...] = ()
+    regexes: tuple[str, ...] = ()
+    exempt: tuple[str, ...] = ("broadcaster", "moderator")
+    action: str = attrs.field(default="delete", validator=_one_of(FILTER_ACTIONS))
+    timeout_seconds: int = attrs.field(default=60, validator=_between(1, 1_209_600))
+    response: str | None = attrs.field(default=None, validator=_check_template)
+    enabled: bool = True
+    compiled: tuple[re.Pattern[str], ...] = attrs.field(
+        init=False, eq=False, repr=False, default=()
+    )
+
+    def __attrs_post_init__(self) -> None:
+        for index, domain in enumerate(self.allow):
+            if not _DOMAIN.fullmatch(domain):
+                raise InvalidField(
+                    ("allow", index), f"expected a domain like 'example.com', got {domain!r}"
+                )
+        for index, role in enumerate(self.exempt):
+            if role not in EXEMPT_ROLES:
+                raise InvalidField(
+                    ("exempt", index),
+                    f"expected one of {', '.join(EXEMPT_ROLES)}, got {role!r}"
+                    f"{did_you_mean(role, EXEMPT_ROLES)}",
+                )
+        for index, word in enumerate(self.words):
+            if not word.strip():
+                raise InvalidField(("words", index), "must not be empty")
+        compiled = []
+        for index, source in enumerate(self.regexes):
+            try:
+                compiled.append(re.compile(source, re.IGNORECASE))
+            except re.error as exc:
+                raise InvalidField(
+                    ("regexes", index), f"invalid regular expression: {exc.msg}"
+                ) from None
+        if self.kind == "words" and not (self.words or self.regexes):
+            raise InvalidField(("words",), "a words filter needs words or regexes")
+        for name in ("allow", "words", "regexes"):
+            wanted = {"allow": "links", "words": "words", "regexes": "words"}[name]
+            if getattr(self, name) and self.kind != wanted:
+                raise InvalidField((name,), f"only used by kind {wanted!r}, not {self.kind!r}")
+        object.__setattr__(self, "compiled", tuple(compiled))  # frozen: set once, during init
+
+
+def _check_features(creator: CreatorConfig) -> None:
+    """Cross-table checks of points, timers, filters and the triggers that use them."""
+    _duplicates(creator.timers, "id", "timers", "timer id")
+    _duplicates(creator.filters, "id", "filters", "filter id")
+    tallies = [t.id for t in creator.tallies]
+    for index, trigger in enumerate(creator.triggers):
+        if creator.points is None and (trigger.cost is not None or trigger.entry_cost):
+            key = "cost" if trigger.cost is not None else "entry_cost"
+            raise InvalidField(
+                ("triggers", index, key), "costs are paid in points: add [creators.points]"
+            )
+        if creator.points is None and trigger.action in POINTS_ACTIONS:
+            raise InvalidField(
+                ("triggers", index, "action"),
+                f"action {trigger.action!r} needs [creators.points]",
+            )
+        for text in (trigger.response or "",):
+            _check_counters(text, tallies, ("triggers", index, "response"))
+    for index, timer in enumerate(creator.timers):
+        for number, message in enumerate(timer.messages):
+            _check_counters(message, tallies, ("timers", index, "messages", number))
+    for index, rule in enumerate(creator.filters):
+        _check_counters(rule.response or "", tallies, ("filters", index, "response"))
+
+
+def _check_counters(text: str, tallies: list[str], path: tuple[PathSegment, ...]) -> None:
+    for hit in _COUNTER_FIELD.finditer(text):
+        if hit.group(1) not in tallies:
+            raise InvalidField(
+                path,
+                f"{{counter:{hit.group(1)}}} names no tally in [[creators.tallies]]"
+                f"{did_you_mean(hit.group(1), tallies)}",
+            )

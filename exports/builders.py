@@ -30,12 +30,16 @@ from exports.views import (
     CreatorView,
     DiscordView,
     ErrorView,
+    FilterView,
+    GiveawayView,
     IntegrationView,
     JobView,
     PermissionView,
     PlatformStatus,
+    PointsView,
     PollView,
     QuotaView,
+    QuoteView,
     RateLimitView,
     RateMetric,
     RuntimeView,
@@ -43,6 +47,7 @@ from exports.views import (
     SignalRow,
     TallyView,
     TelemetryEvent,
+    TimerView,
     TriggerView,
 )
 
@@ -57,13 +62,16 @@ __all__ = [
     "build_clips",
     "build_creators",
     "build_discord_runtime",
+    "build_giveaways",
     "build_integrations",
     "build_jobs",
     "build_manifest",
     "build_permissions",
+    "build_points",
     "build_poll_votes",
     "build_polls",
     "build_quotas",
+    "build_quotes",
     "build_rate_limits",
     "build_runtime_snapshot",
     "build_score_events",
@@ -785,12 +793,25 @@ def build_creators(
 
 
 def build_chat_triggers(
-    ctx: ExportContext, triggers: Sequence[TriggerView], *, changed_at: datetime | None = None
+    ctx: ExportContext,
+    triggers: Sequence[TriggerView],
+    *,
+    changed_at: datetime | None = None,
+    timers: Sequence[TimerView] = (),
+    filters: Sequence[FilterView] = (),
 ) -> dict[str, Any]:
-    """``chat_triggers.json``: ``items`` sorted by creator then trigger id."""
+    """``chat_triggers.json``: ``items`` sorted by creator then trigger id; ``timers`` and
+    ``filters`` (with their post and hit counts) by creator then id."""
     rows = sorted(triggers, key=lambda t: (t.creator_id, t.trigger_id))
+    timer_rows = sorted(timers, key=lambda t: (t.creator_id, t.timer_id))
+    filter_rows = sorted(filters, key=lambda f: (f.creator_id, f.filter_id))
     generated = _newest(
-        ctx, changed_at, *(t.updated_at for t in rows), *(t.last_fired_at for t in rows)
+        ctx,
+        changed_at,
+        *(t.updated_at for t in rows),
+        *(t.last_fired_at for t in rows),
+        *(t.last_posted_at for t in timer_rows),
+        *(f.last_hit_at for f in filter_rows),
     )
     body = {
         "items": [
@@ -804,9 +825,136 @@ def build_chat_triggers(
                 "last_fired_at": _ts(ctx, t.last_fired_at),
             }
             for t in rows
-        ]
+        ],
+        "timers": [
+            {
+                "timer_id": t.timer_id,
+                "creator": t.creator_id,
+                "interval_minutes": t.interval_minutes,
+                "min_chat_lines": t.min_chat_lines,
+                "messages": t.messages,
+                "platforms": sorted(t.platforms),
+                "enabled": t.enabled,
+                "posts": t.posts,
+                "last_posted_at": _ts(ctx, t.last_posted_at),
+            }
+            for t in timer_rows
+        ],
+        "filters": [
+            {
+                "filter_id": f.filter_id,
+                "creator": f.creator_id,
+                "kind": f.kind,
+                "action": f.action,
+                "exempt": sorted(f.exempt),
+                "enabled": f.enabled,
+                "hits": f.hits,
+                "last_hit_at": _ts(ctx, f.last_hit_at),
+            }
+            for f in filter_rows
+        ],
     }
     return _document("chat_triggers.json", ctx, generated, body)
+
+
+#: Balances per creator in points.json.
+POINTS_TOP = 100
+
+
+def build_points(
+    ctx: ExportContext, balances: Sequence[PointsView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``points.json`` (public): per creator, the top `POINTS_TOP` balances by display name
+    (no platform user ids), ranked by balance, then name, then platform."""
+    rows = sorted(balances, key=lambda b: (b.creator_id, -b.balance, b.display_name, b.platform))
+    by_creator: dict[str, list[PointsView]] = {}
+    for row in rows:
+        ranked = by_creator.setdefault(row.creator_id, [])
+        if len(ranked) < POINTS_TOP:
+            ranked.append(row)
+    kept = [b for ranked in by_creator.values() for b in ranked]
+    generated = _newest(ctx, changed_at, *(b.updated_at for b in kept))
+    body = {
+        "creators": [
+            {
+                "creator_id": creator_id,
+                "creator": _creator_label(creator_id, ranked[0].creator_name),
+                "entries": [
+                    {
+                        "position": position,
+                        "display_name": b.display_name,
+                        "platform": b.platform,
+                        "balance": b.balance,
+                        "updated_at": _ts(ctx, b.updated_at),
+                    }
+                    for position, b in enumerate(ranked, 1)
+                ],
+            }
+            for creator_id, ranked in by_creator.items()
+        ]
+    }
+    return _document("points.json", ctx, generated, body)
+
+
+def build_quotes(
+    ctx: ExportContext, rows: Sequence[QuoteView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``quotes.json`` (public), by creator then number."""
+    ordered = sorted(rows, key=lambda q: (q.creator_id, q.number))
+    generated = _newest(ctx, changed_at, *(q.added_at for q in ordered))
+    body = {
+        "quotes": [
+            {
+                "creator_id": q.creator_id,
+                "creator": _creator_label(q.creator_id, q.creator_name),
+                "number": q.number,
+                "text": q.text,
+                "added_by": q.added_by,
+                "platform": q.platform,
+                "added_at": _ts(ctx, q.added_at),
+            }
+            for q in ordered
+        ]
+    }
+    return _document("quotes.json", ctx, generated, body)
+
+
+def build_giveaways(
+    ctx: ExportContext, rows: Sequence[GiveawayView], *, changed_at: datetime | None = None
+) -> dict[str, Any]:
+    """``giveaways.json`` (dashboard-only), by creator, opening time and id; winners by draw."""
+    ordered = sorted(rows, key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
+    generated = _newest(ctx, changed_at, *(g.updated_at for g in ordered))
+    body = {
+        "giveaways": [
+            {
+                "giveaway_id": g.giveaway_id,
+                "creator_id": g.creator_id,
+                "creator": _creator_label(g.creator_id, g.creator_name),
+                "prize": g.prize,
+                "state": g.state,
+                "entry_cost": g.entry_cost,
+                "subscribers_only": g.subscribers_only,
+                "subscriber_tickets": g.subscriber_tickets,
+                "entrants": g.entrants,
+                "tickets": g.tickets,
+                "winners": [
+                    {
+                        "draw": w.draw,
+                        "display_name": w.display_name,
+                        "platform": w.platform,
+                        "drawn_at": _ts(ctx, w.drawn_at),
+                    }
+                    for w in sorted(g.winners, key=lambda w: w.draw)
+                ],
+                "opened_at": _ts(ctx, g.opened_at),
+                "closed_at": _ts(ctx, g.closed_at),
+                "updated_at": _ts(ctx, g.updated_at),
+            }
+            for g in ordered
+        ]
+    }
+    return _document("giveaways.json", ctx, generated, body)
 
 
 def build_rate_limits(
@@ -960,6 +1108,11 @@ class ExportInputs:
     rate_limits: tuple[RateLimitView, ...] = attrs.field(factory=tuple, converter=tuple)
     integrations: tuple[IntegrationView, ...] = attrs.field(factory=tuple, converter=tuple)
     permissions: tuple[PermissionView, ...] = attrs.field(factory=tuple, converter=tuple)
+    points: tuple[PointsView, ...] = attrs.field(factory=tuple, converter=tuple)
+    quotes: tuple[QuoteView, ...] = attrs.field(factory=tuple, converter=tuple)
+    giveaways: tuple[GiveawayView, ...] = attrs.field(factory=tuple, converter=tuple)
+    timers: tuple[TimerView, ...] = attrs.field(factory=tuple, converter=tuple)
+    filters: tuple[FilterView, ...] = attrs.field(factory=tuple, converter=tuple)
     changed_at: Mapping[str, datetime] = attrs.field(factory=dict)
 
 
@@ -1011,8 +1164,15 @@ def build_all(
         ),
         "creators.json": build_creators(ctx, inputs.creators, changed_at=ch("creators.json")),
         "chat_triggers.json": build_chat_triggers(
-            ctx, inputs.triggers, changed_at=ch("chat_triggers.json")
+            ctx,
+            inputs.triggers,
+            changed_at=ch("chat_triggers.json"),
+            timers=inputs.timers,
+            filters=inputs.filters,
         ),
+        "points.json": build_points(ctx, inputs.points, changed_at=ch("points.json")),
+        "quotes.json": build_quotes(ctx, inputs.quotes, changed_at=ch("quotes.json")),
+        "giveaways.json": build_giveaways(ctx, inputs.giveaways, changed_at=ch("giveaways.json")),
         "rate_limits.json": build_rate_limits(
             ctx, inputs.rate_limits, changed_at=ch("rate_limits.json")
         ),

@@ -105,6 +105,21 @@ FILES: tuple[ExportFile, ...] = tuple(
                 "Polls with aggregated votes (no voter identities).",
             ),
             _f("tallies.json", _P, "tallies", "tallies", "Tally counters."),
+            _f(
+                "points.json",
+                _P,
+                "points",
+                "points",
+                "Loyalty points: the top 100 balances per creator, by display name.",
+            ),
+            _f("quotes.json", _P, "quotes", "quotes", "Quotes, numbered per creator."),
+            _f(
+                "giveaways.json",
+                _D,
+                "giveaways",
+                "giveaways",
+                "Open and past giveaways: entrant counts and winners by display name.",
+            ),
             _f("scoreboards.json", _P, "scoreboards", "scoreboards", "Ranked scoreboards."),
             _f(
                 "discord/runtime.json",

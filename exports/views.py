@@ -35,14 +35,19 @@ __all__ = [
     "CreatorView",
     "DiscordView",
     "ErrorView",
+    "FilterView",
+    "GiveawayView",
+    "GiveawayWinner",
     "GuildView",
     "IntegrationView",
     "JobView",
     "PermissionView",
     "PlatformStatus",
+    "PointsView",
     "PollOption",
     "PollView",
     "QuotaView",
+    "QuoteView",
     "RateLimitView",
     "RateMetric",
     "ReplayView",
@@ -53,6 +58,7 @@ __all__ = [
     "SignalRow",
     "TallyView",
     "TelemetryEvent",
+    "TimerView",
     "TriggerView",
 ]
 
@@ -524,3 +530,90 @@ class PermissionView:
     grants: tuple[str, ...] = attrs.field(factory=tuple, converter=_str_tuple)
     created_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
     updated_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
+
+
+# --- points, quotes, giveaways, timers, filters (issue #16) ---------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PointsView:
+    """One viewer's balance for the public ranking: a display name, never a platform id."""
+
+    creator_id: str = attrs.field(validator=_nonempty)
+    platform: str = attrs.field(validator=_nonempty)
+    display_name: str = attrs.field(validator=_str)
+    balance: int = attrs.field(validator=_count)
+    updated_at: datetime = attrs.field(validator=_aware)
+    creator_name: str | None = attrs.field(default=None, validator=_opt_str)
+
+
+@attrs.frozen(kw_only=True)
+class QuoteView:
+    """A quote; `added_by` is a display name."""
+
+    creator_id: str = attrs.field(validator=_nonempty)
+    number: int = attrs.field(validator=_count)
+    text: str = attrs.field(validator=_str)
+    added_by: str = attrs.field(validator=_str)
+    platform: str = attrs.field(validator=_nonempty)
+    added_at: datetime = attrs.field(validator=_aware)
+    creator_name: str | None = attrs.field(default=None, validator=_opt_str)
+
+
+@attrs.frozen(kw_only=True)
+class GiveawayWinner:
+    """A drawn winner: the draw's number (2+ is a reroll), display name and time."""
+
+    draw: int = attrs.field(validator=_count)
+    display_name: str = attrs.field(validator=_str)
+    platform: str = attrs.field(validator=_nonempty)
+    drawn_at: datetime = attrs.field(validator=_aware)
+
+
+@attrs.frozen(kw_only=True)
+class GiveawayView:
+    """A giveaway with its entrant and ticket counts and winners."""
+
+    giveaway_id: str = attrs.field(validator=_nonempty)
+    creator_id: str = attrs.field(validator=_nonempty)
+    prize: str = attrs.field(validator=_str)
+    state: str = attrs.field(validator=_one_of(frozenset({"open", "closed"})))
+    entry_cost: int = attrs.field(validator=_count)
+    subscribers_only: bool = attrs.field(validator=_bool)
+    subscriber_tickets: int = attrs.field(validator=_count)
+    entrants: int = attrs.field(validator=_count)
+    tickets: int = attrs.field(validator=_count)
+    winners: tuple[GiveawayWinner, ...] = attrs.field(converter=tuple)
+    opened_at: datetime = attrs.field(validator=_aware)
+    closed_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
+    updated_at: datetime = attrs.field(validator=_aware)
+    creator_name: str | None = attrs.field(default=None, validator=_opt_str)
+
+
+@attrs.frozen(kw_only=True)
+class TimerView:
+    """A configured timer and how often it posted since the runtime started."""
+
+    timer_id: str = attrs.field(validator=_nonempty)
+    creator_id: str = attrs.field(validator=_nonempty)
+    interval_minutes: float = attrs.field(validator=_number)
+    min_chat_lines: int = attrs.field(validator=_count)
+    messages: int = attrs.field(validator=_count)
+    platforms: tuple[str, ...] = attrs.field(converter=tuple)
+    enabled: bool = attrs.field(validator=_bool)
+    posts: int = attrs.field(default=0, validator=_count)
+    last_posted_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
+
+
+@attrs.frozen(kw_only=True)
+class FilterView:
+    """A configured chat filter and how many messages it caught since the runtime started."""
+
+    filter_id: str = attrs.field(validator=_nonempty)
+    creator_id: str = attrs.field(validator=_nonempty)
+    kind: str = attrs.field(validator=_nonempty)
+    action: str = attrs.field(validator=_nonempty)
+    exempt: tuple[str, ...] = attrs.field(converter=tuple)
+    enabled: bool = attrs.field(validator=_bool)
+    hits: int = attrs.field(default=0, validator=_count)
+    last_hit_at: datetime | None = attrs.field(default=None, validator=_opt_aware)

@@ -111,3 +111,12 @@ class PollClosed(InvalidTransition):
 
     def __init__(self, poll_id: str, requested: str) -> None:
         super().__init__("poll", poll_id, "closed", requested)
+
+
+class Refused(InvalidArgument):
+    """A request the rules refuse (too few points, already entered, no such quote); `message`
+    is a sentence fit to say in chat as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

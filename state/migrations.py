@@ -249,6 +249,79 @@ INSERT INTO seen_messages (scope, platform, message_id, seen_at)
 DROP TABLE chat_seen;
 """
 
+_FEATURES = """
+-- Loyalty points: one balance per creator, platform and viewer (a pseudonymous key, never the
+-- platform's user id). `login` finds `!give @user` targets; `earned_at` paces per-message earning.
+CREATE TABLE points_balances (
+    creator_id   TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    viewer_key   TEXT NOT NULL,
+    login        TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    balance      INTEGER NOT NULL CHECK (balance >= 0),
+    earned_at    INTEGER,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, platform, viewer_key)
+) STRICT;
+CREATE INDEX points_by_login ON points_balances (creator_id, platform, login);
+CREATE INDEX points_top ON points_balances (creator_id, balance DESC);
+
+-- Quotes, numbered per creator; a deleted quote keeps its number (never renumbered).
+CREATE TABLE quotes (
+    creator_id TEXT NOT NULL,
+    number     INTEGER NOT NULL CHECK (number > 0),
+    text       TEXT NOT NULL,
+    added_by   TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    added_at   INTEGER NOT NULL,
+    deleted_at INTEGER,
+    PRIMARY KEY (creator_id, number)
+) STRICT;
+
+CREATE TABLE giveaways (
+    giveaway_id        TEXT PRIMARY KEY,
+    creator_id         TEXT NOT NULL,
+    prize              TEXT NOT NULL,
+    state              TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    entry_cost         INTEGER NOT NULL DEFAULT 0 CHECK (entry_cost >= 0),
+    subscribers_only   INTEGER NOT NULL DEFAULT 0,
+    subscriber_tickets INTEGER NOT NULL DEFAULT 1 CHECK (subscriber_tickets >= 1),
+    opened_at          INTEGER NOT NULL,
+    closed_at          INTEGER,
+    updated_at         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX giveaways_by_creator ON giveaways (creator_id, state, opened_at);
+
+CREATE TABLE giveaway_entries (
+    giveaway_id  TEXT NOT NULL REFERENCES giveaways (giveaway_id),
+    platform     TEXT NOT NULL,
+    viewer_key   TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    tickets      INTEGER NOT NULL CHECK (tickets >= 1),
+    joined_at    INTEGER NOT NULL,
+    drawn        INTEGER,  -- the draw number that picked this entry (1 = first, 2 = reroll...)
+    drawn_at     INTEGER,
+    PRIMARY KEY (giveaway_id, platform, viewer_key)
+) STRICT;
+
+-- Timer posts and filter hits per creator, for rotation across restarts and the exports.
+CREATE TABLE timer_posts (
+    creator_id     TEXT NOT NULL,
+    timer_id       TEXT NOT NULL,
+    posts          INTEGER NOT NULL,
+    next_message   INTEGER NOT NULL,
+    last_posted_at INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, timer_id)
+) STRICT;
+CREATE TABLE filter_hits (
+    creator_id  TEXT NOT NULL,
+    filter_id   TEXT NOT NULL,
+    hits        INTEGER NOT NULL,
+    last_hit_at INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, filter_id)
+) STRICT;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
@@ -256,6 +329,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=4, name="notification outbox", sql=_OUTBOX),
     Migration(version=5, name="stream sessions and chat dedupe", sql=_STREAMS),
     Migration(version=6, name="seen message ids kept per creator or scope", sql=_SEEN),
+    Migration(version=7, name="points, quotes, giveaways, timer posts, filter hits", sql=_FEATURES),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -2,8 +2,11 @@
 
 It is a platform like the others: its events go to the creator's trigger engine, and replies
 come back to it (they are recorded and counted, never sent anywhere). The gaps between the
-recorded `sent_at` times are kept, divided by `speed`; events are re-stamped with the time
-they are played, so cooldowns and exports see a live stream.
+recorded `sent_at` times are kept, divided by `speed`, and each event keeps its recorded
+`sent_at`: the trigger engine runs cooldowns, timers and points on the event's time for this
+platform (the recorded clock), so a replay at `speed = 10` gives the replies the live stream
+would have had, and two replays of the same log write the same exports. With `loop`, each
+further pass is shifted by the log's span (plus a second) so the clock never runs backwards.
 
 A replay is a stream that happens once: given a store, it remembers where it stands (the file's
 digest, the pass, the lines delivered; `state.replays`) and a restart resumes there instead of
@@ -19,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ import attrs
 import trio
 
 from actors import Actor, ActorRef
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from actors.store import Read, write
 from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
@@ -40,6 +43,11 @@ MAX_GAP_SECONDS = 5.0
 SAVE_EVERY_SECONDS = 1.0
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class RecordedReplies:
+    """Ask a `ReplayChat` for the replies it recorded (newest 100), oldest first."""
 
 
 class ReplayChat(Actor):
@@ -69,6 +77,9 @@ class ReplayChat(Actor):
         self.rejected = 0
         self.replies: deque[SendChat] = deque(maxlen=100)
         self.reply_count = 0
+        # The replay platform cannot moderate: a filter's delete or timeout is recorded only.
+        self.moderations: deque[Moderate] = deque(maxlen=100)
+        self.moderation_count = 0
         self.last_event_at: datetime | None = None
         self.status = "starting"
         self.finished = False
@@ -77,6 +88,7 @@ class ReplayChat(Actor):
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
         data = await trio.to_thread.run_sync(self.file.read_bytes)
         self._lines = data.decode("utf-8").splitlines()
+        self._span = _span(self._lines)
         digest = hashlib.sha256(data).hexdigest()
         saved = None
         if self._store is not None:
@@ -122,6 +134,9 @@ class ReplayChat(Actor):
         saved_at = trio.current_time()
         while True:
             pass_number, start = self.position.pass_number, self.position.lines_done
+            # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
+            # so the recorded clock never runs backwards, across restarts too.
+            shift = (pass_number - 1) * self._span
             played = self.messages
             previous: datetime | None = None
             for number, line in enumerate(self._lines[start:], start=start + 1):
@@ -140,13 +155,13 @@ class ReplayChat(Actor):
                     gap = (recorded - previous).total_seconds() / self.speed
                     await trio.sleep(min(max(gap, 0.0), MAX_GAP_SECONDS))
                 previous = recorded
-                now = self._clock()
+                at = recorded + shift
                 message_id = f"{fields['message_id'] or f'line-{number}'}#{pass_number}"
-                fields.update(platform="replay", sent_at=now, message_id=message_id)
+                fields.update(platform="replay", sent_at=at, message_id=message_id)
                 await target.call(ChatEvent(**fields), timeout=DELIVERY_TIMEOUT)
                 self.position = attrs.evolve(self.position, lines_done=number)
                 self.messages += 1
-                self.last_event_at = now
+                self.last_event_at = at
                 if trio.current_time() - saved_at >= SAVE_EVERY_SECONDS:
                     await self._save()
                     saved_at = trio.current_time()
@@ -170,6 +185,13 @@ class ReplayChat(Actor):
             self.reply_count += 1
             self.log.info("reply", text=message.text, trigger=message.trigger_id)
             return None
+        if isinstance(message, Moderate):
+            self.moderations.append(message)
+            self.moderation_count += 1
+            self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
+            return None
+        if isinstance(message, RecordedReplies):
+            return tuple(self.replies)
         raise TypeError(f"ReplayChat takes SendChat, got {type(message).__name__}")
 
     def snapshot(self) -> dict[str, Any]:
@@ -180,7 +202,21 @@ class ReplayChat(Actor):
             "enabled": True,
             "messages": self.messages,
             "actions": self.reply_count,
+            "moderations": self.moderation_count,
             "errors": self.rejected,
             "last_event_at": self.last_event_at,
             "last_heartbeat": self._clock(),
         }
+
+
+def _span(lines: list[str]) -> timedelta:
+    """How far one pass moves the recorded clock: the log's first to last time, plus a second."""
+    times = []
+    for line in lines:
+        if is_skippable(line):
+            continue
+        try:
+            times.append(parse_chatlog_line(line)["sent_at"])
+        except ChatlogError:
+            continue
+    return (max(times) - min(times) if times else timedelta(0)) + timedelta(seconds=1)

@@ -30,7 +30,7 @@ import httpx
 import trio
 
 from actors import Actor, ActorRef
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, Outbox, SessionEnded
 from actors.ratelimit import RateGovernor, RateKey, acquire
 from actors.recent import SeenMessages
@@ -51,6 +51,9 @@ _KEY_REFUSED: Final = frozenset({401, 403, 404})
 
 class RumbleChat(Actor):
     """Polls one creator's Rumble Live Stream API; see the module docs."""
+
+    #: Filter moderation requests this platform could not carry out yet (counted, logged).
+    moderation_unsupported = 0
 
     def __init__(
         self,
@@ -225,6 +228,16 @@ class RumbleChat(Actor):
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
             self.outbox.drop("read_only", message.trigger_id)
+            return None
+        if isinstance(message, Moderate):
+            # Deleting and timing out through the platform's moderation API needs the
+            # accounts work (issue #14): until then the request is counted and logged.
+            self.moderation_unsupported += 1
+            self.log.warning(
+                "moderation not supported on this platform yet",
+                action=message.action,
+                filter=message.filter_id,
+            )
             return None
         raise TypeError(f"RumbleChat takes SendChat, got {type(message).__name__}")
 

@@ -31,6 +31,7 @@ User text placed in descriptors has CR, LF and NUL replaced by spaces.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import attrs
@@ -302,4 +303,272 @@ def build_action(match: Match, event: ChatEvent, creator_id: str) -> Action:
             title = None  # a keyword/regex "argument" is the chat line itself, not a title
         duration = DEFAULT_CLIP_SECONDS if trigger.duration is None else trigger.duration
         return _clip_request(*common, duration, title)
+    builder = _FEATURE_BUILDERS.get(action)
+    if builder is not None:
+        return builder(match, event, _common_fields(match, event, creator_id))
     raise ArgumentError(f"This trigger's action {action!r} is not supported.")
+
+
+# --- points, quotes, giveaways ---------------------------------------------------------------
+#
+# Points: `!points` / `!points @user` (points_show), `!give @user 50` (points_give),
+# `!addpoints @user 100` (points_add, may be negative), `!top` (points_top).
+# Quotes: `!quote add <text>` (quote_add), `!quote`, `!quote 12`, `!quote <word>` (quote_show),
+# `!quote delete 12` (quote_delete). Giveaways: `!giveaway open <prize>` (giveaway_open),
+# `!join` (giveaway_join), `!giveaway draw` (giveaway_draw; again: a reroll), `!giveaway
+# close` (giveaway_close).
+#
+# Sub-commands: several triggers may share one command (`!quote`, `!giveaway`). An action with
+# a verb (add, delete, open, draw, close) takes it as the first argument (`!quote add ...`)
+# unless its command already names it (`!addquote ...`); a message without it is
+# `NotApplicable` to that trigger (it neither fires nor starts a cooldown). `quote_show` is not
+# applicable to `!quote add ...` and `!quote delete ...`.
+
+MAX_QUOTE_LENGTH = 300
+MAX_PRIZE_LENGTH = 100
+TOP_SIZE = 5
+
+
+class NotApplicable(ArgumentError):
+    """The message is meant for another trigger sharing this command (a sub-command)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+@attrs.frozen(kw_only=True)
+class PointsShow(Action):
+    """Say the chatter's balance, or `target`'s (a login)."""
+
+    target: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PointsGive(Action):
+    """Move `amount` of the chatter's points to `target` (a login)."""
+
+    target: str
+    amount: int
+
+
+@attrs.frozen(kw_only=True)
+class PointsAdd(Action):
+    """A moderator adds `amount` (negative: removes) to `target`'s balance."""
+
+    target: str
+    amount: int
+
+
+@attrs.frozen(kw_only=True)
+class PointsTop(Action):
+    """Say the `limit` highest balances."""
+
+    limit: int = TOP_SIZE
+
+
+@attrs.frozen(kw_only=True)
+class QuoteAdd(Action):
+    """Add `text` as the next quote."""
+
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class QuoteShow(Action):
+    """Say quote `number`, or one mentioning `word`, or any."""
+
+    number: int | None = None
+    word: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class QuoteDelete(Action):
+    """Delete quote `number`."""
+
+    number: int
+
+
+@attrs.frozen(kw_only=True)
+class GiveawayOpen(Action):
+    """Open a giveaway for `prize`."""
+
+    prize: str
+    entry_cost: int = 0
+    subscribers_only: bool = False
+    subscriber_tickets: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class GiveawayJoin(Action):
+    """The chatter enters the open giveaway; `subscriber` decides tickets and eligibility."""
+
+    subscriber: bool
+
+
+@attrs.frozen(kw_only=True)
+class GiveawayDraw(Action):
+    """Draw (or reroll) the giveaway's winner."""
+
+
+@attrs.frozen(kw_only=True)
+class GiveawayClose(Action):
+    """Close the open giveaway."""
+
+
+_VERBS = {
+    "quote_add": ("add",),
+    "quote_delete": ("delete", "del", "remove"),
+    "giveaway_open": ("open", "start"),
+    "giveaway_draw": ("draw", "reroll"),
+    "giveaway_close": ("close", "end"),
+}
+_QUOTE_VERBS = frozenset(_VERBS["quote_add"] + _VERBS["quote_delete"])
+
+
+#: Builds a feature action's descriptor from the match, the event and the common fields.
+_Builder = Callable[[Match, ChatEvent, dict], Action]
+
+
+def _common_fields(match: Match, event: ChatEvent, creator_id: str) -> dict[str, object]:
+    trigger = match.trigger
+    return {
+        "trigger_id": trigger.id,
+        "creator_id": creator_id,
+        "platform": event.platform,
+        "channel": event.channel,
+        "message_id": event.message_id,
+        "user_id": event.user_id,
+        "login": event.login,
+        "display_name": event.display_name,
+        "args": match.args,
+        "raw_args": match.raw_args,
+        "response": trigger.response,
+    }
+
+
+def _after_verb(match: Match) -> tuple[tuple[str, ...], str]:
+    """The arguments after the action's verb (see the section comment), or `NotApplicable`."""
+    trigger = match.trigger
+    verbs = _VERBS.get(trigger.action, ())
+    args, raw = match.args, clean_text(match.raw_args).strip()
+    if trigger.kind != "command" or not verbs:
+        return args, raw
+    if args and args[0].casefold() in verbs:
+        return args[1:], raw[len(args[0]) :].strip()
+    if any(verb in trigger.pattern.casefold() for verb in verbs):
+        return args, raw
+    raise NotApplicable()
+
+
+def _login(word: str) -> str:
+    """`@PixelPanda,` -> `pixelpanda`."""
+    return clean_text(word).lstrip("@").rstrip(",.;:!?").lower()
+
+
+def _amount(word: str, usage: str) -> int:
+    digits = word[1:] if word[:1] in "+-" else word
+    if not (digits.isdecimal() and digits.isascii() and len(digits) <= 9):
+        raise ArgumentError(f"How many?{usage}")
+    return int(word)
+
+
+def _points_show(match: Match, _event: ChatEvent, common: dict) -> Action:
+    target = _login(match.args[0]) if match.args else None
+    return PointsShow(**common, target=target or None)
+
+
+def _points_transfer(cls: type[PointsGive] | type[PointsAdd]) -> _Builder:
+    def build(match: Match, _event: ChatEvent, common: dict) -> Action:
+        usage = _usage(match, "@user <amount>")
+        if len(match.args) < 2 or not _login(match.args[0]):
+            raise ArgumentError(f"Who, and how many?{usage}")
+        amount = _amount(match.args[1], usage)
+        if cls is PointsGive and amount <= 0:
+            raise ArgumentError(f"Give at least 1.{usage}")
+        return cls(**common, target=_login(match.args[0]), amount=amount)
+
+    return build
+
+
+def _points_top(_match: Match, _event: ChatEvent, common: dict) -> Action:
+    return PointsTop(**common)
+
+
+def _quote_add(match: Match, _event: ChatEvent, common: dict) -> Action:
+    _args, text = _after_verb(match)
+    if not text:
+        raise ArgumentError(f"What is the quote?{_usage(match, 'add <text>')}")
+    if len(text) > MAX_QUOTE_LENGTH:
+        raise ArgumentError(f"That quote is too long (at most {MAX_QUOTE_LENGTH} characters).")
+    return QuoteAdd(**common, text=text)
+
+
+def _number(word: str) -> int | None:
+    word = word.removeprefix("#")
+    if word.isdecimal() and word.isascii() and len(word) <= 9:
+        return int(word)
+    return None
+
+
+def _quote_show(match: Match, _event: ChatEvent, common: dict) -> Action:
+    args = match.args
+    if match.trigger.kind != "command" or not args:
+        return QuoteShow(**common)
+    if args[0].casefold() in _QUOTE_VERBS:
+        raise NotApplicable()
+    number = _number(args[0])
+    if number is not None:
+        return QuoteShow(**common, number=number)
+    return QuoteShow(**common, word=clean_text(args[0])[:MAX_LABEL_LENGTH])
+
+
+def _quote_delete(match: Match, _event: ChatEvent, common: dict) -> Action:
+    args, _raw = _after_verb(match)
+    number = _number(args[0]) if args else None
+    if number is None:
+        raise ArgumentError(f"Which quote number?{_usage(match, 'delete <number>')}")
+    return QuoteDelete(**common, number=number)
+
+
+def _giveaway_open(match: Match, _event: ChatEvent, common: dict) -> Action:
+    _args, prize = _after_verb(match)
+    if not prize:
+        raise ArgumentError(f"What is the prize?{_usage(match, 'open <prize>')}")
+    trigger = match.trigger
+    return GiveawayOpen(
+        **common,
+        prize=prize[:MAX_PRIZE_LENGTH],
+        entry_cost=trigger.entry_cost or 0,
+        subscribers_only=bool(trigger.subscribers_only),
+        subscriber_tickets=trigger.subscriber_tickets or 1,
+    )
+
+
+def _giveaway_join(_match: Match, event: ChatEvent, common: dict) -> Action:
+    roles = event.roles
+    return GiveawayJoin(**common, subscriber="subscriber" in roles or "member" in roles)
+
+
+def _giveaway_draw(match: Match, _event: ChatEvent, common: dict) -> Action:
+    _after_verb(match)
+    return GiveawayDraw(**common)
+
+
+def _giveaway_close(match: Match, _event: ChatEvent, common: dict) -> Action:
+    _after_verb(match)
+    return GiveawayClose(**common)
+
+
+_FEATURE_BUILDERS: dict[str, _Builder] = {
+    "points_show": _points_show,
+    "points_give": _points_transfer(PointsGive),
+    "points_add": _points_transfer(PointsAdd),
+    "points_top": _points_top,
+    "quote_add": _quote_add,
+    "quote_show": _quote_show,
+    "quote_delete": _quote_delete,
+    "giveaway_open": _giveaway_open,
+    "giveaway_join": _giveaway_join,
+    "giveaway_draw": _giveaway_draw,
+    "giveaway_close": _giveaway_close,
+}

@@ -26,8 +26,8 @@ import apsw
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
-from actors.chat import SendChat
-from actors.events import ChatEvent, PlatformEvent
+from actors.chat import Moderate, SendChat
+from actors.events import ChatEvent, PlatformEvent, StreamEnded, StreamStarted
 from actors.recent import SeenMessages
 from actors.store import Read, Write, write
 from actors.triggers.actions import (
@@ -43,22 +43,50 @@ from actors.triggers.actions import (
 )
 from actors.triggers.cooldowns import CooldownTable
 from actors.triggers.evaluate import evaluate
+from actors.triggers.features import FEATURE_ACTIONS, FeaturePlans
+from actors.triggers.filters import PERMIT_COMMAND, ChatFilters, FilterHit
+from actors.triggers.points import PointsLedger
 from actors.triggers.rules import TriggerRules
 from actors.triggers.templates import action_variables, render
+from actors.triggers.timers import LIVE_DOMAIN, TimerSchedule, domain_of
 from config.models import CreatorConfig
 from exports.redact import pseudonymize
-from state import StoreError, clips, cooldowns, counters, polls, signals
-from state.errors import InvalidArgument
+from state.commands import (
+    AddScore,
+    AppendSignals,
+    ChangeTally,
+    ClosePoll,
+    Command,
+    CreateClip,
+    DeclareTallies,
+    GrantPoints,
+    OpenPoll,
+    Paid,
+    RecordFilterHit,
+    RecordTimerPost,
+    RecordVote,
+    RestoreEngine,
+    SetCooldowns,
+    SignalRow,
+    SpendPoints,
+    Viewer,
+)
+from state.errors import Refused, StoreError
+from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: How often timers and active-minute points are checked on the wall clock (live platforms).
+TICK_SECONDS = 5.0
+#: The platform whose events run on their recorded clock (see `ReplayChat`).
+REPLAY = "replay"
 #: Cooldowns at least this long are committed before the reply; shorter ones within a second.
 DURABLE_COOLDOWN_SECONDS = 30.0
 
 #: Turns the results of an action's operations into its reply's template variables.
 Finish = Callable[[list[Any]], dict[str, object]]
-#: What an action writes: operations (none for a plain reply), store topic, and `Finish`.
-Plan = tuple[tuple[Callable[[apsw.Connection], Any], ...], str, Finish]
+#: What an action writes: store commands (none for a plain reply), store topic, and `Finish`.
+Plan = tuple[tuple[Command, ...], str, Finish]
 STORE_FAILURE_REPLY = "Sorry, that did not work this time; please try again later."
 
 
@@ -87,9 +115,24 @@ class TriggerEngine(Actor):
         self.cooldowns = CooldownTable()
         self.seen = SeenMessages(creator_id=creator.id, store=store, size=seen_size)
         self._prefix = f"{creator.id}/"
-        self._pending_signals: list[dict[str, Any]] = []
+        self._pending_signals: list[SignalRow] = []
         self._pending_cooldowns: dict[str, int] = {}
         self._pending = trio.Event()
+        # Points, quotes, giveaways, timers and filters (issue #16).
+        self.filters = ChatFilters.from_config(creator)
+        self.points = PointsLedger(creator.points) if creator.points else None
+        self.timers = TimerSchedule(creator)
+        self.features = FeaturePlans(creator)
+        self._costs = {t.id: t.cost for t in creator.triggers if t.cost}
+        self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
+        self._live: dict[str, bool] = {}
+        self._pending_ops: list[Command] = []
+        self._flushing = 0
+        self.filter_hits: dict[str, int] = {f.id: 0 for f in self.filters.filters}
+        self._filter_last: dict[str, datetime] = {}
+        self._timer_posts: dict[str, tuple[int, datetime]] = {}
+        self.moderations = 0
+        self.timer_posts = 0
         # Writes are awaited in the order they were queued, so replies keep chat order.
         self._completions_send, self._completions = trio.open_memory_channel[
             tuple[Action, PendingReply, Finish]
@@ -115,45 +158,44 @@ class TriggerEngine(Actor):
     async def _restore(self) -> None:
         now_ms = int(self._clock() * 1000)
         creator = self.creator
-        recent_ids = self.seen.restore_op()
-
-        def restore(
-            conn: apsw.Connection,
-        ) -> tuple[dict[str, float], set[str], list[tuple[str, str]]]:
-            rows = cooldowns.active_cooldowns(conn, now=now_ms, prefix=self._prefix)
-            absent = {
-                t.id for t in creator.tallies if counters.get_tally(conn, creator.id, t.id) is None
-            }
-            expiries = {r.scope[len(self._prefix) :]: r.expires_at / 1000 for r in rows}
-            return expiries, absent, recent_ids(conn)
-
+        query = RestoreEngine(
+            creator_id=creator.id,
+            prefix=self._prefix,
+            now=now_ms,
+            tally_ids=tuple(t.id for t in creator.tallies),
+            seen_limit=self.seen.size,
+        )
         try:
-            expiries, absent, seen = await self._store().call(Read(fn=restore), timeout=30)
+            # One read for everything the engine reloads: a hundred creators starting cost a
+            # hundred store round trips, not three hundred.
+            restored = await self._store().call(Read(fn=query), timeout=30)
         except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
             # Chat keeps working with fresh cooldowns rather than not at all; said loudly.
             self.errors += 1
             self.log.error("cooldowns and seen messages not restored", error=str(exc))
             self._ready.set()
             return
-        self.cooldowns.load(expiries)
-        self.seen.load(seen)
+        self.cooldowns.load(restored.cooldowns)
+        self.seen.load(restored.seen)
+        absent = restored.missing_tallies
+        features = restored.features
+        self._tally_counts.update(features.tallies)
+        self.timers.restore(features.next_messages)
+        for filter_id, (hits, last) in features.filter_hits.items():
+            if filter_id in self.filter_hits:
+                self.filter_hits[filter_id] = hits
+                self._filter_last[filter_id] = datetime.fromtimestamp(last / 1000, UTC)
+        for timer_id, (posts, last) in features.timer_posts.items():
+            self._timer_posts[timer_id] = (posts, datetime.fromtimestamp(last / 1000, UTC))
         self._ready.set()
         # Read first: a restart (or a start with nothing new) costs no commit and no fsync.
         if not absent:
             return
-
-        def declare(conn: apsw.Connection) -> None:
-            for tally in creator.tallies:
-                if tally.id in absent and counters.get_tally(conn, creator.id, tally.id) is None:
-                    counters.set_tally(
-                        conn,
-                        creator_id=creator.id,
-                        tally_id=tally.id,
-                        value=0,
-                        label=tally.label,
-                        now=now_ms,
-                    )
-
+        declare = DeclareTallies(
+            creator_id=creator.id,
+            tallies=tuple((t.id, t.label) for t in creator.tallies if t.id in absent),
+            now=now_ms,
+        )
         try:
             await write(self._store(), declare, topic="tallies")
         except (apsw.Error, StoreError, CallTimeout, ActorFailed) as exc:
@@ -163,6 +205,8 @@ class TriggerEngine(Actor):
 
     async def run(self) -> None:
         self.nursery.start_soon(self._complete_in_order)
+        if self.timers or (self.points and self.points.config.per_minute_active):
+            self.nursery.start_soon(self._tick_live)
         # Wake only when there is something to write: an idle creator costs no timer at all.
         while True:
             await self._pending.wait()
@@ -196,6 +240,8 @@ class TriggerEngine(Actor):
         if isinstance(message, PlatformEvent):
             self.messages += 1
             self.last_event_at = message.sent_at
+            if isinstance(message, StreamStarted | StreamEnded):
+                self._live[message.platform] = isinstance(message, StreamStarted)
             return None
         raise TypeError(f"TriggerEngine takes chat events, got {type(message).__name__}")
 
@@ -212,7 +258,21 @@ class TriggerEngine(Actor):
             source=event.platform,
             summary=f"message from {pseudonymize(event.user_id, self._key)}",
         )
-        now = self._clock()
+        now = self._now(event)
+        viewer: Viewer | None = None
+        if self.filters or self.points or self.timers:
+            if self.rules.self_logins and event.login.lower() in self.rules.self_logins:
+                return []  # the bot's own lines: never filtered, never paid, not chat lines
+            if self.filters and self._filtered(event, now):
+                return []
+            if self.points:
+                viewer = self._viewer(event)
+                self.points.on_chat(event, viewer, domain_of(event.platform), now)
+                if self.points.pending:
+                    self._pending.set()
+            if self.timers:
+                self.timers.on_chat(event.platform)
+                self._post_timers(domain_of(event.platform), now)
         result = evaluate(self.rules, self.cooldowns, event, now=now)
         if result.ignored or not (result.actions or result.errors):
             return []
@@ -234,8 +294,31 @@ class TriggerEngine(Actor):
             self.fired_by_platform[event.platform] = (
                 self.fired_by_platform.get(event.platform, 0) + 1
             )
-            self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
-            ops, topic, finish = self._plan(action, event)
+            self.last_fired[(self.creator.id, action.trigger_id)] = (
+                event.sent_at if event.platform == REPLAY else datetime.now(UTC)
+            )
+            if isinstance(action, FEATURE_ACTIONS):
+                viewer = viewer or self._viewer(event)
+                ops, topic, finish = self.features.plan(
+                    action, event, viewer, action_variables(action)
+                )
+            else:
+                ops, topic, finish = self._plan(action, event)
+            cost = self._costs.get(action.trigger_id)
+            if cost:
+                ops, finish = self._paid(cost, event, viewer or self._viewer(event), ops, finish)
+                topic = f"{topic}+points" if topic else "points"
+            grants = self.points.take() if self.points and self.points.pending else None
+            if grants and ops:
+                # Earnings queued before this action are written before it: a balance shown
+                # or spent includes every message before the command.
+                ops, finish = (
+                    (GrantPoints(creator_id=self.creator.id, grants=grants), *ops),
+                    _skip_first(finish),
+                )
+                topic = f"{topic}+points" if topic else "points"
+            elif grants:
+                self.points.pending[:0] = grants
             # The message's id rides in the transaction of what it changed: a restart after
             # the commit cannot apply it again.
             if durable or (ops and self.seen.queued):
@@ -257,6 +340,13 @@ class TriggerEngine(Actor):
             self._completions_send.send_nowait((action, pending, finish))
         return list(result.actions)
 
+    def _now(self, event: ChatEvent | PlatformEvent) -> float:
+        """The clock an event is judged on (cooldowns, timers, points): the engine's clock,
+        except on the replay platform, whose events carry the recorded clock."""
+        if event.platform == REPLAY:
+            return event.sent_at.timestamp()
+        return self._clock()
+
     async def _complete_in_order(self) -> None:
         async for item in self._completions:
             self._current = item
@@ -274,6 +364,9 @@ class TriggerEngine(Actor):
         try:
             results = [r.unwrap() for r in await pending.result()]
             variables = finish(results)
+        except Refused as refused:
+            # The rules said no (too few points, already entered): say why, as written.
+            self._say(action, refused.message)
         except (StoreError, ValueError) as exc:
             self.errors += 1
             self.log.warning("action failed", trigger=action.trigger_id, error=str(exc))
@@ -286,7 +379,7 @@ class TriggerEngine(Actor):
     def _succeeded(self, action: Action, variables: dict[str, object]) -> None:
         self.actions += 1
         if action.response:
-            self._say(action, render(action.response, variables))
+            self._say(action, render(action.response, self._with_extras(variables)))
 
     def _store_failed(self, action: Action, exc: BaseException) -> None:
         # SQLite itself failed, or the store did not answer: this action failed, the engine
@@ -297,11 +390,16 @@ class TriggerEngine(Actor):
         self._say(action, STORE_FAILURE_REPLY)
 
     def _say(self, action: Action, text: str) -> None:
+        self._send(action.platform, text, reply_to=action.message_id, trigger_id=action.trigger_id)
+
+    def _send(
+        self, platform: str, text: str, *, reply_to: str | None, trigger_id: str | None
+    ) -> None:
         if not text:
             return
         try:
-            self._platform(action.platform).cast(
-                SendChat(text=text, reply_to=action.message_id, trigger_id=action.trigger_id)
+            self._platform(platform).cast(
+                SendChat(text=text, reply_to=reply_to, trigger_id=trigger_id)
             )
         except (MailboxFull, KeyError, ActorFailed) as exc:
             # ActorFailed: the platform is gone for good (the process is stopping). A flood
@@ -311,63 +409,41 @@ class TriggerEngine(Actor):
             if self.replies_dropped == 1:
                 self.log.warning(
                     "reply dropped (further drops are counted as replies_dropped)",
-                    trigger=action.trigger_id,
+                    trigger=trigger_id,
                     error=str(exc),
                 )
 
     # -------------------------------------------------------------------- execution
 
     def _plan(self, action: Action, event: ChatEvent) -> Plan:
-        """What `action` writes (operations, topic) and how its reply variables follow from
-        the operations' results. Nothing is written here: the caller queues the write."""
+        """What `action` writes (typed store commands, topic) and how its reply variables
+        follow from the commands' results. Nothing is written here: the caller queues it."""
         variables = action_variables(action)
         creator_id = self.creator.id
         at = from_datetime(event.sent_at)
         if isinstance(action, Reply | ErrorReply):
             return (), "", lambda _results: variables
         if isinstance(action, PollOpen):
-
-            def open_(conn: apsw.Connection) -> polls.PollResults:
-                for current in polls.list_polls(conn, creator_id=creator_id, state="open"):
-                    polls.close_poll(conn, poll_id=current.poll.poll_id, now=at)
-                return polls.open_poll(
-                    conn,
-                    creator_id=creator_id,
-                    question=action.question,
-                    options=action.options,
-                    now=at,
-                )
+            command: Command = OpenPoll(
+                creator_id=creator_id,
+                question=action.question,
+                options=action.options,
+                now=at,
+            )
 
             def opened(results: list[Any]) -> dict[str, object]:
                 variables["poll"] = results[0].poll.poll_id
                 return variables
 
-            return (open_,), "polls", opened
+            return (command,), "polls", opened
         if isinstance(action, PollVote):
-            voter = pseudonymize(event.user_id, self._key)
-
-            def vote(conn: apsw.Connection) -> polls.VoteResult:
-                current = polls.list_polls(conn, creator_id=creator_id, state="open")
-                if not current:
-                    raise InvalidArgument("there is no open poll")
-                poll_id = current[0].poll.poll_id
-                option = polls.resolve_option(conn, poll_id, action.option)
-                if option is None:
-                    raise InvalidArgument(f"no option {action.option!r} in this poll")
-                result = polls.vote(
-                    conn, poll_id=poll_id, voter_key=voter, option_id=option, now=at
-                )
-                signals.append_signal(
-                    conn,
-                    kind="poll_vote",
-                    creator_id=creator_id,
-                    timestamp=at,
-                    entity_id=poll_id,
-                    type="vote",
-                    source=event.platform,
-                    summary=f"{voter} voted for option {option}",
-                )
-                return result
+            command = RecordVote(
+                creator_id=creator_id,
+                voter_key=pseudonymize(event.user_id, self._key),
+                option=action.option,
+                now=at,
+                source=event.platform,
+            )
 
             def voted(results: list[Any]) -> dict[str, object]:
                 (result,) = results
@@ -375,14 +451,8 @@ class TriggerEngine(Actor):
                 variables["votes"] = result.results.total_votes
                 return variables
 
-            return (vote,), "polls", voted
+            return (command,), "polls", voted
         if isinstance(action, PollClose):
-
-            def close(conn: apsw.Connection) -> polls.PollResults:
-                current = polls.list_polls(conn, creator_id=creator_id, state="open")
-                if not current:
-                    raise InvalidArgument("there is no open poll")
-                return polls.close_poll(conn, poll_id=current[0].poll.poll_id, now=at)
 
             def closed_(results: list[Any]) -> dict[str, object]:
                 (closed,) = results
@@ -394,61 +464,38 @@ class TriggerEngine(Actor):
                 variables["question"] = closed.poll.question
                 return variables
 
-            return (close,), "polls", closed_
+            return (ClosePoll(creator_id=creator_id, now=at),), "polls", closed_
         if isinstance(action, TallyChange):
             label = next((t.label for t in self.creator.tallies if t.id == action.tally_id), None)
-
-            def change(conn: apsw.Connection) -> counters.Tally:
-                kw = {"creator_id": creator_id, "tally_id": action.tally_id, "label": label}
-                if action.op == "increment":
-                    tally = counters.increment_tally(conn, by=action.amount, now=at, **kw)
-                elif action.op == "decrement":
-                    tally = counters.decrement_tally(conn, by=action.amount, now=at, **kw)
-                else:
-                    tally = counters.set_tally(conn, value=0, now=at, **kw)
-                signals.append_signal(
-                    conn,
-                    kind="tally",
-                    creator_id=creator_id,
-                    timestamp=at,
-                    entity_id=action.tally_id,
-                    type=action.op,
-                    source=event.platform,
-                    summary=f"{action.tally_id} is now {tally.count}",
-                )
-                return tally
+            command = ChangeTally(
+                creator_id=creator_id,
+                tally_id=action.tally_id,
+                label=label,
+                op=action.op,
+                amount=action.amount,
+                now=at,
+                source=event.platform,
+            )
 
             def changed(results: list[Any]) -> dict[str, object]:
                 variables["count"] = results[0].count
+                self._tally_counts[action.tally_id] = results[0].count
                 return variables
 
-            return (change,), "tallies", changed
+            return (command,), "tallies", changed
         if isinstance(action, ScoreAdd):
             title = next(
                 (b.title for b in self.creator.scoreboards if b.id == action.scoreboard_id), None
             )
-
-            def score(conn: apsw.Connection) -> counters.RankedEntry:
-                entry = counters.add_points(
-                    conn,
-                    creator_id=creator_id,
-                    scoreboard_id=action.scoreboard_id,
-                    label=action.label,
-                    points=action.points,
-                    title=title,
-                    now=at,
-                )
-                signals.append_signal(
-                    conn,
-                    kind="score",
-                    creator_id=creator_id,
-                    timestamp=at,
-                    entity_id=action.scoreboard_id,
-                    type="points",
-                    source=event.platform,
-                    summary=f"{action.points:+d} points, now {entry.score}",
-                )
-                return entry
+            command = AddScore(
+                creator_id=creator_id,
+                scoreboard_id=action.scoreboard_id,
+                title=title,
+                label=action.label,
+                points=action.points,
+                now=at,
+                source=event.platform,
+            )
 
             def scored(results: list[Any]) -> dict[str, object]:
                 (entry,) = results
@@ -456,67 +503,231 @@ class TriggerEngine(Actor):
                 variables["position"] = entry.position
                 return variables
 
-            return (score,), "scoreboards", scored
+            return (command,), "scoreboards", scored
         if isinstance(action, ClipRequest):
             title = action.title or f"{self.creator.display_name} clip"
-
-            def request(conn: apsw.Connection) -> clips.Clip:
-                return clips.create_clip(
-                    conn,
-                    creator_id=creator_id,
-                    title=title[:120],
-                    platform=event.platform,
-                    duration_seconds=action.duration_seconds,
-                    requested_by=pseudonymize(event.user_id, self._key),
-                    source=f"{event.platform}:{event.channel}",
-                    now=at,
-                )
+            command = CreateClip(
+                creator_id=creator_id,
+                title=title[:120],
+                platform=event.platform,
+                duration_seconds=action.duration_seconds,
+                requested_by=pseudonymize(event.user_id, self._key),
+                source=f"{event.platform}:{event.channel}",
+                now=at,
+            )
 
             def requested(results: list[Any]) -> dict[str, object]:
                 variables["clip"] = results[0].clip_id
                 return variables
 
-            return (request,), "clips", requested
+            return (command,), "clips", requested
         raise TypeError(f"no executor for {type(action).__name__}")
 
-    def _persist(self, expiries: dict[str, int]) -> Callable[[apsw.Connection], None]:
-        """One operation: the cooldowns that must survive, and the message ids seen so far."""
+    # ------------------------------------------- points, timers, filters (issue #16)
+
+    def _viewer(self, event: ChatEvent) -> Viewer:
+        return Viewer(
+            platform=event.platform,
+            viewer_key=pseudonymize(event.user_id, self._key),
+            login=event.login,
+            display_name=event.display_name or event.login,
+        )
+
+    def _paid(
+        self,
+        cost: int,
+        event: ChatEvent,
+        viewer: Viewer,
+        ops: tuple[Command, ...],
+        finish: Finish,
+    ) -> tuple[tuple[Command, ...], Finish]:
+        """`ops` (at most one command) behind a payment of `cost`: both commit or neither, so
+        a refused payment runs nothing and a failed action is refunded by the rollback."""
+        spend = SpendPoints(
+            creator_id=self.creator.id,
+            viewer=viewer,
+            amount=cost,
+            name=self.features.points_name,
+            now=from_datetime(event.sent_at),
+        )
+        assert len(ops) <= 1, "a paid action writes one command"
+        paid = Paid(cost=spend, then=ops[0] if ops else None)
+
+        def after(results: list[Any]) -> dict[str, object]:
+            balance, value = results[0]
+            variables = finish([value] if ops else [])
+            variables["points"] = balance.balance
+            return variables
+
+        return (paid,), after
+
+    def _with_extras(self, variables: dict[str, object]) -> dict[str, object]:
+        """`variables` plus what any template may use: `{points_name}`, `{counter:<id>}`."""
+        variables.setdefault("points_name", self.features.points_name)
+        for tally_id, count in self._tally_counts.items():
+            variables[f"counter:{tally_id}"] = count
+        return variables
+
+    def _filtered(self, event: ChatEvent, now: float) -> bool:
+        """Run the filters (and `!permit`); True when the message is filtered."""
+        text = event.text
+        if (
+            self.filters.permit_seconds is not None
+            and text[:7].lower() == PERMIT_COMMAND
+            and not event.roles.isdisjoint(("moderator", "broadcaster"))
+        ):
+            words = text.split()
+            if len(words) > 1 and words[0].lower() == PERMIT_COMMAND:
+                login = words[1].lstrip("@").rstrip(",.;:!?")
+                seconds = self.filters.permit(event.platform, login, now)
+                self._send(
+                    event.platform,
+                    f"@{login} may post links for the next {seconds:g} seconds.",
+                    reply_to=event.message_id,
+                    trigger_id="permit",
+                )
+                return False
+        hit = self.filters.check(event, now)
+        if hit is None:
+            return False
+        self._caught(event, hit, now)
+        return True
+
+    def _caught(self, event: ChatEvent, hit: FilterHit, now: float) -> None:
+        rule = hit.filter
+        self.filter_hits[rule.id] = self.filter_hits.get(rule.id, 0) + 1
+        self._filter_last[rule.id] = datetime.fromtimestamp(now, UTC)
+        self._pending_ops.append(
+            RecordFilterHit(creator_id=self.creator.id, filter_id=rule.id, now=int(now * 1000))
+        )
+        self._pending.set()
+        self.log.info("message filtered", filter=rule.id, reason=hit.reason)
+        if rule.action in ("delete", "timeout"):
+            moderate = Moderate(
+                action=rule.action,
+                message_id=event.message_id,
+                user_id=event.user_id,
+                login=event.login,
+                seconds=rule.timeout_seconds if rule.action == "timeout" else None,
+                reason=f"{rule.id}: {hit.reason}",
+                filter_id=rule.id,
+            )
+            try:
+                self._platform(event.platform).cast(moderate)
+                self.moderations += 1
+            except (MailboxFull, KeyError) as exc:
+                self.errors += 1
+                self.log.warning("moderation dropped", filter=rule.id, error=str(exc))
+        if rule.response:
+            variables = {
+                "user": event.display_name or event.login,
+                "login": event.login,
+                "filter": rule.id,
+                "reason": hit.reason,
+                "seconds": rule.timeout_seconds,
+            }
+            self._send(
+                event.platform,
+                render(rule.response, self._with_extras(variables)),
+                reply_to=None,
+                trigger_id=f"filter:{rule.id}",
+            )
+
+    def _post_timers(self, domain: str, now: float) -> None:
+        for post in self.timers.due(domain, now, self._live):
+            text = render(
+                post.timer.messages[post.message_index],
+                self._with_extras({"creator": self.creator.display_name}),
+            )
+            for platform in post.platforms:
+                self._send(platform, text, reply_to=None, trigger_id=f"timer:{post.timer.id}")
+            self.timer_posts += 1
+            posted = self._timer_posts.get(post.timer.id, (0, None))[0] + 1
+            self._timer_posts[post.timer.id] = (posted, datetime.fromtimestamp(now, UTC))
+            self._pending_ops.append(
+                RecordTimerPost(
+                    creator_id=self.creator.id,
+                    timer_id=post.timer.id,
+                    next_message=post.next_index,
+                    now=int(now * 1000),
+                )
+            )
+            self._pending.set()
+
+    async def _tick_live(self) -> None:
+        """Timers and active-minute points of the live platforms run on the wall clock even
+        when chat is quiet."""
+        while True:
+            await trio.sleep(TICK_SECONDS)
+            now = self._clock()
+            if self.points:
+                self.points.tick(LIVE_DOMAIN, now)
+                if self.points.pending:
+                    self._pending.set()
+            if self.timers:
+                self._post_timers(LIVE_DOMAIN, now)
+    def _persist(self, expiries: dict[str, int]) -> SetCooldowns:
+        """One command: the cooldowns that must survive, and the message ids seen so far."""
         seen = self.seen.persist_op(int(self._clock() * 1000))
-
-        def persist(conn: apsw.Connection) -> None:
-            for scope, expires_at in expiries.items():
-                cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
-            if seen is not None:
-                seen(conn)
-
-        return persist
+        return SetCooldowns(expiries=tuple(expiries.items()), seen=seen)
 
     # ---------------------------------------------------------------------- signals
 
-    def _signal(self, kind: str, at: datetime, **fields: Any) -> None:
+    def _signal(
+        self,
+        kind: SignalKind,
+        at: datetime,
+        *,
+        entity_id: str,
+        type: str,  # the signal field is named "type"
+        source: str,
+        summary: str,
+    ) -> None:
         self._pending_signals.append(
-            {"kind": kind, "creator_id": self.creator.id, "timestamp": from_datetime(at), **fields}
+            SignalRow(
+                kind=kind,
+                creator_id=self.creator.id,
+                timestamp=from_datetime(at),
+                entity_id=entity_id,
+                type=type,
+                source=source,
+                summary=summary,
+            )
         )
         self._pending.set()
 
     async def _flush(self) -> None:
         """Write the buffered chat signals and cooldowns in one transaction."""
+        self._flushing += 1
+        try:
+            await self._write_buffered()
+        finally:
+            self._flushing -= 1
+
+    async def _write_buffered(self) -> None:
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
+        grants = self.points.take() if self.points else []
+        extra, self._pending_ops = self._pending_ops, []
         seen = self.seen.persist_op(int(self._clock() * 1000))
-        if not signal_rows and not expiries and seen is None:
+        if not signal_rows and not expiries and not grants and not extra and seen is None:
             return
 
-        def append(conn: apsw.Connection) -> None:
-            for scope, expires_at in expiries.items():
-                cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
-            if signal_rows:
-                signals.append_signals(conn, signal_rows)
+        ops: list[Command] = []
+        if expiries:
+            ops.append(SetCooldowns(expiries=tuple(expiries.items())))
+        if signal_rows:
+            ops.append(AppendSignals(rows=signal_rows))
+        if grants:
+            ops.append(GrantPoints(creator_id=self.creator.id, grants=grants))
+        ops.extend(extra)
+        if seen is not None:
+            ops.append(seen)
+        # Earned points change points.json; timer posts and filter hits only the counts.
+        topic = "activity" if grants or extra else "signals"
 
         try:
-            # Same transaction, own savepoints: a failing part does not undo the other.
-            ops = (append,) if seen is None else (append, seen)
-            await write(self._store(), *ops, topic="signals")
+            await write(self._store(), *ops, topic=topic)
         except Exception as exc:
             # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
             # cooldowns still hold; the signals of this second are lost and counted.
@@ -537,7 +748,24 @@ class TriggerEngine(Actor):
             "last_event_at": self.last_event_at,
             "cooldowns": len(self.cooldowns),
             "inflight": self._inflight,
+            # Buffered writes not yet committed (chat signals, cooldowns, points, counts).
+            "unflushed": (
+                len(self._pending_signals)
+                + len(self._pending_cooldowns)
+                + len(self._pending_ops)
+                + (len(self.points.pending) if self.points else 0)
+                + self._flushing
+            ),
             "fired_at": dict(self.last_fired),
+            "filter_hits": dict(self.filter_hits),
+            # For chat_triggers.json: (creator, id) -> (count, last time).
+            "filters": {
+                (self.creator.id, fid): (hits, self._filter_last.get(fid))
+                for fid, hits in self.filter_hits.items()
+            },
+            "timers": {(self.creator.id, tid): value for tid, value in self._timer_posts.items()},
+            "moderations": self.moderations,
+            "timer_posts": self.timer_posts,
         }
 
 

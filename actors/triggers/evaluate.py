@@ -25,7 +25,14 @@ import attrs
 
 from actors.events import ChatEvent
 from actors.triggers._construct import positional
-from actors.triggers.actions import Action, ArgumentError, ErrorReply, build_action, clean_text
+from actors.triggers.actions import (
+    Action,
+    ArgumentError,
+    ErrorReply,
+    NotApplicable,
+    build_action,
+    clean_text,
+)
 from actors.triggers.cooldowns import CooldownTable
 from actors.triggers.rules import TriggerRules, role_level
 
@@ -112,6 +119,8 @@ def evaluate(
         match = entry.match(detail)
         try:
             action = build_action(match, event, rules.creator_id)
+        except NotApplicable:
+            continue  # a sub-command of another trigger sharing this command
         except ArgumentError as exc:
             error = ErrorReply(
                 trigger_id=entry.trigger.id,

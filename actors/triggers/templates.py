@@ -3,7 +3,8 @@
 `render` never uses `str.format`: a field is `{` + a plain name + `}` (a letter or `_`, then
 letters, digits, `_`), looked up in `variables` as a whole. Nothing else is a field, so
 `{user.__class__}`, `{args[0]}` or `{user!r:>99999}` cannot reach attributes, items, conversions
-or format specs: they stay in the output as written. `{{` and `}}` give literal braces (as in the
+or format specs: they stay in the output as written. `{counter:<tally id>}` is the one name
+with a colon (a tally's current count). `{{` and `}}` give literal braces (as in the
 configuration's template check).
 
 Decisions:
@@ -38,7 +39,8 @@ from actors.triggers.actions import (
 MAX_REPLY_LENGTH = 500
 _MAX_VALUE_LENGTH = MAX_REPLY_LENGTH + 1  # a longer value is cut anyway: skip copying it all
 
-_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `{counter:<tally id>}` is one name too: the engine provides "counter:deaths".
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?::[a-z0-9][a-z0-9_-]*)?)\}")
 _BREAKS = str.maketrans(
     {"\r": " ", "\n": " ", "\x00": " ", "\x85": " ", "\u2028": " ", "\u2029": " "}
 )

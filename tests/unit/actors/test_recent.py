@@ -46,10 +46,12 @@ def test_seen_messages_persisted_are_restored_by_a_new_instance(tmp_path):
         for message_id in ("m1", "m2", "m3", "m4"):
             first.first_time("replay", message_id)
         with db.transaction() as conn:
-            first.persist_op(1_000)(conn)
+            op = first.persist_op(1_000)
+            assert op is not None
+            op.run(conn)
         again = SeenMessages(creator_id="daniel", store=None, size=3)
-        again.load(again.restore_op()(db.connection))
+        again.load(again.restore_op().run(db.connection))
         other = SeenMessages(creator_id="mia", store=None, size=3)
-        other.load(other.restore_op()(db.connection))
+        other.load(other.restore_op().run(db.connection))
     assert len(again) == 3 and not again.first_time("replay", "m4")
     assert other.first_time("replay", "m4")  # per creator

@@ -229,7 +229,9 @@ response = "x"
             'id = "t"\npattern = "!a"\nresponse = "x"\naction = "replly"',
             "triggers[0].action: expected one of 'reply', 'poll_open', 'poll_vote', "
             "'poll_close', 'tally_increment', 'tally_decrement', 'tally_reset', 'score_add', "
-            "'clip', got 'replly'; did you mean 'reply'?",
+            "'clip', 'points_show', 'points_give', 'points_add', 'points_top', 'quote_add', "
+            "'quote_show', 'quote_delete', 'giveaway_open', 'giveaway_join', 'giveaway_draw', "
+            "'giveaway_close', got 'replly'; did you mean 'reply'?",
         ),
         (
             'id = "T!"\npattern = "!a"\nresponse = "x"',

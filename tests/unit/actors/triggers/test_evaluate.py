@@ -22,6 +22,7 @@ from actors.triggers import (
     TriggerRules,
     evaluate,
 )
+from actors.triggers.features import FEATURE_ACTIONS
 from config.chatlog import is_skippable, parse_chatlog_line
 from config.loading import load_config
 
@@ -153,6 +154,8 @@ def _summary(action) -> tuple:
         return ("poll_close",)
     if isinstance(action, ScoreAdd):
         return ("score", action.scoreboard_id, action.label, action.points)
+    if isinstance(action, FEATURE_ACTIONS):  # points, quotes, giveaways
+        return ("feature", action.trigger_id)
     raise AssertionError(action)
 
 
@@ -188,12 +191,29 @@ EXPECTED = {
     "rp-0056": [("reply", "ping")],
     "rp-0057": [("tally", "gg", "increment", 1)],
     "rp-0059": [("tally", "gg", "increment", 1)],
+    "rp-0061": [("feature", "quote-add")],
+    "rp-0062": [("feature", "points")],
+    "rp-0064": [("feature", "quote-show")],
+    "rp-0065": [("feature", "giveaway-open")],
+    "rp-0066": [("feature", "giveaway-join")],
+    "rp-0067": [("feature", "giveaway-join")],
+    "rp-0068": [("feature", "giveaway-join")],
+    "rp-0069": [("feature", "giveaway-join")],
+    "rp-0071": [("feature", "give")],
+    "rp-0072": [("feature", "giveaway-join")],
+    "rp-0073": [("reply", "hydrate")],
+    "rp-0074": [("feature", "giveaway-draw")],
+    "rp-0075": [("feature", "giveaway-close")],
+    "rp-0078": [("feature", "top")],
+    "rp-0080": [("feature", "addpoints")],
 }
 EXPECTED_BLOCKED = {
     # "hey everyone" 5.4 s after the first greeting: the greeting's 10 s trigger cooldown.
     "rp-0002": [("greeting", "cooldown", "trigger")],
     # !socials is an alias of !discord, 21.3 s into its 30 s trigger cooldown.
     "rp-0012": [("discord", "cooldown", "trigger")],
+    # !quote 1 from a viewer: the moderators' sub-commands sharing !quote are not theirs.
+    "rp-0064": [("quote-add", "permission", None), ("quote-delete", "permission", None)],
 }
 
 

@@ -1,0 +1,893 @@
+"""Typed store commands: every write the trigger engine asks for, as a frozen value.
+
+The engine (and anything else that writes through the store) describes *what* should change;
+the command's `run(conn)` is the only place that knows *how*: which tables, which statements,
+which signal row goes with the change. The store actor runs commands inside its group commit,
+each in its own savepoint (`Database.batch`), so one failing command rolls back only itself.
+
+Queries (`Query` subclasses) are the read-side twin: typed values the store runs on its own
+connection, for the few reads an actor needs before it can work (cooldowns, declared tallies).
+
+Timestamps are Unix milliseconds UTC (see `state.timeutil`). User identities in commands are
+already pseudonymized where they reach a signal or an export (`voter_key`, `requested_by`).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+from typing import Any, Literal
+
+import apsw
+import attrs
+
+from . import (
+    chatops,
+    clips,
+    cooldowns,
+    counters,
+    giveaways,
+    loyalty,
+    polls,
+    quotes,
+    seen,
+    signals,
+)
+from .errors import InvalidArgument, Refused
+from .loyalty import Balance, Viewer
+
+__all__ = [
+    "ActiveCooldowns",
+    "AddQuote",
+    "AddScore",
+    "AdjustPoints",
+    "AppendSignals",
+    "ChangeTally",
+    "CloseGiveaway",
+    "ClosePoll",
+    "Command",
+    "CreateClip",
+    "DeclareTallies",
+    "DeleteQuote",
+    "DrawGiveaway",
+    "DrawnWinner",
+    "GrantPoints",
+    "JoinGiveaway",
+    "MissingTallies",
+    "OpenGiveaway",
+    "OpenPoll",
+    "Paid",
+    "PointsGrant",
+    "PointsOf",
+    "Query",
+    "RecordFilterHit",
+    "RecordTimerPost",
+    "RecordVote",
+    "RestoreEngine",
+    "RestoreFeatures",
+    "RestoredEngine",
+    "RestoredFeatures",
+    "SetCooldowns",
+    "ShowQuote",
+    "SignalRow",
+    "SpendPoints",
+    "TopPoints",
+    "TransferPoints",
+    "Viewer",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Command:
+    """A write the store runs in its transaction; `run` returns the reply value."""
+
+    def run(self, conn: apsw.Connection) -> Any:
+        """Apply the change on `conn` (inside the store's transaction)."""
+        raise NotImplementedError(type(self).__name__)
+
+
+@attrs.frozen(kw_only=True)
+class Query:
+    """A read the store runs on its connection; `run` returns the reply value."""
+
+    def run(self, conn: apsw.Connection) -> Any:
+        """Read from `conn`."""
+        raise NotImplementedError(type(self).__name__)
+
+
+# ----------------------------------------------------------------------------- signals
+
+
+@attrs.frozen(kw_only=True)
+class SignalRow:
+    """One row of the recent-signals ring (see `state.signals`)."""
+
+    kind: signals.SignalKind
+    creator_id: str
+    timestamp: int
+    entity_id: str
+    type: str
+    source: str
+    summary: str
+
+
+def _append(conn: apsw.Connection, row: SignalRow) -> None:
+    signals.append_signal(
+        conn,
+        kind=row.kind,
+        creator_id=row.creator_id,
+        timestamp=row.timestamp,
+        entity_id=row.entity_id,
+        type=row.type,
+        source=row.source,
+        summary=row.summary,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class AppendSignals(Command):
+    """Append buffered signal rows in one pass (one prune per kind)."""
+
+    rows: tuple[SignalRow, ...] = attrs.field(converter=tuple)
+
+    def run(self, conn: apsw.Connection) -> int:
+        if not self.rows:
+            return 0
+        return signals.append_signals(
+            conn,
+            (
+                {
+                    "kind": r.kind,
+                    "creator_id": r.creator_id,
+                    "timestamp": r.timestamp,
+                    "entity_id": r.entity_id,
+                    "type": r.type,
+                    "source": r.source,
+                    "summary": r.summary,
+                }
+                for r in self.rows
+            ),
+        )
+
+
+# --------------------------------------------------------------------------- cooldowns
+
+
+@attrs.frozen(kw_only=True)
+class SetCooldowns(Command):
+    """Persist cooldown expiries (scope -> Unix ms) so they survive a restart, and the ids of
+    the messages handled so far (`seen`), in the transaction of what they changed."""
+
+    expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple)
+    seen: MarkSeen | None = None
+
+    def run(self, conn: apsw.Connection) -> None:
+        for scope, expires_at in self.expiries:
+            cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
+        if self.seen is not None:
+            self.seen.run(conn)
+
+
+@attrs.frozen(kw_only=True)
+class MarkSeen(Command):
+    """Remember message ids (`(platform, message_id)` pairs) of `scope` as applied; with
+    `prune_before`, forget the scope's ids older than that (ms) beyond its newest `keep_last`."""
+
+    scope: str
+    keys: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
+    now: int
+    prune_before: int | None = None
+    keep_last: int | None = None
+
+    def run(self, conn: apsw.Connection) -> None:
+        for platform, message_id in self.keys:
+            seen.mark_seen(
+                conn, scope=self.scope, platform=platform, message_id=message_id, now=self.now
+            )
+        if self.prune_before is not None:
+            seen.prune_seen(
+                conn, scope=self.scope, older_than=self.prune_before, keep_last=self.keep_last
+            )
+
+
+@attrs.frozen(kw_only=True)
+class RecentSeen(Query):
+    """The scope's newest `limit` remembered `(platform, message_id)` pairs, oldest first."""
+
+    scope: str
+    limit: int
+
+    def run(self, conn: apsw.Connection) -> list[tuple[str, str]]:
+        return seen.recent_seen(conn, scope=self.scope, limit=self.limit)
+
+
+@attrs.frozen(kw_only=True)
+class SeenAmong(Query):
+    """The ids among `message_ids` that `scope` remembers for `platform`."""
+
+    scope: str
+    platform: str
+    message_ids: frozenset[str]
+
+    def run(self, conn: apsw.Connection) -> set[str]:
+        return seen.seen_among(
+            conn, scope=self.scope, platform=self.platform, message_ids=self.message_ids
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ActiveCooldowns(Query):
+    """Cooldowns running at `now` under `prefix`: scope (prefix removed) -> expiry seconds."""
+
+    prefix: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> dict[str, float]:
+        rows = cooldowns.active_cooldowns(conn, now=self.now, prefix=self.prefix)
+        return {r.scope[len(self.prefix) :]: r.expires_at / 1000 for r in rows}
+
+
+# ----------------------------------------------------------------------------- tallies
+
+
+@attrs.frozen(kw_only=True)
+class MissingTallies(Query):
+    """Which of `tally_ids` have no row yet for `creator_id`."""
+
+    creator_id: str
+    tally_ids: tuple[str, ...] = attrs.field(converter=tuple)
+
+    def run(self, conn: apsw.Connection) -> frozenset[str]:
+        return frozenset(
+            t for t in self.tally_ids if counters.get_tally(conn, self.creator_id, t) is None
+        )
+
+
+@attrs.frozen(kw_only=True)
+class DeclareTallies(Command):
+    """Create the configured tallies that have no row yet, at 0 (`(id, label)` pairs)."""
+
+    creator_id: str
+    tallies: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
+    now: int
+
+    def run(self, conn: apsw.Connection) -> None:
+        for tally_id, label in self.tallies:
+            if counters.get_tally(conn, self.creator_id, tally_id) is None:
+                counters.set_tally(
+                    conn,
+                    creator_id=self.creator_id,
+                    tally_id=tally_id,
+                    value=0,
+                    label=label,
+                    now=self.now,
+                )
+
+
+TallyOp = Literal["increment", "decrement", "reset"]
+
+
+@attrs.frozen(kw_only=True)
+class ChangeTally(Command):
+    """Add `amount` to a tally, subtract it, or reset the tally to 0; records a signal.
+
+    Replies the new `counters.Tally`.
+    """
+
+    creator_id: str
+    tally_id: str
+    label: str | None
+    op: TallyOp
+    amount: int
+    now: int
+    source: str
+
+    def run(self, conn: apsw.Connection) -> counters.Tally:
+        kw: dict[str, Any] = {
+            "creator_id": self.creator_id,
+            "tally_id": self.tally_id,
+            "label": self.label,
+            "now": self.now,
+        }
+        if self.op == "increment":
+            tally = counters.increment_tally(conn, by=self.amount, **kw)
+        elif self.op == "decrement":
+            tally = counters.decrement_tally(conn, by=self.amount, **kw)
+        else:
+            tally = counters.set_tally(conn, value=0, **kw)
+        _append(
+            conn,
+            SignalRow(
+                kind="tally",
+                creator_id=self.creator_id,
+                timestamp=self.now,
+                entity_id=self.tally_id,
+                type=self.op,
+                source=self.source,
+                summary=f"{self.tally_id} is now {tally.count}",
+            ),
+        )
+        return tally
+
+
+# ------------------------------------------------------------------------- scoreboards
+
+
+@attrs.frozen(kw_only=True)
+class AddScore(Command):
+    """Give `points` (may be negative) to `label` on a scoreboard; replies the ranked entry."""
+
+    creator_id: str
+    scoreboard_id: str
+    title: str | None
+    label: str
+    points: int
+    now: int
+    source: str
+
+    def run(self, conn: apsw.Connection) -> counters.RankedEntry:
+        entry = counters.add_points(
+            conn,
+            creator_id=self.creator_id,
+            scoreboard_id=self.scoreboard_id,
+            label=self.label,
+            points=self.points,
+            title=self.title,
+            now=self.now,
+        )
+        _append(
+            conn,
+            SignalRow(
+                kind="score",
+                creator_id=self.creator_id,
+                timestamp=self.now,
+                entity_id=self.scoreboard_id,
+                type="points",
+                source=self.source,
+                summary=f"{self.points:+d} points, now {entry.score}",
+            ),
+        )
+        return entry
+
+
+# ------------------------------------------------------------------------------- polls
+
+
+@attrs.frozen(kw_only=True)
+class OpenPoll(Command):
+    """Close the creator's open poll, if any, and open a new one: `poll_id`, or by default the
+    creator's next counted id (never the clock: the same history gives the same ids)."""
+
+    creator_id: str
+    question: str
+    options: tuple[str, ...] = attrs.field(converter=tuple)
+    now: int
+    poll_id: str | None = None
+
+    def run(self, conn: apsw.Connection) -> polls.PollResults:
+        for current in polls.list_polls(conn, creator_id=self.creator_id, state="open"):
+            polls.close_poll(conn, poll_id=current.poll.poll_id, now=self.now)
+        return polls.open_poll(
+            conn,
+            poll_id=self.poll_id,
+            creator_id=self.creator_id,
+            question=self.question,
+            options=self.options,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RecordVote(Command):
+    """`voter_key` votes `option` (a 1-based number or an option's name) in the open poll."""
+
+    creator_id: str
+    voter_key: str
+    option: str
+    now: int
+    source: str
+
+    def run(self, conn: apsw.Connection) -> polls.VoteResult:
+        current = polls.list_polls(conn, creator_id=self.creator_id, state="open")
+        if not current:
+            raise InvalidArgument("there is no open poll")
+        poll_id = current[0].poll.poll_id
+        option = polls.resolve_option(conn, poll_id, self.option)
+        if option is None:
+            raise InvalidArgument(f"no option {self.option!r} in this poll")
+        result = polls.vote(
+            conn, poll_id=poll_id, voter_key=self.voter_key, option_id=option, now=self.now
+        )
+        _append(
+            conn,
+            SignalRow(
+                kind="poll_vote",
+                creator_id=self.creator_id,
+                timestamp=self.now,
+                entity_id=poll_id,
+                type="vote",
+                source=self.source,
+                summary=f"{self.voter_key} voted for option {option}",
+            ),
+        )
+        return result
+
+
+@attrs.frozen(kw_only=True)
+class ClosePoll(Command):
+    """Close the creator's open poll; replies its `polls.PollResults`."""
+
+    creator_id: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> polls.PollResults:
+        current = polls.list_polls(conn, creator_id=self.creator_id, state="open")
+        if not current:
+            raise InvalidArgument("there is no open poll")
+        return polls.close_poll(conn, poll_id=current[0].poll.poll_id, now=self.now)
+
+
+# ------------------------------------------------------------------------------- clips
+
+
+@attrs.frozen(kw_only=True)
+class CreateClip(Command):
+    """Queue a clip job; replies the new `clips.Clip`."""
+
+    creator_id: str
+    title: str
+    platform: str
+    duration_seconds: float
+    requested_by: str
+    source: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> clips.Clip:
+        return clips.create_clip(
+            conn,
+            creator_id=self.creator_id,
+            title=self.title,
+            platform=self.platform,
+            duration_seconds=self.duration_seconds,
+            requested_by=self.requested_by,
+            source=self.source,
+            now=self.now,
+        )
+
+
+# ------------------------------------------------------------------------------ points
+
+
+@attrs.frozen(kw_only=True)
+class PointsGrant:
+    """Points a viewer earned (chatting, being active) at `at` (Unix ms)."""
+
+    viewer: Viewer
+    amount: int
+    at: int
+    per_message: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class GrantPoints(Command):
+    """Credit earned points, in order."""
+
+    creator_id: str
+    grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple)
+
+    def run(self, conn: apsw.Connection) -> int:
+        for grant in self.grants:
+            loyalty.add(
+                conn,
+                creator_id=self.creator_id,
+                viewer=grant.viewer,
+                amount=grant.amount,
+                now=grant.at,
+                earned=grant.per_message,
+            )
+        return len(self.grants)
+
+
+@attrs.frozen(kw_only=True)
+class SpendPoints(Command):
+    """Take `amount` from the viewer, or refuse (`Refused`) when the balance is short."""
+
+    creator_id: str
+    viewer: Viewer
+    amount: int
+    name: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> Balance:
+        return loyalty.spend(
+            conn,
+            creator_id=self.creator_id,
+            viewer=self.viewer,
+            amount=self.amount,
+            name=self.name,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Paid(Command):
+    """`cost` then `then`, atomically: when `then` fails the payment is rolled back with it
+    (the refund), and when the payment is refused `then` does not run. Replies
+    `(balance after paying, then's result or None)`."""
+
+    cost: SpendPoints
+    then: Command | None = None
+
+    def run(self, conn: apsw.Connection) -> tuple[Balance, Any]:
+        balance = self.cost.run(conn)
+        return balance, (None if self.then is None else self.then.run(conn))
+
+
+def _known(conn: apsw.Connection, creator_id: str, platform: str, login: str) -> Viewer:
+    found = loyalty.find_by_login(conn, creator_id, platform, login)
+    if found is None:
+        raise Refused(f"I don't know @{login} here yet.")
+    return Viewer(
+        platform=found.platform,
+        viewer_key=found.viewer_key,
+        login=found.login,
+        display_name=found.display_name,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PointsOf(Command):
+    """The balance of `viewer`, or of the viewer known as `target_login` on the same platform.
+
+    A command (not a query) so it is answered in order after the earnings queued before it."""
+
+    creator_id: str
+    viewer: Viewer
+    target_login: str | None = None
+
+    def run(self, conn: apsw.Connection) -> Balance:
+        viewer = self.viewer
+        if self.target_login is not None:
+            viewer = _known(conn, self.creator_id, viewer.platform, self.target_login)
+        return loyalty.balance_of(conn, self.creator_id, viewer)
+
+
+@attrs.frozen(kw_only=True)
+class TransferPoints(Command):
+    """`giver` gives `amount` to the viewer known as `receiver_login` (same platform), atomically;
+    replies `(giver's balance, receiver's balance)`."""
+
+    creator_id: str
+    giver: Viewer
+    receiver_login: str
+    amount: int
+    name: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> tuple[Balance, Balance]:
+        receiver = _known(conn, self.creator_id, self.giver.platform, self.receiver_login)
+        return loyalty.transfer(
+            conn,
+            creator_id=self.creator_id,
+            giver=self.giver,
+            receiver=receiver,
+            amount=self.amount,
+            name=self.name,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class AdjustPoints(Command):
+    """A moderator adds `amount` (negative: removes, refused below zero) to a viewer's balance."""
+
+    creator_id: str
+    platform: str
+    target_login: str
+    amount: int
+    name: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> Balance:
+        viewer = _known(conn, self.creator_id, self.platform, self.target_login)
+        if self.amount >= 0:
+            return loyalty.add(
+                conn, creator_id=self.creator_id, viewer=viewer, amount=self.amount, now=self.now
+            )
+        return loyalty.spend(
+            conn,
+            creator_id=self.creator_id,
+            viewer=viewer,
+            amount=-self.amount,
+            name=self.name,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TopPoints(Command):
+    """The `limit` highest balances (in order after the earnings queued before it)."""
+
+    creator_id: str
+    limit: int
+
+    def run(self, conn: apsw.Connection) -> list[Balance]:
+        return loyalty.top(conn, self.creator_id, self.limit)
+
+
+# ------------------------------------------------------------------------------ quotes
+
+
+@attrs.frozen(kw_only=True)
+class AddQuote(Command):
+    """Add a quote under the next number; replies the `quotes.Quote`."""
+
+    creator_id: str
+    text: str
+    added_by: str
+    platform: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> quotes.Quote:
+        return quotes.add_quote(
+            conn,
+            creator_id=self.creator_id,
+            text=self.text,
+            added_by=self.added_by,
+            platform=self.platform,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ShowQuote(Command):
+    """Quote `number`, or one containing `word`, or any: the `pick`-th (modulo the count)."""
+
+    creator_id: str
+    number: int | None = None
+    word: str | None = None
+    pick: int = 0
+
+    def run(self, conn: apsw.Connection) -> quotes.Quote:
+        if self.number is not None:
+            found = quotes.get_quote(conn, self.creator_id, self.number)
+            if found is None:
+                raise Refused(f"There is no quote #{self.number}.")
+            return found
+        if self.word is not None:
+            found = quotes.find_quote(conn, self.creator_id, self.word, self.pick)
+            if found is None:
+                raise Refused(f"No quote mentions {self.word!r}.")
+            return found
+        every = quotes.list_quotes(conn, self.creator_id)
+        if not every:
+            raise Refused("There are no quotes yet.")
+        return every[self.pick % len(every)]
+
+
+@attrs.frozen(kw_only=True)
+class DeleteQuote(Command):
+    """Delete quote `number` (never renumbered); replies the deleted quote."""
+
+    creator_id: str
+    number: int
+    now: int
+
+    def run(self, conn: apsw.Connection) -> quotes.Quote:
+        return quotes.delete_quote(
+            conn, creator_id=self.creator_id, number=self.number, now=self.now
+        )
+
+
+# --------------------------------------------------------------------------- giveaways
+
+
+@attrs.frozen(kw_only=True)
+class OpenGiveaway(Command):
+    """Open a giveaway for `prize`; replies the `giveaways.Giveaway`."""
+
+    creator_id: str
+    giveaway_id: str
+    prize: str
+    entry_cost: int
+    subscribers_only: bool
+    subscriber_tickets: int
+    now: int
+
+    def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
+        return giveaways.open_giveaway(
+            conn,
+            giveaway_id=self.giveaway_id,
+            creator_id=self.creator_id,
+            prize=self.prize,
+            entry_cost=self.entry_cost,
+            subscribers_only=self.subscribers_only,
+            subscriber_tickets=self.subscriber_tickets,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class JoinGiveaway(Command):
+    """Enter the open giveaway once, paying its entry cost in the same transaction; replies
+    `(giveaway, entry, balance after paying or None when it was free)`."""
+
+    creator_id: str
+    viewer: Viewer
+    subscriber: bool
+    points_name: str
+    now: int
+
+    def run(
+        self, conn: apsw.Connection
+    ) -> tuple[giveaways.Giveaway, giveaways.Entry, Balance | None]:
+        giveaway, entry = giveaways.join(
+            conn,
+            creator_id=self.creator_id,
+            platform=self.viewer.platform,
+            viewer_key=self.viewer.viewer_key,
+            display_name=self.viewer.display_name,
+            subscriber=self.subscriber,
+            now=self.now,
+        )
+        balance = None
+        if giveaway.entry_cost:
+            balance = loyalty.spend(
+                conn,
+                creator_id=self.creator_id,
+                viewer=self.viewer,
+                amount=giveaway.entry_cost,
+                name=self.points_name,
+                now=self.now,
+            )
+        return giveaway, entry, balance
+
+
+@attrs.frozen(kw_only=True)
+class DrawnWinner:
+    """The reply to `DrawGiveaway`."""
+
+    giveaway: giveaways.Giveaway
+    winner: giveaways.Entry
+    draw_number: int
+
+
+@attrs.frozen(kw_only=True)
+class DrawGiveaway(Command):
+    """Draw (or reroll) the current giveaway's winner, weighted by tickets.
+
+    Live, the number comes from `secrets` (a fair draw nobody can predict). `reproducible`
+    draws (the replay platform only) take it from `random.Random` seeded with the giveaway id
+    and the draw's number, so replaying a log gives the same winner every time.
+    """
+
+    creator_id: str
+    reproducible: bool = False
+    now: int
+
+    def run(self, conn: apsw.Connection) -> DrawnWinner:
+        pick: Callable[[int], int] = secrets.randbelow
+        if self.reproducible:
+            current = giveaways.current_giveaway(conn, self.creator_id)
+            if current is not None:
+                drawn = sum(1 for e in giveaways.entries(conn, current.giveaway_id) if e.drawn)
+                pick = random.Random(f"{current.giveaway_id}:{drawn + 1}").randrange
+        giveaway, winner, number = giveaways.draw(
+            conn, creator_id=self.creator_id, pick=pick, now=self.now
+        )
+        return DrawnWinner(giveaway=giveaway, winner=winner, draw_number=number)
+
+
+@attrs.frozen(kw_only=True)
+class CloseGiveaway(Command):
+    """Close the open giveaway; replies it."""
+
+    creator_id: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
+        return giveaways.close_giveaway(conn, creator_id=self.creator_id, now=self.now)
+
+
+# ---------------------------------------------------------------------- timers, filters
+
+
+@attrs.frozen(kw_only=True)
+class RecordTimerPost(Command):
+    """Count a timer's post and remember which message comes next."""
+
+    creator_id: str
+    timer_id: str
+    next_message: int
+    now: int
+
+    def run(self, conn: apsw.Connection) -> None:
+        chatops.record_timer_post(
+            conn,
+            creator_id=self.creator_id,
+            timer_id=self.timer_id,
+            next_message=self.next_message,
+            now=self.now,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RecordFilterHit(Command):
+    """Count a message a filter caught."""
+
+    creator_id: str
+    filter_id: str
+    now: int
+
+    def run(self, conn: apsw.Connection) -> None:
+        chatops.record_filter_hit(
+            conn, creator_id=self.creator_id, filter_id=self.filter_id, now=self.now
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RestoredFeatures:
+    """What the trigger engine reloads at start: tally counts, timers' next messages, and the
+    post and hit counts with their last times (Unix ms) of timers and filters."""
+
+    tallies: dict[str, int]
+    next_messages: dict[str, int]
+    timer_posts: dict[str, tuple[int, int]]
+    filter_hits: dict[str, tuple[int, int]]
+
+
+@attrs.frozen(kw_only=True)
+class RestoreFeatures(Query):
+    """Read the creator's tally counts and timer rotation."""
+
+    creator_id: str
+
+    def run(self, conn: apsw.Connection) -> RestoredFeatures:
+        timers = chatops.timer_posts(conn, self.creator_id)
+        return RestoredFeatures(
+            tallies={
+                t.tally_id: t.count for t in counters.list_tallies(conn, creator_id=self.creator_id)
+            },
+            next_messages={t.timer_id: t.next_message for t in timers},
+            timer_posts={t.timer_id: (t.posts, t.last_posted_at) for t in timers},
+            filter_hits={
+                f.filter_id: (f.hits, f.last_hit_at)
+                for f in chatops.filter_hits(conn, self.creator_id)
+            },
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RestoredEngine:
+    """The reply to `RestoreEngine`."""
+
+    cooldowns: dict[str, float]
+    missing_tallies: frozenset[str]
+    features: RestoredFeatures
+    seen: list[tuple[str, str]] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class RestoreEngine(Query):
+    """Everything a trigger engine reloads at start, in one read: its running cooldowns
+    (`ActiveCooldowns`), which configured tallies have no row yet, `RestoreFeatures`, and the
+    ids of the messages it applied most recently (`RecentSeen`, up to `seen_limit`)."""
+
+    creator_id: str
+    prefix: str
+    now: int
+    tally_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    seen_limit: int = 0
+
+    def run(self, conn: apsw.Connection) -> RestoredEngine:
+        return RestoredEngine(
+            cooldowns=ActiveCooldowns(prefix=self.prefix, now=self.now).run(conn),
+            missing_tallies=MissingTallies(
+                creator_id=self.creator_id, tally_ids=self.tally_ids
+            ).run(conn),
+            features=RestoreFeatures(creator_id=self.creator_id).run(conn),
+            seen=RecentSeen(scope=self.creator_id, limit=self.seen_limit).run(conn)
+            if self.seen_limit
+            else [],
+        )

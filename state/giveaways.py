@@ -1,0 +1,287 @@
+"""Giveaways: open, entries (one per viewer, weighted by tickets), draws and rerolls, close.
+
+A giveaway lives in the database from `open` to `close`, so it survives restarts and may span
+several streams. The draw picks among the entries not drawn before (a second draw is a
+reroll), each entry's chance proportional to its tickets; the random number comes from the
+caller's `pick(total)`, which returns an integer in `[0, total)` (`secrets.randbelow` live).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import apsw
+import attrs
+
+from ._sql import require_text, require_transaction
+from .errors import Refused
+
+__all__ = [
+    "Entry",
+    "Giveaway",
+    "Summary",
+    "close_giveaway",
+    "current_giveaway",
+    "draw",
+    "entries",
+    "join",
+    "list_giveaways",
+    "open_giveaway",
+    "pick_weighted",
+    "summaries",
+]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Giveaway:
+    """One giveaway and its settings."""
+
+    giveaway_id: str
+    creator_id: str
+    prize: str
+    state: str
+    entry_cost: int
+    subscribers_only: bool
+    subscriber_tickets: int
+    opened_at: int
+    closed_at: int | None
+    updated_at: int
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Entry:
+    """A viewer's entry; `drawn` is the number of the draw that picked it (None: not drawn)."""
+
+    platform: str
+    viewer_key: str
+    display_name: str
+    tickets: int
+    joined_at: int
+    drawn: int | None
+    drawn_at: int | None
+
+
+_GIVEAWAY = (
+    "giveaway_id, creator_id, prize, state, entry_cost, subscribers_only, subscriber_tickets, "
+    "opened_at, closed_at, updated_at"
+)
+_ENTRY = "platform, viewer_key, display_name, tickets, joined_at, drawn, drawn_at"
+
+
+def _giveaway(row: tuple) -> Giveaway:
+    values = dict(zip(_GIVEAWAY.split(", "), row, strict=True))
+    values["subscribers_only"] = bool(values["subscribers_only"])
+    return Giveaway(**values)
+
+
+def _entry(row: tuple) -> Entry:
+    return Entry(**dict(zip(_ENTRY.split(", "), row, strict=True)))
+
+
+def current_giveaway(conn: apsw.Connection, creator_id: str) -> Giveaway | None:
+    """The creator's open giveaway, else the newest closed one, else None."""
+    row = conn.execute(
+        f"SELECT {_GIVEAWAY} FROM giveaways WHERE creator_id = ? "
+        "ORDER BY state = 'open' DESC, opened_at DESC, giveaway_id DESC LIMIT 1",
+        (creator_id,),
+    ).fetchone()
+    return None if row is None else _giveaway(row)
+
+
+def _open(conn: apsw.Connection, creator_id: str) -> Giveaway:
+    current = current_giveaway(conn, creator_id)
+    if current is None or current.state != "open":
+        raise Refused("There is no open giveaway.")
+    return current
+
+
+def open_giveaway(
+    conn: apsw.Connection,
+    *,
+    giveaway_id: str,
+    creator_id: str,
+    prize: str,
+    entry_cost: int,
+    subscribers_only: bool,
+    subscriber_tickets: int,
+    now: int,
+) -> Giveaway:
+    """Open a giveaway; refused while another is open (close it first)."""
+    require_transaction(conn)
+    require_text("prize", prize)
+    current = current_giveaway(conn, creator_id)
+    if current is not None and current.state == "open":
+        raise Refused(f"The giveaway for {current.prize} is still open: close it first.")
+    conn.execute(
+        f"INSERT INTO giveaways ({_GIVEAWAY}) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, NULL, ?)",
+        (
+            giveaway_id,
+            creator_id,
+            prize,
+            entry_cost,
+            int(subscribers_only),
+            subscriber_tickets,
+            now,
+            now,
+        ),
+    )
+    result = current_giveaway(conn, creator_id)
+    assert result is not None
+    return result
+
+
+def join(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    platform: str,
+    viewer_key: str,
+    display_name: str,
+    subscriber: bool,
+    now: int,
+) -> tuple[Giveaway, Entry]:
+    """Enter the open giveaway once; refused for a second entry or a non-subscriber in a
+    subscribers-only giveaway. The entry cost is the caller's to charge (same transaction)."""
+    require_transaction(conn)
+    giveaway = _open(conn, creator_id)
+    if giveaway.subscribers_only and not subscriber:
+        raise Refused(f"@{display_name}, this giveaway is for subscribers only.")
+    tickets = giveaway.subscriber_tickets if subscriber else 1
+    exists = conn.execute(
+        "SELECT 1 FROM giveaway_entries WHERE giveaway_id = ? AND platform = ? AND viewer_key = ?",
+        (giveaway.giveaway_id, platform, viewer_key),
+    ).fetchone()
+    if exists:
+        raise Refused(f"@{display_name}, you are already in the giveaway.")
+    conn.execute(
+        f"INSERT INTO giveaway_entries ({_ENTRY}, giveaway_id) "
+        "VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
+        (platform, viewer_key, display_name, tickets, now, giveaway.giveaway_id),
+    )
+    conn.execute(
+        "UPDATE giveaways SET updated_at = ? WHERE giveaway_id = ?", (now, giveaway.giveaway_id)
+    )
+    entry = Entry(
+        platform=platform,
+        viewer_key=viewer_key,
+        display_name=display_name,
+        tickets=tickets,
+        joined_at=now,
+        drawn=None,
+        drawn_at=None,
+    )
+    return giveaway, entry
+
+
+def entries(conn: apsw.Connection, giveaway_id: str) -> list[Entry]:
+    """A giveaway's entries in a stable order (joined time, platform, key)."""
+    rows = conn.execute(
+        f"SELECT {_ENTRY} FROM giveaway_entries WHERE giveaway_id = ? "
+        "ORDER BY joined_at, platform, viewer_key",
+        (giveaway_id,),
+    )
+    return [_entry(r) for r in rows]
+
+
+def pick_weighted(candidates: list[Entry], pick: Callable[[int], int]) -> Entry:
+    """The entry whose ticket range holds `pick(total tickets)`: chance proportional to tickets."""
+    total = sum(e.tickets for e in candidates)
+    ticket = pick(total)
+    if not 0 <= ticket < total:
+        raise ValueError(f"pick({total}) gave {ticket}, outside [0, {total})")
+    for entry in candidates:
+        if ticket < entry.tickets:
+            return entry
+        ticket -= entry.tickets
+    raise AssertionError("unreachable: the tickets add up to total")
+
+
+def draw(
+    conn: apsw.Connection, *, creator_id: str, pick: Callable[[int], int], now: int
+) -> tuple[Giveaway, Entry, int]:
+    """Draw a winner of the current giveaway (open, or the newest closed one) among the entries
+    not drawn before; returns the giveaway, the winner and the draw's number (2+ is a reroll)."""
+    require_transaction(conn)
+    giveaway = current_giveaway(conn, creator_id)
+    if giveaway is None:
+        raise Refused("There is no giveaway to draw.")
+    everyone = entries(conn, giveaway.giveaway_id)
+    candidates = [e for e in everyone if e.drawn is None]
+    if not candidates:
+        raise Refused(
+            "Nobody has entered the giveaway yet."
+            if not everyone
+            else "Everyone in the giveaway has been drawn."
+        )
+    winner = pick_weighted(candidates, pick)
+    number = 1 + max((e.drawn for e in everyone if e.drawn is not None), default=0)
+    conn.execute(
+        "UPDATE giveaway_entries SET drawn = ?, drawn_at = ? "
+        "WHERE giveaway_id = ? AND platform = ? AND viewer_key = ?",
+        (number, now, giveaway.giveaway_id, winner.platform, winner.viewer_key),
+    )
+    conn.execute(
+        "UPDATE giveaways SET updated_at = ? WHERE giveaway_id = ?", (now, giveaway.giveaway_id)
+    )
+    return giveaway, attrs.evolve(winner, drawn=number, drawn_at=now), number
+
+
+def close_giveaway(conn: apsw.Connection, *, creator_id: str, now: int) -> Giveaway:
+    """Close the open giveaway (no more entries; its winners stay)."""
+    require_transaction(conn)
+    giveaway = _open(conn, creator_id)
+    conn.execute(
+        "UPDATE giveaways SET state = 'closed', closed_at = ?, updated_at = ? "
+        "WHERE giveaway_id = ?",
+        (now, now, giveaway.giveaway_id),
+    )
+    return attrs.evolve(giveaway, state="closed", closed_at=now, updated_at=now)
+
+
+def list_giveaways(conn: apsw.Connection, creator_id: str | None = None) -> list[Giveaway]:
+    """Every giveaway, by creator and opening time."""
+    sql = f"SELECT {_GIVEAWAY} FROM giveaways"
+    params: tuple = ()
+    if creator_id is not None:
+        sql += " WHERE creator_id = ?"
+        params = (creator_id,)
+    rows = conn.execute(sql + " ORDER BY creator_id, opened_at, giveaway_id", params)
+    return [_giveaway(r) for r in rows]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Summary:
+    """A giveaway with its entrant and ticket counts and its drawn entries (by draw)."""
+
+    giveaway: Giveaway
+    entrants: int
+    tickets: int
+    winners: tuple[Entry, ...]
+
+
+def summaries(conn: apsw.Connection) -> list[Summary]:
+    """Every giveaway with its counts and winners (for the export)."""
+    counts = {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            "SELECT giveaway_id, count(*), sum(tickets) FROM giveaway_entries GROUP BY giveaway_id"
+        )
+    }
+    drawn: dict[str, list[Entry]] = {}
+    for row in conn.execute(
+        f"SELECT giveaway_id, {_ENTRY} FROM giveaway_entries WHERE drawn IS NOT NULL "
+        "ORDER BY giveaway_id, drawn"
+    ):
+        drawn.setdefault(row[0], []).append(_entry(row[1:]))
+    out = []
+    for giveaway in list_giveaways(conn):
+        entrants, tickets = counts.get(giveaway.giveaway_id, (0, 0))
+        out.append(
+            Summary(
+                giveaway=giveaway,
+                entrants=entrants,
+                tickets=tickets or 0,
+                winners=tuple(drawn.get(giveaway.giveaway_id, ())),
+            )
+        )
+    return out

@@ -1,0 +1,195 @@
+"""Loyalty points: one balance per creator, platform and viewer.
+
+Viewers are identified by a pseudonymous key (the caller pseudonymizes the platform user id);
+`login` and `display_name` are kept to find `!give @user` targets and to rank by name. A
+balance never goes below zero: spending more than the balance raises `Refused` and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import apsw
+import attrs
+
+from ._sql import require_int, require_text, require_transaction
+from .errors import Refused
+
+__all__ = [
+    "Balance",
+    "Viewer",
+    "add",
+    "balance_of",
+    "find_by_login",
+    "spend",
+    "top",
+    "top_per_creator",
+    "transfer",
+]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Viewer:
+    """Who holds a balance: platform, pseudonymous key, and the names chat knows them by."""
+
+    platform: str
+    viewer_key: str
+    login: str
+    display_name: str
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Balance:
+    """A viewer's balance (0 for a viewer never seen)."""
+
+    platform: str
+    viewer_key: str
+    login: str
+    display_name: str
+    balance: int
+    updated_at: int
+
+
+_COLUMNS = "platform, viewer_key, login, display_name, balance, updated_at"
+
+
+def _balance(row: tuple) -> Balance:
+    return Balance(
+        platform=row[0],
+        viewer_key=row[1],
+        login=row[2],
+        display_name=row[3],
+        balance=row[4],
+        updated_at=row[5],
+    )
+
+
+def balance_of(conn: apsw.Connection, creator_id: str, viewer: Viewer) -> Balance:
+    """The viewer's balance (0 when they have none yet)."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM points_balances "
+        "WHERE creator_id = ? AND platform = ? AND viewer_key = ?",
+        (creator_id, viewer.platform, viewer.viewer_key),
+    ).fetchone()
+    if row is None:
+        return Balance(
+            platform=viewer.platform,
+            viewer_key=viewer.viewer_key,
+            login=viewer.login,
+            display_name=viewer.display_name,
+            balance=0,
+            updated_at=0,
+        )
+    return _balance(row)
+
+
+def find_by_login(
+    conn: apsw.Connection, creator_id: str, platform: str, login: str
+) -> Balance | None:
+    """The balance of the viewer known by `login` (case-insensitive) on `platform`."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM points_balances "
+        "WHERE creator_id = ? AND platform = ? AND login = ? ORDER BY updated_at DESC LIMIT 1",
+        (creator_id, platform, login.lower()),
+    ).fetchone()
+    return None if row is None else _balance(row)
+
+
+def add(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    viewer: Viewer,
+    amount: int,
+    now: int,
+    earned: bool = False,
+) -> Balance:
+    """Add `amount` (>= 0) to the viewer's balance; `earned` also stamps `earned_at`."""
+    require_transaction(conn)
+    require_text("creator_id", creator_id)
+    require_int("amount", amount)
+    if amount < 0:
+        raise ValueError("add takes a non-negative amount; use spend")
+    conn.execute(
+        "INSERT INTO points_balances (creator_id, platform, viewer_key, login, display_name, "
+        "balance, earned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (creator_id, platform, viewer_key) DO UPDATE SET "
+        "balance = balance + excluded.balance, login = excluded.login, "
+        "display_name = excluded.display_name, "
+        "earned_at = coalesce(excluded.earned_at, earned_at), updated_at = excluded.updated_at",
+        (
+            creator_id,
+            viewer.platform,
+            viewer.viewer_key,
+            viewer.login.lower(),
+            viewer.display_name,
+            amount,
+            now if earned else None,
+            now,
+        ),
+    )
+    return balance_of(conn, creator_id, viewer)
+
+
+def spend(
+    conn: apsw.Connection, *, creator_id: str, viewer: Viewer, amount: int, name: str, now: int
+) -> Balance:
+    """Take `amount` from the viewer's balance, or raise `Refused` (changing nothing) when the
+    balance is short. `name` is the currency's name for the refusal."""
+    require_transaction(conn)
+    require_int("amount", amount)
+    current = balance_of(conn, creator_id, viewer)
+    if current.balance < amount:
+        raise Refused(
+            f"@{viewer.display_name or viewer.login}, that costs {amount} {name} "
+            f"and you have {current.balance}."
+        )
+    conn.execute(
+        "UPDATE points_balances SET balance = balance - ?, updated_at = ? "
+        "WHERE creator_id = ? AND platform = ? AND viewer_key = ?",
+        (amount, now, creator_id, viewer.platform, viewer.viewer_key),
+    )
+    return balance_of(conn, creator_id, viewer)
+
+
+def transfer(
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    giver: Viewer,
+    receiver: Viewer,
+    amount: int,
+    name: str,
+    now: int,
+) -> tuple[Balance, Balance]:
+    """Move `amount` from `giver` to `receiver` atomically (both or neither)."""
+    if amount <= 0:
+        raise Refused(f"Give at least 1 {name}.")
+    if (giver.platform, giver.viewer_key) == (receiver.platform, receiver.viewer_key):
+        raise Refused("You cannot give points to yourself.")
+    left = spend(conn, creator_id=creator_id, viewer=giver, amount=amount, name=name, now=now)
+    right = add(conn, creator_id=creator_id, viewer=receiver, amount=amount, now=now)
+    return left, right
+
+
+def top(conn: apsw.Connection, creator_id: str, limit: int) -> list[Balance]:
+    """The highest balances (ties by display name, then platform), at most `limit`."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM points_balances WHERE creator_id = ? AND balance > 0 "
+        "ORDER BY balance DESC, display_name, platform, viewer_key LIMIT ?",
+        (creator_id, limit),
+    )
+    return [_balance(r) for r in rows]
+
+
+def top_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[str, Balance]]:
+    """`(creator_id, balance)` of the `limit` highest positive balances of every creator, in
+    `top`'s order (one query for all creators)."""
+    rows = conn.execute(
+        f"SELECT creator_id, {_COLUMNS} FROM ("
+        f"SELECT creator_id, {_COLUMNS}, row_number() OVER (PARTITION BY creator_id "
+        "ORDER BY balance DESC, display_name, platform, viewer_key) AS position "
+        "FROM points_balances WHERE balance > 0) WHERE position <= ? "
+        "ORDER BY creator_id, position",
+        (limit,),
+    )
+    return [(r[0], _balance(r[1:])) for r in rows]

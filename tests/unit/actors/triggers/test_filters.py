@@ -1,0 +1,48 @@
+"""The sans-IO chat filters: link domains, permits, exemptions, and no crash on any text."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from actors.triggers.filters import ChatFilters, link_domains
+from config.models import FilterConfig
+from tests.unit.actors.triggers.conftest import make_event
+
+LINKS = FilterConfig(id="links", kind="links", allow=("twitch.tv",), permit_seconds=30)
+ALL = (
+    LINKS,
+    FilterConfig(id="caps", kind="caps"),
+    FilterConfig(id="symbols", kind="symbols"),
+    FilterConfig(id="rep", kind="repetition"),
+    FilterConfig(id="len", kind="length"),
+    FilterConfig(id="words", kind="words", words=("spoiler",), regexes=(r"fr[e3]{2}",)),
+)
+
+
+def test_link_domains_finds_schemes_www_and_bare_names_but_not_words_or_emails():
+    text = "see https://Clips.Twitch.tv/x www.example.org and spam.xyz, not me@mail.com or 3.14"
+    assert link_domains(text) == ["clips.twitch.tv", "example.org", "spam.xyz"]
+
+
+def test_allowed_domains_include_subdomains_and_a_permit_ends():
+    filters = ChatFilters((LINKS,))
+    assert filters.check(make_event("https://clips.twitch.tv/abc"), now=0) is None
+    hit = filters.check(make_event("go to nottwitch.tv now"), now=0)
+    assert hit is not None and hit.reason == "link to nottwitch.tv"
+    assert filters.permit("twitch", "Viewer", now=100) == 30
+    assert filters.check(make_event("bit.ly/x"), now=129) is None
+    assert filters.check(make_event("bit.ly/x"), now=131) is not None
+
+
+def test_exempt_roles_are_never_filtered():
+    filters = ChatFilters((LINKS,))
+    assert filters.check(make_event("spam.xyz", roles=frozenset({"moderator"})), now=0) is None
+    assert filters.check(make_event("spam.xyz", roles=frozenset({"vip"})), now=0) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600))
+def test_no_text_makes_a_filter_raise(text):
+    filters = ChatFilters(ALL)
+    filters.check(make_event(text), now=0.0)

@@ -1,0 +1,85 @@
+"""Typed store commands: each applies its change and records its signal in one batch item."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+from state import counters, polls, signals
+from state.commands import (
+    ActiveCooldowns,
+    AddScore,
+    AppendSignals,
+    ChangeTally,
+    ClosePoll,
+    DeclareTallies,
+    MissingTallies,
+    OpenPoll,
+    RecordVote,
+    SetCooldowns,
+    SignalRow,
+)
+from state.errors import InvalidArgument
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+def run(db, *commands):
+    return [o.unwrap() for o in db.batch([c.run for c in commands])]
+
+
+def test_tally_commands_change_the_count_and_record_a_signal(db):
+    run(db, DeclareTallies(creator_id="d", tallies=[("deaths", "Deaths")], now=1))
+    assert MissingTallies(creator_id="d", tally_ids=["deaths", "wins"]).run(db.connection) == {
+        "wins"
+    }
+    common = {"creator_id": "d", "tally_id": "deaths", "label": "Deaths", "now": 2}
+    (up,) = run(db, ChangeTally(op="increment", amount=3, source="replay", **common))
+    (down,) = run(db, ChangeTally(op="decrement", amount=1, source="replay", **common))
+    assert (up.count, down.count) == (3, 2)
+    rows = signals.recent_signals(db.connection, "tally", creator_id="d")
+    assert {r.summary for r in rows} == {"deaths is now 3", "deaths is now 2"}
+
+
+def test_poll_commands_open_vote_and_close(db):
+    run(db, OpenPoll(creator_id="d", poll_id="p1", question="Q?", options=["A", "B"], now=1))
+    (vote,) = run(db, RecordVote(creator_id="d", voter_key="v1", option="2", now=2, source="x"))
+    assert vote.option_id == polls.resolve_option(db.connection, "p1", "B")
+    (closed,) = run(db, ClosePoll(creator_id="d", now=3))
+    assert closed.total_votes == 1
+    [outcome] = db.batch([ClosePoll(creator_id="d", now=4).run])
+    assert isinstance(outcome.error, InvalidArgument)
+
+
+def test_score_cooldown_and_signal_commands(db):
+    (entry,) = run(
+        db,
+        AddScore(
+            creator_id="d", scoreboard_id="t", title="T", label="sam", points=2, now=1, source="x"
+        ),
+    )
+    assert entry.score == 2
+    assert counters.scoreboard_view(db.connection, "d", "t").entries[0].label == "sam"
+    run(db, SetCooldowns(expiries=[("d/ping", 5000)]))
+    assert ActiveCooldowns(prefix="d/", now=1000).run(db.connection) == {"ping": 5.0}
+    row = SignalRow(
+        kind="chat", creator_id="d", timestamp=1, entity_id="m", type="t", source="x", summary=""
+    )
+    assert run(db, AppendSignals(rows=[row, row])) == [2]
+
+
+def test_the_trigger_engine_imports_no_state_query_module():
+    tree = ast.parse((ROOT / "actors/triggers/engine.py").read_text(encoding="utf-8"))
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("state")
+    }
+    assert imported <= {"state.commands", "state.errors", "state.timeutil", "state.signals"}
+    names = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "state.signals"
+        for alias in node.names
+    }
+    assert names <= {"SignalKind"}

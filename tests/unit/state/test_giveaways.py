@@ -1,0 +1,102 @@
+"""Giveaway draws: weighted by tickets, rerolls exclude earlier winners, refusals."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from state import giveaways
+from state.errors import Refused
+from state.giveaways import Entry, pick_weighted
+
+
+def entry(key: str, tickets: int) -> Entry:
+    return Entry(
+        platform="twitch",
+        viewer_key=key,
+        display_name=key,
+        tickets=tickets,
+        joined_at=0,
+        drawn=None,
+        drawn_at=None,
+    )
+
+
+def test_the_draw_is_weighted_by_tickets():
+    # 1, 3 and 6 tickets: expected shares 10 %, 30 %, 60 %. With a fixed seed the counts are
+    # fixed; the chi-squared statistic must stay under the 99.9 % quantile for 2 degrees of
+    # freedom (13.82), which a draw ignoring tickets (about 3,333 each) would exceed by far.
+    candidates = [entry("a", 1), entry("b", 3), entry("c", 6)]
+    rng = random.Random(16)
+    draws = 10_000
+    counts = Counter(pick_weighted(candidates, rng.randrange).viewer_key for _ in range(draws))
+    expected = {"a": 1_000, "b": 3_000, "c": 6_000}
+    chi2 = sum((counts[k] - e) ** 2 / e for k, e in expected.items())
+    assert chi2 < 13.82, (counts, chi2)
+    uniform = sum((counts[k] - draws / 3) ** 2 / (draws / 3) for k in expected)
+    assert uniform > 1_000
+
+
+def test_every_ticket_maps_to_exactly_one_entry():
+    candidates = [entry("a", 2), entry("b", 1)]
+    assert [pick_weighted(candidates, lambda _total, t=t: t).viewer_key for t in range(3)] == [
+        "a",
+        "a",
+        "b",
+    ]
+    with pytest.raises(ValueError, match="outside"):
+        pick_weighted(candidates, lambda total: total)
+
+
+def _open(db, **overrides):
+    values = {
+        "giveaway_id": "g1",
+        "creator_id": "d",
+        "prize": "Mug",
+        "entry_cost": 0,
+        "subscribers_only": False,
+        "subscriber_tickets": 2,
+        "now": 1,
+    }
+    values.update(overrides)
+    with db.transaction() as conn:
+        return giveaways.open_giveaway(conn, **values)
+
+
+def test_rerolls_skip_earlier_winners_until_everyone_was_drawn(db):
+    _open(db)
+    with db.transaction() as conn:
+        for key in ("a", "b"):
+            giveaways.join(
+                conn,
+                creator_id="d",
+                platform="twitch",
+                viewer_key=key,
+                display_name=key,
+                subscriber=False,
+                now=2,
+            )
+        first = giveaways.draw(conn, creator_id="d", pick=lambda _t: 0, now=3)
+        second = giveaways.draw(conn, creator_id="d", pick=lambda _t: 0, now=4)
+        assert (first[1].viewer_key, first[2]) == ("a", 1)
+        assert (second[1].viewer_key, second[2]) == ("b", 2)
+        with pytest.raises(Refused, match="Everyone"):
+            giveaways.draw(conn, creator_id="d", pick=lambda _t: 0, now=5)
+
+
+def test_subscribers_only_refuses_others_and_a_second_open_is_refused(db):
+    _open(db, subscribers_only=True)
+    with db.transaction() as conn, pytest.raises(Refused, match="subscribers only"):
+        giveaways.join(
+            conn,
+            creator_id="d",
+            platform="twitch",
+            viewer_key="x",
+            display_name="X",
+            subscriber=False,
+            now=2,
+        )
+    with pytest.raises(Refused, match="still open"):
+        _open(db, giveaway_id="g2")
