@@ -60,7 +60,6 @@ _WHITESPACE = frozenset(
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _MAX_COMBINED = 1024  # literal combinations remembered (see TriggerRules._combine)
-_tuple_new = tuple.__new__  # a Match without its Python-level __new__ (same tuple)
 
 
 def role_level(roles: Iterable[str]) -> int:
@@ -354,18 +353,17 @@ class _Entry:
         trigger = self.trigger
         if self.verifier is None:
             word, rest = detail
-            values = (trigger, self.index, tuple(rest.split()), rest, (), _EMPTY_NAMED, word)
-        elif trigger.kind == "keyword":
-            values = (trigger, self.index, (), "", (), _EMPTY_NAMED, detail.group(0))
-        else:
-            named = detail.groupdict() if self.named else _EMPTY_NAMED
-            groups = detail.groups()
-            values = (trigger, self.index, detail.groups(""), detail.group(0), groups, named, None)
-        return _tuple_new(Match, values)
-
-
-if Match._fields != ("trigger", "index", "args", "raw_args", "groups", "named", "alias"):
-    raise RuntimeError("Match's fields changed: update _Entry.match")  # pragma: no cover
+            return Match(trigger, self.index, tuple(rest.split()), rest, alias=word)
+        if trigger.kind == "keyword":
+            return Match(trigger, self.index, alias=detail.group(0))
+        return Match(
+            trigger,
+            self.index,
+            detail.groups(""),
+            detail.group(0),
+            detail.groups(),
+            detail.groupdict() if self.named else _EMPTY_NAMED,
+        )
 
 
 # A keyword or regex trigger as `TriggerRules._hits` scans it: its verifier's search, whether
