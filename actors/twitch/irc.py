@@ -116,14 +116,13 @@ def unescape_tag_value(value: str) -> str:
     return _ESCAPE_RE.sub(_unescape_match, value)
 
 
-def _parse_tags_slow(raw: str) -> dict[str, str]:
+def _parse_tags(raw: str) -> dict[str, str]:
+    """The tags section of a line, without its `@`: `key=value` items split on `;`."""
     tags: dict[str, str] = {}
     for item in raw.split(";"):
         key, _, value = item.partition("=")
-        if not key:
-            # `;;` or `=value`: nothing to name the value by, so it is dropped.
-            continue
-        tags[key] = unescape_tag_value(value)
+        if key:  # `;;` or `=value`: nothing to name the value by, so it is dropped
+            tags[key] = unescape_tag_value(value)
     return tags
 
 
@@ -146,22 +145,7 @@ def parse_irc_line(line: str) -> IrcMessage:
         raw_tags, space, line = line.partition(" ")
         if not space:
             raise IrcParseError("tags with no command after them")
-        if len(raw_tags) > 1:
-            # Fast path for the common Twitch line: every item is `key=value`, so one C-level
-            # dict build does the split, and only values holding a backslash are unescaped.
-            # Anything unusual (an item without `=`, an empty item) takes the loop instead.
-            try:
-                tags = dict([item.split("=", 1) for item in raw_tags[1:].split(";")])
-            except ValueError:
-                tags = _parse_tags_slow(raw_tags[1:])
-            else:
-                if "" in tags:
-                    tags = _parse_tags_slow(raw_tags[1:])
-                elif "\\" in raw_tags:
-                    for key in [k for k, v in tags.items() if "\\" in v]:
-                        tags[key] = unescape_tag_value(tags[key])
-        else:
-            tags = {}
+        tags = _parse_tags(raw_tags[1:])
         if line[:1] == " ":
             line = line.lstrip(" ")  # runs of spaces are folded (ircdocs behaviour)
     else:

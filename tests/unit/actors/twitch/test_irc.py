@@ -667,7 +667,7 @@ def test_chat_event_roles_follow_every_role_tag() -> None:
     assert roles("badges=") == frozenset()
 
 
-def test_chat_event_with_naive_now_fails_like_the_constructor() -> None:
+def test_chat_event_with_naive_now_is_refused() -> None:
     msg = parse_irc_line(":a!a@a PRIVMSG #c :x")
     with pytest.raises(ValueError, match="aware"):
         to_chat_event(msg, now=datetime(2026, 1, 1))
