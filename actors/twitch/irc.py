@@ -14,6 +14,7 @@ or LF is never split: framing is the transport's job (see `split_frame`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -658,6 +659,15 @@ def to_chat_event(
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _chat_roles(
+    badges: str | None, mod: str | None, vip: str | None, subscriber: str | None
+) -> frozenset[str]:
+    """`_roles` from the four tags it reads, remembered: chat repeats a few combinations, and
+    parsing the badges is a good part of a chat line's cost."""
+    return frozenset(_roles({"mod": mod, "vip": vip, "subscriber": subscriber}, _badges(badges)))
+
+
 def _chat_event(msg: IrcMessage, now: datetime | None) -> ChatEvent:
     # Only what a ChatEvent needs: `_privmsg_fields` (the full Twitch view) would also parse
     # the badge info, the shared-chat source and more on every chat line.
@@ -681,7 +691,9 @@ def _chat_event(msg: IrcMessage, now: datetime | None) -> ChatEvent:
         login=login,
         display_name=tags.get("display-name") or login,
         text=text,
-        roles=_roles(tags, _badges(tags.get("badges"))),
+        roles=_chat_roles(
+            tags.get("badges"), tags.get("mod"), tags.get("vip"), tags.get("subscriber")
+        ),
         emotes=tuple(
             Emote(id=e["id"], start=e["start"], end=e["end"], name=e["code"] or None)
             for e in parse_emotes(raw_emotes, text) or ()
