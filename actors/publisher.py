@@ -914,8 +914,9 @@ class SnapshotPublisher(Actor):
         with `tree_files` (a heartbeat; otherwise only the tree files a topic marked).
 
         A heartbeat (or `verify_database`) with no database file dirty also checks that no
-        database change went unannounced since the last read. With `abandon_on_cancel`, a cancelled caller returns
-        at once while the worker thread finishes (each file is replaced atomically).
+        database change went unannounced since the last read. With `abandon_on_cancel`, a
+        cancelled caller returns at once while the worker thread finishes (each file is
+        replaced atomically).
         """
         async with self._lock:
             t0 = time.perf_counter()

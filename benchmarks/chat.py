@@ -4,12 +4,12 @@ Run: `python benchmarks/chat.py [--quick] [--only parse,pipeline,latency]`
 
 1. parse: our Twitch IRC parser beside tmi.js's lives in benchmarks/chat_parse.py; this script
    reuses its runners when tmi.js is already installed in benchmarks/node/ (it never runs npm),
-   else prints the pointer. Target: at least as fast as tmi.js.
+   else prints the pointer. A figure beside its peer, not a target.
 2. pipeline throughput, one core (CPU time): `parse_irc_line` -> `to_chat_event` ->
    `evaluate` with the 50 triggers of benchmarks/triggers.py, on the PRIVMSG lines of
    tests/conformance/data/twitch_irc.jsonl repeated, and on the same tags carrying a realistic
    chat mix (about 12 % commands) so that triggers fire. Peer: parsing alone, same lines.
-   Target: >= 100,000 messages/s.
+   Figures, not targets: the end-to-end cost per message is benchmarks/scale.py's business.
 3. reply latency at 2,000 messages/s: one trio run with a supervisor over a real `StateStore`
    (temporary database), a `TriggerEngine` with those triggers, and a recording platform actor
    that timestamps each `SendChat`; 5 % of the lines are `!ping` from distinct chatters.
@@ -55,7 +55,6 @@ try:
     from actors.store import StateStore
     from actors.triggers import CooldownTable, TriggerRules, evaluate
     from actors.triggers.engine import TriggerEngine
-    from actors.twitch import irc
     from actors.twitch.irc import IrcParseError, parse_irc_line, to_chat_event
     from config.models import CreatorConfig, TriggerConfig
     from supervisors import ChildSpec, Supervisor
@@ -155,11 +154,7 @@ def report_parse(quick: bool) -> None:
     lines = cp.load_lines(50_000 if quick else 200_000)
     rounds = 3 if quick else 5
     ours = cp.time_python(lines, rounds)
-    print(f"streamsuites parse_irc_line        {ours:>12,.0f} lines/s (all corpus lines;"
-          f" {irc.PARSER} parser)")  # fmt: skip
-    if irc.PARSER == "compiled":
-        python = cp.time_python(lines, rounds, irc._parse_irc_line_py)
-        print(f"  its Python reference parser      {python:>12,.0f} lines/s")
+    print(f"streamsuites parse_irc_line        {ours:>12,.0f} lines/s (all corpus lines)")
     installed = (cp.NODE_DIR / "node_modules" / "tmi.js" / "lib" / "parser.js").exists()
     if shutil.which("node") is None or not installed:
         print("tmi.js: not run here (needs node and tmi.js in benchmarks/node/, which this")
@@ -168,11 +163,10 @@ def report_parse(quick: bool) -> None:
     peer = cp.time_tmi(lines, rounds)
     tmi_only = float(peer["parse_msg_lines_per_s"])
     tmi_unescape = float(peer["parse_msg_unescape_lines_per_s"])
-    # The target is judged against parse.msg alone, which does less than we do (it leaves the
-    # tag values escaped); parse.msg + unescape is the same work as ours.
+    # parse.msg alone does less than we do (it leaves the tag values escaped); parse.msg +
+    # unescape is the same work as ours.
     print(f"peer: tmi.js {peer['tmi_version']} parse.msg          {tmi_only:>12,.0f} lines/s"
-          f"   ratio ours/tmi.js {ours / tmi_only:5.2f}"
-          f"  (target >= 1: {'met' if ours >= tmi_only else 'NOT met'})")  # fmt: skip
+          f"   ratio ours/tmi.js {ours / tmi_only:5.2f}")  # fmt: skip
     print(f"peer: tmi.js parse.msg + unescape  {tmi_unescape:>12,.0f} lines/s"
           f"   ratio ours/tmi.js {ours / tmi_unescape:5.2f}")  # fmt: skip
 
@@ -284,10 +278,8 @@ def report_pipeline(quick: bool) -> None:
         t_eval, _ = time_best(evaluate_only(events, rules), rounds)
         del events
         rate, peer = count / t_full, count / t_parse
-        verdict = "met" if rate >= 100_000 else "NOT met"
         print(f"-- {label}")
-        print(f"   parse + normalize + 50 triggers {rate:>10,.0f} msg/s  ({fired:,} actions;"
-              f" target >= 100,000: {verdict})")  # fmt: skip
+        print(f"   parse + normalize + 50 triggers {rate:>10,.0f} msg/s  ({fired:,} actions)")
         print(f"   parse + normalize               {count / t_norm:>10,.0f} msg/s")
         print(f"   peer: parse alone               {peer:>10,.0f} msg/s  ratio pipeline/parse"
               f" {rate / peer:4.2f}")  # fmt: skip

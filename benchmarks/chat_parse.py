@@ -2,8 +2,7 @@
 
 Run: `python benchmarks/chat_parse.py [--lines N] [--rounds R]`
 
-`parse_irc_line` is the compiled parser when it is built (actors/twitch/_irc_accel.c), and its
-Python reference is timed too. Both parsers get the Twitch IRC corpus lines
+Both parsers get the Twitch IRC corpus lines
 (tests/conformance/data/twitch_irc.jsonl, or ../shared/corpus/) repeated to about 200k lines.
 Each side runs R timed rounds after a warm-up and reports its best round, in lines per second.
 The peer side needs node and npm: the script installs tmi.js into benchmarks/node/ when it is
@@ -37,7 +36,6 @@ CORPUS_CANDIDATES = (
 
 sys.path.insert(0, str(ROOT))
 
-from actors.twitch import irc  # noqa: E402
 from actors.twitch.irc import IrcMessage, IrcParseError, parse_irc_line  # noqa: E402
 
 
@@ -121,10 +119,7 @@ def main() -> None:
     print(f"python {platform.python_version()} ({platform.python_implementation()})")
 
     ours = time_python(lines, args.rounds)
-    print(f"streamsuites parse_irc_line ({irc.PARSER}):  {ours:>12,.0f} lines/s")
-    if irc.PARSER == "compiled":
-        python = time_python(lines, args.rounds, irc._parse_irc_line_py)
-        print(f"  its Python reference parser:          {python:>12,.0f} lines/s")
+    print(f"streamsuites parse_irc_line:            {ours:>12,.0f} lines/s")
 
     skip = ensure_tmi()
     if skip is not None:

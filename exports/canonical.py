@@ -1,23 +1,32 @@
 """Canonical JSON bytes and timestamps for export files.
 
-Every export file is exactly
-``json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\\n"`` encoded as UTF-8, so
-the same state always gives the same bytes (and an unchanged publish writes
-nothing). Inputs are checked first: ``json.dumps`` would silently accept things that break the
-contract (``NaN``, integer keys turned into strings, datetimes through a ``default=``).
+Every export file is ``orjson.dumps(obj, option=OPT_SORT_KEYS | OPT_INDENT_2 |
+OPT_APPEND_NEWLINE)``: UTF-8 with non-ASCII characters written as they are, keys sorted by
+code point, two-space indentation, ``"key": value``, and one trailing newline, so the same
+state always gives the same bytes (and an unchanged publish writes nothing).
+
+These are the bytes ``json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\\n"``
+gave, with one exception: floats from 1e-9 to 1e-4 in magnitude (1e-4 excluded). Python
+writes ``1.5e-05`` and ``2.5e-07``; orjson writes ``0.000015`` (fixed notation from 1e-5 up)
+and ``2.5e-7`` (no leading zero in a one-digit exponent). Both carry the same shortest digits,
+which read back as the same float.
+
+Inputs are checked: every file decodes back to exactly the value given, or is refused with a
+:class:`CanonicalError` naming where the problem sits. orjson would otherwise write ``NaN``
+and infinities as ``null``, and enums or UUIDs in its own way; datetimes must be formatted
+with :func:`format_timestamp` first; integers must fit in 64 bits (signed, or unsigned when
+positive), which is what orjson writes.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-from json.encoder import encode_basestring as _encode_basestring
-from typing import Any
+from typing import NoReturn
+
+import orjson
 
 __all__ = [
     "TIMESTAMP_PATTERN",
@@ -31,6 +40,18 @@ __all__ = [
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 
+# Datetimes and dataclasses go to `_refuse` instead of being written in orjson's own form.
+_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_INDENT_2
+    | orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+_MIN_INT = -(2**63)
+_MAX_INT = 2**64 - 1
+_MAX_DEPTH = 254  # orjson refuses deeper nesting ("Recursion limit reached")
+
 
 class CanonicalError(TypeError, ValueError):
     """A value cannot be written as canonical export JSON; ``path`` says where it sits."""
@@ -41,268 +62,75 @@ class CanonicalError(TypeError, ValueError):
         self.problem = problem
 
 
-def _check(value: object, path: str) -> None:
-    # bool before int: bool is an int subclass, both are fine anyway.
-    if value is None or isinstance(value, bool | int | str):
+def _check(value: object, path: str, depth: int = 0) -> None:
+    """Raise :class:`CanonicalError` for the first thing in ``value`` that canonical JSON
+    cannot hold exactly; return when there is none. Only run once the encoder refused a
+    document or its bytes did not decode back to it: it walks the whole document."""
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _check_unicode(value, path)
+        return
+    if isinstance(value, int):
+        if not _MIN_INT <= value <= _MAX_INT:
+            raise CanonicalError(path, f"integer {value} does not fit in 64 bits")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CanonicalError(path, f"non-finite float {value!r}")
         return
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | list | tuple) and depth >= _MAX_DEPTH:
+        raise CanonicalError(path, f"nested deeper than {_MAX_DEPTH} levels (or circular)")
+    if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalError(path, f"non-string key {key!r}")
-            _check(item, f"{path}.{key}")
+            if type(key) is not str:
+                raise CanonicalError(
+                    path, f"key {key!r} is a {type(key).__name__}: keys must be plain str"
+                )
+            _check_unicode(key, path)
+            _check(item, f"{path}.{key}", depth + 1)
         return
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _check(item, f"{path}[{index}]")
+            _check(item, f"{path}[{index}]", depth + 1)
         return
     if isinstance(value, datetime):
         raise CanonicalError(path, "datetime must be pre-formatted with format_timestamp()")
     raise CanonicalError(path, f"unsupported type {type(value).__name__}")
 
 
-class _Unsupported(Exception):
-    """The fast encoder met something it leaves to the checked path (which reports it)."""
-
-
-_INDENTS = ["\n" + "  " * level for level in range(64)]
-
-
-# Exact types only: a subclass (an OrderedDict, an IntEnum) takes the checked path.
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-# A container holding no container is indented like a one-line JSON text whose item separator
-# carries the newline and the indentation of its level: the C encoder (which json.dumps only
-# uses without indent=) makes exactly those bytes, far faster than the Python one.
-def _no_default(value: object) -> object:
-    raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def _flat_encoder(level: int) -> Callable[[object], str]:
-    separators = ("," + _INDENTS[level + 1], ": ")
-    if _c_make_encoder is None:  # no C accelerator: still correct, just not faster
-        return json.JSONEncoder(
-            sort_keys=True,
-            ensure_ascii=False,
-            check_circular=False,
-            allow_nan=False,
-            separators=separators,
-        ).encode
-    # What json.JSONEncoder.iterencode builds for these options, made once instead of per call.
-    encoder = _c_make_encoder(
-        None,
-        _no_default,
-        _encode_basestring,
-        None,
-        separators[1],
-        separators[0],
-        True,
-        False,
-        False,
-    )
-    return lambda value: "".join(encoder(value, 0))
-
-
-_FLAT_ENCODERS = [_flat_encoder(level) for level in range(len(_INDENTS) - 1)]
-
-
-def _flat(value: object, level: int) -> str:
-    """A non-empty dict (string keys) or list of exact scalars, indented for ``level``."""
+def _check_unicode(text: str, path: str) -> None:
     try:
-        text = _FLAT_ENCODERS[level](value)
-    except (TypeError, ValueError) as exc:  # not JSON, or not finite: the checked path reports
-        raise _Unsupported from exc
-    # "{a,<indent>b}" -> "{<indent>a,<indent>b<outer indent>}"
-    return text[0] + _INDENTS[level + 1] + text[1:-1] + _INDENTS[level] + text[-1]
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates cannot be UTF-8
+        raise CanonicalError(path, f"string is not valid Unicode: {exc}") from exc
 
 
-# Stands in for a nested container while its parent goes through the C encoder; its JSON form
-# can only come from a placeholder when no string encoded in that same call holds a NUL.
-_HOLE = "\x00\x00"
-_HOLE_JSON = '"\\u0000\\u0000"'
-
-
-def _flat_field(field: Any, level: int) -> str | None:
-    """A record's container field, if it is flat (exact scalars, string keys); else None."""
-    if not field:
-        return "{}" if type(field) is dict else "[]"
-    if type(field) is dict:
-        for key, item in field.items():
-            if type(key) is not str or type(item) not in _SCALARS:
-                return None
-    else:
-        for item in field:
-            if type(item) not in _SCALARS:
-                return None
-    return _flat(field, level)
-
-
-def _rows(value: Any, level: int) -> str | None:
-    """A list of records in ONE C-encoder call, or None when ``value`` is not one.
-
-    A record is a non-empty dict of scalars and flat containers (a row of a table, an actor
-    with its mailbox). Encoded with the records' own item separator, the only wrong bytes are
-    around each record's braces. Strings never hold a raw newline (the encoder escapes it), so
-    "},<newline>" plus that separator's indentation plus "{" only ever sits between two records:
-    one replace fixes them all; the first and last braces are at known places. Container
-    fields are encoded on their own and stand as ``_HOLE`` meanwhile (no string here may then
-    hold a NUL, so the holes' JSON is unambiguous).
-    """
-    if level + 3 >= len(_INDENTS):
-        return None
-    records = value
-    fills: list[str] = []
-    for position, item in enumerate(value):
-        if type(item) is not dict or not item:
-            return None
-        holes: list[str] | None = None
-        for key, field in item.items():
-            kind = type(field)
-            if type(key) is not str or "\x00" in key:
-                return None
-            if kind in _SCALARS:
-                if kind is str and "\x00" in field:
-                    return None
-            elif kind is dict or kind is list or kind is tuple:
-                if holes is None:
-                    holes = []
-                holes.append(key)
-            else:
-                return None
-        if holes is not None:
-            if records is value:
-                records = list(value)
-            holed = dict(item)
-            for key in sorted(holes):  # the order the encoder writes them in
-                text = _flat_field(item[key], level + 2)
-                if text is None:
-                    return None
-                fills.append(text)
-                holed[key] = _HOLE
-            records[position] = holed
-    inner, outer, indent = _INDENTS[level + 2], _INDENTS[level + 1], _INDENTS[level]
-    try:
-        text = _FLAT_ENCODERS[level + 1](records)  # "[{a,<inner>b},<inner>{c}]"
-    except (TypeError, ValueError) as exc:
-        raise _Unsupported from exc
-    body = text[2:-2].replace("}," + inner + "{", outer + "}," + outer + "{" + inner)
-    text = "[" + outer + "{" + inner + body + outer + "}" + indent + "]"
-    if not fills:
-        return text
-    pieces = text.split(_HOLE_JSON)
-    if len(pieces) != len(fills) + 1:
-        raise _Unsupported
-    out = [pieces[0]]
-    for fill, piece in zip(fills, pieces[1:], strict=True):
-        out.append(fill)
-        out.append(piece)
-    return "".join(out)
-
-
-def _container(value: Any, level: int) -> str:
-    """A dict or list, indented for ``level``: one C-encoder call per container.
-
-    Nested containers are encoded first (one level deeper), stood in for by ``_HOLE`` while
-    their parent is encoded, then put back in place of the holes, in the encoder's order.
-    """
-    if not value:
-        return "{}" if type(value) is dict else "[]"
-    if level + 1 >= len(_INDENTS):
-        raise _Unsupported
-    nested: dict[Any, str] | None = None
-    if type(value) is dict:
-        for key, item in value.items():
-            kind = type(item)
-            if type(key) is not str or "\x00" in key:
-                raise _Unsupported
-            if kind in _SCALARS:
-                if kind is str and "\x00" in item:
-                    raise _Unsupported
-            elif kind is dict or kind is list or kind is tuple:
-                if nested is None:
-                    nested = {}
-                nested[key] = _container(item, level + 1)
-            else:
-                raise _Unsupported
-        if nested is None:
-            return _flat(value, level)
-        holed: Any = dict(value)
-        for key in nested:
-            holed[key] = _HOLE
-        fills = [nested[key] for key in sorted(nested)]  # the encoder sorts the keys too
-    else:
-        rows = _rows(value, level)
-        if rows is not None:
-            return rows
-        for index, item in enumerate(value):
-            kind = type(item)
-            if kind in _SCALARS:
-                if kind is str and "\x00" in item:
-                    raise _Unsupported
-            elif kind is dict or kind is list or kind is tuple:
-                if nested is None:
-                    nested = {}
-                nested[index] = _container(item, level + 1)
-            else:
-                raise _Unsupported
-        if nested is None:
-            return _flat(value, level)
-        holed = list(value)
-        for index in nested:
-            holed[index] = _HOLE
-        fills = list(nested.values())  # in list order
-    pieces = _flat(holed, level).split(_HOLE_JSON)
-    if len(pieces) != len(fills) + 1:  # cannot happen (no NUL at this level); be certain
-        raise _Unsupported
-    out = [pieces[0]]
-    for fill, piece in zip(fills, pieces[1:], strict=True):
-        out.append(fill)
-        out.append(piece)
-    return "".join(out)
-
-
-def _fast_encode(obj: object) -> str:
-    """``json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False)``, byte for byte.
-
-    The standard library falls back to its pure-Python generator encoder whenever ``indent`` is
-    set; here every container is one call of the C encoder (see :func:`_container`). It
-    validates as it goes (exact JSON types only, string keys, finite floats), so the separate
-    ``_check`` walk is not needed; anything else raises :class:`_Unsupported` and the checked
-    path takes over.
-    """
-    kind = type(obj)
-    if kind is dict or kind is list or kind is tuple:
-        return _container(obj, 0)
-    if kind in _SCALARS:
-        return _flat([obj], 0)[len(_INDENTS[1]) + 1 : -len(_INDENTS[0]) - 1]
-    raise _Unsupported
+def _refuse(value: object) -> NoReturn:
+    # orjson's `default`: called for every value it does not write itself.
+    raise TypeError(f"unsupported type {type(value).__name__}")
 
 
 def canonical_bytes(obj: object) -> bytes:
     """Return the canonical UTF-8 bytes of ``obj`` (sorted keys, indent 2, trailing newline).
 
-    Raises :class:`CanonicalError` for non-finite floats, non-string keys, datetimes and any
-    type JSON cannot represent exactly.
+    Tuples are written as lists. Raises :class:`CanonicalError` for non-finite floats,
+    non-string keys, datetimes, integers beyond 64 bits, lone surrogates, nesting deeper
+    than 254 levels and any type JSON cannot represent exactly.
     """
     try:
-        text = _fast_encode(obj)
-    except (_Unsupported, TypeError, RecursionError):
-        pass  # the checked path below reports the problem exactly as it always did
-    else:
-        try:
-            return (text + "\n").encode("utf-8")
-        except UnicodeEncodeError as exc:  # lone surrogates cannot be UTF-8
-            raise CanonicalError("$", f"string is not valid Unicode: {exc}") from exc
-    _check(obj, "$")
-    text = json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    try:
-        return (text + "\n").encode("utf-8")
-    except UnicodeEncodeError as exc:  # lone surrogates cannot be UTF-8
-        raise CanonicalError("$", f"string is not valid Unicode: {exc}") from exc
+        data = orjson.dumps(obj, default=_refuse, option=_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        _check(obj, "$")
+        raise CanonicalError("$", f"cannot be encoded: {exc}") from exc
+    # Decoding and comparing runs in C, far cheaper than a Python walk over the document. A
+    # difference is a NaN written as null, an enum or UUID written as its value, or a tuple
+    # read back as a list (the only one that is fine): the walk tells them apart.
+    if orjson.loads(data) != obj:
+        _check(obj, "$")
+    return data
 
 
 def format_timestamp(dt: datetime) -> str:

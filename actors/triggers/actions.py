@@ -37,7 +37,6 @@ from typing import Literal
 import attrs
 
 from actors.events import ChatEvent
-from actors.triggers._construct import positional
 from actors.triggers.rules import Match
 
 MAX_POLL_OPTIONS = 10
@@ -235,28 +234,6 @@ def _parse_score(match: Match, event: ChatEvent) -> tuple[str, int]:
     return label, points
 
 
-# Descriptors are built positionally (see `_construct`): the fields every one carries, then its
-# own, in declaration order.
-_COMMON = (
-    "trigger_id",
-    "creator_id",
-    "platform",
-    "channel",
-    "message_id",
-    "user_id",
-    "login",
-    "display_name",
-    "args",
-    "raw_args",
-    "response",
-)
-_reply = positional(Reply, (*_COMMON, "template"))
-_poll_open = positional(PollOpen, (*_COMMON, "question", "options", "duration"))
-_poll_vote = positional(PollVote, (*_COMMON, "option"))
-_poll_close = positional(PollClose, _COMMON)
-_tally_change = positional(TallyChange, (*_COMMON, "tally_id", "op", "amount"))
-_score_add = positional(ScoreAdd, (*_COMMON, "scoreboard_id", "label", "points"))
-_clip_request = positional(ClipRequest, (*_COMMON, "duration_seconds", "title"))
 _TALLY_OPS: dict[str, TallyOp] = {
     "tally_increment": "increment",
     "tally_decrement": "decrement",
@@ -267,45 +244,35 @@ _TALLY_OPS: dict[str, TallyOp] = {
 def build_action(match: Match, event: ChatEvent, creator_id: str) -> Action:
     """The descriptor for a fired trigger. Raises `ArgumentError` for unusable arguments."""
     trigger = match.trigger
-    common = (
-        trigger.id,
-        creator_id,
-        event.platform,
-        event.channel,
-        event.message_id,
-        event.user_id,
-        event.login,
-        event.display_name,
-        match.args,
-        match.raw_args,
-        trigger.response,
-    )
+    common = _common_fields(match, event, creator_id)
     action = trigger.action
     if action == "reply":
-        return _reply(*common, trigger.response or "")
+        return Reply(**common, template=trigger.response or "")
     if action == "poll_open":
         question, options = _parse_poll(match)
-        return _poll_open(*common, question, options, trigger.duration)
+        return PollOpen(**common, question=question, options=options, duration=trigger.duration)
     if action == "poll_vote":
-        return _poll_vote(*common, _parse_vote(match))
+        return PollVote(**common, option=_parse_vote(match))
     if action == "poll_close":
-        return _poll_close(*common)
+        return PollClose(**common)
     op = _TALLY_OPS.get(action)
     if op is not None:
         amount = 0 if op == "reset" else (1 if trigger.amount is None else trigger.amount)
-        return _tally_change(*common, trigger.tally or "", op, amount)
+        return TallyChange(**common, tally_id=trigger.tally or "", op=op, amount=amount)
     if action == "score_add":
         label, points = _parse_score(match, event)
-        return _score_add(*common, trigger.scoreboard or "", label, points)
+        return ScoreAdd(
+            **common, scoreboard_id=trigger.scoreboard or "", label=label, points=points
+        )
     if action == "clip":
         title = clean_text(match.raw_args).strip()[:MAX_TITLE_LENGTH].strip() or None
         if trigger.kind != "command":
             title = None  # a keyword/regex "argument" is the chat line itself, not a title
         duration = DEFAULT_CLIP_SECONDS if trigger.duration is None else trigger.duration
-        return _clip_request(*common, duration, title)
+        return ClipRequest(**common, duration_seconds=duration, title=title)
     builder = _FEATURE_BUILDERS.get(action)
     if builder is not None:
-        return builder(match, event, _common_fields(match, event, creator_id))
+        return builder(match, event, common)
     raise ArgumentError(f"This trigger's action {action!r} is not supported.")
 
 

@@ -24,7 +24,6 @@ from typing import Literal, NamedTuple
 import attrs
 
 from actors.events import ChatEvent
-from actors.triggers._construct import positional
 from actors.triggers.actions import (
     Action,
     ArgumentError,
@@ -72,12 +71,6 @@ class Evaluation:
 EMPTY = Evaluation()
 _IGNORED = Evaluation(ignored=True)
 
-# One Evaluation per matched message: built positionally (see `_construct`).
-_evaluation = positional(
-    Evaluation, ("actions", "blocked", "errors", "cooldowns_started", "ignored")
-)
-_tuple_new = tuple.__new__  # a Blocked without its Python-level __new__
-
 
 def evaluate(
     rules: TriggerRules, cooldowns: CooldownTable, event: ChatEvent, *, now: float
@@ -107,13 +100,13 @@ def evaluate(
             if level < 0:
                 level = role_level(event.roles)
             if level < required:
-                blocked += (_tuple_new(Blocked, (entry.trigger.id, "permission", None, None)),)
+                blocked += (Blocked(entry.trigger.id, "permission"),)
                 continue
         if entry.cooled:
             hold = cooldowns.blocking(entry.trigger, user_id, now)
             if hold is not None:
                 scope, remaining = hold
-                blocked += (_tuple_new(Blocked, (entry.trigger.id, "cooldown", scope, remaining)),)
+                blocked += (Blocked(entry.trigger.id, "cooldown", scope, remaining),)
                 continue
         # Only now, for a trigger that fires, is the Match worth building.
         match = entry.match(detail)
@@ -142,6 +135,9 @@ def evaluate(
             if started is None:
                 started = {}
             started.update(cooldowns.start(entry.trigger, user_id, now))
-    return _evaluation(
-        actions, blocked, errors, MappingProxyType(started) if started else _NOTHING, False
+    return Evaluation(
+        actions=actions,
+        blocked=blocked,
+        errors=errors,
+        cooldowns_started=MappingProxyType(started) if started else _NOTHING,
     )

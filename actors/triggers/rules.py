@@ -5,12 +5,13 @@ Pure code, no I/O. `TriggerRules.from_config(creator)` does all the expensive wo
 
 - commands: one dictionary probe on the first word, only when the line starts with a
   character some command starts with;
-- keywords and regexes: one `findall` of a combined pattern of literal strings over the
-  case-folded line (the keywords themselves, and for each regex a set of literals of which
-  every match must contain one, derived from the parsed pattern). Only the triggers owning a
-  literal that occurs are then verified with their own regex; regexes with no usable literal
-  always run. The pre-check is exact by construction (see `required_literals` and
-  `TriggerRules.__init__`) and checked against plain `re.search` by property tests.
+- keywords: one `findall` of a combined pattern of the keywords (literal strings) over the
+  case-folded line; only the keywords that occur are then verified with their whole-word
+  regex. The pre-check is exact by construction (see `TriggerRules.__init__`) and checked
+  against plain `re.search` by property tests;
+- regexes: each trigger's own compiled regex searches every line (a combined alternation of
+  all of them measured slower than the separate searches, and anything cleverer would need to
+  take the patterns apart).
 
 Matching semantics (the configuration's `[[creators.triggers]]`):
 
@@ -59,8 +60,7 @@ _WHITESPACE = frozenset(
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_MAX_COMBINED = 1024  # literal combinations remembered (see TriggerRules._combine)
-_tuple_new = tuple.__new__  # a Match without its Python-level __new__ (same tuple)
+_MAX_COMBINED = 1024  # keyword combinations remembered (see TriggerRules._combine)
 
 
 def role_level(roles: Iterable[str]) -> int:
@@ -110,188 +110,6 @@ def _word_regex(words: Iterable[str]) -> re.Pattern[str]:
         for word in map(re.escape, sorted(set(words), key=len, reverse=True))
     )
     return re.compile(rf"(?:{alternatives})(?!\w)")
-
-
-# --- required literals of a regex: a cheap pre-check before running it ----------------------------
-#
-# For most chat lines a regex trigger cannot match, and proving that with `in` on a few literal
-# strings is far cheaper than running the regex. From the parsed pattern we derive a set of
-# lower-case ASCII strings of which every match must contain at least one; a line (case-folded)
-# containing none of them is skipped. Case folding maps each character on its own, and maps an
-# ASCII letter to its lower case, so the matched ASCII characters show up in the folded line.
-# The exception: with IGNORECASE an ASCII literal also matches the four non-ASCII characters of
-# `_CASE_TRAPS` ("k" matches the Kelvin sign), which fold to something else; a line holding one
-# runs every regex. Anything the analysis does not understand yields "no constraint", so the
-# pre-check can only ever skip lines the regex would not match.
-
-_MAX_ALTERNATIVES = 32
-_MAX_EXTRA = 4  # strings in a further requirement (see literal_requirements)
-# The non-ASCII characters that `re.IGNORECASE` matches to an ASCII letter: dotted capital I,
-# dotless small i, long s, Kelvin sign (tests/unit/actors/triggers/test_prefilter.py checks
-# this against every code point).
-_CASE_TRAPS = frozenset("\u0130\u0131\u017f\u212a")
-# What the analysis knows about a piece of a pattern, each a set of strings or None (unknown):
-# exact (it matches exactly one of these), required (every match contains one), head (every
-# match starts with one), tail (every match ends with one).
-_Info = tuple[
-    frozenset[str] | None, frozenset[str] | None, frozenset[str] | None, frozenset[str] | None
-]
-_UNKNOWN: _Info = (None, None, None, None)
-_EMPTY_STRING = frozenset({""})
-
-try:
-    from re import _parser as _re_parser  # the stdlib's own regex parser (3.11+)
-except ImportError:  # pragma: no cover - another implementation: no pre-check, still correct
-    _re_parser = None  # type: ignore[assignment]
-
-
-def _join(left: frozenset[str], right: frozenset[str]) -> frozenset[str] | None:
-    """Every concatenation, or None when there would be too many."""
-    if len(left) * len(right) > _MAX_ALTERNATIVES:
-        return None
-    return frozenset(a + b for a in left for b in right)
-
-
-def _best(candidates: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
-    usable = [c for c in candidates if c and "" not in c and len(c) <= _MAX_ALTERNATIVES]
-    if not usable:
-        return None
-    # The longest shortest literal filters best; among equals, fewer `in` checks.
-    return max(usable, key=lambda c: (min(len(s) for s in c), -len(c)))
-
-
-def _analyze_sequence(items: Iterable[tuple[object, object]]) -> _Info:
-    """What a parsed sequence's matches must look like (see `_Info`)."""
-    exact, candidates, head, tail = _sequence(items)
-    return exact, _best(candidates), head, tail
-
-
-def _sequence(
-    items: Iterable[tuple[object, object]],
-) -> tuple[
-    frozenset[str] | None, list[frozenset[str] | None], frozenset[str] | None, frozenset[str]
-]:
-    """`_analyze_sequence` with every candidate for `required` (each is a set of which every
-    match contains a string), not only the best one."""
-    product: frozenset[str] = _EMPTY_STRING  # the literal run being built
-    head: frozenset[str] | None = None
-    candidates: list[frozenset[str] | None] = []
-    all_exact = True
-    for op, av in items:
-        exact, required, node_head, node_tail = _analyze_node(op, av)
-        if exact is not None:
-            joined = _join(product, exact)
-            if joined is not None:
-                product = joined
-                continue
-            required = node_head = node_tail = exact  # too many combinations: cut the run here
-        start = _join(product, node_head) if node_head is not None else product
-        if all_exact:
-            all_exact = False
-            head = start
-        candidates += [start, required]
-        product = node_tail if node_tail is not None else _EMPTY_STRING
-    candidates.append(product)
-    if all_exact:
-        return product, candidates, product, product
-    return None, candidates, head, product
-
-
-def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
-    if any(s is None for s in sets):
-        return None
-    joined = frozenset().union(*(s for s in sets if s is not None))
-    return joined if len(joined) <= _MAX_ALTERNATIVES else None
-
-
-def _analyze_node(op: object, av: object) -> _Info:
-    name = str(op)
-    if name == "LITERAL":
-        char = chr(av)  # type: ignore[call-overload]
-        if not char.isascii():
-            return _UNKNOWN
-        exact = frozenset({char.lower()})
-        return exact, None, exact, exact
-    if name == "IN":
-        items = list(av)  # type: ignore[call-overload]
-        if 0 < len(items) <= 8 and all(str(o) == "LITERAL" and v < 128 for o, v in items):
-            exact = frozenset(chr(v).lower() for _o, v in items)
-            return exact, None, exact, exact
-        return _UNKNOWN
-    if name in ("AT", "ASSERT", "ASSERT_NOT"):
-        # Zero-width: matches the empty string where it holds.
-        return _EMPTY_STRING, None, _EMPTY_STRING, _EMPTY_STRING
-    if name == "SUBPATTERN":
-        return _analyze_sequence(av[-1])  # type: ignore[index]
-    if name == "ATOMIC_GROUP":
-        return _analyze_sequence(av)  # type: ignore[arg-type]
-    if name == "BRANCH":
-        infos = [_analyze_sequence(branch) for branch in av[1]]  # type: ignore[index]
-        exact, required, head, tail = (_union([info[i] for info in infos]) for i in range(4))
-        if required is None:
-            required = _union([info[1] or info[0] for info in infos])
-        return exact, _best([required]), head, tail
-    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-        low, high, inner = av  # type: ignore[misc]
-        exact, required, head, tail = _analyze_sequence(inner)
-        if low == high == 1:
-            return exact, required, head, tail
-        if low < 1:
-            return _UNKNOWN
-        if exact is None:
-            return None, required, head, tail
-        # `low` copies first, then more: starts with exact^low, ends with one copy.
-        repeated: frozenset[str] | None = exact
-        for _ in range(min(low, 8) - 1):
-            repeated = _join(repeated, exact) if repeated is not None else None
-        start = repeated if repeated is not None else exact
-        return (start if low == high else None), _best([start, exact]), start, exact
-    return _UNKNOWN
-
-
-def required_literals(compiled: re.Pattern[str]) -> frozenset[str] | None:
-    """Lower-case ASCII strings of which every match of `compiled` contains one (compared
-    case-folded) on any text without `_CASE_TRAPS`, or `None` when no such set is known."""
-    requirements = literal_requirements(compiled)
-    return requirements[0] if requirements else None
-
-
-def literal_requirements(compiled: re.Pattern[str]) -> tuple[frozenset[str], ...]:
-    """Sets of strings like `required_literals`' such that every match of `compiled` contains a
-    string of each set: that one (the most selective) first, then the others worth an `in`
-    check; empty when no set is known.
-
-    `\\b(hello|hi|hey)\\s+(chat|everyone|all)\\b` gives `{chat, everyone, all}`, then
-    `{hello, hi, hey}`: "chat is fun" holds the first set only, so the regex need not run.
-    """
-    if _re_parser is None:
-        return ()
-    try:
-        parsed = _re_parser.parse(compiled.pattern, compiled.flags)
-        candidates = _sequence(list(parsed))[1]
-    except Exception:  # the analysis is an optimisation: when in doubt, always run the regex
-        return ()
-    best = _best(candidates)
-    if best is None:
-        return ()
-    kept = [best]
-    for candidate in candidates:
-        # Each further set costs an `in` per string on the lines it is checked on: only short
-        # sets of strings of two characters or more pay (a single character is nearly always
-        # there), and only when no set kept already implies them.
-        if (
-            candidate
-            and len(candidate) <= _MAX_EXTRA
-            and min(map(len, candidate)) > 1
-            and not any(_implies(k, candidate) for k in kept)
-        ):
-            kept.append(candidate)
-    return tuple(kept)
-
-
-def _implies(strong: frozenset[str], weak: frozenset[str]) -> bool:
-    """Whether a line holding a string of `strong` always holds one of `weak`."""
-    return all(any(w in s for w in weak) for s in strong)
 
 
 def _literal_pattern(literals: Iterable[str]) -> str:
@@ -354,25 +172,22 @@ class _Entry:
         trigger = self.trigger
         if self.verifier is None:
             word, rest = detail
-            values = (trigger, self.index, tuple(rest.split()), rest, (), _EMPTY_NAMED, word)
-        elif trigger.kind == "keyword":
-            values = (trigger, self.index, (), "", (), _EMPTY_NAMED, detail.group(0))
-        else:
-            named = detail.groupdict() if self.named else _EMPTY_NAMED
-            groups = detail.groups()
-            values = (trigger, self.index, detail.groups(""), detail.group(0), groups, named, None)
-        return _tuple_new(Match, values)
-
-
-if Match._fields != ("trigger", "index", "args", "raw_args", "groups", "named", "alias"):
-    raise RuntimeError("Match's fields changed: update _Entry.match")  # pragma: no cover
+            return Match(trigger, self.index, tuple(rest.split()), rest, alias=word)
+        if trigger.kind == "keyword":
+            return Match(trigger, self.index, alias=detail.group(0))
+        return Match(
+            trigger,
+            self.index,
+            detail.groups(""),
+            detail.group(0),
+            detail.groups(),
+            detail.groupdict() if self.named else _EMPTY_NAMED,
+        )
 
 
 # A keyword or regex trigger as `TriggerRules._hits` scans it: its verifier's search, whether
-# it runs on the case-folded line, the entry, and further literal requirements to check first.
-_ScanEntry = tuple[
-    Callable[[str], "re.Match[str] | None"], bool, _Entry, tuple[tuple[str, ...], ...]
-]
+# it runs on the case-folded line, and the entry.
+_ScanEntry = tuple[Callable[[str], "re.Match[str] | None"], bool, _Entry]
 
 
 def _by_index(hit: tuple[_Entry, Any]) -> int:
@@ -388,7 +203,6 @@ class TriggerRules:
 
     __slots__ = (
         "_always",
-        "_case_trapped",
         "_combined",
         "_command_initials",
         "_command_leads",
@@ -417,9 +231,8 @@ class TriggerRules:
         self._commands_folded: dict[str, list[_Entry]] = {}
         initials: set[str] = set()
         scans: list[_ScanEntry] = []
-        needles: dict[str, list[int]] = {}  # literal -> scans that need it (any of theirs)
-        always: list[int] = []  # scans without a literal pre-check
-        case_trapped: list[int] = []  # pre-checked regexes: run on lines with _CASE_TRAPS
+        needles: dict[str, list[int]] = {}  # keyword (folded) -> scans that need it
+        always: list[int] = []  # scans without a literal pre-check: the regexes
         for index, trigger in enumerate(self.triggers):
             names = (trigger.pattern, *trigger.aliases)
             common = {
@@ -455,38 +268,28 @@ class TriggerRules:
                 entry = _Entry(
                     verifier=verifier, on_folded=not trigger.case_sensitive, named=False, **common
                 )
-                literals: frozenset[str] | None = frozenset(n.casefold() for n in names)
-                extra: tuple[tuple[str, ...], ...] = ()
-            else:
-                compiled = trigger.regex
-                if compiled is None:  # built without validation: compile it the same way
-                    flags = 0 if trigger.case_sensitive else re.IGNORECASE
-                    compiled = re.compile(trigger.pattern, flags)
-                entry = _Entry(
-                    verifier=compiled, on_folded=False, named=bool(compiled.groupindex), **common
-                )
-                requirements = literal_requirements(compiled)
-                literals = requirements[0] if requirements else None
-                extra = tuple(tuple(sorted(group)) for group in requirements[1:])
-                if literals is not None:
-                    case_trapped.append(position)
-            scans.append((entry.verifier.search, entry.on_folded, entry, extra))
-            if literals is None:
-                always.append(position)
-            else:
-                for literal in literals:
+                for literal in {n.casefold() for n in names}:
                     needles.setdefault(literal, []).append(position)
+            else:
+                verifier = trigger.regex
+                if verifier is None:  # built without validation: compile it the same way
+                    flags = 0 if trigger.case_sensitive else re.IGNORECASE
+                    verifier = re.compile(trigger.pattern, flags)
+                entry = _Entry(
+                    verifier=verifier, on_folded=False, named=bool(verifier.groupindex), **common
+                )
+                always.append(position)
+            scans.append((verifier.search, entry.on_folded, entry))
         self._command_initials = frozenset(initials)
         # First characters of a line that may hold a command: leading spaces and a reply's
         # "@login " prefix come before the command's own first character.
         self._command_leads = frozenset(initials | {"@"} | _WHITESPACE) if initials else frozenset()
         self._scans = tuple(scans)
-        self._case_trapped = tuple(case_trapped)
         self._always = tuple(always)
-        # One `findall` of the literals answers "does any literal occur?"; most chat lines stop
-        # there. Each literal it reports (the longest at its position) contains every literal
-        # starting there: its owners are the scans needing any literal it contains, plus those
-        # that always run. A literal overlapping the end of a reported one is looked for with
+        # One `findall` of the keywords answers "does any keyword occur?"; most chat lines stop
+        # there. Each keyword it reports (the longest at its position) contains every keyword
+        # starting there: its owners are the scans needing any keyword it contains, plus those
+        # that always run. A keyword overlapping the end of a reported one is looked for with
         # `in` (see `_overlaps`).
         self._find_literals = re.compile(_literal_pattern(needles)).findall if needles else None
         self._owners: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
@@ -537,10 +340,11 @@ class TriggerRules:
         text = event.text
         found: list[tuple[_Entry, Any]] = []
         if self._scans:  # keywords and regexes (inline: this runs for every chat line)
-            folded = text.casefold()
             order: Iterable[int] = self._always
             find = self._find_literals
+            folded = text
             if find is not None:
+                folded = text.casefold()
                 literals = find(folded)
                 if literals:
                     if len(literals) == 1:
@@ -555,25 +359,9 @@ class TriggerRules:
                         if other in folded:  # rare: `other` may hide in a reported literal
                             order = self._with_hidden(folded, literals)
                             break
-            trapped = self._case_trapped and not text.isascii() and not _CASE_TRAPS.isdisjoint(text)
-            if trapped:
-                order = sorted({*order, *self._case_trapped})
             scans = self._scans
             for position in order:
-                search, on_folded, entry, extra = scans[position]
-                if extra and not trapped:
-                    # A regex's further requirements (see literal_requirements): an `in` per
-                    # string is far cheaper than a regex search that would fail.
-                    for group in extra:
-                        for literal in group:
-                            if literal in folded:
-                                break
-                        else:
-                            break
-                    else:
-                        extra = ()
-                    if extra:
-                        continue
+                search, on_folded, entry = scans[position]
                 hit = search(folded if on_folded else text)
                 if hit is not None:
                     found.append((entry, hit))

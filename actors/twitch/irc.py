@@ -14,12 +14,10 @@ or LF is never split: framing is the transport's job (see `split_frame`).
 
 from __future__ import annotations
 
-import os
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from operator import attrgetter
 from typing import Any, Final
 
 import attrs
@@ -33,9 +31,6 @@ from actors.events import (
     RaidEvent,
     ReplyParent,
     SubscriptionEvent,
-    _chat_event_unchecked,
-    _emote_unchecked,
-    _reply_parent_unchecked,
 )
 
 __all__ = [
@@ -122,30 +117,22 @@ def unescape_tag_value(value: str) -> str:
     return _ESCAPE_RE.sub(_unescape_match, value)
 
 
-def _parse_tags_slow(raw: str) -> dict[str, str]:
+def _parse_tags(raw: str) -> dict[str, str]:
+    """The tags section of a line, without its `@`: `key=value` items split on `;`."""
     tags: dict[str, str] = {}
     for item in raw.split(";"):
         key, _, value = item.partition("=")
-        if not key:
-            # `;;` or `=value`: nothing to name the value by, so it is dropped.
-            continue
-        tags[key] = unescape_tag_value(value)
+        if key:  # `;;` or `=value`: nothing to name the value by, so it is dropped
+            tags[key] = unescape_tag_value(value)
     return tags
 
 
-# Hot path: attrs' generated __init__ for a frozen class goes through object.__setattr__ once
-# per field, which costs about as much as splitting the line. The parser fills the slots
-# through their descriptors instead (the result is identical: see the unit tests). Tag
-# parsing and the construction are inlined in parse_irc_line for the same reason.
-_new_object = object.__new__
-_set_tags = IrcMessage.__dict__["tags"].__set__
-_set_prefix = IrcMessage.__dict__["prefix"].__set__
-_set_command = IrcMessage.__dict__["command"].__set__
-_set_params = IrcMessage.__dict__["params"].__set__
+def parse_irc_line(line: str) -> IrcMessage:
+    """Parse one IRC line (without, or with one trailing, CRLF) into an `IrcMessage`.
 
-
-def _parse_irc_line_py(line: str) -> IrcMessage:
-    """`parse_irc_line` in Python: the reference the compiled parser is checked against."""
+    Raises `IrcParseError` (a `ValueError`) when the line has no command, and never anything
+    else, whatever the string holds. CR and LF inside the line are kept, never split on.
+    """
     if type(line) is not str:
         if not isinstance(line, str):
             raise IrcParseError(f"expected a str line, got {type(line).__name__}")
@@ -159,22 +146,7 @@ def _parse_irc_line_py(line: str) -> IrcMessage:
         raw_tags, space, line = line.partition(" ")
         if not space:
             raise IrcParseError("tags with no command after them")
-        if len(raw_tags) > 1:
-            # Fast path for the common Twitch line: every item is `key=value`, so one C-level
-            # dict build does the split, and only values holding a backslash are unescaped.
-            # Anything unusual (an item without `=`, an empty item) takes the loop instead.
-            try:
-                tags = dict([item.split("=", 1) for item in raw_tags[1:].split(";")])
-            except ValueError:
-                tags = _parse_tags_slow(raw_tags[1:])
-            else:
-                if "" in tags:
-                    tags = _parse_tags_slow(raw_tags[1:])
-                elif "\\" in raw_tags:
-                    for key in [k for k, v in tags.items() if "\\" in v]:
-                        tags[key] = unescape_tag_value(tags[key])
-        else:
-            tags = {}
+        tags = _parse_tags(raw_tags[1:])
         if line[:1] == " ":
             line = line.lstrip(" ")  # runs of spaces are folded (ircdocs behaviour)
     else:
@@ -212,46 +184,7 @@ def _parse_irc_line_py(line: str) -> IrcMessage:
                 params = [p for p in params if p]
             if space:
                 params.append(trailing)
-    msg = _new_object(IrcMessage)
-    _set_tags(msg, tags)
-    _set_prefix(msg, prefix)
-    _set_command(msg, command)
-    _set_params(msg, params)
-    return msg
-
-
-def parse_irc_line(line: str) -> IrcMessage:
-    """Parse one IRC line (without, or with one trailing, CRLF) into an `IrcMessage`.
-
-    Raises `IrcParseError` (a `ValueError`) when the line has no command, and never anything
-    else, whatever the string holds. CR and LF inside the line are kept, never split on.
-    """
-    return _parse_irc_line_py(line)
-
-
-# Every chat line goes through the parser, so a compiled twin (`_irc_accel.c`, built when the
-# package is installed with a C compiler at hand) replaces it when present. It builds the same
-# values and hands every line it would reject to the Python parser, so errors are identical;
-# the tests run both on the corpus and on generated lines. STREAMSUITES_PURE_PYTHON=1 keeps
-# the Python parser (to compare, or to rule the compiled one out).
-compiled_parse_irc_line: Callable[[str], IrcMessage] | None = None
-"""The compiled parser when it is built (whether or not `parse_irc_line` is it), else None."""
-try:
-    from actors.twitch import _irc_accel  # type: ignore[attr-defined]
-except ImportError:
-    pass
-else:
-    _irc_accel.setup(IrcMessage, _parse_irc_line_py)
-    compiled_parse_irc_line = _irc_accel.parse_irc_line
-
-PARSER: str = "python"
-"""Which parser `parse_irc_line` is: `"compiled"` or `"python"`."""
-if compiled_parse_irc_line is not None and os.environ.get("STREAMSUITES_PURE_PYTHON", "") in (
-    "",
-    "0",
-):
-    parse_irc_line = compiled_parse_irc_line
-    PARSER = "compiled"
+    return IrcMessage(tags=tags, prefix=prefix, command=command, params=params)
 
 
 def split_frame(data: str) -> list[str]:
@@ -692,10 +625,6 @@ def to_chat_event(
     """
     command = msg.command
     if command == "PRIVMSG":  # nearly every line: skip the upper() below
-        if _compiled_chat_event is not None:
-            event = _compiled_chat_event(msg, now)
-            if event is not None:
-                return event
         return _chat_event(msg, now)
     command = command.upper()
     if command == "PRIVMSG":
@@ -730,256 +659,52 @@ def to_chat_event(
     return None
 
 
-# PRIVMSG fast path
-# ----------------
-# Chat lines are nearly all PRIVMSG, and the general route (`_privmsg_fields`, then the
-# public ChatEvent constructor) builds a dict of every Twitch field, parses the badges twice
-# and runs attrs' converter and validator: about three times the cost of parsing the line.
-# `_chat_event` reads only what a ChatEvent needs and builds it with the unchecked
-# constructor. It handles the well-formed line and hands anything unusual (no channel or
-# text, a timestamp or bits that are not plain digits, an emote range with a huge number, a
-# caller-supplied `now`) to `_chat_event_general`, the original route, so errors,
-# fallbacks and values stay exactly what they were. Safe for the unchecked constructor by
-# construction: `sent_at` comes from `_utc_from_ms` or `datetime.now(UTC)` (aware), `roles`
-# from `_roles` (a subset of ROLES), emotes are built here from ints and str.
-
-# Below this every digit string converts without leaving datetime's range (year 9999).
-_MAX_FAST_MS: Final = 253_402_300_800_000
-_MAX_FAST_MS_DIGITS: Final = len(str(_MAX_FAST_MS))
-# Bounded caches: cleared whole when full (cheap, and chat keeps them warm again at once).
-_CACHE_LIMIT: Final = 4096
-# whole seconds since the epoch -> that second as an aware UTC datetime
-_second_starts: dict[int, datetime] = {}
-_MILLISECONDS: Final = tuple(timedelta(milliseconds=n) for n in range(1000))
-# (badges, mod, vip, subscriber) tag values -> roles
-_roles_cache: dict[tuple[str | None, str | None, str | None, str | None], frozenset[str]] = {}
-
-
-def _utc_from_ms(ms: int) -> datetime:
-    """`_EPOCH + timedelta(milliseconds=ms)` for 0 <= ms < _MAX_FAST_MS, with a cache per second.
-
-    Chat timestamps cluster in a few seconds, so each second's datetime is computed once; the
-    result is then that second plus a prebuilt millisecond delta (same value, same `UTC`
-    tzinfo object, as the plain sum).
-    """
-    seconds, millis = divmod(ms, 1000)
-    start = _second_starts.get(seconds)
-    if start is None:
-        start = _EPOCH + timedelta(seconds=seconds)
-        if len(_second_starts) >= _CACHE_LIMIT:
-            _second_starts.clear()
-        _second_starts[seconds] = start
-    return start + _MILLISECONDS[millis]
-
-
-def _cached_roles(tags: Mapping[str, str]) -> frozenset[str]:
-    badges = tags.get("badges")
-    key = (badges, tags.get("mod"), tags.get("vip"), tags.get("subscriber"))
-    roles = _roles_cache.get(key)
-    if roles is None:
-        roles = frozenset(_roles(tags, _badges(badges)))
-        if len(_roles_cache) >= _CACHE_LIMIT:
-            _roles_cache.clear()
-        _roles_cache[key] = roles
-    return roles
-
-
-_emote_start: Final = attrgetter("start")
-
-# A complete `a-b,c-d` range list with numbers short enough to convert without limits.
-_SHORT_RANGES: Final = r"[0-9]{1,9}-[0-9]{1,9}(?:,[0-9]{1,9}-[0-9]{1,9})*"
-_SHORT_RANGES_RE: Final = re.compile(_SHORT_RANGES)
-_ANY_RANGES_RE: Final = re.compile(r"[0-9]+-[0-9]+(?:,[0-9]+-[0-9]+)*")
-# The whole tag in the shape Twitch sends: `id:ranges` entries joined by `/`, ids without `:`
-# or `/`. One match proves every entry complete, so the walk below can be skipped.
-_PLAIN_EMOTES_RE: Final = re.compile(rf"[^/:]+:{_SHORT_RANGES}(?:/[^/:]+:{_SHORT_RANGES})*")
-
-
-def _plain_emotes_py(
-    value: str, text: str, emote: Callable[[str, int, int, str | None], Emote]
-) -> tuple[Emote, ...] | None:
-    """The emotes of a tag in Twitch's plain shape (see `_PLAIN_EMOTES_RE`), ordered by start
-    (stable), each made by `emote(id, start, end, name)`; `None` for any other shape."""
-    if _PLAIN_EMOTES_RE.fullmatch(value) is None:
-        return None
-    emotes: list[Emote] = []
-    for entry in value.split("/"):
-        emote_id, _, ranges = entry.partition(":")
-        numbers = map(int, ranges.replace("-", ",").split(","))
-        for start, end in zip(numbers, numbers, strict=True):
-            emotes.append(emote(emote_id, start, end, text[start : end + 1] or None))
-    if len(emotes) > 1:
-        emotes.sort(key=_emote_start)
-    return tuple(emotes)
-
-
-# The compiled twin (`_irc_accel.plain_emotes`) goes with the compiled parser (see above).
-_plain_emotes: Callable[
-    [str, str, Callable[[str, int, int, str | None], Emote]], tuple[Emote, ...] | None
-] = _irc_accel.plain_emotes if PARSER == "compiled" else _plain_emotes_py
-
-
-def _quick_emotes(value: str, text: str) -> tuple[Emote, ...] | None:
-    """`parse_emotes(value, text)` as a tuple of `Emote`, or `None` to take the general route.
-
-    The same walk as `parse_emotes` (a piece that is not a complete `id:ranges` entry is
-    joined to the next one, as its `/` belonged to the id), with each range list checked by
-    one regex instead of a check per number: a run of ASCII digits, `-`, a run of ASCII
-    digits, comma-separated, is what `_is_range_number` accepts. A complete entry with a
-    number of ten digits or more gives `None`, so `parse_emotes` handles (or refuses)
-    the huge number exactly as before.
-    """
-    plain = _plain_emotes(value, text, _emote_unchecked)
-    if plain is not None:
-        return plain
-    emotes: list[Emote] = []
-    pending = ""
-    for piece in value.split("/"):
-        entry = pending + piece if pending else piece
-        emote_id, colon, ranges = entry.rpartition(":")
-        if not colon or _SHORT_RANGES_RE.fullmatch(ranges) is None:
-            if colon and _ANY_RANGES_RE.fullmatch(ranges) is not None:
-                return None
-            pending = entry + "/"
-            continue
-        pending = ""
-        for span in ranges.split(","):
-            first, _, last = span.partition("-")
-            start = int(first)
-            end = int(last)
-            emotes.append(_emote_unchecked(emote_id, start, end, text[start : end + 1] or None))
-    if len(emotes) > 1:
-        emotes.sort(key=_emote_start)  # stable, as parse_emotes' sort
-    return tuple(emotes)
+@functools.lru_cache(maxsize=4096)
+def _chat_roles(
+    badges: str | None, mod: str | None, vip: str | None, subscriber: str | None
+) -> frozenset[str]:
+    """`_roles` from the four tags it reads, remembered: chat repeats a few combinations, and
+    parsing the badges is a good part of a chat line's cost."""
+    return frozenset(_roles({"mod": mod, "vip": vip, "subscriber": subscriber}, _badges(badges)))
 
 
 def _chat_event(msg: IrcMessage, now: datetime | None) -> ChatEvent:
-    params = msg.params
-    if len(params) < 2:
-        return _chat_event_general(msg, now)
-    first = params[0]
-    channel = first[1:] if first[:1] == "#" else first
-    if not channel or first == "*":
-        return _chat_event_general(msg, now)
+    # Only what a ChatEvent needs: `_privmsg_fields` (the full Twitch view) would also parse
+    # the badge info, the shared-chat source and more on every chat line.
     tags = msg.tags
-
-    raw_ts = tags.get("tmi-sent-ts")
-    if raw_ts:
-        if len(raw_ts) > _MAX_FAST_MS_DIGITS or not (raw_ts.isascii() and raw_ts.isdigit()):
-            return _chat_event_general(msg, now)
-        ms = int(raw_ts)
-        if ms >= _MAX_FAST_MS:
-            return _chat_event_general(msg, now)
-        # _utc_from_ms, inlined: one call less on every chat line.
-        seconds, millis = divmod(ms, 1000)
-        start = _second_starts.get(seconds)
-        sent_at = start + _MILLISECONDS[millis] if start is not None else _utc_from_ms(ms)
-    elif now is None:
-        sent_at = datetime.now(UTC)
-    else:
-        # The caller's `now` is unchecked: let the public constructor validate it.
-        return _chat_event_general(msg, now)
-
-    raw_bits = tags.get("bits")
-    if raw_bits:
-        if len(raw_bits) > 18 or not (raw_bits.isascii() and raw_bits.isdigit()):
-            return _chat_event_general(msg, now)
-        bits = int(raw_bits)
-    else:
-        bits = 0
-
-    text = params[1]
-    is_action = False
-    if text[:8] == _ACTION_START and len(text) > 8 and text[-1] == "\x01":
-        text = text[8:-1]
-        is_action = True
-
-    raw_emotes = tags.get("emotes")
-    emotes: tuple[Emote, ...]
-    if raw_emotes:
-        quick = _quick_emotes(raw_emotes, text)
-        if quick is None:
-            return _chat_event_general(msg, now)
-        emotes = quick
-    else:
-        emotes = ()
-
-    # _nick, inlined: `nick!user@host` or `nick@host` names the chatter, a bare word does not.
-    prefix = msg.prefix
-    if prefix is None:
-        login = ""
-    else:
-        login, sep, _ = prefix.partition("!")
-        if not sep:
-            login, sep, _ = prefix.partition("@")
-            if not sep:
-                login = ""
-    parent = _reply_parent(tags) if "reply-parent-msg-id" in tags else None
-    return _chat_event_unchecked(
-        "twitch",
-        channel,
-        tags.get("id"),
-        sent_at,
-        "PRIVMSG",
-        tags.get("user-id") or "",
-        login,
-        tags.get("display-name") or login,
-        text,
-        _cached_roles(tags),
-        emotes,
-        bits,
-        ReplyParent(**parent) if parent is not None else None,
-        tags.get("first-msg") == "1",
-        is_action,
-        tags.get("color") or None,
-    )
-
-
-# The compiled twin of `_chat_event`'s common route (`_irc_accel.chat_event`), with the
-# compiled parser: it reads the caches above (and leaves filling them to this route), builds
-# the event with the same constructors, and answers None for anything it leaves to Python.
-_compiled_chat_event: Callable[[IrcMessage, datetime | None], ChatEvent | None] | None = None
-if PARSER == "compiled":
-    _irc_accel.setup_chat_event(
-        _chat_event_unchecked,
-        _emote_unchecked,
-        _reply_parent_unchecked,
-        partial(datetime.now, UTC),
-        _second_starts,
-        _MILLISECONDS,
-        _roles_cache,
-    )
-    _compiled_chat_event = _irc_accel.chat_event
-
-
-def _chat_event_general(msg: IrcMessage, now: datetime | None) -> ChatEvent:
-    fields = _privmsg_fields(msg)
-    channel = _require_channel(fields, "PRIVMSG")
-    text = fields["text"]
+    channel = _channel(msg)
+    if not channel:
+        raise TwitchMessageError("PRIVMSG without a channel parameter")
+    text, is_action = _split_action(_param(msg, 1))
     if text is None:
         raise TwitchMessageError("PRIVMSG without a message text")
-    login = fields["login"] or ""
-    parent = fields["reply_parent"]
+    login = _nick(msg.prefix) or ""
+    parent = _reply_parent(tags)
+    raw_emotes = tags.get("emotes")
     return ChatEvent(
         platform="twitch",
         channel=channel,
-        message_id=fields["message_id"],
-        sent_at=_sent_at(fields["timestamp_ms"], now),
+        message_id=tags.get("id"),
+        sent_at=_sent_at(_int_tag(tags, "tmi-sent-ts"), now),
         raw_type="PRIVMSG",
-        user_id=fields["user_id"] or "",
+        user_id=tags.get("user-id") or "",
         login=login,
-        display_name=fields["display_name"] or login,
+        display_name=tags.get("display-name") or login,
         text=text,
-        roles=frozenset(fields["roles"]),
+        roles=_chat_roles(
+            tags.get("badges"), tags.get("mod"), tags.get("vip"), tags.get("subscriber")
+        ),
         emotes=tuple(
             Emote(id=e["id"], start=e["start"], end=e["end"], name=e["code"] or None)
-            for e in fields["emotes"] or ()
-        ),
-        bits=fields["bits"] or 0,
+            for e in parse_emotes(raw_emotes, text) or ()
+        )
+        if raw_emotes
+        else (),
+        bits=_int_tag(tags, "bits") or 0,
         reply_parent=ReplyParent(**parent) if parent is not None else None,
-        first_message=bool(fields["first_msg"]),
-        is_action=fields["is_action"],
-        color=fields["color"],
+        first_message=tags.get("first-msg") == "1",
+        is_action=is_action,
+        color=_color(tags),
     )
 
 

@@ -8,7 +8,6 @@ ones listed in `NOT_CHECKED` with the reason.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,10 @@ from typing import Any
 import pytest
 
 from actors.events import ChatEvent
-from actors.twitch import irc
 from actors.twitch.irc import (
     IrcParseError,
     TwitchMessageError,
+    parse_irc_line,
     to_chat_event,
     twitch_fields,
 )
@@ -71,23 +70,8 @@ def _normalize(key: str, got: Any, want: Any) -> Any:
     return got
 
 
-# Both parsers answer for every record: the Python reference, and the compiled twin when it
-# is built (CI builds it; see .ci/run).
-PARSERS = [
-    pytest.param(irc._parse_irc_line_py, id="python"),
-    pytest.param(
-        irc.compiled_parse_irc_line,
-        id="compiled",
-        marks=pytest.mark.skipif(
-            irc.compiled_parse_irc_line is None, reason="compiled parser not built"
-        ),
-    ),
-]
-
-
-@pytest.mark.parametrize("parse_irc_line", PARSERS)
 @pytest.mark.parametrize("record", _records())
-def test_record(record: dict[str, Any], parse_irc_line: Callable[[str], Any]) -> None:
+def test_record(record: dict[str, Any]) -> None:
     expect: dict[str, Any] = record["expect"]
     raw: str = record["raw"]
 

@@ -518,7 +518,7 @@ def _random_json(rng: random.Random, depth: int = 0) -> Any:
                 None,
                 True,
                 False,
-                rng.randrange(-(10**20), 10**20),
+                rng.randrange(-(2**63), 2**63),  # canonical JSON holds 64-bit integers
                 rng.random() * 1e6,
                 -0.0,
                 "".join(rng.choice(alphabet) for _ in range(rng.randrange(70))),
@@ -535,7 +535,7 @@ def _random_json(rng: random.Random, depth: int = 0) -> Any:
     }
 
 
-def test_canonical_bytes_and_scrub_fast_paths_match_the_reference() -> None:
+def test_scrub_fast_path_and_canonical_bytes_match_the_reference() -> None:
     rng = random.Random(7)
     for _ in range(3000):
         value = _random_json(rng)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import re
+import types
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exports.canonical import (
@@ -39,10 +43,135 @@ def test_exact_bytes_for_a_known_document() -> None:
     assert canonical_bytes(obj) == expected
 
 
-def test_matches_the_documented_json_dumps_call() -> None:
-    obj = {"clips": [{"title": "Ünïcödé", "n": 3}], "meta": {"scope": "clips"}, "e": []}
-    reference = json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert canonical_bytes(obj) == reference.encode("utf-8")
+GOLDEN = {
+    "text": {"ascii": "plain", "accents": "Ünïcödé", "emoji": "🎬✨", "cjk": "日本語"},
+    "escapes": 'quote " backslash \\ tab \t newline \n nul \u0000 del \u007f',
+    "floats": [0.0, -0.0, 0.1, 2.5, 1.0, 100.0, 1e16, 1.7976931348623157e308, 1e-4, 1.5e-5],
+    "small": [1e-9, 2.5e-7, 9.99e-10, 5e-324],
+    "ints": [0, -1, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1],
+    "nested": [[1, [2, []]], [{}], {"z": [], "a": {}}],
+    "empty": {"list": [], "object": {}, "string": ""},
+    "flags": [True, False, None],
+    "Zed": 1,
+    "zed": 2,
+    "é": 3,
+    "\U00010000": 4,
+    "\uffff": 5,
+}
+GOLDEN_BYTES = (
+    "{\n"
+    '  "Zed": 1,\n'
+    '  "empty": {\n'
+    '    "list": [],\n'
+    '    "object": {},\n'
+    '    "string": ""\n'
+    "  },\n"
+    '  "escapes": "quote \\" backslash \\\\ tab \\t newline \\n nul \\u0000 del \u007f",\n'
+    '  "flags": [\n'
+    "    true,\n"
+    "    false,\n"
+    "    null\n"
+    "  ],\n"
+    '  "floats": [\n'
+    "    0.0,\n"
+    "    -0.0,\n"
+    "    0.1,\n"
+    "    2.5,\n"
+    "    1.0,\n"
+    "    100.0,\n"
+    "    1e+16,\n"
+    "    1.7976931348623157e+308,\n"
+    "    0.0001,\n"
+    "    0.000015\n"
+    "  ],\n"
+    '  "ints": [\n'
+    "    0,\n"
+    "    -1,\n"
+    "    9007199254740993,\n"
+    "    9223372036854775807,\n"
+    "    -9223372036854775808,\n"
+    "    18446744073709551615\n"
+    "  ],\n"
+    '  "nested": [\n'
+    "    [\n"
+    "      1,\n"
+    "      [\n"
+    "        2,\n"
+    "        []\n"
+    "      ]\n"
+    "    ],\n"
+    "    [\n"
+    "      {}\n"
+    "    ],\n"
+    "    {\n"
+    '      "a": {},\n'
+    '      "z": []\n'
+    "    }\n"
+    "  ],\n"
+    '  "small": [\n'
+    "    1e-9,\n"
+    "    2.5e-7,\n"
+    "    9.99e-10,\n"
+    "    5e-324\n"
+    "  ],\n"
+    '  "text": {\n'
+    '    "accents": "Ünïcödé",\n'
+    '    "ascii": "plain",\n'
+    '    "cjk": "日本語",\n'
+    '    "emoji": "🎬✨"\n'
+    "  },\n"
+    '  "zed": 2,\n'
+    '  "é": 3,\n'
+    '  "\uffff": 5,\n'
+    '  "\U00010000": 4\n'
+    "}\n"
+).encode("utf-8")
+
+
+def test_exact_bytes_of_the_golden_document() -> None:
+    # Keys by code point (U+FFFF before U+10000), non-ASCII as UTF-8, control characters
+    # escaped, empty containers on one line, floats as their shortest round-trip digits.
+    assert canonical_bytes(GOLDEN) == GOLDEN_BYTES
+
+
+def test_golden_bytes_differ_from_json_dumps_only_in_small_floats() -> None:
+    # What changed with orjson: floats from 1e-9 to 1e-4 (see the module docstring).
+    reference = (json.dumps(GOLDEN, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    assert reference != GOLDEN_BYTES
+    for python, ours in (
+        (b"1.5e-05", b"0.000015"),
+        (b"1e-09", b"1e-9"),
+        (b"2.5e-07", b"2.5e-7"),
+    ):
+        reference = reference.replace(python, ours)
+    assert reference == GOLDEN_BYTES
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)))
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f == 0 or abs(f) >= 1e-4),
+    _TEXT,
+)
+_DOCUMENTS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_TEXT, inner, max_size=4)),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DOCUMENTS)
+def test_same_bytes_as_json_dumps_outside_small_floats(doc: object) -> None:
+    reference = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert canonical_bytes(doc) == reference.encode("utf-8")
+
+
+def test_small_floats_read_back_as_the_same_float() -> None:
+    values = [1e-9, 2.5e-7, 1.5e-5, 9.999e-5, -3e-6, 1.2345678901234567e-8]
+    assert json.loads(canonical_bytes(values)) == values
 
 
 def test_tuples_are_written_as_lists() -> None:
@@ -78,6 +207,62 @@ def test_rejects_datetimes_and_dates(value: object) -> None:
 def test_rejects_other_types(value: object) -> None:
     with pytest.raises(CanonicalError, match="unsupported type"):
         canonical_bytes({"x": value})
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**30])
+def test_rejects_integers_beyond_64_bits_naming_where(number: int) -> None:
+    with pytest.raises(
+        CanonicalError, match=r"\$\.counts\[1\]: integer .* does not fit in 64 bits"
+    ):
+        canonical_bytes({"counts": [1, number]})
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [_Colour.RED, uuid.UUID(int=1), _Point(1), types.MappingProxyType({"a": 1})],
+)
+def test_rejects_values_orjson_would_write_in_its_own_way(value: object) -> None:
+    with pytest.raises(CanonicalError, match=r"\$\.x: unsupported type"):
+        canonical_bytes({"x": value})
+
+
+def test_str_and_int_subclasses_are_written_as_their_values() -> None:
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Name(str):
+        pass
+
+    assert canonical_bytes({"a": Level.HIGH, "b": Name("x")}) == b'{\n  "a": 3,\n  "b": "x"\n}\n'
+
+
+def test_rejects_str_subclass_keys() -> None:
+    class Name(str):
+        pass
+
+    with pytest.raises(CanonicalError, match="keys must be plain str"):
+        canonical_bytes({"ok": {Name("k"): 1}})
+
+
+def test_rejects_nesting_deeper_than_orjson_writes_and_cycles() -> None:
+    deep: list[object] = []
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(CanonicalError, match="nested deeper than 254 levels"):
+        canonical_bytes(deep)
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(CanonicalError, match="circular"):
+        canonical_bytes({"c": cycle})
 
 
 def test_rejects_lone_surrogates() -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from actors.events import (
@@ -19,18 +18,14 @@ from actors.events import (
     ModerationEvent,
     NoticeEvent,
     RaidEvent,
+    ReplyParent,
     SubscriptionEvent,
 )
-from actors.twitch import irc
 from actors.twitch.irc import (
-    _CACHE_LIMIT,
     MAX_MESSAGE_LENGTH,
     IrcMessage,
     IrcParseError,
     TwitchMessageError,
-    _chat_event_general,
-    _roles_cache,
-    _second_starts,
     cap_req,
     format_irc_line,
     join,
@@ -168,7 +163,6 @@ def test_parse_error_is_a_value_error() -> None:
 
 
 def test_parsed_message_equals_one_built_by_attrs_init() -> None:
-    # The parser fills the slots directly for speed; the result must be an ordinary value.
     msg = parse_irc_line(PRIVMSG)
     again = IrcMessage(tags=msg.tags, prefix=msg.prefix, command=msg.command, params=msg.params)
     assert msg == again
@@ -177,7 +171,17 @@ def test_parsed_message_equals_one_built_by_attrs_init() -> None:
         msg.command = "X"  # type: ignore[misc]
 
 
-def test_irc_message_is_frozen_slotted_and_keyword_only() -> None:
+def test_str_subclass_is_parsed_as_a_plain_copy() -> None:
+    class Sneaky(str):
+        def partition(self, sep: str) -> Any:  # type: ignore[override]
+            raise AssertionError("overrides must not be used")
+
+    msg = parse_irc_line(Sneaky("@a=b :x!x@x PRIVMSG #c :hi"))
+    assert type(msg.command) is str and msg.params == ["#c", "hi"]
+    assert msg.tags == {"a": "b"} and msg.prefix == "x!x@x"
+
+
+def test_irc_message_is_frozen_with_slots_and_keyword_only() -> None:
     assert "__dict__" not in dir(parse_irc_line("PING"))
     with pytest.raises(TypeError):
         IrcMessage({}, None, "PING", [])  # type: ignore[misc]
@@ -579,39 +583,48 @@ def test_format_then_parse_round_trips(
 
 
 # ------------------------------------------------------------------------------------------
-# PRIVMSG fast path: the same result as the general route, value for value
+# PRIVMSG -> ChatEvent: agrees with the Twitch-level view of the same line
 # ------------------------------------------------------------------------------------------
 
 CORPUS = Path(__file__).parents[3] / "conformance" / "data" / "twitch_irc.jsonl"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _outcome(build: Callable[[], object]) -> tuple[str, object]:
+def _assert_agrees_with_twitch_fields(msg: IrcMessage, now: datetime) -> None:
+    """`to_chat_event(msg)` carries exactly what `twitch_fields(msg)` reads from the line, or
+    refuses a line without a channel or a text."""
+    fields = twitch_fields(attrs.evolve(msg, command="PRIVMSG"))
+    if not fields["channel"] or fields["text"] is None:
+        with pytest.raises(TwitchMessageError, match="without a"):
+            to_chat_event(msg, now=now)
+        return
+    event = to_chat_event(msg, now=now)
+    assert isinstance(event, ChatEvent)
+    login = fields["login"] or ""
+    timestamp = fields["timestamp_ms"]
+    assert event.platform == "twitch" and event.raw_type == "PRIVMSG"
+    assert event.channel == fields["channel"]
+    assert event.message_id == fields["message_id"]
     try:
-        return ("event", build())
-    except Exception as exc:
-        return ("error", (type(exc), str(exc)))
-
-
-def _same_outcome(msg: IrcMessage, now: datetime | None) -> None:
-    before = datetime.now(UTC)
-    fast = _outcome(lambda: to_chat_event(msg, now=now))
-    general = _outcome(lambda: _chat_event_general(msg, now))
-    after = datetime.now(UTC)
-    if fast[0] == general[0] == "event":
-        fast_event, general_event = fast[1], general[1]
-        assert isinstance(fast_event, ChatEvent) and isinstance(general_event, ChatEvent)
-        assert fast_event.sent_at.utcoffset() is not None
-        clock = (before <= fast_event.sent_at <= after, before <= general_event.sent_at <= after)
-        if now is None and clock == (True, True):
-            # Both read the clock (no usable tmi-sent-ts): line the readings up to compare.
-            fast_event = attrs.evolve(fast_event, sent_at=NOW)
-            general_event = attrs.evolve(general_event, sent_at=NOW)
-        assert fast_event == general_event
-        assert repr(fast_event) == repr(general_event)
-        assert hash(fast_event) == hash(general_event)
-        assert fast_event.sent_at.tzinfo is general_event.sent_at.tzinfo
-    else:
-        assert fast == general
+        sent_at = now if timestamp is None else EPOCH + timedelta(milliseconds=timestamp)
+    except OverflowError:  # a nonsense timestamp: the receive time instead
+        sent_at = now
+    assert event.sent_at == sent_at
+    assert event.sent_at.utcoffset() == timedelta(0)
+    assert event.user_id == (fields["user_id"] or "")
+    assert event.login == login
+    assert event.display_name == (fields["display_name"] or login)
+    assert event.text == fields["text"]
+    assert event.is_action == fields["is_action"]
+    assert event.roles == frozenset(fields["roles"])
+    assert [(e.id, e.start, e.end, e.name) for e in event.emotes] == [
+        (e["id"], e["start"], e["end"], e["code"] or None) for e in fields["emotes"] or ()
+    ]
+    assert event.bits == (fields["bits"] or 0)
+    parent = fields["reply_parent"]
+    assert event.reply_parent == (ReplyParent(**parent) if parent is not None else None)
+    assert event.first_message == bool(fields["first_msg"])
+    assert event.color == fields["color"]
 
 
 def _corpus_privmsgs() -> list[IrcMessage]:
@@ -626,24 +639,22 @@ def _corpus_privmsgs() -> list[IrcMessage]:
     return found
 
 
-@pytest.mark.parametrize("now", [None, NOW])
-def test_fast_chat_event_matches_general_route_on_corpus(now: datetime | None) -> None:
+def test_corpus_privmsgs_become_chat_events_agreeing_with_twitch_fields() -> None:
     messages = _corpus_privmsgs()
     assert len(messages) >= 20
     for msg in messages:
-        _same_outcome(msg, now)
+        _assert_agrees_with_twitch_fields(msg, NOW)
 
 
-def test_fast_chat_event_timestamps_match_timedelta_sum() -> None:
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+def test_chat_event_timestamps_are_the_epoch_plus_the_milliseconds() -> None:
     for ms in (0, 1, 999, 1000, 1594555275886, 951782399999, 951868800000, 253402300799999):
         event = to_chat_event(parse_irc_line(f"@tmi-sent-ts={ms} :a!a@a PRIVMSG #c :x"))
         assert event is not None
-        assert event.sent_at == epoch + timedelta(milliseconds=ms)
-        assert repr(event.sent_at) == repr(epoch + timedelta(milliseconds=ms))
+        assert event.sent_at == EPOCH + timedelta(milliseconds=ms)
+        assert repr(event.sent_at) == repr(EPOCH + timedelta(milliseconds=ms))
 
 
-def test_fast_chat_event_roles_cache_keys_on_every_role_tag() -> None:
+def test_chat_event_roles_follow_every_role_tag() -> None:
     def roles(tags: str) -> frozenset[str]:
         event = to_chat_event(parse_irc_line(f"@{tags} :a!a@a PRIVMSG #c :x"), now=NOW)
         assert isinstance(event, ChatEvent)
@@ -656,7 +667,7 @@ def test_fast_chat_event_roles_cache_keys_on_every_role_tag() -> None:
     assert roles("badges=") == frozenset()
 
 
-def test_fast_chat_event_with_naive_now_fails_like_the_constructor() -> None:
+def test_chat_event_with_naive_now_is_refused() -> None:
     msg = parse_irc_line(":a!a@a PRIVMSG #c :x")
     with pytest.raises(ValueError, match="aware"):
         to_chat_event(msg, now=datetime(2026, 1, 1))
@@ -702,7 +713,7 @@ flag = st.sampled_from(["0", "1", "", "x"])
 
 @st.composite
 def privmsgs(draw: st.DrawFn, *, wellformed: bool) -> IrcMessage:
-    """PRIVMSGs as the fast path takes them (`wellformed`), or holding anything odd."""
+    """PRIVMSGs as Twitch sends them (`wellformed`), or holding anything odd."""
     pick = 0 if wellformed else 1
     candidates: dict[str, str | None] = {
         "tmi-sent-ts": draw(_maybe(timestamps[pick])),
@@ -738,87 +749,25 @@ def privmsgs(draw: st.DrawFn, *, wellformed: bool) -> IrcMessage:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(privmsgs(wellformed=True), st.sampled_from([None, NOW]))
-def test_fuzz_fast_chat_event_matches_general_route(msg: IrcMessage, now: datetime | None) -> None:
-    _same_outcome(msg, now)
+def test_fuzz_wellformed_privmsgs_become_chat_events(msg: IrcMessage, now: datetime | None) -> None:
+    event = to_chat_event(msg, now=now)
+    assert isinstance(event, ChatEvent)
+    if now is not None:
+        _assert_agrees_with_twitch_fields(msg, now)
 
 
-NAIVE = datetime(2026, 1, 1)  # the constructor must refuse it, as before
+NAIVE = datetime(2026, 1, 1)  # the constructor must refuse it
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(privmsgs(wellformed=False), st.sampled_from([None, NOW, NAIVE]))
-def test_fuzz_odd_privmsgs_fail_or_fall_back_like_the_general_route(
+def test_fuzz_odd_privmsgs_give_a_chat_event_or_a_value_error(
     msg: IrcMessage, now: datetime | None
 ) -> None:
-    _same_outcome(msg, now)
-
-
-def test_fast_path_caches_stay_bounded() -> None:
-    for number in range(_CACHE_LIMIT + 10):
-        line = f"@badges=subscriber/{number};tmi-sent-ts={number * 1000} :a!a@a PRIVMSG #c :x"
-        event = to_chat_event(parse_irc_line(line))
-        assert isinstance(event, ChatEvent) and event.roles == {"subscriber"}
-    assert 0 < len(_roles_cache) <= _CACHE_LIMIT
-    assert 0 < len(_second_starts) <= _CACHE_LIMIT
-
-
-def _compiled_takes(msg: IrcMessage) -> bool:
-    """Whether the compiled chat_event builds this PRIVMSG itself (with warm caches)."""
-    tags, params = msg.tags, msg.params
-    ts, bits, emotes = tags.get("tmi-sent-ts", ""), tags.get("bits", ""), tags.get("emotes", "")
-    return (
-        len(params) >= 2
-        and params[0] not in ("", "#", "*")
-        and (not ts or (ts.isascii() and ts.isdigit() and len(ts) <= 15))
-        and (not ts or int(ts) < 253_402_300_800_000)
-        and (not bits or (bits.isascii() and bits.isdigit() and len(bits) <= 18))
-        and (not emotes or irc._PLAIN_EMOTES_RE.fullmatch(emotes) is not None)
-    )
-
-
-@pytest.mark.skipif(irc._compiled_chat_event is None, reason="compiled parser not built")
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.one_of(privmsgs(wellformed=True), privmsgs(wellformed=False)),
-    st.sampled_from([None, NOW]),
-)
-def test_compiled_chat_event_matches_the_python_route(
-    msg: IrcMessage, now: datetime | None
-) -> None:
-    compiled = irc._compiled_chat_event
-    assert compiled is not None
     try:
-        want: object = irc._chat_event(msg, now)  # also warms the caches compiled reads
-    except (TwitchMessageError, ValueError) as exc:
-        want = exc
-    got = compiled(msg, now)
-    event("compiled" if got is not None else "python route")
-    if not _compiled_takes(msg) or (now is not None and not msg.tags.get("tmi-sent-ts")):
-        assert got is None
+        event = to_chat_event(msg, now=now)
+    except ValueError:  # TwitchMessageError, or the constructor refusing a naive `now`
         return
-    assert isinstance(want, ChatEvent) and got is not None
-    if not msg.tags.get("tmi-sent-ts"):
-        # No timestamp: both take the current time, microseconds apart.
-        assert abs(got.sent_at - want.sent_at) < timedelta(seconds=5)
-        got = attrs.evolve(got, sent_at=want.sent_at)
-    assert got == want
-    for field in attrs.fields(ChatEvent):
-        assert type(getattr(got, field.name)) is type(getattr(want, field.name)), field.name
-    assert got.sent_at.tzinfo is want.sent_at.tzinfo
-
-
-@pytest.mark.skipif(irc._compiled_chat_event is None, reason="compiled parser not built")
-def test_compiled_chat_event_leaves_cold_caches_and_odd_messages_to_python() -> None:
-    compiled = irc._compiled_chat_event
-    assert compiled is not None
-    cold = parse_irc_line("@badges=vip/1,cold/7;tmi-sent-ts=1000000123456 :a!a@a PRIVMSG #c :x")
-    assert compiled(cold, None) is None  # neither the second nor the badge set seen yet
-    assert to_chat_event(cold) == compiled(cold, None)  # the Python route filled both caches
-    odd = IrcMessage(tags={"tmi-sent-ts": 5}, prefix="a!a@a", command="PRIVMSG", params=["#c", "x"])  # type: ignore[dict-item]
-    assert compiled(odd, None) is None
-    assert compiled("not a message", None) is None  # type: ignore[arg-type]
-    no_ts = parse_irc_line(":a!a@a PRIVMSG #c :x")
-    assert compiled(no_ts, NOW) is None  # a caller's `now` is validated by the Python route
-    assert compiled(no_ts, None) is not None
-    with pytest.raises(TypeError):
-        compiled(no_ts)  # type: ignore[call-arg]
+    assert isinstance(event, ChatEvent)
+    if now is NOW:
+        _assert_agrees_with_twitch_fields(msg, now)
