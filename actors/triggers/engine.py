@@ -21,7 +21,7 @@ import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
 from actors.chat import SendChat
-from actors.events import ChatEvent, PlatformEvent
+from actors.events import ChatEvent, PlatformEvent, RedemptionEvent
 from actors.store import Read, Write, write
 from actors.triggers.actions import (
     Action,
@@ -33,6 +33,15 @@ from actors.triggers.actions import (
     Reply,
     ScoreAdd,
     TallyChange,
+)
+from actors.triggers.channel_events import (
+    ChannelEvent,
+    ChannelEventOutcome,
+    build_event_action,
+    event_name,
+    matching_triggers,
+    redemption_decision,
+    template_fields,
 )
 from actors.triggers.cooldowns import CooldownTable
 from actors.triggers.evaluate import evaluate
@@ -171,6 +180,8 @@ class TriggerEngine(Actor):
             await self._ready.wait()
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
+        if isinstance(message, ChannelEvent):
+            return await self._on_channel_event(message)
         if isinstance(message, PlatformEvent):
             self.messages += 1
             self.last_event_at = message.sent_at
@@ -280,9 +291,55 @@ class TriggerEngine(Actor):
             self.errors += 1
             self.log.warning("reply dropped", trigger=action.trigger_id, error=str(exc))
 
+    # ---------------------------------------------------------------- channel events
+
+    async def _on_channel_event(self, message: ChannelEvent) -> ChannelEventOutcome:
+        """Fire the event triggers `message` matches, each action committed before its reply
+        (channel events are rare: waiting here keeps the outcome exact for redemptions)."""
+        event = message.event
+        self.messages += 1
+        self.last_event_at = event.sent_at
+        name = event_name(event)
+        who = getattr(event, "user_id", None)
+        self._signal(
+            "chat",
+            event.sent_at,
+            entity_id=event.message_id or "-",
+            type=name or event.raw_type,
+            source=event.platform,
+            summary=f"{name or event.raw_type} by {pseudonymize(who, self._key) if who else '-'}",
+        )
+        fired = matching_triggers(self.creator.triggers, message)
+        fields = template_fields(event)
+        failed: dict[str, bool] = {}
+        for trigger in fired:
+            self.fired += 1
+            self.last_fired[(self.creator.id, trigger.id)] = datetime.now(UTC)
+            try:
+                action = build_event_action(trigger, event, self.creator.id)
+                ops, topic, finish = self._plan(action, event)
+                results = await write(self._store(), *ops, topic=topic) if ops else []
+                variables = {**finish(results), **fields}
+            except (StoreError, ValueError, apsw.Error, CallTimeout, ActorFailed) as exc:
+                failed[trigger.id] = True
+                self.errors += 1
+                self.log.warning("event action failed", trigger=trigger.id, error=str(exc))
+                continue
+            self.actions += 1
+            if action.response:
+                self._say(action, render(action.response, variables))
+        return ChannelEventOutcome(
+            event=name,
+            fired=tuple(t.id for t in fired),
+            failed=tuple(sorted(failed)),
+            redemption=redemption_decision(fired, failed, manageable=message.manageable)
+            if isinstance(event, RedemptionEvent)
+            else None,
+        )
+
     # -------------------------------------------------------------------- execution
 
-    def _plan(self, action: Action, event: ChatEvent) -> Plan:
+    def _plan(self, action: Action, event: PlatformEvent) -> Plan:
         """What `action` writes (operations, topic) and how its reply variables follow from
         the operations' results. Nothing is written here: the caller queues the write."""
         variables = action_variables(action)
@@ -311,7 +368,7 @@ class TriggerEngine(Actor):
 
             return (open_,), "polls", opened
         if isinstance(action, PollVote):
-            voter = pseudonymize(event.user_id, self._key)
+            voter = pseudonymize(action.user_id, self._key)
 
             def vote(conn: apsw.Connection) -> polls.VoteResult:
                 current = polls.list_polls(conn, creator_id=creator_id, state="open")
@@ -434,7 +491,7 @@ class TriggerEngine(Actor):
                     title=title[:120],
                     platform=event.platform,
                     duration_seconds=action.duration_seconds,
-                    requested_by=pseudonymize(event.user_id, self._key),
+                    requested_by=pseudonymize(action.user_id or "-", self._key),
                     source=f"{event.platform}:{event.channel}",
                     now=at,
                 )

@@ -71,14 +71,17 @@ __all__ = [
     "parse_response",
     "parse_send_chat_message",
     "parse_streams_page",
+    "parse_user_ids",
     "parse_user_token",
     "parse_validate",
+    "rebase_url",
     "redemptions_request",
     "refresh_token_request",
     "send_chat_message_request",
     "streams_requests",
     "update_redemption_request",
     "update_reward_request",
+    "users_request",
     "validate_request",
 ]
 
@@ -319,6 +322,15 @@ def helix_request(
         headers=headers,
         json=json_body,
     )
+
+
+def rebase_url(url: str, *, helix_base: str = HELIX_BASE, oauth_base: str = OAUTH_BASE) -> str:
+    """`url` moved from Twitch's bases onto others (a local fake, a relay)."""
+    if url.startswith(HELIX_BASE):
+        return helix_base.rstrip("/") + url[len(HELIX_BASE) :]
+    if url.startswith(OAUTH_BASE):
+        return oauth_base.rstrip("/") + url[len(OAUTH_BASE) :]
+    return url
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -966,3 +978,24 @@ def update_redemption_request(
         token=token,
         json_body={"status": status},
     )
+
+
+def users_request(logins: Sequence[str], *, client_id: str, token: str) -> HelixRequest:
+    """``GET /users?login=...`` for up to 100 logins."""
+    names = list(dict.fromkeys(_clean(login).lower() for login in logins))
+    if not 1 <= len(names) <= MAX_IDS_PER_REQUEST:
+        raise ValueError(f"between 1 and {MAX_IDS_PER_REQUEST} logins per request")
+    return helix_request(
+        "GET", "/users", [("login", n) for n in names], client_id=client_id, token=token
+    )
+
+
+def parse_user_ids(
+    status: int, headers: Mapping[str, str], body: bytes | str | Mapping[str, Any] | None
+) -> dict[str, str]:
+    """Parse ``GET /users``: lowercased login -> user id."""
+    found = {}
+    for item in _data_list(_ok_body(status, body)):
+        if isinstance(item, Mapping):
+            found[_require(item, "login", str).lower()] = _require(item, "id", str)
+    return found
