@@ -14,6 +14,7 @@ from actors._mailbox import STOP, Call, Mailbox
 
 if TYPE_CHECKING:
     from actors._ref import ActorRef
+    from actors.connection import ConnectionHealth
 
 
 class Actor:
@@ -58,6 +59,12 @@ class Actor:
     def snapshot(self) -> dict[str, Any]:
         """JSON-able status for the exports (override to add detail)."""
         return {}
+
+    def health(self) -> ConnectionHealth | None:
+        """The connection health of an actor that talks to the network (`None` for others):
+        a frozen `actors.connection.ConnectionHealth`, read by /status, the exports and the
+        telemetry. Override it in network actors (usually `self.lifecycle.health(...)`)."""
+        return None
 
 
 class InstanceStats:

@@ -321,6 +321,9 @@ class TwitchConfig:
     server: str | None = attrs.field(
         default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
     )
+    # Liveness: after this much silence we PING; no traffic for the timeout more: dead link.
+    keepalive_seconds: float = attrs.field(default=60.0, validator=_between(1, 3600))
+    keepalive_timeout_seconds: float = attrs.field(default=10.0, validator=_between(1, 600))
     enabled: bool = True
     # Channel events over EventSub (see TWITCH_EVENTS, `[[creators.twitch.rewards]]`).
     events: tuple[str, ...] = attrs.field(default=(), validator=_each_of(TWITCH_EVENTS))
@@ -381,6 +384,10 @@ class KickConfig:
     # Sending through Kick's public API needs an OAuth token; reading does not.
     token: Secret | None = None
     broadcaster_user_id: int | None = attrs.field(default=None, validator=_between(1, None))
+    # Liveness: the longest silence before a pusher:ping (the server's activity_timeout wins
+    # when shorter), and how long a ping may go unanswered before the link counts as dead.
+    keepalive_seconds: float = attrs.field(default=120.0, validator=_between(1, 3600))
+    keepalive_timeout_seconds: float = attrs.field(default=30.0, validator=_between(1, 600))
     enabled: bool = True
 
 

@@ -28,7 +28,10 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 def tree_rows(root: Supervisor) -> list[dict[str, Any]]:
     """The whole actor tree as JSON-able rows (without per-actor detail)."""
-    return [_jsonable({k: v for k, v in row.items() if k != "detail"}) for row in root.tree()]
+    return [
+        _jsonable({k: v for k, v in row.items() if k not in ("detail", "health")})
+        for row in root.tree()
+    ]
 
 
 def build_app(

@@ -637,7 +637,8 @@ class Supervisor:
         }
 
     def tree(self) -> list[dict[str, Any]]:
-        """Every actor and supervisor below (and including) this one, depth first."""
+        """Every actor and supervisor below (and including) this one, depth first (an actor's
+        row carries its `snapshot()` as `detail` and its `health()` value as `health`)."""
         rows = [
             {
                 "path": self.path,
@@ -656,11 +657,16 @@ class Supervisor:
                 box = self._registry.existing_mailbox(slot.path)
             instance = slot.run.instance if slot.run is not None else None
             detail: dict[str, Any] = {}
+            health = None
             if isinstance(instance, Actor) and slot.state == RUNNING:
                 try:
                     detail = instance.snapshot()
                 except Exception as exc:  # a broken snapshot must not break the export
                     detail = {"snapshot_error": describe(exc)}
+                try:
+                    health = instance.health()
+                except Exception:  # a broken health value reads as no value, never a crash
+                    health = None
             row = {
                 "path": slot.path,
                 "kind": slot.kind,
@@ -674,6 +680,7 @@ class Supervisor:
                 },
                 "handled": slot.stats.handled,
                 "detail": detail,
+                "health": health,
             }
             if isinstance(instance, Supervisor) and slot.state != STOPPED:
                 sub = instance.tree()
