@@ -42,6 +42,15 @@ import trio_websocket
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull
 from actors.chat import SendChat
+from actors.connection import (
+    DEFAULT_BACKOFF,
+    ConnectionHealth,
+    ConnectionState,
+    Lifecycle,
+    LifecycleEvent,
+    SessionEnded,
+    display_url,
+)
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
 from actors.recent import SeenMessages
 from actors.store import Read, write
@@ -71,6 +80,16 @@ from actors.twitch.user_helix import TokenSourceLike, TokenUnavailable, UserHeli
 from config.models import CreatorConfig
 from supervisors import Backoff
 
+#: The export's platform status for each lifecycle state.
+_PLATFORM_STATUS = {
+    ConnectionState.CONNECTING: "inactive",
+    ConnectionState.CONNECTED: "running",
+    ConnectionState.RECONNECTING: "error",
+    ConnectionState.FAILED: "error",
+    ConnectionState.PAUSED: "paused",
+    ConnectionState.DISABLED: "disabled",
+}
+
 __all__ = ["EVENTS_PLATFORM", "TwitchEvents"]
 
 #: `chat_seen` platform key of EventSub message and redemption ids.
@@ -87,15 +106,6 @@ _TRANSPORT_ERRORS = (
     trio_websocket.ConnectionClosed,
     httpx.HTTPError,
 )
-
-
-class _LinkEnded(Exception):
-    """The current link is over; `reason` is a sentence, `retry_after` a forced wait."""
-
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 @attrs.define
@@ -157,7 +167,17 @@ class TwitchEvents(Actor):
         )
         self.grace = grace
         self.connect_timeout = connect_timeout
-        self.backoff = backoff or Backoff(initial=1.0, maximum=60.0, jitter=0.2)
+        self.lifecycle = Lifecycle(
+            f"twitch-{'events' if role == 'events' else 'chat'}",
+            enabled=twitch.enabled,
+            creator_id=creator.id,
+            target=display_url(self.url),
+            backoff=backoff or DEFAULT_BACKOFF,
+            max_person_failures=None,  # a token fixed by a login later must be picked up
+            clock=lambda: datetime.fromtimestamp(clock(), UTC),
+            rng=rng,
+            on_event=self._lifecycle_event,
+        )
         self.limit_retry_seconds = limit_retry_seconds
         self._clock = clock
         self._rng = rng or random.Random()
@@ -169,19 +189,13 @@ class TwitchEvents(Actor):
         self._sockets: list[_Socket] = []
         self._active: _Socket | None = None
         self._link_done: trio.Event | None = None
-        self._link_end: _LinkEnded | None = None
+        self._link_end: SessionEnded | None = None
         self._links = 0
         self._sender_id: str | None = None
         self._rewards: dict[str, str] = {}  # config id -> reward id (ours)
         self._rewards_synced = False
         self._live: bool | None = None
 
-        # status (the shared lifecycle's states)
-        self.status = "connecting"
-        self.error: str | None = None
-        self.attempts = 0
-        self.next_retry_at: datetime | None = None
-        self.since = self._now()
         self.session_id: str | None = None
         self.connections = 0
         self.handovers = 0
@@ -221,79 +235,44 @@ class TwitchEvents(Actor):
             await self.helix.aclose()
 
     async def run(self) -> None:
-        if not self.twitch.enabled:
-            self._set_status("disabled", None)
-            await trio.sleep_forever()
         if self.role == "events" and not self.events:
-            self._set_status("disabled", "no events configured or used by triggers")
+            self.lifecycle.pause("no events configured or used by triggers")
             await trio.sleep_forever()
-        failures = 0
-        while True:
-            self.attempts += 1
-            started = trio.current_time()
-            retry_after: float | None = None
-            try:
-                await self._link()
-                reason = "the EventSub link ended"
-            except _LinkEnded as ended:
-                reason, retry_after = ended.reason, ended.retry_after
-            except _TRANSPORT_ERRORS as exc:
-                reason = f"cannot reach EventSub ({type(exc).__name__}: {exc})"
-            except BaseExceptionGroup as group:
-                transport, rest = group.split((*_TRANSPORT_ERRORS, _LinkEnded))
-                if rest is not None:
-                    raise
-                assert transport is not None
-                leaf = _first_leaf(transport)
-                if isinstance(leaf, _LinkEnded):
-                    reason, retry_after = leaf.reason, leaf.retry_after
-                else:
-                    reason = f"cannot reach EventSub ({type(leaf).__name__}: {leaf})"
-            except Exception as exc:
-                if not _is_token_problem(exc):
-                    raise
-                reason = f"no usable token for {self.role}: {exc}"
-                retry_after = self.limit_retry_seconds
-            finally:
-                self._active = None
-                self.session_id = None
-            if trio.current_time() - started >= self.backoff.maximum:
-                failures = 0  # it stayed up a while: start the backoff over
-            failures += 1
-            delay = (
-                retry_after if retry_after is not None else self.backoff.delay(failures, self._rng)
-            )
-            self.next_retry_at = datetime.fromtimestamp(self._clock() + delay, UTC)
-            self._set_status("failed" if retry_after is not None else "reconnecting", reason)
-            self._telemetry("warning", f"{reason}; retrying in {delay:.1f} s")
-            self.log.warning("eventsub link lost", reason=reason, retry_in=round(delay, 3))
-            await trio.sleep(delay)
+        await self.lifecycle.run(self._link, log=self.log)
 
     # ------------------------------------------------------------------ one link
 
     async def _link(self) -> None:
-        """Serve one link (first socket plus its handovers) until it ends (raises)."""
-        if self.role == "events" and not self._rewards_synced:
-            await self._sync_rewards()
-        self._links += 1
-        self._link_done = trio.Event()
-        self._link_end = None
-        self._set_status("connecting", self.error)
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            await nursery.start(self._socket_task, self.url, False)
-            nursery.start_soon(self._watchdog)
-            await self._link_done.wait()
-            nursery.cancel_scope.cancel()
-        end = self._link_end or _LinkEnded("the EventSub link ended")
-        raise end
+        """Serve one link (first socket plus its handovers) until it ends: always raises
+        `SessionEnded` with the reason (the lifecycle backs off and calls again)."""
+        try:
+            if self.role == "events" and not self._rewards_synced:
+                await self._sync_rewards()
+            self._links += 1
+            self._link_done = trio.Event()
+            self._link_end = None
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._socket_task, self.url, False)
+                nursery.start_soon(self._watchdog)
+                await self._link_done.wait()
+                nursery.cancel_scope.cancel()
+        except TokenUnavailable as exc:
+            raise SessionEnded(
+                f"no usable token for {self.role}: {exc}", needs_person=True
+            ) from None
+        finally:
+            self._active = None
+            self.session_id = None
+        raise self._link_end or SessionEnded("the EventSub link ended")
 
-    def _end_link(self, reason: str, *, retry_after: float | None = None) -> None:
+    def _end_link(self, reason: str, *, min_delay: float = 0.0, needs_person: bool = False) -> None:
         if self._link_done is not None and not self._link_done.is_set():
-            self._link_end = _LinkEnded(reason, retry_after=retry_after)
+            self._telemetry("error", reason)
+            self._link_end = SessionEnded(reason, min_delay=min_delay, needs_person=needs_person)
             self._link_done.set()
 
-    async def _socket_task(self, url: str, handover: bool, task_status: Any) -> None:
+    async def _socket_task(self, url: str, handover: bool) -> None:
         try:
             async with trio_websocket.open_websocket_url(
                 url, connect_timeout=self.connect_timeout, disconnect_timeout=2.0
@@ -307,7 +286,6 @@ class TwitchEvents(Actor):
                 )
                 self.connections += 1
                 self._sockets.append(sock)
-                task_status.started(sock)
                 try:
                     await self._read(sock)
                 finally:
@@ -341,6 +319,7 @@ class TwitchEvents(Actor):
                 self._end_link(sentence)
                 return
             self.last_frame_at = self._now()
+            self.lifecycle.saw_traffic()
             result = sock.session.receive(text, now=trio.current_time())
             await self._on_frame(sock, result)
 
@@ -379,18 +358,12 @@ class TwitchEvents(Actor):
             await self._notification(result)
         elif isinstance(result, ReconnectRequested):
             self._telemetry("info", "Twitch asked for a reconnect: handing over to a new socket")
-            self._nursery.start_soon(self._handover, result.url)
+            self._nursery.start_soon(self._socket_task, result.url, True)
         elif isinstance(result, Revoked):
             await self._revoked(result)
         elif isinstance(result, Rejected):
             self.rejected[result.reason.split(":")[0][:40]] += 1
             self.log.warning("eventsub frame rejected", reason=result.reason)
-
-    async def _handover(self, url: str) -> None:
-        try:
-            await self._nursery.start(self._socket_task, url, True)
-        except _TRANSPORT_ERRORS as exc:
-            self._telemetry("warning", f"reconnect URL unreachable: {type(exc).__name__}")
 
     async def _welcomed(self, sock: _Socket, welcome: Welcomed) -> None:
         self.session_id = welcome.session_id
@@ -409,11 +382,17 @@ class TwitchEvents(Actor):
 
     async def _subscribe_and_reconcile(self, session_id: str, first_link: bool) -> None:
         try:
+            await self._subscribe(session_id, first_link)
+        except TokenUnavailable as exc:
+            self._end_link(f"no usable token for {self.role}: {exc}", needs_person=True)
+        except httpx.HTTPError as exc:
+            self._end_link(f"Helix unreachable while subscribing ({type(exc).__name__})")
+
+    async def _subscribe(self, session_id: str, first_link: bool) -> None:
+        try:
             specs = await self._specs()
         except (helix.HelixApiError, helix.HelixParseError, ValueError) as exc:
-            self._end_link(
-                f"cannot plan subscriptions: {exc}", retry_after=self.limit_retry_seconds
-            )
+            self._end_link(f"cannot plan subscriptions: {exc}", min_delay=self.limit_retry_seconds)
             return
         outcomes: list[SubscribeOutcome] = []
         for spec in specs:
@@ -437,11 +416,12 @@ class TwitchEvents(Actor):
             failure = outcomes[0].sentence if outcomes else "nothing to subscribe to"
             self._end_link(
                 f"no EventSub subscription could be made: {failure}",
-                retry_after=self.limit_retry_seconds,
+                min_delay=self.limit_retry_seconds,
+                needs_person=any(o.kind in ("unauthorized", "forbidden") for o in outcomes),
             )
             return
         problems = [o.sentence for o in outcomes if not o.active]
-        self._set_status("connected", "; ".join(problems) if problems else None)
+        self.lifecycle.mark_connected("; ".join(problems) if problems else None)
         self._telemetry("info", f"EventSub connected: {len(active)} subscriptions")
         if not first_link:
             await self._reconcile()
@@ -499,7 +479,7 @@ class TwitchEvents(Actor):
                     "upgrade": "this subscription version was removed; update the runtime",
                 }.get(rev.action, "reconnect to subscribe again")
             )
-        self._set_status("connected", "; ".join(self.subscription_errors.values()))
+        self.lifecycle.detail = "; ".join(self.subscription_errors.values())
         self._telemetry("error", self.subscription_errors.get(rev.subscription_type or "", ""))
         self.log.error(
             "eventsub subscription revoked", type=rev.subscription_type, status=rev.status
@@ -566,7 +546,7 @@ class TwitchEvents(Actor):
         except (CallTimeout, ActorFailed) as exc:
             # Not applied: the caller does not mark it seen, so reconciliation may retry it.
             self._telemetry("error", f"trigger engine did not take a channel event: {exc!r}")
-            raise _LinkEnded("the trigger engine is not answering") from exc
+            raise SessionEnded("the trigger engine is not answering") from exc
         self._telemetry(
             "info",
             f"{outcome.event or event.raw_type}: fired {len(outcome.fired)} trigger(s)"
@@ -852,9 +832,7 @@ class TwitchEvents(Actor):
         except (helix.HelixApiError, helix.HelixParseError, httpx.HTTPError, ValueError) as exc:
             self._drop(type(exc).__name__, message, error=str(exc)[:200])
             return False
-        except Exception as exc:
-            if not _is_token_problem(exc):
-                raise
+        except TokenUnavailable:
             self._drop("no_token", message)
             return False
         if not result.is_sent:
@@ -873,14 +851,8 @@ class TwitchEvents(Actor):
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
-    def _set_status(self, status: str, error: str | None) -> None:
-        if status != self.status:
-            self.since = self._now()
-        self.status = status
-        self.error = error or None
-        if status == "connected":
-            self.attempts = 0
-            self.next_retry_at = None
+    def _lifecycle_event(self, event: LifecycleEvent) -> None:
+        self._telemetry(event.severity, f"{event.kind.value}: {event.reason or event.state.value}")
 
     def _telemetry(self, severity: str, message: str) -> None:
         if not message:
@@ -894,19 +866,33 @@ class TwitchEvents(Actor):
             }
         )
 
+    def health(self) -> ConnectionHealth:
+        """The typed health of this connection (the shared lifecycle's value)."""
+        return self.lifecycle.health(
+            messages=self.applied,
+            actions=self.sent,
+            errors=sum(self.rejected.values()) + len(self.subscription_errors),
+            dropped=self.dropped,
+            last_event_at=self.last_event_at,
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """Status for the exports and `/status` (no tokens, no raw user ids)."""
+        health = self.health()
         return {
             "platform": "twitch",
             "role": self.role,
             "creator_id": self.creator.id,
             "channel": self.channel,
-            "status": self.status,
-            "since": self.since,
-            "attempts": self.attempts,
-            "next_retry_at": self.next_retry_at,
-            "error": self.error,
-            "connected": self.status == "connected",
+            "status": _PLATFORM_STATUS[health.state],
+            "state": health.state.value,
+            "since": health.since,
+            "attempts": health.attempts,
+            "next_retry_at": health.next_retry_at,
+            "error": health.error,
+            "detail": health.detail,
+            "connected": health.state is ConnectionState.CONNECTED,
+            "health": health,
             "events": list(self.events),
             "subscriptions": dict(sorted(self.subscriptions.items())),
             "subscription_errors": dict(sorted(self.subscription_errors.items())),
@@ -930,14 +916,3 @@ class TwitchEvents(Actor):
             "last_heartbeat": self.last_frame_at,
             "telemetry_events": list(self.telemetry),
         }
-
-
-def _is_token_problem(exc: BaseException) -> bool:
-    """A token source saying it has no token now (`TokenUnavailable`, `NeedsLogin`)."""
-    return isinstance(exc, TokenUnavailable)
-
-
-def _first_leaf(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
