@@ -99,6 +99,13 @@ SEEN_KEEP_SECONDS = 3600.0
 #: After a limit (429) or nothing subscribable, wait this long before a new session: the
 #: limit will not lift in seconds, and reconnecting sooner would only loop.
 LIMIT_RETRY_SECONDS = 300.0
+#: A handed-over socket is closed once silent this long (frames in flight are read first),
+#: and at the latest after RETIRE_MAX_SECONDS (Twitch's grace is 30 s).
+RETIRE_QUIET_SECONDS = 0.25
+RETIRE_MAX_SECONDS = 10.0
+#: Pages of unfulfilled redemptions read per reward and reconciliation (50 each): a bound
+#: against a server whose cursor never ends.
+MAX_RECONCILE_PAGES = 100
 _TRANSPORT_ERRORS = (
     OSError,
     trio.BrokenResourceError,
@@ -114,6 +121,8 @@ class _Socket:
     session: SocketSession
     url: str
     superseded: bool = False
+    busy: bool = False  # the reader is applying a frame (a retiring socket waits for it)
+    idle_since: float = 0.0  # trio time the reader last finished a frame
 
 
 def _reward_meta_key(creator_id: str, reward_key: str) -> str:
@@ -314,14 +323,17 @@ class TwitchEvents(Actor):
                 code = exc.reason.code if exc.reason else None
                 if code is not None:
                     self.close_codes[str(code)] += 1
-                sentence = describe_close(code, exc.reason.reason if exc.reason else None)
-                self._telemetry("error", sentence)
-                self._end_link(sentence)
+                self._end_link(describe_close(code, exc.reason.reason if exc.reason else None))
                 return
             self.last_frame_at = self._now()
             self.lifecycle.saw_traffic()
-            result = sock.session.receive(text, now=trio.current_time())
-            await self._on_frame(sock, result)
+            sock.busy = True
+            try:
+                result = sock.session.receive(text, now=trio.current_time())
+                await self._on_frame(sock, result)
+            finally:
+                sock.busy = False
+                sock.idle_since = trio.current_time()
 
     async def _watchdog(self) -> None:
         while True:
@@ -365,6 +377,20 @@ class TwitchEvents(Actor):
             self.rejected[result.reason.split(":")[0][:40]] += 1
             self.log.warning("eventsub frame rejected", reason=result.reason)
 
+    async def _retire(self, old: _Socket) -> None:
+        """Close a handed-over socket once it has gone quiet: what Twitch still sends on it
+        is read and applied first (closing at once would discard frames in flight)."""
+        give_up_at = trio.current_time() + RETIRE_MAX_SECONDS
+        while trio.current_time() < give_up_at:
+            # Quiet since the last frame arrived and since the reader last finished one: a
+            # frame waiting in the socket's buffer is picked up at once after the previous.
+            last = max(old.session.last_frame_at, old.idle_since)
+            quiet_at = last + RETIRE_QUIET_SECONDS
+            if not old.busy and trio.current_time() >= quiet_at:
+                break
+            await trio.sleep(0.01 if old.busy else max(0.01, quiet_at - trio.current_time()))
+        await old.ws.aclose()
+
     async def _welcomed(self, sock: _Socket, welcome: Welcomed) -> None:
         self.session_id = welcome.session_id
         if welcome.handover:
@@ -372,7 +398,7 @@ class TwitchEvents(Actor):
             self.handovers += 1
             if old is not None:
                 old.superseded = True
-                self._nursery.start_soon(old.ws.aclose)
+                self._nursery.start_soon(self._retire, old)
             self._telemetry("info", "EventSub handover complete (subscriptions carried over)")
             return
         self._active = sock
@@ -607,9 +633,11 @@ class TwitchEvents(Actor):
         self._telemetry("info", f"reconciled after a gap: {found} event(s) recovered")
 
     async def _reconcile_reward(self, broadcaster_id: str, reward_id: str) -> int:
-        applied = 0
+        # Every page first, then apply: settling redemptions while paging would shift the
+        # pages under the cursor and skip some.
+        pending: list[helix.Redemption] = []
         cursor: str | None = None
-        while True:
+        for _page in range(MAX_RECONCILE_PAGES):
 
             def build(token: str, cursor: str | None = cursor) -> helix.HelixRequest:
                 request = helix.redemptions_request(
@@ -619,28 +647,33 @@ class TwitchEvents(Actor):
 
             answer = await self.helix.call(build)
             page = helix.parse_redemptions(answer.status, answer.headers, answer.content)
-            for r in page.redemptions:
-                event = RedemptionEvent(
-                    platform="twitch",
-                    channel=self.channel,
-                    message_id=f"reconciled:{r.id}",
-                    sent_at=r.redeemed_at or self._now(),
-                    raw_type="channel.channel_points_custom_reward_redemption.add",
-                    user_id=r.user_id,
-                    login=r.user_login,
-                    display_name=r.user_name,
-                    redemption_id=r.id,
-                    reward_id=r.reward_id,
-                    reward_title=r.reward_title,
-                    cost=r.reward_cost,
-                    input=r.user_input,
-                    status=r.status.lower() or None,
-                )
-                if await self._apply(event, keys=[]):
-                    applied += 1
+            pending.extend(page.redemptions)
             if page.cursor is None or page.cursor == cursor:
-                return applied
+                break
             cursor = page.cursor
+        else:
+            self._telemetry("warning", f"reconciliation stopped after {MAX_RECONCILE_PAGES} pages")
+        applied = 0
+        for r in {r.id: r for r in pending}.values():
+            event = RedemptionEvent(
+                platform="twitch",
+                channel=self.channel,
+                message_id=f"reconciled:{r.id}",
+                sent_at=r.redeemed_at or self._now(),
+                raw_type="channel.channel_points_custom_reward_redemption.add",
+                user_id=r.user_id,
+                login=r.user_login,
+                display_name=r.user_name,
+                redemption_id=r.id,
+                reward_id=r.reward_id,
+                reward_title=r.reward_title,
+                cost=r.reward_cost,
+                input=r.user_input,
+                status=r.status.lower() or None,
+            )
+            if await self._apply(event, keys=[]):
+                applied += 1
+        return applied
 
     async def _reconcile_stream(self, broadcaster_id: str) -> int:
         answer = await self.helix.call(
