@@ -63,6 +63,7 @@ from exports.builders import (
     build_scoreboards,
     build_tallies,
     build_tally_events,
+    build_telemetry_events,
 )
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, clamp_to_now
@@ -85,6 +86,7 @@ from exports.views import (
     ScoreEntry,
     SignalRow,
     TallyView,
+    TelemetryEvent,
     TriggerView,
 )
 from state import clips, counters, outbox, polls, signals
@@ -147,6 +149,7 @@ TREE_FILES: frozenset[str] = frozenset(
         "chat_triggers.json",
         "creators.json",
         "discord/runtime.json",
+        "telemetry/events.json",
     }
 )
 #: Files whose inputs the publisher does not collect yet: written by full publishes only.
@@ -380,6 +383,26 @@ def platform_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[PlatformStatus, ..
     return tuple(rows)
 
 
+def telemetry_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[TelemetryEvent, ...]:
+    """Recent runtime events actors list in `snapshot()` under `telemetry_events` (each
+    `{timestamp, severity, source, message}`); malformed entries are skipped and logged."""
+    rows = []
+    for row in tree:
+        for item in (row.get("detail") or {}).get("telemetry_events") or ():
+            try:
+                rows.append(
+                    TelemetryEvent(
+                        timestamp=item["timestamp"],
+                        severity=item["severity"],
+                        source=item["source"],
+                        message=item["message"],
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("telemetry event skipped", path=row.get("path"), error=str(exc))
+    return tuple(sorted(rows, key=lambda e: (e.timestamp, e.severity, e.source, e.message)))
+
+
 def _moment(value: Any) -> datetime | None:
     if isinstance(value, str):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -513,6 +536,7 @@ class TreeInputs:
     rate_limits: tuple[RateLimitView, ...]
     triggers: tuple[TriggerView, ...]
     discord: DiscordView = attrs.field(factory=DiscordView)
+    telemetry_events: tuple[TelemetryEvent, ...] = ()
 
     def for_file(self, path: str) -> Any:
         """The inputs of one tree file (compared to decide whether to rebuild it)."""
@@ -523,6 +547,7 @@ class TreeInputs:
             "chat_triggers.json": self.triggers,
             "creators.json": self.creators,
             "discord/runtime.json": self.discord,
+            "telemetry/events.json": self.telemetry_events,
         }[path]
 
 
@@ -796,6 +821,8 @@ class SnapshotPublisher(Actor):
             return build_creators(ctx, tree.creators)
         if path == "discord/runtime.json":
             return build_discord_runtime(ctx, tree.discord)
+        if path == "telemetry/events.json":
+            return build_telemetry_events(ctx, tree.telemetry_events)
         raise KeyError(path)
 
     def _db_file(self, path: str, ctx: ExportContext, data: StoreData) -> dict[str, Any]:
@@ -852,6 +879,7 @@ class SnapshotPublisher(Actor):
             rate_limits=rate_limit_rows(tree),
             triggers=self._triggers,
             discord=discord_view(tree),
+            telemetry_events=telemetry_rows(tree),
         )
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> tuple[ActorStatus, ...]:
@@ -896,6 +924,7 @@ class SnapshotPublisher(Actor):
             rate_limits=tree.rate_limits,
             triggers=tree.triggers,
             discord=tree.discord,
+            telemetry_events=tree.telemetry_events,
             clips=data.clips,
             jobs=data.jobs,
         )

@@ -925,7 +925,6 @@ class TwitchEvents(Actor):
             "error": health.error,
             "detail": health.detail,
             "connected": health.state is ConnectionState.CONNECTED,
-            "health": health,
             "events": list(self.events),
             "subscriptions": dict(sorted(self.subscriptions.items())),
             "subscription_errors": dict(sorted(self.subscription_errors.items())),

@@ -19,6 +19,7 @@ from fakes.helix import FakeHelix
 from actors import Actor
 from actors.chat import SendChat
 from actors.connection import ConnectionState
+from actors.publisher import telemetry_rows
 from actors.store import Read, StateStore
 from actors.triggers.engine import TriggerEngine
 from actors.twitch.events_actor import TwitchEvents
@@ -133,6 +134,10 @@ class Harness:
 
     def detail(self, name: str = "twitch-events") -> dict[str, Any]:
         return {r["path"]: r for r in self.root.tree()}[f"root/{name}"]["detail"]
+
+    def health(self, name: str = "twitch-events") -> Any:
+        """The actor's typed `ConnectionHealth` (the tree row's `health`)."""
+        return {r["path"]: r for r in self.root.tree()}[f"root/{name}"]["health"]
 
     async def replies(self) -> list[str]:
         return await self.root.lookup("twitch").call("get")
@@ -284,8 +289,10 @@ async def test_a_cheer_a_raid_and_a_follow_each_fire_once_and_show_in_the_export
         while len(await h.read(signals)) < 4:  # noqa: ASYNC110 - the engine flushes each second
             await trio.sleep(0.05)
     assert sorted(await h.read(signals)) == ["cheer", "cheer", "follow", "raid"]
-    messages = [e["message"] for e in h.detail()["telemetry_events"]]
-    assert any(m.startswith("raid: fired 1") for m in messages)
+    # telemetry/events.json is built from these rows
+    telemetry = [e for e in telemetry_rows(h.root.tree()) if e.source.startswith("twitch-events")]
+    assert any(e.message.startswith("raid: fired 1") for e in telemetry)
+    assert any(e.message.startswith("follow: fired 1") for e in telemetry)
 
 
 async def test_a_handover_mid_burst_of_100_applies_each_exactly_once(h: Harness):
@@ -347,7 +354,7 @@ async def test_keepalive_silence_is_detected_within_timeout_plus_five_seconds(
     silent_from = trio.current_time()
     await wait_for(lambda: h.detail()["state"] != "connected", within=1 + 5)
     assert trio.current_time() - silent_from <= 1 + 5
-    assert "no EventSub message or keepalive" in h.detail()["health"].last_error
+    assert "no EventSub message or keepalive" in h.health().last_error
     eventsub.silence = False
     await wait_for(lambda: h.detail()["state"] == "connected")
     await h.root.stop()
@@ -355,8 +362,8 @@ async def test_keepalive_silence_is_detected_within_timeout_plus_five_seconds(
 
 async def test_close_4003_is_explained_and_the_link_is_rebuilt(h: Harness):
     await h.eventsub.close(4003, "connection unused")
-    await wait_for(lambda: h.detail()["health"].last_error is not None)
-    assert "no subscription was created in time" in h.detail()["health"].last_error
+    await wait_for(lambda: h.health().last_error is not None)
+    assert "no subscription was created in time" in h.health().last_error
     assert h.detail()["close_codes"] == {"4003": 1}
     await wait_for(lambda: h.detail()["state"] == "connected" and h.eventsub.connections == 2)
     assert len(h.eventsub.enabled()) == 6
@@ -394,9 +401,8 @@ async def test_limits_429_end_the_link_and_wait_instead_of_looping(
         )
     h = await start_harness(nursery, tmp_path, eventsub=eventsub, limit_retry_seconds=30)
     await wait_for(lambda: h.detail()["state"] == "reconnecting")
-    detail = h.detail()
-    assert "limit is reached" in detail["health"].last_error
-    assert detail["health"].next_retry_at is not None
+    assert "limit is reached" in h.health().last_error
+    assert h.health().next_retry_at is not None
     subscribe_calls = len(h.helix.calls("/helix/eventsub/subscriptions"))
     assert subscribe_calls == 6  # each once, none retried
     await trio.sleep(0.5)  # a loop would have reconnected many times by now
