@@ -76,6 +76,44 @@ class SeenMessages:
         self.log = log
         self.store_errors = 0
         self._writes = 0
+        self._size = size
+        self._preloaded = False
+
+    async def preload(self, now: datetime) -> int:
+        """Load the ids this instance's keys marked within `keep_seconds` from the store.
+
+        Afterwards, as long as nothing was evicted from memory (fewer ids than `size`),
+        `unseen` answers from memory alone: this object is the only writer of its keys, so
+        the store holds nothing memory lacks. Returns how many ids were loaded (0 without a
+        store, or when the store does not answer: `unseen` then keeps asking it).
+        """
+        if self._store is None:
+            return 0
+        prefix = self._key("")
+        platform = self.platform
+        since = from_datetime(now) - int(self.keep_seconds * 1000)
+
+        def recent(conn: apsw.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT message_id FROM chat_seen WHERE platform = ? AND message_id >= ? "
+                "AND message_id < ? AND seen_at >= ? ORDER BY seen_at",
+                (platform, prefix, prefix + "\uffff", since),
+            ).fetchall()
+            return [row[0][len(prefix) :] for row in rows]
+
+        try:
+            ids = await self._store().call(Read(fn=recent), timeout=30)
+        except (ActorFailed, CallTimeout) as exc:
+            self._store_failed("read", exc)
+            return 0
+        for message_id in ids:
+            self._remember(message_id)
+        self._preloaded = True
+        return len(ids)
+
+    @property
+    def _memory_complete(self) -> bool:
+        return self._preloaded and len(self._ids) < self._size
 
     def _key(self, message_id: str) -> str:
         return f"{self.creator_id}:{message_id}"
@@ -89,7 +127,7 @@ class SeenMessages:
     async def unseen(self, message_ids: Iterable[str]) -> set[str]:
         """The ids among `message_ids` that were never delivered."""
         fresh = {m for m in message_ids if m not in self._ids}
-        if not fresh or self._store is None:
+        if not fresh or self._store is None or self._memory_complete:
             return fresh
         keys = {self._key(m): m for m in fresh}
         platform = self.platform

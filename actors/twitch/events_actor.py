@@ -96,6 +96,8 @@ __all__ = ["EVENTS_PLATFORM", "TwitchEvents"]
 EVENTS_PLATFORM = "twitch-eventsub"
 #: Seen ids are kept longer than Twitch's 10-minute replay window.
 SEEN_KEEP_SECONDS = 3600.0
+#: Ids kept in memory (beyond it, each check asks the store again).
+SEEN_MEMORY_SIZE = 50_000
 #: After a limit (429) or nothing subscribable, wait this long before a new session: the
 #: limit will not lift in seconds, and reconnecting sooner would only loop.
 LIMIT_RETRY_SECONDS = 300.0
@@ -235,9 +237,12 @@ class TwitchEvents(Actor):
             platform=EVENTS_PLATFORM,
             creator_id=f"{self.creator.id}/{self.role}",
             store=self._store,
+            size=SEEN_MEMORY_SIZE,
             keep_seconds=SEEN_KEEP_SECONDS,
             log=self.log,
         )
+        # What was applied before a restart, once: then each notification is checked in memory.
+        await self._seen.preload(self._now())
 
     async def on_stop(self) -> None:
         with trio.CancelScope(shield=True):
