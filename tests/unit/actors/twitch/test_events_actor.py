@@ -458,6 +458,33 @@ async def test_a_hand_made_reward_holding_our_title_is_an_error_and_untouched(
     await h.root.stop()
 
 
+async def test_a_trigger_on_a_hand_made_reward_fires_but_never_settles_it(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    helix = await nursery.start(FakeHelix().serve)
+    hand = helix.hand_made_reward("Hug", cost=5)
+    hug = TriggerConfig(
+        id="hug",
+        kind="event",
+        event="redemption",
+        reward="Hug",
+        redemption="fulfil",
+        response="{user} hugs: {input}",
+    )
+    h = await start_harness(
+        nursery, tmp_path, helix=helix, config=creator(triggers=(*TRIGGERS, hug))
+    )
+    await wait_for(lambda: h.detail()["state"] == "connected")
+    assert "did not create" in h.detail()["reward_warnings"][0]
+    event = h.helix.redeem(hand, user_id="5", login="kind", user_input="everyone")
+    await h.eventsub.notify("channel.channel_points_custom_reward_redemption.add", event)
+    assert await wait_replies(h, 1) == ["Kind hugs: everyone"]
+    await wait_for(lambda: h.detail()["messages"] == 1)
+    assert h.helix.redemptions[event["id"]]["status"] == "UNFULFILLED"
+    assert not [c for c in h.helix.requests if c.method == "PATCH" and "redemptions" in c.path]
+    await h.root.stop()
+
+
 async def test_rewards_are_updated_and_ours_that_left_the_config_disabled_across_restarts(
     nursery: trio.Nursery, tmp_path: Path
 ):
