@@ -250,6 +250,12 @@ class TwitchEvents(Actor):
 
     async def run(self) -> None:
         if self.role == "events" and not self.events:
+            # Rewards may still be managed (created, updated, disabled) without events.
+            if self.twitch.enabled and self.twitch.rewards:
+                try:
+                    await self._sync_rewards()
+                except (TokenUnavailable, httpx.HTTPError) as exc:
+                    self.reward_errors = [f"rewards not synchronised with Twitch: {exc}"]
             self.lifecycle.pause("no events configured or used by triggers")
             await trio.sleep_forever()
         await self.lifecycle.run(self._link, log=self.log)
@@ -715,25 +721,27 @@ class TwitchEvents(Actor):
         """Create/update/disable our rewards to match the configuration (once per start)."""
         configured = self.twitch.rewards
         ours_keys = {r.id for r in configured}
+        warnings = []
         for trigger in self.creator.triggers:
             if (
                 trigger.kind == "event"
                 and trigger.event == "redemption"
                 and trigger.redemption not in (None, "none")
-                and (trigger.reward is None or trigger.reward not in ours_keys)
+                and trigger.reward is not None
+                and trigger.reward not in ours_keys
             ):
-                warning = (
+                warnings.append(
                     f"trigger {trigger.id!r} asks to {trigger.redemption} redemptions of a reward "
                     "the runtime did not create; Twitch allows that only for the runtime's own "
                     "rewards ([[creators.twitch.rewards]])"
                 )
-                self.reward_warnings.append(warning)
                 self.log.warning("reward trigger cannot settle", trigger=trigger.id)
-        known = await self._known_rewards()
-        if not configured and not known:
-            self._rewards_synced = True
-            return
+        self.reward_warnings = warnings
         try:
+            known = await self._known_rewards()
+            if not configured and not known:
+                self._rewards_synced = True
+                return
             broadcaster_id = await self._broadcaster()
             existing = await self._list_rewards(broadcaster_id, only_manageable=False)
             manageable = await self._list_rewards(broadcaster_id, only_manageable=True)
