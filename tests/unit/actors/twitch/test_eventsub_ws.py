@@ -478,3 +478,19 @@ def test_our_reward_is_adopted_by_title_when_the_store_lost_its_id():
     )
     assert plan.adopt == (("hydrate", "r1"),) and plan.keep == {"hydrate": "r1"}
     assert plan.create == ()
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in _corpus() if "event" in json.loads(r["raw"])], ids=lambda r: r["test"]
+)
+def test_every_corpus_notification_becomes_a_typed_event_or_none(row):
+    body = json.loads(row["raw"])
+    session = welcomed()
+    result = session.receive(frame(body, message_id="c"), now=1.0)
+    assert isinstance(result, Notified)
+    event = to_channel_event(result.frame)
+    sub_type = body["subscription"]["type"]
+    if sub_type in ("channel.follow", "channel.raid"):
+        assert event is not None and event.channel == "cooler_user"
+    else:
+        assert event is None  # a type the runtime does not subscribe to
