@@ -11,8 +11,9 @@ Run: `python benchmarks/eventsub.py [--events 500]`
    the reply - the moment before the fake server sent the notification.
 3. Peer in the same run: a bare WebSocket hop, a trio-websocket server sending the same
    notification frame to a trio-websocket client that `json.loads` it (no actor, no engine,
-   no HTTP). Latency = frame decoded - the moment before the send. Events alternate between
-   the two paths, one at a time.
+   no HTTP). Latency = frame decoded - the moment before the send. Each path runs its events
+   one at a time. For attribution, a bare httpx ``POST /chat/messages`` to the same fake Helix
+   is timed too (the reply's HTTP leg alone).
 """
 
 from __future__ import annotations
@@ -153,6 +154,24 @@ async def bare_hop(count: int, frame: str) -> list[float]:
     return latencies
 
 
+async def bare_post(helix: TimedHelix, count: int) -> list[float]:
+    """For attribution: one ``POST /chat/messages`` to the fake Helix, nothing else."""
+    import httpx
+
+    latencies = []
+    body = {"broadcaster_id": "1337", "sender_id": "4242", "message": "pong Fan"}
+    headers = {"Authorization": "Bearer bot-token", "Client-Id": helix.client_id}
+    async with httpx.AsyncClient() as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            response = await client.post(
+                f"{helix.helix_base}/chat/messages", json=body, headers=headers
+            )
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
 async def run(events: int, warmup: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         async with trio.open_nursery() as nursery:
@@ -211,6 +230,8 @@ async def run(events: int, warmup: int) -> None:
                 sample_frame = json.dumps(eventsub.sent[-1])
             peer = await bare_hop(warmup + events, sample_frame)
             peer = peer[warmup:]
+            post = await bare_post(helix, warmup + events)
+            post = post[warmup:]
             await root.stop()
             nursery.cancel_scope.cancel()
 
@@ -218,6 +239,7 @@ async def run(events: int, warmup: int) -> None:
     print(f"events: {events} (after {warmup} warm-up), one at a time, loopback")
     print(f"notification -> Helix reply     {describe(runtime)}")
     print(f"bare WebSocket hop (peer)       {describe(peer)}")
+    print(f"bare Helix POST on the fake     {describe(post)}")
     print(
         f"runtime/peer p50 {pct(runtime, 0.5) / pct(peer, 0.5):6.1f}x   "
         f"p99 {pct(runtime, 0.99) / pct(peer, 0.99):6.1f}x"
