@@ -52,7 +52,7 @@ from actors.connection import (
     display_url,
 )
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
-from actors.recent import SeenMessages
+from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
 from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome
 from actors.twitch import helix
@@ -224,6 +224,8 @@ class TwitchEvents(Actor):
         self.reward_errors: list[str] = []
         self.reward_warnings: list[str] = []
         self.sent = 0
+        self.own_messages = 0
+        self._sent_ids = RecentKeys(1000)
         self.dropped = 0
         self.dropped_reasons: Counter[str] = Counter()
         self.last_event_at: datetime | None = None
@@ -559,8 +561,20 @@ class TwitchEvents(Actor):
         finally:
             self._inflight.difference_update(keys)
 
+    def _own(self, event: ChatEvent) -> bool:
+        """Whether a chat message is one the runtime sent: EventSub echoes our own messages
+        (IRC does not). A separate bot account's messages are all ours; a bot logged in as the
+        broadcaster is recognised by the ids Helix gave its messages."""
+        if event.message_id is not None and event.message_id in self._sent_ids:
+            return True
+        sender = self._sender_id
+        return sender is not None and event.user_id == sender != self._broadcaster_id
+
     async def _deliver(self, event: PlatformEvent) -> None:
         if isinstance(event, ChatEvent):
+            if self._own(event):
+                self.own_messages += 1
+                return
             await self._triggers().send(event)  # backpressure, never a lost message
             return
         if isinstance(event, StreamStarted | StreamEnded):
@@ -885,6 +899,8 @@ class TwitchEvents(Actor):
             self._drop(result.drop_code or "dropped", message, detail=result.drop_message)
             return False
         self.sent += 1
+        if result.message_id:
+            self._sent_ids.add(result.message_id)
         return True
 
     def _drop(self, reason: str, message: SendChat, **extra: Any) -> None:
@@ -955,6 +971,7 @@ class TwitchEvents(Actor):
             "reward_errors": list(self.reward_errors),
             "reward_warnings": list(self.reward_warnings),
             "sent": self.sent,
+            "own_messages": self.own_messages,
             "dropped": self.dropped,
             "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
             "last_event_at": self.last_event_at,

@@ -562,6 +562,11 @@ async def test_chat_over_eventsub_replies_through_helix_and_counts_drops(
     await wait_for(lambda: h.detail("twitch")["dropped"] == 1)
     assert h.detail("twitch")["dropped_reasons"] == {"msg_duplicate": 1}
     assert h.detail("twitch")["sent"] == 1
+    # EventSub echoes the bot's own messages: never fed back to the triggers.
+    echo = {**chat("c3", "!ping"), "chatter_user_id": "4242", "chatter_user_login": "danielbot"}
+    await h.eventsub.notify("channel.chat.message", echo)
+    await wait_for(lambda: h.detail("twitch")["own_messages"] == 1)
+    assert len(h.helix.chat_messages) == 2
     await h.root.stop()
 
 
