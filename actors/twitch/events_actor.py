@@ -54,7 +54,7 @@ from actors.connection import (
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
 from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
-from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome
+from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome, events_used
 from actors.twitch import helix
 from actors.twitch.eventsub import to_channel_event
 from actors.twitch.eventsub_ws import (
@@ -191,9 +191,6 @@ class TwitchEvents(Actor):
         )
         self.limit_retry_seconds = limit_retry_seconds
         self._clock = clock
-        self._rng = rng or random.Random()
-        from actors.triggers.channel_events import events_used
-
         self.events = events_used(creator) if role == "events" else ()
         self._seen: SeenMessages | None = None
         self._inflight: set[str] = set()
