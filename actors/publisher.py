@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import operator
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,16 +64,20 @@ from exports.builders import (
     build_scoreboards,
     build_tallies,
     build_tally_events,
+    build_telemetry_errors,
     build_telemetry_events,
+    build_telemetry_rates,
 )
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, clamp_to_now
+from exports.health import RateWindow, platform_rows, telemetry_errors, telemetry_events
 from exports.publish import ExportWriter, Mirror, PublishResult
 from exports.views import (
     ActorStatus,
     ClipView,
     CreatorView,
     DiscordView,
+    ErrorView,
     GuildView,
     JobView,
     PlatformStatus,
@@ -80,6 +85,7 @@ from exports.views import (
     PollView,
     QuotaView,
     RateLimitView,
+    RateMetric,
     ReplayView,
     RuntimeView,
     ScoreboardView,
@@ -150,8 +156,15 @@ TREE_FILES: frozenset[str] = frozenset(
         "creators.json",
         "discord/runtime.json",
         "telemetry/events.json",
+        "telemetry/errors.json",
+        "telemetry/rates.json",
     }
 )
+_TELEMETRY = ("telemetry/events.json", "telemetry/errors.json", "telemetry/rates.json")
+
+#: The span the telemetry's rates are averaged over (per minute over the last hour).
+RATES_WINDOW = "3600s"
+
 #: Files whose inputs the publisher does not collect yet: written by full publishes only.
 STATIC_FILES: frozenset[str] = frozenset(f.path for f in FILES) - DB_FILES - TREE_FILES
 
@@ -348,44 +361,42 @@ def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[Actor
 
 log = structlog.get_logger("actors.publisher")
 
-CHAT_PLATFORMS = frozenset({"twitch", "youtube", "kick", "rumble", "replay"})
 
-
-def platform_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[PlatformStatus, ...]:
-    """Platform actors describe themselves in `snapshot()` with a `platform` key."""
-    rows = []
+def _triggers_fired(tree: Sequence[Mapping[str, Any]]) -> dict[tuple[str | None, str], int]:
+    """Triggers fired per (creator id, platform of the message), from the trigger engines."""
+    out: dict[tuple[str | None, str], int] = {}
     for row in tree:
-        detail = row.get("detail") or {}
-        if detail.get("platform") not in CHAT_PLATFORMS:
-            continue  # the Discord bot, the live monitor...: not chat platforms
-        status = detail.get("status", "running")
-        if row["state"] in ("restarting", "failed"):
-            status = "error"
-        try:
-            platform_row = PlatformStatus(
-                platform=detail["platform"],
-                creator_id=detail.get("creator_id"),
-                enabled=detail.get("enabled", True),
-                status=status,
-                last_heartbeat=detail.get("last_heartbeat"),
-                last_event_at=detail.get("last_event_at"),
-                error=detail.get("error") or row["last_error"],
-                paused_reason=detail.get("paused_reason"),
-                messages=detail.get("messages", 0),
-                triggers=detail.get("triggers", 0),
-                actions=detail.get("actions", 0),
-                errors=detail.get("errors", 0),
-            )
-        except (TypeError, ValueError) as exc:  # one actor's odd detail must not stop exports
-            log.warning("platform status skipped", path=row["path"], error=str(exc))
+        parent, _, name = row["path"].rpartition("/")
+        creator = parent.rpartition("/")[2]
+        if name != "triggers" or not creator.startswith("creator:"):
             continue
-        rows.append(platform_row)
-    return tuple(rows)
+        fired = (row.get("detail") or {}).get("fired_by_platform") or {}
+        for platform, count in fired.items():
+            key = (creator.removeprefix("creator:"), platform)
+            out[key] = out.get(key, 0) + int(count)
+    return out
+
+
+def _replay_row(detail: Mapping[str, Any], triggers: int) -> PlatformStatus:
+    """The replay's platform entry (the replay reads a file: it has no connection health)."""
+    return PlatformStatus(
+        platform="replay",
+        creator_id=detail.get("creator_id"),
+        enabled=True,
+        status=detail.get("status", "running"),
+        last_heartbeat=detail.get("last_heartbeat"),
+        last_event_at=detail.get("last_event_at"),
+        messages=detail.get("messages", 0),
+        triggers=triggers,
+        actions=detail.get("actions", 0),
+        errors=detail.get("errors", 0),
+    )
 
 
 def telemetry_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[TelemetryEvent, ...]:
-    """Recent runtime events actors list in `snapshot()` under `telemetry_events` (each
-    `{timestamp, severity, source, message}`); malformed entries are skipped and logged."""
+    """Runtime events actors list in `snapshot()` under `telemetry_events` beside their
+    lifecycle (each `{timestamp, severity, source, message}`: an EventSub revocation, a
+    reconciliation, a trigger fired by a channel event); malformed entries are skipped."""
     rows = []
     for row in tree:
         for item in (row.get("detail") or {}).get("telemetry_events") or ():
@@ -400,7 +411,7 @@ def telemetry_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[TelemetryEvent, .
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("telemetry event skipped", path=row.get("path"), error=str(exc))
-    return tuple(sorted(rows, key=lambda e: (e.timestamp, e.severity, e.source, e.message)))
+    return tuple(rows)
 
 
 def _moment(value: Any) -> datetime | None:
@@ -536,7 +547,10 @@ class TreeInputs:
     rate_limits: tuple[RateLimitView, ...]
     triggers: tuple[TriggerView, ...]
     discord: DiscordView = attrs.field(factory=DiscordView)
-    telemetry_events: tuple[TelemetryEvent, ...] = ()
+    events: tuple[TelemetryEvent, ...] = ()
+    errors: tuple[ErrorView, ...] = ()
+    rates: tuple[RateMetric, ...] = ()
+    measured_at: datetime | None = None  # telemetry is stamped with every publish's clock
 
     def for_file(self, path: str) -> Any:
         """The inputs of one tree file (compared to decide whether to rebuild it)."""
@@ -547,7 +561,11 @@ class TreeInputs:
             "chat_triggers.json": self.triggers,
             "creators.json": self.creators,
             "discord/runtime.json": self.discord,
-            "telemetry/events.json": self.telemetry_events,
+            # The clock is part of the telemetry's inputs: the dashboard judges these files
+            # by generated_at alone, so every publish (heartbeat) moves it.
+            "telemetry/events.json": (self.events, self.measured_at),
+            "telemetry/errors.json": (self.errors, self.measured_at),
+            "telemetry/rates.json": (self.rates, self.measured_at),
         }[path]
 
 
@@ -637,6 +655,9 @@ class SnapshotPublisher(Actor):
         self._fired: dict[tuple[str, str], datetime] | None = None
         self._triggers: tuple[TriggerView, ...] = ()
         self._actor_cache: dict[tuple[Any, ...], ActorStatus] = {}
+        self._rates = RateWindow()
+        self._restarts: dict[str, int] = {}
+        self._restart_events: deque[TelemetryEvent] = deque(maxlen=100)
         self.publishes = 0
         self.full_publishes = 0
         self.last: PublishSummary | None = None
@@ -690,7 +711,7 @@ class SnapshotPublisher(Actor):
             full = full or self._full_due
             pending, self._pending = self._pending, set()
             now = self._clock()
-            tree = self._collect(self._tree())
+            tree = self._collect(self._tree(), now)
             try:
                 outcome = await trio.to_thread.run_sync(
                     self._publish_sync, full, frozenset(pending), tree, now, limiter=self._limiter
@@ -822,7 +843,21 @@ class SnapshotPublisher(Actor):
         if path == "discord/runtime.json":
             return build_discord_runtime(ctx, tree.discord)
         if path == "telemetry/events.json":
-            return build_telemetry_events(ctx, tree.telemetry_events)
+            return build_telemetry_events(
+                ctx, tree.events, changed_at=tree.measured_at, heartbeat=ctx.now
+            )
+        if path == "telemetry/errors.json":
+            return build_telemetry_errors(
+                ctx, tree.errors, changed_at=tree.measured_at, heartbeat=ctx.now
+            )
+        if path == "telemetry/rates.json":
+            return build_telemetry_rates(
+                ctx,
+                tree.rates,
+                window=RATES_WINDOW,
+                measured_at=tree.measured_at,
+                heartbeat=ctx.now,
+            )
         raise KeyError(path)
 
     def _db_file(self, path: str, ctx: ExportContext, data: StoreData) -> dict[str, Any]:
@@ -847,11 +882,13 @@ class SnapshotPublisher(Actor):
 
     # -- building ---------------------------------------------------------------------------
 
-    def _collect(self, tree: list[dict[str, Any]]) -> TreeInputs:
-        """The tree's snapshot rows as builder inputs (on the event loop: snapshots are live)."""
+    def _collect(self, tree: list[dict[str, Any]], now: datetime) -> TreeInputs:
+        """The tree's rows as builder inputs (on the event loop: snapshots are live)."""
         details = [row.get("detail") or {} for row in tree]
         fired: dict[tuple[str, str], datetime] = {}
         replay = ReplayView()
+        replay_rows: list[PlatformStatus] = []
+        triggers = _triggers_fired(tree)
         for detail in details:
             for (creator_id, trigger_id), at in detail.get("fired_at", {}).items():
                 fired[(creator_id, trigger_id)] = at
@@ -862,12 +899,23 @@ class SnapshotPublisher(Actor):
                     event_count=replay.event_count + detail.get("messages", 0),
                     last_event_at=detail.get("last_event_at") or replay.last_event_at,
                 )
+                replay_rows.append(
+                    _replay_row(detail, triggers.get((detail.get("creator_id"), "replay"), 0))
+                )
         creators = self._creator_views
         if fired != self._fired:
             self._fired, self._triggers = fired, trigger_rows(self._creators, fired)
+        discord = discord_view(tree)
+        platforms = platform_rows(
+            tree,
+            configured=self._configured(tree),
+            discord=discord,
+            extra=replay_rows,
+            triggers=triggers,
+        )
         runtime = RuntimeView(
             version=self._context(self._started_at).version,
-            platforms=platform_rows(tree),
+            platforms=platforms,
             creators=creators,
             actors=self._actor_rows(tree),
             replay=replay,
@@ -878,9 +926,49 @@ class SnapshotPublisher(Actor):
             quotas=quota_rows(tree),
             rate_limits=rate_limit_rows(tree),
             triggers=self._triggers,
-            discord=discord_view(tree),
-            telemetry_events=telemetry_rows(tree),
+            discord=discord,
+            events=self._telemetry_events(tree, now),
+            errors=telemetry_errors(tree, root_name=self._root_name, now=now),
+            rates=self._rates.sample(now, platforms),
+            measured_at=now,
         )
+
+    def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
+        """Which platforms are configured and enabled (for the snapshot's placeholders)."""
+        configured = {
+            platform: True
+            for c in self._creators
+            if c.enabled
+            for platform, source in c.sources().items()
+            if source.enabled
+        }
+        discord_path = f"{self._root_name}/discord"
+        configured["discord"] = any(row["path"] == discord_path for row in tree)
+        return configured
+
+    def _telemetry_events(
+        self, tree: Sequence[Mapping[str, Any]], now: datetime
+    ) -> tuple[TelemetryEvent, ...]:
+        """Lifecycle events of every component, and restarts of actors seen since the last
+        publish (the supervisor keeps counts, not times: a restart is dated when seen)."""
+        prefix = self._root_name + "/"
+        for row in tree:
+            path, restarts = row["path"], row.get("restarts", 0)
+            seen = self._restarts.get(path)
+            self._restarts[path] = restarts
+            if seen is not None and restarts > seen:
+                source = path[len(prefix) :] if path.startswith(prefix) else path
+                why = row.get("last_error")
+                self._restart_events.append(
+                    TelemetryEvent(
+                        timestamp=now,
+                        severity="warning",
+                        source=source,
+                        message=f"{source} restarted" + (f": {why}" if why else ""),
+                    )
+                )
+        extra = (*self._restart_events, *telemetry_rows(tree))
+        return telemetry_events(tree, root_name=self._root_name, extra=extra)
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> tuple[ActorStatus, ...]:
         """`actor_rows`, reusing the view of every row that did not change since last time."""
@@ -924,16 +1012,23 @@ class SnapshotPublisher(Actor):
             rate_limits=tree.rate_limits,
             triggers=tree.triggers,
             discord=tree.discord,
-            telemetry_events=tree.telemetry_events,
             clips=data.clips,
             jobs=data.jobs,
+            telemetry_events=tree.events,
+            telemetry_errors=tree.errors,
+            rate_metrics=tree.rates,
+            rates_measured_at=tree.measured_at,
+            rates_window=RATES_WINDOW,
+            changed_at={path: tree.measured_at for path in _TELEMETRY} if tree.measured_at else {},
         )
-        return build_all(ctx, inputs, pseudonym_key=self._key, heartbeat=ctx.now)
+        return build_all(
+            ctx, inputs, pseudonym_key=self._key, heartbeat=ctx.now, telemetry_heartbeat=True
+        )
 
     def _build(self, data: StoreData) -> dict[str, dict[str, Any]]:
         """Every file for this state, the tree now and the clock (what a full publish writes)."""
         now = self._clock()
-        return self._build_all(self._context(now), self._collect(self._tree()), data)
+        return self._build_all(self._context(now), self._collect(self._tree(), now), data)
 
     def snapshot(self) -> dict[str, Any]:
         last = self.last

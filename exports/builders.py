@@ -143,6 +143,17 @@ def _creator_label(creator_id: str, creator_name: str | None) -> str:
 # --- runtime_snapshot.json -----------------------------------------------------------------------
 
 
+# Most severe first: the merged entry of several creators shows the worst connection.
+_STATE_RANK = {
+    "failed": 0,
+    "reconnecting": 1,
+    "connecting": 2,
+    "connected": 3,
+    "paused": 4,
+    "disabled": 5,
+}
+
+
 def _merge_platforms(ctx: ExportContext, rows: Sequence[PlatformStatus]) -> list[dict[str, Any]]:
     groups: dict[str, list[PlatformStatus]] = {}
     for row in rows:
@@ -156,21 +167,28 @@ def _merge_platforms(ctx: ExportContext, rows: Sequence[PlatformStatus]) -> list
         name = next((r.name for r in group if r.name), None)
         heartbeats = [r.last_heartbeat for r in group if r.last_heartbeat is not None]
         events = [r.last_event_at for r in group if r.last_event_at is not None]
+        states = [r.state for r in group if r.state is not None]
+        retries = [r.next_retry_at for r in group if r.next_retry_at is not None]
         merged.append(
             {
                 "platform": platform,
                 "name": name or _PLATFORM_NAMES.get(platform, platform.capitalize()),
                 "enabled": any(r.enabled for r in group),
                 "status": worst.status,
+                "state": min(states, key=_STATE_RANK.__getitem__) if states else None,
                 "last_heartbeat": _ts(ctx, max(heartbeats)) if heartbeats else None,
                 "last_event_at": _ts(ctx, max(events)) if events else None,
                 "error": error,
                 "paused_reason": paused,
+                "next_retry_at": _ts(ctx, min(retries)) if retries else None,
+                "attempts": max(r.attempts for r in group),
                 "counters": {
                     "messages": sum(r.messages for r in group),
                     "triggers": sum(r.triggers for r in group),
                     "actions": sum(r.actions for r in group),
                     "errors": sum(r.errors for r in group),
+                    "connects": sum(r.connects for r in group),
+                    "disconnects": sum(r.disconnects for r in group),
                 },
             }
         )
@@ -474,6 +492,7 @@ def build_scoreboards(
             {
                 "id": s.scoreboard_id,
                 "title": s.title,
+                "name": s.title,  # Data & Signals names entities by `name`
                 "state": "active",
                 "creator": _creator_label(s.creator_id, s.creator_name),
                 "created_at": _ts(ctx, s.created_at),
@@ -928,6 +947,7 @@ class ExportInputs:
     telemetry_errors: tuple[ErrorView, ...] = attrs.field(factory=tuple, converter=tuple)
     rate_metrics: tuple[RateMetric, ...] = attrs.field(factory=tuple, converter=tuple)
     rates_measured_at: datetime | None = None
+    rates_window: str = "60s"
     chat_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
     poll_votes: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
     tally_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
@@ -982,6 +1002,7 @@ def build_all(
         "telemetry/rates.json": build_telemetry_rates(
             ctx,
             inputs.rate_metrics,
+            window=inputs.rates_window,
             measured_at=inputs.rates_measured_at or ch("telemetry/rates.json"),
             heartbeat=tbeat,
         ),

@@ -57,6 +57,9 @@ __all__ = [
 ]
 
 PLATFORM_STATUSES = frozenset({"running", "paused", "disabled", "inactive", "error"})
+CONNECTION_STATES = frozenset(
+    {"connecting", "connected", "reconnecting", "failed", "paused", "disabled"}
+)
 CREATOR_STATUSES = PLATFORM_STATUSES
 ACTOR_KINDS = frozenset({"actor", "supervisor"})
 ACTOR_STATES = frozenset({"starting", "running", "restarting", "stopping", "stopped", "failed"})
@@ -147,14 +150,20 @@ class PlatformStatus:
     status: str = attrs.field(validator=_one_of(PLATFORM_STATUSES))
     creator_id: str | None = attrs.field(default=None, validator=_opt_str)
     name: str | None = attrs.field(default=None, validator=_opt_str)  # display name
+    # The connection lifecycle's state (`actors.connection.ConnectionState` values), when known.
+    state: str | None = attrs.field(default=None, validator=v.optional(v.in_(CONNECTION_STATES)))
     last_heartbeat: datetime | None = attrs.field(default=None, validator=_opt_aware)
     last_event_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
     error: str | None = attrs.field(default=None, validator=_opt_str)
     paused_reason: str | None = attrs.field(default=None, validator=_opt_str)
+    next_retry_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
+    attempts: int = attrs.field(default=0, validator=_count)
     messages: int = attrs.field(default=0, validator=_count)
     triggers: int = attrs.field(default=0, validator=_count)
     actions: int = attrs.field(default=0, validator=_count)
     errors: int = attrs.field(default=0, validator=_count)
+    connects: int = attrs.field(default=0, validator=_count)
+    disconnects: int = attrs.field(default=0, validator=_count)
 
 
 @attrs.frozen(kw_only=True)

@@ -235,7 +235,7 @@ async def serve(
             log.info(
                 "runtime started",
                 version=RUNTIME_VERSION,
-                creators=len(config.creators),
+                creators=sum(1 for c in config.creators if c.enabled),  # started ones only
                 http=f"{config.http.host}:{port}" if port else None,
                 exports=str(paths.exports),
             )

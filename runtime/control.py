@@ -9,10 +9,9 @@ from typing import Any
 import trio
 
 from actors import Actor
+from exports.health import status_report
 from runtime.http import HttpApp, HttpError, Request, Response, json_response, serve_http
 from supervisors import Supervisor
-
-HEALTHY = frozenset({"running"})
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -37,8 +36,12 @@ def tree_rows(root: Supervisor) -> list[dict[str, Any]]:
 def build_app(
     root: Supervisor, *, token: str | None, version: str, watch_secret: str | None = None
 ) -> HttpApp:
-    """`GET /status` (open, loopback by default), the token-protected control API, and the
-    Twitch EventSub webhook when watching is configured with a secret."""
+    """`GET /status`, `/livez` and `/readyz` (open, loopback by default), the token-protected
+    control API, and the Twitch EventSub webhook when watching is configured with a secret.
+
+    `/status` answers 200 while the process serves: `ok` when every enabled component is
+    connected or running, else `degraded` naming each component and why (`exports.health`).
+    `/livez` is 200 while the tree runs; `/readyz` is 200 only when `ok`, else 503."""
     app = HttpApp(token=token)
     # Feature routes are imported only when the feature is configured.
     if watch_secret is not None:
@@ -51,15 +54,23 @@ def build_app(
         register_clip_routes(app, lambda: root.lookup("clips/jobs"), lambda: root.lookup("store"))
 
     async def status(_request: Request) -> Response:
-        rows = tree_rows(root)
-        degraded = [r["path"] for r in rows if r["state"] not in HEALTHY]
+        report = status_report(root.tree())
+        return json_response(report.body(version=version))
+
+    async def livez(_request: Request) -> Response:
+        alive = root.statistics()["state"] == "running"
+        return json_response(
+            {"status": "alive" if alive else root.statistics()["state"]},
+            status=200 if alive else 503,
+        )
+
+    async def readyz(_request: Request) -> Response:
+        report = status_report(root.tree())
         body = {
-            "status": "degraded" if degraded else "ok",
-            "version": version,
-            "degraded": degraded,
-            "components": rows,
+            "status": report.status,
+            "degraded": [{"path": c.path, "reason": c.reason} for c in report.degraded],
         }
-        return json_response(body, status=503 if degraded else 200)
+        return json_response(body, status=200 if report.ok else 503)
 
     async def actors(_request: Request) -> Response:
         return json_response({"actors": tree_rows(root)})
@@ -80,6 +91,8 @@ def build_app(
         return json_response({"restarted": f"{root.name}/{path}"})
 
     app.route("GET", "/status", status, auth=False)
+    app.route("GET", "/livez", livez, auth=False)
+    app.route("GET", "/readyz", readyz, auth=False)
     app.route("GET", "/actors", actors, auth=True)
     app.route("POST", "/actors/{path:path}/restart", restart, auth=True)
     return app

@@ -185,6 +185,7 @@ def _watch_and_discord(
     from actors.notify import NotificationDispatcher, rules_from_config
     from actors.watch import LiveMonitor
     from actors.watch.helix_client import HELIX_BASE, OAUTH_BASE, HelixClient
+    from exports.health import status_report
     from runtime.control_plane import RuntimeControl
 
     specs: list[ChildSpec] = []
@@ -247,6 +248,9 @@ def _watch_and_discord(
                     admin_user_ids=discord.admin_user_ids,
                     gateway_url=discord.gateway_url or DEFAULT_GATEWAY_URL,
                     api_base=api_base,
+                    health=lambda: status_report(root().tree()),
+                    admin_channel_id=discord.admin_channel_id,
+                    alert_after=discord.alert_after_seconds,
                 ),
             )
         )

@@ -6,14 +6,15 @@ on the wall clock (`ring.SegmentRing`), deletes what fell out of the buffer, and
 ring (`ring.json`) so a restarted process can still cut clips requested before it died.
 
 Liveness: ffmpeg has a socket timeout, and the actor restarts it when no segment has completed
-for `stall_seconds`; it reconnects with exponential backoff and jitter after every exit.
+for `stall_seconds`. Every ffmpeg run is one session of `actors.connection.Lifecycle`: it
+reconnects with exponential backoff and jitter after every exit (starting over once a run
+produced footage), and its health says why the capture is not running.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import subprocess
 import time
@@ -29,6 +30,8 @@ from actors.clips.ffmpeg import StderrTail, capture_command, stop_ffmpeg
 from actors.clips.messages import Snapshot, SnapshotFailed, TakeSnapshot
 from actors.clips.ring import NotBuffered, Segment, SegmentRing, parse_segment_list
 from actors.clips.snapshot import write_snapshot
+from actors.connection import ConnectionHealth, Lifecycle, SessionEnded
+from supervisors import Backoff
 
 RING_FILE = "ring.json"
 _SEGMENT_NAME = re.compile(r"r(\d+)_\d{6}\.ts")
@@ -64,14 +67,19 @@ class ClipCapture(Actor):
         self.buffer_seconds = buffer_seconds
         self.poll_seconds = poll_seconds
         self.stall_seconds = stall_seconds or max(4 * segment_seconds, 20.0)
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
         self._clock = clock
+        self.lifecycle = Lifecycle(
+            "capture",
+            creator_id=creator_id,
+            target="the capture URL",  # never the URL itself: it may hold a stream key
+            backoff=Backoff(initial=backoff_initial, maximum=backoff_max, jitter=0.2),
+            person_backoff=Backoff(initial=30.0, maximum=300.0, jitter=0.2),
+            max_person_failures=None,  # ffmpeg installed or a secret set later is picked up
+            stable_after=0.0,  # a run that produced footage starts the backoff over
+        )
         self.ring = SegmentRing(buffer_seconds=buffer_seconds, segment_seconds=segment_seconds)
         self._lock = trio.Lock()
         self._new_segment = trio.Event()
-        self.status = "starting"
-        self.error: str | None = None
         self.ffmpeg_pid: int | None = None
         self.restarts = 0
         self.segments_seen = 0
@@ -138,30 +146,38 @@ class ClipCapture(Actor):
 
     # ------------------------------------------------------------------ the ffmpeg loop
 
+    @property
+    def status(self) -> str:
+        """connecting | running | reconnecting | failed (the capture's own words)."""
+        state = self.lifecycle.state.value
+        return "running" if state == "connected" else state
+
+    @property
+    def error(self) -> str | None:
+        """Why the last ffmpeg run ended (kept after recovery; the health says if it is current)."""
+        return self.lifecycle.last_error
+
     async def run(self) -> None:
-        failures = 0
-        while True:
-            run = self._next_run
-            self._next_run += 1
-            got_segments = await self._run_ffmpeg(run)
-            failures = 0 if got_segments else failures + 1
+        await self.lifecycle.run(self._session, log=self.log)
+
+    async def _session(self) -> None:
+        run = self._next_run
+        self._next_run += 1
+        try:
+            await self._run_ffmpeg(run)
+        finally:
             self.restarts += 1
             self.ffmpeg_pid = None
-            delay = min(self.backoff_max, self.backoff_initial * 2 ** min(failures, 16))
-            delay *= random.uniform(0.8, 1.2)  # jitter: creators must not reconnect in lockstep
-            if self.status != "error":
-                self.status = "reconnecting"
-            self.log.info("capture restarting", run=run, delay=round(delay, 2), error=self.error)
-            await trio.sleep(delay)
 
-    async def _run_ffmpeg(self, run: int) -> bool:
-        """One ffmpeg run until it exits or stalls; True when it produced segments."""
+    async def _run_ffmpeg(self, run: int) -> None:
+        """One ffmpeg run until it exits or stalls; raises why it ended."""
         list_size = int(self.buffer_seconds / self.segment_seconds) + 4
         try:
             url = self._url()
         except Exception as exc:  # a secret that cannot be revealed: keep trying later
-            self.status, self.error = "error", f"capture URL unavailable: {type(exc).__name__}"
-            return False
+            raise SessionEnded(
+                f"capture URL unavailable: {type(exc).__name__}", needs_person=True
+            ) from None
         cmd = capture_command(
             self.ffmpeg,
             url,
@@ -171,7 +187,6 @@ class ClipCapture(Actor):
             list_size=list_size,
         )
         tail = StderrTail()
-        before = self.segments_seen
         async with trio.open_nursery() as nursery:
             try:
                 process: trio.Process = await nursery.start(
@@ -186,21 +201,29 @@ class ClipCapture(Actor):
                     )
                 )
             except OSError as exc:
-                self.status = "error"
-                self.error = f"ffmpeg could not be started ({self.ffmpeg!r}): {exc.strerror or exc}"
-                return False
+                raise SessionEnded(
+                    f"ffmpeg could not be started ({self.ffmpeg!r}): {exc.strerror or exc}",
+                    needs_person=True,
+                ) from None
             self.ffmpeg_pid = process.pid
-            self.status = "connecting"
             nursery.start_soon(_drain, process.stderr, tail)
-            nursery.start_soon(self._watch, run, process)
-            await process.wait()
-            nursery.cancel_scope.cancel()
-        reason = self._scrub(tail.last() or f"ffmpeg exited with code {process.returncode}")
-        self.error = f"capture stopped: {reason}"
-        self.status = "reconnecting"
-        return self.segments_seen > before
+            stalled = await self._watch_until_exit(run, process, nursery)
+        reason = stalled or self._scrub(
+            tail.last() or f"ffmpeg exited with code {process.returncode}"
+        )
+        raise SessionEnded(f"capture stopped: {reason}")
 
-    async def _watch(self, run: int, process: trio.Process) -> None:
+    async def _watch_until_exit(
+        self, run: int, process: trio.Process, nursery: trio.Nursery
+    ) -> str | None:
+        """Serve the run until ffmpeg exits; the stall reason when we stopped it."""
+        stalled: list[str] = []
+        nursery.start_soon(self._watch, run, process, stalled)
+        await process.wait()
+        nursery.cancel_scope.cancel()
+        return stalled[0] if stalled else None
+
+    async def _watch(self, run: int, process: trio.Process, stalled: list[str]) -> None:
         list_path = self.folder / f"r{run}.csv"
         last_progress = self._clock()
         while True:
@@ -219,12 +242,13 @@ class ClipCapture(Actor):
                 last_progress = now
                 self.segments_seen += len(added)
                 self.last_segment_at = now
-                self.status, self.error = "running", None
+                self.lifecycle.saw_traffic()
+                self.lifecycle.mark_connected(f"{len(self.ring.segments)} segments buffered")
                 self._new_segment.set()
                 self._new_segment = trio.Event()
             elif now - last_progress > self.stall_seconds:
                 self.log.warning("capture stalled", seconds=round(now - last_progress, 1))
-                self.error = f"no footage for {now - last_progress:.0f} s"
+                stalled.append(f"no footage for {now - last_progress:.0f} s")  # before it exits
                 await stop_ffmpeg(process)
                 return
 
@@ -254,7 +278,7 @@ class ClipCapture(Actor):
         # Wait (bounded) for the segment that holds the requested end to complete.
         # Wait only while footage is arriving: with the stream down, nothing newer will come
         # (a clip of an ended stream is cut from what is there, at once).
-        wait = msg.wait_seconds if self.status == "running" else 0.0
+        wait = msg.wait_seconds if self.lifecycle.is_connected else 0.0
         with trio.move_on_after(wait):
             while (self.ring.newest_end or 0.0) < msg.end:
                 await self._new_segment.wait()
@@ -281,6 +305,10 @@ class ClipCapture(Actor):
                 return SnapshotFailed(reason=f"could not copy the footage: {exc}")
         self.snapshots += 1
         return snap
+
+    def health(self) -> ConnectionHealth:
+        """The capture's health: connected while footage arrives."""
+        return self.lifecycle.health(errors=self.snapshot_failures)
 
     def snapshot(self) -> dict[str, Any]:
         return {

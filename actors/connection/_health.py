@@ -35,6 +35,15 @@ _HEALTHY = frozenset({ConnectionState.CONNECTED, ConnectionState.PAUSED, Connect
 _FAILING = frozenset({ConnectionState.RECONNECTING, ConnectionState.FAILED})
 
 
+_STATUS = {
+    ConnectionState.CONNECTING: "inactive",
+    ConnectionState.RECONNECTING: "error",
+    ConnectionState.FAILED: "error",
+    ConnectionState.PAUSED: "paused",
+    ConnectionState.DISABLED: "disabled",
+}
+
+
 class LifecycleEventKind(enum.Enum):
     """What happened at a transition (the telemetry's event types)."""
 
@@ -92,6 +101,7 @@ class ConnectionHealth:
     last_error_at: datetime | None = None
     paused_reason: str | None = None
     detail: str | None = None  # e.g. "no live stream"
+    idle: bool = False  # connected, but nothing to serve (no live stream): "inactive"
     connects: int = 0
     disconnects: int = 0
     connect_failures: int = 0
@@ -109,6 +119,13 @@ class ConnectionHealth:
     def failing(self) -> bool:
         """True when this component should make the runtime read as degraded."""
         return self.enabled and self.state.failing
+
+    @property
+    def status(self) -> str:
+        """The dashboard's status word: running, inactive, paused, disabled or error."""
+        if self.state is ConnectionState.CONNECTED:
+            return "inactive" if self.idle else "running"
+        return _STATUS[self.state]
 
     @property
     def error(self) -> str | None:

@@ -99,11 +99,13 @@ async def open_websocket(
     connector: Connector | None = None,
     connect_timeout: float = 10.0,
     close_timeout: float = 2.0,
+    max_message_size: int = 2**20,  # trio-websocket's own default, 1 MiB
 ) -> AsyncIterator[trio_websocket.WebSocketConnection]:
     """A client WebSocket to `target`, over the stream `connector` opens (the network by
-    default). One deadline covers the stream and the handshake (`trio.TooSlowError`). On exit
-    the close handshake gets `close_timeout` seconds (a stalled peer never answers it), then
-    the stream is closed."""
+    default). One deadline covers the stream and the handshake (`trio.TooSlowError`). On a
+    normal exit the close handshake gets `close_timeout` seconds (a stalled peer never answers
+    it); the stream is then closed (at once when the body raised). A message larger than
+    `max_message_size` closes the connection (1009)."""
     connect = connector or tcp_connector
     stream: trio.abc.Stream | None = None
     single: BaseException | None = None
@@ -115,12 +117,12 @@ async def open_websocket(
                     ws = await trio_websocket.wrap_client_stream(
                         nursery, stream, target.host_header, target.resource
                     )
-                try:
-                    yield ws
-                finally:
-                    with trio.move_on_after(close_timeout) as scope:
-                        scope.shield = True
-                        await ws.aclose()
+                yield ws
+                # A normal exit says goodbye; after a failure (a dead link, our own reason
+                # to leave, a cancellation) the stream is just closed below, at once.
+                with trio.move_on_after(close_timeout) as scope:
+                    scope.shield = True
+                    await ws.aclose()
             finally:
                 if stream is not None:
                     await trio.aclose_forcefully(stream)

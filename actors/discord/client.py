@@ -4,9 +4,10 @@ The actor owns the WebSocket (trio-websocket) and the clock; `actors.discord.gat
 decides what to send and when: HELLO -> IDENTIFY (intents: GUILDS only, a slash-command bot
 needs no more) or RESUME, heartbeats with the first one jittered, a missed ACK = a zombie
 connection -> reconnect and RESUME, op 7 -> resume, op 9 -> resume or identify anew. A close
-code that retrying cannot fix (4004 bad token, 4010-4014) puts the actor in a clear ``error``
-state and it stops connecting: no retry loop against a revoked token. Other failures
-reconnect with exponential backoff and jitter; a connection that sends no HELLO within
+code that retrying cannot fix (4004 bad token, 4010-4014) fails the connection lifecycle
+(`actors.connection.Lifecycle`, state `failed`) and it stops connecting: no retry loop against
+a revoked token. Other failures reconnect with the lifecycle's backoff and jitter (at least
+the delay the gateway machine asks for); a connection that sends no HELLO within
 `hello_timeout` is dropped.
 
 Slash commands (`actors.discord.commands`) are registered per configured guild (bulk
@@ -30,6 +31,15 @@ import trio
 import trio_websocket
 
 from actors import Actor
+from actors.connection import (
+    ConnectionHealth,
+    Connector,
+    Lifecycle,
+    SessionEnded,
+    WebSocketTarget,
+    describe_failure,
+    open_websocket,
+)
 from actors.discord.commands import COMMANDS, CommandError, ControlPlane, run_command
 from actors.discord.gateway import (
     DEFAULT_GATEWAY_URL,
@@ -53,6 +63,8 @@ from actors.discord.restclient import (
     DiscordRest,
     RateLimited,
 )
+from exports.health import HealthAlerts, StatusReport
+from supervisors import Backoff
 
 __all__ = ["DiscordGateway"]
 
@@ -93,6 +105,11 @@ class DiscordGateway(Actor):
         backoff_max: float = 60.0,
         enabled: bool = True,
         random: Callable[[], float] = random.random,
+        connector: Connector | None = None,
+        health: Callable[[], StatusReport] | None = None,
+        admin_channel_id: str | None = None,
+        alert_after: float = 300.0,
+        alert_check_seconds: float = 15.0,
     ) -> None:
         self._token = token
         self._control = control
@@ -107,11 +124,27 @@ class DiscordGateway(Actor):
         self.defer_after = defer_after
         self.command_timeout = command_timeout
         self.hello_timeout = hello_timeout
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
         self.enabled = enabled
         self._random = random
+        self._connector = connector
+        self._health = health
+        self.admin_channel_id = admin_channel_id
+        self._alerts = HealthAlerts(after=alert_after)
+        self.alert_check_seconds = alert_check_seconds
+        self.alerts_posted = 0
         self._gw: Gateway | None = None
+        try:
+            target: str | None = WebSocketTarget.parse(gateway_url).address
+        except ValueError:
+            target = None
+        self.lifecycle = Lifecycle(
+            "discord",
+            enabled=enabled,
+            target=target,
+            backoff=Backoff(initial=backoff_initial, maximum=backoff_max, jitter=0.5),
+            max_person_failures=1,  # a refused token or intents do not heal by retrying
+            stable_after=0.0,  # a session that reached READY starts the backoff over
+        )
         # guild id -> {"name": str, "present": bool}
         self.guilds: dict[str, dict[str, Any]] = {
             g: {"name": "", "present": False} for g in guild_ids
@@ -122,8 +155,6 @@ class DiscordGateway(Actor):
         self.started_at: datetime | None = None
         self.last_heartbeat: datetime | None = None
         self.last_event_at: datetime | None = None
-        self.status = "starting"
-        self.error: str | None = None
         self.connects = 0
         self.identifies = 0
         self.resumes = 0
@@ -136,7 +167,6 @@ class DiscordGateway(Actor):
         self.errors = 0
         self.active_tasks = 0
         self._registering = False
-        self._session_connected = False  # READY/RESUMED seen on the current connection
 
     def __repr__(self) -> str:  # never the token
         return f"<DiscordGateway status={self.status} connects={self.connects}>"
@@ -150,7 +180,6 @@ class DiscordGateway(Actor):
         if self._rest is None:
             self._rest = DiscordRest(token=self._token, base_url=self._api_base)
         self.started_at = datetime.now(UTC)
-        self.status = "running" if self.enabled else "disabled"
 
     async def on_stop(self) -> None:
         self.running = False
@@ -171,64 +200,78 @@ class DiscordGateway(Actor):
 
     # ------------------------------------------------------------------ connection loop
 
-    async def run(self) -> None:
-        if not self.enabled:
-            await trio.sleep_forever()
-        assert self._gw is not None
-        self.running = True
-        failures = 0
-        while True:
-            url = self._gw.connect_url
-            self.connects += 1
-            outcome, was_connected = await self._connect_once(url)
-            if isinstance(outcome, Fatal):
-                self.status = "error"
-                self.error = f"discord gateway: {outcome.reason} (close code {outcome.code})"
-                self.running = False
-                self.log.error(
-                    "discord gateway stopped for good", code=outcome.code, reason=outcome.reason
-                )
-                await trio.sleep_forever()  # stay visible in the tree, with the error shown
-            self.reconnects += 1
-            failures = 0 if was_connected else failures + 1
-            delay = outcome.delay
-            if failures:
-                backoff = min(self.backoff_max, self.backoff_initial * 2 ** (failures - 1))
-                delay = max(delay, backoff * (0.5 + 0.5 * self._random()))
-            self.log.info(
-                "discord gateway reconnecting",
-                reason=outcome.reason,
-                resume=outcome.resume,
-                delay=delay,
-            )
-            await trio.sleep(delay)
+    @property
+    def status(self) -> str:
+        """running | error | disabled | inactive (the dashboard's words)."""
+        return self.health().status
 
-    async def _connect_once(self, url: str) -> tuple[Reconnect | Fatal, bool]:
-        assert self._gw is not None
-        self._session_connected = False
+    @property
+    def error(self) -> str | None:
+        """Why the gateway is not connected, as a sentence (None while it is)."""
+        return self.health().error
+
+    async def run(self) -> None:
+        if self.enabled:
+            self.running = True
+            if self._health is not None and self.admin_channel_id is not None:
+                self.nursery.start_soon(self._tell_admins)
         try:
-            async with trio_websocket.open_websocket_url(
-                url, max_message_size=_MAX_FRAME, connect_timeout=10, disconnect_timeout=2
+            await self.lifecycle.run(self._connect_once, log=self.log)
+        finally:
+            self.running = False
+
+    async def _connect_once(self) -> None:
+        """One connection to the gateway, served until it ends (always raises why)."""
+        gw = self._gw
+        assert gw is not None
+        url = gw.connect_url
+        self.connects += 1
+        if self.connects > 1:
+            self.reconnects += 1
+        try:
+            async with open_websocket(
+                WebSocketTarget.parse(url),
+                connector=self._connector,
+                connect_timeout=10,
+                max_message_size=_MAX_FRAME,
             ) as ws:
                 outcome = await self._session(ws)
         except trio_websocket.ConnectionClosed as exc:
-            code = exc.reason.code if exc.reason is not None else None
-            outcome = self._closed(code)
-        except trio_websocket.ConnectionRejected as exc:
-            outcome = self._closed(None, f"handshake rejected ({exc.status_code})")
-        except (trio_websocket.HandshakeError, OSError, trio.BrokenResourceError) as exc:
-            outcome = self._closed(None, f"connect failed: {type(exc).__name__}")
-        return outcome, self._session_connected
+            outcome = self._closed(exc.reason.code if exc.reason is not None else None)
+        except BaseException as exc:
+            if describe_failure(exc) is not None:
+                self._closed(None)  # the machine learns the link is gone; the lifecycle says why
+            raise
+        if isinstance(outcome, Fatal):
+            self.running = False
+            raise SessionEnded(
+                f"discord gateway: {outcome.reason} (close code {outcome.code})",
+                needs_person=True,
+            )
+        raise SessionEnded(outcome.reason, immediate=outcome.delay == 0, min_delay=outcome.delay)
+
+    async def _tell_admins(self) -> None:
+        """Post to the admin channel when a component stays failing, and when it recovers."""
+        assert self._health is not None and self._rest is not None
+        while True:
+            await trio.sleep(self.alert_check_seconds)
+            for alert in self._alerts.update(self._health(), trio.current_time()):
+                path = f"/channels/{self.admin_channel_id}/messages"
+                try:
+                    await self._rest.request("POST", path, json={"content": alert.text()[:2000]})
+                except (DiscordHttpError, RateLimited, httpx.HTTPError) as exc:
+                    self.errors += 1
+                    self._alerts.retry(alert)
+                    self.log.warning("admin alert not posted", error=type(exc).__name__)
+                else:
+                    self.alerts_posted += 1
+                    self.log.info("admins told", component=alert.path, recovered=alert.recovered)
 
     def _closed(self, code: int | None, reason: str | None = None) -> Reconnect | Fatal:
         assert self._gw is not None
         outs = self._gw.connection_closed(code, now=trio.current_time())
         for out in outs:
-            if isinstance(out, Fatal):
-                return out
-            if isinstance(out, Reconnect):
-                if reason:
-                    self.log.info("discord connection failed", reason=reason)
+            if isinstance(out, Fatal | Reconnect):
                 return out
         # The machine was already disconnected (we closed first): resume if it can.
         return Reconnect(
@@ -252,7 +295,7 @@ class DiscordGateway(Actor):
             now = trio.current_time()
             if raw is None:
                 if gw.next_deadline is None:  # no HELLO in time: a dead or hostile server
-                    outs = [self._closed(None, "no HELLO")]
+                    outs = [self._closed(None, f"no HELLO within {self.hello_timeout:g} s")]
                 else:
                     outs = gw.tick(now)
             else:
@@ -289,9 +332,7 @@ class DiscordGateway(Actor):
         self.last_event_at = datetime.now(UTC)
         d = event.d if isinstance(event.d, dict) else {}
         if event.t in ("READY", "RESUMED"):
-            self._session_connected = True
-            self.error = None
-            self.status = "running"
+            self.lifecycle.mark_connected(f"session {event.t.lower()}")
         if event.t == "READY":
             app = d.get("application")
             if (
@@ -450,6 +491,15 @@ class DiscordGateway(Actor):
 
     # ------------------------------------------------------------------ snapshot
 
+    def health(self) -> ConnectionHealth:
+        """The gateway connection's health with the bot's counters."""
+        return self.lifecycle.health(
+            messages=self.interactions,
+            actions=self.answered,
+            errors=self.errors + self.bad_frames,
+            last_event_at=self.last_event_at,
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """discord/runtime.json fields (see `exports.views.DiscordView`/`GuildView`)."""
         configured = set(self.guild_ids)
@@ -492,6 +542,7 @@ class DiscordGateway(Actor):
             "deferred": self.deferred,
             "refused": self.refused,
             "bad_frames": self.bad_frames,
+            "alerts_posted": self.alerts_posted,
             "errors": self.errors,
             "error": self.error,
         }

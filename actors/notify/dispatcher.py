@@ -28,6 +28,7 @@ import httpx
 import trio
 
 from actors import Actor, ActorRef
+from actors.connection import ConnectionHealth, Lifecycle, describe_failure
 from actors.discord.restclient import DiscordHttpError, DiscordRest, RateLimited
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
@@ -86,8 +87,13 @@ class NotificationDispatcher(Actor):
         self.recovered = 0
         self.last_error: str | None = None
         self.last_delivery_at: int | None = None
+        # Retries are scheduled per entry in the durable outbox; the lifecycle only keeps
+        # the health: connected after a delivery, reconnecting/failed after a failed one.
+        self.lifecycle = Lifecycle("notify", target="Discord", stable_after=0.0)
 
     async def on_start(self) -> None:
+        self.lifecycle.log = self.log
+        self.lifecycle.mark_connected("nothing delivered yet", idle=True)
         if self._rest is None:
             self._rest = DiscordRest()
         now = self._clock_ms()
@@ -156,8 +162,10 @@ class NotificationDispatcher(Actor):
             error = f"HTTP {exc.status} {exc.message}".strip()
             outcome = _dead(error) if exc.permanent else self._failure(error)
         except (httpx.HTTPError, OSError) as exc:
-            # The exception text may embed the URL (and so the webhook token): type only.
-            error = f"transport error: {type(exc).__name__}"
+            # The exception text may embed the URL (and so the webhook token): the sentence
+            # names the host only, else the type only.
+            failure = describe_failure(exc)
+            error = failure.reason if failure else f"transport error: {type(exc).__name__}"
             outcome = self._failure(error)
         except _Undeliverable as exc:
             error = str(exc)
@@ -183,8 +191,14 @@ class NotificationDispatcher(Actor):
         if after.state == "delivered":
             self.delivered += 1
             self.last_delivery_at = now
+            self.lifecycle.mark_connected("delivering")
             return
         self.last_error = after.last_error or error
+        # A dead entry (refused for good) needs a person; a rate limit is no failure.
+        if after.state == "dead":
+            self.lifecycle.note_failure(self.last_error or "undeliverable", needs_person=True)
+        elif not error or not error.startswith("rate limited"):
+            self.lifecycle.note_failure(self.last_error or "delivery failed")
         if after.state == "dead":
             self.dead += 1
             self.log.warning("notification dead-lettered", entry=entry.id, reason=after.last_error)
@@ -244,6 +258,10 @@ class NotificationDispatcher(Actor):
             await self._bot_rest.request("POST", f"/channels/{target}/messages", json=body)
         else:
             raise _Undeliverable(f"unknown destination kind {kind!r}")
+
+    def health(self) -> ConnectionHealth:
+        """Whether notifications get through (the last attempt's outcome)."""
+        return self.lifecycle.health(actions=self.delivered, errors=self.dead, last_event_at=None)
 
     def snapshot(self) -> dict[str, Any]:
         """Counters for jobs.json/telemetry (the entries themselves: `state.outbox.list_outbox`)."""

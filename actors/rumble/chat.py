@@ -11,9 +11,10 @@
   `chat_seen` table when a store is given), so the sliding window of recent messages, a
   re-poll or a restart never delivers one twice.
 - `paused` in the configuration: status "paused" with `paused_reason`, and no request at all.
-- Errors: network errors, 5xx, 429, unreadable bodies and stalls (`request_timeout`) back off
-  exponentially with jitter; 401/403/404 (a revoked or wrong key) put the actor in "error" and
-  retry slowly. Never a tight loop.
+- Errors end the lifecycle's session (`actors.connection.Lifecycle`): network errors, 5xx, 429,
+  unreadable bodies and stalls (`request_timeout`) back off exponentially with jitter (from
+  `poll_seconds`); 401/403/404 (a revoked or wrong key) need a person (`failed`) and retry
+  slowly. Never a tight loop.
 - `SendChat`: the Live Stream API is read-only, so replies are dropped with the counted reason
   "read_only" (sending needs Rumble's logged-in chat API, which this runtime does not use).
 """
@@ -30,10 +31,12 @@ import trio
 
 from actors import Actor, ActorRef
 from actors.chat import SendChat
+from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, Outbox, SessionEnded
 from actors.ratelimit import RateGovernor, RateKey, acquire
 from actors.recent import SeenMessages
 from actors.rumble import livestream
 from config.models import RumbleConfig
+from supervisors import Backoff
 
 __all__ = ["RumbleChat"]
 
@@ -42,14 +45,8 @@ DEFAULT_PAUSED_REASON: Final = "paused in configuration"
 
 _TRANSPORT_ERRORS: Final = (httpx.TransportError, OSError, trio.BrokenResourceError)
 
-
-class _Failed(Exception):
-    """One poll failed; `fatal` when only a configuration change can help."""
-
-    def __init__(self, what: str, *, fatal: bool = False) -> None:
-        super().__init__(what)
-        self.what = what
-        self.fatal = fatal
+#: HTTP answers that mean the key in the URL is wrong or revoked: a person must act.
+_KEY_REFUSED: Final = frozenset({401, 403, 404})
 
 
 class RumbleChat(Actor):
@@ -82,29 +79,36 @@ class RumbleChat(Actor):
         self.governor = governor if governor is not None else RateGovernor()
         self._rng = rng if rng is not None else random.Random()
         self.request_timeout = request_timeout
-        self.backoff_maximum = backoff_maximum
-        self.backoff_jitter = backoff_jitter
-        self.error_retry_initial = error_retry_initial
-        self.error_retry_maximum = error_retry_maximum
         self._dedupe_size = dedupe_size
         self._poll_key = RateKey(platform=PLATFORM, creator_id=creator_id, action="poll")
         self._seen: SeenMessages | None = None
-
-        if not config.enabled:
-            self.status = "disabled"
-        elif config.paused:
-            self.status = "paused"
-        else:
-            self.status = "inactive"
-        self.paused_reason: str | None = (
-            (config.paused_reason or DEFAULT_PAUSED_REASON) if config.paused else None
+        try:
+            # Only the host is ever shown: the rest of the URL holds the key.
+            self._host = httpx.URL(config.api_url.reveal()).host or "the Rumble API"
+        except httpx.InvalidURL:
+            self._host = "the Rumble API"
+        self.lifecycle = Lifecycle(
+            PLATFORM,
+            enabled=config.enabled,
+            creator_id=creator_id,
+            target=self._host,
+            backoff=Backoff(
+                initial=config.poll_seconds, maximum=backoff_maximum, jitter=backoff_jitter
+            ),
+            person_backoff=Backoff(
+                initial=error_retry_initial, maximum=error_retry_maximum, jitter=backoff_jitter
+            ),
+            max_person_failures=None,  # a key fixed upstream is picked up on the slow retry
+            stable_after=0.0,  # one good answer proves the API reachable again
+            clock=clock,
+            rng=self._rng,
         )
-        self.error: str | None = None
+        self.outbox = Outbox(platform=PLATFORM, capacity=0)  # read-only: nothing is queued
+
         self.stream_id: str | None = None
         self.stream_title: str | None = None
         self.watching_now: int | None = None
         self.requests = 0
-        self.failures = 0
         self.timeouts = 0
         self.http_errors: dict[str, int] = {}
         self.parse_errors = 0
@@ -112,12 +116,11 @@ class RumbleChat(Actor):
         self.messages = 0
         self.rants = 0
         self.duplicates = 0
-        self.dropped = 0
-        self.dropped_reasons: dict[str, int] = {}
         self.last_event_at: datetime | None = None
         self.last_success_at: datetime | None = None
 
     async def on_start(self) -> None:
+        self.outbox.log = self.log  # drops are logged with the actor's path
         self._seen = SeenMessages(
             platform=PLATFORM,
             creator_id=self.creator_id,
@@ -133,47 +136,22 @@ class RumbleChat(Actor):
         )
 
     async def run(self) -> None:
-        if not self.config.enabled:
-            self.log.info("rumble chat disabled")
+        if self.config.enabled and self.config.paused:
+            self.lifecycle.pause(self.config.paused_reason or DEFAULT_PAUSED_REASON)
             await trio.sleep_forever()
-        if self.config.paused:
-            self.log.info("rumble chat paused", reason=self.paused_reason)
-            await trio.sleep_forever()
-        failures = 0
-        fatal = 0
         async with httpx.AsyncClient(
             transport=self._transport, timeout=self.request_timeout
         ) as client:
-            while True:
-                await acquire(self.governor, self._poll_key)
-                try:
+
+            async def serve() -> None:
+                while True:
+                    await acquire(self.governor, self._poll_key)
                     await self._poll_once(client)
-                except _Failed as failed:
-                    self.failures += 1
-                    if failed.fatal:
-                        fatal += 1
-                        base = min(
-                            self.error_retry_maximum,
-                            self.error_retry_initial * 2 ** min(fatal - 1, 32),
-                        )
-                        self.status = "error"
-                    else:
-                        failures += 1
-                        base = min(
-                            self.backoff_maximum,
-                            self.config.poll_seconds * 2 ** min(failures - 1, 32),
-                        )
-                        if failures >= 3:
-                            self.status = "error"
-                    self.error = failed.what
-                    delay = self._jitter(base)
-                    self.log.warning("rumble poll failed", error=failed.what, retry_in=delay)
-                    await trio.sleep(delay)
-                    continue
-                failures = fatal = 0
-                self.error = None
+
+            await self.lifecycle.run(serve, log=self.log)
 
     async def _poll_once(self, client: httpx.AsyncClient) -> None:
+        """One GET; a failure raises (the lifecycle backs off or, for a refused key, fails)."""
         self.requests += 1
         try:
             with trio.fail_after(self.request_timeout):
@@ -181,26 +159,26 @@ class RumbleChat(Actor):
                 response = await client.get(
                     self.config.api_url.reveal(), headers={"Accept": "application/json"}
                 )
-        except trio.TooSlowError:
-            self.timeouts += 1
-            raise _Failed("timeout") from None
         except httpx.InvalidURL:  # its message would quote the URL: name only the problem
-            raise _Failed("the configured API URL is not a valid URL", fatal=True) from None
-        except _TRANSPORT_ERRORS as exc:
-            if isinstance(exc, httpx.TimeoutException):
+            raise SessionEnded(
+                "the configured API URL is not a valid URL", needs_person=True
+            ) from None
+        except (*_TRANSPORT_ERRORS, trio.TooSlowError) as exc:
+            if isinstance(exc, trio.TooSlowError | httpx.TimeoutException):
                 self.timeouts += 1
-                raise _Failed("timeout") from None
-            raise _Failed(type(exc).__name__) from None
+            raise
         status = response.status_code
         if status != 200:
             name = f"http{status}"
             self.http_errors[name] = self.http_errors.get(name, 0) + 1
-            raise _Failed(f"HTTP {status}", fatal=status in (401, 403, 404))
+            raise HttpStatusError(status, self._host, needs_person=status in _KEY_REFUSED)
         try:
             data = livestream.parse_livestream_data(response.json())
         except (ValueError, livestream.RumbleParseError) as exc:
             self.parse_errors += 1
-            raise _Failed(f"unreadable response: {type(exc).__name__}") from None
+            raise SessionEnded(
+                f"unreadable response from {self._host}: {type(exc).__name__}"
+            ) from None
         now = self._clock()
         self.last_success_at = now
         if data.skipped:
@@ -212,14 +190,14 @@ class RumbleChat(Actor):
                 self.log.info("rumble stream over", stream_id=self.stream_id)
             self.stream_id = None
             self.watching_now = None
-            self.status = "inactive"
+            self.lifecycle.mark_connected("no live stream", idle=True)
             return
         if stream.id != self.stream_id:
             self.log.info("rumble live stream found", stream_id=stream.id)
         self.stream_id = stream.id
         self.stream_title = stream.title
         self.watching_now = stream.watching_now
-        self.status = "running"
+        self.lifecycle.mark_connected(f"reading live stream {stream.id}")
         await self._deliver(livestream.to_events(stream, now=now))
 
     async def _deliver(self, events: list[Any]) -> None:
@@ -244,19 +222,40 @@ class RumbleChat(Actor):
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
                     await self._seen.mark(delivered, self._clock())
 
-    def _jitter(self, seconds: float) -> float:
-        return seconds * self._rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
-
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
-            self._drop("read_only", message.trigger_id)
+            self.outbox.drop("read_only", message.trigger_id)
             return None
         raise TypeError(f"RumbleChat takes SendChat, got {type(message).__name__}")
 
-    def _drop(self, reason: str, trigger_id: str | None) -> None:
-        self.dropped += 1
-        self.dropped_reasons[reason] = self.dropped_reasons.get(reason, 0) + 1
-        self.log.warning("rumble reply dropped", reason=reason, trigger=trigger_id)
+    def health(self) -> ConnectionHealth:
+        """The API link's health with this actor's counters."""
+        return self.lifecycle.health(
+            messages=self.messages,
+            errors=self.lifecycle.connect_failures + self.lifecycle.disconnects,
+            dropped=self.outbox.dropped,
+            last_event_at=self.last_event_at,
+        )
+
+    @property
+    def status(self) -> str:
+        """running | inactive | paused | error | disabled (the dashboard's words)."""
+        return self.health().status
+
+    @property
+    def error(self) -> str | None:
+        """The failure being retried, as a sentence (None while working)."""
+        return self.health().error
+
+    @property
+    def paused_reason(self) -> str | None:
+        """Why polling is paused, else None."""
+        return self.lifecycle.paused_reason
+
+    @property
+    def dropped(self) -> int:
+        """Replies dropped (all reasons)."""
+        return self.outbox.dropped
 
     def snapshot(self) -> dict[str, Any]:
         """Status for the exports (never the API URL)."""
@@ -264,18 +263,21 @@ class RumbleChat(Actor):
             now = trio.current_time()
         except RuntimeError:
             now = 0.0
+        health = self.health()
+        outbox = self.outbox.statistics()
         return {
             "platform": PLATFORM,
             "creator_id": self.creator_id,
-            "status": self.status,
+            "status": health.status,
+            "state": health.state.value,
             "enabled": self.config.enabled,
             "messages": self.messages,
             "actions": 0,
-            "errors": self.failures + self.parse_errors,
+            "errors": health.errors + self.parse_errors,
             "last_event_at": self.last_event_at,
             "last_heartbeat": self.last_success_at,
-            "error": self.error,
-            "paused_reason": self.paused_reason,
+            "error": health.error,
+            "paused_reason": health.paused_reason,
             "stream_id": self.stream_id,
             "stream_title": self.stream_title,
             "watching_now": self.watching_now,
@@ -287,7 +289,7 @@ class RumbleChat(Actor):
             "skipped": self.skipped,
             "rants": self.rants,
             "duplicates": self.duplicates,
-            "dropped": self.dropped,
-            "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
+            "dropped": outbox.dropped,
+            "dropped_reasons": outbox.reasons(),
             "rate_limits": self.governor.statistics(now) if self._poll_key in self.governor else [],
         }

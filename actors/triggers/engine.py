@@ -98,6 +98,7 @@ class TriggerEngine(Actor):
         self._current: tuple[Action, PendingReply, Finish] | None = None
         self.messages = 0
         self.fired = 0
+        self.fired_by_platform: dict[str, int] = {}  # the platform of the triggering message
         self.actions = 0
         self.errors = 0
         self.last_event_at: datetime | None = None
@@ -220,6 +221,9 @@ class TriggerEngine(Actor):
             self._say(error, error.text)
         for action in result.actions:
             self.fired += 1
+            self.fired_by_platform[event.platform] = (
+                self.fired_by_platform.get(event.platform, 0) + 1
+            )
             self.last_fired[(self.creator.id, action.trigger_id)] = datetime.now(UTC)
             ops, topic, finish = self._plan(action, event)
             if durable:
@@ -538,6 +542,7 @@ class TriggerEngine(Actor):
         return {
             "messages": self.messages,
             "fired": self.fired,
+            "fired_by_platform": dict(sorted(self.fired_by_platform.items())),
             "actions": self.actions,
             "errors": self.errors,
             "last_event_at": self.last_event_at,

@@ -47,7 +47,6 @@ from actors.connection import (
     ConnectionHealth,
     ConnectionState,
     Lifecycle,
-    LifecycleEvent,
     SessionEnded,
     display_url,
 )
@@ -179,7 +178,8 @@ class TwitchEvents(Actor):
         self.grace = grace
         self.connect_timeout = connect_timeout
         self.lifecycle = Lifecycle(
-            f"twitch-{'events' if role == 'events' else 'chat'}",
+            # Chat over EventSub is the creator's `twitch` platform; channel events are apart.
+            "twitch-events" if role == "events" else "twitch",
             enabled=twitch.enabled,
             creator_id=creator.id,
             target=display_url(self.url),
@@ -187,7 +187,6 @@ class TwitchEvents(Actor):
             max_person_failures=None,  # a token fixed by a login later must be picked up
             clock=lambda: datetime.fromtimestamp(clock(), UTC),
             rng=rng,
-            on_event=self._lifecycle_event,
         )
         self.limit_retry_seconds = limit_retry_seconds
         self._clock = clock
@@ -909,9 +908,6 @@ class TwitchEvents(Actor):
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
-
-    def _lifecycle_event(self, event: LifecycleEvent) -> None:
-        self._telemetry(event.severity, f"{event.kind.value}: {event.reason or event.state.value}")
 
     def _telemetry(self, severity: str, message: str) -> None:
         if not message:

@@ -26,6 +26,7 @@ import trio
 
 from actors import Actor, ActorRef
 from actors._errors import unwrap_failure
+from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, SessionEnded
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule, outbox_ops
 from actors.store import Read, write
@@ -34,6 +35,7 @@ from actors.watch.helix_client import HelixClient
 from config.models import KICK_SLUG, TWITCH_ID, TWITCH_LOGIN
 from state import streams as sessions
 from state.timeutil import now_ms
+from supervisors import Backoff
 
 __all__ = [
     "WATCH_KINDS",
@@ -54,6 +56,7 @@ _VALID = {
     "kick": KICK_SLUG,
 }
 _MAX_BACKOFF = 600.0
+_HELIX = "the Twitch API"  # how failure sentences name Helix and its OAuth endpoint
 
 
 # What a poll can fail with and still be only a failed poll (backoff, not a crash).
@@ -156,8 +159,16 @@ class LiveMonitor(Actor):
         # authoritative for it: absent from a complete scan = offline)
         self._live: dict[tuple[str, str], tuple[str | None, bool]] = {}
         self._poll_wake = trio.Event()
-        self.status = "starting"
-        self.error: str | None = None
+        self.lifecycle = Lifecycle(
+            "watch",
+            enabled=enabled,
+            target=_HELIX,
+            backoff=Backoff(
+                initial=2 * poll_seconds, maximum=max(poll_seconds, _MAX_BACKOFF), jitter=0.1
+            ),
+            max_person_failures=None,  # a fixed client secret is picked up on the slow retry
+            stable_after=0.0,  # one good scan starts the backoff over
+        )
         self.polls = 0
         self.poll_requests = 0
         self.last_poll_requests = 0
@@ -184,7 +195,6 @@ class LiveMonitor(Actor):
         for session in open_sessions:
             polled = session.channel in self.watches["twitch"] or polled_any
             self._live[(session.platform, session.channel)] = (None, polled)
-        self.status = "running" if self.enabled else "disabled"
 
     async def on_stop(self) -> None:
         if (
@@ -196,33 +206,50 @@ class LiveMonitor(Actor):
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await helix.aclose()
 
+    @property
+    def polling(self) -> bool:
+        """Whether this monitor polls Helix itself (else webhooks, Kick and `PollNow` only)."""
+        return self.enabled and self.autopoll and self._helix is not None
+
     async def run(self) -> None:
-        if not self.enabled or not self.autopoll or self._helix is None:
+        if not self.polling:
             await trio.sleep_forever()  # webhooks, Kick and `PollNow` still work
-        failures = 0
+        await self.lifecycle.run(self._poll_forever, log=self.log)
+
+    async def _poll_forever(self) -> None:
+        """The lifecycle's session: scan, wait, scan...; a failed scan ends it (backoff)."""
         while True:
             if self._polled_watches():
-                try:
-                    await self.poll_once()
-                    failures = 0
-                except Exception as exc:
-                    # Requests run concurrently, so a failure may arrive wrapped in a group.
-                    cause = unwrap_failure(exc)
-                    if not isinstance(cause, _POLL_FAILURES):
-                        raise
-                    failures += 1
-                    self._fail(f"poll failed: {type(cause).__name__}: {cause}"[:300])
-            wait = self.poll_seconds * (2 ** min(failures, 6))
-            wait = min(wait, max(self.poll_seconds, _MAX_BACKOFF)) * (0.9 + 0.2 * self._rng())
+                failure = await self._scan()
+                if failure is not None:
+                    raise failure
+                watched = sum(len(self.watches[k]) for k in ("twitch", "twitch_id", "twitch_game"))
+                self.lifecycle.mark_connected(f"watching {watched} Twitch entries")
+            else:
+                self.lifecycle.mark_connected("nothing to poll", idle=True)
+            wait = self.poll_seconds * (0.9 + 0.2 * self._rng())
             with trio.move_on_after(wait):
                 await self._poll_wake.wait()
             self._poll_wake = trio.Event()
 
-    def _fail(self, message: str) -> None:
-        self.poll_failures += 1
-        self.errors += 1
-        self.error = message
-        self.log.warning("live poll failed", error=message)
+    async def _scan(self) -> BaseException | None:
+        """One scan; the exception that explains a failed one (raised by the caller, outside
+        this handler, so its own cause chain is what the lifecycle describes)."""
+        try:
+            await self.poll_once()
+        except Exception as exc:
+            # Requests run concurrently, so a failure may arrive wrapped in a group.
+            cause = unwrap_failure(exc)
+            if not isinstance(cause, _POLL_FAILURES):
+                raise
+            self.poll_failures += 1
+            self.errors += 1
+            if isinstance(cause, HelixApiError):
+                return HttpStatusError(cause.status, _HELIX, detail=str(cause)[:200])
+            if isinstance(cause, HelixParseError | ValueError):
+                return SessionEnded(f"unreadable answer from {_HELIX}: {cause}"[:300])
+            return cause
+        return None
 
     def _polled_watches(self) -> bool:
         return bool(
@@ -294,7 +321,6 @@ class LiveMonitor(Actor):
             self.last_poll_requests = spent
         self.polls += 1
         self.last_poll_at = datetime.now(UTC)
-        self.error = None
         logins, ids = self.watches["twitch"], self.watches["twitch_id"]
         found: dict[str, tuple[Stream, bool]] = {}
         for stream in scan.streams:
@@ -379,12 +405,32 @@ class LiveMonitor(Actor):
                 # The outbox already holds the notification; the dispatcher finds it anyway.
                 self.log.info("could not tell a listener", error=type(exc).__name__)
 
+    def health(self) -> ConnectionHealth | None:
+        """The Helix polling's health (None when this monitor does not poll)."""
+        if not self.polling:
+            return None
+        return self.lifecycle.health(errors=self.errors, last_event_at=self.last_event_at)
+
+    @property
+    def status(self) -> str:
+        """running | error | disabled (the dashboard's words)."""
+        if not self.enabled:
+            return "disabled"
+        health = self.health()
+        return "running" if health is None or health.state.healthy else "error"
+
+    @property
+    def error(self) -> str | None:
+        """Why polling fails, as a sentence (None while it works)."""
+        health = self.health()
+        return health.error if health is not None else None
+
     def snapshot(self) -> dict[str, Any]:
         """Status for runtime/telemetry exports (no secrets)."""
         stats = self.webhook_stats.snapshot() if self.webhook_stats is not None else None
         return {
             "platform": "watch",
-            "status": self.status if self.error is None else "error",
+            "status": self.status,
             "enabled": self.enabled,
             "watches": {kind: len(values) for kind, values in self.watches.items()},
             "live": sorted(f"{p}:{c}" for p, c in self._live),

@@ -18,10 +18,11 @@ does the HTTP (httpx), the waiting and the bookkeeping:
   the actor delivers a message twice. Ids are recorded after delivery: a crash in the middle of
   a page may deliver that page's rest again (at least once beats lost).
 - Errors (`livechat.error_action`): quotaExceeded -> paused until the reset; rateLimitExceeded,
-  5xx, network errors, unreadable bodies and stalls (`request_timeout`) -> exponential backoff
-  with jitter, retrying the same call; liveChatEnded/liveChatNotFound/`offlineAt`/
-  `chatEndedEvent` -> the stream is over, rediscover on the slow schedule; forbidden and auth
-  errors -> status "error" with a slow, growing retry. Never a tight loop.
+  5xx, network errors, unreadable bodies and stalls (`request_timeout`) end the lifecycle's
+  session (`actors.connection.Lifecycle`: exponential backoff with jitter, then the same chat
+  and page are polled again); liveChatEnded/liveChatNotFound/`offlineAt`/`chatEndedEvent` ->
+  the stream is over, rediscover on the slow schedule; forbidden and auth errors need a person
+  (state `failed`, a slow, growing retry). Never a tight loop.
 - Sending `SendChat`: `liveChatMessages.insert` (20 units) with the OAuth token, through the
   rate governor's ("youtube", creator, "chat") bucket; text longer than 200 characters is cut.
   Without a token, or with no live chat within `max_queue_age`, replies are dropped with a
@@ -38,17 +39,16 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import attrs
 import httpx
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout
 from actors.chat import SendChat
+from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, Outbox, Outgoing
 from actors.events import AnyEvent
 from actors.quotas.registry import Charge, Check, PollingInterval
 from actors.quotas.tracker import QuotaDecision
@@ -66,7 +66,7 @@ LIST_METHOD: Final = "liveChatMessages.list"
 DEFAULT_POLL_SECONDS: Final = 5.0
 """Polling interval when a response carries no `pollingIntervalMillis`."""
 
-# Errors that mean "this request did not get through" (retried with backoff).
+# Errors that mean "this request did not get through" (counted, then the lifecycle backs off).
 _TRANSPORT_ERRORS: Final = (httpx.TransportError, OSError, trio.BrokenResourceError)
 
 
@@ -82,17 +82,6 @@ class _ApiFailure(Exception):
 
 class _StreamOver(Exception):
     """The chat ended or vanished: go back to discovery."""
-
-
-class _Fatal(Exception):
-    """Retrying soon cannot help (forbidden, bad key, refused token)."""
-
-
-@attrs.frozen(kw_only=True)
-class _Queued:
-    text: str
-    trigger_id: str | None
-    queued_at: float
 
 
 class YouTubeChat(Actor):
@@ -138,15 +127,8 @@ class YouTubeChat(Actor):
         self.governor = governor if governor is not None else RateGovernor()
         self._rng = rng if rng is not None else random.Random()
         self.request_timeout = request_timeout
-        self.backoff_initial = backoff_initial
-        self.backoff_maximum = backoff_maximum
-        self.backoff_jitter = backoff_jitter
         self.rediscover_seconds = rediscover_seconds
         self.search_interval = search_interval
-        self.error_retry_initial = error_retry_initial
-        self.error_retry_maximum = error_retry_maximum
-        self.send_queue_size = send_queue_size
-        self.max_queue_age = max_queue_age
         self._send_key = RateKey(platform=PLATFORM, creator_id=creator_id, action="chat")
         self._send_capacity = send_capacity
         self._send_refill = send_refill_per_second
@@ -156,14 +138,27 @@ class YouTubeChat(Actor):
 
         self._client: httpx.AsyncClient | None = None
         self._seen: SeenMessages | None = None
-        self._queue: deque[_Queued] = deque()
-        self._wakeup: trio.Event | None = None
+        self._chat_found = trio.Event()
         self._last_search: float = -math.inf
-        self._fatal_failures = 0
+        self._api_host = httpx.URL(self.api_base).host or "the YouTube API"
+        self.lifecycle = Lifecycle(
+            PLATFORM,
+            enabled=config.enabled,
+            creator_id=creator_id,
+            target=self._api_host,
+            backoff=Backoff(
+                initial=backoff_initial, maximum=backoff_maximum, jitter=backoff_jitter
+            ),
+            person_backoff=Backoff(
+                initial=error_retry_initial, maximum=error_retry_maximum, jitter=backoff_jitter
+            ),
+            max_person_failures=None,  # a fixed key or token is picked up on the slow retry
+            stable_after=0.0,  # one good answer proves the API reachable again
+            clock=clock,
+            rng=self._rng,
+        )
+        self.outbox = Outbox(platform=PLATFORM, capacity=send_queue_size, max_age=max_queue_age)
 
-        self.status = "disabled" if not config.enabled else "inactive"
-        self.error: str | None = None
-        self.paused_reason: str | None = None
         self.live_chat_id: str | None = None
         self.video_id: str | None = config.video_id
         self.page_token: str | None = None
@@ -181,8 +176,6 @@ class YouTubeChat(Actor):
         self.parse_errors = 0
         self.sent = 0
         self.truncated = 0
-        self.dropped = 0
-        self.dropped_reasons: dict[str, int] = {}
         self.discoveries = 0
         self.chats_ended = 0
         self.last_event_at: datetime | None = None
@@ -191,7 +184,7 @@ class YouTubeChat(Actor):
     # ------------------------------------------------------------------ lifecycle
 
     async def on_start(self) -> None:
-        self._wakeup = trio.Event()
+        self.outbox.log = self.log  # drops are logged with the actor's path
         self._seen = SeenMessages(
             platform=PLATFORM,
             creator_id=self.creator_id,
@@ -207,54 +200,52 @@ class YouTubeChat(Actor):
         )
 
     async def run(self) -> None:
-        if not self.config.enabled:
-            self.log.info("youtube chat disabled")
-            await trio.sleep_forever()
         async with httpx.AsyncClient(
             transport=self._transport, timeout=self.request_timeout
         ) as client:
             self._client = client
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._writer)
-                await self._read_forever()
+                if self.config.enabled:
+                    nursery.start_soon(self._writer)
+                await self.lifecycle.run(self._serve, log=self.log)
 
     async def on_stop(self) -> None:
         self._client = None
 
-    async def _read_forever(self) -> None:
+    async def _serve(self) -> None:
+        """One lifecycle session: find the live chat (unless one is known) and poll it; a
+        failed call ends the session, and the next one resumes at the same chat and page."""
         while True:
             try:
-                chat_id = await self._discover()
-                if chat_id is None:
-                    self._set_status("inactive")
-                    await trio.sleep(await self._stretch("videos.list", self.rediscover_seconds))
-                    continue
-                self._fatal_failures = 0
-                await self._poll(chat_id)
+                if self.live_chat_id is None:
+                    chat_id = await self._discover()
+                    if chat_id is None:
+                        self.lifecycle.mark_connected("no live stream", idle=True)
+                        await trio.sleep(
+                            await self._stretch("videos.list", self.rediscover_seconds)
+                        )
+                        continue
+                    self._found(chat_id)
+                assert self.live_chat_id is not None
+                await self._poll(self.live_chat_id)
             except _StreamOver as over:
                 self.chats_ended += 1
                 self.log.info("youtube live chat over", reason=str(over))
                 self._chat_gone()
+                self.lifecycle.mark_connected("no live stream", idle=True)
                 await trio.sleep(await self._stretch("videos.list", self.rediscover_seconds))
-            except _Fatal as fatal:
-                self._chat_gone()
-                self._fatal_failures += 1
-                delay = self._jitter(
-                    min(
-                        self.error_retry_maximum,
-                        self.error_retry_initial * 2 ** min(self._fatal_failures - 1, 32),
-                    )
-                )
-                self._set_status("error", error=str(fatal))
-                self.log.error("youtube chat failed", error=str(fatal), retry_in=round(delay, 3))
-                await trio.sleep(delay)
+
+    def _found(self, chat_id: str) -> None:
+        self.live_chat_id = chat_id
+        self.page_token = None
+        self._chat_found.set()
+        self._chat_found = trio.Event()
+        self.log.info("youtube live chat found", video_id=self.video_id)
 
     def _chat_gone(self) -> None:
         self.live_chat_id = None
         self.page_token = None
         self.polling_interval = None
-        if self.status == "running":
-            self._set_status("inactive")
 
     # ------------------------------------------------------------------ discovery
 
@@ -306,11 +297,6 @@ class YouTubeChat(Actor):
     # ------------------------------------------------------------------ polling
 
     async def _poll(self, chat_id: str) -> None:
-        self.live_chat_id = chat_id
-        self.page_token = None
-        self._set_status("running")
-        self._wake_writer()
-        self.log.info("youtube live chat found", video_id=self.video_id)
         while True:
             req = livechat.live_chat_messages_list(chat_id, page_token=self.page_token)
             body = await self._call(req)
@@ -319,9 +305,9 @@ class YouTubeChat(Actor):
             except livechat.LiveChatParseError as exc:
                 self.parse_errors += 1
                 self.log.warning("youtube chat page rejected", error=str(exc))
-                await trio.sleep(self._backoff(1))
+                await trio.sleep(self.lifecycle.backoff.delay(1, self._rng))
                 continue
-            self._set_status("running")
+            self.lifecycle.mark_connected(f"reading the live chat of {self.video_id}")
             if page.skipped:
                 self.skipped += page.skipped
                 self.log.warning("youtube chat items skipped", count=page.skipped)
@@ -378,11 +364,12 @@ class YouTubeChat(Actor):
     # ------------------------------------------------------------------ calls
 
     async def _call(self, req: ApiRequest, *, oauth: bool = False) -> dict[str, Any]:
-        """Make `req` until it succeeds: charge the quota, send, retry transient failures.
+        """Make `req` (charging the quota first); a quota refusal pauses until the reset.
 
-        Raises `_StreamOver` or `_Fatal` for answers that end this chat or need a human.
+        Raises `_StreamOver` for answers that end this chat, `HttpStatusError` for other
+        refusals and transport errors as they are: the lifecycle backs off (or fails, when a
+        person must act) and runs the session again.
         """
-        failures = 0
         while True:
             await self._charge(req.quota_method)
             try:
@@ -391,35 +378,18 @@ class YouTubeChat(Actor):
                 action = failure.action
                 if action is ErrorAction.REDISCOVER:
                     raise _StreamOver(failure.what) from None
-                if action in (ErrorAction.FAIL, ErrorAction.REAUTHENTICATE):
-                    raise _Fatal(failure.what) from None
                 if action is ErrorAction.WAIT_FOR_QUOTA_RESET:
                     await self._pause_until(livechat.next_quota_reset(self._clock()))
                     continue
-                failures += 1
-                delay = self._backoff(failures)
-                self.error = failure.what
-                self.log.warning(
-                    "youtube api call failed", error=failure.what, retry_in=round(delay, 3)
-                )
-            except (*_TRANSPORT_ERRORS, trio.TooSlowError) as exc:
-                failures += 1
-                delay = self._backoff(failures)
-                self.request_failures += 1
-                timed_out = isinstance(exc, trio.TooSlowError | httpx.TimeoutException)
-                what = "timeout" if timed_out else type(exc).__name__
-                if timed_out:
-                    self.timeouts += 1
-                self.error = f"{req.quota_method}: {what}"
-                self.log.warning(
-                    "youtube api unreachable",
-                    method=req.quota_method,
-                    error=what,
-                    retry_in=round(delay, 3),
-                )
-            if failures >= 3 and self.status != "paused":
-                self._set_status("error", error=self.error)
-            await trio.sleep(delay)
+                needs_person = action in (ErrorAction.FAIL, ErrorAction.REAUTHENTICATE)
+                if needs_person:
+                    self._chat_gone()
+                raise HttpStatusError(
+                    failure.error.status,
+                    self._api_host,
+                    detail=failure.what,
+                    needs_person=needs_person,
+                ) from None
 
     async def _request(self, req: ApiRequest, *, oauth: bool) -> dict[str, Any]:
         """One HTTP exchange; the JSON object of a 2xx answer, else `_ApiFailure`."""
@@ -431,15 +401,21 @@ class YouTubeChat(Actor):
         else:
             headers["X-Goog-Api-Key"] = self._api_key
         self.requests += 1
-        # Our own deadline covers what httpx's timeouts do not (a server that trickles bytes).
-        with trio.fail_after(self.request_timeout):
-            response = await self._client.request(
-                req.http_method,
-                self.api_base + req.path,
-                params=req.params,
-                json=req.json,
-                headers=headers,
-            )
+        try:
+            # Our own deadline covers what httpx's timeouts do not (a server that trickles).
+            with trio.fail_after(self.request_timeout):
+                response = await self._client.request(
+                    req.http_method,
+                    self.api_base + req.path,
+                    params=req.params,
+                    json=req.json,
+                    headers=headers,
+                )
+        except (*_TRANSPORT_ERRORS, trio.TooSlowError) as exc:
+            self.request_failures += 1
+            if isinstance(exc, trio.TooSlowError | httpx.TimeoutException):
+                self.timeouts += 1
+            raise
         try:
             body = response.json()
         except ValueError:
@@ -466,11 +442,14 @@ class YouTubeChat(Actor):
             )
             if decision is None:  # the registry is unreachable: do not call unmetered
                 failures += 1
-                await trio.sleep(self._backoff(failures))
+                await trio.sleep(self.lifecycle.backoff.delay(failures, self._rng))
                 continue
             if decision.allowed:
-                if self.status == "paused":
-                    self._set_status("running" if self.live_chat_id else "inactive")
+                if self.lifecycle.paused_reason is not None:
+                    live = self.live_chat_id is not None
+                    self.lifecycle.mark_connected(
+                        "quota available again" if live else "no live stream", idle=not live
+                    )
                 return
             await self._pause_until(decision.reset_at)
 
@@ -490,32 +469,11 @@ class YouTubeChat(Actor):
         when = _iso(reset_at)
         self.quota_status = "exhausted"
         self.quota_reset_at = reset_at
-        self._set_status("paused", paused_reason=f"quota exhausted until {when}")
+        self.lifecycle.pause(f"quota exhausted until {when}")
         self.log.warning("youtube quota exhausted", until=when)
         wait = (reset_at - self._clock()).total_seconds()
         # A clock that disagrees with the reset time must not make us spin.
         await trio.sleep(max(wait, 60.0))
-
-    # ------------------------------------------------------------------ helpers
-
-    def _backoff(self, failures: int) -> float:
-        policy = Backoff(
-            initial=self.backoff_initial, maximum=self.backoff_maximum, jitter=self.backoff_jitter
-        )
-        return policy.delay(failures, self._rng)
-
-    def _jitter(self, seconds: float) -> float:
-        return seconds * self._rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
-
-    def _set_status(
-        self, status: str, *, error: str | None = None, paused_reason: str | None = None
-    ) -> None:
-        self.status = status
-        if status == "running":
-            self.error = None
-        elif status == "error":
-            self.error = error
-        self.paused_reason = paused_reason if status == "paused" else None
 
     # ------------------------------------------------------------------ sending
 
@@ -527,52 +485,36 @@ class YouTubeChat(Actor):
 
     def _enqueue(self, message: SendChat) -> None:
         if not self.config.enabled:
-            self._drop("disabled", message.trigger_id)
+            self.outbox.drop("disabled", message.trigger_id)
         elif self._oauth is None:
-            self._drop("no_oauth", message.trigger_id)
+            self.outbox.drop("no_oauth", message.trigger_id)
         elif not message.text.strip():
-            self._drop("empty", message.trigger_id)
-        elif len(self._queue) >= self.send_queue_size:
-            self._drop("queue_full", message.trigger_id)
+            self.outbox.drop("empty", message.trigger_id)
         else:
-            self._queue.append(
-                _Queued(
-                    text=message.text,
-                    trigger_id=message.trigger_id,
-                    queued_at=trio.current_time(),
-                )
-            )
-            self._wake_writer()
-
-    def _wake_writer(self) -> None:
-        if self._wakeup is not None:
-            self._wakeup.set()
+            self.outbox.offer(message)
 
     async def _writer(self) -> None:
+        outbox = self.outbox
         while True:
-            if not self._queue:
-                self._wakeup = trio.Event()
-                await self._wakeup.wait()
-                continue
-            item = self._queue[0]
-            deadline = item.queued_at + self.max_queue_age
+            item = await outbox.peek()
             if self.live_chat_id is None:
-                self._wakeup = trio.Event()
+                # Wait for a live chat, but no longer than the reply may wait.
+                deadline = item.queued_at + outbox.max_age
                 with trio.move_on_at(deadline):
-                    await self._wakeup.wait()
+                    await self._chat_found.wait()
                 if self.live_chat_id is None and trio.current_time() >= deadline:
-                    self._queue.popleft()
-                    self._drop("no_live_chat", item.trigger_id)
+                    outbox.done()
+                    outbox.drop("no_live_chat", item.trigger_id)
                 continue
-            self._queue.popleft()
+            outbox.done()
             await acquire(self.governor, self._send_key)
             self.governor.touch(self._send_key, self._clock())
             await self._send_one(item)
 
-    async def _send_one(self, item: _Queued) -> None:
+    async def _send_one(self, item: Outgoing) -> None:
         chat_id = self.live_chat_id
         if chat_id is None:
-            self._drop("no_live_chat", item.trigger_id)
+            self.outbox.drop("no_live_chat", item.trigger_id)
             return
         text = item.text
         if len(text) > livechat.MAX_MESSAGE_LENGTH:
@@ -583,41 +525,69 @@ class YouTubeChat(Actor):
             Charge(creator_id=self.creator_id, platform=PLATFORM, method=req.quota_method)
         )
         if decision is None or not decision.allowed:
-            self._drop("quota", item.trigger_id)
+            self.outbox.drop("quota", item.trigger_id)
             return
         try:
             await self._request(req, oauth=True)
         except _ApiFailure as failure:
-            self._drop(failure.error.reason or f"http{failure.error.status}", item.trigger_id)
+            self.outbox.drop(failure.error.reason or f"http{failure.error.status}", item.trigger_id)
             return
         except (*_TRANSPORT_ERRORS, trio.TooSlowError) as exc:
             self.request_failures += 1
-            self._drop("unreachable", item.trigger_id, error=type(exc).__name__)
+            self.outbox.drop("unreachable", item.trigger_id, error=type(exc).__name__)
             return
         self.sent += 1
 
-    def _drop(self, reason: str, trigger_id: str | None, **extra: Any) -> None:
-        self.dropped += 1
-        self.dropped_reasons[reason] = self.dropped_reasons.get(reason, 0) + 1
-        self.log.warning("youtube reply dropped", reason=reason, trigger=trigger_id, **extra)
+    # ------------------------------------------------------------------ status
 
-    # ------------------------------------------------------------------ snapshot
+    def health(self) -> ConnectionHealth:
+        """The API link's health with this actor's counters."""
+        return self.lifecycle.health(
+            messages=self.messages,
+            actions=self.sent,
+            errors=self.request_failures + sum(self.api_errors.values()) + self.parse_errors,
+            dropped=self.outbox.dropped,
+            last_event_at=self.last_event_at,
+        )
+
+    @property
+    def status(self) -> str:
+        """running | inactive | paused | error | disabled (the dashboard's words)."""
+        return self.health().status
+
+    @property
+    def error(self) -> str | None:
+        """The failure being retried, as a sentence (None while working)."""
+        return self.health().error
+
+    @property
+    def paused_reason(self) -> str | None:
+        """Why polling is paused (quota), else None."""
+        return self.lifecycle.paused_reason
+
+    @property
+    def dropped(self) -> int:
+        """Replies dropped (all reasons)."""
+        return self.outbox.dropped
 
     def snapshot(self) -> dict[str, Any]:
         """Status for the exports (no key, no token)."""
         now = trio.current_time() if _in_trio() else 0.0
+        health = self.health()
+        outbox = self.outbox.statistics()
         return {
             "platform": PLATFORM,
             "creator_id": self.creator_id,
-            "status": self.status,
+            "status": health.status,
+            "state": health.state.value,
             "enabled": self.config.enabled,
             "messages": self.messages,
             "actions": self.sent,
-            "errors": self.request_failures + sum(self.api_errors.values()) + self.parse_errors,
+            "errors": health.errors,
             "last_event_at": self.last_event_at,
             "last_heartbeat": self.last_success_at,
-            "error": self.error,
-            "paused_reason": self.paused_reason,
+            "error": health.error,
+            "paused_reason": health.paused_reason,
             "live_chat_id": self.live_chat_id,
             "video_id": self.video_id,
             "polling_interval": self.polling_interval,
@@ -632,10 +602,10 @@ class YouTubeChat(Actor):
             "skipped": self.skipped,
             "parse_errors": self.parse_errors,
             "sent": self.sent,
-            "queued": len(self._queue),
+            "queued": outbox.queued,
             "truncated": self.truncated,
-            "dropped": self.dropped,
-            "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
+            "dropped": outbox.dropped,
+            "dropped_reasons": outbox.reasons(),
             "discoveries": self.discoveries,
             "chats_ended": self.chats_ended,
             "rate_limits": self.governor.statistics(now) if self._send_key in self.governor else [],

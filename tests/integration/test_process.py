@@ -448,6 +448,20 @@ def test_replay_moves_tallies_polls_and_scores(running: Running) -> None:
 
     (board,) = read_json(running.exports / "scoreboards.json")["scoreboards"]
     assert sorted(e["score"] for e in board["entries"]) == [1, 1, 1]
+    # Data & Signals names scoreboards by `name`.
+    (item,) = read_json(running.exports / "scoreboards.json")["items"]
+    assert item["name"] == "Trivia"
+
+    # The replay's platform entry counts the triggers its messages fired; the rates have it.
+    def replay_entry() -> dict[str, Any] | None:
+        snapshot = read_json(running.exports / "runtime_snapshot.json")
+        entry = next(p for p in snapshot["platforms"] if p["platform"] == "replay")
+        return entry if entry["counters"]["triggers"] > 0 else None
+
+    entry = wait_for(replay_entry, 5, "the replay's triggers counted")
+    assert entry["counters"]["messages"] == len(chat_log())
+    keys = {m["key"] for m in read_json(running.exports / "telemetry/rates.json")["metrics"]}
+    assert {"messages.replay", "actions.replay"} <= keys
 
 
 def test_exports_hold_no_raw_user_ids_logins_or_secrets(
@@ -755,3 +769,181 @@ def test_init_writes_a_starter_that_check_accepts_and_refuses_to_overwrite(
     assert again.returncode != 0
     assert "already exists" in again.stderr
     assert path.read_bytes() == written
+
+
+# ------------------------------------------------------------------------ connection health
+
+
+def twitch_config(server: str, *, keepalive: str = "") -> str:
+    """One creator with one Twitch channel (anonymous), reading from `server`."""
+    return f"""
+[runtime]
+data_dir = "data"
+shutdown_deadline = 5
+
+[http]
+host = "127.0.0.1"
+port = 0
+
+[exports]
+heartbeat_seconds = 1
+
+[[creators]]
+id = "daniel"
+display_name = "Daniel"
+
+[creators.twitch]
+channel = "xqc"
+server = "{server}"
+{keepalive}
+"""
+
+
+TWITCH_PATH = "root/creators/creator:daniel/twitch"
+
+
+def twitch_reason(run: Running) -> str | None:
+    """The reason /status gives for twitch when it is degraded, else None."""
+    body = httpx.get(f"{run.base_url}/status", timeout=5).json()
+    if body["status"] != "degraded":
+        return None
+    return next((d["reason"] for d in body["degraded"] if d["path"] == TWITCH_PATH), None)
+
+
+def test_an_unreachable_twitch_is_degraded_with_its_reason_everywhere_within_30_s(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    # `.invalid` never resolves (RFC 6761): the same as a machine without internet.
+    run = launch(write_config(tmp_path / "site", twitch_config("wss://irc-ws.chat.twitch.invalid")))
+    started = time.monotonic()
+    reason = wait_for(lambda: twitch_reason(run), 30, "/status degraded naming twitch")
+    assert reason == "DNS lookup failed for irc-ws.chat.twitch.invalid"
+    assert httpx.get(f"{run.base_url}/status", timeout=5).status_code == 200
+    assert httpx.get(f"{run.base_url}/readyz", timeout=5).status_code == 503
+    assert httpx.get(f"{run.base_url}/livez", timeout=5).status_code == 200
+
+    def twitch_entry() -> dict[str, Any] | None:
+        snapshot = read_json(run.exports / "runtime_snapshot.json")
+        entry = next(p for p in snapshot["platforms"] if p["platform"] == "twitch")
+        return entry if entry["error"] == reason else None
+
+    entry = wait_for(twitch_entry, 30, "the snapshot's twitch entry failing")
+    assert (entry["status"], entry["state"], entry["enabled"]) == ("error", "reconnecting", True)
+    snapshot = read_json(run.exports / "runtime_snapshot.json")
+    platforms = {p["platform"]: p for p in snapshot["platforms"]}
+    assert {"twitch", "youtube", "kick", "rumble", "discord"} <= set(platforms)
+    assert platforms["youtube"]["enabled"] is False
+    assert platforms["youtube"]["status"] == "disabled"
+
+    def error_row() -> dict[str, Any] | None:
+        rows = read_json(run.exports / "telemetry/errors.json")["errors"]
+        return next((r for r in rows if r["message"] == reason), None)
+
+    row = wait_for(error_row, 30, "a row in telemetry/errors.json")
+    assert (row["subsystem"], row["active"]) == ("creators/creator:daniel/twitch", True)
+    events = read_json(run.exports / "telemetry/events.json")["events"]
+    assert any(reason in e["message"] and e["severity"] == "warning" for e in events)
+    assert time.monotonic() - started < 30
+
+    first = {
+        name: read_json(run.exports / f"telemetry/{name}.json")["generated_at"]
+        for name in ("events", "errors", "rates")
+    }
+    for name, at in first.items():
+        wait_for(
+            lambda name=name, at=at: (
+                read_json(run.exports / f"telemetry/{name}.json")["generated_at"] != at
+            ),
+            10,
+            f"telemetry/{name}.json generated_at moving",
+        )
+        for file in (f"telemetry/{name}.json", "runtime_snapshot.json"):
+            validate(file, read_json(run.exports / file))
+
+
+def test_a_silent_twitch_server_is_detected_within_the_keepalive_and_recovers(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    import queue
+    import threading
+
+    import trio
+    from fakes.twitch_irc import FakeTwitchIrc
+
+    ready: queue.Queue[FakeTwitchIrc] = queue.Queue()
+    stop = threading.Event()
+
+    def serve() -> None:
+        async def main() -> None:
+            fake = FakeTwitchIrc()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(fake.serve)
+                ready.put(fake)
+                await trio.to_thread.run_sync(stop.wait)
+                nursery.cancel_scope.cancel()
+
+        trio.run(main)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        fake = ready.get(timeout=10)
+        keepalive = "keepalive_seconds = 2\nkeepalive_timeout_seconds = 1"
+        run = launch(write_config(tmp_path / "site", twitch_config(fake.url, keepalive=keepalive)))
+
+        def status() -> dict[str, Any]:
+            return httpx.get(f"{run.base_url}/status", timeout=5).json()
+
+        wait_for(lambda: status()["status"] == "ok", 30, "/status ok once twitch joined")
+        fake.stall()
+        stalled_at = time.monotonic()
+        reason = wait_for(lambda: twitch_reason(run), 30, "/status degraded after the stall")
+        # keepalive_seconds + keepalive_timeout_seconds (3 s), plus the process's own latency.
+        assert time.monotonic() - stalled_at < 3 + 2.5
+        assert reason == "no traffic for 3 s"
+        fake.stall(False)
+        wait_for(lambda: status()["status"] == "ok", 30, "/status ok after the reconnect")
+        assert fake.connections >= 2
+        assert httpx.get(f"{run.base_url}/readyz", timeout=5).status_code == 200
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def _resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    _resolves("irc-ws.chat.twitch.tv"), reason="needs a machine without internet (issue #11)"
+)
+def test_the_starter_config_without_internet_is_degraded_naming_twitch_within_30_s(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    from config.render import starter_config
+
+    text = starter_config().replace('data_dir = "var"', 'data_dir = "data"')
+    run = launch(write_config(tmp_path / "site", text))
+    path = "root/creators/creator:my_channel/twitch"
+
+    def reason() -> str | None:
+        body = httpx.get(f"{run.base_url}/status", timeout=5).json()
+        return next((d["reason"] for d in body["degraded"] if d["path"] == path), None)
+
+    found = wait_for(reason, 30, "/status degraded naming twitch")
+    assert found is not None and "irc-ws.chat.twitch.tv" in found
+
+    def entry() -> dict[str, Any] | None:
+        snapshot = read_json(run.exports / "runtime_snapshot.json")
+        twitch = next(p for p in snapshot["platforms"] if p["platform"] == "twitch")
+        return twitch if twitch["status"] == "error" and twitch["error"] else None
+
+    assert "irc-ws.chat.twitch.tv" in wait_for(entry, 30, "the twitch entry failing")["error"]
+    rows = wait_for(
+        lambda: read_json(run.exports / "telemetry/errors.json")["errors"], 30, "an error row"
+    )
+    assert any("irc-ws.chat.twitch.tv" in r["message"] and r["active"] for r in rows)

@@ -108,7 +108,9 @@ async def test_eventsub_to_discord_and_slash_commands_through_the_runtime(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
-    helix: FakeHelix = await nursery.start(FakeHelix().serve)
+    helix: FakeHelix = await nursery.start(
+        FakeHelix(client_id="fake-client", client_secret="client-secret-0123456789").serve
+    )
     config = loads_config(
         CONFIG.format(
             guild=GUILD_ID,

@@ -150,15 +150,24 @@ async def test_unchanged_content_is_not_rewritten(start, exports):
     await sup.stop()
 
 
-async def test_heartbeat_republishes_only_the_runtime_snapshot(start, exports, clock):
+async def test_heartbeat_republishes_only_the_runtime_snapshot_and_telemetry(start, exports, clock):
     sup = await start(heartbeat_seconds=0.3)
     before = {p.relative_to(exports).as_posix(): p.read_bytes() for p in exports.rglob("*.json")}
     heartbeat = read(exports, "runtime_snapshot.json")["heartbeat"]
+    rates_at = read(exports, "telemetry/rates.json")["generated_at"]
     clock.advance(5)
     await eventually(lambda: read(exports, "runtime_snapshot.json")["heartbeat"] != heartbeat)
+    # Written in path order: the last telemetry file moving means the publish is complete.
+    await eventually(lambda: read(exports, "telemetry/rates.json")["generated_at"] != rates_at)
     after = {p.relative_to(exports).as_posix(): p.read_bytes() for p in exports.rglob("*.json")}
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["runtime_snapshot.json"]
+    # Telemetry's generated_at moves with every heartbeat (the dashboard's freshness rule).
+    assert changed == [
+        "runtime_snapshot.json",
+        "telemetry/errors.json",
+        "telemetry/events.json",
+        "telemetry/rates.json",
+    ]
     await sup.stop()
 
 

@@ -52,6 +52,9 @@ CREATORS = tuple(
 ALL = frozenset(f.path for f in FILES)
 TALLY_FILES = frozenset({"tallies.json", "tally_events.json"})
 
+#: Stamped with every publish's clock (the dashboard judges them by generated_at alone).
+TELEMETRY = {"telemetry/events.json", "telemetry/errors.json", "telemetry/rates.json"}
+
 
 class Clock:
     def __init__(self) -> None:
@@ -241,15 +244,24 @@ async def test_the_first_publish_writes_every_file(setup: Any) -> None:
     assert SECRET not in b"".join(files(root).values()).decode()
 
 
-async def test_a_heartbeat_with_no_change_rewrites_only_the_runtime_snapshot(setup: Any) -> None:
+async def test_a_heartbeat_with_no_change_rewrites_only_the_snapshot_and_telemetry(
+    setup: Any,
+) -> None:
+    # The dashboard judges the telemetry files by generated_at alone (issue #11): a heartbeat
+    # moves it, so they are rewritten with the runtime snapshot; nothing else is.
     pub, clock, _tree, root = setup
     before, written = mtimes(root), pub._writer.statistics().files_written
     clock.advance(10)
     summary = await pub.publish()
-    assert summary.written == 1 and summary.errors == 0
-    assert pub._writer.statistics().files_written == written + 1
+    assert summary.written == 4 and summary.errors == 0
+    assert pub._writer.statistics().files_written == written + 4
     after = mtimes(root)
-    assert [p for p in after if after[p] != before[p]] == ["runtime_snapshot.json"]
+    assert sorted(p for p in after if after[p] != before[p]) == [
+        "runtime_snapshot.json",
+        "telemetry/errors.json",
+        "telemetry/events.json",
+        "telemetry/rates.json",
+    ]
     # Only the tree files were built at all; the unchanged ones reused their bytes.
     assert set(pub.last_rebuilt) == TREE_FILES
     assert files(root) == full_build(pub)
@@ -270,8 +282,8 @@ async def test_changed_tallies_reads_and_rebuilds_only_the_tally_files(
     assert set(pub.last_rebuilt) == TREE_FILES | TALLY_FILES
     after = files(root)
     changed = {p for p in after if after[p] != before[p]}
-    assert changed == {"tallies.json", "runtime_snapshot.json"}
-    assert summary.written == 2
+    assert changed == {"tallies.json", "runtime_snapshot.json"} | TELEMETRY
+    assert summary.written == 2 + len(TELEMETRY)
     daniel = [
         t for t in json.loads(after["tallies.json"])["tallies"] if t["creator_id"] == "daniel"
     ]
@@ -331,7 +343,7 @@ async def test_tree_files_follow_the_tree(setup: Any) -> None:
     assert {p for p in after if after[p] != before[p]} == {
         "chat_triggers.json",
         "runtime_snapshot.json",
-    }
+    } | TELEMETRY
     assert files(root) == full_build(pub)
 
 

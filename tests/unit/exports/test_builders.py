@@ -154,7 +154,14 @@ def test_runtime_snapshot_shape(ctx: ExportContext, inputs: ExportInputs, now: d
     assert twitch["name"] == "Twitch"
     assert twitch["status"] == "error"  # one creator in error shows the platform in error
     assert twitch["error"] == "irc: connection reset"
-    assert twitch["counters"] == {"messages": 150, "triggers": 7, "actions": 5, "errors": 0}
+    assert twitch["counters"] == {
+        "messages": 150,
+        "triggers": 7,
+        "actions": 5,
+        "errors": 0,
+        "connects": 0,
+        "disconnects": 0,
+    }
     assert twitch["last_heartbeat"] == "2026-11-21T18:30:02.120Z"  # latest of the two
     youtube = doc["platforms"][3]
     assert youtube["status"] == "paused" and youtube["paused_reason"] == "quota buffer reached"

@@ -255,7 +255,10 @@ async def test_a_missing_handshake_backs_off(autojump_clock, nursery, pusher, ha
     await eventually(lambda: pusher.connections == 3)
     # 5 s handshake timeout, 2 s backoff, 5 s, 4 s backoff.
     assert trio.current_time() == pytest.approx(16, abs=0.5)
-    assert harness.chat.snapshot()["status"] == "inactive"
+    # A link that never comes up is a failure the dashboard shows (issue #11), not "inactive".
+    snap = harness.chat.snapshot()
+    assert (snap["status"], snap["state"]) == ("error", "reconnecting")
+    assert snap["error"] == "handshake timeout"
     await harness.stop()
 
 
@@ -307,7 +310,10 @@ async def test_a_lost_server_is_retried_with_growing_backoff(autojump_clock, nur
     await eventually(lambda: harness.chat.connections == 6)
     # 1 + 2 + 4 + 8 + 8 seconds of backoff between six attempts.
     assert trio.current_time() == pytest.approx(23, abs=0.5)
-    assert harness.chat.snapshot()["status"] == "inactive"
+    # A server that cannot be reached reads as a failure with its reason (issue #11).
+    snap = harness.chat.snapshot()
+    assert (snap["status"], snap["state"]) == ("error", "reconnecting")
+    assert snap["error"] == f"connection refused by 127.0.0.1:{port}"
     await harness.stop()
 
 
@@ -476,3 +482,59 @@ def test_without_ws_url_it_connects_to_kicks_pusher_app() -> None:
     )
     assert chat.channels == (f"chatrooms.{CHATROOM}.v2",)
     assert chat.snapshot()["server"] == "wss://ws-us2.pusher.com"
+
+
+# ------------------------------------------------------------------- health as others see it
+
+
+async def test_health_of_a_refused_app_key_and_of_a_drop(autojump_clock, nursery, pusher, harness):
+    from exports.health import platform_rows, status_report
+
+    def entry() -> Any:
+        rows = platform_rows(harness.root.tree(), configured={"kick": True})
+        return next(r for r in rows if r.platform == "kick")
+
+    await harness.start(nursery, url=pusher.url_for("wrong-key"), backoff_initial=0.1)
+    await eventually(lambda: entry().error is not None)
+    e = entry()
+    assert (e.status, e.state) == ("error", "failed")
+    assert e.error.startswith("connection refused by the server (code 4001)")
+    assert "giving up until restarted" in e.error
+    [bad] = status_report(harness.root.tree()).degraded
+    assert bad.path == "root/kick"
+    await harness.stop()
+
+
+async def test_health_after_a_server_close_is_ok_again(autojump_clock, nursery, pusher, harness):
+    from exports.health import platform_rows, status_report
+
+    await harness.start(nursery, backoff_initial=3, backoff_jitter=0)
+    await harness.running()
+    assert status_report(harness.root.tree()).ok
+    await pusher.close_all(4100, "over capacity")
+    await eventually(lambda: not status_report(harness.root.tree()).ok)
+    [bad] = status_report(harness.root.tree()).degraded
+    assert bad.reason == "over capacity (code 4100)"
+    await harness.running()
+    assert status_report(harness.root.tree()).ok
+    rows = platform_rows(harness.root.tree(), configured={"kick": True})
+    kick = next(r for r in rows if r.platform == "kick")
+    assert (kick.connects, kick.disconnects) == (2, 1)
+    await harness.stop()
+
+
+async def test_health_of_a_dns_failure_names_the_host(autojump_clock, nursery, pusher, harness):
+    import socket as socket_module
+
+    from actors.connection import WebSocketTarget
+    from exports.health import status_report
+
+    async def no_dns(_target: WebSocketTarget) -> trio.abc.Stream:
+        raise socket_module.gaierror(socket_module.EAI_NONAME, "Name or service not known")
+
+    await harness.start(nursery, url="wss://ws-us2.pusher.com/app/key?protocol=7", connector=no_dns)
+    await eventually(lambda: harness.chat.snapshot()["error"] is not None)
+    assert harness.chat.snapshot()["error"] == "DNS lookup failed for ws-us2.pusher.com"
+    [bad] = status_report(harness.root.tree()).degraded
+    assert bad.reason == "DNS lookup failed for ws-us2.pusher.com"
+    await harness.stop()

@@ -138,6 +138,8 @@ async def test_429_is_waited_out(nursery: trio.Nursery, tmp_path: Path) -> None:
     await until(lambda: made[-1].delivered == 1)
     first, second = fake.calls("POST", "/webhooks/")
     assert first.status == 429 and second.status == 200
+    health = made[-1].health()  # a rate limit waited out is no failure
+    assert (health.state.value, health.connect_failures, health.idle) == ("connected", 0, False)
     assert second.at - first.at >= 0.2  # retry_after from the body, not the header's 1 s
     [entry] = await entries(sup)
     assert entry.state == "delivered" and entry.attempts == 1
@@ -172,6 +174,9 @@ async def test_a_deleted_webhook_is_dead_at_once(nursery: trio.Nursery, tmp_path
     await until(lambda: made[-1].dead == 1)
     [entry] = await entries(sup)
     assert entry.attempts == 1 and entry.last_error == "HTTP 404 fake failure"
+    # A dead-lettered notification needs a person: the dispatcher's health says so.
+    health = made[-1].health()
+    assert (health.state.value, health.error) == ("failed", "HTTP 404 fake failure")
     await sup.stop()
 
 

@@ -225,7 +225,7 @@ async def test_server_errors_back_off_without_a_tight_loop(
     await trio.sleep(3600)
     # 5, 10, 20, ... 300 s (+-20%): a couple of dozen attempts an hour at most.
     assert 8 <= len(fake.requests) <= 25
-    assert harness.chat.status == "error" and harness.chat.error == "HTTP 503"
+    assert harness.chat.status == "error" and harness.chat.error == "HTTP 503 from rumble.test"
     fake._failures.clear()
     await eventually(lambda: harness.chat.status == "running", limit=600)
     await harness.stop()
@@ -262,4 +262,55 @@ async def test_replies_are_dropped_because_the_api_is_read_only(
     await harness.root.lookup("rumble").send(SendChat(text="hi"))
     await eventually(lambda: harness.chat.dropped == 1)
     assert harness.chat.snapshot()["dropped_reasons"] == {"read_only": 1}
+    await harness.stop()
+
+
+# ------------------------------------------------------------------- health as others see it
+
+
+def rumble_entry(root: Supervisor) -> Any:
+    from exports.health import platform_rows
+
+    return next(
+        r for r in platform_rows(root.tree(), configured={"rumble": True}) if r.platform == "rumble"
+    )
+
+
+async def test_health_says_why_rumble_fails_and_clears_on_recovery(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    from exports.health import status_report, telemetry_errors
+
+    await harness.start(nursery)
+    await fake.wait_requests(1)
+    await eventually(lambda: status_report(harness.root.tree()).ok)
+    fake.fail(503, times=2)
+    await eventually(lambda: rumble_entry(harness.root).error is not None)
+    report = status_report(harness.root.tree())
+    assert [(c.path, c.reason) for c in report.degraded] == [
+        ("root/rumble", "HTTP 503 from rumble.test")
+    ]
+    assert rumble_entry(harness.root).state == "reconnecting"
+    await eventually(lambda: status_report(harness.root.tree()).ok)
+    [error] = telemetry_errors(harness.root.tree(), root_name="root", now=T0)
+    assert (error.message, error.active) == ("HTTP 503 from rumble.test", False)
+    fake.stall()
+    await eventually(lambda: rumble_entry(harness.root).error is not None)
+    assert rumble_entry(harness.root).error == "no answer from rumble.test in time"
+    await harness.stop()
+
+
+async def test_a_revoked_key_needs_a_person(autojump_clock, inline_threads, nursery, fake, harness):
+    from exports.health import status_report
+
+    fake.fail(401, times=100)
+    await harness.start(nursery)
+    await eventually(lambda: rumble_entry(harness.root).error is not None)
+    entry = rumble_entry(harness.root)
+    assert (entry.status, entry.state, entry.error) == (
+        "error",
+        "failed",
+        "HTTP 401 from rumble.test",
+    )
+    assert status_report(harness.root.tree()).status == "degraded"
     await harness.stop()
