@@ -248,7 +248,7 @@ def platform_rows(
 ) -> tuple[PlatformStatus, ...]:
     """Platform entries: one per platform actor's health, `extra` rows (the replay), and one
     for every platform of `PLATFORMS` still missing: `enabled` as `configured` says, status
-    `disabled` when not enabled, else `error` (configured, but nothing reports it).
+    `disabled` when not enabled, else `inactive` (configured, its actor not started yet).
     `triggers` gives the triggers fired per (creator id, platform)."""
     fired = triggers or {}
     rows: list[PlatformStatus] = list(extra)
@@ -257,7 +257,13 @@ def platform_rows(
         if h is not None and h.component in PLATFORMS:
             rows.append(_platform_row(c, h, fired.get((h.creator_id, h.component), 0)))
         elif h is None and c.kind == "actor" and c.name in PLATFORMS and c.name != "discord":
-            if c.tree_state != "running":  # its actor is down: no health value to read
+            if c.tree_state == "starting":
+                rows.append(
+                    PlatformStatus(
+                        platform=c.name, enabled=True, status="inactive", state="connecting"
+                    )
+                )
+            elif c.tree_state != "running":  # its actor is down: no health value to read
                 rows.append(
                     PlatformStatus(
                         platform=c.name,
@@ -281,13 +287,14 @@ def platform_rows(
         present.add("discord")
     for platform in PLATFORMS:
         if platform not in present:
+            # Configured but not in the tree (yet): its actor has not started.
             enabled = bool(configured.get(platform))
             rows.append(
                 PlatformStatus(
                     platform=platform,
                     enabled=enabled,
-                    status="error" if enabled else "disabled",
-                    error="configured, but no component reports it" if enabled else None,
+                    status="inactive" if enabled else "disabled",
+                    state="connecting" if enabled else "disabled",
                 )
             )
     return tuple(rows)

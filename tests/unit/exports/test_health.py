@@ -108,8 +108,12 @@ def test_every_dashboard_platform_has_an_entry() -> None:
     assert (by["twitch"].status, by["twitch"].state) == ("running", "connected")
     assert (by["twitch"].messages, by["twitch"].triggers, by["twitch"].actions) == (5, 3, 2)
     assert (by["youtube"].enabled, by["youtube"].status) == (False, "disabled")
-    # Configured, but nothing reports it: a failure, never "running".
-    assert (by["kick"].enabled, by["kick"].status) == (True, "error")
+    # Configured, its actor not started yet: never "running".
+    assert (by["kick"].enabled, by["kick"].status, by["kick"].state) == (
+        True,
+        "inactive",
+        "connecting",
+    )
 
 
 def test_a_platform_actor_that_is_down_reads_as_an_error() -> None:
@@ -119,6 +123,9 @@ def test_a_platform_actor_that_is_down_reads_as_an_error() -> None:
     )
     entry = next(r for r in rows if r.platform == "twitch")
     assert (entry.status, entry.error) == ("error", "KeyError: 'x'")
+    rows = platform_rows([row(TWITCH, None, state="starting")], configured={"twitch": True})
+    entry = next(r for r in rows if r.platform == "twitch")
+    assert (entry.status, entry.state, entry.error) == ("inactive", "connecting", None)
 
 
 def test_discord_without_a_health_value_follows_its_connection() -> None:
