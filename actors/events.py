@@ -152,6 +152,34 @@ class NoticeEvent(PlatformEvent):
 
 
 @attrs.frozen(kw_only=True)
+class RedemptionEvent(PlatformEvent):
+    """A viewer redeemed a channel-points reward (`message_id` is the notification's id).
+
+    `redemption_id` and `reward_id` identify what to fulfil or refund; `input` is the text the
+    viewer typed ("" when the reward asks for none); `status` as the platform reported it.
+    """
+
+    user_id: str | None
+    login: str | None
+    display_name: str | None
+    redemption_id: str
+    reward_id: str
+    reward_title: str
+    cost: int | None = None
+    input: str = ""
+    status: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FollowEvent(PlatformEvent):
+    """A viewer followed the channel."""
+
+    user_id: str | None
+    login: str | None
+    display_name: str | None
+
+
+@attrs.frozen(kw_only=True)
 class StreamStarted(PlatformEvent):
     """A watched channel went live."""
 
@@ -173,6 +201,8 @@ AnyEvent = (
     | PaidMessageEvent
     | ModerationEvent
     | NoticeEvent
+    | RedemptionEvent
+    | FollowEvent
     | StreamStarted
     | StreamEnded
 )

@@ -488,6 +488,27 @@ def _replay_row(detail: Mapping[str, Any], triggers: int) -> PlatformStatus:
     )
 
 
+def telemetry_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[TelemetryEvent, ...]:
+    """Runtime events actors list in `snapshot()` under `telemetry_events` beside their
+    lifecycle (each `{timestamp, severity, source, message}`: an EventSub revocation, a
+    reconciliation, a trigger fired by a channel event); malformed entries are skipped."""
+    rows = []
+    for row in tree:
+        for item in (row.get("detail") or {}).get("telemetry_events") or ():
+            try:
+                rows.append(
+                    TelemetryEvent(
+                        timestamp=item["timestamp"],
+                        severity=item["severity"],
+                        source=item["source"],
+                        message=item["message"],
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("telemetry event skipped", path=row.get("path"), error=str(exc))
+    return tuple(rows)
+
+
 def _moment(value: Any) -> datetime | None:
     if isinstance(value, str):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -1210,7 +1231,8 @@ class SnapshotPublisher(Actor):
                         message=f"{source} restarted" + (f": {why}" if why else ""),
                     )
                 )
-        return telemetry_events(tree, root_name=self._root_name, extra=self._restart_events)
+        extra = (*self._restart_events, *telemetry_rows(tree))
+        return telemetry_events(tree, root_name=self._root_name, extra=extra)
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> tuple[ActorStatus, ...]:
         """`actor_rows`, reusing the view of every row that did not change since last time."""

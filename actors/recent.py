@@ -91,6 +91,32 @@ class SeenMessages:
         self.log = log
         self.store_errors = 0
         self._persists = 0
+        self._preloaded = False
+
+    async def preload(self, now: datetime) -> int:
+        """Load the scope's newest remembered ids of this platform (at most `size`).
+
+        Afterwards, as long as memory holds fewer ids than `size` (nothing was evicted),
+        `unseen` answers from memory alone: this object is the only writer of its scope, so
+        the store holds nothing memory lacks. Returns how many ids were loaded (0 without a
+        store, or when the store does not answer: `unseen` then keeps asking it).
+        """
+        if self._store is None:
+            return 0
+        platform = self._platform()
+        query = RecentSeen(scope=self.creator_id, limit=self.size, platform=platform)
+        try:
+            keys = await self._store().call(Read(fn=query), timeout=30)
+        except (ActorFailed, CallTimeout) as exc:
+            self._store_failed("read", exc)
+            return 0
+        self.load(keys)
+        self._preloaded = True
+        return len(keys)
+
+    @property
+    def _memory_complete(self) -> bool:
+        return self._preloaded and len(self._window(self._platform())) < self.size
 
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._ids.values())
@@ -160,7 +186,7 @@ class SeenMessages:
         platform = self._platform()
         window = self._window(platform)
         fresh = {m for m in message_ids if m not in window}
-        if not fresh or self._store is None:
+        if not fresh or self._store is None or self._memory_complete:
             return fresh
         scope = self.creator_id
         try:

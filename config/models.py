@@ -26,7 +26,7 @@ PathSegment = str | int
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 VISIBILITIES = ("public", "dashboard-only", "internal-only")
-TRIGGER_KINDS = ("command", "keyword", "regex")
+TRIGGER_KINDS = ("command", "keyword", "regex", "event")
 PERMISSIONS = ("everyone", "subscriber", "vip", "moderator", "broadcaster")
 TALLY_ACTIONS = ("tally_increment", "tally_decrement", "tally_reset")
 POLL_ACTIONS = ("poll_open", "poll_vote", "poll_close")
@@ -156,6 +156,27 @@ def _matches(pattern: re.Pattern[str], what: str) -> Any:
     return check
 
 
+def _between_len(low: int, high: int) -> Any:
+    def check(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+        if value is not None and not low <= len(value) <= high:
+            raise InvalidField(
+                (attribute.name,),
+                f"expected {low} to {high} characters, got {len(value)}",
+            )
+
+    return check
+
+
+def _one_of_or_none(choices: Sequence[str]) -> Any:
+    inner = _one_of(choices)
+
+    def check(inst: object, attribute: attrs.Attribute, value: str | None) -> None:
+        if value is not None:
+            inner(inst, attribute, value)
+
+    return check
+
+
 def _not_blank(_inst: object, attribute: attrs.Attribute, value: str | None) -> None:
     if value is not None and not value.strip():
         raise InvalidField((attribute.name,), "must not be empty")
@@ -254,6 +275,51 @@ class ExportsConfig:
     mirrors: tuple[MirrorConfig, ...] = ()
 
 
+#: Twitch channel events a creator may subscribe to (`events`, event triggers' `event`).
+TWITCH_EVENTS = (
+    "redemption",
+    "follow",
+    "subscribe",
+    "resub",
+    "gift",
+    "cheer",
+    "raid",
+    "online",
+    "offline",
+)
+TWITCH_TRANSPORTS = ("irc", "eventsub")
+REDEMPTION_SETTINGS = ("fulfil", "refund", "none")
+SUB_TIERS = ("1000", "2000", "3000")
+
+
+def _each_of(choices: Sequence[str]) -> Any:
+    def check(_inst: object, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        for index, item in enumerate(value):
+            if item not in choices:
+                listed = ", ".join(repr(c) for c in choices)
+                raise InvalidField(
+                    (attribute.name, index),
+                    f"expected one of {listed}, got {item!r}{did_you_mean(str(item), choices)}",
+                )
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class TwitchRewardConfig:
+    """`[[creators.twitch.rewards]]`: a channel-points reward the runtime creates and manages.
+
+    Twitch limits: title at most 45 characters (unique per channel), prompt at most 200, cost
+    at least 1. A reward that leaves the configuration is disabled, never deleted.
+    """
+
+    id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
+    title: str = attrs.field(validator=[_not_blank, _between_len(1, 45)])
+    cost: int = attrs.field(validator=_between(1, 2**31 - 1))
+    prompt: str = attrs.field(default="", validator=_between_len(0, 200))
+    enabled: bool = True
+
+
 @attrs.frozen(kw_only=True)
 class TwitchConfig:
     """`[creators.twitch]`: IRC chat. Anonymous (read-only) without `token`.
@@ -278,6 +344,27 @@ class TwitchConfig:
     # for broadcaster-only APIs (clips, rewards, moderation, EventSub).
     account: str | None = attrs.field(default=None, validator=_not_blank)
     broadcaster_account: str | None = attrs.field(default=None, validator=_not_blank)
+    # Channel events over EventSub (see TWITCH_EVENTS, `[[creators.twitch.rewards]]`).
+    events: tuple[str, ...] = attrs.field(default=(), validator=_each_of(TWITCH_EVENTS))
+    eventsub_url: str | None = attrs.field(
+        default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
+    )
+    transport: str = attrs.field(default="irc", validator=_one_of(TWITCH_TRANSPORTS))
+    eventsub_keepalive_seconds: int = attrs.field(default=10, validator=_between(10, 600))
+    rewards: tuple[TwitchRewardConfig, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        _duplicates(self.rewards, "id", "rewards", "reward id")
+        titles: dict[str, int] = {}
+        for index, reward in enumerate(self.rewards):
+            folded = reward.title.casefold()
+            if folded in titles:
+                raise InvalidField(
+                    ("rewards", index, "title"),
+                    f"duplicate reward title {reward.title!r} (Twitch titles are unique)",
+                    other=("rewards", titles[folded], "title"),
+                )
+            titles[folded] = index
 
 
 @attrs.frozen(kw_only=True)
@@ -406,7 +493,7 @@ class TriggerConfig:
 
     id: str = attrs.field(validator=_matches(SLUG, "an id of a-z, 0-9, '_', '-'"))
     kind: str = attrs.field(default="command", validator=_one_of(TRIGGER_KINDS))
-    pattern: str = attrs.field(validator=_not_blank)
+    pattern: str | None = attrs.field(default=None, validator=_not_blank)
     aliases: tuple[str, ...] = ()
     case_sensitive: bool = False
     permission: str = attrs.field(default="everyone", validator=_one_of(PERMISSIONS))
@@ -428,10 +515,62 @@ class TriggerConfig:
     subscribers_only: bool | None = None
     subscriber_tickets: int | None = attrs.field(default=None, validator=_between(1, 100))
     enabled: bool = True
+    # kind = "event": a Twitch channel event instead of a chat pattern (see _check_event).
+    event: str | None = attrs.field(default=None, validator=_one_of_or_none(TWITCH_EVENTS))
+    reward: str | None = attrs.field(default=None, validator=_not_blank)
+    redemption: str | None = attrs.field(
+        default=None, validator=_one_of_or_none(REDEMPTION_SETTINGS)
+    )
+    min_bits: int | None = attrs.field(default=None, validator=_between(1, 10**9))
+    min_viewers: int | None = attrs.field(default=None, validator=_between(0, 10**9))
+    tier: str | None = attrs.field(default=None, validator=_one_of_or_none(SUB_TIERS))
+    min_months: int | None = attrs.field(default=None, validator=_between(1, 10_000))
     # Compiled once here so a bad regex fails at load time, naming `...pattern`.
     regex: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
+        if self.kind == "event":
+            self._check_event()
+        else:
+            self._check_chat()
+        self._check_action()
+
+    def _check_event(self) -> None:
+        """Event triggers: an `event`, no chat pattern, conditions only where they apply."""
+        if self.event is None:
+            raise InvalidField(("event",), f"kind 'event' needs an event: one of {TWITCH_EVENTS}")
+        if self.pattern is not None or self.aliases:
+            raise InvalidField(("pattern",), "event triggers take no pattern or aliases")
+        applies = {
+            "reward": ("redemption",),
+            "redemption": ("redemption",),
+            "min_bits": ("cheer",),
+            "min_viewers": ("raid",),
+            "tier": ("subscribe", "resub", "gift"),
+            "min_months": ("resub",),
+        }
+        for name, events in applies.items():
+            if getattr(self, name) is not None and self.event not in events:
+                raise InvalidField(
+                    (name,), f"{name} applies to event {' or '.join(events)}, not {self.event!r}"
+                )
+        if self.action in ("poll_vote",) or (
+            self.action == "poll_open" and (self.question is None or self.options is None)
+        ):
+            raise InvalidField(
+                ("action",),
+                f"action {self.action!r} needs chat text; an event trigger can use it only "
+                "with a configured question and options (poll_open)",
+            )
+
+    def _check_chat(self) -> None:
+        for name in ("event", "reward", "redemption", "min_bits", "min_viewers", "tier"):
+            if getattr(self, name) is not None:
+                raise InvalidField((name,), f"{name} is only for kind 'event' triggers")
+        if self.min_months is not None:
+            raise InvalidField(("min_months",), "min_months is only for kind 'event' triggers")
+        if self.pattern is None:
+            raise InvalidField(("pattern",), f"kind {self.kind!r} needs a pattern")
         if self.kind == "command":
             names = [(("pattern",), self.pattern)]
             names += [(("aliases", i), alias) for i, alias in enumerate(self.aliases)]
@@ -455,6 +594,7 @@ class TriggerConfig:
                 ) from None
             object.__setattr__(self, "regex", compiled)  # frozen: set once, during init
 
+    def _check_action(self) -> None:
         used = _ACTION_ARGS[self.action]
         for arg in _ALL_ACTION_ARGS:
             if getattr(self, arg) is not None and arg not in used:
@@ -933,6 +1073,8 @@ def _check_account_refs(config: Config) -> None:
                 raise InvalidField(
                     path, f"account {ref!r} is a {declared[ref]} account, not a {table} one"
                 )
+
+
 # --- points, timers, chat filters (actors/triggers: points, timers, filters) ------------------
 
 TIMER_PLATFORMS = ("twitch", "youtube", "kick", "rumble", "replay")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -20,6 +21,7 @@ from config.secrets import Secret
 from exports.publish import Mirror
 from runtime.announce import HttpAnnouncement
 from runtime.control import HTTP_ID, HttpServer, build_app
+from runtime.twitch_events import eventsub_chat_spec, twitch_events_spec
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
 
@@ -98,7 +100,12 @@ def accounts_spec(config: Config, data_dir: Path) -> ChildSpec:
 
 
 def creator_spec(
-    lookup: Callable[[str], ActorRef], creator: CreatorConfig, *, pseudonym_key: bytes
+    lookup: Callable[[str], ActorRef],
+    creator: CreatorConfig,
+    *,
+    pseudonym_key: bytes,
+    accounts: Sequence[Any] = (),
+    monitor: Callable[[], ActorRef] | None = None,
 ) -> ChildSpec:
     """`creator:<id>`: rest_for_one over the trigger engine and the platform actors, so a
     restarted engine gets fresh platform connections that deliver to it."""
@@ -121,7 +128,10 @@ def creator_spec(
             )
         ]
         twitch = creator.twitch
-        if twitch is not None and twitch.enabled:
+        eventsub_chat = eventsub_chat_spec(lookup, creator, accounts=accounts)
+        if eventsub_chat is not None:
+            children.append(eventsub_chat)
+        if twitch is not None and twitch.enabled and twitch.transport == "irc":
             from actors.twitch.chat import TwitchChat
 
             children.append(
@@ -139,6 +149,9 @@ def creator_spec(
                     ),
                 )
             )
+        events = twitch_events_spec(lookup, creator, accounts=accounts, monitor=monitor)
+        if events is not None:
+            children.append(events)
         kick = creator.kick
         if kick is not None and kick.enabled:
             from actors.kick.chat import KickChat
@@ -386,8 +399,16 @@ def build_tree(
     if config.accounts:
         children.append(accounts_spec(config, paths.data_dir))
     children.extend(_watch_and_discord(config, lambda p: root.lookup(p), lambda: root))
+    watching = config.watch is not None and config.watch.enabled
     creators = [
-        creator_spec(lambda p: root.lookup(p), c, pseudonym_key=pseudonym_key)
+        creator_spec(
+            lambda p: root.lookup(p),
+            c,
+            pseudonym_key=pseudonym_key,
+            accounts=config.accounts,
+            # stream.online/offline from EventSub reach the live monitor without polling
+            monitor=(lambda: root.lookup("watch")) if watching else None,
+        )
         for c in config.creators
         if c.enabled
     ]

@@ -197,9 +197,10 @@ class RecentSeen(Query):
 
     scope: str
     limit: int
+    platform: str | None = None  # only this platform's ids
 
     def run(self, conn: apsw.Connection) -> list[tuple[str, str]]:
-        return seen.recent_seen(conn, scope=self.scope, limit=self.limit)
+        return seen.recent_seen(conn, scope=self.scope, limit=self.limit, platform=self.platform)
 
 
 @attrs.frozen(kw_only=True)

@@ -55,13 +55,17 @@ def seen_among(
     return found
 
 
-def recent_seen(conn: apsw.Connection, *, scope: str, limit: int) -> list[tuple[str, str]]:
-    """The newest ``limit`` ``(platform, message_id)`` of the scope, oldest first."""
+def recent_seen(
+    conn: apsw.Connection, *, scope: str, limit: int, platform: str | None = None
+) -> list[tuple[str, str]]:
+    """The newest ``limit`` ``(platform, message_id)`` of the scope (of one ``platform`` when
+    given), oldest first."""
     require_int("limit", limit)
     rows = conn.execute(
-        "SELECT platform, message_id FROM seen_messages WHERE scope = ? "
-        "ORDER BY seen_at DESC, platform DESC, message_id DESC LIMIT ?",
-        (scope, max(0, limit)),
+        "SELECT platform, message_id FROM seen_messages WHERE scope = ?1 "
+        "AND (?2 IS NULL OR platform = ?2) "
+        "ORDER BY seen_at DESC, platform DESC, message_id DESC LIMIT ?3",
+        (scope, platform, max(0, limit)),
     ).fetchall()
     return [(str(platform), str(message_id)) for platform, message_id in reversed(rows)]
 

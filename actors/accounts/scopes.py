@@ -16,6 +16,8 @@ YOUTUBE_SCOPE = "https://www.googleapis.com/auth/youtube"
 #: `youtube.force-ssl`), which is enough to read and post live chat.
 FEATURE_SCOPES: Mapping[str, frozenset[str]] = {
     "twitch.chat": frozenset({"chat:read", "chat:edit"}),
+    # transport = "eventsub": chat read as channel.chat.message, sent with Helix.
+    "twitch.chat.eventsub": frozenset({"user:read:chat", "user:write:chat"}),
     "twitch.broadcaster": frozenset(
         {
             "clips:edit",
@@ -44,6 +46,8 @@ def needed_scopes(config: Config) -> dict[str, frozenset[str]]:
     for creator in config.creators:
         if creator.twitch is not None:
             add(creator.twitch.account, "twitch.chat")
+            if creator.twitch.transport == "eventsub":
+                add(creator.twitch.account, "twitch.chat.eventsub")
             add(creator.twitch.broadcaster_account, "twitch.broadcaster")
         if creator.youtube is not None:
             add(creator.youtube.account, "youtube.chat")

@@ -27,7 +27,7 @@ import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
 from actors.chat import Moderate, SendChat
-from actors.events import ChatEvent, PlatformEvent, StreamEnded, StreamStarted
+from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
 from actors.recent import SeenMessages
 from actors.store import Read, Write, write
 from actors.triggers.actions import (
@@ -40,6 +40,15 @@ from actors.triggers.actions import (
     Reply,
     ScoreAdd,
     TallyChange,
+)
+from actors.triggers.channel_events import (
+    ChannelEvent,
+    ChannelEventOutcome,
+    build_event_action,
+    event_name,
+    matching_triggers,
+    redemption_decision,
+    template_fields,
 )
 from actors.triggers.cooldowns import CooldownTable
 from actors.triggers.evaluate import evaluate
@@ -237,6 +246,8 @@ class TriggerEngine(Actor):
             self._pending.set()  # the id is persisted with the next flush at the latest
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
+        if isinstance(message, ChannelEvent):
+            return await self._on_channel_event(message)
         if isinstance(message, PlatformEvent):
             self.messages += 1
             self.last_event_at = message.sent_at
@@ -413,9 +424,55 @@ class TriggerEngine(Actor):
                     error=str(exc),
                 )
 
+    # ---------------------------------------------------------------- channel events
+
+    async def _on_channel_event(self, message: ChannelEvent) -> ChannelEventOutcome:
+        """Fire the event triggers `message` matches, each action committed before its reply
+        (channel events are rare: waiting here keeps the outcome exact for redemptions)."""
+        event = message.event
+        self.messages += 1
+        self.last_event_at = event.sent_at
+        name = event_name(event)
+        who = getattr(event, "user_id", None)
+        self._signal(
+            "chat",
+            event.sent_at,
+            entity_id=event.message_id or "-",
+            type=name or event.raw_type,
+            source=event.platform,
+            summary=f"{name or event.raw_type} by {pseudonymize(who, self._key) if who else '-'}",
+        )
+        fired = matching_triggers(self.creator.triggers, message)
+        fields = template_fields(event)
+        failed: dict[str, bool] = {}
+        for trigger in fired:
+            self.fired += 1
+            self.last_fired[(self.creator.id, trigger.id)] = datetime.now(UTC)
+            try:
+                action = build_event_action(trigger, event, self.creator.id)
+                ops, topic, finish = self._plan(action, event)
+                results = await write(self._store(), *ops, topic=topic) if ops else []
+                variables = {**finish(results), **fields}
+            except (StoreError, ValueError, apsw.Error, CallTimeout, ActorFailed) as exc:
+                failed[trigger.id] = True
+                self.errors += 1
+                self.log.warning("event action failed", trigger=trigger.id, error=str(exc))
+                continue
+            self.actions += 1
+            if action.response:
+                self._say(action, render(action.response, variables))
+        return ChannelEventOutcome(
+            event=name,
+            fired=tuple(t.id for t in fired),
+            failed=tuple(sorted(failed)),
+            redemption=redemption_decision(fired, failed, manageable=message.manageable)
+            if isinstance(event, RedemptionEvent)
+            else None,
+        )
+
     # -------------------------------------------------------------------- execution
 
-    def _plan(self, action: Action, event: ChatEvent) -> Plan:
+    def _plan(self, action: Action, event: PlatformEvent) -> Plan:
         """What `action` writes (typed store commands, topic) and how its reply variables
         follow from the commands' results. Nothing is written here: the caller queues it."""
         variables = action_variables(action)
@@ -439,7 +496,7 @@ class TriggerEngine(Actor):
         if isinstance(action, PollVote):
             command = RecordVote(
                 creator_id=creator_id,
-                voter_key=pseudonymize(event.user_id, self._key),
+                voter_key=pseudonymize(action.user_id, self._key),
                 option=action.option,
                 now=at,
                 source=event.platform,
@@ -511,7 +568,7 @@ class TriggerEngine(Actor):
                 title=title[:120],
                 platform=event.platform,
                 duration_seconds=action.duration_seconds,
-                requested_by=pseudonymize(event.user_id, self._key),
+                requested_by=pseudonymize(action.user_id or "-", self._key),
                 source=f"{event.platform}:{event.channel}",
                 now=at,
             )
@@ -666,6 +723,7 @@ class TriggerEngine(Actor):
                     self._pending.set()
             if self.timers:
                 self._post_timers(LIVE_DOMAIN, now)
+
     def _persist(self, expiries: dict[str, int]) -> SetCooldowns:
         """One command: the cooldowns that must survive, and the message ids seen so far."""
         seen = self.seen.persist_op(int(self._clock() * 1000))

@@ -224,7 +224,10 @@ class TriggerRules:
         self_logins: Iterable[str] = (),
     ) -> None:
         self.creator_id = creator_id
-        self.triggers: tuple[TriggerConfig, ...] = tuple(t for t in triggers if t.enabled)
+        # Event triggers fire on channel events, not chat (`actors.triggers.channel_events`).
+        self.triggers: tuple[TriggerConfig, ...] = tuple(
+            t for t in triggers if t.enabled and t.kind != "event"
+        )
         self.self_logins: frozenset[str] = frozenset(login.lower() for login in self_logins)
         # name -> entries: several triggers may share a command name.
         self._commands_exact: dict[str, list[_Entry]] = {}

@@ -26,7 +26,19 @@ from typing import Any
 
 import attrs
 
-from actors.events import StreamEnded, StreamStarted
+from actors.events import (
+    AnyEvent,
+    ChatEvent,
+    FollowEvent,
+    GiftEvent,
+    PaidMessageEvent,
+    RaidEvent,
+    RedemptionEvent,
+    ReplyParent,
+    StreamEnded,
+    StreamStarted,
+    SubscriptionEvent,
+)
 
 __all__ = [
     "HEADER_MESSAGE_ID",
@@ -55,6 +67,7 @@ __all__ = [
     "parse_timestamp",
     "parse_ws_frame",
     "signed_message",
+    "to_channel_event",
     "to_stream_event",
     "verify_webhook",
 ]
@@ -640,3 +653,195 @@ def to_stream_event(msg: EventSubMessage | WsFrame) -> StreamStarted | StreamEnd
         sent_at=sent_at,
         raw_type=sub_type,
     )
+
+
+#: Micro-units per bit: a cheer is a `PaidMessageEvent` in currency ``BITS``.
+BITS_MICROS = 1_000_000
+_MAX_COUNT = 10**9  # bits, viewers, months, gifts: anything larger is not a real count
+
+
+def _count(value: object) -> int | None:
+    """A non-negative integer count, else None (booleans, floats, absurd sizes refused)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
+        return value
+    return None
+
+
+def _user(event: Mapping[str, Any], prefix: str) -> tuple[str | None, str | None, str | None]:
+    return (
+        _opt_str(event.get(f"{prefix}_id")),
+        _opt_str(event.get(f"{prefix}_login")),
+        _opt_str(event.get(f"{prefix}_name")),
+    )
+
+
+def _chat_roles(badges: object) -> frozenset[str]:
+    sets = set()
+    if isinstance(badges, list):
+        sets = {b.get("set_id") for b in badges if isinstance(b, Mapping)}
+    roles = set()
+    for role in ("broadcaster", "moderator", "vip"):
+        if role in sets:
+            roles.add(role)
+    if "subscriber" in sets or "founder" in sets:
+        roles.add("subscriber")
+    return frozenset(roles)
+
+
+def to_channel_event(msg: EventSubMessage | WsFrame) -> AnyEvent | None:
+    """The typed event of a channel notification (webhook or WebSocket), else None.
+
+    Covers redemptions (`RedemptionEvent`), follows (`FollowEvent`), subscriptions and resubs
+    (`SubscriptionEvent`), gifts (`GiftEvent`), cheers (`PaidMessageEvent` in ``BITS``), incoming
+    raids (`RaidEvent`, the raider as the user), chat (`ChatEvent`) and stream.online/offline
+    (see `to_stream_event`). `channel` is the broadcaster login (the id when it is missing).
+    Other subscription types give None. Raises `ValueError` for a known type whose event lacks
+    what identifies it (no broadcaster, no redemption id, no chatter): the caller counts it.
+    """
+    if msg.message_type != "notification":
+        return None
+    sub_type = msg.subscription_type
+    if sub_type in ("stream.online", "stream.offline"):
+        return to_stream_event(msg)
+    event = msg.event
+    if event is None:
+        if sub_type in _CHANNEL_TYPES:
+            raise ValueError(f"{sub_type} notification without an event object")
+        return None
+    if sub_type not in _CHANNEL_TYPES:
+        return None
+    prefix = "to_broadcaster_user" if sub_type == "channel.raid" else "broadcaster_user"
+    channel = _opt_str(event.get(f"{prefix}_login")) or _opt_str(event.get(f"{prefix}_id"))
+    if not channel:
+        raise ValueError(f"{sub_type} notification without a broadcaster")
+    common = {
+        "platform": "twitch",
+        "channel": channel,
+        "message_id": msg.message_id,
+        "sent_at": msg.timestamp,
+        "raw_type": sub_type,
+    }
+    user_id, login, name = _user(event, "user")
+    if sub_type == "channel.channel_points_custom_reward_redemption.add":
+        reward = event.get("reward")
+        reward = reward if isinstance(reward, Mapping) else {}
+        redemption_id, reward_id = _opt_str(event.get("id")), _opt_str(reward.get("id"))
+        if not redemption_id or not reward_id:
+            raise ValueError("redemption without a redemption id or a reward id")
+        return RedemptionEvent(
+            **common,
+            user_id=user_id,
+            login=login,
+            display_name=name,
+            redemption_id=redemption_id,
+            reward_id=reward_id,
+            reward_title=_opt_str(reward.get("title")) or "",
+            cost=_count(reward.get("cost")),
+            input=_opt_str(event.get("user_input")) or "",
+            status=_opt_str(event.get("status")),
+        )
+    if sub_type == "channel.follow":
+        return FollowEvent(**common, user_id=user_id, login=login, display_name=name)
+    if sub_type == "channel.subscribe":
+        return SubscriptionEvent(
+            **common,
+            user_id=user_id,
+            login=login,
+            display_name=name,
+            tier=_opt_str(event.get("tier")),
+            months=1,
+        )
+    if sub_type == "channel.subscription.message":
+        message = event.get("message")
+        text = _opt_str(message.get("text")) if isinstance(message, Mapping) else None
+        return SubscriptionEvent(
+            **common,
+            user_id=user_id,
+            login=login,
+            display_name=name,
+            tier=_opt_str(event.get("tier")),
+            months=_count(event.get("cumulative_months")),
+            text=text,
+        )
+    if sub_type == "channel.subscription.gift":
+        anonymous = event.get("is_anonymous") is True
+        return GiftEvent(
+            **common,
+            user_id=None if anonymous else user_id,
+            login=None if anonymous else login,
+            display_name=None if anonymous else name,
+            count=_count(event.get("total")) or 1,
+            tier=_opt_str(event.get("tier")),
+            anonymous=anonymous,
+        )
+    if sub_type == "channel.cheer":
+        bits = _count(event.get("bits"))
+        if bits is None:
+            raise ValueError("cheer without a bit count")
+        anonymous = event.get("is_anonymous") is True
+        return PaidMessageEvent(
+            **common,
+            user_id=None if anonymous else user_id,
+            login=None if anonymous else login,
+            display_name=None if anonymous else name,
+            amount_micros=bits * BITS_MICROS,
+            currency="BITS",
+            text=_opt_str(event.get("message")),
+            amount_display=f"{bits} bits",
+        )
+    if sub_type == "channel.raid":
+        raider_id, raider_login, raider_name = _user(event, "from_broadcaster_user")
+        return RaidEvent(
+            **common,
+            user_id=raider_id,
+            login=raider_login,
+            display_name=raider_name,
+            viewer_count=_count(event.get("viewers")),
+        )
+    return _chat_message(event, common)
+
+
+def _chat_message(event: Mapping[str, Any], common: dict[str, Any]) -> ChatEvent:
+    user_id, login, name = _user(event, "chatter_user")
+    message_id = _opt_str(event.get("message_id"))
+    if not user_id or not login or not message_id:
+        raise ValueError("chat message without a chatter or a message id")
+    message = event.get("message")
+    text = _opt_str(message.get("text")) if isinstance(message, Mapping) else None
+    cheer = event.get("cheer")
+    bits = _count(cheer.get("bits")) if isinstance(cheer, Mapping) else None
+    reply = event.get("reply")
+    parent = None
+    if isinstance(reply, Mapping) and _opt_str(reply.get("parent_message_id")):
+        parent = ReplyParent(
+            message_id=reply["parent_message_id"],
+            user_id=_opt_str(reply.get("parent_user_id")),
+            login=_opt_str(reply.get("parent_user_login")),
+            display_name=_opt_str(reply.get("parent_user_name")),
+            text=_opt_str(reply.get("parent_message_body")),
+        )
+    return ChatEvent(
+        **{**common, "message_id": message_id},  # the chat message's own id (for replies)
+        user_id=user_id,
+        login=login,
+        display_name=name or login,
+        text=text or "",
+        roles=_chat_roles(event.get("badges")),
+        bits=bits or 0,
+        reply_parent=parent,
+        color=_opt_str(event.get("color")) or None,
+    )
+
+
+_CHANNEL_TYPES = frozenset(
+    {
+        "channel.channel_points_custom_reward_redemption.add",
+        "channel.follow",
+        "channel.subscribe",
+        "channel.subscription.message",
+        "channel.subscription.gift",
+        "channel.cheer",
+        "channel.raid",
+        "channel.chat.message",
+    }
+)

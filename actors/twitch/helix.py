@@ -39,12 +39,15 @@ __all__ = [
     "ChatMessageResult",
     "Clip",
     "CreatedClip",
+    "CustomReward",
     "HelixApiError",
     "HelixError",
     "HelixParseError",
     "HelixRequest",
     "HelixResponse",
     "RateLimit",
+    "Redemption",
+    "RedemptionsPage",
     "Stream",
     "StreamsPage",
     "TokenValidation",
@@ -52,22 +55,33 @@ __all__ = [
     "app_token_request",
     "clip_is_overdue",
     "create_clip_request",
+    "create_eventsub_subscription_request",
+    "create_reward_request",
+    "custom_rewards_request",
     "get_clips_request",
     "helix_request",
     "next_page",
     "parse_app_token",
     "parse_clips",
     "parse_create_clip",
+    "parse_custom_rewards",
     "parse_error",
     "parse_rate_limit",
+    "parse_redemptions",
     "parse_response",
     "parse_send_chat_message",
     "parse_streams_page",
+    "parse_user_ids",
     "parse_user_token",
     "parse_validate",
+    "rebase_url",
+    "redemptions_request",
     "refresh_token_request",
     "send_chat_message_request",
     "streams_requests",
+    "update_redemption_request",
+    "update_reward_request",
+    "users_request",
     "validate_request",
 ]
 
@@ -308,6 +322,15 @@ def helix_request(
         headers=headers,
         json=json_body,
     )
+
+
+def rebase_url(url: str, *, helix_base: str = HELIX_BASE, oauth_base: str = OAUTH_BASE) -> str:
+    """`url` moved from Twitch's bases onto others (a local fake, a relay)."""
+    if url.startswith(HELIX_BASE):
+        return helix_base.rstrip("/") + url[len(HELIX_BASE) :]
+    if url.startswith(OAUTH_BASE):
+        return oauth_base.rstrip("/") + url[len(OAUTH_BASE) :]
+    return url
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -755,3 +778,224 @@ def parse_send_chat_message(
         drop_code=_str(drop.get("code")),
         drop_message=_str(drop.get("message")),
     )
+
+
+# --------------------------------------------------------------------------- EventSub, rewards
+
+
+def create_eventsub_subscription_request(
+    body: Mapping[str, Any], *, client_id: str, token: str
+) -> HelixRequest:
+    """``POST /eventsub/subscriptions`` with a `SubscriptionSpec.body` (user token for sockets)."""
+    return helix_request(
+        "POST", "/eventsub/subscriptions", client_id=client_id, token=token, json_body=body
+    )
+
+
+@attrs.frozen(kw_only=True)
+class CustomReward:
+    """A channel-points reward from ``GET /channel_points/custom_rewards``."""
+
+    id: str
+    title: str
+    cost: int
+    prompt: str
+    is_enabled: bool
+
+
+#: Reward settings Twitch accepts: title at most 45 characters, prompt at most 200, cost >= 1.
+REWARD_TITLE_MAX = 45
+REWARD_PROMPT_MAX = 200
+
+
+def custom_rewards_request(
+    broadcaster_id: str, *, client_id: str, token: str, only_manageable: bool = False
+) -> HelixRequest:
+    """``GET /channel_points/custom_rewards`` (all rewards, or only those our client made)."""
+    params = [("broadcaster_id", _clean(broadcaster_id))]
+    if only_manageable:
+        params.append(("only_manageable_rewards", "true"))
+    return helix_request(
+        "GET", "/channel_points/custom_rewards", params, client_id=client_id, token=token
+    )
+
+
+def create_reward_request(
+    broadcaster_id: str, settings: Mapping[str, Any], *, client_id: str, token: str
+) -> HelixRequest:
+    """``POST /channel_points/custom_rewards`` (scope ``channel:manage:redemptions``)."""
+    return helix_request(
+        "POST",
+        "/channel_points/custom_rewards",
+        [("broadcaster_id", _clean(broadcaster_id))],
+        client_id=client_id,
+        token=token,
+        json_body=dict(settings),
+    )
+
+
+def update_reward_request(
+    broadcaster_id: str,
+    reward_id: str,
+    settings: Mapping[str, Any],
+    *,
+    client_id: str,
+    token: str,
+) -> HelixRequest:
+    """``PATCH /channel_points/custom_rewards?id=`` (only rewards our client id created)."""
+    return helix_request(
+        "PATCH",
+        "/channel_points/custom_rewards",
+        [("broadcaster_id", _clean(broadcaster_id)), ("id", _clean(reward_id))],
+        client_id=client_id,
+        token=token,
+        json_body=dict(settings),
+    )
+
+
+def parse_custom_rewards(
+    status: int, headers: Mapping[str, str], body: bytes | str | Mapping[str, Any] | None
+) -> tuple[CustomReward, ...]:
+    """Parse a custom rewards answer (list, create or update). Raises on errors."""
+    rewards = []
+    for item in _data_list(_ok_body(status, body)):
+        if not isinstance(item, Mapping):
+            continue
+        rewards.append(
+            CustomReward(
+                id=_require(item, "id", str),
+                title=_str(item.get("title")) or "",
+                cost=_int(item.get("cost")) or 0,
+                prompt=_str(item.get("prompt")) or "",
+                is_enabled=item.get("is_enabled") is not False,
+            )
+        )
+    return tuple(rewards)
+
+
+@attrs.frozen(kw_only=True)
+class Redemption:
+    """A redemption from ``GET /channel_points/custom_rewards/redemptions``."""
+
+    id: str
+    reward_id: str
+    reward_title: str
+    reward_cost: int | None
+    user_id: str | None
+    user_login: str | None
+    user_name: str | None
+    user_input: str
+    status: str
+    redeemed_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class RedemptionsPage:
+    """One page of redemptions; `cursor` is None on the last page."""
+
+    redemptions: tuple[Redemption, ...]
+    cursor: str | None
+
+
+def redemptions_request(
+    broadcaster_id: str,
+    reward_id: str,
+    *,
+    client_id: str,
+    token: str,
+    status: str = "UNFULFILLED",
+    first: int = 50,
+) -> HelixRequest:
+    """``GET /channel_points/custom_rewards/redemptions`` of one reward (oldest first)."""
+    params = [
+        ("broadcaster_id", _clean(broadcaster_id)),
+        ("reward_id", _clean(reward_id)),
+        ("status", status),
+        ("sort", "OLDEST"),
+        ("first", str(first)),
+    ]
+    return helix_request(
+        "GET",
+        "/channel_points/custom_rewards/redemptions",
+        params,
+        client_id=client_id,
+        token=token,
+    )
+
+
+def parse_redemptions(
+    status: int, headers: Mapping[str, str], body: bytes | str | Mapping[str, Any] | None
+) -> RedemptionsPage:
+    """Parse a redemptions page (also the answer of a status update)."""
+    obj = _ok_body(status, body)
+    found = []
+    for item in _data_list(obj):
+        if not isinstance(item, Mapping):
+            continue
+        reward = item.get("reward")
+        reward = reward if isinstance(reward, Mapping) else {}
+        found.append(
+            Redemption(
+                id=_require(item, "id", str),
+                reward_id=_require(reward, "id", str),
+                reward_title=_str(reward.get("title")) or "",
+                reward_cost=_int(reward.get("cost")),
+                user_id=_str(item.get("user_id")),
+                user_login=_str(item.get("user_login")),
+                user_name=_str(item.get("user_name")),
+                user_input=_str(item.get("user_input")) or "",
+                status=_str(item.get("status")) or "",
+                redeemed_at=_opt_time(item.get("redeemed_at")),
+            )
+        )
+    pagination = obj.get("pagination")
+    cursor = _str(pagination.get("cursor")) if isinstance(pagination, Mapping) else None
+    return RedemptionsPage(redemptions=tuple(found), cursor=cursor or None)
+
+
+def update_redemption_request(
+    broadcaster_id: str,
+    reward_id: str,
+    redemption_ids: Sequence[str],
+    status: str,
+    *,
+    client_id: str,
+    token: str,
+) -> HelixRequest:
+    """``PATCH .../redemptions`` to ``FULFILLED`` or ``CANCELED`` (refund), up to 50 ids."""
+    if status not in ("FULFILLED", "CANCELED"):
+        raise ValueError("status must be FULFILLED or CANCELED")
+    ids = list(dict.fromkeys(_clean(i) for i in redemption_ids))
+    if not 1 <= len(ids) <= 50:
+        raise ValueError("between 1 and 50 redemption ids per request")
+    params = [("broadcaster_id", _clean(broadcaster_id)), ("reward_id", _clean(reward_id))]
+    params += [("id", i) for i in ids]
+    return helix_request(
+        "PATCH",
+        "/channel_points/custom_rewards/redemptions",
+        params,
+        client_id=client_id,
+        token=token,
+        json_body={"status": status},
+    )
+
+
+def users_request(logins: Sequence[str], *, client_id: str, token: str) -> HelixRequest:
+    """``GET /users?login=...`` for up to 100 logins."""
+    names = list(dict.fromkeys(_clean(login).lower() for login in logins))
+    if not 1 <= len(names) <= MAX_IDS_PER_REQUEST:
+        raise ValueError(f"between 1 and {MAX_IDS_PER_REQUEST} logins per request")
+    return helix_request(
+        "GET", "/users", [("login", n) for n in names], client_id=client_id, token=token
+    )
+
+
+def parse_user_ids(
+    status: int, headers: Mapping[str, str], body: bytes | str | Mapping[str, Any] | None
+) -> dict[str, str]:
+    """Parse ``GET /users``: lowercased login -> user id."""
+    found = {}
+    for item in _data_list(_ok_body(status, body)):
+        if isinstance(item, Mapping):
+            found[_require(item, "login", str).lower()] = _require(item, "id", str)
+    return found

@@ -30,6 +30,7 @@ from actors.twitch.helix import (
     parse_error,
     parse_rate_limit,
     parse_streams_page,
+    rebase_url,
     streams_requests,
 )
 
@@ -95,11 +96,7 @@ class HelixClient:
     # ------------------------------------------------------------------ token
 
     def _rebase(self, request: HelixRequest) -> str:
-        if request.url.startswith(HELIX_BASE):
-            return self._helix_base + request.url[len(HELIX_BASE) :]
-        if request.url.startswith(OAUTH_BASE):
-            return self._oauth_base + request.url[len(OAUTH_BASE) :]
-        return request.url
+        return rebase_url(request.url, helix_base=self._helix_base, oauth_base=self._oauth_base)
 
     async def _app_token(self, *, stale: str | None = None) -> str:
         async with self._token_lock:

@@ -10,6 +10,16 @@ answer and a 429 when the bucket is empty; a 401 JSON error for an unknown or ex
 
 Controls: `go_live(login, ...)`, `go_offline(login)`, `expire_tokens()`, `set_bucket(...)`.
 Every request is recorded in `requests`.
+
+User-token endpoints (accounts-and-events.md §2): `add_user(login, user_id, token)` makes a
+user token; ``GET /helix/users?login=``; ``POST /helix/eventsub/subscriptions`` (answered by the
+attached `FakeEventSub`: 202, 409, 429, 400); custom rewards ``GET`` (``only_manageable_rewards``),
+``POST`` (400 for a duplicate title), ``PATCH ?id=`` (403 for a reward another client made);
+redemptions ``GET`` (by reward and status, oldest first, ``first``/``after`` pages; 403 for a
+reward another client made) and ``PATCH`` (``FULFILLED``/``CANCELED``, only UNFULFILLED ones of
+our rewards); ``POST /helix/chat/messages`` (`drop_next` makes the next one dropped with a
+reason). `hand_made_reward(...)` adds a reward made in Twitch's UI; `redeem(...)` records a
+redemption (the test sends its notification through the fake EventSub).
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -61,11 +72,34 @@ class FakeHelix:
         self.requests: list[HelixCall] = []
         self.port = 0
         self._next_id = 1000
+        self.user_tokens: dict[str, tuple[str, str]] = {}  # token -> (user id, login)
+        self.eventsub: Any = None  # a FakeEventSub answering subscription requests
+        self.rewards: dict[str, dict[str, Any]] = {}
+        self.reward_owner: dict[str, str] = {}  # reward id -> client id that made it
+        self.redemptions: dict[str, dict[str, Any]] = {}
+        self.chat_messages: list[dict[str, Any]] = []
+        self.drop_next: dict[str, str] | None = None
+        self.page_size = 50
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         app = HttpApp(token=None)
         app.route("POST", "/oauth2/token", self._token, auth=False)
         app.route("GET", "/helix/streams", self._streams, auth=False)
+        app.route("GET", "/helix/users", self._users, auth=False)
+        app.route("POST", "/helix/eventsub/subscriptions", self._subscribe, auth=False)
+        app.route("GET", "/helix/channel_points/custom_rewards", self._list_rewards, auth=False)
+        app.route("POST", "/helix/channel_points/custom_rewards", self._create_reward, auth=False)
+        app.route("PATCH", "/helix/channel_points/custom_rewards", self._update_reward, auth=False)
+        app.route(
+            "GET",
+            "/helix/channel_points/custom_rewards/redemptions",
+            self._list_redemptions,
+            auth=False,
+        )
+        app.route(
+            "PATCH", "/helix/channel_points/custom_rewards/redemptions", self._settle, auth=False
+        )
+        app.route("POST", "/helix/chat/messages", self._chat, auth=False)
         async with trio.open_nursery() as nursery:
             self.port = await nursery.start(
                 lambda task_status: serve_http(
@@ -173,7 +207,9 @@ class FakeHelix:
             self.remaining = self.bucket_limit
             self.reset_at = now + self.bucket_window
         auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+        if not auth.startswith("Bearer ") or (
+            auth[7:] not in self.tokens and auth[7:] not in self.user_tokens
+        ):
             self._record(request, 401)
             return json_response(
                 {"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"},
@@ -219,3 +255,189 @@ class FakeHelix:
             content_type="application/json",
             headers=self._limit_headers(),
         )
+
+    # ------------------------------------------------------------------ user-token endpoints
+
+    def add_user(self, login: str, user_id: str, token: str) -> None:
+        """A user whose token `token` Helix accepts."""
+        self.user_tokens[token] = (user_id, login.lower())
+
+    def hand_made_reward(self, title: str, cost: int = 100) -> str:
+        """A reward made in Twitch's UI (not by our client id); returns its id."""
+        reward_id = f"hand-{len(self.rewards) + 1}"
+        self.rewards[reward_id] = _reward(reward_id, title, cost, "", True)
+        self.reward_owner[reward_id] = "twitch-ui"
+        return reward_id
+
+    def redeem(
+        self, reward_id: str, *, user_id: str, login: str, user_input: str = ""
+    ) -> dict[str, Any]:
+        """Record an UNFULFILLED redemption; returns the EventSub event for it."""
+        reward = self.rewards[reward_id]
+        redemption_id = str(uuid.uuid4())
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.redemptions[redemption_id] = {
+            "id": redemption_id,
+            "broadcaster_id": "b",
+            "user_id": user_id,
+            "user_login": login,
+            "user_name": login.capitalize(),
+            "user_input": user_input,
+            "status": "UNFULFILLED",
+            "redeemed_at": stamp,
+            "reward": {k: reward[k] for k in ("id", "title", "prompt", "cost")},
+        }
+        return {
+            "id": redemption_id,
+            "broadcaster_user_id": "b",
+            "broadcaster_user_login": "daniel",
+            "broadcaster_user_name": "Daniel",
+            "user_id": user_id,
+            "user_login": login,
+            "user_name": login.capitalize(),
+            "user_input": user_input,
+            "status": "unfulfilled",
+            "reward": {k: reward[k] for k in ("id", "title", "prompt", "cost")},
+            "redeemed_at": stamp,
+        }
+
+    def _user(self, request: Request) -> tuple[str, str] | None:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or request.headers.get("client-id") != self.client_id:
+            return None
+        return self.user_tokens.get(auth[7:])
+
+    def _unauthorized(self, request: Request) -> Response:
+        self._record(request, 401)
+        return json_response(
+            {"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"}, 401
+        )
+
+    def _answer(self, request: Request, status: int, body: Any) -> Response:
+        self._record(request, status)
+        return json_response(body, status)
+
+    async def _users(self, request: Request) -> Response:
+        if self._user(request) is None:
+            return self._unauthorized(request)
+        wanted = {v.lower() for k, v in request.query_items if k == "login"}
+        data = [
+            {"id": user_id, "login": login, "display_name": login}
+            for user_id, login in self.user_tokens.values()
+            if login in wanted
+        ]
+        return self._answer(request, 200, {"data": data})
+
+    async def _subscribe(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return self._unauthorized(request)
+        status, body = self.eventsub.subscribe(request.json(), user[0])
+        return self._answer(request, status, body)
+
+    async def _list_rewards(self, request: Request) -> Response:
+        if self._user(request) is None:
+            return self._unauthorized(request)
+        only = request.query.get("only_manageable_rewards") == "true"
+        data = [
+            r
+            for rid, r in sorted(self.rewards.items())
+            if not only or self.reward_owner[rid] == self.client_id
+        ]
+        return self._answer(request, 200, {"data": data})
+
+    async def _create_reward(self, request: Request) -> Response:
+        if self._user(request) is None:
+            return self._unauthorized(request)
+        body = request.json()
+        title = body.get("title", "")
+        if any(r["title"].casefold() == title.casefold() for r in self.rewards.values()):
+            return self._answer(
+                request, 400, {"error": "Bad Request", "status": 400, "message": "DUPLICATE_REWARD"}
+            )
+        reward_id = str(uuid.uuid4())
+        self.rewards[reward_id] = _reward(
+            reward_id,
+            title,
+            body.get("cost", 1),
+            body.get("prompt", ""),
+            body.get("is_enabled", True),
+        )
+        self.reward_owner[reward_id] = self.client_id
+        return self._answer(request, 200, {"data": [self.rewards[reward_id]]})
+
+    async def _update_reward(self, request: Request) -> Response:
+        if self._user(request) is None:
+            return self._unauthorized(request)
+        reward_id = request.query.get("id", "")
+        if reward_id not in self.rewards:
+            return self._answer(request, 404, {"error": "Not Found", "status": 404, "message": ""})
+        if self.reward_owner[reward_id] != self.client_id:
+            return self._answer(
+                request, 403, {"error": "Forbidden", "status": 403, "message": "not your reward"}
+            )
+        self.rewards[reward_id].update(request.json())
+        return self._answer(request, 200, {"data": [self.rewards[reward_id]]})
+
+    async def _list_redemptions(self, request: Request) -> Response:
+        if self._user(request) is None:
+            return self._unauthorized(request)
+        reward_id = request.query.get("reward_id", "")
+        if self.reward_owner.get(reward_id) != self.client_id:
+            return self._answer(
+                request, 403, {"error": "Forbidden", "status": 403, "message": "not your reward"}
+            )
+        status = request.query.get("status", "UNFULFILLED")
+        matching = [
+            r
+            for r in self.redemptions.values()
+            if r["reward"]["id"] == reward_id and r["status"] == status
+        ]
+        first = min(int(request.query.get("first", "20")), self.page_size)
+        offset = int(request.query.get("after", "0") or 0)
+        page = matching[offset : offset + first]
+        cursor = str(offset + first) if offset + first < len(matching) else None
+        return self._answer(
+            request, 200, {"data": page, "pagination": {"cursor": cursor} if cursor else {}}
+        )
+
+    async def _settle(self, request: Request) -> Response:
+        if self._user(request) is None:
+            return self._unauthorized(request)
+        reward_id = request.query.get("reward_id", "")
+        if self.reward_owner.get(reward_id) != self.client_id:
+            return self._answer(
+                request, 403, {"error": "Forbidden", "status": 403, "message": "not your reward"}
+            )
+        status = request.json().get("status")
+        done = []
+        for _k, redemption_id in [kv for kv in request.query_items if kv[0] == "id"]:
+            redemption = self.redemptions.get(redemption_id)
+            if redemption is not None and redemption["status"] == "UNFULFILLED":
+                redemption["status"] = status
+                done.append(redemption)
+        if not done:
+            return self._answer(request, 404, {"error": "Not Found", "status": 404, "message": ""})
+        return self._answer(request, 200, {"data": done})
+
+    async def _chat(self, request: Request) -> Response:
+        if self._user(request) is None:
+            return self._unauthorized(request)
+        body = request.json()
+        self.chat_messages.append(body)
+        drop, self.drop_next = self.drop_next, None
+        item: dict[str, Any] = {"message_id": str(uuid.uuid4()), "is_sent": drop is None}
+        if drop is not None:
+            item["drop_reason"] = drop
+        return self._answer(request, 200, {"data": [item]})
+
+
+def _reward(reward_id: str, title: str, cost: int, prompt: str, enabled: bool) -> dict[str, Any]:
+    return {
+        "id": reward_id,
+        "title": title,
+        "cost": cost,
+        "prompt": prompt,
+        "is_enabled": enabled,
+        "broadcaster_id": "b",
+    }

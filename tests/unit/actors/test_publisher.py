@@ -248,6 +248,8 @@ async def test_a_steady_flow_of_changes_publishes_once_per_interval_and_the_tree
     assert len(tree_publishes) <= 1  # at most the one heartbeat within 1.2 s of 1.5 s beats
     await eventually(lambda: read(exports, "tallies.json")["tallies"][0]["count"] == 60)
     await sup.stop()
+
+
 async def test_a_stop_publishes_once_more_so_the_files_match_the_database(
     start, database, exports, clock
 ):

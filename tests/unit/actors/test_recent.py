@@ -55,3 +55,42 @@ def test_seen_messages_persisted_are_restored_by_a_new_instance(tmp_path):
         other.load(other.restore_op().run(db.connection))
     assert len(again) == 3 and not again.first_time("replay", "m4")
     assert other.first_time("replay", "m4")  # per creator
+
+
+async def test_preloaded_seen_messages_answer_from_memory_and_remember_across_instances(
+    nursery, tmp_path
+) -> None:
+    from datetime import UTC, datetime
+
+    from actors.recent import SeenMessages
+    from actors.store import Read, StateStore
+    from supervisors import ChildSpec, Supervisor
+
+    root = Supervisor("root", [ChildSpec("store", lambda: StateStore(tmp_path / "db.sqlite3"))])
+    await nursery.start(root.run)
+    now = datetime.now(UTC)
+
+    reads: list[Read] = []
+
+    class CountingStore:
+        """The store's ref, counting the reads that go through it."""
+
+        async def call(self, message, **kw):
+            if isinstance(message, Read):
+                reads.append(message)
+            return await root.lookup("store").call(message, **kw)
+
+    def seen(creator: str) -> SeenMessages:
+        return SeenMessages(platform="test", creator_id=creator, store=CountingStore, size=10)
+
+    first = seen("a")
+    await first.mark(["m1", "m2"], now)
+    other = seen("b")
+    await other.mark(["m3"], now)
+
+    again = seen("a")
+    assert await again.preload(now) == 2  # only its own keys
+    reads.clear()
+    assert await again.unseen(["m1", "m3", "m4"]) == {"m3", "m4"}
+    assert reads == []  # answered from memory
+    await root.stop()
