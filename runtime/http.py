@@ -31,6 +31,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
+from config.untrusted_json import UntrustedJSONError, loads_untrusted
 from runtime.exit_codes import StartupError
 
 log = structlog.get_logger("runtime.http")
@@ -84,9 +85,9 @@ class Request:
         if not self.body.strip():
             raise BadRequest("request body must be JSON, got an empty body")
         try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise BadRequest(f"request body is not valid JSON: {err}") from None
+            return loads_untrusted(self.body)
+        except UntrustedJSONError as err:
+            raise BadRequest(f"request body is not accepted: {err}") from None
 
 
 @attrs.frozen(kw_only=True)

@@ -9,13 +9,14 @@ Snowflakes stay strings throughout; permission bitfields arrive as strings and b
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from config.untrusted_json import loads_untrusted
 
 __all__ = [
     "ADMINISTRATOR",
@@ -173,10 +174,8 @@ def _decode(body: bytes | str | Mapping[str, Any] | None) -> Mapping[str, Any]:
     if isinstance(body, Mapping):
         return body
     try:
-        if isinstance(body, bytes | bytearray):
-            body = bytes(body).decode("utf-8")
-        obj = json.loads(body) if body.strip() else {}
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        obj = loads_untrusted(body) if body.strip() else {}
+    except ValueError:
         return {}  # a proxy's HTML 429 page still carries usable headers
     return obj if isinstance(obj, dict) else {}
 

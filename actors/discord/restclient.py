@@ -23,6 +23,7 @@ import structlog
 import trio
 
 from actors.discord.rest import RateLimitInfo, bucket_key, parse_rate_limit
+from config.untrusted_json import loads_untrusted
 
 __all__ = ["DEFAULT_API_BASE", "DiscordHttpError", "DiscordRest", "RateLimited", "RestResult"]
 
@@ -199,14 +200,14 @@ class DiscordRest:
             if not 200 <= response.status_code < 300:
                 message = ""
                 try:
-                    body = response.json()
+                    body = loads_untrusted(response.content)
                     if isinstance(body, dict) and isinstance(body.get("message"), str):
                         message = body["message"][:200]
                 except ValueError:
                     pass
                 raise DiscordHttpError(route, response.status_code, message)
             try:
-                body = response.json() if response.content else None
+                body = loads_untrusted(response.content) if response.content else None
             except ValueError:
                 body = None
             return RestResult(status=response.status_code, body=body, rate_limit=info)

@@ -197,10 +197,10 @@ class RumbleChat(Actor):
             self.http_errors[name] = self.http_errors.get(name, 0) + 1
             raise _Failed(f"HTTP {status}", fatal=status in (401, 403, 404))
         try:
-            data = livestream.parse_livestream_data(response.json())
+            data = livestream.parse_livestream_data(response.content)
         except (ValueError, livestream.RumbleParseError) as exc:
             self.parse_errors += 1
-            raise _Failed(f"unreadable response: {type(exc).__name__}") from None
+            raise _Failed(f"unreadable response: {exc}") from None
         now = self._clock()
         self.last_success_at = now
         if data.skipped:

@@ -57,6 +57,7 @@ from actors.recent import SeenMessages
 from actors.youtube import livechat
 from actors.youtube.livechat import ApiRequest, ErrorAction, YouTubeError
 from config.models import YouTubeConfig
+from config.untrusted_json import loads_untrusted
 from supervisors import Backoff
 
 __all__ = ["DEFAULT_POLL_SECONDS", "YouTubeChat"]
@@ -441,8 +442,8 @@ class YouTubeChat(Actor):
                 headers=headers,
             )
         try:
-            body = response.json()
-        except ValueError:
+            body = loads_untrusted(response.content)
+        except ValueError:  # not JSON, or beyond its limits (nesting, numbers): unreadable
             body = None
         if 200 <= response.status_code < 300:
             if not isinstance(body, dict):

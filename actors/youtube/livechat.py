@@ -29,6 +29,7 @@ from actors.events import (
     PaidMessageEvent,
     SubscriptionEvent,
 )
+from config.untrusted_json import describe
 
 __all__ = [
     "API_BASE",
@@ -385,7 +386,7 @@ def parse_messages(body: Mapping[str, Any], *, now: datetime | None = None) -> L
     interval = body.get("pollingIntervalMillis")
     polling = _int(interval)
     if interval is not None and (polling is None or polling < 0):
-        raise LiveChatParseError(f"'pollingIntervalMillis' is not a count: {interval!r}")
+        raise LiveChatParseError(f"'pollingIntervalMillis' is not a count: {describe(interval)}")
     when = now if now is not None else datetime.now(UTC)
     events: list[AnyEvent] = []
     skipped = 0
