@@ -87,7 +87,7 @@ class Request:
         try:
             return loads_untrusted(self.body)
         except UntrustedJSONError as err:
-            raise BadRequest(f"request body is not accepted: {err}") from None
+            raise BadRequest(f"request body is not valid JSON: {err}") from None
 
 
 @attrs.frozen(kw_only=True)

@@ -133,13 +133,12 @@ def _int(value: Any) -> int | None:
     """An int from a JSON number or a decimal string (Google encodes 64-bit ints as strings)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT_RE.fullmatch(value):
-        return int(value)
-    return None
+        value = int(value)
+    elif isinstance(value, str) and _INT_RE.fullmatch(value):
+        value = int(value)
+    # Google's numbers are 64-bit: anything larger is hostile data, not a count.
+    return value if isinstance(value, int) and value.bit_length() < 64 else None
 
 
 def _obj(value: Any) -> dict[str, Any]:

@@ -307,3 +307,30 @@ async def test_capture_of_a_dead_source_retries_and_never_shows_the_url(
     assert "SECRET123" not in text
     assert capture.snapshot()["status"] in ("connecting", "reconnecting")
     assert capture.error and capture.error.startswith("capture stopped")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b'{"creator_id": "c", "n": ' + b"9" * 5000 + b"}",
+        b'{"creator_id": "c", "duration_seconds": ' + b"9" * 400 + b"}",
+        b'{"creator_id": "c", "duration_seconds": 1e308}',
+    ],
+    ids=["nested-200000", "int-5000-digits", "duration-400-digits", "duration-1e308"],
+)
+async def test_hostile_clip_requests_are_4xx(nursery, tmp_path: Path, content: bytes) -> None:
+    root = await start(
+        nursery,
+        tmp_path,
+        {"c": CreatorClips(creator_id="c", display_name="C", config=creator_cfg())},
+    )
+    app = HttpApp(token="t0ken", max_body=1_000_000)
+    register_clip_routes(app, lambda: root.ref("jobs"), lambda: root.ref("store"))
+    port = await nursery.start(partial(serve_http, app, host="127.0.0.1", port=0))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        response = await http.post(
+            "/clips", content=content, headers={"Authorization": "Bearer t0ken"}
+        )
+    assert 400 <= response.status_code < 500, response.text
+    await root.stop()
