@@ -25,6 +25,7 @@ import trio
 from actors.redaction import register_secret
 from config.models import Config
 from config.secrets import Secret
+from config.secrets import iter_secrets as _walk_secrets
 from exports.atomic import write_atomic
 from exports.files import RUNTIME_VERSION
 from runtime.exit_codes import ExitCode, InitError, StartupError
@@ -53,18 +54,9 @@ class Booted:
 
 
 def iter_secrets(config: Config) -> Iterator[Secret]:
-    """Every resolved secret of the configuration (to mask in logs and exports)."""
-    candidates: list[Any] = [config.http.token, config.exports.pseudonym_key]
-    for creator in config.creators:
-        if creator.twitch:
-            candidates.append(creator.twitch.token)
-        if creator.youtube:
-            candidates += [creator.youtube.api_key, creator.youtube.oauth_token]
-        if creator.rumble:
-            candidates.append(creator.rumble.api_url)
-        if creator.kick:
-            candidates.append(creator.kick.token)
-    yield from (c for c in candidates if isinstance(c, Secret))
+    """Every resolved secret of the configuration (to mask in logs and exports), found by
+    walking it (`config.secrets.iter_secrets`), so no secret field can be left unregistered."""
+    return _walk_secrets(config)
 
 
 def prepare_folder(folder: Path) -> None:

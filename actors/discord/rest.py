@@ -221,6 +221,9 @@ _MAJOR = frozenset({"channels", "guilds", "webhooks"})
 _SNOWFLAKE = re.compile(r"\d{15,21}", re.ASCII)
 
 
+_API_VERSION = re.compile(r"v[0-9]+", re.ASCII)
+
+
 def bucket_key(method: str, path: str) -> str:
     """A per-route key for rate limiting before Discord has told us the bucket.
 
@@ -230,8 +233,8 @@ def bucket_key(method: str, path: str) -> str:
     out of the key so no secret ends up in a dict key that might be logged.
     """
     parts = [p for p in path.split("?", 1)[0].split("/") if p]
-    if parts and parts[0] == "api":  # tolerate full /api/v10/... paths
-        parts = parts[2:] if len(parts) > 1 and parts[1].startswith("v") else parts[1:]
+    if parts and parts[0] == "api":  # tolerate full /api/v10/... and unversioned /api/... paths
+        parts = parts[2:] if len(parts) > 1 and _API_VERSION.fullmatch(parts[1]) else parts[1:]
     out: list[str] = []
     i = 0
     while i < len(parts):

@@ -120,7 +120,9 @@ class DiscordRest:
         if self._base_path and path.startswith(self._base_path):
             path = path[len(self._base_path) :]
         elif "/api/" in path:
-            path = "/" + path.split("/api/", 1)[1].split("/", 1)[-1]  # drop api/v10
+            # `bucket_key` drops `/api` and an optional `/v<N>`: webhook URLs as Discord shows
+            # them (`/api/webhooks/<id>/<token>`) have no version, and their token is hashed.
+            path = "/api/" + path.split("/api/", 1)[1]
         return bucket_key(method, path)
 
     def _bucket(self, route: str) -> _Bucket:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import structlog
 import trio
 from fakes.discord import APPLICATION_ID, GUILD_ID, NO_PERMISSIONS, FakeDiscord
 
@@ -290,4 +291,21 @@ async def test_rest_waits_out_a_429(nursery: trio.Nursery, retry_after: float) -
     assert first.status == 429 and second.status == 200
     assert second.at - first.at >= retry_after
     assert rest.rate_limited == 1
+    await rest.aclose()
+
+
+async def test_a_429_on_a_webhook_url_as_discord_shows_it_logs_no_token(
+    nursery: trio.Nursery,
+) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    token = "wh-Secret-token-0123456789abcdefghijklmnop"
+    url = fake.webhook_url(token=token, versioned=False)  # https://discord.com/api/webhooks/...
+    rest = DiscordRest(base_url=fake.api_base)
+    fake.fail_next("/webhooks/", retry_after=0.01)
+    with structlog.testing.capture_logs() as logs:
+        result = await rest.request("POST", url, json={"content": "live"}, auth=False)
+    assert result.status == 200
+    (limited,) = [entry for entry in logs if entry["event"] == "discord rate limited"]
+    assert limited["route"].startswith("POST /webhooks/223704706495545344/<token:")
+    assert token not in repr(logs)
     await rest.aclose()
