@@ -63,6 +63,7 @@ from exports.builders import (
     build_scoreboards,
     build_tallies,
     build_tally_events,
+    build_telemetry_errors,
 )
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, clamp_to_now
@@ -72,6 +73,7 @@ from exports.views import (
     ClipView,
     CreatorView,
     DiscordView,
+    ErrorView,
     GuildView,
     JobView,
     PlatformStatus,
@@ -147,6 +149,7 @@ TREE_FILES: frozenset[str] = frozenset(
         "chat_triggers.json",
         "creators.json",
         "discord/runtime.json",
+        "telemetry/errors.json",
     }
 )
 #: Files whose inputs the publisher does not collect yet: written by full publishes only.
@@ -513,6 +516,7 @@ class TreeInputs:
     rate_limits: tuple[RateLimitView, ...]
     triggers: tuple[TriggerView, ...]
     discord: DiscordView = attrs.field(factory=DiscordView)
+    telemetry_errors: tuple[ErrorView, ...] = ()
 
     def for_file(self, path: str) -> Any:
         """The inputs of one tree file (compared to decide whether to rebuild it)."""
@@ -523,6 +527,7 @@ class TreeInputs:
             "chat_triggers.json": self.triggers,
             "creators.json": self.creators,
             "discord/runtime.json": self.discord,
+            "telemetry/errors.json": self.telemetry_errors,
         }[path]
 
 
@@ -796,6 +801,8 @@ class SnapshotPublisher(Actor):
             return build_creators(ctx, tree.creators)
         if path == "discord/runtime.json":
             return build_discord_runtime(ctx, tree.discord)
+        if path == "telemetry/errors.json":
+            return build_telemetry_errors(ctx, tree.telemetry_errors)
         raise KeyError(path)
 
     def _db_file(self, path: str, ctx: ExportContext, data: StoreData) -> dict[str, Any]:
@@ -852,6 +859,8 @@ class SnapshotPublisher(Actor):
             rate_limits=rate_limit_rows(tree),
             triggers=self._triggers,
             discord=discord_view(tree),
+            # Actors report failures worth a row as `telemetry_errors` (ErrorView values).
+            telemetry_errors=tuple(e for d in details for e in d.get("telemetry_errors", ())),
         )
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> tuple[ActorStatus, ...]:
@@ -896,6 +905,7 @@ class SnapshotPublisher(Actor):
             rate_limits=tree.rate_limits,
             triggers=tree.triggers,
             discord=tree.discord,
+            telemetry_errors=tree.telemetry_errors,
             clips=data.clips,
             jobs=data.jobs,
         )

@@ -158,12 +158,20 @@ class HttpApp:
 
     `token` protects the routes registered with `auth=True`; when it is `None` (or empty)
     those routes answer 403, so a runtime without a configured token never exposes control.
-    Request bodies larger than `max_body` bytes are refused with 413.
+    Request bodies larger than `max_body` bytes are refused with 413. `on_unauthorized` is
+    called with the reason ("missing bearer token", "wrong token") of every 401.
     """
 
-    def __init__(self, *, token: str | None, max_body: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None,
+        max_body: int = 1_000_000,
+        on_unauthorized: Callable[[str], None] | None = None,
+    ) -> None:
         self._token = token.encode("utf-8") if token else None
         self._max_body = max_body
+        self._on_unauthorized = on_unauthorized
         self._routes: list[_Route] = []
 
     def route(self, method: str, pattern: str, handler: Handler, *, auth: bool) -> None:
@@ -313,6 +321,8 @@ class HttpApp:
             reason = "wrong token"
         else:
             reason = "missing bearer token"
+        if self._on_unauthorized is not None:
+            self._on_unauthorized(reason)
         # Never log what was presented: a wrong token is often a real token for something else.
         log.warning(
             "unauthorized request",

@@ -16,7 +16,7 @@ from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
 from config.models import Config, CreatorConfig
 from exports.publish import Mirror
-from runtime.control import HttpServer, build_app
+from runtime.control import HttpServer, RequestCounters, build_app
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
 
@@ -298,15 +298,21 @@ def build_tree(
             if watch is not None and watch.enabled and watch.eventsub_secret is not None
             else None
         )
+        counters = RequestCounters()  # outlives restarts of `http`
         children.append(
             ChildSpec(
                 "http",
                 lambda: HttpServer(
                     lambda: build_app(
-                        root, token=token, version=version, watch_secret=watch_secret
+                        root,
+                        token=token,
+                        version=version,
+                        watch_secret=watch_secret,
+                        counters=counters,
                     ),
                     host=config.http.host,
                     port=config.http.port if http_port is None else http_port,
+                    counters=counters,
                 ),
                 shutdown=2.0,
             )
