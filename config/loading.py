@@ -41,6 +41,7 @@ from config.models import (
     format_key_path,
 )
 from config.secrets import Secret, SecretRef
+from config.untrusted_json import describe
 
 EXIT_CODE = 1
 COMMAND_LINE = "command line"
@@ -83,7 +84,7 @@ def _describe(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value)
+        return describe(value)  # safe for integers with thousands of digits
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
         return repr(text)
@@ -409,6 +410,11 @@ def loads_config(
             )
         else:
             problem = ConfigProblem(label, "", f"invalid TOML: {exc}")
+        raise ConfigError([problem]) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError([ConfigProblem(label, "", "invalid TOML: nested too deeply")]) from None
+    except ValueError:  # tomllib's int() of a number past Python's 4,300-digit limit
+        problem = ConfigProblem(label, "", "invalid TOML: a number with thousands of digits")
         raise ConfigError([problem]) from None
 
     conv = _make_converter(env)

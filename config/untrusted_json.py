@@ -124,7 +124,8 @@ def describe(value: Any) -> str:
         return repr(value)
     if isinstance(value, int):
         if value.bit_length() > 64:
-            return f"an integer of {value.bit_length()} bits"
+            # Counted without str(), which raises past 4,300 digits.
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
         return repr(value)
     if isinstance(value, str):
         return repr(value[:40]) + ("..." if len(value) > 40 else "")

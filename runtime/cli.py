@@ -15,6 +15,7 @@ from config import ConfigError, load_config
 from config.render import effective_config_toml, starter_config
 from exports.files import RUNTIME_VERSION
 from runtime.exit_codes import ExitCode, InitError, StartupError
+from runtime.tree import export_mirrors
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from runtime.app import boot, serve
 
     config = load_config(args.config, overrides=_overrides(args))
+    export_mirrors(config)  # what `check` checks beyond the file, before anything starts
     booted = boot(config)
     try:
         return int(trio.run(serve, booted))
@@ -67,6 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    export_mirrors(config)
     sys.stdout.write(effective_config_toml(config))
     print(f"# {args.config}: configuration is valid", file=sys.stderr)
     return ExitCode.OK

@@ -14,8 +14,9 @@ from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
+from config.loading import ConfigError, ConfigProblem
 from config.models import Config, CreatorConfig
-from exports.publish import Mirror
+from exports.publish import ExportWriter, Mirror
 from runtime.control import HttpServer, RequestCounters, build_app
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
@@ -240,6 +241,35 @@ def _watch_and_discord(
     return specs
 
 
+def export_mirrors(config: Config) -> list[Mirror]:
+    """The configured export mirrors, checked as the publisher's writer checks them.
+
+    Raises `ConfigError` naming the mirror (a public mirror that also takes internal-only
+    files, a mirror in the state root's folder): `check` calls this too, so it refuses what
+    `run` would refuse.
+    """
+    label = str(config.source) if config.source is not None else "<config>"
+    mirrors: list[Mirror] = []
+    problems: list[ConfigProblem] = []
+    for index, entry in enumerate(config.exports.mirrors):
+        try:
+            mirrors.append(
+                Mirror(
+                    root=entry.path, visibilities=frozenset(entry.visibility), name=str(entry.path)
+                )
+            )
+        except ValueError as exc:
+            problems.append(ConfigProblem(label, f"exports.mirrors[{index}].visibility", str(exc)))
+    if not problems:
+        try:
+            ExportWriter(config.state_root, mirrors)  # only checks its folders; writes nothing
+        except ValueError as exc:
+            problems.append(ConfigProblem(label, "exports.mirrors", str(exc)))
+    if problems:
+        raise ConfigError(problems)
+    return mirrors
+
+
 def build_tree(
     config: Config,
     paths: RuntimePaths,
@@ -253,10 +283,7 @@ def build_tree(
     """root (one_for_one): store, quotas, publisher, http, creators (one per creator)."""
     # The factories below look `root` up when they run, after it is assigned at the end.
     children: list[ChildSpec] = []
-    mirrors = [
-        Mirror(root=m.path, visibilities=frozenset(m.visibility), name=str(m.path))
-        for m in config.exports.mirrors
-    ]
+    mirrors = export_mirrors(config)
     children.append(
         ChildSpec(
             "store",
