@@ -51,6 +51,7 @@ class Booted:
     pid_file: PidFile
     pseudonym_key: bytes
     secrets: frozenset[str]
+    instance: str = attrs.field(factory=lambda: _secrets.token_hex(8))  # this process's id
 
 
 def iter_secrets(config: Config) -> Iterator[Secret]:
@@ -148,6 +149,7 @@ async def serve(
         pseudonym_key=booted.pseudonym_key,
         secrets=booted.secrets,
         version=RUNTIME_VERSION,
+        instance=booted.instance,
     )
     deadline = config.runtime.shutdown_deadline
     failure: list[SupervisorGaveUp] = []
@@ -206,7 +208,7 @@ async def serve(
                     log.warning("second signal: stopping now")
                     force_stop()
 
-    announce = paths.data_dir / "http.json"
+    announce = paths.http_file
     try:
         async with trio.open_nursery() as nursery:
             try:
@@ -222,7 +224,14 @@ async def serve(
             port = http_port(root)
             if port is not None:
                 # fsync-ing write: off the event loop, like every other file write.
-                body = json.dumps({"host": config.http.host, "port": port, "pid": os.getpid()})
+                body = json.dumps(
+                    {
+                        "host": config.http.host,
+                        "port": port,
+                        "pid": os.getpid(),
+                        "instance": booted.instance,
+                    }
+                )
                 await trio.to_thread.run_sync(write_atomic, announce, body.encode())
             log.info(
                 "runtime started",

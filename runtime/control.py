@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -120,10 +121,13 @@ def build_app(
     version: str,
     watch_secret: str | None = None,
     counters: RequestCounters | None = None,
+    instance: str = "",
 ) -> HttpApp:
     """`GET /status` (open, loopback by default), the token-protected control API, and the
     Twitch EventSub webhook when watching is configured with a secret. Refused requests are
-    counted in `counters` (shown in `/status` under `rejected_requests`)."""
+    counted in `counters` (shown in `/status` under `rejected_requests`). `/status` names the
+    process (`pid`) and its `instance` id, which `http.json` repeats, so `runtime status`
+    can tell this instance from another process answering on the same port."""
     counters = counters if counters is not None else RequestCounters()
     app = HttpApp(token=token, on_unauthorized=counters.count_unauthorized)
     # Feature routes are imported only when the feature is configured.
@@ -146,6 +150,8 @@ def build_app(
         body = {
             "status": "degraded" if degraded else "ok",
             "version": version,
+            "instance": instance,
+            "pid": os.getpid(),
             "degraded": degraded,
             "components": rows,
             "rejected_requests": counters.statistics().as_json(),

@@ -29,18 +29,24 @@ class RuntimePaths:
     database: Path
     logs: Path
     pid_file: Path
+    http_file: Path  # `http.json`: the bound address, PID and instance id while serving
     exports: Path
 
     @classmethod
-    def from_config(cls, config: Config) -> RuntimePaths:
-        data = config.runtime.data_dir
+    def under(cls, data: Path, *, exports: Path | None = None) -> RuntimePaths:
+        """The paths of a data folder (exports default to `<data>/exports/state`)."""
         return cls(
             data_dir=data,
             database=data / "state" / "runtime.sqlite3",
             logs=data / "logs" / "runtime.log",
             pid_file=data / "runtime.pid",
-            exports=config.state_root,
+            http_file=data / "http.json",
+            exports=exports if exports is not None else data / "exports" / "state",
         )
+
+    @classmethod
+    def from_config(cls, config: Config) -> RuntimePaths:
+        return cls.under(config.runtime.data_dir, exports=config.state_root)
 
 
 def _bot_logins(creator: CreatorConfig) -> frozenset[str]:
@@ -279,6 +285,7 @@ def build_tree(
     secrets: frozenset[str],
     version: str,
     http_port: int | None = None,
+    instance: str = "",
 ) -> Supervisor:
     """root (one_for_one): store, quotas, publisher, http, creators (one per creator)."""
     # The factories below look `root` up when they run, after it is assigned at the end.
@@ -336,6 +343,7 @@ def build_tree(
                         version=version,
                         watch_secret=watch_secret,
                         counters=counters,
+                        instance=instance,
                     ),
                     host=config.http.host,
                     port=config.http.port if http_port is None else http_port,

@@ -3,6 +3,7 @@ traceback (run in-process through `runtime.cli.main`: these fail before anything
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,27 @@ def test_check_and_run_refuse_the_same_bad_configs_without_a_traceback(
     assert code == 1, err
     assert "Traceback" not in out + err and len(err) < 500
     assert all(part in err for part in expected.split(".*")), err
+
+
+def test_status_names_a_runtime_that_serves_no_http(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `[http] enabled = false`: a PID file naming a live runtime-like process, no http.json.
+    (tmp_path / "runtime.pid").write_text(f"{os.getpid()}\n")
+    code = main(["status", "--data-dir", str(tmp_path)])
+    _out, err = capsys.readouterr()
+    assert code == 3
+    assert f"(PID {os.getpid()}) serves no status" in err
+
+
+def test_status_reads_the_config_without_resolving_its_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STREAMSUITES_ABSENT_TOKEN", raising=False)
+    config = tmp_path / "runtime.toml"
+    config.write_text(
+        '[runtime]\ndata_dir = "d"\n[http]\ntoken = { env = "STREAMSUITES_ABSENT_TOKEN" }\n'
+    )
+    code = main(["status", "--config", str(config)])
+    _out, err = capsys.readouterr()
+    assert code == 3 and err.strip() == f"no runtime is running on data folder {tmp_path / 'd'}"
