@@ -1,9 +1,10 @@
 """`KickChat` against a real soketi (Pusher-protocol server), events triggered over its HTTP API.
 
-soketi is installed from tests/servers/soketi/package.json on first use (`npm install`) and run
+soketi is installed from tests/servers/soketi/package.json by `.ci/run` (`npm install`) and run
 as one process for this module (a plain subprocess fixture, not a trio fixture); the tests are
-skipped only when node/npm are missing. Events are triggered with requests we sign ourselves
-(`fakes.kick_soketi`), so what reaches the actor is exactly what a Pusher server broadcasts.
+skipped, with the reason, when it is not installed or node is missing. Events are triggered
+with requests we sign ourselves (`fakes.kick_soketi`), so what reaches the actor is exactly what
+a Pusher server broadcasts.
 Real clock throughout; waits are bounded by `fail_after`, never asserted on.
 """
 
@@ -39,9 +40,9 @@ CHANNEL = f"channel.{CHANNEL_ID}"
 def soketi() -> Iterator[Soketi]:
     server = Soketi()
     try:
-        Soketi.ensure_installed()
+        Soketi.require_installed()
         server.start()
-    except SoketiUnavailable as exc:  # only when node/npm are missing; other failures fail
+    except SoketiUnavailable as exc:  # not installed or no node; other failures fail
         pytest.skip(str(exc))
     try:
         yield server

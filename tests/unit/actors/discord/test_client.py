@@ -143,11 +143,13 @@ async def test_full_gateway_sequence(nursery: trio.Nursery) -> None:
 
     # 4004: a clear error, and no more connection attempts.
     await until(lambda: bot.connected)
-    await fake.close_all(4004, "Authentication failed.")
-    await until(lambda: bot.status == "error")
-    connects = fake.connections
-    await trio.sleep(0.5)  # would be several reconnects if it retried
-    assert fake.connections == connects == 4
+    with structlog.testing.capture_logs() as logs:
+        await fake.close_all(4004, "Authentication failed.")
+        await until(lambda: bot.status == "error")
+    # The connection loop has ended for good (not waiting out a backoff): no retry can follow.
+    assert bot.running is False and fake.connections == 4
+    assert [e["code"] for e in logs if e["event"] == "discord gateway stopped for good"] == [4004]
+    assert not [e for e in logs if e["event"] == "discord gateway reconnecting"]
     snap = bot.snapshot()
     assert snap["status"] == "error" and "authentication failed" in snap["error"]
     assert snap["connected"] is False and snap["running"] is False
@@ -160,10 +162,12 @@ async def test_full_gateway_sequence(nursery: trio.Nursery) -> None:
 
 async def test_bad_token_is_fatal_at_once(nursery: trio.Nursery) -> None:
     fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
-    sup, bot = await start(nursery, fake, FakeControl(), token="wrong")
-    await until(lambda: bot.status == "error")
-    await trio.sleep(0.3)
-    assert fake.connections == 1
+    with structlog.testing.capture_logs() as logs:
+        sup, bot = await start(nursery, fake, FakeControl(), token="wrong")
+        await until(lambda: bot.status == "error")
+    # The connection loop has ended for good (not waiting out a backoff): no retry can follow.
+    assert bot.running is False and fake.connections == 1
+    assert not [e for e in logs if e["event"] == "discord gateway reconnecting"]
     assert fake.close_codes == [4004] or fake.close_codes == []
     await sup.stop()
 
