@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from fakes import kick_soketi
 from fakes.kick_soketi import Soketi, SoketiUnavailable
 
 from actors import Actor
@@ -232,3 +234,16 @@ async def test_a_wrong_app_key_is_an_error_without_reconnects(nursery, soketi) -
     assert "4001" in snap["error"]
     assert harness.root is not None
     await harness.root.stop()
+
+
+def test_a_missing_soketi_is_a_reason_to_skip_never_an_npm_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_process(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the tests must not start npm (or anything) to install soketi")
+
+    monkeypatch.setattr(kick_soketi, "SERVER_JS", tmp_path / "missing" / "server.js")
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with pytest.raises(SoketiUnavailable, match=r"not installed: run `npm install.*\.ci/run"):
+        Soketi.require_installed()
