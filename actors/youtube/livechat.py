@@ -345,6 +345,11 @@ def _map_item(item: Any, now: datetime) -> AnyEvent:
     return NoticeEvent(**_base(c), kind=kind, text=c.display_message, **_who(c))
 
 
+#: Longest polling interval believed: Google asks for seconds; a larger value is hostile or
+#: broken data, and obeying it would stall the chat silently.
+MAX_POLLING_INTERVAL_MS = 3_600_000
+
+
 def parse_messages(body: Mapping[str, Any], *, now: datetime | None = None) -> LiveChatPage:
     """Parse a ``liveChatMessages.list`` response body into a :class:`LiveChatPage`.
 
@@ -384,8 +389,10 @@ def parse_messages(body: Mapping[str, Any], *, now: datetime | None = None) -> L
         raise LiveChatParseError("'nextPageToken' is not a string")
     interval = body.get("pollingIntervalMillis")
     polling = _int(interval)
-    if interval is not None and (polling is None or polling < 0):
-        raise LiveChatParseError(f"'pollingIntervalMillis' is not a count: {describe(interval)}")
+    if interval is not None and (polling is None or not 0 <= polling <= MAX_POLLING_INTERVAL_MS):
+        raise LiveChatParseError(
+            f"'pollingIntervalMillis' is not a count of at most an hour: {describe(interval)}"
+        )
     when = now if now is not None else datetime.now(UTC)
     events: list[AnyEvent] = []
     skipped = 0

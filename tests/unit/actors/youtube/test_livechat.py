@@ -867,3 +867,9 @@ def test_a_hostile_polling_interval_raises_only_the_parse_error(interval) -> Non
     # Formatting the message must not raise (repr of a 5,000-digit int does).
     with pytest.raises(LiveChatParseError, match="pollingIntervalMillis"):
         parse_messages({"items": [], "pollingIntervalMillis": interval})
+
+
+def test_a_polling_interval_beyond_an_hour_is_refused_not_obeyed() -> None:
+    assert parse_messages({"items": [], "pollingIntervalMillis": 3_600_000}).polling_interval_ms
+    with pytest.raises(LiveChatParseError, match="at most an hour"):
+        parse_messages({"items": [], "pollingIntervalMillis": 2**62})
