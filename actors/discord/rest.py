@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from config.untrusted_json import loads_untrusted
+from config.untrusted_json import decimal_int, loads_untrusted
 
 __all__ = [
     "ADMINISTRATOR",
@@ -163,8 +163,8 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):
+        return decimal_int(value.strip())  # None for "²" or thousands of digits, not a raise
     return None
 
 

@@ -313,3 +313,17 @@ async def test_a_429_on_a_webhook_url_as_discord_shows_it_logs_no_token(
     assert limited["route"].startswith("POST /webhooks/223704706495545344/<token:")
     assert token not in repr(logs)
     await rest.aclose()
+
+
+async def test_wrong_types_in_dispatches_are_no_crash(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
+    sup, bot = await start(nursery, fake, FakeControl())
+    await until(lambda: bot.connected)
+    await fake.dispatch("READY", {"guilds": 5, "application": "x"})
+    await fake.dispatch("INTERACTION_CREATE", {"type": "²", "id": "1", "token": "t"})
+    await until(lambda: bot.bad_frames == 1)  # the interaction, refused and counted
+    await fake.dispatch("GUILD_CREATE", {"id": "42", "name": "After"})
+    await until(lambda: "42" in bot.guilds)
+    (child,) = sup.which_children()
+    assert child.restarts == 0 and bot.connected
+    await sup.stop()

@@ -474,3 +474,11 @@ def test_hostile_frames_raise_only_protocol_error(frame) -> None:
         make().receive(frame, now=0.0)
     except GatewayProtocolError:
         pass
+
+
+@pytest.mark.parametrize(
+    "kind", ["²", "9" * 5000, "٣"], ids=["superscript", "5000-digits", "arabic"]
+)
+def test_an_interaction_with_a_hostile_type_raises_only_the_parse_error(kind: str) -> None:
+    with pytest.raises(DiscordParseError):
+        parse_interaction({"type": kind, "id": "1", "token": "t"})
