@@ -822,3 +822,14 @@ def test_compiled_chat_event_leaves_cold_caches_and_odd_messages_to_python() -> 
     assert compiled(no_ts, None) is not None
     with pytest.raises(TypeError):
         compiled(no_ts)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("tag", ["bits", "ban-duration"])
+def test_a_5000_digit_number_tag_raises_only_the_message_error(tag: str) -> None:
+    command = "PRIVMSG #c :hi" if tag == "bits" else "CLEARCHAT #c :a"
+    line = (
+        f"@room-id=1;target-user-id=2;user-id=2;id=x;tmi-sent-ts=1;{tag}={'9' * 5000} "
+        f":a!a@a.tmi.twitch.tv {command}"
+    )
+    with pytest.raises(TwitchMessageError):
+        to_chat_event(parse_irc_line(line))
