@@ -1190,7 +1190,12 @@ class SnapshotPublisher(Actor):
             discord=discord,
             integrations=account_integrations(tree),
             events=self._telemetry_events(tree, now),
-            errors=telemetry_errors(tree, root_name=self._root_name, now=now),
+            # Failures of the lifecycle, and rows actors report themselves (ErrorView values:
+            # rejected webhooks, unauthorized control requests).
+            errors=(
+                *telemetry_errors(tree, root_name=self._root_name, now=now),
+                *(e for d in details for e in d.get("telemetry_errors", ())),
+            ),
             rates=self._rates.sample(now, platforms),
             measured_at=now,
             timers=timer_rows(self._creators, details),

@@ -286,7 +286,7 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
     try:
-        Soketi.ensure_installed()
+        Soketi.require_installed()
     except SoketiUnavailable as exc:
         raise SystemExit(str(exc)) from exc
     soketi = Soketi()

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from config.untrusted_json import UntrustedJSONError, loads_untrusted
+
 # The same vocabularies as actors.events; repeated here so config stays free of actor imports.
 PLATFORMS = frozenset({"twitch", "youtube", "kick", "rumble", "replay"})
 ROLES = frozenset({"broadcaster", "moderator", "vip", "subscriber", "member"})
@@ -59,9 +61,9 @@ def is_skippable(line: str) -> bool:
 def parse_chatlog_line(line: str) -> dict[str, Any]:
     """Validate one chat log line; return `ChatEvent` keyword arguments. Raises `ChatlogError`."""
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ChatlogError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+        obj = loads_untrusted(line)
+    except UntrustedJSONError as exc:
+        raise ChatlogError(str(exc)) from None
     if not isinstance(obj, dict):
         raise ChatlogError("expected a JSON object")
     missing = [key for key in FIELDS if key not in obj]

@@ -41,6 +41,7 @@ from config.models import (
     format_key_path,
 )
 from config.secrets import Secret, SecretRef
+from config.untrusted_json import describe
 
 EXIT_CODE = 1
 COMMAND_LINE = "command line"
@@ -83,7 +84,7 @@ def _describe(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value)
+        return describe(value)  # safe for integers with thousands of digits
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
         return repr(text)
@@ -106,7 +107,9 @@ def _strict(expected: str, check: Callable[[Any], bool], build: Callable[[Any], 
     return hook
 
 
-def _make_converter(environ: Mapping[str, str]) -> cattrs.Converter:
+def _make_converter(
+    environ: Mapping[str, str], *, resolve_secrets: bool = True
+) -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     conv.register_structure_hook(
         str, _strict("a string", lambda v: isinstance(v, str), lambda v: v)
@@ -162,6 +165,8 @@ def _make_converter(environ: Mapping[str, str]) -> cattrs.Converter:
             ref = SecretRef(**value)
         except ValueError as exc:
             raise InvalidField((), str(exc)) from None
+        if not resolve_secrets:
+            return Secret(ref, value="")  # checked for form only; see `load_config`
         try:
             return secrets.resolve(ref, environ)
         except secrets.SecretUnavailable as exc:
@@ -349,6 +354,7 @@ def load_config(
     *,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    resolve_secrets: bool = True,
 ) -> Config:
     """Read, validate and return the configuration at `path`.
 
@@ -357,7 +363,9 @@ def load_config(
     "http.host": "0.0.0.0"}`); `None` values are skipped (a flag not given). They are
     type-checked and validated like the file; their relative paths are relative to the current
     directory. `environ` is where `{ env = ... }` secrets are looked up (default `os.environ`).
-    Relative paths in the file are relative to the file's folder.
+    Relative paths in the file are relative to the file's folder. With `resolve_secrets=False`
+    secret references are checked for form but not looked up, and every `Secret` is empty: for
+    commands that read only paths (`status`), never for running.
 
     Raises `ConfigError` listing every problem found.
     """
@@ -380,7 +388,14 @@ def load_config(
         raise ConfigError(
             [ConfigProblem(label, "", "not UTF-8 text", line=line, column=column)]
         ) from None
-    return loads_config(text, source=file, label=label, overrides=overrides, environ=environ)
+    return loads_config(
+        text,
+        source=file,
+        label=label,
+        overrides=overrides,
+        environ=environ,
+        resolve_secrets=resolve_secrets,
+    )
 
 
 def loads_config(
@@ -390,6 +405,7 @@ def loads_config(
     label: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    resolve_secrets: bool = True,
 ) -> Config:
     """Like `load_config` for TOML text; relative paths are relative to `source`'s folder
     (the current directory when `source` is `None`)."""
@@ -410,8 +426,13 @@ def loads_config(
         else:
             problem = ConfigProblem(label, "", f"invalid TOML: {exc}")
         raise ConfigError([problem]) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError([ConfigProblem(label, "", "invalid TOML: nested too deeply")]) from None
+    except ValueError:  # tomllib's int() of a number past Python's 4,300-digit limit
+        problem = ConfigProblem(label, "", "invalid TOML: a number with thousands of digits")
+        raise ConfigError([problem]) from None
 
-    conv = _make_converter(env)
+    conv = _make_converter(env, resolve_secrets=resolve_secrets)
     try:
         config = conv.structure(raw, Config)
     except Exception as exc:  # cattrs groups, InvalidField from validators

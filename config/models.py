@@ -12,6 +12,7 @@ config file). Secrets are `config.secrets.Secret` values, resolved at load time.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import string
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 import attrs
 
 from config.secrets import Secret
+from config.untrusted_json import describe
 
 PathSegment = str | int
 
@@ -120,7 +122,12 @@ def _one_of(choices: Sequence[str]) -> Any:
 
 
 def _num(value: float) -> str:
-    """A number as written in TOML: `10485760`, `0.5` (never `1.04858e+07`)."""
+    """A number as written in TOML: `10485760`, `0.5` (never `1.04858e+07`); a huge one is
+    described, not spelled out (`an integer of about 5000 digits`, `1e+300`)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return describe(value)
+    if isinstance(value, float) and not (math.isfinite(value) and abs(value) < 1e16):
+        return repr(value)
     if isinstance(value, int) or value.is_integer():
         return str(int(value))
     return repr(value)

@@ -19,7 +19,7 @@ really needs the value (the transport that authenticates) calls `Secret.reveal()
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import attrs
 
@@ -84,6 +84,31 @@ class Secret:
 
     def __str__(self) -> str:
         return MASK
+
+
+def iter_secrets(value: object) -> Iterator[Secret]:
+    """Every `Secret` held anywhere in `value`: attrs fields, nested, and the items of tuples,
+    lists, sets and mapping values, in a stable order.
+
+    This walk *is* the registry of secrets: a `Secret` field added to any configuration class
+    is masked in logs and exports without being listed anywhere.
+    """
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Secret):
+            yield item
+        elif isinstance(item, SecretRef | str | bytes):
+            continue
+        elif attrs.has(type(item)):
+            fields = attrs.fields(type(item))  # type: ignore[misc]
+            stack.extend(getattr(item, field.name) for field in reversed(fields))
+        elif isinstance(item, Mapping):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, tuple | list):
+            stack.extend(reversed(item))
+        elif isinstance(item, set | frozenset):
+            stack.extend(item)
 
 
 def resolve(ref: SecretRef, environ: Mapping[str, str]) -> Secret:

@@ -39,6 +39,8 @@ _SECRET_RE = re.compile(
             # key=value credentials in query strings, configs and command lines.
             r"(?P<k4>\b(?:access_|refresh_|id_|api_|client_|stream_|bot_)?"
             r"(?:token|secret|key|password|passwd|pwd|signature|sig)=)[^\s&\"',;]+",
+            # Discord webhook tokens: the path segment after the webhook id (full URL or path).
+            r"(?P<k5>/webhooks/\d{15,25}/)[a-z0-9_-]{20,}",
             # Discord bot tokens (three dot-separated base64url parts).
             r"\b[a-z0-9_-]{23,28}\.[a-z0-9_-]{6,7}\.[a-z0-9_-]{27,}\b",
         )
@@ -48,7 +50,7 @@ _SECRET_RE = re.compile(
 
 
 def _mask(match: re.Match[str], mask: str = MASK) -> str:
-    for label in ("k1", "k2", "k3", "k4"):
+    for label in ("k1", "k2", "k3", "k4", "k5"):
         kept = match.group(label)
         if kept is not None:
             return kept + mask
@@ -68,7 +70,7 @@ def _known(secrets: Iterable[str]) -> tuple[str, ...]:
 
 # Substrings without which no pattern above can match: most strings (ids, timestamps, titles)
 # skip the regex scan entirely.
-_MARKERS = ("live_", "oauth", "bearer ", "bot ", "://", "=")
+_MARKERS = ("live_", "oauth", "bearer ", "bot ", "://", "=", "webhooks/")
 _TOKEN_MIN_LENGTH = 59  # the shortest Discord-token-shaped string
 
 

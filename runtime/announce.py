@@ -19,10 +19,11 @@ from exports.atomic import write_atomic
 class HttpAnnouncement:
     """Keeps `path` equal to the bound address of the HTTP server, or absent."""
 
-    def __init__(self, path: Path, *, host: str, pid: int) -> None:
+    def __init__(self, path: Path, *, host: str, pid: int, instance: str = "") -> None:
         self.path = path
         self.host = host
         self.pid = pid
+        self.instance = instance  # this process's id: `runtime status` checks who answers
         self._port: int | None = None
         self._enabled = False
         self._lock = trio.Lock()
@@ -60,7 +61,9 @@ class HttpAnnouncement:
             if port is None:
                 self.path.unlink(missing_ok=True)
                 return
-            body = json.dumps({"host": self.host, "port": port, "pid": self.pid}).encode()
+            body = json.dumps(
+                {"host": self.host, "port": port, "pid": self.pid, "instance": self.instance}
+            ).encode()
             # An fsync-ing write: off the event loop, like every other file write.
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(write_atomic, self.path, body)

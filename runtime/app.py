@@ -25,6 +25,7 @@ from actors.accounts.store import TokenStore
 from actors.redaction import register_secret
 from config.models import Config
 from config.secrets import Secret
+from config.secrets import iter_secrets as _walk_secrets
 from exports.files import RUNTIME_VERSION
 from runtime.announce import HttpAnnouncement
 from runtime.control import HTTP_ID
@@ -52,23 +53,13 @@ class Booted:
     pid_file: PidFile
     pseudonym_key: bytes
     secrets: frozenset[str]
+    instance: str = attrs.field(factory=lambda: _secrets.token_hex(8))  # this process's id
 
 
 def iter_secrets(config: Config) -> Iterator[Secret]:
-    """Every resolved secret of the configuration (to mask in logs and exports)."""
-    candidates: list[Any] = [config.http.token, config.exports.pseudonym_key]
-    for creator in config.creators:
-        if creator.twitch:
-            candidates.append(creator.twitch.token)
-        if creator.youtube:
-            candidates += [creator.youtube.api_key, creator.youtube.oauth_token]
-        if creator.rumble:
-            candidates.append(creator.rumble.api_url)
-        if creator.kick:
-            candidates.append(creator.kick.token)
-    candidates.append(config.token_store.key)
-    candidates += [account.client_secret for account in config.accounts]
-    yield from (c for c in candidates if isinstance(c, Secret))
+    """Every resolved secret of the configuration (to mask in logs and exports), found by
+    walking it (`config.secrets.iter_secrets`), so no secret field can be left unregistered."""
+    return _walk_secrets(config)
 
 
 def prepare_folder(folder: Path) -> None:
@@ -195,7 +186,7 @@ async def serve(
     config, paths = booted.config, booted.paths
     started_at = datetime.now(UTC)
     announce = HttpAnnouncement(
-        paths.data_dir / "http.json", host=config.http.host, pid=os.getpid()
+        paths.http_file, host=config.http.host, pid=os.getpid(), instance=booted.instance
     )
     root = build_tree(
         config,
@@ -205,6 +196,7 @@ async def serve(
         secrets=booted.secrets,
         version=RUNTIME_VERSION,
         announce=announce,
+        instance=booted.instance,
     )
     deadline = config.runtime.shutdown_deadline
     failure: list[SupervisorGaveUp] = []

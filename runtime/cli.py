@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,8 +15,11 @@ import trio
 
 from config import ConfigError, load_config
 from config.render import effective_config_toml, starter_config
+from config.untrusted_json import loads_untrusted
 from exports.files import RUNTIME_VERSION
 from runtime.exit_codes import ExitCode, InitError, StartupError
+from runtime.pidfile import running_pid
+from runtime.tree import RuntimePaths, export_mirrors
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,8 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("path", type=Path)
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    status = commands.add_parser("status", help="ask a running instance for its status")
-    status.add_argument("--config", required=True, type=Path)
+    status = commands.add_parser(
+        "status",
+        help="ask the instance running on a data folder for its status",
+        description="Find the instance through <data folder>/http.json (the data folder of "
+        "--config, or --data-dir) and print its GET /status. Needs no secrets.",
+    )
+    status.add_argument("--config", type=Path, help="the TOML configuration file")
+    status.add_argument("--data-dir", type=Path, help="the data folder (overrides --config)")
     status.add_argument("--timeout", type=float, default=3.0)
 
     login = commands.add_parser("login", help="log an [[accounts]] entry in and store its token")
@@ -77,6 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from runtime.app import boot, serve
 
     config = load_config(args.config, overrides=_overrides(args))
+    export_mirrors(config)  # what `check` checks beyond the file, before anything starts
     booted = boot(config)
     try:
         return int(trio.run(serve, booted))
@@ -90,6 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    export_mirrors(config)
     sys.stdout.write(effective_config_toml(config))
     print(f"# {args.config}: configuration is valid", file=sys.stderr)
     return ExitCode.OK
@@ -110,28 +121,70 @@ def cmd_init(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _instance_of(data_dir: Path) -> tuple[dict[str, Any] | None, str]:
+    """The `http.json` of the instance on `data_dir`, or None with a sentence saying why."""
+    paths = RuntimePaths.under(data_dir)
+    try:
+        found = loads_untrusted(paths.http_file.read_bytes())
+    except FileNotFoundError:
+        pid = running_pid(paths.pid_file)
+        if pid is None:
+            return None, f"no runtime is running on data folder {data_dir}"
+        return None, (
+            f"the runtime on data folder {data_dir} (PID {pid}) serves no status: "
+            "[http] is disabled or not started yet"
+        )
+    except OSError as exc:
+        return None, f"cannot read {paths.http_file}: {exc.strerror or type(exc).__name__}"
+    except ValueError:
+        return None, f"{paths.http_file} is not readable JSON"
+    fields = {"host": str, "port": int, "pid": int, "instance": str}
+    if not isinstance(found, dict) or not all(
+        isinstance(found.get(k), t) and not isinstance(found.get(k), bool)
+        for k, t in fields.items()
+    ):
+        return None, f"{paths.http_file} was written by another version of the runtime"
+    return found, ""
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     import httpx
 
-    config = load_config(args.config)
-    host, port = config.http.host, config.http.port
-    announce = config.runtime.data_dir / "http.json"
-    try:
-        found = json.loads(announce.read_text(encoding="utf-8"))
-        host, port = found["host"], found["port"]
-    except (OSError, ValueError, KeyError):
-        pass  # not running, or an older instance: fall back to the configured address
-    url = f"http://{host}:{port}/status"
+    if args.data_dir is not None:
+        data_dir = args.data_dir
+    else:
+        # Only the data folder is read: secret references are not looked up.
+        data_dir = load_config(args.config, resolve_secrets=False).runtime.data_dir
+    found, why = _instance_of(data_dir)
+    if found is None:
+        print(why, file=sys.stderr)
+        return ExitCode.STARTUP
+    host = found["host"]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{found['port']}/status"
     try:
         response = httpx.get(url, timeout=args.timeout)
+        body = loads_untrusted(response.content)
     except httpx.HTTPError as exc:
-        print(f"no runtime answering at {url}: {type(exc).__name__}", file=sys.stderr)
+        print(
+            f"no runtime is running on data folder {data_dir}: nothing answers at {url} "
+            f"({type(exc).__name__}); its http.json is left from PID {found['pid']}",
+            file=sys.stderr,
+        )
         return ExitCode.STARTUP
-    body = response.json()
-    print(f"{body.get('status', '?')} (version {body.get('version', '?')}, {url})")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("instance") != found["instance"]:
+        print(
+            f"the process answering at {url} is not the runtime of data folder {data_dir} "
+            f"(PID {found['pid']}); another program took its port",
+            file=sys.stderr,
+        )
+        return ExitCode.STARTUP
+    version, pid = body.get("version", "?"), body.get("pid")
+    print(f"{body.get('status', '?')} (version {version}, PID {pid}, {url})")
     for row in body.get("components", []):
         print(f"  {row['state']:<10} {row['path']}  restarts={row['restarts']}")
-    return ExitCode.OK if response.status_code == 200 else ExitCode.CONFIG
+    return ExitCode.OK if body.get("status") == "ok" else ExitCode.FAILED
 
 
 def _token_store(config: Any) -> Any:
@@ -181,8 +234,15 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    """Entry point; returns the process exit code.
+
+    A command-line usage error exits 2 through argparse (with the usage printed), the code
+    also used for initialisation errors: both mean "fix how it is started".
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "status" and args.config is None and args.data_dir is None:
+        parser.error("status needs --config or --data-dir")
     handlers = {
         "run": cmd_run,
         "check": cmd_check,
@@ -193,7 +253,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "accounts": cmd_accounts,
     }
     try:
-        return int(handlers[args.command](args))
+        code = int(handlers[args.command](args))
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`status | head -1`): not an error of ours. Point stdout at
+        # the null device so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return ExitCode.OK
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return ExitCode.CONFIG

@@ -2,20 +2,103 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import attrs
 import trio
 
 from actors import Actor
 from exports.health import status_report
+from exports.views import ErrorView
 from runtime.announce import HttpAnnouncement
 from runtime.http import HttpApp, HttpError, Request, Response, json_response, serve_http
 from supervisors import Supervisor
 
+if TYPE_CHECKING:
+    from actors.watch.webhook import WebhookStats
+
 #: The id of the HTTP server's child in the root supervisor.
 HTTP_ID = "http"
+
+
+@attrs.frozen(kw_only=True)
+class RequestRejections:
+    """What the HTTP endpoints refused since the process started (a statistics value)."""
+
+    webhook_rejected: int = 0
+    webhook_reasons: tuple[tuple[str, int], ...] = ()  # sorted by reason
+    webhook_last_at: datetime | None = None
+    unauthorized: int = 0
+    unauthorized_reasons: tuple[tuple[str, int], ...] = ()  # sorted by reason
+    unauthorized_last_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The counters as `GET /status` shows them."""
+        return {
+            "webhook": {"total": self.webhook_rejected, "by_reason": dict(self.webhook_reasons)},
+            "unauthorized": {
+                "total": self.unauthorized,
+                "by_reason": dict(self.unauthorized_reasons),
+            },
+        }
+
+    def errors(self) -> tuple[ErrorView, ...]:
+        """Rows for `telemetry/errors.json`: one per kind of refused request seen."""
+        rows = []
+        if self.webhook_rejected and self.webhook_last_at is not None:
+            reasons = ", ".join(f"{name}: {count}" for name, count in self.webhook_reasons)
+            rows.append(
+                ErrorView(
+                    subsystem="http/webhooks/twitch",
+                    message=f"{self.webhook_rejected} EventSub webhook requests rejected "
+                    f"({reasons}); check the EventSub secret and the sender",
+                    last_seen=self.webhook_last_at,
+                    active=False,
+                )
+            )
+        if self.unauthorized and self.unauthorized_last_at is not None:
+            reasons = ", ".join(f"{name}: {count}" for name, count in self.unauthorized_reasons)
+            rows.append(
+                ErrorView(
+                    subsystem="http/control",
+                    message=f"{self.unauthorized} control API requests refused as unauthorized "
+                    f"({reasons}); check the clients' bearer token",
+                    last_seen=self.unauthorized_last_at,
+                    active=False,
+                )
+            )
+        return tuple(rows)
+
+
+class RequestCounters:
+    """Counts refused HTTP requests across restarts of the `http` actor (made once per tree)."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._clock = clock
+        self.webhook: WebhookStats | None = None  # set when the webhook route is registered
+        self.unauthorized: Counter[str] = Counter()
+        self.unauthorized_last_at: datetime | None = None
+
+    def count_unauthorized(self, reason: str) -> None:
+        """Record one 401 of the control API (the `HttpApp` callback)."""
+        self.unauthorized[reason] += 1
+        self.unauthorized_last_at = self._clock()
+
+    def statistics(self) -> RequestRejections:
+        """The counters now, as a frozen value."""
+        webhook = self.webhook
+        return RequestRejections(
+            webhook_rejected=webhook.rejected_total if webhook else 0,
+            webhook_reasons=tuple(sorted(webhook.rejected.items())) if webhook else (),
+            webhook_last_at=webhook.last_rejected_at if webhook else None,
+            unauthorized=sum(self.unauthorized.values()),
+            unauthorized_reasons=tuple(sorted(self.unauthorized.items())),
+            unauthorized_last_at=self.unauthorized_last_at,
+        )
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -38,28 +121,47 @@ def tree_rows(root: Supervisor) -> list[dict[str, Any]]:
 
 
 def build_app(
-    root: Supervisor, *, token: str | None, version: str, watch_secret: str | None = None
+    root: Supervisor,
+    *,
+    token: str | None,
+    version: str,
+    watch_secret: str | None = None,
+    counters: RequestCounters | None = None,
+    instance: str = "",
 ) -> HttpApp:
     """`GET /status`, `/livez` and `/readyz` (open, loopback by default), the token-protected
     control API, and the Twitch EventSub webhook when watching is configured with a secret.
 
     `/status` answers 200 while the process serves: `ok` when every enabled component is
     connected or running, else `degraded` naming each component and why (`exports.health`).
-    `/livez` is 200 while the tree runs; `/readyz` is 200 only when `ok`, else 503."""
-    app = HttpApp(token=token)
+    `/livez` is 200 while the tree runs; `/readyz` is 200 only when `ok`, else 503. Refused
+    requests are counted in `counters` (shown in `/status` under `rejected_requests`).
+    `/status` names the process (`pid`) and its `instance` id, which `http.json` repeats, so
+    `runtime status` can tell this instance from another process answering on the same port."""
+    counters = counters if counters is not None else RequestCounters()
+    app = HttpApp(token=token, on_unauthorized=counters.count_unauthorized)
     # Feature routes are imported only when the feature is configured.
     if watch_secret is not None:
         from actors.watch import register_watch_routes
+        from actors.watch.webhook import WebhookStats
 
-        register_watch_routes(app, lambda: root.lookup("watch"), watch_secret)
+        counters.webhook = counters.webhook or WebhookStats()
+        register_watch_routes(
+            app, lambda: root.lookup("watch"), watch_secret, stats=counters.webhook
+        )
     if root.registry is None or root.registry.kind(f"{root.name}/clips") is not None:
         from actors.clips import register_clip_routes
 
         register_clip_routes(app, lambda: root.lookup("clips/jobs"), lambda: root.lookup("store"))
 
     async def status(_request: Request) -> Response:
-        report = status_report(root.tree())
-        return json_response(report.body(version=version))
+        body = status_report(root.tree()).body(version=version)
+        body.update(
+            instance=instance,
+            pid=os.getpid(),
+            rejected_requests=counters.statistics().as_json(),
+        )
+        return json_response(body)
 
     async def livez(_request: Request) -> Response:
         alive = root.statistics()["state"] == "running"
@@ -131,8 +233,10 @@ class HttpServer(Actor):
         host: str,
         port: int,
         announce: HttpAnnouncement | None = None,
+        counters: RequestCounters | None = None,
     ) -> None:
         self._app_factory = app_factory
+        self.counters = counters
         self.host = host
         self.requested_port = port
         self.port: int | None = None
@@ -159,4 +263,6 @@ class HttpServer(Actor):
         await trio.sleep_forever()
 
     def snapshot(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port}
+        rejections = self.counters.statistics() if self.counters else RequestRejections()
+        # `telemetry_errors` (ErrorView rows) is what the publisher puts in telemetry/errors.json.
+        return {"host": self.host, "port": self.port, "telemetry_errors": rejections.errors()}

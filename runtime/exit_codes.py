@@ -8,11 +8,14 @@ without parsing log output:
 - `CONFIG` (1): the configuration file is missing or invalid; the message names the file and
   the key path.
 - `INIT` (2): the data folder is unusable (not writable, not a folder), or the database is
-  corrupt or was written by a newer version of the runtime.
+  corrupt or was written by a newer version of the runtime. A command-line usage error also
+  exits 2 (argparse's convention): both mean "fix how the runtime is started".
 - `STARTUP` (3): the runtime could not start its services: the HTTP port is in use, or another
-  instance is already running on the same data folder.
+  instance is already running on the same data folder. `status`: no instance runs on the data
+  folder, it serves no HTTP, or another process answers on its port.
 - `FAILED` (4): the runtime started but its supervision tree gave up (restart intensity ran out
-  at the root); a service manager should restart the process.
+  at the root); a service manager should restart the process. `status`: the instance answers
+  but is not `ok`.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
+from config.untrusted_json import UntrustedJSONError, loads_untrusted
 from runtime.exit_codes import StartupError
 
 log = structlog.get_logger("runtime.http")
@@ -84,8 +85,8 @@ class Request:
         if not self.body.strip():
             raise BadRequest("request body must be JSON, got an empty body")
         try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            return loads_untrusted(self.body)
+        except UntrustedJSONError as err:
             raise BadRequest(f"request body is not valid JSON: {err}") from None
 
 
@@ -164,12 +165,20 @@ class HttpApp:
 
     `token` protects the routes registered with `auth=True`; when it is `None` (or empty)
     those routes answer 403, so a runtime without a configured token never exposes control.
-    Request bodies larger than `max_body` bytes are refused with 413.
+    Request bodies larger than `max_body` bytes are refused with 413. `on_unauthorized` is
+    called with the reason ("missing bearer token", "wrong token") of every 401.
     """
 
-    def __init__(self, *, token: str | None, max_body: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None,
+        max_body: int = 1_000_000,
+        on_unauthorized: Callable[[str], None] | None = None,
+    ) -> None:
         self._token = token.encode("utf-8") if token else None
         self._max_body = max_body
+        self._on_unauthorized = on_unauthorized
         self._routes: list[_Route] = []
 
     def route(self, method: str, pattern: str, handler: Handler, *, auth: bool) -> None:
@@ -323,6 +332,8 @@ class HttpApp:
             reason = "wrong token"
         else:
             reason = "missing bearer token"
+        if self._on_unauthorized is not None:
+            self._on_unauthorized(reason)
         # Never log what was presented: a wrong token is often a real token for something else.
         log.warning(
             "unauthorized request",

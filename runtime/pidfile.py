@@ -183,6 +183,19 @@ def _windows_process_image(pid: int) -> str | None:  # pragma: no cover - Window
         kernel32.CloseHandle(handle)
 
 
+def running_pid(path: Path | str) -> int | None:
+    """The PID named by the PID file at `path` when that process is alive and looks like a
+    runtime, else None. Reads only, and takes no lock (a lock held even briefly would make a
+    runtime starting at that instant refuse to start)."""
+    try:
+        pid = _parse_pid(Path(path).read_bytes()[:64])
+    except OSError:
+        return None
+    if pid is None or not _pid_alive(pid) or not _looks_like_runtime(pid):
+        return None
+    return pid
+
+
 class PidFile:
     """The data folder's PID file, held for the lifetime of the process.
 

@@ -16,11 +16,12 @@ from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
+from config.loading import ConfigError, ConfigProblem
 from config.models import AccountConfig, Config, CreatorConfig
 from config.secrets import Secret
-from exports.publish import Mirror
+from exports.publish import ExportWriter, Mirror
 from runtime.announce import HttpAnnouncement
-from runtime.control import HTTP_ID, HttpServer, build_app
+from runtime.control import HTTP_ID, HttpServer, RequestCounters, build_app
 from runtime.twitch_events import eventsub_chat_spec, twitch_events_spec
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
@@ -33,18 +34,24 @@ class RuntimePaths:
     database: Path
     logs: Path
     pid_file: Path
+    http_file: Path  # `http.json`: the bound address, PID and instance id while serving
     exports: Path
 
     @classmethod
-    def from_config(cls, config: Config) -> RuntimePaths:
-        data = config.runtime.data_dir
+    def under(cls, data: Path, *, exports: Path | None = None) -> RuntimePaths:
+        """The paths of a data folder (exports default to `<data>/exports/state`)."""
         return cls(
             data_dir=data,
             database=data / "state" / "runtime.sqlite3",
             logs=data / "logs" / "runtime.log",
             pid_file=data / "runtime.pid",
-            exports=config.state_root,
+            http_file=data / "http.json",
+            exports=exports if exports is not None else data / "exports" / "state",
         )
+
+    @classmethod
+    def from_config(cls, config: Config) -> RuntimePaths:
+        return cls.under(config.runtime.data_dir, exports=config.state_root)
 
 
 #: The root's children that keep and publish state: at a stop they get the last share of the
@@ -310,6 +317,35 @@ def _watch_and_discord(
     return specs
 
 
+def export_mirrors(config: Config) -> list[Mirror]:
+    """The configured export mirrors, checked as the publisher's writer checks them.
+
+    Raises `ConfigError` naming the mirror (a public mirror that also takes internal-only
+    files, a mirror in the state root's folder): `check` calls this too, so it refuses what
+    `run` would refuse.
+    """
+    label = str(config.source) if config.source is not None else "<config>"
+    mirrors: list[Mirror] = []
+    problems: list[ConfigProblem] = []
+    for index, entry in enumerate(config.exports.mirrors):
+        try:
+            mirrors.append(
+                Mirror(
+                    root=entry.path, visibilities=frozenset(entry.visibility), name=str(entry.path)
+                )
+            )
+        except ValueError as exc:
+            problems.append(ConfigProblem(label, f"exports.mirrors[{index}].visibility", str(exc)))
+    if not problems:
+        try:
+            ExportWriter(config.state_root, mirrors)  # only checks its folders; writes nothing
+        except ValueError as exc:
+            problems.append(ConfigProblem(label, "exports.mirrors", str(exc)))
+    if problems:
+        raise ConfigError(problems)
+    return mirrors
+
+
 def build_tree(
     config: Config,
     paths: RuntimePaths,
@@ -320,14 +356,12 @@ def build_tree(
     version: str,
     http_port: int | None = None,
     announce: HttpAnnouncement | None = None,
+    instance: str = "",
 ) -> Supervisor:
     """root (one_for_one): store, quotas, publisher, http, creators (one per creator)."""
     # The factories below look `root` up when they run, after it is assigned at the end.
     children: list[ChildSpec] = []
-    mirrors = [
-        Mirror(root=m.path, visibilities=frozenset(m.visibility), name=str(m.path))
-        for m in config.exports.mirrors
-    ]
+    mirrors = export_mirrors(config)
     children.append(
         ChildSpec(
             "store",
@@ -370,16 +404,23 @@ def build_tree(
             if watch is not None and watch.enabled and watch.eventsub_secret is not None
             else None
         )
+        counters = RequestCounters()  # outlives restarts of `http`
         children.append(
             ChildSpec(
                 HTTP_ID,
                 lambda: HttpServer(
                     lambda: build_app(
-                        root, token=token, version=version, watch_secret=watch_secret
+                        root,
+                        token=token,
+                        version=version,
+                        watch_secret=watch_secret,
+                        counters=counters,
+                        instance=instance,
                     ),
                     host=config.http.host,
                     port=config.http.port if http_port is None else http_port,
                     announce=announce,
+                    counters=counters,
                 ),
                 shutdown=2.0,
             )

@@ -19,6 +19,8 @@ import attrs
 import httpx
 import trio
 
+from config.untrusted_json import loads_untrusted
+
 #: Upload deadline (connect, send, answer) per HTTP request.
 UPLOAD_TIMEOUT_SECONDS = 120.0
 
@@ -164,7 +166,7 @@ class HttpUploadDestination:
         if not 200 <= response.status_code < 300:
             raise _http_error("upload", response)
         try:
-            data = response.json()
+            data = loads_untrusted(response.content)
             if isinstance(data, dict) and isinstance(data.get("url"), str):
                 return data["url"]
         except ValueError:
@@ -227,12 +229,13 @@ class DiscordWebhookDestination:
         if not 200 <= response.status_code < 300:
             raise _http_error("webhook", response)
         try:
-            message = response.json()
-            attachments = message.get("attachments") or []
-            if attachments and isinstance(attachments[0].get("url"), str):
-                return attachments[0]["url"]
-        except (ValueError, AttributeError):
-            pass
+            message = loads_untrusted(response.content)
+        except ValueError:
+            message = None
+        attachments = message.get("attachments") if isinstance(message, dict) else None
+        first = attachments[0] if isinstance(attachments, list) and attachments else None
+        if isinstance(first, dict) and isinstance(first.get("url"), str):
+            return first["url"]
         return None
 
 

@@ -341,7 +341,8 @@ class DiscordGateway(Actor):
                 and isinstance(app.get("id"), str)
             ):
                 self.application_id = app["id"]
-            for guild in d.get("guilds") or []:
+            guilds = d.get("guilds")
+            for guild in guilds if isinstance(guilds, list) else ():
                 if isinstance(guild, dict) and isinstance(guild.get("id"), str):
                     self.guilds.setdefault(guild["id"], {"name": "", "present": True})[
                         "present"

@@ -25,7 +25,6 @@ REST helpers live in `actors.discord.rest` and are re-exported here.
 from __future__ import annotations
 
 import enum
-import json
 import random
 import sys
 from collections.abc import Callable, Mapping
@@ -48,6 +47,7 @@ from actors.discord.rest import (
     parse_interaction,
     parse_rate_limit,
 )
+from config.untrusted_json import describe, loads_untrusted
 
 __all__ = [
     "ADMINISTRATOR",
@@ -213,14 +213,14 @@ def parse_frame(frame: Mapping[str, Any] | str | bytes) -> GatewayFrame:
             raise GatewayProtocolError(f"frame is not UTF-8: {exc}") from None
     if isinstance(frame, str):
         try:
-            frame = json.loads(frame)
-        except (ValueError, RecursionError) as exc:
+            frame = loads_untrusted(frame)
+        except ValueError as exc:
             raise GatewayProtocolError(f"frame is not JSON: {exc}") from None
     if not isinstance(frame, Mapping):
         raise GatewayProtocolError("frame is not a JSON object")
     op = frame.get("op")
     if not isinstance(op, int) or isinstance(op, bool):
-        raise GatewayProtocolError(f"frame has no integer op: {op!r}")
+        raise GatewayProtocolError(f"frame has no integer op: {describe(op)}")
     s, t = frame.get("s"), frame.get("t")
     return GatewayFrame(
         op=op,
@@ -359,7 +359,9 @@ class Gateway:
             or isinstance(interval_ms, bool)
             or not 0 < interval_ms < 10**9
         ):
-            raise GatewayProtocolError(f"HELLO without a valid heartbeat_interval: {interval_ms!r}")
+            raise GatewayProtocolError(
+                f"HELLO without a valid heartbeat_interval: {describe(interval_ms)}"
+            )
         self.heartbeat_interval = interval_ms / 1000.0
         self._next_heartbeat = now + self.heartbeat_interval * self._fraction()
         self._awaiting_ack = False

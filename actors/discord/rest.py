@@ -9,13 +9,14 @@ Snowflakes stay strings throughout; permission bitfields arrive as strings and b
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from config.untrusted_json import decimal_int, loads_untrusted
 
 __all__ = [
     "ADMINISTRATOR",
@@ -162,8 +163,8 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):
+        return decimal_int(value.strip())  # None for "²" or thousands of digits, not a raise
     return None
 
 
@@ -173,10 +174,8 @@ def _decode(body: bytes | str | Mapping[str, Any] | None) -> Mapping[str, Any]:
     if isinstance(body, Mapping):
         return body
     try:
-        if isinstance(body, bytes | bytearray):
-            body = bytes(body).decode("utf-8")
-        obj = json.loads(body) if body.strip() else {}
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        obj = loads_untrusted(body) if body.strip() else {}
+    except ValueError:
         return {}  # a proxy's HTML 429 page still carries usable headers
     return obj if isinstance(obj, dict) else {}
 
@@ -222,6 +221,9 @@ _MAJOR = frozenset({"channels", "guilds", "webhooks"})
 _SNOWFLAKE = re.compile(r"\d{15,21}", re.ASCII)
 
 
+_API_VERSION = re.compile(r"v[0-9]+", re.ASCII)
+
+
 def bucket_key(method: str, path: str) -> str:
     """A per-route key for rate limiting before Discord has told us the bucket.
 
@@ -231,8 +233,8 @@ def bucket_key(method: str, path: str) -> str:
     out of the key so no secret ends up in a dict key that might be logged.
     """
     parts = [p for p in path.split("?", 1)[0].split("/") if p]
-    if parts and parts[0] == "api":  # tolerate full /api/v10/... paths
-        parts = parts[2:] if len(parts) > 1 and parts[1].startswith("v") else parts[1:]
+    if parts and parts[0] == "api":  # tolerate full /api/v10/... and unversioned /api/... paths
+        parts = parts[2:] if len(parts) > 1 and _API_VERSION.fullmatch(parts[1]) else parts[1:]
     out: list[str] = []
     i = 0
     while i < len(parts):

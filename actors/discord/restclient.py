@@ -23,6 +23,7 @@ import structlog
 import trio
 
 from actors.discord.rest import RateLimitInfo, bucket_key, parse_rate_limit
+from config.untrusted_json import loads_untrusted
 
 __all__ = ["DEFAULT_API_BASE", "DiscordHttpError", "DiscordRest", "RateLimited", "RestResult"]
 
@@ -119,7 +120,9 @@ class DiscordRest:
         if self._base_path and path.startswith(self._base_path):
             path = path[len(self._base_path) :]
         elif "/api/" in path:
-            path = "/" + path.split("/api/", 1)[1].split("/", 1)[-1]  # drop api/v10
+            # `bucket_key` drops `/api` and an optional `/v<N>`: webhook URLs as Discord shows
+            # them (`/api/webhooks/<id>/<token>`) have no version, and their token is hashed.
+            path = "/api/" + path.split("/api/", 1)[1]
         return bucket_key(method, path)
 
     def _bucket(self, route: str) -> _Bucket:
@@ -199,14 +202,14 @@ class DiscordRest:
             if not 200 <= response.status_code < 300:
                 message = ""
                 try:
-                    body = response.json()
+                    body = loads_untrusted(response.content)
                     if isinstance(body, dict) and isinstance(body.get("message"), str):
                         message = body["message"][:200]
                 except ValueError:
                     pass
                 raise DiscordHttpError(route, response.status_code, message)
             try:
-                body = response.json() if response.content else None
+                body = loads_untrusted(response.content) if response.content else None
             except ValueError:
                 body = None
             return RestResult(status=response.status_code, body=body, rate_limit=info)

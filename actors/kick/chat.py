@@ -80,6 +80,7 @@ from actors.kick.pusher import (
 from actors.recent import RecentKeys
 from config.models import KickConfig
 from config.secrets import Secret
+from config.untrusted_json import loads_untrusted
 from supervisors import Backoff
 
 __all__ = ["DEFAULT_SEND_API", "MAX_MESSAGE_LENGTH", "KickChat"]
@@ -527,7 +528,7 @@ class KickChat(Actor):
 
     def _sent(self, response: httpx.Response, item: Outgoing) -> None:
         try:
-            payload = response.json()
+            payload = loads_untrusted(response.content)
         except ValueError:
             payload = None
         data = payload.get("data") if isinstance(payload, dict) else None

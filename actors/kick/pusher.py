@@ -37,6 +37,7 @@ from actors.events import (
     StreamStarted,
     SubscriptionEvent,
 )
+from config.untrusted_json import decimal_int, describe, loads_untrusted
 
 __all__ = [
     "DEFAULT_ACTIVITY_TIMEOUT",
@@ -119,18 +120,6 @@ class PusherFrame:
     data_is_string: bool = False
 
 
-def _loads(text: str) -> Any:
-    """``json.loads`` that only ever raises ``ValueError``.
-
-    Deep nesting raises ``RecursionError`` in the stdlib decoder, and huge integers raise a
-    ``ValueError`` from the int-conversion limit; both must stay inside our error contract.
-    """
-    try:
-        return json.loads(text)
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deeply") from exc
-
-
 def parse_frame(text: str) -> PusherFrame:
     """Parse one websocket text frame.
 
@@ -141,7 +130,7 @@ def parse_frame(text: str) -> PusherFrame:
     if not isinstance(text, str):
         raise PusherParseError(f"expected a text frame, got {type(text).__name__}")
     try:
-        outer = _loads(text)
+        outer = loads_untrusted(text)
     except ValueError as exc:
         raise PusherParseError(f"frame is not JSON: {exc}") from None
     if not isinstance(outer, dict):
@@ -158,7 +147,7 @@ def parse_frame(text: str) -> PusherFrame:
         # Kick double-encodes: the payload is JSON inside a JSON string. A string that is not
         # JSON (pusher-js sends ":(" in a test) is kept as is.
         try:
-            data = _loads(data)
+            data = loads_untrusted(data)
         except ValueError:
             pass
     return PusherFrame(event=event, channel=channel, data=data, data_is_string=data_is_string)
@@ -181,7 +170,7 @@ def chatroom_id_from(channel: str | None) -> int | None:
     m = _CHATROOM_RE.fullmatch(channel)
     if m is None:
         return None
-    return int(m.group(1) or m.group(2))
+    return decimal_int(m.group(1) or m.group(2))
 
 
 def channel_id_from(channel: str | None) -> int | None:
@@ -189,7 +178,7 @@ def channel_id_from(channel: str | None) -> int | None:
     if channel is None:
         return None
     m = _CHANNEL_RE.fullmatch(channel)
-    return int(m.group(1)) if m else None
+    return decimal_int(m.group(1)) if m else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,7 +321,9 @@ def parse_connection_established(frame: PusherFrame) -> ConnectionInfo:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         raise PusherParseError("No activity timeout specified in handshake")
     if not timeout > 0 or timeout != timeout or timeout == float("inf"):
-        raise PusherParseError(f"activity_timeout must be a positive number, got {timeout!r}")
+        raise PusherParseError(
+            f"activity_timeout must be a positive number, got {describe(timeout)}"
+        )
     return ConnectionInfo(socket_id=socket_id, activity_timeout=float(timeout))
 
 
@@ -445,7 +436,7 @@ def _reply_parent(data: dict[str, Any]) -> ReplyParent | None:
     if isinstance(metadata, str):
         # Some captures carry metadata as one more JSON string; tolerate it.
         try:
-            metadata = _loads(metadata)
+            metadata = loads_untrusted(metadata)
         except ValueError:
             return None
     metadata = _obj(metadata)

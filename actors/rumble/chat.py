@@ -176,12 +176,10 @@ class RumbleChat(Actor):
             self.http_errors[name] = self.http_errors.get(name, 0) + 1
             raise HttpStatusError(status, self._host, needs_person=status in _KEY_REFUSED)
         try:
-            data = livestream.parse_livestream_data(response.json())
+            data = livestream.parse_livestream_data(response.content)
         except (ValueError, livestream.RumbleParseError) as exc:
             self.parse_errors += 1
-            raise SessionEnded(
-                f"unreadable response from {self._host}: {type(exc).__name__}"
-            ) from None
+            raise SessionEnded(f"unreadable response from {self._host}: {exc}") from None
         now = self._clock()
         self.last_success_at = now
         if data.skipped:

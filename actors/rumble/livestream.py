@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 
 from actors.events import ChatEvent, PaidMessageEvent
+from config.untrusted_json import MAX_INT_DIGITS, decimal_int, loads_untrusted
 
 __all__ = [
     "BADGE_ROLES",
@@ -102,16 +103,31 @@ def _time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+_MAX_CENTS = 10**11  # a billion dollars: more is not a rant but hostile data
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 10**MAX_INT_DIGITS:
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        magnitude = decimal_int(text.removeprefix("-"))
+        return None if magnitude is None else (-magnitude if text.startswith("-") else magnitude)
     return None
+
+
+def _unix_time(value: Any) -> datetime | None:
+    seconds = _int(value)
+    if seconds is None or seconds < 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond year 9999 or the platform's range
+        return None
 
 
 def _str(value: Any) -> str | None:
@@ -132,8 +148,8 @@ def _message(raw: Any, *, rant: bool) -> RumbleMessage | None:
         if amount is None:
             dollars = raw.get("amount_dollars")
             if isinstance(dollars, int | float) and not isinstance(dollars, bool):
-                amount = round(dollars * 100)
-        if amount is None or amount < 0:
+                amount = round(dollars * 100) if abs(dollars) * 100 < _MAX_CENTS else None
+        if amount is None or not 0 <= amount < _MAX_CENTS:
             return None
     return RumbleMessage(
         username=username,
@@ -148,12 +164,19 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def parse_livestream_data(body: Any) -> LivestreamData:
-    """Parse a Live Stream API response; unreadable streams/messages are skipped and counted.
+def parse_livestream_data(body: bytes | str | Mapping[str, Any]) -> LivestreamData:
+    """Parse a Live Stream API response (its bytes, or the decoded object); unreadable
+    streams/messages are skipped and counted.
 
-    Raises `RumbleParseError` only when the body is not a JSON object or `livestreams` is
-    present but not a list.
+    Raises `RumbleParseError` (and nothing else) when the body is not JSON, is JSON beyond the
+    limits of `config.untrusted_json` (deep nesting, huge numbers), is not a JSON object, or
+    `livestreams` is present but not a list.
     """
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            body = loads_untrusted(body)
+        except ValueError as exc:
+            raise RumbleParseError(f"response body is unreadable: {exc}") from None
     if not isinstance(body, dict):
         raise RumbleParseError(f"response body is not an object but {type(body).__name__}")
     streams_raw = body.get("livestreams")
@@ -191,9 +214,8 @@ def parse_livestream_data(body: Any) -> LivestreamData:
                 rants=tuple(rants),
             )
         )
-    now = _int(body.get("now"))
     return LivestreamData(
-        now=datetime.fromtimestamp(now, UTC) if now is not None and now >= 0 else None,
+        now=_unix_time(body.get("now")),
         username=_str(body.get("username")),
         channel_name=_str(body.get("channel_name")),
         livestreams=tuple(streams),

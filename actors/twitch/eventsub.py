@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ from actors.events import (
     StreamStarted,
     SubscriptionEvent,
 )
+from config.untrusted_json import decimal_int, loads_untrusted
 
 __all__ = [
     "HEADER_MESSAGE_ID",
@@ -388,8 +388,8 @@ def verify_webhook(
         raise EventSubRejected("future", f"message is {-age} in the future")
 
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        payload = loads_untrusted(body)
+    except ValueError as exc:
         raise EventSubRejected("malformed_body", f"body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise EventSubRejected("malformed_body", "body is not a JSON object")
@@ -411,7 +411,7 @@ def verify_webhook(
         timestamp=timestamp,
         payload=payload,
         challenge=challenge if isinstance(challenge, str) else None,
-        retry=int(retry) if retry.isascii() and retry.isdigit() else None,
+        retry=decimal_int(retry),  # unsigned header: None unless a short decimal count
     )
 
 
@@ -505,10 +505,8 @@ def _decode_object(data: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(data, Mapping):
         return data
     try:
-        if isinstance(data, bytes | bytearray):
-            data = bytes(data).decode("utf-8")
-        obj = json.loads(data)
-    except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
+        obj = loads_untrusted(data)
+    except ValueError as exc:
         raise EventSubParseError(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise EventSubParseError("not a JSON object")

@@ -15,7 +15,6 @@ values per filter, repeated as query parameters; pages are ``{"data": [...], "pa
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -25,6 +24,7 @@ from urllib.parse import urlencode
 import attrs
 
 from actors.twitch.eventsub import parse_timestamp
+from config.untrusted_json import describe, loads_untrusted
 
 __all__ = [
     "CLIP_CAPTURE_WINDOW_SECONDS",
@@ -347,16 +347,11 @@ def _decode_body(body: bytes | str | Mapping[str, Any] | None) -> Mapping[str, A
         return None
     if isinstance(body, Mapping):
         return body
-    if isinstance(body, bytes | bytearray):
-        try:
-            body = bytes(body).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise HelixParseError(f"body is not UTF-8: {exc}") from None
     if not body.strip():
         return None
     try:
-        obj = json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        obj = loads_untrusted(body)
+    except ValueError as exc:
         raise HelixParseError(f"body is not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise HelixParseError("body is not a JSON object")
@@ -460,7 +455,7 @@ def _data_list(obj: Mapping[str, Any]) -> list[Any]:
 def _require(item: Mapping[str, Any], key: str, kind: type) -> Any:
     value = item.get(key)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise HelixParseError(f"`{key}` missing or not {kind.__name__}: {value!r}")
+        raise HelixParseError(f"`{key}` missing or not {kind.__name__}: {describe(value)}")
     return value
 
 

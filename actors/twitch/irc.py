@@ -32,6 +32,7 @@ from actors.events import (
     ReplyParent,
     SubscriptionEvent,
 )
+from config.untrusted_json import decimal_int, describe
 
 __all__ = [
     "MAX_MESSAGE_LENGTH",
@@ -234,8 +235,8 @@ def _int_tag(tags: Mapping[str, str], key: str) -> int | None:
 
 def _to_int(value: str, what: str) -> int:
     body = value[1:] if value[:1] == "-" else value
-    if not (body.isascii() and body.isdigit()):
-        raise TwitchMessageError(f"{what}: expected an integer, got {value!r}")
+    if decimal_int(body) is None:  # not ASCII digits, or too many for int() and for any count
+        raise TwitchMessageError(f"{what}: expected an integer, got {describe(value)}")
     return int(value)
 
 

@@ -51,6 +51,7 @@ class WebhookStats:
         self.rejected: Counter[str] = Counter()
         self.failures = 0
         self.last_at: str | None = None
+        self.last_rejected_at: datetime | None = None
 
     @property
     def rejected_total(self) -> int:
@@ -104,6 +105,7 @@ def register_watch_routes(
             msg = verify_webhook(request.headers, request.body, key, now=clock())
         except EventSubRejected as exc:
             stats.rejected[exc.reason] += 1
+            stats.last_rejected_at = clock()
             log.warning("eventsub request rejected", reason=exc.reason, client=request.client)
             return json_response({"error": "forbidden", "status": 403}, 403)
         if not seen.remember(msg.message_id, now=monotonic()):

@@ -58,6 +58,7 @@ from actors.recent import SeenMessages
 from actors.youtube import livechat
 from actors.youtube.livechat import ApiRequest, ErrorAction, YouTubeError
 from config.models import YouTubeConfig
+from config.untrusted_json import loads_untrusted
 from supervisors import Backoff
 
 __all__ = ["DEFAULT_POLL_SECONDS", "YouTubeChat"]
@@ -432,8 +433,8 @@ class YouTubeChat(Actor):
                 self.timeouts += 1
             raise
         try:
-            body = response.json()
-        except ValueError:
+            body = loads_untrusted(response.content)
+        except ValueError:  # not JSON, or beyond its limits (nesting, numbers): unreadable
             body = None
         if 200 <= response.status_code < 300:
             if not isinstance(body, dict):

@@ -29,6 +29,7 @@ from actors.events import (
     PaidMessageEvent,
     SubscriptionEvent,
 )
+from config.untrusted_json import describe
 
 __all__ = [
     "API_BASE",
@@ -132,13 +133,12 @@ def _int(value: Any) -> int | None:
     """An int from a JSON number or a decimal string (Google encodes 64-bit ints as strings)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT_RE.fullmatch(value):
-        return int(value)
-    return None
+        value = int(value)
+    elif isinstance(value, str) and _INT_RE.fullmatch(value):
+        value = int(value)
+    # Google's numbers are 64-bit: anything larger is hostile data, not a count.
+    return value if isinstance(value, int) and value.bit_length() < 64 else None
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -345,6 +345,11 @@ def _map_item(item: Any, now: datetime) -> AnyEvent:
     return NoticeEvent(**_base(c), kind=kind, text=c.display_message, **_who(c))
 
 
+#: Longest polling interval believed: Google asks for seconds; a larger value is hostile or
+#: broken data, and obeying it would stall the chat silently.
+MAX_POLLING_INTERVAL_MS = 3_600_000
+
+
 def parse_messages(body: Mapping[str, Any], *, now: datetime | None = None) -> LiveChatPage:
     """Parse a ``liveChatMessages.list`` response body into a :class:`LiveChatPage`.
 
@@ -384,8 +389,10 @@ def parse_messages(body: Mapping[str, Any], *, now: datetime | None = None) -> L
         raise LiveChatParseError("'nextPageToken' is not a string")
     interval = body.get("pollingIntervalMillis")
     polling = _int(interval)
-    if interval is not None and (polling is None or polling < 0):
-        raise LiveChatParseError(f"'pollingIntervalMillis' is not a count: {interval!r}")
+    if interval is not None and (polling is None or not 0 <= polling <= MAX_POLLING_INTERVAL_MS):
+        raise LiveChatParseError(
+            f"'pollingIntervalMillis' is not a count of at most an hour: {describe(interval)}"
+        )
     when = now if now is not None else datetime.now(UTC)
     events: list[AnyEvent] = []
     skipped = 0

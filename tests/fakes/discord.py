@@ -181,8 +181,17 @@ class FakeDiscord:
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/api/v10"
 
-    def webhook_url(self, webhook_id: str = "223704706495545344", token: str = "wh-secret") -> str:
-        return f"{self.api_base}/webhooks/{webhook_id}/{token}"
+    def webhook_url(
+        self,
+        webhook_id: str = "223704706495545344",
+        token: str = "wh-secret",
+        *,
+        versioned: bool = True,
+    ) -> str:
+        """The webhook's URL; `versioned=False` gives the `/api/webhooks/...` form Discord
+        shows users."""
+        base = self.api_base if versioned else f"http://127.0.0.1:{self.http_port}/api"
+        return f"{base}/webhooks/{webhook_id}/{token}"
 
     def _notify(self) -> None:
         self._changed.set()
@@ -350,6 +359,7 @@ class FakeDiscord:
             "PATCH", "/api/v10/webhooks/{app}/{token}/messages/@original", self._rest, auth=False
         )
         app.route("POST", "/api/v10/webhooks/{id}/{token}", self._rest, auth=False)
+        app.route("POST", "/api/webhooks/{id}/{token}", self._rest, auth=False)
         app.route("POST", "/api/v10/channels/{id}/messages", self._rest, auth=False)
         return app
 

@@ -8,7 +8,8 @@ an ``after`` cursor; only live streams come back; ``{"data": [...], "pagination"
 with no cursor on the last page; ``Ratelimit-Limit/-Remaining/-Reset`` (Unix seconds) on every
 answer and a 429 when the bucket is empty; a 401 JSON error for an unknown or expired token.
 
-Controls: `go_live(login, ...)`, `go_offline(login)`, `expire_tokens()`, `set_bucket(...)`.
+Controls: `go_live(login, ...)`, `go_offline(login)`, `expire_tokens()`, `set_bucket(...)`,
+`answer_raw(body)` (hostile or malformed answers).
 Every request is recorded in `requests`.
 
 User-token endpoints (accounts-and-events.md §2): `add_user(login, user_id, token)` makes a
@@ -80,6 +81,7 @@ class FakeHelix:
         self.chat_messages: list[dict[str, Any]] = []
         self.drop_next: dict[str, str] | None = None
         self.page_size = 50
+        self.raw_answers: list[bytes] = []
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         app = HttpApp(token=None)
@@ -149,6 +151,10 @@ class FakeHelix:
             "tag_ids": [],
             "is_mature": False,
         }
+
+    def answer_raw(self, body: bytes, *, times: int = 1) -> None:
+        """Answer the next `times` authorised `/helix/streams` requests 200 with `body`."""
+        self.raw_answers.extend([body] * times)
 
     def go_offline(self, login: str) -> None:
         self.streams.pop(login.lower(), None)
@@ -229,6 +235,9 @@ class FakeHelix:
                 headers=self._limit_headers(),
             )
         self.remaining -= 1
+        if self.raw_answers:
+            self._record(request, 200)
+            return Response(status=200, body=self.raw_answers.pop(0), headers=self._limit_headers())
         logins = {v.lower() for k, v in request.query_items if k == "user_login"}
         ids = {v for k, v in request.query_items if k == "user_id"}
         games = {v for k, v in request.query_items if k == "game_id"}

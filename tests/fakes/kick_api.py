@@ -38,6 +38,7 @@ class Scripted:
     status: int
     headers: dict[str, str] = attrs.field(factory=dict)
     json: Any = None
+    content: bytes | None = None
 
 
 class FakeKickApi:
@@ -53,10 +54,18 @@ class FakeKickApi:
         self.transport = httpx.MockTransport(self._handle)
 
     def respond(
-        self, status: int, *, headers: dict[str, str] | None = None, json: Any = None
+        self,
+        status: int,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
     ) -> None:
-        """Answer the next unscripted request with this status (FIFO)."""
-        self._script.append(Scripted(status=status, headers=dict(headers or {}), json=json))
+        """Answer the next unscripted request with this status (FIFO); `content` gives raw
+        body bytes instead of `json`."""
+        self._script.append(
+            Scripted(status=status, headers=dict(headers or {}), json=json, content=content)
+        )
 
     async def wait_requests(self, count: int) -> list[Request]:
         """Wait until `count` requests were made."""
@@ -84,6 +93,8 @@ class FakeKickApi:
         self._changed = trio.Event()
         if self._script:
             answer = self._script.popleft()
+            if answer.content is not None:
+                return httpx.Response(answer.status, headers=answer.headers, content=answer.content)
             return httpx.Response(answer.status, headers=answer.headers, json=answer.json)
         if request.method != "POST" or request.url.path != "/public/v1/chat":
             return httpx.Response(404, json={"message": "Not Found"})

@@ -2,10 +2,10 @@
 
 soketi is installed from `tests/servers/soketi/package.json` (npm `overrides` map its
 GitHub-hosted uWebSockets.js dependency to a registry build; see `shared/recipes.md` section
-2). `Soketi.ensure_installed()` runs `npm install --no-audit --no-fund` there when
-`node_modules` is missing; `Soketi(...).start()` launches it on loopback with an app id, key
-and secret from the environment (no config file), waits for `GET /ready`, and `stop()`
-terminates it. `restart()` stops and starts it again on the same port.
+2) by `.ci/run`, never by the tests: `Soketi.require_installed()` raises `SoketiUnavailable`
+(the tests skip with its reason) when it is not there. `Soketi(...).start()` launches it on
+loopback with an app id, key and secret from the environment (no config file), waits for
+`GET /ready`, and `stop()` terminates it. `restart()` stops and starts it again on the same port.
 
 Events are triggered through soketi's HTTP API (`POST /apps/{id}/events`) with a request we
 sign ourselves (platforms.md section 8): the query string `auth_key, auth_timestamp,
@@ -34,7 +34,7 @@ SERVER_JS = SOKETI_DIR / "node_modules" / "@soketi" / "soketi" / "bin" / "server
 
 
 class SoketiUnavailable(RuntimeError):
-    """node/npm are missing, so soketi cannot run here (tests skip on this)."""
+    """soketi is not installed, or node is missing, so it cannot run here (tests skip)."""
 
 
 def free_port() -> int:
@@ -77,29 +77,17 @@ class Soketi:
     # ------------------------------------------------------------------ install
 
     @staticmethod
-    def ensure_installed(timeout: float = 900) -> None:
-        """Install soketi under tests/servers/soketi when it is not there yet."""
-        if SERVER_JS.exists():
-            return
-        node, npm = shutil.which("node"), shutil.which("npm")
-        if node is None or npm is None:
-            raise SoketiUnavailable(
-                "soketi needs node and npm on PATH (the CI image has them); "
-                f"then `npm install --no-audit --no-fund` in {SOKETI_DIR}"
-            )
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund"],
-            cwd=SOKETI_DIR,
-            timeout=timeout,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.splitlines()[-20:])
-            raise RuntimeError(f"npm install in {SOKETI_DIR} failed ({done.returncode}):\n{tail}")
+    def require_installed() -> None:
+        """Raise `SoketiUnavailable` (tests skip with its reason) unless soketi is installed
+        under tests/servers/soketi and node is on PATH. Never installs: `.ci/run` does, so a
+        plain `pytest` needs no registry and writes nothing into the checkout."""
         if not SERVER_JS.exists():
-            raise RuntimeError(f"npm install finished but {SERVER_JS} is missing")
+            raise SoketiUnavailable(
+                f"soketi is not installed: run `npm install --no-audit --no-fund` in "
+                f"{SOKETI_DIR} (.ci/run does)"
+            )
+        if shutil.which("node") is None:
+            raise SoketiUnavailable("soketi is installed but node is not on PATH")
 
     # ------------------------------------------------------------------ process
 

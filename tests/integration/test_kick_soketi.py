@@ -1,9 +1,10 @@
 """`KickChat` against a real soketi (Pusher-protocol server), events triggered over its HTTP API.
 
-soketi is installed from tests/servers/soketi/package.json on first use (`npm install`) and run
+soketi is installed from tests/servers/soketi/package.json by `.ci/run` (`npm install`) and run
 as one process for this module (a plain subprocess fixture, not a trio fixture); the tests are
-skipped only when node/npm are missing. Events are triggered with requests we sign ourselves
-(`fakes.kick_soketi`), so what reaches the actor is exactly what a Pusher server broadcasts.
+skipped, with the reason, when it is not installed or node is missing. Events are triggered
+with requests we sign ourselves (`fakes.kick_soketi`), so what reaches the actor is exactly what
+a Pusher server broadcasts.
 Real clock throughout; waits are bounded by `fail_after`, never asserted on.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from fakes import kick_soketi
 from fakes.kick_soketi import Soketi, SoketiUnavailable
 
 from actors import Actor
@@ -39,9 +42,9 @@ CHANNEL = f"channel.{CHANNEL_ID}"
 def soketi() -> Iterator[Soketi]:
     server = Soketi()
     try:
-        Soketi.ensure_installed()
+        Soketi.require_installed()
         server.start()
-    except SoketiUnavailable as exc:  # only when node/npm are missing; other failures fail
+    except SoketiUnavailable as exc:  # not installed or no node; other failures fail
         pytest.skip(str(exc))
     try:
         yield server
@@ -233,3 +236,16 @@ async def test_a_wrong_app_key_is_an_error_without_reconnects(nursery, soketi) -
     assert "4001" in snap["error"]
     assert harness.root is not None
     await harness.root.stop()
+
+
+def test_a_missing_soketi_is_a_reason_to_skip_never_an_npm_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_process(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the tests must not start npm (or anything) to install soketi")
+
+    monkeypatch.setattr(kick_soketi, "SERVER_JS", tmp_path / "missing" / "server.js")
+    monkeypatch.setattr(subprocess, "run", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with pytest.raises(SoketiUnavailable, match=r"not installed: run `npm install.*\.ci/run"):
+        Soketi.require_installed()

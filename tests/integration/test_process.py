@@ -295,9 +295,17 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     """Start `runtime run` processes; every one is terminated (or killed) at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(config: Path, *, env: dict[str, str] | None = None, args: tuple = ()) -> Running:
+    def start(
+        config: Path,
+        *,
+        env: dict[str, str] | None = None,
+        args: tuple = (),
+        data_dir: Path | None = None,
+    ) -> Running:
         env = env or clean_env()
-        data_dir = config.parent / "data"
+        if data_dir is not None:
+            args = (*args, "--data-dir", str(data_dir))
+        data_dir = data_dir or config.parent / "data"
         stderr_path = config.parent / f"stderr-{len(started)}.txt"
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(
@@ -755,11 +763,65 @@ def test_status_command_reports_a_running_instance(running: Running) -> None:
     assert "root/store" in result.stdout
 
 
-def test_status_command_without_an_instance_exits_3(tmp_path: Path) -> None:
+def test_status_command_without_an_instance_says_so_and_exits_3(tmp_path: Path) -> None:
     config = write_config(tmp_path, config_text().replace("port = 0", "port = 1"))
     result = run_cli("status", "--config", str(config), "--timeout", "2")
     assert result.returncode == 3
-    assert "no runtime answering" in result.stderr
+    assert result.stderr.strip() == f"no runtime is running on data folder {tmp_path / 'data'}"
+
+
+def test_status_finds_an_instance_by_its_data_dir_and_needs_no_secrets(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    config = write_config(tmp_path / "site", config_text(token_env="STREAMSUITES_TEST_TOKEN"))
+    elsewhere = tmp_path / "elsewhere"
+    run = launch(config, env=clean_env(STREAMSUITES_TEST_TOKEN="t" * 32), data_dir=elsewhere)
+    # The calling shell has no STREAMSUITES_TEST_TOKEN: status reads only the data folder.
+    by_dir = run_cli("status", "--data-dir", str(elsewhere))
+    assert by_dir.returncode == 0, by_dir.stderr
+    assert by_dir.stdout.startswith("ok") and f"PID {run.proc.pid}" in by_dir.stdout
+    # The configuration's own data folder ("data") holds no instance.
+    by_config = run_cli("status", "--config", str(config))
+    assert by_config.returncode == 3, by_config.stderr
+    assert "no runtime is running on data folder" in by_config.stderr
+
+
+def test_status_refuses_another_process_answering_on_the_instances_port(
+    tmp_path: Path, running: Running
+) -> None:
+    # A data folder whose http.json names a port another instance took over since.
+    other = tmp_path / "other"
+    other.mkdir()
+    found = read_json(running.data_dir / "http.json")
+    found["instance"] = "0123456789abcdef"
+    (other / "http.json").write_text(json.dumps(found), encoding="utf-8")
+    result = run_cli("status", "--data-dir", str(other))
+    assert result.returncode == 3
+    assert "is not the runtime of data folder" in result.stderr and result.stdout == ""
+
+
+def test_status_into_a_closed_pipe_is_no_traceback(running: Running) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `status | head -1` once head has exited
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "runtime", "status", "--data-dir", str(running.data_dir)],
+            cwd=REPO,
+            env=running.env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=20,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0 and "BrokenPipeError" not in proc.stderr, proc.stderr
+
+
+def test_status_without_config_or_data_dir_is_a_usage_error_exit_2() -> None:
+    result = run_cli("status")
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "--config or --data-dir" in result.stderr
 
 
 # ---------------------------------------------------------------------------- bad input

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from actors.publisher import PublishNow, PublishSummary, SnapshotPublisher
 from actors.store import Changed
@@ -171,7 +172,19 @@ async def test_heartbeat_republishes_only_the_runtime_snapshot_and_telemetry(sta
     await sup.stop()
 
 
-async def test_changed_triggers_a_publish_after_the_debounce(start, exports, database, clock):
+@pytest.fixture
+def inline_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker-thread calls run inline, so trio's MockClock sees every wait of the publisher."""
+
+    async def run_sync(fn: Callable[..., Any], *args: Any, **_kwargs: Any) -> Any:
+        return fn(*args)
+
+    monkeypatch.setattr(trio.to_thread, "run_sync", run_sync)
+
+
+async def test_changed_triggers_a_publish_after_the_debounce(
+    autojump_clock, inline_threads, start, exports, database, clock
+):
     sup = await start(debounce_seconds=0.2)
     assert read(exports, "tallies.json")["tallies"] == []
     set_deaths(database, 3, clock.now)
@@ -183,7 +196,7 @@ async def test_changed_triggers_a_publish_after_the_debounce(start, exports, dat
     assert trio.current_time() - t0 >= 0.2
     (tally,) = read(exports, "tallies.json")["tallies"]
     assert tally["count"] == 3
-    await trio.sleep(0.4)
+    await trio.sleep(5.0)  # mock time: many debounces, short of the 10 s heartbeat
     detail = {r["path"]: r["detail"] for r in sup.tree() if r.get("detail")}["root/publisher"]
     assert detail["publishes"] == 2  # the first one at start, one for the burst
     await sup.stop()
@@ -215,7 +228,7 @@ async def test_a_change_after_a_publish_now_is_published_without_waiting_for_the
 ):
     sup = await start(heartbeat_seconds=10.0, debounce_seconds=0.05)
     publisher = sup.lookup("publisher")
-    await trio.sleep(0.1)  # the publisher's loop is now waiting for a change
+    await trio.testing.wait_all_tasks_blocked()  # the publisher's loop waits for a change
     await publisher.call(PublishNow())
     set_deaths(database, 2, clock.now)
     publisher.cast(Changed(topic="tallies"))

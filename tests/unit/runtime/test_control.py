@@ -53,7 +53,7 @@ class WatchedAnnouncement(HttpAnnouncement):
     """`bound[n]` is set once the server bound a port for the n-th time."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, host="127.0.0.1", pid=1)
+        super().__init__(path, host="127.0.0.1", pid=1, instance="test-instance")
         self.bound = {n: trio.Event() for n in (1, 2, 3)}
         self.binds = 0
 
@@ -80,7 +80,12 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
     announce = WatchedAnnouncement(tmp_path / "http.json")
     root = await start_root(nursery, announce)
     first = child(root, HTTP_ID)["detail"]["port"]
-    assert announced(announce.path) == {"host": "127.0.0.1", "port": first, "pid": 1}
+    assert announced(announce.path) == {
+        "host": "127.0.0.1",
+        "port": first,
+        "pid": 1,
+        "instance": "test-instance",
+    }
 
     async with httpx.AsyncClient(timeout=5) as client:
         answer = await client.post(f"http://127.0.0.1:{first}/actors/http/restart", headers=AUTH)
@@ -95,7 +100,12 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
         assert row["last_error"] is None
         port = row["detail"]["port"]
         # http.json names the server that listens now, and that server answers.
-        assert announced(announce.path) == {"host": "127.0.0.1", "port": port, "pid": 1}
+        assert announced(announce.path) == {
+            "host": "127.0.0.1",
+            "port": port,
+            "pid": 1,
+            "instance": "test-instance",
+        }
         status = await client.get(f"http://127.0.0.1:{port}/status")
         assert status.status_code == 200
         assert status.json()["status"] == "ok"
@@ -109,11 +119,11 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
 
 
 async def test_http_json_is_written_only_once_enabled_and_removed_for_good(tmp_path: Path) -> None:
-    announce = HttpAnnouncement(tmp_path / "http.json", host="::1", pid=7)
+    announce = HttpAnnouncement(tmp_path / "http.json", host="::1", pid=7, instance="i7")
     await announce.listening(8080)
     assert announced(announce.path) is None  # SIGTERM not handled yet
     await announce.enable()
-    assert announced(announce.path) == {"host": "::1", "port": 8080, "pid": 7}
+    assert announced(announce.path) == {"host": "::1", "port": 8080, "pid": 7, "instance": "i7"}
     await announce.closed()
     assert announced(announce.path) is None
     await announce.listening(8081)

@@ -277,3 +277,21 @@ def test_route_validation() -> None:
         app.route("GET", "/{x}/{x}", _status, auth=False)
     with pytest.raises(ValueError, match="malformed"):
         app.route("GET", "/{x-y}", _status, auth=False)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b'{"n": ' + b"9" * 5000 + b"}",
+        b'{"duration_seconds": ' + b"9" * 400 + b"}",
+        b"[NaN]",
+        b"[1e400]",
+    ],
+    ids=["nested-200000", "int-5000-digits", "int-400-digits", "nan", "float-overflow"],
+)
+async def test_hostile_json_bodies_are_400_not_500(nursery: trio.Nursery, content: bytes) -> None:
+    async with await _start(nursery, _build_app(max_body=1_000_000)) as http_client:
+        response = await http_client.post("/echo", content=content)
+    assert response.status_code == 400
+    assert "JSON" in response.json()["error"]

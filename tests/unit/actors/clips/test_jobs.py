@@ -7,6 +7,7 @@ import shutil
 from functools import partial
 from pathlib import Path
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -53,7 +54,12 @@ def creator_cfg(**kwargs: object) -> CreatorClipsConfig:
     return CreatorClipsConfig(**{**defaults, **kwargs})
 
 
-async def start(nursery: trio.Nursery, tmp_path: Path, creators: dict[str, CreatorClips]):
+async def start(
+    nursery: trio.Nursery,
+    tmp_path: Path,
+    creators: dict[str, CreatorClips],
+    settings: ClipsConfig = SETTINGS,
+):
     root: Supervisor = Supervisor(
         "root",
         [
@@ -65,7 +71,7 @@ async def start(nursery: trio.Nursery, tmp_path: Path, creators: dict[str, Creat
                     data_dir=tmp_path,
                     creators=creators,
                     capture=lambda _c: None,
-                    settings=SETTINGS,
+                    settings=settings,
                 ),
             ),
         ],
@@ -100,9 +106,34 @@ async def test_requests_are_checked_and_cooldowns_apply(nursery, tmp_path: Path)
     assert isinstance(again, ClipRejected) and again.status == 429 and again.retry_after
     other = await jobs.call(RequestClip(creator_id="c", requested_by="bob"))
     assert isinstance(other, ClipAccepted) and other.clip_id != first.clip_id
-    # No capture configured: the job fails with a reason that says what to set.
-    clip = await final(root, first.clip_id)
+    await root.stop()
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+async def test_a_job_without_a_capture_fails_naming_capture_url(nursery, tmp_path: Path) -> None:
+    root = await start(
+        nursery,
+        tmp_path,
+        {"c": CreatorClips(creator_id="c", display_name="C", config=creator_cfg())},
+    )
+    accepted = await root.ref("jobs").call(RequestClip(creator_id="c", requested_by="ann"))
+    assert isinstance(accepted, ClipAccepted)
+    clip = await final(root, accepted.clip_id)
     assert clip.state == "failed" and "capture_url" in (clip.last_error or "")
+    await root.stop()
+
+
+async def test_a_job_without_ffmpeg_fails_naming_the_setting(nursery, tmp_path: Path) -> None:
+    root = await start(
+        nursery,
+        tmp_path,
+        {"c": CreatorClips(creator_id="c", display_name="C", config=creator_cfg())},
+        settings=attrs.evolve(SETTINGS, ffmpeg=str(tmp_path / "no-such-ffmpeg")),
+    )
+    accepted = await root.ref("jobs").call(RequestClip(creator_id="c", requested_by="ann"))
+    assert isinstance(accepted, ClipAccepted)
+    clip = await final(root, accepted.clip_id)
+    assert clip.state == "failed" and "set [clips] ffmpeg" in (clip.last_error or "")
     await root.stop()
 
 
@@ -307,3 +338,30 @@ async def test_capture_of_a_dead_source_retries_and_never_shows_the_url(
     assert "SECRET123" not in text
     assert capture.snapshot()["status"] in ("connecting", "reconnecting")
     assert capture.error and capture.error.startswith("capture stopped")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b'{"creator_id": "c", "n": ' + b"9" * 5000 + b"}",
+        b'{"creator_id": "c", "duration_seconds": ' + b"9" * 400 + b"}",
+        b'{"creator_id": "c", "duration_seconds": 1e308}',
+    ],
+    ids=["nested-200000", "int-5000-digits", "duration-400-digits", "duration-1e308"],
+)
+async def test_hostile_clip_requests_are_4xx(nursery, tmp_path: Path, content: bytes) -> None:
+    root = await start(
+        nursery,
+        tmp_path,
+        {"c": CreatorClips(creator_id="c", display_name="C", config=creator_cfg())},
+    )
+    app = HttpApp(token="t0ken", max_body=1_000_000)
+    register_clip_routes(app, lambda: root.ref("jobs"), lambda: root.ref("store"))
+    port = await nursery.start(partial(serve_http, app, host="127.0.0.1", port=0))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        response = await http.post(
+            "/clips", content=content, headers={"Authorization": "Bearer t0ken"}
+        )
+    assert 400 <= response.status_code < 500, response.text
+    await root.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import structlog
 import trio
 from fakes.discord import APPLICATION_ID, GUILD_ID, NO_PERMISSIONS, FakeDiscord
 
@@ -142,11 +143,15 @@ async def test_full_gateway_sequence(nursery: trio.Nursery) -> None:
 
     # 4004: a clear error, and no more connection attempts.
     await until(lambda: bot.connected)
-    await fake.close_all(4004, "Authentication failed.")
-    await until(lambda: bot.status == "error")
-    connects = fake.connections
-    await trio.sleep(0.5)  # would be several reconnects if it retried
-    assert fake.connections == connects == 4
+    with structlog.testing.capture_logs() as logs:
+        await fake.close_all(4004, "Authentication failed.")
+        await until(lambda: bot.status == "error")
+    # The connection loop has ended for good (not waiting out a backoff): no retry can follow.
+    assert bot.running is False and fake.connections == 4
+    # The lifecycle gave up (it waits for a restart, not a backoff): no retry can follow.
+    assert bot.lifecycle.give_ups == 1
+    assert [e for e in logs if "giving up until restarted" in e["event"]]
+    assert not [e for e in logs if "reconnecting" in e["event"]]
     snap = bot.snapshot()
     assert snap["status"] == "error" and "authentication failed" in snap["error"]
     assert snap["connected"] is False and snap["running"] is False
@@ -159,10 +164,12 @@ async def test_full_gateway_sequence(nursery: trio.Nursery) -> None:
 
 async def test_bad_token_is_fatal_at_once(nursery: trio.Nursery) -> None:
     fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
-    sup, bot = await start(nursery, fake, FakeControl(), token="wrong")
-    await until(lambda: bot.status == "error")
-    await trio.sleep(0.3)
-    assert fake.connections == 1
+    with structlog.testing.capture_logs() as logs:
+        sup, bot = await start(nursery, fake, FakeControl(), token="wrong")
+        await until(lambda: bot.status == "error")
+    # The connection loop has ended for good (not waiting out a backoff): no retry can follow.
+    assert bot.running is False and fake.connections == 1
+    assert not [e for e in logs if e["event"] == "discord gateway reconnecting"]
     assert fake.close_codes == [4004] or fake.close_codes == []
     await sup.stop()
 
@@ -341,4 +348,35 @@ async def test_admins_are_told_once_when_a_component_stays_failing_and_on_recove
     await until(lambda: len(posts()) == 2)
     assert posts()[1].body["content"].startswith("Recovered: root/creators/creator:d/twitch")
     assert bot.snapshot()["alerts_posted"] == 2
+    await sup.stop()
+
+
+async def test_a_429_on_a_webhook_url_as_discord_shows_it_logs_no_token(
+    nursery: trio.Nursery,
+) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    token = "wh-Secret-token-0123456789abcdefghijklmnop"
+    url = fake.webhook_url(token=token, versioned=False)  # https://discord.com/api/webhooks/...
+    rest = DiscordRest(base_url=fake.api_base)
+    fake.fail_next("/webhooks/", retry_after=0.01)
+    with structlog.testing.capture_logs() as logs:
+        result = await rest.request("POST", url, json={"content": "live"}, auth=False)
+    assert result.status == 200
+    (limited,) = [entry for entry in logs if entry["event"] == "discord rate limited"]
+    assert limited["route"].startswith("POST /webhooks/223704706495545344/<token:")
+    assert token not in repr(logs)
+    await rest.aclose()
+
+
+async def test_wrong_types_in_dispatches_are_no_crash(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
+    sup, bot = await start(nursery, fake, FakeControl())
+    await until(lambda: bot.connected)
+    await fake.dispatch("READY", {"guilds": 5, "application": "x"})
+    await fake.dispatch("INTERACTION_CREATE", {"type": "²", "id": "1", "token": "t"})
+    await until(lambda: bot.bad_frames == 1)  # the interaction, refused and counted
+    await fake.dispatch("GUILD_CREATE", {"id": "42", "name": "After"})
+    await until(lambda: "42" in bot.guilds)
+    (child,) = sup.which_children()
+    assert child.restarts == 0 and bot.connected
     await sup.stop()

@@ -447,3 +447,38 @@ def test_interaction_without_token_raises() -> None:
 )
 def test_has_admin_needs_administrator_or_manage_guild(perms: int, admin: bool) -> None:
     assert has_admin(perms) is admin
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"op": 0, "d": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"op": ' + "9" * 5000 + "}",
+        {"op": 10**5000},
+        {"op": _nested(100_000)},
+        {"op": 10, "d": {"heartbeat_interval": 10**5000}},
+        {"op": 10, "d": {"heartbeat_interval": _nested(100_000)}},
+    ],
+    ids=["nested-text", "op-text-5000", "op-int-5000", "op-nested", "hello-int", "hello-nested"],
+)
+def test_hostile_frames_raise_only_protocol_error(frame) -> None:
+    # Also while formatting the error message: repr() of these values raises.
+    try:
+        make().receive(frame, now=0.0)
+    except GatewayProtocolError:
+        pass
+
+
+@pytest.mark.parametrize(
+    "kind", ["²", "9" * 5000, "٣"], ids=["superscript", "5000-digits", "arabic"]
+)
+def test_an_interaction_with_a_hostile_type_raises_only_the_parse_error(kind: str) -> None:
+    with pytest.raises(DiscordParseError):
+        parse_interaction({"type": kind, "id": "1", "token": "t"})

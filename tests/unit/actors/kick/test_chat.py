@@ -537,4 +537,24 @@ async def test_health_of_a_dns_failure_names_the_host(autojump_clock, nursery, p
     assert harness.chat.snapshot()["error"] == "DNS lookup failed for ws-us2.pusher.com"
     [bad] = status_report(harness.root.tree()).degraded
     assert bad.reason == "DNS lookup failed for ws-us2.pusher.com"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"data": {"is_sent": true, "message_id": ' + b"9" * 5000 + b"}}",
+        b'{"data": "sent"}',
+    ],
+    ids=["nested-100000", "int-5000-digits", "wrong-type"],
+)
+async def test_a_hostile_send_answer_is_no_crash(autojump_clock, nursery, api, harness, content):
+    api.respond(200, content=content)
+    await harness.start(nursery, token="tok")
+    await harness.running()
+    await harness.send("hello")
+    await harness.send("again")
+    await api.wait_requests(2)
+    await eventually(lambda: harness.chat.sent == 2)
+    assert len(harness.instances) == 1 and harness.chat.last_sent_message_id == "msg-2"
     await harness.stop()

@@ -188,8 +188,13 @@ def test_pusher_frame_is_frozen() -> None:
 # Strings that look numeric to str.isdigit() or int() but are not ids.
 TRICKY = st.sampled_from(["²", "٣", "12\n", " 7", "-0", "1e3", "9" * 5000])
 
+# Numbers within the limits of config.untrusted_json; beyond them a frame is rejected (tested
+# on its own below).
+json_numbers = st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.floats(
+    allow_nan=False, allow_infinity=False
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | TRICKY,
+    st.none() | st.booleans() | json_numbers | st.text() | TRICKY,
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
@@ -574,13 +579,31 @@ def test_created_at_becomes_an_aware_utc_sent_at(created_at: str, expected: date
     assert sent_at.utcoffset() == timedelta(0)
 
 
-@pytest.mark.parametrize("created_at", [None, "yesterday", "2026-13-40T00:00:00Z", 10**30])
+@pytest.mark.parametrize("created_at", [None, "yesterday", "2026-13-40T00:00:00Z", 10**19])
 def test_missing_or_bad_created_at_falls_back_to_now(created_at: Any) -> None:
     payload = chat_payload(created_at=created_at)
     frame = parse_frame(kick_frame("App\\Events\\ChatMessageEvent", payload))
     event = to_chat_event(frame, now=NOW)
     assert event is not None
     assert event.sent_at == NOW
+
+
+def test_a_message_with_a_huge_number_is_rejected_as_a_parse_error() -> None:
+    payload = chat_payload(created_at=10**30)
+    frame = parse_frame(kick_frame("App\\Events\\ChatMessageEvent", payload))
+    with pytest.raises(PusherParseError, match="not an object"):
+        to_chat_event(frame, now=NOW)
+
+
+def test_a_frame_nested_100000_deep_is_a_parse_error() -> None:
+    with pytest.raises(PusherParseError, match="nested deeper"):
+        parse_frame('{"event": "x", "data": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def test_a_chatroom_id_of_5000_digits_is_no_chatroom_id() -> None:
+    assert chatroom_id_from("chatrooms." + "7" * 5000 + ".v2") is None
+    assert channel_id_from("channel." + "7" * 5000) is None
+    assert chatroom_id_from("chatrooms.246956.v2") == 246956
 
 
 def test_chat_channel_comes_from_the_payload_when_the_channel_name_has_none() -> None:

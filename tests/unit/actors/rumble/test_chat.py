@@ -319,4 +319,41 @@ async def test_a_revoked_key_needs_a_person(autojump_clock, inline_threads, nurs
         "HTTP 401 from rumble.test",
     )
     assert status_report(harness.root.tree()).status == "degraded"
+
+
+HOSTILE_BODIES = [
+    '{"livestreams": ' + "[" * 100_000 + "]" * 100_000 + "}",  # nested 100,000 deep
+    '{"now": ' + "9" * 5000 + ', "livestreams": []}',  # past Python's int-string limit
+    '{"now": 1e400, "livestreams": []}',  # beyond float range
+    '{"livestreams": {"id": "6xk2a"}}',  # wrong type
+]
+
+
+async def test_hostile_bodies_are_counted_rejections_not_crashes(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    for body in HOSTILE_BODIES:
+        fake.fail_raw(200, body)
+    fake.say("6xk2a", "ann", "after the storm")
+    with structlog.testing.capture_logs() as logs:
+        await harness.start(nursery, poll_seconds=1.0)
+        await harness.wait_events(1)
+    assert len(harness.instances) == 1  # never restarted
+    assert harness.chat.parse_errors == len(HOSTILE_BODIES)
+    # Each is one failed poll of the lifecycle, logged with the reason (then polled again).
+    failed = [e for e in logs if str(e.get("reason", "")).startswith("unreadable response from")]
+    assert len(failed) == len(HOSTILE_BODIES)
+    await harness.stop()
+
+
+async def test_a_20_digit_clock_and_a_huge_rant_do_not_crash_the_poll(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    fake.fail_raw(200, '{"now": 99999999999999999999, "livestreams": []}')
+    fake.rant("6xk2a", "bob", "too much", 10**19)
+    fake.say("6xk2a", "ann", "fine")
+    await harness.start(nursery, poll_seconds=1.0)
+    await harness.wait_events(1)
+    assert len(harness.instances) == 1
+    assert [e.text for e in harness.events] == ["fine"]  # type: ignore[attr-defined]
     await harness.stop()

@@ -578,3 +578,19 @@ def test_fuzz_parse_ws_frame_raises_only_parse_error(text: str | bytes) -> None:
         parse_ws_frame(text)
     except EventSubParseError:
         pass
+
+
+def test_a_4300_digit_retry_header_is_no_retry_count_not_a_crash() -> None:
+    # The retry header is not signed: anyone on the path can make it huge.
+    body = online_body()
+    headers = signed(body) | {"Twitch-Eventsub-Message-Retry": "9" * 4300}
+    assert verify_webhook(headers, body, SECRET, now=NOW).retry is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"event": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", b'{"n": ' + b"9" * 5000 + b"}"],
+    ids=["nested-100000", "int-5000-digits"],
+)
+def test_a_signed_hostile_body_is_rejected_as_malformed(body: bytes) -> None:
+    assert rejected(signed(body), body) == "malformed_body"

@@ -771,3 +771,14 @@ def test_fuzz_odd_privmsgs_give_a_chat_event_or_a_value_error(
     assert isinstance(event, ChatEvent)
     if now is NOW:
         _assert_agrees_with_twitch_fields(msg, now)
+
+
+@pytest.mark.parametrize("tag", ["bits", "ban-duration"])
+def test_a_5000_digit_number_tag_raises_only_the_message_error(tag: str) -> None:
+    command = "PRIVMSG #c :hi" if tag == "bits" else "CLEARCHAT #c :a"
+    line = (
+        f"@room-id=1;target-user-id=2;user-id=2;id=x;tmi-sent-ts=1;{tag}={'9' * 5000} "
+        f":a!a@a.tmi.twitch.tv {command}"
+    )
+    with pytest.raises(TwitchMessageError):
+        to_chat_event(parse_irc_line(line))

@@ -45,9 +45,7 @@ async def tree(
                 store=lambda: sup.ref("store"),
                 helix=helix,
                 notifier=lambda: sup.ref("notifier"),
-                poll_seconds=3600,
-                autopoll=False,
-                **kwargs,
+                **({"poll_seconds": 3600, "autopoll": False} | kwargs),
             )
         )
         return made[-1]
@@ -233,3 +231,30 @@ async def test_a_reported_transition_applies_once_and_kicks_shared_stream_id_is_
     assert monitor.snapshot()["duplicates"] == 1
     assert monitor.snapshot()["live"] == []
     await sup.stop()
+
+
+HOSTILE_BODIES = [
+    b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # nested 100,000 deep
+    b'{"data": [{"viewer_count": ' + b"9" * 5000 + b"}]}",  # past the int-string limit
+    b'{"data": [], "pagination": {"cursor": 1e400}}',  # beyond float range
+    b'{"data": {"id": "1"}}',  # wrong type
+]
+
+
+async def test_hostile_helix_answers_are_counted_rejections_not_crashes(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeHelix = await nursery.start(FakeHelix().serve)
+    fake.go_live("daniel")
+    for body in HOSTILE_BODIES:
+        fake.answer_raw(body)
+    helix = client(fake)
+    sup, monitor = await tree(
+        nursery, tmp_path, helix, streamers=["daniel"], autopoll=True, poll_seconds=0.01
+    )
+    await until(lambda: monitor.poll_failures >= len(HOSTILE_BODIES))
+    (child,) = [c for c in sup.which_children() if c.id == "watch"]
+    assert child.restarts == 0 and monitor.poll_failures == len(HOSTILE_BODIES)
+    await until(lambda: monitor.error is None)  # the next real answer is read again
+    await sup.stop()
+    await helix.aclose()

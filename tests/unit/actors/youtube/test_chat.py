@@ -533,4 +533,24 @@ async def test_health_of_a_refused_key_needs_a_person(
     entry = youtube_entry(harness.root)
     assert (entry.status, entry.state) == ("error", "failed")
     assert entry.error.startswith("HTTP 401 from youtube.test")
+
+
+HOSTILE_BODIES = [
+    '{"items": ' + "[" * 100_000 + "]" * 100_000 + "}",  # nested 100,000 deep
+    '{"pollingIntervalMillis": ' + "9" * 5000 + ', "items": []}',  # past the int-string limit
+    '{"pollingIntervalMillis": 1e400, "items": []}',  # beyond float range
+    '{"items": {"id": "x"}}',  # wrong type
+]
+
+
+async def test_hostile_bodies_are_counted_rejections_not_crashes(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    for body in HOSTILE_BODIES:
+        fake.fail_raw(200, body, path="/liveChat/messages")
+    fake.add_message("chat1", "after the storm")
+    await harness.start(nursery)
+    await harness.wait_events(1)
+    assert len(harness.instances) == 1  # never restarted
+    assert harness.chat.parse_errors >= len(HOSTILE_BODIES)
     await harness.root.stop()  # type: ignore[union-attr]

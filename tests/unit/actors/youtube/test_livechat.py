@@ -860,3 +860,16 @@ def test_fuzz_discovery_parsers_never_raise(body: Any) -> None:
     parse_active_chat_id(body)
     parse_live_streaming_details(body)
     parse_broadcasts(body)
+
+
+@pytest.mark.parametrize("interval", [10**5000, [[[[]]]] * 3], ids=["int-5000-digits", "list"])
+def test_a_hostile_polling_interval_raises_only_the_parse_error(interval) -> None:
+    # Formatting the message must not raise (repr of a 5,000-digit int does).
+    with pytest.raises(LiveChatParseError, match="pollingIntervalMillis"):
+        parse_messages({"items": [], "pollingIntervalMillis": interval})
+
+
+def test_a_polling_interval_beyond_an_hour_is_refused_not_obeyed() -> None:
+    assert parse_messages({"items": [], "pollingIntervalMillis": 3_600_000}).polling_interval_ms
+    with pytest.raises(LiveChatParseError, match="at most an hour"):
+        parse_messages({"items": [], "pollingIntervalMillis": 2**62})
