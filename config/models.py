@@ -554,6 +554,8 @@ class DiscordConfig:
     `guild_ids` are the guilds whose slash commands are registered (bulk overwrite) and which
     count as authorized; `admin_user_ids` may use the commands without the Administrator or
     Manage Server permission. `api_base`/`gateway_url` replace Discord's endpoints (local fakes).
+    `admin_channel_id`: where the bot tells admins that a component has been reconnecting or
+    failed for `alert_after_seconds` (and again when it recovers); no alerts without it.
     """
 
     token: Secret
@@ -570,6 +572,10 @@ class DiscordConfig:
     gateway_url: str | None = attrs.field(
         default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
     )
+    admin_channel_id: str | None = attrs.field(
+        default=None, validator=_matches(SNOWFLAKE, _SNOWFLAKE_TEXT)
+    )
+    alert_after_seconds: float = attrs.field(default=300.0, validator=_between(10, 86400))
     enabled: bool = True
 
 

@@ -16,6 +16,7 @@ from actors.publisher import quota_rows
 from actors.store import Read, write
 from actors.watch import WatchAdd, WatchList, WatchRemove
 from config.models import Config
+from exports.health import status_report
 from state import clips, creators, polls
 from supervisors import Supervisor
 
@@ -39,10 +40,8 @@ class RuntimeControl:
         return self._root.tree()
 
     async def status(self) -> str:
-        rows = self._tree()
-        bad = [r for r in rows if r["state"] != "running"]
-        head = "All components running." if not bad else f"{len(bad)} component(s) degraded:"
-        return "\n".join([head, *(f"- {r['path']}: {r['state']}" for r in bad[:MAX_LINES])])
+        # The same typed health values as GET /status: degraded components and why.
+        return _lines(status_report(self._tree()).summary().splitlines())
 
     async def actors(self) -> str:
         return _lines(

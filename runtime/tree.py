@@ -167,6 +167,7 @@ def _watch_and_discord(
     """`watch` (live monitor), `notify` (outbox dispatcher) and `discord` (control plane),
     each only when configured."""
     # Imported here: a runtime that does not use them never pays for loading them.
+    from actors.discord.admin_alerts import AdminAlerts
     from actors.discord.client import DEFAULT_GATEWAY_URL, DiscordGateway
     from actors.discord.restclient import DEFAULT_API_BASE, DiscordRest
     from actors.notify import NotificationDispatcher, rules_from_config
@@ -237,6 +238,19 @@ def _watch_and_discord(
                 ),
             )
         )
+        if discord.admin_channel_id is not None:
+            channel_id = discord.admin_channel_id
+            specs.append(
+                ChildSpec(
+                    "discord-alerts",
+                    lambda: AdminAlerts(
+                        tree=lambda: root().tree(),
+                        rest=DiscordRest(token=discord.token.reveal(), base_url=api_base),
+                        channel_id=channel_id,
+                        alert_after_seconds=discord.alert_after_seconds,
+                    ),
+                )
+            )
     return specs
 
 
