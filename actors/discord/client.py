@@ -1,13 +1,18 @@
 """`DiscordGateway`: the control-plane bot, an actor around the sans-IO `Gateway`.
 
-The actor owns the WebSocket (trio-websocket) and the clock; `actors.discord.gateway.Gateway`
-decides what to send and when: HELLO -> IDENTIFY (intents: GUILDS only, a slash-command bot
-needs no more) or RESUME, heartbeats with the first one jittered, a missed ACK = a zombie
-connection -> reconnect and RESUME, op 7 -> resume, op 9 -> resume or identify anew. A close
-code that retrying cannot fix (4004 bad token, 4010-4014) puts the actor in a clear ``error``
-state and it stops connecting: no retry loop against a revoked token. Other failures
-reconnect with exponential backoff and jitter; a connection that sends no HELLO within
-`hello_timeout` is dropped.
+The actor owns the WebSocket and the clock; `actors.discord.gateway.Gateway` decides what to
+send and when: HELLO -> IDENTIFY (intents: GUILDS only, a slash-command bot needs no more) or
+RESUME, heartbeats with the first one jittered, op 7 -> resume, op 9 -> resume or identify
+anew. The connection lifecycle (states, attempts, backoff with jitter, the typed health, log
+lines and events) is `actors.connection.Lifecycle`; this module supplies the protocol mapping:
+
+- liveness is the gateway's own: a heartbeat not ACKed before the next one is due means a
+  zombie connection, so the session ends ("no heartbeat ACK within N s") and the next one
+  RESUMEs; a connection that sends no HELLO within `hello_timeout` is dropped;
+- a close code that retrying cannot fix (4004 bad token, 4010-4014, e.g. disallowed intents)
+  needs a person: the lifecycle is `failed` at once and stops connecting (no retry loop
+  against a revoked token) until the actor is restarted;
+- everything else (refused, DNS, TLS, drops, server closes) reconnects with backoff.
 
 Slash commands (`actors.discord.commands`) are registered per configured guild (bulk
 overwrite) after READY. Interactions arrive as INTERACTION_CREATE dispatches and each is served
@@ -23,6 +28,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from random import Random
 from typing import Any
 
 import httpx
@@ -30,6 +36,15 @@ import trio
 import trio_websocket
 
 from actors import Actor
+from actors.connection import (
+    ConnectionHealth,
+    ConnectionState,
+    Connector,
+    Lifecycle,
+    SessionEnded,
+    WebSocketTarget,
+    open_websocket,
+)
 from actors.discord.commands import COMMANDS, CommandError, ControlPlane, run_command
 from actors.discord.gateway import (
     DEFAULT_GATEWAY_URL,
@@ -53,6 +68,7 @@ from actors.discord.restclient import (
     DiscordRest,
     RateLimited,
 )
+from supervisors import Backoff
 
 __all__ = ["DiscordGateway"]
 
@@ -60,6 +76,10 @@ _EPHEMERAL = 64
 _CHANNEL_MESSAGE, _DEFERRED = 4, 5
 _APPLICATION_COMMAND = 2
 _MAX_FRAME = 4 * 1024 * 1024  # READY of a large bot can be big; anything bigger is hostile
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -91,8 +111,13 @@ class DiscordGateway(Actor):
         hello_timeout: float = 20.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
+        backoff_jitter: float = 0.2,
+        connect_timeout: float = 10.0,
+        connector: Connector | None = None,
         enabled: bool = True,
         random: Callable[[], float] = random.random,
+        rng: Random | None = None,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._token = token
         self._control = control
@@ -107,9 +132,20 @@ class DiscordGateway(Actor):
         self.defer_after = defer_after
         self.command_timeout = command_timeout
         self.hello_timeout = hello_timeout
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
+        self.connect_timeout = connect_timeout
+        self._connector = connector
         self.enabled = enabled
+        self._clock = clock
+        self.lifecycle = Lifecycle(
+            "discord",
+            enabled=enabled,
+            target=WebSocketTarget.parse(gateway_url).address,
+            backoff=Backoff(initial=backoff_initial, maximum=backoff_max, jitter=backoff_jitter),
+            # A refused token or intents will not heal: failed at once, no retry loop.
+            max_person_failures=1,
+            clock=clock,
+            rng=rng,
+        )
         self._random = random
         self._gw: Gateway | None = None
         # guild id -> {"name": str, "present": bool}
@@ -118,16 +154,12 @@ class DiscordGateway(Actor):
         }
         self.notify_channels: dict[str, str] = {}
         self.registered: set[str] = set()
-        self.running = False
         self.started_at: datetime | None = None
         self.last_heartbeat: datetime | None = None
         self.last_event_at: datetime | None = None
-        self.status = "starting"
-        self.error: str | None = None
         self.connects = 0
         self.identifies = 0
         self.resumes = 0
-        self.reconnects = 0
         self.bad_frames = 0
         self.interactions = 0
         self.answered = 0
@@ -136,7 +168,6 @@ class DiscordGateway(Actor):
         self.errors = 0
         self.active_tasks = 0
         self._registering = False
-        self._session_connected = False  # READY/RESUMED seen on the current connection
 
     def __repr__(self) -> str:  # never the token
         return f"<DiscordGateway status={self.status} connects={self.connects}>"
@@ -149,11 +180,9 @@ class DiscordGateway(Actor):
         )
         if self._rest is None:
             self._rest = DiscordRest(token=self._token, base_url=self._api_base)
-        self.started_at = datetime.now(UTC)
-        self.status = "running" if self.enabled else "disabled"
+        self.started_at = self._clock()
 
     async def on_stop(self) -> None:
-        self.running = False
         if self._owns_rest and self._rest is not None:
             rest, self._rest = self._rest, None
             with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -169,77 +198,42 @@ class DiscordGateway(Actor):
         """Whether the gateway session is up (READY or RESUMED seen on this connection)."""
         return self._gw is not None and self._gw.state is GatewayState.CONNECTED
 
-    # ------------------------------------------------------------------ connection loop
+    # ------------------------------------------------------------------ connection
 
     async def run(self) -> None:
-        if not self.enabled:
-            await trio.sleep_forever()
-        assert self._gw is not None
-        self.running = True
-        failures = 0
-        while True:
-            url = self._gw.connect_url
-            self.connects += 1
-            outcome, was_connected = await self._connect_once(url)
-            if isinstance(outcome, Fatal):
-                self.status = "error"
-                self.error = f"discord gateway: {outcome.reason} (close code {outcome.code})"
-                self.running = False
-                self.log.error(
-                    "discord gateway stopped for good", code=outcome.code, reason=outcome.reason
-                )
-                await trio.sleep_forever()  # stay visible in the tree, with the error shown
-            self.reconnects += 1
-            failures = 0 if was_connected else failures + 1
-            delay = outcome.delay
-            if failures:
-                backoff = min(self.backoff_max, self.backoff_initial * 2 ** (failures - 1))
-                delay = max(delay, backoff * (0.5 + 0.5 * self._random()))
-            self.log.info(
-                "discord gateway reconnecting",
-                reason=outcome.reason,
-                resume=outcome.resume,
-                delay=delay,
-            )
-            await trio.sleep(delay)
+        await self.lifecycle.run(self._connect_once, log=self.log)
 
-    async def _connect_once(self, url: str) -> tuple[Reconnect | Fatal, bool]:
-        assert self._gw is not None
-        self._session_connected = False
+    async def _connect_once(self) -> None:
+        """One connection: HELLO, IDENTIFY or RESUME, then serve until it ends (raising)."""
+        gw = self._gw
+        assert gw is not None
+        target = WebSocketTarget.parse(gw.connect_url)
+        self.lifecycle.target = target.address
+        self.connects += 1
         try:
-            async with trio_websocket.open_websocket_url(
-                url, max_message_size=_MAX_FRAME, connect_timeout=10, disconnect_timeout=2
+            async with open_websocket(
+                target,
+                connector=self._connector,
+                connect_timeout=self.connect_timeout,
+                close_timeout=2.0,
+                max_message_size=_MAX_FRAME,
             ) as ws:
-                outcome = await self._session(ws)
+                await self._serve(ws, target)
         except trio_websocket.ConnectionClosed as exc:
             code = exc.reason.code if exc.reason is not None else None
-            outcome = self._closed(code)
-        except trio_websocket.ConnectionRejected as exc:
-            outcome = self._closed(None, f"handshake rejected ({exc.status_code})")
-        except (trio_websocket.HandshakeError, OSError, trio.BrokenResourceError) as exc:
-            outcome = self._closed(None, f"connect failed: {type(exc).__name__}")
-        return outcome, self._session_connected
+            for out in gw.connection_closed(code, now=trio.current_time()):
+                if isinstance(out, Fatal):
+                    raise SessionEnded(
+                        f"Discord refused the bot: {out.reason} (close code {out.code})",
+                        needs_person=True,
+                    ) from exc
+            raise
+        finally:
+            if gw.state not in (GatewayState.DISCONNECTED, GatewayState.FATAL):
+                # Ended without the machine knowing (network error, cancel): resume if it can.
+                gw.connection_closed(None, now=trio.current_time())
 
-    def _closed(self, code: int | None, reason: str | None = None) -> Reconnect | Fatal:
-        assert self._gw is not None
-        outs = self._gw.connection_closed(code, now=trio.current_time())
-        for out in outs:
-            if isinstance(out, Fatal):
-                return out
-            if isinstance(out, Reconnect):
-                if reason:
-                    self.log.info("discord connection failed", reason=reason)
-                return out
-        # The machine was already disconnected (we closed first): resume if it can.
-        return Reconnect(
-            url=self._gw.connect_url,
-            resume=True,
-            delay=0.0,
-            close_code=1000,
-            reason=reason or "closed",
-        )
-
-    async def _session(self, ws: trio_websocket.WebSocketConnection) -> Reconnect | Fatal:
+    async def _serve(self, ws: trio_websocket.WebSocketConnection, target: WebSocketTarget) -> None:
         gw = self._gw
         assert gw is not None
         hello_by = trio.current_time() + self.hello_timeout
@@ -252,10 +246,12 @@ class DiscordGateway(Actor):
             now = trio.current_time()
             if raw is None:
                 if gw.next_deadline is None:  # no HELLO in time: a dead or hostile server
-                    outs = [self._closed(None, "no HELLO")]
-                else:
-                    outs = gw.tick(now)
+                    raise SessionEnded(
+                        f"no HELLO from {target.address} within {self.hello_timeout:g} s"
+                    )
+                outs = gw.tick(now)
             else:
+                self.lifecycle.saw_traffic()
                 try:
                     outs = gw.receive(raw, now=now)
                 except GatewayProtocolError as exc:
@@ -270,13 +266,16 @@ class DiscordGateway(Actor):
                 elif isinstance(out, Reconnect):
                     with trio.move_on_after(2):
                         await ws.aclose(code=out.close_code, reason=out.reason[:100])
-                    return out
+                    raise SessionEnded(out.reason, immediate=out.delay <= 0, min_delay=out.delay)
                 elif isinstance(out, Fatal):
-                    return out
+                    raise SessionEnded(
+                        f"Discord refused the bot: {out.reason} (close code {out.code})",
+                        needs_person=True,
+                    )
 
     async def _send(self, ws: trio_websocket.WebSocketConnection, out: Send) -> None:
         if out.op == Op.HEARTBEAT:
-            self.last_heartbeat = datetime.now(UTC)
+            self.last_heartbeat = self._clock()
         elif out.op == Op.IDENTIFY:
             self.identifies += 1
         elif out.op == Op.RESUME:
@@ -286,12 +285,11 @@ class DiscordGateway(Actor):
     # ------------------------------------------------------------------ dispatches
 
     def _dispatch(self, event: Dispatch) -> None:
-        self.last_event_at = datetime.now(UTC)
+        self.last_event_at = self._clock()
         d = event.d if isinstance(event.d, dict) else {}
         if event.t in ("READY", "RESUMED"):
-            self._session_connected = True
-            self.error = None
-            self.status = "running"
+            assert self._gw is not None
+            self.lifecycle.mark_connected(f"gateway session {event.t.lower()}")
         if event.t == "READY":
             app = d.get("application")
             if (
@@ -450,6 +448,20 @@ class DiscordGateway(Actor):
 
     # ------------------------------------------------------------------ snapshot
 
+    @property
+    def status(self) -> str:
+        """running | inactive | error | disabled (the dashboard's words)."""
+        return self.health().status
+
+    def health(self) -> ConnectionHealth:
+        """The gateway connection's health with this actor's counters."""
+        return self.lifecycle.health(
+            messages=self.interactions,
+            actions=self.answered,
+            errors=self.errors + self.bad_frames,
+            last_event_at=self.last_event_at,
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """discord/runtime.json fields (see `exports.views.DiscordView`/`GuildView`)."""
         configured = set(self.guild_ids)
@@ -471,12 +483,15 @@ class DiscordGateway(Actor):
                 }
             )
         gw = self._gw
+        health = self.health()
         return {
             "platform": "discord",
-            "status": self.status,
+            "status": health.status,
+            "state": health.state.value,
             "enabled": self.enabled,
-            "running": self.running,
-            "connected": self.connected,
+            # Truthful for discord/runtime.json: only a connected session is running.
+            "running": health.state is ConnectionState.CONNECTED,
+            "connected": self.connected and health.state is ConnectionState.CONNECTED,
             "started_at": _iso(self.started_at),
             "last_heartbeat": _iso(self.last_heartbeat),
             "last_event_at": _iso(self.last_event_at),
@@ -493,5 +508,8 @@ class DiscordGateway(Actor):
             "refused": self.refused,
             "bad_frames": self.bad_frames,
             "errors": self.errors,
-            "error": self.error,
+            "error": health.error,
+            "last_error": health.last_error,
+            "attempts": health.attempts,
+            "next_retry_at": _iso(health.next_retry_at),
         }
