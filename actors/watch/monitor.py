@@ -10,6 +10,12 @@ dispatcher) and to any `listeners`.
 
 A failed or partial Helix scan changes nothing: "absent from the answer" only means offline
 when the whole watchlist was answered.
+
+Polling runs on the shared connection lifecycle (`actors.connection.Lifecycle`): a scan that
+answers is `connected`; a failed one (refused, DNS, timeouts, 5xx, an unreadable answer) is
+`reconnecting` with the reason and backs off from `poll_seconds` doubling to 10 minutes; the
+OAuth server refusing the app credentials, or Helix answering 401/403 after a fresh token,
+needs a person (`failed`, retried slowly).
 """
 
 from __future__ import annotations
@@ -21,19 +27,20 @@ from typing import Any
 
 import apsw
 import attrs
-import httpx
 import trio
 
 from actors import Actor, ActorRef
 from actors._errors import unwrap_failure
+from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, SessionEnded
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule, outbox_ops
 from actors.store import Read, write
 from actors.twitch.helix import HelixApiError, HelixParseError, Stream
-from actors.watch.helix_client import HelixClient
+from actors.watch.helix_client import HelixClient, HelixTokenRefused
 from config.models import KICK_SLUG, TWITCH_ID, TWITCH_LOGIN
 from state import streams as sessions
 from state.timeutil import now_ms
+from supervisors import Backoff
 
 __all__ = [
     "WATCH_KINDS",
@@ -54,10 +61,7 @@ _VALID = {
     "kick": KICK_SLUG,
 }
 _MAX_BACKOFF = 600.0
-
-
-# What a poll can fail with and still be only a failed poll (backoff, not a crash).
-_POLL_FAILURES = (HelixApiError, HelixParseError, httpx.HTTPError, OSError, ValueError)
+_CREDENTIALS_REFUSED = frozenset({400, 401, 403})  # the OAuth server's "bad client"
 
 
 @attrs.frozen(kw_only=True)
@@ -129,7 +133,8 @@ class LiveMonitor(Actor):
         enabled: bool = True,
         autopoll: bool = True,
         clock_ms: Callable[[], int] = now_ms,
-        rng: Callable[[], float] = random.random,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._store = store
         self._helix_source = helix
@@ -151,13 +156,20 @@ class LiveMonitor(Actor):
         self.enabled = enabled
         self.autopoll = autopoll
         self._clock_ms = clock_ms
-        self._rng = rng
+        self.lifecycle = Lifecycle(
+            "watch",
+            enabled=enabled,
+            backoff=Backoff(
+                initial=poll_seconds, maximum=max(poll_seconds, _MAX_BACKOFF), jitter=0.1
+            ),
+            stable_after=poll_seconds,
+            rng=rng,
+            **({"clock": clock} if clock is not None else {}),
+        )
         # (platform, channel) -> (Twitch user id if known, whether Helix polling is
         # authoritative for it: absent from a complete scan = offline)
         self._live: dict[tuple[str, str], tuple[str | None, bool]] = {}
         self._poll_wake = trio.Event()
-        self.status = "starting"
-        self.error: str | None = None
         self.polls = 0
         self.poll_requests = 0
         self.last_poll_requests = 0
@@ -179,12 +191,13 @@ class LiveMonitor(Actor):
     async def on_start(self) -> None:
         source = self._helix_source
         self._helix = source() if callable(source) else source
+        if self._helix is not None:
+            self.lifecycle.target = f"{self._helix.helix_host}:443"
         open_sessions = await self._store().call(Read(fn=_open_sessions), timeout=30.0)
         polled_any = bool(self.watches["twitch_id"] or self.watches["twitch_game"])
         for session in open_sessions:
             polled = session.channel in self.watches["twitch"] or polled_any
             self._live[(session.platform, session.channel)] = (None, polled)
-        self.status = "running" if self.enabled else "disabled"
 
     async def on_stop(self) -> None:
         if (
@@ -197,32 +210,55 @@ class LiveMonitor(Actor):
                 await helix.aclose()
 
     async def run(self) -> None:
-        if not self.enabled or not self.autopoll or self._helix is None:
+        await self.lifecycle.run(self._serve, log=self.log)
+
+    async def _serve(self) -> None:
+        """Poll until a scan fails (raising: the lifecycle backs off and calls again)."""
+        if not self.autopoll or self._helix is None:
+            self.lifecycle.mark_connected("no Helix polling: webhooks and Kick only", idle=True)
             await trio.sleep_forever()  # webhooks, Kick and `PollNow` still work
-        failures = 0
         while True:
             if self._polled_watches():
-                try:
-                    await self.poll_once()
-                    failures = 0
-                except Exception as exc:
-                    # Requests run concurrently, so a failure may arrive wrapped in a group.
-                    cause = unwrap_failure(exc)
-                    if not isinstance(cause, _POLL_FAILURES):
-                        raise
-                    failures += 1
-                    self._fail(f"poll failed: {type(cause).__name__}: {cause}"[:300])
-            wait = self.poll_seconds * (2 ** min(failures, 6))
-            wait = min(wait, max(self.poll_seconds, _MAX_BACKOFF)) * (0.9 + 0.2 * self._rng())
-            with trio.move_on_after(wait):
+                await self._poll_for_lifecycle()
+                self.lifecycle.mark_connected(f"polling Helix every {self.poll_seconds:g} s")
+            else:
+                self.lifecycle.mark_connected("no Twitch watches to poll", idle=True)
+            with trio.move_on_after(self.poll_seconds):
                 await self._poll_wake.wait()
             self._poll_wake = trio.Event()
 
-    def _fail(self, message: str) -> None:
-        self.poll_failures += 1
-        self.errors += 1
-        self.error = message
-        self.log.warning("live poll failed", error=message)
+    async def _poll_for_lifecycle(self) -> None:
+        """`poll_once`, its failures said as the lifecycle's sentences."""
+        assert self._helix is not None
+        try:
+            await self.poll_once()
+        except Exception as exc:
+            self.poll_failures += 1
+            self.errors += 1
+            # Requests run concurrently, so a failure may arrive wrapped in a group.
+            cause = unwrap_failure(exc)
+            failure = self._failure(cause) if cause is not None else None
+            if failure is None:
+                raise  # transport errors as they are (the lifecycle says them); bugs crash
+            raise failure from cause
+
+    def _failure(self, cause: BaseException) -> Exception | None:
+        """What to end the session with for a failed scan (None: the exception as it is)."""
+        assert self._helix is not None
+        if isinstance(cause, HelixTokenRefused):
+            return HttpStatusError(
+                cause.status,
+                self._helix.oauth_host,
+                detail=cause.error.message or "app credentials refused",
+                needs_person=cause.status in _CREDENTIALS_REFUSED,
+            )
+        if isinstance(cause, HelixApiError):
+            return HttpStatusError(
+                cause.status, self._helix.helix_host, detail=cause.error.message or None
+            )
+        if isinstance(cause, HelixParseError | ValueError | RecursionError):
+            return SessionEnded(f"unreadable answer from {self._helix.helix_host}: {cause}"[:300])
+        return None
 
     def _polled_watches(self) -> bool:
         return bool(
@@ -294,7 +330,6 @@ class LiveMonitor(Actor):
             self.last_poll_requests = spent
         self.polls += 1
         self.last_poll_at = datetime.now(UTC)
-        self.error = None
         logins, ids = self.watches["twitch"], self.watches["twitch_id"]
         found: dict[str, tuple[Stream, bool]] = {}
         for stream in scan.streams:
@@ -379,12 +414,22 @@ class LiveMonitor(Actor):
                 # The outbox already holds the notification; the dispatcher finds it anyway.
                 self.log.info("could not tell a listener", error=type(exc).__name__)
 
+    def health(self) -> ConnectionHealth:
+        """The Helix polling's health with this actor's counters."""
+        return self.lifecycle.health(
+            messages=self.started + self.ended,
+            errors=self.errors,
+            last_event_at=self.last_event_at,
+        )
+
     def snapshot(self) -> dict[str, Any]:
         """Status for runtime/telemetry exports (no secrets)."""
         stats = self.webhook_stats.snapshot() if self.webhook_stats is not None else None
+        health = self.health()
         return {
             "platform": "watch",
-            "status": self.status if self.error is None else "error",
+            "status": health.status,
+            "state": health.state.value,
             "enabled": self.enabled,
             "watches": {kind: len(values) for kind, values in self.watches.items()},
             "live": sorted(f"{p}:{c}" for p, c in self._live),
@@ -397,7 +442,7 @@ class LiveMonitor(Actor):
             "ended": self.ended,
             "ignored": self.ignored,
             "errors": self.errors,
-            "error": self.error,
+            "error": health.error,
             "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
             "rate_limit_remaining": (
                 self._helix.rate_limit.remaining
