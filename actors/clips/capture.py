@@ -5,15 +5,18 @@ ffmpeg copies the stream (no re-encode: cheap while idle) from the configured UR
 on the wall clock (`ring.SegmentRing`), deletes what fell out of the buffer, and persists the
 ring (`ring.json`) so a restarted process can still cut clips requested before it died.
 
-Liveness: ffmpeg has a socket timeout, and the actor restarts it when no segment has completed
-for `stall_seconds`; it reconnects with exponential backoff and jitter after every exit.
+The connection lifecycle is `actors.connection.Lifecycle` (one ffmpeg run is one session):
+`connected` once footage arrives, `reconnecting` with a sentence from ffmpeg's last words
+(`connection refused by host:port`, `DNS lookup failed for host`, `HTTP 503 from host`) after
+every exit, with backoff and jitter; a 401/403 from the stream server needs a person
+(`failed`). Liveness: ffmpeg has a socket timeout, and the lifecycle's deadline restarts it when
+no segment has completed for `stall_seconds`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import subprocess
 import time
@@ -21,14 +24,17 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 
 from actors import Actor
-from actors.clips.ffmpeg import StderrTail, capture_command, stop_ffmpeg
+from actors.clips.ffmpeg import StderrTail, capture_command, capture_failure, stop_ffmpeg
 from actors.clips.messages import Snapshot, SnapshotFailed, TakeSnapshot
 from actors.clips.ring import NotBuffered, Segment, SegmentRing, parse_segment_list
 from actors.clips.snapshot import write_snapshot
+from actors.connection import ConnectionHealth, ConnectionState, Lifecycle, SessionEnded
+from supervisors import Backoff
 
 RING_FILE = "ring.json"
 _SEGMENT_NAME = re.compile(r"r(\d+)_\d{6}\.ts")
@@ -64,14 +70,18 @@ class ClipCapture(Actor):
         self.buffer_seconds = buffer_seconds
         self.poll_seconds = poll_seconds
         self.stall_seconds = stall_seconds or max(4 * segment_seconds, 20.0)
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
         self._clock = clock
+        self.lifecycle = Lifecycle(
+            "clips",
+            creator_id=creator_id,
+            backoff=Backoff(initial=backoff_initial, maximum=backoff_max, jitter=0.2),
+            # The deadline: no completed segment for `stall_seconds` means a stalled source.
+            keepalive_seconds=self.stall_seconds,
+            keepalive_timeout_seconds=0.0,
+        )
         self.ring = SegmentRing(buffer_seconds=buffer_seconds, segment_seconds=segment_seconds)
         self._lock = trio.Lock()
         self._new_segment = trio.Event()
-        self.status = "starting"
-        self.error: str | None = None
         self.ffmpeg_pid: int | None = None
         self.restarts = 0
         self.segments_seen = 0
@@ -139,29 +149,26 @@ class ClipCapture(Actor):
     # ------------------------------------------------------------------ the ffmpeg loop
 
     async def run(self) -> None:
-        failures = 0
-        while True:
-            run = self._next_run
-            self._next_run += 1
-            got_segments = await self._run_ffmpeg(run)
-            failures = 0 if got_segments else failures + 1
+        await self.lifecycle.run(self._session, log=self.log)
+
+    async def _session(self) -> None:
+        """One ffmpeg run until it exits (raising why) or the lifecycle's deadline stops it."""
+        run = self._next_run
+        self._next_run += 1
+        try:
+            await self._run_ffmpeg(run)
+        finally:
             self.restarts += 1
             self.ffmpeg_pid = None
-            delay = min(self.backoff_max, self.backoff_initial * 2 ** min(failures, 16))
-            delay *= random.uniform(0.8, 1.2)  # jitter: creators must not reconnect in lockstep
-            if self.status != "error":
-                self.status = "reconnecting"
-            self.log.info("capture restarting", run=run, delay=round(delay, 2), error=self.error)
-            await trio.sleep(delay)
 
-    async def _run_ffmpeg(self, run: int) -> bool:
-        """One ffmpeg run until it exits or stalls; True when it produced segments."""
+    async def _run_ffmpeg(self, run: int) -> None:
         list_size = int(self.buffer_seconds / self.segment_seconds) + 4
         try:
             url = self._url()
         except Exception as exc:  # a secret that cannot be revealed: keep trying later
-            self.status, self.error = "error", f"capture URL unavailable: {type(exc).__name__}"
-            return False
+            raise SessionEnded(f"capture URL unavailable: {type(exc).__name__}") from None
+        host, target = _where(url)
+        self.lifecycle.target = target
         cmd = capture_command(
             self.ffmpeg,
             url,
@@ -171,7 +178,6 @@ class ClipCapture(Actor):
             list_size=list_size,
         )
         tail = StderrTail()
-        before = self.segments_seen
         async with trio.open_nursery() as nursery:
             try:
                 process: trio.Process = await nursery.start(
@@ -186,23 +192,23 @@ class ClipCapture(Actor):
                     )
                 )
             except OSError as exc:
-                self.status = "error"
-                self.error = f"ffmpeg could not be started ({self.ffmpeg!r}): {exc.strerror or exc}"
-                return False
+                why = exc.strerror or str(exc)
+                raise SessionEnded(
+                    f"ffmpeg could not be started ({self.ffmpeg!r}): {why}"
+                ) from None
             self.ffmpeg_pid = process.pid
-            self.status = "connecting"
             nursery.start_soon(_drain, process.stderr, tail)
             nursery.start_soon(self._watch, run, process)
             await process.wait()
             nursery.cancel_scope.cancel()
+        known = capture_failure(tail.lines(), host=host, target=target)
+        if known is not None:
+            raise SessionEnded(known.reason, needs_person=known.needs_person)
         reason = self._scrub(tail.last() or f"ffmpeg exited with code {process.returncode}")
-        self.error = f"capture stopped: {reason}"
-        self.status = "reconnecting"
-        return self.segments_seen > before
+        raise SessionEnded(f"capture stopped: {reason}")
 
     async def _watch(self, run: int, process: trio.Process) -> None:
         list_path = self.folder / f"r{run}.csv"
-        last_progress = self._clock()
         while True:
             await trio.sleep(self.poll_seconds)
             now = self._clock()
@@ -216,17 +222,12 @@ class ClipCapture(Actor):
                 if added or dropped:
                     await trio.to_thread.run_sync(self._drop_and_persist, dropped)
             if added:
-                last_progress = now
+                self.lifecycle.saw_traffic()
+                self.lifecycle.mark_connected(f"buffering {self.buffer_seconds:g} s")
                 self.segments_seen += len(added)
                 self.last_segment_at = now
-                self.status, self.error = "running", None
                 self._new_segment.set()
                 self._new_segment = trio.Event()
-            elif now - last_progress > self.stall_seconds:
-                self.log.warning("capture stalled", seconds=round(now - last_progress, 1))
-                self.error = f"no footage for {now - last_progress:.0f} s"
-                await stop_ffmpeg(process)
-                return
 
     def _drop_and_persist(self, dropped: list[Segment]) -> None:
         for seg in dropped:
@@ -254,7 +255,7 @@ class ClipCapture(Actor):
         # Wait (bounded) for the segment that holds the requested end to complete.
         # Wait only while footage is arriving: with the stream down, nothing newer will come
         # (a clip of an ended stream is cut from what is there, at once).
-        wait = msg.wait_seconds if self.status == "running" else 0.0
+        wait = msg.wait_seconds if self.lifecycle.is_connected else 0.0
         with trio.move_on_after(wait):
             while (self.ring.newest_end or 0.0) < msg.end:
                 await self._new_segment.wait()
@@ -263,7 +264,8 @@ class ClipCapture(Actor):
                 window = self.ring.window(end=msg.end, length=msg.length)
             except NotBuffered as exc:
                 self.snapshot_failures += 1
-                state = f"; capture: {self.error}" if self.error else ""
+                error = self.health().error
+                state = f"; capture: {error}" if error else ""
                 return SnapshotFailed(reason=f"{exc}{state}")
             parts = [self.folder / s.name for s in window.segments]
             try:
@@ -282,11 +284,32 @@ class ClipCapture(Actor):
         self.snapshots += 1
         return snap
 
+    @property
+    def status(self) -> str:
+        """connecting | running | reconnecting | failed (the lifecycle's state, in these words)."""
+        state = self.lifecycle.state
+        return "running" if state is ConnectionState.CONNECTED else state.value
+
+    @property
+    def error(self) -> str | None:
+        """Why the capture is not working now (None while it is)."""
+        return self.health().error
+
+    def health(self) -> ConnectionHealth:
+        """The capture's health with this actor's counters."""
+        return self.lifecycle.health(
+            messages=self.segments_seen,
+            actions=self.snapshots,
+            errors=self.snapshot_failures,
+        )
+
     def snapshot(self) -> dict[str, Any]:
+        health = self.health()
         return {
             "kind": "clip_capture",
             "creator_id": self.creator_id,
             "status": self.status,
+            "state": health.state.value,
             "enabled": True,
             "buffered_seconds": round(self.ring.buffered_seconds, 3),
             "segments": len(self.ring.segments),
@@ -296,8 +319,24 @@ class ClipCapture(Actor):
             "snapshot_failures": self.snapshot_failures,
             "last_segment_at": self.last_segment_at,
             "ffmpeg_pid": self.ffmpeg_pid,
-            "error": self.error,
+            "error": health.error,
+            "last_error": health.last_error,
         }
+
+
+def _where(url: str) -> tuple[str | None, str | None]:
+    """(host, host:port) of the capture URL (never its path or query: they may hold keys)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None, None
+    host = parts.hostname
+    if host is None:
+        return None, None
+    default = {"http": 80, "https": 443, "rtmp": 1935, "rtmps": 443, "rtsp": 554}
+    port = port or default.get(parts.scheme)
+    return host, f"{host}:{port}" if port else host
 
 
 def _read_text(path: Path) -> str:
