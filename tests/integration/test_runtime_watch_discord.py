@@ -108,7 +108,9 @@ async def test_eventsub_to_discord_and_slash_commands_through_the_runtime(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
-    helix: FakeHelix = await nursery.start(FakeHelix().serve)
+    helix: FakeHelix = await nursery.start(
+        FakeHelix(client_id="fake-client", client_secret="client-secret-0123456789").serve
+    )
     config = loads_config(
         CONFIG.format(
             guild=GUILD_ID,
@@ -156,7 +158,7 @@ async def test_eventsub_to_discord_and_slash_commands_through_the_runtime(
     await fake.send_interaction(name="status")
     await fake.wait_for(lambda f: len(f.calls("POST", "/callback")) >= 1, give_up_after=20)
     status = fake.calls("POST", "/callback")[-1].body["data"]["content"]
-    assert "running" in status
+    assert status == "ok: every component is connected or running"  # the typed health values
     options: list[dict[str, Any]] = [
         {"type": 3, "name": "creator", "value": "daniel"},
         {"type": 3, "name": "question", "value": "Best map?"},
