@@ -42,6 +42,7 @@ application_id = "123456789012345678"
 guild_ids = ["{guild}"]
 gateway_url = "{gateway}"
 api_base = "{api}"
+admin_channel_id = "645027906669510667"
 
 [watch]
 eventsub_secret = {{ env = "EVENTSUB_SECRET" }}
@@ -140,7 +141,7 @@ async def test_eventsub_to_discord_and_slash_commands_through_the_runtime(
     )
     await nursery.start(root.run)
     children = [c.id for c in root.which_children()]
-    assert children[-4:] == ["watch", "notify", "discord", "creators"]
+    assert children[-5:] == ["watch", "notify", "discord", "discord-alerts", "creators"]
 
     port = http_port(root)
     headers, body = signed_online()
