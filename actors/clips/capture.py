@@ -198,7 +198,7 @@ class ClipCapture(Actor):
                 ) from None
             self.ffmpeg_pid = process.pid
             nursery.start_soon(_drain, process.stderr, tail)
-            nursery.start_soon(self._watch, run, process)
+            nursery.start_soon(self._watch, run)
             await process.wait()
             nursery.cancel_scope.cancel()
         known = capture_failure(tail.lines(), host=host, target=target)
@@ -207,7 +207,7 @@ class ClipCapture(Actor):
         reason = self._scrub(tail.last() or f"ffmpeg exited with code {process.returncode}")
         raise SessionEnded(f"capture stopped: {reason}")
 
-    async def _watch(self, run: int, process: trio.Process) -> None:
+    async def _watch(self, run: int) -> None:
         list_path = self.folder / f"r{run}.csv"
         while True:
             await trio.sleep(self.poll_seconds)

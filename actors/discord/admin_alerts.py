@@ -66,7 +66,9 @@ class AdminAlerts(Actor):
         self.check_seconds = check_seconds
         self._clock = clock
         self.tracker = AlertTracker(alert_after=timedelta(seconds=alert_after_seconds))
-        self._pending: deque[Alert] = deque(maxlen=_MAX_PENDING)
+        self._pending: deque[Alert] = deque()
+        self._checking = trio.Lock()  # one check at a time (the loop's, or a caller's)
+        self.dropped = 0
         self.posted = 0
         self.post_failures = 0
         self.refused = 0
@@ -83,8 +85,18 @@ class AdminAlerts(Actor):
 
     async def check(self) -> None:
         """One look at the tree; posts what is due (and what failed to post before)."""
+        async with self._checking:
+            await self._check()
+
+    async def _check(self) -> None:
         now = self._clock()
-        self._pending.extend(self.tracker.observe(health_components(self._tree()), now=now))
+        for alert in self.tracker.observe(health_components(self._tree()), now=now):
+            if len(self._pending) >= _MAX_PENDING:
+                # Discord has been unreachable for a long time: the oldest alert goes.
+                lost = self._pending.popleft()
+                self.dropped += 1
+                self.log.warning("admin alert dropped", path=lost.path, kind=lost.kind.value)
+            self._pending.append(alert)
         while self._pending:
             alert = self._pending[0]
             if not await self._post(alert):
@@ -133,5 +145,6 @@ class AdminAlerts(Actor):
             "posted": self.posted,
             "post_failures": self.post_failures,
             "refused": self.refused,
+            "dropped": self.dropped,
             "last_error": self.last_error,
         }

@@ -151,3 +151,29 @@ async def test_admin_alerts_posts_to_the_admin_channel_and_retries_after_a_5xx(
     assert "works again" in fake.calls("POST")[-1].body["content"]
     assert actor.posted == 2
     await sup.stop()
+
+
+async def test_admin_alert_refused_by_discord_is_counted_not_retried(
+    nursery: trio.Nursery,
+) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    fake.fail_next("/messages", status=403, count=10)
+    rows = [{"path": PATH, "state": "running", "health": down()}]
+    actor = AdminAlerts(
+        tree=lambda: rows,
+        rest=DiscordRest(token="bot-token", base_url=fake.api_base),
+        channel_id=CHANNEL,
+        alert_after_seconds=300,
+        clock=lambda: T0 + timedelta(seconds=600),
+        check_seconds=3600,
+    )
+    sup = Supervisor("root", [ChildSpec("alerts", lambda: actor)])
+    await nursery.start(sup.run)
+    await actor.check()
+    await actor.check()
+    assert len(fake.calls("POST", "/messages")) == 1  # refused once, never retried
+    snap = actor.snapshot()
+    assert snap["refused"] == 1 and snap["pending"] == 0 and snap["posted"] == 0
+    assert snap["last_error"] == "HTTP 403 from discord.com: fake failure"
+    assert "bot-token" not in repr(snap)
+    await sup.stop()
