@@ -553,9 +553,9 @@ class DiscordConfig:
 
     `guild_ids` are the guilds whose slash commands are registered (bulk overwrite) and which
     count as authorized; `admin_user_ids` may use the commands without the Administrator or
-    Manage Server permission. `api_base`/`gateway_url` replace Discord's endpoints (local fakes).
-    `admin_channel_id`: where the bot tells admins that a component has been reconnecting or
-    failed for `alert_after_seconds` (and again when it recovers); no alerts without it.
+    Manage Server permission; `admin_channel_id` gets a post when a component stays failing
+    longer than `alert_after_seconds`, and one when it recovers. `api_base`/`gateway_url`
+    replace Discord's endpoints (local fakes).
     """
 
     token: Secret
@@ -572,6 +572,8 @@ class DiscordConfig:
     gateway_url: str | None = attrs.field(
         default=None, validator=_matches(re.compile(r"wss?://\S+"), "a ws:// or wss:// URL")
     )
+    # Where the bot tells admins that a component stayed reconnecting or failed for
+    # `alert_after_seconds`, and again when it recovers (no channel: no posts).
     admin_channel_id: str | None = attrs.field(
         default=None, validator=_matches(SNOWFLAKE, _SNOWFLAKE_TEXT)
     )

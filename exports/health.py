@@ -27,7 +27,9 @@ from exports.views import DiscordView, ErrorView, PlatformStatus, RateMetric, Te
 __all__ = [
     "CHAT_PLATFORMS",
     "PLATFORMS",
+    "Alert",
     "ComponentHealth",
+    "HealthAlerts",
     "RateWindow",
     "StatusReport",
     "components",
@@ -246,7 +248,7 @@ def platform_rows(
 ) -> tuple[PlatformStatus, ...]:
     """Platform entries: one per platform actor's health, `extra` rows (the replay), and one
     for every platform of `PLATFORMS` still missing: `enabled` as `configured` says, status
-    `disabled` when not enabled, else `error` (configured, but nothing reports it).
+    `disabled` when not enabled, else `inactive` (configured, its actor not started yet).
     `triggers` gives the triggers fired per (creator id, platform)."""
     fired = triggers or {}
     rows: list[PlatformStatus] = list(extra)
@@ -255,7 +257,13 @@ def platform_rows(
         if h is not None and h.component in PLATFORMS:
             rows.append(_platform_row(c, h, fired.get((h.creator_id, h.component), 0)))
         elif h is None and c.kind == "actor" and c.name in PLATFORMS and c.name != "discord":
-            if c.tree_state != "running":  # its actor is down: no health value to read
+            if c.tree_state == "starting":
+                rows.append(
+                    PlatformStatus(
+                        platform=c.name, enabled=True, status="inactive", state="connecting"
+                    )
+                )
+            elif c.tree_state != "running":  # its actor is down: no health value to read
                 rows.append(
                     PlatformStatus(
                         platform=c.name,
@@ -279,13 +287,14 @@ def platform_rows(
         present.add("discord")
     for platform in PLATFORMS:
         if platform not in present:
+            # Configured but not in the tree (yet): its actor has not started.
             enabled = bool(configured.get(platform))
             rows.append(
                 PlatformStatus(
                     platform=platform,
                     enabled=enabled,
-                    status="error" if enabled else "disabled",
-                    error="configured, but no component reports it" if enabled else None,
+                    status="inactive" if enabled else "disabled",
+                    state="connecting" if enabled else "disabled",
                 )
             )
     return tuple(rows)
@@ -406,3 +415,58 @@ class RateWindow:
                 )
             )
         return tuple(metrics)
+
+
+# --- admins are told ----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Alert:
+    """A component that stayed failing for `after` seconds (`recovered` False), or came back."""
+
+    path: str
+    reason: str | None
+    recovered: bool
+    seconds: float  # how long it was (or has been) failing
+
+    def text(self) -> str:
+        """The message posted to the admin channel."""
+        minutes = self.seconds / 60
+        if self.recovered:
+            return f"Recovered: {self.path} works again (it failed for {minutes:.0f} min)."
+        return f"Failing for {minutes:.0f} min: {self.path}: {self.reason or 'unknown reason'}"
+
+
+class HealthAlerts:
+    """Sans-IO: which components to tell admins about. A component failing (reconnecting,
+    failed, or its actor restarting) for `after` seconds gives one alert; its recovery gives
+    one more. Times are a monotonic clock (trio's)."""
+
+    def __init__(self, *, after: float = 300.0) -> None:
+        self.after = after
+        self._failing_since: dict[str, float] = {}
+        self._alerted: set[str] = set()
+
+    def update(self, report: StatusReport, now: float) -> list[Alert]:
+        """The alerts due now (each is due once; `retry` puts one back after a failed post)."""
+        failing = {c.path: c for c in report.components if c.failing}
+        # A restarted actor on its first attempt again is not back yet (no recovery post).
+        connecting = {c.path for c in report.components if c.connecting}
+        out = []
+        for path, c in failing.items():
+            since = self._failing_since.setdefault(path, now)
+            if path not in self._alerted and now - since >= self.after:
+                self._alerted.add(path)
+                out.append(Alert(path=path, reason=c.reason, recovered=False, seconds=now - since))
+        for path in list(self._failing_since):
+            if path not in failing and path not in connecting:
+                since = self._failing_since.pop(path)
+                if path in self._alerted:
+                    self._alerted.discard(path)
+                    out.append(Alert(path=path, reason=None, recovered=True, seconds=now - since))
+        return out
+
+    def retry(self, alert: Alert) -> None:
+        """A post failed: make a failure alert due again at the next update."""
+        if not alert.recovered:
+            self._alerted.discard(alert.path)

@@ -40,8 +40,8 @@ class RuntimeControl:
         return self._root.tree()
 
     async def status(self) -> str:
-        # The same typed health values as GET /status: degraded components and why.
-        return _lines(status_report(self._tree()).summary().splitlines())
+        # The same report as GET /status: connection health, not just "the actor runs".
+        return status_report(self._tree()).summary()
 
     async def actors(self) -> str:
         return _lines(

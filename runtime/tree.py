@@ -167,12 +167,12 @@ def _watch_and_discord(
     """`watch` (live monitor), `notify` (outbox dispatcher) and `discord` (control plane),
     each only when configured."""
     # Imported here: a runtime that does not use them never pays for loading them.
-    from actors.discord.admin_alerts import AdminAlerts
     from actors.discord.client import DEFAULT_GATEWAY_URL, DiscordGateway
     from actors.discord.restclient import DEFAULT_API_BASE, DiscordRest
     from actors.notify import NotificationDispatcher, rules_from_config
     from actors.watch import LiveMonitor
     from actors.watch.helix_client import HELIX_BASE, OAUTH_BASE, HelixClient
+    from exports.health import status_report
     from runtime.control_plane import RuntimeControl
 
     specs: list[ChildSpec] = []
@@ -235,22 +235,12 @@ def _watch_and_discord(
                     admin_user_ids=discord.admin_user_ids,
                     gateway_url=discord.gateway_url or DEFAULT_GATEWAY_URL,
                     api_base=api_base,
+                    health=lambda: status_report(root().tree()),
+                    admin_channel_id=discord.admin_channel_id,
+                    alert_after=discord.alert_after_seconds,
                 ),
             )
         )
-        if discord.admin_channel_id is not None:
-            channel_id = discord.admin_channel_id
-            specs.append(
-                ChildSpec(
-                    "discord-alerts",
-                    lambda: AdminAlerts(
-                        tree=lambda: root().tree(),
-                        rest=DiscordRest(token=discord.token.reveal(), base_url=api_base),
-                        channel_id=channel_id,
-                        alert_after_seconds=discord.alert_after_seconds,
-                    ),
-                )
-            )
     return specs
 
 

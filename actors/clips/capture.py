@@ -5,12 +5,10 @@ ffmpeg copies the stream (no re-encode: cheap while idle) from the configured UR
 on the wall clock (`ring.SegmentRing`), deletes what fell out of the buffer, and persists the
 ring (`ring.json`) so a restarted process can still cut clips requested before it died.
 
-The connection lifecycle is `actors.connection.Lifecycle` (one ffmpeg run is one session):
-`connected` once footage arrives, `reconnecting` with a sentence from ffmpeg's last words
-(`connection refused by host:port`, `DNS lookup failed for host`, `HTTP 503 from host`) after
-every exit, with backoff and jitter; a 401/403 from the stream server needs a person
-(`failed`). Liveness: ffmpeg has a socket timeout, and the lifecycle's deadline restarts it when
-no segment has completed for `stall_seconds`.
+Liveness: ffmpeg has a socket timeout, and the actor restarts it when no segment has completed
+for `stall_seconds`. Every ffmpeg run is one session of `actors.connection.Lifecycle`: it
+reconnects with exponential backoff and jitter after every exit (starting over once a run
+produced footage), and its health says why the capture is not running.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ from actors.clips.ffmpeg import StderrTail, capture_command, capture_failure, st
 from actors.clips.messages import Snapshot, SnapshotFailed, TakeSnapshot
 from actors.clips.ring import NotBuffered, Segment, SegmentRing, parse_segment_list
 from actors.clips.snapshot import write_snapshot
-from actors.connection import ConnectionHealth, ConnectionState, Lifecycle, SessionEnded
+from actors.connection import ConnectionHealth, Lifecycle, SessionEnded
 from supervisors import Backoff
 
 RING_FILE = "ring.json"
@@ -72,12 +70,13 @@ class ClipCapture(Actor):
         self.stall_seconds = stall_seconds or max(4 * segment_seconds, 20.0)
         self._clock = clock
         self.lifecycle = Lifecycle(
-            "clips",
+            "capture",
             creator_id=creator_id,
+            target="the capture URL",  # never the URL itself: it may hold a stream key
             backoff=Backoff(initial=backoff_initial, maximum=backoff_max, jitter=0.2),
-            # The deadline: no completed segment for `stall_seconds` means a stalled source.
-            keepalive_seconds=self.stall_seconds,
-            keepalive_timeout_seconds=0.0,
+            person_backoff=Backoff(initial=30.0, maximum=300.0, jitter=0.2),
+            max_person_failures=None,  # ffmpeg installed or a secret set later is picked up
+            stable_after=0.0,  # a run that produced footage starts the backoff over
         )
         self.ring = SegmentRing(buffer_seconds=buffer_seconds, segment_seconds=segment_seconds)
         self._lock = trio.Lock()
@@ -148,11 +147,21 @@ class ClipCapture(Actor):
 
     # ------------------------------------------------------------------ the ffmpeg loop
 
+    @property
+    def status(self) -> str:
+        """connecting | running | reconnecting | failed (the capture's own words)."""
+        state = self.lifecycle.state.value
+        return "running" if state == "connected" else state
+
+    @property
+    def error(self) -> str | None:
+        """Why the last ffmpeg run ended (kept after recovery; the health says if it is current)."""
+        return self.lifecycle.last_error
+
     async def run(self) -> None:
         await self.lifecycle.run(self._session, log=self.log)
 
     async def _session(self) -> None:
-        """One ffmpeg run until it exits (raising why) or the lifecycle's deadline stops it."""
         run = self._next_run
         self._next_run += 1
         try:
@@ -162,13 +171,14 @@ class ClipCapture(Actor):
             self.ffmpeg_pid = None
 
     async def _run_ffmpeg(self, run: int) -> None:
+        """One ffmpeg run until it exits or stalls; raises why it ended."""
         list_size = int(self.buffer_seconds / self.segment_seconds) + 4
         try:
             url = self._url()
         except Exception as exc:  # a secret that cannot be revealed: keep trying later
-            raise SessionEnded(f"capture URL unavailable: {type(exc).__name__}") from None
-        host, target = _where(url)
-        self.lifecycle.target = target
+            raise SessionEnded(
+                f"capture URL unavailable: {type(exc).__name__}", needs_person=True
+            ) from None
         cmd = capture_command(
             self.ffmpeg,
             url,
@@ -192,23 +202,37 @@ class ClipCapture(Actor):
                     )
                 )
             except OSError as exc:
-                why = exc.strerror or str(exc)
                 raise SessionEnded(
-                    f"ffmpeg could not be started ({self.ffmpeg!r}): {why}"
+                    f"ffmpeg could not be started ({self.ffmpeg!r}): {exc.strerror or exc}",
+                    needs_person=True,
                 ) from None
             self.ffmpeg_pid = process.pid
             nursery.start_soon(_drain, process.stderr, tail)
-            nursery.start_soon(self._watch, run)
-            await process.wait()
-            nursery.cancel_scope.cancel()
-        known = capture_failure(tail.lines(), host=host, target=target)
-        if known is not None:
-            raise SessionEnded(known.reason, needs_person=known.needs_person)
-        reason = self._scrub(tail.last() or f"ffmpeg exited with code {process.returncode}")
+            stalled = await self._watch_until_exit(run, process, nursery)
+        if not stalled:
+            # ffmpeg's last words as a sentence naming only host:port (refused, DNS, HTTP).
+            host, target = _where(url)
+            known = capture_failure(tail.lines(), host=host, target=target)
+            if known is not None:
+                raise SessionEnded(known.reason, needs_person=known.needs_person)
+        reason = stalled or self._scrub(
+            tail.last() or f"ffmpeg exited with code {process.returncode}"
+        )
         raise SessionEnded(f"capture stopped: {reason}")
 
-    async def _watch(self, run: int) -> None:
+    async def _watch_until_exit(
+        self, run: int, process: trio.Process, nursery: trio.Nursery
+    ) -> str | None:
+        """Serve the run until ffmpeg exits; the stall reason when we stopped it."""
+        stalled: list[str] = []
+        nursery.start_soon(self._watch, run, process, stalled)
+        await process.wait()
+        nursery.cancel_scope.cancel()
+        return stalled[0] if stalled else None
+
+    async def _watch(self, run: int, process: trio.Process, stalled: list[str]) -> None:
         list_path = self.folder / f"r{run}.csv"
+        last_progress = self._clock()
         while True:
             await trio.sleep(self.poll_seconds)
             now = self._clock()
@@ -222,12 +246,18 @@ class ClipCapture(Actor):
                 if added or dropped:
                     await trio.to_thread.run_sync(self._drop_and_persist, dropped)
             if added:
-                self.lifecycle.saw_traffic()
-                self.lifecycle.mark_connected(f"buffering {self.buffer_seconds:g} s")
+                last_progress = now
                 self.segments_seen += len(added)
                 self.last_segment_at = now
+                self.lifecycle.saw_traffic()
+                self.lifecycle.mark_connected(f"{len(self.ring.segments)} segments buffered")
                 self._new_segment.set()
                 self._new_segment = trio.Event()
+            elif now - last_progress > self.stall_seconds:
+                self.log.warning("capture stalled", seconds=round(now - last_progress, 1))
+                stalled.append(f"no footage for {now - last_progress:.0f} s")  # before it exits
+                await stop_ffmpeg(process)
+                return
 
     def _drop_and_persist(self, dropped: list[Segment]) -> None:
         for seg in dropped:
@@ -264,8 +294,7 @@ class ClipCapture(Actor):
                 window = self.ring.window(end=msg.end, length=msg.length)
             except NotBuffered as exc:
                 self.snapshot_failures += 1
-                error = self.health().error
-                state = f"; capture: {error}" if error else ""
+                state = f"; capture: {self.error}" if self.error else ""
                 return SnapshotFailed(reason=f"{exc}{state}")
             parts = [self.folder / s.name for s in window.segments]
             try:
@@ -284,32 +313,15 @@ class ClipCapture(Actor):
         self.snapshots += 1
         return snap
 
-    @property
-    def status(self) -> str:
-        """connecting | running | reconnecting | failed (the lifecycle's state, in these words)."""
-        state = self.lifecycle.state
-        return "running" if state is ConnectionState.CONNECTED else state.value
-
-    @property
-    def error(self) -> str | None:
-        """Why the capture is not working now (None while it is)."""
-        return self.health().error
-
     def health(self) -> ConnectionHealth:
-        """The capture's health with this actor's counters."""
-        return self.lifecycle.health(
-            messages=self.segments_seen,
-            actions=self.snapshots,
-            errors=self.snapshot_failures,
-        )
+        """The capture's health: connected while footage arrives."""
+        return self.lifecycle.health(errors=self.snapshot_failures)
 
     def snapshot(self) -> dict[str, Any]:
-        health = self.health()
         return {
             "kind": "clip_capture",
             "creator_id": self.creator_id,
             "status": self.status,
-            "state": health.state.value,
             "enabled": True,
             "buffered_seconds": round(self.ring.buffered_seconds, 3),
             "segments": len(self.ring.segments),
@@ -319,8 +331,7 @@ class ClipCapture(Actor):
             "snapshot_failures": self.snapshot_failures,
             "last_segment_at": self.last_segment_at,
             "ffmpeg_pid": self.ffmpeg_pid,
-            "error": health.error,
-            "last_error": health.last_error,
+            "error": self.error,
         }
 
 

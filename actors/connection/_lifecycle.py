@@ -113,6 +113,7 @@ class Lifecycle:
         self._traffic = 0
         self._last_traffic: float | None = None  # trio time of the last frame received
         self._last_immediate = -math.inf
+        self._traffic_wall: tuple[float | None, datetime | None] = (None, None)
 
     # ------------------------------------------------------------------ hooks for sessions
 
@@ -202,22 +203,17 @@ class Lifecycle:
             and now - self._connected_mono >= self.stable_after
         ):
             self.attempts = 0  # a stable connection: the backoff starts over
-        self._record_error(failure.reason)
-        if was_open:
-            self.disconnects += 1
-            kind, verb = LifecycleEventKind.DISCONNECTED, "connection lost"
-        else:
-            self.connect_failures += 1
-            kind, verb = LifecycleEventKind.CONNECT_FAILED, "connect failed"
+        kind, verb = self._count_end(failure.reason, was_open)
 
         if failure.needs_person:
             self.person_failures += 1
             self._set(ConnectionState.FAILED, kind, reason=failure.reason)
             limit = self.max_person_failures
             if limit is not None and self.person_failures >= limit:
+                n = self.person_failures
                 self._record_error(
-                    f"{failure.reason} ({self.person_failures} times in a row; "
-                    "giving up until restarted)"
+                    f"{failure.reason} (giving up until restarted after {n} "
+                    f"attempt{'s' if n != 1 else ''})"
                 )
                 self.give_ups += 1
                 self.next_retry_at = None
@@ -239,9 +235,9 @@ class Lifecycle:
             await self._wait(delay)
             return
 
-        if failure.immediate and now - self._last_immediate >= self.stable_after:
-            # The server asked for it; but only once per `stable_after`, so a server that keeps
-            # asking cannot make us reconnect flat out.
+        if failure.immediate and was_open and now - self._last_immediate >= self.stable_after:
+            # The server asked for it on an open connection; but only once per `stable_after`,
+            # so a server that keeps asking cannot make us reconnect flat out.
             self._last_immediate = now
             self._set(ConnectionState.RECONNECTING, kind, reason=failure.reason)
             self.log.info(f"{self.component} reconnecting now", reason=failure.reason)
@@ -257,6 +253,31 @@ class Lifecycle:
             retry_in=round(delay, 3),
         )
         await self._wait(delay)
+
+    def _count_end(self, reason: str, was_open: bool) -> tuple[LifecycleEventKind, str]:
+        """Count an attempt that ended: a lost connection, or one that never opened."""
+        self._record_error(reason)
+        if was_open:
+            self.disconnects += 1
+            return LifecycleEventKind.DISCONNECTED, "connection lost"
+        self.connect_failures += 1
+        return LifecycleEventKind.CONNECT_FAILED, "connect failed"
+
+    def note_failure(self, reason: str, *, needs_person: bool = False) -> None:
+        """Record a failed attempt whose retry is scheduled elsewhere (a durable outbox): the
+        same state, counters, event and log line as the loop's, without waiting."""
+        was_open = self._open
+        self._open = False
+        kind, verb = self._count_end(reason, was_open)
+        if needs_person:
+            self.person_failures += 1
+            self._set(ConnectionState.FAILED, kind, reason=reason)
+            self._event(LifecycleEventKind.NEEDS_PERSON, reason)
+            self.log.error(f"{self.component} {verb}; needs a person", reason=reason)
+            return
+        self.attempts += 1
+        self._set(ConnectionState.RECONNECTING, kind, reason=reason)
+        self.log.warning(f"{self.component} {verb}", reason=reason, attempt=self.attempts)
 
     async def _wait(self, delay: float) -> None:
         self.next_retry_at = self._clock() + timedelta(seconds=delay)
@@ -324,11 +345,16 @@ class Lifecycle:
         `actions`, `errors`, `dropped`, `last_event_at`)."""
         last_traffic_at = None
         if self._last_traffic is not None and self._traffic:
-            try:
-                age = trio.current_time() - self._last_traffic
-            except RuntimeError:  # outside trio (a snapshot taken after the run)
-                age = 0.0
-            last_traffic_at = self._clock() - timedelta(seconds=max(age, 0.0))
+            if self._traffic_wall[0] != self._last_traffic:
+                # Converted once per frame time (frames only record trio time, which is
+                # cheap), so the value is stable between frames: same state, same bytes.
+                try:
+                    age = trio.current_time() - self._last_traffic
+                except RuntimeError:  # outside trio (a snapshot taken after the run)
+                    age = 0.0
+                wall = self._clock() - timedelta(seconds=max(age, 0.0))
+                self._traffic_wall = (self._last_traffic, wall)
+            last_traffic_at = self._traffic_wall[1]
         return ConnectionHealth(
             component=self.component,
             state=self.state,

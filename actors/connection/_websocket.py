@@ -99,12 +99,13 @@ async def open_websocket(
     connector: Connector | None = None,
     connect_timeout: float = 10.0,
     close_timeout: float = 2.0,
-    max_message_size: int = 2**20,  # trio-websocket's default (1 MiB)
+    max_message_size: int = 2**20,  # trio-websocket's own default, 1 MiB
 ) -> AsyncIterator[trio_websocket.WebSocketConnection]:
     """A client WebSocket to `target`, over the stream `connector` opens (the network by
     default). One deadline covers the stream and the handshake (`trio.TooSlowError`). On a
     normal exit the close handshake gets `close_timeout` seconds (a stalled peer never answers
-    it); the stream is then closed (at once when the body raised)."""
+    it); the stream is then closed (at once when the body raised). A message larger than
+    `max_message_size` closes the connection (1009)."""
     connect = connector or tcp_connector
     stream: trio.abc.Stream | None = None
     single: BaseException | None = None
@@ -114,11 +115,7 @@ async def open_websocket(
                 with trio.fail_after(connect_timeout):
                     stream = await connect(target)
                     ws = await trio_websocket.wrap_client_stream(
-                        nursery,
-                        stream,
-                        target.host_header,
-                        target.resource,
-                        max_message_size=max_message_size,
+                        nursery, stream, target.host_header, target.resource
                     )
                 yield ws
                 # A normal exit says goodbye; after a failure (a dead link, our own reason

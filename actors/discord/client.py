@@ -1,18 +1,14 @@
 """`DiscordGateway`: the control-plane bot, an actor around the sans-IO `Gateway`.
 
-The actor owns the WebSocket and the clock; `actors.discord.gateway.Gateway` decides what to
-send and when: HELLO -> IDENTIFY (intents: GUILDS only, a slash-command bot needs no more) or
-RESUME, heartbeats with the first one jittered, op 7 -> resume, op 9 -> resume or identify
-anew. The connection lifecycle (states, attempts, backoff with jitter, the typed health, log
-lines and events) is `actors.connection.Lifecycle`; this module supplies the protocol mapping:
-
-- liveness is the gateway's own: a heartbeat not ACKed before the next one is due means a
-  zombie connection, so the session ends ("no heartbeat ACK within N s") and the next one
-  RESUMEs; a connection that sends no HELLO within `hello_timeout` is dropped;
-- a close code that retrying cannot fix (4004 bad token, 4010-4014, e.g. disallowed intents)
-  needs a person: the lifecycle is `failed` at once and stops connecting (no retry loop
-  against a revoked token) until the actor is restarted;
-- everything else (refused, DNS, TLS, drops, server closes) reconnects with backoff.
+The actor owns the WebSocket (trio-websocket) and the clock; `actors.discord.gateway.Gateway`
+decides what to send and when: HELLO -> IDENTIFY (intents: GUILDS only, a slash-command bot
+needs no more) or RESUME, heartbeats with the first one jittered, a missed ACK = a zombie
+connection -> reconnect and RESUME, op 7 -> resume, op 9 -> resume or identify anew. A close
+code that retrying cannot fix (4004 bad token, 4010-4014) fails the connection lifecycle
+(`actors.connection.Lifecycle`, state `failed`) and it stops connecting: no retry loop against
+a revoked token. Other failures reconnect with the lifecycle's backoff and jitter (at least
+the delay the gateway machine asks for); a connection that sends no HELLO within
+`hello_timeout` is dropped.
 
 Slash commands (`actors.discord.commands`) are registered per configured guild (bulk
 overwrite) after READY. Interactions arrive as INTERACTION_CREATE dispatches and each is served
@@ -28,9 +24,9 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from random import Random
 from typing import Any
 
+import attrs
 import httpx
 import trio
 import trio_websocket
@@ -38,11 +34,11 @@ import trio_websocket
 from actors import Actor
 from actors.connection import (
     ConnectionHealth,
-    ConnectionState,
     Connector,
     Lifecycle,
     SessionEnded,
     WebSocketTarget,
+    describe_failure,
     open_websocket,
 )
 from actors.discord.commands import COMMANDS, CommandError, ControlPlane, run_command
@@ -68,6 +64,7 @@ from actors.discord.restclient import (
     DiscordRest,
     RateLimited,
 )
+from exports.health import HealthAlerts, StatusReport
 from supervisors import Backoff
 
 __all__ = ["DiscordGateway"]
@@ -76,10 +73,6 @@ _EPHEMERAL = 64
 _CHANNEL_MESSAGE, _DEFERRED = 4, 5
 _APPLICATION_COMMAND = 2
 _MAX_FRAME = 4 * 1024 * 1024  # READY of a large bot can be big; anything bigger is hostile
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -111,13 +104,13 @@ class DiscordGateway(Actor):
         hello_timeout: float = 20.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
-        backoff_jitter: float = 0.2,
-        connect_timeout: float = 10.0,
-        connector: Connector | None = None,
         enabled: bool = True,
         random: Callable[[], float] = random.random,
-        rng: Random | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        connector: Connector | None = None,
+        health: Callable[[], StatusReport] | None = None,
+        admin_channel_id: str | None = None,
+        alert_after: float = 300.0,
+        alert_check_seconds: float = 15.0,
     ) -> None:
         self._token = token
         self._control = control
@@ -132,34 +125,41 @@ class DiscordGateway(Actor):
         self.defer_after = defer_after
         self.command_timeout = command_timeout
         self.hello_timeout = hello_timeout
-        self.connect_timeout = connect_timeout
-        self._connector = connector
         self.enabled = enabled
-        self._clock = clock
+        self._random = random
+        self._connector = connector
+        self._health = health
+        self.admin_channel_id = admin_channel_id
+        self._alerts = HealthAlerts(after=alert_after)
+        self.alert_check_seconds = alert_check_seconds
+        self.alerts_posted = 0
+        self._gw: Gateway | None = None
+        try:
+            target: str | None = WebSocketTarget.parse(gateway_url).address
+        except ValueError:
+            target = None
         self.lifecycle = Lifecycle(
             "discord",
             enabled=enabled,
-            target=WebSocketTarget.parse(gateway_url).address,
-            backoff=Backoff(initial=backoff_initial, maximum=backoff_max, jitter=backoff_jitter),
-            # A refused token or intents will not heal: failed at once, no retry loop.
-            max_person_failures=1,
-            clock=clock,
-            rng=rng,
+            target=target,
+            backoff=Backoff(initial=backoff_initial, maximum=backoff_max, jitter=0.5),
+            max_person_failures=1,  # a refused token or intents do not heal by retrying
+            stable_after=0.0,  # a session that reached READY starts the backoff over
         )
-        self._random = random
-        self._gw: Gateway | None = None
         # guild id -> {"name": str, "present": bool}
         self.guilds: dict[str, dict[str, Any]] = {
             g: {"name": "", "present": False} for g in guild_ids
         }
         self.notify_channels: dict[str, str] = {}
         self.registered: set[str] = set()
+        self.running = False
         self.started_at: datetime | None = None
         self.last_heartbeat: datetime | None = None
         self.last_event_at: datetime | None = None
         self.connects = 0
         self.identifies = 0
         self.resumes = 0
+        self.reconnects = 0
         self.bad_frames = 0
         self.interactions = 0
         self.answered = 0
@@ -180,9 +180,10 @@ class DiscordGateway(Actor):
         )
         if self._rest is None:
             self._rest = DiscordRest(token=self._token, base_url=self._api_base)
-        self.started_at = self._clock()
+        self.started_at = datetime.now(UTC)
 
     async def on_stop(self) -> None:
+        self.running = False
         if self._owns_rest and self._rest is not None:
             rest, self._rest = self._rest, None
             with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -198,42 +199,93 @@ class DiscordGateway(Actor):
         """Whether the gateway session is up (READY or RESUMED seen on this connection)."""
         return self._gw is not None and self._gw.state is GatewayState.CONNECTED
 
-    # ------------------------------------------------------------------ connection
+    # ------------------------------------------------------------------ connection loop
+
+    @property
+    def status(self) -> str:
+        """running | error | disabled | inactive (the dashboard's words)."""
+        return self.health().status
+
+    @property
+    def error(self) -> str | None:
+        """Why the gateway is not connected, as a sentence (None while it is)."""
+        return self.health().error
 
     async def run(self) -> None:
-        await self.lifecycle.run(self._connect_once, log=self.log)
+        if self.enabled:
+            self.running = True
+            if self._health is not None and self.admin_channel_id is not None:
+                self.nursery.start_soon(self._tell_admins)
+        try:
+            await self.lifecycle.run(self._connect_once, log=self.log)
+        finally:
+            self.running = False
 
     async def _connect_once(self) -> None:
-        """One connection: HELLO, IDENTIFY or RESUME, then serve until it ends (raising)."""
+        """One connection to the gateway, served until it ends (always raises why)."""
         gw = self._gw
         assert gw is not None
-        target = WebSocketTarget.parse(gw.connect_url)
-        self.lifecycle.target = target.address
+        url = gw.connect_url
         self.connects += 1
+        if self.connects > 1:
+            self.reconnects += 1
         try:
             async with open_websocket(
-                target,
+                WebSocketTarget.parse(url),
                 connector=self._connector,
-                connect_timeout=self.connect_timeout,
-                close_timeout=2.0,
+                connect_timeout=10,
                 max_message_size=_MAX_FRAME,
             ) as ws:
-                await self._serve(ws, target)
+                outcome = await self._session(ws)
         except trio_websocket.ConnectionClosed as exc:
-            code = exc.reason.code if exc.reason is not None else None
-            for out in gw.connection_closed(code, now=trio.current_time()):
-                if isinstance(out, Fatal):
-                    raise SessionEnded(
-                        f"Discord refused the bot: {out.reason} (close code {out.code})",
-                        needs_person=True,
-                    ) from exc
+            outcome = self._closed(exc.reason.code if exc.reason is not None else None)
+        except BaseException as exc:
+            if describe_failure(exc) is not None:
+                self._closed(None)  # the machine learns the link is gone; the lifecycle says why
             raise
-        finally:
-            if gw.state not in (GatewayState.DISCONNECTED, GatewayState.FATAL):
-                # Ended without the machine knowing (network error, cancel): resume if it can.
-                gw.connection_closed(None, now=trio.current_time())
+        if isinstance(outcome, Fatal):
+            self.running = False
+            raise SessionEnded(
+                f"discord gateway: {outcome.reason} (close code {outcome.code})",
+                needs_person=True,
+            )
+        raise SessionEnded(outcome.reason, immediate=outcome.delay == 0, min_delay=outcome.delay)
 
-    async def _serve(self, ws: trio_websocket.WebSocketConnection, target: WebSocketTarget) -> None:
+    async def _tell_admins(self) -> None:
+        """Post to the admin channel when a component stays failing, and when it recovers."""
+        assert self._health is not None and self._rest is not None
+        while True:
+            await trio.sleep(self.alert_check_seconds)
+            for alert in self._alerts.update(self._health(), trio.current_time()):
+                path = f"/channels/{self.admin_channel_id}/messages"
+                try:
+                    await self._rest.request("POST", path, json={"content": alert.text()[:2000]})
+                except (DiscordHttpError, RateLimited, httpx.HTTPError) as exc:
+                    self.errors += 1
+                    self._alerts.retry(alert)
+                    self.log.warning("admin alert not posted", error=type(exc).__name__)
+                else:
+                    self.alerts_posted += 1
+                    self.log.info("admins told", component=alert.path, recovered=alert.recovered)
+
+    def _closed(self, code: int | None, reason: str | None = None) -> Reconnect | Fatal:
+        assert self._gw is not None
+        outs = self._gw.connection_closed(code, now=trio.current_time())
+        for out in outs:
+            if isinstance(out, Reconnect) and reason is not None:
+                return attrs.evolve(out, reason=reason)  # ours says more than "closed with None"
+            if isinstance(out, Fatal | Reconnect):
+                return out
+        # The machine was already disconnected (we closed first): resume if it can.
+        return Reconnect(
+            url=self._gw.connect_url,
+            resume=True,
+            delay=0.0,
+            close_code=1000,
+            reason=reason or "closed",
+        )
+
+    async def _session(self, ws: trio_websocket.WebSocketConnection) -> Reconnect | Fatal:
         gw = self._gw
         assert gw is not None
         hello_by = trio.current_time() + self.hello_timeout
@@ -246,12 +298,10 @@ class DiscordGateway(Actor):
             now = trio.current_time()
             if raw is None:
                 if gw.next_deadline is None:  # no HELLO in time: a dead or hostile server
-                    raise SessionEnded(
-                        f"no HELLO from {target.address} within {self.hello_timeout:g} s"
-                    )
-                outs = gw.tick(now)
+                    outs = [self._closed(None, f"no HELLO within {self.hello_timeout:g} s")]
+                else:
+                    outs = gw.tick(now)
             else:
-                self.lifecycle.saw_traffic()
                 try:
                     outs = gw.receive(raw, now=now)
                 except GatewayProtocolError as exc:
@@ -266,16 +316,13 @@ class DiscordGateway(Actor):
                 elif isinstance(out, Reconnect):
                     with trio.move_on_after(2):
                         await ws.aclose(code=out.close_code, reason=out.reason[:100])
-                    raise SessionEnded(out.reason, immediate=out.delay <= 0, min_delay=out.delay)
+                    return out
                 elif isinstance(out, Fatal):
-                    raise SessionEnded(
-                        f"Discord refused the bot: {out.reason} (close code {out.code})",
-                        needs_person=True,
-                    )
+                    return out
 
     async def _send(self, ws: trio_websocket.WebSocketConnection, out: Send) -> None:
         if out.op == Op.HEARTBEAT:
-            self.last_heartbeat = self._clock()
+            self.last_heartbeat = datetime.now(UTC)
         elif out.op == Op.IDENTIFY:
             self.identifies += 1
         elif out.op == Op.RESUME:
@@ -285,11 +332,10 @@ class DiscordGateway(Actor):
     # ------------------------------------------------------------------ dispatches
 
     def _dispatch(self, event: Dispatch) -> None:
-        self.last_event_at = self._clock()
+        self.last_event_at = datetime.now(UTC)
         d = event.d if isinstance(event.d, dict) else {}
         if event.t in ("READY", "RESUMED"):
-            assert self._gw is not None
-            self.lifecycle.mark_connected(f"gateway session {event.t.lower()}")
+            self.lifecycle.mark_connected(f"session {event.t.lower()}")
         if event.t == "READY":
             app = d.get("application")
             if (
@@ -448,13 +494,8 @@ class DiscordGateway(Actor):
 
     # ------------------------------------------------------------------ snapshot
 
-    @property
-    def status(self) -> str:
-        """running | inactive | error | disabled (the dashboard's words)."""
-        return self.health().status
-
     def health(self) -> ConnectionHealth:
-        """The gateway connection's health with this actor's counters."""
+        """The gateway connection's health with the bot's counters."""
         return self.lifecycle.health(
             messages=self.interactions,
             actions=self.answered,
@@ -483,15 +524,13 @@ class DiscordGateway(Actor):
                 }
             )
         gw = self._gw
-        health = self.health()
         return {
             "platform": "discord",
-            "status": health.status,
-            "state": health.state.value,
+            "status": self.status,
             "enabled": self.enabled,
-            # Truthful for discord/runtime.json: only a connected session is running.
-            "running": health.state is ConnectionState.CONNECTED,
-            "connected": self.connected and health.state is ConnectionState.CONNECTED,
+            # Truthful for discord/runtime.json: running only while the session is up.
+            "running": self.running and self.lifecycle.is_connected,
+            "connected": self.connected,
             "started_at": _iso(self.started_at),
             "last_heartbeat": _iso(self.last_heartbeat),
             "last_event_at": _iso(self.last_event_at),
@@ -507,9 +546,7 @@ class DiscordGateway(Actor):
             "deferred": self.deferred,
             "refused": self.refused,
             "bad_frames": self.bad_frames,
+            "alerts_posted": self.alerts_posted,
             "errors": self.errors,
-            "error": health.error,
-            "last_error": health.last_error,
-            "attempts": health.attempts,
-            "next_retry_at": _iso(health.next_retry_at),
+            "error": self.error,
         }

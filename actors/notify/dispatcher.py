@@ -14,12 +14,6 @@ Failures: a 429 is waited out inside `DiscordRest` (``retry_after``, bucket head
 the wait is long, rescheduled in the outbox; 5xx and transport errors retry with exponential
 backoff; 4xx (bad body, deleted webhook) and ``max_attempts`` failures end ``dead`` with the
 reason (shown in jobs.json).
-
-Health: the loop runs on the shared connection lifecycle (`actors.connection.Lifecycle`).
-Delivering (or having nothing to deliver) is `connected`; Discord unreachable or answering 5xx
-is `reconnecting` with the reason (the whole loop backs off as well as the entry); the bot
-token refused (401/403 on a channel message) needs a person (`failed`). A single entry Discord
-refuses (a deleted webhook) is that entry's failure, not the dispatcher's.
 """
 
 from __future__ import annotations
@@ -27,7 +21,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import apsw
 import attrs
@@ -35,14 +28,13 @@ import httpx
 import trio
 
 from actors import Actor, ActorRef
-from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle
+from actors.connection import ConnectionHealth, Lifecycle, describe_failure
 from actors.discord.restclient import DiscordHttpError, DiscordRest, RateLimited
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, write
 from state import outbox
 from state.timeutil import now_ms
-from supervisors import Backoff
 
 __all__ = ["NotificationDispatcher", "Wake"]
 
@@ -88,12 +80,6 @@ class NotificationDispatcher(Actor):
         self._clock_ms = clock_ms
         self._on_step = on_step
         self._wake = trio.Event()
-        self.lifecycle = Lifecycle(
-            "notify",
-            backoff=Backoff(
-                initial=initial_backoff_ms / 1000, maximum=max_backoff_ms / 1000, jitter=0.2
-            ),
-        )
         self.delivered = 0
         self.retried = 0
         self.dead = 0
@@ -101,12 +87,15 @@ class NotificationDispatcher(Actor):
         self.recovered = 0
         self.last_error: str | None = None
         self.last_delivery_at: int | None = None
+        # Retries are scheduled per entry in the durable outbox; the lifecycle only keeps
+        # the health: connected after a delivery, reconnecting/failed after a failed one.
+        self.lifecycle = Lifecycle("notify", target="Discord", stable_after=0.0)
 
     async def on_start(self) -> None:
+        self.lifecycle.log = self.log
+        self.lifecycle.mark_connected("nothing delivered yet", idle=True)
         if self._rest is None:
             self._rest = DiscordRest()
-        host = host_of_url((self._bot_rest or self._rest).base_url)
-        self.lifecycle.target = f"{host}:443" if host else None
         now = self._clock_ms()
         [self.recovered] = await write(
             self._store(), lambda conn: outbox.recover_sending(conn, now=now), topic="outbox"
@@ -131,12 +120,6 @@ class NotificationDispatcher(Actor):
     # ------------------------------------------------------------------ loop
 
     async def run(self) -> None:
-        await self.lifecycle.run(self._serve, log=self.log)
-
-    async def _serve(self) -> None:
-        """Deliver until Discord fails us (raising: the lifecycle backs off, then resumes)."""
-        if self.lifecycle.connects == 0 and self.lifecycle.attempts == 0:
-            self.lifecycle.mark_connected("nothing failed yet")
         while True:
             now = self._clock_ms()
             # A read, not a claim: an idle look must not cost a write (and its fsync).
@@ -169,7 +152,6 @@ class NotificationDispatcher(Actor):
         self._step("claimed", entry)
         outcome: Callable[[apsw.Connection, outbox.OutboxEntry, int], outbox.OutboxEntry]
         error: str | None = None
-        link_failure: Exception | None = None  # what Discord's failure says about the link
         try:
             await self._post(entry)
         except RateLimited as exc:
@@ -179,12 +161,12 @@ class NotificationDispatcher(Actor):
         except DiscordHttpError as exc:
             error = f"HTTP {exc.status} {exc.message}".strip()
             outcome = _dead(error) if exc.permanent else self._failure(error)
-            link_failure = self._link_failure(entry, exc)
         except (httpx.HTTPError, OSError) as exc:
-            # The exception text may embed the URL (and so the webhook token): type only.
-            error = f"transport error: {type(exc).__name__}"
+            # The exception text may embed the URL (and so the webhook token): the sentence
+            # names the host only, else the type only.
+            failure = describe_failure(exc)
+            error = failure.reason if failure else f"transport error: {type(exc).__name__}"
             outcome = self._failure(error)
-            link_failure = exc
         except _Undeliverable as exc:
             error = str(exc)
             outcome = _dead(error)
@@ -212,24 +194,17 @@ class NotificationDispatcher(Actor):
             self.lifecycle.mark_connected("delivering")
             return
         self.last_error = after.last_error or error
+        # A dead entry (refused for good) needs a person; a rate limit is no failure.
+        if after.state == "dead":
+            self.lifecycle.note_failure(self.last_error or "undeliverable", needs_person=True)
+        elif not error or not error.startswith("rate limited"):
+            self.lifecycle.note_failure(self.last_error or "delivery failed")
         if after.state == "dead":
             self.dead += 1
             self.log.warning("notification dead-lettered", entry=entry.id, reason=after.last_error)
         else:
             self.retried += 1
             self.log.info("notification will be retried", entry=entry.id, error=error)
-        if link_failure is not None:
-            raise link_failure  # the outcome is committed; now the lifecycle says and waits
-
-    def _link_failure(self, entry: outbox.OutboxEntry, exc: DiscordHttpError) -> Exception | None:
-        """What an HTTP error says about the dispatcher's link (None: only about the entry)."""
-        host = self._host(entry)
-        if exc.status >= 500:
-            return HttpStatusError(exc.status, host, detail=exc.message or None)
-        if exc.status in (401, 403) and entry.destination.startswith("channel:"):
-            # The bot token itself is refused: every channel message will be.
-            return HttpStatusError(exc.status, host, detail=exc.message or None)
-        return None
 
     def _failure(
         self, error: str
@@ -284,30 +259,13 @@ class NotificationDispatcher(Actor):
         else:
             raise _Undeliverable(f"unknown destination kind {kind!r}")
 
-    def _host(self, entry: outbox.OutboxEntry) -> str:
-        """The host `entry` is posted to (for failure sentences)."""
-        kind, _, target = entry.destination.partition(":")
-        rule = self._rules.get(target) if kind == "webhook" else None
-        if rule is not None and rule.webhook_url is not None:
-            url = rule.webhook_url
-        else:
-            rest = self._bot_rest if kind == "channel" else self._rest
-            url = rest.base_url if rest is not None else ""
-        return host_of_url(url) or "discord.com"
-
     def health(self) -> ConnectionHealth:
-        """The delivery loop's health with this actor's counters."""
-        return self.lifecycle.health(
-            messages=self.delivered, errors=self.dead + self.retried, dropped=self.dead
-        )
+        """Whether notifications get through (the last attempt's outcome)."""
+        return self.lifecycle.health(actions=self.delivered, errors=self.dead, last_event_at=None)
 
     def snapshot(self) -> dict[str, Any]:
         """Counters for jobs.json/telemetry (the entries themselves: `state.outbox.list_outbox`)."""
-        health = self.health()
         return {
-            "status": health.status,
-            "state": health.state.value,
-            "error": health.error,
             "delivered": self.delivered,
             "retried": self.retried,
             "dead": self.dead,
@@ -316,11 +274,6 @@ class NotificationDispatcher(Actor):
             "last_error": self.last_error,
             "last_delivery_at": self.last_delivery_at,
         }
-
-
-def host_of_url(url: str) -> str | None:
-    """The host of `url` (never its path: webhook URLs carry their token there)."""
-    return urlsplit(url).hostname
 
 
 class _Undeliverable(Exception):

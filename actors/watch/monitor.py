@@ -10,12 +10,6 @@ dispatcher) and to any `listeners`.
 
 A failed or partial Helix scan changes nothing: "absent from the answer" only means offline
 when the whole watchlist was answered.
-
-Polling runs on the shared connection lifecycle (`actors.connection.Lifecycle`): a scan that
-answers is `connected`; a failed one (refused, DNS, timeouts, 5xx, an unreadable answer) is
-`reconnecting` with the reason and backs off from `poll_seconds` doubling to 10 minutes; the
-OAuth server refusing the app credentials, or Helix answering 401/403 after a fresh token,
-needs a person (`failed`, retried slowly).
 """
 
 from __future__ import annotations
@@ -27,6 +21,7 @@ from typing import Any
 
 import apsw
 import attrs
+import httpx
 import trio
 
 from actors import Actor, ActorRef
@@ -61,7 +56,12 @@ _VALID = {
     "kick": KICK_SLUG,
 }
 _MAX_BACKOFF = 600.0
+_HELIX = "the Twitch API"  # how failure sentences name Helix and its OAuth endpoint
 _CREDENTIALS_REFUSED = frozenset({400, 401, 403})  # the OAuth server's "bad client"
+
+
+# What a poll can fail with and still be only a failed poll (backoff, not a crash).
+_POLL_FAILURES = (HelixApiError, HelixParseError, httpx.HTTPError, OSError, ValueError)
 
 
 @attrs.frozen(kw_only=True)
@@ -133,8 +133,7 @@ class LiveMonitor(Actor):
         enabled: bool = True,
         autopoll: bool = True,
         clock_ms: Callable[[], int] = now_ms,
-        rng: random.Random | None = None,
-        clock: Callable[[], datetime] | None = None,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self._store = store
         self._helix_source = helix
@@ -156,20 +155,21 @@ class LiveMonitor(Actor):
         self.enabled = enabled
         self.autopoll = autopoll
         self._clock_ms = clock_ms
-        self.lifecycle = Lifecycle(
-            "watch",
-            enabled=enabled,
-            backoff=Backoff(
-                initial=poll_seconds, maximum=max(poll_seconds, _MAX_BACKOFF), jitter=0.1
-            ),
-            stable_after=poll_seconds,
-            rng=rng,
-            **({"clock": clock} if clock is not None else {}),
-        )
+        self._rng = rng
         # (platform, channel) -> (Twitch user id if known, whether Helix polling is
         # authoritative for it: absent from a complete scan = offline)
         self._live: dict[tuple[str, str], tuple[str | None, bool]] = {}
         self._poll_wake = trio.Event()
+        self.lifecycle = Lifecycle(
+            "watch",
+            enabled=enabled,
+            target=_HELIX,
+            backoff=Backoff(
+                initial=2 * poll_seconds, maximum=max(poll_seconds, _MAX_BACKOFF), jitter=0.1
+            ),
+            max_person_failures=None,  # a fixed client secret is picked up on the slow retry
+            stable_after=0.0,  # one good scan starts the backoff over
+        )
         self.polls = 0
         self.poll_requests = 0
         self.last_poll_requests = 0
@@ -191,8 +191,6 @@ class LiveMonitor(Actor):
     async def on_start(self) -> None:
         source = self._helix_source
         self._helix = source() if callable(source) else source
-        if self._helix is not None:
-            self.lifecycle.target = f"{self._helix.helix_host}:443"
         open_sessions = await self._store().call(Read(fn=_open_sessions), timeout=30.0)
         polled_any = bool(self.watches["twitch_id"] or self.watches["twitch_game"])
         for session in open_sessions:
@@ -209,55 +207,59 @@ class LiveMonitor(Actor):
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await helix.aclose()
 
-    async def run(self) -> None:
-        await self.lifecycle.run(self._serve, log=self.log)
+    @property
+    def polling(self) -> bool:
+        """Whether this monitor polls Helix itself (else webhooks, Kick and `PollNow` only)."""
+        return self.enabled and self.autopoll and self._helix is not None
 
-    async def _serve(self) -> None:
-        """Poll until a scan fails (raising: the lifecycle backs off and calls again)."""
-        if not self.autopoll or self._helix is None:
-            self.lifecycle.mark_connected("no Helix polling: webhooks and Kick only", idle=True)
+    async def run(self) -> None:
+        if not self.polling:
             await trio.sleep_forever()  # webhooks, Kick and `PollNow` still work
+        await self.lifecycle.run(self._poll_forever, log=self.log)
+
+    async def _poll_forever(self) -> None:
+        """The lifecycle's session: scan, wait, scan...; a failed scan ends it (backoff)."""
         while True:
             if self._polled_watches():
-                await self._poll_for_lifecycle()
-                self.lifecycle.mark_connected(f"polling Helix every {self.poll_seconds:g} s")
+                failure = await self._scan()
+                if failure is not None:
+                    raise failure
+                watched = sum(len(self.watches[k]) for k in ("twitch", "twitch_id", "twitch_game"))
+                self.lifecycle.mark_connected(f"watching {watched} Twitch entries")
             else:
-                self.lifecycle.mark_connected("no Twitch watches to poll", idle=True)
-            with trio.move_on_after(self.poll_seconds):
+                self.lifecycle.mark_connected("nothing to poll", idle=True)
+            wait = self.poll_seconds * (0.9 + 0.2 * self._rng())
+            with trio.move_on_after(wait):
                 await self._poll_wake.wait()
             self._poll_wake = trio.Event()
 
-    async def _poll_for_lifecycle(self) -> None:
-        """`poll_once`, its failures said as the lifecycle's sentences."""
-        assert self._helix is not None
+    async def _scan(self) -> BaseException | None:
+        """One scan; the exception that explains a failed one (raised by the caller, outside
+        this handler, so its own cause chain is what the lifecycle describes)."""
         try:
             await self.poll_once()
         except Exception as exc:
-            self.poll_failures += 1
-            self.errors += 1
             # Requests run concurrently, so a failure may arrive wrapped in a group.
             cause = unwrap_failure(exc)
-            failure = self._failure(cause) if cause is not None else None
-            if failure is None:
-                raise  # transport errors as they are (the lifecycle says them); bugs crash
-            raise failure from cause
-
-    def _failure(self, cause: BaseException) -> Exception | None:
-        """What to end the session with for a failed scan (None: the exception as it is)."""
-        assert self._helix is not None
-        if isinstance(cause, HelixTokenRefused):
-            return HttpStatusError(
-                cause.status,
-                self._helix.oauth_host,
-                detail=cause.error.message or "app credentials refused",
-                needs_person=cause.status in _CREDENTIALS_REFUSED,
-            )
-        if isinstance(cause, HelixApiError):
-            return HttpStatusError(
-                cause.status, self._helix.helix_host, detail=cause.error.message or None
-            )
-        if isinstance(cause, HelixParseError | ValueError | RecursionError):
-            return SessionEnded(f"unreadable answer from {self._helix.helix_host}: {cause}"[:300])
+            if not isinstance(cause, _POLL_FAILURES):
+                raise
+            self.poll_failures += 1
+            self.errors += 1
+            assert self._helix is not None
+            if isinstance(cause, HelixTokenRefused):
+                # The app credentials themselves are refused: retrying soon cannot help.
+                return HttpStatusError(
+                    cause.status,
+                    self._helix.oauth_host,
+                    detail=cause.error.message or None,
+                    needs_person=cause.status in _CREDENTIALS_REFUSED,
+                )
+            if isinstance(cause, HelixApiError):
+                detail = cause.error.message or None
+                return HttpStatusError(cause.status, self._helix.helix_host, detail=detail)
+            if isinstance(cause, HelixParseError | ValueError):
+                return SessionEnded(f"unreadable answer from {_HELIX}: {cause}"[:300])
+            return cause
         return None
 
     def _polled_watches(self) -> bool:
@@ -414,22 +416,32 @@ class LiveMonitor(Actor):
                 # The outbox already holds the notification; the dispatcher finds it anyway.
                 self.log.info("could not tell a listener", error=type(exc).__name__)
 
-    def health(self) -> ConnectionHealth:
-        """The Helix polling's health with this actor's counters."""
-        return self.lifecycle.health(
-            messages=self.started + self.ended,
-            errors=self.errors,
-            last_event_at=self.last_event_at,
-        )
+    def health(self) -> ConnectionHealth | None:
+        """The Helix polling's health (None when this monitor does not poll)."""
+        if not self.polling:
+            return None
+        return self.lifecycle.health(errors=self.errors, last_event_at=self.last_event_at)
+
+    @property
+    def status(self) -> str:
+        """running | error | disabled (the dashboard's words)."""
+        if not self.enabled:
+            return "disabled"
+        health = self.health()
+        return "running" if health is None or health.state.healthy else "error"
+
+    @property
+    def error(self) -> str | None:
+        """Why polling fails, as a sentence (None while it works)."""
+        health = self.health()
+        return health.error if health is not None else None
 
     def snapshot(self) -> dict[str, Any]:
         """Status for runtime/telemetry exports (no secrets)."""
         stats = self.webhook_stats.snapshot() if self.webhook_stats is not None else None
-        health = self.health()
         return {
             "platform": "watch",
-            "status": health.status,
-            "state": health.state.value,
+            "status": self.status,
             "enabled": self.enabled,
             "watches": {kind: len(values) for kind, values in self.watches.items()},
             "live": sorted(f"{p}:{c}" for p, c in self._live),
@@ -442,7 +454,7 @@ class LiveMonitor(Actor):
             "ended": self.ended,
             "ignored": self.ignored,
             "errors": self.errors,
-            "error": health.error,
+            "error": self.error,
             "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
             "rate_limit_remaining": (
                 self._helix.rate_limit.remaining

@@ -127,15 +127,8 @@ class YouTubeChat(Actor):
         self.governor = governor if governor is not None else RateGovernor()
         self._rng = rng if rng is not None else random.Random()
         self.request_timeout = request_timeout
-        self.backoff_initial = backoff_initial
-        self.backoff_maximum = backoff_maximum
-        self.backoff_jitter = backoff_jitter
         self.rediscover_seconds = rediscover_seconds
         self.search_interval = search_interval
-        self.error_retry_initial = error_retry_initial
-        self.error_retry_maximum = error_retry_maximum
-        self.send_queue_size = send_queue_size
-        self.max_queue_age = max_queue_age
         self._send_key = RateKey(platform=PLATFORM, creator_id=creator_id, action="chat")
         self._send_capacity = send_capacity
         self._send_refill = send_refill_per_second

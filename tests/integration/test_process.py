@@ -448,6 +448,20 @@ def test_replay_moves_tallies_polls_and_scores(running: Running) -> None:
 
     (board,) = read_json(running.exports / "scoreboards.json")["scoreboards"]
     assert sorted(e["score"] for e in board["entries"]) == [1, 1, 1]
+    # Data & Signals names scoreboards by `name`.
+    (item,) = read_json(running.exports / "scoreboards.json")["items"]
+    assert item["name"] == "Trivia"
+
+    # The replay's platform entry counts the triggers its messages fired; the rates have it.
+    def replay_entry() -> dict[str, Any] | None:
+        snapshot = read_json(running.exports / "runtime_snapshot.json")
+        entry = next(p for p in snapshot["platforms"] if p["platform"] == "replay")
+        return entry if entry["counters"]["triggers"] > 0 else None
+
+    entry = wait_for(replay_entry, 5, "the replay's triggers counted")
+    assert entry["counters"]["messages"] == len(chat_log())
+    keys = {m["key"] for m in read_json(running.exports / "telemetry/rates.json")["metrics"]}
+    assert {"messages.replay", "actions.replay"} <= keys
 
 
 def test_exports_hold_no_raw_user_ids_logins_or_secrets(
@@ -827,8 +841,12 @@ def test_an_unreachable_twitch_is_degraded_with_its_reason_everywhere_within_30_
 
     row = wait_for(error_row, 30, "a row in telemetry/errors.json")
     assert (row["subsystem"], row["active"]) == ("creators/creator:daniel/twitch", True)
-    events = read_json(run.exports / "telemetry/events.json")["events"]
-    assert any(reason in e["message"] and e["severity"] == "warning" for e in events)
+
+    def failed_connect() -> bool:
+        events = read_json(run.exports / "telemetry/events.json")["events"]
+        return any(reason in e["message"] and e["severity"] == "warning" for e in events)
+
+    wait_for(failed_connect, 30, "a failed connect in telemetry/events.json")
     assert time.monotonic() - started < 30
 
     first = {
@@ -894,3 +912,42 @@ def test_a_silent_twitch_server_is_detected_within_the_keepalive_and_recovers(
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def _resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    _resolves("irc-ws.chat.twitch.tv"), reason="needs a machine without internet (issue #11)"
+)
+def test_the_starter_config_without_internet_is_degraded_naming_twitch_within_30_s(
+    tmp_path: Path, launch: Callable[..., Running]
+) -> None:
+    from config.render import starter_config
+
+    text = starter_config().replace('data_dir = "var"', 'data_dir = "data"')
+    run = launch(write_config(tmp_path / "site", text))
+    path = "root/creators/creator:my_channel/twitch"
+
+    def reason() -> str | None:
+        body = httpx.get(f"{run.base_url}/status", timeout=5).json()
+        return next((d["reason"] for d in body["degraded"] if d["path"] == path), None)
+
+    found = wait_for(reason, 30, "/status degraded naming twitch")
+    assert found is not None and "irc-ws.chat.twitch.tv" in found
+
+    def entry() -> dict[str, Any] | None:
+        snapshot = read_json(run.exports / "runtime_snapshot.json")
+        twitch = next(p for p in snapshot["platforms"] if p["platform"] == "twitch")
+        return twitch if twitch["status"] == "error" and twitch["error"] == found else None
+
+    wait_for(entry, 30, "the twitch entry failing with the reason")
+    rows = wait_for(
+        lambda: read_json(run.exports / "telemetry/errors.json")["errors"], 30, "an error row"
+    )
+    assert any("irc-ws.chat.twitch.tv" in r["message"] and r["active"] for r in rows)

@@ -108,8 +108,12 @@ def test_every_dashboard_platform_has_an_entry() -> None:
     assert (by["twitch"].status, by["twitch"].state) == ("running", "connected")
     assert (by["twitch"].messages, by["twitch"].triggers, by["twitch"].actions) == (5, 3, 2)
     assert (by["youtube"].enabled, by["youtube"].status) == (False, "disabled")
-    # Configured, but nothing reports it: a failure, never "running".
-    assert (by["kick"].enabled, by["kick"].status) == (True, "error")
+    # Configured, its actor not started yet: never "running".
+    assert (by["kick"].enabled, by["kick"].status, by["kick"].state) == (
+        True,
+        "inactive",
+        "connecting",
+    )
 
 
 def test_a_platform_actor_that_is_down_reads_as_an_error() -> None:
@@ -119,6 +123,9 @@ def test_a_platform_actor_that_is_down_reads_as_an_error() -> None:
     )
     entry = next(r for r in rows if r.platform == "twitch")
     assert (entry.status, entry.error) == ("error", "KeyError: 'x'")
+    rows = platform_rows([row(TWITCH, None, state="starting")], configured={"twitch": True})
+    entry = next(r for r in rows if r.platform == "twitch")
+    assert (entry.status, entry.state, entry.error) == ("inactive", "connecting", None)
 
 
 def test_discord_without_a_health_value_follows_its_connection() -> None:
@@ -167,3 +174,57 @@ def test_rates_are_per_minute_over_the_window() -> None:
     assert at(10, 700, 30) == {"messages.twitch": 60.0, "actions.twitch": 2.0}
     # An hour later the first sample has left the window.
     assert at(70, 1300, 30) == {"messages.twitch": 10.0, "actions.twitch": 0.0}
+
+
+def test_alerts_come_once_after_the_delay_and_once_on_recovery() -> None:
+    from exports.health import HealthAlerts
+
+    alerts = HealthAlerts(after=300)
+    down = status_report(
+        [row(TWITCH, twitch(ConnectionState.RECONNECTING, last_error="DNS lookup failed for x"))]
+    )
+    up = status_report([row(TWITCH, twitch(ConnectionState.CONNECTED))])
+    assert alerts.update(down, 0) == []
+    assert alerts.update(down, 299) == []
+    [alert] = alerts.update(down, 300)
+    assert (alert.path, alert.reason, alert.recovered) == (TWITCH, "DNS lookup failed for x", False)
+    assert alert.text() == f"Failing for 5 min: {TWITCH}: DNS lookup failed for x"
+    assert alerts.update(down, 600) == []  # told once
+    alerts.retry(alert)  # the post failed: due again
+    assert len(alerts.update(down, 601)) == 1
+    [back] = alerts.update(up, 900)
+    assert back.recovered and back.text().startswith(f"Recovered: {TWITCH} works again")
+    # A short blip is never reported.
+    assert alerts.update(down, 1000) == [] and alerts.update(up, 1010) == []
+
+
+async def test_alerts_under_the_mock_clock_never_repeat_and_skip_paused_and_disabled(
+    autojump_clock: Any,
+) -> None:
+    import trio
+
+    from exports.health import HealthAlerts
+
+    alerts = HealthAlerts(after=300)
+    quiet = [
+        row("root/creators/creator:d/youtube", twitch(ConnectionState.PAUSED)),
+        row("root/creators/creator:d/kick", twitch(ConnectionState.DISABLED, enabled=False)),
+        row("root/creators/creator:d/rumble", twitch(ConnectionState.FAILED, enabled=False)),
+    ]
+    down = row(TWITCH, twitch(ConnectionState.FAILED, last_error="HTTP 401 from id.twitch.tv"))
+    told = []
+    for _ in range(120):  # 20 minutes, looked at every 10 s
+        told += alerts.update(status_report([*quiet, down]), trio.current_time())
+        await trio.sleep(10)
+    [alert] = told  # one alert, for the failing component only, never repeated
+    assert alert.path == TWITCH and not alert.recovered and 300 <= alert.seconds < 310
+    assert "HTTP 401 from id.twitch.tv" in alert.text()
+
+    # Its actor restarted: connecting again is no recovery; connected is.
+    again = row(TWITCH, twitch(ConnectionState.CONNECTING))
+    assert alerts.update(status_report([*quiet, again]), trio.current_time()) == []
+    await trio.sleep(10)
+    up = row(TWITCH, twitch(ConnectionState.CONNECTED))
+    [back] = alerts.update(status_report([*quiet, up]), trio.current_time())
+    assert back.recovered and back.path == TWITCH
+    assert alerts.update(status_report([*quiet, up]), trio.current_time()) == []

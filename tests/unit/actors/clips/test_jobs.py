@@ -387,5 +387,5 @@ async def test_capture_of_a_silent_server_hits_the_deadline(nursery, tmp_path: P
     await wait_until(lambda: capture.health().connect_failures >= 1)
     health = capture.health()
     assert health.state is ConnectionState.RECONNECTING
-    assert health.last_error == "no traffic for 1 s"
+    assert health.last_error == "capture stopped: no footage for 1 s"
     assert capture.ffmpeg_pid is None or capture.restarts >= 1

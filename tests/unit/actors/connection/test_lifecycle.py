@@ -210,7 +210,7 @@ async def test_refused_credentials_fail_retry_slowly_then_give_up(autojump_clock
     assert health.give_ups == 1
     assert health.next_retry_at is None
     assert health.error == (
-        "Login authentication failed (3 times in a row; giving up until restarted)"
+        "Login authentication failed (giving up until restarted after 3 attempts)"
     )
     assert health.recent[-1].kind is LifecycleEventKind.GAVE_UP
     assert log.lines[-1][0] == "error"
@@ -327,3 +327,24 @@ async def test_a_session_that_returns_counts_as_closed_by_the_server(autojump_cl
         await life.run(session, log=LogRecorder())
     assert life.last_error == "connection closed by 127.0.0.1:9"
     assert life.state is ConnectionState.RECONNECTING
+
+
+async def test_a_failure_recorded_without_the_loop_reads_like_one_from_it(autojump_clock):
+    seen = []
+    life = lifecycle(on_event=seen.append)
+    life.mark_connected("delivering")
+    life.note_failure("connection refused by discord.com")
+    health = life.health()
+    assert (health.state, health.error, health.disconnects) == (
+        ConnectionState.RECONNECTING,
+        "connection refused by discord.com",
+        1,
+    )
+    life.note_failure("HTTP 404 from discord.com", needs_person=True)
+    assert life.health().state is ConnectionState.FAILED
+    assert [e.kind for e in seen][-2:] == [
+        LifecycleEventKind.CONNECT_FAILED,
+        LifecycleEventKind.NEEDS_PERSON,
+    ]
+    life.mark_connected("delivering")
+    assert life.health().error is None

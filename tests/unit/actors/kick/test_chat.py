@@ -521,3 +521,20 @@ async def test_health_after_a_server_close_is_ok_again(autojump_clock, nursery, 
     kick = next(r for r in rows if r.platform == "kick")
     assert (kick.connects, kick.disconnects) == (2, 1)
     await harness.stop()
+
+
+async def test_health_of_a_dns_failure_names_the_host(autojump_clock, nursery, pusher, harness):
+    import socket as socket_module
+
+    from actors.connection import WebSocketTarget
+    from exports.health import status_report
+
+    async def no_dns(_target: WebSocketTarget) -> trio.abc.Stream:
+        raise socket_module.gaierror(socket_module.EAI_NONAME, "Name or service not known")
+
+    await harness.start(nursery, url="wss://ws-us2.pusher.com/app/key?protocol=7", connector=no_dns)
+    await eventually(lambda: harness.chat.snapshot()["error"] is not None)
+    assert harness.chat.snapshot()["error"] == "DNS lookup failed for ws-us2.pusher.com"
+    [bad] = status_report(harness.root.tree()).degraded
+    assert bad.reason == "DNS lookup failed for ws-us2.pusher.com"
+    await harness.stop()

@@ -501,3 +501,30 @@ async def test_an_exhausted_quota_is_paused_not_degraded(
     assert entry.paused_reason == "quota exhausted until 2026-11-22T08:00:00Z"
     assert status_report(harness.root.tree()).ok  # deliberate: not a failure
     await harness.root.stop()  # type: ignore[union-attr]
+
+
+async def test_health_names_a_refused_port_and_a_refused_key(
+    autojump_clock, inline_threads, nursery, fake, harness, tmp_path
+):
+    from exports.health import status_report
+
+    with trio.socket.socket() as sock:
+        await sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    await harness.start(nursery, api_base=f"http://127.0.0.1:{port}/youtube/v3")
+    await eventually(lambda: youtube_entry(harness.root).error is not None)
+    assert youtube_entry(harness.root).error == "connection refused by 127.0.0.1"
+    assert status_report(harness.root.tree()).status == "degraded"
+    await harness.root.stop()  # type: ignore[union-attr]
+
+
+async def test_health_of_a_refused_key_needs_a_person(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    fake.fail(401, "authError", times=100, path="/videos")
+    await harness.start(nursery)
+    await eventually(lambda: youtube_entry(harness.root).error is not None)
+    entry = youtube_entry(harness.root)
+    assert (entry.status, entry.state) == ("error", "failed")
+    assert entry.error.startswith("HTTP 401 from youtube.test")
+    await harness.root.stop()  # type: ignore[union-attr]
