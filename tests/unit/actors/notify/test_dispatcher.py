@@ -180,7 +180,7 @@ async def test_a_deleted_webhook_is_dead_at_once(nursery: trio.Nursery, tmp_path
     assert entry.attempts == 1 and entry.last_error == "HTTP 404 fake failure"
     # A dead-lettered notification needs a person: the dispatcher's health says so.
     health = made[-1].health()
-    assert (health.state.value, health.error) == ("failed", "HTTP 404 fake failure")
+    assert (health.state.value, health.error) == ("failed", "HTTP 404 from 127.0.0.1: fake failure")
     await sup.stop()
 
 
@@ -250,7 +250,7 @@ async def test_5xx_reads_reconnecting_then_connected_once_delivered(
     fake.fail_next("/webhooks/", status=502, count=2)
     sup, dispatcher = await failing_delivery(nursery, tmp_path, fake.webhook_url())
     await until(lambda: dispatcher.health().disconnects >= 1)
-    assert dispatcher.health().last_error == "HTTP 502 fake failure"
+    assert dispatcher.health().last_error == "HTTP 502 from 127.0.0.1: fake failure"
     await until(lambda: dispatcher.delivered == 1)
     health = dispatcher.health()
     assert health.state is ConnectionState.CONNECTED and health.error is None
@@ -265,7 +265,7 @@ async def test_refused_bot_token_needs_a_person(nursery: trio.Nursery, tmp_path:
     sup, made = await tree(nursery, tmp_path, [rule], bot_rest=bot, initial_backoff_ms=20)
     await sup.ref("watch").call(live())
     await until(lambda: made[-1].health().state is ConnectionState.FAILED)
-    assert made[-1].health().error == "HTTP 401 fake failure"
+    assert made[-1].health().error == "HTTP 401 from 127.0.0.1: fake failure"
     [entry] = await entries(sup)
     assert entry.state == "dead"  # refused for good: not retried in a loop
     await sup.stop()
