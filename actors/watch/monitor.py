@@ -56,7 +56,7 @@ _VALID = {
     "kick": KICK_SLUG,
 }
 _MAX_BACKOFF = 600.0
-_HELIX = "the Twitch API"  # how failure sentences name Helix and its OAuth endpoint
+_HELIX = "the Twitch API"  # the target; HTTP refusals name the host that answered
 _CREDENTIALS_REFUSED = frozenset({400, 401, 403})  # the OAuth server's "bad client"
 
 
