@@ -450,6 +450,8 @@ class HealthAlerts:
     def update(self, report: StatusReport, now: float) -> list[Alert]:
         """The alerts due now (each is due once; `retry` puts one back after a failed post)."""
         failing = {c.path: c for c in report.components if c.failing}
+        # A restarted actor on its first attempt again is not back yet (no recovery post).
+        connecting = {c.path for c in report.components if c.connecting}
         out = []
         for path, c in failing.items():
             since = self._failing_since.setdefault(path, now)
@@ -457,7 +459,7 @@ class HealthAlerts:
                 self._alerted.add(path)
                 out.append(Alert(path=path, reason=c.reason, recovered=False, seconds=now - since))
         for path in list(self._failing_since):
-            if path not in failing:
+            if path not in failing and path not in connecting:
                 since = self._failing_since.pop(path)
                 if path in self._alerted:
                     self._alerted.discard(path)

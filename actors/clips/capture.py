@@ -22,11 +22,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 
 from actors import Actor
-from actors.clips.ffmpeg import StderrTail, capture_command, stop_ffmpeg
+from actors.clips.ffmpeg import StderrTail, capture_command, capture_failure, stop_ffmpeg
 from actors.clips.messages import Snapshot, SnapshotFailed, TakeSnapshot
 from actors.clips.ring import NotBuffered, Segment, SegmentRing, parse_segment_list
 from actors.clips.snapshot import write_snapshot
@@ -208,6 +209,12 @@ class ClipCapture(Actor):
             self.ffmpeg_pid = process.pid
             nursery.start_soon(_drain, process.stderr, tail)
             stalled = await self._watch_until_exit(run, process, nursery)
+        if not stalled:
+            # ffmpeg's last words as a sentence naming only host:port (refused, DNS, HTTP).
+            host, target = _where(url)
+            known = capture_failure(tail.lines(), host=host, target=target)
+            if known is not None:
+                raise SessionEnded(known.reason, needs_person=known.needs_person)
         reason = stalled or self._scrub(
             tail.last() or f"ffmpeg exited with code {process.returncode}"
         )
@@ -326,6 +333,21 @@ class ClipCapture(Actor):
             "ffmpeg_pid": self.ffmpeg_pid,
             "error": self.error,
         }
+
+
+def _where(url: str) -> tuple[str | None, str | None]:
+    """(host, host:port) of the capture URL (never its path or query: they may hold keys)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None, None
+    host = parts.hostname
+    if host is None:
+        return None, None
+    default = {"http": 80, "https": 443, "rtmp": 1935, "rtmps": 443, "rtsp": 554}
+    port = port or default.get(parts.scheme)
+    return host, f"{host}:{port}" if port else host
 
 
 def _read_text(path: Path) -> str:

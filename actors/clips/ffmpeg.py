@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -228,10 +229,52 @@ class StderrTail:
             if text:
                 self._lines = [*self._lines, text][-self._max :]
 
-    def last(self) -> str | None:
+    def lines(self) -> list[str]:
+        """The kept lines, oldest first (the unfinished last one included)."""
         tail = self._partial.decode("utf-8", "replace").strip()
-        lines = [*self._lines, tail] if tail else self._lines
+        return [*self._lines, tail] if tail else list(self._lines)
+
+    def last(self) -> str | None:
+        lines = self.lines()
         return lines[-1] if lines else None
+
+
+_SERVER_RETURNED = re.compile(r"Server returned (\d)(\d\d|XX)\b")
+_DNS_FAILED = ("Failed to resolve hostname", "Name or service not known", "name resolution")
+_NEEDS_PERSON_STATUSES = ("401", "403")
+
+
+def capture_failure(
+    lines: Sequence[str], *, host: str | None, target: str | None
+) -> CaptureExit | None:
+    """Why a capture run ended, from ffmpeg's last stderr lines, as a sentence a person
+    understands (`connection refused by host:port`, `DNS lookup failed for host`,
+    `HTTP 401 from host`); None when the lines say nothing we recognise."""
+    text = "\n".join(lines)
+    peer, name = target or host or "the stream server", host or "the stream server"
+    if "Connection refused" in text:
+        return CaptureExit(reason=f"connection refused by {peer}")
+    if any(marker in text for marker in _DNS_FAILED):
+        return CaptureExit(reason=f"DNS lookup failed for {name}")
+    match = _SERVER_RETURNED.search(text)
+    if match:
+        status = match.group(1) + match.group(2).lower()  # ffmpeg says "5XX" for any 5xx
+        return CaptureExit(
+            reason=f"HTTP {status} from {name}", needs_person=status in _NEEDS_PERSON_STATUSES
+        )
+    if "Connection reset" in text:
+        return CaptureExit(reason=f"connection reset by {peer} (RST)")
+    if "timed out" in text.lower():
+        return CaptureExit(reason=f"no answer from {peer} in time")
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class CaptureExit:
+    """A capture run's end as the lifecycle needs it."""
+
+    reason: str
+    needs_person: bool = False
 
 
 async def stop_ffmpeg(process: trio.Process, grace: float = STOP_GRACE_SECONDS) -> None:

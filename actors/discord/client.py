@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import httpx
 import trio
 import trio_websocket
@@ -271,6 +272,8 @@ class DiscordGateway(Actor):
         assert self._gw is not None
         outs = self._gw.connection_closed(code, now=trio.current_time())
         for out in outs:
+            if isinstance(out, Reconnect) and reason is not None:
+                return attrs.evolve(out, reason=reason)  # ours says more than "closed with None"
             if isinstance(out, Fatal | Reconnect):
                 return out
         # The machine was already disconnected (we closed first): resume if it can.
@@ -526,7 +529,8 @@ class DiscordGateway(Actor):
             "platform": "discord",
             "status": self.status,
             "enabled": self.enabled,
-            "running": self.running,
+            # Truthful for discord/runtime.json: running only while the session is up.
+            "running": self.running and self.lifecycle.is_connected,
             "connected": self.connected,
             "started_at": _iso(self.started_at),
             "last_heartbeat": _iso(self.last_heartbeat),

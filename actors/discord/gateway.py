@@ -313,14 +313,17 @@ class Gateway:
             # The server asks for a heartbeat now; the regular schedule is unchanged.
             return [self._heartbeat(now)]
         if f.op == Op.RECONNECT:
-            return [self._reconnect(resume=True, delay=0.0, reason="server asked to reconnect")]
+            reason = "server asked to reconnect (op 7)"
+            return [self._reconnect(resume=True, delay=0.0, reason=reason)]
         if f.op == Op.INVALID_SESSION:
             # Discord asks clients to wait 1-5 s before the next IDENTIFY/RESUME.
             delay = 1.0 + 4.0 * self._fraction()
             if f.d is True:
-                return [self._reconnect(resume=True, delay=delay, reason="invalid session")]
+                reason = "Discord invalidated the session (op 9, resumable)"
+                return [self._reconnect(resume=True, delay=delay, reason=reason)]
             self._forget_session()
-            return [self._reconnect(resume=False, delay=delay, reason="invalid session")]
+            reason = "Discord invalidated the session (op 9)"
+            return [self._reconnect(resume=False, delay=delay, reason=reason)]
         return []  # opcodes a client does not receive, or new ones: ignore
 
     def tick(self, now: float) -> list[Output]:
@@ -328,7 +331,9 @@ class Gateway:
         if self._next_heartbeat is None or now < self._next_heartbeat:
             return []
         if self._awaiting_ack:
-            return [self._reconnect(resume=True, delay=0.0, reason="no heartbeat ACK (zombie)")]
+            assert self.heartbeat_interval is not None
+            reason = f"no heartbeat ACK within {self.heartbeat_interval:g} s (zombie connection)"
+            return [self._reconnect(resume=True, delay=0.0, reason=reason)]
         out = self._heartbeat(now)
         assert self.heartbeat_interval is not None
         self._next_heartbeat = now + self.heartbeat_interval

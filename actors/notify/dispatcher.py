@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import apsw
 import attrs
@@ -152,6 +153,7 @@ class NotificationDispatcher(Actor):
         self._step("claimed", entry)
         outcome: Callable[[apsw.Connection, outbox.OutboxEntry, int], outbox.OutboxEntry]
         error: str | None = None
+        refusal: str | None = None  # an HTTP refusal as the health says it, naming the host
         try:
             await self._post(entry)
         except RateLimited as exc:
@@ -161,6 +163,8 @@ class NotificationDispatcher(Actor):
         except DiscordHttpError as exc:
             error = f"HTTP {exc.status} {exc.message}".strip()
             outcome = _dead(error) if exc.permanent else self._failure(error)
+            refusal = f"HTTP {exc.status} from {self._host(entry)}"
+            refusal += f": {exc.message}" if exc.message else ""
         except (httpx.HTTPError, OSError) as exc:
             # The exception text may embed the URL (and so the webhook token): the sentence
             # names the host only, else the type only.
@@ -195,10 +199,11 @@ class NotificationDispatcher(Actor):
             return
         self.last_error = after.last_error or error
         # A dead entry (refused for good) needs a person; a rate limit is no failure.
+        reason = refusal or self.last_error
         if after.state == "dead":
-            self.lifecycle.note_failure(self.last_error or "undeliverable", needs_person=True)
+            self.lifecycle.note_failure(reason or "undeliverable", needs_person=True)
         elif not error or not error.startswith("rate limited"):
-            self.lifecycle.note_failure(self.last_error or "delivery failed")
+            self.lifecycle.note_failure(reason or "delivery failed")
         if after.state == "dead":
             self.dead += 1
             self.log.warning("notification dead-lettered", entry=entry.id, reason=after.last_error)
@@ -237,6 +242,17 @@ class NotificationDispatcher(Actor):
             )
 
         return op
+
+    def _host(self, entry: outbox.OutboxEntry) -> str:
+        """The host `entry` goes to (never the URL: a webhook's path holds its token)."""
+        kind, _, target = entry.destination.partition(":")
+        rule = self._rules.get(target) if kind == "webhook" else None
+        if rule is not None and rule.webhook_url is not None:
+            url = rule.webhook_url
+        else:
+            rest = self._bot_rest if kind == "channel" else self._rest
+            url = rest.base_url if rest is not None else ""
+        return urlsplit(url).hostname or "discord.com"
 
     async def _post(self, entry: outbox.OutboxEntry) -> None:
         kind, _, target = entry.destination.partition(":")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -34,13 +35,17 @@ from actors.twitch.helix import (
     streams_requests,
 )
 
-__all__ = ["HelixClient", "LiveScan"]
+__all__ = ["HelixClient", "HelixTokenRefused", "LiveScan"]
 
 log = structlog.get_logger("actors.watch.helix")
 
 _TOKEN_MARGIN = 60.0  # renew this long before Twitch says the token expires
 _MAX_RETRIES = 3
 _DEFAULT_429_WAIT = 1.0
+
+
+class HelixTokenRefused(HelixApiError):
+    """The OAuth server refused the app credentials (not a Helix API answer)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +91,16 @@ class HelixClient:
         self.token_fetches = 0
         self.rate_limit_waits = 0
 
+    @property
+    def helix_host(self) -> str:
+        """The Helix API's host (as failure sentences name it)."""
+        return urlsplit(self._helix_base).hostname or "api.twitch.tv"
+
+    @property
+    def oauth_host(self) -> str:
+        """The OAuth server's host."""
+        return urlsplit(self._oauth_base).hostname or "id.twitch.tv"
+
     def __repr__(self) -> str:
         return f"<HelixClient requests={self.requests} token={'set' if self._token else 'none'}>"
 
@@ -108,7 +123,10 @@ class HelixClient:
             request = app_token_request(self._client_id, self._client_secret)
             response = await self._http.post(self._rebase(request), data=dict(request.form or ()))
             self.requests += 1
-            token = parse_app_token(response.status_code, response.headers, response.content)
+            try:
+                token = parse_app_token(response.status_code, response.headers, response.content)
+            except HelixApiError as exc:
+                raise HelixTokenRefused(exc.error) from None
             self.token_fetches += 1
             self._token = token.access_token
             self._token_expires = trio.current_time() + max(0.0, token.expires_in - _TOKEN_MARGIN)

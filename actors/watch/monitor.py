@@ -38,7 +38,7 @@ from actors.notify.rules import NotifyRule, outbox_ops
 from actors.store import Read, write
 from actors.twitch.eventsub import MAX_MESSAGE_AGE
 from actors.twitch.helix import HelixApiError, HelixParseError, Stream
-from actors.watch.helix_client import HelixClient
+from actors.watch.helix_client import HelixClient, HelixTokenRefused
 from config.models import KICK_SLUG, TWITCH_ID, TWITCH_LOGIN
 from state import seen
 from state import streams as sessions
@@ -70,7 +70,8 @@ SEEN_SCOPE = "watch"
 SEEN_KEEP_MS = int(MAX_MESSAGE_AGE.total_seconds() * 1000) + 5 * 60 * 1000
 #: What a transition's operation gives when its message id was applied before.
 _APPLIED_ALREADY = object()
-_HELIX = "the Twitch API"  # how failure sentences name Helix and its OAuth endpoint
+_HELIX = "the Twitch API"  # the target; HTTP refusals name the host that answered
+_CREDENTIALS_REFUSED = frozenset({400, 401, 403})  # the OAuth server's "bad client"
 
 
 # What a poll can fail with and still be only a failed poll (backoff, not a crash).
@@ -259,8 +260,18 @@ class LiveMonitor(Actor):
                 raise
             self.poll_failures += 1
             self.errors += 1
+            assert self._helix is not None
+            if isinstance(cause, HelixTokenRefused):
+                # The app credentials themselves are refused: retrying soon cannot help.
+                return HttpStatusError(
+                    cause.status,
+                    self._helix.oauth_host,
+                    detail=cause.error.message or None,
+                    needs_person=cause.status in _CREDENTIALS_REFUSED,
+                )
             if isinstance(cause, HelixApiError):
-                return HttpStatusError(cause.status, _HELIX, detail=str(cause)[:200])
+                detail = cause.error.message or None
+                return HttpStatusError(cause.status, self._helix.helix_host, detail=detail)
             if isinstance(cause, HelixParseError | ValueError):
                 return SessionEnded(f"unreadable answer from {_HELIX}: {cause}"[:300])
             return cause

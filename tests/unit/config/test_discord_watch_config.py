@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from actors.notify import rules_from_config
-from config import effective_config_toml, loads_config
+from config import ConfigError, effective_config_toml, loads_config
 
 ENV = {
     "DISCORD_TOKEN": "bot-token-value",
@@ -103,3 +105,24 @@ def test_validation_names_the_key(problems: Callable[..., list[str]]) -> None:
         '[[notifications]]\nid = "x"\nchannel_id = "645027906669510667"\n'
     )
     assert "duplicate notification id" in problem
+
+
+def test_admin_alert_keys_default_and_validate() -> None:
+    base = '[discord]\ntoken = { env = "DISCORD_TOKEN" }\n'
+    config = loads_config(base, environ=ENV)
+    assert config.discord is not None
+    assert config.discord.admin_channel_id is None and config.discord.alert_after_seconds == 300
+    config = loads_config(
+        base + 'admin_channel_id = "645027906669510667"\nalert_after_seconds = 120\n', environ=ENV
+    )
+    assert config.discord is not None
+    assert config.discord.admin_channel_id == "645027906669510667"
+    assert config.discord.alert_after_seconds == 120
+    for bad, message in (
+        ('admin_channel_id = "general"', "snowflake"),
+        ("alert_after_seconds = 1", "between 10 and 86400"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            loads_config(base + bad + "\n", environ=ENV)
+        rendered = "\n".join(str(p) for p in info.value.problems)
+        assert message in rendered and "discord." in rendered

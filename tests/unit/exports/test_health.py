@@ -196,3 +196,35 @@ def test_alerts_come_once_after_the_delay_and_once_on_recovery() -> None:
     assert back.recovered and back.text().startswith(f"Recovered: {TWITCH} works again")
     # A short blip is never reported.
     assert alerts.update(down, 1000) == [] and alerts.update(up, 1010) == []
+
+
+async def test_alerts_under_the_mock_clock_never_repeat_and_skip_paused_and_disabled(
+    autojump_clock: Any,
+) -> None:
+    import trio
+
+    from exports.health import HealthAlerts
+
+    alerts = HealthAlerts(after=300)
+    quiet = [
+        row("root/creators/creator:d/youtube", twitch(ConnectionState.PAUSED)),
+        row("root/creators/creator:d/kick", twitch(ConnectionState.DISABLED, enabled=False)),
+        row("root/creators/creator:d/rumble", twitch(ConnectionState.FAILED, enabled=False)),
+    ]
+    down = row(TWITCH, twitch(ConnectionState.FAILED, last_error="HTTP 401 from id.twitch.tv"))
+    told = []
+    for _ in range(120):  # 20 minutes, looked at every 10 s
+        told += alerts.update(status_report([*quiet, down]), trio.current_time())
+        await trio.sleep(10)
+    [alert] = told  # one alert, for the failing component only, never repeated
+    assert alert.path == TWITCH and not alert.recovered and 300 <= alert.seconds < 310
+    assert "HTTP 401 from id.twitch.tv" in alert.text()
+
+    # Its actor restarted: connecting again is no recovery; connected is.
+    again = row(TWITCH, twitch(ConnectionState.CONNECTING))
+    assert alerts.update(status_report([*quiet, again]), trio.current_time()) == []
+    await trio.sleep(10)
+    up = row(TWITCH, twitch(ConnectionState.CONNECTED))
+    [back] = alerts.update(status_report([*quiet, up]), trio.current_time())
+    assert back.recovered and back.path == TWITCH
+    assert alerts.update(status_report([*quiet, up]), trio.current_time()) == []

@@ -4,6 +4,7 @@ recovery of interrupted jobs."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -29,10 +30,11 @@ from actors.clips import (
     TakeSnapshot,
     register_clip_routes,
 )
+from actors.connection import ConnectionState
 from actors.store import Read, StateStore, write
 from config.models import ClipsConfig, CreatorClipsConfig, TwitchClipsConfig
 from config.secrets import Secret, SecretRef
-from runtime.http import HttpApp, serve_http
+from runtime.http import HttpApp, Request, Response, serve_http
 from state import clips as clip_state
 from supervisors import Backoff, ChildSpec, Supervisor
 
@@ -337,7 +339,8 @@ async def test_capture_of_a_dead_source_retries_and_never_shows_the_url(
     text = repr(capture.snapshot()) + reply.reason
     assert "SECRET123" not in text
     assert capture.snapshot()["status"] in ("connecting", "reconnecting")
-    assert capture.error and capture.error.startswith("capture stopped")
+    assert capture.error == f"connection refused by 127.0.0.1:{port}"
+    assert capture.health().state is ConnectionState.RECONNECTING
 
 
 @pytest.mark.parametrize(
@@ -365,3 +368,82 @@ async def test_hostile_clip_requests_are_4xx(nursery, tmp_path: Path, content: b
         )
     assert 400 <= response.status_code < 500, response.text
     await root.stop()
+
+
+# --- capture health on the shared lifecycle: DNS, HTTP 401/5xx, silent server ---------------
+
+
+async def capture_of(nursery: trio.Nursery, tmp_path: Path, url: str, **kw: object) -> ClipCapture:
+    capture = ClipCapture(
+        creator_id="c", url=lambda: url, folder=tmp_path / "buf", segment_seconds=1,
+        buffer_seconds=10, backoff_initial=0.05, backoff_max=0.1, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+    root = Supervisor("root", [ChildSpec("capture", lambda: capture)])
+    await nursery.start(root.run)
+    return capture
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    with trio.fail_after(20):
+        while not predicate():  # noqa: ASYNC110 (an actor's state, not an event)
+            await trio.sleep(0.05)
+
+
+async def answering_server(nursery: trio.Nursery, status: int) -> int:
+    async def answer(request: Request) -> Response:
+        return Response(status=status, body=b"no", headers={})
+
+    app = HttpApp(token=None)
+    app.route("GET", "/live/{name}", answer, auth=False)
+    return await nursery.start(
+        lambda task_status: serve_http(app, host="127.0.0.1", port=0, task_status=task_status)
+    )
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+async def test_capture_dns_failure_names_the_host(nursery, tmp_path: Path) -> None:
+    capture = await capture_of(nursery, tmp_path, "http://stream.invalid/live/sk_SECRET.m3u8")
+    await wait_until(lambda: capture.health().connect_failures >= 1)
+    health = capture.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "DNS lookup failed for stream.invalid"
+    assert "SECRET" not in repr(capture.snapshot())
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+async def test_capture_http_401_needs_a_person(nursery, tmp_path: Path) -> None:
+    port = await answering_server(nursery, 401)
+    capture = await capture_of(nursery, tmp_path, f"http://127.0.0.1:{port}/live/x.m3u8")
+    await wait_until(lambda: capture.health().state is ConnectionState.FAILED)
+    assert capture.health().last_error == "HTTP 401 from 127.0.0.1"
+    assert capture.snapshot()["status"] == "failed"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+async def test_capture_http_5xx_is_retried(nursery, tmp_path: Path) -> None:
+    port = await answering_server(nursery, 503)
+    capture = await capture_of(nursery, tmp_path, f"http://127.0.0.1:{port}/live/x.m3u8")
+    await wait_until(lambda: capture.health().connect_failures >= 2)
+    health = capture.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "HTTP 5xx from 127.0.0.1"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+async def test_capture_of_a_silent_server_hits_the_deadline(nursery, tmp_path: Path) -> None:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    held: list[trio.SocketStream] = []
+
+    async def hold() -> None:
+        while True:  # accept and never answer
+            held.append(await listeners[0].accept())
+
+    nursery.start_soon(hold)
+    url = f"http://127.0.0.1:{port}/live/x.m3u8"
+    capture = await capture_of(nursery, tmp_path, url, stall_seconds=1.0)
+    await wait_until(lambda: capture.health().connect_failures >= 1)
+    health = capture.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "capture stopped: no footage for 1 s"
+    assert capture.ffmpeg_pid is None or capture.restarts >= 1

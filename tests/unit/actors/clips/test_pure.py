@@ -137,3 +137,21 @@ def test_duration_limits() -> None:
 def test_job_view_maps_states() -> None:
     assert job_view(clip("aaaaaa", 0, state="uploading")).status == "running"
     assert job_view(clip("aaaaaa", 0, state="queued")).status == "pending"
+
+
+def test_capture_failure_says_what_ffmpeg_meant() -> None:
+    from actors.clips.ffmpeg import capture_failure
+
+    where = {"host": "live.example", "target": "live.example:443"}
+    refused = ["[tcp @ 0x1] Connection to tcp://live.example:443 failed: Connection refused"]
+    assert capture_failure(refused, **where).reason == "connection refused by live.example:443"
+    dns = [
+        "[tcp @ 0x1] Failed to resolve hostname live.example: Name or service not known",
+        "https://live.example/x.m3u8: Input/output error",
+    ]
+    assert capture_failure(dns, **where).reason == "DNS lookup failed for live.example"
+    denied = capture_failure(["Server returned 403 Forbidden (access denied)"], **where)
+    assert denied.reason == "HTTP 403 from live.example" and denied.needs_person
+    busy = capture_failure(["Server returned 5XX Server Error reply"], **where)
+    assert busy.reason == "HTTP 5xx from live.example" and not busy.needs_person
+    assert capture_failure(["something else entirely"], **where) is None

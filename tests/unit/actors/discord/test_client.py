@@ -6,13 +6,16 @@ Real sockets on loopback and the real clock, with a 100 ms heartbeat so a whole 
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 import structlog
 import trio
+import trio_websocket
 from fakes.discord import APPLICATION_ID, GUILD_ID, NO_PERMISSIONS, FakeDiscord
 
+from actors.connection import ConnectionState, WebSocketTarget
 from actors.discord.client import DiscordGateway
 from actors.discord.commands import COMMAND_NAMES
 from actors.discord.restclient import DiscordRest
@@ -379,4 +382,136 @@ async def test_wrong_types_in_dispatches_are_no_crash(nursery: trio.Nursery) -> 
     await until(lambda: "42" in bot.guilds)
     (child,) = sup.which_children()
     assert child.restarts == 0 and bot.connected
+
+
+# --- health on the shared lifecycle: refused, DNS, HTTP 401/5xx, silent server, person ---
+
+
+async def start_bot(
+    nursery: trio.Nursery, gateway_url: str, api_base: str = "http://127.0.0.1:9", **kw: Any
+) -> tuple[Supervisor, DiscordGateway]:
+    made: list[DiscordGateway] = []
+
+    def factory() -> DiscordGateway:
+        bot = DiscordGateway(
+            token="bot-token",
+            control=FakeControl(),
+            guild_ids=[GUILD_ID],
+            gateway_url=gateway_url,
+            rest=DiscordRest(token="bot-token", base_url=api_base),
+            random=lambda: 0.0,
+            backoff_initial=0.05,
+            backoff_max=0.2,
+            **kw,
+        )
+        made.append(bot)
+        return bot
+
+    sup = Supervisor("root", [ChildSpec("discord", factory)], backoff=Backoff(initial=0))
+    await nursery.start(sup.run)
+    return sup, made[0]
+
+
+async def rejecting_server(nursery: trio.Nursery, status: int) -> str:
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        await request.reject(status)
+
+    server = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
+    return f"ws://127.0.0.1:{server.port}"
+
+
+async def test_refused_port_reads_reconnecting_with_the_peer(nursery: trio.Nursery) -> None:
+    sup, bot = await start_bot(nursery, "ws://127.0.0.1:9")
+    await until(lambda: bot.health().connect_failures >= 2)
+    health = bot.health()
+    assert health.state is ConnectionState.RECONNECTING and health.failing
+    assert health.last_error == "connection refused by 127.0.0.1:9"
+    snap = bot.snapshot()
+    assert snap["running"] is False and snap["connected"] is False
+    assert snap["status"] == "error" and snap["error"] == "connection refused by 127.0.0.1:9"
+    await sup.stop()
+
+
+async def test_dns_failure_names_the_gateway_host(nursery: trio.Nursery) -> None:
+    async def no_dns(target: WebSocketTarget) -> trio.abc.Stream:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    sup, bot = await start_bot(nursery, "wss://gateway.discord.gg", connector=no_dns)
+    await until(lambda: bot.health().connect_failures >= 1)
+    health = bot.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "DNS lookup failed for gateway.discord.gg"
+    assert health.target == "gateway.discord.gg:443"
+    await sup.stop()
+
+
+async def test_http_401_on_the_handshake_needs_a_person(nursery: trio.Nursery) -> None:
+    url = await rejecting_server(nursery, 401)
+    sup, bot = await start_bot(nursery, url)
+    await until(lambda: bot.health().state is ConnectionState.FAILED)
+    await trio.sleep(0.3)  # would be several attempts if it retried
+    health = bot.health()
+    assert health.connect_failures == 1 and health.give_ups == 1
+    assert health.last_error is not None and health.last_error.startswith("HTTP 401 from 127.0.0.1")
+    assert bot.snapshot()["running"] is False
+    await sup.stop()
+
+
+async def test_http_5xx_on_the_handshake_is_retried(nursery: trio.Nursery) -> None:
+    url = await rejecting_server(nursery, 503)
+    sup, bot = await start_bot(nursery, url)
+    await until(lambda: bot.health().connect_failures >= 3)
+    health = bot.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "HTTP 503 from 127.0.0.1"
+    await sup.stop()
+
+
+async def test_server_without_hello_is_dropped_after_the_hello_timeout(
+    nursery: trio.Nursery,
+) -> None:
+    async def silent(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await trio.sleep(5)
+        await ws.aclose()
+
+    server = await nursery.start(trio_websocket.serve_websocket, silent, "127.0.0.1", 0, None)
+    sup, bot = await start_bot(nursery, f"ws://127.0.0.1:{server.port}", hello_timeout=0.2)
+    await until(lambda: bot.health().connect_failures >= 1)
+    health = bot.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "no HELLO within 0.2 s"
+    await sup.stop()
+
+
+async def test_missing_heartbeat_ack_is_a_stall_then_resumed(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
+    sup, bot = await start_bot(nursery, fake.gateway_url, fake.api_base)
+    await until(lambda: bot.connected)
+    assert bot.health().state is ConnectionState.CONNECTED and bot.snapshot()["running"]
+    fake.stop_acks()
+    await fake.wait_for(lambda f: len(f.ops(6)) == 1)  # RESUME on the new connection
+    await until(lambda: bot.connected)
+    health = bot.health()
+    assert health.state is ConnectionState.CONNECTED and health.disconnects == 1
+    assert health.last_error == "no heartbeat ACK within 0.1 s (zombie connection)"
+    assert health.error is None and health.connects == 2
+    await sup.stop()
+
+
+async def test_disallowed_intents_fail_for_good_with_the_reason(nursery: trio.Nursery) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
+    sup, bot = await start_bot(nursery, fake.gateway_url, fake.api_base)
+    await until(lambda: bot.connected)
+    await fake.close_all(4014, "Disallowed intent(s).")
+    await until(lambda: bot.health().state is ConnectionState.FAILED)
+    await trio.sleep(0.3)
+    assert fake.connections == 1
+    health = bot.health()
+    assert health.error is not None and health.error.startswith(
+        "discord gateway: disallowed intents (privileged intent not enabled) (close code 4014)"
+    )
+    snap = bot.snapshot()
+    assert snap["running"] is False and snap["connected"] is False
+    assert snap["status"] == "error" and "bot-token" not in repr(snap)
     await sup.stop()

@@ -6,13 +6,17 @@ the outbox's doing.
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import trio
 from fakes.discord import FakeDiscord
 
+from actors.connection import ConnectionState
+from actors.discord.restclient import DiscordRest
 from actors.events import StreamStarted
 from actors.notify import NotificationDispatcher, NotifyRule, job_view
 from actors.notify.rules import dedupe_key, render_payload
@@ -179,7 +183,7 @@ async def test_a_deleted_webhook_is_dead_at_once(nursery: trio.Nursery, tmp_path
     assert entry.attempts == 1 and entry.last_error == "HTTP 404 fake failure"
     # A dead-lettered notification needs a person: the dispatcher's health says so.
     health = made[-1].health()
-    assert (health.state.value, health.error) == ("failed", "HTTP 404 fake failure")
+    assert (health.state.value, health.error) == ("failed", "HTTP 404 from 127.0.0.1: fake failure")
     await sup.stop()
 
 
@@ -196,3 +200,94 @@ def test_rule_matching_and_rendering() -> None:
     assert render_payload(rule, event, AT_MS)["content"] == "daniel: Speedruns ()"
     assert dedupe_key(rule, event, AT_MS) == f"twitch:daniel:{AT_MS}:r"
     assert "x" not in rule.destination.replace("webhook:", "")
+
+
+# --- health on the shared lifecycle: refused, DNS, HTTP 401/5xx, silent server ---------------
+
+
+async def failing_delivery(
+    nursery: trio.Nursery, tmp_path: Path, webhook_url: str, **kwargs: Any
+) -> tuple[Supervisor, NotificationDispatcher]:
+    rule = NotifyRule(id="live", webhook_url=webhook_url)
+    sup, made = await tree(
+        nursery, tmp_path, [rule], initial_backoff_ms=20, max_backoff_ms=100, **kwargs
+    )
+    assert not made[-1].health().failing  # nothing failed yet
+    await sup.ref("watch").call(live())
+    return sup, made[-1]
+
+
+async def test_refused_webhook_host_reads_reconnecting(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    url = "http://127.0.0.1:9/api/webhooks/1/wh-secret"
+    sup, dispatcher = await failing_delivery(nursery, tmp_path, url)
+    await until(lambda: dispatcher.health().disconnects >= 1)
+    health = dispatcher.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "connection refused by 127.0.0.1"
+    assert dispatcher.health().status == "error"
+    assert "wh-secret" not in repr(dispatcher.snapshot()) + repr(health)
+    await sup.stop()
+
+
+async def test_dns_failure_names_discord(nursery: trio.Nursery, tmp_path: Path) -> None:
+    def no_dns(request: httpx.Request) -> httpx.Response:
+        try:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        except socket.gaierror as exc:
+            raise httpx.ConnectError("name resolution", request=request) from exc
+
+    rest = DiscordRest(transport=httpx.MockTransport(no_dns))
+    url = "https://discord.com/api/webhooks/1/wh-secret"
+    sup, dispatcher = await failing_delivery(nursery, tmp_path, url, rest=rest)
+    await until(lambda: dispatcher.health().disconnects >= 1)
+    assert dispatcher.health().last_error == "DNS lookup failed for discord.com"
+    await sup.stop()
+
+
+async def test_5xx_reads_reconnecting_then_connected_once_delivered(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    fake.fail_next("/webhooks/", status=502, count=2)
+    sup, dispatcher = await failing_delivery(nursery, tmp_path, fake.webhook_url())
+    await until(lambda: dispatcher.health().disconnects >= 1)
+    assert dispatcher.health().last_error == "HTTP 502 from 127.0.0.1: fake failure"
+    await until(lambda: dispatcher.delivered == 1)
+    health = dispatcher.health()
+    assert health.state is ConnectionState.CONNECTED and health.error is None
+    await sup.stop()
+
+
+async def test_refused_bot_token_needs_a_person(nursery: trio.Nursery, tmp_path: Path) -> None:
+    fake: FakeDiscord = await nursery.start(FakeDiscord().serve)
+    fake.fail_next("/channels/", status=401, count=100)
+    rule = NotifyRule(id="live", channel_id="123456789012345678")
+    bot = DiscordRest(token="bot-token", base_url=fake.api_base)
+    sup, made = await tree(nursery, tmp_path, [rule], bot_rest=bot, initial_backoff_ms=20)
+    await sup.ref("watch").call(live())
+    await until(lambda: made[-1].health().state is ConnectionState.FAILED)
+    assert made[-1].health().error == "HTTP 401 from 127.0.0.1: fake failure"
+    [entry] = await entries(sup)
+    assert entry.state == "dead"  # refused for good: not retried in a loop
+    await sup.stop()
+
+
+async def test_silent_discord_is_a_timeout(nursery: trio.Nursery, tmp_path: Path) -> None:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    held: list[trio.SocketStream] = []
+
+    async def hold() -> None:
+        while True:  # accept and never answer
+            held.append(await listeners[0].accept())
+
+    nursery.start_soon(hold)
+    url = f"http://127.0.0.1:{port}/api/webhooks/1/wh-secret"
+    sup, dispatcher = await failing_delivery(nursery, tmp_path, url, rest=DiscordRest(timeout=0.2))
+    await until(lambda: dispatcher.health().disconnects >= 1)
+    health = dispatcher.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "no answer from 127.0.0.1 in time (read)"
+    await sup.stop()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
+import httpx
 import trio
 from fakes.helix import FakeHelix
 
 from actors import Actor
+from actors.connection import ConnectionState
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, StateStore
@@ -258,3 +261,119 @@ async def test_hostile_helix_answers_are_counted_rejections_not_crashes(
     await until(lambda: monitor.error is None)  # the next real answer is read again
     await sup.stop()
     await helix.aclose()
+
+
+# --- health on the shared lifecycle: refused, DNS, HTTP 401/5xx, silent server ---------------
+
+
+def helix_via(transport: httpx.AsyncBaseTransport, **kw: Any) -> HelixClient:
+    return HelixClient(
+        client_id="client-id",
+        client_secret="client-secret",
+        helix_base="https://api.twitch.tv/helix",
+        oauth_base="https://id.twitch.tv/oauth2",
+        transport=transport,
+        **kw,
+    )
+
+
+def answering(streams_status: int) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        body = {"error": "x", "status": streams_status, "message": "fake answer"}
+        return httpx.Response(streams_status, json=body)
+
+    return httpx.MockTransport(answer)
+
+
+async def polling(nursery: trio.Nursery, tmp_path: Path, helix: HelixClient) -> LiveMonitor:
+    _sup, monitor = await tree(nursery, tmp_path, helix, streamers=["daniel"])
+    monitor.autopoll = True
+    monitor.poll_seconds = 0.05
+    monitor.lifecycle.backoff = Backoff(initial=0.05, maximum=0.1, jitter=0)
+    monitor.lifecycle.person_backoff = Backoff(initial=0.05, maximum=0.1, jitter=0)
+    monitor.nursery.start_soon(monitor.run)
+    return monitor
+
+
+async def test_refused_helix_reads_reconnecting_then_recovers(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeHelix = await nursery.start(FakeHelix().serve)
+    helix = HelixClient(
+        client_id="client-id",
+        client_secret="client-secret",
+        helix_base="http://127.0.0.1:9/helix",
+        oauth_base="http://127.0.0.1:9/oauth2",
+    )
+    monitor = await polling(nursery, tmp_path, helix)
+    await until(lambda: monitor.health().connect_failures >= 2)
+    health = monitor.health()
+    assert health.state is ConnectionState.RECONNECTING and health.failing
+    assert health.last_error == "connection refused by 127.0.0.1"
+    assert monitor.snapshot()["status"] == "error"
+    # The API comes back: the next scan succeeds and the health says so.
+    helix._helix_base, helix._oauth_base = fake.helix_base, fake.oauth_base
+    await until(lambda: monitor.health().state is ConnectionState.CONNECTED)
+    assert monitor.health().error is None and monitor.snapshot()["error"] is None
+
+
+async def test_dns_failure_names_the_helix_host(nursery: trio.Nursery, tmp_path: Path) -> None:
+    def no_dns(request: httpx.Request) -> httpx.Response:
+        try:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        except socket.gaierror as exc:
+            raise httpx.ConnectError("name resolution", request=request) from exc
+
+    monitor = await polling(nursery, tmp_path, helix_via(httpx.MockTransport(no_dns)))
+    await until(lambda: monitor.health().connect_failures >= 1)
+    assert monitor.health().last_error == "DNS lookup failed for id.twitch.tv"
+
+
+async def test_helix_401_needs_a_person(nursery: trio.Nursery, tmp_path: Path) -> None:
+    monitor = await polling(nursery, tmp_path, helix_via(answering(401)))
+    await until(lambda: monitor.health().state is ConnectionState.FAILED)
+    health = monitor.health()
+    assert health.last_error == "HTTP 401 from api.twitch.tv: fake answer"
+    assert monitor.snapshot()["status"] == "error"
+
+
+async def test_refused_app_credentials_need_a_person(nursery: trio.Nursery, tmp_path: Path) -> None:
+    fake: FakeHelix = await nursery.start(FakeHelix(client_secret="other").serve)
+    monitor = await polling(nursery, tmp_path, client(fake))
+    await until(lambda: monitor.health().state is ConnectionState.FAILED)
+    assert monitor.health().last_error == "HTTP 400 from 127.0.0.1: invalid client"
+
+
+async def test_helix_5xx_is_retried_with_backoff(nursery: trio.Nursery, tmp_path: Path) -> None:
+    monitor = await polling(nursery, tmp_path, helix_via(answering(503)))
+    await until(lambda: monitor.health().connect_failures >= 3)
+    health = monitor.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "HTTP 503 from api.twitch.tv: fake answer"
+    assert monitor.poll_failures >= 3
+
+
+async def test_silent_helix_is_a_timeout(nursery: trio.Nursery, tmp_path: Path) -> None:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    held: list[trio.SocketStream] = []
+
+    async def hold() -> None:
+        while True:  # accept and never answer
+            held.append(await listeners[0].accept())
+
+    nursery.start_soon(hold)
+    helix = HelixClient(
+        client_id="client-id",
+        client_secret="client-secret",
+        helix_base=f"http://127.0.0.1:{port}/helix",
+        oauth_base=f"http://127.0.0.1:{port}/oauth2",
+        timeout=0.2,
+    )
+    monitor = await polling(nursery, tmp_path, helix)
+    await until(lambda: monitor.health().connect_failures >= 1)
+    health = monitor.health()
+    assert health.state is ConnectionState.RECONNECTING
+    assert health.last_error == "no answer from 127.0.0.1 in time (read)"
