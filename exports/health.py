@@ -64,6 +64,8 @@ class ComponentHealth:
     restarts: int = 0
     last_error: str | None = None
     health: ConnectionHealth | None = None
+    handled: int = 0  # messages the actor handled
+    mailbox_depth: int = 0  # messages waiting: a backlog shows here first
 
     @property
     def name(self) -> str:
@@ -110,6 +112,8 @@ def components(tree: Iterable[Mapping[str, Any]]) -> tuple[ComponentHealth, ...]
                 restarts=row.get("restarts", 0),
                 last_error=row.get("last_error"),
                 health=health if isinstance(health, ConnectionHealth) else None,
+                handled=row.get("handled", 0),
+                mailbox_depth=(row.get("mailbox") or {}).get("depth", 0),
             )
         )
     return tuple(out)
@@ -175,6 +179,8 @@ def _component_json(c: ComponentHealth) -> dict[str, Any]:
         "state": c.tree_state,
         "restarts": c.restarts,
         "last_error": c.last_error,
+        "handled": c.handled,
+        "mailbox_depth": c.mailbox_depth,
     }
     if c.health is not None:
         row["health"] = health_json(c.health)

@@ -155,7 +155,7 @@ def build_app(
         register_clip_routes(app, lambda: root.lookup("clips/jobs"), lambda: root.lookup("store"))
 
     async def status(_request: Request) -> Response:
-        body = status_report(root.tree()).body(version=version)
+        body = status_report(root.tree(details=False)).body(version=version)
         body.update(
             instance=instance,
             pid=os.getpid(),
@@ -171,7 +171,7 @@ def build_app(
         )
 
     async def readyz(_request: Request) -> Response:
-        report = status_report(root.tree())
+        report = status_report(root.tree(details=False))
         body = {
             "status": report.status,
             "degraded": [{"path": c.path, "reason": c.reason} for c in report.degraded],

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
+import orjson
 import structlog
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -111,7 +111,7 @@ def json_response(
     after_send: Callable[[], None] | None = None,
 ) -> Response:
     """A JSON response (UTF-8, compact, keys sorted so output is stable)."""
-    body = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    body = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return Response(status=status, body=body, headers=dict(headers or {}), after_send=after_send)
 
 

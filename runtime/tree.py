@@ -308,7 +308,7 @@ def _watch_and_discord(
                     admin_user_ids=discord.admin_user_ids,
                     gateway_url=discord.gateway_url or DEFAULT_GATEWAY_URL,
                     api_base=api_base,
-                    health=lambda: status_report(root().tree()),
+                    health=lambda: status_report(root().tree(details=False)),
                     admin_channel_id=discord.admin_channel_id,
                     alert_after=discord.alert_after_seconds,
                 ),

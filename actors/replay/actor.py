@@ -19,11 +19,13 @@ the last save and a crash are sent again, and the engine drops them as already s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import apsw
@@ -86,10 +88,8 @@ class ReplayChat(Actor):
 
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
-        data = await trio.to_thread.run_sync(self.file.read_bytes)
-        self._lines = data.decode("utf-8").splitlines()
-        self._span = _span(self._lines)
-        digest = hashlib.sha256(data).hexdigest()
+        log = await trio.to_thread.run_sync(_read_log, self.file)
+        self._entries, self._span, digest = log.entries, log.span, log.digest
         saved = None
         if self._store is not None:
             creator_id = self.creator_id
@@ -139,17 +139,16 @@ class ReplayChat(Actor):
             shift = (pass_number - 1) * self._span
             played = self.messages
             previous: datetime | None = None
-            for number, line in enumerate(self._lines[start:], start=start + 1):
-                if is_skippable(line):
+            for number, parsed in enumerate(self._entries[start:], start=start + 1):
+                if parsed is None:  # blank or a comment
                     self.position = attrs.evolve(self.position, lines_done=number)
                     continue
-                try:
-                    fields = parse_chatlog_line(line)
-                except ChatlogError as exc:
+                if isinstance(parsed, str):
                     self.rejected += 1
-                    self.log.warning("replay line rejected", line=number, error=str(exc))
+                    self.log.warning("replay line rejected", line=number, error=parsed)
                     self.position = attrs.evolve(self.position, lines_done=number)
                     continue
+                fields = dict(parsed)  # the parsed line is shared by every replay of the file
                 recorded = fields["sent_at"]
                 if previous is not None:
                     gap = (recorded - previous).total_seconds() / self.speed
@@ -209,14 +208,37 @@ class ReplayChat(Actor):
         }
 
 
-def _span(lines: list[str]) -> timedelta:
-    """How far one pass moves the recorded clock: the log's first to last time, plus a second."""
-    times = []
-    for line in lines:
-        if is_skippable(line):
-            continue
-        try:
-            times.append(parse_chatlog_line(line)["sent_at"])
-        except ChatlogError:
-            continue
-    return (max(times) - min(times) if times else timedelta(0)) + timedelta(seconds=1)
+@attrs.frozen(kw_only=True)
+class _ChatLog:
+    """A chat log file as the replay plays it: each line parsed (its fields; None for a blank
+    line or a comment; the error text of a bad line), the span of one pass, the digest."""
+
+    entries: tuple[Mapping[str, Any] | str | None, ...]
+    span: timedelta
+    digest: str
+
+
+def _read_log(path: Path) -> _ChatLog:
+    """The log at `path`, read once for every replay of the same unchanged file (a thousand
+    creators replaying one example share its lines instead of a copy each)."""
+    stat = path.stat()
+    return _read_log_version(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_log_version(path: Path, _mtime_ns: int, _size: int) -> _ChatLog:
+    data = path.read_bytes()
+    entries = tuple(_parse(line) for line in data.decode("utf-8").splitlines())
+    times = [e["sent_at"] for e in entries if isinstance(e, Mapping)]
+    # One pass moves the recorded clock by the log's first to last time, plus a second.
+    span = (max(times) - min(times) if times else timedelta(0)) + timedelta(seconds=1)
+    return _ChatLog(entries=entries, span=span, digest=hashlib.sha256(data).hexdigest())
+
+
+def _parse(line: str) -> Mapping[str, Any] | str | None:
+    if is_skippable(line):
+        return None
+    try:
+        return MappingProxyType(parse_chatlog_line(line))
+    except ChatlogError as exc:
+        return str(exc)

@@ -33,6 +33,8 @@ moderator < broadcaster; a chatter holds the highest level of their roles.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -313,8 +315,18 @@ class TriggerRules:
     def from_config(
         cls, creator: CreatorConfig, *, self_logins: Iterable[str] = ()
     ) -> TriggerRules:
-        """Compile `creator`'s enabled triggers; messages from `self_logins` will be ignored."""
-        return cls(creator.id, creator.triggers, self_logins=self_logins)
+        """Compile `creator`'s enabled triggers; messages from `self_logins` will be ignored.
+
+        Creators with equal triggers share one compilation (a thousand creators running the
+        same example compile it once): the compiled parts are never changed after `__init__`,
+        so each creator gets a shallow copy naming it.
+        """
+        template = _compiled(tuple(creator.triggers), frozenset(self_logins))
+        if template.creator_id == creator.id:
+            return template
+        rules = copy.copy(template)
+        rules.creator_id = creator.id
+        return rules
 
     def is_self(self, event: ChatEvent) -> bool:
         """Whether the message comes from one of the bot's own logins (never acted upon)."""
@@ -425,3 +437,8 @@ class TriggerRules:
             if entries:
                 for entry in entries:
                     found.append((entry, detail))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(triggers: tuple[TriggerConfig, ...], self_logins: frozenset[str]) -> TriggerRules:
+    return TriggerRules("", triggers, self_logins=self_logins)

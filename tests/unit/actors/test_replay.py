@@ -217,3 +217,36 @@ async def test_each_pass_of_a_looping_replay_has_its_own_message_ids(
         "rp-1#3",
     ]
     await root.stop()
+
+
+def test_replays_of_one_unchanged_log_share_its_parsed_lines(tmp_path: Path) -> None:
+    import os
+
+    from actors.replay.actor import _read_log
+
+    log = tmp_path / "chat.jsonl"
+
+    def line(message_id: str, at: str) -> str:
+        return json.dumps(
+            {"platform": "replay", "channel": "c", "message_id": message_id, "user_id": "1",
+             "login": "ann", "display_name": "Ann", "text": "hi", "sent_at": at, "roles": [],
+             "raw_type": "PRIVMSG"}
+        )  # fmt: skip
+
+    log.write_text(
+        line("a", "2026-11-21T18:00:00Z") + "\n\n" + line("b", "2026-11-21T18:00:09Z")
+        + "\nnot json\n",
+        "utf-8",
+    )  # fmt: skip
+    first, second = _read_log(log), _read_log(log)
+    assert first is second  # a thousand creators, one copy
+    assert [type(e).__name__ for e in first.entries] == [
+        "mappingproxy",
+        "NoneType",
+        "mappingproxy",
+        "str",
+    ]
+    assert first.span.total_seconds() == 10  # 9 s between the lines, plus a second
+    log.write_text(log.read_text("utf-8") + "\n", "utf-8")
+    os.utime(log, ns=(1, 1))
+    assert _read_log(log) is not first  # a changed file is read again

@@ -136,3 +136,23 @@ def test_many_literal_hits_in_one_line_still_find_every_trigger(rules, event, tr
     compiled = rules([trig("a", "a", kind="keyword"), trig("z", r"zz+top", kind="regex")])
 
     assert [m.trigger.id for m in compiled.match(event("a " * 100 + "zzztop"))] == ["a", "z"]
+
+
+def test_creators_with_equal_triggers_share_one_compilation_under_their_own_ids() -> None:
+    import attrs
+
+    from actors.triggers.rules import TriggerRules
+    from config.models import CreatorConfig, TriggerConfig
+
+    triggers = (
+        TriggerConfig(id="ping", pattern="!ping", response="pong"),
+        TriggerConfig(id="gg", kind="keyword", pattern="gg", response="gg!"),
+    )
+    first = CreatorConfig(id="daniel", display_name="Daniel", triggers=triggers)
+    second = attrs.evolve(first, id="mia", display_name="Mia")
+    other = attrs.evolve(first, id="zed", triggers=triggers[:1])
+    a, b, c = (TriggerRules.from_config(x) for x in (first, second, other))
+    assert (a.creator_id, b.creator_id, c.creator_id) == ("daniel", "mia", "zed")
+    assert a._scans is b._scans and a._commands_folded is b._commands_folded  # compiled once
+    assert c._scans is not a._scans  # other triggers: their own compilation
+    assert [t.id for t in b.triggers] == ["ping", "gg"]
