@@ -370,6 +370,30 @@ def _views(
     return tuple(out)
 
 
+def _top_balances(
+    conn: apsw.Connection,
+    cache: dict[str, dict[Any, Any]] | None,
+    creators: frozenset[str] | None,
+) -> list[tuple[str, loyalty.Balance]]:
+    """Every creator's top balances, rereading only `creators` when the cache has the rest."""
+    tops: dict[str, list[tuple[str, loyalty.Balance]]] | None = None
+    if cache is not None:
+        tops = cache.get("points_top")  # type: ignore[assignment]
+    if tops is None or creators is None:
+        tops = {}
+        for row in loyalty.top_per_creator(conn, POINTS_TOP):
+            tops.setdefault(row[0], []).append(row)
+    else:
+        fresh = loyalty.top_for_creators(conn, sorted(creators), POINTS_TOP)
+        for creator in creators:
+            tops.pop(creator, None)
+        for row in fresh:
+            tops.setdefault(row[0], []).append(row)
+    if cache is not None:
+        cache["points_top"] = tops  # type: ignore[assignment]
+    return [row for creator in sorted(tops) for row in tops[creator]]
+
+
 def read_store(
     conn: apsw.Connection,
     names: Mapping[str, str],
@@ -377,12 +401,16 @@ def read_store(
     files: Collection[str] | None = None,
     *,
     cache: dict[str, dict[Any, Any]] | None = None,
+    points_creators: frozenset[str] | None = None,
 ) -> StoreData:
     """Read the exported state in one read transaction (a consistent snapshot).
 
     With `files`, only the tables those export files need are read (the rest stays empty);
     one query per table, whatever the number of polls and scoreboards. `cache` (owned by the
     caller, always used with the same `names`) keeps the views of the last read.
+    With `cache` and `points_creators`, only those creators' top balances are read again (the
+    others' come from the cache): points change with every chat message, and a publish then
+    costs what changed, not every creator's leaderboard.
     """
     want = DB_FILES if files is None else files
     conn.execute("BEGIN")
@@ -401,7 +429,9 @@ def read_store(
             else None
         )
         deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
-        balance_rows = loyalty.top_per_creator(conn, POINTS_TOP) if "points.json" in want else None
+        balance_rows = (
+            _top_balances(conn, cache, points_creators) if "points.json" in want else None
+        )
         quote_rows = quotes.list_quotes(conn) if "quotes.json" in want else None
         giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
     finally:
@@ -795,7 +825,7 @@ class SnapshotPublisher(Actor):
         heartbeat_seconds: float = 10.0,
         store: Callable[[], ActorRef] | None = None,
         debounce_seconds: float = 0.25,
-        min_interval_seconds: float = 0.5,
+        min_interval_seconds: float = 1.0,
         signal_limit: int = 200,
         full_refresh_seconds: float = 300.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -828,6 +858,8 @@ class SnapshotPublisher(Actor):
         self._bytes: dict[str, bytes] = {}  # last prepared bytes of each tree file
         self._built: dict[str, _Built] = {}
         self._views: dict[str, dict[Any, Any]] = {}  # read_store's cache of row views
+        # Creators whose points changed since the last publish (None: unknown, read them all).
+        self._points_scope: set[str] | None = None
         # The tree inputs that rarely change, kept between publishes (views are immutable).
         self._creator_views = tuple(
             CreatorView(
@@ -916,7 +948,14 @@ class SnapshotPublisher(Actor):
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, Changed):
-            self._pending |= files_for_topic(message.topic)
+            files = files_for_topic(message.topic)
+            self._pending |= files
+            if "points.json" in files and self._points_scope is not None:
+                # Per creator: the next publish rereads only these creators' top lists.
+                if message.creators is None:
+                    self._points_scope = None
+                else:
+                    self._points_scope |= message.creators
             self._dirty.set()  # even with no database file: tree files may show the change
             return None
         if isinstance(message, PublishNow):
@@ -946,6 +985,9 @@ class SnapshotPublisher(Actor):
                 full = True
             full = full or self._full_due
             pending, self._pending = self._pending, set()
+            known = self._points_scope
+            scope = None if full or known is None else frozenset(known)
+            self._points_scope = set()
             heartbeat = (tree_files or verify_database) and not full and not pending & DB_FILES
             if tree_files or full:
                 pending |= TREE_FILES
@@ -957,6 +999,7 @@ class SnapshotPublisher(Actor):
                     full,
                     heartbeat,
                     frozenset(pending),
+                    scope,
                     tree,
                     now,
                     limiter=self._limiter,
@@ -964,6 +1007,7 @@ class SnapshotPublisher(Actor):
                 )
             except BaseException:
                 self._pending |= pending  # not published: keep them for the next attempt
+                self._points_scope = None
                 raise
             result = outcome.result
             self._pending |= outcome.redo
@@ -997,6 +1041,7 @@ class SnapshotPublisher(Actor):
         full: bool,
         heartbeat: bool,
         pending: frozenset[str],
+        points_scope: frozenset[str] | None,
         tree: TreeInputs | None,
         now: datetime,
     ) -> _Outcome:
@@ -1009,6 +1054,7 @@ class SnapshotPublisher(Actor):
             # last read makes every database file suspect.
             if data_version(conn) != self._data_version:
                 pending = pending | DB_FILES
+                points_scope = None
         if full:
             assert tree is not None
             version = data_version(conn)  # before the read: later commits will differ
@@ -1027,7 +1073,14 @@ class SnapshotPublisher(Actor):
                 # came with no `Changed` at all. A commit whose `Changed` was lost while
                 # another topic was read is caught by the periodic full refresh.
                 version = data_version(conn)
-                data = read_store(conn, self._names, self._limit, dirty, cache=self._views)
+                data = read_store(
+                    conn,
+                    self._names,
+                    self._limit,
+                    dirty,
+                    cache=self._views,
+                    points_creators=points_scope,
+                )
                 self._data_version = version
             prepared = {}
             for path in sorted(pending & TREE_FILES):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,9 +75,26 @@ class WriteResult:
 
 @attrs.frozen(kw_only=True)
 class Changed:
-    """Told to subscribers after a committed write."""
+    """Told to subscribers after a committed write: its `topic`, and the creators whose state
+    it changed (`None`: unknown, or not a creator's state), so a file made per creator is
+    rebuilt for those creators only."""
 
     topic: str
+    creators: frozenset[str] | None = None
+
+
+def _creators_of(ops: Iterable[Operation]) -> frozenset[str] | None:
+    """The creators typed commands name (`creator_id`), or None when an operation names none
+    (a plain function, or a command that is not a creator's)."""
+    found = set()
+    for op in ops:
+        if not getattr(op, "touches_exports", True):
+            continue
+        creator = getattr(op, "creator_id", None)
+        if not isinstance(creator, str):
+            return None
+        found.add(creator)
+    return frozenset(found)
 
 
 class WriterThread:
@@ -203,8 +220,15 @@ class StateStore(Actor):
         for w in writes:
             replies.append(results[at : at + len(w.ops)])
             at += len(w.ops)
-        for topic in dict.fromkeys(w.topic for w in writes):
-            self._notify(topic)
+        topics: dict[str, frozenset[str] | None] = {}
+        for w in writes:
+            creators = _creators_of(w.ops)
+            if w.topic in topics:
+                known = topics[w.topic]
+                creators = None if known is None or creators is None else known | creators
+            topics[w.topic] = creators
+        for topic, creators in topics.items():
+            self._notify(topic, creators)
         return replies
 
     async def handle(self, message: Any) -> Any:
@@ -215,7 +239,7 @@ class StateStore(Actor):
             self.commits += 1
             results = [WriteResult(value=o.value, error=o.error) for o in outcomes]
             self.failed_ops += sum(1 for r in results if r.error is not None)
-            self._notify(message.topic)
+            self._notify(message.topic, _creators_of(message.ops))
             return results
         if isinstance(message, Read):
             db, thread = self._db, self._thread
@@ -229,10 +253,10 @@ class StateStore(Actor):
                 raise ReplyError(exc) from exc
         raise TypeError(f"StateStore takes Write or Read, got {type(message).__name__}")
 
-    def _notify(self, topic: str) -> None:
+    def _notify(self, topic: str, creators: frozenset[str] | None = None) -> None:
         for subscriber in self._subscribers:
             try:
-                subscriber().cast(Changed(topic=topic))
+                subscriber().cast(Changed(topic=topic, creators=creators))
             except (MailboxFull, KeyError, ActorFailed, TypeError):
                 # A full mailbox already holds a pending Changed; a subscriber that is gone
                 # or misnamed must never make the only writer crash.

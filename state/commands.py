@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import apsw
 import attrs
@@ -80,7 +80,14 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class Command:
-    """A write the store runs in its transaction; `run` returns the reply value."""
+    """A write the store runs in its transaction; `run` returns the reply value.
+
+    A command that changes a creator's exported state names it in `creator_id` (the store
+    tells the publisher which creators changed); one that changes no exported state says so
+    with `touches_exports = False`.
+    """
+
+    touches_exports: ClassVar[bool] = True
 
     def run(self, conn: apsw.Connection) -> Any:
         """Apply the change on `conn` (inside the store's transaction)."""
@@ -131,6 +138,12 @@ class AppendSignals(Command):
 
     rows: tuple[SignalRow, ...] = attrs.field(converter=tuple)
 
+    @property
+    def creator_id(self) -> str | None:
+        """The creator of every row (a trigger engine's flush), else None."""
+        creators = {r.creator_id for r in self.rows}
+        return creators.pop() if len(creators) == 1 else None
+
     def run(self, conn: apsw.Connection) -> int:
         if not self.rows:
             return 0
@@ -159,6 +172,8 @@ class SetCooldowns(Command):
     """Persist cooldown expiries (scope -> Unix ms) so they survive a restart, and the ids of
     the messages handled so far (`seen`), in the transaction of what they changed."""
 
+    touches_exports: ClassVar[bool] = False
+
     expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple)
     seen: MarkSeen | None = None
 
@@ -173,6 +188,8 @@ class SetCooldowns(Command):
 class MarkSeen(Command):
     """Remember message ids (`(platform, message_id)` pairs) of `scope` as applied; with
     `prune_before`, forget the scope's ids older than that (ms) beyond its newest `keep_last`."""
+
+    touches_exports: ClassVar[bool] = False
 
     scope: str
     keys: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
@@ -519,6 +536,10 @@ class Paid(Command):
 
     cost: SpendPoints
     then: Command | None = None
+
+    @property
+    def creator_id(self) -> str:
+        return self.cost.creator_id
 
     def run(self, conn: apsw.Connection) -> tuple[Balance, Any]:
         balance = self.cost.run(conn)

@@ -8,6 +8,8 @@ nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import apsw
 import attrs
 
@@ -179,6 +181,21 @@ def top(conn: apsw.Connection, creator_id: str, limit: int) -> list[Balance]:
         (creator_id, limit),
     )
     return [_balance(r) for r in rows]
+
+
+def top_for_creators(
+    conn: apsw.Connection, creators: Sequence[str], limit: int
+) -> list[tuple[str, Balance]]:
+    """`top_per_creator` for these creators only (the ones whose balances changed)."""
+    out: list[tuple[str, Balance]] = []
+    for creator_id in creators:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM points_balances WHERE creator_id = ? AND balance > 0 "
+            "ORDER BY balance DESC, display_name, platform, viewer_key LIMIT ?",
+            (creator_id, limit),
+        )
+        out.extend((creator_id, _balance(r)) for r in rows)
+    return out
 
 
 def top_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[str, Balance]]:

@@ -544,3 +544,52 @@ def test_scrub_fast_path_and_canonical_bytes_match_the_reference() -> None:
         document = {"body": value}
         reference = json.dumps(scrub(document, [SECRET, PLAIN]), sort_keys=True)
         assert json.dumps(scrub_document(document, [SECRET, PLAIN]), sort_keys=True) == reference
+
+
+async def test_points_of_the_creators_named_by_changed_are_reread_and_equal_a_full_build(
+    setup: Any, database: Path
+) -> None:
+    from state import loyalty
+
+    pub, clock, _tree, root = setup
+
+    def grant(creator: str, viewer: str, amount: int) -> None:
+        with writing(database) as conn:
+            loyalty.add(
+                conn,
+                creator_id=creator,
+                viewer=loyalty.Viewer(
+                    platform="twitch", viewer_key=f"k-{viewer}", login=viewer, display_name=viewer
+                ),
+                amount=amount,
+                now=ms(clock.now),
+            )
+
+    for n, c in enumerate(CREATORS):
+        grant(c.id, "ann", 10 + n)
+        grant(c.id, "bob", 5)
+    clock.advance()
+    await pub.handle(Changed(topic="points"))  # creators unknown: every leaderboard is read
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    reads: list[tuple[str, ...]] = []
+    real = loyalty.top_for_creators
+
+    def counting(conn: Any, creators: Any, limit: int) -> Any:
+        reads.append(tuple(creators))
+        return real(conn, creators, limit)
+
+    loyalty.top_for_creators = counting  # type: ignore[assignment]
+    try:
+        clock.advance()
+        grant("mira", "bob", 100)  # bob overtakes ann on mira's board only
+        await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+        await pub.publish()
+    finally:
+        loyalty.top_for_creators = real  # type: ignore[assignment]
+    assert reads == [("mira",)]  # one creator reread, not all three
+    assert files(root) == full_build(pub)
+    mira = [
+        c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
+    ]
+    assert [e["display_name"] for e in mira[0]["entries"]][:2] == ["bob", "ann"]

@@ -228,3 +228,14 @@ async def test_snapshots_taken_during_batches_never_touch_the_writing_connection
     assert tree["root/store"]["detail"]["writes"] == 1 + len(keys)
     assert tree["root/store"]["detail"]["file_size"] > 0
     await root.stop()
+
+
+def test_a_write_names_the_creators_its_commands_change() -> None:
+    from actors.store import _creators_of
+    from state.commands import GrantPoints, MarkSeen, SetCooldowns
+
+    grant = GrantPoints(creator_id="daniel", grants=())
+    seen = MarkSeen(scope="daniel", keys=(("twitch", "m1"),), now=1)
+    assert _creators_of([grant, SetCooldowns(expiries=(), seen=seen)]) == {"daniel"}
+    assert _creators_of([SetCooldowns(expiries=())]) == frozenset()  # no exported state
+    assert _creators_of([grant, lambda conn: None]) is None  # a function: unknown
