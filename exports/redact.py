@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 __all__ = ["MASK", "MIN_SECRET_LENGTH", "pseudonymize", "redact_text", "scrub", "scrub_document"]
 
 MASK = "[redacted]"
@@ -128,7 +130,10 @@ _TOKEN_MIDDLE_RE = re.compile(r"\.[a-z0-9_-]{6,7}\.", re.IGNORECASE)
 
 
 def _json_fragment(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+    try:
+        return orjson.dumps(text)[1:-1].decode("utf-8")
+    except orjson.JSONEncodeError:  # a lone surrogate: json can still write it escaped
+        return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def _certainly_clean(obj: Any, known: tuple[str, ...]) -> bool:
@@ -142,7 +147,7 @@ def _certainly_clean(obj: Any, known: tuple[str, ...]) -> bool:
     Keys are in the text too: they can only make this answer False (then the full walk runs).
     """
     try:
-        text = json.dumps(obj, ensure_ascii=False, check_circular=False)
+        text = orjson.dumps(obj).decode("utf-8")
     except (TypeError, ValueError, RecursionError):
         return False  # not plain JSON: let the full walk (and the canonical check) see it
     if any(_json_fragment(secret) in text for secret in known):
