@@ -169,8 +169,28 @@ async def test_unknown_path_is_404(client: httpx.AsyncClient) -> None:
 async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
     response = await client.put("/clips/7", headers=_auth())
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET"
-    assert (await client.post("/status")).headers["allow"] == "GET"
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
+    assert response.json() == {"error": "method not allowed", "status": 405}
+    assert (await client.post("/status")).headers["allow"] == "GET, HEAD"
+
+
+async def test_head_is_answered_by_the_get_route_without_a_body(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.head("/status")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == JSON_CONTENT_TYPE
+    assert response.content == b""
+    # The GET route's token applies to HEAD as well.
+    assert (await client.head("/clips/1")).status_code == 401
+    assert (await client.head("/clips/1", headers=_auth())).status_code == 200
+
+
+async def test_trailing_slash_is_404_not_a_redirect(client: httpx.AsyncClient) -> None:
+    response = await client.get("/status/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not found", "status": 404}
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_oversize_body_is_413(client: httpx.AsyncClient) -> None:
