@@ -10,8 +10,8 @@ import apsw
 
 from actors import ActorFailed, ActorRef, CallTimeout
 from actors.clips.messages import ClipAccepted, ClipRejected, RequestClip
+from actors.http_routes import BadRequest, HttpError, Request, Response, RouteTable, json_response
 from actors.store import Read
-from runtime.http import BadRequest, HttpApp, HttpError, Request, Response, json_response
 from state import clips as clip_state
 from state.errors import RecordNotFound
 from state.timeutil import iso_ms
@@ -36,7 +36,7 @@ def clip_json(clip: clip_state.Clip) -> dict[str, Any]:
 
 
 def register_clip_routes(
-    app: HttpApp,
+    app: RouteTable,
     clips_ref_getter: Callable[[], ActorRef],
     store_ref_getter: Callable[[], ActorRef],
 ) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from actors import ActorRef
+from actors.http_routes import Request, Response, RouteTable, json_response
 from actors.twitch.eventsub import (
     EventSubRejected,
     MessageIdCache,
@@ -32,7 +33,6 @@ from actors.twitch.eventsub import (
     to_stream_event,
     verify_webhook,
 )
-from runtime.http import HttpApp, Request, Response, json_response
 
 __all__ = ["WebhookStats", "register_watch_routes"]
 
@@ -79,7 +79,7 @@ def _respond(answer: tuple[int, str, bytes]) -> Response:
 
 
 def register_watch_routes(
-    app: HttpApp,
+    app: RouteTable,
     monitor: Callable[[], ActorRef],
     secret: str | bytes,
     *,

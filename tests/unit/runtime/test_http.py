@@ -169,8 +169,28 @@ async def test_unknown_path_is_404(client: httpx.AsyncClient) -> None:
 async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
     response = await client.put("/clips/7", headers=_auth())
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET"
-    assert (await client.post("/status")).headers["allow"] == "GET"
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
+    assert response.json() == {"error": "method not allowed", "status": 405}
+    assert (await client.post("/status")).headers["allow"] == "GET, HEAD"
+
+
+async def test_head_is_answered_by_the_get_route_without_a_body(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.head("/status")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == JSON_CONTENT_TYPE
+    assert response.content == b""
+    # The GET route's token applies to HEAD as well.
+    assert (await client.head("/clips/1")).status_code == 401
+    assert (await client.head("/clips/1", headers=_auth())).status_code == 200
+
+
+async def test_trailing_slash_is_404_not_a_redirect(client: httpx.AsyncClient) -> None:
+    response = await client.get("/status/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not found", "status": 404}
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_oversize_body_is_413(client: httpx.AsyncClient) -> None:
@@ -295,3 +315,48 @@ async def test_hostile_json_bodies_are_400_not_500(nursery: trio.Nursery, conten
         response = await http_client.post("/echo", content=content)
     assert response.status_code == 400
     assert "JSON" in response.json()["error"]
+
+
+async def test_repeated_headers_reach_the_handler_joined(nursery: trio.Nursery) -> None:
+    seen: list[Request] = []
+
+    async def record(request: Request) -> Response:
+        seen.append(request)
+        return json_response({})
+
+    app = HttpApp(token=None)
+    app.route("POST", "/record", record, auth=False)
+    async with await _start(nursery, app) as http_client:
+        response = await http_client.post(
+            "/record?a=1&b=2&a=3",
+            headers=[("X-Tag", "one"), ("x-tag", "two"), ("Content-Type", "text/plain")],
+            content=b"\x00raw \xffbytes",
+        )
+    assert response.status_code == 200
+    (request,) = seen
+    assert request.headers["x-tag"] == "one, two"
+    assert request.headers["content-type"] == "text/plain"
+    assert request.body == b"\x00raw \xffbytes"  # untouched, as a signature check needs it
+    assert request.query == {"a": "3", "b": "2"}
+    assert request.query_items == (("a", "1"), ("b", "2"), ("a", "3"))
+
+
+async def test_after_send_runs_on_the_trio_thread_once_answered(nursery: trio.Nursery) -> None:
+    done = trio.Event()
+    tokens: list[trio.lowlevel.TrioToken] = []
+
+    def after() -> None:
+        tokens.append(trio.lowlevel.current_trio_token())  # raises outside trio's thread
+        done.set()
+
+    async def answer(_request: Request) -> Response:
+        return json_response({"restarting": True}, status=202, after_send=after)
+
+    app = HttpApp(token=None)
+    app.route("POST", "/answer", answer, auth=False)
+    async with await _start(nursery, app) as http_client:
+        response = await http_client.post("/answer")
+        assert (response.status_code, response.json()) == (202, {"restarting": True})
+        with trio.fail_after(5):
+            await done.wait()
+    assert tokens == [trio.lowlevel.current_trio_token()]
