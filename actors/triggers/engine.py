@@ -113,7 +113,10 @@ class TriggerEngine(Actor):
         pseudonym_key: bytes,
         self_logins: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
-        seen_size: int = 4096,
+        # Message ids kept in memory per platform (and reloaded at start): enough for a
+        # reconnect's or a restart's redeliveries; memory per creator stays bounded (about
+        # 25 KiB per busy platform) however long the process runs.
+        seen_size: int = 256,
     ) -> None:
         self.creator = creator
         self._store = store

@@ -470,8 +470,13 @@ def test_replay_moves_tallies_polls_and_scores(running: Running) -> None:
 
     entry = wait_for(replay_entry, 5, "the replay's triggers counted")
     assert entry["counters"]["messages"] == len(chat_log())
-    keys = {m["key"] for m in read_json(running.exports / "telemetry/rates.json")["metrics"]}
-    assert {"messages.replay", "actions.replay"} <= keys
+    # Written by the same publish, after runtime_snapshot.json (files are replaced one by one).
+    def rates_keys() -> set[str] | None:
+        metrics = read_json(running.exports / "telemetry/rates.json")["metrics"]
+        keys = {m["key"] for m in metrics}
+        return keys if {"messages.replay", "actions.replay"} <= keys else None
+
+    wait_for(rates_keys, 15, "the replay's rates published")
 
 
 def test_a_killed_and_restarted_process_does_not_count_the_replay_again(
