@@ -470,6 +470,7 @@ def test_replay_moves_tallies_polls_and_scores(running: Running) -> None:
 
     entry = wait_for(replay_entry, 5, "the replay's triggers counted")
     assert entry["counters"]["messages"] == len(chat_log())
+
     # Written by the same publish, after runtime_snapshot.json (files are replaced one by one).
     def rates_keys() -> set[str] | None:
         metrics = read_json(running.exports / "telemetry/rates.json")["metrics"]
