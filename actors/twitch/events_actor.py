@@ -56,7 +56,7 @@ from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
 from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome, events_used
 from actors.twitch import helix
-from actors.twitch.eventsub import to_channel_event
+from actors.twitch.eventsub import shared_chat_source, to_channel_event
 from actors.twitch.eventsub_ws import (
     DEFAULT_URL,
     KEEPALIVE_GRACE,
@@ -222,6 +222,7 @@ class TwitchEvents(Actor):
         self.reward_warnings: list[str] = []
         self.sent = 0
         self.own_messages = 0
+        self.shared_chat_skipped = 0
         self._sent_ids = RecentKeys(1000)
         self.dropped = 0
         self.dropped_reasons: Counter[str] = Counter()
@@ -525,6 +526,10 @@ class TwitchEvents(Actor):
 
     async def _notification(self, notified: Notified) -> None:
         frame = notified.frame
+        if shared_chat_source(frame) is not None:
+            # Another channel's chat in a Shared Chat session: not this channel's to act on.
+            self.shared_chat_skipped += 1
+            return
         try:
             event = to_channel_event(frame)
         except ValueError as exc:
@@ -966,6 +971,7 @@ class TwitchEvents(Actor):
             "reward_warnings": list(self.reward_warnings),
             "sent": self.sent,
             "own_messages": self.own_messages,
+            "shared_chat_skipped": self.shared_chat_skipped,
             "dropped": self.dropped,
             "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
             "last_event_at": self.last_event_at,

@@ -523,34 +523,43 @@ async def test_rewards_are_updated_and_ours_that_left_the_config_disabled_across
 # ------------------------------------------------------------------ chat over EventSub
 
 
+def chat(message_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    """A `channel.chat.message` event in daniel's channel from the viewer Fan."""
+    return {
+        **BROADCASTER,
+        "chatter_user_id": "77",
+        "chatter_user_login": "fan",
+        "chatter_user_name": "Fan",
+        "message_id": message_id,
+        "message": {"text": text, "fragments": []},
+        "message_type": "text",
+        "badges": [],
+        "cheer": None,
+        "color": "",
+        "reply": None,
+        **extra,
+    }
+
+
+PING = TriggerConfig(id="ping", pattern="!ping", response="pong {user}")
+
+
+def chat_config(*triggers: TriggerConfig) -> CreatorConfig:
+    return CreatorConfig(
+        id="daniel",
+        twitch=TwitchConfig(channel="daniel", transport="eventsub"),
+        triggers=triggers or (PING,),
+    )
+
+
 async def test_chat_over_eventsub_replies_through_helix_and_counts_drops(
     nursery: trio.Nursery, tmp_path: Path
 ):
-    config = CreatorConfig(
-        id="daniel",
-        twitch=TwitchConfig(channel="daniel", transport="eventsub"),
-        triggers=(TriggerConfig(id="ping", pattern="!ping", response="pong {user}"),),
-    )
-    h = await start_harness(nursery, tmp_path, config=config, role="chat")
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
     await wait_for(lambda: h.detail("twitch")["state"] == "connected")
     (sub,) = h.eventsub.enabled()
     assert sub.type == "channel.chat.message"
     assert sub.condition == {"broadcaster_user_id": "1337", "user_id": "4242"}
-
-    def chat(message_id: str, text: str) -> dict[str, Any]:
-        return {
-            **BROADCASTER,
-            "chatter_user_id": "77",
-            "chatter_user_login": "fan",
-            "chatter_user_name": "Fan",
-            "message_id": message_id,
-            "message": {"text": text, "fragments": []},
-            "message_type": "text",
-            "badges": [],
-            "cheer": None,
-            "color": "",
-            "reply": None,
-        }
 
     await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
     await wait_for(lambda: len(h.helix.chat_messages) == 1)
@@ -567,6 +576,28 @@ async def test_chat_over_eventsub_replies_through_helix_and_counts_drops(
     await h.eventsub.notify("channel.chat.message", echo)
     await wait_for(lambda: h.detail("twitch")["own_messages"] == 1)
     assert len(h.helix.chat_messages) == 2
+    await h.root.stop()
+
+
+async def test_shared_chat_messages_from_another_channel_are_skipped_and_counted(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    elsewhere = {
+        "source_broadcaster_user_id": "5555",
+        "source_broadcaster_user_login": "partner",
+        "source_broadcaster_user_name": "Partner",
+        "source_message_id": "p1",
+    }
+    await h.eventsub.notify("channel.chat.message", chat("s1", "!ping", **elsewhere))
+    await wait_for(lambda: h.detail("twitch")["shared_chat_skipped"] == 1)
+    # Our own channel's message in a shared session (source = us) is ours to answer.
+    ours = {**elsewhere, "source_broadcaster_user_id": "1337", "source_message_id": "s2"}
+    await h.eventsub.notify("channel.chat.message", chat("s2", "!ping", **ours))
+    await wait_for(lambda: len(h.helix.chat_messages) == 1)
+    assert h.helix.chat_messages[0]["reply_parent_message_id"] == "s2"
+    assert h.detail("twitch")["messages"] == 1 and h.detail("twitch")["shared_chat_skipped"] == 1
     await h.root.stop()
 
 
