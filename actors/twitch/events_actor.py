@@ -591,9 +591,20 @@ class TwitchEvents(Actor):
         if isinstance(event, RedemptionEvent):
             reward_key = next((k for k, v in self._rewards.items() if v == event.reward_id), None)
             manageable = reward_key is not None
+        # Channel events carry no badges: the broadcaster is the one role known (their own
+        # redemptions, and the stream going on or off), for triggers' `permission`.
+        user_id = getattr(event, "user_id", None)
+        by_broadcaster = isinstance(event, StreamStarted | StreamEnded) or (
+            user_id is not None and user_id == self._broadcaster_id
+        )
         try:
             outcome = await self._triggers().call(
-                ChannelEvent(event=event, reward_key=reward_key, manageable=manageable),
+                ChannelEvent(
+                    event=event,
+                    reward_key=reward_key,
+                    manageable=manageable,
+                    roles=frozenset({"broadcaster"}) if by_broadcaster else frozenset(),
+                ),
                 timeout=30.0,
             )
         except (CallTimeout, ActorFailed) as exc:
@@ -603,7 +614,8 @@ class TwitchEvents(Actor):
         self._telemetry(
             "info",
             f"{outcome.event or event.raw_type}: fired {len(outcome.fired)} trigger(s)"
-            + (f", {len(outcome.failed)} failed" if outcome.failed else ""),
+            + (f", {len(outcome.failed)} failed" if outcome.failed else "")
+            + (f", {len(outcome.blocked)} held by cooldown/permission" if outcome.blocked else ""),
         )
         if isinstance(event, RedemptionEvent) and isinstance(outcome, ChannelEventOutcome):
             if outcome.redemption is not None:

@@ -265,6 +265,29 @@ async def test_a_redemption_fires_its_trigger_and_is_fulfilled(h: Harness):
     assert h.detail()["redemptions"] == {"fulfilled": 1}
 
 
+async def test_a_redemption_held_by_a_user_cooldown_is_refunded_and_not_answered(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    hydrate = attrs.evolve(TRIGGERS[0], cooldown_user=600)
+    h = await start_harness(nursery, tmp_path, config=creator(triggers=(hydrate,)))
+    await wait_for(lambda: h.detail()["state"] == "connected")
+    first = h.helix.redeem(our_reward(h), user_id="9001", login="viewer")
+    again = h.helix.redeem(our_reward(h), user_id="9001", login="viewer")
+    other = h.helix.redeem(our_reward(h), user_id="9002", login="other")
+    for event in (first, again, other):
+        await h.eventsub.notify("channel.channel_points_custom_reward_redemption.add", event)
+    await wait_for(lambda: h.detail()["messages"] == 3)
+    assert await wait_replies(h, 2) == [
+        "Viewer says drink! (1 today)",
+        "Other says drink! (2 today)",
+    ]
+    statuses = [h.helix.redemptions[e["id"]]["status"] for e in (first, again, other)]
+    assert statuses == ["FULFILLED", "CANCELED", "FULFILLED"]
+    assert h.detail()["redemptions"] == {"fulfilled": 2, "refunded": 1}
+    assert await water(h) == 2
+    await h.root.stop()
+
+
 async def test_a_cheer_a_raid_and_a_follow_each_fire_once_and_show_in_the_exports(h: Harness):
     viewer = {"user_id": "77", "user_login": "fan", "user_name": "Fan"}
     await h.eventsub.notify(
