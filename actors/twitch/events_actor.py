@@ -77,6 +77,7 @@ from actors.twitch.eventsub_ws import (
 )
 from actors.twitch.rewards import plan_rewards, reward_settings
 from actors.twitch.user_helix import UserHelix
+from actors.watch.monitor import EventSubCoverage
 from config.models import CreatorConfig
 from supervisors import Backoff
 
@@ -105,6 +106,8 @@ LIMIT_RETRY_SECONDS = 300.0
 #: and at the latest after RETIRE_MAX_SECONDS (Twitch's grace is 30 s).
 RETIRE_QUIET_SECONDS = 0.25
 RETIRE_MAX_SECONDS = 10.0
+#: How long the live monitor leaves a channel unpolled on our word (renewed at a third).
+COVERAGE_LEASE_SECONDS = 300.0
 #: Pages of unfulfilled redemptions read per reward and reconciliation (50 each): a bound
 #: against a server whose cursor never ends.
 MAX_RECONCILE_PAGES = 100
@@ -203,6 +206,8 @@ class TwitchEvents(Actor):
         self._rewards: dict[str, str] = {}  # config id -> reward id (ours)
         self._rewards_synced = False
         self._live: bool | None = None
+        self._covering = False  # the live monitor leaves this channel to us
+        self._coverage_renew_at = math.inf
 
         self.session_id: str | None = None
         self.connections = 0
@@ -245,6 +250,7 @@ class TwitchEvents(Actor):
         await self._seen.preload(self._now())
 
     async def on_stop(self) -> None:
+        self._cover(False, "its EventSub actor stopped")
         with trio.CancelScope(shield=True):
             await self.helix.aclose()
 
@@ -284,11 +290,13 @@ class TwitchEvents(Actor):
         finally:
             self._active = None
             self.session_id = None
+            self._cover(False, "its EventSub link ended")  # said once (no-op after _end_link)
         raise self._link_end or SessionEnded("the EventSub link ended")
 
     def _end_link(self, reason: str, *, min_delay: float = 0.0, needs_person: bool = False) -> None:
         if self._link_done is not None and not self._link_done.is_set():
             self._telemetry("error", reason)
+            self._cover(False, f"its EventSub link ended: {reason}")
             self._link_end = SessionEnded(reason, min_delay=min_delay, needs_person=needs_person)
             self._link_done.set()
 
@@ -349,6 +357,8 @@ class TwitchEvents(Actor):
     async def _watchdog(self) -> None:
         while True:
             now = trio.current_time()
+            if self._covering and now >= self._coverage_renew_at:
+                self._cover(True)
             deadline = math.inf
             for sock in list(self._sockets):
                 if sock.superseded:
@@ -459,6 +469,9 @@ class TwitchEvents(Actor):
             return
         problems = [o.sentence for o in outcomes if not o.active]
         self.lifecycle.mark_connected("; ".join(problems) if problems else None)
+        live_types = {o.spec.type for o in active}
+        if {"stream.online", "stream.offline"} <= live_types:
+            self._cover(True)
         self._telemetry("info", f"EventSub connected: {len(active)} subscriptions")
         if not first_link:
             await self._reconcile()
@@ -518,9 +531,36 @@ class TwitchEvents(Actor):
             )
         self.lifecycle.detail = "; ".join(self.subscription_errors.values())
         self._telemetry("error", self.subscription_errors.get(rev.subscription_type or "", ""))
+        if rev.subscription_type in ("stream.online", "stream.offline"):
+            self._cover(False, self.subscription_errors[rev.subscription_type])
         self.log.error(
             "eventsub subscription revoked", type=rev.subscription_type, status=rev.status
         )
+
+    def _cover(self, covered: bool, reason: str | None = None) -> None:
+        """Tell the live monitor whether this session reports the channel's stream.online and
+        stream.offline (then it stops polling Helix for it), renewing the lease; a loss is
+        said once, with the reason, and polling resumes."""
+        if self._monitor is None or self.role != "events" or (not covered and not self._covering):
+            return
+        self._covering = covered
+        self._coverage_renew_at = (
+            trio.current_time() + COVERAGE_LEASE_SECONDS / 3 if covered else math.inf
+        )
+        if not covered:
+            self._telemetry("warning", f"the live monitor polls Helix again: {reason}")
+        message = EventSubCoverage(
+            channel=self.channel,
+            user_id=self._broadcaster_id,
+            covered=covered,
+            reason=reason,
+            lease=COVERAGE_LEASE_SECONDS,
+        )
+        try:
+            self._monitor().cast(message)
+        except (MailboxFull, KeyError, ActorFailed) as exc:
+            # Unrenewed coverage lapses by itself; a lost grant only means polling goes on.
+            self.log.warning("live monitor not told about EventSub", error=type(exc).__name__)
 
     # ------------------------------------------------------------------ applying events
 
@@ -984,6 +1024,10 @@ class TwitchEvents(Actor):
             "sent": self.sent,
             "own_messages": self.own_messages,
             "shared_chat_skipped": self.shared_chat_skipped,
+            # Whether the live monitor leaves this channel's stream status to us.
+            "live_monitor": None
+            if self._monitor is None
+            else ("eventsub" if self._covering else "polling"),
             "dropped": self.dropped,
             "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
             "last_event_at": self.last_event_at,

@@ -23,6 +23,7 @@ from actors.publisher import telemetry_rows
 from actors.store import Read, StateStore
 from actors.triggers.engine import TriggerEngine
 from actors.twitch.events_actor import TwitchEvents
+from actors.watch import LiveMonitor
 from config.models import (
     CreatorConfig,
     TallyConfig,
@@ -171,6 +172,7 @@ def start_harness(
     eventsub: FakeEventSub | None = None,
     helix: FakeHelix | None = None,
     limit_retry_seconds: float = 30.0,
+    monitor: bool = False,
 ) -> Any:
     async def start() -> Harness:
         es = eventsub or await nursery.start(FakeEventSub().serve)
@@ -197,6 +199,11 @@ def start_harness(
                     pseudonym_key=b"k" * 32,
                 ),
             ),
+            *(
+                [ChildSpec("watch", lambda: LiveMonitor(store=lambda: root.lookup("store")))]
+                if monitor
+                else []
+            ),
             ChildSpec(
                 "twitch-events" if role == "events" else "twitch",
                 lambda: TwitchEvents(
@@ -210,6 +217,7 @@ def start_harness(
                     helix_base=hx.helix_base,
                     backoff=Backoff(initial=0.05, maximum=0.2, jitter=0),
                     limit_retry_seconds=limit_retry_seconds,
+                    monitor=(lambda: root.lookup("watch")) if monitor else None,
                 ),
             ),
         ]
@@ -362,6 +370,39 @@ async def test_a_gap_is_reconciled_from_helix(h: Harness):
     detail = h.detail()
     assert detail["reconciled"] == 4 and detail["close_codes"] == {"4006": 1}
     assert h.eventsub.connections == 2
+
+
+async def test_the_live_monitor_leaves_the_channel_to_eventsub_until_a_revocation(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, monitor=True)
+    await wait_for(lambda: h.detail()["state"] == "connected")
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    assert h.detail()["live_monitor"] == "eventsub"
+    await h.eventsub.notify(
+        "stream.online",
+        {**BROADCASTER, "id": "s1", "type": "live", "started_at": "2026-12-06T08:00:00Z"},
+    )
+    await wait_for(lambda: h.detail("watch")["started"] == 1)
+    await h.eventsub.revoke("stream.online", "authorization_revoked")
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == [])
+    (resumed,) = h.detail("watch")["eventsub"]["resumed"]
+    assert resumed["channel"] == "daniel" and "revoked stream.online" in resumed["reason"]
+    assert h.detail()["live_monitor"] == "polling"
+    await h.root.stop()
+
+
+async def test_a_failed_eventsub_link_hands_the_channel_back_to_polling(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, monitor=True)
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    await h.eventsub.close(4006, "network error")
+    await wait_for(lambda: h.detail("watch")["eventsub"]["resumed"])
+    assert "link ended" in h.detail("watch")["eventsub"]["resumed"][0]["reason"]
+    # Reconnected and subscribed again: EventSub reports the channel again.
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    await h.root.stop()
 
 
 # ------------------------------------------------------------------ failures, visible
