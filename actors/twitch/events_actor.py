@@ -48,14 +48,18 @@ from actors.connection import (
     ConnectionHealth,
     ConnectionState,
     Lifecycle,
+    Outbox,
+    Outgoing,
     SessionEnded,
     display_url,
 )
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
+from actors.ratelimit import SlidingWindow
 from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
 from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome, events_used
 from actors.twitch import helix
+from actors.twitch.chat import SEND_LIMIT, SEND_LIMIT_PRIVILEGED, SEND_PERIOD
 from actors.twitch.eventsub import shared_chat_source, to_channel_event
 from actors.twitch.eventsub_ws import (
     DEFAULT_URL,
@@ -76,7 +80,7 @@ from actors.twitch.eventsub_ws import (
     session_url,
 )
 from actors.twitch.rewards import plan_rewards, reward_settings
-from actors.twitch.user_helix import UserHelix
+from actors.twitch.user_helix import MAX_RATE_LIMIT_WAIT, UserHelix
 from actors.watch.monitor import EventSubCoverage
 from config.models import CreatorConfig
 from supervisors import Backoff
@@ -106,6 +110,8 @@ LIMIT_RETRY_SECONDS = 300.0
 #: and at the latest after RETIRE_MAX_SECONDS (Twitch's grace is 30 s).
 RETIRE_QUIET_SECONDS = 0.25
 RETIRE_MAX_SECONDS = 10.0
+#: Tries of one reply Twitch keeps answering 429 before it is dropped (counted).
+MAX_SEND_ATTEMPTS = 3
 #: How long the live monitor leaves a channel unpolled on our word (renewed at a third).
 COVERAGE_LEASE_SECONDS = 300.0
 #: Pages of unfulfilled redemptions read per reward and reconciliation (50 each): a bound
@@ -160,6 +166,11 @@ class TwitchEvents(Actor):
         limit_retry_seconds: float = LIMIT_RETRY_SECONDS,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        send_queue_size: int = 100,
+        max_queue_age: float = 60.0,
+        send_limit: int = SEND_LIMIT,
+        send_limit_privileged: int = SEND_LIMIT_PRIVILEGED,
+        send_period: float = SEND_PERIOD,
     ) -> None:
         if role not in ("events", "chat"):
             raise ValueError(f"role must be 'events' or 'chat', got {role!r}")
@@ -229,8 +240,16 @@ class TwitchEvents(Actor):
         self.own_messages = 0
         self.shared_chat_skipped = 0
         self._sent_ids = RecentKeys(1000)
-        self.dropped = 0
-        self.dropped_reasons: Counter[str] = Counter()
+        # Replies (role ``chat``): the shared bounded queue with counted drops, and Twitch's
+        # per-account chat limit, as IRC chat has them.
+        self.outbox = Outbox(platform="twitch", capacity=send_queue_size, max_age=max_queue_age)
+        self.send_limit = send_limit
+        self.send_limit_privileged = send_limit_privileged
+        self._send_window = SlidingWindow(
+            send_limit, send_period, capacity=max(send_limit, send_limit_privileged)
+        )
+        self.privileged = False  # our own echoed messages carry moderator/broadcaster badges
+        self.rate_limited = 0
         self.last_event_at: datetime | None = None
         self.last_frame_at: datetime | None = None
         self.telemetry: deque[dict[str, Any]] = deque(maxlen=50)
@@ -238,6 +257,7 @@ class TwitchEvents(Actor):
     # ------------------------------------------------------------------ lifecycle
 
     async def on_start(self) -> None:
+        self.outbox.log = self.log  # drops are logged with the actor's path
         self._seen = SeenMessages(
             platform=EVENTS_PLATFORM,
             creator_id=f"{self.creator.id}/{self.role}",
@@ -255,6 +275,8 @@ class TwitchEvents(Actor):
             await self.helix.aclose()
 
     async def run(self) -> None:
+        if self.role == "chat":
+            self.nursery.start_soon(self._writer)
         if self.role == "events" and not self.events:
             # Rewards may still be managed (created, updated, disabled) without events.
             if self.twitch.enabled and self.twitch.rewards:
@@ -616,6 +638,8 @@ class TwitchEvents(Actor):
         if isinstance(event, ChatEvent):
             if self._own(event):
                 self.own_messages += 1
+                # Our own line's badges say which chat limit applies (USERSTATE's job on IRC).
+                self.privileged = bool(event.roles & {"moderator", "broadcaster"})
                 return
             await self._triggers().send(event)  # backpressure, never a lost message
             return
@@ -918,13 +942,46 @@ class TwitchEvents(Actor):
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
-            return await self._send_chat(message)
+            if self.role != "chat":
+                self.outbox.drop("not_chat", message.trigger_id)
+            else:
+                self.outbox.offer(message)  # sent by `_writer`, in order, within the limits
+            return None
         raise TypeError(f"TwitchEvents takes SendChat, got {type(message).__name__}")
 
-    async def _send_chat(self, message: SendChat) -> bool:
-        if self.role != "chat":
-            self._drop("not_chat", message)
-            return False
+    async def _writer(self) -> None:
+        """Send queued replies through Helix, within Twitch's chat limit (20 per 30 s, 100
+        while the bot is the broadcaster or a moderator, as over IRC). A 429 waits until the
+        bucket's ``Ratelimit-Reset`` and sends the same reply again (at most
+        `MAX_SEND_ATTEMPTS` times, then it is dropped, counted)."""
+        outbox = self.outbox
+        attempts: tuple[Any, int] = (None, 0)
+        while True:
+            item = await outbox.peek()
+            tries = attempts[1] + 1 if attempts[0] is item else 1
+            attempts = (item, tries)
+            await self._send_window.acquire(
+                self.send_limit_privileged if self._privileged() else self.send_limit
+            )
+            wait = await self._send_one(item)
+            if wait is None:
+                continue
+            self.rate_limited += 1
+            if tries >= MAX_SEND_ATTEMPTS:
+                outbox.done()
+                outbox.drop("rate_limited", item.trigger_id, attempts=tries)
+                continue
+            self.log.info("chat send rate limited by Twitch", wait=round(wait, 2))
+            await trio.sleep(wait)
+
+    def _privileged(self) -> bool:
+        sender = self._sender_id
+        return self.privileged or (sender is not None and sender == self._broadcaster_id)
+
+    async def _send_one(self, item: Outgoing) -> float | None:
+        """Send one queued reply (it leaves the queue unless Twitch answered 429); None, or
+        the seconds to wait before trying it again."""
+        outbox = self.outbox
         try:
             broadcaster_id = await self._broadcaster()
             if self._sender_id is None:
@@ -936,31 +993,34 @@ class TwitchEvents(Actor):
                 lambda t: helix.send_chat_message_request(
                     broadcaster_id,
                     self._sender_id or "",
-                    message.text[:500],
+                    item.text[:500],
                     client_id=self.helix.client_id,
                     token=t,
-                    reply_parent_message_id=message.reply_to,
-                )
+                    reply_parent_message_id=item.reply_to,
+                ),
+                retry_429=False,  # waited for here, with the reply kept at the queue's head
             )
+            if answer.status == 429:
+                limit = helix.parse_rate_limit(answer.headers)
+                wait = limit.reset - self._clock() if limit is not None else 1.0
+                return min(MAX_RATE_LIMIT_WAIT, max(wait, 0.05))
             result = helix.parse_send_chat_message(answer.status, answer.headers, answer.content)
         except (helix.HelixApiError, helix.HelixParseError, httpx.HTTPError, ValueError) as exc:
-            self._drop(type(exc).__name__, message, error=str(exc)[:200])
-            return False
+            outbox.done()
+            outbox.drop(type(exc).__name__, item.trigger_id, error=str(exc)[:200])
+            return None
         except TokenUnavailable:
-            self._drop("no_token", message)
-            return False
+            outbox.done()
+            outbox.drop("no_token", item.trigger_id)
+            return None
+        outbox.done()
         if not result.is_sent:
-            self._drop(result.drop_code or "dropped", message, detail=result.drop_message)
-            return False
+            outbox.drop(result.drop_code or "dropped", item.trigger_id, detail=result.drop_message)
+            return None
         self.sent += 1
         if result.message_id:
             self._sent_ids.add(result.message_id)
-        return True
-
-    def _drop(self, reason: str, message: SendChat, **extra: Any) -> None:
-        self.dropped += 1
-        self.dropped_reasons[reason] += 1
-        self.log.warning("chat reply dropped", reason=reason, trigger=message.trigger_id, **extra)
+        return None
 
     # ------------------------------------------------------------------ status
 
@@ -985,7 +1045,7 @@ class TwitchEvents(Actor):
             messages=self.applied,
             actions=self.sent,
             errors=sum(self.rejected.values()) + len(self.subscription_errors),
-            dropped=self.dropped,
+            dropped=self.outbox.dropped,
             last_event_at=self.last_event_at,
         )
 
@@ -1028,8 +1088,11 @@ class TwitchEvents(Actor):
             "live_monitor": None
             if self._monitor is None
             else ("eventsub" if self._covering else "polling"),
-            "dropped": self.dropped,
-            "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
+            "queued": len(self.outbox),
+            "dropped": self.outbox.dropped,
+            "dropped_reasons": self.outbox.statistics().reasons(),
+            "privileged": self._privileged(),
+            "rate_limited": self.rate_limited,
             "last_event_at": self.last_event_at,
             "last_heartbeat": self.last_frame_at,
             "telemetry_events": list(self.telemetry),

@@ -173,6 +173,7 @@ def start_harness(
     helix: FakeHelix | None = None,
     limit_retry_seconds: float = 30.0,
     monitor: bool = False,
+    actor: dict[str, Any] | None = None,
 ) -> Any:
     async def start() -> Harness:
         es = eventsub or await nursery.start(FakeEventSub().serve)
@@ -218,6 +219,7 @@ def start_harness(
                     backoff=Backoff(initial=0.05, maximum=0.2, jitter=0),
                     limit_retry_seconds=limit_retry_seconds,
                     monitor=(lambda: root.lookup("watch")) if monitor else None,
+                    **(actor or {}),
                 ),
             ),
         ]
@@ -661,7 +663,73 @@ async def test_shared_chat_messages_from_another_channel_are_skipped_and_counted
     await h.eventsub.notify("channel.chat.message", chat("s2", "!ping", **ours))
     await wait_for(lambda: len(h.helix.chat_messages) == 1)
     assert h.helix.chat_messages[0]["reply_parent_message_id"] == "s2"
-    assert h.detail("twitch")["messages"] == 1 and h.detail("twitch")["shared_chat_skipped"] == 1
+    await wait_for(lambda: h.detail("twitch")["messages"] == 1)
+    assert h.detail("twitch")["shared_chat_skipped"] == 1
+    await h.root.stop()
+
+
+async def test_helix_chat_sends_queue_boundedly_and_count_what_they_drop(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    # One message per minute: the second waits for the window, the queue holds two.
+    limits = {"send_limit": 1, "send_period": 60.0, "send_queue_size": 2}
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat", actor=limits)
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
+    await wait_for(lambda: h.detail("twitch")["sent"] == 1)
+    for n in range(2, 6):
+        await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
+    await wait_for(lambda: h.detail("twitch")["dropped"] == 2)
+    detail = h.detail("twitch")
+    assert detail["dropped_reasons"] == {"queue_full": 2} and detail["queued"] == 2
+    assert len(h.helix.chat_messages) == 1  # the window holds the rest
+    await h.root.stop()
+
+
+async def test_helix_chat_sends_keep_twitchs_chat_limit_and_moderators_get_more(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    limits = {"send_limit": 2, "send_limit_privileged": 10, "send_period": 0.5}
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat", actor=limits)
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    for n in range(4):
+        await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
+    await wait_for(lambda: len(h.helix.chat_messages) == 4)
+    times = h.helix.chat_times
+    assert times[2] - times[0] >= 0.5 - 0.01 and times[3] - times[1] >= 0.5 - 0.01
+    assert h.detail("twitch")["privileged"] is False
+    # Our own echoed line wears a moderator badge: the higher limit applies from now on.
+    mod = [{"set_id": "moderator", "id": "1", "info": ""}]
+    echo = {**chat("e1", "pong"), "chatter_user_id": "4242", "chatter_user_login": "danielbot"}
+    await h.eventsub.notify("channel.chat.message", {**echo, "badges": mod})
+    await wait_for(lambda: h.detail("twitch")["privileged"])
+    start = len(times)
+    for n in range(4, 10):
+        await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
+    await wait_for(lambda: len(h.helix.chat_messages) == 10)
+    burst = h.helix.chat_times[start:]
+    assert burst[-1] - burst[0] < 0.5  # six within one period: only a moderator may
+    await h.root.stop()
+
+
+async def test_a_429_on_chat_waits_for_ratelimit_reset_and_sends_the_same_reply(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    h.helix.chat_limited = [1.0]
+    asked_at = trio.current_time()
+    await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
+    await wait_for(lambda: len(h.helix.chat_messages) == 1)
+    assert h.helix.chat_times[0] - asked_at >= 0.9  # not before the bucket's reset
+    assert h.helix.chat_messages[0]["reply_parent_message_id"] == "c1"
+    assert h.detail("twitch")["rate_limited"] == 1 and h.detail("twitch")["dropped"] == 0
+    # A limit that does not lift: the reply is dropped after a few tries, counted.
+    h.helix.chat_limited = [0.0, 0.0, 0.0]
+    await h.eventsub.notify("channel.chat.message", chat("c2", "!ping"))
+    await wait_for(lambda: h.detail("twitch")["dropped"] == 1)
+    assert h.detail("twitch")["dropped_reasons"] == {"rate_limited": 1}
+    assert len(h.helix.chat_messages) == 1
     await h.root.stop()
 
 
