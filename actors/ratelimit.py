@@ -10,11 +10,15 @@ a server-imposed wait (HTTP 429, "come back at reset") is a `block`.
 `RateGovernor` holds the buckets of a process (or of one actor), counts what was taken and
 refused, and describes them for `rate_limits.json` (`views()` -> `exports.views.RateLimitView`).
 `acquire` is the one async helper: it sleeps with `trio.sleep` until a token is there.
+
+`SlidingWindow` is the other shape of limit: at most N actions in any period (Twitch chat's
+"20 messages per 30 s", counted per account whichever transport sends them: IRC or Helix).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -28,9 +32,48 @@ from exports.views import RateLimitView
 __all__ = [
     "RateGovernor",
     "RateKey",
+    "SlidingWindow",
     "TokenBucket",
     "acquire",
 ]
+
+
+class SlidingWindow:
+    """At most `limit` acquisitions in any `period` seconds (trio time).
+
+    `acquire(limit=...)` may pass a different limit per call (Twitch's 20-vs-100 choice is
+    made per message); the remembered times are the same.
+    """
+
+    def __init__(self, limit: int, period: float, *, capacity: int | None = None) -> None:
+        if limit < 1 or not period > 0:
+            raise ValueError("limit must be >= 1 and period > 0")
+        self.limit = limit
+        self.period = period
+        self._times: deque[float] = deque(maxlen=max(limit, capacity or 0))
+
+    def delay(self, now: float, limit: int | None = None) -> float:
+        """Seconds to wait from `now` before one more acquisition fits (0 when it does)."""
+        limit = limit or self.limit
+        times = self._times
+        while times and times[0] <= now - self.period:
+            times.popleft()
+        if len(times) < limit:
+            return 0.0
+        # The acquisition `limit` places back must leave the window first.
+        return times[len(times) - limit] + self.period - now
+
+    async def acquire(self, limit: int | None = None) -> None:
+        """Wait until one more acquisition fits, then record it."""
+        while True:
+            wait = self.delay(trio.current_time(), limit)
+            if wait <= 0:
+                break
+            await trio.sleep(wait)
+        self._times.append(trio.current_time())
+
+    def __len__(self) -> int:
+        return len(self._times)
 
 
 class TokenBucket:

@@ -207,6 +207,10 @@ async def run(events: int, warmup: int) -> None:
                             url=eventsub.url,
                             helix_base=helix.helix_base,
                             backoff=Backoff(initial=0.05, maximum=0.2),
+                            # The path is measured, not Twitch's chat window (20 per 30 s):
+                            # every reply still goes through the queue and the window.
+                            send_limit=1_000_000,
+                            send_limit_privileged=1_000_000,
                         ),
                     ),
                 ],

@@ -30,6 +30,9 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 VISIBILITIES = ("public", "dashboard-only", "internal-only")
 TRIGGER_KINDS = ("command", "keyword", "regex", "event")
 PERMISSIONS = ("everyone", "subscriber", "vip", "moderator", "broadcaster")
+#: What `permission` can mean on an event trigger: EventSub names who acted but not their
+#: badges, so only "the broadcaster themselves" can be told apart from everyone else.
+EVENT_PERMISSIONS = ("everyone", "broadcaster")
 TALLY_ACTIONS = ("tally_increment", "tally_decrement", "tally_reset")
 POLL_ACTIONS = ("poll_open", "poll_vote", "poll_close")
 POINTS_ACTIONS = ("points_show", "points_give", "points_add", "points_top")
@@ -548,6 +551,13 @@ class TriggerConfig:
             raise InvalidField(("event",), f"kind 'event' needs an event: one of {TWITCH_EVENTS}")
         if self.pattern is not None or self.aliases:
             raise InvalidField(("pattern",), "event triggers take no pattern or aliases")
+        if self.permission not in EVENT_PERMISSIONS:
+            raise InvalidField(
+                ("permission",),
+                f"an event trigger's permission is 'everyone' or 'broadcaster' (the broadcaster "
+                f"acting on their own channel), not {self.permission!r}: Twitch's channel events "
+                "do not say whether a viewer is a subscriber, VIP or moderator",
+            )
         applies = {
             "reward": ("redemption",),
             "redemption": ("redemption",),
@@ -702,6 +712,7 @@ class Config:
         _duplicates(self.notifications, "id", "notifications", "notification id")
         _duplicates(self.accounts, "id", "accounts", "account id")
         _check_account_refs(self)
+        _check_eventsub_accounts(self)
 
     def creator(self, creator_id: str) -> CreatorConfig:
         """The creator with this id (`KeyError` when there is none)."""
@@ -1080,6 +1091,49 @@ def _check_account_refs(config: Config) -> None:
                 raise InvalidField(
                     path, f"account {ref!r} is a {declared[ref]} account, not a {table} one"
                 )
+
+
+def _check_eventsub_accounts(config: Config) -> None:
+    """EventSub needs user tokens: channel events the broadcaster's (`broadcaster_account`, or
+    `account` when the chat account is the broadcaster), chat over EventSub the chat account's.
+    Without them the actors could never start, so it is refused here, at load and `check`."""
+    for index, creator in enumerate(config.creators):
+        twitch = creator.twitch
+        event_triggers = [
+            i for i, t in enumerate(creator.triggers) if t.kind == "event" and t.enabled
+        ]
+        if twitch is None:
+            if event_triggers:
+                raise InvalidField(
+                    ("creators", index, "triggers", event_triggers[0], "event"),
+                    "event triggers need a [creators.twitch] table with broadcaster_account "
+                    "naming an [[accounts]] entry (the broadcaster's own login)",
+                )
+            continue
+        if not twitch.enabled:
+            continue
+        needs = [
+            name
+            for name, present in (
+                ("events", bool(twitch.events)),
+                ("event triggers", bool(event_triggers)),
+                ("rewards", bool(twitch.rewards)),
+            )
+            if present
+        ]
+        if needs and twitch.broadcaster_account is None and twitch.account is None:
+            raise InvalidField(
+                ("creators", index, "twitch", "broadcaster_account"),
+                f"{' and '.join(needs)} need broadcaster_account (or account) naming an "
+                "[[accounts]] entry: Twitch sends channel events only with the broadcaster's "
+                "own token",
+            )
+        if twitch.transport == "eventsub" and twitch.account is None:
+            raise InvalidField(
+                ("creators", index, "twitch", "account"),
+                'transport = "eventsub" needs account naming an [[accounts]] entry (chat is '
+                "read and sent with that account's token)",
+            )
 
 
 # --- points, timers, chat filters (actors/triggers: points, timers, filters) ------------------

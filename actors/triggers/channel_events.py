@@ -5,6 +5,11 @@ actor knows about it) to `fire`, executes the descriptors it gets back like chat
 answers a `ChannelEventOutcome` that says whether a redemption should be fulfilled, refunded or
 left alone.
 
+`decide` then applies what chat triggers also honour, with the same code: `permission` (the
+acting viewer's roles as the EventSub actor knows them, see `ChannelEvent.roles`) and the
+cooldowns of `actors.triggers.cooldowns` (`cooldown_user` keyed by the acting viewer: the
+raider for a raid, the gifter for gifts; anonymous cheers and gifts share one key).
+
 Conditions are `>=` comparisons (`min_bits`, `min_viewers`, `min_months`) or equality (`tier`);
 a trigger's `reward` names one of the creator's configured rewards by its id, or a hand-made
 reward by its title or Twitch id. Template fields: `{user}` (who acted: the raider for a raid,
@@ -40,13 +45,18 @@ from actors.triggers.actions import (
     TallyChange,
     clean_text,
 )
+from actors.triggers.cooldowns import CooldownTable
+from actors.triggers.evaluate import Blocked
+from actors.triggers.rules import allowed
 from config.models import CreatorConfig, TriggerConfig
 
 __all__ = [
     "ANONYMOUS",
     "ChannelEvent",
     "ChannelEventOutcome",
+    "EventDecision",
     "build_event_action",
+    "decide",
     "event_name",
     "events_used",
     "matching_triggers",
@@ -65,11 +75,14 @@ class ChannelEvent:
 
     `reward_key` is the configuration id of our reward a redemption is for (None: a hand-made
     reward or not a redemption); `manageable` whether the runtime may fulfil or refund it.
+    `roles`: what is known of the acting viewer's roles (EventSub carries no badges: only
+    ``broadcaster``, when the broadcaster acted on their own channel or the stream changed).
     """
 
     event: PlatformEvent
     reward_key: str | None = None
     manageable: bool = False
+    roles: frozenset[str] = frozenset()
 
 
 @attrs.frozen(kw_only=True)
@@ -82,7 +95,18 @@ class ChannelEventOutcome:
     event: str | None
     fired: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()  # matched, held back by permission or a cooldown
     redemption: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EventDecision:
+    """What `decide` made of a channel event: the triggers that fire, those held back, and
+    the cooldown entries started (durable key -> expiry, for the engine to persist)."""
+
+    fired: tuple[TriggerConfig, ...] = ()
+    blocked: tuple[Blocked, ...] = ()
+    cooldowns_started: Mapping[str, float] = attrs.Factory(dict)
 
 
 def event_name(event: PlatformEvent) -> str | None:
@@ -191,6 +215,32 @@ def matching_triggers(
     return found
 
 
+def decide(
+    triggers: Iterable[TriggerConfig],
+    channel_event: ChannelEvent,
+    cooldowns: CooldownTable,
+    *,
+    now: float,
+) -> EventDecision:
+    """The triggers `channel_event` fires once `permission` and cooldowns are applied, as
+    `evaluate` applies them to chat; the cooldowns of those that fire start at `now`."""
+    user_id = getattr(channel_event.event, "user_id", None) or ""
+    fired: list[TriggerConfig] = []
+    blocked: list[Blocked] = []
+    started: dict[str, float] = {}
+    for trigger in matching_triggers(triggers, channel_event):
+        if not allowed(trigger, channel_event.roles):
+            blocked.append(Blocked(trigger.id, "permission"))
+            continue
+        hold = cooldowns.blocking(trigger, user_id, now)
+        if hold is not None:
+            blocked.append(Blocked(trigger.id, "cooldown", hold[0], hold[1]))
+            continue
+        fired.append(trigger)
+        started.update(cooldowns.start(trigger, user_id, now))
+    return EventDecision(fired=tuple(fired), blocked=tuple(blocked), cooldowns_started=started)
+
+
 def build_event_action(trigger: TriggerConfig, event: PlatformEvent, creator_id: str) -> Action:
     """The action descriptor of an event trigger (the acting viewer as its user)."""
     who = _who(event)
@@ -236,7 +286,9 @@ def redemption_decision(
     """Fulfil, refund or leave a redemption, given the triggers it fired and which failed.
 
     A failed action refunds when any fired trigger manages the redemption (``fulfil`` or
-    ``refund``); otherwise ``refund`` wins over ``fulfil``. Hand-made rewards are left alone
+    ``refund``); otherwise ``refund`` wins over ``fulfil``. The engine passes triggers held
+    back by a cooldown or permission as failed: the viewer paid for nothing, so they are
+    refunded. Hand-made rewards are left alone
     (Twitch lets only the client that made a reward change its redemptions).
     """
     settings = [t.redemption for t in fired if t.redemption not in (None, "none")]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,8 +45,8 @@ from actors.triggers.channel_events import (
     ChannelEvent,
     ChannelEventOutcome,
     build_event_action,
+    decide,
     event_name,
-    matching_triggers,
     redemption_decision,
     template_fields,
 )
@@ -293,14 +293,7 @@ class TriggerEngine(Actor):
         # The in-memory table enforces cooldowns at once. Those long enough to matter after a
         # restart are committed before the reply that acknowledges the trigger (they ride in
         # its write); short ones are copied with the next flush, within a second.
-        durable: dict[str, int] = {}
-        for key, expiry in result.cooldowns_started.items():
-            scope, expires_ms = self._prefix + key, int(expiry * 1000)
-            if expiry - now >= DURABLE_COOLDOWN_SECONDS:
-                durable[scope] = expires_ms
-            else:
-                self._pending_cooldowns[scope] = expires_ms
-                self._pending.set()
+        durable = self._started_cooldowns(result.cooldowns_started, now)
         for error in result.errors:
             self._say(error, error.text)
         for action in result.actions:
@@ -353,6 +346,20 @@ class TriggerEngine(Actor):
             self._inflight += 1
             self._completions_send.send_nowait((action, pending, finish))
         return list(result.actions)
+
+    def _started_cooldowns(self, started: Mapping[str, float], now: float) -> dict[str, int]:
+        """Cooldowns just started: those long enough to matter after a restart are returned,
+        to be committed with the action that started them; short ones are copied with the
+        next flush (the in-memory table already enforces both)."""
+        durable: dict[str, int] = {}
+        for key, expiry in started.items():
+            scope, expires_ms = self._prefix + key, int(expiry * 1000)
+            if expiry - now >= DURABLE_COOLDOWN_SECONDS:
+                durable[scope] = expires_ms
+            else:
+                self._pending_cooldowns[scope] = expires_ms
+                self._pending.set()
+        return durable
 
     def _now(self, event: ChatEvent | PlatformEvent) -> float:
         """The clock an event is judged on (cooldowns, timers, points): the engine's clock,
@@ -445,15 +452,23 @@ class TriggerEngine(Actor):
             source=event.platform,
             summary=f"{name or event.raw_type} by {pseudonymize(who, self._key) if who else '-'}",
         )
-        fired = matching_triggers(self.creator.triggers, message)
+        now = self._now(event)
+        decision = decide(self.creator.triggers, message, self.cooldowns, now=now)
+        durable = self._started_cooldowns(decision.cooldowns_started, now)
+        fired = decision.fired
         fields = template_fields(event)
-        failed: dict[str, bool] = {}
+        # Held back by a cooldown or permission: counted as failed for the redemption (the
+        # viewer paid for nothing: refunded when the trigger manages redemptions).
+        failed: dict[str, bool] = {b.trigger_id: True for b in decision.blocked}
         for trigger in fired:
             self.fired += 1
             self.last_fired[(self.creator.id, trigger.id)] = datetime.now(UTC)
             try:
                 action = build_event_action(trigger, event, self.creator.id)
                 ops, topic, finish = self._plan(action, event)
+                if durable:  # committed with the first action, before its reply
+                    ops, finish = (self._persist(durable), *ops), _skip_first(finish)
+                    topic, durable = topic or "cooldowns", {}
                 results = await write(self._store(), *ops, topic=topic) if ops else []
                 variables = {**finish(results), **fields}
             except (StoreError, ValueError, apsw.Error, CallTimeout, ActorFailed) as exc:
@@ -464,11 +479,14 @@ class TriggerEngine(Actor):
             self.actions += 1
             if action.response:
                 self._say(action, render(action.response, variables))
+        blocked = {b.trigger_id for b in decision.blocked}
+        held = [t for t in self.creator.triggers if t.id in blocked]
         return ChannelEventOutcome(
             event=name,
             fired=tuple(t.id for t in fired),
-            failed=tuple(sorted(failed)),
-            redemption=redemption_decision(fired, failed, manageable=message.manageable)
+            failed=tuple(sorted(k for k in failed if k not in blocked)),
+            blocked=tuple(sorted(blocked)),
+            redemption=redemption_decision([*fired, *held], failed, manageable=message.manageable)
             if isinstance(event, RedemptionEvent)
             else None,
         )

@@ -38,7 +38,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -60,6 +59,7 @@ from actors.connection import (
     open_websocket,
 )
 from actors.events import PlatformEvent
+from actors.ratelimit import SlidingWindow
 from actors.recent import RecentKeys
 from actors.twitch import irc
 from config.models import TwitchConfig
@@ -69,7 +69,7 @@ __all__ = [
     "AUTH_FAILURE_NOTICES",
     "DEFAULT_URL",
     "DUPLICATE_SUFFIX",
-    "SlidingWindow",
+    "SlidingWindow",  # re-exported: it lives in actors.ratelimit (EventSub chat uses it too)
     "TwitchChat",
 ]
 
@@ -91,44 +91,6 @@ JOIN_AUTH_PERIOD: Final = 10.0
 
 # Commands that carry chat content for the trigger engine.
 _EVENT_COMMANDS: Final = frozenset({"PRIVMSG", "USERNOTICE", "CLEARCHAT", "CLEARMSG"})
-
-
-class SlidingWindow:
-    """At most `limit` acquisitions in any `period` seconds (trio time).
-
-    `acquire(limit=...)` may pass a different limit per call (Twitch's 20-vs-100 choice is
-    made per message); the remembered times are the same.
-    """
-
-    def __init__(self, limit: int, period: float, *, capacity: int | None = None) -> None:
-        if limit < 1 or not period > 0:
-            raise ValueError("limit must be >= 1 and period > 0")
-        self.limit = limit
-        self.period = period
-        self._times: deque[float] = deque(maxlen=max(limit, capacity or 0))
-
-    def delay(self, now: float, limit: int | None = None) -> float:
-        """Seconds to wait from `now` before one more acquisition fits (0 when it does)."""
-        limit = limit or self.limit
-        times = self._times
-        while times and times[0] <= now - self.period:
-            times.popleft()
-        if len(times) < limit:
-            return 0.0
-        # The acquisition `limit` places back must leave the window first.
-        return times[len(times) - limit] + self.period - now
-
-    async def acquire(self, limit: int | None = None) -> None:
-        """Wait until one more acquisition fits, then record it."""
-        while True:
-            wait = self.delay(trio.current_time(), limit)
-            if wait <= 0:
-                break
-            await trio.sleep(wait)
-        self._times.append(trio.current_time())
-
-    def __len__(self) -> int:
-        return len(self._times)
 
 
 class _Session:

@@ -48,15 +48,19 @@ from actors.connection import (
     ConnectionHealth,
     ConnectionState,
     Lifecycle,
+    Outbox,
+    Outgoing,
     SessionEnded,
     display_url,
 )
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
+from actors.ratelimit import SlidingWindow
 from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
 from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome, events_used
 from actors.twitch import helix
-from actors.twitch.eventsub import to_channel_event
+from actors.twitch.chat import SEND_LIMIT, SEND_LIMIT_PRIVILEGED, SEND_PERIOD
+from actors.twitch.eventsub import shared_chat_source, to_channel_event
 from actors.twitch.eventsub_ws import (
     DEFAULT_URL,
     KEEPALIVE_GRACE,
@@ -76,7 +80,8 @@ from actors.twitch.eventsub_ws import (
     session_url,
 )
 from actors.twitch.rewards import plan_rewards, reward_settings
-from actors.twitch.user_helix import UserHelix
+from actors.twitch.user_helix import MAX_RATE_LIMIT_WAIT, UserHelix
+from actors.watch.monitor import EventSubCoverage
 from config.models import CreatorConfig
 from supervisors import Backoff
 
@@ -105,6 +110,10 @@ LIMIT_RETRY_SECONDS = 300.0
 #: and at the latest after RETIRE_MAX_SECONDS (Twitch's grace is 30 s).
 RETIRE_QUIET_SECONDS = 0.25
 RETIRE_MAX_SECONDS = 10.0
+#: Tries of one reply Twitch keeps answering 429 before it is dropped (counted).
+MAX_SEND_ATTEMPTS = 3
+#: How long the live monitor leaves a channel unpolled on our word (renewed at a third).
+COVERAGE_LEASE_SECONDS = 300.0
 #: Pages of unfulfilled redemptions read per reward and reconciliation (50 each): a bound
 #: against a server whose cursor never ends.
 MAX_RECONCILE_PAGES = 100
@@ -157,6 +166,11 @@ class TwitchEvents(Actor):
         limit_retry_seconds: float = LIMIT_RETRY_SECONDS,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        send_queue_size: int = 100,
+        max_queue_age: float = 60.0,
+        send_limit: int = SEND_LIMIT,
+        send_limit_privileged: int = SEND_LIMIT_PRIVILEGED,
+        send_period: float = SEND_PERIOD,
     ) -> None:
         if role not in ("events", "chat"):
             raise ValueError(f"role must be 'events' or 'chat', got {role!r}")
@@ -203,6 +217,8 @@ class TwitchEvents(Actor):
         self._rewards: dict[str, str] = {}  # config id -> reward id (ours)
         self._rewards_synced = False
         self._live: bool | None = None
+        self._covering = False  # the live monitor leaves this channel to us
+        self._coverage_renew_at = math.inf
 
         self.session_id: str | None = None
         self.connections = 0
@@ -222,9 +238,18 @@ class TwitchEvents(Actor):
         self.reward_warnings: list[str] = []
         self.sent = 0
         self.own_messages = 0
+        self.shared_chat_skipped = 0
         self._sent_ids = RecentKeys(1000)
-        self.dropped = 0
-        self.dropped_reasons: Counter[str] = Counter()
+        # Replies (role ``chat``): the shared bounded queue with counted drops, and Twitch's
+        # per-account chat limit, as IRC chat has them.
+        self.outbox = Outbox(platform="twitch", capacity=send_queue_size, max_age=max_queue_age)
+        self.send_limit = send_limit
+        self.send_limit_privileged = send_limit_privileged
+        self._send_window = SlidingWindow(
+            send_limit, send_period, capacity=max(send_limit, send_limit_privileged)
+        )
+        self.privileged = False  # our own echoed messages carry moderator/broadcaster badges
+        self.rate_limited = 0
         self.last_event_at: datetime | None = None
         self.last_frame_at: datetime | None = None
         self.telemetry: deque[dict[str, Any]] = deque(maxlen=50)
@@ -232,6 +257,7 @@ class TwitchEvents(Actor):
     # ------------------------------------------------------------------ lifecycle
 
     async def on_start(self) -> None:
+        self.outbox.log = self.log  # drops are logged with the actor's path
         self._seen = SeenMessages(
             platform=EVENTS_PLATFORM,
             creator_id=f"{self.creator.id}/{self.role}",
@@ -244,10 +270,13 @@ class TwitchEvents(Actor):
         await self._seen.preload(self._now())
 
     async def on_stop(self) -> None:
+        self._cover(False, "its EventSub actor stopped")
         with trio.CancelScope(shield=True):
             await self.helix.aclose()
 
     async def run(self) -> None:
+        if self.role == "chat":
+            self.nursery.start_soon(self._writer)
         if self.role == "events" and not self.events:
             # Rewards may still be managed (created, updated, disabled) without events.
             if self.twitch.enabled and self.twitch.rewards:
@@ -283,11 +312,13 @@ class TwitchEvents(Actor):
         finally:
             self._active = None
             self.session_id = None
+            self._cover(False, "its EventSub link ended")  # said once (no-op after _end_link)
         raise self._link_end or SessionEnded("the EventSub link ended")
 
     def _end_link(self, reason: str, *, min_delay: float = 0.0, needs_person: bool = False) -> None:
         if self._link_done is not None and not self._link_done.is_set():
             self._telemetry("error", reason)
+            self._cover(False, f"its EventSub link ended: {reason}")
             self._link_end = SessionEnded(reason, min_delay=min_delay, needs_person=needs_person)
             self._link_done.set()
 
@@ -348,6 +379,8 @@ class TwitchEvents(Actor):
     async def _watchdog(self) -> None:
         while True:
             now = trio.current_time()
+            if self._covering and now >= self._coverage_renew_at:
+                self._cover(True)
             deadline = math.inf
             for sock in list(self._sockets):
                 if sock.superseded:
@@ -458,6 +491,9 @@ class TwitchEvents(Actor):
             return
         problems = [o.sentence for o in outcomes if not o.active]
         self.lifecycle.mark_connected("; ".join(problems) if problems else None)
+        live_types = {o.spec.type for o in active}
+        if {"stream.online", "stream.offline"} <= live_types:
+            self._cover(True)
         self._telemetry("info", f"EventSub connected: {len(active)} subscriptions")
         if not first_link:
             await self._reconcile()
@@ -517,14 +553,45 @@ class TwitchEvents(Actor):
             )
         self.lifecycle.detail = "; ".join(self.subscription_errors.values())
         self._telemetry("error", self.subscription_errors.get(rev.subscription_type or "", ""))
+        if rev.subscription_type in ("stream.online", "stream.offline"):
+            self._cover(False, self.subscription_errors[rev.subscription_type])
         self.log.error(
             "eventsub subscription revoked", type=rev.subscription_type, status=rev.status
         )
+
+    def _cover(self, covered: bool, reason: str | None = None) -> None:
+        """Tell the live monitor whether this session reports the channel's stream.online and
+        stream.offline (then it stops polling Helix for it), renewing the lease; a loss is
+        said once, with the reason, and polling resumes."""
+        if self._monitor is None or self.role != "events" or (not covered and not self._covering):
+            return
+        self._covering = covered
+        self._coverage_renew_at = (
+            trio.current_time() + COVERAGE_LEASE_SECONDS / 3 if covered else math.inf
+        )
+        if not covered:
+            self._telemetry("warning", f"the live monitor polls Helix again: {reason}")
+        message = EventSubCoverage(
+            channel=self.channel,
+            user_id=self._broadcaster_id,
+            covered=covered,
+            reason=reason,
+            lease=COVERAGE_LEASE_SECONDS,
+        )
+        try:
+            self._monitor().cast(message)
+        except (MailboxFull, KeyError, ActorFailed) as exc:
+            # Unrenewed coverage lapses by itself; a lost grant only means polling goes on.
+            self.log.warning("live monitor not told about EventSub", error=type(exc).__name__)
 
     # ------------------------------------------------------------------ applying events
 
     async def _notification(self, notified: Notified) -> None:
         frame = notified.frame
+        if shared_chat_source(frame) is not None:
+            # Another channel's chat in a Shared Chat session: not this channel's to act on.
+            self.shared_chat_skipped += 1
+            return
         try:
             event = to_channel_event(frame)
         except ValueError as exc:
@@ -571,6 +638,8 @@ class TwitchEvents(Actor):
         if isinstance(event, ChatEvent):
             if self._own(event):
                 self.own_messages += 1
+                # Our own line's badges say which chat limit applies (USERSTATE's job on IRC).
+                self.privileged = bool(event.roles & {"moderator", "broadcaster"})
                 return
             await self._triggers().send(event)  # backpressure, never a lost message
             return
@@ -586,9 +655,20 @@ class TwitchEvents(Actor):
         if isinstance(event, RedemptionEvent):
             reward_key = next((k for k, v in self._rewards.items() if v == event.reward_id), None)
             manageable = reward_key is not None
+        # Channel events carry no badges: the broadcaster is the one role known (their own
+        # redemptions, and the stream going on or off), for triggers' `permission`.
+        user_id = getattr(event, "user_id", None)
+        by_broadcaster = isinstance(event, StreamStarted | StreamEnded) or (
+            user_id is not None and user_id == self._broadcaster_id
+        )
         try:
             outcome = await self._triggers().call(
-                ChannelEvent(event=event, reward_key=reward_key, manageable=manageable),
+                ChannelEvent(
+                    event=event,
+                    reward_key=reward_key,
+                    manageable=manageable,
+                    roles=frozenset({"broadcaster"}) if by_broadcaster else frozenset(),
+                ),
                 timeout=30.0,
             )
         except (CallTimeout, ActorFailed) as exc:
@@ -598,7 +678,8 @@ class TwitchEvents(Actor):
         self._telemetry(
             "info",
             f"{outcome.event or event.raw_type}: fired {len(outcome.fired)} trigger(s)"
-            + (f", {len(outcome.failed)} failed" if outcome.failed else ""),
+            + (f", {len(outcome.failed)} failed" if outcome.failed else "")
+            + (f", {len(outcome.blocked)} held by cooldown/permission" if outcome.blocked else ""),
         )
         if isinstance(event, RedemptionEvent) and isinstance(outcome, ChannelEventOutcome):
             if outcome.redemption is not None:
@@ -861,13 +942,46 @@ class TwitchEvents(Actor):
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
-            return await self._send_chat(message)
+            if self.role != "chat":
+                self.outbox.drop("not_chat", message.trigger_id)
+            else:
+                self.outbox.offer(message)  # sent by `_writer`, in order, within the limits
+            return None
         raise TypeError(f"TwitchEvents takes SendChat, got {type(message).__name__}")
 
-    async def _send_chat(self, message: SendChat) -> bool:
-        if self.role != "chat":
-            self._drop("not_chat", message)
-            return False
+    async def _writer(self) -> None:
+        """Send queued replies through Helix, within Twitch's chat limit (20 per 30 s, 100
+        while the bot is the broadcaster or a moderator, as over IRC). A 429 waits until the
+        bucket's ``Ratelimit-Reset`` and sends the same reply again (at most
+        `MAX_SEND_ATTEMPTS` times, then it is dropped, counted)."""
+        outbox = self.outbox
+        attempts: tuple[Any, int] = (None, 0)
+        while True:
+            item = await outbox.peek()
+            tries = attempts[1] + 1 if attempts[0] is item else 1
+            attempts = (item, tries)
+            await self._send_window.acquire(
+                self.send_limit_privileged if self._privileged() else self.send_limit
+            )
+            wait = await self._send_one(item)
+            if wait is None:
+                continue
+            self.rate_limited += 1
+            if tries >= MAX_SEND_ATTEMPTS:
+                outbox.done()
+                outbox.drop("rate_limited", item.trigger_id, attempts=tries)
+                continue
+            self.log.info("chat send rate limited by Twitch", wait=round(wait, 2))
+            await trio.sleep(wait)
+
+    def _privileged(self) -> bool:
+        sender = self._sender_id
+        return self.privileged or (sender is not None and sender == self._broadcaster_id)
+
+    async def _send_one(self, item: Outgoing) -> float | None:
+        """Send one queued reply (it leaves the queue unless Twitch answered 429); None, or
+        the seconds to wait before trying it again."""
+        outbox = self.outbox
         try:
             broadcaster_id = await self._broadcaster()
             if self._sender_id is None:
@@ -879,31 +993,34 @@ class TwitchEvents(Actor):
                 lambda t: helix.send_chat_message_request(
                     broadcaster_id,
                     self._sender_id or "",
-                    message.text[:500],
+                    item.text[:500],
                     client_id=self.helix.client_id,
                     token=t,
-                    reply_parent_message_id=message.reply_to,
-                )
+                    reply_parent_message_id=item.reply_to,
+                ),
+                retry_429=False,  # waited for here, with the reply kept at the queue's head
             )
+            if answer.status == 429:
+                limit = helix.parse_rate_limit(answer.headers)
+                wait = limit.reset - self._clock() if limit is not None else 1.0
+                return min(MAX_RATE_LIMIT_WAIT, max(wait, 0.05))
             result = helix.parse_send_chat_message(answer.status, answer.headers, answer.content)
         except (helix.HelixApiError, helix.HelixParseError, httpx.HTTPError, ValueError) as exc:
-            self._drop(type(exc).__name__, message, error=str(exc)[:200])
-            return False
+            outbox.done()
+            outbox.drop(type(exc).__name__, item.trigger_id, error=str(exc)[:200])
+            return None
         except TokenUnavailable:
-            self._drop("no_token", message)
-            return False
+            outbox.done()
+            outbox.drop("no_token", item.trigger_id)
+            return None
+        outbox.done()
         if not result.is_sent:
-            self._drop(result.drop_code or "dropped", message, detail=result.drop_message)
-            return False
+            outbox.drop(result.drop_code or "dropped", item.trigger_id, detail=result.drop_message)
+            return None
         self.sent += 1
         if result.message_id:
             self._sent_ids.add(result.message_id)
-        return True
-
-    def _drop(self, reason: str, message: SendChat, **extra: Any) -> None:
-        self.dropped += 1
-        self.dropped_reasons[reason] += 1
-        self.log.warning("chat reply dropped", reason=reason, trigger=message.trigger_id, **extra)
+        return None
 
     # ------------------------------------------------------------------ status
 
@@ -928,7 +1045,7 @@ class TwitchEvents(Actor):
             messages=self.applied,
             actions=self.sent,
             errors=sum(self.rejected.values()) + len(self.subscription_errors),
-            dropped=self.dropped,
+            dropped=self.outbox.dropped,
             last_event_at=self.last_event_at,
         )
 
@@ -966,8 +1083,16 @@ class TwitchEvents(Actor):
             "reward_warnings": list(self.reward_warnings),
             "sent": self.sent,
             "own_messages": self.own_messages,
-            "dropped": self.dropped,
-            "dropped_reasons": dict(sorted(self.dropped_reasons.items())),
+            "shared_chat_skipped": self.shared_chat_skipped,
+            # Whether the live monitor leaves this channel's stream status to us.
+            "live_monitor": None
+            if self._monitor is None
+            else ("eventsub" if self._covering else "polling"),
+            "queued": len(self.outbox),
+            "dropped": self.outbox.dropped,
+            "dropped_reasons": self.outbox.statistics().reasons(),
+            "privileged": self._privileged(),
+            "rate_limited": self.rate_limited,
             "last_event_at": self.last_event_at,
             "last_heartbeat": self.last_frame_at,
             "telemetry_events": list(self.telemetry),

@@ -66,6 +66,7 @@ __all__ = [
     "parse_subscription_body",
     "parse_timestamp",
     "parse_ws_frame",
+    "shared_chat_source",
     "signed_message",
     "to_channel_event",
     "to_stream_event",
@@ -684,6 +685,24 @@ def _chat_roles(badges: object) -> frozenset[str]:
     if "subscriber" in sets or "founder" in sets:
         roles.add("subscriber")
     return frozenset(roles)
+
+
+def shared_chat_source(msg: EventSubMessage | WsFrame) -> str | None:
+    """The channel a `channel.chat.message` was sent in when that is another channel of a
+    Shared Chat session (its `source_broadcaster_user_id`), else None.
+
+    Twitch delivers the whole shared session's chat to each participant; a message whose
+    source is another broadcaster is that channel's chat, not this one's.
+    """
+    if msg.message_type != "notification" or msg.subscription_type != "channel.chat.message":
+        return None
+    event = msg.event
+    if event is None:
+        return None
+    source = _opt_str(event.get("source_broadcaster_user_id"))
+    if source is None or source == _opt_str(event.get("broadcaster_user_id")):
+        return None
+    return source
 
 
 def to_channel_event(msg: EventSubMessage | WsFrame) -> AnyEvent | None:

@@ -3,6 +3,7 @@
 from actors.watch.helix_client import HelixClient, LiveScan
 from actors.watch.monitor import (
     WATCH_KINDS,
+    EventSubCoverage,
     LiveMonitor,
     PollNow,
     PollResult,
@@ -14,6 +15,7 @@ from actors.watch.webhook import WebhookStats, register_watch_routes
 
 __all__ = [
     "WATCH_KINDS",
+    "EventSubCoverage",
     "HelixClient",
     "LiveMonitor",
     "LiveScan",

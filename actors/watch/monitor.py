@@ -8,6 +8,14 @@ transaction: the stream session (`state.streams`) AND the notifications it cause
 go-live notification. After the commit the event is sent to the `notifier` (which wakes the
 dispatcher) and to any `listeners`.
 
+A channel whose creator runs a `twitch-events` actor subscribed to stream.online AND
+stream.offline is not polled: that actor sends `EventSubCoverage` once both subscriptions are
+active (renewed within its lease), and the transitions arrive from it, so a stream start is
+reported once, not once per source (Helix lags EventSub: a poll could end a session EventSub
+just opened, then open it again). When the link fails, a subscription is revoked or the actor
+stops, it says so (or its lease lapses) and polling resumes at once, logged and shown in the
+snapshot (`eventsub`).
+
 A failed or partial Helix scan changes nothing: "absent from the answer" only means offline
 when the whole watchlist was answered.
 
@@ -47,6 +55,7 @@ from supervisors import Backoff
 
 __all__ = [
     "WATCH_KINDS",
+    "EventSubCoverage",
     "LiveMonitor",
     "PollNow",
     "PollResult",
@@ -87,6 +96,22 @@ class WatchAdd:
 
     kind: str = attrs.field(validator=attrs.validators.in_(WATCH_KINDS))
     value: str
+
+
+@attrs.frozen(kw_only=True)
+class EventSubCoverage:
+    """From a creator's `twitch-events`: whether its EventSub session now reports `channel`'s
+    stream.online and stream.offline (`covered`), or no longer does (`reason` says why).
+
+    Coverage lapses after `lease` seconds unless sent again (an actor that crashed or whose
+    message was lost cannot keep a channel unpolled). No reply.
+    """
+
+    channel: str  # the Twitch login
+    user_id: str | None = None
+    covered: bool
+    reason: str | None = None
+    lease: float = 300.0
 
 
 @attrs.frozen(kw_only=True)
@@ -174,6 +199,9 @@ class LiveMonitor(Actor):
         # authoritative for it: absent from a complete scan = offline)
         self._live: dict[tuple[str, str], tuple[str | None, bool]] = {}
         self._poll_wake = trio.Event()
+        # login -> (user id, trio time the coverage lapses): reported through EventSub.
+        self._eventsub: dict[str, tuple[str | None, float]] = {}
+        self.eventsub_resumed: list[dict[str, Any]] = []  # the latest polling resumptions
         self.lifecycle = Lifecycle(
             "watch",
             enabled=enabled,
@@ -235,14 +263,16 @@ class LiveMonitor(Actor):
     async def _poll_forever(self) -> None:
         """The lifecycle's session: scan, wait, scan...; a failed scan ends it (backoff)."""
         while True:
+            through_eventsub = len(self._covered_logins())
+            via = f" ({through_eventsub} through EventSub)" if through_eventsub else ""
             if self._polled_watches():
                 failure = await self._scan()
                 if failure is not None:
                     raise failure
                 watched = sum(len(self.watches[k]) for k in ("twitch", "twitch_id", "twitch_game"))
-                self.lifecycle.mark_connected(f"watching {watched} Twitch entries")
+                self.lifecycle.mark_connected(f"watching {watched} Twitch entries{via}")
             else:
-                self.lifecycle.mark_connected("nothing to poll", idle=True)
+                self.lifecycle.mark_connected(f"nothing to poll{via}", idle=True)
             wait = self.poll_seconds * (0.9 + 0.2 * self._rng())
             with trio.move_on_after(wait):
                 await self._poll_wake.wait()
@@ -278,15 +308,51 @@ class LiveMonitor(Actor):
         return None
 
     def _polled_watches(self) -> bool:
-        return bool(
-            self.watches["twitch"] or self.watches["twitch_id"] or self.watches["twitch_game"]
+        logins, ids = self._polled_logins_and_ids()
+        return bool(logins or ids or self.watches["twitch_game"])
+
+    # ------------------------------------------------------------------ EventSub coverage
+
+    def _covered_logins(self) -> dict[str, str | None]:
+        """Channels EventSub reports now (login -> user id); lapsed leases are dropped here."""
+        now = trio.current_time()
+        for login, (_user_id, until) in list(self._eventsub.items()):
+            if until <= now:
+                self._uncover(login, "its EventSub actor stopped renewing the coverage")
+        return {login: user_id for login, (user_id, _until) in self._eventsub.items()}
+
+    def _polled_logins_and_ids(self) -> tuple[list[str], list[str]]:
+        covered = self._covered_logins()
+        ids = {user_id for user_id in covered.values() if user_id}
+        return (
+            [login for login in self.watches["twitch"] if login not in covered],
+            [user_id for user_id in self.watches["twitch_id"] if user_id not in ids],
         )
+
+    def _coverage(self, message: EventSubCoverage) -> None:
+        login = message.channel.strip().lower()
+        if message.covered:
+            if login not in self._eventsub:
+                self.log.info("channel reported through EventSub: not polled", channel=login)
+            self._eventsub[login] = (message.user_id, trio.current_time() + message.lease)
+        elif login in self._eventsub:
+            self._uncover(login, message.reason or "its EventSub session ended")
+
+    def _uncover(self, login: str, reason: str) -> None:
+        del self._eventsub[login]
+        entry = {"channel": login, "reason": reason, "at": datetime.now(UTC).isoformat()}
+        self.eventsub_resumed = [*self.eventsub_resumed[-9:], entry]
+        self.log.warning("polling Helix again for a channel EventSub no longer reports", **entry)
+        self._poll_wake.set()  # catch up at once: EventSub does not replay the gap
 
     # ------------------------------------------------------------------ messages
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, StreamStarted | StreamEnded):
             return await self._external(message)
+        if isinstance(message, EventSubCoverage):
+            self._coverage(message)
+            return None
         if isinstance(message, WatchAdd):
             value = self._norm(message.kind, message.value)
             if not _VALID[message.kind].fullmatch(value):
@@ -335,10 +401,12 @@ class LiveMonitor(Actor):
         """Scan Helix for the whole watchlist and commit the transitions."""
         assert self._helix is not None, "no Helix client configured"
         before = self._helix.requests
+        covered = self._covered_logins()
+        polled_logins, polled_ids = self._polled_logins_and_ids()
         try:
             scan = await self._helix.live_streams(
-                logins=list(self.watches["twitch"]),
-                user_ids=list(self.watches["twitch_id"]),
+                logins=polled_logins,
+                user_ids=polled_ids,
                 game_ids=list(self.watches["twitch_game"]),
             )
         finally:
@@ -350,6 +418,8 @@ class LiveMonitor(Actor):
         logins, ids = self.watches["twitch"], self.watches["twitch_id"]
         found: dict[str, tuple[Stream, bool]] = {}
         for stream in scan.streams:
+            if stream.user_login.lower() in covered:
+                continue  # a game watch found it: EventSub reports its transitions
             found[stream.user_login.lower()] = (stream, True)
         started = []
         now = datetime.now(UTC)
@@ -367,7 +437,7 @@ class LiveMonitor(Actor):
             started.append((event, _ms(event.sent_at), stream.user_id, polled))
         ended = []
         for (platform, channel), (user_id, polled) in list(self._live.items()):
-            if platform != "twitch" or channel in found:
+            if platform != "twitch" or channel in found or channel in covered:
                 continue
             if polled or channel in logins or (user_id is not None and user_id in ids):
                 event_end = StreamEnded(
@@ -489,6 +559,10 @@ class LiveMonitor(Actor):
                 else None
             ),
             "webhook": stats,
+            "eventsub": {
+                "channels": sorted(self._eventsub),
+                "resumed": list(self.eventsub_resumed),
+            },
         }
 
 

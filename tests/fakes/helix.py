@@ -18,7 +18,8 @@ attached `FakeEventSub`: 202, 409, 429, 400); custom rewards ``GET`` (``only_man
 ``POST`` (400 for a duplicate title), ``PATCH ?id=`` (403 for a reward another client made);
 redemptions ``GET`` (by reward and status, oldest first, ``first``/``after`` pages; 403 for a
 reward another client made) and ``PATCH`` (``FULFILLED``/``CANCELED``, only UNFULFILLED ones of
-our rewards); ``POST /helix/chat/messages`` (`drop_next` makes the next one dropped with a
+our rewards); ``POST /helix/chat/messages`` (`chat_limited` answers the next ones 429 with a
+``Ratelimit-Reset``; `drop_next` makes the next one dropped with a
 reason). `hand_made_reward(...)` adds a reward made in Twitch's UI; `redeem(...)` records a
 redemption (the test sends its notification through the fake EventSub).
 """
@@ -80,6 +81,9 @@ class FakeHelix:
         self.redemptions: dict[str, dict[str, Any]] = {}
         self.chat_messages: list[dict[str, Any]] = []
         self.drop_next: dict[str, str] | None = None
+        # The next chat sends answered 429, Ratelimit-Reset this many seconds ahead.
+        self.chat_limited: list[float] = []
+        self.chat_times: list[float] = []  # trio time each chat message was accepted
         self.page_size = 50
         self.raw_answers: list[bytes] = []
 
@@ -432,8 +436,19 @@ class FakeHelix:
     async def _chat(self, request: Request) -> Response:
         if self._user(request) is None:
             return self._unauthorized(request)
+        if self.chat_limited:
+            reset_in = self.chat_limited.pop(0)
+            self._record(request, 429)
+            headers = {
+                "Ratelimit-Limit": "20",
+                "Ratelimit-Remaining": "0",
+                "Ratelimit-Reset": str(math.ceil(time.time() + reset_in)),
+            }
+            body429 = {"error": "Too Many Requests", "status": 429, "message": "slow down"}
+            return json_response(body429, 429, headers=headers)
         body = request.json()
         self.chat_messages.append(body)
+        self.chat_times.append(trio.current_time())
         drop, self.drop_next = self.drop_next, None
         item: dict[str, Any] = {"message_id": str(uuid.uuid4()), "is_sent": drop is None}
         if drop is not None:

@@ -19,6 +19,14 @@ BAD_CONFIGS = {
         '[runtime]\ndata_dir = "data"\n[[exports.mirrors]]\npath = "data/exports/state"\n',
         "exports.mirrors: the state root and every mirror must be distinct folders",
     ),
+    "twitch-events-without-a-broadcaster-account": (
+        '[[creators]]\nid = "d"\n[creators.twitch]\nchannel = "d"\nevents = ["raid"]\n',
+        "creators[0].twitch.broadcaster_account: events need broadcaster_account",
+    ),
+    "chat-over-eventsub-without-an-account": (
+        '[[creators]]\nid = "d"\n[creators.twitch]\nchannel = "d"\ntransport = "eventsub"\n',
+        'creators[0].twitch.account: transport = "eventsub" needs account',
+    ),
     "toml-nested-100000-deep": ("a = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
     "toml-integer-of-5000-digits": ("[http]\nport = " + "9" * 5000 + "\n", "thousands of digits"),
     "toml-integer-of-4000-digits": (

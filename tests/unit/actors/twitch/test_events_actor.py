@@ -23,6 +23,7 @@ from actors.publisher import telemetry_rows
 from actors.store import Read, StateStore
 from actors.triggers.engine import TriggerEngine
 from actors.twitch.events_actor import TwitchEvents
+from actors.watch import LiveMonitor
 from config.models import (
     CreatorConfig,
     TallyConfig,
@@ -171,6 +172,8 @@ def start_harness(
     eventsub: FakeEventSub | None = None,
     helix: FakeHelix | None = None,
     limit_retry_seconds: float = 30.0,
+    monitor: bool = False,
+    actor: dict[str, Any] | None = None,
 ) -> Any:
     async def start() -> Harness:
         es = eventsub or await nursery.start(FakeEventSub().serve)
@@ -197,6 +200,11 @@ def start_harness(
                     pseudonym_key=b"k" * 32,
                 ),
             ),
+            *(
+                [ChildSpec("watch", lambda: LiveMonitor(store=lambda: root.lookup("store")))]
+                if monitor
+                else []
+            ),
             ChildSpec(
                 "twitch-events" if role == "events" else "twitch",
                 lambda: TwitchEvents(
@@ -210,6 +218,8 @@ def start_harness(
                     helix_base=hx.helix_base,
                     backoff=Backoff(initial=0.05, maximum=0.2, jitter=0),
                     limit_retry_seconds=limit_retry_seconds,
+                    monitor=(lambda: root.lookup("watch")) if monitor else None,
+                    **(actor or {}),
                 ),
             ),
         ]
@@ -263,6 +273,29 @@ async def test_a_redemption_fires_its_trigger_and_is_fulfilled(h: Harness):
     await wait_for(lambda: h.helix.redemptions[event["id"]]["status"] == "FULFILLED")
     assert await water(h) == 1
     assert h.detail()["redemptions"] == {"fulfilled": 1}
+
+
+async def test_a_redemption_held_by_a_user_cooldown_is_refunded_and_not_answered(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    hydrate = attrs.evolve(TRIGGERS[0], cooldown_user=600)
+    h = await start_harness(nursery, tmp_path, config=creator(triggers=(hydrate,)))
+    await wait_for(lambda: h.detail()["state"] == "connected")
+    first = h.helix.redeem(our_reward(h), user_id="9001", login="viewer")
+    again = h.helix.redeem(our_reward(h), user_id="9001", login="viewer")
+    other = h.helix.redeem(our_reward(h), user_id="9002", login="other")
+    for event in (first, again, other):
+        await h.eventsub.notify("channel.channel_points_custom_reward_redemption.add", event)
+    await wait_for(lambda: h.detail()["messages"] == 3)
+    assert await wait_replies(h, 2) == [
+        "Viewer says drink! (1 today)",
+        "Other says drink! (2 today)",
+    ]
+    statuses = [h.helix.redemptions[e["id"]]["status"] for e in (first, again, other)]
+    assert statuses == ["FULFILLED", "CANCELED", "FULFILLED"]
+    assert h.detail()["redemptions"] == {"fulfilled": 2, "refunded": 1}
+    assert await water(h) == 2
+    await h.root.stop()
 
 
 async def test_a_cheer_a_raid_and_a_follow_each_fire_once_and_show_in_the_exports(h: Harness):
@@ -339,6 +372,39 @@ async def test_a_gap_is_reconciled_from_helix(h: Harness):
     detail = h.detail()
     assert detail["reconciled"] == 4 and detail["close_codes"] == {"4006": 1}
     assert h.eventsub.connections == 2
+
+
+async def test_the_live_monitor_leaves_the_channel_to_eventsub_until_a_revocation(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, monitor=True)
+    await wait_for(lambda: h.detail()["state"] == "connected")
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    assert h.detail()["live_monitor"] == "eventsub"
+    await h.eventsub.notify(
+        "stream.online",
+        {**BROADCASTER, "id": "s1", "type": "live", "started_at": "2026-12-06T08:00:00Z"},
+    )
+    await wait_for(lambda: h.detail("watch")["started"] == 1)
+    await h.eventsub.revoke("stream.online", "authorization_revoked")
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == [])
+    (resumed,) = h.detail("watch")["eventsub"]["resumed"]
+    assert resumed["channel"] == "daniel" and "revoked stream.online" in resumed["reason"]
+    assert h.detail()["live_monitor"] == "polling"
+    await h.root.stop()
+
+
+async def test_a_failed_eventsub_link_hands_the_channel_back_to_polling(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, monitor=True)
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    await h.eventsub.close(4006, "network error")
+    await wait_for(lambda: h.detail("watch")["eventsub"]["resumed"])
+    assert "link ended" in h.detail("watch")["eventsub"]["resumed"][0]["reason"]
+    # Reconnected and subscribed again: EventSub reports the channel again.
+    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    await h.root.stop()
 
 
 # ------------------------------------------------------------------ failures, visible
@@ -523,34 +589,43 @@ async def test_rewards_are_updated_and_ours_that_left_the_config_disabled_across
 # ------------------------------------------------------------------ chat over EventSub
 
 
+def chat(message_id: str, text: str, **extra: Any) -> dict[str, Any]:
+    """A `channel.chat.message` event in daniel's channel from the viewer Fan."""
+    return {
+        **BROADCASTER,
+        "chatter_user_id": "77",
+        "chatter_user_login": "fan",
+        "chatter_user_name": "Fan",
+        "message_id": message_id,
+        "message": {"text": text, "fragments": []},
+        "message_type": "text",
+        "badges": [],
+        "cheer": None,
+        "color": "",
+        "reply": None,
+        **extra,
+    }
+
+
+PING = TriggerConfig(id="ping", pattern="!ping", response="pong {user}")
+
+
+def chat_config(*triggers: TriggerConfig) -> CreatorConfig:
+    return CreatorConfig(
+        id="daniel",
+        twitch=TwitchConfig(channel="daniel", transport="eventsub"),
+        triggers=triggers or (PING,),
+    )
+
+
 async def test_chat_over_eventsub_replies_through_helix_and_counts_drops(
     nursery: trio.Nursery, tmp_path: Path
 ):
-    config = CreatorConfig(
-        id="daniel",
-        twitch=TwitchConfig(channel="daniel", transport="eventsub"),
-        triggers=(TriggerConfig(id="ping", pattern="!ping", response="pong {user}"),),
-    )
-    h = await start_harness(nursery, tmp_path, config=config, role="chat")
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
     await wait_for(lambda: h.detail("twitch")["state"] == "connected")
     (sub,) = h.eventsub.enabled()
     assert sub.type == "channel.chat.message"
     assert sub.condition == {"broadcaster_user_id": "1337", "user_id": "4242"}
-
-    def chat(message_id: str, text: str) -> dict[str, Any]:
-        return {
-            **BROADCASTER,
-            "chatter_user_id": "77",
-            "chatter_user_login": "fan",
-            "chatter_user_name": "Fan",
-            "message_id": message_id,
-            "message": {"text": text, "fragments": []},
-            "message_type": "text",
-            "badges": [],
-            "cheer": None,
-            "color": "",
-            "reply": None,
-        }
 
     await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
     await wait_for(lambda: len(h.helix.chat_messages) == 1)
@@ -567,6 +642,94 @@ async def test_chat_over_eventsub_replies_through_helix_and_counts_drops(
     await h.eventsub.notify("channel.chat.message", echo)
     await wait_for(lambda: h.detail("twitch")["own_messages"] == 1)
     assert len(h.helix.chat_messages) == 2
+    await h.root.stop()
+
+
+async def test_shared_chat_messages_from_another_channel_are_skipped_and_counted(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    elsewhere = {
+        "source_broadcaster_user_id": "5555",
+        "source_broadcaster_user_login": "partner",
+        "source_broadcaster_user_name": "Partner",
+        "source_message_id": "p1",
+    }
+    await h.eventsub.notify("channel.chat.message", chat("s1", "!ping", **elsewhere))
+    await wait_for(lambda: h.detail("twitch")["shared_chat_skipped"] == 1)
+    # Our own channel's message in a shared session (source = us) is ours to answer.
+    ours = {**elsewhere, "source_broadcaster_user_id": "1337", "source_message_id": "s2"}
+    await h.eventsub.notify("channel.chat.message", chat("s2", "!ping", **ours))
+    await wait_for(lambda: len(h.helix.chat_messages) == 1)
+    assert h.helix.chat_messages[0]["reply_parent_message_id"] == "s2"
+    await wait_for(lambda: h.detail("twitch")["messages"] == 1)
+    assert h.detail("twitch")["shared_chat_skipped"] == 1
+    await h.root.stop()
+
+
+async def test_helix_chat_sends_queue_boundedly_and_count_what_they_drop(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    # One message per minute: the second waits for the window, the queue holds two.
+    limits = {"send_limit": 1, "send_period": 60.0, "send_queue_size": 2}
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat", actor=limits)
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
+    await wait_for(lambda: h.detail("twitch")["sent"] == 1)
+    for n in range(2, 6):
+        await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
+    await wait_for(lambda: h.detail("twitch")["dropped"] == 2)
+    detail = h.detail("twitch")
+    assert detail["dropped_reasons"] == {"queue_full": 2} and detail["queued"] == 2
+    assert len(h.helix.chat_messages) == 1  # the window holds the rest
+    await h.root.stop()
+
+
+async def test_helix_chat_sends_keep_twitchs_chat_limit_and_moderators_get_more(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    limits = {"send_limit": 2, "send_limit_privileged": 10, "send_period": 0.5}
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat", actor=limits)
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    for n in range(4):
+        await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
+    await wait_for(lambda: len(h.helix.chat_messages) == 4)
+    times = h.helix.chat_times
+    assert times[2] - times[0] >= 0.5 - 0.01 and times[3] - times[1] >= 0.5 - 0.01
+    assert h.detail("twitch")["privileged"] is False
+    # Our own echoed line wears a moderator badge: the higher limit applies from now on.
+    mod = [{"set_id": "moderator", "id": "1", "info": ""}]
+    echo = {**chat("e1", "pong"), "chatter_user_id": "4242", "chatter_user_login": "danielbot"}
+    await h.eventsub.notify("channel.chat.message", {**echo, "badges": mod})
+    await wait_for(lambda: h.detail("twitch")["privileged"])
+    start = len(times)
+    for n in range(4, 10):
+        await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
+    await wait_for(lambda: len(h.helix.chat_messages) == 10)
+    burst = h.helix.chat_times[start:]
+    assert burst[-1] - burst[0] < 0.5  # six within one period: only a moderator may
+    await h.root.stop()
+
+
+async def test_a_429_on_chat_waits_for_ratelimit_reset_and_sends_the_same_reply(
+    nursery: trio.Nursery, tmp_path: Path
+):
+    h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
+    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    h.helix.chat_limited = [1.0]
+    asked_at = trio.current_time()
+    await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
+    await wait_for(lambda: len(h.helix.chat_messages) == 1)
+    assert h.helix.chat_times[0] - asked_at >= 0.9  # not before the bucket's reset
+    assert h.helix.chat_messages[0]["reply_parent_message_id"] == "c1"
+    assert h.detail("twitch")["rate_limited"] == 1 and h.detail("twitch")["dropped"] == 0
+    # A limit that does not lift: the reply is dropped after a few tries, counted.
+    h.helix.chat_limited = [0.0, 0.0, 0.0]
+    await h.eventsub.notify("channel.chat.message", chat("c2", "!ping"))
+    await wait_for(lambda: h.detail("twitch")["dropped"] == 1)
+    assert h.detail("twitch")["dropped_reasons"] == {"rate_limited": 1}
+    assert len(h.helix.chat_messages) == 1
     await h.root.stop()
 
 

@@ -15,7 +15,15 @@ from actors.connection import ConnectionState
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, StateStore
-from actors.watch import HelixClient, LiveMonitor, PollNow, WatchAdd, WatchList, WatchRemove
+from actors.watch import (
+    EventSubCoverage,
+    HelixClient,
+    LiveMonitor,
+    PollNow,
+    WatchAdd,
+    WatchList,
+    WatchRemove,
+)
 from state import outbox
 from state import streams as sessions
 from supervisors import Backoff, ChildSpec, Supervisor
@@ -234,6 +242,64 @@ async def test_a_reported_transition_applies_once_and_kicks_shared_stream_id_is_
     assert monitor.snapshot()["duplicates"] == 1
     assert monitor.snapshot()["live"] == []
     await sup.stop()
+
+
+def polled_logins(fake: FakeHelix) -> set[str]:
+    return {v for c in fake.calls() for k, v in c.params if k == "user_login"}
+
+
+async def test_a_channel_eventsub_reports_is_not_polled_until_eventsub_stops(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    fake: FakeHelix = await nursery.start(FakeHelix().serve)
+    fake.go_live("daniel", user_id="1337")
+    fake.go_live("other")
+    helix = client(fake)
+    sup, monitor = await tree(nursery, tmp_path, helix, streamers=["daniel", "other"])
+    watch = sup.ref("watch")
+    await watch.call(EventSubCoverage(channel="Daniel", user_id="1337", covered=True))
+    at = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    online = StreamStarted(
+        platform="twitch", channel="daniel", message_id="es-1", sent_at=at, raw_type="x"
+    )
+    assert await watch.call(online) is True
+    result = await watch.call(PollNow())
+    assert result.started == ("other",)
+    assert polled_logins(fake) == {"other"}  # daniel is EventSub's
+    # Helix lags behind EventSub: its "not live" for daniel must not end his stream.
+    fake.go_offline("daniel")
+    assert (await watch.call(PollNow())).ended == ()
+    await until(lambda: len(Recorder.seen) == 2)
+    assert sorted(m.channel for m in Recorder.seen) == ["daniel", "other"]  # each once
+    assert monitor.snapshot()["eventsub"]["channels"] == ["daniel"]
+
+    # The EventSub subscription is revoked: polling resumes, visibly, and is authoritative.
+    reason = "Twitch revoked stream.online (authorization_revoked): log in again"
+    await watch.call(EventSubCoverage(channel="daniel", covered=False, reason=reason))
+    snap = monitor.snapshot()["eventsub"]
+    assert snap["channels"] == [] and snap["resumed"][0]["reason"] == reason
+    assert (await watch.call(PollNow())).ended == ("daniel",)
+    assert "daniel" in polled_logins(fake)
+    await sup.stop()
+    await helix.aclose()
+
+
+async def test_eventsub_coverage_that_is_not_renewed_lapses_and_polling_resumes(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    fake: FakeHelix = await nursery.start(FakeHelix().serve)
+    helix = client(fake)
+    sup, monitor = await tree(nursery, tmp_path, helix, streamers=["daniel"])
+    watch = sup.ref("watch")
+    await watch.call(EventSubCoverage(channel="daniel", covered=True, lease=0.05))
+    with trio.fail_after(10):
+        while "daniel" not in polled_logins(fake):
+            await watch.call(PollNow())  # each poll checks the lease
+    assert "stopped renewing" in monitor.snapshot()["eventsub"]["resumed"][0]["reason"]
+    await sup.stop()
+    await helix.aclose()
 
 
 HOSTILE_BODIES = [
