@@ -162,7 +162,12 @@ def creator_spec(
             )
         ]
         twitch = creator.twitch
-        eventsub_chat = eventsub_chat_spec(lookup, creator, accounts=accounts)
+        eventsub_chat = eventsub_chat_spec(
+            lookup,
+            creator,
+            accounts=accounts,
+            moderator=lambda: twitch_moderator(lookup, creator, accounts),
+        )
         if eventsub_chat is not None:
             children.append(eventsub_chat)
         if twitch is not None and twitch.enabled and twitch.transport == "irc":

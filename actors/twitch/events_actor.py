@@ -42,7 +42,7 @@ import trio_websocket
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull
 from actors.accounts import TokenSource, TokenUnavailable
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.connection import (
     DEFAULT_BACKOFF,
     ConnectionHealth,
@@ -52,6 +52,7 @@ from actors.connection import (
     display_url,
 )
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
+from actors.moderation import ModerationQueue
 from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
 from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome, events_used
@@ -75,6 +76,7 @@ from actors.twitch.eventsub_ws import (
     describe_close,
     session_url,
 )
+from actors.twitch.moderation import TwitchModerator
 from actors.twitch.rewards import plan_rewards, reward_settings
 from actors.twitch.user_helix import UserHelix
 from config.models import CreatorConfig
@@ -157,6 +159,7 @@ class TwitchEvents(Actor):
         limit_retry_seconds: float = LIMIT_RETRY_SECONDS,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        moderator: TwitchModerator | None = None,
     ) -> None:
         if role not in ("events", "chat"):
             raise ValueError(f"role must be 'events' or 'chat', got {role!r}")
@@ -190,6 +193,9 @@ class TwitchEvents(Actor):
             rng=rng,
         )
         self.limit_retry_seconds = limit_retry_seconds
+        # Filter moderation through Helix (the `twitch` chat role); None: not configured.
+        self._moderator = moderator
+        self.moderation = ModerationQueue(platform="twitch")
         self._clock = clock
         self.events = events_used(creator) if role == "events" else ()
         self._seen: SeenMessages | None = None
@@ -242,10 +248,15 @@ class TwitchEvents(Actor):
         )
         # What was applied before a restart, once: then each notification is checked in memory.
         await self._seen.preload(self._now())
+        self.moderation.log = self.log
+        if self._moderator is not None:
+            self.nursery.start_soon(self.moderation.serve, self._moderator)
 
     async def on_stop(self) -> None:
         with trio.CancelScope(shield=True):
             await self.helix.aclose()
+            if self._moderator is not None:
+                await self._moderator.aclose()
 
     async def run(self) -> None:
         if self.role == "events" and not self.events:
@@ -862,6 +873,16 @@ class TwitchEvents(Actor):
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
             return await self._send_chat(message)
+        if isinstance(message, Moderate):
+            if self._moderator is None:
+                self.moderation.unsupported(
+                    message,
+                    "Twitch moderation needs [creators.twitch] broadcaster_account (or an "
+                    "account that moderates the channel) naming an [[accounts]] entry",
+                )
+            else:
+                self.moderation.offer(message)
+            return None
         raise TypeError(f"TwitchEvents takes SendChat, got {type(message).__name__}")
 
     async def _send_chat(self, message: SendChat) -> bool:

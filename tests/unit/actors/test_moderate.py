@@ -6,12 +6,14 @@ from __future__ import annotations
 import pytest
 
 from actors._actor import bind_logger
+from actors.accounts import StaticTokenSource
 from actors.chat import Moderate
 from actors.kick.chat import KickChat
 from actors.rumble.chat import RumbleChat
 from actors.twitch.chat import TwitchChat
+from actors.twitch.events_actor import TwitchEvents
 from actors.youtube.chat import YouTubeChat
-from config.models import KickConfig, RumbleConfig, TwitchConfig, YouTubeConfig
+from config.models import CreatorConfig, KickConfig, RumbleConfig, TwitchConfig, YouTubeConfig
 from config.secrets import Secret, SecretRef
 
 NOBODY = lambda: None  # noqa: E731 - never called: the actors are not started
@@ -25,6 +27,15 @@ def _actors() -> list:
     secret = Secret(SecretRef(env="TEST_SECRET"), value="x")
     return [
         TwitchChat(creator_id="d", config=TwitchConfig(channel="daniel"), triggers=NOBODY),
+        TwitchEvents(  # chat over EventSub, without a moderation account
+            creator=CreatorConfig(
+                id="d", twitch=TwitchConfig(channel="daniel", transport="eventsub", account="a")
+            ),
+            role="chat",
+            client_id="client",
+            tokens=StaticTokenSource("x", warn=False),
+            triggers=NOBODY,
+        ),
         KickChat(
             creator_id="d", config=KickConfig(channel="daniel", chatroom_id=1), triggers=NOBODY
         ),
