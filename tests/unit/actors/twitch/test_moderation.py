@@ -11,14 +11,18 @@ from typing import Any
 import pytest
 import trio
 from fakes.helix import FakeHelix
+from fakes.twitch_irc import FakeTwitchIrc
 from structlog.testing import capture_logs
 
 from actors.accounts import StaticTokenSource
 from actors.chat import Moderate
+from actors.store import StateStore
+from actors.triggers.engine import TriggerEngine
 from actors.twitch import helix
 from actors.twitch.chat import TwitchChat
 from actors.twitch.moderation import TwitchModerator
-from config.models import TwitchConfig
+from config.models import CreatorConfig, FilterConfig, TwitchConfig
+from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
 
 BROADCASTER_TOKEN = "broadcaster-token"
@@ -203,3 +207,67 @@ def test_the_moderation_requests_are_built_as_helix_documents() -> None:
         helix.ban_user_request(
             "1", "2", "9", client_id="c", token="t", duration_seconds=helix.BAN_MAX_SECONDS + 1
         )
+
+
+async def test_a_link_in_twitch_chat_is_deleted_through_helix(nursery, fake, tmp_path):
+    """The whole path: an IRC PRIVMSG with a link, the engine's links filter, the `Moderate`
+    it casts to `TwitchChat`, and Helix's DELETE with the channel's and the account's ids."""
+    irc = await nursery.start(FakeTwitchIrc().serve)
+    twitch = TwitchConfig(
+        channel="daniel",
+        nick="daniel",
+        token=Secret(SecretRef(env="TWITCH_TOKEN"), value="irc-token"),
+        server=irc.url,
+    )
+    links = FilterConfig(id="links", kind="links", allow=("twitch.tv",), action="delete")
+    creator = CreatorConfig(id="daniel", twitch=twitch, filters=(links,))
+    source = tokens(BROADCASTER_TOKEN, "daniel", "1337")
+    root: Supervisor
+    root = Supervisor(
+        "root",
+        [
+            ChildSpec("store", lambda: StateStore(tmp_path / "runtime.sqlite3")),
+            ChildSpec(
+                "triggers",
+                lambda: TriggerEngine(
+                    creator,
+                    store=lambda: root.lookup("store"),
+                    platform=lambda name: root.lookup(name),
+                    pseudonym_key=b"k" * 32,
+                ),
+            ),
+            ChildSpec(
+                "twitch",
+                lambda: TwitchChat(
+                    creator_id="daniel",
+                    config=twitch,
+                    triggers=lambda: root.lookup("triggers"),
+                    moderator=TwitchModerator(
+                        channel="daniel",
+                        client_id=fake.client_id,
+                        tokens=source,
+                        helix_base=fake.helix_base,
+                    ),
+                ),
+            ),
+        ],
+    )
+    await nursery.start(root.run)
+    await irc.wait_lines("JOIN", give_up_after=10)
+    viewer = "@badges=;display-name=Spammer;id={id};mod=0;room-id=1337;tmi-sent-ts=1;user-id=777"
+    prefix = ":spammer!spammer@spammer.tmi.twitch.tv PRIVMSG #daniel :"
+    await irc.inject(viewer.format(id="ok-1") + " " + prefix + "clips at twitch.tv/daniel")
+    await irc.inject(
+        viewer.format(id="spam-1") + " " + prefix + "cheap followers at https://spam.example/buy"
+    )
+    await eventually(lambda: len(fake.moderation) == 1)
+    assert fake.moderation == [
+        {
+            "method": "DELETE",
+            "path": "/helix/moderation/chat",
+            "broadcaster_id": "1337",
+            "moderator_id": "1337",
+            "message_id": "spam-1",
+        }
+    ]
+    await root.stop()
