@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -24,6 +24,9 @@ from runtime.announce import HttpAnnouncement
 from runtime.control import HTTP_ID, HttpServer, RequestCounters, build_app
 from runtime.twitch_events import eventsub_chat_spec, twitch_events_spec
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
+
+if TYPE_CHECKING:
+    from actors.twitch.moderation import TwitchModerator
 
 
 @attrs.frozen(kw_only=True)
@@ -83,6 +86,30 @@ def token_source(
     return None
 
 
+def twitch_moderator(
+    lookup: Callable[[str], ActorRef], creator: CreatorConfig, accounts: Sequence[Any]
+) -> TwitchModerator | None:
+    """The creator's Twitch filter moderation through Helix: with the broadcaster account's
+    token, else the chat account's (it must moderate the channel); None without either."""
+    twitch = creator.twitch
+    if twitch is None:
+        return None
+    account_id = twitch.broadcaster_account or twitch.account
+    for account in accounts:
+        if account.id == account_id:
+            from actors.accounts import AccountTokenSource
+            from actors.twitch.helix import HELIX_BASE
+            from actors.twitch.moderation import TwitchModerator
+
+            return TwitchModerator(
+                channel=twitch.channel,
+                client_id=account.client_id,
+                tokens=AccountTokenSource(lambda: lookup(f"accounts/{account_id}")),
+                helix_base=account.api_url or HELIX_BASE,
+            )
+    return None
+
+
 def accounts_spec(config: Config, data_dir: Path) -> ChildSpec:
     """`accounts`: one `AccountActor` per `[[accounts]]` entry, sharing the token store."""
     from actors.accounts.actor import AccountActor
@@ -135,7 +162,12 @@ def creator_spec(
             )
         ]
         twitch = creator.twitch
-        eventsub_chat = eventsub_chat_spec(lookup, creator, accounts=accounts)
+        eventsub_chat = eventsub_chat_spec(
+            lookup,
+            creator,
+            accounts=accounts,
+            moderator=lambda: twitch_moderator(lookup, creator, accounts),
+        )
         if eventsub_chat is not None:
             children.append(eventsub_chat)
         if twitch is not None and twitch.enabled and twitch.transport == "irc":
@@ -153,6 +185,7 @@ def creator_spec(
                             if twitch.account is not None
                             else None
                         ),
+                        moderator=twitch_moderator(lookup, creator, accounts),
                     ),
                 )
             )

@@ -12,6 +12,7 @@ actor lives at ``accounts/<id>``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -20,6 +21,9 @@ from actors.accounts import AccountTokenSource, TokenSource
 from actors.triggers.channel_events import events_used
 from config.models import AccountConfig, CreatorConfig
 from supervisors import ChildSpec
+
+if TYPE_CHECKING:
+    from actors.twitch.moderation import TwitchModerator
 
 __all__ = ["eventsub_chat_spec", "twitch_events_spec"]
 
@@ -77,9 +81,14 @@ def twitch_events_spec(
 
 
 def eventsub_chat_spec(
-    lookup: Callable[[str], ActorRef], creator: CreatorConfig, *, accounts: Sequence[AccountConfig]
+    lookup: Callable[[str], ActorRef],
+    creator: CreatorConfig,
+    *,
+    accounts: Sequence[AccountConfig],
+    moderator: Callable[[], TwitchModerator | None] | None = None,
 ) -> ChildSpec | None:
-    """`twitch` over EventSub + Helix (``transport = "eventsub"``), or None when not chosen."""
+    """`twitch` over EventSub + Helix (``transport = "eventsub"``), or None when not chosen.
+    `moderator` makes each instance's filter moderation (see `runtime.tree.twitch_moderator`)."""
     twitch = creator.twitch
     if twitch is None or not twitch.enabled or twitch.transport != "eventsub":
         return None
@@ -103,5 +112,6 @@ def eventsub_chat_spec(
             tokens=tokens,
             triggers=lambda: lookup(f"{base}/triggers"),
             store=lambda: lookup("store"),
+            moderator=moderator() if moderator is not None else None,
         ),
     )

@@ -30,8 +30,15 @@ FEATURE_SCOPES: Mapping[str, frozenset[str]] = {
             "moderator:manage:chat_messages",
         }
     ),
+    # Filters that delete or time out, with the chat account when no broadcaster_account is
+    # set (that account must moderate the channel).
+    "twitch.moderation": frozenset(
+        {"moderator:manage:banned_users", "moderator:manage:chat_messages"}
+    ),
+    # `youtube` also covers liveChatMessages.delete and liveChatBans.insert.
     "youtube.chat": frozenset({YOUTUBE_SCOPE}),
     "kick.chat": frozenset({"user:read", "chat:write"}),
+    "kick.moderation": frozenset({"moderation:chat_message:manage", "moderation:ban"}),
 }
 
 
@@ -44,15 +51,22 @@ def needed_scopes(config: Config) -> dict[str, frozenset[str]]:
             out[account_id] |= FEATURE_SCOPES[feature]
 
     for creator in config.creators:
+        moderates = any(f.action in ("delete", "timeout") for f in creator.filters)
         if creator.twitch is not None:
             add(creator.twitch.account, "twitch.chat")
             if creator.twitch.transport == "eventsub":
                 add(creator.twitch.account, "twitch.chat.eventsub")
             add(creator.twitch.broadcaster_account, "twitch.broadcaster")
+            if moderates:
+                # The account moderation uses: the broadcaster's, else the chat account.
+                moderator = creator.twitch.broadcaster_account or creator.twitch.account
+                add(moderator, "twitch.moderation")
         if creator.youtube is not None:
             add(creator.youtube.account, "youtube.chat")
         if creator.kick is not None:
             add(creator.kick.account, "kick.chat")
+            if moderates:
+                add(creator.kick.account, "kick.moderation")
     return {key: frozenset(value) for key, value in out.items()}
 
 

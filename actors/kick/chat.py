@@ -30,12 +30,17 @@ outgoing queue is bounded; without a token, replies are dropped with a counted r
 and 5xx answers (and transport errors) are retried with backoff, honouring `Retry-After`;
 401/403 put the actor in status "error" and stop sending (a refused token does not heal).
 
+Moderating: a filter's `Moderate` goes to Kick's moderation API with the same token
+(`actors.kick.moderation`: ``DELETE /chat/<id>``, ``POST /moderation/bans`` with the timeout in
+whole minutes, which needs `broadcaster_user_id`) through a `ModerationQueue` beside reading.
+
 Timing uses `trio.current_time()`/`trio.sleep` only (exact under trio's `MockClock`); the wall
 `clock` is only for `sent_at` fallbacks and the snapshot's datetimes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -64,6 +69,7 @@ from actors.connection import (
     open_websocket,
 )
 from actors.events import PlatformEvent
+from actors.kick import moderation as kick_moderation
 from actors.kick import pusher
 from actors.kick.pusher import (
     CloseAction,
@@ -77,6 +83,7 @@ from actors.kick.pusher import (
     Subscribed,
     SubscriptionFailed,
 )
+from actors.moderation import ModerationFailed, ModerationQueue, ModerationRefused
 from actors.recent import RecentKeys
 from config.models import KickConfig
 from config.secrets import Secret
@@ -135,9 +142,6 @@ class KickChat(Actor):
     transport and `connector` the websocket's stream (tests). `pong_timeout` and
     `max_activity_timeout` override the config's keepalive timings.
     """
-
-    #: Filter moderation requests this platform could not carry out yet (counted, logged).
-    moderation_unsupported = 0
 
     mailbox_size = 1000
 
@@ -210,6 +214,8 @@ class KickChat(Actor):
             rng=self._rng,
         )
         self.outbox = Outbox(platform="kick", capacity=send_queue_size, max_age=max_queue_age)
+        # Filter moderation (delete, timeout) through the public API, beside reading.
+        self.moderation = ModerationQueue(platform="kick")
         channels: list[str] = []
         if config.chatroom_id is not None:
             channels.append(pusher.chatroom_channel(config.chatroom_id))
@@ -253,10 +259,13 @@ class KickChat(Actor):
 
     async def on_start(self) -> None:
         self.outbox.log = self.log  # drops are logged with the actor's path
+        self.moderation.log = self.log
 
     async def run(self) -> None:
         if self.config.enabled and self._token is not None:
             self.nursery.start_soon(self._writer)
+        if self.config.enabled and self._can_moderate:
+            self.nursery.start_soon(self._moderation_loop)
         if self.config.enabled and self._target is None:
             await self.lifecycle.give_up(f"not a usable websocket URL: {display_url(self.url)}")
         if self.config.enabled and not self.channels:
@@ -404,14 +413,19 @@ class KickChat(Actor):
             self._enqueue(message)
             return None
         if isinstance(message, Moderate):
-            # Deleting and timing out through the platform's moderation API needs the
-            # accounts work (issue #14): until then the request is counted and logged.
-            self.moderation_unsupported += 1
-            self.log.warning(
-                "moderation not supported on this platform yet",
-                action=message.action,
-                filter=message.filter_id,
-            )
+            if not self._can_moderate:
+                self.moderation.unsupported(
+                    message,
+                    "Kick moderation needs a token: set [creators.kick] account (or token) for "
+                    "the broadcaster or a moderator, with the scopes "
+                    "moderation:chat_message:manage and moderation:ban",
+                )
+            elif message.action == "timeout" and self.broadcaster_user_id is None:
+                self.moderation.unsupported(
+                    message, "a Kick timeout needs [creators.kick] broadcaster_user_id"
+                )
+            else:
+                self.moderation.offer(message)
             return None
         raise TypeError(f"KickChat takes SendChat, got {type(message).__name__}")
 
@@ -544,6 +558,74 @@ class KickChat(Actor):
         if isinstance(message_id, str):
             self.last_sent_message_id = message_id
 
+    # ------------------------------------------------------------------ moderation
+
+    @property
+    def _can_moderate(self) -> bool:
+        return self._token is not None or self._token_source is not None
+
+    async def _moderation_loop(self) -> None:
+        async with httpx.AsyncClient(
+            transport=self._transport, timeout=self.send_timeout
+        ) as client:
+            await self.moderation.serve(functools.partial(self._moderate, client))
+
+    async def _moderate(self, client: httpx.AsyncClient, moderate: Moderate) -> None:
+        """One filter request through the public API (`actors.kick.moderation`): a 401 is
+        reported to the token source and tried once more with its token, a 429 waits for
+        ``Retry-After`` (at most `send_retry_maximum`) once, a 403 is a refusal naming the
+        scope; the `ModerationQueue` counts and logs what this raises."""
+        if moderate.action == "delete":
+            if not moderate.message_id:
+                raise ModerationFailed("the filtered message has no id to delete")
+            req = kick_moderation.delete_message_request(moderate.message_id)
+        elif moderate.action == "timeout":
+            if moderate.seconds is None or self.broadcaster_user_id is None:
+                raise ModerationFailed("a timeout needs its length and broadcaster_user_id")
+            req = kick_moderation.ban_request(
+                self.broadcaster_user_id,
+                moderate.user_id,
+                seconds=moderate.seconds,
+                reason=moderate.reason,
+            )
+        else:
+            raise ModerationFailed(f"unknown moderation action {moderate.action!r}")
+        retried_401 = retried_429 = False
+        while True:
+            token = await self._moderation_token()
+            response = await client.request(
+                req.method,
+                self.send_api + req.path,
+                json=req.json,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+            status = response.status_code
+            if 200 <= status < 300:
+                return
+            if status == 401 and not retried_401 and self._token_source is not None:
+                retried_401 = True
+                if self._presented is not None:
+                    await self._token_source.unauthorized(self._presented)
+                continue
+            if status == 429 and not retried_429:
+                retried_429 = True
+                await trio.sleep(min(_retry_after(response) or 1.0, self.send_retry_maximum))
+                continue
+            scope = kick_moderation.SCOPE_FOR_ACTION[moderate.action]
+            if status == 403:
+                raise ModerationRefused(
+                    f"Kick refused to {moderate.action} (HTTP 403): the account needs the scope "
+                    f"{scope} and must be the broadcaster or a moderator of the channel"
+                )
+            raise ModerationFailed(f"Kick did not {moderate.action} (HTTP {status})")
+
+    async def _moderation_token(self) -> str:
+        if self._token_source is None:
+            assert self._token is not None
+            return self._token
+        self._presented = await self._token_source.token()
+        return self._presented.value
+
     # ------------------------------------------------------------------ snapshot
 
     def _now(self) -> datetime:
@@ -616,6 +698,7 @@ class KickChat(Actor):
             "dropped": outbox.dropped,
             "actions_failed": outbox.dropped,
             "dropped_reasons": outbox.reasons(),
+            "moderation": self.moderation.statistics().as_dict(),
             "truncated": self.truncated,
             "send_retried": self.send_retried,
             "duplicates": self.duplicates,

@@ -59,9 +59,11 @@ from actors.connection import (
     open_websocket,
 )
 from actors.events import PlatformEvent
+from actors.moderation import ModerationQueue
 from actors.ratelimit import SlidingWindow
 from actors.recent import RecentKeys
 from actors.twitch import irc
+from actors.twitch.moderation import TwitchModerator
 from config.models import TwitchConfig
 from supervisors import Backoff
 
@@ -117,9 +119,6 @@ class TwitchChat(Actor):
     `keepalive_timeout_seconds`; `connector` replaces the network (tests: a memory stream).
     """
 
-    #: Filter moderation requests this platform could not carry out yet (counted, logged).
-    moderation_unsupported = 0
-
     mailbox_size = 1000
 
     def __init__(
@@ -146,6 +145,7 @@ class TwitchChat(Actor):
         max_queue_age: float = 60.0,
         dedupe_size: int = 4096,
         token_source: TokenSource | None = None,
+        moderator: TwitchModerator | None = None,
     ) -> None:
         self.creator_id = creator_id
         self.config = config
@@ -177,6 +177,9 @@ class TwitchChat(Actor):
             rng=self._rng,
         )
         self.outbox = Outbox(platform="twitch", capacity=send_queue_size, max_age=max_queue_age)
+        # Filter moderation (delete, timeout) through Helix; None: not configured.
+        self._moderator = moderator
+        self.moderation = ModerationQueue(platform="twitch")
 
         token = config.token.reveal() if config.token is not None else None
         self._token = token
@@ -214,6 +217,13 @@ class TwitchChat(Actor):
 
     async def on_start(self) -> None:
         self.outbox.log = self.log  # drops are logged with the actor's path
+        self.moderation.log = self.log
+        if self._moderator is not None:
+            self.nursery.start_soon(self.moderation.serve, self._moderator)
+
+    async def on_stop(self) -> None:
+        if self._moderator is not None:
+            await self._moderator.aclose()
 
     async def run(self) -> None:
         if self.config.enabled and self._token is not None:
@@ -421,14 +431,15 @@ class TwitchChat(Actor):
                 self.outbox.offer(message)
             return None
         if isinstance(message, Moderate):
-            # Deleting and timing out through the platform's moderation API needs the
-            # accounts work (issue #14): until then the request is counted and logged.
-            self.moderation_unsupported += 1
-            self.log.warning(
-                "moderation not supported on this platform yet",
-                action=message.action,
-                filter=message.filter_id,
-            )
+            # Carried out through Helix in the actor's nursery: never holds up reading chat.
+            if self._moderator is None:
+                self.moderation.unsupported(
+                    message,
+                    "Twitch moderation needs [creators.twitch] broadcaster_account (or an "
+                    "account that moderates the channel) naming an [[accounts]] entry",
+                )
+            else:
+                self.moderation.offer(message)
             return None
         raise TypeError(f"TwitchChat takes SendChat, got {type(message).__name__}")
 
@@ -478,6 +489,7 @@ class TwitchChat(Actor):
             "queued": outbox.queued,
             "dropped": outbox.dropped,
             "dropped_reasons": outbox.reasons(),
+            "moderation": self.moderation.statistics().as_dict(),
             "varied": self.varied,
             "truncated": self.truncated,
             "duplicates": self.duplicates,

@@ -42,7 +42,7 @@ import trio_websocket
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull
 from actors.accounts import TokenSource, TokenUnavailable
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.connection import (
     DEFAULT_BACKOFF,
     ConnectionHealth,
@@ -54,6 +54,7 @@ from actors.connection import (
     display_url,
 )
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
+from actors.moderation import ModerationQueue
 from actors.ratelimit import SlidingWindow
 from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
@@ -79,6 +80,7 @@ from actors.twitch.eventsub_ws import (
     describe_close,
     session_url,
 )
+from actors.twitch.moderation import TwitchModerator
 from actors.twitch.rewards import plan_rewards, reward_settings
 from actors.twitch.user_helix import MAX_RATE_LIMIT_WAIT, UserHelix
 from actors.watch.monitor import EventSubCoverage
@@ -171,6 +173,7 @@ class TwitchEvents(Actor):
         send_limit: int = SEND_LIMIT,
         send_limit_privileged: int = SEND_LIMIT_PRIVILEGED,
         send_period: float = SEND_PERIOD,
+        moderator: TwitchModerator | None = None,
     ) -> None:
         if role not in ("events", "chat"):
             raise ValueError(f"role must be 'events' or 'chat', got {role!r}")
@@ -204,6 +207,9 @@ class TwitchEvents(Actor):
             rng=rng,
         )
         self.limit_retry_seconds = limit_retry_seconds
+        # Filter moderation through Helix (the `twitch` chat role); None: not configured.
+        self._moderator = moderator
+        self.moderation = ModerationQueue(platform="twitch")
         self._clock = clock
         self.events = events_used(creator) if role == "events" else ()
         self._seen: SeenMessages | None = None
@@ -268,11 +274,16 @@ class TwitchEvents(Actor):
         )
         # What was applied before a restart, once: then each notification is checked in memory.
         await self._seen.preload(self._now())
+        self.moderation.log = self.log
+        if self._moderator is not None:
+            self.nursery.start_soon(self.moderation.serve, self._moderator)
 
     async def on_stop(self) -> None:
         self._cover(False, "its EventSub actor stopped")
         with trio.CancelScope(shield=True):
             await self.helix.aclose()
+            if self._moderator is not None:
+                await self._moderator.aclose()
 
     async def run(self) -> None:
         if self.role == "chat":
@@ -947,7 +958,17 @@ class TwitchEvents(Actor):
             else:
                 self.outbox.offer(message)  # sent by `_writer`, in order, within the limits
             return None
-        raise TypeError(f"TwitchEvents takes SendChat, got {type(message).__name__}")
+        if isinstance(message, Moderate):
+            if self._moderator is None:
+                self.moderation.unsupported(
+                    message,
+                    "Twitch moderation needs [creators.twitch] broadcaster_account (or an "
+                    "account that moderates the channel) naming an [[accounts]] entry",
+                )
+            else:
+                self.moderation.offer(message)
+            return None
+        raise TypeError(f"TwitchEvents takes SendChat or Moderate, got {type(message).__name__}")
 
     async def _writer(self) -> None:
         """Send queued replies through Helix, within Twitch's chat limit (20 per 30 s, 100

@@ -27,6 +27,7 @@ from actors.twitch.eventsub import parse_timestamp
 from config.untrusted_json import describe, loads_untrusted
 
 __all__ = [
+    "BAN_MAX_SECONDS",
     "CLIP_CAPTURE_WINDOW_SECONDS",
     "CLIP_DEFAULT_SECONDS",
     "CLIP_MAX_SECONDS",
@@ -53,11 +54,13 @@ __all__ = [
     "TokenValidation",
     "UserToken",
     "app_token_request",
+    "ban_user_request",
     "clip_is_overdue",
     "create_clip_request",
     "create_eventsub_subscription_request",
     "create_reward_request",
     "custom_rewards_request",
+    "delete_chat_message_request",
     "get_clips_request",
     "helix_request",
     "next_page",
@@ -94,6 +97,10 @@ MAX_IDS_PER_REQUEST = 100
 CLIP_MIN_SECONDS = 5
 CLIP_MAX_SECONDS = 60
 CLIP_DEFAULT_SECONDS = 30
+#: Ban User: a timeout lasts 1 second to 2 weeks; without `duration` the ban is permanent.
+BAN_MAX_SECONDS = 1_209_600
+#: Twitch cuts a ban reason at 500 characters.
+BAN_REASON_MAX = 500
 #: Twitch captures about 90 s around the call.
 CLIP_CAPTURE_WINDOW_SECONDS = 90
 #: Creation is asynchronous; a clip still absent from `GET /clips` after 15 s has failed.
@@ -994,3 +1001,50 @@ def parse_user_ids(
         if isinstance(item, Mapping):
             found[_require(item, "login", str).lower()] = _require(item, "id", str)
     return found
+
+
+# --------------------------------------------------------------------------- moderation
+
+
+def delete_chat_message_request(
+    broadcaster_id: str, moderator_id: str, message_id: str, *, client_id: str, token: str
+) -> HelixRequest:
+    """``DELETE /moderation/chat`` of one message (scope ``moderator:manage:chat_messages``;
+    `moderator_id` is the token's user, the broadcaster or one of their moderators). 204 when
+    deleted."""
+    params = [
+        ("broadcaster_id", _clean(broadcaster_id)),
+        ("moderator_id", _clean(moderator_id)),
+        ("message_id", _clean(message_id)),
+    ]
+    return helix_request("DELETE", "/moderation/chat", params, client_id=client_id, token=token)
+
+
+def ban_user_request(
+    broadcaster_id: str,
+    moderator_id: str,
+    user_id: str,
+    *,
+    client_id: str,
+    token: str,
+    duration_seconds: int | None = None,
+    reason: str = "",
+) -> HelixRequest:
+    """``POST /moderation/bans`` (scope ``moderator:manage:banned_users``): a timeout of
+    `duration_seconds` (1 s to 2 weeks), or a permanent ban when it is None. 200 when done."""
+    data: dict[str, Any] = {"user_id": _clean(user_id)}
+    if duration_seconds is not None:
+        if isinstance(duration_seconds, bool) or not 1 <= duration_seconds <= BAN_MAX_SECONDS:
+            raise ValueError(f"a timeout lasts 1..{BAN_MAX_SECONDS} seconds")
+        data["duration"] = int(duration_seconds)
+    if reason:
+        data["reason"] = reason[:BAN_REASON_MAX]
+    params = [("broadcaster_id", _clean(broadcaster_id)), ("moderator_id", _clean(moderator_id))]
+    return helix_request(
+        "POST",
+        "/moderation/bans",
+        params,
+        client_id=client_id,
+        token=token,
+        json_body={"data": data},
+    )

@@ -27,6 +27,9 @@ does the HTTP (httpx), the waiting and the bookkeeping:
   rate governor's ("youtube", creator, "chat") bucket; text longer than 200 characters is cut.
   Without a token, or with no live chat within `max_queue_age`, replies are dropped with a
   counted reason.
+- Filter moderation (`Moderate`): ``liveChatMessages.delete`` (50 units) or a temporary
+  ``liveChatBans.insert`` (200 units) with the OAuth token, charged to the quota first, in a
+  `ModerationQueue` beside polling; a 403 is a counted refusal naming what the account lacks.
 
 Secrets: the API key travels in the `X-Goog-Api-Key` header and the token in `Authorization`,
 so no URL carries a credential; neither is ever logged or put in a snapshot.
@@ -51,6 +54,7 @@ from actors.accounts import AccessToken, TokenSource, TokenUnavailable
 from actors.chat import Moderate, SendChat
 from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, Outbox, Outgoing
 from actors.events import AnyEvent
+from actors.moderation import ModerationFailed, ModerationQueue, ModerationRefused
 from actors.quotas.registry import Charge, Check, PollingInterval
 from actors.quotas.tracker import QuotaDecision
 from actors.ratelimit import RateGovernor, RateKey, acquire
@@ -88,9 +92,6 @@ class _StreamOver(Exception):
 
 class YouTubeChat(Actor):
     """Reads (and writes) one creator's YouTube live chat; see the module docs."""
-
-    #: Filter moderation requests this platform could not carry out yet (counted, logged).
-    moderation_unsupported = 0
 
     mailbox_size = 1000
 
@@ -167,6 +168,8 @@ class YouTubeChat(Actor):
             rng=self._rng,
         )
         self.outbox = Outbox(platform=PLATFORM, capacity=send_queue_size, max_age=max_queue_age)
+        # Filter moderation (delete, timeout) with the OAuth token, beside polling.
+        self.moderation = ModerationQueue(platform=PLATFORM)
 
         self.live_chat_id: str | None = None
         self.video_id: str | None = config.video_id
@@ -194,6 +197,7 @@ class YouTubeChat(Actor):
 
     async def on_start(self) -> None:
         self.outbox.log = self.log  # drops are logged with the actor's path
+        self.moderation.log = self.log
         self._seen = SeenMessages(
             platform=PLATFORM,
             creator_id=self.creator_id,
@@ -216,6 +220,7 @@ class YouTubeChat(Actor):
             async with trio.open_nursery() as nursery:
                 if self.config.enabled:
                     nursery.start_soon(self._writer)
+                    nursery.start_soon(self.moderation.serve, self._moderate)
                 await self.lifecycle.run(self._serve, log=self.log)
 
     async def on_stop(self) -> None:
@@ -436,6 +441,9 @@ class YouTubeChat(Actor):
             body = loads_untrusted(response.content)
         except ValueError:  # not JSON, or beyond its limits (nesting, numbers): unreadable
             body = None
+        if response.status_code == 204:  # a delete answers with no content
+            self.last_success_at = self._clock()
+            return {}
         if 200 <= response.status_code < 300:
             if not isinstance(body, dict):
                 self.parse_errors += 1
@@ -500,14 +508,14 @@ class YouTubeChat(Actor):
             self._enqueue(message)
             return None
         if isinstance(message, Moderate):
-            # Deleting and timing out through the platform's moderation API needs the
-            # accounts work (issue #14): until then the request is counted and logged.
-            self.moderation_unsupported += 1
-            self.log.warning(
-                "moderation not supported on this platform yet",
-                action=message.action,
-                filter=message.filter_id,
-            )
+            if self._oauth is None and self._token_source is None:
+                self.moderation.unsupported(
+                    message,
+                    "YouTube moderation needs an OAuth token: set [creators.youtube] account "
+                    "(or oauth_token) for the channel's owner or one of its moderators",
+                )
+            else:
+                self.moderation.offer(message)
             return None
         raise TypeError(f"YouTubeChat takes SendChat, got {type(message).__name__}")
 
@@ -565,6 +573,48 @@ class YouTubeChat(Actor):
             self.outbox.drop("unreachable", item.trigger_id, error=type(exc).__name__)
             return
         self.sent += 1
+
+    async def _moderate(self, moderate: Moderate) -> None:
+        """Carry out one filter request: ``liveChatMessages.delete`` (50 units) or a temporary
+        ``liveChatBans.insert`` (200 units), charged to the quota first."""
+        if moderate.action == "delete":
+            if not moderate.message_id:
+                raise ModerationFailed("the filtered message has no id to delete")
+            req = livechat.live_chat_messages_delete(moderate.message_id)
+        elif moderate.action == "timeout":
+            if self.live_chat_id is None:
+                raise ModerationFailed("no live chat to time the author out in")
+            if moderate.seconds is None:
+                raise ModerationFailed("a timeout needs its length in seconds")
+            req = livechat.live_chat_bans_insert(
+                self.live_chat_id, moderate.user_id, moderate.seconds
+            )
+        else:
+            raise ModerationFailed(f"unknown moderation action {moderate.action!r}")
+        decision = await self._quota_call(
+            Charge(creator_id=self.creator_id, platform=PLATFORM, method=req.quota_method)
+        )
+        if decision is None or not decision.allowed:
+            raise ModerationFailed(
+                f"the YouTube quota has no room for {req.quota_method} "
+                f"({req.quota_cost} units) until the daily reset"
+            )
+        try:
+            await self._request(req, oauth=True)
+        except _ApiFailure as failure:
+            said = f"HTTP {failure.error.status} {failure.error.reason or ''}".rstrip()
+            if failure.error.status == 403:
+                raise ModerationRefused(
+                    f"YouTube refused {req.quota_method} ({said}): the account must own the "
+                    "channel or moderate its chat, with the scope "
+                    "https://www.googleapis.com/auth/youtube"
+                ) from None
+            raise ModerationFailed(f"YouTube did not {moderate.action} ({said})") from None
+        except (*_TRANSPORT_ERRORS, trio.TooSlowError) as exc:
+            self.request_failures += 1
+            raise ModerationFailed(
+                f"{self._api_host} could not be reached ({type(exc).__name__})"
+            ) from None
 
     # ------------------------------------------------------------------ status
 
@@ -634,6 +684,7 @@ class YouTubeChat(Actor):
             "truncated": self.truncated,
             "dropped": outbox.dropped,
             "dropped_reasons": outbox.reasons(),
+            "moderation": self.moderation.statistics().as_dict(),
             "discoveries": self.discoveries,
             "chats_ended": self.chats_ended,
             "rate_limits": self.governor.statistics(now) if self._send_key in self.governor else [],

@@ -45,6 +45,8 @@ __all__ = [
     "YouTubeError",
     "error_action",
     "live_broadcasts_list",
+    "live_chat_bans_insert",
+    "live_chat_messages_delete",
     "live_chat_messages_insert",
     "live_chat_messages_list",
     "next_quota_reset",
@@ -65,6 +67,9 @@ QUOTA_COSTS: Mapping[str, int] = {
     "liveChatMessages.list": 5,
     "liveChatMessages.streamList": 5,
     "liveChatMessages.insert": 20,  # the often-quoted 50 is outdated
+    # Moderation: what a filter's delete and timeout cost.
+    "liveChatMessages.delete": 50,
+    "liveChatBans.insert": 200,
     "videos.list": 1,
     "channels.list": 1,
     # Newer docs move search.list to a separate bucket of 100 calls/day; we charge the older
@@ -664,6 +669,42 @@ def live_chat_messages_insert(live_chat_id: str, text: str) -> ApiRequest:
         params={"part": "snippet"},
         json=body,
         quota_method="liveChatMessages.insert",
+    )
+
+
+def live_chat_messages_delete(message_id: str) -> ApiRequest:
+    """``DELETE /liveChat/messages?id=...`` (OAuth, the chat's owner or a moderator; 204)."""
+    if not message_id or not message_id.strip():
+        raise ValueError("message id is required")
+    return ApiRequest(
+        http_method="DELETE",
+        path="/liveChat/messages",
+        params={"id": message_id},
+        quota_method="liveChatMessages.delete",
+    )
+
+
+def live_chat_bans_insert(live_chat_id: str, channel_id: str, seconds: int) -> ApiRequest:
+    """``POST /liveChat/bans?part=snippet``: a temporary ban (a timeout) of the author
+    `channel_id` for `seconds` (OAuth, the chat's owner or a moderator)."""
+    if not live_chat_id or not channel_id:
+        raise ValueError("live_chat_id and channel_id are required")
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise ValueError("a timeout lasts at least 1 second")
+    body = {
+        "snippet": {
+            "liveChatId": live_chat_id,
+            "type": "temporary",
+            "banDurationSeconds": str(seconds),  # a uint64: a JSON string in Google's APIs
+            "bannedUserDetails": {"channelId": channel_id},
+        }
+    }
+    return ApiRequest(
+        http_method="POST",
+        path="/liveChat/bans",
+        params={"part": "snippet"},
+        json=body,
+        quota_method="liveChatBans.insert",
     )
 
 

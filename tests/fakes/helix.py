@@ -22,6 +22,12 @@ our rewards); ``POST /helix/chat/messages`` (`chat_limited` answers the next one
 ``Ratelimit-Reset``; `drop_next` makes the next one dropped with a
 reason). `hand_made_reward(...)` adds a reward made in Twitch's UI; `redeem(...)` records a
 redemption (the test sends its notification through the fake EventSub).
+
+Moderation: ``DELETE /helix/moderation/chat?broadcaster_id&moderator_id&message_id`` (204) and
+``POST /helix/moderation/bans?broadcaster_id&moderator_id`` with ``{"data": {user_id,
+duration?, reason?}}`` (200), each recorded in `moderation`; the ``moderator_id`` must be the
+token's user (else 403), and `moderation_answers` (statuses, e.g. 401, 403, 429) answer the
+next moderation calls instead (a 429 says the bucket refills in `moderation_reset_in` s).
 """
 
 from __future__ import annotations
@@ -86,6 +92,9 @@ class FakeHelix:
         self.chat_times: list[float] = []  # trio time each chat message was accepted
         self.page_size = 50
         self.raw_answers: list[bytes] = []
+        self.moderation: list[dict[str, Any]] = []
+        self.moderation_answers: list[int] = []
+        self.moderation_reset_in = 1.0
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         app = HttpApp(token=None)
@@ -106,6 +115,8 @@ class FakeHelix:
             "PATCH", "/helix/channel_points/custom_rewards/redemptions", self._settle, auth=False
         )
         app.route("POST", "/helix/chat/messages", self._chat, auth=False)
+        app.route("DELETE", "/helix/moderation/chat", self._moderate, auth=False)
+        app.route("POST", "/helix/moderation/bans", self._moderate, auth=False)
         async with trio.open_nursery() as nursery:
             self.port = await nursery.start(
                 lambda task_status: serve_http(
@@ -454,6 +465,52 @@ class FakeHelix:
         if drop is not None:
             item["drop_reason"] = drop
         return self._answer(request, 200, {"data": [item]})
+
+    async def _moderate(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return self._unauthorized(request)
+        if self.moderation_answers:
+            status = self.moderation_answers.pop(0)
+            headers = {}
+            if status == 429:
+                headers = {
+                    "Ratelimit-Limit": str(self.bucket_limit),
+                    "Ratelimit-Remaining": "0",
+                    "Ratelimit-Reset": str(math.ceil(time.time() + self.moderation_reset_in)),
+                }
+            self._record(request, status)
+            message = {401: "Invalid OAuth token", 403: "Missing scope", 429: "rate limit"}
+            return json_response(
+                {"error": "Error", "status": status, "message": message.get(status, "")},
+                status,
+                headers=headers,
+            )
+        if request.query.get("moderator_id") != user[0]:
+            return self._answer(
+                request,
+                403,
+                {
+                    "error": "Forbidden",
+                    "status": 403,
+                    "message": "moderator_id must match the user in the token",
+                },
+            )
+        call: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "broadcaster_id": request.query.get("broadcaster_id"),
+            "moderator_id": request.query.get("moderator_id"),
+        }
+        if request.method == "DELETE":
+            call["message_id"] = request.query.get("message_id")
+            self.moderation.append(call)
+            self._record(request, 204)
+            return Response(status=204, body=b"")
+        data = request.json().get("data", {})
+        call.update(data)
+        self.moderation.append(call)
+        return self._answer(request, 200, {"data": [{"user_id": data.get("user_id")}]})
 
 
 def _reward(reward_id: str, title: str, cost: int, prompt: str, enabled: bool) -> dict[str, Any]:

@@ -6,6 +6,11 @@ bearer token, 401 for an unknown one. Tests script other answers with `respond(s
 headers=..., json=...)` (one per request, in order, before falling back to the default).
 Every request is recorded with its trio time in `requests`; `wait_requests(n)` waits for them.
 
+Moderation (KickEngineering/KickDevDocs apis/moderation.md and its OpenAPI document):
+``DELETE /public/v1/chat/<message_id>`` -> 204 and ``POST /public/v1/moderation/bans``
+``{broadcaster_user_id, user_id, duration?, reason?}`` -> 200, each recorded in `moderation`;
+`respond(401/403/429, ...)` scripts refusals as for chat.
+
 Use it with `KickChat(..., send_api=FakeKickApi.BASE, transport=fake.transport)`.
 """
 
@@ -49,6 +54,7 @@ class FakeKickApi:
     def __init__(self, *, tokens: frozenset[str] = frozenset({"tok"})) -> None:
         self.tokens = tokens
         self.requests: list[Request] = []
+        self.moderation: list[dict[str, Any]] = []
         self._script: deque[Scripted] = deque()
         self._changed = trio.Event()
         self.transport = httpx.MockTransport(self._handle)
@@ -96,10 +102,26 @@ class FakeKickApi:
             if answer.content is not None:
                 return httpx.Response(answer.status, headers=answer.headers, content=answer.content)
             return httpx.Response(answer.status, headers=answer.headers, json=answer.json)
-        if request.method != "POST" or request.url.path != "/public/v1/chat":
-            return httpx.Response(404, json={"message": "Not Found"})
         auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.tokens:
+        known = auth.startswith("Bearer ") and auth.removeprefix("Bearer ") in self.tokens
+        path = request.url.path
+        if request.method == "DELETE" and path.startswith("/public/v1/chat/"):
+            if not known:
+                return httpx.Response(401, json={"message": "Unauthorized"})
+            self.moderation.append({"delete": path.removeprefix("/public/v1/chat/")})
+            return httpx.Response(204)
+        if request.method == "POST" and path == "/public/v1/moderation/bans":
+            if not known:
+                return httpx.Response(401, json={"message": "Unauthorized"})
+            if not isinstance(body, dict) or not all(
+                isinstance(body.get(k), int) for k in ("broadcaster_user_id", "user_id")
+            ):
+                return httpx.Response(400, json={"message": "Bad Request"})
+            self.moderation.append(body)
+            return httpx.Response(200, json={"data": {}, "message": "OK"})
+        if request.method != "POST" or path != "/public/v1/chat":
+            return httpx.Response(404, json={"message": "Not Found"})
+        if not known:
             return httpx.Response(401, json={"message": "Unauthorized"})
         number = len(self.requests)
         return httpx.Response(

@@ -17,6 +17,10 @@ resources are the real captures in `tests/conformance/data/youtube.jsonl`, re-la
   `offline_at_on_end`), else 403 `liveChatEnded`; unknown chat -> 404 `liveChatNotFound`.
 - `POST /liveChat/messages?part=snippet` (Bearer token required) -> the created message, also
   appended to the chat log.
+- `DELETE /liveChat/messages?id=M` (Bearer token required) -> 204 (404
+  `liveChatMessageNotFound` for an unknown or already deleted message);
+  `POST /liveChat/bans?part=snippet` (Bearer token required) -> the ban resource (400 without
+  a chat, type or channel id). Both are recorded in `moderation`.
 - Authentication: an API key (`X-Goog-Api-Key` header or `key` parameter) from `api_keys`, or
   a Bearer token from `oauth_tokens`; else 400 `keyInvalid` / 401 `authError`.
 
@@ -125,6 +129,7 @@ class FakeYouTubeApi:
         self.chats: dict[str, _Chat] = {}
         self.broadcasts_owner: str | None = None  # channel whose broadcasts the token sees
         self.requests: list[Recorded] = []
+        self.moderation: list[dict[str, Any]] = []
         self._failures: deque[tuple[str | None, int, Any]] = deque()
         self._stalls = 0
         self._counter = 0
@@ -257,7 +262,9 @@ class FakeYouTubeApi:
         self.changed.set()
         self.changed = trio.Event()
         status, answer = await self._answer(record)
-        if isinstance(answer, str):
+        if answer is None:  # 204 No Content
+            data, ctype = b"", b"application/json; charset=UTF-8"
+        elif isinstance(answer, str):
             data, ctype = answer.encode(), b"text/html"
         else:
             data, ctype = json.dumps(answer).encode(), b"application/json; charset=UTF-8"
@@ -302,6 +309,14 @@ class FakeYouTubeApi:
             if token is None:
                 return _error(401, "authError", "Login Required")
             return self._insert(r.json)
+        if route == ("DELETE", "/liveChat/messages"):
+            if token is None:
+                return _error(401, "authError", "Login Required")
+            return self._delete(r.query.get("id", ""))
+        if route == ("POST", "/liveChat/bans"):
+            if token is None:
+                return _error(401, "authError", "Login Required")
+            return self._ban(r.json)
         return _error(404, "notFound", "Not Found")
 
     # ------------------------------------------------------------------ endpoints
@@ -417,6 +432,26 @@ class FakeYouTubeApi:
             chat.chat_id, text, author="UCbotowner00000000000001", name="Owner", owner=True
         )
         return 200, chat.items[-1] if chat.items[-1]["id"] == mid else {}
+
+    def _delete(self, message_id: str) -> tuple[int, Any]:
+        deleted = {m["id"] for m in self.moderation if m["action"] == "delete"}
+        for chat in self.chats.values():
+            # Kept in the log (page tokens are offsets into it); a second delete is a 404.
+            if message_id not in deleted and any(i.get("id") == message_id for i in chat.items):
+                self.moderation.append({"action": "delete", "id": message_id})
+                return 204, None
+        return _error(404, "liveChatMessageNotFound", "The message was not found.")
+
+    def _ban(self, payload: Any) -> tuple[int, Any]:
+        snippet = payload.get("snippet") if isinstance(payload, dict) else None
+        if not isinstance(snippet, dict) or snippet.get("liveChatId") not in self.chats:
+            return _error(400, "liveChatIdRequired", "liveChatId is required.")
+        banned = (snippet.get("bannedUserDetails") or {}).get("channelId")
+        if snippet.get("type") not in ("temporary", "permanent") or not banned:
+            return _error(400, "invalidValue", "type and bannedUserDetails are required.")
+        self.moderation.append({"action": "ban", **snippet})
+        self._counter += 1
+        return 200, {"kind": "youtube#liveChatBan", "id": f"ban{self._counter}", "snippet": snippet}
 
 
 def _error(status: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:

@@ -95,3 +95,34 @@ def test_default_scopes_are_what_the_features_naming_the_account_need():
     assert needed["yt"] == {"https://www.googleapis.com/auth/youtube"}
     explicit = load(ACCOUNTS.replace('client_id = "g"', 'client_id = "g"\nscopes = ["a", "b"]'))
     assert requested_scopes(explicit, "yt") == {"a", "b"}
+
+
+MODERATING_FILTER = """
+[[creators.filters]]
+id = "links"
+kind = "links"
+action = "timeout"
+timeout_seconds = 60
+"""
+
+
+def test_a_moderating_filter_asks_the_moderation_scopes_of_the_account_that_moderates():
+    # With a broadcaster account, it moderates; the chat account needs nothing more.
+    config = load(ACCOUNTS + CREATOR + MODERATING_FILTER)
+    needed = needed_scopes(config)
+    assert needed["daniel-bot"] == FEATURE_SCOPES["twitch.chat"]
+    assert FEATURE_SCOPES["twitch.moderation"] <= needed["daniel"]
+    # Without one, the chat account moderates and is asked for the scopes.
+    alone = load(
+        ACCOUNTS + CREATOR.replace('broadcaster_account = "daniel"\n', "") + MODERATING_FILTER
+    )
+    assert needed_scopes(alone)["daniel-bot"] == (
+        FEATURE_SCOPES["twitch.chat"] | FEATURE_SCOPES["twitch.moderation"]
+    )
+    # A filter that only warns needs no moderation scope.
+    warn = load(
+        ACCOUNTS
+        + CREATOR.replace('broadcaster_account = "daniel"\n', "")
+        + MODERATING_FILTER.replace('"timeout"', '"warn"')
+    )
+    assert needed_scopes(warn)["daniel-bot"] == FEATURE_SCOPES["twitch.chat"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # `fakes` lives in tests/
@@ -25,7 +26,7 @@ from fakes.kick_api import FakeKickApi
 from fakes.kick_pusher import FakePusher
 
 from actors import Actor
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, StreamEnded, StreamStarted
 from actors.kick.chat import KickChat
 from config.models import KickConfig
@@ -557,4 +558,77 @@ async def test_a_hostile_send_answer_is_no_crash(autojump_clock, nursery, api, h
     await api.wait_requests(2)
     await eventually(lambda: harness.chat.sent == 2)
     assert len(harness.instances) == 1 and harness.chat.last_sent_message_id == "msg-2"
+    await harness.stop()
+
+
+# ---------------------------------------------------------------------- filter moderation
+
+
+def moderate(action: str, *, seconds: int | None = None) -> Moderate:
+    return Moderate(
+        action=action,
+        message_id="57eee8aa-0000-4000-8000-000000000001",
+        user_id="117108965",
+        login="goofywilson96",
+        seconds=seconds,
+        reason="links: a link",
+        filter_id="links",
+    )
+
+
+async def test_a_filter_deletes_and_times_out_through_kicks_moderation_api(
+    autojump_clock, nursery, api, harness
+):
+    await harness.start(nursery, token="tok", broadcaster_user_id=2570626)
+    assert harness.root is not None
+    kick = harness.root.lookup("kick")
+    await kick.send(moderate("delete"))
+    await kick.send(moderate("timeout", seconds=90))
+    await eventually(lambda: harness.chat.moderation.counts["done"] == 2)
+    deleted, banned = api.requests
+    assert (deleted.method, deleted.path) == (
+        "DELETE",
+        "/public/v1/chat/57eee8aa-0000-4000-8000-000000000001",
+    )
+    assert deleted.headers["authorization"] == "Bearer tok"
+    assert (banned.method, banned.path) == ("POST", "/public/v1/moderation/bans")
+    # 90 s is two of Kick's whole minutes (rounded up, never shorter than asked).
+    assert banned.body == {
+        "broadcaster_user_id": 2570626,
+        "user_id": 117108965,
+        "duration": 2,
+        "reason": "links: a link",
+    }
+    await harness.stop()
+
+
+async def test_a_kick_403_is_refused_with_the_scope_and_a_429_is_waited_out(
+    autojump_clock, nursery, api, harness
+):
+    await harness.start(nursery, token="tok", broadcaster_user_id=2570626)
+    assert harness.root is not None
+    api.respond(403, json={"message": "Forbidden"})
+    api.respond(429, headers={"Retry-After": "7"}, json={"message": "Too Many Requests"})
+    kick = harness.root.lookup("kick")
+    with structlog.testing.capture_logs() as logs:
+        await kick.send(moderate("timeout", seconds=60))
+        await kick.send(moderate("delete"))
+        await eventually(lambda: harness.chat.moderation.counts["done"] == 1)
+    assert harness.chat.moderation.counts["refused"] == 1
+    (refused,) = [e for e in logs if e.get("outcome") == "refused"]
+    assert "moderation:ban" in refused["event"]
+    limited, retried = api.requests[1:]
+    assert retried.at - limited.at == pytest.approx(7.0)
+    assert api.moderation == [{"delete": "57eee8aa-0000-4000-8000-000000000001"}]
+    await harness.stop()
+
+
+async def test_a_kick_timeout_without_the_broadcaster_id_is_counted_unsupported(
+    autojump_clock, nursery, api, harness
+):
+    await harness.start(nursery, token="tok")
+    assert harness.root is not None
+    await harness.root.lookup("kick").call(moderate("timeout", seconds=60))
+    assert harness.chat.moderation.counts["unsupported"] == 1
+    assert api.requests == []
     await harness.stop()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # `tests/` for `fa
 from fakes.youtube_api import FakeYouTubeApi
 
 from actors import Actor
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent
 from actors.quotas.registry import QuotaRegistry
 from actors.store import StateStore, WriterThread
@@ -554,3 +554,77 @@ async def test_hostile_bodies_are_counted_rejections_not_crashes(
     assert len(harness.instances) == 1  # never restarted
     assert harness.chat.parse_errors >= len(HOSTILE_BODIES)
     await harness.root.stop()  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------- filter moderation
+
+
+def _moderate(action: str, message_id: str | None, seconds: int | None = None) -> Moderate:
+    return Moderate(
+        action=action,
+        message_id=message_id,
+        user_id="UCviewer0000000000000001",
+        login="Viewer One",
+        seconds=seconds,
+        reason="links: a link",
+        filter_id="links",
+    )
+
+
+async def test_a_filter_deletes_and_times_out_with_the_token_and_charges_the_quota(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    spam = fake.add_message("chat1", "buy followers at spam.example")
+    await harness.start(nursery, oauth=True)
+    await harness.wait_events(1)
+    assert harness.root is not None
+    youtube = harness.root.lookup("youtube")
+    before = _used(harness)
+    lists_before = len(fake.calls(LIST))
+    await youtube.send(_moderate("delete", spam))
+    await youtube.send(_moderate("timeout", spam, seconds=300))
+    await eventually(lambda: harness.chat.moderation.counts["done"] == 2, step=0.01)
+    (deleted,) = fake.calls("DELETE /liveChat/messages")
+    assert deleted.query == {"id": spam}
+    assert deleted.headers["authorization"] == f"Bearer {TOKEN}"
+    (ban,) = fake.calls("POST /liveChat/bans")
+    assert ban.query == {"part": "snippet"}
+    assert ban.json["snippet"] == {
+        "liveChatId": "chat1",
+        "type": "temporary",
+        "banDurationSeconds": "300",
+        "bannedUserDetails": {"channelId": "UCviewer0000000000000001"},
+    }
+    polls = len(fake.calls(LIST)) - lists_before  # 5 units each, charged meanwhile
+    assert _used(harness) - before == 50 + 200 + 5 * polls
+    assert harness.chat.snapshot()["moderation"]["done"] == 2
+    await harness.root.stop()
+
+
+async def test_a_youtube_403_is_a_counted_refusal_naming_the_scope(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    spam = fake.add_message("chat1", "spam")
+    await harness.start(nursery, oauth=True)
+    await harness.wait_events(1)
+    fake.fail(403, "forbidden", path="/liveChat/messages")
+    assert harness.root is not None
+    with structlog.testing.capture_logs() as logs:
+        await harness.root.lookup("youtube").send(_moderate("delete", spam))
+        await eventually(lambda: harness.chat.moderation.counts["refused"] == 1, step=0.01)
+    (refused,) = [e for e in logs if e.get("outcome") == "refused"]
+    assert "https://www.googleapis.com/auth/youtube" in refused["event"]
+    assert TOKEN not in repr(logs)
+    assert harness.chat.status == "running"  # polling goes on
+    await harness.root.stop()
+
+
+async def test_without_a_token_youtube_moderation_is_counted_unsupported(
+    autojump_clock, inline_threads, nursery, fake, harness
+):
+    await harness.start(nursery)
+    assert harness.root is not None
+    await harness.root.lookup("youtube").call(_moderate("delete", "m1"))
+    assert harness.chat.moderation.counts["unsupported"] == 1
+    assert fake.calls("DELETE /liveChat/messages") == []
+    await harness.root.stop()
