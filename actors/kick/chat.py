@@ -262,7 +262,7 @@ class KickChat(Actor):
         self.moderation.log = self.log
 
     async def run(self) -> None:
-        if self.config.enabled and self._token is not None:
+        if self.config.enabled and self._can_moderate:  # a static token or an account's
             self.nursery.start_soon(self._writer)
         if self.config.enabled and self._can_moderate:
             self.nursery.start_soon(self._moderation_loop)
@@ -562,6 +562,7 @@ class KickChat(Actor):
 
     @property
     def _can_moderate(self) -> bool:
+        """A token to act with: the configured one, or the account's (sending and moderating)."""
         return self._token is not None or self._token_source is not None
 
     async def _moderation_loop(self) -> None:

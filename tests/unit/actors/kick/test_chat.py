@@ -357,6 +357,21 @@ async def test_sendchat_posts_with_the_bearer_token(autojump_clock, nursery, api
     await harness.stop()
 
 
+async def test_an_account_token_sends_replies_without_a_static_token(
+    autojump_clock, nursery, api, harness
+):
+    from actors.accounts import StaticTokenSource
+
+    await harness.start(
+        nursery, token_source=StaticTokenSource("tok", warn=False), broadcaster_user_id=2570626
+    )
+    await harness.send("hello from the account")
+    [request] = await api.wait_requests(1)
+    assert request.headers["authorization"] == "Bearer tok"  # the account's, asked per send
+    await eventually(lambda: harness.chat.sent == 1)
+    await harness.stop()
+
+
 async def test_without_broadcaster_id_it_sends_as_bot_and_cuts_long_text(
     autojump_clock, nursery, api, harness
 ):
