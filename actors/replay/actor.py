@@ -77,10 +77,10 @@ class ReplayChat(Actor):
         self._saved: ReplayPosition | None = None
         self.messages = 0
         self.rejected = 0
-        self.replies: deque[SendChat] = deque(maxlen=20)  # the latest, for inspection
+        self.replies: deque[SendChat] = deque(maxlen=100)  # the latest, for inspection
         self.reply_count = 0
         # The replay platform cannot moderate: a filter's delete or timeout is recorded only.
-        self.moderations: deque[Moderate] = deque(maxlen=20)
+        self.moderations: deque[Moderate] = deque(maxlen=100)
         self.moderation_count = 0
         self.last_event_at: datetime | None = None
         self.status = "starting"
