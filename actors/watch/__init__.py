@@ -1,6 +1,5 @@
 """Live-status watching: Helix polling, EventSub webhooks, Kick events -> stream sessions."""
 
-from actors.watch.helix_client import HelixClient, LiveScan
 from actors.watch.monitor import (
     WATCH_KINDS,
     LiveMonitor,
@@ -14,9 +13,7 @@ from actors.watch.webhook import WebhookStats, register_watch_routes
 
 __all__ = [
     "WATCH_KINDS",
-    "HelixClient",
     "LiveMonitor",
-    "LiveScan",
     "PollNow",
     "PollResult",
     "WatchAdd",

@@ -15,7 +15,8 @@ from actors.connection import ConnectionState
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, StateStore
-from actors.watch import HelixClient, LiveMonitor, PollNow, WatchAdd, WatchList, WatchRemove
+from actors.twitch.app_helix import HelixClient
+from actors.watch import LiveMonitor, PollNow, WatchAdd, WatchList, WatchRemove
 from state import outbox
 from state import streams as sessions
 from supervisors import Backoff, ChildSpec, Supervisor

@@ -18,12 +18,12 @@ import httpx
 import structlog
 import trio
 
+from actors.ratelimit import RateLimit
 from actors.twitch.helix import (
     HELIX_BASE,
     OAUTH_BASE,
     HelixApiError,
     HelixRequest,
-    RateLimit,
     Stream,
     app_token_request,
     next_page,
