@@ -80,7 +80,7 @@ def describe(exc: BaseException | None) -> str | None:
     """`Type: message` with secrets masked, for statistics and logs."""
     if exc is None:
         return None
-    from actors.redaction import mask_secrets
+    from actors.secret_masking import mask_secrets
 
     text = str(exc)
     return f"{type(exc).__name__}: {mask_secrets(text)}" if text else type(exc).__name__

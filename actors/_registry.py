@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 import outcome
@@ -19,12 +19,13 @@ from actors._errors import ActorFailed
 from actors._mailbox import Call, Mailbox
 from actors._timer import CallTimer
 
-if TYPE_CHECKING:
-    from supervisors._spec import ChildSpec
-
 log = structlog.get_logger("actors")
 
 DEFAULT_MAILBOX_SIZE = 1000
+
+# The supervisors' child-spec type. The registry only keeps specs for them (it never reads one),
+# so it takes the type as a parameter instead of importing it: supervisors depend on actors.
+SpecT = TypeVar("SpecT")
 
 
 @attrs.frozen(kw_only=True)
@@ -77,13 +78,17 @@ class DeadLetters:
             )
 
 
-class Registry:
-    """Every path known in one tree: kind, mailbox, and dynamically added child specs."""
+class Registry(Generic[SpecT]):
+    """Every path known in one tree: kind, mailbox, and dynamically added child specs.
+
+    `dynamic` remembers, per supervisor path, the specs added at run time so a restarted
+    supervisor starts them again; their type (`SpecT`) belongs to the supervisors.
+    """
 
     def __init__(self) -> None:
         self._kinds: dict[str, str] = {}
         self._mailboxes: dict[str, Mailbox] = {}
-        self.dynamic: dict[str, dict[str, ChildSpec]] = {}
+        self.dynamic: dict[str, dict[str, SpecT]] = {}
         self.dead_letters = DeadLetters()
         self.closed = False
         self.timer: CallTimer | None = None

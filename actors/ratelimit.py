@@ -26,12 +26,12 @@ from typing import Any
 import attrs
 import trio
 
-from actors.twitch.helix import RateLimit
 from exports.views import RateLimitView
 
 __all__ = [
     "RateGovernor",
     "RateKey",
+    "RateLimit",
     "SlidingWindow",
     "TokenBucket",
     "acquire",
@@ -74,6 +74,23 @@ class SlidingWindow:
 
     def __len__(self) -> int:
         return len(self._times)
+
+
+@attrs.frozen(kw_only=True)
+class RateLimit:
+    """A server's own token bucket as its last response described it.
+
+    Parsed from a platform's headers by its protocol module (Twitch Helix:
+    `actors.twitch.helix.parse_rate_limit`) and fed to `RateGovernor.observe_headers`.
+    """
+
+    limit: int
+    remaining: int
+    reset: int  # Unix seconds when the bucket is full again
+
+    def wait_seconds(self, now: float) -> float:
+        """Seconds to wait before the next call (0 while points remain). `now` = Unix time."""
+        return 0.0 if self.remaining > 0 else max(0.0, self.reset - now)
 
 
 class TokenBucket:

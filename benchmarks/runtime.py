@@ -65,7 +65,7 @@ try:
         TriggerConfig,
     )
     from exports.canonical import _OPTIONS, canonical_bytes
-    from exports.redact import scrub
+    from exports.scrub import scrub
     from state import counters as st_counters
     from state import creators as st_creators
     from state import open_database

@@ -44,9 +44,10 @@ from fakes.helix import FakeHelix  # noqa: E402
 
 from actors.notify import NotificationDispatcher, NotifyRule  # noqa: E402
 from actors.store import StateStore  # noqa: E402
+from actors.twitch.app_helix import HelixClient  # noqa: E402
 from actors.twitch.eventsub import compute_signature  # noqa: E402
 from actors.twitch.helix import streams_requests  # noqa: E402
-from actors.watch import HelixClient, LiveMonitor, PollNow, register_watch_routes  # noqa: E402
+from actors.watch import LiveMonitor, PollNow, register_watch_routes  # noqa: E402
 from runtime.http import HttpApp, serve_http  # noqa: E402
 from supervisors import ChildSpec, Supervisor  # noqa: E402
 

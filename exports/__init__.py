@@ -13,7 +13,7 @@ from exports.builders import ExportInputs, build_all, build_manifest
 from exports.canonical import CanonicalError, canonical_bytes, format_timestamp, parse_timestamp
 from exports.files import FILES, ExportContext, ExportFile, Visibility, build_meta, get_file
 from exports.publish import ExportWriter, Mirror, PublishResult, WriterStatistics
-from exports.redact import pseudonymize, redact_text, scrub
+from exports.scrub import pseudonymize, redact_text, scrub
 
 __all__ = [
     "FILES",

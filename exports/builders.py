@@ -9,7 +9,7 @@ dicts (hence byte-identical files). Common rules applied here:
   state last changed, otherwise the newest timestamp among the inputs, otherwise
   ``ctx.started_at`` (empty inputs: nothing changed since boot);
 - every string is scrubbed of known secrets and secret-looking tokens
-  (:func:`exports.redact.scrub`), and signal files pseudonymize user ids.
+  (:func:`exports.scrub.scrub`), and signal files pseudonymize user ids.
 
 Every builder accepts empty inputs, so the dashboard always has all of its files.
 """
@@ -24,7 +24,7 @@ import attrs
 
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, build_meta, clamp_to_now, get_file
-from exports.redact import pseudonymize, scrub_document
+from exports.scrub import pseudonymize, scrub_document
 from exports.views import (
     ClipView,
     CreatorView,

@@ -22,14 +22,14 @@ import structlog
 import trio
 
 from actors.accounts.store import TokenStore
-from actors.redaction import register_secret
+from actors.secret_masking import register_secret
 from config.models import Config
 from config.secrets import Secret
 from config.secrets import iter_secrets as _walk_secrets
 from exports.files import RUNTIME_VERSION
 from runtime.announce import HttpAnnouncement
-from runtime.control import HTTP_ID
 from runtime.exit_codes import ExitCode, InitError, StartupError
+from runtime.http_api import HTTP_ID
 from runtime.logging_setup import configure_logging
 from runtime.pidfile import PidFile
 from runtime.shutdown import stop_tree

@@ -15,7 +15,7 @@ the same level, so the console and the file always agree.
 
 Secrets: the last step before rendering, for every line from structlog or stdlib, replaces
 anything secret-looking in every string value (the event, every key, the formatted traceback)
-through `actors.redaction.mask_secrets`. Tracebacks are therefore rendered to text first
+through `actors.secret_masking.mask_secrets`. Tracebacks are therefore rendered to text first
 (`format_exc_info`) rather than by the console's pretty printer, which would bypass masking.
 """
 
@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from actors.redaction import mask_secrets
+from actors.secret_masking import mask_secrets
 
 # Marks the handlers this module installed, so a second call replaces exactly those (idempotent)
 # and leaves alone any handler that someone else (pytest's caplog, for one) put on the root.

@@ -16,12 +16,13 @@ from actors.quotas.registry import QuotaRegistry
 from actors.replay import ReplayChat
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
+from actors.youtube.livechat import QUOTA_COSTS as YOUTUBE_QUOTA_COSTS
 from config.loading import ConfigError, ConfigProblem
 from config.models import AccountConfig, Config, CreatorConfig
 from config.secrets import Secret
 from exports.publish import ExportWriter, Mirror
 from runtime.announce import HttpAnnouncement
-from runtime.control import HTTP_ID, HttpServer, RequestCounters, build_app
+from runtime.http_api import HTTP_ID, HttpServer, RequestCounters, build_app
 from runtime.twitch_events import eventsub_chat_spec, twitch_events_spec
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
@@ -273,13 +274,13 @@ def _watch_and_discord(
     """`watch` (live monitor), `notify` (outbox dispatcher) and `discord` (control plane),
     each only when configured."""
     # Imported here: a runtime that does not use them never pays for loading them.
-    from actors.discord.client import DEFAULT_GATEWAY_URL, DiscordGateway
-    from actors.discord.restclient import DEFAULT_API_BASE, DiscordRest
+    from actors.discord.bot import DEFAULT_GATEWAY_URL, DiscordGateway
+    from actors.discord.http_client import DEFAULT_API_BASE, DiscordRest
     from actors.notify import NotificationDispatcher, rules_from_config
+    from actors.twitch.app_helix import HELIX_BASE, OAUTH_BASE, HelixClient
     from actors.watch import LiveMonitor
-    from actors.watch.helix_client import HELIX_BASE, OAUTH_BASE, HelixClient
     from exports.health import status_report
-    from runtime.control_plane import RuntimeControl
+    from runtime.discord_commands import RuntimeControl
 
     specs: list[ChildSpec] = []
     rules = rules_from_config(config.notifications)
@@ -408,7 +409,12 @@ def build_tree(
     )
     children.append(
         ChildSpec(
-            "quotas", lambda: QuotaRegistry(config.creators, store=lambda: root.lookup("store"))
+            "quotas",
+            lambda: QuotaRegistry(
+                config.creators,
+                costs={"youtube": YOUTUBE_QUOTA_COSTS},
+                store=lambda: root.lookup("store"),
+            ),
         )
     )
     children.append(

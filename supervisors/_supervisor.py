@@ -170,7 +170,7 @@ class Supervisor:
                 raise ValueError(f"duplicate child id {spec.id!r} in supervisor {name!r}")
             seen.add(spec.id)
         self.path = name
-        self._registry: Registry | None = None
+        self._registry: Registry[ChildSpec] | None = None
         self._slots: list[_Slot] = []
         self._by_id: dict[str, _Slot] = {}
         self._restart_times: deque[float] = deque()
@@ -460,7 +460,7 @@ class Supervisor:
         slot.state = RESTARTING
         return run.error or RuntimeError(f"{slot.path} exited before it started")
 
-    def _attach(self, path: str, registry: Registry) -> None:
+    def _attach(self, path: str, registry: Registry[ChildSpec]) -> None:
         self.path = path
         self._registry = registry
         self.log = bind_logger(path)
@@ -730,7 +730,7 @@ class Supervisor:
         return instance
 
     @property
-    def registry(self) -> Registry | None:
+    def registry(self) -> Registry[ChildSpec] | None:
         """The tree's registry (shared by every supervisor of the tree), once running."""
         return self._registry
 

@@ -39,7 +39,7 @@ from actors.accounts.source import (
 )
 from actors.accounts.store import StoredToken, TokenStore, TokenStoreError
 from actors.connection import ConnectionHealth, ConnectionState
-from actors.redaction import register_secret
+from actors.secret_masking import register_secret
 from config.models import AccountConfig
 
 #: States of an account (`AccountHealth.state`).

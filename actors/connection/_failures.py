@@ -12,7 +12,7 @@ import trio
 import trio_websocket
 
 from actors._errors import leaves, unwrap_failure
-from actors.redaction import mask_secrets
+from actors.secret_masking import mask_secrets
 
 __all__ = ["Failure", "HttpStatusError", "SessionEnded", "describe_failure", "host_of"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from actors.discord.rest import MANAGE_GUILD, Interaction
+from actors.discord.rest_protocol import MANAGE_GUILD, Interaction
 
 __all__ = ["COMMANDS", "COMMAND_NAMES", "CommandError", "ControlPlane", "run_command"]
 

@@ -19,7 +19,7 @@ other than 1000/1001 so the session survives); op 7 means reconnect and resume; 
 resume, ``d=false`` new session; op 1 from the server asks for a heartbeat now; close codes 4004
 and 4010-4014 are fatal, 4007/4009 need a new session.
 
-REST helpers live in `actors.discord.rest` and are re-exported here.
+REST helpers live in `actors.discord.rest_protocol` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from actors.discord.rest import (
+from actors.discord.rest_protocol import (
     ADMINISTRATOR,
     MANAGE_GUILD,
     DiscordError,

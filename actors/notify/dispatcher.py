@@ -30,7 +30,7 @@ import trio
 
 from actors import Actor, ActorRef
 from actors.connection import ConnectionHealth, Lifecycle, describe_failure
-from actors.discord.restclient import DiscordHttpError, DiscordRest, RateLimited
+from actors.discord.http_client import DiscordHttpError, DiscordRest, RateLimited
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, write

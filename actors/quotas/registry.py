@@ -7,7 +7,7 @@ restart at noon does not hand out a fresh day.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,6 @@ import attrs
 from actors import Actor, ActorRef
 from actors.quotas.tracker import QuotaDecision, QuotaPolicy, QuotaTracker
 from actors.store import Read, write
-from actors.youtube.livechat import QUOTA_COSTS as YOUTUBE_COSTS
 from config.models import CreatorConfig
 from state import quotas
 from state.timeutil import from_datetime
@@ -52,23 +51,34 @@ class PollingInterval:
     minimum: float
 
 
-def policies_for(creator: CreatorConfig) -> dict[str, QuotaPolicy]:
-    """The quota-limited platforms a creator's configuration enables."""
+def policies_for(
+    creator: CreatorConfig, costs: Mapping[str, Mapping[str, int]]
+) -> dict[str, QuotaPolicy]:
+    """The quota-limited platforms a creator's configuration enables.
+
+    `costs` maps a platform to the units each of its API methods costs; the platform's protocol
+    module owns that table (YouTube: `actors.youtube.livechat.QUOTA_COSTS`), so it is passed in
+    rather than imported: the platform actors depend on this registry, not the reverse.
+    """
     found: dict[str, QuotaPolicy] = {}
     if creator.youtube is not None and creator.youtube.enabled:
         found["youtube"] = QuotaPolicy(
-            daily_budget=creator.youtube.daily_quota, costs=YOUTUBE_COSTS
+            daily_budget=creator.youtube.daily_quota, costs=costs["youtube"]
         )
     return found
 
 
 class QuotaRegistry(Actor):
-    """One `QuotaTracker` per creator x platform."""
+    """One `QuotaTracker` per creator x platform.
+
+    `costs`: per platform, the units each API method costs (see `policies_for`).
+    """
 
     def __init__(
         self,
         creators: Sequence[CreatorConfig],
         *,
+        costs: Mapping[str, Mapping[str, int]],
         store: Callable[[], ActorRef],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -78,7 +88,7 @@ class QuotaRegistry(Actor):
             (c.id, platform): QuotaTracker(creator_id=c.id, platform=platform, policy=policy)
             for c in creators
             if c.enabled
-            for platform, policy in policies_for(c).items()
+            for platform, policy in policies_for(c, costs).items()
         }
 
     async def on_start(self) -> None:

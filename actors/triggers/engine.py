@@ -59,7 +59,7 @@ from actors.triggers.rules import TriggerRules
 from actors.triggers.templates import action_variables, render
 from actors.triggers.timers import LIVE_DOMAIN, TimerSchedule, domain_of
 from config.models import CreatorConfig
-from exports.redact import pseudonymize
+from exports.scrub import pseudonymize
 from state.commands import (
     AddScore,
     AppendSignals,

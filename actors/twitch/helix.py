@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import attrs
 
+from actors.ratelimit import RateLimit
 from actors.twitch.eventsub import parse_timestamp
 from config.untrusted_json import describe, loads_untrusted
 
@@ -147,19 +148,6 @@ class HelixRequest:
         kept = tuple((k, v) for k, v in self.params if k not in replace)
         added = tuple((k, v) for k, v in replace.items() if v is not None)
         return attrs.evolve(self, params=kept + added)
-
-
-@attrs.frozen(kw_only=True)
-class RateLimit:
-    """The token bucket as the last response described it."""
-
-    limit: int
-    remaining: int
-    reset: int  # Unix seconds when the bucket is full again
-
-    def wait_seconds(self, now: float) -> float:
-        """Seconds to wait before the next call (0 while points remain). `now` = Unix time."""
-        return 0.0 if self.remaining > 0 else max(0.0, self.reset - now)
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,5 @@
 """Live-status watching: Helix polling, EventSub webhooks, Kick events -> stream sessions."""
 
-from actors.watch.helix_client import HelixClient, LiveScan
 from actors.watch.monitor import (
     WATCH_KINDS,
     EventSubCoverage,
@@ -16,9 +15,7 @@ from actors.watch.webhook import WebhookStats, register_watch_routes
 __all__ = [
     "WATCH_KINDS",
     "EventSubCoverage",
-    "HelixClient",
     "LiveMonitor",
-    "LiveScan",
     "PollNow",
     "PollResult",
     "WatchAdd",

@@ -44,9 +44,9 @@ from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, Sess
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule, outbox_ops
 from actors.store import Read, write
+from actors.twitch.app_helix import HelixClient, HelixTokenRefused
 from actors.twitch.eventsub import MAX_MESSAGE_AGE
 from actors.twitch.helix import HelixApiError, HelixParseError, Stream
-from actors.watch.helix_client import HelixClient, HelixTokenRefused
 from config.models import KICK_SLUG, TWITCH_ID, TWITCH_LOGIN
 from state import seen
 from state import streams as sessions

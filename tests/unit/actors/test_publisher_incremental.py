@@ -31,8 +31,8 @@ from actors.store import Changed
 from config.models import CreatorConfig, ScoreboardConfig, TallyConfig, TriggerConfig
 from exports.canonical import canonical_bytes
 from exports.files import FILES
-from exports.redact import scrub, scrub_document
 from exports.schemas import validate
+from exports.scrub import scrub, scrub_document
 from state import counters, open_database, polls, signals
 from state.timeutil import from_datetime
 

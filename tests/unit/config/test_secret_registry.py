@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from actors.redaction import mask_secrets, register_secret
+from actors.secret_masking import mask_secrets, register_secret
 from config import Secret, SecretRef
 from config.loading import loads_config
 from config.models import Config

@@ -521,7 +521,7 @@ def test_telemetry_liveness_stamp_is_opt_in(
 def test_short_raw_ids_never_corrupt_the_pseudonym(
     ctx: ExportContext, key: bytes, now: datetime
 ) -> None:
-    from exports.redact import pseudonymize
+    from exports.scrub import pseudonymize
 
     row = SignalRow(
         timestamp=now,

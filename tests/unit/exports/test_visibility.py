@@ -10,8 +10,8 @@ import pytest
 from exports.builders import ExportInputs, build_all
 from exports.canonical import canonical_bytes
 from exports.files import FILES, ExportContext, Visibility
-from exports.redact import MASK, pseudonymize, redact_text, scrub
 from exports.schemas import validate
+from exports.scrub import MASK, pseudonymize, redact_text, scrub
 from exports.views import ActorStatus, ErrorView, SignalRow, TelemetryEvent
 
 SECRET = "tok_Sup3rS3cretValue_0042"  # a configured secret (e.g. from { env = ... })

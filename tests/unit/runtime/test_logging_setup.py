@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from actors.redaction import register_secret
+from actors.secret_masking import register_secret
 from runtime.logging_setup import configure_logging, reset_logging
 
 

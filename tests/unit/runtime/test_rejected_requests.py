@@ -12,7 +12,7 @@ import trio
 
 from actors.publisher import PublishNow, SnapshotPublisher
 from exports.schemas import validate
-from runtime.control import HttpServer, RequestCounters, build_app
+from runtime.http_api import HttpServer, RequestCounters, build_app
 from state import open_database
 from supervisors import ChildSpec, Supervisor
 

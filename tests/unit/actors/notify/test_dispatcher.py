@@ -16,7 +16,7 @@ import trio
 from fakes.discord import FakeDiscord
 
 from actors.connection import ConnectionState
-from actors.discord.restclient import DiscordRest
+from actors.discord.http_client import DiscordRest
 from actors.events import StreamStarted
 from actors.notify import NotificationDispatcher, NotifyRule, job_view
 from actors.notify.rules import dedupe_key, render_payload

@@ -10,6 +10,7 @@ import trio
 from actors.publisher import quota_rows
 from actors.quotas.registry import Charge, PollingInterval, QuotaRegistry
 from actors.store import StateStore
+from actors.youtube.livechat import QUOTA_COSTS
 from config.loading import loads_config
 from supervisors import ChildSpec, Supervisor
 
@@ -32,7 +33,10 @@ def tree(tmp_path: Path) -> Supervisor:
         ChildSpec(
             "quotas",
             lambda: QuotaRegistry(
-                config.creators, store=lambda: root.lookup("store"), clock=lambda: NOON
+                config.creators,
+                costs={"youtube": QUOTA_COSTS},
+                store=lambda: root.lookup("store"),
+                clock=lambda: NOON,
             ),
         ),
     ]

@@ -15,9 +15,9 @@ from actors.connection import ConnectionState
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, StateStore
+from actors.twitch.app_helix import HelixClient
 from actors.watch import (
     EventSubCoverage,
-    HelixClient,
     LiveMonitor,
     PollNow,
     WatchAdd,

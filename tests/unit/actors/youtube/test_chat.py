@@ -29,6 +29,7 @@ from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent
 from actors.quotas.registry import QuotaRegistry
 from actors.store import StateStore, WriterThread
+from actors.youtube import livechat
 from actors.youtube.chat import YouTubeChat
 from actors.youtube.livechat import next_quota_reset
 from config.models import CreatorConfig, YouTubeConfig
@@ -133,7 +134,10 @@ class Harness:
                 ChildSpec(
                     "quotas",
                     lambda: QuotaRegistry(
-                        [creator], store=lambda: root.lookup("store"), clock=wall
+                        [creator],
+                        costs={"youtube": livechat.QUOTA_COSTS},
+                        store=lambda: root.lookup("store"),
+                        clock=wall,
                     ),
                 ),
                 ChildSpec("triggers", lambda: Recorder(self)),

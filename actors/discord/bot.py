@@ -58,7 +58,7 @@ from actors.discord.gateway import (
     has_admin,
     parse_interaction,
 )
-from actors.discord.restclient import (
+from actors.discord.http_client import (
     DEFAULT_API_BASE,
     DiscordHttpError,
     DiscordRest,

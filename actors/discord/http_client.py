@@ -1,10 +1,11 @@
 """`DiscordRest`: Discord's REST API over httpx, driven by its rate-limit answers.
 
-Buckets are learned from responses (`actors.discord.rest.parse_rate_limit`): before a request
-the route's bucket is consulted and, when it is exhausted, the request waits for its reset; a
-429 waits `retry_after` (the body's float seconds) and retries, up to `max_429_retries` times;
-a global 429 pauses every route. Waits longer than `max_wait` are not slept here: they raise
-`RateLimited` so a caller with a durable queue (the notification outbox) can reschedule.
+Buckets are learned from responses (`actors.discord.rest_protocol.parse_rate_limit`): before a
+request the route's bucket is consulted and, when it is exhausted, the request waits for its
+reset; a 429 waits `retry_after` (the body's float seconds) and retries, up to
+`max_429_retries` times; a global 429 pauses every route. Waits longer than `max_wait` are not
+slept here: they raise `RateLimited` so a caller with a durable queue (the notification outbox)
+can reschedule.
 
 Secrets: the bot token is a header, webhook and interaction tokens are path segments. None of
 them is logged: routes are logged by `bucket_key`, which hashes tokens out.
@@ -22,7 +23,7 @@ import httpx
 import structlog
 import trio
 
-from actors.discord.rest import RateLimitInfo, bucket_key, parse_rate_limit
+from actors.discord.rest_protocol import RateLimitInfo, bucket_key, parse_rate_limit
 from config.untrusted_json import loads_untrusted
 
 __all__ = ["DEFAULT_API_BASE", "DiscordHttpError", "DiscordRest", "RateLimited", "RestResult"]
@@ -30,7 +31,7 @@ __all__ = ["DEFAULT_API_BASE", "DiscordHttpError", "DiscordRest", "RateLimited",
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://github.com/streamsuites/runtime, 1.0)"
 
-log = structlog.get_logger("actors.discord.rest")
+log = structlog.get_logger("actors.discord.http_client")
 
 
 class RateLimited(Exception):

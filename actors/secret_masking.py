@@ -2,7 +2,7 @@
 
 Secrets are kept out of logs by construction (config `Secret` values render masked); this is
 the second line of defence for text we do not control, such as an exception message that
-quotes a URL or a header. The patterns are those of `exports.redact` (one definition of what
+quotes a URL or a header. The patterns are those of `exports.scrub` (one definition of what
 looks like a secret); this module adds the process-wide set of known secret values, which
 the runtime registers once the configuration is resolved.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from exports.redact import redact_text
+from exports.scrub import redact_text
 
 MASK = "***"
 

@@ -18,12 +18,12 @@ import httpx
 import structlog
 import trio
 
+from actors.ratelimit import RateLimit
 from actors.twitch.helix import (
     HELIX_BASE,
     OAUTH_BASE,
     HelixApiError,
     HelixRequest,
-    RateLimit,
     Stream,
     app_token_request,
     next_page,
@@ -37,7 +37,7 @@ from actors.twitch.helix import (
 
 __all__ = ["HelixClient", "HelixTokenRefused", "LiveScan"]
 
-log = structlog.get_logger("actors.watch.helix")
+log = structlog.get_logger("actors.twitch.app_helix")
 
 _TOKEN_MARGIN = 60.0  # renew this long before Twitch says the token expires
 _MAX_RETRIES = 3

@@ -12,7 +12,7 @@ import trio.testing
 
 from actors import Actor
 from runtime.announce import HttpAnnouncement
-from runtime.control import HTTP_ID, HttpServer, build_app
+from runtime.http_api import HTTP_ID, HttpServer, build_app
 from supervisors import Backoff, ChildSpec, Supervisor
 
 TOKEN = "control-token-" + "0123456789abcdef"

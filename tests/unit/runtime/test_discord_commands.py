@@ -7,7 +7,7 @@ from typing import Any
 
 from actors.connection import ConnectionHealth, ConnectionState
 from config import loads_config
-from runtime.control_plane import RuntimeControl
+from runtime.discord_commands import RuntimeControl
 
 AT = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
