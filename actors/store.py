@@ -55,8 +55,11 @@ class Read:
     fn: Query | Callable[[apsw.Connection], Any]
 
 
+_TYPED = (Command, Query)
+
+
 def _runnable(op: Operation | Query) -> Callable[[apsw.Connection], Any]:
-    return op.run if isinstance(op, Command | Query) else op
+    return op.run if isinstance(op, _TYPED) else op
 
 
 @attrs.frozen(kw_only=True)

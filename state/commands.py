@@ -384,8 +384,8 @@ class OpenPoll(Command):
     poll_id: str | None = None
 
     def run(self, conn: apsw.Connection) -> polls.PollResults:
-        for current in polls.list_polls(conn, creator_id=self.creator_id, state="open"):
-            polls.close_poll(conn, poll_id=current.poll.poll_id, now=self.now)
+        for poll_id in polls.open_poll_ids(conn, self.creator_id):
+            polls.close_poll(conn, poll_id=poll_id, now=self.now)
         return polls.open_poll(
             conn,
             poll_id=self.poll_id,
@@ -407,10 +407,10 @@ class RecordVote(Command):
     source: str
 
     def run(self, conn: apsw.Connection) -> polls.VoteResult:
-        current = polls.list_polls(conn, creator_id=self.creator_id, state="open")
+        current = polls.open_poll_ids(conn, self.creator_id)
         if not current:
             raise InvalidArgument("there is no open poll")
-        poll_id = current[0].poll.poll_id
+        poll_id = current[0]
         option = polls.resolve_option(conn, poll_id, self.option)
         if option is None:
             raise InvalidArgument(f"no option {self.option!r} in this poll")
@@ -440,10 +440,10 @@ class ClosePoll(Command):
     now: int
 
     def run(self, conn: apsw.Connection) -> polls.PollResults:
-        current = polls.list_polls(conn, creator_id=self.creator_id, state="open")
+        current = polls.open_poll_ids(conn, self.creator_id)
         if not current:
             raise InvalidArgument("there is no open poll")
-        return polls.close_poll(conn, poll_id=current[0].poll.poll_id, now=self.now)
+        return polls.close_poll(conn, poll_id=current[0], now=self.now)
 
 
 # ------------------------------------------------------------------------------- clips

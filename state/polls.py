@@ -256,6 +256,16 @@ def poll_results(conn: apsw.Connection, poll_id: str) -> PollResults:
     return PollResults(poll=poll, options=options, total_votes=sum(o.votes for o in options))
 
 
+def open_poll_ids(conn: apsw.Connection, creator_id: str) -> list[str]:
+    """The creator's open polls, newest opened first (ids only: a vote needs no results)."""
+    rows = conn.execute(
+        "SELECT poll_id FROM polls WHERE creator_id = ? AND state = 'open' "
+        "ORDER BY opened_at DESC, poll_id",
+        (creator_id,),
+    )
+    return [row[0] for row in rows]
+
+
 def list_polls(
     conn: apsw.Connection,
     *,
