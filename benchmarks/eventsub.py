@@ -33,16 +33,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # benchmarks/actors.py would shadow the `actors` package: keep this folder off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-for extra in (ROOT, ROOT / "tests"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 try:
     import structlog
     import trio
     import trio_websocket
-    from fakes.eventsub_ws import FakeEventSub
-    from fakes.helix import FakeHelix
 
     from actors import Actor
     from actors.store import StateStore
@@ -51,6 +48,8 @@ try:
     from config.models import CreatorConfig, TriggerConfig, TwitchConfig
     from runtime.http import Request, Response
     from supervisors import Backoff, ChildSpec, Supervisor
+    from tests.fakes.eventsub_ws import FakeEventSub
+    from tests.fakes.helix import FakeHelix
 except ImportError as exc:  # pragma: no cover - a clear message instead of a traceback
     raise SystemExit(
         f"missing dependency ({exc}); install the project first: "

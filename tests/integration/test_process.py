@@ -1088,7 +1088,8 @@ def test_a_silent_twitch_server_is_detected_within_the_keepalive_and_recovers(
     import threading
 
     import trio
-    from fakes.twitch_irc import FakeTwitchIrc
+
+    from tests.fakes.twitch_irc import FakeTwitchIrc
 
     ready: queue.Queue[FakeTwitchIrc] = queue.Queue()
     stop = threading.Event()

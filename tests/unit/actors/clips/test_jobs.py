@@ -12,7 +12,6 @@ import attrs
 import httpx
 import pytest
 import trio
-from fakes.clip_platforms import FakeClipPlatforms
 
 import actors.clips.twitch as native
 from actors.clips import (
@@ -37,6 +36,7 @@ from config.secrets import Secret, SecretRef
 from runtime.http import HttpApp, Request, Response, serve_http
 from state import clips as clip_state
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.clip_platforms import FakeClipPlatforms
 
 SETTINGS = ClipsConfig(max_attempts=2, retry_seconds=0.01, poll_seconds=0.1)
 

@@ -17,8 +17,6 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # `tests/` for `fakes`
 
-from fakes.rumble_api import FakeRumbleApi
-
 from actors import Actor
 from actors.chat import SendChat
 from actors.events import ChatEvent, PaidMessageEvent, PlatformEvent
@@ -27,6 +25,7 @@ from actors.store import StateStore, WriterThread
 from config.models import RumbleConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.rumble_api import FakeRumbleApi
 
 T0 = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 

@@ -13,8 +13,6 @@ import apsw
 import attrs
 import pytest
 import trio
-from fakes.eventsub_ws import FakeEventSub
-from fakes.helix import FakeHelix
 
 from actors import Actor
 from actors.chat import SendChat
@@ -32,6 +30,8 @@ from config.models import (
 )
 from state import counters
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.eventsub_ws import FakeEventSub
+from tests.fakes.helix import FakeHelix
 
 CORPUS = Path(__file__).resolve().parents[3] / "conformance" / "data" / "eventsub.jsonl"
 BROADCASTER = {
@@ -428,7 +428,7 @@ async def test_subscriptions_that_already_exist_409_count_as_subscribed(
 
 
 def _stale(sub_type: str, *, user_id: str, session_id: str) -> Any:
-    from fakes.eventsub_ws import FakeSubscription
+    from tests.fakes.eventsub_ws import FakeSubscription
 
     condition = {"broadcaster_user_id": "1337"}
     if sub_type == "channel.follow":

@@ -22,8 +22,6 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # `tests/` for `fakes`
 
-from fakes.youtube_api import FakeYouTubeApi
-
 from actors import Actor
 from actors.chat import SendChat
 from actors.events import ChatEvent, PlatformEvent
@@ -34,6 +32,7 @@ from actors.youtube.livechat import next_quota_reset
 from config.models import CreatorConfig, YouTubeConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.youtube_api import FakeYouTubeApi
 
 T0 = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # noon in Los Angeles: 12 h to the reset
 API_KEY = "test-api-key"
