@@ -129,7 +129,7 @@ def _append(conn: apsw.Connection, row: SignalRow) -> None:
 class AppendSignals(Command):
     """Append buffered signal rows in one pass (one prune per kind)."""
 
-    rows: tuple[SignalRow, ...] = attrs.field(converter=tuple)
+    rows: tuple[SignalRow, ...] = attrs.field(converter=tuple[SignalRow, ...])
 
     def run(self, conn: apsw.Connection) -> int:
         if not self.rows:
@@ -159,7 +159,7 @@ class SetCooldowns(Command):
     """Persist cooldown expiries (scope -> Unix ms) so they survive a restart, and the ids of
     the messages handled so far (`seen`), in the transaction of what they changed."""
 
-    expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple)
+    expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple[tuple[str, int], ...])
     seen: MarkSeen | None = None
 
     def run(self, conn: apsw.Connection) -> None:
@@ -175,7 +175,7 @@ class MarkSeen(Command):
     `prune_before`, forget the scope's ids older than that (ms) beyond its newest `keep_last`."""
 
     scope: str
-    keys: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
+    keys: tuple[tuple[str, str], ...] = attrs.field(converter=tuple[tuple[str, str], ...])
     now: int
     prune_before: int | None = None
     keep_last: int | None = None
@@ -237,7 +237,7 @@ class MissingTallies(Query):
     """Which of `tally_ids` have no row yet for `creator_id`."""
 
     creator_id: str
-    tally_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    tally_ids: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
 
     def run(self, conn: apsw.Connection) -> frozenset[str]:
         return frozenset(
@@ -250,7 +250,7 @@ class DeclareTallies(Command):
     """Create the configured tallies that have no row yet, at 0 (`(id, label)` pairs)."""
 
     creator_id: str
-    tallies: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
+    tallies: tuple[tuple[str, str], ...] = attrs.field(converter=tuple[tuple[str, str], ...])
     now: int
 
     def run(self, conn: apsw.Connection) -> None:
@@ -362,7 +362,7 @@ class OpenPoll(Command):
 
     creator_id: str
     question: str
-    options: tuple[str, ...] = attrs.field(converter=tuple)
+    options: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     now: int
     poll_id: str | None = None
 
@@ -475,7 +475,7 @@ class GrantPoints(Command):
     """Credit earned points, in order."""
 
     creator_id: str
-    grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple)
+    grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple[PointsGrant, ...])
 
     def run(self, conn: apsw.Connection) -> int:
         for grant in self.grants:
@@ -878,7 +878,7 @@ class RestoreEngine(Query):
     creator_id: str
     prefix: str
     now: int
-    tally_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    tally_ids: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     seen_limit: int = 0
 
     def run(self, conn: apsw.Connection) -> RestoredEngine:
