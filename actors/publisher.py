@@ -610,7 +610,11 @@ def rate_limit_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[RateLimitView, .
 def trigger_rows(
     creators: Sequence[CreatorConfig], fired: Mapping[tuple[str, str], datetime]
 ) -> tuple[TriggerView, ...]:
-    """The configured triggers as applied, with when each last fired."""
+    """The configured chat triggers as applied, with when each last fired.
+
+    Event triggers (no pattern: they fire on channel events, not chat) are not listed: the file
+    has no module for them.
+    """
     return tuple(
         TriggerView(
             trigger_id=t.id,
@@ -623,6 +627,7 @@ def trigger_rows(
         )
         for c in creators
         for t in c.triggers
+        if t.pattern is not None
     )
 
 
