@@ -42,6 +42,7 @@ try:
     import trio_websocket
 
     from actors import Actor
+    from actors.accounts.source import AccessToken
     from actors.store import StateStore
     from actors.triggers.engine import TriggerEngine
     from actors.twitch.events_actor import TwitchEvents
@@ -65,20 +66,21 @@ CREATOR = CreatorConfig(
 )
 
 
-class _Token:
-    account_id = "bot"
-    value = "bot-token"
-    user_id = "4242"
-    login = "benchbot"
-    scopes: frozenset[str] = frozenset()
-    expires_at = None
+_TOKEN = AccessToken(
+    account_id="bot",
+    value="bot-token",
+    user_id="4242",
+    login="benchbot",
+    scopes=frozenset(),
+    expires_at=None,
+)
 
 
 class _Tokens:
-    async def token(self) -> _Token:
-        return _Token()
+    async def token(self) -> AccessToken:
+        return _TOKEN
 
-    async def unauthorized(self, token: Any) -> None:
+    async def unauthorized(self, token: AccessToken) -> None:
         raise SystemExit("the fake refused the benchmark token")
 
 

@@ -34,6 +34,7 @@ import statistics
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,7 @@ async def bench(args: argparse.Namespace, soketi: Soketi) -> dict[str, Any]:
             return chat
 
         specs = [ChildSpec("triggers", lambda: Recorder(arrivals, changed))]
-        specs += [ChildSpec(f"kick{i}", lambda i=i: make(i)) for i in range(n)]
+        specs += [ChildSpec(f"kick{i}", partial(make, i)) for i in range(n)]
         root = Supervisor("root", specs)
         started = time.perf_counter()
         await nursery.start(root.run)

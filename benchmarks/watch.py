@@ -217,7 +217,11 @@ async def bench_webhook(count: int) -> None:
                     t0 = trio.current_time()
                     r = await http.post(url, headers=headers, content=body)
                     assert r.status_code == 204, r.status_code
-                    await fake.wait_for(lambda f, n=before: len(f.calls("POST", "/webhooks/")) > n)
+
+                    def delivered(f: FakeDiscord, n: int = before) -> bool:
+                        return len(f.calls("POST", "/webhooks/")) > n
+
+                    await fake.wait_for(delivered)
                     if i >= 20:  # warm-up excluded
                         latencies.append((fake.calls("POST", "/webhooks/")[-1].at - t0) * 1000)
                 peer: list[float] = []
