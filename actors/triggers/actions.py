@@ -101,7 +101,7 @@ class ActionFields(TypedDict):
     display_name: str
     args: NotRequired[tuple[str, ...]]
     raw_args: NotRequired[str]
-    response: str | None
+    response: NotRequired[str | None]
 
 
 @attrs.frozen(kw_only=True)

@@ -478,7 +478,12 @@ async def test_set_returning_readers_equal_the_per_row_ones(database: Path) -> N
         )
         counters.reset_scoreboard(conn, creator_id="mira", scoreboard_id="empty-after", now=2)
         assert polls.list_polls_with_results(conn) == polls.list_polls(conn)
-        for kwargs in ({"creator_id": "mira"}, {"state": "open"}, {"creator_id": "nobody"}):
+        filters: list[dict[str, Any]] = [
+            {"creator_id": "mira"},
+            {"state": "open"},
+            {"creator_id": "nobody"},
+        ]
+        for kwargs in filters:
             assert polls.list_polls_with_results(conn, **kwargs) == polls.list_polls(conn, **kwargs)
         assert counters.list_scoreboards_ranked(conn) == counters.list_scoreboards(conn)
         for cid in ("daniel", "nobody"):

@@ -182,7 +182,7 @@ async def test_messages_and_rants_arrive_once_also_across_a_restart(
         assert len(harness.events) == 2
         fake.say("6xk2a", "cat", "new one")
         await harness.wait_events(3)
-        assert harness.events[-1].text == "new one"  # type: ignore[attr-defined]
+        assert harness.events[-1].text == "new one"
         await harness.stop()
     # The API URL carries the key: it never reaches a log line or the snapshot.
     assert fake.key not in repr(logs) and fake.key not in repr(harness.chat.snapshot())
@@ -354,5 +354,5 @@ async def test_a_20_digit_clock_and_a_huge_rant_do_not_crash_the_poll(
     await harness.start(nursery, poll_seconds=1.0)
     await harness.wait_events(1)
     assert len(harness.instances) == 1
-    assert [e.text for e in harness.events] == ["fine"]  # type: ignore[attr-defined]
+    assert [e.text for e in harness.events] == ["fine"]
     await harness.stop()

@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from actors import Actor
+from actors.accounts.source import AccessToken
 from actors.chat import SendChat
 from actors.connection import ConnectionState
 from actors.publisher import telemetry_rows
@@ -85,27 +86,24 @@ def corpus_event(sub_type: str) -> dict[str, Any]:
     raise LookupError(sub_type)
 
 
-@attrs.define
-class Token:
-    account_id: str
-    value: str = attrs.field(repr=False)
-    user_id: str | None
-    login: str | None
-    scopes: frozenset[str] = frozenset()
-    expires_at: Any = None
-
-
 class Tokens:
     """A token source with one fixed token (the accounts' StaticTokenSource shape)."""
 
     def __init__(self, value: str, user_id: str, login: str) -> None:
-        self._token = Token(account_id=login, value=value, user_id=user_id, login=login)
+        self._token = AccessToken(
+            account_id=login,
+            value=value,
+            user_id=user_id,
+            login=login,
+            scopes=frozenset(),
+            expires_at=None,
+        )
         self.unauthorized_reports = 0
 
-    async def token(self) -> Token:
+    async def token(self) -> AccessToken:
         return self._token
 
-    async def unauthorized(self, token: Token) -> None:
+    async def unauthorized(self, token: AccessToken) -> None:
         self.unauthorized_reports += 1
 
 

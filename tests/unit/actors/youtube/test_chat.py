@@ -200,7 +200,9 @@ async def _restart_scenario(
         "hello",
         "Ann",
     )
-    assert first.roles == {"moderator"} and harness.events[1].roles == {"member"}
+    second = harness.events[1]
+    assert isinstance(second, ChatEvent)
+    assert first.roles == {"moderator"} and second.roles == {"member"}
     assert harness.chat.status == "running" and harness.chat.live_chat_id == "chat1"
 
     # The API key travels in a header, never in the URL.
@@ -219,7 +221,8 @@ async def _restart_scenario(
     fake.add_message("chat1", "third")
     await harness.wait_events(3)
     await trio.sleep(60)
-    assert [e.text for e in harness.events] == ["hello", "!ping", "third"]
+    texts = [e.text if isinstance(e, ChatEvent) else None for e in harness.events]
+    assert texts == ["hello", "!ping", "third"]
     assert len({e.message_id for e in harness.events}) == 3
     await harness.root.stop()
 
@@ -231,7 +234,7 @@ async def test_send_chat_inserts_with_the_token_and_charges_twenty_units(
     await harness.start(nursery, api_base=base, oauth=True)
     await fake.wait_for(LIST, 1)
     before = _used(harness)
-    await harness.root.lookup("youtube").send(SendChat(text="x" * 250))  # type: ignore[union-attr]
+    await harness.root.lookup("youtube").send(SendChat(text="x" * 250))
     (insert,) = await fake.wait_for("POST /liveChat/messages", 1)
     assert insert.headers["authorization"] == f"Bearer {TOKEN}"
     assert insert.query == {"part": "snippet"}
@@ -246,7 +249,7 @@ async def test_send_chat_inserts_with_the_token_and_charges_twenty_units(
     assert snap["actions"] == 1
     (bucket,) = snap["rate_limits"]
     assert bucket["scope"] == "creator:daniel/youtube/chat" and bucket["taken"] == 1
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 def _used(harness: Harness) -> int:
@@ -272,7 +275,7 @@ async def test_polling_follows_polling_interval_millis(
     calls = await fake.wait_for(LIST, len(fake.calls(LIST)) + 2)
     assert calls[-1].query["pageToken"] == "tok1"
     assert harness.chat.snapshot()["polling_interval"] == 7.0
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_polling_stretches_so_the_budget_lasts_until_the_reset(
@@ -288,7 +291,7 @@ async def test_polling_stretches_so_the_budget_lasts_until_the_reset(
     assert second == pytest.approx((43_200 - first) / 357, abs=1e-3)
     snap = harness.chat.snapshot()
     assert snap["polling_interval"] > 2.0 and snap["quota_status"] == "ok"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_an_exhausted_budget_pauses_until_the_reset(
@@ -310,7 +313,7 @@ async def test_an_exhausted_budget_pauses_until_the_reset(
     calls = await fake.wait_for(LIST, polls + 1)
     assert calls[-1].at >= (reset - T0).total_seconds()
     await eventually(lambda: harness.chat.status == "running")
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_quota_exceeded_from_the_api_pauses_until_the_reset(
@@ -326,7 +329,7 @@ async def test_quota_exceeded_from_the_api_pauses_until_the_reset(
     assert calls[1].at >= 12 * 3600
     await eventually(lambda: harness.chat.status == "running")
     assert harness.chat.snapshot()["api_errors"] == {"quotaExceeded": 1}
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_an_ended_chat_is_rediscovered_on_a_slow_schedule(
@@ -348,7 +351,7 @@ async def test_an_ended_chat_is_rediscovered_on_a_slow_schedule(
     fake.add_message("chat2", "after")
     await harness.wait_events(2)
     assert harness.events[-1].channel == "chat2" and harness.chat.live_chat_id == "chat2"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_offline_at_ends_the_chat(autojump_clock, inline_threads, nursery, harness):
@@ -357,7 +360,7 @@ async def test_offline_at_ends_the_chat(autojump_clock, inline_threads, nursery,
     await harness.fake.wait_for(LIST, 1)
     harness.fake.end_stream("vid1")
     await eventually(lambda: harness.chat.chats_ended == 1)
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_server_errors_back_off_without_a_tight_loop(
@@ -375,7 +378,7 @@ async def test_server_errors_back_off_without_a_tight_loop(
     assert harness.chat.snapshot()["api_errors"]["backendError"] == failed
     fake._failures.clear()
     await eventually(lambda: harness.chat.status == "running")
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_rate_limit_exceeded_and_unreadable_bodies_back_off(
@@ -389,7 +392,7 @@ async def test_rate_limit_exceeded_and_unreadable_bodies_back_off(
     calls = fake.calls(LIST)
     assert len(calls) == 3 and all(g >= 0.8 for g in gaps(calls))
     assert harness.chat.snapshot()["api_errors"] == {"http502": 1, "rateLimitExceeded": 1}
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_a_stalled_response_times_out_and_is_retried(
@@ -401,7 +404,7 @@ async def test_a_stalled_response_times_out_and_is_retried(
     await harness.wait_events(1)
     assert harness.chat.timeouts == 2
     assert harness.chat.snapshot()["timeouts"] == 2
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_forbidden_is_an_error_state_with_a_slow_retry(
@@ -414,7 +417,7 @@ async def test_forbidden_is_an_error_state_with_a_slow_retry(
     await trio.sleep(4 * 3600)
     # 60, 120, 240, ... 3600 s: a handful of attempts in four hours.
     assert 5 <= len(fake.calls("GET /videos")) <= 12
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_send_without_oauth_is_dropped_with_a_reason(
@@ -422,11 +425,11 @@ async def test_send_without_oauth_is_dropped_with_a_reason(
 ):
     await harness.start(nursery)
     await fake.wait_for(LIST, 1)
-    await harness.root.lookup("youtube").send(SendChat(text="hi"))  # type: ignore[union-attr]
+    await harness.root.lookup("youtube").send(SendChat(text="hi"))
     await eventually(lambda: harness.chat.dropped == 1)
     assert harness.chat.snapshot()["dropped_reasons"] == {"no_oauth": 1}
     assert fake.calls("POST /liveChat/messages") == []
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_broadcasts_of_the_token_owner_are_found(
@@ -439,7 +442,7 @@ async def test_broadcasts_of_the_token_owner_are_found(
     assert call.query["broadcastStatus"] == "active"
     assert call.headers["authorization"] == f"Bearer {TOKEN}"
     assert fake.calls("GET /search") == []
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_a_channel_is_found_by_a_budgeted_search(
@@ -461,7 +464,7 @@ async def test_a_channel_is_found_by_a_budgeted_search(
     fake.add_message("chat9", "found me")
     await harness.wait_events(1)
     assert harness.chat.video_id == "live9"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 # ------------------------------------------------------------------- health as others see it
@@ -490,7 +493,7 @@ async def test_health_names_server_errors_and_refusals(
     [bad] = status_report(harness.root.tree()).degraded
     assert bad.path == "root/youtube" and bad.reason == entry.error
     await eventually(lambda: status_report(harness.root.tree()).ok)
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_an_exhausted_quota_is_paused_not_degraded(
@@ -505,7 +508,7 @@ async def test_an_exhausted_quota_is_paused_not_degraded(
     assert (entry.status, entry.state) == ("paused", "paused")
     assert entry.paused_reason == "quota exhausted until 2026-11-22T08:00:00Z"
     assert status_report(harness.root.tree()).ok  # deliberate: not a failure
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_health_names_a_refused_port_and_a_refused_key(
@@ -520,7 +523,7 @@ async def test_health_names_a_refused_port_and_a_refused_key(
     await eventually(lambda: youtube_entry(harness.root).error is not None)
     assert youtube_entry(harness.root).error == "connection refused by 127.0.0.1"
     assert status_report(harness.root.tree()).status == "degraded"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_health_of_a_refused_key_needs_a_person(
@@ -552,4 +555,4 @@ async def test_hostile_bodies_are_counted_rejections_not_crashes(
     await harness.wait_events(1)
     assert len(harness.instances) == 1  # never restarted
     assert harness.chat.parse_errors >= len(HOSTILE_BODIES)
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
