@@ -709,14 +709,17 @@ class Supervisor:
 
     def which_children(self) -> list[ChildInfo]:
         """The children in start order with their state and restart count."""
-        assert self._registry is not None or not self._slots
+        registry = self._registry
+        if registry is None:  # not running yet: children exist only once it runs
+            assert not self._slots
+            return []
         return [
             ChildInfo(
                 id=s.spec.id,
                 kind=s.kind,
                 state=s.state,
                 restarts=s.restarts,
-                ref=ActorRef(self._registry, s.path),  # type: ignore[arg-type]
+                ref=ActorRef(registry, s.path),
                 last_error=s.last_error,
                 started_at=s.started_at,
             )

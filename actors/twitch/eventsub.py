@@ -570,7 +570,9 @@ def parse_ws_frame(text: str | bytes) -> WsFrame:
     if not isinstance(message_id, str) or not isinstance(message_type, str):
         raise EventSubParseError("metadata lacks message_id or message_type")
     try:
-        timestamp = parse_timestamp(raw_ts)  # type: ignore[arg-type]
+        if not isinstance(raw_ts, str):
+            raise ValueError(f"timestamp must be a string, got {type(raw_ts).__name__}")
+        timestamp = parse_timestamp(raw_ts)
     except ValueError as exc:
         raise EventSubParseError(f"bad message_timestamp: {exc}") from None
 
@@ -595,7 +597,7 @@ def parse_ws_frame(text: str | bytes) -> WsFrame:
     return WsFrame(
         message_id=message_id,
         message_type=message_type,
-        message_timestamp=raw_ts,  # type: ignore[arg-type]
+        message_timestamp=raw_ts,
         timestamp=timestamp,
         subscription_type=_opt_str(meta.get("subscription_type")),
         subscription_version=_opt_str(meta.get("subscription_version")),
