@@ -7,6 +7,7 @@ outside the project reads them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import attrs
@@ -15,8 +16,8 @@ PLATFORMS = frozenset({"twitch", "youtube", "kick", "rumble", "replay"})
 ROLES = frozenset({"broadcaster", "moderator", "vip", "subscriber", "member"})
 
 
-def _roles(value: object) -> frozenset[str]:
-    roles = frozenset(value)  # type: ignore[arg-type]
+def _roles(value: Iterable[str]) -> frozenset[str]:
+    roles = frozenset(value)
     unknown = roles - ROLES
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}; expected a subset of {sorted(ROLES)}")

@@ -378,7 +378,7 @@ def _top_balances(
     """Every creator's top balances, rereading only `creators` when the cache has the rest."""
     tops: dict[str, list[tuple[str, loyalty.Balance]]] | None = None
     if cache is not None:
-        tops = cache.get("points_top")  # type: ignore[assignment]
+        tops = cache.get("points_top")
     if tops is None or creators is None:
         tops = {}
         for row in loyalty.top_per_creator(conn, POINTS_TOP):
@@ -390,7 +390,7 @@ def _top_balances(
         for row in fresh:
             tops.setdefault(row[0], []).append(row)
     if cache is not None:
-        cache["points_top"] = tops  # type: ignore[assignment]
+        cache["points_top"] = tops
     return [row for creator in sorted(tops) for row in tops[creator]]
 
 
@@ -643,13 +643,19 @@ def trigger_rows(
     *,
     cache: dict[tuple[str, str], TriggerView] | None = None,
 ) -> tuple[TriggerView, ...]:
-    """The configured triggers as applied, with when each last fired. With `cache` (owned by
-    the caller), the view of a trigger that did not fire since the last call is reused: of ten
-    thousand triggers, a heartbeat builds only those that fired."""
+    """The configured chat triggers as applied, with when each last fired. With `cache` (owned
+    by the caller), the view of a trigger that did not fire since the last call is reused: of
+    ten thousand triggers, a heartbeat builds only those that fired.
+
+    Event triggers (no pattern: they fire on channel events, not chat) are not listed: the file
+    has no module for them.
+    """
     cache = {} if cache is None else cache
     out = []
     for c in creators:
         for t in c.triggers:
+            if t.pattern is None:
+                continue
             key = (c.id, t.id)
             at = fired.get(key)
             view = cache.get(key)

@@ -43,7 +43,7 @@ class Write:
     publisher.
     """
 
-    ops: tuple[Operation, ...] = attrs.field(converter=tuple)
+    ops: tuple[Operation, ...] = attrs.field(converter=tuple[Operation, ...])
     topic: str = "state"
 
 

@@ -274,7 +274,10 @@ def report_pipeline(quick: bool) -> None:
         t_parse, _ = time_best(parse_only(lines), rounds)
         t_norm, _ = time_best(parse_normalize(lines), rounds)
         t_full, fired = time_best(full_pipeline(lines, rules), rounds)
-        events = [e for e in (to_chat_event(parse_irc_line(x)) for x in lines) if e is not None]
+        # The chat messages full_pipeline evaluates (it skips subscriptions, raids, notices).
+        events = [
+            e for e in (to_chat_event(parse_irc_line(x)) for x in lines) if type(e) is ChatEvent
+        ]
         t_eval, _ = time_best(evaluate_only(events, rules), rounds)
         del events
         rate, peer = count / t_full, count / t_parse
@@ -442,6 +445,7 @@ async def run_engine_latency(
         async def hand(line: str) -> None:
             t = time.perf_counter()
             event = to_chat_event(parse_irc_line(line))
+            assert event is not None  # only PRIVMSG lines are handed in
             if event.message_id is not None and event.message_id.startswith("ping-"):
                 handed[event.message_id] = t
             await target.send(event)

@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "benchmarks" / "node"
@@ -93,7 +94,7 @@ def ensure_tmi() -> str | None:
     return None
 
 
-def time_tmi(lines: list[str], rounds: int) -> dict[str, object]:
+def time_tmi(lines: list[str], rounds: int) -> dict[str, Any]:
     """Run the node side on the same lines; returns its JSON report."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "lines.json"
@@ -126,8 +127,8 @@ def main() -> None:
         print(f"tmi.js: skipped ({skip})")
         return
     peer = time_tmi(lines, args.rounds)
-    tmi_only = float(peer["parse_msg_lines_per_s"])  # type: ignore[arg-type]
-    tmi_unescape = float(peer["parse_msg_unescape_lines_per_s"])  # type: ignore[arg-type]
+    tmi_only = float(peer["parse_msg_lines_per_s"])
+    tmi_unescape = float(peer["parse_msg_unescape_lines_per_s"])
     print(f"tmi.js {peer['tmi_version']} on node {peer['node_version']}")
     print(f"tmi.js parse.msg:                       {tmi_only:>12,.0f} lines/s")
     print(f"tmi.js parse.msg + tag unescape:        {tmi_unescape:>12,.0f} lines/s")

@@ -32,10 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 import trio  # noqa: E402
-from fakes.live_hls import LiveHls  # noqa: E402
 
 from actors.clips import (  # noqa: E402
     ClipAccepted,
@@ -58,6 +56,7 @@ from config.models import ClipsConfig, CreatorClipsConfig  # noqa: E402
 from state import clips as clip_state  # noqa: E402
 from state import open_database  # noqa: E402
 from supervisors import Backoff, ChildSpec, Supervisor  # noqa: E402
+from tests.fakes.live_hls import LiveHls  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

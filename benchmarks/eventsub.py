@@ -33,24 +33,24 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # benchmarks/actors.py would shadow the `actors` package: keep this folder off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-for extra in (ROOT, ROOT / "tests"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 try:
     import structlog
     import trio
     import trio_websocket
-    from fakes.eventsub_ws import FakeEventSub
-    from fakes.helix import FakeHelix
 
     from actors import Actor
+    from actors.accounts.source import AccessToken
     from actors.store import StateStore
     from actors.triggers.engine import TriggerEngine
     from actors.twitch.events_actor import TwitchEvents
     from config.models import CreatorConfig, TriggerConfig, TwitchConfig
     from runtime.http import Request, Response
     from supervisors import Backoff, ChildSpec, Supervisor
+    from tests.fakes.eventsub_ws import FakeEventSub
+    from tests.fakes.helix import FakeHelix
 except ImportError as exc:  # pragma: no cover - a clear message instead of a traceback
     raise SystemExit(
         f"missing dependency ({exc}); install the project first: "
@@ -66,20 +66,21 @@ CREATOR = CreatorConfig(
 )
 
 
-class _Token:
-    account_id = "bot"
-    value = "bot-token"
-    user_id = "4242"
-    login = "benchbot"
-    scopes: frozenset[str] = frozenset()
-    expires_at = None
+_TOKEN = AccessToken(
+    account_id="bot",
+    value="bot-token",
+    user_id="4242",
+    login="benchbot",
+    scopes=frozenset(),
+    expires_at=None,
+)
 
 
 class _Tokens:
-    async def token(self) -> _Token:
-        return _Token()
+    async def token(self) -> AccessToken:
+        return _TOKEN
 
-    async def unauthorized(self, token: Any) -> None:
+    async def unauthorized(self, token: AccessToken) -> None:
         raise SystemExit("the fake refused the benchmark token")
 
 

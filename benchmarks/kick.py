@@ -34,6 +34,7 @@ import statistics
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +42,21 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # benchmarks/actors.py would shadow the `actors` package: keep this folder off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-for extra in (ROOT, ROOT / "tests"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 try:
     import httpx
     import structlog
     import trio
     import trio_websocket
-    from fakes.kick_soketi import Soketi, SoketiUnavailable
 
     from actors import Actor
     from actors.events import ChatEvent
     from actors.kick.chat import KickChat
     from config.models import KickConfig
     from supervisors import ChildSpec, Supervisor
+    from tests.fakes.kick_soketi import Soketi, SoketiUnavailable
 except ImportError as exc:  # pragma: no cover - a clear message instead of a traceback
     raise SystemExit(
         f"missing dependency ({exc}); install the project first: "
@@ -206,7 +206,7 @@ async def bench(args: argparse.Namespace, soketi: Soketi) -> dict[str, Any]:
             return chat
 
         specs = [ChildSpec("triggers", lambda: Recorder(arrivals, changed))]
-        specs += [ChildSpec(f"kick{i}", lambda i=i: make(i)) for i in range(n)]
+        specs += [ChildSpec(f"kick{i}", partial(make, i)) for i in range(n)]
         root = Supervisor("root", specs)
         started = time.perf_counter()
         await nursery.start(root.run)

@@ -211,16 +211,20 @@ def time_engine(events: list[ChatEvent], rounds: int) -> tuple[float, int, int]:
 def time_naive(events: list[ChatEvent], rounds: int) -> tuple[float, int]:
     """The peer: every trigger checked in turn for every message, nothing precomputed."""
     triggers = build_triggers()
-    checks = []
+    # (kind, command names, regex): a command's regex and a regex's names are never read.
+    unused = re.compile(r"(?!)")
+    checks: list[tuple[str, set[str], re.Pattern[str]]] = []
     for trigger in triggers:
+        assert trigger.pattern is not None  # chat triggers all have one
         if trigger.kind == "command":
             names = {n.lower() for n in (trigger.pattern, *trigger.aliases)}
-            checks.append(("command", names, None))
+            checks.append(("command", names, unused))
         elif trigger.kind == "keyword":
-            words = "|".join(re.escape(w) for w in (trigger.pattern, *trigger.aliases))
-            checks.append(("regex", None, re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.I)))
+            alternatives = "|".join(re.escape(w) for w in (trigger.pattern, *trigger.aliases))
+            checks.append(("regex", set(), re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.I)))
         else:
-            checks.append(("regex", None, trigger.regex))
+            assert trigger.regex is not None  # compiled by validation
+            checks.append(("regex", set(), trigger.regex))
     best = float("inf")
     hits = 0
     for round_no in range(rounds + 1):

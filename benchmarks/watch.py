@@ -32,15 +32,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # benchmarks/actors.py would shadow the `actors` package: keep this folder off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-for extra in (ROOT, ROOT / "tests"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import structlog  # noqa: E402
 import trio  # noqa: E402
-from fakes.discord import FakeDiscord  # noqa: E402
-from fakes.helix import FakeHelix  # noqa: E402
 
 from actors.notify import NotificationDispatcher, NotifyRule  # noqa: E402
 from actors.store import StateStore  # noqa: E402
@@ -50,6 +47,8 @@ from actors.twitch.helix import streams_requests  # noqa: E402
 from actors.watch import LiveMonitor, PollNow, register_watch_routes  # noqa: E402
 from runtime.http import HttpApp, serve_http  # noqa: E402
 from supervisors import ChildSpec, Supervisor  # noqa: E402
+from tests.fakes.discord import FakeDiscord  # noqa: E402
+from tests.fakes.helix import FakeHelix  # noqa: E402
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
 logging.disable(logging.WARNING)
@@ -219,7 +218,11 @@ async def bench_webhook(count: int) -> None:
                     t0 = trio.current_time()
                     r = await http.post(url, headers=headers, content=body)
                     assert r.status_code == 204, r.status_code
-                    await fake.wait_for(lambda f, n=before: len(f.calls("POST", "/webhooks/")) > n)
+
+                    def delivered(f: FakeDiscord, n: int = before) -> bool:
+                        return len(f.calls("POST", "/webhooks/")) > n
+
+                    await fake.wait_for(delivered)
                     if i >= 20:  # warm-up excluded
                         latencies.append((fake.calls("POST", "/webhooks/")[-1].at - t0) * 1000)
                 peer: list[float] = []

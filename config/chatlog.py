@@ -24,7 +24,7 @@ first non-blank character is `#` are skipped by readers. Each object has exactly
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,7 +108,9 @@ def _parse_time(value: object) -> datetime:
 
 def format_chatlog_line(fields: Mapping[str, Any] | object) -> str:
     """One chat log line (no newline) from a `ChatEvent` or a mapping with the same keys."""
-    get = fields.get if isinstance(fields, Mapping) else lambda key: getattr(fields, key)
+    get: Callable[[str], Any] = (
+        fields.get if isinstance(fields, Mapping) else lambda key: getattr(fields, key)
+    )
     sent_at: datetime = get("sent_at")
     if sent_at.tzinfo is None:
         raise ChatlogError("sent_at must be an aware datetime")

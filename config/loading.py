@@ -204,10 +204,11 @@ def _make_converter(
     conv.register_structure_hook_factory(is_homogeneous_tuple, tuple_factory)
 
     def class_factory(cls: type) -> Any:
-        overrides = {}
         if cls is Config:
-            overrides["source"] = override(omit=True)  # set by the loader, not by the file
-        inner = make_dict_structure_fn(cls, conv, **overrides)
+            # `source` is set by the loader, not by the file.
+            inner = make_dict_structure_fn(cls, conv, source=override(omit=True))
+        else:
+            inner = make_dict_structure_fn(cls, conv)
 
         def hook(value: Any, _type: Any) -> Any:
             if not isinstance(value, dict):
@@ -250,8 +251,8 @@ def _flatten(
     elif isinstance(exc, KeyError) and _segment(exc) is not None:
         out.append((path, "required key is missing"))
     elif isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            _flatten(sub, path, out)
+        for member in exc.exceptions:
+            _flatten(member, path, out)
     else:  # a validator we did not write; keep its words
         out.append((path, str(exc) or type(exc).__name__))
 

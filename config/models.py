@@ -152,6 +152,7 @@ def _between(low: float | None, high: float | None, *, low_open: bool = False) -
                     f"a number greater than {_num(low)}" if low_open else f"at least {_num(low)}"
                 )
             else:
+                assert high is not None  # only `too_high` leads here, and it needs `high`
                 expected = f"at most {_num(high)}"
             raise InvalidField((attribute.name,), f"expected {expected}, got {_num(value)}")
 
@@ -589,7 +590,7 @@ class TriggerConfig:
         if self.pattern is None:
             raise InvalidField(("pattern",), f"kind {self.kind!r} needs a pattern")
         if self.kind == "command":
-            names = [(("pattern",), self.pattern)]
+            names: list[tuple[tuple[PathSegment, ...], str]] = [(("pattern",), self.pattern)]
             names += [(("aliases", i), alias) for i, alias in enumerate(self.aliases)]
             for path, name in names:
                 if not name.strip() or any(ch.isspace() for ch in name):

@@ -100,9 +100,8 @@ def iter_secrets(value: object) -> Iterator[Secret]:
             yield item
         elif isinstance(item, SecretRef | str | bytes):
             continue
-        elif attrs.has(type(item)):
-            fields = attrs.fields(type(item))  # type: ignore[misc]
-            stack.extend(getattr(item, field.name) for field in reversed(fields))
+        elif attrs.has(cls := type(item)):
+            stack.extend(getattr(item, field.name) for field in reversed(attrs.fields(cls)))
         elif isinstance(item, Mapping):
             stack.extend(reversed(list(item.values())))
         elif isinstance(item, tuple | list):
@@ -126,11 +125,12 @@ def resolve(ref: SecretRef, environ: Mapping[str, str]) -> Secret:
 def _from_keyring(ref: SecretRef) -> str:
     # Imported lazily: keyring is an optional dependency, needed only by configs that use it.
     try:
-        import keyring  # type: ignore[import-not-found]
+        import keyring
     except ImportError:
         raise SecretUnavailable(
             f"{ref.describe()} is requested but the optional 'keyring' package is not installed"
         ) from None
+    assert ref.keyring is not None  # a SecretRef without `env` names a keyring entry
     try:
         value = keyring.get_password(ref.service, ref.keyring)
     except Exception as exc:  # backend errors vary by OS; report the type, not a value

@@ -95,7 +95,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> bool:
+def write_atomic(path: str | os.PathLike[str], data: bytes | bytearray | memoryview) -> bool:
     """Atomically make ``path`` contain exactly ``data``.
 
     Returns ``False`` and touches nothing (not even the mtime) when the file already holds these

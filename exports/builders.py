@@ -1087,32 +1087,56 @@ class ExportInputs:
     """
 
     runtime: RuntimeView | None = None
-    quotas: tuple[QuotaView, ...] = attrs.field(factory=tuple, converter=tuple)
-    jobs: tuple[JobView, ...] = attrs.field(factory=tuple, converter=tuple)
-    clips: tuple[ClipView, ...] = attrs.field(factory=tuple, converter=tuple)
-    polls: tuple[PollView, ...] = attrs.field(factory=tuple, converter=tuple)
-    tallies: tuple[TallyView, ...] = attrs.field(factory=tuple, converter=tuple)
-    scoreboards: tuple[ScoreboardView, ...] = attrs.field(factory=tuple, converter=tuple)
+    quotas: tuple[QuotaView, ...] = attrs.field(factory=tuple, converter=tuple[QuotaView, ...])
+    jobs: tuple[JobView, ...] = attrs.field(factory=tuple, converter=tuple[JobView, ...])
+    clips: tuple[ClipView, ...] = attrs.field(factory=tuple, converter=tuple[ClipView, ...])
+    polls: tuple[PollView, ...] = attrs.field(factory=tuple, converter=tuple[PollView, ...])
+    tallies: tuple[TallyView, ...] = attrs.field(factory=tuple, converter=tuple[TallyView, ...])
+    scoreboards: tuple[ScoreboardView, ...] = attrs.field(
+        factory=tuple, converter=tuple[ScoreboardView, ...]
+    )
     discord: DiscordView = attrs.field(factory=DiscordView)
-    telemetry_events: tuple[TelemetryEvent, ...] = attrs.field(factory=tuple, converter=tuple)
-    telemetry_errors: tuple[ErrorView, ...] = attrs.field(factory=tuple, converter=tuple)
-    rate_metrics: tuple[RateMetric, ...] = attrs.field(factory=tuple, converter=tuple)
+    telemetry_events: tuple[TelemetryEvent, ...] = attrs.field(
+        factory=tuple, converter=tuple[TelemetryEvent, ...]
+    )
+    telemetry_errors: tuple[ErrorView, ...] = attrs.field(
+        factory=tuple, converter=tuple[ErrorView, ...]
+    )
+    rate_metrics: tuple[RateMetric, ...] = attrs.field(
+        factory=tuple, converter=tuple[RateMetric, ...]
+    )
     rates_measured_at: datetime | None = None
     rates_window: str = "60s"
-    chat_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
-    poll_votes: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
-    tally_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
-    score_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple)
-    creators: tuple[CreatorView, ...] = attrs.field(factory=tuple, converter=tuple)
-    triggers: tuple[TriggerView, ...] = attrs.field(factory=tuple, converter=tuple)
-    rate_limits: tuple[RateLimitView, ...] = attrs.field(factory=tuple, converter=tuple)
-    integrations: tuple[IntegrationView, ...] = attrs.field(factory=tuple, converter=tuple)
-    permissions: tuple[PermissionView, ...] = attrs.field(factory=tuple, converter=tuple)
-    points: tuple[PointsView, ...] = attrs.field(factory=tuple, converter=tuple)
-    quotes: tuple[QuoteView, ...] = attrs.field(factory=tuple, converter=tuple)
-    giveaways: tuple[GiveawayView, ...] = attrs.field(factory=tuple, converter=tuple)
-    timers: tuple[TimerView, ...] = attrs.field(factory=tuple, converter=tuple)
-    filters: tuple[FilterView, ...] = attrs.field(factory=tuple, converter=tuple)
+    chat_events: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple[SignalRow, ...])
+    poll_votes: tuple[SignalRow, ...] = attrs.field(factory=tuple, converter=tuple[SignalRow, ...])
+    tally_events: tuple[SignalRow, ...] = attrs.field(
+        factory=tuple, converter=tuple[SignalRow, ...]
+    )
+    score_events: tuple[SignalRow, ...] = attrs.field(
+        factory=tuple, converter=tuple[SignalRow, ...]
+    )
+    creators: tuple[CreatorView, ...] = attrs.field(
+        factory=tuple, converter=tuple[CreatorView, ...]
+    )
+    triggers: tuple[TriggerView, ...] = attrs.field(
+        factory=tuple, converter=tuple[TriggerView, ...]
+    )
+    rate_limits: tuple[RateLimitView, ...] = attrs.field(
+        factory=tuple, converter=tuple[RateLimitView, ...]
+    )
+    integrations: tuple[IntegrationView, ...] = attrs.field(
+        factory=tuple, converter=tuple[IntegrationView, ...]
+    )
+    permissions: tuple[PermissionView, ...] = attrs.field(
+        factory=tuple, converter=tuple[PermissionView, ...]
+    )
+    points: tuple[PointsView, ...] = attrs.field(factory=tuple, converter=tuple[PointsView, ...])
+    quotes: tuple[QuoteView, ...] = attrs.field(factory=tuple, converter=tuple[QuoteView, ...])
+    giveaways: tuple[GiveawayView, ...] = attrs.field(
+        factory=tuple, converter=tuple[GiveawayView, ...]
+    )
+    timers: tuple[TimerView, ...] = attrs.field(factory=tuple, converter=tuple[TimerView, ...])
+    filters: tuple[FilterView, ...] = attrs.field(factory=tuple, converter=tuple[FilterView, ...])
     changed_at: Mapping[str, datetime] = attrs.field(factory=dict)
 
 

@@ -8,6 +8,7 @@ read it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from importlib import metadata
 from typing import Any
@@ -224,12 +225,12 @@ def _aware(_instance: object, attribute: attrs.Attribute, value: datetime) -> No
         raise ValueError(f"{attribute.name} must be an aware datetime, got {value!r}")
 
 
-def _secret_set(value: object) -> frozenset[str]:
+def _secret_set(value: Iterable[str]) -> frozenset[str]:
     # A lone string would become a set of characters, all too short to be searched for: the
     # secret would leak silently.
     if isinstance(value, str):
         raise TypeError("secrets must be a collection of strings, not a string")
-    return frozenset(value)  # type: ignore[arg-type]
+    return frozenset(value)
 
 
 @attrs.frozen(kw_only=True)

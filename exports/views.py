@@ -236,9 +236,13 @@ class RuntimeView:
     build: str = attrs.field(default="", validator=_str)
     project: str = attrs.field(default="streamsuites-runtime", validator=_nonempty)
     platform_polling_enabled: bool = attrs.field(default=True, validator=_bool)
-    platforms: tuple[PlatformStatus, ...] = attrs.field(factory=tuple, converter=tuple)
-    creators: tuple[CreatorView, ...] = attrs.field(factory=tuple, converter=tuple)
-    actors: tuple[ActorStatus, ...] = attrs.field(factory=tuple, converter=tuple)
+    platforms: tuple[PlatformStatus, ...] = attrs.field(
+        factory=tuple, converter=tuple[PlatformStatus, ...]
+    )
+    creators: tuple[CreatorView, ...] = attrs.field(
+        factory=tuple, converter=tuple[CreatorView, ...]
+    )
+    actors: tuple[ActorStatus, ...] = attrs.field(factory=tuple, converter=tuple[ActorStatus, ...])
     restart_intent: RestartIntent = attrs.field(factory=RestartIntent)
     replay: ReplayView = attrs.field(factory=ReplayView)
 
@@ -325,7 +329,7 @@ class PollView:
     state: str = attrs.field(validator=_one_of(POLL_STATES))
     opened_at: datetime = attrs.field(validator=_aware)
     closed_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
-    options: tuple[PollOption, ...] = attrs.field(factory=tuple, converter=tuple)
+    options: tuple[PollOption, ...] = attrs.field(factory=tuple, converter=tuple[PollOption, ...])
     creator_name: str | None = attrs.field(default=None, validator=_opt_str)
     updated_at: datetime | None = attrs.field(default=None, validator=_opt_aware)  # last vote
 
@@ -359,7 +363,7 @@ class ScoreboardView:
     creator_id: str = attrs.field(validator=_nonempty)
     title: str = attrs.field(validator=_str)
     updated_at: datetime = attrs.field(validator=_aware)
-    entries: tuple[ScoreEntry, ...] = attrs.field(factory=tuple, converter=tuple)
+    entries: tuple[ScoreEntry, ...] = attrs.field(factory=tuple, converter=tuple[ScoreEntry, ...])
     creator_name: str | None = attrs.field(default=None, validator=_opt_str)
     created_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
 
@@ -411,7 +415,7 @@ class DiscordView:
     task_count: int = attrs.field(default=0, validator=_count)
     status_text: str = attrs.field(default="", validator=_str)
     status_emoji: str = attrs.field(default="", validator=_str)
-    guilds: tuple[GuildView, ...] = attrs.field(factory=tuple, converter=tuple)
+    guilds: tuple[GuildView, ...] = attrs.field(factory=tuple, converter=tuple[GuildView, ...])
     changed_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
 
 
@@ -583,7 +587,7 @@ class GiveawayView:
     subscriber_tickets: int = attrs.field(validator=_count)
     entrants: int = attrs.field(validator=_count)
     tickets: int = attrs.field(validator=_count)
-    winners: tuple[GiveawayWinner, ...] = attrs.field(converter=tuple)
+    winners: tuple[GiveawayWinner, ...] = attrs.field(converter=tuple[GiveawayWinner, ...])
     opened_at: datetime = attrs.field(validator=_aware)
     closed_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
     updated_at: datetime = attrs.field(validator=_aware)
@@ -599,7 +603,7 @@ class TimerView:
     interval_minutes: float = attrs.field(validator=_number)
     min_chat_lines: int = attrs.field(validator=_count)
     messages: int = attrs.field(validator=_count)
-    platforms: tuple[str, ...] = attrs.field(converter=tuple)
+    platforms: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     enabled: bool = attrs.field(validator=_bool)
     posts: int = attrs.field(default=0, validator=_count)
     last_posted_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
@@ -613,7 +617,7 @@ class FilterView:
     creator_id: str = attrs.field(validator=_nonempty)
     kind: str = attrs.field(validator=_nonempty)
     action: str = attrs.field(validator=_nonempty)
-    exempt: tuple[str, ...] = attrs.field(converter=tuple)
+    exempt: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     enabled: bool = attrs.field(validator=_bool)
     hits: int = attrs.field(default=0, validator=_count)
     last_hit_at: datetime | None = attrs.field(default=None, validator=_opt_aware)

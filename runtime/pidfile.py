@@ -31,7 +31,9 @@ from runtime.exit_codes import InitError, StartupError
 
 _WINDOWS = sys.platform == "win32"
 
-if _WINDOWS:  # pragma: no cover - exercised on Windows only
+# The platform branches test `sys.platform` itself, not `_WINDOWS`: type checkers understand that
+# form, so each branch is checked against its own platform's modules.
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 else:
     import fcntl
@@ -77,7 +79,7 @@ def _parse_pid(data: bytes) -> int | None:
 
 def _try_lock(fd: int) -> bool:
     """Take the exclusive advisory lock without waiting; False when someone else holds it."""
-    if _WINDOWS:  # pragma: no cover
+    if sys.platform == "win32":  # pragma: no cover
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -96,7 +98,7 @@ def _try_lock(fd: int) -> bool:
 
 
 def _unlock(fd: int) -> None:
-    if _WINDOWS:  # pragma: no cover
+    if sys.platform == "win32":  # pragma: no cover
         with contextlib.suppress(OSError):
             os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
             msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
@@ -118,7 +120,7 @@ def _pid_alive(pid: int) -> bool:
     """Whether a process with this PID exists (it may belong to someone else)."""
     if pid == os.getpid():
         return True
-    if _WINDOWS:  # pragma: no cover
+    if sys.platform == "win32":  # pragma: no cover
         return _windows_process_image(pid) is not None
     try:
         # Signal 0: existence check only. (Never on Windows: there os.kill terminates.)
@@ -138,7 +140,7 @@ def _looks_like_runtime(pid: int) -> bool:
     Linux reads `/proc/<pid>/cmdline`; Windows asks for the executable's image name. Where
     neither is available the answer is "yes", the cautious side (refuse rather than double-run).
     """
-    if _WINDOWS:  # pragma: no cover
+    if sys.platform == "win32":  # pragma: no cover
         image = _windows_process_image(pid)
         return image is None or image == "" or "python" in image.lower()
     proc = Path(f"/proc/{pid}")
@@ -159,6 +161,8 @@ def _looks_like_runtime(pid: int) -> bool:
 
 def _windows_process_image(pid: int) -> str | None:  # pragma: no cover - Windows only
     """Image path of a living process, "" when alive but not queryable, None when gone."""
+    if sys.platform != "win32":
+        raise OSError("process images are read this way on Windows only")
     import ctypes
     from ctypes import wintypes
 

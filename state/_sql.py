@@ -22,6 +22,18 @@ def require_transaction(conn: apsw.Connection) -> None:
         raise StoreError("write outside a transaction: use Database.transaction() or batch()")
 
 
+def one_row(cursor: apsw.Cursor) -> tuple[Any, ...]:
+    """The row of a statement that always returns one (an aggregate, a PRAGMA, a row just written).
+
+    A missing row means the database is not what the schema says: a clear error, not a
+    `TypeError` from indexing `None`.
+    """
+    row = cursor.fetchone()
+    if row is None:
+        raise StoreError("the database returned no row where the schema guarantees one")
+    return row
+
+
 def require_text(name: str, value: object, *, allow_empty: bool = False) -> str:
     """Validate an id or label argument."""
     if not isinstance(value, str):

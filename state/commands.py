@@ -136,7 +136,7 @@ def _append(conn: apsw.Connection, row: SignalRow) -> None:
 class AppendSignals(Command):
     """Append buffered signal rows in one pass (one prune per kind)."""
 
-    rows: tuple[SignalRow, ...] = attrs.field(converter=tuple)
+    rows: tuple[SignalRow, ...] = attrs.field(converter=tuple[SignalRow, ...])
 
     @property
     def creator_id(self) -> str | None:
@@ -174,7 +174,7 @@ class SetCooldowns(Command):
 
     touches_exports: ClassVar[bool] = False
 
-    expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple)
+    expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple[tuple[str, int], ...])
     seen: MarkSeen | None = None
 
     def run(self, conn: apsw.Connection) -> None:
@@ -192,7 +192,7 @@ class MarkSeen(Command):
     touches_exports: ClassVar[bool] = False
 
     scope: str
-    keys: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
+    keys: tuple[tuple[str, str], ...] = attrs.field(converter=tuple[tuple[str, str], ...])
     now: int
     prune_before: int | None = None
     keep_last: int | None = None
@@ -254,7 +254,7 @@ class MissingTallies(Query):
     """Which of `tally_ids` have no row yet for `creator_id`."""
 
     creator_id: str
-    tally_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    tally_ids: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
 
     def run(self, conn: apsw.Connection) -> frozenset[str]:
         return frozenset(
@@ -267,7 +267,7 @@ class DeclareTallies(Command):
     """Create the configured tallies that have no row yet, at 0 (`(id, label)` pairs)."""
 
     creator_id: str
-    tallies: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
+    tallies: tuple[tuple[str, str], ...] = attrs.field(converter=tuple[tuple[str, str], ...])
     now: int
 
     def run(self, conn: apsw.Connection) -> None:
@@ -379,7 +379,7 @@ class OpenPoll(Command):
 
     creator_id: str
     question: str
-    options: tuple[str, ...] = attrs.field(converter=tuple)
+    options: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     now: int
     poll_id: str | None = None
 
@@ -492,7 +492,7 @@ class GrantPoints(Command):
     """Credit earned points, in order."""
 
     creator_id: str
-    grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple)
+    grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple[PointsGrant, ...])
 
     def run(self, conn: apsw.Connection) -> int:
         for grant in self.grants:
@@ -899,7 +899,7 @@ class RestoreEngine(Query):
     creator_id: str
     prefix: str
     now: int
-    tally_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    tally_ids: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     seen_limit: int = 0
 
     def run(self, conn: apsw.Connection) -> RestoredEngine:

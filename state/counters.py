@@ -10,7 +10,7 @@ from __future__ import annotations
 import apsw
 import attrs
 
-from ._sql import require_int, require_text, require_transaction
+from ._sql import one_row, require_int, require_text, require_transaction
 from .errors import RecordNotFound
 from .timeutil import now_ms
 
@@ -230,16 +230,20 @@ def _entry_score(
     conn: apsw.Connection, creator_id: str, scoreboard_id: str, label: str
 ) -> RankedEntry:
     # Position = 1 + number of strictly better scores: the same rule as ranked_entries().
-    score, updated_at = conn.execute(
-        "SELECT score, updated_at FROM scoreboard_entries "
-        "WHERE creator_id = ? AND scoreboard_id = ? AND label = ?",
-        (creator_id, scoreboard_id, label),
-    ).fetchone()
-    (better,) = conn.execute(
-        "SELECT count(*) FROM scoreboard_entries "
-        "WHERE creator_id = ? AND scoreboard_id = ? AND score > ?",
-        (creator_id, scoreboard_id, score),
-    ).fetchone()
+    score, updated_at = one_row(
+        conn.execute(
+            "SELECT score, updated_at FROM scoreboard_entries "
+            "WHERE creator_id = ? AND scoreboard_id = ? AND label = ?",
+            (creator_id, scoreboard_id, label),
+        )
+    )
+    (better,) = one_row(
+        conn.execute(
+            "SELECT count(*) FROM scoreboard_entries "
+            "WHERE creator_id = ? AND scoreboard_id = ? AND score > ?",
+            (creator_id, scoreboard_id, score),
+        )
+    )
     return RankedEntry(position=better + 1, label=label, score=score, updated_at=updated_at)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import apsw
 import attrs
 
-from ._sql import require_text, require_transaction
+from ._sql import one_row, require_text, require_transaction
 from .timeutil import now_ms
 
 __all__ = ["Creator", "get_meta", "list_creators", "set_meta", "upsert_creator"]
@@ -54,11 +54,13 @@ def upsert_creator(
         "WHERE display_name IS NOT excluded.display_name",
         (creator_id, display_name, at, at),
     )
-    row = conn.execute(
-        "SELECT creator_id, display_name, created_at, updated_at FROM creators "
-        "WHERE creator_id = ?",
-        (creator_id,),
-    ).fetchone()
+    row = one_row(
+        conn.execute(
+            "SELECT creator_id, display_name, created_at, updated_at FROM creators "
+            "WHERE creator_id = ?",
+            (creator_id,),
+        )
+    )
     return _creator(row)
 
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import apsw
 import attrs
 
+from ._sql import one_row
 from .errors import (
     DatabaseClosed,
     DatabaseCorrupt,
@@ -474,7 +475,7 @@ def open_database(
             raise DatabaseTooNew(abspath, found, newest)
         if integrity_check != "off":
             _check_integrity(conn, abspath, integrity_check)
-        mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        mode = str(one_row(conn.execute("PRAGMA journal_mode = WAL"))[0]).lower()
         if mode != "wal":
             raise DatabaseUnavailable(abspath, f"WAL journal mode refused (got {mode!r})")
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")

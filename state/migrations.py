@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import apsw
 import attrs
 
+from ._sql import one_row
 from .errors import DatabaseTooNew, MigrationFailed
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "Migration", "migrate", "schema_dump", "user_version"]
@@ -346,7 +347,7 @@ _check_sequence(MIGRATIONS)
 
 def user_version(conn: apsw.Connection) -> int:
     """Return the schema version recorded in the database header."""
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return int(one_row(conn.execute("PRAGMA user_version"))[0])
 
 
 def migrate(

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import apsw
 import attrs
 
-from ._sql import canonical_json, require_int, require_text, require_transaction
+from ._sql import canonical_json, one_row, require_int, require_text, require_transaction
 from .errors import InvalidArgument, InvalidTransition, RecordNotFound
 from .timeutil import now_ms
 
@@ -127,7 +127,7 @@ def enqueue(
         (dedupe_key, destination, body, at if not_before is None else not_before, at, at),
     )
     created = conn.changes() > 0
-    row = conn.execute(_SELECT + " WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
+    row = one_row(conn.execute(_SELECT + " WHERE dedupe_key = ?", (dedupe_key,)))
     return EnqueueResult(entry=_entry(row), created=created)
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 import apsw
 import attrs
 
-from ._sql import require_text, require_transaction
+from ._sql import one_row, require_text, require_transaction
 from .errors import InvalidArgument, PollClosed, RecordExists, RecordNotFound
 from .timeutil import now_ms
 
@@ -145,9 +145,9 @@ def open_poll(
 
 
 def _next_poll_id(conn: apsw.Connection, creator_id: str) -> str:
-    (count,) = conn.execute(
-        "SELECT count(*) FROM polls WHERE creator_id = ?", (creator_id,)
-    ).fetchone()
+    (count,) = one_row(
+        conn.execute("SELECT count(*) FROM polls WHERE creator_id = ?", (creator_id,))
+    )
     number = int(count) + 1
     while conn.execute(
         "SELECT 1 FROM polls WHERE poll_id = ?", (f"{creator_id}-{number}",)
@@ -249,9 +249,10 @@ def poll_results(conn: apsw.Connection, poll_id: str) -> PollResults:
         "  ON v.poll_id = o.poll_id AND v.option_id = o.option_id "
         "WHERE o.poll_id = ? GROUP BY o.option_id ORDER BY o.position",
         (poll_id,),
-    ).fetchall()
+    )
     options = tuple(
-        OptionTally(option_id=r[0], label=r[1], position=r[2], votes=r[3]) for r in rows
+        OptionTally(option_id=option_id, label=label, position=position, votes=votes)
+        for option_id, label, position, votes in rows
     )
     return PollResults(poll=poll, options=options, total_votes=sum(o.votes for o in options))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import apsw
 import attrs
 
-from ._sql import require_text, require_transaction
+from ._sql import one_row, require_text, require_transaction
 from .errors import Refused
 
 __all__ = ["Quote", "add_quote", "delete_quote", "find_quote", "get_quote", "list_quotes"]
@@ -43,9 +43,11 @@ def add_quote(
     """Add a quote under the next number (one past the highest ever used)."""
     require_transaction(conn)
     require_text("text", text)
-    (highest,) = conn.execute(
-        "SELECT coalesce(max(number), 0) FROM quotes WHERE creator_id = ?", (creator_id,)
-    ).fetchone()
+    (highest,) = one_row(
+        conn.execute(
+            "SELECT coalesce(max(number), 0) FROM quotes WHERE creator_id = ?", (creator_id,)
+        )
+    )
     conn.execute(
         "INSERT INTO quotes (creator_id, number, text, added_by, platform, added_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",

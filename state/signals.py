@@ -166,16 +166,17 @@ def recent_signals(
     params.append(-1 if limit is None else limit)
     rows = conn.execute(sql, params).fetchall()
     rows.reverse()
-    return [
-        Signal(
-            id=r[0],
-            kind=r[1],
-            creator_id=r[2],
-            timestamp=r[3],
-            entity_id=r[4],
-            type=r[5],
-            source=r[6],
-            summary=r[7],
-        )
-        for r in rows
-    ]
+    return [_signal(r) for r in rows]
+
+
+def _signal(row: tuple) -> Signal:
+    return Signal(
+        id=row[0],
+        kind=row[1],
+        creator_id=row[2],
+        timestamp=row[3],
+        entity_id=row[4],
+        type=row[5],
+        source=row[6],
+        summary=row[7],
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import apsw
 import attrs
 
-from ._sql import require_int, require_text, require_transaction
+from ._sql import one_row, require_int, require_text, require_transaction
 from .timeutil import now_ms
 
 __all__ = [
@@ -144,8 +144,7 @@ def end_session(
         "UPDATE stream_sessions SET ended_at = ?, updated_at = ? WHERE id = ?",
         (ended, ended, session.id),
     )
-    row = conn.execute(_SELECT + " WHERE id = ?", (session.id,)).fetchone()
-    return _session(row)
+    return _session(one_row(conn.execute(_SELECT + " WHERE id = ?", (session.id,))))
 
 
 def list_sessions(

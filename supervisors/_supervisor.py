@@ -199,10 +199,11 @@ class Supervisor:
         if self._ran:
             raise RuntimeError("a Supervisor instance runs once; give ChildSpec a factory")
         self._ran = True
-        is_root = self._registry is None
-        if is_root:
-            self._registry = Registry()
-            self._registry.register(self.path, "supervisor")
+        registry = self._registry
+        is_root = registry is None
+        if registry is None:
+            registry = self._registry = Registry()
+            registry.register(self.path, "supervisor")
         self._lock = trio.Lock()
         self._stopped = trio.Event()
         self._exits_send, self._exits_recv = trio.open_memory_channel(math.inf)
@@ -237,8 +238,8 @@ class Supervisor:
             self._restart_requests.clear()
             self._stopped.set()
             if is_root:
-                self._registry.close_all()
-                self._registry.dead_letters.report()
+                registry.close_all()
+                registry.dead_letters.report()
         if gave_up is not None:
             raise gave_up
 
@@ -484,7 +485,8 @@ class Supervisor:
                     if isinstance(instance, Supervisor):
                         await instance.run(task_status=_TaskStatus(started))
                     else:
-                        box = self._registry.existing_mailbox(slot.path)  # type: ignore[union-attr]
+                        assert self._registry is not None
+                        box = self._registry.existing_mailbox(slot.path)
                         assert box is not None
                         await serve_actor(instance, box, slot.stats, started)
             except BaseException as exc:
@@ -568,7 +570,7 @@ class Supervisor:
             if isinstance(instance, Supervisor):
                 instance._request_stop()
             else:
-                box = self._registry.existing_mailbox(slot.path)  # type: ignore[union-attr]
+                box = self._registry.existing_mailbox(slot.path)
                 if box is not None:
                     box.request_stop()
         await run.exited.wait()
@@ -707,14 +709,17 @@ class Supervisor:
 
     def which_children(self) -> list[ChildInfo]:
         """The children in start order with their state and restart count."""
-        assert self._registry is not None or not self._slots
+        registry = self._registry
+        if registry is None:  # not running yet: children exist only once it runs
+            assert not self._slots
+            return []
         return [
             ChildInfo(
                 id=s.spec.id,
                 kind=s.kind,
                 state=s.state,
                 restarts=s.restarts,
-                ref=ActorRef(self._registry, s.path),  # type: ignore[arg-type]
+                ref=ActorRef(registry, s.path),
                 last_error=s.last_error,
                 started_at=s.started_at,
             )

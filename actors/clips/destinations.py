@@ -54,7 +54,12 @@ class Destination(Protocol):
     name: str
     kind: str
     paused: bool
-    paused_reason: str | None
+
+    @property
+    def paused_reason(self) -> str | None:
+        """Why it is paused (None when it is not): read only, so a destination that is always
+        paused may keep a plain `str` here."""
+        ...
 
     async def publish(self, item: PublishItem) -> str | None:
         """Publish; return the clip's URL there (None when it has none)."""

@@ -185,7 +185,7 @@ class ProgressParser:
         self.blocks = 0
         self._partial = b""
 
-    def feed(self, data: bytes) -> bool:
+    def feed(self, data: bytes | bytearray) -> bool:
         """Take more output; True when a progress block completed (time to report)."""
         self._partial += data
         *lines, self._partial = self._partial.split(b"\n")
@@ -221,7 +221,7 @@ class StderrTail:
         self._max = lines
         self._partial = b""
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         self._partial += data
         *lines, self._partial = self._partial.split(b"\n")
         for raw in lines:

@@ -187,7 +187,9 @@ class ClipJobs(Actor):
     async def _read(self, fn: Callable[[apsw.Connection], Any]) -> Any:
         return await self._store().call(Read(fn=fn), timeout=30.0)
 
-    async def _transition(self, clip_id: str, to: str, **kwargs: Any) -> clip_state.Clip:
+    async def _transition(
+        self, clip_id: str, to: clip_state.ClipState, **kwargs: Any
+    ) -> clip_state.Clip:
         expected = kwargs.pop("expected", None)
         op = partial(
             clip_state.transition_clip,

@@ -155,13 +155,16 @@ def _closed_sentence(exc: trio_websocket.ConnectionClosed, peer: str) -> str:
     return text + (f": {reason.reason})" if reason.reason else ")")
 
 
+_TIMEOUT_KINDS: dict[type[BaseException], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
+
+
 def _kind(exc: BaseException) -> str:
-    return {
-        httpx.ConnectTimeout: "connect",
-        httpx.ReadTimeout: "read",
-        httpx.WriteTimeout: "write",
-        httpx.PoolTimeout: "pool",
-    }.get(type(exc), "timeout")
+    return _TIMEOUT_KINDS.get(type(exc), "timeout")
 
 
 def _httpx_host(exc: httpx.RequestError) -> str | None:

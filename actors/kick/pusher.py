@@ -143,7 +143,7 @@ def parse_frame(text: str) -> PusherFrame:
         channel = None
     data = outer.get("data")
     data_is_string = isinstance(data, str)
-    if data_is_string:
+    if isinstance(data, str):
         # Kick double-encodes: the payload is JSON inside a JSON string. A string that is not
         # JSON (pusher-js sends ":(" in a test) is kept as is.
         try:

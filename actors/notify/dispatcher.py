@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,9 +125,7 @@ class NotificationDispatcher(Actor):
         while True:
             now = self._clock_ms()
             # A read, not a claim: an idle look must not cost a write (and its fsync).
-            head, due = await self._store().call(
-                Read(fn=lambda conn, now=now: _head(conn, now)), timeout=30.0
-            )
+            head, due = await self._store().call(Read(fn=partial(_head, now=now)), timeout=30.0)
             if head is not None:
                 await self._deliver(head, now)
                 continue

@@ -101,7 +101,7 @@ def channel_url(platform: str, channel: str) -> str:
     return pattern.format(channel=channel) if pattern else ""
 
 
-class _Blank(dict):  # type: ignore[type-arg]
+class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
 

@@ -32,7 +32,7 @@ User text placed in descriptors has CR, LF and NUL replaced by spaces.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict
 
 import attrs
 
@@ -86,6 +86,22 @@ class Action:
     args: tuple[str, ...] = ()
     raw_args: str = ""
     response: str | None = None
+
+
+class ActionFields(TypedDict):
+    """`Action`'s own fields as keyword arguments: what every descriptor is built with."""
+
+    trigger_id: str
+    creator_id: str
+    platform: str
+    channel: str
+    message_id: str | None
+    user_id: str
+    login: str
+    display_name: str
+    args: NotRequired[tuple[str, ...]]
+    raw_args: NotRequired[str]
+    response: NotRequired[str | None]
 
 
 @attrs.frozen(kw_only=True)
@@ -234,7 +250,7 @@ def _parse_score(match: Match, event: ChatEvent) -> tuple[str, int]:
     return label, points
 
 
-_TALLY_OPS: dict[str, TallyOp] = {
+TALLY_OPS: dict[str, TallyOp] = {
     "tally_increment": "increment",
     "tally_decrement": "decrement",
     "tally_reset": "reset",
@@ -255,7 +271,7 @@ def build_action(match: Match, event: ChatEvent, creator_id: str) -> Action:
         return PollVote(**common, option=_parse_vote(match))
     if action == "poll_close":
         return PollClose(**common)
-    op = _TALLY_OPS.get(action)
+    op = TALLY_OPS.get(action)
     if op is not None:
         amount = 0 if op == "reset" else (1 if trigger.amount is None else trigger.amount)
         return TallyChange(**common, tally_id=trigger.tally or "", op=op, amount=amount)
@@ -393,10 +409,10 @@ _QUOTE_VERBS = frozenset(_VERBS["quote_add"] + _VERBS["quote_delete"])
 
 
 #: Builds a feature action's descriptor from the match, the event and the common fields.
-_Builder = Callable[[Match, ChatEvent, dict], Action]
+_Builder = Callable[[Match, ChatEvent, ActionFields], Action]
 
 
-def _common_fields(match: Match, event: ChatEvent, creator_id: str) -> dict[str, object]:
+def _common_fields(match: Match, event: ChatEvent, creator_id: str) -> ActionFields:
     trigger = match.trigger
     return {
         "trigger_id": trigger.id,
@@ -422,7 +438,7 @@ def _after_verb(match: Match) -> tuple[tuple[str, ...], str]:
         return args, raw
     if args and args[0].casefold() in verbs:
         return args[1:], raw[len(args[0]) :].strip()
-    if any(verb in trigger.pattern.casefold() for verb in verbs):
+    if any(verb in (trigger.pattern or "").casefold() for verb in verbs):
         return args, raw
     raise NotApplicable()
 
@@ -439,13 +455,13 @@ def _amount(word: str, usage: str) -> int:
     return int(word)
 
 
-def _points_show(match: Match, _event: ChatEvent, common: dict) -> Action:
+def _points_show(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     target = _login(match.args[0]) if match.args else None
     return PointsShow(**common, target=target or None)
 
 
 def _points_transfer(cls: type[PointsGive] | type[PointsAdd]) -> _Builder:
-    def build(match: Match, _event: ChatEvent, common: dict) -> Action:
+    def build(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
         usage = _usage(match, "@user <amount>")
         if len(match.args) < 2 or not _login(match.args[0]):
             raise ArgumentError(f"Who, and how many?{usage}")
@@ -457,11 +473,11 @@ def _points_transfer(cls: type[PointsGive] | type[PointsAdd]) -> _Builder:
     return build
 
 
-def _points_top(_match: Match, _event: ChatEvent, common: dict) -> Action:
+def _points_top(_match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     return PointsTop(**common)
 
 
-def _quote_add(match: Match, _event: ChatEvent, common: dict) -> Action:
+def _quote_add(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     _args, text = _after_verb(match)
     if not text:
         raise ArgumentError(f"What is the quote?{_usage(match, 'add <text>')}")
@@ -477,7 +493,7 @@ def _number(word: str) -> int | None:
     return None
 
 
-def _quote_show(match: Match, _event: ChatEvent, common: dict) -> Action:
+def _quote_show(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     args = match.args
     if match.trigger.kind != "command" or not args:
         return QuoteShow(**common)
@@ -489,7 +505,7 @@ def _quote_show(match: Match, _event: ChatEvent, common: dict) -> Action:
     return QuoteShow(**common, word=clean_text(args[0])[:MAX_LABEL_LENGTH])
 
 
-def _quote_delete(match: Match, _event: ChatEvent, common: dict) -> Action:
+def _quote_delete(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     args, _raw = _after_verb(match)
     number = _number(args[0]) if args else None
     if number is None:
@@ -497,7 +513,7 @@ def _quote_delete(match: Match, _event: ChatEvent, common: dict) -> Action:
     return QuoteDelete(**common, number=number)
 
 
-def _giveaway_open(match: Match, _event: ChatEvent, common: dict) -> Action:
+def _giveaway_open(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     _args, prize = _after_verb(match)
     if not prize:
         raise ArgumentError(f"What is the prize?{_usage(match, 'open <prize>')}")
@@ -511,17 +527,17 @@ def _giveaway_open(match: Match, _event: ChatEvent, common: dict) -> Action:
     )
 
 
-def _giveaway_join(_match: Match, event: ChatEvent, common: dict) -> Action:
+def _giveaway_join(_match: Match, event: ChatEvent, common: ActionFields) -> Action:
     roles = event.roles
     return GiveawayJoin(**common, subscriber="subscriber" in roles or "member" in roles)
 
 
-def _giveaway_draw(match: Match, _event: ChatEvent, common: dict) -> Action:
+def _giveaway_draw(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     _after_verb(match)
     return GiveawayDraw(**common)
 
 
-def _giveaway_close(match: Match, _event: ChatEvent, common: dict) -> Action:
+def _giveaway_close(match: Match, _event: ChatEvent, common: ActionFields) -> Action:
     _after_verb(match)
     return GiveawayClose(**common)
 

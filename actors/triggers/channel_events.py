@@ -36,7 +36,9 @@ from actors.events import (
 )
 from actors.triggers.actions import (
     DEFAULT_CLIP_SECONDS,
+    TALLY_OPS,
     Action,
+    ActionFields,
     ClipRequest,
     PollClose,
     PollOpen,
@@ -244,7 +246,7 @@ def decide(
 def build_event_action(trigger: TriggerConfig, event: PlatformEvent, creator_id: str) -> Action:
     """The action descriptor of an event trigger (the acting viewer as its user)."""
     who = _who(event)
-    common = {
+    common: ActionFields = {
         "trigger_id": trigger.id,
         "creator_id": creator_id,
         "platform": event.platform,
@@ -258,10 +260,10 @@ def build_event_action(trigger: TriggerConfig, event: PlatformEvent, creator_id:
     action = trigger.action
     if action == "reply":
         return Reply(**common, template=trigger.response or "")
-    if action in ("tally_increment", "tally_decrement", "tally_reset"):
-        op = action.removeprefix("tally_")
+    op = TALLY_OPS.get(action)
+    if op is not None:
         amount = 0 if op == "reset" else (1 if trigger.amount is None else trigger.amount)
-        return TallyChange(**common, tally_id=trigger.tally or "", op=op, amount=amount)  # type: ignore[arg-type]
+        return TallyChange(**common, tally_id=trigger.tally or "", op=op, amount=amount)
     if action == "score_add":
         points = 1 if trigger.points is None else trigger.points
         return ScoreAdd(**common, scoreboard_id=trigger.scoreboard or "", label=who, points=points)

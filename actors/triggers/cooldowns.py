@@ -131,9 +131,11 @@ class CooldownTable:
         for key in expired_users:
             del self._user[key]
         dropped += len(expired_users)
-        expired_triggers = [key for key, expiry in self._trigger.items() if expiry <= now]
-        for key in expired_triggers:
-            del self._trigger[key]
+        expired_triggers = [
+            trigger_id for trigger_id, expiry in self._trigger.items() if expiry <= now
+        ]
+        for trigger_id in expired_triggers:
+            del self._trigger[trigger_id]
         dropped += len(expired_triggers)
         if -math.inf < self._global <= now:
             self._global = -math.inf

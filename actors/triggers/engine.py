@@ -325,6 +325,7 @@ class TriggerEngine(Actor):
                 )
                 topic = f"{topic}+points" if topic else "points"
             elif grants:
+                assert self.points is not None  # the grants were taken from it
                 self.points.pending[:0] = grants
             # The message's id rides in the transaction of what it changed: a restart after
             # the commit cannot apply it again.

@@ -37,6 +37,7 @@ import copy
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -91,7 +92,9 @@ class Match(NamedTuple):
     """
 
     trigger: TriggerConfig
-    index: int
+    # Shadows `tuple.index` on purpose (the field name is public API); type checkers flag any
+    # NamedTuple field named like a tuple method.
+    index: int  # type: ignore[assignment]
     args: tuple[str, ...] = ()
     raw_args: str = ""
     groups: tuple[str | None, ...] = ()
@@ -239,19 +242,21 @@ class TriggerRules:
         needles: dict[str, list[int]] = {}  # keyword (folded) -> scans that need it
         always: list[int] = []  # scans without a literal pre-check: the regexes
         for index, trigger in enumerate(self.triggers):
+            assert trigger.pattern is not None  # TriggerConfig requires it for chat kinds
             names = (trigger.pattern, *trigger.aliases)
-            common = {
-                "index": index,
-                "trigger": trigger,
-                "required": PERMISSION_LEVELS.get(trigger.permission, 0),
-                "cooled": (
+            make_entry = partial(
+                _Entry,
+                index=index,
+                trigger=trigger,
+                required=PERMISSION_LEVELS.get(trigger.permission, 0),
+                cooled=(
                     trigger.cooldown_user > 0
                     or trigger.cooldown_trigger > 0
                     or trigger.cooldown_global > 0
                 ),
-            }
+            )
             if trigger.kind == "command":
-                entry = _Entry(verifier=None, on_folded=False, named=False, **common)
+                entry = make_entry(verifier=None, on_folded=False, named=False)
                 for name in names:
                     if trigger.case_sensitive:
                         bucket = self._commands_exact.setdefault(name, [])
@@ -270,18 +275,19 @@ class TriggerRules:
                     verifier = _word_regex(names)
                 else:
                     verifier = _word_regex(name.casefold() for name in names)
-                entry = _Entry(
-                    verifier=verifier, on_folded=not trigger.case_sensitive, named=False, **common
+                entry = make_entry(
+                    verifier=verifier, on_folded=not trigger.case_sensitive, named=False
                 )
                 for literal in {n.casefold() for n in names}:
                     needles.setdefault(literal, []).append(position)
             else:
-                verifier = trigger.regex
-                if verifier is None:  # built without validation: compile it the same way
+                if trigger.regex is not None:
+                    verifier = trigger.regex
+                else:  # built without validation: compile it the same way
                     flags = 0 if trigger.case_sensitive else re.IGNORECASE
                     verifier = re.compile(trigger.pattern, flags)
-                entry = _Entry(
-                    verifier=verifier, on_folded=False, named=bool(verifier.groupindex), **common
+                entry = make_entry(
+                    verifier=verifier, on_folded=False, named=bool(verifier.groupindex)
                 )
                 always.append(position)
             scans.append((verifier.search, entry.on_folded, entry))

@@ -477,8 +477,11 @@ class TwitchEvents(Actor):
         outcomes: list[SubscribeOutcome] = []
         for spec in specs:
             answer = await self.helix.call(
-                lambda token, spec=spec: helix.create_eventsub_subscription_request(
-                    spec.body(session_id), client_id=self.helix.client_id, token=token
+                # Called before the loop moves on, so it sees this `spec` (B023 does not apply).
+                lambda token: helix.create_eventsub_subscription_request(
+                    spec.body(session_id),  # noqa: B023
+                    client_id=self.helix.client_id,
+                    token=token,
                 ),
                 retry_429=False,  # a limit is an answer: retrying would only loop
             )
@@ -711,7 +714,6 @@ class TwitchEvents(Actor):
                 )
             )
         except httpx.HTTPError as exc:
-            answer = None
             error = f"{type(exc).__name__}"
         else:
             error = "" if answer.ok else f"HTTP {answer.status}"
@@ -855,11 +857,12 @@ class TwitchEvents(Actor):
                 manageable={r.id for r in manageable},
             )
             mapping = dict(plan.keep)
+            # Each `build` is called before its loop moves on: B023 (late binding) does not apply.
             for reward in plan.create:
                 created = await self._reward_call(
-                    lambda t, reward=reward: helix.create_reward_request(
+                    lambda t: helix.create_reward_request(
                         broadcaster_id,
-                        reward_settings(reward),
+                        reward_settings(reward),  # noqa: B023
                         client_id=self.helix.client_id,
                         token=t,
                     )
@@ -867,15 +870,19 @@ class TwitchEvents(Actor):
                 mapping[reward.id] = created.id
             for _key, reward_id, changes in plan.update:
                 await self._reward_call(
-                    lambda t, reward_id=reward_id, changes=changes: helix.update_reward_request(
-                        broadcaster_id, reward_id, changes, client_id=self.helix.client_id, token=t
+                    lambda t: helix.update_reward_request(
+                        broadcaster_id,
+                        reward_id,  # noqa: B023
+                        changes,  # noqa: B023
+                        client_id=self.helix.client_id,
+                        token=t,
                     )
                 )
             for key, reward_id in plan.disable:
                 await self._reward_call(
-                    lambda t, reward_id=reward_id: helix.update_reward_request(
+                    lambda t: helix.update_reward_request(
                         broadcaster_id,
-                        reward_id,
+                        reward_id,  # noqa: B023
                         {"is_enabled": False},
                         client_id=self.helix.client_id,
                         token=t,
@@ -925,7 +932,7 @@ class TwitchEvents(Actor):
             rows = conn.execute(
                 "SELECT key, value FROM meta WHERE key >= ? AND key < ?",
                 (prefix, prefix + "\uffff"),
-            ).fetchall()
+            )
             return {key[len(prefix) :]: value for key, value in rows}
 
         try:

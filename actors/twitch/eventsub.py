@@ -21,7 +21,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
@@ -571,7 +571,9 @@ def parse_ws_frame(text: str | bytes) -> WsFrame:
     if not isinstance(message_id, str) or not isinstance(message_type, str):
         raise EventSubParseError("metadata lacks message_id or message_type")
     try:
-        timestamp = parse_timestamp(raw_ts)  # type: ignore[arg-type]
+        if not isinstance(raw_ts, str):
+            raise ValueError(f"timestamp must be a string, got {type(raw_ts).__name__}")
+        timestamp = parse_timestamp(raw_ts)
     except ValueError as exc:
         raise EventSubParseError(f"bad message_timestamp: {exc}") from None
 
@@ -596,7 +598,7 @@ def parse_ws_frame(text: str | bytes) -> WsFrame:
     return WsFrame(
         message_id=message_id,
         message_type=message_type,
-        message_timestamp=raw_ts,  # type: ignore[arg-type]
+        message_timestamp=raw_ts,
         timestamp=timestamp,
         subscription_type=_opt_str(meta.get("subscription_type")),
         subscription_version=_opt_str(meta.get("subscription_version")),
@@ -731,7 +733,7 @@ def to_channel_event(msg: EventSubMessage | WsFrame) -> AnyEvent | None:
     channel = _opt_str(event.get(f"{prefix}_login")) or _opt_str(event.get(f"{prefix}_id"))
     if not channel:
         raise ValueError(f"{sub_type} notification without a broadcaster")
-    common = {
+    common: _EventFields = {
         "platform": "twitch",
         "channel": channel,
         "message_id": msg.message_id,
@@ -818,7 +820,17 @@ def to_channel_event(msg: EventSubMessage | WsFrame) -> AnyEvent | None:
     return _chat_message(event, common)
 
 
-def _chat_message(event: Mapping[str, Any], common: dict[str, Any]) -> ChatEvent:
+class _EventFields(TypedDict):
+    """The `PlatformEvent` fields every channel notification shares."""
+
+    platform: str
+    channel: str
+    message_id: str | None
+    sent_at: datetime
+    raw_type: str
+
+
+def _chat_message(event: Mapping[str, Any], common: _EventFields) -> ChatEvent:
     user_id, login, name = _user(event, "chatter_user")
     message_id = _opt_str(event.get("message_id"))
     if not user_id or not login or not message_id:
@@ -838,7 +850,7 @@ def _chat_message(event: Mapping[str, Any], common: dict[str, Any]) -> ChatEvent
             text=_opt_str(reply.get("parent_message_body")),
         )
     return ChatEvent(
-        **{**common, "message_id": message_id},  # the chat message's own id (for replies)
+        **(common | {"message_id": message_id}),  # the chat message's own id (for replies)
         user_id=user_id,
         login=login,
         display_name=name or login,

@@ -366,9 +366,11 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     values = []
     for name in ("Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset"):
         raw = _header(headers, name)
+        if raw is None:
+            return None
         try:
-            values.append(int(raw.strip()))  # type: ignore[union-attr]
-        except (AttributeError, ValueError):
+            values.append(int(raw.strip()))
+        except (AttributeError, ValueError):  # a value that is not text, or not a number
             return None
     limit, remaining, reset = values
     return RateLimit(limit=limit, remaining=remaining, reset=reset)

@@ -18,7 +18,7 @@ import functools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import attrs
 
@@ -306,7 +306,17 @@ def parse_emotes(value: str | None, text: str | None = None) -> list[dict[str, A
     return emotes
 
 
-def _reply_parent(tags: Mapping[str, str]) -> dict[str, str | None] | None:
+class _ReplyParentFields(TypedDict):
+    """`ReplyParent`'s fields as the reply-parent tags give them."""
+
+    message_id: str
+    user_id: str | None
+    login: str | None
+    display_name: str | None
+    text: str | None
+
+
+def _reply_parent(tags: Mapping[str, str]) -> _ReplyParentFields | None:
     parent_id = tags.get("reply-parent-msg-id")
     if parent_id is None:
         return None
@@ -331,7 +341,7 @@ def _shared_chat_source(tags: Mapping[str, str]) -> dict[str, Any] | None:
     }
 
 
-def _roles(tags: Mapping[str, str], badges: Mapping[str, str] | None) -> set[str]:
+def _roles(tags: Mapping[str, str | None], badges: Mapping[str, str] | None) -> set[str]:
     badges = badges or {}
     roles: set[str] = set()
     if "broadcaster" in badges:

@@ -159,7 +159,7 @@ class LiveMonitor(Actor):
         self,
         *,
         store: Callable[[], ActorRef],
-        helix: HelixClient | Callable[[], HelixClient] | None = None,
+        helix: HelixClient | Callable[[], HelixClient | None] | None = None,
         notifier: Callable[[], ActorRef] | None = None,
         listeners: Sequence[Callable[[], ActorRef]] = (),
         rules: Sequence[NotifyRule] = (),
@@ -459,8 +459,8 @@ class LiveMonitor(Actor):
     async def _commit(
         self,
         *,
-        started: list[tuple[StreamStarted, int, str | None, bool]],
-        ended: list[tuple[StreamEnded, str | None]],
+        started: Sequence[tuple[StreamStarted, int, str | None, bool]],
+        ended: Sequence[tuple[StreamEnded, str | None]],
         once: bool = False,
     ) -> list[StreamStarted | StreamEnded]:
         """One transaction for all transitions; then notify. Returns the real changes.

@@ -139,14 +139,14 @@ def test_record(record: dict[str, Any]) -> None:
         return
 
     assert expect["envelope"] == "subscription_body"
-    body = parse_subscription_body(raw)
-    assert body.message_type == expect["message_type"]
-    _check_subscription(body.subscription, expect)
-    assert body.challenge == expect.get("challenge")
+    parsed = parse_subscription_body(raw)
+    assert parsed.message_type == expect["message_type"]
+    _check_subscription(parsed.subscription, expect)
+    assert parsed.challenge == expect.get("challenge")
     if "event_fields" in expect:
-        assert body.event is not None
+        assert parsed.event is not None
         # The whole flattened event must match, not only the keys listed.
-        assert flatten(body.event, 3) == expect["event_fields"]
+        assert flatten(parsed.event, 3) == expect["event_fields"]
 
 
 # --------------------------------------------------------------------------- HMAC vectors

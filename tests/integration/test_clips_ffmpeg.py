@@ -19,8 +19,6 @@ from typing import Any
 import apsw
 import pytest
 import trio
-from fakes.http_upload import FakeUploadServer
-from fakes.live_hls import LiveHls
 
 from actors.clips import (
     ClipAccepted,
@@ -37,6 +35,8 @@ from config.models import ClipsConfig, CreatorClipsConfig
 from state import clips as clip_state
 from state import open_database
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.http_upload import FakeUploadServer
+from tests.fakes.live_hls import LiveHls
 
 pytestmark = [
     pytest.mark.integration,

@@ -20,14 +20,14 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from fakes import kick_soketi
-from fakes.kick_soketi import Soketi, SoketiUnavailable
 
 from actors import Actor
 from actors.events import ChatEvent, PlatformEvent, StreamEnded, StreamStarted
 from actors.kick.chat import KickChat
 from config.models import KickConfig
 from supervisors import ChildSpec, Supervisor
+from tests.fakes import kick_soketi
+from tests.fakes.kick_soketi import Soketi, SoketiUnavailable
 
 pytestmark = pytest.mark.integration
 

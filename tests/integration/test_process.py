@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -501,8 +502,8 @@ def test_a_killed_and_restarted_process_does_not_count_the_replay_again(
     second.wait()
     conn = apsw.Connection(str(second.data_dir / "state" / "runtime.sqlite3"))
     try:
-        tallies = dict(conn.execute("SELECT tally_id, count FROM tallies").fetchall())
-        (polls,) = conn.execute("SELECT count(*) FROM polls").fetchone()
+        tallies = dict(conn.execute("SELECT tally_id, count FROM tallies"))
+        polls = conn.execute("SELECT count(*) FROM polls").get
     finally:
         conn.close()
     assert tallies == {"deaths": 1, "gg": 6}  # as the log says, however often it restarts
@@ -1075,11 +1076,13 @@ def test_an_unreachable_twitch_is_degraded_with_its_reason_everywhere_within_30_
         name: read_json(run.exports / f"telemetry/{name}.json")["generated_at"]
         for name in ("events", "errors", "rates")
     }
+
+    def moved(name: str, at: str) -> bool:
+        return read_json(run.exports / f"telemetry/{name}.json")["generated_at"] != at
+
     for name, at in first.items():
         wait_for(
-            lambda name=name, at=at: (
-                read_json(run.exports / f"telemetry/{name}.json")["generated_at"] != at
-            ),
+            partial(moved, name, at),
             10,
             f"telemetry/{name}.json generated_at moving",
         )
@@ -1094,7 +1097,8 @@ def test_a_silent_twitch_server_is_detected_within_the_keepalive_and_recovers(
     import threading
 
     import trio
-    from fakes.twitch_irc import FakeTwitchIrc
+
+    from tests.fakes.twitch_irc import FakeTwitchIrc
 
     ready: queue.Queue[FakeTwitchIrc] = queue.Queue()
     stop = threading.Event()

@@ -15,8 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from fakes.discord import GUILD_ID, FakeDiscord
-from fakes.helix import FakeHelix
 
 from actors.publisher import PublishNow
 from actors.store import Read
@@ -25,6 +23,8 @@ from exports.schemas import validate
 from runtime.app import check_database, http_port
 from runtime.tree import RuntimePaths, build_tree
 from state import polls
+from tests.fakes.discord import GUILD_ID, FakeDiscord
+from tests.fakes.helix import FakeHelix
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import trio
-from fakes.twitch_irc import FakeTwitchIrc
 
 from actors import ActorRef
 from actors.store import StateStore
@@ -20,6 +19,7 @@ from actors.twitch.chat import TwitchChat
 from config.models import CreatorConfig, TriggerConfig, TwitchConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Strategy, Supervisor
+from tests.fakes.twitch_irc import FakeTwitchIrc
 
 pytestmark = pytest.mark.integration
 

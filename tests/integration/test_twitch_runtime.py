@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import trio
-from fakes.twitch_irc import FakeTwitchIrc
 
 from actors.publisher import PublishNow
 from config.loading import loads_config
@@ -21,6 +20,7 @@ from exports.schemas import validate
 from runtime.app import check_database
 from runtime.tree import RuntimePaths, build_tree
 from supervisors import Supervisor
+from tests.fakes.twitch_irc import FakeTwitchIrc
 
 pytestmark = pytest.mark.integration
 

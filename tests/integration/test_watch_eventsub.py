@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from fakes.discord import FakeDiscord
 
 from actors.notify import NotificationDispatcher, NotifyRule
 from actors.store import Read, StateStore
@@ -26,6 +25,7 @@ from runtime.http import HttpApp, serve_http
 from state import outbox
 from state import streams as sessions
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.discord import FakeDiscord
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from actors import ActorRef
 from actors._actor import bind_logger
 from actors.accounts import StaticTokenSource
 from actors.chat import Moderate
@@ -16,7 +17,10 @@ from actors.youtube.chat import YouTubeChat
 from config.models import CreatorConfig, KickConfig, RumbleConfig, TwitchConfig, YouTubeConfig
 from config.secrets import Secret, SecretRef
 
-NOBODY = lambda: None  # noqa: E731 - never called: the actors are not started
+
+def NOBODY() -> ActorRef:
+    raise AssertionError("never called: the actors are not started")
+
 
 MODERATE = Moderate(
     action="timeout", message_id="m-1", user_id="1", login="spammer", seconds=60, filter_id="x"

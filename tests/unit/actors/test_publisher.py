@@ -16,9 +16,9 @@ import pytest
 import trio
 import trio.testing
 
-from actors.publisher import PublishNow, PublishSummary, SnapshotPublisher
+from actors.publisher import PublishNow, PublishSummary, SnapshotPublisher, trigger_rows
 from actors.store import Changed
-from config.models import CreatorConfig, TallyConfig
+from config.models import CreatorConfig, TallyConfig, TriggerConfig
 from exports.files import FILES
 from exports.schemas import validate
 from state import counters, open_database
@@ -274,3 +274,12 @@ async def test_a_stop_publishes_once_more_so_the_files_match_the_database(
     await sup.stop()
     (tally,) = read(exports, "tallies.json")["tallies"]
     assert tally["count"] == 7
+
+
+def test_event_triggers_stay_out_of_chat_triggers():
+    # An event trigger has no phrase and no chat module: listing it failed every publish.
+    chat = TriggerConfig(id="hello", kind="command", pattern="!hello", response="hi")
+    raid = TriggerConfig(id="raid", kind="event", event="raid", response="welcome raiders")
+    creator = CreatorConfig(id="daniel", triggers=(chat, raid))
+    rows = trigger_rows([creator], {})
+    assert [(r.trigger_id, r.phrase, r.module) for r in rows] == [("hello", "!hello", "command")]

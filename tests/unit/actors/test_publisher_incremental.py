@@ -478,7 +478,12 @@ async def test_set_returning_readers_equal_the_per_row_ones(database: Path) -> N
         )
         counters.reset_scoreboard(conn, creator_id="mira", scoreboard_id="empty-after", now=2)
         assert polls.list_polls_with_results(conn) == polls.list_polls(conn)
-        for kwargs in ({"creator_id": "mira"}, {"state": "open"}, {"creator_id": "nobody"}):
+        filters: list[dict[str, Any]] = [
+            {"creator_id": "mira"},
+            {"state": "open"},
+            {"creator_id": "nobody"},
+        ]
+        for kwargs in filters:
             assert polls.list_polls_with_results(conn, **kwargs) == polls.list_polls(conn, **kwargs)
         assert counters.list_scoreboards_ranked(conn) == counters.list_scoreboards(conn)
         for cid in ("daniel", "nobody"):
@@ -579,14 +584,14 @@ async def test_points_of_the_creators_named_by_changed_are_reread_and_equal_a_fu
         reads.append(tuple(creators))
         return real(conn, creators, limit)
 
-    loyalty.top_for_creators = counting  # type: ignore[assignment]
+    loyalty.top_for_creators = counting
     try:
         clock.advance()
         grant("mira", "bob", 100)  # bob overtakes ann on mira's board only
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         await pub.publish()
     finally:
-        loyalty.top_for_creators = real  # type: ignore[assignment]
+        loyalty.top_for_creators = real
     assert reads == [("mira",)]  # one creator reread, not all three
     assert files(root) == full_build(pub)
     mira = [

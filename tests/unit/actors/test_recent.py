@@ -81,7 +81,14 @@ async def test_preloaded_seen_messages_answer_from_memory_and_remember_across_in
             return await root.lookup("store").call(message, **kw)
 
     def seen(creator: str) -> SeenMessages:
-        return SeenMessages(platform="test", creator_id=creator, store=CountingStore, size=10)
+        # A counting stand-in for the store's ref (it has the one method SeenMessages uses).
+        store = CountingStore
+        return SeenMessages(
+            platform="test",
+            creator_id=creator,
+            store=store,  # type: ignore[arg-type]
+            size=10,
+        )
 
     first = seen("a")
     await first.mark(["m1", "m2"], now)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trio
 
-from actors import Actor
+from actors import Actor, ActorRef
 from actors.chat import SendChat
 from actors.events import ChatEvent
 from actors.replay import ReplayChat
@@ -183,7 +183,10 @@ async def test_replies_are_recorded_and_counted(autojump_clock, nursery, chatlog
 
 
 async def test_a_missing_file_fails_the_start(nursery, tmp_path):
-    replay = ReplayChat(creator_id="daniel", file=tmp_path / "absent.jsonl", triggers=lambda: None)
+    def no_triggers() -> ActorRef:
+        raise AssertionError("a replay that cannot start sends nothing")
+
+    replay = ReplayChat(creator_id="daniel", file=tmp_path / "absent.jsonl", triggers=no_triggers)
     with pytest.raises(FileNotFoundError):
         await replay.on_start()
 

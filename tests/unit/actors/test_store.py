@@ -82,7 +82,7 @@ async def test_one_write_commits_all_its_operations_in_one_transaction(nursery, 
         # Inside the transaction: a second connection must not see the first insert yet.
         other = apsw.Connection(str(database), flags=apsw.SQLITE_OPEN_READONLY)
         try:
-            seen_in_between.append(other.execute("SELECT count(*) FROM t").fetchone()[0])
+            seen_in_between.append(other.execute("SELECT count(*) FROM t").get)
         finally:
             other.close()
 
@@ -117,8 +117,8 @@ async def test_a_failing_operation_is_rolled_back_alone(nursery, database):
     with pytest.raises(ValueError):
         await write(store, half_then_fail, topic="t")
     detail = {r["path"]: r.get("detail") for r in root.tree()}["root/store"]
-    assert detail["failed_ops"] == 2
-    assert await store.call(Read(fn=lambda c: c.execute("SELECT 1").fetchone()[0])) == 1
+    assert detail is not None and detail["failed_ops"] == 2
+    assert await store.call(Read(fn=lambda c: c.execute("SELECT 1").get)) == 1
     await root.stop()
 
 

@@ -8,12 +8,12 @@ import trio
 async def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path) -> None:
     """Group commit: 50 writers at once cost far fewer than 50 commits, and each still gets
     its own result (a failing operation only fails its own write)."""
-    from actors.store import StateStore, Write
+    from actors.store import StateStore, Write, WriteResult
     from state import counters
     from supervisors import ChildSpec, Supervisor
 
     root = Supervisor("root", [ChildSpec("store", lambda: StateStore(tmp_path / "db.sqlite3"))])
-    results: dict[int, object] = {}
+    results: dict[int, WriteResult] = {}
 
     async def writer(n: int) -> None:
         def op(conn):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ Loader = Callable[..., Config]
 
 
 @pytest.fixture
-def write_config(tmp_path: Path) -> Callable[[str], Path]:
+def write_config(tmp_path: Path) -> Callable[..., Path]:
     """Write TOML text to `tmp_path/config.toml` and return its path."""
 
     def write(text: str, name: str = "config.toml") -> Path:
@@ -30,7 +31,7 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
 def problems(write_config: Callable[[str], Path]) -> Callable[..., list[str]]:
     """Load TOML text that must fail; return the rendered problems with the path as `FILE`."""
 
-    def run(text: str, environ: dict[str, str] | None = None, **kwargs: object) -> list[str]:
+    def run(text: str, environ: dict[str, str] | None = None, **kwargs: Any) -> list[str]:
         path = write_config(text)
         with pytest.raises(ConfigError) as info:
             load_config(path, environ=environ or {}, **kwargs)

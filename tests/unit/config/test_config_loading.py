@@ -119,7 +119,7 @@ response = "hi"
 
 
 def test_relative_paths_are_relative_to_the_file(
-    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    write_config: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "chat.jsonl").write_text("")
@@ -148,7 +148,7 @@ file = "../logs/chat.jsonl"
 
 
 def test_relative_config_path(
-    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    write_config: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_config('[runtime]\ndata_dir = "d"\n', name="sub/c.toml")
     monkeypatch.chdir(tmp_path)

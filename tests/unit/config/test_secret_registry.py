@@ -142,7 +142,7 @@ def test_the_walk_enters_attrs_tuples_lists_sets_and_mapping_values() -> None:
         keyed={"k": s("E")},
         grouped=frozenset({s("F")}),
     )
-    assert sorted(x.ref.env for x in iter_secrets(outer)) == ["A", "B", "C", "D", "E", "F"]
+    assert sorted(x.ref.env or "" for x in iter_secrets(outer)) == ["A", "B", "C", "D", "E", "F"]
     assert list(iter_secrets(types.SimpleNamespace(secret=s("G")))) == []  # not attrs: opaque
 
 

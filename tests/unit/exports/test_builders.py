@@ -43,7 +43,7 @@ def _walk(value: Any, path: str = "$") -> Iterator[tuple[str, Any]]:
 
 def _shuffled(inputs: ExportInputs, seed: int) -> ExportInputs:
     rng = random.Random(seed)
-    changes = {}
+    changes: dict[str, Any] = {}
     for field in attrs.fields(ExportInputs):
         value = getattr(inputs, field.name)
         if isinstance(value, tuple):

@@ -147,7 +147,7 @@ def test_golden_bytes_differ_from_json_dumps_only_in_small_floats() -> None:
     assert reference == GOLDEN_BYTES
 
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)))
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]))
 _SCALARS = st.one_of(
     st.none(),
     st.booleans(),

@@ -43,6 +43,7 @@ def _instance(root: Any, path: str) -> Any:
 async def replay_example(data_dir: Path) -> dict[str, bytes]:
     config = load_config(ROOT / "config" / "example.toml")
     daniel = config.creator("daniel")
+    assert daniel.replay is not None
     fast = attrs.evolve(daniel, replay=attrs.evolve(daniel.replay, speed=1000.0))
     config = attrs.evolve(
         config,

@@ -127,7 +127,8 @@ async def test_http_json_is_written_only_once_enabled_and_removed_for_good(tmp_p
     await announce.closed()
     assert announced(announce.path) is None
     await announce.listening(8081)
-    assert announced(announce.path)["port"] == 8081
+    info = announced(announce.path)
+    assert info is not None and info["port"] == 8081
     announce.remove()
     await announce.listening(8082)  # a server restarting while the process exits
     assert announced(announce.path) is None

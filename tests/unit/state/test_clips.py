@@ -8,6 +8,7 @@ from state import InvalidArgument, InvalidTransition, RecordExists, RecordNotFou
 from state.clips import (
     CLIP_ID_ALPHABET,
     TRANSITIONS,
+    ClipState,
     clip_history,
     create_clip,
     get_clip,
@@ -117,14 +118,15 @@ def test_invalid_transition_raises_and_changes_nothing(db):
     [(s, t) for s in TRANSITIONS for t in TRANSITIONS if t not in TRANSITIONS[s]],
 )
 def test_every_disallowed_transition_is_refused(db, start, target):
-    path = {
+    paths: dict[str, list[ClipState]] = {
         "queued": [],
         "encoding": ["encoding"],
         "encoded": ["encoding", "encoded"],
         "uploading": ["encoding", "encoded", "uploading"],
         "published": ["encoding", "encoded", "published"],
         "failed": ["failed"],
-    }[start]
+    }
+    path = paths[start]
     with db.transaction() as conn:
         make(conn, clip_id="abc234")
         for state in path:

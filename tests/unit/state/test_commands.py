@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+from typing import Any
 
 from state import counters, polls, signals
 from state.commands import (
@@ -33,7 +34,7 @@ def test_tally_commands_change_the_count_and_record_a_signal(db):
     assert MissingTallies(creator_id="d", tally_ids=["deaths", "wins"]).run(db.connection) == {
         "wins"
     }
-    common = {"creator_id": "d", "tally_id": "deaths", "label": "Deaths", "now": 2}
+    common: dict[str, Any] = {"creator_id": "d", "tally_id": "deaths", "label": "Deaths", "now": 2}
     (up,) = run(db, ChangeTally(op="increment", amount=3, source="replay", **common))
     (down,) = run(db, ChangeTally(op="decrement", amount=1, source="replay", **common))
     assert (up.count, down.count) == (3, 2)

@@ -69,11 +69,6 @@ def recorder(journal: Journal) -> Callable[..., Callable[[], Recorder]]:
     return make
 
 
-@pytest.fixture
-def recorder_cls() -> type[Recorder]:
-    return Recorder
-
-
 def guarded(sup: Any, outcome: list[BaseException]) -> Callable[..., Any]:
     """`sup.run` for `nursery.start`, keeping a `SupervisorGaveUp` in `outcome`."""
     from supervisors import SupervisorGaveUp

@@ -6,12 +6,13 @@ import pytest
 import trio
 
 from supervisors import Backoff, ChildSpec, Strategy, Supervisor, SupervisorGaveUp
+from tests.unit.supervisors.conftest import Recorder
 
 
 async def test_independent_children_start_together_and_stop_together(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
-    class Slow(recorder_cls):
+    class Slow(Recorder):
         async def on_start(self) -> None:
             await trio.sleep(2)
             await super().on_start()
@@ -34,11 +35,11 @@ async def test_independent_children_start_together_and_stop_together(
 
 
 async def test_an_independent_child_failing_to_start_is_retried_alone_with_backoff(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
     failures = {"b": 2}
 
-    class Flaky(recorder_cls):
+    class Flaky(Recorder):
         async def on_start(self) -> None:
             if failures.get(self.name, 0) > 0:
                 failures[self.name] -= 1
@@ -63,9 +64,9 @@ async def test_an_independent_child_failing_to_start_is_retried_alone_with_backo
 
 
 async def test_independent_children_that_keep_failing_exhaust_the_intensity(
-    autojump_clock, recorder, recorder_cls
+    autojump_clock, recorder
 ):
-    class Broken(recorder_cls):
+    class Broken(Recorder):
         async def on_start(self) -> None:
             raise RuntimeError("never starts")
 

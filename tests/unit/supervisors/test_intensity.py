@@ -139,7 +139,7 @@ async def test_escalation_through_three_levels(autojump_clock, journal, recorder
                 await worker.call("crash")
             crashes += 1
             await trio.testing.wait_all_tasks_blocked()
-    assert gave_up[0].path == "root"
+    assert isinstance(gave_up[0], SupervisorGaveUp) and gave_up[0].path == "root"
     assert isinstance(gave_up[0].__cause__, SupervisorGaveUp)
     assert gave_up[0].__cause__.path == "root/mid"
     assert crashes == 4

@@ -13,12 +13,13 @@ import trio.testing
 from actors import Actor, ActorFailed
 from actors._errors import leaves
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.unit.supervisors.conftest import Recorder
 
 
 async def test_children_start_in_order_and_start_returns_after_the_last_on_start(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
-    class SlowStart(recorder_cls):
+    class SlowStart(Recorder):
         async def on_start(self) -> None:
             await trio.sleep(2)
             await super().on_start()
@@ -58,9 +59,9 @@ async def test_stop_gives_each_child_its_grace_period_then_cancels_it(
 
 
 async def test_a_child_finishing_its_message_stops_before_the_grace_period_ends(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
-    class Brief(recorder_cls):
+    class Brief(Recorder):
         async def handle(self, message):
             await trio.sleep(1)
             return await super().handle(message)
@@ -108,14 +109,14 @@ async def test_a_call_interrupted_by_the_grace_deadline_fails_instead_of_hanging
 
 
 async def test_a_crash_in_on_stop_does_not_block_the_shutdown_of_siblings(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
-    class BadStop(recorder_cls):
+    class BadStop(Recorder):
         async def on_stop(self) -> None:
             await super().on_stop()
             raise RuntimeError("cleanup failed")
 
-    class HangingStop(recorder_cls):
+    class HangingStop(Recorder):
         async def on_stop(self) -> None:
             await super().on_stop()
             await trio.sleep_forever()
@@ -151,9 +152,9 @@ async def test_on_stop_runs_after_a_crash(autojump_clock, journal, recorder):
 
 
 async def test_background_task_failure_is_unwrapped_from_its_exception_group(
-    autojump_clock, recorder_cls, journal
+    autojump_clock, journal
 ):
-    class Background(recorder_cls):
+    class Background(Recorder):
         async def on_start(self) -> None:
             await super().on_start()
             if self.instance == 1:
@@ -260,9 +261,9 @@ async def test_restart_child_replaces_the_instance_without_counting_as_a_crash(
 
 
 async def test_a_restart_asked_for_from_inside_the_child_completes(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
-    class RestartsItself(recorder_cls):
+    class RestartsItself(Recorder):
         """On 'restart me', asks the supervisor to restart it from a task of its own nursery
         (as an HTTP handler runs inside the server it restarts)."""
 
@@ -297,9 +298,9 @@ async def test_a_restart_asked_for_from_inside_the_child_completes(
 
 
 async def test_a_fresh_instance_that_fails_to_start_is_shown_and_retried(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
-    class FailsSecondStart(recorder_cls):
+    class FailsSecondStart(Recorder):
         async def on_start(self) -> None:
             await super().on_start()
             if self.instance == 2:
@@ -328,9 +329,9 @@ async def test_a_fresh_instance_that_fails_to_start_is_shown_and_retried(
 
 
 async def test_a_shutdown_bound_cuts_even_a_shielded_on_stop_already_running(
-    autojump_clock, journal, recorder, recorder_cls
+    autojump_clock, journal, recorder
 ):
-    class SlowStop(recorder_cls):
+    class SlowStop(Recorder):
         async def on_stop(self) -> None:
             await super().on_stop()
             await trio.sleep(100)  # its grace period is 30 s

@@ -7,6 +7,7 @@ import trio
 
 from actors import ActorFailed
 from supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
+from tests.unit.supervisors.conftest import Recorder
 
 NO_BACKOFF = Backoff(initial=0)
 
@@ -92,8 +93,8 @@ async def test_one_restart_decision_counts_once_toward_intensity(nursery, journa
     await sup.stop()
 
 
-def exiting(recorder_cls, *, fail: bool):
-    class Exiting(recorder_cls):
+def exiting(*, fail: bool):
+    class Exiting(Recorder):
         async def run(self) -> None:
             if self.instance > 1:
                 await trio.sleep_forever()
@@ -116,9 +117,9 @@ def exiting(recorder_cls, *, fail: bool):
     ],
 )
 async def test_restart_types_after_normal_exit_and_crash(
-    nursery, autojump_clock, journal, recorder, recorder_cls, restart, fail, restarted, present
+    nursery, autojump_clock, journal, recorder, restart, fail, restarted, present
 ):
-    cls = exiting(recorder_cls, fail=fail)
+    cls = exiting(fail=fail)
     sup = Supervisor(
         "root", [ChildSpec("x", recorder("x", cls), restart=restart)], backoff=NO_BACKOFF
     )
@@ -136,9 +137,9 @@ async def test_restart_types_after_normal_exit_and_crash(
 
 
 async def test_permanent_normal_exits_count_toward_intensity(
-    nursery, autojump_clock, journal, recorder, recorder_cls
+    nursery, autojump_clock, journal, recorder
 ):
-    class QuitsAtOnce(recorder_cls):
+    class QuitsAtOnce(Recorder):
         async def run(self) -> None:
             return
 

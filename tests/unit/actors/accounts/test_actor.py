@@ -260,8 +260,8 @@ async def test_no_token_reaches_a_log_line_or_the_snapshot(autojump_clock, nurse
     for grant in fake.grants:
         for value in grant.access:
             assert value not in text
-        for value in grant.spent_refresh | {grant.live_refresh}:
-            assert value not in text
+        for refresh in grant.spent_refresh | {grant.live_refresh}:
+            assert refresh is not None and refresh not in text
     assert "xyzzy" not in text and "plugh" not in text
     assert any(entry.get("event") == "account needs a new login" for entry in logs)
     assert NEEDS_LOGIN in snapshot

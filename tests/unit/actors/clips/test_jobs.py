@@ -7,12 +7,12 @@ import shutil
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import attrs
 import httpx
 import pytest
 import trio
-from fakes.clip_platforms import FakeClipPlatforms
 
 import actors.clips.twitch as native
 from actors.clips import (
@@ -37,6 +37,7 @@ from config.secrets import Secret, SecretRef
 from runtime.http import HttpApp, Request, Response, serve_http
 from state import clips as clip_state
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.clip_platforms import FakeClipPlatforms
 
 SETTINGS = ClipsConfig(max_attempts=2, retry_seconds=0.01, poll_seconds=0.1)
 
@@ -45,8 +46,8 @@ def secret(value: str) -> Secret:
     return Secret(SecretRef(env="X"), value=value)
 
 
-def creator_cfg(**kwargs: object) -> CreatorClipsConfig:
-    defaults: dict[str, object] = {
+def creator_cfg(**kwargs: Any) -> CreatorClipsConfig:
+    defaults: dict[str, Any] = {
         "min_duration_seconds": 1,
         "max_duration_seconds": 10,
         "default_duration_seconds": 5,
@@ -373,10 +374,10 @@ async def test_hostile_clip_requests_are_4xx(nursery, tmp_path: Path, content: b
 # --- capture health on the shared lifecycle: DNS, HTTP 401/5xx, silent server ---------------
 
 
-async def capture_of(nursery: trio.Nursery, tmp_path: Path, url: str, **kw: object) -> ClipCapture:
+async def capture_of(nursery: trio.Nursery, tmp_path: Path, url: str, **kw: Any) -> ClipCapture:
     capture = ClipCapture(
         creator_id="c", url=lambda: url, folder=tmp_path / "buf", segment_seconds=1,
-        buffer_seconds=10, backoff_initial=0.05, backoff_max=0.1, **kw,  # type: ignore[arg-type]
+        buffer_seconds=10, backoff_initial=0.05, backoff_max=0.1, **kw,
     )  # fmt: skip
     root = Supervisor("root", [ChildSpec("capture", lambda: capture)])
     await nursery.start(root.run)

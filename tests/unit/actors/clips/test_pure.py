@@ -18,7 +18,7 @@ from actors.clips.ring import ListEntry, NotBuffered, SegmentRing, parse_segment
 from actors.clips.titles import MAX_TITLE_LENGTH, clip_title
 from actors.clips.views import job_view
 from config.models import CreatorClipsConfig
-from state.clips import Clip
+from state.clips import Clip, ClipState
 
 AT = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 
@@ -97,7 +97,7 @@ def test_codec_choice_and_encode_command() -> None:
     assert cmd[-3:] == ["-progress", "pipe:1", "out.part"] and "mp4" in cmd
 
 
-def clip(clip_id: str, at: int, user: str = "u", state: str = "published") -> Clip:
+def clip(clip_id: str, at: int, user: str = "u", state: ClipState = "published") -> Clip:
     return Clip(
         clip_id=clip_id, creator_id="c", title="t", platform="api", state=state,
         duration_seconds=2, requested_by=user, progress=0, destination_platform=None,

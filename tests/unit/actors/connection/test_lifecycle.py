@@ -12,6 +12,7 @@ import trio
 from actors.connection import (
     ConnectionState,
     Lifecycle,
+    LifecycleEvent,
     LifecycleEventKind,
     SessionEnded,
 )
@@ -295,7 +296,7 @@ async def test_a_disabled_lifecycle_never_connects(autojump_clock):
 
 
 async def test_pause_and_resume_are_transitions_with_events(autojump_clock):
-    seen = []
+    seen: list[LifecycleEvent] = []
     life = lifecycle(on_event=seen.append)
     life.pause("quota exhausted until 2026-01-02T00:00:00Z")
     health = life.health()
@@ -330,7 +331,7 @@ async def test_a_session_that_returns_counts_as_closed_by_the_server(autojump_cl
 
 
 async def test_a_failure_recorded_without_the_loop_reads_like_one_from_it(autojump_clock):
-    seen = []
+    seen: list[LifecycleEvent] = []
     life = lifecycle(on_event=seen.append)
     life.mark_connected("delivering")
     life.note_failure("connection refused by discord.com")

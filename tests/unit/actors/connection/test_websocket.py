@@ -21,6 +21,7 @@ async def test_a_websocket_runs_over_an_injected_memory_stream(nursery):
             request = await trio_websocket.wrap_server_stream(nursery, server)
             ws = await request.accept()
             message = await ws.get_message()
+            assert isinstance(message, str)
             await ws.send_message(f"echo {message}")
 
         nursery.start_soon(echo)

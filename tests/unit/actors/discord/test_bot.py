@@ -13,13 +13,13 @@ import pytest
 import structlog
 import trio
 import trio_websocket
-from fakes.discord import APPLICATION_ID, GUILD_ID, NO_PERMISSIONS, FakeDiscord
 
 from actors.connection import ConnectionState, WebSocketTarget
 from actors.discord.bot import DiscordGateway
 from actors.discord.commands import COMMAND_NAMES
 from actors.discord.http_client import DiscordRest
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.discord import APPLICATION_ID, GUILD_ID, NO_PERMISSIONS, FakeDiscord
 
 ADMIN_USER = "80351110224678912"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,14 @@ import pytest
 import structlog
 import trio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # `fakes` lives in tests/
-
-from fakes.kick_api import FakeKickApi
-from fakes.kick_pusher import FakePusher
-
 from actors import Actor
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, StreamEnded, StreamStarted
 from actors.kick.chat import KickChat
 from config.models import KickConfig
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.kick_api import FakeKickApi
+from tests.fakes.kick_pusher import FakePusher
 
 CORPUS = Path(__file__).resolve().parents[3] / "conformance" / "data" / "kick_pusher.jsonl"
 CHATROOM = 2507974

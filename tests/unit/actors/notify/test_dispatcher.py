@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import trio
-from fakes.discord import FakeDiscord
 
 from actors.connection import ConnectionState
 from actors.discord.http_client import DiscordRest
@@ -24,6 +23,7 @@ from actors.store import Read, StateStore
 from actors.watch import LiveMonitor
 from state import outbox
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.discord import FakeDiscord
 
 AT = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 AT_MS = int(AT.timestamp() * 1000)

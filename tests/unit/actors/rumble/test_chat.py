@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +14,6 @@ import pytest
 import structlog
 import trio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # `tests/` for `fakes`
-
-from fakes.rumble_api import FakeRumbleApi
-
 from actors import Actor
 from actors.chat import SendChat
 from actors.events import ChatEvent, PaidMessageEvent, PlatformEvent
@@ -27,6 +22,7 @@ from actors.store import StateStore, WriterThread
 from config.models import RumbleConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.rumble_api import FakeRumbleApi
 
 T0 = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
 
@@ -183,7 +179,7 @@ async def test_messages_and_rants_arrive_once_also_across_a_restart(
         assert len(harness.events) == 2
         fake.say("6xk2a", "cat", "new one")
         await harness.wait_events(3)
-        assert harness.events[-1].text == "new one"  # type: ignore[attr-defined]
+        assert harness.events[-1].text == "new one"
         await harness.stop()
     # The API URL carries the key: it never reaches a log line or the snapshot.
     assert fake.key not in repr(logs) and fake.key not in repr(harness.chat.snapshot())
@@ -355,5 +351,5 @@ async def test_a_20_digit_clock_and_a_huge_rant_do_not_crash_the_poll(
     await harness.start(nursery, poll_seconds=1.0)
     await harness.wait_events(1)
     assert len(harness.instances) == 1
-    assert [e.text for e in harness.events] == ["fine"]  # type: ignore[attr-defined]
+    assert [e.text for e in harness.events] == ["fine"]
     await harness.stop()

@@ -110,6 +110,6 @@ def test_nothing_live_and_bad_bodies():
     assert live_stream(parse_livestream_data({"livestreams": []})) is None
     assert live_stream(parse_livestream_data({})) is None
     with pytest.raises(RumbleParseError):
-        parse_livestream_data([])
+        parse_livestream_data([])  # type: ignore[arg-type]
     with pytest.raises(RumbleParseError):
         parse_livestream_data({"livestreams": {}})

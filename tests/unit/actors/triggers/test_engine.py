@@ -5,7 +5,7 @@ The store works in a worker thread, so these run on the real clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,7 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(nursery: trio.Nursery, tmp_path: Path) -> Harness:
+async def harness(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[Harness]:
     root: Supervisor
     database = tmp_path / "runtime.sqlite3"
     root = Supervisor(

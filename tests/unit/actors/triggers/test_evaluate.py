@@ -13,6 +13,7 @@ from actors.triggers import (
     Blocked,
     CooldownTable,
     ErrorReply,
+    Evaluation,
     PollClose,
     PollOpen,
     PollVote,
@@ -218,7 +219,7 @@ EXPECTED_BLOCKED = {
 
 
 @pytest.fixture(scope="module")
-def example_run() -> list[tuple[ChatEvent, object]]:
+def example_run() -> list[tuple[ChatEvent, Evaluation]]:
     config = load_config(ROOT / "config" / "example.toml")
     compiled = TriggerRules.from_config(config.creator("daniel"), self_logins={"streamsuites"})
     table = CooldownTable()

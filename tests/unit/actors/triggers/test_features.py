@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import apsw
@@ -27,7 +28,7 @@ def creator(**fields: Any) -> CreatorConfig:
     values: dict[str, Any] = {
         "id": "daniel",
         "display_name": "Daniel",
-        "replay": ReplayConfig(file="chat.jsonl"),
+        "replay": ReplayConfig(file=Path("chat.jsonl")),
         "points": PointsConfig(name="beans", per_message=10, message_cooldown_seconds=60),
         "tallies": (TallyConfig(id="deaths", label="Deaths"),),
         "triggers": TRIGGERS,

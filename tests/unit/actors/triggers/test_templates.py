@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.triggers import MAX_REPLY_LENGTH, PollOpen, ScoreAdd, action_variables, render
+from actors.triggers.actions import ActionFields
 
 
 def test_fields_are_filled():
@@ -77,7 +78,7 @@ def test_value_kinds():
 
 
 def test_action_variables_for_a_poll_and_a_score(event):
-    common = {
+    common: ActionFields = {
         "trigger_id": "poll-open",
         "creator_id": "daniel",
         "platform": "replay",

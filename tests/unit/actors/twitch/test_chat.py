@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import trio
-from fakes.twitch_irc import FakeTwitchIrc
 
 from actors import Actor
 from actors.chat import SendChat
@@ -25,6 +24,7 @@ from actors.twitch.chat import DUPLICATE_SUFFIX, SlidingWindow, TwitchChat
 from config.models import TwitchConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.twitch_irc import FakeTwitchIrc
 
 CORPUS = Path(__file__).resolve().parents[3] / "conformance" / "data" / "twitch_irc.jsonl"
 CHANNEL = "pajlada"

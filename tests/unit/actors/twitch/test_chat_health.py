@@ -12,7 +12,6 @@ from typing import Any
 import trio
 import trio.testing
 import trio_websocket
-from fakes.twitch_irc import FakeTwitchIrc
 
 from actors import Actor
 from actors.connection import WebSocketTarget
@@ -21,6 +20,7 @@ from config.models import TwitchConfig
 from config.secrets import Secret, SecretRef
 from exports.health import platform_rows, status_report, telemetry_errors, telemetry_events
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.twitch_irc import FakeTwitchIrc
 
 START = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 

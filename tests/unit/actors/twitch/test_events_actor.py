@@ -13,10 +13,9 @@ import apsw
 import attrs
 import pytest
 import trio
-from fakes.eventsub_ws import FakeEventSub
-from fakes.helix import FakeHelix
 
 from actors import Actor
+from actors.accounts.source import AccessToken
 from actors.chat import SendChat
 from actors.connection import ConnectionState
 from actors.publisher import telemetry_rows
@@ -33,6 +32,8 @@ from config.models import (
 )
 from state import counters
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.eventsub_ws import FakeEventSub
+from tests.fakes.helix import FakeHelix
 
 CORPUS = Path(__file__).resolve().parents[3] / "conformance" / "data" / "eventsub.jsonl"
 BROADCASTER = {
@@ -86,27 +87,24 @@ def corpus_event(sub_type: str) -> dict[str, Any]:
     raise LookupError(sub_type)
 
 
-@attrs.define
-class Token:
-    account_id: str
-    value: str = attrs.field(repr=False)
-    user_id: str | None
-    login: str | None
-    scopes: frozenset[str] = frozenset()
-    expires_at: Any = None
-
-
 class Tokens:
     """A token source with one fixed token (the accounts' StaticTokenSource shape)."""
 
     def __init__(self, value: str, user_id: str, login: str) -> None:
-        self._token = Token(account_id=login, value=value, user_id=user_id, login=login)
+        self._token = AccessToken(
+            account_id=login,
+            value=value,
+            user_id=user_id,
+            login=login,
+            scopes=frozenset(),
+            expires_at=None,
+        )
         self.unauthorized_reports = 0
 
-    async def token(self) -> Token:
+    async def token(self) -> AccessToken:
         return self._token
 
-    async def unauthorized(self, token: Token) -> None:
+    async def unauthorized(self, token: AccessToken) -> None:
         self.unauthorized_reports += 1
 
 
@@ -494,7 +492,7 @@ async def test_subscriptions_that_already_exist_409_count_as_subscribed(
 
 
 def _stale(sub_type: str, *, user_id: str, session_id: str) -> Any:
-    from fakes.eventsub_ws import FakeSubscription
+    from tests.fakes.eventsub_ws import FakeSubscription
 
     condition = {"broadcaster_user_id": "1337"}
     if sub_type == "channel.follow":

@@ -366,6 +366,7 @@ def test_conditions_are_at_least_comparisons():
     cheer = to_channel_event(
         _ws("channel.cheer", {**BROADCASTER, **VIEWER, "is_anonymous": False, "bits": 100})
     )
+    assert cheer is not None
     big = _trigger(id="big", event="cheer", min_bits=500)
     any_ = _trigger(id="any", event="cheer", min_bits=100)
     fired = matching_triggers([big, any_], ChannelEvent(event=cheer))
@@ -407,6 +408,7 @@ def test_redemption_decision_refunds_on_failure_and_leaves_hand_made_rewards_alo
 
 def test_event_actions_credit_the_viewer_who_acted():
     raid = to_channel_event(parse_ws_frame(frame(_corpus_body("channel.raid"))))
+    assert raid is not None
     tally = TriggerConfig(
         id="t", kind="event", event="raid", action="tally_increment", tally="raids"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ from actors.twitch.helix import (
     validate_request,
 )
 
-AUTH = {"client_id": "cid123", "token": "tok-secret"}
+AUTH: dict[str, Any] = {"client_id": "cid123", "token": "tok-secret"}
 
 
 def _values(request, name: str) -> list[str]:

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 import trio
-from fakes.helix import FakeHelix
-from fakes.twitch_irc import FakeTwitchIrc
 from structlog.testing import capture_logs
 
 from actors.accounts import StaticTokenSource
@@ -24,6 +22,8 @@ from actors.twitch.moderation import TwitchModerator
 from config.models import CreatorConfig, FilterConfig, TwitchConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.helix import FakeHelix
+from tests.fakes.twitch_irc import FakeTwitchIrc
 
 BROADCASTER_TOKEN = "broadcaster-token"
 MOD_TOKEN = "mod-token"

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import trio
-from fakes.helix import FakeHelix
 
 from actors import Actor
 from actors.connection import ConnectionState
@@ -27,6 +26,7 @@ from actors.watch import (
 from state import outbox
 from state import streams as sessions
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.fakes.helix import FakeHelix
 
 
 class Recorder(Actor):

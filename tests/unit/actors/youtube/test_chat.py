@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,10 +18,6 @@ from typing import Any
 import pytest
 import structlog
 import trio
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # `tests/` for `fakes`
-
-from fakes.youtube_api import FakeYouTubeApi
 
 from actors import Actor
 from actors.chat import Moderate, SendChat
@@ -35,6 +30,7 @@ from actors.youtube.livechat import next_quota_reset
 from config.models import CreatorConfig, YouTubeConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
+from tests.fakes.youtube_api import FakeYouTubeApi
 
 T0 = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # noon in Los Angeles: 12 h to the reset
 API_KEY = "test-api-key"
@@ -205,7 +201,9 @@ async def _restart_scenario(
         "hello",
         "Ann",
     )
-    assert first.roles == {"moderator"} and harness.events[1].roles == {"member"}
+    second = harness.events[1]
+    assert isinstance(second, ChatEvent)
+    assert first.roles == {"moderator"} and second.roles == {"member"}
     assert harness.chat.status == "running" and harness.chat.live_chat_id == "chat1"
 
     # The API key travels in a header, never in the URL.
@@ -224,7 +222,8 @@ async def _restart_scenario(
     fake.add_message("chat1", "third")
     await harness.wait_events(3)
     await trio.sleep(60)
-    assert [e.text for e in harness.events] == ["hello", "!ping", "third"]
+    texts = [e.text if isinstance(e, ChatEvent) else None for e in harness.events]
+    assert texts == ["hello", "!ping", "third"]
     assert len({e.message_id for e in harness.events}) == 3
     await harness.root.stop()
 
@@ -236,7 +235,7 @@ async def test_send_chat_inserts_with_the_token_and_charges_twenty_units(
     await harness.start(nursery, api_base=base, oauth=True)
     await fake.wait_for(LIST, 1)
     before = _used(harness)
-    await harness.root.lookup("youtube").send(SendChat(text="x" * 250))  # type: ignore[union-attr]
+    await harness.root.lookup("youtube").send(SendChat(text="x" * 250))
     (insert,) = await fake.wait_for("POST /liveChat/messages", 1)
     assert insert.headers["authorization"] == f"Bearer {TOKEN}"
     assert insert.query == {"part": "snippet"}
@@ -251,7 +250,7 @@ async def test_send_chat_inserts_with_the_token_and_charges_twenty_units(
     assert snap["actions"] == 1
     (bucket,) = snap["rate_limits"]
     assert bucket["scope"] == "creator:daniel/youtube/chat" and bucket["taken"] == 1
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 def _used(harness: Harness) -> int:
@@ -277,7 +276,7 @@ async def test_polling_follows_polling_interval_millis(
     calls = await fake.wait_for(LIST, len(fake.calls(LIST)) + 2)
     assert calls[-1].query["pageToken"] == "tok1"
     assert harness.chat.snapshot()["polling_interval"] == 7.0
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_polling_stretches_so_the_budget_lasts_until_the_reset(
@@ -293,7 +292,7 @@ async def test_polling_stretches_so_the_budget_lasts_until_the_reset(
     assert second == pytest.approx((43_200 - first) / 357, abs=1e-3)
     snap = harness.chat.snapshot()
     assert snap["polling_interval"] > 2.0 and snap["quota_status"] == "ok"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_an_exhausted_budget_pauses_until_the_reset(
@@ -315,7 +314,7 @@ async def test_an_exhausted_budget_pauses_until_the_reset(
     calls = await fake.wait_for(LIST, polls + 1)
     assert calls[-1].at >= (reset - T0).total_seconds()
     await eventually(lambda: harness.chat.status == "running")
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_quota_exceeded_from_the_api_pauses_until_the_reset(
@@ -331,7 +330,7 @@ async def test_quota_exceeded_from_the_api_pauses_until_the_reset(
     assert calls[1].at >= 12 * 3600
     await eventually(lambda: harness.chat.status == "running")
     assert harness.chat.snapshot()["api_errors"] == {"quotaExceeded": 1}
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_an_ended_chat_is_rediscovered_on_a_slow_schedule(
@@ -353,7 +352,7 @@ async def test_an_ended_chat_is_rediscovered_on_a_slow_schedule(
     fake.add_message("chat2", "after")
     await harness.wait_events(2)
     assert harness.events[-1].channel == "chat2" and harness.chat.live_chat_id == "chat2"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_offline_at_ends_the_chat(autojump_clock, inline_threads, nursery, harness):
@@ -362,7 +361,7 @@ async def test_offline_at_ends_the_chat(autojump_clock, inline_threads, nursery,
     await harness.fake.wait_for(LIST, 1)
     harness.fake.end_stream("vid1")
     await eventually(lambda: harness.chat.chats_ended == 1)
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_server_errors_back_off_without_a_tight_loop(
@@ -380,7 +379,7 @@ async def test_server_errors_back_off_without_a_tight_loop(
     assert harness.chat.snapshot()["api_errors"]["backendError"] == failed
     fake._failures.clear()
     await eventually(lambda: harness.chat.status == "running")
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_rate_limit_exceeded_and_unreadable_bodies_back_off(
@@ -394,7 +393,7 @@ async def test_rate_limit_exceeded_and_unreadable_bodies_back_off(
     calls = fake.calls(LIST)
     assert len(calls) == 3 and all(g >= 0.8 for g in gaps(calls))
     assert harness.chat.snapshot()["api_errors"] == {"http502": 1, "rateLimitExceeded": 1}
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_a_stalled_response_times_out_and_is_retried(
@@ -406,7 +405,7 @@ async def test_a_stalled_response_times_out_and_is_retried(
     await harness.wait_events(1)
     assert harness.chat.timeouts == 2
     assert harness.chat.snapshot()["timeouts"] == 2
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_forbidden_is_an_error_state_with_a_slow_retry(
@@ -419,7 +418,7 @@ async def test_forbidden_is_an_error_state_with_a_slow_retry(
     await trio.sleep(4 * 3600)
     # 60, 120, 240, ... 3600 s: a handful of attempts in four hours.
     assert 5 <= len(fake.calls("GET /videos")) <= 12
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_send_without_oauth_is_dropped_with_a_reason(
@@ -427,11 +426,11 @@ async def test_send_without_oauth_is_dropped_with_a_reason(
 ):
     await harness.start(nursery)
     await fake.wait_for(LIST, 1)
-    await harness.root.lookup("youtube").send(SendChat(text="hi"))  # type: ignore[union-attr]
+    await harness.root.lookup("youtube").send(SendChat(text="hi"))
     await eventually(lambda: harness.chat.dropped == 1)
     assert harness.chat.snapshot()["dropped_reasons"] == {"no_oauth": 1}
     assert fake.calls("POST /liveChat/messages") == []
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_broadcasts_of_the_token_owner_are_found(
@@ -444,7 +443,7 @@ async def test_broadcasts_of_the_token_owner_are_found(
     assert call.query["broadcastStatus"] == "active"
     assert call.headers["authorization"] == f"Bearer {TOKEN}"
     assert fake.calls("GET /search") == []
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_a_channel_is_found_by_a_budgeted_search(
@@ -466,7 +465,7 @@ async def test_a_channel_is_found_by_a_budgeted_search(
     fake.add_message("chat9", "found me")
     await harness.wait_events(1)
     assert harness.chat.video_id == "live9"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 # ------------------------------------------------------------------- health as others see it
@@ -495,7 +494,7 @@ async def test_health_names_server_errors_and_refusals(
     [bad] = status_report(harness.root.tree()).degraded
     assert bad.path == "root/youtube" and bad.reason == entry.error
     await eventually(lambda: status_report(harness.root.tree()).ok)
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_an_exhausted_quota_is_paused_not_degraded(
@@ -510,7 +509,7 @@ async def test_an_exhausted_quota_is_paused_not_degraded(
     assert (entry.status, entry.state) == ("paused", "paused")
     assert entry.paused_reason == "quota exhausted until 2026-11-22T08:00:00Z"
     assert status_report(harness.root.tree()).ok  # deliberate: not a failure
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_health_names_a_refused_port_and_a_refused_key(
@@ -525,7 +524,7 @@ async def test_health_names_a_refused_port_and_a_refused_key(
     await eventually(lambda: youtube_entry(harness.root).error is not None)
     assert youtube_entry(harness.root).error == "connection refused by 127.0.0.1"
     assert status_report(harness.root.tree()).status == "degraded"
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 async def test_health_of_a_refused_key_needs_a_person(
@@ -557,7 +556,7 @@ async def test_hostile_bodies_are_counted_rejections_not_crashes(
     await harness.wait_events(1)
     assert len(harness.instances) == 1  # never restarted
     assert harness.chat.parse_errors >= len(HOSTILE_BODIES)
-    await harness.root.stop()  # type: ignore[union-attr]
+    await harness.root.stop()
 
 
 # --------------------------------------------------------------------- filter moderation
