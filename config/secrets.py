@@ -18,8 +18,10 @@ really needs the value (the transport that authenticates) calls `Secret.reveal()
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import PurePath
 
 import attrs
 
@@ -96,18 +98,31 @@ def iter_secrets(value: object) -> Iterator[Secret]:
     stack: list[object] = [value]
     while stack:
         item = stack.pop()
+        cls = type(item)
+        if cls in _LEAVES:  # most of a configuration: checked first, without isinstance
+            continue
         if isinstance(item, Secret):
             yield item
-        elif isinstance(item, SecretRef | str | bytes):
+        elif isinstance(item, _LEAF_TYPES):
             continue
-        elif attrs.has(cls := type(item)):
-            stack.extend(getattr(item, field.name) for field in reversed(attrs.fields(cls)))
+        elif attrs.has(cls):
+            stack.extend(getattr(item, name) for name in reversed(_field_names(cls)))
         elif isinstance(item, Mapping):
             stack.extend(reversed(list(item.values())))
         elif isinstance(item, tuple | list):
             stack.extend(reversed(item))
         elif isinstance(item, set | frozenset):
             stack.extend(item)
+
+
+# Values that hold no secret (a thousand creators' configuration is mostly these).
+_LEAVES = frozenset({str, bytes, int, float, bool, type(None)})
+_LEAF_TYPES = (SecretRef, str, bytes, int, float, re.Pattern, PurePath)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(field.name for field in attrs.fields(cls))
 
 
 def resolve(ref: SecretRef, environ: Mapping[str, str]) -> Secret:
