@@ -289,12 +289,19 @@ def _absolute(path: Path, base: Path) -> Path:
     return Path(os.path.normpath(base / path)) if not path.is_absolute() else path
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _resolve_paths(obj: Any, base: Path) -> Any:
-    """Return `obj` with every relative `Path` inside it made absolute against `base`."""
+    """Return `obj` with every relative `Path` inside it made absolute against `base` (the
+    same object where nothing changed, so unchanged values are never rebuilt)."""
+    if type(obj) in _PLAIN:
+        return obj
     if isinstance(obj, Path):
         return _absolute(obj, base)
     if isinstance(obj, tuple):
-        return tuple(_resolve_paths(item, base) for item in obj)
+        items = tuple(_resolve_paths(item, base) for item in obj)
+        return obj if all(new is old for new, old in zip(items, obj, strict=True)) else items
     if attrs.has(type(obj)):
         changes = {}
         for field in attrs.fields(type(obj)):
