@@ -53,6 +53,7 @@ from actors.store import Changed, Read
 from config.models import CreatorConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
+    PARTED_FILES,
     POINTS_TOP,
     ExportInputs,
     build_all,
@@ -81,6 +82,7 @@ from exports.builders import (
 )
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, clamp_to_now
+from exports.fragments import EncodedPart, assemble, encode_part
 from exports.health import RateWindow, platform_rows, telemetry_errors, telemetry_events
 from exports.publish import ExportWriter, Mirror, PublishResult
 from exports.views import (
@@ -370,30 +372,6 @@ def _views(
     return tuple(out)
 
 
-def _top_balances(
-    conn: apsw.Connection,
-    cache: dict[str, dict[Any, Any]] | None,
-    creators: frozenset[str] | None,
-) -> list[tuple[str, loyalty.Balance]]:
-    """Every creator's top balances, rereading only `creators` when the cache has the rest."""
-    tops: dict[str, list[tuple[str, loyalty.Balance]]] | None = None
-    if cache is not None:
-        tops = cache.get("points_top")
-    if tops is None or creators is None:
-        tops = {}
-        for row in loyalty.top_per_creator(conn, POINTS_TOP):
-            tops.setdefault(row[0], []).append(row)
-    else:
-        fresh = loyalty.top_for_creators(conn, sorted(creators), POINTS_TOP)
-        for creator in creators:
-            tops.pop(creator, None)
-        for row in fresh:
-            tops.setdefault(row[0], []).append(row)
-    if cache is not None:
-        cache["points_top"] = tops
-    return [row for creator in sorted(tops) for row in tops[creator]]
-
-
 def read_store(
     conn: apsw.Connection,
     names: Mapping[str, str],
@@ -401,41 +379,45 @@ def read_store(
     files: Collection[str] | None = None,
     *,
     cache: dict[str, dict[Any, Any]] | None = None,
-    points_creators: frozenset[str] | None = None,
 ) -> StoreData:
     """Read the exported state in one read transaction (a consistent snapshot).
 
     With `files`, only the tables those export files need are read (the rest stays empty);
     one query per table, whatever the number of polls and scoreboards. `cache` (owned by the
     caller, always used with the same `names`) keeps the views of the last read.
-    With `cache` and `points_creators`, only those creators' top balances are read again (the
-    others' come from the cache): points change with every chat message, and a publish then
-    costs what changed, not every creator's leaderboard.
     """
-    want = DB_FILES if files is None else files
     conn.execute("BEGIN")
     try:
-        poll_rows = polls.list_polls_with_results(conn) if "polls.json" in want else None
-        tally_rows = counters.list_tallies(conn) if "tallies.json" in want else None
-        board_rows = counters.list_scoreboards_ranked(conn) if "scoreboards.json" in want else None
-        recent = {
-            kind: signals.recent_signals(conn, kind, limit=limit)  # type: ignore[arg-type]
-            for path, kind in _SIGNAL_KINDS.items()
-            if path in want
-        }
-        clip_rows = (
-            clips.list_clips(conn, limit=JOB_LIMIT)
-            if "clips.json" in want or "jobs.json" in want
-            else None
-        )
-        deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
-        balance_rows = (
-            _top_balances(conn, cache, points_creators) if "points.json" in want else None
-        )
-        quote_rows = quotes.list_quotes(conn) if "quotes.json" in want else None
-        giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
+        return _read_tables(conn, names, limit, DB_FILES if files is None else files, cache)
     finally:
         conn.execute("COMMIT")
+
+
+def _read_tables(
+    conn: apsw.Connection,
+    names: Mapping[str, str],
+    limit: int,
+    want: Collection[str],
+    cache: dict[str, dict[Any, Any]] | None,
+) -> StoreData:
+    """`read_store` within the caller's read transaction."""
+    poll_rows = polls.list_polls_with_results(conn) if "polls.json" in want else None
+    tally_rows = counters.list_tallies(conn) if "tallies.json" in want else None
+    board_rows = counters.list_scoreboards_ranked(conn) if "scoreboards.json" in want else None
+    recent = {
+        kind: signals.recent_signals(conn, kind, limit=limit)  # type: ignore[arg-type]
+        for path, kind in _SIGNAL_KINDS.items()
+        if path in want
+    }
+    clip_rows = (
+        clips.list_clips(conn, limit=JOB_LIMIT)
+        if "clips.json" in want or "jobs.json" in want
+        else None
+    )
+    deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
+    balance_rows = loyalty.top_per_creator(conn, POINTS_TOP) if "points.json" in want else None
+    quote_rows = quotes.list_quotes(conn) if "quotes.json" in want else None
+    giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
 
     def views(table: str, rows: Iterable[Any] | None, make: Any) -> tuple[Any, ...]:
         return () if rows is None else _views(table, rows, make, names, cache)
@@ -463,6 +445,78 @@ def read_store(
             )
         },
     )
+
+
+@attrs.frozen(kw_only=True)
+class PartedReader:
+    """How the rows of a database file made of parts are read: every creator's at once, or
+    some creators' (indexed queries per creator), and made into views."""
+
+    every: Callable[[apsw.Connection], Iterable[Any]]
+    some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
+    view: Callable[[Any, Mapping[str, str]], Any]
+
+
+def _per_creator(
+    read: Callable[[apsw.Connection, str], Iterable[Any]],
+) -> Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]:
+    def some(conn: apsw.Connection, creators: Sequence[str]) -> list[Any]:
+        return [row for creator in creators for row in read(conn, creator)]
+
+    return some
+
+
+#: The readers of the database files made of per-creator parts.
+PARTED_READERS: Mapping[str, PartedReader] = {
+    "points.json": PartedReader(
+        every=lambda conn: loyalty.top_per_creator(conn, POINTS_TOP),
+        some=lambda conn, creators: loyalty.top_for_creators(conn, creators, POINTS_TOP),
+        view=_points_view,
+    ),
+    "polls.json": PartedReader(
+        every=polls.list_polls_with_results,
+        some=_per_creator(lambda conn, c: polls.list_polls_with_results(conn, creator_id=c)),
+        view=_poll_view,
+    ),
+    "tallies.json": PartedReader(
+        every=counters.list_tallies,
+        some=_per_creator(lambda conn, c: counters.list_tallies(conn, creator_id=c)),
+        view=_tally_view,
+    ),
+    "scoreboards.json": PartedReader(
+        every=counters.list_scoreboards_ranked,
+        some=_per_creator(lambda conn, c: counters.list_scoreboards_ranked(conn, creator_id=c)),
+        view=_scoreboard_view,
+    ),
+    "quotes.json": PartedReader(
+        every=quotes.list_quotes,
+        some=_per_creator(quotes.list_quotes),
+        view=_quote_view,
+    ),
+    "giveaways.json": PartedReader(
+        every=giveaways.summaries,
+        some=_per_creator(lambda conn, c: giveaways.summaries(conn, creator_id=c)),
+        view=_giveaway_view,
+    ),
+}
+
+
+@attrs.frozen(kw_only=True)
+class FileReads:
+    """What a publish read for one database file made of parts."""
+
+    creators: int | None  # creators whose rows were read again (None: every creator's)
+    rows: int  # rows read
+    parts_encoded: int  # parts built and encoded (read again, or holding a future time)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _CreatorParts:
+    """One creator's share of a file made of parts, as last read and encoded."""
+
+    views: tuple[Any, ...]
+    parts: tuple[EncodedPart, ...]
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
@@ -815,6 +869,7 @@ class _Outcome:
     result: PublishResult
     rebuilt: tuple[str, ...]
     redo: frozenset[str]  # database files that depend on this clock: rebuild next time
+    reads: dict[str, FileReads] = attrs.field(factory=dict)
 
 
 _SNAPSHOT = "runtime_snapshot.json"
@@ -875,8 +930,12 @@ class SnapshotPublisher(Actor):
         self._bytes: dict[str, bytes] = {}  # last prepared bytes of each tree file
         self._built: dict[str, _Built] = {}
         self._views: dict[str, dict[Any, Any]] = {}  # read_store's cache of row views
-        # Creators whose points changed since the last publish (None: unknown, read them all).
-        self._points_scope: set[str] | None = None
+        # Per file made of parts: the creators whose rows changed since the last publish
+        # (None: unknown, read them all; no entry: none), and each creator's part as last built
+        # (no entry: not built since the last full publish, read them all).
+        self._scopes: dict[str, set[str] | None] = {}
+        self._parts: dict[str, dict[str, _CreatorParts]] = {}
+        self.last_reads: dict[str, FileReads] = {}  # what the last publish read, by file
         # The tree inputs that rarely change, kept between publishes (views are immutable).
         self._creator_views = tuple(
             CreatorView(
@@ -968,12 +1027,13 @@ class SnapshotPublisher(Actor):
         if isinstance(message, Changed):
             files = files_for_topic(message.topic)
             self._pending |= files
-            if "points.json" in files and self._points_scope is not None:
-                # Per creator: the next publish rereads only these creators' top lists.
+            for path in files & PARTED_FILES.keys():
+                # Per creator: the next publish rereads only these creators' rows.
+                known = self._scopes.get(path, set())
                 if message.creators is None:
-                    self._points_scope = None
-                else:
-                    self._points_scope |= message.creators
+                    self._scopes[path] = None
+                elif known is not None:
+                    self._scopes[path] = known | message.creators
             self._dirty.set()  # even with no database file: tree files may show the change
             return None
         if isinstance(message, PublishNow):
@@ -1003,9 +1063,11 @@ class SnapshotPublisher(Actor):
                 full = True
             full = full or self._full_due
             pending, self._pending = self._pending, set()
-            known = self._points_scope
-            scope = None if full or known is None else frozenset(known)
-            self._points_scope = set()
+            scopes = {
+                path: None if known is None else frozenset(known)
+                for path, known in self._scopes.items()
+            }
+            self._scopes = {}
             heartbeat = (tree_files or verify_database) and not full and not pending & DB_FILES
             if tree_files or full:
                 pending |= TREE_FILES
@@ -1017,7 +1079,7 @@ class SnapshotPublisher(Actor):
                     full,
                     heartbeat,
                     frozenset(pending),
-                    scope,
+                    scopes,
                     tree,
                     now,
                     limiter=self._limiter,
@@ -1025,7 +1087,7 @@ class SnapshotPublisher(Actor):
                 )
             except BaseException:
                 self._pending |= pending  # not published: keep them for the next attempt
-                self._points_scope = None
+                self._scopes = dict.fromkeys(PARTED_FILES)  # read them all again
                 raise
             result = outcome.result
             self._pending |= outcome.redo
@@ -1049,6 +1111,7 @@ class SnapshotPublisher(Actor):
             self.publishes += 1
             self.last = summary
             self.last_rebuilt = outcome.rebuilt
+            self.last_reads = outcome.reads
             self.last_published_at = self._clock()
             return summary
 
@@ -1059,7 +1122,7 @@ class SnapshotPublisher(Actor):
         full: bool,
         heartbeat: bool,
         pending: frozenset[str],
-        points_scope: frozenset[str] | None,
+        scopes: Mapping[str, frozenset[str] | None],
         tree: TreeInputs | None,
         now: datetime,
     ) -> _Outcome:
@@ -1072,7 +1135,7 @@ class SnapshotPublisher(Actor):
             # last read makes every database file suspect.
             if data_version(conn) != self._data_version:
                 pending = pending | DB_FILES
-                points_scope = None
+                scopes = dict.fromkeys(PARTED_FILES)
         if full:
             assert tree is not None
             version = data_version(conn)  # before the read: later commits will differ
@@ -1083,35 +1146,102 @@ class SnapshotPublisher(Actor):
             for path in TREE_FILES:
                 self._remember(path, tree, ctx, prepared[path])
             dirty = DB_FILES
+            self._parts = {}  # built from scratch: the next publish builds the parts again
+            reads: dict[str, FileReads] = {}
         else:
             dirty = pending & DB_FILES
+            parted = sorted(dirty & PARTED_FILES.keys())
             data = None
+            reads = {}
             if dirty:
                 # Recorded at every read: a heartbeat then only rereads after commits that
                 # came with no `Changed` at all. A commit whose `Changed` was lost while
                 # another topic was read is caught by the periodic full refresh.
                 version = data_version(conn)
-                data = read_store(
-                    conn,
-                    self._names,
-                    self._limit,
-                    dirty,
-                    cache=self._views,
-                    points_creators=points_scope,
-                )
+                conn.execute("BEGIN")  # one consistent snapshot for every file
+                try:
+                    data = _read_tables(
+                        conn, self._names, self._limit, dirty - PARTED_FILES.keys(), self._views
+                    )
+                    fresh = {path: self._read_parted(conn, path, scopes) for path in parted}
+                finally:
+                    conn.execute("COMMIT")
                 self._data_version = version
+                reads = {path: self._rebuild_parts(path, ctx, *fresh[path]) for path in parted}
             prepared = {}
             for path in sorted(pending & TREE_FILES):
                 assert tree is not None
                 prepared[path] = self._tree_file(path, tree, ctx)
             for path in sorted(dirty):
                 assert data is not None
-                prepared[path] = self._writer.prepare(path, self._db_file(path, ctx, data))
+                if path in PARTED_FILES:
+                    parts = self._parts[path].values()
+                    prepared[path] = assemble(
+                        PARTED_FILES[path],
+                        ctx,
+                        [p for share in parts for p in share.parts],
+                        self._writer.prepare,
+                    )
+                else:
+                    prepared[path] = self._writer.prepare(path, self._db_file(path, ctx, data))
         redo = frozenset(
-            path for path in dirty if not self._clock_free(_db_inputs(path, data), ctx.now)
+            path
+            for path in dirty
+            if (
+                not all(share.clock_free for share in self._parts[path].values())
+                if path in self._parts
+                else not self._clock_free(_db_inputs(path, data), ctx.now)
+            )
         )
         result = self._writer.publish_prepared(prepared)
-        return _Outcome(result=result, rebuilt=tuple(sorted(prepared)), redo=redo)
+        return _Outcome(result=result, rebuilt=tuple(sorted(prepared)), redo=redo, reads=reads)
+
+    def _read_parted(
+        self,
+        conn: apsw.Connection,
+        path: str,
+        scopes: Mapping[str, frozenset[str] | None],
+    ) -> tuple[dict[str, list[Any]], frozenset[str] | None]:
+        """The views of the creators whose rows of `path` changed (every creator's when that
+        is unknown, or when the file's parts are not built), by creator; and which creators
+        were read (None: all)."""
+        reader = PARTED_READERS[path]
+        scope = scopes.get(path, frozenset()) if path in self._parts else None
+        rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
+        by_creator: dict[str, list[Any]] = {}
+        for row in rows:
+            view = reader.view(row, self._names)
+            by_creator.setdefault(view.creator_id, []).append(view)
+        return by_creator, scope
+
+    def _rebuild_parts(
+        self,
+        path: str,
+        ctx: ExportContext,
+        fresh: dict[str, list[Any]],
+        scope: frozenset[str] | None,
+    ) -> FileReads:
+        """Build and encode the parts of the creators read again (and of those holding a time
+        later than the clock they were built at: their bytes depend on the clock)."""
+        file = PARTED_FILES[path]
+        shares = {} if scope is None else self._parts[path]
+        stale = [c for c, share in shares.items() if not share.clock_free and c not in fresh]
+        for creator in scope or ():
+            if creator not in fresh:
+                shares.pop(creator, None)  # its rows are gone
+        for creator, views in (*fresh.items(), *((c, shares[c].views) for c in stale)):
+            newest = latest_moment(views)
+            shares[creator] = _CreatorParts(
+                views=tuple(views),
+                parts=tuple(encode_part(file, ctx, p) for p in file.parts(ctx, views)),
+                clock_free=newest is None or newest <= ctx.now,
+            )
+        self._parts[path] = shares
+        return FileReads(
+            creators=None if scope is None else len(scope),
+            rows=sum(len(views) for views in fresh.values()),
+            parts_encoded=len(fresh) + len(stale),
+        )
 
     def _context(self, now: datetime) -> ExportContext:
         return ExportContext(now=now, started_at=min(self._started_at, now), secrets=self._secrets)

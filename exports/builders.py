@@ -16,9 +16,9 @@ Every builder accepts empty inputs, so the dashboard always has all of its files
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -54,8 +54,11 @@ from exports.views import (
 __all__ = [
     "DEFAULT_SIGNAL_LIMIT",
     "DEFAULT_TELEMETRY_LIMIT",
+    "PARTED_FILES",
     "TOKEN_EXPIRING_WITHIN",
     "ExportInputs",
+    "Part",
+    "PartedFile",
     "build_all",
     "build_chat_events",
     "build_chat_triggers",
@@ -81,6 +84,9 @@ __all__ = [
     "build_telemetry_errors",
     "build_telemetry_events",
     "build_telemetry_rates",
+    "document_from_parts",
+    "document_skeleton",
+    "ordered_parts",
 ]
 
 #: Signal files are bounded: the newest rows are kept.
@@ -142,6 +148,43 @@ def _with_liveness(
 
 def _bool_dict(pairs: Iterable[tuple[str, bool]]) -> dict[str, bool]:
     return dict(pairs)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Part:
+    """One creator's share of a database file (one poll's in polls.json, which lists polls
+    newest first across creators): the items it adds to each of the document's arrays, where
+    it sorts among the document's parts, and its newest time (for ``generated_at``)."""
+
+    label: str  # the creator (or poll) it is the share of, for error messages
+    order: tuple[Any, ...]
+    items: Mapping[str, Sequence[dict[str, Any]]]
+    newest: datetime
+
+
+class _Ordered(Protocol):
+    @property
+    def order(self) -> tuple[Any, ...]: ...
+
+
+_P = TypeVar("_P", bound=_Ordered)
+
+
+def _part_order(part: _Ordered) -> tuple[Any, ...]:
+    return part.order
+
+
+_V = TypeVar("_V", bound=Any)
+
+
+def _by_creator(rows: Sequence[_V]) -> list[tuple[str, list[_V]]]:
+    """Rows sorted by creator, as runs of one creator's rows."""
+    groups: list[tuple[str, list[_V]]] = []
+    for row in rows:
+        if not groups or groups[-1][0] != row.creator_id:
+            groups.append((row.creator_id, []))
+        groups[-1][1].append(row)
+    return groups
 
 
 def _creator_label(creator_id: str, creator_name: str | None) -> str:
@@ -393,124 +436,155 @@ def _poll_updated(p: PollView) -> datetime:
     return max(x for x in (p.updated_at, p.closed_at, p.opened_at) if x is not None)
 
 
+def _poll_parts(ctx: ExportContext, polls: Sequence[PollView]) -> list[Part]:
+    """One part per poll: polls.json lists polls newest first across creators."""
+    parts = []
+    for p in polls:
+        creator = _creator_label(p.creator_id, p.creator_name)
+        updated = _poll_updated(p)
+        poll = {
+            "poll_id": p.poll_id,
+            "creator_id": p.creator_id,
+            "creator": creator,
+            "question": p.question,
+            "state": p.state,
+            "opened_at": _ts(ctx, p.opened_at),
+            "closed_at": _ts(ctx, p.closed_at),
+            "updated_at": _ts(ctx, updated),
+            "options": [
+                {
+                    "option_id": o.option_id,
+                    "label": o.label,
+                    "votes": o.votes,
+                    "position": o.position,
+                }
+                for o in sorted(p.options, key=lambda o: (o.position, o.option_id))
+            ],
+            "total_votes": sum(o.votes for o in p.options),
+        }
+        item = {
+            "id": p.poll_id,
+            "question": p.question,
+            "title": p.question,
+            "state": p.state,
+            "creator": creator,
+            "created_at": _ts(ctx, p.opened_at),
+            "updated_at": _ts(ctx, updated),
+            "public": True,
+        }
+        parts.append(
+            Part(
+                label=p.poll_id,
+                order=(p.opened_at, p.poll_id),
+                items={"polls": (poll,), "items": (item,)},
+                newest=updated,
+            )
+        )
+    return parts
+
+
 def build_polls(
     ctx: ExportContext, polls: Sequence[PollView], *, changed_at: datetime | None = None
 ) -> dict[str, Any]:
     """``polls.json`` (public): aggregated votes only, newest poll first; options by position."""
-    rows = sorted(polls, key=lambda p: (p.opened_at, p.poll_id), reverse=True)
-    generated = _newest(ctx, changed_at, *(_poll_updated(p) for p in rows))
-    body = {
-        "polls": [
-            {
-                "poll_id": p.poll_id,
-                "creator_id": p.creator_id,
-                "creator": _creator_label(p.creator_id, p.creator_name),
-                "question": p.question,
-                "state": p.state,
-                "opened_at": _ts(ctx, p.opened_at),
-                "closed_at": _ts(ctx, p.closed_at),
-                "updated_at": _ts(ctx, _poll_updated(p)),
-                "options": [
+    return document_from_parts(POLLS, ctx, _poll_parts(ctx, polls), changed_at=changed_at)
+
+
+def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]:
+    """One part per creator, its tallies by id."""
+    rows = sorted(tallies, key=lambda t: (t.creator_id, t.tally_id))
+    return [
+        Part(
+            label=creator_id,
+            order=(creator_id,),
+            items={
+                "tallies": [
                     {
-                        "option_id": o.option_id,
-                        "label": o.label,
-                        "votes": o.votes,
-                        "position": o.position,
+                        "tally_id": t.tally_id,
+                        "creator_id": t.creator_id,
+                        "creator": _creator_label(t.creator_id, t.creator_name),
+                        "label": t.label,
+                        "count": t.count,
+                        "updated_at": _ts(ctx, t.updated_at),
                     }
-                    for o in sorted(p.options, key=lambda o: (o.position, o.option_id))
+                    for t in group
                 ],
-                "total_votes": sum(o.votes for o in p.options),
-            }
-            for p in rows
-        ],
-        "items": [
-            {
-                "id": p.poll_id,
-                "question": p.question,
-                "title": p.question,
-                "state": p.state,
-                "creator": _creator_label(p.creator_id, p.creator_name),
-                "created_at": _ts(ctx, p.opened_at),
-                "updated_at": _ts(ctx, _poll_updated(p)),
-                "public": True,
-            }
-            for p in rows
-        ],
-    }
-    return _document("polls.json", ctx, generated, body)
+                "items": [
+                    {
+                        "id": t.tally_id,
+                        "name": t.label,
+                        "title": t.label,
+                        "state": "active",
+                        "creator": _creator_label(t.creator_id, t.creator_name),
+                        "created_at": None,
+                        "updated_at": _ts(ctx, t.updated_at),
+                        "public": True,
+                    }
+                    for t in group
+                ],
+            },
+            newest=max(t.updated_at for t in group),
+        )
+        for creator_id, group in _by_creator(rows)
+    ]
 
 
 def build_tallies(
     ctx: ExportContext, tallies: Sequence[TallyView], *, changed_at: datetime | None = None
 ) -> dict[str, Any]:
     """``tallies.json`` (public), sorted by creator then tally id."""
-    rows = sorted(tallies, key=lambda t: (t.creator_id, t.tally_id))
-    generated = _newest(ctx, changed_at, *(t.updated_at for t in rows))
-    body = {
-        "tallies": [
-            {
-                "tally_id": t.tally_id,
-                "creator_id": t.creator_id,
-                "creator": _creator_label(t.creator_id, t.creator_name),
-                "label": t.label,
-                "count": t.count,
-                "updated_at": _ts(ctx, t.updated_at),
-            }
-            for t in rows
-        ],
-        "items": [
-            {
-                "id": t.tally_id,
-                "name": t.label,
-                "title": t.label,
-                "state": "active",
-                "creator": _creator_label(t.creator_id, t.creator_name),
-                "created_at": None,
-                "updated_at": _ts(ctx, t.updated_at),
-                "public": True,
-            }
-            for t in rows
-        ],
-    }
-    return _document("tallies.json", ctx, generated, body)
+    return document_from_parts(TALLIES, ctx, _tally_parts(ctx, tallies), changed_at=changed_at)
+
+
+def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView]) -> list[Part]:
+    """One part per creator, its scoreboards by id; entries by position."""
+    rows = sorted(scoreboards, key=lambda s: (s.creator_id, s.scoreboard_id))
+    return [
+        Part(
+            label=creator_id,
+            order=(creator_id,),
+            items={
+                "scoreboards": [
+                    {
+                        "scoreboard_id": s.scoreboard_id,
+                        "creator_id": s.creator_id,
+                        "creator": _creator_label(s.creator_id, s.creator_name),
+                        "title": s.title,
+                        "updated_at": _ts(ctx, s.updated_at),
+                        "entries": [
+                            {"position": e.position, "label": e.label, "score": e.score}
+                            for e in sorted(s.entries, key=lambda e: (e.position, e.label, e.score))
+                        ],
+                    }
+                    for s in group
+                ],
+                "items": [
+                    {
+                        "id": s.scoreboard_id,
+                        "title": s.title,
+                        "name": s.title,  # Data & Signals names entities by `name`
+                        "state": "active",
+                        "creator": _creator_label(s.creator_id, s.creator_name),
+                        "created_at": _ts(ctx, s.created_at),
+                        "updated_at": _ts(ctx, s.updated_at),
+                        "public": True,
+                    }
+                    for s in group
+                ],
+            },
+            newest=max(s.updated_at for s in group),
+        )
+        for creator_id, group in _by_creator(rows)
+    ]
 
 
 def build_scoreboards(
     ctx: ExportContext, scoreboards: Sequence[ScoreboardView], *, changed_at: datetime | None = None
 ) -> dict[str, Any]:
     """``scoreboards.json`` (public), sorted by creator then id; entries by position."""
-    rows = sorted(scoreboards, key=lambda s: (s.creator_id, s.scoreboard_id))
-    generated = _newest(ctx, changed_at, *(s.updated_at for s in rows))
-    body = {
-        "scoreboards": [
-            {
-                "scoreboard_id": s.scoreboard_id,
-                "creator_id": s.creator_id,
-                "creator": _creator_label(s.creator_id, s.creator_name),
-                "title": s.title,
-                "updated_at": _ts(ctx, s.updated_at),
-                "entries": [
-                    {"position": e.position, "label": e.label, "score": e.score}
-                    for e in sorted(s.entries, key=lambda e: (e.position, e.label, e.score))
-                ],
-            }
-            for s in rows
-        ],
-        "items": [
-            {
-                "id": s.scoreboard_id,
-                "title": s.title,
-                "name": s.title,  # Data & Signals names entities by `name`
-                "state": "active",
-                "creator": _creator_label(s.creator_id, s.creator_name),
-                "created_at": _ts(ctx, s.created_at),
-                "updated_at": _ts(ctx, s.updated_at),
-                "public": True,
-            }
-            for s in rows
-        ],
-    }
-    return _document("scoreboards.json", ctx, generated, body)
+    return document_from_parts(
+        SCOREBOARDS, ctx, _scoreboard_parts(ctx, scoreboards), changed_at=changed_at
+    )
 
 
 # --- jobs.json -----------------------------------------------------------------------------------
@@ -861,100 +935,200 @@ def build_chat_triggers(
 POINTS_TOP = 100
 
 
+def _points_parts(ctx: ExportContext, balances: Sequence[PointsView]) -> list[Part]:
+    """One part per creator: its top `POINTS_TOP` balances."""
+    rows = sorted(balances, key=lambda b: (b.creator_id, -b.balance, b.display_name, b.platform))
+    parts = []
+    for creator_id, group in _by_creator(rows):
+        ranked = group[:POINTS_TOP]
+        entry = {
+            "creator_id": creator_id,
+            "creator": _creator_label(creator_id, ranked[0].creator_name),
+            "entries": [
+                {
+                    "position": position,
+                    "display_name": b.display_name,
+                    "platform": b.platform,
+                    "balance": b.balance,
+                    "updated_at": _ts(ctx, b.updated_at),
+                }
+                for position, b in enumerate(ranked, 1)
+            ],
+        }
+        parts.append(
+            Part(
+                label=creator_id,
+                order=(creator_id,),
+                items={"creators": (entry,)},
+                newest=max(b.updated_at for b in ranked),
+            )
+        )
+    return parts
+
+
 def build_points(
     ctx: ExportContext, balances: Sequence[PointsView], *, changed_at: datetime | None = None
 ) -> dict[str, Any]:
     """``points.json`` (public): per creator, the top `POINTS_TOP` balances by display name
     (no platform user ids), ranked by balance, then name, then platform."""
-    rows = sorted(balances, key=lambda b: (b.creator_id, -b.balance, b.display_name, b.platform))
-    by_creator: dict[str, list[PointsView]] = {}
-    for row in rows:
-        ranked = by_creator.setdefault(row.creator_id, [])
-        if len(ranked) < POINTS_TOP:
-            ranked.append(row)
-    kept = [b for ranked in by_creator.values() for b in ranked]
-    generated = _newest(ctx, changed_at, *(b.updated_at for b in kept))
-    body = {
-        "creators": [
-            {
-                "creator_id": creator_id,
-                "creator": _creator_label(creator_id, ranked[0].creator_name),
-                "entries": [
+    return document_from_parts(POINTS, ctx, _points_parts(ctx, balances), changed_at=changed_at)
+
+
+def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
+    """One part per creator, its quotes by number."""
+    ordered = sorted(rows, key=lambda q: (q.creator_id, q.number))
+    return [
+        Part(
+            label=creator_id,
+            order=(creator_id,),
+            items={
+                "quotes": [
                     {
-                        "position": position,
-                        "display_name": b.display_name,
-                        "platform": b.platform,
-                        "balance": b.balance,
-                        "updated_at": _ts(ctx, b.updated_at),
+                        "creator_id": q.creator_id,
+                        "creator": _creator_label(q.creator_id, q.creator_name),
+                        "number": q.number,
+                        "text": q.text,
+                        "added_by": q.added_by,
+                        "platform": q.platform,
+                        "added_at": _ts(ctx, q.added_at),
                     }
-                    for position, b in enumerate(ranked, 1)
-                ],
-            }
-            for creator_id, ranked in by_creator.items()
-        ]
-    }
-    return _document("points.json", ctx, generated, body)
+                    for q in group
+                ]
+            },
+            newest=max(q.added_at for q in group),
+        )
+        for creator_id, group in _by_creator(ordered)
+    ]
 
 
 def build_quotes(
     ctx: ExportContext, rows: Sequence[QuoteView], *, changed_at: datetime | None = None
 ) -> dict[str, Any]:
     """``quotes.json`` (public), by creator then number."""
-    ordered = sorted(rows, key=lambda q: (q.creator_id, q.number))
-    generated = _newest(ctx, changed_at, *(q.added_at for q in ordered))
-    body = {
-        "quotes": [
-            {
-                "creator_id": q.creator_id,
-                "creator": _creator_label(q.creator_id, q.creator_name),
-                "number": q.number,
-                "text": q.text,
-                "added_by": q.added_by,
-                "platform": q.platform,
-                "added_at": _ts(ctx, q.added_at),
-            }
-            for q in ordered
-        ]
-    }
-    return _document("quotes.json", ctx, generated, body)
+    return document_from_parts(QUOTES, ctx, _quote_parts(ctx, rows), changed_at=changed_at)
+
+
+def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Part]:
+    """One part per creator, its giveaways by opening time and id; winners by draw."""
+    ordered = sorted(rows, key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
+    return [
+        Part(
+            label=creator_id,
+            order=(creator_id,),
+            items={
+                "giveaways": [
+                    {
+                        "giveaway_id": g.giveaway_id,
+                        "creator_id": g.creator_id,
+                        "creator": _creator_label(g.creator_id, g.creator_name),
+                        "prize": g.prize,
+                        "state": g.state,
+                        "entry_cost": g.entry_cost,
+                        "subscribers_only": g.subscribers_only,
+                        "subscriber_tickets": g.subscriber_tickets,
+                        "entrants": g.entrants,
+                        "tickets": g.tickets,
+                        "winners": [
+                            {
+                                "draw": w.draw,
+                                "display_name": w.display_name,
+                                "platform": w.platform,
+                                "drawn_at": _ts(ctx, w.drawn_at),
+                            }
+                            for w in sorted(g.winners, key=lambda w: w.draw)
+                        ],
+                        "opened_at": _ts(ctx, g.opened_at),
+                        "closed_at": _ts(ctx, g.closed_at),
+                        "updated_at": _ts(ctx, g.updated_at),
+                    }
+                    for g in group
+                ]
+            },
+            newest=max(g.updated_at for g in group),
+        )
+        for creator_id, group in _by_creator(ordered)
+    ]
 
 
 def build_giveaways(
     ctx: ExportContext, rows: Sequence[GiveawayView], *, changed_at: datetime | None = None
 ) -> dict[str, Any]:
     """``giveaways.json`` (dashboard-only), by creator, opening time and id; winners by draw."""
-    ordered = sorted(rows, key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
-    generated = _newest(ctx, changed_at, *(g.updated_at for g in ordered))
-    body = {
-        "giveaways": [
-            {
-                "giveaway_id": g.giveaway_id,
-                "creator_id": g.creator_id,
-                "creator": _creator_label(g.creator_id, g.creator_name),
-                "prize": g.prize,
-                "state": g.state,
-                "entry_cost": g.entry_cost,
-                "subscribers_only": g.subscribers_only,
-                "subscriber_tickets": g.subscriber_tickets,
-                "entrants": g.entrants,
-                "tickets": g.tickets,
-                "winners": [
-                    {
-                        "draw": w.draw,
-                        "display_name": w.display_name,
-                        "platform": w.platform,
-                        "drawn_at": _ts(ctx, w.drawn_at),
-                    }
-                    for w in sorted(g.winners, key=lambda w: w.draw)
-                ],
-                "opened_at": _ts(ctx, g.opened_at),
-                "closed_at": _ts(ctx, g.closed_at),
-                "updated_at": _ts(ctx, g.updated_at),
-            }
-            for g in ordered
-        ]
-    }
-    return _document("giveaways.json", ctx, generated, body)
+    return document_from_parts(GIVEAWAYS, ctx, _giveaway_parts(ctx, rows), changed_at=changed_at)
+
+
+# --- database files made of parts ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PartedFile:
+    """How a database file is made of parts, so a publish can rebuild one creator's part alone.
+
+    The document's body is ``arrays``, each the concatenation of the parts' items for that
+    key, parts sorted by their ``order`` (descending with ``newest_first``); ``generated_at``
+    is the newest of the parts' ``newest`` (``ctx.started_at`` with no part). ``parts``
+    turns views (of one creator or of all) into parts; a creator's views give the same parts
+    alone as among all the others.
+    """
+
+    path: str
+    arrays: tuple[str, ...]
+    newest_first: bool
+    parts: Callable[[ExportContext, Sequence[Any]], list[Part]]
+
+
+POLLS = PartedFile(
+    path="polls.json", arrays=("polls", "items"), newest_first=True, parts=_poll_parts
+)
+TALLIES = PartedFile(
+    path="tallies.json", arrays=("tallies", "items"), newest_first=False, parts=_tally_parts
+)
+SCOREBOARDS = PartedFile(
+    path="scoreboards.json",
+    arrays=("scoreboards", "items"),
+    newest_first=False,
+    parts=_scoreboard_parts,
+)
+POINTS = PartedFile(
+    path="points.json", arrays=("creators",), newest_first=False, parts=_points_parts
+)
+QUOTES = PartedFile(path="quotes.json", arrays=("quotes",), newest_first=False, parts=_quote_parts)
+GIVEAWAYS = PartedFile(
+    path="giveaways.json", arrays=("giveaways",), newest_first=False, parts=_giveaway_parts
+)
+
+#: The database files made of per-creator parts, by path.
+PARTED_FILES: Mapping[str, PartedFile] = {
+    f.path: f for f in (POLLS, TALLIES, SCOREBOARDS, POINTS, QUOTES, GIVEAWAYS)
+}
+
+
+def ordered_parts(file: PartedFile, parts: Iterable[_P]) -> list[_P]:
+    """``parts`` in the order their items take in ``file``'s arrays."""
+    return sorted(parts, key=_part_order, reverse=file.newest_first)
+
+
+def document_from_parts(
+    file: PartedFile,
+    ctx: ExportContext,
+    parts: Iterable[Part],
+    *,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``file``'s document made of ``parts`` (in any order)."""
+    ordered = ordered_parts(file, parts)
+    body = {key: [item for p in ordered for item in p.items[key]] for key in file.arrays}
+    generated = _newest(ctx, changed_at, *(p.newest for p in ordered))
+    return _document(file.path, ctx, generated, body)
+
+
+def document_skeleton(
+    file: PartedFile, ctx: ExportContext, newest: Iterable[datetime | None]
+) -> dict[str, Any]:
+    """``file``'s document with every array empty, ``generated_at`` the newest of ``newest``
+    (the parts' own): what :func:`document_from_parts` makes around the parts' items."""
+    generated = _newest(ctx, None, *newest)
+    return _document(file.path, ctx, generated, {key: [] for key in file.arrays})
 
 
 def build_rate_limits(

@@ -32,6 +32,7 @@ __all__ = [
     "TIMESTAMP_PATTERN",
     "CanonicalError",
     "canonical_bytes",
+    "canonical_item_bytes",
     "format_timestamp",
     "parse_timestamp",
 ]
@@ -48,6 +49,7 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
+_ITEM_OPTIONS = _OPTIONS & ~orjson.OPT_APPEND_NEWLINE
 _MIN_INT = -(2**63)
 _MAX_INT = 2**64 - 1
 _MAX_DEPTH = 254  # orjson refuses deeper nesting ("Recursion limit reached")
@@ -120,16 +122,33 @@ def canonical_bytes(obj: object) -> bytes:
     non-string keys, datetimes, integers beyond 64 bits, lone surrogates, nesting deeper
     than 254 levels and any type JSON cannot represent exactly.
     """
+    return _encode(obj, _OPTIONS, "$")
+
+
+def canonical_item_bytes(obj: object, *, indent: int, path: str) -> bytes:
+    """The canonical bytes of ``obj`` as an item of an array in a bigger document: what
+    :func:`canonical_bytes` writes for it there, without the trailing newline and with every
+    line after the first indented by ``indent`` spaces (where the item's first line starts).
+
+    JSON strings hold no raw newline, so every newline in the encoding starts a line.
+    Checked like :func:`canonical_bytes`; a :class:`CanonicalError` names ``path`` (where
+    the item sits in its document) as the start of where the problem is.
+    """
+    data = _encode(obj, _ITEM_OPTIONS, path)
+    return data.replace(b"\n", b"\n" + b" " * indent) if indent else data
+
+
+def _encode(obj: object, option: int, path: str) -> bytes:
     try:
-        data = orjson.dumps(obj, default=_refuse, option=_OPTIONS)
+        data = orjson.dumps(obj, default=_refuse, option=option)
     except orjson.JSONEncodeError as exc:
-        _check(obj, "$")
-        raise CanonicalError("$", f"cannot be encoded: {exc}") from exc
+        _check(obj, path)
+        raise CanonicalError(path, f"cannot be encoded: {exc}") from exc
     # Decoding and comparing runs in C, far cheaper than a Python walk over the document. A
     # difference is a NaN written as null, an enum or UUID written as its value, or a tuple
     # read back as a list (the only one that is fine): the walk tells them apart.
     if orjson.loads(data) != obj:
-        _check(obj, "$")
+        _check(obj, path)
     return data
 
 

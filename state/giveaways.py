@@ -259,22 +259,32 @@ class Summary:
     winners: tuple[Entry, ...]
 
 
-def summaries(conn: apsw.Connection) -> list[Summary]:
-    """Every giveaway with its counts and winners (for the export)."""
+def summaries(conn: apsw.Connection, creator_id: str | None = None) -> list[Summary]:
+    """Every giveaway (of `creator_id` only, when given) with its counts and winners (for the
+    export)."""
+    where, params = "", ()
+    if creator_id is not None:
+        # Entries carry no creator: only this creator's giveaways (by the creator index).
+        where = " WHERE giveaway_id IN (SELECT giveaway_id FROM giveaways WHERE creator_id = ?)"
+        params = (creator_id,)
     counts = {
         r[0]: (r[1], r[2])
         for r in conn.execute(
-            "SELECT giveaway_id, count(*), sum(tickets) FROM giveaway_entries GROUP BY giveaway_id"
+            f"SELECT giveaway_id, count(*), sum(tickets) FROM giveaway_entries{where} "
+            "GROUP BY giveaway_id",
+            params,
         )
     }
     drawn: dict[str, list[Entry]] = {}
     for row in conn.execute(
-        f"SELECT giveaway_id, {_ENTRY} FROM giveaway_entries WHERE drawn IS NOT NULL "
-        "ORDER BY giveaway_id, drawn"
+        f"SELECT giveaway_id, {_ENTRY} FROM giveaway_entries"
+        + (where + " AND" if where else " WHERE")
+        + " drawn IS NOT NULL ORDER BY giveaway_id, drawn",
+        params,
     ):
         drawn.setdefault(row[0], []).append(_entry(row[1:]))
     out = []
-    for giveaway in list_giveaways(conn):
+    for giveaway in list_giveaways(conn, creator_id):
         entrants, tickets = counts.get(giveaway.giveaway_id, (0, 0))
         out.append(
             Summary(

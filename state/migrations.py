@@ -323,6 +323,15 @@ CREATE TABLE filter_hits (
 ) STRICT;
 """
 
+_RANKED_POINTS = """
+-- A creator's top balances in the order the leaderboards (and points.json) rank them, so
+-- reading one creator's top N is an index range read that stops after N rows (the old index
+-- ordered by balance alone, and ties were sorted after reading every row of the creator).
+CREATE INDEX points_ranked ON points_balances
+    (creator_id, balance DESC, display_name, platform, viewer_key) WHERE balance > 0;
+DROP INDEX points_top;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
@@ -331,6 +340,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=5, name="stream sessions and chat dedupe", sql=_STREAMS),
     Migration(version=6, name="seen message ids kept per creator or scope", sql=_SEEN),
     Migration(version=7, name="points, quotes, giveaways, timer posts, filter hits", sql=_FEATURES),
+    Migration(version=8, name="points ranked per creator for top-N reads", sql=_RANKED_POINTS),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

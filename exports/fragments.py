@@ -1,0 +1,94 @@
+"""Database export files assembled from the encoded parts of their creators.
+
+A file made of parts (:data:`exports.builders.PARTED_FILES`: points, polls, tallies,
+scoreboards, quotes, giveaways) is, in canonical JSON, a small skeleton (``meta``,
+``generated_at`` and its arrays) around the items of every part. A part's items are encoded
+once, when that creator's rows change (:func:`encode_part`), and kept; a publish then writes
+the skeleton and splices the kept bytes into its arrays (:func:`assemble`), so its cost follows
+the creators that changed, not all of them.
+
+The bytes are exactly :func:`exports.canonical.canonical_bytes` of
+:func:`exports.builders.document_from_parts` for the same parts: the body arrays sit at the
+top level of the document, two spaces in, so each item starts four spaces in and its own lines
+follow that indentation (:func:`exports.canonical.canonical_item_bytes`); items are separated
+by a comma and a newline; an empty array stays ``[]``. Secrets are scrubbed from every part's
+items before they are encoded, as :func:`exports.builders.document_from_parts` scrubs the body.
+
+Every part is checked when it is encoded (the same decode-back comparison as a whole file, over
+the new bytes only: a NaN or an integer beyond 64 bits is refused with where it sits), and the
+skeleton is checked by ``prepare``; bytes that were checked once are not checked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+import orjson
+
+from exports.builders import Part, PartedFile, document_skeleton, ordered_parts
+from exports.canonical import canonical_item_bytes
+from exports.files import ExportContext
+from exports.scrub import scrub_document
+
+__all__ = ["ITEM_INDENT", "EncodedPart", "assemble", "encode_part"]
+
+#: Where the items of a top-level array start: two spaces for the key, two more inside it.
+ITEM_INDENT = 4
+_SEPARATOR = b",\n" + b" " * ITEM_INDENT
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class EncodedPart:
+    """A :class:`~exports.builders.Part` with its items as canonical bytes, by array."""
+
+    order: tuple[Any, ...]
+    newest: datetime
+    items: Mapping[str, tuple[bytes, ...]]
+
+
+def encode_part(file: PartedFile, ctx: ExportContext, part: Part) -> EncodedPart:
+    """``part``'s items, scrubbed of secrets and encoded where they sit in ``file``."""
+    scrubbed = scrub_document({key: list(part.items[key]) for key in file.arrays}, ctx.secrets)
+    return EncodedPart(
+        order=part.order,
+        newest=part.newest,
+        items={
+            key: tuple(
+                canonical_item_bytes(
+                    item, indent=ITEM_INDENT, path=f"$.{key}[{n} of {part.label!r}]"
+                )
+                for n, item in enumerate(scrubbed[key])
+            )
+            for key in file.arrays
+        },
+    )
+
+
+def assemble(
+    file: PartedFile,
+    ctx: ExportContext,
+    parts: Iterable[EncodedPart],
+    prepare: Callable[[str, Mapping[str, Any]], bytes],
+) -> bytes:
+    """``file``'s canonical bytes made of ``parts`` (in any order).
+
+    ``prepare`` turns the skeleton document into its checked canonical bytes
+    (:meth:`exports.publish.ExportWriter.prepare`).
+    """
+    ordered = ordered_parts(file, parts)
+    data = prepare(file.path, document_skeleton(file, ctx, (p.newest for p in ordered)))
+    for key in file.arrays:
+        items = [item for p in ordered for item in p.items[key]]
+        if not items:
+            continue
+        # A top-level key: a newline and exactly two spaces before it (nested keys have more,
+        # and JSON strings hold no raw newline), so the empty array is found exactly once.
+        empty = b"\n  " + orjson.dumps(key) + b": []"
+        if data.count(empty) != 1:
+            raise AssertionError(f"{file.path}: no single top-level {key!r} array to fill")
+        filled = empty[:-1] + b"\n    " + _SEPARATOR.join(items) + b"\n  ]"
+        data = data.replace(empty, filled)
+    return data
