@@ -454,6 +454,7 @@ class PartedReader:
 
     every: Callable[[apsw.Connection], Iterable[Any]]
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
+    creator: Callable[[Any], str]  # whose row it is
     view: Callable[[Any, Mapping[str, str]], Any]
 
 
@@ -469,33 +470,39 @@ def _per_creator(
 #: The readers of the database files made of per-creator parts.
 PARTED_READERS: Mapping[str, PartedReader] = {
     "points.json": PartedReader(
-        every=lambda conn: loyalty.top_per_creator(conn, POINTS_TOP),
-        some=lambda conn, creators: loyalty.top_for_creators(conn, creators, POINTS_TOP),
-        view=_points_view,
+        every=lambda conn: loyalty.top_rows_per_creator(conn, POINTS_TOP),
+        some=lambda conn, creators: loyalty.top_rows_for_creators(conn, creators, POINTS_TOP),
+        creator=operator.itemgetter(0),
+        view=lambda row, names: _points_view((row[0], loyalty.balance_from_row(row[1:])), names),
     ),
     "polls.json": PartedReader(
         every=polls.list_polls_with_results,
         some=_per_creator(lambda conn, c: polls.list_polls_with_results(conn, creator_id=c)),
+        creator=lambda row: row.poll.creator_id,
         view=_poll_view,
     ),
     "tallies.json": PartedReader(
         every=counters.list_tallies,
         some=_per_creator(lambda conn, c: counters.list_tallies(conn, creator_id=c)),
+        creator=operator.attrgetter("creator_id"),
         view=_tally_view,
     ),
     "scoreboards.json": PartedReader(
         every=counters.list_scoreboards_ranked,
         some=_per_creator(lambda conn, c: counters.list_scoreboards_ranked(conn, creator_id=c)),
+        creator=lambda row: row.scoreboard.creator_id,
         view=_scoreboard_view,
     ),
     "quotes.json": PartedReader(
         every=quotes.list_quotes,
         some=_per_creator(quotes.list_quotes),
+        creator=operator.attrgetter("creator_id"),
         view=_quote_view,
     ),
     "giveaways.json": PartedReader(
         every=giveaways.summaries,
         some=_per_creator(lambda conn, c: giveaways.summaries(conn, creator_id=c)),
+        creator=lambda row: row.giveaway.creator_id,
         view=_giveaway_view,
     ),
 }
@@ -515,6 +522,7 @@ class _CreatorParts:
     """One creator's share of a file made of parts, as last read and encoded."""
 
     views: tuple[Any, ...]
+    by_row: Mapping[Any, Any]  # the view made of each row (state rows are frozen values)
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -1202,7 +1210,7 @@ class SnapshotPublisher(Actor):
         path: str,
         scopes: Mapping[str, frozenset[str] | None],
     ) -> tuple[dict[str, list[Any]], frozenset[str] | None]:
-        """The views of the creators whose rows of `path` changed (every creator's when that
+        """The rows of the creators whose rows of `path` changed (every creator's when that
         is unknown, or when the file's parts are not built), by creator; and which creators
         were read (None: all)."""
         reader = PARTED_READERS[path]
@@ -1210,8 +1218,7 @@ class SnapshotPublisher(Actor):
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         for row in rows:
-            view = reader.view(row, self._names)
-            by_creator.setdefault(view.creator_id, []).append(view)
+            by_creator.setdefault(reader.creator(row), []).append(row)
         return by_creator, scope
 
     def _rebuild_parts(
@@ -1221,26 +1228,42 @@ class SnapshotPublisher(Actor):
         fresh: dict[str, list[Any]],
         scope: frozenset[str] | None,
     ) -> FileReads:
-        """Build and encode the parts of the creators read again (and of those holding a time
-        later than the clock they were built at: their bytes depend on the clock)."""
-        file = PARTED_FILES[path]
-        shares = {} if scope is None else self._parts[path]
-        stale = [c for c, share in shares.items() if not share.clock_free and c not in fresh]
-        for creator in scope or ():
-            if creator not in fresh:
-                shares.pop(creator, None)  # its rows are gone
-        for creator, views in (*fresh.items(), *((c, shares[c].views) for c in stale)):
-            newest = latest_moment(views)
+        """Build and encode the parts of the creators read again whose rows changed (and of
+        those holding a time later than the clock they were built at: their bytes depend on
+        the clock)."""
+        file, make = PARTED_FILES[path], PARTED_READERS[path].view
+        last_shares = self._parts.get(path, {})
+        shares = {} if scope is None else last_shares
+        read = scope or frozenset()
+        stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
+        for creator in read - fresh.keys():
+            shares.pop(creator, None)  # its rows are gone
+        encoded = 0
+        for creator in (*fresh, *stale):
+            last = last_shares.get(creator)
+            if creator in fresh:
+                known = last.by_row if last is not None else {}
+                by_row = {row: known.get(row) or make(row, self._names) for row in fresh[creator]}
+                views = tuple(by_row.values())
+                if last is not None and last.clock_free and last.views == views:
+                    shares[creator] = last  # read again, unchanged: the same view objects
+                    continue
+            else:
+                assert last is not None
+                by_row, views = dict(last.by_row), last.views
+            parts = tuple(encode_part(file, ctx, p) for p in file.parts(ctx, views))
             shares[creator] = _CreatorParts(
-                views=tuple(views),
-                parts=tuple(encode_part(file, ctx, p) for p in file.parts(ctx, views)),
-                clock_free=newest is None or newest <= ctx.now,
+                views=views,
+                by_row=by_row,
+                parts=parts,
+                clock_free=all(p.latest <= ctx.now for p in parts),
             )
+            encoded += 1
         self._parts[path] = shares
         return FileReads(
             creators=None if scope is None else len(scope),
             rows=sum(len(views) for views in fresh.values()),
-            parts_encoded=len(fresh) + len(stale),
+            parts_encoded=encoded,
         )
 
     def _context(self, now: datetime) -> ExportContext:

@@ -160,6 +160,7 @@ class Part:
     order: tuple[Any, ...]
     items: Mapping[str, Sequence[dict[str, Any]]]
     newest: datetime
+    latest: datetime  # the latest time its items show (clamped to the clock when later)
 
 
 class _Ordered(Protocol):
@@ -478,6 +479,7 @@ def _poll_parts(ctx: ExportContext, polls: Sequence[PollView]) -> list[Part]:
                 order=(p.opened_at, p.poll_id),
                 items={"polls": (poll,), "items": (item,)},
                 newest=updated,
+                latest=updated,  # the newest of opened_at, closed_at and updated_at
             )
         )
     return parts
@@ -524,6 +526,7 @@ def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]
                 ],
             },
             newest=max(t.updated_at for t in group),
+            latest=max(t.updated_at for t in group),
         )
         for creator_id, group in _by_creator(rows)
     ]
@@ -573,6 +576,7 @@ def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView])
                 ],
             },
             newest=max(s.updated_at for s in group),
+            latest=max(max(s.updated_at, s.created_at or s.updated_at) for s in group),
         )
         for creator_id, group in _by_creator(rows)
     ]
@@ -961,6 +965,7 @@ def _points_parts(ctx: ExportContext, balances: Sequence[PointsView]) -> list[Pa
                 order=(creator_id,),
                 items={"creators": (entry,)},
                 newest=max(b.updated_at for b in ranked),
+                latest=max(b.updated_at for b in ranked),
             )
         )
     return parts
@@ -996,6 +1001,7 @@ def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
                 ]
             },
             newest=max(q.added_at for q in group),
+            latest=max(q.added_at for q in group),
         )
         for creator_id, group in _by_creator(ordered)
     ]
@@ -1006,6 +1012,13 @@ def build_quotes(
 ) -> dict[str, Any]:
     """``quotes.json`` (public), by creator then number."""
     return document_from_parts(QUOTES, ctx, _quote_parts(ctx, rows), changed_at=changed_at)
+
+
+def _giveaway_latest(g: GiveawayView) -> datetime:
+    moments = [g.opened_at, g.updated_at, *(w.drawn_at for w in g.winners)]
+    if g.closed_at is not None:
+        moments.append(g.closed_at)
+    return max(moments)
 
 
 def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Part]:
@@ -1045,6 +1058,7 @@ def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Pa
                 ]
             },
             newest=max(g.updated_at for g in group),
+            latest=max(_giveaway_latest(g) for g in group),
         )
         for creator_id, group in _by_creator(ordered)
     ]

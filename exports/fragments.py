@@ -46,6 +46,7 @@ class EncodedPart:
 
     order: tuple[Any, ...]
     newest: datetime
+    latest: datetime
     items: Mapping[str, tuple[bytes, ...]]
 
 
@@ -55,6 +56,7 @@ def encode_part(file: PartedFile, ctx: ExportContext, part: Part) -> EncodedPart
     return EncodedPart(
         order=part.order,
         newest=part.newest,
+        latest=part.latest,
         items={
             key: tuple(
                 canonical_item_bytes(

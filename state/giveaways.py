@@ -262,7 +262,8 @@ class Summary:
 def summaries(conn: apsw.Connection, creator_id: str | None = None) -> list[Summary]:
     """Every giveaway (of `creator_id` only, when given) with its counts and winners (for the
     export)."""
-    where, params = "", ()
+    where = ""
+    params: tuple[str, ...] = ()
     if creator_id is not None:
         # Entries carry no creator: only this creator's giveaways (by the creator index).
         where = " WHERE giveaway_id IN (SELECT giveaway_id FROM giveaways WHERE creator_id = ?)"

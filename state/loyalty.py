@@ -9,6 +9,7 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import apsw
 import attrs
@@ -20,11 +21,15 @@ __all__ = [
     "Balance",
     "Viewer",
     "add",
+    "balance_from_row",
     "balance_of",
     "find_by_login",
     "spend",
     "top",
+    "top_for_creators",
     "top_per_creator",
+    "top_rows_for_creators",
+    "top_rows_per_creator",
     "transfer",
 ]
 
@@ -54,7 +59,7 @@ class Balance:
 _COLUMNS = "platform, viewer_key, login, display_name, balance, updated_at"
 
 
-def _balance(row: tuple) -> Balance:
+def _balance(row: Sequence[Any]) -> Balance:
     return Balance(
         platform=row[0],
         viewer_key=row[1],
@@ -183,30 +188,51 @@ def top(conn: apsw.Connection, creator_id: str, limit: int) -> list[Balance]:
     return [_balance(r) for r in rows]
 
 
+def top_rows_for_creators(
+    conn: apsw.Connection, creators: Sequence[str], limit: int
+) -> list[tuple[Any, ...]]:
+    """`top_for_creators` as the database's rows, `(creator_id, platform, viewer_key, login,
+    display_name, balance, updated_at)` (:func:`balance_from_row` makes the rest a `Balance`):
+    for readers that keep what they made of the rows they saw before. One query per creator,
+    a range of the `points_ranked` index that stops after `limit` rows."""
+    out: list[tuple[Any, ...]] = []
+    for creator_id in creators:
+        out.extend(
+            conn.execute(
+                f"SELECT creator_id, {_COLUMNS} FROM points_balances "
+                "WHERE creator_id = ? AND balance > 0 "
+                "ORDER BY balance DESC, display_name, platform, viewer_key LIMIT ?",
+                (creator_id, limit),
+            )
+        )
+    return out
+
+
 def top_for_creators(
     conn: apsw.Connection, creators: Sequence[str], limit: int
 ) -> list[tuple[str, Balance]]:
     """`top_per_creator` for these creators only (the ones whose balances changed)."""
-    out: list[tuple[str, Balance]] = []
-    for creator_id in creators:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM points_balances WHERE creator_id = ? AND balance > 0 "
-            "ORDER BY balance DESC, display_name, platform, viewer_key LIMIT ?",
-            (creator_id, limit),
-        )
-        out.extend((creator_id, _balance(r)) for r in rows)
-    return out
+    return [(r[0], _balance(r[1:])) for r in top_rows_for_creators(conn, creators, limit)]
 
 
-def top_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[str, Balance]]:
-    """`(creator_id, balance)` of the `limit` highest positive balances of every creator, in
-    `top`'s order (one query for all creators)."""
-    rows = conn.execute(
+def top_rows_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[Any, ...]]:
+    """`top_per_creator` as the database's rows (see :func:`top_rows_for_creators`)."""
+    return conn.execute(
         f"SELECT creator_id, {_COLUMNS} FROM ("
         f"SELECT creator_id, {_COLUMNS}, row_number() OVER (PARTITION BY creator_id "
         "ORDER BY balance DESC, display_name, platform, viewer_key) AS position "
         "FROM points_balances WHERE balance > 0) WHERE position <= ? "
         "ORDER BY creator_id, position",
         (limit,),
-    )
-    return [(r[0], _balance(r[1:])) for r in rows]
+    ).fetchall()
+
+
+def top_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[str, Balance]]:
+    """`(creator_id, balance)` of the `limit` highest positive balances of every creator, in
+    `top`'s order (one query for all creators)."""
+    return [(r[0], _balance(r[1:])) for r in top_rows_per_creator(conn, limit)]
+
+
+def balance_from_row(row: Sequence[Any]) -> Balance:
+    """The `Balance` of a row of :func:`top_rows_for_creators` without its creator."""
+    return _balance(row)

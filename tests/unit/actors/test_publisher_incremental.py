@@ -577,24 +577,241 @@ async def test_points_of_the_creators_named_by_changed_are_reread_and_equal_a_fu
     await pub.handle(Changed(topic="points"))  # creators unknown: every leaderboard is read
     await pub.publish()
     assert files(root) == full_build(pub)
-    reads: list[tuple[str, ...]] = []
-    real = loyalty.top_for_creators
-
-    def counting(conn: Any, creators: Any, limit: int) -> Any:
-        reads.append(tuple(creators))
-        return real(conn, creators, limit)
-
-    loyalty.top_for_creators = counting
-    try:
-        clock.advance()
-        grant("mira", "bob", 100)  # bob overtakes ann on mira's board only
-        await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
-        await pub.publish()
-    finally:
-        loyalty.top_for_creators = real
-    assert reads == [("mira",)]  # one creator reread, not all three
+    clock.advance()
+    grant("mira", "bob", 100)  # bob overtakes ann on mira's board only
+    await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+    await pub.publish()
+    reads = pub.last_reads["points.json"]
+    assert (reads.creators, reads.rows) == (1, 2)  # mira's two balances, not all three boards
     assert files(root) == full_build(pub)
     mira = [
         c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
     ]
     assert [e["display_name"] for e in mira[0]["entries"]][:2] == ["bob", "ann"]
+
+
+# --- database files made of per-creator parts -----------------------------------------------
+
+#: Writers of the random sequence below: (topic the store announces, write).
+GHOST = "ghost"  # a creator with rows but no configuration (no display name)
+
+
+def db_files(written: dict[str, bytes]) -> dict[str, bytes]:
+    """The database files (tree files move with the heartbeat only)."""
+    return {path: data for path, data in written.items() if path in DB_FILES}
+
+
+def _viewer(name: str) -> Any:
+    from state import loyalty
+
+    return loyalty.Viewer(platform="twitch", viewer_key=f"k-{name}", login=name, display_name=name)
+
+
+def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, step: int) -> str:
+    """One random write for creator `c`; returns the topic the store would announce."""
+    from state import giveaways, loyalty, quotes
+    from state.errors import Refused
+
+    kind = rng.choices(
+        ("points", "spend", "vote", "poll", "close", "tally", "score", "giveaway", "quote", "gone"),
+        weights=(6, 2, 2, 1, 1, 3, 3, 4, 2, 1),
+    )[0]
+    try:
+        if kind == "points":
+            name = rng.choice(("ann", "bob", "cy", "dee", "eve", "Éva", PLAIN))
+            loyalty.add(
+                conn, creator_id=c, viewer=_viewer(name), amount=rng.randrange(1, 9), now=at
+            )
+            return "activity"
+        if kind == "spend":
+            name = rng.choice(("ann", "bob", "cy"))
+            held = loyalty.balance_of(conn, c, _viewer(name)).balance
+            if held:  # all of it, sometimes: the viewer leaves the leaderboard
+                amount = held if rng.random() < 0.5 else rng.randrange(1, held + 1)
+                loyalty.spend(
+                    conn, creator_id=c, viewer=_viewer(name), amount=amount, name="pts", now=at
+                )
+            return "points"
+        if kind in ("vote", "poll", "close"):
+            open_ids = polls.open_poll_ids(conn, c)
+            if kind == "vote" and open_ids:
+                polls.vote(
+                    conn,
+                    poll_id=open_ids[0],
+                    voter_key=f"r{rng.randrange(8)}",
+                    option_id=str(rng.randrange(1, 3)),
+                    now=at,
+                )
+            elif kind == "close" and open_ids:
+                polls.close_poll(conn, poll_id=open_ids[0], now=at)
+            else:
+                polls.open_poll(
+                    conn,
+                    poll_id=f"{c}-s{step}",
+                    creator_id=c,
+                    question=rng.choice(("Best run?", f"key={SECRET}", "Ünïcödé?")),
+                    options=("Yes", "No"),
+                    now=at,
+                )
+            return "polls"
+        if kind == "tally":
+            counters.increment_tally(
+                conn, creator_id=c, tally_id=rng.choice(("deaths", "gg")), now=at
+            )
+            return "tallies"
+        if kind == "score":
+            counters.add_points(
+                conn,
+                creator_id=c,
+                scoreboard_id=rng.choice(("trivia", "speed")),
+                label=f"viewer{rng.randrange(6)}",
+                points=rng.randrange(-2, 4),
+                now=at,
+            )
+            return "scoreboards"
+        if kind == "giveaway":
+            current = giveaways.current_giveaway(conn, c)
+            action = rng.randrange(1, 4) if current and current.state == "open" else 0
+            if action == 0:
+                giveaways.open_giveaway(
+                    conn,
+                    giveaway_id=f"{c}-g{step}",
+                    creator_id=c,
+                    prize=rng.choice(("A key", f"token {SECRET}")),
+                    entry_cost=0,
+                    subscribers_only=False,
+                    subscriber_tickets=2,
+                    now=at,
+                )
+            elif action == 1 or rng.random() < 0.5:
+                giveaways.join(
+                    conn,
+                    creator_id=c,
+                    platform="twitch",
+                    viewer_key=f"k{rng.randrange(5)}",
+                    display_name=f"V{rng.randrange(5)}",
+                    subscriber=rng.random() < 0.5,
+                    now=at,
+                )
+            elif action == 2:
+                giveaways.draw(conn, creator_id=c, pick=lambda n: rng.randrange(n), now=at)
+            else:
+                giveaways.close_giveaway(conn, creator_id=c, now=at)
+            return "giveaways"
+        if kind == "quote":
+            if rng.random() < 0.7:
+                quotes.add_quote(
+                    conn,
+                    creator_id=c,
+                    text=rng.choice(("gg", '"quoted"\n')),
+                    added_by="mod",
+                    platform="twitch",
+                    now=at,
+                )
+            else:
+                for q in quotes.list_quotes(conn, c)[:1]:
+                    quotes.delete_quote(conn, creator_id=c, number=q.number, now=at)
+            return "quotes"
+        # The creator's rows go (a creator removed from the database by hand).
+        for table in ("tallies", "scoreboard_entries", "points_balances"):
+            conn.execute(f"DELETE FROM {table} WHERE creator_id = ?", (c,))
+        return "tallies+scoreboards+points"
+    except Refused:
+        return "reads"
+
+
+async def test_parted_files_equal_a_full_build_through_random_per_creator_changes(
+    setup: Any, database: Path
+) -> None:
+    """The strong equivalence for files made of per-creator parts: writes to random creators
+    (points, votes, polls opening and closing, tallies, scoreboards, giveaways, quotes, rows
+    disappearing, a creator with no configuration), each announced with its creator as the
+    store does, some piling up, a lost `Changed`, a future time, a full refresh: after every
+    publish every file is exactly what `build_all` makes for the same state and clock."""
+    pub, clock, _tree, root = setup
+    rng = random.Random(1313)
+    creators = [c.id for c in CREATORS] + [GHOST]
+    lost = False
+    for step in range(160):
+        clock.advance(rng.choice((0.25, 1, 3)))
+        c = rng.choice(creators)
+        skew = 20_000 if rng.random() < 0.05 else 0  # a writer clock ahead of ours
+        with writing(database) as conn:
+            topic = _random_write(conn, rng, c, ms(clock.now) + skew, step)
+        if rng.random() < 0.04:
+            lost = True  # the store dropped this Changed
+        else:
+            await pub.handle(Changed(topic=topic, creators=frozenset({c})))
+        if rng.random() < 0.4:
+            continue  # let changes pile up, as a debounce would
+        if rng.random() < 0.1:
+            await pub.publish(full=True)  # the periodic full refresh
+            lost = False
+        else:
+            await pub.publish(tree_files=rng.random() < 0.2)
+        if lost:
+            continue  # caught by the full refresh (or a heartbeat that finds nothing dirty)
+        assert db_files(files(root)) == db_files(full_build(pub)), f"step {step} ({topic} {c})"
+    clock.advance(60)  # past every future time
+    await pub.publish(full=True)
+    assert files(root) == full_build(pub)
+
+
+async def test_a_publish_after_one_creators_change_rereads_only_that_creator(
+    setup: Any, database: Path
+) -> None:
+    pub, clock, _tree, root = setup
+    with writing(database) as conn:
+        for c in CREATORS:
+            counters.increment_tally(conn, creator_id=c.id, tally_id="deaths", now=ms(clock.now))
+    clock.advance()
+    await pub.handle(Changed(topic="tallies", creators=frozenset(c.id for c in CREATORS)))
+    await pub.publish()  # the first since the full publish at start: every creator is read
+    assert pub.last_reads["tallies.json"].creators is None
+    assert pub.last_reads["tallies.json"].rows == 2 * len(CREATORS)
+    with writing(database) as conn:
+        counters.increment_tally(conn, creator_id="zed", tally_id="gg", now=ms(clock.now))
+    clock.advance()
+    await pub.handle(Changed(topic="tallies", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["tallies.json"]
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # zed's two tallies
+    assert set(pub.last_reads) == {"tallies.json"}
+    assert files(root) == full_build(pub)
+    # A Changed that does not say which creators: every creator's rows are read again.
+    with writing(database) as conn:
+        counters.increment_tally(conn, creator_id="mira", tally_id="gg", now=ms(clock.now))
+    clock.advance()
+    await pub.handle(Changed(topic="tallies"))
+    await pub.publish()
+    assert pub.last_reads["tallies.json"].creators is None
+    assert files(root) == full_build(pub)
+
+
+async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
+    setup: Any, database: Path
+) -> None:
+    from exports.canonical import CanonicalError
+    from state import loyalty
+
+    pub, clock, _tree, _root = setup
+    await pub.handle(Changed(topic="points"))
+    await pub.publish()  # the parts are built
+    with writing(database) as conn:
+        loyalty.add(conn, creator_id="mira", viewer=_viewer("ann"), amount=2**62, now=ms(clock.now))
+        loyalty.add(conn, creator_id="mira", viewer=_viewer("bob"), amount=2**62, now=ms(clock.now))
+    real = loyalty.top_rows_for_creators
+
+    def huge(conn: Any, creators: Any, limit: int) -> Any:
+        first, *rest = real(conn, creators, limit)
+        return [(*first[:5], 2**65, first[6]), *rest]  # a balance beyond 64 bits
+
+    loyalty.top_rows_for_creators = huge
+    try:
+        await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+        with pytest.raises(CanonicalError) as caught:
+            await pub.publish()
+    finally:
+        loyalty.top_rows_for_creators = real
+    assert caught.value.path.startswith("$.creators[0 of 'mira'].entries[0].balance")
+    assert "64 bits" in str(caught.value)
