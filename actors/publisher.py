@@ -449,22 +449,13 @@ def _read_tables(
 
 @attrs.frozen(kw_only=True)
 class PartedReader:
-    """How the rows of a database file made of parts are read: every creator's at once, or
-    some creators' (indexed queries per creator), and made into views."""
+    """How the rows of a database file made of parts are read: every creator's, or some
+    creators' (by the creator's index), and made into views."""
 
     every: Callable[[apsw.Connection], Iterable[Any]]
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
     creator: Callable[[Any], str]  # whose row it is
     view: Callable[[Any, Mapping[str, str]], Any]
-
-
-def _per_creator(
-    read: Callable[[apsw.Connection, str], Iterable[Any]],
-) -> Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]:
-    def some(conn: apsw.Connection, creators: Sequence[str]) -> list[Any]:
-        return [row for creator in creators for row in read(conn, creator)]
-
-    return some
 
 
 #: The readers of the database files made of per-creator parts.
@@ -477,31 +468,31 @@ PARTED_READERS: Mapping[str, PartedReader] = {
     ),
     "polls.json": PartedReader(
         every=polls.list_polls_with_results,
-        some=_per_creator(lambda conn, c: polls.list_polls_with_results(conn, creator_id=c)),
+        some=lambda conn, cs: polls.list_polls_with_results(conn, creators=cs),
         creator=lambda row: row.poll.creator_id,
         view=_poll_view,
     ),
     "tallies.json": PartedReader(
         every=counters.list_tallies,
-        some=_per_creator(lambda conn, c: counters.list_tallies(conn, creator_id=c)),
+        some=lambda conn, cs: counters.list_tallies(conn, creators=cs),
         creator=operator.attrgetter("creator_id"),
         view=_tally_view,
     ),
     "scoreboards.json": PartedReader(
         every=counters.list_scoreboards_ranked,
-        some=_per_creator(lambda conn, c: counters.list_scoreboards_ranked(conn, creator_id=c)),
+        some=lambda conn, cs: counters.list_scoreboards_ranked(conn, creators=cs),
         creator=lambda row: row.scoreboard.creator_id,
         view=_scoreboard_view,
     ),
     "quotes.json": PartedReader(
         every=quotes.list_quotes,
-        some=_per_creator(quotes.list_quotes),
+        some=lambda conn, cs: quotes.list_quotes(conn, creators=cs),
         creator=operator.attrgetter("creator_id"),
         view=_quote_view,
     ),
     "giveaways.json": PartedReader(
         every=giveaways.summaries,
-        some=_per_creator(lambda conn, c: giveaways.summaries(conn, creator_id=c)),
+        some=lambda conn, cs: giveaways.summaries(conn, creators=cs),
         creator=lambda row: row.giveaway.creator_id,
         view=_giveaway_view,
     ),

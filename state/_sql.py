@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import apsw
 
 from .errors import InvalidArgument, StoreError
+
+#: ``column IN`` these values, given as one parameter made by :func:`json_list`: the statement
+#: text is the same for any number of values (prepared once), and SQLite looks each value up in
+#: the column's index.
+IN_JSON_LIST = "IN (SELECT value FROM json_each(?))"
+
+
+def json_list(values: Iterable[str]) -> str:
+    """The parameter of :data:`IN_JSON_LIST` for ``values``."""
+    return json.dumps(list(values))
 
 
 def require_transaction(conn: apsw.Connection) -> None:

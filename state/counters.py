@@ -7,10 +7,12 @@ tally is created on first use, and so is a scoreboard and its entries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import apsw
 import attrs
 
-from ._sql import one_row, require_int, require_text, require_transaction
+from ._sql import IN_JSON_LIST, json_list, one_row, require_int, require_text, require_transaction
 from .errors import RecordNotFound
 from .timeutil import now_ms
 
@@ -200,9 +202,20 @@ def reset_tally(
     return set_tally(conn, creator_id=creator_id, tally_id=tally_id, value=0, now=now)
 
 
-def list_tallies(conn: apsw.Connection, *, creator_id: str | None = None) -> list[Tally]:
-    """Tallies ordered by ``(creator_id, tally_id)``."""
-    if creator_id is None:
+def list_tallies(
+    conn: apsw.Connection,
+    *,
+    creator_id: str | None = None,
+    creators: Sequence[str] | None = None,
+) -> list[Tally]:
+    """Tallies ordered by ``(creator_id, tally_id)`` (of `creator_id`, or of `creators`)."""
+    if creators is not None:
+        rows = conn.execute(
+            f"SELECT {_TALLY_COLUMNS} FROM tallies WHERE creator_id {IN_JSON_LIST} "
+            "ORDER BY creator_id, tally_id",
+            (json_list(creators),),
+        )
+    elif creator_id is None:
         rows = conn.execute(f"SELECT {_TALLY_COLUMNS} FROM tallies ORDER BY creator_id, tally_id")
     else:
         rows = conn.execute(
@@ -412,18 +425,26 @@ def list_scoreboards(
 
 
 def list_scoreboards_ranked(
-    conn: apsw.Connection, *, creator_id: str | None = None
+    conn: apsw.Connection,
+    *,
+    creator_id: str | None = None,
+    creators: Sequence[str] | None = None,
 ) -> list[ScoreboardView]:
     """Exactly what :func:`list_scoreboards` returns, in two queries instead of one per board.
 
     Ranks use the same rule as :func:`ranked_entries` (``rank()`` over score, descending),
-    computed per scoreboard with a window partition.
+    computed per scoreboard with a window partition. With `creators`, theirs only.
     """
     sql = "SELECT creator_id, scoreboard_id, title, updated_at FROM scoreboards"
     params: tuple = ()
-    if creator_id is not None:
-        sql += " WHERE creator_id = ?"
+    where = ""
+    if creators is not None:
+        where = f" WHERE creator_id {IN_JSON_LIST}"
+        params = (json_list(creators),)
+    elif creator_id is not None:
+        where = " WHERE creator_id = ?"
         params = (creator_id,)
+    sql += where
     boards = [_scoreboard(r) for r in conn.execute(sql + " ORDER BY 1, 2", params).fetchall()]
     if not boards:
         return []
@@ -435,7 +456,7 @@ def list_scoreboards_ranked(
         "  rank() OVER (PARTITION BY creator_id, scoreboard_id ORDER BY score DESC), "
         "  label, score, updated_at "
         "FROM scoreboard_entries"
-        + (" WHERE creator_id = ?" if creator_id is not None else "")
+        + where
         + " ORDER BY creator_id, scoreboard_id, score DESC, label",
         params,
     )

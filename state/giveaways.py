@@ -8,12 +8,12 @@ caller's `pick(total)`, which returns an integer in `[0, total)` (`secrets.randb
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import apsw
 import attrs
 
-from ._sql import require_text, require_transaction
+from ._sql import IN_JSON_LIST, json_list, require_text, require_transaction
 from .errors import Refused
 
 __all__ = [
@@ -238,11 +238,19 @@ def close_giveaway(conn: apsw.Connection, *, creator_id: str, now: int) -> Givea
     return attrs.evolve(giveaway, state="closed", closed_at=now, updated_at=now)
 
 
-def list_giveaways(conn: apsw.Connection, creator_id: str | None = None) -> list[Giveaway]:
-    """Every giveaway, by creator and opening time."""
+def list_giveaways(
+    conn: apsw.Connection,
+    creator_id: str | None = None,
+    *,
+    creators: Sequence[str] | None = None,
+) -> list[Giveaway]:
+    """Every giveaway (of `creator_id`, or of `creators`), by creator and opening time."""
     sql = f"SELECT {_GIVEAWAY} FROM giveaways"
     params: tuple = ()
-    if creator_id is not None:
+    if creators is not None:
+        sql += f" WHERE creator_id {IN_JSON_LIST}"
+        params = (json_list(creators),)
+    elif creator_id is not None:
         sql += " WHERE creator_id = ?"
         params = (creator_id,)
     rows = conn.execute(sql + " ORDER BY creator_id, opened_at, giveaway_id", params)
@@ -259,15 +267,18 @@ class Summary:
     winners: tuple[Entry, ...]
 
 
-def summaries(conn: apsw.Connection, creator_id: str | None = None) -> list[Summary]:
-    """Every giveaway (of `creator_id` only, when given) with its counts and winners (for the
+def summaries(conn: apsw.Connection, creators: Sequence[str] | None = None) -> list[Summary]:
+    """Every giveaway (of `creators` only, when given) with its counts and winners (for the
     export)."""
     where = ""
     params: tuple[str, ...] = ()
-    if creator_id is not None:
-        # Entries carry no creator: only this creator's giveaways (by the creator index).
-        where = " WHERE giveaway_id IN (SELECT giveaway_id FROM giveaways WHERE creator_id = ?)"
-        params = (creator_id,)
+    if creators is not None:
+        # Entries carry no creator: only these creators' giveaways (by the creator index).
+        where = (
+            " WHERE giveaway_id IN "
+            f"(SELECT giveaway_id FROM giveaways WHERE creator_id {IN_JSON_LIST})"
+        )
+        params = (json_list(creators),)
     counts = {
         r[0]: (r[1], r[2])
         for r in conn.execute(
@@ -285,7 +296,7 @@ def summaries(conn: apsw.Connection, creator_id: str | None = None) -> list[Summ
     ):
         drawn.setdefault(row[0], []).append(_entry(row[1:]))
     out = []
-    for giveaway in list_giveaways(conn, creator_id):
+    for giveaway in list_giveaways(conn, creators=creators):
         entrants, tickets = counts.get(giveaway.giveaway_id, (0, 0))
         out.append(
             Summary(

@@ -193,10 +193,12 @@ def top_rows_for_creators(
 ) -> list[tuple[Any, ...]]:
     """`top_for_creators` as the database's rows, `(creator_id, platform, viewer_key, login,
     display_name, balance, updated_at)` (:func:`balance_from_row` makes the rest a `Balance`):
-    for readers that keep what they made of the rows they saw before. One query per creator,
-    a range of the `points_ranked` index that stops after `limit` rows."""
+    for readers that keep what they made of the rows they saw before.
+
+    One query per creator: a range of the `points_ranked` index that stops after `limit`
+    rows, whatever the number of viewers."""
     out: list[tuple[Any, ...]] = []
-    for creator_id in creators:
+    for creator_id in creators:  # faster than one statement joining a correlated LIMIT
         out.extend(
             conn.execute(
                 f"SELECT creator_id, {_COLUMNS} FROM points_balances "

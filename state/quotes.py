@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import apsw
 import attrs
 
-from ._sql import one_row, require_text, require_transaction
+from ._sql import IN_JSON_LIST, json_list, one_row, require_text, require_transaction
 from .errors import Refused
 
 __all__ = ["Quote", "add_quote", "delete_quote", "find_quote", "get_quote", "list_quotes"]
@@ -92,11 +94,19 @@ def delete_quote(conn: apsw.Connection, *, creator_id: str, number: int, now: in
     return quote
 
 
-def list_quotes(conn: apsw.Connection, creator_id: str | None = None) -> list[Quote]:
-    """Every quote not deleted, by creator and number."""
+def list_quotes(
+    conn: apsw.Connection,
+    creator_id: str | None = None,
+    *,
+    creators: Sequence[str] | None = None,
+) -> list[Quote]:
+    """Every quote not deleted (of `creator_id`, or of `creators`), by creator and number."""
     sql = f"SELECT {_COLUMNS} FROM quotes WHERE deleted_at IS NULL"
     params: tuple = ()
-    if creator_id is not None:
+    if creators is not None:
+        sql += f" AND creator_id {IN_JSON_LIST}"
+        params = (json_list(creators),)
+    elif creator_id is not None:
         sql += " AND creator_id = ?"
         params = (creator_id,)
     return [_quote(r) for r in conn.execute(sql + " ORDER BY creator_id, number", params)]

@@ -1,0 +1,118 @@
+"""Reads for some creators (what the publisher rereads) equal the full reads filtered."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from state import counters, giveaways, loyalty, open_database, polls, quotes
+from state.errors import Refused
+
+CREATORS = [f"c{n}" for n in range(6)]
+
+
+def _populate(path: Path) -> None:
+    rng = random.Random(13)
+    db = open_database(str(path))
+    try:
+        with db.transaction() as conn:
+            for n, c in enumerate(CREATORS[:-1]):  # the last one has no rows
+                for v in range(rng.randrange(0, 30)):
+                    viewer = loyalty.Viewer(
+                        platform=rng.choice(("twitch", "kick")),
+                        viewer_key=f"k{v}",
+                        login=f"l{v}",
+                        display_name=f"N{v % 4}",  # ties on name: the key breaks them
+                    )
+                    loyalty.add(conn, creator_id=c, viewer=viewer, amount=rng.randrange(3), now=v)
+                counters.set_tally(conn, creator_id=c, tally_id="t", value=n, now=n)
+                counters.add_points(
+                    conn, creator_id=c, scoreboard_id="s", label="a", points=n, now=n
+                )
+                polls.open_poll(
+                    conn, poll_id=f"{c}-1", creator_id=c, question="?", options=("a", "b"), now=n
+                )
+                polls.vote(conn, poll_id=f"{c}-1", voter_key="v", option_id="1", now=n)
+                quotes.add_quote(
+                    conn, creator_id=c, text="q", added_by="m", platform="twitch", now=n
+                )
+                giveaways.open_giveaway(
+                    conn,
+                    giveaway_id=f"{c}-g",
+                    creator_id=c,
+                    prize="p",
+                    entry_cost=0,
+                    subscribers_only=False,
+                    subscriber_tickets=1,
+                    now=n,
+                )
+                for e in range(n):
+                    try:
+                        giveaways.join(
+                            conn,
+                            creator_id=c,
+                            platform="twitch",
+                            viewer_key=f"e{e}",
+                            display_name=f"E{e}",
+                            subscriber=False,
+                            now=n,
+                        )
+                    except Refused:
+                        pass
+                if n % 2:
+                    giveaways.draw(conn, creator_id=c, pick=lambda k: 0, now=n + 1)
+    finally:
+        db.close()
+
+
+def test_reads_for_some_creators_equal_the_full_reads_of_those_creators(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    _populate(path)
+    db = open_database(str(path))
+    try:
+        conn = db.connection
+        some = ["c1", "c3", "c5"]  # c5 has no rows
+        assert loyalty.top_rows_for_creators(conn, some, 7) == [
+            r for r in loyalty.top_rows_per_creator(conn, 7) if r[0] in some
+        ]
+        assert loyalty.top_for_creators(conn, some, 7) == [
+            r for r in loyalty.top_per_creator(conn, 7) if r[0] in some
+        ]
+        assert counters.list_tallies(conn, creators=some) == [
+            t for t in counters.list_tallies(conn) if t.creator_id in some
+        ]
+        assert counters.list_scoreboards_ranked(conn, creators=some) == [
+            b for b in counters.list_scoreboards_ranked(conn) if b.scoreboard.creator_id in some
+        ]
+        assert polls.list_polls_with_results(conn, creators=some) == [
+            p for p in polls.list_polls_with_results(conn) if p.poll.creator_id in some
+        ]
+        assert quotes.list_quotes(conn, creators=some) == [
+            q for q in quotes.list_quotes(conn) if q.creator_id in some
+        ]
+        every = giveaways.summaries(conn)
+        assert any(s.winners for s in every) and any(s.entrants for s in every)
+        assert giveaways.summaries(conn, some) == [
+            s for s in every if s.giveaway.creator_id in some
+        ]
+        assert counters.list_tallies(conn, creators=[]) == []
+    finally:
+        db.close()
+
+
+def test_a_creators_top_balances_are_read_by_the_ranked_index(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    _populate(path)
+    db = open_database(str(path))
+    try:
+        plan = db.connection.execute(
+            "EXPLAIN QUERY PLAN SELECT platform FROM points_balances "
+            "WHERE creator_id = ? AND balance > 0 "
+            "ORDER BY balance DESC, display_name, platform, viewer_key LIMIT ?",
+            ("c1", 5),
+        ).fetchall()
+        details = " ".join(row[-1] for row in plan)
+        assert "points_ranked" in details
+        assert "TEMP B-TREE" not in details  # no sort: the read stops after LIMIT rows
+    finally:
+        db.close()
