@@ -56,6 +56,7 @@ from exports.builders import (
     PARTED_FILES,
     POINTS_TOP,
     ExportInputs,
+    Part,
     build_all,
     build_chat_events,
     build_chat_triggers,
@@ -82,7 +83,7 @@ from exports.builders import (
 )
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, clamp_to_now
-from exports.fragments import EncodedPart, assemble, encode_part
+from exports.fragments import EncodedPart, assemble, encode_parts
 from exports.health import RateWindow, platform_rows, telemetry_errors, telemetry_events
 from exports.publish import ExportWriter, Mirror, PublishResult
 from exports.views import (
@@ -1229,7 +1230,7 @@ class SnapshotPublisher(Actor):
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        encoded = 0
+        todo: list[tuple[str, tuple[Any, ...], dict[Any, Any], list[Part]]] = []
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
             if creator in fresh:
@@ -1242,19 +1243,21 @@ class SnapshotPublisher(Actor):
             else:
                 assert last is not None
                 by_row, views = dict(last.by_row), last.views
-            parts = tuple(encode_part(file, ctx, p) for p in file.parts(ctx, views))
+            todo.append((creator, views, by_row, file.parts(ctx, views)))
+        encoded = iter(encode_parts(file, ctx, [p for *_, parts in todo for p in parts]))
+        for creator, views, by_row, parts in todo:
+            mine = tuple(next(encoded) for _ in parts)
             shares[creator] = _CreatorParts(
                 views=views,
                 by_row=by_row,
-                parts=parts,
-                clock_free=all(p.latest <= ctx.now for p in parts),
+                parts=mine,
+                clock_free=all(p.latest <= ctx.now for p in mine),
             )
-            encoded += 1
         self._parts[path] = shares
         return FileReads(
             creators=None if scope is None else len(scope),
             rows=sum(len(views) for views in fresh.values()),
-            parts_encoded=encoded,
+            parts_encoded=len(todo),
         )
 
     def _context(self, now: datetime) -> ExportContext:
