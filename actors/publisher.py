@@ -274,14 +274,16 @@ def _tally_view(t: counters.Tally, names: Mapping[str, str]) -> TallyView:
     )
 
 
-def _points_view(row: tuple[str, loyalty.Balance], names: Mapping[str, str]) -> PointsView:
-    creator_id, b = row
+def _points_view(row: tuple[Any, ...], names: Mapping[str, str]) -> PointsView:
+    """A row of `loyalty.top_rows_for_creators` (no `Balance` in between: the publisher reads
+    every changed creator's top balances on every publish)."""
+    creator_id, platform, _key, _login, display_name, balance, updated_at = row
     return PointsView(
         creator_id=creator_id,
-        platform=b.platform,
-        display_name=b.display_name,
-        balance=b.balance,
-        updated_at=to_datetime(b.updated_at),
+        platform=platform,
+        display_name=display_name,
+        balance=balance,
+        updated_at=to_datetime(updated_at),
         creator_name=names.get(creator_id),
     )
 
@@ -416,7 +418,7 @@ def _read_tables(
         else None
     )
     deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
-    balance_rows = loyalty.top_per_creator(conn, POINTS_TOP) if "points.json" in want else None
+    balance_rows = loyalty.top_rows_per_creator(conn, POINTS_TOP) if "points.json" in want else None
     quote_rows = quotes.list_quotes(conn) if "quotes.json" in want else None
     giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
 
@@ -465,7 +467,7 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         every=lambda conn: loyalty.top_rows_per_creator(conn, POINTS_TOP),
         some=lambda conn, creators: loyalty.top_rows_for_creators(conn, creators, POINTS_TOP),
         creator=operator.itemgetter(0),
-        view=lambda row, names: _points_view((row[0], loyalty.balance_from_row(row[1:])), names),
+        view=_points_view,
     ),
     "polls.json": PartedReader(
         every=polls.list_polls_with_results,
@@ -1029,11 +1031,14 @@ class SnapshotPublisher(Actor):
             self._pending |= files
             for path in files & PARTED_FILES.keys():
                 # Per creator: the next publish rereads only these creators' rows.
-                known = self._scopes.get(path, set())
                 if message.creators is None:
                     self._scopes[path] = None
-                elif known is not None:
-                    self._scopes[path] = known | message.creators
+                elif path not in self._scopes:
+                    self._scopes[path] = set(message.creators)
+                else:
+                    known = self._scopes[path]
+                    if known is not None:
+                        known |= message.creators
             self._dirty.set()  # even with no database file: tree files may show the change
             return None
         if isinstance(message, PublishNow):

@@ -959,13 +959,14 @@ def _points_parts(ctx: ExportContext, balances: Sequence[PointsView]) -> list[Pa
                 for position, b in enumerate(ranked, 1)
             ],
         }
+        newest = max(b.updated_at for b in ranked)
         parts.append(
             Part(
                 label=creator_id,
                 order=(creator_id,),
                 items={"creators": (entry,)},
-                newest=max(b.updated_at for b in ranked),
-                latest=max(b.updated_at for b in ranked),
+                newest=newest,
+                latest=newest,
             )
         )
     return parts

@@ -21,7 +21,6 @@ __all__ = [
     "Balance",
     "Viewer",
     "add",
-    "balance_from_row",
     "balance_of",
     "find_by_login",
     "spend",
@@ -192,8 +191,8 @@ def top_rows_for_creators(
     conn: apsw.Connection, creators: Sequence[str], limit: int
 ) -> list[tuple[Any, ...]]:
     """`top_for_creators` as the database's rows, `(creator_id, platform, viewer_key, login,
-    display_name, balance, updated_at)` (:func:`balance_from_row` makes the rest a `Balance`):
-    for readers that keep what they made of the rows they saw before.
+    display_name, balance, updated_at)`: for readers that keep what they made of the rows they
+    saw before (no `Balance` made for a row seen already).
 
     One query per creator: a range of the `points_ranked` index that stops after `limit`
     rows, whatever the number of viewers."""
@@ -233,8 +232,3 @@ def top_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[str, Balanc
     """`(creator_id, balance)` of the `limit` highest positive balances of every creator, in
     `top`'s order (one query for all creators)."""
     return [(r[0], _balance(r[1:])) for r in top_rows_per_creator(conn, limit)]
-
-
-def balance_from_row(row: Sequence[Any]) -> Balance:
-    """The `Balance` of a row of :func:`top_rows_for_creators` without its creator."""
-    return _balance(row)
