@@ -11,7 +11,13 @@ Publishing is incremental. Files fall in three groups:
 
 - database files (`DB_FILES`): rebuilt only when dirty. The store's `Changed(topic)` marks the
   files of that topic (`TOPIC_FILES`; an unknown topic marks them all), and only the tables
-  those files need are read;
+  those files need are read. The files made of per-creator parts (`PARTED_FILES`: points,
+  polls, tallies, scoreboards, quotes, giveaways) keep each creator's part, encoded
+  (`exports.fragments`): a publish rereads only the creators its `Changed.creators` named
+  (all of them when a `Changed` did not say, after a full publish, and when the data version
+  shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
+  from the last read, and splices every part's bytes into the document. `last_reads` says
+  how many creators and rows each such file read;
 - tree files (`TREE_FILES`): made from the actors' snapshots, whose counters move with every
   message; rebuilt at the heartbeat, and between heartbeats only when a topic marks one of
   them (`quotas`; `tree` when an actor or a connection changed state). Walking the tree costs
@@ -63,19 +69,13 @@ from exports.builders import (
     build_clips,
     build_creators,
     build_discord_runtime,
-    build_giveaways,
     build_integrations,
     build_jobs,
-    build_points,
     build_poll_votes,
-    build_polls,
     build_quotas,
-    build_quotes,
     build_rate_limits,
     build_runtime_snapshot,
     build_score_events,
-    build_scoreboards,
-    build_tallies,
     build_tally_events,
     build_telemetry_errors,
     build_telemetry_events,
@@ -396,6 +396,9 @@ def read_store(
         conn.execute("COMMIT")
 
 
+_PARTED_TABLES = frozenset({"polls", "tallies", "points", "quotes", "giveaways", "scoreboards"})
+
+
 def _read_tables(
     conn: apsw.Connection,
     names: Mapping[str, str],
@@ -423,7 +426,9 @@ def _read_tables(
     giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
 
     def views(table: str, rows: Iterable[Any] | None, make: Any) -> tuple[Any, ...]:
-        return () if rows is None else _views(table, rows, make, names, cache)
+        # The parts keep the views of the files made of parts: not kept twice.
+        kept = cache if table not in _PARTED_TABLES else None
+        return () if rows is None else _views(table, rows, make, names, kept)
 
     return StoreData(
         clips=tuple(clip_views(clip_rows)) if clip_rows is not None else (),
@@ -1240,8 +1245,9 @@ class SnapshotPublisher(Actor):
             last = last_shares.get(creator)
             if creator in fresh:
                 known = last.by_row if last is not None else {}
-                by_row = {row: known.get(row) or make(row, self._names) for row in fresh[creator]}
-                views = tuple(by_row.values())
+                rows = fresh[creator]
+                views = tuple(known.get(row) or make(row, self._names) for row in rows)
+                by_row = dict(zip(rows, views, strict=True))
                 if last is not None and last.clock_free and last.views == views:
                     shares[creator] = last  # read again, unchanged: the same view objects
                     continue
@@ -1339,23 +1345,12 @@ class SnapshotPublisher(Actor):
         raise KeyError(path)
 
     def _db_file(self, path: str, ctx: ExportContext, data: StoreData) -> dict[str, Any]:
-        # The same calls (and defaults) as build_all makes for these files.
-        if path == "polls.json":
-            return build_polls(ctx, data.polls)
-        if path == "tallies.json":
-            return build_tallies(ctx, data.tallies)
-        if path == "scoreboards.json":
-            return build_scoreboards(ctx, data.scoreboards)
+        # The same calls (and defaults) as build_all makes for these files; the files made of
+        # parts are assembled from them instead (`_rebuild_parts`, `assemble`).
         if path == "clips.json":
             return build_clips(ctx, data.clips)
         if path == "jobs.json":
             return build_jobs(ctx, data.jobs)
-        if path == "points.json":
-            return build_points(ctx, data.points)
-        if path == "quotes.json":
-            return build_quotes(ctx, data.quotes)
-        if path == "giveaways.json":
-            return build_giveaways(ctx, data.giveaways)
         builder = {
             "chat_events.json": build_chat_events,
             "poll_votes.json": build_poll_votes,
