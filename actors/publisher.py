@@ -513,7 +513,17 @@ class FileReads:
 
     creators: int | None  # creators whose rows were read again (None: every creator's)
     rows: int  # rows read
-    parts_encoded: int  # parts built and encoded (read again, or holding a future time)
+    parts_encoded: int  # parts built and encoded (changed, or holding a future time)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _Unit:
+    """The encoded parts made of some of a creator's views (see `_rebuild_parts`)."""
+
+    key: tuple[int, ...]  # the identities of those views
+    parts: tuple[EncodedPart, ...]
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+    todo: int = 0  # parts still to encode (while being rebuilt)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -522,6 +532,7 @@ class _CreatorParts:
 
     views: tuple[Any, ...]
     by_row: Mapping[Any, Any]  # the view made of each row (state rows are frozen values)
+    units: Mapping[tuple[int, ...], _Unit]
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -1240,7 +1251,12 @@ class SnapshotPublisher(Actor):
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, tuple[Any, ...], dict[Any, Any], list[Part]]] = []
+        # A unit is what one call of `file.parts` is made from: a creator's views, or one view
+        # when each view makes its own part (polls: a vote rebuilds one poll, not them all).
+        # Units are keyed by the identity of their views: an unchanged row keeps its view
+        # object (`by_row`), and the share holding the key keeps its views alive.
+        todo: list[tuple[str, tuple[Any, ...], dict[Any, Any], list[_Unit]]] = []
+        build: list[Part] = []
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
             if creator in fresh:
@@ -1254,21 +1270,42 @@ class SnapshotPublisher(Actor):
             else:
                 assert last is not None
                 by_row, views = dict(last.by_row), last.views
-            todo.append((creator, views, by_row, file.parts(ctx, views)))
-        encoded = iter(encode_parts(file, ctx, [p for *_, parts in todo for p in parts]))
-        for creator, views, by_row, parts in todo:
-            mine = tuple(next(encoded) for _ in parts)
+            groups = [(v,) for v in views] if file.part_per_view else [views]
+            units = []
+            for group in groups:
+                key = tuple(map(id, group))
+                kept = last.units.get(key) if last is not None else None
+                if kept is not None and kept.clock_free:
+                    units.append(kept)
+                    continue
+                parts = file.parts(ctx, group)
+                units.append(_Unit(key=key, parts=(), clock_free=False, todo=len(parts)))
+                build.extend(parts)
+            todo.append((creator, views, by_row, units))
+        encoded = iter(encode_parts(file, ctx, build))
+        for creator, views, by_row, units in todo:
+            done = []
+            for unit in units:
+                if unit.todo:
+                    mine = tuple(next(encoded) for _ in range(unit.todo))
+                    unit = _Unit(
+                        key=unit.key,
+                        parts=mine,
+                        clock_free=all(p.latest <= ctx.now for p in mine),
+                    )
+                done.append(unit)
             shares[creator] = _CreatorParts(
                 views=views,
                 by_row=by_row,
-                parts=mine,
-                clock_free=all(p.latest <= ctx.now for p in mine),
+                units={u.key: u for u in done},
+                parts=tuple(p for u in done for p in u.parts),
+                clock_free=all(u.clock_free for u in done),
             )
         self._parts[path] = shares
         return FileReads(
             creators=None if scope is None else len(scope),
             rows=sum(len(views) for views in fresh.values()),
-            parts_encoded=len(todo),
+            parts_encoded=len(build),
         )
 
     def _context(self, now: datetime) -> ExportContext:

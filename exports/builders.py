@@ -1090,10 +1090,15 @@ class PartedFile:
     arrays: tuple[str, ...]
     newest_first: bool
     parts: Callable[[ExportContext, Sequence[Any]], list[Part]]
+    part_per_view: bool = False  # each view makes one part of its own (it can be rebuilt alone)
 
 
 POLLS = PartedFile(
-    path="polls.json", arrays=("polls", "items"), newest_first=True, parts=_poll_parts
+    path="polls.json",
+    arrays=("polls", "items"),
+    newest_first=True,
+    parts=_poll_parts,
+    part_per_view=True,
 )
 TALLIES = PartedFile(
     path="tallies.json", arrays=("tallies", "items"), newest_first=False, parts=_tally_parts

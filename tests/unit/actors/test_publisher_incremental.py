@@ -778,6 +778,28 @@ async def test_a_publish_after_one_creators_change_rereads_only_that_creator(
     assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # zed's two tallies
     assert set(pub.last_reads) == {"tallies.json"}
     assert files(root) == full_build(pub)
+    # Polls: each is a part of its own, so a vote re-encodes that poll alone.
+    with writing(database) as conn:
+        polls.open_poll(
+            conn,
+            poll_id="zed-2",
+            creator_id="zed",
+            question="Again?",
+            options=("a", "b"),
+            now=ms(clock.now),
+        )
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    assert pub.last_reads["polls.json"].parts_encoded == 4  # the first since start: all polls
+    with writing(database) as conn:
+        polls.vote(conn, poll_id="zed-2", voter_key="v9", option_id="1", now=ms(clock.now))
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["polls.json"]
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # zed-1 kept as it was
+    assert files(root) == full_build(pub)
     # A Changed that does not say which creators: every creator's rows are read again.
     with writing(database) as conn:
         counters.increment_tally(conn, creator_id="mira", tally_id="gg", now=ms(clock.now))
