@@ -16,6 +16,10 @@ Inputs are checked: every file decodes back to exactly the value given, or is re
 and infinities as ``null``, and enums or UUIDs in its own way; datetimes must be formatted
 with :func:`format_timestamp` first; integers must fit in 64 bits (signed, or unsigned when
 positive), which is what orjson writes.
+
+:func:`canonical_item_bytes` writes one item of an array the same way, for documents assembled
+from kept parts (:mod:`exports.fragments`): each part is checked when it is encoded, so a file
+put together from parts was checked as a whole file is, without decoding it all again.
 """
 
 from __future__ import annotations

@@ -342,3 +342,18 @@ def test_format_round_trips_within_a_millisecond(dt: datetime) -> None:
     assert back <= dt
     assert dt - back < timedelta(milliseconds=1)
     assert format_timestamp(back) == text
+
+
+def test_an_item_is_written_as_in_its_document_and_checked_with_its_path() -> None:
+    from exports.canonical import CanonicalError, canonical_item_bytes
+
+    item = {"b": [1, {"c": "x\ny"}], "a": None, "é": 1.5e-05}
+    whole = canonical_bytes({"items": [item, item]})
+    one = canonical_item_bytes(item, indent=4, path="$.items[0]")
+    assert whole == b'{\n  "items": [\n    ' + one + b",\n    " + one + b"\n  ]\n}\n"
+    with pytest.raises(CanonicalError) as caught:
+        canonical_item_bytes({"n": [float("nan")]}, indent=4, path="$.items[3]")
+    assert caught.value.path == "$.items[3].n[0]"
+    with pytest.raises(CanonicalError) as caught:
+        canonical_item_bytes({"n": 2**64}, indent=4, path="$.x[1]")
+    assert caught.value.path == "$.x[1].n"

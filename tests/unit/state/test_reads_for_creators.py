@@ -111,7 +111,7 @@ def test_a_creators_top_balances_are_read_by_the_ranked_index(tmp_path: Path) ->
             "ORDER BY balance DESC, display_name, platform, viewer_key LIMIT ?",
             ("c1", 5),
         ).fetchall()
-        details = " ".join(row[-1] for row in plan)
+        details = " ".join(str(row[-1]) for row in plan)
         assert "points_ranked" in details
         assert "TEMP B-TREE" not in details  # no sort: the read stops after LIMIT rows
     finally:

@@ -1,0 +1,74 @@
+"""Files assembled from encoded parts are byte for byte the files built whole."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import attrs
+import pytest
+
+from exports.builders import PARTED_FILES, ExportInputs, document_from_parts
+from exports.canonical import CanonicalError, canonical_bytes
+from exports.files import ExportContext
+from exports.fragments import assemble, encode_parts
+from exports.publish import ExportWriter
+
+SECRET = "sk_live_supersecretvalue"
+
+_INPUTS = {
+    "points.json": "points",
+    "polls.json": "polls",
+    "tallies.json": "tallies",
+    "scoreboards.json": "scoreboards",
+    "quotes.json": "quotes",
+    "giveaways.json": "giveaways",
+}
+
+
+def _by_creator(views: tuple[object, ...]) -> dict[str, list[object]]:
+    groups: dict[str, list[object]] = defaultdict(list)
+    for view in views:
+        groups[view.creator_id].append(view)  # type: ignore[attr-defined]
+    return groups
+
+
+@pytest.mark.parametrize("path", sorted(PARTED_FILES))
+def test_parts_encoded_per_creator_assemble_to_the_whole_document(
+    path: str, ctx: ExportContext, inputs: ExportInputs
+) -> None:
+    file = PARTED_FILES[path]
+    views = getattr(inputs, _INPUTS[path])
+    assert views, "the realistic inputs have rows for every file"
+    ctx = attrs.evolve(ctx, secrets=frozenset({SECRET}))
+    whole = canonical_bytes(document_from_parts(file, ctx, file.parts(ctx, views)))
+    groups = list(_by_creator(views).values())
+    random.Random(path).shuffle(groups)  # parts come in any order
+    parts = [p for group in groups for p in encode_parts(file, ctx, file.parts(ctx, group))]
+    assert assemble(file, ctx, parts, ExportWriter.prepare) == whole
+    empty = canonical_bytes(document_from_parts(file, ctx, []))
+    assert assemble(file, ctx, [], ExportWriter.prepare) == empty
+
+
+def test_a_secret_in_a_part_is_masked_as_in_the_whole_document(
+    ctx: ExportContext, inputs: ExportInputs
+) -> None:
+    file = PARTED_FILES["quotes.json"]
+    ctx = attrs.evolve(ctx, secrets=frozenset({SECRET}))
+    quote = attrs.evolve(inputs.quotes[0], text=f"the key is {SECRET}")
+    (part,) = encode_parts(file, ctx, file.parts(ctx, [quote]))
+    assert SECRET.encode() not in part.items["quotes"][0]
+    assert assemble(file, ctx, [part], ExportWriter.prepare) == canonical_bytes(
+        document_from_parts(file, ctx, file.parts(ctx, [quote]))
+    )
+
+
+def test_a_bad_value_in_a_part_is_refused_where_it_sits(
+    ctx: ExportContext, inputs: ExportInputs
+) -> None:
+    file = PARTED_FILES["tallies.json"]
+    (part,) = file.parts(ctx, [inputs.tallies[0]])
+    bad = attrs.evolve(part, items={**part.items, "tallies": [{"count": float("inf")}]})
+    with pytest.raises(CanonicalError) as caught:
+        encode_parts(file, ctx, [bad])
+    assert caught.value.path == f"$.tallies[0 of {part.label!r}].count"
