@@ -162,6 +162,8 @@ def format_timestamp(dt: datetime) -> str:
     Sub-millisecond digits are truncated, never rounded up, so a formatted "now" is never in
     the future. Naive datetimes are rejected: their zone is a guess.
     """
+    if dt.__class__ is datetime and dt.tzinfo is UTC:  # most of them: no conversion to make
+        return _format_utc(dt)
     if not isinstance(dt, datetime):
         raise TypeError(f"expected a datetime, got {type(dt).__name__}")
     if dt.tzinfo is None or dt.utcoffset() is None:
