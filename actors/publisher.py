@@ -85,6 +85,7 @@ from exports.health import (
     RateWindow,
     components,
     platform_rows,
+    reporting_rows,
     telemetry_errors,
     telemetry_events,
 )
@@ -733,6 +734,44 @@ _Activity = tuple[
 
 
 _NO_ACTIVITY: _Activity = ({}, {}, {})
+_ACTIVITY_FIELDS = ("fired_at", "timers", "filters")
+
+
+def _activity_by_creator(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activity]:
+    """What the actors report for chat_triggers.json, per creator (the first part of each
+    key). Each trigger engine reports its own creator's: its maps are taken as they are (no
+    copy, no new object per key: this runs for every creator at every heartbeat); details
+    that mix creators, or a creator reported twice, are merged (later keys win)."""
+    out: dict[str, _Activity] = {}
+    for detail in details:
+        maps = (
+            detail.get("fired_at") or _NO_ACTIVITY[0],
+            detail.get("timers") or _NO_ACTIVITY[1],
+            detail.get("filters") or _NO_ACTIVITY[2],
+        )
+        owner = None
+        for found in maps:
+            for key in found:
+                if owner is None:
+                    owner = key[0]
+                elif key[0] != owner:
+                    return _merged_activity(details)
+        if owner is not None:
+            if owner in out:
+                return _merged_activity(details)
+            out[owner] = maps
+    return out
+
+
+def _merged_activity(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activity]:
+    out: dict[str, _Activity] = {}
+    for detail in details:
+        for index, field in enumerate(_ACTIVITY_FIELDS):
+            for key, value in (detail.get(field) or {}).items():
+                if key[0] not in out:
+                    out[key[0]] = ({}, {}, {})
+                out[key[0]][index][key] = value
+    return out
 
 
 @attrs.frozen(kw_only=True)
@@ -1224,30 +1263,28 @@ class SnapshotPublisher(Actor):
         `RowCache` finds their bytes by identity): a creator whose triggers, timers and
         filters show the same activity costs a comparison."""
         details = [row.get("detail") or {} for row in tree]
-        activity: dict[str, _Activity] = {}
-        replay = ReplayView()
+        activity = _activity_by_creator(details)
+        replays, events, active, last_event = 0, 0, False, None
         replay_rows: list[PlatformStatus] = []
         triggers = _triggers_fired(tree)
         for detail in details:
-            for index, field in enumerate(("fired_at", "timers", "filters")):
-                for key, value in (detail.get(field) or {}).items():
-                    if key[0] not in activity:
-                        activity[key[0]] = ({}, {}, {})
-                    activity[key[0]][index][key] = value
             if detail.get("platform") == "replay":
-                replay = ReplayView(
-                    available=True,
-                    active=detail.get("status") == "running",
-                    event_count=replay.event_count + detail.get("messages", 0),
-                    last_event_at=detail.get("last_event_at") or replay.last_event_at,
-                )
+                replays += 1
+                events += detail.get("messages", 0)
+                active = detail.get("status") == "running"  # as the last replay says
+                last_event = detail.get("last_event_at") or last_event
                 replay_rows.append(
                     _replay_row(detail, triggers.get((detail.get("creator_id"), "replay"), 0))
                 )
+        replay = (
+            ReplayView(available=True, active=active, event_count=events, last_event_at=last_event)
+            if replays
+            else ReplayView()
+        )
         rows = [self._creator_part(c, activity.get(c.id, _NO_ACTIVITY)) for c in self._creators]
         creators = self._creator_views
         discord = discord_view(tree)
-        health = components(tree)  # once, for the platforms and the telemetry
+        health = components(reporting_rows(tree))  # once, for the platforms and the telemetry
         platforms = platform_rows(
             health,
             configured=self._configured(tree),
@@ -1287,24 +1324,35 @@ class SnapshotPublisher(Actor):
 
     def _creator_part(self, creator: CreatorConfig, activity: _Activity) -> _CreatorRows:
         """A creator's rows of chat_triggers.json: last time's where its activity is the same
-        (triggers, timers and filters apart)."""
+        (triggers, timers and filters apart). `activity` may be the engine's own maps: what
+        is kept is a copy."""
         last = self._creator_rows.get(creator.id)
-        if last is not None and last.activity == activity:
-            return last
         fired, posts, hits = activity
-        before = last.activity if last is not None else None
+        if last is None:
+            same_fired = same_posts = same_hits = False
+        else:
+            same_fired = last.activity[0] == fired
+            same_posts = last.activity[1] == posts
+            same_hits = last.activity[2] == hits
+            if same_fired and same_posts and same_hits:
+                return last
+        kept = (
+            last.activity[0] if last is not None and same_fired else dict(fired),
+            last.activity[1] if last is not None and same_posts else dict(posts),
+            last.activity[2] if last is not None and same_hits else dict(hits),
+        )
         part = self._creator_rows[creator.id] = _CreatorRows(
-            activity=activity,
+            activity=kept,
             creator_id=creator.id,
             triggers=last.triggers
-            if last is not None and before is not None and before[0] == fired
-            else trigger_rows((creator,), fired, cache=self._trigger_views),
+            if last is not None and same_fired
+            else trigger_rows((creator,), kept[0], cache=self._trigger_views),
             timers=last.timers
-            if last is not None and before is not None and before[1] == posts
-            else timer_rows((creator,), posts),
+            if last is not None and same_posts
+            else timer_rows((creator,), kept[1]),
             filters=last.filters
-            if last is not None and before is not None and before[2] == hits
-            else filter_rows((creator,), hits),
+            if last is not None and same_hits
+            else filter_rows((creator,), kept[2]),
         )
         return part
 

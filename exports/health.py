@@ -35,6 +35,7 @@ __all__ = [
     "components",
     "health_json",
     "platform_rows",
+    "reporting_rows",
     "status_report",
     "telemetry_errors",
     "telemetry_events",
@@ -126,6 +127,20 @@ def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
             )
         )
     return tuple(out)
+
+
+def reporting_rows(tree: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows `platform_rows`, `telemetry_events` and `telemetry_errors` can make anything
+    of: those with a health value or a last error, or named after a platform. The others (a
+    thousand creators' trigger engines and chat replays are most of the tree) give nothing,
+    and a caller reading a big tree at every heartbeat skips them."""
+    return [
+        row
+        for row in tree
+        if row.get("health") is not None
+        or row.get("last_error")
+        or row["path"].rpartition("/")[2] in PLATFORMS
+    ]
 
 
 @attrs.frozen(kw_only=True)

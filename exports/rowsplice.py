@@ -114,23 +114,23 @@ class RowGroups(Sequence[Any]):
 class _Row:
     """One row as written."""
 
-    view: Any  # held, so its id stays unique while the entry lives
+    view: Any  # held, so its identity means "unchanged" while the entry lives
     data: bytes  # the row's canonical bytes as an element of a top-level list
     latest: datetime | None  # its latest time: the bytes hold while the clock is not before
     dated: datetime | None  # its newest date for the document's generated_at
+    clamped: bool  # a time was later than the clock: the bytes hold for that clock only
 
 
 @attrs.frozen(kw_only=True)
 class _Group:
-    """One group of rows as written, sorted, with what it was written from."""
+    """One group of rows as written, in the list's order, with what it was written from."""
 
     views: tuple[Any, ...]  # as handed in (the identity a later build is compared with)
-    rows: dict[int, _Row]  # by id of the view: the rows to reuse when the group changed
-    ordered: tuple[_Row, ...]  # the rows in the list's order
+    rows: list[_Row]  # sorted; a changed group reuses those whose view is in the same place
     first: Any  # sort keys of the first and the last row
     last: Any
     data: bytes  # the rows joined as in the list
-    latest: datetime | None
+    latest: datetime | None  # the latest time of its rows
     dated: datetime | None
     reusable: bool  # no row was clamped to the clock
 
@@ -158,46 +158,7 @@ def _newest(moments: Iterable[datetime | None]) -> datetime | None:
     return max(present) if present else None
 
 
-class _Pending:
-    """A group being written: its rows found, and the places of those still to write."""
-
-    def __init__(self, rows: RowList, views: tuple[Any, ...], kept: dict[int, _Row], now: datetime):
-        self.views = views
-        self.ordered = sorted(views, key=rows.order)
-        self.found: list[_Row | None] = []
-        self.missing: list[int] = []
-        for view in self.ordered:
-            row = kept.get(id(view))
-            if row is not None and row.view is view and (row.latest is None or row.latest <= now):
-                self.found.append(row)
-            else:
-                self.missing.append(len(self.found))
-                self.found.append(None)
-
-    def finish(self, rows: RowList, written: Iterator[bytes], now: datetime) -> _Group:
-        """The group, taking the bytes of its missing rows, in order, from `written`."""
-        found, ordered = self.found, self.ordered
-        for i in self.missing:
-            view = ordered[i]
-            found[i] = _Row(
-                view=view,
-                data=next(written),
-                latest=latest_moment((view,)),
-                dated=_newest(rows.dates(view)),
-            )
-        done = tuple(r for r in found if r is not None)
-        latest = _newest(r.latest for r in done)
-        return _Group(
-            views=self.views,
-            rows={id(r.view): r for r in done if r.latest is None or r.latest <= now},
-            ordered=done,
-            first=rows.order(ordered[0]) if ordered else None,
-            last=rows.order(ordered[-1]) if ordered else None,
-            data=_BETWEEN.join(r.data for r in done),
-            latest=latest,
-            dated=_newest(r.dated for r in done),
-            reusable=latest is None or latest <= now,
-        )
+_NO_ROWS: list[_Row] = []
 
 
 class RowCache:
@@ -207,6 +168,9 @@ class RowCache:
     did not change (views are immutable), and a new one when it did. With :class:`RowGroups`,
     a group handed in as the same tuple as last time is reused whole. What the last build of
     a list did not use is forgotten.
+
+    A heartbeat of a thousand creators allocates little here on purpose: in a process that
+    big, every object allocated brings the cyclic garbage collector's passes nearer.
     """
 
     def __init__(self) -> None:
@@ -220,6 +184,7 @@ class RowCache:
         if ctx.secrets != self._secrets:  # rows were scrubbed of other secrets
             self._groups.clear()
             self._secrets = ctx.secrets
+        now = ctx.now
         lists: dict[str, bytes] = {}
         dates: list[datetime | None] = []
         for rows, views in parts.lists:
@@ -229,39 +194,105 @@ class RowCache:
             slot = (parts.path, rows.key)
             kept = self._groups.get(slot, {})
             fresh: dict[Hashable, _Group] = {}
-            pending: dict[Hashable, _Pending] = {}
+            changed: list[tuple[Hashable, tuple[Any, ...], list[Any], list[_Row | None]]] = []
+            new: list[Any] = []
             for key, members in groups:
                 group = kept.get(key)
-                if group is None or group.views is not members or not group.reusable:
-                    pending[key] = _Pending(rows, members, group.rows if group else {}, ctx.now)
-                else:
+                if (
+                    group is not None
+                    and group.views is members
+                    and group.reusable
+                    and (group.latest is None or group.latest <= now)  # unless the clock went back
+                ):
                     fresh[key] = group
-            if pending:
+                    continue
+                # Rows of the group's last build are reused where their view is the same
+                # object in the same place (a group whose rows came or went writes more).
+                old = group.rows if group is not None else _NO_ROWS
+                ordered = sorted(members, key=rows.order)
+                found: list[_Row | None] = []
+                for i, view in enumerate(ordered):
+                    row = old[i] if i < len(old) else None
+                    if (
+                        row is None
+                        or row.view is not view
+                        or row.clamped
+                        or (row.latest is not None and row.latest > now)  # the clock went back
+                    ):
+                        row = None
+                        new.append(view)
+                    found.append(row)
+                changed.append((key, members, ordered, found))
+            if changed:
                 # The new rows of every changed group, written at once.
-                new = [p.ordered[i] for p in pending.values() for i in p.missing]
                 written = iter(_encode_rows(ctx, rows, new) if new else ())
                 self.written += len(new)
-                for key, p in pending.items():
-                    fresh[key] = p.finish(rows, written, ctx.now)
-            dates += (fresh[key].dated for key, _members in groups)
+                for key, members, ordered, found in changed:
+                    fresh[key] = self._finish(rows, members, ordered, found, written, now)
+            for key, _members in groups:
+                dates.append(fresh[key].dated)
             self._groups[slot] = fresh
             lists[rows.key] = self._join(rows, [fresh[key] for key, _members in groups])
         skeleton = parts.skeleton(ctx, parts.generated_at(ctx, dates))
         return _splice(parts.path, ExportWriter.prepare(parts.path, skeleton), lists)
 
     @staticmethod
+    def _finish(
+        rows: RowList,
+        members: tuple[Any, ...],
+        ordered: list[Any],
+        found: list[_Row | None],
+        written: Iterator[bytes],
+        now: datetime,
+    ) -> _Group:
+        """A changed group, its missing rows' bytes taken in order from `written`."""
+        done: list[_Row] = []
+        chunks: list[bytes] = []
+        dated: datetime | None = None
+        latest: datetime | None = None
+        reusable = True
+        for view, row in zip(ordered, found, strict=True):
+            if row is None:
+                moment = latest_moment((view,))
+                row = _Row(
+                    view=view,
+                    data=next(written),
+                    latest=moment,
+                    dated=_newest(rows.dates(view)),
+                    clamped=moment is not None and moment > now,
+                )
+            if row.clamped:
+                reusable = False
+            done.append(row)
+            chunks.append(row.data)
+            if row.dated is not None and (dated is None or row.dated > dated):
+                dated = row.dated
+            if row.latest is not None and (latest is None or row.latest > latest):
+                latest = row.latest
+        return _Group(
+            views=members,
+            rows=done,
+            first=rows.order(ordered[0]) if ordered else None,
+            last=rows.order(ordered[-1]) if ordered else None,
+            data=_BETWEEN.join(chunks),
+            latest=latest,
+            dated=dated,
+            reusable=reusable,
+        )
+
+    @staticmethod
     def _join(rows: RowList, groups: list[_Group]) -> bytes:
         """The list's bytes from its groups: in order of their first rows when their ranges
         do not overlap, else row by row as one sorted list (a stable sort of the groups'
         sorted rows, in the order given, is the sort of all the rows)."""
-        present = [g for g in groups if g.ordered]
+        present = [g for g in groups if g.rows]
         if not present:
             return b"[]"
         order = sorted(present, key=operator.attrgetter("first"))
         if all(a.last < b.first for a, b in itertools.pairwise(order)):
             chunks = [g.data for g in order]
         else:
-            pairs = [(rows.order(r.view), r.data) for g in present for r in g.ordered]
+            pairs = [(rows.order(r.view), r.data) for g in present for r in g.rows]
             pairs.sort(key=operator.itemgetter(0))
             chunks = [data for _key, data in pairs]
         return b"[\n    " + _BETWEEN.join(chunks) + b"\n  ]"
