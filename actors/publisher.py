@@ -476,19 +476,21 @@ def read_store(
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
     """The supervision tree as export rows (paths relative to the root)."""
     prefix = root_name + "/"
-    return tuple(
-        ActorStatus(
-            path=row["path"][len(prefix) :] if row["path"].startswith(prefix) else row["path"],
-            kind=row["kind"] if row["kind"] in ("actor", "supervisor") else "actor",
-            state=row["state"],
-            restarts=row["restarts"],
-            last_error=row["last_error"],
-            started_at=row["started_at"],
-            mailbox_depth=row["mailbox"]["depth"],
-            mailbox_peak=row["mailbox"]["peak"],
-            handled=row["handled"],
-        )
-        for row in tree
+    return tuple(_actor_status(row, prefix) for row in tree)
+
+
+def _actor_status(row: Mapping[str, Any], prefix: str) -> ActorStatus:
+    """One row of the tree as an export row (`prefix`: the root's path and "/")."""
+    return ActorStatus(
+        path=row["path"][len(prefix) :] if row["path"].startswith(prefix) else row["path"],
+        kind=row["kind"] if row["kind"] in ("actor", "supervisor") else "actor",
+        state=row["state"],
+        restarts=row["restarts"],
+        last_error=row["last_error"],
+        started_at=row["started_at"],
+        mailbox_depth=row["mailbox"]["depth"],
+        mailbox_peak=row["mailbox"]["peak"],
+        handled=row["handled"],
     )
 
 
@@ -1395,6 +1397,7 @@ class SnapshotPublisher(Actor):
         row that did not change since last time, and the tuple of a group none of whose rows
         did (what `RowCache` finds whole)."""
         cache, fresh = self._actor_cache, {}
+        prefix = self._root_name + "/"
         grouped: dict[str, list[ActorStatus]] = {}
         for row in tree:
             mailbox = row["mailbox"]
@@ -1411,7 +1414,7 @@ class SnapshotPublisher(Actor):
             )
             view = cache.get(key)
             if view is None:
-                (view,) = actor_rows([row], self._root_name)
+                view = _actor_status(row, prefix)
             fresh[key] = view
             grouped.setdefault(_creator_of(view.path) or view.path, []).append(view)
         self._actor_cache = fresh

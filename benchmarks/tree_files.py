@@ -1,12 +1,13 @@
 """The publisher's tree files at a heartbeat: N creators, every one of them chatting.
 
-Run: `python benchmarks/tree_files.py [--creators 1000] [--beats 6]`
+Run: `python benchmarks/tree_files.py [--creators 1000] [--beats 6] [--chatting 1.0]`
 
 Drives a `SnapshotPublisher` directly (no process, no actors): the tree is rows shaped like
 `Supervisor.tree()` for N creators of the example configuration (a supervisor, a trigger
 engine and a chat replay each), and between two heartbeats every creator's counters move as
 they do at about 1.1 chat messages per second (handled counts, replay messages; a third of the
-creators fire a trigger, one in ten catches a filter, one in fifty posts a timer). Printed:
+creators fire a trigger, one in ten catches a filter, one in fifty posts a timer); with
+`--chatting 0.1` only a tenth of them chat in each interval (the others cost a lookup). Printed:
 CPU per heartbeat for the tree walk's collection (`_collect`, on the event loop) and for the
 tree files (building and encoding, in the worker thread; writing included), per chat message
 of that interval, beside the peer measured in the same run: a full build of the same files
@@ -60,9 +61,12 @@ def creators(n: int) -> tuple[CreatorConfig, ...]:
 class Tree:
     """`Supervisor.tree()`-shaped rows for the creators; `tick` moves their counters."""
 
-    def __init__(self, people: tuple[CreatorConfig, ...], rng: random.Random) -> None:
+    def __init__(
+        self, people: tuple[CreatorConfig, ...], rng: random.Random, chatting: float = 1.0
+    ) -> None:
         self.people = people
         self.rng = rng
+        self.chatting = chatting  # the share of creators whose chat moves in an interval
         self.now = STARTED
         self.handled = {c.id: 0 for c in people}
         self.fired: dict[str, dict[tuple[str, str], datetime]] = {c.id: {} for c in people}
@@ -79,7 +83,11 @@ class Tree:
         self.now += timedelta(seconds=seconds)
         per = round(seconds * MESSAGES_PER_SECOND)
         rng = self.rng
+        moved = 0
         for c in self.people:
+            if rng.random() >= self.chatting:
+                continue  # a quiet creator: nothing of it changes
+            moved += per
             self.handled[c.id] += per
             if rng.random() < 1 / 3 and c.triggers:
                 t = rng.choice(c.triggers)
@@ -91,7 +99,7 @@ class Tree:
             if rng.random() < 0.02 and c.timers:
                 key = (c.id, rng.choice(c.timers).id)
                 self.timers[c.id][key] = (self.timers[c.id].get(key, (0, 0))[0] + 1, self.now)
-        return per * len(self.people)
+        return moved
 
     @staticmethod
     def _row(path: str, kind: str, handled: int, detail: dict[str, Any]) -> dict[str, Any]:
@@ -161,10 +169,13 @@ def main() -> None:
     parser.add_argument("--creators", type=int, default=1000)
     parser.add_argument("--beats", type=int, default=6)
     parser.add_argument("--heartbeat", type=float, default=10.0)
+    parser.add_argument(
+        "--chatting", type=float, default=1.0, help="share of creators chatting in an interval"
+    )
     args = parser.parse_args()
 
     people = creators(args.creators)
-    tree = Tree(people, random.Random(13))
+    tree = Tree(people, random.Random(13), args.chatting)
     with tempfile.TemporaryDirectory(prefix="tree-files-") as folder:
         database = Path(folder) / "runtime.sqlite3"
         open_database(str(database)).close()
@@ -215,9 +226,12 @@ def main() -> None:
             write += t3 - t2
             full += t4 - t3
         pub._conn.close()
-    per = 1e6 / messages
+    per = 1e6 / max(messages, 1)
     beats = args.beats
-    print(f"{args.creators} creators, {beats} heartbeats of {args.heartbeat:.0f} s")
+    print(
+        f"{args.creators} creators ({args.chatting:.0%} chatting), {beats} heartbeats of "
+        f"{args.heartbeat:.0f} s, {messages / beats:.0f} messages each"
+    )
     for name, value in (
         ("collect (event loop)", collect),
         ("tree files: build + encode", files),

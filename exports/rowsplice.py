@@ -30,7 +30,7 @@ import itertools
 import operator
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import attrs
 
@@ -211,7 +211,8 @@ class RowCache:
                 old = group.rows if group is not None else _NO_ROWS
                 ordered = sorted(members, key=rows.order)
                 found: list[_Row | None] = []
-                for i, view in enumerate(ordered):
+                for i in range(len(ordered)):
+                    view = ordered[i]
                     row = old[i] if i < len(old) else None
                     if (
                         row is None
@@ -246,15 +247,15 @@ class RowCache:
         now: datetime,
     ) -> _Group:
         """A changed group, its missing rows' bytes taken in order from `written`."""
-        done: list[_Row] = []
-        chunks: list[bytes] = []
         dated: datetime | None = None
         latest: datetime | None = None
         reusable = True
-        for view, row in zip(ordered, found, strict=True):
+        for i in range(len(found)):  # filled in place: no new list per group
+            row = found[i]
             if row is None:
+                view = ordered[i]
                 moment = latest_moment((view,))
-                row = _Row(
+                row = found[i] = _Row(
                     view=view,
                     data=next(written),
                     latest=moment,
@@ -263,18 +264,17 @@ class RowCache:
                 )
             if row.clamped:
                 reusable = False
-            done.append(row)
-            chunks.append(row.data)
             if row.dated is not None and (dated is None or row.dated > dated):
                 dated = row.dated
             if row.latest is not None and (latest is None or row.latest > latest):
                 latest = row.latest
+        done = cast("list[_Row]", found)
         return _Group(
             views=members,
             rows=done,
             first=rows.order(ordered[0]) if ordered else None,
             last=rows.order(ordered[-1]) if ordered else None,
-            data=_BETWEEN.join(chunks),
+            data=_BETWEEN.join([r.data for r in done]),
             latest=latest,
             dated=dated,
             reusable=reusable,
