@@ -16,7 +16,11 @@ Publishing is incremental. Files fall in three groups:
   message; rebuilt at the heartbeat, and between heartbeats only when a topic marks one of
   them (`quotas`; `tree` when an actor or a connection changed state). Walking the tree costs
   in proportion to the number of actors, so a database change alone does not. One whose
-  inputs did not change keeps its previous bytes;
+  inputs did not change keeps its previous bytes. The long ones (the actor tree in
+  runtime_snapshot.json, chat_triggers.json, creators.json) are put together from the bytes
+  of their rows (`exports.rowsplice.RowCache`): the collection hands in, per creator, the very
+  view objects of last time for rows that did not change, so a heartbeat writes only the rows
+  of the creators whose actors moved;
 - static files (everything else): built from inputs the publisher does not have yet, so they
   only change with the clock-independent context; written by full publishes.
 

@@ -129,7 +129,6 @@ class _Group:
     rows: list[_Row]  # sorted; a changed group reuses those whose view is in the same place
     first: Any  # sort keys of the first and the last row
     last: Any
-    data: bytes  # the rows joined as in the list
     latest: datetime | None  # the latest time of its rows
     dated: datetime | None
     reusable: bool  # no row was clamped to the clock
@@ -274,7 +273,6 @@ class RowCache:
             rows=done,
             first=rows.order(ordered[0]) if ordered else None,
             last=rows.order(ordered[-1]) if ordered else None,
-            data=_BETWEEN.join([r.data for r in done]),
             latest=latest,
             dated=dated,
             reusable=reusable,
@@ -290,7 +288,9 @@ class RowCache:
             return b"[]"
         order = sorted(present, key=operator.attrgetter("first"))
         if all(a.last < b.first for a, b in itertools.pairwise(order)):
-            chunks = [g.data for g in order]
+            # Only the rows' bytes are kept (not each group's joined as well): the heap holds
+            # each row once.
+            chunks = [r.data for g in order for r in g.rows]
         else:
             pairs = [(rows.order(r.view), r.data) for g in present for r in g.rows]
             pairs.sort(key=operator.itemgetter(0))
