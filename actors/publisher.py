@@ -22,7 +22,11 @@ Publishing is incremental. Files fall in three groups:
   message; rebuilt at the heartbeat, and between heartbeats only when a topic marks one of
   them (`quotas`; `tree` when an actor or a connection changed state). Walking the tree costs
   in proportion to the number of actors, so a database change alone does not. One whose
-  inputs did not change keeps its previous bytes;
+  inputs did not change keeps its previous bytes. The long ones (the actor tree in
+  runtime_snapshot.json, chat_triggers.json, creators.json) are put together from the bytes
+  of their rows (`exports.rowsplice.RowCache`): the collection hands in, per creator, the very
+  view objects of last time for rows that did not change, so a heartbeat writes only the rows
+  of the creators whose actors moved;
 - static files (everything else): built from inputs the publisher does not have yet, so they
   only change with the clock-independent context; written by full publishes.
 
@@ -61,31 +65,40 @@ from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
     PARTED_FILES,
     POINTS_TOP,
+    DocumentParts,
     ExportInputs,
     Part,
     build_all,
     build_chat_events,
-    build_chat_triggers,
     build_clips,
-    build_creators,
     build_discord_runtime,
     build_integrations,
     build_jobs,
     build_poll_votes,
     build_quotas,
     build_rate_limits,
-    build_runtime_snapshot,
     build_score_events,
     build_tally_events,
     build_telemetry_errors,
     build_telemetry_events,
     build_telemetry_rates,
+    chat_triggers_parts,
+    creators_parts,
+    runtime_snapshot_parts,
 )
-from exports.canonical import format_timestamp
-from exports.files import FILES, ExportContext, clamp_to_now
+from exports.files import FILES, ExportContext
 from exports.fragments import EncodedPart, assemble, encode_parts
-from exports.health import RateWindow, platform_rows, telemetry_errors, telemetry_events
+from exports.health import (
+    ComponentHealth,
+    RateWindow,
+    components,
+    platform_rows,
+    reporting_rows,
+    telemetry_errors,
+    telemetry_events,
+)
 from exports.publish import ExportWriter, Mirror, PublishResult
+from exports.rowsplice import RowCache, RowGroups, latest_moment
 from exports.views import (
     ActorStatus,
     ClipView,
@@ -540,19 +553,21 @@ class _CreatorParts:
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
     """The supervision tree as export rows (paths relative to the root)."""
     prefix = root_name + "/"
-    return tuple(
-        ActorStatus(
-            path=row["path"][len(prefix) :] if row["path"].startswith(prefix) else row["path"],
-            kind=row["kind"] if row["kind"] in ("actor", "supervisor") else "actor",
-            state=row["state"],
-            restarts=row["restarts"],
-            last_error=row["last_error"],
-            started_at=row["started_at"],
-            mailbox_depth=row["mailbox"]["depth"],
-            mailbox_peak=row["mailbox"]["peak"],
-            handled=row["handled"],
-        )
-        for row in tree
+    return tuple(_actor_status(row, prefix) for row in tree)
+
+
+def _actor_status(row: Mapping[str, Any], prefix: str) -> ActorStatus:
+    """One row of the tree as an export row (`prefix`: the root's path and "/")."""
+    return ActorStatus(
+        path=row["path"][len(prefix) :] if row["path"].startswith(prefix) else row["path"],
+        kind=row["kind"] if row["kind"] in ("actor", "supervisor") else "actor",
+        state=row["state"],
+        restarts=row["restarts"],
+        last_error=row["last_error"],
+        started_at=row["started_at"],
+        mailbox_depth=row["mailbox"]["depth"],
+        mailbox_peak=row["mailbox"]["peak"],
+        handled=row["handled"],
     )
 
 
@@ -746,13 +761,10 @@ def trigger_rows(
 
 
 def timer_rows(
-    creators: Sequence[CreatorConfig], details: Sequence[Mapping[str, Any]]
+    creators: Sequence[CreatorConfig], posts: Mapping[tuple[str, str], tuple[int, datetime | None]]
 ) -> tuple[TimerView, ...]:
-    """The configured timers with their posts (from the trigger engines' snapshots)."""
-    posts: dict[tuple[str, str], tuple[int, datetime | None]] = {}
-    for detail in details:
-        for key, value in detail.get("timers", {}).items():
-            posts[key] = value
+    """The configured timers with their posts ((creator id, timer id) -> (count, last time),
+    from the trigger engines' snapshots)."""
     return tuple(
         TimerView(
             timer_id=t.id,
@@ -771,13 +783,10 @@ def timer_rows(
 
 
 def filter_rows(
-    creators: Sequence[CreatorConfig], details: Sequence[Mapping[str, Any]]
+    creators: Sequence[CreatorConfig], hits: Mapping[tuple[str, str], tuple[int, datetime | None]]
 ) -> tuple[FilterView, ...]:
-    """The configured chat filters with their hits (from the trigger engines' snapshots)."""
-    hits: dict[tuple[str, str], tuple[int, datetime | None]] = {}
-    for detail in details:
-        for key, value in detail.get("filters", {}).items():
-            hits[key] = value
+    """The configured chat filters with their hits ((creator id, filter id) -> (count, last
+    time), from the trigger engines' snapshots)."""
     return tuple(
         FilterView(
             filter_id=f.id,
@@ -794,46 +803,65 @@ def filter_rows(
     )
 
 
-_FIELDS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+#: What the trigger engines report per creator for chat_triggers.json, each keyed by
+#: (creator id, id): triggers' last fired time, timers' and filters' (count, last time).
+_Activity = tuple[
+    dict[tuple[str, str], datetime],
+    dict[tuple[str, str], tuple[int, datetime | None]],
+    dict[tuple[str, str], tuple[int, datetime | None]],
+]
 
 
-def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]] | None:
-    getter = _FIELDS.get(kind)
-    if getter is None and attrs.has(kind):
-        names = [f.name for f in attrs.fields(kind)]
-        if len(names) == 1:
-            one = operator.attrgetter(names[0])
-            getter = _FIELDS[kind] = lambda value: (one(value),)
-        else:
-            getter = _FIELDS[kind] = operator.attrgetter(*names)
-    return getter
+_NO_ACTIVITY: _Activity = ({}, {}, {})
+_ACTIVITY_FIELDS = ("fired_at", "timers", "filters")
 
 
-def latest_moment(values: Iterable[Any]) -> datetime | None:
-    """The latest datetime anywhere in these views (attrs instances, tuples), or None.
+def _activity_by_creator(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activity]:
+    """What the actors report for chat_triggers.json, per creator (the first part of each
+    key). Each trigger engine reports its own creator's: its maps are taken as they are (no
+    copy, no new object per key: this runs for every creator at every heartbeat); details
+    that mix creators, or a creator reported twice, are merged (later keys win)."""
+    out: dict[str, _Activity] = {}
+    for detail in details:
+        maps = (
+            detail.get("fired_at") or _NO_ACTIVITY[0],
+            detail.get("timers") or _NO_ACTIVITY[1],
+            detail.get("filters") or _NO_ACTIVITY[2],
+        )
+        owner = None
+        for found in maps:
+            for key in found:
+                if owner is None:
+                    owner = key[0]
+                elif key[0] != owner:
+                    return _merged_activity(details)
+        if owner is not None:
+            if owner in out:
+                return _merged_activity(details)
+            out[owner] = maps
+    return out
 
-    A file whose inputs hold a time later than the build's clock was clamped to that clock,
-    so it is only what a full publish would write for that very clock.
-    """
-    newest: datetime | None = None
-    stack = list(values)
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        value = pop()
-        kind = type(value)
-        if kind in _PLAIN:
-            continue
-        if isinstance(value, datetime):
-            if newest is None or value > newest:
-                newest = value
-        elif kind is tuple or kind is list:
-            extend(value)
-        else:
-            getter = _fields_of(kind)
-            if getter is not None:
-                extend(getter(value))
-    return newest
+
+def _merged_activity(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activity]:
+    out: dict[str, _Activity] = {}
+    for detail in details:
+        for index, field in enumerate(_ACTIVITY_FIELDS):
+            for key, value in (detail.get(field) or {}).items():
+                if key[0] not in out:
+                    out[key[0]] = ({}, {}, {})
+                out[key[0]][index][key] = value
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class _CreatorRows:
+    """One creator's rows of chat_triggers.json with the activity they were made from."""
+
+    activity: _Activity
+    creator_id: str
+    triggers: tuple[TriggerView, ...]
+    timers: tuple[TimerView, ...]
+    filters: tuple[FilterView, ...]
 
 
 @attrs.frozen(kw_only=True)
@@ -844,15 +872,16 @@ class TreeInputs:
     creators: tuple[CreatorView, ...]
     quotas: tuple[QuotaView, ...]
     rate_limits: tuple[RateLimitView, ...]
-    triggers: tuple[TriggerView, ...]
+    triggers: Sequence[TriggerView]  # RowGroups: per creator
     discord: DiscordView = attrs.field(factory=DiscordView)
     integrations: tuple[IntegrationView, ...] = ()
     events: tuple[TelemetryEvent, ...] = ()
     errors: tuple[ErrorView, ...] = ()
     rates: tuple[RateMetric, ...] = ()
     measured_at: datetime | None = None  # telemetry is stamped with every publish's clock
-    timers: tuple[TimerView, ...] = ()
-    filters: tuple[FilterView, ...] = ()
+    timers: Sequence[TimerView] = ()
+    filters: Sequence[FilterView] = ()
+    actors: Sequence[ActorStatus] | None = None  # runtime.actors grouped (default: not)
 
     def for_file(self, path: str) -> Any:
         """The inputs of one tree file (compared to decide whether to rebuild it)."""
@@ -890,7 +919,9 @@ class _Outcome:
     reads: dict[str, FileReads] = attrs.field(factory=dict)
 
 
-_SNAPSHOT = "runtime_snapshot.json"
+#: Tree files put together from their rows (`RowCache`): the long ones, whose rows mostly
+#: stay the same from one heartbeat to the next.
+_SPLICED = frozenset({"runtime_snapshot.json", "chat_triggers.json", "creators.json"})
 
 
 class SnapshotPublisher(Actor):
@@ -966,10 +997,19 @@ class SnapshotPublisher(Actor):
             )
             for c in self._creators
         )
-        self._fired: dict[tuple[str, str], datetime] | None = None
-        self._triggers: tuple[TriggerView, ...] = ()
         self._trigger_views: dict[tuple[str, str], TriggerView] = {}
+        self._creator_rows: dict[str, _CreatorRows] = {}  # chat_triggers.json, per creator
+        self._rows = RowCache()  # the bytes of the rows of the _SPLICED files
+        # Platforms some enabled creator has enabled (the configuration does not change).
+        self._configured_platforms = {
+            platform: True
+            for c in self._creators
+            if c.enabled
+            for platform, source in c.sources().items()
+            if source.enabled
+        }
         self._actor_cache: dict[tuple[Any, ...], ActorStatus] = {}
+        self._actor_groups: dict[str, tuple[ActorStatus, ...]] = {}
         self._rates = RateWindow()
         self._restarts: dict[str, int] = {}
         self._restart_events: deque[TelemetryEvent] = deque(maxlen=100)
@@ -1163,9 +1203,12 @@ class SnapshotPublisher(Actor):
             data = read_store(conn, self._names, self._limit, cache=self._views)
             self._data_version = version
             docs = self._build_all(ctx, tree, data)
-            prepared = {path: self._writer.prepare(path, doc) for path, doc in docs.items()}
-            for path in TREE_FILES:
-                self._remember(path, tree, ctx, prepared[path])
+            prepared = {
+                path: self._tree_file(path, tree, ctx, rebuild=True)
+                if path in TREE_FILES
+                else self._writer.prepare(path, doc)
+                for path, doc in docs.items()
+            }
             dirty = DB_FILES
             self._parts = {}  # built from scratch: the next publish builds the parts again
             reads: dict[str, FileReads] = {}
@@ -1326,39 +1369,45 @@ class SnapshotPublisher(Actor):
             clock_free=self._clock_free(inputs, ctx.now),
         )
 
-    def _tree_file(self, path: str, tree: TreeInputs, ctx: ExportContext) -> bytes:
-        """A tree file's bytes; the previous ones when they hold for these inputs and clock."""
+    def _tree_file(
+        self, path: str, tree: TreeInputs, ctx: ExportContext, *, rebuild: bool = False
+    ) -> bytes:
+        """A tree file's bytes: a long one from its rows, written only where they changed;
+        another the previous bytes when they hold for these inputs and this clock (unless
+        `rebuild`)."""
+        if path in _SPLICED:
+            return self._rows.encode(ctx, self._tree_parts(path, ctx, tree))
         inputs = tree.for_file(path)
         last = self._built.get(path)
         if (
-            last is not None
+            not rebuild
+            and last is not None
             and last.clock_free
             and ctx.now >= last.now
             and last.started_at == ctx.started_at
             and last.inputs == inputs
         ):
-            if path != _SNAPSHOT:
-                return self._bytes[path]
-            patched = _move_heartbeat(self._bytes[path], last.now, ctx)
-            if patched is not None:
-                self._bytes[path] = patched
-                self._built[path] = attrs.evolve(last, now=ctx.now)
-                return patched
+            return self._bytes[path]
         data = self._writer.prepare(path, self._build_tree_file(path, ctx, tree))
         self._remember(path, tree, ctx, data)
         return data
 
-    def _build_tree_file(self, path: str, ctx: ExportContext, tree: TreeInputs) -> dict[str, Any]:
+    @staticmethod
+    def _tree_parts(path: str, ctx: ExportContext, tree: TreeInputs) -> DocumentParts:
+        """A long tree file as parts, with the inputs and defaults `build_all` uses."""
         if path == "runtime_snapshot.json":
-            return build_runtime_snapshot(ctx, tree.runtime, heartbeat=ctx.now)
+            return runtime_snapshot_parts(ctx, tree.runtime, heartbeat=ctx.now, actors=tree.actors)
+        if path == "chat_triggers.json":
+            return chat_triggers_parts(ctx, tree.triggers, timers=tree.timers, filters=tree.filters)
+        if path == "creators.json":
+            return creators_parts(ctx, tree.creators)
+        raise KeyError(path)
+
+    def _build_tree_file(self, path: str, ctx: ExportContext, tree: TreeInputs) -> dict[str, Any]:
         if path == "quotas.json":
             return build_quotas(ctx, tree.quotas)
         if path == "rate_limits.json":
             return build_rate_limits(ctx, tree.rate_limits)
-        if path == "chat_triggers.json":
-            return build_chat_triggers(ctx, tree.triggers, timers=tree.timers, filters=tree.filters)
-        if path == "creators.json":
-            return build_creators(ctx, tree.creators)
         if path == "discord/runtime.json":
             return build_discord_runtime(ctx, tree.discord)
         if path == "integrations.json":
@@ -1399,42 +1448,47 @@ class SnapshotPublisher(Actor):
     # -- building ---------------------------------------------------------------------------
 
     def _collect(self, tree: list[dict[str, Any]], now: datetime) -> TreeInputs:
-        """The tree's rows as builder inputs (on the event loop: snapshots are live)."""
+        """The tree's rows as builder inputs (on the event loop: snapshots are live).
+
+        Per creator, the views of an unchanged row are the ones made last time (so the
+        `RowCache` finds their bytes by identity): a creator whose triggers, timers and
+        filters show the same activity costs a comparison."""
         details = [row.get("detail") or {} for row in tree]
-        fired: dict[tuple[str, str], datetime] = {}
-        replay = ReplayView()
+        activity = _activity_by_creator(details)
+        replays, events, active, last_event = 0, 0, False, None
         replay_rows: list[PlatformStatus] = []
         triggers = _triggers_fired(tree)
         for detail in details:
-            for (creator_id, trigger_id), at in detail.get("fired_at", {}).items():
-                fired[(creator_id, trigger_id)] = at
             if detail.get("platform") == "replay":
-                replay = ReplayView(
-                    available=True,
-                    active=detail.get("status") == "running",
-                    event_count=replay.event_count + detail.get("messages", 0),
-                    last_event_at=detail.get("last_event_at") or replay.last_event_at,
-                )
+                replays += 1
+                events += detail.get("messages", 0)
+                active = detail.get("status") == "running"  # as the last replay says
+                last_event = detail.get("last_event_at") or last_event
                 replay_rows.append(
                     _replay_row(detail, triggers.get((detail.get("creator_id"), "replay"), 0))
                 )
+        replay = (
+            ReplayView(available=True, active=active, event_count=events, last_event_at=last_event)
+            if replays
+            else ReplayView()
+        )
+        rows = [self._creator_part(c, activity.get(c.id, _NO_ACTIVITY)) for c in self._creators]
         creators = self._creator_views
-        if fired != self._fired:
-            self._fired = fired
-            self._triggers = trigger_rows(self._creators, fired, cache=self._trigger_views)
         discord = discord_view(tree)
+        health = components(reporting_rows(tree))  # once, for the platforms and the telemetry
         platforms = platform_rows(
-            tree,
+            health,
             configured=self._configured(tree),
             discord=discord,
             extra=replay_rows,
             triggers=triggers,
         )
+        actors = self._actor_rows(tree)
         runtime = RuntimeView(
             version=self._context(self._started_at).version,
             platforms=platforms,
             creators=creators,
-            actors=self._actor_rows(tree),
+            actors=actors,
             replay=replay,
         )
         return TreeInputs(
@@ -1442,37 +1496,69 @@ class SnapshotPublisher(Actor):
             creators=creators,
             quotas=quota_rows(tree),
             rate_limits=rate_limit_rows(tree),
-            triggers=self._triggers,
+            triggers=RowGroups(groups=tuple((r.creator_id, r.triggers) for r in rows)),
             discord=discord,
             integrations=account_integrations(tree),
-            events=self._telemetry_events(tree, now),
+            events=self._telemetry_events(tree, health, now),
             # Failures of the lifecycle, and rows actors report themselves (ErrorView values:
             # rejected webhooks, unauthorized control requests).
             errors=(
-                *telemetry_errors(tree, root_name=self._root_name, now=now),
+                *telemetry_errors(health, root_name=self._root_name, now=now),
                 *(e for d in details for e in d.get("telemetry_errors", ())),
             ),
             rates=self._rates.sample(now, platforms),
             measured_at=now,
-            timers=timer_rows(self._creators, details),
-            filters=filter_rows(self._creators, details),
+            timers=RowGroups(groups=tuple((r.creator_id, r.timers) for r in rows)),
+            filters=RowGroups(groups=tuple((r.creator_id, r.filters) for r in rows)),
+            actors=actors,
         )
+
+    def _creator_part(self, creator: CreatorConfig, activity: _Activity) -> _CreatorRows:
+        """A creator's rows of chat_triggers.json: last time's where its activity is the same
+        (triggers, timers and filters apart). `activity` may be the engine's own maps: what
+        is kept is a copy."""
+        last = self._creator_rows.get(creator.id)
+        fired, posts, hits = activity
+        if last is None:
+            same_fired = same_posts = same_hits = False
+        else:
+            same_fired = last.activity[0] == fired
+            same_posts = last.activity[1] == posts
+            same_hits = last.activity[2] == hits
+            if same_fired and same_posts and same_hits:
+                return last
+        kept = (
+            last.activity[0] if last is not None and same_fired else dict(fired),
+            last.activity[1] if last is not None and same_posts else dict(posts),
+            last.activity[2] if last is not None and same_hits else dict(hits),
+        )
+        part = self._creator_rows[creator.id] = _CreatorRows(
+            activity=kept,
+            creator_id=creator.id,
+            triggers=last.triggers
+            if last is not None and same_fired
+            else trigger_rows((creator,), kept[0], cache=self._trigger_views),
+            timers=last.timers
+            if last is not None and same_posts
+            else timer_rows((creator,), kept[1]),
+            filters=last.filters
+            if last is not None and same_hits
+            else filter_rows((creator,), kept[2]),
+        )
+        return part
 
     def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
         """Which platforms are configured and enabled (for the snapshot's placeholders)."""
-        configured = {
-            platform: True
-            for c in self._creators
-            if c.enabled
-            for platform, source in c.sources().items()
-            if source.enabled
-        }
+        configured = dict(self._configured_platforms)
         discord_path = f"{self._root_name}/discord"
         configured["discord"] = any(row["path"] == discord_path for row in tree)
         return configured
 
     def _telemetry_events(
-        self, tree: Sequence[Mapping[str, Any]], now: datetime
+        self,
+        tree: Sequence[Mapping[str, Any]],
+        health: Sequence[ComponentHealth],
+        now: datetime,
     ) -> tuple[TelemetryEvent, ...]:
         """Lifecycle events of every component, and restarts of actors seen since the last
         publish (the supervisor keeps counts, not times: a restart is dated when seen)."""
@@ -1493,12 +1579,15 @@ class SnapshotPublisher(Actor):
                     )
                 )
         extra = (*self._restart_events, *telemetry_rows(tree))
-        return telemetry_events(tree, root_name=self._root_name, extra=extra)
+        return telemetry_events(health, root_name=self._root_name, extra=extra)
 
-    def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> tuple[ActorStatus, ...]:
-        """`actor_rows`, reusing the view of every row that did not change since last time."""
+    def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> RowGroups:
+        """`actor_rows` grouped by creator (every other row alone), reusing the view of every
+        row that did not change since last time, and the tuple of a group none of whose rows
+        did (what `RowCache` finds whole)."""
         cache, fresh = self._actor_cache, {}
-        out = []
+        prefix = self._root_name + "/"
+        grouped: dict[str, list[ActorStatus]] = {}
         for row in tree:
             mailbox = row["mailbox"]
             key = (
@@ -1514,11 +1603,21 @@ class SnapshotPublisher(Actor):
             )
             view = cache.get(key)
             if view is None:
-                (view,) = actor_rows([row], self._root_name)
+                view = _actor_status(row, prefix)
             fresh[key] = view
-            out.append(view)
+            grouped.setdefault(_creator_of(view.path) or view.path, []).append(view)
         self._actor_cache = fresh
-        return tuple(out)
+        last, groups = self._actor_groups, []
+        for name, views in grouped.items():
+            before = last.get(name)
+            same = (
+                before is not None
+                and len(before) == len(views)
+                and all(a is b for a, b in zip(before, views, strict=True))
+            )
+            groups.append((name, before if same and before is not None else tuple(views)))
+        self._actor_groups = dict(groups)
+        return RowGroups(groups=tuple(groups))
 
     def _build_all(
         self, ctx: ExportContext, tree: TreeInputs, data: StoreData
@@ -1573,25 +1672,12 @@ class SnapshotPublisher(Actor):
         }
 
 
-# The two top-level lines of runtime_snapshot.json that hold the clock (keys sorted, indent 2:
-# a newline, exactly two spaces and a quote start a top-level key, never a nested one).
-_CLOCK_LINES = (b'\n  "heartbeat": "', b'\n  "timestamp": "')
-
-
-def _move_heartbeat(data: bytes, then: datetime, ctx: ExportContext) -> bytes | None:
-    """runtime_snapshot.json built at `then` as it is built at `ctx.now`, or None.
-
-    Only for bytes built from inputs equal to the current ones, none later than `then`: every
-    other timestamp is then the same, and only `heartbeat` and `timestamp` (the write time) move.
-    Both are plain timestamps (no secret-looking text, so scrubbing is unaffected).
-    """
-    old = format_timestamp(clamp_to_now(ctx, then)).encode()
-    new = format_timestamp(ctx.now).encode()
-    for line in _CLOCK_LINES:
-        if data.count(line + old + b'"') != 1:
-            return None  # not the expected shape: build it normally
-        data = data.replace(line + old + b'"', line + new + b'"')
-    return data
+def _creator_of(path: str) -> str | None:
+    """The creator segment of an actor row's path ("creators/creator:daniel/twitch")."""
+    parts = path.split("/", 2)
+    if len(parts) >= 2 and parts[0] == "creators" and parts[1].startswith("creator:"):
+        return parts[1]
+    return None
 
 
 def _db_inputs(path: str, data: StoreData | None) -> Any:

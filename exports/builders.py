@@ -16,6 +16,7 @@ Every builder accepts empty inputs, so the dashboard always has all of its files
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -26,6 +27,7 @@ from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, build_meta, clamp_to_now, get_file
 from exports.scrub import pseudonymize, scrub_document
 from exports.views import (
+    ActorStatus,
     ClipView,
     CreatorView,
     DiscordView,
@@ -56,9 +58,11 @@ __all__ = [
     "DEFAULT_TELEMETRY_LIMIT",
     "PARTED_FILES",
     "TOKEN_EXPIRING_WITHIN",
+    "DocumentParts",
     "ExportInputs",
     "Part",
     "PartedFile",
+    "RowList",
     "build_all",
     "build_chat_events",
     "build_chat_triggers",
@@ -84,9 +88,12 @@ __all__ = [
     "build_telemetry_errors",
     "build_telemetry_events",
     "build_telemetry_rates",
+    "chat_triggers_parts",
+    "creators_parts",
     "document_from_parts",
     "document_skeleton",
     "ordered_parts",
+    "runtime_snapshot_parts",
 ]
 
 #: Signal files are bounded: the newest rows are kept.
@@ -192,6 +199,175 @@ def _creator_label(creator_id: str, creator_name: str | None) -> str:
     return creator_name if creator_name else creator_id
 
 
+# --- documents made of long row lists ----------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RowList:
+    """One long top-level list of a document: how its rows are ordered, written and dated.
+
+    A row is written by ``item`` from its view and the context alone, so a publisher may keep
+    each row's bytes between builds (:mod:`exports.rowsplice`) and rebuild only changed rows.
+    """
+
+    key: str  # the document's property
+    order: Callable[[Any], Any]  # sort key of a view
+    item: Callable[[ExportContext, Any], dict[str, Any]]  # a view as written
+    dates: Callable[[Any], tuple[datetime | None, ...]]  # a view's times that date the file
+
+
+@attrs.frozen(kw_only=True)
+class DocumentParts:
+    """A document before it is put together: its small ``body``, its row lists (views in
+    any order), and the times besides the rows' that give its ``generated_at``."""
+
+    path: str
+    body: dict[str, Any]
+    lists: tuple[tuple[RowList, Sequence[Any]], ...]
+    dates: tuple[datetime | None, ...] = ()
+    changed_at: datetime | None = None
+
+    def generated_at(self, ctx: ExportContext, row_dates: Iterable[datetime | None]) -> datetime:
+        """The document's time: ``changed_at``, else the newest of its own and its rows'
+        dates (``row_dates``), else the start."""
+        return _newest(ctx, self.changed_at, *self.dates, *row_dates)
+
+    def skeleton(self, ctx: ExportContext, generated_at: datetime) -> dict[str, Any]:
+        """The document with every row list empty (for a caller that writes the rows)."""
+        body = dict(self.body)
+        for rows, _views in self.lists:
+            body[rows.key] = []
+        return _document(self.path, ctx, generated_at, body)
+
+    def document(self, ctx: ExportContext) -> dict[str, Any]:
+        """The whole document, every row written."""
+        body = dict(self.body)
+        dates: list[datetime | None] = []
+        for rows, views in self.lists:
+            ordered = sorted(views, key=rows.order)
+            body[rows.key] = [rows.item(ctx, v) for v in ordered]
+            for v in ordered:
+                dates += rows.dates(v)
+        return _document(self.path, ctx, self.generated_at(ctx, dates), body)
+
+
+def _actor_item(ctx: ExportContext, a: ActorStatus) -> dict[str, Any]:
+    return {
+        "path": a.path,
+        "kind": a.kind,
+        "state": a.state,
+        "restarts": a.restarts,
+        "last_error": a.last_error,
+        "started_at": _ts(ctx, a.started_at),
+        "mailbox": {"depth": a.mailbox_depth, "peak": a.mailbox_peak},
+        "handled": a.handled,
+    }
+
+
+def _snapshot_creator_item(_ctx: ExportContext, c: CreatorView) -> dict[str, Any]:
+    return {
+        "creator_id": c.creator_id,
+        "display_name": c.display_name,
+        "enabled": c.enabled,
+        "platforms": _bool_dict(c.platforms),
+        "status": c.status,
+        "error": c.error,
+    }
+
+
+def _creator_item(ctx: ExportContext, c: CreatorView) -> dict[str, Any]:
+    return {
+        "creator_id": c.creator_id,
+        "display_name": c.display_name,
+        "enabled": c.enabled,
+        "disabled": not c.enabled,
+        "platforms_enabled": _bool_dict(c.platforms),
+        "status": c.status,
+        "created_at": _ts(ctx, c.created_at),
+    }
+
+
+def _trigger_item(ctx: ExportContext, t: TriggerView) -> dict[str, Any]:
+    return {
+        "trigger_id": t.trigger_id,
+        "phrase": t.phrase,
+        "module": t.module,
+        "creator": t.creator_id,
+        "enabled": t.enabled,
+        "cooldown_seconds": t.cooldown_seconds,
+        "last_fired_at": _ts(ctx, t.last_fired_at),
+    }
+
+
+def _timer_item(ctx: ExportContext, t: TimerView) -> dict[str, Any]:
+    return {
+        "timer_id": t.timer_id,
+        "creator": t.creator_id,
+        "interval_minutes": t.interval_minutes,
+        "min_chat_lines": t.min_chat_lines,
+        "messages": t.messages,
+        "platforms": sorted(t.platforms),
+        "enabled": t.enabled,
+        "posts": t.posts,
+        "last_posted_at": _ts(ctx, t.last_posted_at),
+    }
+
+
+def _filter_item(ctx: ExportContext, f: FilterView) -> dict[str, Any]:
+    return {
+        "filter_id": f.filter_id,
+        "creator": f.creator_id,
+        "kind": f.kind,
+        "action": f.action,
+        "exempt": sorted(f.exempt),
+        "enabled": f.enabled,
+        "hits": f.hits,
+        "last_hit_at": _ts(ctx, f.last_hit_at),
+    }
+
+
+#: runtime_snapshot.json's actor tree, by path.
+ACTOR_ROWS = RowList(
+    key="actors",
+    order=operator.attrgetter("path"),
+    item=_actor_item,
+    dates=operator.attrgetter("changed_at", "started_at"),
+)
+#: runtime_snapshot.json's creators, by id.
+SNAPSHOT_CREATOR_ROWS = RowList(
+    key="creators",
+    order=operator.attrgetter("creator_id"),
+    item=_snapshot_creator_item,
+    dates=operator.attrgetter("updated_at", "created_at"),
+)
+#: creators.json's creators, by id.
+CREATOR_ROWS = RowList(
+    key="creators",
+    order=operator.attrgetter("creator_id"),
+    item=_creator_item,
+    dates=operator.attrgetter("updated_at", "created_at"),
+)
+#: chat_triggers.json's triggers, timers and filters, by creator then id.
+TRIGGER_ROWS = RowList(
+    key="items",
+    order=operator.attrgetter("creator_id", "trigger_id"),
+    item=_trigger_item,
+    dates=operator.attrgetter("updated_at", "last_fired_at"),
+)
+TIMER_ROWS = RowList(
+    key="timers",
+    order=operator.attrgetter("creator_id", "timer_id"),
+    item=_timer_item,
+    dates=lambda t: (t.last_posted_at,),
+)
+FILTER_ROWS = RowList(
+    key="filters",
+    order=operator.attrgetter("creator_id", "filter_id"),
+    item=_filter_item,
+    dates=lambda f: (f.last_hit_at,),
+)
+
+
 # --- runtime_snapshot.json -----------------------------------------------------------------------
 
 
@@ -247,59 +423,28 @@ def _merge_platforms(ctx: ExportContext, rows: Sequence[PlatformStatus]) -> list
     return merged
 
 
-def build_runtime_snapshot(
+def runtime_snapshot_parts(
     ctx: ExportContext,
     runtime: RuntimeView,
     *,
     heartbeat: datetime | None = None,
     changed_at: datetime | None = None,
-) -> dict[str, Any]:
-    """``runtime_snapshot.json``: the process, platforms, creators and the actor tree.
-
-    ``heartbeat`` is the wall time of this write (default ``ctx.now``); it is also written as
-    top-level ``timestamp``, the field the dashboard's freshness check reads first, so a live
-    runtime never shows "stale" merely because nothing changed.
-    """
+    actors: Sequence[ActorStatus] | None = None,
+) -> DocumentParts:
+    """``runtime_snapshot.json`` as parts (see :func:`build_runtime_snapshot`): the creators
+    and the actor tree are its row lists. ``actors`` stands for ``runtime.actors`` (the same
+    rows, in another sequence: grouped for a row cache)."""
     beat = _ts(ctx, heartbeat if heartbeat is not None else ctx.now)
     intent = runtime.restart_intent
-    candidates: list[datetime | None] = [runtime.replay.last_event_at]
+    dates: list[datetime | None] = [runtime.replay.last_event_at]
     for p in runtime.platforms:
-        candidates += [p.last_heartbeat, p.last_event_at]
-    for c in runtime.creators:
-        candidates += [c.updated_at, c.created_at]
-    for a in runtime.actors:
-        candidates += [a.changed_at, a.started_at]
-    generated = _newest(ctx, changed_at, *candidates)
+        dates += [p.last_heartbeat, p.last_event_at]
     body = {
         "heartbeat": beat,
         "timestamp": beat,
         "runtime": {"project": runtime.project, "version": runtime.version, "build": runtime.build},
         "system": {"platform_polling_enabled": runtime.platform_polling_enabled},
         "platforms": _merge_platforms(ctx, runtime.platforms),
-        "creators": [
-            {
-                "creator_id": c.creator_id,
-                "display_name": c.display_name,
-                "enabled": c.enabled,
-                "platforms": _bool_dict(c.platforms),
-                "status": c.status,
-                "error": c.error,
-            }
-            for c in sorted(runtime.creators, key=lambda c: c.creator_id)
-        ],
-        "actors": [
-            {
-                "path": a.path,
-                "kind": a.kind,
-                "state": a.state,
-                "restarts": a.restarts,
-                "last_error": a.last_error,
-                "started_at": _ts(ctx, a.started_at),
-                "mailbox": {"depth": a.mailbox_depth, "peak": a.mailbox_peak},
-                "handled": a.handled,
-            }
-            for a in sorted(runtime.actors, key=lambda a: a.path)
-        ],
         "restart_intent": {
             "required": intent.required,
             "pending": {
@@ -317,7 +462,33 @@ def build_runtime_snapshot(
             "last_event_at": _ts(ctx, runtime.replay.last_event_at),
         },
     }
-    return _document("runtime_snapshot.json", ctx, generated, body)
+    return DocumentParts(
+        path="runtime_snapshot.json",
+        body=body,
+        lists=(
+            (SNAPSHOT_CREATOR_ROWS, runtime.creators),
+            (ACTOR_ROWS, runtime.actors if actors is None else actors),
+        ),
+        dates=tuple(dates),
+        changed_at=changed_at,
+    )
+
+
+def build_runtime_snapshot(
+    ctx: ExportContext,
+    runtime: RuntimeView,
+    *,
+    heartbeat: datetime | None = None,
+    changed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """``runtime_snapshot.json``: the process, platforms, creators and the actor tree.
+
+    ``heartbeat`` is the wall time of this write (default ``ctx.now``); it is also written as
+    top-level ``timestamp``, the field the dashboard's freshness check reads first, so a live
+    runtime never shows "stale" merely because nothing changed.
+    """
+    parts = runtime_snapshot_parts(ctx, runtime, heartbeat=heartbeat, changed_at=changed_at)
+    return parts.document(ctx)
 
 
 # --- quotas.json ---------------------------------------------------------------------------------
@@ -845,29 +1016,37 @@ def build_score_events(
 # --- configuration as applied --------------------------------------------------------------------
 
 
+def creators_parts(
+    ctx: ExportContext, creators: Sequence[CreatorView], *, changed_at: datetime | None = None
+) -> DocumentParts:
+    """``creators.json`` as parts (see :func:`build_creators`)."""
+    return DocumentParts(
+        path="creators.json", body={}, lists=((CREATOR_ROWS, creators),), changed_at=changed_at
+    )
+
+
 def build_creators(
     ctx: ExportContext, creators: Sequence[CreatorView], *, changed_at: datetime | None = None
 ) -> dict[str, Any]:
     """``creators.json``: ``creators`` sorted by id (the dashboard reads this property)."""
-    rows = sorted(creators, key=lambda c: c.creator_id)
-    generated = _newest(
-        ctx, changed_at, *(c.updated_at for c in rows), *(c.created_at for c in rows)
+    return creators_parts(ctx, creators, changed_at=changed_at).document(ctx)
+
+
+def chat_triggers_parts(
+    ctx: ExportContext,
+    triggers: Sequence[TriggerView],
+    *,
+    changed_at: datetime | None = None,
+    timers: Sequence[TimerView] = (),
+    filters: Sequence[FilterView] = (),
+) -> DocumentParts:
+    """``chat_triggers.json`` as parts (see :func:`build_chat_triggers`)."""
+    return DocumentParts(
+        path="chat_triggers.json",
+        body={},
+        lists=((TRIGGER_ROWS, triggers), (TIMER_ROWS, timers), (FILTER_ROWS, filters)),
+        changed_at=changed_at,
     )
-    body = {
-        "creators": [
-            {
-                "creator_id": c.creator_id,
-                "display_name": c.display_name,
-                "enabled": c.enabled,
-                "disabled": not c.enabled,
-                "platforms_enabled": _bool_dict(c.platforms),
-                "status": c.status,
-                "created_at": _ts(ctx, c.created_at),
-            }
-            for c in rows
-        ]
-    }
-    return _document("creators.json", ctx, generated, body)
 
 
 def build_chat_triggers(
@@ -880,59 +1059,10 @@ def build_chat_triggers(
 ) -> dict[str, Any]:
     """``chat_triggers.json``: ``items`` sorted by creator then trigger id; ``timers`` and
     ``filters`` (with their post and hit counts) by creator then id."""
-    rows = sorted(triggers, key=lambda t: (t.creator_id, t.trigger_id))
-    timer_rows = sorted(timers, key=lambda t: (t.creator_id, t.timer_id))
-    filter_rows = sorted(filters, key=lambda f: (f.creator_id, f.filter_id))
-    generated = _newest(
-        ctx,
-        changed_at,
-        *(t.updated_at for t in rows),
-        *(t.last_fired_at for t in rows),
-        *(t.last_posted_at for t in timer_rows),
-        *(f.last_hit_at for f in filter_rows),
+    parts = chat_triggers_parts(
+        ctx, triggers, changed_at=changed_at, timers=timers, filters=filters
     )
-    body = {
-        "items": [
-            {
-                "trigger_id": t.trigger_id,
-                "phrase": t.phrase,
-                "module": t.module,
-                "creator": t.creator_id,
-                "enabled": t.enabled,
-                "cooldown_seconds": t.cooldown_seconds,
-                "last_fired_at": _ts(ctx, t.last_fired_at),
-            }
-            for t in rows
-        ],
-        "timers": [
-            {
-                "timer_id": t.timer_id,
-                "creator": t.creator_id,
-                "interval_minutes": t.interval_minutes,
-                "min_chat_lines": t.min_chat_lines,
-                "messages": t.messages,
-                "platforms": sorted(t.platforms),
-                "enabled": t.enabled,
-                "posts": t.posts,
-                "last_posted_at": _ts(ctx, t.last_posted_at),
-            }
-            for t in timer_rows
-        ],
-        "filters": [
-            {
-                "filter_id": f.filter_id,
-                "creator": f.creator_id,
-                "kind": f.kind,
-                "action": f.action,
-                "exempt": sorted(f.exempt),
-                "enabled": f.enabled,
-                "hits": f.hits,
-                "last_hit_at": _ts(ctx, f.last_hit_at),
-            }
-            for f in filter_rows
-        ],
-    }
-    return _document("chat_triggers.json", ctx, generated, body)
+    return parts.document(ctx)
 
 
 #: Balances per creator in points.json.

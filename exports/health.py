@@ -35,6 +35,7 @@ __all__ = [
     "components",
     "health_json",
     "platform_rows",
+    "reporting_rows",
     "status_report",
     "telemetry_errors",
     "telemetry_events",
@@ -99,10 +100,19 @@ class ComponentHealth:
         return None
 
 
-def components(tree: Iterable[Mapping[str, Any]]) -> tuple[ComponentHealth, ...]:
-    """The tree's rows as `ComponentHealth` values (a non-health `health` entry is ignored)."""
+#: The tree's rows (`Supervisor.tree()`), or `components` already made of them.
+TreeRows = Iterable[Mapping[str, Any]] | Iterable[ComponentHealth]
+
+
+def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
+    """The tree's rows as `ComponentHealth` values (a non-health `health` entry is ignored);
+    values that already are `ComponentHealth` are kept (a caller reading the tree several
+    ways makes them once)."""
     out = []
     for row in tree:
+        if isinstance(row, ComponentHealth):
+            out.append(row)
+            continue
         health = row.get("health")
         out.append(
             ComponentHealth(
@@ -117,6 +127,20 @@ def components(tree: Iterable[Mapping[str, Any]]) -> tuple[ComponentHealth, ...]
             )
         )
     return tuple(out)
+
+
+def reporting_rows(tree: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows `platform_rows`, `telemetry_events` and `telemetry_errors` can make anything
+    of: those with a health value or a last error, or named after a platform. The others (a
+    thousand creators' trigger engines and chat replays are most of the tree) give nothing,
+    and a caller reading a big tree at every heartbeat skips them."""
+    return [
+        row
+        for row in tree
+        if row.get("health") is not None
+        or row.get("last_error")
+        or row["path"].rpartition("/")[2] in PLATFORMS
+    ]
 
 
 @attrs.frozen(kw_only=True)
@@ -167,7 +191,7 @@ class StatusReport:
         return "\n".join(lines)
 
 
-def status_report(tree: Iterable[Mapping[str, Any]]) -> StatusReport:
+def status_report(tree: TreeRows) -> StatusReport:
     """The status of every component of the tree."""
     return StatusReport(components=components(tree))
 
@@ -245,7 +269,7 @@ def _platform_row(c: ComponentHealth, h: ConnectionHealth, triggers: int) -> Pla
 
 
 def platform_rows(
-    tree: Iterable[Mapping[str, Any]],
+    tree: TreeRows,
     *,
     configured: Mapping[str, bool],
     discord: DiscordView | None = None,
@@ -325,7 +349,7 @@ def _source(c: ComponentHealth, root_name: str) -> str:
 
 
 def telemetry_events(
-    tree: Iterable[Mapping[str, Any]],
+    tree: TreeRows,
     *,
     root_name: str,
     extra: Iterable[TelemetryEvent] = (),
@@ -349,9 +373,7 @@ def telemetry_events(
     return tuple(out)
 
 
-def telemetry_errors(
-    tree: Iterable[Mapping[str, Any]], *, root_name: str, now: datetime
-) -> tuple[ErrorView, ...]:
+def telemetry_errors(tree: TreeRows, *, root_name: str, now: datetime) -> tuple[ErrorView, ...]:
     """Every component's last failure: active while it is failing, else cleared; actors that
     crashed (the tree's `last_error`) too."""
     out = []

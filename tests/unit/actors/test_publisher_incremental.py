@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import attrs
 import pytest
 import structlog
 
@@ -28,7 +29,14 @@ from actors.publisher import (
     read_store,
 )
 from actors.store import Changed
-from config.models import CreatorConfig, ScoreboardConfig, TallyConfig, TriggerConfig
+from config.models import (
+    CreatorConfig,
+    FilterConfig,
+    ScoreboardConfig,
+    TallyConfig,
+    TimerConfig,
+    TriggerConfig,
+)
 from exports.canonical import canonical_bytes
 from exports.files import FILES
 from exports.schemas import validate
@@ -837,3 +845,161 @@ async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
         loyalty.top_rows_for_creators = real
     assert caught.value.path.startswith("$.creators[0 of 'mira'].entries[0].balance")
     assert "64 bits" in str(caught.value)
+
+
+# --- the tree files from kept rows ---------------------------------------------------------------
+
+BUSY = tuple(
+    attrs.evolve(
+        c,
+        timers=(TimerConfig(id="hydrate", messages=("Drink water",), interval_minutes=15),),
+        filters=(FilterConfig(id="links", kind="links"), FilterConfig(id="caps", kind="caps")),
+        triggers=(
+            *c.triggers,
+            TriggerConfig(id="lurk", pattern="!lurk", response="enjoy"),
+        ),
+    )
+    for c in (*CREATORS, CreatorConfig(id="daniel-2", display_name="Daniel Two"))
+)
+
+
+class BusyTree:
+    """`Supervisor.tree()` rows of running creators whose engines fire triggers, post timers
+    and catch messages, whose actors fail and recover, and which come and go."""
+
+    def __init__(self, rng: random.Random, clock: Clock) -> None:
+        self.rng, self.clock = rng, clock
+        self.rows: dict[str, dict[str, Any]] = {"root": Tree.row("root", "supervisor")}
+        for c in BUSY:
+            self.add(c.id)
+
+    def add(self, cid: str) -> None:
+        base = f"root/creators/creator:{cid}"
+        self.rows[base] = Tree.row(base, "supervisor")
+        self.rows[f"{base}/triggers"] = Tree.row(
+            f"{base}/triggers",
+            "actor",
+            {"fired_at": {}, "timers": {}, "filters": {}, "fired_by_platform": {}},
+        )
+        self.rows[f"{base}/replay"] = Tree.row(
+            f"{base}/replay",
+            "actor",
+            {"platform": "replay", "creator_id": cid, "status": "running", "messages": 0},
+        )
+
+    def step(self) -> None:
+        rng, now = self.rng, self.clock.now
+        at = now + timedelta(seconds=rng.choice((-5, 0, 0, 3)))  # sometimes a skewed clock
+        present = sorted({p.split("/")[2].removeprefix("creator:") for p in self.rows if "/" in p})
+        if rng.random() < 0.1 and present:  # a creator's subtree goes (a restart of it)
+            gone = rng.choice(present)
+            self.rows = {p: r for p, r in self.rows.items() if f"creator:{gone}" not in p}
+        missing = [c.id for c in BUSY if c.id not in present]
+        if rng.random() < 0.3 and missing:
+            self.add(rng.choice(missing))
+        for path, row in self.rows.items():
+            if rng.random() < 0.5:
+                continue  # quiet
+            detail = row["detail"]
+            row["handled"] += rng.randrange(1, 5)
+            if path.endswith("/replay"):
+                detail["messages"] += 1
+                detail["last_event_at"] = at
+            if path.endswith("/triggers"):
+                cid = path.split("/")[2].removeprefix("creator:")
+                if rng.random() < 0.6:
+                    tid = rng.choice(("ping", "lurk"))
+                    detail["fired_at"][(cid, tid)] = at
+                    detail["fired_by_platform"]["replay"] = (
+                        detail["fired_by_platform"].get("replay", 0) + 1
+                    )
+                if rng.random() < 0.2:
+                    posts = detail["timers"].get((cid, "hydrate"), (0, None))[0]
+                    detail["timers"][(cid, "hydrate")] = (posts + 1, at)
+                if rng.random() < 0.3:
+                    fid = rng.choice(("links", "caps"))
+                    hits = detail["filters"].get((cid, fid), (0, None))[0]
+                    detail["filters"][(cid, fid)] = (hits + 1, at)
+            roll = rng.random()
+            if roll < 0.1:
+                row.update(state="restarting", restarts=row["restarts"] + 1, last_error="boom")
+            elif roll < 0.2:
+                row.update(state="running", started_at=at)
+
+    def __call__(self) -> list[dict[str, Any]]:
+        return [
+            {
+                **r,
+                "detail": {
+                    k: dict(v) if isinstance(v, dict) else v for k, v in r["detail"].items()
+                },
+            }
+            for r in self.rows.values()
+        ]
+
+
+async def test_tree_files_equal_a_full_build_through_random_tree_changes(
+    database: Path, tmp_path: Path
+) -> None:
+    """Creators added and removed, actors failing and recovering, triggers firing, timers
+    posting, filters catching, the heartbeat moving: after every heartbeat every tree file is
+    exactly what `build_all` makes, though only the changed rows are written."""
+    clock = Clock()
+    rng = random.Random(13)
+    tree = BusyTree(rng, clock)
+
+    def publisher(root: Path) -> SnapshotPublisher:
+        pub = SnapshotPublisher(
+            database=database,
+            root=root,
+            mirrors=[],
+            creators=BUSY,
+            tree=tree,
+            root_name="root",
+            started_at=STARTED,
+            pseudonym_key=b"k" * 32,
+            secrets=frozenset({SECRET}),
+            clock=clock,
+        )
+        pub.log = structlog.get_logger("test").bind(path="root/publisher")
+        return pub
+
+    pub = publisher(tmp_path / "exports")
+    await pub.on_start()
+    try:
+        for step in range(40):
+            tree.step()
+            clock.advance(rng.choice((0.25, 1, 10)))
+            await pub.publish()
+            on_disk, full = files(tmp_path / "exports"), full_build(pub)
+            for path in TREE_FILES:
+                assert on_disk[path] == full[path], f"step {step}: {path}"
+            # And what a publisher without any kept view or row builds (the telemetry files
+            # aside: they count restarts and rates since the publisher's start).
+            fresh = publisher(tmp_path / "fresh")
+            assert pub._conn is not None
+            data = read_store(pub._conn, {c.id: c.display_name for c in BUSY}, 200)
+            docs = fresh._build(data)
+            for path in TREE_FILES - TELEMETRY:
+                assert on_disk[path] == canonical_bytes(docs[path]), f"step {step}: {path}"
+        assert 0 < pub._rows.written
+        chat = json.loads(on_disk["chat_triggers.json"])
+        assert {i["creator"] for i in chat["filters"]} == {c.id for c in BUSY}
+    finally:
+        await pub.on_stop()
+
+
+async def test_a_heartbeat_writes_only_the_rows_that_changed(setup: Any) -> None:
+    pub, clock, tree, root = setup
+    clock.advance(10)
+    await pub.publish()
+    before = pub._rows.written
+    clock.advance(10)
+    await pub.publish()  # nothing changed in the tree: no row is written again
+    assert pub._rows.written == before
+    tree.rows[1]["handled"] += 1
+    tree.rows[2]["detail"] = {"fired_at": {("mira", "ping"): clock.now}}
+    clock.advance(10)
+    await pub.publish()
+    assert pub._rows.written == before + 2  # one actor row, one trigger row
+    assert files(root) == full_build(pub)

@@ -228,3 +228,44 @@ async def test_alerts_under_the_mock_clock_never_repeat_and_skip_paused_and_disa
     [back] = alerts.update(status_report([*quiet, up]), trio.current_time())
     assert back.recovered and back.path == TWITCH
     assert alerts.update(status_report([*quiet, up]), trio.current_time()) == []
+
+
+def test_reporting_rows_leave_out_only_rows_that_give_nothing() -> None:
+    import random
+
+    from exports.health import components, reporting_rows
+
+    rng = random.Random(11)
+    states = list(ConnectionState)
+    for _ in range(50):
+        tree = []
+        for n in range(rng.randrange(1, 12)):
+            name = rng.choice((*PLATFORMS, "triggers", "replay", "store", "creator:x"))
+            health = (
+                twitch(rng.choice(states), last_error=rng.choice((None, "boom")), last_error_at=T0)
+                if rng.random() < 0.3
+                else None
+            )
+            tree.append(
+                row(
+                    f"root/creators/creator:c{n}/{name}",
+                    health,
+                    kind=rng.choice(("actor", "supervisor")),
+                    state=rng.choice(("running", "starting", "restarting", "failed")),
+                    last_error=rng.choice((None, None, "OSError: disk")),
+                )
+            )
+        kept = reporting_rows(tree)
+        assert len(kept) <= len(tree)
+        configured = {"twitch": True, "discord": rng.random() < 0.5}
+        discord = DiscordView(connected=rng.random() < 0.5)
+        assert platform_rows(kept, configured=configured, discord=discord) == platform_rows(
+            tree, configured=configured, discord=discord
+        )
+        assert telemetry_events(components(kept), root_name="root") == telemetry_events(
+            tree, root_name="root"
+        )
+        assert telemetry_errors(kept, root_name="root", now=T0) == telemetry_errors(
+            tree, root_name="root", now=T0
+        )
+    assert reporting_rows([row("root/creators/creator:x/triggers")]) == []

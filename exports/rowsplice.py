@@ -1,0 +1,315 @@
+"""The big documents put together from the bytes of their rows, kept between builds.
+
+A document with long row lists (the actor tree of ``runtime_snapshot.json``, the triggers,
+timers and filters of ``chat_triggers.json``, ``creators.json``) is mostly rows that did not
+change since the last build: a thousand creators, a few of whom chatted. :class:`RowCache`
+keeps the canonical bytes of every row it wrote, keyed by the row's view, and writes only the
+rows whose view is new; the document is then its small skeleton (every list empty, encoded and
+checked like any document) with the lists' bytes spliced in.
+
+The bytes are exactly those of the whole document (:meth:`DocumentParts.document` and
+:func:`~exports.canonical.canonical_bytes`), because canonical JSON (sorted keys, two-space
+indent) writes an element of a list the same wherever the list sits, shifted by its depth:
+
+- the rows are written by the same ``RowList.item`` and scrubbed the same way (scrubbing
+  changes strings one by one, so a row scrubbed alone reads as it does inside its document);
+- several new rows are encoded as one list and cut apart at their boundaries: inside a
+  two-space-indented list of objects, ``,\\n  {`` starts an element and nothing else (a
+  string never holds a raw newline, and everything inside an element is indented further);
+- in the skeleton, ``\\n  "key": []`` is the top-level property ``key`` and nothing else (any
+  nested property is indented further), so the list's bytes replace exactly that.
+
+Row bytes depend on the clock only through clamping (a time later than ``ctx.now`` is written
+as ``ctx.now``): a row with a time later than the clock is written but not kept, and a kept
+row is reused only while the clock is not before its latest time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, cast, overload
+
+import attrs
+
+from exports.builders import DocumentParts, RowList
+from exports.canonical import canonical_bytes
+from exports.files import ExportContext
+from exports.publish import ExportWriter
+from exports.scrub import scrub_document
+
+__all__ = ["RowCache", "RowGroups", "latest_moment"]
+
+_FIELDS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    getter = _FIELDS.get(kind)
+    if getter is None and attrs.has(kind):
+        names = [f.name for f in attrs.fields(kind)]
+        if len(names) == 1:
+            one = operator.attrgetter(names[0])
+            getter = _FIELDS[kind] = lambda value: (one(value),)
+        else:
+            getter = _FIELDS[kind] = operator.attrgetter(*names)
+    return getter
+
+
+def latest_moment(values: Iterable[Any]) -> datetime | None:
+    """The latest datetime anywhere in these views (attrs instances, tuples), or None.
+
+    A file whose inputs hold a time later than the build's clock was clamped to that clock,
+    so it is only what a full publish would write for that very clock.
+    """
+    newest: datetime | None = None
+    stack = list(values)
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        value = pop()
+        kind = type(value)
+        if kind in _PLAIN:
+            continue
+        if isinstance(value, datetime):
+            if newest is None or value > newest:
+                newest = value
+        elif kind is tuple or kind is list:
+            extend(value)
+        else:
+            getter = _fields_of(kind)
+            if getter is not None:
+                extend(getter(value))
+    return newest
+
+
+@attrs.frozen(kw_only=True)
+class RowGroups(Sequence[Any]):
+    """A row list given in groups (one per creator), each a tuple of views in any order.
+
+    Reads as the flat sequence of its views, so any builder takes it. :class:`RowCache` keeps
+    each group's bytes: a group handed in as the same tuple object as last time (under the
+    same key) costs a lookup, whatever its size.
+    """
+
+    groups: tuple[tuple[Hashable, tuple[Any, ...]], ...]  # (group key, views)
+
+    def __len__(self) -> int:
+        return sum(len(views) for _key, views in self.groups)
+
+    def __iter__(self) -> Iterator[Any]:
+        for _key, views in self.groups:
+            yield from views
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        return tuple(self)[index]
+
+
+@attrs.frozen(kw_only=True)
+class _Row:
+    """One row as written."""
+
+    view: Any  # held, so its identity means "unchanged" while the entry lives
+    data: bytes  # the row's canonical bytes as an element of a top-level list
+    latest: datetime | None  # its latest time: the bytes hold while the clock is not before
+    dated: datetime | None  # its newest date for the document's generated_at
+    clamped: bool  # a time was later than the clock: the bytes hold for that clock only
+
+
+@attrs.frozen(kw_only=True)
+class _Group:
+    """One group of rows as written, in the list's order, with what it was written from."""
+
+    views: tuple[Any, ...]  # as handed in (the identity a later build is compared with)
+    rows: list[_Row]  # sorted; a changed group reuses those whose view is in the same place
+    first: Any  # sort keys of the first and the last row
+    last: Any
+    latest: datetime | None  # the latest time of its rows
+    dated: datetime | None
+    reusable: bool  # no row was clamped to the clock
+
+
+_ELEMENT = b",\n  {"  # the start of every element but the first, in a list at depth 0
+_DEPTH_TWO = b"\n  "  # a top-level list's elements sit one level deeper than a lone list's
+_BETWEEN = b",\n    "  # between two elements of a top-level list
+
+
+def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> list[bytes]:
+    """Each view's row as the element of a top-level list of a document (at depth two)."""
+    items = [rows.item(ctx, v) for v in views]
+    scrubbed = scrub_document({"rows": items}, ctx.secrets)["rows"]
+    data = canonical_bytes(scrubbed)  # b"[\n  {...},\n  {...}\n]\n"
+    pieces = data[2:-3].split(_ELEMENT)
+    if len(pieces) != len(views) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"{rows.key}: rows are not objects, cannot be written one by one")
+    out = [pieces[0][2:].replace(b"\n", _DEPTH_TWO)]
+    out += [b"{" + p.replace(b"\n", _DEPTH_TWO) for p in pieces[1:]]
+    return out
+
+
+def _newest(moments: Iterable[datetime | None]) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return max(present) if present else None
+
+
+_NO_ROWS: list[_Row] = []
+
+
+class RowCache:
+    """The bytes of the rows of the documents it wrote, for the next build of each.
+
+    Rows are looked up by identity: the caller hands in the same view object for a row that
+    did not change (views are immutable), and a new one when it did. With :class:`RowGroups`,
+    a group handed in as the same tuple as last time is reused whole. What the last build of
+    a list did not use is forgotten.
+
+    A heartbeat of a thousand creators allocates little here on purpose: in a process that
+    big, every object allocated brings the cyclic garbage collector's passes nearer.
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str], dict[Hashable, _Group]] = {}
+        self._secrets: frozenset[str] | None = None
+        self.written = 0  # rows written (not found), for tests and benchmarks
+
+    def encode(self, ctx: ExportContext, parts: DocumentParts) -> bytes:
+        """The document's canonical bytes: what ``canonical_bytes(parts.document(ctx))``
+        gives, writing only the rows not kept from the last build."""
+        if ctx.secrets != self._secrets:  # rows were scrubbed of other secrets
+            self._groups.clear()
+            self._secrets = ctx.secrets
+        now = ctx.now
+        lists: dict[str, bytes] = {}
+        dates: list[datetime | None] = []
+        for rows, views in parts.lists:
+            groups = views.groups if isinstance(views, RowGroups) else ()
+            if len({key for key, _members in groups}) != len(groups) or not groups:
+                groups = ((None, tuple(views)),)  # not grouped, or not by distinct keys
+            slot = (parts.path, rows.key)
+            kept = self._groups.get(slot, {})
+            fresh: dict[Hashable, _Group] = {}
+            changed: list[tuple[Hashable, tuple[Any, ...], list[Any], list[_Row | None]]] = []
+            new: list[Any] = []
+            for key, members in groups:
+                group = kept.get(key)
+                if (
+                    group is not None
+                    and group.views is members
+                    and group.reusable
+                    and (group.latest is None or group.latest <= now)  # unless the clock went back
+                ):
+                    fresh[key] = group
+                    continue
+                # Rows of the group's last build are reused where their view is the same
+                # object in the same place (a group whose rows came or went writes more).
+                old = group.rows if group is not None else _NO_ROWS
+                ordered = sorted(members, key=rows.order)
+                found: list[_Row | None] = []
+                for i in range(len(ordered)):
+                    view = ordered[i]
+                    row = old[i] if i < len(old) else None
+                    if (
+                        row is None
+                        or row.view is not view
+                        or row.clamped
+                        or (row.latest is not None and row.latest > now)  # the clock went back
+                    ):
+                        row = None
+                        new.append(view)
+                    found.append(row)
+                changed.append((key, members, ordered, found))
+            if changed:
+                # The new rows of every changed group, written at once.
+                written = iter(_encode_rows(ctx, rows, new) if new else ())
+                self.written += len(new)
+                for key, members, ordered, found in changed:
+                    fresh[key] = self._finish(rows, members, ordered, found, written, now)
+            for key, _members in groups:
+                dates.append(fresh[key].dated)
+            self._groups[slot] = fresh
+            lists[rows.key] = self._join(rows, [fresh[key] for key, _members in groups])
+        skeleton = parts.skeleton(ctx, parts.generated_at(ctx, dates))
+        return _splice(parts.path, ExportWriter.prepare(parts.path, skeleton), lists)
+
+    @staticmethod
+    def _finish(
+        rows: RowList,
+        members: tuple[Any, ...],
+        ordered: list[Any],
+        found: list[_Row | None],
+        written: Iterator[bytes],
+        now: datetime,
+    ) -> _Group:
+        """A changed group, its missing rows' bytes taken in order from `written`."""
+        dated: datetime | None = None
+        latest: datetime | None = None
+        reusable = True
+        for i in range(len(found)):  # filled in place: no new list per group
+            row = found[i]
+            if row is None:
+                view = ordered[i]
+                moment = latest_moment((view,))
+                row = found[i] = _Row(
+                    view=view,
+                    data=next(written),
+                    latest=moment,
+                    dated=_newest(rows.dates(view)),
+                    clamped=moment is not None and moment > now,
+                )
+            if row.clamped:
+                reusable = False
+            if row.dated is not None and (dated is None or row.dated > dated):
+                dated = row.dated
+            if row.latest is not None and (latest is None or row.latest > latest):
+                latest = row.latest
+        done = cast("list[_Row]", found)
+        return _Group(
+            views=members,
+            rows=done,
+            first=rows.order(ordered[0]) if ordered else None,
+            last=rows.order(ordered[-1]) if ordered else None,
+            latest=latest,
+            dated=dated,
+            reusable=reusable,
+        )
+
+    @staticmethod
+    def _join(rows: RowList, groups: list[_Group]) -> bytes:
+        """The list's bytes from its groups: in order of their first rows when their ranges
+        do not overlap, else row by row as one sorted list (a stable sort of the groups'
+        sorted rows, in the order given, is the sort of all the rows)."""
+        present = [g for g in groups if g.rows]
+        if not present:
+            return b"[]"
+        order = sorted(present, key=operator.attrgetter("first"))
+        if all(a.last < b.first for a, b in itertools.pairwise(order)):
+            # Only the rows' bytes are kept (not each group's joined as well): the heap holds
+            # each row once.
+            chunks = [r.data for g in order for r in g.rows]
+        else:
+            pairs = [(rows.order(r.view), r.data) for g in present for r in g.rows]
+            pairs.sort(key=operator.itemgetter(0))
+            chunks = [data for _key, data in pairs]
+        return b"[\n    " + _BETWEEN.join(chunks) + b"\n  ]"
+
+
+def _splice(path: str, skeleton: bytes, lists: dict[str, bytes]) -> bytes:
+    """The skeleton's bytes with each top-level property of `lists` (empty in it) filled."""
+    cuts = []
+    for key, body in lists.items():
+        empty = b'\n  "' + key.encode() + b'": []'
+        at = skeleton.find(empty)
+        if at < 0 or skeleton.find(empty, at + 1) >= 0:
+            raise ValueError(f"{path}: no single top-level {key!r} to fill")
+        cuts.append((at + len(empty) - 2, body))
+    out, start = [], 0
+    for at, body in sorted(cuts, key=operator.itemgetter(0)):
+        out += [skeleton[start:at], body]
+        start = at + 2
+    out.append(skeleton[start:])
+    return b"".join(out)
