@@ -1,0 +1,47 @@
+"""How `build_tree` specifies the creators' subtrees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from config.loading import loads_config
+from runtime.tree import RuntimePaths, build_tree
+from supervisors import Supervisor
+
+CONFIG = """
+[http]
+enabled = false
+
+[[creators]]
+id = "a"
+
+[[creators]]
+id = "b"
+"""
+
+
+def _child_spec(supervisor: Supervisor, child_id: str) -> Any:
+    """The spec of a child (test-only peek: the supervisor has not started)."""
+    return next(spec for spec in supervisor._specs if spec.id == child_id)
+
+
+def test_creator_supervisors_share_one_jitter_generator(tmp_path: Path) -> None:
+    folder = f"[runtime]\ndata_dir = '{tmp_path}'\n"
+    config = loads_config(folder + CONFIG)
+    root = build_tree(
+        config,
+        RuntimePaths.from_config(config),
+        started_at=datetime(2026, 12, 1, tzinfo=UTC),
+        pseudonym_key=b"k" * 32,
+        secrets=frozenset(),
+        version="0.1.0",
+    )
+    creators = _child_spec(root, "creators").start()
+    a = _child_spec(creators, "creator:a").start()
+    b = _child_spec(creators, "creator:b").start()
+    again = _child_spec(creators, "creator:a").start()  # a restart builds a fresh supervisor
+    assert a is not again
+    assert a._rng is b._rng is again._rng
+    assert a.backoff.delay(1, a._rng) > 0
