@@ -28,6 +28,7 @@ from config.secrets import Secret
 from config.secrets import iter_secrets as _walk_secrets
 from exports.files import RUNTIME_VERSION
 from runtime.announce import HttpAnnouncement
+from runtime.collector import CollectorPause
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.http_api import HTTP_ID
 from runtime.logging_setup import configure_logging
@@ -199,6 +200,7 @@ async def serve(
         instance=booted.instance,
     )
     deadline = config.runtime.shutdown_deadline
+    collector = CollectorPause()
     failure: list[SupervisorGaveUp] = []
     stopped = trio.Event()
     force = trio.CancelScope()
@@ -233,6 +235,7 @@ async def serve(
             root.registry.close_all()
 
     async def shutdown(reason: str) -> None:
+        collector.pause()  # until the process exits (`serve` returns)
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
         if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
             log.warning("shutdown deadline passed: cancelling what is left")
@@ -257,13 +260,16 @@ async def serve(
 
     try:
         async with trio.open_nursery() as nursery:
+            collector.pause()
             try:
                 await nursery.start(supervise)
             except SupervisorGaveUp as exc:
                 cause = _find_cause(exc, StartupError)
                 message = str(cause) if cause is not None else str(exc.__cause__ or exc)
                 log.error("start-up failed", error=message)
+                collector.resume()
                 return ExitCode.STARTUP
+            collector.resume(freeze=True)  # the start's objects live as long as the process
             # Handle signals before announcing the port: whoever reads http.json may send
             # SIGTERM at once, which must be a clean stop, not the default (kill) action.
             await nursery.start(watch_signals, nursery)
@@ -281,6 +287,7 @@ async def serve(
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:
+        collector.resume()
         announce.remove()
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
