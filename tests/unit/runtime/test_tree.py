@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from actors.replay import ReplayChat
+from actors.triggers.engine import TriggerEngine
 from config.loading import loads_config
 from runtime.tree import RuntimePaths, build_tree
 from supervisors import Supervisor
@@ -69,6 +71,4 @@ def test_each_start_of_a_creator_builds_fresh_children(tmp_path: Path) -> None:
     engines = [_child_spec(sup, "triggers").start() for sup in (first, second)]
     replays = [_child_spec(sup, "replay").start() for sup in (first, second)]
     assert engines[0] is not engines[1] and replays[0] is not replays[1]
-    assert (
-        type(engines[0]).__name__ == "TriggerEngine" and type(replays[0]).__name__ == "ReplayChat"
-    )
+    assert isinstance(engines[0], TriggerEngine) and isinstance(replays[0], ReplayChat)
