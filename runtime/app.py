@@ -28,7 +28,7 @@ from config.secrets import Secret
 from config.secrets import iter_secrets as _walk_secrets
 from exports.files import RUNTIME_VERSION
 from runtime.announce import HttpAnnouncement
-from runtime.collector import CollectorPause
+from runtime.collector import Collector
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.http_api import HTTP_ID
 from runtime.logging_setup import configure_logging
@@ -55,6 +55,9 @@ class Booted:
     pseudonym_key: bytes
     secrets: frozenset[str]
     instance: str = attrs.field(factory=lambda: _secrets.token_hex(8))  # this process's id
+    #: The garbage collector's policy (`runtime.collector`). `serve` leaves it paused after a
+    #: stop, for the exit; `collector.reset()` puts it back as it was.
+    collector: Collector = attrs.field(factory=Collector, eq=False)
 
 
 def iter_secrets(config: Config) -> Iterator[Secret]:
@@ -200,7 +203,7 @@ async def serve(
         instance=booted.instance,
     )
     deadline = config.runtime.shutdown_deadline
-    collector = CollectorPause()
+    collector = booted.collector
     failure: list[SupervisorGaveUp] = []
     stopped = trio.Event()
     force = trio.CancelScope()
@@ -235,7 +238,7 @@ async def serve(
             root.registry.close_all()
 
     async def shutdown(reason: str) -> None:
-        collector.pause()  # until the process exits (`serve` returns)
+        collector.pause()  # for the rest of the process's life (see `Booted.collector`)
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
         if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
             log.warning("shutdown deadline passed: cancelling what is left")
@@ -269,7 +272,8 @@ async def serve(
                 log.error("start-up failed", error=message)
                 collector.resume()
                 return ExitCode.STARTUP
-            collector.resume(freeze=True)  # the start's objects live as long as the process
+            collector.settle()  # the start's objects live as long as the process
+            collector.resume()
             # Handle signals before announcing the port: whoever reads http.json may send
             # SIGTERM at once, which must be a clean stop, not the default (kill) action.
             await nursery.start(watch_signals, nursery)
@@ -287,7 +291,6 @@ async def serve(
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:
-        collector.resume()
         announce.remove()
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))

@@ -13,7 +13,7 @@ import pytest
 import runtime.app as app
 from config.loading import loads_config
 from runtime.app import Booted
-from runtime.collector import CollectorPause
+from runtime.collector import YOUNG_SHARE, Collector
 from runtime.exit_codes import ExitCode
 from runtime.pidfile import PidFile
 from runtime.tree import RuntimePaths
@@ -24,8 +24,9 @@ from supervisors import Supervisor
 @pytest.fixture
 def collector_restored() -> Iterator[None]:
     """Whatever a test does to the collector, the next test finds it as it was."""
-    enabled = gc.isenabled()
+    enabled, thresholds = gc.isenabled(), gc.get_threshold()
     yield
+    gc.set_threshold(*thresholds)
     gc.unfreeze()
     if enabled:
         gc.enable()
@@ -35,34 +36,42 @@ def collector_restored() -> Iterator[None]:
 
 def test_pause_disables_and_resume_enables(collector_restored: None) -> None:
     gc.enable()
-    pause = CollectorPause()
-    pause.pause()
-    pause.pause()  # twice is once
-    assert not gc.isenabled() and pause.paused
-    pause.resume()
-    assert gc.isenabled() and not pause.paused
-    pause.resume()  # not paused: nothing to put back
+    collector = Collector()
+    collector.pause()
+    collector.pause()  # twice is once
+    assert not gc.isenabled() and collector.paused
+    collector.resume()
+    assert gc.isenabled() and not collector.paused
+    collector.resume()  # not paused: nothing to put back
     assert gc.isenabled()
 
 
 def test_a_collector_disabled_before_stays_disabled(collector_restored: None) -> None:
     gc.disable()
-    pause = CollectorPause()
-    pause.pause()
-    pause.resume()
+    collector = Collector()
+    collector.pause()
+    collector.resume()
     assert not gc.isenabled()
 
 
-def test_resume_with_freeze_exempts_the_objects_alive_now(collector_restored: None) -> None:
+def test_settle_exempts_the_objects_alive_and_scales_the_young_generation(
+    collector_restored: None,
+) -> None:
     gc.unfreeze()
-    pause = CollectorPause()
-    pause.pause()
-    pause.resume(freeze=True)
-    assert gc.get_freeze_count() > 0
-    assert gc.isenabled()
+    before = gc.get_threshold()
+    collector = Collector()
+    collector.settle()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    young, middle, old = gc.get_threshold()
+    assert young == max(before[0], int(frozen * YOUNG_SHARE)) and young > before[0]
+    assert (middle, old) == before[1:]
+    collector.reset()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
-async def test_serve_collects_while_running_and_not_during_the_start_or_stop(
+async def test_serve_collects_while_running_not_while_starting_or_stopping(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector_restored: None
 ) -> None:
     gc.enable()
@@ -110,4 +119,6 @@ async def test_serve_collects_while_running_and_not_during_the_start_or_stop(
     assert seen["starting"] is False
     assert seen["running"] is True and seen["frozen"] > 0
     assert seen["stopping"] is False
-    assert gc.isenabled()  # put back once `serve` returned
+    assert not gc.isenabled()  # left paused for the exit
+    booted.collector.reset()
+    assert gc.isenabled()
