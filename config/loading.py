@@ -143,9 +143,11 @@ def _shared(build: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
     def hook(value: Any, type_: Any) -> Any:
         try:
-            key = _raw_key(value)
-        except _Unshareable:  # values from code (overrides), not from TOML text
-            return build(value, type_)
+            key: Hashable = _raw_key(value)
+        except (_Unshareable, RecursionError):  # values from code; nesting past the limit
+            key = _MISSING
+        if key is _MISSING:
+            return build(value, type_)  # which says what is wrong where, as without a key
         found = built.get(key, _MISSING)
         if found is _MISSING:
             found = built[key] = build(value, type_)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from config import load_config
+import pytest
+
+from config import ConfigError, load_config, loads_config
 
 TRIGGERS = """
 [[creators.tallies]]
@@ -101,3 +104,22 @@ def test_a_shared_relative_path_is_made_absolute_once(
     a, b = config.creators
     assert a.replay is not None and a.replay is b.replay
     assert a.replay.file == tmp_path / "chat.jsonl"
+
+
+def test_nesting_as_deep_as_toml_allows_is_reported_as_without_sharing() -> None:
+    def problems(depth: int) -> list[str]:
+        nested = "[" * depth + "]" * depth
+        with pytest.raises(ConfigError) as info:
+            loads_config(creator("a", f"{TRIGGERS}aliases = {nested}\n"))
+        return [str(p) for p in info.value.problems]
+
+    low, high = 1, 10 * sys.getrecursionlimit()  # the deepest nesting the TOML reader takes
+    while low < high:
+        middle = (low + high + 1) // 2
+        if "nested too deeply" in problems(middle)[0]:
+            high = middle - 1
+        else:
+            low = middle
+    assert problems(low) == [
+        "<config>: creators[0].triggers[2].aliases[0]: expected a string, got an array"
+    ]
