@@ -14,10 +14,11 @@ into key paths.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -35,6 +36,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from config import secrets
 from config.models import (
     Config,
+    CreatorConfig,
     InvalidField,
     PathSegment,
     did_you_mean,
@@ -105,6 +107,59 @@ def _strict(expected: str, check: Callable[[Any], bool], build: Callable[[Any], 
         return build(value)
 
     return hook
+
+
+class _Unshareable(Exception):
+    """A raw value `_raw_key` cannot turn into a key (a type TOML does not produce)."""
+
+
+def _raw_key(value: Any) -> Hashable:
+    """A hashable key equal only for raw values that structure to equal results: the type of
+    every scalar is part of it (`1`, `1.0` and `true` are equal in Python, not in a config)."""
+    kind = type(value)
+    if kind is dict:
+        return (dict, tuple((key, _raw_key(item)) for key, item in value.items()))
+    if kind is list or kind is tuple:
+        return (list, tuple(_raw_key(item) for item in value))
+    if kind is float:
+        return (float, repr(value))  # NaN equals itself here; -0.0 stays apart from 0.0
+    if kind in (str, int, bool) or kind in _TOML_TIMES:
+        return (kind, value)
+    raise _Unshareable(kind.__name__)
+
+
+_TOML_TIMES = (datetime.datetime, datetime.date, datetime.time)
+
+
+def _shared(build: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`build` (a structure hook) that returns the same value for equal raw input.
+
+    A thousand creators configured alike then share one frozen value per table (and its
+    strings, compiled regex and tuples) instead of a copy each, and each distinct table is
+    validated once. Only successes are kept: a bad table raises afresh at every place it
+    appears, so each one is reported with its own key path.
+    """
+    built: dict[Hashable, Any] = {}
+
+    def hook(value: Any, type_: Any) -> Any:
+        try:
+            key: Hashable = _raw_key(value)
+        except (_Unshareable, RecursionError):  # values from code; nesting past the limit
+            key = _MISSING
+        if key is _MISSING:
+            return build(value, type_)  # which says what is wrong where, as without a key
+        found = built.get(key, _MISSING)
+        if found is _MISSING:
+            found = built[key] = build(value, type_)
+        return found
+
+    return hook
+
+
+_MISSING = object()
+
+#: Tables that occur once (the file; each creator, as their ids differ): keys would only cost.
+_ONCE = (Config, CreatorConfig)
 
 
 def _make_converter(
@@ -181,7 +236,7 @@ def _make_converter(
     def tuple_factory(tp: Any) -> Any:
         item_type = get_args(tp)[0]
 
-        def hook(value: Any, _type: Any) -> tuple[Any, ...]:
+        def build(value: Any, _type: Any) -> tuple[Any, ...]:
             # cattrs would happily iterate a string into characters; TOML arrays only here.
             if not isinstance(value, list | tuple):
                 raise InvalidField((), f"expected an array, got {_describe(value)}")
@@ -199,7 +254,7 @@ def _make_converter(
                 raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
             return tuple(out)
 
-        return hook
+        return build if item_type in _ONCE else _shared(build)
 
     conv.register_structure_hook_factory(is_homogeneous_tuple, tuple_factory)
 
@@ -215,7 +270,7 @@ def _make_converter(
                 raise InvalidField((), f"expected a table, got {_describe(value)}")
             return inner(value, _type)
 
-        return hook
+        return hook if cls in _ONCE else _shared(hook)
 
     conv.register_structure_hook_factory(attrs.has, class_factory)
     return conv
@@ -292,27 +347,37 @@ def _absolute(path: Path, base: Path) -> Path:
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _resolve_paths(obj: Any, base: Path) -> Any:
+def _resolve_paths(obj: Any, base: Path, done: dict[int, tuple[Any, Any]] | None = None) -> Any:
     """Return `obj` with every relative `Path` inside it made absolute against `base` (the
-    same object where nothing changed, so unchanged values are never rebuilt)."""
+    same object where nothing changed, so unchanged values are never rebuilt). A value shared
+    by several creators is resolved once and stays shared (`done`: by identity)."""
     if type(obj) in _PLAIN:
         return obj
     if isinstance(obj, Path):
         return _absolute(obj, base)
+    if done is None:
+        done = {}
+    seen = done.get(id(obj))
+    if seen is not None:
+        return seen[1]
+    new_obj = obj
     if isinstance(obj, tuple):
-        items = tuple(_resolve_paths(item, base) for item in obj)
-        return obj if all(new is old for new, old in zip(items, obj, strict=True)) else items
-    if attrs.has(type(obj)):
+        items = tuple(_resolve_paths(item, base, done) for item in obj)
+        if not all(new is old for new, old in zip(items, obj, strict=True)):
+            new_obj = items
+    elif attrs.has(type(obj)):
         changes = {}
         for field in attrs.fields(type(obj)):
             if not field.init or field.name == "source":
                 continue
             value = getattr(obj, field.name)
-            new = _resolve_paths(value, base)
+            new = _resolve_paths(value, base, done)
             if new is not value:
                 changes[field.alias or field.name] = new
-        return attrs.evolve(obj, **changes) if changes else obj
-    return obj
+        if changes:
+            new_obj = attrs.evolve(obj, **changes)
+    done[id(obj)] = (obj, new_obj)  # keeps `obj` alive, so its id is not reused meanwhile
+    return new_obj
 
 
 # --- overrides ----------------------------------------------------------------------------------

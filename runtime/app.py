@@ -28,6 +28,7 @@ from config.secrets import Secret
 from config.secrets import iter_secrets as _walk_secrets
 from exports.files import RUNTIME_VERSION
 from runtime.announce import HttpAnnouncement
+from runtime.collector import Collector
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.http_api import HTTP_ID
 from runtime.logging_setup import configure_logging
@@ -54,6 +55,9 @@ class Booted:
     pseudonym_key: bytes
     secrets: frozenset[str]
     instance: str = attrs.field(factory=lambda: _secrets.token_hex(8))  # this process's id
+    #: The garbage collector's policy (`runtime.collector`). `serve` leaves it paused after a
+    #: stop, for the exit; `collector.reset()` puts it back as it was.
+    collector: Collector = attrs.field(factory=Collector, eq=False)
 
 
 def iter_secrets(config: Config) -> Iterator[Secret]:
@@ -199,6 +203,7 @@ async def serve(
         instance=booted.instance,
     )
     deadline = config.runtime.shutdown_deadline
+    collector = booted.collector
     failure: list[SupervisorGaveUp] = []
     stopped = trio.Event()
     force = trio.CancelScope()
@@ -233,6 +238,7 @@ async def serve(
             root.registry.close_all()
 
     async def shutdown(reason: str) -> None:
+        collector.pause()  # for the rest of the process's life (see `Booted.collector`)
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
         if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
             log.warning("shutdown deadline passed: cancelling what is left")
@@ -257,13 +263,17 @@ async def serve(
 
     try:
         async with trio.open_nursery() as nursery:
+            collector.pause()
             try:
                 await nursery.start(supervise)
             except SupervisorGaveUp as exc:
                 cause = _find_cause(exc, StartupError)
                 message = str(cause) if cause is not None else str(exc.__cause__ or exc)
                 log.error("start-up failed", error=message)
+                collector.resume()
                 return ExitCode.STARTUP
+            collector.settle()  # the start's objects live as long as the process
+            collector.resume()
             # Handle signals before announcing the port: whoever reads http.json may send
             # SIGTERM at once, which must be a clean stop, not the default (kill) action.
             await nursery.start(watch_signals, nursery)

@@ -84,7 +84,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from runtime.app import boot, serve
+    from runtime.heap import keep_large_blocks_mapped
 
+    keep_large_blocks_mapped()  # before the configuration's text, the first large block
     config = load_config(args.config, overrides=_overrides(args))
     export_mirrors(config)  # what `check` checks beyond the file, before anything starts
     booted = boot(config)
