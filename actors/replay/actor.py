@@ -2,7 +2,8 @@
 
 It is a platform like the others: its events go to the creator's trigger engine, and replies
 come back to it (they are recorded and counted, never sent anywhere). The gaps between the
-recorded `sent_at` times are kept, divided by `speed`, and each event keeps its recorded
+recorded `sent_at` times are kept, divided by `speed` (each line leaves on the shared wake-up
+grid, `actors.coarse_sleep`: at most 50 ms after its time), and each event keeps its recorded
 `sent_at`: the trigger engine runs cooldowns, timers and points on the event's time for this
 platform (the recorded clock), so a replay at `speed = 10` gives the replies the live stream
 would have had, and two replays of the same log write the same exports. With `loop`, each
@@ -32,7 +33,7 @@ import apsw
 import attrs
 import trio
 
-from actors import Actor, ActorRef
+from actors import Actor, ActorRef, coarse_sleep_until
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from actors.store import Read, write
@@ -41,8 +42,15 @@ from state.replays import ReplayPosition, get_replay_position, set_replay_positi
 
 # Longest pause between two replayed lines, so a log with a gap of hours stays watchable.
 MAX_GAP_SECONDS = 5.0
-#: The position is saved at most this often while playing (and at every pass end and stop).
-SAVE_EVERY_SECONDS = 1.0
+#: While playing, the position is saved after this many lines or this long, whichever comes
+#: first (and at every pass end and stop). The lines since the last save are sent again after
+#: a crash; the engine drops them by message id, so they stay well within the ids it keeps
+#: (`TriggerEngine` keeps 256 per platform by default).
+SAVE_EVERY_SECONDS = 10.0
+SAVE_EVERY_LINES = 100
+#: A replay this far behind its schedule (a busy engine) moves the schedule instead of
+#: delivering the missed lines in a burst.
+MAX_LAG_SECONDS = 1.0
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
 
@@ -132,6 +140,7 @@ class ReplayChat(Actor):
         target = self._triggers()
         assert self.position is not None
         saved_at = trio.current_time()
+        unsaved = 0
         while True:
             pass_number, start = self.position.pass_number, self.position.lines_done
             # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
@@ -139,6 +148,11 @@ class ReplayChat(Actor):
             shift = (pass_number - 1) * self._span
             played = self.messages
             previous: datetime | None = None
+            # When the next line is due (trio clock). Lines are paced from this schedule, not
+            # from the previous delivery: the wake-ups on the shared grid (`coarse_sleep`) and
+            # the engine's reply times do not add up along the log, and every line already due
+            # at a wake-up is delivered at once.
+            due = trio.current_time()
             for number, parsed in enumerate(self._entries[start:], start=start + 1):
                 if parsed is None:  # blank or a comment
                     self.position = attrs.evolve(self.position, lines_done=number)
@@ -152,7 +166,13 @@ class ReplayChat(Actor):
                 recorded = fields["sent_at"]
                 if previous is not None:
                     gap = (recorded - previous).total_seconds() / self.speed
-                    await trio.sleep(min(max(gap, 0.0), MAX_GAP_SECONDS))
+                    due += min(max(gap, 0.0), MAX_GAP_SECONDS)
+                    now = trio.current_time()
+                    if due > now:
+                        await coarse_sleep_until(due)
+                    elif now - due > MAX_LAG_SECONDS:
+                        # A busy engine slows the replay instead of facing a catch-up burst.
+                        due = now
                 previous = recorded
                 at = recorded + shift
                 message_id = f"{fields['message_id'] or f'line-{number}'}#{pass_number}"
@@ -161,9 +181,13 @@ class ReplayChat(Actor):
                 self.position = attrs.evolve(self.position, lines_done=number)
                 self.messages += 1
                 self.last_event_at = at
-                if trio.current_time() - saved_at >= SAVE_EVERY_SECONDS:
+                unsaved += 1
+                if (
+                    unsaved >= SAVE_EVERY_LINES
+                    or trio.current_time() - saved_at >= SAVE_EVERY_SECONDS
+                ):
                     await self._save()
-                    saved_at = trio.current_time()
+                    saved_at, unsaved = trio.current_time(), 0
             if not self.loop:
                 break
             if start == 0 and self.messages == played:

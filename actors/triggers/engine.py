@@ -25,7 +25,15 @@ from typing import Any
 import apsw
 import trio
 
-from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
+from actors import (
+    Actor,
+    ActorFailed,
+    ActorRef,
+    CallTimeout,
+    MailboxFull,
+    PendingReply,
+    coarse_sleep,
+)
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
 from actors.recent import SeenMessages
@@ -222,7 +230,8 @@ class TriggerEngine(Actor):
         # Wake only when there is something to write: an idle creator costs no timer at all.
         while True:
             await self._pending.wait()
-            await trio.sleep(SIGNAL_FLUSH_SECONDS)
+            # On the shared wake-up grid: a thousand engines share a handful of timers.
+            await coarse_sleep(SIGNAL_FLUSH_SECONDS)
             self._pending = trio.Event()
             await self._flush()
 
@@ -737,7 +746,7 @@ class TriggerEngine(Actor):
         """Timers and active-minute points of the live platforms run on the wall clock even
         when chat is quiet."""
         while True:
-            await trio.sleep(TICK_SECONDS)
+            await coarse_sleep(TICK_SECONDS)
             now = self._clock()
             if self.points:
                 self.points.tick(LIVE_DOMAIN, now)
