@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import apsw
+import attrs
 import trio
 
 from actors import (
@@ -97,6 +99,9 @@ SIGNAL_FLUSH_SECONDS = 1.0
 TICK_SECONDS = 5.0
 #: The platform whose events run on their recorded clock (see `ReplayChat`).
 REPLAY = "replay"
+#: The longest the oldest write of an engine waits for the store before the engine takes no
+#: more chat until it is done (backpressure; a store keeping up answers in milliseconds).
+MAX_WRITE_LAG = 0.5
 #: Cooldowns at least this long are committed before the reply; shorter ones within a second.
 DURABLE_COOLDOWN_SECONDS = 30.0
 
@@ -105,6 +110,18 @@ Finish = Callable[[list[Any]], dict[str, object]]
 #: What an action writes: store commands (none for a plain reply), store topic, and `Finish`.
 Plan = tuple[tuple[Command, ...], str, Finish]
 STORE_FAILURE_REPLY = "Sorry, that did not work this time; please try again later."
+
+
+@attrs.frozen(kw_only=True)
+class CommitWithFlush:
+    """Ask a `TriggerEngine` to commit `command` in its next flush, in the transaction that
+    also records the message ids it has taken so far; a later one with the same `key`
+    replaces one not yet written. A replay saves its position this way: no store write of
+    its own, and the position never runs ahead of the ids that make the lines it covers count
+    once. The reply to a `call` means queued, not committed."""
+
+    key: str
+    command: Command
 
 
 class TriggerEngine(Actor):
@@ -147,6 +164,7 @@ class TriggerEngine(Actor):
         self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
         self._live: dict[str, bool] = {}
         self._pending_ops: list[Command] = []
+        self._riders: dict[str, Command] = {}  # CommitWithFlush, by key
         self._flushing = 0
         self.filter_hits: dict[str, int] = {f.id: 0 for f in self.filters.filters}
         self._filter_last: dict[str, datetime] = {}
@@ -159,6 +177,11 @@ class TriggerEngine(Actor):
         ](math.inf)
         self._inflight = 0
         self._current: tuple[Action, PendingReply, Finish] | None = None
+        # When each write in flight was queued (oldest first: they complete in order).
+        self._queued_at: deque[float] = deque()
+        self._write_done = trio.lowlevel.ParkingLot()
+        self._flush_since = math.inf  # when the flush in flight was queued
+        self.store_waits = 0
         self.messages = 0
         self.duplicates = 0
         self.fired = 0
@@ -258,6 +281,10 @@ class TriggerEngine(Actor):
             self._pending.set()  # the id is persisted with the next flush at the latest
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
+        if isinstance(message, CommitWithFlush):
+            self._riders[message.key] = message.command
+            self._pending.set()
+            return None
         if isinstance(message, ChannelEvent):
             return await self._on_channel_event(message)
         if isinstance(message, PlatformEvent):
@@ -271,6 +298,8 @@ class TriggerEngine(Actor):
     # ------------------------------------------------------------------------- chat
 
     async def _on_chat(self, event: ChatEvent) -> list[Action]:
+        if trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+            await self._keep_pace_with_the_store()
         self.messages += 1
         self.last_event_at = event.sent_at
         self._signal(
@@ -354,6 +383,7 @@ class TriggerEngine(Actor):
                 self._store_failed(action, exc)
                 continue
             self._inflight += 1
+            self._queued_at.append(trio.current_time())
             self._completions_send.send_nowait((action, pending, finish))
         return list(result.actions)
 
@@ -390,6 +420,25 @@ class TriggerEngine(Actor):
         # counted) by on_stop.
         await self._finish(action, pending, finish)
         self._inflight -= 1
+        if self._queued_at:
+            self._queued_at.popleft()
+        if self._write_done:
+            self._write_done.unpark_all()
+
+    def _oldest_write(self) -> float:
+        """When this engine's oldest write still in flight (action or flush) was queued."""
+        queued_at = self._queued_at
+        return min(queued_at[0], self._flush_since) if queued_at else self._flush_since
+
+    async def _keep_pace_with_the_store(self) -> None:
+        """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`: a
+        store that falls behind slows the chat sources (a replay waits for its calls; live
+        chat waits in the mailbox) instead of queueing writes without bound."""
+        if trio.current_time() - self._oldest_write() <= MAX_WRITE_LAG:
+            return
+        self.store_waits += 1
+        while trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+            await self._write_done.park()
 
     async def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
         try:
@@ -798,8 +847,9 @@ class TriggerEngine(Actor):
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
         grants = self.points.take() if self.points else []
         extra, self._pending_ops = self._pending_ops, []
+        riders, self._riders = self._riders, {}
         seen = self.seen.persist_op(int(self._clock() * 1000))
-        if not signal_rows and not expiries and not grants and not extra and seen is None:
+        if not (signal_rows or expiries or grants or extra or riders) and seen is None:
             return
 
         ops: list[Command] = []
@@ -812,9 +862,11 @@ class TriggerEngine(Actor):
         ops.extend(extra)
         if seen is not None:
             ops.append(seen)
+        ops.extend(riders.values())  # after the ids: they commit together either way
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra else "signals"
 
+        self._flush_since = trio.current_time()
         try:
             await write(self._store(), *ops, topic=topic)
         except Exception as exc:
@@ -822,8 +874,16 @@ class TriggerEngine(Actor):
             # cooldowns still hold; the signals of this second are lost and counted.
             self.errors += 1
             self.log.warning(
-                "flush failed", signals=len(signal_rows), cooldowns=len(expiries), error=str(exc)
+                "flush failed",
+                signals=len(signal_rows),
+                cooldowns=len(expiries),
+                riders=sorted(riders),
+                error=str(exc),
             )
+        finally:
+            self._flush_since = math.inf
+            if self._write_done:
+                self._write_done.unpark_all()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -837,11 +897,14 @@ class TriggerEngine(Actor):
             "last_event_at": self.last_event_at,
             "cooldowns": len(self.cooldowns),
             "inflight": self._inflight,
+            # Times chat waited for the store to catch up (MAX_WRITE_LAG).
+            "store_waits": self.store_waits,
             # Buffered writes not yet committed (chat signals, cooldowns, points, counts).
             "unflushed": (
                 len(self._pending_signals)
                 + len(self._pending_cooldowns)
                 + len(self._pending_ops)
+                + len(self._riders)
                 + (len(self.points.pending) if self.points else 0)
                 + self._flushing
             ),
