@@ -102,6 +102,8 @@ REPLAY = "replay"
 #: The longest the oldest write of an engine waits for the store before the engine takes no
 #: more chat until it is done (backpressure; a store keeping up answers in milliseconds).
 MAX_WRITE_LAG = 0.5
+#: Pseudonyms of chatters remembered per engine (then forgotten all at once).
+PSEUDONYMS_KEPT = 2048
 #: Cooldowns at least this long are committed before the reply; shorter ones within a second.
 DURABLE_COOLDOWN_SECONDS = 30.0
 
@@ -144,9 +146,10 @@ class TriggerEngine(Actor):
         seen_size: int = 256,
     ) -> None:
         self.creator = creator
-        self._store = store
-        self._platform = platform
+        self._store = _remembered(store)
+        self._platform = _remembered_by_name(platform)
         self._key = pseudonym_key
+        self._pseudonyms: dict[str, str] = {}
         self._clock = clock
         self.rules = TriggerRules.from_config(creator, self_logins=self_logins)
         self.cooldowns = CooldownTable()
@@ -162,6 +165,8 @@ class TriggerEngine(Actor):
         self.features = FeaturePlans(creator)
         self._costs = {t.id: t.cost for t in creator.triggers if t.cost}
         self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
+        self._tally_labels = {t.id: t.label for t in reversed(creator.tallies)}  # first wins
+        self._board_titles = {b.id: b.title for b in reversed(creator.scoreboards)}
         self._live: dict[str, bool] = {}
         self._pending_ops: list[Command] = []
         self._riders: dict[str, Command] = {}  # CommitWithFlush, by key
@@ -308,7 +313,7 @@ class TriggerEngine(Actor):
             entity_id=event.message_id or "-",
             type="chat_message",
             source=event.platform,
-            summary=f"message from {pseudonymize(event.user_id, self._key)}",
+            summary=f"message from {self._pseudonym(event.user_id)}",
         )
         now = self._now(event)
         viewer: Viewer | None = None
@@ -509,7 +514,7 @@ class TriggerEngine(Actor):
             entity_id=event.message_id or "-",
             type=name or event.raw_type,
             source=event.platform,
-            summary=f"{name or event.raw_type} by {pseudonymize(who, self._key) if who else '-'}",
+            summary=f"{name or event.raw_type} by {self._pseudonym(who) if who else '-'}",
         )
         now = self._now(event)
         decision = decide(self.creator.triggers, message, self.cooldowns, now=now)
@@ -576,7 +581,7 @@ class TriggerEngine(Actor):
         if isinstance(action, PollVote):
             command = RecordVote(
                 creator_id=creator_id,
-                voter_key=pseudonymize(action.user_id, self._key),
+                voter_key=self._pseudonym(action.user_id),
                 option=action.option,
                 now=at,
                 source=event.platform,
@@ -603,7 +608,7 @@ class TriggerEngine(Actor):
 
             return (ClosePoll(creator_id=creator_id, now=at),), "polls", closed_
         if isinstance(action, TallyChange):
-            label = next((t.label for t in self.creator.tallies if t.id == action.tally_id), None)
+            label = self._tally_labels.get(action.tally_id)
             command = ChangeTally(
                 creator_id=creator_id,
                 tally_id=action.tally_id,
@@ -621,9 +626,7 @@ class TriggerEngine(Actor):
 
             return (command,), "tallies", changed
         if isinstance(action, ScoreAdd):
-            title = next(
-                (b.title for b in self.creator.scoreboards if b.id == action.scoreboard_id), None
-            )
+            title = self._board_titles.get(action.scoreboard_id)
             command = AddScore(
                 creator_id=creator_id,
                 scoreboard_id=action.scoreboard_id,
@@ -648,7 +651,7 @@ class TriggerEngine(Actor):
                 title=title[:120],
                 platform=event.platform,
                 duration_seconds=action.duration_seconds,
-                requested_by=pseudonymize(action.user_id or "-", self._key),
+                requested_by=self._pseudonym(action.user_id or "-"),
                 source=f"{event.platform}:{event.channel}",
                 now=at,
             )
@@ -662,10 +665,20 @@ class TriggerEngine(Actor):
 
     # ------------------------------------------- points, timers, filters (issue #16)
 
+    def _pseudonym(self, user_id: str) -> str:
+        """`pseudonymize(user_id)` with this engine's key, remembered: a chatter's every
+        message needs it (a keyed hash each time otherwise). Bounded: forgotten in bulk."""
+        known = self._pseudonyms.get(user_id)
+        if known is None:
+            if len(self._pseudonyms) >= PSEUDONYMS_KEPT:
+                self._pseudonyms.clear()
+            known = self._pseudonyms[user_id] = pseudonymize(user_id, self._key)
+        return known
+
     def _viewer(self, event: ChatEvent) -> Viewer:
         return Viewer(
             platform=event.platform,
-            viewer_key=pseudonymize(event.user_id, self._key),
+            viewer_key=self._pseudonym(event.user_id),
             login=event.login,
             display_name=event.display_name or event.login,
         )
@@ -919,6 +932,33 @@ class TriggerEngine(Actor):
             "moderations": self.moderations,
             "timer_posts": self.timer_posts,
         }
+
+
+def _remembered(lookup: Callable[[], ActorRef]) -> Callable[[], ActorRef]:
+    """`lookup`, asked until it first answers: a ref is bound to its path, not an instance,
+    so the same ref stays right across restarts (and skips a registry walk per message)."""
+    found: list[ActorRef] = []
+
+    def ref() -> ActorRef:
+        if not found:
+            found.append(lookup())
+        return found[0]
+
+    return ref
+
+
+def _remembered_by_name(lookup: Callable[[str], ActorRef]) -> Callable[[str], ActorRef]:
+    """`lookup` per name, remembered like `_remembered` (a name it does not know is asked
+    again next time)."""
+    found: dict[str, ActorRef] = {}
+
+    def ref(name: str) -> ActorRef:
+        known = found.get(name)
+        if known is None:
+            known = found[name] = lookup(name)
+        return known
+
+    return ref
 
 
 def _skip_first(finish: Finish) -> Finish:
