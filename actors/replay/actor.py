@@ -49,8 +49,9 @@ MAX_GAP_SECONDS = 5.0
 #: While playing, the position is saved after this many lines or this long, whichever comes
 #: first (and at every pass end and stop). The lines since the last save are sent again after
 #: a crash; the engine drops them by message id, so they stay well within the ids it keeps
-#: (`TriggerEngine` keeps 256 per platform by default).
-SAVE_EVERY_SECONDS = 2.0
+#: (`TriggerEngine` keeps 256 per platform by default). Each save is a message to the engine
+#: (counted in its `handled`), so they stay rare beside the chat lines.
+SAVE_EVERY_SECONDS = 10.0
 SAVE_EVERY_LINES = 100
 #: How long a stopping replay waits for its engine to take the last position.
 HANDOVER_TIMEOUT = 5.0
