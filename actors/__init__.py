@@ -4,6 +4,7 @@ from actors._actor import Actor
 from actors._errors import ActorFailed, CallTimeout, MailboxFull, ReplyError
 from actors._ref import ActorRef, PendingReply
 from actors._registry import DeadLetter
+from actors._ticker import TickerStatistics, coarse_sleep, coarse_sleep_until, ticker_statistics
 
 __all__ = [
     "Actor",
@@ -14,4 +15,8 @@ __all__ = [
     "MailboxFull",
     "PendingReply",
     "ReplyError",
+    "TickerStatistics",
+    "coarse_sleep",
+    "coarse_sleep_until",
+    "ticker_statistics",
 ]

@@ -2,7 +2,8 @@
 
 It is a platform like the others: its events go to the creator's trigger engine, and replies
 come back to it (they are recorded and counted, never sent anywhere). The gaps between the
-recorded `sent_at` times are kept, divided by `speed`, and each event keeps its recorded
+recorded `sent_at` times are kept, divided by `speed` (each line leaves on the shared wake-up
+grid, `actors.coarse_sleep`: at most 50 ms after its time), and each event keeps its recorded
 `sent_at`: the trigger engine runs cooldowns, timers and points on the event's time for this
 platform (the recorded clock), so a replay at `speed = 10` gives the replies the live stream
 would have had, and two replays of the same log write the same exports. With `loop`, each
@@ -13,8 +14,10 @@ digest, the pass, the lines delivered; `state.replays`) and a restart resumes th
 playing the log again. Each pass (a `loop = true` replay, or a new file) is a new stream: its
 message ids carry the pass number (`<id>#<pass>`; a line without an id is named by its line
 number), so the trigger engine applies each line once per pass. Lines are handed over with a
-`call`, so the position saved never runs ahead of what the engine took; the few lines between
-the last save and a crash are sent again, and the engine drops them as already seen.
+`call`, so the position saved never runs ahead of what the engine took; the position is
+committed with the engine's flush (`CommitWithFlush`: no store write of its own, and the
+engine, stopped after the replay, flushes once more); the few lines between the last save and a
+stop or crash are sent again, and the engine drops them as already seen.
 """
 
 from __future__ import annotations
@@ -26,25 +29,50 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import apsw
 import attrs
 import trio
 
-from actors import Actor, ActorRef
+from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, coarse_sleep_until
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from actors.store import Read, write
+from actors.triggers.engine import CommitWithFlush
 from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
+from state.commands import Command
 from state.replays import ReplayPosition, get_replay_position, set_replay_position
 
 # Longest pause between two replayed lines, so a log with a gap of hours stays watchable.
 MAX_GAP_SECONDS = 5.0
-#: The position is saved at most this often while playing (and at every pass end and stop).
-SAVE_EVERY_SECONDS = 1.0
+#: While playing, the position is saved after this many lines or this long, whichever comes
+#: first (and at every pass end and stop). The lines since the last save are sent again after
+#: a crash; the engine drops them by message id, so they stay well within the ids it keeps
+#: (`TriggerEngine` keeps 256 per platform by default). Each save is a message to the engine
+#: (counted in its `handled`), so they stay rare beside the chat lines.
+SAVE_EVERY_SECONDS = 10.0
+SAVE_EVERY_LINES = 100
+#: How long a stopping replay waits for its engine to take the last position.
+HANDOVER_TIMEOUT = 5.0
+#: A replay this far behind its schedule (a busy engine) moves the schedule instead of
+#: delivering the missed lines in a burst.
+MAX_LAG_SECONDS = 1.0
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class SaveReplayPosition(Command):
+    """Store where a creator's replay stands (`state.replays`); in no export."""
+
+    touches_exports: ClassVar[bool] = False
+
+    creator_id: str
+    position: ReplayPosition
+
+    def run(self, conn: apsw.Connection) -> None:
+        set_replay_position(conn, self.creator_id, self.position)
 
 
 @attrs.frozen(kw_only=True)
@@ -75,6 +103,7 @@ class ReplayChat(Actor):
         self._store = store
         self.position: ReplayPosition | None = None
         self._saved: ReplayPosition | None = None
+        self._delivering: int | None = None  # the line whose call is in flight
         self.messages = 0
         self.rejected = 0
         self.replies: deque[SendChat] = deque(maxlen=100)  # the latest, for inspection
@@ -108,37 +137,76 @@ class ReplayChat(Actor):
         self.status = "running"
 
     async def on_stop(self) -> None:
-        await self._save()
+        # The engine stops after this replay and flushes then: handed over (and acknowledged)
+        # now, the position is committed with that flush. An engine that cannot take it (gone,
+        # or restarting after its own crash) leaves it to a write of our own. Handed over even
+        # when unchanged: the last `_save` was a cast the stopping engine may not have taken.
+        # A line whose call the stop cut short is still in the engine's mailbox, ahead of the
+        # handover: once the engine acknowledges the handover it has taken that line too.
+        position = self.position
+        if self._store is None or position is None:
+            return
+        taken = position
+        if self._delivering is not None:
+            taken = attrs.evolve(position, lines_done=self._delivering)
+        save = SaveReplayPosition(creator_id=self.creator_id, position=taken)
+        try:
+            await self._triggers().call(self._handover(save), timeout=HANDOVER_TIMEOUT)
+            if taken is not position:
+                self.position, self._delivering = taken, None
+                self.messages += 1
+        except (ActorFailed, CallTimeout, KeyError):
+            save = SaveReplayPosition(creator_id=self.creator_id, position=position)
+            try:
+                await write(self._store(), save, topic="replay")
+            except Exception as exc:
+                self.log.warning("replay position not saved", error=type(exc).__name__)
+                return
+        self._saved = save.position
 
-    async def _save(self) -> None:
-        """Store the position unless it is already stored (store trouble: logged, never
-        fatal: the engine's seen ids keep a line sent again from counting twice)."""
+    def _save_command(self) -> SaveReplayPosition | None:
         position = self.position
         if self._store is None or position is None or position == self._saved:
+            return None
+        return SaveReplayPosition(creator_id=self.creator_id, position=position)
+
+    @staticmethod
+    def _handover(save: SaveReplayPosition) -> CommitWithFlush:
+        return CommitWithFlush(key="replay-position", command=save)
+
+    def _save(self) -> None:
+        """Save the position unless it is already saved: it rides in the trigger engine's next
+        flush (`CommitWithFlush`), beside the ids of the lines it covers, so a replay costs
+        the store no write of its own. Trouble is logged, never fatal (the next save tries
+        again; the engine's seen ids keep a line sent again from counting twice)."""
+        save = self._save_command()
+        if save is None:
             return
-        creator_id = self.creator_id
-
-        def save(conn: apsw.Connection) -> None:
-            set_replay_position(conn, creator_id, position)
-
         try:
-            await write(self._store(), save, topic="replay")
-        except Exception as exc:
-            self.log.warning("replay position not saved", error=type(exc).__name__)
+            self._triggers().cast(self._handover(save))
+        except (MailboxFull, ActorFailed, KeyError) as exc:
+            self.log.warning("replay position not handed over", error=type(exc).__name__)
             return
-        self._saved = position
+        self._saved = save.position
 
     async def run(self) -> None:
         target = self._triggers()
         assert self.position is not None
         saved_at = trio.current_time()
+        unsaved = 0
         while True:
+            digest = self.position.digest
             pass_number, start = self.position.pass_number, self.position.lines_done
             # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
             # so the recorded clock never runs backwards, across restarts too.
             shift = (pass_number - 1) * self._span
             played = self.messages
             previous: datetime | None = None
+            # When the next line is due (trio clock). Lines are paced from this schedule, not
+            # from the previous delivery: the wake-ups on the shared grid (`coarse_sleep`) and
+            # the engine's reply times do not add up along the log, and every line already due
+            # at a wake-up is delivered at once.
+            due = trio.current_time()
             for number, parsed in enumerate(self._entries[start:], start=start + 1):
                 if parsed is None:  # blank or a comment
                     self.position = attrs.evolve(self.position, lines_done=number)
@@ -152,18 +220,33 @@ class ReplayChat(Actor):
                 recorded = fields["sent_at"]
                 if previous is not None:
                     gap = (recorded - previous).total_seconds() / self.speed
-                    await trio.sleep(min(max(gap, 0.0), MAX_GAP_SECONDS))
+                    due += min(max(gap, 0.0), MAX_GAP_SECONDS)
+                    if trio.current_time() - due > MAX_LAG_SECONDS:
+                        # A busy engine slows the replay instead of facing a catch-up burst.
+                        due = trio.current_time()
+                    # Even a line already due passes a checkpoint here: a stop then lands
+                    # between two lines rather than while a line is with the engine.
+                    await coarse_sleep_until(due)
                 previous = recorded
                 at = recorded + shift
                 message_id = f"{fields['message_id'] or f'line-{number}'}#{pass_number}"
                 fields.update(platform="replay", sent_at=at, message_id=message_id)
+                self._delivering = number
                 await target.call(ChatEvent(**fields), timeout=DELIVERY_TIMEOUT)
-                self.position = attrs.evolve(self.position, lines_done=number)
+                self._delivering = None
+                # Built directly: `attrs.evolve` per line costs several times as much.
+                self.position = ReplayPosition(
+                    digest=digest, pass_number=pass_number, lines_done=number
+                )
                 self.messages += 1
                 self.last_event_at = at
-                if trio.current_time() - saved_at >= SAVE_EVERY_SECONDS:
-                    await self._save()
-                    saved_at = trio.current_time()
+                unsaved += 1
+                if (
+                    unsaved >= SAVE_EVERY_LINES
+                    or trio.current_time() - saved_at >= SAVE_EVERY_SECONDS
+                ):
+                    self._save()
+                    saved_at, unsaved = trio.current_time(), 0
             if not self.loop:
                 break
             if start == 0 and self.messages == played:
@@ -171,8 +254,8 @@ class ReplayChat(Actor):
                 self.log.warning("replay has no valid line to loop over", file=str(self.file))
                 break
             self.position = attrs.evolve(self.position, pass_number=pass_number + 1, lines_done=0)
-            await self._save()
-        await self._save()
+            self._save()
+        self._save()
         self.status = "inactive"
         self.finished = True
         self.log.info("replay finished", messages=self.messages, rejected=self.rejected)

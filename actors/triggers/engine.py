@@ -18,14 +18,24 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import apsw
+import attrs
 import trio
 
-from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, PendingReply
+from actors import (
+    Actor,
+    ActorFailed,
+    ActorRef,
+    CallTimeout,
+    MailboxFull,
+    PendingReply,
+    coarse_sleep,
+)
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
 from actors.recent import SeenMessages
@@ -89,6 +99,11 @@ SIGNAL_FLUSH_SECONDS = 1.0
 TICK_SECONDS = 5.0
 #: The platform whose events run on their recorded clock (see `ReplayChat`).
 REPLAY = "replay"
+#: The longest the oldest write of an engine waits for the store before the engine takes no
+#: more chat until it is done (backpressure; a store keeping up answers in milliseconds).
+MAX_WRITE_LAG = 0.5
+#: Pseudonyms of chatters remembered per engine (then forgotten all at once).
+PSEUDONYMS_KEPT = 2048
 #: Cooldowns at least this long are committed before the reply; shorter ones within a second.
 DURABLE_COOLDOWN_SECONDS = 30.0
 
@@ -97,6 +112,18 @@ Finish = Callable[[list[Any]], dict[str, object]]
 #: What an action writes: store commands (none for a plain reply), store topic, and `Finish`.
 Plan = tuple[tuple[Command, ...], str, Finish]
 STORE_FAILURE_REPLY = "Sorry, that did not work this time; please try again later."
+
+
+@attrs.frozen(kw_only=True)
+class CommitWithFlush:
+    """Ask a `TriggerEngine` to commit `command` in its next flush, in the transaction that
+    also records the message ids it has taken so far; a later one with the same `key`
+    replaces one not yet written. A replay saves its position this way: no store write of
+    its own, and the position never runs ahead of the ids that make the lines it covers count
+    once. The reply to a `call` means queued, not committed."""
+
+    key: str
+    command: Command
 
 
 class TriggerEngine(Actor):
@@ -119,9 +146,10 @@ class TriggerEngine(Actor):
         seen_size: int = 256,
     ) -> None:
         self.creator = creator
-        self._store = store
-        self._platform = platform
+        self._store = _remembered(store)
+        self._platform = _remembered_by_name(platform)
         self._key = pseudonym_key
+        self._pseudonyms: dict[str, str] = {}
         self._clock = clock
         self.rules = TriggerRules.from_config(creator, self_logins=self_logins)
         self.cooldowns = CooldownTable()
@@ -137,8 +165,11 @@ class TriggerEngine(Actor):
         self.features = FeaturePlans(creator)
         self._costs = {t.id: t.cost for t in creator.triggers if t.cost}
         self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
+        self._tally_labels = {t.id: t.label for t in reversed(creator.tallies)}  # first wins
+        self._board_titles = {b.id: b.title for b in reversed(creator.scoreboards)}
         self._live: dict[str, bool] = {}
         self._pending_ops: list[Command] = []
+        self._riders: dict[str, Command] = {}  # CommitWithFlush, by key
         self._flushing = 0
         self.filter_hits: dict[str, int] = {f.id: 0 for f in self.filters.filters}
         self._filter_last: dict[str, datetime] = {}
@@ -151,6 +182,11 @@ class TriggerEngine(Actor):
         ](math.inf)
         self._inflight = 0
         self._current: tuple[Action, PendingReply, Finish] | None = None
+        # When each write in flight was queued (oldest first: they complete in order).
+        self._queued_at: deque[float] = deque()
+        self._write_done = trio.lowlevel.ParkingLot()
+        self._flush_since = math.inf  # when the flush in flight was queued
+        self.store_waits = 0
         self.messages = 0
         self.duplicates = 0
         self.fired = 0
@@ -222,7 +258,8 @@ class TriggerEngine(Actor):
         # Wake only when there is something to write: an idle creator costs no timer at all.
         while True:
             await self._pending.wait()
-            await trio.sleep(SIGNAL_FLUSH_SECONDS)
+            # On the shared wake-up grid: a thousand engines share a handful of timers.
+            await coarse_sleep(SIGNAL_FLUSH_SECONDS)
             self._pending = trio.Event()
             await self._flush()
 
@@ -249,6 +286,10 @@ class TriggerEngine(Actor):
             self._pending.set()  # the id is persisted with the next flush at the latest
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
+        if isinstance(message, CommitWithFlush):
+            self._riders[message.key] = message.command
+            self._pending.set()
+            return None
         if isinstance(message, ChannelEvent):
             return await self._on_channel_event(message)
         if isinstance(message, PlatformEvent):
@@ -262,6 +303,8 @@ class TriggerEngine(Actor):
     # ------------------------------------------------------------------------- chat
 
     async def _on_chat(self, event: ChatEvent) -> list[Action]:
+        if trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+            await self._keep_pace_with_the_store()
         self.messages += 1
         self.last_event_at = event.sent_at
         self._signal(
@@ -270,7 +313,7 @@ class TriggerEngine(Actor):
             entity_id=event.message_id or "-",
             type="chat_message",
             source=event.platform,
-            summary=f"message from {pseudonymize(event.user_id, self._key)}",
+            summary=f"message from {self._pseudonym(event.user_id)}",
         )
         now = self._now(event)
         viewer: Viewer | None = None
@@ -345,6 +388,7 @@ class TriggerEngine(Actor):
                 self._store_failed(action, exc)
                 continue
             self._inflight += 1
+            self._queued_at.append(trio.current_time())
             self._completions_send.send_nowait((action, pending, finish))
         return list(result.actions)
 
@@ -381,6 +425,25 @@ class TriggerEngine(Actor):
         # counted) by on_stop.
         await self._finish(action, pending, finish)
         self._inflight -= 1
+        if self._queued_at:
+            self._queued_at.popleft()
+        if self._write_done:
+            self._write_done.unpark_all()
+
+    def _oldest_write(self) -> float:
+        """When this engine's oldest write still in flight (action or flush) was queued."""
+        queued_at = self._queued_at
+        return min(queued_at[0], self._flush_since) if queued_at else self._flush_since
+
+    async def _keep_pace_with_the_store(self) -> None:
+        """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`: a
+        store that falls behind slows the chat sources (a replay waits for its calls; live
+        chat waits in the mailbox) instead of queueing writes without bound."""
+        if trio.current_time() - self._oldest_write() <= MAX_WRITE_LAG:
+            return
+        self.store_waits += 1
+        while trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+            await self._write_done.park()
 
     async def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
         try:
@@ -451,7 +514,7 @@ class TriggerEngine(Actor):
             entity_id=event.message_id or "-",
             type=name or event.raw_type,
             source=event.platform,
-            summary=f"{name or event.raw_type} by {pseudonymize(who, self._key) if who else '-'}",
+            summary=f"{name or event.raw_type} by {self._pseudonym(who) if who else '-'}",
         )
         now = self._now(event)
         decision = decide(self.creator.triggers, message, self.cooldowns, now=now)
@@ -518,7 +581,7 @@ class TriggerEngine(Actor):
         if isinstance(action, PollVote):
             command = RecordVote(
                 creator_id=creator_id,
-                voter_key=pseudonymize(action.user_id, self._key),
+                voter_key=self._pseudonym(action.user_id),
                 option=action.option,
                 now=at,
                 source=event.platform,
@@ -545,7 +608,7 @@ class TriggerEngine(Actor):
 
             return (ClosePoll(creator_id=creator_id, now=at),), "polls", closed_
         if isinstance(action, TallyChange):
-            label = next((t.label for t in self.creator.tallies if t.id == action.tally_id), None)
+            label = self._tally_labels.get(action.tally_id)
             command = ChangeTally(
                 creator_id=creator_id,
                 tally_id=action.tally_id,
@@ -563,9 +626,7 @@ class TriggerEngine(Actor):
 
             return (command,), "tallies", changed
         if isinstance(action, ScoreAdd):
-            title = next(
-                (b.title for b in self.creator.scoreboards if b.id == action.scoreboard_id), None
-            )
+            title = self._board_titles.get(action.scoreboard_id)
             command = AddScore(
                 creator_id=creator_id,
                 scoreboard_id=action.scoreboard_id,
@@ -590,7 +651,7 @@ class TriggerEngine(Actor):
                 title=title[:120],
                 platform=event.platform,
                 duration_seconds=action.duration_seconds,
-                requested_by=pseudonymize(action.user_id or "-", self._key),
+                requested_by=self._pseudonym(action.user_id or "-"),
                 source=f"{event.platform}:{event.channel}",
                 now=at,
             )
@@ -604,10 +665,20 @@ class TriggerEngine(Actor):
 
     # ------------------------------------------- points, timers, filters (issue #16)
 
+    def _pseudonym(self, user_id: str) -> str:
+        """`pseudonymize(user_id)` with this engine's key, remembered: a chatter's every
+        message needs it (a keyed hash each time otherwise). Bounded: forgotten in bulk."""
+        known = self._pseudonyms.get(user_id)
+        if known is None:
+            if len(self._pseudonyms) >= PSEUDONYMS_KEPT:
+                self._pseudonyms.clear()
+            known = self._pseudonyms[user_id] = pseudonymize(user_id, self._key)
+        return known
+
     def _viewer(self, event: ChatEvent) -> Viewer:
         return Viewer(
             platform=event.platform,
-            viewer_key=pseudonymize(event.user_id, self._key),
+            viewer_key=self._pseudonym(event.user_id),
             login=event.login,
             display_name=event.display_name or event.login,
         )
@@ -737,7 +808,7 @@ class TriggerEngine(Actor):
         """Timers and active-minute points of the live platforms run on the wall clock even
         when chat is quiet."""
         while True:
-            await trio.sleep(TICK_SECONDS)
+            await coarse_sleep(TICK_SECONDS)
             now = self._clock()
             if self.points:
                 self.points.tick(LIVE_DOMAIN, now)
@@ -789,8 +860,9 @@ class TriggerEngine(Actor):
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
         grants = self.points.take() if self.points else []
         extra, self._pending_ops = self._pending_ops, []
+        riders, self._riders = self._riders, {}
         seen = self.seen.persist_op(int(self._clock() * 1000))
-        if not signal_rows and not expiries and not grants and not extra and seen is None:
+        if not (signal_rows or expiries or grants or extra or riders) and seen is None:
             return
 
         ops: list[Command] = []
@@ -803,9 +875,11 @@ class TriggerEngine(Actor):
         ops.extend(extra)
         if seen is not None:
             ops.append(seen)
+        ops.extend(riders.values())  # after the ids: they commit together either way
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra else "signals"
 
+        self._flush_since = trio.current_time()
         try:
             await write(self._store(), *ops, topic=topic)
         except Exception as exc:
@@ -813,8 +887,16 @@ class TriggerEngine(Actor):
             # cooldowns still hold; the signals of this second are lost and counted.
             self.errors += 1
             self.log.warning(
-                "flush failed", signals=len(signal_rows), cooldowns=len(expiries), error=str(exc)
+                "flush failed",
+                signals=len(signal_rows),
+                cooldowns=len(expiries),
+                riders=sorted(riders),
+                error=str(exc),
             )
+        finally:
+            self._flush_since = math.inf
+            if self._write_done:
+                self._write_done.unpark_all()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -828,11 +910,14 @@ class TriggerEngine(Actor):
             "last_event_at": self.last_event_at,
             "cooldowns": len(self.cooldowns),
             "inflight": self._inflight,
+            # Times chat waited for the store to catch up (MAX_WRITE_LAG).
+            "store_waits": self.store_waits,
             # Buffered writes not yet committed (chat signals, cooldowns, points, counts).
             "unflushed": (
                 len(self._pending_signals)
                 + len(self._pending_cooldowns)
                 + len(self._pending_ops)
+                + len(self._riders)
                 + (len(self.points.pending) if self.points else 0)
                 + self._flushing
             ),
@@ -847,6 +932,33 @@ class TriggerEngine(Actor):
             "moderations": self.moderations,
             "timer_posts": self.timer_posts,
         }
+
+
+def _remembered(lookup: Callable[[], ActorRef]) -> Callable[[], ActorRef]:
+    """`lookup`, asked until it first answers: a ref is bound to its path, not an instance,
+    so the same ref stays right across restarts (and skips a registry walk per message)."""
+    found: list[ActorRef] = []
+
+    def ref() -> ActorRef:
+        if not found:
+            found.append(lookup())
+        return found[0]
+
+    return ref
+
+
+def _remembered_by_name(lookup: Callable[[str], ActorRef]) -> Callable[[str], ActorRef]:
+    """`lookup` per name, remembered like `_remembered` (a name it does not know is asked
+    again next time)."""
+    found: dict[str, ActorRef] = {}
+
+    def ref(name: str) -> ActorRef:
+        known = found.get(name)
+        if known is None:
+            known = found[name] = lookup(name)
+        return known
+
+    return ref
 
 
 def _skip_first(finish: Finish) -> Finish:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import trio
 
-from actors import Actor, ActorRef
+from actors import Actor, ActorRef, ticker_statistics
+from actors._ticker import GRANULARITY
 from actors.chat import SendChat
 from actors.events import ChatEvent
 from actors.replay import ReplayChat
@@ -253,3 +254,63 @@ def test_replays_of_one_unchanged_log_share_its_parsed_lines(tmp_path: Path) -> 
     log.write_text(log.read_text("utf-8") + "\n", "utf-8")
     os.utime(log, ns=(1, 1))
     assert _read_log(log) is not first  # a changed file is read again
+
+
+async def test_lines_due_at_one_wake_up_are_all_delivered_at_it_in_order(
+    autojump_clock, nursery, tmp_path
+):
+    path = tmp_path / "chat.jsonl"
+    recorded = [
+        T0,
+        T0 + timedelta(seconds=1),
+        *(T0 + timedelta(seconds=1.01 + n / 1000) for n in range(3)),
+    ]
+    path.write_text("\n".join(line(n + 1, at) for n, at in enumerate(recorded)) + "\n")
+    before = ticker_statistics()
+    root = await start(nursery, path, speed=1.0)
+    await wait_finished(root)
+    events = await root.lookup("triggers").call("get")
+    assert [e.message_id for _, e in events] == [f"rp-{n}#1" for n in range(1, 6)]
+    times = [at for at, _ in events]
+    # Lines 3 to 5 fall due within one grid step: one wake-up delivers them, in order.
+    assert times[2] == times[3] == times[4]
+    assert 0 < times[2] - times[1] <= GRANULARITY + 1e-9
+    assert ticker_statistics().wakeups - before.wakeups <= 4
+    await root.stop()
+
+
+async def test_a_thousand_replays_share_at_most_one_timer_wake_up_per_grid_step(
+    autojump_clock, nursery, tmp_path
+):
+    path = tmp_path / "chat.jsonl"
+    # A line every 0.37 s (recorded), looping: each replay sleeps about 2.7 times a second.
+    path.write_text(
+        "\n".join(line(n, T0 + timedelta(seconds=0.37 * n)) for n in range(1, 40)) + "\n"
+    )
+
+    class Sink(Actor):
+        """Takes every line (a thousand replays' worth of mailbox) and keeps none."""
+
+        mailbox_size = 5000
+
+        async def handle(self, message: Any) -> Any:
+            return None
+
+    replays = [
+        ChildSpec(
+            f"replay{n}",
+            lambda: ReplayChat(
+                creator_id="daniel", file=path, triggers=lambda: root.lookup("triggers"), loop=True
+            ),
+        )
+        for n in range(1000)
+    ]
+    root: Supervisor = Supervisor("root", [ChildSpec("triggers", Sink), *replays])
+    await nursery.start(root.run)
+    await trio.sleep(1)  # every replay under way
+    before = ticker_statistics()
+    await trio.sleep(10)
+    after = ticker_statistics()
+    assert after.woken - before.woken >= 1000 * 10 * 2  # the replays did sleep, many times
+    assert after.wakeups - before.wakeups <= 10 / GRANULARITY + 1  # one timer, not thousands
+    await root.stop()

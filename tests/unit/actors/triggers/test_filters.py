@@ -20,6 +20,11 @@ ALL = (
 )
 
 
+def test_link_domains_finds_a_scheme_link_without_a_dot_and_nothing_in_plain_words():
+    assert link_domains("see http://localhost:8080/x now") == ["localhost"]
+    assert link_domains("no links here at all, just words") == []
+
+
 def test_link_domains_finds_schemes_www_and_bare_names_but_not_words_or_emails():
     text = "see https://Clips.Twitch.tv/x www.example.org and spam.xyz, not me@mail.com or 3.14"
     assert link_domains(text) == ["clips.twitch.tv", "example.org", "spam.xyz"]

@@ -1,0 +1,133 @@
+"""Coarse sleeps shared by every task of a trio run: many sleepers, one timer.
+
+A trio sleep is a cancel scope whose deadline expires; the expiry costs trio about 40 us
+(cancel the scope, raise `Cancelled` into the task, catch it again). A thousand creators each
+sleeping between replayed lines, before a flush and between timer ticks made hundreds of such
+expiries a second. Here a sleeper parks in one heap instead, and one task per run wakes on a
+grid of `GRANULARITY` seconds and reschedules every sleeper whose grid step has come: one
+expiry per grid step that has sleepers due, plus a plain reschedule per sleeper.
+
+A coarse sleep ends on the first grid step at or after its deadline: at most `GRANULARITY`
+late, never early. Cancellation works as for any trio sleep (a cancelled sleeper is dropped
+from the heap, never woken), so an actor that is stopped or restarted is never woken by it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+
+import attrs
+import trio
+
+#: The grid of wake-ups, in seconds: the most a coarse sleep ends late.
+GRANULARITY = 0.05
+
+
+@attrs.frozen(kw_only=True)
+class TickerStatistics:
+    """What the run's ticker did so far."""
+
+    #: Times the ticker task woke from its own timer (at most one per grid step).
+    wakeups: int
+    #: Sleepers it woke (each a plain reschedule, no timer of its own).
+    woken: int
+    #: Sleepers parked now (cancelled ones drop out lazily).
+    sleeping: int
+
+
+class Ticker:
+    """The heap of parked sleepers of one run, and the task that wakes them."""
+
+    def __init__(self, granularity: float = GRANULARITY) -> None:
+        self.granularity = granularity
+        # (grid time, order, [task]): the one-element list is emptied (None) on cancellation.
+        self._heap: list[tuple[float, int, list[trio.lowlevel.Task | None]]] = []
+        self._order = itertools.count()
+        self._scope: trio.CancelScope | None = None
+        self._wake_at = math.inf
+        self.wakeups = 0
+        self.woken = 0
+
+    def statistics(self) -> TickerStatistics:
+        """Counters for tests and benchmarks."""
+        return TickerStatistics(
+            wakeups=self.wakeups,
+            woken=self.woken,
+            sleeping=sum(1 for entry in self._heap if entry[2][0] is not None),
+        )
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until the first grid step at or after `deadline` (trio clock)."""
+        step = self.granularity
+        due = math.ceil(deadline / step) * step
+        if due <= trio.current_time():
+            await trio.lowlevel.checkpoint()
+            return
+        await trio.lowlevel.checkpoint_if_cancelled()
+        slot: list[trio.lowlevel.Task | None] = [trio.lowlevel.current_task()]
+        heapq.heappush(self._heap, (due, next(self._order), slot))
+        if due < self._wake_at:
+            self._wake_at = due
+            if self._scope is not None:
+                self._scope.deadline = due
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            slot[0] = None  # left in the heap, skipped when its step comes
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    async def run(self) -> None:
+        """Wake the due sleepers at each grid step that has some; runs for the whole run."""
+        heap = self._heap
+        pop = heapq.heappop
+        reschedule = trio.lowlevel.reschedule
+        while True:
+            now = trio.current_time()
+            while heap and (heap[0][0] <= now or heap[0][2][0] is None):
+                slot = pop(heap)[2]
+                task = slot[0]
+                if task is not None:
+                    slot[0] = None
+                    self.woken += 1
+                    reschedule(task)
+            self._wake_at = heap[0][0] if heap else math.inf
+            with trio.CancelScope(deadline=self._wake_at) as self._scope:
+                await trio.sleep_forever()
+            self._scope = None
+            self.wakeups += 1
+
+
+_TICKER: trio.lowlevel.RunVar[Ticker] = trio.lowlevel.RunVar("actors.ticker")
+
+
+def _ticker() -> Ticker:
+    try:
+        return _TICKER.get()
+    except LookupError:
+        ticker = Ticker()
+        _TICKER.set(ticker)
+        # A system task: it serves every tree of the run and ends with the run.
+        trio.lowlevel.spawn_system_task(ticker.run, name="actors.ticker")
+        return ticker
+
+
+async def coarse_sleep(seconds: float) -> None:
+    """Like `trio.sleep`, ending on the shared grid (at most `GRANULARITY` late): for the
+    periodic waits of many actors (replay pacing, flushes, ticks), which then share wake-ups."""
+    await _ticker().sleep_until(trio.current_time() + seconds)
+
+
+async def coarse_sleep_until(deadline: float) -> None:
+    """Like `trio.sleep_until`, ending on the shared grid (at most `GRANULARITY` late)."""
+    await _ticker().sleep_until(deadline)
+
+
+def ticker_statistics() -> TickerStatistics:
+    """The current run's ticker counters (zeros before anyone slept coarsely)."""
+    try:
+        return _TICKER.get().statistics()
+    except LookupError:
+        return TickerStatistics(wakeups=0, woken=0, sleeping=0)
