@@ -193,7 +193,7 @@ def main() -> None:
         pub.log = structlog.get_logger("bench")
         pub._conn = apsw.Connection(str(database))
         tree.tick(args.heartbeat)
-        pub._publish_sync(True, False, frozenset(), None, pub._collect(tree(), tree.now), tree.now)
+        pub._publish_sync(True, False, frozenset(), {}, pub._collect(tree(), tree.now), tree.now)
         collect = files = write = full = 0.0
         messages = 0
         empty = StoreData(
