@@ -10,8 +10,8 @@ the real `python -m runtime run`, measured from outside:
 - start: spawn to the first `GET /status` 200;
 - RSS per creator: (RSS with N creators - RSS with 0 creators) / N, after the warm-up;
 - CPU per chat message end to end: the process's CPU time (all threads) over the window,
-  divided by the chat messages its trigger engines handled in that window (their `handled`
-  counters in `/status`);
+  divided by the chat lines the replays delivered in that window (the replay platform's
+  `messages` in `runtime_snapshot.json`; the window runs from one heartbeat to another);
 - heartbeat age: now - `runtime_snapshot.json`'s `heartbeat`, sampled every 0.25 s;
 - publish lag: how far `tallies.json`'s `generated_at` trails the newest tally change in the
   database (read with a read-only SQLite connection), sampled likewise;
@@ -171,15 +171,29 @@ class Process:
         self.kill()
         raise SystemExit(f"no /status 200 within {timeout:.0f} s ({self.stderr})")
 
-    def engine_messages(self) -> int:
-        """Messages handled by every creator's trigger engine so far."""
-        assert self.address is not None
-        _, body = get_json(self.address, "/status", timeout=30.0)
-        total = 0
-        for row in (body or {}).get("components", ()):
-            if str(row.get("path", "")).endswith("/triggers"):
-                total += int(row.get("handled") or 0)
-        return total
+    def chat_lines(self) -> tuple[float, int]:
+        """(heartbeat, chat lines the replays delivered) from the next `runtime_snapshot.json`
+        written: counted by the replays themselves, so messages the engines also handle (a
+        replay's position, for one) are not counted as chat."""
+        path = self.data_dir / "exports" / "state" / "runtime_snapshot.json"
+
+        def read() -> tuple[float, int] | None:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                snapshot = json.loads(path.read_bytes())
+                beat = parse_time(snapshot.get("heartbeat"))
+                for row in snapshot["platforms"]:
+                    if row["platform"] == "replay" and beat is not None:
+                        return beat, int(row["counters"]["messages"])
+            return None
+
+        first = read()
+        deadline = time.perf_counter() + 4 * self.heartbeat
+        while time.perf_counter() < deadline:
+            now = read()
+            if now is not None and (first is None or now[0] != first[0]):
+                return now
+            time.sleep(0.02)
+        raise SystemExit(f"runtime_snapshot.json not rewritten within {4 * self.heartbeat:g} s")
 
     def freshness(self) -> tuple[float | None, float | None]:
         """(heartbeat age, publish lag) in seconds, read now."""
@@ -290,7 +304,9 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.25)
             out["rss"] = rss_bytes(proc.pid)
             if creators:
-                cpu0, msgs0, t0 = cpu_seconds(proc.pid), proc.engine_messages(), time.perf_counter()
+                # The window runs from one heartbeat to another, CPU read as each is seen.
+                beat0, msgs0 = proc.chat_lines()
+                cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
                 trio0 = cpu_seconds(proc.pid, proc.pid)  # the main thread runs the trio loop
                 ages: list[float] = []
                 lags: list[float] = []
@@ -311,12 +327,13 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
                     if lag is not None:
                         lags.append(lag)
                     time.sleep(0.25)
-                cpu1, msgs1, t1 = cpu_seconds(proc.pid), proc.engine_messages(), time.perf_counter()
+                beat1, msgs1 = proc.chat_lines()
+                cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
                 trio1 = cpu_seconds(proc.pid, proc.pid)
                 if profiler is not None:
                     profiler.wait()
                 handled = msgs1 - msgs0
-                out["rate"] = handled / (t1 - t0)
+                out["rate"] = handled / (beat1 - beat0)
                 out["cpu_share"] = (cpu1 - cpu0) / (t1 - t0)
                 out["cpu_per_message"] = (cpu1 - cpu0) / handled if handled else float("nan")
                 out["trio_per_message"] = (trio1 - trio0) / handled if handled else float("nan")
