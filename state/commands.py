@@ -31,6 +31,7 @@ from . import (
     loyalty,
     polls,
     quotes,
+    replays,
     seen,
     signals,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "RestoreFeatures",
     "RestoredEngine",
     "RestoredFeatures",
+    "SaveReplayPosition",
     "SetCooldowns",
     "ShowQuote",
     "SignalRow",
@@ -810,6 +812,22 @@ class CloseGiveaway(Command):
 
     def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
         return giveaways.close_giveaway(conn, creator_id=self.creator_id, now=self.now)
+
+
+# ----------------------------------------------------------------------------- replays
+
+
+@attrs.frozen(kw_only=True)
+class SaveReplayPosition(Command):
+    """Store where a creator's chat log replay stands (`state.replays`)."""
+
+    touches_exports: ClassVar[bool] = False
+
+    creator_id: str
+    position: replays.ReplayPosition
+
+    def run(self, conn: apsw.Connection) -> None:
+        replays.set_replay_position(conn, self.creator_id, self.position)
 
 
 # ---------------------------------------------------------------------- timers, filters
