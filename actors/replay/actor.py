@@ -28,7 +28,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import apsw
 import attrs
 import trio
 
@@ -37,12 +36,17 @@ from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from actors.store import Read, write
 from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
-from state.replays import ReplayPosition, get_replay_position, set_replay_position
+from state.commands import SaveReplayPosition
+from state.replays import ReplayPosition, get_replay_position
 
 # Longest pause between two replayed lines, so a log with a gap of hours stays watchable.
 MAX_GAP_SECONDS = 5.0
-#: The position is saved at most this often while playing (and at every pass end and stop).
-SAVE_EVERY_SECONDS = 1.0
+#: While playing, the position is saved once this many seconds or lines have passed since the
+#: last save (and at every pass end and stop). After a hard kill the lines since then are sent
+#: again and the trigger engine drops them as seen: its window of remembered ids (256 by
+#: default) must hold more than `SAVE_EVERY_LINES`.
+SAVE_EVERY_SECONDS = 10.0
+SAVE_EVERY_LINES = 100
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
 
@@ -116,11 +120,7 @@ class ReplayChat(Actor):
         position = self.position
         if self._store is None or position is None or position == self._saved:
             return
-        creator_id = self.creator_id
-
-        def save(conn: apsw.Connection) -> None:
-            set_replay_position(conn, creator_id, position)
-
+        save = SaveReplayPosition(creator_id=self.creator_id, position=position)
         try:
             await write(self._store(), save, topic="replay")
         except Exception as exc:
@@ -131,7 +131,7 @@ class ReplayChat(Actor):
     async def run(self) -> None:
         target = self._triggers()
         assert self.position is not None
-        saved_at = trio.current_time()
+        saved_at, unsaved = trio.current_time(), 0
         while True:
             pass_number, start = self.position.pass_number, self.position.lines_done
             # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
@@ -161,9 +161,13 @@ class ReplayChat(Actor):
                 self.position = attrs.evolve(self.position, lines_done=number)
                 self.messages += 1
                 self.last_event_at = at
-                if trio.current_time() - saved_at >= SAVE_EVERY_SECONDS:
+                unsaved += 1
+                if (
+                    unsaved >= SAVE_EVERY_LINES
+                    or trio.current_time() - saved_at >= SAVE_EVERY_SECONDS
+                ):
                     await self._save()
-                    saved_at = trio.current_time()
+                    saved_at, unsaved = trio.current_time(), 0
             if not self.loop:
                 break
             if start == 0 and self.messages == played:
