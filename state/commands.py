@@ -143,8 +143,10 @@ class AppendSignals(Command):
     @property
     def creator_id(self) -> str | None:
         """The creator of every row (a trigger engine's flush), else None."""
-        creators = {r.creator_id for r in self.rows}
-        return creators.pop() if len(creators) == 1 else None
+        if not self.rows:
+            return None
+        first = self.rows[0].creator_id
+        return first if all(r.creator_id == first for r in self.rows) else None
 
     def run(self, conn: apsw.Connection) -> int:
         if not self.rows:
@@ -409,16 +411,14 @@ class RecordVote(Command):
     source: str
 
     def run(self, conn: apsw.Connection) -> polls.VoteResult:
-        current = polls.open_poll_ids(conn, self.creator_id)
-        if not current:
-            raise InvalidArgument("there is no open poll")
-        poll_id = current[0]
-        option = polls.resolve_option(conn, poll_id, self.option)
-        if option is None:
-            raise InvalidArgument(f"no option {self.option!r} in this poll")
-        result = polls.vote(
-            conn, poll_id=poll_id, voter_key=self.voter_key, option_id=option, now=self.now
+        result = polls.vote_in_open_poll(
+            conn,
+            creator_id=self.creator_id,
+            voter_key=self.voter_key,
+            choice=self.option,
+            now=self.now,
         )
+        poll_id, option = result.poll_id, result.option_id
         _append(
             conn,
             SignalRow(

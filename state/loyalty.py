@@ -111,13 +111,15 @@ def add(
     require_int("amount", amount)
     if amount < 0:
         raise ValueError("add takes a non-negative amount; use spend")
-    conn.execute(
+    # RETURNING: the balance after the change comes with it, no second query.
+    row = conn.execute(
         "INSERT INTO points_balances (creator_id, platform, viewer_key, login, display_name, "
         "balance, earned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (creator_id, platform, viewer_key) DO UPDATE SET "
         "balance = balance + excluded.balance, login = excluded.login, "
         "display_name = excluded.display_name, "
-        "earned_at = coalesce(excluded.earned_at, earned_at), updated_at = excluded.updated_at",
+        "earned_at = coalesce(excluded.earned_at, earned_at), updated_at = excluded.updated_at "
+        f"RETURNING {_COLUMNS}",
         (
             creator_id,
             viewer.platform,
@@ -128,8 +130,8 @@ def add(
             now if earned else None,
             now,
         ),
-    )
-    return balance_of(conn, creator_id, viewer)
+    ).fetchall()
+    return _balance(row[0])
 
 
 def spend(
