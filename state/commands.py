@@ -497,16 +497,11 @@ class GrantPoints(Command):
     grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple[PointsGrant, ...])
 
     def run(self, conn: apsw.Connection) -> int:
-        for grant in self.grants:
-            loyalty.add(
-                conn,
-                creator_id=self.creator_id,
-                viewer=grant.viewer,
-                amount=grant.amount,
-                now=grant.at,
-                earned=grant.per_message,
-            )
-        return len(self.grants)
+        return loyalty.add_many(
+            conn,
+            self.creator_id,
+            ((g.viewer, g.amount, g.at, g.per_message) for g in self.grants),
+        )
 
 
 @attrs.frozen(kw_only=True)
