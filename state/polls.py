@@ -216,23 +216,34 @@ def vote_in_open_poll(
     """
     require_transaction(conn)
     require_text("voter_key", voter_key)
+    # Every open poll of the creator (one, normally) with its options: no sort in SQL.
     rows = conn.execute(
-        f"SELECT {_POLL_COLUMNS_OF_P}, o.option_id, o.label FROM ("
-        f"  SELECT {_POLL_COLUMNS} FROM polls WHERE creator_id = ? AND state = 'open' "
-        "  ORDER BY opened_at DESC, poll_id LIMIT 1"
-        ") p JOIN poll_options o ON o.poll_id = p.poll_id ORDER BY o.position",
+        f"SELECT {_POLL_COLUMNS_OF_P}, o.option_id, o.label, o.position "
+        "FROM polls p JOIN poll_options o ON o.poll_id = p.poll_id "
+        "WHERE p.creator_id = ? AND p.state = 'open'",
         (creator_id,),
     ).fetchall()
     if not rows:
         raise InvalidArgument("there is no open poll")
-    option_id = _match_option([row[6:] for row in rows], choice)
+    # The newest opened (ties: the smallest id), as `open_poll_ids` orders them.
+    newest = min(rows, key=lambda r: (-r[4], r[0]))
+    options = sorted((r[6:] for r in rows if r[0] == newest[0]), key=lambda o: o[2])
+    option_id = _match_option([o[:2] for o in options], choice)
     if option_id is None:
         raise InvalidArgument(f"no option {choice!r} in this poll")
-    return _cast(conn, _poll(rows[0]), voter_key, option_id, now)
+    return _cast(conn, _poll(newest), voter_key, option_id, now, options)
 
 
-def _cast(conn: apsw.Connection, poll: Poll, voter_key: str, option_id: str, at: int) -> VoteResult:
-    """Record the vote in `poll` (open, with that option) and read the tallies after it."""
+def _cast(
+    conn: apsw.Connection,
+    poll: Poll,
+    voter_key: str,
+    option_id: str,
+    at: int,
+    options: Sequence[tuple[Any, Any, Any]] | None = None,
+) -> VoteResult:
+    """Record the vote in `poll` (open, with that option) and read the tallies after it
+    (`options`: the poll's rows for `_results`, when already read)."""
     poll_id = poll.poll_id
     row = conn.execute(
         "SELECT option_id FROM poll_votes WHERE poll_id = ? AND voter_key = ?",
@@ -259,7 +270,7 @@ def _cast(conn: apsw.Connection, poll: Poll, voter_key: str, option_id: str, at:
         option_id=option_id,
         outcome=outcome,
         previous_option_id=previous,
-        results=_results(conn, poll),
+        results=_results(conn, poll, options),
     )
 
 
@@ -283,21 +294,32 @@ def poll_results(conn: apsw.Connection, poll_id: str) -> PollResults:
     return _results(conn, get_poll(conn, poll_id))
 
 
-def _results(conn: apsw.Connection, poll: Poll) -> PollResults:
-    """`poll_results` of a poll already read."""
+def _results(
+    conn: apsw.Connection, poll: Poll, options: Sequence[tuple[Any, Any, Any]] | None = None
+) -> PollResults:
+    """`poll_results` of a poll already read (and of its `(option_id, label, position)` rows
+    in position order, when already read too)."""
     poll_id = poll.poll_id
-    rows = conn.execute(
-        "SELECT o.option_id, o.label, o.position, count(v.voter_key) "
-        "FROM poll_options o LEFT JOIN poll_votes v "
-        "  ON v.poll_id = o.poll_id AND v.option_id = o.option_id "
-        "WHERE o.poll_id = ? GROUP BY o.option_id ORDER BY o.position",
-        (poll_id,),
+    if options is None:
+        options = conn.execute(
+            "SELECT option_id, label, position FROM poll_options WHERE poll_id = ? "
+            "ORDER BY position",
+            (poll_id,),
+        ).fetchall()
+    # Counted through the (poll_id, option_id) index alone: no join, no sort.
+    votes = dict(
+        conn.execute(
+            "SELECT option_id, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY option_id",
+            (poll_id,),
+        ).fetchall()
     )
-    options = tuple(
-        OptionTally(option_id=option_id, label=label, position=position, votes=votes)
-        for option_id, label, position, votes in rows
+    tallies = tuple(
+        OptionTally(
+            option_id=option_id, label=label, position=position, votes=votes.get(option_id, 0)
+        )
+        for option_id, label, position in options
     )
-    return PollResults(poll=poll, options=options, total_votes=sum(o.votes for o in options))
+    return PollResults(poll=poll, options=tallies, total_votes=sum(votes.values()))
 
 
 def open_poll_ids(conn: apsw.Connection, creator_id: str) -> list[str]:
