@@ -202,10 +202,7 @@ class MarkSeen(Command):
     keep_last: int | None = None
 
     def run(self, conn: apsw.Connection) -> None:
-        for platform, message_id in self.keys:
-            seen.mark_seen(
-                conn, scope=self.scope, platform=platform, message_id=message_id, now=self.now
-            )
+        seen.mark_seen_many(conn, scope=self.scope, keys=self.keys, now=self.now)
         if self.prune_before is not None:
             seen.prune_seen(
                 conn, scope=self.scope, older_than=self.prune_before, keep_last=self.keep_last
