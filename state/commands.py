@@ -2,8 +2,9 @@
 
 The engine (and anything else that writes through the store) describes *what* should change;
 the command's `run(conn)` is the only place that knows *how*: which tables, which statements,
-which signal row goes with the change. The store actor runs commands inside its group commit,
-each in its own savepoint (`Database.batch`), so one failing command rolls back only itself.
+which signal row goes with the change. The store actor runs commands inside its group commit
+(`Database.batch`), where one failing command rolls back only itself; a command may run twice
+(after another fails halfway), so `run` is a function of the connection alone.
 
 Queries (`Query` subclasses) are the read-side twin: typed values the store runs on its own
 connection, for the few reads an actor needs before it can work (cooldowns, declared tallies).
