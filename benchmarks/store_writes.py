@@ -256,7 +256,7 @@ def floor(path: Path, creators: int, messages: int, group: int, save_every: int)
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
     )
     cpu0 = time.process_time()
-    writes = 0
+    writes = 0.0
     conn.execute("BEGIN IMMEDIATE")
     for m in range(messages):
         c = m % creators
@@ -280,7 +280,7 @@ def floor(path: Path, creators: int, messages: int, group: int, save_every: int)
         if writes >= group:
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
-            writes = 0
+            writes = 0.0
     conn.execute("COMMIT")
     cpu = time.process_time() - cpu0
     db.close()

@@ -160,14 +160,14 @@ def _next_poll_id(conn: apsw.Connection, creator_id: str) -> str:
 
 def resolve_option(conn: apsw.Connection, poll_id: str, text: str) -> str | None:
     """Map what a voter typed (an option id or a label, any case) to an option id."""
-    rows = conn.execute(
+    rows: list[tuple[Any, ...]] = conn.execute(
         "SELECT option_id, label FROM poll_options WHERE poll_id = ? ORDER BY position",
         (poll_id,),
     ).fetchall()
     return _match_option(rows, text)
 
 
-def _match_option(rows: Sequence[tuple[Any, Any]], text: str) -> str | None:
+def _match_option(rows: Sequence[tuple[Any, ...]], text: str) -> str | None:
     """`resolve_option` over the poll's `(option_id, label)` rows, in position order."""
     wanted = text.strip()
     for option_id, _label in rows:
@@ -217,7 +217,7 @@ def vote_in_open_poll(
     require_transaction(conn)
     require_text("voter_key", voter_key)
     # Every open poll of the creator (one, normally) with its options: no sort in SQL.
-    rows = conn.execute(
+    rows: list[tuple[Any, ...]] = conn.execute(
         f"SELECT {_POLL_COLUMNS_OF_P}, o.option_id, o.label, o.position "
         "FROM polls p JOIN poll_options o ON o.poll_id = p.poll_id "
         "WHERE p.creator_id = ? AND p.state = 'open'",
@@ -240,7 +240,7 @@ def _cast(
     voter_key: str,
     option_id: str,
     at: int,
-    options: Sequence[tuple[Any, Any, Any]] | None = None,
+    options: Sequence[tuple[Any, ...]] | None = None,
 ) -> VoteResult:
     """Record the vote in `poll` (open, with that option) and read the tallies after it
     (`options`: the poll's rows for `_results`, when already read)."""
@@ -295,24 +295,24 @@ def poll_results(conn: apsw.Connection, poll_id: str) -> PollResults:
 
 
 def _results(
-    conn: apsw.Connection, poll: Poll, options: Sequence[tuple[Any, Any, Any]] | None = None
+    conn: apsw.Connection, poll: Poll, options: Sequence[tuple[Any, ...]] | None = None
 ) -> PollResults:
     """`poll_results` of a poll already read (and of its `(option_id, label, position)` rows
     in position order, when already read too)."""
     poll_id = poll.poll_id
     if options is None:
-        options = conn.execute(
+        read: list[tuple[Any, ...]] = conn.execute(
             "SELECT option_id, label, position FROM poll_options WHERE poll_id = ? "
             "ORDER BY position",
             (poll_id,),
         ).fetchall()
+        options = read
     # Counted through the (poll_id, option_id) index alone: no join, no sort.
-    votes = dict(
-        conn.execute(
-            "SELECT option_id, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY option_id",
-            (poll_id,),
-        ).fetchall()
-    )
+    counted: list[tuple[Any, ...]] = conn.execute(
+        "SELECT option_id, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY option_id",
+        (poll_id,),
+    ).fetchall()
+    votes: dict[Any, int] = {option_id: int(n) for option_id, n in counted}
     tallies = tuple(
         OptionTally(
             option_id=option_id, label=label, position=position, votes=votes.get(option_id, 0)
