@@ -2,8 +2,9 @@
 
 The engine (and anything else that writes through the store) describes *what* should change;
 the command's `run(conn)` is the only place that knows *how*: which tables, which statements,
-which signal row goes with the change. The store actor runs commands inside its group commit,
-each in its own savepoint (`Database.batch`), so one failing command rolls back only itself.
+which signal row goes with the change. The store actor runs commands inside its group commit
+(`Database.batch`), where one failing command rolls back only itself; a command may run twice
+(after another fails halfway), so `run` is a function of the connection alone.
 
 Queries (`Query` subclasses) are the read-side twin: typed values the store runs on its own
 connection, for the few reads an actor needs before it can work (cooldowns, declared tallies).
@@ -31,6 +32,7 @@ from . import (
     loyalty,
     polls,
     quotes,
+    replays,
     seen,
     signals,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "RestoreFeatures",
     "RestoredEngine",
     "RestoredFeatures",
+    "SaveReplayPosition",
     "SetCooldowns",
     "ShowQuote",
     "SignalRow",
@@ -141,8 +144,10 @@ class AppendSignals(Command):
     @property
     def creator_id(self) -> str | None:
         """The creator of every row (a trigger engine's flush), else None."""
-        creators = {r.creator_id for r in self.rows}
-        return creators.pop() if len(creators) == 1 else None
+        if not self.rows:
+            return None
+        first = self.rows[0].creator_id
+        return first if all(r.creator_id == first for r in self.rows) else None
 
     def run(self, conn: apsw.Connection) -> int:
         if not self.rows:
@@ -198,10 +203,7 @@ class MarkSeen(Command):
     keep_last: int | None = None
 
     def run(self, conn: apsw.Connection) -> None:
-        for platform, message_id in self.keys:
-            seen.mark_seen(
-                conn, scope=self.scope, platform=platform, message_id=message_id, now=self.now
-            )
+        seen.mark_seen_many(conn, scope=self.scope, keys=self.keys, now=self.now)
         if self.prune_before is not None:
             seen.prune_seen(
                 conn, scope=self.scope, older_than=self.prune_before, keep_last=self.keep_last
@@ -407,16 +409,14 @@ class RecordVote(Command):
     source: str
 
     def run(self, conn: apsw.Connection) -> polls.VoteResult:
-        current = polls.open_poll_ids(conn, self.creator_id)
-        if not current:
-            raise InvalidArgument("there is no open poll")
-        poll_id = current[0]
-        option = polls.resolve_option(conn, poll_id, self.option)
-        if option is None:
-            raise InvalidArgument(f"no option {self.option!r} in this poll")
-        result = polls.vote(
-            conn, poll_id=poll_id, voter_key=self.voter_key, option_id=option, now=self.now
+        result = polls.vote_in_open_poll(
+            conn,
+            creator_id=self.creator_id,
+            voter_key=self.voter_key,
+            choice=self.option,
+            now=self.now,
         )
+        poll_id, option = result.poll_id, result.option_id
         _append(
             conn,
             SignalRow(
@@ -495,16 +495,11 @@ class GrantPoints(Command):
     grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple[PointsGrant, ...])
 
     def run(self, conn: apsw.Connection) -> int:
-        for grant in self.grants:
-            loyalty.add(
-                conn,
-                creator_id=self.creator_id,
-                viewer=grant.viewer,
-                amount=grant.amount,
-                now=grant.at,
-                earned=grant.per_message,
-            )
-        return len(self.grants)
+        return loyalty.add_many(
+            conn,
+            self.creator_id,
+            ((g.viewer, g.amount, g.at, g.per_message) for g in self.grants),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -810,6 +805,22 @@ class CloseGiveaway(Command):
 
     def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
         return giveaways.close_giveaway(conn, creator_id=self.creator_id, now=self.now)
+
+
+# ----------------------------------------------------------------------------- replays
+
+
+@attrs.frozen(kw_only=True)
+class SaveReplayPosition(Command):
+    """Store where a creator's chat log replay stands (`state.replays`)."""
+
+    touches_exports: ClassVar[bool] = False
+
+    creator_id: str
+    position: replays.ReplayPosition
+
+    def run(self, conn: apsw.Connection) -> None:
+        replays.set_replay_position(conn, self.creator_id, self.position)
 
 
 # ---------------------------------------------------------------------- timers, filters

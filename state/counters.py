@@ -120,15 +120,15 @@ def _write_tally(
         require_int("value", value)
         update = "count = excluded.count"
         initial = value
-    conn.execute(
+    # RETURNING: the tally after the change comes with it, no second query.
+    rows = conn.execute(
         f"INSERT INTO tallies ({_TALLY_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
         f"ON CONFLICT (creator_id, tally_id) DO UPDATE SET {update}, "
-        "label = coalesce(?, label), updated_at = excluded.updated_at",
+        "label = coalesce(?, label), updated_at = excluded.updated_at "
+        f"RETURNING {_TALLY_COLUMNS}",
         (creator_id, tally_id, label or tally_id, initial, at, label),
-    )
-    tally = get_tally(conn, creator_id, tally_id)
-    assert tally is not None
-    return tally
+    ).fetchall()
+    return _tally(rows[0])
 
 
 def increment_tally(

@@ -212,6 +212,7 @@ class Database:
         self._last_error: str | None = None
         self._last_error_at: int | None = None
         self._rows_changed = 0
+        self._batch_changes_before = 0
 
     # --- basics ---------------------------------------------------------------------------
 
@@ -304,53 +305,87 @@ class Database:
         self._transactions += 1
 
     def batch(self, fns: Iterable[Callable[[apsw.Connection], Any]]) -> list[BatchOutcome]:
-        """Run write callables in ONE transaction, each isolated by a savepoint.
+        """Run write callables in ONE transaction; a failing one changes nothing.
 
         Each callable gets the connection. One that raises an ``Exception`` has only its own
         changes rolled back; its exception is returned in its :class:`BatchOutcome` and the
         others still commit, so a queue of independent requests can share one commit (and one
         fsync). When SQLite aborts the whole transaction or the commit fails, nothing is
         committed and :class:`WriteFailed` is raised.
+
+        Savepoints cost two statements per callable, and almost every callable either
+        succeeds or fails before it changed a row (a refused argument, a failing statement,
+        which SQLite undoes by itself). So the callables run without them; only when one
+        fails after changing rows (or the schema) is the transaction rolled back and the batch
+        run again with a savepoint around each callable. A callable must therefore be a
+        function of the connection: it may run twice, the first run leaving no trace.
         """
+        fns = list(fns)
         conn = self._require_open()
         if self._depth:
             raise InvalidArgument("batch() cannot run inside transaction()")
-        outcomes: list[BatchOutcome] = []
+        if not fns:
+            return []
         conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
-        changes_before = conn.total_changes()
-        undone = 0  # changes of failed items, rolled back to their savepoint
         try:
-            for fn in fns:
-                item_before = conn.total_changes()
-                try:
-                    with self._savepoint(conn):
-                        value = fn(conn)
-                except Exception as exc:
-                    undone += conn.total_changes() - item_before
-                    self._record_error(exc)
-                    if conn.get_autocommit():
-                        # SQLite rolled back the whole transaction: earlier items are gone too.
-                        self._rollbacks += 1
-                        raise WriteFailed(
-                            f"batch on {self._path!r} aborted by SQLite: {exc}"
-                        ) from exc
-                    outcomes.append(BatchOutcome(error=exc))
-                else:
-                    outcomes.append(BatchOutcome(value=value))
+            outcomes = self._run_batch(conn, fns, isolate=False)
+            if outcomes is None:  # a callable failed halfway: again, each in a savepoint
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes = self._run_batch(conn, fns, isolate=True)
+                assert outcomes is not None
         except BaseException as exc:
             if not isinstance(exc, WriteFailed):
                 self._rollback(conn, exc)
             self._depth = 0
             raise
-        changed = conn.total_changes() - changes_before - undone
+        changed = conn.total_changes() - self._batch_changes_before
         try:
             self._commit(conn)
         finally:
             self._depth = 0
         self._rows_changed += changed
-        self._writes += sum(1 for o in outcomes if o.ok)
-        self._failed_writes += sum(1 for o in outcomes if not o.ok)
+        failed = sum(1 for o in outcomes if o.error is not None)
+        self._writes += len(outcomes) - failed
+        self._failed_writes += failed
+        return outcomes
+
+    def _run_batch(
+        self, conn: apsw.Connection, fns: list[Callable[[apsw.Connection], Any]], *, isolate: bool
+    ) -> list[BatchOutcome] | None:
+        """Run `fns` in the open transaction. Without `isolate` (no savepoints), None when one
+        failed after changing something (the caller rolls back and runs them isolated)."""
+        outcomes: list[BatchOutcome] = []
+        append = outcomes.append
+        total_changes = conn.total_changes
+        self._batch_changes_before = start = total_changes()
+        schema = None if isolate else _schema_version(conn)
+        undone = 0  # changes of failed callables, rolled back to their savepoint
+        for fn in fns:
+            before = total_changes()
+            if isolate:
+                conn.execute("SAVEPOINT batch_item")
+            try:
+                value = fn(conn)
+            except Exception as exc:
+                self._record_error(exc)
+                if conn.get_autocommit():
+                    # SQLite rolled back the whole transaction: earlier items are gone too.
+                    self._rollbacks += 1
+                    raise WriteFailed(f"batch on {self._path!r} aborted by SQLite: {exc}") from exc
+                if isolate:
+                    undone += total_changes() - before
+                    conn.execute("ROLLBACK TO batch_item")
+                    conn.execute("RELEASE batch_item")
+                elif total_changes() != before or _schema_version(conn) != schema:
+                    return None
+                append(BatchOutcome(error=exc))
+            else:
+                if isolate:
+                    conn.execute("RELEASE batch_item")
+                append(BatchOutcome(value=value))
+        self._batch_changes_before = start + undone
         return outcomes
 
     # --- readers, maintenance -------------------------------------------------------------
@@ -490,6 +525,10 @@ def open_database(
         conn.close()
         raise
     return Database(conn, abspath, applied)
+
+
+def _schema_version(conn: apsw.Connection) -> int:
+    return int(one_row(conn.execute("PRAGMA schema_version"))[0])
 
 
 def _check_integrity(conn: apsw.Connection, path: str, kind: IntegrityCheck) -> None:

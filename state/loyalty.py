@@ -8,7 +8,7 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import apsw
@@ -21,6 +21,7 @@ __all__ = [
     "Balance",
     "Viewer",
     "add",
+    "add_many",
     "balance_of",
     "find_by_login",
     "spend",
@@ -100,6 +101,35 @@ def find_by_login(
     return None if row is None else _balance(row)
 
 
+_CREDIT = (
+    "INSERT INTO points_balances (creator_id, platform, viewer_key, login, display_name, "
+    "balance, earned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (creator_id, platform, viewer_key) DO UPDATE SET "
+    "balance = balance + excluded.balance, login = excluded.login, "
+    "display_name = excluded.display_name, "
+    "earned_at = coalesce(excluded.earned_at, earned_at), updated_at = excluded.updated_at"
+)
+
+
+def _credit_row(
+    creator_id: str, viewer: Viewer, amount: int, now: int, earned: bool
+) -> tuple[Any, ...]:
+    require_text("creator_id", creator_id)
+    require_int("amount", amount)
+    if amount < 0:
+        raise ValueError("add takes a non-negative amount; use spend")
+    return (
+        creator_id,
+        viewer.platform,
+        viewer.viewer_key,
+        viewer.login.lower(),
+        viewer.display_name,
+        amount,
+        now if earned else None,
+        now,
+    )
+
+
 def add(
     conn: apsw.Connection,
     *,
@@ -111,29 +141,21 @@ def add(
 ) -> Balance:
     """Add `amount` (>= 0) to the viewer's balance; `earned` also stamps `earned_at`."""
     require_transaction(conn)
-    require_text("creator_id", creator_id)
-    require_int("amount", amount)
-    if amount < 0:
-        raise ValueError("add takes a non-negative amount; use spend")
-    conn.execute(
-        "INSERT INTO points_balances (creator_id, platform, viewer_key, login, display_name, "
-        "balance, earned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (creator_id, platform, viewer_key) DO UPDATE SET "
-        "balance = balance + excluded.balance, login = excluded.login, "
-        "display_name = excluded.display_name, "
-        "earned_at = coalesce(excluded.earned_at, earned_at), updated_at = excluded.updated_at",
-        (
-            creator_id,
-            viewer.platform,
-            viewer.viewer_key,
-            viewer.login.lower(),
-            viewer.display_name,
-            amount,
-            now if earned else None,
-            now,
-        ),
-    )
-    return balance_of(conn, creator_id, viewer)
+    row = _credit_row(creator_id, viewer, amount, now, earned)
+    # RETURNING: the balance after the change comes with it, no second query.
+    rows = conn.execute(f"{_CREDIT} RETURNING {_COLUMNS}", row).fetchall()
+    return _balance(rows[0])
+
+
+def add_many(
+    conn: apsw.Connection, creator_id: str, credits: Iterable[tuple[Viewer, int, int, bool]]
+) -> int:
+    """`add` each `(viewer, amount, now, earned)` in order, in one pass and without reading
+    the balances back (earnings queued by chat); returns how many."""
+    require_transaction(conn)
+    rows = [_credit_row(creator_id, *credit) for credit in credits]
+    conn.executemany(_CREDIT, rows)
+    return len(rows)
 
 
 def spend(

@@ -8,7 +8,7 @@ positions as strings (``"1"``, ``"2"``, ...), which is what chat voters type.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import apsw
 import attrs
@@ -31,6 +31,7 @@ __all__ = [
     "poll_results",
     "resolve_option",
     "vote",
+    "vote_in_open_poll",
 ]
 
 MAX_OPTIONS = 20
@@ -82,6 +83,7 @@ class VoteResult:
 
 
 _POLL_COLUMNS = "poll_id, creator_id, question, state, opened_at, closed_at"
+_POLL_COLUMNS_OF_P = ", ".join(f"p.{c}" for c in _POLL_COLUMNS.split(", "))
 
 
 def _poll(row: tuple) -> Poll:
@@ -158,11 +160,16 @@ def _next_poll_id(conn: apsw.Connection, creator_id: str) -> str:
 
 def resolve_option(conn: apsw.Connection, poll_id: str, text: str) -> str | None:
     """Map what a voter typed (an option id or a label, any case) to an option id."""
-    wanted = text.strip()
-    rows = conn.execute(
+    rows: list[tuple[Any, ...]] = conn.execute(
         "SELECT option_id, label FROM poll_options WHERE poll_id = ? ORDER BY position",
         (poll_id,),
     ).fetchall()
+    return _match_option(rows, text)
+
+
+def _match_option(rows: Sequence[tuple[Any, ...]], text: str) -> str | None:
+    """`resolve_option` over the poll's `(option_id, label)` rows, in position order."""
+    wanted = text.strip()
     for option_id, _label in rows:
         if wanted == option_id:
             return str(option_id)
@@ -195,12 +202,54 @@ def vote(
         "SELECT 1 FROM poll_options WHERE poll_id = ? AND option_id = ?", (poll_id, option_id)
     ).fetchone():
         raise InvalidArgument(f"poll {poll_id!r} has no option {option_id!r}")
+    return _cast(conn, poll, voter_key, option_id, now_ms() if now is None else now)
+
+
+def vote_in_open_poll(
+    conn: apsw.Connection, *, creator_id: str, voter_key: str, choice: str, now: int
+) -> VoteResult:
+    """`voter_key` votes `choice` (what they typed: an option id or a label, any case) in the
+    creator's open poll (the newest opened, if several): `vote` after finding the poll and the
+    option, in one query instead of three.
+
+    Raises :class:`InvalidArgument` when no poll is open or no option matches.
+    """
+    require_transaction(conn)
+    require_text("voter_key", voter_key)
+    # Every open poll of the creator (one, normally) with its options: no sort in SQL.
+    rows: list[tuple[Any, ...]] = conn.execute(
+        f"SELECT {_POLL_COLUMNS_OF_P}, o.option_id, o.label, o.position "
+        "FROM polls p JOIN poll_options o ON o.poll_id = p.poll_id "
+        "WHERE p.creator_id = ? AND p.state = 'open'",
+        (creator_id,),
+    ).fetchall()
+    if not rows:
+        raise InvalidArgument("there is no open poll")
+    # The newest opened (ties: the smallest id), as `open_poll_ids` orders them.
+    newest = min(rows, key=lambda r: (-r[4], r[0]))
+    options = sorted((r[6:] for r in rows if r[0] == newest[0]), key=lambda o: o[2])
+    option_id = _match_option([o[:2] for o in options], choice)
+    if option_id is None:
+        raise InvalidArgument(f"no option {choice!r} in this poll")
+    return _cast(conn, _poll(newest), voter_key, option_id, now, options)
+
+
+def _cast(
+    conn: apsw.Connection,
+    poll: Poll,
+    voter_key: str,
+    option_id: str,
+    at: int,
+    options: Sequence[tuple[Any, ...]] | None = None,
+) -> VoteResult:
+    """Record the vote in `poll` (open, with that option) and read the tallies after it
+    (`options`: the poll's rows for `_results`, when already read)."""
+    poll_id = poll.poll_id
     row = conn.execute(
         "SELECT option_id FROM poll_votes WHERE poll_id = ? AND voter_key = ?",
         (poll_id, voter_key),
     ).fetchone()
     previous = None if row is None else str(row[0])
-    at = now_ms() if now is None else now
     outcome: VoteOutcome
     if previous is None:
         outcome = "new"
@@ -221,7 +270,7 @@ def vote(
         option_id=option_id,
         outcome=outcome,
         previous_option_id=previous,
-        results=poll_results(conn, poll_id),
+        results=_results(conn, poll, options),
     )
 
 
@@ -242,19 +291,35 @@ def close_poll(conn: apsw.Connection, *, poll_id: str, now: int | None = None) -
 
 def poll_results(conn: apsw.Connection, poll_id: str) -> PollResults:
     """The poll with vote counts per option (options in position order)."""
-    poll = get_poll(conn, poll_id)
-    rows = conn.execute(
-        "SELECT o.option_id, o.label, o.position, count(v.voter_key) "
-        "FROM poll_options o LEFT JOIN poll_votes v "
-        "  ON v.poll_id = o.poll_id AND v.option_id = o.option_id "
-        "WHERE o.poll_id = ? GROUP BY o.option_id ORDER BY o.position",
+    return _results(conn, get_poll(conn, poll_id))
+
+
+def _results(
+    conn: apsw.Connection, poll: Poll, options: Sequence[tuple[Any, ...]] | None = None
+) -> PollResults:
+    """`poll_results` of a poll already read (and of its `(option_id, label, position)` rows
+    in position order, when already read too)."""
+    poll_id = poll.poll_id
+    if options is None:
+        read: list[tuple[Any, ...]] = conn.execute(
+            "SELECT option_id, label, position FROM poll_options WHERE poll_id = ? "
+            "ORDER BY position",
+            (poll_id,),
+        ).fetchall()
+        options = read
+    # Counted through the (poll_id, option_id) index alone: no join, no sort.
+    counted: list[tuple[Any, ...]] = conn.execute(
+        "SELECT option_id, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY option_id",
         (poll_id,),
+    ).fetchall()
+    votes: dict[Any, int] = {option_id: int(n) for option_id, n in counted}
+    tallies = tuple(
+        OptionTally(
+            option_id=option_id, label=label, position=position, votes=votes.get(option_id, 0)
+        )
+        for option_id, label, position in options
     )
-    options = tuple(
-        OptionTally(option_id=option_id, label=label, position=position, votes=votes)
-        for option_id, label, position, votes in rows
-    )
-    return PollResults(poll=poll, options=options, total_votes=sum(o.votes for o in options))
+    return PollResults(poll=poll, options=tallies, total_votes=sum(votes.values()))
 
 
 def open_poll_ids(conn: apsw.Connection, creator_id: str) -> list[str]:

@@ -16,7 +16,12 @@ from ._sql import require_int, require_text, require_transaction
 from .errors import InvalidArgument
 from .timeutil import now_ms
 
-__all__ = ["mark_seen", "prune_seen", "recent_seen", "seen_among"]
+__all__ = ["mark_seen", "mark_seen_many", "prune_seen", "recent_seen", "seen_among"]
+
+_INSERT = (
+    "INSERT INTO seen_messages (scope, platform, message_id, seen_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (scope, platform, message_id) DO NOTHING"
+)
 
 
 def mark_seen(
@@ -32,12 +37,22 @@ def mark_seen(
     require_text("scope", scope)
     require_text("platform", platform)
     require_text("message_id", message_id)
-    conn.execute(
-        "INSERT INTO seen_messages (scope, platform, message_id, seen_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (scope, platform, message_id) DO NOTHING",
-        (scope, platform, message_id, now_ms() if now is None else now),
-    )
+    conn.execute(_INSERT, (scope, platform, message_id, now_ms() if now is None else now))
     return conn.changes() > 0
+
+
+def mark_seen_many(
+    conn: apsw.Connection, *, scope: str, keys: Iterable[tuple[str, str]], now: int
+) -> None:
+    """`mark_seen` each `(platform, message_id)` of `keys`, in one pass."""
+    require_transaction(conn)
+    require_text("scope", scope)
+    rows = []
+    for platform, message_id in keys:
+        require_text("platform", platform)
+        require_text("message_id", message_id)
+        rows.append((scope, platform, message_id, now))
+    conn.executemany(_INSERT, rows)
 
 
 def seen_among(

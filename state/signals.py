@@ -2,7 +2,10 @@
 
 Each kind (``chat``, ``poll_vote``, ``tally``, ``score``) keeps only its newest rows, by
 insertion order (the autoincrement id), so the table size is bounded whatever the chat rate.
-User identities must already be pseudonymized by the caller.
+Pruning walks ``keep`` index entries per kind, so it runs once per ``PRUNE_EVERY`` appends
+(whenever the ids cross a multiple of it), not per append: a kind holds at most ``keep +
+PRUNE_EVERY`` rows (plus the rows of one ``append_signals`` call), and readers ask for the
+newest ``keep`` with ``limit``. User identities must already be pseudonymized by the caller.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from .errors import InvalidArgument
 
 __all__ = [
     "DEFAULT_KEEP",
+    "PRUNE_EVERY",
     "SIGNAL_KINDS",
     "Signal",
     "append_signal",
@@ -29,6 +33,8 @@ __all__ = [
 SignalKind = Literal["chat", "poll_vote", "tally", "score"]
 SIGNAL_KINDS: tuple[str, ...] = get_args(SignalKind)
 DEFAULT_KEEP = 200
+#: Every kind is pruned to its newest ``keep`` rows once per this many appended rows.
+PRUNE_EVERY = 64
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -65,9 +71,10 @@ def append_signal(
     summary: str,
     keep: int = DEFAULT_KEEP,
 ) -> Signal:
-    """Append a signal, then prune its kind to the newest ``keep`` rows."""
+    """Append a signal; every ``PRUNE_EVERY`` appends, prune each kind to its newest ``keep``."""
     require_transaction(conn)
     _check_kind(kind)
+    _check_keep(keep)
     require_text("creator_id", creator_id)
     require_int("timestamp", timestamp)
     for name, value in (("entity_id", entity_id), ("type", type), ("source", source)):
@@ -79,7 +86,7 @@ def append_signal(
         (kind, creator_id, timestamp, entity_id, type, source, summary),
     )
     new_id = conn.last_insert_rowid()
-    _prune_kind(conn, kind, keep)
+    _prune_now_and_then(conn, new_id, 1, keep)
     return Signal(
         id=new_id,
         kind=kind,
@@ -96,10 +103,10 @@ def append_signals(
     conn: apsw.Connection, rows: Iterable[Mapping[str, Any]], *, keep: int = DEFAULT_KEEP
 ) -> int:
     """Append many signals (dicts with `append_signal`'s keyword fields) with one statement
-    per row and one prune per kind: a second of busy chat costs one pass, not one per row."""
+    per row, pruning like `append_signal`."""
     require_transaction(conn)
+    _check_keep(keep)
     batch = []
-    kinds = set()
     for row in rows:
         _check_kind(row["kind"])
         require_text("creator_id", row["creator_id"])
@@ -107,7 +114,6 @@ def append_signals(
         for name in ("entity_id", "type", "source"):
             require_text(name, row[name])
         require_text("summary", row["summary"], allow_empty=True)
-        kinds.add(row["kind"])
         batch.append(
             (
                 row["kind"],
@@ -124,15 +130,26 @@ def append_signals(
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         batch,
     )
-    for kind in sorted(kinds):
-        _prune_kind(conn, kind, keep)
+    if batch:
+        _prune_now_and_then(conn, conn.last_insert_rowid(), len(batch), keep)
     return len(batch)
 
 
-def _prune_kind(conn: apsw.Connection, kind: str, keep: int) -> int:
+def _prune_now_and_then(conn: apsw.Connection, newest_id: int, appended: int, keep: int) -> None:
+    """Prune every kind when the ids just appended (``appended`` rows up to ``newest_id``:
+    one writer, so they are consecutive) reach a multiple of ``PRUNE_EVERY``."""
+    if newest_id // PRUNE_EVERY != (newest_id - appended) // PRUNE_EVERY:
+        for kind in SIGNAL_KINDS:
+            _prune_kind(conn, kind, keep)
+
+
+def _check_keep(keep: int) -> None:
     require_int("keep", keep)
     if keep < 1:
         raise InvalidArgument("keep must be at least 1")
+
+
+def _prune_kind(conn: apsw.Connection, kind: str, keep: int) -> int:
     # The id of the keep-th newest row is the cut: everything older goes (index on kind, id).
     conn.execute(
         "DELETE FROM signals WHERE kind = ? AND id < ("
@@ -145,6 +162,7 @@ def _prune_kind(conn: apsw.Connection, kind: str, keep: int) -> int:
 def prune_signals(conn: apsw.Connection, *, keep: int = DEFAULT_KEEP) -> int:
     """Prune every kind to its newest ``keep`` rows; returns the number deleted."""
     require_transaction(conn)
+    _check_keep(keep)
     return sum(_prune_kind(conn, kind, keep) for kind in SIGNAL_KINDS)
 
 

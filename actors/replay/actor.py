@@ -29,9 +29,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
-import apsw
 import attrs
 import trio
 
@@ -41,8 +40,8 @@ from actors.events import ChatEvent
 from actors.store import Read, write
 from actors.triggers.engine import CommitWithFlush
 from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
-from state.commands import Command
-from state.replays import ReplayPosition, get_replay_position, set_replay_position
+from state.commands import SaveReplayPosition
+from state.replays import ReplayPosition, get_replay_position
 
 # Longest pause between two replayed lines, so a log with a gap of hours stays watchable.
 MAX_GAP_SECONDS = 5.0
@@ -60,19 +59,6 @@ HANDOVER_TIMEOUT = 5.0
 MAX_LAG_SECONDS = 1.0
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
-
-
-@attrs.frozen(kw_only=True)
-class SaveReplayPosition(Command):
-    """Store where a creator's replay stands (`state.replays`); in no export."""
-
-    touches_exports: ClassVar[bool] = False
-
-    creator_id: str
-    position: ReplayPosition
-
-    def run(self, conn: apsw.Connection) -> None:
-        set_replay_position(conn, self.creator_id, self.position)
 
 
 @attrs.frozen(kw_only=True)

@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import apsw
 import trio
 
 from actors.replay import ReplayChat
+from actors.replay.actor import SAVE_EVERY_LINES
 from actors.store import StateStore
 from actors.triggers.engine import TriggerEngine
 from config.models import CreatorConfig, TallyConfig, TriggerConfig
@@ -199,3 +201,37 @@ async def test_each_pass_of_a_looping_replay_counts_and_restarts_resume_in_their
     partial_deaths, partial_polls = counts(texts[: position.lines_done])
     assert deaths == (position.pass_number - 1) * full_deaths + partial_deaths
     assert polls == (position.pass_number - 1) * full_polls + partial_polls
+
+
+async def test_a_replay_killed_between_saves_resumes_at_its_last_save_and_skips_no_line(
+    nursery, tmp_path
+):
+    """A hard kill leaves the last periodic save (no stop-time save): never ahead of what the
+    engine took, so the restarted replay skips nothing, and the lines sent again since that
+    save are dropped as seen. A periodic save rides in the engine's next flush, so the kill is
+    taken once one has been committed, while the replay is still playing."""
+    log, database, killed = tmp_path / "chat.jsonl", tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
+    texts = chat_log(log, 5000)
+    run = Run(database, log, loop=False)
+    await nursery.start(run.root.run)
+    replay = run.replay()
+    with trio.fail_after(60):
+        while database_state(database)[2] is None:  # noqa: ASYNC110
+            await trio.sleep(0.005)
+    # What a kill at this moment leaves on disk: the committed state, copied from a reader.
+    source = apsw.Connection(str(database), flags=apsw.SQLITE_OPEN_READONLY)
+    target = apsw.Connection(str(killed))
+    with target.backup("main", source, "main") as copy:
+        copy.step(-1)
+    target.close()
+    source.close()
+    delivered = replay.messages
+    await run.root.stop()
+    position = database_state(killed)[2]
+    assert position is not None
+    assert SAVE_EVERY_LINES <= position.lines_done <= delivered < len(texts)
+    assert position.lines_done < delivered  # some lines will be sent again
+    await Run(killed, log, loop=False).play(nursery, None)
+    deaths, polls, position = database_state(killed)
+    assert (deaths, polls) == counts(texts)
+    assert position is not None and position.lines_done == len(texts)

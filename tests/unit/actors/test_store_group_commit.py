@@ -73,3 +73,47 @@ async def test_a_failing_read_answers_the_caller_and_leaves_the_store_up(tmp_pat
         assert sorted(map(str, results)) == ["1", "1", "no such thing"]
         assert root.which_children()[0].restarts == 0
         await root.stop()
+
+
+async def test_when_writers_share_commits_the_next_commit_waits_out_the_interval(
+    tmp_path, autojump_clock
+) -> None:
+    """Pacing, on trio's virtual clock (no call here has a timeout, so only the store's wait
+    can move it): a lone writer never waits; after a commit that writers shared, the next one
+    starts `commit_interval` later, and what queued meanwhile shares it."""
+    import math
+
+    from actors.store import StateStore, Write
+    from state import creators
+    from supervisors import ChildSpec, Supervisor
+
+    def store() -> StateStore:
+        return StateStore(tmp_path / "db.sqlite3", commit_interval=2.0)
+
+    root = Supervisor("root", [ChildSpec("store", store)])
+
+    def meta(key: str) -> Write:
+        return Write(ops=(lambda conn: creators.set_meta(conn, key, "1"),), topic="t")
+
+    def commits() -> int:
+        return {r["path"]: r for r in root.tree()}["root/store"]["detail"]["commits"]
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        ref = root.ref("store")
+        start = trio.current_time()
+        for n in range(5):
+            await ref.call(meta(f"lone{n}"), timeout=math.inf)
+        assert trio.current_time() == start  # nobody waited
+        assert commits() == 5
+        shared = [ref.request(meta(f"shared{n}"), timeout=math.inf) for n in range(3)]
+        for reply in shared:
+            await reply.result()
+        assert commits() == 6
+        shared_at = trio.current_time()
+        later = [ref.request(meta(f"later{n}"), timeout=math.inf) for n in range(10)]
+        for reply in later:
+            await reply.result()
+        assert trio.current_time() >= shared_at + 2.0
+        assert commits() == 7  # all ten, queued at once, in the one commit after the wait
+        await root.stop()

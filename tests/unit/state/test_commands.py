@@ -6,7 +6,9 @@ import ast
 import pathlib
 from typing import Any
 
-from state import counters, polls, signals
+import pytest
+
+from state import counters, loyalty, polls, replays, signals
 from state.commands import (
     ActiveCooldowns,
     AddScore,
@@ -14,15 +16,19 @@ from state.commands import (
     ChangeTally,
     ClosePoll,
     DeclareTallies,
+    GrantPoints,
     MissingTallies,
     OpenPoll,
+    PointsGrant,
     RecordVote,
+    SaveReplayPosition,
     SetCooldowns,
     SignalRow,
 )
 from state.errors import InvalidArgument
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+T0 = 1_795_000_000_000
 
 
 def run(db, *commands):
@@ -84,3 +90,40 @@ def test_the_trigger_engine_imports_no_state_query_module():
         for alias in node.names
     }
     assert names <= {"SignalKind"}
+
+
+def test_granting_points_in_one_pass_ends_where_adding_them_one_by_one_does(db):
+    ana = loyalty.Viewer(platform="twitch", viewer_key="k1", login="Ana", display_name="Ana")
+    ana_renamed = loyalty.Viewer(platform="twitch", viewer_key="k1", login="AnaB", display_name="B")
+    bo = loyalty.Viewer(platform="twitch", viewer_key="k2", login="bo", display_name="Bo")
+    grants = [
+        PointsGrant(viewer=ana, amount=5, at=T0, per_message=True),
+        PointsGrant(viewer=bo, amount=2, at=T0 + 1),
+        PointsGrant(viewer=ana_renamed, amount=3, at=T0 + 2),
+    ]
+    assert run(db, GrantPoints(creator_id="d", grants=grants)) == [3]
+
+    def one_by_one(conn):
+        for g in grants:
+            loyalty.add(
+                conn, creator_id="e", viewer=g.viewer, amount=g.amount, now=g.at,
+                earned=g.per_message,
+            )  # fmt: skip
+
+    db.batch([one_by_one])
+    columns = "platform, viewer_key, login, display_name, balance, earned_at, updated_at"
+
+    def balances(creator):
+        sql = f"SELECT {columns} FROM points_balances WHERE creator_id = ? ORDER BY viewer_key"
+        return db.connection.execute(sql, (creator,)).fetchall()
+
+    assert balances("d") == balances("e")
+    assert balances("d")[0] == ("twitch", "k1", "anab", "B", 8, T0, T0 + 2)
+    with pytest.raises(ValueError):
+        run(db, GrantPoints(creator_id="d", grants=[PointsGrant(viewer=bo, amount=-1, at=T0)]))
+
+
+def test_a_replay_position_saved_by_command_reads_back(db):
+    position = replays.ReplayPosition(digest="ab", pass_number=2, lines_done=7)
+    run(db, SaveReplayPosition(creator_id="d", position=position))
+    assert replays.get_replay_position(db.connection, "d") == position

@@ -276,6 +276,73 @@ def test_batch_commits_all_items_in_one_transaction_and_isolates_a_failing_item(
     assert stats.rows_changed == 2
 
 
+class Counted:
+    """A batch item that counts its runs (a batch runs items again only after a failure
+    that left changes behind)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.runs = 0
+
+    def __call__(self, conn):
+        self.runs += 1
+        return self.fn(conn)
+
+
+def test_a_failing_item_that_wrote_nothing_costs_no_savepoint_and_no_second_run(db):
+    def refuse(conn):
+        raise ValueError("refused before writing")
+
+    def duplicate(conn):
+        # One failing statement: SQLite undoes it by itself.
+        conn.execute("INSERT INTO meta (key, value) VALUES ('x', 'again')")
+
+    items = [
+        Counted(lambda c: set_meta(c, "x", "1")),
+        Counted(refuse),
+        Counted(duplicate),
+        Counted(lambda c: set_meta(c, "y", "2")),
+    ]
+    outcomes = db.batch(items)
+    assert [o.ok for o in outcomes] == [True, False, False, True]
+    assert isinstance(outcomes[2].error, apsw.ConstraintError)
+    assert [i.runs for i in items] == [1, 1, 1, 1]
+    assert (get_meta(db.connection, "x"), get_meta(db.connection, "y")) == ("1", "2")
+    stats = db.statistics()
+    assert (stats.transactions, stats.writes, stats.failed_writes, stats.rows_changed) == (
+        1,
+        2,
+        2,
+        2,
+    )
+
+
+def test_an_item_failing_after_writing_is_undone_alone_by_running_the_batch_again(db):
+    def half(conn):
+        set_meta(conn, "half", "written")
+        raise ValueError("failed halfway")
+
+    def new_table_then_fail(conn):
+        conn.execute("CREATE TABLE scratch (k)")
+        raise ValueError("failed after changing the schema")
+
+    for failing in (half, new_table_then_fail):
+        items = [Counted(lambda c: set_meta(c, "a", "1")), Counted(failing)]
+        items.append(Counted(lambda c: set_meta(c, "b", "2")))
+        outcomes = db.batch(items)
+        assert [o.ok for o in outcomes] == [True, False, True]
+        assert [i.runs for i in items] == [2, 2, 1]  # the first run stopped at the failure
+        assert get_meta(db.connection, "half") is None
+        assert (
+            db.connection.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'scratch'").get
+            == 0
+        )
+        assert (get_meta(db.connection, "a"), get_meta(db.connection, "b")) == ("1", "2")
+    stats = db.statistics()
+    assert (stats.transactions, stats.rollbacks, stats.writes, stats.failed_writes) == (2, 0, 4, 2)
+    assert stats.rows_changed == 4  # "a" and "b" in each batch: the undone runs not counted
+
+
 def test_batch_with_base_exception_rolls_back_everything(db):
     def interrupt(conn):
         raise KeyboardInterrupt

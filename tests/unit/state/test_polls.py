@@ -13,6 +13,7 @@ from state.polls import (
     poll_results,
     resolve_option,
     vote,
+    vote_in_open_poll,
 )
 
 T0 = 1_795_000_000_000
@@ -152,3 +153,33 @@ def test_a_poll_without_an_id_gets_the_creators_next_number_whatever_the_clock(d
         other = open_poll(conn, creator_id="mia", question="q", options="ab", now=T0)
     assert [first.poll.poll_id, second.poll.poll_id] == ["daniel-3", "daniel-4"]
     assert other.poll.poll_id == "mia-1"
+
+
+def test_a_vote_in_the_open_poll_finds_the_newest_open_poll_and_the_option_by_id_or_label(db):
+    def cast(voter, choice, now):
+        return vote_in_open_poll(conn, creator_id="daniel", voter_key=voter, choice=choice, now=now)
+
+    with db.transaction() as conn:
+        with pytest.raises(InvalidArgument, match="no open poll"):
+            cast("v1", "1", T0)
+        open_poll(
+            conn, poll_id="old", creator_id="daniel", question="?", options=["a", "b"], now=T0
+        )
+        open_poll(
+            conn, poll_id="new", creator_id="daniel", question="Map?", options=["Alpha", "Beta"],
+            now=T0 + 1,
+        )  # fmt: skip
+        open_poll(
+            conn, poll_id="other", creator_id="else", question="?", options=["x", "y"], now=T0 + 2
+        )
+        first = cast("v1", " 2 ", T0 + 3)
+        again = cast("v1", "beta", T0 + 4)
+        changed = cast("v1", "ALPHA", T0 + 5)
+        with pytest.raises(InvalidArgument, match="no option 'gamma'"):
+            cast("v2", "gamma", T0 + 6)
+    assert (first.poll_id, first.option_id, first.outcome) == ("new", "2", "new")
+    assert (again.outcome, again.previous_option_id) == ("unchanged", "2")
+    assert (changed.option_id, changed.outcome, changed.previous_option_id) == ("1", "changed", "2")
+    assert changed.results == poll_results(db.connection, "new")
+    assert votes_by_label(changed.results) == {"Alpha": 1, "Beta": 0}
+    assert poll_results(db.connection, "old").total_votes == 0

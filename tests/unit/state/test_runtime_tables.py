@@ -15,7 +15,13 @@ from state.cooldowns import (
 )
 from state.creators import list_creators, upsert_creator
 from state.quotas import add_quota_units, get_quota_usage, list_quota_usage, prune_quota
-from state.signals import append_signal, prune_signals, recent_signals
+from state.signals import (
+    PRUNE_EVERY,
+    append_signal,
+    append_signals,
+    prune_signals,
+    recent_signals,
+)
 from state.streams import (
     current_session,
     end_session,
@@ -85,17 +91,47 @@ def add_signal(conn, kind, i, keep=3):
     )
 
 
-def test_signals_are_pruned_to_the_newest_n_per_kind(db):
+def test_signals_are_pruned_to_the_newest_n_per_kind_once_per_prune_every_appends(db):
+    sizes = []
     with db.transaction() as conn:
-        for i in range(10):
+        for i in range(3 * PRUNE_EVERY):
             add_signal(conn, "chat", i)
+            sizes.append(len(recent_signals(conn, "chat")))
         for i in range(2):
             add_signal(conn, "tally", i)
-    chat = recent_signals(db.connection, "chat")
-    assert [s.summary for s in chat] == ["#7", "#8", "#9"]  # newest last
+    # Bounded between prunes, and pruned to exactly the newest 3 when the ids cross a multiple.
+    assert max(sizes) <= 3 + PRUNE_EVERY
+    assert sizes.count(3) >= 2 and sizes[-1] < 3 + PRUNE_EVERY
+    last = 3 * PRUNE_EVERY - 1
+    newest = [s.summary for s in recent_signals(db.connection, "chat", limit=3)]
+    assert newest == [f"#{last - 2}", f"#{last - 1}", f"#{last}"]  # newest last
     assert [s.summary for s in recent_signals(db.connection, "tally")] == ["#0", "#1"]
-    assert [s.summary for s in recent_signals(db.connection, "chat", limit=2)] == ["#8", "#9"]
     assert recent_signals(db.connection, "score") == []
+
+
+def test_appending_many_signals_at_once_keeps_every_kind_within_its_bound(db):
+    rows = [
+        {
+            "kind": kind,
+            "creator_id": "d",
+            "timestamp": T0 + i,
+            "entity_id": "e",
+            "type": "message",
+            "source": "twitch",
+            "summary": f"#{i}",
+        }
+        for i in range(7)
+        for kind in ("chat", "poll_vote")
+    ]
+    with db.transaction() as conn:
+        for _ in range(40):
+            append_signals(conn, rows, keep=5)
+            for kind in ("chat", "poll_vote"):
+                assert len(recent_signals(conn, kind)) <= 5 + PRUNE_EVERY + len(rows)
+        with pytest.raises(InvalidArgument):
+            append_signals(conn, rows, keep=0)
+    newest = recent_signals(db.connection, "poll_vote", limit=5)
+    assert [s.summary for s in newest] == ["#2", "#3", "#4", "#5", "#6"]
 
 
 def test_prune_signals_applies_to_every_kind_and_validates(db):

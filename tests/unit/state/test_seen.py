@@ -7,7 +7,7 @@ import pytest
 
 from state import InvalidArgument, open_database
 from state.migrations import migrate
-from state.seen import mark_seen, prune_seen, recent_seen, seen_among
+from state.seen import mark_seen, mark_seen_many, prune_seen, recent_seen, seen_among
 
 T0 = 1_795_000_000_000
 
@@ -20,6 +20,19 @@ def test_a_message_id_is_new_once_per_scope_and_platform(db):
         assert mark_seen(conn, scope="mia", platform="twitch", message_id="m1", now=T0)
     found = seen_among(db.connection, scope="daniel", platform="twitch", message_ids=["m1", "m2"])
     assert found == {"m1"}
+
+
+def test_ids_marked_in_one_pass_keep_the_first_time_each_was_seen(db):
+    with db.transaction() as conn:
+        mark_seen(conn, scope="daniel", platform="twitch", message_id="m1", now=T0)
+        keys = [("twitch", "m1"), ("twitch", "m2"), ("kick", "m1"), ("twitch", "m2")]
+        mark_seen_many(conn, scope="daniel", keys=keys, now=T0 + 5)
+        with pytest.raises(InvalidArgument):
+            mark_seen_many(conn, scope="daniel", keys=[("twitch", "")], now=T0)
+    rows = db.connection.execute(
+        "SELECT platform, message_id, seen_at FROM seen_messages ORDER BY platform, message_id"
+    ).fetchall()
+    assert rows == [("kick", "m1", T0 + 5), ("twitch", "m1", T0), ("twitch", "m2", T0 + 5)]
 
 
 def test_recent_seen_gives_the_newest_of_one_scope_oldest_first(db):
