@@ -13,8 +13,8 @@ the real `python -m runtime run`, measured from outside:
   divided by the chat lines the replays delivered in that window (the replay platform's
   `messages` in `runtime_snapshot.json`; the window runs from one heartbeat to another);
 - heartbeat age: now - `runtime_snapshot.json`'s `heartbeat`, sampled every 0.25 s;
-- publish lag: how far `tallies.json`'s `generated_at` trails the newest tally change in the
-  database (read with a read-only SQLite connection), sampled likewise;
+- publish lag: how long after a read of the tally counts in the database (a read-only SQLite
+  connection) `tallies.json` first shows them all, sampled likewise (tallies only count up);
 - stop: SIGTERM to exit.
 
 Floors measured in the same run: the same process with 0 creators (start, RSS, stop), and the
@@ -57,6 +57,8 @@ import tomli_w  # noqa: E402
 
 EXAMPLE = ROOT / "config" / "example.toml"
 CHAT = ROOT / "config" / "example_chat.jsonl"
+#: Tally counts by (creator, tally).
+Counts = dict[tuple[str, str], int]
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -195,23 +197,27 @@ class Process:
             time.sleep(0.02)
         raise SystemExit(f"runtime_snapshot.json not rewritten within {4 * self.heartbeat:g} s")
 
-    def freshness(self) -> tuple[float | None, float | None]:
-        """(heartbeat age, publish lag) in seconds, read now."""
+    def freshness(
+        self,
+    ) -> tuple[float | None, dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        """(heartbeat age in seconds, tally counts in the database, tally counts in
+        tallies.json), read now: the database first, so the file read is never older."""
         state = self.data_dir / "exports" / "state"
         now = time.time()
-        age = lag = None
+        age = None
+        stored: Counts = {}
+        shown: Counts = {}
+        with contextlib.suppress(OSError, ValueError, sqlite3.Error):
+            stored = tally_counts(self.data_dir / "state")
         with contextlib.suppress(OSError, ValueError):
             snapshot = json.loads((state / "runtime_snapshot.json").read_bytes())
             beat = parse_time(snapshot.get("heartbeat"))
             if beat is not None:
                 age = now - beat
-        with contextlib.suppress(OSError, ValueError, sqlite3.Error):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             tallies = json.loads((state / "tallies.json").read_bytes())
-            published = parse_time(tallies.get("meta", {}).get("generated_at"))
-            newest = newest_tally_change(self.data_dir / "state")
-            if published is not None and newest is not None:
-                lag = max(0.0, newest - published)
-        return age, lag
+            shown = {(t["creator_id"], t["tally_id"]): int(t["count"]) for t in tallies["tallies"]}
+        return age, stored, shown
 
     def stop(self) -> float:
         """SIGTERM; returns the seconds until the process exited."""
@@ -230,16 +236,28 @@ class Process:
             self.proc.wait()
 
 
-def newest_tally_change(state_dir: Path) -> float | None:
-    """Wall time (s) of the newest tally change in the database, read-only."""
+def tally_counts(state_dir: Path) -> dict[tuple[str, str], int]:
+    """Every tally's count in the database, read-only."""
     databases = sorted(state_dir.glob("*.sqlite3"))
     databases = [p for p in databases if not p.name.endswith(("-wal", "-shm"))]
     if not databases:
-        return None
+        return {}
     uri = f"file:{databases[0]}?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=1.0)) as conn:
-        row = conn.execute("SELECT max(updated_at) FROM tallies").fetchone()
-    return None if row is None or row[0] is None else row[0] / 1000.0
+        rows = conn.execute("SELECT creator_id, tally_id, count FROM tallies").fetchall()
+    return {(creator, tally): count for creator, tally, count in rows}
+
+
+def publish_lags(samples: list[tuple[float, dict[Any, int], dict[Any, int]]]) -> list[float]:
+    """For each database read, the seconds until tallies.json first showed every count it
+    held (tallies only count up): how far the file trails the store, at the sampling step."""
+    lags = []
+    for i, (at, stored, _) in enumerate(samples):
+        for later, _, shown in samples[i:]:
+            if shown and all(shown.get(key, -1) >= count for key, count in stored.items()):
+                lags.append(later - at)
+                break
+    return lags
 
 
 @contextlib.contextmanager
@@ -309,7 +327,7 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
                 cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
                 trio0 = cpu_seconds(proc.pid, proc.pid)  # the main thread runs the trio loop
                 ages: list[float] = []
-                lags: list[float] = []
+                samples: list[tuple[float, dict[Any, int], dict[Any, int]]] = []
                 profiler = None
                 if args.profile:
                     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -321,11 +339,11 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
                     )
                 end = t0 + args.window
                 while time.perf_counter() < end:
-                    age, lag = proc.freshness()
+                    at = time.perf_counter()
+                    age, stored, shown = proc.freshness()
                     if age is not None:
                         ages.append(age)
-                    if lag is not None:
-                        lags.append(lag)
+                    samples.append((at, stored, shown))
                     time.sleep(0.25)
                 beat1, msgs1 = proc.chat_lines()
                 cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
@@ -339,6 +357,7 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
                 out["trio_per_message"] = (trio1 - trio0) / handled if handled else float("nan")
                 out["trio_share"] = (trio1 - trio0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
                 out["heartbeat_age_max"] = max(ages) if ages else float("nan")
+                lags = publish_lags(samples)
                 out["publish_lag_max"] = max(lags) if lags else float("nan")
                 out["publish_lag_p50"] = statistics.median(lags) if lags else float("nan")
         finally:
