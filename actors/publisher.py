@@ -61,6 +61,7 @@ from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
     PARTED_FILES,
     POINTS_TOP,
+    SIGNAL_FILES,
     ExportInputs,
     Part,
     build_all,
@@ -80,6 +81,7 @@ from exports.builders import (
     build_telemetry_errors,
     build_telemetry_events,
     build_telemetry_rates,
+    signal_parts,
 )
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, clamp_to_now
@@ -537,6 +539,15 @@ class _CreatorParts:
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
+@attrs.frozen(kw_only=True, eq=False)
+class _HeldSignal:
+    """A signal of a signal file as last read and encoded (a signal never changes)."""
+
+    view: SignalRow
+    part: EncodedPart
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
     """The supervision tree as export rows (paths relative to the root)."""
     prefix = root_name + "/"
@@ -953,6 +964,9 @@ class SnapshotPublisher(Actor):
         # (no entry: not built since the last full publish, read them all).
         self._scopes: dict[str, set[str] | None] = {}
         self._parts: dict[str, dict[str, _CreatorParts]] = {}
+        # Per signal file: its signals as last read and encoded, by id (no entry: not built
+        # since the last full publish, read them all).
+        self._signals: dict[str, dict[int, _HeldSignal]] = {}
         self.last_reads: dict[str, FileReads] = {}  # what the last publish read, by file
         # The tree inputs that rarely change, kept between publishes (views are immutable).
         self._creator_views = tuple(
@@ -1168,10 +1182,15 @@ class SnapshotPublisher(Actor):
                 self._remember(path, tree, ctx, prepared[path])
             dirty = DB_FILES
             self._parts = {}  # built from scratch: the next publish builds the parts again
+            self._signals = {}
             reads: dict[str, FileReads] = {}
+            ringed: list[str] = []  # signal files assembled from the signals they keep
         else:
             dirty = pending & DB_FILES
             parted = sorted(dirty & PARTED_FILES.keys())
+            # Signal files keep their signals' bytes; only when every signal read is listed
+            # (a file lists at most DEFAULT_SIGNAL_LIMIT of them).
+            ringed = sorted(dirty & _SIGNAL_FILES) if self._limit <= DEFAULT_SIGNAL_LIMIT else []
             data = None
             reads = {}
             if dirty:
@@ -1182,13 +1201,19 @@ class SnapshotPublisher(Actor):
                 conn.execute("BEGIN")  # one consistent snapshot for every file
                 try:
                     data = _read_tables(
-                        conn, self._names, self._limit, dirty - PARTED_FILES.keys(), self._views
+                        conn,
+                        self._names,
+                        self._limit,
+                        dirty - PARTED_FILES.keys() - set(ringed),
+                        self._views,
                     )
                     fresh = {path: self._read_parted(conn, path, scopes) for path in parted}
+                    new = {path: self._read_signals(conn, path) for path in ringed}
                 finally:
                     conn.execute("COMMIT")
                 self._data_version = version
                 reads = {path: self._rebuild_parts(path, ctx, *fresh[path]) for path in parted}
+                reads |= {path: self._rebuild_signals(path, ctx, *new[path]) for path in ringed}
             prepared = {}
             for path in sorted(pending & TREE_FILES):
                 assert tree is not None
@@ -1203,6 +1228,11 @@ class SnapshotPublisher(Actor):
                         [p for share in parts for p in share.parts],
                         self._writer.prepare,
                     )
+                elif path in ringed:
+                    held = self._signals[path].values()
+                    prepared[path] = assemble(
+                        SIGNAL_FILES[path], ctx, [h.part for h in held], self._writer.prepare
+                    )
                 else:
                     prepared[path] = self._writer.prepare(path, self._db_file(path, ctx, data))
         redo = frozenset(
@@ -1211,6 +1241,8 @@ class SnapshotPublisher(Actor):
             if (
                 not all(share.clock_free for share in self._parts[path].values())
                 if path in self._parts
+                else not all(h.clock_free for h in self._signals[path].values())
+                if path in ringed
                 else not self._clock_free(_db_inputs(path, data), ctx.now)
             )
         )
@@ -1234,6 +1266,50 @@ class SnapshotPublisher(Actor):
             by_creator.setdefault(reader.creator(row), []).append(row)
         return by_creator, scope
 
+    def _read_signals(
+        self, conn: apsw.Connection, path: str
+    ) -> tuple[list[int], dict[int, signals.Signal]]:
+        """The ids of the signals `path` lists now (newest first), and those of them not
+        read before (all of them when the file's signals are not kept, or when one that is
+        not kept is older than the newest kept: nothing is inserted behind, so only after a
+        full publish)."""
+        kind: Any = _SIGNAL_KINDS[path]
+        held = self._signals.get(path)
+        ids = signals.recent_signal_ids(conn, kind, limit=self._limit)
+        after = -1
+        if held:
+            newest = max(held)
+            if all(i in held for i in ids if i <= newest):
+                after = newest
+        rows = signals.signals_after(conn, kind, after, limit=self._limit)
+        return ids, {s.id: s for s in rows}
+
+    def _rebuild_signals(
+        self, path: str, ctx: ExportContext, ids: list[int], new: dict[int, signals.Signal]
+    ) -> FileReads:
+        """Keep the signals `path` lists now: the new ones built and encoded, and those
+        holding a time later than the clock they were built at built again."""
+        file = SIGNAL_FILES[path]
+        last = self._signals.get(path, {})
+        held: dict[int, _HeldSignal | None] = {}
+        views: list[SignalRow] = []
+        for i in ids:
+            kept = last.get(i)
+            if i in new or kept is None or not kept.clock_free:
+                views.append(_signal_view(new[i], self._names) if kept is None else kept.view)
+                kept = None
+            held[i] = kept
+        built = iter(encode_parts(file, ctx, signal_parts(ctx, file.id_field, views, self._key)))
+        shown = iter(views)
+        for i, kept in held.items():
+            if kept is None:
+                part = next(built)
+                held[i] = _HeldSignal(
+                    view=next(shown), part=part, clock_free=part.latest <= ctx.now
+                )
+        self._signals[path] = {i: h for i, h in held.items() if h is not None}
+        return FileReads(creators=None, rows=len(new), parts_encoded=len(views))
+
     def _rebuild_parts(
         self,
         path: str,
@@ -1245,6 +1321,7 @@ class SnapshotPublisher(Actor):
         those holding a time later than the clock they were built at: their bytes depend on
         the clock)."""
         file, make = PARTED_FILES[path], PARTED_READERS[path].view
+        assert file.parts is not None
         last_shares = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
         read = scope or frozenset()

@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_SIGNAL_LIMIT",
     "DEFAULT_TELEMETRY_LIMIT",
     "PARTED_FILES",
+    "SIGNAL_FILES",
     "TOKEN_EXPIRING_WITHIN",
     "ExportInputs",
     "Part",
@@ -87,6 +88,7 @@ __all__ = [
     "document_from_parts",
     "document_skeleton",
     "ordered_parts",
+    "signal_parts",
 ]
 
 #: Signal files are bounded: the newest rows are kept.
@@ -758,6 +760,41 @@ def build_telemetry_rates(
 # --- signals -------------------------------------------------------------------------------------
 
 
+def signal_parts(
+    ctx: ExportContext, id_field: str, rows: Sequence[SignalRow], key: bytes
+) -> list[Part]:
+    """One part per signal row: its item of a signal file's ``items`` (``id_field`` names the
+    subject), sorted by the item's values (newest last: the timestamp comes first)."""
+    parts = []
+    for r in rows:
+        user = pseudonymize(r.user_id, key) if r.user_id is not None else None
+        pieces = r.summary.split("{user}")
+        if r.user_id and user:
+            # Never let a raw id through; replaced before the pseudonym goes in, so a short id
+            # cannot match inside the pseudonym's hex digits.
+            pieces = [piece.replace(r.user_id, user) for piece in pieces]
+        item = {
+            "timestamp": _ts(ctx, r.timestamp),
+            "type": r.type,
+            "source": r.source,
+            id_field: r.subject_id,
+            "summary": (user or "someone").join(pieces),
+            "user": user,
+            "creator_id": r.creator_id,
+        }
+        parts.append(
+            Part(
+                label=f"{r.creator_id} {r.subject_id}",
+                # The whole item breaks ties, so the order never depends on input order.
+                order=tuple("" if v is None else str(v) for v in item.values()),
+                items={"items": (item,)},
+                newest=r.timestamp,
+                latest=r.timestamp,
+            )
+        )
+    return parts
+
+
 def _signals(
     path: str,
     id_field: str,
@@ -767,31 +804,11 @@ def _signals(
     limit: int,
     changed_at: datetime | None,
 ) -> dict[str, Any]:
-    items = []
-    for r in rows:
-        user = pseudonymize(r.user_id, key) if r.user_id is not None else None
-        parts = r.summary.split("{user}")
-        if r.user_id and user:
-            # Never let a raw id through; replaced before the pseudonym goes in, so a short id
-            # cannot match inside the pseudonym's hex digits.
-            parts = [part.replace(r.user_id, user) for part in parts]
-        summary = (user or "someone").join(parts)
-        items.append(
-            {
-                "timestamp": _ts(ctx, r.timestamp),
-                "type": r.type,
-                "source": r.source,
-                id_field: r.subject_id,
-                "summary": summary,
-                "user": user,
-                "creator_id": r.creator_id,
-            }
-        )
-    # Newest last; the full row breaks ties so the order never depends on input order.
-    items.sort(key=lambda i: tuple("" if v is None else str(v) for v in i.values()))
-    items = items[-limit:] if limit > 0 else []
+    file = SIGNAL_FILES[path]
+    ordered = ordered_parts(file, signal_parts(ctx, id_field, rows, key))
+    kept = ordered[-limit:] if limit > 0 else []
     generated = _newest(ctx, changed_at, *(r.timestamp for r in rows))
-    return _document(path, ctx, generated, {"items": items})
+    return document_from_parts(file, ctx, kept, changed_at=generated)
 
 
 def build_chat_events(
@@ -1089,8 +1106,10 @@ class PartedFile:
     path: str
     arrays: tuple[str, ...]
     newest_first: bool
-    parts: Callable[[ExportContext, Sequence[Any]], list[Part]]
+    # None: the caller makes the parts (the signal files: `signal_parts` needs the pseudonym key)
+    parts: Callable[[ExportContext, Sequence[Any]], list[Part]] | None = None
     part_per_view: bool = False  # each view makes one part of its own (it can be rebuilt alone)
+    id_field: str = ""  # a signal file's name for the subject of its items
 
 
 POLLS = PartedFile(
@@ -1120,6 +1139,18 @@ GIVEAWAYS = PartedFile(
 #: The database files made of per-creator parts, by path.
 PARTED_FILES: Mapping[str, PartedFile] = {
     f.path: f for f in (POLLS, TALLIES, SCOREBOARDS, POINTS, QUOTES, GIVEAWAYS)
+}
+
+
+#: The signal files, whose items (one part per signal) are the newest signals of a kind.
+SIGNAL_FILES: Mapping[str, PartedFile] = {
+    path: PartedFile(path=path, arrays=("items",), newest_first=False, id_field=id_field)
+    for path, id_field in (
+        ("chat_events.json", "entity_id"),
+        ("poll_votes.json", "poll_id"),
+        ("tally_events.json", "tally_id"),
+        ("score_events.json", "scoreboard_id"),
+    )
 }
 
 
