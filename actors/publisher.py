@@ -81,11 +81,20 @@ from exports.builders import (
     build_telemetry_errors,
     build_telemetry_events,
     build_telemetry_rates,
+    points_creator,
+    points_entry,
     signal_parts,
 )
 from exports.canonical import format_timestamp
 from exports.files import FILES, ExportContext, clamp_to_now
-from exports.fragments import EncodedPart, assemble, encode_parts
+from exports.fragments import (
+    ITEM_INDENT,
+    EncodedPart,
+    assemble,
+    encode_items,
+    encode_parts,
+    fill_array,
+)
 from exports.health import RateWindow, platform_rows, telemetry_errors, telemetry_events
 from exports.publish import ExportWriter, Mirror, PublishResult
 from exports.views import (
@@ -119,7 +128,7 @@ from exports.views import (
     TriggerView,
 )
 from state import clips, counters, giveaways, loyalty, outbox, polls, quotes, signals
-from state.timeutil import to_datetime
+from state.timeutil import from_datetime, to_datetime
 
 
 @attrs.frozen(kw_only=True)
@@ -205,6 +214,7 @@ _SIGNAL_KINDS = {
     "score_events.json": "score",
 }
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
+_POINTS = "points.json"
 
 #: The database files each store topic can change. A topic's writes may append signals in the
 #: same transaction, hence the signal file beside each entity file. Topics of tables no export
@@ -535,6 +545,18 @@ class _CreatorParts:
     views: tuple[Any, ...]
     by_row: Mapping[Any, Any]  # the view made of each row (state rows are frozen values)
     units: Mapping[tuple[int, ...], _Unit]
+    parts: tuple[EncodedPart, ...]
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _RankedShare:
+    """One creator's part of points.json as last read, with each entry's bytes: a balance
+    that moved re-encodes its own entry, not the creator's whole ranking."""
+
+    rows: tuple[tuple[Any, ...], ...]  # `loyalty.top_rows_for_creators`' rows, ranked
+    entries: Mapping[tuple[tuple[Any, ...], int], bytes]  # by (row, position); clock-free ones
+    head: bytes  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -963,7 +985,7 @@ class SnapshotPublisher(Actor):
         # (None: unknown, read them all; no entry: none), and each creator's part as last built
         # (no entry: not built since the last full publish, read them all).
         self._scopes: dict[str, set[str] | None] = {}
-        self._parts: dict[str, dict[str, _CreatorParts]] = {}
+        self._parts: dict[str, dict[str, Any]] = {}  # _RankedShare for points, else _CreatorParts
         # Per signal file: its signals as last read and encoded, by id (no entry: not built
         # since the last full publish, read them all).
         self._signals: dict[str, dict[int, _HeldSignal]] = {}
@@ -1212,7 +1234,12 @@ class SnapshotPublisher(Actor):
                 finally:
                     conn.execute("COMMIT")
                 self._data_version = version
-                reads = {path: self._rebuild_parts(path, ctx, *fresh[path]) for path in parted}
+                reads = {
+                    path: (self._rebuild_points if path == _POINTS else self._rebuild_parts)(
+                        path, ctx, *fresh[path]
+                    )
+                    for path in parted
+                }
                 reads |= {path: self._rebuild_signals(path, ctx, *new[path]) for path in ringed}
             prepared = {}
             for path in sorted(pending & TREE_FILES):
@@ -1265,6 +1292,71 @@ class SnapshotPublisher(Actor):
         for row in rows:
             by_creator.setdefault(reader.creator(row), []).append(row)
         return by_creator, scope
+
+    def _rebuild_points(
+        self,
+        path: str,
+        ctx: ExportContext,
+        fresh: dict[str, list[Any]],
+        scope: frozenset[str] | None,
+    ) -> FileReads:
+        """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
+        item with the bytes of its entries spliced in, and an entry whose row and position did
+        not change keeps its bytes (unless it holds a time later than the clock)."""
+        ms_now = from_datetime(ctx.now)
+        last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
+        shares = {} if scope is None else last_shares
+        read = scope or frozenset()
+        stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
+        for creator in read - fresh.keys():
+            shares.pop(creator, None)  # its rows are gone
+        todo: list[tuple[str, tuple[tuple[Any, ...], ...], _RankedShare | None]] = []
+        entries, entry_paths, heads, head_paths = [], [], [], []
+        for creator in (*fresh, *stale):
+            last = last_shares.get(creator)
+            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
+            if last is not None and last.clock_free and last.rows == rows:
+                shares[creator] = last  # read again, unchanged
+                continue
+            todo.append((creator, rows, last))
+            known = last.entries if last is not None else {}
+            for position, row in enumerate(rows, 1):
+                if (row, position) not in known:
+                    _creator, platform, _key, _login, name, balance, updated_at = row
+                    at = to_datetime(updated_at)
+                    entries.append(points_entry(ctx, position, name, platform, balance, at))
+                    entry_paths.append(f"$.creators[0 of {creator!r}].entries[{position - 1}]")
+            if last is None:
+                heads.append(points_creator(creator, self._names.get(creator)))
+                head_paths.append(f"$.creators[0 of {creator!r}]")
+        new_entries = iter(encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=entry_paths))
+        new_heads = iter(encode_items(ctx, heads, indent=ITEM_INDENT, paths=head_paths))
+        for creator, rows, last in todo:
+            known = last.entries if last is not None else {}
+            head = last.head if last is not None else next(new_heads)
+            newest = to_datetime(max(row[6] for row in rows))
+            ranked = [
+                (key, known[key] if key in known else next(new_entries))
+                for key in zip(rows, range(1, len(rows) + 1), strict=True)
+            ]
+            item = fill_array(head, "entries", [data for _, data in ranked], indent=ITEM_INDENT + 2)
+            part = EncodedPart(
+                order=(creator,), newest=newest, latest=newest, items={"creators": (item,)}
+            )
+            shares[creator] = _RankedShare(
+                rows=rows,
+                # Only the entries whose time is not after the clock hold for later clocks.
+                entries={key: data for key, data in ranked if key[0][6] <= ms_now},
+                head=head,
+                parts=(part,),
+                clock_free=newest <= ctx.now,
+            )
+        self._parts[path] = shares
+        return FileReads(
+            creators=None if scope is None else len(scope),
+            rows=sum(len(rows) for rows in fresh.values()),
+            parts_encoded=len(todo),
+        )
 
     def _read_signals(
         self, conn: apsw.Connection, path: str

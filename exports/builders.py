@@ -88,6 +88,8 @@ __all__ = [
     "document_from_parts",
     "document_skeleton",
     "ordered_parts",
+    "points_creator",
+    "points_entry",
     "signal_parts",
 ]
 
@@ -956,26 +958,44 @@ def build_chat_triggers(
 POINTS_TOP = 100
 
 
+def points_entry(
+    ctx: ExportContext,
+    position: int,
+    display_name: str,
+    platform: str,
+    balance: int,
+    updated_at: datetime,
+) -> dict[str, Any]:
+    """One balance of a creator's ``entries`` in points.json, at its 1-based ``position``."""
+    return {
+        "position": position,
+        "display_name": display_name,
+        "platform": platform,
+        "balance": balance,
+        "updated_at": _ts(ctx, updated_at),
+    }
+
+
+def points_creator(creator_id: str, creator_name: str | None) -> dict[str, Any]:
+    """A creator's item of points.json with its ``entries`` still empty."""
+    return {
+        "creator_id": creator_id,
+        "creator": _creator_label(creator_id, creator_name),
+        "entries": [],
+    }
+
+
 def _points_parts(ctx: ExportContext, balances: Sequence[PointsView]) -> list[Part]:
     """One part per creator: its top `POINTS_TOP` balances."""
     rows = sorted(balances, key=lambda b: (b.creator_id, -b.balance, b.display_name, b.platform))
     parts = []
     for creator_id, group in _by_creator(rows):
         ranked = group[:POINTS_TOP]
-        entry = {
-            "creator_id": creator_id,
-            "creator": _creator_label(creator_id, ranked[0].creator_name),
-            "entries": [
-                {
-                    "position": position,
-                    "display_name": b.display_name,
-                    "platform": b.platform,
-                    "balance": b.balance,
-                    "updated_at": _ts(ctx, b.updated_at),
-                }
-                for position, b in enumerate(ranked, 1)
-            ],
-        }
+        entry = points_creator(creator_id, ranked[0].creator_name)
+        entry["entries"] = [
+            points_entry(ctx, position, b.display_name, b.platform, b.balance, b.updated_at)
+            for position, b in enumerate(ranked, 1)
+        ]
         newest = max(b.updated_at for b in ranked)
         parts.append(
             Part(

@@ -33,11 +33,10 @@ from exports.canonical import canonical_item_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
-__all__ = ["ITEM_INDENT", "EncodedPart", "assemble", "encode_parts"]
+__all__ = ["ITEM_INDENT", "EncodedPart", "assemble", "encode_items", "encode_parts", "fill_array"]
 
 #: Where the items of a top-level array start: two spaces for the key, two more inside it.
 ITEM_INDENT = 4
-_SEPARATOR = b",\n" + b" " * ITEM_INDENT
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -74,6 +73,34 @@ def encode_parts(file: PartedFile, ctx: ExportContext, parts: Sequence[Part]) ->
     ]
 
 
+def encode_items(
+    ctx: ExportContext, items: Sequence[Mapping[str, Any]], *, indent: int, paths: Sequence[str]
+) -> list[bytes]:
+    """``items``, scrubbed of secrets (in one pass) and encoded as items of an array whose
+    items start ``indent`` spaces in; ``paths`` says where each sits, for errors."""
+    scrubbed = scrub_document({"items": list(items)}, ctx.secrets)["items"]
+    return [
+        canonical_item_bytes(item, indent=indent, path=path)
+        for item, path in zip(scrubbed, paths, strict=True)
+    ]
+
+
+def fill_array(data: bytes, key: str, items: Sequence[bytes], *, indent: int) -> bytes:
+    """``data`` (canonical bytes) with its one empty array ``key``, whose key sits ``indent``
+    spaces in, holding ``items`` (encoded for ``indent + 2``, :func:`encode_items`)."""
+    if not items:
+        return data
+    # A newline and exactly `indent` spaces before the key (JSON strings hold no raw newline,
+    # and keys of other depths have other indentation), so the array is found exactly once.
+    empty = b"\n" + b" " * indent + orjson.dumps(key) + b": []"
+    if data.count(empty) != 1:
+        raise AssertionError(f"no single {key!r} array {indent} spaces in to fill")
+    inner = b"\n" + b" " * (indent + 2)
+    return data.replace(
+        empty, empty[:-1] + inner + (b"," + inner).join(items) + b"\n" + b" " * indent + b"]"
+    )
+
+
 def assemble(
     file: PartedFile,
     ctx: ExportContext,
@@ -89,13 +116,5 @@ def assemble(
     data = prepare(file.path, document_skeleton(file, ctx, (p.newest for p in ordered)))
     for key in file.arrays:
         items = [item for p in ordered for item in p.items[key]]
-        if not items:
-            continue
-        # A top-level key: a newline and exactly two spaces before it (nested keys have more,
-        # and JSON strings hold no raw newline), so the empty array is found exactly once.
-        empty = b"\n  " + orjson.dumps(key) + b": []"
-        if data.count(empty) != 1:
-            raise AssertionError(f"{file.path}: no single top-level {key!r} array to fill")
-        filled = empty[:-1] + b"\n    " + _SEPARATOR.join(items) + b"\n  ]"
-        data = data.replace(empty, filled)
+        data = fill_array(data, key, items, indent=ITEM_INDENT - 2)  # a top-level array
     return data
