@@ -192,6 +192,12 @@ def _by_creator(rows: Sequence[_V]) -> list[tuple[str, list[_V]]]:
     return groups
 
 
+def _each(rows: Sequence[_V]) -> list[tuple[str, list[_V]]]:
+    """Each row alone with its creator: the parts of the files whose rows make items of their
+    own (a row that changed is rebuilt alone)."""
+    return [(row.creator_id, [row]) for row in rows]
+
+
 def _creator_label(creator_id: str, creator_name: str | None) -> str:
     return creator_name if creator_name else creator_id
 
@@ -497,12 +503,12 @@ def build_polls(
 
 
 def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]:
-    """One part per creator, its tallies by id."""
+    """One part per tally (a tally that moved is rebuilt alone), by creator then id."""
     rows = sorted(tallies, key=lambda t: (t.creator_id, t.tally_id))
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].tally_id),
             items={
                 "tallies": [
                     {
@@ -532,7 +538,7 @@ def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]
             newest=max(t.updated_at for t in group),
             latest=max(t.updated_at for t in group),
         )
-        for creator_id, group in _by_creator(rows)
+        for creator_id, group in _each(rows)
     ]
 
 
@@ -544,12 +550,12 @@ def build_tallies(
 
 
 def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView]) -> list[Part]:
-    """One part per creator, its scoreboards by id; entries by position."""
+    """One part per scoreboard, by creator then id; entries by position."""
     rows = sorted(scoreboards, key=lambda s: (s.creator_id, s.scoreboard_id))
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].scoreboard_id),
             items={
                 "scoreboards": [
                     {
@@ -582,7 +588,7 @@ def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView])
             newest=max(s.updated_at for s in group),
             latest=max(max(s.updated_at, s.created_at or s.updated_at) for s in group),
         )
-        for creator_id, group in _by_creator(rows)
+        for creator_id, group in _each(rows)
     ]
 
 
@@ -1018,12 +1024,12 @@ def build_points(
 
 
 def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
-    """One part per creator, its quotes by number."""
+    """One part per quote, by creator then number."""
     ordered = sorted(rows, key=lambda q: (q.creator_id, q.number))
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].number),
             items={
                 "quotes": [
                     {
@@ -1041,7 +1047,7 @@ def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
             newest=max(q.added_at for q in group),
             latest=max(q.added_at for q in group),
         )
-        for creator_id, group in _by_creator(ordered)
+        for creator_id, group in _each(ordered)
     ]
 
 
@@ -1060,12 +1066,12 @@ def _giveaway_latest(g: GiveawayView) -> datetime:
 
 
 def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Part]:
-    """One part per creator, its giveaways by opening time and id; winners by draw."""
+    """One part per giveaway, by creator, opening time and id; winners by draw."""
     ordered = sorted(rows, key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].opened_at, group[0].giveaway_id),
             items={
                 "giveaways": [
                     {
@@ -1098,7 +1104,7 @@ def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Pa
             newest=max(g.updated_at for g in group),
             latest=max(_giveaway_latest(g) for g in group),
         )
-        for creator_id, group in _by_creator(ordered)
+        for creator_id, group in _each(ordered)
     ]
 
 
@@ -1140,20 +1146,35 @@ POLLS = PartedFile(
     part_per_view=True,
 )
 TALLIES = PartedFile(
-    path="tallies.json", arrays=("tallies", "items"), newest_first=False, parts=_tally_parts
+    path="tallies.json",
+    arrays=("tallies", "items"),
+    newest_first=False,
+    parts=_tally_parts,
+    part_per_view=True,
 )
 SCOREBOARDS = PartedFile(
     path="scoreboards.json",
     arrays=("scoreboards", "items"),
     newest_first=False,
     parts=_scoreboard_parts,
+    part_per_view=True,
 )
 POINTS = PartedFile(
     path="points.json", arrays=("creators",), newest_first=False, parts=_points_parts
 )
-QUOTES = PartedFile(path="quotes.json", arrays=("quotes",), newest_first=False, parts=_quote_parts)
+QUOTES = PartedFile(
+    path="quotes.json",
+    arrays=("quotes",),
+    newest_first=False,
+    parts=_quote_parts,
+    part_per_view=True,
+)
 GIVEAWAYS = PartedFile(
-    path="giveaways.json", arrays=("giveaways",), newest_first=False, parts=_giveaway_parts
+    path="giveaways.json",
+    arrays=("giveaways",),
+    newest_first=False,
+    parts=_giveaway_parts,
+    part_per_view=True,
 )
 
 #: The database files made of per-creator parts, by path.
