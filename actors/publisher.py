@@ -287,9 +287,8 @@ def _tally_view(t: counters.Tally, names: Mapping[str, str]) -> TallyView:
 
 
 def _points_view(row: tuple[Any, ...], names: Mapping[str, str]) -> PointsView:
-    """A row of `loyalty.top_rows_for_creators` (no `Balance` in between: the publisher reads
-    every changed creator's top balances on every publish)."""
-    creator_id, platform, _key, _login, display_name, balance, updated_at = row
+    """A row of `loyalty.ranked_rows`."""
+    creator_id, display_name, platform, balance, updated_at = row
     return PointsView(
         creator_id=creator_id,
         platform=platform,
@@ -433,7 +432,7 @@ def _read_tables(
         else None
     )
     deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
-    balance_rows = loyalty.top_rows_per_creator(conn, POINTS_TOP) if "points.json" in want else None
+    balance_rows = loyalty.ranked_rows(conn, POINTS_TOP) if "points.json" in want else None
     quote_rows = quotes.list_quotes(conn) if "quotes.json" in want else None
     giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
 
@@ -481,8 +480,8 @@ class PartedReader:
 #: The readers of the database files made of per-creator parts.
 PARTED_READERS: Mapping[str, PartedReader] = {
     "points.json": PartedReader(
-        every=lambda conn: loyalty.top_rows_per_creator(conn, POINTS_TOP),
-        some=lambda conn, creators: loyalty.top_rows_for_creators(conn, creators, POINTS_TOP),
+        every=lambda conn: loyalty.ranked_rows(conn, POINTS_TOP),
+        some=lambda conn, creators: loyalty.ranked_rows(conn, POINTS_TOP, creators=creators),
         creator=operator.itemgetter(0),
         view=_points_view,
     ),
@@ -554,7 +553,7 @@ class _RankedShare:
     """One creator's part of points.json as last read, with each entry's bytes: a balance
     that moved re-encodes its own entry, not the creator's whole ranking."""
 
-    rows: tuple[tuple[Any, ...], ...]  # `loyalty.top_rows_for_creators`' rows, ranked
+    rows: tuple[tuple[Any, ...], ...]  # `loyalty.ranked_rows`' rows, ranked
     entries: Mapping[tuple[tuple[Any, ...], int], bytes]  # by (row, position); clock-free ones
     head: bytes  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
@@ -1322,7 +1321,7 @@ class SnapshotPublisher(Actor):
             known = last.entries if last is not None else {}
             for position, row in enumerate(rows, 1):
                 if (row, position) not in known:
-                    _creator, platform, _key, _login, name, balance, updated_at = row
+                    _creator, name, platform, balance, updated_at = row
                     at = to_datetime(updated_at)
                     entries.append(points_entry(ctx, position, name, platform, balance, at))
                     entry_paths.append(f"$.creators[0 of {creator!r}].entries[{position - 1}]")
@@ -1334,7 +1333,7 @@ class SnapshotPublisher(Actor):
         for creator, rows, last in todo:
             known = last.entries if last is not None else {}
             head = last.head if last is not None else next(new_heads)
-            newest = to_datetime(max(row[6] for row in rows))
+            newest = to_datetime(max(row[4] for row in rows))
             ranked = [
                 (key, known[key] if key in known else next(new_entries))
                 for key in zip(rows, range(1, len(rows) + 1), strict=True)
@@ -1346,7 +1345,7 @@ class SnapshotPublisher(Actor):
             shares[creator] = _RankedShare(
                 rows=rows,
                 # Only the entries whose time is not after the clock hold for later clocks.
-                entries={key: data for key, data in ranked if key[0][6] <= ms_now},
+                entries={key: data for key, data in ranked if key[0][4] <= ms_now},
                 head=head,
                 parts=(part,),
                 clock_free=newest <= ctx.now,

@@ -852,18 +852,18 @@ async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     with writing(database) as conn:
         loyalty.add(conn, creator_id="mira", viewer=_viewer("ann"), amount=2**62, now=ms(clock.now))
         loyalty.add(conn, creator_id="mira", viewer=_viewer("bob"), amount=2**62, now=ms(clock.now))
-    real = loyalty.top_rows_for_creators
+    real = loyalty.ranked_rows
 
-    def huge(conn: Any, creators: Any, limit: int) -> Any:
-        first, *rest = real(conn, creators, limit)
-        return [(*first[:5], 2**65, first[6]), *rest]  # a balance beyond 64 bits
+    def huge(conn: Any, limit: int, *, creators: Any = None) -> Any:
+        first, *rest = real(conn, limit, creators=creators)
+        return [(*first[:3], 2**65, first[4]), *rest]  # a balance beyond 64 bits
 
-    loyalty.top_rows_for_creators = huge
+    loyalty.ranked_rows = huge
     try:
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         with pytest.raises(CanonicalError) as caught:
             await pub.publish()
     finally:
-        loyalty.top_rows_for_creators = real
+        loyalty.ranked_rows = real
     assert caught.value.path.startswith("$.creators[0 of 'mira'].entries[0].balance")
     assert "64 bits" in str(caught.value)
