@@ -10,7 +10,7 @@ the creators that changed, not all of them.
 The bytes are exactly :func:`exports.canonical.canonical_bytes` of
 :func:`exports.builders.document_from_parts` for the same parts: the body arrays sit at the
 top level of the document, two spaces in, so each item starts four spaces in and its own lines
-follow that indentation (:func:`exports.canonical.canonical_item_bytes`); items are separated
+follow that indentation (:func:`exports.canonical.canonical_items_bytes`); items are separated
 by a comma and a newline; an empty array stays ``[]``. Secrets are scrubbed from every part's
 items before they are encoded, as :func:`exports.builders.document_from_parts` scrubs the body.
 
@@ -29,7 +29,7 @@ import attrs
 import orjson
 
 from exports.builders import Part, PartedFile, document_skeleton, ordered_parts
-from exports.canonical import canonical_item_bytes
+from exports.canonical import canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
@@ -51,23 +51,30 @@ class EncodedPart:
 
 def encode_parts(file: PartedFile, ctx: ExportContext, parts: Sequence[Part]) -> list[EncodedPart]:
     """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``."""
-    # One scrub for them all: it proves most batches clean in one pass over their JSON text.
+    # One scrub for them all: it proves most batches clean in one pass over their JSON text;
+    # and one encoder call per array for all their items.
     batch = {"parts": [{key: list(part.items[key]) for key in file.arrays} for part in parts]}
     scrubbed = scrub_document(batch, ctx.secrets)["parts"]
+    encoded = {
+        key: iter(
+            canonical_items_bytes(
+                [item for items in scrubbed for item in items[key]],
+                indent=ITEM_INDENT,
+                paths=[
+                    f"$.{key}[{n} of {part.label!r}]"
+                    for part, items in zip(parts, scrubbed, strict=True)
+                    for n in range(len(items[key]))
+                ],
+            )
+        )
+        for key in file.arrays
+    }
     return [
         EncodedPart(
             order=part.order,
             newest=part.newest,
             latest=part.latest,
-            items={
-                key: tuple(
-                    canonical_item_bytes(
-                        item, indent=ITEM_INDENT, path=f"$.{key}[{n} of {part.label!r}]"
-                    )
-                    for n, item in enumerate(items[key])
-                )
-                for key in file.arrays
-            },
+            items={key: tuple(next(encoded[key]) for _ in items[key]) for key in file.arrays},
         )
         for part, items in zip(parts, scrubbed, strict=True)
     ]
@@ -79,10 +86,7 @@ def encode_items(
     """``items``, scrubbed of secrets (in one pass) and encoded as items of an array whose
     items start ``indent`` spaces in; ``paths`` says where each sits, for errors."""
     scrubbed = scrub_document({"items": list(items)}, ctx.secrets)["items"]
-    return [
-        canonical_item_bytes(item, indent=indent, path=path)
-        for item, path in zip(scrubbed, paths, strict=True)
-    ]
+    return canonical_items_bytes(scrubbed, indent=indent, paths=paths)
 
 
 def fill_array(data: bytes, key: str, items: Sequence[bytes], *, indent: int) -> bytes:
