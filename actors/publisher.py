@@ -81,6 +81,7 @@ from exports.builders import (
     build_telemetry_errors,
     build_telemetry_events,
     build_telemetry_rates,
+    export_timestamp,
     points_creator,
     points_entry,
     signal_parts,
@@ -554,7 +555,7 @@ class _RankedShare:
     that moved re-encodes its own entry, not the creator's whole ranking."""
 
     rows: tuple[tuple[Any, ...], ...]  # `loyalty.ranked_rows`' rows, ranked
-    entries: Mapping[tuple[tuple[Any, ...], int], bytes]  # by (row, position); clock-free ones
+    entries: tuple[bytes | None, ...]  # each row's entry (None: its time is after the clock)
     head: bytes  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
@@ -1309,43 +1310,55 @@ class SnapshotPublisher(Actor):
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, tuple[tuple[Any, ...], ...], _RankedShare | None]] = []
+        todo: list[tuple[str, tuple[tuple[Any, ...], ...], _RankedShare | None, list[Any]]] = []
         entries, entry_paths, heads, head_paths = [], [], [], []
+        stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
             rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
             if last is not None and last.clock_free and last.rows == rows:
                 shares[creator] = last  # read again, unchanged
                 continue
-            todo.append((creator, rows, last))
-            known = last.entries if last is not None else {}
-            for position, row in enumerate(rows, 1):
-                if (row, position) not in known:
+            # An entry holds its position: the one at the same position for the same row
+            # keeps its bytes (None: to encode).
+            kept = (
+                [
+                    data if data is not None and was == row else None
+                    for was, row, data in zip(last.rows, rows, last.entries, strict=False)
+                ]
+                if last is not None
+                else []
+            )
+            kept += [None] * (len(rows) - len(kept))
+            for position, (row, data) in enumerate(zip(rows, kept, strict=True), 1):
+                if data is None:
                     _creator, name, platform, balance, updated_at = row
-                    at = to_datetime(updated_at)
-                    entries.append(points_entry(ctx, position, name, platform, balance, at))
+                    if updated_at not in stamps:
+                        stamps[updated_at] = _stamp(ctx, updated_at)
+                    entries.append(
+                        points_entry(position, name, platform, balance, stamps[updated_at])
+                    )
                     entry_paths.append(f"$.creators[0 of {creator!r}].entries[{position - 1}]")
             if last is None:
                 heads.append(points_creator(creator, self._names.get(creator)))
                 head_paths.append(f"$.creators[0 of {creator!r}]")
+            todo.append((creator, rows, last, kept))
         new_entries = iter(encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=entry_paths))
         new_heads = iter(encode_items(ctx, heads, indent=ITEM_INDENT, paths=head_paths))
-        for creator, rows, last in todo:
-            known = last.entries if last is not None else {}
+        for creator, rows, last, kept in todo:
             head = last.head if last is not None else next(new_heads)
+            done = [next(new_entries) if data is None else data for data in kept]
             newest = to_datetime(max(row[4] for row in rows))
-            ranked = [
-                (key, known[key] if key in known else next(new_entries))
-                for key in zip(rows, range(1, len(rows) + 1), strict=True)
-            ]
-            item = fill_array(head, "entries", [data for _, data in ranked], indent=ITEM_INDENT + 2)
+            item = fill_array(head, "entries", done, indent=ITEM_INDENT + 2)
             part = EncodedPart(
                 order=(creator,), newest=newest, latest=newest, items={"creators": (item,)}
             )
             shares[creator] = _RankedShare(
                 rows=rows,
                 # Only the entries whose time is not after the clock hold for later clocks.
-                entries={key: data for key, data in ranked if key[0][4] <= ms_now},
+                entries=tuple(
+                    data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
+                ),
                 head=head,
                 parts=(part,),
                 clock_free=newest <= ctx.now,
@@ -1744,6 +1757,11 @@ class SnapshotPublisher(Actor):
 # The two top-level lines of runtime_snapshot.json that hold the clock (keys sorted, indent 2:
 # a newline, exactly two spaces and a quote start a top-level key, never a nested one).
 _CLOCK_LINES = (b'\n  "heartbeat": "', b'\n  "timestamp": "')
+
+
+def _stamp(ctx: ExportContext, ms: int) -> str | None:
+    """A database time as the export files write it."""
+    return export_timestamp(ctx, to_datetime(ms))
 
 
 def _move_heartbeat(data: bytes, then: datetime, ctx: ExportContext) -> bytes | None:

@@ -87,6 +87,7 @@ __all__ = [
     "build_telemetry_rates",
     "document_from_parts",
     "document_skeleton",
+    "export_timestamp",
     "ordered_parts",
     "points_creator",
     "points_entry",
@@ -119,6 +120,11 @@ _QUOTA_RANK = {"exhausted": 0, "buffer": 1, "ok": 2}
 def _ts(ctx: ExportContext, moment: datetime | None) -> str | None:
     """Format a timestamp, clamped so no file ever claims a future instant."""
     return None if moment is None else format_timestamp(clamp_to_now(ctx, moment))
+
+
+def export_timestamp(ctx: ExportContext, moment: datetime | None) -> str | None:
+    """A moment as the export files write it: clamped to the clock, then formatted."""
+    return _ts(ctx, moment)
 
 
 def _newest(
@@ -965,20 +971,16 @@ POINTS_TOP = 100
 
 
 def points_entry(
-    ctx: ExportContext,
-    position: int,
-    display_name: str,
-    platform: str,
-    balance: int,
-    updated_at: datetime,
+    position: int, display_name: str, platform: str, balance: int, updated_at: str | None
 ) -> dict[str, Any]:
-    """One balance of a creator's ``entries`` in points.json, at its 1-based ``position``."""
+    """One balance of a creator's ``entries`` in points.json, at its 1-based ``position``;
+    ``updated_at`` as formatted for the file (clamped to the clock)."""
     return {
         "position": position,
         "display_name": display_name,
         "platform": platform,
         "balance": balance,
-        "updated_at": _ts(ctx, updated_at),
+        "updated_at": updated_at,
     }
 
 
@@ -999,7 +1001,7 @@ def _points_parts(ctx: ExportContext, balances: Sequence[PointsView]) -> list[Pa
         ranked = group[:POINTS_TOP]
         entry = points_creator(creator_id, ranked[0].creator_name)
         entry["entries"] = [
-            points_entry(ctx, position, b.display_name, b.platform, b.balance, b.updated_at)
+            points_entry(position, b.display_name, b.platform, b.balance, _ts(ctx, b.updated_at))
             for position, b in enumerate(ranked, 1)
         ]
         newest = max(b.updated_at for b in ranked)
