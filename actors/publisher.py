@@ -529,22 +529,11 @@ class FileReads:
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class _Unit:
-    """The encoded parts made of some of a creator's views (see `_rebuild_parts`)."""
+class _RowShare:
+    """One creator's share of a file whose rows make parts of their own, as last read."""
 
-    key: tuple[int, ...]  # the identities of those views
-    parts: tuple[EncodedPart, ...]
-    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
-    todo: int = 0  # parts still to encode (while being rebuilt)
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class _CreatorParts:
-    """One creator's share of a file made of parts, as last read and encoded."""
-
-    views: tuple[Any, ...]
-    by_row: Mapping[Any, Any]  # the view made of each row (state rows are frozen values)
-    units: Mapping[tuple[int, ...], _Unit]
+    rows: tuple[Any, ...]  # as read (state rows are frozen values)
+    by_row: Mapping[Any, tuple[EncodedPart, ...]]  # each row's parts, when clock-free
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -985,7 +974,7 @@ class SnapshotPublisher(Actor):
         # (None: unknown, read them all; no entry: none), and each creator's part as last built
         # (no entry: not built since the last full publish, read them all).
         self._scopes: dict[str, set[str] | None] = {}
-        self._parts: dict[str, dict[str, Any]] = {}  # _RankedShare for points, else _CreatorParts
+        self._parts: dict[str, dict[str, Any]] = {}  # _RankedShare for points, else _RowShare
         # Per signal file: its signals as last read and encoded, by id (no entry: not built
         # since the last full publish, read them all).
         self._signals: dict[str, dict[int, _HeldSignal]] = {}
@@ -1421,71 +1410,58 @@ class SnapshotPublisher(Actor):
         fresh: dict[str, list[Any]],
         scope: frozenset[str] | None,
     ) -> FileReads:
-        """Build and encode the parts of the creators read again whose rows changed (and of
-        those holding a time later than the clock they were built at: their bytes depend on
-        the clock)."""
+        """Build and encode the parts of the rows that changed among the creators read again
+        (and of those holding a time later than the clock they were built at: their bytes
+        depend on the clock). Each row makes parts of its own (a tally that moved, a poll
+        voted on, is rebuilt alone); a row read again unchanged keeps its parts."""
         file, make = PARTED_FILES[path], PARTED_READERS[path].view
-        assert file.parts is not None
-        last_shares = self._parts.get(path, {})
+        assert file.parts is not None and file.part_per_view
+        last_shares: dict[str, _RowShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
         read = scope or frozenset()
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        # A unit is what one call of `file.parts` is made from: a creator's views, or one view
-        # when each view makes its own part (polls: a vote rebuilds one poll, not them all).
-        # Units are keyed by the identity of their views: an unchanged row keeps its view
-        # object (`by_row`), and the share holding the key keeps its views alive.
-        todo: list[tuple[str, tuple[Any, ...], dict[Any, Any], list[_Unit]]] = []
+        todo: list[tuple[str, tuple[Any, ...], list[tuple[EncodedPart, ...] | int]]] = []
         build: list[Part] = []
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
-            if creator in fresh:
-                known = last.by_row if last is not None else {}
-                rows = fresh[creator]
-                views = tuple(known.get(row) or make(row, self._names) for row in rows)
-                by_row = dict(zip(rows, views, strict=True))
-                if last is not None and last.clock_free and last.views == views:
-                    shares[creator] = last  # read again, unchanged: the same view objects
-                    continue
-            else:
-                assert last is not None
-                by_row, views = dict(last.by_row), last.views
-            groups = [(v,) for v in views] if file.part_per_view else [views]
-            units = []
-            for group in groups:
-                key = tuple(map(id, group))
-                kept = last.units.get(key) if last is not None else None
-                if kept is not None and kept.clock_free:
-                    units.append(kept)
-                    continue
-                parts = file.parts(ctx, group)
-                units.append(_Unit(key=key, parts=(), clock_free=False, todo=len(parts)))
-                build.extend(parts)
-            todo.append((creator, views, by_row, units))
+            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
+            if last is not None and last.clock_free and last.rows == rows:
+                shares[creator] = last  # read again, unchanged
+                continue
+            known = last.by_row if last is not None else {}
+            kept: list[tuple[EncodedPart, ...] | int] = []  # its parts, or how many to encode
+            for row in rows:
+                parts = known.get(row)
+                if parts is None:
+                    made = file.parts(ctx, (make(row, self._names),))
+                    build.extend(made)
+                    kept.append(len(made))
+                else:
+                    kept.append(parts)
+            todo.append((creator, rows, kept))
         encoded = iter(encode_parts(file, ctx, build))
-        for creator, views, by_row, units in todo:
-            done = []
-            for unit in units:
-                if unit.todo:
-                    mine = tuple(next(encoded) for _ in range(unit.todo))
-                    unit = _Unit(
-                        key=unit.key,
-                        parts=mine,
-                        clock_free=all(p.latest <= ctx.now for p in mine),
-                    )
-                done.append(unit)
-            shares[creator] = _CreatorParts(
-                views=views,
+        for creator, rows, kept in todo:
+            done = [
+                parts if isinstance(parts, tuple) else tuple(next(encoded) for _ in range(parts))
+                for parts in kept
+            ]
+            by_row = {
+                row: parts
+                for row, parts in zip(rows, done, strict=True)
+                if all(p.latest <= ctx.now for p in parts)
+            }
+            shares[creator] = _RowShare(
+                rows=rows,
                 by_row=by_row,
-                units={u.key: u for u in done},
-                parts=tuple(p for u in done for p in u.parts),
-                clock_free=all(u.clock_free for u in done),
+                parts=tuple(p for parts in done for p in parts),
+                clock_free=len(by_row) == len(rows),
             )
         self._parts[path] = shares
         return FileReads(
             creators=None if scope is None else len(scope),
-            rows=sum(len(views) for views in fresh.values()),
+            rows=sum(len(rows) for rows in fresh.values()),
             parts_encoded=len(build),
         )
 
