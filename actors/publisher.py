@@ -37,6 +37,7 @@ store drops it when this mailbox is full) is caught by the periodic full refresh
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import time
@@ -216,6 +217,7 @@ _SIGNAL_KINDS = {
 }
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
+_UPDATED_AT = operator.itemgetter(loyalty.RANKED_COLUMNS.index("updated_at"))
 
 #: The database files each store topic can change. A topic's writes may append signals in the
 #: same transaction, hence the signal file beside each entity file. Topics of tables no export
@@ -1278,8 +1280,9 @@ class SnapshotPublisher(Actor):
         scope = scopes.get(path, frozenset()) if path in self._parts else None
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
-        for row in rows:
-            by_creator.setdefault(reader.creator(row), []).append(row)
+        # Runs of one creator's rows (the reads list them by creator), merged if not.
+        for creator, run in itertools.groupby(rows, key=reader.creator):
+            by_creator.setdefault(creator, []).extend(run)
         return by_creator, scope
 
     def _rebuild_points(
@@ -1337,7 +1340,8 @@ class SnapshotPublisher(Actor):
         for creator, rows, last, kept in todo:
             head = last.head if last is not None else next(new_heads)
             done = [next(new_entries) if data is None else data for data in kept]
-            newest = to_datetime(max(row[4] for row in rows))
+            newest_ms = max(map(_UPDATED_AT, rows))
+            newest = to_datetime(newest_ms)
             item = fill_array(head, "entries", done, indent=ITEM_INDENT + 2)
             part = EncodedPart(
                 order=(creator,), newest=newest, latest=newest, items={"creators": (item,)}
@@ -1345,7 +1349,9 @@ class SnapshotPublisher(Actor):
             shares[creator] = _RankedShare(
                 rows=rows,
                 # Only the entries whose time is not after the clock hold for later clocks.
-                entries=tuple(
+                entries=tuple(done)
+                if newest_ms <= ms_now
+                else tuple(
                     data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
                 ),
                 head=head,
