@@ -16,8 +16,12 @@ Publishing is incremental. Files fall in three groups:
   (`exports.fragments`): a publish rereads only the creators its `Changed.creators` named
   (all of them when a `Changed` did not say, after a full publish, and when the data version
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
-  from the last read, and splices every part's bytes into the document. `last_reads` says
-  how many creators and rows each such file read;
+  from the last read, and splices every part's bytes into the document. Below the creator,
+  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts, a
+  points.json entry its bytes while its position holds the same row. The signal files keep
+  the signals they list with their bytes: a publish reads the ids it lists now and only the
+  signals newer than those it has. `last_reads` says how many creators and rows each such
+  file read;
 - tree files (`TREE_FILES`): made from the actors' snapshots, whose counters move with every
   message; rebuilt at the heartbeat, and between heartbeats only when a topic marks one of
   them (`quotas`; `tree` when an actor or a connection changed state). Walking the tree costs
