@@ -221,6 +221,7 @@ _SIGNAL_KINDS = {
 }
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
+_CLOCK_FREE = operator.attrgetter("clock_free")
 _UPDATED_AT = operator.itemgetter(loyalty.RANKED_COLUMNS.index("updated_at"))
 
 #: The database files each store topic can change. A topic's writes may append signals in the
@@ -1261,9 +1262,9 @@ class SnapshotPublisher(Actor):
             path
             for path in dirty
             if (
-                not all(share.clock_free for share in self._parts[path].values())
+                not all(map(_CLOCK_FREE, self._parts[path].values()))
                 if path in self._parts
-                else not all(h.clock_free for h in self._signals[path].values())
+                else not all(map(_CLOCK_FREE, self._signals[path].values()))
                 if path in ringed
                 else not self._clock_free(_db_inputs(path, data), ctx.now)
             )

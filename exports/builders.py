@@ -16,6 +16,7 @@ Every builder accepts empty inputs, so the dashboard always has all of its files
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -181,8 +182,7 @@ class _Ordered(Protocol):
 _P = TypeVar("_P", bound=_Ordered)
 
 
-def _part_order(part: _Ordered) -> tuple[Any, ...]:
-    return part.order
+_part_order: Callable[[_Ordered], tuple[Any, ...]] = operator.attrgetter("order")
 
 
 _V = TypeVar("_V", bound=Any)

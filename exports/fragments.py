@@ -21,6 +21,8 @@ skeleton is checked by ``prepare``; bytes that were checked once are not checked
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -117,8 +119,14 @@ def assemble(
     (:meth:`exports.publish.ExportWriter.prepare`).
     """
     ordered = ordered_parts(file, parts)
-    data = prepare(file.path, document_skeleton(file, ctx, (p.newest for p in ordered)))
+    newest = max(map(_NEWEST, ordered), default=None)
+    data = prepare(file.path, document_skeleton(file, ctx, (newest,)))
+    items_of = list(map(_ITEMS, ordered))
     for key in file.arrays:
-        items = [item for p in ordered for item in p.items[key]]
+        items = list(itertools.chain.from_iterable(map(operator.itemgetter(key), items_of)))
         data = fill_array(data, key, items, indent=ITEM_INDENT - 2)  # a top-level array
     return data
+
+
+_NEWEST = operator.attrgetter("newest")
+_ITEMS = operator.attrgetter("items")
