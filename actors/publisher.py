@@ -1426,7 +1426,7 @@ class SnapshotPublisher(Actor):
         depend on the clock). Each row makes parts of its own (a tally that moved, a poll
         voted on, is rebuilt alone); a row read again unchanged keeps its parts."""
         file, make = PARTED_FILES[path], PARTED_READERS[path].view
-        assert file.parts is not None and file.part_per_view
+        assert file.part_per_view
         last_shares: dict[str, _RowShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
         read = scope or frozenset()

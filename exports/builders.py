@@ -61,6 +61,8 @@ __all__ = [
     "ExportInputs",
     "Part",
     "PartedFile",
+    "PartsLayout",
+    "SignalFile",
     "build_all",
     "build_chat_events",
     "build_chat_triggers",
@@ -1121,23 +1123,36 @@ def build_giveaways(
 
 
 @attrs.frozen(kw_only=True)
-class PartedFile:
-    """How a database file is made of parts, so a publish can rebuild one creator's part alone.
+class PartsLayout:
+    """How a file's document is made of parts.
 
     The document's body is ``arrays``, each the concatenation of the parts' items for that
     key, parts sorted by their ``order`` (descending with ``newest_first``); ``generated_at``
-    is the newest of the parts' ``newest`` (``ctx.started_at`` with no part). ``parts``
-    turns views (of one creator or of all) into parts; a creator's views give the same parts
-    alone as among all the others.
+    is the newest of the parts' ``newest`` (``ctx.started_at`` with no part).
     """
 
     path: str
     arrays: tuple[str, ...]
     newest_first: bool
-    # None: the caller makes the parts (the signal files: `signal_parts` needs the pseudonym key)
-    parts: Callable[[ExportContext, Sequence[Any]], list[Part]] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PartedFile(PartsLayout):
+    """How a database file is made of parts, so a publish can rebuild one creator's part alone.
+
+    ``parts`` turns views (of one creator or of all) into parts; a creator's views give the
+    same parts alone as among all the others.
+    """
+
+    parts: Callable[[ExportContext, Sequence[Any]], list[Part]]
     part_per_view: bool = False  # each view makes one part of its own (it can be rebuilt alone)
-    id_field: str = ""  # a signal file's name for the subject of its items
+
+
+@attrs.frozen(kw_only=True)
+class SignalFile(PartsLayout):
+    """A signal file: one part per signal (:func:`signal_parts`, which needs the pseudonym key)."""
+
+    id_field: str  # its name for the subject of its items
 
 
 POLLS = PartedFile(
@@ -1186,8 +1201,8 @@ PARTED_FILES: Mapping[str, PartedFile] = {
 
 
 #: The signal files, whose items (one part per signal) are the newest signals of a kind.
-SIGNAL_FILES: Mapping[str, PartedFile] = {
-    path: PartedFile(path=path, arrays=("items",), newest_first=False, id_field=id_field)
+SIGNAL_FILES: Mapping[str, SignalFile] = {
+    path: SignalFile(path=path, arrays=("items",), newest_first=False, id_field=id_field)
     for path, id_field in (
         ("chat_events.json", "entity_id"),
         ("poll_votes.json", "poll_id"),
@@ -1197,13 +1212,13 @@ SIGNAL_FILES: Mapping[str, PartedFile] = {
 }
 
 
-def ordered_parts(file: PartedFile, parts: Iterable[_P]) -> list[_P]:
+def ordered_parts(file: PartsLayout, parts: Iterable[_P]) -> list[_P]:
     """``parts`` in the order their items take in ``file``'s arrays."""
     return sorted(parts, key=_part_order, reverse=file.newest_first)
 
 
 def document_from_parts(
-    file: PartedFile,
+    file: PartsLayout,
     ctx: ExportContext,
     parts: Iterable[Part],
     *,
@@ -1217,7 +1232,7 @@ def document_from_parts(
 
 
 def document_skeleton(
-    file: PartedFile, ctx: ExportContext, newest: Iterable[datetime | None]
+    file: PartsLayout, ctx: ExportContext, newest: Iterable[datetime | None]
 ) -> dict[str, Any]:
     """``file``'s document with every array empty, ``generated_at`` the newest of ``newest``
     (the parts' own): what :func:`document_from_parts` makes around the parts' items."""

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 import orjson
 
-from exports.builders import Part, PartedFile, document_skeleton, ordered_parts
+from exports.builders import Part, PartsLayout, document_skeleton, ordered_parts
 from exports.canonical import canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
@@ -51,7 +51,7 @@ class EncodedPart:
     items: Mapping[str, tuple[bytes, ...]]
 
 
-def encode_parts(file: PartedFile, ctx: ExportContext, parts: Sequence[Part]) -> list[EncodedPart]:
+def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -> list[EncodedPart]:
     """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``."""
     # One scrub for them all: it proves most batches clean in one pass over their JSON text;
     # and one encoder call per array for all their items.
@@ -108,7 +108,7 @@ def fill_array(data: bytes, key: str, items: Sequence[bytes], *, indent: int) ->
 
 
 def assemble(
-    file: PartedFile,
+    file: PartsLayout,
     ctx: ExportContext,
     parts: Iterable[EncodedPart],
     prepare: Callable[[str, Mapping[str, Any]], bytes],
