@@ -68,7 +68,6 @@ from exports.builders import (
     POINTS_TOP,
     SIGNAL_FILES,
     ExportInputs,
-    Part,
     build_all,
     build_chat_events,
     build_chat_triggers,
@@ -1433,8 +1432,8 @@ class SnapshotPublisher(Actor):
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, tuple[Any, ...], list[tuple[EncodedPart, ...] | int]]] = []
-        build: list[Part] = []
+        todo: list[tuple[str, tuple[Any, ...], list[tuple[EncodedPart, ...] | None]]] = []
+        views: list[Any] = []
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
             rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
@@ -1442,22 +1441,19 @@ class SnapshotPublisher(Actor):
                 shares[creator] = last  # read again, unchanged
                 continue
             known = last.by_row if last is not None else {}
-            kept: list[tuple[EncodedPart, ...] | int] = []  # its parts, or how many to encode
+            kept: list[tuple[EncodedPart, ...] | None] = []  # its parts (None: to build)
             for row in rows:
                 parts = known.get(row)
                 if parts is None:
-                    made = file.parts(ctx, (make(row, self._names),))
-                    build.extend(made)
-                    kept.append(len(made))
-                else:
-                    kept.append(parts)
+                    views.append(make(row, self._names))
+                kept.append(parts)
             todo.append((creator, rows, kept))
+        build = file.parts(ctx, views)  # one part per view, in their order
+        if len(build) != len(views):
+            raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
         encoded = iter(encode_parts(file, ctx, build))
         for creator, rows, kept in todo:
-            done = [
-                parts if isinstance(parts, tuple) else tuple(next(encoded) for _ in range(parts))
-                for parts in kept
-            ]
+            done = [(next(encoded),) if parts is None else parts for parts in kept]
             by_row = {
                 row: parts
                 for row, parts in zip(rows, done, strict=True)

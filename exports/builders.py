@@ -512,7 +512,6 @@ def build_polls(
 
 def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]:
     """One part per tally (a tally that moved is rebuilt alone), by creator then id."""
-    rows = sorted(tallies, key=lambda t: (t.creator_id, t.tally_id))
     return [
         Part(
             label=creator_id,
@@ -546,7 +545,7 @@ def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]
             newest=max(t.updated_at for t in group),
             latest=max(t.updated_at for t in group),
         )
-        for creator_id, group in _each(rows)
+        for creator_id, group in _each(tallies)
     ]
 
 
@@ -559,7 +558,6 @@ def build_tallies(
 
 def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView]) -> list[Part]:
     """One part per scoreboard, by creator then id; entries by position."""
-    rows = sorted(scoreboards, key=lambda s: (s.creator_id, s.scoreboard_id))
     return [
         Part(
             label=creator_id,
@@ -596,7 +594,7 @@ def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView])
             newest=max(s.updated_at for s in group),
             latest=max(max(s.updated_at, s.created_at or s.updated_at) for s in group),
         )
-        for creator_id, group in _each(rows)
+        for creator_id, group in _each(scoreboards)
     ]
 
 
@@ -1029,7 +1027,6 @@ def build_points(
 
 def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
     """One part per quote, by creator then number."""
-    ordered = sorted(rows, key=lambda q: (q.creator_id, q.number))
     return [
         Part(
             label=creator_id,
@@ -1051,7 +1048,7 @@ def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
             newest=max(q.added_at for q in group),
             latest=max(q.added_at for q in group),
         )
-        for creator_id, group in _each(ordered)
+        for creator_id, group in _each(rows)
     ]
 
 
@@ -1071,7 +1068,6 @@ def _giveaway_latest(g: GiveawayView) -> datetime:
 
 def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Part]:
     """One part per giveaway, by creator, opening time and id; winners by draw."""
-    ordered = sorted(rows, key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
     return [
         Part(
             label=creator_id,
@@ -1108,7 +1104,7 @@ def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Pa
             newest=max(g.updated_at for g in group),
             latest=max(_giveaway_latest(g) for g in group),
         )
-        for creator_id, group in _each(ordered)
+        for creator_id, group in _each(rows)
     ]
 
 
@@ -1145,7 +1141,9 @@ class PartedFile(PartsLayout):
     """
 
     parts: Callable[[ExportContext, Sequence[Any]], list[Part]]
-    part_per_view: bool = False  # each view makes one part of its own (it can be rebuilt alone)
+    # Each view makes exactly one part of its own, in the order of the views given (it can be
+    # rebuilt alone).
+    part_per_view: bool = False
 
 
 @attrs.frozen(kw_only=True)
