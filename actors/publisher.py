@@ -16,8 +16,12 @@ Publishing is incremental. Files fall in three groups:
   (`exports.fragments`): a publish rereads only the creators its `Changed.creators` named
   (all of them when a `Changed` did not say, after a full publish, and when the data version
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
-  from the last read, and splices every part's bytes into the document. `last_reads` says
-  how many creators and rows each such file read;
+  from the last read, and splices every part's bytes into the document. Below the creator,
+  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts, a
+  points.json entry its bytes while its position holds the same row. The signal files keep
+  the signals they list with their bytes: a publish reads the ids it lists now and only the
+  signals newer than those it has. `last_reads` says how many creators and rows each such
+  file read;
 - tree files (`TREE_FILES`): made from the actors' snapshots, whose counters move with every
   message; rebuilt at the heartbeat, and between heartbeats only when a topic marks one of
   them (`quotas`; `tree` when an actor or a connection changed state). Walking the tree costs
@@ -41,6 +45,7 @@ store drops it when this mailbox is full) is caught by the periodic full refresh
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import time
@@ -65,9 +70,9 @@ from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
     PARTED_FILES,
     POINTS_TOP,
+    SIGNAL_FILES,
     DocumentParts,
     ExportInputs,
-    Part,
     build_all,
     build_chat_events,
     build_clips,
@@ -84,10 +89,21 @@ from exports.builders import (
     build_telemetry_rates,
     chat_triggers_parts,
     creators_parts,
+    export_timestamp,
+    points_creator,
+    points_entry,
     runtime_snapshot_parts,
+    signal_parts,
 )
 from exports.files import FILES, ExportContext
-from exports.fragments import EncodedPart, assemble, encode_parts
+from exports.fragments import (
+    ITEM_INDENT,
+    EncodedPart,
+    assemble,
+    encode_items,
+    encode_parts,
+    fill_array,
+)
 from exports.health import (
     ComponentHealth,
     RateWindow,
@@ -130,7 +146,7 @@ from exports.views import (
     TriggerView,
 )
 from state import clips, counters, giveaways, loyalty, outbox, polls, quotes, signals
-from state.timeutil import to_datetime
+from state.timeutil import from_datetime, to_datetime
 
 
 @attrs.frozen(kw_only=True)
@@ -216,6 +232,9 @@ _SIGNAL_KINDS = {
     "score_events.json": "score",
 }
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
+_POINTS = "points.json"
+_CLOCK_FREE = operator.attrgetter("clock_free")
+_UPDATED_AT = operator.itemgetter(loyalty.RANKED_COLUMNS.index("updated_at"))
 
 #: The database files each store topic can change. A topic's writes may append signals in the
 #: same transaction, hence the signal file beside each entity file. Topics of tables no export
@@ -288,9 +307,8 @@ def _tally_view(t: counters.Tally, names: Mapping[str, str]) -> TallyView:
 
 
 def _points_view(row: tuple[Any, ...], names: Mapping[str, str]) -> PointsView:
-    """A row of `loyalty.top_rows_for_creators` (no `Balance` in between: the publisher reads
-    every changed creator's top balances on every publish)."""
-    creator_id, platform, _key, _login, display_name, balance, updated_at = row
+    """A row of `loyalty.ranked_rows`."""
+    creator_id, display_name, platform, balance, updated_at = row
     return PointsView(
         creator_id=creator_id,
         platform=platform,
@@ -434,7 +452,7 @@ def _read_tables(
         else None
     )
     deliveries = outbox.list_outbox(conn, limit=JOB_LIMIT) if "jobs.json" in want else None
-    balance_rows = loyalty.top_rows_per_creator(conn, POINTS_TOP) if "points.json" in want else None
+    balance_rows = loyalty.ranked_rows(conn, POINTS_TOP) if "points.json" in want else None
     quote_rows = quotes.list_quotes(conn) if "quotes.json" in want else None
     giveaway_rows = giveaways.summaries(conn) if "giveaways.json" in want else None
 
@@ -482,8 +500,8 @@ class PartedReader:
 #: The readers of the database files made of per-creator parts.
 PARTED_READERS: Mapping[str, PartedReader] = {
     "points.json": PartedReader(
-        every=lambda conn: loyalty.top_rows_per_creator(conn, POINTS_TOP),
-        some=lambda conn, creators: loyalty.top_rows_for_creators(conn, creators, POINTS_TOP),
+        every=lambda conn: loyalty.ranked_rows(conn, POINTS_TOP),
+        some=lambda conn, creators: loyalty.ranked_rows(conn, POINTS_TOP, creators=creators),
         creator=operator.itemgetter(0),
         view=_points_view,
     ),
@@ -530,23 +548,33 @@ class FileReads:
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class _Unit:
-    """The encoded parts made of some of a creator's views (see `_rebuild_parts`)."""
+class _RowShare:
+    """One creator's share of a file whose rows make parts of their own, as last read."""
 
-    key: tuple[int, ...]  # the identities of those views
+    rows: tuple[Any, ...]  # as read (state rows are frozen values)
+    by_row: Mapping[Any, tuple[EncodedPart, ...]]  # each row's parts, when clock-free
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
-    todo: int = 0  # parts still to encode (while being rebuilt)
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class _CreatorParts:
-    """One creator's share of a file made of parts, as last read and encoded."""
+class _RankedShare:
+    """One creator's part of points.json as last read, with each entry's bytes: a balance
+    that moved re-encodes its own entry, not the creator's whole ranking."""
 
-    views: tuple[Any, ...]
-    by_row: Mapping[Any, Any]  # the view made of each row (state rows are frozen values)
-    units: Mapping[tuple[int, ...], _Unit]
+    rows: tuple[tuple[Any, ...], ...]  # `loyalty.ranked_rows`' rows, ranked
+    entries: tuple[bytes | None, ...]  # each row's entry (None: its time is after the clock)
+    head: bytes  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _HeldSignal:
+    """A signal of a signal file as last read and encoded (a signal never changes)."""
+
+    view: SignalRow
+    part: EncodedPart
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
@@ -983,7 +1011,10 @@ class SnapshotPublisher(Actor):
         # (None: unknown, read them all; no entry: none), and each creator's part as last built
         # (no entry: not built since the last full publish, read them all).
         self._scopes: dict[str, set[str] | None] = {}
-        self._parts: dict[str, dict[str, _CreatorParts]] = {}
+        self._parts: dict[str, dict[str, Any]] = {}  # _RankedShare for points, else _RowShare
+        # Per signal file: its signals as last read and encoded, by id (no entry: not built
+        # since the last full publish, read them all).
+        self._signals: dict[str, dict[int, _HeldSignal]] = {}
         self.last_reads: dict[str, FileReads] = {}  # what the last publish read, by file
         # The tree inputs that rarely change, kept between publishes (views are immutable).
         self._creator_views = tuple(
@@ -1211,10 +1242,15 @@ class SnapshotPublisher(Actor):
             }
             dirty = DB_FILES
             self._parts = {}  # built from scratch: the next publish builds the parts again
+            self._signals = {}
             reads: dict[str, FileReads] = {}
+            ringed: list[str] = []  # signal files assembled from the signals they keep
         else:
             dirty = pending & DB_FILES
             parted = sorted(dirty & PARTED_FILES.keys())
+            # Signal files keep their signals' bytes; only when every signal read is listed
+            # (a file lists at most DEFAULT_SIGNAL_LIMIT of them).
+            ringed = sorted(dirty & _SIGNAL_FILES) if self._limit <= DEFAULT_SIGNAL_LIMIT else []
             data = None
             reads = {}
             if dirty:
@@ -1225,13 +1261,24 @@ class SnapshotPublisher(Actor):
                 conn.execute("BEGIN")  # one consistent snapshot for every file
                 try:
                     data = _read_tables(
-                        conn, self._names, self._limit, dirty - PARTED_FILES.keys(), self._views
+                        conn,
+                        self._names,
+                        self._limit,
+                        dirty - PARTED_FILES.keys() - set(ringed),
+                        self._views,
                     )
                     fresh = {path: self._read_parted(conn, path, scopes) for path in parted}
+                    new = {path: self._read_signals(conn, path) for path in ringed}
                 finally:
                     conn.execute("COMMIT")
                 self._data_version = version
-                reads = {path: self._rebuild_parts(path, ctx, *fresh[path]) for path in parted}
+                reads = {
+                    path: (self._rebuild_points if path == _POINTS else self._rebuild_parts)(
+                        path, ctx, *fresh[path]
+                    )
+                    for path in parted
+                }
+                reads |= {path: self._rebuild_signals(path, ctx, *new[path]) for path in ringed}
             prepared = {}
             for path in sorted(pending & TREE_FILES):
                 assert tree is not None
@@ -1246,14 +1293,21 @@ class SnapshotPublisher(Actor):
                         [p for share in parts for p in share.parts],
                         self._writer.prepare,
                     )
+                elif path in ringed:
+                    held = self._signals[path].values()
+                    prepared[path] = assemble(
+                        SIGNAL_FILES[path], ctx, [h.part for h in held], self._writer.prepare
+                    )
                 else:
                     prepared[path] = self._writer.prepare(path, self._db_file(path, ctx, data))
         redo = frozenset(
             path
             for path in dirty
             if (
-                not all(share.clock_free for share in self._parts[path].values())
+                not all(map(_CLOCK_FREE, self._parts[path].values()))
                 if path in self._parts
+                else not all(map(_CLOCK_FREE, self._signals[path].values()))
+                if path in ringed
                 else not self._clock_free(_db_inputs(path, data), ctx.now)
             )
         )
@@ -1273,9 +1327,134 @@ class SnapshotPublisher(Actor):
         scope = scopes.get(path, frozenset()) if path in self._parts else None
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
-        for row in rows:
-            by_creator.setdefault(reader.creator(row), []).append(row)
+        # Runs of one creator's rows (the reads list them by creator), merged if not.
+        for creator, run in itertools.groupby(rows, key=reader.creator):
+            by_creator.setdefault(creator, []).extend(run)
         return by_creator, scope
+
+    def _rebuild_points(
+        self,
+        path: str,
+        ctx: ExportContext,
+        fresh: dict[str, list[Any]],
+        scope: frozenset[str] | None,
+    ) -> FileReads:
+        """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
+        item with the bytes of its entries spliced in, and an entry whose row and position did
+        not change keeps its bytes (unless it holds a time later than the clock)."""
+        ms_now = from_datetime(ctx.now)
+        last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
+        shares = {} if scope is None else last_shares
+        read = scope or frozenset()
+        stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
+        for creator in read - fresh.keys():
+            shares.pop(creator, None)  # its rows are gone
+        todo: list[tuple[str, tuple[tuple[Any, ...], ...], _RankedShare | None, list[Any]]] = []
+        entries, entry_paths, heads, head_paths = [], [], [], []
+        stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
+        for creator in (*fresh, *stale):
+            last = last_shares.get(creator)
+            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
+            if last is not None and last.clock_free and last.rows == rows:
+                shares[creator] = last  # read again, unchanged
+                continue
+            # An entry holds its position: the one at the same position for the same row
+            # keeps its bytes (None: to encode).
+            kept = (
+                [
+                    data if data is not None and was == row else None
+                    for was, row, data in zip(last.rows, rows, last.entries, strict=False)
+                ]
+                if last is not None
+                else []
+            )
+            kept += [None] * (len(rows) - len(kept))
+            for position, (row, data) in enumerate(zip(rows, kept, strict=True), 1):
+                if data is None:
+                    _creator, name, platform, balance, updated_at = row
+                    if updated_at not in stamps:
+                        stamps[updated_at] = _stamp(ctx, updated_at)
+                    entries.append(
+                        points_entry(position, name, platform, balance, stamps[updated_at])
+                    )
+                    entry_paths.append(f"$.creators[0 of {creator!r}].entries[{position - 1}]")
+            if last is None:
+                heads.append(points_creator(creator, self._names.get(creator)))
+                head_paths.append(f"$.creators[0 of {creator!r}]")
+            todo.append((creator, rows, last, kept))
+        new_entries = iter(encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=entry_paths))
+        new_heads = iter(encode_items(ctx, heads, indent=ITEM_INDENT, paths=head_paths))
+        for creator, rows, last, kept in todo:
+            head = last.head if last is not None else next(new_heads)
+            done = [next(new_entries) if data is None else data for data in kept]
+            newest_ms = max(map(_UPDATED_AT, rows))
+            newest = to_datetime(newest_ms)
+            item = fill_array(head, "entries", done, indent=ITEM_INDENT + 2)
+            part = EncodedPart(
+                order=(creator,), newest=newest, latest=newest, items={"creators": (item,)}
+            )
+            shares[creator] = _RankedShare(
+                rows=rows,
+                # Only the entries whose time is not after the clock hold for later clocks.
+                entries=tuple(done)
+                if newest_ms <= ms_now
+                else tuple(
+                    data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
+                ),
+                head=head,
+                parts=(part,),
+                clock_free=newest <= ctx.now,
+            )
+        self._parts[path] = shares
+        return FileReads(
+            creators=None if scope is None else len(scope),
+            rows=sum(len(rows) for rows in fresh.values()),
+            parts_encoded=len(todo),
+        )
+
+    def _read_signals(
+        self, conn: apsw.Connection, path: str
+    ) -> tuple[list[int], dict[int, signals.Signal]]:
+        """The ids of the signals `path` lists now (newest first), and those of them not
+        read before (all of them when the file's signals are not kept, or when one that is
+        not kept is older than the newest kept: nothing is inserted behind, so only after a
+        full publish)."""
+        kind: Any = _SIGNAL_KINDS[path]
+        held = self._signals.get(path)
+        ids = signals.recent_signal_ids(conn, kind, limit=self._limit)
+        after = -1
+        if held:
+            newest = max(held)
+            if all(i in held for i in ids if i <= newest):
+                after = newest
+        rows = signals.signals_after(conn, kind, after, limit=self._limit)
+        return ids, {s.id: s for s in rows}
+
+    def _rebuild_signals(
+        self, path: str, ctx: ExportContext, ids: list[int], new: dict[int, signals.Signal]
+    ) -> FileReads:
+        """Keep the signals `path` lists now: the new ones built and encoded, and those
+        holding a time later than the clock they were built at built again."""
+        file = SIGNAL_FILES[path]
+        last = self._signals.get(path, {})
+        held: dict[int, _HeldSignal | None] = {}
+        views: list[SignalRow] = []
+        for i in ids:
+            kept = last.get(i)
+            if i in new or kept is None or not kept.clock_free:
+                views.append(_signal_view(new[i], self._names) if kept is None else kept.view)
+                kept = None
+            held[i] = kept
+        built = iter(encode_parts(file, ctx, signal_parts(ctx, file.id_field, views, self._key)))
+        shown = iter(views)
+        for i, kept in held.items():
+            if kept is None:
+                part = next(built)
+                held[i] = _HeldSignal(
+                    view=next(shown), part=part, clock_free=part.latest <= ctx.now
+                )
+        self._signals[path] = {i: h for i, h in held.items() if h is not None}
+        return FileReads(creators=None, rows=len(new), parts_encoded=len(views))
 
     def _rebuild_parts(
         self,
@@ -1284,70 +1463,55 @@ class SnapshotPublisher(Actor):
         fresh: dict[str, list[Any]],
         scope: frozenset[str] | None,
     ) -> FileReads:
-        """Build and encode the parts of the creators read again whose rows changed (and of
-        those holding a time later than the clock they were built at: their bytes depend on
-        the clock)."""
+        """Build and encode the parts of the rows that changed among the creators read again
+        (and of those holding a time later than the clock they were built at: their bytes
+        depend on the clock). Each row makes parts of its own (a tally that moved, a poll
+        voted on, is rebuilt alone); a row read again unchanged keeps its parts."""
         file, make = PARTED_FILES[path], PARTED_READERS[path].view
-        last_shares = self._parts.get(path, {})
+        assert file.part_per_view
+        last_shares: dict[str, _RowShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
         read = scope or frozenset()
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        # A unit is what one call of `file.parts` is made from: a creator's views, or one view
-        # when each view makes its own part (polls: a vote rebuilds one poll, not them all).
-        # Units are keyed by the identity of their views: an unchanged row keeps its view
-        # object (`by_row`), and the share holding the key keeps its views alive.
-        todo: list[tuple[str, tuple[Any, ...], dict[Any, Any], list[_Unit]]] = []
-        build: list[Part] = []
+        todo: list[tuple[str, tuple[Any, ...], list[tuple[EncodedPart, ...] | None]]] = []
+        views: list[Any] = []
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
-            if creator in fresh:
-                known = last.by_row if last is not None else {}
-                rows = fresh[creator]
-                views = tuple(known.get(row) or make(row, self._names) for row in rows)
-                by_row = dict(zip(rows, views, strict=True))
-                if last is not None and last.clock_free and last.views == views:
-                    shares[creator] = last  # read again, unchanged: the same view objects
-                    continue
-            else:
-                assert last is not None
-                by_row, views = dict(last.by_row), last.views
-            groups = [(v,) for v in views] if file.part_per_view else [views]
-            units = []
-            for group in groups:
-                key = tuple(map(id, group))
-                kept = last.units.get(key) if last is not None else None
-                if kept is not None and kept.clock_free:
-                    units.append(kept)
-                    continue
-                parts = file.parts(ctx, group)
-                units.append(_Unit(key=key, parts=(), clock_free=False, todo=len(parts)))
-                build.extend(parts)
-            todo.append((creator, views, by_row, units))
+            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
+            if last is not None and last.clock_free and last.rows == rows:
+                shares[creator] = last  # read again, unchanged
+                continue
+            known = last.by_row if last is not None else {}
+            kept: list[tuple[EncodedPart, ...] | None] = []  # its parts (None: to build)
+            for row in rows:
+                parts = known.get(row)
+                if parts is None:
+                    views.append(make(row, self._names))
+                kept.append(parts)
+            todo.append((creator, rows, kept))
+        build = file.parts(ctx, views)  # one part per view, in their order
+        if len(build) != len(views):
+            raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
         encoded = iter(encode_parts(file, ctx, build))
-        for creator, views, by_row, units in todo:
-            done = []
-            for unit in units:
-                if unit.todo:
-                    mine = tuple(next(encoded) for _ in range(unit.todo))
-                    unit = _Unit(
-                        key=unit.key,
-                        parts=mine,
-                        clock_free=all(p.latest <= ctx.now for p in mine),
-                    )
-                done.append(unit)
-            shares[creator] = _CreatorParts(
-                views=views,
+        for creator, rows, kept in todo:
+            done = [(next(encoded),) if parts is None else parts for parts in kept]
+            by_row = {
+                row: parts
+                for row, parts in zip(rows, done, strict=True)
+                if all(p.latest <= ctx.now for p in parts)
+            }
+            shares[creator] = _RowShare(
+                rows=rows,
                 by_row=by_row,
-                units={u.key: u for u in done},
-                parts=tuple(p for u in done for p in u.parts),
-                clock_free=all(u.clock_free for u in done),
+                parts=tuple(p for parts in done for p in parts),
+                clock_free=len(by_row) == len(rows),
             )
         self._parts[path] = shares
         return FileReads(
             creators=None if scope is None else len(scope),
-            rows=sum(len(views) for views in fresh.values()),
+            rows=sum(len(rows) for rows in fresh.values()),
             parts_encoded=len(build),
         )
 
@@ -1678,6 +1842,11 @@ def _creator_of(path: str) -> str | None:
     if len(parts) >= 2 and parts[0] == "creators" and parts[1].startswith("creator:"):
         return parts[1]
     return None
+
+
+def _stamp(ctx: ExportContext, ms: int) -> str | None:
+    """A database time as the export files write it."""
+    return export_timestamp(ctx, to_datetime(ms))
 
 
 def _db_inputs(path: str, data: StoreData | None) -> Any:

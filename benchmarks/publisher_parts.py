@@ -4,7 +4,9 @@ after one creator changed, beside a full build of the same files in the same run
 Run: `python benchmarks/publisher_parts.py [--creators 1000] [--viewers 10] [--rounds 5]`
 
 Each creator has the example's shape: `viewers` point balances, an open poll with votes, two
-tallies, a scoreboard. A round writes one change of each kind for every creator (or for one),
+tallies, a scoreboard. A round writes one change of each kind for every creator (or for one);
+with `--shape example`, what the example chat writes in a second instead: half of the viewers
+earn points, one tally moves, and two chat signals and a tally signal are appended,
 announces it as the store does (`Changed` naming the creators), and times the publish of the
 database files (no tree files), CPU time of the process. The peer: reading every row and
 building and encoding the same six files whole (`read_store`, the builders, `canonical_bytes`).
@@ -34,11 +36,14 @@ from actors.store import Changed  # noqa: E402
 from config.models import CreatorConfig  # noqa: E402
 from exports.builders import PARTED_FILES  # noqa: E402
 from exports.canonical import canonical_bytes  # noqa: E402
-from state import counters, loyalty, open_database, polls  # noqa: E402
+from state import counters, loyalty, open_database, polls, signals  # noqa: E402
 from state.timeutil import from_datetime  # noqa: E402
 
 STARTED = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 TOPICS = ("activity", "tallies", "polls", "scoreboards")
+SIGNAL_PATHS = frozenset(
+    {"chat_events.json", "poll_votes.json", "tally_events.json", "score_events.json"}
+)
 
 
 def write_round(database: Path, creators: list[str], viewers: int, n: int, at: int) -> None:
@@ -56,6 +61,32 @@ def write_round(database: Path, creators: list[str], viewers: int, n: int, at: i
                 counters.add_points(
                     conn, creator_id=c, scoreboard_id="trivia", label=f"v{v}", points=1, now=at
                 )
+    finally:
+        db.close()
+
+
+def write_example_round(database: Path, creators: list[str], viewers: int, n: int, at: int) -> None:
+    db = open_database(str(database))
+    try:
+        with db.transaction() as conn:
+            for c in creators:
+                for v in range(n % 2, viewers, 2):  # half of them, the other half next time
+                    viewer = loyalty.Viewer(
+                        platform="twitch", viewer_key=f"k{v}", login=f"v{v}", display_name=f"V{v}"
+                    )
+                    loyalty.add(conn, creator_id=c, viewer=viewer, amount=1 + v % 3, now=at)
+                counters.increment_tally(conn, creator_id=c, tally_id="deaths", now=at)
+                for kind, entity in (("chat", "m"), ("chat", "m"), ("tally", "deaths")):
+                    signals.append_signal(
+                        conn,
+                        kind=kind,  # type: ignore[arg-type]
+                        creator_id=c,
+                        timestamp=at,
+                        entity_id=f"{entity}{n}",
+                        type="chat_message",
+                        source="twitch",
+                        summary=f"{{user}} said hello {n}",
+                    )
     finally:
         db.close()
 
@@ -85,6 +116,7 @@ async def main() -> None:
     parser.add_argument("--creators", type=int, default=1000)
     parser.add_argument("--viewers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--shape", choices=("all", "example"), default="all")
     args = parser.parse_args()
     ids = [f"creator{n:05d}" for n in range(args.creators)]
     now = [STARTED + timedelta(minutes=5)]
@@ -108,8 +140,9 @@ async def main() -> None:
 
         async def timed(changed: list[str], n: int) -> float:
             now[0] += timedelta(seconds=1)
-            write_round(database, changed, args.viewers, n, from_datetime(now[0]))
-            for topic in TOPICS:
+            write = write_example_round if args.shape == "example" else write_round
+            write(database, changed, args.viewers, n, from_datetime(now[0]))
+            for topic in TOPICS if args.shape == "all" else ("activity", "tallies"):
                 await pub.handle(Changed(topic=topic, creators=frozenset(changed)))
             t0 = time.process_time()
             await pub.publish(tree_files=False)
@@ -124,15 +157,19 @@ async def main() -> None:
         fulls = []
         for _ in range(args.rounds):
             t0 = time.process_time()
-            data = read_store(conn, names, 200, PARTED_FILES.keys())
+            files = PARTED_FILES.keys() | SIGNAL_PATHS
+            data = read_store(conn, names, 200, files)
             docs = pub._build(data)
-            for path in PARTED_FILES:
+            for path in files:
                 canonical_bytes(docs[path])
             fulls.append(time.process_time() - t0)
         full = min(fulls)
         await pub.on_stop()
     per = 1e6 / args.creators
-    print(f"{args.creators} creators x {args.viewers} viewers; the six parted database files")
+    print(
+        f"{args.creators} creators x {args.viewers} viewers ({args.shape} changes); the six"
+        " parted database files and the four signal files"
+    )
     print(
         f"  publish, every creator changed  {every * 1e3:8.1f} ms  ({every * per:.1f} us/creator)"
     )

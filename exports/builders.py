@@ -57,12 +57,15 @@ __all__ = [
     "DEFAULT_SIGNAL_LIMIT",
     "DEFAULT_TELEMETRY_LIMIT",
     "PARTED_FILES",
+    "SIGNAL_FILES",
     "TOKEN_EXPIRING_WITHIN",
     "DocumentParts",
     "ExportInputs",
     "Part",
     "PartedFile",
+    "PartsLayout",
     "RowList",
+    "SignalFile",
     "build_all",
     "build_chat_events",
     "build_chat_triggers",
@@ -92,8 +95,12 @@ __all__ = [
     "creators_parts",
     "document_from_parts",
     "document_skeleton",
+    "export_timestamp",
     "ordered_parts",
+    "points_creator",
+    "points_entry",
     "runtime_snapshot_parts",
+    "signal_parts",
 ]
 
 #: Signal files are bounded: the newest rows are kept.
@@ -122,6 +129,11 @@ _QUOTA_RANK = {"exhausted": 0, "buffer": 1, "ok": 2}
 def _ts(ctx: ExportContext, moment: datetime | None) -> str | None:
     """Format a timestamp, clamped so no file ever claims a future instant."""
     return None if moment is None else format_timestamp(clamp_to_now(ctx, moment))
+
+
+def export_timestamp(ctx: ExportContext, moment: datetime | None) -> str | None:
+    """A moment as the export files write it: clamped to the clock, then formatted."""
+    return _ts(ctx, moment)
 
 
 def _newest(
@@ -178,8 +190,7 @@ class _Ordered(Protocol):
 _P = TypeVar("_P", bound=_Ordered)
 
 
-def _part_order(part: _Ordered) -> tuple[Any, ...]:
-    return part.order
+_part_order: Callable[[_Ordered], tuple[Any, ...]] = operator.attrgetter("order")
 
 
 _V = TypeVar("_V", bound=Any)
@@ -193,6 +204,12 @@ def _by_creator(rows: Sequence[_V]) -> list[tuple[str, list[_V]]]:
             groups.append((row.creator_id, []))
         groups[-1][1].append(row)
     return groups
+
+
+def _each(rows: Sequence[_V]) -> list[tuple[str, list[_V]]]:
+    """Each row alone with its creator: the parts of the files whose rows make items of their
+    own (a row that changed is rebuilt alone)."""
+    return [(row.creator_id, [row]) for row in rows]
 
 
 def _creator_label(creator_id: str, creator_name: str | None) -> str:
@@ -664,12 +681,11 @@ def build_polls(
 
 
 def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]:
-    """One part per creator, its tallies by id."""
-    rows = sorted(tallies, key=lambda t: (t.creator_id, t.tally_id))
+    """One part per tally (a tally that moved is rebuilt alone), by creator then id."""
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].tally_id),
             items={
                 "tallies": [
                     {
@@ -699,7 +715,7 @@ def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]
             newest=max(t.updated_at for t in group),
             latest=max(t.updated_at for t in group),
         )
-        for creator_id, group in _by_creator(rows)
+        for creator_id, group in _each(tallies)
     ]
 
 
@@ -711,12 +727,11 @@ def build_tallies(
 
 
 def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView]) -> list[Part]:
-    """One part per creator, its scoreboards by id; entries by position."""
-    rows = sorted(scoreboards, key=lambda s: (s.creator_id, s.scoreboard_id))
+    """One part per scoreboard, by creator then id; entries by position."""
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].scoreboard_id),
             items={
                 "scoreboards": [
                     {
@@ -749,7 +764,7 @@ def _scoreboard_parts(ctx: ExportContext, scoreboards: Sequence[ScoreboardView])
             newest=max(s.updated_at for s in group),
             latest=max(max(s.updated_at, s.created_at or s.updated_at) for s in group),
         )
-        for creator_id, group in _by_creator(rows)
+        for creator_id, group in _each(scoreboards)
     ]
 
 
@@ -929,6 +944,41 @@ def build_telemetry_rates(
 # --- signals -------------------------------------------------------------------------------------
 
 
+def signal_parts(
+    ctx: ExportContext, id_field: str, rows: Sequence[SignalRow], key: bytes
+) -> list[Part]:
+    """One part per signal row: its item of a signal file's ``items`` (``id_field`` names the
+    subject), sorted by the item's values (newest last: the timestamp comes first)."""
+    parts = []
+    for r in rows:
+        user = pseudonymize(r.user_id, key) if r.user_id is not None else None
+        pieces = r.summary.split("{user}")
+        if r.user_id and user:
+            # Never let a raw id through; replaced before the pseudonym goes in, so a short id
+            # cannot match inside the pseudonym's hex digits.
+            pieces = [piece.replace(r.user_id, user) for piece in pieces]
+        item = {
+            "timestamp": _ts(ctx, r.timestamp),
+            "type": r.type,
+            "source": r.source,
+            id_field: r.subject_id,
+            "summary": (user or "someone").join(pieces),
+            "user": user,
+            "creator_id": r.creator_id,
+        }
+        parts.append(
+            Part(
+                label=f"{r.creator_id} {r.subject_id}",
+                # The whole item breaks ties, so the order never depends on input order.
+                order=tuple("" if v is None else str(v) for v in item.values()),
+                items={"items": (item,)},
+                newest=r.timestamp,
+                latest=r.timestamp,
+            )
+        )
+    return parts
+
+
 def _signals(
     path: str,
     id_field: str,
@@ -938,31 +988,11 @@ def _signals(
     limit: int,
     changed_at: datetime | None,
 ) -> dict[str, Any]:
-    items = []
-    for r in rows:
-        user = pseudonymize(r.user_id, key) if r.user_id is not None else None
-        parts = r.summary.split("{user}")
-        if r.user_id and user:
-            # Never let a raw id through; replaced before the pseudonym goes in, so a short id
-            # cannot match inside the pseudonym's hex digits.
-            parts = [part.replace(r.user_id, user) for part in parts]
-        summary = (user or "someone").join(parts)
-        items.append(
-            {
-                "timestamp": _ts(ctx, r.timestamp),
-                "type": r.type,
-                "source": r.source,
-                id_field: r.subject_id,
-                "summary": summary,
-                "user": user,
-                "creator_id": r.creator_id,
-            }
-        )
-    # Newest last; the full row breaks ties so the order never depends on input order.
-    items.sort(key=lambda i: tuple("" if v is None else str(v) for v in i.values()))
-    items = items[-limit:] if limit > 0 else []
+    file = SIGNAL_FILES[path]
+    ordered = ordered_parts(file, signal_parts(ctx, id_field, rows, key))
+    kept = ordered[-limit:] if limit > 0 else []
     generated = _newest(ctx, changed_at, *(r.timestamp for r in rows))
-    return _document(path, ctx, generated, {"items": items})
+    return document_from_parts(file, ctx, kept, changed_at=generated)
 
 
 def build_chat_events(
@@ -1069,26 +1099,40 @@ def build_chat_triggers(
 POINTS_TOP = 100
 
 
+def points_entry(
+    position: int, display_name: str, platform: str, balance: int, updated_at: str | None
+) -> dict[str, Any]:
+    """One balance of a creator's ``entries`` in points.json, at its 1-based ``position``;
+    ``updated_at`` as formatted for the file (clamped to the clock)."""
+    return {
+        "position": position,
+        "display_name": display_name,
+        "platform": platform,
+        "balance": balance,
+        "updated_at": updated_at,
+    }
+
+
+def points_creator(creator_id: str, creator_name: str | None) -> dict[str, Any]:
+    """A creator's item of points.json with its ``entries`` still empty."""
+    return {
+        "creator_id": creator_id,
+        "creator": _creator_label(creator_id, creator_name),
+        "entries": [],
+    }
+
+
 def _points_parts(ctx: ExportContext, balances: Sequence[PointsView]) -> list[Part]:
     """One part per creator: its top `POINTS_TOP` balances."""
     rows = sorted(balances, key=lambda b: (b.creator_id, -b.balance, b.display_name, b.platform))
     parts = []
     for creator_id, group in _by_creator(rows):
         ranked = group[:POINTS_TOP]
-        entry = {
-            "creator_id": creator_id,
-            "creator": _creator_label(creator_id, ranked[0].creator_name),
-            "entries": [
-                {
-                    "position": position,
-                    "display_name": b.display_name,
-                    "platform": b.platform,
-                    "balance": b.balance,
-                    "updated_at": _ts(ctx, b.updated_at),
-                }
-                for position, b in enumerate(ranked, 1)
-            ],
-        }
+        entry = points_creator(creator_id, ranked[0].creator_name)
+        entry["entries"] = [
+            points_entry(position, b.display_name, b.platform, b.balance, _ts(ctx, b.updated_at))
+            for position, b in enumerate(ranked, 1)
+        ]
         newest = max(b.updated_at for b in ranked)
         parts.append(
             Part(
@@ -1111,12 +1155,11 @@ def build_points(
 
 
 def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
-    """One part per creator, its quotes by number."""
-    ordered = sorted(rows, key=lambda q: (q.creator_id, q.number))
+    """One part per quote, by creator then number."""
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].number),
             items={
                 "quotes": [
                     {
@@ -1134,7 +1177,7 @@ def _quote_parts(ctx: ExportContext, rows: Sequence[QuoteView]) -> list[Part]:
             newest=max(q.added_at for q in group),
             latest=max(q.added_at for q in group),
         )
-        for creator_id, group in _by_creator(ordered)
+        for creator_id, group in _each(rows)
     ]
 
 
@@ -1153,12 +1196,11 @@ def _giveaway_latest(g: GiveawayView) -> datetime:
 
 
 def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Part]:
-    """One part per creator, its giveaways by opening time and id; winners by draw."""
-    ordered = sorted(rows, key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
+    """One part per giveaway, by creator, opening time and id; winners by draw."""
     return [
         Part(
             label=creator_id,
-            order=(creator_id,),
+            order=(creator_id, group[0].opened_at, group[0].giveaway_id),
             items={
                 "giveaways": [
                     {
@@ -1191,7 +1233,7 @@ def _giveaway_parts(ctx: ExportContext, rows: Sequence[GiveawayView]) -> list[Pa
             newest=max(g.updated_at for g in group),
             latest=max(_giveaway_latest(g) for g in group),
         )
-        for creator_id, group in _by_creator(ordered)
+        for creator_id, group in _each(rows)
     ]
 
 
@@ -1206,21 +1248,38 @@ def build_giveaways(
 
 
 @attrs.frozen(kw_only=True)
-class PartedFile:
-    """How a database file is made of parts, so a publish can rebuild one creator's part alone.
+class PartsLayout:
+    """How a file's document is made of parts.
 
     The document's body is ``arrays``, each the concatenation of the parts' items for that
     key, parts sorted by their ``order`` (descending with ``newest_first``); ``generated_at``
-    is the newest of the parts' ``newest`` (``ctx.started_at`` with no part). ``parts``
-    turns views (of one creator or of all) into parts; a creator's views give the same parts
-    alone as among all the others.
+    is the newest of the parts' ``newest`` (``ctx.started_at`` with no part).
     """
 
     path: str
     arrays: tuple[str, ...]
     newest_first: bool
+
+
+@attrs.frozen(kw_only=True)
+class PartedFile(PartsLayout):
+    """How a database file is made of parts, so a publish can rebuild one creator's part alone.
+
+    ``parts`` turns views (of one creator or of all) into parts; a creator's views give the
+    same parts alone as among all the others.
+    """
+
     parts: Callable[[ExportContext, Sequence[Any]], list[Part]]
-    part_per_view: bool = False  # each view makes one part of its own (it can be rebuilt alone)
+    # Each view makes exactly one part of its own, in the order of the views given (it can be
+    # rebuilt alone).
+    part_per_view: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class SignalFile(PartsLayout):
+    """A signal file: one part per signal (:func:`signal_parts`, which needs the pseudonym key)."""
+
+    id_field: str  # its name for the subject of its items
 
 
 POLLS = PartedFile(
@@ -1231,20 +1290,35 @@ POLLS = PartedFile(
     part_per_view=True,
 )
 TALLIES = PartedFile(
-    path="tallies.json", arrays=("tallies", "items"), newest_first=False, parts=_tally_parts
+    path="tallies.json",
+    arrays=("tallies", "items"),
+    newest_first=False,
+    parts=_tally_parts,
+    part_per_view=True,
 )
 SCOREBOARDS = PartedFile(
     path="scoreboards.json",
     arrays=("scoreboards", "items"),
     newest_first=False,
     parts=_scoreboard_parts,
+    part_per_view=True,
 )
 POINTS = PartedFile(
     path="points.json", arrays=("creators",), newest_first=False, parts=_points_parts
 )
-QUOTES = PartedFile(path="quotes.json", arrays=("quotes",), newest_first=False, parts=_quote_parts)
+QUOTES = PartedFile(
+    path="quotes.json",
+    arrays=("quotes",),
+    newest_first=False,
+    parts=_quote_parts,
+    part_per_view=True,
+)
 GIVEAWAYS = PartedFile(
-    path="giveaways.json", arrays=("giveaways",), newest_first=False, parts=_giveaway_parts
+    path="giveaways.json",
+    arrays=("giveaways",),
+    newest_first=False,
+    parts=_giveaway_parts,
+    part_per_view=True,
 )
 
 #: The database files made of per-creator parts, by path.
@@ -1253,13 +1327,25 @@ PARTED_FILES: Mapping[str, PartedFile] = {
 }
 
 
-def ordered_parts(file: PartedFile, parts: Iterable[_P]) -> list[_P]:
+#: The signal files, whose items (one part per signal) are the newest signals of a kind.
+SIGNAL_FILES: Mapping[str, SignalFile] = {
+    path: SignalFile(path=path, arrays=("items",), newest_first=False, id_field=id_field)
+    for path, id_field in (
+        ("chat_events.json", "entity_id"),
+        ("poll_votes.json", "poll_id"),
+        ("tally_events.json", "tally_id"),
+        ("score_events.json", "scoreboard_id"),
+    )
+}
+
+
+def ordered_parts(file: PartsLayout, parts: Iterable[_P]) -> list[_P]:
     """``parts`` in the order their items take in ``file``'s arrays."""
     return sorted(parts, key=_part_order, reverse=file.newest_first)
 
 
 def document_from_parts(
-    file: PartedFile,
+    file: PartsLayout,
     ctx: ExportContext,
     parts: Iterable[Part],
     *,
@@ -1273,7 +1359,7 @@ def document_from_parts(
 
 
 def document_skeleton(
-    file: PartedFile, ctx: ExportContext, newest: Iterable[datetime | None]
+    file: PartsLayout, ctx: ExportContext, newest: Iterable[datetime | None]
 ) -> dict[str, Any]:
     """``file``'s document with every array empty, ``generated_at`` the newest of ``newest``
     (the parts' own): what :func:`document_from_parts` makes around the parts' items."""

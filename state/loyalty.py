@@ -14,16 +14,18 @@ from typing import Any
 import apsw
 import attrs
 
-from ._sql import require_int, require_text, require_transaction
+from ._sql import IN_JSON_LIST, json_list, require_int, require_text, require_transaction
 from .errors import Refused
 
 __all__ = [
+    "RANKED_COLUMNS",
     "Balance",
     "Viewer",
     "add",
     "add_many",
     "balance_of",
     "find_by_login",
+    "ranked_rows",
     "spend",
     "top",
     "top_for_creators",
@@ -238,15 +240,39 @@ def top_for_creators(
     return [(r[0], _balance(r[1:])) for r in top_rows_for_creators(conn, creators, limit)]
 
 
+def _ranked_sql(columns: str, where: str = "") -> str:
+    """The `limit` (the statement's last parameter) highest positive balances of every
+    creator (passing `where`, which ends in AND), in `top`'s order, as `columns`."""
+    return (
+        f"SELECT {columns} FROM ("
+        f"SELECT {columns}, row_number() OVER (PARTITION BY creator_id "
+        "ORDER BY balance DESC, display_name, platform, viewer_key) AS position "
+        f"FROM points_balances WHERE {where}balance > 0) WHERE position <= ? "
+        "ORDER BY creator_id, position"
+    )
+
+
 def top_rows_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[Any, ...]]:
     """`top_per_creator` as the database's rows (see :func:`top_rows_for_creators`)."""
+    return conn.execute(_ranked_sql(f"creator_id, {_COLUMNS}"), (limit,)).fetchall()
+
+
+#: The columns of :func:`ranked_rows`: what a public ranking shows of a balance.
+RANKED_COLUMNS = ("creator_id", "display_name", "platform", "balance", "updated_at")
+
+
+def ranked_rows(
+    conn: apsw.Connection, limit: int, *, creators: Sequence[str] | None = None
+) -> list[tuple[Any, ...]]:
+    """The `limit` highest positive balances of every creator (of `creators` only, when
+    given) in `top`'s order, as rows of :data:`RANKED_COLUMNS`: one statement for them all
+    (a range of the `points_ranked` index per creator), and no column a ranking does not show,
+    for a reader that rereads many creators' rankings every second."""
+    columns = ", ".join(RANKED_COLUMNS)
+    if creators is None:
+        return conn.execute(_ranked_sql(columns), (limit,)).fetchall()
     return conn.execute(
-        f"SELECT creator_id, {_COLUMNS} FROM ("
-        f"SELECT creator_id, {_COLUMNS}, row_number() OVER (PARTITION BY creator_id "
-        "ORDER BY balance DESC, display_name, platform, viewer_key) AS position "
-        "FROM points_balances WHERE balance > 0) WHERE position <= ? "
-        "ORDER BY creator_id, position",
-        (limit,),
+        _ranked_sql(columns, f"creator_id {IN_JSON_LIST} AND "), (json_list(creators), limit)
     ).fetchall()
 
 

@@ -27,7 +27,9 @@ __all__ = [
     "append_signal",
     "append_signals",
     "prune_signals",
+    "recent_signal_ids",
     "recent_signals",
+    "signals_after",
 ]
 
 SignalKind = Literal["chat", "poll_vote", "tally", "score"]
@@ -183,6 +185,31 @@ def recent_signals(
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(-1 if limit is None else limit)
     rows = conn.execute(sql, params).fetchall()
+    rows.reverse()
+    return [_signal(r) for r in rows]
+
+
+def recent_signal_ids(conn: apsw.Connection, kind: SignalKind, *, limit: int) -> list[int]:
+    """The ids of :func:`recent_signals` (``limit`` of them at most), newest first: for a
+    reader that keeps the signals it read before (a signal never changes once written)."""
+    _check_kind(kind)
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM signals WHERE kind = ? ORDER BY id DESC LIMIT ?", (kind, limit)
+        )
+    ]
+
+
+def signals_after(
+    conn: apsw.Connection, kind: SignalKind, after_id: int, *, limit: int
+) -> list[Signal]:
+    """The newest ``limit`` signals of ``kind`` with an id above ``after_id``, oldest first."""
+    _check_kind(kind)
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM signals WHERE kind = ? AND id > ? ORDER BY id DESC LIMIT ?",
+        (kind, after_id, limit),
+    ).fetchall()
     rows.reverse()
     return [_signal(r) for r in rows]
 

@@ -621,10 +621,37 @@ def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, st
     from state.errors import Refused
 
     kind = rng.choices(
-        ("points", "spend", "vote", "poll", "close", "tally", "score", "giveaway", "quote", "gone"),
-        weights=(6, 2, 2, 1, 1, 3, 3, 4, 2, 1),
+        (
+            "points",
+            "spend",
+            "vote",
+            "poll",
+            "close",
+            "tally",
+            "score",
+            "giveaway",
+            "quote",
+            "gone",
+            "signal",
+        ),
+        weights=(6, 2, 2, 1, 1, 3, 3, 4, 2, 1, 4),
     )[0]
     try:
+        if kind == "signal":
+            # Some rings pruned short (the publisher lists what is left), some past the limit.
+            for _ in range(rng.choice((1, 3, 40))):
+                signals.append_signal(
+                    conn,
+                    kind=rng.choice(signals.SIGNAL_KINDS),  # type: ignore[arg-type]
+                    creator_id=c,
+                    timestamp=at - rng.randrange(3) * 1000,
+                    entity_id=rng.choice(("x", "y")),
+                    type="chat_message",
+                    source="twitch",
+                    summary=rng.choice(("hi", f"see rtmp://host/app/{SECRET}", '"quoted"\n')),
+                    keep=rng.choice((200, 200, 7)),
+                )
+            return "signals"
         if kind == "points":
             name = rng.choice(("ann", "bob", "cy", "dee", "eve", "Éva", PLAIN))
             loyalty.add(
@@ -784,7 +811,10 @@ async def test_a_publish_after_one_creators_change_rereads_only_that_creator(
     await pub.publish()
     reads = pub.last_reads["tallies.json"]
     assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # zed's two tallies
-    assert set(pub.last_reads) == {"tallies.json"}
+    # The signal file beside it keeps its signals: none new, none read or encoded.
+    assert set(pub.last_reads) == {"tallies.json", "tally_events.json"}
+    signal_reads = pub.last_reads["tally_events.json"]
+    assert (signal_reads.rows, signal_reads.parts_encoded) == (0, 0)
     assert files(root) == full_build(pub)
     # Polls: each is a part of its own, so a vote re-encodes that poll alone.
     with writing(database) as conn:
@@ -830,19 +860,19 @@ async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     with writing(database) as conn:
         loyalty.add(conn, creator_id="mira", viewer=_viewer("ann"), amount=2**62, now=ms(clock.now))
         loyalty.add(conn, creator_id="mira", viewer=_viewer("bob"), amount=2**62, now=ms(clock.now))
-    real = loyalty.top_rows_for_creators
+    real = loyalty.ranked_rows
 
-    def huge(conn: Any, creators: Any, limit: int) -> Any:
-        first, *rest = real(conn, creators, limit)
-        return [(*first[:5], 2**65, first[6]), *rest]  # a balance beyond 64 bits
+    def huge(conn: Any, limit: int, *, creators: Any = None) -> Any:
+        first, *rest = real(conn, limit, creators=creators)
+        return [(*first[:3], 2**65, first[4]), *rest]  # a balance beyond 64 bits
 
-    loyalty.top_rows_for_creators = huge
+    loyalty.ranked_rows = huge
     try:
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         with pytest.raises(CanonicalError) as caught:
             await pub.publish()
     finally:
-        loyalty.top_rows_for_creators = real
+        loyalty.ranked_rows = real
     assert caught.value.path.startswith("$.creators[0 of 'mira'].entries[0].balance")
     assert "64 bits" in str(caught.value)
 

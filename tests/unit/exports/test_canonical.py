@@ -357,3 +357,41 @@ def test_an_item_is_written_as_in_its_document_and_checked_with_its_path() -> No
     with pytest.raises(CanonicalError) as caught:
         canonical_item_bytes({"n": 2**64}, indent=4, path="$.x[1]")
     assert caught.value.path == "$.x[1].n"
+
+
+def test_items_encoded_together_equal_each_item_encoded_alone() -> None:
+    from exports.canonical import canonical_item_bytes, canonical_items_bytes
+
+    items: list[object] = [
+        {"b": [1, {"c": ",\n  x"}], "a": "Éva", "e": [], "f": {}},
+        [],
+        {},
+        "line,\n  not a split",
+        0,
+        None,
+        [[1, 2], {"k": [None, 1.5]}],
+        {"t": (1, 2)},  # a tuple reads back as a list: checked one by one, still fine
+    ]
+    paths = [f"$.items[{n}]" for n in range(len(items))]
+    for indent in (0, 4, 8):
+        alone = [
+            canonical_item_bytes(i, indent=indent, path=p)
+            for i, p in zip(items, paths, strict=True)
+        ]
+        assert canonical_items_bytes(items, indent=indent, paths=paths) == alone
+        plain = items[:-1]  # no tuple: encoded and checked as one array
+        assert canonical_items_bytes(plain, indent=indent, paths=paths[:-1]) == alone[:-1]
+    assert canonical_items_bytes([], indent=4, paths=[]) == []
+
+
+def test_items_encoded_together_refuse_a_bad_value_with_its_own_path() -> None:
+    from exports.canonical import CanonicalError, canonical_items_bytes
+
+    with pytest.raises(CanonicalError) as caught:
+        canonical_items_bytes(
+            [{"n": 1}, {"n": [float("nan")]}], indent=4, paths=["$.a[0]", "$.a[1 of 'zed']"]
+        )
+    assert caught.value.path == "$.a[1 of 'zed'].n[0]"
+    with pytest.raises(CanonicalError) as caught:
+        canonical_items_bytes([{"n": 2**64}], indent=8, paths=["$.b[0]"])
+    assert caught.value.path == "$.b[0].n"

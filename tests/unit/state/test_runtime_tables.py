@@ -20,7 +20,9 @@ from state.signals import (
     append_signal,
     append_signals,
     prune_signals,
+    recent_signal_ids,
     recent_signals,
+    signals_after,
 )
 from state.streams import (
     current_session,
@@ -145,6 +147,23 @@ def test_prune_signals_applies_to_every_kind_and_validates(db):
         with pytest.raises(InvalidArgument):
             prune_signals(conn, keep=0)
     assert len(recent_signals(db.connection, "poll_vote")) == 2
+
+
+def test_signals_after_an_id_and_the_recent_ids_match_the_recent_signals(db):
+    with db.transaction() as conn:
+        for i in range(10):
+            add_signal(conn, "chat", i, keep=6)
+        add_signal(conn, "tally", 0)
+    recent = recent_signals(db.connection, "chat", limit=4)
+    ids = recent_signal_ids(db.connection, "chat", limit=4)
+    assert ids == [s.id for s in reversed(recent)]  # newest first
+    assert signals_after(db.connection, "chat", -1, limit=4) == recent
+    assert signals_after(db.connection, "chat", recent[1].id, limit=4) == recent[2:]
+    assert signals_after(db.connection, "chat", recent[-1].id, limit=4) == []
+    everything = recent_signals(db.connection, "chat", limit=100)  # pruned in steps, not to 6
+    assert recent_signal_ids(db.connection, "chat", limit=100) == [s.id for s in everything[::-1]]
+    with pytest.raises(InvalidArgument):
+        recent_signal_ids(db.connection, "nonsense", limit=1)  # type: ignore[arg-type]
 
 
 def test_recent_signals_filter_by_creator(db):
