@@ -9,15 +9,10 @@ checked like any document) with the lists' bytes spliced in.
 
 The bytes are exactly those of the whole document (:meth:`DocumentParts.document` and
 :func:`~exports.canonical.canonical_bytes`), because canonical JSON (sorted keys, two-space
-indent) writes an element of a list the same wherever the list sits, shifted by its depth:
-
-- the rows are written by the same ``RowList.item`` and scrubbed the same way (scrubbing
-  changes strings one by one, so a row scrubbed alone reads as it does inside its document);
-- several new rows are encoded as one list and cut apart at their boundaries: inside a
-  two-space-indented list of objects, ``,\\n  {`` starts an element and nothing else (a
-  string never holds a raw newline, and everything inside an element is indented further);
-- in the skeleton, ``\\n  "key": []`` is the top-level property ``key`` and nothing else (any
-  nested property is indented further), so the list's bytes replace exactly that.
+indent) writes an element of a list the same wherever the list sits, shifted by its depth. The
+rows are written, scrubbed and checked by the same functions as the database files' parts
+(:func:`exports.fragments.encode_items`, :func:`exports.fragments.fill_array`): one
+implementation of putting a document together from kept bytes.
 
 Row bytes depend on the clock only through clamping (a time later than ``ctx.now`` is written
 as ``ctx.now``): a row with a time later than the clock is written but not kept, and a kept
@@ -35,10 +30,9 @@ from typing import Any, cast, overload
 import attrs
 
 from exports.builders import DocumentParts, RowList
-from exports.canonical import canonical_bytes
 from exports.files import ExportContext
+from exports.fragments import ITEM_INDENT, encode_items, fill_array
 from exports.publish import ExportWriter
-from exports.scrub import scrub_document
 
 __all__ = ["RowCache", "RowGroups", "latest_moment"]
 
@@ -134,22 +128,11 @@ class _Group:
     reusable: bool  # no row was clamped to the clock
 
 
-_ELEMENT = b",\n  {"  # the start of every element but the first, in a list at depth 0
-_DEPTH_TWO = b"\n  "  # a top-level list's elements sit one level deeper than a lone list's
-_BETWEEN = b",\n    "  # between two elements of a top-level list
-
-
 def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> list[bytes]:
-    """Each view's row as the element of a top-level list of a document (at depth two)."""
+    """Each view's row as an element of a top-level list of a document (four spaces in)."""
     items = [rows.item(ctx, v) for v in views]
-    scrubbed = scrub_document({"rows": items}, ctx.secrets)["rows"]
-    data = canonical_bytes(scrubbed)  # b"[\n  {...},\n  {...}\n]\n"
-    pieces = data[2:-3].split(_ELEMENT)
-    if len(pieces) != len(views) or not all(isinstance(i, dict) for i in items):
-        raise ValueError(f"{rows.key}: rows are not objects, cannot be written one by one")
-    out = [pieces[0][2:].replace(b"\n", _DEPTH_TWO)]
-    out += [b"{" + p.replace(b"\n", _DEPTH_TWO) for p in pieces[1:]]
-    return out
+    paths = [f"$.{rows.key}[{rows.order(v)!r}]" for v in views]
+    return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths)
 
 
 def _newest(moments: Iterable[datetime | None]) -> datetime | None:
@@ -184,7 +167,7 @@ class RowCache:
             self._groups.clear()
             self._secrets = ctx.secrets
         now = ctx.now
-        lists: dict[str, bytes] = {}
+        lists: dict[str, list[bytes]] = {}
         dates: list[datetime | None] = []
         for rows, views in parts.lists:
             groups = views.groups if isinstance(views, RowGroups) else ()
@@ -234,7 +217,10 @@ class RowCache:
             self._groups[slot] = fresh
             lists[rows.key] = self._join(rows, [fresh[key] for key, _members in groups])
         skeleton = parts.skeleton(ctx, parts.generated_at(ctx, dates))
-        return _splice(parts.path, ExportWriter.prepare(parts.path, skeleton), lists)
+        data = ExportWriter.prepare(parts.path, skeleton)
+        for key, chunks in lists.items():
+            data = fill_array(data, key, chunks, indent=ITEM_INDENT - 2)
+        return data
 
     @staticmethod
     def _finish(
@@ -279,37 +265,16 @@ class RowCache:
         )
 
     @staticmethod
-    def _join(rows: RowList, groups: list[_Group]) -> bytes:
-        """The list's bytes from its groups: in order of their first rows when their ranges
-        do not overlap, else row by row as one sorted list (a stable sort of the groups'
-        sorted rows, in the order given, is the sort of all the rows)."""
+    def _join(rows: RowList, groups: list[_Group]) -> list[bytes]:
+        """The list's row bytes from its groups: in order of their first rows when their
+        ranges do not overlap, else row by row as one sorted list (a stable sort of the
+        groups' sorted rows, in the order given, is the sort of all the rows)."""
         present = [g for g in groups if g.rows]
-        if not present:
-            return b"[]"
         order = sorted(present, key=operator.attrgetter("first"))
         if all(a.last < b.first for a, b in itertools.pairwise(order)):
             # Only the rows' bytes are kept (not each group's joined as well): the heap holds
             # each row once.
-            chunks = [r.data for g in order for r in g.rows]
-        else:
-            pairs = [(rows.order(r.view), r.data) for g in present for r in g.rows]
-            pairs.sort(key=operator.itemgetter(0))
-            chunks = [data for _key, data in pairs]
-        return b"[\n    " + _BETWEEN.join(chunks) + b"\n  ]"
-
-
-def _splice(path: str, skeleton: bytes, lists: dict[str, bytes]) -> bytes:
-    """The skeleton's bytes with each top-level property of `lists` (empty in it) filled."""
-    cuts = []
-    for key, body in lists.items():
-        empty = b'\n  "' + key.encode() + b'": []'
-        at = skeleton.find(empty)
-        if at < 0 or skeleton.find(empty, at + 1) >= 0:
-            raise ValueError(f"{path}: no single top-level {key!r} to fill")
-        cuts.append((at + len(empty) - 2, body))
-    out, start = [], 0
-    for at, body in sorted(cuts, key=operator.itemgetter(0)):
-        out += [skeleton[start:at], body]
-        start = at + 2
-    out.append(skeleton[start:])
-    return b"".join(out)
+            return [r.data for g in order for r in g.rows]
+        pairs = [(rows.order(r.view), r.data) for g in present for r in g.rows]
+        pairs.sort(key=operator.itemgetter(0))
+        return [data for _key, data in pairs]

@@ -276,14 +276,14 @@ def test_a_row_with_a_future_time_is_written_again_until_the_clock_passes_it() -
     assert outputs[0] > 0 and outputs[1] == 1 and outputs[2] == 1 and outputs[3] == 0
 
 
-def test_rows_that_are_not_objects_are_refused() -> None:
+def test_rows_that_are_not_objects_are_written_as_the_whole_document_writes_them() -> None:
     from exports.builders import RowList
+    from exports.canonical import canonical_bytes
 
     numbers = RowList(key="items", order=lambda v: v, item=lambda _ctx, v: v, dates=lambda v: ())
     ctx = ExportContext(now=BOOT, started_at=BOOT)
-    parts = DocumentParts(path="chat_triggers.json", body={}, lists=((numbers, (1, 2)),))
-    with pytest.raises(ValueError, match="not objects"):
-        RowCache().encode(ctx, parts)
+    parts = DocumentParts(path="chat_triggers.json", body={}, lists=((numbers, (2, 1, 3)),))
+    assert RowCache().encode(ctx, parts) == canonical_bytes(parts.document(ctx))
 
 
 def test_a_clock_stepping_back_before_a_kept_row_writes_it_clamped() -> None:
