@@ -102,7 +102,7 @@ from exports.fragments import (
     assemble,
     encode_items,
     encode_parts,
-    fill_array,
+    fill_arrays,
 )
 from exports.health import (
     ComponentHealth,
@@ -1389,7 +1389,7 @@ class SnapshotPublisher(Actor):
             done = [next(new_entries) if data is None else data for data in kept]
             newest_ms = max(map(_UPDATED_AT, rows))
             newest = to_datetime(newest_ms)
-            item = fill_array(head, "entries", done, indent=ITEM_INDENT + 2)
+            item = fill_arrays(head, {"entries": done}, indent=ITEM_INDENT + 2)
             part = EncodedPart(
                 order=(creator,), newest=newest, latest=newest, items={"creators": (item,)}
             )

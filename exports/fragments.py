@@ -35,7 +35,7 @@ from exports.canonical import canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
-__all__ = ["ITEM_INDENT", "EncodedPart", "assemble", "encode_items", "encode_parts", "fill_array"]
+__all__ = ["ITEM_INDENT", "EncodedPart", "assemble", "encode_items", "encode_parts", "fill_arrays"]
 
 #: Where the items of a top-level array start: two spaces for the key, two more inside it.
 ITEM_INDENT = 4
@@ -91,20 +91,32 @@ def encode_items(
     return canonical_items_bytes(scrubbed, indent=indent, paths=paths)
 
 
-def fill_array(data: bytes, key: str, items: Sequence[bytes], *, indent: int) -> bytes:
-    """``data`` (canonical bytes) with its one empty array ``key``, whose key sits ``indent``
-    spaces in, holding ``items`` (encoded for ``indent + 2``, :func:`encode_items`)."""
-    if not items:
-        return data
-    # A newline and exactly `indent` spaces before the key (JSON strings hold no raw newline,
-    # and keys of other depths have other indentation), so the array is found exactly once.
-    empty = b"\n" + b" " * indent + orjson.dumps(key) + b": []"
-    if data.count(empty) != 1:
-        raise AssertionError(f"no single {key!r} array {indent} spaces in to fill")
+def fill_arrays(data: bytes, arrays: Mapping[str, Sequence[bytes]], *, indent: int) -> bytes:
+    """``data`` (canonical bytes) with each of its empty arrays named in ``arrays`` (their keys
+    ``indent`` spaces in, each there once) holding its items (encoded for ``indent + 2``,
+    :func:`encode_items`). ``data`` is the small skeleton: it is searched, the items only
+    copied once into the result."""
+    cuts: list[tuple[int, int, Sequence[bytes]]] = []
     inner = b"\n" + b" " * (indent + 2)
-    return data.replace(
-        empty, empty[:-1] + inner + (b"," + inner).join(items) + b"\n" + b" " * indent + b"]"
-    )
+    for key, items in arrays.items():
+        if not items:
+            continue
+        # A newline and exactly `indent` spaces before the key (JSON strings hold no raw
+        # newline, and keys of other depths have other indentation): found exactly once.
+        empty = b"\n" + b" " * indent + orjson.dumps(key) + b": []"
+        at = data.find(empty)
+        if at < 0 or data.find(empty, at + 1) >= 0:
+            raise AssertionError(f"no single {key!r} array {indent} spaces in to fill")
+        cuts.append((at + len(empty) - 1, at + len(empty), items))  # between "[" and "]"
+    if not cuts:
+        return data
+    out: list[bytes] = []
+    start = 0
+    for open_at, close_at, items in sorted(cuts, key=operator.itemgetter(0)):
+        out += [data[start:open_at], inner, (b"," + inner).join(items), b"\n", b" " * indent]
+        start = close_at - 1  # the "]"
+    out.append(data[start:])
+    return b"".join(out)
 
 
 def assemble(
@@ -122,10 +134,11 @@ def assemble(
     newest = max(map(_NEWEST, ordered), default=None)
     data = prepare(file.path, document_skeleton(file, ctx, (newest,)))
     items_of = list(map(_ITEMS, ordered))
-    for key in file.arrays:
-        items = list(itertools.chain.from_iterable(map(operator.itemgetter(key), items_of)))
-        data = fill_array(data, key, items, indent=ITEM_INDENT - 2)  # a top-level array
-    return data
+    arrays = {
+        key: list(itertools.chain.from_iterable(map(operator.itemgetter(key), items_of)))
+        for key in file.arrays
+    }
+    return fill_arrays(data, arrays, indent=ITEM_INDENT - 2)  # top-level arrays
 
 
 _NEWEST = operator.attrgetter("newest")

@@ -11,7 +11,7 @@ The bytes are exactly those of the whole document (:meth:`DocumentParts.document
 :func:`~exports.canonical.canonical_bytes`), because canonical JSON (sorted keys, two-space
 indent) writes an element of a list the same wherever the list sits, shifted by its depth. The
 rows are written, scrubbed and checked by the same functions as the database files' parts
-(:func:`exports.fragments.encode_items`, :func:`exports.fragments.fill_array`): one
+(:func:`exports.fragments.encode_items`, :func:`exports.fragments.fill_arrays`): one
 implementation of putting a document together from kept bytes.
 
 Row bytes depend on the clock only through clamping (a time later than ``ctx.now`` is written
@@ -31,7 +31,7 @@ import attrs
 
 from exports.builders import DocumentParts, RowList
 from exports.files import ExportContext
-from exports.fragments import ITEM_INDENT, encode_items, fill_array
+from exports.fragments import ITEM_INDENT, encode_items, fill_arrays
 from exports.publish import ExportWriter
 
 __all__ = ["RowCache", "RowGroups", "latest_moment"]
@@ -218,9 +218,7 @@ class RowCache:
             lists[rows.key] = self._join(rows, [fresh[key] for key, _members in groups])
         skeleton = parts.skeleton(ctx, parts.generated_at(ctx, dates))
         data = ExportWriter.prepare(parts.path, skeleton)
-        for key, chunks in lists.items():
-            data = fill_array(data, key, chunks, indent=ITEM_INDENT - 2)
-        return data
+        return fill_arrays(data, lists, indent=ITEM_INDENT - 2)
 
     @staticmethod
     def _finish(
