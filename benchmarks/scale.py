@@ -164,7 +164,8 @@ class Process:
                     time.sleep(0.005)
                     continue
             try:
-                status, _ = get_json(self.address, "/status", timeout=1.0)
+                # A big tree answers slowly, and a slow 200 is still up.
+                status, _ = get_json(self.address, "/status", timeout=30.0)
             except OSError:
                 status = None
             if status == 200:
