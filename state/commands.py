@@ -183,8 +183,8 @@ class SetCooldowns(Command):
     seen: MarkSeen | None = None
 
     def run(self, conn: apsw.Connection) -> None:
-        for scope, expires_at in self.expiries:
-            cooldowns.set_cooldown(conn, scope=scope, expires_at=expires_at)
+        if self.expiries:
+            cooldowns.set_cooldowns(conn, self.expiries)
         if self.seen is not None:
             self.seen.run(conn)
 

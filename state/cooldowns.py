@@ -6,6 +6,8 @@ restart belong here; short per-message ones can stay in memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import apsw
 import attrs
 
@@ -19,6 +21,7 @@ __all__ = [
     "get_cooldown",
     "prune_expired_cooldowns",
     "set_cooldown",
+    "set_cooldowns",
     "try_start_cooldown",
 ]
 
@@ -31,17 +34,26 @@ class Cooldown:
     expires_at: int
 
 
+_SET = (
+    "INSERT INTO cooldowns (scope, expires_at) VALUES (?, ?) "
+    "ON CONFLICT (scope) DO UPDATE SET expires_at = excluded.expires_at"
+)
+
+
 def set_cooldown(conn: apsw.Connection, *, scope: str, expires_at: int) -> Cooldown:
     """Start or replace the cooldown of ``scope``."""
-    require_transaction(conn)
-    require_text("scope", scope)
-    require_int("expires_at", expires_at)
-    conn.execute(
-        "INSERT INTO cooldowns (scope, expires_at) VALUES (?, ?) "
-        "ON CONFLICT (scope) DO UPDATE SET expires_at = excluded.expires_at",
-        (scope, expires_at),
-    )
+    set_cooldowns(conn, ((scope, expires_at),))
     return Cooldown(scope=scope, expires_at=expires_at)
+
+
+def set_cooldowns(conn: apsw.Connection, expiries: Iterable[tuple[str, int]]) -> None:
+    """`set_cooldown` each `(scope, expires_at)` of `expiries`, in order, in one pass."""
+    require_transaction(conn)
+    rows = [
+        (require_text("scope", scope), require_int("expires_at", expires_at))
+        for scope, expires_at in expiries
+    ]
+    conn.executemany(_SET, rows)
 
 
 def get_cooldown(conn: apsw.Connection, scope: str, *, now: int) -> Cooldown | None:

@@ -49,6 +49,9 @@ __all__ = [
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
+#: Pages in the WAL that make a commit checkpoint it (see `open_database`).
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 Synchronous = Literal["full", "normal"]
 IntegrityCheck = Literal["quick", "full", "off"]
 
@@ -517,6 +520,11 @@ def open_database(
         conn.execute("PRAGMA foreign_keys = ON")
         # Truncate the WAL back to 64 MiB after checkpoints so a burst cannot keep it huge.
         conn.execute("PRAGMA journal_size_limit = 67108864")
+        # Checkpoint (in the committing thread) once the WAL holds this many pages (~40 MiB),
+        # not SQLite's 1,000: many creators dirty the same pages commit after commit, and a
+        # checkpoint copies each page once however often it was rewritten since the last one
+        # (at 1,000 creators: a third less commit CPU).
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         applied = migrate(conn, path=abspath, migrations=migrations)
     except apsw.Error as exc:
         conn.close()

@@ -210,28 +210,34 @@ def vote_in_open_poll(
 ) -> VoteResult:
     """`voter_key` votes `choice` (what they typed: an option id or a label, any case) in the
     creator's open poll (the newest opened, if several): `vote` after finding the poll and the
-    option, in one query instead of three.
+    option, reading the poll, its options with their counts and the voter's previous vote in
+    three small queries (the tallies after the vote follow from those, no query after it).
 
     Raises :class:`InvalidArgument` when no poll is open or no option matches.
     """
     require_transaction(conn)
     require_text("voter_key", voter_key)
-    # Every open poll of the creator (one, normally) with its options: no sort in SQL.
-    rows: list[tuple[Any, ...]] = conn.execute(
-        f"SELECT {_POLL_COLUMNS_OF_P}, o.option_id, o.label, o.position "
-        "FROM polls p JOIN poll_options o ON o.poll_id = p.poll_id "
-        "WHERE p.creator_id = ? AND p.state = 'open'",
+    # Every open poll of the creator (one, normally): no sort in SQL. Two simple statements
+    # cost less than one joining polls to their options.
+    found: list[tuple[Any, ...]] = conn.execute(
+        f"SELECT {_POLL_COLUMNS} FROM polls WHERE creator_id = ? AND state = 'open'",
         (creator_id,),
     ).fetchall()
-    if not rows:
+    if not found:
         raise InvalidArgument("there is no open poll")
     # The newest opened (ties: the smallest id), as `open_poll_ids` orders them.
-    newest = min(rows, key=lambda r: (-r[4], r[0]))
-    options = sorted((r[6:] for r in rows if r[0] == newest[0]), key=lambda o: o[2])
+    poll = _poll(min(found, key=lambda r: (-r[4], r[0])))
+    options: list[tuple[Any, ...]] = conn.execute(
+        "SELECT o.option_id, o.label, o.position, (SELECT count(*) FROM poll_votes v "
+        "WHERE v.poll_id = o.poll_id AND v.option_id = o.option_id) "
+        "FROM poll_options o WHERE o.poll_id = ?",
+        (poll.poll_id,),
+    ).fetchall()
+    options.sort(key=lambda o: o[2])
     option_id = _match_option([o[:2] for o in options], choice)
     if option_id is None:
         raise InvalidArgument(f"no option {choice!r} in this poll")
-    return _cast(conn, _poll(newest), voter_key, option_id, now, options)
+    return _cast(conn, poll, voter_key, option_id, now, options)
 
 
 def _cast(
@@ -240,10 +246,13 @@ def _cast(
     voter_key: str,
     option_id: str,
     at: int,
-    options: Sequence[tuple[Any, ...]] | None = None,
+    counted: Sequence[tuple[Any, ...]] | None = None,
 ) -> VoteResult:
-    """Record the vote in `poll` (open, with that option) and read the tallies after it
-    (`options`: the poll's rows for `_results`, when already read)."""
+    """Record the vote in `poll` (open, with that option) and tell the tallies after it.
+
+    `counted`: the poll's `(option_id, label, position, votes)` rows in position order, read
+    in this transaction before the vote; the tallies after it are then these moved by the
+    vote, otherwise they are read after it."""
     poll_id = poll.poll_id
     row = conn.execute(
         "SELECT option_id FROM poll_votes WHERE poll_id = ? AND voter_key = ?",
@@ -265,12 +274,25 @@ def _cast(
         )
     else:
         outcome = "unchanged"  # same option again: keep the original voted_at
+    if counted is None:
+        results = _results(conn, poll)
+    else:
+        tallies = tuple(
+            OptionTally(
+                option_id=oid,
+                label=label,
+                position=position,
+                votes=votes + (oid == option_id) - (oid == previous),
+            )
+            for oid, label, position, votes in counted
+        )
+        results = PollResults(poll=poll, options=tallies, total_votes=sum(t.votes for t in tallies))
     return VoteResult(
         poll_id=poll_id,
         option_id=option_id,
         outcome=outcome,
         previous_option_id=previous,
-        results=_results(conn, poll, options),
+        results=results,
     )
 
 
@@ -294,19 +316,13 @@ def poll_results(conn: apsw.Connection, poll_id: str) -> PollResults:
     return _results(conn, get_poll(conn, poll_id))
 
 
-def _results(
-    conn: apsw.Connection, poll: Poll, options: Sequence[tuple[Any, ...]] | None = None
-) -> PollResults:
-    """`poll_results` of a poll already read (and of its `(option_id, label, position)` rows
-    in position order, when already read too)."""
+def _results(conn: apsw.Connection, poll: Poll) -> PollResults:
+    """`poll_results` of a poll already read."""
     poll_id = poll.poll_id
-    if options is None:
-        read: list[tuple[Any, ...]] = conn.execute(
-            "SELECT option_id, label, position FROM poll_options WHERE poll_id = ? "
-            "ORDER BY position",
-            (poll_id,),
-        ).fetchall()
-        options = read
+    options: list[tuple[Any, ...]] = conn.execute(
+        "SELECT option_id, label, position FROM poll_options WHERE poll_id = ? ORDER BY position",
+        (poll_id,),
+    ).fetchall()
     # Counted through the (poll_id, option_id) index alone: no join, no sort.
     counted: list[tuple[Any, ...]] = conn.execute(
         "SELECT option_id, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY option_id",

@@ -23,6 +23,7 @@ from state import (
     open_database,
 )
 from state.creators import get_meta, list_creators, set_meta, upsert_creator
+from state.database import WAL_AUTOCHECKPOINT_PAGES
 from state.migrations import schema_dump, user_version
 
 T0 = 1_795_000_000_000  # fixed Unix-ms instant: tests never read the clock
@@ -55,6 +56,13 @@ def test_open_sets_wal_full_sync_foreign_keys_and_busy_timeout(db_path):
         assert pragma("synchronous") == 2  # FULL
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == 5000
+
+
+def test_open_checkpoints_the_wal_only_once_it_holds_many_pages(db_path):
+    # SQLite's default (1,000 pages) made every commit under load pay for a checkpoint.
+    with open_database(db_path) as db:
+        assert db.connection.pragma("wal_autocheckpoint") == WAL_AUTOCHECKPOINT_PAGES
+        assert WAL_AUTOCHECKPOINT_PAGES > 1000
 
 
 def test_synchronous_normal_can_be_chosen(db_path):

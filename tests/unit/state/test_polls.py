@@ -183,3 +183,17 @@ def test_a_vote_in_the_open_poll_finds_the_newest_open_poll_and_the_option_by_id
     assert changed.results == poll_results(db.connection, "new")
     assert votes_by_label(changed.results) == {"Alpha": 1, "Beta": 0}
     assert poll_results(db.connection, "old").total_votes == 0
+
+
+def test_the_tallies_a_vote_in_the_open_poll_replies_are_the_ones_read_after_it(db, poll):
+    # The reply's counts follow from those read before the vote: new, unchanged and changed
+    # votes among other voters' must each leave exactly what a fresh read shows.
+    choices = [("v1", "1"), ("v2", "2"), ("v1", "1"), ("v3", "gamma"), ("v1", "beta"), ("v2", "1")]
+    with db.transaction() as conn:
+        for n, (voter, choice) in enumerate(choices):
+            result = vote_in_open_poll(
+                conn, creator_id="daniel", voter_key=voter, choice=choice, now=T0 + n
+            )
+            assert result.results == poll_results(conn, "p1")
+    assert votes_by_label(result.results) == {"Alpha": 1, "Beta": 1, "Gamma": 1}
+    assert result.results.total_votes == 3

@@ -11,6 +11,7 @@ from state.cooldowns import (
     get_cooldown,
     prune_expired_cooldowns,
     set_cooldown,
+    set_cooldowns,
     try_start_cooldown,
 )
 from state.creators import list_creators, upsert_creator
@@ -44,6 +45,18 @@ def test_cooldown_is_active_until_it_expires(db):
     assert get_cooldown(db.connection, "daniel/!hug", now=T0 + 999).expires_at == T0 + 1000
     assert get_cooldown(db.connection, "daniel/!hug", now=T0 + 1000) is None
     assert get_cooldown(db.connection, "other", now=T0) is None
+
+
+def test_set_cooldowns_starts_each_in_order_and_refuses_a_bad_expiry_whole(db):
+    with db.transaction() as conn:
+        set_cooldowns(conn, [("d/1", T0 + 10), ("d/2", T0 + 20), ("d/1", T0 + 30)])
+    conn = db.connection
+    assert get_cooldown(conn, "d/1", now=T0).expires_at == T0 + 30  # the later one wins
+    assert get_cooldown(conn, "d/2", now=T0).expires_at == T0 + 20
+    with pytest.raises(InvalidArgument, match="expires_at"):
+        with db.transaction() as conn:
+            set_cooldowns(conn, [("d/3", T0 + 10), ("d/4", "soon")])
+    assert get_cooldown(db.connection, "d/3", now=T0) is None  # nothing of the call stays
 
 
 def test_try_start_cooldown_fires_once_per_window(db):
