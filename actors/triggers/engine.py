@@ -31,10 +31,10 @@ from actors import (
     Actor,
     ActorFailed,
     ActorRef,
+    Alarm,
     CallTimeout,
     MailboxFull,
     PendingReply,
-    coarse_sleep,
 )
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
@@ -157,7 +157,10 @@ class TriggerEngine(Actor):
         self._prefix = f"{creator.id}/"
         self._pending_signals: list[SignalRow] = []
         self._pending_cooldowns: dict[str, int] = {}
-        self._pending = trio.Event()
+        # When the buffered writes are due to be flushed (trio clock; inf: nothing buffered).
+        self._flush_at = math.inf
+        # The background task (`run`) waits on this for the next flush, tick or reply.
+        self._alarm = Alarm()
         # Points, quotes, giveaways, timers and filters (issue #16).
         self.filters = ChatFilters.from_config(creator)
         self.points = PointsLedger(creator.points) if creator.points else None
@@ -176,12 +179,10 @@ class TriggerEngine(Actor):
         self._timer_posts: dict[str, tuple[int, datetime]] = {}
         self.moderations = 0
         self.timer_posts = 0
-        # Writes are awaited in the order they were queued, so replies keep chat order.
-        self._completions_send, self._completions = trio.open_memory_channel[
-            tuple[Action, PendingReply, Finish]
-        ](math.inf)
+        # Writes in flight, in the order they were queued: `run` completes them in that order
+        # (replies keep chat order) as their commits arrive.
+        self._completions: deque[tuple[Action, PendingReply, Finish]] = deque()
         self._inflight = 0
-        self._current: tuple[Action, PendingReply, Finish] | None = None
         # When each write in flight was queued (oldest first: they complete in order).
         self._queued_at: deque[float] = deque()
         self._write_done = trio.lowlevel.ParkingLot()
@@ -252,28 +253,42 @@ class TriggerEngine(Actor):
             self.log.error("tallies not declared", error=str(exc))
 
     async def run(self) -> None:
-        self.nursery.start_soon(self._complete_in_order)
-        if self.timers or (self.points and self.points.config.per_minute_active):
-            self.nursery.start_soon(self._tick_live)
-        # Wake only when there is something to write: an idle creator costs no timer at all.
+        # One task for everything in the background: replies to committed actions (woken by
+        # their commits), the flush (a second after the first buffered write) and the
+        # wall-clock tick of live timers and points. An idle creator waits with no timer.
+        alarm = self._alarm
+        ticking = bool(self.timers or (self.points and self.points.config.per_minute_active))
+        next_tick = trio.current_time() + TICK_SECONDS if ticking else math.inf
         while True:
-            await self._pending.wait()
+            self._complete_arrived()
+            now = trio.current_time()
+            if now >= next_tick:
+                self._tick(self._clock())
+                next_tick = now + TICK_SECONDS
+            if now >= self._flush_at:
+                self._flush_at = math.inf
+                await self._flush()
+                continue
             # On the shared wake-up grid: a thousand engines share a handful of timers.
-            await coarse_sleep(SIGNAL_FLUSH_SECONDS)
-            self._pending = trio.Event()
-            await self._flush()
+            alarm.deadline = min(next_tick, self._flush_at)
+            await alarm.wait()
+
+    def _want_flush(self) -> None:
+        """Something was buffered: flush within `SIGNAL_FLUSH_SECONDS`."""
+        if self._flush_at == math.inf:
+            self._flush_at = flush_at = trio.current_time() + SIGNAL_FLUSH_SECONDS
+            if flush_at < self._alarm.deadline:
+                self._alarm.set(flush_at)
 
     async def on_stop(self) -> None:
         # Actions whose writes are already queued still get their reply (within the grace
         # period): the write happens whatever we do, so the chat should hear about it.
-        if self._current is not None:
-            await self._complete(*self._current)
-        while True:
-            try:
-                item = self._completions.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
-            await self._complete(*item)
+        alarm = self._alarm
+        while self._completions:
+            if not self._completions[0][1].done:
+                alarm.deadline = math.inf
+                await alarm.wait()  # woken by the commit (`PendingReply.notify`)
+            self._complete_arrived()
         await self._flush()
 
     async def handle(self, message: Any) -> Any:
@@ -283,12 +298,12 @@ class TriggerEngine(Actor):
             if not self.seen.first_time(message.platform, message.message_id):
                 self.duplicates += 1  # a replay (reconnect, restart): applied once already
                 return [] if isinstance(message, ChatEvent) else None
-            self._pending.set()  # the id is persisted with the next flush at the latest
+            self._want_flush()  # the id is persisted with the next flush at the latest
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
         if isinstance(message, CommitWithFlush):
             self._riders[message.key] = message.command
-            self._pending.set()
+            self._want_flush()
             return None
         if isinstance(message, ChannelEvent):
             return await self._on_channel_event(message)
@@ -326,7 +341,7 @@ class TriggerEngine(Actor):
                 viewer = self._viewer(event)
                 self.points.on_chat(event, viewer, domain_of(event.platform), now)
                 if self.points.pending:
-                    self._pending.set()
+                    self._want_flush()
             if self.timers:
                 self.timers.on_chat(event.platform)
                 self._post_timers(domain_of(event.platform), now)
@@ -389,7 +404,8 @@ class TriggerEngine(Actor):
                 continue
             self._inflight += 1
             self._queued_at.append(trio.current_time())
-            self._completions_send.send_nowait((action, pending, finish))
+            self._completions.append((action, pending, finish))
+            pending.notify(self._alarm.wake)
         return list(result.actions)
 
     def _started_cooldowns(self, started: Mapping[str, float], now: float) -> dict[str, int]:
@@ -403,7 +419,7 @@ class TriggerEngine(Actor):
                 durable[scope] = expires_ms
             else:
                 self._pending_cooldowns[scope] = expires_ms
-                self._pending.set()
+                self._want_flush()
         return durable
 
     def _now(self, event: ChatEvent | PlatformEvent) -> float:
@@ -413,20 +429,18 @@ class TriggerEngine(Actor):
             return event.sent_at.timestamp()
         return self._clock()
 
-    async def _complete_in_order(self) -> None:
-        async for item in self._completions:
-            self._current = item
-            await self._complete(*item)
-            self._current = None
-
-    async def _complete(self, action: Action, pending: PendingReply, finish: Finish) -> None:
-        """Wait for an action's commit, then reply (or say why it did not work)."""
-        # Counted down only once done: a completion cut off by a stop is finished (and
-        # counted) by on_stop.
-        await self._finish(action, pending, finish)
-        self._inflight -= 1
-        if self._queued_at:
-            self._queued_at.popleft()
+    def _complete_arrived(self) -> None:
+        """Reply to the actions whose commits arrived, in the order they were queued (a
+        commit that arrived behind one still awaited waits for it)."""
+        completions = self._completions
+        if not completions or not completions[0][1].done:
+            return
+        while completions and completions[0][1].done:
+            action, pending, finish = completions.popleft()
+            self._finish(action, pending, finish)
+            self._inflight -= 1
+            if self._queued_at:
+                self._queued_at.popleft()
         if self._write_done:
             self._write_done.unpark_all()
 
@@ -445,9 +459,9 @@ class TriggerEngine(Actor):
         while trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
             await self._write_done.park()
 
-    async def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
+    def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
         try:
-            results = [r.unwrap() for r in await pending.result()]
+            results = [r.unwrap() for r in pending.result_nowait()]
             variables = finish(results)
         except Refused as refused:
             # The rules said no (too few points, already entered): say why, as written.
@@ -750,7 +764,7 @@ class TriggerEngine(Actor):
         self._pending_ops.append(
             RecordFilterHit(creator_id=self.creator.id, filter_id=rule.id, now=int(now * 1000))
         )
-        self._pending.set()
+        self._want_flush()
         self.log.info("message filtered", filter=rule.id, reason=hit.reason)
         if rule.action in ("delete", "timeout"):
             moderate = Moderate(
@@ -802,20 +816,17 @@ class TriggerEngine(Actor):
                     now=int(now * 1000),
                 )
             )
-            self._pending.set()
+            self._want_flush()
 
-    async def _tick_live(self) -> None:
+    def _tick(self, now: float) -> None:
         """Timers and active-minute points of the live platforms run on the wall clock even
-        when chat is quiet."""
-        while True:
-            await coarse_sleep(TICK_SECONDS)
-            now = self._clock()
-            if self.points:
-                self.points.tick(LIVE_DOMAIN, now)
-                if self.points.pending:
-                    self._pending.set()
-            if self.timers:
-                self._post_timers(LIVE_DOMAIN, now)
+        when chat is quiet (every `TICK_SECONDS`, from `run`)."""
+        if self.points:
+            self.points.tick(LIVE_DOMAIN, now)
+            if self.points.pending:
+                self._want_flush()
+        if self.timers:
+            self._post_timers(LIVE_DOMAIN, now)
 
     def _persist(self, expiries: dict[str, int]) -> SetCooldowns:
         """One command: the cooldowns that must survive, and the message ids seen so far."""
@@ -845,7 +856,7 @@ class TriggerEngine(Actor):
                 summary=summary,
             )
         )
-        self._pending.set()
+        self._want_flush()
 
     async def _flush(self) -> None:
         """Write the buffered chat signals and cooldowns in one transaction."""
