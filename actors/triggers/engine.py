@@ -95,6 +95,8 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: How long after a flush was queued its outcome is taken at the latest (sooner at the next).
+FLUSH_CHECK_SECONDS = 2.0
 #: How often timers and active-minute points are checked on the wall clock (live platforms).
 TICK_SECONDS = 5.0
 #: The platform whose events run on their recorded clock (see `ReplayChat`).
@@ -187,6 +189,7 @@ class TriggerEngine(Actor):
         self._queued_at: deque[float] = deque()
         self._write_done = trio.lowlevel.ParkingLot()
         self._flush_since = math.inf  # when the flush in flight was queued
+        self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
         self.messages = 0
         self.duplicates = 0
@@ -261,16 +264,36 @@ class TriggerEngine(Actor):
         next_tick = trio.current_time() + TICK_SECONDS if ticking else math.inf
         while True:
             self._complete_arrived()
+            if self._flush_reply is not None and self._flush_reply[0].done:
+                self._flush_done()
             now = trio.current_time()
             if now >= next_tick:
                 self._tick(self._clock())
                 next_tick = now + TICK_SECONDS
+            flush = self._flush_reply
             if now >= self._flush_at:
-                self._flush_at = math.inf
-                await self._flush()
-                continue
+                if flush is None:
+                    # Queued, not awaited: its outcome is taken at a later wake-up.
+                    self._flush_at = math.inf
+                    self._begin_flush()
+                else:  # one flush at a time: the next waits for the commit of this one
+                    flush[0].notify(alarm.wake)
             # On the shared wake-up grid: a thousand engines share a handful of timers.
-            alarm.deadline = min(next_tick, self._flush_at)
+            deadline = next_tick
+            if self._flush_reply is None:
+                deadline = min(deadline, self._flush_at)
+            elif now < self._flush_at:
+                # A flush's commit wakes nobody (it would cost a wake-up a second): its outcome
+                # is taken at the next flush, or after `FLUSH_CHECK_SECONDS` (a failure is
+                # logged then, also when chat went quiet).
+                check = self._flush_since + FLUSH_CHECK_SECONDS
+                if check > now:
+                    deadline = min(deadline, self._flush_at, check)
+                else:  # a slow store: its commit wakes this task
+                    self._flush_reply[0].notify(alarm.wake)
+                    deadline = min(deadline, self._flush_at)
+            # (else the next flush is due: the commit of the one in flight wakes this task)
+            alarm.deadline = deadline
             await alarm.wait()
 
     def _want_flush(self) -> None:
@@ -447,7 +470,10 @@ class TriggerEngine(Actor):
     def _oldest_write(self) -> float:
         """When this engine's oldest write still in flight (action or flush) was queued."""
         queued_at = self._queued_at
-        return min(queued_at[0], self._flush_since) if queued_at else self._flush_since
+        flush_since = self._flush_since
+        if self._flush_reply is not None and self._flush_reply[0].done:
+            flush_since = math.inf  # committed; `run` takes its outcome later
+        return min(queued_at[0], flush_since) if queued_at else flush_since
 
     async def _keep_pace_with_the_store(self) -> None:
         """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`: a
@@ -457,6 +483,9 @@ class TriggerEngine(Actor):
             return
         self.store_waits += 1
         while trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+            if self._flush_reply is not None:
+                # Its commit wakes `run`, which takes it and lets this wait go on.
+                self._flush_reply[0].notify(self._alarm.wake)
             await self._write_done.park()
 
     def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
@@ -828,9 +857,12 @@ class TriggerEngine(Actor):
         if self.timers:
             self._post_timers(LIVE_DOMAIN, now)
 
-    def _persist(self, expiries: dict[str, int]) -> SetCooldowns:
-        """One command: the cooldowns that must survive, and the message ids seen so far."""
+    def _persist(self, expiries: dict[str, int]) -> Command:
+        """One command: the cooldowns that must survive, and the message ids seen so far
+        (just the ids, `MarkSeen`, when no cooldown must survive)."""
         seen = self.seen.persist_op(int(self._clock() * 1000))
+        if not expiries and seen is not None:
+            return seen
         return SetCooldowns(expiries=tuple(expiries.items()), seen=seen)
 
     # ---------------------------------------------------------------------- signals
@@ -859,14 +891,24 @@ class TriggerEngine(Actor):
         self._want_flush()
 
     async def _flush(self) -> None:
-        """Write the buffered chat signals and cooldowns in one transaction."""
-        self._flushing += 1
-        try:
-            await self._write_buffered()
-        finally:
-            self._flushing -= 1
+        """Write the buffered chat signals and cooldowns in one transaction and wait for it
+        (at a stop: `run` queues its flushes and takes the outcome when it arrives)."""
+        await self._flush_settled()
+        self._begin_flush()
+        await self._flush_settled()
 
-    async def _write_buffered(self) -> None:
+    async def _flush_settled(self) -> None:
+        """Wait for the flush in flight (if any) to commit or fail."""
+        while self._flush_reply is not None:
+            if self._flush_reply[0].done:
+                self._flush_done()
+            else:
+                self._flush_reply[0].notify(self._alarm.wake)
+                self._alarm.deadline = math.inf
+                await self._alarm.wait()
+
+    def _begin_flush(self) -> None:
+        """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
         grants = self.points.take() if self.points else []
@@ -890,24 +932,46 @@ class TriggerEngine(Actor):
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra else "signals"
 
+        flush = _Flush(
+            signals=len(signal_rows), cooldowns=len(expiries), riders=tuple(sorted(riders))
+        )
+        self._flushing += 1
         self._flush_since = trio.current_time()
         try:
-            await write(self._store(), *ops, topic=topic)
+            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=30.0)
+        except (MailboxFull, ActorFailed, KeyError) as exc:
+            self._flush_ended(flush, exc)
+            return
+        self._flush_reply = (pending, flush)
+
+    def _flush_done(self) -> None:
+        assert self._flush_reply is not None
+        pending, flush = self._flush_reply
+        self._flush_reply = None
+        try:
+            for result in pending.result_nowait():
+                result.unwrap()
         except Exception as exc:
+            self._flush_ended(flush, exc)
+        else:
+            self._flush_ended(flush, None)
+
+    def _flush_ended(self, flush: _Flush, failure: Exception | None) -> None:
+        self._flushing -= 1
+        self._flush_since = math.inf
+        if self._write_done:
+            self._write_done.unpark_all()
+        if failure is not None:
             # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
             # cooldowns still hold; the signals of this second are lost and counted.
             self.errors += 1
             self.log.warning(
                 "flush failed",
-                signals=len(signal_rows),
-                cooldowns=len(expiries),
-                riders=sorted(riders),
-                error=str(exc),
+                signals=flush.signals,
+                cooldowns=flush.cooldowns,
+                riders=flush.riders,
+                error=str(failure),
             )
-        finally:
-            self._flush_since = math.inf
-            if self._write_done:
-                self._write_done.unpark_all()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -931,6 +995,7 @@ class TriggerEngine(Actor):
                 + len(self._riders)
                 + (len(self.points.pending) if self.points else 0)
                 + self._flushing
+                - (self._flush_reply is not None and self._flush_reply[0].done)
             ),
             "fired_at": dict(self.last_fired),
             "filter_hits": dict(self.filter_hits),
@@ -943,6 +1008,15 @@ class TriggerEngine(Actor):
             "moderations": self.moderations,
             "timer_posts": self.timer_posts,
         }
+
+
+@attrs.frozen(kw_only=True)
+class _Flush:
+    """What a flush in flight carries, for the warning should it fail."""
+
+    signals: int
+    cooldowns: int
+    riders: tuple[str, ...]
 
 
 def _remembered(lookup: Callable[[], ActorRef]) -> Callable[[], ActorRef]:
