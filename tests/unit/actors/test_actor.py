@@ -382,3 +382,12 @@ async def test_reply_error_answers_the_caller_without_a_crash(nursery):
     assert sup.which_children()[0].restarts == 0
     assert sup.registry.dead_letters.count == 0
     await sup.stop()
+
+
+async def test_an_actors_log_is_bound_to_its_path_only_when_first_used(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    instance = sup._by_id["s"].run.instance  # test-only peek
+    assert "log" not in vars(instance)  # nothing bound for an actor that never logs
+    assert instance.log._context == {"path": "root/s"}
+    assert vars(instance)["log"] is instance.log  # bound once
+    await sup.stop()
