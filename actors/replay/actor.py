@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -68,6 +68,8 @@ HANDOVER_TIMEOUT = 5.0
 MAX_LAG_SECONDS = 1.0
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
+#: Replies (and moderations) kept for inspection, the newest.
+RECORDED = 100
 
 
 @attrs.frozen(kw_only=True)
@@ -105,14 +107,26 @@ class ReplayChat(Actor):
         self._unsaved = 0
         self.messages = 0
         self.rejected = 0
-        self.replies: deque[SendChat] = deque(maxlen=100)  # the latest, for inspection
+        # The latest replies and moderations, for inspection: made at the first one (a
+        # thousand replays that are never moderated keep no empty deque each).
+        self._replies: deque[SendChat] | None = None
         self.reply_count = 0
         # The replay platform cannot moderate: a filter's delete or timeout is recorded only.
-        self.moderations: deque[Moderate] = deque(maxlen=100)
+        self._moderations: deque[Moderate] | None = None
         self.moderation_count = 0
         self.last_event_at: datetime | None = None
         self.status = "starting"
         self.finished = False
+
+    @property
+    def replies(self) -> Sequence[SendChat]:
+        """The latest replies (at most `RECORDED`), oldest first."""
+        return self._replies if self._replies is not None else ()
+
+    @property
+    def moderations(self) -> Sequence[Moderate]:
+        """The latest moderations asked of this platform (recorded only), oldest first."""
+        return self._moderations if self._moderations is not None else ()
 
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
@@ -289,12 +303,16 @@ class ReplayChat(Actor):
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
-            self.replies.append(message)
+            if self._replies is None:
+                self._replies = deque(maxlen=RECORDED)
+            self._replies.append(message)
             self.reply_count += 1
             self.log.info("reply", text=message.text, trigger=message.trigger_id)
             return None
         if isinstance(message, Moderate):
-            self.moderations.append(message)
+            if self._moderations is None:
+                self._moderations = deque(maxlen=RECORDED)
+            self._moderations.append(message)
             self.moderation_count += 1
             self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
             return None
