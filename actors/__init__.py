@@ -4,12 +4,19 @@ from actors._actor import Actor
 from actors._errors import ActorFailed, CallTimeout, MailboxFull, ReplyError
 from actors._ref import ActorRef, PendingReply
 from actors._registry import DeadLetter
-from actors._ticker import TickerStatistics, coarse_sleep, coarse_sleep_until, ticker_statistics
+from actors._ticker import (
+    Alarm,
+    TickerStatistics,
+    coarse_sleep,
+    coarse_sleep_until,
+    ticker_statistics,
+)
 
 __all__ = [
     "Actor",
     "ActorFailed",
     "ActorRef",
+    "Alarm",
     "CallTimeout",
     "DeadLetter",
     "MailboxFull",

@@ -17,6 +17,18 @@ if TYPE_CHECKING:
     from actors.connection import ConnectionHealth
 
 
+class PathLogger:
+    """`log` of an actor or supervisor: a logger bound to its `path`, made on first use (most
+    instances never log, and a bound logger is about a kilobyte each). Assigning `log`, or
+    deleting it after the path changed, works as for a plain attribute."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        log = instance.__dict__["log"] = bind_logger(instance.path)  # type: ignore[attr-defined]
+        return log
+
+
 class Actor:
     """Subclass and implement `handle`; a supervisor runs it from a `ChildSpec` factory.
 
@@ -32,7 +44,7 @@ class Actor:
     nursery: trio.Nursery
     path: str
     ref: ActorRef
-    log: Any
+    log: Any = PathLogger()
 
     async def handle(self, message: Any) -> Any:
         """Handle one message; the return value is the reply to a `call`."""

@@ -9,6 +9,7 @@ and peak without a statistics call per message.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import outcome
@@ -32,18 +33,33 @@ BURST = 32
 class Call:
     """A message with a caller waiting for its reply."""
 
-    __slots__ = ("_result", "_task", "abandoned", "message")
+    __slots__ = ("_result", "_task", "abandoned", "message", "on_resolve")
 
     def __init__(self, message: object) -> None:
         self.message = message
         self._task: trio.lowlevel.Task | None = None
         self._result: outcome.Outcome | None = None
         self.abandoned = False
+        #: Called (no arguments, in the resolving task) once the reply is delivered: lets a
+        #: task that waits for several things be woken by this one (`PendingReply.notify`).
+        self.on_resolve: Callable[[], object] | None = None
 
     @property
     def resolved(self) -> bool:
         """A reply (or failure) was delivered or the caller gave up."""
         return self._result is not None or self.abandoned
+
+    @property
+    def done(self) -> bool:
+        """A reply (or failure) was delivered."""
+        return self._result is not None
+
+    def result_nowait(self) -> Any:
+        """The delivered reply (or its error raised), without a checkpoint."""
+        result = self._result
+        if result is None:
+            raise RuntimeError("the reply has not arrived yet")
+        return result.unwrap()
 
     def resolve(self, result: outcome.Outcome) -> None:
         """Deliver the reply (value or error) to the caller, if it is still waiting."""
@@ -54,6 +70,8 @@ class Call:
         if task is not None:
             self._task = None
             trio.lowlevel.reschedule(task, result)
+        if self.on_resolve is not None:
+            self.on_resolve()
 
     async def wait(self) -> Any:
         """Wait for `resolve`; cancellation abandons the call (a late reply is dropped)."""

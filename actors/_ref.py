@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -100,6 +101,26 @@ class PendingReply:
     def __init__(self, call: Call) -> None:
         self._call = call
 
+    @property
+    def done(self) -> bool:
+        """Whether the reply (or failure) has arrived: `result` then returns it at once."""
+        return self._call.done
+
+    def notify(self, wake: Callable[[], object]) -> None:
+        """Call `wake()` once the reply arrives (at once if it has), in the task that delivers
+        it: for a task that waits for other things too (an `actors.Alarm`'s `wake`). It should
+        only wake someone: it runs inside another actor's step."""
+        if self._call.done:
+            wake()
+        else:
+            self._call.on_resolve = wake
+
     async def result(self) -> Any:
         """The handler's return value; raises like `ActorRef.call` does."""
         return await self._call.wait()
+
+    def result_nowait(self) -> Any:
+        """`result` of a reply that is `done`, without a checkpoint (for a task that has just
+        passed one and would pay a scheduling round for nothing). Raises `RuntimeError`
+        before the reply came."""
+        return self._call.result_nowait()

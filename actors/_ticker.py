@@ -58,20 +58,30 @@ class Ticker:
             sleeping=sum(1 for entry in self._heap if entry[2][0] is not None),
         )
 
-    async def sleep_until(self, deadline: float) -> None:
-        """Sleep until the first grid step at or after `deadline` (trio clock)."""
+    def park(self, task: trio.lowlevel.Task, deadline: float) -> list[trio.lowlevel.Task | None]:
+        """Put `task` (about to wait in `wait_task_rescheduled`) in the heap, to be woken on
+        the first grid step at or after `deadline` (never, for `math.inf`). Returns its slot:
+        whoever empties the slot (`slot[0] = None`) first owns the wake-up."""
+        slot: list[trio.lowlevel.Task | None] = [task]
+        if math.isinf(deadline):
+            return slot
         step = self.granularity
         due = math.ceil(deadline / step) * step
-        if due <= trio.current_time():
-            await trio.lowlevel.checkpoint()
-            return
-        await trio.lowlevel.checkpoint_if_cancelled()
-        slot: list[trio.lowlevel.Task | None] = [trio.lowlevel.current_task()]
         heapq.heappush(self._heap, (due, next(self._order), slot))
         if due < self._wake_at:
             self._wake_at = due
             if self._scope is not None:
                 self._scope.deadline = due
+        return slot
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until the first grid step at or after `deadline` (trio clock)."""
+        step = self.granularity
+        if math.ceil(deadline / step) * step <= trio.current_time():
+            await trio.lowlevel.checkpoint()
+            return
+        await trio.lowlevel.checkpoint_if_cancelled()
+        slot = self.park(trio.lowlevel.current_task(), deadline)
 
         def abort(_: object) -> trio.lowlevel.Abort:
             slot[0] = None  # left in the heap, skipped when its step comes
@@ -123,6 +133,63 @@ async def coarse_sleep(seconds: float) -> None:
 async def coarse_sleep_until(deadline: float) -> None:
     """Like `trio.sleep_until`, ending on the shared grid (at most `GRANULARITY` late)."""
     await _ticker().sleep_until(deadline)
+
+
+class Alarm:
+    """One task's wait for a deadline on the shared grid (like `coarse_sleep_until`) that
+    other tasks can move (`set`) or cut short (`wake`) while it waits: how an actor's
+    background task waits for "the next of several things" (a flush, a tick, a reply) with no
+    event, channel or task per thing. A wake-up that comes while nobody waits is not kept:
+    the waiter checks its own state before each `wait`.
+    """
+
+    __slots__ = ("_slot", "deadline")
+
+    def __init__(self) -> None:
+        self.deadline = math.inf
+        self._slot: list[trio.lowlevel.Task | None] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a task waits in `wait` and nothing has woken it yet."""
+        slot = self._slot
+        return slot is not None and slot[0] is not None
+
+    def set(self, deadline: float) -> None:
+        """End the wait on the grid step at or after `deadline` (also a wait in progress)."""
+        self.deadline = deadline
+        slot = self._slot
+        if slot is not None and slot[0] is not None:
+            task, slot[0] = slot[0], None  # the old heap entry is skipped when due
+            self._slot = _ticker().park(task, deadline)
+
+    def wake(self) -> None:
+        """End a wait in progress now (nothing, when nobody waits)."""
+        slot = self._slot
+        if slot is not None and slot[0] is not None:
+            task, slot[0] = slot[0], None
+            trio.lowlevel.reschedule(task)
+
+    async def wait(self) -> None:
+        """Wait until `deadline` (on the grid) or a `wake`; a checkpoint like any trio wait."""
+        ticker = _ticker()
+        step = ticker.granularity
+        deadline = self.deadline
+        if deadline != math.inf and math.ceil(deadline / step) * step <= trio.current_time():
+            await trio.lowlevel.checkpoint()
+            return
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._slot = ticker.park(trio.lowlevel.current_task(), self.deadline)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            if self._slot is not None:
+                self._slot[0] = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        try:
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        finally:
+            self._slot = None
 
 
 def ticker_statistics() -> TickerStatistics:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import random
+import sys
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,7 +13,7 @@ import attrs
 import structlog
 import trio
 
-from actors._actor import Actor, InstanceStats, bind_logger, serve_actor
+from actors._actor import Actor, InstanceStats, PathLogger, serve_actor
 from actors._errors import describe, unwrap_failure
 from actors._mailbox import Mailbox
 from actors._ref import ActorRef
@@ -136,6 +136,8 @@ class _RestartRequest:
 class Supervisor:
     """A supervisor with Erlang/OTP semantics; run it with `await nursery.start(sup.run)`."""
 
+    log: Any = PathLogger()
+
     def __init__(
         self,
         name: str,
@@ -173,7 +175,7 @@ class Supervisor:
         self._registry: Registry[ChildSpec] | None = None
         self._slots: list[_Slot] = []
         self._by_id: dict[str, _Slot] = {}
-        self._restart_times: deque[float] = deque()
+        self._restart_times: deque[float] | None = None  # made at the first restart
         self._state = STOPPED
         self._last_error: str | None = None
         self._started_at: datetime | None = None
@@ -182,11 +184,11 @@ class Supervisor:
         self._nursery: trio.Nursery | None = None
         self._work_scope: trio.CancelScope | None = None
         self._lock: trio.Lock | None = None
-        self._exits_send: trio.MemorySendChannel | None = None
-        self._exits_recv: trio.MemoryReceiveChannel | None = None
+        # Exits of children and operator requests, for the supervisor's own task: a mailbox
+        # (a deque and one waiting task) costs a fraction of a memory channel pair.
+        self._exits: Mailbox | None = None
         self._stopped: trio.Event | None = None
         self._restart_requests: list[_RestartRequest] = []
-        self.log = bind_logger(self.path)
 
     # ------------------------------------------------------------------ running
 
@@ -206,7 +208,7 @@ class Supervisor:
             registry.register(self.path, "supervisor")
         self._lock = trio.Lock()
         self._stopped = trio.Event()
-        self._exits_send, self._exits_recv = trio.open_memory_channel(math.inf)
+        self._exits = Mailbox(f"{self.path} (exits)", sys.maxsize)
         self._adopt_children()
         gave_up: SupervisorGaveUp | None = None
         try:
@@ -269,14 +271,15 @@ class Supervisor:
         return slot
 
     async def _supervise(self) -> None:
-        assert self._exits_recv is not None and self._lock is not None
+        assert self._exits is not None and self._lock is not None
         while True:
-            item = await self._exits_recv.receive()
+            item = await self._exits.get()
             if item is _STOP_SIGNAL or self._stop_requested:
                 return
             if isinstance(item, _RestartRequest):
                 await self._operator_restart(item)
                 continue
+            assert isinstance(item, tuple)
             slot, run = item
             if run is not slot.run or run.expected or slot.removed:
                 continue  # stale: the slot was restarted or stopped since
@@ -332,6 +335,8 @@ class Supervisor:
     async def _count_restart(self, error: BaseException | None) -> None:
         now = trio.current_time()
         times = self._restart_times
+        if times is None:
+            times = self._restart_times = deque()
         times.append(now)
         while times and times[0] < now - self.max_seconds:
             times.popleft()
@@ -453,7 +458,6 @@ class Supervisor:
             box.stop_requested = False
             instance.path = slot.path
             instance.ref = ActorRef(self._registry, slot.path)
-            instance.log = bind_logger(slot.path)
         self._nursery.start_soon(self._child_main, slot, run)
         await run.settled.wait()
         if run.started:
@@ -464,7 +468,7 @@ class Supervisor:
     def _attach(self, path: str, registry: Registry[ChildSpec]) -> None:
         self.path = path
         self._registry = registry
-        self.log = bind_logger(path)
+        self.__dict__.pop("log", None)  # bound again, to the new path, when next used
 
     async def _child_main(self, slot: _Slot, run: _Run) -> None:
         """Run one instance inside its cancel scope, then report how it ended."""
@@ -534,8 +538,8 @@ class Supervisor:
             slot.state = STOPPED if run.expected or run.error is None else RESTARTING
         run.exited.set()
         run.settled.set()
-        if run.started and not run.expected and self._exits_send is not None:
-            self._exits_send.send_nowait((slot, run))
+        if run.started and not run.expected and self._exits is not None:
+            self._exits.put_nowait((slot, run))
 
     def _record_crash(self, slot: _Slot, error: BaseException, event: str) -> None:
         slot.last_error = describe(error)
@@ -593,8 +597,8 @@ class Supervisor:
         self._stop_requested = True
         if self._work_scope is not None:
             self._work_scope.cancel()
-        if self._exits_send is not None:
-            self._exits_send.send_nowait(_STOP_SIGNAL)
+        if self._exits is not None:
+            self._exits.put_nowait(_STOP_SIGNAL)
 
     async def stop(self) -> None:
         """Stop the children in reverse order; returns when they are stopped (`run` then
@@ -653,13 +657,13 @@ class Supervisor:
         self._queue_restart(child_id)
 
     def _queue_restart(self, child_id: str) -> _RestartRequest:
-        if self._exits_send is None or self._stopped is None or self._stopped.is_set():
+        if self._exits is None or self._stopped is None or self._stopped.is_set():
             raise RuntimeError(f"{self.path} is not running")
         if child_id not in self._by_id:
             raise KeyError(child_id)
         request = _RestartRequest(child_id)
         self._restart_requests.append(request)
-        self._exits_send.send_nowait(request)
+        self._exits.put_nowait(request)
         return request
 
     async def _operator_restart(self, request: _RestartRequest) -> None:
@@ -749,7 +753,7 @@ class Supervisor:
             "state": self._state,
             "strategy": self.strategy.value,
             "children": len(self._slots),
-            "recent_restarts": len(self._restart_times),
+            "recent_restarts": len(self._restart_times or ()),
             "last_error": self._last_error,
             "started_at": self._started_at,
         }

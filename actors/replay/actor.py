@@ -13,8 +13,9 @@ A replay is a stream that happens once: given a store, it remembers where it sta
 digest, the pass, the lines delivered; `state.replays`) and a restart resumes there instead of
 playing the log again. Each pass (a `loop = true` replay, or a new file) is a new stream: its
 message ids carry the pass number (`<id>#<pass>`; a line without an id is named by its line
-number), so the trigger engine applies each line once per pass. Lines are handed over with a
-`call`, so the position saved never runs ahead of what the engine took; the position is
+number), so the trigger engine applies each line once per pass. Lines are handed over as
+calls (`request`: the reply is taken when the next line is due, at most one line in flight), so
+the position saved never runs ahead of what the engine took; the position is
 committed with the engine's flush (`CommitWithFlush`: no store write of its own, and the
 engine, stopped after the replay, flushes once more); the few lines between the last save and a
 stop or crash are sent again, and the engine drops them as already seen.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -34,7 +35,15 @@ from typing import Any
 import attrs
 import trio
 
-from actors import Actor, ActorFailed, ActorRef, CallTimeout, MailboxFull, coarse_sleep_until
+from actors import (
+    Actor,
+    ActorFailed,
+    ActorRef,
+    CallTimeout,
+    MailboxFull,
+    PendingReply,
+    coarse_sleep_until,
+)
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from actors.store import Read, write
@@ -59,6 +68,8 @@ HANDOVER_TIMEOUT = 5.0
 MAX_LAG_SECONDS = 1.0
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
+#: Replies (and moderations) kept for inspection, the newest.
+RECORDED = 100
 
 
 @attrs.frozen(kw_only=True)
@@ -89,17 +100,33 @@ class ReplayChat(Actor):
         self._store = store
         self.position: ReplayPosition | None = None
         self._saved: ReplayPosition | None = None
-        self._delivering: int | None = None  # the line whose call is in flight
+        self._delivering: int | None = None  # the line handed over, not yet acknowledged
+        # The line in flight: its reply, digest, pass, line number, recorded time.
+        self._inflight: tuple[PendingReply, str, int, int, datetime] | None = None
+        self._saved_at = 0.0
+        self._unsaved = 0
         self.messages = 0
         self.rejected = 0
-        self.replies: deque[SendChat] = deque(maxlen=100)  # the latest, for inspection
+        # The latest replies and moderations, for inspection: made at the first one (a
+        # thousand replays that are never moderated keep no empty deque each).
+        self._replies: deque[SendChat] | None = None
         self.reply_count = 0
         # The replay platform cannot moderate: a filter's delete or timeout is recorded only.
-        self.moderations: deque[Moderate] = deque(maxlen=100)
+        self._moderations: deque[Moderate] | None = None
         self.moderation_count = 0
         self.last_event_at: datetime | None = None
         self.status = "starting"
         self.finished = False
+
+    @property
+    def replies(self) -> Sequence[SendChat]:
+        """The latest replies (at most `RECORDED`), oldest first."""
+        return self._replies if self._replies is not None else ()
+
+    @property
+    def moderations(self) -> Sequence[Moderate]:
+        """The latest moderations asked of this platform (recorded only), oldest first."""
+        return self._moderations if self._moderations is not None else ()
 
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
@@ -178,8 +205,8 @@ class ReplayChat(Actor):
     async def run(self) -> None:
         target = self._triggers()
         assert self.position is not None
-        saved_at = trio.current_time()
-        unsaved = 0
+        self._saved_at = trio.current_time()
+        self._unsaved = 0
         while True:
             digest = self.position.digest
             pass_number, start = self.position.pass_number, self.position.lines_done
@@ -194,12 +221,11 @@ class ReplayChat(Actor):
             # at a wake-up is delivered at once.
             due = trio.current_time()
             for number, parsed in enumerate(self._entries[start:], start=start + 1):
-                if parsed is None:  # blank or a comment
-                    self.position = attrs.evolve(self.position, lines_done=number)
-                    continue
-                if isinstance(parsed, str):
-                    self.rejected += 1
-                    self.log.warning("replay line rejected", line=number, error=parsed)
+                if parsed is None or isinstance(parsed, str):
+                    await self._settle()
+                    if parsed is not None:
+                        self.rejected += 1
+                        self.log.warning("replay line rejected", line=number, error=parsed)
                     self.position = attrs.evolve(self.position, lines_done=number)
                     continue
                 fields = dict(parsed)  # the parsed line is shared by every replay of the file
@@ -214,25 +240,25 @@ class ReplayChat(Actor):
                     # between two lines rather than while a line is with the engine.
                     await coarse_sleep_until(due)
                 previous = recorded
+                # The previous line's reply came while this task slept (almost always): taken
+                # without a scheduling round of its own.
+                await self._settle()
                 at = recorded + shift
                 message_id = f"{fields['message_id'] or f'line-{number}'}#{pass_number}"
                 fields.update(platform="replay", sent_at=at, message_id=message_id)
+                event = ChatEvent(**fields)
                 self._delivering = number
-                await target.call(ChatEvent(**fields), timeout=DELIVERY_TIMEOUT)
-                self._delivering = None
-                # Built directly: `attrs.evolve` per line costs several times as much.
-                self.position = ReplayPosition(
-                    digest=digest, pass_number=pass_number, lines_done=number
-                )
-                self.messages += 1
-                self.last_event_at = at
-                unsaved += 1
-                if (
-                    unsaved >= SAVE_EVERY_LINES
-                    or trio.current_time() - saved_at >= SAVE_EVERY_SECONDS
-                ):
-                    self._save()
-                    saved_at, unsaved = trio.current_time(), 0
+                try:
+                    # Handed over without waiting: the reply is taken at the next line, so a
+                    # line costs this task one wake-up (its pacing), not two.
+                    pending = target.request(event, timeout=DELIVERY_TIMEOUT)
+                except MailboxFull:
+                    # A full mailbox: wait for room like a `call` (a busy engine slows us).
+                    await target.call(event, timeout=DELIVERY_TIMEOUT)
+                    self._delivered(digest, pass_number, number, at)
+                else:
+                    self._inflight = (pending, digest, pass_number, number, at)
+            await self._settle()
             if not self.loop:
                 break
             if start == 0 and self.messages == played:
@@ -247,14 +273,46 @@ class ReplayChat(Actor):
         self.log.info("replay finished", messages=self.messages, rejected=self.rejected)
         await trio.sleep_forever()  # stay up: the creator's replies still land here
 
+    async def _settle(self) -> None:
+        """Wait for the engine to take the line in flight (if any), then count it: the
+        position never runs ahead of what the engine took. A failed delivery (`CallTimeout`,
+        `ActorFailed`) raises: a crash, as a failed `call` would be."""
+        inflight = self._inflight
+        if inflight is None:
+            return
+        pending, digest, pass_number, number, at = inflight
+        if pending.done:
+            pending.result_nowait()
+        else:
+            await pending.result()
+        self._inflight = None
+        self._delivered(digest, pass_number, number, at)
+
+    def _delivered(self, digest: str, pass_number: int, number: int, at: datetime) -> None:
+        self._delivering = None
+        # Built directly: `attrs.evolve` per line costs several times as much.
+        self.position = ReplayPosition(digest=digest, pass_number=pass_number, lines_done=number)
+        self.messages += 1
+        self.last_event_at = at
+        self._unsaved += 1
+        if self._unsaved >= SAVE_EVERY_LINES or (
+            trio.current_time() - self._saved_at >= SAVE_EVERY_SECONDS
+        ):
+            self._save()
+            self._saved_at, self._unsaved = trio.current_time(), 0
+
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
-            self.replies.append(message)
+            if self._replies is None:
+                self._replies = deque(maxlen=RECORDED)
+            self._replies.append(message)
             self.reply_count += 1
             self.log.info("reply", text=message.text, trigger=message.trigger_id)
             return None
         if isinstance(message, Moderate):
-            self.moderations.append(message)
+            if self._moderations is None:
+                self._moderations = deque(maxlen=RECORDED)
+            self._moderations.append(message)
             self.moderation_count += 1
             self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
             return None

@@ -31,10 +31,10 @@ from actors import (
     Actor,
     ActorFailed,
     ActorRef,
+    Alarm,
     CallTimeout,
     MailboxFull,
     PendingReply,
-    coarse_sleep,
 )
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
@@ -95,6 +95,8 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: How long after a flush was queued its outcome is taken at the latest (sooner at the next).
+FLUSH_CHECK_SECONDS = 2.0
 #: How often timers and active-minute points are checked on the wall clock (live platforms).
 TICK_SECONDS = 5.0
 #: The platform whose events run on their recorded clock (see `ReplayChat`).
@@ -157,7 +159,10 @@ class TriggerEngine(Actor):
         self._prefix = f"{creator.id}/"
         self._pending_signals: list[SignalRow] = []
         self._pending_cooldowns: dict[str, int] = {}
-        self._pending = trio.Event()
+        # When the buffered writes are due to be flushed (trio clock; inf: nothing buffered).
+        self._flush_at = math.inf
+        # The background task (`run`) waits on this for the next flush, tick or reply.
+        self._alarm = Alarm()
         # Points, quotes, giveaways, timers and filters (issue #16).
         self.filters = ChatFilters.from_config(creator)
         self.points = PointsLedger(creator.points) if creator.points else None
@@ -176,16 +181,15 @@ class TriggerEngine(Actor):
         self._timer_posts: dict[str, tuple[int, datetime]] = {}
         self.moderations = 0
         self.timer_posts = 0
-        # Writes are awaited in the order they were queued, so replies keep chat order.
-        self._completions_send, self._completions = trio.open_memory_channel[
-            tuple[Action, PendingReply, Finish]
-        ](math.inf)
+        # Writes in flight, in the order they were queued: `run` completes them in that order
+        # (replies keep chat order) as their commits arrive.
+        self._completions: deque[tuple[Action, PendingReply, Finish]] = deque()
         self._inflight = 0
-        self._current: tuple[Action, PendingReply, Finish] | None = None
         # When each write in flight was queued (oldest first: they complete in order).
         self._queued_at: deque[float] = deque()
         self._write_done = trio.lowlevel.ParkingLot()
         self._flush_since = math.inf  # when the flush in flight was queued
+        self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
         self.messages = 0
         self.duplicates = 0
@@ -252,28 +256,62 @@ class TriggerEngine(Actor):
             self.log.error("tallies not declared", error=str(exc))
 
     async def run(self) -> None:
-        self.nursery.start_soon(self._complete_in_order)
-        if self.timers or (self.points and self.points.config.per_minute_active):
-            self.nursery.start_soon(self._tick_live)
-        # Wake only when there is something to write: an idle creator costs no timer at all.
+        # One task for everything in the background: replies to committed actions (woken by
+        # their commits), the flush (a second after the first buffered write) and the
+        # wall-clock tick of live timers and points. An idle creator waits with no timer.
+        alarm = self._alarm
+        ticking = bool(self.timers or (self.points and self.points.config.per_minute_active))
+        next_tick = trio.current_time() + TICK_SECONDS if ticking else math.inf
         while True:
-            await self._pending.wait()
+            self._complete_arrived()
+            if self._flush_reply is not None and self._flush_reply[0].done:
+                self._flush_done()
+            now = trio.current_time()
+            if now >= next_tick:
+                self._tick(self._clock())
+                next_tick = now + TICK_SECONDS
+            flush = self._flush_reply
+            if now >= self._flush_at:
+                if flush is None:
+                    # Queued, not awaited: its outcome is taken at a later wake-up.
+                    self._flush_at = math.inf
+                    self._begin_flush()
+                else:  # one flush at a time: the next waits for the commit of this one
+                    flush[0].notify(alarm.wake)
             # On the shared wake-up grid: a thousand engines share a handful of timers.
-            await coarse_sleep(SIGNAL_FLUSH_SECONDS)
-            self._pending = trio.Event()
-            await self._flush()
+            deadline = next_tick
+            if self._flush_reply is None:
+                deadline = min(deadline, self._flush_at)
+            elif now < self._flush_at:
+                # A flush's commit wakes nobody (it would cost a wake-up a second): its outcome
+                # is taken at the next flush, or after `FLUSH_CHECK_SECONDS` (a failure is
+                # logged then, also when chat went quiet).
+                check = self._flush_since + FLUSH_CHECK_SECONDS
+                if check > now:
+                    deadline = min(deadline, self._flush_at, check)
+                else:  # a slow store: its commit wakes this task
+                    self._flush_reply[0].notify(alarm.wake)
+                    deadline = min(deadline, self._flush_at)
+            # (else the next flush is due: the commit of the one in flight wakes this task)
+            alarm.deadline = deadline
+            await alarm.wait()
+
+    def _want_flush(self) -> None:
+        """Something was buffered: flush within `SIGNAL_FLUSH_SECONDS`."""
+        if self._flush_at == math.inf:
+            self._flush_at = flush_at = trio.current_time() + SIGNAL_FLUSH_SECONDS
+            if flush_at < self._alarm.deadline:
+                self._alarm.set(flush_at)
 
     async def on_stop(self) -> None:
         # Actions whose writes are already queued still get their reply (within the grace
         # period): the write happens whatever we do, so the chat should hear about it.
-        if self._current is not None:
-            await self._complete(*self._current)
-        while True:
-            try:
-                item = self._completions.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
-            await self._complete(*item)
+        alarm = self._alarm
+        while self._completions:
+            if not self._completions[0][1].done:
+                alarm.deadline = math.inf
+                await alarm.wait()  # woken by the commit (`PendingReply.notify`)
+            self._complete_arrived()
         await self._flush()
 
     async def handle(self, message: Any) -> Any:
@@ -283,12 +321,12 @@ class TriggerEngine(Actor):
             if not self.seen.first_time(message.platform, message.message_id):
                 self.duplicates += 1  # a replay (reconnect, restart): applied once already
                 return [] if isinstance(message, ChatEvent) else None
-            self._pending.set()  # the id is persisted with the next flush at the latest
+            self._want_flush()  # the id is persisted with the next flush at the latest
         if isinstance(message, ChatEvent):
             return await self._on_chat(message)
         if isinstance(message, CommitWithFlush):
             self._riders[message.key] = message.command
-            self._pending.set()
+            self._want_flush()
             return None
         if isinstance(message, ChannelEvent):
             return await self._on_channel_event(message)
@@ -326,7 +364,7 @@ class TriggerEngine(Actor):
                 viewer = self._viewer(event)
                 self.points.on_chat(event, viewer, domain_of(event.platform), now)
                 if self.points.pending:
-                    self._pending.set()
+                    self._want_flush()
             if self.timers:
                 self.timers.on_chat(event.platform)
                 self._post_timers(domain_of(event.platform), now)
@@ -389,7 +427,8 @@ class TriggerEngine(Actor):
                 continue
             self._inflight += 1
             self._queued_at.append(trio.current_time())
-            self._completions_send.send_nowait((action, pending, finish))
+            self._completions.append((action, pending, finish))
+            pending.notify(self._alarm.wake)
         return list(result.actions)
 
     def _started_cooldowns(self, started: Mapping[str, float], now: float) -> dict[str, int]:
@@ -403,7 +442,7 @@ class TriggerEngine(Actor):
                 durable[scope] = expires_ms
             else:
                 self._pending_cooldowns[scope] = expires_ms
-                self._pending.set()
+                self._want_flush()
         return durable
 
     def _now(self, event: ChatEvent | PlatformEvent) -> float:
@@ -413,27 +452,28 @@ class TriggerEngine(Actor):
             return event.sent_at.timestamp()
         return self._clock()
 
-    async def _complete_in_order(self) -> None:
-        async for item in self._completions:
-            self._current = item
-            await self._complete(*item)
-            self._current = None
-
-    async def _complete(self, action: Action, pending: PendingReply, finish: Finish) -> None:
-        """Wait for an action's commit, then reply (or say why it did not work)."""
-        # Counted down only once done: a completion cut off by a stop is finished (and
-        # counted) by on_stop.
-        await self._finish(action, pending, finish)
-        self._inflight -= 1
-        if self._queued_at:
-            self._queued_at.popleft()
+    def _complete_arrived(self) -> None:
+        """Reply to the actions whose commits arrived, in the order they were queued (a
+        commit that arrived behind one still awaited waits for it)."""
+        completions = self._completions
+        if not completions or not completions[0][1].done:
+            return
+        while completions and completions[0][1].done:
+            action, pending, finish = completions.popleft()
+            self._finish(action, pending, finish)
+            self._inflight -= 1
+            if self._queued_at:
+                self._queued_at.popleft()
         if self._write_done:
             self._write_done.unpark_all()
 
     def _oldest_write(self) -> float:
         """When this engine's oldest write still in flight (action or flush) was queued."""
         queued_at = self._queued_at
-        return min(queued_at[0], self._flush_since) if queued_at else self._flush_since
+        flush_since = self._flush_since
+        if self._flush_reply is not None and self._flush_reply[0].done:
+            flush_since = math.inf  # committed; `run` takes its outcome later
+        return min(queued_at[0], flush_since) if queued_at else flush_since
 
     async def _keep_pace_with_the_store(self) -> None:
         """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`: a
@@ -443,11 +483,14 @@ class TriggerEngine(Actor):
             return
         self.store_waits += 1
         while trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+            if self._flush_reply is not None:
+                # Its commit wakes `run`, which takes it and lets this wait go on.
+                self._flush_reply[0].notify(self._alarm.wake)
             await self._write_done.park()
 
-    async def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
+    def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
         try:
-            results = [r.unwrap() for r in await pending.result()]
+            results = [r.unwrap() for r in pending.result_nowait()]
             variables = finish(results)
         except Refused as refused:
             # The rules said no (too few points, already entered): say why, as written.
@@ -750,7 +793,7 @@ class TriggerEngine(Actor):
         self._pending_ops.append(
             RecordFilterHit(creator_id=self.creator.id, filter_id=rule.id, now=int(now * 1000))
         )
-        self._pending.set()
+        self._want_flush()
         self.log.info("message filtered", filter=rule.id, reason=hit.reason)
         if rule.action in ("delete", "timeout"):
             moderate = Moderate(
@@ -802,24 +845,24 @@ class TriggerEngine(Actor):
                     now=int(now * 1000),
                 )
             )
-            self._pending.set()
+            self._want_flush()
 
-    async def _tick_live(self) -> None:
+    def _tick(self, now: float) -> None:
         """Timers and active-minute points of the live platforms run on the wall clock even
-        when chat is quiet."""
-        while True:
-            await coarse_sleep(TICK_SECONDS)
-            now = self._clock()
-            if self.points:
-                self.points.tick(LIVE_DOMAIN, now)
-                if self.points.pending:
-                    self._pending.set()
-            if self.timers:
-                self._post_timers(LIVE_DOMAIN, now)
+        when chat is quiet (every `TICK_SECONDS`, from `run`)."""
+        if self.points:
+            self.points.tick(LIVE_DOMAIN, now)
+            if self.points.pending:
+                self._want_flush()
+        if self.timers:
+            self._post_timers(LIVE_DOMAIN, now)
 
-    def _persist(self, expiries: dict[str, int]) -> SetCooldowns:
-        """One command: the cooldowns that must survive, and the message ids seen so far."""
+    def _persist(self, expiries: dict[str, int]) -> Command:
+        """One command: the cooldowns that must survive, and the message ids seen so far
+        (just the ids, `MarkSeen`, when no cooldown must survive)."""
         seen = self.seen.persist_op(int(self._clock() * 1000))
+        if not expiries and seen is not None:
+            return seen
         return SetCooldowns(expiries=tuple(expiries.items()), seen=seen)
 
     # ---------------------------------------------------------------------- signals
@@ -845,17 +888,27 @@ class TriggerEngine(Actor):
                 summary=summary,
             )
         )
-        self._pending.set()
+        self._want_flush()
 
     async def _flush(self) -> None:
-        """Write the buffered chat signals and cooldowns in one transaction."""
-        self._flushing += 1
-        try:
-            await self._write_buffered()
-        finally:
-            self._flushing -= 1
+        """Write the buffered chat signals and cooldowns in one transaction and wait for it
+        (at a stop: `run` queues its flushes and takes the outcome when it arrives)."""
+        await self._flush_settled()
+        self._begin_flush()
+        await self._flush_settled()
 
-    async def _write_buffered(self) -> None:
+    async def _flush_settled(self) -> None:
+        """Wait for the flush in flight (if any) to commit or fail."""
+        while self._flush_reply is not None:
+            if self._flush_reply[0].done:
+                self._flush_done()
+            else:
+                self._flush_reply[0].notify(self._alarm.wake)
+                self._alarm.deadline = math.inf
+                await self._alarm.wait()
+
+    def _begin_flush(self) -> None:
+        """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
         grants = self.points.take() if self.points else []
@@ -879,24 +932,46 @@ class TriggerEngine(Actor):
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra else "signals"
 
+        flush = _Flush(
+            signals=len(signal_rows), cooldowns=len(expiries), riders=tuple(sorted(riders))
+        )
+        self._flushing += 1
         self._flush_since = trio.current_time()
         try:
-            await write(self._store(), *ops, topic=topic)
+            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=30.0)
+        except (MailboxFull, ActorFailed, KeyError) as exc:
+            self._flush_ended(flush, exc)
+            return
+        self._flush_reply = (pending, flush)
+
+    def _flush_done(self) -> None:
+        assert self._flush_reply is not None
+        pending, flush = self._flush_reply
+        self._flush_reply = None
+        try:
+            for result in pending.result_nowait():
+                result.unwrap()
         except Exception as exc:
+            self._flush_ended(flush, exc)
+        else:
+            self._flush_ended(flush, None)
+
+    def _flush_ended(self, flush: _Flush, failure: Exception | None) -> None:
+        self._flushing -= 1
+        self._flush_since = math.inf
+        if self._write_done:
+            self._write_done.unpark_all()
+        if failure is not None:
             # Telemetry and cooldown copies: worth a warning, never a crash. The in-memory
             # cooldowns still hold; the signals of this second are lost and counted.
             self.errors += 1
             self.log.warning(
                 "flush failed",
-                signals=len(signal_rows),
-                cooldowns=len(expiries),
-                riders=sorted(riders),
-                error=str(exc),
+                signals=flush.signals,
+                cooldowns=flush.cooldowns,
+                riders=flush.riders,
+                error=str(failure),
             )
-        finally:
-            self._flush_since = math.inf
-            if self._write_done:
-                self._write_done.unpark_all()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -920,6 +995,7 @@ class TriggerEngine(Actor):
                 + len(self._riders)
                 + (len(self.points.pending) if self.points else 0)
                 + self._flushing
+                - (self._flush_reply is not None and self._flush_reply[0].done)
             ),
             "fired_at": dict(self.last_fired),
             "filter_hits": dict(self.filter_hits),
@@ -932,6 +1008,15 @@ class TriggerEngine(Actor):
             "moderations": self.moderations,
             "timer_posts": self.timer_posts,
         }
+
+
+@attrs.frozen(kw_only=True)
+class _Flush:
+    """What a flush in flight carries, for the warning should it fail."""
+
+    signals: int
+    cooldowns: int
+    riders: tuple[str, ...]
 
 
 def _remembered(lookup: Callable[[], ActorRef]) -> Callable[[], ActorRef]:

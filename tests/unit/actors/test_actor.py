@@ -72,6 +72,31 @@ async def test_call_times_out_with_calltimeout(autojump_clock, nursery):
     await sup.stop()
 
 
+async def test_a_request_reply_can_be_taken_without_waiting_and_notifies_once_it_arrives(
+    nursery,
+):
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    ref.cast("a")
+    pending = ref.request("get")
+    woken: list[str] = []
+    pending.notify(lambda: woken.append("arrived"))
+    assert not pending.done and woken == []
+    with pytest.raises(RuntimeError):
+        pending.result_nowait()
+    await ref.call("get")  # handled after the request: its reply has arrived
+    assert pending.done and woken == ["arrived"]
+    assert pending.result_nowait() == (1, ["a"])
+    failing = ref.request("crash")
+    await ref.call("get")
+    with pytest.raises(ActorFailed):
+        failing.result_nowait()
+    late: list[str] = []
+    failing.notify(lambda: late.append("at once"))  # already arrived: called at once
+    assert late == ["at once"]
+    await sup.stop()
+
+
 async def test_call_into_a_crashing_handler_raises_actorfailed_with_the_cause(nursery):
     sup = await started(nursery, ChildSpec("s", Store))
     with pytest.raises(ActorFailed) as info:
@@ -356,4 +381,13 @@ async def test_reply_error_answers_the_caller_without_a_crash(nursery):
     assert await ref.call("good") == "good"
     assert sup.which_children()[0].restarts == 0
     assert sup.registry.dead_letters.count == 0
+    await sup.stop()
+
+
+async def test_an_actors_log_is_bound_to_its_path_only_when_first_used(nursery):
+    sup = await started(nursery, ChildSpec("s", Store))
+    instance = sup._by_id["s"].run.instance  # test-only peek
+    assert "log" not in vars(instance)  # nothing bound for an actor that never logs
+    assert instance.log._context == {"path": "root/s"}
+    assert vars(instance)["log"] is instance.log  # bound once
     await sup.stop()

@@ -8,7 +8,7 @@ import random
 import pytest
 import trio
 
-from actors import coarse_sleep, coarse_sleep_until, ticker_statistics
+from actors import Alarm, coarse_sleep, coarse_sleep_until, ticker_statistics
 from actors._ticker import GRANULARITY
 
 
@@ -93,3 +93,60 @@ async def test_a_deadline_already_passed_returns_at_once_as_a_checkpoint(autojum
         with pytest.raises(trio.Cancelled):
             await coarse_sleep(1.0)
     assert ticker_statistics().woken == before.woken
+
+
+async def test_an_alarm_ends_on_its_deadline_or_at_once_when_woken(autojump_clock):
+    alarm = Alarm()
+    start = trio.current_time()
+    alarm.deadline = start + 1.0
+    await alarm.wait()
+    assert trio.current_time() - start == pytest.approx(1.0, abs=GRANULARITY + 1e-9)
+
+    async def wake_after(seconds: float) -> None:
+        await trio.sleep(seconds)
+        assert alarm.waiting
+        alarm.wake()
+
+    async with trio.open_nursery() as nursery:
+        alarm.deadline = math.inf
+        began = trio.current_time()
+        nursery.start_soon(wake_after, 0.3)
+        await alarm.wait()
+        assert trio.current_time() - began == pytest.approx(0.3)
+    assert not alarm.waiting
+    alarm.wake()  # nobody waits: nothing happens, and no wake-up is kept for later
+    alarm.deadline = trio.current_time() + 2.0
+    began = trio.current_time()
+    await alarm.wait()
+    assert trio.current_time() - began == pytest.approx(2.0, abs=GRANULARITY + 1e-9)
+
+
+async def test_an_alarm_moved_sooner_while_waiting_ends_at_the_new_deadline(autojump_clock):
+    alarm = Alarm()
+    start = trio.current_time()
+    alarm.deadline = start + 10.0
+
+    async def move() -> None:
+        await trio.sleep(1.0)
+        alarm.set(trio.current_time() + 0.5)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(move)
+        await alarm.wait()
+    assert trio.current_time() - start == pytest.approx(1.5, abs=GRANULARITY + 1e-9)
+    # The old entry (10 s) is skipped when its step comes: it wakes nobody.
+    woken = ticker_statistics().woken
+    await trio.sleep(10.0)
+    assert ticker_statistics().woken == woken
+
+
+async def test_a_cancelled_alarm_wait_is_not_woken_later(autojump_clock):
+    alarm = Alarm()
+    with trio.move_on_after(0.2):
+        alarm.deadline = trio.current_time() + 1.0
+        await alarm.wait()
+    assert not alarm.waiting
+    alarm.wake()
+    woken = ticker_statistics().woken
+    await trio.sleep(2.0)
+    assert ticker_statistics().woken == woken

@@ -17,6 +17,7 @@ from actors import Actor, ReplyError
 from actors.events import ChatEvent
 from actors.store import Read, Write
 from actors.triggers.engine import (
+    FLUSH_CHECK_SECONDS,
     MAX_WRITE_LAG,
     SIGNAL_FLUSH_SECONDS,
     CommitWithFlush,
@@ -35,6 +36,7 @@ class Store(Actor):
     fresh). While `held` is set, a write is answered only once it is set."""
 
     held: ClassVar[trio.Event | None] = None
+    failing: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.writes: list[tuple[float, Write]] = []
@@ -46,6 +48,8 @@ class Store(Actor):
         self.writes.append((trio.current_time(), message))
         if Store.held is not None:
             await Store.held.wait()
+        if Store.failing:
+            return [outcome.Error(StoreError("disk full")) for _ in message.ops]
         return [outcome.Value(None) for _ in message.ops]
 
 
@@ -173,3 +177,23 @@ async def test_chat_waits_while_the_oldest_write_lags_and_goes_on_once_the_store
         with trio.fail_after(1):
             await answered.wait()
     assert harness.instance().messages == 3
+
+
+async def test_a_failed_flush_is_counted_within_a_few_seconds_even_when_chat_goes_quiet(
+    autojump_clock, harness
+):
+    Store.failing = True
+    try:
+        await harness.say()
+        engine = harness.instance()
+        errors = engine.errors  # the restore, refused by this store, counts as one
+        await trio.sleep(SIGNAL_FLUSH_SECONDS + FLUSH_CHECK_SECONDS + 0.2)
+        assert len(await harness.writes()) == 1
+        assert engine.errors == errors + 1  # the flush's outcome was taken without more chat
+        assert engine.snapshot()["unflushed"] == 0
+        # The engine goes on: the next line is flushed again.
+        await harness.say()
+        await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
+        assert len(await harness.writes()) == 2
+    finally:
+        Store.failing = False
