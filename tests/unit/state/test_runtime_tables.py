@@ -55,7 +55,7 @@ def test_set_cooldowns_starts_each_in_order_and_refuses_a_bad_expiry_whole(db):
     assert get_cooldown(conn, "d/2", now=T0).expires_at == T0 + 20
     with pytest.raises(InvalidArgument, match="expires_at"):
         with db.transaction() as conn:
-            set_cooldowns(conn, [("d/3", T0 + 10), ("d/4", "soon")])
+            set_cooldowns(conn, [("d/3", T0 + 10), ("d/4", "soon")])  # type: ignore[list-item]
     assert get_cooldown(db.connection, "d/3", now=T0) is None  # nothing of the call stays
 
 
