@@ -100,6 +100,8 @@ class Mailbox:
         "path",
         "peak",
         "received",
+        "refused",
+        "refused_at",
         "stop_requested",
     )
 
@@ -113,6 +115,10 @@ class Mailbox:
         self._senders = trio.lowlevel.ParkingLot()
         self.peak = 0
         self.received = 0
+        # Messages refused because the mailbox was full, and when the last one was (trio
+        # clock): an actor that cannot keep up shows as overloaded while it refuses.
+        self.refused = 0
+        self.refused_at: float | None = None
         self.closed = False
         self.stop_requested = False
         self._burst = 0
@@ -128,6 +134,8 @@ class Mailbox:
             raise ActorFailed(self.path, "actor stopped for good")
         queue = self._queue
         if len(queue) >= self.capacity:
+            self.refused += 1
+            self.refused_at = trio.current_time()
             raise MailboxFull(self.path, self.capacity)
         queue.append(item)
         depth = len(queue)

@@ -26,6 +26,7 @@ from exports.views import DiscordView, ErrorView, PlatformStatus, RateMetric, Te
 
 __all__ = [
     "CHAT_PLATFORMS",
+    "OVERLOAD_SECONDS",
     "PLATFORMS",
     "Alert",
     "ComponentHealth",
@@ -55,6 +56,10 @@ def _iso(when: datetime | None) -> str | None:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: A component whose mailbox refused a message this recently is overloaded (degraded).
+OVERLOAD_SECONDS = 60.0
+
+
 @attrs.frozen(kw_only=True)
 class ComponentHealth:
     """One row of the tree with its health value (None for actors that do not connect)."""
@@ -67,6 +72,10 @@ class ComponentHealth:
     health: ConnectionHealth | None = None
     handled: int = 0  # messages the actor handled
     mailbox_depth: int = 0  # messages waiting: a backlog shows here first
+    mailbox_capacity: int | None = None
+    # Messages its full mailbox refused, and seconds since the last (None: never full).
+    mailbox_refused: int = 0
+    mailbox_refused_ago: float | None = None
 
     @property
     def name(self) -> str:
@@ -79,6 +88,13 @@ class ComponentHealth:
         if self.tree_state in _BROKEN_TREE_STATES:
             return True
         return self.health is not None and self.health.failing
+
+    @property
+    def overloaded(self) -> bool:
+        """Its mailbox was full within the last `OVERLOAD_SECONDS`: messages sent to it were
+        refused (writes, replies, chat), so what they asked for did not happen."""
+        ago = self.mailbox_refused_ago
+        return ago is not None and ago < OVERLOAD_SECONDS
 
     @property
     def connecting(self) -> bool:
@@ -94,6 +110,13 @@ class ComponentHealth:
             return health.error or f"{health.state.value}"
         if self.tree_state in _BROKEN_TREE_STATES:
             return self.last_error or f"actor {self.tree_state}"
+        if self.overloaded:
+            assert self.mailbox_refused_ago is not None
+            return (
+                f"overloaded: its mailbox of {self.mailbox_capacity} messages is full; "
+                f"{self.mailbox_refused} refused so far, the last {self.mailbox_refused_ago:.0f} s"
+                " ago (it cannot keep up with what is sent to it)"
+            )
         if self.connecting:
             assert health is not None
             return f"connecting to {health.target}" if health.target else "connecting"
@@ -114,6 +137,7 @@ def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
             out.append(row)
             continue
         health = row.get("health")
+        box = row.get("mailbox") or {}
         out.append(
             ComponentHealth(
                 path=row["path"],
@@ -123,7 +147,10 @@ def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
                 last_error=row.get("last_error"),
                 health=health if isinstance(health, ConnectionHealth) else None,
                 handled=row.get("handled", 0),
-                mailbox_depth=(row.get("mailbox") or {}).get("depth", 0),
+                mailbox_depth=box.get("depth", 0),
+                mailbox_capacity=box.get("capacity"),
+                mailbox_refused=box.get("refused", 0),
+                mailbox_refused_ago=box.get("refused_ago"),
             )
         )
     return tuple(out)
@@ -152,7 +179,7 @@ class StatusReport:
     @property
     def degraded(self) -> tuple[ComponentHealth, ...]:
         """Components that are failing or not connected yet (in tree order)."""
-        return tuple(c for c in self.components if c.failing or c.connecting)
+        return tuple(c for c in self.components if c.failing or c.overloaded or c.connecting)
 
     @property
     def ok(self) -> bool:
@@ -206,6 +233,8 @@ def _component_json(c: ComponentHealth) -> dict[str, Any]:
         "handled": c.handled,
         "mailbox_depth": c.mailbox_depth,
     }
+    if c.mailbox_refused:
+        row["mailbox_refused"] = c.mailbox_refused
     if c.health is not None:
         row["health"] = health_json(c.health)
     return row
@@ -395,6 +424,16 @@ def telemetry_errors(tree: TreeRows, *, root_name: str, now: datetime) -> tuple[
                     message=c.last_error,
                     last_seen=now,  # the tree keeps no time of the crash
                     active=c.tree_state in _BROKEN_TREE_STATES,
+                )
+            )
+        if c.mailbox_refused_ago is not None:
+            out.append(
+                ErrorView(
+                    subsystem=_source(c, root_name),
+                    message=(c.reason if c.overloaded else None)
+                    or "overloaded: its mailbox was full",
+                    last_seen=now - timedelta(seconds=c.mailbox_refused_ago),
+                    active=c.overloaded,
                 )
             )
     return tuple(out)

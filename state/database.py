@@ -383,7 +383,10 @@ class Database:
                     conn.execute("RELEASE batch_item")
                 elif total_changes() != before or _schema_version(conn) != schema:
                     return None
-                append(BatchOutcome(error=exc))
+                # Kept without this frame: its traceback would hold the batch (every command of
+                # it) in a cycle until the collector's next pass.
+                tb = exc.__traceback__
+                append(BatchOutcome(error=exc.with_traceback(tb.tb_next if tb else None)))
             else:
                 if isolate:
                     conn.execute("RELEASE batch_item")

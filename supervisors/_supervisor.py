@@ -798,10 +798,7 @@ class Supervisor:
                 "restarts": slot.restarts,
                 "last_error": slot.last_error,
                 "started_at": slot.started_at,
-                "mailbox": {
-                    "depth": box.depth if box else 0,
-                    "peak": box.peak if box else 0,
-                },
+                "mailbox": _mailbox_row(box),
                 "handled": slot.stats.handled,
                 "detail": detail,
                 "health": health,
@@ -820,3 +817,15 @@ class _NeverStarted(Actor):
 
 
 _FAILED_FACTORY = _NeverStarted()
+
+
+def _mailbox_row(box: Mailbox | None) -> dict[str, Any]:
+    """A mailbox's figures for the tree: depth, peak, capacity, and the messages it refused
+    because it was full (with how long ago the last one was, in seconds)."""
+    if box is None:
+        return {"depth": 0, "peak": 0}
+    row: dict[str, Any] = {"depth": box.depth, "peak": box.peak, "capacity": box.capacity}
+    if box.refused_at is not None:
+        row["refused"] = box.refused
+        row["refused_ago"] = max(0.0, trio.current_time() - box.refused_at)
+    return row

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from actors import Actor, ActorFailed, CallTimeout, MailboxFull, ReplyError
 from supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
@@ -390,4 +392,35 @@ async def test_an_actors_log_is_bound_to_its_path_only_when_first_used(nursery):
     assert "log" not in vars(instance)  # nothing bound for an actor that never logs
     assert instance.log._context == {"path": "root/s"}
     assert vars(instance)["log"] is instance.log  # bound once
+    await sup.stop()
+
+
+async def test_an_actor_whose_full_mailbox_refuses_messages_is_overloaded_until_it_keeps_up(
+    autojump_clock, nursery
+):
+    from exports.health import OVERLOAD_SECONDS, status_report, telemetry_errors
+
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    await trio.testing.wait_all_tasks_blocked()
+    for n in range(Store.mailbox_size):
+        ref.cast(n)
+    with pytest.raises(MailboxFull):
+        ref.cast("one too many")
+    report = status_report(sup.tree(details=False))
+    assert report.status == "degraded"
+    (store,) = [c for c in report.degraded if c.path == "root/s"]
+    assert store.reason is not None and store.reason.startswith("overloaded: its mailbox of 3")
+    assert "1 refused so far" in store.reason
+    errors = telemetry_errors(sup.tree(details=False), root_name="root", now=datetime.now(UTC))
+    assert [e.active for e in errors if e.message.startswith("overloaded")] == [True]
+    gate.set()
+    assert await ref.call("get") == (1, [0, 1, 2])
+    await trio.sleep(OVERLOAD_SECONDS)  # nothing refused for a minute: no longer degraded
+    report = status_report(sup.tree(details=False))
+    assert report.ok
+    errors = telemetry_errors(sup.tree(details=False), root_name="root", now=datetime.now(UTC))
+    assert [e.active for e in errors if e.message.startswith("overloaded")] == [False]
     await sup.stop()
