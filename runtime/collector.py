@@ -20,6 +20,15 @@ Settled after the start:
   a hundred times a second and moved each publish's documents to the older generations,
   whose passes then took a quarter of the process's CPU time. The count is of objects that
   reference counting did not free, so what waits for a pass is bounded by it.
+
+The older generations keep Python's thresholds, measured (1,000 creators, 400 s): the
+collector takes about 5 % of the process's CPU time, a young pass every 12 s (0.2-0.3 s, mostly
+walking the publisher's and the store's work in flight), a middle one every 2-3 minutes
+(0.5-1.2 s, freeing the cycles that outlived a young pass). A young share of 1 instead of a
+fifth halved that time but made one pass of 0.9 s; a middle threshold of 2 instead of 10 cost
+more (6 %) and kept no less memory. What the passes free comes from reference cycles made per
+message (an exception kept with its traceback: the frames that hold it); fewer of those, not
+other thresholds, is what makes them cheaper.
 """
 
 from __future__ import annotations
