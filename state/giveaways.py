@@ -267,36 +267,47 @@ class Summary:
     winners: tuple[Entry, ...]
 
 
+#: Giveaways per creator in the export: the newest. A creator who runs one an hour would
+#: otherwise make every read of their giveaways (and the file) grow for as long as they stream.
+SUMMARIES_PER_CREATOR = 20
+
+
 def summaries(conn: apsw.Connection, creators: Sequence[str] | None = None) -> list[Summary]:
-    """Every giveaway (of `creators` only, when given) with its counts and winners (for the
-    export)."""
+    """The newest `SUMMARIES_PER_CREATOR` giveaways of every creator (of `creators` only, when
+    given) with their counts and winners (for the export), by creator and opening time."""
     where = ""
-    params: tuple[str, ...] = ()
+    params: tuple[object, ...] = ()
     if creators is not None:
-        # Entries carry no creator: only these creators' giveaways (by the creator index).
-        where = (
-            " WHERE giveaway_id IN "
-            f"(SELECT giveaway_id FROM giveaways WHERE creator_id {IN_JSON_LIST})"
+        where, params = f" WHERE creator_id {IN_JSON_LIST}", (json_list(creators),)
+    kept = [
+        _giveaway(r[:-1])
+        for r in conn.execute(
+            f"SELECT {_GIVEAWAY}, newest FROM (SELECT {_GIVEAWAY}, row_number() OVER "
+            "(PARTITION BY creator_id ORDER BY opened_at DESC, giveaway_id DESC) AS newest "
+            f"FROM giveaways{where}) WHERE newest <= ? "
+            "ORDER BY creator_id, opened_at, giveaway_id",
+            (*params, SUMMARIES_PER_CREATOR),
         )
-        params = (json_list(creators),)
+    ]
+    # Entries carry no creator: only the kept giveaways' entries (by the entries' index).
+    ids = (json_list(g.giveaway_id for g in kept),)
     counts = {
         r[0]: (r[1], r[2])
         for r in conn.execute(
-            f"SELECT giveaway_id, count(*), sum(tickets) FROM giveaway_entries{where} "
-            "GROUP BY giveaway_id",
-            params,
+            "SELECT giveaway_id, count(*), sum(tickets) FROM giveaway_entries "
+            f"WHERE giveaway_id {IN_JSON_LIST} GROUP BY giveaway_id",
+            ids,
         )
     }
     drawn: dict[str, list[Entry]] = {}
     for row in conn.execute(
-        f"SELECT giveaway_id, {_ENTRY} FROM giveaway_entries"
-        + (where + " AND" if where else " WHERE")
-        + " drawn IS NOT NULL ORDER BY giveaway_id, drawn",
-        params,
+        f"SELECT giveaway_id, {_ENTRY} FROM giveaway_entries WHERE giveaway_id {IN_JSON_LIST} "
+        "AND drawn IS NOT NULL ORDER BY giveaway_id, drawn",
+        ids,
     ):
         drawn.setdefault(row[0], []).append(_entry(row[1:]))
     out = []
-    for giveaway in list_giveaways(conn, creators=creators):
+    for giveaway in kept:
         entrants, tickets = counts.get(giveaway.giveaway_id, (0, 0))
         out.append(
             Summary(

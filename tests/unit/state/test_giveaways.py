@@ -107,3 +107,29 @@ def test_subscribers_only_refuses_others_and_a_second_open_is_refused(db):
         )
     with pytest.raises(Refused, match="still open"):
         _open(db, giveaway_id="g2")
+
+
+def test_the_export_keeps_each_creators_newest_giveaways_with_their_own_counts(db):
+    kept = giveaways.SUMMARIES_PER_CREATOR
+    for n in range(kept + 5):
+        for creator in ("d", "e"):
+            _open(db, giveaway_id=f"{creator}{n:03d}", creator_id=creator, now=10 * n + 1)
+            with db.transaction() as conn:
+                for key in ("a", "b")[: 1 + n % 2]:
+                    giveaways.join(
+                        conn,
+                        creator_id=creator,
+                        platform="twitch",
+                        viewer_key=key,
+                        display_name=key,
+                        subscriber=False,
+                        now=10 * n + 2,
+                    )
+                giveaways.draw(conn, creator_id=creator, pick=lambda _t: 0, now=10 * n + 3)
+                giveaways.close_giveaway(conn, creator_id=creator, now=10 * n + 4)
+    rows = giveaways.summaries(db.connection)
+    newest = [f"{c}{n:03d}" for c in ("d", "e") for n in range(5, kept + 5)]
+    assert [s.giveaway.giveaway_id for s in rows] == newest  # by creator, then opening
+    assert [s.entrants for s in rows[:2]] == [2, 1]  # n = 5 had two, n = 6 one
+    assert all(len(s.winners) == 1 for s in rows)
+    assert giveaways.summaries(db.connection, ["e"]) == rows[kept:]
