@@ -68,13 +68,14 @@ HANDOVER_TIMEOUT = 5.0
 MAX_LAG_SECONDS = 1.0
 #: How long a line may wait for the trigger engine (a busy engine slows the replay).
 DELIVERY_TIMEOUT = 60.0
-#: Replies (and moderations) kept for inspection, the newest.
-RECORDED = 100
+#: Replies (and moderations) kept for inspection, the newest, by default: a thousand replays
+#: keeping 100 replies each held about 25 KiB per creator.
+RECORDED = 20
 
 
 @attrs.frozen(kw_only=True)
 class RecordedReplies:
-    """Ask a `ReplayChat` for the replies it recorded (newest 100), oldest first."""
+    """Ask a `ReplayChat` for the replies it recorded (the newest `replies_kept`), oldest first."""
 
 
 class ReplayChat(Actor):
@@ -90,8 +91,10 @@ class ReplayChat(Actor):
         loop: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         store: Callable[[], ActorRef] | None = None,
+        replies_kept: int = RECORDED,
     ) -> None:
         self.creator_id = creator_id
+        self.replies_kept = replies_kept
         self.file = file
         self._triggers = triggers
         self.speed = speed
@@ -120,7 +123,7 @@ class ReplayChat(Actor):
 
     @property
     def replies(self) -> Sequence[SendChat]:
-        """The latest replies (at most `RECORDED`), oldest first."""
+        """The latest replies (at most `replies_kept`), oldest first."""
         return self._replies if self._replies is not None else ()
 
     @property
@@ -304,14 +307,14 @@ class ReplayChat(Actor):
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
             if self._replies is None:
-                self._replies = deque(maxlen=RECORDED)
+                self._replies = deque(maxlen=self.replies_kept)
             self._replies.append(message)
             self.reply_count += 1
             self.log.info("reply", text=message.text, trigger=message.trigger_id)
             return None
         if isinstance(message, Moderate):
             if self._moderations is None:
-                self._moderations = deque(maxlen=RECORDED)
+                self._moderations = deque(maxlen=self.replies_kept)
             self._moderations.append(message)
             self.moderation_count += 1
             self.log.info("moderation recorded", action=message.action, filter=message.filter_id)

@@ -123,6 +123,7 @@ async def start_replay(
                     file=log,
                     triggers=lambda: root.lookup("triggers"),
                     speed=speed,
+                    replies_kept=100,  # the checks read a whole pass of the example's replies
                 ),
             ),
         ],
