@@ -91,10 +91,10 @@ class ReplayChat(Actor):
         loop: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         store: Callable[[], ActorRef] | None = None,
-        replies_kept: int = RECORDED,
+        replies_kept: int | None = None,
     ) -> None:
         self.creator_id = creator_id
-        self.replies_kept = replies_kept
+        self.replies_kept = RECORDED if replies_kept is None else replies_kept
         self.file = file
         self._triggers = triggers
         self.speed = speed

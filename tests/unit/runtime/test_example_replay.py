@@ -14,6 +14,7 @@ import trio
 
 from actors.publisher import PublishNow
 from actors.replay import ReplayChat
+from actors.replay import actor as replay_actor
 from actors.triggers.engine import TriggerEngine
 from config.loading import load_config
 from runtime.tree import RuntimePaths, build_tree
@@ -89,7 +90,9 @@ async def replay_example(data_dir: Path) -> dict[str, bytes]:
     return files
 
 
-async def test_the_example_shows_every_feature_and_replays_identically(tmp_path):
+async def test_the_example_shows_every_feature_and_replays_identically(tmp_path, monkeypatch):
+    # Every reply of the pass is checked: the replays keep them all (20 by default).
+    monkeypatch.setattr(replay_actor, "RECORDED", 100)
     first = await replay_example(tmp_path / "one")
     replies = first["replies"].decode().splitlines()
     assert "Added quote #1." in replies
