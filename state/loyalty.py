@@ -28,8 +28,6 @@ __all__ = [
     "ranked_rows",
     "spend",
     "top",
-    "top_for_creators",
-    "top_per_creator",
     "top_rows_for_creators",
     "top_rows_per_creator",
     "transfer",
@@ -214,9 +212,8 @@ def top(conn: apsw.Connection, creator_id: str, limit: int) -> list[Balance]:
 def top_rows_for_creators(
     conn: apsw.Connection, creators: Sequence[str], limit: int
 ) -> list[tuple[Any, ...]]:
-    """`top_for_creators` as the database's rows, `(creator_id, platform, viewer_key, login,
-    display_name, balance, updated_at)`: for readers that keep what they made of the rows they
-    saw before (no `Balance` made for a row seen already).
+    """The `limit` highest positive balances of these creators as the database's rows,
+    `(creator_id, platform, viewer_key, login, display_name, balance, updated_at)`.
 
     One query per creator: a range of the `points_ranked` index that stops after `limit`
     rows, whatever the number of viewers."""
@@ -233,13 +230,6 @@ def top_rows_for_creators(
     return out
 
 
-def top_for_creators(
-    conn: apsw.Connection, creators: Sequence[str], limit: int
-) -> list[tuple[str, Balance]]:
-    """`top_per_creator` for these creators only (the ones whose balances changed)."""
-    return [(r[0], _balance(r[1:])) for r in top_rows_for_creators(conn, creators, limit)]
-
-
 def _ranked_sql(columns: str, where: str = "") -> str:
     """The `limit` (the statement's last parameter) highest positive balances of every
     creator (passing `where`, which ends in AND), in `top`'s order, as `columns`."""
@@ -253,7 +243,8 @@ def _ranked_sql(columns: str, where: str = "") -> str:
 
 
 def top_rows_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[Any, ...]]:
-    """`top_per_creator` as the database's rows (see :func:`top_rows_for_creators`)."""
+    """Every creator's `limit` highest positive balances as the database's rows (in the
+    shape of :func:`top_rows_for_creators`)."""
     return conn.execute(_ranked_sql(f"creator_id, {_COLUMNS}"), (limit,)).fetchall()
 
 
@@ -274,9 +265,3 @@ def ranked_rows(
     return conn.execute(
         _ranked_sql(columns, f"creator_id {IN_JSON_LIST} AND "), (json_list(creators), limit)
     ).fetchall()
-
-
-def top_per_creator(conn: apsw.Connection, limit: int) -> list[tuple[str, Balance]]:
-    """`(creator_id, balance)` of the `limit` highest positive balances of every creator, in
-    `top`'s order (one query for all creators)."""
-    return [(r[0], _balance(r[1:])) for r in top_rows_per_creator(conn, limit)]
