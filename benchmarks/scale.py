@@ -98,6 +98,43 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of a process, by thread id (threads that ended are left out)."""
+    times: dict[int, float] = {}
+    with contextlib.suppress(OSError):
+        for name in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError):
+                times[int(name)] = cpu_seconds(pid, int(name))
+    return times
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """Thread id -> what the thread runs, from `py-spy dump` (its Python name and the outermost
+    frame of this project), or an empty mapping when py-spy is missing."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    try:
+        text = subprocess.run(
+            [spy, "dump", "-p", str(pid), "--nonblocking"],
+            capture_output=True, text=True, timeout=30, check=False,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    names: dict[int, str] = {}
+    frames: dict[int, str] = {}
+    current: int | None = None
+    for line in text.splitlines():
+        if line.startswith("Thread "):
+            head = line.split()
+            with contextlib.suppress(ValueError):
+                current = int(head[1], 0)
+                names[current] = line.split('"')[1][:16] if '"' in line else head[1]
+        elif current is not None and line.startswith("    ") and "(" in line:
+            frame = line.strip()
+            if any(f" ({top}/" in frame for top in ("actors", "state", "exports", "runtime")):
+                frames[current] = frame.split(" (")[0]  # frames run inner to outer
+    return {tid: f"{name} {frames.get(tid, '')}".strip() for tid, name in names.items()}
+
+
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE
@@ -327,6 +364,7 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
                 beat0, msgs0 = proc.chat_lines()
                 cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
                 trio0 = cpu_seconds(proc.pid, proc.pid)  # the main thread runs the trio loop
+                threads0 = thread_cpu(proc.pid)
                 ages: list[float] = []
                 samples: list[tuple[float, dict[Any, int], dict[Any, int]]] = []
                 profiler = None
@@ -349,9 +387,19 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
                 beat1, msgs1 = proc.chat_lines()
                 cpu1, t1 = cpu_seconds(proc.pid), time.perf_counter()
                 trio1 = cpu_seconds(proc.pid, proc.pid)
+                threads1 = thread_cpu(proc.pid)
                 if profiler is not None:
                     profiler.wait()
                 handled = msgs1 - msgs0
+                names = thread_names(proc.pid)
+                out["threads"] = sorted(
+                    (
+                        (threads1[tid] - threads0.get(tid, 0.0), names.get(tid, f"thread {tid}"))
+                        for tid in threads1
+                    ),
+                    reverse=True,
+                )
+                out["handled"] = handled
                 out["rate"] = handled / (beat1 - beat0)
                 out["cpu_share"] = (cpu1 - cpu0) / (t1 - t0)
                 out["cpu_per_message"] = (cpu1 - cpu0) / handled if handled else float("nan")
@@ -404,6 +452,10 @@ def main() -> None:
         f"{cpm / floor_msg:.1f}x", f"<= 150 us: {ok(cpm <= 150e-6)}")  # fmt: skip
     row("  of which the trio thread", f"{run['trio_per_message'] * 1e6:.0f} us",
         f"{run['trio_share'] * 100:.0f} % of the process CPU", "", "")  # fmt: skip
+    for spent, name in run.get("threads", [])[:4]:
+        if spent > 0 and run.get("handled"):
+            label = f"  thread {name}"
+            row(label[:28], f"{spent / run['handled'] * 1e6:.0f} us", label[28:62], "", "")
     row("heartbeat age (max)", f"{run['heartbeat_age_max']:.2f} s", f"heartbeat {hb:g} s",
         f"{run['heartbeat_age_max'] / hb:.2f}x",
         f"<= {2 * hb:g} s: {ok(run['heartbeat_age_max'] <= 2 * hb)}")  # fmt: skip
