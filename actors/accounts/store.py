@@ -4,7 +4,9 @@
 non-secret details, so each stays far below Windows Credential Manager's 2,560-byte limit
 (keyring writes UTF-16 there). `EncryptedFileTokenStore` is for services without a keyring
 (a systemd unit has no session bus): one file, AES-GCM, the key derived with scrypt from a
-passphrase and a random salt kept in the file, written atomically (`exports.atomic`).
+passphrase and a random salt kept in the file, written atomically (`exports.atomic`). Every
+change to it is a read, change and write under a lock file beside it (`tokens.enc.lock`), so a
+`login` in one process and a token refresh in the running service never undo each other.
 
 Both are blocking; the account actor calls them from a worker thread. Errors are
 `TokenStoreError` with a sentence that names the store, never a token.
@@ -15,11 +17,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
+import filelock
 
 from config.models import TokenStoreConfig
 from exports.atomic import read_bytes_or_none, write_atomic
@@ -32,6 +37,8 @@ FILE_FORMAT = "streamsuites-tokens-v1"
 SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1
+#: How long a change to the token file waits for another one (a `login`, a refresh) to end.
+LOCK_TIMEOUT_SECONDS = 30.0
 
 
 class TokenStoreError(Exception):
@@ -233,10 +240,21 @@ def _unb64(text: Any) -> bytes:
 class EncryptedFileTokenStore:
     """All accounts in one AES-GCM file; key = scrypt(passphrase, salt from the file)."""
 
-    def __init__(self, path: Path, passphrase: str, *, scrypt_n: int = SCRYPT_N) -> None:
+    def __init__(
+        self,
+        path: Path,
+        passphrase: str,
+        *,
+        scrypt_n: int = SCRYPT_N,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    ) -> None:
         if not passphrase:
             raise TokenStoreError("the token store key is empty")
         self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        # Per thread: the account actor saves from worker threads, and each holder must wait
+        # for the others (the lock is on the file, so other processes wait too).
+        self._lock = filelock.FileLock(self.lock_path, timeout=lock_timeout, thread_local=True)
         self._passphrase = passphrase.encode("utf-8")
         self._scrypt_n = scrypt_n
         self._salt: bytes | None = None
@@ -331,6 +349,24 @@ class EncryptedFileTokenStore:
                 f"cannot write {self.path}: {exc.strerror or type(exc).__name__}"
             ) from None
 
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the file's lock for one read, change and write."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                yield
+        except filelock.Timeout:
+            raise TokenStoreError(
+                f"{self.path} stayed locked by another change for {self._lock.timeout:g} s "
+                f"(a login or refresh still running, or a stale {self.lock_path.name} from a "
+                "process on another machine sharing the folder); try again"
+            ) from None
+        except OSError as exc:
+            raise TokenStoreError(
+                f"cannot lock {self.lock_path}: {exc.strerror or type(exc).__name__}"
+            ) from None
+
     def check(self) -> None:
         self._read_all()
         folder = self.path.parent
@@ -354,18 +390,20 @@ class EncryptedFileTokenStore:
             ) from None
 
     def save(self, account_id: str, token: StoredToken) -> None:
-        data = self._read_all()
-        data[account_id] = {
-            "access": token.access_token,
-            "refresh": token.refresh_token,
-            "details": token.details(),
-        }
-        self._write_all(data)
+        with self._changing():
+            data = self._read_all()
+            data[account_id] = {
+                "access": token.access_token,
+                "refresh": token.refresh_token,
+                "details": token.details(),
+            }
+            self._write_all(data)
 
     def delete(self, account_id: str) -> None:
-        data = self._read_all()
-        if data.pop(account_id, None) is not None:
-            self._write_all(data)
+        with self._changing():
+            data = self._read_all()
+            if data.pop(account_id, None) is not None:
+                self._write_all(data)
 
 
 def open_token_store(config: TokenStoreConfig, data_dir: Path) -> TokenStore:

@@ -87,7 +87,8 @@ def test_a_crash_during_the_write_leaves_the_previous_pair_readable(tmp_path: Pa
         store.save("bot", token(2))
     monkeypatch.undo()
     assert EncryptedFileTokenStore(path, "k", scrypt_n=FAST).load("bot") == token(1)
-    assert [p.name for p in tmp_path.iterdir()] == ["t.enc"]  # no temporary file left
+    # No temporary file left (the lock file stays: removing it would race another locker).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.enc", "t.enc.lock"]
     store.save("bot", token(2))  # the retry the account actor makes
     assert EncryptedFileTokenStore(path, "k", scrypt_n=FAST).load("bot") == token(2)
 
@@ -150,3 +151,83 @@ def test_an_unusable_keyring_backend_is_a_clear_error():
 
     with pytest.raises(TokenStoreError, match='kind = "file"'):
         KeyringTokenStore(backend=FailKeyring()).check()
+
+
+SAVER = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from actors.accounts.store import EncryptedFileTokenStore, StoredToken
+
+path, worker = Path(sys.argv[1]), sys.argv[2]
+store = EncryptedFileTokenStore(path, "correct horse", scrypt_n=2**10)
+for n in range(12):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    store.save(
+        f"{worker}-{n}",
+        StoredToken(access_token=f"a-{worker}-{n}", refresh_token=f"r-{worker}-{n}",
+                    expires_at=None, scopes=frozenset(), obtained_at=now),
+    )
+"""
+
+
+def test_saves_from_processes_at_once_keep_every_account(tmp_path: Path):
+    # A `login` in one process and a refresh in the running service each read, change and
+    # write the whole file: without the lock one of them silently undoes the other's account.
+    import subprocess
+    import sys
+
+    path = tmp_path / "tokens.enc"
+    root = Path(__file__).resolve().parents[4]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", SAVER, str(path), f"w{w}"], cwd=root)
+        for w in range(4)
+    ]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
+    store = EncryptedFileTokenStore(path, "correct horse", scrypt_n=FAST)
+    for w in range(4):
+        for n in range(12):
+            loaded = store.load(f"w{w}-{n}")
+            assert loaded is not None and loaded.refresh_token == f"r-w{w}-{n}"
+
+
+def test_saves_from_threads_at_once_keep_every_account(tmp_path: Path):
+    import threading
+
+    store = EncryptedFileTokenStore(tmp_path / "tokens.enc", "correct horse", scrypt_n=FAST)
+    store.save("first", token(0))  # the salt exists before the threads race
+
+    def save(w: int) -> None:
+        for n in range(10):
+            store.save(f"t{w}-{n}", token(n))
+
+    threads = [threading.Thread(target=save, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for w in range(4):
+        for n in range(10):
+            loaded = store.load(f"t{w}-{n}")
+            assert loaded is not None and loaded.access_token == f"access-secret-{n}"
+
+
+def test_a_change_while_another_holds_the_lock_waits_then_says_why(tmp_path: Path):
+    import filelock
+
+    store = EncryptedFileTokenStore(
+        tmp_path / "tokens.enc", "correct horse", scrypt_n=FAST, lock_timeout=0.05
+    )
+    store.save("daniel", token(1))
+    other = filelock.FileLock(store.lock_path)  # another process's change, still running
+    with other:
+        with pytest.raises(TokenStoreError, match="stayed locked by another change") as caught:
+            store.save("daniel", token(2))
+        with pytest.raises(TokenStoreError, match="stayed locked"):
+            store.delete("daniel")
+    assert "secret" not in str(caught.value)
+    loaded = store.load("daniel")
+    assert loaded is not None and loaded.access_token == "access-secret-1"
+    store.save("daniel", token(2))  # released: the change goes through
+    loaded = store.load("daniel")
+    assert loaded is not None and loaded.access_token == "access-secret-2"
