@@ -489,16 +489,24 @@ class RateWindow:
 
 @attrs.frozen(kw_only=True)
 class Alert:
-    """A component that stayed failing for `after` seconds (`recovered` False), or came back."""
+    """A component that stayed failing for `after` seconds (`recovered` False), or that ended
+    its failure: it came back, or it left the tree while failing (`removed`: a config reload
+    removed its creator or platform, so nothing will come back)."""
 
     path: str
     reason: str | None
     recovered: bool
     seconds: float  # how long it was (or has been) failing
+    removed: bool = False
 
     def text(self) -> str:
         """The message posted to the admin channel."""
         minutes = self.seconds / 60
+        if self.removed:
+            return (
+                f"No longer running: {self.path} was removed while failing "
+                f"(for {minutes:.0f} min); nothing more will be said about it."
+            )
         if self.recovered:
             return f"Recovered: {self.path} works again (it failed for {minutes:.0f} min)."
         return f"Failing for {minutes:.0f} min: {self.path}: {self.reason or 'unknown reason'}"
@@ -506,8 +514,8 @@ class Alert:
 
 class HealthAlerts:
     """Sans-IO: which components to tell admins about. A component failing (reconnecting,
-    failed, or its actor restarting) for `after` seconds gives one alert; its recovery gives
-    one more. Times are a monotonic clock (trio's)."""
+    failed, or its actor restarting) for `after` seconds gives one alert; its recovery, or its
+    removal from the tree, gives one more. Times are a monotonic clock (trio's)."""
 
     def __init__(self, *, after: float = 300.0) -> None:
         self.after = after
@@ -519,6 +527,7 @@ class HealthAlerts:
         failing = {c.path: c for c in report.components if c.failing}
         # A restarted actor on its first attempt again is not back yet (no recovery post).
         connecting = {c.path for c in report.components if c.connecting}
+        present = {c.path for c in report.components}
         out = []
         for path, c in failing.items():
             since = self._failing_since.setdefault(path, now)
@@ -530,7 +539,15 @@ class HealthAlerts:
                 since = self._failing_since.pop(path)
                 if path in self._alerted:
                     self._alerted.discard(path)
-                    out.append(Alert(path=path, reason=None, recovered=True, seconds=now - since))
+                    out.append(
+                        Alert(
+                            path=path,
+                            reason=None,
+                            recovered=True,
+                            seconds=now - since,
+                            removed=path not in present,
+                        )
+                    )
         return out
 
     def retry(self, alert: Alert) -> None:

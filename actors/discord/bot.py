@@ -266,7 +266,12 @@ class DiscordGateway(Actor):
                     self.log.warning("admin alert not posted", error=type(exc).__name__)
                 else:
                     self.alerts_posted += 1
-                    self.log.info("admins told", component=alert.path, recovered=alert.recovered)
+                    self.log.info(
+                        "admins told",
+                        component=alert.path,
+                        recovered=alert.recovered,
+                        removed=alert.removed,
+                    )
 
     def _closed(self, code: int | None, reason: str | None = None) -> Reconnect | Fatal:
         assert self._gw is not None

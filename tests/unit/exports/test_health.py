@@ -194,8 +194,31 @@ def test_alerts_come_once_after_the_delay_and_once_on_recovery() -> None:
     assert len(alerts.update(down, 601)) == 1
     [back] = alerts.update(up, 900)
     assert back.recovered and back.text().startswith(f"Recovered: {TWITCH} works again")
+    assert not back.removed
     # A short blip is never reported.
     assert alerts.update(down, 1000) == [] and alerts.update(up, 1010) == []
+
+
+def test_a_component_removed_while_failing_is_reported_gone_not_recovered() -> None:
+    from exports.health import HealthAlerts
+
+    alerts = HealthAlerts(after=300)
+    store = row("root/store")
+    down = status_report(
+        [store, row(TWITCH, twitch(ConnectionState.FAILED, last_error="HTTP 401 from x"))]
+    )
+    assert alerts.update(down, 0) == []
+    [alert] = alerts.update(down, 300)
+    assert not alert.recovered
+    # A config reload removed the creator: its row is gone from the report.
+    [gone] = alerts.update(status_report([store]), 360)
+    assert (gone.path, gone.recovered, gone.removed) == (TWITCH, True, True)
+    assert gone.text() == (
+        f"No longer running: {TWITCH} was removed while failing (for 6 min); "
+        "nothing more will be said about it."
+    )
+    assert "works again" not in gone.text()
+    assert alerts.update(status_report([store]), 400) == []  # said once
 
 
 async def test_alerts_under_the_mock_clock_never_repeat_and_skip_paused_and_disabled(
