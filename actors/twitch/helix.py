@@ -1,4 +1,5 @@
-"""Twitch Helix and OAuth, sans-IO: request descriptions in, parsed responses out.
+"""Twitch Helix and its app (client-credentials) token, sans-IO: request descriptions in, parsed
+responses out. User tokens (device flow, refresh, validation) live in `actors.accounts.oauth`.
 
 Nothing here opens a socket. Builders return `HelixRequest` values (method, url, params,
 headers, form or JSON body) that the HTTP actor hands to httpx; parsers take what came back as
@@ -52,8 +53,6 @@ __all__ = [
     "RedemptionsPage",
     "Stream",
     "StreamsPage",
-    "TokenValidation",
-    "UserToken",
     "app_token_request",
     "ban_user_request",
     "clip_is_overdue",
@@ -76,17 +75,13 @@ __all__ = [
     "parse_send_chat_message",
     "parse_streams_page",
     "parse_user_ids",
-    "parse_user_token",
-    "parse_validate",
     "rebase_url",
     "redemptions_request",
-    "refresh_token_request",
     "send_chat_message_request",
     "streams_requests",
     "update_redemption_request",
     "update_reward_request",
     "users_request",
-    "validate_request",
 ]
 
 HELIX_BASE = "https://api.twitch.tv/helix"
@@ -226,32 +221,6 @@ class AppAccessToken:
     def expires_at(self, obtained_at: float) -> float:
         """When it expires, on the clock `obtained_at` was read from."""
         return obtained_at + self.expires_in
-
-
-@attrs.frozen(kw_only=True)
-class UserToken:
-    """Authorization-code or refresh response. Twitch rotates both tokens on refresh."""
-
-    access_token: str = attrs.field(repr=False)
-    refresh_token: str = attrs.field(repr=False)
-    expires_in: int | None
-    scopes: tuple[str, ...]
-    token_type: str
-
-    def expires_at(self, obtained_at: float) -> float | None:
-        """When it expires, on the clock `obtained_at` was read from (None: not stated)."""
-        return None if self.expires_in is None else obtained_at + self.expires_in
-
-
-@attrs.frozen(kw_only=True)
-class TokenValidation:
-    """`GET /oauth2/validate` answer; `login`/`user_id` are None for app tokens."""
-
-    client_id: str
-    login: str | None
-    user_id: str | None
-    scopes: tuple[str, ...]
-    expires_in: int | None
 
 
 @attrs.frozen(kw_only=True)
@@ -576,35 +545,6 @@ def app_token_request(client_id: str, client_secret: str) -> HelixRequest:
     )
 
 
-def refresh_token_request(client_id: str, client_secret: str, refresh_token: str) -> HelixRequest:
-    """Refresh grant: ``POST /oauth2/token``; the form encoder URL-encodes the token."""
-    return HelixRequest(
-        method="POST",
-        url=f"{OAUTH_BASE}/token",
-        form=(
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-        ),
-    )
-
-
-def validate_request(token: str) -> HelixRequest:
-    """``GET /oauth2/validate``: note the ``OAuth`` scheme, not ``Bearer``."""
-    return HelixRequest(
-        method="GET", url=f"{OAUTH_BASE}/validate", headers=(("Authorization", f"OAuth {token}"),)
-    )
-
-
-def _scopes(value: object) -> tuple[str, ...]:
-    if isinstance(value, list):
-        return tuple(s for s in value if isinstance(s, str))
-    if isinstance(value, str):  # some grants return a space-separated string
-        return tuple(value.split())
-    return ()
-
-
 def parse_app_token(
     status: int, headers: Mapping[str, str], body: bytes | str | Mapping[str, Any] | None
 ) -> AppAccessToken:
@@ -614,37 +554,6 @@ def parse_app_token(
         access_token=_require(obj, "access_token", str),
         expires_in=_require(obj, "expires_in", int),
         token_type=_str(obj.get("token_type")) or "bearer",
-    )
-
-
-def parse_user_token(
-    status: int, headers: Mapping[str, str], body: bytes | str | Mapping[str, Any] | None
-) -> UserToken:
-    """Parse an authorization-code or refresh response (both tokens rotate).
-
-    A 400/401 here means the refresh token is dead: the user must authorize again.
-    """
-    obj = _ok_body(status, body)
-    return UserToken(
-        access_token=_require(obj, "access_token", str),
-        refresh_token=_require(obj, "refresh_token", str),
-        expires_in=_int(obj.get("expires_in")),
-        scopes=_scopes(obj.get("scope")),
-        token_type=_str(obj.get("token_type")) or "bearer",
-    )
-
-
-def parse_validate(
-    status: int, headers: Mapping[str, str], body: bytes | str | Mapping[str, Any] | None
-) -> TokenValidation:
-    """Parse ``/oauth2/validate``. 401 raises `HelixApiError` (end the session)."""
-    obj = _ok_body(status, body)
-    return TokenValidation(
-        client_id=_require(obj, "client_id", str),
-        login=_str(obj.get("login")),
-        user_id=_str(obj.get("user_id")),
-        scopes=_scopes(obj.get("scopes")),
-        expires_in=_int(obj.get("expires_in")),
     )
 
 

@@ -27,12 +27,8 @@ from actors.twitch.helix import (
     parse_response,
     parse_send_chat_message,
     parse_streams_page,
-    parse_user_token,
-    parse_validate,
-    refresh_token_request,
     send_chat_message_request,
     streams_requests,
-    validate_request,
 )
 
 AUTH: dict[str, Any] = {"client_id": "cid123", "token": "tok-secret"}
@@ -223,39 +219,6 @@ def test_app_token_response_is_parsed_and_hides_the_token() -> None:
 def test_app_token_response_without_expiry_raises() -> None:
     with pytest.raises(HelixParseError):
         parse_app_token(200, {}, b'{"access_token":"x"}')
-
-
-def test_refresh_request_and_response_rotate_both_tokens() -> None:
-    request = refresh_token_request("cid", "sec", "old/refresh+token")
-    assert dict(request.form or ())["grant_type"] == "refresh_token"
-    body = {
-        "access_token": "new-a",
-        "refresh_token": "new-r",
-        "expires_in": 14400,
-        "scope": ["chat:read", "chat:edit"],
-        "token_type": "bearer",
-    }
-    token = parse_user_token(200, {}, json.dumps(body))
-    assert (token.access_token, token.refresh_token) == ("new-a", "new-r")
-    assert token.scopes == ("chat:read", "chat:edit")
-
-
-def test_refresh_with_dead_refresh_token_raises_api_error() -> None:
-    with pytest.raises(HelixApiError) as info:
-        parse_user_token(400, {}, b'{"status":400,"message":"Invalid refresh token"}')
-    assert info.value.error.message == "Invalid refresh token"
-
-
-def test_validate_uses_oauth_scheme_and_app_tokens_have_no_login() -> None:
-    request = validate_request("abc")
-    assert dict(request.headers)["Authorization"] == "OAuth abc"
-    result = parse_validate(200, {}, b'{"client_id":"cid","scopes":[],"expires_in":3600}')
-    assert result.login is None and result.user_id is None and result.expires_in == 3600
-    with pytest.raises(HelixApiError):
-        parse_validate(401, {}, b'{"status":401,"message":"invalid access token"}')
-
-
-# --------------------------------------------------------------------------- clips
 
 
 def test_create_clip_request_carries_documented_params() -> None:
