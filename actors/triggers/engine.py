@@ -173,6 +173,9 @@ class TriggerEngine(Actor):
         self.points = PointsLedger(creator.points) if creator.points else None
         self.timers = TimerSchedule(creator)
         self.features = FeaturePlans(creator)
+        # Which of them a chat line passes through (fixed by the configuration; asked once
+        # here instead of per line).
+        self._chat_features = (bool(self.filters), self.points is not None, bool(self.timers))
         self._costs = {t.id: t.cost for t in creator.triggers if t.cost}
         self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
         self._tally_labels = {t.id: t.label for t in reversed(creator.tallies)}  # first wins
@@ -394,7 +397,9 @@ class TriggerEngine(Actor):
     # ------------------------------------------------------------------------- chat
 
     async def _on_chat(self, event: ChatEvent) -> list[Action]:
-        if trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+        if (self._queued_at or self._flush_reply is not None) and (
+            trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
+        ):
             await self._keep_pace_with_the_store()
         self.messages += 1
         self.last_event_at = event.sent_at
@@ -408,17 +413,19 @@ class TriggerEngine(Actor):
         )
         now = self._now(event)
         viewer: Viewer | None = None
-        if self.filters or self.points or self.timers:
+        filters, points, timers = self._chat_features
+        if filters or points or timers:
             if self.rules.self_logins and event.login.lower() in self.rules.self_logins:
                 return []  # the bot's own lines: never filtered, never paid, not chat lines
-            if self.filters and self._filtered(event, now):
+            if filters and self._filtered(event, now):
                 return []
-            if self.points:
+            if points:
+                assert self.points is not None
                 viewer = self._viewer(event)
                 self.points.on_chat(event, viewer, domain_of(event.platform), now)
                 if self.points.pending:
                     self._want_flush()
-            if self.timers:
+            if timers:
                 self.timers.on_chat(event.platform)
                 self._post_timers(domain_of(event.platform), now)
         result = evaluate(self.rules, self.cooldowns, event, now=now)
