@@ -101,11 +101,14 @@ class ReplayChat(Actor):
         self.loop = loop
         self._clock = clock
         self._store = store
-        self.position: ReplayPosition | None = None
+        # Where the replay stands: the position last built, and the lines done since (a line
+        # delivered moves a count; the `position` value is built when someone asks).
+        self._position: ReplayPosition | None = None
+        self._lines_done = 0
         self._saved: ReplayPosition | None = None
         self._delivering: int | None = None  # the line handed over, not yet acknowledged
-        # The line in flight: its reply, digest, pass, line number, recorded time.
-        self._inflight: tuple[PendingReply, str, int, int, datetime] | None = None
+        # The line in flight: its reply, line number, recorded time.
+        self._inflight: tuple[PendingReply, int, datetime] | None = None
         self._saved_at = 0.0
         self._unsaved = 0
         self.messages = 0
@@ -120,6 +123,23 @@ class ReplayChat(Actor):
         self.last_event_at: datetime | None = None
         self.status = "starting"
         self.finished = False
+
+    @property
+    def position(self) -> ReplayPosition | None:
+        """Where the replay stands: the log (by digest), the pass, the lines it has done."""
+        position = self._position
+        if position is not None and position.lines_done != self._lines_done:
+            position = self._position = ReplayPosition(
+                digest=position.digest,
+                pass_number=position.pass_number,
+                lines_done=self._lines_done,
+            )
+        return position
+
+    @position.setter
+    def position(self, value: ReplayPosition | None) -> None:
+        self._position = value
+        self._lines_done = 0 if value is None else value.lines_done
 
     @property
     def replies(self) -> Sequence[SendChat]:
@@ -211,7 +231,6 @@ class ReplayChat(Actor):
         self._saved_at = trio.current_time()
         self._unsaved = 0
         while True:
-            digest = self.position.digest
             pass_number, start = self.position.pass_number, self.position.lines_done
             # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
             # so the recorded clock never runs backwards, across restarts too.
@@ -229,7 +248,7 @@ class ReplayChat(Actor):
                     if parsed is not None:
                         self.rejected += 1
                         self.log.warning("replay line rejected", line=number, error=parsed)
-                    self.position = attrs.evolve(self.position, lines_done=number)
+                    self._lines_done = number
                     continue
                 fields = dict(parsed)  # the parsed line is shared by every replay of the file
                 recorded = fields["sent_at"]
@@ -258,9 +277,9 @@ class ReplayChat(Actor):
                 except MailboxFull:
                     # A full mailbox: wait for room like a `call` (a busy engine slows us).
                     await target.call(event, timeout=DELIVERY_TIMEOUT)
-                    self._delivered(digest, pass_number, number, at)
+                    self._delivered(number, at)
                 else:
-                    self._inflight = (pending, digest, pass_number, number, at)
+                    self._inflight = (pending, number, at)
             await self._settle()
             if not self.loop:
                 break
@@ -283,18 +302,18 @@ class ReplayChat(Actor):
         inflight = self._inflight
         if inflight is None:
             return
-        pending, digest, pass_number, number, at = inflight
+        pending, number, at = inflight
         if pending.done:
             pending.result_nowait()
         else:
             await pending.result()
         self._inflight = None
-        self._delivered(digest, pass_number, number, at)
+        self._delivered(number, at)
 
-    def _delivered(self, digest: str, pass_number: int, number: int, at: datetime) -> None:
+    def _delivered(self, number: int, at: datetime) -> None:
+        """Line `number` of the current pass was taken by the engine."""
         self._delivering = None
-        # Built directly: `attrs.evolve` per line costs several times as much.
-        self.position = ReplayPosition(digest=digest, pass_number=pass_number, lines_done=number)
+        self._lines_done = number  # the position value is built when asked (`position`)
         self.messages += 1
         self.last_event_at = at
         self._unsaved += 1

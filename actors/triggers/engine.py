@@ -99,6 +99,9 @@ SIGNAL_FLUSH_SECONDS = 1.0
 FLUSH_CHECK_SECONDS = 2.0
 #: How often timers and active-minute points are checked on the wall clock (live platforms).
 TICK_SECONDS = 5.0
+#: A chat message this long after the first buffered write takes the flush along
+#: (`TriggerEngine._flush_with_chat`).
+FLUSH_WITH_CHAT_AFTER = SIGNAL_FLUSH_SECONDS / 2
 #: The platform whose events run on their recorded clock (see `ReplayChat`).
 REPLAY = "replay"
 #: The longest the oldest write of an engine waits for the store before the engine takes no
@@ -161,6 +164,8 @@ class TriggerEngine(Actor):
         self._pending_cooldowns: dict[str, int] = {}
         # When the buffered writes are due to be flushed (trio clock; inf: nothing buffered).
         self._flush_at = math.inf
+        # When the next wall-clock tick is due (trio clock; inf: no tick, see `_ticking`).
+        self._next_tick = math.inf
         # The background task (`run`) waits on this for the next flush, tick or reply.
         self._alarm = Alarm()
         # Points, quotes, giveaways, timers and filters (issue #16).
@@ -168,6 +173,9 @@ class TriggerEngine(Actor):
         self.points = PointsLedger(creator.points) if creator.points else None
         self.timers = TimerSchedule(creator)
         self.features = FeaturePlans(creator)
+        # Which of them a chat line passes through (fixed by the configuration; asked once
+        # here instead of per line).
+        self._chat_features = (bool(self.filters), self.points is not None, bool(self.timers))
         self._costs = {t.id: t.cost for t in creator.triggers if t.cost}
         self._tally_counts: dict[str, int] = {t.id: 0 for t in creator.tallies}
         self._tally_labels = {t.id: t.label for t in reversed(creator.tallies)}  # first wins
@@ -257,19 +265,20 @@ class TriggerEngine(Actor):
 
     async def run(self) -> None:
         # One task for everything in the background: replies to committed actions (woken by
-        # their commits), the flush (a second after the first buffered write) and the
-        # wall-clock tick of live timers and points. An idle creator waits with no timer.
+        # their commits), the flush (a second after the first buffered write, unless a chat
+        # message took it along: `_flush_with_chat`) and the wall-clock tick of live timers and
+        # points. An idle creator waits with no timer.
         alarm = self._alarm
-        ticking = bool(self.timers or (self.points and self.points.config.per_minute_active))
-        next_tick = trio.current_time() + TICK_SECONDS if ticking else math.inf
+        if self._ticking():
+            self._next_tick = trio.current_time() + TICK_SECONDS
         while True:
             self._complete_arrived()
             if self._flush_reply is not None and self._flush_reply[0].done:
                 self._flush_done()
             now = trio.current_time()
-            if now >= next_tick:
+            if now >= self._next_tick:
                 self._tick(self._clock())
-                next_tick = now + TICK_SECONDS
+                self._next_tick = now + TICK_SECONDS
             flush = self._flush_reply
             if now >= self._flush_at:
                 if flush is None:
@@ -278,23 +287,65 @@ class TriggerEngine(Actor):
                     self._begin_flush()
                 else:  # one flush at a time: the next waits for the commit of this one
                     flush[0].notify(alarm.wake)
-            # On the shared wake-up grid: a thousand engines share a handful of timers.
-            deadline = next_tick
-            if self._flush_reply is None:
-                deadline = min(deadline, self._flush_at)
-            elif now < self._flush_at:
-                # A flush's commit wakes nobody (it would cost a wake-up a second): its outcome
-                # is taken at the next flush, or after `FLUSH_CHECK_SECONDS` (a failure is
-                # logged then, also when chat went quiet).
-                check = self._flush_since + FLUSH_CHECK_SECONDS
-                if check > now:
-                    deadline = min(deadline, self._flush_at, check)
-                else:  # a slow store: its commit wakes this task
-                    self._flush_reply[0].notify(alarm.wake)
-                    deadline = min(deadline, self._flush_at)
-            # (else the next flush is due: the commit of the one in flight wakes this task)
-            alarm.deadline = deadline
+            alarm.deadline = self._wake_deadline(now)
             await alarm.wait()
+
+    def _wake_deadline(self, now: float) -> float:
+        """When `run` must wake next (trio clock) for the tick, the flush or the outcome of
+        the flush in flight; on the shared wake-up grid, so a thousand engines share a
+        handful of timers."""
+        deadline = self._next_tick
+        flush = self._flush_reply
+        if flush is None:
+            return min(deadline, self._flush_at)
+        if now < self._flush_at:
+            # A flush's commit wakes nobody (it would cost a wake-up a second): its outcome is
+            # taken at the next flush, or after `FLUSH_CHECK_SECONDS` (a failure is logged
+            # then, also when chat went quiet).
+            check = self._flush_since + FLUSH_CHECK_SECONDS
+            if check > now:
+                return min(deadline, self._flush_at, check)
+            flush[0].notify(self._alarm.wake)  # a slow store: its commit wakes `run`
+            return min(deadline, self._flush_at)
+        # (else the next flush is due: the commit of the one in flight wakes `run`)
+        return deadline
+
+    def _ticking(self) -> bool:
+        """Whether the wall-clock tick has work: timers or active-minute points, and a live
+        platform to run them for (a replay runs both on its recorded clock, with its chat;
+        a live event that comes all the same starts the tick, `_live_event`)."""
+        if not (self.timers or (self.points and self.points.config.per_minute_active)):
+            return False
+        platforms = set(self.creator.sources())
+        for timer in self.timers.timers:
+            platforms.update(timer.platforms or ())
+        return any(domain_of(p) == LIVE_DOMAIN for p in platforms)
+
+    def _live_event(self) -> None:
+        """An event of a live platform came to an engine that does not tick: start ticking
+        (`_ticking` found no live platform configured)."""
+        if self._next_tick == math.inf and (
+            self.timers or (self.points and self.points.config.per_minute_active)
+        ):
+            self._next_tick = trio.current_time() + TICK_SECONDS
+            if self._next_tick < self._alarm.deadline:
+                self._alarm.set(self._next_tick)
+
+    def _flush_with_chat(self) -> None:
+        """Flush now, with a chat message that came at least `FLUSH_WITH_CHAT_AFTER` after
+        the first buffered write, instead of at `_flush_at`: chat a second apart (a replay,
+        a quiet stream) then costs the background task no wake-up per flush, and nothing
+        waits longer than `SIGNAL_FLUSH_SECONDS`. One flush at a time still: while one is
+        in flight `run` starts the next when due."""
+        flush = self._flush_reply
+        if flush is not None:
+            if not flush[0].done:
+                return
+            self._flush_done()
+        self._flush_at = math.inf
+        self._begin_flush()
+        # `run` waits for a flush that is no longer due: it waits for the next thing instead.
+        self._alarm.set(self._wake_deadline(trio.current_time()))
 
     def _want_flush(self) -> None:
         """Something was buffered: flush within `SIGNAL_FLUSH_SECONDS`."""
@@ -323,7 +374,10 @@ class TriggerEngine(Actor):
                 return [] if isinstance(message, ChatEvent) else None
             self._want_flush()  # the id is persisted with the next flush at the latest
         if isinstance(message, ChatEvent):
-            return await self._on_chat(message)
+            actions = await self._on_chat(message)
+            if self._flush_at - trio.current_time() <= SIGNAL_FLUSH_SECONDS - FLUSH_WITH_CHAT_AFTER:
+                self._flush_with_chat()
+            return actions
         if isinstance(message, CommitWithFlush):
             self._riders[message.key] = message.command
             self._want_flush()
@@ -335,13 +389,17 @@ class TriggerEngine(Actor):
             self.last_event_at = message.sent_at
             if isinstance(message, StreamStarted | StreamEnded):
                 self._live[message.platform] = isinstance(message, StreamStarted)
+                if self._next_tick == math.inf and message.platform != REPLAY:
+                    self._live_event()
             return None
         raise TypeError(f"TriggerEngine takes chat events, got {type(message).__name__}")
 
     # ------------------------------------------------------------------------- chat
 
     async def _on_chat(self, event: ChatEvent) -> list[Action]:
-        if trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+        if (self._queued_at or self._flush_reply is not None) and (
+            trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
+        ):
             await self._keep_pace_with_the_store()
         self.messages += 1
         self.last_event_at = event.sent_at
@@ -355,17 +413,19 @@ class TriggerEngine(Actor):
         )
         now = self._now(event)
         viewer: Viewer | None = None
-        if self.filters or self.points or self.timers:
+        filters, points, timers = self._chat_features
+        if filters or points or timers:
             if self.rules.self_logins and event.login.lower() in self.rules.self_logins:
                 return []  # the bot's own lines: never filtered, never paid, not chat lines
-            if self.filters and self._filtered(event, now):
+            if filters and self._filtered(event, now):
                 return []
-            if self.points:
+            if points:
+                assert self.points is not None
                 viewer = self._viewer(event)
                 self.points.on_chat(event, viewer, domain_of(event.platform), now)
                 if self.points.pending:
                     self._want_flush()
-            if self.timers:
+            if timers:
                 self.timers.on_chat(event.platform)
                 self._post_timers(domain_of(event.platform), now)
         result = evaluate(self.rules, self.cooldowns, event, now=now)
@@ -450,6 +510,8 @@ class TriggerEngine(Actor):
         except on the replay platform, whose events carry the recorded clock."""
         if event.platform == REPLAY:
             return event.sent_at.timestamp()
+        if self._next_tick == math.inf:
+            self._live_event()
         return self._clock()
 
     def _complete_arrived(self) -> None:

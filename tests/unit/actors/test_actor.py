@@ -297,7 +297,7 @@ async def test_completed_calls_do_not_accumulate_in_the_deadline_heap(nursery):
     for _ in range(20_000):
         await ref.call("get", timeout=3600)
     timer = sup.registry.timer
-    assert len(timer._heap) <= 8192  # compacted, not 20,000 stale entries
+    assert timer is not None and len(timer) <= 8192  # compacted, not 20,000 stale entries
     assert timer.expired == 0
     await sup.stop()
 

@@ -13,17 +13,18 @@ import outcome
 import pytest
 import trio
 
-from actors import Actor, ReplyError
+from actors import Actor, ReplyError, ticker_statistics
 from actors.events import ChatEvent
 from actors.store import Read, Write
 from actors.triggers.engine import (
     FLUSH_CHECK_SECONDS,
+    FLUSH_WITH_CHAT_AFTER,
     MAX_WRITE_LAG,
     SIGNAL_FLUSH_SECONDS,
     CommitWithFlush,
     TriggerEngine,
 )
-from config.models import CreatorConfig
+from config.models import CreatorConfig, PointsConfig
 from state.commands import AppendSignals, Command
 from state.errors import StoreError
 from supervisors import Backoff, ChildSpec, Supervisor
@@ -99,7 +100,12 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(nursery: trio.Nursery) -> AsyncIterator[Harness]:
+def creator() -> CreatorConfig:
+    return CREATOR
+
+
+@pytest.fixture
+async def harness(nursery: trio.Nursery, creator: CreatorConfig) -> AsyncIterator[Harness]:
     Store.held = None
     root: Supervisor
     root = Supervisor(
@@ -109,10 +115,11 @@ async def harness(nursery: trio.Nursery) -> AsyncIterator[Harness]:
             ChildSpec(
                 "triggers",
                 lambda: TriggerEngine(
-                    CREATOR,
+                    creator,
                     store=lambda: root.lookup("store"),
                     platform=lambda name: root.lookup(name),
                     pseudonym_key=b"k" * 32,
+                    clock=lambda: 1_800_000_000 + trio.current_time(),
                 ),
             ),
         ],
@@ -197,3 +204,56 @@ async def test_a_failed_flush_is_counted_within_a_few_seconds_even_when_chat_goe
         assert len(await harness.writes()) == 2
     finally:
         Store.failing = False
+
+
+async def test_a_chat_line_half_a_second_after_the_first_buffered_one_takes_the_flush_along(
+    autojump_clock, harness
+):
+    await harness.say()
+    await trio.sleep(FLUSH_WITH_CHAT_AFTER)
+    said_at = trio.current_time()
+    await harness.say()
+    writes = await harness.writes()
+    assert [at for at, _ in writes] == [said_at]  # with the line, not a second after the first
+    signals = [op for op in writes[0][1].ops if isinstance(op, AppendSignals)]
+    assert len(signals) == 1 and len(signals[0].rows) == 2
+    await harness.say()  # a new second of buffering starts
+    await trio.sleep(30)
+    writes = await harness.writes()
+    assert len(writes) == 2
+    assert SIGNAL_FLUSH_SECONDS <= writes[1][0] - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
+
+
+async def test_a_line_sooner_than_half_a_second_waits_for_the_flush_a_second_after_the_first(
+    autojump_clock, harness
+):
+    said_at = trio.current_time()
+    await harness.say()
+    await trio.sleep(FLUSH_WITH_CHAT_AFTER - 0.1)
+    await harness.say()
+    assert await harness.writes() == []
+    await trio.sleep(30)
+    ((at, write),) = await harness.writes()
+    assert SIGNAL_FLUSH_SECONDS <= at - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
+    signals = [op for op in write.ops if isinstance(op, AppendSignals)]
+    assert len(signals[0].rows) == 2
+
+
+@pytest.mark.parametrize(
+    "creator",
+    [CreatorConfig(id="daniel", display_name="Daniel", points=PointsConfig(per_minute_active=1))],
+)
+async def test_active_minutes_need_no_wall_clock_tick_until_a_live_platform_speaks(
+    autojump_clock, harness
+):
+    """No live platform configured (a replay runs its points on its own chat): an idle
+    engine wakes nobody; a live line that comes all the same starts the minutes."""
+    await trio.sleep(1)
+    before = ticker_statistics().wakeups
+    await trio.sleep(120)
+    assert ticker_statistics().wakeups == before
+    await harness.say()  # a twitch line
+    await trio.sleep(130)
+    writes = await harness.writes()
+    grants = [op for _, write in writes for op in write.ops if type(op).__name__ == "GrantPoints"]
+    assert sum(len(op.grants) for op in grants) == 2  # two whole minutes, paid by the tick
