@@ -98,11 +98,12 @@ from exports.builders import (
 from exports.files import FILES, ExportContext
 from exports.fragments import (
     ITEM_INDENT,
+    ArraySlot,
     EncodedPart,
+    IntSlot,
     assemble,
     encode_items,
     encode_parts,
-    fill_arrays,
 )
 from exports.health import (
     ComponentHealth,
@@ -562,11 +563,37 @@ class _RankedShare:
     """One creator's part of points.json as last read, with each entry's bytes: a balance
     that moved re-encodes its own entry, not the creator's whole ranking."""
 
-    rows: tuple[tuple[Any, ...], ...]  # `loyalty.ranked_rows`' rows, ranked
-    entries: tuple[bytes | None, ...]  # each row's entry (None: its time is after the clock)
-    head: bytes  # the creator's item with its entries empty, encoded
+    rows: Sequence[tuple[Any, ...]]  # `loyalty.ranked_rows`' rows, ranked (never changed)
+    entries: Sequence[bytes | None]  # each row's entry (None: its time is after the clock)
+    slots: Mapping[tuple[Any, ...], IntSlot]  # each row's entry, its position cut out
+    head: ArraySlot  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
+def _kept_entry(was: tuple[Any, ...], row: tuple[Any, ...], data: bytes | None) -> bytes | None:
+    """The bytes of the entry at a position that held `was` (None: none kept), for `row`."""
+    return data if was == row else None
+
+
+_MISSING: Any = object()
+
+
+class _EntryPaths(Sequence[str]):
+    """Where each entry of points.json to encode sits, for an error about it (made only
+    then: nearly every publish encodes without one)."""
+
+    def __init__(self, where: Sequence[tuple[str, int]]) -> None:
+        self._where = where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        creator, entry = self._where[index]
+        return f"$.creators[0 of {creator!r}].entries[{entry}]"
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1340,8 +1367,11 @@ class SnapshotPublisher(Actor):
         scope: frozenset[str] | None,
     ) -> FileReads:
         """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
-        item with the bytes of its entries spliced in, and an entry whose row and position did
-        not change keeps its bytes (unless it holds a time later than the clock)."""
+        item with the bytes of its entries put in its slot. An entry whose row and position did
+        not change keeps its bytes; one whose row moved to another position is its row's
+        bytes with the new position written in (`IntSlot`); only a row not seen in the last
+        ranking (a balance that changed) is encoded, and a row holding a time later than the
+        clock every time (its bytes depend on the clock)."""
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
@@ -1349,61 +1379,95 @@ class SnapshotPublisher(Actor):
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, tuple[tuple[Any, ...], ...], _RankedShare | None, list[Any]]] = []
-        entries, entry_paths, heads, head_paths = [], [], [], []
+        todo: list[tuple[str, Sequence[tuple[Any, ...]], _RankedShare | None, list[Any]]] = []
+        entries: list[dict[str, Any]] = []
+        where: list[tuple[str, int]] = []  # (creator, index) of each entry to encode
+        heads: list[dict[str, Any]] = []
         stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
-            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
+            rows = fresh[creator] if creator in fresh else last.rows  # type: ignore[union-attr]
             if last is not None and last.clock_free and last.rows == rows:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # An entry holds its position: the one at the same position for the same row
-            # keeps its bytes (None: to encode).
-            kept = (
-                [
-                    data if data is not None and was == row else None
-                    for was, row, data in zip(last.rows, rows, last.entries, strict=False)
-                ]
-                if last is not None
-                else []
+            # The entry at the same position for the same row keeps its bytes; a row seen at
+            # another position takes its slot; None: to encode.
+            kept: list[Any] = (
+                list(map(_kept_entry, last.rows, rows, last.entries)) if last is not None else []
             )
             kept += [None] * (len(rows) - len(kept))
-            for position, (row, data) in enumerate(zip(rows, kept, strict=True), 1):
-                if data is None:
-                    _creator, name, platform, balance, updated_at = row
-                    if updated_at not in stamps:
-                        stamps[updated_at] = _stamp(ctx, updated_at)
-                    entries.append(
-                        points_entry(position, name, platform, balance, stamps[updated_at])
-                    )
-                    entry_paths.append(f"$.creators[0 of {creator!r}].entries[{position - 1}]")
+            known = last.slots if last is not None else {}
+            for index, data in enumerate(kept):
+                if data is not None:
+                    continue
+                row = rows[index]
+                slot = known.get(row)
+                if slot is not None:
+                    kept[index] = slot
+                    continue
+                _creator, name, platform, balance, updated_at = row
+                stamp = stamps.get(updated_at, _MISSING)
+                if stamp is _MISSING:
+                    stamp = stamps[updated_at] = _stamp(ctx, updated_at)
+                entries.append(points_entry(index + 1, name, platform, balance, stamp))
+                where.append((creator, index))
             if last is None:
                 heads.append(points_creator(creator, self._names.get(creator)))
-                head_paths.append(f"$.creators[0 of {creator!r}]")
             todo.append((creator, rows, last, kept))
-        new_entries = iter(encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=entry_paths))
-        new_heads = iter(encode_items(ctx, heads, indent=ITEM_INDENT, paths=head_paths))
-        for creator, rows, last, kept in todo:
-            head = last.head if last is not None else next(new_heads)
-            done = [next(new_entries) if data is None else data for data in kept]
-            newest_ms = max(map(_UPDATED_AT, rows))
-            newest = to_datetime(newest_ms)
-            item = fill_arrays(head, {"entries": done}, indent=ITEM_INDENT + 2)
-            part = EncodedPart(
-                order=(creator,), newest=newest, latest=newest, items={"creators": (item,)}
+        new_entries = iter(
+            encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=_EntryPaths(where))
+        )
+        new_heads = iter(
+            encode_items(
+                ctx,
+                heads,
+                indent=ITEM_INDENT,
+                paths=[f"$.creators[0 of {head['creator_id']!r}]" for head in heads],
             )
+        )
+        moments: dict[int, datetime] = {}
+        for creator, rows, last, kept in todo:
+            head = (
+                last.head
+                if last is not None
+                else ArraySlot.of(next(new_heads), "entries", indent=ITEM_INDENT + 2)
+            )
+            done: list[bytes] = []
+            slots: dict[tuple[Any, ...], IntSlot] = {}
+            for index, (row, data) in enumerate(zip(rows, kept, strict=True)):
+                if data is None:
+                    data = next(new_entries)
+                    if row[4] <= ms_now:  # its bytes hold for later clocks
+                        slots[row] = IntSlot.of(data, "position", index + 1)
+                elif isinstance(data, IntSlot):
+                    slots[row] = data
+                    data = data.fill(index + 1)
+                elif last is not None and row in last.slots:
+                    slots[row] = last.slots[row]
+                done.append(data)
+            newest_ms = max(map(_UPDATED_AT, rows))
+            newest = moments.get(newest_ms)
+            if newest is None:
+                newest = moments[newest_ms] = to_datetime(newest_ms)
+            part = EncodedPart(
+                order=(creator,),
+                newest=newest,
+                latest=newest,
+                items={"creators": (head.fill(done),)},
+            )
+            clock_free = newest_ms <= ms_now
             shares[creator] = _RankedShare(
                 rows=rows,
                 # Only the entries whose time is not after the clock hold for later clocks.
-                entries=tuple(done)
-                if newest_ms <= ms_now
-                else tuple(
+                entries=done
+                if clock_free
+                else [
                     data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
-                ),
+                ],
+                slots=slots,
                 head=head,
                 parts=(part,),
-                clock_free=newest <= ctx.now,
+                clock_free=clock_free,
             )
         self._parts[path] = shares
         return FileReads(

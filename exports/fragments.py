@@ -35,7 +35,16 @@ from exports.canonical import canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
-__all__ = ["ITEM_INDENT", "EncodedPart", "assemble", "encode_items", "encode_parts", "fill_arrays"]
+__all__ = [
+    "ITEM_INDENT",
+    "ArraySlot",
+    "EncodedPart",
+    "IntSlot",
+    "assemble",
+    "encode_items",
+    "encode_parts",
+    "fill_arrays",
+]
 
 #: Where the items of a top-level array start: two spaces for the key, two more inside it.
 ITEM_INDENT = 4
@@ -91,32 +100,91 @@ def encode_items(
     return canonical_items_bytes(scrubbed, indent=indent, paths=paths)
 
 
+def _empty_array(data: bytes, key: str, indent: int) -> int:
+    """Where the ``"key": []`` whose key is ``indent`` spaces in starts in ``data`` (the
+    newline before it), found exactly once."""
+    # A newline and exactly `indent` spaces before the key (JSON strings hold no raw newline,
+    # and keys of other depths have other indentation): found exactly once.
+    empty = b"\n" + b" " * indent + orjson.dumps(key) + b": []"
+    at = data.find(empty)
+    if at < 0 or data.find(empty, at + 1) >= 0:
+        raise AssertionError(f"no single {key!r} array {indent} spaces in to fill")
+    return at + len(empty) - 1  # the "]"
+
+
 def fill_arrays(data: bytes, arrays: Mapping[str, Sequence[bytes]], *, indent: int) -> bytes:
     """``data`` (canonical bytes) with each of its empty arrays named in ``arrays`` (their keys
     ``indent`` spaces in, each there once) holding its items (encoded for ``indent + 2``,
     :func:`encode_items`). ``data`` is the small skeleton: it is searched, the items only
     copied once into the result."""
-    cuts: list[tuple[int, int, Sequence[bytes]]] = []
-    inner = b"\n" + b" " * (indent + 2)
-    for key, items in arrays.items():
-        if not items:
-            continue
-        # A newline and exactly `indent` spaces before the key (JSON strings hold no raw
-        # newline, and keys of other depths have other indentation): found exactly once.
-        empty = b"\n" + b" " * indent + orjson.dumps(key) + b": []"
-        at = data.find(empty)
-        if at < 0 or data.find(empty, at + 1) >= 0:
-            raise AssertionError(f"no single {key!r} array {indent} spaces in to fill")
-        cuts.append((at + len(empty) - 1, at + len(empty), items))  # between "[" and "]"
+    cuts = sorted(
+        (_empty_array(data, key, indent), items) for key, items in arrays.items() if items
+    )
     if not cuts:
         return data
     out: list[bytes] = []
     start = 0
-    for open_at, close_at, items in sorted(cuts, key=operator.itemgetter(0)):
-        out += [data[start:open_at], inner, (b"," + inner).join(items), b"\n", b" " * indent]
-        start = close_at - 1  # the "]"
+    for close_at, items in cuts:
+        out += _filled(data[start:close_at], items, indent)
+        start = close_at  # the "]"
     out.append(data[start:])
     return b"".join(out)
+
+
+def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
+    """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]"."""
+    inner = b"\n" + b" " * (indent + 2)
+    return [before, inner, (b"," + inner).join(items), b"\n", b" " * indent]
+
+
+@attrs.frozen(kw_only=True)
+class ArraySlot:
+    """Canonical bytes with one empty array cut open, to fill again and again (a creator's
+    item of points.json, filled with its entries at every change): what :func:`fill_arrays`
+    writes for that array, without searching the bytes each time."""
+
+    before: bytes  # up to and including the array's "["
+    after: bytes  # from its "]" on
+    indent: int
+
+    @classmethod
+    def of(cls, data: bytes, key: str, *, indent: int) -> ArraySlot:
+        """The slot of ``data``'s empty array ``key`` (its key ``indent`` spaces in)."""
+        close_at = _empty_array(data, key, indent)
+        return cls(before=data[:close_at], after=data[close_at:], indent=indent)
+
+    def fill(self, items: Sequence[bytes]) -> bytes:
+        """The bytes with the array holding ``items`` (encoded for ``indent + 2``)."""
+        if not items:
+            return self.before + self.after
+        return b"".join((*_filled(self.before, items, self.indent), self.after))
+
+
+@attrs.frozen(kw_only=True)
+class IntSlot:
+    """Canonical bytes of an item with one integer value cut out, to write again with other
+    values (a points.json entry at another position): the encoder's bytes around the value,
+    and the value written as the encoder writes an integer (its decimal digits)."""
+
+    before: bytes  # up to the value
+    after: bytes  # from just after it
+
+    @classmethod
+    def of(cls, data: bytes, key: str, value: int) -> IntSlot:
+        """The slot of the ``key`` whose value is ``value`` in ``data`` (an encoded item
+        holding that key once). A JSON string holds no unescaped quote, so the key's quoted
+        name followed by a colon is found only where it is a key."""
+        mark = orjson.dumps(key) + b": "
+        text = mark + b"%d" % value
+        at = data.find(text)
+        end = at + len(text)
+        if at < 0 or data.find(mark, at + 1) >= 0 or data[end : end + 1] not in (b",", b"\n"):
+            raise AssertionError(f"no single {key!r} holding {value} to cut out")
+        return cls(before=data[: at + len(mark)], after=data[end:])
+
+    def fill(self, value: int) -> bytes:
+        """The item's bytes with ``value`` in the slot."""
+        return b"%b%d%b" % (self.before, value, self.after)
 
 
 def assemble(
