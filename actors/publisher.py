@@ -546,6 +546,7 @@ class FileReads:
     creators: int | None  # creators whose rows were read again (None: every creator's)
     rows: int  # rows read
     parts_encoded: int  # parts built and encoded (changed, or holding a future time)
+    entries_encoded: int = 0  # points.json: ranking entries encoded (the others kept bytes)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1474,6 +1475,7 @@ class SnapshotPublisher(Actor):
             creators=None if scope is None else len(scope),
             rows=sum(len(rows) for rows in fresh.values()),
             parts_encoded=len(todo),
+            entries_encoded=len(entries),
         )
 
     def _read_signals(

@@ -175,10 +175,14 @@ class IntSlot:
         holding that key once). A JSON string holds no unescaped quote, so the key's quoted
         name followed by a colon is found only where it is a key."""
         mark = orjson.dumps(key) + b": "
-        text = mark + b"%d" % value
-        at = data.find(text)
-        end = at + len(text)
-        if at < 0 or data.find(mark, at + 1) >= 0 or data[end : end + 1] not in (b",", b"\n"):
+        at = data.find(mark)
+        end = at + len(mark) + len(b"%d" % value)
+        if (
+            at < 0
+            or data.count(mark) != 1
+            or data[at + len(mark) : end] != b"%d" % value
+            or data[end : end + 1] not in (b",", b"\n")
+        ):
             raise AssertionError(f"no single {key!r} holding {value} to cut out")
         return cls(before=data[: at + len(mark)], after=data[end:])
 

@@ -755,6 +755,42 @@ def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, st
         return "reads"
 
 
+async def test_a_ranking_that_moves_encodes_only_the_balance_that_changed(
+    setup: Any, database: Path
+) -> None:
+    """Entries that only moved to another position keep their bytes with the new position
+    written in; the files stay exactly a full build's."""
+    from state import loyalty
+
+    pub, clock, _tree, root = setup
+    names = ("ann", "bob", "cy", "dee", "eve")
+
+    def grant(viewer: str, amount: int) -> None:
+        with writing(database) as conn:
+            loyalty.add(
+                conn, creator_id="mira", viewer=_viewer(viewer), amount=amount, now=ms(clock.now)
+            )
+
+    for n, name in enumerate(names):
+        grant(name, 10 * (n + 1))  # eve first, ann last
+    clock.advance()
+    await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    for name, amount in (("ann", 100), ("bob", 1), ("ann", 1)):  # ann overtakes everyone
+        clock.advance()
+        grant(name, amount)
+        await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+        await pub.publish()
+        assert pub.last_reads["points.json"].entries_encoded == 1
+        assert files(root) == full_build(pub)
+    board = next(
+        c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
+    )
+    assert [e["display_name"] for e in board["entries"]] == ["ann", "eve", "dee", "cy", "bob"]
+    assert [e["position"] for e in board["entries"]] == [1, 2, 3, 4, 5]
+
+
 async def test_parted_files_equal_a_full_build_through_random_per_creator_changes(
     setup: Any, database: Path
 ) -> None:
