@@ -566,15 +566,38 @@ class _RankedShare:
 
     rows: Sequence[tuple[Any, ...]]  # `loyalty.ranked_rows`' rows, ranked (never changed)
     entries: Sequence[bytes | None]  # each row's entry (None: its time is after the clock)
-    slots: Mapping[tuple[Any, ...], IntSlot]  # each row's entry, its position cut out
+    slots: Sequence[IntSlot | None]  # each row's entry with its position cut out (or None)
     head: ArraySlot  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
-def _kept_entry(was: tuple[Any, ...], row: tuple[Any, ...], data: bytes | None) -> bytes | None:
-    """The bytes of the entry at a position that held `was` (None: none kept), for `row`."""
-    return data if was == row else None
+def _reuse(
+    last: _RankedShare, rows: Sequence[tuple[Any, ...]], done: list[Any], cut: list[Any]
+) -> None:
+    """Fill `done` (entry bytes) and `cut` (their slots) for `rows` from the creator's last
+    ranking where it allows: the same row at the same position keeps its bytes, a row of the
+    last ranking at another position writes its slot with the new position."""
+    was, entries, slots = last.rows, last.entries, last.slots
+    size, old = len(rows), len(was)
+    lo, top = 0, min(size, old)
+    while lo < top and was[lo] == rows[lo] and entries[lo] is not None:
+        done[lo], cut[lo] = entries[lo], slots[lo]
+        lo += 1
+    hi, hi_was = size, old
+    while hi > lo and hi_was > lo:
+        slot = slots[hi_was - 1]
+        if slot is None or was[hi_was - 1] != rows[hi - 1]:
+            break
+        hi, hi_was = hi - 1, hi_was - 1
+        done[hi], cut[hi] = entries[hi_was] if hi == hi_was else slot.fill(hi + 1), slot
+    if lo == hi:
+        return
+    moved = {was[i]: slots[i] for i in range(lo, hi_was) if slots[i] is not None}
+    for index in range(lo, hi):
+        slot = moved.get(rows[index])
+        if slot is not None:
+            done[index], cut[index] = slot.fill(index + 1), slot
 
 
 _MISSING: Any = object()
@@ -1368,11 +1391,11 @@ class SnapshotPublisher(Actor):
         scope: frozenset[str] | None,
     ) -> FileReads:
         """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
-        item with the bytes of its entries put in its slot. An entry whose row and position did
-        not change keeps its bytes; one whose row moved to another position is its row's
-        bytes with the new position written in (`IntSlot`); only a row not seen in the last
-        ranking (a balance that changed) is encoded, and a row holding a time later than the
-        clock every time (its bytes depend on the clock)."""
+        item with the bytes of its entries put in its slot. A balance that changed moves its
+        row within the ranking: the rows before and after the span it moved across keep their
+        entries' bytes; a row inside it that was in the last ranking takes its bytes with the
+        new position written in (`IntSlot`); only the others (the changed balance, and a row
+        holding a time later than the clock: its bytes depend on the clock) are encoded."""
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
@@ -1380,7 +1403,7 @@ class SnapshotPublisher(Actor):
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, Sequence[tuple[Any, ...]], _RankedShare | None, list[Any]]] = []
+        todo: list[tuple[str, Sequence[Any], _RankedShare | None, list[Any], list[Any]]] = []
         entries: list[dict[str, Any]] = []
         where: list[tuple[str, int]] = []  # (creator, index) of each entry to encode
         heads: list[dict[str, Any]] = []
@@ -1391,30 +1414,22 @@ class SnapshotPublisher(Actor):
             if last is not None and last.clock_free and last.rows == rows:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # The entry at the same position for the same row keeps its bytes; a row seen at
-            # another position takes its slot; None: to encode.
-            kept: list[Any] = (
-                list(map(_kept_entry, last.rows, rows, last.entries)) if last is not None else []
-            )
-            kept += [None] * (len(rows) - len(kept))
-            known = last.slots if last is not None else {}
-            for index, data in enumerate(kept):
-                if data is not None:
-                    continue
-                row = rows[index]
-                slot = known.get(row)
-                if slot is not None:
-                    kept[index] = slot
-                    continue
-                _creator, name, platform, balance, updated_at = row
-                stamp = stamps.get(updated_at, _MISSING)
-                if stamp is _MISSING:
-                    stamp = stamps[updated_at] = _stamp(ctx, updated_at)
-                entries.append(points_entry(index + 1, name, platform, balance, stamp))
-                where.append((creator, index))
+            # Each entry's bytes (None: to encode) and the slot of its position (None: to cut).
+            done: list[Any] = [None] * len(rows)
+            cut: list[Any] = [None] * len(rows)
+            if last is not None:
+                _reuse(last, rows, done, cut)
+            for index, data in enumerate(done):
+                if data is None:
+                    _creator, name, platform, balance, updated_at = rows[index]
+                    stamp = stamps.get(updated_at, _MISSING)
+                    if stamp is _MISSING:
+                        stamp = stamps[updated_at] = _stamp(ctx, updated_at)
+                    entries.append(points_entry(index + 1, name, platform, balance, stamp))
+                    where.append((creator, index))
             if last is None:
                 heads.append(points_creator(creator, self._names.get(creator)))
-            todo.append((creator, rows, last, kept))
+            todo.append((creator, rows, last, done, cut))
         new_entries = iter(
             encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=_EntryPaths(where))
         )
@@ -1427,25 +1442,20 @@ class SnapshotPublisher(Actor):
             )
         )
         moments: dict[int, datetime] = {}
-        for creator, rows, last, kept in todo:
+        for creator, rows, last, done, cut in todo:
             head = (
                 last.head
                 if last is not None
                 else ArraySlot.of(next(new_heads), "entries", indent=ITEM_INDENT + 2)
             )
-            done: list[bytes] = []
-            slots: dict[tuple[Any, ...], IntSlot] = {}
-            for index, (row, data) in enumerate(zip(rows, kept, strict=True)):
+            clock_free = True
+            for index, data in enumerate(done):
                 if data is None:
-                    data = next(new_entries)
-                    if row[4] <= ms_now:  # its bytes hold for later clocks
-                        slots[row] = IntSlot.of(data, "position", index + 1)
-                elif isinstance(data, IntSlot):
-                    slots[row] = data
-                    data = data.fill(index + 1)
-                elif last is not None and row in last.slots:
-                    slots[row] = last.slots[row]
-                done.append(data)
+                    done[index] = data = next(new_entries)
+                    if rows[index][4] <= ms_now:  # its bytes hold for later clocks
+                        cut[index] = IntSlot.of(data, "position", index + 1)
+                    else:
+                        clock_free = False
             newest_ms = max(map(_UPDATED_AT, rows))
             newest = moments.get(newest_ms)
             if newest is None:
@@ -1456,16 +1466,15 @@ class SnapshotPublisher(Actor):
                 latest=newest,
                 items={"creators": (head.fill(done),)},
             )
-            clock_free = newest_ms <= ms_now
             shares[creator] = _RankedShare(
                 rows=rows,
                 # Only the entries whose time is not after the clock hold for later clocks.
                 entries=done
                 if clock_free
                 else [
-                    data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
+                    data if slot is not None else None for data, slot in zip(done, cut, strict=True)
                 ],
-                slots=slots,
+                slots=cut,
                 head=head,
                 parts=(part,),
                 clock_free=clock_free,
