@@ -496,6 +496,8 @@ class PartedReader:
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
     creator: Callable[[Any], str]  # whose row it is
     view: Callable[[Any, Mapping[str, str]], Any]
+    # `some`'s rows already by creator (each creator's run whole), when the read has them so
+    grouped: Callable[[apsw.Connection, Sequence[str]], dict[str, list[Any]]] | None = None
 
 
 #: The readers of the database files made of per-creator parts.
@@ -505,6 +507,7 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, creators: loyalty.ranked_rows(conn, POINTS_TOP, creators=creators),
         creator=operator.itemgetter(0),
         view=_points_view,
+        grouped=lambda conn, creators: loyalty.ranked_by_creator(conn, POINTS_TOP, creators),
     ),
     "polls.json": PartedReader(
         every=polls.list_polls_with_results,
@@ -1376,6 +1379,8 @@ class SnapshotPublisher(Actor):
         were read (None: all)."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
+        if scope is not None and reader.grouped is not None:
+            return reader.grouped(conn, sorted(scope)), scope
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.

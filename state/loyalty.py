@@ -27,6 +27,7 @@ __all__ = [
     "add_many",
     "balance_of",
     "find_by_login",
+    "ranked_by_creator",
     "ranked_rows",
     "spend",
     "top",
@@ -258,13 +259,22 @@ def ranked_rows(
     conn: apsw.Connection, limit: int, *, creators: Sequence[str] | None = None
 ) -> list[tuple[Any, ...]]:
     """The `limit` highest positive balances of every creator (of `creators` only, when
-    given) in `top`'s order, as rows of :data:`RANKED_COLUMNS`, for a reader that rereads many
-    creators' rankings every second: one statement for them all, and no column a ranking does
-    not show.
+    given) in `top`'s order, as rows of :data:`RANKED_COLUMNS`: :func:`ranked_by_creator`'s
+    rankings one after the other, by creator id."""
+    return list(itertools.chain.from_iterable(ranked_by_creator(conn, limit, creators).values()))
 
-    The statement reads the `points_ranked` index in its order (no sort, no window function),
-    and the rows past `limit` of a creator are dropped here: numbering them in SQL (a window
-    function) costs more than the rows it drops, as it reads every balance of a creator too.
+
+def ranked_by_creator(
+    conn: apsw.Connection, limit: int, creators: Sequence[str] | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Each creator's ranking (of `creators` only, when given; a creator without a positive
+    balance has none): its `limit` highest positive balances in `top`'s order, as rows of
+    :data:`RANKED_COLUMNS`, for a reader that rereads many creators' rankings every second.
+
+    One statement for them all, reading the `points_ranked` index in its order (no sort, no
+    window function), and no column a ranking does not show; the rows past `limit` of a
+    creator are dropped here: numbering them in SQL (a window function) costs more than the
+    rows it drops, as it reads every balance of a creator too.
     """
     columns = ", ".join(RANKED_COLUMNS)
     order = "ORDER BY creator_id, balance DESC, display_name, platform, viewer_key"
@@ -276,7 +286,10 @@ def ranked_rows(
             f"WHERE creator_id {IN_JSON_LIST} AND balance > 0 {order}",
             (json_list(creators),),
         )
-    out: list[tuple[Any, ...]] = []
-    for _creator, run in itertools.groupby(rows, key=operator.itemgetter(0)):
-        out.extend(itertools.islice(run, limit))
-    return out
+    return {
+        creator: list(itertools.islice(run, limit))
+        for creator, run in itertools.groupby(rows, key=_CREATOR)
+    }
+
+
+_CREATOR = operator.itemgetter(0)

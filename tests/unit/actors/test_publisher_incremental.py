@@ -896,19 +896,21 @@ async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     with writing(database) as conn:
         loyalty.add(conn, creator_id="mira", viewer=_viewer("ann"), amount=2**62, now=ms(clock.now))
         loyalty.add(conn, creator_id="mira", viewer=_viewer("bob"), amount=2**62, now=ms(clock.now))
-    real = loyalty.ranked_rows
+    real = loyalty.ranked_by_creator
 
-    def huge(conn: Any, limit: int, *, creators: Any = None) -> Any:
-        first, *rest = real(conn, limit, creators=creators)
-        return [(*first[:3], 2**65, first[4]), *rest]  # a balance beyond 64 bits
+    def huge(conn: Any, limit: int, creators: Any = None) -> Any:
+        rankings = real(conn, limit, creators)
+        first, *rest = rankings["mira"]
+        rankings["mira"] = [(*first[:3], 2**65, first[4]), *rest]  # a balance beyond 64 bits
+        return rankings
 
-    loyalty.ranked_rows = huge
+    loyalty.ranked_by_creator = huge
     try:
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         with pytest.raises(CanonicalError) as caught:
             await pub.publish()
     finally:
-        loyalty.ranked_rows = real
+        loyalty.ranked_by_creator = real
     assert caught.value.path.startswith("$.creators[0 of 'mira'].entries[0].balance")
     assert "64 bits" in str(caught.value)
 
