@@ -95,12 +95,13 @@ from exports.builders import (
     runtime_snapshot_parts,
     signal_parts,
 )
+from exports.canonical import CanonicalError
 from exports.files import FILES, ExportContext
 from exports.fragments import (
     ITEM_INDENT,
     ArraySlot,
     EncodedPart,
-    IntSlot,
+    ValueSlots,
     assemble,
     encode_items,
     encode_parts,
@@ -569,7 +570,7 @@ class _RankedShare:
 
     rows: Sequence[tuple[Any, ...]]  # `loyalty.ranked_rows`' rows, ranked (never changed)
     entries: Sequence[bytes | None]  # each row's entry (None: its time is after the clock)
-    slots: Sequence[IntSlot | None]  # each row's entry with its position cut out (or None)
+    slots: Sequence[ValueSlots]  # each row's entry, its balance, position and time cut out
     head: ArraySlot  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
@@ -579,8 +580,8 @@ def _reuse(
     last: _RankedShare, rows: Sequence[tuple[Any, ...]], done: list[Any], cut: list[Any]
 ) -> None:
     """Fill `done` (entry bytes) and `cut` (their slots) for `rows` from the creator's last
-    ranking where it allows: the same row at the same position keeps its bytes, a row of the
-    last ranking at another position writes its slot with the new position."""
+    ranking where it allows: the same row at the same position keeps its bytes (when they do
+    not depend on the clock); a viewer of the last ranking elsewhere takes its slots."""
     was, entries, slots = last.rows, last.entries, last.slots
     size, old = len(rows), len(was)
     lo, top = 0, min(size, old)
@@ -588,19 +589,18 @@ def _reuse(
         done[lo], cut[lo] = entries[lo], slots[lo]
         lo += 1
     hi, hi_was = size, old
-    while hi > lo and hi_was > lo:
-        slot = slots[hi_was - 1]
-        if slot is None or was[hi_was - 1] != rows[hi - 1]:
-            break
+    while hi > lo and hi_was > lo and was[hi_was - 1] == rows[hi - 1]:
         hi, hi_was = hi - 1, hi_was - 1
-        done[hi], cut[hi] = entries[hi_was] if hi == hi_was else slot.fill(hi + 1), slot
+        cut[hi] = slots[hi_was]
+        if hi == hi_was:
+            done[hi] = entries[hi_was]  # None when its time is after the clock
     if lo == hi:
         return
-    moved = {was[i]: slots[i] for i in range(lo, hi_was) if slots[i] is not None}
+    # An entry's slots depend only on who it is: their name and platform.
+    moved = {(was[i][1], was[i][2]): slots[i] for i in range(lo, hi_was)}
     for index in range(lo, hi):
-        slot = moved.get(rows[index])
-        if slot is not None:
-            done[index], cut[index] = slot.fill(index + 1), slot
+        row = rows[index]
+        cut[index] = moved.get((row[1], row[2]))
 
 
 _MISSING: Any = object()
@@ -1398,9 +1398,9 @@ class SnapshotPublisher(Actor):
         """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
         item with the bytes of its entries put in its slot. A balance that changed moves its
         row within the ranking: the rows before and after the span it moved across keep their
-        entries' bytes; a row inside it that was in the last ranking takes its bytes with the
-        new position written in (`IntSlot`); only the others (the changed balance, and a row
-        holding a time later than the clock: its bytes depend on the clock) are encoded."""
+        entries' bytes (unless they hold a time later than the clock: their bytes depend on
+        the clock); a viewer of the last ranking writes its entry's `ValueSlots` with its new
+        balance, position and time; only a viewer new to the ranking is encoded."""
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
@@ -1419,19 +1419,29 @@ class SnapshotPublisher(Actor):
             if last is not None and last.clock_free and last.rows == rows:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # Each entry's bytes (None: to encode) and the slot of its position (None: to cut).
+            # Each entry's bytes (None: to write) and its slots (None: to encode).
             done: list[Any] = [None] * len(rows)
             cut: list[Any] = [None] * len(rows)
             if last is not None:
                 _reuse(last, rows, done, cut)
             for index, data in enumerate(done):
-                if data is None:
-                    _creator, name, platform, balance, updated_at = rows[index]
-                    stamp = stamps.get(updated_at, _MISSING)
-                    if stamp is _MISSING:
-                        stamp = stamps[updated_at] = _stamp(ctx, updated_at)
+                if data is not None:
+                    continue
+                _creator, name, platform, balance, updated_at = rows[index]
+                stamp = stamps.get(updated_at, _MISSING)
+                if stamp is _MISSING:
+                    stamp = stamps[updated_at] = _stamp(ctx, updated_at)
+                slots = cut[index]
+                if slots is None:
                     entries.append(points_entry(index + 1, name, platform, balance, stamp))
                     where.append((creator, index))
+                    continue
+                try:
+                    done[index] = slots.fill(balance, index + 1, stamp)
+                except CanonicalError as exc:
+                    raise CanonicalError(
+                        _EntryPaths([(creator, index)])[0] + exc.path[1:], exc.problem
+                    ) from exc
             if last is None:
                 heads.append(points_creator(creator, self._names.get(creator)))
             todo.append((creator, rows, last, done, cut))
@@ -1453,14 +1463,18 @@ class SnapshotPublisher(Actor):
                 if last is not None
                 else ArraySlot.of(next(new_heads), "entries", indent=ITEM_INDENT + 2)
             )
-            clock_free = True
-            for index, data in enumerate(done):
-                if data is None:
+            for index, slots in enumerate(cut):
+                if slots is None:
                     done[index] = data = next(new_entries)
-                    if rows[index][4] <= ms_now:  # its bytes hold for later clocks
-                        cut[index] = IntSlot.of(data, "position", index + 1)
-                    else:
-                        clock_free = False
+                    _creator, _name, _platform, balance, updated_at = rows[index]
+                    cut[index] = ValueSlots.of(
+                        data,
+                        {
+                            "balance": balance,
+                            "position": index + 1,
+                            "updated_at": stamps[updated_at],
+                        },
+                    )
             newest_ms = max(map(_UPDATED_AT, rows))
             newest = moments.get(newest_ms)
             if newest is None:
@@ -1471,13 +1485,14 @@ class SnapshotPublisher(Actor):
                 latest=newest,
                 items={"creators": (head.fill(done),)},
             )
+            clock_free = newest_ms <= ms_now
             shares[creator] = _RankedShare(
                 rows=rows,
                 # Only the entries whose time is not after the clock hold for later clocks.
                 entries=done
                 if clock_free
                 else [
-                    data if slot is not None else None for data, slot in zip(done, cut, strict=True)
+                    data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
                 ],
                 slots=cut,
                 head=head,

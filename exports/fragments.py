@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from exports.builders import Part, PartsLayout, document_skeleton, ordered_parts
-from exports.canonical import canonical_items_bytes
+from exports.canonical import CanonicalError, canonical_item_bytes, canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
@@ -39,7 +39,7 @@ __all__ = [
     "ITEM_INDENT",
     "ArraySlot",
     "EncodedPart",
-    "IntSlot",
+    "ValueSlots",
     "assemble",
     "encode_items",
     "encode_parts",
@@ -160,35 +160,71 @@ class ArraySlot:
         return b"".join((*_filled(self.before, items, self.indent), self.after))
 
 
-@attrs.frozen(kw_only=True)
-class IntSlot:
-    """Canonical bytes of an item with one integer value cut out, to write again with other
-    values (a points.json entry at another position): the encoder's bytes around the value,
-    and the value written as the encoder writes an integer (its decimal digits)."""
+#: The values a :class:`ValueSlots` writes: JSON scalars the encoder writes exactly (a float
+#: is not one: NaN would come out as null).
+_SCALARS = (str, int, bool, type(None))
 
-    before: bytes  # up to the value
-    after: bytes  # from just after it
+
+@attrs.frozen(kw_only=True)
+class ValueSlots:
+    """Canonical bytes of an item with the values of some of its keys cut out, to write again
+    with other values (a points.json entry whose balance, position or time changed): the
+    encoder's bytes around the values, and each new value as the encoder writes it alone (a
+    scalar's bytes do not depend on where it sits).
+
+    The keys must each occur once in the item (at any depth) and hold a scalar there; they are
+    given, and filled, in the order they appear (sorted, at one depth)."""
+
+    pieces: tuple[bytes, ...]  # the bytes around the values: one more than there are keys
+    keys: tuple[str, ...]
 
     @classmethod
-    def of(cls, data: bytes, key: str, value: int) -> IntSlot:
-        """The slot of the ``key`` whose value is ``value`` in ``data`` (an encoded item
-        holding that key once). A JSON string holds no unescaped quote, so the key's quoted
-        name followed by a colon is found only where it is a key."""
-        mark = orjson.dumps(key) + b": "
-        at = data.find(mark)
-        end = at + len(mark) + len(b"%d" % value)
-        if (
-            at < 0
-            or data.count(mark) != 1
-            or data[at + len(mark) : end] != b"%d" % value
-            or data[end : end + 1] not in (b",", b"\n")
-        ):
-            raise AssertionError(f"no single {key!r} holding {value} to cut out")
-        return cls(before=data[: at + len(mark)], after=data[end:])
+    def of(cls, data: bytes, values: Mapping[str, object]) -> ValueSlots:
+        """The slots of ``values``' keys in ``data`` (an encoded item holding each key once,
+        with that value). A JSON string holds no unescaped quote, so a key's quoted name
+        followed by a colon is found only where it is a key."""
+        pieces: list[bytes] = []
+        start = 0
+        for key, value in values.items():
+            mark = orjson.dumps(key) + b": "
+            text = _scalar_bytes(value)
+            at = data.find(mark)
+            begin = at + len(mark)
+            end = begin + len(text)
+            if (
+                at < start
+                or data.count(mark) != 1
+                or data[begin:end] != text
+                or data[end : end + 1] not in (b",", b"\n")
+            ):
+                raise AssertionError(f"no single {key!r} holding {value!r} (in key order)")
+            pieces.append(data[start:begin])
+            start = end
+        pieces.append(data[start:])
+        return cls(pieces=tuple(pieces), keys=tuple(values))
 
-    def fill(self, value: int) -> bytes:
-        """The item's bytes with ``value`` in the slot."""
-        return b"%b%d%b" % (self.before, value, self.after)
+    def fill(self, *values: object) -> bytes:
+        """The item's bytes with ``values`` (one per key, in the keys' order) in the slots."""
+        if len(values) != len(self.keys):
+            raise TypeError(f"{len(self.keys)} values expected, got {len(values)}")
+        out = [self.pieces[0]]
+        for key, value, piece in zip(self.keys, values, self.pieces[1:], strict=True):
+            try:
+                out += (_scalar_bytes(value), piece)
+            except CanonicalError as exc:  # where in the item
+                raise CanonicalError(f"$.{key}", exc.problem) from exc
+        return b"".join(out)
+
+
+def _scalar_bytes(value: object) -> bytes:
+    """What the encoder writes for a scalar; refuses anything else (and an integer beyond
+    64 bits, a lone surrogate) with a :class:`~exports.canonical.CanonicalError`."""
+    if type(value) not in _SCALARS:
+        raise CanonicalError("$", f"{type(value).__name__} cannot fill a value slot")
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return canonical_item_bytes(value, indent=0, path="$")  # raises, saying what is wrong
 
 
 def assemble(

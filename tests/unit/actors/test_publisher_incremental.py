@@ -755,11 +755,12 @@ def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, st
         return "reads"
 
 
-async def test_a_ranking_that_moves_encodes_only_the_balance_that_changed(
+async def test_a_ranking_that_moves_encodes_only_viewers_new_to_it(
     setup: Any, database: Path
 ) -> None:
-    """Entries that only moved to another position keep their bytes with the new position
-    written in; the files stay exactly a full build's."""
+    """Entries of viewers already ranked are written from their slots with the new balance,
+    position and time; only a viewer new to the ranking is encoded; the files stay exactly a
+    full build's."""
     from state import loyalty
 
     pub, clock, _tree, root = setup
@@ -777,18 +778,21 @@ async def test_a_ranking_that_moves_encodes_only_the_balance_that_changed(
     await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
     await pub.publish()
     assert files(root) == full_build(pub)
-    for name, amount in (("ann", 100), ("bob", 1), ("ann", 1)):  # ann overtakes everyone
+    # ann overtakes everyone, bob earns without moving, fay joins in the middle
+    for name, amount, encoded in (("ann", 100, 0), ("bob", 1, 0), ("ann", 1, 0), ("fay", 35, 1)):
         clock.advance()
         grant(name, amount)
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         await pub.publish()
-        assert pub.last_reads["points.json"].entries_encoded == 1
+        assert pub.last_reads["points.json"].entries_encoded == encoded
         assert files(root) == full_build(pub)
     board = next(
         c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
     )
-    assert [e["display_name"] for e in board["entries"]] == ["ann", "eve", "dee", "cy", "bob"]
-    assert [e["position"] for e in board["entries"]] == [1, 2, 3, 4, 5]
+    names = ["ann", "eve", "dee", "fay", "cy", "bob"]
+    assert [e["display_name"] for e in board["entries"]] == names
+    assert [e["position"] for e in board["entries"]] == [1, 2, 3, 4, 5, 6]
+    assert board["entries"][0]["balance"] == 111
 
 
 async def test_parted_files_equal_a_full_build_through_random_per_creator_changes(
