@@ -584,16 +584,18 @@ def _reuse(
     not depend on the clock); a viewer of the last ranking elsewhere takes its slots."""
     was, entries, slots = last.rows, last.entries, last.slots
     size, old = len(rows), len(was)
-    lo, top = 0, min(size, old)
-    while lo < top and was[lo] == rows[lo] and entries[lo] is not None:
-        done[lo], cut[lo] = entries[lo], slots[lo]
-        lo += 1
-    hi, hi_was = size, old
-    while hi > lo and hi_was > lo and was[hi_was - 1] == rows[hi - 1]:
-        hi, hi_was = hi - 1, hi_was - 1
-        cut[hi] = slots[hi_was]
-        if hi == hi_was:
-            done[hi] = entries[hi_was]  # None when its time is after the clock
+    # The rows equal from the top and from the bottom (compared in C, not row by row here).
+    same = list(map(operator.eq, was, rows))
+    lo = same.index(False) if False in same else len(same)
+    if None in entries[:lo]:  # a time after the clock: written again
+        lo = entries.index(None)
+    same = list(map(operator.eq, reversed(was), reversed(rows)))
+    tail = min(same.index(False) if False in same else len(same), size - lo, old - lo)
+    done[:lo], cut[:lo] = entries[:lo], slots[:lo]
+    hi, hi_was = size - tail, old - tail
+    cut[hi:] = slots[hi_was:]
+    if hi == hi_was:
+        done[hi:] = entries[hi_was:]  # None where a time is after the clock
     if lo == hi:
         return
     # An entry's slots depend only on who it is: their name and platform.

@@ -162,7 +162,7 @@ class ArraySlot:
 
 #: The values a :class:`ValueSlots` writes: JSON scalars the encoder writes exactly (a float
 #: is not one: NaN would come out as null).
-_SCALARS = (str, int, bool, type(None))
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 @attrs.frozen(kw_only=True)
@@ -207,13 +207,22 @@ class ValueSlots:
         """The item's bytes with ``values`` (one per key, in the keys' order) in the slots."""
         if len(values) != len(self.keys):
             raise TypeError(f"{len(self.keys)} values expected, got {len(values)}")
-        out = [self.pieces[0]]
-        for key, value, piece in zip(self.keys, values, self.pieces[1:], strict=True):
-            try:
-                out += (_scalar_bytes(value), piece)
-            except CanonicalError as exc:  # where in the item
-                raise CanonicalError(f"$.{key}", exc.problem) from exc
+        out: list[bytes] = [b""] * (2 * len(values) + 1)
+        out[::2] = self.pieces
+        try:
+            out[1::2] = map(_scalar_bytes, values)
+        except CanonicalError as exc:  # say which key
+            key = next(k for k, v in zip(self.keys, values, strict=True) if _refused(v))
+            raise CanonicalError(f"$.{key}", exc.problem) from exc
         return b"".join(out)
+
+
+def _refused(value: object) -> bool:
+    try:
+        _scalar_bytes(value)
+    except CanonicalError:
+        return True
+    return False
 
 
 def _scalar_bytes(value: object) -> bytes:
