@@ -101,6 +101,7 @@ from exports.fragments import (
     ITEM_INDENT,
     ArraySlot,
     EncodedPart,
+    LazyPaths,
     ValueSlots,
     assemble,
     encode_items,
@@ -608,21 +609,9 @@ def _reuse(
 _MISSING: Any = object()
 
 
-class _EntryPaths(Sequence[str]):
-    """Where each entry of points.json to encode sits, for an error about it (made only
-    then: nearly every publish encodes without one)."""
-
-    def __init__(self, where: Sequence[tuple[str, int]]) -> None:
-        self._where = where
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        creator, entry = self._where[index]
-        return f"$.creators[0 of {creator!r}].entries[{entry}]"
+def _entry_path(creator: str, index: int) -> str:
+    """Where an entry of points.json sits, for an error about it."""
+    return f"$.creators[0 of {creator!r}].entries[{index}]"
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1442,13 +1431,18 @@ class SnapshotPublisher(Actor):
                     done[index] = slots.fill(balance, index + 1, stamp)
                 except CanonicalError as exc:
                     raise CanonicalError(
-                        _EntryPaths([(creator, index)])[0] + exc.path[1:], exc.problem
+                        _entry_path(creator, index) + exc.path[1:], exc.problem
                     ) from exc
             if last is None:
                 heads.append(points_creator(creator, self._names.get(creator)))
             todo.append((creator, rows, last, done, cut))
         new_entries = iter(
-            encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=_EntryPaths(where))
+            encode_items(
+                ctx,
+                entries,
+                indent=ITEM_INDENT + 4,
+                paths=LazyPaths(lambda: list(itertools.starmap(_entry_path, where)), len(where)),
+            )
         )
         new_heads = iter(
             encode_items(

@@ -21,11 +21,12 @@ skeleton is checked by ``prepare``; bytes that were checked once are not checked
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import attrs
 import orjson
@@ -39,6 +40,7 @@ __all__ = [
     "ITEM_INDENT",
     "ArraySlot",
     "EncodedPart",
+    "LazyPaths",
     "ValueSlots",
     "assemble",
     "encode_items",
@@ -71,11 +73,10 @@ def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -
             canonical_items_bytes(
                 [item for items in scrubbed for item in items[key]],
                 indent=ITEM_INDENT,
-                paths=[
-                    f"$.{key}[{n} of {part.label!r}]"
-                    for part, items in zip(parts, scrubbed, strict=True)
-                    for n in range(len(items[key]))
-                ],
+                paths=LazyPaths(
+                    functools.partial(_part_paths, key, parts, scrubbed),
+                    sum(len(items[key]) for items in scrubbed),
+                ),
             )
         )
         for key in file.arrays
@@ -89,6 +90,40 @@ def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -
         )
         for part, items in zip(parts, scrubbed, strict=True)
     ]
+
+
+def _part_paths(key: str, parts: Sequence[Part], scrubbed: Sequence[Any]) -> list[str]:
+    return [
+        f"$.{key}[{n} of {part.label!r}]"
+        for part, items in zip(parts, scrubbed, strict=True)
+        for n in range(len(items[key]))
+    ]
+
+
+class LazyPaths(Sequence[str]):
+    """Where each of some items sits, for an error about one of them: made by ``make`` only
+    when one is asked for (nearly every encode has no error to tell)."""
+
+    def __init__(self, make: Callable[[], Sequence[str]], size: int) -> None:
+        self._make = make
+        self._size = size
+        self._made: Sequence[str] | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if self._made is None:
+            self._made = self._make()
+            if len(self._made) != self._size:
+                raise AssertionError(f"{self._size} paths expected, {len(self._made)} made")
+        return self._made[index]
 
 
 def encode_items(

@@ -31,7 +31,7 @@ import attrs
 
 from exports.builders import DocumentParts, RowList
 from exports.files import ExportContext
-from exports.fragments import ITEM_INDENT, encode_items, fill_arrays
+from exports.fragments import ITEM_INDENT, LazyPaths, encode_items, fill_arrays
 from exports.publish import ExportWriter
 
 __all__ = ["RowCache", "RowGroups", "latest_moment"]
@@ -131,7 +131,7 @@ class _Group:
 def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> list[bytes]:
     """Each view's row as an element of a top-level list of a document (four spaces in)."""
     items = [rows.item(ctx, v) for v in views]
-    paths = [f"$.{rows.key}[{rows.order(v)!r}]" for v in views]
+    paths = LazyPaths(lambda: [f"$.{rows.key}[{rows.order(v)!r}]" for v in views], len(views))
     return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths)
 
 

@@ -12,7 +12,15 @@ import pytest
 from exports.builders import PARTED_FILES, ExportInputs, document_from_parts
 from exports.canonical import CanonicalError, canonical_bytes, canonical_item_bytes
 from exports.files import ExportContext
-from exports.fragments import ArraySlot, ValueSlots, assemble, encode_parts, fill_arrays
+from exports.fragments import (
+    ArraySlot,
+    LazyPaths,
+    ValueSlots,
+    assemble,
+    encode_items,
+    encode_parts,
+    fill_arrays,
+)
 from exports.publish import ExportWriter
 
 SECRET = "sk_live_supersecretvalue"
@@ -133,3 +141,17 @@ def test_an_array_slot_fills_as_fill_arrays_does() -> None:
         items = [_item_bytes({"n": rng.randrange(100), "s": "x\ny"}, 8) for _ in range(n)]
         assert slot.fill(items) == fill_arrays(head, {"entries": items}, indent=6)
         assert orjson.loads(slot.fill(items))["entries"] == [orjson.loads(i) for i in items]
+
+
+def test_paths_are_made_only_for_an_error(ctx: ExportContext) -> None:
+    made: list[int] = []
+
+    def make() -> list[str]:
+        made.append(1)
+        return ["$.a", "$.b"]
+
+    good = encode_items(ctx, [{"n": 1}, {"n": 2}], indent=4, paths=LazyPaths(make, 2))
+    assert len(good) == 2 and not made
+    with pytest.raises(CanonicalError) as caught:
+        encode_items(ctx, [{"n": 1}, {"n": float("nan")}], indent=4, paths=LazyPaths(make, 2))
+    assert caught.value.path == "$.b.n" and made == [1]
