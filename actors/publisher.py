@@ -18,7 +18,10 @@ Publishing is incremental. Files fall in three groups:
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
   from the last read, and splices every part's bytes into the document. Below the creator,
   a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts, a
-  points.json entry its bytes while its position holds the same row. The signal files keep
+  points.json entry its bytes while its position holds the same row; a ranked viewer whose
+  balance or position changed writes its entry's `ValueSlots` (the encoder's bytes with the
+  balance, position and time cut out): only a viewer new to a ranking is encoded. The
+  rankings are read by creator from the `points_ranked` index. The signal files keep
   the signals they list with their bytes: a publish reads the ids it lists now and only the
   signals newer than those it has. `last_reads` says how many creators and rows each such
   file read;
