@@ -789,8 +789,8 @@ async def test_a_ranking_that_moves_encodes_only_viewers_new_to_it(
     board = next(
         c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
     )
-    names = ["ann", "eve", "dee", "fay", "cy", "bob"]
-    assert [e["display_name"] for e in board["entries"]] == names
+    ranked = ["ann", "eve", "dee", "fay", "cy", "bob"]
+    assert [e["display_name"] for e in board["entries"]] == ranked
     assert [e["position"] for e in board["entries"]] == [1, 2, 3, 4, 5, 6]
     assert board["entries"][0]["balance"] == 111
 
