@@ -562,7 +562,7 @@ class _RowShare:
     """One creator's share of a file whose rows make parts of their own, as last read."""
 
     rows: tuple[Any, ...]  # as read (state rows are frozen values)
-    by_row: Mapping[Any, tuple[EncodedPart, ...]]  # each row's parts, when clock-free
+    held: tuple[tuple[EncodedPart, ...] | None, ...]  # each row's parts (None: not clock-free)
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -578,6 +578,11 @@ class _RankedShare:
     head: ArraySlot  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
+def _kept_parts(was: Any, row: Any, parts: tuple[EncodedPart, ...] | None) -> Any:
+    """A row's parts as last built when the row at its position is the same (else None)."""
+    return parts if parts is not None and was == row else None
 
 
 def _reuse(
@@ -1577,13 +1582,21 @@ class SnapshotPublisher(Actor):
             if last is not None and last.clock_free and last.rows == rows:
                 shares[creator] = last  # read again, unchanged
                 continue
-            known = last.by_row if last is not None else {}
-            kept: list[tuple[EncodedPart, ...] | None] = []  # its parts (None: to build)
-            for row in rows:
-                parts = known.get(row)
-                if parts is None:
-                    views.append(make(row, self._names))
-                kept.append(parts)
+            # Its rows' parts (None: to build). As many rows as last time: a row changed in
+            # place (compared, not hashed); otherwise one may have come or gone: by value.
+            kept: list[tuple[EncodedPart, ...] | None]
+            if last is not None and len(last.rows) == len(rows):
+                kept = list(map(_kept_parts, last.rows, rows, last.held))
+            else:
+                known = (
+                    {r: p for r, p in zip(last.rows, last.held, strict=True) if p is not None}
+                    if last is not None
+                    else {}
+                )
+                kept = list(map(known.get, rows))
+            views.extend(
+                make(row, self._names) for row, p in zip(rows, kept, strict=True) if p is None
+            )
             todo.append((creator, rows, kept))
         build = file.parts(ctx, views)  # one part per view, in their order
         if len(build) != len(views):
@@ -1591,16 +1604,14 @@ class SnapshotPublisher(Actor):
         encoded = iter(encode_parts(file, ctx, build))
         for creator, rows, kept in todo:
             done = [(next(encoded),) if parts is None else parts for parts in kept]
-            by_row = {
-                row: parts
-                for row, parts in zip(rows, done, strict=True)
-                if all(p.latest <= ctx.now for p in parts)
-            }
+            held = tuple(
+                parts if all(p.latest <= ctx.now for p in parts) else None for parts in done
+            )
             shares[creator] = _RowShare(
                 rows=rows,
-                by_row=by_row,
+                held=held,
                 parts=tuple(p for parts in done for p in parts),
-                clock_free=len(by_row) == len(rows),
+                clock_free=None not in held,
             )
         self._parts[path] = shares
         return FileReads(
