@@ -240,7 +240,9 @@ _SIGNAL_KINDS = {
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
 _CLOCK_FREE = operator.attrgetter("clock_free")
-_UPDATED_AT = operator.itemgetter(loyalty.RANKED_COLUMNS.index("updated_at"))
+# Where a row of a points ranking (`loyalty.ranked_by_creator`) holds its time.
+_AT = loyalty.RANKING_COLUMNS.index("updated_at")
+_UPDATED_AT = operator.itemgetter(_AT)
 
 #: The database files each store topic can change. A topic's writes may append signals in the
 #: same transaction, hence the signal file beside each entity file. Topics of tables no export
@@ -501,8 +503,9 @@ class PartedReader:
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
     creator: Callable[[Any], str]  # whose row it is
     view: Callable[[Any, Mapping[str, str]], Any]
-    # `some`'s rows already by creator (each creator's run whole), when the read has them so
-    grouped: Callable[[apsw.Connection, Sequence[str]], dict[str, list[Any]]] | None = None
+    # The rows by creator (of the creators given, or every creator's), read that way; a
+    # creator's rows may then have another shape than `every`'s (the creator left out)
+    grouped: Callable[[apsw.Connection, Sequence[str] | None], dict[str, list[Any]]] | None = None
 
 
 #: The readers of the database files made of per-creator parts.
@@ -569,10 +572,10 @@ class _RowShare:
 
 @attrs.frozen(kw_only=True, eq=False)
 class _RankedShare:
-    """One creator's part of points.json as last read, with each entry's bytes: a balance
-    that moved re-encodes its own entry, not the creator's whole ranking."""
+    """One creator's part of points.json as last read, with each entry's bytes and slots: a
+    balance that moved writes the entries it moved across, not the creator's whole ranking."""
 
-    rows: Sequence[tuple[Any, ...]]  # `loyalty.ranked_rows`' rows, ranked (never changed)
+    rows: Sequence[Sequence[Any]]  # `loyalty.ranked_by_creator`'s rows, ranked (never changed)
     entries: Sequence[bytes | None]  # each row's entry (None: its time is after the clock)
     slots: Sequence[ValueSlots]  # each row's entry, its balance, position and time cut out
     head: ArraySlot  # the creator's item with its entries empty, encoded
@@ -586,7 +589,7 @@ def _kept_parts(was: Any, row: Any, parts: tuple[EncodedPart, ...] | None) -> An
 
 
 def _reuse(
-    last: _RankedShare, rows: Sequence[tuple[Any, ...]], done: list[Any], cut: list[Any]
+    last: _RankedShare, rows: Sequence[Sequence[Any]], done: list[Any], cut: list[Any]
 ) -> None:
     """Fill `done` (entry bytes) and `cut` (their slots) for `rows` from the creator's last
     ranking where it allows: the same row at the same position keeps its bytes (when they do
@@ -608,10 +611,10 @@ def _reuse(
     if lo == hi:
         return
     # An entry's slots depend only on who it is: their name and platform.
-    moved = {(was[i][1], was[i][2]): slots[i] for i in range(lo, hi_was)}
+    moved = {(was[i][0], was[i][1]): slots[i] for i in range(lo, hi_was)}
     for index in range(lo, hi):
         row = rows[index]
-        cut[index] = moved.get((row[1], row[2]))
+        cut[index] = moved.get((row[0], row[1]))
 
 
 _MISSING: Any = object()
@@ -1378,8 +1381,8 @@ class SnapshotPublisher(Actor):
         were read (None: all)."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
-        if scope is not None and reader.grouped is not None:
-            return reader.grouped(conn, sorted(scope)), scope
+        if reader.grouped is not None:
+            return reader.grouped(conn, None if scope is None else sorted(scope)), scope
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
@@ -1426,7 +1429,7 @@ class SnapshotPublisher(Actor):
             for index, data in enumerate(done):
                 if data is not None:
                     continue
-                _creator, name, platform, balance, updated_at = rows[index]
+                name, platform, balance, updated_at = rows[index]
                 stamp = stamps.get(updated_at, _MISSING)
                 if stamp is _MISSING:
                     stamp = stamps[updated_at] = _stamp(ctx, updated_at)
@@ -1470,7 +1473,7 @@ class SnapshotPublisher(Actor):
             for index, slots in enumerate(cut):
                 if slots is None:
                     done[index] = data = next(new_entries)
-                    _creator, _name, _platform, balance, updated_at = rows[index]
+                    _name, _platform, balance, updated_at = rows[index]
                     cut[index] = ValueSlots.of(
                         data,
                         {
@@ -1496,7 +1499,8 @@ class SnapshotPublisher(Actor):
                 entries=done
                 if clock_free
                 else [
-                    data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
+                    data if row[_AT] <= ms_now else None
+                    for row, data in zip(rows, done, strict=True)
                 ],
                 slots=cut,
                 head=head,

@@ -905,7 +905,7 @@ async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     def huge(conn: Any, limit: int, creators: Any = None) -> Any:
         rankings = real(conn, limit, creators)
         first, *rest = rankings["mira"]
-        rankings["mira"] = [(*first[:3], 2**65, first[4]), *rest]  # a balance beyond 64 bits
+        rankings["mira"] = [[*first[:2], 2**65, first[3]], *rest]  # a balance beyond 64 bits
         return rankings
 
     loyalty.ranked_by_creator = huge

@@ -84,7 +84,7 @@ def test_reads_for_some_creators_equal_the_full_reads_of_those_creators(tmp_path
         rankings = loyalty.ranked_by_creator(conn, 7)
         assert rankings.keys() == {r[0] for r in loyalty.ranked_rows(conn, 7)}
         for creator, ranking in rankings.items():
-            assert ranking == [r for r in loyalty.ranked_rows(conn, 7) if r[0] == creator]
+            assert ranking == [list(r[1:]) for r in loyalty.ranked_rows(conn, 7) if r[0] == creator]
         assert loyalty.ranked_by_creator(conn, 7, some) == {
             c: ranking for c, ranking in rankings.items() if c in some
         }
