@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import itertools
 import operator
+import types
+import typing
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast, overload
@@ -41,15 +43,42 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    """The values of an attrs class's fields that may hold a datetime (those typed as plain
+    scalars cannot, their validators see to it), or None for a class that is not attrs."""
     getter = _FIELDS.get(kind)
     if getter is None and attrs.has(kind):
-        names = [f.name for f in attrs.fields(kind)]
-        if len(names) == 1:
+        names = _unplain_fields(kind)
+        if not names:
+            getter = _FIELDS[kind] = _no_fields
+        elif len(names) == 1:
             one = operator.attrgetter(names[0])
             getter = _FIELDS[kind] = lambda value: (one(value),)
         else:
             getter = _FIELDS[kind] = operator.attrgetter(*names)
     return getter
+
+
+def _unplain_fields(kind: type) -> list[str]:
+    """The names of `kind`'s fields not typed as plain scalars (all of them when its
+    annotations do not resolve)."""
+    try:
+        attrs.resolve_types(kind)
+    except (NameError, TypeError):
+        return [f.name for f in attrs.fields(kind)]
+    return [f.name for f in attrs.fields(kind) if not _plain_type(f.type)]
+
+
+def _plain_type(annotation: Any) -> bool:
+    """Whether a field's type admits only plain scalars (str, int, float, bool, None)."""
+    if annotation in _PLAIN:
+        return True
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return all(arg in _PLAIN for arg in typing.get_args(annotation))
+    return False
+
+
+def _no_fields(_value: Any) -> tuple[Any, ...]:
+    return ()
 
 
 def latest_moment(values: Iterable[Any]) -> datetime | None:
