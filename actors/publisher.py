@@ -18,7 +18,10 @@ Publishing is incremental. Files fall in three groups:
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
   from the last read, and splices every part's bytes into the document. Below the creator,
   a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts, a
-  points.json entry its bytes while its position holds the same row. The signal files keep
+  points.json entry its bytes while its position holds the same row; a ranked viewer whose
+  balance or position changed writes its entry's `ValueSlots` (the encoder's bytes with the
+  balance, position and time cut out): only a viewer new to a ranking is encoded. The
+  rankings are read by creator from the `points_ranked` index. The signal files keep
   the signals they list with their bytes: a publish reads the ids it lists now and only the
   signals newer than those it has. `last_reads` says how many creators and rows each such
   file read;
@@ -95,14 +98,17 @@ from exports.builders import (
     runtime_snapshot_parts,
     signal_parts,
 )
+from exports.canonical import CanonicalError
 from exports.files import FILES, ExportContext
 from exports.fragments import (
     ITEM_INDENT,
+    ArraySlot,
     EncodedPart,
+    LazyPaths,
+    ValueSlots,
     assemble,
     encode_items,
     encode_parts,
-    fill_arrays,
 )
 from exports.health import (
     ComponentHealth,
@@ -234,7 +240,9 @@ _SIGNAL_KINDS = {
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
 _CLOCK_FREE = operator.attrgetter("clock_free")
-_UPDATED_AT = operator.itemgetter(loyalty.RANKED_COLUMNS.index("updated_at"))
+# Where a row of a points ranking (`loyalty.ranked_by_creator`) holds its time.
+_AT = loyalty.RANKING_COLUMNS.index("updated_at")
+_UPDATED_AT = operator.itemgetter(_AT)
 
 #: The database files each store topic can change. A topic's writes may append signals in the
 #: same transaction, hence the signal file beside each entity file. Topics of tables no export
@@ -495,6 +503,9 @@ class PartedReader:
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
     creator: Callable[[Any], str]  # whose row it is
     view: Callable[[Any, Mapping[str, str]], Any]
+    # The rows by creator (of the creators given, or every creator's), read that way; a
+    # creator's rows may then have another shape than `every`'s (the creator left out)
+    grouped: Callable[[apsw.Connection, Sequence[str] | None], dict[str, list[Any]]] | None = None
 
 
 #: The readers of the database files made of per-creator parts.
@@ -504,6 +515,7 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, creators: loyalty.ranked_rows(conn, POINTS_TOP, creators=creators),
         creator=operator.itemgetter(0),
         view=_points_view,
+        grouped=lambda conn, creators: loyalty.ranked_by_creator(conn, POINTS_TOP, creators),
     ),
     "polls.json": PartedReader(
         every=polls.list_polls_with_results,
@@ -545,6 +557,7 @@ class FileReads:
     creators: int | None  # creators whose rows were read again (None: every creator's)
     rows: int  # rows read
     parts_encoded: int  # parts built and encoded (changed, or holding a future time)
+    entries_encoded: int = 0  # points.json: ranking entries encoded (the others kept bytes)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -552,21 +565,64 @@ class _RowShare:
     """One creator's share of a file whose rows make parts of their own, as last read."""
 
     rows: tuple[Any, ...]  # as read (state rows are frozen values)
-    by_row: Mapping[Any, tuple[EncodedPart, ...]]  # each row's parts, when clock-free
+    held: tuple[tuple[EncodedPart, ...] | None, ...]  # each row's parts (None: not clock-free)
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
 @attrs.frozen(kw_only=True, eq=False)
 class _RankedShare:
-    """One creator's part of points.json as last read, with each entry's bytes: a balance
-    that moved re-encodes its own entry, not the creator's whole ranking."""
+    """One creator's part of points.json as last read, with each entry's bytes and slots: a
+    balance that moved writes the entries it moved across, not the creator's whole ranking."""
 
-    rows: tuple[tuple[Any, ...], ...]  # `loyalty.ranked_rows`' rows, ranked
-    entries: tuple[bytes | None, ...]  # each row's entry (None: its time is after the clock)
-    head: bytes  # the creator's item with its entries empty, encoded
+    rows: Sequence[Sequence[Any]]  # `loyalty.ranked_by_creator`'s rows, ranked (never changed)
+    entries: Sequence[bytes | None]  # each row's entry (None: its time is after the clock)
+    slots: Sequence[ValueSlots]  # each row's entry, its balance, position and time cut out
+    head: ArraySlot  # the creator's item with its entries empty, encoded
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
+def _kept_parts(was: Any, row: Any, parts: tuple[EncodedPart, ...] | None) -> Any:
+    """A row's parts as last built when the row at its position is the same (else None)."""
+    return parts if parts is not None and was == row else None
+
+
+def _reuse(
+    last: _RankedShare, rows: Sequence[Sequence[Any]], done: list[Any], cut: list[Any]
+) -> None:
+    """Fill `done` (entry bytes) and `cut` (their slots) for `rows` from the creator's last
+    ranking where it allows: the same row at the same position keeps its bytes (when they do
+    not depend on the clock); a viewer of the last ranking elsewhere takes its slots."""
+    was, entries, slots = last.rows, last.entries, last.slots
+    size, old = len(rows), len(was)
+    # The rows equal from the top and from the bottom (compared in C, not row by row here).
+    same = list(map(operator.eq, was, rows))
+    lo = same.index(False) if False in same else len(same)
+    if None in entries[:lo]:  # a time after the clock: written again
+        lo = entries.index(None)
+    same = list(map(operator.eq, reversed(was), reversed(rows)))
+    tail = min(same.index(False) if False in same else len(same), size - lo, old - lo)
+    done[:lo], cut[:lo] = entries[:lo], slots[:lo]
+    hi, hi_was = size - tail, old - tail
+    cut[hi:] = slots[hi_was:]
+    if hi == hi_was:
+        done[hi:] = entries[hi_was:]  # None where a time is after the clock
+    if lo == hi:
+        return
+    # An entry's slots depend only on who it is: their name and platform.
+    moved = {(was[i][0], was[i][1]): slots[i] for i in range(lo, hi_was)}
+    for index in range(lo, hi):
+        row = rows[index]
+        cut[index] = moved.get((row[0], row[1]))
+
+
+_MISSING: Any = object()
+
+
+def _entry_path(creator: str, index: int) -> str:
+    """Where an entry of points.json sits, for an error about it."""
+    return f"$.creators[0 of {creator!r}].entries[{index}]"
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1325,6 +1381,8 @@ class SnapshotPublisher(Actor):
         were read (None: all)."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
+        if reader.grouped is not None:
+            return reader.grouped(conn, None if scope is None else sorted(scope)), scope
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
@@ -1340,8 +1398,11 @@ class SnapshotPublisher(Actor):
         scope: frozenset[str] | None,
     ) -> FileReads:
         """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
-        item with the bytes of its entries spliced in, and an entry whose row and position did
-        not change keeps its bytes (unless it holds a time later than the clock)."""
+        item with the bytes of its entries put in its slot. A balance that changed moves its
+        row within the ranking: the rows before and after the span it moved across keep their
+        entries' bytes (unless they hold a time later than the clock: their bytes depend on
+        the clock); a viewer of the last ranking writes its entry's `ValueSlots` with its new
+        balance, position and time; only a viewer new to the ranking is encoded."""
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
@@ -1349,67 +1410,109 @@ class SnapshotPublisher(Actor):
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
         for creator in read - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, tuple[tuple[Any, ...], ...], _RankedShare | None, list[Any]]] = []
-        entries, entry_paths, heads, head_paths = [], [], [], []
+        todo: list[tuple[str, Sequence[Any], _RankedShare | None, list[Any], list[Any]]] = []
+        entries: list[dict[str, Any]] = []
+        where: list[tuple[str, int]] = []  # (creator, index) of each entry to encode
+        heads: list[dict[str, Any]] = []
         stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
         for creator in (*fresh, *stale):
             last = last_shares.get(creator)
-            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
+            rows = fresh[creator] if creator in fresh else last.rows  # type: ignore[union-attr]
             if last is not None and last.clock_free and last.rows == rows:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # An entry holds its position: the one at the same position for the same row
-            # keeps its bytes (None: to encode).
-            kept = (
-                [
-                    data if data is not None and was == row else None
-                    for was, row, data in zip(last.rows, rows, last.entries, strict=False)
-                ]
-                if last is not None
-                else []
-            )
-            kept += [None] * (len(rows) - len(kept))
-            for position, (row, data) in enumerate(zip(rows, kept, strict=True), 1):
-                if data is None:
-                    _creator, name, platform, balance, updated_at = row
-                    if updated_at not in stamps:
-                        stamps[updated_at] = _stamp(ctx, updated_at)
-                    entries.append(
-                        points_entry(position, name, platform, balance, stamps[updated_at])
-                    )
-                    entry_paths.append(f"$.creators[0 of {creator!r}].entries[{position - 1}]")
+            # Each entry's bytes (None: to write) and its slots (None: to encode).
+            done: list[Any] = [None] * len(rows)
+            cut: list[Any] = [None] * len(rows)
+            if last is not None:
+                _reuse(last, rows, done, cut)
+            for index, data in enumerate(done):
+                if data is not None:
+                    continue
+                name, platform, balance, updated_at = rows[index]
+                stamp = stamps.get(updated_at, _MISSING)
+                if stamp is _MISSING:
+                    stamp = stamps[updated_at] = _stamp(ctx, updated_at)
+                slots = cut[index]
+                if slots is None:
+                    entries.append(points_entry(index + 1, name, platform, balance, stamp))
+                    where.append((creator, index))
+                    continue
+                try:
+                    done[index] = slots.fill(balance, index + 1, stamp)
+                except CanonicalError as exc:
+                    raise CanonicalError(
+                        _entry_path(creator, index) + exc.path[1:], exc.problem
+                    ) from exc
             if last is None:
                 heads.append(points_creator(creator, self._names.get(creator)))
-                head_paths.append(f"$.creators[0 of {creator!r}]")
-            todo.append((creator, rows, last, kept))
-        new_entries = iter(encode_items(ctx, entries, indent=ITEM_INDENT + 4, paths=entry_paths))
-        new_heads = iter(encode_items(ctx, heads, indent=ITEM_INDENT, paths=head_paths))
-        for creator, rows, last, kept in todo:
-            head = last.head if last is not None else next(new_heads)
-            done = [next(new_entries) if data is None else data for data in kept]
-            newest_ms = max(map(_UPDATED_AT, rows))
-            newest = to_datetime(newest_ms)
-            item = fill_arrays(head, {"entries": done}, indent=ITEM_INDENT + 2)
-            part = EncodedPart(
-                order=(creator,), newest=newest, latest=newest, items={"creators": (item,)}
+            todo.append((creator, rows, last, done, cut))
+        new_entries = iter(
+            encode_items(
+                ctx,
+                entries,
+                indent=ITEM_INDENT + 4,
+                paths=LazyPaths(lambda: list(itertools.starmap(_entry_path, where)), len(where)),
             )
+        )
+        new_heads = iter(
+            encode_items(
+                ctx,
+                heads,
+                indent=ITEM_INDENT,
+                paths=[f"$.creators[0 of {head['creator_id']!r}]" for head in heads],
+            )
+        )
+        moments: dict[int, datetime] = {}
+        for creator, rows, last, done, cut in todo:
+            head = (
+                last.head
+                if last is not None
+                else ArraySlot.of(next(new_heads), "entries", indent=ITEM_INDENT + 2)
+            )
+            for index, slots in enumerate(cut):
+                if slots is None:
+                    done[index] = data = next(new_entries)
+                    _name, _platform, balance, updated_at = rows[index]
+                    cut[index] = ValueSlots.of(
+                        data,
+                        {
+                            "balance": balance,
+                            "position": index + 1,
+                            "updated_at": stamps[updated_at],
+                        },
+                    )
+            newest_ms = max(map(_UPDATED_AT, rows))
+            newest = moments.get(newest_ms)
+            if newest is None:
+                newest = moments[newest_ms] = to_datetime(newest_ms)
+            part = EncodedPart(
+                order=(creator,),
+                newest=newest,
+                latest=newest,
+                items={"creators": (head.fill(done),)},
+            )
+            clock_free = newest_ms <= ms_now
             shares[creator] = _RankedShare(
                 rows=rows,
                 # Only the entries whose time is not after the clock hold for later clocks.
-                entries=tuple(done)
-                if newest_ms <= ms_now
-                else tuple(
-                    data if row[4] <= ms_now else None for row, data in zip(rows, done, strict=True)
-                ),
+                entries=done
+                if clock_free
+                else [
+                    data if row[_AT] <= ms_now else None
+                    for row, data in zip(rows, done, strict=True)
+                ],
+                slots=cut,
                 head=head,
                 parts=(part,),
-                clock_free=newest <= ctx.now,
+                clock_free=clock_free,
             )
         self._parts[path] = shares
         return FileReads(
             creators=None if scope is None else len(scope),
             rows=sum(len(rows) for rows in fresh.values()),
             parts_encoded=len(todo),
+            entries_encoded=len(entries),
         )
 
     def _read_signals(
@@ -1483,13 +1586,21 @@ class SnapshotPublisher(Actor):
             if last is not None and last.clock_free and last.rows == rows:
                 shares[creator] = last  # read again, unchanged
                 continue
-            known = last.by_row if last is not None else {}
-            kept: list[tuple[EncodedPart, ...] | None] = []  # its parts (None: to build)
-            for row in rows:
-                parts = known.get(row)
-                if parts is None:
-                    views.append(make(row, self._names))
-                kept.append(parts)
+            # Its rows' parts (None: to build). As many rows as last time: a row changed in
+            # place (compared, not hashed); otherwise one may have come or gone: by value.
+            kept: list[tuple[EncodedPart, ...] | None]
+            if last is not None and len(last.rows) == len(rows):
+                kept = list(map(_kept_parts, last.rows, rows, last.held))
+            else:
+                known = (
+                    {r: p for r, p in zip(last.rows, last.held, strict=True) if p is not None}
+                    if last is not None
+                    else {}
+                )
+                kept = list(map(known.get, rows))
+            views.extend(
+                make(row, self._names) for row, p in zip(rows, kept, strict=True) if p is None
+            )
             todo.append((creator, rows, kept))
         build = file.parts(ctx, views)  # one part per view, in their order
         if len(build) != len(views):
@@ -1497,16 +1608,14 @@ class SnapshotPublisher(Actor):
         encoded = iter(encode_parts(file, ctx, build))
         for creator, rows, kept in todo:
             done = [(next(encoded),) if parts is None else parts for parts in kept]
-            by_row = {
-                row: parts
-                for row, parts in zip(rows, done, strict=True)
-                if all(p.latest <= ctx.now for p in parts)
-            }
+            held = tuple(
+                parts if all(p.latest <= ctx.now for p in parts) else None for parts in done
+            )
             shares[creator] = _RowShare(
                 rows=rows,
-                by_row=by_row,
+                held=held,
                 parts=tuple(p for parts in done for p in parts),
-                clock_free=len(by_row) == len(rows),
+                clock_free=None not in held,
             )
         self._parts[path] = shares
         return FileReads(

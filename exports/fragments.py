@@ -21,21 +21,32 @@ skeleton is checked by ``prepare``; bytes that were checked once are not checked
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import attrs
 import orjson
 
 from exports.builders import Part, PartsLayout, document_skeleton, ordered_parts
-from exports.canonical import canonical_items_bytes
+from exports.canonical import CanonicalError, canonical_item_bytes, canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
-__all__ = ["ITEM_INDENT", "EncodedPart", "assemble", "encode_items", "encode_parts", "fill_arrays"]
+__all__ = [
+    "ITEM_INDENT",
+    "ArraySlot",
+    "EncodedPart",
+    "LazyPaths",
+    "ValueSlots",
+    "assemble",
+    "encode_items",
+    "encode_parts",
+    "fill_arrays",
+]
 
 #: Where the items of a top-level array start: two spaces for the key, two more inside it.
 ITEM_INDENT = 4
@@ -62,11 +73,10 @@ def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -
             canonical_items_bytes(
                 [item for items in scrubbed for item in items[key]],
                 indent=ITEM_INDENT,
-                paths=[
-                    f"$.{key}[{n} of {part.label!r}]"
-                    for part, items in zip(parts, scrubbed, strict=True)
-                    for n in range(len(items[key]))
-                ],
+                paths=LazyPaths(
+                    functools.partial(_part_paths, key, parts, scrubbed),
+                    sum(len(items[key]) for items in scrubbed),
+                ),
             )
         )
         for key in file.arrays
@@ -82,6 +92,40 @@ def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -
     ]
 
 
+def _part_paths(key: str, parts: Sequence[Part], scrubbed: Sequence[Any]) -> list[str]:
+    return [
+        f"$.{key}[{n} of {part.label!r}]"
+        for part, items in zip(parts, scrubbed, strict=True)
+        for n in range(len(items[key]))
+    ]
+
+
+class LazyPaths(Sequence[str]):
+    """Where each of some items sits, for an error about one of them: made by ``make`` only
+    when one is asked for (nearly every encode has no error to tell)."""
+
+    def __init__(self, make: Callable[[], Sequence[str]], size: int) -> None:
+        self._make = make
+        self._size = size
+        self._made: Sequence[str] | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if self._made is None:
+            self._made = self._make()
+            if len(self._made) != self._size:
+                raise AssertionError(f"{self._size} paths expected, {len(self._made)} made")
+        return self._made[index]
+
+
 def encode_items(
     ctx: ExportContext, items: Sequence[Mapping[str, Any]], *, indent: int, paths: Sequence[str]
 ) -> list[bytes]:
@@ -91,32 +135,140 @@ def encode_items(
     return canonical_items_bytes(scrubbed, indent=indent, paths=paths)
 
 
+def _empty_array(data: bytes, key: str, indent: int) -> int:
+    """Where the ``"key": []`` whose key is ``indent`` spaces in starts in ``data`` (the
+    newline before it), found exactly once."""
+    # A newline and exactly `indent` spaces before the key (JSON strings hold no raw newline,
+    # and keys of other depths have other indentation): found exactly once.
+    empty = b"\n" + b" " * indent + orjson.dumps(key) + b": []"
+    at = data.find(empty)
+    if at < 0 or data.find(empty, at + 1) >= 0:
+        raise AssertionError(f"no single {key!r} array {indent} spaces in to fill")
+    return at + len(empty) - 1  # the "]"
+
+
 def fill_arrays(data: bytes, arrays: Mapping[str, Sequence[bytes]], *, indent: int) -> bytes:
     """``data`` (canonical bytes) with each of its empty arrays named in ``arrays`` (their keys
     ``indent`` spaces in, each there once) holding its items (encoded for ``indent + 2``,
     :func:`encode_items`). ``data`` is the small skeleton: it is searched, the items only
     copied once into the result."""
-    cuts: list[tuple[int, int, Sequence[bytes]]] = []
-    inner = b"\n" + b" " * (indent + 2)
-    for key, items in arrays.items():
-        if not items:
-            continue
-        # A newline and exactly `indent` spaces before the key (JSON strings hold no raw
-        # newline, and keys of other depths have other indentation): found exactly once.
-        empty = b"\n" + b" " * indent + orjson.dumps(key) + b": []"
-        at = data.find(empty)
-        if at < 0 or data.find(empty, at + 1) >= 0:
-            raise AssertionError(f"no single {key!r} array {indent} spaces in to fill")
-        cuts.append((at + len(empty) - 1, at + len(empty), items))  # between "[" and "]"
+    cuts = sorted(
+        (_empty_array(data, key, indent), items) for key, items in arrays.items() if items
+    )
     if not cuts:
         return data
     out: list[bytes] = []
     start = 0
-    for open_at, close_at, items in sorted(cuts, key=operator.itemgetter(0)):
-        out += [data[start:open_at], inner, (b"," + inner).join(items), b"\n", b" " * indent]
-        start = close_at - 1  # the "]"
+    for close_at, items in cuts:
+        out += _filled(data[start:close_at], items, indent)
+        start = close_at  # the "]"
     out.append(data[start:])
     return b"".join(out)
+
+
+def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
+    """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]"."""
+    inner = b"\n" + b" " * (indent + 2)
+    return [before, inner, (b"," + inner).join(items), b"\n", b" " * indent]
+
+
+@attrs.frozen(kw_only=True)
+class ArraySlot:
+    """Canonical bytes with one empty array cut open, to fill again and again (a creator's
+    item of points.json, filled with its entries at every change): what :func:`fill_arrays`
+    writes for that array, without searching the bytes each time."""
+
+    before: bytes  # up to and including the array's "["
+    after: bytes  # from its "]" on
+    indent: int
+
+    @classmethod
+    def of(cls, data: bytes, key: str, *, indent: int) -> ArraySlot:
+        """The slot of ``data``'s empty array ``key`` (its key ``indent`` spaces in)."""
+        close_at = _empty_array(data, key, indent)
+        return cls(before=data[:close_at], after=data[close_at:], indent=indent)
+
+    def fill(self, items: Sequence[bytes]) -> bytes:
+        """The bytes with the array holding ``items`` (encoded for ``indent + 2``)."""
+        if not items:
+            return self.before + self.after
+        return b"".join((*_filled(self.before, items, self.indent), self.after))
+
+
+#: The values a :class:`ValueSlots` writes: JSON scalars the encoder writes exactly (a float
+#: is not one: NaN would come out as null).
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+@attrs.frozen(kw_only=True)
+class ValueSlots:
+    """Canonical bytes of an item with the values of some of its keys cut out, to write again
+    with other values (a points.json entry whose balance, position or time changed): the
+    encoder's bytes around the values, and each new value as the encoder writes it alone (a
+    scalar's bytes do not depend on where it sits).
+
+    The keys must each occur once in the item (at any depth) and hold a scalar there; they are
+    given, and filled, in the order they appear (sorted, at one depth)."""
+
+    pieces: tuple[bytes, ...]  # the bytes around the values: one more than there are keys
+    keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, data: bytes, values: Mapping[str, object]) -> ValueSlots:
+        """The slots of ``values``' keys in ``data`` (an encoded item holding each key once,
+        with that value). A JSON string holds no unescaped quote, so a key's quoted name
+        followed by a colon is found only where it is a key."""
+        pieces: list[bytes] = []
+        start = 0
+        for key, value in values.items():
+            mark = orjson.dumps(key) + b": "
+            text = _scalar_bytes(value)
+            at = data.find(mark)
+            begin = at + len(mark)
+            end = begin + len(text)
+            if (
+                at < start
+                or data.count(mark) != 1
+                or data[begin:end] != text
+                or data[end : end + 1] not in (b",", b"\n")
+            ):
+                raise AssertionError(f"no single {key!r} holding {value!r} (in key order)")
+            pieces.append(data[start:begin])
+            start = end
+        pieces.append(data[start:])
+        return cls(pieces=tuple(pieces), keys=tuple(values))
+
+    def fill(self, *values: object) -> bytes:
+        """The item's bytes with ``values`` (one per key, in the keys' order) in the slots."""
+        if len(values) != len(self.keys):
+            raise TypeError(f"{len(self.keys)} values expected, got {len(values)}")
+        out: list[bytes] = [b""] * (2 * len(values) + 1)
+        out[::2] = self.pieces
+        try:
+            out[1::2] = map(_scalar_bytes, values)
+        except CanonicalError as exc:  # say which key
+            key = next(k for k, v in zip(self.keys, values, strict=True) if _refused(v))
+            raise CanonicalError(f"$.{key}", exc.problem) from exc
+        return b"".join(out)
+
+
+def _refused(value: object) -> bool:
+    try:
+        _scalar_bytes(value)
+    except CanonicalError:
+        return True
+    return False
+
+
+def _scalar_bytes(value: object) -> bytes:
+    """What the encoder writes for a scalar; refuses anything else (and an integer beyond
+    64 bits, a lone surrogate) with a :class:`~exports.canonical.CanonicalError`."""
+    if type(value) not in _SCALARS:
+        raise CanonicalError("$", f"{type(value).__name__} cannot fill a value slot")
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return canonical_item_bytes(value, indent=0, path="$")  # raises, saying what is wrong
 
 
 def assemble(

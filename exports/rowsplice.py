@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import itertools
 import operator
+import types
+import typing
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast, overload
@@ -31,7 +33,7 @@ import attrs
 
 from exports.builders import DocumentParts, RowList
 from exports.files import ExportContext
-from exports.fragments import ITEM_INDENT, encode_items, fill_arrays
+from exports.fragments import ITEM_INDENT, LazyPaths, encode_items, fill_arrays
 from exports.publish import ExportWriter
 
 __all__ = ["RowCache", "RowGroups", "latest_moment"]
@@ -41,15 +43,42 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    """The values of an attrs class's fields that may hold a datetime (those typed as plain
+    scalars cannot, their validators see to it), or None for a class that is not attrs."""
     getter = _FIELDS.get(kind)
     if getter is None and attrs.has(kind):
-        names = [f.name for f in attrs.fields(kind)]
-        if len(names) == 1:
+        names = _unplain_fields(kind)
+        if not names:
+            getter = _FIELDS[kind] = _no_fields
+        elif len(names) == 1:
             one = operator.attrgetter(names[0])
             getter = _FIELDS[kind] = lambda value: (one(value),)
         else:
             getter = _FIELDS[kind] = operator.attrgetter(*names)
     return getter
+
+
+def _unplain_fields(kind: type) -> list[str]:
+    """The names of `kind`'s fields not typed as plain scalars (all of them when its
+    annotations do not resolve)."""
+    try:
+        attrs.resolve_types(kind)
+    except (NameError, TypeError):
+        return [f.name for f in attrs.fields(kind)]
+    return [f.name for f in attrs.fields(kind) if not _plain_type(f.type)]
+
+
+def _plain_type(annotation: Any) -> bool:
+    """Whether a field's type admits only plain scalars (str, int, float, bool, None)."""
+    if annotation in _PLAIN:
+        return True
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return all(arg in _PLAIN for arg in typing.get_args(annotation))
+    return False
+
+
+def _no_fields(_value: Any) -> tuple[Any, ...]:
+    return ()
 
 
 def latest_moment(values: Iterable[Any]) -> datetime | None:
@@ -131,7 +160,7 @@ class _Group:
 def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> list[bytes]:
     """Each view's row as an element of a top-level list of a document (four spaces in)."""
     items = [rows.item(ctx, v) for v in views]
-    paths = [f"$.{rows.key}[{rows.order(v)!r}]" for v in views]
+    paths = LazyPaths(lambda: [f"$.{rows.key}[{rows.order(v)!r}]" for v in views], len(views))
     return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 
 import apsw
 import attrs
+import orjson
 
 from ._sql import require_int, require_text, require_transaction
 from .errors import InvalidArgument
@@ -191,27 +192,34 @@ def recent_signals(
 
 def recent_signal_ids(conn: apsw.Connection, kind: SignalKind, *, limit: int) -> list[int]:
     """The ids of :func:`recent_signals` (``limit`` of them at most), newest first: for a
-    reader that keeps the signals it read before (a signal never changes once written)."""
+    reader that keeps the signals it read before (a signal never changes once written).
+
+    One row (a JSON array built by SQLite): a row per id would hand the GIL over per id,
+    and a reader in a busy process waits to take it back each time."""
     _check_kind(kind)
-    return [
-        row[0]
-        for row in conn.execute(
-            "SELECT id FROM signals WHERE kind = ? ORDER BY id DESC LIMIT ?", (kind, limit)
-        )
-    ]
+    row = conn.execute(
+        "SELECT json_group_array(id ORDER BY id DESC) FROM "
+        "(SELECT id FROM signals WHERE kind = ? ORDER BY id DESC LIMIT ?)",
+        (kind, limit),
+    ).fetchone()
+    assert row is not None  # an aggregate always gives a row
+    ids: list[int] = orjson.loads(row[0])
+    return ids
 
 
 def signals_after(
     conn: apsw.Connection, kind: SignalKind, after_id: int, *, limit: int
 ) -> list[Signal]:
-    """The newest ``limit`` signals of ``kind`` with an id above ``after_id``, oldest first."""
+    """The newest ``limit`` signals of ``kind`` with an id above ``after_id``, oldest first
+    (in one row, like :func:`recent_signal_ids`)."""
     _check_kind(kind)
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM signals WHERE kind = ? AND id > ? ORDER BY id DESC LIMIT ?",
+    row = conn.execute(
+        f"SELECT json_group_array(json_array({_COLUMNS}) ORDER BY id) FROM "
+        f"(SELECT {_COLUMNS} FROM signals WHERE kind = ? AND id > ? ORDER BY id DESC LIMIT ?)",
         (kind, after_id, limit),
-    ).fetchall()
-    rows.reverse()
-    return [_signal(r) for r in rows]
+    ).fetchone()
+    assert row is not None  # an aggregate always gives a row
+    return [_signal(r) for r in orjson.loads(row[0])]
 
 
 def _signal(row: tuple) -> Signal:

@@ -755,6 +755,46 @@ def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, st
         return "reads"
 
 
+async def test_a_ranking_that_moves_encodes_only_viewers_new_to_it(
+    setup: Any, database: Path
+) -> None:
+    """Entries of viewers already ranked are written from their slots with the new balance,
+    position and time; only a viewer new to the ranking is encoded; the files stay exactly a
+    full build's."""
+    from state import loyalty
+
+    pub, clock, _tree, root = setup
+    names = ("ann", "bob", "cy", "dee", "eve")
+
+    def grant(viewer: str, amount: int) -> None:
+        with writing(database) as conn:
+            loyalty.add(
+                conn, creator_id="mira", viewer=_viewer(viewer), amount=amount, now=ms(clock.now)
+            )
+
+    for n, name in enumerate(names):
+        grant(name, 10 * (n + 1))  # eve first, ann last
+    clock.advance()
+    await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    # ann overtakes everyone, bob earns without moving, fay joins in the middle
+    for name, amount, encoded in (("ann", 100, 0), ("bob", 1, 0), ("ann", 1, 0), ("fay", 35, 1)):
+        clock.advance()
+        grant(name, amount)
+        await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+        await pub.publish()
+        assert pub.last_reads["points.json"].entries_encoded == encoded
+        assert files(root) == full_build(pub)
+    board = next(
+        c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
+    )
+    ranked = ["ann", "eve", "dee", "fay", "cy", "bob"]
+    assert [e["display_name"] for e in board["entries"]] == ranked
+    assert [e["position"] for e in board["entries"]] == [1, 2, 3, 4, 5, 6]
+    assert board["entries"][0]["balance"] == 111
+
+
 async def test_parted_files_equal_a_full_build_through_random_per_creator_changes(
     setup: Any, database: Path
 ) -> None:
@@ -860,19 +900,21 @@ async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     with writing(database) as conn:
         loyalty.add(conn, creator_id="mira", viewer=_viewer("ann"), amount=2**62, now=ms(clock.now))
         loyalty.add(conn, creator_id="mira", viewer=_viewer("bob"), amount=2**62, now=ms(clock.now))
-    real = loyalty.ranked_rows
+    real = loyalty.ranked_by_creator
 
-    def huge(conn: Any, limit: int, *, creators: Any = None) -> Any:
-        first, *rest = real(conn, limit, creators=creators)
-        return [(*first[:3], 2**65, first[4]), *rest]  # a balance beyond 64 bits
+    def huge(conn: Any, limit: int, creators: Any = None) -> Any:
+        rankings = real(conn, limit, creators)
+        first, *rest = rankings["mira"]
+        rankings["mira"] = [[*first[:2], 2**65, first[3]], *rest]  # a balance beyond 64 bits
+        return rankings
 
-    loyalty.ranked_rows = huge
+    loyalty.ranked_by_creator = huge
     try:
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         with pytest.raises(CanonicalError) as caught:
             await pub.publish()
     finally:
-        loyalty.ranked_rows = real
+        loyalty.ranked_by_creator = real
     assert caught.value.path.startswith("$.creators[0 of 'mira'].entries[0].balance")
     assert "64 bits" in str(caught.value)
 

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from exports.builders import (
@@ -19,7 +20,7 @@ from exports.builders import (
 )
 from exports.canonical import canonical_bytes
 from exports.files import ExportContext
-from exports.rowsplice import RowCache, RowGroups
+from exports.rowsplice import RowCache, RowGroups, latest_moment
 from exports.views import (
     ActorStatus,
     CreatorView,
@@ -297,3 +298,31 @@ def test_a_clock_stepping_back_before_a_kept_row_writes_it_clamped() -> None:
         ctx = world.ctx(frozenset())
         for parts, whole in _all_parts(world, ctx):
             assert cache.encode(ctx, parts) == canonical_bytes(whole), parts.path
+
+
+@attrs.frozen(kw_only=True)
+class _Inner:
+    at: datetime | None
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class _Outer:
+    label: str
+    count: int | None
+    inner: tuple[_Inner, ...]
+    when: datetime
+
+
+@attrs.frozen(kw_only=True)
+class _Unresolved:
+    at: NoSuchType  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_the_latest_moment_is_found_in_typed_and_untyped_fields() -> None:
+    early, late = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
+    outer = _Outer(label="x", count=None, inner=(_Inner(at=late, name="n"),), when=early)
+    assert latest_moment((outer,)) == late
+    assert latest_moment((_Outer(label="x", count=1, inner=(), when=early),)) == early
+    assert latest_moment((_Inner(at=None, name="n"),)) is None
+    assert latest_moment((_Unresolved(at=late),)) == late  # its annotation does not resolve

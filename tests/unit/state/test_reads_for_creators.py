@@ -81,6 +81,13 @@ def test_reads_for_some_creators_equal_the_full_reads_of_those_creators(tmp_path
         assert loyalty.ranked_rows(conn, 7) == [  # the same ranking, fewer columns
             (r[0], r[4], r[1], r[5], r[6]) for r in loyalty.top_rows_per_creator(conn, 7)
         ]
+        rankings = loyalty.ranked_by_creator(conn, 7)
+        assert rankings.keys() == {r[0] for r in loyalty.ranked_rows(conn, 7)}
+        for creator, ranking in rankings.items():
+            assert ranking == [list(r[1:]) for r in loyalty.ranked_rows(conn, 7) if r[0] == creator]
+        assert loyalty.ranked_by_creator(conn, 7, some) == {
+            c: ranking for c, ranking in rankings.items() if c in some
+        }
         assert counters.list_tallies(conn, creators=some) == [
             t for t in counters.list_tallies(conn) if t.creator_id in some
         ]

@@ -179,6 +179,30 @@ def test_signals_after_an_id_and_the_recent_ids_match_the_recent_signals(db):
         recent_signal_ids(db.connection, "nonsense", limit=1)  # type: ignore[arg-type]
 
 
+def test_signals_read_in_one_row_keep_every_text_exactly(db):
+    texts = ['"quoted" \\ back', "line\nbreak\ttab\x00nul", "ünïcödé 🎉 \u2028", "", "{user} said"]
+    with db.transaction() as conn:
+        for n, text in enumerate(texts):
+            append_signal(
+                conn,
+                kind="chat",
+                creator_id=f"c{n}",
+                timestamp=2**62 + n,
+                entity_id=text or "e",
+                type="chat_message",
+                source="twitch",
+                summary=text,
+                keep=100,
+            )
+    recent = recent_signals(db.connection, "chat", limit=100)
+    assert [s.summary for s in recent] == texts
+    assert signals_after(db.connection, "chat", -1, limit=100) == recent
+    assert signals_after(db.connection, "chat", -1, limit=2) == recent[-2:]
+    assert recent_signal_ids(db.connection, "chat", limit=3) == [s.id for s in recent[::-1]][:3]
+    assert recent_signal_ids(db.connection, "tally", limit=3) == []
+    assert signals_after(db.connection, "tally", -1, limit=3) == []
+
+
 def test_recent_signals_filter_by_creator(db):
     with db.transaction() as conn:
         add_signal(conn, "score", 1)
