@@ -37,13 +37,16 @@ Publishing is incremental. Files fall in three groups:
 - static files (everything else): built from inputs the publisher does not have yet, so they
   only change with the clock-independent context; written by full publishes.
 
-A full publish (at start, `PublishNow`, every `full_refresh_seconds`, after a failed write of a
-static file) rebuilds everything with `build_all`. Every file always holds the bytes a full
+A full publish (at start, `PublishNow`, after a failed write of a static file) rebuilds
+everything with `build_all`. Every `full_refresh_seconds` a refresh reads every database file
+again for every creator, through the kept parts (a row read unchanged keeps its bytes): it
+catches a lost `Changed` without holding every document at once (a whole rebuild at 1,000
+creators held about 50 MB of short-lived objects, which the allocator kept afterwards). Every file always holds the bytes a full
 publish would write for the same state and clock: a file whose inputs carry a time later than
 the clock (clamped, so it depends on the clock) stays dirty, and a heartbeat that finds the
 database changed since the last read (`PRAGMA data_version`: a commit came without a
 `Changed`) rebuilds every database file. A `Changed` lost while other files were read (the
-store drops it when this mailbox is full) is caught by the periodic full refresh.
+store drops it when this mailbox is full) is caught by the periodic refresh.
 """
 
 from __future__ import annotations
@@ -1058,7 +1061,7 @@ class SnapshotPublisher(Actor):
         # Incremental state; touched only under `_lock` (by the worker thread during a publish).
         self._pending: set[str] = set()  # database files to rebuild at the next publish
         self._full_due = True
-        self._last_full: float | None = None
+        self._last_refresh = -math.inf  # the last full publish or refresh (trio's clock)
         self._data_version: int | None = None  # as of the last database read
         self._bytes: dict[str, bytes] = {}  # last prepared bytes of each tree file
         self._built: dict[str, _Built] = {}
@@ -1102,6 +1105,7 @@ class SnapshotPublisher(Actor):
         self._restart_events: deque[TelemetryEvent] = deque(maxlen=100)
         self.publishes = 0
         self.full_publishes = 0
+        self.refreshes = 0  # periodic rereads of every database file
         self.last: PublishSummary | None = None
         self.last_rebuilt: tuple[str, ...] = ()
         self.last_published_at: datetime | None = None
@@ -1207,9 +1211,12 @@ class SnapshotPublisher(Actor):
         async with self._lock:
             t0 = time.perf_counter()
             now_mono = trio.current_time()
-            if self._last_full is not None and now_mono - self._last_full >= self._refresh:
-                full = True
             full = full or self._full_due
+            if not full and now_mono - self._last_refresh >= self._refresh:
+                self._pending |= DB_FILES
+                self._scopes = dict.fromkeys(PARTED_FILES)  # every creator read again
+                self._last_refresh = now_mono
+                self.refreshes += 1
             pending, self._pending = self._pending, set()
             scopes = {
                 path: None if known is None else frozenset(known)
@@ -1246,7 +1253,7 @@ class SnapshotPublisher(Actor):
             elif full:
                 self._full_due = False
             if full:
-                self._last_full = now_mono
+                self._last_refresh = now_mono
                 self.full_publishes += 1
             summary = PublishSummary(
                 written=sum(1 for o in result.outcomes if o.written),
@@ -1938,6 +1945,7 @@ class SnapshotPublisher(Actor):
         return {
             "publishes": self.publishes,
             "full_publishes": self.full_publishes,
+            "refreshes": self.refreshes,
             "last_seconds": round(last.seconds, 4) if last else None,
             "last_written": last.written if last else 0,
             "last_rebuilt": len(self.last_rebuilt),

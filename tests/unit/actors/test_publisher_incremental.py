@@ -1075,3 +1075,49 @@ async def test_a_heartbeat_writes_only_the_rows_that_changed(setup: Any) -> None
     await pub.publish()
     assert pub._rows.written == before + 2  # one actor row, one trigger row
     assert files(root) == full_build(pub)
+
+
+async def test_the_periodic_refresh_rereads_every_creator_through_the_kept_parts(
+    database: Path, tmp_path: Path
+) -> None:
+    clock, tree = Clock(), Tree()
+    populate(database, clock.now)
+    pub = SnapshotPublisher(
+        database=database,
+        root=tmp_path / "exports",
+        mirrors=[],
+        creators=CREATORS,
+        tree=tree,
+        root_name="root",
+        started_at=STARTED,
+        pseudonym_key=b"k" * 32,
+        secrets=frozenset({SECRET}),
+        clock=clock,
+        full_refresh_seconds=0.0,  # every publish is due one
+    )
+    pub.log = structlog.get_logger("test").bind(path="root/publisher")
+    await pub.on_start()
+    try:
+        assert (pub.full_publishes, pub.refreshes) == (1, 0)
+        # A commit whose `Changed` was lost: nothing names it, and no heartbeat looks.
+        with writing(database) as conn:
+            counters.increment_tally(conn, creator_id="zed", tally_id="gg", now=ms(clock.now))
+        clock.advance()
+        await pub.publish(tree_files=False)
+        assert (pub.full_publishes, pub.refreshes) == (1, 1)  # a refresh, not a rebuild
+        exported = db_files(files(tmp_path / "exports"))
+        assert exported == db_files(full_build(pub))  # the lost change is out
+        reads = pub.last_reads["tallies.json"]
+        assert reads.creators is None and reads.rows == 2 * len(CREATORS)
+        # Every creator's parts were built by the first publish after start; this refresh
+        # read them all again and encoded none but zed's changed tally.
+        with writing(database) as conn:
+            counters.increment_tally(conn, creator_id="mira", tally_id="gg", now=ms(clock.now))
+        clock.advance()
+        await pub.publish(tree_files=False)
+        reads = pub.last_reads["tallies.json"]
+        assert (reads.creators, reads.parts_encoded) == (None, 1)  # mira's tally alone
+        assert db_files(files(tmp_path / "exports")) == db_files(full_build(pub))
+        assert pub.snapshot()["refreshes"] == 2
+    finally:
+        await pub.on_stop()
