@@ -41,9 +41,11 @@ A full publish (at start, `PublishNow`, after a failed write of a static file) r
 everything with `build_all`. Every `full_refresh_seconds` a refresh reads every database file
 again for every creator, through the kept parts (a row read unchanged keeps its bytes): it
 catches a lost `Changed` without holding every document at once (a whole rebuild at 1,000
-creators held about 50 MB of short-lived objects, which the allocator kept afterwards). Every file always holds the bytes a full
-publish would write for the same state and clock: a file whose inputs carry a time later than
-the clock (clamped, so it depends on the clock) stays dirty, and a heartbeat that finds the
+creators held about 50 MB of short-lived objects, which the allocator kept afterwards).
+
+Every file always holds the bytes a full publish would write for the same state and clock: a
+file whose inputs carry a time later than the clock (clamped, so it depends on the clock) stays
+dirty, and a heartbeat that finds the
 database changed since the last read (`PRAGMA data_version`: a commit came without a
 `Changed`) rebuilds every database file. A `Changed` lost while other files were read (the
 store drops it when this mailbox is full) is caught by the periodic refresh.
