@@ -333,7 +333,8 @@ def test_a_refused_item_keeps_no_traceback_and_frees_the_batch_without_the_colle
 
 def test_an_unexpected_item_error_keeps_its_traceback_from_the_failing_callable_on(db):
     def broken(conn):
-        return {}["missing"]
+        table: dict[str, int] = {}
+        return table["missing"]
 
     outcomes = db.batch([broken])
     tb = outcomes[0].error.__traceback__
