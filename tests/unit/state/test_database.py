@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import os
 import pathlib
+import weakref
 
 import apsw
 import pytest
@@ -24,6 +27,7 @@ from state import (
 )
 from state.creators import get_meta, list_creators, set_meta, upsert_creator
 from state.database import WAL_AUTOCHECKPOINT_PAGES
+from state.errors import Refused
 from state.migrations import schema_dump, user_version
 
 T0 = 1_795_000_000_000  # fixed Unix-ms instant: tests never read the clock
@@ -282,6 +286,60 @@ def test_batch_commits_all_items_in_one_transaction_and_isolates_a_failing_item(
     stats = db.statistics()
     assert (stats.transactions, stats.writes, stats.failed_writes) == (1, 2, 1)
     assert stats.rows_changed == 2
+
+
+class Held:
+    """A batch item holding a payload that only the batch references (weakly observable)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.payload = Payload()
+
+    def __call__(self, conn):
+        return self.fn(conn)
+
+
+class Payload:
+    pass
+
+
+@contextlib.contextmanager
+def collector_paused():
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_a_refused_item_keeps_no_traceback_and_frees_the_batch_without_the_collector(db):
+    def refuse(conn):
+        raise Refused("you are already in the giveaway")
+
+    items = [Held(lambda c: set_meta(c, "x", "1")), Held(refuse)]
+    payloads = [weakref.ref(i.payload) for i in items]
+    with collector_paused():
+        outcomes = db.batch(items)
+        error = outcomes[1].error
+        assert isinstance(error, Refused) and error.message == "you are already in the giveaway"
+        assert error.__traceback__ is None
+        assert outcomes[0].ok and get_meta(db.connection, "x") == "1"
+        del items, outcomes, error
+        # Reference counting alone frees the batch: no cycle through the refusal.
+        assert [p() for p in payloads] == [None, None]
+
+
+def test_an_unexpected_item_error_keeps_its_traceback_from_the_failing_callable_on(db):
+    def broken(conn):
+        table: dict[str, int] = {}
+        return table["missing"]
+
+    outcomes = db.batch([broken])
+    tb = outcomes[0].error.__traceback__
+    assert isinstance(outcomes[0].error, KeyError)
+    assert tb is not None and tb.tb_frame.f_code is broken.__code__
 
 
 class Counted:

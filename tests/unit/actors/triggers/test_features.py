@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from config.models import (
     TriggerConfig,
 )
 from state import giveaways, loyalty, quotes
+from state.errors import Refused
 from tests.unit.actors.triggers.replayed import chat_line, start_replay
 
 MOD = ("moderator",)
@@ -300,6 +302,31 @@ async def test_a_giveaway_charges_entry_once_weights_subscribers_and_draws(nurse
     tickets, balances = await replayed.read(state)
     assert tickets == [1, 3]
     assert sorted(balances) == [5, 5, 10, 10]  # Ann and Sub paid 5 each; Mod, Late did not
+    await replayed.root.stop()
+
+
+async def test_a_refused_join_is_said_and_its_refusal_keeps_no_traceback(nursery, tmp_path):
+    # A refusal comes with ordinary chat (a second !join). With its traceback, whose frames
+    # hold the write's outcome that holds the refusal, each one was a reference cycle kept
+    # (with its write) until the collector's oldest generation was walked, minutes later.
+    lines = [
+        chat_line(1, 0, "!giveaway open A signed mug", user="Mod", roles=MOD),
+        chat_line(2, 1, "!join", user="Ann"),
+        chat_line(3, 2, "!join", user="Ann"),
+        chat_line(4, 3, "!join", user="Ann"),
+    ]
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()  # refusals in a cycle stay findable below
+    try:
+        replies, replayed = await run(nursery, tmp_path, lines)
+        refusals = [o for o in gc.get_objects() if isinstance(o, Refused)]
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert replies[1:] == ["Ann is in (1)"] + ["@Ann, you are already in the giveaway."] * 2
+    assert len(refusals) >= 2
+    assert [r.__traceback__ for r in refusals] == [None] * len(refusals)
     await replayed.root.stop()
 
 
