@@ -451,7 +451,11 @@ def _read_tables(
     cache: dict[str, dict[Any, Any]] | None,
 ) -> StoreData:
     """`read_store` within the caller's read transaction."""
-    poll_rows = polls.list_polls_with_results(conn) if "polls.json" in want else None
+    poll_rows = (
+        polls.list_polls_with_results(conn, per_creator=polls.POLLS_PER_CREATOR)
+        if "polls.json" in want
+        else None
+    )
     tally_rows = counters.list_tallies(conn) if "tallies.json" in want else None
     board_rows = counters.list_scoreboards_ranked(conn) if "scoreboards.json" in want else None
     recent = {
@@ -523,8 +527,10 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         grouped=lambda conn, creators: loyalty.ranked_by_creator(conn, POINTS_TOP, creators),
     ),
     "polls.json": PartedReader(
-        every=polls.list_polls_with_results,
-        some=lambda conn, cs: polls.list_polls_with_results(conn, creators=cs),
+        every=lambda conn: polls.list_polls_with_results(conn, per_creator=polls.POLLS_PER_CREATOR),
+        some=lambda conn, cs: polls.list_polls_with_results(
+            conn, creators=cs, per_creator=polls.POLLS_PER_CREATOR
+        ),
         creator=lambda row: row.poll.creator_id,
         view=_poll_view,
     ),

@@ -368,18 +368,26 @@ def list_polls(
     return [poll_results(conn, p.poll_id) for p in polls]
 
 
+#: Polls per creator in the export: the newest, and any still open. A creator who runs a poll
+#: every few minutes would otherwise make every read of their polls (and the file, and the
+#: publisher's memory of it) grow for as long as they stream.
+POLLS_PER_CREATOR = 20
+
+
 def list_polls_with_results(
     conn: apsw.Connection,
     *,
     creator_id: str | None = None,
     state: PollState | None = None,
     creators: Sequence[str] | None = None,
+    per_creator: int | None = None,
 ) -> list[PollResults]:
     """Exactly what :func:`list_polls` returns, in two queries instead of one per poll (and
-    with `creators`, the polls of those creators).
+    with `creators`, the polls of those creators; with `per_creator`, only each creator's
+    newest `per_creator` polls and those still open).
 
-    The publisher reads every poll on each publish; with thousands of polls the per-poll
-    round trips dominated the read.
+    The publisher reads a creator's polls on each publish that names it; with thousands of
+    polls the per-poll round trips dominated the read.
     """
     where = " WHERE 1 = 1"
     params: list[object] = []
@@ -392,12 +400,16 @@ def list_polls_with_results(
     if state is not None:
         where += " AND state = ?"
         params.append(state)
-    polls = [
-        _poll(r)
-        for r in conn.execute(
-            f"SELECT {_POLL_COLUMNS} FROM polls{where} ORDER BY opened_at DESC, poll_id", params
-        ).fetchall()
-    ]
+    if per_creator is None:
+        sql = f"SELECT {_POLL_COLUMNS} FROM polls{where} ORDER BY opened_at DESC, poll_id"
+    else:
+        sql = (
+            f"SELECT {_POLL_COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY "
+            f"creator_id ORDER BY opened_at DESC, poll_id) AS newest FROM polls{where}) "
+            "WHERE newest <= ? OR state = 'open' ORDER BY opened_at DESC, poll_id"
+        )
+        params.append(per_creator)
+    polls = [_poll(r) for r in conn.execute(sql, params).fetchall()]
     if not polls:
         return []
     # Same aggregation as poll_results(), for every selected poll at once.
@@ -406,9 +418,9 @@ def list_polls_with_results(
         "SELECT o.poll_id, o.option_id, o.label, o.position, count(v.voter_key) "
         "FROM poll_options o LEFT JOIN poll_votes v "
         "  ON v.poll_id = o.poll_id AND v.option_id = o.option_id "
-        f"WHERE o.poll_id IN (SELECT poll_id FROM polls{where}) "
+        f"WHERE o.poll_id {IN_JSON_LIST} "
         "GROUP BY o.poll_id, o.option_id ORDER BY o.poll_id, o.position",
-        params,
+        (json_list(options),),
     )
     for poll_id, option_id, label, position, votes in rows:
         bucket = options.get(poll_id)

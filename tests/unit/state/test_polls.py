@@ -197,3 +197,35 @@ def test_the_tallies_a_vote_in_the_open_poll_replies_are_the_ones_read_after_it(
             assert result.results == poll_results(conn, "p1")
     assert votes_by_label(result.results) == {"Alpha": 1, "Beta": 1, "Gamma": 1}
     assert result.results.total_votes == 3
+
+
+def test_the_export_keeps_each_creators_newest_polls_and_any_still_open(db):
+    from state.polls import POLLS_PER_CREATOR, list_polls_with_results
+
+    kept = POLLS_PER_CREATOR
+    with db.transaction() as conn:
+        # An old poll nobody closed stays listed: the dashboard must still show it open.
+        open_poll(conn, poll_id="d-old", creator_id="d", question="?", options=["a", "b"], now=T0)
+        for n in range(kept + 5):
+            for creator in ("d", "e"):
+                poll_id = f"{creator}{n:03d}"
+                open_poll(
+                    conn,
+                    poll_id=poll_id,
+                    creator_id=creator,
+                    question=f"Q{n}",
+                    options=["a", "b"],
+                    now=T0 + 10 * n + 1,
+                )
+                vote(conn, poll_id=poll_id, voter_key="v", option_id="1" if n % 2 else "2")
+                close_poll(conn, poll_id=poll_id, now=T0 + 10 * n + 2)
+    conn = db.connection
+    rows = list_polls_with_results(conn, per_creator=kept)
+    newest = [f"{c}{n:03d}" for n in range(kept + 4, 4, -1) for c in ("d", "e")]
+    assert [r.poll.poll_id for r in rows] == [*newest, "d-old"]  # newest opened first
+    everything = {r.poll.poll_id: r for r in list_polls(conn)}
+    assert len(everything) == 2 * (kept + 5) + 1
+    assert all(r == everything[r.poll.poll_id] for r in rows)  # the same results, votes too
+    only_e = list_polls_with_results(conn, creators=["e"], per_creator=kept)
+    assert only_e == [r for r in rows if r.poll.creator_id == "e"]
+    assert list_polls_with_results(conn) == list_polls(conn)  # no cap: every poll
