@@ -147,15 +147,52 @@ def add(
     return _balance(rows[0])
 
 
+#: A grant to a viewer whose names did not change: only the balance's columns are set, so
+#: SQLite leaves the `points_by_login` index alone (the upsert sets every column, and an index
+#: over a column that is set is rewritten even when the value stays).
+_CREDIT_KNOWN = (
+    "UPDATE points_balances SET balance = balance + ?, "
+    "earned_at = coalesce(?, earned_at), updated_at = ? "
+    "WHERE creator_id = ? AND platform = ? AND viewer_key = ? AND login = ? AND display_name = ? "
+    "RETURNING platform, viewer_key"
+)
+
+
 def add_many(
     conn: apsw.Connection, creator_id: str, credits: Iterable[tuple[Viewer, int, int, bool]]
 ) -> int:
-    """`add` each `(viewer, amount, now, earned)` in order, in one pass and without reading
-    the balances back (earnings queued by chat); returns how many."""
+    """`add` each `(viewer, amount, now, earned)` in order, without reading the balances back
+    (earnings queued by chat); returns how many credits were given.
+
+    The credits of one viewer become one row change (the sum, with the names, `earned_at` and
+    `updated_at` the last of them would leave), and a viewer whose names are unchanged gets an
+    update of the balance alone: the rows end exactly as one `add` per credit leaves them."""
     require_transaction(conn)
-    rows = [_credit_row(creator_id, *credit) for credit in credits]
-    conn.executemany(_CREDIT, rows)
-    return len(rows)
+    merged: dict[tuple[str, str], list[Any]] = {}
+    count = 0
+    for viewer, amount, now, earned in credits:
+        row = _credit_row(creator_id, viewer, amount, now, earned)
+        count += 1
+        key = (row[1], row[2])
+        known = merged.get(key)
+        if known is None:
+            merged[key] = list(row)
+        else:  # names and times of the later credit, amounts summed
+            known[3], known[4], known[7] = row[3], row[4], row[7]
+            known[5] += amount
+            if earned:
+                known[6] = now
+    if not merged:
+        return 0
+    rows = merged.values()
+    updated = set(
+        conn.executemany(
+            _CREDIT_KNOWN, [(r[5], r[6], r[7], r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        )
+    )
+    if len(updated) < len(merged):
+        conn.executemany(_CREDIT, [r for k, r in merged.items() if k not in updated])
+    return count
 
 
 def spend(
