@@ -111,13 +111,17 @@ _CREDIT = (
 )
 
 
+def _check_amount(amount: int) -> None:
+    require_int("amount", amount)
+    if amount < 0:
+        raise ValueError("add takes a non-negative amount; use spend")
+
+
 def _credit_row(
     creator_id: str, viewer: Viewer, amount: int, now: int, earned: bool
 ) -> tuple[Any, ...]:
     require_text("creator_id", creator_id)
-    require_int("amount", amount)
-    if amount < 0:
-        raise ValueError("add takes a non-negative amount; use spend")
+    _check_amount(amount)
     return (
         creator_id,
         viewer.platform,
@@ -147,14 +151,17 @@ def add(
     return _balance(rows[0])
 
 
-#: A grant to a viewer whose names did not change: only the balance's columns are set, so
+#: A credit to a viewer whose names did not change: only the balance's columns are set, so
 #: SQLite leaves the `points_by_login` index alone (the upsert sets every column, and an index
-#: over a column that is set is rewritten even when the value stays).
+#: over a column that is set is rewritten even when the value stays the same).
 _CREDIT_KNOWN = (
     "UPDATE points_balances SET balance = balance + ?, "
     "earned_at = coalesce(?, earned_at), updated_at = ? "
-    "WHERE creator_id = ? AND platform = ? AND viewer_key = ? AND login = ? AND display_name = ? "
-    "RETURNING platform, viewer_key"
+    "WHERE creator_id = ? AND platform = ? AND viewer_key = ? AND login = ? AND display_name = ?"
+)
+_KNOWN = (
+    "SELECT 1 FROM points_balances WHERE creator_id = ? AND platform = ? AND viewer_key = ? "
+    "AND login = ? AND display_name = ?"
 )
 
 
@@ -168,30 +175,35 @@ def add_many(
     `updated_at` the last of them would leave), and a viewer whose names are unchanged gets an
     update of the balance alone: the rows end exactly as one `add` per credit leaves them."""
     require_transaction(conn)
+    require_text("creator_id", creator_id)
+    # Per viewer: [amount, earned_at, updated_at, the viewer as last named].
     merged: dict[tuple[str, str], list[Any]] = {}
     count = 0
     for viewer, amount, now, earned in credits:
-        row = _credit_row(creator_id, viewer, amount, now, earned)
+        _check_amount(amount)
         count += 1
-        key = (row[1], row[2])
+        key = (viewer.platform, viewer.viewer_key)
         known = merged.get(key)
         if known is None:
-            merged[key] = list(row)
-        else:  # names and times of the later credit, amounts summed
-            known[3], known[4], known[7] = row[3], row[4], row[7]
-            known[5] += amount
+            merged[key] = [amount, now if earned else None, now, viewer]
+        else:  # amounts summed, the names and times the later credit leaves
+            known[0] += amount
+            known[2], known[3] = now, viewer
             if earned:
-                known[6] = now
+                known[1] = now
     if not merged:
         return 0
-    rows = merged.values()
-    updated = set(
-        conn.executemany(
-            _CREDIT_KNOWN, [(r[5], r[6], r[7], r[0], r[1], r[2], r[3], r[4]) for r in rows]
-        )
-    )
-    if len(updated) < len(merged):
-        conn.executemany(_CREDIT, [r for k, r in merged.items() if k not in updated])
+    rows = [
+        (creator_id, v.platform, v.viewer_key, v.login.lower(), v.display_name, amount, earned, at)
+        for amount, earned, at, v in merged.values()
+    ]
+    before = conn.total_changes()
+    conn.executemany(_CREDIT_KNOWN, [(*r[5:], *r[:5]) for r in rows])
+    if conn.total_changes() - before < len(rows):
+        # New viewers, or new names: the rows that do not hold these names now were not
+        # updated (one row per viewer above, so no other credit can have changed them).
+        missed = [r for r in rows if conn.execute(_KNOWN, r[:5]).fetchone() is None]
+        conn.executemany(_CREDIT, missed)
     return count
 
 
