@@ -180,7 +180,8 @@ def add_many(
     merged: dict[tuple[str, str], list[Any]] = {}
     count = 0
     for viewer, amount, now, earned in credits:
-        _check_amount(amount)
+        if type(amount) is not int or amount < 0:
+            _check_amount(amount)  # names the problem (a bool or a negative amount)
         count += 1
         key = (viewer.platform, viewer.viewer_key)
         known = merged.get(key)

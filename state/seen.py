@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import apsw
 
-from ._sql import IN_JSON_LIST, json_list, require_int, require_text, require_transaction
+from ._sql import IN_JSON_LIST, all_text, json_list, require_int, require_text, require_transaction
 from .errors import InvalidArgument
 from .timeutil import now_ms
 
@@ -61,8 +61,9 @@ def mark_seen_many(
     require_text("scope", scope)
     rows: dict[tuple[str, str], tuple[str, str, str, int]] = {}
     for platform, message_id in keys:
-        require_text("platform", platform)
-        require_text("message_id", message_id)
+        if not all_text(platform, message_id):  # name what is wrong
+            require_text("platform", platform)
+            require_text("message_id", message_id)
         rows.setdefault((platform, message_id), (scope, platform, message_id, now))
     conn.executemany(_INSERT, rows.values())
 

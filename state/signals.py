@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 import apsw
 import attrs
 
-from ._sql import require_int, require_text, require_transaction
+from ._sql import all_text, require_int, require_text, require_transaction
 from .errors import InvalidArgument
 
 __all__ = [
@@ -39,7 +39,7 @@ SignalKind = Literal["chat", "poll_vote", "tally", "score"]
 SIGNAL_KINDS: tuple[str, ...] = get_args(SignalKind)
 DEFAULT_KEEP = 200
 #: Every kind is pruned to its newest ``keep`` rows once per this many appended rows.
-PRUNE_EVERY = 64
+PRUNE_EVERY = 256
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -143,13 +143,19 @@ def append_signal_values(
     batch = []
     for row in rows:
         kind, creator_id, timestamp, entity_id, type_, source, summary = row
-        _check_kind(kind)
-        require_text("creator_id", creator_id)
-        require_int("timestamp", timestamp)
-        require_text("entity_id", entity_id)
-        require_text("type", type_)
-        require_text("source", source)
-        require_text("summary", summary, allow_empty=True)
+        if not (
+            kind in SIGNAL_KINDS
+            and type(timestamp) is int
+            and type(summary) is str
+            and all_text(creator_id, entity_id, type_, source)
+        ):  # name what is wrong
+            _check_kind(kind)
+            require_text("creator_id", creator_id)
+            require_int("timestamp", timestamp)
+            require_text("entity_id", entity_id)
+            require_text("type", type_)
+            require_text("source", source)
+            require_text("summary", summary, allow_empty=True)
         batch.append(row)
     conn.executemany(_INSERT, batch)
     if batch:
