@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from state import InvalidArgument, open_database
@@ -211,11 +213,12 @@ def test_signal_values_are_checked_like_keyword_fields(db):
     good = ("chat", "d", T0, "e", "message", "twitch", "")
     with db.transaction() as conn:
         assert append_signal_values(conn, [good, good]) == 2
-        for bad in (
+        bad_rows: list[Any] = [
             ("nonsense", *good[1:]),
             (*good[:2], "1", *good[3:]),
             (*good[:3], "", *good[4:]),
-        ):
+        ]
+        for bad in bad_rows:
             with pytest.raises(InvalidArgument):
                 append_signal_values(conn, [good, bad])
     assert len(recent_signals(db.connection, "chat")) == 2
