@@ -152,20 +152,12 @@ class AppendSignals(Command):
     def run(self, conn: apsw.Connection) -> int:
         if not self.rows:
             return 0
-        return signals.append_signals(
+        return signals.append_signal_values(
             conn,
-            (
-                {
-                    "kind": r.kind,
-                    "creator_id": r.creator_id,
-                    "timestamp": r.timestamp,
-                    "entity_id": r.entity_id,
-                    "type": r.type,
-                    "source": r.source,
-                    "summary": r.summary,
-                }
+            [
+                (r.kind, r.creator_id, r.timestamp, r.entity_id, r.type, r.source, r.summary)
                 for r in self.rows
-            ),
+            ],
         )
 
 

@@ -80,12 +80,19 @@ def _entry(row: tuple) -> Entry:
 
 def current_giveaway(conn: apsw.Connection, creator_id: str) -> Giveaway | None:
     """The creator's open giveaway, else the newest closed one, else None."""
-    row = conn.execute(
-        f"SELECT {_GIVEAWAY} FROM giveaways WHERE creator_id = ? "
-        "ORDER BY state = 'open' DESC, opened_at DESC, giveaway_id DESC LIMIT 1",
-        (creator_id,),
-    ).fetchone()
-    return None if row is None else _giveaway(row)
+    # One range of the (creator_id, state, opened_at) index per state, from its newest end:
+    # ordering by `state = 'open'` would read and sort the creator's whole history.
+    for state in ("open", "closed"):
+        row = conn.execute(_CURRENT, (creator_id, state)).fetchone()
+        if row is not None:
+            return _giveaway(row)
+    return None
+
+
+_CURRENT = (
+    f"SELECT {_GIVEAWAY} FROM giveaways WHERE creator_id = ? AND state = ? "
+    "ORDER BY opened_at DESC, giveaway_id DESC LIMIT 1"
+)
 
 
 def _open(conn: apsw.Connection, creator_id: str) -> Giveaway:

@@ -114,13 +114,17 @@ _CREDIT = (
 )
 
 
+def _check_amount(amount: int) -> None:
+    require_int("amount", amount)
+    if amount < 0:
+        raise ValueError("add takes a non-negative amount; use spend")
+
+
 def _credit_row(
     creator_id: str, viewer: Viewer, amount: int, now: int, earned: bool
 ) -> tuple[Any, ...]:
     require_text("creator_id", creator_id)
-    require_int("amount", amount)
-    if amount < 0:
-        raise ValueError("add takes a non-negative amount; use spend")
+    _check_amount(amount)
     return (
         creator_id,
         viewer.platform,
@@ -150,15 +154,61 @@ def add(
     return _balance(rows[0])
 
 
+#: A credit to a viewer whose names did not change: only the balance's columns are set, so
+#: SQLite leaves the `points_by_login` index alone (the upsert sets every column, and an index
+#: over a column that is set is rewritten even when the value stays the same).
+_CREDIT_KNOWN = (
+    "UPDATE points_balances SET balance = balance + ?, "
+    "earned_at = coalesce(?, earned_at), updated_at = ? "
+    "WHERE creator_id = ? AND platform = ? AND viewer_key = ? AND login = ? AND display_name = ?"
+)
+_KNOWN = (
+    "SELECT 1 FROM points_balances WHERE creator_id = ? AND platform = ? AND viewer_key = ? "
+    "AND login = ? AND display_name = ?"
+)
+
+
 def add_many(
     conn: apsw.Connection, creator_id: str, credits: Iterable[tuple[Viewer, int, int, bool]]
 ) -> int:
-    """`add` each `(viewer, amount, now, earned)` in order, in one pass and without reading
-    the balances back (earnings queued by chat); returns how many."""
+    """`add` each `(viewer, amount, now, earned)` in order, without reading the balances back
+    (earnings queued by chat); returns how many credits were given.
+
+    The credits of one viewer become one row change (the sum, with the names, `earned_at` and
+    `updated_at` the last of them would leave), and a viewer whose names are unchanged gets an
+    update of the balance alone: the rows end exactly as one `add` per credit leaves them."""
     require_transaction(conn)
-    rows = [_credit_row(creator_id, *credit) for credit in credits]
-    conn.executemany(_CREDIT, rows)
-    return len(rows)
+    require_text("creator_id", creator_id)
+    # Per viewer: [amount, earned_at, updated_at, the viewer as last named].
+    merged: dict[tuple[str, str], list[Any]] = {}
+    count = 0
+    for viewer, amount, now, earned in credits:
+        if type(amount) is not int or amount < 0:
+            _check_amount(amount)  # names the problem (a bool or a negative amount)
+        count += 1
+        key = (viewer.platform, viewer.viewer_key)
+        known = merged.get(key)
+        if known is None:
+            merged[key] = [amount, now if earned else None, now, viewer]
+        else:  # amounts summed, the names and times the later credit leaves
+            known[0] += amount
+            known[2], known[3] = now, viewer
+            if earned:
+                known[1] = now
+    if not merged:
+        return 0
+    rows = [
+        (creator_id, v.platform, v.viewer_key, v.login.lower(), v.display_name, amount, earned, at)
+        for amount, earned, at, v in merged.values()
+    ]
+    before = conn.total_changes()
+    conn.executemany(_CREDIT_KNOWN, [(*r[5:], *r[:5]) for r in rows])
+    if conn.total_changes() - before < len(rows):
+        # New viewers, or new names: the rows that do not hold these names now were not
+        # updated (one row per viewer above, so no other credit can have changed them).
+        missed = [r for r in rows if conn.execute(_KNOWN, r[:5]).fetchone() is None]
+        conn.executemany(_CREDIT, missed)
+    return count
 
 
 def spend(

@@ -332,6 +332,45 @@ CREATE INDEX points_ranked ON points_balances
 DROP INDEX points_top;
 """
 
+# Cheaper writes per chat message. Seen message ids in the order they were seen within each
+# scope: a new id goes to the end of its scope's range (one page per scope written per commit),
+# not to a random place among the scope's ids plus the end of an age index (two pages, the
+# first scattered). Readers want the
+# newest ids of a scope, and pruning the oldest: both are ranges of this key. A lookup by id
+# scans its scope's range; only rare paths do that (the trigger engine dedupes in memory).
+_CHEAPER_WRITES = """
+CREATE TABLE seen_messages_by_time (
+    scope      TEXT NOT NULL,
+    seen_at    INTEGER NOT NULL,
+    platform   TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    PRIMARY KEY (scope, seen_at, platform, message_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO seen_messages_by_time (scope, seen_at, platform, message_id)
+    SELECT scope, seen_at, platform, message_id FROM seen_messages;
+DROP TABLE seen_messages;
+ALTER TABLE seen_messages_by_time RENAME TO seen_messages;
+
+-- The signals ring without AUTOINCREMENT (which updates sqlite_sequence on every append): a
+-- new row still gets an id above every id ever given, since the ring never deletes the newest
+-- row of a kind, so the table's largest id is never freed; ids are kept as they were.
+CREATE TABLE signals_ring (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('chat', 'poll_vote', 'tally', 'score')),
+    creator_id TEXT NOT NULL,
+    timestamp  INTEGER NOT NULL,
+    entity_id  TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    summary    TEXT NOT NULL
+) STRICT;
+INSERT INTO signals_ring (id, kind, creator_id, timestamp, entity_id, type, source, summary)
+    SELECT id, kind, creator_id, timestamp, entity_id, type, source, summary FROM signals;
+DROP TABLE signals;
+ALTER TABLE signals_ring RENAME TO signals;
+CREATE INDEX signals_by_kind ON signals (kind, id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
@@ -341,6 +380,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=6, name="seen message ids kept per creator or scope", sql=_SEEN),
     Migration(version=7, name="points, quotes, giveaways, timer posts, filter hits", sql=_FEATURES),
     Migration(version=8, name="points ranked per creator for top-N reads", sql=_RANKED_POINTS),
+    Migration(
+        version=9,
+        name="seen ids kept in the order seen, signals without autoincrement",
+        sql=_CHEAPER_WRITES,
+    ),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

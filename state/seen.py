@@ -4,6 +4,12 @@ restart) is applied once.
 Ids are kept per ``scope``: a creator id for chat (two creators reading the same chat each
 process every message), ``"watch"`` for the live monitor's webhook deliveries. Retention is
 bounded by age and by a count per scope (see :func:`prune_seen`).
+
+The table is ordered by scope and time seen (migration 9): marking appends to the end of the
+scope's range, and the newest or oldest ids of a scope are a range. Asking whether one id is
+there scans its scope (a few thousand rows at most): `mark_seen` and `seen_among` do that, for
+callers that mark now and then; the hot path (`mark_seen_many`, the trigger engine's ids, which
+it dedupes in memory) never looks.
 """
 
 from __future__ import annotations
@@ -12,16 +18,17 @@ from collections.abc import Iterable
 
 import apsw
 
-from ._sql import require_int, require_text, require_transaction
+from ._sql import IN_JSON_LIST, all_text, json_list, require_int, require_text, require_transaction
 from .errors import InvalidArgument
 from .timeutil import now_ms
 
 __all__ = ["mark_seen", "mark_seen_many", "prune_seen", "recent_seen", "seen_among"]
 
+# OR IGNORE: the same id marked twice in one millisecond is one row.
 _INSERT = (
-    "INSERT INTO seen_messages (scope, platform, message_id, seen_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (scope, platform, message_id) DO NOTHING"
+    "INSERT OR IGNORE INTO seen_messages (scope, platform, message_id, seen_at) VALUES (?, ?, ?, ?)"
 )
+_FIND = "SELECT 1 FROM seen_messages WHERE scope = ? AND platform = ? AND message_id = ? LIMIT 1"
 
 
 def mark_seen(
@@ -37,37 +44,43 @@ def mark_seen(
     require_text("scope", scope)
     require_text("platform", platform)
     require_text("message_id", message_id)
+    if conn.execute(_FIND, (scope, platform, message_id)).fetchone() is not None:
+        return False
     conn.execute(_INSERT, (scope, platform, message_id, now_ms() if now is None else now))
-    return conn.changes() > 0
+    return True
 
 
 def mark_seen_many(
     conn: apsw.Connection, *, scope: str, keys: Iterable[tuple[str, str]], now: int
 ) -> None:
-    """`mark_seen` each `(platform, message_id)` of `keys`, in one pass."""
+    """Remember each `(platform, message_id)` of `keys` (a key repeated in `keys` once), in one
+    pass and without looking for them first: the caller passes ids it has not marked before
+    (it dedupes them in memory, like `actors.recent.SeenMessages`). An id marked again is
+    remembered again, at its new time, which only keeps it longer."""
     require_transaction(conn)
     require_text("scope", scope)
-    rows = []
+    rows: dict[tuple[str, str], tuple[str, str, str, int]] = {}
     for platform, message_id in keys:
-        require_text("platform", platform)
-        require_text("message_id", message_id)
-        rows.append((scope, platform, message_id, now))
-    conn.executemany(_INSERT, rows)
+        if not all_text(platform, message_id):  # name what is wrong
+            require_text("platform", platform)
+            require_text("message_id", message_id)
+        rows.setdefault((platform, message_id), (scope, platform, message_id, now))
+    conn.executemany(_INSERT, rows.values())
 
 
 def seen_among(
     conn: apsw.Connection, *, scope: str, platform: str, message_ids: Iterable[str]
 ) -> set[str]:
-    """The ids among ``message_ids`` that are remembered."""
-    found = set()
-    for message_id in message_ids:
-        row = conn.execute(
-            "SELECT 1 FROM seen_messages WHERE scope = ? AND platform = ? AND message_id = ?",
-            (scope, platform, message_id),
-        ).fetchone()
-        if row is not None:
-            found.add(message_id)
-    return found
+    """The ids among ``message_ids`` that are remembered (one pass over the scope's ids)."""
+    wanted = json_list(message_ids)
+    if wanted == "[]":
+        return set()
+    rows = conn.execute(
+        "SELECT DISTINCT message_id FROM seen_messages WHERE scope = ? AND platform = ? "
+        f"AND message_id {IN_JSON_LIST}",
+        (scope, platform, wanted),
+    )
+    return {str(message_id) for (message_id,) in rows}
 
 
 def recent_seen(

@@ -1,7 +1,8 @@
 """The bounded ring of recent normalized signals behind the dashboard's signal files.
 
 Each kind (``chat``, ``poll_vote``, ``tally``, ``score``) keeps only its newest rows, by
-insertion order (the autoincrement id), so the table size is bounded whatever the chat rate.
+insertion order (the id: above every id given before, since the newest row of a kind is never
+pruned), so the table size is bounded whatever the chat rate.
 Pruning walks ``keep`` index entries per kind, so it runs once per ``PRUNE_EVERY`` appends
 (whenever the ids cross a multiple of it), not per append: a kind holds at most ``keep +
 PRUNE_EVERY`` rows (plus the rows of one ``append_signals`` call), and readers ask for the
@@ -17,7 +18,7 @@ import apsw
 import attrs
 import orjson
 
-from ._sql import require_int, require_text, require_transaction
+from ._sql import all_text, require_int, require_text, require_transaction
 from .errors import InvalidArgument
 
 __all__ = [
@@ -25,7 +26,9 @@ __all__ = [
     "PRUNE_EVERY",
     "SIGNAL_KINDS",
     "Signal",
+    "SignalValues",
     "append_signal",
+    "append_signal_values",
     "append_signals",
     "prune_signals",
     "recent_signal_ids",
@@ -37,7 +40,7 @@ SignalKind = Literal["chat", "poll_vote", "tally", "score"]
 SIGNAL_KINDS: tuple[str, ...] = get_args(SignalKind)
 DEFAULT_KEEP = 200
 #: Every kind is pruned to its newest ``keep`` rows once per this many appended rows.
-PRUNE_EVERY = 64
+PRUNE_EVERY = 256
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -83,11 +86,7 @@ def append_signal(
     for name, value in (("entity_id", entity_id), ("type", type), ("source", source)):
         require_text(name, value)
     require_text("summary", summary, allow_empty=True)
-    conn.execute(
-        "INSERT INTO signals (kind, creator_id, timestamp, entity_id, type, source, summary) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (kind, creator_id, timestamp, entity_id, type, source, summary),
-    )
+    conn.execute(_INSERT, (kind, creator_id, timestamp, entity_id, type, source, summary))
     new_id = conn.last_insert_rowid()
     _prune_now_and_then(conn, new_id, 1, keep)
     return Signal(
@@ -107,17 +106,9 @@ def append_signals(
 ) -> int:
     """Append many signals (dicts with `append_signal`'s keyword fields) with one statement
     per row, pruning like `append_signal`."""
-    require_transaction(conn)
-    _check_keep(keep)
-    batch = []
-    for row in rows:
-        _check_kind(row["kind"])
-        require_text("creator_id", row["creator_id"])
-        require_int("timestamp", row["timestamp"])
-        for name in ("entity_id", "type", "source"):
-            require_text(name, row[name])
-        require_text("summary", row["summary"], allow_empty=True)
-        batch.append(
+    return append_signal_values(
+        conn,
+        (
             (
                 row["kind"],
                 row["creator_id"],
@@ -127,12 +118,47 @@ def append_signals(
                 row["source"],
                 row["summary"],
             )
-        )
-    conn.executemany(
-        "INSERT INTO signals (kind, creator_id, timestamp, entity_id, type, source, summary) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        batch,
+            for row in rows
+        ),
+        keep=keep,
     )
+
+
+#: One signal as `append_signal_values` takes it: the columns in the order of
+#: `(kind, creator_id, timestamp, entity_id, type, source, summary)`.
+SignalValues = tuple[str, str, int, str, str, str, str]
+
+_INSERT = (
+    "INSERT INTO signals (kind, creator_id, timestamp, entity_id, type, source, summary) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def append_signal_values(
+    conn: apsw.Connection, rows: Iterable[SignalValues], *, keep: int = DEFAULT_KEEP
+) -> int:
+    """`append_signals` for rows given as `SignalValues` (no mapping built per row: the store's
+    hot path, a chat signal per message)."""
+    require_transaction(conn)
+    _check_keep(keep)
+    batch = []
+    for row in rows:
+        kind, creator_id, timestamp, entity_id, type_, source, summary = row
+        if not (
+            kind in SIGNAL_KINDS
+            and type(timestamp) is int
+            and type(summary) is str
+            and all_text(creator_id, entity_id, type_, source)
+        ):  # name what is wrong
+            _check_kind(kind)
+            require_text("creator_id", creator_id)
+            require_int("timestamp", timestamp)
+            require_text("entity_id", entity_id)
+            require_text("type", type_)
+            require_text("source", source)
+            require_text("summary", summary, allow_empty=True)
+        batch.append(row)
+    conn.executemany(_INSERT, batch)
     if batch:
         _prune_now_and_then(conn, conn.last_insert_rowid(), len(batch), keep)
     return len(batch)

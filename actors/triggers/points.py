@@ -3,9 +3,17 @@
 `PointsLedger` turns chat into `PointsGrant`s for the store: a message earns `per_message` at
 most once per `message_cooldown_seconds` per viewer; every minute, each viewer seen in the
 last `ACTIVE_WINDOW_SECONDS` earns `per_minute_active`; subscribers (and YouTube members) earn
-`subscriber_multiplier` times as much. Times are on the engine's clock for the event: the
-recorded clock on the replay platform, the wall clock elsewhere, kept apart as two clock
-domains so a replay never moves live minutes and the reverse.
+`subscriber_multiplier` times as much.
+
+Active minutes accrue per viewer and become one grant (their sum) once the viewer has
+accrued `credit_every_minutes` (1 by default: a grant per minute), or when the viewer chats,
+stops being active, or `take` settles everything. With a few minutes, a store row change per
+viewer every few minutes instead of every minute, for the same earnings; a caller that shows
+or spends balances then settles first (`take()`), and may flush without settling.
+
+Times are on the engine's clock for the event: the recorded clock on the replay platform, the
+wall clock elsewhere, kept apart as two clock domains so a replay never moves live minutes and
+the reverse.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ ACTIVE_WINDOW_SECONDS = 600.0
 MINUTE = 60.0
 #: After a long gap (a replay's pause, a stalled clock) at most this many minutes are paid.
 MAX_CATCH_UP_MINUTES = 10
+#: Active minutes a viewer may accrue before they are handed over unsettled, for a caller that
+#: asks for fewer grants (`PointsLedger(credit_every_minutes=...)`).
+CREDIT_EVERY_MINUTES = 5
 _SUBSCRIBER_ROLES = frozenset({"subscriber", "member"})
 
 
@@ -27,6 +38,19 @@ class _Seen(NamedTuple):
     at: float
     viewer: Viewer
     subscriber: bool
+
+
+class _Accrued:
+    """Active minutes of one viewer not yet handed over: their sum, the last minute's time
+    and the viewer as last seen (the grant they become)."""
+
+    __slots__ = ("amount", "at", "minutes", "viewer")
+
+    def __init__(self, viewer: Viewer, amount: int, at: int) -> None:
+        self.viewer, self.amount, self.at, self.minutes = viewer, amount, at, 1
+
+    def grant(self) -> PointsGrant:
+        return PointsGrant(viewer=self.viewer, amount=self.amount, at=self.at)
 
 
 def is_subscriber(event: ChatEvent) -> bool:
@@ -37,12 +61,26 @@ def is_subscriber(event: ChatEvent) -> bool:
 class PointsLedger:
     """Pending point grants of one creator, and who was active when."""
 
-    def __init__(self, config: PointsConfig) -> None:
+    def __init__(self, config: PointsConfig, *, credit_every_minutes: int = 1) -> None:
+        if credit_every_minutes < 1:
+            raise ValueError(f"credit_every_minutes must be at least 1, got {credit_every_minutes}")
         self.config = config
+        self.credit_every_minutes = credit_every_minutes
         self.pending: list[PointsGrant] = []
         self._earned: dict[tuple[str, str], float] = {}
         self._seen: dict[str, dict[tuple[str, str], _Seen]] = {}
         self._minute: dict[str, float] = {}
+        self._accrued: dict[tuple[str, str], _Accrued] = {}
+
+    @property
+    def accrued(self) -> bool:
+        """Whether active minutes wait to be handed over (`take()` settles them)."""
+        return bool(self._accrued)
+
+    def _release(self, key: tuple[str, str]) -> None:
+        found = self._accrued.pop(key, None)
+        if found is not None:
+            self.pending.append(found.grant())
 
     def _scaled(self, amount: int, subscriber: bool) -> int:
         return int(amount * self.config.subscriber_multiplier) if subscriber else amount
@@ -53,6 +91,8 @@ class PointsLedger:
         key = (event.platform, viewer.viewer_key)
         subscriber = is_subscriber(event)
         self.tick(domain, now)
+        if self._accrued:  # the chatter's own balance is exact in what their message does
+            self._release(key)
         if config.per_minute_active:
             seen = self._seen.setdefault(domain, {})
             seen[key] = _Seen(now, viewer, subscriber)
@@ -84,26 +124,42 @@ class PointsLedger:
             mark = now - MAX_CATCH_UP_MINUTES * MINUTE
             minutes = MAX_CATCH_UP_MINUTES
         seen = self._seen.get(domain, {})
+        accrued = self._accrued
         for _ in range(minutes):
             mark += MINUTE
-            for _key, entry in sorted(seen.items()):
+            at = int(mark * 1000)
+            paid = set()
+            for key, entry in sorted(seen.items()):
                 if mark - ACTIVE_WINDOW_SECONDS <= entry.at <= mark:
-                    self.pending.append(
-                        PointsGrant(
-                            viewer=entry.viewer,
-                            amount=self._scaled(self.config.per_minute_active, entry.subscriber),
-                            at=int(mark * 1000),
-                        )
-                    )
+                    amount = self._scaled(self.config.per_minute_active, entry.subscriber)
+                    paid.add(key)
+                    known = accrued.get(key)
+                    if known is None:
+                        known = accrued[key] = _Accrued(entry.viewer, amount, at)
+                    else:
+                        known.amount += amount
+                        known.at, known.viewer = at, entry.viewer
+                        known.minutes += 1
+                    if known.minutes >= self.credit_every_minutes:
+                        self._release(key)
+            # Viewers of this domain no longer active: what they accrued is all they get.
+            for key in [k for k in accrued if k in seen and k not in paid]:
+                self._release(key)
         self._minute[domain] = mark
         cutoff = mark - ACTIVE_WINDOW_SECONDS
         for key in [k for k, e in seen.items() if e.at < cutoff]:
+            self._release(key)
             del seen[key]
         if len(self._earned) > 100_000:  # bounded: forget pacing older than the cooldown
             limit = now - self.config.message_cooldown_seconds
             self._earned = {k: t for k, t in self._earned.items() if t >= limit}
 
-    def take(self) -> list[PointsGrant]:
-        """The grants not yet written, oldest first (and forget them)."""
+    def take(self, *, settle: bool = True) -> list[PointsGrant]:
+        """The grants not yet written, oldest first (and forget them). With `settle` (for a
+        command that shows or spends balances, and at a stop) every accrued active minute is
+        among them; without (a periodic flush), minutes still accruing wait."""
+        if settle and self._accrued:
+            for key in sorted(self._accrued):
+                self._release(key)
         pending, self.pending = self.pending, []
         return pending

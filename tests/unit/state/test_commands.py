@@ -123,6 +123,47 @@ def test_granting_points_in_one_pass_ends_where_adding_them_one_by_one_does(db):
         run(db, GrantPoints(creator_id="d", grants=[PointsGrant(viewer=bo, amount=-1, at=T0)]))
 
 
+def test_grants_to_known_viewers_change_one_row_each_and_end_like_one_by_one(db):
+    ana = loyalty.Viewer(platform="twitch", viewer_key="k1", login="Ana", display_name="Ana")
+    bo = loyalty.Viewer(platform="twitch", viewer_key="k2", login="bo", display_name="Bo")
+    bo_renamed = loyalty.Viewer(platform="twitch", viewer_key="k2", login="Bob", display_name="Bob")
+    cy = loyalty.Viewer(platform="kick", viewer_key="k1", login="cy", display_name="Cy")
+    first = [PointsGrant(viewer=ana, amount=1, at=T0), PointsGrant(viewer=bo, amount=1, at=T0)]
+    later = [
+        PointsGrant(viewer=ana, amount=5, at=T0 + 1, per_message=True),
+        PointsGrant(viewer=bo, amount=2, at=T0 + 2),
+        PointsGrant(viewer=ana, amount=1, at=T0 + 3),  # earned_at stays T0 + 1
+        PointsGrant(viewer=cy, amount=4, at=T0 + 4),  # new, same key on another platform
+        PointsGrant(viewer=bo_renamed, amount=3, at=T0 + 5, per_message=True),
+    ]
+    for creator in ("d", "e"):
+        run(db, GrantPoints(creator_id=creator, grants=first))
+    before = db.statistics().rows_changed
+    assert run(db, GrantPoints(creator_id="d", grants=later)) == [5]
+    assert db.statistics().rows_changed - before == 3  # one per viewer
+
+    def one_by_one(conn):
+        for g in later:
+            loyalty.add(
+                conn, creator_id="e", viewer=g.viewer, amount=g.amount, now=g.at,
+                earned=g.per_message,
+            )  # fmt: skip
+
+    db.batch([one_by_one])
+    columns = "platform, viewer_key, login, display_name, balance, earned_at, updated_at"
+
+    def balances(creator):
+        sql = f"SELECT {columns} FROM points_balances WHERE creator_id = ? ORDER BY 1, 2"
+        return db.connection.execute(sql, (creator,)).fetchall()
+
+    assert balances("d") == balances("e")
+    assert balances("d") == [
+        ("kick", "k1", "cy", "Cy", 4, None, T0 + 4),
+        ("twitch", "k1", "ana", "Ana", 7, T0 + 1, T0 + 3),
+        ("twitch", "k2", "bob", "Bob", 6, T0 + 5, T0 + 5),
+    ]
+
+
 def test_a_replay_position_saved_by_command_reads_back(db):
     position = replays.ReplayPosition(digest="ab", pass_number=2, lines_done=7)
     run(db, SaveReplayPosition(creator_id="d", position=position))

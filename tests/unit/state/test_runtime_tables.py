@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from state import InvalidArgument, open_database
@@ -19,6 +21,7 @@ from state.quotas import add_quota_units, get_quota_usage, list_quota_usage, pru
 from state.signals import (
     PRUNE_EVERY,
     append_signal,
+    append_signal_values,
     append_signals,
     prune_signals,
     recent_signal_ids,
@@ -201,6 +204,48 @@ def test_signals_read_in_one_row_keep_every_text_exactly(db):
     assert recent_signal_ids(db.connection, "chat", limit=3) == [s.id for s in recent[::-1]][:3]
     assert recent_signal_ids(db.connection, "tally", limit=3) == []
     assert signals_after(db.connection, "tally", -1, limit=3) == []
+
+
+def test_signal_ids_keep_their_values_across_the_migration_and_only_grow(tmp_path):
+    import apsw
+
+    from state.migrations import migrate
+
+    path = tmp_path / "v8.db"
+    conn = apsw.Connection(str(path))
+    migrate(conn, target=8)
+    conn.execute("BEGIN")
+    for i in range(5):
+        add_signal(conn, "chat" if i % 2 else "tally", i, keep=100)
+    conn.execute("COMMIT")
+    before = [s.id for s in recent_signals(conn, "chat")] + [
+        s.id for s in recent_signals(conn, "tally")
+    ]
+    conn.close()
+    with open_database(path) as db:
+        found = [s.id for s in recent_signals(db.connection, "chat")] + [
+            s.id for s in recent_signals(db.connection, "tally")
+        ]
+        assert found == before
+        with db.transaction() as conn:
+            assert prune_signals(conn, keep=1) == 3  # the newest of each kind stays
+            given = [add_signal(conn, "chat", 10 + i, keep=1).id for i in range(3)]
+        assert given == [max(before) + 1, max(before) + 2, max(before) + 3]
+
+
+def test_signal_values_are_checked_like_keyword_fields(db):
+    good = ("chat", "d", T0, "e", "message", "twitch", "")
+    with db.transaction() as conn:
+        assert append_signal_values(conn, [good, good]) == 2
+        bad_rows: list[Any] = [
+            ("nonsense", *good[1:]),
+            (*good[:2], "1", *good[3:]),
+            (*good[:3], "", *good[4:]),
+        ]
+        for bad in bad_rows:
+            with pytest.raises(InvalidArgument):
+                append_signal_values(conn, [good, bad])
+    assert len(recent_signals(db.connection, "chat")) == 2
 
 
 def test_recent_signals_filter_by_creator(db):

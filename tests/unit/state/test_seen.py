@@ -22,17 +22,29 @@ def test_a_message_id_is_new_once_per_scope_and_platform(db):
     assert found == {"m1"}
 
 
-def test_ids_marked_in_one_pass_keep_the_first_time_each_was_seen(db):
+def test_ids_marked_in_one_pass_are_stored_once_each_in_the_order_seen(db):
     with db.transaction() as conn:
-        mark_seen(conn, scope="daniel", platform="twitch", message_id="m1", now=T0)
-        keys = [("twitch", "m1"), ("twitch", "m2"), ("kick", "m1"), ("twitch", "m2")]
+        keys = [("twitch", "m2"), ("twitch", "m1"), ("kick", "m1"), ("twitch", "m2")]
         mark_seen_many(conn, scope="daniel", keys=keys, now=T0 + 5)
+        mark_seen_many(conn, scope="daniel", keys=[("twitch", "m3")], now=T0 + 6)
         with pytest.raises(InvalidArgument):
             mark_seen_many(conn, scope="daniel", keys=[("twitch", "")], now=T0)
     rows = db.connection.execute(
         "SELECT platform, message_id, seen_at FROM seen_messages ORDER BY platform, message_id"
     ).fetchall()
-    assert rows == [("kick", "m1", T0 + 5), ("twitch", "m1", T0), ("twitch", "m2", T0 + 5)]
+    assert rows == [
+        ("kick", "m1", T0 + 5),
+        ("twitch", "m1", T0 + 5),
+        ("twitch", "m2", T0 + 5),
+        ("twitch", "m3", T0 + 6),
+    ]
+    assert recent_seen(db.connection, scope="daniel", limit=2) == [
+        ("twitch", "m2"),
+        ("twitch", "m3"),
+    ]
+    found = seen_among(db.connection, scope="daniel", platform="twitch", message_ids=["m3", "x"])
+    assert found == {"m3"}
+    assert seen_among(db.connection, scope="daniel", platform="twitch", message_ids=[]) == set()
 
 
 def test_recent_seen_gives_the_newest_of_one_scope_oldest_first(db):
@@ -83,3 +95,24 @@ def test_migration_keeps_the_old_creator_prefixed_ids_under_their_creator(tmp_pa
     with open_database(path) as db:
         assert recent_seen(db.connection, scope="daniel", limit=10) == [("youtube", "abc:def")]
         assert recent_seen(db.connection, scope="mia", limit=10) == [("rumble", "42")]
+
+
+def test_migration_to_time_order_keeps_every_id_with_the_time_it_was_seen(tmp_path):
+    path = tmp_path / "v8.db"
+    conn = apsw.Connection(str(path))
+    migrate(conn, target=8)
+    conn.execute("BEGIN")
+    conn.execute(
+        "INSERT INTO seen_messages (scope, platform, message_id, seen_at) VALUES "
+        "('daniel', 'twitch', 'b', 2), ('daniel', 'twitch', 'a', 3), ('mia', 'kick', 'c', 1)"
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    with open_database(path) as db:
+        assert recent_seen(db.connection, scope="daniel", limit=10) == [
+            ("twitch", "b"),
+            ("twitch", "a"),
+        ]
+        assert recent_seen(db.connection, scope="mia", limit=10) == [("kick", "c")]
+        with db.transaction() as conn:
+            assert not mark_seen(conn, scope="daniel", platform="twitch", message_id="a", now=9)
