@@ -173,7 +173,7 @@ def populate(database: Path, at: datetime) -> None:
                 )
 
 
-def make(database: Path, root: Path, clock: Clock, tree: Tree) -> SnapshotPublisher:
+def make(database: Path, root: Path, clock: Clock, tree: Tree, **options: Any) -> SnapshotPublisher:
     pub = SnapshotPublisher(
         database=database,
         root=root,
@@ -185,6 +185,7 @@ def make(database: Path, root: Path, clock: Clock, tree: Tree) -> SnapshotPublis
         pseudonym_key=b"k" * 32,
         secrets=frozenset({SECRET}),
         clock=clock,
+        **options,
     )
     pub.log = structlog.get_logger("test").bind(path="root/publisher")  # set by a supervisor
     return pub
@@ -1082,20 +1083,8 @@ async def test_the_periodic_refresh_rereads_every_creator_through_the_kept_parts
 ) -> None:
     clock, tree = Clock(), Tree()
     populate(database, clock.now)
-    pub = SnapshotPublisher(
-        database=database,
-        root=tmp_path / "exports",
-        mirrors=[],
-        creators=CREATORS,
-        tree=tree,
-        root_name="root",
-        started_at=STARTED,
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset({SECRET}),
-        clock=clock,
-        full_refresh_seconds=0.0,  # every publish is due one
-    )
-    pub.log = structlog.get_logger("test").bind(path="root/publisher")
+    # Every publish is due a refresh.
+    pub = make(database, tmp_path / "exports", clock, tree, full_refresh_seconds=0.0)
     await pub.on_start()
     try:
         assert (pub.full_publishes, pub.refreshes) == (1, 0)
