@@ -294,4 +294,14 @@ class StateStore(Actor):
 async def write(store: ActorRef, *ops: Operation, topic: str) -> list[Any]:
     """Send one `Write` and return the operations' values, raising the first failure."""
     results = await store.call(Write(ops=ops, topic=topic), timeout=30.0)
-    return [r.unwrap() for r in results]
+    for result in results:
+        if result.error is not None:
+            error = result.error
+            # The raise puts this frame in the error's traceback: while the frame held the
+            # outcomes (or the error) that would be a cycle, kept until the oldest GC pass.
+            del results, result
+            try:
+                raise error
+            finally:
+                del error
+    return [r.value for r in results]

@@ -239,3 +239,27 @@ def test_a_write_names_the_creators_its_commands_change() -> None:
     assert _creators_of([grant, SetCooldowns(expiries=(), seen=seen)]) == {"daniel"}
     assert _creators_of([SetCooldowns(expiries=())]) == frozenset()  # no exported state
     assert _creators_of([grant, lambda conn: None]) is None  # a function: unknown
+
+
+async def test_a_failure_raised_by_write_is_not_held_by_the_frame_that_raised_it(nursery, database):
+    # A frame in an exception's traceback that holds the exception (or the outcomes holding
+    # it) makes a cycle that only the oldest, rarest GC pass frees: one per refused action.
+    from state.errors import Refused
+
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+
+    def refuse(conn: apsw.Connection) -> None:
+        raise Refused("you are already in the giveaway")
+
+    with pytest.raises(Refused, match="already in the giveaway") as caught:
+        await write(store, insert("a", 1), refuse, topic="t")
+    tb = caught.value.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    [raised_in] = [f for f in frames if f.f_code is write.__code__]
+    assert not {"results", "result", "error"} & raised_in.f_locals.keys()
+    assert await write(store, insert("b", 2), topic="t") == ["b"]
+    await root.stop()
