@@ -173,12 +173,12 @@ def populate(database: Path, at: datetime) -> None:
                 )
 
 
-def make(database: Path, root: Path, clock: Clock, tree: Tree, **options: Any) -> SnapshotPublisher:
+def make(database: Path, root: Path, clock: Clock, tree: Any, **options: Any) -> SnapshotPublisher:
+    options.setdefault("creators", CREATORS)
     pub = SnapshotPublisher(
         database=database,
         root=root,
         mirrors=[],
-        creators=CREATORS,
         tree=tree,
         root_name="root",
         started_at=STARTED,
@@ -1022,20 +1022,7 @@ async def test_tree_files_equal_a_full_build_through_random_tree_changes(
     tree = BusyTree(rng, clock)
 
     def publisher(root: Path) -> SnapshotPublisher:
-        pub = SnapshotPublisher(
-            database=database,
-            root=root,
-            mirrors=[],
-            creators=BUSY,
-            tree=tree,
-            root_name="root",
-            started_at=STARTED,
-            pseudonym_key=b"k" * 32,
-            secrets=frozenset({SECRET}),
-            clock=clock,
-        )
-        pub.log = structlog.get_logger("test").bind(path="root/publisher")
-        return pub
+        return make(database, root, clock, tree, creators=BUSY)
 
     pub = publisher(tmp_path / "exports")
     await pub.on_start()

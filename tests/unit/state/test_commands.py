@@ -35,6 +35,25 @@ def run(db, *commands):
     return [o.unwrap() for o in db.batch([c.run for c in commands])]
 
 
+def grant_one_by_one(db, creator, grants):
+    """The reference for `GrantPoints`: one `loyalty.add` per grant, to `creator`."""
+
+    def one_by_one(conn):
+        for g in grants:
+            loyalty.add(
+                conn, creator_id=creator, viewer=g.viewer, amount=g.amount, now=g.at,
+                earned=g.per_message,
+            )  # fmt: skip
+
+    db.batch([one_by_one])
+
+
+def balances(db, creator):
+    columns = "platform, viewer_key, login, display_name, balance, earned_at, updated_at"
+    sql = f"SELECT {columns} FROM points_balances WHERE creator_id = ? ORDER BY 1, 2"
+    return db.connection.execute(sql, (creator,)).fetchall()
+
+
 def test_tally_commands_change_the_count_and_record_a_signal(db):
     run(db, DeclareTallies(creator_id="d", tallies=[("deaths", "Deaths")], now=1))
     assert MissingTallies(creator_id="d", tally_ids=["deaths", "wins"]).run(db.connection) == {
@@ -103,22 +122,9 @@ def test_granting_points_in_one_pass_ends_where_adding_them_one_by_one_does(db):
     ]
     assert run(db, GrantPoints(creator_id="d", grants=grants)) == [3]
 
-    def one_by_one(conn):
-        for g in grants:
-            loyalty.add(
-                conn, creator_id="e", viewer=g.viewer, amount=g.amount, now=g.at,
-                earned=g.per_message,
-            )  # fmt: skip
-
-    db.batch([one_by_one])
-    columns = "platform, viewer_key, login, display_name, balance, earned_at, updated_at"
-
-    def balances(creator):
-        sql = f"SELECT {columns} FROM points_balances WHERE creator_id = ? ORDER BY viewer_key"
-        return db.connection.execute(sql, (creator,)).fetchall()
-
-    assert balances("d") == balances("e")
-    assert balances("d")[0] == ("twitch", "k1", "anab", "B", 8, T0, T0 + 2)
+    grant_one_by_one(db, "e", grants)
+    assert balances(db, "d") == balances(db, "e")
+    assert balances(db, "d")[0] == ("twitch", "k1", "anab", "B", 8, T0, T0 + 2)
     with pytest.raises(ValueError):
         run(db, GrantPoints(creator_id="d", grants=[PointsGrant(viewer=bo, amount=-1, at=T0)]))
 
@@ -142,22 +148,9 @@ def test_grants_to_known_viewers_change_one_row_each_and_end_like_one_by_one(db)
     assert run(db, GrantPoints(creator_id="d", grants=later)) == [5]
     assert db.statistics().rows_changed - before == 3  # one per viewer
 
-    def one_by_one(conn):
-        for g in later:
-            loyalty.add(
-                conn, creator_id="e", viewer=g.viewer, amount=g.amount, now=g.at,
-                earned=g.per_message,
-            )  # fmt: skip
-
-    db.batch([one_by_one])
-    columns = "platform, viewer_key, login, display_name, balance, earned_at, updated_at"
-
-    def balances(creator):
-        sql = f"SELECT {columns} FROM points_balances WHERE creator_id = ? ORDER BY 1, 2"
-        return db.connection.execute(sql, (creator,)).fetchall()
-
-    assert balances("d") == balances("e")
-    assert balances("d") == [
+    grant_one_by_one(db, "e", later)
+    assert balances(db, "d") == balances(db, "e")
+    assert balances(db, "d") == [
         ("kick", "k1", "cy", "Cy", 4, None, T0 + 4),
         ("twitch", "k1", "ana", "Ana", 7, T0 + 1, T0 + 3),
         ("twitch", "k2", "bob", "Bob", 6, T0 + 5, T0 + 5),
