@@ -165,17 +165,22 @@ def cpu_ticks(pid: int) -> int:
 
 
 def http_status(host: str, port: int, timeout: float = 1.0) -> int | None:
-    """The status code of GET /status, or None when nothing answers yet."""
+    """The status code of GET /status once every component has started (the server answers
+    while creators still start: those answers count as not ready), or None before."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", "/status")
         response = conn.getresponse()
-        response.read()
-        return response.status
+        body = response.read()
     except OSError:
         return None
     finally:
         conn.close()
+    try:
+        degraded = json.loads(body).get("degraded", ())
+    except (ValueError, AttributeError):
+        return response.status
+    return None if any(d.get("state") == "starting" for d in degraded) else response.status
 
 
 class Runtime:
@@ -203,7 +208,8 @@ class Runtime:
             )
 
     def wait_ready(self, timeout: float = 60.0) -> float:
-        """Poll for http.json, then GET /status until 200; returns the perf_counter of the 200."""
+        """Poll for http.json, then GET /status until 200 with every component started;
+        returns the perf_counter of that 200."""
         assert self.proc is not None
         deadline = time.perf_counter() + timeout
         announce = self.data_dir / "http.json"

@@ -7,7 +7,8 @@ true`, `speed = 10`: about 1.1 messages/s per creator) with the example's trigge
 scoreboard (taken from `config/example.toml`, so the load follows the example). The process is
 the real `python -m runtime run`, measured from outside:
 
-- start: spawn to the first `GET /status` 200;
+- start: spawn to the first `GET /status` 200 (the server answers while creators start), and
+  spawn to every creator started (no component of `/status` still `starting`: the target);
 - RSS per creator: (RSS with N creators - RSS with 0 creators) / N, after the warm-up;
 - CPU per chat message end to end: the process's CPU time (all threads) over the window,
   divided by the chat lines the replays delivered in that window (the replay platform's
@@ -179,8 +180,10 @@ class Process:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float) -> float:
-        """Spawn and wait for /status 200; returns the seconds it took."""
+    def start(self, timeout: float) -> tuple[float, float]:
+        """Spawn and wait for /status 200 (the HTTP server answers while the creators are
+        still starting), then for every component to have started (no component of /status
+        is still `starting`); returns the seconds each took."""
         command = [sys.executable, "-m", "runtime", "run", "--config", str(self.config)]
         with self.stderr.open("wb") as err:
             began = time.perf_counter()
@@ -189,6 +192,7 @@ class Process:
             )
         announce = self.data_dir / "http.json"
         deadline = began + timeout
+        answered: float | None = None
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
                 tail = self.stderr.read_text("utf-8", "replace")[-3000:]
@@ -202,11 +206,16 @@ class Process:
                     continue
             try:
                 # A big tree answers slowly, and a slow 200 is still up.
-                status, _ = get_json(self.address, "/status", timeout=30.0)
+                status, body = get_json(self.address, "/status", timeout=30.0)
             except OSError:
-                status = None
+                status, body = None, None
             if status == 200:
-                return time.perf_counter() - began
+                now = time.perf_counter()
+                if answered is None:
+                    answered = now - began
+                degraded = body.get("degraded", ()) if isinstance(body, dict) else ()
+                if not any(d.get("state") == "starting" for d in degraded):
+                    return answered, now - began
             time.sleep(0.005)
         self.kill()
         raise SystemExit(f"no /status 200 within {timeout:.0f} s ({self.stderr})")
@@ -353,7 +362,7 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
     with folder("ss-scale-") as path:
         proc = Process(path, creators, args.heartbeat, args.profile)
         out: dict[str, Any] = {"creators": creators}
-        out["start"] = proc.start(timeout=args.start_timeout)
+        out["answered"], out["start"] = proc.start(timeout=args.start_timeout)
         try:
             deadline = time.perf_counter() + args.warmup
             while time.perf_counter() < deadline:
@@ -442,8 +451,12 @@ def main() -> None:
           f"{args.warmup:.0f} s warm-up; {run['rate']:.0f} chat messages/s handled, "
           f"{run['cpu_share'] * 100:.0f} % of a core")  # fmt: skip
     row("measure", "ours", "floor (same run)", "ratio", "target")
-    row("start to /status 200", f"{run['start']:.2f} s", f"0 creators {base['start']:.2f} s",
-        f"{run['start'] / base['start']:.1f}x", f"<= 5 s: {ok(run['start'] <= 5)}")  # fmt: skip
+    row("start to /status 200", f"{run['answered']:.2f} s",
+        f"0 creators {base['answered']:.2f} s",
+        f"{run['answered'] / base['answered']:.1f}x", "")  # fmt: skip
+    row("start to every creator started", f"{run['start']:.2f} s",
+        f"0 creators {base['start']:.2f} s", f"{run['start'] / base['start']:.1f}x",
+        f"<= 5 s: {ok(run['start'] <= 5)}")  # fmt: skip
     row("RSS per creator", f"{per_creator / 1024:.0f} KiB",
         f"0 creators {base['rss'] / 2**20:.0f} MiB total", "",
         f"<= 100 KiB: {ok(per_creator <= 100 * 1024)}")  # fmt: skip

@@ -97,6 +97,11 @@ class ComponentHealth:
         return ago is not None and ago < OVERLOAD_SECONDS
 
     @property
+    def starting(self) -> bool:
+        """Its start has not finished yet (a supervisor: some of its children's)."""
+        return self.tree_state == "starting"
+
+    @property
     def connecting(self) -> bool:
         """Enabled and still on its first connection attempt."""
         health = self.health
@@ -116,6 +121,12 @@ class ComponentHealth:
                 f"overloaded: its mailbox of {self.mailbox_capacity} messages is full; "
                 f"{self.mailbox_refused} refused so far, the last {self.mailbox_refused_ago:.0f} s"
                 " ago (it cannot keep up with what is sent to it)"
+            )
+        if self.starting:
+            return (
+                "starting: its children are still starting"
+                if self.kind == "supervisor"
+                else "starting"
             )
         if self.connecting:
             assert health is not None
@@ -178,8 +189,11 @@ class StatusReport:
 
     @property
     def degraded(self) -> tuple[ComponentHealth, ...]:
-        """Components that are failing or not connected yet (in tree order)."""
-        return tuple(c for c in self.components if c.failing or c.overloaded or c.connecting)
+        """Components that are failing, overloaded, still starting or not connected yet (in
+        tree order)."""
+        return tuple(
+            c for c in self.components if c.failing or c.overloaded or c.connecting or c.starting
+        )
 
     @property
     def ok(self) -> bool:

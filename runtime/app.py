@@ -206,6 +206,8 @@ async def serve(
     collector = booted.collector
     failure: list[SupervisorGaveUp] = []
     stopped = trio.Event()
+    entered = trio.Event()  # the tree's `run` began: `stop_tree` can stop it, started or not
+    stopping: list[str] = []  # the signal that started a shutdown
     force = trio.CancelScope()
 
     async def supervise(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -219,6 +221,7 @@ async def serve(
 
         try:
             with force:
+                entered.set()  # `root.run` is registered before its first checkpoint
                 await root.run(task_status=Started())
         except SupervisorGaveUp as exc:
             if not started:
@@ -238,8 +241,10 @@ async def serve(
             root.registry.close_all()
 
     async def shutdown(reason: str) -> None:
+        stopping.append(reason)
         collector.pause()  # for the rest of the process's life (see `Booted.collector`)
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
+        await entered.wait()  # a signal at the very first moment: the tree is about to run
         if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
             log.warning("shutdown deadline passed: cancelling what is left")
             force_stop()
@@ -264,30 +269,35 @@ async def serve(
     try:
         async with trio.open_nursery() as nursery:
             collector.pause()
+            # Signals are handled and the HTTP server is announced before the creators have
+            # started: a big tree takes a while, and `/status` answers meanwhile (the
+            # supervisors still starting show as degraded), and SIGTERM stops the start in
+            # order. Whoever reads http.json may send SIGTERM at once: handled by then.
+            await nursery.start(watch_signals, nursery)
+            await announce.enable()
             try:
                 await nursery.start(supervise)
             except SupervisorGaveUp as exc:
                 cause = _find_cause(exc, StartupError)
                 message = str(cause) if cause is not None else str(exc.__cause__ or exc)
                 log.error("start-up failed", error=message)
-                collector.resume()
+                if not stopping:
+                    collector.resume()
+                nursery.cancel_scope.cancel()  # the signal watcher
                 return ExitCode.STARTUP
-            collector.settle()  # the start's objects live as long as the process
-            collector.resume()
-            # Handle signals before announcing the port: whoever reads http.json may send
-            # SIGTERM at once, which must be a clean stop, not the default (kill) action.
-            await nursery.start(watch_signals, nursery)
-            await announce.enable()
-            port = announce.port
-            log.info(
-                "runtime started",
-                version=RUNTIME_VERSION,
-                creators=sum(1 for c in config.creators if c.enabled),  # started ones only
-                http=f"{config.http.host}:{port}" if port else None,
-                exports=str(paths.exports),
-            )
-            if on_ready is not None:
-                on_ready(root)
+            if not stopping:  # (a signal during the start keeps the collector paused)
+                collector.settle()  # the start's objects live as long as the process
+                collector.resume()
+                port = announce.port
+                log.info(
+                    "runtime started",
+                    version=RUNTIME_VERSION,
+                    creators=sum(1 for c in config.creators if c.enabled),  # started ones only
+                    http=f"{config.http.host}:{port}" if port else None,
+                    exports=str(paths.exports),
+                )
+                if on_ready is not None:
+                    on_ready(root)
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:

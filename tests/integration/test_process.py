@@ -334,14 +334,28 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Running]]:
                 output = stderr_path.read_text("utf-8", errors="replace")
                 pytest.fail(f"runtime exited with {proc.returncode} before it was up:\n{output}")
             try:
-                return json.loads(announce.read_text("utf-8"))
+                found = json.loads(announce.read_text("utf-8"))
             except (OSError, ValueError):
                 return None
+            # A killed earlier instance leaves its file behind: wait for this one's.
+            return found if found.get("pid") == proc.pid else None
 
         found = wait_for(ready, START_TIMEOUT, f"{announce}")
+        base_url = f"http://{found['host']}:{found['port']}"
+
+        def tree_started() -> bool:
+            # /status answers while the creators still start; the tests begin once they have.
+            ready()  # fails the test at once if the process exited
+            try:
+                body = httpx.get(f"{base_url}/status", timeout=5).json()
+            except httpx.HTTPError:
+                return False
+            return not any(d["state"] == "starting" for d in body["degraded"])
+
+        wait_for(tree_started, START_TIMEOUT, "every component started")
         return Running(
             proc=proc,
-            base_url=f"http://{found['host']}:{found['port']}",
+            base_url=base_url,
             data_dir=data_dir,
             config=config,
             stderr_path=stderr_path,

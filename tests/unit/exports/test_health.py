@@ -97,6 +97,23 @@ def test_connecting_paused_disabled_and_restarting_actors() -> None:
     assert crashed.degraded[0].reason == "OSError: disk"
 
 
+def test_a_component_still_starting_is_degraded_until_it_runs() -> None:
+    report = status_report(
+        [
+            row("root", kind="supervisor", state="starting"),
+            row("root/store"),
+            row("root/creators/creator:a/replay", state="starting"),
+        ]
+    )
+    assert report.status == "degraded"
+    assert [(c.path, c.reason) for c in report.degraded] == [
+        ("root", "starting: its children are still starting"),
+        ("root/creators/creator:a/replay", "starting"),
+    ]
+    assert report.body(version="1")["degraded"][1]["state"] == "starting"
+    assert status_report([row("root", kind="supervisor"), row("root/store")]).ok
+
+
 def test_every_dashboard_platform_has_an_entry() -> None:
     rows = platform_rows(
         [row(TWITCH, twitch(ConnectionState.CONNECTED, messages=5, actions=2))],

@@ -1,0 +1,153 @@
+"""`serve` while a big tree is still starting: `/status` answers and says so, and a signal stops
+the start in order (a thousand creators take seconds to start; ten thousand took minutes, with
+no `/status` and no clean stop meanwhile)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+import trio
+
+import runtime.app as app
+import runtime.tree as tree
+from actors import Actor
+from config.loading import loads_config
+from runtime.app import Booted
+from runtime.exit_codes import ExitCode
+from runtime.pidfile import PidFile
+from runtime.tree import RuntimePaths
+from state import open_database
+from supervisors import ChildSpec
+
+
+class SlowStart(Actor):
+    """A creator whose start waits for `release` (a slow store read, a huge tree)."""
+
+    def __init__(self, entered: trio.Event, release: trio.Event, journal: list[str]) -> None:
+        self.entered = entered
+        self.release = release
+        self.journal = journal
+
+    async def on_start(self) -> None:
+        self.journal.append("starting")
+        self.entered.set()
+        try:
+            await self.release.wait()
+        except trio.Cancelled:
+            self.journal.append("start cancelled")
+            raise
+        self.journal.append("started")
+
+
+@pytest.fixture
+def booted(tmp_path: Path) -> Iterator[Booted]:
+    config = loads_config(
+        f"[runtime]\ndata_dir = '{tmp_path}'\n"
+        "[http]\nenabled = true\nhost = '127.0.0.1'\nport = 0\n"
+        '[[creators]]\nid = "a"\n'
+    )
+    paths = RuntimePaths.from_config(config)
+    paths.database.parent.mkdir(parents=True, exist_ok=True)
+    open_database(paths.database).close()
+    booted = Booted(
+        config=config,
+        paths=paths,
+        pid_file=PidFile(paths.pid_file),
+        pseudonym_key=b"k" * 32,
+        secrets=frozenset(),
+    )
+    yield booted
+    booted.collector.reset()
+
+
+@pytest.fixture
+def slow_creator(monkeypatch: pytest.MonkeyPatch) -> tuple[trio.Event, list[str]]:
+    """Every creator is a `SlowStart` (its event is made in the test's trio run)."""
+    holder: dict[str, Any] = {}
+    journal: list[str] = []
+
+    def creator_spec(_lookup: Any, creator: Any, **_kwargs: Any) -> ChildSpec:
+        # A start still in progress is cut at the end of the grace period (the stop's order).
+        return ChildSpec(
+            f"creator:{creator.id}",
+            lambda: SlowStart(holder["entered"], holder["release"], journal),
+            shutdown=0.5,
+        )
+
+    monkeypatch.setattr(tree, "creator_spec", creator_spec)
+    return holder, journal  # type: ignore[return-value]
+
+
+def get_status(http_file: Path) -> tuple[int, Any]:
+    found = json.loads(http_file.read_text("utf-8"))
+    conn = http.client.HTTPConnection(found["host"], found["port"], timeout=10)
+    try:
+        conn.request("GET", "/status")
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+async def test_status_answers_while_the_creators_start_and_names_what_is_starting(
+    booted: Booted, slow_creator: Any
+) -> None:
+    holder, journal = slow_creator
+    holder["entered"], holder["release"] = entered, release = trio.Event(), trio.Event()
+    ready = trio.Event()
+    result: list[ExitCode] = []
+
+    async def run_serve() -> None:
+        result.append(await app.serve(booted, on_ready=lambda _root: ready.set()))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_serve)
+        with trio.fail_after(10):
+            await entered.wait()  # the HTTP server announced itself before the creators
+        status, body = await trio.to_thread.run_sync(get_status, booted.paths.http_file)
+        assert status == 200
+        assert body["status"] == "degraded"
+        starting = {d["path"]: d["reason"] for d in body["degraded"]}
+        assert starting["root/creators/creator:a"] == "starting"
+        assert starting["root/creators"] == "starting: its children are still starting"
+        release.set()
+        with trio.fail_after(10):
+            await ready.wait()
+        status, body = await trio.to_thread.run_sync(get_status, booted.paths.http_file)
+        assert (status, body["status"], body["degraded"]) == (200, "ok", [])
+        signal.raise_signal(signal.SIGINT)
+    assert result == [ExitCode.OK]
+    assert journal == ["starting", "started"]
+    assert not booted.paths.http_file.exists()
+
+
+async def test_a_signal_during_the_start_stops_it_in_order_and_exits_cleanly(
+    booted: Booted, slow_creator: Any
+) -> None:
+    holder, journal = slow_creator
+    # Never released: the creator would start forever.
+    holder["entered"], holder["release"] = entered, _ = trio.Event(), trio.Event()
+    result: list[ExitCode] = []
+
+    async def run_serve() -> None:
+        result.append(await app.serve(booted))
+
+    with structlog.testing.capture_logs() as logs, trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_serve)
+            with trio.fail_after(10):
+                await entered.wait()
+            signal.raise_signal(signal.SIGTERM)
+    assert result == [ExitCode.OK]
+    assert journal == ["starting", "start cancelled"]
+    events = [entry["event"] for entry in logs]
+    assert "shutting down" in events and "stopped cleanly" in events
+    assert "runtime started" not in events  # it never was
+    assert not booted.paths.http_file.exists()
