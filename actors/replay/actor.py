@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
+import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -71,6 +73,8 @@ DELIVERY_TIMEOUT = 60.0
 #: Replies (and moderations) kept for inspection, the newest, by default: a thousand replays
 #: keeping 100 replies each held about 25 KiB per creator.
 RECORDED = 20
+#: The standard logger behind `Actor.log` (structlog's logger factory names it "actors").
+_ACTORS_LOG = logging.getLogger("actors")
 
 
 @attrs.frozen(kw_only=True)
@@ -154,7 +158,7 @@ class ReplayChat(Actor):
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
         log = await trio.to_thread.run_sync(_read_log, self.file)
-        self._entries, self._span, digest = log.entries, log.span, log.digest
+        self._lines, self._span, digest = log.lines, log.span, log.digest
         saved = None
         if self._store is not None:
             creator_id = self.creator_id
@@ -230,54 +234,54 @@ class ReplayChat(Actor):
         assert self.position is not None
         self._saved_at = trio.current_time()
         self._unsaved = 0
+        lines = self._lines
         while True:
             pass_number, start = self.position.pass_number, self.position.lines_done
             # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
             # so the recorded clock never runs backwards, across restarts too.
             shift = (pass_number - 1) * self._span
+            suffix = f"#{pass_number}"
             played = self.messages
-            previous: datetime | None = None
+            paced = False  # a line was delivered before in this pass (the next one is paced)
             # When the next line is due (trio clock). Lines are paced from this schedule, not
             # from the previous delivery: the wake-ups on the shared grid (`coarse_sleep`) and
             # the engine's reply times do not add up along the log, and every line already due
             # at a wake-up is delivered at once.
             due = trio.current_time()
-            for number, parsed in enumerate(self._entries[start:], start=start + 1):
-                if parsed is None or isinstance(parsed, str):
+            for number in range(start + 1, len(lines) + 1):
+                line = lines[number - 1]
+                if type(line) is not _Line:
                     await self._settle()
-                    if parsed is not None:
+                    if line is not None:
                         self.rejected += 1
-                        self.log.warning("replay line rejected", line=number, error=parsed)
+                        self.log.warning("replay line rejected", line=number, error=line)
                     self._lines_done = number
                     continue
-                fields = dict(parsed)  # the parsed line is shared by every replay of the file
-                recorded = fields["sent_at"]
-                if previous is not None:
-                    gap = (recorded - previous).total_seconds() / self.speed
-                    due += min(max(gap, 0.0), MAX_GAP_SECONDS)
-                    if trio.current_time() - due > MAX_LAG_SECONDS:
+                if paced:
+                    due += min(max(line.gap / self.speed, 0.0), MAX_GAP_SECONDS)
+                    now = trio.current_time()
+                    if now - due > MAX_LAG_SECONDS:
                         # A busy engine slows the replay instead of facing a catch-up burst.
-                        due = trio.current_time()
+                        due = now
                     # Even a line already due passes a checkpoint here: a stop then lands
                     # between two lines rather than while a line is with the engine.
                     await coarse_sleep_until(due)
-                previous = recorded
+                paced = True
                 # The previous line's reply came while this task slept (almost always): taken
                 # without a scheduling round of its own.
-                await self._settle()
-                at = recorded + shift
-                message_id = f"{fields['message_id'] or f'line-{number}'}#{pass_number}"
-                fields.update(platform="replay", sent_at=at, message_id=message_id)
-                event = ChatEvent(**fields)
+                await self._settle(due)
+                at = line.recorded + shift
+                event = ChatEvent(**line.fields, sent_at=at, message_id=line.id_base + suffix)
                 self._delivering = number
                 try:
                     # Handed over without waiting: the reply is taken at the next line, so a
-                    # line costs this task one wake-up (its pacing), not two.
-                    pending = target.request(event, timeout=DELIVERY_TIMEOUT)
+                    # line costs this task one wake-up (its pacing), not two. No call timer
+                    # entry: `_settle` bounds the wait for a reply that is late.
+                    pending = target.request(event, timeout=math.inf)
                 except MailboxFull:
                     # A full mailbox: wait for room like a `call` (a busy engine slows us).
                     await target.call(event, timeout=DELIVERY_TIMEOUT)
-                    self._delivered(number, at)
+                    self._delivered(number, at, trio.current_time())
                 else:
                     self._inflight = (pending, number, at)
             await self._settle()
@@ -295,10 +299,11 @@ class ReplayChat(Actor):
         self.log.info("replay finished", messages=self.messages, rejected=self.rejected)
         await trio.sleep_forever()  # stay up: the creator's replies still land here
 
-    async def _settle(self) -> None:
+    async def _settle(self, now: float | None = None) -> None:
         """Wait for the engine to take the line in flight (if any), then count it: the
-        position never runs ahead of what the engine took. A failed delivery (`CallTimeout`,
-        `ActorFailed`) raises: a crash, as a failed `call` would be."""
+        position never runs ahead of what the engine took. A failed delivery (`ActorFailed`),
+        or no reply within `DELIVERY_TIMEOUT` (`CallTimeout`), raises: a crash, as a failed
+        `call` would be. `now` is the trio time if the caller knows it."""
         inflight = self._inflight
         if inflight is None:
             return
@@ -306,22 +311,24 @@ class ReplayChat(Actor):
         if pending.done:
             pending.result_nowait()
         else:
-            await pending.result()
+            with trio.move_on_after(DELIVERY_TIMEOUT):
+                await pending.result()
+            if not pending.done:
+                raise CallTimeout(self._triggers().path, DELIVERY_TIMEOUT)
+            now = None
         self._inflight = None
-        self._delivered(number, at)
+        self._delivered(number, at, trio.current_time() if now is None else now)
 
-    def _delivered(self, number: int, at: datetime) -> None:
-        """Line `number` of the current pass was taken by the engine."""
+    def _delivered(self, number: int, at: datetime, now: float) -> None:
+        """Line `number` of the current pass was taken by the engine (at trio time `now`)."""
         self._delivering = None
         self._lines_done = number  # the position value is built when asked (`position`)
         self.messages += 1
         self.last_event_at = at
         self._unsaved += 1
-        if self._unsaved >= SAVE_EVERY_LINES or (
-            trio.current_time() - self._saved_at >= SAVE_EVERY_SECONDS
-        ):
+        if self._unsaved >= SAVE_EVERY_LINES or now - self._saved_at >= SAVE_EVERY_SECONDS:
             self._save()
-            self._saved_at, self._unsaved = trio.current_time(), 0
+            self._saved_at, self._unsaved = now, 0
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
@@ -329,7 +336,11 @@ class ReplayChat(Actor):
                 self._replies = deque(maxlen=self.replies_kept)
             self._replies.append(message)
             self.reply_count += 1
-            self.log.info("reply", text=message.text, trigger=message.trigger_id)
+            # A reply is recorded and counted; its log line (info) is built only when info
+            # lines are logged at all: at a thousand creators, a filtered-out structlog call
+            # per reply cost a third of recording it (and a bound logger per replay).
+            if _ACTORS_LOG.isEnabledFor(logging.INFO):
+                self.log.info("reply", text=message.text, trigger=message.trigger_id)
             return None
         if isinstance(message, Moderate):
             if self._moderations is None:
@@ -357,12 +368,33 @@ class ReplayChat(Actor):
         }
 
 
+class _Line:
+    """A valid line as every pass plays it, prepared once per log: the `ChatEvent` fields
+    that are the same for every pass (platform "replay"), the recorded time, the base of its
+    message id (a pass adds `#<pass>`), and the seconds since the previous valid line."""
+
+    __slots__ = ("fields", "gap", "id_base", "recorded")
+
+    def __init__(self, fields: Mapping[str, Any], number: int, gap: float) -> None:
+        self.recorded: datetime = fields["sent_at"]
+        self.id_base: str = fields["message_id"] or f"line-{number}"
+        # Read-only by convention: shared by every replay of the log (a plain dict, because
+        # it is unpacked into each event).
+        self.fields = {
+            key: value for key, value in fields.items() if key not in ("sent_at", "message_id")
+        }
+        self.fields["platform"] = "replay"
+        self.gap = gap
+
+
 @attrs.frozen(kw_only=True)
 class _ChatLog:
     """A chat log file as the replay plays it: each line parsed (its fields; None for a blank
-    line or a comment; the error text of a bad line), the span of one pass, the digest."""
+    line or a comment; the error text of a bad line), the same lines prepared for playing
+    (`_Line` for the valid ones), the span of one pass, the digest."""
 
     entries: tuple[Mapping[str, Any] | str | None, ...]
+    lines: tuple[_Line | str | None, ...]
     span: timedelta
     digest: str
 
@@ -378,10 +410,22 @@ def _read_log(path: Path) -> _ChatLog:
 def _read_log_version(path: Path, _mtime_ns: int, _size: int) -> _ChatLog:
     data = path.read_bytes()
     entries = tuple(_parse(line) for line in data.decode("utf-8").splitlines())
+    lines: list[_Line | str | None] = []
+    previous: datetime | None = None
+    for number, entry in enumerate(entries, start=1):
+        if isinstance(entry, Mapping):
+            recorded = entry["sent_at"]
+            gap = 0.0 if previous is None else (recorded - previous).total_seconds()
+            lines.append(_Line(entry, number, gap))
+            previous = recorded
+        else:
+            lines.append(entry)
     times = [e["sent_at"] for e in entries if isinstance(e, Mapping)]
     # One pass moves the recorded clock by the log's first to last time, plus a second.
     span = (max(times) - min(times) if times else timedelta(0)) + timedelta(seconds=1)
-    return _ChatLog(entries=entries, span=span, digest=hashlib.sha256(data).hexdigest())
+    return _ChatLog(
+        entries=entries, lines=tuple(lines), span=span, digest=hashlib.sha256(data).hexdigest()
+    )
 
 
 def _parse(line: str) -> Mapping[str, Any] | str | None:
