@@ -97,6 +97,7 @@ class Mailbox:
         "_senders",
         "capacity",
         "closed",
+        "inline",
         "path",
         "peak",
         "received",
@@ -122,6 +123,9 @@ class Mailbox:
         self.closed = False
         self.stop_requested = False
         self._burst = 0
+        #: Set by the running instance of an actor with `handle_nowait`: takes a cast now
+        #: (True) instead of waking the idle receiver.
+        self.inline: Callable[[object], bool] | None = None
 
     @property
     def depth(self) -> int:
@@ -137,11 +141,16 @@ class Mailbox:
             self.refused += 1
             self.refused_at = trio.current_time()
             raise MailboxFull(self.path, self.capacity)
+        task = self._receiver
+        # An idle receiver means nothing is queued: a cast taken inline keeps the order.
+        if task is not None and self.inline is not None and type(item) is not Call:
+            if self.inline(item):
+                self.received += 1
+                return
         queue.append(item)
         depth = len(queue)
         if depth > self.peak:
             self.peak = depth
-        task = self._receiver
         if task is not None:
             self._receiver = None
             trio.lowlevel.reschedule(task)

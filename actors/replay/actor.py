@@ -330,17 +330,27 @@ class ReplayChat(Actor):
             self._save()
             self._saved_at, self._unsaved = now, 0
 
+    def handle_nowait(self, message: object) -> bool:
+        """Record a reply in the engine's step (no wake-up of this replay per reply)."""
+        if type(message) is SendChat:
+            self._record_reply(message)
+            return True
+        return False
+
+    def _record_reply(self, message: SendChat) -> None:
+        if self._replies is None:
+            self._replies = deque(maxlen=self.replies_kept)
+        self._replies.append(message)
+        self.reply_count += 1
+        # Its log line (info) is built only when info lines are logged at all: at a thousand
+        # creators, a filtered-out structlog call per reply cost a third of recording it
+        # (and a bound logger per replay).
+        if _ACTORS_LOG.isEnabledFor(logging.INFO):
+            self.log.info("reply", text=message.text, trigger=message.trigger_id)
+
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
-            if self._replies is None:
-                self._replies = deque(maxlen=self.replies_kept)
-            self._replies.append(message)
-            self.reply_count += 1
-            # A reply is recorded and counted; its log line (info) is built only when info
-            # lines are logged at all: at a thousand creators, a filtered-out structlog call
-            # per reply cost a third of recording it (and a bound logger per replay).
-            if _ACTORS_LOG.isEnabledFor(logging.INFO):
-                self.log.info("reply", text=message.text, trigger=message.trigger_id)
+            self._record_reply(message)
             return None
         if isinstance(message, Moderate):
             if self._moderations is None:
