@@ -37,6 +37,11 @@ class Actor:
     `on_start` runs.
     """
 
+    # What the supervisor gives each instance lives in slots, not in the instance's dict: an
+    # attribute first set after `__init__` costs every instance a dict of its own (CPython's
+    # shared-key dicts), about a kilobyte per actor.
+    __slots__ = ("__dict__", "__weakref__", "nursery", "path", "ref")
+
     mailbox_size: ClassVar[int] = 1000
     #: Most messages given to one `handle_batch` call (for actors that define it).
     max_batch: ClassVar[int] = 64

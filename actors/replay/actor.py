@@ -27,12 +27,11 @@ import functools
 import hashlib
 import logging
 import math
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -75,6 +74,8 @@ DELIVERY_TIMEOUT = 60.0
 RECORDED = 20
 #: The standard logger behind `Actor.log` (structlog's logger factory names it "actors").
 _ACTORS_LOG = logging.getLogger("actors")
+
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -119,14 +120,18 @@ class ReplayChat(Actor):
         self.rejected = 0
         # The latest replies and moderations, for inspection: made at the first one (a
         # thousand replays that are never moderated keep no empty deque each).
-        self._replies: deque[SendChat] | None = None
+        self._replies: list[SendChat] | None = None
         self.reply_count = 0
         # The replay platform cannot moderate: a filter's delete or timeout is recorded only.
-        self._moderations: deque[Moderate] | None = None
+        self._moderations: list[Moderate] | None = None
         self.moderation_count = 0
         self.last_event_at: datetime | None = None
         self.status = "starting"
         self.finished = False
+        # The log, set by `on_start` (named here so every replay's attributes share one key
+        # table: an attribute first set later gives each instance a dict of its own).
+        self._lines: tuple[_Line | str | None, ...] = ()
+        self._span = timedelta(0)
 
     @property
     def position(self) -> ReplayPosition | None:
@@ -338,9 +343,7 @@ class ReplayChat(Actor):
         return False
 
     def _record_reply(self, message: SendChat) -> None:
-        if self._replies is None:
-            self._replies = deque(maxlen=self.replies_kept)
-        self._replies.append(message)
+        self._replies = _kept(self._replies, message, self.replies_kept)
         self.reply_count += 1
         # Its log line (info) is built only when info lines are logged at all: at a thousand
         # creators, a filtered-out structlog call per reply cost a third of recording it
@@ -353,9 +356,7 @@ class ReplayChat(Actor):
             self._record_reply(message)
             return None
         if isinstance(message, Moderate):
-            if self._moderations is None:
-                self._moderations = deque(maxlen=self.replies_kept)
-            self._moderations.append(message)
+            self._moderations = _kept(self._moderations, message, self.replies_kept)
             self.moderation_count += 1
             self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
             return None
@@ -376,6 +377,17 @@ class ReplayChat(Actor):
             "last_event_at": self.last_event_at,
             "last_heartbeat": self._clock(),
         }
+
+
+def _kept(latest: list[T] | None, item: T, limit: int) -> list[T]:
+    """`latest` (made when None) with `item` appended, cut to its newest `limit` items: a
+    short list costs a few hundred bytes less than a bounded deque, per replay."""
+    if latest is None:
+        latest = []
+    latest.append(item)
+    if len(latest) > limit:
+        del latest[: len(latest) - limit]
+    return latest
 
 
 class _Line:
