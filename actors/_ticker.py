@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Coroutine
+from typing import Any
 
 import attrs
 import trio
@@ -66,10 +68,12 @@ class Ticker:
         """Put `task` (about to wait in `wait_task_rescheduled`) in the table, to be woken on
         the first grid step at or after `deadline` (never, for `math.inf`). Returns its slot:
         whoever empties the slot (`slot[0] = None`) first owns the wake-up."""
-        slot: list[trio.lowlevel.Task | None] = [task]
         if math.isinf(deadline):
-            return slot
-        step = math.ceil(deadline / self.granularity)
+            return [task]
+        return self._park_at(task, math.ceil(deadline / self.granularity))
+
+    def _park_at(self, task: trio.lowlevel.Task, step: int) -> list[trio.lowlevel.Task | None]:
+        slot: list[trio.lowlevel.Task | None] = [task]
         slots = self._due.get(step)
         if slots is not None:
             slots.append(slot)
@@ -85,12 +89,13 @@ class Ticker:
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until the first grid step at or after `deadline` (trio clock)."""
-        step = self.granularity
-        if math.ceil(deadline / step) * step <= trio.current_time():
+        step = math.ceil(deadline / self.granularity)
+        if step * self.granularity <= trio.current_time():
             await trio.lowlevel.checkpoint()
             return
-        await trio.lowlevel.checkpoint_if_cancelled()
-        slot = self.park(trio.lowlevel.current_task(), deadline)
+        # No `checkpoint_if_cancelled` first: trio delivers a pending cancellation to a task
+        # as it parks (through `abort`), so a cancelled sleeper never waits.
+        slot = self._park_at(trio.lowlevel.current_task(), step)
 
         def abort(_: object) -> trio.lowlevel.Abort:
             slot[0] = None  # left in its list, skipped when its step comes
@@ -137,15 +142,18 @@ def _ticker() -> Ticker:
         return ticker
 
 
-async def coarse_sleep(seconds: float) -> None:
-    """Like `trio.sleep`, ending on the shared grid (at most `GRANULARITY` late): for the
-    periodic waits of many actors (replay pacing, flushes, ticks), which then share wake-ups."""
-    await _ticker().sleep_until(trio.current_time() + seconds)
+def coarse_sleep(seconds: float) -> Coroutine[Any, Any, None]:
+    """Like `trio.sleep` (await it), ending on the shared grid (at most `GRANULARITY` late):
+    for the periodic waits of many actors (replay pacing, flushes, ticks), which then share
+    wake-ups. A plain function returning the ticker's coroutine: no frame of its own for each
+    of a thousand sleepers."""
+    return _ticker().sleep_until(trio.current_time() + seconds)
 
 
-async def coarse_sleep_until(deadline: float) -> None:
-    """Like `trio.sleep_until`, ending on the shared grid (at most `GRANULARITY` late)."""
-    await _ticker().sleep_until(deadline)
+def coarse_sleep_until(deadline: float) -> Coroutine[Any, Any, None]:
+    """Like `trio.sleep_until` (await it), ending on the shared grid (at most `GRANULARITY`
+    late)."""
+    return _ticker().sleep_until(deadline)
 
 
 class Alarm:
