@@ -1,7 +1,8 @@
 """`ReplayChat`: plays a JSONL chat log (the runtime's chat log format) at a speed factor.
 
 It is a platform like the others: its events go to the creator's trigger engine, and replies
-come back to it (they are recorded and counted, never sent anywhere). The gaps between the
+come back to it (they are recorded and counted, never sent anywhere; `handle_nowait` records
+them in the engine's step, so a reply wakes no task). The gaps between the
 recorded `sent_at` times are kept, divided by `speed` (each line leaves on the shared wake-up
 grid, `actors.coarse_sleep`: at most 50 ms after its time), and each event keeps its recorded
 `sent_at`: the trigger engine runs cooldowns, timers and points on the event's time for this
@@ -67,7 +68,8 @@ HANDOVER_TIMEOUT = 5.0
 #: A replay this far behind its schedule (a busy engine) moves the schedule instead of
 #: delivering the missed lines in a burst.
 MAX_LAG_SECONDS = 1.0
-#: How long a line may wait for the trigger engine (a busy engine slows the replay).
+#: How long the replay waits for the trigger engine to take a line once the next one is due
+#: (a busy engine slows the replay; one that never answers fails it).
 DELIVERY_TIMEOUT = 60.0
 #: Replies (and moderations) kept for inspection, the newest, by default: a thousand replays
 #: keeping 100 replies each held about 25 KiB per creator.
@@ -308,7 +310,8 @@ class ReplayChat(Actor):
         """Wait for the engine to take the line in flight (if any), then count it: the
         position never runs ahead of what the engine took. A failed delivery (`ActorFailed`),
         or no reply within `DELIVERY_TIMEOUT` (`CallTimeout`), raises: a crash, as a failed
-        `call` would be. `now` is the trio time if the caller knows it."""
+        `call` would be. `now`: the trio time, or near enough (the due time of the line just
+        woken for), if the caller knows it."""
         inflight = self._inflight
         if inflight is None:
             return
