@@ -194,13 +194,17 @@ class Alarm:
     async def wait(self) -> None:
         """Wait until `deadline` (on the grid) or a `wake`; a checkpoint like any trio wait."""
         ticker = _ticker()
-        step = ticker.granularity
         deadline = self.deadline
-        if deadline != math.inf and math.ceil(deadline / step) * step <= trio.current_time():
-            await trio.lowlevel.checkpoint()
-            return
-        await trio.lowlevel.checkpoint_if_cancelled()
-        self._slot = ticker.park(trio.lowlevel.current_task(), self.deadline)
+        task = trio.lowlevel.current_task()
+        if deadline == math.inf:
+            self._slot = [task]
+        else:
+            step = math.ceil(deadline / ticker.granularity)
+            if step * ticker.granularity <= trio.current_time():
+                await trio.lowlevel.checkpoint()
+                return
+            # Parked without `checkpoint_if_cancelled` first, as in `sleep_until`.
+            self._slot = ticker._park_at(task, step)
 
         def abort(_: object) -> trio.lowlevel.Abort:
             if self._slot is not None:
