@@ -37,6 +37,11 @@ class Actor:
     `on_start` runs.
     """
 
+    # What the supervisor gives each instance lives in slots, not in the instance's dict: an
+    # attribute first set after `__init__` costs every instance a dict of its own (CPython's
+    # shared-key dicts), about a kilobyte per actor.
+    __slots__ = ("__dict__", "__weakref__", "nursery", "path", "ref")
+
     mailbox_size: ClassVar[int] = 1000
     #: Most messages given to one `handle_batch` call (for actors that define it).
     max_batch: ClassVar[int] = 64
@@ -55,6 +60,15 @@ class Actor:
     #: order. An actor that can amortise work across messages (one transaction for many
     #: writes) defines it; raising is a crash and fails every call of the batch.
     handle_batch: Any = None
+
+    #: Optional: `def handle_nowait(self, message) -> bool` takes a cast synchronously, in
+    #: the sender's step, when the instance is idle (its mailbox loop waits for a message, so
+    #: nothing is queued ahead and order is kept): for casts whose handling is plain
+    #: bookkeeping (recording a reply), which then cost no task wake-up. It returns False to
+    #: have the message queued for `handle` as usual. It must not raise once it has changed
+    #: anything: an exception has the message queued for `handle`, which fails visibly.
+    #: Calls always go through `handle`.
+    handle_nowait: Any = None
 
     async def on_start(self) -> None:
         """Runs before the instance counts as started; raising is a crash."""
@@ -107,6 +121,12 @@ async def serve_actor(
             nursery.start_soon(_run_then_stop, actor, mailbox)
         if actor.handle_batch is not None:
             await _batch_loop(actor, mailbox, stats)
+        elif actor.handle_nowait is not None:
+            mailbox.inline = _inline_handler(actor.handle_nowait, stats)
+            try:
+                await _mailbox_loop(actor, mailbox, stats)
+            finally:
+                mailbox.inline = None  # the mailbox outlives this instance
         else:
             await _mailbox_loop(actor, mailbox, stats)
         # The mailbox loop ended because of a stop: background tasks end with the instance.
@@ -116,6 +136,24 @@ async def serve_actor(
 async def _run_then_stop(actor: Actor, mailbox: Mailbox) -> None:
     await actor.run()
     mailbox.request_stop()
+
+
+def _inline_handler(
+    handle_nowait: Callable[[object], bool], stats: InstanceStats
+) -> Callable[[object], bool]:
+    """What the mailbox calls for a cast while the instance is idle: `handle_nowait`, counted
+    as handled when it took the message; False (queue it) when it declined or raised."""
+
+    def inline(message: object) -> bool:
+        try:
+            taken = handle_nowait(message)
+        except Exception:
+            return False  # queued instead: `handle` then fails (or refuses) it visibly
+        if taken:
+            stats.handled += 1
+        return bool(taken)
+
+    return inline
 
 
 async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:

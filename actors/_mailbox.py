@@ -97,6 +97,7 @@ class Mailbox:
         "_senders",
         "capacity",
         "closed",
+        "inline",
         "path",
         "peak",
         "received",
@@ -110,9 +111,12 @@ class Mailbox:
             raise ValueError(f"mailbox capacity must be at least 1, got {capacity}")
         self.path = path
         self.capacity = capacity
-        self._queue: deque[object] = deque()
+        # Made at the first message (an empty deque holds a 64-slot block, ~770 bytes): a
+        # supervisor's exits and an actor taking casts inline may never need one.
+        self._queue: deque[object] | tuple[()] = ()
         self._receiver: trio.lowlevel.Task | None = None
-        self._senders = trio.lowlevel.ParkingLot()
+        # Senders waiting for room (backpressure), made when the first one waits.
+        self._senders: trio.lowlevel.ParkingLot | None = None
         self.peak = 0
         self.received = 0
         # Messages refused because the mailbox was full, and when the last one was (trio
@@ -122,6 +126,9 @@ class Mailbox:
         self.closed = False
         self.stop_requested = False
         self._burst = 0
+        #: Set by the running instance of an actor with `handle_nowait`: takes a cast now
+        #: (True) instead of waking the idle receiver.
+        self.inline: Callable[[object], bool] | None = None
 
     @property
     def depth(self) -> int:
@@ -137,11 +144,18 @@ class Mailbox:
             self.refused += 1
             self.refused_at = trio.current_time()
             raise MailboxFull(self.path, self.capacity)
+        task = self._receiver
+        # An idle receiver means nothing is queued: a cast taken inline keeps the order.
+        if task is not None and self.inline is not None and type(item) is not Call:
+            if self.inline(item):
+                self.received += 1
+                return
+        if isinstance(queue, tuple):
+            queue = self._queue = deque()
         queue.append(item)
         depth = len(queue)
         if depth > self.peak:
             self.peak = depth
-        task = self._receiver
         if task is not None:
             self._receiver = None
             trio.lowlevel.reschedule(task)
@@ -150,9 +164,15 @@ class Mailbox:
         """Queue `item`, waiting for room (backpressure). Checkpoints like any trio call."""
         await trio.lowlevel.checkpoint_if_cancelled()
         while len(self._queue) >= self.capacity and not self.closed:
-            await self._senders.park()
+            await self._wait_for_room()
         self.put_nowait(item)
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def _wait_for_room(self) -> None:
+        senders = self._senders
+        if senders is None:
+            senders = self._senders = trio.lowlevel.ParkingLot()
+        await senders.park()
 
     def has_room(self) -> bool:
         """Whether `put_nowait` would succeed now."""
@@ -162,7 +182,7 @@ class Mailbox:
         """Queue a call and wait for its reply, without an extra scheduling round."""
         await trio.lowlevel.checkpoint_if_cancelled()
         while len(self._queue) >= self.capacity and not self.closed:
-            await self._senders.park()
+            await self._wait_for_room()
         self.put_nowait(call)
         return await call.wait()
 
@@ -173,17 +193,16 @@ class Mailbox:
         second trip through the scheduler; a busy one yields once per `BURST` messages,
         which keeps it fair to other tasks without paying a context switch per message.
         """
-        queue = self._queue
-        if queue and not self.stop_requested:
+        if self._queue and not self.stop_requested:
             await trio.lowlevel.checkpoint_if_cancelled()
             self._burst += 1
             if self._burst >= BURST:
                 self._burst = 0
                 await trio.lowlevel.cancel_shielded_checkpoint()
-            if queue and not self.stop_requested:
+            if self._queue and not self.stop_requested:
                 return self._take()
         while not self.stop_requested:
-            if queue:
+            if self._queue:
                 return self._take()
             self._receiver = trio.lowlevel.current_task()
             await trio.lowlevel.wait_task_rescheduled(self._abort_receive)
@@ -198,10 +217,11 @@ class Mailbox:
         return self._take()
 
     def _take(self) -> object:
-        item = self._queue.popleft()
+        item = self._queue.popleft()  # type: ignore[union-attr]  # non-empty: a deque
         self.received += 1
-        if self._senders:
-            self._senders.unpark()
+        senders = self._senders
+        if senders:
+            senders.unpark()
         return item
 
     def _abort_receive(self, _: object) -> trio.lowlevel.Abort:
@@ -220,7 +240,8 @@ class Mailbox:
         """Refuse further messages and return those still queued (for dead-lettering)."""
         self.closed = True
         pending = list(self._queue)
-        self._queue.clear()
-        self._senders.unpark_all()
+        self._queue = ()
+        if self._senders is not None:
+            self._senders.unpark_all()
         self.request_stop()
         return pending

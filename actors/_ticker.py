@@ -3,20 +3,21 @@
 A trio sleep is a cancel scope whose deadline expires; the expiry costs trio about 40 us
 (cancel the scope, raise `Cancelled` into the task, catch it again). A thousand creators each
 sleeping between replayed lines, before a flush and between timer ticks made hundreds of such
-expiries a second. Here a sleeper parks in one heap instead, and one task per run wakes on a
-grid of `GRANULARITY` seconds and reschedules every sleeper whose grid step has come: one
-expiry per grid step that has sleepers due, plus a plain reschedule per sleeper.
+expiries a second. Here a sleeper parks in one shared table instead, and one task per run
+wakes on a grid of `GRANULARITY` seconds and reschedules every sleeper whose grid step has
+come: one expiry per grid step that has sleepers due, plus a plain reschedule per sleeper.
 
 A coarse sleep ends on the first grid step at or after its deadline: at most `GRANULARITY`
 late, never early. Cancellation works as for any trio sleep (a cancelled sleeper is dropped
-from the heap, never woken), so an actor that is stopped or restarted is never woken by it.
+from the table, never woken), so an actor that is stopped or restarted is never woken by it.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
+from collections.abc import Coroutine
+from typing import Any
 
 import attrs
 import trio
@@ -38,13 +39,16 @@ class TickerStatistics:
 
 
 class Ticker:
-    """The heap of parked sleepers of one run, and the task that wakes them."""
+    """The parked sleepers of one run, and the task that wakes them."""
 
     def __init__(self, granularity: float = GRANULARITY) -> None:
         self.granularity = granularity
-        # (grid time, order, [task]): the one-element list is emptied (None) on cancellation.
-        self._heap: list[tuple[float, int, list[trio.lowlevel.Task | None]]] = []
-        self._order = itertools.count()
+        # The parked sleepers by grid step (step `i` is at `i * granularity`), and a heap of
+        # the steps that have some: parking is an append to the step's list, and a wake-up
+        # walks a list, with no per-sleeper heap order to keep. A slot is a one-element list
+        # emptied (None) on cancellation, left in its list and skipped when its step comes.
+        self._due: dict[int, list[list[trio.lowlevel.Task | None]]] = {}
+        self._steps: list[int] = []
         self._scope: trio.CancelScope | None = None
         self._wake_at = math.inf
         self.wakeups = 0
@@ -55,19 +59,28 @@ class Ticker:
         return TickerStatistics(
             wakeups=self.wakeups,
             woken=self.woken,
-            sleeping=sum(1 for entry in self._heap if entry[2][0] is not None),
+            sleeping=sum(
+                1 for slots in self._due.values() for slot in slots if slot[0] is not None
+            ),
         )
 
     def park(self, task: trio.lowlevel.Task, deadline: float) -> list[trio.lowlevel.Task | None]:
-        """Put `task` (about to wait in `wait_task_rescheduled`) in the heap, to be woken on
+        """Put `task` (about to wait in `wait_task_rescheduled`) in the table, to be woken on
         the first grid step at or after `deadline` (never, for `math.inf`). Returns its slot:
         whoever empties the slot (`slot[0] = None`) first owns the wake-up."""
-        slot: list[trio.lowlevel.Task | None] = [task]
         if math.isinf(deadline):
+            return [task]
+        return self._park_at(task, math.ceil(deadline / self.granularity))
+
+    def _park_at(self, task: trio.lowlevel.Task, step: int) -> list[trio.lowlevel.Task | None]:
+        slot: list[trio.lowlevel.Task | None] = [task]
+        slots = self._due.get(step)
+        if slots is not None:
+            slots.append(slot)
             return slot
-        step = self.granularity
-        due = math.ceil(deadline / step) * step
-        heapq.heappush(self._heap, (due, next(self._order), slot))
+        self._due[step] = [slot]
+        heapq.heappush(self._steps, step)
+        due = step * self.granularity
         if due < self._wake_at:
             self._wake_at = due
             if self._scope is not None:
@@ -76,34 +89,39 @@ class Ticker:
 
     async def sleep_until(self, deadline: float) -> None:
         """Sleep until the first grid step at or after `deadline` (trio clock)."""
-        step = self.granularity
-        if math.ceil(deadline / step) * step <= trio.current_time():
+        step = math.ceil(deadline / self.granularity)
+        if step * self.granularity <= trio.current_time():
             await trio.lowlevel.checkpoint()
             return
-        await trio.lowlevel.checkpoint_if_cancelled()
-        slot = self.park(trio.lowlevel.current_task(), deadline)
+        # No `checkpoint_if_cancelled` first: trio delivers a pending cancellation to a task
+        # as it parks (through `abort`), so a cancelled sleeper never waits.
+        slot = self._park_at(trio.lowlevel.current_task(), step)
 
         def abort(_: object) -> trio.lowlevel.Abort:
-            slot[0] = None  # left in the heap, skipped when its step comes
+            slot[0] = None  # left in its list, skipped when its step comes
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
     async def run(self) -> None:
         """Wake the due sleepers at each grid step that has some; runs for the whole run."""
-        heap = self._heap
+        due = self._due
+        steps = self._steps
+        granularity = self.granularity
         pop = heapq.heappop
         reschedule = trio.lowlevel.reschedule
         while True:
             now = trio.current_time()
-            while heap and (heap[0][0] <= now or heap[0][2][0] is None):
-                slot = pop(heap)[2]
-                task = slot[0]
-                if task is not None:
-                    slot[0] = None
-                    self.woken += 1
-                    reschedule(task)
-            self._wake_at = heap[0][0] if heap else math.inf
+            while steps and steps[0] * granularity <= now:
+                woken = 0
+                for slot in due.pop(pop(steps)):
+                    task = slot[0]
+                    if task is not None:
+                        slot[0] = None
+                        woken += 1
+                        reschedule(task)
+                self.woken += woken
+            self._wake_at = steps[0] * granularity if steps else math.inf
             with trio.CancelScope(deadline=self._wake_at) as self._scope:
                 await trio.sleep_forever()
             self._scope = None
@@ -124,15 +142,18 @@ def _ticker() -> Ticker:
         return ticker
 
 
-async def coarse_sleep(seconds: float) -> None:
-    """Like `trio.sleep`, ending on the shared grid (at most `GRANULARITY` late): for the
-    periodic waits of many actors (replay pacing, flushes, ticks), which then share wake-ups."""
-    await _ticker().sleep_until(trio.current_time() + seconds)
+def coarse_sleep(seconds: float) -> Coroutine[Any, Any, None]:
+    """Like `trio.sleep` (await it), ending on the shared grid (at most `GRANULARITY` late):
+    for the periodic waits of many actors (replay pacing, flushes, ticks), which then share
+    wake-ups. A plain function returning the ticker's coroutine: no frame of its own for each
+    of a thousand sleepers."""
+    return _ticker().sleep_until(trio.current_time() + seconds)
 
 
-async def coarse_sleep_until(deadline: float) -> None:
-    """Like `trio.sleep_until`, ending on the shared grid (at most `GRANULARITY` late)."""
-    await _ticker().sleep_until(deadline)
+def coarse_sleep_until(deadline: float) -> Coroutine[Any, Any, None]:
+    """Like `trio.sleep_until` (await it), ending on the shared grid (at most `GRANULARITY`
+    late)."""
+    return _ticker().sleep_until(deadline)
 
 
 class Alarm:
@@ -160,7 +181,7 @@ class Alarm:
         self.deadline = deadline
         slot = self._slot
         if slot is not None and slot[0] is not None:
-            task, slot[0] = slot[0], None  # the old heap entry is skipped when due
+            task, slot[0] = slot[0], None  # the old entry is skipped when due
             self._slot = _ticker().park(task, deadline)
 
     def wake(self) -> None:
@@ -173,13 +194,17 @@ class Alarm:
     async def wait(self) -> None:
         """Wait until `deadline` (on the grid) or a `wake`; a checkpoint like any trio wait."""
         ticker = _ticker()
-        step = ticker.granularity
         deadline = self.deadline
-        if deadline != math.inf and math.ceil(deadline / step) * step <= trio.current_time():
-            await trio.lowlevel.checkpoint()
-            return
-        await trio.lowlevel.checkpoint_if_cancelled()
-        self._slot = ticker.park(trio.lowlevel.current_task(), self.deadline)
+        task = trio.lowlevel.current_task()
+        if deadline == math.inf:
+            self._slot = [task]
+        else:
+            step = math.ceil(deadline / ticker.granularity)
+            if step * ticker.granularity <= trio.current_time():
+                await trio.lowlevel.checkpoint()
+                return
+            # Parked without `checkpoint_if_cancelled` first, as in `sleep_until`.
+            self._slot = ticker._park_at(task, step)
 
         def abort(_: object) -> trio.lowlevel.Abort:
             if self._slot is not None:

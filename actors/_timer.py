@@ -54,6 +54,12 @@ class CallTimer:
         deadline = trio.current_time() + timeout
         queue = self._queues.get(timeout)
         if queue is not None:
+            # Replies mostly come in the order of the calls: the entries answered since the
+            # last call are dropped now rather than held (with their messages and replies)
+            # until the watcher next wakes, up to `timeout` later.
+            while queue and queue[0][1].resolved:
+                queue.popleft()
+                self._held -= 1
             queue.append((deadline, call, path, timeout))
         elif len(self._queues) < _QUEUED_TIMEOUTS:
             self._queues[timeout] = deque([(deadline, call, path, timeout)])

@@ -50,6 +50,7 @@ class _Run:
     """One instance of a child, from its start to its exit."""
 
     __slots__ = (
+        "_waiters",
         "error",
         "exited",
         "expected",
@@ -63,12 +64,49 @@ class _Run:
     def __init__(self, instance: Actor | Supervisor) -> None:
         self.instance = instance
         self.scope = trio.CancelScope()
-        self.exited = trio.Event()
-        self.settled = trio.Event()  # started, or exited before starting
+        self.exited = False
+        self.settled = False  # started, or exited before starting
+        # Made only while someone waits for `settled` or `exited` (a start, a stop): a
+        # thousand idle children keep no event each.
+        self._waiters: trio.Event | None = None
         self.started = False
         self.expected = False  # the supervisor stopped it on purpose
         self.error: BaseException | None = None
         self.stop_deadline: float | None = None
+
+    def settle(self) -> None:
+        """The instance started (or failed to)."""
+        self.settled = True
+        self._wake()
+
+    def exit(self) -> None:
+        """The instance is gone."""
+        self.exited = self.settled = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, None
+        if waiters is not None:
+            waiters.set()
+
+    async def wait_settled(self) -> None:
+        """Wait for `settle` (or `exit`); a checkpoint like `trio.Event.wait`."""
+        if self.settled:
+            await trio.lowlevel.checkpoint()
+        while not self.settled:
+            await self._wait()
+
+    async def wait_exited(self) -> None:
+        """Wait for `exit`; a checkpoint like `trio.Event.wait`."""
+        if self.exited:
+            await trio.lowlevel.checkpoint()
+        while not self.exited:
+            await self._wait()
+
+    async def _wait(self) -> None:
+        if self._waiters is None:
+            self._waiters = trio.Event()
+        await self._waiters.wait()
 
 
 class _Slot:
@@ -324,7 +362,7 @@ class Supervisor:
         for sibling in reversed(group):
             if sibling is slot:
                 continue
-            was_running = sibling.run is not None and not sibling.run.exited.is_set()
+            was_running = sibling.run is not None and not sibling.run.exited
             await self._stop_slot(sibling)
             if sibling.spec.restart is Restart.TEMPORARY:
                 self._remove_slot(sibling)
@@ -440,8 +478,7 @@ class Supervisor:
             self._record_crash(slot, exc, "child factory failed")
             run = _Run(_FAILED_FACTORY)
             run.error = exc
-            run.exited.set()
-            run.settled.set()
+            run.exit()
             slot.run = run
             slot.state = RESTARTING
             return exc
@@ -459,7 +496,7 @@ class Supervisor:
             instance.path = slot.path
             instance.ref = ActorRef(self._registry, slot.path)
         self._nursery.start_soon(self._child_main, slot, run)
-        await run.settled.wait()
+        await run.wait_settled()
         if run.started:
             return None
         slot.state = RESTARTING
@@ -481,7 +518,7 @@ class Supervisor:
             slot.state = RUNNING
             slot.started_at = datetime.now(UTC)
             slot.last_start = trio.current_time()
-            run.settled.set()
+            run.settle()
 
         try:
             try:
@@ -536,8 +573,7 @@ class Supervisor:
                 self._registry.dead_letters.record(slot.path, item, reason, run.error)
         if slot.run is run and not slot.removed:
             slot.state = STOPPED if run.expected or run.error is None else RESTARTING
-        run.exited.set()
-        run.settled.set()
+        run.exit()
         if run.started and not run.expected and self._exits is not None:
             self._exits.put_nowait((slot, run))
 
@@ -559,7 +595,7 @@ class Supervisor:
     async def _stop_slot(self, slot: _Slot) -> None:
         """Ask one child to stop; cancel it when its grace period ends; wait for it."""
         run = slot.run
-        if run is None or run.exited.is_set():
+        if run is None or run.exited:
             return
         run.expected = True
         slot.state = STOPPING
@@ -577,7 +613,7 @@ class Supervisor:
                 box = self._registry.existing_mailbox(slot.path)
                 if box is not None:
                     box.request_stop()
-        await run.exited.wait()
+        await run.wait_exited()
         slot.state = STOPPED
 
     async def _stop_all(self) -> None:

@@ -1,7 +1,8 @@
 """`ReplayChat`: plays a JSONL chat log (the runtime's chat log format) at a speed factor.
 
 It is a platform like the others: its events go to the creator's trigger engine, and replies
-come back to it (they are recorded and counted, never sent anywhere). The gaps between the
+come back to it (they are recorded and counted, never sent anywhere; `handle_nowait` records
+them in the engine's step, so a reply wakes no task). The gaps between the
 recorded `sent_at` times are kept, divided by `speed` (each line leaves on the shared wake-up
 grid, `actors.coarse_sleep`: at most 50 ms after its time), and each event keeps its recorded
 `sent_at`: the trigger engine runs cooldowns, timers and points on the event's time for this
@@ -25,12 +26,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections import deque
+import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -66,11 +68,16 @@ HANDOVER_TIMEOUT = 5.0
 #: A replay this far behind its schedule (a busy engine) moves the schedule instead of
 #: delivering the missed lines in a burst.
 MAX_LAG_SECONDS = 1.0
-#: How long a line may wait for the trigger engine (a busy engine slows the replay).
+#: How long the replay waits for the trigger engine to take a line once the next one is due
+#: (a busy engine slows the replay; one that never answers fails it).
 DELIVERY_TIMEOUT = 60.0
 #: Replies (and moderations) kept for inspection, the newest, by default: a thousand replays
 #: keeping 100 replies each held about 25 KiB per creator.
 RECORDED = 20
+#: The standard logger behind `Actor.log` (structlog's logger factory names it "actors").
+_ACTORS_LOG = logging.getLogger("actors")
+
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -115,14 +122,18 @@ class ReplayChat(Actor):
         self.rejected = 0
         # The latest replies and moderations, for inspection: made at the first one (a
         # thousand replays that are never moderated keep no empty deque each).
-        self._replies: deque[SendChat] | None = None
+        self._replies: list[SendChat] | None = None
         self.reply_count = 0
         # The replay platform cannot moderate: a filter's delete or timeout is recorded only.
-        self._moderations: deque[Moderate] | None = None
+        self._moderations: list[Moderate] | None = None
         self.moderation_count = 0
         self.last_event_at: datetime | None = None
         self.status = "starting"
         self.finished = False
+        # The log, set by `on_start` (named here so every replay's attributes share one key
+        # table: an attribute first set later gives each instance a dict of its own).
+        self._lines: tuple[_Line | str | None, ...] = ()
+        self._span = timedelta(0)
 
     @property
     def position(self) -> ReplayPosition | None:
@@ -154,7 +165,7 @@ class ReplayChat(Actor):
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
         log = await trio.to_thread.run_sync(_read_log, self.file)
-        self._entries, self._span, digest = log.entries, log.span, log.digest
+        self._lines, self._span, digest = log.lines, log.span, log.digest
         saved = None
         if self._store is not None:
             creator_id = self.creator_id
@@ -230,54 +241,54 @@ class ReplayChat(Actor):
         assert self.position is not None
         self._saved_at = trio.current_time()
         self._unsaved = 0
+        lines = self._lines
         while True:
             pass_number, start = self.position.pass_number, self.position.lines_done
             # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
             # so the recorded clock never runs backwards, across restarts too.
             shift = (pass_number - 1) * self._span
+            suffix = f"#{pass_number}"
             played = self.messages
-            previous: datetime | None = None
+            paced = False  # a line was delivered before in this pass (the next one is paced)
             # When the next line is due (trio clock). Lines are paced from this schedule, not
             # from the previous delivery: the wake-ups on the shared grid (`coarse_sleep`) and
             # the engine's reply times do not add up along the log, and every line already due
             # at a wake-up is delivered at once.
             due = trio.current_time()
-            for number, parsed in enumerate(self._entries[start:], start=start + 1):
-                if parsed is None or isinstance(parsed, str):
+            for number in range(start + 1, len(lines) + 1):
+                line = lines[number - 1]
+                if type(line) is not _Line:
                     await self._settle()
-                    if parsed is not None:
+                    if line is not None:
                         self.rejected += 1
-                        self.log.warning("replay line rejected", line=number, error=parsed)
+                        self.log.warning("replay line rejected", line=number, error=line)
                     self._lines_done = number
                     continue
-                fields = dict(parsed)  # the parsed line is shared by every replay of the file
-                recorded = fields["sent_at"]
-                if previous is not None:
-                    gap = (recorded - previous).total_seconds() / self.speed
-                    due += min(max(gap, 0.0), MAX_GAP_SECONDS)
-                    if trio.current_time() - due > MAX_LAG_SECONDS:
+                if paced:
+                    due += min(max(line.gap / self.speed, 0.0), MAX_GAP_SECONDS)
+                    now = trio.current_time()
+                    if now - due > MAX_LAG_SECONDS:
                         # A busy engine slows the replay instead of facing a catch-up burst.
-                        due = trio.current_time()
+                        due = now
                     # Even a line already due passes a checkpoint here: a stop then lands
                     # between two lines rather than while a line is with the engine.
                     await coarse_sleep_until(due)
-                previous = recorded
+                paced = True
                 # The previous line's reply came while this task slept (almost always): taken
                 # without a scheduling round of its own.
-                await self._settle()
-                at = recorded + shift
-                message_id = f"{fields['message_id'] or f'line-{number}'}#{pass_number}"
-                fields.update(platform="replay", sent_at=at, message_id=message_id)
-                event = ChatEvent(**fields)
+                await self._settle(due)
+                at = line.recorded + shift
+                event = ChatEvent(**line.fields, sent_at=at, message_id=line.id_base + suffix)
                 self._delivering = number
                 try:
                     # Handed over without waiting: the reply is taken at the next line, so a
-                    # line costs this task one wake-up (its pacing), not two.
-                    pending = target.request(event, timeout=DELIVERY_TIMEOUT)
+                    # line costs this task one wake-up (its pacing), not two. No call timer
+                    # entry: `_settle` bounds the wait for a reply that is late.
+                    pending = target.request(event, timeout=math.inf)
                 except MailboxFull:
                     # A full mailbox: wait for room like a `call` (a busy engine slows us).
                     await target.call(event, timeout=DELIVERY_TIMEOUT)
-                    self._delivered(number, at)
+                    self._delivered(number, at, trio.current_time())
                 else:
                     self._inflight = (pending, number, at)
             await self._settle()
@@ -295,10 +306,12 @@ class ReplayChat(Actor):
         self.log.info("replay finished", messages=self.messages, rejected=self.rejected)
         await trio.sleep_forever()  # stay up: the creator's replies still land here
 
-    async def _settle(self) -> None:
+    async def _settle(self, now: float | None = None) -> None:
         """Wait for the engine to take the line in flight (if any), then count it: the
-        position never runs ahead of what the engine took. A failed delivery (`CallTimeout`,
-        `ActorFailed`) raises: a crash, as a failed `call` would be."""
+        position never runs ahead of what the engine took. A failed delivery (`ActorFailed`),
+        or no reply within `DELIVERY_TIMEOUT` (`CallTimeout`), raises: a crash, as a failed
+        `call` would be. `now`: the trio time, or near enough (the due time of the line just
+        woken for), if the caller knows it."""
         inflight = self._inflight
         if inflight is None:
             return
@@ -306,35 +319,47 @@ class ReplayChat(Actor):
         if pending.done:
             pending.result_nowait()
         else:
-            await pending.result()
+            with trio.move_on_after(DELIVERY_TIMEOUT):
+                await pending.result()
+            if not pending.done:
+                raise CallTimeout(self._triggers().path, DELIVERY_TIMEOUT)
+            now = None
         self._inflight = None
-        self._delivered(number, at)
+        self._delivered(number, at, trio.current_time() if now is None else now)
 
-    def _delivered(self, number: int, at: datetime) -> None:
-        """Line `number` of the current pass was taken by the engine."""
+    def _delivered(self, number: int, at: datetime, now: float) -> None:
+        """Line `number` of the current pass was taken by the engine (at trio time `now`)."""
         self._delivering = None
         self._lines_done = number  # the position value is built when asked (`position`)
         self.messages += 1
         self.last_event_at = at
         self._unsaved += 1
-        if self._unsaved >= SAVE_EVERY_LINES or (
-            trio.current_time() - self._saved_at >= SAVE_EVERY_SECONDS
-        ):
+        if self._unsaved >= SAVE_EVERY_LINES or now - self._saved_at >= SAVE_EVERY_SECONDS:
             self._save()
-            self._saved_at, self._unsaved = trio.current_time(), 0
+            self._saved_at, self._unsaved = now, 0
+
+    def handle_nowait(self, message: object) -> bool:
+        """Record a reply in the engine's step (no wake-up of this replay per reply)."""
+        if type(message) is SendChat:
+            self._record_reply(message)
+            return True
+        return False
+
+    def _record_reply(self, message: SendChat) -> None:
+        self._replies = _kept(self._replies, message, self.replies_kept)
+        self.reply_count += 1
+        # Its log line (info) is built only when info lines are logged at all: at a thousand
+        # creators, a filtered-out structlog call per reply cost a third of recording it
+        # (and a bound logger per replay).
+        if _ACTORS_LOG.isEnabledFor(logging.INFO):
+            self.log.info("reply", text=message.text, trigger=message.trigger_id)
 
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
-            if self._replies is None:
-                self._replies = deque(maxlen=self.replies_kept)
-            self._replies.append(message)
-            self.reply_count += 1
-            self.log.info("reply", text=message.text, trigger=message.trigger_id)
+            self._record_reply(message)
             return None
         if isinstance(message, Moderate):
-            if self._moderations is None:
-                self._moderations = deque(maxlen=self.replies_kept)
-            self._moderations.append(message)
+            self._moderations = _kept(self._moderations, message, self.replies_kept)
             self.moderation_count += 1
             self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
             return None
@@ -357,12 +382,44 @@ class ReplayChat(Actor):
         }
 
 
+def _kept(latest: list[T] | None, item: T, limit: int) -> list[T]:
+    """`latest` (made when None) with `item` appended, cut to its newest `limit` items: a
+    short list costs a few hundred bytes less than a bounded deque, per replay."""
+    if latest is None:
+        latest = []
+    latest.append(item)
+    if len(latest) > limit:
+        del latest[: len(latest) - limit]
+    return latest
+
+
+class _Line:
+    """A valid line as every pass plays it, prepared once per log: the `ChatEvent` fields
+    that are the same for every pass (platform "replay"), the recorded time, the base of its
+    message id (a pass adds `#<pass>`), and the seconds since the previous valid line."""
+
+    __slots__ = ("fields", "gap", "id_base", "recorded")
+
+    def __init__(self, fields: Mapping[str, Any], number: int, gap: float) -> None:
+        self.recorded: datetime = fields["sent_at"]
+        self.id_base: str = fields["message_id"] or f"line-{number}"
+        # Read-only by convention: shared by every replay of the log (a plain dict, because
+        # it is unpacked into each event).
+        self.fields = {
+            key: value for key, value in fields.items() if key not in ("sent_at", "message_id")
+        }
+        self.fields["platform"] = "replay"
+        self.gap = gap
+
+
 @attrs.frozen(kw_only=True)
 class _ChatLog:
     """A chat log file as the replay plays it: each line parsed (its fields; None for a blank
-    line or a comment; the error text of a bad line), the span of one pass, the digest."""
+    line or a comment; the error text of a bad line), the same lines prepared for playing
+    (`_Line` for the valid ones), the span of one pass, the digest."""
 
     entries: tuple[Mapping[str, Any] | str | None, ...]
+    lines: tuple[_Line | str | None, ...]
     span: timedelta
     digest: str
 
@@ -378,10 +435,22 @@ def _read_log(path: Path) -> _ChatLog:
 def _read_log_version(path: Path, _mtime_ns: int, _size: int) -> _ChatLog:
     data = path.read_bytes()
     entries = tuple(_parse(line) for line in data.decode("utf-8").splitlines())
+    lines: list[_Line | str | None] = []
+    previous: datetime | None = None
+    for number, entry in enumerate(entries, start=1):
+        if isinstance(entry, Mapping):
+            recorded = entry["sent_at"]
+            gap = 0.0 if previous is None else (recorded - previous).total_seconds()
+            lines.append(_Line(entry, number, gap))
+            previous = recorded
+        else:
+            lines.append(entry)
     times = [e["sent_at"] for e in entries if isinstance(e, Mapping)]
     # One pass moves the recorded clock by the log's first to last time, plus a second.
     span = (max(times) - min(times) if times else timedelta(0)) + timedelta(seconds=1)
-    return _ChatLog(entries=entries, span=span, digest=hashlib.sha256(data).hexdigest())
+    return _ChatLog(
+        entries=entries, lines=tuple(lines), span=span, digest=hashlib.sha256(data).hexdigest()
+    )
 
 
 def _parse(line: str) -> Mapping[str, Any] | str | None:

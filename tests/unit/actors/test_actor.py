@@ -386,6 +386,80 @@ async def test_reply_error_answers_the_caller_without_a_crash(nursery):
     await sup.stop()
 
 
+class Recorder(Actor):
+    """Takes ("note", x) casts inline while idle; anything else goes through `handle`."""
+
+    def __init__(self) -> None:
+        self.notes: list[Any] = []
+        self.handled_by: list[str] = []
+
+    def handle_nowait(self, message: object) -> bool:
+        if message == ("note", "explode"):
+            raise RuntimeError("inline handler failed")
+        if isinstance(message, tuple) and message[0] == "note":
+            self.notes.append(message[1])
+            self.handled_by.append("inline")
+            return True
+        return False
+
+    async def handle(self, message: Any) -> Any:
+        match message:
+            case ("gate", event):
+                await event.wait()
+            case ("note", "explode"):
+                raise ValueError("bad note")
+            case ("note", value):
+                self.notes.append(value)
+                self.handled_by.append("loop")
+            case "get":
+                return list(self.notes)
+        return None
+
+
+async def test_casts_to_an_idle_actor_with_handle_nowait_are_taken_in_order_without_a_wake_up(
+    nursery,
+):
+    sup = await started(nursery, ChildSpec("r", Recorder))
+    ref = sup.ref("r")
+    instance = sup._by_id["r"].run.instance  # test-only peek
+    await trio.testing.wait_all_tasks_blocked()
+    ref.cast(("note", 1))
+    # Taken in the sender's step: recorded before the actor's task ran again.
+    assert instance.notes == [1] and instance.handled_by == ["inline"]
+    # A busy actor: casts queue behind the message it handles, and keep their order.
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    ref.cast(("note", 2))
+    ref.cast(("note", 3))
+    await trio.testing.wait_all_tasks_blocked()
+    ref.cast(("note", 4))
+    assert instance.notes == [1]
+    gate.set()
+    assert await ref.call("get") == [1, 2, 3, 4]
+    assert instance.handled_by == ["inline", "loop", "loop", "loop"]
+    assert sup.tree()[1]["handled"] == 6
+    assert sup.registry.existing_mailbox("root/r").received == 6
+    await sup.stop()
+
+
+async def test_a_failing_handle_nowait_leaves_the_cast_to_handle_which_crashes_visibly(nursery):
+    sup = await started(nursery, ChildSpec("r", Recorder))
+    ref = sup.ref("r")
+    await trio.testing.wait_all_tasks_blocked()
+    ref.cast(("note", "explode"))  # the sender never sees the inline failure
+    with trio.fail_after(5):
+        while sup.which_children()[0].restarts == 0:  # noqa: ASYNC110
+            await trio.sleep(0.01)
+    assert "bad note" in (sup.which_children()[0].last_error or "")
+    assert sup.registry.dead_letters.count == 1
+    # The restarted instance takes casts inline again.
+    await trio.testing.wait_all_tasks_blocked()
+    ref.cast(("note", 5))
+    assert await ref.call("get") == [5]
+    assert sup._by_id["r"].run.instance.handled_by == ["inline"]  # test-only peek
+    await sup.stop()
+
+
 async def test_an_actors_log_is_bound_to_its_path_only_when_first_used(nursery):
     sup = await started(nursery, ChildSpec("s", Store))
     instance = sup._by_id["s"].run.instance  # test-only peek

@@ -314,3 +314,40 @@ async def test_a_thousand_replays_share_at_most_one_timer_wake_up_per_grid_step(
     assert after.woken - before.woken >= 1000 * 10 * 2  # the replays did sleep, many times
     assert after.wakeups - before.wakeups <= 10 / GRANULARITY + 1  # one timer, not thousands
     await root.stop()
+
+
+async def test_a_line_the_engine_never_answers_fails_the_replay_after_the_delivery_timeout(
+    autojump_clock, nursery, chatlog
+):
+    from actors.replay.actor import DELIVERY_TIMEOUT
+
+    class Stuck(Actor):
+        """Takes the first line and never answers it."""
+
+        async def handle(self, message: Any) -> Any:
+            await trio.sleep_forever()
+
+    root: Supervisor
+    root = Supervisor(
+        "root",
+        [
+            ChildSpec("triggers", Stuck),
+            ChildSpec(
+                "replay",
+                lambda: ReplayChat(
+                    creator_id="daniel", file=chatlog, triggers=lambda: root.lookup("triggers")
+                ),
+            ),
+        ],
+        backoff=Backoff(initial=0),
+        max_restarts=100,
+    )
+    await nursery.start(root.run)
+    start = trio.current_time()
+    with trio.fail_after(10 * DELIVERY_TIMEOUT):
+        while root.which_children()[1].restarts == 0:  # noqa: ASYNC110
+            await trio.sleep(1.0)
+    # Line 2 is due 10 s after line 1; the wait for line 1's reply then times out.
+    assert trio.current_time() - start >= DELIVERY_TIMEOUT
+    assert "no reply from root/triggers within 60 s" in (root.which_children()[1].last_error or "")
+    await root.stop()
