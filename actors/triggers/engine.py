@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import apsw
 import attrs
@@ -380,7 +380,15 @@ class TriggerEngine(Actor):
         if not self._ready.is_set():
             await self._ready.wait()
         if isinstance(message, ChatEvent):
-            return await self._on_chat(message)
+            message_id = message.message_id
+            if message_id is not None and not self.seen.first_time(message.platform, message_id):
+                self.duplicates += 1  # a replay (reconnect, restart): applied once already
+                return []
+            if (self._queued_at or self._flush_reply is not None) and (
+                trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
+            ):
+                await self._keep_pace_with_the_store()
+            return self._on_chat(message)
         if isinstance(message, PlatformEvent) and message.message_id is not None:
             if not self.seen.first_time(message.platform, message.message_id):
                 self.duplicates += 1  # a replay (reconnect, restart): applied once already
@@ -404,18 +412,9 @@ class TriggerEngine(Actor):
 
     # ------------------------------------------------------------------------- chat
 
-    async def _on_chat(self, event: ChatEvent) -> list[Action]:
-        message_id = event.message_id
-        if message_id is not None and not self.seen.first_time(event.platform, message_id):
-            self.duplicates += 1  # a replay (reconnect, restart): applied once already
-            return []
-        # One clock read per line (the step does not wait after the pacing below).
-        clock = trio.current_time()
-        if (self._queued_at or self._flush_reply is not None) and (
-            clock - self._oldest_write() > MAX_WRITE_LAG
-        ):
-            await self._keep_pace_with_the_store()
-            clock = trio.current_time()
+    def _on_chat(self, event: ChatEvent) -> list[Action]:
+        """A new chat line (deduplicated, paced: `handle`), synchronous from here on."""
+        clock = trio.current_time()  # one clock read per line
         if self._flush_at == math.inf:
             # The line's signal and id are buffered: flushed within `SIGNAL_FLUSH_SECONDS`.
             self._flush_at = flush_at = clock + SIGNAL_FLUSH_SECONDS
@@ -1051,9 +1050,7 @@ class TriggerEngine(Actor):
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra else "signals"
 
-        flush = _Flush(
-            signals=len(signal_rows), cooldowns=len(expiries), riders=tuple(sorted(riders))
-        )
+        flush = _Flush(len(signal_rows), len(expiries), tuple(sorted(riders)))
         self._flushing += 1
         self._flush_since = trio.current_time()
         try:
@@ -1129,8 +1126,7 @@ class TriggerEngine(Actor):
         }
 
 
-@attrs.frozen(kw_only=True)
-class _Flush:
+class _Flush(NamedTuple):
     """What a flush in flight carries, for the warning should it fail."""
 
     signals: int
