@@ -452,13 +452,14 @@ class TriggerEngine(Actor):
                 return []  # the bot's own lines: never filtered, never paid, not chat lines
             if filters and self._filtered(event, now):
                 return []
+            domain = domain_of(platform)
             if points:
                 assert self.points is not None
                 viewer = self._viewer(event)
-                self.points.on_chat(event, viewer, domain_of(platform), now)
+                self.points.on_chat(event, viewer, domain, now)
             if timers:
                 self.timers.on_chat(platform)
-                self._post_timers(domain_of(platform), now)
+                self._post_timers(domain, now)
         result = evaluate(self.rules, self.cooldowns, event, now=now)
         if result.ignored or not (result.actions or result.errors):
             return []
