@@ -95,8 +95,6 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
-#: How long after a flush was queued its outcome is taken at the latest (sooner at the next).
-FLUSH_CHECK_SECONDS = 2.0
 #: How often timers and active-minute points are checked on the wall clock (live platforms).
 TICK_SECONDS = 5.0
 #: A chat message this long after the first buffered write takes the flush along
@@ -301,21 +299,12 @@ class TriggerEngine(Actor):
             await alarm.wait()
 
     def _wake_deadline(self, now: float) -> float:
-        """When `run` must wake next (trio clock) for the tick, the flush or the outcome of
-        the flush in flight; on the shared wake-up grid, so a thousand engines share a
-        handful of timers."""
+        """When `run` must wake next (trio clock) for the tick or the flush; on the shared
+        wake-up grid, so a thousand engines share a handful of timers."""
         deadline = self._next_tick
-        flush = self._flush_reply
-        if flush is None:
-            return min(deadline, self._flush_at)
-        if now < self._flush_at:
-            # A flush's commit wakes nobody (it would cost a wake-up a second): its outcome is
-            # taken at the next flush, or after `FLUSH_CHECK_SECONDS` (a failure is logged
-            # then, also when chat went quiet).
-            check = self._flush_since + FLUSH_CHECK_SECONDS
-            if check > now:
-                return min(deadline, self._flush_at, check)
-            flush[0].notify(self._alarm.wake)  # a slow store: its commit wakes `run`
+        if self._flush_reply is None or now < self._flush_at:
+            # A flush's commit wakes nobody (a wake-up a second otherwise): its outcome is
+            # taken in the task that delivers it (`_flush_arrived`), a failure logged then.
             return min(deadline, self._flush_at)
         # (else the next flush is due: the commit of the one in flight wakes `run`)
         return deadline
@@ -1060,6 +1049,23 @@ class TriggerEngine(Actor):
             self._flush_ended(flush, exc)
             return
         self._flush_reply = (pending, flush)
+        pending.notify(self._flush_arrived)
+
+    def _flush_arrived(self) -> None:
+        """The flush's commit (or failure) arrived: its outcome is taken in the task that
+        delivered it, like an action's (`_commit_arrived`), so a failure is counted and
+        logged at once and a quiet chat costs `run` no wake-up to take it."""
+        alarm = self._alarm
+        if self._stopping or not alarm.waiting:
+            alarm.wake()  # (`run`, or the stop, takes it)
+            return
+        try:
+            flush = self._flush_reply
+            if flush is not None and flush[0].done:
+                self._flush_done()
+        except Exception as exc:
+            self._completion_failed = exc
+            alarm.wake()
 
     def _flush_done(self) -> None:
         assert self._flush_reply is not None
