@@ -48,6 +48,69 @@ class RecentKeys:
             self._keys.discard(self._order.popleft())
 
 
+class RecentIds:
+    """The last `size` distinct message ids added (the oldest is forgotten first), held
+    compactly: the ids are joined, newline-terminated, into a few strings of `CHUNK` ids each
+    (oldest chunk first) instead of a set and a queue of string objects. A short id then
+    costs its characters plus one, not about a hundred bytes, which is most of what a
+    creator's dedupe memory weighs. Membership is a substring search of the chunks for
+    `"\\n" + id + "\\n"`; ids holding a newline or a backslash are escaped first, so an entry
+    matches exactly one whole id."""
+
+    __slots__ = ("_chunks", "_count", "_size", "_tail")
+
+    #: Ids per chunk: a search or an eviction touches strings of about this many ids.
+    CHUNK = 64
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self._chunks: list[str] = []
+        self._count = 0
+        self._tail = self.CHUNK  # ids in the newest chunk (full: the next add starts one)
+        self._size = size
+
+    @staticmethod
+    def _entry(message_id: str) -> str:
+        if "\n" in message_id or "\\" in message_id:
+            message_id = message_id.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"\n{message_id}\n"
+
+    def __contains__(self, message_id: object) -> bool:
+        if not isinstance(message_id, str):
+            return False
+        entry = self._entry(message_id)
+        return any(entry in chunk for chunk in self._chunks)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, message_id: str) -> bool:
+        """Remember `message_id`, forgetting the oldest beyond the size; False when it is
+        remembered already (nothing changes then)."""
+        entry = self._entry(message_id)
+        chunks = self._chunks
+        for chunk in chunks:
+            if entry in chunk:
+                return False
+        if self._tail < self.CHUNK:
+            chunks[-1] += entry[1:]
+            self._tail += 1
+        else:
+            chunks.append(entry)
+            self._tail = 1
+        if self._count < self._size:
+            self._count += 1
+        else:  # the oldest id is the first of the oldest chunk
+            oldest = chunks[0]
+            rest = oldest[oldest.index("\n", 1) :]
+            if len(rest) > 1:
+                chunks[0] = rest
+            else:
+                del chunks[0]
+        return True
+
+
 class SeenMessages:
     """Which messages of one creator were already processed: the last `size` ids in memory,
     backed by the store's `seen_messages` table (scope: the creator) so a restart remembers.
@@ -85,7 +148,7 @@ class SeenMessages:
         self.size = size
         self._store = store
         # One window per platform, keyed by the id itself: no key object per message.
-        self._ids: dict[str, RecentKeys] = {}
+        self._ids: dict[str, RecentIds] = {}
         self._queued: list[tuple[str, str]] = []
         self.keep_seconds = keep_seconds
         self.log = log
@@ -121,10 +184,10 @@ class SeenMessages:
     def __len__(self) -> int:
         return sum(len(ids) for ids in self._ids.values())
 
-    def _window(self, platform: str) -> RecentKeys:
+    def _window(self, platform: str) -> RecentIds:
         window = self._ids.get(platform)
         if window is None:
-            window = self._ids[platform] = RecentKeys(self.size)
+            window = self._ids[platform] = RecentIds(self.size)
         return window
 
     # ------------------------------------------------------------ in memory, synchronous
@@ -134,10 +197,9 @@ class SeenMessages:
         False for a duplicate. An empty id names nothing: always new, never stored."""
         if not message_id:
             return True
-        window = self._window(platform)
-        if message_id in window:
+        window = self._ids.get(platform) or self._window(platform)
+        if not window.add(message_id):
             return False
-        window.add(message_id)
         self._queued.append((platform, message_id))
         return True
 

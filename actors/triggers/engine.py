@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import apsw
 import attrs
@@ -95,8 +95,6 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
-#: How long after a flush was queued its outcome is taken at the latest (sooner at the next).
-FLUSH_CHECK_SECONDS = 2.0
 #: How often timers and active-minute points are checked on the wall clock (live platforms).
 TICK_SECONDS = 5.0
 #: A chat message this long after the first buffered write takes the flush along
@@ -147,14 +145,18 @@ class TriggerEngine(Actor):
         clock: Callable[[], float] = time.time,
         # Message ids kept in memory per platform (and reloaded at start): enough for a
         # reconnect's or a restart's redeliveries; memory per creator stays bounded (about
-        # 25 KiB per busy platform) however long the process runs.
+        # 3 KiB per busy platform: `RecentIds`) however long the process runs.
         seen_size: int = 256,
     ) -> None:
         self.creator = creator
+        self._creator_id = creator.id
         self._store = _remembered(store)
         self._platform = _remembered_by_name(platform)
         self._key = pseudonym_key
         self._pseudonyms: dict[str, str] = {}
+        # The last `Viewer` of each chatter (by platform and user id), reused while their
+        # names stay the same: one fewer object per chat line. Bounded like `_pseudonyms`.
+        self._viewers: dict[tuple[str, str], Viewer] = {}
         self._clock = clock
         self.rules = TriggerRules.from_config(creator, self_logins=self_logins)
         self.cooldowns = CooldownTable()
@@ -196,6 +198,10 @@ class TriggerEngine(Actor):
         # When each write in flight was queued (oldest first: they complete in order).
         self._queued_at: deque[float] = deque()
         self._write_done = trio.lowlevel.ParkingLot()
+        # Set by `on_stop`: commits then wake it instead of being taken in the store's step.
+        self._stopping = False
+        # An unexpected error of a completion taken in the store's step, re-raised by `run`.
+        self._completion_failed: Exception | None = None
         self._flush_since = math.inf  # when the flush in flight was queued
         self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
@@ -272,6 +278,8 @@ class TriggerEngine(Actor):
         if self._ticking():
             self._next_tick = trio.current_time() + TICK_SECONDS
         while True:
+            if self._completion_failed is not None:
+                raise self._completion_failed
             self._complete_arrived()
             if self._flush_reply is not None and self._flush_reply[0].done:
                 self._flush_done()
@@ -291,21 +299,12 @@ class TriggerEngine(Actor):
             await alarm.wait()
 
     def _wake_deadline(self, now: float) -> float:
-        """When `run` must wake next (trio clock) for the tick, the flush or the outcome of
-        the flush in flight; on the shared wake-up grid, so a thousand engines share a
-        handful of timers."""
+        """When `run` must wake next (trio clock) for the tick or the flush; on the shared
+        wake-up grid, so a thousand engines share a handful of timers."""
         deadline = self._next_tick
-        flush = self._flush_reply
-        if flush is None:
-            return min(deadline, self._flush_at)
-        if now < self._flush_at:
-            # A flush's commit wakes nobody (it would cost a wake-up a second): its outcome is
-            # taken at the next flush, or after `FLUSH_CHECK_SECONDS` (a failure is logged
-            # then, also when chat went quiet).
-            check = self._flush_since + FLUSH_CHECK_SECONDS
-            if check > now:
-                return min(deadline, self._flush_at, check)
-            flush[0].notify(self._alarm.wake)  # a slow store: its commit wakes `run`
+        if self._flush_reply is None or now < self._flush_at:
+            # A flush's commit wakes nobody (a wake-up a second otherwise): its outcome is
+            # taken in the task that delivers it (`_flush_arrived`), a failure logged then.
             return min(deadline, self._flush_at)
         # (else the next flush is due: the commit of the one in flight wakes `run`)
         return deadline
@@ -331,7 +330,7 @@ class TriggerEngine(Actor):
             if self._next_tick < self._alarm.deadline:
                 self._alarm.set(self._next_tick)
 
-    def _flush_with_chat(self) -> None:
+    def _flush_with_chat(self, now: float) -> None:
         """Flush now, with a chat message that came at least `FLUSH_WITH_CHAT_AFTER` after
         the first buffered write, instead of at `_flush_at`: chat a second apart (a replay,
         a quiet stream) then costs the background task no wake-up per flush, and nothing
@@ -345,7 +344,7 @@ class TriggerEngine(Actor):
         self._flush_at = math.inf
         self._begin_flush()
         # `run` waits for a flush that is no longer due: it waits for the next thing instead.
-        self._alarm.set(self._wake_deadline(trio.current_time()))
+        self._alarm.set(self._wake_deadline(now))
 
     def _want_flush(self) -> None:
         """Something was buffered: flush within `SIGNAL_FLUSH_SECONDS`."""
@@ -358,6 +357,7 @@ class TriggerEngine(Actor):
         # Actions whose writes are already queued still get their reply (within the grace
         # period): the write happens whatever we do, so the chat should hear about it.
         alarm = self._alarm
+        self._stopping = True
         while self._completions:
             if not self._completions[0][1].done:
                 alarm.deadline = math.inf
@@ -368,16 +368,21 @@ class TriggerEngine(Actor):
     async def handle(self, message: Any) -> Any:
         if not self._ready.is_set():
             await self._ready.wait()
+        if isinstance(message, ChatEvent):
+            message_id = message.message_id
+            if message_id is not None and not self.seen.first_time(message.platform, message_id):
+                self.duplicates += 1  # a replay (reconnect, restart): applied once already
+                return []
+            if (self._queued_at or self._flush_reply is not None) and (
+                trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
+            ):
+                await self._keep_pace_with_the_store()
+            return self._on_chat(message)
         if isinstance(message, PlatformEvent) and message.message_id is not None:
             if not self.seen.first_time(message.platform, message.message_id):
                 self.duplicates += 1  # a replay (reconnect, restart): applied once already
-                return [] if isinstance(message, ChatEvent) else None
+                return None
             self._want_flush()  # the id is persisted with the next flush at the latest
-        if isinstance(message, ChatEvent):
-            actions = await self._on_chat(message)
-            if self._flush_at - trio.current_time() <= SIGNAL_FLUSH_SECONDS - FLUSH_WITH_CHAT_AFTER:
-                self._flush_with_chat()
-            return actions
         if isinstance(message, CommitWithFlush):
             self._riders[message.key] = message.command
             self._want_flush()
@@ -396,20 +401,37 @@ class TriggerEngine(Actor):
 
     # ------------------------------------------------------------------------- chat
 
-    async def _on_chat(self, event: ChatEvent) -> list[Action]:
-        if (self._queued_at or self._flush_reply is not None) and (
-            trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
-        ):
-            await self._keep_pace_with_the_store()
+    def _on_chat(self, event: ChatEvent) -> list[Action]:
+        """A new chat line (deduplicated, paced: `handle`), synchronous from here on."""
+        clock = trio.current_time()  # one clock read per line
+        if self._flush_at == math.inf:
+            # The line's signal and id are buffered: flushed within `SIGNAL_FLUSH_SECONDS`.
+            self._flush_at = flush_at = clock + SIGNAL_FLUSH_SECONDS
+            if flush_at < self._alarm.deadline:
+                self._alarm.set(flush_at)
+        actions = self._chat_line(event, clock)
+        if self._flush_at - clock <= SIGNAL_FLUSH_SECONDS - FLUSH_WITH_CHAT_AFTER:
+            self._flush_with_chat(clock)
+        return actions
+
+    def _chat_line(self, event: ChatEvent, clock: float) -> list[Action]:
+        """What one new chat line does (its flush deadline is already set); `clock` is the
+        trio clock of this step."""
         self.messages += 1
-        self.last_event_at = event.sent_at
-        self._signal(
-            "chat",
-            event.sent_at,
-            entity_id=event.message_id or "-",
-            type="chat_message",
-            source=event.platform,
-            summary=f"message from {self._pseudonym(event.user_id)}",
+        self.last_event_at = sent_at = event.sent_at
+        platform = event.platform
+        user_id = event.user_id
+        pseudonym = self._pseudonyms.get(user_id) or self._pseudonym(user_id)
+        self._pending_signals.append(
+            SignalRow(
+                kind="chat",
+                creator_id=self._creator_id,
+                timestamp=from_datetime(sent_at),
+                entity_id=event.message_id or "-",
+                type="chat_message",
+                source=platform,
+                summary=f"message from {pseudonym}",
+            )
         )
         now = self._now(event)
         viewer: Viewer | None = None
@@ -419,15 +441,14 @@ class TriggerEngine(Actor):
                 return []  # the bot's own lines: never filtered, never paid, not chat lines
             if filters and self._filtered(event, now):
                 return []
+            domain = domain_of(platform)
             if points:
                 assert self.points is not None
                 viewer = self._viewer(event)
-                self.points.on_chat(event, viewer, domain_of(event.platform), now)
-                if self.points.pending:
-                    self._want_flush()
+                self.points.on_chat(event, viewer, domain, now)
             if timers:
-                self.timers.on_chat(event.platform)
-                self._post_timers(domain_of(event.platform), now)
+                self.timers.on_chat(platform)
+                self._post_timers(domain, now)
         result = evaluate(self.rules, self.cooldowns, event, now=now)
         if result.ignored or not (result.actions or result.errors):
             return []
@@ -437,14 +458,11 @@ class TriggerEngine(Actor):
         durable = self._started_cooldowns(result.cooldowns_started, now)
         for error in result.errors:
             self._say(error, error.text)
+        fired_at = sent_at if platform == REPLAY else None
         for action in result.actions:
             self.fired += 1
-            self.fired_by_platform[event.platform] = (
-                self.fired_by_platform.get(event.platform, 0) + 1
-            )
-            self.last_fired[(self.creator.id, action.trigger_id)] = (
-                event.sent_at if event.platform == REPLAY else datetime.now(UTC)
-            )
+            self.fired_by_platform[platform] = self.fired_by_platform.get(platform, 0) + 1
+            self.last_fired[(self._creator_id, action.trigger_id)] = fired_at or datetime.now(UTC)
             if isinstance(action, FEATURE_ACTIONS):
                 viewer = viewer or self._viewer(event)
                 ops, topic, finish = self.features.plan(
@@ -461,7 +479,7 @@ class TriggerEngine(Actor):
                 # Earnings queued before this action are written before it: a balance shown
                 # or spent includes every message before the command.
                 ops, finish = (
-                    (GrantPoints(creator_id=self.creator.id, grants=grants), *ops),
+                    (GrantPoints(creator_id=self._creator_id, grants=grants), *ops),
                     _skip_first(finish),
                 )
                 topic = f"{topic}+points" if topic else "points"
@@ -486,9 +504,9 @@ class TriggerEngine(Actor):
                 self._store_failed(action, exc)
                 continue
             self._inflight += 1
-            self._queued_at.append(trio.current_time())
+            self._queued_at.append(clock)
             self._completions.append((action, pending, finish))
-            pending.notify(self._alarm.wake)
+            pending.notify(self._commit_arrived)
         return list(result.actions)
 
     def _started_cooldowns(self, started: Mapping[str, float], now: float) -> dict[str, int]:
@@ -513,6 +531,23 @@ class TriggerEngine(Actor):
         if self._next_tick == math.inf:
             self._live_event()
         return self._clock()
+
+    def _commit_arrived(self) -> None:
+        """A queued write's commit (or failure) arrived: called in the task that delivered it
+        (the store's, or the call timer's). The replies that are ready go out from here, in
+        queue order, instead of waking `run` for each commit (a task switch per action); a
+        stopping engine (`on_stop` waits for them) or one whose `run` is not waiting (it
+        ended, or it is about to take them itself) is only woken. An unexpected error is
+        re-raised by `run` (a crash of this engine, never of the store)."""
+        alarm = self._alarm
+        if self._stopping or not alarm.waiting:
+            alarm.wake()
+            return
+        try:
+            self._complete_arrived()
+        except Exception as exc:
+            self._completion_failed = exc
+            alarm.wake()
 
     def _complete_arrived(self) -> None:
         """Reply to the actions whose commits arrived, in the order they were queued (a
@@ -784,12 +819,20 @@ class TriggerEngine(Actor):
         return known
 
     def _viewer(self, event: ChatEvent) -> Viewer:
-        return Viewer(
-            platform=event.platform,
-            viewer_key=self._pseudonym(event.user_id),
-            login=event.login,
-            display_name=event.display_name or event.login,
-        )
+        key = (event.platform, event.user_id)
+        known = self._viewers.get(key)
+        login = event.login
+        display_name = event.display_name or login
+        if known is None or known.login != login or known.display_name != display_name:
+            if len(self._viewers) >= PSEUDONYMS_KEPT:
+                self._viewers.clear()
+            known = self._viewers[key] = Viewer(
+                platform=event.platform,
+                viewer_key=self._pseudonym(event.user_id),
+                login=login,
+                display_name=display_name,
+            )
+        return known
 
     def _paid(
         self,
@@ -997,9 +1040,7 @@ class TriggerEngine(Actor):
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra else "signals"
 
-        flush = _Flush(
-            signals=len(signal_rows), cooldowns=len(expiries), riders=tuple(sorted(riders))
-        )
+        flush = _Flush(len(signal_rows), len(expiries), tuple(sorted(riders)))
         self._flushing += 1
         self._flush_since = trio.current_time()
         try:
@@ -1008,6 +1049,23 @@ class TriggerEngine(Actor):
             self._flush_ended(flush, exc)
             return
         self._flush_reply = (pending, flush)
+        pending.notify(self._flush_arrived)
+
+    def _flush_arrived(self) -> None:
+        """The flush's commit (or failure) arrived: its outcome is taken in the task that
+        delivered it, like an action's (`_commit_arrived`), so a failure is counted and
+        logged at once and a quiet chat costs `run` no wake-up to take it."""
+        alarm = self._alarm
+        if self._stopping or not alarm.waiting:
+            alarm.wake()  # (`run`, or the stop, takes it)
+            return
+        try:
+            flush = self._flush_reply
+            if flush is not None and flush[0].done:
+                self._flush_done()
+        except Exception as exc:
+            self._completion_failed = exc
+            alarm.wake()
 
     def _flush_done(self) -> None:
         assert self._flush_reply is not None
@@ -1075,8 +1133,7 @@ class TriggerEngine(Actor):
         }
 
 
-@attrs.frozen(kw_only=True)
-class _Flush:
+class _Flush(NamedTuple):
     """What a flush in flight carries, for the warning should it fail."""
 
     signals: int

@@ -18,8 +18,6 @@ the reverse.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from actors.events import ChatEvent
 from config.models import PointsConfig
 from state.commands import PointsGrant, Viewer
@@ -34,10 +32,14 @@ CREDIT_EVERY_MINUTES = 5
 _SUBSCRIBER_ROLES = frozenset({"subscriber", "member"})
 
 
-class _Seen(NamedTuple):
-    at: float
-    viewer: Viewer
-    subscriber: bool
+class _Seen:
+    """When a viewer last chatted (within the active window), as whom, and whether they
+    subscribe: one per viewer, updated in place by each message."""
+
+    __slots__ = ("at", "subscriber", "viewer")
+
+    def __init__(self, at: float, viewer: Viewer, subscriber: bool) -> None:
+        self.at, self.viewer, self.subscriber = at, viewer, subscriber
 
 
 class _Accrued:
@@ -94,8 +96,14 @@ class PointsLedger:
         if self._accrued:  # the chatter's own balance is exact in what their message does
             self._release(key)
         if config.per_minute_active:
-            seen = self._seen.setdefault(domain, {})
-            seen[key] = _Seen(now, viewer, subscriber)
+            seen = self._seen.get(domain)
+            if seen is None:
+                seen = self._seen[domain] = {}
+            entry = seen.get(key)
+            if entry is None:
+                seen[key] = _Seen(now, viewer, subscriber)
+            else:  # in place: no object per message
+                entry.at, entry.viewer, entry.subscriber = now, viewer, subscriber
         if config.per_message:
             last = self._earned.get(key)
             if last is None or now - last >= config.message_cooldown_seconds:
@@ -125,13 +133,29 @@ class PointsLedger:
             minutes = MAX_CATCH_UP_MINUTES
         seen = self._seen.get(domain, {})
         accrued = self._accrued
+        per_minute = self.config.per_minute_active
+        per_minute_subscribed = self._scaled(per_minute, True)
+        each_minute = self.credit_every_minutes == 1 and not accrued
         for _ in range(minutes):
             mark += MINUTE
             at = int(mark * 1000)
+            active = mark - ACTIVE_WINDOW_SECONDS
+            if each_minute:
+                # A grant per active viewer and minute, straight away (nothing accrues).
+                self.pending.extend(
+                    PointsGrant(
+                        viewer=entry.viewer,
+                        amount=per_minute_subscribed if entry.subscriber else per_minute,
+                        at=at,
+                    )
+                    for _key, entry in sorted(seen.items())
+                    if active <= entry.at <= mark
+                )
+                continue
             paid = set()
             for key, entry in sorted(seen.items()):
-                if mark - ACTIVE_WINDOW_SECONDS <= entry.at <= mark:
-                    amount = self._scaled(self.config.per_minute_active, entry.subscriber)
+                if active <= entry.at <= mark:
+                    amount = per_minute_subscribed if entry.subscriber else per_minute
                     paid.add(key)
                     known = accrued.get(key)
                     if known is None:

@@ -95,6 +95,9 @@ def format_options(options: tuple[str, ...] | list[str]) -> str:
     return ", ".join(f"{number}) {option}" for number, option in enumerate(options, 1))
 
 
+_ARG_NAMES = tuple(f"arg{number}" for number in range(1, 10))
+
+
 def action_variables(action: Action) -> dict[str, object]:
     """The template variables a descriptor itself defines.
 
@@ -116,8 +119,9 @@ def action_variables(action: Action) -> dict[str, object]:
         "args": action.raw_args,
     }
     args = action.args
-    for number in range(1, 10):
-        variables[f"arg{number}"] = args[number - 1] if number <= len(args) else ""
+    variables.update(zip(_ARG_NAMES, args, strict=False))  # arguments beyond 9: not fields
+    for name in _ARG_NAMES[len(args) :]:
+        variables[name] = ""
     if isinstance(action, PollOpen):
         variables["question"] = action.question
         variables["poll"] = action.question

@@ -101,3 +101,41 @@ async def test_preloaded_seen_messages_answer_from_memory_and_remember_across_in
     assert await again.unseen(["m1", "m3", "m4"]) == {"m3", "m4"}
     assert reads == []  # answered from memory
     await root.stop()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 63, 64, 65, 256])
+def test_recent_ids_remember_exactly_what_a_set_and_a_queue_would(size: int) -> None:
+    import random
+
+    from actors.recent import RecentIds
+
+    rnd = random.Random(size)
+    ids, reference = RecentIds(size), RecentKeys(size)
+    # Ids holding the separator or the escape character, or one another's text, included.
+    pieces = ["a", "b", "\n", "\\", "n", "x\ny", "\\n", "#1"]
+    for _ in range(3000):
+        message_id = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 4)))
+        if rnd.random() < 0.5:
+            message_id = f"rp-{rnd.randint(0, 400):04d}"
+        assert (message_id in ids) == (message_id in reference)
+        assert ids.add(message_id) == (message_id not in reference)
+        reference.add(message_id)
+        assert len(ids) == len(reference)
+
+
+def test_recent_ids_of_a_full_window_weigh_about_their_characters() -> None:
+    import tracemalloc
+
+    from actors.recent import RecentIds
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        window = RecentIds(256)
+        for n in range(1000):
+            window.add(f"rp-{n % 80:04d}#{n // 80}")
+        weight = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(window) == 256 and "rp-0079#11" in window and "rp-0000#0" not in window
+    assert weight < 256 * 20  # a set and a queue of strings: about 100 bytes per id

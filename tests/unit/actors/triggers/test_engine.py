@@ -308,3 +308,33 @@ async def test_the_id_of_a_message_that_changed_something_is_committed_with_the_
     assert await harness.replies() == ["Deaths: 1"]  # committed, the reply says so
     stored = await harness.read(lambda c: recent_seen(c, scope="daniel", limit=10))
     assert ("replay", "d-1") in stored
+
+
+async def test_replies_to_committed_actions_keep_chat_order_while_chat_goes_on(harness):
+    for _ in range(5):
+        await harness.say("!death")
+    assert await harness.replies() == [f"Deaths: {n}" for n in range(1, 6)]
+
+
+async def test_an_unexpected_error_replying_to_a_commit_crashes_the_engine_not_the_store(
+    harness, monkeypatch
+):
+    """The reply to a committed action is made in the store's step (no wake-up of the
+    engine's background task): a bug there must still be the engine's crash."""
+    await harness.say("!death")
+    assert await harness.replies() == ["Deaths: 1"]
+
+    def broken(self, action, variables):
+        raise RuntimeError("a bug in a reply")
+
+    monkeypatch.setattr(TriggerEngine, "_succeeded", broken)
+    await harness.say("!death")
+    with trio.fail_after(10):
+        while {r["path"]: r for r in harness.root.tree()}["root/triggers"]["restarts"] == 0:  # noqa: ASYNC110
+            await trio.sleep(0.005)
+    monkeypatch.undo()
+    rows = {r["path"]: r for r in harness.root.tree()}
+    assert rows["root/store"]["restarts"] == 0 and rows["root/store"]["state"] == "running"
+    await harness.say("!death")
+    tally = await harness.read(lambda c: counters.get_tally(c, "daniel", "deaths"))
+    assert tally.count == 3 and (await harness.replies())[-1] == "Deaths: 3"

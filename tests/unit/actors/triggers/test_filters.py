@@ -51,3 +51,13 @@ def test_exempt_roles_are_never_filtered():
 def test_no_text_makes_a_filter_raise(text):
     filters = ChatFilters(ALL)
     filters.check(make_event(text), now=0.0)
+
+
+def test_the_caps_filter_counts_capital_letters_among_letters_only():
+    caps = ChatFilters((FilterConfig(id="caps", kind="caps", ratio=0.8, min_length=12),))
+    shouted = caps.check(make_event("STOP THAT NOW please!!"), now=0)
+    assert shouted is None  # 11 of 17 letters
+    hit = caps.check(make_event("STOP THAT NOW!! 123 ok"), now=0)
+    assert hit is not None and hit.reason == "too many capitals"  # 11 of 13 letters
+    # Upper-case symbols that are not letters (roman numerals) do not count either way.
+    assert caps.check(make_event("hello there Ⅷ Ⅷ Ⅷ Ⅷ Ⅷ"), now=0) is None
