@@ -69,6 +69,15 @@ def test_open_checkpoints_the_wal_only_once_it_holds_many_pages(db_path):
         assert WAL_AUTOCHECKPOINT_PAGES > 1000
 
 
+def test_writer_and_readers_keep_each_statements_plan_whatever_its_bound_values(db):
+    # Without it, apsw's STAT4 build prepares a statement with an ORDER BY, LIMIT or min/max
+    # next to a `?` again at every execution (a cached statement costing as much as a new one).
+    qpsg = apsw.SQLITE_DBCONFIG_ENABLE_QPSG
+    assert db.connection.config(qpsg, -1) == 1
+    with db.read_connection() as reader:
+        assert reader.connection.config(qpsg, -1) == 1
+
+
 def test_synchronous_normal_can_be_chosen(db_path):
     with open_database(db_path, synchronous="normal") as db:
         assert db.connection.pragma("synchronous") == 1
