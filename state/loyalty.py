@@ -227,12 +227,14 @@ def spend(
             f"@{viewer.display_name or viewer.login}, that costs {amount} {name} "
             f"and you have {current.balance}."
         )
-    conn.execute(
+    # RETURNING: the balance after the change comes with it, no second query.
+    rows = conn.execute(
         "UPDATE points_balances SET balance = balance - ?, updated_at = ? "
-        "WHERE creator_id = ? AND platform = ? AND viewer_key = ?",
+        f"WHERE creator_id = ? AND platform = ? AND viewer_key = ? RETURNING {_COLUMNS}",
         (amount, now, creator_id, viewer.platform, viewer.viewer_key),
-    )
-    return balance_of(conn, creator_id, viewer)
+    ).fetchall()
+    # No row: a viewer never credited spent nothing (a free or zero cost), still at 0.
+    return _balance(rows[0]) if rows else current
 
 
 def transfer(
