@@ -121,15 +121,20 @@ class SignalRow:
 
 
 def _append(conn: apsw.Connection, row: SignalRow) -> None:
-    signals.append_signal(
+    # The values alone: the `signals.Signal` that `append_signal` builds would be dropped.
+    signals.append_signal_values(
         conn,
-        kind=row.kind,
-        creator_id=row.creator_id,
-        timestamp=row.timestamp,
-        entity_id=row.entity_id,
-        type=row.type,
-        source=row.source,
-        summary=row.summary,
+        (
+            (
+                row.kind,
+                row.creator_id,
+                row.timestamp,
+                row.entity_id,
+                row.type,
+                row.source,
+                row.summary,
+            ),
+        ),
     )
 
 
