@@ -200,11 +200,11 @@ def test_a_join_refused_for_its_cost_changes_nothing_so_its_batch_runs_once(db):
 
 def test_a_reproducible_draw_picks_the_same_winners_from_the_same_history(tmp_path):
     from state import open_database
-    from state.commands import DrawGiveaway, JoinGiveaway, OpenGiveaway
+    from state.commands import Command, DrawGiveaway, JoinGiveaway, OpenGiveaway
 
     def history(path):
         with open_database(path) as db:
-            ops = [
+            ops: list[Command] = [
                 OpenGiveaway(
                     creator_id="d", giveaway_id="g1", prize="a mug", entry_cost=0,
                     subscribers_only=False, subscriber_tickets=3, now=T0,
