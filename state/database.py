@@ -46,6 +46,7 @@ __all__ = [
     "ReadConnection",
     "Statistics",
     "open_database",
+    "plan_once",
 ]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -429,7 +430,7 @@ class Database:
             conn = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
             conn.set_busy_timeout(busy_timeout_ms)
             conn.execute("PRAGMA query_only = ON")
-            _plan_once(conn)
+            plan_once(conn)
         except apsw.Error as exc:
             raise _classify(self._path, exc) from exc
         return ReadConnection(conn)
@@ -547,7 +548,7 @@ def open_database(
             raise DatabaseUnavailable(abspath, f"WAL journal mode refused (got {mode!r})")
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys = ON")
-        _plan_once(conn)
+        plan_once(conn)
         # Truncate the WAL back to 64 MiB after checkpoints so a burst cannot keep it huge.
         conn.execute("PRAGMA journal_size_limit = 67108864")
         # Checkpoint (in the committing thread) once the WAL holds this many pages (~40 MiB),
@@ -566,9 +567,11 @@ def open_database(
     return Database(conn, abspath, applied)
 
 
-def _plan_once(conn: apsw.Connection) -> None:
+def plan_once(conn: apsw.Connection) -> None:
     """Make every cached statement keep the plan it was prepared with, whatever its bound
-    values (SQLite's query planner stability guarantee).
+    values (SQLite's query planner stability guarantee). The store's connections get it from
+    `open_database` and `Database.read_connection`; call it on any other connection that runs
+    this package's queries (e.g. a publisher's own reader).
 
     Why: apsw's SQLite is built with STAT4, and then a statement whose plan looked at a bound
     value (any with an ORDER BY, LIMIT, min/max or partial index next to a `?`) is prepared
