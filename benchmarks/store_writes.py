@@ -1,6 +1,8 @@
 """The store's cost per chat message: the trigger engines' and replays' writes at a chat rate.
 
-Run: `python benchmarks/store_writes.py [--creators 1000] [--rate 1.1] [--seconds 10]`
+Run: `python benchmarks/store_writes.py [--creators 1000] [--rate 1.1] [--seconds 10]`,
+or with real batches: `--capture DIR [--creators 1000 --warmup 40 --seconds 30]`, then
+`--replay DIR [--repeat 5] [--by-command]`
 
 Each of N creators chats `rate` messages per second (the scale benchmark's example replay at
 speed 10 gives about 1.1). Per chat message the store gets what the example's trigger engine
@@ -23,15 +25,31 @@ driver's 10 ms pacing loop), each per chat message, beside the cost of making th
 commands (timed apart). The floor, measured in the same run on another database: the
 same SQL statements the commands run, as raw apsw executes in one transaction per group of
 writes (what any code writing these rows must at least pay).
+
+Real batches instead of this cycle: `--capture DIR` runs the scale benchmark's runtime in this
+process (`--creators`, the example's config, replays at speed 10) and, after `--warmup`
+seconds, backs the database up and records every batch the store writes for `--seconds`;
+`--replay DIR` then runs those batches on a copy of that database, in the writer's order and
+grouping, and prints the writer's CPU per chat message (and with `--by-command`, per command
+type) beside the same batches on a connection with SQLite's defaults (its 2 MiB page cache,
+plans that look at bound values). Replays are repeatable, so they compare changes to the
+store's code on the same work.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import gc
 import os
+import pickle
+import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +57,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import apsw  # noqa: E402
 import trio  # noqa: E402
 
+import state.database  # noqa: E402
 from actors.replay.actor import SAVE_EVERY_LINES, SAVE_EVERY_SECONDS  # noqa: E402
 from actors.store import Read, StateStore, Write  # noqa: E402
-from state import open_database  # noqa: E402
+from state import BatchOutcome, open_database  # noqa: E402
 from state.commands import (  # noqa: E402
     AppendSignals,
     ChangeTally,
+    Command,
     GrantPoints,
     MarkSeen,
     OpenPoll,
@@ -287,12 +308,157 @@ def floor(path: Path, creators: int, messages: int, group: int, save_every: int)
     return cpu / messages * 1e6
 
 
+CAPTURED_DATABASE = "start.sqlite3"
+CAPTURED_BATCHES = "batches.pickle"
+
+
+def capture(folder: Path, creators: int, warmup: float, seconds: float) -> None:
+    """Run the runtime at `creators` (as `benchmarks/scale.py` configures it) in this process;
+    after `warmup` seconds back its database up and record the commands of every batch the
+    store writes for `seconds` (plain functions, which cannot be recorded, are counted)."""
+    import tomli_w
+
+    from benchmarks.scale import config_document
+    from runtime.app import boot, serve
+    from runtime.cli import load_config
+
+    folder.mkdir(parents=True, exist_ok=True)
+    batches: list[list[Command]] = []
+    skipped = [0]
+    recording = threading.Event()
+    batch = state.database.Database.batch
+
+    def recorded(
+        db: state.database.Database, fns: Iterable[Callable[[apsw.Connection], Any]]
+    ) -> list[BatchOutcome]:
+        fns = list(fns)
+        if recording.is_set():
+            if not batches:
+                db.backup(folder / CAPTURED_DATABASE)
+            ops = [getattr(fn, "__self__", None) for fn in fns]
+            skipped[0] += sum(1 for op in ops if not isinstance(op, Command))
+            batches.append([op for op in ops if isinstance(op, Command)])
+        return batch(db, fns)
+
+    def window() -> None:
+        time.sleep(warmup)
+        recording.set()
+        time.sleep(seconds)
+        recording.clear()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with tempfile.TemporaryDirectory(prefix="store-capture-") as tmp:
+        config_path = Path(tmp) / "runtime.toml"
+        document = config_document(Path(tmp) / "data", creators, 10.0)
+        config_path.write_text(tomli_w.dumps(document))
+        state.database.Database.batch = recorded  # type: ignore[method-assign, assignment]
+        try:
+            booted = boot(load_config(config_path, overrides={}))
+            threading.Thread(target=window, daemon=True).start()
+            trio.run(serve, booted)
+        finally:
+            state.database.Database.batch = batch  # type: ignore[method-assign]
+    with open(folder / CAPTURED_BATCHES, "wb") as out:
+        pickle.dump(batches, out)
+    ops = sum(map(len, batches))
+    print(f"captured {len(batches)} batches, {ops} commands ({skipped[0]} functions skipped)")
+
+
+def replay_once(
+    folder: Path, batches: list[list[Command]], *, defaults: bool, by_command: bool
+) -> tuple[float, dict[str, float], collections.Counter[str]]:
+    """Run `batches` on a copy of the captured database: the writer thread's CPU seconds (and,
+    `by_command`, each command type's, with the number of its commands). `defaults`: on a
+    connection with SQLite's page cache size and bound-value plans."""
+    cpu: dict[str, float] = collections.defaultdict(float)
+    count: collections.Counter[str] = collections.Counter()
+
+    def timed(command: Command) -> Callable[[apsw.Connection], Any]:
+        name, run = type(command).__name__, command.run
+
+        def run_timed(conn: apsw.Connection) -> Any:
+            start = time.thread_time()
+            try:
+                return run(conn)
+            finally:
+                cpu[name] += time.thread_time() - start
+                count[name] += 1
+
+        return run_timed
+
+    with tempfile.TemporaryDirectory(prefix="store-replay-") as tmp:
+        shutil.copy(folder / CAPTURED_DATABASE, Path(tmp) / "store.sqlite3")
+        db = open_database(Path(tmp) / "store.sqlite3")
+        if defaults:
+            db.connection.config(apsw.SQLITE_DBCONFIG_ENABLE_QPSG, 0)
+            db.connection.execute("PRAGMA cache_size = -2000")
+        start = time.thread_time()
+        for ops in batches:
+            db.batch([timed(op) for op in ops] if by_command else [op.run for op in ops])
+        total = time.thread_time() - start
+        db.close()
+    return total, cpu, count
+
+
+def replay(folder: Path, repeat: int, by_command: bool) -> None:
+    """Print the writer's CPU per chat message replaying a capture (best of `repeat`)."""
+    with open(folder / CAPTURED_BATCHES, "rb") as f:
+        batches: list[list[Command]] = pickle.load(f)
+    gc.freeze()  # the loaded commands are many objects: keep the collector off them
+    messages = sum(
+        1
+        for ops in batches
+        for op in ops
+        if isinstance(op, AppendSignals)
+        for row in op.rows
+        if row.kind == "chat"
+    )
+    best: dict[bool, float] = {}
+    cpu: dict[str, float] = {}
+    count: collections.Counter[str] = collections.Counter()
+    for _ in range(repeat):
+        for defaults in (False, True):
+            # Both timed alike (timing each command adds to the total).
+            total, per, n = replay_once(folder, batches, defaults=defaults, by_command=by_command)
+            best[defaults] = min(best.get(defaults, total), total)
+            if by_command and not defaults:
+                cpu = {k: min(cpu.get(k, v), v) for k, v in per.items()}
+                count = n
+    ops = sum(map(len, batches))
+    print(
+        f"{len(batches)} captured batches, {ops} commands, {messages} chat messages "
+        f"(best of {repeat}); load average {os.getloadavg()[0]:.2f}"
+    )
+    ours, peer = best[False], best[True]
+    print(f"{'measure':34} {'ours':>10} {'SQLite defaults':>18} {'ratio':>7}")
+    print(
+        f"{'store writer thread CPU / message':34} {ours / messages * 1e6:>7.1f} us "
+        f"{peer / messages * 1e6:>15.1f} us {ours / peer:>6.2f}x"
+    )
+    if by_command:
+        print("per command type (timing each one adds a little to it):")
+        for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
+            each = seconds / count[name] * 1e6
+            print(f"  {name:20} {seconds:7.3f} s {count[name]:8d} x {each:6.1f} us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--creators", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=1.1, help="messages/s per creator")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--capture", type=Path, help="record real batches into this folder")
+    parser.add_argument("--warmup", type=float, default=40.0, help="seconds before --capture")
+    parser.add_argument("--replay", type=Path, help="replay the batches captured in this folder")
+    parser.add_argument("--repeat", type=int, default=5, help="replays (the best counts)")
+    parser.add_argument("--by-command", action="store_true", help="replay: CPU per command")
     args = parser.parse_args()
+    if args.capture is not None:
+        capture(args.capture, args.creators, args.warmup, args.seconds)
+        return
+    if args.replay is not None:
+        replay(args.replay, args.repeat, args.by_command)
+        return
     with tempfile.TemporaryDirectory(prefix="store-writes-") as tmp:
         ours = trio.run(
             drive_store, Path(tmp) / "store.sqlite3", args.creators, args.rate, args.seconds

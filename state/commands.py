@@ -15,9 +15,7 @@ already pseudonymized where they reach a signal or an export (`voter_key`, `requ
 
 from __future__ import annotations
 
-import random
 import secrets
-from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import apsw
@@ -123,15 +121,20 @@ class SignalRow:
 
 
 def _append(conn: apsw.Connection, row: SignalRow) -> None:
-    signals.append_signal(
+    # The values alone: the `signals.Signal` that `append_signal` builds would be dropped.
+    signals.append_signal_values(
         conn,
-        kind=row.kind,
-        creator_id=row.creator_id,
-        timestamp=row.timestamp,
-        entity_id=row.entity_id,
-        type=row.type,
-        source=row.source,
-        summary=row.summary,
+        (
+            (
+                row.kind,
+                row.creator_id,
+                row.timestamp,
+                row.entity_id,
+                row.type,
+                row.source,
+                row.summary,
+            ),
+        ),
     )
 
 
@@ -731,6 +734,22 @@ class JoinGiveaway(Command):
     def run(
         self, conn: apsw.Connection
     ) -> tuple[giveaways.Giveaway, giveaways.Entry, Balance | None]:
+        paid: list[Balance] = []
+
+        def pay(giveaway: giveaways.Giveaway) -> None:
+            # Before the entry is written: a viewer short of points changes nothing.
+            if giveaway.entry_cost:
+                paid.append(
+                    loyalty.spend(
+                        conn,
+                        creator_id=self.creator_id,
+                        viewer=self.viewer,
+                        amount=giveaway.entry_cost,
+                        name=self.points_name,
+                        now=self.now,
+                    )
+                )
+
         giveaway, entry = giveaways.join(
             conn,
             creator_id=self.creator_id,
@@ -739,18 +758,9 @@ class JoinGiveaway(Command):
             display_name=self.viewer.display_name,
             subscriber=self.subscriber,
             now=self.now,
+            before_entering=pay,
         )
-        balance = None
-        if giveaway.entry_cost:
-            balance = loyalty.spend(
-                conn,
-                creator_id=self.creator_id,
-                viewer=self.viewer,
-                amount=giveaway.entry_cost,
-                name=self.points_name,
-                now=self.now,
-            )
-        return giveaway, entry, balance
+        return giveaway, entry, (paid[0] if paid else None)
 
 
 @attrs.frozen(kw_only=True)
@@ -776,14 +786,12 @@ class DrawGiveaway(Command):
     now: int
 
     def run(self, conn: apsw.Connection) -> DrawnWinner:
-        pick: Callable[[int], int] = secrets.randbelow
-        if self.reproducible:
-            current = giveaways.current_giveaway(conn, self.creator_id)
-            if current is not None:
-                drawn = sum(1 for e in giveaways.entries(conn, current.giveaway_id) if e.drawn)
-                pick = random.Random(f"{current.giveaway_id}:{drawn + 1}").randrange
         giveaway, winner, number = giveaways.draw(
-            conn, creator_id=self.creator_id, pick=pick, now=self.now
+            conn,
+            creator_id=self.creator_id,
+            pick=secrets.randbelow,
+            now=self.now,
+            seeded=self.reproducible,
         )
         return DrawnWinner(giveaway=giveaway, winner=winner, draw_number=number)
 

@@ -8,6 +8,7 @@ caller's `pick(total)`, which returns an integer in `[0, total)` (`secrets.randb
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 import apsw
@@ -69,13 +70,30 @@ _ENTRY = "platform, viewer_key, display_name, tickets, joined_at, drawn, drawn_a
 
 
 def _giveaway(row: tuple) -> Giveaway:
-    values = dict(zip(_GIVEAWAY.split(", "), row, strict=True))
-    values["subscribers_only"] = bool(values["subscribers_only"])
-    return Giveaway(**values)
+    return Giveaway(
+        giveaway_id=row[0],
+        creator_id=row[1],
+        prize=row[2],
+        state=row[3],
+        entry_cost=row[4],
+        subscribers_only=bool(row[5]),
+        subscriber_tickets=row[6],
+        opened_at=row[7],
+        closed_at=row[8],
+        updated_at=row[9],
+    )
 
 
 def _entry(row: tuple) -> Entry:
-    return Entry(**dict(zip(_ENTRY.split(", "), row, strict=True)))
+    return Entry(
+        platform=row[0],
+        viewer_key=row[1],
+        display_name=row[2],
+        tickets=row[3],
+        joined_at=row[4],
+        drawn=row[5],
+        drawn_at=row[6],
+    )
 
 
 def current_giveaway(conn: apsw.Connection, creator_id: str) -> Giveaway | None:
@@ -146,9 +164,13 @@ def join(
     display_name: str,
     subscriber: bool,
     now: int,
+    before_entering: Callable[[Giveaway], object] | None = None,
 ) -> tuple[Giveaway, Entry]:
     """Enter the open giveaway once; refused for a second entry or a non-subscriber in a
-    subscribers-only giveaway. The entry cost is the caller's to charge (same transaction)."""
+    subscribers-only giveaway. The entry cost is the caller's to charge (same transaction):
+    `before_entering(giveaway)` runs once the entry is allowed and before anything is written,
+    so a payment it refuses leaves nothing to undo (in a store batch, a command that fails
+    after changing rows makes the whole batch run again, each command in a savepoint)."""
     require_transaction(conn)
     giveaway = _open(conn, creator_id)
     if giveaway.subscribers_only and not subscriber:
@@ -160,6 +182,8 @@ def join(
     ).fetchone()
     if exists:
         raise Refused(f"@{display_name}, you are already in the giveaway.")
+    if before_entering is not None:
+        before_entering(giveaway)
     conn.execute(
         f"INSERT INTO giveaway_entries ({_ENTRY}, giveaway_id) "
         "VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
@@ -204,10 +228,19 @@ def pick_weighted(candidates: list[Entry], pick: Callable[[int], int]) -> Entry:
 
 
 def draw(
-    conn: apsw.Connection, *, creator_id: str, pick: Callable[[int], int], now: int
+    conn: apsw.Connection,
+    *,
+    creator_id: str,
+    pick: Callable[[int], int] | None = None,
+    now: int,
+    seeded: bool = False,
 ) -> tuple[Giveaway, Entry, int]:
     """Draw a winner of the current giveaway (open, or the newest closed one) among the entries
-    not drawn before; returns the giveaway, the winner and the draw's number (2+ is a reroll)."""
+    not drawn before; returns the giveaway, the winner and the draw's number (2+ is a reroll).
+
+    `seeded` draws take the number from `random.Random` seeded with the giveaway id and the
+    count of entries drawn before plus one (the same history gives the same winner); others
+    from `pick`."""
     require_transaction(conn)
     giveaway = current_giveaway(conn, creator_id)
     if giveaway is None:
@@ -220,6 +253,11 @@ def draw(
             if not everyone
             else "Everyone in the giveaway has been drawn."
         )
+    if seeded:
+        drawn_before = len(everyone) - len(candidates)
+        pick = random.Random(f"{giveaway.giveaway_id}:{drawn_before + 1}").randrange
+    elif pick is None:
+        raise TypeError("draw needs `pick` unless it is seeded")
     winner = pick_weighted(candidates, pick)
     number = 1 + max((e.drawn for e in everyone if e.drawn is not None), default=0)
     conn.execute(

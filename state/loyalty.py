@@ -197,16 +197,19 @@ def add_many(
                 known[1] = now
     if not merged:
         return 0
-    rows = [
-        (creator_id, v.platform, v.viewer_key, v.login.lower(), v.display_name, amount, earned, at)
+    # The parameters of _CREDIT_KNOWN: (amount, earned_at, updated_at, *the key and names).
+    updates = [
+        (amount, earned, at, creator_id, v.platform, v.viewer_key, v.login.lower(), v.display_name)
         for amount, earned, at, v in merged.values()
     ]
     before = conn.total_changes()
-    conn.executemany(_CREDIT_KNOWN, [(*r[5:], *r[:5]) for r in rows])
-    if conn.total_changes() - before < len(rows):
+    conn.executemany(_CREDIT_KNOWN, updates)
+    if conn.total_changes() - before < len(updates):
         # New viewers, or new names: the rows that do not hold these names now were not
         # updated (one row per viewer above, so no other credit can have changed them).
-        missed = [r for r in rows if conn.execute(_KNOWN, r[:5]).fetchone() is None]
+        missed = [
+            (*u[3:], *u[:3]) for u in updates if conn.execute(_KNOWN, u[3:]).fetchone() is None
+        ]
         conn.executemany(_CREDIT, missed)
     return count
 
@@ -224,12 +227,14 @@ def spend(
             f"@{viewer.display_name or viewer.login}, that costs {amount} {name} "
             f"and you have {current.balance}."
         )
-    conn.execute(
+    # RETURNING: the balance after the change comes with it, no second query.
+    rows = conn.execute(
         "UPDATE points_balances SET balance = balance - ?, updated_at = ? "
-        "WHERE creator_id = ? AND platform = ? AND viewer_key = ?",
+        f"WHERE creator_id = ? AND platform = ? AND viewer_key = ? RETURNING {_COLUMNS}",
         (amount, now, creator_id, viewer.platform, viewer.viewer_key),
-    )
-    return balance_of(conn, creator_id, viewer)
+    ).fetchall()
+    # No row: a viewer never credited spent nothing (a free or zero cost), still at 0.
+    return _balance(rows[0]) if rows else current
 
 
 def transfer(

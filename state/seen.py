@@ -65,7 +65,11 @@ def mark_seen_many(
             require_text("platform", platform)
             require_text("message_id", message_id)
         rows.setdefault((platform, message_id), (scope, platform, message_id, now))
-    conn.executemany(_INSERT, rows.values())
+    if len(rows) == 1:  # most often (an id marked with the write it caused)
+        (row,) = rows.values()
+        conn.execute(_INSERT, row)
+    else:
+        conn.executemany(_INSERT, rows.values())
 
 
 def seen_among(

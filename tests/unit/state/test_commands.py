@@ -161,3 +161,72 @@ def test_a_replay_position_saved_by_command_reads_back(db):
     position = replays.ReplayPosition(digest="ab", pass_number=2, lines_done=7)
     run(db, SaveReplayPosition(creator_id="d", position=position))
     assert replays.get_replay_position(db.connection, "d") == position
+
+
+def test_a_join_refused_for_its_cost_changes_nothing_so_its_batch_runs_once(db):
+    from state.commands import JoinGiveaway, OpenGiveaway
+    from state.errors import Refused
+
+    rich = loyalty.Viewer(platform="replay", viewer_key="r", login="rich", display_name="Rich")
+    poor = loyalty.Viewer(platform="replay", viewer_key="p", login="poor", display_name="Poor")
+    run(
+        db,
+        OpenGiveaway(
+            creator_id="d", giveaway_id="g1", prize="a mug", entry_cost=5,
+            subscribers_only=False, subscriber_tickets=2, now=T0,
+        ),
+        GrantPoints(creator_id="d", grants=[PointsGrant(viewer=rich, amount=7, at=T0)]),
+    )  # fmt: skip
+    runs = []
+
+    def first(conn):
+        runs.append(1)  # a batch run again (each item in a savepoint) would call this twice
+
+    def join(viewer):
+        return JoinGiveaway(
+            creator_id="d", viewer=viewer, subscriber=True, points_name="beans", now=T0 + 1
+        ).run
+
+    outcomes = db.batch([first, join(rich), join(poor), join(rich)])
+    assert runs == [1]
+    _giveaway, entry, balance = outcomes[1].unwrap()
+    assert (entry.viewer_key, entry.tickets, balance.balance) == ("r", 2, 2)
+    assert isinstance(outcomes[2].error, Refused)
+    assert str(outcomes[2].error) == "@Poor, that costs 5 beans and you have 0."
+    assert str(outcomes[3].error) == "@Rich, you are already in the giveaway."
+    keys = db.connection.execute("SELECT viewer_key FROM giveaway_entries").fetchall()
+    assert keys == [("r",)]
+
+
+def test_a_reproducible_draw_picks_the_same_winners_from_the_same_history(tmp_path):
+    from state import open_database
+    from state.commands import Command, DrawGiveaway, JoinGiveaway, OpenGiveaway
+
+    def history(path):
+        with open_database(path) as db:
+            ops: list[Command] = [
+                OpenGiveaway(
+                    creator_id="d", giveaway_id="g1", prize="a mug", entry_cost=0,
+                    subscribers_only=False, subscriber_tickets=3, now=T0,
+                )
+            ]  # fmt: skip
+            for n in range(6):
+                viewer = loyalty.Viewer(
+                    platform="replay", viewer_key=f"v{n}", login=f"v{n}", display_name=f"V{n}"
+                )
+                ops.append(
+                    JoinGiveaway(
+                        creator_id="d", viewer=viewer, subscriber=n % 2 == 0,
+                        points_name="beans", now=T0 + n,
+                    )
+                )  # fmt: skip
+            run(db, *ops)
+            draws = [
+                DrawGiveaway(creator_id="d", reproducible=True, now=T0 + 10 + n) for n in range(3)
+            ]
+            return [(w.winner.viewer_key, w.draw_number) for w in run(db, *draws)]
+
+    first = history(tmp_path / "a.db")
+    assert first == history(tmp_path / "b.db")
+    assert [number for _key, number in first] == [1, 2, 3]
+    assert len({key for key, _number in first}) == 3
