@@ -1154,6 +1154,10 @@ class PointsConfig:
     A chatter earns `per_message` for a message at most once per `message_cooldown_seconds`,
     and `per_minute_active` every minute while they chatted in the last 10 minutes;
     subscribers (and YouTube members) earn `subscriber_multiplier` times as much.
+    Active minutes are credited every `credit_every_minutes` (1 by default; Twitch credits
+    watch time every 5), and at once when the viewer chats, stops being active, or a command
+    shows or spends points: what a viewer sees in chat is always exact, while `points.json`
+    shows a lurker's watch-time earnings up to that many minutes late.
     """
 
     name: str = attrs.field(default="points", validator=_not_blank)
@@ -1161,6 +1165,7 @@ class PointsConfig:
     message_cooldown_seconds: float = attrs.field(default=60.0, validator=_between(0, 86_400))
     per_minute_active: int = attrs.field(default=0, validator=_between(0, 1_000_000))
     subscriber_multiplier: float = attrs.field(default=1.0, validator=_between(1, 100))
+    credit_every_minutes: int = attrs.field(default=1, validator=_between(1, 60))
 
 
 @attrs.frozen(kw_only=True)

@@ -172,7 +172,11 @@ class TriggerEngine(Actor):
         self._alarm = Alarm()
         # Points, quotes, giveaways, timers and filters (issue #16).
         self.filters = ChatFilters.from_config(creator)
-        self.points = PointsLedger(creator.points) if creator.points else None
+        self.points = (
+            PointsLedger(creator.points, credit_every_minutes=creator.points.credit_every_minutes)
+            if creator.points
+            else None
+        )
         self.timers = TimerSchedule(creator)
         self.features = FeaturePlans(creator)
         # Which of them a chat line passes through (fixed by the configuration; asked once
@@ -474,7 +478,11 @@ class TriggerEngine(Actor):
             if cost:
                 ops, finish = self._paid(cost, event, viewer or self._viewer(event), ops, finish)
                 topic = f"{topic}+points" if topic else "points"
-            grants = self.points.take() if self.points and self.points.pending else None
+            grants = None
+            if self.points and (self.points.pending or self.points.accrued):
+                # A command that shows or spends balances settles the minutes still accruing
+                # (its balances are exact); any other takes only what is already due.
+                grants = self.points.take(settle="points" in topic or "giveaways" in topic)
             if grants and ops:
                 # Earnings queued before this action are written before it: a balance shown
                 # or spent includes every message before the command.
@@ -1002,7 +1010,7 @@ class TriggerEngine(Actor):
         """Write the buffered chat signals and cooldowns in one transaction and wait for it
         (at a stop: `run` queues its flushes and takes the outcome when it arrives)."""
         await self._flush_settled()
-        self._begin_flush()
+        self._begin_flush(settle=True)  # the last: every active minute accrued is credited
         await self._flush_settled()
 
     async def _flush_settled(self) -> None:
@@ -1015,11 +1023,12 @@ class TriggerEngine(Actor):
                 self._alarm.deadline = math.inf
                 await self._alarm.wait()
 
-    def _begin_flush(self) -> None:
-        """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome."""
+    def _begin_flush(self, *, settle: bool = False) -> None:
+        """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome. Active
+        minutes still accruing wait for their credit, unless `settle` (the last flush)."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
-        grants = self.points.take() if self.points else []
+        grants = self.points.take(settle=settle) if self.points else []
         extra, self._pending_ops = self._pending_ops, []
         riders, self._riders = self._riders, {}
         seen = self.seen.persist_op(int(self._clock() * 1000))

@@ -240,7 +240,13 @@ async def test_a_line_sooner_than_half_a_second_waits_for_the_flush_a_second_aft
 
 @pytest.mark.parametrize(
     "creator",
-    [CreatorConfig(id="daniel", display_name="Daniel", points=PointsConfig(per_minute_active=1))],
+    [
+        CreatorConfig(
+            id="daniel",
+            display_name="Daniel",
+            points=PointsConfig(per_minute_active=1, credit_every_minutes=1),
+        )
+    ],
 )
 async def test_active_minutes_need_no_wall_clock_tick_until_a_live_platform_speaks(
     autojump_clock, harness
@@ -256,3 +262,58 @@ async def test_active_minutes_need_no_wall_clock_tick_until_a_live_platform_spea
     writes = await harness.writes()
     grants = [op for _, write in writes for op in write.ops if type(op).__name__ == "GrantPoints"]
     assert sum(len(op.grants) for op in grants) == 2  # two whole minutes, paid by the tick
+
+
+def granted(writes: list[tuple[float, Write]]) -> list[tuple[float, int]]:
+    """(when written, amount) of every points grant the engine wrote."""
+    return [
+        (at, grant.amount)
+        for at, write in writes
+        for op in write.ops
+        if type(op).__name__ == "GrantPoints"
+        for grant in op.grants  # type: ignore[attr-defined]
+    ]
+
+
+@pytest.mark.parametrize(
+    "creator",
+    [
+        CreatorConfig(
+            id="daniel",
+            display_name="Daniel",
+            points=PointsConfig(per_minute_active=2, credit_every_minutes=5),
+        )
+    ],
+)
+async def test_watch_time_credited_every_five_minutes_is_one_grant_per_viewer(
+    autojump_clock, harness
+):
+    """Five active minutes become one grant (one store row) instead of five; nothing is
+    written for the minutes still accruing."""
+    began = trio.current_time()
+    await harness.say()  # the viewer is active from here on (per_message is 0: no grant)
+    await trio.sleep(4 * 60 + 50)
+    assert granted(await harness.writes()) == []  # four minutes accrued, none written
+    await trio.sleep(30)
+    ((at, amount),) = granted(await harness.writes())
+    assert amount == 5 * 2
+    assert 5 * 60 <= at - began <= 5 * 60 + 5 + SIGNAL_FLUSH_SECONDS + 0.05  # the tick's grid
+
+
+@pytest.mark.parametrize(
+    "creator",
+    [
+        CreatorConfig(
+            id="daniel",
+            display_name="Daniel",
+            points=PointsConfig(per_minute_active=2, credit_every_minutes=5),
+        )
+    ],
+)
+async def test_the_stop_credits_the_watch_time_still_accruing(autojump_clock, harness):
+    await harness.say()
+    await trio.sleep(2 * 60 + 10)
+    assert granted(await harness.writes()) == []
+    await harness.root.stop()
+    store = harness.root._by_id["store"].run.instance  # stopped after the engine: kept
+    assert [amount for _, amount in granted(store.writes)] == [2 * 2]
