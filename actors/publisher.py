@@ -17,11 +17,10 @@ Publishing is incremental. Files fall in three groups:
   (all of them when a `Changed` did not say, after a full publish, and when the data version
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
   from the last read, and splices every part's bytes into the document. Below the creator,
-  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts, a
-  points.json entry its bytes while its position holds the same row; a ranked viewer whose
-  balance or position changed writes its entry's `ValueSlots` (the encoder's bytes with the
-  balance, position and time cut out): only a viewer new to a ranking is encoded. The
-  rankings are read by creator from the `points_ranked` index. The signal files keep
+  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. A
+  creator's points.json ranking is read as one text (from the `points_ranked` index) and
+  kept as a digest beside its item's bytes: a ranking that changed is encoded again whole,
+  with the others that changed, in one encoder call. The signal files keep
   the signals they list with their bytes: a publish reads the ids it lists now and only the
   signals newer than those it has. `last_reads` says how many creators and rows each such
   file read;
@@ -103,14 +102,11 @@ from exports.builders import (
     runtime_snapshot_parts,
     signal_parts,
 )
-from exports.canonical import CanonicalError
 from exports.files import FILES, ExportContext
 from exports.fragments import (
     ITEM_INDENT,
-    ArraySlot,
     EncodedPart,
     LazyPaths,
-    ValueSlots,
     assemble,
     encode_items,
     encode_parts,
@@ -512,9 +508,14 @@ class PartedReader:
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
     creator: Callable[[Any], str]  # whose row it is
     view: Callable[[Any, Mapping[str, str]], Any]
-    # The rows by creator (of the creators given, or every creator's), read that way; a
-    # creator's rows may then have another shape than `every`'s (the creator left out)
-    grouped: Callable[[apsw.Connection, Sequence[str] | None], dict[str, list[Any]]] | None = None
+    # Each creator's rows as one text (of the creators given, or every creator's), read that
+    # way: points.json's rankings (`loyalty.ranking_texts`)
+    texts: Callable[[apsw.Connection, Sequence[str] | None], dict[str, str]] | None = None
+    # `some` given the rows last read of those creators, which it may reuse where no write
+    # can have changed them (giveaways.json: the older closed giveaways)
+    some_known: Callable[[apsw.Connection, Sequence[str], Iterable[Any]], Iterable[Any]] | None = (
+        None
+    )
 
 
 #: The readers of the database files made of per-creator parts.
@@ -524,7 +525,7 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, creators: loyalty.ranked_rows(conn, POINTS_TOP, creators=creators),
         creator=operator.itemgetter(0),
         view=_points_view,
-        grouped=lambda conn, creators: loyalty.ranked_by_creator(conn, POINTS_TOP, creators),
+        texts=loyalty.ranking_texts,
     ),
     "polls.json": PartedReader(
         every=lambda conn: polls.list_polls_with_results(conn, per_creator=polls.POLLS_PER_CREATOR),
@@ -555,6 +556,7 @@ PARTED_READERS: Mapping[str, PartedReader] = {
     "giveaways.json": PartedReader(
         every=giveaways.summaries,
         some=lambda conn, cs: giveaways.summaries(conn, creators=cs),
+        some_known=lambda conn, cs, known: giveaways.summaries(conn, creators=cs, known=known),
         creator=lambda row: row.giveaway.creator_id,
         view=_giveaway_view,
     ),
@@ -566,9 +568,9 @@ class FileReads:
     """What a publish read for one database file made of parts."""
 
     creators: int | None  # creators whose rows were read again (None: every creator's)
-    rows: int  # rows read
+    rows: int  # rows read (points.json: one per ranking, each read as one text)
     parts_encoded: int  # parts built and encoded (changed, or holding a future time)
-    entries_encoded: int = 0  # points.json: ranking entries encoded (the others kept bytes)
+    entries_encoded: int = 0  # points.json: ranking entries decoded and encoded
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -582,14 +584,11 @@ class _RowShare:
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class _RankedShare:
-    """One creator's part of points.json as last read, with each entry's bytes and slots: a
-    balance that moved writes the entries it moved across, not the creator's whole ranking."""
+class _PointsShare:
+    """One creator's part of points.json as last read: the digest of its ranking's text
+    (`loyalty.ranking_texts`) and its item's bytes, nothing per viewer."""
 
-    rows: Sequence[Sequence[Any]]  # `loyalty.ranked_by_creator`'s rows, ranked (never changed)
-    entries: Sequence[bytes | None]  # each row's entry (None: its time is after the clock)
-    slots: Sequence[ValueSlots]  # each row's entry, its balance, position and time cut out
-    head: ArraySlot  # the creator's item with its entries empty, encoded
+    digest: int  # hash() of the ranking's text: an equal text has the same bytes
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -599,41 +598,7 @@ def _kept_parts(was: Any, row: Any, parts: tuple[EncodedPart, ...] | None) -> An
     return parts if parts is not None and was == row else None
 
 
-def _reuse(
-    last: _RankedShare, rows: Sequence[Sequence[Any]], done: list[Any], cut: list[Any]
-) -> None:
-    """Fill `done` (entry bytes) and `cut` (their slots) for `rows` from the creator's last
-    ranking where it allows: the same row at the same position keeps its bytes (when they do
-    not depend on the clock); a viewer of the last ranking elsewhere takes its slots."""
-    was, entries, slots = last.rows, last.entries, last.slots
-    size, old = len(rows), len(was)
-    # The rows equal from the top and from the bottom (compared in C, not row by row here).
-    same = list(map(operator.eq, was, rows))
-    lo = same.index(False) if False in same else len(same)
-    if None in entries[:lo]:  # a time after the clock: written again
-        lo = entries.index(None)
-    same = list(map(operator.eq, reversed(was), reversed(rows)))
-    tail = min(same.index(False) if False in same else len(same), size - lo, old - lo)
-    done[:lo], cut[:lo] = entries[:lo], slots[:lo]
-    hi, hi_was = size - tail, old - tail
-    cut[hi:] = slots[hi_was:]
-    if hi == hi_was:
-        done[hi:] = entries[hi_was:]  # None where a time is after the clock
-    if lo == hi:
-        return
-    # An entry's slots depend only on who it is: their name and platform.
-    moved = {(was[i][0], was[i][1]): slots[i] for i in range(lo, hi_was)}
-    for index in range(lo, hi):
-        row = rows[index]
-        cut[index] = moved.get((row[0], row[1]))
-
-
 _MISSING: Any = object()
-
-
-def _entry_path(creator: str, index: int) -> str:
-    """Where an entry of points.json sits, for an error about it."""
-    return f"$.creators[0 of {creator!r}].entries[{index}]"
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1078,7 +1043,7 @@ class SnapshotPublisher(Actor):
         # (None: unknown, read them all; no entry: none), and each creator's part as last built
         # (no entry: not built since the last full publish, read them all).
         self._scopes: dict[str, set[str] | None] = {}
-        self._parts: dict[str, dict[str, Any]] = {}  # _RankedShare for points, else _RowShare
+        self._parts: dict[str, dict[str, Any]] = {}  # _PointsShare for points, else _RowShare
         # Per signal file: its signals as last read and encoded, by id (no entry: not built
         # since the last full publish, read them all).
         self._signals: dict[str, dict[int, _HeldSignal]] = {}
@@ -1396,9 +1361,21 @@ class SnapshotPublisher(Actor):
         were read (None: all)."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
-        if reader.grouped is not None:
-            return reader.grouped(conn, None if scope is None else sorted(scope)), scope
-        rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
+        if reader.texts is not None:
+            if scope is not None:
+                # Parts holding a time later than the clock they were built at are read
+                # again: their bytes depend on the clock, and their rows are not kept.
+                late = {c for c, share in self._parts[path].items() if not share.clock_free}
+                scope = scope | late if late else scope
+            return reader.texts(conn, None if scope is None else sorted(scope)), scope
+        if scope is None:
+            rows = reader.every(conn)
+        elif reader.some_known is not None:
+            last: dict[str, _RowShare] = self._parts[path]
+            known = [row for c in scope if c in last for row in last[c].rows]
+            rows = reader.some_known(conn, sorted(scope), known)
+        else:
+            rows = reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
         for creator, run in itertools.groupby(rows, key=reader.creator):
@@ -1409,125 +1386,66 @@ class SnapshotPublisher(Actor):
         self,
         path: str,
         ctx: ExportContext,
-        fresh: dict[str, list[Any]],
+        fresh: dict[str, str],
         scope: frozenset[str] | None,
     ) -> FileReads:
-        """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
-        item with the bytes of its entries put in its slot. A balance that changed moves its
-        row within the ranking: the rows before and after the span it moved across keep their
-        entries' bytes (unless they hold a time later than the clock: their bytes depend on
-        the clock); a viewer of the last ranking writes its entry's `ValueSlots` with its new
-        balance, position and time; only a viewer new to the ranking is encoded."""
+        """`_rebuild_parts` for points.json, from the rankings' texts (`loyalty.ranking_texts`):
+        a creator whose text is the one last read (by its digest) keeps its part's bytes
+        while they hold for the clock; the others' rankings are decoded, and their items
+        built and encoded together (one encoder call). Only a digest and one bytes object are
+        kept per creator: their rows are not."""
         ms_now = from_datetime(ctx.now)
-        last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
+        last_shares: dict[str, _PointsShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
-        read = scope or frozenset()
-        stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
-        for creator in read - fresh.keys():
+        for creator in (scope or frozenset()) - fresh.keys():
             shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, Sequence[Any], _RankedShare | None, list[Any], list[Any]]] = []
-        entries: list[dict[str, Any]] = []
-        where: list[tuple[str, int]] = []  # (creator, index) of each entry to encode
-        heads: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
+        todo: list[tuple[str, int, int]] = []  # (creator, digest, newest time)
         stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
-        for creator in (*fresh, *stale):
+        decoded = 0
+        for creator, text in fresh.items():
+            digest = hash(text)
             last = last_shares.get(creator)
-            rows = fresh[creator] if creator in fresh else last.rows  # type: ignore[union-attr]
-            if last is not None and last.clock_free and last.rows == rows:
+            if last is not None and last.clock_free and last.digest == digest:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # Each entry's bytes (None: to write) and its slots (None: to encode).
-            done: list[Any] = [None] * len(rows)
-            cut: list[Any] = [None] * len(rows)
-            if last is not None:
-                _reuse(last, rows, done, cut)
-            for index, data in enumerate(done):
-                if data is not None:
-                    continue
-                name, platform, balance, updated_at = rows[index]
+            rows = loyalty.decode_ranking(text, POINTS_TOP)
+            decoded += len(rows)
+            entries = []
+            for position, (name, platform, balance, updated_at) in enumerate(rows, 1):
                 stamp = stamps.get(updated_at, _MISSING)
                 if stamp is _MISSING:
                     stamp = stamps[updated_at] = _stamp(ctx, updated_at)
-                slots = cut[index]
-                if slots is None:
-                    entries.append(points_entry(index + 1, name, platform, balance, stamp))
-                    where.append((creator, index))
-                    continue
-                try:
-                    done[index] = slots.fill(balance, index + 1, stamp)
-                except CanonicalError as exc:
-                    raise CanonicalError(
-                        _entry_path(creator, index) + exc.path[1:], exc.problem
-                    ) from exc
-            if last is None:
-                heads.append(points_creator(creator, self._names.get(creator)))
-            todo.append((creator, rows, last, done, cut))
-        new_entries = iter(
-            encode_items(
-                ctx,
-                entries,
-                indent=ITEM_INDENT + 4,
-                paths=LazyPaths(lambda: list(itertools.starmap(_entry_path, where)), len(where)),
-            )
-        )
-        new_heads = iter(
-            encode_items(
-                ctx,
-                heads,
-                indent=ITEM_INDENT,
-                paths=[f"$.creators[0 of {head['creator_id']!r}]" for head in heads],
-            )
+                entries.append(points_entry(position, name, platform, balance, stamp))
+            item = points_creator(creator, self._names.get(creator))
+            item["entries"] = entries
+            items.append(item)
+            todo.append((creator, digest, max(map(_UPDATED_AT, rows))))
+        encoded = encode_items(
+            ctx,
+            items,
+            indent=ITEM_INDENT,
+            paths=LazyPaths(
+                lambda: [f"$.creators[0 of {creator!r}]" for creator, _d, _n in todo], len(todo)
+            ),
         )
         moments: dict[int, datetime] = {}
-        for creator, rows, last, done, cut in todo:
-            head = (
-                last.head
-                if last is not None
-                else ArraySlot.of(next(new_heads), "entries", indent=ITEM_INDENT + 2)
-            )
-            for index, slots in enumerate(cut):
-                if slots is None:
-                    done[index] = data = next(new_entries)
-                    _name, _platform, balance, updated_at = rows[index]
-                    cut[index] = ValueSlots.of(
-                        data,
-                        {
-                            "balance": balance,
-                            "position": index + 1,
-                            "updated_at": stamps[updated_at],
-                        },
-                    )
-            newest_ms = max(map(_UPDATED_AT, rows))
+        for (creator, digest, newest_ms), data in zip(todo, encoded, strict=True):
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
             part = EncodedPart(
-                order=(creator,),
-                newest=newest,
-                latest=newest,
-                items={"creators": (head.fill(done),)},
+                order=(creator,), newest=newest, latest=newest, items={"creators": (data,)}
             )
-            clock_free = newest_ms <= ms_now
-            shares[creator] = _RankedShare(
-                rows=rows,
-                # Only the entries whose time is not after the clock hold for later clocks.
-                entries=done
-                if clock_free
-                else [
-                    data if row[_AT] <= ms_now else None
-                    for row, data in zip(rows, done, strict=True)
-                ],
-                slots=cut,
-                head=head,
-                parts=(part,),
-                clock_free=clock_free,
+            shares[creator] = _PointsShare(
+                digest=digest, parts=(part,), clock_free=newest_ms <= ms_now
             )
         self._parts[path] = shares
         return FileReads(
             creators=None if scope is None else len(scope),
-            rows=sum(len(rows) for rows in fresh.values()),
+            rows=len(fresh),
             parts_encoded=len(todo),
-            entries_encoded=len(entries),
+            entries_encoded=decoded,
         )
 
     def _read_signals(

@@ -133,3 +133,43 @@ def test_the_export_keeps_each_creators_newest_giveaways_with_their_own_counts(d
     assert [s.entrants for s in rows[:2]] == [2, 1]  # n = 5 had two, n = 6 one
     assert all(len(s.winners) == 1 for s in rows)
     assert giveaways.summaries(db.connection, ["e"]) == rows[kept:]
+
+
+def test_known_summaries_are_kept_only_for_giveaways_no_write_can_change(db):
+    """An older closed giveaway keeps the summary the reader knew (its entries are not
+    counted again); the newest closed one (a reroll draws from it) and the open one are read
+    again, so a reread with known summaries equals a fresh read after draws and joins."""
+    import attrs
+
+    def join(key: str, now: int) -> None:
+        with db.transaction() as conn:
+            giveaways.join(
+                conn,
+                creator_id="d",
+                platform="twitch",
+                viewer_key=key,
+                display_name=key,
+                subscriber=False,
+                now=now,
+            )
+
+    for n in range(3):
+        _open(db, giveaway_id=f"g{n}", now=10 * n + 1)
+        join("a", 10 * n + 2)
+        join("b", 10 * n + 3)
+        with db.transaction() as conn:
+            giveaways.close_giveaway(conn, creator_id="d", now=10 * n + 4)
+    first = giveaways.summaries(db.connection, ["d"])
+    # What the reader knew, each with a count no read gives: only a final one is kept.
+    known = [attrs.evolve(s, entrants=99) for s in first]
+    with db.transaction() as conn:
+        giveaways.draw(conn, creator_id="d", pick=lambda _t: 0, now=40)  # from g2, the newest
+    _open(db, giveaway_id="g3", now=41)
+    join("c", 42)
+    again = giveaways.summaries(db.connection, ["d"], known=known)
+    assert again == [
+        *(attrs.evolve(s, entrants=99) for s in first[:2]),  # g0, g1: final, kept as known
+        *giveaways.summaries(db.connection, ["d"])[2:],  # g2 (drawn from), g3 (joined)
+    ]
+    assert [s.giveaway.giveaway_id for s in again] == ["g0", "g1", "g2", "g3"]
+    assert (again[2].entrants, len(again[2].winners), again[3].entrants) == (2, 1, 1)
