@@ -167,9 +167,12 @@ def test_known_summaries_are_kept_only_for_giveaways_no_write_can_change(db):
     _open(db, giveaway_id="g3", now=41)
     join("c", 42)
     again = giveaways.summaries(db.connection, ["d"], known=known)
-    assert again == [
-        *(attrs.evolve(s, entrants=99) for s in first[:2]),  # g0, g1: final, kept as known
-        *giveaways.summaries(db.connection, ["d"])[2:],  # g2 (drawn from), g3 (joined)
-    ]
+    assert (
+        again
+        == [
+            *(attrs.evolve(s, entrants=99) for s in first[:2]),  # g0, g1: final, kept as known
+            *giveaways.summaries(db.connection, ["d"])[2:],  # g2 (drawn from), g3 (joined)
+        ]
+    )
     assert [s.giveaway.giveaway_id for s in again] == ["g0", "g1", "g2", "g3"]
     assert (again[2].entrants, len(again[2].winners), again[3].entrants) == (2, 1, 1)
