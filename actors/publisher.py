@@ -1047,6 +1047,9 @@ class SnapshotPublisher(Actor):
         # Per signal file: its signals as last read and encoded, by id (no entry: not built
         # since the last full publish, read them all).
         self._signals: dict[str, dict[int, _HeldSignal]] = {}
+        # Files made of parts or signals whose parts changed since their bytes last went to the
+        # writer: the others, when the writer finds them intact, are not put together again.
+        self._unwritten: set[str] = set()
         self.last_reads: dict[str, FileReads] = {}  # what the last publish read, by file
         # The tree inputs that rarely change, kept between publishes (views are immutable).
         self._creator_views = tuple(
@@ -1264,6 +1267,7 @@ class SnapshotPublisher(Actor):
             if data_version(conn) != self._data_version:
                 pending = pending | DB_FILES
                 scopes = dict.fromkeys(PARTED_FILES)
+        intact: list[str] = []  # dirty files whose bytes are those the writer has
         if full:
             assert tree is not None
             version = data_version(conn)  # before the read: later commits will differ
@@ -1321,7 +1325,13 @@ class SnapshotPublisher(Actor):
                 prepared[path] = self._tree_file(path, tree, ctx)
             for path in sorted(dirty):
                 assert data is not None
-                if path in PARTED_FILES:
+                if (
+                    (path in PARTED_FILES or path in ringed)
+                    and path not in self._unwritten
+                    and self._writer.intact(path)
+                ):
+                    intact.append(path)  # the same parts as the bytes written last time
+                elif path in PARTED_FILES:
                     parts = self._parts[path].values()
                     prepared[path] = assemble(
                         PARTED_FILES[path],
@@ -1347,15 +1357,18 @@ class SnapshotPublisher(Actor):
                 else not self._clock_free(_db_inputs(path, data), ctx.now)
             )
         )
-        result = self._writer.publish_prepared(prepared)
-        return _Outcome(result=result, rebuilt=tuple(sorted(prepared)), redo=redo, reads=reads)
+        result = self._writer.publish_prepared(prepared, intact=intact)
+        self._unwritten -= prepared.keys()  # given to the writer (a failed write: not intact)
+        return _Outcome(
+            result=result, rebuilt=tuple(sorted((*prepared, *intact))), redo=redo, reads=reads
+        )
 
     def _read_parted(
         self,
         conn: apsw.Connection,
         path: str,
         scopes: Mapping[str, frozenset[str] | None],
-    ) -> tuple[dict[str, list[Any]], frozenset[str] | None]:
+    ) -> tuple[dict[str, Any], frozenset[str] | None]:
         """The rows of the creators whose rows of `path` changed (every creator's when that
         is unknown, or when the file's parts are not built), by creator; and which creators
         were read (None: all)."""
@@ -1397,8 +1410,9 @@ class SnapshotPublisher(Actor):
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _PointsShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
-        for creator in (scope or frozenset()) - fresh.keys():
-            shares.pop(creator, None)  # its rows are gone
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # its rows are gone
         items: list[dict[str, Any]] = []
         todo: list[tuple[str, int, int]] = []  # (creator, digest, newest time)
         stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
@@ -1441,6 +1455,8 @@ class SnapshotPublisher(Actor):
                 digest=digest, parts=(part,), clock_free=newest_ms <= ms_now
             )
         self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
         return FileReads(
             creators=None if scope is None else len(scope),
             rows=len(fresh),
@@ -1489,7 +1505,10 @@ class SnapshotPublisher(Actor):
                 held[i] = _HeldSignal(
                     view=next(shown), part=part, clock_free=part.latest <= ctx.now
                 )
-        self._signals[path] = {i: h for i, h in held.items() if h is not None}
+        listed = {i: h for i, h in held.items() if h is not None}
+        if views or list(listed) != list(last):
+            self._unwritten.add(path)
+        self._signals[path] = listed
         return FileReads(creators=None, rows=len(new), parts_encoded=len(views))
 
     def _rebuild_parts(
@@ -1509,8 +1528,9 @@ class SnapshotPublisher(Actor):
         shares = {} if scope is None else last_shares
         read = scope or frozenset()
         stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
-        for creator in read - fresh.keys():
-            shares.pop(creator, None)  # its rows are gone
+        gone = [c for c in read - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # its rows are gone
         todo: list[tuple[str, tuple[Any, ...], list[tuple[EncodedPart, ...] | None]]] = []
         views: list[Any] = []
         for creator in (*fresh, *stale):
@@ -1551,6 +1571,8 @@ class SnapshotPublisher(Actor):
                 clock_free=None not in held,
             )
         self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
         return FileReads(
             creators=None if scope is None else len(scope),
             rows=sum(len(rows) for rows in fresh.values()),
