@@ -65,38 +65,35 @@ class EncodedPart:
 def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -> list[EncodedPart]:
     """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``."""
     # One scrub for them all: it proves most batches clean in one pass over their JSON text;
-    # and one encoder call per array for all their items.
-    batch = {"parts": [{key: list(part.items[key]) for key in file.arrays} for part in parts]}
-    scrubbed = scrub_document(batch, ctx.secrets)["parts"]
+    # and one encoder call per array for all their items, cut back into the parts after.
+    keys = file.arrays
+    arrays = {key: [item for part in parts for item in part.items[key]] for key in keys}
+    scrubbed = scrub_document(arrays, ctx.secrets)  # the same lists, items scrubbed
     encoded = {
-        key: iter(
-            canonical_items_bytes(
-                [item for items in scrubbed for item in items[key]],
-                indent=ITEM_INDENT,
-                paths=LazyPaths(
-                    functools.partial(_part_paths, key, parts, scrubbed),
-                    sum(len(items[key]) for items in scrubbed),
-                ),
-            )
+        key: canonical_items_bytes(
+            scrubbed[key],
+            indent=ITEM_INDENT,
+            paths=LazyPaths(functools.partial(_part_paths, key, parts), len(arrays[key])),
         )
-        for key in file.arrays
+        for key in keys
     }
-    return [
-        EncodedPart(
-            order=part.order,
-            newest=part.newest,
-            latest=part.latest,
-            items={key: tuple(next(encoded[key]) for _ in items[key]) for key in file.arrays},
+    out = []
+    at = dict.fromkeys(keys, 0)  # where each array's next part starts
+    for part in parts:
+        items = {}
+        for key in keys:
+            start = at[key]
+            end = at[key] = start + len(part.items[key])
+            items[key] = tuple(encoded[key][start:end])
+        out.append(
+            EncodedPart(order=part.order, newest=part.newest, latest=part.latest, items=items)
         )
-        for part, items in zip(parts, scrubbed, strict=True)
-    ]
+    return out
 
 
-def _part_paths(key: str, parts: Sequence[Part], scrubbed: Sequence[Any]) -> list[str]:
+def _part_paths(key: str, parts: Sequence[Part]) -> list[str]:
     return [
-        f"$.{key}[{n} of {part.label!r}]"
-        for part, items in zip(parts, scrubbed, strict=True)
-        for n in range(len(items[key]))
+        f"$.{key}[{n} of {part.label!r}]" for part in parts for n in range(len(part.items[key]))
     ]
 
 
