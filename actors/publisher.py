@@ -16,7 +16,8 @@ Publishing is incremental. Files fall in three groups:
   (`exports.fragments`): a publish rereads only the creators its `Changed.creators` named
   (all of them when a `Changed` did not say, after a full publish, and when the data version
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
-  from the last read, and splices every part's bytes into the document. Below the creator,
+  from the last read (compared by a digest of each row: the rows themselves are not kept),
+  and splices every part's bytes into the document. Below the creator,
   a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. A
   creator's points.json ranking is read as one text (from the `points_ranked` index) and
   kept as a digest beside its item's bytes: a ranking that changed is encoded again whole,
@@ -511,11 +512,6 @@ class PartedReader:
     # Each creator's rows as one text (of the creators given, or every creator's), read that
     # way: points.json's rankings (`loyalty.ranking_texts`)
     texts: Callable[[apsw.Connection, Sequence[str] | None], dict[str, str]] | None = None
-    # `some` given the rows last read of those creators, which it may reuse where no write
-    # can have changed them (giveaways.json: the older closed giveaways)
-    some_known: Callable[[apsw.Connection, Sequence[str], Iterable[Any]], Iterable[Any]] | None = (
-        None
-    )
 
 
 #: The readers of the database files made of per-creator parts.
@@ -556,7 +552,6 @@ PARTED_READERS: Mapping[str, PartedReader] = {
     "giveaways.json": PartedReader(
         every=giveaways.summaries,
         some=lambda conn, cs: giveaways.summaries(conn, creators=cs),
-        some_known=lambda conn, cs, known: giveaways.summaries(conn, creators=cs, known=known),
         creator=lambda row: row.giveaway.creator_id,
         view=_giveaway_view,
     ),
@@ -575,11 +570,12 @@ class FileReads:
 
 @attrs.frozen(kw_only=True, eq=False)
 class _RowShare:
-    """One creator's share of a file whose rows make parts of their own, as last read."""
+    """One creator's share of a file whose rows make parts of their own, as last read: a
+    digest of each row (not the row) beside its part."""
 
-    rows: tuple[Any, ...]  # as read (state rows are frozen values)
-    held: tuple[tuple[EncodedPart, ...] | None, ...]  # each row's parts (None: not clock-free)
-    parts: tuple[EncodedPart, ...]
+    digests: tuple[int, ...]  # hash() of each row as read (state rows are frozen values)
+    parts: tuple[EncodedPart, ...]  # each row's part, in the rows' order
+    built: datetime  # the clock they were built at: a part whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
@@ -591,11 +587,6 @@ class _PointsShare:
     digest: int  # hash() of the ranking's text: an equal text has the same bytes
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
-
-
-def _kept_parts(was: Any, row: Any, parts: tuple[EncodedPart, ...] | None) -> Any:
-    """A row's parts as last built when the row at its position is the same (else None)."""
-    return parts if parts is not None and was == row else None
 
 
 _MISSING: Any = object()
@@ -1374,21 +1365,14 @@ class SnapshotPublisher(Actor):
         were read (None: all)."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
+        if scope is not None:
+            # Parts holding a time later than the clock they were built at are read again:
+            # their bytes depend on the clock, and their rows are not kept.
+            late = {c for c, share in self._parts[path].items() if not share.clock_free}
+            scope = scope | late if late else scope
         if reader.texts is not None:
-            if scope is not None:
-                # Parts holding a time later than the clock they were built at are read
-                # again: their bytes depend on the clock, and their rows are not kept.
-                late = {c for c, share in self._parts[path].items() if not share.clock_free}
-                scope = scope | late if late else scope
             return reader.texts(conn, None if scope is None else sorted(scope)), scope
-        if scope is None:
-            rows = reader.every(conn)
-        elif reader.some_known is not None:
-            last: dict[str, _RowShare] = self._parts[path]
-            known = [row for c in scope if c in last for row in last[c].rows]
-            rows = reader.some_known(conn, sorted(scope), known)
-        else:
-            rows = reader.some(conn, sorted(scope))
+        rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
         for creator, run in itertools.groupby(rows, key=reader.creator):
@@ -1526,49 +1510,52 @@ class SnapshotPublisher(Actor):
         assert file.part_per_view
         last_shares: dict[str, _RowShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
-        read = scope or frozenset()
-        stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
-        gone = [c for c in read - fresh.keys() if c in shares]
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
         for creator in gone:
             del shares[creator]  # its rows are gone
-        todo: list[tuple[str, tuple[Any, ...], list[tuple[EncodedPart, ...] | None]]] = []
+        todo: list[tuple[str, tuple[int, ...], list[EncodedPart | None]]] = []
         views: list[Any] = []
-        for creator in (*fresh, *stale):
+        for creator, rows in fresh.items():
+            digests = tuple(map(hash, rows))
             last = last_shares.get(creator)
-            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
-            if last is not None and last.clock_free and last.rows == rows:
+            if last is not None and last.clock_free and last.digests == digests:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # Its rows' parts (None: to build). As many rows as last time: a row changed in
-            # place (compared, not hashed); otherwise one may have come or gone: by value.
-            kept: list[tuple[EncodedPart, ...] | None]
-            if last is not None and len(last.rows) == len(rows):
-                kept = list(map(_kept_parts, last.rows, rows, last.held))
+            # Its rows' parts (None: to build), where the row is the same and its part holds
+            # for the clock. As many rows as last time: a row changed in place (by position);
+            # otherwise one may have come or gone: by digest.
+            kept: list[EncodedPart | None]
+            if last is None:
+                kept = [None] * len(rows)
             else:
-                known = (
-                    {r: p for r, p in zip(last.rows, last.held, strict=True) if p is not None}
-                    if last is not None
-                    else {}
-                )
-                kept = list(map(known.get, rows))
+                built = last.built
+                if len(last.digests) == len(digests):
+                    kept = [
+                        part if was == now and part.latest <= built else None
+                        for was, now, part in zip(last.digests, digests, last.parts, strict=True)
+                    ]
+                else:
+                    known = {
+                        d: part
+                        for d, part in zip(last.digests, last.parts, strict=True)
+                        if part.latest <= built
+                    }
+                    kept = list(map(known.get, digests))
             views.extend(
                 make(row, self._names) for row, p in zip(rows, kept, strict=True) if p is None
             )
-            todo.append((creator, rows, kept))
+            todo.append((creator, digests, kept))
         build = file.parts(ctx, views)  # one part per view, in their order
         if len(build) != len(views):
             raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
         encoded = iter(encode_parts(file, ctx, build))
-        for creator, rows, kept in todo:
-            done = [(next(encoded),) if parts is None else parts for parts in kept]
-            held = tuple(
-                parts if all(p.latest <= ctx.now for p in parts) else None for parts in done
-            )
+        for creator, digests, kept in todo:
+            done = tuple(next(encoded) if part is None else part for part in kept)
             shares[creator] = _RowShare(
-                rows=rows,
-                held=held,
-                parts=tuple(p for parts in done for p in parts),
-                clock_free=None not in held,
+                digests=digests,
+                parts=done,
+                built=ctx.now,
+                clock_free=all(part.latest <= ctx.now for part in done),
             )
         self._parts[path] = shares
         if todo or gone or scope is None:

@@ -8,7 +8,7 @@ caller's `pick(total)`, which returns an integer in `[0, total)` (`secrets.randb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import apsw
 import attrs
@@ -279,21 +279,9 @@ class Summary:
 SUMMARIES_PER_CREATOR = 20
 
 
-def summaries(
-    conn: apsw.Connection,
-    creators: Sequence[str] | None = None,
-    *,
-    known: Iterable[Summary] = (),
-) -> list[Summary]:
+def summaries(conn: apsw.Connection, creators: Sequence[str] | None = None) -> list[Summary]:
     """The newest `SUMMARIES_PER_CREATOR` giveaways of every creator (of `creators` only, when
-    given) with their counts and winners (for the export), by creator and opening time.
-
-    `known` are summaries read before (by a reader that rereads often): a giveaway that no
-    write can change any more keeps its known summary when its row is the same, and its
-    entries are not counted again. Entries join only the open giveaway and draws pick from
-    the current one (open, else the newest closed), so only those two can change; every
-    older closed giveaway is final.
-    """
+    given) with their counts and winners (for the export), by creator and opening time."""
     where = ""
     params: tuple[object, ...] = ()
     if creators is not None:
@@ -308,23 +296,8 @@ def summaries(
             (*params, SUMMARIES_PER_CREATOR),
         )
     ]
-    final: dict[str, Summary] = {}
-    if known:
-        # The newest closed giveaway of each creator can still be drawn from (kept lists each
-        # creator's by opening time: the last one seen is the newest).
-        newest_closed = {g.creator_id: g.giveaway_id for g in kept if g.state == "closed"}
-        by_id = {s.giveaway.giveaway_id: s for s in known}
-        for g in kept:
-            was = by_id.get(g.giveaway_id)
-            if (
-                was is not None
-                and g.state == "closed"
-                and newest_closed[g.creator_id] != g.giveaway_id
-                and was.giveaway == g
-            ):
-                final[g.giveaway_id] = was
     # Entries carry no creator: only the kept giveaways' entries (by the entries' index).
-    ids = (json_list(g.giveaway_id for g in kept if g.giveaway_id not in final),)
+    ids = (json_list(g.giveaway_id for g in kept),)
     counts = {
         r[0]: (r[1], r[2])
         for r in conn.execute(
@@ -342,10 +315,6 @@ def summaries(
         drawn.setdefault(row[0], []).append(_entry(row[1:]))
     out = []
     for giveaway in kept:
-        was = final.get(giveaway.giveaway_id)
-        if was is not None:
-            out.append(was)
-            continue
         entrants, tickets = counts.get(giveaway.giveaway_id, (0, 0))
         out.append(
             Summary(
