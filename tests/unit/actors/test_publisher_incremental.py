@@ -781,7 +781,13 @@ async def test_a_ranking_is_encoded_again_only_when_its_text_changed(
     await pub.publish()
     assert files(root) == full_build(pub)
     # ann overtakes everyone, bob earns without moving, nothing changes, fay joins
-    for name, amount, encoded in (("ann", 100, 5), ("bob", 1, 5), (None, 0, 0), ("fay", 35, 6)):
+    steps: tuple[tuple[str | None, int, int], ...] = (
+        ("ann", 100, 5),
+        ("bob", 1, 5),
+        (None, 0, 0),
+        ("fay", 35, 6),
+    )
+    for name, amount, encoded in steps:
         clock.advance()
         if name is not None:
             grant(name, amount)
