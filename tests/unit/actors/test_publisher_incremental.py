@@ -787,10 +787,10 @@ async def test_a_ranking_is_encoded_again_only_when_its_text_changed(
         (None, 0, 0),
         ("fay", 35, 6),
     )
-    for name, amount, encoded in steps:
+    for who, amount, encoded in steps:
         clock.advance()
-        if name is not None:
-            grant(name, amount)
+        if who is not None:
+            grant(who, amount)
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         await pub.publish()
         reads = pub.last_reads["points.json"]
