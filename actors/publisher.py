@@ -589,9 +589,6 @@ class _PointsShare:
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
-_MISSING: Any = object()
-
-
 @attrs.frozen(kw_only=True, eq=False)
 class _HeldSignal:
     """A signal of a signal file as last read and encoded (a signal never changes)."""
@@ -1399,7 +1396,7 @@ class SnapshotPublisher(Actor):
             del shares[creator]  # its rows are gone
         items: list[dict[str, Any]] = []
         todo: list[tuple[str, int, int]] = []  # (creator, digest, newest time)
-        stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
+        stamps = _Stamps(ctx)  # most rows of a publish share a few times
         decoded = 0
         for creator, text in fresh.items():
             digest = hash(text)
@@ -1409,12 +1406,10 @@ class SnapshotPublisher(Actor):
                 continue
             rows = loyalty.decode_ranking(text, POINTS_TOP)
             decoded += len(rows)
-            entries = []
-            for position, (name, platform, balance, updated_at) in enumerate(rows, 1):
-                stamp = stamps.get(updated_at, _MISSING)
-                if stamp is _MISSING:
-                    stamp = stamps[updated_at] = _stamp(ctx, updated_at)
-                entries.append(points_entry(position, name, platform, balance, stamp))
+            entries = [
+                points_entry(position, name, platform, balance, stamps[updated_at])
+                for position, (name, platform, balance, updated_at) in enumerate(rows, 1)
+            ]
             item = points_creator(creator, self._names.get(creator))
             item["entries"] = entries
             items.append(item)
@@ -1899,6 +1894,18 @@ def _creator_of(path: str) -> str | None:
 def _stamp(ctx: ExportContext, ms: int) -> str | None:
     """A database time as the export files write it."""
     return export_timestamp(ctx, to_datetime(ms))
+
+
+class _Stamps(dict[int, str | None]):
+    """Database times as the export files write them for one clock, each formatted once."""
+
+    def __init__(self, ctx: ExportContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def __missing__(self, ms: int) -> str | None:
+        stamp = self[ms] = _stamp(self._ctx, ms)
+        return stamp
 
 
 def _db_inputs(path: str, data: StoreData | None) -> Any:
