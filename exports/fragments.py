@@ -32,16 +32,14 @@ import attrs
 import orjson
 
 from exports.builders import Part, PartsLayout, document_skeleton, ordered_parts
-from exports.canonical import CanonicalError, canonical_item_bytes, canonical_items_bytes
+from exports.canonical import canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
 __all__ = [
     "ITEM_INDENT",
-    "ArraySlot",
     "EncodedPart",
     "LazyPaths",
-    "ValueSlots",
     "assemble",
     "encode_items",
     "encode_parts",
@@ -167,105 +165,6 @@ def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
     """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]"."""
     inner = b"\n" + b" " * (indent + 2)
     return [before, inner, (b"," + inner).join(items), b"\n", b" " * indent]
-
-
-@attrs.frozen(kw_only=True)
-class ArraySlot:
-    """Canonical bytes with one empty array cut open, to fill again and again (a creator's
-    item of points.json, filled with its entries at every change): what :func:`fill_arrays`
-    writes for that array, without searching the bytes each time."""
-
-    before: bytes  # up to and including the array's "["
-    after: bytes  # from its "]" on
-    indent: int
-
-    @classmethod
-    def of(cls, data: bytes, key: str, *, indent: int) -> ArraySlot:
-        """The slot of ``data``'s empty array ``key`` (its key ``indent`` spaces in)."""
-        close_at = _empty_array(data, key, indent)
-        return cls(before=data[:close_at], after=data[close_at:], indent=indent)
-
-    def fill(self, items: Sequence[bytes]) -> bytes:
-        """The bytes with the array holding ``items`` (encoded for ``indent + 2``)."""
-        if not items:
-            return self.before + self.after
-        return b"".join((*_filled(self.before, items, self.indent), self.after))
-
-
-#: The values a :class:`ValueSlots` writes: JSON scalars the encoder writes exactly (a float
-#: is not one: NaN would come out as null).
-_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-@attrs.frozen(kw_only=True)
-class ValueSlots:
-    """Canonical bytes of an item with the values of some of its keys cut out, to write again
-    with other values (a points.json entry whose balance, position or time changed): the
-    encoder's bytes around the values, and each new value as the encoder writes it alone (a
-    scalar's bytes do not depend on where it sits).
-
-    The keys must each occur once in the item (at any depth) and hold a scalar there; they are
-    given, and filled, in the order they appear (sorted, at one depth)."""
-
-    pieces: tuple[bytes, ...]  # the bytes around the values: one more than there are keys
-    keys: tuple[str, ...]
-
-    @classmethod
-    def of(cls, data: bytes, values: Mapping[str, object]) -> ValueSlots:
-        """The slots of ``values``' keys in ``data`` (an encoded item holding each key once,
-        with that value). A JSON string holds no unescaped quote, so a key's quoted name
-        followed by a colon is found only where it is a key."""
-        pieces: list[bytes] = []
-        start = 0
-        for key, value in values.items():
-            mark = orjson.dumps(key) + b": "
-            text = _scalar_bytes(value)
-            at = data.find(mark)
-            begin = at + len(mark)
-            end = begin + len(text)
-            if (
-                at < start
-                or data.count(mark) != 1
-                or data[begin:end] != text
-                or data[end : end + 1] not in (b",", b"\n")
-            ):
-                raise AssertionError(f"no single {key!r} holding {value!r} (in key order)")
-            pieces.append(data[start:begin])
-            start = end
-        pieces.append(data[start:])
-        return cls(pieces=tuple(pieces), keys=tuple(values))
-
-    def fill(self, *values: object) -> bytes:
-        """The item's bytes with ``values`` (one per key, in the keys' order) in the slots."""
-        if len(values) != len(self.keys):
-            raise TypeError(f"{len(self.keys)} values expected, got {len(values)}")
-        out: list[bytes] = [b""] * (2 * len(values) + 1)
-        out[::2] = self.pieces
-        try:
-            out[1::2] = map(_scalar_bytes, values)
-        except CanonicalError as exc:  # say which key
-            key = next(k for k, v in zip(self.keys, values, strict=True) if _refused(v))
-            raise CanonicalError(f"$.{key}", exc.problem) from exc
-        return b"".join(out)
-
-
-def _refused(value: object) -> bool:
-    try:
-        _scalar_bytes(value)
-    except CanonicalError:
-        return True
-    return False
-
-
-def _scalar_bytes(value: object) -> bytes:
-    """What the encoder writes for a scalar; refuses anything else (and an integer beyond
-    64 bits, a lone surrogate) with a :class:`~exports.canonical.CanonicalError`."""
-    if type(value) not in _SCALARS:
-        raise CanonicalError("$", f"{type(value).__name__} cannot fill a value slot")
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return canonical_item_bytes(value, indent=0, path="$")  # raises, saying what is wrong
 
 
 def assemble(
