@@ -20,8 +20,9 @@ Publishing is incremental. Files fall in three groups:
   and splices every part's bytes into the document. Below the creator,
   a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. A
   creator's points.json ranking is read as one text (from the `points_ranked` index) and
-  kept as a digest beside its item's bytes: a ranking that changed is encoded again whole,
-  with the others that changed, in one encoder call. The signal files keep
+  kept beside its item's bytes: of a ranking that changed, only the entries whose row
+  changed at their position are encoded again (all of them in one encoder call). The
+  signal files keep
   the signals they list with their bytes: a publish reads the ids it lists now and only the
   signals newer than those it has. `last_reads` says how many creators and rows each such
   file read;
@@ -111,6 +112,8 @@ from exports.fragments import (
     assemble,
     encode_items,
     encode_parts,
+    join_array,
+    split_array,
 )
 from exports.health import (
     ComponentHealth,
@@ -581,10 +584,10 @@ class _RowShare:
 
 @attrs.frozen(kw_only=True, eq=False)
 class _PointsShare:
-    """One creator's part of points.json as last read: the digest of its ranking's text
-    (`loyalty.ranking_texts`) and its item's bytes, nothing per viewer."""
+    """One creator's part of points.json as last read: its ranking's text
+    (`loyalty.ranking_texts`) and its item's bytes, no object per viewer."""
 
-    digest: int  # hash() of the ranking's text: an equal text has the same bytes
+    text: str  # an equal text has the same bytes; a row equal at its position, its entry's
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -1384,55 +1387,88 @@ class SnapshotPublisher(Actor):
         scope: frozenset[str] | None,
     ) -> FileReads:
         """`_rebuild_parts` for points.json, from the rankings' texts (`loyalty.ranking_texts`):
-        a creator whose text is the one last read (by its digest) keeps its part's bytes
-        while they hold for the clock; the others' rankings are decoded, and their items
-        built and encoded together (one encoder call). Only a digest and one bytes object are
-        kept per creator: their rows are not."""
+        a creator whose text is the one last read keeps its item's bytes while they hold for
+        the clock. Of a ranking that changed, an entry whose row is the one last read at its
+        position keeps its bytes (cut from the creator's item); the others, and the items of
+        creators new to the file, are built and encoded together (one encoder call each). Per
+        creator only its ranking's text and its item's bytes are kept: no rows, no entries."""
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _PointsShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
         gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
         for creator in gone:
             del shares[creator]  # its rows are gone
-        items: list[dict[str, Any]] = []
-        todo: list[tuple[str, int, int]] = []  # (creator, digest, newest time)
         stamps = _Stamps(ctx)  # most rows of a publish share a few times
-        decoded = 0
+        items: list[dict[str, Any]] = []  # whole items of creators new to the file
+        entries: list[dict[str, Any]] = []  # entries that changed, of the others
+        where: list[tuple[str, int]] = []  # (creator, position) of each of those entries
+        # (creator, text, newest time, None for a whole item, else (before, entries, after))
+        todo: list[tuple[str, str, int, Any]] = []
         for creator, text in fresh.items():
-            digest = hash(text)
             last = last_shares.get(creator)
-            if last is not None and last.clock_free and last.digest == digest:
+            if last is not None and last.clock_free and last.text == text:
                 shares[creator] = last  # read again, unchanged
                 continue
             rows = loyalty.decode_ranking(text, POINTS_TOP)
-            decoded += len(rows)
-            entries = [
-                points_entry(position, name, platform, balance, stamps[updated_at])
-                for position, (name, platform, balance, updated_at) in enumerate(rows, 1)
-            ]
-            item = points_creator(creator, self._names.get(creator))
-            item["entries"] = entries
-            items.append(item)
-            todo.append((creator, digest, max(map(_UPDATED_AT, rows))))
-        encoded = encode_items(
-            ctx,
-            items,
-            indent=ITEM_INDENT,
-            paths=LazyPaths(
-                lambda: [f"$.creators[0 of {creator!r}]" for creator, _d, _n in todo], len(todo)
-            ),
+            newest_ms = max(map(_UPDATED_AT, rows))
+            if last is None or not last.clock_free:
+                item = points_creator(creator, self._names.get(creator))
+                item["entries"] = [
+                    points_entry(position, name, platform, balance, stamps[updated_at])
+                    for position, (name, platform, balance, updated_at) in enumerate(rows, 1)
+                ]
+                items.append(item)
+                todo.append((creator, text, newest_ms, None))
+                continue
+            was = loyalty.decode_ranking(last.text, POINTS_TOP)
+            before, kept, after = split_array(
+                last.parts[0].items["creators"][0], "entries", indent=ITEM_INDENT + 2
+            )
+            done: list[bytes | None] = [None] * len(rows)
+            for index, row in enumerate(rows):
+                if index < len(was) and was[index] == row:
+                    done[index] = kept[index]  # the same row at the same position
+                    continue
+                name, platform, balance, updated_at = row
+                entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
+                where.append((creator, index))
+            todo.append((creator, text, newest_ms, (before, done, after)))
+        whole = iter(
+            encode_items(
+                ctx,
+                items,
+                indent=ITEM_INDENT,
+                paths=LazyPaths(
+                    lambda: [f"$.creators[0 of {c!r}]" for c, _t, _n, cut in todo if cut is None],
+                    len(items),
+                ),
+            )
+        )
+        changed = iter(
+            encode_items(
+                ctx,
+                entries,
+                indent=ITEM_INDENT + 4,
+                paths=LazyPaths(
+                    lambda: [f"$.creators[0 of {c!r}].entries[{i}]" for c, i in where], len(where)
+                ),
+            )
         )
         moments: dict[int, datetime] = {}
-        for (creator, digest, newest_ms), data in zip(todo, encoded, strict=True):
+        for creator, text, newest_ms, cut in todo:
+            if cut is None:
+                data = next(whole)
+            else:
+                before, done, after = cut
+                filled = [next(changed) if entry is None else entry for entry in done]
+                data = join_array(before, filled, after, indent=ITEM_INDENT + 2)
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
             part = EncodedPart(
                 order=(creator,), newest=newest, latest=newest, items={"creators": (data,)}
             )
-            shares[creator] = _PointsShare(
-                digest=digest, parts=(part,), clock_free=newest_ms <= ms_now
-            )
+            shares[creator] = _PointsShare(text=text, parts=(part,), clock_free=newest_ms <= ms_now)
         self._parts[path] = shares
         if todo or gone or scope is None:
             self._unwritten.add(path)
@@ -1440,7 +1476,7 @@ class SnapshotPublisher(Actor):
             creators=None if scope is None else len(scope),
             rows=len(fresh),
             parts_encoded=len(todo),
-            entries_encoded=decoded,
+            entries_encoded=len(entries) + sum(len(item["entries"]) for item in items),
         )
 
     def _read_signals(

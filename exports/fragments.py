@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, overload
@@ -44,6 +45,8 @@ __all__ = [
     "encode_items",
     "encode_parts",
     "fill_arrays",
+    "join_array",
+    "split_array",
 ]
 
 #: Where the items of a top-level array start: two spaces for the key, two more inside it.
@@ -165,6 +168,37 @@ def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
     """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]"."""
     inner = b"\n" + b" " * (indent + 2)
     return [before, inner, (b"," + inner).join(items), b"\n", b" " * indent]
+
+
+def split_array(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[bytes], bytes]:
+    """``data`` (canonical bytes holding the non-empty array ``key``, its key ``indent``
+    spaces in, there once) cut around that array's items: the bytes up to its first item,
+    each item's bytes (as :func:`encode_items` writes them for ``indent + 2``), and the bytes
+    from the newline after its last item on. :func:`join_array` puts them back together."""
+    inner = b"\n" + b" " * (indent + 2)
+    mark = b"\n" + b" " * indent + orjson.dumps(key) + b": [" + inner
+    at = data.find(mark)
+    # JSON strings hold no raw newline: a line starting with exactly `indent` spaces and "]"
+    # after the key closes that array (nested lines have more spaces).
+    end = data.find(b"\n" + b" " * indent + b"]", at)
+    if at < 0 or end < 0 or data.find(mark, at + 1) >= 0:
+        raise AssertionError(f"no single non-empty {key!r} array {indent} spaces in")
+    start = at + len(mark)
+    items = _items_separator(indent + 2).split(data[start:end])
+    return data[:start], items, data[end:]
+
+
+def join_array(before: bytes, items: Sequence[bytes], after: bytes, *, indent: int) -> bytes:
+    """The bytes :func:`split_array` cut (``indent`` as given to it), with ``items`` (at
+    least one) as the array's items."""
+    return before + (b",\n" + b" " * (indent + 2)).join(items) + after
+
+
+@functools.lru_cache(maxsize=16)
+def _items_separator(indent: int) -> re.Pattern[bytes]:
+    """Between two items of an array whose items start ``indent`` spaces in: a comma, a
+    newline and exactly that many spaces before a character that is not a space."""
+    return re.compile(b",\n" + b" " * indent + b"(?! )")
 
 
 def assemble(

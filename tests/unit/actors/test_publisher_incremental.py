@@ -591,7 +591,7 @@ async def test_points_of_the_creators_named_by_changed_are_reread_and_equal_a_fu
     await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
     await pub.publish()
     reads = pub.last_reads["points.json"]
-    # mira's ranking (one row: its text) and her two balances, not all three boards
+    # mira's ranking (one row: its text), her two entries swapped, not all three boards
     assert (reads.creators, reads.rows, reads.entries_encoded) == (1, 1, 2)
     assert files(root) == full_build(pub)
     mira = [
@@ -757,12 +757,13 @@ def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, st
         return "reads"
 
 
-async def test_a_ranking_is_encoded_again_only_when_its_text_changed(
+async def test_a_ranking_that_changed_encodes_only_the_entries_that_changed_at_their_place(
     setup: Any, database: Path
 ) -> None:
-    """A creator's ranking read again unchanged (the same text) keeps its bytes; one that
-    moved (a viewer overtaking, earning without moving, joining) is encoded whole; the files
-    stay exactly a full build's."""
+    """A creator's ranking read again unchanged (the same text) keeps its bytes; of one that
+    moved (a viewer overtaking, earning without moving, joining), an entry whose row is the
+    same at its position keeps its bytes and only the others are encoded; the files stay
+    exactly a full build's."""
     from state import loyalty
 
     pub, clock, _tree, root = setup
@@ -782,10 +783,10 @@ async def test_a_ranking_is_encoded_again_only_when_its_text_changed(
     assert files(root) == full_build(pub)
     # ann overtakes everyone, bob earns without moving, nothing changes, fay joins
     steps: tuple[tuple[str | None, int, int], ...] = (
-        ("ann", 100, 5),
-        ("bob", 1, 5),
+        ("ann", 100, 5),  # first from last: every position holds another row
+        ("bob", 1, 1),  # last, and still last
         (None, 0, 0),
-        ("fay", 35, 6),
+        ("fay", 35, 3),  # fourth: she and the two after her
     )
     for who, amount, encoded in steps:
         clock.advance()

@@ -9,13 +9,16 @@ import attrs
 import pytest
 
 from exports.builders import PARTED_FILES, ExportInputs, document_from_parts
-from exports.canonical import CanonicalError, canonical_bytes
+from exports.canonical import CanonicalError, canonical_bytes, canonical_item_bytes
 from exports.files import ExportContext
 from exports.fragments import (
     LazyPaths,
     assemble,
     encode_items,
     encode_parts,
+    fill_arrays,
+    join_array,
+    split_array,
 )
 from exports.publish import ExportWriter
 
@@ -91,3 +94,28 @@ def test_paths_are_made_only_for_an_error(ctx: ExportContext) -> None:
     with pytest.raises(CanonicalError) as caught:
         encode_items(ctx, [{"n": 1}, {"n": float("nan")}], indent=4, paths=LazyPaths(make, 2))
     assert caught.value.path == "$.b.n" and made == [1]
+
+
+def test_an_array_split_and_joined_again_is_what_fill_arrays_writes() -> None:
+    rng = random.Random(8)
+    skeleton = canonical_item_bytes(
+        {"creator": "Mira", "creator_id": "mira", "entries": [], "z": {"entries": [1]}},
+        indent=4,
+        path="$",
+    )
+    for n in range(1, 6):
+        items = [
+            canonical_item_bytes(
+                {"n": rng.randrange(100), "s": "x,\n        y", "l": [[], [1]]}, indent=8, path="$"
+            )
+            for _ in range(n)
+        ]
+        data = fill_arrays(skeleton, {"entries": items}, indent=6)
+        before, cut, after = split_array(data, "entries", indent=6)
+        assert cut == items
+        assert join_array(before, cut, after, indent=6) == data
+        assert join_array(before, cut[::-1], after, indent=6) == fill_arrays(
+            skeleton, {"entries": items[::-1]}, indent=6
+        )
+    with pytest.raises(AssertionError):
+        split_array(skeleton, "entries", indent=6)  # empty: nothing to cut
