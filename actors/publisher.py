@@ -16,12 +16,13 @@ Publishing is incremental. Files fall in three groups:
   (`exports.fragments`): a publish rereads only the creators its `Changed.creators` named
   (all of them when a `Changed` did not say, after a full publish, and when the data version
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
-  from the last read, and splices every part's bytes into the document. Below the creator,
-  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts, a
-  points.json entry its bytes while its position holds the same row; a ranked viewer whose
-  balance or position changed writes its entry's `ValueSlots` (the encoder's bytes with the
-  balance, position and time cut out): only a viewer new to a ranking is encoded. The
-  rankings are read by creator from the `points_ranked` index. The signal files keep
+  from the last read (compared by a digest of each row: the rows themselves are not kept),
+  and splices every part's bytes into the document. Below the creator,
+  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. A
+  creator's points.json ranking is read as one text (from the `points_ranked` index) and
+  kept beside its item's bytes: of a ranking that changed, only the entries whose row
+  changed at their position are encoded again (all of them in one encoder call). The
+  signal files keep
   the signals they list with their bytes: a publish reads the ids it lists now and only the
   signals newer than those it has. `last_reads` says how many creators and rows each such
   file read;
@@ -103,17 +104,16 @@ from exports.builders import (
     runtime_snapshot_parts,
     signal_parts,
 )
-from exports.canonical import CanonicalError
 from exports.files import FILES, ExportContext
 from exports.fragments import (
     ITEM_INDENT,
-    ArraySlot,
     EncodedPart,
     LazyPaths,
-    ValueSlots,
     assemble,
     encode_items,
     encode_parts,
+    join_array,
+    split_array,
 )
 from exports.health import (
     ComponentHealth,
@@ -512,9 +512,9 @@ class PartedReader:
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
     creator: Callable[[Any], str]  # whose row it is
     view: Callable[[Any, Mapping[str, str]], Any]
-    # The rows by creator (of the creators given, or every creator's), read that way; a
-    # creator's rows may then have another shape than `every`'s (the creator left out)
-    grouped: Callable[[apsw.Connection, Sequence[str] | None], dict[str, list[Any]]] | None = None
+    # Each creator's rows as one text (of the creators given, or every creator's), read that
+    # way: points.json's rankings (`loyalty.ranking_texts`)
+    texts: Callable[[apsw.Connection, Sequence[str] | None], dict[str, str]] | None = None
 
 
 #: The readers of the database files made of per-creator parts.
@@ -524,7 +524,7 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, creators: loyalty.ranked_rows(conn, POINTS_TOP, creators=creators),
         creator=operator.itemgetter(0),
         view=_points_view,
-        grouped=lambda conn, creators: loyalty.ranked_by_creator(conn, POINTS_TOP, creators),
+        texts=loyalty.ranking_texts,
     ),
     "polls.json": PartedReader(
         every=lambda conn: polls.list_polls_with_results(conn, per_creator=polls.POLLS_PER_CREATOR),
@@ -566,74 +566,30 @@ class FileReads:
     """What a publish read for one database file made of parts."""
 
     creators: int | None  # creators whose rows were read again (None: every creator's)
-    rows: int  # rows read
+    rows: int  # rows read (points.json: one per ranking, each read as one text)
     parts_encoded: int  # parts built and encoded (changed, or holding a future time)
-    entries_encoded: int = 0  # points.json: ranking entries encoded (the others kept bytes)
+    entries_encoded: int = 0  # points.json: ranking entries decoded and encoded
 
 
 @attrs.frozen(kw_only=True, eq=False)
 class _RowShare:
-    """One creator's share of a file whose rows make parts of their own, as last read."""
+    """One creator's share of a file whose rows make parts of their own, as last read: a
+    digest of each row (not the row) beside its part."""
 
-    rows: tuple[Any, ...]  # as read (state rows are frozen values)
-    held: tuple[tuple[EncodedPart, ...] | None, ...]  # each row's parts (None: not clock-free)
-    parts: tuple[EncodedPart, ...]
+    digests: tuple[int, ...]  # hash() of each row as read (state rows are frozen values)
+    parts: tuple[EncodedPart, ...]  # each row's part, in the rows' order
+    built: datetime  # the clock they were built at: a part whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class _RankedShare:
-    """One creator's part of points.json as last read, with each entry's bytes and slots: a
-    balance that moved writes the entries it moved across, not the creator's whole ranking."""
+class _PointsShare:
+    """One creator's part of points.json as last read: its ranking's text
+    (`loyalty.ranking_texts`) and its item's bytes, no object per viewer."""
 
-    rows: Sequence[Sequence[Any]]  # `loyalty.ranked_by_creator`'s rows, ranked (never changed)
-    entries: Sequence[bytes | None]  # each row's entry (None: its time is after the clock)
-    slots: Sequence[ValueSlots]  # each row's entry, its balance, position and time cut out
-    head: ArraySlot  # the creator's item with its entries empty, encoded
+    text: str  # an equal text has the same bytes; a row equal at its position, its entry's
     parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
-
-
-def _kept_parts(was: Any, row: Any, parts: tuple[EncodedPart, ...] | None) -> Any:
-    """A row's parts as last built when the row at its position is the same (else None)."""
-    return parts if parts is not None and was == row else None
-
-
-def _reuse(
-    last: _RankedShare, rows: Sequence[Sequence[Any]], done: list[Any], cut: list[Any]
-) -> None:
-    """Fill `done` (entry bytes) and `cut` (their slots) for `rows` from the creator's last
-    ranking where it allows: the same row at the same position keeps its bytes (when they do
-    not depend on the clock); a viewer of the last ranking elsewhere takes its slots."""
-    was, entries, slots = last.rows, last.entries, last.slots
-    size, old = len(rows), len(was)
-    # The rows equal from the top and from the bottom (compared in C, not row by row here).
-    same = list(map(operator.eq, was, rows))
-    lo = same.index(False) if False in same else len(same)
-    if None in entries[:lo]:  # a time after the clock: written again
-        lo = entries.index(None)
-    same = list(map(operator.eq, reversed(was), reversed(rows)))
-    tail = min(same.index(False) if False in same else len(same), size - lo, old - lo)
-    done[:lo], cut[:lo] = entries[:lo], slots[:lo]
-    hi, hi_was = size - tail, old - tail
-    cut[hi:] = slots[hi_was:]
-    if hi == hi_was:
-        done[hi:] = entries[hi_was:]  # None where a time is after the clock
-    if lo == hi:
-        return
-    # An entry's slots depend only on who it is: their name and platform.
-    moved = {(was[i][0], was[i][1]): slots[i] for i in range(lo, hi_was)}
-    for index in range(lo, hi):
-        row = rows[index]
-        cut[index] = moved.get((row[0], row[1]))
-
-
-_MISSING: Any = object()
-
-
-def _entry_path(creator: str, index: int) -> str:
-    """Where an entry of points.json sits, for an error about it."""
-    return f"$.creators[0 of {creator!r}].entries[{index}]"
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1078,10 +1034,13 @@ class SnapshotPublisher(Actor):
         # (None: unknown, read them all; no entry: none), and each creator's part as last built
         # (no entry: not built since the last full publish, read them all).
         self._scopes: dict[str, set[str] | None] = {}
-        self._parts: dict[str, dict[str, Any]] = {}  # _RankedShare for points, else _RowShare
+        self._parts: dict[str, dict[str, Any]] = {}  # _PointsShare for points, else _RowShare
         # Per signal file: its signals as last read and encoded, by id (no entry: not built
         # since the last full publish, read them all).
         self._signals: dict[str, dict[int, _HeldSignal]] = {}
+        # Files made of parts or signals whose parts changed since their bytes last went to the
+        # writer: the others, when the writer finds them intact, are not put together again.
+        self._unwritten: set[str] = set()
         self.last_reads: dict[str, FileReads] = {}  # what the last publish read, by file
         # The tree inputs that rarely change, kept between publishes (views are immutable).
         self._creator_views = tuple(
@@ -1299,6 +1258,7 @@ class SnapshotPublisher(Actor):
             if data_version(conn) != self._data_version:
                 pending = pending | DB_FILES
                 scopes = dict.fromkeys(PARTED_FILES)
+        intact: list[str] = []  # dirty files whose bytes are those the writer has
         if full:
             assert tree is not None
             version = data_version(conn)  # before the read: later commits will differ
@@ -1356,7 +1316,13 @@ class SnapshotPublisher(Actor):
                 prepared[path] = self._tree_file(path, tree, ctx)
             for path in sorted(dirty):
                 assert data is not None
-                if path in PARTED_FILES:
+                if (
+                    (path in PARTED_FILES or path in ringed)
+                    and path not in self._unwritten
+                    and self._writer.intact(path)
+                ):
+                    intact.append(path)  # the same parts as the bytes written last time
+                elif path in PARTED_FILES:
                     parts = self._parts[path].values()
                     prepared[path] = assemble(
                         PARTED_FILES[path],
@@ -1382,22 +1348,30 @@ class SnapshotPublisher(Actor):
                 else not self._clock_free(_db_inputs(path, data), ctx.now)
             )
         )
-        result = self._writer.publish_prepared(prepared)
-        return _Outcome(result=result, rebuilt=tuple(sorted(prepared)), redo=redo, reads=reads)
+        result = self._writer.publish_prepared(prepared, intact=intact)
+        self._unwritten -= prepared.keys()  # given to the writer (a failed write: not intact)
+        return _Outcome(
+            result=result, rebuilt=tuple(sorted((*prepared, *intact))), redo=redo, reads=reads
+        )
 
     def _read_parted(
         self,
         conn: apsw.Connection,
         path: str,
         scopes: Mapping[str, frozenset[str] | None],
-    ) -> tuple[dict[str, list[Any]], frozenset[str] | None]:
+    ) -> tuple[dict[str, Any], frozenset[str] | None]:
         """The rows of the creators whose rows of `path` changed (every creator's when that
         is unknown, or when the file's parts are not built), by creator; and which creators
         were read (None: all)."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
-        if reader.grouped is not None:
-            return reader.grouped(conn, None if scope is None else sorted(scope)), scope
+        if scope is not None:
+            # Parts holding a time later than the clock they were built at are read again:
+            # their bytes depend on the clock, and their rows are not kept.
+            late = {c for c, share in self._parts[path].items() if not share.clock_free}
+            scope = scope | late if late else scope
+        if reader.texts is not None:
+            return reader.texts(conn, None if scope is None else sorted(scope)), scope
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
@@ -1409,125 +1383,100 @@ class SnapshotPublisher(Actor):
         self,
         path: str,
         ctx: ExportContext,
-        fresh: dict[str, list[Any]],
+        fresh: dict[str, str],
         scope: frozenset[str] | None,
     ) -> FileReads:
-        """`_rebuild_parts` for points.json, straight from the rows: a creator's part is its
-        item with the bytes of its entries put in its slot. A balance that changed moves its
-        row within the ranking: the rows before and after the span it moved across keep their
-        entries' bytes (unless they hold a time later than the clock: their bytes depend on
-        the clock); a viewer of the last ranking writes its entry's `ValueSlots` with its new
-        balance, position and time; only a viewer new to the ranking is encoded."""
+        """`_rebuild_parts` for points.json, from the rankings' texts (`loyalty.ranking_texts`):
+        a creator whose text is the one last read keeps its item's bytes while they hold for
+        the clock. Of a ranking that changed, an entry whose row is the one last read at its
+        position keeps its bytes (cut from the creator's item); the others, and the items of
+        creators new to the file, are built and encoded together (one encoder call each). Per
+        creator only its ranking's text and its item's bytes are kept: no rows, no entries."""
         ms_now = from_datetime(ctx.now)
-        last_shares: dict[str, _RankedShare] = self._parts.get(path, {})
+        last_shares: dict[str, _PointsShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
-        read = scope or frozenset()
-        stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
-        for creator in read - fresh.keys():
-            shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, Sequence[Any], _RankedShare | None, list[Any], list[Any]]] = []
-        entries: list[dict[str, Any]] = []
-        where: list[tuple[str, int]] = []  # (creator, index) of each entry to encode
-        heads: list[dict[str, Any]] = []
-        stamps: dict[int, str | None] = {}  # most rows of a publish share a few times
-        for creator in (*fresh, *stale):
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # its rows are gone
+        stamps = _Stamps(ctx)  # most rows of a publish share a few times
+        items: list[dict[str, Any]] = []  # whole items of creators new to the file
+        entries: list[dict[str, Any]] = []  # entries that changed, of the others
+        where: list[tuple[str, int]] = []  # (creator, position) of each of those entries
+        # (creator, text, newest time, None for a whole item, else (before, entries, after))
+        todo: list[tuple[str, str, int, Any]] = []
+        for creator, text in fresh.items():
             last = last_shares.get(creator)
-            rows = fresh[creator] if creator in fresh else last.rows  # type: ignore[union-attr]
-            if last is not None and last.clock_free and last.rows == rows:
+            if last is not None and last.clock_free and last.text == text:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # Each entry's bytes (None: to write) and its slots (None: to encode).
-            done: list[Any] = [None] * len(rows)
-            cut: list[Any] = [None] * len(rows)
-            if last is not None:
-                _reuse(last, rows, done, cut)
-            for index, data in enumerate(done):
-                if data is not None:
+            rows = loyalty.decode_ranking(text, POINTS_TOP)
+            newest_ms = max(map(_UPDATED_AT, rows))
+            if last is None or not last.clock_free:
+                item = points_creator(creator, self._names.get(creator))
+                item["entries"] = [
+                    points_entry(position, name, platform, balance, stamps[updated_at])
+                    for position, (name, platform, balance, updated_at) in enumerate(rows, 1)
+                ]
+                items.append(item)
+                todo.append((creator, text, newest_ms, None))
+                continue
+            was = loyalty.decode_ranking(last.text, POINTS_TOP)
+            before, kept, after = split_array(
+                last.parts[0].items["creators"][0], "entries", indent=ITEM_INDENT + 2
+            )
+            done: list[bytes | None] = [None] * len(rows)
+            for index, row in enumerate(rows):
+                if index < len(was) and was[index] == row:
+                    done[index] = kept[index]  # the same row at the same position
                     continue
-                name, platform, balance, updated_at = rows[index]
-                stamp = stamps.get(updated_at, _MISSING)
-                if stamp is _MISSING:
-                    stamp = stamps[updated_at] = _stamp(ctx, updated_at)
-                slots = cut[index]
-                if slots is None:
-                    entries.append(points_entry(index + 1, name, platform, balance, stamp))
-                    where.append((creator, index))
-                    continue
-                try:
-                    done[index] = slots.fill(balance, index + 1, stamp)
-                except CanonicalError as exc:
-                    raise CanonicalError(
-                        _entry_path(creator, index) + exc.path[1:], exc.problem
-                    ) from exc
-            if last is None:
-                heads.append(points_creator(creator, self._names.get(creator)))
-            todo.append((creator, rows, last, done, cut))
-        new_entries = iter(
+                name, platform, balance, updated_at = row
+                entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
+                where.append((creator, index))
+            todo.append((creator, text, newest_ms, (before, done, after)))
+        whole = iter(
+            encode_items(
+                ctx,
+                items,
+                indent=ITEM_INDENT,
+                paths=LazyPaths(
+                    lambda: [f"$.creators[0 of {c!r}]" for c, _t, _n, cut in todo if cut is None],
+                    len(items),
+                ),
+            )
+        )
+        changed = iter(
             encode_items(
                 ctx,
                 entries,
                 indent=ITEM_INDENT + 4,
-                paths=LazyPaths(lambda: list(itertools.starmap(_entry_path, where)), len(where)),
-            )
-        )
-        new_heads = iter(
-            encode_items(
-                ctx,
-                heads,
-                indent=ITEM_INDENT,
-                paths=[f"$.creators[0 of {head['creator_id']!r}]" for head in heads],
+                paths=LazyPaths(
+                    lambda: [f"$.creators[0 of {c!r}].entries[{i}]" for c, i in where], len(where)
+                ),
             )
         )
         moments: dict[int, datetime] = {}
-        for creator, rows, last, done, cut in todo:
-            head = (
-                last.head
-                if last is not None
-                else ArraySlot.of(next(new_heads), "entries", indent=ITEM_INDENT + 2)
-            )
-            for index, slots in enumerate(cut):
-                if slots is None:
-                    done[index] = data = next(new_entries)
-                    _name, _platform, balance, updated_at = rows[index]
-                    cut[index] = ValueSlots.of(
-                        data,
-                        {
-                            "balance": balance,
-                            "position": index + 1,
-                            "updated_at": stamps[updated_at],
-                        },
-                    )
-            newest_ms = max(map(_UPDATED_AT, rows))
+        for creator, text, newest_ms, cut in todo:
+            if cut is None:
+                data = next(whole)
+            else:
+                before, done, after = cut
+                filled = [next(changed) if entry is None else entry for entry in done]
+                data = join_array(before, filled, after, indent=ITEM_INDENT + 2)
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
             part = EncodedPart(
-                order=(creator,),
-                newest=newest,
-                latest=newest,
-                items={"creators": (head.fill(done),)},
+                order=(creator,), newest=newest, latest=newest, items={"creators": (data,)}
             )
-            clock_free = newest_ms <= ms_now
-            shares[creator] = _RankedShare(
-                rows=rows,
-                # Only the entries whose time is not after the clock hold for later clocks.
-                entries=done
-                if clock_free
-                else [
-                    data if row[_AT] <= ms_now else None
-                    for row, data in zip(rows, done, strict=True)
-                ],
-                slots=cut,
-                head=head,
-                parts=(part,),
-                clock_free=clock_free,
-            )
+            shares[creator] = _PointsShare(text=text, parts=(part,), clock_free=newest_ms <= ms_now)
         self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
         return FileReads(
             creators=None if scope is None else len(scope),
-            rows=sum(len(rows) for rows in fresh.values()),
+            rows=len(fresh),
             parts_encoded=len(todo),
-            entries_encoded=len(entries),
+            entries_encoded=len(entries) + sum(len(item["entries"]) for item in items),
         )
 
     def _read_signals(
@@ -1571,7 +1520,10 @@ class SnapshotPublisher(Actor):
                 held[i] = _HeldSignal(
                     view=next(shown), part=part, clock_free=part.latest <= ctx.now
                 )
-        self._signals[path] = {i: h for i, h in held.items() if h is not None}
+        listed = {i: h for i, h in held.items() if h is not None}
+        if views or list(listed) != list(last):
+            self._unwritten.add(path)
+        self._signals[path] = listed
         return FileReads(creators=None, rows=len(new), parts_encoded=len(views))
 
     def _rebuild_parts(
@@ -1589,50 +1541,56 @@ class SnapshotPublisher(Actor):
         assert file.part_per_view
         last_shares: dict[str, _RowShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
-        read = scope or frozenset()
-        stale = [c for c, share in shares.items() if not share.clock_free and c not in read]
-        for creator in read - fresh.keys():
-            shares.pop(creator, None)  # its rows are gone
-        todo: list[tuple[str, tuple[Any, ...], list[tuple[EncodedPart, ...] | None]]] = []
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # its rows are gone
+        todo: list[tuple[str, tuple[int, ...], list[EncodedPart | None]]] = []
         views: list[Any] = []
-        for creator in (*fresh, *stale):
+        for creator, rows in fresh.items():
+            digests = tuple(map(hash, rows))
             last = last_shares.get(creator)
-            rows = tuple(fresh[creator]) if creator in fresh else last.rows  # type: ignore[union-attr]
-            if last is not None and last.clock_free and last.rows == rows:
+            if last is not None and last.clock_free and last.digests == digests:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # Its rows' parts (None: to build). As many rows as last time: a row changed in
-            # place (compared, not hashed); otherwise one may have come or gone: by value.
-            kept: list[tuple[EncodedPart, ...] | None]
-            if last is not None and len(last.rows) == len(rows):
-                kept = list(map(_kept_parts, last.rows, rows, last.held))
+            # Its rows' parts (None: to build), where the row is the same and its part holds
+            # for the clock. As many rows as last time: a row changed in place (by position);
+            # otherwise one may have come or gone: by digest.
+            kept: list[EncodedPart | None]
+            if last is None:
+                kept = [None] * len(rows)
             else:
-                known = (
-                    {r: p for r, p in zip(last.rows, last.held, strict=True) if p is not None}
-                    if last is not None
-                    else {}
-                )
-                kept = list(map(known.get, rows))
+                built = last.built
+                if len(last.digests) == len(digests):
+                    kept = [
+                        part if was == now and part.latest <= built else None
+                        for was, now, part in zip(last.digests, digests, last.parts, strict=True)
+                    ]
+                else:
+                    known = {
+                        d: part
+                        for d, part in zip(last.digests, last.parts, strict=True)
+                        if part.latest <= built
+                    }
+                    kept = list(map(known.get, digests))
             views.extend(
                 make(row, self._names) for row, p in zip(rows, kept, strict=True) if p is None
             )
-            todo.append((creator, rows, kept))
+            todo.append((creator, digests, kept))
         build = file.parts(ctx, views)  # one part per view, in their order
         if len(build) != len(views):
             raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
         encoded = iter(encode_parts(file, ctx, build))
-        for creator, rows, kept in todo:
-            done = [(next(encoded),) if parts is None else parts for parts in kept]
-            held = tuple(
-                parts if all(p.latest <= ctx.now for p in parts) else None for parts in done
-            )
+        for creator, digests, kept in todo:
+            done = tuple(next(encoded) if part is None else part for part in kept)
             shares[creator] = _RowShare(
-                rows=rows,
-                held=held,
-                parts=tuple(p for parts in done for p in parts),
-                clock_free=None not in held,
+                digests=digests,
+                parts=done,
+                built=ctx.now,
+                clock_free=all(part.latest <= ctx.now for part in done),
             )
         self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
         return FileReads(
             creators=None if scope is None else len(scope),
             rows=sum(len(rows) for rows in fresh.values()),
@@ -1972,6 +1930,18 @@ def _creator_of(path: str) -> str | None:
 def _stamp(ctx: ExportContext, ms: int) -> str | None:
     """A database time as the export files write it."""
     return export_timestamp(ctx, to_datetime(ms))
+
+
+class _Stamps(dict[int, str | None]):
+    """Database times as the export files write them for one clock, each formatted once."""
+
+    def __init__(self, ctx: ExportContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def __missing__(self, ms: int) -> str | None:
+        stamp = self[ms] = _stamp(self._ctx, ms)
+        return stamp
 
 
 def _db_inputs(path: str, data: StoreData | None) -> Any:

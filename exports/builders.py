@@ -682,41 +682,43 @@ def build_polls(
 
 def _tally_parts(ctx: ExportContext, tallies: Sequence[TallyView]) -> list[Part]:
     """One part per tally (a tally that moved is rebuilt alone), by creator then id."""
-    return [
-        Part(
-            label=creator_id,
-            order=(creator_id, group[0].tally_id),
-            items={
-                "tallies": [
-                    {
-                        "tally_id": t.tally_id,
-                        "creator_id": t.creator_id,
-                        "creator": _creator_label(t.creator_id, t.creator_name),
-                        "label": t.label,
-                        "count": t.count,
-                        "updated_at": _ts(ctx, t.updated_at),
-                    }
-                    for t in group
-                ],
-                "items": [
-                    {
-                        "id": t.tally_id,
-                        "name": t.label,
-                        "title": t.label,
-                        "state": "active",
-                        "creator": _creator_label(t.creator_id, t.creator_name),
-                        "created_at": None,
-                        "updated_at": _ts(ctx, t.updated_at),
-                        "public": True,
-                    }
-                    for t in group
-                ],
-            },
-            newest=max(t.updated_at for t in group),
-            latest=max(t.updated_at for t in group),
+    parts = []
+    for t in tallies:
+        creator = _creator_label(t.creator_id, t.creator_name)
+        updated = _ts(ctx, t.updated_at)
+        parts.append(
+            Part(
+                label=t.creator_id,
+                order=(t.creator_id, t.tally_id),
+                items={
+                    "tallies": (
+                        {
+                            "tally_id": t.tally_id,
+                            "creator_id": t.creator_id,
+                            "creator": creator,
+                            "label": t.label,
+                            "count": t.count,
+                            "updated_at": updated,
+                        },
+                    ),
+                    "items": (
+                        {
+                            "id": t.tally_id,
+                            "name": t.label,
+                            "title": t.label,
+                            "state": "active",
+                            "creator": creator,
+                            "created_at": None,
+                            "updated_at": updated,
+                            "public": True,
+                        },
+                    ),
+                },
+                newest=t.updated_at,
+                latest=t.updated_at,
+            )
         )
-        for creator_id, group in _each(tallies)
-    ]
+    return parts
 
 
 def build_tallies(

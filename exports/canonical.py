@@ -144,23 +144,33 @@ def canonical_item_bytes(obj: object, *, indent: int, path: str) -> bytes:
     return data.replace(b"\n", b"\n" + b" " * indent) if indent else data
 
 
-# Between two items of an encoded top-level array: a comma, a newline and exactly two spaces
-# before a character that is not a space (nested lines have more spaces; JSON strings hold no
-# raw newline, and a comma never comes before a closing bracket).
-_BETWEEN_ITEMS = re.compile(rb",\n  (?! )")
+@functools.lru_cache(maxsize=16)
+def _between_items(indent: int) -> re.Pattern[bytes]:
+    """Between two items of an encoded array whose items start ``indent`` spaces in: a comma,
+    a newline and exactly ``indent`` spaces before a character that is not a space (nested
+    lines have more spaces; JSON strings hold no raw newline, and a comma never comes before
+    a closing bracket)."""
+    return re.compile(b",\n" + b" " * indent + b"(?! )")
 
 
 def canonical_items_bytes(
     items: Sequence[object], *, indent: int, paths: Sequence[str]
 ) -> list[bytes]:
     """:func:`canonical_item_bytes` of each of ``items`` (``paths`` says where each sits),
-    the same bytes, encoded and checked as one array: one encoder call, not one per item."""
+    the same bytes, encoded and checked as one array: one encoder call, not one per item.
+
+    For an even ``indent``, the array is encoded nested that deep (``[[...]]`` for four
+    spaces), so the encoder writes every line of every item where it goes."""
     if not items:
         return []
     whole = list(items)
+    depth, odd = divmod(indent, 2)
+    nested: object = whole
+    for _ in range(depth - 1 if depth and not odd else 0):
+        nested = [nested]
     try:
-        data = orjson.dumps(whole, default=_refuse, option=_ITEM_OPTIONS)
-        exact = orjson.loads(data) == whole
+        data = orjson.dumps(nested, default=_refuse, option=_ITEM_OPTIONS)
+        exact = orjson.loads(data) == nested
     except orjson.JSONEncodeError:
         exact = False
     if not exact:  # one by one: each names where its problem is (or is fine: a tuple)
@@ -168,8 +178,16 @@ def canonical_items_bytes(
             canonical_item_bytes(item, indent=indent, path=path)
             for item, path in zip(whole, paths, strict=True)
         ]
+    if depth and not odd:
+        # "[\n  [\n    item,\n    item\n  ]\n]" for four spaces: each item where it goes.
+        # Each of the `depth` brackets opens with "[", a newline and its indentation.
+        start, end = 2 * depth + depth * (depth + 1), 2 * depth + depth * (depth - 1)
+        pieces = _between_items(indent).split(data[start:-end])
+        if len(pieces) != len(whole):
+            raise AssertionError(f"{len(whole)} items encoded as {len(pieces)}")
+        return pieces
     # "[\n  item,\n  item\n]": each item's lines after its first are two spaces in.
-    pieces = _BETWEEN_ITEMS.split(data[4:-2])
+    pieces = _between_items(2).split(data[4:-2])
     if len(pieces) != len(whole):
         raise AssertionError(f"{len(whole)} items encoded as {len(pieces)}")
     inner = b"\n" + b" " * indent

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, overload
@@ -32,20 +33,20 @@ import attrs
 import orjson
 
 from exports.builders import Part, PartsLayout, document_skeleton, ordered_parts
-from exports.canonical import CanonicalError, canonical_item_bytes, canonical_items_bytes
+from exports.canonical import canonical_items_bytes
 from exports.files import ExportContext
 from exports.scrub import scrub_document
 
 __all__ = [
     "ITEM_INDENT",
-    "ArraySlot",
     "EncodedPart",
     "LazyPaths",
-    "ValueSlots",
     "assemble",
     "encode_items",
     "encode_parts",
     "fill_arrays",
+    "join_array",
+    "split_array",
 ]
 
 #: Where the items of a top-level array start: two spaces for the key, two more inside it.
@@ -65,38 +66,35 @@ class EncodedPart:
 def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -> list[EncodedPart]:
     """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``."""
     # One scrub for them all: it proves most batches clean in one pass over their JSON text;
-    # and one encoder call per array for all their items.
-    batch = {"parts": [{key: list(part.items[key]) for key in file.arrays} for part in parts]}
-    scrubbed = scrub_document(batch, ctx.secrets)["parts"]
+    # and one encoder call per array for all their items, cut back into the parts after.
+    keys = file.arrays
+    arrays = {key: [item for part in parts for item in part.items[key]] for key in keys}
+    scrubbed = scrub_document(arrays, ctx.secrets)  # the same lists, items scrubbed
     encoded = {
-        key: iter(
-            canonical_items_bytes(
-                [item for items in scrubbed for item in items[key]],
-                indent=ITEM_INDENT,
-                paths=LazyPaths(
-                    functools.partial(_part_paths, key, parts, scrubbed),
-                    sum(len(items[key]) for items in scrubbed),
-                ),
-            )
+        key: canonical_items_bytes(
+            scrubbed[key],
+            indent=ITEM_INDENT,
+            paths=LazyPaths(functools.partial(_part_paths, key, parts), len(arrays[key])),
         )
-        for key in file.arrays
+        for key in keys
     }
-    return [
-        EncodedPart(
-            order=part.order,
-            newest=part.newest,
-            latest=part.latest,
-            items={key: tuple(next(encoded[key]) for _ in items[key]) for key in file.arrays},
+    out = []
+    at = dict.fromkeys(keys, 0)  # where each array's next part starts
+    for part in parts:
+        items = {}
+        for key in keys:
+            start = at[key]
+            end = at[key] = start + len(part.items[key])
+            items[key] = tuple(encoded[key][start:end])
+        out.append(
+            EncodedPart(order=part.order, newest=part.newest, latest=part.latest, items=items)
         )
-        for part, items in zip(parts, scrubbed, strict=True)
-    ]
+    return out
 
 
-def _part_paths(key: str, parts: Sequence[Part], scrubbed: Sequence[Any]) -> list[str]:
+def _part_paths(key: str, parts: Sequence[Part]) -> list[str]:
     return [
-        f"$.{key}[{n} of {part.label!r}]"
-        for part, items in zip(parts, scrubbed, strict=True)
-        for n in range(len(items[key]))
+        f"$.{key}[{n} of {part.label!r}]" for part in parts for n in range(len(part.items[key]))
     ]
 
 
@@ -172,103 +170,35 @@ def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
     return [before, inner, (b"," + inner).join(items), b"\n", b" " * indent]
 
 
-@attrs.frozen(kw_only=True)
-class ArraySlot:
-    """Canonical bytes with one empty array cut open, to fill again and again (a creator's
-    item of points.json, filled with its entries at every change): what :func:`fill_arrays`
-    writes for that array, without searching the bytes each time."""
-
-    before: bytes  # up to and including the array's "["
-    after: bytes  # from its "]" on
-    indent: int
-
-    @classmethod
-    def of(cls, data: bytes, key: str, *, indent: int) -> ArraySlot:
-        """The slot of ``data``'s empty array ``key`` (its key ``indent`` spaces in)."""
-        close_at = _empty_array(data, key, indent)
-        return cls(before=data[:close_at], after=data[close_at:], indent=indent)
-
-    def fill(self, items: Sequence[bytes]) -> bytes:
-        """The bytes with the array holding ``items`` (encoded for ``indent + 2``)."""
-        if not items:
-            return self.before + self.after
-        return b"".join((*_filled(self.before, items, self.indent), self.after))
+def split_array(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[bytes], bytes]:
+    """``data`` (canonical bytes holding the non-empty array ``key``, its key ``indent``
+    spaces in, there once) cut around that array's items: the bytes up to its first item,
+    each item's bytes (as :func:`encode_items` writes them for ``indent + 2``), and the bytes
+    from the newline after its last item on. :func:`join_array` puts them back together."""
+    inner = b"\n" + b" " * (indent + 2)
+    mark = b"\n" + b" " * indent + orjson.dumps(key) + b": [" + inner
+    at = data.find(mark)
+    # JSON strings hold no raw newline: a line starting with exactly `indent` spaces and "]"
+    # after the key closes that array (nested lines have more spaces).
+    end = data.find(b"\n" + b" " * indent + b"]", at)
+    if at < 0 or end < 0 or data.find(mark, at + 1) >= 0:
+        raise AssertionError(f"no single non-empty {key!r} array {indent} spaces in")
+    start = at + len(mark)
+    items = _items_separator(indent + 2).split(data[start:end])
+    return data[:start], items, data[end:]
 
 
-#: The values a :class:`ValueSlots` writes: JSON scalars the encoder writes exactly (a float
-#: is not one: NaN would come out as null).
-_SCALARS = frozenset({str, int, bool, type(None)})
+def join_array(before: bytes, items: Sequence[bytes], after: bytes, *, indent: int) -> bytes:
+    """The bytes :func:`split_array` cut (``indent`` as given to it), with ``items`` (at
+    least one) as the array's items."""
+    return before + (b",\n" + b" " * (indent + 2)).join(items) + after
 
 
-@attrs.frozen(kw_only=True)
-class ValueSlots:
-    """Canonical bytes of an item with the values of some of its keys cut out, to write again
-    with other values (a points.json entry whose balance, position or time changed): the
-    encoder's bytes around the values, and each new value as the encoder writes it alone (a
-    scalar's bytes do not depend on where it sits).
-
-    The keys must each occur once in the item (at any depth) and hold a scalar there; they are
-    given, and filled, in the order they appear (sorted, at one depth)."""
-
-    pieces: tuple[bytes, ...]  # the bytes around the values: one more than there are keys
-    keys: tuple[str, ...]
-
-    @classmethod
-    def of(cls, data: bytes, values: Mapping[str, object]) -> ValueSlots:
-        """The slots of ``values``' keys in ``data`` (an encoded item holding each key once,
-        with that value). A JSON string holds no unescaped quote, so a key's quoted name
-        followed by a colon is found only where it is a key."""
-        pieces: list[bytes] = []
-        start = 0
-        for key, value in values.items():
-            mark = orjson.dumps(key) + b": "
-            text = _scalar_bytes(value)
-            at = data.find(mark)
-            begin = at + len(mark)
-            end = begin + len(text)
-            if (
-                at < start
-                or data.count(mark) != 1
-                or data[begin:end] != text
-                or data[end : end + 1] not in (b",", b"\n")
-            ):
-                raise AssertionError(f"no single {key!r} holding {value!r} (in key order)")
-            pieces.append(data[start:begin])
-            start = end
-        pieces.append(data[start:])
-        return cls(pieces=tuple(pieces), keys=tuple(values))
-
-    def fill(self, *values: object) -> bytes:
-        """The item's bytes with ``values`` (one per key, in the keys' order) in the slots."""
-        if len(values) != len(self.keys):
-            raise TypeError(f"{len(self.keys)} values expected, got {len(values)}")
-        out: list[bytes] = [b""] * (2 * len(values) + 1)
-        out[::2] = self.pieces
-        try:
-            out[1::2] = map(_scalar_bytes, values)
-        except CanonicalError as exc:  # say which key
-            key = next(k for k, v in zip(self.keys, values, strict=True) if _refused(v))
-            raise CanonicalError(f"$.{key}", exc.problem) from exc
-        return b"".join(out)
-
-
-def _refused(value: object) -> bool:
-    try:
-        _scalar_bytes(value)
-    except CanonicalError:
-        return True
-    return False
-
-
-def _scalar_bytes(value: object) -> bytes:
-    """What the encoder writes for a scalar; refuses anything else (and an integer beyond
-    64 bits, a lone surrogate) with a :class:`~exports.canonical.CanonicalError`."""
-    if type(value) not in _SCALARS:
-        raise CanonicalError("$", f"{type(value).__name__} cannot fill a value slot")
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return canonical_item_bytes(value, indent=0, path="$")  # raises, saying what is wrong
+@functools.lru_cache(maxsize=16)
+def _items_separator(indent: int) -> re.Pattern[bytes]:
+    """Between two items of an array whose items start ``indent`` spaces in: a comma, a
+    newline and exactly that many spaces before a character that is not a space."""
+    return re.compile(b",\n" + b" " * indent + b"(?! )")
 
 
 def assemble(

@@ -112,6 +112,20 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+#: What a file's stat says of its identity and content: inode, size, modification and change
+#: times (any write, replace or removal changes one of them).
+_Signature = tuple[int, int, int, int]
+
+
+def _signature(target: Path) -> _Signature | None:
+    """The stat signature of ``target`` (None when it is not there)."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class ExportWriter:
     """Writes export documents canonically and atomically under ``root`` and to mirrors.
 
@@ -128,6 +142,9 @@ class ExportWriter:
             raise ValueError("the state root and every mirror must be distinct folders")
         self._lock = threading.Lock()  # statistics may be read from another thread
         self._stats = WriterStatistics()
+        # Each destination file as this writer last left it (written, or found holding the
+        # bytes it was given): its stat signature, which any later change to it alters.
+        self._signatures: dict[Path, _Signature] = {}
 
     def cleanup_stale_temp_files(self, *, min_age_seconds: float = 0.0) -> list[Path]:
         """Remove temporary files left by a crashed writer under the root and every mirror."""
@@ -147,16 +164,36 @@ class ExportWriter:
             {path: self.prepare(path, doc) for path, doc in documents.items()}
         )
 
-    def publish_prepared(self, prepared: Mapping[str, bytes]) -> PublishResult:
+    def publish_prepared(
+        self, prepared: Mapping[str, bytes], *, intact: Iterable[str] = ()
+    ) -> PublishResult:
         """Write bytes made by :meth:`prepare` (in path order); see :meth:`publish`.
 
         Lets a caller serialise once and keep the bytes (to skip rebuilding a file whose inputs
-        did not change); only bytes from :meth:`prepare` may be passed.
+        did not change); only bytes from :meth:`prepare` may be passed. ``intact`` are paths
+        the caller did not serialise again: their bytes are those it gave last time, and
+        :meth:`intact` found every copy as this writer left it; each is counted as skipped.
         """
         outcomes: list[FileOutcome] = []
+        for path in intact:
+            for destination, _target in self._destinations(path):
+                outcomes.append(FileOutcome(path=path, destination=destination, written=False))
+                self._count(destination == "primary")
         for path, data in sorted(prepared.items()):
             outcomes += self._write_everywhere(path, data)
         return PublishResult(outcomes=tuple(outcomes))
+
+    def intact(self, path: str) -> bool:
+        """True when every copy of ``path`` (under the root and in its mirrors) is still the
+        file this writer last wrote there, or found holding the bytes it was given: a caller
+        whose bytes for ``path`` did not change since then need not serialise or write them
+        (:meth:`publish_prepared`'s ``intact``). A copy changed, replaced or removed by anyone
+        else since (its stat signature differs) makes it False, so the caller writes again."""
+        for _destination, target in self._destinations(path):
+            known = self._signatures.get(target)
+            if known is None or known != _signature(target):
+                return False
+        return True
 
     @staticmethod
     def prepare(path: str, document: Mapping[str, Any]) -> bytes:
@@ -186,25 +223,40 @@ class ExportWriter:
             raise ValueError(f"{path}: top-level generated_at differs from meta.generated_at")
         return canonical_bytes(document)
 
-    def _write_everywhere(self, path: str, data: bytes) -> list[FileOutcome]:
+    def _destinations(self, path: str) -> list[tuple[str, Path]]:
+        """Where ``path`` is written: the root first, then each mirror taking its visibility."""
         file = get_file(path)
         relative = Path(*path.split("/"))
-        outcomes = [self._write(path, "primary", self.root / relative, data)]
+        out = [("primary", self.root / relative)]
+        out += [
+            (mirror.label, mirror.root / relative)
+            for mirror in self.mirrors
+            if mirror.accepts(file.visibility)
+        ]
+        return out
+
+    def _write_everywhere(self, path: str, data: bytes) -> list[FileOutcome]:
         # Mirrors are written even when the primary failed: they are independent copies, and
         # a dashboard reading a mirror is better served by the new content.
-        for mirror in self.mirrors:
-            if mirror.accepts(file.visibility):
-                outcomes.append(self._write(path, mirror.label, mirror.root / relative, data))
-        return outcomes
+        return [
+            self._write(path, destination, target, data)
+            for destination, target in self._destinations(path)
+        ]
 
     def _write(self, path: str, destination: str, target: Path, data: bytes) -> FileOutcome:
         primary = destination == "primary"
         try:
             written = write_atomic(target, data)
+            signature = _signature(target)
         except OSError as exc:
+            self._signatures.pop(target, None)
             message = f"{destination}: {path}: {_describe(exc)}"
             self._count(primary, error=message)
             return FileOutcome(path=path, destination=destination, written=False, error=message)
+        if signature is None:
+            self._signatures.pop(target, None)
+        else:
+            self._signatures[target] = signature
         self._count(primary, written=written, size=len(data) if written else 0)
         return FileOutcome(
             path=path, destination=destination, written=written, bytes=len(data) if written else 0

@@ -26,9 +26,11 @@ __all__ = [
     "add",
     "add_many",
     "balance_of",
+    "decode_ranking",
     "find_by_login",
     "ranked_by_creator",
     "ranked_rows",
+    "ranking_texts",
     "spend",
     "top",
     "top_rows_for_creators",
@@ -333,13 +335,24 @@ def ranked_by_creator(
     """Each creator's ranking (of `creators` only, when given; a creator without a positive
     balance has none), by creator id: its `limit` highest positive balances in `top`'s order,
     as rows (lists) of :data:`RANKING_COLUMNS`, for a reader that rereads many creators'
-    rankings every second.
+    rankings every second (:func:`ranking_texts`, each decoded by :func:`decode_ranking`)."""
+    return {
+        creator: decode_ranking(text, limit)
+        for creator, text in ranking_texts(conn, creators).items()
+    }
+
+
+def ranking_texts(conn: apsw.Connection, creators: Sequence[str] | None = None) -> dict[str, str]:
+    """Each creator's whole ranking (of `creators` only, when given) as one JSON text: an
+    array of rows of :data:`RANKING_COLUMNS`, every positive balance in `top`'s order. Two
+    equal texts are the same ranking, so a reader can tell an unchanged ranking without
+    decoding it (:func:`decode_ranking` decodes its top rows).
 
     One statement, and one row of it per creator: the ranking comes as one JSON text (built
-    by SQLite in the `points_ranked` index's order) decoded here in one call. Stepping through
-    a row per balance cost more: each step hands the GIL over, and in a busy process taking
-    it back waits behind the other threads. The rows past `limit` of a creator are dropped
-    here (numbering them in SQL reads every balance of a creator too).
+    by SQLite in the `points_ranked` index's order). Stepping through a row per balance cost
+    more: each step hands the GIL over, and in a busy process taking it back waits behind the
+    other threads. The rows past a reader's limit are dropped when decoding (numbering them
+    in SQL reads every balance of a creator too).
     """
     ranking = (
         "SELECT creator_id, json_group_array(json_array(display_name, platform, balance, "
@@ -352,4 +365,11 @@ def ranked_by_creator(
         rows = conn.execute(
             ranking.format(where=f"creator_id {IN_JSON_LIST} AND "), (json_list(creators),)
         )
-    return {creator: orjson.loads(text)[:limit] for creator, text in rows}
+    return dict(rows)
+
+
+def decode_ranking(text: str, limit: int) -> list[list[Any]]:
+    """The `limit` first rows (lists of :data:`RANKING_COLUMNS`) of a ranking's JSON text
+    (:func:`ranking_texts`)."""
+    rows: list[list[Any]] = orjson.loads(text)[:limit]
+    return rows

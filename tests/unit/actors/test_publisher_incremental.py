@@ -591,7 +591,8 @@ async def test_points_of_the_creators_named_by_changed_are_reread_and_equal_a_fu
     await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
     await pub.publish()
     reads = pub.last_reads["points.json"]
-    assert (reads.creators, reads.rows) == (1, 2)  # mira's two balances, not all three boards
+    # mira's ranking (one row: its text), her two entries swapped, not all three boards
+    assert (reads.creators, reads.rows, reads.entries_encoded) == (1, 1, 2)
     assert files(root) == full_build(pub)
     mira = [
         c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
@@ -756,12 +757,13 @@ def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, st
         return "reads"
 
 
-async def test_a_ranking_that_moves_encodes_only_viewers_new_to_it(
+async def test_a_ranking_that_changed_encodes_only_the_entries_that_changed_at_their_place(
     setup: Any, database: Path
 ) -> None:
-    """Entries of viewers already ranked are written from their slots with the new balance,
-    position and time; only a viewer new to the ranking is encoded; the files stay exactly a
-    full build's."""
+    """A creator's ranking read again unchanged (the same text) keeps its bytes; of one that
+    moved (a viewer overtaking, earning without moving, joining), an entry whose row is the
+    same at its position keeps its bytes and only the others are encoded; the files stay
+    exactly a full build's."""
     from state import loyalty
 
     pub, clock, _tree, root = setup
@@ -779,13 +781,25 @@ async def test_a_ranking_that_moves_encodes_only_viewers_new_to_it(
     await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
     await pub.publish()
     assert files(root) == full_build(pub)
-    # ann overtakes everyone, bob earns without moving, fay joins in the middle
-    for name, amount, encoded in (("ann", 100, 0), ("bob", 1, 0), ("ann", 1, 0), ("fay", 35, 1)):
+    # ann overtakes everyone, bob earns without moving, nothing changes, fay joins
+    steps: tuple[tuple[str | None, int, int], ...] = (
+        ("ann", 100, 5),  # first from last: every position holds another row
+        ("bob", 1, 1),  # last, and still last
+        (None, 0, 0),
+        ("fay", 35, 3),  # fourth: she and the two after her
+    )
+    for who, amount, encoded in steps:
         clock.advance()
-        grant(name, amount)
+        if who is not None:
+            grant(who, amount)
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         await pub.publish()
-        assert pub.last_reads["points.json"].entries_encoded == encoded
+        reads = pub.last_reads["points.json"]
+        assert (reads.creators, reads.parts_encoded, reads.entries_encoded) == (
+            1,
+            1 if encoded else 0,
+            encoded,
+        )
         assert files(root) == full_build(pub)
     board = next(
         c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
@@ -793,7 +807,60 @@ async def test_a_ranking_that_moves_encodes_only_viewers_new_to_it(
     ranked = ["ann", "eve", "dee", "fay", "cy", "bob"]
     assert [e["display_name"] for e in board["entries"]] == ranked
     assert [e["position"] for e in board["entries"]] == [1, 2, 3, 4, 5, 6]
-    assert board["entries"][0]["balance"] == 111
+    assert board["entries"][0]["balance"] == 110
+
+
+async def test_a_file_whose_parts_did_not_change_is_rewritten_only_when_changed_on_disk(
+    setup: Any, database: Path
+) -> None:
+    """A dirty file read again with the same parts is not put together nor written again
+    while its copy is the one last written; a copy changed behind the publisher's back (the
+    same size, even) is written again at the next publish that reads the file."""
+    pub, clock, _tree, root = setup
+    with writing(database) as conn:
+        counters.increment_tally(conn, creator_id="zed", tally_id="gg", now=ms(clock.now))
+    clock.advance()
+    await pub.handle(Changed(topic="tallies", creators=frozenset({"zed"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    target = root / "tallies.json"
+    before = mtimes(root)["tallies.json"]
+    clock.advance()
+    await pub.handle(Changed(topic="tallies", creators=frozenset({"zed"})))  # nothing new
+    await pub.publish()
+    assert mtimes(root)["tallies.json"] == before
+    assert "tallies.json" in pub.last_rebuilt
+    good = target.read_bytes()
+    target.write_bytes(good.replace(b"[", b"{"))  # changed by someone else
+    clock.advance()
+    await pub.handle(Changed(topic="tallies", creators=frozenset({"zed"})))
+    await pub.publish()
+    assert target.read_bytes() == good
+    assert files(root) == full_build(pub)
+
+
+async def test_a_ranking_holding_a_future_time_is_read_and_encoded_again(
+    setup: Any, database: Path
+) -> None:
+    """A ranking whose time is after the clock is clamped to the clock: it is read and
+    encoded again at the next publish of points.json, though its creator did not change,
+    until the clock passes its time."""
+    from state import loyalty
+
+    pub, clock, _tree, root = setup
+    with writing(database) as conn:
+        loyalty.add(
+            conn, creator_id="mira", viewer=_viewer("ann"), amount=5, now=ms(clock.now) + 3_000
+        )
+    await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    for _ in range(5):
+        clock.advance()
+        await pub.handle(Changed(topic="points", creators=frozenset({"zed"})))
+        await pub.publish()
+        assert files(root) == full_build(pub)
+    assert pub.last_reads["points.json"].parts_encoded == 0  # past its time: kept
 
 
 async def test_parted_files_equal_a_full_build_through_random_per_creator_changes(
@@ -901,21 +968,19 @@ async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     with writing(database) as conn:
         loyalty.add(conn, creator_id="mira", viewer=_viewer("ann"), amount=2**62, now=ms(clock.now))
         loyalty.add(conn, creator_id="mira", viewer=_viewer("bob"), amount=2**62, now=ms(clock.now))
-    real = loyalty.ranked_by_creator
+    real = loyalty.decode_ranking
 
-    def huge(conn: Any, limit: int, creators: Any = None) -> Any:
-        rankings = real(conn, limit, creators)
-        first, *rest = rankings["mira"]
-        rankings["mira"] = [[*first[:2], 2**65, first[3]], *rest]  # a balance beyond 64 bits
-        return rankings
+    def huge(text: str, limit: int) -> Any:
+        first, *rest = real(text, limit)
+        return [[*first[:2], 2**65, first[3]], *rest]  # a balance beyond 64 bits
 
-    loyalty.ranked_by_creator = huge
+    loyalty.decode_ranking = huge
     try:
         await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
         with pytest.raises(CanonicalError) as caught:
             await pub.publish()
     finally:
-        loyalty.ranked_by_creator = real
+        loyalty.decode_ranking = real
     assert caught.value.path.startswith("$.creators[0 of 'mira'].entries[0].balance")
     assert "64 bits" in str(caught.value)
 

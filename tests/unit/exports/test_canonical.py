@@ -373,7 +373,8 @@ def test_items_encoded_together_equal_each_item_encoded_alone() -> None:
         {"t": (1, 2)},  # a tuple reads back as a list: checked one by one, still fine
     ]
     paths = [f"$.items[{n}]" for n in range(len(items))]
-    for indent in (0, 4, 8):
+    # Even indents are encoded nested that deep; an odd one is shifted line by line.
+    for indent in (0, 2, 3, 4, 6, 8, 10):
         alone = [
             canonical_item_bytes(i, indent=indent, path=p)
             for i, p in zip(items, paths, strict=True)
@@ -381,6 +382,7 @@ def test_items_encoded_together_equal_each_item_encoded_alone() -> None:
         assert canonical_items_bytes(items, indent=indent, paths=paths) == alone
         plain = items[:-1]  # no tuple: encoded and checked as one array
         assert canonical_items_bytes(plain, indent=indent, paths=paths[:-1]) == alone[:-1]
+        assert canonical_items_bytes(plain[:1], indent=indent, paths=paths[:1]) == alone[:1]
     assert canonical_items_bytes([], indent=4, paths=[]) == []
 
 

@@ -214,3 +214,42 @@ def test_statistics_is_a_snapshot(
     later = attrs.evolve(ctx, now=ctx.now + timedelta(seconds=10))
     writer.publish(build_all(later, ExportInputs(), pseudonym_key=key))
     assert writer.statistics().files_written > len(docs)
+
+
+def test_a_file_is_intact_until_anyone_else_changes_one_of_its_copies(
+    tmp_path: Path, docs: dict[str, dict[str, Any]]
+) -> None:
+    writer = ExportWriter(
+        tmp_path / "state", [Mirror(root=tmp_path / "m", visibilities={"public"})]
+    )
+    assert not writer.intact("clips.json")  # never written by this writer
+    writer.publish(docs)
+    assert writer.intact("clips.json") and writer.intact("points.json")
+    # The same size, another content: its stat signature moves.
+    primary = tmp_path / "state" / "clips.json"
+    primary.write_bytes(primary.read_bytes().replace(b"{", b"["))
+    assert not writer.intact("clips.json")
+    writer.publish(docs)  # written again, and intact once more
+    assert primary.read_bytes() == canonical_bytes(docs["clips.json"])
+    assert writer.intact("clips.json")
+    (tmp_path / "m" / "points.json").unlink()  # a mirror's copy
+    assert not writer.intact("points.json")
+    assert writer.intact("clips.json")
+
+
+def test_intact_files_are_counted_as_skipped_without_their_bytes(
+    tmp_path: Path, docs: dict[str, dict[str, Any]]
+) -> None:
+    writer = ExportWriter(tmp_path, [Mirror(root=tmp_path / "m", visibilities={"public"})])
+    writer.publish(docs)
+    before = writer.statistics()
+    result = writer.publish_prepared({}, intact=["points.json"])
+    assert [(o.path, o.destination, o.written) for o in result.outcomes] == [
+        ("points.json", "primary", False),
+        ("points.json", str(tmp_path / "m"), False),
+    ]
+    after = writer.statistics()
+    assert (after.files_skipped, after.mirror_files_skipped) == (
+        before.files_skipped + 1,
+        before.mirror_files_skipped + 1,
+    )
