@@ -271,7 +271,7 @@ def granted(writes: list[tuple[float, Write]]) -> list[tuple[float, int]]:
         for at, write in writes
         for op in write.ops
         if type(op).__name__ == "GrantPoints"
-        for grant in op.grants  # type: ignore[attr-defined]
+        for grant in op.grants
     ]
 
 
