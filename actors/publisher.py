@@ -157,6 +157,7 @@ from exports.views import (
     TriggerView,
 )
 from state import clips, counters, giveaways, loyalty, outbox, polls, quotes, signals
+from state.database import plan_once
 from state.timeutil import from_datetime, to_datetime
 
 
@@ -1082,6 +1083,7 @@ class SnapshotPublisher(Actor):
         flags = apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
         self._conn = await trio.to_thread.run_sync(lambda: apsw.Connection(uri, flags=flags))
         self._conn.set_busy_timeout(5000)
+        plan_once(self._conn)  # its ranked and limited reads are not prepared again each time
         await trio.to_thread.run_sync(self._writer.cleanup_stale_temp_files)
         await self.publish(full=True)  # every file exists from the first moment on
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 import trio
 import trio.testing
@@ -130,6 +131,15 @@ async def test_start_publishes_every_export_file_valid(start, exports):
         path = exports / entry.path
         assert path.is_file(), entry.path
         validate(entry.path, json.loads(path.read_text("utf-8")))
+    await sup.stop()
+
+
+async def test_the_publishers_reader_keeps_each_statements_plan(start):
+    # Like the store's connections (`state.database.plan_once`): its ranked and limited reads
+    # are not prepared again at every execution.
+    sup = await start()
+    publisher = sup._by_id["publisher"].run.instance  # test-only peek
+    assert publisher._conn.config(apsw.SQLITE_DBCONFIG_ENABLE_QPSG, -1) == 1
     await sup.stop()
 
 
