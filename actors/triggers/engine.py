@@ -28,6 +28,7 @@ import attrs
 import trio
 
 from actors import (
+    QUEUE,
     Actor,
     ActorFailed,
     ActorRef,
@@ -364,6 +365,24 @@ class TriggerEngine(Actor):
                 await alarm.wait()  # woken by the commit (`PendingReply.notify`)
             self._complete_arrived()
         await self._flush()
+
+    def call_nowait(self, message: object) -> Any:
+        """A chat line handed over as a call (a replay's), answered in the caller's step
+        while this engine is idle: its handling is synchronous once it is deduplicated and
+        paced, so the caller's wait costs no wake-up of the mailbox loop. Anything else, or
+        a line that would wait (restore not done, the store behind: `MAX_WRITE_LAG`), is
+        queued for `handle` as usual."""
+        if type(message) is not ChatEvent or not self._ready.is_set():
+            return QUEUE
+        if (self._queued_at or self._flush_reply is not None) and (
+            trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
+        ):
+            return QUEUE
+        message_id = message.message_id
+        if message_id is not None and not self.seen.first_time(message.platform, message_id):
+            self.duplicates += 1  # a replay (reconnect, restart): applied once already
+            return []
+        return self._on_chat(message)
 
     async def handle(self, message: Any) -> Any:
         if not self._ready.is_set():

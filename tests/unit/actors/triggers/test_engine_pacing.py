@@ -71,8 +71,11 @@ class Harness:
         self.count = 0
 
     async def say(self, text: str = "hello") -> Any:
+        return await self.engine.call(self.line(text), timeout=30)
+
+    def line(self, text: str = "hello") -> ChatEvent:
         self.count += 1
-        event = ChatEvent(
+        return ChatEvent(
             platform="twitch",
             channel="daniel",
             message_id=f"m-{self.count}",
@@ -84,7 +87,6 @@ class Harness:
             roles=frozenset(),
             raw_type="PRIVMSG",
         )
-        return await self.engine.call(event, timeout=30)
 
     async def writes(self) -> list[tuple[float, Write]]:
         await trio.lowlevel.checkpoint()
@@ -256,3 +258,32 @@ async def test_active_minutes_need_no_wall_clock_tick_until_a_live_platform_spea
     writes = await harness.writes()
     grants = [op for _, write in writes for op in write.ops if type(op).__name__ == "GrantPoints"]
     assert sum(len(op.grants) for op in grants) == 2  # two whole minutes, paid by the tick
+
+
+async def test_a_chat_line_requested_of_an_idle_engine_is_answered_in_the_senders_step(
+    autojump_clock, harness
+):
+    await harness.say()  # the restore is done
+    await trio.testing.wait_all_tasks_blocked()
+    engine = harness.instance()
+    line = harness.line()
+    pending = harness.engine.request(line)
+    # Taken in this step (no wake-up of the engine's mailbox loop), and counted.
+    assert pending.done and pending.result_nowait() == []
+    assert engine.messages == 2
+    again = harness.engine.request(line)  # the same line again: dropped, in this step too
+    assert again.done and again.result_nowait() == []
+    assert engine.duplicates == 1 and engine.messages == 2
+    # The store falls behind: a line is queued, and waits in `handle` like a call.
+    Store.held = trio.Event()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + MAX_WRITE_LAG + 0.1)
+    behind = harness.engine.request(harness.line(), timeout=30)
+    assert not behind.done
+    await trio.sleep(10)
+    assert not behind.done and engine.store_waits == 1
+    Store.held.set()
+    with trio.fail_after(1):
+        assert await behind.result() == []
+    assert engine.messages == 3
+    tree = harness.root.tree()
+    assert next(row for row in tree if row["path"] == "root/triggers")["handled"] == 4
