@@ -369,10 +369,15 @@ class TriggerEngine(Actor):
     def call_nowait(self, message: object) -> Any:
         """A chat line handed over as a call (a replay's), answered in the caller's step
         while this engine is idle: its handling is synchronous once it is deduplicated and
-        paced, so the caller's wait costs no wake-up of the mailbox loop. Anything else, or
-        a line that would wait (restore not done, the store behind: `MAX_WRITE_LAG`), is
-        queued for `handle` as usual."""
-        if type(message) is not ChatEvent or not self._ready.is_set():
+        paced, so the caller's wait costs no wake-up of the mailbox loop. So is a
+        `CommitWithFlush`. Anything else, or a line that would wait (restore not done, the
+        store behind: `MAX_WRITE_LAG`), is queued for `handle` as usual."""
+        if not self._ready.is_set():
+            return QUEUE
+        if type(message) is CommitWithFlush:
+            self._ride(message)
+            return None
+        if type(message) is not ChatEvent:
             return QUEUE
         if (self._queued_at or self._flush_reply is not None) and (
             trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
@@ -383,6 +388,18 @@ class TriggerEngine(Actor):
             self.duplicates += 1  # a replay (reconnect, restart): applied once already
             return []
         return self._on_chat(message)
+
+    def handle_nowait(self, message: object) -> bool:
+        """A `CommitWithFlush` cast (a replay's saved position) taken in the sender's step
+        while this engine is idle and restored; anything else goes to `handle`."""
+        if type(message) is CommitWithFlush and self._ready.is_set():
+            self._ride(message)
+            return True
+        return False
+
+    def _ride(self, message: CommitWithFlush) -> None:
+        self._riders[message.key] = message.command
+        self._want_flush()
 
     async def handle(self, message: Any) -> Any:
         if not self._ready.is_set():
@@ -403,8 +420,7 @@ class TriggerEngine(Actor):
                 return None
             self._want_flush()  # the id is persisted with the next flush at the latest
         if isinstance(message, CommitWithFlush):
-            self._riders[message.key] = message.command
-            self._want_flush()
+            self._ride(message)
             return None
         if isinstance(message, ChannelEvent):
             return await self._on_channel_event(message)

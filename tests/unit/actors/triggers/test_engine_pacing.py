@@ -12,6 +12,7 @@ import attrs
 import outcome
 import pytest
 import trio
+import trio.testing
 
 from actors import Actor, ReplyError, ticker_statistics
 from actors.events import ChatEvent
@@ -159,6 +160,25 @@ async def test_a_command_handed_to_the_engine_rides_in_its_next_flush_the_latest
     (_, write), *more = await harness.writes()
     assert not more
     assert sorted(op.label for op in write.ops if isinstance(op, Mark)) == ["new", "other"]
+
+
+async def test_a_command_cast_to_an_idle_engine_is_taken_in_the_senders_step(
+    autojump_clock, harness
+):
+    await harness.say()  # the restore is done
+    await trio.testing.wait_all_tasks_blocked()
+
+    def handled() -> int:
+        return next(r for r in harness.root.tree() if r["path"] == "root/triggers")["handled"]
+
+    before = handled()
+    harness.engine.cast(CommitWithFlush(key="k", command=Mark(label="cast")))
+    assert handled() == before + 1  # taken before the engine's task ran again
+    assert harness.root.registry.existing_mailbox("root/triggers").depth == 0
+    await trio.sleep(5)
+    (_, write), *more = await harness.writes()
+    assert not more  # it rode in the flush of the line said before it
+    assert [op.label for op in write.ops if isinstance(op, Mark)] == ["cast"]
 
 
 async def test_chat_waits_while_the_oldest_write_lags_and_goes_on_once_the_store_answers(
