@@ -468,7 +468,7 @@ class Answerer(Actor):
         self.seen: list[Any] = []
         self.handled_by: list[str] = []
 
-    def call_nowait(self, message: object) -> Any:
+    def call_nowait(self, message: Any) -> Any:
         match message:
             case ("double", n):
                 self.seen.append(n)
