@@ -377,15 +377,9 @@ class TriggerEngine(Actor):
         if type(message) is CommitWithFlush:
             self._ride(message)
             return None
-        if type(message) is not ChatEvent:
+        if type(message) is not ChatEvent or self._behind_the_store():
             return QUEUE
-        if (self._queued_at or self._flush_reply is not None) and (
-            trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
-        ):
-            return QUEUE
-        message_id = message.message_id
-        if message_id is not None and not self.seen.first_time(message.platform, message_id):
-            self.duplicates += 1  # a replay (reconnect, restart): applied once already
+        if self._seen_before(message):
             return []
         return self._on_chat(message)
 
@@ -397,6 +391,22 @@ class TriggerEngine(Actor):
             return True
         return False
 
+    def _seen_before(self, event: ChatEvent) -> bool:
+        """Whether this chat line was applied already (counted as a duplicate); else its id
+        is remembered from now on."""
+        message_id = event.message_id
+        if message_id is not None and not self.seen.first_time(event.platform, message_id):
+            self.duplicates += 1  # a replay (reconnect, restart): applied once already
+            return True
+        return False
+
+    def _behind_the_store(self) -> bool:
+        """Whether a write of this engine has waited longer than `MAX_WRITE_LAG` (chat then
+        waits: `_keep_pace_with_the_store`)."""
+        return bool(self._queued_at or self._flush_reply is not None) and (
+            trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
+        )
+
     def _ride(self, message: CommitWithFlush) -> None:
         self._riders[message.key] = message.command
         self._want_flush()
@@ -405,13 +415,9 @@ class TriggerEngine(Actor):
         if not self._ready.is_set():
             await self._ready.wait()
         if isinstance(message, ChatEvent):
-            message_id = message.message_id
-            if message_id is not None and not self.seen.first_time(message.platform, message_id):
-                self.duplicates += 1  # a replay (reconnect, restart): applied once already
+            if self._seen_before(message):
                 return []
-            if (self._queued_at or self._flush_reply is not None) and (
-                trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
-            ):
+            if self._behind_the_store():
                 await self._keep_pace_with_the_store()
             return self._on_chat(message)
         if isinstance(message, PlatformEvent) and message.message_id is not None:
