@@ -1,6 +1,6 @@
 """Actors: objects with a mailbox, run as one trio task each, owned by a supervisor."""
 
-from actors._actor import Actor
+from actors._actor import QUEUE, Actor
 from actors._errors import ActorFailed, CallTimeout, MailboxFull, ReplyError
 from actors._ref import ActorRef, PendingReply
 from actors._registry import DeadLetter
@@ -13,6 +13,7 @@ from actors._ticker import (
 )
 
 __all__ = [
+    "QUEUE",
     "Actor",
     "ActorFailed",
     "ActorRef",

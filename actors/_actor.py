@@ -10,7 +10,7 @@ import structlog
 import trio
 
 from actors._errors import ReplyError, describe
-from actors._mailbox import STOP, Call, Mailbox
+from actors._mailbox import STOP, Call, InlineFailure, Mailbox
 
 if TYPE_CHECKING:
     from actors._ref import ActorRef
@@ -67,8 +67,17 @@ class Actor:
     #: bookkeeping (recording a reply), which then cost no task wake-up. It returns False to
     #: have the message queued for `handle` as usual. It must not raise once it has changed
     #: anything: an exception has the message queued for `handle`, which fails visibly.
-    #: Calls always go through `handle`.
+    #: Calls go through `call_nowait`, or `handle`.
     handle_nowait: Any = None
+
+    #: Optional: `def call_nowait(self, message) -> Any` answers a call synchronously, in the
+    #: caller's step, when the instance is idle (as `handle_nowait` for casts): its return
+    #: value is the reply (a `ReplyError` refuses it), and the caller's wait costs no task
+    #: wake-up of this actor. It returns `QUEUE` to have the call queued for `handle` as
+    #: usual. Any other exception crashes the instance as `handle` raising would (the call
+    #: is the message being handled, its caller fails), never the caller's step; so it must
+    #: not leave anything half-applied when it raises.
+    call_nowait: Any = None
 
     async def on_start(self) -> None:
         """Runs before the instance counts as started; raising is a crash."""
@@ -121,8 +130,8 @@ async def serve_actor(
             nursery.start_soon(_run_then_stop, actor, mailbox)
         if actor.handle_batch is not None:
             await _batch_loop(actor, mailbox, stats)
-        elif actor.handle_nowait is not None:
-            mailbox.inline = _inline_handler(actor.handle_nowait, stats)
+        elif actor.handle_nowait is not None or actor.call_nowait is not None:
+            mailbox.inline = _inline_handler(actor.handle_nowait, actor.call_nowait, stats)
             try:
                 await _mailbox_loop(actor, mailbox, stats)
             finally:
@@ -138,20 +147,56 @@ async def _run_then_stop(actor: Actor, mailbox: Mailbox) -> None:
     mailbox.request_stop()
 
 
-def _inline_handler(
-    handle_nowait: Callable[[object], bool], stats: InstanceStats
-) -> Callable[[object], bool]:
-    """What the mailbox calls for a cast while the instance is idle: `handle_nowait`, counted
-    as handled when it took the message; False (queue it) when it declined or raised."""
+class _Queue:
+    """`QUEUE`: what `Actor.call_nowait` returns to have a call queued for `handle`."""
 
-    def inline(message: object) -> bool:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "QUEUE"
+
+
+QUEUE: Any = _Queue()
+
+
+def _inline_handler(
+    handle_nowait: Callable[[object], bool] | None,
+    call_nowait: Callable[[object], Any] | None,
+    stats: InstanceStats,
+) -> Callable[[object], object]:
+    """What the mailbox calls for a message while the instance is idle: `call_nowait` for a
+    call (resolved at once with its reply), `handle_nowait` for a cast; counted as handled
+    when taken (None returned), else what to queue: the message (declined, or a cast whose
+    `handle_nowait` raised: `handle` then fails it visibly), or an `InlineFailure`."""
+    value = outcome.Value
+
+    def inline(message: object) -> object:
+        if type(message) is Call:
+            if call_nowait is None:
+                return message
+            try:
+                reply = call_nowait(message.message)
+            except ReplyError as refused:
+                stats.refused += 1
+                message.resolve(outcome.Error(refused.error))
+            except Exception as exc:
+                return InlineFailure(message, exc)
+            else:
+                if reply is QUEUE:
+                    return message
+                message.resolve(value(reply))
+            stats.handled += 1
+            return None
+        if handle_nowait is None:
+            return message
         try:
             taken = handle_nowait(message)
         except Exception:
-            return False  # queued instead: `handle` then fails (or refuses) it visibly
+            return message  # queued instead: `handle` then fails (or refuses) it visibly
         if taken:
             stats.handled += 1
-        return bool(taken)
+            return None
+        return message
 
     return inline
 
@@ -170,6 +215,10 @@ async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) ->
                 result = await handle(item.message)
                 stats.current = None
                 item.resolve(value(result))
+            elif type(item) is InlineFailure:
+                # A call whose `call_nowait` raised: the crash it would have been in `handle`.
+                stats.current = item.call
+                raise item.error
             else:
                 await handle(item)
                 stats.current = None

@@ -87,6 +87,18 @@ class Call:
         return trio.lowlevel.Abort.SUCCEEDED
 
 
+class InlineFailure:
+    """Queued in place of a call whose inline handling (`Actor.call_nowait`) raised: the
+    mailbox loop raises `error` with the call as the message being handled, so the instance
+    crashes as if `handle` had raised, and the caller fails as then (never in its own step)."""
+
+    __slots__ = ("call", "error")
+
+    def __init__(self, call: Call, error: Exception) -> None:
+        self.call = call
+        self.error = error
+
+
 class Mailbox:
     """Bounded FIFO with one receiver (the current instance) and any number of senders."""
 
@@ -126,9 +138,11 @@ class Mailbox:
         self.closed = False
         self.stop_requested = False
         self._burst = 0
-        #: Set by the running instance of an actor with `handle_nowait`: takes a cast now
-        #: (True) instead of waking the idle receiver.
-        self.inline: Callable[[object], bool] | None = None
+        #: Set by the running instance of an actor with `handle_nowait` or `call_nowait`:
+        #: given a message while the receiver is idle, it takes it now (returns None) instead
+        #: of waking the receiver, or returns what to queue (the message, or an
+        #: `InlineFailure` standing for it).
+        self.inline: Callable[[object], object] | None = None
 
     @property
     def depth(self) -> int:
@@ -145,11 +159,13 @@ class Mailbox:
             self.refused_at = trio.current_time()
             raise MailboxFull(self.path, self.capacity)
         task = self._receiver
-        # An idle receiver means nothing is queued: a cast taken inline keeps the order.
-        if task is not None and self.inline is not None and type(item) is not Call:
-            if self.inline(item):
+        # An idle receiver means nothing is queued: a message taken inline keeps the order.
+        if task is not None and self.inline is not None:
+            queued = self.inline(item)
+            if queued is None:
                 self.received += 1
                 return
+            item = queued
         if isinstance(queue, tuple):
             queue = self._queue = deque()
         queue.append(item)

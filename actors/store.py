@@ -86,15 +86,25 @@ class Changed:
 def _creators_of(ops: Iterable[Operation]) -> frozenset[str] | None:
     """The creators typed commands name (`creator_id`), or None when an operation names none
     (a plain function, or a command that is not a creator's)."""
-    found = set()
+    found: set[str] = set()
+    return frozenset(found) if _add_creators(ops, found) else None
+
+
+def _add_creators(ops: Iterable[Operation], found: set[str]) -> bool:
+    """Add the creators typed commands name (`creator_id`) to `found`; False as soon as an
+    operation names none (a plain function, or a command that is not a creator's)."""
     for op in ops:
         if not getattr(op, "touches_exports", True):
             continue
         creator = getattr(op, "creator_id", None)
         if not isinstance(creator, str):
-            return None
+            return False
         found.add(creator)
-    return frozenset(found)
+    return True
+
+
+#: A topic not met yet in a group of writes (`StateStore._write_group`).
+_NONE_YET: Any = object()
 
 
 class WriterThread:
@@ -242,15 +252,20 @@ class StateStore(Actor):
             for w in writes:
                 replies.append(results[at : at + len(w.ops)])
                 at += len(w.ops)
-        topics: dict[str, frozenset[str] | None] = {}
+        # The creators each topic's writes changed: one set per topic, filled in place, and
+        # a topic already unknown (None) looks at no more operations.
+        topics: dict[str, set[str] | None] = {}
         for w in writes:
-            creators = _creators_of(w.ops)
-            if w.topic in topics:
-                known = topics[w.topic]
-                creators = None if known is None or creators is None else known | creators
-            topics[w.topic] = creators
+            topic = w.topic
+            found = topics.get(topic, _NONE_YET)
+            if found is None:
+                continue
+            if found is _NONE_YET:
+                found = topics[topic] = set()
+            if not _add_creators(w.ops, found):
+                topics[topic] = None
         for topic, creators in topics.items():
-            self._notify(topic, creators)
+            self._notify(topic, None if creators is None else frozenset(creators))
         return replies
 
     async def handle(self, message: Any) -> Any:

@@ -15,7 +15,8 @@ digest, the pass, the lines delivered; `state.replays`) and a restart resumes th
 playing the log again. Each pass (a `loop = true` replay, or a new file) is a new stream: its
 message ids carry the pass number (`<id>#<pass>`; a line without an id is named by its line
 number), so the trigger engine applies each line once per pass. Lines are handed over as
-calls (`request`: the reply is taken when the next line is due, at most one line in flight), so
+calls (`request`: an idle engine answers at once, in this task's step; a busy one's reply is
+taken when the next line is due, at most one line in flight), so
 the position saved never runs ahead of what the engine took; the position is
 committed with the engine's flush (`CommitWithFlush`: no store write of its own, and the
 engine, stopped after the replay, flushes once more); the few lines between the last save and a
@@ -290,7 +291,13 @@ class ReplayChat(Actor):
                     await target.call(event, timeout=DELIVERY_TIMEOUT)
                     self._delivered(number, at, trio.current_time())
                 else:
-                    self._inflight = (pending, number, at)
+                    if pending.done:
+                        # An idle engine took it in this step (`TriggerEngine.call_nowait`):
+                        # counted now, with no reply to take at the next line.
+                        pending.result_nowait()
+                        self._delivered(number, at, due)
+                    else:
+                        self._inflight = (pending, number, at)
             await self._settle()
             if not self.loop:
                 break

@@ -28,6 +28,7 @@ import attrs
 import trio
 
 from actors import (
+    QUEUE,
     Actor,
     ActorFailed,
     ActorRef,
@@ -369,17 +370,58 @@ class TriggerEngine(Actor):
             self._complete_arrived()
         await self._flush()
 
+    def call_nowait(self, message: object) -> Any:
+        """A chat line handed over as a call (a replay's), answered in the caller's step
+        while this engine is idle: its handling is synchronous once it is deduplicated and
+        paced, so the caller's wait costs no wake-up of the mailbox loop. So is a
+        `CommitWithFlush`. Anything else, or a line that would wait (restore not done, the
+        store behind: `MAX_WRITE_LAG`), is queued for `handle` as usual."""
+        if not self._ready.is_set():
+            return QUEUE
+        if type(message) is CommitWithFlush:
+            self._ride(message)
+            return None
+        if type(message) is not ChatEvent or self._behind_the_store():
+            return QUEUE
+        if self._seen_before(message):
+            return []
+        return self._on_chat(message)
+
+    def handle_nowait(self, message: object) -> bool:
+        """A `CommitWithFlush` cast (a replay's saved position) taken in the sender's step
+        while this engine is idle and restored; anything else goes to `handle`."""
+        if type(message) is CommitWithFlush and self._ready.is_set():
+            self._ride(message)
+            return True
+        return False
+
+    def _seen_before(self, event: ChatEvent) -> bool:
+        """Whether this chat line was applied already (counted as a duplicate); else its id
+        is remembered from now on."""
+        message_id = event.message_id
+        if message_id is not None and not self.seen.first_time(event.platform, message_id):
+            self.duplicates += 1  # a replay (reconnect, restart): applied once already
+            return True
+        return False
+
+    def _behind_the_store(self) -> bool:
+        """Whether a write of this engine has waited longer than `MAX_WRITE_LAG` (chat then
+        waits: `_keep_pace_with_the_store`)."""
+        return bool(self._queued_at or self._flush_reply is not None) and (
+            trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
+        )
+
+    def _ride(self, message: CommitWithFlush) -> None:
+        self._riders[message.key] = message.command
+        self._want_flush()
+
     async def handle(self, message: Any) -> Any:
         if not self._ready.is_set():
             await self._ready.wait()
         if isinstance(message, ChatEvent):
-            message_id = message.message_id
-            if message_id is not None and not self.seen.first_time(message.platform, message_id):
-                self.duplicates += 1  # a replay (reconnect, restart): applied once already
+            if self._seen_before(message):
                 return []
-            if (self._queued_at or self._flush_reply is not None) and (
-                trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
-            ):
+            if self._behind_the_store():
                 await self._keep_pace_with_the_store()
             return self._on_chat(message)
         if isinstance(message, PlatformEvent) and message.message_id is not None:
@@ -388,8 +430,7 @@ class TriggerEngine(Actor):
                 return None
             self._want_flush()  # the id is persisted with the next flush at the latest
         if isinstance(message, CommitWithFlush):
-            self._riders[message.key] = message.command
-            self._want_flush()
+            self._ride(message)
             return None
         if isinstance(message, ChannelEvent):
             return await self._on_channel_event(message)

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors import Actor, ActorFailed, CallTimeout, MailboxFull, ReplyError
+from actors import QUEUE, Actor, ActorFailed, CallTimeout, MailboxFull, ReplyError
 from supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
 
 NO_BACKOFF = Backoff(initial=0)
@@ -457,6 +457,88 @@ async def test_a_failing_handle_nowait_leaves_the_cast_to_handle_which_crashes_v
     ref.cast(("note", 5))
     assert await ref.call("get") == [5]
     assert sup._by_id["r"].run.instance.handled_by == ["inline"]  # test-only peek
+    await sup.stop()
+
+
+class Answerer(Actor):
+    """Answers ("double", n) calls inline while idle; ("later", n) and casts go through
+    `handle`; ("refuse",) is refused inline, ("explode",) fails inline."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+        self.handled_by: list[str] = []
+
+    def call_nowait(self, message: Any) -> Any:
+        match message:
+            case ("double", n):
+                self.seen.append(n)
+                self.handled_by.append("inline")
+                return 2 * n
+            case ("refuse",):
+                raise ReplyError(ValueError("not now"))
+            case ("explode",):
+                raise RuntimeError("inline answer failed")
+        return QUEUE
+
+    async def handle(self, message: Any) -> Any:
+        match message:
+            case ("gate", event):
+                await event.wait()
+            case ("double", n) | ("later", n):
+                self.seen.append(n)
+                self.handled_by.append("loop")
+                return 2 * n
+        return None
+
+
+async def test_calls_to_an_idle_actor_with_call_nowait_are_answered_in_the_callers_step(
+    nursery,
+):
+    sup = await started(nursery, ChildSpec("a", Answerer))
+    ref = sup.ref("a")
+    instance = sup._by_id["a"].run.instance  # test-only peek
+    await trio.testing.wait_all_tasks_blocked()
+    pending = ref.request(("double", 1))
+    # Answered in this step: the reply is there before the actor's task ran again.
+    assert pending.done and pending.result_nowait() == 2
+    assert instance.handled_by == ["inline"]
+    # Declined (QUEUE): queued for `handle`; while it is busy, calls queue behind it in order.
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    first = ref.request(("double", 2))
+    second = ref.request(("later", 3))
+    assert not first.done and not second.done
+    gate.set()
+    assert await first.result() == 4 and await second.result() == 6
+    await trio.testing.wait_all_tasks_blocked()
+    assert await ref.call(("later", 4)) == 8  # declined while idle: through `handle`
+    assert instance.seen == [1, 2, 3, 4]
+    assert instance.handled_by == ["inline", "loop", "loop", "loop"]
+    with pytest.raises(ValueError, match="not now"):  # refused inline: no crash
+        await ref.call(("refuse",))
+    assert sup.tree()[1]["handled"] == 6
+    assert sup.registry.existing_mailbox("root/a").received == 6
+    assert sup.which_children()[0].restarts == 0
+    await sup.stop()
+
+
+async def test_a_failing_call_nowait_crashes_the_actor_not_the_caller(nursery):
+    sup = await started(nursery, ChildSpec("a", Answerer))
+    ref = sup.ref("a")
+    await trio.testing.wait_all_tasks_blocked()
+    pending = ref.request(("explode",))  # the caller's step never sees the failure
+    with pytest.raises(ActorFailed) as failed:
+        await pending.result()
+    assert isinstance(failed.value.__cause__, RuntimeError)
+    assert "inline answer failed" in (sup.which_children()[0].last_error or "")
+    assert sup.registry.dead_letters.count == 1
+    with trio.fail_after(5):
+        while sup.which_children()[0].restarts == 0:  # noqa: ASYNC110
+            await trio.sleep(0.01)
+    # The restarted instance answers inline again.
+    await trio.testing.wait_all_tasks_blocked()
+    assert ref.request(("double", 5)).result_nowait() == 10
+    assert sup._by_id["a"].run.instance.handled_by == ["inline"]  # test-only peek
     await sup.stop()
 
 

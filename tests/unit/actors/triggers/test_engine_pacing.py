@@ -12,6 +12,7 @@ import attrs
 import outcome
 import pytest
 import trio
+import trio.testing
 
 from actors import Actor, ReplyError, ticker_statistics
 from actors.events import ChatEvent
@@ -71,8 +72,11 @@ class Harness:
         self.count = 0
 
     async def say(self, text: str = "hello") -> Any:
+        return await self.engine.call(self.line(text), timeout=30)
+
+    def line(self, text: str = "hello") -> ChatEvent:
         self.count += 1
-        event = ChatEvent(
+        return ChatEvent(
             platform="twitch",
             channel="daniel",
             message_id=f"m-{self.count}",
@@ -84,7 +88,6 @@ class Harness:
             roles=frozenset(),
             raw_type="PRIVMSG",
         )
-        return await self.engine.call(event, timeout=30)
 
     async def writes(self) -> list[tuple[float, Write]]:
         await trio.lowlevel.checkpoint()
@@ -157,6 +160,25 @@ async def test_a_command_handed_to_the_engine_rides_in_its_next_flush_the_latest
     (_, write), *more = await harness.writes()
     assert not more
     assert sorted(op.label for op in write.ops if isinstance(op, Mark)) == ["new", "other"]
+
+
+async def test_a_command_cast_to_an_idle_engine_is_taken_in_the_senders_step(
+    autojump_clock, harness
+):
+    await harness.say()  # the restore is done
+    await trio.testing.wait_all_tasks_blocked()
+
+    def handled() -> int:
+        return next(r for r in harness.root.tree() if r["path"] == "root/triggers")["handled"]
+
+    before = handled()
+    harness.engine.cast(CommitWithFlush(key="k", command=Mark(label="cast")))
+    assert handled() == before + 1  # taken before the engine's task ran again
+    assert harness.root.registry.existing_mailbox("root/triggers").depth == 0
+    await trio.sleep(5)
+    (_, write), *more = await harness.writes()
+    assert not more  # it rode in the flush of the line said before it
+    assert [op.label for op in write.ops if isinstance(op, Mark)] == ["cast"]
 
 
 async def test_chat_waits_while_the_oldest_write_lags_and_goes_on_once_the_store_answers(
@@ -317,3 +339,32 @@ async def test_the_stop_credits_the_watch_time_still_accruing(autojump_clock, ha
     await harness.root.stop()
     store = harness.root._by_id["store"].run.instance  # stopped after the engine: kept
     assert [amount for _, amount in granted(store.writes)] == [2 * 2]
+
+
+async def test_a_chat_line_requested_of_an_idle_engine_is_answered_in_the_senders_step(
+    autojump_clock, harness
+):
+    await harness.say()  # the restore is done
+    await trio.testing.wait_all_tasks_blocked()
+    engine = harness.instance()
+    line = harness.line()
+    pending = harness.engine.request(line)
+    # Taken in this step (no wake-up of the engine's mailbox loop), and counted.
+    assert pending.done and pending.result_nowait() == []
+    assert engine.messages == 2
+    again = harness.engine.request(line)  # the same line again: dropped, in this step too
+    assert again.done and again.result_nowait() == []
+    assert engine.duplicates == 1 and engine.messages == 2
+    # The store falls behind: a line is queued, and waits in `handle` like a call.
+    Store.held = trio.Event()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + MAX_WRITE_LAG + 0.1)
+    behind = harness.engine.request(harness.line(), timeout=30)
+    assert not behind.done
+    await trio.sleep(10)
+    assert not behind.done and engine.store_waits == 1
+    Store.held.set()
+    with trio.fail_after(1):
+        assert await behind.result() == []
+    assert engine.messages == 3
+    tree = harness.root.tree()
+    assert next(row for row in tree if row["path"] == "root/triggers")["handled"] == 4
