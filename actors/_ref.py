@@ -57,7 +57,8 @@ class ActorRef:
             if box.has_room():
                 call = Call(message)
                 box.put_nowait(call)
-                timer.add(call, self.path, timeout)
+                if not call.done:  # an idle actor may have answered it already (call_nowait)
+                    timer.add(call, self.path, timeout)
                 return await call.wait()
         # Slow path (waiting for room, no running tree, or no timeout): a cancel scope.
         with trio.move_on_after(timeout):
@@ -75,7 +76,8 @@ class ActorRef:
         call = Call(message)
         box.put_nowait(call)
         timer = self._registry.timer
-        if timer is not None and not timer.closed and math.isfinite(timeout):
+        # A call an idle actor answered in this step (`call_nowait`) needs no deadline.
+        if not call.done and timer is not None and not timer.closed and math.isfinite(timeout):
             timer.add(call, self.path, timeout)
         return PendingReply(call)
 

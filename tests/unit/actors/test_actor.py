@@ -502,6 +502,8 @@ async def test_calls_to_an_idle_actor_with_call_nowait_are_answered_in_the_calle
     # Answered in this step: the reply is there before the actor's task ran again.
     assert pending.done and pending.result_nowait() == 2
     assert instance.handled_by == ["inline"]
+    timer = sup.registry.timer
+    assert timer is not None and len(timer) == 0  # answered already: no deadline to watch
     # Declined (QUEUE): queued for `handle`; while it is busy, calls queue behind it in order.
     gate = trio.Event()
     ref.cast(("gate", gate))
