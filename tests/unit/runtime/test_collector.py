@@ -11,14 +11,10 @@ from typing import Any
 import pytest
 
 import runtime.app as app
-from config.loading import loads_config
-from runtime.app import Booted
 from runtime.collector import YOUNG_SHARE, Collector
 from runtime.exit_codes import ExitCode
-from runtime.pidfile import PidFile
-from runtime.tree import RuntimePaths
-from state import open_database
 from supervisors import Supervisor
+from tests.unit.runtime.booting import booted_for
 
 
 @pytest.fixture
@@ -76,13 +72,10 @@ async def test_serve_collects_while_running_not_while_starting_or_stopping(
 ) -> None:
     gc.enable()
     gc.unfreeze()
-    config = loads_config(
+    booted = booted_for(
         f"[runtime]\ndata_dir = '{tmp_path}'\n[http]\nenabled = false\n"
         '[[creators]]\nid = "a"\n[[creators]]\nid = "b"\n'
     )
-    paths = RuntimePaths.from_config(config)
-    paths.database.parent.mkdir(parents=True)
-    open_database(paths.database).close()
     seen: dict[str, Any] = {}
     real_build, real_stop = app.build_tree, app.stop_tree
 
@@ -108,13 +101,6 @@ async def test_serve_collects_while_running_not_while_starting_or_stopping(
 
     monkeypatch.setattr(app, "build_tree", build_tree)
     monkeypatch.setattr(app, "stop_tree", stop_tree)
-    booted = Booted(
-        config=config,
-        paths=paths,
-        pid_file=PidFile(paths.pid_file),
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset(),
-    )
     assert await app.serve(booted, on_ready=on_ready) == ExitCode.OK
     assert seen["starting"] is False
     assert seen["running"] is True and seen["frozen"] > 0

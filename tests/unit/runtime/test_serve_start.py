@@ -18,13 +18,10 @@ import trio
 import runtime.app as app
 import runtime.tree as tree
 from actors import Actor
-from config.loading import loads_config
 from runtime.app import Booted
 from runtime.exit_codes import ExitCode
-from runtime.pidfile import PidFile
-from runtime.tree import RuntimePaths
-from state import open_database
 from supervisors import ChildSpec
+from tests.unit.runtime.booting import booted_for
 
 
 class SlowStart(Actor):
@@ -48,20 +45,10 @@ class SlowStart(Actor):
 
 @pytest.fixture
 def booted(tmp_path: Path) -> Iterator[Booted]:
-    config = loads_config(
+    booted = booted_for(
         f"[runtime]\ndata_dir = '{tmp_path}'\n"
         "[http]\nenabled = true\nhost = '127.0.0.1'\nport = 0\n"
         '[[creators]]\nid = "a"\n'
-    )
-    paths = RuntimePaths.from_config(config)
-    paths.database.parent.mkdir(parents=True, exist_ok=True)
-    open_database(paths.database).close()
-    booted = Booted(
-        config=config,
-        paths=paths,
-        pid_file=PidFile(paths.pid_file),
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset(),
     )
     yield booted
     booted.collector.reset()

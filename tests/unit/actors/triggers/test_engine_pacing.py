@@ -260,32 +260,6 @@ async def test_a_line_sooner_than_half_a_second_waits_for_the_flush_a_second_aft
     assert len(signals[0].rows) == 2
 
 
-@pytest.mark.parametrize(
-    "creator",
-    [
-        CreatorConfig(
-            id="daniel",
-            display_name="Daniel",
-            points=PointsConfig(per_minute_active=1, credit_every_minutes=1),
-        )
-    ],
-)
-async def test_active_minutes_need_no_wall_clock_tick_until_a_live_platform_speaks(
-    autojump_clock, harness
-):
-    """No live platform configured (a replay runs its points on its own chat): an idle
-    engine wakes nobody; a live line that comes all the same starts the minutes."""
-    await trio.sleep(1)
-    before = ticker_statistics().wakeups
-    await trio.sleep(120)
-    assert ticker_statistics().wakeups == before
-    await harness.say()  # a twitch line
-    await trio.sleep(130)
-    writes = await harness.writes()
-    grants = [op for _, write in writes for op in write.ops if type(op).__name__ == "GrantPoints"]
-    assert sum(len(op.grants) for op in grants) == 2  # two whole minutes, paid by the tick
-
-
 def granted(writes: list[tuple[float, Write]]) -> list[tuple[float, int]]:
     """(when written, amount) of every points grant the engine wrote."""
     return [
@@ -297,16 +271,28 @@ def granted(writes: list[tuple[float, Write]]) -> list[tuple[float, int]]:
     ]
 
 
-@pytest.mark.parametrize(
-    "creator",
-    [
-        CreatorConfig(
-            id="daniel",
-            display_name="Daniel",
-            points=PointsConfig(per_minute_active=2, credit_every_minutes=5),
-        )
-    ],
-)
+def earning(**points: Any) -> Any:
+    """Parametrize the harness's creator with these points settings."""
+    creator = CreatorConfig(id="daniel", display_name="Daniel", points=PointsConfig(**points))
+    return pytest.mark.parametrize("creator", [creator])
+
+
+@earning(per_minute_active=1, credit_every_minutes=1)
+async def test_active_minutes_need_no_wall_clock_tick_until_a_live_platform_speaks(
+    autojump_clock, harness
+):
+    """No live platform configured (a replay runs its points on its own chat): an idle
+    engine wakes nobody; a live line that comes all the same starts the minutes."""
+    await trio.sleep(1)
+    before = ticker_statistics().wakeups
+    await trio.sleep(120)
+    assert ticker_statistics().wakeups == before
+    await harness.say()  # a twitch line
+    await trio.sleep(130)
+    assert len(granted(await harness.writes())) == 2  # two whole minutes, paid by the tick
+
+
+@earning(per_minute_active=2, credit_every_minutes=5)
 async def test_watch_time_credited_every_five_minutes_is_one_grant_per_viewer(
     autojump_clock, harness
 ):
@@ -322,16 +308,7 @@ async def test_watch_time_credited_every_five_minutes_is_one_grant_per_viewer(
     assert 5 * 60 <= at - began <= 5 * 60 + 5 + SIGNAL_FLUSH_SECONDS + 0.05  # the tick's grid
 
 
-@pytest.mark.parametrize(
-    "creator",
-    [
-        CreatorConfig(
-            id="daniel",
-            display_name="Daniel",
-            points=PointsConfig(per_minute_active=2, credit_every_minutes=5),
-        )
-    ],
-)
+@earning(per_minute_active=2, credit_every_minutes=5)
 async def test_the_stop_credits_the_watch_time_still_accruing(autojump_clock, harness):
     await harness.say()
     await trio.sleep(2 * 60 + 10)
