@@ -119,15 +119,15 @@ def _reads_first(messages: list[Any]) -> list[int]:
     actor's start read would otherwise be answered after the writes queued before it, and
     time out (then crash, restart, and read again). Reads of the same creator as a queued
     write keep their place, so a read still sees every write its creator queued before it."""
-    first_write = next((i for i, m in enumerate(messages) if type(m) is Write), None)
+    first_write = next((i for i, m in enumerate(messages) if isinstance(m, Write)), None)
     if first_write is None or not any(
-        type(m) is Read and isinstance(m.fn, Query) for m in messages[first_write + 1 :]
+        isinstance(m, Read) and isinstance(m.fn, Query) for m in messages[first_write + 1 :]
     ):
         return []
     changed: set[str] = set()
     early: list[int] = []
     for i, message in enumerate(messages):
-        if type(message) is Write:
+        if isinstance(message, Write):
             for op in message.ops:
                 keys = op.state_keys() if isinstance(op, Command) else None
                 if keys is None:
@@ -240,10 +240,12 @@ class StateStore(Actor):
         depend on none of the writes queued before them first (`_reads_first`), then the rest
         in order, consecutive `Write`s sharing ONE transaction (one commit, one fsync: group
         commit), a failing operation still undone alone."""
+        writes = 0
         for message in messages:
-            if not isinstance(message, Write | Read):
+            if isinstance(message, Write):
+                writes += 1
+            elif not isinstance(message, Read):
                 raise TypeError(f"StateStore takes Write or Read, got {type(message).__name__}")
-        writes = sum(1 for m in messages if type(m) is Write)
         if writes and self._last_group > 1:
             # Writers that share commits are many: at most one commit per interval, what
             # arrives meanwhile waits in the mailbox and shares the next one (under load, one
@@ -259,7 +261,7 @@ class StateStore(Actor):
         ahead = set(early)
         group: list[int] = []
         for i, message in enumerate(messages):
-            if type(message) is Write:
+            if isinstance(message, Write):
                 group.append(i)
             elif i not in ahead:
                 if group:
