@@ -12,7 +12,7 @@ import apsw
 import attrs
 import trio
 
-from actors.store import Read, StateStore, Write, _reads_first
+from actors.store import Read, StateStore, Write, WriterThread, _reads_first
 from state import counters
 from state.commands import (
     ChangeTally,
@@ -117,7 +117,7 @@ def test_reads_after_a_write_of_unknown_reach_keep_their_place() -> None:
 
 
 async def test_a_start_read_behind_a_flood_of_writes_is_answered_before_them(
-    tmp_path, autojump_clock
+    tmp_path, autojump_clock, monkeypatch
 ) -> None:
     """On trio's virtual clock, no timeouts (only the writer thread's work takes time): while
     the writer is busy, a flood of writes of other creators queues up with a start read
@@ -133,10 +133,20 @@ async def test_a_start_read_behind_a_flood_of_writes_is_answered_before_them(
     def commits() -> int:
         return {r["path"]: r for r in root.tree()}["root/store"]["detail"]["commits"]
 
+    trips = []  # calls into the writer thread
+    run = WriterThread.run
+
+    async def counted(self: WriterThread, fn: Any) -> Any:
+        trips.append(fn)
+        return await run(self, fn)
+
+    monkeypatch.setattr(WriterThread, "run", counted)
+
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
         ref = root.ref("store")
         await ref.call(tally("a"), timeout=math.inf)
+        trips.clear()
         first = ref.request(Write(ops=(busy,), topic="t"), timeout=math.inf)
         await trio.testing.wait_all_tasks_blocked()
         flood = [ref.request(chat_write(f"b{n % 50}", n), timeout=math.inf) for n in range(300)]
@@ -157,4 +167,5 @@ async def test_a_start_read_behind_a_flood_of_writes_is_answered_before_them(
         # the first tally, the busy write, then the flood: in two transactions around the
         # read that keeps its place (not one per read queued among the writes)
         assert commits() == 4
+        assert len(trips) == 2  # the busy write; then the whole flood with its reads, at once
         await root.stop()
