@@ -67,8 +67,10 @@ class TalliesOf(Query):
         return frozenset((self.creator_id,))
 
     def run(self, conn: apsw.Connection) -> dict[str, int]:
-        rows = conn.execute("SELECT creator_id, count FROM tallies ORDER BY 1").fetchall()
-        return dict(rows)
+        rows: list[tuple[Any, ...]] = conn.execute(
+            "SELECT creator_id, count FROM tallies ORDER BY 1"
+        ).fetchall()
+        return {str(creator): int(count) for creator, count in rows}
 
 
 def restore(creator: str) -> Read:
