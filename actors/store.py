@@ -63,6 +63,9 @@ COMMIT_INTERVAL = 0.05
 
 _TYPED = (Command, Query)
 
+#: What a failing read raises that goes back to its caller (anything else is a crash).
+_REFUSED_READS = (apsw.Error, StoreError, ValueError, LookupError, TypeError)
+
 
 def _runnable(op: Operation | Query) -> Callable[[apsw.Connection], Any]:
     return op.run if isinstance(op, _TYPED) else op
@@ -103,8 +106,40 @@ def _add_creators(ops: Iterable[Operation], found: set[str]) -> bool:
     return True
 
 
-#: A topic not met yet in a group of writes (`StateStore._write_group`).
+#: A topic not met yet in a group of writes (`StateStore._wrote`).
 _NONE_YET: Any = object()
+
+
+def _reads_first(messages: list[Any]) -> list[int]:
+    """The indexes of the `Read`s of `messages` that may be answered before every write among
+    them: typed queries (`Query.state_keys`) of state that no write queued before them may
+    change (`Command.state_keys`), as long as nothing unknown (a plain function) came first.
+
+    Why: under a flood of writes (more creators than the process can serve), a restarted
+    actor's start read would otherwise be answered after the writes queued before it, and
+    time out (then crash, restart, and read again). Reads of the same creator as a queued
+    write keep their place, so a read still sees every write its creator queued before it."""
+    first_write = next((i for i, m in enumerate(messages) if isinstance(m, Write)), None)
+    if first_write is None or not any(
+        isinstance(m, Read) and isinstance(m.fn, Query) for m in messages[first_write + 1 :]
+    ):
+        return []
+    changed: set[str] = set()
+    early: list[int] = []
+    for i, message in enumerate(messages):
+        if isinstance(message, Write):
+            for op in message.ops:
+                keys = op.state_keys() if isinstance(op, Command) else None
+                if keys is None:
+                    return early
+                changed.update(keys)
+            continue
+        keys = message.fn.state_keys() if isinstance(message.fn, Query) else None
+        if keys is None:
+            return early  # a plain function may read (or do) anything: the rest keep order
+        if i > first_write and changed.isdisjoint(keys):
+            early.append(i)
+    return early
 
 
 class WriterThread:
@@ -154,9 +189,12 @@ class StateStore(Actor):
     """Owns the database; `Write` and `Read` messages run in its writer thread."""
 
     mailbox_size = 10_000
-    #: Every write waiting when the writer is free shares its transaction: under load, one
-    #: commit (WAL pages written once, one fsync) for up to this many.
-    max_batch = 1000
+    #: Every message waiting when the writer is free is taken at once (one call to the writer
+    #: thread, one transaction for the writes): under load, one commit (WAL pages written
+    #: once, one fsync) for many writes, and a read queued behind a flood of writes is
+    #: answered after one batch, not after as many as the flood fills (each waiting for the
+    #: busy event loop to run the store again).
+    max_batch = mailbox_size
 
     def __init__(
         self,
@@ -197,61 +235,96 @@ class StateStore(Actor):
                 await thread.run(db.close)
         thread.close()
 
-    async def _batch(self, ops: Sequence[Callable[[apsw.Connection], Any]]) -> list[BatchOutcome]:
-        """Run `ops` in one transaction on the writer thread, keeping its statistics."""
-        db, thread = self._db, self._thread
-        assert db is not None and thread is not None
-
-        def batch() -> list[BatchOutcome]:
-            try:
-                return db.batch(ops)
-            finally:
-                self._statistics = db.statistics()
-
-        return await thread.run(batch)
-
     async def handle_batch(self, messages: list[Any]) -> list[Any]:
-        """Every queued message at once: consecutive `Write`s share ONE transaction (one
-        commit, one fsync: group commit), a failing operation still undone alone."""
-        if self._last_group > 1 and any(type(m) is Write for m in messages):
+        """Every queued message at once, in ONE call to the writer thread: the reads that
+        depend on none of the writes queued before them first (`_reads_first`), then the rest
+        in order, consecutive `Write`s sharing ONE transaction (one commit, one fsync: group
+        commit), a failing operation still undone alone."""
+        writes = 0
+        for message in messages:
+            if isinstance(message, Write):
+                writes += 1
+            elif not isinstance(message, Read):
+                raise TypeError(f"StateStore takes Write or Read, got {type(message).__name__}")
+        if writes and self._last_group > 1:
             # Writers that share commits are many: at most one commit per interval, what
             # arrives meanwhile waits in the mailbox and shares the next one (under load, one
             # commit for many writes, not one per few). A lone writer never waits.
             if trio.current_time() < self._next_commit:
                 await trio.sleep_until(self._next_commit)
-        replies: list[Any] = []
-        i = 0
-        while i < len(messages):
-            if not isinstance(messages[i], Write):
-                try:
-                    replies.append(await self.handle(messages[i]))
-                except ReplyError as refused:
-                    replies.append(refused)
-                i += 1
-                continue
-            j = i
-            while j < len(messages) and isinstance(messages[j], Write):
-                j += 1
-            replies.extend(await self._write_group(messages[i:j]))
-            i = j
+        if writes:
+            self._next_commit = trio.current_time() + self._commit_interval
+            self._last_group = writes
+        early = _reads_first(messages)
+        # Each step: a read's index, or the indexes of consecutive writes (one transaction).
+        steps: list[int | list[int]] = list(early)
+        ahead = set(early)
+        group: list[int] = []
+        for i, message in enumerate(messages):
+            if isinstance(message, Write):
+                group.append(i)
+            elif i not in ahead:
+                if group:
+                    steps.append(group)
+                    group = []
+                steps.append(i)
+        if group:
+            steps.append(group)
+        replies: list[Any] = [None] * len(messages)
+        done, failure = await self._run_steps(messages, steps, replies)
+        for group in done:
+            self._wrote([messages[i] for i in group], [replies[i] for i in group])
+        if failure is not None:
+            try:
+                raise failure
+            finally:
+                del failure
         return replies
 
-    async def _write_group(self, writes: list[Write]) -> list[list[WriteResult]]:
-        assert self._db is not None
-        self._next_commit = trio.current_time() + self._commit_interval
-        self._last_group = len(writes)
-        ops = [op.run if isinstance(op, Command) else op for w in writes for op in w.ops]
-        results = await self._batch(ops)
+    async def _run_steps(
+        self, messages: list[Any], steps: list[int | list[int]], replies: list[Any]
+    ) -> tuple[list[list[int]], BaseException | None]:
+        """Run `steps` on the writer thread, putting each message's reply in `replies`; return
+        the groups of writes committed, and what stopped the steps early (a crash), if any."""
+        db, thread = self._db, self._thread
+        assert db is not None and thread is not None
+
+        def run() -> tuple[list[list[int]], BaseException | None]:
+            done: list[list[int]] = []
+            try:
+                for step in steps:
+                    if isinstance(step, int):
+                        fn = _runnable(messages[step].fn)
+                        try:
+                            replies[step] = fn(db.connection)
+                        except _REFUSED_READS as exc:
+                            # A failing read is the caller's problem: it gets the exception,
+                            # the only writer stays up (a crash here would restart it, and the
+                            # root may give up).
+                            replies[step] = ReplyError(exc)
+                        continue
+                    writes = [messages[i] for i in step]
+                    results = db.batch(
+                        [op.run if isinstance(op, Command) else op for w in writes for op in w.ops]
+                    )
+                    at = 0
+                    for i, w in zip(step, writes, strict=True):
+                        replies[i] = results[at : at + len(w.ops)]
+                        at += len(w.ops)
+                    done.append(step)
+            except BaseException as exc:  # handed to the trio side, which raises it
+                return done, exc
+            finally:
+                self._statistics = db.statistics()
+            return done, None
+
+        return await thread.run(run)
+
+    def _wrote(self, writes: list[Write], results: list[list[WriteResult]]) -> None:
+        """Count a committed group of writes and tell subscribers what it changed."""
         self.writes += len(writes)
         self.commits += 1
-        self.failed_ops += sum(1 for r in results if r.error is not None)
-        if len(writes) == 1:
-            replies = [results]
-        else:
-            replies, at = [], 0
-            for w in writes:
-                replies.append(results[at : at + len(w.ops)])
-                at += len(w.ops)
+        self.failed_ops += sum(1 for rs in results for r in rs if r.error is not None)
         # The creators each topic's writes changed: one set per topic, filled in place, and
         # a topic already unknown (None) looks at no more operations.
         topics: dict[str, set[str] | None] = {}
@@ -266,24 +339,12 @@ class StateStore(Actor):
                 topics[topic] = None
         for topic, creators in topics.items():
             self._notify(topic, None if creators is None else frozenset(creators))
-        return replies
 
     async def handle(self, message: Any) -> Any:
-        assert self._db is not None
-        if isinstance(message, Write):
-            (results,) = await self._write_group([message])
-            return results
-        if isinstance(message, Read):
-            db, thread = self._db, self._thread
-            assert thread is not None
-            try:
-                fn = _runnable(message.fn)
-                return await thread.run(lambda: fn(db.connection))
-            except (apsw.Error, StoreError, ValueError, LookupError, TypeError) as exc:
-                # A failing read is the caller's problem: it gets the exception, the only
-                # writer stays up (a crash here would restart it, and the root may give up).
-                raise ReplyError(exc) from exc
-        raise TypeError(f"StateStore takes Write or Read, got {type(message).__name__}")
+        (reply,) = await self.handle_batch([message])
+        if isinstance(reply, ReplyError):
+            raise reply
+        return reply
 
     def _notify(self, topic: str, creators: frozenset[str] | None = None) -> None:
         for subscriber in self._subscribers:

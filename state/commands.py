@@ -64,6 +64,7 @@ __all__ = [
     "RecordFilterHit",
     "RecordTimerPost",
     "RecordVote",
+    "ReplayPositionOf",
     "RestoreEngine",
     "RestoreFeatures",
     "RestoredEngine",
@@ -94,6 +95,13 @@ class Command:
         """Apply the change on `conn` (inside the store's transaction)."""
         raise NotImplementedError(type(self).__name__)
 
+    def state_keys(self) -> frozenset[str] | None:
+        """What state this command may change, as keys a `Query.state_keys` names too: a
+        creator's id (its rows), a seen-ids scope, a cooldown scope's prefix up to a `/`.
+        None: any state (the store answers no read ahead of it)."""
+        creator = getattr(self, "creator_id", None)
+        return frozenset((creator,)) if isinstance(creator, str) else None
+
 
 @attrs.frozen(kw_only=True)
 class Query:
@@ -102,6 +110,18 @@ class Query:
     def run(self, conn: apsw.Connection) -> Any:
         """Read from `conn`."""
         raise NotImplementedError(type(self).__name__)
+
+    def state_keys(self) -> frozenset[str] | None:
+        """What state this query reads, as keys (`Command.state_keys`): the store may answer
+        it ahead of queued writes whose keys are all others. None: any state (it keeps its
+        place behind every write queued before it)."""
+        return None
+
+
+def _cooldown_keys(scope: str) -> set[str]:
+    """The keys of a cooldown scope: each of its prefixes that ends with a `/` (the trigger
+    engine's scopes are `<creator_id>/...`, read back by that prefix)."""
+    return {scope[: i + 1] for i, char in enumerate(scope) if char == "/"}
 
 
 # ----------------------------------------------------------------------------- signals
@@ -152,6 +172,9 @@ class AppendSignals(Command):
         first = self.rows[0].creator_id
         return first if all(r.creator_id == first for r in self.rows) else None
 
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset(r.creator_id for r in self.rows)
+
     def run(self, conn: apsw.Connection) -> int:
         if not self.rows:
             return 0
@@ -177,6 +200,14 @@ class SetCooldowns(Command):
     expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple[tuple[str, int], ...])
     seen: MarkSeen | None = None
 
+    def state_keys(self) -> frozenset[str] | None:
+        keys: set[str] = set()
+        for scope, _expiry in self.expiries:
+            keys |= _cooldown_keys(scope)
+        if self.seen is not None:
+            keys.add(self.seen.scope)
+        return frozenset(keys)
+
     def run(self, conn: apsw.Connection) -> None:
         if self.expiries:
             cooldowns.set_cooldowns(conn, self.expiries)
@@ -197,6 +228,9 @@ class MarkSeen(Command):
     prune_before: int | None = None
     keep_last: int | None = None
 
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset((self.scope,))
+
     def run(self, conn: apsw.Connection) -> None:
         seen.mark_seen_many(conn, scope=self.scope, keys=self.keys, now=self.now)
         if self.prune_before is not None:
@@ -216,6 +250,9 @@ class RecentSeen(Query):
     def run(self, conn: apsw.Connection) -> list[tuple[str, str]]:
         return seen.recent_seen(conn, scope=self.scope, limit=self.limit, platform=self.platform)
 
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset((self.scope,))
+
 
 @attrs.frozen(kw_only=True)
 class SeenAmong(Query):
@@ -230,6 +267,9 @@ class SeenAmong(Query):
             conn, scope=self.scope, platform=self.platform, message_ids=self.message_ids
         )
 
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset((self.scope,))
+
 
 @attrs.frozen(kw_only=True)
 class ActiveCooldowns(Query):
@@ -241,6 +281,10 @@ class ActiveCooldowns(Query):
     def run(self, conn: apsw.Connection) -> dict[str, float]:
         rows = cooldowns.active_cooldowns(conn, now=self.now, prefix=self.prefix)
         return {r.scope[len(self.prefix) :]: r.expires_at / 1000 for r in rows}
+
+    def state_keys(self) -> frozenset[str] | None:
+        # Only a prefix that ends a scope's key (`_cooldown_keys`) names every scope it reads.
+        return frozenset((self.prefix,)) if self.prefix.endswith("/") else None
 
 
 # ----------------------------------------------------------------------------- tallies
@@ -257,6 +301,9 @@ class MissingTallies(Query):
         return frozenset(
             t for t in self.tally_ids if counters.get_tally(conn, self.creator_id, t) is None
         )
+
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset((self.creator_id,))
 
 
 @attrs.frozen(kw_only=True)
@@ -530,6 +577,11 @@ class Paid(Command):
     @property
     def creator_id(self) -> str:
         return self.cost.creator_id
+
+    def state_keys(self) -> frozenset[str] | None:
+        then = frozenset[str]() if self.then is None else self.then.state_keys()
+        cost = self.cost.state_keys()
+        return None if then is None or cost is None else cost | then
 
     def run(self, conn: apsw.Connection) -> tuple[Balance, Any]:
         balance = self.cost.run(conn)
@@ -876,6 +928,9 @@ class RestoreFeatures(Query):
 
     creator_id: str
 
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset((self.creator_id,))
+
     def run(self, conn: apsw.Connection) -> RestoredFeatures:
         timers = chatops.timer_posts(conn, self.creator_id)
         return RestoredFeatures(
@@ -913,6 +968,10 @@ class RestoreEngine(Query):
     tally_ids: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     seen_limit: int = 0
 
+    def state_keys(self) -> frozenset[str] | None:
+        cooldowns = ActiveCooldowns(prefix=self.prefix, now=self.now).state_keys()
+        return None if cooldowns is None else cooldowns | {self.creator_id}
+
     def run(self, conn: apsw.Connection) -> RestoredEngine:
         return RestoredEngine(
             cooldowns=ActiveCooldowns(prefix=self.prefix, now=self.now).run(conn),
@@ -924,3 +983,16 @@ class RestoreEngine(Query):
             if self.seen_limit
             else [],
         )
+
+
+@attrs.frozen(kw_only=True)
+class ReplayPositionOf(Query):
+    """Where the creator's chat log replay stands (`state.replays`), or None."""
+
+    creator_id: str
+
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset((self.creator_id,))
+
+    def run(self, conn: apsw.Connection) -> replays.ReplayPosition | None:
+        return replays.get_replay_position(conn, self.creator_id)
