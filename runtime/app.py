@@ -30,6 +30,7 @@ from exports.files import RUNTIME_VERSION
 from runtime.announce import HttpAnnouncement
 from runtime.collector import Collector
 from runtime.exit_codes import ExitCode, InitError, StartupError
+from runtime.heap import release_free_memory_every
 from runtime.http_api import HTTP_ID
 from runtime.logging_setup import configure_logging
 from runtime.pidfile import PidFile
@@ -298,6 +299,7 @@ async def serve(
                 )
                 if on_ready is not None:
                     on_ready(root)
+                nursery.start_soon(release_free_memory_every)
             await stopped.wait()
             nursery.cancel_scope.cancel()
     finally:

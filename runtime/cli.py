@@ -84,9 +84,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from runtime.app import boot, serve
-    from runtime.heap import keep_large_blocks_mapped
+    from runtime.heap import keep_large_blocks_mapped, limit_heaps
 
     keep_large_blocks_mapped()  # before the configuration's text, the first large block
+    limit_heaps()  # before the worker threads: a thread keeps the heap it started with
     config = load_config(args.config, overrides=_overrides(args))
     export_mirrors(config)  # what `check` checks beyond the file, before anything starts
     booted = boot(config)
