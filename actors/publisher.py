@@ -584,13 +584,18 @@ class _RowShare:
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class _PointsShare:
-    """One creator's part of points.json as last read: its ranking's text
-    (`loyalty.ranking_texts`) and its item's bytes, no object per viewer."""
+class _PointsShare(EncodedPart):
+    """One creator's part of points.json as last read: its item's bytes (the part itself,
+    one object per creator) beside its ranking's text (`loyalty.ranking_texts`), no object
+    per viewer."""
 
     text: str  # an equal text has the same bytes; a row equal at its position, its entry's
-    parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def parts(self) -> tuple[EncodedPart, ...]:
+        """Its parts (itself), as `_RowShare.parts`."""
+        return (self,)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1422,16 +1427,19 @@ class SnapshotPublisher(Actor):
                 items.append(item)
                 todo.append((creator, text, newest_ms, None))
                 continue
-            was = loyalty.decode_ranking(last.text, POINTS_TOP)
+            # An entry whose text is the one last read at its position is the same row there:
+            # told apart without decoding the last ranking.
+            now_texts = loyalty.ranking_entries(text, POINTS_TOP)
+            was_texts = loyalty.ranking_entries(last.text, POINTS_TOP)
             before, kept, after = split_array(
-                last.parts[0].items["creators"][0], "entries", indent=ITEM_INDENT + 2
+                last.items["creators"][0], "entries", indent=ITEM_INDENT + 2
             )
             done: list[bytes | None] = [None] * len(rows)
-            for index, row in enumerate(rows):
-                if index < len(was) and was[index] == row:
+            for index, entry in enumerate(now_texts):
+                if index < len(was_texts) and was_texts[index] == entry:
                     done[index] = kept[index]  # the same row at the same position
                     continue
-                name, platform, balance, updated_at = row
+                name, platform, balance, updated_at = rows[index]
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
                 where.append((creator, index))
             todo.append((creator, text, newest_ms, (before, done, after)))
@@ -1467,10 +1475,14 @@ class SnapshotPublisher(Actor):
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
-            part = EncodedPart(
-                order=(creator,), newest=newest, latest=newest, items={"creators": (data,)}
+            shares[creator] = _PointsShare(
+                order=(creator,),
+                newest=newest,
+                latest=newest,
+                items={"creators": (data,)},
+                text=text,
+                clock_free=newest_ms <= ms_now,
             )
-            shares[creator] = _PointsShare(text=text, parts=(part,), clock_free=newest_ms <= ms_now)
         self._parts[path] = shares
         if todo or gone or scope is None:
             self._unwritten.add(path)
