@@ -785,26 +785,30 @@ def trigger_rows(
     creators: Sequence[CreatorConfig],
     fired: Mapping[tuple[str, str], datetime],
     *,
-    cache: dict[tuple[str, str], TriggerView] | None = None,
+    last: Sequence[TriggerView] = (),
 ) -> tuple[TriggerView, ...]:
-    """The configured chat triggers as applied, with when each last fired. With `cache` (owned
-    by the caller), the view of a trigger that did not fire since the last call is reused: of
-    ten thousand triggers, a heartbeat builds only those that fired.
+    """The configured chat triggers as applied, with when each last fired. `last` is what
+    this returned for the same creators the last time: the view of a trigger that did not
+    fire since is reused (of ten thousand triggers, a heartbeat builds only those that fired).
 
     Event triggers (no pattern: they fire on channel events, not chat) are not listed: the file
     has no module for them.
     """
-    cache = {} if cache is None else cache
     out = []
+    kept = iter(last)
     for c in creators:
         for t in c.triggers:
             if t.pattern is None:
                 continue
-            key = (c.id, t.id)
-            at = fired.get(key)
-            view = cache.get(key)
-            if view is None or view.last_fired_at != at:
-                view = cache[key] = TriggerView(
+            at = fired.get((c.id, t.id))
+            view = next(kept, None)
+            if (
+                view is None
+                or view.last_fired_at != at
+                or view.trigger_id != t.id
+                or view.creator_id != c.id
+            ):
+                view = TriggerView(
                     trigger_id=t.id,
                     creator_id=c.id,
                     phrase=t.pattern,
@@ -870,6 +874,10 @@ _Activity = tuple[
 
 
 _NO_ACTIVITY: _Activity = ({}, {}, {})
+#: Keys of an actor's detail that discord/runtime.json, quotas.json, rate_limits.json,
+#: integrations.json and the telemetry's own events are made from (besides a "discord"
+#: platform): the rows without any are not handed to the functions that read them.
+_FEEDS_DETAIL = frozenset({"quotas", "rate_limits", "account", "telemetry_events"})
 _ACTIVITY_FIELDS = ("fired_at", "timers", "filters")
 
 
@@ -1060,7 +1068,6 @@ class SnapshotPublisher(Actor):
             )
             for c in self._creators
         )
-        self._trigger_views: dict[tuple[str, str], TriggerView] = {}
         self._creator_rows: dict[str, _CreatorRows] = {}  # chat_triggers.json, per creator
         self._rows = RowCache()  # the bytes of the rows of the _SPLICED files
         # Platforms some enabled creator has enabled (the configuration does not change).
@@ -1073,6 +1080,7 @@ class SnapshotPublisher(Actor):
         }
         self._actor_cache: dict[tuple[Any, ...], ActorStatus] = {}
         self._actor_groups: dict[str, tuple[ActorStatus, ...]] = {}
+        self._actor_group_of: dict[str, str] = {}  # an actor row's group, by its path
         self._rates = RateWindow()
         self._restarts: dict[str, int] = {}
         self._restart_events: deque[TelemetryEvent] = deque(maxlen=100)
@@ -1714,6 +1722,14 @@ class SnapshotPublisher(Actor):
         `RowCache` finds their bytes by identity): a creator whose triggers, timers and
         filters show the same activity costs a comparison."""
         details = [row.get("detail") or {} for row in tree]
+        # The few rows whose detail feeds the discord, quota, rate limit, account and
+        # telemetry rows (each of those functions skips the others): found in one pass.
+        special = [
+            row
+            for row, detail in zip(tree, details, strict=True)
+            if detail
+            and (not detail.keys().isdisjoint(_FEEDS_DETAIL) or detail.get("platform") == "discord")
+        ]
         activity = _activity_by_creator(details)
         replays, events, active, last_event = 0, 0, False, None
         replay_rows: list[PlatformStatus] = []
@@ -1734,7 +1750,7 @@ class SnapshotPublisher(Actor):
         )
         rows = [self._creator_part(c, activity.get(c.id, _NO_ACTIVITY)) for c in self._creators]
         creators = self._creator_views
-        discord = discord_view(tree)
+        discord = discord_view(special)
         health = components(reporting_rows(tree))  # once, for the platforms and the telemetry
         platforms = platform_rows(
             health,
@@ -1754,12 +1770,12 @@ class SnapshotPublisher(Actor):
         return TreeInputs(
             runtime=runtime,
             creators=creators,
-            quotas=quota_rows(tree),
-            rate_limits=rate_limit_rows(tree),
+            quotas=quota_rows(special),
+            rate_limits=rate_limit_rows(special),
             triggers=RowGroups(groups=tuple((r.creator_id, r.triggers) for r in rows)),
             discord=discord,
-            integrations=account_integrations(tree),
-            events=self._telemetry_events(tree, health, now),
+            integrations=account_integrations(special),
+            events=self._telemetry_events(tree, health, now, special),
             # Failures of the lifecycle, and rows actors report themselves (ErrorView values:
             # rejected webhooks, unauthorized control requests).
             errors=(
@@ -1797,7 +1813,7 @@ class SnapshotPublisher(Actor):
             creator_id=creator.id,
             triggers=last.triggers
             if last is not None and same_fired
-            else trigger_rows((creator,), kept[0], cache=self._trigger_views),
+            else trigger_rows((creator,), kept[0], last=last.triggers if last else ()),
             timers=last.timers
             if last is not None and same_posts
             else timer_rows((creator,), kept[1]),
@@ -1819,9 +1835,11 @@ class SnapshotPublisher(Actor):
         tree: Sequence[Mapping[str, Any]],
         health: Sequence[ComponentHealth],
         now: datetime,
+        special: Sequence[Mapping[str, Any]] | None = None,
     ) -> tuple[TelemetryEvent, ...]:
         """Lifecycle events of every component, and restarts of actors seen since the last
-        publish (the supervisor keeps counts, not times: a restart is dated when seen)."""
+        publish (the supervisor keeps counts, not times: a restart is dated when seen);
+        `special`: the rows of `tree` that may report telemetry events (all of them)."""
         prefix = self._root_name + "/"
         for row in tree:
             path, restarts = row["path"], row.get("restarts", 0)
@@ -1838,14 +1856,14 @@ class SnapshotPublisher(Actor):
                         message=f"{source} restarted" + (f": {why}" if why else ""),
                     )
                 )
-        extra = (*self._restart_events, *telemetry_rows(tree))
+        extra = (*self._restart_events, *telemetry_rows(tree if special is None else special))
         return telemetry_events(health, root_name=self._root_name, extra=extra)
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> RowGroups:
         """`actor_rows` grouped by creator (every other row alone), reusing the view of every
         row that did not change since last time, and the tuple of a group none of whose rows
         did (what `RowCache` finds whole)."""
-        cache, fresh = self._actor_cache, {}
+        cache, fresh, group_of = self._actor_cache, {}, self._actor_group_of
         prefix = self._root_name + "/"
         grouped: dict[str, list[ActorStatus]] = {}
         for row in tree:
@@ -1865,7 +1883,10 @@ class SnapshotPublisher(Actor):
             if view is None:
                 view = _actor_status(row, prefix)
             fresh[key] = view
-            grouped.setdefault(_creator_of(view.path) or view.path, []).append(view)
+            group = group_of.get(view.path)
+            if group is None:
+                group = group_of[view.path] = _creator_of(view.path) or view.path
+            grouped.setdefault(group, []).append(view)
         self._actor_cache = fresh
         last, groups = self._actor_groups, []
         for name, views in grouped.items():
