@@ -1839,7 +1839,7 @@ class SnapshotPublisher(Actor):
     ) -> tuple[TelemetryEvent, ...]:
         """Lifecycle events of every component, and restarts of actors seen since the last
         publish (the supervisor keeps counts, not times: a restart is dated when seen);
-        `special`: the rows of `tree` that may report telemetry events (all of them)."""
+        `special`: the rows of `tree` that may report telemetry events (None: all of them)."""
         prefix = self._root_name + "/"
         for row in tree:
             path, restarts = row["path"], row.get("restarts", 0)
@@ -1864,6 +1864,8 @@ class SnapshotPublisher(Actor):
         row that did not change since last time, and the tuple of a group none of whose rows
         did (what `RowCache` finds whole)."""
         cache, fresh, group_of = self._actor_cache, {}, self._actor_group_of
+        if len(group_of) > 2 * len(tree) + 100:
+            group_of.clear()  # paths of actors long gone: forget them
         prefix = self._root_name + "/"
         grouped: dict[str, list[ActorStatus]] = {}
         for row in tree:
