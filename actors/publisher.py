@@ -74,7 +74,7 @@ from actors.clips.views import clip_views, job_views
 from actors.notify.rules import job_view as notify_job_view
 from actors.ratelimit import view_from_row
 from actors.store import Changed, Read
-from config.models import CreatorConfig
+from config.models import CreatorConfig, TriggerConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
     PARTED_FILES,
@@ -782,43 +782,34 @@ def rate_limit_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[RateLimitView, .
 
 
 def trigger_rows(
-    creators: Sequence[CreatorConfig],
-    fired: Mapping[tuple[str, str], datetime],
-    *,
-    last: Sequence[TriggerView] = (),
+    creators: Sequence[CreatorConfig], fired: Mapping[tuple[str, str], datetime]
 ) -> tuple[TriggerView, ...]:
-    """The configured chat triggers as applied, with when each last fired. `last` is what
-    this returned for the same creators the last time: the view of a trigger that did not
-    fire since is reused (of ten thousand triggers, a heartbeat builds only those that fired).
+    """The configured chat triggers as applied, with when each last fired (a publisher
+    keeps them and builds again only those that fired since: `SnapshotPublisher._refired`).
 
     Event triggers (no pattern: they fire on channel events, not chat) are not listed: the file
     has no module for them.
     """
-    out = []
-    kept = iter(last)
-    for c in creators:
-        for t in c.triggers:
-            if t.pattern is None:
-                continue
-            at = fired.get((c.id, t.id))
-            view = next(kept, None)
-            if (
-                view is None
-                or view.last_fired_at != at
-                or view.trigger_id != t.id
-                or view.creator_id != c.id
-            ):
-                view = TriggerView(
-                    trigger_id=t.id,
-                    creator_id=c.id,
-                    phrase=t.pattern,
-                    module=t.kind,
-                    enabled=t.enabled and c.enabled,
-                    cooldown_seconds=max(t.cooldown_user, t.cooldown_trigger, t.cooldown_global),
-                    last_fired_at=at,
-                )
-            out.append(view)
-    return tuple(out)
+    return tuple(
+        _trigger_view(c, t, fired.get((c.id, t.id)))
+        for c in creators
+        for t in c.triggers
+        if t.pattern is not None
+    )
+
+
+def _trigger_view(c: CreatorConfig, t: TriggerConfig, at: datetime | None) -> TriggerView:
+    """A chat trigger as applied (`t.pattern` is set), last fired `at`."""
+    assert t.pattern is not None
+    return TriggerView(
+        trigger_id=t.id,
+        creator_id=c.id,
+        phrase=t.pattern,
+        module=t.kind,
+        enabled=t.enabled and c.enabled,
+        cooldown_seconds=max(t.cooldown_user, t.cooldown_trigger, t.cooldown_global),
+        last_fired_at=at,
+    )
 
 
 def timer_rows(
@@ -1069,6 +1060,8 @@ class SnapshotPublisher(Actor):
             for c in self._creators
         )
         self._creator_rows: dict[str, _CreatorRows] = {}  # chat_triggers.json, per creator
+        # Per creator: where each of its chat triggers sits in its rows, by (creator, id).
+        self._trigger_places: dict[str, dict[tuple[str, str], tuple[int, TriggerConfig]]] = {}
         self._rows = RowCache()  # the bytes of the rows of the _SPLICED files
         # Platforms some enabled creator has enabled (the configuration does not change).
         self._configured_platforms = {
@@ -1811,9 +1804,13 @@ class SnapshotPublisher(Actor):
         part = self._creator_rows[creator.id] = _CreatorRows(
             activity=kept,
             creator_id=creator.id,
-            triggers=last.triggers
-            if last is not None and same_fired
-            else trigger_rows((creator,), kept[0], last=last.triggers if last else ()),
+            triggers=(
+                trigger_rows((creator,), kept[0])
+                if last is None
+                else last.triggers
+                if same_fired
+                else self._refired(creator, last.triggers, last.activity[0], kept[0])
+            ),
             timers=last.timers
             if last is not None and same_posts
             else timer_rows((creator,), kept[1]),
@@ -1822,6 +1819,32 @@ class SnapshotPublisher(Actor):
             else filter_rows((creator,), kept[2]),
         )
         return part
+
+    def _refired(
+        self,
+        creator: CreatorConfig,
+        views: tuple[TriggerView, ...],
+        was: Mapping[tuple[str, str], datetime],
+        fired: Mapping[tuple[str, str], datetime],
+    ) -> tuple[TriggerView, ...]:
+        """`views` (`trigger_rows` of `creator` for the fired times `was`) for the times
+        `fired`: only the triggers whose time differs are looked at and built again (a
+        creator's chat fires a few of its triggers between two heartbeats)."""
+        places = self._trigger_places.get(creator.id)
+        if places is None:
+            chat = [t for t in creator.triggers if t.pattern is not None]
+            places = self._trigger_places[creator.id] = {
+                (creator.id, t.id): (i, t) for i, t in enumerate(chat)
+            }
+        moved = [key for key, at in fired.items() if was.get(key) != at]
+        moved += [key for key in was if key not in fired]  # forgotten (an engine restarted)
+        out = list(views)
+        for key in moved:
+            place = places.get(key)
+            if place is not None:  # a trigger of this creator's chat
+                i, trigger = place
+                out[i] = _trigger_view(creator, trigger, fired.get(key))
+        return tuple(out)
 
     def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
         """Which platforms are configured and enabled (for the snapshot's placeholders)."""
