@@ -74,7 +74,7 @@ from actors.clips.views import clip_views, job_views
 from actors.notify.rules import job_view as notify_job_view
 from actors.ratelimit import view_from_row
 from actors.store import Changed, Read
-from config.models import CreatorConfig
+from config.models import CreatorConfig, TriggerConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
     PARTED_FILES,
@@ -584,13 +584,18 @@ class _RowShare:
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class _PointsShare:
-    """One creator's part of points.json as last read: its ranking's text
-    (`loyalty.ranking_texts`) and its item's bytes, no object per viewer."""
+class _PointsShare(EncodedPart):
+    """One creator's part of points.json as last read: its item's bytes (the part itself,
+    one object per creator) beside its ranking's text (`loyalty.ranking_texts`), no object
+    per viewer."""
 
     text: str  # an equal text has the same bytes; a row equal at its position, its entry's
-    parts: tuple[EncodedPart, ...]
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def parts(self) -> tuple[EncodedPart, ...]:
+        """Its parts (itself), as `_RowShare.parts`."""
+        return (self,)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -777,39 +782,34 @@ def rate_limit_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[RateLimitView, .
 
 
 def trigger_rows(
-    creators: Sequence[CreatorConfig],
-    fired: Mapping[tuple[str, str], datetime],
-    *,
-    cache: dict[tuple[str, str], TriggerView] | None = None,
+    creators: Sequence[CreatorConfig], fired: Mapping[tuple[str, str], datetime]
 ) -> tuple[TriggerView, ...]:
-    """The configured chat triggers as applied, with when each last fired. With `cache` (owned
-    by the caller), the view of a trigger that did not fire since the last call is reused: of
-    ten thousand triggers, a heartbeat builds only those that fired.
+    """The configured chat triggers as applied, with when each last fired (a publisher
+    keeps them and builds again only those that fired since: `SnapshotPublisher._refired`).
 
     Event triggers (no pattern: they fire on channel events, not chat) are not listed: the file
     has no module for them.
     """
-    cache = {} if cache is None else cache
-    out = []
-    for c in creators:
-        for t in c.triggers:
-            if t.pattern is None:
-                continue
-            key = (c.id, t.id)
-            at = fired.get(key)
-            view = cache.get(key)
-            if view is None or view.last_fired_at != at:
-                view = cache[key] = TriggerView(
-                    trigger_id=t.id,
-                    creator_id=c.id,
-                    phrase=t.pattern,
-                    module=t.kind,
-                    enabled=t.enabled and c.enabled,
-                    cooldown_seconds=max(t.cooldown_user, t.cooldown_trigger, t.cooldown_global),
-                    last_fired_at=at,
-                )
-            out.append(view)
-    return tuple(out)
+    return tuple(
+        _trigger_view(c, t, fired.get((c.id, t.id)))
+        for c in creators
+        for t in c.triggers
+        if t.pattern is not None
+    )
+
+
+def _trigger_view(c: CreatorConfig, t: TriggerConfig, at: datetime | None) -> TriggerView:
+    """A chat trigger as applied (`t.pattern` is set), last fired `at`."""
+    assert t.pattern is not None
+    return TriggerView(
+        trigger_id=t.id,
+        creator_id=c.id,
+        phrase=t.pattern,
+        module=t.kind,
+        enabled=t.enabled and c.enabled,
+        cooldown_seconds=max(t.cooldown_user, t.cooldown_trigger, t.cooldown_global),
+        last_fired_at=at,
+    )
 
 
 def timer_rows(
@@ -865,6 +865,10 @@ _Activity = tuple[
 
 
 _NO_ACTIVITY: _Activity = ({}, {}, {})
+#: Keys of an actor's detail that discord/runtime.json, quotas.json, rate_limits.json,
+#: integrations.json and the telemetry's own events are made from (besides a "discord"
+#: platform): the rows without any are not handed to the functions that read them.
+_FEEDS_DETAIL = frozenset({"quotas", "rate_limits", "account", "telemetry_events"})
 _ACTIVITY_FIELDS = ("fired_at", "timers", "filters")
 
 
@@ -1055,8 +1059,9 @@ class SnapshotPublisher(Actor):
             )
             for c in self._creators
         )
-        self._trigger_views: dict[tuple[str, str], TriggerView] = {}
         self._creator_rows: dict[str, _CreatorRows] = {}  # chat_triggers.json, per creator
+        # Per creator: where each of its chat triggers sits in its rows, by (creator, id).
+        self._trigger_places: dict[str, dict[tuple[str, str], tuple[int, TriggerConfig]]] = {}
         self._rows = RowCache()  # the bytes of the rows of the _SPLICED files
         # Platforms some enabled creator has enabled (the configuration does not change).
         self._configured_platforms = {
@@ -1068,6 +1073,7 @@ class SnapshotPublisher(Actor):
         }
         self._actor_cache: dict[tuple[Any, ...], ActorStatus] = {}
         self._actor_groups: dict[str, tuple[ActorStatus, ...]] = {}
+        self._actor_group_of: dict[str, str] = {}  # an actor row's group, by its path
         self._rates = RateWindow()
         self._restarts: dict[str, int] = {}
         self._restart_events: deque[TelemetryEvent] = deque(maxlen=100)
@@ -1422,16 +1428,19 @@ class SnapshotPublisher(Actor):
                 items.append(item)
                 todo.append((creator, text, newest_ms, None))
                 continue
-            was = loyalty.decode_ranking(last.text, POINTS_TOP)
+            # An entry whose text is the one last read at its position is the same row there:
+            # told apart without decoding the last ranking.
+            now_texts = loyalty.ranking_entries(text, POINTS_TOP)
+            was_texts = loyalty.ranking_entries(last.text, POINTS_TOP)
             before, kept, after = split_array(
-                last.parts[0].items["creators"][0], "entries", indent=ITEM_INDENT + 2
+                last.items["creators"][0], "entries", indent=ITEM_INDENT + 2
             )
             done: list[bytes | None] = [None] * len(rows)
-            for index, row in enumerate(rows):
-                if index < len(was) and was[index] == row:
+            for index, entry in enumerate(now_texts):
+                if index < len(was_texts) and was_texts[index] == entry:
                     done[index] = kept[index]  # the same row at the same position
                     continue
-                name, platform, balance, updated_at = row
+                name, platform, balance, updated_at = rows[index]
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
                 where.append((creator, index))
             todo.append((creator, text, newest_ms, (before, done, after)))
@@ -1467,10 +1476,14 @@ class SnapshotPublisher(Actor):
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
-            part = EncodedPart(
-                order=(creator,), newest=newest, latest=newest, items={"creators": (data,)}
+            shares[creator] = _PointsShare(
+                order=(creator,),
+                newest=newest,
+                latest=newest,
+                items={"creators": (data,)},
+                text=text,
+                clock_free=newest_ms <= ms_now,
             )
-            shares[creator] = _PointsShare(text=text, parts=(part,), clock_free=newest_ms <= ms_now)
         self._parts[path] = shares
         if todo or gone or scope is None:
             self._unwritten.add(path)
@@ -1702,6 +1715,14 @@ class SnapshotPublisher(Actor):
         `RowCache` finds their bytes by identity): a creator whose triggers, timers and
         filters show the same activity costs a comparison."""
         details = [row.get("detail") or {} for row in tree]
+        # The few rows whose detail feeds the discord, quota, rate limit, account and
+        # telemetry rows (each of those functions skips the others): found in one pass.
+        special = [
+            row
+            for row, detail in zip(tree, details, strict=True)
+            if detail
+            and (not detail.keys().isdisjoint(_FEEDS_DETAIL) or detail.get("platform") == "discord")
+        ]
         activity = _activity_by_creator(details)
         replays, events, active, last_event = 0, 0, False, None
         replay_rows: list[PlatformStatus] = []
@@ -1722,7 +1743,7 @@ class SnapshotPublisher(Actor):
         )
         rows = [self._creator_part(c, activity.get(c.id, _NO_ACTIVITY)) for c in self._creators]
         creators = self._creator_views
-        discord = discord_view(tree)
+        discord = discord_view(special)
         health = components(reporting_rows(tree))  # once, for the platforms and the telemetry
         platforms = platform_rows(
             health,
@@ -1742,12 +1763,12 @@ class SnapshotPublisher(Actor):
         return TreeInputs(
             runtime=runtime,
             creators=creators,
-            quotas=quota_rows(tree),
-            rate_limits=rate_limit_rows(tree),
+            quotas=quota_rows(special),
+            rate_limits=rate_limit_rows(special),
             triggers=RowGroups(groups=tuple((r.creator_id, r.triggers) for r in rows)),
             discord=discord,
-            integrations=account_integrations(tree),
-            events=self._telemetry_events(tree, health, now),
+            integrations=account_integrations(special),
+            events=self._telemetry_events(tree, health, now, special),
             # Failures of the lifecycle, and rows actors report themselves (ErrorView values:
             # rejected webhooks, unauthorized control requests).
             errors=(
@@ -1783,9 +1804,13 @@ class SnapshotPublisher(Actor):
         part = self._creator_rows[creator.id] = _CreatorRows(
             activity=kept,
             creator_id=creator.id,
-            triggers=last.triggers
-            if last is not None and same_fired
-            else trigger_rows((creator,), kept[0], cache=self._trigger_views),
+            triggers=(
+                trigger_rows((creator,), kept[0])
+                if last is None
+                else last.triggers
+                if same_fired
+                else self._refired(creator, last.triggers, last.activity[0], kept[0])
+            ),
             timers=last.timers
             if last is not None and same_posts
             else timer_rows((creator,), kept[1]),
@@ -1794,6 +1819,32 @@ class SnapshotPublisher(Actor):
             else filter_rows((creator,), kept[2]),
         )
         return part
+
+    def _refired(
+        self,
+        creator: CreatorConfig,
+        views: tuple[TriggerView, ...],
+        was: Mapping[tuple[str, str], datetime],
+        fired: Mapping[tuple[str, str], datetime],
+    ) -> tuple[TriggerView, ...]:
+        """`views` (`trigger_rows` of `creator` for the fired times `was`) for the times
+        `fired`: only the triggers whose time differs are looked at and built again (a
+        creator's chat fires a few of its triggers between two heartbeats)."""
+        places = self._trigger_places.get(creator.id)
+        if places is None:
+            chat = [t for t in creator.triggers if t.pattern is not None]
+            places = self._trigger_places[creator.id] = {
+                (creator.id, t.id): (i, t) for i, t in enumerate(chat)
+            }
+        moved = [key for key, at in fired.items() if was.get(key) != at]
+        moved += [key for key in was if key not in fired]  # forgotten (an engine restarted)
+        out = list(views)
+        for key in moved:
+            place = places.get(key)
+            if place is not None:  # a trigger of this creator's chat
+                i, trigger = place
+                out[i] = _trigger_view(creator, trigger, fired.get(key))
+        return tuple(out)
 
     def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
         """Which platforms are configured and enabled (for the snapshot's placeholders)."""
@@ -1807,9 +1858,11 @@ class SnapshotPublisher(Actor):
         tree: Sequence[Mapping[str, Any]],
         health: Sequence[ComponentHealth],
         now: datetime,
+        special: Sequence[Mapping[str, Any]] | None = None,
     ) -> tuple[TelemetryEvent, ...]:
         """Lifecycle events of every component, and restarts of actors seen since the last
-        publish (the supervisor keeps counts, not times: a restart is dated when seen)."""
+        publish (the supervisor keeps counts, not times: a restart is dated when seen);
+        `special`: the rows of `tree` that may report telemetry events (None: all of them)."""
         prefix = self._root_name + "/"
         for row in tree:
             path, restarts = row["path"], row.get("restarts", 0)
@@ -1826,14 +1879,16 @@ class SnapshotPublisher(Actor):
                         message=f"{source} restarted" + (f": {why}" if why else ""),
                     )
                 )
-        extra = (*self._restart_events, *telemetry_rows(tree))
+        extra = (*self._restart_events, *telemetry_rows(tree if special is None else special))
         return telemetry_events(health, root_name=self._root_name, extra=extra)
 
     def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> RowGroups:
         """`actor_rows` grouped by creator (every other row alone), reusing the view of every
         row that did not change since last time, and the tuple of a group none of whose rows
         did (what `RowCache` finds whole)."""
-        cache, fresh = self._actor_cache, {}
+        cache, fresh, group_of = self._actor_cache, {}, self._actor_group_of
+        if len(group_of) > 2 * len(tree) + 100:
+            group_of.clear()  # paths of actors long gone: forget them
         prefix = self._root_name + "/"
         grouped: dict[str, list[ActorStatus]] = {}
         for row in tree:
@@ -1853,7 +1908,10 @@ class SnapshotPublisher(Actor):
             if view is None:
                 view = _actor_status(row, prefix)
             fresh[key] = view
-            grouped.setdefault(_creator_of(view.path) or view.path, []).append(view)
+            group = group_of.get(view.path)
+            if group is None:
+                group = group_of[view.path] = _creator_of(view.path) or view.path
+            grouped.setdefault(group, []).append(view)
         self._actor_cache = fresh
         last, groups = self._actor_groups, []
         for name, views in grouped.items():

@@ -7,7 +7,9 @@ Drives a `SnapshotPublisher` directly (no process, no actors): the tree is rows 
 engine and a chat replay each), and between two heartbeats every creator's counters move as
 they do at about 1.1 chat messages per second (handled counts, replay messages; a third of the
 creators fire a trigger, one in ten catches a filter, one in fifty posts a timer); with
-`--chatting 0.1` only a tenth of them chat in each interval (the others cost a lookup). Printed:
+`--chatting 0.1` only a tenth of them chat in each interval (the others cost a lookup); with
+`--fired 3.5` each chatting creator fires three or four triggers an interval (as the example
+chat does), not one a third of the time. Printed:
 CPU per heartbeat for the tree walk's collection (`_collect`, on the event loop) and for the
 tree files (building and encoding, in the worker thread; writing included), per chat message
 of that interval, beside the peer measured in the same run: a full build of the same files
@@ -62,11 +64,16 @@ class Tree:
     """`Supervisor.tree()`-shaped rows for the creators; `tick` moves their counters."""
 
     def __init__(
-        self, people: tuple[CreatorConfig, ...], rng: random.Random, chatting: float = 1.0
+        self,
+        people: tuple[CreatorConfig, ...],
+        rng: random.Random,
+        chatting: float = 1.0,
+        fired: float = 1 / 3,
     ) -> None:
         self.people = people
         self.rng = rng
         self.chatting = chatting  # the share of creators whose chat moves in an interval
+        self.fired_per_interval = fired  # triggers a chatting creator fires in an interval
         self.now = STARTED
         self.handled = {c.id: 0 for c in people}
         self.fired: dict[str, dict[tuple[str, str], datetime]] = {c.id: {} for c in people}
@@ -89,7 +96,9 @@ class Tree:
                 continue  # a quiet creator: nothing of it changes
             moved += per
             self.handled[c.id] += per
-            if rng.random() < 1 / 3 and c.triggers:
+            fires = int(self.fired_per_interval)
+            fires += rng.random() < self.fired_per_interval - fires
+            for _ in range(fires if c.triggers else 0):
                 t = rng.choice(c.triggers)
                 self.fired[c.id][(c.id, t.id)] = self.now
                 self.by_platform[c.id]["replay"] = self.by_platform[c.id].get("replay", 0) + 1
@@ -172,10 +181,16 @@ def main() -> None:
     parser.add_argument(
         "--chatting", type=float, default=1.0, help="share of creators chatting in an interval"
     )
+    parser.add_argument(
+        "--fired",
+        type=float,
+        default=1 / 3,
+        help="triggers a chatting creator fires in an interval (the example chat: about 3.5)",
+    )
     args = parser.parse_args()
 
     people = creators(args.creators)
-    tree = Tree(people, random.Random(13), args.chatting)
+    tree = Tree(people, random.Random(13), args.chatting, args.fired)
     with tempfile.TemporaryDirectory(prefix="tree-files-") as folder:
         database = Path(folder) / "runtime.sqlite3"
         open_database(str(database)).close()

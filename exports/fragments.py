@@ -175,17 +175,24 @@ def split_array(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[byte
     spaces in, there once) cut around that array's items: the bytes up to its first item,
     each item's bytes (as :func:`encode_items` writes them for ``indent + 2``), and the bytes
     from the newline after its last item on. :func:`join_array` puts them back together."""
-    inner = b"\n" + b" " * (indent + 2)
-    mark = b"\n" + b" " * indent + orjson.dumps(key) + b": [" + inner
+    mark, close, between = _array_marks(key, indent)
     at = data.find(mark)
     # JSON strings hold no raw newline: a line starting with exactly `indent` spaces and "]"
     # after the key closes that array (nested lines have more spaces).
-    end = data.find(b"\n" + b" " * indent + b"]", at)
+    end = data.find(close, at)
     if at < 0 or end < 0 or data.find(mark, at + 1) >= 0:
         raise AssertionError(f"no single non-empty {key!r} array {indent} spaces in")
     start = at + len(mark)
-    items = _items_separator(indent + 2).split(data[start:end])
-    return data[:start], items, data[end:]
+    return data[:start], between.split(data[start:end]), data[end:]
+
+
+@functools.lru_cache(maxsize=16)
+def _array_marks(key: str, indent: int) -> tuple[bytes, bytes, re.Pattern[bytes]]:
+    """What :func:`split_array` looks for: the non-empty array's start up to its first item,
+    its closing line, and what separates its items."""
+    inner = b"\n" + b" " * (indent + 2)
+    mark = b"\n" + b" " * indent + orjson.dumps(key) + b": [" + inner
+    return mark, b"\n" + b" " * indent + b"]", _items_separator(indent + 2)
 
 
 def join_array(before: bytes, items: Sequence[bytes], after: bytes, *, indent: int) -> bytes:

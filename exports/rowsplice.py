@@ -133,28 +133,25 @@ class RowGroups(Sequence[Any]):
         return tuple(self)[index]
 
 
-@attrs.frozen(kw_only=True)
-class _Row:
-    """One row as written."""
-
-    view: Any  # held, so its identity means "unchanged" while the entry lives
-    data: bytes  # the row's canonical bytes as an element of a top-level list
-    latest: datetime | None  # its latest time: the bytes hold while the clock is not before
-    dated: datetime | None  # its newest date for the document's generated_at
-    clamped: bool  # a time was later than the clock: the bytes hold for that clock only
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)
 class _Group:
-    """One group of rows as written, in the list's order, with what it was written from."""
+    """One group of rows as written, in the list's order, with what it was written from.
+
+    Per row only its view, its bytes and its newest date are kept, in parallel lists; what
+    decides whether they hold for a later clock is kept once for the group."""
 
     views: tuple[Any, ...]  # as handed in (the identity a later build is compared with)
-    rows: list[_Row]  # sorted; a changed group reuses those whose view is in the same place
+    ordered: list[Any]  # the views sorted; a changed group reuses rows whose view stayed put
+    data: list[bytes]  # each row's canonical bytes as an element of a top-level list
+    dated: list[datetime | None]  # each row's newest date (for the document's generated_at)
     first: Any  # sort keys of the first and the last row
     last: Any
-    latest: datetime | None  # the latest time of its rows
-    dated: datetime | None
-    reusable: bool  # no row was clamped to the clock
+    newest: datetime | None  # the newest of the rows' dates
+    built: datetime  # the clock they were written at: the others hold for any clock not before
+    clamped: frozenset[int]  # rows with a time later than `built`: their bytes hold for it only
+
+
+_NONE_CLAMPED: frozenset[int] = frozenset()
 
 
 def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> list[bytes]:
@@ -169,9 +166,6 @@ def _newest(moments: Iterable[datetime | None]) -> datetime | None:
     return max(present) if present else None
 
 
-_NO_ROWS: list[_Row] = []
-
-
 class RowCache:
     """The bytes of the rows of the documents it wrote, for the next build of each.
 
@@ -181,7 +175,11 @@ class RowCache:
     a list did not use is forgotten.
 
     A heartbeat of a thousand creators allocates little here on purpose: in a process that
-    big, every object allocated brings the cyclic garbage collector's passes nearer.
+    big, every object allocated brings the cyclic garbage collector's passes nearer (no
+    object per row: a group keeps its rows' views, bytes and dates in lists). Nor is anything
+    done per row that can be done once: the rows written in a build are searched for a time
+    later than the clock in one walk, and only when one holds such a time (rare: a skewed
+    clock) is each looked at alone, to know which were clamped.
     """
 
     def __init__(self) -> None:
@@ -205,44 +203,42 @@ class RowCache:
             slot = (parts.path, rows.key)
             kept = self._groups.get(slot, {})
             fresh: dict[Hashable, _Group] = {}
-            changed: list[tuple[Hashable, tuple[Any, ...], list[Any], list[_Row | None]]] = []
+            changed: list[tuple[Hashable, tuple[Any, ...], list[Any], list[bytes | None]]] = []
             new: list[Any] = []
             for key, members in groups:
                 group = kept.get(key)
                 if (
                     group is not None
                     and group.views is members
-                    and group.reusable
-                    and (group.latest is None or group.latest <= now)  # unless the clock went back
+                    and not group.clamped
+                    and now >= group.built  # unless the clock went back
                 ):
                     fresh[key] = group
                     continue
-                # Rows of the group's last build are reused where their view is the same
-                # object in the same place (a group whose rows came or went writes more).
-                old = group.rows if group is not None else _NO_ROWS
                 ordered = sorted(members, key=rows.order)
-                found: list[_Row | None] = []
-                for i in range(len(ordered)):
-                    view = ordered[i]
-                    row = old[i] if i < len(old) else None
-                    if (
-                        row is None
-                        or row.view is not view
-                        or row.clamped
-                        or (row.latest is not None and row.latest > now)  # the clock went back
-                    ):
-                        row = None
-                        new.append(view)
-                    found.append(row)
+                found: list[bytes | None]
+                if group is None or now < group.built:  # new, or the clock went back: all
+                    found = [None] * len(ordered)
+                    new += ordered
+                else:
+                    # A row is reused where its view is the same object in the same place and
+                    # it held no time later than the clock it was written at (which this
+                    # clock is not before).
+                    found = self._kept_rows(group, ordered)
+                    new += [view for view, row in zip(ordered, found, strict=True) if row is None]
                 changed.append((key, members, ordered, found))
             if changed:
                 # The new rows of every changed group, written at once.
                 written = iter(_encode_rows(ctx, rows, new) if new else ())
                 self.written += len(new)
+                latest = latest_moment(new)
+                late = latest is not None and latest > now
                 for key, members, ordered, found in changed:
-                    fresh[key] = self._finish(rows, members, ordered, found, written, now)
+                    fresh[key] = self._finish(
+                        rows, members, ordered, found, kept.get(key), written, now, late
+                    )
             for key, _members in groups:
-                dates.append(fresh[key].dated)
+                dates.append(fresh[key].newest)
             self._groups[slot] = fresh
             lists[rows.key] = self._join(rows, [fresh[key] for key, _members in groups])
         skeleton = parts.skeleton(ctx, parts.generated_at(ctx, dates))
@@ -250,45 +246,53 @@ class RowCache:
         return fill_arrays(data, lists, indent=ITEM_INDENT - 2)
 
     @staticmethod
+    def _kept_rows(group: _Group, ordered: list[Any]) -> list[bytes | None]:
+        """The bytes of `group`'s rows that hold for `ordered` (None where a row is new)."""
+        old, data, clamped = group.ordered, group.data, group.clamped
+        known = min(len(old), len(ordered))
+        found: list[bytes | None] = [None] * len(ordered)
+        for i in range(known):
+            if old[i] is ordered[i] and i not in clamped:
+                found[i] = data[i]
+        return found
+
+    @staticmethod
     def _finish(
         rows: RowList,
         members: tuple[Any, ...],
         ordered: list[Any],
-        found: list[_Row | None],
+        found: list[bytes | None],
+        last: _Group | None,
         written: Iterator[bytes],
         now: datetime,
+        late: bool,
     ) -> _Group:
-        """A changed group, its missing rows' bytes taken in order from `written`."""
-        dated: datetime | None = None
-        latest: datetime | None = None
-        reusable = True
-        for i in range(len(found)):  # filled in place: no new list per group
-            row = found[i]
+        """A changed group, its missing rows' bytes taken in order from `written` (the dates
+        of the rows it keeps taken from `last`, its previous build). With `late` (a row
+        written in this build holds a time later than the clock), the new rows that do are
+        found: their bytes hold for this clock only."""
+        dated: list[datetime | None] = []
+        clamped: set[int] = set()
+        for i, row in enumerate(found):  # filled in place: no new list per group
             if row is None:
                 view = ordered[i]
-                moment = latest_moment((view,))
-                row = found[i] = _Row(
-                    view=view,
-                    data=next(written),
-                    latest=moment,
-                    dated=_newest(rows.dates(view)),
-                    clamped=moment is not None and moment > now,
-                )
-            if row.clamped:
-                reusable = False
-            if row.dated is not None and (dated is None or row.dated > dated):
-                dated = row.dated
-            if row.latest is not None and (latest is None or row.latest > latest):
-                latest = row.latest
-        done = cast("list[_Row]", found)
+                found[i] = next(written)
+                dated.append(_newest(rows.dates(view)))
+                if late and (latest_moment((view,)) or now) > now:
+                    clamped.add(i)
+            else:
+                assert last is not None  # only a group built before keeps rows
+                dated.append(last.dated[i])
         return _Group(
             views=members,
-            rows=done,
+            ordered=ordered,
+            data=cast("list[bytes]", found),
+            dated=dated,
             first=rows.order(ordered[0]) if ordered else None,
             last=rows.order(ordered[-1]) if ordered else None,
-            latest=latest,
-            dated=dated,
-            reusable=reusable,
+            newest=_newest(dated),
+            built=now,
+            clamped=frozenset(clamped) if clamped else _NONE_CLAMPED,
         )
 
     @staticmethod
@@ -296,12 +300,16 @@ class RowCache:
         """The list's row bytes from its groups: in order of their first rows when their
         ranges do not overlap, else row by row as one sorted list (a stable sort of the
         groups' sorted rows, in the order given, is the sort of all the rows)."""
-        present = [g for g in groups if g.rows]
+        present = [g for g in groups if g.data]
         order = sorted(present, key=operator.attrgetter("first"))
         if all(a.last < b.first for a, b in itertools.pairwise(order)):
             # Only the rows' bytes are kept (not each group's joined as well): the heap holds
             # each row once.
-            return [r.data for g in order for r in g.rows]
-        pairs = [(rows.order(r.view), r.data) for g in present for r in g.rows]
+            return [data for g in order for data in g.data]
+        pairs = [
+            (rows.order(view), data)
+            for g in present
+            for view, data in zip(g.ordered, g.data, strict=True)
+        ]
         pairs.sort(key=operator.itemgetter(0))
         return [data for _key, data in pairs]

@@ -21,6 +21,7 @@ from .errors import Refused
 __all__ = [
     "RANKED_COLUMNS",
     "RANKING_COLUMNS",
+    "RANKING_SEPARATOR",
     "Balance",
     "Viewer",
     "add",
@@ -30,6 +31,7 @@ __all__ = [
     "find_by_login",
     "ranked_by_creator",
     "ranked_rows",
+    "ranking_entries",
     "ranking_texts",
     "spend",
     "top",
@@ -342,22 +344,29 @@ def ranked_by_creator(
     }
 
 
-def ranking_texts(conn: apsw.Connection, creators: Sequence[str] | None = None) -> dict[str, str]:
-    """Each creator's whole ranking (of `creators` only, when given) as one JSON text: an
-    array of rows of :data:`RANKING_COLUMNS`, every positive balance in `top`'s order. Two
-    equal texts are the same ranking, so a reader can tell an unchanged ranking without
-    decoding it (:func:`decode_ranking` decodes its top rows).
+#: Between two entries of a ranking's text (:func:`ranking_texts`): a newline, which no JSON
+#: text SQLite writes holds (it escapes control characters in strings), then a comma.
+RANKING_SEPARATOR = "\n,"
 
-    One statement, and one row of it per creator: the ranking comes as one JSON text (built
-    by SQLite in the `points_ranked` index's order). Stepping through a row per balance cost
+
+def ranking_texts(conn: apsw.Connection, creators: Sequence[str] | None = None) -> dict[str, str]:
+    """Each creator's whole ranking (of `creators` only, when given) as one text: the JSON
+    texts of its entries (rows of :data:`RANKING_COLUMNS`, every positive balance in `top`'s
+    order) joined by :data:`RANKING_SEPARATOR`. Two equal texts are the same ranking, and two
+    equal entries' texts (:func:`ranking_entries`) the same row, so a reader can tell what
+    changed without decoding (:func:`decode_ranking` decodes the top rows).
+
+    One statement, and one row of it per creator: the ranking comes as one text (built by
+    SQLite in the `points_ranked` index's order). Stepping through a row per balance cost
     more: each step hands the GIL over, and in a busy process taking it back waits behind the
     other threads. The rows past a reader's limit are dropped when decoding (numbering them
     in SQL reads every balance of a creator too).
     """
     ranking = (
-        "SELECT creator_id, json_group_array(json_array(display_name, platform, balance, "
-        "updated_at) ORDER BY balance DESC, display_name, platform, viewer_key) "
-        "FROM points_balances WHERE {where}balance > 0 GROUP BY creator_id ORDER BY creator_id"
+        "SELECT creator_id, group_concat(json_array(display_name, platform, balance, "
+        f"updated_at), '{RANKING_SEPARATOR}' ORDER BY balance DESC, display_name, platform, "
+        "viewer_key) FROM points_balances WHERE {where}balance > 0 GROUP BY creator_id "
+        "ORDER BY creator_id"
     )
     if creators is None:
         rows = conn.execute(ranking.format(where=""))
@@ -368,8 +377,14 @@ def ranking_texts(conn: apsw.Connection, creators: Sequence[str] | None = None) 
     return dict(rows)
 
 
+def ranking_entries(text: str, limit: int) -> list[str]:
+    """The JSON texts of the `limit` first entries of a ranking's text (:func:`ranking_texts`),
+    each the same text exactly when its row is the same."""
+    return text.split(RANKING_SEPARATOR, limit)[:limit]
+
+
 def decode_ranking(text: str, limit: int) -> list[list[Any]]:
-    """The `limit` first rows (lists of :data:`RANKING_COLUMNS`) of a ranking's JSON text
+    """The `limit` first rows (lists of :data:`RANKING_COLUMNS`) of a ranking's text
     (:func:`ranking_texts`)."""
-    rows: list[list[Any]] = orjson.loads(text)[:limit]
-    return rows
+    rows: list[list[Any]] = orjson.loads("[" + text + "]")
+    return rows[:limit] if len(rows) > limit else rows

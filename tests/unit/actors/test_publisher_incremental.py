@@ -25,8 +25,13 @@ from actors.publisher import (
     STATIC_FILES,
     TREE_FILES,
     SnapshotPublisher,
+    account_integrations,
+    discord_view,
     files_for_topic,
+    quota_rows,
+    rate_limit_rows,
     read_store,
+    telemetry_rows,
 )
 from actors.store import Changed
 from config.models import (
@@ -1162,3 +1167,60 @@ async def test_the_periodic_refresh_rereads_every_creator_through_the_kept_parts
         assert pub.snapshot()["refreshes"] == 2
     finally:
         await pub.on_stop()
+
+
+async def test_the_rows_feeding_discord_quotas_rate_limits_accounts_and_telemetry_are_all_read(
+    setup: Any,
+) -> None:
+    # The collection hands only the rows whose detail feeds these files to their functions:
+    # they give what they give over the whole tree, wherever those rows sit among the others.
+    pub, clock, tree, _root = setup
+    at = clock.now
+    special = {
+        "root/quotas": {
+            "quotas": [
+                {
+                    "platform": "youtube",
+                    "creator_id": "daniel",
+                    "used": 5,
+                    "max": 100,
+                    "buffer": 10,
+                    "window_start": at,
+                }
+            ]
+        },
+        "root/creators/mira/twitch": {
+            "platform": "twitch",
+            "rate_limits": [
+                {
+                    "scope": "chat:mira",
+                    "limit": 20,
+                    "window_seconds": 30.0,
+                    "status": "ok",
+                    "used": 3,
+                }
+            ],
+            "telemetry_events": [
+                {"timestamp": at, "severity": "info", "source": "twitch", "message": "hello"}
+            ],
+        },
+        "root/accounts/twitch-bot": {
+            "account": {
+                "account_id": "twitch-bot",
+                "platform": "twitch",
+                "state": "logged_in",
+                "scopes": ["chat:read"],
+            }
+        },
+        "root/discord": {"platform": "discord", "running": True, "connected": True},
+    }
+    for n, (path, detail) in enumerate(special.items()):
+        tree.rows.insert(2 * n, tree.row(path, "actor", detail))
+    rows = tree()
+    inputs = pub._collect(rows, at)
+    assert inputs.quotas == quota_rows(rows) and len(inputs.quotas) == 1
+    assert inputs.rate_limits == rate_limit_rows(rows) and len(inputs.rate_limits) == 1
+    assert inputs.integrations == account_integrations(rows) and len(inputs.integrations) == 1
+    assert inputs.discord == discord_view(rows) and inputs.discord.connected
+    (event,) = telemetry_rows(rows)
+    assert event in inputs.events

@@ -126,3 +126,29 @@ def test_a_creators_top_balances_are_read_by_the_ranked_index(tmp_path: Path) ->
         assert "TEMP B-TREE" not in details  # no sort: the read stops after LIMIT rows
     finally:
         db.close()
+
+
+def test_a_ranking_text_splits_into_one_text_per_row_whatever_the_names_hold(
+    tmp_path: Path,
+) -> None:
+    # Names holding newlines, commas, brackets and quotes: no entry's text holds the separator.
+    names = ["a\n,b", '"],[\n', "plain", "\\n,", "x\u2028y"]
+    db = open_database(str(tmp_path / "r.sqlite3"))
+    try:
+        with db.transaction() as conn:
+            for v, name in enumerate(names):
+                viewer = loyalty.Viewer(
+                    platform="twitch", viewer_key=f"k{v}", login=f"l{v}", display_name=name
+                )
+                loyalty.add(conn, creator_id="c", viewer=viewer, amount=10 + v, now=v)
+        conn = db.connection
+        text = loyalty.ranking_texts(conn)["c"]
+        rows = loyalty.decode_ranking(text, 10)
+        assert [r[0] for r in rows] == names[::-1]  # highest balance first
+        entries = loyalty.ranking_entries(text, 10)
+        assert len(entries) == len(rows)
+        assert [loyalty.decode_ranking(e, 1)[0] for e in entries] == rows
+        assert loyalty.ranking_entries(text, 2) == entries[:2]
+        assert loyalty.decode_ranking(text, 2) == rows[:2]
+    finally:
+        db.close()
