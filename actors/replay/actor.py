@@ -76,6 +76,8 @@ DELIVERY_TIMEOUT = 60.0
 #: Lines already due that one step delivers at most (a log of many lines with the same time
 #: then takes turns with the rest of the process: the others go at the next grid step).
 BURST_LINES = 64
+#: Events of a log kept to be handed to every replay playing the same line in the same pass.
+EVENTS_SHARED = 256
 #: Replies (and moderations) kept for inspection, the newest, by default: a thousand replays
 #: keeping 100 replies each held about 25 KiB per creator.
 RECORDED = 20
@@ -143,7 +145,7 @@ class ReplayChat(Actor):
         self.finished = False
         # The log, set by `on_start` (named here so every replay's attributes share one key
         # table: an attribute first set later gives each instance a dict of its own).
-        self._lines: tuple[_Line | str | None, ...] = ()
+        self._log: _ChatLog | None = None
         self._span = timedelta(0)
         # Where `run` stands in the pass (see `_play`): the engine's ref, the pass's time shift
         # and id suffix, the next line, and when the line `_due_line` is due (trio clock;
@@ -185,7 +187,7 @@ class ReplayChat(Actor):
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
         log = await trio.to_thread.run_sync(_read_log, self.file)
-        self._lines, self._span, digest = log.lines, log.span, log.digest
+        self._log, self._span, digest = log, log.span, log.digest
         saved = None
         if self._store is not None:
             creator_id = self.creator_id
@@ -314,9 +316,9 @@ class ReplayChat(Actor):
         the previous delivery: the wake-ups on the shared grid and the engine's reply times do
         not add up along the log, and every line already due is delivered at once (up to
         `BURST_LINES`, then the next grid step goes on)."""
-        target = self._target
-        assert target is not None
-        lines = self._lines
+        target, log = self._target, self._log
+        assert target is not None and log is not None
+        lines = log.lines
         burst = BURST_LINES
         while self._next <= len(lines):
             number = self._next
@@ -350,8 +352,8 @@ class ReplayChat(Actor):
             # The previous line's reply came meanwhile (almost always): taken at once.
             if not self._took_inflight(due):
                 return _BUSY
-            at = line.recorded + self._shift
-            event = ChatEvent(**line.fields, sent_at=at, message_id=line.id_base + self._suffix)
+            event = log.event(number, self._shift, self._suffix)
+            at = event.sent_at
             self._delivering = number
             try:
                 # Handed over without waiting: the reply is taken at the next line. No call
@@ -497,6 +499,27 @@ class _ChatLog:
     lines: tuple[_Line | str | None, ...]
     span: timedelta
     digest: str
+    # The events made last, by (pass suffix, line number), oldest first: every replay of the
+    # log playing the same line in the same pass plays an equal (frozen) value, so a thousand
+    # creators replaying one example make each event once, not once each.
+    _events: dict[tuple[str, int], ChatEvent] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def event(self, number: int, shift: timedelta, suffix: str) -> ChatEvent:
+        """The event of valid line `number` in the pass whose recorded times are moved by
+        `shift` and whose message ids end with `suffix`."""
+        key = (suffix, number)
+        event = self._events.get(key)
+        if event is None:
+            line = self.lines[number - 1]
+            assert type(line) is _Line
+            event = ChatEvent(
+                **line.fields, sent_at=line.recorded + shift, message_id=line.id_base + suffix
+            )
+            events = self._events
+            if len(events) >= EVENTS_SHARED:
+                del events[next(iter(events))]
+            events[key] = event
+        return event
 
 
 def _read_log(path: Path) -> _ChatLog:

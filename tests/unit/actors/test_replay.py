@@ -377,6 +377,21 @@ class StepsOf(trio.abc.Instrument):
             self.steps += 1
 
 
+def test_replays_of_one_log_in_the_same_pass_play_one_event_per_line(chatlog: Path) -> None:
+    from actors.replay.actor import EVENTS_SHARED, _read_log
+
+    log = _read_log(chatlog)
+    first = log.event(2, timedelta(0), "#1")
+    assert log.event(2, timedelta(0), "#1") is first  # made once for every replay
+    assert first.message_id == "rp-2#1" and first.sent_at == T0 + timedelta(seconds=10)
+    later = log.event(2, log.span, "#2")
+    assert later.message_id == "rp-2#2" and later.sent_at == first.sent_at + log.span
+    for pass_number in range(3, 3 + EVENTS_SHARED):  # bounded, however many passes
+        log.event(1, log.span * (pass_number - 1), f"#{pass_number}")
+    assert len(log._events) == EVENTS_SHARED
+    assert log.event(2, timedelta(0), "#1") == first  # made again: equal
+
+
 async def test_lines_an_idle_engine_takes_cost_the_replay_task_no_wake_up_each(
     autojump_clock, nursery, tmp_path
 ):
