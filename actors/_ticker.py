@@ -66,7 +66,7 @@ class Ticker:
             ),
         )
 
-    def park(self, task: trio.lowlevel.Task, deadline: float) -> list[trio.lowlevel.Task | None]:
+    def park(self, task: Any, deadline: float) -> list[Any]:
         """Put `task` (about to wait in `wait_task_rescheduled`) in the table, to be woken on
         the first grid step at or after `deadline` (never, for `math.inf`). Returns its slot:
         whoever empties the slot (`slot[0] = None`) first owns the wake-up."""
@@ -223,11 +223,13 @@ class Alarm:
     the waiter checks its own state before each `wait`.
     """
 
-    __slots__ = ("_slot", "deadline")
+    __slots__ = ("_slot", "_task", "deadline")
 
     def __init__(self) -> None:
         self.deadline = math.inf
-        self._slot: list[trio.lowlevel.Task | None] | None = None
+        # What waits: the task itself (`wait`), or the step it paces with (`pace`).
+        self._slot: list[Any] | None = None
+        self._task: trio.lowlevel.Task | None = None  # the waiting task
 
     @property
     def waiting(self) -> bool:
@@ -240,30 +242,56 @@ class Alarm:
         self.deadline = deadline
         slot = self._slot
         if slot is not None and slot[0] is not None:
-            task, slot[0] = slot[0], None  # the old entry is skipped when due
-            self._slot = _ticker().park(task, deadline)
+            waiter, slot[0] = slot[0], None  # the old entry is skipped when due
+            self._slot = _ticker().park(waiter, deadline)
 
     def wake(self) -> None:
         """End a wait in progress now (nothing, when nobody waits)."""
         slot = self._slot
         if slot is not None and slot[0] is not None:
-            task, slot[0] = slot[0], None
-            trio.lowlevel.reschedule(task)
+            slot[0] = None
+            assert self._task is not None  # set while anything is parked
+            trio.lowlevel.reschedule(self._task)
 
     async def wait(self) -> None:
         """Wait until `deadline` (on the grid) or a `wake`; a checkpoint like any trio wait."""
+        task = trio.lowlevel.current_task()
+        await self._park(task, task)
+
+    async def pace(self, step: Callable[[float], float]) -> None:
+        """Wait like `wait`, but at the deadline `step(now)` runs in the ticker's step (a
+        callback: no wake-up of this task) and returns the next deadline (`set` moves it as
+        for `wait`); the wait ends at a `wake`, or raises what `step` raised. For a
+        background task whose work at its deadlines is synchronous (a flush, a tick)."""
+        task = trio.lowlevel.current_task()
+
+        def run_step() -> None:
+            try:
+                deadline = step(trio.current_time())
+            except Exception as exc:  # raised in the pacing task, never in the ticker
+                self._slot = None
+                trio.lowlevel.reschedule(task, outcome.Error(exc))
+                return
+            self.deadline = deadline
+            self._slot = _ticker().park(run_step, deadline)
+
+        await self._park(task, run_step)
+
+    async def _park(self, task: trio.lowlevel.Task, waiter: Any) -> None:
+        """Park `waiter` (the task, or a pacing step) until `deadline`, and `task` until a
+        `wake` (or, when `waiter` is the task, the deadline)."""
         ticker = _ticker()
         deadline = self.deadline
-        task = trio.lowlevel.current_task()
         if deadline == math.inf:
-            self._slot = [task]
+            self._slot = [waiter]
         else:
             step = math.ceil(deadline / ticker.granularity)
             if step * ticker.granularity <= trio.current_time():
                 await trio.lowlevel.checkpoint()
                 return
             # Parked without `checkpoint_if_cancelled` first, as in `sleep_until`.
-            self._slot = ticker._park_at(task, step)
+            self._slot = ticker._park_at(waiter, step)
+        self._task = task
 
         def abort(_: object) -> trio.lowlevel.Abort:
             if self._slot is not None:
@@ -274,6 +302,7 @@ class Alarm:
             await trio.lowlevel.wait_task_rescheduled(abort)
         finally:
             self._slot = None
+            self._task = None
 
 
 def ticker_statistics() -> TickerStatistics:

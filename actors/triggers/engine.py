@@ -279,30 +279,34 @@ class TriggerEngine(Actor):
         # One task for everything in the background: replies to committed actions (woken by
         # their commits), the flush (a second after the first buffered write, unless a chat
         # message took it along: `_flush_with_chat`) and the wall-clock tick of live timers and
-        # points. An idle creator waits with no timer.
+        # points. An idle creator waits with no timer; the work due at a deadline runs in the
+        # ticker's step (`Alarm.pace`), so a timed flush wakes no task.
         alarm = self._alarm
         if self._ticking():
             self._next_tick = trio.current_time() + TICK_SECONDS
         while True:
-            if self._completion_failed is not None:
-                raise self._completion_failed
-            self._complete_arrived()
-            if self._flush_reply is not None and self._flush_reply[0].done:
-                self._flush_done()
-            now = trio.current_time()
-            if now >= self._next_tick:
-                self._tick(self._clock())
-                self._next_tick = now + TICK_SECONDS
-            flush = self._flush_reply
-            if now >= self._flush_at:
-                if flush is None:
-                    # Queued, not awaited: its outcome is taken at a later wake-up.
-                    self._flush_at = math.inf
-                    self._begin_flush()
-                else:  # one flush at a time: the next waits for the commit of this one
-                    flush[0].notify(alarm.wake)
-            alarm.deadline = self._wake_deadline(now)
-            await alarm.wait()
+            alarm.deadline = self._background(trio.current_time())
+            await alarm.pace(self._background)
+
+    def _background(self, now: float) -> float:
+        """What `run` does at trio time `now`; returns when it must run next."""
+        if self._completion_failed is not None:
+            raise self._completion_failed
+        self._complete_arrived()
+        if self._flush_reply is not None and self._flush_reply[0].done:
+            self._flush_done()
+        if now >= self._next_tick:
+            self._tick(self._clock())
+            self._next_tick = now + TICK_SECONDS
+        flush = self._flush_reply
+        if now >= self._flush_at:
+            if flush is None:
+                # Queued, not awaited: its outcome is taken at a later wake-up.
+                self._flush_at = math.inf
+                self._begin_flush()
+            else:  # one flush at a time: the next waits for the commit of this one
+                flush[0].notify(self._alarm.wake)
+        return self._wake_deadline(now)
 
     def _wake_deadline(self, now: float) -> float:
         """When `run` must wake next (trio clock) for the tick or the flush; on the shared

@@ -208,3 +208,46 @@ async def test_a_cancelled_pacer_runs_no_further_step(autojump_clock):
     await trio.sleep(5)
     assert len(ran) == 2
     assert ticker_statistics().sleeping == 0
+
+
+async def test_an_alarm_paced_task_runs_its_steps_at_the_deadlines_without_waking(
+    autojump_clock, nursery
+):
+    alarm = Alarm()
+    start = trio.current_time()
+    pacer: list[trio.lowlevel.Task] = []
+    steps: list[tuple[float, bool]] = []  # (when, in the pacing task)
+    ended = trio.Event()
+
+    def step(now: float) -> float:
+        steps.append((now - start, trio.lowlevel.current_task() is pacer[0]))
+        return now + 1.0 if len(steps) < 3 else math.inf
+
+    async def paced() -> None:
+        pacer.append(trio.lowlevel.current_task())
+        alarm.deadline = start + 1.0
+        await alarm.pace(step)
+        ended.set()
+
+    nursery.start_soon(paced)
+    await trio.sleep(3.5)
+    assert [round(at) for at, _ in steps] == [1, 2, 3]
+    assert not any(in_pacer for _, in_pacer in steps)
+    assert alarm.waiting and not ended.is_set()  # no deadline: waits for `set` or `wake`
+    alarm.set(trio.current_time() + 0.5)  # moved, like a wait
+    await trio.sleep(1.0)
+    assert len(steps) == 4
+    alarm.wake()
+    await ended.wait()
+
+
+async def test_an_error_of_an_alarm_pacing_step_is_raised_in_the_pacing_task(autojump_clock):
+    alarm = Alarm()
+    alarm.deadline = trio.current_time() + 1.0
+
+    def step(now: float) -> float:
+        raise LookupError("no flush")
+
+    with pytest.raises(LookupError, match="no flush"):
+        await alarm.pace(step)
+    assert not alarm.waiting

@@ -397,3 +397,36 @@ async def test_a_failed_flush_carried_by_an_action_write_counts_both_and_the_eng
     await harness.say()
     await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
     assert len(await harness.writes()) == 2
+
+
+class RunSteps(trio.abc.Instrument):
+    """Counts the steps of the task running `actor`'s `run` (its background task)."""
+
+    def __init__(self, actor: object) -> None:
+        self.actor = actor
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        frame = getattr(task.coro, "cr_frame", None)
+        if frame is not None and frame.f_locals.get("actor") is self.actor:
+            self.steps += 1
+
+
+async def test_a_timed_flush_runs_in_the_tickers_step_and_wakes_no_task_of_the_engine(
+    autojump_clock, harness
+):
+    await harness.say()
+    await trio.sleep(30)
+    steps = RunSteps(harness.instance())
+    trio.lowlevel.add_instrument(steps)
+    try:
+        said_at = trio.current_time()
+        await harness.say()
+        await trio.sleep(30)
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    writes = await harness.writes()
+    assert len(writes) == 2
+    assert SIGNAL_FLUSH_SECONDS <= writes[1][0] - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
+    assert steps.steps == 0
+    assert harness.instance().snapshot()["unflushed"] == 0  # its commit was taken too
