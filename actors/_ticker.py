@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import attrs
+import outcome
 import trio
 
 #: The grid of wake-ups, in seconds: the most a coarse sleep ends late.
@@ -47,7 +48,8 @@ class Ticker:
         # the steps that have some: parking is an append to the step's list, and a wake-up
         # walks a list, with no per-sleeper heap order to keep. A slot is a one-element list
         # emptied (None) on cancellation, left in its list and skipped when its step comes.
-        self._due: dict[int, list[list[trio.lowlevel.Task | None]]] = {}
+        # A slot holds a task to reschedule, or a pacing step to call (`pace`).
+        self._due: dict[int, list[list[Any]]] = {}
         self._steps: list[int] = []
         self._scope: trio.CancelScope | None = None
         self._wake_at = math.inf
@@ -64,7 +66,7 @@ class Ticker:
             ),
         )
 
-    def park(self, task: trio.lowlevel.Task, deadline: float) -> list[trio.lowlevel.Task | None]:
+    def park(self, task: Any, deadline: float) -> list[Any]:
         """Put `task` (about to wait in `wait_task_rescheduled`) in the table, to be woken on
         the first grid step at or after `deadline` (never, for `math.inf`). Returns its slot:
         whoever empties the slot (`slot[0] = None`) first owns the wake-up."""
@@ -72,8 +74,8 @@ class Ticker:
             return [task]
         return self._park_at(task, math.ceil(deadline / self.granularity))
 
-    def _park_at(self, task: trio.lowlevel.Task, step: int) -> list[trio.lowlevel.Task | None]:
-        slot: list[trio.lowlevel.Task | None] = [task]
+    def _park_at(self, task: Any, step: int) -> list[Any]:
+        slot: list[Any] = [task]
         slots = self._due.get(step)
         if slots is not None:
             slots.append(slot)
@@ -103,13 +105,53 @@ class Ticker:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
+    def reached(self, deadline: float, now: float) -> bool:
+        """Whether a sleep until `deadline` would end at once at trio time `now`."""
+        return math.ceil(deadline / self.granularity) * self.granularity <= now
+
+    async def pace(self, deadline: float, step: Callable[[float], Any]) -> Any:
+        """`step(now)` at `deadline` on the grid, again at each deadline it returns (a float),
+        until it returns anything else, which `pace` returns. The steps run in the ticker's
+        own step (a callback: no wake-up of this task each); one already due runs here,
+        after a checkpoint. An exception of `step` is raised here. Cancellation ends the
+        pacing between two steps (a cancelled pacer's next step never runs)."""
+        while self.reached(deadline, trio.current_time()):
+            await trio.lowlevel.checkpoint()  # a cancellation lands between two steps
+            result = step(trio.current_time())
+            if type(result) is not float:
+                return result
+            deadline = result
+        task = trio.lowlevel.current_task()
+        parked: list[list[Any]] = []
+
+        def run_step() -> None:
+            try:
+                result = step(trio.current_time())
+            except Exception as exc:  # raised in the pacing task, never in the ticker
+                trio.lowlevel.reschedule(task, outcome.Error(exc))
+                return
+            if type(result) is float:
+                parked[0] = self._park_at(run_step, math.ceil(result / self.granularity))
+            else:
+                trio.lowlevel.reschedule(task, outcome.Value(result))
+
+        parked.append(self._park_at(run_step, math.ceil(deadline / self.granularity)))
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            parked[0][0] = None  # left in its list, skipped when its step comes
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
     async def run(self) -> None:
-        """Wake the due sleepers at each grid step that has some; runs for the whole run."""
+        """Wake the due sleepers at each grid step that has some (run the due pacing steps:
+        `pace`); runs for the whole run."""
         due = self._due
         steps = self._steps
         granularity = self.granularity
         pop = heapq.heappop
         reschedule = trio.lowlevel.reschedule
+        task_type = trio.lowlevel.Task
         while True:
             now = trio.current_time()
             while steps and steps[0] * granularity <= now:
@@ -119,7 +161,10 @@ class Ticker:
                     if task is not None:
                         slot[0] = None
                         woken += 1
-                        reschedule(task)
+                        if type(task) is task_type:
+                            reschedule(task)
+                        else:
+                            task()  # a pacing step (`pace`): it never raises
                 self.woken += woken
             self._wake_at = steps[0] * granularity if steps else math.inf
             with trio.CancelScope(deadline=self._wake_at) as self._scope:
@@ -150,6 +195,20 @@ def coarse_sleep(seconds: float) -> Coroutine[Any, Any, None]:
     return _ticker().sleep_until(trio.current_time() + seconds)
 
 
+def coarse_pace(deadline: float, step: Callable[[float], Any]) -> Coroutine[Any, Any, Any]:
+    """Run `step(now)` on the shared grid at `deadline` and at each later deadline it returns
+    (a float), in the ticker's step: no wake-up of the calling task per step; returns (await
+    it) what `step` returned that is not a float, or raises what it raised (see
+    `Ticker.pace`). For a task that does a little work at each of many deadlines (a replay
+    delivering lines), most of which needs no waiting."""
+    return _ticker().pace(deadline, step)
+
+
+def ticker_reached(deadline: float, now: float) -> bool:
+    """Whether a coarse sleep until `deadline` would end at once at trio time `now`."""
+    return _ticker().reached(deadline, now)
+
+
 def coarse_sleep_until(deadline: float) -> Coroutine[Any, Any, None]:
     """Like `trio.sleep_until` (await it), ending on the shared grid (at most `GRANULARITY`
     late)."""
@@ -164,11 +223,13 @@ class Alarm:
     the waiter checks its own state before each `wait`.
     """
 
-    __slots__ = ("_slot", "deadline")
+    __slots__ = ("_slot", "_task", "deadline")
 
     def __init__(self) -> None:
         self.deadline = math.inf
-        self._slot: list[trio.lowlevel.Task | None] | None = None
+        # What waits: the task itself (`wait`), or the step it paces with (`pace`).
+        self._slot: list[Any] | None = None
+        self._task: trio.lowlevel.Task | None = None  # the waiting task
 
     @property
     def waiting(self) -> bool:
@@ -181,30 +242,56 @@ class Alarm:
         self.deadline = deadline
         slot = self._slot
         if slot is not None and slot[0] is not None:
-            task, slot[0] = slot[0], None  # the old entry is skipped when due
-            self._slot = _ticker().park(task, deadline)
+            waiter, slot[0] = slot[0], None  # the old entry is skipped when due
+            self._slot = _ticker().park(waiter, deadline)
 
     def wake(self) -> None:
         """End a wait in progress now (nothing, when nobody waits)."""
         slot = self._slot
         if slot is not None and slot[0] is not None:
-            task, slot[0] = slot[0], None
-            trio.lowlevel.reschedule(task)
+            slot[0] = None
+            assert self._task is not None  # set while anything is parked
+            trio.lowlevel.reschedule(self._task)
 
     async def wait(self) -> None:
         """Wait until `deadline` (on the grid) or a `wake`; a checkpoint like any trio wait."""
+        task = trio.lowlevel.current_task()
+        await self._park(task, task)
+
+    async def pace(self, step: Callable[[float], float]) -> None:
+        """Wait like `wait`, but at the deadline `step(now)` runs in the ticker's step (a
+        callback: no wake-up of this task) and returns the next deadline (`set` moves it as
+        for `wait`); the wait ends at a `wake`, or raises what `step` raised. For a
+        background task whose work at its deadlines is synchronous (a flush, a tick)."""
+        task = trio.lowlevel.current_task()
+
+        def run_step() -> None:
+            try:
+                deadline = step(trio.current_time())
+            except Exception as exc:  # raised in the pacing task, never in the ticker
+                self._slot = None
+                trio.lowlevel.reschedule(task, outcome.Error(exc))
+                return
+            self.deadline = deadline
+            self._slot = _ticker().park(run_step, deadline)
+
+        await self._park(task, run_step)
+
+    async def _park(self, task: trio.lowlevel.Task, waiter: Any) -> None:
+        """Park `waiter` (the task, or a pacing step) until `deadline`, and `task` until a
+        `wake` (or, when `waiter` is the task, the deadline)."""
         ticker = _ticker()
         deadline = self.deadline
-        task = trio.lowlevel.current_task()
         if deadline == math.inf:
-            self._slot = [task]
+            self._slot = [waiter]
         else:
             step = math.ceil(deadline / ticker.granularity)
             if step * ticker.granularity <= trio.current_time():
                 await trio.lowlevel.checkpoint()
                 return
             # Parked without `checkpoint_if_cancelled` first, as in `sleep_until`.
-            self._slot = ticker._park_at(task, step)
+            self._slot = ticker._park_at(waiter, step)
+        self._task = task
 
         def abort(_: object) -> trio.lowlevel.Abort:
             if self._slot is not None:
@@ -215,6 +302,7 @@ class Alarm:
             await trio.lowlevel.wait_task_rescheduled(abort)
         finally:
             self._slot = None
+            self._task = None
 
 
 def ticker_statistics() -> TickerStatistics:

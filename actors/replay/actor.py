@@ -4,7 +4,8 @@ It is a platform like the others: its events go to the creator's trigger engine,
 come back to it (they are recorded and counted, never sent anywhere; `handle_nowait` records
 them in the engine's step, so a reply wakes no task). The gaps between the
 recorded `sent_at` times are kept, divided by `speed` (each line leaves on the shared wake-up
-grid, `actors.coarse_sleep`: at most 50 ms after its time), and each event keeps its recorded
+grid at most 50 ms after its time, handed over in the ticker's step, `coarse_pace`: a line
+wakes no task of the replay's), and each event keeps its recorded
 `sent_at`: the trigger engine runs cooldowns, timers and points on the event's time for this
 platform (the recorded clock), so a replay at `speed = 10` gives the replies the live stream
 would have had, and two replays of the same log write the same exports. With `loop`, each
@@ -15,7 +16,7 @@ digest, the pass, the lines delivered; `state.replays`) and a restart resumes th
 playing the log again. Each pass (a `loop = true` replay, or a new file) is a new stream: its
 message ids carry the pass number (`<id>#<pass>`; a line without an id is named by its line
 number), so the trigger engine applies each line once per pass. Lines are handed over as
-calls (`request`: an idle engine answers at once, in this task's step; a busy one's reply is
+calls (`request`: an idle engine answers at once, in the same step; a busy one's reply is
 taken when the next line is due, at most one line in flight), so
 the position saved never runs ahead of what the engine took; the position is
 committed with the engine's flush (`CommitWithFlush`: no store write of its own, and the
@@ -45,8 +46,8 @@ from actors import (
     CallTimeout,
     MailboxFull,
     PendingReply,
-    coarse_sleep_until,
 )
+from actors._ticker import coarse_pace, ticker_reached
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from actors.store import Read, write
@@ -72,6 +73,11 @@ MAX_LAG_SECONDS = 1.0
 #: How long the replay waits for the trigger engine to take a line once the next one is due
 #: (a busy engine slows the replay; one that never answers fails it).
 DELIVERY_TIMEOUT = 60.0
+#: Lines already due that one step delivers at most (a log of many lines with the same time
+#: then takes turns with the rest of the process: the others go at the next grid step).
+BURST_LINES = 64
+#: Events of a log kept to be handed to every replay playing the same line in the same pass.
+EVENTS_SHARED = 256
 #: Replies (and moderations) kept for inspection, the newest, by default: a thousand replays
 #: keeping 100 replies each held about 25 KiB per creator.
 RECORDED = 20
@@ -79,6 +85,12 @@ RECORDED = 20
 _ACTORS_LOG = logging.getLogger("actors")
 
 T = TypeVar("T")
+
+
+#: What `ReplayChat._play` returns when the pass is over, or when the engine has not taken the
+#: line in flight (`run` then waits for it).
+_PASS_DONE = object()
+_BUSY = object()
 
 
 @attrs.frozen(kw_only=True)
@@ -133,8 +145,17 @@ class ReplayChat(Actor):
         self.finished = False
         # The log, set by `on_start` (named here so every replay's attributes share one key
         # table: an attribute first set later gives each instance a dict of its own).
-        self._lines: tuple[_Line | str | None, ...] = ()
+        self._log: _ChatLog | None = None
         self._span = timedelta(0)
+        # Where `run` stands in the pass (see `_play`): the engine's ref, the pass's time shift
+        # and id suffix, the next line, and when the line `_due_line` is due (trio clock;
+        # None: the pass's first line, due at once).
+        self._target: ActorRef | None = None
+        self._shift = timedelta(0)
+        self._suffix = ""
+        self._next = 1
+        self._due: float | None = None
+        self._due_line = 0
 
     @property
     def position(self) -> ReplayPosition | None:
@@ -166,7 +187,7 @@ class ReplayChat(Actor):
     async def on_start(self) -> None:
         # Fail at start (a crash the supervisor sees) rather than in the middle of a replay.
         log = await trio.to_thread.run_sync(_read_log, self.file)
-        self._lines, self._span, digest = log.lines, log.span, log.digest
+        self._log, self._span, digest = log, log.span, log.digest
         saved = None
         if self._store is not None:
             creator_id = self.creator_id
@@ -238,66 +259,20 @@ class ReplayChat(Actor):
         self._saved = save.position
 
     async def run(self) -> None:
-        target = self._triggers()
+        self._target = self._triggers()
         assert self.position is not None
         self._saved_at = trio.current_time()
         self._unsaved = 0
-        lines = self._lines
         while True:
             pass_number, start = self.position.pass_number, self.position.lines_done
             # Pass n plays the log's recorded times shifted by n - 1 spans (plus a second each),
             # so the recorded clock never runs backwards, across restarts too.
-            shift = (pass_number - 1) * self._span
-            suffix = f"#{pass_number}"
+            self._shift = (pass_number - 1) * self._span
+            self._suffix = f"#{pass_number}"
+            self._next = start + 1
+            self._due, self._due_line = None, 0  # the first line of a pass leaves at once
             played = self.messages
-            paced = False  # a line was delivered before in this pass (the next one is paced)
-            # When the next line is due (trio clock). Lines are paced from this schedule, not
-            # from the previous delivery: the wake-ups on the shared grid (`coarse_sleep`) and
-            # the engine's reply times do not add up along the log, and every line already due
-            # at a wake-up is delivered at once.
-            due = trio.current_time()
-            for number in range(start + 1, len(lines) + 1):
-                line = lines[number - 1]
-                if type(line) is not _Line:
-                    await self._settle()
-                    if line is not None:
-                        self.rejected += 1
-                        self.log.warning("replay line rejected", line=number, error=line)
-                    self._lines_done = number
-                    continue
-                if paced:
-                    due += min(max(line.gap / self.speed, 0.0), MAX_GAP_SECONDS)
-                    now = trio.current_time()
-                    if now - due > MAX_LAG_SECONDS:
-                        # A busy engine slows the replay instead of facing a catch-up burst.
-                        due = now
-                    # Even a line already due passes a checkpoint here: a stop then lands
-                    # between two lines rather than while a line is with the engine.
-                    await coarse_sleep_until(due)
-                paced = True
-                # The previous line's reply came while this task slept (almost always): taken
-                # without a scheduling round of its own.
-                await self._settle(due)
-                at = line.recorded + shift
-                event = ChatEvent(**line.fields, sent_at=at, message_id=line.id_base + suffix)
-                self._delivering = number
-                try:
-                    # Handed over without waiting: the reply is taken at the next line, so a
-                    # line costs this task one wake-up (its pacing), not two. No call timer
-                    # entry: `_settle` bounds the wait for a reply that is late.
-                    pending = target.request(event, timeout=math.inf)
-                except MailboxFull:
-                    # A full mailbox: wait for room like a `call` (a busy engine slows us).
-                    await target.call(event, timeout=DELIVERY_TIMEOUT)
-                    self._delivered(number, at, trio.current_time())
-                else:
-                    if pending.done:
-                        # An idle engine took it in this step (`TriggerEngine.call_nowait`):
-                        # counted now, with no reply to take at the next line.
-                        pending.result_nowait()
-                        self._delivered(number, at, due)
-                    else:
-                        self._inflight = (pending, number, at)
+            await self._play_pass()
             await self._settle()
             if not self.loop:
                 break
@@ -313,26 +288,121 @@ class ReplayChat(Actor):
         self.log.info("replay finished", messages=self.messages, rejected=self.rejected)
         await trio.sleep_forever()  # stay up: the creator's replies still land here
 
-    async def _settle(self, now: float | None = None) -> None:
+    async def _play_pass(self) -> None:
+        """Deliver the lines of the pass from `_next` on, each at its time: `_play` does it,
+        in the ticker's step as each line falls due (a line costs this task no wake-up); this
+        task takes over only for what waits (a busy engine, a full mailbox)."""
+        waiting = self._play(trio.current_time())
+        while waiting is not _PASS_DONE:
+            if type(waiting) is float:
+                waiting = await coarse_pace(waiting, self._play)
+                continue
+            if waiting is _BUSY:
+                await self._settle()  # the engine has not taken the previous line yet
+            else:  # a full mailbox: wait for room like a `call` (a busy engine slows us)
+                event, number, at = waiting
+                target = self._target
+                assert target is not None
+                await target.call(event, timeout=DELIVERY_TIMEOUT)
+                self._delivered(number, at, trio.current_time())
+                self._next = number + 1
+            waiting = self._play(trio.current_time())
+
+    def _play(self, now: float) -> Any:
+        """Deliver every line due at trio time `now`, from `_next` on; returns when the next
+        one is due (trio clock, a float), or `_PASS_DONE`, or what this task must wait for:
+        `_BUSY` (the engine has not taken the line in flight), or `(event, number, at)` of
+        the line a full mailbox refused. Lines are paced from the schedule (`_due`), not from
+        the previous delivery: the wake-ups on the shared grid and the engine's reply times do
+        not add up along the log, and every line already due is delivered at once (up to
+        `BURST_LINES`, then the next grid step goes on)."""
+        target, log = self._target, self._log
+        assert target is not None and log is not None
+        lines = log.lines
+        burst = BURST_LINES
+        while self._next <= len(lines):
+            number = self._next
+            line = lines[number - 1]
+            if type(line) is not _Line:
+                if not self._took_inflight(now):
+                    return _BUSY
+                if line is not None:
+                    self.rejected += 1
+                    self.log.warning("replay line rejected", line=number, error=line)
+                self._lines_done = number
+                self._next = number + 1
+                continue
+            due = self._due
+            if self._due_line != number:
+                if due is None:
+                    due = now  # the first line of a pass leaves at once
+                else:
+                    due += min(max(line.gap / self.speed, 0.0), MAX_GAP_SECONDS)
+                    if now - due > MAX_LAG_SECONDS:
+                        # A busy engine slows the replay instead of facing a catch-up burst.
+                        due = now
+                    if not ticker_reached(due, now):
+                        self._due, self._due_line = due, number
+                        return due
+                self._due, self._due_line = due, number
+            assert due is not None
+            burst -= 1
+            if burst < 0:
+                return math.nextafter(now, math.inf)  # the rest at the next grid step
+            # The previous line's reply came meanwhile (almost always): taken at once.
+            if not self._took_inflight(due):
+                return _BUSY
+            event = log.event(number, self._shift, self._suffix)
+            at = event.sent_at
+            self._delivering = number
+            try:
+                # Handed over without waiting: the reply is taken at the next line. No call
+                # timer entry: `_settle` bounds the wait for a reply that is late.
+                pending = target.request(event, timeout=math.inf)
+            except MailboxFull:
+                return (event, number, at)
+            self._next = number + 1
+            if pending.done:
+                # An idle engine took it in this step (`TriggerEngine.call_nowait`): counted
+                # now, with no reply to take at the next line.
+                pending.result_nowait()
+                self._delivered(number, at, due)
+            else:
+                self._inflight = (pending, number, at)
+        return _PASS_DONE
+
+    def _took_inflight(self, now: float) -> bool:
+        """Count the line in flight (if any) if the engine has taken it; False while it has
+        not. Raises what its delivery raised (`ActorFailed`)."""
+        inflight = self._inflight
+        if inflight is None:
+            return True
+        pending, number, at = inflight
+        if not pending.done:
+            return False
+        self._inflight = None
+        pending.result_nowait()
+        self._delivered(number, at, now)
+        return True
+
+    async def _settle(self) -> None:
         """Wait for the engine to take the line in flight (if any), then count it: the
         position never runs ahead of what the engine took. A failed delivery (`ActorFailed`),
         or no reply within `DELIVERY_TIMEOUT` (`CallTimeout`), raises: a crash, as a failed
-        `call` would be. `now`: the trio time, or near enough (the due time of the line just
-        woken for), if the caller knows it."""
+        `call` would be."""
         inflight = self._inflight
         if inflight is None:
             return
         pending, number, at = inflight
         if pending.done:
-            pending.result_nowait()
-        else:
-            with trio.move_on_after(DELIVERY_TIMEOUT):
-                await pending.result()
-            if not pending.done:
-                raise CallTimeout(self._triggers().path, DELIVERY_TIMEOUT)
-            now = None
+            self._took_inflight(trio.current_time())
+            return
+        with trio.move_on_after(DELIVERY_TIMEOUT):
+            await pending.result()
+        if not pending.done:
+            raise CallTimeout(self._triggers().path, DELIVERY_TIMEOUT)
         self._inflight = None
-        self._delivered(number, at, trio.current_time() if now is None else now)
+        self._delivered(number, at, trio.current_time())
 
     def _delivered(self, number: int, at: datetime, now: float) -> None:
         """Line `number` of the current pass was taken by the engine (at trio time `now`)."""
@@ -429,6 +499,27 @@ class _ChatLog:
     lines: tuple[_Line | str | None, ...]
     span: timedelta
     digest: str
+    # The events made last, by (pass suffix, line number), oldest first: every replay of the
+    # log playing the same line in the same pass plays an equal (frozen) value, so a thousand
+    # creators replaying one example make each event once, not once each.
+    _events: dict[tuple[str, int], ChatEvent] = attrs.field(factory=dict, eq=False, repr=False)
+
+    def event(self, number: int, shift: timedelta, suffix: str) -> ChatEvent:
+        """The event of valid line `number` in the pass whose recorded times are moved by
+        `shift` and whose message ids end with `suffix`."""
+        key = (suffix, number)
+        event = self._events.get(key)
+        if event is None:
+            line = self.lines[number - 1]
+            assert type(line) is _Line
+            event = ChatEvent(
+                **line.fields, sent_at=line.recorded + shift, message_id=line.id_base + suffix
+            )
+            events = self._events
+            if len(events) >= EVENTS_SHARED:
+                del events[next(iter(events))]
+            events[key] = event
+        return event
 
 
 def _read_log(path: Path) -> _ChatLog:

@@ -5,7 +5,7 @@ decides: replies go to the platform actor the message came from, polls, tallies,
 clip requests are committed through the store before the reply says they happened, and the
 cooldowns that must survive a restart are persisted. Chat signals for the dashboard are
 buffered and written in one transaction per second, so chat volume never means a commit per
-message.
+message; an action's write takes whatever is buffered along (one write, not two).
 
 Every platform's events pass here, so this is where a message id is applied at most once per
 creator, across reconnects and restarts: an in-memory set (`SeenMessages`) decides, its new ids
@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -198,7 +198,8 @@ class TriggerEngine(Actor):
         self.timer_posts = 0
         # Writes in flight, in the order they were queued: `run` completes them in that order
         # (replies keep chat order) as their commits arrive.
-        self._completions: deque[tuple[Action, PendingReply, Finish]] = deque()
+        # An action's write may carry the flush (`_take_buffered`): its `_Flush`, else None.
+        self._completions: deque[tuple[Action, PendingReply, Finish, _Flush | None]] = deque()
         self._inflight = 0
         # When each write in flight was queued (oldest first: they complete in order).
         self._queued_at: deque[float] = deque()
@@ -278,30 +279,34 @@ class TriggerEngine(Actor):
         # One task for everything in the background: replies to committed actions (woken by
         # their commits), the flush (a second after the first buffered write, unless a chat
         # message took it along: `_flush_with_chat`) and the wall-clock tick of live timers and
-        # points. An idle creator waits with no timer.
+        # points. An idle creator waits with no timer; the work due at a deadline runs in the
+        # ticker's step (`Alarm.pace`), so a timed flush wakes no task.
         alarm = self._alarm
         if self._ticking():
             self._next_tick = trio.current_time() + TICK_SECONDS
         while True:
-            if self._completion_failed is not None:
-                raise self._completion_failed
-            self._complete_arrived()
-            if self._flush_reply is not None and self._flush_reply[0].done:
-                self._flush_done()
-            now = trio.current_time()
-            if now >= self._next_tick:
-                self._tick(self._clock())
-                self._next_tick = now + TICK_SECONDS
-            flush = self._flush_reply
-            if now >= self._flush_at:
-                if flush is None:
-                    # Queued, not awaited: its outcome is taken at a later wake-up.
-                    self._flush_at = math.inf
-                    self._begin_flush()
-                else:  # one flush at a time: the next waits for the commit of this one
-                    flush[0].notify(alarm.wake)
-            alarm.deadline = self._wake_deadline(now)
-            await alarm.wait()
+            alarm.deadline = self._background(trio.current_time())
+            await alarm.pace(self._background)
+
+    def _background(self, now: float) -> float:
+        """What `run` does at trio time `now`; returns when it must run next."""
+        if self._completion_failed is not None:
+            raise self._completion_failed
+        self._complete_arrived()
+        if self._flush_reply is not None and self._flush_reply[0].done:
+            self._flush_done()
+        if now >= self._next_tick:
+            self._tick(self._clock())
+            self._next_tick = now + TICK_SECONDS
+        flush = self._flush_reply
+        if now >= self._flush_at:
+            if flush is None:
+                # Queued, not awaited: its outcome is taken at a later wake-up.
+                self._flush_at = math.inf
+                self._begin_flush()
+            else:  # one flush at a time: the next waits for the commit of this one
+                flush[0].notify(self._alarm.wake)
+        return self._wake_deadline(now)
 
     def _wake_deadline(self, now: float) -> float:
         """When `run` must wake next (trio clock) for the tick or the flush; on the shared
@@ -450,13 +455,20 @@ class TriggerEngine(Actor):
         """A new chat line (deduplicated, paced: `handle`), synchronous from here on."""
         clock = trio.current_time()  # one clock read per line
         if self._flush_at == math.inf:
-            # The line's signal and id are buffered: flushed within `SIGNAL_FLUSH_SECONDS`.
-            self._flush_at = flush_at = clock + SIGNAL_FLUSH_SECONDS
-            if flush_at < self._alarm.deadline:
-                self._alarm.set(flush_at)
+            # The line's signal and id are buffered: flushed within `SIGNAL_FLUSH_SECONDS`
+            # (`run` is told below, unless an action's write took them along meanwhile).
+            self._flush_at = clock + SIGNAL_FLUSH_SECONDS
         actions = self._chat_line(event, clock)
-        if self._flush_at - clock <= SIGNAL_FLUSH_SECONDS - FLUSH_WITH_CHAT_AFTER:
+        flush_at = self._flush_at
+        alarm = self._alarm
+        if flush_at - clock <= SIGNAL_FLUSH_SECONDS - FLUSH_WITH_CHAT_AFTER:
             self._flush_with_chat(clock)
+        elif flush_at < alarm.deadline:
+            alarm.set(flush_at)
+        elif flush_at == math.inf and alarm.deadline < self._next_tick:
+            # An action's write took the buffered writes along: `run` need not wake for a
+            # flush.
+            alarm.set(self._wake_deadline(clock))
         return actions
 
     def _chat_line(self, event: ChatEvent, clock: float) -> list[Action]:
@@ -544,17 +556,29 @@ class TriggerEngine(Actor):
             if not ops:
                 self._succeeded(action, finish([]))
                 continue
+            # The rest of what is buffered (chat signals, cooldown copies, counts, riders)
+            # rides ahead of the action's operations, in its transaction: the flush then
+            # costs no write of its own. Its outcome is the flush's, apart from the action's.
+            flush: _Flush | None = None
+            taken = self._take_buffered(settle=False)
+            if taken is not None:
+                head, head_topic, flush = taken
+                ops = (*head, *ops)
+                topic = f"{topic}+{head_topic}"
+                self._flush_at = math.inf  # nothing is buffered any more
             try:
                 # Queued now, in message order; the commit is awaited in the background so
                 # the next chat message is not held up by this one's fsync (and writes from
                 # a busy chat share commits in the store).
                 pending = self._store().request(Write(ops=ops, topic=topic), timeout=30.0)
             except (MailboxFull, ActorFailed, KeyError) as exc:
+                if flush is not None:
+                    self._flush_ended(flush, exc)
                 self._store_failed(action, exc)
                 continue
             self._inflight += 1
             self._queued_at.append(clock)
-            self._completions.append((action, pending, finish))
+            self._completions.append((action, pending, finish, flush))
             pending.notify(self._commit_arrived)
         return list(result.actions)
 
@@ -605,8 +629,8 @@ class TriggerEngine(Actor):
         if not completions or not completions[0][1].done:
             return
         while completions and completions[0][1].done:
-            action, pending, finish = completions.popleft()
-            self._finish(action, pending, finish)
+            action, pending, finish, flush = completions.popleft()
+            self._finish(action, pending, finish, flush)
             self._inflight -= 1
             if self._queued_at:
                 self._queued_at.popleft()
@@ -634,9 +658,23 @@ class TriggerEngine(Actor):
                 self._flush_reply[0].notify(self._alarm.wake)
             await self._write_done.park()
 
-    def _finish(self, action: Action, pending: PendingReply, finish: Finish) -> None:
+    def _finish(
+        self, action: Action, pending: PendingReply, finish: Finish, flush: _Flush | None
+    ) -> None:
         try:
-            results = [r.unwrap() for r in pending.result_nowait()]
+            outcomes = pending.result_nowait()
+        except (apsw.Error, CallTimeout, ActorFailed) as exc:
+            if flush is not None:
+                self._flush_ended(flush, exc)
+            self._store_failed(action, exc)
+            return
+        if flush is not None:
+            # The flush this write carried: its failure is the flush's, not the action's
+            # (each operation is undone alone).
+            carried, outcomes = outcomes[: flush.ops], outcomes[flush.ops :]
+            self._flush_ended(flush, _first_failure(carried))
+        try:
+            results = [r.unwrap() for r in outcomes]
             variables = finish(results)
         except Refused as refused:
             # The rules said no (too few points, already entered): say why, as written.
@@ -1067,6 +1105,25 @@ class TriggerEngine(Actor):
     def _begin_flush(self, *, settle: bool = False) -> None:
         """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome. Active
         minutes still accruing wait for their credit, unless `settle` (the last flush)."""
+        taken = self._take_buffered(settle=settle)
+        if taken is None:
+            return
+        ops, topic, flush = taken
+        self._flush_since = trio.current_time()
+        try:
+            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=30.0)
+        except (MailboxFull, ActorFailed, KeyError) as exc:
+            self._flush_since = math.inf
+            self._flush_ended(flush, exc)
+            return
+        self._flush_reply = (pending, flush)
+        pending.notify(self._flush_arrived)
+
+    def _take_buffered(self, *, settle: bool) -> tuple[list[Command], str, _Flush] | None:
+        """Everything buffered (chat signals, cooldown copies, points, counts, seen ids, the
+        commands riding with a flush) as the operations of one write, its topic and what it
+        carries (counted in `_flushing` until `_flush_ended`); None when nothing is buffered.
+        Active minutes still accruing stay unless `settle`."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
         grants = self.points.take(settle=settle) if self.points else []
@@ -1074,7 +1131,7 @@ class TriggerEngine(Actor):
         riders, self._riders = self._riders, {}
         seen = self.seen.persist_op(int(self._clock() * 1000))
         if not (signal_rows or expiries or grants or extra or riders) and seen is None:
-            return
+            return None
 
         ops: list[Command] = []
         if expiries:
@@ -1082,24 +1139,15 @@ class TriggerEngine(Actor):
         if signal_rows:
             ops.append(AppendSignals(rows=signal_rows))
         if grants:
-            ops.append(GrantPoints(creator_id=self.creator.id, grants=grants))
+            ops.append(GrantPoints(creator_id=self._creator_id, grants=grants))
         ops.extend(extra)
         if seen is not None:
             ops.append(seen)
         ops.extend(riders.values())  # after the ids: they commit together either way
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra else "signals"
-
-        flush = _Flush(len(signal_rows), len(expiries), tuple(sorted(riders)))
         self._flushing += 1
-        self._flush_since = trio.current_time()
-        try:
-            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=30.0)
-        except (MailboxFull, ActorFailed, KeyError) as exc:
-            self._flush_ended(flush, exc)
-            return
-        self._flush_reply = (pending, flush)
-        pending.notify(self._flush_arrived)
+        return ops, topic, _Flush(len(signal_rows), len(expiries), tuple(sorted(riders)), len(ops))
 
     def _flush_arrived(self) -> None:
         """The flush's commit (or failure) arrived: its outcome is taken in the task that
@@ -1121,17 +1169,15 @@ class TriggerEngine(Actor):
         assert self._flush_reply is not None
         pending, flush = self._flush_reply
         self._flush_reply = None
-        try:
-            for result in pending.result_nowait():
-                result.unwrap()
-        except Exception as exc:
-            self._flush_ended(flush, exc)
-        else:
-            self._flush_ended(flush, None)
-
-    def _flush_ended(self, flush: _Flush, failure: Exception | None) -> None:
-        self._flushing -= 1
         self._flush_since = math.inf
+        try:
+            failure = _first_failure(pending.result_nowait())
+        except Exception as exc:
+            failure = exc
+        self._flush_ended(flush, failure)
+
+    def _flush_ended(self, flush: _Flush, failure: BaseException | None) -> None:
+        self._flushing -= 1
         if self._write_done:
             self._write_done.unpark_all()
         if failure is not None:
@@ -1189,6 +1235,9 @@ class _Flush(NamedTuple):
     signals: int
     cooldowns: int
     riders: tuple[str, ...]
+    #: Its operations: the first of a write's (an action's write carries the flush ahead of
+    #: its own operations).
+    ops: int
 
 
 def _remembered(lookup: Callable[[], ActorRef]) -> Callable[[], ActorRef]:
@@ -1216,6 +1265,16 @@ def _remembered_by_name(lookup: Callable[[str], ActorRef]) -> Callable[[str], Ac
         return known
 
     return ref
+
+
+def _first_failure(outcomes: Sequence[Any]) -> Exception | None:
+    """The first error among a write's operation outcomes, or None."""
+    for result in outcomes:
+        try:
+            result.unwrap()
+        except Exception as exc:
+            return exc
+    return None
 
 
 def _skip_first(finish: Finish) -> Finish:

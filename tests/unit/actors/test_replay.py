@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trio
 
-from actors import Actor, ActorRef, ticker_statistics
+from actors import QUEUE, Actor, ActorRef, ticker_statistics
 from actors._ticker import GRANULARITY
 from actors.chat import SendChat
 from actors.events import ChatEvent
@@ -350,4 +350,80 @@ async def test_a_line_the_engine_never_answers_fails_the_replay_after_the_delive
     # Line 2 is due 10 s after line 1; the wait for line 1's reply then times out.
     assert trio.current_time() - start >= DELIVERY_TIMEOUT
     assert "no reply from root/triggers within 60 s" in (root.which_children()[1].last_error or "")
+    await root.stop()
+
+
+class InlineEngine(Engine):
+    """A stand-in engine that answers every line in the caller's step, as an idle
+    `TriggerEngine` does (`call_nowait`)."""
+
+    def call_nowait(self, message: object) -> Any:
+        if isinstance(message, ChatEvent):
+            self.events.append((trio.current_time(), message))
+            return []
+        return QUEUE
+
+
+class StepsOf(trio.abc.Instrument):
+    """Counts the steps of the task running `actor`'s `run`."""
+
+    def __init__(self, actor: object) -> None:
+        self.actor = actor
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        frame = getattr(task.coro, "cr_frame", None)
+        if frame is not None and frame.f_locals.get("actor") is self.actor:
+            self.steps += 1
+
+
+def test_replays_of_one_log_in_the_same_pass_play_one_event_per_line(chatlog: Path) -> None:
+    from actors.replay.actor import EVENTS_SHARED, _read_log
+
+    log = _read_log(chatlog)
+    first = log.event(2, timedelta(0), "#1")
+    assert log.event(2, timedelta(0), "#1") is first  # made once for every replay
+    assert first.message_id == "rp-2#1" and first.sent_at == T0 + timedelta(seconds=10)
+    later = log.event(2, log.span, "#2")
+    assert later.message_id == "rp-2#2" and later.sent_at == first.sent_at + log.span
+    for pass_number in range(3, 3 + EVENTS_SHARED):  # bounded, however many passes
+        log.event(1, log.span * (pass_number - 1), f"#{pass_number}")
+    assert len(log._events) == EVENTS_SHARED
+    assert log.event(2, timedelta(0), "#1") == first  # made again: equal
+
+
+async def test_lines_an_idle_engine_takes_cost_the_replay_task_no_wake_up_each(
+    autojump_clock, nursery, tmp_path
+):
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(line(n, T0 + timedelta(seconds=n)) for n in range(1, 41)) + "\n")
+    root: Supervisor
+    root = Supervisor(
+        "root",
+        [
+            ChildSpec("triggers", InlineEngine),
+            ChildSpec(
+                "replay",
+                lambda: ReplayChat(
+                    creator_id="daniel",
+                    file=path,
+                    triggers=lambda: root.lookup("triggers"),
+                    speed=2.0,
+                ),
+            ),
+        ],
+    )
+    await nursery.start(root.run)
+    steps = StepsOf(replay_of(root))
+    trio.lowlevel.add_instrument(steps)
+    try:
+        replay = await wait_finished(root)
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    events = await root.lookup("triggers").call("get")
+    assert replay.messages == 40 and len(events) == 40
+    times = [at for at, _ in events]
+    # Paced (half a second apart at speed 2), on the grid.
+    assert all(0.45 <= b - a <= 0.55 for a, b in itertools.pairwise(times))
+    assert steps.steps <= 4, steps.steps  # the lines were delivered in the ticker's steps
     await root.stop()

@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from actors import Alarm, coarse_sleep, coarse_sleep_until, ticker_statistics
-from actors._ticker import GRANULARITY
+from actors._ticker import GRANULARITY, coarse_pace
 
 
 async def test_a_coarse_sleep_ends_on_the_first_grid_step_at_or_after_its_deadline(
@@ -150,3 +150,104 @@ async def test_a_cancelled_alarm_wait_is_not_woken_later(autojump_clock):
     woken = ticker_statistics().woken
     await trio.sleep(2.0)
     assert ticker_statistics().woken == woken
+
+
+async def test_pacing_steps_run_at_each_deadline_they_return_in_the_tickers_step(autojump_clock):
+    start = trio.current_time()
+    pacer = trio.lowlevel.current_task()
+    ran: list[tuple[float, float, bool]] = []  # (deadline, when it ran, in the pacing task)
+    deadline = start + 0.12
+
+    def step(now: float) -> float | str:
+        nonlocal deadline
+        ran.append((deadline, now, trio.lowlevel.current_task() is pacer))
+        deadline = now + 0.3
+        return "done" if len(ran) == 3 else deadline
+
+    assert await coarse_pace(deadline, step) == "done"
+    assert len(ran) == 3
+    for due, at, in_pacer in ran:
+        assert due - 1e-9 <= at <= due + GRANULARITY + 1e-9  # on the grid, never early
+        assert math.isclose(at / GRANULARITY, round(at / GRANULARITY), abs_tol=1e-6)
+        assert not in_pacer  # the pacing task was not woken for it
+
+
+async def test_a_pacing_step_already_due_runs_in_the_pacing_task_after_a_checkpoint(
+    autojump_clock,
+):
+    pacer = trio.lowlevel.current_task()
+    where: list[bool] = []
+
+    def step(now: float) -> str:
+        where.append(trio.lowlevel.current_task() is pacer)
+        return "done"
+
+    assert await coarse_pace(trio.current_time() - 1.0, step) == "done"
+    assert where == [True]
+
+
+async def test_an_error_of_a_pacing_step_is_raised_in_the_pacing_task(autojump_clock):
+    def step(now: float) -> float:
+        raise LookupError("no such line")
+
+    with pytest.raises(LookupError, match="no such line"):
+        await coarse_pace(trio.current_time() + 1.0, step)
+    await coarse_sleep(1.0)  # the ticker itself goes on
+
+
+async def test_a_cancelled_pacer_runs_no_further_step(autojump_clock):
+    ran: list[float] = []
+
+    def step(now: float) -> float:
+        ran.append(now)
+        return now + 1.0
+
+    with trio.move_on_after(2.5):
+        await coarse_pace(trio.current_time() + 1.0, step)
+    assert len(ran) == 2
+    await trio.sleep(5)
+    assert len(ran) == 2
+    assert ticker_statistics().sleeping == 0
+
+
+async def test_an_alarm_paced_task_runs_its_steps_at_the_deadlines_without_waking(
+    autojump_clock, nursery
+):
+    alarm = Alarm()
+    start = trio.current_time()
+    pacer: list[trio.lowlevel.Task] = []
+    steps: list[tuple[float, bool]] = []  # (when, in the pacing task)
+    ended = trio.Event()
+
+    def step(now: float) -> float:
+        steps.append((now - start, trio.lowlevel.current_task() is pacer[0]))
+        return now + 1.0 if len(steps) < 3 else math.inf
+
+    async def paced() -> None:
+        pacer.append(trio.lowlevel.current_task())
+        alarm.deadline = start + 1.0
+        await alarm.pace(step)
+        ended.set()
+
+    nursery.start_soon(paced)
+    await trio.sleep(3.5)
+    assert [round(at) for at, _ in steps] == [1, 2, 3]
+    assert not any(in_pacer for _, in_pacer in steps)
+    assert alarm.waiting and not ended.is_set()  # no deadline: waits for `set` or `wake`
+    alarm.set(trio.current_time() + 0.5)  # moved, like a wait
+    await trio.sleep(1.0)
+    assert len(steps) == 4
+    alarm.wake()
+    await ended.wait()
+
+
+async def test_an_error_of_an_alarm_pacing_step_is_raised_in_the_pacing_task(autojump_clock):
+    alarm = Alarm()
+    alarm.deadline = trio.current_time() + 1.0
+
+    def step(now: float) -> float:
+        raise LookupError("no flush")
+
+    with pytest.raises(LookupError, match="no flush"):
+        await alarm.pace(step)
+    assert not alarm.waiting

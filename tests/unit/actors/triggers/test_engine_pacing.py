@@ -24,8 +24,8 @@ from actors.triggers.engine import (
     CommitWithFlush,
     TriggerEngine,
 )
-from config.models import CreatorConfig, PointsConfig
-from state.commands import AppendSignals, Command
+from config.models import CreatorConfig, PointsConfig, TriggerConfig
+from state.commands import AppendSignals, Command, SetCooldowns
 from state.errors import StoreError
 from supervisors import Backoff, ChildSpec, Supervisor
 
@@ -345,3 +345,88 @@ async def test_a_chat_line_requested_of_an_idle_engine_is_answered_in_the_sender
     assert engine.messages == 3
     tree = harness.root.tree()
     assert next(row for row in tree if row["path"] == "root/triggers")["handled"] == 4
+
+
+#: A reply whose cooldown is long enough to be committed before the reply: an action that
+#: writes.
+PING = CreatorConfig(
+    id="daniel",
+    display_name="Daniel",
+    triggers=(TriggerConfig(id="ping", pattern="!ping", response="pong", cooldown_user=60),),
+)
+
+
+@pytest.mark.parametrize("creator", [PING])
+async def test_an_action_write_carries_the_buffered_chat_and_leaves_no_flush_of_its_own(
+    autojump_clock, harness
+):
+    await harness.say()  # buffered: its chat signal and its id
+    await trio.sleep(0.2)
+    await harness.say("!ping")
+    await trio.sleep(30)
+    ((_, write),) = await harness.writes()  # one write: the flush rode with the action
+    (signals,) = [op for op in write.ops if isinstance(op, AppendSignals)]
+    assert [row.entity_id for row in signals.rows] == ["m-1", "m-2"]
+    (cooldown,) = [op for op in write.ops if isinstance(op, SetCooldowns)]
+    assert [scope for scope, _ in cooldown.expiries] == ["daniel/user:ping:1001"]
+    assert cooldown.seen is not None
+    assert [key for _, key in cooldown.seen.keys] == ["m-1", "m-2"]
+    assert write.topic == "cooldowns+signals"
+    assert harness.instance().snapshot()["unflushed"] == 0
+
+
+@pytest.mark.parametrize("creator", [PING])
+async def test_a_failed_flush_carried_by_an_action_write_counts_both_and_the_engine_goes_on(
+    autojump_clock, harness
+):
+    await harness.say()
+    engine = harness.instance()
+    errors = engine.errors  # the restore, refused by this store, counts as one
+    Store.failing = True
+    try:
+        await harness.say("!ping")
+        await trio.sleep(1)
+    finally:
+        Store.failing = False
+    assert len(await harness.writes()) == 1
+    # The flush it carried failed (its signals are lost, counted) and so did the action's
+    # cooldown (counted, and an error reply: dropped here, no platform actor, counted too).
+    assert engine.replies_dropped == 1
+    assert engine.errors == errors + 2 + 1
+    assert engine.snapshot()["unflushed"] == 0 and engine.snapshot()["inflight"] == 0
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
+    assert len(await harness.writes()) == 2
+
+
+class RunSteps(trio.abc.Instrument):
+    """Counts the steps of the task running `actor`'s `run` (its background task)."""
+
+    def __init__(self, actor: object) -> None:
+        self.actor = actor
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        frame = getattr(task.coro, "cr_frame", None)
+        if frame is not None and frame.f_locals.get("actor") is self.actor:
+            self.steps += 1
+
+
+async def test_a_timed_flush_runs_in_the_tickers_step_and_wakes_no_task_of_the_engine(
+    autojump_clock, harness
+):
+    await harness.say()
+    await trio.sleep(30)
+    steps = RunSteps(harness.instance())
+    trio.lowlevel.add_instrument(steps)
+    try:
+        said_at = trio.current_time()
+        await harness.say()
+        await trio.sleep(30)
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    writes = await harness.writes()
+    assert len(writes) == 2
+    assert SIGNAL_FLUSH_SECONDS <= writes[1][0] - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
+    assert steps.steps == 0
+    assert harness.instance().snapshot()["unflushed"] == 0  # its commit was taken too
