@@ -34,6 +34,11 @@ T = TypeVar("T")
 Operation = Command | Callable[[apsw.Connection], Any]
 
 
+def _operations(ops: Iterable[Operation]) -> tuple[Operation, ...]:
+    # Not `tuple[Operation, ...]` as the converter: calling the alias cost a few µs per write.
+    return ops if type(ops) is tuple else tuple(ops)
+
+
 @attrs.frozen(kw_only=True)
 class Write:
     """Run each of `ops` (a `Command`, or a function of the connection) in ONE transaction;
@@ -44,7 +49,7 @@ class Write:
     publisher.
     """
 
-    ops: tuple[Operation, ...] = attrs.field(converter=tuple[Operation, ...])
+    ops: tuple[Operation, ...] = attrs.field(converter=_operations)
     topic: str = "state"
 
 

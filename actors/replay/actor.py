@@ -53,8 +53,8 @@ from actors.events import ChatEvent
 from actors.store import Read, write
 from actors.triggers.engine import CommitWithFlush
 from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
-from state.commands import SaveReplayPosition
-from state.replays import ReplayPosition, get_replay_position
+from state.commands import ReplayPositionOf, SaveReplayPosition
+from state.replays import ReplayPosition
 
 # Longest pause between two replayed lines, so a log with a gap of hours stays watchable.
 MAX_GAP_SECONDS = 5.0
@@ -79,8 +79,8 @@ BURST_LINES = 64
 #: Events of a log kept to be handed to every replay playing the same line in the same pass.
 EVENTS_SHARED = 256
 #: Replies (and moderations) kept for inspection, the newest, by default: a thousand replays
-#: keeping 100 replies each held about 25 KiB per creator.
-RECORDED = 20
+#: keeping 100 replies each held about 25 KiB per creator, and 20 each about 5 KiB.
+RECORDED = 5
 #: The standard logger behind `Actor.log` (structlog's logger factory names it "actors").
 _ACTORS_LOG = logging.getLogger("actors")
 
@@ -191,8 +191,10 @@ class ReplayChat(Actor):
         saved = None
         if self._store is not None:
             creator_id = self.creator_id
+            # A typed query: the store may answer it ahead of other creators' queued writes
+            # (a mass start behind a flood of writes would otherwise wait them out).
             saved = await self._store().call(
-                Read(fn=lambda conn: get_replay_position(conn, creator_id)), timeout=30
+                Read(fn=ReplayPositionOf(creator_id=creator_id)), timeout=30
             )
         if saved is None:
             self.position = ReplayPosition(digest=digest, pass_number=1, lines_done=0)
