@@ -96,6 +96,9 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: Operations of refused flushes kept for the next write at most (a store overloaded for
+#: longer loses what is beyond, counted): about a minute and a half of one chat's flushes.
+DEFERRED_LIMIT = 500
 #: How often timers and active-minute points are checked on the wall clock (live platforms).
 TICK_SECONDS = 5.0
 #: A chat message this long after the first buffered write takes the flush along
@@ -189,6 +192,9 @@ class TriggerEngine(Actor):
         self._board_titles = {b.id: b.title for b in reversed(creator.scoreboards)}
         self._live: dict[str, bool] = {}
         self._pending_ops: list[Command] = []
+        # A flush the store refused (its mailbox full): kept, ahead of what is buffered
+        # since, for the next write (at most DEFERRED_LIMIT operations).
+        self._deferred: list[Command] = []
         self._riders: dict[str, Command] = {}  # CommitWithFlush, by key
         self._flushing = 0
         self.filter_hits: dict[str, int] = {f.id: 0 for f in self.filters.filters}
@@ -211,6 +217,7 @@ class TriggerEngine(Actor):
         self._flush_since = math.inf  # when the flush in flight was queued
         self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
+        self.flushes_deferred = 0  # flushes the store refused while overloaded, kept
         self.messages = 0
         self.duplicates = 0
         self.fired = 0
@@ -573,7 +580,7 @@ class TriggerEngine(Actor):
                 pending = self._store().request(Write(ops=ops, topic=topic), timeout=30.0)
             except (MailboxFull, ActorFailed, KeyError) as exc:
                 if flush is not None:
-                    self._flush_ended(flush, exc)
+                    self._flush_ended(flush, None if self._defer(head, exc) else exc)
                 self._store_failed(action, exc)
                 continue
             self._inflight += 1
@@ -1114,10 +1121,22 @@ class TriggerEngine(Actor):
             pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=30.0)
         except (MailboxFull, ActorFailed, KeyError) as exc:
             self._flush_since = math.inf
-            self._flush_ended(flush, exc)
+            self._flush_ended(flush, None if self._defer(ops, exc) else exc)
             return
         self._flush_reply = (pending, flush)
         pending.notify(self._flush_arrived)
+
+    def _defer(self, ops: Sequence[Command], exc: BaseException) -> bool:
+        """Keep the operations of a flush the store refused because its mailbox was full (an
+        overload, not a failure) for the next write, and flush again within
+        `SIGNAL_FLUSH_SECONDS`; whether they were kept (not: another refusal, or beyond
+        `DEFERRED_LIMIT`, and they are lost, counted by the caller)."""
+        if not isinstance(exc, MailboxFull) or len(ops) + len(self._deferred) > DEFERRED_LIMIT:
+            return False
+        self._deferred[:0] = ops  # (they were taken before anything buffered since)
+        self.flushes_deferred += 1
+        self._want_flush()
+        return True
 
     def _take_buffered(self, *, settle: bool) -> tuple[list[Command], str, _Flush] | None:
         """Everything buffered (chat signals, cooldown copies, points, counts, seen ids, the
@@ -1129,11 +1148,13 @@ class TriggerEngine(Actor):
         grants = self.points.take(settle=settle) if self.points else []
         extra, self._pending_ops = self._pending_ops, []
         riders, self._riders = self._riders, {}
+        deferred, self._deferred = self._deferred, []
         seen = self.seen.persist_op(int(self._clock() * 1000))
-        if not (signal_rows or expiries or grants or extra or riders) and seen is None:
+        if not (signal_rows or expiries or grants or extra or riders or deferred) and seen is None:
             return None
 
-        ops: list[Command] = []
+        carried = bool(deferred)  # a refused flush's operations: points among them, maybe
+        ops: list[Command] = deferred  # first: what they set is older than the rest
         if expiries:
             ops.append(SetCooldowns(expiries=tuple(expiries.items())))
         if signal_rows:
@@ -1145,7 +1166,7 @@ class TriggerEngine(Actor):
             ops.append(seen)
         ops.extend(riders.values())  # after the ids: they commit together either way
         # Earned points change points.json; timer posts and filter hits only the counts.
-        topic = "activity" if grants or extra else "signals"
+        topic = "activity" if grants or extra or carried else "signals"
         self._flushing += 1
         return ops, topic, _Flush(len(signal_rows), len(expiries), tuple(sorted(riders)), len(ops))
 
@@ -1206,11 +1227,14 @@ class TriggerEngine(Actor):
             "inflight": self._inflight,
             # Times chat waited for the store to catch up (MAX_WRITE_LAG).
             "store_waits": self.store_waits,
+            # Flushes the store refused while its mailbox was full, kept for the next write.
+            "flushes_deferred": self.flushes_deferred,
             # Buffered writes not yet committed (chat signals, cooldowns, points, counts).
             "unflushed": (
                 len(self._pending_signals)
                 + len(self._pending_cooldowns)
                 + len(self._pending_ops)
+                + len(self._deferred)
                 + len(self._riders)
                 + (len(self.points.pending) if self.points else 0)
                 + self._flushing

@@ -14,7 +14,8 @@ import pytest
 import trio
 import trio.testing
 
-from actors import Actor, ReplyError, ticker_statistics
+import actors.triggers.engine as engine_module
+from actors import Actor, MailboxFull, ReplyError, ticker_statistics
 from actors.events import ChatEvent
 from actors.store import Read, Write
 from actors.triggers.engine import (
@@ -430,3 +431,58 @@ async def test_a_timed_flush_runs_in_the_tickers_step_and_wakes_no_task_of_the_e
     assert SIGNAL_FLUSH_SECONDS <= writes[1][0] - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
     assert steps.steps == 0
     assert harness.instance().snapshot()["unflushed"] == 0  # its commit was taken too
+
+
+class FullStore:
+    """A store reference whose mailbox is full: every write is refused."""
+
+    def request(self, message: Any, timeout: float | None = None) -> Any:
+        raise MailboxFull("root/store", 1)
+
+
+def chat_ids(writes: list[tuple[float, Write]]) -> list[str]:
+    return [
+        row.entity_id
+        for _at, write in writes
+        for op in write.ops
+        if isinstance(op, AppendSignals)
+        for row in op.rows
+    ]
+
+
+async def test_flushes_a_full_store_refuses_are_kept_and_written_in_order_once_it_takes_them(
+    autojump_clock, harness
+):
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
+    engine = harness.instance()
+    before, errors = len(await harness.writes()), engine.errors
+    store = engine._store
+    engine._store = lambda: FullStore()
+    try:
+        await harness.say("one")
+        await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # refused: kept
+        await harness.say("two")
+        await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # refused again, with the first
+    finally:
+        engine._store = store
+    assert engine.flushes_deferred >= 2 and engine.errors == errors  # an overload, no failure
+    assert engine.snapshot()["unflushed"] > 0
+    assert len(await harness.writes()) == before
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
+    assert chat_ids((await harness.writes())[before:]) == ["m-2", "m-3"]
+    assert engine.snapshot()["unflushed"] == 0 and engine.errors == errors
+
+
+async def test_a_full_store_refusing_for_too_long_loses_what_is_beyond_the_limit_counted(
+    autojump_clock, harness, monkeypatch
+):
+    monkeypatch.setattr(engine_module, "DEFERRED_LIMIT", 1)
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
+    engine = harness.instance()
+    errors = engine.errors
+    engine._store = lambda: FullStore()
+    await harness.say("one")
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # a signal and a seen id: beyond the limit
+    assert engine.flushes_deferred == 0 and engine.errors == errors + 1
