@@ -18,6 +18,7 @@ from actors.events import ChatEvent
 from actors.replay import ReplayChat
 from actors.replay.actor import MAX_GAP_SECONDS
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.unit.actors.run_steps import RunSteps
 
 T0 = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
 
@@ -364,19 +365,6 @@ class InlineEngine(Engine):
         return QUEUE
 
 
-class StepsOf(trio.abc.Instrument):
-    """Counts the steps of the task running `actor`'s `run`."""
-
-    def __init__(self, actor: object) -> None:
-        self.actor = actor
-        self.steps = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        frame = getattr(task.coro, "cr_frame", None)
-        if frame is not None and frame.f_locals.get("actor") is self.actor:
-            self.steps += 1
-
-
 def test_replays_of_one_log_in_the_same_pass_play_one_event_per_line(chatlog: Path) -> None:
     from actors.replay.actor import EVENTS_SHARED, _read_log
 
@@ -414,7 +402,7 @@ async def test_lines_an_idle_engine_takes_cost_the_replay_task_no_wake_up_each(
         ],
     )
     await nursery.start(root.run)
-    steps = StepsOf(replay_of(root))
+    steps = RunSteps(replay_of(root))
     trio.lowlevel.add_instrument(steps)
     try:
         replay = await wait_finished(root)

@@ -29,6 +29,7 @@ from config.models import CreatorConfig, PointsConfig, TriggerConfig
 from state.commands import AppendSignals, Command, SetCooldowns
 from state.errors import StoreError
 from supervisors import Backoff, ChildSpec, Supervisor
+from tests.unit.actors.run_steps import RunSteps
 
 CREATOR = CreatorConfig(id="daniel", display_name="Daniel")
 
@@ -398,19 +399,6 @@ async def test_a_failed_flush_carried_by_an_action_write_counts_both_and_the_eng
     await harness.say()
     await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
     assert len(await harness.writes()) == 2
-
-
-class RunSteps(trio.abc.Instrument):
-    """Counts the steps of the task running `actor`'s `run` (its background task)."""
-
-    def __init__(self, actor: object) -> None:
-        self.actor = actor
-        self.steps = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        frame = getattr(task.coro, "cr_frame", None)
-        if frame is not None and frame.f_locals.get("actor") is self.actor:
-            self.steps += 1
 
 
 async def test_a_timed_flush_runs_in_the_tickers_step_and_wakes_no_task_of_the_engine(
