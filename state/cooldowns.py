@@ -97,8 +97,23 @@ def active_cooldowns(
         # substr comparison instead of LIKE: scopes may contain % or _.
         sql += " AND substr(scope, 1, ?) = ?"
         params += [len(prefix), prefix]
+        above = _above_every_extension(prefix)
+        if above is not None:  # and the key range of those scopes, so only they are read
+            sql += " AND scope >= ? AND scope < ?"
+            params += [prefix, above]
     rows = conn.execute(sql + " ORDER BY scope", params)
     return [Cooldown(scope=r[0], expires_at=r[1]) for r in rows]
+
+
+def _above_every_extension(prefix: str) -> str | None:
+    """A text above every text that starts with `prefix` and below every other text above
+    them: `prefix` with its last character raised by one (SQLite compares text as UTF-8
+    bytes, which is code point order); None when that character is the last code point."""
+    last = ord(prefix[-1])
+    if last == 0x10FFFF:
+        return None
+    following = 0xE000 if last + 1 == 0xD800 else last + 1  # surrogates are not UTF-8
+    return prefix[:-1] + chr(following)
 
 
 def prune_expired_cooldowns(conn: apsw.Connection, *, now: int) -> int:

@@ -371,6 +371,14 @@ ALTER TABLE signals_ring RENAME TO signals;
 CREATE INDEX signals_by_kind ON signals (kind, id);
 """
 
+# Cheaper cooldown writes. The engine sets a cooldown's expiry at every use, and the index by
+# expiry made each of those three B-tree changes instead of one. Its only readers were the
+# expired-cooldown prune (a scan of a small table now) and the start read of a creator's
+# running cooldowns, which reads the range of the creator's scopes by key instead.
+_CHEAPER_COOLDOWNS = """
+DROP INDEX cooldowns_by_expiry;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
@@ -385,6 +393,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="seen ids kept in the order seen, signals without autoincrement",
         sql=_CHEAPER_WRITES,
     ),
+    Migration(version=10, name="cooldowns without the index by expiry", sql=_CHEAPER_COOLDOWNS),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -59,17 +59,18 @@ def mark_seen_many(
     remembered again, at its new time, which only keeps it longer."""
     require_transaction(conn)
     require_text("scope", scope)
+    if type(keys) is tuple and len(keys) == 1:  # most often: an id marked with its write
+        ((platform, message_id),) = keys
+        if all_text(platform, message_id):
+            conn.execute(_INSERT, (scope, platform, message_id, now))
+            return
     rows: dict[tuple[str, str], tuple[str, str, str, int]] = {}
     for platform, message_id in keys:
         if not all_text(platform, message_id):  # name what is wrong
             require_text("platform", platform)
             require_text("message_id", message_id)
         rows.setdefault((platform, message_id), (scope, platform, message_id, now))
-    if len(rows) == 1:  # most often (an id marked with the write it caused)
-        (row,) = rows.values()
-        conn.execute(_INSERT, row)
-    else:
-        conn.executemany(_INSERT, rows.values())
+    conn.executemany(_INSERT, rows.values())
 
 
 def seen_among(

@@ -92,6 +92,49 @@ def test_prune_expired_and_active_listing_by_prefix(db):
     assert [c.scope for c in active_cooldowns(db.connection, now=T0)] == ["a%/3", "a/2"]
 
 
+def test_active_cooldowns_by_prefix_read_only_the_prefix_key_range(db):
+    scopes = ["a/1", "a/\uffff", "a/\U0010ffff/x", "a0", "a/\ud7ff", "a\ud7ff/1", "a\ue000/1"]
+    with db.transaction() as conn:
+        set_cooldowns(conn, [(scope, T0 + 100) for scope in scopes])
+    conn = db.connection
+    for prefix in ("a/", "a/\U0010ffff", "a\ud7ff", "a/\uffff"):
+        found = [c.scope for c in active_cooldowns(conn, now=T0, prefix=prefix)]
+        assert found == sorted(s for s in scopes if s.startswith(prefix)), prefix
+    plan = " ".join(
+        str(row[3])
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT scope FROM cooldowns WHERE scope >= ? AND scope < ?",
+            ("a/", "a0"),
+        )
+    )
+    assert "PRIMARY KEY" in plan
+
+
+def test_cooldowns_carry_over_the_migration_that_drops_the_expiry_index(tmp_path):
+    import apsw
+
+    from state.migrations import migrate
+
+    path = tmp_path / "v9.db"
+    conn = apsw.Connection(str(path))
+    migrate(conn, target=9)
+    conn.execute("BEGIN")
+    set_cooldowns(conn, [("d/1", T0 + 10), ("d/2", T0 + 20), ("e/1", T0 + 30)])
+    conn.execute("COMMIT")
+    conn.close()
+    with open_database(path) as db:
+        names = {str(r[0]) for r in db.connection.execute("SELECT name FROM sqlite_schema")}
+        assert "cooldowns_by_expiry" not in names
+        assert [(c.scope, c.expires_at) for c in active_cooldowns(db.connection, now=T0)] == [
+            ("d/1", T0 + 10),
+            ("d/2", T0 + 20),
+            ("e/1", T0 + 30),
+        ]
+        assert [c.scope for c in active_cooldowns(db.connection, now=T0 + 15, prefix="d/")] == [
+            "d/2"
+        ]
+
+
 # --- signals ------------------------------------------------------------------------------------
 
 
