@@ -371,12 +371,19 @@ ALTER TABLE signals_ring RENAME TO signals;
 CREATE INDEX signals_by_kind ON signals (kind, id);
 """
 
-# Cheaper cooldown writes. The engine sets a cooldown's expiry at every use, and the index by
-# expiry made each of those three B-tree changes instead of one. Its only readers were the
-# expired-cooldown prune (a scan of a small table now) and the start read of a creator's
-# running cooldowns, which reads the range of the creator's scopes by key instead.
-_CHEAPER_COOLDOWNS = """
+# Cheaper writes per chat message, again.
+# Cooldowns: the engine sets a cooldown's expiry at every use, and the index by expiry made each
+# of those three B-tree changes instead of one. Its only readers were the expired-cooldown prune
+# (a scan of a small table now) and the start read of a creator's running cooldowns, which reads
+# the key range of the creator's scopes instead.
+# Signals: a chat signal is appended per chat message and pruned later, and its entry in the
+# index by kind doubled both. Chat signals are most of the ring, so its newest chat rows are the
+# newest rows of the table (read by id from the end, no index); only the rarer kinds keep one.
+_CHEAPER_RING = """
 DROP INDEX cooldowns_by_expiry;
+DROP INDEX signals_by_kind;
+CREATE INDEX signals_of_rare_kinds ON signals (kind, id)
+    WHERE kind = 'poll_vote' OR kind = 'tally' OR kind = 'score';
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -393,7 +400,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="seen ids kept in the order seen, signals without autoincrement",
         sql=_CHEAPER_WRITES,
     ),
-    Migration(version=10, name="cooldowns without the index by expiry", sql=_CHEAPER_COOLDOWNS),
+    Migration(
+        version=10,
+        name="cooldowns without an index by expiry, chat signals without an index by kind",
+        sql=_CHEAPER_RING,
+    ),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -3,10 +3,15 @@
 Each kind (``chat``, ``poll_vote``, ``tally``, ``score``) keeps only its newest rows, by
 insertion order (the id: above every id given before, since the newest row of a kind is never
 pruned), so the table size is bounded whatever the chat rate.
-Pruning walks ``keep`` index entries per kind, so it runs once per ``PRUNE_EVERY`` appends
+Pruning walks ``keep`` rows per kind, so it runs once per ``PRUNE_EVERY`` appends
 (whenever the ids cross a multiple of it), not per append: a kind holds at most ``keep +
 PRUNE_EVERY`` rows (plus the rows of one ``append_signals`` call), and readers ask for the
 newest ``keep`` with ``limit``. User identities must already be pseudonymized by the caller.
+
+Chat signals (one per chat message, most of the ring) have no index by kind (migration 10): a
+chat row is one B-tree change to append and one to prune. Their newest rows are the newest of
+the table, read from its end by id. The rarer kinds have a partial index, which SQLite uses only
+for a statement that names the kind as a literal: hence a statement text per kind.
 """
 
 from __future__ import annotations
@@ -178,13 +183,22 @@ def _check_keep(keep: int) -> None:
         raise InvalidArgument("keep must be at least 1")
 
 
+def _per_kind(template: str) -> dict[str, str]:
+    """`template` with `{kind}` replaced by each kind as an SQL literal (the kinds are fixed
+    identifiers, never input): a literal kind lets SQLite use the partial index of the rarer
+    kinds, and reads the chat rows from the table's end."""
+    return {kind: template.replace("{kind}", f"'{kind}'") for kind in SIGNAL_KINDS}
+
+
+# The id of the keep-th newest row is the cut: everything older goes.
+_PRUNE = _per_kind(
+    "DELETE FROM signals WHERE kind = {kind} AND id < ("
+    "  SELECT id FROM signals WHERE kind = {kind} ORDER BY id DESC LIMIT 1 OFFSET ?)"
+)
+
+
 def _prune_kind(conn: apsw.Connection, kind: str, keep: int) -> int:
-    # The id of the keep-th newest row is the cut: everything older goes (index on kind, id).
-    conn.execute(
-        "DELETE FROM signals WHERE kind = ? AND id < ("
-        "  SELECT id FROM signals WHERE kind = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-        (kind, kind, keep - 1),
-    )
+    conn.execute(_PRUNE[kind], (keep - 1,))
     return conn.changes()
 
 
@@ -204,8 +218,8 @@ def recent_signals(
 ) -> list[Signal]:
     """The newest ``limit`` signals of ``kind``, returned oldest first (newest last)."""
     _check_kind(kind)
-    sql = f"SELECT {_COLUMNS} FROM signals WHERE kind = ?"
-    params: list[object] = [kind]
+    sql = f"SELECT {_COLUMNS} FROM signals WHERE kind = '{kind}'"
+    params: list[object] = []
     if creator_id is not None:
         sql += " AND creator_id = ?"
         params.append(creator_id)
@@ -223,14 +237,16 @@ def recent_signal_ids(conn: apsw.Connection, kind: SignalKind, *, limit: int) ->
     One row (a JSON array built by SQLite): a row per id would hand the GIL over per id,
     and a reader in a busy process waits to take it back each time."""
     _check_kind(kind)
-    row = conn.execute(
-        "SELECT json_group_array(id ORDER BY id DESC) FROM "
-        "(SELECT id FROM signals WHERE kind = ? ORDER BY id DESC LIMIT ?)",
-        (kind, limit),
-    ).fetchone()
+    row = conn.execute(_RECENT_IDS[kind], (limit,)).fetchone()
     assert row is not None  # an aggregate always gives a row
     ids: list[int] = orjson.loads(row[0])
     return ids
+
+
+_RECENT_IDS = _per_kind(
+    "SELECT json_group_array(id ORDER BY id DESC) FROM "
+    "(SELECT id FROM signals WHERE kind = {kind} ORDER BY id DESC LIMIT ?)"
+)
 
 
 def signals_after(
@@ -239,13 +255,15 @@ def signals_after(
     """The newest ``limit`` signals of ``kind`` with an id above ``after_id``, oldest first
     (in one row, like :func:`recent_signal_ids`)."""
     _check_kind(kind)
-    row = conn.execute(
-        f"SELECT json_group_array(json_array({_COLUMNS}) ORDER BY id) FROM "
-        f"(SELECT {_COLUMNS} FROM signals WHERE kind = ? AND id > ? ORDER BY id DESC LIMIT ?)",
-        (kind, after_id, limit),
-    ).fetchone()
+    row = conn.execute(_AFTER[kind], (after_id, limit)).fetchone()
     assert row is not None  # an aggregate always gives a row
     return [_signal(r) for r in orjson.loads(row[0])]
+
+
+_AFTER = _per_kind(
+    f"SELECT json_group_array(json_array({_COLUMNS}) ORDER BY id) FROM "
+    f"(SELECT {_COLUMNS} FROM signals WHERE kind = {{kind}} AND id > ? ORDER BY id DESC LIMIT ?)"
+)
 
 
 def _signal(row: tuple) -> Signal:

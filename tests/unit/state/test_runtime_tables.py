@@ -20,6 +20,7 @@ from state.creators import list_creators, upsert_creator
 from state.quotas import add_quota_units, get_quota_usage, list_quota_usage, prune_quota
 from state.signals import (
     PRUNE_EVERY,
+    SIGNAL_KINDS,
     append_signal,
     append_signal_values,
     append_signals,
@@ -274,6 +275,51 @@ def test_signal_ids_keep_their_values_across_the_migration_and_only_grow(tmp_pat
             assert prune_signals(conn, keep=1) == 3  # the newest of each kind stays
             given = [add_signal(conn, "chat", 10 + i, keep=1).id for i in range(3)]
         assert given == [max(before) + 1, max(before) + 2, max(before) + 3]
+
+
+def test_signals_carry_over_the_migration_that_leaves_chat_rows_unindexed(tmp_path):
+    import apsw
+
+    from state.migrations import migrate
+
+    path = tmp_path / "v9.db"
+    conn = apsw.Connection(str(path))
+    migrate(conn, target=9)
+    conn.execute("BEGIN")
+    for i in range(12):
+        add_signal(conn, SIGNAL_KINDS[i % 4], i, keep=100)
+    conn.execute("COMMIT")
+    before = {kind: recent_signals(conn, kind) for kind in SIGNAL_KINDS}
+    conn.close()
+    with open_database(path) as db:
+        conn = db.connection
+        assert {kind: recent_signals(conn, kind) for kind in SIGNAL_KINDS} == before
+        for kind in SIGNAL_KINDS:
+            assert signals_after(conn, kind, -1, limit=2) == before[kind][-2:]
+            assert recent_signal_ids(conn, kind, limit=2) == [s.id for s in before[kind][::-1]][:2]
+        with db.transaction() as conn:
+            assert prune_signals(conn, keep=1) == 8  # the newest of each kind stays
+        assert [len(recent_signals(db.connection, kind)) for kind in SIGNAL_KINDS] == [1] * 4
+
+
+def test_a_chat_signal_is_appended_and_pruned_without_an_index_and_other_kinds_by_theirs(db):
+    conn = db.connection
+
+    def plan(sql: str, args: tuple) -> str:
+        return " ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+
+    from state import signals
+
+    indexes = {
+        str(r[0]) for r in conn.execute("SELECT name FROM sqlite_schema WHERE tbl_name = 'signals'")
+    }
+    assert indexes == {"signals", "signals_of_rare_kinds"}
+    assert "INDEX" not in plan(signals._PRUNE["chat"], (5,))
+    assert "INDEX" not in plan(signals._RECENT_IDS["chat"], (5,))
+    for kind in ("poll_vote", "tally", "score"):
+        assert "signals_of_rare_kinds" in plan(signals._PRUNE[kind], (5,))
+        assert "signals_of_rare_kinds" in plan(signals._RECENT_IDS[kind], (5,))
+        assert "signals_of_rare_kinds" in plan(signals._AFTER[kind], (0, 5))
 
 
 def test_signal_values_are_checked_like_keyword_fields(db):
