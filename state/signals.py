@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 SignalKind = Literal["chat", "poll_vote", "tally", "score"]
-SIGNAL_KINDS: tuple[str, ...] = get_args(SignalKind)
+SIGNAL_KINDS: tuple[SignalKind, ...] = get_args(SignalKind)
 DEFAULT_KEEP = 200
 #: Every kind is pruned to its newest ``keep`` rows once per this many appended rows.
 PRUNE_EVERY = 256

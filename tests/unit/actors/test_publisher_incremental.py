@@ -168,7 +168,7 @@ def populate(database: Path, at: datetime) -> None:
             for s in range(5):
                 signals.append_signal(
                     conn,
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     creator_id=CREATORS[s % 3].id,
                     timestamp=t + s,
                     entity_id=f"e{s}",
@@ -441,7 +441,7 @@ async def test_incremental_bytes_equal_a_full_build_through_random_changes(
             elif topic == "signals":
                 signals.append_signal(
                     conn,
-                    kind=rng.choice(signals.SIGNAL_KINDS),  # type: ignore[arg-type]
+                    kind=rng.choice(signals.SIGNAL_KINDS),
                     creator_id=c,
                     timestamp=at,
                     entity_id="x",
@@ -649,7 +649,7 @@ def _random_write(conn: apsw.Connection, rng: random.Random, c: str, at: int, st
             for _ in range(rng.choice((1, 3, 40))):
                 signals.append_signal(
                     conn,
-                    kind=rng.choice(signals.SIGNAL_KINDS),  # type: ignore[arg-type]
+                    kind=rng.choice(signals.SIGNAL_KINDS),
                     creator_id=c,
                     timestamp=at - rng.randrange(3) * 1000,
                     entity_id=rng.choice(("x", "y")),
