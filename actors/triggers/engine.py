@@ -205,7 +205,9 @@ class TriggerEngine(Actor):
         # Writes in flight, in the order they were queued: `run` completes them in that order
         # (replies keep chat order) as their commits arrive.
         # An action's write may carry the flush (`_take_buffered`): its `_Flush`, else None.
-        self._completions: deque[tuple[Action, PendingReply, Finish, _Flush | None]] = deque()
+        # Each: the action, its reply, its `Finish`, the flush it carries, and how many of its
+        # operations (after the flush's) come ahead of the action's own.
+        self._completions: deque[tuple[Action, PendingReply, Finish, _Flush | None, int]] = deque()
         self._inflight = 0
         # When each write in flight was queued (oldest first: they complete in order).
         self._queued_at: deque[float] = deque()
@@ -529,15 +531,16 @@ class TriggerEngine(Actor):
             self.last_fired[(self._creator_id, action.trigger_id)] = fired_at or datetime.now(UTC)
             if isinstance(action, FEATURE_ACTIONS):
                 viewer = viewer or self._viewer(event)
-                ops, topic, finish = self.features.plan(
-                    action, event, viewer, action_variables(action)
-                )
+                ops, topic, finish = self.features.plan(action, event, viewer, _variables(action))
             else:
                 ops, topic, finish = self._plan(action, event)
             cost = self._costs.get(action.trigger_id)
             if cost:
                 ops, finish = self._paid(cost, event, viewer or self._viewer(event), ops, finish)
                 topic = f"{topic}+points" if topic else "points"
+            # Operations ahead of the action's own in its write (earnings, the ids and cooldowns
+            # that ride with it): their outcomes are not the action's `finish`'s.
+            skip = 0
             grants = None
             if self.points and (self.points.pending or self.points.accrued):
                 # A command that shows or spends balances settles the minutes still accruing
@@ -546,10 +549,8 @@ class TriggerEngine(Actor):
             if grants and ops:
                 # Earnings queued before this action are written before it: a balance shown
                 # or spent includes every message before the command.
-                ops, finish = (
-                    (GrantPoints(creator_id=self._creator_id, grants=grants), *ops),
-                    _skip_first(finish),
-                )
+                ops = (GrantPoints(creator_id=self._creator_id, grants=grants), *ops)
+                skip += 1
                 topic = f"{topic}+points" if topic else "points"
             elif grants:
                 assert self.points is not None  # the grants were taken from it
@@ -557,7 +558,8 @@ class TriggerEngine(Actor):
             # The message's id rides in the transaction of what it changed: a restart after
             # the commit cannot apply it again.
             if durable or (ops and self.seen.queued):
-                ops, finish = (self._persist(durable), *ops), _skip_first(finish)
+                ops = (self._persist(durable), *ops)
+                skip += 1
                 topic = topic or "cooldowns"
                 durable = {}
             if not ops:
@@ -585,7 +587,7 @@ class TriggerEngine(Actor):
                 continue
             self._inflight += 1
             self._queued_at.append(clock)
-            self._completions.append((action, pending, finish, flush))
+            self._completions.append((action, pending, finish, flush, skip))
             pending.notify(self._commit_arrived)
         return list(result.actions)
 
@@ -636,8 +638,8 @@ class TriggerEngine(Actor):
         if not completions or not completions[0][1].done:
             return
         while completions and completions[0][1].done:
-            action, pending, finish, flush = completions.popleft()
-            self._finish(action, pending, finish, flush)
+            action, pending, finish, flush, skip = completions.popleft()
+            self._finish(action, pending, finish, flush, skip)
             self._inflight -= 1
             if self._queued_at:
                 self._queued_at.popleft()
@@ -666,7 +668,12 @@ class TriggerEngine(Actor):
             await self._write_done.park()
 
     def _finish(
-        self, action: Action, pending: PendingReply, finish: Finish, flush: _Flush | None
+        self,
+        action: Action,
+        pending: PendingReply,
+        finish: Finish,
+        flush: _Flush | None,
+        skip: int = 0,
     ) -> None:
         try:
             outcomes = pending.result_nowait()
@@ -681,8 +688,9 @@ class TriggerEngine(Actor):
             carried, outcomes = outcomes[: flush.ops], outcomes[flush.ops :]
             self._flush_ended(flush, _first_failure(carried))
         try:
+            # Every outcome unwrapped: a failure of an operation riding ahead is the action's.
             results = [r.unwrap() for r in outcomes]
-            variables = finish(results)
+            variables = finish(results[skip:] if skip else results)
         except Refused as refused:
             # The rules said no (too few points, already entered): say why, as written.
             self._say(action, refused.message)
@@ -797,7 +805,7 @@ class TriggerEngine(Actor):
     def _plan(self, action: Action, event: PlatformEvent) -> Plan:
         """What `action` writes (typed store commands, topic) and how its reply variables
         follow from the commands' results. Nothing is written here: the caller queues it."""
-        variables = action_variables(action)
+        variables = _variables(action)
         creator_id = self.creator.id
         at = from_datetime(event.sent_at)
         if isinstance(action, Reply | ErrorReply):
@@ -1299,6 +1307,13 @@ def _first_failure(outcomes: Sequence[Any]) -> Exception | None:
         except Exception as exc:
             return exc
     return None
+
+
+def _variables(action: Action) -> dict[str, object]:
+    """The template variables of `action` when it has a response to render; none (an empty
+    dict the plan's `Finish` may still fill) when it has not: most silent actions (votes,
+    keyword tallies) then build no variables at all. Errors are said without them."""
+    return action_variables(action) if action.response else {}
 
 
 def _skip_first(finish: Finish) -> Finish:
