@@ -168,7 +168,6 @@ def _inline_handler(
     call (resolved at once with its reply), `handle_nowait` for a cast; counted as handled
     when taken (None returned), else what to queue: the message (declined, or a cast whose
     `handle_nowait` raised: `handle` then fails it visibly), or an `InlineFailure`."""
-    value = outcome.Value
 
     def inline(message: object) -> object:
         if type(message) is Call:
@@ -184,7 +183,7 @@ def _inline_handler(
             else:
                 if reply is QUEUE:
                     return message
-                message.resolve(value(reply))
+                message.reply(reply)
             stats.handled += 1
             return None
         if handle_nowait is None:
@@ -204,7 +203,6 @@ def _inline_handler(
 async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
     handle = actor.handle
     get = mailbox.get
-    value = outcome.Value
     while True:
         item = await get()
         if item is STOP:
@@ -214,7 +212,7 @@ async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) ->
             if type(item) is Call:
                 result = await handle(item.message)
                 stats.current = None
-                item.resolve(value(result))
+                item.reply(result)
             elif type(item) is InlineFailure:
                 # A call whose `call_nowait` raised: the crash it would have been in `handle`.
                 stats.current = item.call
@@ -253,7 +251,7 @@ async def _batch_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> N
                 if isinstance(reply, ReplyError):
                     message.resolve(outcome.Error(reply.error))
                 else:
-                    message.resolve(outcome.Value(reply))
+                    message.reply(reply)
         stats.handled += len(batch)
 
 

@@ -30,15 +30,21 @@ STOP: Any = _Stop()
 BURST = 32
 
 
+#: `Call._result` of a reply delivered as a plain value (`Call.reply`), held in `_value`.
+_VALUE: Any = object()
+
+
 class Call:
     """A message with a caller waiting for its reply."""
 
-    __slots__ = ("_result", "_task", "abandoned", "message", "on_resolve")
+    __slots__ = ("_result", "_task", "_value", "abandoned", "message", "on_resolve")
 
     def __init__(self, message: object) -> None:
         self.message = message
         self._task: trio.lowlevel.Task | None = None
+        # The reply: an outcome, or `_VALUE` (the value is in `_value`), None before it came.
         self._result: outcome.Outcome | None = None
+        self._value: Any = None
         self.abandoned = False
         #: Called (no arguments, in the resolving task) once the reply is delivered: lets a
         #: task that waits for several things be woken by this one (`PendingReply.notify`).
@@ -57,6 +63,8 @@ class Call:
     def result_nowait(self) -> Any:
         """The delivered reply (or its error raised), without a checkpoint."""
         result = self._result
+        if result is _VALUE:
+            return self._value
         if result is None:
             raise RuntimeError("the reply has not arrived yet")
         return result.unwrap()
@@ -73,11 +81,28 @@ class Call:
         if self.on_resolve is not None:
             self.on_resolve()
 
+    def reply(self, value: object) -> None:
+        """`resolve` with a value: kept as it is when no task waits for it (a reply taken
+        with `result_nowait`, by a `PendingReply`, costs no outcome object per call)."""
+        if self._result is not None:
+            return
+        task = self._task
+        if task is not None:
+            self._task = None
+            result = outcome.Value(value)
+            self._result = result
+            trio.lowlevel.reschedule(task, result)
+        else:
+            self._value = value
+            self._result = _VALUE
+        if self.on_resolve is not None:
+            self.on_resolve()
+
     async def wait(self) -> Any:
         """Wait for `resolve`; cancellation abandons the call (a late reply is dropped)."""
         if self._result is not None:
             await trio.lowlevel.checkpoint()
-            return self._result.unwrap()
+            return self.result_nowait()
         self._task = trio.lowlevel.current_task()
         return await trio.lowlevel.wait_task_rescheduled(self._abort)
 

@@ -488,11 +488,12 @@ class TriggerEngine(Actor):
         platform = event.platform
         user_id = event.user_id
         pseudonym = self._pseudonyms.get(user_id) or self._pseudonym(user_id)
+        sent_ms = from_datetime(sent_at)  # once per line: the signal's, and the actions' time
         self._pending_signals.append(
             SignalRow(
                 kind="chat",
                 creator_id=self._creator_id,
-                timestamp=from_datetime(sent_at),
+                timestamp=sent_ms,
                 entity_id=event.message_id or "-",
                 type="chat_message",
                 source=platform,
@@ -531,12 +532,16 @@ class TriggerEngine(Actor):
             self.last_fired[(self._creator_id, action.trigger_id)] = fired_at or datetime.now(UTC)
             if isinstance(action, FEATURE_ACTIONS):
                 viewer = viewer or self._viewer(event)
-                ops, topic, finish = self.features.plan(action, event, viewer, _variables(action))
+                ops, topic, finish = self.features.plan(
+                    action, event, viewer, _variables(action), at=sent_ms
+                )
             else:
-                ops, topic, finish = self._plan(action, event)
+                ops, topic, finish = self._plan(action, event, at=sent_ms)
             cost = self._costs.get(action.trigger_id)
             if cost:
-                ops, finish = self._paid(cost, event, viewer or self._viewer(event), ops, finish)
+                ops, finish = self._paid(
+                    cost, event, viewer or self._viewer(event), ops, finish, at=sent_ms
+                )
                 topic = f"{topic}+points" if topic else "points"
             # Operations ahead of the action's own in its write (earnings, the ids and cooldowns
             # that ride with it): their outcomes are not the action's `finish`'s.
@@ -802,12 +807,14 @@ class TriggerEngine(Actor):
 
     # -------------------------------------------------------------------- execution
 
-    def _plan(self, action: Action, event: PlatformEvent) -> Plan:
+    def _plan(self, action: Action, event: PlatformEvent, *, at: int | None = None) -> Plan:
         """What `action` writes (typed store commands, topic) and how its reply variables
-        follow from the commands' results. Nothing is written here: the caller queues it."""
+        follow from the commands' results. Nothing is written here: the caller queues it.
+        `at`: the event's time in Unix milliseconds, when the caller has it already."""
         variables = _variables(action)
         creator_id = self.creator.id
-        at = from_datetime(event.sent_at)
+        if at is None:
+            at = from_datetime(event.sent_at)
         if isinstance(action, Reply | ErrorReply):
             return (), "", lambda _results: variables
         if isinstance(action, PollOpen):
@@ -943,6 +950,8 @@ class TriggerEngine(Actor):
         viewer: Viewer,
         ops: tuple[Command, ...],
         finish: Finish,
+        *,
+        at: int,
     ) -> tuple[tuple[Command, ...], Finish]:
         """`ops` (at most one command) behind a payment of `cost`: both commit or neither, so
         a refused payment runs nothing and a failed action is refunded by the rollback."""
@@ -951,7 +960,7 @@ class TriggerEngine(Actor):
             viewer=viewer,
             amount=cost,
             name=self.features.points_name,
-            now=from_datetime(event.sent_at),
+            now=at,
         )
         assert len(ops) <= 1, "a paid action writes one command"
         paid = Paid(cost=spend, then=ops[0] if ops else None)
@@ -1176,7 +1185,7 @@ class TriggerEngine(Actor):
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra or carried else "signals"
         self._flushing += 1
-        return ops, topic, _Flush(len(signal_rows), len(expiries), tuple(sorted(riders)), len(ops))
+        return ops, topic, _Flush(len(signal_rows), len(expiries), riders, len(ops))
 
     def _flush_arrived(self) -> None:
         """The flush's commit (or failure) arrived: its outcome is taken in the task that
@@ -1217,7 +1226,7 @@ class TriggerEngine(Actor):
                 "flush failed",
                 signals=flush.signals,
                 cooldowns=flush.cooldowns,
-                riders=flush.riders,
+                riders=sorted(flush.riders),
                 error=str(failure),
             )
 
@@ -1266,7 +1275,7 @@ class _Flush(NamedTuple):
 
     signals: int
     cooldowns: int
-    riders: tuple[str, ...]
+    riders: Mapping[str, Command]  # by key (named in the warning)
     #: Its operations: the first of a write's (an action's write carries the flush ahead of
     #: its own operations).
     ops: int
