@@ -10,7 +10,7 @@ import structlog
 import trio
 
 from actors._errors import ReplyError, describe
-from actors._mailbox import STOP, Call, InlineFailure, Mailbox
+from actors._mailbox import NOT_TAKEN, STOP, Call, InlineFailure, Mailbox
 
 if TYPE_CHECKING:
     from actors._ref import ActorRef
@@ -132,10 +132,12 @@ async def serve_actor(
             await _batch_loop(actor, mailbox, stats)
         elif actor.handle_nowait is not None or actor.call_nowait is not None:
             mailbox.inline = _inline_handler(actor.handle_nowait, actor.call_nowait, stats)
+            if actor.call_nowait is not None:
+                mailbox.answer = _inline_answer(actor.call_nowait, stats)
             try:
                 await _mailbox_loop(actor, mailbox, stats)
             finally:
-                mailbox.inline = None  # the mailbox outlives this instance
+                mailbox.inline = mailbox.answer = None  # the mailbox outlives this instance
         else:
             await _mailbox_loop(actor, mailbox, stats)
         # The mailbox loop ended because of a stop: background tasks end with the instance.
@@ -198,6 +200,33 @@ def _inline_handler(
         return message
 
     return inline
+
+
+def _inline_answer(
+    call_nowait: Callable[[object], Any], stats: InstanceStats
+) -> Callable[[object], object]:
+    """What `Mailbox.answer_now` calls for a call's message while the instance is idle: as
+    `_inline_handler` does for a `Call`, without one: the reply (counted as handled),
+    `NOT_TAKEN` when `call_nowait` declines, an `InlineFailure` (with a `Call` made for it)
+    when it raises; a refusal raises its error for the caller."""
+
+    def answer(message: object) -> object:
+        try:
+            reply = call_nowait(message)
+        except ReplyError as refused:
+            stats.refused += 1
+            stats.handled += 1
+            error = refused.error
+            del refused  # (its traceback holds this frame)
+            raise error from None
+        except Exception as exc:
+            return InlineFailure(Call(message), exc)
+        if reply is QUEUE:
+            return NOT_TAKEN
+        stats.handled += 1
+        return reply
+
+    return answer
 
 
 async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:

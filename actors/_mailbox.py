@@ -26,6 +26,19 @@ class _Stop:
 
 STOP: Any = _Stop()
 
+
+class _NotTaken:
+    """`NOT_TAKEN`: what `Mailbox.answer_now` returns when the call was not answered (nothing
+    was delivered: the caller sends it the usual way)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_TAKEN"
+
+
+NOT_TAKEN: Any = _NotTaken()
+
 # Messages a busy receiver takes before it yields to the scheduler.
 BURST = 32
 
@@ -132,6 +145,7 @@ class Mailbox:
         "_queue",
         "_receiver",
         "_senders",
+        "answer",
         "capacity",
         "closed",
         "inline",
@@ -168,6 +182,10 @@ class Mailbox:
         #: of waking the receiver, or returns what to queue (the message, or an
         #: `InlineFailure` standing for it).
         self.inline: Callable[[object], object] | None = None
+        #: Set beside `inline` by an actor with `call_nowait`: given a call's message while the
+        #: receiver is idle, its reply (`NOT_TAKEN` when declined), or an `InlineFailure`
+        #: to queue (`answer_now`). No `Call` is made for a call answered at once.
+        self.answer: Callable[[object], object] | None = None
 
     @property
     def depth(self) -> int:
@@ -197,6 +215,47 @@ class Mailbox:
         depth = len(queue)
         if depth > self.peak:
             self.peak = depth
+        if task is not None:
+            self._receiver = None
+            trio.lowlevel.reschedule(task)
+
+    def answer_now(self, message: object) -> Any:
+        """The reply to a call of `message`, when the idle receiver answers it now (in this
+        step, `Actor.call_nowait`); `NOT_TAKEN` when it does not (busy, declined, or no
+        inline answers: nothing was delivered); or the `InlineFailure` queued in its place
+        when answering raised (the caller then waits for its call as for any other). A
+        refusal (`ReplyError`) raises its error here, as the call's reply would."""
+        answer = self.answer
+        if answer is None or self._receiver is None or self.closed:
+            return NOT_TAKEN
+        try:
+            reply = answer(message)
+        except Exception:
+            self.received += 1  # refused: answered all the same
+            raise
+        if type(reply) is InlineFailure:
+            self.enqueue(reply)
+        elif reply is not NOT_TAKEN:
+            self.received += 1
+        return reply
+
+    def enqueue(self, item: object) -> None:
+        """`put_nowait` without offering `item` to the receiver inline (it declined it, or it
+        stands for a failure of its own)."""
+        if self.closed:
+            raise ActorFailed(self.path, "actor stopped for good")
+        queue = self._queue
+        if len(queue) >= self.capacity:
+            self.refused += 1
+            self.refused_at = trio.current_time()
+            raise MailboxFull(self.path, self.capacity)
+        if isinstance(queue, tuple):
+            queue = self._queue = deque()
+        queue.append(item)
+        depth = len(queue)
+        if depth > self.peak:
+            self.peak = depth
+        task = self._receiver
         if task is not None:
             self._receiver = None
             trio.lowlevel.reschedule(task)
