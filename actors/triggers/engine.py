@@ -216,6 +216,9 @@ class TriggerEngine(Actor):
         self._stopping = False
         # An unexpected error of a completion taken in the store's step, re-raised by `run`.
         self._completion_failed: Exception | None = None
+        # A chat line whose handling in the sender's step failed, and the failure, raised by
+        # `handle` when it takes that line (`handle_nowait`).
+        self._inline_failure: tuple[object, Exception] | None = None
         self._flush_since = math.inf  # when the flush in flight was queued
         self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
@@ -402,12 +405,28 @@ class TriggerEngine(Actor):
         return self._on_chat(message)
 
     def handle_nowait(self, message: object) -> bool:
-        """A `CommitWithFlush` cast (a replay's saved position) taken in the sender's step
-        while this engine is idle and restored; anything else goes to `handle`."""
-        if type(message) is CommitWithFlush and self._ready.is_set():
+        """A chat line a live platform sends (`send`, `cast`), taken in the sender's step
+        while this engine is idle, restored and keeping pace with the store, as a replay's
+        line is (`call_nowait`): a live chat line costs no wake-up of the mailbox loop. So is
+        a `CommitWithFlush` cast (a replay's saved position). Anything else, or a line that
+        would wait, goes to `handle`. A line whose handling fails once it changed something
+        is queued all the same, and `handle` raises that failure (a crash with the line as
+        the message being handled, never the sender's)."""
+        if not self._ready.is_set():
+            return False
+        kind = type(message)
+        if kind is CommitWithFlush:
             self._ride(message)
             return True
-        return False
+        if kind is not ChatEvent or self._behind_the_store():
+            return False
+        try:
+            if not self._seen_before(message):  # type: ignore[arg-type]  # a ChatEvent
+                self._on_chat(message)  # type: ignore[arg-type]
+        except Exception as exc:
+            self._inline_failure = (message, exc)
+            return False
+        return True
 
     def _seen_before(self, event: ChatEvent) -> bool:
         """Whether this chat line was applied already (counted as a duplicate); else its id
@@ -430,6 +449,10 @@ class TriggerEngine(Actor):
         self._want_flush()
 
     async def handle(self, message: Any) -> Any:
+        failed = self._inline_failure
+        if failed is not None and failed[0] is message:
+            self._inline_failure = None
+            raise failed[1]  # its handling in the sender's step failed: see `handle_nowait`
         if not self._ready.is_set():
             await self._ready.wait()
         if isinstance(message, ChatEvent):
