@@ -217,14 +217,14 @@ def _inline_answer(
             stats.refused += 1
             stats.handled += 1
             error = refused.error
-            del refused  # (its traceback holds this frame)
-            raise error from None
         except Exception as exc:
             return InlineFailure(Call(message), exc)
-        if reply is QUEUE:
-            return NOT_TAKEN
-        stats.handled += 1
-        return reply
+        else:
+            if reply is QUEUE:
+                return NOT_TAKEN
+            stats.handled += 1
+            return reply
+        raise error  # (outside the handler: the error is given as the actor refused it)
 
     return answer
 
