@@ -10,7 +10,7 @@ import structlog
 import trio
 
 from actors._errors import ReplyError, describe
-from actors._mailbox import STOP, Call, InlineFailure, Mailbox
+from actors._mailbox import NOT_TAKEN, STOP, Call, InlineFailure, Mailbox
 
 if TYPE_CHECKING:
     from actors._ref import ActorRef
@@ -132,10 +132,12 @@ async def serve_actor(
             await _batch_loop(actor, mailbox, stats)
         elif actor.handle_nowait is not None or actor.call_nowait is not None:
             mailbox.inline = _inline_handler(actor.handle_nowait, actor.call_nowait, stats)
+            if actor.call_nowait is not None:
+                mailbox.answer = _inline_answer(actor.call_nowait, stats)
             try:
                 await _mailbox_loop(actor, mailbox, stats)
             finally:
-                mailbox.inline = None  # the mailbox outlives this instance
+                mailbox.inline = mailbox.answer = None  # the mailbox outlives this instance
         else:
             await _mailbox_loop(actor, mailbox, stats)
         # The mailbox loop ended because of a stop: background tasks end with the instance.
@@ -168,7 +170,6 @@ def _inline_handler(
     call (resolved at once with its reply), `handle_nowait` for a cast; counted as handled
     when taken (None returned), else what to queue: the message (declined, or a cast whose
     `handle_nowait` raised: `handle` then fails it visibly), or an `InlineFailure`."""
-    value = outcome.Value
 
     def inline(message: object) -> object:
         if type(message) is Call:
@@ -184,7 +185,7 @@ def _inline_handler(
             else:
                 if reply is QUEUE:
                     return message
-                message.resolve(value(reply))
+                message.reply(reply)
             stats.handled += 1
             return None
         if handle_nowait is None:
@@ -201,10 +202,36 @@ def _inline_handler(
     return inline
 
 
+def _inline_answer(
+    call_nowait: Callable[[object], Any], stats: InstanceStats
+) -> Callable[[object], object]:
+    """What `Mailbox.answer_now` calls for a call's message while the instance is idle: as
+    `_inline_handler` does for a `Call`, without one: the reply (counted as handled),
+    `NOT_TAKEN` when `call_nowait` declines, an `InlineFailure` (with a `Call` made for it)
+    when it raises; a refusal raises its error for the caller."""
+
+    def answer(message: object) -> object:
+        try:
+            reply = call_nowait(message)
+        except ReplyError as refused:
+            stats.refused += 1
+            stats.handled += 1
+            error = refused.error
+        except Exception as exc:
+            return InlineFailure(Call(message), exc)
+        else:
+            if reply is QUEUE:
+                return NOT_TAKEN
+            stats.handled += 1
+            return reply
+        raise error  # (outside the handler: the error is given as the actor refused it)
+
+    return answer
+
+
 async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
     handle = actor.handle
     get = mailbox.get
-    value = outcome.Value
     while True:
         item = await get()
         if item is STOP:
@@ -214,7 +241,7 @@ async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) ->
             if type(item) is Call:
                 result = await handle(item.message)
                 stats.current = None
-                item.resolve(value(result))
+                item.reply(result)
             elif type(item) is InlineFailure:
                 # A call whose `call_nowait` raised: the crash it would have been in `handle`.
                 stats.current = item.call
@@ -253,7 +280,7 @@ async def _batch_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> N
                 if isinstance(reply, ReplyError):
                     message.resolve(outcome.Error(reply.error))
                 else:
-                    message.resolve(outcome.Value(reply))
+                    message.reply(reply)
         stats.handled += len(batch)
 
 

@@ -26,19 +26,38 @@ class _Stop:
 
 STOP: Any = _Stop()
 
+
+class _NotTaken:
+    """`NOT_TAKEN`: what `Mailbox.answer_now` returns when the call was not answered (nothing
+    was delivered: the caller sends it the usual way)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_TAKEN"
+
+
+NOT_TAKEN: Any = _NotTaken()
+
 # Messages a busy receiver takes before it yields to the scheduler.
 BURST = 32
+
+
+#: `Call._result` of a reply delivered as a plain value (`Call.reply`), held in `_value`.
+_VALUE: Any = object()
 
 
 class Call:
     """A message with a caller waiting for its reply."""
 
-    __slots__ = ("_result", "_task", "abandoned", "message", "on_resolve")
+    __slots__ = ("_result", "_task", "_value", "abandoned", "message", "on_resolve")
 
     def __init__(self, message: object) -> None:
         self.message = message
         self._task: trio.lowlevel.Task | None = None
+        # The reply: an outcome, or `_VALUE` (the value is in `_value`), None before it came.
         self._result: outcome.Outcome | None = None
+        self._value: Any = None
         self.abandoned = False
         #: Called (no arguments, in the resolving task) once the reply is delivered: lets a
         #: task that waits for several things be woken by this one (`PendingReply.notify`).
@@ -57,6 +76,8 @@ class Call:
     def result_nowait(self) -> Any:
         """The delivered reply (or its error raised), without a checkpoint."""
         result = self._result
+        if result is _VALUE:
+            return self._value
         if result is None:
             raise RuntimeError("the reply has not arrived yet")
         return result.unwrap()
@@ -73,11 +94,28 @@ class Call:
         if self.on_resolve is not None:
             self.on_resolve()
 
+    def reply(self, value: object) -> None:
+        """`resolve` with a value: kept as it is when no task waits for it (a reply taken
+        with `result_nowait`, by a `PendingReply`, costs no outcome object per call)."""
+        if self._result is not None:
+            return
+        task = self._task
+        if task is not None:
+            self._task = None
+            result = outcome.Value(value)
+            self._result = result
+            trio.lowlevel.reschedule(task, result)
+        else:
+            self._value = value
+            self._result = _VALUE
+        if self.on_resolve is not None:
+            self.on_resolve()
+
     async def wait(self) -> Any:
         """Wait for `resolve`; cancellation abandons the call (a late reply is dropped)."""
         if self._result is not None:
             await trio.lowlevel.checkpoint()
-            return self._result.unwrap()
+            return self.result_nowait()
         self._task = trio.lowlevel.current_task()
         return await trio.lowlevel.wait_task_rescheduled(self._abort)
 
@@ -107,6 +145,7 @@ class Mailbox:
         "_queue",
         "_receiver",
         "_senders",
+        "answer",
         "capacity",
         "closed",
         "inline",
@@ -143,6 +182,10 @@ class Mailbox:
         #: of waking the receiver, or returns what to queue (the message, or an
         #: `InlineFailure` standing for it).
         self.inline: Callable[[object], object] | None = None
+        #: Set beside `inline` by an actor with `call_nowait`: given a call's message while the
+        #: receiver is idle, its reply (`NOT_TAKEN` when declined), or an `InlineFailure`
+        #: to queue (`answer_now`). No `Call` is made for a call answered at once.
+        self.answer: Callable[[object], object] | None = None
 
     @property
     def depth(self) -> int:
@@ -172,6 +215,47 @@ class Mailbox:
         depth = len(queue)
         if depth > self.peak:
             self.peak = depth
+        if task is not None:
+            self._receiver = None
+            trio.lowlevel.reschedule(task)
+
+    def answer_now(self, message: object) -> Any:
+        """The reply to a call of `message`, when the idle receiver answers it now (in this
+        step, `Actor.call_nowait`); `NOT_TAKEN` when it does not (busy, declined, or no
+        inline answers: nothing was delivered); or the `InlineFailure` queued in its place
+        when answering raised (the caller then waits for its call as for any other). A
+        refusal (`ReplyError`) raises its error here, as the call's reply would."""
+        answer = self.answer
+        if answer is None or self._receiver is None or self.closed:
+            return NOT_TAKEN
+        try:
+            reply = answer(message)
+        except Exception:
+            self.received += 1  # refused: answered all the same
+            raise
+        if type(reply) is InlineFailure:
+            self.enqueue(reply)
+        elif reply is not NOT_TAKEN:
+            self.received += 1
+        return reply
+
+    def enqueue(self, item: object) -> None:
+        """`put_nowait` without offering `item` to the receiver inline (it declined it, or it
+        stands for a failure of its own)."""
+        if self.closed:
+            raise ActorFailed(self.path, "actor stopped for good")
+        queue = self._queue
+        if len(queue) >= self.capacity:
+            self.refused += 1
+            self.refused_at = trio.current_time()
+            raise MailboxFull(self.path, self.capacity)
+        if isinstance(queue, tuple):
+            queue = self._queue = deque()
+        queue.append(item)
+        depth = len(queue)
+        if depth > self.peak:
+            self.peak = depth
+        task = self._receiver
         if task is not None:
             self._receiver = None
             trio.lowlevel.reschedule(task)

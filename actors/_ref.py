@@ -9,7 +9,7 @@ from typing import Any
 import trio
 
 from actors._errors import ActorFailed, CallTimeout
-from actors._mailbox import Call, Mailbox
+from actors._mailbox import NOT_TAKEN, Call, InlineFailure, Mailbox
 from actors._registry import Registry
 
 
@@ -80,6 +80,25 @@ class ActorRef:
         if not call.done and timer is not None and not timer.closed and math.isfinite(timeout):
             timer.add(call, self.path, timeout)
         return PendingReply(call)
+
+    def request_now(self, message: object, timeout: float = 5.0) -> tuple[Any, PendingReply | None]:
+        """`request`, answered in this step when the actor is idle and takes the call at once
+        (`Actor.call_nowait`): `(reply, None)` then, with no `Call` or `PendingReply` made,
+        else `(None, pending)` as `request` returns it. The message is delivered exactly once
+        either way; a refusal raises here as `pending.result_nowait()` would."""
+        box = self._box()
+        reply = box.answer_now(message)
+        if reply is NOT_TAKEN:
+            call = Call(message)
+            box.enqueue(call)  # declined or busy: queued for `handle` (not offered again)
+        elif type(reply) is InlineFailure:
+            call = reply.call
+        else:
+            return reply, None
+        timer = self._registry.timer
+        if timer is not None and not timer.closed and math.isfinite(timeout):
+            timer.add(call, self.path, timeout)
+        return None, PendingReply(call)
 
     def __repr__(self) -> str:
         return f"ActorRef({self.path!r})"

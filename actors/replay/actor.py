@@ -358,15 +358,17 @@ class ReplayChat(Actor):
             at = event.sent_at
             self._delivering = number
             try:
-                # Handed over without waiting: the reply is taken at the next line. No call
-                # timer entry: `_settle` bounds the wait for a reply that is late.
-                pending = target.request(event, timeout=math.inf)
+                # An idle engine takes it in this step (`TriggerEngine.call_nowait`): counted
+                # now, with no reply to take at the next line. Else handed over without
+                # waiting: the reply is taken at the next line. No call timer entry: `_settle`
+                # bounds the wait for a reply that is late.
+                _, pending = target.request_now(event, timeout=math.inf)
             except MailboxFull:
                 return (event, number, at)
             self._next = number + 1
-            if pending.done:
-                # An idle engine took it in this step (`TriggerEngine.call_nowait`): counted
-                # now, with no reply to take at the next line.
+            if pending is None:
+                self._delivered(number, at, due)
+            elif pending.done:
                 pending.result_nowait()
                 self._delivered(number, at, due)
             else:

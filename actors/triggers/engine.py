@@ -205,7 +205,9 @@ class TriggerEngine(Actor):
         # Writes in flight, in the order they were queued: `run` completes them in that order
         # (replies keep chat order) as their commits arrive.
         # An action's write may carry the flush (`_take_buffered`): its `_Flush`, else None.
-        self._completions: deque[tuple[Action, PendingReply, Finish, _Flush | None]] = deque()
+        # Each: the action, its reply, its `Finish`, the flush it carries, and how many of its
+        # operations (after the flush's) come ahead of the action's own.
+        self._completions: deque[tuple[Action, PendingReply, Finish, _Flush | None, int]] = deque()
         self._inflight = 0
         # When each write in flight was queued (oldest first: they complete in order).
         self._queued_at: deque[float] = deque()
@@ -214,6 +216,9 @@ class TriggerEngine(Actor):
         self._stopping = False
         # An unexpected error of a completion taken in the store's step, re-raised by `run`.
         self._completion_failed: Exception | None = None
+        # A chat line whose handling in the sender's step failed, and the failure, raised by
+        # `handle` when it takes that line (`handle_nowait`).
+        self._inline_failure: tuple[object, Exception] | None = None
         self._flush_since = math.inf  # when the flush in flight was queued
         self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
@@ -400,12 +405,28 @@ class TriggerEngine(Actor):
         return self._on_chat(message)
 
     def handle_nowait(self, message: object) -> bool:
-        """A `CommitWithFlush` cast (a replay's saved position) taken in the sender's step
-        while this engine is idle and restored; anything else goes to `handle`."""
-        if type(message) is CommitWithFlush and self._ready.is_set():
+        """A chat line a live platform sends (`send`, `cast`), taken in the sender's step
+        while this engine is idle, restored and keeping pace with the store, as a replay's
+        line is (`call_nowait`): a live chat line costs no wake-up of the mailbox loop. So is
+        a `CommitWithFlush` cast (a replay's saved position). Anything else, or a line that
+        would wait, goes to `handle`. A line whose handling fails once it changed something
+        is queued all the same, and `handle` raises that failure (a crash with the line as
+        the message being handled, never the sender's)."""
+        if not self._ready.is_set():
+            return False
+        kind = type(message)
+        if kind is CommitWithFlush:
             self._ride(message)
             return True
-        return False
+        if kind is not ChatEvent or self._behind_the_store():
+            return False
+        try:
+            if not self._seen_before(message):  # type: ignore[arg-type]  # a ChatEvent
+                self._on_chat(message)  # type: ignore[arg-type]
+        except Exception as exc:
+            self._inline_failure = (message, exc)
+            return False
+        return True
 
     def _seen_before(self, event: ChatEvent) -> bool:
         """Whether this chat line was applied already (counted as a duplicate); else its id
@@ -428,6 +449,10 @@ class TriggerEngine(Actor):
         self._want_flush()
 
     async def handle(self, message: Any) -> Any:
+        failed = self._inline_failure
+        if failed is not None and failed[0] is message:
+            self._inline_failure = None
+            raise failed[1]  # its handling in the sender's step failed: see `handle_nowait`
         if not self._ready.is_set():
             await self._ready.wait()
         if isinstance(message, ChatEvent):
@@ -486,11 +511,12 @@ class TriggerEngine(Actor):
         platform = event.platform
         user_id = event.user_id
         pseudonym = self._pseudonyms.get(user_id) or self._pseudonym(user_id)
+        sent_ms = from_datetime(sent_at)  # once per line: the signal's, and the actions' time
         self._pending_signals.append(
             SignalRow(
                 kind="chat",
                 creator_id=self._creator_id,
-                timestamp=from_datetime(sent_at),
+                timestamp=sent_ms,
                 entity_id=event.message_id or "-",
                 type="chat_message",
                 source=platform,
@@ -530,14 +556,19 @@ class TriggerEngine(Actor):
             if isinstance(action, FEATURE_ACTIONS):
                 viewer = viewer or self._viewer(event)
                 ops, topic, finish = self.features.plan(
-                    action, event, viewer, action_variables(action)
+                    action, event, viewer, _variables(action), at=sent_ms
                 )
             else:
-                ops, topic, finish = self._plan(action, event)
+                ops, topic, finish = self._plan(action, event, at=sent_ms)
             cost = self._costs.get(action.trigger_id)
             if cost:
-                ops, finish = self._paid(cost, event, viewer or self._viewer(event), ops, finish)
+                ops, finish = self._paid(
+                    cost, event, viewer or self._viewer(event), ops, finish, at=sent_ms
+                )
                 topic = f"{topic}+points" if topic else "points"
+            # Operations ahead of the action's own in its write (earnings, the ids and cooldowns
+            # that ride with it): their outcomes are not the action's `finish`'s.
+            skip = 0
             grants = None
             if self.points and (self.points.pending or self.points.accrued):
                 # A command that shows or spends balances settles the minutes still accruing
@@ -546,10 +577,8 @@ class TriggerEngine(Actor):
             if grants and ops:
                 # Earnings queued before this action are written before it: a balance shown
                 # or spent includes every message before the command.
-                ops, finish = (
-                    (GrantPoints(creator_id=self._creator_id, grants=grants), *ops),
-                    _skip_first(finish),
-                )
+                ops = (GrantPoints(creator_id=self._creator_id, grants=grants), *ops)
+                skip += 1
                 topic = f"{topic}+points" if topic else "points"
             elif grants:
                 assert self.points is not None  # the grants were taken from it
@@ -557,7 +586,8 @@ class TriggerEngine(Actor):
             # The message's id rides in the transaction of what it changed: a restart after
             # the commit cannot apply it again.
             if durable or (ops and self.seen.queued):
-                ops, finish = (self._persist(durable), *ops), _skip_first(finish)
+                ops = (self._persist(durable), *ops)
+                skip += 1
                 topic = topic or "cooldowns"
                 durable = {}
             if not ops:
@@ -585,7 +615,7 @@ class TriggerEngine(Actor):
                 continue
             self._inflight += 1
             self._queued_at.append(clock)
-            self._completions.append((action, pending, finish, flush))
+            self._completions.append((action, pending, finish, flush, skip))
             pending.notify(self._commit_arrived)
         return list(result.actions)
 
@@ -636,8 +666,8 @@ class TriggerEngine(Actor):
         if not completions or not completions[0][1].done:
             return
         while completions and completions[0][1].done:
-            action, pending, finish, flush = completions.popleft()
-            self._finish(action, pending, finish, flush)
+            action, pending, finish, flush, skip = completions.popleft()
+            self._finish(action, pending, finish, flush, skip)
             self._inflight -= 1
             if self._queued_at:
                 self._queued_at.popleft()
@@ -666,7 +696,12 @@ class TriggerEngine(Actor):
             await self._write_done.park()
 
     def _finish(
-        self, action: Action, pending: PendingReply, finish: Finish, flush: _Flush | None
+        self,
+        action: Action,
+        pending: PendingReply,
+        finish: Finish,
+        flush: _Flush | None,
+        skip: int = 0,
     ) -> None:
         try:
             outcomes = pending.result_nowait()
@@ -681,8 +716,9 @@ class TriggerEngine(Actor):
             carried, outcomes = outcomes[: flush.ops], outcomes[flush.ops :]
             self._flush_ended(flush, _first_failure(carried))
         try:
+            # Every outcome unwrapped: a failure of an operation riding ahead is the action's.
             results = [r.unwrap() for r in outcomes]
-            variables = finish(results)
+            variables = finish(results[skip:] if skip else results)
         except Refused as refused:
             # The rules said no (too few points, already entered): say why, as written.
             self._say(action, refused.message)
@@ -794,12 +830,14 @@ class TriggerEngine(Actor):
 
     # -------------------------------------------------------------------- execution
 
-    def _plan(self, action: Action, event: PlatformEvent) -> Plan:
+    def _plan(self, action: Action, event: PlatformEvent, *, at: int | None = None) -> Plan:
         """What `action` writes (typed store commands, topic) and how its reply variables
-        follow from the commands' results. Nothing is written here: the caller queues it."""
-        variables = action_variables(action)
+        follow from the commands' results. Nothing is written here: the caller queues it.
+        `at`: the event's time in Unix milliseconds, when the caller has it already."""
+        variables = _variables(action)
         creator_id = self.creator.id
-        at = from_datetime(event.sent_at)
+        if at is None:
+            at = from_datetime(event.sent_at)
         if isinstance(action, Reply | ErrorReply):
             return (), "", lambda _results: variables
         if isinstance(action, PollOpen):
@@ -935,6 +973,8 @@ class TriggerEngine(Actor):
         viewer: Viewer,
         ops: tuple[Command, ...],
         finish: Finish,
+        *,
+        at: int,
     ) -> tuple[tuple[Command, ...], Finish]:
         """`ops` (at most one command) behind a payment of `cost`: both commit or neither, so
         a refused payment runs nothing and a failed action is refunded by the rollback."""
@@ -943,7 +983,7 @@ class TriggerEngine(Actor):
             viewer=viewer,
             amount=cost,
             name=self.features.points_name,
-            now=from_datetime(event.sent_at),
+            now=at,
         )
         assert len(ops) <= 1, "a paid action writes one command"
         paid = Paid(cost=spend, then=ops[0] if ops else None)
@@ -1168,7 +1208,7 @@ class TriggerEngine(Actor):
         # Earned points change points.json; timer posts and filter hits only the counts.
         topic = "activity" if grants or extra or carried else "signals"
         self._flushing += 1
-        return ops, topic, _Flush(len(signal_rows), len(expiries), tuple(sorted(riders)), len(ops))
+        return ops, topic, _Flush(len(signal_rows), len(expiries), riders, len(ops))
 
     def _flush_arrived(self) -> None:
         """The flush's commit (or failure) arrived: its outcome is taken in the task that
@@ -1209,7 +1249,7 @@ class TriggerEngine(Actor):
                 "flush failed",
                 signals=flush.signals,
                 cooldowns=flush.cooldowns,
-                riders=flush.riders,
+                riders=sorted(flush.riders),
                 error=str(failure),
             )
 
@@ -1258,7 +1298,7 @@ class _Flush(NamedTuple):
 
     signals: int
     cooldowns: int
-    riders: tuple[str, ...]
+    riders: Mapping[str, Command]  # by key (named in the warning)
     #: Its operations: the first of a write's (an action's write carries the flush ahead of
     #: its own operations).
     ops: int
@@ -1299,6 +1339,13 @@ def _first_failure(outcomes: Sequence[Any]) -> Exception | None:
         except Exception as exc:
             return exc
     return None
+
+
+def _variables(action: Action) -> dict[str, object]:
+    """The template variables of `action` when it has a response to render; none (an empty
+    dict the plan's `Finish` may still fill) when it has not: most silent actions (votes,
+    keyword tallies) then build no variables at all. Errors are said without them."""
+    return action_variables(action) if action.response else {}
 
 
 def _skip_first(finish: Finish) -> Finish:

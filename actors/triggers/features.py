@@ -84,11 +84,19 @@ class FeaturePlans:
         self.points_name = creator.points.name if creator.points else "points"
 
     def plan(
-        self, action: Action, event: ChatEvent, viewer: Viewer, variables: dict[str, object]
+        self,
+        action: Action,
+        event: ChatEvent,
+        viewer: Viewer,
+        variables: dict[str, object],
+        *,
+        at: int | None = None,
     ) -> tuple[tuple[Command, ...], str, Finish]:
-        """Commands, store topic, and reply variables for a feature action."""
+        """Commands, store topic, and reply variables for a feature action (`at`: the event's
+        time in Unix milliseconds, when the caller has it already)."""
         creator_id = self.creator.id
-        at = from_datetime(event.sent_at)
+        if at is None:
+            at = from_datetime(event.sent_at)
         name = self.points_name
         variables["points_name"] = name
 

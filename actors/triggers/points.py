@@ -92,7 +92,12 @@ class PointsLedger:
         config = self.config
         key = (event.platform, viewer.viewer_key)
         subscriber = is_subscriber(event)
-        self.tick(domain, now)
+        if config.per_minute_active:
+            # `tick` when it has something to do: a first line, or a minute ended since the
+            # mark (the test it makes itself; most lines come within the minute).
+            mark = self._minute.get(domain)
+            if mark is None or now - mark >= MINUTE:
+                self.tick(domain, now)
         if self._accrued:  # the chatter's own balance is exact in what their message does
             self._release(key)
         if config.per_minute_active:

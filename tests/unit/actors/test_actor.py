@@ -544,6 +544,58 @@ async def test_a_failing_call_nowait_crashes_the_actor_not_the_caller(nursery):
     await sup.stop()
 
 
+async def test_request_now_answers_an_idle_actor_in_the_callers_step_and_queues_the_rest_once(
+    nursery,
+):
+    sup = await started(nursery, ChildSpec("a", Answerer))
+    ref = sup.ref("a")
+    instance = sup._by_id["a"].run.instance  # test-only peek
+    await trio.testing.wait_all_tasks_blocked()
+    # Answered now: the reply itself, no pending reply, nothing for the call timer to watch.
+    assert ref.request_now(("double", 1)) == (2, None)
+    timer = sup.registry.timer
+    assert timer is not None and len(timer) == 0
+    # Declined (QUEUE) while idle: queued for `handle`, offered inline once only.
+    reply, pending = ref.request_now(("later", 2))
+    assert reply is None and pending is not None and not pending.done
+    assert await pending.result() == 4
+    # Busy: queued behind the message it handles, in order.
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    _, first = ref.request_now(("double", 3))
+    _, second = ref.request_now(("later", 4))
+    assert first is not None and second is not None and not first.done
+    gate.set()
+    assert await first.result() == 6 and await second.result() == 8
+    assert instance.seen == [1, 2, 3, 4]
+    assert instance.handled_by == ["inline", "loop", "loop", "loop"]
+    await trio.testing.wait_all_tasks_blocked()
+    with pytest.raises(ValueError, match="not now"):  # refused inline: raised, no crash
+        ref.request_now(("refuse",))
+    assert sup.tree()[1]["handled"] == 6
+    assert sup.registry.existing_mailbox("root/a").received == 6
+    assert sup.which_children()[0].restarts == 0
+    await sup.stop()
+
+
+async def test_request_now_of_a_failing_inline_answer_crashes_the_actor_not_the_caller(nursery):
+    sup = await started(nursery, ChildSpec("a", Answerer))
+    ref = sup.ref("a")
+    await trio.testing.wait_all_tasks_blocked()
+    reply, pending = ref.request_now(("explode",))  # the caller's step never sees it fail
+    assert reply is None and pending is not None
+    with pytest.raises(ActorFailed) as failed:
+        await pending.result()
+    assert isinstance(failed.value.__cause__, RuntimeError)
+    assert sup.registry.dead_letters.count == 1
+    with trio.fail_after(5):
+        while sup.which_children()[0].restarts == 0:  # noqa: ASYNC110
+            await trio.sleep(0.01)
+    await trio.testing.wait_all_tasks_blocked()
+    assert ref.request_now(("double", 5)) == (10, None)  # the new instance answers inline
+    await sup.stop()
+
+
 async def test_an_actors_log_is_bound_to_its_path_only_when_first_used(nursery):
     sup = await started(nursery, ChildSpec("s", Store))
     instance = sup._by_id["s"].run.instance  # test-only peek

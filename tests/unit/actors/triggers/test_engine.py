@@ -338,3 +338,55 @@ async def test_an_unexpected_error_replying_to_a_commit_crashes_the_engine_not_t
     await harness.say("!death")
     tally = await harness.read(lambda c: counters.get_tally(c, "daniel", "deaths"))
     assert tally.count == 3 and (await harness.replies())[-1] == "Deaths: 3"
+
+
+def _line(text: str, message_id: str, user: str = "1001") -> ChatEvent:
+    return ChatEvent(
+        platform="replay",
+        channel="daniel",
+        message_id=message_id,
+        user_id=user,
+        login=f"user{user}",
+        display_name=f"User{user}",
+        text=text,
+        sent_at=datetime.now(UTC),
+        roles=frozenset(),
+        raw_type="PRIVMSG",
+    )
+
+
+async def test_a_chat_line_sent_to_an_idle_engine_is_handled_in_the_senders_step(harness):
+    """Live platforms `send` their chat lines: an idle engine takes each one at once (no
+    wake-up of its mailbox loop per line), once per message id."""
+    await harness.say("!death", message_id="warm-up")  # restored and running
+    await harness.settled()
+    await trio.testing.wait_all_tasks_blocked()
+    instance = harness.root._by_id["triggers"].run.instance  # test-only peek
+    before = instance.messages
+    harness.engine.cast(_line("!death", "live-1"))
+    harness.engine.cast(_line("!death", "live-1"))  # a reconnect delivered it again
+    # Handled in this step: counted before the engine's own tasks ran again.
+    assert instance.messages == before + 1 and instance.duplicates == 1
+    assert await harness.replies() == ["Deaths: 1", "Deaths: 2"]
+
+
+async def test_a_chat_line_whose_handling_fails_in_the_senders_step_crashes_the_engine(
+    harness, monkeypatch
+):
+    await harness.say("hello", message_id="warm-up")
+    await trio.testing.wait_all_tasks_blocked()
+
+    def broken(self, event, clock):
+        raise RuntimeError("a bug in a chat line")
+
+    monkeypatch.setattr(TriggerEngine, "_chat_line", broken)
+    harness.engine.cast(_line("!death", "live-2"))  # the sender never sees the failure
+    with trio.fail_after(10):
+        while {r["path"]: r for r in harness.root.tree()}["root/triggers"]["restarts"] == 0:  # noqa: ASYNC110
+            await trio.sleep(0.005)
+    row = {r["path"]: r for r in harness.root.tree()}["root/triggers"]
+    assert "a bug in a chat line" in (row["last_error"] or "")
+    assert harness.root.registry.dead_letters.count == 1
+    monkeypatch.undo()
+    await harness.say("!death", message_id="live-3")
+    assert (await harness.replies())[-1] == "Deaths: 1"
