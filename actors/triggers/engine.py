@@ -414,15 +414,14 @@ class TriggerEngine(Actor):
         the message being handled, never the sender's)."""
         if not self._ready.is_set():
             return False
-        kind = type(message)
-        if kind is CommitWithFlush:
+        if type(message) is CommitWithFlush:
             self._ride(message)
             return True
-        if kind is not ChatEvent or self._behind_the_store():
+        if type(message) is not ChatEvent or self._behind_the_store():
             return False
         try:
-            if not self._seen_before(message):  # type: ignore[arg-type]  # a ChatEvent
-                self._on_chat(message)  # type: ignore[arg-type]
+            if not self._seen_before(message):
+                self._on_chat(message)
         except Exception as exc:
             self._inline_failure = (message, exc)
             return False
