@@ -1407,10 +1407,13 @@ class SnapshotPublisher(Actor):
         for creator in gone:
             del shares[creator]  # its rows are gone
         stamps = _Stamps(ctx)  # most rows of a publish share a few times
+        # Items and entries are plain values (`canonical_items_bytes`): the rankings' decoded
+        # JSON (which holds no non-finite number), positions, formatted times, configured names.
         items: list[dict[str, Any]] = []  # whole items of creators new to the file
         entries: list[dict[str, Any]] = []  # entries that changed, of the others
         where: list[tuple[str, int]] = []  # (creator, position) of each of those entries
-        # (creator, text, newest time, None for a whole item, else (before, entries, after))
+        # (creator, text, newest time, None for a whole item, else (before, entries (b"" where
+        # to fill), after, the positions to fill))
         todo: list[tuple[str, str, int, Any]] = []
         for creator, text in fresh.items():
             last = last_shares.get(creator)
@@ -1429,21 +1432,25 @@ class SnapshotPublisher(Actor):
                 todo.append((creator, text, newest_ms, None))
                 continue
             # An entry whose text is the one last read at its position is the same row there:
-            # told apart without decoding the last ranking.
+            # told apart without decoding the last ranking, compared (and the others picked
+            # out) by C loops, not a Python one per entry.
             now_texts = loyalty.ranking_entries(text, POINTS_TOP)
             was_texts = loyalty.ranking_entries(last.text, POINTS_TOP)
-            before, kept, after = split_array(
+            before, done, after = split_array(
                 last.items["creators"][0], "entries", indent=ITEM_INDENT + 2
             )
-            done: list[bytes | None] = [None] * len(rows)
-            for index, entry in enumerate(now_texts):
-                if index < len(was_texts) and was_texts[index] == entry:
-                    done[index] = kept[index]  # the same row at the same position
-                    continue
+            moved = list(
+                itertools.compress(itertools.count(), map(operator.ne, now_texts, was_texts))
+            )
+            if len(now_texts) != len(was_texts):
+                del done[len(now_texts) :]  # fewer rows: the last ones are gone
+                moved += range(len(was_texts), len(now_texts))  # more rows: new at the end
+                done += [b""] * (len(now_texts) - len(done))
+            for index in moved:
                 name, platform, balance, updated_at = rows[index]
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
                 where.append((creator, index))
-            todo.append((creator, text, newest_ms, (before, done, after)))
+            todo.append((creator, text, newest_ms, (before, done, after, moved)))
         whole = iter(
             encode_items(
                 ctx,
@@ -1453,6 +1460,7 @@ class SnapshotPublisher(Actor):
                     lambda: [f"$.creators[0 of {c!r}]" for c, _t, _n, cut in todo if cut is None],
                     len(items),
                 ),
+                plain=True,
             )
         )
         changed = iter(
@@ -1463,6 +1471,7 @@ class SnapshotPublisher(Actor):
                 paths=LazyPaths(
                     lambda: [f"$.creators[0 of {c!r}].entries[{i}]" for c, i in where], len(where)
                 ),
+                plain=True,
             )
         )
         moments: dict[int, datetime] = {}
@@ -1470,9 +1479,10 @@ class SnapshotPublisher(Actor):
             if cut is None:
                 data = next(whole)
             else:
-                before, done, after = cut
-                filled = [next(changed) if entry is None else entry for entry in done]
-                data = join_array(before, filled, after, indent=ITEM_INDENT + 2)
+                before, done, after, moved = cut
+                for index in moved:
+                    done[index] = next(changed)
+                data = join_array(before, done, after, indent=ITEM_INDENT + 2)
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
@@ -1527,7 +1537,9 @@ class SnapshotPublisher(Actor):
                 views.append(_signal_view(new[i], self._names) if kept is None else kept.view)
                 kept = None
             held[i] = kept
-        built = iter(encode_parts(file, ctx, signal_parts(ctx, file.id_field, views, self._key)))
+        built = iter(
+            encode_parts(file, ctx, signal_parts(ctx, file.id_field, views, self._key), plain=True)
+        )
         shown = iter(views)
         for i, kept in held.items():
             if kept is None:
@@ -1594,7 +1606,8 @@ class SnapshotPublisher(Actor):
         build = file.parts(ctx, views)  # one part per view, in their order
         if len(build) != len(views):
             raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
-        encoded = iter(encode_parts(file, ctx, build))
+        # Parts are made of the views' validated values: plain (`canonical_items_bytes`).
+        encoded = iter(encode_parts(file, ctx, build, plain=True))
         for creator, digests, kept in todo:
             done = tuple(next(encoded) if part is None else part for part in kept)
             shares[creator] = _RowShare(

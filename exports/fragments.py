@@ -63,8 +63,12 @@ class EncodedPart:
     items: Mapping[str, tuple[bytes, ...]]
 
 
-def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -> list[EncodedPart]:
-    """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``."""
+def encode_parts(
+    file: PartsLayout, ctx: ExportContext, parts: Sequence[Part], *, plain: bool = False
+) -> list[EncodedPart]:
+    """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``;
+    ``plain``: their items are made of plain values only (built from export views:
+    :func:`exports.canonical.canonical_items_bytes`)."""
     # One scrub for them all: it proves most batches clean in one pass over their JSON text;
     # and one encoder call per array for all their items, cut back into the parts after.
     keys = file.arrays
@@ -75,6 +79,7 @@ def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -
             scrubbed[key],
             indent=ITEM_INDENT,
             paths=LazyPaths(functools.partial(_part_paths, key, parts), len(arrays[key])),
+            plain=plain,
         )
         for key in keys
     }
@@ -125,12 +130,18 @@ class LazyPaths(Sequence[str]):
 
 
 def encode_items(
-    ctx: ExportContext, items: Sequence[Mapping[str, Any]], *, indent: int, paths: Sequence[str]
+    ctx: ExportContext,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    indent: int,
+    paths: Sequence[str],
+    plain: bool = False,
 ) -> list[bytes]:
     """``items``, scrubbed of secrets (in one pass) and encoded as items of an array whose
-    items start ``indent`` spaces in; ``paths`` says where each sits, for errors."""
+    items start ``indent`` spaces in; ``paths`` says where each sits, for errors; ``plain``:
+    the items are made of plain values only (:func:`exports.canonical.canonical_items_bytes`)."""
     scrubbed = scrub_document({"items": list(items)}, ctx.secrets)["items"]
-    return canonical_items_bytes(scrubbed, indent=indent, paths=paths)
+    return canonical_items_bytes(scrubbed, indent=indent, paths=paths, plain=plain)
 
 
 def _empty_array(data: bytes, key: str, indent: int) -> int:

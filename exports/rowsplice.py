@@ -158,7 +158,8 @@ def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> lis
     """Each view's row as an element of a top-level list of a document (four spaces in)."""
     items = [rows.item(ctx, v) for v in views]
     paths = LazyPaths(lambda: [f"$.{rows.key}[{rows.order(v)!r}]" for v in views], len(views))
-    return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths)
+    # Rows are made of the export views' validated values: plain (`canonical_items_bytes`).
+    return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths, plain=True)
 
 
 def _newest(moments: Iterable[datetime | None]) -> datetime | None:
