@@ -112,8 +112,9 @@ from exports.fragments import (
     assemble,
     encode_items,
     encode_parts,
-    join_array,
-    split_array,
+    join_objects,
+    object_piece,
+    split_objects,
 )
 from exports.health import (
     ComponentHealth,
@@ -1411,7 +1412,6 @@ class SnapshotPublisher(Actor):
         # JSON (which holds no non-finite number), positions, formatted times, configured names.
         items: list[dict[str, Any]] = []  # whole items of creators new to the file
         entries: list[dict[str, Any]] = []  # entries that changed, of the others
-        where: list[tuple[str, int]] = []  # (creator, position) of each of those entries
         # (creator, text, newest time, None for a whole item, else (before, entries (b"" where
         # to fill), after, the positions to fill))
         todo: list[tuple[str, str, int, Any]] = []
@@ -1436,9 +1436,11 @@ class SnapshotPublisher(Actor):
             # out) by C loops, not a Python one per entry.
             now_texts = loyalty.ranking_entries(text, POINTS_TOP)
             was_texts = loyalty.ranking_entries(last.text, POINTS_TOP)
-            before, done, after = split_array(
+            before, done, after = split_objects(
                 last.items["creators"][0], "entries", indent=ITEM_INDENT + 2
             )
+            if len(done) != len(was_texts):
+                raise AssertionError(f"{creator}: {len(was_texts)} entries cut in {len(done)}")
             moved = list(
                 itertools.compress(itertools.count(), map(operator.ne, now_texts, was_texts))
             )
@@ -1449,7 +1451,6 @@ class SnapshotPublisher(Actor):
             for index in moved:
                 name, platform, balance, updated_at = rows[index]
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
-                where.append((creator, index))
             todo.append((creator, text, newest_ms, (before, done, after, moved)))
         whole = iter(
             encode_items(
@@ -1469,7 +1470,13 @@ class SnapshotPublisher(Actor):
                 entries,
                 indent=ITEM_INDENT + 4,
                 paths=LazyPaths(
-                    lambda: [f"$.creators[0 of {c!r}].entries[{i}]" for c, i in where], len(where)
+                    lambda: [
+                        f"$.creators[0 of {c!r}].entries[{i}]"
+                        for c, _t, _n, cut in todo
+                        if cut is not None
+                        for i in cut[3]
+                    ],
+                    len(entries),
                 ),
                 plain=True,
             )
@@ -1481,8 +1488,8 @@ class SnapshotPublisher(Actor):
             else:
                 before, done, after, moved = cut
                 for index in moved:
-                    done[index] = next(changed)
-                data = join_array(before, done, after, indent=ITEM_INDENT + 2)
+                    done[index] = object_piece(next(changed), index)
+                data = join_objects(before, done, after, indent=ITEM_INDENT + 2)
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
