@@ -30,8 +30,10 @@ from datetime import datetime
 from typing import Any, cast, overload
 
 import attrs
+import orjson
 
 from exports.builders import DocumentParts, RowList
+from exports.canonical import format_timestamp
 from exports.files import ExportContext
 from exports.fragments import ITEM_INDENT, LazyPaths, encode_items, fill_arrays
 from exports.publish import ExportWriter
@@ -162,6 +164,16 @@ def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> lis
     return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths, plain=True)
 
 
+def _clamped_any(ctx: ExportContext, encoded: Sequence[bytes]) -> bool:
+    """Whether any of these rows may hold a time later than the clock: a row writes such a
+    time clamped, as the clock's own timestamp, so rows without that text hold none (their
+    bytes hold for any later clock). One search per row instead of a walk over its view."""
+    if not encoded:
+        return False
+    stamp = orjson.dumps(format_timestamp(ctx.now))  # as a JSON string, quotes included
+    return any(stamp in data for data in encoded)
+
+
 def _newest(moments: Iterable[datetime | None]) -> datetime | None:
     present = [m for m in moments if m is not None]
     return max(present) if present else None
@@ -178,9 +190,10 @@ class RowCache:
     A heartbeat of a thousand creators allocates little here on purpose: in a process that
     big, every object allocated brings the cyclic garbage collector's passes nearer (no
     object per row: a group keeps its rows' views, bytes and dates in lists). Nor is anything
-    done per row that can be done once: the rows written in a build are searched for a time
-    later than the clock in one walk, and only when one holds such a time (rare: a skewed
-    clock) is each looked at alone, to know which were clamped.
+    done per row that can be done once: the rows written in a build are searched for the
+    clock's own timestamp in their bytes (a later time is written clamped to it), and only
+    when one shows it (rare: a skewed clock, or a time of this very millisecond) are their
+    views walked for a later time, and each looked at alone, to know which were clamped.
     """
 
     def __init__(self) -> None:
@@ -230,10 +243,10 @@ class RowCache:
                 changed.append((key, members, ordered, found))
             if changed:
                 # The new rows of every changed group, written at once.
-                written = iter(_encode_rows(ctx, rows, new) if new else ())
+                encoded = _encode_rows(ctx, rows, new) if new else []
+                written = iter(encoded)
                 self.written += len(new)
-                latest = latest_moment(new)
-                late = latest is not None and latest > now
+                late = _clamped_any(ctx, encoded) and (latest_moment(new) or now) > now
                 for key, members, ordered, found in changed:
                     fresh[key] = self._finish(
                         rows, members, ordered, found, kept.get(key), written, now, late
