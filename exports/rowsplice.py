@@ -154,6 +154,7 @@ class _Group:
 
 
 _NONE_CLAMPED: frozenset[int] = frozenset()
+_NONES = itertools.repeat(None)  # what a row not kept is, as many times as asked
 
 
 def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> list[bytes]:
@@ -175,8 +176,7 @@ def _clamped_any(ctx: ExportContext, encoded: Sequence[bytes]) -> bool:
 
 
 def _newest(moments: Iterable[datetime | None]) -> datetime | None:
-    present = [m for m in moments if m is not None]
-    return max(present) if present else None
+    return max(filter(None, moments), default=None)  # a datetime is never false
 
 
 class RowCache:
@@ -263,11 +263,13 @@ class RowCache:
     def _kept_rows(group: _Group, ordered: list[Any]) -> list[bytes | None]:
         """The bytes of `group`'s rows that hold for `ordered` (None where a row is new)."""
         old, data, clamped = group.ordered, group.data, group.clamped
-        known = min(len(old), len(ordered))
-        found: list[bytes | None] = [None] * len(ordered)
-        for i in range(known):
-            if old[i] is ordered[i] and i not in clamped:
-                found[i] = data[i]
+        found: list[bytes | None] = [
+            row if was is now else None for was, now, row in zip(old, ordered, data, strict=False)
+        ]
+        found += [None] * (len(ordered) - len(found))
+        for i in clamped:  # rare: held a time later than the clock they were written at
+            if i < len(found):
+                found[i] = None
         return found
 
     @staticmethod
@@ -285,18 +287,20 @@ class RowCache:
         of the rows it keeps taken from `last`, its previous build). With `late` (a row
         written in this build holds a time later than the clock), the new rows that do are
         found: their bytes hold for this clock only."""
-        dated: list[datetime | None] = []
+        size = len(found)
+        # The kept rows' dates are those of the same places last time (only a group built
+        # before keeps rows); the new rows' are filled in below, as are their bytes (in place:
+        # no new list per group).
+        dated: list[datetime | None] = [] if last is None else last.dated[:size]
+        dated += [None] * (size - len(dated))
         clamped: set[int] = set()
-        for i, row in enumerate(found):  # filled in place: no new list per group
-            if row is None:
-                view = ordered[i]
-                found[i] = next(written)
-                dated.append(_newest(rows.dates(view)))
-                if late and (latest_moment((view,)) or now) > now:
-                    clamped.add(i)
-            else:
-                assert last is not None  # only a group built before keeps rows
-                dated.append(last.dated[i])
+        dates = rows.dates
+        for i in itertools.compress(itertools.count(), map(operator.is_, found, _NONES)):
+            view = ordered[i]
+            found[i] = next(written)
+            dated[i] = _newest(dates(view))
+            if late and (latest_moment((view,)) or now) > now:
+                clamped.add(i)
         return _Group(
             views=members,
             ordered=ordered,
