@@ -1332,11 +1332,12 @@ class SnapshotPublisher(Actor):
                 ):
                     intact.append(path)  # the same parts as the bytes written last time
                 elif path in PARTED_FILES:
-                    parts = self._parts[path].values()
+                    shares = self._parts[path].values()
                     prepared[path] = assemble(
                         PARTED_FILES[path],
                         ctx,
-                        [p for share in parts for p in share.parts],
+                        # A points share is its own (only) part.
+                        shares if path == _POINTS else [p for s in shares for p in s.parts],
                         self._writer.prepare,
                     )
                 elif path in ringed:
