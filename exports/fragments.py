@@ -176,9 +176,14 @@ def fill_arrays(data: bytes, arrays: Mapping[str, Sequence[bytes]], *, indent: i
 
 
 def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
-    """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]"."""
+    """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]":
+    the items and their separators as pieces (interleaved by C loops), so the document's
+    one join copies each item once, not twice."""
     inner = b"\n" + b" " * (indent + 2)
-    return [before, inner, (b"," + inner).join(items), b"\n", b" " * indent]
+    pieces = [before, inner]
+    pieces += itertools.chain.from_iterable(zip(items, itertools.repeat(b"," + inner)))
+    pieces[-1] = b"\n" + b" " * indent  # no separator after the last item
+    return pieces
 
 
 def split_objects(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[bytes], bytes]:
