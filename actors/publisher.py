@@ -127,6 +127,7 @@ from exports.health import (
 )
 from exports.publish import ExportWriter, Mirror, PublishResult
 from exports.rowsplice import RowCache, RowGroups, latest_moment
+from exports.scrub import certainly_clean
 from exports.views import (
     ActorStatus,
     ClipView,
@@ -1413,6 +1414,7 @@ class SnapshotPublisher(Actor):
         # JSON (which holds no non-finite number), positions, formatted times, configured names.
         items: list[dict[str, Any]] = []  # whole items of creators new to the file
         entries: list[dict[str, Any]] = []  # entries that changed, of the others
+        strings: list[Any] = []  # what of those entries a scrub could change (with the times)
         # (creator, text, newest time, None for a whole item, else (before, entries (b"" where
         # to fill), after, the positions to fill))
         todo: list[tuple[str, str, int, Any]] = []
@@ -1452,6 +1454,8 @@ class SnapshotPublisher(Actor):
             for index in moved:
                 name, platform, balance, updated_at = rows[index]
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
+                strings.append(name)
+                strings.append(platform)
             todo.append((creator, text, newest_ms, (before, done, after, moved)))
         whole = iter(
             encode_items(
@@ -1465,11 +1469,15 @@ class SnapshotPublisher(Actor):
                 plain=True,
             )
         )
+        # Proved clean as a list of their strings (a fraction of the entries' text), the
+        # entries are not scrubbed again.
+        clean = bool(entries) and certainly_clean([strings, list(stamps.values())], ctx.secrets)
         changed = iter(
             encode_items(
                 ctx,
                 entries,
                 indent=ITEM_INDENT + 4,
+                clean=clean,
                 paths=LazyPaths(
                     lambda: [
                         f"$.creators[0 of {c!r}].entries[{i}]"

@@ -136,11 +136,15 @@ def encode_items(
     indent: int,
     paths: Sequence[str],
     plain: bool = False,
+    clean: bool = False,
 ) -> list[bytes]:
     """``items``, scrubbed of secrets (in one pass) and encoded as items of an array whose
     items start ``indent`` spaces in; ``paths`` says where each sits, for errors; ``plain``:
-    the items are made of plain values only (:func:`exports.canonical.canonical_items_bytes`)."""
-    scrubbed = scrub_document({"items": list(items)}, ctx.secrets)["items"]
+    the items are made of plain values only (:func:`exports.canonical.canonical_items_bytes`);
+    ``clean``: the caller proved every string of them clean (:func:`exports.scrub.certainly_clean`
+    of those strings), so they are not scrubbed again."""
+    listed = list(items)
+    scrubbed = listed if clean else scrub_document({"items": listed}, ctx.secrets)["items"]
     return canonical_items_bytes(scrubbed, indent=indent, paths=paths, plain=plain)
 
 
