@@ -112,8 +112,9 @@ from exports.fragments import (
     assemble,
     encode_items,
     encode_parts,
-    join_array,
-    split_array,
+    join_objects,
+    object_piece,
+    split_objects,
 )
 from exports.health import (
     ComponentHealth,
@@ -126,6 +127,7 @@ from exports.health import (
 )
 from exports.publish import ExportWriter, Mirror, PublishResult
 from exports.rowsplice import RowCache, RowGroups, latest_moment
+from exports.scrub import certainly_clean
 from exports.views import (
     ActorStatus,
     ClipView,
@@ -1331,11 +1333,12 @@ class SnapshotPublisher(Actor):
                 ):
                     intact.append(path)  # the same parts as the bytes written last time
                 elif path in PARTED_FILES:
-                    parts = self._parts[path].values()
+                    shares = self._parts[path].values()
                     prepared[path] = assemble(
                         PARTED_FILES[path],
                         ctx,
-                        [p for share in parts for p in share.parts],
+                        # A points share is its own (only) part.
+                        shares if path == _POINTS else [p for s in shares for p in s.parts],
                         self._writer.prepare,
                     )
                 elif path in ringed:
@@ -1407,10 +1410,13 @@ class SnapshotPublisher(Actor):
         for creator in gone:
             del shares[creator]  # its rows are gone
         stamps = _Stamps(ctx)  # most rows of a publish share a few times
+        # Items and entries are plain values (`canonical_items_bytes`): the rankings' decoded
+        # JSON (which holds no non-finite number), positions, formatted times, configured names.
         items: list[dict[str, Any]] = []  # whole items of creators new to the file
         entries: list[dict[str, Any]] = []  # entries that changed, of the others
-        where: list[tuple[str, int]] = []  # (creator, position) of each of those entries
-        # (creator, text, newest time, None for a whole item, else (before, entries, after))
+        strings: list[Any] = []  # what of those entries a scrub could change (with the times)
+        # (creator, text, newest time, None for a whole item, else (before, entries (b"" where
+        # to fill), after, the positions to fill))
         todo: list[tuple[str, str, int, Any]] = []
         for creator, text in fresh.items():
             last = last_shares.get(creator)
@@ -1429,21 +1435,28 @@ class SnapshotPublisher(Actor):
                 todo.append((creator, text, newest_ms, None))
                 continue
             # An entry whose text is the one last read at its position is the same row there:
-            # told apart without decoding the last ranking.
+            # told apart without decoding the last ranking, compared (and the others picked
+            # out) by C loops, not a Python one per entry.
             now_texts = loyalty.ranking_entries(text, POINTS_TOP)
             was_texts = loyalty.ranking_entries(last.text, POINTS_TOP)
-            before, kept, after = split_array(
+            before, done, after = split_objects(
                 last.items["creators"][0], "entries", indent=ITEM_INDENT + 2
             )
-            done: list[bytes | None] = [None] * len(rows)
-            for index, entry in enumerate(now_texts):
-                if index < len(was_texts) and was_texts[index] == entry:
-                    done[index] = kept[index]  # the same row at the same position
-                    continue
+            if len(done) != len(was_texts):
+                raise AssertionError(f"{creator}: {len(was_texts)} entries cut in {len(done)}")
+            moved = list(
+                itertools.compress(itertools.count(), map(operator.ne, now_texts, was_texts))
+            )
+            if len(now_texts) != len(was_texts):
+                del done[len(now_texts) :]  # fewer rows: the last ones are gone
+                moved += range(len(was_texts), len(now_texts))  # more rows: new at the end
+                done += [b""] * (len(now_texts) - len(done))
+            for index in moved:
                 name, platform, balance, updated_at = rows[index]
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
-                where.append((creator, index))
-            todo.append((creator, text, newest_ms, (before, done, after)))
+                strings.append(name)
+                strings.append(platform)
+            todo.append((creator, text, newest_ms, (before, done, after, moved)))
         whole = iter(
             encode_items(
                 ctx,
@@ -1453,16 +1466,28 @@ class SnapshotPublisher(Actor):
                     lambda: [f"$.creators[0 of {c!r}]" for c, _t, _n, cut in todo if cut is None],
                     len(items),
                 ),
+                plain=True,
             )
         )
+        # Proved clean as a list of their strings (a fraction of the entries' text), the
+        # entries are not scrubbed again.
+        clean = bool(entries) and certainly_clean([strings, list(stamps.values())], ctx.secrets)
         changed = iter(
             encode_items(
                 ctx,
                 entries,
                 indent=ITEM_INDENT + 4,
+                clean=clean,
                 paths=LazyPaths(
-                    lambda: [f"$.creators[0 of {c!r}].entries[{i}]" for c, i in where], len(where)
+                    lambda: [
+                        f"$.creators[0 of {c!r}].entries[{i}]"
+                        for c, _t, _n, cut in todo
+                        if cut is not None
+                        for i in cut[3]
+                    ],
+                    len(entries),
                 ),
+                plain=True,
             )
         )
         moments: dict[int, datetime] = {}
@@ -1470,9 +1495,10 @@ class SnapshotPublisher(Actor):
             if cut is None:
                 data = next(whole)
             else:
-                before, done, after = cut
-                filled = [next(changed) if entry is None else entry for entry in done]
-                data = join_array(before, filled, after, indent=ITEM_INDENT + 2)
+                before, done, after, moved = cut
+                for index in moved:
+                    done[index] = object_piece(next(changed), index)
+                data = join_objects(before, done, after, indent=ITEM_INDENT + 2)
             newest = moments.get(newest_ms)
             if newest is None:
                 newest = moments[newest_ms] = to_datetime(newest_ms)
@@ -1527,7 +1553,9 @@ class SnapshotPublisher(Actor):
                 views.append(_signal_view(new[i], self._names) if kept is None else kept.view)
                 kept = None
             held[i] = kept
-        built = iter(encode_parts(file, ctx, signal_parts(ctx, file.id_field, views, self._key)))
+        built = iter(
+            encode_parts(file, ctx, signal_parts(ctx, file.id_field, views, self._key), plain=True)
+        )
         shown = iter(views)
         for i, kept in held.items():
             if kept is None:
@@ -1594,7 +1622,8 @@ class SnapshotPublisher(Actor):
         build = file.parts(ctx, views)  # one part per view, in their order
         if len(build) != len(views):
             raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
-        encoded = iter(encode_parts(file, ctx, build))
+        # Parts are made of the views' validated values: plain (`canonical_items_bytes`).
+        encoded = iter(encode_parts(file, ctx, build, plain=True))
         for creator, digests, kept in todo:
             done = tuple(next(encoded) if part is None else part for part in kept)
             shares[creator] = _RowShare(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, overload
@@ -45,8 +44,9 @@ __all__ = [
     "encode_items",
     "encode_parts",
     "fill_arrays",
-    "join_array",
-    "split_array",
+    "join_objects",
+    "object_piece",
+    "split_objects",
 ]
 
 #: Where the items of a top-level array start: two spaces for the key, two more inside it.
@@ -63,8 +63,12 @@ class EncodedPart:
     items: Mapping[str, tuple[bytes, ...]]
 
 
-def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -> list[EncodedPart]:
-    """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``."""
+def encode_parts(
+    file: PartsLayout, ctx: ExportContext, parts: Sequence[Part], *, plain: bool = False
+) -> list[EncodedPart]:
+    """``parts``' items, scrubbed of secrets and encoded where they sit in ``file``;
+    ``plain``: their items are made of plain values only (built from export views:
+    :func:`exports.canonical.canonical_items_bytes`)."""
     # One scrub for them all: it proves most batches clean in one pass over their JSON text;
     # and one encoder call per array for all their items, cut back into the parts after.
     keys = file.arrays
@@ -75,6 +79,7 @@ def encode_parts(file: PartsLayout, ctx: ExportContext, parts: Sequence[Part]) -
             scrubbed[key],
             indent=ITEM_INDENT,
             paths=LazyPaths(functools.partial(_part_paths, key, parts), len(arrays[key])),
+            plain=plain,
         )
         for key in keys
     }
@@ -125,12 +130,22 @@ class LazyPaths(Sequence[str]):
 
 
 def encode_items(
-    ctx: ExportContext, items: Sequence[Mapping[str, Any]], *, indent: int, paths: Sequence[str]
+    ctx: ExportContext,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    indent: int,
+    paths: Sequence[str],
+    plain: bool = False,
+    clean: bool = False,
 ) -> list[bytes]:
     """``items``, scrubbed of secrets (in one pass) and encoded as items of an array whose
-    items start ``indent`` spaces in; ``paths`` says where each sits, for errors."""
-    scrubbed = scrub_document({"items": list(items)}, ctx.secrets)["items"]
-    return canonical_items_bytes(scrubbed, indent=indent, paths=paths)
+    items start ``indent`` spaces in; ``paths`` says where each sits, for errors; ``plain``:
+    the items are made of plain values only (:func:`exports.canonical.canonical_items_bytes`);
+    ``clean``: the caller proved every string of them clean (:func:`exports.scrub.certainly_clean`
+    of those strings), so they are not scrubbed again."""
+    listed = list(items)
+    scrubbed = listed if clean else scrub_document({"items": listed}, ctx.secrets)["items"]
+    return canonical_items_bytes(scrubbed, indent=indent, paths=paths, plain=plain)
 
 
 def _empty_array(data: bytes, key: str, indent: int) -> int:
@@ -165,47 +180,57 @@ def fill_arrays(data: bytes, arrays: Mapping[str, Sequence[bytes]], *, indent: i
 
 
 def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
-    """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]"."""
+    """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]":
+    the items and their separators as pieces (interleaved by C loops), so the document's
+    one join copies each item once, not twice."""
     inner = b"\n" + b" " * (indent + 2)
-    return [before, inner, (b"," + inner).join(items), b"\n", b" " * indent]
+    pieces = [before, inner]
+    pieces += itertools.chain.from_iterable(zip(items, itertools.repeat(b"," + inner)))
+    pieces[-1] = b"\n" + b" " * indent  # no separator after the last item
+    return pieces
 
 
-def split_array(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[bytes], bytes]:
-    """``data`` (canonical bytes holding the non-empty array ``key``, its key ``indent``
-    spaces in, there once) cut around that array's items: the bytes up to its first item,
-    each item's bytes (as :func:`encode_items` writes them for ``indent + 2``), and the bytes
-    from the newline after its last item on. :func:`join_array` puts them back together."""
-    mark, close, between = _array_marks(key, indent)
+def split_objects(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[bytes], bytes]:
+    """``data`` (canonical bytes holding the non-empty array ``key`` of objects, its key
+    ``indent`` spaces in, there once) cut around that array's items: the bytes up to its first
+    item, each item's bytes (as :func:`encode_items` writes them for ``indent + 2``, each but
+    the first without its opening brace: :func:`object_piece`), and the bytes from the newline
+    after its last item on, cut by one C split. :func:`join_objects` puts them back."""
+    mark, close = _array_marks(key, indent)
     at = data.find(mark)
-    # JSON strings hold no raw newline: a line starting with exactly `indent` spaces and "]"
-    # after the key closes that array (nested lines have more spaces).
     end = data.find(close, at)
     if at < 0 or end < 0 or data.find(mark, at + 1) >= 0:
         raise AssertionError(f"no single non-empty {key!r} array {indent} spaces in")
     start = at + len(mark)
-    return data[:start], between.split(data[start:end]), data[end:]
+    # A comma, a newline, exactly the items' indentation and a brace: only ever between two
+    # objects of this array (nested lines have more spaces; strings hold no raw newline).
+    return data[:start], data[start:end].split(_object_separator(indent)), data[end:]
+
+
+def object_piece(item: bytes, index: int) -> bytes:
+    """An object's bytes (as :func:`encode_items` writes it) as the piece at ``index`` of
+    :func:`split_objects`: without its opening brace, but for the first."""
+    return item[1:] if index else item
+
+
+def join_objects(before: bytes, pieces: Sequence[bytes], after: bytes, *, indent: int) -> bytes:
+    """The bytes :func:`split_objects` cut (``indent`` as given to it), with ``pieces`` (at
+    least one, each an :func:`object_piece`) as the array's items."""
+    return b"".join((before, _object_separator(indent).join(pieces), after))
 
 
 @functools.lru_cache(maxsize=16)
-def _array_marks(key: str, indent: int) -> tuple[bytes, bytes, re.Pattern[bytes]]:
-    """What :func:`split_array` looks for: the non-empty array's start up to its first item,
-    its closing line, and what separates its items."""
+def _object_separator(indent: int) -> bytes:
+    return b",\n" + b" " * (indent + 2) + b"{"
+
+
+@functools.lru_cache(maxsize=16)
+def _array_marks(key: str, indent: int) -> tuple[bytes, bytes]:
+    """What :func:`split_objects` looks for: the non-empty array's start up to its first item,
+    and its closing line."""
     inner = b"\n" + b" " * (indent + 2)
     mark = b"\n" + b" " * indent + orjson.dumps(key) + b": [" + inner
-    return mark, b"\n" + b" " * indent + b"]", _items_separator(indent + 2)
-
-
-def join_array(before: bytes, items: Sequence[bytes], after: bytes, *, indent: int) -> bytes:
-    """The bytes :func:`split_array` cut (``indent`` as given to it), with ``items`` (at
-    least one) as the array's items."""
-    return before + (b",\n" + b" " * (indent + 2)).join(items) + after
-
-
-@functools.lru_cache(maxsize=16)
-def _items_separator(indent: int) -> re.Pattern[bytes]:
-    """Between two items of an array whose items start ``indent`` spaces in: a comma, a
-    newline and exactly that many spaces before a character that is not a space."""
-    return re.compile(b",\n" + b" " * indent + b"(?! )")
+    return mark, b"\n" + b" " * indent + b"]"
 
 
 def assemble(

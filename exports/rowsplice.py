@@ -30,8 +30,10 @@ from datetime import datetime
 from typing import Any, cast, overload
 
 import attrs
+import orjson
 
 from exports.builders import DocumentParts, RowList
+from exports.canonical import format_timestamp
 from exports.files import ExportContext
 from exports.fragments import ITEM_INDENT, LazyPaths, encode_items, fill_arrays
 from exports.publish import ExportWriter
@@ -152,18 +154,29 @@ class _Group:
 
 
 _NONE_CLAMPED: frozenset[int] = frozenset()
+_NONES = itertools.repeat(None)  # what a row not kept is, as many times as asked
 
 
 def _encode_rows(ctx: ExportContext, rows: RowList, views: Sequence[Any]) -> list[bytes]:
     """Each view's row as an element of a top-level list of a document (four spaces in)."""
     items = [rows.item(ctx, v) for v in views]
     paths = LazyPaths(lambda: [f"$.{rows.key}[{rows.order(v)!r}]" for v in views], len(views))
-    return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths)
+    # Rows are made of the export views' validated values: plain (`canonical_items_bytes`).
+    return encode_items(ctx, items, indent=ITEM_INDENT, paths=paths, plain=True)
+
+
+def _clamped_any(ctx: ExportContext, encoded: Sequence[bytes]) -> bool:
+    """Whether any of these rows may hold a time later than the clock: a row writes such a
+    time clamped, as the clock's own timestamp, so rows without that text hold none (their
+    bytes hold for any later clock). One search per row instead of a walk over its view."""
+    if not encoded:
+        return False
+    stamp = orjson.dumps(format_timestamp(ctx.now))  # as a JSON string, quotes included
+    return any(stamp in data for data in encoded)
 
 
 def _newest(moments: Iterable[datetime | None]) -> datetime | None:
-    present = [m for m in moments if m is not None]
-    return max(present) if present else None
+    return max(filter(None, moments), default=None)  # a datetime is never false
 
 
 class RowCache:
@@ -177,9 +190,10 @@ class RowCache:
     A heartbeat of a thousand creators allocates little here on purpose: in a process that
     big, every object allocated brings the cyclic garbage collector's passes nearer (no
     object per row: a group keeps its rows' views, bytes and dates in lists). Nor is anything
-    done per row that can be done once: the rows written in a build are searched for a time
-    later than the clock in one walk, and only when one holds such a time (rare: a skewed
-    clock) is each looked at alone, to know which were clamped.
+    done per row that can be done once: the rows written in a build are searched for the
+    clock's own timestamp in their bytes (a later time is written clamped to it), and only
+    when one shows it (rare: a skewed clock, or a time of this very millisecond) are their
+    views walked for a later time, and each looked at alone, to know which were clamped.
     """
 
     def __init__(self) -> None:
@@ -229,10 +243,10 @@ class RowCache:
                 changed.append((key, members, ordered, found))
             if changed:
                 # The new rows of every changed group, written at once.
-                written = iter(_encode_rows(ctx, rows, new) if new else ())
+                encoded = _encode_rows(ctx, rows, new) if new else []
+                written = iter(encoded)
                 self.written += len(new)
-                latest = latest_moment(new)
-                late = latest is not None and latest > now
+                late = _clamped_any(ctx, encoded) and (latest_moment(new) or now) > now
                 for key, members, ordered, found in changed:
                     fresh[key] = self._finish(
                         rows, members, ordered, found, kept.get(key), written, now, late
@@ -249,11 +263,13 @@ class RowCache:
     def _kept_rows(group: _Group, ordered: list[Any]) -> list[bytes | None]:
         """The bytes of `group`'s rows that hold for `ordered` (None where a row is new)."""
         old, data, clamped = group.ordered, group.data, group.clamped
-        known = min(len(old), len(ordered))
-        found: list[bytes | None] = [None] * len(ordered)
-        for i in range(known):
-            if old[i] is ordered[i] and i not in clamped:
-                found[i] = data[i]
+        found: list[bytes | None] = [
+            row if was is now else None for was, now, row in zip(old, ordered, data, strict=False)
+        ]
+        found += [None] * (len(ordered) - len(found))
+        for i in clamped:  # rare: held a time later than the clock they were written at
+            if i < len(found):
+                found[i] = None
         return found
 
     @staticmethod
@@ -271,18 +287,20 @@ class RowCache:
         of the rows it keeps taken from `last`, its previous build). With `late` (a row
         written in this build holds a time later than the clock), the new rows that do are
         found: their bytes hold for this clock only."""
-        dated: list[datetime | None] = []
+        size = len(found)
+        # The kept rows' dates are those of the same places last time (only a group built
+        # before keeps rows); the new rows' are filled in below, as are their bytes (in place:
+        # no new list per group).
+        dated: list[datetime | None] = [] if last is None else last.dated[:size]
+        dated += [None] * (size - len(dated))
         clamped: set[int] = set()
-        for i, row in enumerate(found):  # filled in place: no new list per group
-            if row is None:
-                view = ordered[i]
-                found[i] = next(written)
-                dated.append(_newest(rows.dates(view)))
-                if late and (latest_moment((view,)) or now) > now:
-                    clamped.add(i)
-            else:
-                assert last is not None  # only a group built before keeps rows
-                dated.append(last.dated[i])
+        dates = rows.dates
+        for i in itertools.compress(itertools.count(), map(operator.is_, found, _NONES)):
+            view = ordered[i]
+            found[i] = next(written)
+            dated[i] = _newest(dates(view))
+            if late and (latest_moment((view,)) or now) > now:
+                clamped.add(i)
         return _Group(
             views=members,
             ordered=ordered,

@@ -177,7 +177,26 @@ def _bool_map(value: _BoolMap) -> tuple[tuple[str, bool], ...]:
 def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     if isinstance(value, str):  # a lone string would become a tuple of characters
         raise TypeError("expected an iterable of strings, got a string")
-    return tuple(value)
+    values = tuple(value)
+    for item in values:
+        if type(item) is not str and not isinstance(item, str):
+            raise TypeError(f"expected strings, got {item!r} ({type(item).__name__})")
+    return values
+
+
+def _members(kind: type) -> Any:
+    """A validator of a tuple field: every member is a `kind` (views are checked where they
+    are made, so a tuple of them holds only validated values, all plain for the encoder)."""
+
+    def check(_instance: object, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+        for item in value:
+            if type(item) is not kind and not isinstance(item, kind):
+                raise TypeError(
+                    f"{attribute.name} must hold {kind.__name__} values, got {item!r} "
+                    f"({type(item).__name__})"
+                )
+
+    return check
 
 
 # --- runtime_snapshot.json ---------------------------------------------------------------------
@@ -278,14 +297,20 @@ class RuntimeView:
     project: str = attrs.field(default="streamsuites-runtime", validator=_nonempty)
     platform_polling_enabled: bool = attrs.field(default=True, validator=_bool)
     platforms: tuple[PlatformStatus, ...] = attrs.field(
-        factory=tuple, converter=tuple[PlatformStatus, ...]
+        factory=tuple, converter=tuple[PlatformStatus, ...], validator=_members(PlatformStatus)
     )
     creators: tuple[CreatorView, ...] = attrs.field(
-        factory=tuple, converter=tuple[CreatorView, ...]
+        factory=tuple, converter=tuple[CreatorView, ...], validator=_members(CreatorView)
     )
-    actors: tuple[ActorStatus, ...] = attrs.field(factory=tuple, converter=tuple[ActorStatus, ...])
-    restart_intent: RestartIntent = attrs.field(factory=RestartIntent)
-    replay: ReplayView = attrs.field(factory=ReplayView)
+    actors: tuple[ActorStatus, ...] = attrs.field(
+        factory=tuple, converter=tuple[ActorStatus, ...], validator=_members(ActorStatus)
+    )
+    restart_intent: RestartIntent = attrs.field(
+        factory=RestartIntent, validator=attrs.validators.instance_of(RestartIntent)
+    )
+    replay: ReplayView = attrs.field(
+        factory=ReplayView, validator=attrs.validators.instance_of(ReplayView)
+    )
 
 
 # --- quotas.json ---------------------------------------------------------------------------------
@@ -370,7 +395,9 @@ class PollView:
     state: str = attrs.field(validator=_one_of(POLL_STATES))
     opened_at: datetime = attrs.field(validator=_aware)
     closed_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
-    options: tuple[PollOption, ...] = attrs.field(factory=tuple, converter=tuple[PollOption, ...])
+    options: tuple[PollOption, ...] = attrs.field(
+        factory=tuple, converter=tuple[PollOption, ...], validator=_members(PollOption)
+    )
     creator_name: str | None = attrs.field(default=None, validator=_opt_str)
     updated_at: datetime | None = attrs.field(default=None, validator=_opt_aware)  # last vote
 
@@ -404,7 +431,9 @@ class ScoreboardView:
     creator_id: str = attrs.field(validator=_nonempty)
     title: str = attrs.field(validator=_str)
     updated_at: datetime = attrs.field(validator=_aware)
-    entries: tuple[ScoreEntry, ...] = attrs.field(factory=tuple, converter=tuple[ScoreEntry, ...])
+    entries: tuple[ScoreEntry, ...] = attrs.field(
+        factory=tuple, converter=tuple[ScoreEntry, ...], validator=_members(ScoreEntry)
+    )
     creator_name: str | None = attrs.field(default=None, validator=_opt_str)
     created_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
 
@@ -456,7 +485,9 @@ class DiscordView:
     task_count: int = attrs.field(default=0, validator=_count)
     status_text: str = attrs.field(default="", validator=_str)
     status_emoji: str = attrs.field(default="", validator=_str)
-    guilds: tuple[GuildView, ...] = attrs.field(factory=tuple, converter=tuple[GuildView, ...])
+    guilds: tuple[GuildView, ...] = attrs.field(
+        factory=tuple, converter=tuple[GuildView, ...], validator=_members(GuildView)
+    )
     changed_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
 
 
@@ -628,7 +659,9 @@ class GiveawayView:
     subscriber_tickets: int = attrs.field(validator=_count)
     entrants: int = attrs.field(validator=_count)
     tickets: int = attrs.field(validator=_count)
-    winners: tuple[GiveawayWinner, ...] = attrs.field(converter=tuple[GiveawayWinner, ...])
+    winners: tuple[GiveawayWinner, ...] = attrs.field(
+        converter=tuple[GiveawayWinner, ...], validator=_members(GiveawayWinner)
+    )
     opened_at: datetime = attrs.field(validator=_aware)
     closed_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
     updated_at: datetime = attrs.field(validator=_aware)
@@ -644,7 +677,7 @@ class TimerView:
     interval_minutes: float = attrs.field(validator=_number)
     min_chat_lines: int = attrs.field(validator=_count)
     messages: int = attrs.field(validator=_count)
-    platforms: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
+    platforms: tuple[str, ...] = attrs.field(converter=tuple[str, ...], validator=_members(str))
     enabled: bool = attrs.field(validator=_bool)
     posts: int = attrs.field(default=0, validator=_count)
     last_posted_at: datetime | None = attrs.field(default=None, validator=_opt_aware)
@@ -658,7 +691,7 @@ class FilterView:
     creator_id: str = attrs.field(validator=_nonempty)
     kind: str = attrs.field(validator=_nonempty)
     action: str = attrs.field(validator=_nonempty)
-    exempt: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
+    exempt: tuple[str, ...] = attrs.field(converter=tuple[str, ...], validator=_members(str))
     enabled: bool = attrs.field(validator=_bool)
     hits: int = attrs.field(default=0, validator=_count)
     last_hit_at: datetime | None = attrs.field(default=None, validator=_opt_aware)

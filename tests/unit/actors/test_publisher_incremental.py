@@ -815,6 +815,89 @@ async def test_a_ranking_that_changed_encodes_only_the_entries_that_changed_at_t
     assert board["entries"][0]["balance"] == 110
 
 
+async def test_a_ranking_that_loses_rows_keeps_the_entries_before_them_and_equals_a_full_build(
+    setup: Any, database: Path
+) -> None:
+    """A viewer who spends everything leaves the ranking: the entries above keep their bytes,
+    those below move up (encoded again), and the last place is gone."""
+    from state import loyalty
+
+    pub, clock, _tree, root = setup
+    names = ("ann", "bob", "cy", "dee")
+    with writing(database) as conn:
+        for n, name in enumerate(names):  # dee first, ann last
+            loyalty.add(
+                conn,
+                creator_id="mira",
+                viewer=_viewer(name),
+                amount=10 * (n + 1),
+                now=ms(clock.now),
+            )
+    clock.advance()
+    await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+    await pub.publish()
+    for who, encoded in (("cy", 2), ("ann", 0)):  # second of four: two move up; then last
+        clock.advance()
+        with writing(database) as conn:
+            viewer = _viewer(who)
+            left = loyalty.balance_of(conn, "mira", viewer).balance
+            loyalty.spend(
+                conn,
+                creator_id="mira",
+                viewer=viewer,
+                amount=left,
+                name="points",
+                now=ms(clock.now),
+            )
+        await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+        await pub.publish()
+        reads = pub.last_reads["points.json"]
+        assert (reads.parts_encoded, reads.entries_encoded) == (1, encoded)
+        assert files(root) == full_build(pub)
+    board = next(
+        c for c in json.loads(files(root)["points.json"])["creators"] if c["creator_id"] == "mira"
+    )
+    assert [(e["display_name"], e["position"]) for e in board["entries"]] == [
+        ("dee", 1),
+        ("bob", 2),
+    ]
+
+
+async def test_ranking_entries_encoded_again_are_scrubbed_of_secrets_in_their_names(
+    setup: Any, database: Path
+) -> None:
+    """The entries of a changed ranking are proved clean by their strings alone; a name
+    holding a known secret or a secret-looking token is still masked, as a full build masks
+    it."""
+    from state import loyalty
+
+    pub, clock, _tree, root = setup
+    names = ("ann", f"x{SECRET}", "oauth:abcdefgh12345", "bob")
+    with writing(database) as conn:
+        for n, name in enumerate(names):
+            loyalty.add(
+                conn,
+                creator_id="mira",
+                viewer=_viewer(name),
+                amount=10 * (n + 1),
+                now=ms(clock.now),
+            )
+    clock.advance()
+    await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+    await pub.publish()
+    for who in ("ann", "bob", "ann"):  # each time the secret-bearing entries move
+        clock.advance()
+        with writing(database) as conn:
+            loyalty.add(conn, creator_id="mira", viewer=_viewer(who), amount=25, now=ms(clock.now))
+        await pub.handle(Changed(topic="points", creators=frozenset({"mira"})))
+        await pub.publish()
+        assert pub.last_reads["points.json"].entries_encoded > 0
+        assert files(root) == full_build(pub)
+        text = files(root)["points.json"].decode()
+        assert SECRET not in text and "abcdefgh12345" not in text
+        assert "[redacted]" in text
+
+
 async def test_a_file_whose_parts_did_not_change_is_rewritten_only_when_changed_on_disk(
     setup: Any, database: Path
 ) -> None:

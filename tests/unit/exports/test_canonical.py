@@ -397,3 +397,86 @@ def test_items_encoded_together_refuse_a_bad_value_with_its_own_path() -> None:
     with pytest.raises(CanonicalError) as caught:
         canonical_items_bytes([{"n": 2**64}], indent=8, paths=["$.b[0]"])
     assert caught.value.path == "$.b[0].n"
+
+
+def test_plain_items_skip_the_decode_back_and_give_the_same_bytes() -> None:
+    from exports.canonical import canonical_items_bytes
+
+    items: list[object] = [
+        {"b": [1, {"c": ",\n  x"}], "a": "Éva", "e": [], "f": {}, "g": -0.0, "h": 1.5e-05},
+        {"t": (1, 2), "big": 2**64 - 1, "neg": -(2**63)},  # a tuple is written as a list
+        None,
+    ]
+    paths = [f"$.items[{n}]" for n in range(len(items))]
+    for indent in (3, 4, 8):
+        checked = canonical_items_bytes(items, indent=indent, paths=paths)
+        assert canonical_items_bytes(items, indent=indent, paths=paths, plain=True) == checked
+
+
+def test_plain_items_still_refuse_what_the_encoder_refuses_with_where_it_sits() -> None:
+    from exports.canonical import CanonicalError, canonical_items_bytes
+
+    refused: list[tuple[object, str]] = [
+        (2**64, "64 bits"),
+        (datetime(2026, 1, 1, tzinfo=UTC), "format_timestamp"),
+        ("\ud800", "Unicode"),
+        (_Point(1), "unsupported type"),
+    ]
+    for value, problem in refused:
+        with pytest.raises(CanonicalError, match=problem) as caught:
+            canonical_items_bytes(
+                [{"n": 1}, {"n": [value]}], indent=4, paths=["$.a[0]", "$.a[1]"], plain=True
+            )
+        assert caught.value.path == "$.a[1].n[0]"
+
+
+def test_what_only_the_decode_back_catches_cannot_be_held_by_an_export_view() -> None:
+    """The values orjson writes without refusing but not as themselves (a non-finite float,
+    an enum that is not a str or an int, a UUID, a raw fragment) are refused where a view is
+    made, so items built from views are plain (`canonical_items_bytes(plain=True)`)."""
+    import orjson
+
+    from exports.views import FilterView, PollOption, PollView, RateMetric, ScoreEntry
+
+    unplain = [float("nan"), float("inf"), _Colour.RED, uuid.UUID(int=1), orjson.Fragment(b"1")]
+    for value in unplain:
+        with pytest.raises((TypeError, ValueError)):
+            RateMetric(key="k", label="l", value=value, unit="u")
+        with pytest.raises((TypeError, ValueError)):
+            ScoreEntry(position=1, label=value, score=1)
+        with pytest.raises((TypeError, ValueError)):
+            FilterView(
+                filter_id="f",
+                creator_id="c",
+                kind="links",
+                action="delete",
+                exempt=(value,),
+                enabled=True,
+            )
+        with pytest.raises((TypeError, ValueError)):
+            PollView(
+                poll_id="p",
+                creator_id="c",
+                question="q",
+                state="open",
+                opened_at=datetime(2026, 1, 1, tzinfo=UTC),
+                options=(value,),
+            )
+    assert PollOption(option_id="a", label="a", votes=1).votes == 1
+
+
+def test_every_field_of_every_export_view_is_checked_where_the_view_is_made() -> None:
+    """What makes view-built items plain: no field of a view takes a value unchecked."""
+    import attrs
+
+    from exports import views
+
+    checking_converters = {views._bool_map, views._str_tuple}  # they check what they keep
+    unchecked = [
+        f"{name}.{field.name}"
+        for name in views.__all__
+        if attrs.has(kind := getattr(views, name))
+        for field in attrs.fields(kind)
+        if field.validator is None and field.converter not in checking_converters
+    ]
+    assert unchecked == []

@@ -17,8 +17,9 @@ from exports.fragments import (
     encode_items,
     encode_parts,
     fill_arrays,
-    join_array,
-    split_array,
+    join_objects,
+    object_piece,
+    split_objects,
 )
 from exports.publish import ExportWriter
 
@@ -96,26 +97,37 @@ def test_paths_are_made_only_for_an_error(ctx: ExportContext) -> None:
     assert caught.value.path == "$.b.n" and made == [1]
 
 
-def test_an_array_split_and_joined_again_is_what_fill_arrays_writes() -> None:
+def test_an_array_of_objects_split_and_joined_again_is_what_fill_arrays_writes() -> None:
     rng = random.Random(8)
     skeleton = canonical_item_bytes(
-        {"creator": "Mira", "creator_id": "mira", "entries": [], "z": {"entries": [1]}},
+        {"creator": "Mira", "creator_id": "mira", "entries": [], "z": {"entries": [{}]}},
         indent=4,
         path="$",
     )
     for n in range(1, 6):
         items = [
             canonical_item_bytes(
-                {"n": rng.randrange(100), "s": "x,\n        y", "l": [[], [1]]}, indent=8, path="$"
+                {
+                    "n": rng.randrange(100),
+                    "s": "x},\n        {y",  # what separates the objects, in a string
+                    "l": [{}, {"o": [{"p": 1}, {"q": 2}]}],  # nested objects, lists of them
+                },
+                indent=8,
+                path="$",
             )
             for _ in range(n)
         ]
         data = fill_arrays(skeleton, {"entries": items}, indent=6)
-        before, cut, after = split_array(data, "entries", indent=6)
-        assert cut == items
-        assert join_array(before, cut, after, indent=6) == data
-        assert join_array(before, cut[::-1], after, indent=6) == fill_arrays(
+        before, cut, after = split_objects(data, "entries", indent=6)
+        assert cut == [object_piece(item, i) for i, item in enumerate(items)]
+        assert join_objects(before, cut, after, indent=6) == data
+        reordered = [object_piece(item, i) for i, item in enumerate(items[::-1])]
+        assert join_objects(before, reordered, after, indent=6) == fill_arrays(
             skeleton, {"entries": items[::-1]}, indent=6
         )
+        fewer = [object_piece(item, i) for i, item in enumerate(items[1:] or items)]
+        assert join_objects(before, fewer, after, indent=6) == fill_arrays(
+            skeleton, {"entries": items[1:] or items}, indent=6
+        )
     with pytest.raises(AssertionError):
-        split_array(skeleton, "entries", indent=6)  # empty: nothing to cut
+        split_objects(skeleton, "entries", indent=6)  # empty: nothing to cut

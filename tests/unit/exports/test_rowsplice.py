@@ -277,6 +277,25 @@ def test_a_row_with_a_future_time_is_written_again_until_the_clock_passes_it() -
     assert outputs[0] > 0 and outputs[1] == 1 and outputs[2] == 1 and outputs[3] == 0
 
 
+def test_a_row_holding_the_clocks_own_time_is_kept_once_the_clock_moves_on() -> None:
+    """A row writing the clock's timestamp is looked at closely (it might hold a later time,
+    clamped): it holds the clock's time itself, so its bytes hold for later clocks."""
+    world = World(random.Random(4))
+    cid = next(iter(world.creators))
+    trigger = world.creators[cid]["triggers"]["ping"]
+    world.creators[cid]["triggers"]["ping"] = _evolve(trigger, last_fired_at=world.now)
+    cache = RowCache()
+    written = []
+    for _ in range(3):
+        ctx = world.ctx(frozenset())
+        parts, whole = _all_parts(world, ctx)[1]
+        before = cache.written
+        assert cache.encode(ctx, parts) == canonical_bytes(whole)
+        written.append(cache.written - before)
+        world.now += timedelta(seconds=3)
+    assert written[0] > 0 and written[1:] == [0, 0]
+
+
 def test_rows_that_are_not_objects_are_written_as_the_whole_document_writes_them() -> None:
     from exports.builders import RowList
     from exports.canonical import canonical_bytes

@@ -159,3 +159,15 @@ def test_short_known_secrets_are_ignored() -> None:
 def test_scrub_walks_nested_values_and_keeps_keys() -> None:
     value = {"token": ["x " + SECRET, 3, None, {"k": SECRET}], "n": 1.5}
     assert scrub(value, [SECRET]) == {"token": [f"x {MASK}", 3, None, {"k": MASK}], "n": 1.5}
+
+
+def test_the_marker_search_of_a_long_text_finds_what_a_search_for_each_marker_finds() -> None:
+    import random
+
+    from exports.scrub import _MARKERS, _has_marker
+
+    rng = random.Random(11)
+    pieces = [*_MARKERS, "bearer", "bot", ":/", "webhooks", "live", "oauth"[:4], " ", "/", "x"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(6)))
+        assert _has_marker(text) == any(marker in text for marker in _MARKERS), text
