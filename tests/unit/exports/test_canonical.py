@@ -9,6 +9,7 @@ import re
 import types
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -438,7 +439,13 @@ def test_what_only_the_decode_back_catches_cannot_be_held_by_an_export_view() ->
 
     from exports.views import FilterView, PollOption, PollView, RateMetric, ScoreEntry
 
-    unplain = [float("nan"), float("inf"), _Colour.RED, uuid.UUID(int=1), orjson.Fragment(b"1")]
+    unplain: list[Any] = [
+        float("nan"),
+        float("inf"),
+        _Colour.RED,
+        uuid.UUID(int=1),
+        orjson.Fragment(b"1"),
+    ]
     for value in unplain:
         with pytest.raises((TypeError, ValueError)):
             RateMetric(key="k", label="l", value=value, unit="u")
