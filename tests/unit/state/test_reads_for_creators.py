@@ -152,3 +152,44 @@ def test_a_ranking_text_splits_into_one_text_per_row_whatever_the_names_hold(
         assert loyalty.decode_ranking(text, 2) == rows[:2]
     finally:
         db.close()
+
+
+def test_the_rankings_read_visits_no_table_row_and_carries_over_the_covering_migration(
+    tmp_path: Path,
+) -> None:
+    import apsw
+
+    from state.migrations import migrate
+
+    path = tmp_path / "v10.db"
+    conn = apsw.Connection(str(path))
+    migrate(conn, target=10)  # the index before `updated_at` joined it
+    conn.execute("BEGIN")
+    for n in range(8):
+        viewer = loyalty.Viewer(
+            platform="twitch", viewer_key=f"k{n}", login=f"l{n}", display_name=f"N{n % 3}"
+        )
+        loyalty.add(conn, creator_id=f"c{n % 2}", viewer=viewer, amount=n % 4, now=n)
+    conn.execute("COMMIT")
+    before = loyalty.ranking_texts(conn)
+    conn.close()
+    db = open_database(str(path))
+    try:
+        conn = db.connection
+        assert loyalty.ranking_texts(conn) == before  # the same rankings, in the same order
+        statements: list[str] = []
+
+        def keep(_cursor: apsw.Cursor, sql: str, _bindings: object) -> bool:
+            statements.append(sql)
+            return True
+
+        conn.exec_trace = keep
+        assert loyalty.ranking_texts(conn, ["c1"]) == {"c1": before["c1"]}
+        conn.exec_trace = None
+        (sql,) = statements
+        plan = " ".join(
+            str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, ('["c1"]',))
+        )
+        assert "COVERING INDEX points_ranked" in plan
+    finally:
+        db.close()
