@@ -9,7 +9,7 @@ import outcome
 import structlog
 import trio
 
-from actors._errors import ReplyError, describe
+from actors._errors import ActorFailed, ReplyError, describe
 from actors._mailbox import NOT_TAKEN, STOP, Call, InlineFailure, Mailbox
 
 if TYPE_CHECKING:
@@ -138,10 +138,22 @@ async def serve_actor(
                 await _mailbox_loop(actor, mailbox, stats)
             finally:
                 mailbox.inline = mailbox.answer = None  # the mailbox outlives this instance
+                _fail_left_inline_failures(actor, mailbox)
         else:
             await _mailbox_loop(actor, mailbox, stats)
         # The mailbox loop ended because of a stop: background tasks end with the instance.
         nursery.cancel_scope.cancel()
+
+
+def _fail_left_inline_failures(actor: Actor, mailbox: Mailbox) -> None:
+    """Fail the calls whose inline handling raised in this instance while it stopped before
+    its loop took them: their callers get `ActorFailed` (the error chained), logged."""
+    for failure in mailbox.take_inline_failures():
+        error = failure.error
+        actor.log.error("call failed as the actor stopped", error=describe(error))
+        failed = ActorFailed(mailbox.path, f"its handling failed: {describe(error)}")
+        failed.__cause__ = error
+        failure.call.resolve(outcome.Error(failed))
 
 
 async def _run_then_stop(actor: Actor, mailbox: Mailbox) -> None:

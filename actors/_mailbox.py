@@ -194,27 +194,35 @@ class Mailbox:
 
     def put_nowait(self, item: object) -> None:
         """Queue `item` or raise `MailboxFull` / `ActorFailed` (path removed)."""
-        if self.closed:
-            raise ActorFailed(self.path, "actor stopped for good")
-        queue = self._queue
-        if len(queue) >= self.capacity:
-            self.refused += 1
-            self.refused_at = trio.current_time()
-            raise MailboxFull(self.path, self.capacity)
-        task = self._receiver
+        self._make_room()
         # An idle receiver means nothing is queued: a message taken inline keeps the order.
-        if task is not None and self.inline is not None:
+        if self._receiver is not None and self.inline is not None:
             queued = self.inline(item)
             if queued is None:
                 self.received += 1
                 return
             item = queued
+        self._append(item)
+
+    def _make_room(self) -> None:
+        """Raise `ActorFailed` when closed, `MailboxFull` (counted) when full."""
+        if self.closed:
+            raise ActorFailed(self.path, "actor stopped for good")
+        if len(self._queue) >= self.capacity:
+            self.refused += 1
+            self.refused_at = trio.current_time()
+            raise MailboxFull(self.path, self.capacity)
+
+    def _append(self, item: object) -> None:
+        """Queue `item` (room was made) and wake the receiver if it waits."""
+        queue = self._queue
         if isinstance(queue, tuple):
             queue = self._queue = deque()
         queue.append(item)
         depth = len(queue)
         if depth > self.peak:
             self.peak = depth
+        task = self._receiver
         if task is not None:
             self._receiver = None
             trio.lowlevel.reschedule(task)
@@ -242,23 +250,8 @@ class Mailbox:
     def enqueue(self, item: object) -> None:
         """`put_nowait` without offering `item` to the receiver inline (it declined it, or it
         stands for a failure of its own)."""
-        if self.closed:
-            raise ActorFailed(self.path, "actor stopped for good")
-        queue = self._queue
-        if len(queue) >= self.capacity:
-            self.refused += 1
-            self.refused_at = trio.current_time()
-            raise MailboxFull(self.path, self.capacity)
-        if isinstance(queue, tuple):
-            queue = self._queue = deque()
-        queue.append(item)
-        depth = len(queue)
-        if depth > self.peak:
-            self.peak = depth
-        task = self._receiver
-        if task is not None:
-            self._receiver = None
-            trio.lowlevel.reschedule(task)
+        self._make_room()
+        self._append(item)
 
     async def put(self, item: object) -> None:
         """Queue `item`, waiting for room (backpressure). Checkpoints like any trio call."""
@@ -327,6 +320,15 @@ class Mailbox:
     def _abort_receive(self, _: object) -> trio.lowlevel.Abort:
         self._receiver = None
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def take_inline_failures(self) -> list[InlineFailure]:
+        """Remove and return the queued `InlineFailure`s: an instance that stops before its
+        loop raised them leaves them to no one (the next instance must not crash of them)."""
+        queue = self._queue
+        failures = [item for item in queue if type(item) is InlineFailure]
+        if failures:
+            self._queue = deque(item for item in queue if type(item) is not InlineFailure)
+        return failures
 
     def request_stop(self) -> None:
         """Make the running instance's `get` return `STOP` (it finishes its current message)."""

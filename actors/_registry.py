@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from actors._errors import ActorFailed
-from actors._mailbox import Call, Mailbox
+from actors._mailbox import Call, InlineFailure, Mailbox
 from actors._timer import CallTimer
 
 log = structlog.get_logger("actors")
@@ -53,6 +53,9 @@ class DeadLetters:
 
     def record(self, path: str, item: object, reason: str, cause: BaseException | None) -> None:
         """Log and count `item`; a waiting caller gets `ActorFailed` (cause chained)."""
+        if type(item) is InlineFailure:  # a call whose inline handling failed: its caller waits
+            cause = cause or item.error
+            item = item.call
         message = item.message if isinstance(item, Call) else item
         letter = DeadLetter(path=path, message_type=type(message).__name__, reason=reason)
         self.count += 1

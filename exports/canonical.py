@@ -34,7 +34,6 @@ from typing import NoReturn
 import orjson
 
 __all__ = [
-    "PLAIN_VALUES",
     "TIMESTAMP_PATTERN",
     "CanonicalError",
     "canonical_bytes",
@@ -60,10 +59,6 @@ _ITEM_OPTIONS = _OPTIONS & ~orjson.OPT_APPEND_NEWLINE
 _MIN_INT = -(2**63)
 _MAX_INT = 2**64 - 1
 _MAX_DEPTH = 254  # orjson refuses deeper nesting ("Recursion limit reached")
-
-#: The leaf types of plain JSON values (``canonical_items_bytes(plain=True)``): what JSON
-#: decoding gives, and what the export views' validators let through (floats finite).
-PLAIN_VALUES = (str, int, bool, float, type(None))
 
 
 class CanonicalError(TypeError, ValueError):
@@ -165,7 +160,7 @@ def canonical_items_bytes(
     the same bytes, encoded and checked as one array: one encoder call, not one per item.
 
     With ``plain``, the caller vouches that the items hold nothing but plain JSON values
-    (:data:`PLAIN_VALUES`: dicts with ``str`` keys, lists, tuples, ``str``, ``int``, ``bool``,
+    (dicts with ``str`` keys, lists, tuples, ``str``, ``int``, ``bool``,
     ``None`` and finite floats, or subclasses of these that compare equal to what they are
     written as), as validated export views and decoded JSON do. Such values decode back to
     themselves whenever the encoder accepts them (what it refuses is still refused, with where

@@ -374,8 +374,8 @@ CREATE INDEX signals_by_kind ON signals (kind, id);
 # Cheaper writes per chat message, again.
 # Cooldowns: the engine sets a cooldown's expiry at every use, and the index by expiry made each
 # of those three B-tree changes instead of one. Its only readers were the expired-cooldown prune
-# (a scan of a small table now) and the start read of a creator's running cooldowns, which reads
-# the key range of the creator's scopes instead.
+# (which no running code calls: a scan of the table without it) and the start read of a
+# creator's running cooldowns, which reads the key range of the creator's scopes instead.
 # Signals: a chat signal is appended per chat message and pruned later, and its entry in the
 # index by kind doubled both. Chat signals are most of the ring, so its newest chat rows are the
 # newest rows of the table (read by id from the end, no index); only the rarer kinds keep one.

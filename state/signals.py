@@ -218,7 +218,7 @@ def recent_signals(
 ) -> list[Signal]:
     """The newest ``limit`` signals of ``kind``, returned oldest first (newest last)."""
     _check_kind(kind)
-    sql = f"SELECT {_COLUMNS} FROM signals WHERE kind = '{kind}'"
+    sql = _RECENT[kind]
     params: list[object] = []
     if creator_id is not None:
         sql += " AND creator_id = ?"
@@ -228,6 +228,9 @@ def recent_signals(
     rows = conn.execute(sql, params).fetchall()
     rows.reverse()
     return [_signal(r) for r in rows]
+
+
+_RECENT = _per_kind(f"SELECT {_COLUMNS} FROM signals WHERE kind = {{kind}}")
 
 
 def recent_signal_ids(conn: apsw.Connection, kind: SignalKind, *, limit: int) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -541,6 +542,39 @@ async def test_a_failing_call_nowait_crashes_the_actor_not_the_caller(nursery):
     await trio.testing.wait_all_tasks_blocked()
     assert ref.request(("double", 5)).result_nowait() == 10
     assert sup._by_id["a"].run.instance.handled_by == ["inline"]  # test-only peek
+    await sup.stop()
+
+
+def test_a_dead_lettered_inline_failure_fails_the_call_it_stands_for() -> None:
+    from actors._mailbox import Call, InlineFailure
+    from actors._registry import DeadLetters
+
+    letters = DeadLetters()
+    call = Call(("explode",))
+    letters.record("root/a", InlineFailure(call, RuntimeError("boom")), "stopped for good", None)
+    with pytest.raises(ActorFailed) as failed:  # its caller is told, not left waiting
+        call.result_nowait()
+    assert isinstance(failed.value.__cause__, RuntimeError)
+    assert [(d.message_type, d.reason) for d in letters.recent] == [("tuple", "stopped for good")]
+
+
+async def test_a_failure_left_by_an_instance_that_stopped_fails_its_caller_not_the_next_instance(
+    nursery,
+):
+    sup = await started(nursery, ChildSpec("a", Answerer))
+    ref = sup.ref("a")
+    box = sup.registry.existing_mailbox("root/a")
+    await trio.testing.wait_all_tasks_blocked()
+    reply, pending = ref.request_now(("explode",), timeout=math.inf)
+    assert reply is None and pending is not None
+    box.request_stop()  # an orderly stop in the same step: its loop never takes the failure
+    with trio.fail_after(5), pytest.raises(ActorFailed) as failed:
+        await pending.result()
+    assert isinstance(failed.value.__cause__, RuntimeError)
+    await trio.testing.wait_all_tasks_blocked()
+    # The next instance runs, never crashed of the failure of the one before.
+    assert "inline answer failed" not in (sup.which_children()[0].last_error or "")
+    assert ref.request(("double", 5)).result_nowait() == 10
     await sup.stop()
 
 
