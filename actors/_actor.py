@@ -65,9 +65,9 @@ class Actor:
     #: the sender's step, when the instance is idle (its mailbox loop waits for a message, so
     #: nothing is queued ahead and order is kept): for casts whose handling is plain
     #: bookkeeping (recording a reply), which then cost no task wake-up. It returns False to
-    #: have the message queued for `handle` as usual. It must not raise once it has changed
-    #: anything: an exception has the message queued for `handle`, which fails visibly.
-    #: Calls go through `call_nowait`, or `handle`.
+    #: have the message queued for `handle` as usual. An exception crashes the instance as
+    #: `handle` raising would (the message is the one being handled), never the sender's
+    #: step. Calls go through `call_nowait`, or `handle`.
     handle_nowait: Any = None
 
     #: Optional: `def call_nowait(self, message) -> Any` answers a call synchronously, in the
@@ -180,8 +180,8 @@ def _inline_handler(
 ) -> Callable[[object], object]:
     """What the mailbox calls for a message while the instance is idle: `call_nowait` for a
     call (resolved at once with its reply), `handle_nowait` for a cast; counted as handled
-    when taken (None returned), else what to queue: the message (declined, or a cast whose
-    `handle_nowait` raised: `handle` then fails it visibly), or an `InlineFailure`."""
+    when taken (None returned), else what to queue: the message (declined), or an
+    `InlineFailure` (either raised: the loop raises it, a crash as in `handle`)."""
 
     def inline(message: object) -> object:
         if type(message) is Call:
@@ -204,8 +204,10 @@ def _inline_handler(
             return message
         try:
             taken = handle_nowait(message)
-        except Exception:
-            return message  # queued instead: `handle` then fails (or refuses) it visibly
+        except Exception as exc:
+            # The crash `handle` raising would be, in the loop, with the message as the one
+            # being handled (never the sender's): as for a call whose `call_nowait` raised.
+            return InlineFailure(Call(message), exc)
         if taken:
             stats.handled += 1
             return None

@@ -218,7 +218,6 @@ class TriggerEngine(Actor):
         self._completion_failed: Exception | None = None
         # A chat line whose handling in the sender's step failed, and the failure, raised by
         # `handle` when it takes that line (`handle_nowait`).
-        self._inline_failure: tuple[object, Exception] | None = None
         self._flush_since = math.inf  # when the flush in flight was queued
         self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
@@ -409,9 +408,8 @@ class TriggerEngine(Actor):
         while this engine is idle, restored and keeping pace with the store, as a replay's
         line is (`call_nowait`): a live chat line costs no wake-up of the mailbox loop. So is
         a `CommitWithFlush` cast (a replay's saved position). Anything else, or a line that
-        would wait, goes to `handle`. A line whose handling fails once it changed something
-        is queued all the same, and `handle` raises that failure (a crash with the line as
-        the message being handled, never the sender's)."""
+        would wait, goes to `handle`. A line whose handling fails crashes the engine with the
+        line as the message being handled, never the sender (`Actor.handle_nowait`)."""
         if not self._ready.is_set():
             return False
         if type(message) is CommitWithFlush:
@@ -419,12 +417,8 @@ class TriggerEngine(Actor):
             return True
         if type(message) is not ChatEvent or self._behind_the_store():
             return False
-        try:
-            if not self._seen_before(message):
-                self._on_chat(message)
-        except Exception as exc:
-            self._inline_failure = (message, exc)
-            return False
+        if not self._seen_before(message):
+            self._on_chat(message)  # a failure: the engine crashes with the line (the core)
         return True
 
     def _seen_before(self, event: ChatEvent) -> bool:
@@ -448,10 +442,6 @@ class TriggerEngine(Actor):
         self._want_flush()
 
     async def handle(self, message: Any) -> Any:
-        failed = self._inline_failure
-        if failed is not None and failed[0] is message:
-            self._inline_failure = None
-            raise failed[1]  # its handling in the sender's step failed: see `handle_nowait`
         if not self._ready.is_set():
             await self._ready.wait()
         if isinstance(message, ChatEvent):
