@@ -60,6 +60,7 @@ __all__ = [
     "Paid",
     "PointsGrant",
     "PointsOf",
+    "PruneCooldowns",
     "Query",
     "RecordFilterHit",
     "RecordTimerPost",
@@ -191,6 +192,24 @@ class AppendSignals(Command):
 
 
 @attrs.frozen(kw_only=True)
+class PruneCooldowns(Command):
+    """Forget the cooldowns under `prefix` that ended by `now` (Unix ms): rows a restart would
+    not read back (`ActiveCooldowns` at that time), which would otherwise pile up with every
+    viewer ever cooled down."""
+
+    touches_exports: ClassVar[bool] = False
+
+    prefix: str = attrs.field(validator=attrs.validators.min_len(1))
+    now: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    def state_keys(self) -> frozenset[str] | None:
+        return frozenset((self.prefix,)) if self.prefix.endswith("/") else None
+
+    def run(self, conn: apsw.Connection) -> None:
+        cooldowns.prune_expired_cooldowns(conn, now=self.now, prefix=self.prefix)
+
+
+@attrs.frozen(kw_only=True)
 class SetCooldowns(Command):
     """Persist cooldown expiries (scope -> Unix ms) so they survive a restart, and the ids of
     the messages handled so far (`seen`), in the transaction of what they changed."""
@@ -199,6 +218,7 @@ class SetCooldowns(Command):
 
     expiries: tuple[tuple[str, int], ...] = attrs.field(converter=tuple[tuple[str, int], ...])
     seen: MarkSeen | None = None
+    prune: PruneCooldowns | None = None  # now and then: the cooldowns that ended go first
 
     def state_keys(self) -> frozenset[str] | None:
         keys: set[str] = set()
@@ -206,9 +226,16 @@ class SetCooldowns(Command):
             keys |= _cooldown_keys(scope)
         if self.seen is not None:
             keys.add(self.seen.scope)
+        if self.prune is not None:
+            pruned = self.prune.state_keys()
+            if pruned is None:
+                return None
+            keys |= pruned
         return frozenset(keys)
 
     def run(self, conn: apsw.Connection) -> None:
+        if self.prune is not None:
+            self.prune.run(conn)
         if self.expiries:
             cooldowns.set_cooldowns(conn, self.expiries)
         if self.seen is not None:

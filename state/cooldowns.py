@@ -91,18 +91,27 @@ def active_cooldowns(
     conn: apsw.Connection, *, now: int, prefix: str | None = None
 ) -> list[Cooldown]:
     """Cooldowns still running at ``now`` (optionally under a scope prefix), by scope."""
-    sql = "SELECT scope, expires_at FROM cooldowns WHERE expires_at > ?"
-    params: list[object] = [now]
-    if prefix:
-        # substr comparison instead of LIKE: scopes may contain % or _.
-        sql += " AND substr(scope, 1, ?) = ?"
-        params += [len(prefix), prefix]
-        above = _above_every_extension(prefix)
-        if above is not None:  # and the key range of those scopes, so only they are read
-            sql += " AND scope >= ? AND scope < ?"
-            params += [prefix, above]
-    rows = conn.execute(sql + " ORDER BY scope", params)
+    where, params = _under(prefix)
+    rows = conn.execute(
+        f"SELECT scope, expires_at FROM cooldowns WHERE expires_at > ?{where} ORDER BY scope",
+        [now, *params],
+    )
     return [Cooldown(scope=r[0], expires_at=r[1]) for r in rows]
+
+
+def _under(prefix: str | None) -> tuple[str, list[object]]:
+    """The condition (to add with AND) and parameters of the scopes under ``prefix`` (every
+    scope for none): the key range of those scopes, so only they are read."""
+    if not prefix:
+        return "", []
+    # substr comparison instead of LIKE: scopes may contain % or _.
+    where = " AND substr(scope, 1, ?) = ?"
+    params: list[object] = [len(prefix), prefix]
+    above = _above_every_extension(prefix)
+    if above is not None:
+        where += " AND scope >= ? AND scope < ?"
+        params += [prefix, above]
+    return where, params
 
 
 def _above_every_extension(prefix: str) -> str | None:
@@ -116,8 +125,10 @@ def _above_every_extension(prefix: str) -> str | None:
     return prefix[:-1] + chr(following)
 
 
-def prune_expired_cooldowns(conn: apsw.Connection, *, now: int) -> int:
-    """Delete cooldowns that ended at or before ``now``; returns how many."""
+def prune_expired_cooldowns(conn: apsw.Connection, *, now: int, prefix: str | None = None) -> int:
+    """Delete cooldowns that ended at or before ``now`` (under ``prefix`` only, when given:
+    a range of the key); returns how many."""
     require_transaction(conn)
-    conn.execute("DELETE FROM cooldowns WHERE expires_at <= ?", (now,))
+    where, params = _under(prefix)
+    conn.execute(f"DELETE FROM cooldowns WHERE expires_at <= ?{where}", [now, *params])
     return conn.changes()

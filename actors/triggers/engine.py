@@ -82,6 +82,7 @@ from state.commands import (
     GrantPoints,
     OpenPoll,
     Paid,
+    PruneCooldowns,
     RecordFilterHit,
     RecordTimerPost,
     RecordVote,
@@ -96,6 +97,9 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 SIGNAL_FLUSH_SECONDS = 1.0
+#: Every this many writes that carry cooldowns, one also forgets the creator's cooldowns that
+#: ended (`PruneCooldowns`): every few minutes in a busy chat.
+COOLDOWN_PRUNE_EVERY = 600
 #: Operations of refused flushes kept for the next write at most (a store overloaded for
 #: longer loses what is beyond, counted): about a minute and a half of one chat's flushes.
 DEFERRED_LIMIT = 500
@@ -166,6 +170,7 @@ class TriggerEngine(Actor):
         self.cooldowns = CooldownTable()
         self.seen = SeenMessages(creator_id=creator.id, store=store, size=seen_size)
         self._prefix = f"{creator.id}/"
+        self._cooldown_writes = 0  # writes that carried cooldowns (`COOLDOWN_PRUNE_EVERY`)
         self._pending_signals: list[SignalRow] = []
         self._pending_cooldowns: dict[str, int] = {}
         # When the buffered writes are due to be flushed (trio clock; inf: nothing buffered).
@@ -1094,7 +1099,15 @@ class TriggerEngine(Actor):
         seen = self.seen.persist_op(int(self._clock() * 1000))
         if not expiries and seen is not None:
             return seen
-        return SetCooldowns(expiries=tuple(expiries.items()), seen=seen)
+        return SetCooldowns(expiries=tuple(expiries.items()), seen=seen, prune=self._prune())
+
+    def _prune(self) -> PruneCooldowns | None:
+        """Every `COOLDOWN_PRUNE_EVERY` writes of cooldowns, the creator's cooldowns that ended
+        go with one of them: rows no restore reads back."""
+        self._cooldown_writes += 1
+        if self._cooldown_writes % COOLDOWN_PRUNE_EVERY:
+            return None
+        return PruneCooldowns(prefix=self._prefix, now=int(self._clock() * 1000))
 
     # ---------------------------------------------------------------------- signals
 
@@ -1185,7 +1198,7 @@ class TriggerEngine(Actor):
         carried = bool(deferred)  # a refused flush's operations: points among them, maybe
         ops: list[Command] = deferred  # first: what they set is older than the rest
         if expiries:
-            ops.append(SetCooldowns(expiries=tuple(expiries.items())))
+            ops.append(SetCooldowns(expiries=tuple(expiries.items()), prune=self._prune()))
         if signal_rows:
             ops.append(AppendSignals(rows=signal_rows))
         if grants:

@@ -93,6 +93,25 @@ def test_prune_expired_and_active_listing_by_prefix(db):
     assert [c.scope for c in active_cooldowns(db.connection, now=T0)] == ["a%/3", "a/2"]
 
 
+def test_pruning_a_prefix_forgets_only_its_cooldowns_that_ended(db):
+    from state.commands import PruneCooldowns, SetCooldowns
+
+    with db.transaction() as conn:
+        set_cooldowns(
+            conn,
+            [("a/1", T0 + 10), ("a/2", T0 + 100), ("a%/3", T0 + 10), ("ab/4", T0 + 10)],
+        )
+        assert prune_expired_cooldowns(conn, now=T0 + 10, prefix="a/") == 1
+        # The prune rides with a write of cooldowns, ahead of what that write sets.
+        SetCooldowns(
+            expiries=(("a/1", T0 + 5),), prune=PruneCooldowns(prefix="a%/", now=T0 + 50)
+        ).run(conn)
+    rows = db.connection.execute("SELECT scope FROM cooldowns ORDER BY scope").fetchall()
+    assert [r[0] for r in rows] == ["a/1", "a/2", "ab/4"]  # a/1 set again, after the prune
+    with pytest.raises((TypeError, ValueError)):
+        PruneCooldowns(prefix="", now=T0)
+
+
 def test_active_cooldowns_by_prefix_read_only_the_prefix_key_range(db):
     scopes = ["a/1", "a/\uffff", "a/\U0010ffff/x", "a0", "a/\ud7ff", "a\ud7ff/1", "a\ue000/1"]
     with db.transaction() as conn:

@@ -359,6 +359,31 @@ PING = CreatorConfig(
 
 
 @pytest.mark.parametrize("creator", [PING])
+async def test_every_so_many_writes_of_cooldowns_one_forgets_the_creators_cooldowns_that_ended(
+    autojump_clock, harness, monkeypatch
+):
+    monkeypatch.setattr(engine_module, "COOLDOWN_PRUNE_EVERY", 2)
+    for user in ("1001", "1002", "1003"):  # a user cooldown each: written with the reply
+        line = attrs.evolve(harness.line("!ping"), user_id=user)
+        await harness.engine.call(line, timeout=30)
+        await trio.sleep(30)
+    cooldowns = [
+        op
+        for _, write in await harness.writes()
+        for op in write.ops
+        if isinstance(op, SetCooldowns)
+    ]
+    assert [[scope for scope, _ in op.expiries] for op in cooldowns] == [
+        ["daniel/user:ping:1001"],
+        ["daniel/user:ping:1002"],
+        ["daniel/user:ping:1003"],
+    ]
+    prunes = [op.prune for op in cooldowns]
+    assert prunes[0] is None and prunes[2] is None
+    assert prunes[1] is not None and prunes[1].prefix == "daniel/"
+
+
+@pytest.mark.parametrize("creator", [PING])
 async def test_an_action_write_carries_the_buffered_chat_and_leaves_no_flush_of_its_own(
     autojump_clock, harness
 ):
