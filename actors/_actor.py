@@ -131,9 +131,9 @@ async def serve_actor(
         if actor.handle_batch is not None:
             await _batch_loop(actor, mailbox, stats)
         elif actor.handle_nowait is not None or actor.call_nowait is not None:
-            mailbox.inline = _inline_handler(actor.handle_nowait, actor.call_nowait, stats)
-            if actor.call_nowait is not None:
-                mailbox.answer = _inline_answer(actor.call_nowait, stats)
+            answer = None if actor.call_nowait is None else _inline_answer(actor.call_nowait, stats)
+            mailbox.inline = _inline_handler(actor.handle_nowait, answer, stats)
+            mailbox.answer = answer
             try:
                 await _mailbox_loop(actor, mailbox, stats)
             finally:
@@ -175,30 +175,29 @@ QUEUE: Any = _Queue()
 
 def _inline_handler(
     handle_nowait: Callable[[object], bool] | None,
-    call_nowait: Callable[[object], Any] | None,
+    answer: Callable[[object], object] | None,
     stats: InstanceStats,
 ) -> Callable[[object], object]:
-    """What the mailbox calls for a message while the instance is idle: `call_nowait` for a
-    call (resolved at once with its reply), `handle_nowait` for a cast; counted as handled
-    when taken (None returned), else what to queue: the message (declined), or an
-    `InlineFailure` (either raised: the loop raises it, a crash as in `handle`)."""
+    """What the mailbox calls for a message while the instance is idle: `answer` (see
+    `_inline_answer`) for a call, resolved at once with its reply, `handle_nowait` for a cast;
+    counted as handled when taken (None returned), else what to queue: the message
+    (declined), or an `InlineFailure` (either raised: the loop raises it, a crash as in
+    `handle`)."""
 
     def inline(message: object) -> object:
         if type(message) is Call:
-            if call_nowait is None:
+            if answer is None:
                 return message
             try:
-                reply = call_nowait(message.message)
-            except ReplyError as refused:
-                stats.refused += 1
-                message.resolve(outcome.Error(refused.error))
-            except Exception as exc:
-                return InlineFailure(message, exc)
-            else:
-                if reply is QUEUE:
-                    return message
-                message.reply(reply)
-            stats.handled += 1
+                reply = answer(message.message)
+            except Exception as refused:  # `answer` raises only what the actor refused with
+                message.resolve(outcome.Error(refused))
+                return None
+            if reply is NOT_TAKEN:
+                return message
+            if type(reply) is InlineFailure:
+                return InlineFailure(message, reply.error)
+            message.reply(reply)
             return None
         if handle_nowait is None:
             return message
@@ -238,7 +237,9 @@ def _inline_answer(
                 return NOT_TAKEN
             stats.handled += 1
             return reply
-        raise error  # (outside the handler: the error is given as the actor refused it)
+        # Outside the handler (no context added), from here only (a shared error object
+        # keeps no growing traceback).
+        raise error.with_traceback(None)
 
     return answer
 

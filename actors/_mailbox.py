@@ -84,30 +84,23 @@ class Call:
 
     def resolve(self, result: outcome.Outcome) -> None:
         """Deliver the reply (value or error) to the caller, if it is still waiting."""
-        if self._result is not None:
-            return
+        if self._result is None:
+            self._deliver(result, None)
+
+    def reply(self, value: object) -> None:
+        """`resolve` with a value: kept as it is when no task waits for it (a reply taken
+        with `result_nowait`, by a `PendingReply`, costs no outcome object per call)."""
+        if self._result is None:
+            self._deliver(outcome.Value(value) if self._task is not None else _VALUE, value)
+
+    def _deliver(self, result: outcome.Outcome, value: object) -> None:
+        # `_VALUE` as the result: the reply is `value` itself (no task waits for it).
+        self._value = value
         self._result = result
         task = self._task
         if task is not None:
             self._task = None
             trio.lowlevel.reschedule(task, result)
-        if self.on_resolve is not None:
-            self.on_resolve()
-
-    def reply(self, value: object) -> None:
-        """`resolve` with a value: kept as it is when no task waits for it (a reply taken
-        with `result_nowait`, by a `PendingReply`, costs no outcome object per call)."""
-        if self._result is not None:
-            return
-        task = self._task
-        if task is not None:
-            self._task = None
-            result = outcome.Value(value)
-            self._result = result
-            trio.lowlevel.reschedule(task, result)
-        else:
-            self._value = value
-            self._result = _VALUE
         if self.on_resolve is not None:
             self.on_resolve()
 

@@ -72,14 +72,17 @@ class ActorRef:
         replies are awaited by different tasks: this is what lets a caller keep working
         while the reply is on its way. Raises `MailboxFull` when the mailbox is full.
         """
-        box = self._box()
         call = Call(message)
-        box.put_nowait(call)
-        timer = self._registry.timer
-        # A call an idle actor answered in this step (`call_nowait`) needs no deadline.
-        if not call.done and timer is not None and not timer.closed and math.isfinite(timeout):
-            timer.add(call, self.path, timeout)
+        self._box().put_nowait(call)
+        if not call.done:  # a call an idle actor answered in this step needs no deadline
+            self._watch(call, timeout)
         return PendingReply(call)
+
+    def _watch(self, call: Call, timeout: float) -> None:
+        """Fail `call` with `CallTimeout` unless answered within `timeout` (the call timer)."""
+        timer = self._registry.timer
+        if timer is not None and not timer.closed and math.isfinite(timeout):
+            timer.add(call, self.path, timeout)
 
     def request_now(self, message: object, timeout: float = 5.0) -> tuple[Any, PendingReply | None]:
         """`request`, answered in this step when the actor is idle and takes the call at once
@@ -95,9 +98,7 @@ class ActorRef:
             call = reply.call
         else:
             return reply, None
-        timer = self._registry.timer
-        if timer is not None and not timer.closed and math.isfinite(timeout):
-            timer.add(call, self.path, timeout)
+        self._watch(call, timeout)
         return None, PendingReply(call)
 
     def __repr__(self) -> str:
