@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import attrs
 import pytest
 import trio
 
@@ -340,9 +341,9 @@ async def test_an_unexpected_error_replying_to_a_commit_crashes_the_engine_not_t
     assert tally.count == 3 and (await harness.replies())[-1] == "Deaths: 3"
 
 
-def _line(text: str, message_id: str, user: str = "1001") -> ChatEvent:
+def _line(text: str, message_id: str, user: str = "1001", platform: str = "replay") -> ChatEvent:
     return ChatEvent(
-        platform="replay",
+        platform=platform,
         channel="daniel",
         message_id=message_id,
         user_id=user,
@@ -368,6 +369,25 @@ async def test_a_chat_line_sent_to_an_idle_engine_is_handled_in_the_senders_step
     # Handled in this step: counted before the engine's own tasks ran again.
     assert instance.messages == before + 1 and instance.duplicates == 1
     assert await harness.replies() == ["Deaths: 1", "Deaths: 2"]
+
+
+async def test_a_live_platforms_chat_line_is_handled_in_the_senders_step_once_per_id(
+    harness,
+):
+    """A line of a live platform (not the replay: judged on the engine's own clock) takes the
+    same inline path as the replay's, once per message id."""
+    await harness.say("!death", message_id="warm-up")
+    await harness.settled()
+    await trio.testing.wait_all_tasks_blocked()
+    instance = harness.root._by_id["triggers"].run.instance  # test-only peek
+    before, duplicates = instance.messages, instance.duplicates
+    line = attrs.evolve(
+        _line("hello there", "tw-1", platform="twitch"), sent_at=datetime(2001, 1, 1, tzinfo=UTC)
+    )
+    harness.engine.cast(line)
+    harness.engine.cast(line)  # delivered again by a reconnect
+    assert instance.messages == before + 1 and instance.duplicates == duplicates + 1
+    assert instance.last_event_at == line.sent_at
 
 
 async def test_a_chat_line_whose_handling_fails_in_the_senders_step_crashes_the_engine(
