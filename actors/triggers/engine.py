@@ -221,8 +221,6 @@ class TriggerEngine(Actor):
         self._stopping = False
         # An unexpected error of a completion taken in the store's step, re-raised by `run`.
         self._completion_failed: Exception | None = None
-        # A chat line whose handling in the sender's step failed, and the failure, raised by
-        # `handle` when it takes that line (`handle_nowait`).
         self._flush_since = math.inf  # when the flush in flight was queued
         self._flush_reply: tuple[PendingReply, _Flush] | None = None  # the flush in flight
         self.store_waits = 0
@@ -797,11 +795,12 @@ class TriggerEngine(Actor):
             try:
                 action = build_event_action(trigger, event, self.creator.id)
                 ops, topic, finish = self._plan(action, event)
+                skip = 0  # operations ahead of the action's own
                 if durable:  # committed with the first action, before its reply
-                    ops, finish = (self._persist(durable), *ops), _skip_first(finish)
+                    ops, skip = (self._persist(durable), *ops), 1
                     topic, durable = topic or "cooldowns", {}
                 results = await write(self._store(), *ops, topic=topic) if ops else []
-                variables = {**finish(results), **fields}
+                variables = {**finish(results[skip:]), **fields}
             except (StoreError, ValueError, apsw.Error, CallTimeout, ActorFailed) as exc:
                 failed[trigger.id] = True
                 self.errors += 1
@@ -1348,10 +1347,6 @@ def _variables(action: Action) -> dict[str, object]:
     dict the plan's `Finish` may still fill) when it has not: most silent actions (votes,
     keyword tallies) then build no variables at all. Errors are said without them."""
     return action_variables(action) if action.response else {}
-
-
-def _skip_first(finish: Finish) -> Finish:
-    return lambda results: finish(results[1:])
 
 
 def _user_facing(exc: BaseException) -> str:

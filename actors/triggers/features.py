@@ -48,7 +48,6 @@ from state.commands import (
     TransferPoints,
     Viewer,
 )
-from state.timeutil import from_datetime
 
 Finish = Callable[[list[Any]], dict[str, object]]
 FEATURE_ACTIONS = (
@@ -90,13 +89,11 @@ class FeaturePlans:
         viewer: Viewer,
         variables: dict[str, object],
         *,
-        at: int | None = None,
+        at: int,
     ) -> tuple[tuple[Command, ...], str, Finish]:
         """Commands, store topic, and reply variables for a feature action (`at`: the event's
-        time in Unix milliseconds, when the caller has it already)."""
+        time in Unix milliseconds)."""
         creator_id = self.creator.id
-        if at is None:
-            at = from_datetime(event.sent_at)
         name = self.points_name
         variables["points_name"] = name
 
