@@ -141,11 +141,17 @@ def _has_marker(lowered: str) -> bool:
     """``any(marker in lowered for marker in _MARKERS)`` for a long text: the markers with a
     space or a slash are only looked for when the text has one (a one-character search runs
     far faster than one for several characters, and long texts often have neither)."""
-    if "=" in lowered or "live_" in lowered or "oauth" in lowered:
+    if any(marker in lowered for marker in _UNSPACED_MARKERS):
         return True
-    if " " in lowered and ("bearer " in lowered or "bot " in lowered):
+    if " " in lowered and any(marker in lowered for marker in _SPACED_MARKERS):
         return True
-    return "/" in lowered and ("://" in lowered or "webhooks/" in lowered)
+    return "/" in lowered and any(marker in lowered for marker in _SLASHED_MARKERS)
+
+
+# `_MARKERS` by what `_has_marker` looks for first (derived: one list of markers).
+_SPACED_MARKERS = tuple(m for m in _MARKERS if " " in m)
+_SLASHED_MARKERS = tuple(m for m in _MARKERS if "/" in m and " " not in m)
+_UNSPACED_MARKERS = tuple(m for m in _MARKERS if " " not in m and "/" not in m)
 
 
 def _json_fragment(text: str) -> str:
