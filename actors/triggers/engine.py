@@ -124,8 +124,7 @@ PSEUDONYMS_KEPT = 2048
 #: Cooldowns at least this long are committed before the reply; shorter ones with the next flush.
 DURABLE_COOLDOWN_SECONDS = 30.0
 #: How long a write of this engine (an action's, a flush) waits for the store's answer before
-#: it counts as failed (`CallTimeout`). Watched by the engine itself, at its oldest write: one
-#: deadline per engine (its writes complete in order), not a call-timer entry per write.
+#: it fails (`CallTimeout`: the action's failure reply, the flush's counted warning).
 WRITE_TIMEOUT = 30.0
 
 #: Turns the results of an action's operations into its reply's template variables.
@@ -319,8 +318,6 @@ class TriggerEngine(Actor):
         self._complete_arrived()
         if self._flush_reply is not None and self._flush_reply[0].done:
             self._flush_done()
-        if now - self._oldest_write() >= WRITE_TIMEOUT:
-            self._expire_writes(now)
         if now >= self._next_tick:
             self._tick(self._clock())
             self._next_tick = now + TICK_SECONDS
@@ -336,9 +333,8 @@ class TriggerEngine(Actor):
 
     def _wake_deadline(self, now: float) -> float:
         """When `run` must wake next (trio clock) for the tick or the flush; on the shared
-        wake-up grid, so a thousand engines share a handful of timers. A write in flight is
-        watched here too (`WRITE_TIMEOUT`)."""
-        deadline = min(self._next_tick, self._oldest_write() + WRITE_TIMEOUT)
+        wake-up grid, so a thousand engines share a handful of timers."""
+        deadline = self._next_tick
         if self._flush_reply is None or now < self._flush_at:
             # A flush's commit wakes nobody (a wake-up a second otherwise): its outcome is
             # taken in the task that delivers it (`_flush_arrived`), a failure logged then.
@@ -397,10 +393,9 @@ class TriggerEngine(Actor):
         self._stopping = True
         while self._completions:
             if not self._completions[0][1].done:
-                alarm.deadline = self._queued_at[0] + WRITE_TIMEOUT
+                alarm.deadline = math.inf
                 await alarm.wait()  # woken by the commit (`PendingReply.notify`)
             self._complete_arrived()
-            self._expire_writes(trio.current_time())
         await self._flush()
 
     def call_nowait(self, message: object) -> Any:
@@ -507,9 +502,6 @@ class TriggerEngine(Actor):
             # An action's write took the buffered writes along: `run` need not wake for a
             # flush.
             alarm.set(self._wake_deadline(clock))
-        elif alarm.deadline == math.inf and self._queued_at:
-            # Nothing else due: `run` wakes only should the write outlast `WRITE_TIMEOUT`.
-            alarm.set(self._queued_at[0] + WRITE_TIMEOUT)
         return actions
 
     def _chat_line(self, event: ChatEvent, clock: float) -> list[Action]:
@@ -615,9 +607,8 @@ class TriggerEngine(Actor):
             try:
                 # Queued now, in message order; the commit is awaited in the background so
                 # the next chat message is not held up by this one's fsync (and writes from
-                # a busy chat share commits in the store). No call-timer entry: `run`
-                # watches the oldest write's `WRITE_TIMEOUT`.
-                pending = self._store().request(Write(ops=ops, topic=topic), timeout=math.inf)
+                # a busy chat share commits in the store).
+                pending = self._store().request(Write(ops=ops, topic=topic), timeout=WRITE_TIMEOUT)
             except (MailboxFull, ActorFailed, KeyError) as exc:
                 if flush is not None:
                     self._flush_ended(flush, None if self._defer(head, exc) else exc)
@@ -682,37 +673,6 @@ class TriggerEngine(Actor):
             if self._queued_at:
                 self._queued_at.popleft()
         if self._write_done:
-            self._write_done.unpark_all()
-
-    def _expire_writes(self, now: float) -> None:
-        """Fail the writes that have waited `WRITE_TIMEOUT` for the store by trio time `now`
-        (as a call's `CallTimeout` would; an answer arriving later is dropped), oldest first,
-        replying to those behind them whose commits arrived."""
-        completions, queued_at = self._completions, self._queued_at
-        expired = False
-        while completions:
-            if completions[0][1].done:
-                self._complete_arrived()
-                continue
-            if now - queued_at[0] < WRITE_TIMEOUT:
-                break
-            action, _pending, _finish, flush, _skip = completions.popleft()
-            queued_at.popleft()
-            self._inflight -= 1
-            expired = True
-            timeout = CallTimeout(self._store().path, WRITE_TIMEOUT)
-            if flush is not None:
-                self._flush_ended(flush, timeout)
-            self._store_failed(action, timeout)
-        flush_reply = self._flush_reply
-        if (
-            flush_reply is not None
-            and not flush_reply[0].done
-            and now - self._flush_since >= WRITE_TIMEOUT
-        ):
-            self._flush_reply, self._flush_since = None, math.inf
-            self._flush_ended(flush_reply[1], CallTimeout(self._store().path, WRITE_TIMEOUT))
-        elif expired and self._write_done:
             self._write_done.unpark_all()
 
     def _oldest_write(self) -> float:
@@ -1196,9 +1156,8 @@ class TriggerEngine(Actor):
                 self._flush_done()
             else:
                 self._flush_reply[0].notify(self._alarm.wake)
-                self._alarm.deadline = self._flush_since + WRITE_TIMEOUT
+                self._alarm.deadline = math.inf
                 await self._alarm.wait()
-                self._expire_writes(trio.current_time())
 
     def _begin_flush(self, *, settle: bool = False) -> None:
         """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome. Active
@@ -1209,7 +1168,9 @@ class TriggerEngine(Actor):
         ops, topic, flush = taken
         self._flush_since = trio.current_time()
         try:
-            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=math.inf)
+            pending = self._store().request(
+                Write(ops=tuple(ops), topic=topic), timeout=WRITE_TIMEOUT
+            )
         except (MailboxFull, ActorFailed, KeyError) as exc:
             self._flush_since = math.inf
             self._flush_ended(flush, None if self._defer(ops, exc) else exc)
