@@ -98,11 +98,8 @@ from state.signals import SignalKind
 from state.timeutil import from_datetime
 
 #: The longest chat signals, earned points, counts and message ids wait in an engine before
-#: they are written (unless an action's write takes them along first). Two seconds rather than
-#: one: in a chat where a command comes every second or two, most buffers then ride in an
-#: action's write instead of a write of their own (1,000 creators replaying the example: a
-#: third of the flushes, and about a sixth less CPU in the event loop and the store's writer).
-SIGNAL_FLUSH_SECONDS = 2.0
+#: they are written (unless an action's write takes them along first).
+SIGNAL_FLUSH_SECONDS = 1.0
 #: Every this many writes that carry cooldowns, one also forgets the creator's cooldowns that
 #: ended (`PruneCooldowns`): every few minutes in a busy chat.
 COOLDOWN_PRUNE_EVERY = 600

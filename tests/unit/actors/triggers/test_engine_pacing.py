@@ -136,7 +136,7 @@ async def harness(nursery: trio.Nursery, creator: CreatorConfig) -> AsyncIterato
     await root.stop()
 
 
-async def test_an_idle_engine_never_flushes_and_chat_is_flushed_once_a_flush_interval_later(
+async def test_an_idle_engine_never_flushes_and_chat_is_flushed_once_about_a_second_later(
     autojump_clock, harness
 ):
     await trio.sleep(30)
@@ -230,7 +230,7 @@ async def test_a_failed_flush_is_counted_as_it_fails_even_when_chat_goes_quiet(
         Store.failing = False
 
 
-async def test_a_chat_line_half_a_flush_interval_after_the_first_buffered_one_takes_it_along(
+async def test_a_chat_line_half_a_second_after_the_first_buffered_one_takes_the_flush_along(
     autojump_clock, harness
 ):
     await harness.say()
@@ -238,7 +238,7 @@ async def test_a_chat_line_half_a_flush_interval_after_the_first_buffered_one_ta
     said_at = trio.current_time()
     await harness.say()
     writes = await harness.writes()
-    assert [at for at, _ in writes] == [said_at]  # with the line, not an interval after the first
+    assert [at for at, _ in writes] == [said_at]  # with the line, not a second after the first
     signals = [op for op in writes[0][1].ops if isinstance(op, AppendSignals)]
     assert len(signals) == 1 and len(signals[0].rows) == 2
     await harness.say()  # a new second of buffering starts
@@ -248,7 +248,7 @@ async def test_a_chat_line_half_a_flush_interval_after_the_first_buffered_one_ta
     assert SIGNAL_FLUSH_SECONDS <= writes[1][0] - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
 
 
-async def test_a_line_sooner_than_half_an_interval_waits_for_the_flush_an_interval_after_the_first(
+async def test_a_line_sooner_than_half_a_second_waits_for_the_flush_a_second_after_the_first(
     autojump_clock, harness
 ):
     said_at = trio.current_time()
