@@ -4,8 +4,9 @@ Matching and cooldown decisions are the sans-IO `evaluate`; this actor executes 
 decides: replies go to the platform actor the message came from, polls, tallies, scores and
 clip requests are committed through the store before the reply says they happened, and the
 cooldowns that must survive a restart are persisted. Chat signals for the dashboard are
-buffered and written in one transaction per second, so chat volume never means a commit per
-message; an action's write takes whatever is buffered along (one write, not two).
+buffered and written in one transaction every `SIGNAL_FLUSH_SECONDS`, so chat volume never
+means a commit per message; an action's write takes whatever is buffered along (one write, not
+two).
 
 Every platform's events pass here, so this is where a message id is applied at most once per
 creator, across reconnects and restarts: an in-memory set (`SeenMessages`) decides, its new ids
@@ -96,6 +97,8 @@ from state.errors import Refused, StoreError
 from state.signals import SignalKind
 from state.timeutil import from_datetime
 
+#: The longest chat signals, earned points, counts and message ids wait in an engine before
+#: they are written (unless an action's write takes them along first).
 SIGNAL_FLUSH_SECONDS = 1.0
 #: Every this many writes that carry cooldowns, one also forgets the creator's cooldowns that
 #: ended (`PruneCooldowns`): every few minutes in a busy chat.
@@ -115,8 +118,11 @@ REPLAY = "replay"
 MAX_WRITE_LAG = 0.5
 #: Pseudonyms of chatters remembered per engine (then forgotten all at once).
 PSEUDONYMS_KEPT = 2048
-#: Cooldowns at least this long are committed before the reply; shorter ones within a second.
+#: Cooldowns at least this long are committed before the reply; shorter ones with the next flush.
 DURABLE_COOLDOWN_SECONDS = 30.0
+#: How long a write of this engine (an action's, a flush) waits for the store's answer before
+#: it fails (`CallTimeout`: the action's failure reply, the flush's counted warning).
+WRITE_TIMEOUT = 30.0
 
 #: Turns the results of an action's operations into its reply's template variables.
 Finish = Callable[[list[Any]], dict[str, object]]
@@ -291,10 +297,10 @@ class TriggerEngine(Actor):
 
     async def run(self) -> None:
         # One task for everything in the background: replies to committed actions (woken by
-        # their commits), the flush (a second after the first buffered write, unless a chat
-        # message took it along: `_flush_with_chat`) and the wall-clock tick of live timers and
-        # points. An idle creator waits with no timer; the work due at a deadline runs in the
-        # ticker's step (`Alarm.pace`), so a timed flush wakes no task.
+        # their commits), the flush (`SIGNAL_FLUSH_SECONDS` after the first buffered write,
+        # unless a chat message took it along: `_flush_with_chat`) and the wall-clock tick of
+        # live timers and points. An idle creator waits with no timer; the work due at a
+        # deadline runs in the ticker's step (`Alarm.pace`), so a timed flush wakes no task.
         alarm = self._alarm
         if self._ticking():
             self._next_tick = trio.current_time() + TICK_SECONDS
@@ -536,7 +542,7 @@ class TriggerEngine(Actor):
             return []
         # The in-memory table enforces cooldowns at once. Those long enough to matter after a
         # restart are committed before the reply that acknowledges the trigger (they ride in
-        # its write); short ones are copied with the next flush, within a second.
+        # its write); short ones are copied with the next flush (`SIGNAL_FLUSH_SECONDS`).
         durable = self._started_cooldowns(result.cooldowns_started, now)
         for error in result.errors:
             self._say(error, error.text)
@@ -599,7 +605,7 @@ class TriggerEngine(Actor):
                 # Queued now, in message order; the commit is awaited in the background so
                 # the next chat message is not held up by this one's fsync (and writes from
                 # a busy chat share commits in the store).
-                pending = self._store().request(Write(ops=ops, topic=topic), timeout=30.0)
+                pending = self._store().request(Write(ops=ops, topic=topic), timeout=WRITE_TIMEOUT)
             except (MailboxFull, ActorFailed, KeyError) as exc:
                 if flush is not None:
                     self._flush_ended(flush, None if self._defer(head, exc) else exc)
@@ -1159,7 +1165,9 @@ class TriggerEngine(Actor):
         ops, topic, flush = taken
         self._flush_since = trio.current_time()
         try:
-            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=30.0)
+            pending = self._store().request(
+                Write(ops=tuple(ops), topic=topic), timeout=WRITE_TIMEOUT
+            )
         except (MailboxFull, ActorFailed, KeyError) as exc:
             self._flush_since = math.inf
             self._flush_ended(flush, None if self._defer(ops, exc) else exc)

@@ -23,6 +23,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -38,12 +39,16 @@ from actors.triggers.actions import (
 
 MAX_REPLY_LENGTH = 500
 _MAX_VALUE_LENGTH = MAX_REPLY_LENGTH + 1  # a longer value is cut anyway: skip copying it all
+#: Integers this large render as "…" (computed once: Python does not fold a power this big).
+_HUGE = 10**100
 
 # `{counter:<tally id>}` is one name too: the engine provides "counter:deaths".
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?::[a-z0-9][a-z0-9_-]*)?)\}")
 _BREAKS = str.maketrans(
     {"\r": " ", "\n": " ", "\x00": " ", "\x85": " ", "\u2028": " ", "\u2029": " "}
 )
+#: Any of `_BREAKS`: most replies have none, and a search costs less than a translation.
+_BREAK = re.compile("[\r\n\x00\x85\u2028\u2029]")
 
 
 def _scalar(value: object) -> str:
@@ -54,7 +59,7 @@ def _scalar(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return str(value) if abs(value) < 10**100 else "…"
+        return str(value) if -_HUGE < value < _HUGE else "…"
     if isinstance(value, float):
         if not math.isfinite(value):
             return ""
@@ -73,18 +78,43 @@ def _text(value: object) -> str:
     return _scalar(value)
 
 
-def render(template: str, variables: Mapping[str, object]) -> str:
-    """`template` with each `{name}` replaced by `variables[name]` (see the module docstring)."""
-
-    def field(hit: re.Match[str]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """`template` split once (templates come from the configuration and are rendered for
+    every reply): its literal text around the fields (`{{` and `}}` already made single
+    braces; one more piece than fields) and each field's name and text as written."""
+    literals: list[str] = []
+    fields: list[tuple[str, str]] = []
+    pieces: list[str] = []
+    at = 0
+    for hit in _FIELD.finditer(template):
+        pieces.append(template[at : hit.start()])
+        at = hit.end()
         name = hit.group(1)
         if name is None:
-            return hit.group(0)[0]  # "{{" -> "{", "}}" -> "}"
-        if name in variables:
-            return _text(variables[name])
-        return hit.group(0)
+            pieces.append(hit.group(0)[0])  # "{{" -> "{", "}}" -> "}"
+        else:
+            literals.append("".join(pieces))
+            pieces = []
+            fields.append((name, hit.group(0)))
+    pieces.append(template[at:])
+    literals.append("".join(pieces))
+    return tuple(literals), tuple(fields)
 
-    out = _FIELD.sub(field, template).translate(_BREAKS)
+
+def render(template: str, variables: Mapping[str, object]) -> str:
+    """`template` with each `{name}` replaced by `variables[name]` (see the module docstring)."""
+    literals, fields = _parsed(template)
+    if fields:
+        parts = [literals[0]]
+        for (name, written), literal in zip(fields, literals[1:], strict=True):
+            parts.append(_text(variables[name]) if name in variables else written)
+            parts.append(literal)
+        out = "".join(parts)
+    else:
+        out = literals[0]
+    if _BREAK.search(out):
+        out = out.translate(_BREAKS)
     if len(out) > MAX_REPLY_LENGTH:
         out = out[: MAX_REPLY_LENGTH - 1] + "…"
     return out

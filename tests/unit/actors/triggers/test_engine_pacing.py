@@ -22,6 +22,7 @@ from actors.triggers.engine import (
     FLUSH_WITH_CHAT_AFTER,
     MAX_WRITE_LAG,
     SIGNAL_FLUSH_SECONDS,
+    WRITE_TIMEOUT,
     CommitWithFlush,
     TriggerEngine,
 )
@@ -444,6 +445,57 @@ async def test_a_timed_flush_runs_in_the_tickers_step_and_wakes_no_task_of_the_e
     assert SIGNAL_FLUSH_SECONDS <= writes[1][0] - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
     assert steps.steps == 0
     assert harness.instance().snapshot()["unflushed"] == 0  # its commit was taken too
+
+
+@pytest.mark.parametrize("creator", [PING])
+async def test_an_action_write_the_store_never_answers_fails_after_the_write_timeout_and_is_said(
+    autojump_clock, harness
+):
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # flushed: nothing of the engine in flight
+    engine = harness.instance()
+    errors, dropped = engine.errors, engine.replies_dropped
+    Store.held = trio.Event()
+    await harness.say("!ping")  # its cooldown is committed before the reply: a write
+    assert engine.snapshot()["inflight"] == 1
+    await trio.sleep(WRITE_TIMEOUT - 0.1)
+    assert engine.snapshot()["inflight"] == 1 and engine.replies_dropped == dropped
+    await trio.sleep(0.2)
+    # Failed as a call's timeout would: the action (its failure reply: dropped here, there
+    # is no platform actor) and the flush it carried, each counted.
+    assert engine.snapshot()["inflight"] == 0 and engine.snapshot()["unflushed"] == 0
+    assert engine.replies_dropped == dropped + 1
+    assert engine.errors == errors + 3
+    Store.held.set()  # the late answer changes nothing
+    await trio.sleep(1)
+    assert engine.snapshot()["inflight"] == 0 and engine.errors == errors + 3
+    await harness.say()  # chat goes on
+    assert engine.messages == 3
+
+
+async def test_a_flush_the_store_never_answers_fails_after_the_write_timeout_and_chat_goes_on(
+    autojump_clock, harness
+):
+    await harness.say()
+    engine = harness.instance()
+    errors = engine.errors
+    Store.held = trio.Event()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # the flush is with the (stuck) store
+    assert len(await harness.writes()) == 1
+    await trio.sleep(MAX_WRITE_LAG)
+    answered = trio.Event()
+
+    async def say() -> None:
+        await harness.say()  # held back while the flush lags (MAX_WRITE_LAG)
+        answered.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(say)
+        await trio.sleep(WRITE_TIMEOUT - MAX_WRITE_LAG - 1)
+        assert not answered.is_set() and engine.store_waits == 1
+        with trio.fail_after(2):
+            await answered.wait()  # the flush failed (counted): chat goes on
+    assert engine.errors == errors + 1 and engine.messages == 2
 
 
 class FullStore:

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.triggers import MAX_REPLY_LENGTH, PollOpen, ScoreAdd, action_variables, render
+from actors.triggers import (
+    MAX_REPLY_LENGTH,
+    PollOpen,
+    ScoreAdd,
+    action_variables,
+    render,
+    templates,
+)
 from actors.triggers.actions import ActionFields
 
 
@@ -119,3 +126,12 @@ def test_render_with_brace_heavy_templates_and_hostile_values(template, user):
 
     assert len(out) <= MAX_REPLY_LENGTH
     assert "<class" not in out
+
+
+def test_a_template_is_split_once_however_often_it_is_rendered() -> None:
+    template = "Deaths {{so far}}: {count} ({counter:deaths}) {missing}"
+    templates._parsed.cache_clear()
+    outs = {render(template, {"count": n, "counter:deaths": n}) for n in (1, 1, 1)}
+    assert outs == {"Deaths {so far}: 1 (1) {missing}"}
+    info = templates._parsed.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
