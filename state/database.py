@@ -102,6 +102,11 @@ class BatchOutcome:
         return self.value
 
 
+#: The outcome of every batch callable that returned None (most store commands): one shared
+#: value (it is frozen), not one built per callable.
+_RETURNED_NONE = BatchOutcome()
+
+
 def _kept(exc: Exception) -> Exception:
     """A batch item's exception as its outcome keeps it: a deliberate answer of the store (a
     `StoreError`: refused, not found, closed) without its traceback, any other (a bug, rare)
@@ -416,7 +421,7 @@ class Database:
             else:
                 if isolate:
                     conn.execute("RELEASE batch_item")
-                append(BatchOutcome(value=value))
+                append(_RETURNED_NONE if value is None else BatchOutcome(value=value))
         self._batch_changes_before = start + undone
         return outcomes
 

@@ -578,3 +578,9 @@ async def test_engine_is_driven_from_trio_worker_threads_as_the_store_actor_will
         reader.close()
     assert count == 10
     assert db.statistics().transactions == 10
+
+
+def test_callables_returning_none_share_one_outcome_and_others_get_their_own(db):
+    outcomes = db.batch([lambda c: set_meta(c, "a", "1"), lambda c: None, lambda c: 7])
+    assert outcomes[0] is outcomes[1]  # frozen: one value for every None, none built per item
+    assert (outcomes[0].ok, outcomes[0].value, outcomes[2].value) == (True, None, 7)
