@@ -273,9 +273,9 @@ async def test_a_store_starting_folds_the_seen_ids_journaled_before_it_stopped(n
     root = await start_tree(nursery, database)
     store = root.lookup("store")
 
-    def journal_and_folded(conn: apsw.Connection) -> tuple[int, int]:
-        (journal,) = conn.execute("SELECT count(*) FROM seen_journal").fetchone()
-        (folded,) = conn.execute("SELECT count(*) FROM seen_messages").fetchone()
+    def journal_and_folded(conn: apsw.Connection) -> tuple[object, object]:
+        journal = conn.execute("SELECT count(*) FROM seen_journal").get
+        folded = conn.execute("SELECT count(*) FROM seen_messages").get
         return journal, folded
 
     assert await store.call(Read(fn=journal_and_folded)) == (0, 2)
