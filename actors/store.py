@@ -24,7 +24,7 @@ import outcome
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, MailboxFull, ReplyError
-from state import BatchOutcome, Database, Statistics, StoreError, open_database
+from state import BatchOutcome, Database, Statistics, StoreError, open_database, seen
 from state.commands import Command, Query
 
 T = TypeVar("T")
@@ -226,6 +226,10 @@ class StateStore(Actor):
 
         def open_() -> tuple[Database, Statistics]:
             db = open_database(str(self._path))
+            # The seen ids journaled before the last stop go to their scopes' ranges now, so
+            # the start reads of every creator's recent ids scan no journal.
+            with db.transaction() as conn:
+                seen.fold_seen(conn)
             return db, db.statistics()
 
         self._db, self._statistics = await self._thread.run(open_)

@@ -248,7 +248,7 @@ def floor(path: Path, creators: int, messages: int, group: int, save_every: int)
             (f"{cid}-1", f"{cid}-1"),
         )
     conn.execute("COMMIT")
-    seen = "INSERT INTO seen_messages (scope, platform, message_id, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"  # noqa: E501
+    seen = "INSERT INTO seen_journal (scope, platform, message_id, seen_at) VALUES (?, ?, ?, ?)"
     points = (
         "INSERT INTO points_balances (creator_id, platform, viewer_key, login, display_name, "
         "balance, earned_at, updated_at) VALUES (?, 'replay', ?, ?, 'V', 1, ?, ?) "

@@ -245,7 +245,8 @@ class SetCooldowns(Command):
 @attrs.frozen(kw_only=True)
 class MarkSeen(Command):
     """Remember message ids (`(platform, message_id)` pairs) of `scope` as applied; with
-    `prune_before`, forget the scope's ids older than that (ms) beyond its newest `keep_last`."""
+    `prune_before`, forget the scope's ids older than that (ms) beyond its newest `keep_last`
+    (at the next fold of the seen ids: `state.seen.request_prune`)."""
 
     touches_exports: ClassVar[bool] = False
 
@@ -261,7 +262,7 @@ class MarkSeen(Command):
     def run(self, conn: apsw.Connection) -> None:
         seen.mark_seen_many(conn, scope=self.scope, keys=self.keys, now=self.now)
         if self.prune_before is not None:
-            seen.prune_seen(
+            seen.request_prune(
                 conn, scope=self.scope, older_than=self.prune_before, keep_last=self.keep_last
             )
 

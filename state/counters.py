@@ -113,22 +113,28 @@ def _write_tally(
     at = now_ms() if now is None else now
     if delta is not None:
         require_int("delta", delta)
-        update = "count = count + excluded.count"
-        initial = delta
+        sql, initial = _ADD_TO_TALLY, delta
     else:
         assert value is not None
         require_int("value", value)
-        update = "count = excluded.count"
-        initial = value
+        sql, initial = _SET_TALLY, value
+    rows = conn.execute(sql, (creator_id, tally_id, label or tally_id, initial, at, label))
+    return _tally(rows.fetchall()[0])
+
+
+def _tally_upsert(update: str) -> str:
     # RETURNING: the tally after the change comes with it, no second query.
-    rows = conn.execute(
+    return (
         f"INSERT INTO tallies ({_TALLY_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
         f"ON CONFLICT (creator_id, tally_id) DO UPDATE SET {update}, "
         "label = coalesce(?, label), updated_at = excluded.updated_at "
-        f"RETURNING {_TALLY_COLUMNS}",
-        (creator_id, tally_id, label or tally_id, initial, at, label),
-    ).fetchall()
-    return _tally(rows[0])
+        f"RETURNING {_TALLY_COLUMNS}"
+    )
+
+
+# Made once: a statement text built per call is a new string to hash for the statement cache.
+_ADD_TO_TALLY = _tally_upsert("count = count + excluded.count")
+_SET_TALLY = _tally_upsert("count = excluded.count")
 
 
 def increment_tally(

@@ -102,6 +102,21 @@ class BatchOutcome:
         return self.value
 
 
+#: The outcomes of batch callables that returned None (most store commands) or a small count
+#: (appended signals, credited viewers): shared values (they are frozen), not one built per
+#: callable (an attrs instance costs about as much to build as a store command's Python).
+_RETURNED_NONE = BatchOutcome()
+_RETURNED_COUNT = tuple(BatchOutcome(value=n) for n in range(64))
+
+
+def _returned(value: Any) -> BatchOutcome:
+    if value is None:
+        return _RETURNED_NONE
+    if type(value) is int and 0 <= value < 64:
+        return _RETURNED_COUNT[value]
+    return BatchOutcome(value=value)
+
+
 def _kept(exc: Exception) -> Exception:
     """A batch item's exception as its outcome keeps it: a deliberate answer of the store (a
     `StoreError`: refused, not found, closed) without its traceback, any other (a bug, rare)
@@ -416,7 +431,7 @@ class Database:
             else:
                 if isolate:
                     conn.execute("RELEASE batch_item")
-                append(BatchOutcome(value=value))
+                append(_returned(value))
         self._batch_changes_before = start + undone
         return outcomes
 

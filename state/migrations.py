@@ -396,6 +396,25 @@ CREATE INDEX points_ranked ON points_balances
     (creator_id, balance DESC, display_name, platform, viewer_key, updated_at) WHERE balance > 0;
 """
 
+# Seen ids marked since the last fold, in the order marked (`state.seen`): appending one
+# writes the table's last page, which every scope's new ids share, where an insert into
+# `seen_messages` wrote a page of the scope's own (one page per creator that chatted, per
+# commit). Prunes asked with a marking wait for the fold, which moves the journal's ids into
+# `seen_messages` (the ids already there stay where they are).
+_SEEN_JOURNAL = """
+CREATE TABLE seen_journal (
+    scope      TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seen_at    INTEGER NOT NULL
+) STRICT;
+CREATE TABLE seen_prune_requests (
+    scope      TEXT PRIMARY KEY,
+    older_than INTEGER NOT NULL,
+    keep_last  INTEGER
+) STRICT, WITHOUT ROWID;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
@@ -416,6 +435,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         sql=_CHEAPER_RING,
     ),
     Migration(version=11, name="points rankings read from their index alone", sql=_COVERED_RANKING),
+    Migration(
+        version=12, name="seen ids journaled, folded per scope now and then", sql=_SEEN_JOURNAL
+    ),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

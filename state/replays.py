@@ -52,4 +52,11 @@ def get_replay_position(conn: apsw.Connection, creator_id: str) -> ReplayPositio
 
 def set_replay_position(conn: apsw.Connection, creator_id: str, position: ReplayPosition) -> None:
     """Store the position (replacing the previous one)."""
-    set_meta(conn, _key(creator_id), canonical_json(attrs.asdict(position)))
+    # The fields named here, not by `attrs.asdict` (which walks the class for them each time:
+    # a replay saves its place every few seconds per creator).
+    fields = {
+        "digest": position.digest,
+        "lines_done": position.lines_done,
+        "pass_number": position.pass_number,
+    }
+    set_meta(conn, _key(creator_id), canonical_json(fields))

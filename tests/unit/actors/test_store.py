@@ -15,6 +15,8 @@ import trio
 
 from actors import Actor, ActorFailed
 from actors.store import Changed, Read, StateStore, Write, WriteResult, write
+from state import open_database
+from state.seen import mark_seen_many
 from supervisors import Backoff, ChildSpec, Supervisor
 
 NO_BACKOFF = Backoff(initial=0)
@@ -262,4 +264,19 @@ async def test_a_failure_raised_by_write_is_not_held_by_the_frame_that_raised_it
     [raised_in] = [f for f in frames if f.f_code is write.__code__]
     assert not {"results", "result", "error"} & raised_in.f_locals.keys()
     assert await write(store, insert("b", 2), topic="t") == ["b"]
+    await root.stop()
+
+
+async def test_a_store_starting_folds_the_seen_ids_journaled_before_it_stopped(nursery, database):
+    with open_database(database) as db, db.transaction() as conn:
+        mark_seen_many(conn, scope="daniel", keys=[("twitch", "a"), ("twitch", "b")], now=1)
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+
+    def journal_and_folded(conn: apsw.Connection) -> tuple[object, object]:
+        journal = conn.execute("SELECT count(*) FROM seen_journal").get
+        folded = conn.execute("SELECT count(*) FROM seen_messages").get
+        return journal, folded
+
+    assert await store.call(Read(fn=journal_and_folded)) == (0, 2)
     await root.stop()

@@ -578,3 +578,13 @@ async def test_engine_is_driven_from_trio_worker_threads_as_the_store_actor_will
         reader.close()
     assert count == 10
     assert db.statistics().transactions == 10
+
+
+def test_callables_returning_none_or_a_small_count_share_outcomes_others_get_their_own(db):
+    values = [None, 7, 7, 64, "x", True, -1]
+    outcomes = db.batch([lambda c: set_meta(c, "a", "1")] + [lambda c, v=v: v for v in values])
+    assert outcomes[0] is outcomes[1]  # frozen: one value for every None, none built per item
+    assert outcomes[2] is outcomes[3]  # and one per small count
+    assert [o.value for o in outcomes] == [None, *values]
+    assert all(o.ok for o in outcomes)
+    assert outcomes[6].value is True  # a bool is not a count

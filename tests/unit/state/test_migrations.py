@@ -60,6 +60,8 @@ def test_schema_has_the_expected_tables(db):
         "outbox",
         "stream_sessions",
         "seen_messages",
+        "seen_journal",
+        "seen_prune_requests",
     } <= tables
 
 
