@@ -507,17 +507,34 @@ def _read_tables(
 
 
 @attrs.frozen(kw_only=True)
+class Settling:
+    """How the rows of a file whose rows stop changing are read in two steps, so that a row
+    that can no longer change (a closed poll, a giveaway no draw can reach) is read whole
+    once: first each creator's heads (the entity's own row: cheap, by an index), then the
+    rest of the rows (counts, winners) of the heads whose parts are not kept. A settled row is
+    known by its head alone (its digest is the head's), since nothing else of it can change."""
+
+    # Each creator's heads (of the creators given, or every creator's), creator after creator.
+    heads: Callable[[apsw.Connection, Sequence[str] | None], Sequence[Any]]
+    # Which of one creator's heads (in their order) can no longer change.
+    settled: Callable[[Sequence[Any]], Sequence[bool]]
+    # The whole rows of some heads (in their order).
+    complete: Callable[[apsw.Connection, Sequence[Any]], Sequence[Any]]
+
+
+@attrs.frozen(kw_only=True)
 class PartedReader:
     """How the rows of a database file made of parts are read: every creator's, or some
     creators' (by the creator's index), and made into views."""
 
     every: Callable[[apsw.Connection], Iterable[Any]]
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
-    creator: Callable[[Any], str]  # whose row it is
+    creator: Callable[[Any], str]  # whose row it is (a head's, with `settling`)
     view: Callable[[Any, Mapping[str, str]], Any]
     # Each creator's rows as one text (of the creators given, or every creator's), read that
     # way: points.json's rankings (`loyalty.ranking_texts`)
     texts: Callable[[apsw.Connection, Sequence[str] | None], dict[str, str]] | None = None
+    settling: Settling | None = None  # read in two steps (`every`, `some` read whole rows)
 
 
 #: The readers of the database files made of per-creator parts.
@@ -534,8 +551,14 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, cs: polls.list_polls_with_results(
             conn, creators=cs, per_creator=polls.POLLS_PER_CREATOR
         ),
-        creator=lambda row: row.poll.creator_id,
+        creator=operator.attrgetter("creator_id"),
         view=_poll_view,
+        settling=Settling(
+            heads=lambda conn, cs: polls.newest_polls(conn, cs, polls.POLLS_PER_CREATOR),
+            # No vote reaches a closed poll, and a poll never opens again.
+            settled=lambda heads: [head.state == "closed" for head in heads],
+            complete=polls.with_results,
+        ),
     ),
     "tallies.json": PartedReader(
         every=counters.list_tallies,
@@ -558,8 +581,13 @@ PARTED_READERS: Mapping[str, PartedReader] = {
     "giveaways.json": PartedReader(
         every=giveaways.summaries,
         some=lambda conn, cs: giveaways.summaries(conn, creators=cs),
-        creator=lambda row: row.giveaway.creator_id,
+        creator=operator.attrgetter("creator_id"),
         view=_giveaway_view,
+        settling=Settling(
+            heads=giveaways.newest_giveaways,
+            settled=giveaways.settled,
+            complete=giveaways.summarize,
+        ),
     ),
 }
 
@@ -569,9 +597,17 @@ class FileReads:
     """What a publish read for one database file made of parts."""
 
     creators: int | None  # creators whose rows were read again (None: every creator's)
-    rows: int  # rows read (points.json: one per ranking, each read as one text)
+    # Rows read (points.json: one per ranking, each read as one text; a settled row not read
+    # again, `Settling`, is not counted).
+    rows: int
     parts_encoded: int  # parts built and encoded (changed, or holding a future time)
     entries_encoded: int = 0  # points.json: ranking entries decoded and encoded
+
+
+#: One creator's rows of a file made of a part per row, as read: their digests (hash() of each
+#: row: state rows are frozen values; a settled row's, its head's) beside the rows (None: a
+#: settled row whose part is kept, not read again; `Settling`).
+_Rows = tuple[tuple[int, ...], list[Any]]
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -583,6 +619,15 @@ class _RowShare:
     parts: tuple[EncodedPart, ...]  # each row's part, in the rows' order
     built: datetime  # the clock they were built at: a part whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    def kept(self) -> dict[int, EncodedPart]:
+        """The parts that hold for any later clock, by their rows' digests."""
+        built = self.built
+        return {
+            digest: part
+            for digest, part in zip(self.digests, self.parts, strict=True)
+            if part.latest <= built
+        }
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1372,8 +1417,9 @@ class SnapshotPublisher(Actor):
         scopes: Mapping[str, frozenset[str] | None],
     ) -> tuple[dict[str, Any], frozenset[str] | None]:
         """The rows of the creators whose rows of `path` changed (every creator's when that
-        is unknown, or when the file's parts are not built), by creator; and which creators
-        were read (None: all)."""
+        is unknown, or when the file's parts are not built), by creator, each creator's as
+        their digests beside the rows (`_Rows`); and which creators were read (None: all).
+        Points: each creator's ranking's text."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
         if scope is not None:
@@ -1383,12 +1429,57 @@ class SnapshotPublisher(Actor):
             scope = scope | late if late else scope
         if reader.texts is not None:
             return reader.texts(conn, None if scope is None else sorted(scope)), scope
+        if reader.settling is not None:
+            return self._read_settling(conn, path, reader, scope), scope
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
         for creator, run in itertools.groupby(rows, key=reader.creator):
             by_creator.setdefault(creator, []).extend(run)
-        return by_creator, scope
+        return {c: (tuple(map(hash, rs)), rs) for c, rs in by_creator.items()}, scope
+
+    def _read_settling(
+        self,
+        conn: apsw.Connection,
+        path: str,
+        reader: PartedReader,
+        scope: frozenset[str] | None,
+    ) -> dict[str, _Rows]:
+        """`_read_parted` of a file read in two steps (`Settling`): the heads of the creators
+        in `scope`, and the whole rows of those heads not settled with their part kept (one
+        read for them all). A settled row whose part is kept is not read again: its digest
+        is its head's, and its row is None."""
+        settling = reader.settling
+        assert settling is not None
+        heads = settling.heads(conn, None if scope is None else sorted(scope))
+        shares: dict[str, _RowShare] = self._parts.get(path, {})
+        by_creator: dict[str, list[Any]] = {}
+        for creator, group in itertools.groupby(heads, key=reader.creator):
+            by_creator.setdefault(creator, []).extend(group)
+        plans: list[tuple[str, list[int | None], list[bool]]] = []
+        wanted: list[Any] = []  # heads whose whole rows are read
+        for creator, own in by_creator.items():
+            last = shares.get(creator)
+            kept = last.kept() if last is not None else {}
+            digests = [
+                hash(head) if done else None
+                for head, done in zip(own, settling.settled(own), strict=True)
+            ]
+            reuse = [digest is not None and digest in kept for digest in digests]
+            wanted += itertools.compress(own, map(operator.not_, reuse))
+            plans.append((creator, digests, reuse))
+        whole = iter(settling.complete(conn, wanted))
+        out: dict[str, _Rows] = {}
+        for creator, digests, reuse in plans:
+            rows = [None if known else next(whole) for known in reuse]
+            out[creator] = (
+                tuple(
+                    hash(row) if digest is None else digest
+                    for digest, row in zip(digests, rows, strict=True)
+                ),
+                rows,
+            )
+        return out
 
     def _rebuild_points(
         self,
@@ -1573,13 +1664,14 @@ class SnapshotPublisher(Actor):
         self,
         path: str,
         ctx: ExportContext,
-        fresh: dict[str, list[Any]],
+        fresh: dict[str, _Rows],
         scope: frozenset[str] | None,
     ) -> FileReads:
         """Build and encode the parts of the rows that changed among the creators read again
         (and of those holding a time later than the clock they were built at: their bytes
         depend on the clock). Each row makes parts of its own (a tally that moved, a poll
-        voted on, is rebuilt alone); a row read again unchanged keeps its parts."""
+        voted on, is rebuilt alone); a row read again unchanged keeps its parts, and so does
+        a settled row not read again (its row is None)."""
         file, make = PARTED_FILES[path], PARTED_READERS[path].view
         assert file.part_per_view
         last_shares: dict[str, _RowShare] = self._parts.get(path, {})
@@ -1589,32 +1681,26 @@ class SnapshotPublisher(Actor):
             del shares[creator]  # its rows are gone
         todo: list[tuple[str, tuple[int, ...], list[EncodedPart | None]]] = []
         views: list[Any] = []
-        for creator, rows in fresh.items():
-            digests = tuple(map(hash, rows))
+        for creator, (digests, rows) in fresh.items():
             last = last_shares.get(creator)
             if last is not None and last.clock_free and last.digests == digests:
                 shares[creator] = last  # read again, unchanged
                 continue
             # Its rows' parts (None: to build), where the row is the same and its part holds
             # for the clock. As many rows as last time: a row changed in place (by position);
-            # otherwise one may have come or gone: by digest.
+            # otherwise one may have come or gone, or a settled row not read again (None) may
+            # sit elsewhere now: by digest.
             kept: list[EncodedPart | None]
             if last is None:
                 kept = [None] * len(rows)
-            else:
+            elif len(last.digests) == len(digests) and None not in rows:
                 built = last.built
-                if len(last.digests) == len(digests):
-                    kept = [
-                        part if was == now and part.latest <= built else None
-                        for was, now, part in zip(last.digests, digests, last.parts, strict=True)
-                    ]
-                else:
-                    known = {
-                        d: part
-                        for d, part in zip(last.digests, last.parts, strict=True)
-                        if part.latest <= built
-                    }
-                    kept = list(map(known.get, digests))
+                kept = [
+                    part if was == now and part.latest <= built else None
+                    for was, now, part in zip(last.digests, digests, last.parts, strict=True)
+                ]
+            else:
+                kept = list(map(last.kept().get, digests))
             views.extend(
                 make(row, self._names) for row, p in zip(rows, kept, strict=True) if p is None
             )
@@ -1637,7 +1723,7 @@ class SnapshotPublisher(Actor):
             self._unwritten.add(path)
         return FileReads(
             creators=None if scope is None else len(scope),
-            rows=sum(len(rows) for rows in fresh.values()),
+            rows=sum(len(rows) - rows.count(None) for _digests, rows in fresh.values()),
             parts_encoded=len(build),
         )
 

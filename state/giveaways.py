@@ -14,7 +14,14 @@ from collections.abc import Callable, Sequence
 import apsw
 import attrs
 
-from ._sql import IN_JSON_LIST, json_list, require_text, require_transaction
+from ._sql import (
+    IN_JSON_LIST,
+    json_list,
+    newest_of_wanted,
+    require_text,
+    require_transaction,
+    wanted_creators,
+)
 from .errors import Refused
 
 __all__ = [
@@ -27,9 +34,12 @@ __all__ = [
     "entries",
     "join",
     "list_giveaways",
+    "newest_giveaways",
     "open_giveaway",
     "pick_weighted",
+    "settled",
     "summaries",
+    "summarize",
 ]
 
 
@@ -322,20 +332,47 @@ SUMMARIES_PER_CREATOR = 10
 def summaries(conn: apsw.Connection, creators: Sequence[str] | None = None) -> list[Summary]:
     """The newest `SUMMARIES_PER_CREATOR` giveaways of every creator (of `creators` only, when
     given) with their counts and winners (for the export), by creator and opening time."""
-    where = ""
-    params: tuple[object, ...] = ()
-    if creators is not None:
-        where, params = f" WHERE creator_id {IN_JSON_LIST}", (json_list(creators),)
-    kept = [
-        _giveaway(r[:-1])
-        for r in conn.execute(
-            f"SELECT {_GIVEAWAY}, newest FROM (SELECT {_GIVEAWAY}, row_number() OVER "
-            "(PARTITION BY creator_id ORDER BY opened_at DESC, giveaway_id DESC) AS newest "
-            f"FROM giveaways{where}) WHERE newest <= ? "
-            "ORDER BY creator_id, opened_at, giveaway_id",
-            (*params, SUMMARIES_PER_CREATOR),
-        )
-    ]
+    return summarize(conn, newest_giveaways(conn, creators))
+
+
+_GIVEAWAY_OF_GIVEAWAYS = ", ".join(f"giveaways.{c}" for c in _GIVEAWAY.split(", "))
+
+
+def newest_giveaways(
+    conn: apsw.Connection, creators: Sequence[str] | None = None
+) -> list[Giveaway]:
+    """The giveaways :func:`summaries` lists (in its order), without their counts and winners
+    (:func:`summarize`). Read by the `giveaways_newest` index, a creator's newest giveaways
+    cost the same however many it ran before."""
+    wanted, params = wanted_creators("giveaways", creators)
+    newest = newest_of_wanted(
+        "giveaways", _GIVEAWAY_OF_GIVEAWAYS, "opened_at DESC, giveaway_id DESC"
+    )
+    rows = conn.execute(f"{wanted} {newest}", (*params, SUMMARIES_PER_CREATOR)).fetchall()
+    # By creator, opening time and id (ids compare as SQLite compares them: UTF-8 bytes sort
+    # as their code points).
+    return sorted(map(_giveaway, rows), key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
+
+
+def settled(giveaways: Sequence[Giveaway]) -> list[bool]:
+    """Which of one creator's `giveaways` (:func:`newest_giveaways`' order) can no longer
+    change: closed with a newer closed one beside it. Entries need the open giveaway, and a
+    draw the current one (the open one, else the newest closed): a closed giveaway with a
+    newer closed one is neither now, nor ever again (a giveaway never opens again, and the
+    newer one stays closed)."""
+    out = [False] * len(giveaways)
+    newer_closed = False
+    for index in range(len(giveaways) - 1, -1, -1):  # newest first
+        closed = giveaways[index].state == "closed"
+        out[index] = closed and newer_closed
+        newer_closed = newer_closed or closed
+    return out
+
+
+def summarize(conn: apsw.Connection, kept: Sequence[Giveaway]) -> list[Summary]:
+    """`kept` (in their order) with their counts and winners."""
+    if not kept:
+        return []
     # Entries carry no creator: only the kept giveaways' entries (by the entries' index).
     ids = (json_list(g.giveaway_id for g in kept),)
     counts = {

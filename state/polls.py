@@ -13,7 +13,15 @@ from typing import Any, Literal
 import apsw
 import attrs
 
-from ._sql import IN_JSON_LIST, json_list, one_row, require_text, require_transaction
+from ._sql import (
+    IN_JSON_LIST,
+    json_list,
+    newest_of_wanted,
+    one_row,
+    require_text,
+    require_transaction,
+    wanted_creators,
+)
 from .errors import InvalidArgument, PollClosed, RecordExists, RecordNotFound
 from .timeutil import now_ms
 
@@ -27,11 +35,13 @@ __all__ = [
     "get_poll",
     "list_polls",
     "list_polls_with_results",
+    "newest_polls",
     "open_poll",
     "poll_results",
     "resolve_option",
     "vote",
     "vote_in_open_poll",
+    "with_results",
 ]
 
 MAX_OPTIONS = 20
@@ -391,6 +401,10 @@ def list_polls_with_results(
     The publisher reads a creator's polls on each publish that names it; with thousands of
     polls the per-poll round trips dominated the read.
     """
+    if per_creator is not None and creator_id is None and state is None:
+        polls = newest_polls(conn, creators, per_creator)
+        polls.sort(key=_newest_first)
+        return with_results(conn, polls)
     where = " WHERE 1 = 1"
     params: list[object] = []
     if creator_id is not None:
@@ -411,7 +425,38 @@ def list_polls_with_results(
             "WHERE newest <= ? OR state = 'open' ORDER BY opened_at DESC, poll_id"
         )
         params.append(per_creator)
-    polls = [_poll(r) for r in conn.execute(sql, params).fetchall()]
+    return with_results(conn, [_poll(r) for r in conn.execute(sql, params).fetchall()])
+
+
+def _newest_first(poll: Poll) -> tuple[int, str]:
+    """`ORDER BY opened_at DESC, poll_id` (ids compare as SQLite compares them: UTF-8 bytes
+    sort as their code points)."""
+    return (-poll.opened_at, poll.poll_id)
+
+
+_POLL_COLUMNS_OF_POLLS = ", ".join(f"polls.{c}" for c in _POLL_COLUMNS.split(", "))
+
+
+def newest_polls(
+    conn: apsw.Connection, creators: Sequence[str] | None, per_creator: int
+) -> list[Poll]:
+    """Each creator's newest `per_creator` polls (of `creators`, or of every creator) and those
+    still open, one creator after another, each creator's newest opened first (ties by
+    ``poll_id``): the polls :func:`list_polls_with_results` lists with `per_creator`, without
+    their results (:func:`with_results`). Read by the `polls_newest` index, a creator's newest
+    polls cost the same however many it ran before."""
+    wanted, params = wanted_creators("polls", creators)
+    rows = conn.execute(
+        f"{wanted} {newest_of_wanted('polls', _POLL_COLUMNS_OF_POLLS, 'opened_at DESC, poll_id')} "
+        f"UNION SELECT {_POLL_COLUMNS_OF_POLLS} FROM wanted JOIN polls "
+        "ON polls.creator_id = wanted.creator_id AND polls.state = 'open'",
+        (*params, per_creator),
+    ).fetchall()
+    return sorted(map(_poll, rows), key=lambda p: (p.creator_id, *_newest_first(p)))
+
+
+def with_results(conn: apsw.Connection, polls: Sequence[Poll]) -> list[PollResults]:
+    """`polls` (in their order) with their votes per option, in one query for them all."""
     if not polls:
         return []
     # Same aggregation as poll_results(), for every selected poll at once.

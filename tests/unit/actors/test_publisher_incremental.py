@@ -1044,6 +1044,122 @@ async def test_a_publish_after_one_creators_change_rereads_only_that_creator(
     assert files(root) == full_build(pub)
 
 
+async def test_closed_polls_are_not_read_again_when_a_creators_open_poll_changes(
+    setup: Any, database: Path
+) -> None:
+    """A closed poll can no longer change: once its part is built, a publish that rereads its
+    creator reads its row alone (by the newest-first index), not its votes, and keeps its
+    bytes; only the open poll is read whole. The file stays what a full build writes, also
+    when a new poll pushes the oldest out of the newest ten."""
+    pub, clock, _tree, root = setup
+    with writing(database) as conn:
+        for n in range(polls.POLLS_PER_CREATOR + 2):
+            at = ms(clock.now) + n
+            polls.open_poll(
+                conn, poll_id=f"z{n}", creator_id="zed", question="Q?", options=("a", "b"), now=at
+            )
+            polls.vote(conn, poll_id=f"z{n}", voter_key="v", option_id="1", now=at)
+            if n < polls.POLLS_PER_CREATOR + 1:
+                polls.close_poll(conn, poll_id=f"z{n}", now=at)
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        polls.vote(conn, poll_id="z11", voter_key="w", option_id="2", now=ms(clock.now))
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["polls.json"]
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # z11, zed-1 (open)
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        polls.close_poll(conn, poll_id="z11", now=ms(clock.now))
+        polls.open_poll(
+            conn,
+            poll_id="z12",
+            creator_id="zed",
+            question="Q?",
+            options=("a", "b"),
+            now=ms(clock.now) + 1,
+        )
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["polls.json"]
+    assert (reads.rows, reads.parts_encoded) == (3, 2)  # z11 (now closed), z12, zed-1
+    assert files(root) == full_build(pub)
+
+
+async def test_giveaways_no_draw_can_reach_are_not_read_again(setup: Any, database: Path) -> None:
+    """A closed giveaway with a newer closed one beside it can no longer change (entries go to
+    the open one, draws to the current one): a publish that rereads its creator reads its
+    row alone, not its entries; the open giveaway and the newest closed one are read whole.
+    The file stays what a full build writes."""
+    from state import giveaways
+
+    pub, clock, _tree, root = setup
+
+    def run_one(conn: apsw.Connection, n: int, *, close: bool) -> None:
+        at = ms(clock.now) + n
+        giveaways.open_giveaway(
+            conn,
+            giveaway_id=f"g{n:02}",
+            creator_id="zed",
+            prize="A key",
+            entry_cost=0,
+            subscribers_only=False,
+            subscriber_tickets=2,
+            now=at,
+        )
+        giveaways.join(
+            conn,
+            creator_id="zed",
+            platform="twitch",
+            viewer_key="k",
+            display_name="V",
+            subscriber=True,
+            now=at,
+        )
+        giveaways.draw(conn, creator_id="zed", pick=lambda n: 0, now=at)
+        if close:
+            giveaways.close_giveaway(conn, creator_id="zed", now=at)
+
+    with writing(database) as conn:
+        for n in range(giveaways.SUMMARIES_PER_CREATOR + 2):
+            run_one(conn, n, close=n < giveaways.SUMMARIES_PER_CREATOR + 1)
+    clock.advance()
+    await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        giveaways.join(
+            conn,
+            creator_id="zed",
+            platform="twitch",
+            viewer_key="k2",
+            display_name="W",
+            subscriber=False,
+            now=ms(clock.now),
+        )
+    clock.advance()
+    await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["giveaways.json"]
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # g11, and g10
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        giveaways.close_giveaway(conn, creator_id="zed", now=ms(clock.now))
+        giveaways.draw(conn, creator_id="zed", pick=lambda n: 0, now=ms(clock.now))
+        run_one(conn, 12, close=False)
+    clock.advance()
+    await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["giveaways.json"]
+    assert reads.rows == 3  # g10 (settled now: read once more), g11 (newest closed), g12
+    assert files(root) == full_build(pub)
+
+
 async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     setup: Any, database: Path
 ) -> None:

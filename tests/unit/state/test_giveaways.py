@@ -133,3 +133,18 @@ def test_the_export_keeps_each_creators_newest_giveaways_with_their_own_counts(d
     assert [s.entrants for s in rows[:2]] == [2, 1]  # n = 5 had two, n = 6 one
     assert all(len(s.winners) == 1 for s in rows)
     assert giveaways.summaries(db.connection, ["e"]) == rows[kept:]
+
+
+def test_a_closed_giveaway_with_a_newer_closed_one_is_settled(db):
+    """Settled: no entry or draw can reach it again. The open giveaway and the newest closed
+    one (a draw without an open giveaway rerolls it) are not."""
+    for n, close in enumerate((True, True, True, False)):
+        _open(db, giveaway_id=f"g{n}", now=10 * n + 1)
+        if close:
+            with db.transaction() as conn:
+                giveaways.close_giveaway(conn, creator_id="d", now=10 * n + 2)
+    newest = giveaways.newest_giveaways(db.connection, ["d"])
+    assert [g.giveaway_id for g in newest] == ["g0", "g1", "g2", "g3"]
+    assert giveaways.settled(newest) == [True, True, False, False]
+    assert giveaways.settled(newest[:3]) == [True, True, False]  # g2 is the current one
+    assert giveaways.settled([]) == []
