@@ -112,6 +112,7 @@ from exports.fragments import (
     assemble,
     encode_items,
     encode_parts,
+    join_items,
     join_objects,
     object_piece,
     split_objects,
@@ -247,6 +248,7 @@ _SIGNAL_KINDS = {
 }
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
+_QUOTES = "quotes.json"
 _CLOCK_FREE = operator.attrgetter("clock_free")
 # Where a row of a points ranking (`loyalty.ranked_by_creator`) holds its time.
 _AT = loyalty.RANKING_COLUMNS.index("updated_at")
@@ -643,6 +645,29 @@ class _PointsShare(EncodedPart):
     def parts(self) -> tuple[EncodedPart, ...]:
         """Its parts (itself), as `_RowShare.parts`."""
         return (self,)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _QuotesShare(EncodedPart):
+    """One creator's part of quotes.json as last read: its quotes' items as one run of bytes
+    (`join_items`), beside how many there are and the highest number; no object per quote. A
+    quote never changes once added and its number is never used again, so new quotes are
+    read alone and their items added at the end (`quotes.live_counts`)."""
+
+    count: int  # quotes not deleted
+    last: int  # the highest number among them
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def parts(self) -> tuple[EncodedPart, ...]:
+        """Its parts (itself), as `_RowShare.parts`."""
+        return (self,)
+
+
+#: A creator's quotes as read (`SnapshotPublisher._read_quotes`): how many, the highest number,
+#: and the quotes read (all of them when whole, else those after the kept ones; None: its part
+#: is kept as it is).
+_QuotesRead = tuple[int, int, list[quotes.Quote] | None, bool]
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -1358,12 +1383,7 @@ class SnapshotPublisher(Actor):
                 finally:
                     conn.execute("COMMIT")
                 self._data_version = version
-                reads = {
-                    path: (self._rebuild_points if path == _POINTS else self._rebuild_parts)(
-                        path, ctx, *fresh[path]
-                    )
-                    for path in parted
-                }
+                reads = {path: self._rebuild(path, ctx, *fresh[path]) for path in parted}
                 reads |= {path: self._rebuild_signals(path, ctx, *new[path]) for path in ringed}
             prepared = {}
             for path in sorted(pending & TREE_FILES):
@@ -1429,6 +1449,8 @@ class SnapshotPublisher(Actor):
             scope = scope | late if late else scope
         if reader.texts is not None:
             return reader.texts(conn, None if scope is None else sorted(scope)), scope
+        if path == _QUOTES:
+            return self._read_quotes(conn, scope), scope
         if reader.settling is not None:
             return self._read_settling(conn, path, reader, scope), scope
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
@@ -1609,6 +1631,106 @@ class SnapshotPublisher(Actor):
             rows=len(fresh),
             parts_encoded=len(todo),
             entries_encoded=len(entries) + sum(len(item["entries"]) for item in items),
+        )
+
+    def _rebuild(
+        self, path: str, ctx: ExportContext, fresh: dict[str, Any], scope: frozenset[str] | None
+    ) -> FileReads:
+        """Build and encode the parts of a file made of parts whose rows `_read_parted` read."""
+        if path == _POINTS:
+            return self._rebuild_points(path, ctx, fresh, scope)
+        if path == _QUOTES:
+            return self._rebuild_quotes(path, ctx, fresh, scope)
+        return self._rebuild_parts(path, ctx, fresh, scope)
+
+    def _read_quotes(
+        self, conn: apsw.Connection, scope: frozenset[str] | None
+    ) -> dict[str, _QuotesRead]:
+        """`_read_parted` of quotes.json: per creator in `scope` with quotes, how many and the
+        highest number; a creator whose part is kept and holds for the clock is read no more
+        when those are the same, and only its new quotes when no quote it has was deleted
+        (one read for them all); the others' quotes are all read (one read too)."""
+        counts = quotes.live_counts(conn, None if scope is None else sorted(scope))
+        held: dict[str, _QuotesShare] = self._parts.get(_QUOTES, {})
+        kept = {
+            c: share
+            for c in counts
+            if (share := held.get(c)) is not None
+            and share.clock_free
+            and counts[c][1] >= share.last
+        }
+        after = {c: share.last for c, share in kept.items() if counts[c][1] > share.last}
+        new: dict[str, list[quotes.Quote]] = {}
+        for quote in quotes.quotes_after(conn, after):
+            new.setdefault(quote.creator_id, []).append(quote)
+        out: dict[str, _QuotesRead] = {}
+        whole: list[str] = []
+        for creator, (count, last) in counts.items():
+            share = kept.get(creator)
+            if share is not None and count == share.count + len(new.get(creator, ())):
+                out[creator] = (count, last, new.get(creator), False)  # no quote of it deleted
+            else:
+                whole.append(creator)
+        if whole:
+            again: dict[str, list[quotes.Quote]] = {c: [] for c in whole}
+            for quote in quotes.list_quotes(conn, creators=whole):
+                again[quote.creator_id].append(quote)
+            out |= {c: (*counts[c], rows, True) for c, rows in again.items()}
+        return out
+
+    def _rebuild_quotes(
+        self,
+        path: str,
+        ctx: ExportContext,
+        fresh: dict[str, _QuotesRead],
+        scope: frozenset[str] | None,
+    ) -> FileReads:
+        """`_rebuild_parts` for quotes.json (`_read_quotes`): a creator's new quotes are built
+        and encoded and their items added to the end of its kept run; a creator read whole
+        has its quotes built and encoded again. Per creator only its run of bytes is kept."""
+        last_shares: dict[str, _QuotesShare] = self._parts.get(path, {})
+        shares = {} if scope is None else last_shares
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # no quote of it left
+        todo: list[tuple[str, int, int, int, _QuotesShare | None]] = []
+        views: list[QuoteView] = []
+        for creator, (count, last, rows, whole) in fresh.items():
+            if rows is None:
+                shares[creator] = last_shares[creator]  # read again, unchanged
+                continue
+            views += (_quote_view(q, self._names) for q in rows)
+            todo.append((creator, count, last, len(rows), None if whole else last_shares[creator]))
+        file = PARTED_FILES[path]
+        build = file.parts(ctx, views)  # one part per quote, in their order
+        if len(build) != len(views):
+            raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
+        encoded = iter(encode_parts(file, ctx, build, plain=True))
+        for creator, count, last, size, base in todo:
+            mine = list(itertools.islice(encoded, size))
+            items = [part.items["quotes"][0] for part in mine]
+            moments = [part.newest for part in mine]
+            latest = [part.latest for part in mine]
+            if base is not None:
+                items.insert(0, base.items["quotes"][0])
+                moments.append(base.newest)
+                latest.append(base.latest)
+            shares[creator] = _QuotesShare(
+                order=(creator,),
+                newest=max(moments),
+                latest=max(latest),
+                items={"quotes": (join_items(items),)},
+                count=count,
+                last=last,
+                clock_free=max(latest) <= ctx.now,
+            )
+        self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
+        return FileReads(
+            creators=None if scope is None else len(scope),
+            rows=len(views),
+            parts_encoded=len(todo),
         )
 
     def _read_signals(

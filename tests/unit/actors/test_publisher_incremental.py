@@ -1160,6 +1160,55 @@ async def test_giveaways_no_draw_can_reach_are_not_read_again(setup: Any, databa
     assert files(root) == full_build(pub)
 
 
+async def test_new_quotes_are_read_alone_and_added_to_the_creators_kept_bytes(
+    setup: Any, database: Path
+) -> None:
+    """A quote never changes once added: a publish after a new quote reads that quote alone
+    and adds its item to the end of the creator's kept bytes; a deletion reads the creator's
+    quotes again. The file stays what a full build writes."""
+    from state import quotes
+
+    pub, clock, _tree, root = setup
+
+    def add(n: int) -> None:
+        with writing(database) as conn:
+            for _ in range(n):
+                quotes.add_quote(
+                    conn,
+                    creator_id="zed",
+                    text=f'"quoted" {SECRET}',
+                    added_by="mod",
+                    platform="twitch",
+                    now=ms(clock.now),
+                )
+        clock.advance()
+
+    async def publish() -> Any:
+        await pub.handle(Changed(topic="quotes", creators=frozenset({"zed"})))
+        await pub.publish()
+        assert files(root) == full_build(pub)
+        return pub.last_reads["quotes.json"]
+
+    add(5)
+    await publish()
+    add(1)
+    reads = await publish()
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 1, 1)  # the new one alone
+    assert SECRET.encode() not in files(root)["quotes.json"]
+    with writing(database) as conn:
+        quotes.delete_quote(conn, creator_id="zed", number=2, now=ms(clock.now))
+    clock.advance()
+    assert (await publish()).rows == 5  # read again: one of them is gone
+    add(2)
+    assert (await publish()).rows == 2
+    with writing(database) as conn:
+        for number in range(1, 9):
+            if quotes.get_quote(conn, "zed", number) is not None:
+                quotes.delete_quote(conn, creator_id="zed", number=number, now=ms(clock.now))
+    clock.advance()
+    assert (await publish()).rows == 0  # none left: the creator's part is gone
+
+
 async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     setup: Any, database: Path
 ) -> None:
