@@ -539,6 +539,8 @@ class PartedReader:
     settling: Settling | None = None  # read in two steps (`every`, `some` read whole rows)
 
 
+_POLL_STATE = polls.POLL_COLUMNS.index("state")
+
 #: The readers of the database files made of per-creator parts.
 PARTED_READERS: Mapping[str, PartedReader] = {
     "points.json": PartedReader(
@@ -553,12 +555,12 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, cs: polls.list_polls_with_results(
             conn, creators=cs, per_creator=polls.POLLS_PER_CREATOR
         ),
-        creator=operator.attrgetter("creator_id"),
+        creator=operator.itemgetter(polls.POLL_COLUMNS.index("creator_id")),  # a head's
         view=_poll_view,
         settling=Settling(
-            heads=lambda conn, cs: polls.newest_polls(conn, cs, polls.POLLS_PER_CREATOR),
+            heads=lambda conn, cs: polls.newest_poll_rows(conn, cs, polls.POLLS_PER_CREATOR),
             # No vote reaches a closed poll, and a poll never opens again.
-            settled=lambda heads: [head.state == "closed" for head in heads],
+            settled=lambda heads: [head[_POLL_STATE] == "closed" for head in heads],
             complete=polls.with_results,
         ),
     ),
@@ -583,10 +585,10 @@ PARTED_READERS: Mapping[str, PartedReader] = {
     "giveaways.json": PartedReader(
         every=giveaways.summaries,
         some=lambda conn, cs: giveaways.summaries(conn, creators=cs),
-        creator=operator.attrgetter("creator_id"),
+        creator=operator.itemgetter(giveaways.GIVEAWAY_COLUMNS.index("creator_id")),  # a head's
         view=_giveaway_view,
         settling=Settling(
-            heads=giveaways.newest_giveaways,
+            heads=giveaways.newest_giveaway_rows,
             settled=giveaways.settled,
             complete=giveaways.summarize,
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import apsw
 import attrs
@@ -25,6 +26,7 @@ from ._sql import (
 from .errors import Refused
 
 __all__ = [
+    "GIVEAWAY_COLUMNS",
     "Entry",
     "Giveaway",
     "Summary",
@@ -34,7 +36,7 @@ __all__ = [
     "entries",
     "join",
     "list_giveaways",
-    "newest_giveaways",
+    "newest_giveaway_rows",
     "open_giveaway",
     "pick_weighted",
     "settled",
@@ -332,47 +334,55 @@ SUMMARIES_PER_CREATOR = 10
 def summaries(conn: apsw.Connection, creators: Sequence[str] | None = None) -> list[Summary]:
     """The newest `SUMMARIES_PER_CREATOR` giveaways of every creator (of `creators` only, when
     given) with their counts and winners (for the export), by creator and opening time."""
-    return summarize(conn, newest_giveaways(conn, creators))
+    return summarize(conn, newest_giveaway_rows(conn, creators))
 
 
 _GIVEAWAY_OF_GIVEAWAYS = ", ".join(f"giveaways.{c}" for c in _GIVEAWAY.split(", "))
+#: The columns of a giveaway's row (:func:`newest_giveaway_rows`, :func:`summarize`).
+GIVEAWAY_COLUMNS = tuple(_GIVEAWAY.split(", "))
+_STATE = GIVEAWAY_COLUMNS.index("state")
 
 
-def newest_giveaways(
+def newest_giveaway_rows(
     conn: apsw.Connection, creators: Sequence[str] | None = None
-) -> list[Giveaway]:
-    """The giveaways :func:`summaries` lists (in its order), without their counts and winners
-    (:func:`summarize`). Read by the `giveaways_newest` index, a creator's newest giveaways
-    cost the same however many it ran before."""
+) -> list[tuple[Any, ...]]:
+    """The giveaways :func:`summaries` lists (in its order: by creator, opening time and id),
+    as rows of :data:`GIVEAWAY_COLUMNS`, without their counts and winners (:func:`summarize`).
+    Read by the `giveaways_newest` index, a creator's newest giveaways cost the same however
+    many it ran before; rows, not objects: a reader that keeps the giveaways that can no
+    longer change (:func:`settled`) compares them as they come."""
     wanted, params = wanted_creators("giveaways", creators)
     newest = newest_of_wanted(
         "giveaways", _GIVEAWAY_OF_GIVEAWAYS, "opened_at DESC, giveaway_id DESC"
     )
-    rows = conn.execute(f"{wanted} {newest}", (*params, SUMMARIES_PER_CREATOR)).fetchall()
-    # By creator, opening time and id (ids compare as SQLite compares them: UTF-8 bytes sort
-    # as their code points).
-    return sorted(map(_giveaway, rows), key=lambda g: (g.creator_id, g.opened_at, g.giveaway_id))
+    return conn.execute(
+        f"{wanted} {newest} ORDER BY giveaways.creator_id, giveaways.opened_at, "
+        "giveaways.giveaway_id",
+        (*params, SUMMARIES_PER_CREATOR),
+    ).fetchall()
 
 
-def settled(giveaways: Sequence[Giveaway]) -> list[bool]:
-    """Which of one creator's `giveaways` (:func:`newest_giveaways`' order) can no longer
-    change: closed with a newer closed one beside it. Entries need the open giveaway, and a
-    draw the current one (the open one, else the newest closed): a closed giveaway with a
-    newer closed one is neither now, nor ever again (a giveaway never opens again, and the
-    newer one stays closed)."""
-    out = [False] * len(giveaways)
+def settled(rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+    """Which of one creator's giveaways (rows of :func:`newest_giveaway_rows`, in its order)
+    can no longer change: closed with a newer closed one beside it. Entries need the open
+    giveaway, and a draw the current one (the open one, else the newest closed): a closed
+    giveaway with a newer closed one is neither now, nor ever again (a giveaway never opens
+    again, and the newer one stays closed)."""
+    out = [False] * len(rows)
     newer_closed = False
-    for index in range(len(giveaways) - 1, -1, -1):  # newest first
-        closed = giveaways[index].state == "closed"
+    for index in range(len(rows) - 1, -1, -1):  # newest first
+        closed = rows[index][_STATE] == "closed"
         out[index] = closed and newer_closed
         newer_closed = newer_closed or closed
     return out
 
 
-def summarize(conn: apsw.Connection, kept: Sequence[Giveaway]) -> list[Summary]:
-    """`kept` (in their order) with their counts and winners."""
-    if not kept:
+def summarize(conn: apsw.Connection, rows: Sequence[tuple[Any, ...]]) -> list[Summary]:
+    """The giveaways of `rows` (of :data:`GIVEAWAY_COLUMNS`, in their order) with their counts
+    and winners."""
+    if not rows:
         return []
+    kept = list(map(_giveaway, rows))
     # Entries carry no creator: only the kept giveaways' entries (by the entries' index).
     ids = (json_list(g.giveaway_id for g in kept),)
     counts = {

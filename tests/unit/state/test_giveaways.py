@@ -143,8 +143,8 @@ def test_a_closed_giveaway_with_a_newer_closed_one_is_settled(db):
         if close:
             with db.transaction() as conn:
                 giveaways.close_giveaway(conn, creator_id="d", now=10 * n + 2)
-    newest = giveaways.newest_giveaways(db.connection, ["d"])
-    assert [g.giveaway_id for g in newest] == ["g0", "g1", "g2", "g3"]
+    newest = giveaways.newest_giveaway_rows(db.connection, ["d"])
+    assert [row[0] for row in newest] == ["g0", "g1", "g2", "g3"]
     assert giveaways.settled(newest) == [True, True, False, False]
     assert giveaways.settled(newest[:3]) == [True, True, False]  # g2 is the current one
     assert giveaways.settled([]) == []
