@@ -265,11 +265,12 @@ def test_each_folder_written_to_is_fsynced_once_per_publish_after_its_files(
     writer.publish(docs)  # folders made
     synced: list[Path] = []
     files_in_place: list[bool] = []
-    monkeypatch.setattr(
-        atomic,
-        "_fsync_dir",
-        lambda folder: (synced.append(folder), files_in_place.append(not _temps(tmp_path))),
-    )
+
+    def sync(folder: Path) -> None:
+        synced.append(folder)
+        files_in_place.append(not _temps(tmp_path))
+
+    monkeypatch.setattr(atomic, "_fsync_dir", sync)
     later = "2030-01-01T00:00:00.000Z"  # every file changes
     changed = {
         path: {**doc, "meta": {**doc["meta"], "generated_at": later}, "generated_at": later}
