@@ -115,6 +115,7 @@ from exports.fragments import (
     join_items,
     join_objects,
     object_piece,
+    split_items,
     split_objects,
 )
 from exports.health import (
@@ -537,6 +538,9 @@ class PartedReader:
     # way: points.json's rankings (`loyalty.ranking_texts`)
     texts: Callable[[apsw.Connection, Sequence[str] | None], dict[str, str]] | None = None
     settling: Settling | None = None  # read in two steps (`every`, `some` read whole rows)
+    # Its parts sort by creator first, and each row gives one item to each array: a creator's
+    # rows are kept as one run of bytes per array (`_RunShare`).
+    runs: bool = False
 
 
 _POLL_STATE = polls.POLL_COLUMNS.index("state")
@@ -569,12 +573,14 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, cs: counters.list_tallies(conn, creators=cs),
         creator=operator.attrgetter("creator_id"),
         view=_tally_view,
+        runs=True,
     ),
     "scoreboards.json": PartedReader(
         every=counters.list_scoreboards_ranked,
         some=lambda conn, cs: counters.list_scoreboards_ranked(conn, creators=cs),
         creator=lambda row: row.scoreboard.creator_id,
         view=_scoreboard_view,
+        runs=True,
     ),
     "quotes.json": PartedReader(
         every=quotes.list_quotes,
@@ -592,6 +598,7 @@ PARTED_READERS: Mapping[str, PartedReader] = {
             settled=giveaways.settled,
             complete=giveaways.summarize,
         ),
+        runs=True,
     ),
 }
 
@@ -632,6 +639,81 @@ class _RowShare:
             for digest, part in zip(self.digests, self.parts, strict=True)
             if part.latest <= built
         }
+
+    def held(self) -> Collection[int]:
+        """The digests of the rows whose parts hold for any later clock."""
+        return self.kept().keys()
+
+
+#: A row's items in a `_RunShare` (one per array, in the file's order), newest and latest time.
+_RunRow = tuple[tuple[bytes, ...], datetime, datetime]
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _RunShare(EncodedPart):
+    """One creator's share of a file whose parts sort by creator first and whose rows give
+    one item to each array (tallies, scoreboards, giveaways: `PartedReader.runs`), as last
+    read: the part itself, its rows' items as one run of bytes per array (`join_items`),
+    beside each row's digest and times; no part object per row. A creator whose rows changed
+    has its runs cut back into its rows' items (`split_items`), the rows that changed encoded
+    alone, and its runs joined again."""
+
+    digests: tuple[int, ...]  # hash() of each row as read, in the rows' order
+    newests: tuple[datetime, ...]  # each row's newest time
+    latests: tuple[datetime, ...]  # each row's latest time (its bytes hold from then on)
+    built: datetime  # the clock they were built at: a row whose time is later holds only then
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def parts(self) -> tuple[EncodedPart, ...]:
+        """Its parts (itself), as `_RowShare.parts`."""
+        return (self,)
+
+    def held(self) -> Collection[int]:
+        """The digests of the rows whose items hold for any later clock."""
+        built = self.built
+        return {d for d, latest in zip(self.digests, self.latests, strict=True) if latest <= built}
+
+    def rows(self) -> dict[int, _RunRow]:
+        """The rows whose items hold for any later clock, by digest."""
+        built = self.built
+        items = list(zip(*map(split_items, (run for (run,) in self.items.values())), strict=True))
+        if len(items) != len(self.digests):
+            raise AssertionError(f"{self.order}: {len(self.digests)} rows cut in {len(items)}")
+        return {
+            digest: (row, newest, latest)
+            for digest, row, newest, latest in zip(
+                self.digests, items, self.newests, self.latests, strict=True
+            )
+            if latest <= built
+        }
+
+    @classmethod
+    def of(
+        cls,
+        creator: str,
+        arrays: Sequence[str],
+        digests: tuple[int, ...],
+        rows: Sequence[_RunRow],
+        now: datetime,
+    ) -> _RunShare:
+        """The share of `creator`'s `rows` (at least one), built at the clock `now`."""
+        latests = tuple(latest for _items, _newest, latest in rows)
+        newests = tuple(newest for _items, newest, _latest in rows)
+        return cls(
+            order=(creator,),
+            newest=max(newests),
+            latest=max(latests),
+            items={
+                key: (join_items([items[index] for items, _n, _l in rows]),)
+                for index, key in enumerate(arrays)
+            },
+            digests=digests,
+            newests=newests,
+            latests=latests,
+            built=now,
+            clock_free=max(latests) <= now,
+        )
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -679,6 +761,14 @@ class _HeldSignal:
     view: SignalRow
     part: EncodedPart
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
+def _run_row(arrays: Sequence[str], part: EncodedPart) -> _RunRow:
+    """A row's part (one item in each of `arrays`) as a `_RunShare` keeps it."""
+    items = tuple(item for key in arrays for item in part.items[key])
+    if len(items) != len(arrays):
+        raise AssertionError(f"{part.order}: a row gave {len(items)} items to {arrays}")
+    return (items, part.newest, part.latest)
 
 
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
@@ -1476,7 +1566,7 @@ class SnapshotPublisher(Actor):
         settling = reader.settling
         assert settling is not None
         heads = settling.heads(conn, None if scope is None else sorted(scope))
-        shares: dict[str, _RowShare] = self._parts.get(path, {})
+        shares: dict[str, _RowShare | _RunShare] = self._parts.get(path, {})
         by_creator: dict[str, list[Any]] = {}
         for creator, group in itertools.groupby(heads, key=reader.creator):
             by_creator.setdefault(creator, []).extend(group)
@@ -1484,7 +1574,7 @@ class SnapshotPublisher(Actor):
         wanted: list[Any] = []  # heads whose whole rows are read
         for creator, own in by_creator.items():
             last = shares.get(creator)
-            kept = last.kept() if last is not None else {}
+            kept = last.held() if last is not None else ()
             digests = [
                 hash(head) if done else None
                 for head, done in zip(own, settling.settled(own), strict=True)
@@ -1643,7 +1733,55 @@ class SnapshotPublisher(Actor):
             return self._rebuild_points(path, ctx, fresh, scope)
         if path == _QUOTES:
             return self._rebuild_quotes(path, ctx, fresh, scope)
+        if PARTED_READERS[path].runs:
+            return self._rebuild_runs(path, ctx, fresh, scope)
         return self._rebuild_parts(path, ctx, fresh, scope)
+
+    def _rebuild_runs(
+        self,
+        path: str,
+        ctx: ExportContext,
+        fresh: dict[str, _Rows],
+        scope: frozenset[str] | None,
+    ) -> FileReads:
+        """`_rebuild_parts` for a file kept as runs per creator (`_RunShare`): of a creator
+        whose rows changed, the rows that changed (or hold a time later than the clock they
+        were built at) are built and encoded, the others keep their items, found by digest."""
+        file, make = PARTED_FILES[path], PARTED_READERS[path].view
+        assert file.part_per_view
+        last_shares: dict[str, _RunShare] = self._parts.get(path, {})
+        shares = {} if scope is None else last_shares
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # its rows are gone
+        todo: list[tuple[str, tuple[int, ...], list[_RunRow | None]]] = []
+        views: list[Any] = []
+        for creator, (digests, rows) in fresh.items():
+            last = last_shares.get(creator)
+            if last is not None and last.clock_free and last.digests == digests:
+                shares[creator] = last  # read again, unchanged
+                continue
+            known = last.rows() if last is not None else {}
+            kept = [known.get(digest) for digest in digests]
+            views.extend(
+                make(row, self._names) for row, k in zip(rows, kept, strict=True) if k is None
+            )
+            todo.append((creator, digests, kept))
+        build = file.parts(ctx, views)  # one part per view, in their order
+        if len(build) != len(views):
+            raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
+        encoded = iter(encode_parts(file, ctx, build, plain=True))
+        for creator, digests, kept in todo:
+            done = [_run_row(file.arrays, next(encoded)) if k is None else k for k in kept]
+            shares[creator] = _RunShare.of(creator, file.arrays, digests, done, ctx.now)
+        self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
+        return FileReads(
+            creators=None if scope is None else len(scope),
+            rows=sum(len(rows) - rows.count(None) for _digests, rows in fresh.values()),
+            parts_encoded=len(build),
+        )
 
     def _read_quotes(
         self, conn: apsw.Connection, scope: frozenset[str] | None

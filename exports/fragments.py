@@ -47,6 +47,7 @@ __all__ = [
     "join_items",
     "join_objects",
     "object_piece",
+    "split_items",
     "split_objects",
 ]
 
@@ -201,6 +202,14 @@ def join_items(items: Sequence[bytes]) -> bytes:
     joined as :func:`assemble` joins them: a part whose items are this one run makes the
     same bytes as a part holding them apart."""
     return _item_separator(ITEM_INDENT - 2).join(items)
+
+
+def split_items(run: bytes) -> list[bytes]:
+    """The items of a run of objects made by :func:`join_items`, each as it was given."""
+    if not run.startswith(b"{"):
+        raise AssertionError("a run of objects starts with one")
+    first, *rest = run.split(_object_separator(ITEM_INDENT - 2))
+    return [first, *(b"{" + item for item in rest)]
 
 
 def split_objects(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[bytes], bytes]:
