@@ -18,7 +18,14 @@ Publishing is incremental. Files fall in three groups:
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
   from the last read (compared by a digest of each row: the rows themselves are not kept),
   and splices every part's bytes into the document. Below the creator,
-  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. A
+  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. Files
+  whose parts sort by creator first (tallies, scoreboards, giveaways) keep a creator's rows as
+  one run of bytes per array, not a part per row (`_RunShare`). Rows that can no longer change
+  are read whole once (`Settling`): a creator's newest polls and giveaways are read as their
+  own rows by an index that stops at the newest ten, and only the open or reachable ones
+  (not a closed poll, not a giveaway no draw can reach) have their votes, entries and winners
+  read again. quotes.json keeps each creator's quotes as one run of bytes and reads only the
+  quotes added since (a quote never changes; a deletion rereads the creator). A
   creator's points.json ranking is read as one text (from the `points_ranked` index) and
   kept beside its item's bytes: of a ranking that changed, only the entries whose row
   changed at their position are encoded again (all of them in one encoder call). The
