@@ -519,14 +519,16 @@ def _read_tables(
 @attrs.frozen(kw_only=True)
 class Settling:
     """How the rows of a file whose rows stop changing are read in two steps, so that a row
-    that can no longer change (a closed poll, a giveaway no draw can reach) is read whole
-    once: first each creator's heads (the entity's own row: cheap, by an index), then the
-    rest of the rows (counts, winners) of the heads whose parts are not kept. A settled row is
-    known by its head alone (its digest is the head's), since nothing else of it can change."""
+    that cannot change (a closed poll, a giveaway no draw can reach) is read whole once:
+    first each creator's heads (the entity's own row: cheap, by an index), then the rest of
+    the rows (counts, winners) of the heads whose parts are not kept. A settled row is known
+    by its head alone (its digest is the head's), since nothing else of it can change while
+    the creator's heads stay the same; one that may be reached again after a change to
+    another head (`giveaways.settled`) is then read whole again (its digest is its row's)."""
 
     # Each creator's heads (of the creators given, or every creator's), creator after creator.
     heads: Callable[[apsw.Connection, Sequence[str] | None], Sequence[Any]]
-    # Which of one creator's heads (in their order) can no longer change.
+    # Which of one creator's heads (in their order) cannot change while they stay as read.
     settled: Callable[[Sequence[Any]], Sequence[bool]]
     # The whole rows of some heads (in their order).
     complete: Callable[[apsw.Connection, Sequence[Any]], Sequence[Any]]

@@ -364,10 +364,13 @@ def newest_giveaway_rows(
 
 def settled(rows: Sequence[tuple[Any, ...]]) -> list[bool]:
     """Which of one creator's giveaways (rows of :func:`newest_giveaway_rows`, in its order)
-    can no longer change: closed with a newer closed one beside it. Entries need the open
-    giveaway, and a draw the current one (the open one, else the newest closed): a closed
-    giveaway with a newer closed one is neither now, nor ever again (a giveaway never opens
-    again, and the newer one stays closed)."""
+    no entry, draw or close can reach as long as the others stay as they are: the closed ones,
+    but the newest closed one while none is open. Entries and closes need the open giveaway,
+    and a draw the current one (the open one, else the newest closed). A closed giveaway with
+    a newer closed one is never reached again; the newest closed one is reached again only
+    once the open one closed (a change to its row)."""
+    if any(row[_STATE] == "open" for row in rows):
+        return [row[_STATE] == "closed" for row in rows]
     out = [False] * len(rows)
     newer_closed = False
     for index in range(len(rows) - 1, -1, -1):  # newest first

@@ -1092,10 +1092,10 @@ async def test_closed_polls_are_not_read_again_when_a_creators_open_poll_changes
 
 
 async def test_giveaways_no_draw_can_reach_are_not_read_again(setup: Any, database: Path) -> None:
-    """A closed giveaway with a newer closed one beside it can no longer change (entries go to
-    the open one, draws to the current one): a publish that rereads its creator reads its
-    row alone, not its entries; the open giveaway and the newest closed one are read whole.
-    The file stays what a full build writes."""
+    """A closed giveaway no entry, draw or close can reach (entries and closes go to the open
+    one, draws to the current one: the open one, else the newest closed) cannot change: a
+    publish that rereads its creator reads its row alone, not its entries; the open giveaway
+    is read whole. The file stays what a full build writes."""
     from state import giveaways
 
     pub, clock, _tree, root = setup
@@ -1146,7 +1146,8 @@ async def test_giveaways_no_draw_can_reach_are_not_read_again(setup: Any, databa
     await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
     await pub.publish()
     reads = pub.last_reads["giveaways.json"]
-    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # g11, and g10
+    # g11 alone: while it is open, no entry, draw or close reaches g10 or older.
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 1, 1)
     assert files(root) == full_build(pub)
     with writing(database) as conn:
         giveaways.close_giveaway(conn, creator_id="zed", now=ms(clock.now))
@@ -1156,8 +1157,63 @@ async def test_giveaways_no_draw_can_reach_are_not_read_again(setup: Any, databa
     await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
     await pub.publish()
     reads = pub.last_reads["giveaways.json"]
-    assert reads.rows == 3  # g10 (settled now: read once more), g11 (newest closed), g12
+    assert (reads.rows, reads.parts_encoded) == (2, 2)  # g11 (closed, drawn), g12 (new)
     assert files(root) == full_build(pub)
+
+
+async def test_a_reroll_of_a_giveaway_current_again_after_another_closed_is_published(
+    setup: Any, database: Path
+) -> None:
+    """The newest closed giveaway is left alone while another is open, and read whole again
+    once that one closed: a draw then rerolls it (here the one opened later by a writer's clock
+    stays the newest), and the file shows the new winner as a full build does, even when the
+    giveaway's own row did not change (the draw in the same millisecond as its close)."""
+    from state import giveaways
+
+    pub, clock, _tree, root = setup
+    at = ms(clock.now)
+
+    def run(**kwargs: Any) -> None:
+        with writing(database) as conn:
+            for name, args in kwargs.items():
+                getattr(giveaways, name)(conn, creator_id="zed", **args)
+
+    async def publish() -> None:
+        clock.advance()
+        await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+        await pub.publish()
+        assert files(root) == full_build(pub)
+
+    opening = {"prize": "A key", "entry_cost": 0, "subscribers_only": False}
+    run(open_giveaway={"giveaway_id": "late", "subscriber_tickets": 1, "now": at, **opening})
+    for key in ("a", "b", "c"):
+        run(
+            join={
+                "platform": "twitch",
+                "viewer_key": key,
+                "display_name": key.upper(),
+                "subscriber": False,
+                "now": at,
+            }
+        )
+    run(draw={"pick": lambda n: 0, "now": at}, close_giveaway={"now": at})
+    await publish()
+    # Opened by a writer whose clock is behind: "late" stays the newest closed one.
+    run(
+        open_giveaway={
+            "giveaway_id": "early",
+            "subscriber_tickets": 1,
+            "now": at - 5_000,
+            **opening,
+        }
+    )
+    await publish()
+    run(close_giveaway={"now": at + 1})
+    await publish()
+    # A reroll of "late" in the millisecond of its last change: its row stays the same.
+    run(draw={"pick": lambda n: 0, "now": at})
+    await publish()
+    assert b'"draw": 2' in files(root)["giveaways.json"]
 
 
 async def test_new_quotes_are_read_alone_and_added_to_the_creators_kept_bytes(
