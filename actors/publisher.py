@@ -18,7 +18,14 @@ Publishing is incremental. Files fall in three groups:
   shows a commit came without its `Changed`), rebuilds the parts of those whose rows differ
   from the last read (compared by a digest of each row: the rows themselves are not kept),
   and splices every part's bytes into the document. Below the creator,
-  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. A
+  a row read again unchanged keeps its bytes: a tally, a poll, a scoreboard its parts. Files
+  whose parts sort by creator first (tallies, scoreboards, giveaways) keep a creator's rows as
+  one run of bytes per array, not a part per row (`_RunShare`). Rows that can no longer change
+  are read whole once (`Settling`): a creator's newest polls and giveaways are read as their
+  own rows by an index that stops at the newest ten, and only the open or reachable ones
+  (not a closed poll, not a giveaway no draw can reach) have their votes, entries and winners
+  read again. quotes.json keeps each creator's quotes as one run of bytes and reads only the
+  quotes added since (a quote never changes; a deletion rereads the creator). A
   creator's points.json ranking is read as one text (from the `points_ranked` index) and
   kept beside its item's bytes: of a ranking that changed, only the entries whose row
   changed at their position are encoded again (all of them in one encoder call). The
@@ -112,8 +119,10 @@ from exports.fragments import (
     assemble,
     encode_items,
     encode_parts,
+    join_items,
     join_objects,
     object_piece,
+    split_items,
     split_objects,
 )
 from exports.health import (
@@ -247,6 +256,7 @@ _SIGNAL_KINDS = {
 }
 _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
+_QUOTES = "quotes.json"
 _CLOCK_FREE = operator.attrgetter("clock_free")
 # Where a row of a points ranking (`loyalty.ranked_by_creator`) holds its time.
 _AT = loyalty.RANKING_COLUMNS.index("updated_at")
@@ -507,18 +517,42 @@ def _read_tables(
 
 
 @attrs.frozen(kw_only=True)
+class Settling:
+    """How the rows of a file whose rows stop changing are read in two steps, so that a row
+    that cannot change (a closed poll, a giveaway no draw can reach) is read whole once:
+    first each creator's heads (the entity's own row: cheap, by an index), then the rest of
+    the rows (counts, winners) of the heads whose parts are not kept. A settled row is known
+    by its head alone (its digest is the head's), since nothing else of it can change while
+    the creator's heads stay the same; one that may be reached again after a change to
+    another head (`giveaways.settled`) is then read whole again (its digest is its row's)."""
+
+    # Each creator's heads (of the creators given, or every creator's), creator after creator.
+    heads: Callable[[apsw.Connection, Sequence[str] | None], Sequence[Any]]
+    # Which of one creator's heads (in their order) cannot change while they stay as read.
+    settled: Callable[[Sequence[Any]], Sequence[bool]]
+    # The whole rows of some heads (in their order).
+    complete: Callable[[apsw.Connection, Sequence[Any]], Sequence[Any]]
+
+
+@attrs.frozen(kw_only=True)
 class PartedReader:
     """How the rows of a database file made of parts are read: every creator's, or some
     creators' (by the creator's index), and made into views."""
 
     every: Callable[[apsw.Connection], Iterable[Any]]
     some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
-    creator: Callable[[Any], str]  # whose row it is
+    creator: Callable[[Any], str]  # whose row it is (a head's, with `settling`)
     view: Callable[[Any, Mapping[str, str]], Any]
     # Each creator's rows as one text (of the creators given, or every creator's), read that
     # way: points.json's rankings (`loyalty.ranking_texts`)
     texts: Callable[[apsw.Connection, Sequence[str] | None], dict[str, str]] | None = None
+    settling: Settling | None = None  # read in two steps (`every`, `some` read whole rows)
+    # Its parts sort by creator first, and each row gives one item to each array: a creator's
+    # rows are kept as one run of bytes per array (`_RunShare`).
+    runs: bool = False
 
+
+_POLL_STATE = polls.POLL_COLUMNS.index("state")
 
 #: The readers of the database files made of per-creator parts.
 PARTED_READERS: Mapping[str, PartedReader] = {
@@ -534,20 +568,28 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         some=lambda conn, cs: polls.list_polls_with_results(
             conn, creators=cs, per_creator=polls.POLLS_PER_CREATOR
         ),
-        creator=lambda row: row.poll.creator_id,
+        creator=operator.itemgetter(polls.POLL_COLUMNS.index("creator_id")),  # a head's
         view=_poll_view,
+        settling=Settling(
+            heads=lambda conn, cs: polls.newest_poll_rows(conn, cs, polls.POLLS_PER_CREATOR),
+            # No vote reaches a closed poll, and a poll never opens again.
+            settled=lambda heads: [head[_POLL_STATE] == "closed" for head in heads],
+            complete=polls.with_results,
+        ),
     ),
     "tallies.json": PartedReader(
         every=counters.list_tallies,
         some=lambda conn, cs: counters.list_tallies(conn, creators=cs),
         creator=operator.attrgetter("creator_id"),
         view=_tally_view,
+        runs=True,
     ),
     "scoreboards.json": PartedReader(
         every=counters.list_scoreboards_ranked,
         some=lambda conn, cs: counters.list_scoreboards_ranked(conn, creators=cs),
         creator=lambda row: row.scoreboard.creator_id,
         view=_scoreboard_view,
+        runs=True,
     ),
     "quotes.json": PartedReader(
         every=quotes.list_quotes,
@@ -558,8 +600,14 @@ PARTED_READERS: Mapping[str, PartedReader] = {
     "giveaways.json": PartedReader(
         every=giveaways.summaries,
         some=lambda conn, cs: giveaways.summaries(conn, creators=cs),
-        creator=lambda row: row.giveaway.creator_id,
+        creator=operator.itemgetter(giveaways.GIVEAWAY_COLUMNS.index("creator_id")),  # a head's
         view=_giveaway_view,
+        settling=Settling(
+            heads=giveaways.newest_giveaway_rows,
+            settled=giveaways.settled,
+            complete=giveaways.summarize,
+        ),
+        runs=True,
     ),
 }
 
@@ -569,9 +617,17 @@ class FileReads:
     """What a publish read for one database file made of parts."""
 
     creators: int | None  # creators whose rows were read again (None: every creator's)
-    rows: int  # rows read (points.json: one per ranking, each read as one text)
+    # Rows read (points.json: one per ranking, each read as one text; a settled row not read
+    # again, `Settling`, is not counted).
+    rows: int
     parts_encoded: int  # parts built and encoded (changed, or holding a future time)
     entries_encoded: int = 0  # points.json: ranking entries decoded and encoded
+
+
+#: One creator's rows of a file made of a part per row, as read: their digests (hash() of each
+#: row: state rows are frozen values; a settled row's, its head's) beside the rows (None: a
+#: settled row whose part is kept, not read again; `Settling`).
+_Rows = tuple[tuple[int, ...], list[Any]]
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -583,6 +639,90 @@ class _RowShare:
     parts: tuple[EncodedPart, ...]  # each row's part, in the rows' order
     built: datetime  # the clock they were built at: a part whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    def kept(self) -> dict[int, EncodedPart]:
+        """The parts that hold for any later clock, by their rows' digests."""
+        built = self.built
+        return {
+            digest: part
+            for digest, part in zip(self.digests, self.parts, strict=True)
+            if part.latest <= built
+        }
+
+    def held(self) -> Collection[int]:
+        """The digests of the rows whose parts hold for any later clock."""
+        return self.kept().keys()
+
+
+#: A row's items in a `_RunShare` (one per array, in the file's order), newest and latest time.
+_RunRow = tuple[tuple[bytes, ...], datetime, datetime]
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _RunShare(EncodedPart):
+    """One creator's share of a file whose parts sort by creator first and whose rows give
+    one item to each array (tallies, scoreboards, giveaways: `PartedReader.runs`), as last
+    read: the part itself, its rows' items as one run of bytes per array (`join_items`),
+    beside each row's digest and times; no part object per row. A creator whose rows changed
+    has its runs cut back into its rows' items (`split_items`), the rows that changed encoded
+    alone, and its runs joined again."""
+
+    digests: tuple[int, ...]  # hash() of each row as read, in the rows' order
+    newests: tuple[datetime, ...]  # each row's newest time
+    latests: tuple[datetime, ...]  # each row's latest time (its bytes hold from then on)
+    built: datetime  # the clock they were built at: a row whose time is later holds only then
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def parts(self) -> tuple[EncodedPart, ...]:
+        """Its parts (itself), as `_RowShare.parts`."""
+        return (self,)
+
+    def held(self) -> Collection[int]:
+        """The digests of the rows whose items hold for any later clock."""
+        built = self.built
+        return {d for d, latest in zip(self.digests, self.latests, strict=True) if latest <= built}
+
+    def rows(self) -> dict[int, _RunRow]:
+        """The rows whose items hold for any later clock, by digest."""
+        built = self.built
+        items = list(zip(*map(split_items, (run for (run,) in self.items.values())), strict=True))
+        if len(items) != len(self.digests):
+            raise AssertionError(f"{self.order}: {len(self.digests)} rows cut in {len(items)}")
+        return {
+            digest: (row, newest, latest)
+            for digest, row, newest, latest in zip(
+                self.digests, items, self.newests, self.latests, strict=True
+            )
+            if latest <= built
+        }
+
+    @classmethod
+    def of(
+        cls,
+        creator: str,
+        arrays: Sequence[str],
+        digests: tuple[int, ...],
+        rows: Sequence[_RunRow],
+        now: datetime,
+    ) -> _RunShare:
+        """The share of `creator`'s `rows` (at least one), built at the clock `now`."""
+        latests = tuple(latest for _items, _newest, latest in rows)
+        newests = tuple(newest for _items, newest, _latest in rows)
+        return cls(
+            order=(creator,),
+            newest=max(newests),
+            latest=max(latests),
+            items={
+                key: (join_items([items[index] for items, _n, _l in rows]),)
+                for index, key in enumerate(arrays)
+            },
+            digests=digests,
+            newests=newests,
+            latests=latests,
+            built=now,
+            clock_free=max(latests) <= now,
+        )
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -601,12 +741,43 @@ class _PointsShare(EncodedPart):
 
 
 @attrs.frozen(kw_only=True, eq=False)
+class _QuotesShare(EncodedPart):
+    """One creator's part of quotes.json as last read: its quotes' items as one run of bytes
+    (`join_items`), beside how many there are and the highest number; no object per quote. A
+    quote never changes once added and its number is never used again, so new quotes are
+    read alone and their items added at the end (`quotes.live_counts`)."""
+
+    count: int  # quotes not deleted
+    last: int  # the highest number among them
+    clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def parts(self) -> tuple[EncodedPart, ...]:
+        """Its parts (itself), as `_RowShare.parts`."""
+        return (self,)
+
+
+#: A creator's quotes as read (`SnapshotPublisher._read_quotes`): how many, the highest number,
+#: and the quotes read (all of them when whole, else those after the kept ones; None: its part
+#: is kept as it is).
+_QuotesRead = tuple[int, int, list[quotes.Quote] | None, bool]
+
+
+@attrs.frozen(kw_only=True, eq=False)
 class _HeldSignal:
     """A signal of a signal file as last read and encoded (a signal never changes)."""
 
     view: SignalRow
     part: EncodedPart
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+
+def _run_row(arrays: Sequence[str], part: EncodedPart) -> _RunRow:
+    """A row's part (one item in each of `arrays`) as a `_RunShare` keeps it."""
+    items = tuple(item for key in arrays for item in part.items[key])
+    if len(items) != len(arrays):
+        raise AssertionError(f"{part.order}: a row gave {len(items)} items to {arrays}")
+    return (items, part.newest, part.latest)
 
 
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
@@ -1313,12 +1484,7 @@ class SnapshotPublisher(Actor):
                 finally:
                     conn.execute("COMMIT")
                 self._data_version = version
-                reads = {
-                    path: (self._rebuild_points if path == _POINTS else self._rebuild_parts)(
-                        path, ctx, *fresh[path]
-                    )
-                    for path in parted
-                }
+                reads = {path: self._rebuild(path, ctx, *fresh[path]) for path in parted}
                 reads |= {path: self._rebuild_signals(path, ctx, *new[path]) for path in ringed}
             prepared = {}
             for path in sorted(pending & TREE_FILES):
@@ -1372,8 +1538,9 @@ class SnapshotPublisher(Actor):
         scopes: Mapping[str, frozenset[str] | None],
     ) -> tuple[dict[str, Any], frozenset[str] | None]:
         """The rows of the creators whose rows of `path` changed (every creator's when that
-        is unknown, or when the file's parts are not built), by creator; and which creators
-        were read (None: all)."""
+        is unknown, or when the file's parts are not built), by creator, each creator's as
+        their digests beside the rows (`_Rows`); and which creators were read (None: all).
+        Points: each creator's ranking's text."""
         reader = PARTED_READERS[path]
         scope = scopes.get(path, frozenset()) if path in self._parts else None
         if scope is not None:
@@ -1383,12 +1550,59 @@ class SnapshotPublisher(Actor):
             scope = scope | late if late else scope
         if reader.texts is not None:
             return reader.texts(conn, None if scope is None else sorted(scope)), scope
+        if path == _QUOTES:
+            return self._read_quotes(conn, scope), scope
+        if reader.settling is not None:
+            return self._read_settling(conn, path, reader, scope), scope
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
         for creator, run in itertools.groupby(rows, key=reader.creator):
             by_creator.setdefault(creator, []).extend(run)
-        return by_creator, scope
+        return {c: (tuple(map(hash, rs)), rs) for c, rs in by_creator.items()}, scope
+
+    def _read_settling(
+        self,
+        conn: apsw.Connection,
+        path: str,
+        reader: PartedReader,
+        scope: frozenset[str] | None,
+    ) -> dict[str, _Rows]:
+        """`_read_parted` of a file read in two steps (`Settling`): the heads of the creators
+        in `scope`, and the whole rows of those heads not settled with their part kept (one
+        read for them all). A settled row whose part is kept is not read again: its digest
+        is its head's, and its row is None."""
+        settling = reader.settling
+        assert settling is not None
+        heads = settling.heads(conn, None if scope is None else sorted(scope))
+        shares: dict[str, _RowShare | _RunShare] = self._parts.get(path, {})
+        by_creator: dict[str, list[Any]] = {}
+        for creator, group in itertools.groupby(heads, key=reader.creator):
+            by_creator.setdefault(creator, []).extend(group)
+        plans: list[tuple[str, list[int | None], list[bool]]] = []
+        wanted: list[Any] = []  # heads whose whole rows are read
+        for creator, own in by_creator.items():
+            last = shares.get(creator)
+            kept = last.held() if last is not None else ()
+            digests = [
+                hash(head) if done else None
+                for head, done in zip(own, settling.settled(own), strict=True)
+            ]
+            reuse = [digest is not None and digest in kept for digest in digests]
+            wanted += itertools.compress(own, map(operator.not_, reuse))
+            plans.append((creator, digests, reuse))
+        whole = iter(settling.complete(conn, wanted))
+        out: dict[str, _Rows] = {}
+        for creator, digests, reuse in plans:
+            rows = [None if known else next(whole) for known in reuse]
+            out[creator] = (
+                tuple(
+                    hash(row) if digest is None else digest
+                    for digest, row in zip(digests, rows, strict=True)
+                ),
+                rows,
+            )
+        return out
 
     def _rebuild_points(
         self,
@@ -1520,6 +1734,154 @@ class SnapshotPublisher(Actor):
             entries_encoded=len(entries) + sum(len(item["entries"]) for item in items),
         )
 
+    def _rebuild(
+        self, path: str, ctx: ExportContext, fresh: dict[str, Any], scope: frozenset[str] | None
+    ) -> FileReads:
+        """Build and encode the parts of a file made of parts whose rows `_read_parted` read."""
+        if path == _POINTS:
+            return self._rebuild_points(path, ctx, fresh, scope)
+        if path == _QUOTES:
+            return self._rebuild_quotes(path, ctx, fresh, scope)
+        if PARTED_READERS[path].runs:
+            return self._rebuild_runs(path, ctx, fresh, scope)
+        return self._rebuild_parts(path, ctx, fresh, scope)
+
+    def _rebuild_runs(
+        self,
+        path: str,
+        ctx: ExportContext,
+        fresh: dict[str, _Rows],
+        scope: frozenset[str] | None,
+    ) -> FileReads:
+        """`_rebuild_parts` for a file kept as runs per creator (`_RunShare`): of a creator
+        whose rows changed, the rows that changed (or hold a time later than the clock they
+        were built at) are built and encoded, the others keep their items, found by digest."""
+        file, make = PARTED_FILES[path], PARTED_READERS[path].view
+        assert file.part_per_view
+        last_shares: dict[str, _RunShare] = self._parts.get(path, {})
+        shares = {} if scope is None else last_shares
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # its rows are gone
+        todo: list[tuple[str, tuple[int, ...], list[_RunRow | None]]] = []
+        views: list[Any] = []
+        for creator, (digests, rows) in fresh.items():
+            last = last_shares.get(creator)
+            if last is not None and last.clock_free and last.digests == digests:
+                shares[creator] = last  # read again, unchanged
+                continue
+            known = last.rows() if last is not None else {}
+            kept = [known.get(digest) for digest in digests]
+            views.extend(
+                make(row, self._names) for row, k in zip(rows, kept, strict=True) if k is None
+            )
+            todo.append((creator, digests, kept))
+        build = file.parts(ctx, views)  # one part per view, in their order
+        if len(build) != len(views):
+            raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
+        encoded = iter(encode_parts(file, ctx, build, plain=True))
+        for creator, digests, kept in todo:
+            done = [_run_row(file.arrays, next(encoded)) if k is None else k for k in kept]
+            shares[creator] = _RunShare.of(creator, file.arrays, digests, done, ctx.now)
+        self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
+        return FileReads(
+            creators=None if scope is None else len(scope),
+            rows=sum(len(rows) - rows.count(None) for _digests, rows in fresh.values()),
+            parts_encoded=len(build),
+        )
+
+    def _read_quotes(
+        self, conn: apsw.Connection, scope: frozenset[str] | None
+    ) -> dict[str, _QuotesRead]:
+        """`_read_parted` of quotes.json: per creator in `scope` with quotes, how many and the
+        highest number; a creator whose part is kept and holds for the clock is read no more
+        when those are the same, and only its new quotes when no quote it has was deleted
+        (one read for them all); the others' quotes are all read (one read too)."""
+        counts = quotes.live_counts(conn, None if scope is None else sorted(scope))
+        held: dict[str, _QuotesShare] = self._parts.get(_QUOTES, {})
+        kept = {
+            c: share
+            for c in counts
+            if (share := held.get(c)) is not None
+            and share.clock_free
+            and counts[c][1] >= share.last
+        }
+        after = {c: share.last for c, share in kept.items() if counts[c][1] > share.last}
+        new: dict[str, list[quotes.Quote]] = {}
+        for quote in quotes.quotes_after(conn, after):
+            new.setdefault(quote.creator_id, []).append(quote)
+        out: dict[str, _QuotesRead] = {}
+        whole: list[str] = []
+        for creator, (count, last) in counts.items():
+            share = kept.get(creator)
+            if share is not None and count == share.count + len(new.get(creator, ())):
+                out[creator] = (count, last, new.get(creator), False)  # no quote of it deleted
+            else:
+                whole.append(creator)
+        if whole:
+            again: dict[str, list[quotes.Quote]] = {c: [] for c in whole}
+            for quote in quotes.list_quotes(conn, creators=whole):
+                again[quote.creator_id].append(quote)
+            out |= {c: (*counts[c], rows, True) for c, rows in again.items()}
+        return out
+
+    def _rebuild_quotes(
+        self,
+        path: str,
+        ctx: ExportContext,
+        fresh: dict[str, _QuotesRead],
+        scope: frozenset[str] | None,
+    ) -> FileReads:
+        """`_rebuild_parts` for quotes.json (`_read_quotes`): a creator's new quotes are built
+        and encoded and their items added to the end of its kept run; a creator read whole
+        has its quotes built and encoded again. Per creator only its run of bytes is kept."""
+        last_shares: dict[str, _QuotesShare] = self._parts.get(path, {})
+        shares = {} if scope is None else last_shares
+        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
+        for creator in gone:
+            del shares[creator]  # no quote of it left
+        todo: list[tuple[str, int, int, int, _QuotesShare | None]] = []
+        views: list[QuoteView] = []
+        for creator, (count, last, rows, whole) in fresh.items():
+            if rows is None:
+                shares[creator] = last_shares[creator]  # read again, unchanged
+                continue
+            views += (_quote_view(q, self._names) for q in rows)
+            todo.append((creator, count, last, len(rows), None if whole else last_shares[creator]))
+        file = PARTED_FILES[path]
+        build = file.parts(ctx, views)  # one part per quote, in their order
+        if len(build) != len(views):
+            raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
+        encoded = iter(encode_parts(file, ctx, build, plain=True))
+        for creator, count, last, size, base in todo:
+            mine = list(itertools.islice(encoded, size))
+            items = [part.items["quotes"][0] for part in mine]
+            moments = [part.newest for part in mine]
+            latest = [part.latest for part in mine]
+            if base is not None:
+                items.insert(0, base.items["quotes"][0])
+                moments.append(base.newest)
+                latest.append(base.latest)
+            shares[creator] = _QuotesShare(
+                order=(creator,),
+                newest=max(moments),
+                latest=max(latest),
+                items={"quotes": (join_items(items),)},
+                count=count,
+                last=last,
+                clock_free=max(latest) <= ctx.now,
+            )
+        self._parts[path] = shares
+        if todo or gone or scope is None:
+            self._unwritten.add(path)
+        return FileReads(
+            creators=None if scope is None else len(scope),
+            rows=len(views),
+            parts_encoded=len(todo),
+        )
+
     def _read_signals(
         self, conn: apsw.Connection, path: str
     ) -> tuple[list[int], dict[int, signals.Signal]]:
@@ -1573,13 +1935,14 @@ class SnapshotPublisher(Actor):
         self,
         path: str,
         ctx: ExportContext,
-        fresh: dict[str, list[Any]],
+        fresh: dict[str, _Rows],
         scope: frozenset[str] | None,
     ) -> FileReads:
         """Build and encode the parts of the rows that changed among the creators read again
         (and of those holding a time later than the clock they were built at: their bytes
         depend on the clock). Each row makes parts of its own (a tally that moved, a poll
-        voted on, is rebuilt alone); a row read again unchanged keeps its parts."""
+        voted on, is rebuilt alone); a row read again unchanged keeps its parts, and so does
+        a settled row not read again (its row is None)."""
         file, make = PARTED_FILES[path], PARTED_READERS[path].view
         assert file.part_per_view
         last_shares: dict[str, _RowShare] = self._parts.get(path, {})
@@ -1589,32 +1952,26 @@ class SnapshotPublisher(Actor):
             del shares[creator]  # its rows are gone
         todo: list[tuple[str, tuple[int, ...], list[EncodedPart | None]]] = []
         views: list[Any] = []
-        for creator, rows in fresh.items():
-            digests = tuple(map(hash, rows))
+        for creator, (digests, rows) in fresh.items():
             last = last_shares.get(creator)
             if last is not None and last.clock_free and last.digests == digests:
                 shares[creator] = last  # read again, unchanged
                 continue
             # Its rows' parts (None: to build), where the row is the same and its part holds
             # for the clock. As many rows as last time: a row changed in place (by position);
-            # otherwise one may have come or gone: by digest.
+            # otherwise one may have come or gone, or a settled row not read again (None) may
+            # sit elsewhere now: by digest.
             kept: list[EncodedPart | None]
             if last is None:
                 kept = [None] * len(rows)
-            else:
+            elif len(last.digests) == len(digests) and None not in rows:
                 built = last.built
-                if len(last.digests) == len(digests):
-                    kept = [
-                        part if was == now and part.latest <= built else None
-                        for was, now, part in zip(last.digests, digests, last.parts, strict=True)
-                    ]
-                else:
-                    known = {
-                        d: part
-                        for d, part in zip(last.digests, last.parts, strict=True)
-                        if part.latest <= built
-                    }
-                    kept = list(map(known.get, digests))
+                kept = [
+                    part if was == now and part.latest <= built else None
+                    for was, now, part in zip(last.digests, digests, last.parts, strict=True)
+                ]
+            else:
+                kept = list(map(last.kept().get, digests))
             views.extend(
                 make(row, self._names) for row, p in zip(rows, kept, strict=True) if p is None
             )
@@ -1637,7 +1994,7 @@ class SnapshotPublisher(Actor):
             self._unwritten.add(path)
         return FileReads(
             creators=None if scope is None else len(scope),
-            rows=sum(len(rows) for rows in fresh.values()),
+            rows=sum(len(rows) - rows.count(None) for _digests, rows in fresh.values()),
             parts_encoded=len(build),
         )
 

@@ -3,7 +3,8 @@
 A reader (or a crash at any instant) must see the old file or the new one, never a torn one:
 write a temporary file in the same folder (same filesystem, so the rename is atomic), flush,
 fsync, ``os.replace`` over the target, then fsync the folder on POSIX so the rename itself is
-durable. This is blocking code; the publisher actor runs it in a worker thread.
+durable (a caller writing many files to one folder may fsync it once after them all:
+:func:`sync_folder`). This is blocking code; the publisher actor runs it in a worker thread.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "cleanup_stale_temp_files",
     "is_temp_file",
     "read_bytes_or_none",
+    "sync_folder",
     "write_atomic",
 ]
 
@@ -80,6 +82,12 @@ def _replace(src: Path, dst: Path) -> None:
             delay = min(delay * 2, _REPLACE_MAX_DELAY)
 
 
+def sync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make the renames done in ``folder`` durable (fsync the folder on POSIX; a filesystem
+    that refuses it is left alone)."""
+    _fsync_dir(Path(folder))
+
+
 def _fsync_dir(folder: Path) -> None:
     if _IS_WINDOWS:  # directories cannot be opened for fsync there; NTFS journals renames
         return
@@ -95,12 +103,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | bytearray | memoryview) -> bool:
+def write_atomic(
+    path: str | os.PathLike[str],
+    data: bytes | bytearray | memoryview,
+    *,
+    sync: bool = True,
+) -> bool:
     """Atomically make ``path`` contain exactly ``data``.
 
     Returns ``False`` and touches nothing (not even the mtime) when the file already holds these
     bytes, ``True`` after a write. Missing parent folders are created. On any failure the
     temporary file is removed, the old file is left as it was, and the exception propagates.
+    Without ``sync`` the folder is not fsynced after the rename: the caller does it
+    (:func:`sync_folder`), once for every file it wrote there. A crash before that may leave
+    the old file in place of the new one, never a torn one.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
@@ -125,7 +141,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | bytearray | memoryv
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _fsync_dir(folder)
+    if sync:
+        _fsync_dir(folder)
     return True
 
 

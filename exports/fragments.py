@@ -44,8 +44,10 @@ __all__ = [
     "encode_items",
     "encode_parts",
     "fill_arrays",
+    "join_items",
     "join_objects",
     "object_piece",
+    "split_items",
     "split_objects",
 ]
 
@@ -183,11 +185,31 @@ def _filled(before: bytes, items: Sequence[bytes], indent: int) -> list[bytes]:
     """``before`` (ending in an array's "[") and ``items`` on their lines, up to the "]":
     the items and their separators as pieces (interleaved by C loops), so the document's
     one join copies each item once, not twice."""
-    inner = b"\n" + b" " * (indent + 2)
-    pieces = [before, inner]
-    pieces += itertools.chain.from_iterable(zip(items, itertools.repeat(b"," + inner)))
+    pieces = [before, b"\n" + b" " * (indent + 2)]
+    pieces += itertools.chain.from_iterable(zip(items, itertools.repeat(_item_separator(indent))))
     pieces[-1] = b"\n" + b" " * indent  # no separator after the last item
     return pieces
+
+
+@functools.lru_cache(maxsize=16)
+def _item_separator(indent: int) -> bytes:
+    """What separates two items of an array whose key is ``indent`` spaces in."""
+    return b",\n" + b" " * (indent + 2)
+
+
+def join_items(items: Sequence[bytes]) -> bytes:
+    """``items`` of a top-level array (encoded for :data:`ITEM_INDENT`) as one run of bytes,
+    joined as :func:`assemble` joins them: a part whose items are this one run makes the
+    same bytes as a part holding them apart."""
+    return _item_separator(ITEM_INDENT - 2).join(items)
+
+
+def split_items(run: bytes) -> list[bytes]:
+    """The items of a run of objects made by :func:`join_items`, each as it was given."""
+    if not run.startswith(b"{"):
+        raise AssertionError("a run of objects starts with one")
+    first, *rest = run.split(_object_separator(ITEM_INDENT - 2))
+    return [first, *(b"{" + item for item in rest)]
 
 
 def split_objects(data: bytes, key: str, *, indent: int) -> tuple[bytes, list[bytes], bytes]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from exports.atomic import cleanup_stale_temp_files, write_atomic
+from exports.atomic import cleanup_stale_temp_files, sync_folder, write_atomic
 from exports.canonical import canonical_bytes
 from exports.files import Visibility, get_file
 
@@ -179,8 +179,13 @@ class ExportWriter:
             for destination, _target in self._destinations(path):
                 outcomes.append(FileOutcome(path=path, destination=destination, written=False))
                 self._count(destination == "primary")
+        # Each folder written to is fsynced once, after every file of it is in place (one
+        # fsync of the root per publish, not one per file written there).
+        folders: set[Path] = set()
         for path, data in sorted(prepared.items()):
-            outcomes += self._write_everywhere(path, data)
+            outcomes += self._write_everywhere(path, data, folders)
+        for folder in sorted(folders):
+            sync_folder(folder)
         return PublishResult(outcomes=tuple(outcomes))
 
     def intact(self, path: str) -> bool:
@@ -235,18 +240,23 @@ class ExportWriter:
         ]
         return out
 
-    def _write_everywhere(self, path: str, data: bytes) -> list[FileOutcome]:
+    def _write_everywhere(self, path: str, data: bytes, folders: set[Path]) -> list[FileOutcome]:
         # Mirrors are written even when the primary failed: they are independent copies, and
         # a dashboard reading a mirror is better served by the new content.
         return [
-            self._write(path, destination, target, data)
+            self._write(path, destination, target, data, folders)
             for destination, target in self._destinations(path)
         ]
 
-    def _write(self, path: str, destination: str, target: Path, data: bytes) -> FileOutcome:
+    def _write(
+        self, path: str, destination: str, target: Path, data: bytes, folders: set[Path]
+    ) -> FileOutcome:
+        """Write one copy; the folder of a copy written goes to `folders` (to fsync)."""
         primary = destination == "primary"
         try:
-            written = write_atomic(target, data)
+            written = write_atomic(target, data, sync=False)
+            if written:
+                folders.add(target.parent)
             signature = _signature(target)
         except OSError as exc:
             self._signatures.pop(target, None)

@@ -77,3 +77,30 @@ def canonical_json(value: Mapping[str, Any]) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"payload is not JSON-serializable: {exc}") from exc
+
+
+def wanted_creators(table: str, creators: Iterable[str] | None) -> tuple[str, tuple[Any, ...]]:
+    """A ``WITH`` clause naming ``wanted(creator_id)``: ``creators``, or every creator with a
+    row in ``table`` (and one NULL), with its parameters (to come first).
+
+    Every creator is found by stepping from one creator id to the next in an index of
+    ``table`` that starts with ``creator_id`` (a few steps per creator), not by reading every
+    row: its cost follows the number of creators, not the length of their history."""
+    if creators is not None:
+        return "WITH wanted(creator_id) AS (SELECT value FROM json_each(?))", (json_list(creators),)
+    return (
+        f"WITH RECURSIVE wanted(creator_id) AS (SELECT min(creator_id) FROM {table} "
+        f"UNION ALL SELECT (SELECT min(creator_id) FROM {table} "
+        "WHERE creator_id > wanted.creator_id) FROM wanted WHERE creator_id IS NOT NULL)",
+        (),
+    )
+
+
+def newest_of_wanted(table: str, columns: str, order: str) -> str:
+    """A ``SELECT`` (after :func:`wanted_creators`; one parameter: how many) of the first rows
+    of each wanted creator in ``table`` by ``order``, as ``columns``: an index range read per
+    creator that stops after that many rows, given an index on ``(creator_id, <order>)``."""
+    return (
+        f"SELECT {columns} FROM wanted JOIN {table} ON {table}.rowid IN (SELECT rowid FROM "
+        f"{table} WHERE creator_id = wanted.creator_id ORDER BY {order} LIMIT ?)"
+    )

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import apsw
 import attrs
 
-from ._sql import IN_JSON_LIST, json_list, require_text, require_transaction
+from ._sql import (
+    IN_JSON_LIST,
+    json_list,
+    newest_of_wanted,
+    require_text,
+    require_transaction,
+    wanted_creators,
+)
 from .errors import Refused
 
 __all__ = [
+    "GIVEAWAY_COLUMNS",
     "Entry",
     "Giveaway",
     "Summary",
@@ -27,9 +36,12 @@ __all__ = [
     "entries",
     "join",
     "list_giveaways",
+    "newest_giveaway_rows",
     "open_giveaway",
     "pick_weighted",
+    "settled",
     "summaries",
+    "summarize",
 ]
 
 
@@ -322,20 +334,58 @@ SUMMARIES_PER_CREATOR = 10
 def summaries(conn: apsw.Connection, creators: Sequence[str] | None = None) -> list[Summary]:
     """The newest `SUMMARIES_PER_CREATOR` giveaways of every creator (of `creators` only, when
     given) with their counts and winners (for the export), by creator and opening time."""
-    where = ""
-    params: tuple[object, ...] = ()
-    if creators is not None:
-        where, params = f" WHERE creator_id {IN_JSON_LIST}", (json_list(creators),)
-    kept = [
-        _giveaway(r[:-1])
-        for r in conn.execute(
-            f"SELECT {_GIVEAWAY}, newest FROM (SELECT {_GIVEAWAY}, row_number() OVER "
-            "(PARTITION BY creator_id ORDER BY opened_at DESC, giveaway_id DESC) AS newest "
-            f"FROM giveaways{where}) WHERE newest <= ? "
-            "ORDER BY creator_id, opened_at, giveaway_id",
-            (*params, SUMMARIES_PER_CREATOR),
-        )
-    ]
+    return summarize(conn, newest_giveaway_rows(conn, creators))
+
+
+_GIVEAWAY_OF_GIVEAWAYS = ", ".join(f"giveaways.{c}" for c in _GIVEAWAY.split(", "))
+#: The columns of a giveaway's row (:func:`newest_giveaway_rows`, :func:`summarize`).
+GIVEAWAY_COLUMNS = tuple(_GIVEAWAY.split(", "))
+_STATE = GIVEAWAY_COLUMNS.index("state")
+
+
+def newest_giveaway_rows(
+    conn: apsw.Connection, creators: Sequence[str] | None = None
+) -> list[tuple[Any, ...]]:
+    """The giveaways :func:`summaries` lists (in its order: by creator, opening time and id),
+    as rows of :data:`GIVEAWAY_COLUMNS`, without their counts and winners (:func:`summarize`).
+    Read by the `giveaways_newest` index, a creator's newest giveaways cost the same however
+    many it ran before; rows, not objects: a reader that keeps the giveaways that can no
+    longer change (:func:`settled`) compares them as they come."""
+    wanted, params = wanted_creators("giveaways", creators)
+    newest = newest_of_wanted(
+        "giveaways", _GIVEAWAY_OF_GIVEAWAYS, "opened_at DESC, giveaway_id DESC"
+    )
+    return conn.execute(
+        f"{wanted} {newest} ORDER BY giveaways.creator_id, giveaways.opened_at, "
+        "giveaways.giveaway_id",
+        (*params, SUMMARIES_PER_CREATOR),
+    ).fetchall()
+
+
+def settled(rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+    """Which of one creator's giveaways (rows of :func:`newest_giveaway_rows`, in its order)
+    no entry, draw or close can reach as long as the others stay as they are: the closed ones,
+    but the newest closed one while none is open. Entries and closes need the open giveaway,
+    and a draw the current one (the open one, else the newest closed). A closed giveaway with
+    a newer closed one is never reached again; the newest closed one is reached again only
+    once the open one closed (a change to its row)."""
+    if any(row[_STATE] == "open" for row in rows):
+        return [row[_STATE] == "closed" for row in rows]
+    out = [False] * len(rows)
+    newer_closed = False
+    for index in range(len(rows) - 1, -1, -1):  # newest first
+        closed = rows[index][_STATE] == "closed"
+        out[index] = closed and newer_closed
+        newer_closed = newer_closed or closed
+    return out
+
+
+def summarize(conn: apsw.Connection, rows: Sequence[tuple[Any, ...]]) -> list[Summary]:
+    """The giveaways of `rows` (of :data:`GIVEAWAY_COLUMNS`, in their order) with their counts
+    and winners."""
+    if not rows:
+        return []
+    kept = list(map(_giveaway, rows))
     # Entries carry no creator: only the kept giveaways' entries (by the entries' index).
     ids = (json_list(g.giveaway_id for g in kept),)
     counts = {

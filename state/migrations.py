@@ -415,6 +415,16 @@ CREATE TABLE seen_prune_requests (
 ) STRICT, WITHOUT ROWID;
 """
 
+# The exports list each creator's newest polls (and any open) and newest giveaways: with these
+# indexes a creator's newest N are an index range read that stops after N rows, whatever the
+# length of the creator's history (a window over every poll or giveaway of the creator before,
+# which grew for as long as the creator streamed). Neither column changes after the row is
+# written, so votes, entries, draws and closes do not touch them.
+_NEWEST_FIRST = """
+CREATE INDEX polls_newest ON polls (creator_id, opened_at DESC, poll_id);
+CREATE INDEX giveaways_newest ON giveaways (creator_id, opened_at DESC, giveaway_id DESC);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
@@ -437,6 +447,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=11, name="points rankings read from their index alone", sql=_COVERED_RANKING),
     Migration(
         version=12, name="seen ids journaled, folded per scope now and then", sql=_SEEN_JOURNAL
+    ),
+    Migration(
+        version=13, name="each creator's newest polls and giveaways by index", sql=_NEWEST_FIRST
     ),
 )
 

@@ -13,12 +13,21 @@ from typing import Any, Literal
 import apsw
 import attrs
 
-from ._sql import IN_JSON_LIST, json_list, one_row, require_text, require_transaction
+from ._sql import (
+    IN_JSON_LIST,
+    json_list,
+    newest_of_wanted,
+    one_row,
+    require_text,
+    require_transaction,
+    wanted_creators,
+)
 from .errors import InvalidArgument, PollClosed, RecordExists, RecordNotFound
 from .timeutil import now_ms
 
 __all__ = [
     "MAX_OPTIONS",
+    "POLL_COLUMNS",
     "OptionTally",
     "Poll",
     "PollResults",
@@ -27,11 +36,13 @@ __all__ = [
     "get_poll",
     "list_polls",
     "list_polls_with_results",
+    "newest_poll_rows",
     "open_poll",
     "poll_results",
     "resolve_option",
     "vote",
     "vote_in_open_poll",
+    "with_results",
 ]
 
 MAX_OPTIONS = 20
@@ -83,6 +94,8 @@ class VoteResult:
 
 
 _POLL_COLUMNS = "poll_id, creator_id, question, state, opened_at, closed_at"
+#: The columns of a poll's row (:func:`newest_poll_rows`, :func:`with_results`).
+POLL_COLUMNS = tuple(_POLL_COLUMNS.split(", "))
 _POLL_COLUMNS_OF_P = ", ".join(f"p.{c}" for c in _POLL_COLUMNS.split(", "))
 
 
@@ -391,6 +404,10 @@ def list_polls_with_results(
     The publisher reads a creator's polls on each publish that names it; with thousands of
     polls the per-poll round trips dominated the read.
     """
+    if per_creator is not None and creator_id is None and state is None:
+        rows = newest_poll_rows(conn, creators, per_creator)
+        rows.sort(key=_newest_first)
+        return with_results(conn, rows)
     where = " WHERE 1 = 1"
     params: list[object] = []
     if creator_id is not None:
@@ -411,12 +428,47 @@ def list_polls_with_results(
             "WHERE newest <= ? OR state = 'open' ORDER BY opened_at DESC, poll_id"
         )
         params.append(per_creator)
-    polls = [_poll(r) for r in conn.execute(sql, params).fetchall()]
-    if not polls:
+    return with_results(conn, conn.execute(sql, params).fetchall())
+
+
+def _newest_first(row: tuple[Any, ...]) -> tuple[int, str]:
+    """`ORDER BY opened_at DESC, poll_id` of a row of `POLL_COLUMNS` (ids compare as SQLite
+    compares them: UTF-8 bytes sort as their code points)."""
+    return (-row[4], row[0])
+
+
+_POLL_COLUMNS_OF_POLLS = ", ".join(f"polls.{c}" for c in _POLL_COLUMNS.split(", "))
+
+
+def newest_poll_rows(
+    conn: apsw.Connection, creators: Sequence[str] | None, per_creator: int
+) -> list[tuple[Any, ...]]:
+    """Each creator's newest `per_creator` polls (of `creators`, or of every creator) and those
+    still open, as rows of :data:`POLL_COLUMNS`, one creator after another (by id), each
+    creator's newest opened first (ties by ``poll_id``): the polls
+    :func:`list_polls_with_results` lists with `per_creator`, without their results
+    (:func:`with_results`). Read by the `polls_newest` index, a creator's newest polls cost
+    the same however many it ran before; rows, not objects: a reader that keeps the polls
+    that can no longer change (closed) compares them as they come."""
+    wanted, params = wanted_creators("polls", creators)
+    return conn.execute(
+        f"{wanted} {newest_of_wanted('polls', _POLL_COLUMNS_OF_POLLS, 'opened_at DESC, poll_id')} "
+        f"UNION SELECT {_POLL_COLUMNS_OF_POLLS} FROM wanted JOIN polls "
+        "ON polls.creator_id = wanted.creator_id AND polls.state = 'open' "
+        "ORDER BY 2, 5 DESC, 1",  # creator_id, opened_at DESC, poll_id
+        (*params, per_creator),
+    ).fetchall()
+
+
+def with_results(conn: apsw.Connection, rows: Sequence[tuple[Any, ...]]) -> list[PollResults]:
+    """The polls of `rows` (of :data:`POLL_COLUMNS`, in their order) with their votes per
+    option, in one query for them all."""
+    if not rows:
         return []
+    polls = list(map(_poll, rows))
     # Same aggregation as poll_results(), for every selected poll at once.
     options: dict[str, list[OptionTally]] = {p.poll_id: [] for p in polls}
-    rows = conn.execute(
+    counted = conn.execute(
         "SELECT o.poll_id, o.option_id, o.label, o.position, count(v.voter_key) "
         "FROM poll_options o LEFT JOIN poll_votes v "
         "  ON v.poll_id = o.poll_id AND v.option_id = o.option_id "
@@ -424,7 +476,7 @@ def list_polls_with_results(
         "GROUP BY o.poll_id, o.option_id ORDER BY o.poll_id, o.position",
         (json_list(options),),
     )
-    for poll_id, option_id, label, position, votes in rows:
+    for poll_id, option_id, label, position, votes in counted:
         bucket = options.get(poll_id)
         if bucket is not None:
             bucket.append(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 import apsw
 import attrs
@@ -10,7 +11,16 @@ import attrs
 from ._sql import IN_JSON_LIST, json_list, one_row, require_text, require_transaction
 from .errors import Refused
 
-__all__ = ["Quote", "add_quote", "delete_quote", "find_quote", "get_quote", "list_quotes"]
+__all__ = [
+    "Quote",
+    "add_quote",
+    "delete_quote",
+    "find_quote",
+    "get_quote",
+    "list_quotes",
+    "live_counts",
+    "quotes_after",
+]
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -110,3 +120,35 @@ def list_quotes(
         sql += " AND creator_id = ?"
         params = (creator_id,)
     return [_quote(r) for r in conn.execute(sql + " ORDER BY creator_id, number", params)]
+
+
+def live_counts(
+    conn: apsw.Connection, creators: Sequence[str] | None = None
+) -> dict[str, tuple[int, int]]:
+    """Per creator with quotes not deleted (of `creators`, or every creator), by creator id:
+    how many, and the highest number.
+
+    A quote never changes once added, and a number is never used again, so a reader holding
+    a creator's `k` quotes up to number `n` holds all of them but the new ones when this says
+    `k` plus the number of quotes above `n` (:func:`quotes_after`); fewer means some of its
+    quotes were deleted."""
+    sql = "SELECT creator_id, count(*), max(number) FROM quotes WHERE deleted_at IS NULL"
+    params: tuple = ()
+    if creators is not None:
+        sql += f" AND creator_id {IN_JSON_LIST}"
+        params = (json_list(creators),)
+    return {c: (n, last) for c, n, last in conn.execute(sql + " GROUP BY creator_id", params)}
+
+
+def quotes_after(conn: apsw.Connection, after: Mapping[str, int]) -> list[Quote]:
+    """The quotes not deleted of each creator in `after` numbered above its value, by creator
+    and number (read by the key's index from there on)."""
+    if not after:
+        return []
+    rows = conn.execute(
+        f"SELECT {', '.join('q.' + c for c in _COLUMNS.split(', '))} FROM json_each(?) AS w "
+        "JOIN quotes AS q ON q.creator_id = w.key AND q.number > w.value "
+        "WHERE q.deleted_at IS NULL ORDER BY q.creator_id, q.number",
+        (json.dumps(dict(after)),),
+    )
+    return [_quote(r) for r in rows]

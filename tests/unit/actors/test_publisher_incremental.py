@@ -1044,6 +1044,227 @@ async def test_a_publish_after_one_creators_change_rereads_only_that_creator(
     assert files(root) == full_build(pub)
 
 
+async def test_closed_polls_are_not_read_again_when_a_creators_open_poll_changes(
+    setup: Any, database: Path
+) -> None:
+    """A closed poll can no longer change: once its part is built, a publish that rereads its
+    creator reads its row alone (by the newest-first index), not its votes, and keeps its
+    bytes; only the open poll is read whole. The file stays what a full build writes, also
+    when a new poll pushes the oldest out of the newest ten."""
+    pub, clock, _tree, root = setup
+    with writing(database) as conn:
+        for n in range(polls.POLLS_PER_CREATOR + 2):
+            at = ms(clock.now) + n
+            polls.open_poll(
+                conn, poll_id=f"z{n}", creator_id="zed", question="Q?", options=("a", "b"), now=at
+            )
+            polls.vote(conn, poll_id=f"z{n}", voter_key="v", option_id="1", now=at)
+            if n < polls.POLLS_PER_CREATOR + 1:
+                polls.close_poll(conn, poll_id=f"z{n}", now=at)
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        polls.vote(conn, poll_id="z11", voter_key="w", option_id="2", now=ms(clock.now))
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["polls.json"]
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 2, 1)  # z11, zed-1 (open)
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        polls.close_poll(conn, poll_id="z11", now=ms(clock.now))
+        polls.open_poll(
+            conn,
+            poll_id="z12",
+            creator_id="zed",
+            question="Q?",
+            options=("a", "b"),
+            now=ms(clock.now) + 1,
+        )
+    clock.advance()
+    await pub.handle(Changed(topic="polls", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["polls.json"]
+    assert (reads.rows, reads.parts_encoded) == (3, 2)  # z11 (now closed), z12, zed-1
+    assert files(root) == full_build(pub)
+
+
+async def test_giveaways_no_draw_can_reach_are_not_read_again(setup: Any, database: Path) -> None:
+    """A closed giveaway no entry, draw or close can reach (entries and closes go to the open
+    one, draws to the current one: the open one, else the newest closed) cannot change: a
+    publish that rereads its creator reads its row alone, not its entries; the open giveaway
+    is read whole. The file stays what a full build writes."""
+    from state import giveaways
+
+    pub, clock, _tree, root = setup
+
+    def run_one(conn: apsw.Connection, n: int, *, close: bool) -> None:
+        at = ms(clock.now) + n
+        giveaways.open_giveaway(
+            conn,
+            giveaway_id=f"g{n:02}",
+            creator_id="zed",
+            prize="A key",
+            entry_cost=0,
+            subscribers_only=False,
+            subscriber_tickets=2,
+            now=at,
+        )
+        giveaways.join(
+            conn,
+            creator_id="zed",
+            platform="twitch",
+            viewer_key="k",
+            display_name="V",
+            subscriber=True,
+            now=at,
+        )
+        giveaways.draw(conn, creator_id="zed", pick=lambda n: 0, now=at)
+        if close:
+            giveaways.close_giveaway(conn, creator_id="zed", now=at)
+
+    with writing(database) as conn:
+        for n in range(giveaways.SUMMARIES_PER_CREATOR + 2):
+            run_one(conn, n, close=n < giveaways.SUMMARIES_PER_CREATOR + 1)
+    clock.advance()
+    await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+    await pub.publish()
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        giveaways.join(
+            conn,
+            creator_id="zed",
+            platform="twitch",
+            viewer_key="k2",
+            display_name="W",
+            subscriber=False,
+            now=ms(clock.now),
+        )
+    clock.advance()
+    await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["giveaways.json"]
+    # g11 alone: while it is open, no entry, draw or close reaches g10 or older.
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 1, 1)
+    assert files(root) == full_build(pub)
+    with writing(database) as conn:
+        giveaways.close_giveaway(conn, creator_id="zed", now=ms(clock.now))
+        giveaways.draw(conn, creator_id="zed", pick=lambda n: 0, now=ms(clock.now))
+        run_one(conn, 12, close=False)
+    clock.advance()
+    await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+    await pub.publish()
+    reads = pub.last_reads["giveaways.json"]
+    assert (reads.rows, reads.parts_encoded) == (2, 2)  # g11 (closed, drawn), g12 (new)
+    assert files(root) == full_build(pub)
+
+
+async def test_a_reroll_of_a_giveaway_current_again_after_another_closed_is_published(
+    setup: Any, database: Path
+) -> None:
+    """The newest closed giveaway is left alone while another is open, and read whole again
+    once that one closed: a draw then rerolls it (here the one opened later by a writer's clock
+    stays the newest), and the file shows the new winner as a full build does, even when the
+    giveaway's own row did not change (the draw in the same millisecond as its close)."""
+    from state import giveaways
+
+    pub, clock, _tree, root = setup
+    at = ms(clock.now)
+
+    def run(**kwargs: Any) -> None:
+        with writing(database) as conn:
+            for name, args in kwargs.items():
+                getattr(giveaways, name)(conn, creator_id="zed", **args)
+
+    async def publish() -> None:
+        clock.advance()
+        await pub.handle(Changed(topic="giveaways", creators=frozenset({"zed"})))
+        await pub.publish()
+        assert files(root) == full_build(pub)
+
+    opening = {"prize": "A key", "entry_cost": 0, "subscribers_only": False}
+    run(open_giveaway={"giveaway_id": "late", "subscriber_tickets": 1, "now": at, **opening})
+    for key in ("a", "b", "c"):
+        run(
+            join={
+                "platform": "twitch",
+                "viewer_key": key,
+                "display_name": key.upper(),
+                "subscriber": False,
+                "now": at,
+            }
+        )
+    run(draw={"pick": lambda n: 0, "now": at}, close_giveaway={"now": at})
+    await publish()
+    # Opened by a writer whose clock is behind: "late" stays the newest closed one.
+    run(
+        open_giveaway={
+            "giveaway_id": "early",
+            "subscriber_tickets": 1,
+            "now": at - 5_000,
+            **opening,
+        }
+    )
+    await publish()
+    run(close_giveaway={"now": at + 1})
+    await publish()
+    # A reroll of "late" in the millisecond of its last change: its row stays the same.
+    run(draw={"pick": lambda n: 0, "now": at})
+    await publish()
+    assert b'"draw": 2' in files(root)["giveaways.json"]
+
+
+async def test_new_quotes_are_read_alone_and_added_to_the_creators_kept_bytes(
+    setup: Any, database: Path
+) -> None:
+    """A quote never changes once added: a publish after a new quote reads that quote alone
+    and adds its item to the end of the creator's kept bytes; a deletion reads the creator's
+    quotes again. The file stays what a full build writes."""
+    from state import quotes
+
+    pub, clock, _tree, root = setup
+
+    def add(n: int) -> None:
+        with writing(database) as conn:
+            for _ in range(n):
+                quotes.add_quote(
+                    conn,
+                    creator_id="zed",
+                    text=f'"quoted" {SECRET}',
+                    added_by="mod",
+                    platform="twitch",
+                    now=ms(clock.now),
+                )
+        clock.advance()
+
+    async def publish() -> Any:
+        await pub.handle(Changed(topic="quotes", creators=frozenset({"zed"})))
+        await pub.publish()
+        assert files(root) == full_build(pub)
+        return pub.last_reads["quotes.json"]
+
+    add(5)
+    await publish()
+    add(1)
+    reads = await publish()
+    assert (reads.creators, reads.rows, reads.parts_encoded) == (1, 1, 1)  # the new one alone
+    assert SECRET.encode() not in files(root)["quotes.json"]
+    with writing(database) as conn:
+        quotes.delete_quote(conn, creator_id="zed", number=2, now=ms(clock.now))
+    clock.advance()
+    assert (await publish()).rows == 5  # read again: one of them is gone
+    add(2)
+    assert (await publish()).rows == 2
+    with writing(database) as conn:
+        for number in range(1, 9):
+            if quotes.get_quote(conn, "zed", number) is not None:
+                quotes.delete_quote(conn, creator_id="zed", number=number, now=ms(clock.now))
+    clock.advance()
+    assert (await publish()).rows == 0  # none left: the creator's part is gone
+
+
 async def test_a_bad_value_in_a_part_is_refused_with_where_it_sits(
     setup: Any, database: Path
 ) -> None:

@@ -17,8 +17,10 @@ from exports.fragments import (
     encode_items,
     encode_parts,
     fill_arrays,
+    join_items,
     join_objects,
     object_piece,
+    split_items,
     split_objects,
 )
 from exports.publish import ExportWriter
@@ -131,3 +133,28 @@ def test_an_array_of_objects_split_and_joined_again_is_what_fill_arrays_writes()
         )
     with pytest.raises(AssertionError):
         split_objects(skeleton, "entries", indent=6)  # empty: nothing to cut
+
+
+@pytest.mark.parametrize("path", ["tallies.json", "scoreboards.json", "giveaways.json"])
+def test_a_creators_items_joined_as_one_run_assemble_to_the_whole_document_and_split_back(
+    path: str, ctx: ExportContext, inputs: ExportInputs
+) -> None:
+    """A part holding a creator's items as one run per array (`join_items`) makes the same
+    bytes as the creator's parts apart, and the run cuts back into the items (`split_items`)."""
+    file = PARTED_FILES[path]
+    views = getattr(inputs, _INPUTS[path])
+    whole = canonical_bytes(document_from_parts(file, ctx, file.parts(ctx, views)))
+    runs = []
+    for group in _by_creator(views).values():
+        parts = encode_parts(file, ctx, file.parts(ctx, group))
+        items = {key: [i for p in parts for i in p.items[key]] for key in file.arrays}
+        for listed in items.values():
+            assert split_items(join_items(listed)) == listed
+        runs.append(
+            attrs.evolve(
+                parts[0],
+                items={key: (join_items(listed),) for key, listed in items.items()},
+                newest=max(p.newest for p in parts),
+            )
+        )
+    assert assemble(file, ctx, runs, ExportWriter.prepare) == whole

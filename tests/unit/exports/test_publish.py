@@ -253,3 +253,39 @@ def test_intact_files_are_counted_as_skipped_without_their_bytes(
         before.files_skipped + 1,
         before.mirror_files_skipped + 1,
     )
+
+
+def test_each_folder_written_to_is_fsynced_once_per_publish_after_its_files(
+    tmp_path: Path, docs: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The renames of a publish are made durable by one fsync of each folder written to (the
+    root, its subfolders, the mirrors'), after every file is in place: not one per file."""
+    mirror = Mirror(root=tmp_path / "pages", visibilities=["public"])
+    writer = ExportWriter(tmp_path / "state", [mirror])
+    writer.publish(docs)  # folders made
+    synced: list[Path] = []
+    files_in_place: list[bool] = []
+
+    def sync(folder: Path) -> None:
+        synced.append(folder)
+        files_in_place.append(not _temps(tmp_path))
+
+    monkeypatch.setattr(atomic, "_fsync_dir", sync)
+    later = "2030-01-01T00:00:00.000Z"  # every file changes
+    changed = {
+        path: {**doc, "meta": {**doc["meta"], "generated_at": later}, "generated_at": later}
+        for path, doc in docs.items()
+    }
+    result = writer.publish(changed)
+    assert set(result.written) == set(docs)
+    folders = {(tmp_path / "state" / p).parent for p in docs}
+    folders |= {(tmp_path / "pages" / p).parent for p in docs if p in PUBLIC}
+    assert sorted(synced) == sorted(folders)  # each once
+    assert all(files_in_place)
+    synced.clear()
+    writer.publish(changed)  # nothing written: nothing to make durable
+    assert synced == []
+
+
+def _temps(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if is_temp_file(p)]

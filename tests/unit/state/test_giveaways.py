@@ -133,3 +133,19 @@ def test_the_export_keeps_each_creators_newest_giveaways_with_their_own_counts(d
     assert [s.entrants for s in rows[:2]] == [2, 1]  # n = 5 had two, n = 6 one
     assert all(len(s.winners) == 1 for s in rows)
     assert giveaways.summaries(db.connection, ["e"]) == rows[kept:]
+
+
+def test_a_closed_giveaway_no_draw_can_reach_is_settled(db):
+    """Settled: no entry, draw or close reaches it while the others stay as they are. The open
+    giveaway is not, nor the newest closed one while none is open (a draw rerolls it)."""
+    for n, close in enumerate((True, True, True, False)):
+        _open(db, giveaway_id=f"g{n}", now=10 * n + 1)
+        if close:
+            with db.transaction() as conn:
+                giveaways.close_giveaway(conn, creator_id="d", now=10 * n + 2)
+    newest = giveaways.newest_giveaway_rows(db.connection, ["d"])
+    assert [row[0] for row in newest] == ["g0", "g1", "g2", "g3"]
+    # g3 is open: no draw reaches g2 until g3 closes (which changes g3's row).
+    assert giveaways.settled(newest) == [True, True, True, False]
+    assert giveaways.settled(newest[:3]) == [True, True, False]  # g2 is the current one
+    assert giveaways.settled([]) == []
