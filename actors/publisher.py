@@ -653,6 +653,42 @@ class _RowShare:
         """The digests of the rows whose parts hold for any later clock."""
         return self.kept().keys()
 
+    def reusable(self, digests: tuple[int, ...], rows: list[Any]) -> list[EncodedPart | None]:
+        """The parts of the rows read again now (`digests`, `rows`) that need not be built
+        (None: to build): where the row is the same and its part holds for the clock. As many
+        rows as last time: a row changed in place (by position); otherwise one may have come
+        or gone, or a settled row not read again (None) may sit elsewhere now: by digest."""
+        if len(self.digests) == len(digests) and None not in rows:
+            built = self.built
+            return [
+                part if was == now and part.latest <= built else None
+                for was, now, part in zip(self.digests, digests, self.parts, strict=True)
+            ]
+        return list(map(self.kept().get, digests))
+
+    @staticmethod
+    def row(_arrays: Sequence[str], part: EncodedPart) -> EncodedPart:
+        """A row's part as this share keeps it (as it is)."""
+        return part
+
+    @classmethod
+    def of(
+        cls,
+        _creator: str,
+        _arrays: Sequence[str],
+        digests: tuple[int, ...],
+        parts: Sequence[EncodedPart],
+        now: datetime,
+    ) -> _RowShare:
+        """The share of a creator's rows' `parts` (in the rows' order), built at the clock
+        `now`."""
+        return cls(
+            digests=digests,
+            parts=tuple(parts),
+            built=now,
+            clock_free=all(part.latest <= now for part in parts),
+        )
+
 
 #: A row's items in a `_RunShare` (one per array, in the file's order), newest and latest time.
 _RunRow = tuple[tuple[bytes, ...], datetime, datetime]
@@ -696,6 +732,17 @@ class _RunShare(EncodedPart):
             )
             if latest <= built
         }
+
+    def reusable(self, digests: tuple[int, ...], _rows: list[Any]) -> list[_RunRow | None]:
+        """The items of the rows read again now (`digests`) that need not be built (None: to
+        build), found by digest."""
+        known = self.rows()
+        return [known.get(digest) for digest in digests]
+
+    @staticmethod
+    def row(arrays: Sequence[str], part: EncodedPart) -> _RunRow:
+        """A row's part as this share keeps it (`_run_row`)."""
+        return _run_row(arrays, part)
 
     @classmethod
     def of(
@@ -1742,55 +1789,7 @@ class SnapshotPublisher(Actor):
             return self._rebuild_points(path, ctx, fresh, scope)
         if path == _QUOTES:
             return self._rebuild_quotes(path, ctx, fresh, scope)
-        if PARTED_READERS[path].runs:
-            return self._rebuild_runs(path, ctx, fresh, scope)
         return self._rebuild_parts(path, ctx, fresh, scope)
-
-    def _rebuild_runs(
-        self,
-        path: str,
-        ctx: ExportContext,
-        fresh: dict[str, _Rows],
-        scope: frozenset[str] | None,
-    ) -> FileReads:
-        """`_rebuild_parts` for a file kept as runs per creator (`_RunShare`): of a creator
-        whose rows changed, the rows that changed (or hold a time later than the clock they
-        were built at) are built and encoded, the others keep their items, found by digest."""
-        file, make = PARTED_FILES[path], PARTED_READERS[path].view
-        assert file.part_per_view
-        last_shares: dict[str, _RunShare] = self._parts.get(path, {})
-        shares = {} if scope is None else last_shares
-        gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
-        for creator in gone:
-            del shares[creator]  # its rows are gone
-        todo: list[tuple[str, tuple[int, ...], list[_RunRow | None]]] = []
-        views: list[Any] = []
-        for creator, (digests, rows) in fresh.items():
-            last = last_shares.get(creator)
-            if last is not None and last.clock_free and last.digests == digests:
-                shares[creator] = last  # read again, unchanged
-                continue
-            known = last.rows() if last is not None else {}
-            kept = [known.get(digest) for digest in digests]
-            views.extend(
-                make(row, self._names) for row, k in zip(rows, kept, strict=True) if k is None
-            )
-            todo.append((creator, digests, kept))
-        build = file.parts(ctx, views)  # one part per view, in their order
-        if len(build) != len(views):
-            raise AssertionError(f"{path}: {len(views)} views made {len(build)} parts")
-        encoded = iter(encode_parts(file, ctx, build, plain=True))
-        for creator, digests, kept in todo:
-            done = [_run_row(file.arrays, next(encoded)) if k is None else k for k in kept]
-            shares[creator] = _RunShare.of(creator, file.arrays, digests, done, ctx.now)
-        self._parts[path] = shares
-        if todo or gone or scope is None:
-            self._unwritten.add(path)
-        return FileReads(
-            creators=None if scope is None else len(scope),
-            rows=sum(len(rows) - rows.count(None) for _digests, rows in fresh.values()),
-            parts_encoded=len(build),
-        )
 
     def _read_quotes(
         self, conn: apsw.Connection, scope: frozenset[str] | None
@@ -1942,36 +1941,26 @@ class SnapshotPublisher(Actor):
         (and of those holding a time later than the clock they were built at: their bytes
         depend on the clock). Each row makes parts of its own (a tally that moved, a poll
         voted on, is rebuilt alone); a row read again unchanged keeps its parts, and so does
-        a settled row not read again (its row is None)."""
-        file, make = PARTED_FILES[path], PARTED_READERS[path].view
+        a settled row not read again (its row is None). A file kept as runs per creator
+        (`_RunShare`) keeps a creator's rows' items alike, found by digest."""
+        reader = PARTED_READERS[path]
+        file, make = PARTED_FILES[path], reader.view
         assert file.part_per_view
-        last_shares: dict[str, _RowShare] = self._parts.get(path, {})
+        share: type[_RowShare] | type[_RunShare] = _RunShare if reader.runs else _RowShare
+        last_shares: dict[str, _RowShare | _RunShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
         gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
         for creator in gone:
             del shares[creator]  # its rows are gone
-        todo: list[tuple[str, tuple[int, ...], list[EncodedPart | None]]] = []
+        todo: list[tuple[str, tuple[int, ...], list[Any]]] = []
         views: list[Any] = []
         for creator, (digests, rows) in fresh.items():
             last = last_shares.get(creator)
             if last is not None and last.clock_free and last.digests == digests:
                 shares[creator] = last  # read again, unchanged
                 continue
-            # Its rows' parts (None: to build), where the row is the same and its part holds
-            # for the clock. As many rows as last time: a row changed in place (by position);
-            # otherwise one may have come or gone, or a settled row not read again (None) may
-            # sit elsewhere now: by digest.
-            kept: list[EncodedPart | None]
-            if last is None:
-                kept = [None] * len(rows)
-            elif len(last.digests) == len(digests) and None not in rows:
-                built = last.built
-                kept = [
-                    part if was == now and part.latest <= built else None
-                    for was, now, part in zip(last.digests, digests, last.parts, strict=True)
-                ]
-            else:
-                kept = list(map(last.kept().get, digests))
+            # Its rows' parts or items (None: to build).
+            kept: list[Any] = [None] * len(rows) if last is None else last.reusable(digests, rows)
             views.extend(
                 make(row, self._names) for row, p in zip(rows, kept, strict=True) if p is None
             )
@@ -1982,13 +1971,10 @@ class SnapshotPublisher(Actor):
         # Parts are made of the views' validated values: plain (`canonical_items_bytes`).
         encoded = iter(encode_parts(file, ctx, build, plain=True))
         for creator, digests, kept in todo:
-            done = tuple(next(encoded) if part is None else part for part in kept)
-            shares[creator] = _RowShare(
-                digests=digests,
-                parts=done,
-                built=ctx.now,
-                clock_free=all(part.latest <= ctx.now for part in done),
-            )
+            done: list[Any] = [
+                share.row(file.arrays, next(encoded)) if k is None else k for k in kept
+            ]
+            shares[creator] = share.of(creator, file.arrays, digests, done, ctx.now)
         self._parts[path] = shares
         if todo or gone or scope is None:
             self._unwritten.add(path)
