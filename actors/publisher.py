@@ -537,16 +537,17 @@ class Settling:
 @attrs.frozen(kw_only=True)
 class PartedReader:
     """How the rows of a database file made of parts are read: every creator's, or some
-    creators' (by the creator's index), and made into views."""
+    creators' (by the creator's index), and made into views. A file read another way
+    (`texts`, `settling`, or quotes.json's own reads) has no `every` and `some`."""
 
-    every: Callable[[apsw.Connection], Iterable[Any]]
-    some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]]
     creator: Callable[[Any], str]  # whose row it is (a head's, with `settling`)
     view: Callable[[Any, Mapping[str, str]], Any]
+    every: Callable[[apsw.Connection], Iterable[Any]] | None = None
+    some: Callable[[apsw.Connection, Sequence[str]], Iterable[Any]] | None = None
     # Each creator's rows as one text (of the creators given, or every creator's), read that
     # way: points.json's rankings (`loyalty.ranking_texts`)
     texts: Callable[[apsw.Connection, Sequence[str] | None], dict[str, str]] | None = None
-    settling: Settling | None = None  # read in two steps (`every`, `some` read whole rows)
+    settling: Settling | None = None  # read in two steps
     # Its parts sort by creator first, and each row gives one item to each array: a creator's
     # rows are kept as one run of bytes per array (`_RunShare`).
     runs: bool = False
@@ -557,17 +558,11 @@ _POLL_STATE = polls.POLL_COLUMNS.index("state")
 #: The readers of the database files made of per-creator parts.
 PARTED_READERS: Mapping[str, PartedReader] = {
     "points.json": PartedReader(
-        every=lambda conn: loyalty.ranked_rows(conn, POINTS_TOP),
-        some=lambda conn, creators: loyalty.ranked_rows(conn, POINTS_TOP, creators=creators),
         creator=operator.itemgetter(0),
         view=_points_view,
         texts=loyalty.ranking_texts,
     ),
     "polls.json": PartedReader(
-        every=lambda conn: polls.list_polls_with_results(conn, per_creator=polls.POLLS_PER_CREATOR),
-        some=lambda conn, cs: polls.list_polls_with_results(
-            conn, creators=cs, per_creator=polls.POLLS_PER_CREATOR
-        ),
         creator=operator.itemgetter(polls.POLL_COLUMNS.index("creator_id")),  # a head's
         view=_poll_view,
         settling=Settling(
@@ -592,14 +587,10 @@ PARTED_READERS: Mapping[str, PartedReader] = {
         runs=True,
     ),
     "quotes.json": PartedReader(
-        every=quotes.list_quotes,
-        some=lambda conn, cs: quotes.list_quotes(conn, creators=cs),
         creator=operator.attrgetter("creator_id"),
         view=_quote_view,
     ),
     "giveaways.json": PartedReader(
-        every=giveaways.summaries,
-        some=lambda conn, cs: giveaways.summaries(conn, creators=cs),
         creator=operator.itemgetter(giveaways.GIVEAWAY_COLUMNS.index("creator_id")),  # a head's
         view=_giveaway_view,
         settling=Settling(
@@ -1601,6 +1592,7 @@ class SnapshotPublisher(Actor):
             return self._read_quotes(conn, scope), scope
         if reader.settling is not None:
             return self._read_settling(conn, path, reader, scope), scope
+        assert reader.every is not None and reader.some is not None
         rows = reader.every(conn) if scope is None else reader.some(conn, sorted(scope))
         by_creator: dict[str, list[Any]] = {}
         # Runs of one creator's rows (the reads list them by creator), merged if not.
