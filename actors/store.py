@@ -25,13 +25,9 @@ import trio
 
 from actors import Actor, ActorFailed, ActorRef, MailboxFull, ReplyError
 from state import BatchOutcome, Database, Statistics, StoreError, open_database, seen
-from state.commands import Command, Query
+from state.commands import Command, Operation, Query, in_batch
 
 T = TypeVar("T")
-
-#: One operation of a `Write`: a typed command, or (for actors not yet moved to commands) a
-#: function of the connection.
-Operation = Command | Callable[[apsw.Connection], Any]
 
 
 def _operations(ops: Iterable[Operation]) -> tuple[Operation, ...]:
@@ -313,9 +309,14 @@ class StateStore(Actor):
                             replies[step] = ReplyError(exc)
                         continue
                     writes = [messages[i] for i in step]
-                    results = db.batch(
-                        [op.run if isinstance(op, Command) else op for w in writes for op in w.ops]
-                    )
+                    # The operations of a kind that combine run as one (`in_batch`).
+                    items, order = in_batch([op for w in writes for op in w.ops])
+                    results = db.batch(items)
+                    if order is not None:
+                        in_order: list[WriteResult] = [results[0]] * len(order)
+                        for at, result in zip(order, results, strict=True):
+                            in_order[at] = result
+                        results = in_order
                     at = 0
                     for i, w in zip(step, writes, strict=True):
                         replies[i] = results[at : at + len(w.ops)]

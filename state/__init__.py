@@ -12,7 +12,7 @@ in one module per concern (:mod:`state.polls`, :mod:`state.counters`, :mod:`stat
 Timestamps are integer Unix milliseconds UTC everywhere (see :mod:`state.timeutil`).
 """
 
-from .database import BatchOutcome, Database, ReadConnection, Statistics, open_database
+from .database import BatchOutcome, Combined, Database, ReadConnection, Statistics, open_database
 from .errors import (
     DatabaseClosed,
     DatabaseCorrupt,
@@ -33,6 +33,7 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "BatchOutcome",
+    "Combined",
     "Database",
     "DatabaseClosed",
     "DatabaseCorrupt",

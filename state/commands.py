@@ -16,6 +16,7 @@ already pseudonymized where they reach a signal or an export (`voter_key`, `requ
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
 import apsw
@@ -34,6 +35,7 @@ from . import (
     seen,
     signals,
 )
+from .database import BatchItem, Combined
 from .errors import InvalidArgument, Refused
 from .loyalty import Balance, Viewer
 
@@ -57,6 +59,7 @@ __all__ = [
     "MissingTallies",
     "OpenGiveaway",
     "OpenPoll",
+    "Operation",
     "Paid",
     "PointsGrant",
     "PointsOf",
@@ -78,6 +81,7 @@ __all__ = [
     "TopPoints",
     "TransferPoints",
     "Viewer",
+    "in_batch",
 ]
 
 
@@ -91,10 +95,27 @@ class Command:
     """
 
     touches_exports: ClassVar[bool] = True
+    #: The class whose `run_in_turn` runs commands of this class as one, when several share
+    #: a transaction (`in_batch`); None: each runs alone.
+    combines_as: ClassVar[type[Command] | None] = None
 
     def run(self, conn: apsw.Connection) -> Any:
         """Apply the change on `conn` (inside the store's transaction)."""
         raise NotImplementedError(type(self).__name__)
+
+    def resources(self) -> frozenset[str] | None:
+        """The state this command reads or changes, as names ("signals", "seen", "cooldowns",
+        "points/<creator_id>", ...): two commands that name none in common leave the same rows
+        and reply the same values in either order. None: unknown (any state)."""
+        return None
+
+    @classmethod
+    def run_in_turn(cls, conn: apsw.Connection, commands: Sequence[Command]) -> list[Any]:
+        """Run `commands` (of the classes that combine as this one) as one: the rows end and
+        the values (one per command) are what running each in turn gives. Bad input raises
+        before anything changed (the store then runs them one by one, so only the bad one
+        fails)."""
+        raise NotImplementedError(cls.__name__)
 
     def state_keys(self) -> frozenset[str] | None:
         """What state this command may change, as keys a `Query.state_keys` names too: a
@@ -117,6 +138,91 @@ class Query:
         it ahead of queued writes whose keys are all others. None: any state (it keeps its
         place behind every write queued before it)."""
         return None
+
+
+#: One operation of a store write: a typed command, or (for code not yet moved to commands) a
+#: function of the connection.
+Operation = Command | Callable[[apsw.Connection], Any]
+
+
+def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | None]:
+    """The items of `Database.batch` that run `ops` in one transaction, the commands that
+    combine (`Command.combines_as`) run as one (`Command.run_in_turn`) per kind, and the
+    index in `ops` of each outcome of the batch (None: in order, nothing combined).
+
+    A kind's commands run together where the last of them was, or earlier: before the first
+    operation after them that names a resource they name (`Command.resources`), or that
+    names none (unknown). So every operation a combined command moves past touches none of
+    its state, and the rows and values are what running the operations in turn gives."""
+    items: list[BatchItem] = []
+    order: list[int] = []
+    # The kinds waiting, in order: the indexes of their commands, the resources these name.
+    groups: dict[type[Command], tuple[list[int], set[str]]] = {}
+    owners: dict[str, type[Command]] = {}  # resource -> the waiting kind that names it
+
+    def run_group(kind: type[Command]) -> None:
+        at, names = groups.pop(kind)
+        for name in names:
+            del owners[name]
+        if len(at) == 1:
+            items.append(_runnable(ops[at[0]]))
+        else:
+            commands = tuple(ops[i] for i in at)
+            items.append(
+                Combined(
+                    run=lambda conn: kind.run_in_turn(conn, commands),
+                    parts=tuple(c.run for c in commands),
+                )
+            )
+        order.extend(at)
+
+    for i, op in enumerate(ops):
+        if not isinstance(op, Command):
+            names = None
+            kind = None
+        else:
+            names = op.resources()
+            kind = op.combines_as
+        if names is None:
+            while groups:
+                run_group(next(iter(groups)))
+        elif owners:
+            for name in names:
+                owner = owners.get(name)
+                if owner is not None and owner is not kind:
+                    run_group(owner)
+        if kind is None or names is None:
+            items.append(_runnable(op))
+            order.append(i)
+            continue
+        group = groups.get(kind)
+        if group is None:
+            group = groups[kind] = ([], set())
+        group[0].append(i)
+        group[1].update(names)
+        for name in names:
+            owners[name] = kind
+    while groups:
+        run_group(next(iter(groups)))
+    if len(items) == len(ops) and order == list(range(len(ops))):
+        return items, None  # nothing combined or moved
+    return items, order
+
+
+def _runnable(op: Operation) -> Callable[[apsw.Connection], Any]:
+    return op.run if isinstance(op, Command) else op
+
+
+# The resources (`Command.resources`) of the state every creator shares.
+_SIGNALS = frozenset(("signals",))  # one ring, its ids in the order appended
+_SEEN = frozenset(("seen",))  # one journal, folded once it holds `seen.FOLD_ROWS` ids
+_COOLDOWNS = frozenset(("cooldowns",))
+_CLIPS = frozenset(("clips",))
+
+
+def _of(state: str, creator_id: str) -> frozenset[str]:
+    """The resource of one creator's `state` (its rows of that kind, read or written)."""
+    return frozenset((f"{state}/{creator_id}",))
 
 
 def _cooldown_keys(scope: str) -> set[str]:
@@ -176,16 +282,31 @@ class AppendSignals(Command):
     def state_keys(self) -> frozenset[str] | None:
         return frozenset(r.creator_id for r in self.rows)
 
+    def resources(self) -> frozenset[str] | None:
+        return _SIGNALS
+
     def run(self, conn: apsw.Connection) -> int:
         if not self.rows:
             return 0
-        return signals.append_signal_values(
+        return signals.append_signal_values(conn, self._values())
+
+    def _values(self) -> list[signals.SignalValues]:
+        return [
+            (r.kind, r.creator_id, r.timestamp, r.entity_id, r.type, r.source, r.summary)
+            for r in self.rows
+        ]
+
+    @classmethod
+    def run_in_turn(cls, conn: apsw.Connection, commands: Sequence[Command]) -> list[Any]:
+        """All the rows in one statement, the ring pruned where each append would have
+        (`signals.append_signal_groups`)."""
+        return signals.append_signal_groups(
             conn,
-            [
-                (r.kind, r.creator_id, r.timestamp, r.entity_id, r.type, r.source, r.summary)
-                for r in self.rows
-            ],
+            [c._values() for c in commands if isinstance(c, AppendSignals)],
         )
+
+
+AppendSignals.combines_as = AppendSignals
 
 
 # --------------------------------------------------------------------------- cooldowns
@@ -204,6 +325,9 @@ class PruneCooldowns(Command):
 
     def state_keys(self) -> frozenset[str] | None:
         return frozenset((self.prefix,)) if self.prefix.endswith("/") else None
+
+    def resources(self) -> frozenset[str] | None:
+        return _COOLDOWNS
 
     def run(self, conn: apsw.Connection) -> None:
         cooldowns.prune_expired_cooldowns(conn, now=self.now, prefix=self.prefix)
@@ -233,6 +357,9 @@ class SetCooldowns(Command):
             keys |= pruned
         return frozenset(keys)
 
+    def resources(self) -> frozenset[str] | None:
+        return _COOLDOWNS if self.seen is None else _COOLDOWNS | _SEEN
+
     def run(self, conn: apsw.Connection) -> None:
         if self.prune is not None:
             self.prune.run(conn)
@@ -240,6 +367,34 @@ class SetCooldowns(Command):
             cooldowns.set_cooldowns(conn, self.expiries)
         if self.seen is not None:
             self.seen.run(conn)
+
+    @classmethod
+    def run_in_turn(cls, conn: apsw.Connection, commands: Sequence[Command]) -> list[Any]:
+        """`SetCooldowns` and `MarkSeen` commands as one: the expiries in one statement
+        (split where a prune must come between), the ids of every marking in one
+        (`seen.mark_seen_in_turn`; the cooldowns and the ids are tables apart)."""
+        expiries: list[tuple[str, int]] = []
+        markings: list[seen.Marking] = []
+        for command in commands:
+            if isinstance(command, MarkSeen):
+                markings.append(command.marking())
+                continue
+            assert isinstance(command, SetCooldowns)
+            if command.prune is not None:
+                if expiries:
+                    cooldowns.set_cooldowns(conn, expiries)
+                    expiries = []
+                command.prune.run(conn)
+            expiries += command.expiries
+            if command.seen is not None:
+                markings.append(command.seen.marking())
+        if expiries:
+            cooldowns.set_cooldowns(conn, expiries)
+        seen.mark_seen_in_turn(conn, markings)
+        return [None] * len(commands)
+
+
+SetCooldowns.combines_as = SetCooldowns
 
 
 @attrs.frozen(kw_only=True)
@@ -259,12 +414,23 @@ class MarkSeen(Command):
     def state_keys(self) -> frozenset[str] | None:
         return frozenset((self.scope,))
 
+    def resources(self) -> frozenset[str] | None:
+        return _SEEN
+
+    #: Ids marked with cooldowns (`SetCooldowns.seen`) and alone share one journal.
+    combines_as: ClassVar[type[Command] | None] = SetCooldowns
+
     def run(self, conn: apsw.Connection) -> None:
         seen.mark_seen_many(conn, scope=self.scope, keys=self.keys, now=self.now)
         if self.prune_before is not None:
             seen.request_prune(
                 conn, scope=self.scope, older_than=self.prune_before, keep_last=self.keep_last
             )
+
+    def marking(self) -> seen.Marking:
+        """This command as a marking of `seen.mark_seen_in_turn`."""
+        prune = None if self.prune_before is None else (self.prune_before, self.keep_last)
+        return (self.scope, self.keys, self.now, prune)
 
 
 @attrs.frozen(kw_only=True)
@@ -342,6 +508,9 @@ class DeclareTallies(Command):
     tallies: tuple[tuple[str, str], ...] = attrs.field(converter=tuple[tuple[str, str], ...])
     now: int
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("tallies", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> None:
         for tally_id, label in self.tallies:
             if counters.get_tally(conn, self.creator_id, tally_id) is None:
@@ -372,6 +541,9 @@ class ChangeTally(Command):
     amount: int
     now: int
     source: str
+
+    def resources(self) -> frozenset[str] | None:
+        return _SIGNALS | _of("tallies", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> counters.Tally:
         kw: dict[str, Any] = {
@@ -416,6 +588,9 @@ class AddScore(Command):
     now: int
     source: str
 
+    def resources(self) -> frozenset[str] | None:
+        return _SIGNALS | _of("scoreboards", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> counters.RankedEntry:
         entry = counters.add_points(
             conn,
@@ -455,6 +630,9 @@ class OpenPoll(Command):
     now: int
     poll_id: str | None = None
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("polls", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> polls.PollResults:
         for poll_id in polls.open_poll_ids(conn, self.creator_id):
             polls.close_poll(conn, poll_id=poll_id, now=self.now)
@@ -477,6 +655,9 @@ class RecordVote(Command):
     option: str
     now: int
     source: str
+
+    def resources(self) -> frozenset[str] | None:
+        return _SIGNALS | _of("polls", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> polls.VoteResult:
         result = polls.vote_in_open_poll(
@@ -509,6 +690,9 @@ class ClosePoll(Command):
     creator_id: str
     now: int
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("polls", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> polls.PollResults:
         current = polls.open_poll_ids(conn, self.creator_id)
         if not current:
@@ -530,6 +714,9 @@ class CreateClip(Command):
     requested_by: str
     source: str
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _CLIPS
 
     def run(self, conn: apsw.Connection) -> clips.Clip:
         return clips.create_clip(
@@ -564,12 +751,25 @@ class GrantPoints(Command):
     creator_id: str
     grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple[PointsGrant, ...])
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("points", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> int:
-        return loyalty.add_many(
-            conn,
-            self.creator_id,
-            ((g.viewer, g.amount, g.at, g.per_message) for g in self.grants),
+        return loyalty.add_many(conn, self.creator_id, self._credits())
+
+    def _credits(self) -> list[loyalty.Credit]:
+        return [(g.viewer, g.amount, g.at, g.per_message) for g in self.grants]
+
+    @classmethod
+    def run_in_turn(cls, conn: apsw.Connection, commands: Sequence[Command]) -> list[Any]:
+        """Every credit in one pass (`loyalty.add_many_in_turn`). Safe to combine: grants of
+        a creator move past no command that reads or spends its points (`resources`)."""
+        return loyalty.add_many_in_turn(
+            conn, [(c.creator_id, c._credits()) for c in commands if isinstance(c, GrantPoints)]
         )
+
+
+GrantPoints.combines_as = GrantPoints
 
 
 @attrs.frozen(kw_only=True)
@@ -581,6 +781,9 @@ class SpendPoints(Command):
     amount: int
     name: str
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> Balance:
         return loyalty.spend(
@@ -611,6 +814,10 @@ class Paid(Command):
         cost = self.cost.state_keys()
         return None if then is None or cost is None else cost | then
 
+    def resources(self) -> frozenset[str] | None:
+        then = frozenset[str]() if self.then is None else self.then.resources()
+        return None if then is None else then | self.cost.resources()
+
     def run(self, conn: apsw.Connection) -> tuple[Balance, Any]:
         balance = self.cost.run(conn)
         return balance, (None if self.then is None else self.then.run(conn))
@@ -638,6 +845,9 @@ class PointsOf(Command):
     viewer: Viewer
     target_login: str | None = None
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("points", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> Balance:
         viewer = self.viewer
         if self.target_login is not None:
@@ -656,6 +866,9 @@ class TransferPoints(Command):
     amount: int
     name: str
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> tuple[Balance, Balance]:
         receiver = _known(conn, self.creator_id, self.giver.platform, self.receiver_login)
@@ -681,6 +894,9 @@ class AdjustPoints(Command):
     name: str
     now: int
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("points", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> Balance:
         viewer = _known(conn, self.creator_id, self.platform, self.target_login)
         if self.amount >= 0:
@@ -704,6 +920,9 @@ class TopPoints(Command):
     creator_id: str
     limit: int
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("points", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> list[Balance]:
         return loyalty.top(conn, self.creator_id, self.limit)
 
@@ -720,6 +939,9 @@ class AddQuote(Command):
     added_by: str
     platform: str
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("quotes", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> quotes.Quote:
         return quotes.add_quote(
@@ -740,6 +962,9 @@ class ShowQuote(Command):
     number: int | None = None
     word: str | None = None
     pick: int = 0
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("quotes", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> quotes.Quote:
         if self.number is not None:
@@ -766,6 +991,9 @@ class DeleteQuote(Command):
     number: int
     now: int
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("quotes", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> quotes.Quote:
         return quotes.delete_quote(
             conn, creator_id=self.creator_id, number=self.number, now=self.now
@@ -786,6 +1014,9 @@ class OpenGiveaway(Command):
     subscribers_only: bool
     subscriber_tickets: int
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("giveaways", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
         return giveaways.open_giveaway(
@@ -810,6 +1041,9 @@ class JoinGiveaway(Command):
     subscriber: bool
     points_name: str
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("giveaways", self.creator_id) | _of("points", self.creator_id)
 
     def run(
         self, conn: apsw.Connection
@@ -865,6 +1099,9 @@ class DrawGiveaway(Command):
     reproducible: bool = False
     now: int
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("giveaways", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> DrawnWinner:
         giveaway, winner, number = giveaways.draw(
             conn,
@@ -883,6 +1120,9 @@ class CloseGiveaway(Command):
     creator_id: str
     now: int
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("giveaways", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
         return giveaways.close_giveaway(conn, creator_id=self.creator_id, now=self.now)
 
@@ -899,6 +1139,9 @@ class SaveReplayPosition(Command):
     creator_id: str
     position: replays.ReplayPosition
 
+    def resources(self) -> frozenset[str] | None:
+        return _of("replays", self.creator_id)
+
     def run(self, conn: apsw.Connection) -> None:
         replays.set_replay_position(conn, self.creator_id, self.position)
 
@@ -914,6 +1157,9 @@ class RecordTimerPost(Command):
     timer_id: str
     next_message: int
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("chatops", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> None:
         chatops.record_timer_post(
@@ -932,6 +1178,9 @@ class RecordFilterHit(Command):
     creator_id: str
     filter_id: str
     now: int
+
+    def resources(self) -> frozenset[str] | None:
+        return _of("chatops", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> None:
         chatops.record_filter_hit(

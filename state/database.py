@@ -42,6 +42,7 @@ from .timeutil import now_ms
 
 __all__ = [
     "BatchOutcome",
+    "Combined",
     "Database",
     "ReadConnection",
     "Statistics",
@@ -101,6 +102,24 @@ class BatchOutcome:
             raise self.error
         return self.value
 
+
+@attrs.frozen(slots=True, kw_only=True)
+class Combined:
+    """Several batch callables (`parts`) that `run` does as one, returning one value per part
+    (what each part would have returned), for one outcome each as if they had run in turn.
+
+    `run` must leave the rows that running the parts in turn leaves, and fail before changing
+    anything when a part would fail: then the parts run one by one in its place, and the
+    failing part fails alone. When `run` fails after changing rows, the batch runs again
+    with the parts one by one, each in a savepoint, like any callable failing halfway.
+    """
+
+    run: Callable[[apsw.Connection], Sequence[Any]]
+    parts: tuple[Callable[[apsw.Connection], Any], ...]
+
+
+#: One item of `Database.batch`: a callable, or callables run as one.
+BatchItem = Callable[[apsw.Connection], Any] | Combined
 
 #: The outcomes of batch callables that returned None (most store commands) or a small count
 #: (appended signals, credited viewers): shared values (they are frozen), not one built per
@@ -351,7 +370,7 @@ class Database:
             raise WriteFailed(f"commit to {self._path!r} failed: {exc}") from exc
         self._transactions += 1
 
-    def batch(self, fns: Iterable[Callable[[apsw.Connection], Any]]) -> list[BatchOutcome]:
+    def batch(self, fns: Iterable[BatchItem]) -> list[BatchOutcome]:
         """Run write callables in ONE transaction; a failing one changes nothing.
 
         Each callable gets the connection. One that raises an ``Exception`` has only its own
@@ -366,6 +385,9 @@ class Database:
         fails after changing rows (or the schema) is the transaction rolled back and the batch
         run again with a savepoint around each callable. A callable must therefore be a
         function of the connection: it may run twice, the first run leaving no trace.
+
+        A `Combined` item gives one outcome per part, in order (its parts run one by one when
+        it fails).
         """
         fns = list(fns)
         conn = self._require_open()
@@ -399,39 +421,65 @@ class Database:
         return outcomes
 
     def _run_batch(
-        self, conn: apsw.Connection, fns: list[Callable[[apsw.Connection], Any]], *, isolate: bool
+        self, conn: apsw.Connection, fns: list[BatchItem], *, isolate: bool
     ) -> list[BatchOutcome] | None:
         """Run `fns` in the open transaction. Without `isolate` (no savepoints), None when one
-        failed after changing something (the caller rolls back and runs them isolated)."""
+        failed after changing something (the caller rolls back and runs them isolated);
+        with it, each `Combined` runs as its parts, one by one."""
         outcomes: list[BatchOutcome] = []
         append = outcomes.append
         total_changes = conn.total_changes
         self._batch_changes_before = start = total_changes()
         schema = None if isolate else _schema_version(conn)
         undone = 0  # changes of failed callables, rolled back to their savepoint
-        for fn in fns:
-            before = total_changes()
-            if isolate:
-                conn.execute("SAVEPOINT batch_item")
-            try:
-                value = fn(conn)
-            except Exception as exc:
-                self._record_error(exc)
-                if conn.get_autocommit():
-                    # SQLite rolled back the whole transaction: earlier items are gone too.
-                    self._rollbacks += 1
-                    raise WriteFailed(f"batch on {self._path!r} aborted by SQLite: {exc}") from exc
+        for item in fns:
+            if type(item) is Combined:
                 if isolate:
-                    undone += total_changes() - before
-                    conn.execute("ROLLBACK TO batch_item")
-                    conn.execute("RELEASE batch_item")
-                elif total_changes() != before or _schema_version(conn) != schema:
-                    return None
-                append(BatchOutcome(error=_kept(exc)))
+                    parts = item.parts
+                else:
+                    before = total_changes()
+                    try:
+                        values = item.run(conn)
+                    except Exception as exc:
+                        if conn.get_autocommit():
+                            self._record_error(exc)
+                            self._rollbacks += 1
+                            raise WriteFailed(
+                                f"batch on {self._path!r} aborted by SQLite: {exc}"
+                            ) from exc
+                        if total_changes() != before or _schema_version(conn) != schema:
+                            return None
+                        parts = item.parts  # a part would fail: each alone, in its place
+                    else:
+                        outcomes.extend(map(_returned, values))
+                        continue
             else:
+                parts = (item,)
+            for fn in parts:
+                before = total_changes()
                 if isolate:
-                    conn.execute("RELEASE batch_item")
-                append(_returned(value))
+                    conn.execute("SAVEPOINT batch_item")
+                try:
+                    value = fn(conn)
+                except Exception as exc:
+                    self._record_error(exc)
+                    if conn.get_autocommit():
+                        # SQLite rolled back the whole transaction: earlier items are gone too.
+                        self._rollbacks += 1
+                        raise WriteFailed(
+                            f"batch on {self._path!r} aborted by SQLite: {exc}"
+                        ) from exc
+                    if isolate:
+                        undone += total_changes() - before
+                        conn.execute("ROLLBACK TO batch_item")
+                        conn.execute("RELEASE batch_item")
+                    elif total_changes() != before or _schema_version(conn) != schema:
+                        return None
+                    append(BatchOutcome(error=_kept(exc)))
+                else:
+                    if isolate:
+                        conn.execute("RELEASE batch_item")
+                    append(_returned(value))
         self._batch_changes_before = start + undone
         return outcomes
 

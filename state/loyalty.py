@@ -26,6 +26,7 @@ __all__ = [
     "Viewer",
     "add",
     "add_many",
+    "add_many_in_turn",
     "balance_of",
     "decode_ranking",
     "find_by_login",
@@ -172,39 +173,59 @@ _KNOWN = (
 )
 
 
-def add_many(
-    conn: apsw.Connection, creator_id: str, credits: Iterable[tuple[Viewer, int, int, bool]]
-) -> int:
+#: One credit of `add_many`: the viewer, the amount, when (Unix ms), and whether it was
+#: earned (it sets `earned_at`).
+Credit = tuple[Viewer, int, int, bool]
+
+
+def add_many(conn: apsw.Connection, creator_id: str, credits: Iterable[Credit]) -> int:
     """`add` each `(viewer, amount, now, earned)` in order, without reading the balances back
     (earnings queued by chat); returns how many credits were given.
 
     The credits of one viewer become one row change (the sum, with the names, `earned_at` and
     `updated_at` the last of them would leave), and a viewer whose names are unchanged gets an
     update of the balance alone: the rows end exactly as one `add` per credit leaves them."""
+    (count,) = add_many_in_turn(conn, ((creator_id, credits),))
+    return count
+
+
+def add_many_in_turn(
+    conn: apsw.Connection, grants: Iterable[tuple[str, Iterable[Credit]]]
+) -> list[int]:
+    """`add_many(conn, creator_id, credits)` of each `(creator_id, credits)` in turn, as one
+    (one statement for every viewer credited); returns how many credits each gave.
+
+    Everything is checked before anything is written. The rows end as the calls in turn
+    leave them: a viewer's credits add up in one change (`add_many`), and the viewers new to
+    the table are inserted in the order the calls in turn would have inserted them (their
+    rowids too)."""
     require_transaction(conn)
-    require_text("creator_id", creator_id)
-    # Per viewer: [amount, earned_at, updated_at, the viewer as last named].
-    merged: dict[tuple[str, str], list[Any]] = {}
-    count = 0
-    for viewer, amount, now, earned in credits:
-        if type(amount) is not int or amount < 0:
-            _check_amount(amount)  # names the problem (a bool or a negative amount)
-        count += 1
-        key = (viewer.platform, viewer.viewer_key)
-        known = merged.get(key)
-        if known is None:
-            merged[key] = [amount, now if earned else None, now, viewer]
-        else:  # amounts summed, the names and times the later credit leaves
-            known[0] += amount
-            known[2], known[3] = now, viewer
-            if earned:
-                known[1] = now
+    # Per viewer: [amount, earned_at, updated_at, the viewer as last named, creator].
+    merged: dict[tuple[str, str, str], list[Any]] = {}
+    counts = []
+    for creator_id, credits in grants:
+        require_text("creator_id", creator_id)
+        count = 0
+        for viewer, amount, now, earned in credits:
+            if type(amount) is not int or amount < 0:
+                _check_amount(amount)  # names the problem (a bool or a negative amount)
+            count += 1
+            key = (creator_id, viewer.platform, viewer.viewer_key)
+            known = merged.get(key)
+            if known is None:
+                merged[key] = [amount, now if earned else None, now, viewer, creator_id]
+            else:  # amounts summed, the names and times the later credit leaves
+                known[0] += amount
+                known[2], known[3] = now, viewer
+                if earned:
+                    known[1] = now
+        counts.append(count)
     if not merged:
-        return 0
+        return counts
     # The parameters of _CREDIT_KNOWN: (amount, earned_at, updated_at, *the key and names).
     updates = [
         (amount, earned, at, creator_id, v.platform, v.viewer_key, v.login.lower(), v.display_name)
-        for amount, earned, at, v in merged.values()
+        for amount, earned, at, v, creator_id in merged.values()
     ]
     before = conn.total_changes()
     conn.executemany(_CREDIT_KNOWN, updates)
@@ -215,7 +236,7 @@ def add_many(
             (*u[3:], *u[:3]) for u in updates if conn.execute(_KNOWN, u[3:]).fetchone() is None
         ]
         conn.executemany(_CREDIT, missed)
-    return count
+    return counts
 
 
 def spend(

@@ -23,7 +23,7 @@ ids, which it dedupes in memory) never looks. A prune asked with a marking
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import apsw
@@ -36,6 +36,7 @@ __all__ = [
     "FOLD_ROWS",
     "fold_seen",
     "mark_seen",
+    "mark_seen_in_turn",
     "mark_seen_many",
     "prune_seen",
     "recent_seen",
@@ -108,15 +109,72 @@ def mark_seen_many(
             conn.execute(_APPEND, (scope, platform, message_id, now))
             _appended(conn)
             return
+    rows = _journal_rows(scope, keys, now)
+    if rows:
+        conn.executemany(_APPEND, rows)
+        _appended(conn)
+
+
+def _journal_rows(
+    scope: str, keys: Iterable[tuple[str, str]], now: int
+) -> list[tuple[str, str, str, int]]:
+    """The journal rows of a marking (`mark_seen_many`): one per key, checked."""
     rows: dict[tuple[str, str], tuple[str, str, str, int]] = {}
     for platform, message_id in keys:
         if not all_text(platform, message_id):  # name what is wrong
             require_text("platform", platform)
             require_text("message_id", message_id)
         rows.setdefault((platform, message_id), (scope, platform, message_id, now))
+    return list(rows.values())
+
+
+#: One marking of `mark_seen_in_turn`: scope, keys, time seen, and the bounds of a prune to
+#: request after it (`request_prune`'s `older_than` and `keep_last`), or None.
+Marking = tuple[str, Iterable[tuple[str, str]], int, tuple[int, int | None] | None]
+
+
+def mark_seen_in_turn(conn: apsw.Connection, markings: Sequence[Marking]) -> None:
+    """`mark_seen_many` of each marking in turn, each followed by its prune request (if any),
+    with one statement for all their ids (and one for the requests).
+
+    Everything is checked before anything is written (bad input raises with nothing
+    changed), and the tables end as the markings in turn leave them: the journal is folded
+    right after the marking whose ids reach `FOLD_ROWS` (its rowids are 1 up to its size),
+    with the prunes requested before that marking."""
+    require_transaction(conn)
+    checked: list[tuple[list[tuple[str, str, str, int]], tuple[Any, ...] | None]] = []
+    for scope, keys, now, prune in markings:
+        require_text("scope", scope)
+        request = None
+        if prune is not None:
+            _check_bounds(scope, *prune)
+            request = (scope, *prune)
+        checked.append((_journal_rows(scope, keys, now), request))
+    # The rowid the newest id of the journal got (`_appended` folds by it).
+    (size,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM seen_journal").fetchone()
+    rows: list[tuple[str, str, str, int]] = []
+    requests: list[tuple[Any, ...]] = []
+    for marked, request in checked:
+        if marked:
+            rows += marked
+            size += len(marked)
+            if size >= FOLD_ROWS:
+                _journal(conn, rows, requests)
+                rows, requests = [], []
+                fold_seen(conn)
+                size = 0
+        if request is not None:
+            requests.append(request)
+    _journal(conn, rows, requests)
+
+
+def _journal(
+    conn: apsw.Connection, rows: list[tuple[str, str, str, int]], requests: list[tuple[Any, ...]]
+) -> None:
     if rows:
-        conn.executemany(_APPEND, rows.values())
-        _appended(conn)
+        conn.executemany(_APPEND, rows)
+    if requests:
+        conn.executemany(_REQUEST_PRUNE, requests)
 
 
 def fold_seen(conn: apsw.Connection) -> int:
@@ -200,12 +258,14 @@ def request_prune(
     ids marked meanwhile are counted in `keep_last` then."""
     require_transaction(conn)
     _check_bounds(scope, older_than, keep_last)
-    conn.execute(
-        "INSERT INTO seen_prune_requests (scope, older_than, keep_last) VALUES (?, ?, ?) "
-        "ON CONFLICT (scope) DO UPDATE SET older_than = excluded.older_than, "
-        "keep_last = excluded.keep_last",
-        (scope, older_than, keep_last),
-    )
+    conn.execute(_REQUEST_PRUNE, (scope, older_than, keep_last))
+
+
+_REQUEST_PRUNE = (
+    "INSERT INTO seen_prune_requests (scope, older_than, keep_last) VALUES (?, ?, ?) "
+    "ON CONFLICT (scope) DO UPDATE SET older_than = excluded.older_than, "
+    "keep_last = excluded.keep_last"
+)
 
 
 def _prune_folded(conn: apsw.Connection, scope: str, older_than: int, keep_last: int | None) -> int:

@@ -33,6 +33,7 @@ __all__ = [
     "Signal",
     "SignalValues",
     "append_signal",
+    "append_signal_groups",
     "append_signal_values",
     "append_signals",
     "prune_signals",
@@ -91,9 +92,10 @@ def append_signal(
     for name, value in (("entity_id", entity_id), ("type", type), ("source", source)):
         require_text(name, value)
     require_text("summary", summary, allow_empty=True)
-    conn.execute(_INSERT, (kind, creator_id, timestamp, entity_id, type, source, summary))
-    new_id = conn.last_insert_rowid()
-    _prune_now_and_then(conn, new_id, 1, keep)
+    append_signal_groups(
+        conn, (((kind, creator_id, timestamp, entity_id, type, source, summary),),), keep=keep
+    )
+    new_id = conn.last_insert_rowid()  # (a prune deletes: it leaves the insert's id)
     return Signal(
         id=new_id,
         kind=kind,
@@ -144,37 +146,54 @@ def append_signal_values(
 ) -> int:
     """`append_signals` for rows given as `SignalValues` (no mapping built per row: the store's
     hot path, a chat signal per message)."""
+    (appended,) = append_signal_groups(conn, (rows,), keep=keep)
+    return appended
+
+
+def append_signal_groups(
+    conn: apsw.Connection, groups: Iterable[Iterable[SignalValues]], *, keep: int = DEFAULT_KEEP
+) -> list[int]:
+    """`append_signal_values` of each group of rows in turn, with ONE statement for them all;
+    returns how many rows each group appended.
+
+    Every row is checked before any is written (a bad row raises with nothing changed), and
+    the ring ends as the appends in turn leave it: each prune runs where the group whose ids
+    reach a multiple of ``PRUNE_EVERY`` would have run it, on the rows up to that group's
+    last (the rows appended after it are above its cut, which they would not have moved)."""
     require_transaction(conn)
     _check_keep(keep)
     batch = []
-    for row in rows:
-        kind, creator_id, timestamp, entity_id, type_, source, summary = row
-        if not (
-            kind in SIGNAL_KINDS
-            and type(timestamp) is int
-            and type(summary) is str
-            and all_text(creator_id, entity_id, type_, source)
-        ):  # name what is wrong
-            _check_kind(kind)
-            require_text("creator_id", creator_id)
-            require_int("timestamp", timestamp)
-            require_text("entity_id", entity_id)
-            require_text("type", type_)
-            require_text("source", source)
-            require_text("summary", summary, allow_empty=True)
-        batch.append(row)
+    counts = []
+    for rows in groups:
+        first = len(batch)
+        for row in rows:
+            kind, creator_id, timestamp, entity_id, type_, source, summary = row
+            if not (
+                kind in SIGNAL_KINDS
+                and type(timestamp) is int
+                and type(summary) is str
+                and all_text(creator_id, entity_id, type_, source)
+            ):  # name what is wrong
+                _check_kind(kind)
+                require_text("creator_id", creator_id)
+                require_int("timestamp", timestamp)
+                require_text("entity_id", entity_id)
+                require_text("type", type_)
+                require_text("source", source)
+                require_text("summary", summary, allow_empty=True)
+            batch.append(row)
+        counts.append(len(batch) - first)
+    if not batch:
+        return counts
     conn.executemany(_INSERT, batch)
-    if batch:
-        _prune_now_and_then(conn, conn.last_insert_rowid(), len(batch), keep)
-    return len(batch)
-
-
-def _prune_now_and_then(conn: apsw.Connection, newest_id: int, appended: int, keep: int) -> None:
-    """Prune every kind when the ids just appended (``appended`` rows up to ``newest_id``:
-    one writer, so they are consecutive) reach a multiple of ``PRUNE_EVERY``."""
-    if newest_id // PRUNE_EVERY != (newest_id - appended) // PRUNE_EVERY:
-        for kind in SIGNAL_KINDS:
-            _prune_kind(conn, kind, keep)
+    # One writer, and the newest row is never pruned: the ids just given are consecutive.
+    newest = conn.last_insert_rowid() - len(batch)
+    for appended in counts:
+        newest += appended
+        if appended and newest // PRUNE_EVERY != (newest - appended) // PRUNE_EVERY:
+            for kind in SIGNAL_KINDS:
+                _prune_kind(conn, kind, keep, newest)
+    return counts
 
 
 def _check_keep(keep: int) -> None:
@@ -190,15 +209,19 @@ def _per_kind(template: str) -> dict[str, str]:
     return {kind: template.replace("{kind}", f"'{kind}'") for kind in SIGNAL_KINDS}
 
 
-# The id of the keep-th newest row is the cut: everything older goes.
+# The id of the keep-th newest row up to an id is the cut: everything older goes.
 _PRUNE = _per_kind(
     "DELETE FROM signals WHERE kind = {kind} AND id < ("
-    "  SELECT id FROM signals WHERE kind = {kind} ORDER BY id DESC LIMIT 1 OFFSET ?)"
+    "  SELECT id FROM signals WHERE kind = {kind} AND id <= ? ORDER BY id DESC LIMIT 1 OFFSET ?)"
 )
 
+#: Above every id (an SQLite integer is at most this).
+_ANY_ID = 2**63 - 1
 
-def _prune_kind(conn: apsw.Connection, kind: str, keep: int) -> int:
-    conn.execute(_PRUNE[kind], (keep - 1,))
+
+def _prune_kind(conn: apsw.Connection, kind: str, keep: int, newest: int = _ANY_ID) -> int:
+    """Prune `kind` to its newest ``keep`` rows among those with an id up to ``newest``."""
+    conn.execute(_PRUNE[kind], (newest, keep - 1))
     return conn.changes()
 
 

@@ -333,10 +333,10 @@ def test_a_chat_signal_is_appended_and_pruned_without_an_index_and_other_kinds_b
         str(r[0]) for r in conn.execute("SELECT name FROM sqlite_schema WHERE tbl_name = 'signals'")
     }
     assert indexes == {"signals", "signals_of_rare_kinds"}
-    assert "INDEX" not in plan(signals._PRUNE["chat"], (5,))
+    assert "INDEX" not in plan(signals._PRUNE["chat"], (1000, 5))
     assert "INDEX" not in plan(signals._RECENT_IDS["chat"], (5,))
     for kind in ("poll_vote", "tally", "score"):
-        assert "signals_of_rare_kinds" in plan(signals._PRUNE[kind], (5,))
+        assert "signals_of_rare_kinds" in plan(signals._PRUNE[kind], (1000, 5))
         assert "signals_of_rare_kinds" in plan(signals._RECENT_IDS[kind], (5,))
         assert "signals_of_rare_kinds" in plan(signals._AFTER[kind], (0, 5))
 
