@@ -29,11 +29,11 @@ writes (what any code writing these rows must at least pay).
 Real batches instead of this cycle: `--capture DIR` runs the scale benchmark's runtime in this
 process (`--creators`, the example's config, replays at speed 10) and, after `--warmup`
 seconds, backs the database up and records every batch the store writes for `--seconds`;
-`--replay DIR` then runs those batches on a copy of that database, in the writer's order and
-grouping, and prints the writer's CPU per chat message (and with `--by-command`, per command
-type) beside the same batches on a connection with SQLite's defaults (its 2 MiB page cache,
-plans that look at bound values). Replays are repeatable, so they compare changes to the
-store's code on the same work.
+`--replay DIR` then runs those batches on a copy of that database, in the writer's grouping
+and as the store runs them (the commands that combine as one: `state.commands.in_batch`), and
+prints the writer's CPU per chat message (and with `--by-command`, per command type) beside
+the same batches run one command after another. Replays are repeatable, so they compare
+changes to the store's code on the same work.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ import trio  # noqa: E402
 import state.database  # noqa: E402
 from actors.replay.actor import SAVE_EVERY_LINES, SAVE_EVERY_SECONDS  # noqa: E402
 from actors.store import Read, StateStore, Write  # noqa: E402
-from state import BatchOutcome, open_database  # noqa: E402
+from state import BatchOutcome, Combined, open_database  # noqa: E402
 from state.commands import (  # noqa: E402
     AppendSignals,
     ChangeTally,
@@ -76,6 +76,7 @@ from state.commands import (  # noqa: E402
     SaveReplayPosition,
     SetCooldowns,
     SignalRow,
+    in_batch,
 )
 from state.loyalty import Viewer  # noqa: E402
 from state.replays import ReplayPosition  # noqa: E402
@@ -335,7 +336,8 @@ def capture(folder: Path, creators: int, warmup: float, seconds: float) -> None:
         if recording.is_set():
             if not batches:
                 db.backup(folder / CAPTURED_DATABASE)
-            ops = [getattr(fn, "__self__", None) for fn in fns]
+            parts = [p for fn in fns for p in (fn.parts if isinstance(fn, Combined) else (fn,))]
+            ops = [getattr(fn, "__self__", None) for fn in parts]
             skipped[0] += sum(1 for op in ops if not isinstance(op, Command))
             batches.append([op for op in ops if isinstance(op, Command)])
         return batch(db, fns)
@@ -365,36 +367,41 @@ def capture(folder: Path, creators: int, warmup: float, seconds: float) -> None:
 
 
 def replay_once(
-    folder: Path, batches: list[list[Command]], *, defaults: bool, by_command: bool
+    folder: Path, batches: list[list[Command]], *, one_by_one: bool, by_command: bool
 ) -> tuple[float, dict[str, float], collections.Counter[str]]:
-    """Run `batches` on a copy of the captured database: the writer thread's CPU seconds (and,
-    `by_command`, each command type's, with the number of its commands). `defaults`: on a
-    connection with SQLite's page cache size and bound-value plans."""
+    """Run `batches` on a copy of the captured database as the store runs them (the commands
+    that combine as one, `state.commands.in_batch`), or `one_by_one`: the writer thread's CPU
+    seconds (and, `by_command`, each command type's, with the number of its commands; a
+    combined run counts as "*" and the type of its first command)."""
     cpu: dict[str, float] = collections.defaultdict(float)
     count: collections.Counter[str] = collections.Counter()
 
-    def timed(command: Command) -> Callable[[apsw.Connection], Any]:
-        name, run = type(command).__name__, command.run
-
+    def timed(name: str, n: int, run: Callable[[apsw.Connection], Any]) -> Any:
         def run_timed(conn: apsw.Connection) -> Any:
             start = time.thread_time()
             try:
                 return run(conn)
             finally:
                 cpu[name] += time.thread_time() - start
-                count[name] += 1
+                count[name] += n
 
         return run_timed
+
+    def item(i: Callable[[apsw.Connection], Any] | Combined) -> Any:
+        if not by_command:
+            return i
+        if isinstance(i, Combined):
+            name = "*" + type(getattr(i.parts[0], "__self__", i)).__name__
+            return Combined(run=timed(name, len(i.parts), i.run), parts=i.parts)
+        return timed(type(getattr(i, "__self__", i)).__name__, 1, i)
 
     with tempfile.TemporaryDirectory(prefix="store-replay-") as tmp:
         shutil.copy(folder / CAPTURED_DATABASE, Path(tmp) / "store.sqlite3")
         db = open_database(Path(tmp) / "store.sqlite3")
-        if defaults:
-            db.connection.config(apsw.SQLITE_DBCONFIG_ENABLE_QPSG, 0)
-            db.connection.execute("PRAGMA cache_size = -2000")
         start = time.thread_time()
         for ops in batches:
-            db.batch([timed(op) for op in ops] if by_command else [op.run for op in ops])
+            items = [op.run for op in ops] if one_by_one else in_batch(ops)[0]
+            db.batch([item(i) for i in items])
         total = time.thread_time() - start
         db.close()
     return total, cpu, count
@@ -414,32 +421,34 @@ def replay(folder: Path, repeat: int, by_command: bool) -> None:
         if row.kind == "chat"
     )
     best: dict[bool, float] = {}
-    cpu: dict[str, float] = {}
-    count: collections.Counter[str] = collections.Counter()
+    cpu: dict[bool, dict[str, float]] = {False: {}, True: {}}
+    count: dict[bool, collections.Counter[str]] = {}
     for _ in range(repeat):
-        for defaults in (False, True):
+        for one_by_one in (False, True):
             # Both timed alike (timing each command adds to the total).
-            total, per, n = replay_once(folder, batches, defaults=defaults, by_command=by_command)
-            best[defaults] = min(best.get(defaults, total), total)
-            if by_command and not defaults:
-                cpu = {k: min(cpu.get(k, v), v) for k, v in per.items()}
-                count = n
+            total, per, n = replay_once(
+                folder, batches, one_by_one=one_by_one, by_command=by_command
+            )
+            best[one_by_one] = min(best.get(one_by_one, total), total)
+            cpu[one_by_one] = {k: min(cpu[one_by_one].get(k, v), v) for k, v in per.items()}
+            count[one_by_one] = n
     ops = sum(map(len, batches))
     print(
         f"{len(batches)} captured batches, {ops} commands, {messages} chat messages "
         f"(best of {repeat}); load average {os.getloadavg()[0]:.2f}"
     )
     ours, peer = best[False], best[True]
-    print(f"{'measure':34} {'ours':>10} {'SQLite defaults':>18} {'ratio':>7}")
+    print(f"{'measure':34} {'ours':>10} {'one by one':>14} {'ratio':>7}")
     print(
         f"{'store writer thread CPU / message':34} {ours / messages * 1e6:>7.1f} us "
-        f"{peer / messages * 1e6:>15.1f} us {ours / peer:>6.2f}x"
+        f"{peer / messages * 1e6:>11.1f} us {ours / peer:>6.2f}x"
     )
     if by_command:
-        print("per command type (timing each one adds a little to it):")
-        for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
-            each = seconds / count[name] * 1e6
-            print(f"  {name:20} {seconds:7.3f} s {count[name]:8d} x {each:6.1f} us")
+        for one_by_one in (False, True):
+            print(f"per command type, {'one by one' if one_by_one else 'ours'}:")
+            for name, seconds in sorted(cpu[one_by_one].items(), key=lambda kv: -kv[1]):
+                n = count[one_by_one][name]
+                print(f"  {name:20} {seconds:7.3f} s {n:8d} x {seconds / n * 1e6:6.1f} us")
 
 
 def main() -> None:

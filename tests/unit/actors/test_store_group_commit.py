@@ -117,3 +117,59 @@ async def test_when_writers_share_commits_the_next_commit_waits_out_the_interval
         assert trio.current_time() >= shared_at + 2.0
         assert commits() == 7  # all ten, queued at once, in the one commit after the wait
         await root.stop()
+
+
+async def test_writes_sharing_a_transaction_get_their_own_results_from_combined_commands(
+    tmp_path,
+) -> None:
+    """The commands of a kind from many writes run as one (`state.commands.in_batch`), and
+    each write's reply still holds its own commands' results in order: a bad command fails
+    its own write only."""
+    from actors.store import StateStore, Write
+    from state import signals
+    from state.commands import AppendSignals, MarkSeen, SignalRow
+    from state.errors import InvalidArgument
+    from supervisors import ChildSpec, Supervisor
+
+    def row(n: int, kind: str = "chat") -> SignalRow:
+        return SignalRow(
+            kind=kind, creator_id=f"c{n}", timestamp=n, entity_id=f"m{n}", type="message",
+            source="twitch", summary=f"line {n}",
+        )  # type: ignore[arg-type]  # fmt: skip
+
+    root = Supervisor("root", [ChildSpec("store", lambda: StateStore(tmp_path / "db.sqlite3"))])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(root.run)
+        store = root.ref("store")
+        # Queued at once: they share a transaction.
+        pending = [
+            store.request(
+                Write(
+                    ops=(
+                        AppendSignals(rows=[row(n)] * (1 + n % 3)),
+                        MarkSeen(scope=f"c{n}", keys=[("twitch", f"m{n}")], now=n),
+                        AppendSignals(rows=[row(n, "nonsense" if n == 5 else "chat")]),
+                    ),
+                    topic="signals",
+                ),
+                timeout=30,
+            )
+            for n in range(20)
+        ]
+        replies = [await reply.result() for reply in pending]
+        for n, results in enumerate(replies):
+            assert [r.value for r in results[:2]] == [1 + n % 3, None]
+            if n == 5:
+                assert isinstance(results[2].error, InvalidArgument)
+            else:
+                assert results[2].value == 1
+        detail = {r["path"]: r for r in root.tree()}["root/store"]["detail"]
+        assert detail["commits"] < 20
+        from state import open_database
+
+        await root.stop()
+    with open_database(tmp_path / "db.sqlite3") as db:
+        chat = signals.recent_signals(db.connection, "chat")
+    # In the order written: each write's rows, then the next write's.
+    expected = [m for n in range(20) for m in [n] * (1 + n % 3) + ([] if n == 5 else [n])]
+    assert [int(s.entity_id[1:]) for s in chat] == expected
