@@ -103,10 +103,11 @@ class Command:
         """Apply the change on `conn` (inside the store's transaction)."""
         raise NotImplementedError(type(self).__name__)
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         """The state this command reads or changes, as names ("signals", "seen", "cooldowns",
-        "points/<creator_id>", ...): two commands that name none in common leave the same rows
-        and reply the same values in either order. None: unknown (any state)."""
+        ("points", creator_id), ...): two commands that name none in common leave the same rows
+        and reply the same values in either order. None: unknown (any state). (A tuple, not
+        a set: the store asks every command of every write.)"""
         return None
 
     @classmethod
@@ -140,6 +141,10 @@ class Query:
         return None
 
 
+#: What a command reads or changes (`Command.resources`): names (a string for state every
+#: creator shares, `(state, creator_id)` for a creator's), maybe repeated.
+Resources = tuple[str | tuple[str, str], ...]
+
 #: One operation of a store write: a typed command, or (for code not yet moved to commands) a
 #: function of the connection.
 Operation = Command | Callable[[apsw.Connection], Any]
@@ -157,13 +162,13 @@ def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | Non
     items: list[BatchItem] = []
     order: list[int] = []
     # The kinds waiting, in order: the indexes of their commands, the resources these name.
-    groups: dict[type[Command], tuple[list[int], set[str]]] = {}
-    owners: dict[str, type[Command]] = {}  # resource -> the waiting kind that names it
+    groups: dict[type[Command], tuple[list[int], list[Any]]] = {}
+    owners: dict[Any, type[Command]] = {}  # resource -> the waiting kind that names it
 
     def run_group(kind: type[Command]) -> None:
         at, names = groups.pop(kind)
         for name in names:
-            del owners[name]
+            owners.pop(name, None)
         if len(at) == 1:
             items.append(_runnable(ops[at[0]]))
         else:
@@ -177,12 +182,11 @@ def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | Non
         order.extend(at)
 
     for i, op in enumerate(ops):
-        if not isinstance(op, Command):
-            names = None
-            kind = None
-        else:
+        if isinstance(op, Command):
             names = op.resources()
             kind = op.combines_as
+        else:
+            names = kind = None
         if names is None:
             while groups:
                 run_group(next(iter(groups)))
@@ -192,16 +196,17 @@ def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | Non
                 if owner is not None and owner is not kind:
                     run_group(owner)
         if kind is None or names is None:
-            items.append(_runnable(op))
+            items.append(op.run if kind is None and names is not None else _runnable(op))
             order.append(i)
             continue
         group = groups.get(kind)
         if group is None:
-            group = groups[kind] = ([], set())
+            group = groups[kind] = ([], [])
         group[0].append(i)
-        group[1].update(names)
         for name in names:
-            owners[name] = kind
+            if name not in owners:
+                owners[name] = kind
+                group[1].append(name)
     while groups:
         run_group(next(iter(groups)))
     if len(items) == len(ops) and order == list(range(len(ops))):
@@ -214,15 +219,16 @@ def _runnable(op: Operation) -> Callable[[apsw.Connection], Any]:
 
 
 # The resources (`Command.resources`) of the state every creator shares.
-_SIGNALS = frozenset(("signals",))  # one ring, its ids in the order appended
-_SEEN = frozenset(("seen",))  # one journal, folded once it holds `seen.FOLD_ROWS` ids
-_COOLDOWNS = frozenset(("cooldowns",))
-_CLIPS = frozenset(("clips",))
+_SIGNALS = ("signals",)  # one ring, its ids in the order appended
+_SEEN = ("seen",)  # one journal, folded once it holds `seen.FOLD_ROWS` ids
+_COOLDOWNS = ("cooldowns",)
+_CLIPS = ("clips",)
 
 
-def _of(state: str, creator_id: str) -> frozenset[str]:
-    """The resource of one creator's `state` (its rows of that kind, read or written)."""
-    return frozenset((f"{state}/{creator_id}",))
+def _of(state: str, creator_id: str) -> Resources:
+    """The resource of one creator's `state` (its rows of that kind, read or written). A pair,
+    not a joined string: its hash is made of the two strings' (each kept on the string)."""
+    return ((state, creator_id),)
 
 
 def _cooldown_keys(scope: str) -> set[str]:
@@ -282,7 +288,7 @@ class AppendSignals(Command):
     def state_keys(self) -> frozenset[str] | None:
         return frozenset(r.creator_id for r in self.rows)
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _SIGNALS
 
     def run(self, conn: apsw.Connection) -> int:
@@ -326,7 +332,7 @@ class PruneCooldowns(Command):
     def state_keys(self) -> frozenset[str] | None:
         return frozenset((self.prefix,)) if self.prefix.endswith("/") else None
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _COOLDOWNS
 
     def run(self, conn: apsw.Connection) -> None:
@@ -357,8 +363,8 @@ class SetCooldowns(Command):
             keys |= pruned
         return frozenset(keys)
 
-    def resources(self) -> frozenset[str] | None:
-        return _COOLDOWNS if self.seen is None else _COOLDOWNS | _SEEN
+    def resources(self) -> Resources | None:
+        return _COOLDOWNS if self.seen is None else _COOLDOWNS + _SEEN
 
     def run(self, conn: apsw.Connection) -> None:
         if self.prune is not None:
@@ -414,7 +420,7 @@ class MarkSeen(Command):
     def state_keys(self) -> frozenset[str] | None:
         return frozenset((self.scope,))
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _SEEN
 
     #: Ids marked with cooldowns (`SetCooldowns.seen`) and alone share one journal.
@@ -508,7 +514,7 @@ class DeclareTallies(Command):
     tallies: tuple[tuple[str, str], ...] = attrs.field(converter=tuple[tuple[str, str], ...])
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("tallies", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> None:
@@ -542,8 +548,8 @@ class ChangeTally(Command):
     now: int
     source: str
 
-    def resources(self) -> frozenset[str] | None:
-        return _SIGNALS | _of("tallies", self.creator_id)
+    def resources(self) -> Resources | None:
+        return _SIGNALS + _of("tallies", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> counters.Tally:
         kw: dict[str, Any] = {
@@ -588,8 +594,8 @@ class AddScore(Command):
     now: int
     source: str
 
-    def resources(self) -> frozenset[str] | None:
-        return _SIGNALS | _of("scoreboards", self.creator_id)
+    def resources(self) -> Resources | None:
+        return _SIGNALS + _of("scoreboards", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> counters.RankedEntry:
         entry = counters.add_points(
@@ -630,7 +636,7 @@ class OpenPoll(Command):
     now: int
     poll_id: str | None = None
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("polls", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> polls.PollResults:
@@ -656,8 +662,8 @@ class RecordVote(Command):
     now: int
     source: str
 
-    def resources(self) -> frozenset[str] | None:
-        return _SIGNALS | _of("polls", self.creator_id)
+    def resources(self) -> Resources | None:
+        return _SIGNALS + _of("polls", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> polls.VoteResult:
         result = polls.vote_in_open_poll(
@@ -690,7 +696,7 @@ class ClosePoll(Command):
     creator_id: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("polls", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> polls.PollResults:
@@ -715,7 +721,7 @@ class CreateClip(Command):
     source: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _CLIPS
 
     def run(self, conn: apsw.Connection) -> clips.Clip:
@@ -751,7 +757,7 @@ class GrantPoints(Command):
     creator_id: str
     grants: tuple[PointsGrant, ...] = attrs.field(converter=tuple[PointsGrant, ...])
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> int:
@@ -782,7 +788,7 @@ class SpendPoints(Command):
     name: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> Balance:
@@ -814,9 +820,9 @@ class Paid(Command):
         cost = self.cost.state_keys()
         return None if then is None or cost is None else cost | then
 
-    def resources(self) -> frozenset[str] | None:
-        then = frozenset[str]() if self.then is None else self.then.resources()
-        return None if then is None else then | self.cost.resources()
+    def resources(self) -> Resources | None:
+        then = () if self.then is None else self.then.resources()
+        return None if then is None else then + _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> tuple[Balance, Any]:
         balance = self.cost.run(conn)
@@ -845,7 +851,7 @@ class PointsOf(Command):
     viewer: Viewer
     target_login: str | None = None
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> Balance:
@@ -867,7 +873,7 @@ class TransferPoints(Command):
     name: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> tuple[Balance, Balance]:
@@ -894,7 +900,7 @@ class AdjustPoints(Command):
     name: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> Balance:
@@ -920,7 +926,7 @@ class TopPoints(Command):
     creator_id: str
     limit: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("points", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> list[Balance]:
@@ -940,7 +946,7 @@ class AddQuote(Command):
     platform: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("quotes", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> quotes.Quote:
@@ -963,7 +969,7 @@ class ShowQuote(Command):
     word: str | None = None
     pick: int = 0
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("quotes", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> quotes.Quote:
@@ -991,7 +997,7 @@ class DeleteQuote(Command):
     number: int
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("quotes", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> quotes.Quote:
@@ -1015,7 +1021,7 @@ class OpenGiveaway(Command):
     subscriber_tickets: int
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("giveaways", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
@@ -1042,8 +1048,8 @@ class JoinGiveaway(Command):
     points_name: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
-        return _of("giveaways", self.creator_id) | _of("points", self.creator_id)
+    def resources(self) -> Resources | None:
+        return _of("giveaways", self.creator_id) + _of("points", self.creator_id)
 
     def run(
         self, conn: apsw.Connection
@@ -1099,7 +1105,7 @@ class DrawGiveaway(Command):
     reproducible: bool = False
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("giveaways", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> DrawnWinner:
@@ -1120,7 +1126,7 @@ class CloseGiveaway(Command):
     creator_id: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("giveaways", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> giveaways.Giveaway:
@@ -1139,7 +1145,7 @@ class SaveReplayPosition(Command):
     creator_id: str
     position: replays.ReplayPosition
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("replays", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> None:
@@ -1158,7 +1164,7 @@ class RecordTimerPost(Command):
     next_message: int
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("chatops", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> None:
@@ -1179,7 +1185,7 @@ class RecordFilterHit(Command):
     filter_id: str
     now: int
 
-    def resources(self) -> frozenset[str] | None:
+    def resources(self) -> Resources | None:
         return _of("chatops", self.creator_id)
 
     def run(self, conn: apsw.Connection) -> None:

@@ -426,60 +426,52 @@ class Database:
         """Run `fns` in the open transaction. Without `isolate` (no savepoints), None when one
         failed after changing something (the caller rolls back and runs them isolated);
         with it, each `Combined` runs as its parts, one by one."""
+        if isolate:
+            fns = [p for fn in fns for p in (fn.parts if type(fn) is Combined else (fn,))]
         outcomes: list[BatchOutcome] = []
         append = outcomes.append
         total_changes = conn.total_changes
         self._batch_changes_before = start = total_changes()
         schema = None if isolate else _schema_version(conn)
         undone = 0  # changes of failed callables, rolled back to their savepoint
-        for item in fns:
-            if type(item) is Combined:
-                if isolate:
-                    parts = item.parts
-                else:
-                    before = total_changes()
-                    try:
-                        values = item.run(conn)
-                    except Exception as exc:
-                        if conn.get_autocommit():
-                            self._record_error(exc)
-                            self._rollbacks += 1
-                            raise WriteFailed(
-                                f"batch on {self._path!r} aborted by SQLite: {exc}"
-                            ) from exc
-                        if total_changes() != before or _schema_version(conn) != schema:
-                            return None
-                        parts = item.parts  # a part would fail: each alone, in its place
-                    else:
-                        outcomes.extend(map(_returned, values))
-                        continue
-            else:
-                parts = (item,)
-            for fn in parts:
-                before = total_changes()
-                if isolate:
-                    conn.execute("SAVEPOINT batch_item")
-                try:
-                    value = fn(conn)
-                except Exception as exc:
+        at = 0
+        while at < len(fns):
+            fn = fns[at]
+            at += 1
+            before = total_changes()
+            if isolate:
+                conn.execute("SAVEPOINT batch_item")
+            try:
+                if type(fn) is Combined:
+                    outcomes.extend(map(_returned, fn.run(conn)))
+                    continue
+                value = fn(conn)
+            except Exception as exc:
+                if conn.get_autocommit():
+                    # SQLite rolled back the whole transaction: earlier items are gone too.
                     self._record_error(exc)
-                    if conn.get_autocommit():
-                        # SQLite rolled back the whole transaction: earlier items are gone too.
-                        self._rollbacks += 1
-                        raise WriteFailed(
-                            f"batch on {self._path!r} aborted by SQLite: {exc}"
-                        ) from exc
-                    if isolate:
-                        undone += total_changes() - before
-                        conn.execute("ROLLBACK TO batch_item")
-                        conn.execute("RELEASE batch_item")
-                    elif total_changes() != before or _schema_version(conn) != schema:
-                        return None
-                    append(BatchOutcome(error=_kept(exc)))
+                    self._rollbacks += 1
+                    raise WriteFailed(f"batch on {self._path!r} aborted by SQLite: {exc}") from exc
+                if isolate:
+                    self._record_error(exc)
+                    undone += total_changes() - before
+                    conn.execute("ROLLBACK TO batch_item")
+                    conn.execute("RELEASE batch_item")
+                elif total_changes() != before or _schema_version(conn) != schema:
+                    self._record_error(exc)
+                    return None
+                elif type(fn) is Combined:
+                    # A part would fail, and nothing changed: the parts one by one instead,
+                    # so that part fails alone.
+                    fns = [*fns[:at], *fn.parts, *fns[at:]]
+                    continue
                 else:
-                    if isolate:
-                        conn.execute("RELEASE batch_item")
-                    append(_returned(value))
+                    self._record_error(exc)
+                append(BatchOutcome(error=_kept(exc)))
+            else:
+                if isolate:
+                    conn.execute("RELEASE batch_item")
+                append(_returned(value))
         self._batch_changes_before = start + undone
         return outcomes
 
