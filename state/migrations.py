@@ -425,6 +425,30 @@ CREATE INDEX polls_newest ON polls (creator_id, opened_at DESC, poll_id);
 CREATE INDEX giveaways_newest ON giveaways (creator_id, opened_at DESC, giveaway_id DESC);
 """
 
+# The signals ring's check of the kind as comparisons: SQLite runs `kind IN (four values)` by
+# building a temporary table of the values, for every row appended (a chat signal per chat
+# message): about 2 us of a 3 us append, measured; the same check with `=` and `OR` costs a
+# tenth of it. Ids are kept as they were (a new row's id is one above the largest).
+_SIGNAL_KIND_COMPARED = """
+CREATE TABLE signals_compared (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL
+               CHECK (kind = 'chat' OR kind = 'poll_vote' OR kind = 'tally' OR kind = 'score'),
+    creator_id TEXT NOT NULL,
+    timestamp  INTEGER NOT NULL,
+    entity_id  TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    summary    TEXT NOT NULL
+) STRICT;
+INSERT INTO signals_compared (id, kind, creator_id, timestamp, entity_id, type, source, summary)
+    SELECT id, kind, creator_id, timestamp, entity_id, type, source, summary FROM signals;
+DROP TABLE signals;
+ALTER TABLE signals_compared RENAME TO signals;
+CREATE INDEX signals_of_rare_kinds ON signals (kind, id)
+    WHERE kind = 'poll_vote' OR kind = 'tally' OR kind = 'score';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="core: meta, creators, polls, tallies, scoreboards", sql=_CORE),
     Migration(version=2, name="runtime: cooldowns, signals, quota usage", sql=_RUNTIME),
@@ -451,6 +475,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         version=13, name="each creator's newest polls and giveaways by index", sql=_NEWEST_FIRST
     ),
+    Migration(version=14, name="signal kinds checked by comparisons", sql=_SIGNAL_KIND_COMPARED),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -443,3 +443,36 @@ def test_upsert_creator_keeps_created_at(db):
         again = upsert_creator(conn, creator_id="d", display_name="Dan", now=T0 + 9)
     assert (again.display_name, again.created_at, again.updated_at) == ("Dan", T0, T0 + 9)
     assert [c.creator_id for c in list_creators(db.connection)] == ["d"]
+
+
+def test_signals_of_a_version_13_database_carry_over_checked_by_comparisons(tmp_path):
+    """Migration 14 checks the kind with `=`/`OR` (an `IN` list builds a temporary table for
+    every appended row): the rows and ids carry over, a bad kind is still refused, and new
+    ids continue above the old."""
+    import apsw
+
+    from state.migrations import migrate
+
+    path = tmp_path / "v13.db"
+    conn = apsw.Connection(str(path))
+    migrate(conn, target=13)
+    conn.execute("BEGIN")
+    for i in range(12):
+        add_signal(conn, SIGNAL_KINDS[i % 4], i, keep=100)
+    conn.execute("COMMIT")
+    before = {kind: recent_signals(conn, kind) for kind in SIGNAL_KINDS}
+    conn.close()
+    with open_database(path) as db:
+        assert db.applied_migrations == (14,)
+        conn = db.connection
+        (table,) = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'signals'").fetchone()
+        assert " IN " not in table.upper() and "kind = 'chat' OR" in table
+        assert {kind: recent_signals(conn, kind) for kind in SIGNAL_KINDS} == before
+        with pytest.raises(apsw.ConstraintError), db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO signals (kind, creator_id, timestamp, entity_id, type, source, "
+                "summary) VALUES ('nonsense', 'd', 1, 'e', 't', 's', '')"
+            )
+        with db.transaction() as conn:
+            newest = add_signal(conn, "chat", 99, keep=100)
+        assert newest.id == max(s.id for kind in SIGNAL_KINDS for s in before[kind]) + 1
