@@ -77,6 +77,7 @@ __all__ = [
     "SetCooldowns",
     "ShowQuote",
     "SignalRow",
+    "SignalledChange",
     "SpendPoints",
     "TopPoints",
     "TransferPoints",
@@ -255,20 +256,7 @@ class SignalRow:
 
 def _append(conn: apsw.Connection, row: SignalRow) -> None:
     # The values alone: the `signals.Signal` that `append_signal` builds would be dropped.
-    signals.append_signal_values(
-        conn,
-        (
-            (
-                row.kind,
-                row.creator_id,
-                row.timestamp,
-                row.entity_id,
-                row.type,
-                row.source,
-                row.summary,
-            ),
-        ),
-    )
+    signals.append_signal_values(conn, (_values_of(row),))
 
 
 @attrs.frozen(kw_only=True)
@@ -297,22 +285,64 @@ class AppendSignals(Command):
         return signals.append_signal_values(conn, self._values())
 
     def _values(self) -> list[signals.SignalValues]:
-        return [
-            (r.kind, r.creator_id, r.timestamp, r.entity_id, r.type, r.source, r.summary)
-            for r in self.rows
-        ]
+        return [_values_of(r) for r in self.rows]
 
     @classmethod
     def run_in_turn(cls, conn: apsw.Connection, commands: Sequence[Command]) -> list[Any]:
-        """All the rows in one statement, the ring pruned where each append would have
+        """`AppendSignals` and `SignalledChange` commands as one: each change in turn, then
+        every row in one statement, the ring pruned where each append would have pruned it
         (`signals.append_signal_groups`)."""
-        return signals.append_signal_groups(
-            conn,
-            [c._values() for c in commands if isinstance(c, AppendSignals)],
-        )
+        groups: list[list[signals.SignalValues]] = []
+        values: list[Any] = []
+        for command in commands:
+            if isinstance(command, AppendSignals):
+                groups.append(command._values())
+                values.append(None)
+            else:
+                assert isinstance(command, SignalledChange)
+                value, row = command.changed(conn)
+                groups.append([_values_of(row)])
+                values.append(value)
+        counts = signals.append_signal_groups(conn, groups)
+        return [
+            count if isinstance(command, AppendSignals) else value
+            for command, count, value in zip(commands, counts, values, strict=True)
+        ]
 
 
 AppendSignals.combines_as = AppendSignals
+
+
+def _values_of(row: SignalRow) -> signals.SignalValues:
+    return (
+        row.kind,
+        row.creator_id,
+        row.timestamp,
+        row.entity_id,
+        row.type,
+        row.source,
+        row.summary,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class SignalledChange(Command):
+    """A change that records one signal row of what it did (`changed`): it runs with the
+    appended signals of its transaction (`AppendSignals.run_in_turn`), its row in its place
+    among theirs. One whose change is often refused (a vote with no poll open) should not be
+    one: a refusal among changes already made runs the whole transaction again, each
+    command alone."""
+
+    combines_as: ClassVar[type[Command] | None] = AppendSignals
+
+    def changed(self, conn: apsw.Connection) -> tuple[Any, SignalRow]:
+        """Make the change; return the reply value and the signal row to append."""
+        raise NotImplementedError(type(self).__name__)
+
+    def run(self, conn: apsw.Connection) -> Any:
+        value, row = self.changed(conn)
+        _append(conn, row)
+        return value
 
 
 # --------------------------------------------------------------------------- cooldowns
@@ -534,7 +564,7 @@ TallyOp = Literal["increment", "decrement", "reset"]
 
 
 @attrs.frozen(kw_only=True)
-class ChangeTally(Command):
+class ChangeTally(SignalledChange):
     """Add `amount` to a tally, subtract it, or reset the tally to 0; records a signal.
 
     Replies the new `counters.Tally`.
@@ -551,7 +581,7 @@ class ChangeTally(Command):
     def resources(self) -> Resources | None:
         return _SIGNALS + _of("tallies", self.creator_id)
 
-    def run(self, conn: apsw.Connection) -> counters.Tally:
+    def changed(self, conn: apsw.Connection) -> tuple[counters.Tally, SignalRow]:
         kw: dict[str, Any] = {
             "creator_id": self.creator_id,
             "tally_id": self.tally_id,
@@ -564,26 +594,22 @@ class ChangeTally(Command):
             tally = counters.decrement_tally(conn, by=self.amount, **kw)
         else:
             tally = counters.set_tally(conn, value=0, **kw)
-        _append(
-            conn,
-            SignalRow(
-                kind="tally",
-                creator_id=self.creator_id,
-                timestamp=self.now,
-                entity_id=self.tally_id,
-                type=self.op,
-                source=self.source,
-                summary=f"{self.tally_id} is now {tally.count}",
-            ),
+        return tally, SignalRow(
+            kind="tally",
+            creator_id=self.creator_id,
+            timestamp=self.now,
+            entity_id=self.tally_id,
+            type=self.op,
+            source=self.source,
+            summary=f"{self.tally_id} is now {tally.count}",
         )
-        return tally
 
 
 # ------------------------------------------------------------------------- scoreboards
 
 
 @attrs.frozen(kw_only=True)
-class AddScore(Command):
+class AddScore(SignalledChange):
     """Give `points` (may be negative) to `label` on a scoreboard; replies the ranked entry."""
 
     creator_id: str
@@ -597,7 +623,7 @@ class AddScore(Command):
     def resources(self) -> Resources | None:
         return _SIGNALS + _of("scoreboards", self.creator_id)
 
-    def run(self, conn: apsw.Connection) -> counters.RankedEntry:
+    def changed(self, conn: apsw.Connection) -> tuple[counters.RankedEntry, SignalRow]:
         entry = counters.add_points(
             conn,
             creator_id=self.creator_id,
@@ -607,19 +633,15 @@ class AddScore(Command):
             title=self.title,
             now=self.now,
         )
-        _append(
-            conn,
-            SignalRow(
-                kind="score",
-                creator_id=self.creator_id,
-                timestamp=self.now,
-                entity_id=self.scoreboard_id,
-                type="points",
-                source=self.source,
-                summary=f"{self.points:+d} points, now {entry.score}",
-            ),
+        return entry, SignalRow(
+            kind="score",
+            creator_id=self.creator_id,
+            timestamp=self.now,
+            entity_id=self.scoreboard_id,
+            type="points",
+            source=self.source,
+            summary=f"{self.points:+d} points, now {entry.score}",
         )
-        return entry
 
 
 # ------------------------------------------------------------------------------- polls

@@ -12,6 +12,7 @@ import pytest
 
 from state import Combined, Database, open_database, seen, signals
 from state.commands import (
+    AddScore,
     AppendSignals,
     ChangeTally,
     DeclareTallies,
@@ -298,3 +299,41 @@ def test_a_combined_run_that_fails_after_writing_runs_every_command_alone(db, tw
     monkeypatch.undo()
     one_by_one(twin, ops)
     assert rows(db) == rows(twin)
+
+
+def tally(creator: str, n: int, *, label: str | None = None) -> ChangeTally:
+    return ChangeTally(
+        creator_id=creator, tally_id="deaths", label=label, op="increment", amount=n,
+        now=T0 + n, source="twitch",
+    )  # fmt: skip
+
+
+def test_tally_and_score_changes_run_with_the_appended_signals_their_rows_in_place(db, twin):
+    ops = [
+        AppendSignals(rows=[chat("a", 1)]),
+        tally("a", 1),
+        AppendSignals(rows=[chat("b", 2), chat("b", 3)]),
+        AddScore(
+            creator_id="b", scoreboard_id="s", title="S", label="x", points=3, now=T0,
+            source="twitch",
+        ),
+        tally("a", 2),
+        AppendSignals(rows=[chat("a", 4)]),
+    ]  # fmt: skip
+    items, _order = in_batch(ops)
+    assert len(items) == 1 and isinstance(items[0], Combined)
+    results = same_in_both(db, twin, ops)
+    assert [r.value.count for r in (results[1], results[4])] == [1, 3]
+    assert results[3].value.score == 3
+
+
+def test_a_refused_change_among_signalled_changes_fails_alone(db, twin):
+    ops = [
+        tally("a", 1),
+        AppendSignals(rows=[chat("a", 1)]),
+        tally("a", 2, label=""),  # refused: an empty label
+        tally("a", 3),
+    ]
+    results = same_in_both(db, twin, ops)
+    assert [r.ok for r in results] == [True, True, False, True]
+    assert results[3].value.count == 4
