@@ -169,7 +169,7 @@ def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | Non
     def run_group(kind: type[Command]) -> None:
         at, names = groups.pop(kind)
         for name in names:
-            owners.pop(name, None)
+            del owners[name]
         if len(at) == 1:
             items.append(_runnable(ops[at[0]]))
         else:
@@ -188,24 +188,30 @@ def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | Non
             kind = op.combines_as
         else:
             names = kind = None
-        if names is None:
+        if names is None:  # unknown: after everything before it
             while groups:
                 run_group(next(iter(groups)))
-        elif owners:
+            items.append(_runnable(op))
+            order.append(i)
+        elif kind is None:  # alone, after the waiting commands that share its state
+            if owners:
+                for name in names:
+                    owner = owners.get(name)
+                    if owner is not None:
+                        run_group(owner)
+            items.append(op.run)
+            order.append(i)
+        else:  # waits with its kind; another kind that shares its state runs first
+            group = groups.get(kind)
+            if group is None:
+                group = groups[kind] = ([], [])
+            group[0].append(i)
             for name in names:
                 owner = owners.get(name)
-                if owner is not None and owner is not kind:
+                if owner is kind:
+                    continue
+                if owner is not None:
                     run_group(owner)
-        if kind is None or names is None:
-            items.append(op.run if kind is None and names is not None else _runnable(op))
-            order.append(i)
-            continue
-        group = groups.get(kind)
-        if group is None:
-            group = groups[kind] = ([], [])
-        group[0].append(i)
-        for name in names:
-            if name not in owners:
                 owners[name] = kind
                 group[1].append(name)
     while groups:
