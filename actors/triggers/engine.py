@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -146,6 +145,68 @@ class CommitWithFlush:
 class TriggerEngine(Actor):
     """Runs one creator's triggers."""
 
+    # Its state in slots: a thousand engines each kept a 1.6 KiB instance dict (attributes
+    # past the size of CPython's shared-key tables). `__dict__` is still there (the base's)
+    # for what is set later by others (a bound logger).
+    __slots__ = (
+        "_alarm",
+        "_board_titles",
+        "_chat_features",
+        "_clock",
+        "_completion_failed",
+        "_completions",
+        "_cooldown_writes",
+        "_costs",
+        "_creator_id",
+        "_deferred",
+        "_filter_last",
+        "_flush_at",
+        "_flush_reply",
+        "_flush_since",
+        "_flushing",
+        "_inflight",
+        "_key",
+        "_live",
+        "_next_tick",
+        "_pending_cooldowns",
+        "_pending_ops",
+        "_pending_signals",
+        "_platform",
+        "_prefix",
+        "_pseudonyms",
+        "_ready",
+        "_riders",
+        "_stopping",
+        "_store",
+        "_tally_counts",
+        "_tally_labels",
+        "_timer_posts",
+        "_viewers",
+        "_write_done",
+        "actions",
+        "cooldowns",
+        "creator",
+        "duplicates",
+        "errors",
+        "features",
+        "filter_hits",
+        "filters",
+        "fired",
+        "fired_by_platform",
+        "flushes_deferred",
+        "last_event_at",
+        "last_fired",
+        "messages",
+        "moderations",
+        "points",
+        "replies_dropped",
+        "rules",
+        "seen",
+        "store_waits",
+        "timer_posts",
+        "timers",
+    )
+
     mailbox_size = 10_000
 
     def __init__(
@@ -214,14 +275,10 @@ class TriggerEngine(Actor):
         self.moderations = 0
         self.timer_posts = 0
         # Writes in flight, in the order they were queued: `run` completes them in that order
-        # (replies keep chat order) as their commits arrive.
-        # An action's write may carry the flush (`_take_buffered`): its `_Flush`, else None.
-        # Each: the action, its reply, its `Finish`, the flush it carries, and how many of its
-        # operations (after the flush's) come ahead of the action's own.
-        self._completions: deque[tuple[Action, PendingReply, Finish, _Flush | None, int]] = deque()
+        # (replies keep chat order) as their commits arrive. A plain list: rarely more than a
+        # couple at once, and an empty deque alone is ~760 bytes per engine.
+        self._completions: list[_Completion] = []
         self._inflight = 0
-        # When each write in flight was queued (oldest first: they complete in order).
-        self._queued_at: deque[float] = deque()
         self._write_done = trio.lowlevel.ParkingLot()
         # Set by `on_stop`: commits then wake it instead of being taken in the store's step.
         self._stopping = False
@@ -442,7 +499,7 @@ class TriggerEngine(Actor):
     def _behind_the_store(self) -> bool:
         """Whether a write of this engine has waited longer than `MAX_WRITE_LAG` (chat then
         waits: `_keep_pace_with_the_store`)."""
-        return bool(self._queued_at or self._flush_reply is not None) and (
+        return bool(self._completions or self._flush_reply is not None) and (
             trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
         )
 
@@ -612,8 +669,7 @@ class TriggerEngine(Actor):
                 self._store_failed(action, exc)
                 continue
             self._inflight += 1
-            self._queued_at.append(clock)
-            self._completions.append((action, pending, finish, flush, skip))
+            self._completions.append((action, pending, finish, flush, skip, clock))
             pending.notify(self._commit_arrived)
         return list(result.actions)
 
@@ -664,21 +720,19 @@ class TriggerEngine(Actor):
         if not completions or not completions[0][1].done:
             return
         while completions and completions[0][1].done:
-            action, pending, finish, flush, skip = completions.popleft()
+            action, pending, finish, flush, skip, _ = completions.pop(0)
             self._finish(action, pending, finish, flush, skip)
             self._inflight -= 1
-            if self._queued_at:
-                self._queued_at.popleft()
         if self._write_done:
             self._write_done.unpark_all()
 
     def _oldest_write(self) -> float:
         """When this engine's oldest write still in flight (action or flush) was queued."""
-        queued_at = self._queued_at
+        completions = self._completions
         flush_since = self._flush_since
         if self._flush_reply is not None and self._flush_reply[0].done:
             flush_since = math.inf  # committed; `run` takes its outcome later
-        return min(queued_at[0], flush_since) if queued_at else flush_since
+        return min(completions[0][5], flush_since) if completions else flush_since
 
     async def _keep_pace_with_the_store(self) -> None:
         """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`: a
@@ -1311,6 +1365,12 @@ class _Flush(NamedTuple):
     #: Its operations: the first of a write's (an action's write carries the flush ahead of
     #: its own operations).
     ops: int
+
+
+#: A write in flight (`TriggerEngine._completions`): the action, its reply, its `Finish`, the
+#: flush it carries (`_take_buffered`; None), how many of its operations (after the flush's)
+#: come ahead of the action's own, and when it was queued (trio clock).
+_Completion = tuple[Action, PendingReply, Finish, _Flush | None, int, float]
 
 
 def _remembered(lookup: Callable[[], ActorRef]) -> Callable[[], ActorRef]:
