@@ -37,6 +37,7 @@ from actors import (
     MailboxFull,
     PendingReply,
 )
+from actors._ticker import ticker_reached
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
 from actors.recent import SeenMessages
@@ -120,7 +121,9 @@ PSEUDONYMS_KEPT = 2048
 #: Cooldowns at least this long are committed before the reply; shorter ones with the next flush.
 DURABLE_COOLDOWN_SECONDS = 30.0
 #: How long a write of this engine (an action's, a flush) waits for the store's answer before
-#: it fails (`CallTimeout`: the action's failure reply, the flush's counted warning).
+#: it fails (`CallTimeout`: the action's failure reply, the flush's counted warning). The
+#: engine watches this deadline itself (`_expire_writes`, oldest write first), not a call
+#: timer entry per write.
 WRITE_TIMEOUT = 30.0
 
 #: Turns the results of an action's operations into its reply's template variables.
@@ -369,6 +372,7 @@ class TriggerEngine(Actor):
         """What `run` does at trio time `now`; returns when it must run next."""
         if self._completion_failed is not None:
             raise self._completion_failed
+        self._expire_writes(now)
         self._complete_arrived()
         if self._flush_reply is not None and self._flush_reply[0].done:
             self._flush_done()
@@ -388,7 +392,7 @@ class TriggerEngine(Actor):
     def _wake_deadline(self, now: float) -> float:
         """When `run` must wake next (trio clock) for the tick or the flush; on the shared
         wake-up grid, so a thousand engines share a handful of timers."""
-        deadline = self._next_tick
+        deadline = min(self._next_tick, self._oldest_write() + WRITE_TIMEOUT)
         if self._flush_reply is None or now < self._flush_at:
             # A flush's commit wakes nobody (a wake-up a second otherwise): its outcome is
             # taken in the task that delivers it (`_flush_arrived`), a failure logged then.
@@ -447,8 +451,9 @@ class TriggerEngine(Actor):
         self._stopping = True
         while self._completions:
             if not self._completions[0][1].done:
-                alarm.deadline = math.inf
+                alarm.deadline = self._completions[0][5] + WRITE_TIMEOUT
                 await alarm.wait()  # woken by the commit (`PendingReply.notify`)
+                self._expire_writes(trio.current_time())
             self._complete_arrived()
         await self._flush()
 
@@ -662,7 +667,8 @@ class TriggerEngine(Actor):
                 # Queued now, in message order; the commit is awaited in the background so
                 # the next chat message is not held up by this one's fsync (and writes from
                 # a busy chat share commits in the store).
-                pending = self._store().request(Write(ops=ops, topic=topic), timeout=WRITE_TIMEOUT)
+                # No call timer entry (`_expire_writes` watches the deadline).
+                pending = self._store().request(Write(ops=ops, topic=topic), timeout=math.inf)
             except (MailboxFull, ActorFailed, KeyError) as exc:
                 if flush is not None:
                     self._flush_ended(flush, None if self._defer(head, exc) else exc)
@@ -670,6 +676,8 @@ class TriggerEngine(Actor):
                 continue
             self._inflight += 1
             self._completions.append((action, pending, finish, flush, skip, clock))
+            if clock + WRITE_TIMEOUT < self._alarm.deadline:  # `run` fails it when due
+                self._alarm.set(clock + WRITE_TIMEOUT)
             pending.notify(self._commit_arrived)
         return list(result.actions)
 
@@ -725,6 +733,26 @@ class TriggerEngine(Actor):
             self._inflight -= 1
         if self._write_done:
             self._write_done.unpark_all()
+
+    def _expire_writes(self, now: float) -> None:
+        """Fail the writes (actions', the flush) that have waited `WRITE_TIMEOUT` for the store
+        by trio time `now` (on the shared grid, as the alarm wakes), as a call's timeout would
+        (`CallTimeout`); their outcomes are taken as for any other (`_complete_arrived`,
+        `_flush_done`). A late commit changes nothing then."""
+        timeout: CallTimeout | None = None
+        for completion in self._completions:  # in the order queued: oldest first
+            if not ticker_reached(completion[5] + WRITE_TIMEOUT, now):
+                break
+            if not completion[1].done:
+                timeout = timeout or CallTimeout(self._store().path, WRITE_TIMEOUT)
+                completion[1].fail(timeout)
+        flush = self._flush_reply
+        if (
+            flush is not None
+            and not flush[0].done
+            and ticker_reached(self._flush_since + WRITE_TIMEOUT, now)
+        ):
+            flush[0].fail(timeout or CallTimeout(self._store().path, WRITE_TIMEOUT))
 
     def _oldest_write(self) -> float:
         """When this engine's oldest write still in flight (action or flush) was queued."""
@@ -1207,8 +1235,9 @@ class TriggerEngine(Actor):
                 self._flush_done()
             else:
                 self._flush_reply[0].notify(self._alarm.wake)
-                self._alarm.deadline = math.inf
+                self._alarm.deadline = self._flush_since + WRITE_TIMEOUT
                 await self._alarm.wait()
+                self._expire_writes(trio.current_time())
 
     def _begin_flush(self, *, settle: bool = False) -> None:
         """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome. Active
@@ -1219,9 +1248,8 @@ class TriggerEngine(Actor):
         ops, topic, flush = taken
         self._flush_since = trio.current_time()
         try:
-            pending = self._store().request(
-                Write(ops=tuple(ops), topic=topic), timeout=WRITE_TIMEOUT
-            )
+            # No call timer entry: `run` fails it when due (`_wake_deadline`, `_expire_writes`).
+            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=math.inf)
         except (MailboxFull, ActorFailed, KeyError) as exc:
             self._flush_since = math.inf
             self._flush_ended(flush, None if self._defer(ops, exc) else exc)
