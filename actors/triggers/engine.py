@@ -299,7 +299,9 @@ class TriggerEngine(Actor):
         self.errors = 0
         self.replies_dropped = 0
         self.last_event_at: datetime | None = None
-        self.last_fired: dict[tuple[str, str], datetime] = {}
+        # When each trigger last fired, by trigger id (the snapshot adds the creator: a key
+        # tuple per trigger and engine kept for nothing otherwise).
+        self.last_fired: dict[str, datetime] = {}
 
     async def on_start(self) -> None:
         # The restore runs beside the mailbox so a hundred creators start without waiting
@@ -612,7 +614,7 @@ class TriggerEngine(Actor):
         for action in result.actions:
             self.fired += 1
             self.fired_by_platform[platform] = self.fired_by_platform.get(platform, 0) + 1
-            self.last_fired[(self._creator_id, action.trigger_id)] = fired_at or datetime.now(UTC)
+            self.last_fired[action.trigger_id] = fired_at or datetime.now(UTC)
             if isinstance(action, FEATURE_ACTIONS):
                 viewer = viewer or self._viewer(event)
                 ops, topic, finish = self.features.plan(
@@ -879,7 +881,7 @@ class TriggerEngine(Actor):
         failed: dict[str, bool] = {b.trigger_id: True for b in decision.blocked}
         for trigger in fired:
             self.fired += 1
-            self.last_fired[(self.creator.id, trigger.id)] = datetime.now(UTC)
+            self.last_fired[trigger.id] = datetime.now(UTC)
             try:
                 action = build_event_action(trigger, event, self.creator.id)
                 ops, topic, finish = self._plan(action, event)
@@ -1371,7 +1373,7 @@ class TriggerEngine(Actor):
                 + self._flushing
                 - (self._flush_reply is not None and self._flush_reply[0].done)
             ),
-            "fired_at": dict(self.last_fired),
+            "fired_at": {(self._creator_id, tid): at for tid, at in self.last_fired.items()},
             "filter_hits": dict(self.filter_hits),
             # For chat_triggers.json: (creator, id) -> (count, last time).
             "filters": {
