@@ -339,6 +339,7 @@ class Mailbox:
             if self.starter is not None:  # served on demand: this receiver ends
                 self._receiver = IDLE
                 self._burst = 0
+                self._queue = ()  # its deque (~760 bytes) is made again when needed
                 return IDLE
             self._receiver = trio.lowlevel.current_task()
             await trio.lowlevel.wait_task_rescheduled(self._abort_receive)

@@ -678,7 +678,9 @@ class TriggerEngine(Actor):
                 continue
             self._inflight += 1
             self._completions.append((action, pending, finish, flush, skip, clock))
-            if clock + WRITE_TIMEOUT < self._alarm.deadline:  # `run` fails it when due
+            # `run` fails it when due: it wakes by then (with a flush due, `_on_chat` sets the
+            # alarm for that, and `run` looks at the writes then).
+            if self._flush_at == math.inf and clock + WRITE_TIMEOUT < self._alarm.deadline:
                 self._alarm.set(clock + WRITE_TIMEOUT)
             pending.notify(self._commit_arrived)
         return list(result.actions)

@@ -713,6 +713,7 @@ async def test_an_idle_actor_with_run_and_inline_handling_keeps_no_task_waiting_
     assert instance.handled_by == ["inline", "loop", "loop"]
     await trio.testing.wait_all_tasks_blocked()
     assert len(instance.nursery.child_tasks) == 0  # drained: the task ended
+    assert sup.registry.existing_mailbox("root/r")._queue == ()  # test-only peek: no deque
     ref.cast(("note", 4))
     assert instance.handled_by[-1] == "inline"  # idle again: taken inline
     assert sup.tree()[1]["handled"] == 6
