@@ -126,6 +126,12 @@ DURABLE_COOLDOWN_SECONDS = 30.0
 #: timer entry per write.
 WRITE_TIMEOUT = 30.0
 
+#: While writes are in flight and nothing else is due, `run` looks at them at least this
+#: often (and exactly at their `WRITE_TIMEOUT`): a wake-up parked far ahead is left behind in
+#: the ticker's table when chat moves the alarm nearer (a few dozen bytes each), so a short
+#: horizon keeps few of them; chat moves the alarm well within it.
+WRITE_WATCH_SECONDS = 5.0
+
 #: Turns the results of an action's operations into its reply's template variables.
 Finish = Callable[[list[Any]], dict[str, object]]
 #: What an action writes: store commands (none for a plain reply), store topic, and `Finish`.
@@ -282,7 +288,9 @@ class TriggerEngine(Actor):
         # couple at once, and an empty deque alone is ~760 bytes per engine.
         self._completions: list[_Completion] = []
         self._inflight = 0
-        self._write_done = trio.lowlevel.ParkingLot()
+        # Chat waiting for the store to catch up (`_keep_pace_with_the_store`): made when
+        # first needed (~250 bytes, per engine, that most never use).
+        self._write_done: trio.lowlevel.ParkingLot | None = None
         # Set by `on_stop`: commits then wake it instead of being taken in the store's step.
         self._stopping = False
         # An unexpected error of a completion taken in the store's step, re-raised by `run`.
@@ -394,7 +402,10 @@ class TriggerEngine(Actor):
     def _wake_deadline(self, now: float) -> float:
         """When `run` must wake next (trio clock) for the tick or the flush; on the shared
         wake-up grid, so a thousand engines share a handful of timers."""
-        deadline = min(self._next_tick, self._oldest_write() + WRITE_TIMEOUT)
+        deadline = self._next_tick
+        oldest = self._oldest_write()
+        if oldest != math.inf:
+            deadline = min(deadline, oldest + WRITE_TIMEOUT, now + WRITE_WATCH_SECONDS)
         if self._flush_reply is None or now < self._flush_at:
             # A flush's commit wakes nobody (a wake-up a second otherwise): its outcome is
             # taken in the task that delivers it (`_flush_arrived`), a failure logged then.
@@ -680,8 +691,8 @@ class TriggerEngine(Actor):
             self._completions.append((action, pending, finish, flush, skip, clock))
             # `run` fails it when due: it wakes by then (with a flush due, `_on_chat` sets the
             # alarm for that, and `run` looks at the writes then).
-            if self._flush_at == math.inf and clock + WRITE_TIMEOUT < self._alarm.deadline:
-                self._alarm.set(clock + WRITE_TIMEOUT)
+            if self._flush_at == math.inf and clock + WRITE_WATCH_SECONDS < self._alarm.deadline:
+                self._alarm.set(clock + WRITE_WATCH_SECONDS)
             pending.notify(self._commit_arrived)
         return list(result.actions)
 
@@ -777,6 +788,8 @@ class TriggerEngine(Actor):
             if self._flush_reply is not None:
                 # Its commit wakes `run`, which takes it and lets this wait go on.
                 self._flush_reply[0].notify(self._alarm.wake)
+            if self._write_done is None:
+                self._write_done = trio.lowlevel.ParkingLot()
             await self._write_done.park()
 
     def _finish(
