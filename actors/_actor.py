@@ -160,22 +160,20 @@ class _OnDemand:
     A stop requested ends `run` (cancelled) once the queued message being handled is done,
     as the loop's stop would; `run` returning stops the instance."""
 
-    __slots__ = ("_actor", "_done", "_mailbox", "_receivers", "_run_scope", "_stats")
+    __slots__ = ("_actor", "_done", "_mailbox", "_receivers", "_stats")
 
     def __init__(self, actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
         self._actor, self._mailbox, self._stats = actor, mailbox, stats
-        self._run_scope = trio.CancelScope()
         self._receivers = 0  # handling tasks running (at most one: started while none runs)
         self._done: trio.Event | None = None  # made when the stop waits for them
 
     async def run(self) -> None:
         mailbox = self._mailbox
         try:
-            with self._run_scope:
-                mailbox.serve_on_demand(self._start_receiver)
-                await self._actor.run()
-            # `run` returned (the instance exits), or a stop cancelled it: the message being
-            # handled (if any) is finished first, nothing else is taken.
+            mailbox.serve_on_demand(self._start_receiver)
+            await self._actor.run()
+            # `run` returned (the instance exits): the message being handled (if any) is
+            # finished first, nothing else is taken.
             mailbox.stop_serving_on_demand()
             mailbox.request_stop()
             if self._receivers:
@@ -191,7 +189,9 @@ class _OnDemand:
     async def _receive(self) -> None:
         try:
             if await _mailbox_loop(self._actor, self._mailbox, self._stats) is STOP:
-                self._run_scope.cancel()  # a stop: `run` ends with the instance
+                # A stop (the message being handled is done): `run` and the background
+                # tasks end with the instance, as after the mailbox loop's stop.
+                self._actor.nursery.cancel_scope.cancel()
         finally:
             self._receivers -= 1
             if not self._receivers and self._done is not None:
