@@ -10,7 +10,7 @@ import structlog
 import trio
 
 from actors._errors import ActorFailed, ReplyError, describe
-from actors._mailbox import NOT_TAKEN, STOP, Call, InlineFailure, Mailbox
+from actors._mailbox import IDLE, NOT_TAKEN, STOP, Call, InlineFailure, Mailbox
 
 if TYPE_CHECKING:
     from actors._ref import ActorRef
@@ -126,23 +126,76 @@ async def serve_actor(
         actor.nursery = nursery
         await actor.on_start()
         started()
-        if type(actor).run is not Actor.run:
-            nursery.start_soon(_run_then_stop, actor, mailbox)
-        if actor.handle_batch is not None:
-            await _batch_loop(actor, mailbox, stats)
-        elif actor.handle_nowait is not None or actor.call_nowait is not None:
+        runs = type(actor).run is not Actor.run
+        if actor.handle_batch is None and (
+            actor.handle_nowait is not None or actor.call_nowait is not None
+        ):
             answer = None if actor.call_nowait is None else _inline_answer(actor.call_nowait, stats)
             mailbox.inline = _inline_handler(actor.handle_nowait, answer, stats)
             mailbox.answer = answer
             try:
-                await _mailbox_loop(actor, mailbox, stats)
+                if runs:
+                    await _OnDemand(actor, mailbox, stats).run()
+                else:
+                    await _mailbox_loop(actor, mailbox, stats)
             finally:
                 mailbox.inline = mailbox.answer = None  # the mailbox outlives this instance
                 _fail_left_inline_failures(actor, mailbox)
         else:
-            await _mailbox_loop(actor, mailbox, stats)
-        # The mailbox loop ended because of a stop: background tasks end with the instance.
+            if runs:
+                nursery.start_soon(_run_then_stop, actor, mailbox)
+            if actor.handle_batch is not None:
+                await _batch_loop(actor, mailbox, stats)
+            else:
+                await _mailbox_loop(actor, mailbox, stats)
+        # The instance stops: background tasks end with it.
         nursery.cancel_scope.cancel()
+
+
+class _OnDemand:
+    """An instance with `run` whose messages are nearly all taken inline (`handle_nowait`,
+    `call_nowait`): `run` goes on in the instance's own task, and a task to handle messages
+    runs only while some are queued (`Mailbox.serve_on_demand`), instead of a mailbox loop
+    waiting beside `run` for the whole life of the instance (a task, about 3 KiB, per actor).
+    A stop requested ends `run` (cancelled) once the queued message being handled is done,
+    as the loop's stop would; `run` returning stops the instance."""
+
+    __slots__ = ("_actor", "_done", "_mailbox", "_receivers", "_stats")
+
+    def __init__(self, actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
+        self._actor, self._mailbox, self._stats = actor, mailbox, stats
+        self._receivers = 0  # handling tasks running (at most one: started while none runs)
+        self._done: trio.Event | None = None  # made when the stop waits for them
+
+    async def run(self) -> None:
+        mailbox = self._mailbox
+        try:
+            mailbox.serve_on_demand(self._start_receiver)
+            await self._actor.run()
+            # `run` returned (the instance exits): the message being handled (if any) is
+            # finished first, nothing else is taken.
+            mailbox.stop_serving_on_demand()
+            mailbox.request_stop()
+            if self._receivers:
+                self._done = trio.Event()
+                await self._done.wait()
+        finally:
+            mailbox.stop_serving_on_demand()
+
+    def _start_receiver(self) -> None:
+        self._receivers += 1
+        self._actor.nursery.start_soon(self._receive)
+
+    async def _receive(self) -> None:
+        try:
+            if await _mailbox_loop(self._actor, self._mailbox, self._stats) is STOP:
+                # A stop (the message being handled is done): `run` and the background
+                # tasks end with the instance, as after the mailbox loop's stop.
+                self._actor.nursery.cancel_scope.cancel()
+        finally:
+            self._receivers -= 1
+            if not self._receivers and self._done is not None:
+                self._done.set()
 
 
 def _fail_left_inline_failures(actor: Actor, mailbox: Mailbox) -> None:
@@ -244,13 +297,15 @@ def _inline_answer(
     return answer
 
 
-async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
+async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> object:
+    """Handle messages until `get` says `STOP` (or `IDLE`: served on demand, nothing is
+    queued); returns which."""
     handle = actor.handle
     get = mailbox.get
     while True:
         item = await get()
-        if item is STOP:
-            return
+        if item is STOP or item is IDLE:
+            return item
         stats.current = item
         try:
             if type(item) is Call:

@@ -39,6 +39,20 @@ class _NotTaken:
 
 NOT_TAKEN: Any = _NotTaken()
 
+
+class _Idle:
+    """`IDLE`: what `Mailbox.get` returns, in a mailbox served on demand (`serve_on_demand`),
+    once nothing is queued: the receiving task ends instead of waiting, and the next message
+    (or a stop) starts another."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "IDLE"
+
+
+IDLE: Any = _Idle()
+
 # Messages a busy receiver takes before it yields to the scheduler.
 BURST = 32
 
@@ -147,6 +161,7 @@ class Mailbox:
         "received",
         "refused",
         "refused_at",
+        "starter",
         "stop_requested",
     )
 
@@ -158,7 +173,11 @@ class Mailbox:
         # Made at the first message (an empty deque holds a 64-slot block, ~770 bytes): a
         # supervisor's exits and an actor taking casts inline may never need one.
         self._queue: deque[object] | tuple[()] = ()
+        # The receiving task waiting for a message; `IDLE` when served on demand and no
+        # receiving task runs (`starter` starts one for the next message, or a stop).
         self._receiver: trio.lowlevel.Task | None = None
+        #: Set by an instance that serves the mailbox on demand (`serve_on_demand`).
+        self.starter: Callable[[], object] | None = None
         # Senders waiting for room (backpressure), made when the first one waits.
         self._senders: trio.lowlevel.ParkingLot | None = None
         self.peak = 0
@@ -215,10 +234,36 @@ class Mailbox:
         depth = len(queue)
         if depth > self.peak:
             self.peak = depth
+        self._wake_receiver()
+
+    def _wake_receiver(self) -> None:
+        """Wake the receiver waiting for a message, or start one (`starter`) when served on
+        demand and none runs."""
         task = self._receiver
         if task is not None:
             self._receiver = None
-            trio.lowlevel.reschedule(task)
+            if task is IDLE:
+                assert self.starter is not None  # IDLE only while served on demand
+                self.starter()
+            else:
+                trio.lowlevel.reschedule(task)
+
+    def serve_on_demand(self, starter: Callable[[], object]) -> None:
+        """Have no task wait for messages: `starter()` is called to start a receiving task
+        when a message is queued (not taken inline) or a stop is requested while none runs,
+        and that task's `get` returns `IDLE` (it ends) once nothing is queued. For an
+        instance whose messages are nearly all taken inline: no task of its own waits for the
+        rare one queued. Called by the instance as it starts (at once, for what is queued)."""
+        self.starter = starter
+        self._receiver = IDLE
+        if self._queue or self.stop_requested:
+            self._wake_receiver()
+
+    def stop_serving_on_demand(self) -> None:
+        """The instance is gone: nothing starts a receiver any more (messages wait)."""
+        self.starter = None
+        if self._receiver is IDLE:
+            self._receiver = None
 
     def answer_now(self, message: object) -> Any:
         """The reply to a call of `message`, when the idle receiver answers it now (in this
@@ -273,7 +318,8 @@ class Mailbox:
         return await call.wait()
 
     async def get(self) -> object:
-        """The next message, or `STOP` once a stop was requested for the running instance.
+        """The next message, or `STOP` once a stop was requested for the running instance
+        (or `IDLE` when nothing is queued in a mailbox served on demand: `serve_on_demand`).
 
         A receiver that had to wait has already yielded, so it takes the message without a
         second trip through the scheduler; a busy one yields once per `BURST` messages,
@@ -290,6 +336,11 @@ class Mailbox:
         while not self.stop_requested:
             if self._queue:
                 return self._take()
+            if self.starter is not None:  # served on demand: this receiver ends
+                self._receiver = IDLE
+                self._burst = 0
+                self._queue = ()  # its deque (~760 bytes) is made again when needed
+                return IDLE
             self._receiver = trio.lowlevel.current_task()
             await trio.lowlevel.wait_task_rescheduled(self._abort_receive)
             self._burst = 0
@@ -326,10 +377,7 @@ class Mailbox:
     def request_stop(self) -> None:
         """Make the running instance's `get` return `STOP` (it finishes its current message)."""
         self.stop_requested = True
-        task = self._receiver
-        if task is not None:
-            self._receiver = None
-            trio.lowlevel.reschedule(task)
+        self._wake_receiver()
 
     def close(self) -> list[object]:
         """Refuse further messages and return those still queued (for dead-lettering)."""

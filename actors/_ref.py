@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import outcome
 import trio
 
 from actors._errors import ActorFailed, CallTimeout
@@ -136,6 +137,12 @@ class PendingReply:
             wake()
         else:
             self._call.on_resolve = wake
+
+    def fail(self, error: Exception) -> None:
+        """Deliver `error` as the reply unless one has arrived (a later reply is dropped, as
+        after a timeout): for a caller that watches the deadlines of its requests itself
+        (made with `timeout=math.inf`, no call timer entry each), e.g. the oldest first."""
+        self._call.resolve(outcome.Error(error))
 
     async def result(self) -> Any:
         """The handler's return value; raises like `ActorRef.call` does."""

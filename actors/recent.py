@@ -130,6 +130,21 @@ class SeenMessages:
     dedupes.
     """
 
+    # In slots: one of these per creator (a thousand), each dict of its own ~300 bytes.
+    __slots__ = (
+        "_ids",
+        "_persists",
+        "_preloaded",
+        "_queued",
+        "_store",
+        "creator_id",
+        "keep_seconds",
+        "log",
+        "platform",
+        "size",
+        "store_errors",
+    )
+
     #: One persist in this many also prunes (a few deletes, through an index).
     PRUNE_EVERY = 100
 

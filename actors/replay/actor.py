@@ -101,6 +101,42 @@ class RecordedReplies:
 class ReplayChat(Actor):
     """Reads `file` and sends each line to `triggers` as a `ChatEvent` (platform "replay")."""
 
+    # Its state in slots, not an instance dict (~1.5 KiB per replay; see `Actor.__slots__`).
+    __slots__ = (
+        "_clock",
+        "_delivering",
+        "_due",
+        "_due_line",
+        "_inflight",
+        "_lines_done",
+        "_log",
+        "_moderations",
+        "_next",
+        "_position",
+        "_replies",
+        "_saved",
+        "_saved_at",
+        "_shift",
+        "_span",
+        "_store",
+        "_suffix",
+        "_target",
+        "_triggers",
+        "_unsaved",
+        "creator_id",
+        "file",
+        "finished",
+        "last_event_at",
+        "loop",
+        "messages",
+        "moderation_count",
+        "rejected",
+        "replies_kept",
+        "reply_count",
+        "speed",
+        "status",
+    )
+
     def __init__(
         self,
         *,
@@ -417,9 +453,13 @@ class ReplayChat(Actor):
             self._saved_at, self._unsaved = now, 0
 
     def handle_nowait(self, message: object) -> bool:
-        """Record a reply in the engine's step (no wake-up of this replay per reply)."""
+        """Record a reply or a moderation in the engine's step (no task of this replay runs
+        for it: `Mailbox.serve_on_demand`)."""
         if type(message) is SendChat:
             self._record_reply(message)
+            return True
+        if type(message) is Moderate:
+            self._record_moderation(message)
             return True
         return False
 
@@ -432,14 +472,18 @@ class ReplayChat(Actor):
         if _ACTORS_LOG.isEnabledFor(logging.INFO):
             self.log.info("reply", text=message.text, trigger=message.trigger_id)
 
+    def _record_moderation(self, message: Moderate) -> None:
+        self._moderations = _kept(self._moderations, message, self.replies_kept)
+        self.moderation_count += 1
+        if _ACTORS_LOG.isEnabledFor(logging.INFO):  # as for a reply
+            self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
+
     async def handle(self, message: Any) -> Any:
         if isinstance(message, SendChat):
             self._record_reply(message)
             return None
         if isinstance(message, Moderate):
-            self._moderations = _kept(self._moderations, message, self.replies_kept)
-            self.moderation_count += 1
-            self.log.info("moderation recorded", action=message.action, filter=message.filter_id)
+            self._record_moderation(message)
             return None
         if isinstance(message, RecordedReplies):
             return tuple(self.replies)

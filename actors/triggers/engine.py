@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -38,6 +37,7 @@ from actors import (
     MailboxFull,
     PendingReply,
 )
+from actors._ticker import ticker_reached
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, RedemptionEvent, StreamEnded, StreamStarted
 from actors.recent import SeenMessages
@@ -121,8 +121,16 @@ PSEUDONYMS_KEPT = 2048
 #: Cooldowns at least this long are committed before the reply; shorter ones with the next flush.
 DURABLE_COOLDOWN_SECONDS = 30.0
 #: How long a write of this engine (an action's, a flush) waits for the store's answer before
-#: it fails (`CallTimeout`: the action's failure reply, the flush's counted warning).
+#: it fails (`CallTimeout`: the action's failure reply, the flush's counted warning). The
+#: engine watches this deadline itself (`_expire_writes`, oldest write first), not a call
+#: timer entry per write.
 WRITE_TIMEOUT = 30.0
+
+#: While writes are in flight and nothing else is due, `run` looks at them at least this
+#: often (and exactly at their `WRITE_TIMEOUT`): a wake-up parked far ahead is left behind in
+#: the ticker's table when chat moves the alarm nearer (a few dozen bytes each), so a short
+#: horizon keeps few of them; chat moves the alarm well within it.
+WRITE_WATCH_SECONDS = 5.0
 
 #: Turns the results of an action's operations into its reply's template variables.
 Finish = Callable[[list[Any]], dict[str, object]]
@@ -145,6 +153,68 @@ class CommitWithFlush:
 
 class TriggerEngine(Actor):
     """Runs one creator's triggers."""
+
+    # Its state in slots: a thousand engines each kept a 1.6 KiB instance dict (attributes
+    # past the size of CPython's shared-key tables). `__dict__` is still there (the base's)
+    # for what is set later by others (a bound logger).
+    __slots__ = (
+        "_alarm",
+        "_board_titles",
+        "_chat_features",
+        "_clock",
+        "_completion_failed",
+        "_completions",
+        "_cooldown_writes",
+        "_costs",
+        "_creator_id",
+        "_deferred",
+        "_filter_last",
+        "_flush_at",
+        "_flush_reply",
+        "_flush_since",
+        "_flushing",
+        "_inflight",
+        "_key",
+        "_live",
+        "_next_tick",
+        "_pending_cooldowns",
+        "_pending_ops",
+        "_pending_signals",
+        "_platform",
+        "_prefix",
+        "_pseudonyms",
+        "_ready",
+        "_riders",
+        "_stopping",
+        "_store",
+        "_tally_counts",
+        "_tally_labels",
+        "_timer_posts",
+        "_viewers",
+        "_write_done",
+        "actions",
+        "cooldowns",
+        "creator",
+        "duplicates",
+        "errors",
+        "features",
+        "filter_hits",
+        "filters",
+        "fired",
+        "fired_by_platform",
+        "flushes_deferred",
+        "last_event_at",
+        "last_fired",
+        "messages",
+        "moderations",
+        "points",
+        "replies_dropped",
+        "rules",
+        "seen",
+        "store_waits",
+        "timer_posts",
+        "timers",
+    )
 
     mailbox_size = 10_000
 
@@ -214,15 +284,13 @@ class TriggerEngine(Actor):
         self.moderations = 0
         self.timer_posts = 0
         # Writes in flight, in the order they were queued: `run` completes them in that order
-        # (replies keep chat order) as their commits arrive.
-        # An action's write may carry the flush (`_take_buffered`): its `_Flush`, else None.
-        # Each: the action, its reply, its `Finish`, the flush it carries, and how many of its
-        # operations (after the flush's) come ahead of the action's own.
-        self._completions: deque[tuple[Action, PendingReply, Finish, _Flush | None, int]] = deque()
+        # (replies keep chat order) as their commits arrive. A plain list: rarely more than a
+        # couple at once, and an empty deque alone is ~760 bytes per engine.
+        self._completions: list[_Completion] = []
         self._inflight = 0
-        # When each write in flight was queued (oldest first: they complete in order).
-        self._queued_at: deque[float] = deque()
-        self._write_done = trio.lowlevel.ParkingLot()
+        # Chat waiting for the store to catch up (`_keep_pace_with_the_store`): made when
+        # first needed (~250 bytes, per engine, that most never use).
+        self._write_done: trio.lowlevel.ParkingLot | None = None
         # Set by `on_stop`: commits then wake it instead of being taken in the store's step.
         self._stopping = False
         # An unexpected error of a completion taken in the store's step, re-raised by `run`.
@@ -239,7 +307,9 @@ class TriggerEngine(Actor):
         self.errors = 0
         self.replies_dropped = 0
         self.last_event_at: datetime | None = None
-        self.last_fired: dict[tuple[str, str], datetime] = {}
+        # When each trigger last fired, by trigger id (the snapshot adds the creator: a key
+        # tuple per trigger and engine kept for nothing otherwise).
+        self.last_fired: dict[str, datetime] = {}
 
     async def on_start(self) -> None:
         # The restore runs beside the mailbox so a hundred creators start without waiting
@@ -312,6 +382,7 @@ class TriggerEngine(Actor):
         """What `run` does at trio time `now`; returns when it must run next."""
         if self._completion_failed is not None:
             raise self._completion_failed
+        self._expire_writes(now)
         self._complete_arrived()
         if self._flush_reply is not None and self._flush_reply[0].done:
             self._flush_done()
@@ -332,6 +403,9 @@ class TriggerEngine(Actor):
         """When `run` must wake next (trio clock) for the tick or the flush; on the shared
         wake-up grid, so a thousand engines share a handful of timers."""
         deadline = self._next_tick
+        oldest = self._oldest_write()
+        if oldest != math.inf:
+            deadline = min(deadline, oldest + WRITE_TIMEOUT, now + WRITE_WATCH_SECONDS)
         if self._flush_reply is None or now < self._flush_at:
             # A flush's commit wakes nobody (a wake-up a second otherwise): its outcome is
             # taken in the task that delivers it (`_flush_arrived`), a failure logged then.
@@ -390,8 +464,9 @@ class TriggerEngine(Actor):
         self._stopping = True
         while self._completions:
             if not self._completions[0][1].done:
-                alarm.deadline = math.inf
+                alarm.deadline = self._completions[0][5] + WRITE_TIMEOUT
                 await alarm.wait()  # woken by the commit (`PendingReply.notify`)
+                self._expire_writes(trio.current_time())
             self._complete_arrived()
         await self._flush()
 
@@ -442,7 +517,7 @@ class TriggerEngine(Actor):
     def _behind_the_store(self) -> bool:
         """Whether a write of this engine has waited longer than `MAX_WRITE_LAG` (chat then
         waits: `_keep_pace_with_the_store`)."""
-        return bool(self._queued_at or self._flush_reply is not None) and (
+        return bool(self._completions or self._flush_reply is not None) and (
             trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
         )
 
@@ -550,7 +625,7 @@ class TriggerEngine(Actor):
         for action in result.actions:
             self.fired += 1
             self.fired_by_platform[platform] = self.fired_by_platform.get(platform, 0) + 1
-            self.last_fired[(self._creator_id, action.trigger_id)] = fired_at or datetime.now(UTC)
+            self.last_fired[action.trigger_id] = fired_at or datetime.now(UTC)
             if isinstance(action, FEATURE_ACTIONS):
                 viewer = viewer or self._viewer(event)
                 ops, topic, finish = self.features.plan(
@@ -605,15 +680,19 @@ class TriggerEngine(Actor):
                 # Queued now, in message order; the commit is awaited in the background so
                 # the next chat message is not held up by this one's fsync (and writes from
                 # a busy chat share commits in the store).
-                pending = self._store().request(Write(ops=ops, topic=topic), timeout=WRITE_TIMEOUT)
+                # No call timer entry (`_expire_writes` watches the deadline).
+                pending = self._store().request(Write(ops=ops, topic=topic), timeout=math.inf)
             except (MailboxFull, ActorFailed, KeyError) as exc:
                 if flush is not None:
                     self._flush_ended(flush, None if self._defer(head, exc) else exc)
                 self._store_failed(action, exc)
                 continue
             self._inflight += 1
-            self._queued_at.append(clock)
-            self._completions.append((action, pending, finish, flush, skip))
+            self._completions.append((action, pending, finish, flush, skip, clock))
+            # `run` fails it when due: it wakes by then (with a flush due, `_on_chat` sets the
+            # alarm for that, and `run` looks at the writes then).
+            if self._flush_at == math.inf and clock + WRITE_WATCH_SECONDS < self._alarm.deadline:
+                self._alarm.set(clock + WRITE_WATCH_SECONDS)
             pending.notify(self._commit_arrived)
         return list(result.actions)
 
@@ -664,21 +743,39 @@ class TriggerEngine(Actor):
         if not completions or not completions[0][1].done:
             return
         while completions and completions[0][1].done:
-            action, pending, finish, flush, skip = completions.popleft()
+            action, pending, finish, flush, skip, _ = completions.pop(0)
             self._finish(action, pending, finish, flush, skip)
             self._inflight -= 1
-            if self._queued_at:
-                self._queued_at.popleft()
         if self._write_done:
             self._write_done.unpark_all()
 
+    def _expire_writes(self, now: float) -> None:
+        """Fail the writes (actions', the flush) that have waited `WRITE_TIMEOUT` for the store
+        by trio time `now` (on the shared grid, as the alarm wakes), as a call's timeout would
+        (`CallTimeout`); their outcomes are taken as for any other (`_complete_arrived`,
+        `_flush_done`). A late commit changes nothing then."""
+        timeout: CallTimeout | None = None
+        for completion in self._completions:  # in the order queued: oldest first
+            if not ticker_reached(completion[5] + WRITE_TIMEOUT, now):
+                break
+            if not completion[1].done:
+                timeout = timeout or CallTimeout(self._store().path, WRITE_TIMEOUT)
+                completion[1].fail(timeout)
+        flush = self._flush_reply
+        if (
+            flush is not None
+            and not flush[0].done
+            and ticker_reached(self._flush_since + WRITE_TIMEOUT, now)
+        ):
+            flush[0].fail(timeout or CallTimeout(self._store().path, WRITE_TIMEOUT))
+
     def _oldest_write(self) -> float:
         """When this engine's oldest write still in flight (action or flush) was queued."""
-        queued_at = self._queued_at
+        completions = self._completions
         flush_since = self._flush_since
         if self._flush_reply is not None and self._flush_reply[0].done:
             flush_since = math.inf  # committed; `run` takes its outcome later
-        return min(queued_at[0], flush_since) if queued_at else flush_since
+        return min(completions[0][5], flush_since) if completions else flush_since
 
     async def _keep_pace_with_the_store(self) -> None:
         """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`: a
@@ -691,6 +788,8 @@ class TriggerEngine(Actor):
             if self._flush_reply is not None:
                 # Its commit wakes `run`, which takes it and lets this wait go on.
                 self._flush_reply[0].notify(self._alarm.wake)
+            if self._write_done is None:
+                self._write_done = trio.lowlevel.ParkingLot()
             await self._write_done.park()
 
     def _finish(
@@ -797,7 +896,7 @@ class TriggerEngine(Actor):
         failed: dict[str, bool] = {b.trigger_id: True for b in decision.blocked}
         for trigger in fired:
             self.fired += 1
-            self.last_fired[(self.creator.id, trigger.id)] = datetime.now(UTC)
+            self.last_fired[trigger.id] = datetime.now(UTC)
             try:
                 action = build_event_action(trigger, event, self.creator.id)
                 ops, topic, finish = self._plan(action, event)
@@ -1153,8 +1252,9 @@ class TriggerEngine(Actor):
                 self._flush_done()
             else:
                 self._flush_reply[0].notify(self._alarm.wake)
-                self._alarm.deadline = math.inf
+                self._alarm.deadline = self._flush_since + WRITE_TIMEOUT
                 await self._alarm.wait()
+                self._expire_writes(trio.current_time())
 
     def _begin_flush(self, *, settle: bool = False) -> None:
         """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome. Active
@@ -1165,9 +1265,8 @@ class TriggerEngine(Actor):
         ops, topic, flush = taken
         self._flush_since = trio.current_time()
         try:
-            pending = self._store().request(
-                Write(ops=tuple(ops), topic=topic), timeout=WRITE_TIMEOUT
-            )
+            # No call timer entry: `run` fails it when due (`_wake_deadline`, `_expire_writes`).
+            pending = self._store().request(Write(ops=tuple(ops), topic=topic), timeout=math.inf)
         except (MailboxFull, ActorFailed, KeyError) as exc:
             self._flush_since = math.inf
             self._flush_ended(flush, None if self._defer(ops, exc) else exc)
@@ -1289,7 +1388,7 @@ class TriggerEngine(Actor):
                 + self._flushing
                 - (self._flush_reply is not None and self._flush_reply[0].done)
             ),
-            "fired_at": dict(self.last_fired),
+            "fired_at": {(self._creator_id, tid): at for tid, at in self.last_fired.items()},
             "filter_hits": dict(self.filter_hits),
             # For chat_triggers.json: (creator, id) -> (count, last time).
             "filters": {
@@ -1311,6 +1410,12 @@ class _Flush(NamedTuple):
     #: Its operations: the first of a write's (an action's write carries the flush ahead of
     #: its own operations).
     ops: int
+
+
+#: A write in flight (`TriggerEngine._completions`): the action, its reply, its `Finish`, the
+#: flush it carries (`_take_buffered`; None), how many of its operations (after the flush's)
+#: come ahead of the action's own, and when it was queued (trio clock).
+_Completion = tuple[Action, PendingReply, Finish, _Flush | None, int, float]
 
 
 def _remembered(lookup: Callable[[], ActorRef]) -> Callable[[], ActorRef]:

@@ -78,6 +78,12 @@ def _pick(event: ChatEvent) -> int:
 class FeaturePlans:
     """Plans of one creator's points, quote and giveaway actions."""
 
+    # In slots: one of these per creator (a thousand), each dict of its own ~300 bytes.
+    __slots__ = (
+        "creator",
+        "points_name",
+    )
+
     def __init__(self, creator: CreatorConfig) -> None:
         self.creator = creator
         self.points_name = creator.points.name if creator.points else "points"

@@ -52,6 +52,14 @@ def _allowed(domain: str, allow: tuple[str, ...]) -> bool:
 class ChatFilters:
     """A creator's compiled filters and the link permits moderators granted."""
 
+    # In slots: one of these per creator (a thousand), each dict of its own ~300 bytes.
+    __slots__ = (
+        "_permits",
+        "_words",
+        "filters",
+        "permit_seconds",
+    )
+
     def __init__(self, filters: tuple[FilterConfig, ...]) -> None:
         self.filters = tuple(f for f in filters if f.enabled)
         self._words = {

@@ -63,6 +63,17 @@ def is_subscriber(event: ChatEvent) -> bool:
 class PointsLedger:
     """Pending point grants of one creator, and who was active when."""
 
+    # In slots: one of these per creator (a thousand), each dict of its own ~300 bytes.
+    __slots__ = (
+        "_accrued",
+        "_earned",
+        "_minute",
+        "_seen",
+        "config",
+        "credit_every_minutes",
+        "pending",
+    )
+
     def __init__(self, config: PointsConfig, *, credit_every_minutes: int = 1) -> None:
         if credit_every_minutes < 1:
             raise ValueError(f"credit_every_minutes must be at least 1, got {credit_every_minutes}")

@@ -37,6 +37,17 @@ class TimerPost:
 class TimerSchedule:
     """The creator's enabled timers and their state per clock domain."""
 
+    # In slots: one of these per creator (a thousand), each dict of its own ~300 bytes.
+    __slots__ = (
+        "_counted_at",
+        "_due",
+        "_earliest",
+        "_platform_lines",
+        "_platforms",
+        "next_index",
+        "timers",
+    )
+
     def __init__(self, creator: CreatorConfig) -> None:
         sources = tuple(creator.sources())
         self.timers = tuple(t for t in creator.timers if t.enabled)

@@ -664,3 +664,96 @@ async def test_an_actor_whose_full_mailbox_refuses_messages_is_overloaded_until_
     errors = telemetry_errors(sup.tree(details=False), root_name="root", now=datetime.now(UTC))
     assert [e.active for e in errors if e.message.startswith("overloaded")] == [False]
     await sup.stop()
+
+
+class RunningRecorder(Recorder):
+    """A `Recorder` with a `run` of its own: waits for ("finish",) to return, counts when it
+    is cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finish = trio.Event()
+        self.run_cancelled = 0
+
+    def handle_nowait(self, message: object) -> bool:
+        if message == ("finish",):
+            self.finish.set()
+            return True
+        return super().handle_nowait(message)
+
+    async def run(self) -> None:
+        try:
+            await self.finish.wait()
+        except trio.Cancelled:
+            self.run_cancelled += 1
+            raise
+
+
+async def test_an_idle_actor_with_run_and_inline_handling_keeps_no_task_waiting_for_messages(
+    nursery,
+):
+    # `run` goes on in the instance's own task; a task for queued messages runs only while
+    # some are queued (a task fewer per such actor: a thousand engines and replays).
+    sup = await started(nursery, ChildSpec("r", RunningRecorder))
+    ref = sup.ref("r")
+    instance = sup._by_id["r"].run.instance  # test-only peek
+    await trio.testing.wait_all_tasks_blocked()
+    assert len(instance.nursery.child_tasks) == 0
+    ref.cast(("note", 1))
+    assert instance.handled_by == ["inline"]
+    # Busy with a queued message: what comes meanwhile queues behind it, in order.
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    ref.cast(("note", 2))
+    await trio.testing.wait_all_tasks_blocked()
+    assert len(instance.nursery.child_tasks) == 1
+    ref.cast(("note", 3))
+    gate.set()
+    assert await ref.call("get") == [1, 2, 3]
+    assert instance.handled_by == ["inline", "loop", "loop"]
+    await trio.testing.wait_all_tasks_blocked()
+    assert len(instance.nursery.child_tasks) == 0  # drained: the task ended
+    assert sup.registry.existing_mailbox("root/r")._queue == ()  # test-only peek: no deque
+    ref.cast(("note", 4))
+    assert instance.handled_by[-1] == "inline"  # idle again: taken inline
+    assert sup.tree()[1]["handled"] == 6
+    await sup.stop()
+    assert instance.run_cancelled == 1  # the stop ended `run`
+
+
+async def test_a_stop_lets_the_queued_message_being_handled_finish_then_ends_run(nursery):
+    sup = await started(nursery, ChildSpec("r", RunningRecorder, shutdown=math.inf))
+    ref = sup.ref("r")
+    instance = sup._by_id["r"].run.instance  # test-only peek
+    await trio.testing.wait_all_tasks_blocked()
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    ref.cast(("note", "left"))
+    await trio.testing.wait_all_tasks_blocked()
+    async with trio.open_nursery() as stopping:
+        stopping.start_soon(sup.stop)
+        await trio.testing.wait_all_tasks_blocked()
+        assert instance.run_cancelled == 0  # waits for the message being handled
+        gate.set()
+    assert instance.run_cancelled == 1
+    assert instance.notes == []  # nothing queued behind it was taken
+    assert sup.registry.dead_letters.count == 1  # the note left in the mailbox
+
+
+async def test_run_returning_stops_an_actor_with_inline_handling_and_a_crash_in_handle_restarts(
+    nursery,
+):
+    sup = await started(nursery, ChildSpec("r", RunningRecorder, restart=Restart.TRANSIENT))
+    ref = sup.ref("r")
+    first = sup._by_id["r"].run.instance  # test-only peek
+    await trio.testing.wait_all_tasks_blocked()
+    ref.cast(("note", "explode"))  # taken inline, fails: a crash, queued for the loop
+    await trio.testing.wait_all_tasks_blocked()
+    child = sup.which_children()[0]
+    assert child.restarts == 1 and "inline handler failed" in (child.last_error or "")
+    second = sup._by_id["r"].run.instance  # test-only peek
+    assert second is not first and first.run_cancelled == 1
+    ref.cast(("finish",))  # `run` returns: a normal exit, not restarted (TRANSIENT)
+    await trio.testing.wait_all_tasks_blocked()
+    assert sup.which_children()[0].state == "stopped" and second.run_cancelled == 0
+    await sup.stop()

@@ -13,7 +13,7 @@ import trio
 
 from actors import QUEUE, Actor, ActorRef, ticker_statistics
 from actors._ticker import GRANULARITY
-from actors.chat import SendChat
+from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent
 from actors.replay import ReplayChat
 from actors.replay.actor import MAX_GAP_SECONDS
@@ -181,6 +181,21 @@ async def test_replies_are_recorded_and_counted(autojump_clock, nursery, chatlog
     assert [r.text for r in replay.replies] == ["pong, User1!", "Deaths: 1"]
     assert replay.reply_count == 2
     assert replay.snapshot()["actions"] == 2
+    await root.stop()
+
+
+async def test_replies_and_moderations_are_recorded_in_the_senders_step(
+    autojump_clock, nursery, chatlog
+):
+    # Taken inline: no task of the replay runs for them (its mailbox is served on demand).
+    root = await start(nursery, chatlog, speed=100.0)
+    replay = await wait_finished(root)
+    ref = root.lookup("replay")
+    ref.cast(SendChat(text="pong", trigger_id="ping"))
+    ref.cast(Moderate(action="delete", message_id="rp-2", user_id="u2", login="user2"))
+    assert [r.text for r in replay.replies] == ["pong"]
+    assert [m.message_id for m in replay.moderations] == ["rp-2"]
+    assert replay.snapshot()["moderations"] == 1
     await root.stop()
 
 

@@ -551,3 +551,30 @@ async def test_a_full_store_refusing_for_too_long_loses_what_is_beyond_the_limit
     await harness.say("one")
     await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # a signal and a seen id: beyond the limit
     assert engine.flushes_deferred == 0 and engine.errors == errors + 1
+
+
+@pytest.mark.parametrize("creator", [PING])
+async def test_the_writes_of_an_engine_hold_no_call_timer_entry_and_still_time_out(
+    autojump_clock, harness
+):
+    # The engine watches its writes' deadline itself (oldest first): a thousand engines
+    # writing every second cost the tree's call timer nothing.
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # a flush, committed
+    engine = harness.instance()
+    timer = harness.root._registry.timer  # test-only peek
+    assert timer is not None
+    held = len(timer)
+    Store.held = trio.Event()
+    await harness.say("!ping")  # an action's write, with the store stuck
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # and a flush, queued behind it
+    assert engine.snapshot()["inflight"] == 1 and engine.snapshot()["unflushed"] > 0
+    assert len(await harness.writes()) == 2
+    assert len(timer) == held
+    errors = engine.errors
+    await trio.sleep(WRITE_TIMEOUT)
+    # Both failed as a call's timeout would: each counted, the action's failure said.
+    assert engine.snapshot()["inflight"] == 0 and engine.snapshot()["unflushed"] == 0
+    assert engine.errors >= errors + 3
+    Store.held.set()
