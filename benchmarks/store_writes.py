@@ -426,12 +426,12 @@ def replay(folder: Path, repeat: int, by_command: bool) -> None:
     for _ in range(repeat):
         for one_by_one in (False, True):
             # Both timed alike (timing each command adds to the total).
-            total, per, n = replay_once(
+            total, per, counted = replay_once(
                 folder, batches, one_by_one=one_by_one, by_command=by_command
             )
             best[one_by_one] = min(best.get(one_by_one, total), total)
             cpu[one_by_one] = {k: min(cpu[one_by_one].get(k, v), v) for k, v in per.items()}
-            count[one_by_one] = n
+            count[one_by_one] = counted
     ops = sum(map(len, batches))
     print(
         f"{len(batches)} captured batches, {ops} commands, {messages} chat messages "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import apsw
 import attrs
@@ -173,11 +173,11 @@ def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | Non
         if len(at) == 1:
             items.append(_runnable(ops[at[0]]))
         else:
-            commands = tuple(ops[i] for i in at)
+            commands = tuple(cast(Command, ops[i]) for i in at)
             items.append(
                 Combined(
                     run=lambda conn: kind.run_in_turn(conn, commands),
-                    parts=tuple(c.run for c in commands),
+                    parts=tuple(command.run for command in commands),
                 )
             )
         order.extend(at)
@@ -199,7 +199,7 @@ def in_batch(ops: Sequence[Operation]) -> tuple[list[BatchItem], list[int] | Non
                     owner = owners.get(name)
                     if owner is not None:
                         run_group(owner)
-            items.append(op.run)
+            items.append(cast(Command, op).run)
             order.append(i)
         else:  # waits with its kind; another kind that shares its state runs first
             group = groups.get(kind)

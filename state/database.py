@@ -442,7 +442,7 @@ class Database:
             if isolate:
                 conn.execute("SAVEPOINT batch_item")
             try:
-                if type(fn) is Combined:
+                if isinstance(fn, Combined):
                     outcomes.extend(map(_returned, fn.run(conn)))
                     continue
                 value = fn(conn)

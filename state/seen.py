@@ -28,7 +28,15 @@ from typing import Any
 
 import apsw
 
-from ._sql import IN_JSON_LIST, all_text, json_list, require_int, require_text, require_transaction
+from ._sql import (
+    IN_JSON_LIST,
+    all_text,
+    json_list,
+    one_row,
+    require_int,
+    require_text,
+    require_transaction,
+)
 from .errors import InvalidArgument
 from .timeutil import now_ms
 
@@ -151,7 +159,7 @@ def mark_seen_in_turn(conn: apsw.Connection, markings: Sequence[Marking]) -> Non
             request = (scope, *prune)
         checked.append((_journal_rows(scope, keys, now), request))
     # The rowid the newest id of the journal got (`_appended` folds by it).
-    (size,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM seen_journal").fetchone()
+    (size,) = one_row(conn.execute("SELECT coalesce(max(rowid), 0) FROM seen_journal"))
     rows: list[tuple[str, str, str, int]] = []
     requests: list[tuple[Any, ...]] = []
     for marked, request in checked:

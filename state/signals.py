@@ -162,8 +162,8 @@ def append_signal_groups(
     last (the rows appended after it are above its cut, which they would not have moved)."""
     require_transaction(conn)
     _check_keep(keep)
-    batch = []
-    counts = []
+    batch: list[SignalValues] = []
+    counts: list[int] = []
     for rows in groups:
         first = len(batch)
         for row in rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 
 
@@ -131,11 +133,11 @@ async def test_writes_sharing_a_transaction_get_their_own_results_from_combined_
     from state.errors import InvalidArgument
     from supervisors import ChildSpec, Supervisor
 
-    def row(n: int, kind: str = "chat") -> SignalRow:
+    def row(n: int, kind: Any = "chat") -> SignalRow:
         return SignalRow(
             kind=kind, creator_id=f"c{n}", timestamp=n, entity_id=f"m{n}", type="message",
             source="twitch", summary=f"line {n}",
-        )  # type: ignore[arg-type]  # fmt: skip
+        )  # fmt: skip
 
     root = Supervisor("root", [ChildSpec("store", lambda: StateStore(tmp_path / "db.sqlite3"))])
     async with trio.open_nursery() as nursery:

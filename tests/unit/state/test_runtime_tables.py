@@ -465,7 +465,9 @@ def test_signals_of_a_version_13_database_carry_over_checked_by_comparisons(tmp_
     with open_database(path) as db:
         assert db.applied_migrations == (14,)
         conn = db.connection
-        (table,) = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'signals'").fetchone()
+        row = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'signals'").fetchone()
+        assert row is not None
+        (table,) = row
         assert " IN " not in table.upper() and "kind = 'chat' OR" in table
         assert {kind: recent_signals(conn, kind) for kind in SIGNAL_KINDS} == before
         with pytest.raises(apsw.ConstraintError), db.transaction() as conn:
