@@ -65,14 +65,16 @@ import itertools
 import math
 import operator
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import apsw
 import attrs
+import orjson
 import structlog
 import trio
 
@@ -258,6 +260,7 @@ _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
 _QUOTES = "quotes.json"
 _CLOCK_FREE = operator.attrgetter("clock_free")
+_TRIGGER_ID = operator.attrgetter("trigger_id")
 # Where a row of a points ranking (`loyalty.ranked_by_creator`) holds its time.
 _AT = loyalty.RANKING_COLUMNS.index("updated_at")
 _UPDATED_AT = operator.itemgetter(_AT)
@@ -620,13 +623,28 @@ class FileReads:
 #: settled row whose part is kept, not read again; `Settling`).
 _Rows = tuple[tuple[int, ...], list[Any]]
 
+# Shares keep their rows' digests and times packed (`array("q")`: 8 bytes each, no object per
+# row); times as microseconds since the epoch, which a datetime holds exactly.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime) -> int:
+    """An aware datetime as microseconds since the epoch (exactly)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _instant(micros: int) -> datetime:
+    """The aware UTC datetime of `micros` microseconds since the epoch (`_micros`'s inverse)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
 
 @attrs.frozen(kw_only=True, eq=False)
 class _RowShare:
     """One creator's share of a file whose rows make parts of their own, as last read: a
     digest of each row (not the row) beside its part."""
 
-    digests: tuple[int, ...]  # hash() of each row as read (state rows are frozen values)
+    digests: array  # hash() of each row as read ("q"; state rows are frozen values)
     parts: tuple[EncodedPart, ...]  # each row's part, in the rows' order
     built: datetime  # the clock they were built at: a part whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
@@ -644,7 +662,7 @@ class _RowShare:
         """The digests of the rows whose parts hold for any later clock."""
         return self.kept().keys()
 
-    def reusable(self, digests: tuple[int, ...], rows: list[Any]) -> list[EncodedPart | None]:
+    def reusable(self, digests: array, rows: list[Any]) -> list[EncodedPart | None]:
         """The parts of the rows read again now (`digests`, `rows`) that need not be built
         (None: to build): where the row is the same and its part holds for the clock. As many
         rows as last time: a row changed in place (by position); otherwise one may have come
@@ -667,7 +685,7 @@ class _RowShare:
         cls,
         _creator: str,
         _arrays: Sequence[str],
-        digests: tuple[int, ...],
+        digests: array,
         parts: Sequence[EncodedPart],
         now: datetime,
     ) -> _RowShare:
@@ -681,8 +699,9 @@ class _RowShare:
         )
 
 
-#: A row's items in a `_RunShare` (one per array, in the file's order), newest and latest time.
-_RunRow = tuple[tuple[bytes, ...], datetime, datetime]
+#: A row's items in a `_RunShare` (one per array, in the file's order), newest and latest time
+#: (`_micros`).
+_RunRow = tuple[tuple[bytes, ...], int, int]
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -694,9 +713,9 @@ class _RunShare(EncodedPart):
     has its runs cut back into its rows' items (`split_items`), the rows that changed encoded
     alone, and its runs joined again."""
 
-    digests: tuple[int, ...]  # hash() of each row as read, in the rows' order
-    newests: tuple[datetime, ...]  # each row's newest time
-    latests: tuple[datetime, ...]  # each row's latest time (its bytes hold from then on)
+    digests: array  # hash() of each row as read, in the rows' order ("q")
+    newests: array  # each row's newest time ("q", `_micros`)
+    latests: array  # each row's latest time ("q", `_micros`; its bytes hold from then on)
     built: datetime  # the clock they were built at: a row whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
@@ -707,12 +726,12 @@ class _RunShare(EncodedPart):
 
     def held(self) -> Collection[int]:
         """The digests of the rows whose items hold for any later clock."""
-        built = self.built
+        built = _micros(self.built)
         return {d for d, latest in zip(self.digests, self.latests, strict=True) if latest <= built}
 
     def rows(self) -> dict[int, _RunRow]:
         """The rows whose items hold for any later clock, by digest."""
-        built = self.built
+        built = _micros(self.built)
         items = list(zip(*map(split_items, (run for (run,) in self.items.values())), strict=True))
         if len(items) != len(self.digests):
             raise AssertionError(f"{self.order}: {len(self.digests)} rows cut in {len(items)}")
@@ -724,7 +743,7 @@ class _RunShare(EncodedPart):
             if latest <= built
         }
 
-    def reusable(self, digests: tuple[int, ...], _rows: list[Any]) -> list[_RunRow | None]:
+    def reusable(self, digests: array, _rows: list[Any]) -> list[_RunRow | None]:
         """The items of the rows read again now (`digests`) that need not be built (None: to
         build), found by digest."""
         known = self.rows()
@@ -740,17 +759,18 @@ class _RunShare(EncodedPart):
         cls,
         creator: str,
         arrays: Sequence[str],
-        digests: tuple[int, ...],
+        digests: array,
         rows: Sequence[_RunRow],
         now: datetime,
     ) -> _RunShare:
         """The share of `creator`'s `rows` (at least one), built at the clock `now`."""
-        latests = tuple(latest for _items, _newest, latest in rows)
-        newests = tuple(newest for _items, newest, _latest in rows)
+        latests = array("q", [latest for _items, _newest, latest in rows])
+        newests = array("q", [newest for _items, newest, _latest in rows])
+        latest = max(latests)
         return cls(
             order=(creator,),
-            newest=max(newests),
-            latest=max(latests),
+            newest=_instant(max(newests)),
+            latest=_instant(latest),
             items={
                 key: (join_items([items[index] for items, _n, _l in rows]),)
                 for index, key in enumerate(arrays)
@@ -759,17 +779,21 @@ class _RunShare(EncodedPart):
             newests=newests,
             latests=latests,
             built=now,
-            clock_free=max(latests) <= now,
+            clock_free=latest <= _micros(now),
         )
 
 
 @attrs.frozen(kw_only=True, eq=False)
 class _PointsShare(EncodedPart):
     """One creator's part of points.json as last read: its item's bytes (the part itself,
-    one object per creator) beside its ranking's text (`loyalty.ranking_texts`), no object
-    per viewer."""
+    one object per creator) beside a digest of its ranking's text (`loyalty.ranking_texts`)
+    and, packed, a digest and the time of each entry it lists (`loyalty.ranking_entries`):
+    no text (a ranking's text grows with every viewer who ever earned points; what a share
+    keeps is bounded by the `POINTS_TOP` entries listed), no object per viewer."""
 
-    text: str  # an equal text has the same bytes; a row equal at its position, its entry's
+    digest: int  # hash() of the ranking's text: an equal text has the same bytes
+    entries: array  # hash() of each listed entry's text ("q"): equal at its position, same row
+    moments: array  # each listed entry's time in ms ("q"): the item's newest is their latest
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
 
     @property
@@ -815,7 +839,7 @@ def _run_row(arrays: Sequence[str], part: EncodedPart) -> _RunRow:
     items = tuple(item for key in arrays for item in part.items[key])
     if len(items) != len(arrays):
         raise AssertionError(f"{part.order}: a row gave {len(items)} items to {arrays}")
-    return (items, part.newest, part.latest)
+    return (items, _micros(part.newest), _micros(part.latest))
 
 
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
@@ -1271,8 +1295,6 @@ class SnapshotPublisher(Actor):
             for c in self._creators
         )
         self._creator_rows: dict[str, _CreatorRows] = {}  # chat_triggers.json, per creator
-        # Per creator: where each of its chat triggers sits in its rows, by (creator, id).
-        self._trigger_places: dict[str, dict[tuple[str, str], tuple[int, TriggerConfig]]] = {}
         self._rows = RowCache()  # the bytes of the rows of the _SPLICED files
         # Platforms some enabled creator has enabled (the configuration does not change).
         self._configured_platforms = {
@@ -1651,11 +1673,13 @@ class SnapshotPublisher(Actor):
         scope: frozenset[str] | None,
     ) -> FileReads:
         """`_rebuild_parts` for points.json, from the rankings' texts (`loyalty.ranking_texts`):
-        a creator whose text is the one last read keeps its item's bytes while they hold for
-        the clock. Of a ranking that changed, an entry whose row is the one last read at its
-        position keeps its bytes (cut from the creator's item); the others, and the items of
-        creators new to the file, are built and encoded together (one encoder call each). Per
-        creator only its ranking's text and its item's bytes are kept: no rows, no entries."""
+        a creator whose text is the one last read (by digest) keeps its item's bytes while
+        they hold for the clock. Of a ranking that changed, an entry whose text is the one
+        last read at its position (by digest) keeps its bytes (cut from the creator's item);
+        the others are decoded (one decode for them all: the entries' JSON texts), and they
+        and the items of creators new to the file are built and encoded together (one encoder
+        call each). Per creator only digests, times and its item's bytes are kept: no text,
+        no rows, no entries."""
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _PointsShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
@@ -1666,57 +1690,67 @@ class SnapshotPublisher(Actor):
         # Items and entries are plain values (`canonical_items_bytes`): the rankings' decoded
         # JSON (which holds no non-finite number), positions, formatted times, configured names.
         items: list[dict[str, Any]] = []  # whole items of creators new to the file
-        entries: list[dict[str, Any]] = []  # entries that changed, of the others
-        strings: list[Any] = []  # what of those entries a scrub could change (with the times)
-        # (creator, text, newest time, None for a whole item, else (before, entries (b"" where
-        # to fill), after, the positions to fill))
-        todo: list[tuple[str, str, int, Any]] = []
+        # (creator, digest, entries' digests, entries' times, None for a whole item, else
+        # (before, entries (b"" where to fill), after, the positions to fill))
+        todo: list[tuple[str, int, array, array, Any]] = []
+        wanted: list[str] = []  # the texts of the entries that changed, in `todo`'s order
         for creator, text in fresh.items():
             last = last_shares.get(creator)
-            if last is not None and last.clock_free and last.text == text:
+            digest = hash(text)
+            if last is not None and last.clock_free and last.digest == digest:
                 shares[creator] = last  # read again, unchanged
                 continue
-            rows = loyalty.decode_ranking(text, POINTS_TOP)
-            newest_ms = max(map(_UPDATED_AT, rows))
+            texts = loyalty.ranking_entries(text, POINTS_TOP)
+            now = array("q", list(map(hash, texts)))
             if last is None or not last.clock_free:
+                rows = loyalty.decode_ranking(text, POINTS_TOP)
                 item = points_creator(creator, self._names.get(creator))
                 item["entries"] = [
                     points_entry(position, name, platform, balance, stamps[updated_at])
                     for position, (name, platform, balance, updated_at) in enumerate(rows, 1)
                 ]
                 items.append(item)
-                todo.append((creator, text, newest_ms, None))
+                todo.append((creator, digest, now, array("q", list(map(_UPDATED_AT, rows))), None))
                 continue
-            # An entry whose text is the one last read at its position is the same row there:
-            # told apart without decoding the last ranking, compared (and the others picked
-            # out) by C loops, not a Python one per entry.
-            now_texts = loyalty.ranking_entries(text, POINTS_TOP)
-            was_texts = loyalty.ranking_entries(last.text, POINTS_TOP)
+            # An entry whose digest is the one last read at its position is the same row
+            # there: compared (and the others picked out) by C loops, not one per entry.
+            was = last.entries
             before, done, after = split_objects(
                 last.items["creators"][0], "entries", indent=ITEM_INDENT + 2
             )
-            if len(done) != len(was_texts):
-                raise AssertionError(f"{creator}: {len(was_texts)} entries cut in {len(done)}")
-            moved = list(
-                itertools.compress(itertools.count(), map(operator.ne, now_texts, was_texts))
-            )
-            if len(now_texts) != len(was_texts):
-                del done[len(now_texts) :]  # fewer rows: the last ones are gone
-                moved += range(len(was_texts), len(now_texts))  # more rows: new at the end
-                done += [b""] * (len(now_texts) - len(done))
-            for index in moved:
-                name, platform, balance, updated_at = rows[index]
+            if len(done) != len(was):
+                raise AssertionError(f"{creator}: {len(was)} entries cut in {len(done)}")
+            moved = list(itertools.compress(itertools.count(), map(operator.ne, now, was)))
+            moments = last.moments[: len(now)]
+            if len(now) != len(was):
+                del done[len(now) :]  # fewer rows: the last ones are gone
+                moved += range(len(was), len(now))  # more rows: new at the end
+                done += [b""] * (len(now) - len(done))
+                moments.extend(itertools.repeat(0, len(now) - len(moments)))
+            wanted += map(texts.__getitem__, moved)
+            todo.append((creator, digest, now, moments, (before, done, after, moved)))
+        # The changed entries' rows, decoded at once: each entry's text is a JSON array.
+        decoded = iter(orjson.loads("[" + ",".join(wanted) + "]") if wanted else ())
+        entries: list[dict[str, Any]] = []  # entries that changed, of the others
+        strings: list[Any] = []  # what of those entries a scrub could change (with the times)
+        for _creator, _digest, _now, moments, cut in todo:
+            if cut is None:
+                continue
+            for index in cut[3]:
+                name, platform, balance, updated_at = next(decoded)
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
                 strings.append(name)
                 strings.append(platform)
-            todo.append((creator, text, newest_ms, (before, done, after, moved)))
+                moments[index] = updated_at
         whole = iter(
             encode_items(
                 ctx,
                 items,
                 indent=ITEM_INDENT,
                 paths=LazyPaths(
-                    lambda: [f"$.creators[0 of {c!r}]" for c, _t, _n, cut in todo if cut is None],
+                    lambda: [
+                        f"$.creators[0 of {c!r}]" for c, _d, _e, _m, cut in todo if cut is None
+                    ],
                     len(items),
                 ),
                 plain=True,
@@ -1734,7 +1768,7 @@ class SnapshotPublisher(Actor):
                 paths=LazyPaths(
                     lambda: [
                         f"$.creators[0 of {c!r}].entries[{i}]"
-                        for c, _t, _n, cut in todo
+                        for c, _d, _e, _m, cut in todo
                         if cut is not None
                         for i in cut[3]
                     ],
@@ -1743,8 +1777,8 @@ class SnapshotPublisher(Actor):
                 plain=True,
             )
         )
-        moments: dict[int, datetime] = {}
-        for creator, text, newest_ms, cut in todo:
+        instants: dict[int, datetime] = {}
+        for creator, digest, now, moments, cut in todo:
             if cut is None:
                 data = next(whole)
             else:
@@ -1752,15 +1786,18 @@ class SnapshotPublisher(Actor):
                 for index in moved:
                     done[index] = object_piece(next(changed), index)
                 data = join_objects(before, done, after, indent=ITEM_INDENT + 2)
-            newest = moments.get(newest_ms)
+            newest_ms = max(moments)
+            newest = instants.get(newest_ms)
             if newest is None:
-                newest = moments[newest_ms] = to_datetime(newest_ms)
+                newest = instants[newest_ms] = to_datetime(newest_ms)
             shares[creator] = _PointsShare(
                 order=(creator,),
                 newest=newest,
                 latest=newest,
                 items={"creators": (data,)},
-                text=text,
+                digest=digest,
+                entries=now,
+                moments=moments,
                 clock_free=newest_ms <= ms_now,
             )
         self._parts[path] = shares
@@ -1944,9 +1981,10 @@ class SnapshotPublisher(Actor):
         gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
         for creator in gone:
             del shares[creator]  # its rows are gone
-        todo: list[tuple[str, tuple[int, ...], list[Any]]] = []
+        todo: list[tuple[str, array, list[Any]]] = []
         views: list[Any] = []
-        for creator, (digests, rows) in fresh.items():
+        for creator, (read, rows) in fresh.items():
+            digests = array("q", read)
             last = last_shares.get(creator)
             if last is not None and last.clock_free and last.digests == digests:
                 shares[creator] = last  # read again, unchanged
@@ -2192,22 +2230,21 @@ class SnapshotPublisher(Actor):
         fired: Mapping[tuple[str, str], datetime],
     ) -> tuple[TriggerView, ...]:
         """`views` (`trigger_rows` of `creator` for the fired times `was`) for the times
-        `fired`: only the triggers whose time differs are looked at and built again (a
-        creator's chat fires a few of its triggers between two heartbeats)."""
-        places = self._trigger_places.get(creator.id)
-        if places is None:
-            chat = [t for t in creator.triggers if t.pattern is not None]
-            places = self._trigger_places[creator.id] = {
-                (creator.id, t.id): (i, t) for i, t in enumerate(chat)
-            }
-        moved = [key for key, at in fired.items() if was.get(key) != at]
-        moved += [key for key in was if key not in fired]  # forgotten (an engine restarted)
+        `fired`: only the triggers whose time differs are built again (a creator's chat fires
+        a few of its triggers between two heartbeats), found by id among the views (which
+        list the creator's chat triggers in their order): no index is kept per creator."""
+        moved = {key[1] for key, at in fired.items() if was.get(key) != at}
+        moved.update(key[1] for key in was if key not in fired)  # forgotten (a restart)
+        places = list(
+            itertools.compress(itertools.count(), map(moved.__contains__, map(_TRIGGER_ID, views)))
+        )
+        if not places:
+            return views  # only triggers this file does not list moved
+        chat = [t for t in creator.triggers if t.pattern is not None]
         out = list(views)
-        for key in moved:
-            place = places.get(key)
-            if place is not None:  # a trigger of this creator's chat
-                i, trigger = place
-                out[i] = _trigger_view(creator, trigger, fired.get(key))
+        for i in places:
+            trigger = chat[i]
+            out[i] = _trigger_view(creator, trigger, fired.get((creator.id, trigger.id)))
         return tuple(out)
 
     def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
