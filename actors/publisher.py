@@ -713,11 +713,28 @@ class _RunShare(EncodedPart):
     has its runs cut back into its rows' items (`split_items`), the rows that changed encoded
     alone, and its runs joined again."""
 
-    digests: array  # hash() of each row as read, in the rows' order ("q")
-    newests: array  # each row's newest time ("q", `_micros`)
-    latests: array  # each row's latest time ("q", `_micros`; its bytes hold from then on)
+    # Per row, in the rows' order, packed in one array ("q"): the hash() of each row as read,
+    # then each row's newest time, then each row's latest time (its bytes hold from then on;
+    # times as `_micros`).
+    marks: array
     built: datetime  # the clock they were built at: a row whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def digests(self) -> array:
+        """The hash() of each row as read, in the rows' order."""
+        return self.marks[: len(self.marks) // 3]
+
+    @property
+    def newests(self) -> array:
+        """Each row's newest time (`_micros`)."""
+        size = len(self.marks) // 3
+        return self.marks[size : 2 * size]
+
+    @property
+    def latests(self) -> array:
+        """Each row's latest time (`_micros`)."""
+        return self.marks[2 * (len(self.marks) // 3) :]
 
     @property
     def parts(self) -> tuple[EncodedPart, ...]:
@@ -764,8 +781,8 @@ class _RunShare(EncodedPart):
         now: datetime,
     ) -> _RunShare:
         """The share of `creator`'s `rows` (at least one), built at the clock `now`."""
-        latests = array("q", [latest for _items, _newest, latest in rows])
-        newests = array("q", [newest for _items, newest, _latest in rows])
+        latests = [latest for _items, _newest, latest in rows]
+        newests = [newest for _items, newest, _latest in rows]
         latest = max(latests)
         return cls(
             order=(creator,),
@@ -775,9 +792,7 @@ class _RunShare(EncodedPart):
                 key: (join_items([items[index] for items, _n, _l in rows]),)
                 for index, key in enumerate(arrays)
             },
-            digests=digests,
-            newests=newests,
-            latests=latests,
+            marks=digests + array("q", newests + latests),
             built=now,
             clock_free=latest <= _micros(now),
         )
@@ -792,9 +807,21 @@ class _PointsShare(EncodedPart):
     keeps is bounded by the `POINTS_TOP` entries listed), no object per viewer."""
 
     digest: int  # hash() of the ranking's text: an equal text has the same bytes
-    entries: array  # hash() of each listed entry's text ("q"): equal at its position, same row
-    moments: array  # each listed entry's time in ms ("q"): the item's newest is their latest
+    # Per entry listed, packed in one array ("q"): the hash() of each entry's text (equal at
+    # its position: the same row, the same bytes), then each entry's time in ms (the item's
+    # newest is their latest).
+    marks: array
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def entries(self) -> array:
+        """The hash() of each listed entry's text, in their order."""
+        return self.marks[: len(self.marks) // 2]
+
+    @property
+    def moments(self) -> array:
+        """Each listed entry's time (ms), in their order."""
+        return self.marks[len(self.marks) // 2 :]
 
     @property
     def parts(self) -> tuple[EncodedPart, ...]:
@@ -1796,8 +1823,7 @@ class SnapshotPublisher(Actor):
                 latest=newest,
                 items={"creators": (data,)},
                 digest=digest,
-                entries=now,
-                moments=moments,
+                marks=now + moments,
                 clock_free=newest_ms <= ms_now,
             )
         self._parts[path] = shares
