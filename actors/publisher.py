@@ -261,6 +261,11 @@ _POINTS = "points.json"
 _QUOTES = "quotes.json"
 _CLOCK_FREE = operator.attrgetter("clock_free")
 _TRIGGER_ID = operator.attrgetter("trigger_id")
+_LAST_FIRED_AT = operator.attrgetter("last_fired_at")
+_TIMER_KEY = operator.attrgetter("creator_id", "timer_id")
+_TIMER_SHOWN = operator.attrgetter("posts", "last_posted_at")
+_FILTER_KEY = operator.attrgetter("creator_id", "filter_id")
+_FILTER_SHOWN = operator.attrgetter("hits", "last_hit_at")
 # Where a row of a points ranking (`loyalty.ranked_by_creator`) holds its time.
 _AT = loyalty.RANKING_COLUMNS.index("updated_at")
 _UPDATED_AT = operator.itemgetter(_AT)
@@ -1171,11 +1176,26 @@ def _merged_activity(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activit
     return out
 
 
+def _counted(
+    views: Sequence[Any],
+    counts: Mapping[tuple[str, str], tuple[int, datetime | None]],
+    key: Callable[[Any], tuple[str, str]],
+    shown: Callable[[Any], tuple[int, datetime | None]],
+) -> bool:
+    """Whether timer or filter `views` show the (count, last time) `counts` has for them
+    (what `timer_rows` and `filter_rows` make them from: (0, None) when absent)."""
+    for view in views:
+        value = counts.get(key(view), (0, None))
+        if (value[0], value[1]) != shown(view):
+            return False
+    return True
+
+
 @attrs.frozen(kw_only=True)
 class _CreatorRows:
-    """One creator's rows of chat_triggers.json with the activity they were made from."""
+    """One creator's rows of chat_triggers.json (each view shows the activity it was made
+    from)."""
 
-    activity: _Activity
     creator_id: str
     triggers: tuple[TriggerView, ...]
     timers: tuple[TimerView, ...]
@@ -2211,62 +2231,55 @@ class SnapshotPublisher(Actor):
         )
 
     def _creator_part(self, creator: CreatorConfig, activity: _Activity) -> _CreatorRows:
-        """A creator's rows of chat_triggers.json: last time's where its activity is the same
-        (triggers, timers and filters apart). `activity` may be the engine's own maps: what
-        is kept is a copy."""
+        """A creator's rows of chat_triggers.json: last time's where its activity is what
+        they show (triggers, timers and filters apart). The views themselves hold the
+        activity they were made from, so the engine's maps are compared with them: no copy
+        of the maps is kept."""
         last = self._creator_rows.get(creator.id)
         fired, posts, hits = activity
         if last is None:
-            same_fired = same_posts = same_hits = False
+            part = _CreatorRows(
+                creator_id=creator.id,
+                triggers=trigger_rows((creator,), fired),
+                timers=timer_rows((creator,), posts),
+                filters=filter_rows((creator,), hits),
+            )
         else:
-            same_fired = last.activity[0] == fired
-            same_posts = last.activity[1] == posts
-            same_hits = last.activity[2] == hits
-            if same_fired and same_posts and same_hits:
+            triggers = self._refired(creator, last.triggers, fired)
+            timers = (
+                last.timers
+                if _counted(last.timers, posts, _TIMER_KEY, _TIMER_SHOWN)
+                else timer_rows((creator,), posts)
+            )
+            filters = (
+                last.filters
+                if _counted(last.filters, hits, _FILTER_KEY, _FILTER_SHOWN)
+                else filter_rows((creator,), hits)
+            )
+            if triggers is last.triggers and timers is last.timers and filters is last.filters:
                 return last
-        kept = (
-            last.activity[0] if last is not None and same_fired else dict(fired),
-            last.activity[1] if last is not None and same_posts else dict(posts),
-            last.activity[2] if last is not None and same_hits else dict(hits),
-        )
-        part = self._creator_rows[creator.id] = _CreatorRows(
-            activity=kept,
-            creator_id=creator.id,
-            triggers=(
-                trigger_rows((creator,), kept[0])
-                if last is None
-                else last.triggers
-                if same_fired
-                else self._refired(creator, last.triggers, last.activity[0], kept[0])
-            ),
-            timers=last.timers
-            if last is not None and same_posts
-            else timer_rows((creator,), kept[1]),
-            filters=last.filters
-            if last is not None and same_hits
-            else filter_rows((creator,), kept[2]),
-        )
+            part = _CreatorRows(
+                creator_id=creator.id, triggers=triggers, timers=timers, filters=filters
+            )
+        self._creator_rows[creator.id] = part
         return part
 
+    @staticmethod
     def _refired(
-        self,
         creator: CreatorConfig,
         views: tuple[TriggerView, ...],
-        was: Mapping[tuple[str, str], datetime],
         fired: Mapping[tuple[str, str], datetime],
     ) -> tuple[TriggerView, ...]:
-        """`views` (`trigger_rows` of `creator` for the fired times `was`) for the times
-        `fired`: only the triggers whose time differs are built again (a creator's chat fires
-        a few of its triggers between two heartbeats), found by id among the views (which
-        list the creator's chat triggers in their order): no index is kept per creator."""
-        moved = {key[1] for key, at in fired.items() if was.get(key) != at}
-        moved.update(key[1] for key in was if key not in fired)  # forgotten (a restart)
-        places = list(
-            itertools.compress(itertools.count(), map(moved.__contains__, map(_TRIGGER_ID, views)))
-        )
+        """`views` (`trigger_rows` of `creator`) for the fired times `fired`: only the
+        triggers whose time differs from the one their view shows are built again (a
+        creator's chat fires a few of its triggers between two heartbeats), compared by C
+        loops; `views` itself when none differs."""
+        shown = map(_LAST_FIRED_AT, views)
+        now = map(fired.get, zip(itertools.repeat(creator.id), map(_TRIGGER_ID, views)))
+        places = list(itertools.compress(itertools.count(), map(operator.ne, now, shown)))
         if not places:
-            return views  # only triggers this file does not list moved
-        chat = [t for t in creator.triggers if t.pattern is not None]
+            return views
+        chat = [t for t in creator.triggers if t.pattern is not None]  # the views' order
         out = list(views)
         for i in places:
             trigger = chat[i]
