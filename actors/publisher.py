@@ -26,10 +26,10 @@ Publishing is incremental. Files fall in three groups:
   (not a closed poll, not a giveaway no draw can reach) have their votes, entries and winners
   read again. quotes.json keeps each creator's quotes as one run of bytes and reads only the
   quotes added since (a quote never changes; a deletion rereads the creator). A
-  creator's points.json ranking is read as one text (from the `points_ranked` index) and
-  kept beside its item's bytes: of a ranking that changed, only the entries whose row
-  changed at their position are encoded again (all of them in one encoder call). The
-  signal files keep
+  creator's points.json ranking is read as one text (from the `points_ranked` index); a
+  digest of it and of each entry listed (not the text) is kept beside its item's bytes: of a
+  ranking that changed, only the entries whose row changed at their position are decoded and
+  encoded again (all of them in one decoder and one encoder call). The signal files keep
   the signals they list with their bytes: a publish reads the ids it lists now and only the
   signals newer than those it has. `last_reads` says how many creators and rows each such
   file read;
@@ -68,7 +68,7 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -628,28 +628,13 @@ class FileReads:
 #: settled row whose part is kept, not read again; `Settling`).
 _Rows = tuple[tuple[int, ...], list[Any]]
 
-# Shares keep their rows' digests and times packed (`array("q")`: 8 bytes each, no object per
-# row); times as microseconds since the epoch, which a datetime holds exactly.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _micros(moment: datetime) -> int:
-    """An aware datetime as microseconds since the epoch (exactly)."""
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def _instant(micros: int) -> datetime:
-    """The aware UTC datetime of `micros` microseconds since the epoch (`_micros`'s inverse)."""
-    return _EPOCH + timedelta(microseconds=micros)
-
 
 @attrs.frozen(kw_only=True, eq=False)
 class _RowShare:
     """One creator's share of a file whose rows make parts of their own, as last read: a
     digest of each row (not the row) beside its part."""
 
-    digests: array  # hash() of each row as read ("q"; state rows are frozen values)
+    digests: tuple[int, ...]  # hash() of each row as read (state rows are frozen values)
     parts: tuple[EncodedPart, ...]  # each row's part, in the rows' order
     built: datetime  # the clock they were built at: a part whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
@@ -667,7 +652,7 @@ class _RowShare:
         """The digests of the rows whose parts hold for any later clock."""
         return self.kept().keys()
 
-    def reusable(self, digests: array, rows: list[Any]) -> list[EncodedPart | None]:
+    def reusable(self, digests: tuple[int, ...], rows: list[Any]) -> list[EncodedPart | None]:
         """The parts of the rows read again now (`digests`, `rows`) that need not be built
         (None: to build): where the row is the same and its part holds for the clock. As many
         rows as last time: a row changed in place (by position); otherwise one may have come
@@ -690,7 +675,7 @@ class _RowShare:
         cls,
         _creator: str,
         _arrays: Sequence[str],
-        digests: array,
+        digests: tuple[int, ...],
         parts: Sequence[EncodedPart],
         now: datetime,
     ) -> _RowShare:
@@ -704,9 +689,8 @@ class _RowShare:
         )
 
 
-#: A row's items in a `_RunShare` (one per array, in the file's order), newest and latest time
-#: (`_micros`).
-_RunRow = tuple[tuple[bytes, ...], int, int]
+#: A row's items in a `_RunShare` (one per array, in the file's order), newest and latest time.
+_RunRow = tuple[tuple[bytes, ...], datetime, datetime]
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -718,28 +702,11 @@ class _RunShare(EncodedPart):
     has its runs cut back into its rows' items (`split_items`), the rows that changed encoded
     alone, and its runs joined again."""
 
-    # Per row, in the rows' order, packed in one array ("q"): the hash() of each row as read,
-    # then each row's newest time, then each row's latest time (its bytes hold from then on;
-    # times as `_micros`).
-    marks: array
+    digests: tuple[int, ...]  # hash() of each row as read, in the rows' order
+    newests: tuple[datetime, ...]  # each row's newest time
+    latests: tuple[datetime, ...]  # each row's latest time (its bytes hold from then on)
     built: datetime  # the clock they were built at: a row whose time is later holds only then
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
-
-    @property
-    def digests(self) -> array:
-        """The hash() of each row as read, in the rows' order."""
-        return self.marks[: len(self.marks) // 3]
-
-    @property
-    def newests(self) -> array:
-        """Each row's newest time (`_micros`)."""
-        size = len(self.marks) // 3
-        return self.marks[size : 2 * size]
-
-    @property
-    def latests(self) -> array:
-        """Each row's latest time (`_micros`)."""
-        return self.marks[2 * (len(self.marks) // 3) :]
 
     @property
     def parts(self) -> tuple[EncodedPart, ...]:
@@ -748,12 +715,12 @@ class _RunShare(EncodedPart):
 
     def held(self) -> Collection[int]:
         """The digests of the rows whose items hold for any later clock."""
-        built = _micros(self.built)
+        built = self.built
         return {d for d, latest in zip(self.digests, self.latests, strict=True) if latest <= built}
 
     def rows(self) -> dict[int, _RunRow]:
         """The rows whose items hold for any later clock, by digest."""
-        built = _micros(self.built)
+        built = self.built
         items = list(zip(*map(split_items, (run for (run,) in self.items.values())), strict=True))
         if len(items) != len(self.digests):
             raise AssertionError(f"{self.order}: {len(self.digests)} rows cut in {len(items)}")
@@ -765,7 +732,7 @@ class _RunShare(EncodedPart):
             if latest <= built
         }
 
-    def reusable(self, digests: array, _rows: list[Any]) -> list[_RunRow | None]:
+    def reusable(self, digests: tuple[int, ...], _rows: list[Any]) -> list[_RunRow | None]:
         """The items of the rows read again now (`digests`) that need not be built (None: to
         build), found by digest."""
         known = self.rows()
@@ -781,25 +748,26 @@ class _RunShare(EncodedPart):
         cls,
         creator: str,
         arrays: Sequence[str],
-        digests: array,
+        digests: tuple[int, ...],
         rows: Sequence[_RunRow],
         now: datetime,
     ) -> _RunShare:
         """The share of `creator`'s `rows` (at least one), built at the clock `now`."""
-        latests = [latest for _items, _newest, latest in rows]
-        newests = [newest for _items, newest, _latest in rows]
-        latest = max(latests)
+        latests = tuple(latest for _items, _newest, latest in rows)
+        newests = tuple(newest for _items, newest, _latest in rows)
         return cls(
             order=(creator,),
-            newest=_instant(max(newests)),
-            latest=_instant(latest),
+            newest=max(newests),
+            latest=max(latests),
             items={
                 key: (join_items([items[index] for items, _n, _l in rows]),)
                 for index, key in enumerate(arrays)
             },
-            marks=digests + array("q", newests + latests),
+            digests=digests,
+            newests=newests,
+            latests=latests,
             built=now,
-            clock_free=latest <= _micros(now),
+            clock_free=max(latests) <= now,
         )
 
 
@@ -871,7 +839,7 @@ def _run_row(arrays: Sequence[str], part: EncodedPart) -> _RunRow:
     items = tuple(item for key in arrays for item in part.items[key])
     if len(items) != len(arrays):
         raise AssertionError(f"{part.order}: a row gave {len(items)} items to {arrays}")
-    return (items, _micros(part.newest), _micros(part.latest))
+    return (items, part.newest, part.latest)
 
 
 def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
@@ -2027,10 +1995,9 @@ class SnapshotPublisher(Actor):
         gone = [c for c in (scope or frozenset()) - fresh.keys() if c in shares]
         for creator in gone:
             del shares[creator]  # its rows are gone
-        todo: list[tuple[str, array, list[Any]]] = []
+        todo: list[tuple[str, tuple[int, ...], list[Any]]] = []
         views: list[Any] = []
-        for creator, (read, rows) in fresh.items():
-            digests = array("q", read)
+        for creator, (digests, rows) in fresh.items():
             last = last_shares.get(creator)
             if last is not None and last.clock_free and last.digests == digests:
                 shares[creator] = last  # read again, unchanged
