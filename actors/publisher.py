@@ -26,10 +26,10 @@ Publishing is incremental. Files fall in three groups:
   (not a closed poll, not a giveaway no draw can reach) have their votes, entries and winners
   read again. quotes.json keeps each creator's quotes as one run of bytes and reads only the
   quotes added since (a quote never changes; a deletion rereads the creator). A
-  creator's points.json ranking is read as one text (from the `points_ranked` index) and
-  kept beside its item's bytes: of a ranking that changed, only the entries whose row
-  changed at their position are encoded again (all of them in one encoder call). The
-  signal files keep
+  creator's points.json ranking is read as one text (from the `points_ranked` index); a
+  digest of it and of each entry listed (not the text) is kept beside its item's bytes: of a
+  ranking that changed, only the entries whose row changed at their position are decoded and
+  encoded again (all of them in one decoder and one encoder call). The signal files keep
   the signals they list with their bytes: a publish reads the ids it lists now and only the
   signals newer than those it has. `last_reads` says how many creators and rows each such
   file read;
@@ -65,6 +65,7 @@ import itertools
 import math
 import operator
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -73,6 +74,7 @@ from typing import Any
 
 import apsw
 import attrs
+import orjson
 import structlog
 import trio
 
@@ -258,6 +260,12 @@ _SIGNAL_FILES = frozenset(_SIGNAL_KINDS)
 _POINTS = "points.json"
 _QUOTES = "quotes.json"
 _CLOCK_FREE = operator.attrgetter("clock_free")
+_TRIGGER_ID = operator.attrgetter("trigger_id")
+_LAST_FIRED_AT = operator.attrgetter("last_fired_at")
+_TIMER_KEY = operator.attrgetter("creator_id", "timer_id")
+_TIMER_SHOWN = operator.attrgetter("posts", "last_posted_at")
+_FILTER_KEY = operator.attrgetter("creator_id", "filter_id")
+_FILTER_SHOWN = operator.attrgetter("hits", "last_hit_at")
 # Where a row of a points ranking (`loyalty.ranked_by_creator`) holds its time.
 _AT = loyalty.RANKING_COLUMNS.index("updated_at")
 _UPDATED_AT = operator.itemgetter(_AT)
@@ -766,11 +774,27 @@ class _RunShare(EncodedPart):
 @attrs.frozen(kw_only=True, eq=False)
 class _PointsShare(EncodedPart):
     """One creator's part of points.json as last read: its item's bytes (the part itself,
-    one object per creator) beside its ranking's text (`loyalty.ranking_texts`), no object
-    per viewer."""
+    one object per creator) beside a digest of its ranking's text (`loyalty.ranking_texts`)
+    and, packed, a digest and the time of each entry it lists (`loyalty.ranking_entries`):
+    no text (a ranking's text grows with every viewer who ever earned points; what a share
+    keeps is bounded by the `POINTS_TOP` entries listed), no object per viewer."""
 
-    text: str  # an equal text has the same bytes; a row equal at its position, its entry's
+    digest: int  # hash() of the ranking's text: an equal text has the same bytes
+    # Per entry listed, packed in one array ("q"): the hash() of each entry's text (equal at
+    # its position: the same row, the same bytes), then each entry's time in ms (the item's
+    # newest is their latest).
+    marks: array
     clock_free: bool  # no time after the clock it was built at: the bytes hold for later
+
+    @property
+    def entries(self) -> array:
+        """The hash() of each listed entry's text, in their order."""
+        return self.marks[: len(self.marks) // 2]
+
+    @property
+    def moments(self) -> array:
+        """Each listed entry's time (ms), in their order."""
+        return self.marks[len(self.marks) // 2 :]
 
     @property
     def parts(self) -> tuple[EncodedPart, ...]:
@@ -1120,11 +1144,26 @@ def _merged_activity(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activit
     return out
 
 
+def _counted(
+    views: Sequence[Any],
+    counts: Mapping[tuple[str, str], tuple[int, datetime | None]],
+    key: Callable[[Any], tuple[str, str]],
+    shown: Callable[[Any], tuple[int, datetime | None]],
+) -> bool:
+    """Whether timer or filter `views` show the (count, last time) `counts` has for them
+    (what `timer_rows` and `filter_rows` make them from: (0, None) when absent)."""
+    for view in views:
+        value = counts.get(key(view), (0, None))
+        if (value[0], value[1]) != shown(view):
+            return False
+    return True
+
+
 @attrs.frozen(kw_only=True)
 class _CreatorRows:
-    """One creator's rows of chat_triggers.json with the activity they were made from."""
+    """One creator's rows of chat_triggers.json (each view shows the activity it was made
+    from)."""
 
-    activity: _Activity
     creator_id: str
     triggers: tuple[TriggerView, ...]
     timers: tuple[TimerView, ...]
@@ -1271,8 +1310,6 @@ class SnapshotPublisher(Actor):
             for c in self._creators
         )
         self._creator_rows: dict[str, _CreatorRows] = {}  # chat_triggers.json, per creator
-        # Per creator: where each of its chat triggers sits in its rows, by (creator, id).
-        self._trigger_places: dict[str, dict[tuple[str, str], tuple[int, TriggerConfig]]] = {}
         self._rows = RowCache()  # the bytes of the rows of the _SPLICED files
         # Platforms some enabled creator has enabled (the configuration does not change).
         self._configured_platforms = {
@@ -1651,11 +1688,13 @@ class SnapshotPublisher(Actor):
         scope: frozenset[str] | None,
     ) -> FileReads:
         """`_rebuild_parts` for points.json, from the rankings' texts (`loyalty.ranking_texts`):
-        a creator whose text is the one last read keeps its item's bytes while they hold for
-        the clock. Of a ranking that changed, an entry whose row is the one last read at its
-        position keeps its bytes (cut from the creator's item); the others, and the items of
-        creators new to the file, are built and encoded together (one encoder call each). Per
-        creator only its ranking's text and its item's bytes are kept: no rows, no entries."""
+        a creator whose text is the one last read (by digest) keeps its item's bytes while
+        they hold for the clock. Of a ranking that changed, an entry whose text is the one
+        last read at its position (by digest) keeps its bytes (cut from the creator's item);
+        the others are decoded (one decode for them all: the entries' JSON texts), and they
+        and the items of creators new to the file are built and encoded together (one encoder
+        call each). Per creator only digests, times and its item's bytes are kept: no text,
+        no rows, no entries."""
         ms_now = from_datetime(ctx.now)
         last_shares: dict[str, _PointsShare] = self._parts.get(path, {})
         shares = {} if scope is None else last_shares
@@ -1666,57 +1705,67 @@ class SnapshotPublisher(Actor):
         # Items and entries are plain values (`canonical_items_bytes`): the rankings' decoded
         # JSON (which holds no non-finite number), positions, formatted times, configured names.
         items: list[dict[str, Any]] = []  # whole items of creators new to the file
-        entries: list[dict[str, Any]] = []  # entries that changed, of the others
-        strings: list[Any] = []  # what of those entries a scrub could change (with the times)
-        # (creator, text, newest time, None for a whole item, else (before, entries (b"" where
-        # to fill), after, the positions to fill))
-        todo: list[tuple[str, str, int, Any]] = []
+        # (creator, digest, entries' digests, entries' times, None for a whole item, else
+        # (before, entries (b"" where to fill), after, the positions to fill))
+        todo: list[tuple[str, int, array, array, Any]] = []
+        wanted: list[str] = []  # the texts of the entries that changed, in `todo`'s order
         for creator, text in fresh.items():
             last = last_shares.get(creator)
-            if last is not None and last.clock_free and last.text == text:
+            digest = hash(text)
+            if last is not None and last.clock_free and last.digest == digest:
                 shares[creator] = last  # read again, unchanged
                 continue
-            rows = loyalty.decode_ranking(text, POINTS_TOP)
-            newest_ms = max(map(_UPDATED_AT, rows))
+            texts = loyalty.ranking_entries(text, POINTS_TOP)
+            now = array("q", list(map(hash, texts)))
             if last is None or not last.clock_free:
+                rows = loyalty.decode_ranking(text, POINTS_TOP)
                 item = points_creator(creator, self._names.get(creator))
                 item["entries"] = [
                     points_entry(position, name, platform, balance, stamps[updated_at])
                     for position, (name, platform, balance, updated_at) in enumerate(rows, 1)
                 ]
                 items.append(item)
-                todo.append((creator, text, newest_ms, None))
+                todo.append((creator, digest, now, array("q", list(map(_UPDATED_AT, rows))), None))
                 continue
-            # An entry whose text is the one last read at its position is the same row there:
-            # told apart without decoding the last ranking, compared (and the others picked
-            # out) by C loops, not a Python one per entry.
-            now_texts = loyalty.ranking_entries(text, POINTS_TOP)
-            was_texts = loyalty.ranking_entries(last.text, POINTS_TOP)
+            # An entry whose digest is the one last read at its position is the same row
+            # there: compared (and the others picked out) by C loops, not one per entry.
+            was = last.entries
             before, done, after = split_objects(
                 last.items["creators"][0], "entries", indent=ITEM_INDENT + 2
             )
-            if len(done) != len(was_texts):
-                raise AssertionError(f"{creator}: {len(was_texts)} entries cut in {len(done)}")
-            moved = list(
-                itertools.compress(itertools.count(), map(operator.ne, now_texts, was_texts))
-            )
-            if len(now_texts) != len(was_texts):
-                del done[len(now_texts) :]  # fewer rows: the last ones are gone
-                moved += range(len(was_texts), len(now_texts))  # more rows: new at the end
-                done += [b""] * (len(now_texts) - len(done))
-            for index in moved:
-                name, platform, balance, updated_at = rows[index]
+            if len(done) != len(was):
+                raise AssertionError(f"{creator}: {len(was)} entries cut in {len(done)}")
+            moved = list(itertools.compress(itertools.count(), map(operator.ne, now, was)))
+            moments = last.moments[: len(now)]
+            if len(now) != len(was):
+                del done[len(now) :]  # fewer rows: the last ones are gone
+                moved += range(len(was), len(now))  # more rows: new at the end
+                done += [b""] * (len(now) - len(done))
+                moments.extend(itertools.repeat(0, len(now) - len(moments)))
+            wanted += map(texts.__getitem__, moved)
+            todo.append((creator, digest, now, moments, (before, done, after, moved)))
+        # The changed entries' rows, decoded at once: each entry's text is a JSON array.
+        decoded = iter(orjson.loads("[" + ",".join(wanted) + "]") if wanted else ())
+        entries: list[dict[str, Any]] = []  # entries that changed, of the others
+        strings: list[Any] = []  # what of those entries a scrub could change (with the times)
+        for _creator, _digest, _now, moments, cut in todo:
+            if cut is None:
+                continue
+            for index in cut[3]:
+                name, platform, balance, updated_at = next(decoded)
                 entries.append(points_entry(index + 1, name, platform, balance, stamps[updated_at]))
                 strings.append(name)
                 strings.append(platform)
-            todo.append((creator, text, newest_ms, (before, done, after, moved)))
+                moments[index] = updated_at
         whole = iter(
             encode_items(
                 ctx,
                 items,
                 indent=ITEM_INDENT,
                 paths=LazyPaths(
-                    lambda: [f"$.creators[0 of {c!r}]" for c, _t, _n, cut in todo if cut is None],
+                    lambda: [
+                        f"$.creators[0 of {c!r}]" for c, _d, _e, _m, cut in todo if cut is None
+                    ],
                     len(items),
                 ),
                 plain=True,
@@ -1734,7 +1783,7 @@ class SnapshotPublisher(Actor):
                 paths=LazyPaths(
                     lambda: [
                         f"$.creators[0 of {c!r}].entries[{i}]"
-                        for c, _t, _n, cut in todo
+                        for c, _d, _e, _m, cut in todo
                         if cut is not None
                         for i in cut[3]
                     ],
@@ -1743,8 +1792,8 @@ class SnapshotPublisher(Actor):
                 plain=True,
             )
         )
-        moments: dict[int, datetime] = {}
-        for creator, text, newest_ms, cut in todo:
+        instants: dict[int, datetime] = {}
+        for creator, digest, now, moments, cut in todo:
             if cut is None:
                 data = next(whole)
             else:
@@ -1752,15 +1801,17 @@ class SnapshotPublisher(Actor):
                 for index in moved:
                     done[index] = object_piece(next(changed), index)
                 data = join_objects(before, done, after, indent=ITEM_INDENT + 2)
-            newest = moments.get(newest_ms)
+            newest_ms = max(moments)
+            newest = instants.get(newest_ms)
             if newest is None:
-                newest = moments[newest_ms] = to_datetime(newest_ms)
+                newest = instants[newest_ms] = to_datetime(newest_ms)
             shares[creator] = _PointsShare(
                 order=(creator,),
                 newest=newest,
                 latest=newest,
                 items={"creators": (data,)},
-                text=text,
+                digest=digest,
+                marks=now + moments,
                 clock_free=newest_ms <= ms_now,
             )
         self._parts[path] = shares
@@ -2147,67 +2198,59 @@ class SnapshotPublisher(Actor):
         )
 
     def _creator_part(self, creator: CreatorConfig, activity: _Activity) -> _CreatorRows:
-        """A creator's rows of chat_triggers.json: last time's where its activity is the same
-        (triggers, timers and filters apart). `activity` may be the engine's own maps: what
-        is kept is a copy."""
+        """A creator's rows of chat_triggers.json: last time's where its activity is what
+        they show (triggers, timers and filters apart). The views themselves hold the
+        activity they were made from, so the engine's maps are compared with them: no copy
+        of the maps is kept."""
         last = self._creator_rows.get(creator.id)
         fired, posts, hits = activity
         if last is None:
-            same_fired = same_posts = same_hits = False
+            part = _CreatorRows(
+                creator_id=creator.id,
+                triggers=trigger_rows((creator,), fired),
+                timers=timer_rows((creator,), posts),
+                filters=filter_rows((creator,), hits),
+            )
         else:
-            same_fired = last.activity[0] == fired
-            same_posts = last.activity[1] == posts
-            same_hits = last.activity[2] == hits
-            if same_fired and same_posts and same_hits:
+            triggers = self._refired(creator, last.triggers, fired)
+            timers = (
+                last.timers
+                if _counted(last.timers, posts, _TIMER_KEY, _TIMER_SHOWN)
+                else timer_rows((creator,), posts)
+            )
+            filters = (
+                last.filters
+                if _counted(last.filters, hits, _FILTER_KEY, _FILTER_SHOWN)
+                else filter_rows((creator,), hits)
+            )
+            if triggers is last.triggers and timers is last.timers and filters is last.filters:
                 return last
-        kept = (
-            last.activity[0] if last is not None and same_fired else dict(fired),
-            last.activity[1] if last is not None and same_posts else dict(posts),
-            last.activity[2] if last is not None and same_hits else dict(hits),
-        )
-        part = self._creator_rows[creator.id] = _CreatorRows(
-            activity=kept,
-            creator_id=creator.id,
-            triggers=(
-                trigger_rows((creator,), kept[0])
-                if last is None
-                else last.triggers
-                if same_fired
-                else self._refired(creator, last.triggers, last.activity[0], kept[0])
-            ),
-            timers=last.timers
-            if last is not None and same_posts
-            else timer_rows((creator,), kept[1]),
-            filters=last.filters
-            if last is not None and same_hits
-            else filter_rows((creator,), kept[2]),
-        )
+            part = _CreatorRows(
+                creator_id=creator.id, triggers=triggers, timers=timers, filters=filters
+            )
+        self._creator_rows[creator.id] = part
         return part
 
+    @staticmethod
     def _refired(
-        self,
         creator: CreatorConfig,
         views: tuple[TriggerView, ...],
-        was: Mapping[tuple[str, str], datetime],
         fired: Mapping[tuple[str, str], datetime],
     ) -> tuple[TriggerView, ...]:
-        """`views` (`trigger_rows` of `creator` for the fired times `was`) for the times
-        `fired`: only the triggers whose time differs are looked at and built again (a
-        creator's chat fires a few of its triggers between two heartbeats)."""
-        places = self._trigger_places.get(creator.id)
-        if places is None:
-            chat = [t for t in creator.triggers if t.pattern is not None]
-            places = self._trigger_places[creator.id] = {
-                (creator.id, t.id): (i, t) for i, t in enumerate(chat)
-            }
-        moved = [key for key, at in fired.items() if was.get(key) != at]
-        moved += [key for key in was if key not in fired]  # forgotten (an engine restarted)
+        """`views` (`trigger_rows` of `creator`) for the fired times `fired`: only the
+        triggers whose time differs from the one their view shows are built again (a
+        creator's chat fires a few of its triggers between two heartbeats), compared by C
+        loops; `views` itself when none differs."""
+        shown = map(_LAST_FIRED_AT, views)
+        now = map(fired.get, zip(itertools.repeat(creator.id), map(_TRIGGER_ID, views)))
+        places = list(itertools.compress(itertools.count(), map(operator.ne, now, shown)))
+        if not places:
+            return views
+        chat = [t for t in creator.triggers if t.pattern is not None]  # the views' order
         out = list(views)
-        for key in moved:
-            place = places.get(key)
-            if place is not None:  # a trigger of this creator's chat
-                i, trigger = place
-                out[i] = _trigger_view(creator, trigger, fired.get(key))
+        for i in places:
+            trigger = chat[i]
+            out[i] = _trigger_view(creator, trigger, fired.get((creator.id, trigger.id)))
         return tuple(out)
 
     def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:

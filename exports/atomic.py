@@ -57,15 +57,27 @@ def read_bytes_or_none(path: str | os.PathLike[str]) -> bytes | None:
         raise
 
 
+#: How much of a file `_same_content` reads at a time: a file that differs is mostly told
+#: apart in its first piece, not after reading it all.
+_COMPARE_CHUNK = 64 * 1024
+
+
 def _same_content(path: Path, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``: compared a piece at a time,
+    stopping at the first piece that differs (a file of the same size whose content moved,
+    as a publish's usually is, costs a read of its first piece, not of all of it)."""
     try:
-        if path.stat().st_size != len(data):  # cheap rejection before reading
-            return False
-    except OSError:
-        return False
-    try:
-        return read_bytes_or_none(path) == data
-    except OSError:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size != len(data):  # cheap rejection before reading
+                return False
+            at = 0
+            while at < len(data):
+                piece = f.read(_COMPARE_CHUNK)
+                if not piece or data[at : at + len(piece)] != piece:
+                    return False
+                at += len(piece)
+            return not f.read(1)  # grown since the size was taken: not the same
+    except OSError:  # missing, a folder, unreadable: written (and its error told) anew
         return False
 
 

@@ -56,6 +56,53 @@ def test_changed_bytes_replace_the_file(tmp_path: Path) -> None:
     assert target.read_bytes() == b"owt"
 
 
+def test_a_long_file_differing_only_at_its_end_is_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "a.json"
+    body = b"x" * (3 * atomic._COMPARE_CHUNK + 17)
+    write_atomic(target, body)
+    assert write_atomic(target, body) is False  # equal in every piece
+    changed = body[:-1] + b"y"  # same size, only the last piece differs
+    assert write_atomic(target, changed) is True
+    assert target.read_bytes() == changed
+
+
+def test_a_same_size_file_that_differs_early_is_not_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "a.json"
+    body = b"a" * (16 * atomic._COMPARE_CHUNK)
+    write_atomic(target, body)
+    read: list[int] = []
+    real_open = open
+
+    class Counting:
+        def __init__(self, f: object) -> None:
+            self._f = f
+
+        def __enter__(self) -> Counting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._f.close()  # type: ignore[attr-defined]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._f, name)
+
+        def read(self, size: int = -1) -> bytes:
+            data: bytes = self._f.read(size)  # type: ignore[attr-defined]
+            read.append(len(data))
+            return data
+
+    def counting_open(path: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        f = real_open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
+        return Counting(f) if mode == "rb" else f
+
+    monkeypatch.setattr(atomic, "open", counting_open, raising=False)
+    assert write_atomic(target, b"b" + body[1:]) is True
+    assert sum(read) <= atomic._COMPARE_CHUNK  # told apart by its first piece
+    assert target.read_bytes()[:2] == b"ba"
+
+
 def test_accepts_bytearray_and_rejects_text(tmp_path: Path) -> None:
     assert write_atomic(tmp_path / "a", bytearray(b"ab")) is True
     with pytest.raises(TypeError):
