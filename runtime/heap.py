@@ -77,7 +77,11 @@ def limit_heaps() -> bool:
 
 def release_free_memory() -> bool:
     """Hand the free pages inside the heaps back to the system; whether glibc did so."""
-    trim = getattr(_glibc(), "malloc_trim", None)
+    return _trim(_glibc())
+
+
+def _trim(libc: Any | None) -> bool:
+    trim = getattr(libc, "malloc_trim", None)
     if trim is None:
         return False
     trim.argtypes = (ctypes.c_size_t,)
@@ -88,8 +92,10 @@ def release_free_memory() -> bool:
 async def release_free_memory_every(seconds: float = TRIM_SECONDS) -> None:
     """`release_free_memory` every `seconds`, for as long as it runs (not at all where the C
     library is not glibc)."""
-    if _glibc() is None:
+    # Loaded once: a handle made at every trim was a reference cycle for the collector.
+    libc = _glibc()
+    if libc is None:
         return
     while True:
         await trio.sleep(seconds)
-        release_free_memory()
+        _trim(libc)

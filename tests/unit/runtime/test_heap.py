@@ -63,11 +63,24 @@ async def test_the_free_memory_is_released_every_period(
     monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
 ) -> None:
     trims: list[float] = []
-    monkeypatch.setattr(heap, "_glibc", lambda: object())
-    monkeypatch.setattr(heap, "release_free_memory", lambda: trims.append(trio.current_time()))
+    loads: list[object] = []
+    libc = object()
+
+    def load() -> object:
+        loads.append(libc)
+        return libc
+
+    def trim(given: object) -> bool:
+        assert given is libc
+        trims.append(trio.current_time())
+        return True
+
+    monkeypatch.setattr(heap, "_glibc", load)
+    monkeypatch.setattr(heap, "_trim", trim)
     with trio.move_on_after(3.5 * heap.TRIM_SECONDS):
         await heap.release_free_memory_every()
     assert trims == [heap.TRIM_SECONDS * n for n in (1, 2, 3)]
+    assert loads == [libc]  # the C library is loaded once, not at every trim
 
 
 async def test_nothing_is_released_where_the_c_library_is_not_glibc(
