@@ -347,6 +347,48 @@ async def test_handle_batch_gets_everything_queued_and_replies_in_order(nursery)
     await sup.stop()
 
 
+class SlowDrainer(Actor):
+    """One message a batch, a second each; handles what is queued when it is stopped."""
+
+    max_batch = 1
+    drain_on_stop = True
+
+    def __init__(self, handled: list[Any]) -> None:
+        self.handled = handled
+
+    async def handle_batch(self, messages: list[Any]) -> list[Any]:
+        await trio.sleep(1.0)
+        self.handled.extend(messages)
+        return [None] * len(messages)
+
+
+async def test_a_draining_actor_handles_every_message_queued_before_its_stop(
+    autojump_clock, nursery
+):
+    handled: list[Any] = []
+    sup = await started(nursery, ChildSpec("d", lambda: SlowDrainer(handled), shutdown=30.0))
+    for n in range(5):
+        sup.ref("d").cast(n)
+    await sup.stop()
+    assert handled == [0, 1, 2, 3, 4]
+
+
+async def test_a_draining_actor_is_still_cut_off_at_the_end_of_its_grace_period(
+    autojump_clock, nursery
+):
+    handled: list[Any] = []
+    sup = await started(nursery, ChildSpec("d", lambda: SlowDrainer(handled), shutdown=2.5))
+    for n in range(5):
+        sup.ref("d").cast(n)
+    began = trio.current_time()
+    await sup.stop()
+    assert trio.current_time() - began == pytest.approx(2.5)
+    assert handled == [0, 1]
+    assert sup.registry is not None
+    letters = [(d.message_type, d.reason) for d in sup.registry.dead_letters.recent]
+    assert letters[0] == ("int", "stopped while handling")  # the third, cut off
+
+
 async def test_a_crashing_batch_fails_every_call_in_it_and_dead_letters_each(nursery):
     sup = await started(nursery, ChildSpec("b", Batcher))
     ref = sup.ref("b")
