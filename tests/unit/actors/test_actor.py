@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog
 import trio
 import trio.testing
 
 from actors import QUEUE, Actor, ActorFailed, CallTimeout, MailboxFull, ReplyError
+from actors._registry import DeadLetters
 from supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
 
 NO_BACKOFF = Backoff(initial=0)
@@ -799,3 +801,21 @@ async def test_run_returning_stops_an_actor_with_inline_handling_and_a_crash_in_
     await trio.testing.wait_all_tasks_blocked()
     assert sup.which_children()[0].state == "stopped" and second.run_cancelled == 0
     await sup.stop()
+
+
+def test_dead_letters_of_many_actors_at_a_stop_are_reported_in_one_line() -> None:
+    letters = DeadLetters()
+    letters.summarize = True
+    for n in range(25):
+        letters.record(f"root/c{n:02d}", "hello", "actor stopped for good", None)
+    letters.record("root/c00", 1, "stopped while handling", None)
+    with structlog.testing.capture_logs() as logs:
+        letters.report()
+    assert [(e["event"], e["actors"], e["count"]) for e in logs] == [
+        ("dead letters during the stop", 25, 26)
+    ]
+    assert logs[0]["messages"] == {
+        "int: stopped while handling": 1,
+        "str: actor stopped for good": 25,
+    }
+    assert logs[0]["paths"] == [*(f"root/c{n:02d}" for n in range(20)), "..."]
