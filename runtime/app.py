@@ -32,9 +32,9 @@ from runtime.collector import Collector
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.heap import release_free_memory_every
 from runtime.http_api import HTTP_ID
-from runtime.logging_setup import configure_logging
+from runtime.logging_setup import configure_logging, shutdown_lines
 from runtime.pidfile import PidFile
-from runtime.shutdown import stop_tree
+from runtime.shutdown import not_stopped, stop_tree
 from runtime.tree import STATE_CHILDREN, RuntimePaths, build_tree
 from state import StoreError, open_database
 from state.creators import get_meta, set_meta
@@ -241,13 +241,14 @@ async def serve(
         if root.registry is not None:
             root.registry.close_all()
 
-    async def shutdown(reason: str) -> None:
+    async def shutdown(reason: str, began: float) -> None:
         stopping.append(reason)
         collector.pause()  # for the rest of the process's life (see `Booted.collector`)
+        shutdown_lines.start()  # a line per actor of a big tree would take the deadline
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
         await entered.wait()  # a signal at the very first moment: the tree is about to run
-        if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
-            log.warning("shutdown deadline passed: cancelling what is left")
+        if not await stop_tree(root, deadline, state_children=STATE_CHILDREN, began=began):
+            log.warning("shutdown deadline passed: cancelling what is left", left=not_stopped(root))
             force_stop()
 
     async def watch_signals(
@@ -262,7 +263,11 @@ async def serve(
             async for signum in received:
                 count += 1
                 if count == 1:
-                    nursery.start_soon(shutdown, signal.Signals(signum).name)
+                    # The deadline runs from here: on a busy event loop, the task started
+                    # next runs a scheduling round (a second and more at 10,000 creators)
+                    # later.
+                    began = trio.current_time()
+                    nursery.start_soon(shutdown, signal.Signals(signum).name, began)
                 else:
                     log.warning("second signal: stopping now")
                     force_stop()
@@ -304,6 +309,7 @@ async def serve(
             nursery.cancel_scope.cancel()
     finally:
         announce.remove()
+        shutdown_lines.report()
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
         return ExitCode.FAILED

@@ -37,12 +37,19 @@ class StopPlan:
         return cls(producers_by=tree_by - min(TAIL_MAX, TAIL_SHARE * deadline), tree_by=tree_by)
 
 
-async def stop_tree(root: Supervisor, deadline: float, *, state_children: Collection[str]) -> bool:
-    """Stop `root` (running) in reverse order so that it is stopped `deadline` seconds from
-    now minus the exit's share; children not in `state_children` are cut off earlier (see
-    `StopPlan`). Returns False when the tree was not stopped in time (the caller then forces
-    it); every grace period and `on_stop` was cut at its bound either way."""
-    plan = StopPlan.within(deadline, now=trio.current_time())
+async def stop_tree(
+    root: Supervisor,
+    deadline: float,
+    *,
+    state_children: Collection[str],
+    began: float | None = None,
+) -> bool:
+    """Stop `root` (running) in reverse order so that it is stopped `deadline` seconds after
+    `began` (trio time; default now: when the signal was received, for a process) minus the
+    exit's share; children not in `state_children` are cut off earlier (see `StopPlan`).
+    Returns False when the tree was not stopped in time (the caller then forces it); every
+    grace period and `on_stop` was cut at its bound either way."""
+    plan = StopPlan.within(deadline, now=trio.current_time() if began is None else began)
     registry = root.registry
     if registry is not None:
         registry.bound_stops(plan.tree_by, under=root.path)
@@ -52,3 +59,21 @@ async def stop_tree(root: Supervisor, deadline: float, *, state_children: Collec
     with trio.move_on_at(plan.tree_by) as scope:
         await root.stop()
     return not scope.cancelled_caught
+
+
+def not_stopped(root: Supervisor) -> list[str]:
+    """What of `root` is not stopped (what a stop cut off at its deadline leaves to cancel):
+    each such child's path, a supervisor's with how many of its own children are not."""
+    left: list[str] = []
+    for child in root.which_children():
+        if child.state == "stopped":
+            continue
+        path = f"{root.path}/{child.id}"
+        try:
+            below = root.child_supervisor(child.id).which_children()
+        except KeyError:
+            left.append(path)
+            continue
+        running = sum(1 for c in below if c.state != "stopped")
+        left.append(f"{path} ({running} of {len(below)} children)")
+    return left
