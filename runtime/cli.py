@@ -4,12 +4,14 @@ accounts."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import trio
 
@@ -99,6 +101,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         # a second and more after a busy run: time the shutdown deadline must also cover.
         # Nothing left needs collecting (files are closed, logs flushed at exit as usual).
         gc.freeze()
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with `code` once the logs and the standard streams are flushed,
+    without the interpreter's teardown: after a run of 10,000 creators, freeing a heap of a
+    gigabyte object by object took most of a second past the shutdown deadline, for nothing
+    (the database is closed, the PID file released, the tree's threads done). Works alike
+    on Windows."""
+    logging.shutdown()  # what `atexit` would do: flush and close every handler (log file)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe cannot change the exit code
+            stream.flush()
+    os._exit(code)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -240,7 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code.
 
     A command-line usage error exits 2 through argparse (with the usage printed), the code
-    also used for initialisation errors: both mean "fix how it is started".
+    also used for initialisation errors: both mean "fix how it is started". As a program
+    (no `argv`: `python -m runtime`, the console script), `run` ends the process itself
+    once it stopped (`exit_now`), without returning.
     """
     parser = _parser()
     args = parser.parse_args(argv)
@@ -258,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(handlers[args.command](args))
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+        if args.command == "run" and argv is None:
+            exit_now(code)
         return code
     except BrokenPipeError:
         # The reader went away (`status | head -1`): not an error of ours. Point stdout at
