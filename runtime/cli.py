@@ -4,14 +4,13 @@ accounts."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import logging
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import trio
 
@@ -21,6 +20,7 @@ from config.untrusted_json import loads_untrusted
 from exports.files import RUNTIME_VERSION
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.pidfile import running_pid
+from runtime.shutdown import exit_now
 from runtime.tree import RuntimePaths, export_mirrors
 
 
@@ -94,26 +94,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     export_mirrors(config)  # what `check` checks beyond the file, before anything starts
     booted = boot(config)
     try:
-        return int(trio.run(serve, booted))
+        # As a program, a stop still running at its deadline ends the process (`serve`).
+        program = bool(getattr(args, "program", False))
+        return int(trio.run(partial(serve, booted, exit_at_deadline=program)))
     finally:
         booted.pid_file.release()
         # The interpreter's final collections walk every object left, which took a third of
         # a second and more after a busy run: time the shutdown deadline must also cover.
         # Nothing left needs collecting (files are closed, logs flushed at exit as usual).
         gc.freeze()
-
-
-def exit_now(code: int) -> NoReturn:
-    """End the process with `code` once the logs and the standard streams are flushed,
-    without the interpreter's teardown: after a run of 10,000 creators, freeing a heap of a
-    gigabyte object by object took most of a second past the shutdown deadline, for nothing
-    (the database is closed, the PID file released, the tree's threads done). Works alike
-    on Windows."""
-    logging.shutdown()  # what `atexit` would do: flush and close every handler (log file)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed pipe cannot change the exit code
-            stream.flush()
-    os._exit(code)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -261,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    args.program = argv is None  # this process is the runtime (not a caller's test)
     if args.command == "status" and args.config is None and args.data_dir is None:
         parser.error("status needs --config or --data-dir")
     handlers = {

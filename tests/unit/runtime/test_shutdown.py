@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from typing import Any
+
 import pytest
 import structlog
 import trio
 import trio.testing
 
 from actors import Actor
-from runtime.shutdown import StopPlan, not_stopped, stop_tree
+from runtime.app import _stamp_arrivals
+from runtime.shutdown import Backstop, StopPlan, not_stopped, stop_tree
 from supervisors import ChildSpec, Supervisor
 
 
@@ -150,3 +155,39 @@ async def test_what_a_stop_past_its_deadline_leaves_running_is_named(
         await nursery.start(root.run)
         assert not await stop_tree(root, 4.0, state_children={"store"})
         assert not_stopped(root) == ["root/store", "root/creators (1 of 1 children)"]
+
+
+def test_the_backstop_acts_from_its_own_thread_unless_cancelled() -> None:
+    fired = threading.Event()
+    threads: list[str] = []
+
+    def action() -> None:
+        threads.append(threading.current_thread().name)
+        fired.set()
+
+    Backstop(action).start(0.0)
+    assert fired.wait(timeout=60)  # an event, not a timing: it fires at once
+    assert threads and threads[0] != threading.current_thread().name
+    cancelled = Backstop(action)
+    cancelled.start(3600.0)
+    cancelled.cancel()
+    assert cancelled._timer is not None
+    cancelled._timer.join(timeout=60)
+    assert not cancelled._timer.is_alive() and len(threads) == 1
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="POSIX signal")
+def test_a_signals_arrival_is_stamped_and_the_installed_handler_still_runs() -> None:
+    received: list[int] = []
+
+    def handler(number: int, frame: Any) -> None:
+        received.append(number)
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        arrived = _stamp_arrivals([signal.SIGUSR1])
+        signal.raise_signal(signal.SIGUSR1)
+        assert received == [signal.SIGUSR1]
+        assert set(arrived) == {signal.SIGUSR1}
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
