@@ -35,7 +35,7 @@ from runtime.heap import release_free_memory_every
 from runtime.http_api import HTTP_ID
 from runtime.logging_setup import configure_logging, shutdown_lines
 from runtime.pidfile import PidFile
-from runtime.shutdown import Backstop, exit_now, not_stopped, stop_tree
+from runtime.shutdown import Backstop, StopPlan, exit_now, not_stopped, stop_tree
 from runtime.tree import STATE_CHILDREN, RuntimePaths, build_tree
 from state import StoreError, open_database
 from state.creators import get_meta, set_meta
@@ -282,7 +282,8 @@ async def serve(
         collector.pause()  # for the rest of the process's life (see `Booted.collector`)
         shutdown_lines.start()  # a line per actor of a big tree would take the deadline
         if exit_at_deadline:
-            backstop.start(began + deadline - trio.current_time())
+            exit_by = StopPlan.within(deadline, now=began).exit_by
+            backstop.start(exit_by - trio.current_time())
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
         await entered.wait()  # a signal at the very first moment: the tree is about to run
         if not await stop_tree(root, deadline, state_children=STATE_CHILDREN, began=began):

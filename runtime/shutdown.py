@@ -35,12 +35,20 @@ class StopPlan:
 
     producers_by: float
     tree_by: float
+    #: A process still stopping then ends at once (`Backstop`): half the exit's share is
+    #: left for the logs' flush and the kernel's release of the process's memory.
+    exit_by: float
 
     @classmethod
     def within(cls, deadline: float, *, now: float) -> StopPlan:
         """The plan for a stop that starts at `now` and must end `deadline` seconds later."""
-        tree_by = now + deadline - min(EXIT_MAX, EXIT_SHARE * deadline)
-        return cls(producers_by=tree_by - min(TAIL_MAX, TAIL_SHARE * deadline), tree_by=tree_by)
+        exit_share = min(EXIT_MAX, EXIT_SHARE * deadline)
+        tree_by = now + deadline - exit_share
+        return cls(
+            producers_by=tree_by - min(TAIL_MAX, TAIL_SHARE * deadline),
+            tree_by=tree_by,
+            exit_by=now + deadline - exit_share / 2,
+        )
 
 
 async def stop_tree(

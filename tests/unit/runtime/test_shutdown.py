@@ -47,8 +47,10 @@ def tree(journal: list[tuple[str, str, float]]) -> Supervisor:
 
 
 def test_the_plan_keeps_a_share_for_the_state_children_and_for_the_exit() -> None:
-    assert StopPlan.within(10.0, now=100.0) == StopPlan(producers_by=107.5, tree_by=109.5)
-    assert StopPlan.within(1.0, now=0.0) == StopPlan(producers_by=0.55, tree_by=0.8)
+    assert StopPlan.within(10.0, now=100.0) == StopPlan(
+        producers_by=107.5, tree_by=109.5, exit_by=109.75
+    )
+    assert StopPlan.within(1.0, now=0.0) == StopPlan(producers_by=0.55, tree_by=0.8, exit_by=0.9)
 
 
 async def test_the_whole_stop_shielded_on_stop_included_ends_within_the_deadline(
