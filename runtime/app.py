@@ -240,7 +240,11 @@ async def serve(
     force = trio.CancelScope()
 
     def exit_now_at_deadline() -> None:  # (in the backstop's thread)
-        log.warning("shutdown deadline over: exiting while the tree still unwinds")
+        registry = root.registry  # (counts read from this thread: plain ints)
+        log.warning(
+            "shutdown deadline over: exiting while the tree still unwinds",
+            dead_letters=registry.dead_letters.count if registry is not None else 0,
+        )
         announce.remove()
         booted.pid_file.release()
         exit_now(ExitCode.OK)
