@@ -45,6 +45,11 @@ class Actor:
     mailbox_size: ClassVar[int] = 1000
     #: Most messages given to one `handle_batch` call (for actors that define it).
     max_batch: ClassVar[int] = 64
+    #: A batching actor (`handle_batch`) asked to stop first handles every message already
+    #: queued, and those arriving meanwhile, within its grace period (the store: what was
+    #: queued for commit is committed, not dropped). A stop cut off by the grace period or
+    #: the shutdown deadline still ends it; what is left then becomes dead letters.
+    drain_on_stop: ClassVar[bool] = False
 
     nursery: trio.Nursery
     path: str
@@ -331,13 +336,25 @@ async def _mailbox_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) ->
 
 async def _batch_loop(actor: Actor, mailbox: Mailbox, stats: InstanceStats) -> None:
     limit = max(1, actor.max_batch)
+    take = mailbox.take_nowait
+    draining = False
     while True:
-        item = await mailbox.get()
-        if item is STOP:
-            return
+        if not draining:
+            item = await mailbox.get()
+            if item is STOP:
+                if not actor.drain_on_stop:
+                    return
+                draining = True  # stopping: what is queued, then stop
+                take = mailbox.take_left
+                continue
+        else:
+            await trio.lowlevel.checkpoint()  # a cut-off stop (cancelled) ends the drain
+            item = mailbox.take_left()
+            if item is None:
+                return
         batch = [item]
         while len(batch) < limit:
-            more = mailbox.take_nowait()
+            more = take()
             if more is None:
                 break
             batch.append(more)

@@ -353,6 +353,14 @@ class Mailbox:
             return None
         return self._take()
 
+    def take_left(self) -> object | None:
+        """The next queued message even once a stop was requested, or None (empty, or
+        closed): for an instance that handles what was queued before it stops
+        (`Actor.drain_on_stop`)."""
+        if not self._queue:
+            return None
+        return self._take()
+
     def _take(self) -> object:
         item = self._queue.popleft()  # type: ignore[union-attr]  # non-empty: a deque
         self.received += 1

@@ -22,6 +22,8 @@ from actors._timer import CallTimer
 log = structlog.get_logger("actors")
 
 DEFAULT_MAILBOX_SIZE = 1000
+#: Most actors a shutdown report names one by one (dead letters, stops cut off).
+REPORT_ACTORS = 20
 
 # The supervisors' child-spec type. The registry only keeps specs for them (it never reads one),
 # so it takes the type as a parameter instead of importing it: supervisors depend on actors.
@@ -70,8 +72,23 @@ class DeadLetters:
             item.resolve(outcome.Error(failure))
 
     def report(self) -> None:
-        """Log what was counted since the last report: one line per actor."""
+        """Log what was counted since the last report: one line per actor, or, for more than
+        `REPORT_ACTORS` actors, one line in all (a stop of ten thousand creators logged a
+        line per actor for seconds, past the shutdown deadline) naming the first of them."""
         pending, self._pending = self._pending, {}
+        if len(pending) > REPORT_ACTORS:
+            total: Counter[tuple[str, str]] = Counter()
+            for counts in pending.values():
+                total.update(counts)
+            paths = sorted(pending)
+            log.warning(
+                "dead letters during the stop",
+                actors=len(paths),
+                count=sum(total.values()),
+                messages={f"{kind}: {reason}": n for (kind, reason), n in sorted(total.items())},
+                paths=[*paths[:REPORT_ACTORS], "..."],
+            )
+            return
         for path, counts in sorted(pending.items()):
             log.warning(
                 "dead letters during the stop",
@@ -98,6 +115,7 @@ class Registry(Generic[SpecT]):
         # Shutdown bounds: (path prefix, trio time) pairs, and the scopes they cut off.
         self._stop_bounds: list[tuple[str, float]] = []
         self._stopping: dict[trio.CancelScope, str] = {}
+        self._cut_off: list[str] = []  # stops cut off while bounded, for `report_cut_offs`
 
     # ------------------------------------------------------------------ shutdown bounds
 
@@ -124,6 +142,28 @@ class Registry(Generic[SpecT]):
     def stopped(self, scope: trio.CancelScope) -> None:
         """Forget a scope given to `stopping`."""
         self._stopping.pop(scope, None)
+
+    def cut_off(self, path: str) -> bool:
+        """Note that the stop of `path` (its `on_stop`) was cut off at its bound; whether to
+        log it on its own now. While the tree shuts down (`bound_stops`) they are counted and
+        `report_cut_offs` logs them in one line: at ten thousand creators a line each took
+        seconds of the deadline, and the event loop's time, from the stops still running."""
+        if not self.dead_letters.summarize:
+            return True
+        self._cut_off.append(path)
+        return False
+
+    def report_cut_offs(self) -> None:
+        """Log the stops cut off since the last report (see `cut_off`) in one warning that
+        names them (the first `REPORT_ACTORS`)."""
+        paths, self._cut_off = sorted(self._cut_off), []
+        if paths:
+            more = ["..."] if len(paths) > REPORT_ACTORS else []
+            log.warning(
+                "on_stop cut off at the shutdown deadline",
+                count=len(paths),
+                paths=[*paths[:REPORT_ACTORS], *more],
+            )
 
     def register(self, path: str, kind: str | None = None) -> None:
         """Make `path` known (idempotent); `kind` is 'actor' or 'supervisor' once known."""

@@ -196,6 +196,9 @@ class StateStore(Actor):
     #: answered after one batch, not after as many as the flood fills (each waiting for the
     #: busy event loop to run the store again).
     max_batch = mailbox_size
+    #: A stop commits every write queued before it (and during it) first: each was queued
+    #: for commit, some by a producer whose own stop already ended (cut off).
+    drain_on_stop = True
 
     def __init__(
         self,

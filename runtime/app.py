@@ -12,7 +12,8 @@ import os
 import secrets as _secrets
 import signal
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,9 @@ from runtime.collector import Collector
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.heap import release_free_memory_every
 from runtime.http_api import HTTP_ID
-from runtime.logging_setup import configure_logging
+from runtime.logging_setup import configure_logging, shutdown_lines
 from runtime.pidfile import PidFile
-from runtime.shutdown import stop_tree
+from runtime.shutdown import Backstop, StopPlan, exit_now, not_stopped, stop_tree
 from runtime.tree import STATE_CHILDREN, RuntimePaths, build_tree
 from state import StoreError, open_database
 from state.creators import get_meta, set_meta
@@ -176,6 +177,25 @@ def _find_cause(exc: BaseException | None, kind: type[BaseException]) -> BaseExc
     return None
 
 
+def _stamp_arrivals(signums: Sequence[int]) -> dict[int, float]:
+    """Wrap the installed handlers of `signums` (trio's) so that each signal's first arrival
+    time (`time.perf_counter`) is kept in the returned dict: a Python handler runs at once,
+    between two bytecodes, where the task receiving the signal waits for its turn. Leaving
+    `open_signal_receiver` puts back the handlers it found, which drops these."""
+    arrived: dict[int, float] = {}
+    for signum in signums:
+        handler = signal.getsignal(signum)
+        if not callable(handler):
+            continue
+
+        def stamp(number: int, frame: Any, handler: Callable[[int, Any], Any] = handler) -> None:
+            arrived.setdefault(number, time.perf_counter())
+            handler(number, frame)
+
+        signal.signal(signum, stamp)
+    return arrived
+
+
 def http_port(root: Supervisor) -> int | None:
     """The bound port of the HTTP server, once it runs."""
     for row in root.tree():
@@ -185,9 +205,17 @@ def http_port(root: Supervisor) -> int | None:
 
 
 async def serve(
-    booted: Booted, *, on_ready: Callable[[Supervisor], None] | None = None
+    booted: Booted,
+    *,
+    on_ready: Callable[[Supervisor], None] | None = None,
+    exit_at_deadline: bool = False,
 ) -> ExitCode:
-    """Run the tree until SIGINT/SIGTERM (or Ctrl-Break), then stop it within the deadline."""
+    """Run the tree until SIGINT/SIGTERM (or Ctrl-Break), then stop it within the deadline.
+
+    With `exit_at_deadline` (the process is the runtime, `python -m runtime run`), a stop
+    still unwinding when the deadline (from the signal's arrival) is over ends the process
+    there, with code 0, once the logs are flushed and the PID file and http.json removed.
+    """
     config, paths = booted.config, booted.paths
     started_at = datetime.now(UTC)
     announce = HttpAnnouncement(
@@ -210,6 +238,18 @@ async def serve(
     entered = trio.Event()  # the tree's `run` began: `stop_tree` can stop it, started or not
     stopping: list[str] = []  # the signal that started a shutdown
     force = trio.CancelScope()
+
+    def exit_now_at_deadline() -> None:  # (in the backstop's thread)
+        registry = root.registry  # (counts read from this thread: plain ints)
+        log.warning(
+            "shutdown deadline over: exiting while the tree still unwinds",
+            dead_letters=registry.dead_letters.count if registry is not None else 0,
+        )
+        announce.remove()
+        booted.pid_file.release()
+        exit_now(ExitCode.OK)
+
+    backstop = Backstop(exit_now_at_deadline)
 
     async def supervise(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         started = False
@@ -241,13 +281,17 @@ async def serve(
         if root.registry is not None:
             root.registry.close_all()
 
-    async def shutdown(reason: str) -> None:
+    async def shutdown(reason: str, began: float) -> None:
         stopping.append(reason)
         collector.pause()  # for the rest of the process's life (see `Booted.collector`)
+        shutdown_lines.start()  # a line per actor of a big tree would take the deadline
+        if exit_at_deadline:
+            exit_by = StopPlan.within(deadline, now=began).exit_by
+            backstop.start(exit_by - trio.current_time())
         log.info("shutting down", reason=reason, deadline_seconds=deadline)
         await entered.wait()  # a signal at the very first moment: the tree is about to run
-        if not await stop_tree(root, deadline, state_children=STATE_CHILDREN):
-            log.warning("shutdown deadline passed: cancelling what is left")
+        if not await stop_tree(root, deadline, state_children=STATE_CHILDREN, began=began):
+            log.warning("shutdown deadline passed: cancelling what is left", left=not_stopped(root))
             force_stop()
 
     async def watch_signals(
@@ -257,12 +301,18 @@ async def serve(
         if hasattr(signal, "SIGBREAK"):  # Ctrl-Break on Windows
             wanted.append(signal.SIGBREAK)
         with trio.open_signal_receiver(*wanted) as received:
+            arrived = _stamp_arrivals(wanted)
             task_status.started()  # the handlers are installed from here on
             count = 0
             async for signum in received:
                 count += 1
                 if count == 1:
-                    nursery.start_soon(shutdown, signal.Signals(signum).name)
+                    # The deadline runs from the signal's arrival: on a busy event loop this
+                    # task runs a scheduling round (a second and more at 10,000 creators)
+                    # later, and the task it starts one more.
+                    late = time.perf_counter() - arrived.get(signum, time.perf_counter())
+                    began = trio.current_time() - max(0.0, late)
+                    nursery.start_soon(shutdown, signal.Signals(signum).name, began)
                 else:
                     log.warning("second signal: stopping now")
                     force_stop()
@@ -304,6 +354,8 @@ async def serve(
             nursery.cancel_scope.cancel()
     finally:
         announce.remove()
+        shutdown_lines.report()
+        backstop.cancel()
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
         return ExitCode.FAILED

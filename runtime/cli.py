@@ -8,6 +8,7 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from config.untrusted_json import loads_untrusted
 from exports.files import RUNTIME_VERSION
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.pidfile import running_pid
+from runtime.shutdown import exit_now
 from runtime.tree import RuntimePaths, export_mirrors
 
 
@@ -92,7 +94,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     export_mirrors(config)  # what `check` checks beyond the file, before anything starts
     booted = boot(config)
     try:
-        return int(trio.run(serve, booted))
+        # As a program, a stop still running at its deadline ends the process (`serve`).
+        program = bool(getattr(args, "program", False))
+        return int(trio.run(partial(serve, booted, exit_at_deadline=program)))
     finally:
         booted.pid_file.release()
         # The interpreter's final collections walk every object left, which took a third of
@@ -240,10 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code.
 
     A command-line usage error exits 2 through argparse (with the usage printed), the code
-    also used for initialisation errors: both mean "fix how it is started".
+    also used for initialisation errors: both mean "fix how it is started". As a program
+    (no `argv`: `python -m runtime`, the console script), `run` ends the process itself
+    once it stopped (`exit_now`), without returning.
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    args.program = argv is None  # this process is the runtime (not a caller's test)
     if args.command == "status" and args.config is None and args.data_dir is None:
         parser.error("status needs --config or --data-dir")
     handlers = {
@@ -258,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(handlers[args.command](args))
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+        if args.command == "run" and argv is None:
+            exit_now(code)
         return code
     except BrokenPipeError:
         # The reader went away (`status | head -1`): not an error of ours. Point stdout at

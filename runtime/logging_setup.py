@@ -94,6 +94,55 @@ def _record_timestamp(_logger: WrappedLogger, _method: str, event_dict: EventDic
     return event_dict
 
 
+class RepeatLimit:
+    """While on (a shutdown: `start`), each kind of line (level and event) is logged at most
+    `limit` times and the rest are only counted; `report` logs how many of each were left
+    out, and turns the limit off.
+
+    A stop of 10,000 creators made as many lines of each kind ("replay position not saved",
+    "flush failed", ...), each a few tenths of a millisecond of the event loop's time, which
+    took seconds past the shutdown deadline; the first lines and a count say as much.
+    """
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def start(self, limit: int = 20) -> None:
+        """Limit the lines of each kind from now on (starting again keeps the counts)."""
+        self.limit = limit
+
+    def __call__(self, _logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        limit = self.limit
+        if limit is None:
+            return event_dict
+        key = (method, str(event_dict.get("event")))
+        seen = self._counts[key] = self._counts.get(key, 0) + 1
+        if seen > limit:
+            raise structlog.DropEvent
+        return event_dict
+
+    def report(self) -> None:
+        """Log, per kind, how many lines were left out since `start`; stop limiting."""
+        limit, counts = self.limit, self._counts
+        self.limit, self._counts = None, {}
+        if limit is None:
+            return
+        for (level, event), seen in counts.items():
+            if seen > limit:
+                structlog.get_logger("runtime").warning(
+                    "lines left out during the stop",
+                    line=event,
+                    level_of_line=level,
+                    left_out=seen - limit,
+                    logged=limit,
+                )
+
+
+#: The limit of repeated lines during a shutdown (`runtime.app.serve` starts and reports it).
+shutdown_lines = RepeatLimit()
+
+
 def _level_number(level: str) -> int:
     number = logging.getLevelName(level.strip().upper())
     if not isinstance(number, int):
@@ -192,6 +241,7 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.stdlib.filter_by_level,
+            shutdown_lines,  # off but while the process stops
             structlog.stdlib.add_logger_name,
             structlog.stdlib.add_log_level,
             structlog.stdlib.PositionalArgumentsFormatter(),
@@ -216,4 +266,10 @@ def reset_logging() -> None:
     structlog.reset_defaults()
 
 
-__all__ = ["configure_logging", "mask_secrets_processor", "reset_logging"]
+__all__ = [
+    "RepeatLimit",
+    "configure_logging",
+    "mask_secrets_processor",
+    "reset_logging",
+    "shutdown_lines",
+]

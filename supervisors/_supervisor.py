@@ -285,6 +285,7 @@ class Supervisor:
             self._stopped.set()
             if is_root:
                 registry.close_all()
+                registry.report_cut_offs()
                 registry.dead_letters.report()
         if gave_up is not None:
             raise gave_up
@@ -562,7 +563,7 @@ class Supervisor:
                 actor.log.error("on_stop failed", error=describe(exc))
             finally:
                 self._registry.stopped(scope)
-        if scope.cancelled_caught:
+        if scope.cancelled_caught and self._registry.cut_off(slot.path):
             actor.log.warning("on_stop cut off at the end of the grace period")
 
     def _after_exit(self, slot: _Slot, run: _Run) -> None:

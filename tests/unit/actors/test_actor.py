@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog
 import trio
 import trio.testing
 
 from actors import QUEUE, Actor, ActorFailed, CallTimeout, MailboxFull, ReplyError
+from actors._registry import DeadLetters
 from supervisors import Backoff, ChildSpec, Restart, Strategy, Supervisor
 
 NO_BACKOFF = Backoff(initial=0)
@@ -345,6 +347,48 @@ async def test_handle_batch_gets_everything_queued_and_replies_in_order(nursery)
     assert results == {n: n * 2 for n in range(10)}
     assert sup.tree()[1]["handled"] == 10
     await sup.stop()
+
+
+class SlowDrainer(Actor):
+    """One message a batch, a second each; handles what is queued when it is stopped."""
+
+    max_batch = 1
+    drain_on_stop = True
+
+    def __init__(self, handled: list[Any]) -> None:
+        self.handled = handled
+
+    async def handle_batch(self, messages: list[Any]) -> list[Any]:
+        await trio.sleep(1.0)
+        self.handled.extend(messages)
+        return [None] * len(messages)
+
+
+async def test_a_draining_actor_handles_every_message_queued_before_its_stop(
+    autojump_clock, nursery
+):
+    handled: list[Any] = []
+    sup = await started(nursery, ChildSpec("d", lambda: SlowDrainer(handled), shutdown=30.0))
+    for n in range(5):
+        sup.ref("d").cast(n)
+    await sup.stop()
+    assert handled == [0, 1, 2, 3, 4]
+
+
+async def test_a_draining_actor_is_still_cut_off_at_the_end_of_its_grace_period(
+    autojump_clock, nursery
+):
+    handled: list[Any] = []
+    sup = await started(nursery, ChildSpec("d", lambda: SlowDrainer(handled), shutdown=2.5))
+    for n in range(5):
+        sup.ref("d").cast(n)
+    began = trio.current_time()
+    await sup.stop()
+    assert trio.current_time() - began == pytest.approx(2.5)
+    assert handled == [0, 1]
+    assert sup.registry is not None
+    letters = [(d.message_type, d.reason) for d in sup.registry.dead_letters.recent]
+    assert letters[0] == ("int", "stopped while handling")  # the third, cut off
 
 
 async def test_a_crashing_batch_fails_every_call_in_it_and_dead_letters_each(nursery):
@@ -757,3 +801,21 @@ async def test_run_returning_stops_an_actor_with_inline_handling_and_a_crash_in_
     await trio.testing.wait_all_tasks_blocked()
     assert sup.which_children()[0].state == "stopped" and second.run_cancelled == 0
     await sup.stop()
+
+
+def test_dead_letters_of_many_actors_at_a_stop_are_reported_in_one_line() -> None:
+    letters = DeadLetters()
+    letters.summarize = True
+    for n in range(25):
+        letters.record(f"root/c{n:02d}", "hello", "actor stopped for good", None)
+    letters.record("root/c00", 1, "stopped while handling", None)
+    with structlog.testing.capture_logs() as logs:
+        letters.report()
+    assert [(e["event"], e["actors"], e["count"]) for e in logs] == [
+        ("dead letters during the stop", 25, 26)
+    ]
+    assert logs[0]["messages"] == {
+        "int: stopped while handling": 1,
+        "str: actor stopped for good": 25,
+    }
+    assert logs[0]["paths"] == [*(f"root/c{n:02d}" for n in range(20)), "..."]

@@ -5,6 +5,7 @@ The store runs SQLite in a worker thread (`trio.to_thread`), so these tests use 
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,35 @@ async def test_a_store_starting_folds_the_seen_ids_journaled_before_it_stopped(n
 
     assert await store.call(Read(fn=journal_and_folded)) == (0, 2)
     await root.stop()
+
+
+async def test_a_stop_commits_the_writes_queued_behind_the_one_in_flight(nursery, database):
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+    entered, release = threading.Event(), threading.Event()
+
+    def held(conn: apsw.Connection) -> str:
+        entered.set()
+        release.wait()
+        return insert("held", 0)(conn)
+
+    store.cast(Write(ops=(held,), topic="t"))
+    await trio.to_thread.run_sync(entered.wait)  # in the writer thread: the rest queue up
+    for n in range(5):
+        store.cast(Write(ops=(insert(f"k{n}", n),), topic="t"))
+
+    async def stop() -> None:
+        await root.stop()
+
+    async with trio.open_nursery() as stopping:
+        stopping.start_soon(stop)
+        await trio.sleep(0.05)  # the stop is requested while the first write is in flight
+        release.set()
+    assert root.registry is not None
+    # (the `Changed` casts to the subscriber, stopped first, are the only dead letters)
+    assert {d.message_type for d in root.registry.dead_letters.recent} <= {"Changed"}
+    db = open_database(str(database))
+    try:
+        assert rows(db.connection) == [("held", 0), *((f"k{n}", n) for n in range(5))]
+    finally:
+        db.close()

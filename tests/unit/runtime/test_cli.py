@@ -4,6 +4,9 @@ traceback (run in-process through `runtime.cli.main`: these fail before anything
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,30 @@ def test_status_reads_the_config_without_resolving_its_secrets(
     code = main(["status", "--config", str(config)])
     _out, err = capsys.readouterr()
     assert code == 3 and err.strip() == f"no runtime is running on data folder {tmp_path / 'd'}"
+
+
+def test_exit_now_keeps_the_exit_code_and_flushes_the_logs_and_stdout(tmp_path: Path) -> None:
+    log_file = tmp_path / "run.log"
+    # A handler that writes only when flushed or closed: what `exit_now` must not lose.
+    script = textwrap.dedent(
+        f"""
+        import logging, logging.handlers
+        from runtime.cli import exit_now
+        target = logging.FileHandler({str(log_file)!r})
+        logging.getLogger().addHandler(logging.handlers.MemoryHandler(100, target=target))
+        logging.getLogger().warning("the last line")
+        print("to stdout", end="")
+        exit_now(4)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode == 4, done.stderr
+    assert done.stdout == "to stdout"
+    assert log_file.read_text() == "the last line\n"

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from actors.secret_masking import register_secret
-from runtime.logging_setup import configure_logging, reset_logging
+from runtime.logging_setup import configure_logging, reset_logging, shutdown_lines
 
 
 @pytest.fixture(autouse=True)
@@ -173,3 +173,33 @@ def test_capture_logs_still_works_after_configuration(tmp_path: Path) -> None:
     with structlog.testing.capture_logs() as captured:
         log.info("captured", path="root/http")
     assert captured == [{"event": "captured", "path": "root/http", "log_level": "info"}]
+
+
+def test_during_a_stop_each_kind_of_line_is_logged_a_few_times_then_counted(
+    tmp_path: Path,
+) -> None:
+    log_file, _ = _configure(tmp_path, level="info")
+    log = structlog.get_logger("runtime.test")
+    shutdown_lines.start(limit=2)
+    try:
+        for n in range(5):
+            log.warning("flush failed", path=f"root/c{n}")
+        log.info("flush failed", path="root/c9")  # another level: another kind
+        log.warning("stopped cleanly")
+    finally:
+        shutdown_lines.report()
+    log.warning("flush failed", path="root/after")  # the limit ends with the report
+    assert [(line["event"], line.get("path")) for line in _lines(log_file)] == [
+        ("flush failed", "root/c0"),
+        ("flush failed", "root/c1"),
+        ("flush failed", "root/c9"),
+        ("stopped cleanly", None),
+        ("lines left out during the stop", None),
+        ("flush failed", "root/after"),
+    ]
+    summary = _lines(log_file)[4]
+    assert (summary["line"], summary["level_of_line"], summary["left_out"]) == (
+        "flush failed",
+        "warning",
+        3,
+    )
