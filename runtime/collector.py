@@ -28,7 +28,10 @@ walking the publisher's and the store's work in flight), a middle one every 2-3 
 fifth halved that time but made one pass of 0.9 s; a middle threshold of 2 instead of 10 cost
 more (6 %) and kept no less memory. What the passes free comes from reference cycles made per
 message (an exception kept with its traceback: the frames that hold it); fewer of those, not
-other thresholds, is what makes them cheaper.
+other thresholds, is what makes them cheaper. The replays' pacing made such a cycle each time
+a replay waited for its engine (several hundred a second, up to 9 MiB of garbage between two
+middle passes); without it, 1,000 creators from 60 to 240 s: two young passes, 0.16 s in all,
+nothing to free.
 """
 
 from __future__ import annotations
