@@ -1370,7 +1370,8 @@ class SnapshotPublisher(Actor):
         if self._store is None:
             return
         left = trio.current_effective_deadline() - trio.current_time()
-        with trio.move_on_after(left / 2 if math.isfinite(left) else 5.0):
+        # A stop past its deadline (a big tree) leaves no time, not a negative one.
+        with trio.move_on_after(max(0.0, left / 2) if math.isfinite(left) else 5.0):
             try:
                 await self._store().call(Read(fn=_nothing), timeout=math.inf)
             except (ActorFailed, KeyError) as exc:

@@ -19,6 +19,8 @@ import apsw
 import attrs
 import pytest
 import structlog
+import trio
+import trio.testing
 
 from actors.publisher import (
     DB_FILES,
@@ -1528,3 +1530,28 @@ async def test_the_rows_feeding_discord_quotas_rate_limits_accounts_and_telemetr
     assert inputs.discord == discord_view(rows) and inputs.discord.connected
     (event,) = telemetry_rows(rows)
     assert event in inputs.events
+
+
+async def test_a_final_publish_past_the_stops_deadline_waits_for_no_commit_and_does_not_fail(
+    database: Path, tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    # At 10,000 creators the publisher's stop came after the deadline: waiting "half of
+    # what is left" for the store's queued commits was a negative time, and the final
+    # publish failed with a ValueError instead of publishing what was committed.
+    clock, tree = Clock(), Tree()
+    populate(database, clock.now)
+    pub = make(database, tmp_path / "exports", clock, tree)
+    asked: list[object] = []
+
+    class SilentStore:
+        async def call(self, message: object, **_: float) -> None:
+            asked.append(message)
+            await trio.sleep_forever()  # a store buried under a backlog
+
+    pub._store = lambda: SilentStore()  # type: ignore[assignment]
+    await pub.on_start()
+    with trio.CancelScope(deadline=trio.current_time() + 1.0):
+        # The deadline passes while the busy loop has not yet marked the scope cancelled.
+        mock_clock.jump(2.0)
+        await pub._wait_for_queued_commits()
+    assert len(asked) == 1
