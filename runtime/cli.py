@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(handlers[args.command](args))
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
-        if args.command == "run" and argv is None:
+        if args.command == "run" and args.program:
             exit_now(code)
         return code
     except BrokenPipeError:
