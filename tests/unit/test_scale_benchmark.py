@@ -1,0 +1,74 @@
+"""The loads of `benchmarks/scale.py`: each is a valid config of the example creator, and the
+`issue` load is the example's triggers, polls, tallies and scoreboard, nothing added later."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import tomli_w
+
+from config.loading import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _scale() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "scale_benchmark", REPO / "benchmarks" / "scale.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module
+
+
+def _written(scale: ModuleType, tmp_path: Path, load: str) -> Path:
+    path = tmp_path / f"{load}.toml"
+    document = scale.config_document(tmp_path / load, 3, 10.0, load)
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_both_loads_are_configs_the_runtime_accepts(tmp_path: Path) -> None:
+    scale = _scale()
+    issue = load_config(_written(scale, tmp_path, "issue"))
+    example = load_config(_written(scale, tmp_path, "example"))
+    assert [c.id for c in issue.creators] == ["creator00000", "creator00001", "creator00002"]
+    assert all(c.replay is not None and c.replay.loop for c in issue.creators)
+    assert example.creators[0].points is not None
+    assert issue.creators[0].points is None
+    assert not issue.creators[0].timers and not issue.creators[0].filters
+    assert issue.creators[0].tallies and issue.creators[0].scoreboards
+
+
+def test_the_issue_load_keeps_every_example_trigger_of_its_kinds_and_no_other() -> None:
+    scale = _scale()
+    everything = scale.example_creator("example")["triggers"]
+    kept = scale.example_creator("issue")["triggers"]
+
+    def of_issue(trigger: dict) -> bool:
+        action = trigger.get("action")
+        plain = action is None or action.split("_")[0] in ("poll", "tally", "score")
+        return plain and "cost" not in trigger
+
+    assert kept == [t for t in everything if of_issue(t)]
+    assert {t.get("action") for t in kept} >= {None, "poll_vote", "tally_increment", "score_add"}
+    assert len(kept) < len(everything)  # the example has more than the issue's load
+
+
+def test_the_default_window_is_a_whole_pass_of_the_log_in_whole_heartbeats() -> None:
+    scale = _scale()
+    one_pass = scale.pass_seconds()
+    assert one_pass > 10
+    window = scale.default_window(10.0)
+    assert window >= one_pass
+    assert window - one_pass < 10
+    assert math.isclose(window % 10.0, 0.0, abs_tol=1e-9)
