@@ -16,8 +16,11 @@ loads (`--load`; both by default, one after the other):
 Every creator starts its replay at the same moment, so all of them play the same part of the
 log at once (a poll's votes, a giveaway's entries): a window shorter than a pass of the log
 weighs the parts it happens to cover. The default window is one whole pass (rounded up to
-heartbeats), so every part counts as often as the log has it. The process is the real
-`python -m runtime run`, measured from outside:
+heartbeats), so every part counts as often as the log has it. What the replays leave behind
+fills in over about ten passes (a creator's newest ten polls are kept, its recent ids, its
+scoreboard), and the cost per message grows with it: for the steady state, warm up that long
+(`--warmup 840 --window 140`). The process is the real `python -m runtime run`, measured from
+outside:
 
 - start: spawn to the first `GET /status` 200 (the server answers while creators start), and
   spawn to every creator started (no component of `/status` still `starting`: the target);
@@ -190,6 +193,17 @@ def thread_names(pid: int) -> dict[int, str]:
             if any(f" ({top}/" in frame for top in ("actors", "state", "exports", "runtime")):
                 frames[current] = frame.split(" (")[0]  # frames run inner to outer
     return {tid: f"{name} {frames.get(tid, '')}".strip() for tid, name in names.items()}
+
+
+def thread_role(name: str) -> str:
+    """What a thread of the runtime does, from its name (`thread_names`)."""
+    if name.startswith("MainThread"):
+        return "trio loop"
+    if name.startswith("store-writer"):
+        return "store writer"
+    if name.startswith("Trio thread"):
+        return "publisher"  # trio's worker threads run the publisher's builds and writes
+    return name.split()[0] if name else "?"
 
 
 def rss_bytes(pid: int) -> int:
@@ -534,7 +548,9 @@ def main() -> None:
 
     compile_packages()
     floor_msg = bare_floor()
-    base = measure(0, argparse.Namespace(**{**vars(args), "profile": False, "load": "issue"}))
+    # A process with nothing to do: its floors do not move with a longer warm-up.
+    idle = {"profile": False, "load": "issue", "warmup": min(args.warmup, 10.0)}
+    base = measure(0, argparse.Namespace(**{**vars(args), **idle}))
     for load in LOADS if args.load == "both" else (args.load,):
         run = measure(args.creators, argparse.Namespace(**{**vars(args), "load": load}))
         report(args, load, run, base, floor_msg)
@@ -569,7 +585,7 @@ def report(
     row("start to every creator started", f"{run['start']:.2f} s",
         f"0 creators {base['start']:.2f} s", f"{run['start'] / base['start']:.1f}x",
         f"<= 5 s: {ok(run['start'] <= 5)}")  # fmt: skip
-    row("RSS per creator", f"{per_creator / 1024:.0f} KiB",
+    row("RSS per creator", f"{per_creator / 1024:.1f} KiB",
         f"0 creators {base['rss'] / 2**20:.0f} MiB total", "",
         f"<= 100 KiB: {ok(per_creator <= 100 * 1024)}")  # fmt: skip
     cpm = run["cpu_per_message"]
@@ -579,8 +595,8 @@ def report(
         f"{run['trio_share'] * 100:.0f} % of the process CPU", "", "")  # fmt: skip
     for spent, name in run.get("threads", [])[:4]:
         if spent > 0 and run.get("handled"):
-            label = f"  thread {name}"
-            row(label[:28], f"{spent / run['handled'] * 1e6:.0f} us", label[28:62], "", "")
+            row(f"  thread {thread_role(name)}", f"{spent / run['handled'] * 1e6:.0f} us",
+                name[:34], "", "")  # fmt: skip
     row("heartbeat age (max)", f"{run['heartbeat_age_max']:.2f} s", f"heartbeat {hb:g} s",
         f"{run['heartbeat_age_max'] / hb:.2f}x",
         f"<= {2 * hb:g} s: {ok(run['heartbeat_age_max'] <= 2 * hb)}")  # fmt: skip
