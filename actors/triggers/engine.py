@@ -229,7 +229,7 @@ class TriggerEngine(Actor):
         clock: Callable[[], float] = time.time,
         # Message ids kept in memory per platform (and reloaded at start): enough for a
         # reconnect's or a restart's redeliveries; memory per creator stays bounded (about
-        # 3 KiB per busy platform: `RecentIds`) however long the process runs.
+        # 2 KiB per busy platform: `RecentIds`) however long the process runs.
         seen_size: int = 256,
     ) -> None:
         self.creator = creator

@@ -139,3 +139,36 @@ def test_recent_ids_of_a_full_window_weigh_about_their_characters() -> None:
         tracemalloc.stop()
     assert len(window) == 256 and "rp-0079#11" in window and "rp-0000#0" not in window
     assert weight < 256 * 20  # a set and a queue of strings: about 100 bytes per id
+
+
+def test_recent_ids_match_a_hash_only_where_a_slot_starts() -> None:
+    from actors.recent import RecentIds
+
+    keys = {
+        "a": bytes(4) + b"\x11" * 4,
+        "b": b"\x22" * 4 + bytes(4),
+        "straddle": b"\x11" * 4 + b"\x22" * 4,  # the ring's bytes 4 to 12: across a and b
+    }
+
+    class Crafted(RecentIds):
+        @classmethod
+        def _key(cls, message_id: str) -> bytes:
+            return keys[message_id]
+
+    window = Crafted(4)
+    assert window.add("a") and window.add("b")
+    assert "straddle" not in window
+    assert window.add("straddle")  # new: it takes a slot of its own
+    assert "straddle" in window and len(window) == 3
+
+
+def test_recent_ids_overwrite_the_oldest_slot_once_full() -> None:
+    from actors.recent import RecentIds
+
+    window = RecentIds(3)
+    for message_id in ("m1", "m2", "m3", "m4", "m5"):
+        assert window.add(message_id)
+    assert len(window) == 3
+    assert [m in window for m in ("m1", "m2", "m3", "m4", "m5")] == [False, False, True, True, True]
+    assert not window.add("m4")  # remembered: nothing moves
+    assert window.add("m6") and "m3" not in window and "m4" in window
