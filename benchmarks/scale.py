@@ -119,14 +119,19 @@ def example_creator(load: str = "example") -> dict[str, Any]:
 
 
 def pass_seconds(speed: float = SPEED) -> float:
-    """Seconds a replay takes for one pass of the example chat at `speed`."""
-    times = [
-        parse_time(json.loads(line)["sent_at"])
-        for line in CHAT.read_text("utf-8").splitlines()
-        if line.strip()
-    ]
-    known = [t for t in times if t is not None]
-    return (max(known) - min(known)) / speed if known else 0.0
+    """Seconds a replay takes for one pass of the example chat at `speed`: the span of its
+    lines' recorded times plus the second the replay puts between two passes, read with the
+    chat log's own parser."""
+    from config.chatlog import ChatlogError, is_skippable, parse_chatlog_line
+
+    times = []
+    for line in CHAT.read_text("utf-8").splitlines():
+        if not is_skippable(line):
+            with contextlib.suppress(ChatlogError):
+                times.append(parse_chatlog_line(line)["sent_at"])
+    if not times:
+        return 0.0
+    return ((max(times) - min(times)).total_seconds() + 1.0) / speed
 
 
 def config_document(
