@@ -1516,80 +1516,80 @@ class SnapshotPublisher(Actor):
                 pending = pending | DB_FILES
                 scopes = dict.fromkeys(PARTED_FILES)
         intact: list[str] = []  # dirty files whose bytes are those the writer has
+        static: dict[str, bytes] = {}
         if full:
+            # Every file from scratch, the database files by their parts as any publish builds
+            # them (every creator's rows read, no part kept): no whole document of them is made,
+            # so a full publish over a long history costs the parts it keeps, not those and the
+            # documents' objects besides (which fragmented the heap of a restart for good), and
+            # the next publish has its parts.
             assert tree is not None
-            version = data_version(conn)  # before the read: later commits will differ
-            data = read_store(conn, self._names, self._limit, cache=self._views)
-            self._data_version = version
-            docs = self._build_all(ctx, tree, data)
-            prepared = {
-                path: self._tree_file(path, tree, ctx, rebuild=True)
-                if path in TREE_FILES
-                else self._writer.prepare(path, doc)
-                for path, doc in docs.items()
-            }
-            dirty = DB_FILES
-            self._parts = {}  # built from scratch: the next publish builds the parts again
+            self._parts = {}
             self._signals = {}
-            reads: dict[str, FileReads] = {}
-            ringed: list[str] = []  # signal files assembled from the signals they keep
-        else:
-            dirty = pending & DB_FILES
-            parted = sorted(dirty & PARTED_FILES.keys())
-            # Signal files keep their signals' bytes; only when every signal read is listed
-            # (a file lists at most DEFAULT_SIGNAL_LIMIT of them).
-            ringed = sorted(dirty & _SIGNAL_FILES) if self._limit <= DEFAULT_SIGNAL_LIMIT else []
-            data = None
-            reads = {}
-            if dirty:
-                # Recorded at every read: a heartbeat then only rereads after commits that
-                # came with no `Changed` at all. A commit whose `Changed` was lost while
-                # another topic was read is caught by the periodic full refresh.
-                version = data_version(conn)
-                conn.execute("BEGIN")  # one consistent snapshot for every file
-                try:
-                    data = _read_tables(
-                        conn,
-                        self._names,
-                        self._limit,
-                        dirty - PARTED_FILES.keys() - set(ringed),
-                        self._views,
-                    )
-                    fresh = {path: self._read_parted(conn, path, scopes) for path in parted}
-                    new = {path: self._read_signals(conn, path) for path in ringed}
-                finally:
-                    conn.execute("COMMIT")
-                self._data_version = version
-                reads = {path: self._rebuild(path, ctx, *fresh[path]) for path in parted}
-                reads |= {path: self._rebuild_signals(path, ctx, *new[path]) for path in ringed}
-            prepared = {}
-            for path in sorted(pending & TREE_FILES):
-                assert tree is not None
-                prepared[path] = self._tree_file(path, tree, ctx)
-            for path in sorted(dirty):
-                assert data is not None
-                if (
-                    (path in PARTED_FILES or path in ringed)
-                    and path not in self._unwritten
-                    and self._writer.intact(path)
-                ):
-                    intact.append(path)  # the same parts as the bytes written last time
-                elif path in PARTED_FILES:
-                    shares = self._parts[path].values()
-                    prepared[path] = assemble(
-                        PARTED_FILES[path],
-                        ctx,
-                        # A points share is its own (only) part.
-                        shares if path == _POINTS else [p for s in shares for p in s.parts],
-                        self._writer.prepare,
-                    )
-                elif path in ringed:
-                    held = self._signals[path].values()
-                    prepared[path] = assemble(
-                        SIGNAL_FILES[path], ctx, [h.part for h in held], self._writer.prepare
-                    )
-                else:
-                    prepared[path] = self._writer.prepare(path, self._db_file(path, ctx, data))
+            self._unwritten |= DB_FILES
+            pending = pending | DB_FILES
+            scopes = dict.fromkeys(PARTED_FILES)
+            static = {
+                path: self._writer.prepare(path, doc)
+                for path, doc in build_all(ctx, ExportInputs(), pseudonym_key=self._key).items()
+                if path in STATIC_FILES
+            }
+        dirty = pending & DB_FILES
+        parted = sorted(dirty & PARTED_FILES.keys())
+        # Signal files keep their signals' bytes; only when every signal read is listed
+        # (a file lists at most DEFAULT_SIGNAL_LIMIT of them).
+        ringed = sorted(dirty & _SIGNAL_FILES) if self._limit <= DEFAULT_SIGNAL_LIMIT else []
+        data = None
+        reads: dict[str, FileReads] = {}
+        if dirty:
+            # Recorded at every read: a heartbeat then only rereads after commits that
+            # came with no `Changed` at all. A commit whose `Changed` was lost while
+            # another topic was read is caught by the periodic full refresh.
+            version = data_version(conn)
+            conn.execute("BEGIN")  # one consistent snapshot for every file
+            try:
+                data = _read_tables(
+                    conn,
+                    self._names,
+                    self._limit,
+                    dirty - PARTED_FILES.keys() - set(ringed),
+                    self._views,
+                )
+                fresh = {path: self._read_parted(conn, path, scopes) for path in parted}
+                new = {path: self._read_signals(conn, path) for path in ringed}
+            finally:
+                conn.execute("COMMIT")
+            self._data_version = version
+            reads = {path: self._rebuild(path, ctx, *fresh[path]) for path in parted}
+            reads |= {path: self._rebuild_signals(path, ctx, *new[path]) for path in ringed}
+        prepared = static
+        for path in sorted(pending & TREE_FILES):
+            assert tree is not None
+            prepared[path] = self._tree_file(path, tree, ctx, rebuild=full)
+        for path in sorted(dirty):
+            assert data is not None
+            if (
+                (path in PARTED_FILES or path in ringed)
+                and path not in self._unwritten
+                and self._writer.intact(path)
+            ):
+                intact.append(path)  # the same parts as the bytes written last time
+            elif path in PARTED_FILES:
+                shares = self._parts[path].values()
+                prepared[path] = assemble(
+                    PARTED_FILES[path],
+                    ctx,
+                    # A points share is its own (only) part.
+                    shares if path == _POINTS else [p for s in shares for p in s.parts],
+                    self._writer.prepare,
+                )
+            elif path in ringed:
+                held = self._signals[path].values()
+                prepared[path] = assemble(
+                    SIGNAL_FILES[path], ctx, [h.part for h in held], self._writer.prepare
+                )
+            else:
+                prepared[path] = self._writer.prepare(path, self._db_file(path, ctx, data))
         redo = frozenset(
             path
             for path in dirty
