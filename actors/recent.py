@@ -9,7 +9,7 @@ uptime.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from actors._errors import ActorFailed, CallTimeout
 from actors._ref import ActorRef
 from actors.store import Read, write
 from state.commands import MarkSeen, RecentSeen, SeenAmong
+from state.seen import ID_KEY_BYTES, id_key
 from state.timeutil import from_datetime
 
 
@@ -50,7 +51,8 @@ class RecentKeys:
 
 class RecentIds:
     """The last `size` distinct message ids added (the oldest is forgotten first), held
-    compactly: each id as its 64-bit `hash`, packed into a ring of `size` eight-byte slots
+    compactly: each id as its key (`state.seen.id_key`, its 64-bit `hash`), packed into a ring
+    of `size` eight-byte slots
     (the oldest overwritten first) instead of a set and a queue of string objects. An id
     then costs 8 bytes whatever its length, and membership is one C search of the ring's
     bytes for the packed hash (at a slot's start). The search still grows with the window,
@@ -64,7 +66,7 @@ class RecentIds:
     __slots__ = ("_next", "_ring", "_size")
 
     #: Bytes per id in the ring.
-    SLOT = 8
+    SLOT = ID_KEY_BYTES
 
     def __init__(self, size: int) -> None:
         if size < 1:
@@ -72,10 +74,6 @@ class RecentIds:
         self._ring = bytearray()  # grows to `size` slots, then they are overwritten in turn
         self._next = 0  # the offset of the oldest slot once the ring is full
         self._size = size
-
-    @classmethod
-    def _key(cls, message_id: str) -> bytes:
-        return hash(message_id).to_bytes(cls.SLOT, "little", signed=True)
 
     def _holds(self, key: bytes) -> bool:
         ring, slot = self._ring, self.SLOT
@@ -87,7 +85,7 @@ class RecentIds:
     def __contains__(self, message_id: object) -> bool:
         if not isinstance(message_id, str):
             return False
-        return self._holds(self._key(message_id))
+        return self._holds(id_key(message_id))
 
     def __len__(self) -> int:
         return len(self._ring) // self.SLOT
@@ -95,7 +93,18 @@ class RecentIds:
     def add(self, message_id: str) -> bool:
         """Remember `message_id`, forgetting the oldest beyond the size; False when it is
         remembered already (nothing changes then)."""
-        key = self._key(message_id)
+        return self._add_key(id_key(message_id))
+
+    def add_keys(self, keys: bytes) -> None:
+        """Remember the ids whose keys `keys` packs (`state.seen.recent_seen_keys`), oldest
+        first, as `add` would each."""
+        slot = self.SLOT
+        if len(keys) % slot:
+            raise ValueError(f"{len(keys)} bytes are no whole number of {slot}-byte keys")
+        for at in range(0, len(keys), slot):
+            self._add_key(keys[at : at + slot])
+
+    def _add_key(self, key: bytes) -> bool:
         if self._holds(key):
             return False
         ring = self._ring
@@ -186,9 +195,9 @@ class SeenMessages:
         except (ActorFailed, CallTimeout) as exc:
             self._store_failed("read", exc)
             return 0
-        self.load(keys)
+        loaded = self.load(keys)
         self._preloaded = True
-        return len(keys)
+        return loaded
 
     @property
     def _memory_complete(self) -> bool:
@@ -244,10 +253,12 @@ class SeenMessages:
         """A read of the creator's newest remembered ids, for `load`."""
         return RecentSeen(scope=self.creator_id, limit=self.size)
 
-    def load(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Remember `(platform, message_id)` pairs read by `restore_op` (already persisted)."""
-        for platform, message_id in keys:
-            self._window(platform).add(message_id)
+    def load(self, keys: Mapping[str, bytes]) -> int:
+        """Remember the ids read by `restore_op` (already persisted): their keys packed per
+        platform. Returns how many ids were read."""
+        for platform, packed in keys.items():
+            self._window(platform).add_keys(packed)
+        return sum(len(packed) for packed in keys.values()) // ID_KEY_BYTES
 
     # ------------------------------------------------------- with the store, asynchronous
 

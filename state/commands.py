@@ -477,14 +477,17 @@ class MarkSeen(Command):
 
 @attrs.frozen(kw_only=True)
 class RecentSeen(Query):
-    """The scope's newest `limit` remembered `(platform, message_id)` pairs, oldest first."""
+    """The scope's newest `limit` remembered ids, oldest first, as their keys packed per
+    platform (`seen.recent_seen_keys`)."""
 
     scope: str
     limit: int
     platform: str | None = None  # only this platform's ids
 
-    def run(self, conn: apsw.Connection) -> list[tuple[str, str]]:
-        return seen.recent_seen(conn, scope=self.scope, limit=self.limit, platform=self.platform)
+    def run(self, conn: apsw.Connection) -> dict[str, bytes]:
+        return seen.recent_seen_keys(
+            conn, scope=self.scope, limit=self.limit, platform=self.platform
+        )
 
     def state_keys(self) -> frozenset[str] | None:
         return frozenset((self.scope,))
@@ -1264,7 +1267,7 @@ class RestoredEngine:
     cooldowns: dict[str, float]
     missing_tallies: frozenset[str]
     features: RestoredFeatures
-    seen: list[tuple[str, str]] = attrs.Factory(list)
+    seen: dict[str, bytes] = attrs.Factory(dict)  # `RecentSeen`'s packed keys
 
 
 @attrs.frozen(kw_only=True)
@@ -1292,7 +1295,7 @@ class RestoreEngine(Query):
             features=RestoreFeatures(creator_id=self.creator_id).run(conn),
             seen=RecentSeen(scope=self.creator_id, limit=self.seen_limit).run(conn)
             if self.seen_limit
-            else [],
+            else {},
         )
 
 

@@ -50,7 +50,7 @@ def test_seen_messages_persisted_are_restored_by_a_new_instance(tmp_path):
             assert op is not None
             op.run(conn)
         again = SeenMessages(creator_id="daniel", store=None, size=3)
-        again.load(again.restore_op().run(db.connection))
+        assert again.load(again.restore_op().run(db.connection)) == 3
         other = SeenMessages(creator_id="mia", store=None, size=3)
         other.load(other.restore_op().run(db.connection))
     assert len(again) == 3 and not again.first_time("replay", "m4")
@@ -141,25 +141,35 @@ def test_recent_ids_of_a_full_window_weigh_about_their_characters() -> None:
     assert weight < 256 * 20  # a set and a queue of strings: about 100 bytes per id
 
 
-def test_recent_ids_match_a_hash_only_where_a_slot_starts() -> None:
+def test_recent_ids_match_a_key_only_where_a_slot_starts() -> None:
     from actors.recent import RecentIds
 
-    keys = {
-        "a": bytes(4) + b"\x11" * 4,
-        "b": b"\x22" * 4 + bytes(4),
-        "straddle": b"\x11" * 4 + b"\x22" * 4,  # the ring's bytes 4 to 12: across a and b
-    }
+    a, b = bytes(4) + b"\x11" * 4, b"\x22" * 4 + bytes(4)
+    straddle = b"\x11" * 4 + b"\x22" * 4  # the ring's bytes 4 to 12: across a and b
+    window = RecentIds(4)
+    window.add_keys(a + b)
+    assert len(window) == 2
+    window.add_keys(straddle)  # new: it takes a slot of its own
+    assert len(window) == 3
+    window.add_keys(straddle + a)  # both remembered now: nothing moves
+    assert len(window) == 3
 
-    class Crafted(RecentIds):
-        @classmethod
-        def _key(cls, message_id: str) -> bytes:
-            return keys[message_id]
 
-    window = Crafted(4)
-    assert window.add("a") and window.add("b")
-    assert "straddle" not in window
-    assert window.add("straddle")  # new: it takes a slot of its own
-    assert "straddle" in window and len(window) == 3
+def test_recent_ids_take_packed_keys_as_they_take_ids() -> None:
+    from actors.recent import RecentIds
+    from state.seen import id_key
+
+    ids = ["m1", "m2", "m1", "m3", "m4", "m5"]
+    added, packed = RecentIds(3), RecentIds(3)
+    for message_id in ids:
+        added.add(message_id)
+    packed.add_keys(b"".join(map(id_key, ids)))
+    assert [m in packed for m in ("m1", "m2", "m3", "m4", "m5")] == [
+        m in added for m in ("m1", "m2", "m3", "m4", "m5")
+    ]
+    assert len(packed) == len(added) == 3
+    with pytest.raises(ValueError, match="no whole number"):
+        packed.add_keys(b"\x00" * 7)
 
 
 def test_recent_ids_overwrite_the_oldest_slot_once_full() -> None:

@@ -11,10 +11,12 @@ from state import InvalidArgument, open_database, seen
 from state.migrations import migrate
 from state.seen import (
     fold_seen,
+    id_key,
     mark_seen,
     mark_seen_many,
     prune_seen,
     recent_seen,
+    recent_seen_keys,
     request_prune,
     seen_among,
 )
@@ -251,3 +253,23 @@ def test_seen_ids_of_a_version_11_database_stay_remembered_at_version_12(tmp_pat
             assert mark_seen(conn, scope="mia", platform="kick", message_id="d", now=9)
             assert prune_seen(conn, scope="mia", older_than=5) == 1
         assert recent_seen(db.connection, scope="mia", limit=10) == [("kick", "d")]
+
+
+def test_recent_seen_keys_pack_the_newest_ids_per_platform_oldest_first(db):
+    with db.transaction() as conn:
+        mark_seen_many(conn, scope="daniel", keys=[("twitch", "a"), ("kick", "b")], now=T0)
+        fold_seen(conn)
+        mark_seen_many(conn, scope="daniel", keys=[("twitch", "c"), ("twitch", "d")], now=T0 + 1)
+        mark_seen_many(conn, scope="mia", keys=[("twitch", "x")], now=T0 + 2)
+    assert recent_seen_keys(db.connection, scope="daniel", limit=9) == {
+        "kick": id_key("b"),
+        "twitch": id_key("a") + id_key("c") + id_key("d"),
+    }
+    assert recent_seen_keys(db.connection, scope="daniel", limit=2) == {
+        "twitch": id_key("c") + id_key("d")
+    }
+    assert recent_seen_keys(db.connection, scope="daniel", limit=9, platform="kick") == {
+        "kick": id_key("b")
+    }
+    assert recent_seen_keys(db.connection, scope="nobody", limit=9) == {}
+    assert len(id_key("a much longer message id than eight bytes")) == seen.ID_KEY_BYTES
