@@ -1,7 +1,7 @@
 """Many creators in one real process: start, memory, CPU per chat message, freshness, stop.
 
 Run: `python benchmarks/scale.py [--creators 1000] [--load issue|example|both] [--window S]
-[--warmup 10] [--profile]`
+[--warmup 10] [--history S] [--profile]`
 
 Each of N creators replays the bundled example chat (`config/example_chat.jsonl`, `loop =
 true`, `speed = 10`: about 1.1 messages/s per creator) with what the example's first creator
@@ -19,8 +19,11 @@ weighs the parts it happens to cover. The default window is one whole pass (roun
 heartbeats), so every part counts as often as the log has it. What the replays leave behind
 fills in over about ten passes (a creator's newest ten polls are kept, its recent ids, its
 scoreboard), and the cost per message grows with it: for the steady state, warm up that long
-(`--warmup 840 --window 140`). The process is the real `python -m runtime run`, measured from
-outside:
+(`--warmup 840 --window 140`). With `--history S` the same creators first run S seconds on
+the same data and are stopped: what is measured is a restart over that history (its start
+reads it all back, and the state is as old as it was at the stop, the process new), e.g.
+`--history 780` for the steady state's data. The process is the real `python -m runtime run`,
+measured from outside:
 
 - start: spawn to the first `GET /status` 200 (the server answers while creators start), and
   spawn to every creator started (no component of `/status` still `starting`: the target);
@@ -455,6 +458,8 @@ def bare_floor(messages: int = 20_000) -> float:
 
 def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
     with folder("ss-scale-") as path:
+        if creators and args.history > 0:
+            live(Process(path, creators, args.heartbeat, False, args.load), args)
         proc = Process(path, creators, args.heartbeat, args.profile, args.load)
         out: dict[str, Any] = {"creators": creators}
         out["answered"], out["start"] = proc.start(timeout=args.start_timeout)
@@ -523,6 +528,17 @@ def measure(creators: int, args: argparse.Namespace) -> dict[str, Any]:
         return out
 
 
+def live(proc: Process, args: argparse.Namespace) -> None:
+    """Run `proc` for `args.history` seconds and stop it: the history a restart reads back."""
+    proc.start(timeout=args.start_timeout)
+    try:
+        deadline = time.perf_counter() + args.history
+        while time.perf_counter() < deadline:
+            time.sleep(0.25)
+    finally:
+        proc.stop()
+
+
 def default_window(heartbeat: float) -> float:
     """One pass of the example chat, rounded up to whole heartbeats."""
     return max(1, math.ceil(pass_seconds() / heartbeat)) * heartbeat
@@ -541,6 +557,12 @@ def main() -> None:
         help="measured seconds, rounded to heartbeats (default: one pass of the chat log)",
     )
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring")
+    parser.add_argument(
+        "--history",
+        type=float,
+        default=0.0,
+        help="seconds the same creators run first, on the same data: a restart is measured",
+    )
     parser.add_argument("--heartbeat", type=float, default=10.0)
     parser.add_argument("--start-timeout", type=float, default=180.0)
     parser.add_argument("--profile", action="store_true", help="py-spy over the window")
@@ -580,7 +602,8 @@ def report(
         if load == "issue"
         else "the whole example creator"
     )
-    print(f"\n{n} creators x example chat (speed {SPEED:g}, loop), {what}; window "
+    restart = f"restarted after {args.history:.0f} s of history, " if args.history > 0 else ""
+    print(f"\n{n} creators x example chat (speed {SPEED:g}, loop), {what}; {restart}window "
           f"{args.window:.0f} s after {args.warmup:.0f} s warm-up; {run['rate']:.0f} chat "
           f"messages/s handled, {run['cpu_share'] * 100:.0f} % of a core")  # fmt: skip
     row("measure", "ours", "floor (same run)", "ratio", "target")
