@@ -52,12 +52,11 @@ class RecentKeys:
 class RecentIds:
     """The last `size` distinct message ids added (the oldest is forgotten first), held
     compactly: each id as its key (`state.seen.id_key`, its 64-bit `hash`), packed into a ring
-    of `size` eight-byte slots
-    (the oldest overwritten first) instead of a set and a queue of string objects. An id
-    then costs 8 bytes whatever its length, and membership is one C search of the ring's
-    bytes for the packed hash (at a slot's start). The search still grows with the window,
-    but over 8 bytes an id in one call instead of each id's text in a Python loop over
-    chunks: a full window of 256 ids took 2.4 us an id against 4.1.
+    of `size` eight-byte slots (the oldest overwritten first) instead of a set and a queue of
+    string objects. An id then costs 8 bytes whatever its length, and membership is one C
+    search of the ring's bytes for the packed hash (at a slot's start). The search still
+    grows with the window, but over 8 bytes an id in one call instead of each id's text in a
+    Python loop over chunks: a full window of 256 ids took 2.4 us an id against 4.1.
 
     Two different ids are taken for one with a probability of 2**-64 per pair: a string's
     hash is SipHash under a key drawn at each start of the process, so no chat line can aim
