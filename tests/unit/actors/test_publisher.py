@@ -65,9 +65,9 @@ def read(root: Path, name: str) -> dict[str, Any]:
     return json.loads((root / name).read_text("utf-8"))
 
 
-async def eventually(predicate: Callable[[], Any]) -> None:
-    """Wait (polling the files) until `predicate()` is true; fail after 3 seconds."""
-    with trio.fail_after(3):
+async def eventually(predicate: Callable[[], Any], within: float = 3.0) -> None:
+    """Wait (polling the files) until `predicate()` is true; fail after `within` seconds."""
+    with trio.fail_after(within):
         while True:
             if predicate():
                 return
@@ -270,6 +270,63 @@ async def test_a_steady_flow_of_changes_publishes_once_per_interval_and_the_tree
     tree_publishes = [at for at, files in rebuilt if "runtime_snapshot.json" in files]
     assert len(tree_publishes) <= 1  # at most the one heartbeat within 1.2 s of 1.5 s beats
     await eventually(lambda: read(exports, "tallies.json")["tallies"][0]["count"] == 60)
+    await sup.stop()
+
+
+async def test_a_held_file_is_published_when_its_hold_ends_with_no_further_change(
+    autojump_clock, inline_threads, start, exports, database, clock
+):
+    # 100 bytes a second: tallies.json (a few hundred bytes) is held for seconds.
+    sup = await start(
+        heartbeat_seconds=3600.0,
+        debounce_seconds=0.01,
+        min_interval_seconds=0.1,
+        file_bytes_per_second=100.0,
+    )
+    publisher = sup.lookup("publisher")
+    set_deaths(database, 1, clock.now)
+    publisher.cast(Changed(topic="tallies"))
+    await eventually(lambda: read(exports, "tallies.json")["tallies"])
+    written_at = trio.current_time()
+    hold = (exports / "tallies.json").stat().st_size / 100.0
+    set_deaths(database, 2, clock.now)
+    publisher.cast(Changed(topic="tallies"))
+    await trio.sleep(0.5)  # mock time: several publish intervals
+    assert read(exports, "tallies.json")["tallies"][0]["count"] == 1  # held back
+    detail = {r["path"]: r["detail"] for r in sup.tree() if r.get("detail")}["root/publisher"]
+    assert "tallies.json" in detail["held"]
+    # Nothing else changes and the heartbeat is an hour away: the hold's end publishes it.
+    await eventually(
+        lambda: read(exports, "tallies.json")["tallies"][0]["count"] == 2, within=hold + 1.0
+    )
+    assert trio.current_time() >= written_at + hold - 0.1
+    await sup.stop()
+
+
+async def test_a_held_file_whose_write_fails_is_not_retried_in_a_loop(
+    autojump_clock, inline_threads, start, exports, database, clock
+):
+    sup = await start(
+        heartbeat_seconds=3600.0,
+        debounce_seconds=0.01,
+        min_interval_seconds=0.1,
+        file_bytes_per_second=100.0,
+    )
+    publisher = sup.lookup("publisher")
+    instance = sup._slots[0].run.instance  # the running SnapshotPublisher
+    set_deaths(database, 1, clock.now)
+    publisher.cast(Changed(topic="tallies"))
+    await eventually(lambda: read(exports, "tallies.json")["tallies"])
+    target = exports / "tallies.json"
+    target.unlink()
+    target.mkdir()  # os.replace onto a folder fails: every later write of the file fails
+    (target / "keep").write_text("x")
+    set_deaths(database, 2, clock.now)
+    publisher.cast(Changed(topic="tallies"))
+    before = instance.publishes
+    await trio.sleep(30.0)  # mock time: the hold ends, the write fails, nothing changes
+    assert instance.publishes - before <= 3  # the release's publish (and a change's), no loop
+    assert instance.last.errors == 1
     await sup.stop()
 
 

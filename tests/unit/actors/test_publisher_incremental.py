@@ -1574,3 +1574,58 @@ async def test_a_final_publish_past_the_stops_deadline_waits_for_no_commit_and_d
         mock_clock.jump(2.0)
         await pub._wait_for_queued_commits()
     assert len(asked) == 1
+
+
+async def test_a_big_file_is_held_back_for_the_seconds_its_size_is_worth_then_built_whole(
+    database: Path, tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    # polls.json for 1,000 creators is 10 MB: rewritten for every second of votes, it was 8 %
+    # of the CPU per chat message. A file is written at most at FILE_BYTES_PER_SECOND.
+    clock, tree = Clock(), Tree()
+    populate(database, clock.now)
+    rate = 1000.0  # bytes per second: tallies.json (over a kilobyte) is held over a second
+    root = tmp_path / "exports"
+    pub = make(database, root, clock, tree, file_bytes_per_second=rate, min_interval_seconds=0.5)
+    await pub.on_start()
+    hold = len(files(root)["tallies.json"]) / rate
+    assert hold > 1.0
+    before = files(root)
+    mock_clock.jump(0.6)
+    at = clock.advance()
+    with writing(database) as conn:
+        counters.set_tally(conn, creator_id="daniel", tally_id="deaths", value=42, now=ms(at))
+    await pub.handle(Changed(topic="tallies", creators=frozenset({"daniel"})))
+    await pub.publish(tree_files=False)
+    assert "tallies.json" in pub.last_held and "tallies.json" not in pub.last_rebuilt
+    assert files(root)["tallies.json"] == before["tallies.json"]
+    # A heartbeat meanwhile does not take the held file's commit for one that came without a
+    # Changed (which rereads every database file).
+    await pub.publish()
+    assert set(pub.last_rebuilt) == TREE_FILES
+    assert pub.snapshot()["held"] == sorted(pub.last_held) and pub.snapshot()["holds"] >= 2
+    # Once the hold ended, the file is read (only the creator named) and written.
+    mock_clock.jump(hold)
+    clock.advance()
+    await pub.publish(tree_files=False)
+    assert "tallies.json" in pub.last_rebuilt and not pub.last_held
+    assert pub.last_reads["tallies.json"].creators == 1
+    assert db_files(files(root)) == db_files(full_build(pub))
+
+
+async def test_the_last_publish_writes_a_held_file_at_once(
+    database: Path, tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    clock, tree = Clock(), Tree()
+    populate(database, clock.now)
+    root = tmp_path / "exports"
+    pub = make(database, root, clock, tree, file_bytes_per_second=1.0)
+    await pub.on_start()
+    at = clock.advance()
+    with writing(database) as conn:
+        counters.set_tally(conn, creator_id="zed", tally_id="deaths", value=77, now=ms(at))
+    await pub.handle(Changed(topic="tallies", creators=frozenset({"zed"})))
+    await pub.publish(tree_files=False)
+    assert "tallies.json" in pub.last_held
+    await pub.on_stop()  # the final publish (verify_database) holds nothing back
+    tallies = json.loads(files(root)["tallies.json"])["tallies"]
+    assert {(t["creator_id"], t["tally_id"]): t["count"] for t in tallies}["zed", "deaths"] == 77
