@@ -278,10 +278,13 @@ class ExportsConfig:
 
     `root` defaults to `<data_dir>/exports/state`; `load_config` fills it in. Without a
     `pseudonym_key` the exporter derives pseudonyms from a key it keeps in the data folder.
+    A database file is rewritten at most at `file_mib_per_second`: one bigger than that many
+    MiB is rewritten less often than once a second (`actors.publisher.FILE_BYTES_PER_SECOND`).
     """
 
     root: Path | None = None
     heartbeat_seconds: float = attrs.field(default=10.0, validator=_between(1, 10))
+    file_mib_per_second: float = attrs.field(default=2.0, validator=_between(0.1, 1024))
     pseudonym_key: Secret | None = None
     mirrors: tuple[MirrorConfig, ...] = ()
 

@@ -462,6 +462,7 @@ def build_tree(
                 pseudonym_key=pseudonym_key,
                 secrets=secrets,
                 heartbeat_seconds=config.exports.heartbeat_seconds,
+                file_bytes_per_second=config.exports.file_mib_per_second * 1024 * 1024,
                 store=lambda: root.lookup("store"),
             ),
         )

@@ -122,6 +122,10 @@ def test_bad_choice_suggests(problems: Callable[..., list[str]]) -> None:
             "[exports]\nheartbeat_seconds = 30",
             "exports.heartbeat_seconds: expected a number between 1 and 10, got 30",
         ),
+        (
+            "[exports]\nfile_mib_per_second = 0",
+            "exports.file_mib_per_second: expected a number between 0.1 and 1024, got 0",
+        ),
         ("[http]\nport = 70000", "http.port: expected a number between 0 and 65535, got 70000"),
         (
             "[runtime]\nshutdown_deadline = 0",

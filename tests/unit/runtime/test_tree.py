@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from actors.publisher import SnapshotPublisher
 from actors.replay import ReplayChat
 from actors.triggers.engine import TriggerEngine
 from config.loading import loads_config
@@ -72,3 +73,19 @@ def test_each_start_of_a_creator_builds_fresh_children(tmp_path: Path) -> None:
     replays = [_child_spec(sup, "replay").start() for sup in (first, second)]
     assert engines[0] is not engines[1] and replays[0] is not replays[1]
     assert isinstance(engines[0], TriggerEngine) and isinstance(replays[0], ReplayChat)
+
+
+def test_the_publisher_writes_a_file_at_most_at_the_configured_rate(tmp_path: Path) -> None:
+    folder = f"[runtime]\ndata_dir = '{tmp_path}'\n[exports]\nfile_mib_per_second = 0.5\n"
+    config = loads_config(folder + CONFIG)
+    root = build_tree(
+        config,
+        RuntimePaths.from_config(config),
+        started_at=datetime(2026, 12, 1, tzinfo=UTC),
+        pseudonym_key=b"k" * 32,
+        secrets=frozenset(),
+        version="0.1.0",
+    )
+    publisher = _child_spec(root, "publisher").start()
+    assert isinstance(publisher, SnapshotPublisher)
+    assert publisher._file_rate == 512 * 1024
