@@ -56,7 +56,8 @@ again for every creator, through the kept parts (a row read unchanged keeps its 
 catches a lost `Changed` without holding every document at once (a whole rebuild at 1,000
 creators held about 50 MB of short-lived objects, which the allocator kept afterwards).
 
-Every file always holds the bytes a full publish would write for the same state and clock: a
+Every file written holds the bytes a full publish would write for the same state and clock (a
+file held back holds those of its last write until its hold ends): a
 file whose inputs carry a time later than the clock (clamped, so it depends on the clock) stays
 dirty, and a heartbeat that finds the
 database changed since the last read (`PRAGMA data_version`: a commit came without a
