@@ -273,16 +273,20 @@ async def test_a_steady_flow_of_changes_publishes_once_per_interval_and_the_tree
     await sup.stop()
 
 
+#: Publisher options under which tallies.json (a few hundred bytes) is held for seconds, with
+#: the heartbeat an hour away: only a change or a hold's end publishes.
+HOLDING: dict[str, float] = {
+    "heartbeat_seconds": 3600.0,
+    "debounce_seconds": 0.01,
+    "min_interval_seconds": 0.1,
+    "file_bytes_per_second": 100.0,
+}
+
+
 async def test_a_held_file_is_published_when_its_hold_ends_with_no_further_change(
     autojump_clock, inline_threads, start, exports, database, clock
 ):
-    # 100 bytes a second: tallies.json (a few hundred bytes) is held for seconds.
-    sup = await start(
-        heartbeat_seconds=3600.0,
-        debounce_seconds=0.01,
-        min_interval_seconds=0.1,
-        file_bytes_per_second=100.0,
-    )
+    sup = await start(**HOLDING)
     publisher = sup.lookup("publisher")
     set_deaths(database, 1, clock.now)
     publisher.cast(Changed(topic="tallies"))
@@ -306,12 +310,7 @@ async def test_a_held_file_is_published_when_its_hold_ends_with_no_further_chang
 async def test_a_held_file_whose_write_fails_is_not_retried_in_a_loop(
     autojump_clock, inline_threads, start, exports, database, clock
 ):
-    sup = await start(
-        heartbeat_seconds=3600.0,
-        debounce_seconds=0.01,
-        min_interval_seconds=0.1,
-        file_bytes_per_second=100.0,
-    )
+    sup = await start(**HOLDING)
     publisher = sup.lookup("publisher")
     instance = sup._slots[0].run.instance  # the running SnapshotPublisher
     set_deaths(database, 1, clock.now)

@@ -25,6 +25,18 @@ id = "b"
 """
 
 
+def built(config: Any) -> Supervisor:
+    """The root supervisor `build_tree` makes of `config` (not started)."""
+    return build_tree(
+        config,
+        RuntimePaths.from_config(config),
+        started_at=datetime(2026, 12, 1, tzinfo=UTC),
+        pseudonym_key=b"k" * 32,
+        secrets=frozenset(),
+        version="0.1.0",
+    )
+
+
 def _child_spec(supervisor: Supervisor, child_id: str) -> Any:
     """The spec of a child (test-only peek: the supervisor has not started)."""
     return next(spec for spec in supervisor._specs if spec.id == child_id)
@@ -33,14 +45,7 @@ def _child_spec(supervisor: Supervisor, child_id: str) -> Any:
 def test_creator_supervisors_share_one_jitter_generator(tmp_path: Path) -> None:
     folder = f"[runtime]\ndata_dir = '{tmp_path}'\n"
     config = loads_config(folder + CONFIG)
-    root = build_tree(
-        config,
-        RuntimePaths.from_config(config),
-        started_at=datetime(2026, 12, 1, tzinfo=UTC),
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset(),
-        version="0.1.0",
-    )
+    root = built(config)
     creators = _child_spec(root, "creators").start()
     a = _child_spec(creators, "creator:a").start()
     b = _child_spec(creators, "creator:b").start()
@@ -57,14 +62,7 @@ def test_each_start_of_a_creator_builds_fresh_children(tmp_path: Path) -> None:
         f"[runtime]\ndata_dir = '{tmp_path}'\n"
         f"[[creators]]\nid = \"a\"\n[creators.replay]\nfile = '{chat}'\n"
     )
-    root = build_tree(
-        config,
-        RuntimePaths.from_config(config),
-        started_at=datetime(2026, 12, 1, tzinfo=UTC),
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset(),
-        version="0.1.0",
-    )
+    root = built(config)
     spec = _child_spec(_child_spec(root, "creators").start(), "creator:a")
     first, second = spec.start(), spec.start()
     assert first is not second
@@ -78,14 +76,7 @@ def test_each_start_of_a_creator_builds_fresh_children(tmp_path: Path) -> None:
 def test_the_publisher_writes_a_file_at_most_at_the_configured_rate(tmp_path: Path) -> None:
     folder = f"[runtime]\ndata_dir = '{tmp_path}'\n[exports]\nfile_mib_per_second = 0.5\n"
     config = loads_config(folder + CONFIG)
-    root = build_tree(
-        config,
-        RuntimePaths.from_config(config),
-        started_at=datetime(2026, 12, 1, tzinfo=UTC),
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset(),
-        version="0.1.0",
-    )
+    root = built(config)
     publisher = _child_spec(root, "publisher").start()
     assert isinstance(publisher, SnapshotPublisher)
     assert publisher._file_rate == 512 * 1024
