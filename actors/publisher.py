@@ -7,8 +7,8 @@ creators) each dirty file is rebuilt at most once per interval, whatever the mes
 database file bigger than one interval's worth of `FILE_BYTES_PER_SECOND` is rewritten at most
 once per the seconds its size is worth: polls.json with ten polls for each of 1,000 creators is
 10 MB, and rewriting it for every second of votes cost 8 % of the CPU per chat message; its
-vote counts then trail the store by about 5 s instead of 1 (a file that small is never held;
-every file is written at a full publish and at the stop). Reads use
+vote counts then trail the store by about 5 s instead of 1 (a file of at most one interval's
+worth is never held; every file is written at a full publish and at the stop). Reads use
 the publisher's own read-only connection; building is pure; reading, building, serialising and
 writing (with fsync) run in a worker thread, so a big publish never stalls the event loop.
 
