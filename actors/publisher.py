@@ -86,6 +86,7 @@ import trio
 
 from actors import Actor, ActorFailed, ActorRef
 from actors.clips.views import clip_views, job_views
+from actors.connection import ConnectionHealth, ConnectionState
 from actors.notify.rules import job_view as notify_job_view
 from actors.ratelimit import view_from_row
 from actors.store import Changed, Read
@@ -1348,6 +1349,13 @@ class SnapshotPublisher(Actor):
         self.last: PublishSummary | None = None
         self.last_rebuilt: tuple[str, ...] = ()
         self.last_published_at: datetime | None = None
+        # Whether the last publish wrote every file, since when, and its failures' sentence.
+        self._writing = ConnectionState.CONNECTED
+        self._writing_since = started_at
+        self._write_error: str | None = None
+        self._write_error_at: datetime | None = None
+        self._failed_writes: dict[tuple[str, str], str] = {}  # (path, destination): error
+        self.write_errors = 0  # files (per destination) whose write failed, in all
 
     async def on_start(self) -> None:
         uri = self._database.resolve().as_uri() + "?mode=ro"
@@ -1519,14 +1527,53 @@ class SnapshotPublisher(Actor):
                 errors=sum(1 for o in result.outcomes if o.error),
                 seconds=time.perf_counter() - t0,
             )
-            if summary.errors:
-                self.log.error("publish had write errors", errors=summary.errors)
+            self._note_writes(result.outcomes)
             self.publishes += 1
             self.last = summary
             self.last_rebuilt = outcome.rebuilt
             self.last_reads = outcome.reads
             self.last_published_at = self._clock()
             return summary
+
+    def _note_writes(self, outcomes: Iterable[FileOutcome]) -> None:
+        """Log and remember the failed writes of a publish (`health`): a file (at one
+        destination) whose write failed stays failing until a later write of it succeeds."""
+        failed = self._failed_writes
+        errors = []
+        for o in outcomes:
+            if o.error:
+                errors.append(o.error)
+                failed[o.path, o.destination] = o.error
+            else:
+                failed.pop((o.path, o.destination), None)
+        now = self._clock()
+        if errors:
+            self.write_errors += len(errors)
+            self.log.error("publish had write errors", errors=len(errors), first=errors[0])
+            self._write_error_at = now
+        if failed:
+            first = next(iter(failed.values()))
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            self._write_error = f"export files not written: {first}{more}"
+            if self._writing is ConnectionState.CONNECTED:
+                self._writing, self._writing_since = ConnectionState.RECONNECTING, now
+        elif self._writing is not ConnectionState.CONNECTED:
+            self._writing, self._writing_since = ConnectionState.CONNECTED, now
+
+    def health(self) -> ConnectionHealth:
+        """Whether the export files get written: failing while the last publish could not
+        write some file (each publish tries it again), with which file and why, so /status
+        and the telemetry show what the log says."""
+        return ConnectionHealth(
+            component="exports",
+            state=self._writing,
+            since=self._writing_since,
+            target=str(self._writer.root),
+            last_error=self._write_error,
+            last_error_at=self._write_error_at,
+            actions=self.publishes,
+            errors=self.write_errors,
+        )
 
     def _held(self, now: float) -> frozenset[str]:
         """The dirty files whose last write holds them back at trio time `now`."""

@@ -21,6 +21,7 @@ from actors.publisher import PublishNow, PublishSummary, SnapshotPublisher, trig
 from actors.store import Changed
 from config.models import CreatorConfig, TallyConfig, TriggerConfig
 from exports.files import FILES
+from exports.health import status_report, telemetry_errors
 from exports.schemas import validate
 from state import counters, open_database
 from supervisors import Backoff, ChildSpec, Supervisor
@@ -230,6 +231,34 @@ async def test_a_write_error_is_counted_and_the_publisher_keeps_running(start, e
     summary = await sup.lookup("publisher").call(PublishNow())
     assert summary.errors == 0
     assert read(exports, "tallies.json")["tallies"][0]["count"] == 1
+    await sup.stop()
+
+
+async def test_a_file_that_cannot_be_written_shows_in_status_and_telemetry_until_written(
+    start, exports, database, clock
+):
+    # The error was only in the log: /status said "ok" while tallies.json stopped changing.
+    sup = await start()
+    assert status_report(sup.tree()).ok
+    target = exports / "tallies.json"
+    target.unlink()
+    target.mkdir()  # os.replace onto a folder fails
+    (target / "keep").write_text("x")
+    set_deaths(database, 1, clock.now)
+    await sup.lookup("publisher").call(PublishNow())
+    report = status_report(sup.tree())
+    (failing,) = report.degraded
+    assert failing.path == "root/publisher" and failing.health is not None
+    assert "tallies.json" in (failing.health.error or "")
+    (error,) = telemetry_errors(sup.tree(), root_name="root", now=clock.now)
+    assert error.active and "tallies.json" in error.message
+    # The file's own successful write clears it.
+    (target / "keep").unlink()
+    target.rmdir()
+    await sup.lookup("publisher").call(PublishNow())
+    assert status_report(sup.tree()).ok
+    (error,) = telemetry_errors(sup.tree(), root_name="root", now=clock.now)
+    assert not error.active  # shown as cleared
     await sup.stop()
 
 
