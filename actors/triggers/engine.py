@@ -83,6 +83,7 @@ from state.commands import (
     GrantPoints,
     OpenPoll,
     Paid,
+    PointsGrant,
     PruneCooldowns,
     RecordFilterHit,
     RecordTimerPost,
@@ -97,13 +98,21 @@ from state.errors import Refused, StoreError
 from state.signals import SignalKind
 from state.timeutil import from_datetime
 
-#: The longest chat signals, earned points, counts and message ids wait in an engine before
-#: they are written (unless an action's write takes them along first). Two seconds, not one:
-#: at 1,000 creators each flush is a write request, a reply and a commit's share of its own,
-#: and halving their number took 8 % of the CPU per chat message (the issue's load, 126 vs
-#: 138 us, both at once); a crash loses at most this much of the ids and points, and a stop
-#: flushes everything.
+#: The longest chat signals, counts and message ids wait in an engine before they are written
+#: (unless an action's write takes them along first; earned points wait longer,
+#: `POINTS_FLUSH_SECONDS`). Two seconds, not one: at 1,000 creators each flush is a write
+#: request, a reply and a commit's share of its own, and halving their number took 8 % of the
+#: CPU per chat message (the issue's load, 126 vs 138 us, both at once); a crash loses at most
+#: this much of the ids, and a stop flushes everything.
 SIGNAL_FLUSH_SECONDS = 2.0
+#: Earned loyalty points (per message, per active minute) are handed to the store at most this
+#: often, unless a command that shows or spends points (or enters a giveaway) settles them at
+#: once, so what chat is told is exact. Each hand-over is a balance row change per viewer and a
+#: rebuild of the creator's points.json ranking; at 1,000 creators, handing them over with every
+#: 2 s flush cost about 10 % of the CPU per chat message (the whole example: 226 vs 203 us, both
+#: at once). A viewer's earnings of these seconds become one row change, points.json shows
+#: them this much later, a crash loses at most this much more of them, and a stop writes all.
+POINTS_FLUSH_SECONDS = 10.0
 #: Every this many writes that carry cooldowns, one also forgets the creator's cooldowns that
 #: ended (`PruneCooldowns`): every few minutes in a busy chat.
 COOLDOWN_PRUNE_EVERY = 600
@@ -185,6 +194,7 @@ class TriggerEngine(Actor):
         "_pending_ops",
         "_pending_signals",
         "_platform",
+        "_points_due",
         "_prefix",
         "_pseudonyms",
         "_ready",
@@ -255,6 +265,8 @@ class TriggerEngine(Actor):
         self._pending_cooldowns: dict[str, int] = {}
         # When the buffered writes are due to be flushed (trio clock; inf: nothing buffered).
         self._flush_at = math.inf
+        # When the earned points may next be handed over with a flush (trio clock).
+        self._points_due = -math.inf
         # When the next wall-clock tick is due (trio clock; inf: no tick, see `_ticking`).
         self._next_tick = math.inf
         # The background task (`run`) waits on this for the next flush, tick or reply.
@@ -399,6 +411,7 @@ class TriggerEngine(Actor):
                 # Queued, not awaited: its outcome is taken at a later wake-up.
                 self._flush_at = math.inf
                 self._begin_flush()
+                self._flush_at = min(self._flush_at, self._points_wait())
             else:  # one flush at a time: the next waits for the commit of this one
                 flush[0].notify(self._alarm.wake)
         return self._wake_deadline(now)
@@ -451,6 +464,7 @@ class TriggerEngine(Actor):
             self._flush_done()
         self._flush_at = math.inf
         self._begin_flush()
+        self._flush_at = min(self._flush_at, self._points_wait())
         # `run` waits for a flush that is no longer due: it waits for the next thing instead.
         self._alarm.set(self._wake_deadline(now))
 
@@ -646,20 +660,21 @@ class TriggerEngine(Actor):
             # Operations ahead of the action's own in its write (earnings, the ids and cooldowns
             # that ride with it): their outcomes are not the action's `finish`'s.
             skip = 0
-            grants = None
-            if self.points and (self.points.pending or self.points.accrued):
-                # A command that shows or spends balances settles the minutes still accruing
-                # (its balances are exact); any other takes only what is already due.
-                grants = self.points.take(settle="points" in topic or "giveaways" in topic)
-            if grants and ops:
-                # Earnings queued before this action are written before it: a balance shown
-                # or spent includes every message before the command.
-                ops = (GrantPoints(creator_id=self._creator_id, grants=grants), *ops)
-                skip += 1
-                topic = f"{topic}+points" if topic else "points"
-            elif grants:
-                assert self.points is not None  # the grants were taken from it
-                self.points.pending[:0] = grants
+            if (
+                ops
+                and self.points
+                and (self.points.pending or self.points.accrued)
+                and ("points" in topic or "giveaways" in topic)
+            ):
+                # A command that shows or spends balances settles the earnings (its balances
+                # are exact); any other leaves them for their own flush (`POINTS_FLUSH_SECONDS`).
+                grants = self._take_points(settle=True, now=clock)
+                if grants:
+                    # Earnings queued before this action are written before it: a balance
+                    # shown or spent includes every message before the command.
+                    ops = (GrantPoints(creator_id=self._creator_id, grants=grants), *ops)
+                    skip += 1
+                    topic = f"{topic}+points"
             # The message's id rides in the transaction of what it changed: a restart after
             # the commit cannot apply it again.
             if durable or (ops and self.seen.queued):
@@ -679,7 +694,8 @@ class TriggerEngine(Actor):
                 head, head_topic, flush = taken
                 ops = (*head, *ops)
                 topic = f"{topic}+{head_topic}"
-                self._flush_at = math.inf  # nothing is buffered any more
+                # Nothing is buffered any more, but earnings not yet due.
+                self._flush_at = self._points_wait()
             try:
                 # Queued now, in message order; the commit is awaited in the background so
                 # the next chat message is not held up by this one's fsync (and writes from
@@ -1297,7 +1313,7 @@ class TriggerEngine(Actor):
         Active minutes still accruing stay unless `settle`."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
-        grants = self.points.take(settle=settle) if self.points else []
+        grants = self._take_points(settle=settle, now=trio.current_time())
         extra, self._pending_ops = self._pending_ops, []
         riders, self._riders = self._riders, {}
         deferred, self._deferred = self._deferred, []
@@ -1321,6 +1337,21 @@ class TriggerEngine(Actor):
         topic = "activity" if grants or extra or carried else "signals"
         self._flushing += 1
         return ops, topic, _Flush(len(signal_rows), len(expiries), riders, len(ops))
+
+    def _take_points(self, *, settle: bool, now: float) -> list[PointsGrant]:
+        """The earned points to hand over now (trio time `now`): all of them with `settle`,
+        else those due if `POINTS_FLUSH_SECONDS` passed since the last hand-over."""
+        if self.points is None or not (settle or now >= self._points_due):
+            return []
+        grants = self.points.take(settle=settle)
+        if grants:
+            self._points_due = now + POINTS_FLUSH_SECONDS
+        return grants
+
+    def _points_wait(self) -> float:
+        """When the earnings a flush left waiting are due (trio time; inf: none wait): the
+        flush is wanted then."""
+        return self._points_due if self.points is not None and self.points.pending else math.inf
 
     def _flush_arrived(self) -> None:
         """The flush's commit (or failure) arrived: its outcome is taken in the task that

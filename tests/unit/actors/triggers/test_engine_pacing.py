@@ -3,6 +3,7 @@ rides in a flush, and how it slows down while the store lags."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ from actors.store import Read, Write
 from actors.triggers.engine import (
     FLUSH_WITH_CHAT_AFTER,
     MAX_WRITE_LAG,
+    POINTS_FLUSH_SECONDS,
     SIGNAL_FLUSH_SECONDS,
     WRITE_TIMEOUT,
     CommitWithFlush,
@@ -309,6 +311,42 @@ async def test_watch_time_credited_every_five_minutes_is_one_grant_per_viewer(
     ((at, amount),) = granted(await harness.writes())
     assert amount == 5 * 2
     assert 5 * 60 <= at - began <= 5 * 60 + 5 + SIGNAL_FLUSH_SECONDS + 0.05  # the tick's grid
+
+
+@earning(per_message=5, message_cooldown_seconds=0)
+async def test_earnings_are_handed_over_at_most_every_points_flush_seconds_and_none_is_left(
+    autojump_clock, harness
+):
+    """Chat flushes its signals and ids every couple of seconds; the earnings ride with a
+    flush only once `POINTS_FLUSH_SECONDS` passed since the last hand-over: every one is
+    written, none later than that and a flush after it was earned, and the last ones with no
+    chat after them."""
+    earned = []
+    for _ in range(12):
+        earned.append(trio.current_time())
+        await harness.say()  # each line earns 5
+        await trio.sleep(3)
+    await trio.sleep(POINTS_FLUSH_SECONDS + SIGNAL_FLUSH_SECONDS)
+    writes = await harness.writes()
+    grants = granted(writes)
+    assert [amount for _, amount in grants] == [5] * 12
+    handed = sorted({at for at, _ in grants})
+    assert all(later - at >= POINTS_FLUSH_SECONDS for at, later in itertools.pairwise(handed))
+    assert len(writes) > len(handed)  # the flushes between hand-overs went without earnings
+    for (at, _), when in zip(grants, earned, strict=True):
+        assert 0 <= at - when <= POINTS_FLUSH_SECONDS + SIGNAL_FLUSH_SECONDS + 0.05
+
+
+@earning(per_message=5, message_cooldown_seconds=0)
+async def test_the_stop_writes_the_earnings_not_yet_due(autojump_clock, harness):
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # the first earning is handed over
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # flushed, without the second
+    assert [amount for _, amount in granted(await harness.writes())] == [5]
+    await harness.root.stop()
+    store = harness.root._by_id["store"].run.instance  # stopped after the engine: kept
+    assert [amount for _, amount in granted(store.writes)] == [5, 5]
 
 
 @earning(per_minute_active=2, credit_every_minutes=5)
