@@ -11,12 +11,18 @@ stops being active, or `take` settles everything. With a few minutes, a store ro
 viewer every few minutes instead of every minute, for the same earnings; a caller that shows
 or spends balances then settles first (`take()`), and may flush without settling.
 
+Earnings not yet taken are summed per viewer as they come (one for messages, one for active
+minutes): a caller that takes them every few seconds holds one value per viewer, not one per
+earning, and hands the store the same sums it would add up itself.
+
 Times are on the engine's clock for the event: the recorded clock on the replay platform, the
 wall clock elsewhere, kept apart as two clock domains so a replay never moves live minutes and
 the reverse.
 """
 
 from __future__ import annotations
+
+import operator
 
 from actors.events import ChatEvent
 from config.models import PointsConfig
@@ -42,6 +48,23 @@ class _Seen:
         self.at, self.viewer, self.subscriber = at, viewer, subscriber
 
 
+class _Pending:
+    """Earnings of one viewer not yet taken: the sums earned by messages and by active
+    minutes, the time of the latest of each (None: none), and the viewer as last seen (the
+    store keeps the names and times of the later credit)."""
+
+    __slots__ = ("messages", "messages_at", "minutes", "minutes_at", "viewer")
+
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+        self.messages = self.minutes = 0
+        self.messages_at: int | None = None
+        self.minutes_at: int | None = None
+
+
+_AT = operator.attrgetter("at")
+
+
 class _Accrued:
     """Active minutes of one viewer not yet handed over: their sum, the last minute's time
     and the viewer as last seen (the grant they become)."""
@@ -50,9 +73,6 @@ class _Accrued:
 
     def __init__(self, viewer: Viewer, amount: int, at: int) -> None:
         self.viewer, self.amount, self.at, self.minutes = viewer, amount, at, 1
-
-    def grant(self) -> PointsGrant:
-        return PointsGrant(viewer=self.viewer, amount=self.amount, at=self.at)
 
 
 def is_subscriber(event: ChatEvent) -> bool:
@@ -79,7 +99,8 @@ class PointsLedger:
             raise ValueError(f"credit_every_minutes must be at least 1, got {credit_every_minutes}")
         self.config = config
         self.credit_every_minutes = credit_every_minutes
-        self.pending: list[PointsGrant] = []
+        #: Earnings not yet taken, by (platform, viewer key).
+        self.pending: dict[tuple[str, str], _Pending] = {}
         self._earned: dict[tuple[str, str], float] = {}
         self._seen: dict[str, dict[tuple[str, str], _Seen]] = {}
         self._minute: dict[str, float] = {}
@@ -90,10 +111,25 @@ class PointsLedger:
         """Whether active minutes wait to be handed over (`take()` settles them)."""
         return bool(self._accrued)
 
+    def _add(
+        self, key: tuple[str, str], viewer: Viewer, amount: int, at: int, per_message: bool
+    ) -> None:
+        # As the store adds up credits: the sum, and the later credit's time and names.
+        known = self.pending.get(key)
+        if known is None:
+            known = self.pending[key] = _Pending(viewer)
+        known.viewer = viewer
+        if per_message:
+            known.messages += amount
+            known.messages_at = at
+        else:
+            known.minutes += amount
+            known.minutes_at = at
+
     def _release(self, key: tuple[str, str]) -> None:
         found = self._accrued.pop(key, None)
         if found is not None:
-            self.pending.append(found.grant())
+            self._add(key, found.viewer, found.amount, found.at, False)
 
     def _scaled(self, amount: int, subscriber: bool) -> int:
         return int(amount * self.config.subscriber_multiplier) if subscriber else amount
@@ -124,14 +160,8 @@ class PointsLedger:
             last = self._earned.get(key)
             if last is None or now - last >= config.message_cooldown_seconds:
                 self._earned[key] = now
-                self.pending.append(
-                    PointsGrant(
-                        viewer=viewer,
-                        amount=self._scaled(config.per_message, subscriber),
-                        at=int(now * 1000),
-                        per_message=True,
-                    )
-                )
+                amount = self._scaled(config.per_message, subscriber)
+                self._add(key, viewer, amount, int(now * 1000), True)
 
     def tick(self, domain: str, now: float) -> None:
         """Pay the active minutes of `domain` that ended by `now`."""
@@ -157,16 +187,11 @@ class PointsLedger:
             at = int(mark * 1000)
             active = mark - ACTIVE_WINDOW_SECONDS
             if each_minute:
-                # A grant per active viewer and minute, straight away (nothing accrues).
-                self.pending.extend(
-                    PointsGrant(
-                        viewer=entry.viewer,
-                        amount=per_minute_subscribed if entry.subscriber else per_minute,
-                        at=at,
-                    )
-                    for _key, entry in sorted(seen.items())
-                    if active <= entry.at <= mark
-                )
+                # Each active viewer's minute, straight away (nothing accrues).
+                for key, entry in sorted(seen.items()):
+                    if active <= entry.at <= mark:
+                        amount = per_minute_subscribed if entry.subscriber else per_minute
+                        self._add(key, entry.viewer, amount, at, False)
                 continue
             paid = set()
             for key, entry in sorted(seen.items()):
@@ -195,11 +220,23 @@ class PointsLedger:
             self._earned = {k: t for k, t in self._earned.items() if t >= limit}
 
     def take(self, *, settle: bool = True) -> list[PointsGrant]:
-        """The grants not yet written, oldest first (and forget them). With `settle` (for a
-        command that shows or spends balances, and at a stop) every accrued active minute is
-        among them; without (a periodic flush), minutes still accruing wait."""
+        """The earnings not yet taken, a grant per viewer and kind (their sum, at the latest's
+        time), oldest first (and forget them). With `settle` (for a command that shows or
+        spends balances, and at a stop) every accrued active minute is among them; without
+        (a periodic flush), minutes still accruing wait."""
         if settle and self._accrued:
             for key in sorted(self._accrued):
                 self._release(key)
-        pending, self.pending = self.pending, []
-        return pending
+        pending, self.pending = self.pending, {}
+        grants = []
+        for p in pending.values():
+            if p.messages_at is not None:
+                grants.append(
+                    PointsGrant(
+                        viewer=p.viewer, amount=p.messages, at=p.messages_at, per_message=True
+                    )
+                )
+            if p.minutes_at is not None:
+                grants.append(PointsGrant(viewer=p.viewer, amount=p.minutes, at=p.minutes_at))
+        grants.sort(key=_AT)  # the store keeps the names and times of the later credit
+        return grants

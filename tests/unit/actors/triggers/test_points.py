@@ -32,18 +32,23 @@ def grants(items: list[PointsGrant]) -> list[tuple[str, int, int, bool]]:
     return [(g.viewer.login, g.amount, g.at, g.per_message) for g in items]
 
 
-def test_by_default_every_active_minute_is_a_grant_of_its_own_at_its_minute():
+def test_by_default_every_active_minute_is_credited_and_what_waits_is_summed_per_viewer():
     ledger = PointsLedger(CONFIG)
     chat(ledger, "ann", 0)
     chat(ledger, "bob", 1, subscriber=True)
-    ledger.tick(DOMAIN, 150)
+    ledger.tick(DOMAIN, 90)
     assert grants(ledger.take(settle=False)) == [
         ("ann", 5, 0, True),
         ("bob", 10, 1000, True),
         ("ann", 2, 60_000, False),
         ("bob", 4, 60_000, False),
-        ("ann", 2, 120_000, False),
-        ("bob", 4, 120_000, False),
+    ]
+    assert not ledger.accrued
+    ledger.tick(DOMAIN, 210)
+    # Two more minutes each, not yet taken: one grant per viewer, at the later minute.
+    assert grants(ledger.take(settle=False)) == [
+        ("ann", 4, 180_000, False),
+        ("bob", 8, 180_000, False),
     ]
     assert not ledger.accrued
 
