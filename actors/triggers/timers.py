@@ -34,78 +34,86 @@ class TimerPost:
     platforms: tuple[str, ...]
 
 
+class _TimerState:
+    """One enabled timer: its platforms, its next message, and per clock domain (a list of
+    two: `_DOMAINS`' order) when it is next due (None: not yet known) and the chat lines its
+    platforms of that domain had at its last post."""
+
+    __slots__ = ("counted_at", "due", "next_index", "platforms", "timer")
+
+    def __init__(self, timer: TimerConfig, platforms: tuple[str, ...]) -> None:
+        self.timer = timer
+        self.platforms = platforms
+        self.next_index = 0
+        self.due: list[float | None] = [None, None]
+        self.counted_at = [0, 0]
+
+
+#: The clock domains, in the order of `_TimerState`'s lists.
+_DOMAINS = {REPLAY_DOMAIN: 0, LIVE_DOMAIN: 1}
+
+
 class TimerSchedule:
     """The creator's enabled timers and their state per clock domain."""
 
-    # In slots: one of these per creator (a thousand), each dict of its own ~300 bytes.
-    __slots__ = (
-        "_counted_at",
-        "_due",
-        "_earliest",
-        "_platform_lines",
-        "_platforms",
-        "next_index",
-        "timers",
-    )
+    # In slots, and each timer's state in one object: there is a schedule per creator (a
+    # thousand), and six dicts (one per kind of state) cost about 1.4 KiB per creator.
+    __slots__ = ("_earliest", "_platform_lines", "_states", "timers")
 
     def __init__(self, creator: CreatorConfig) -> None:
         sources = tuple(creator.sources())
         self.timers = tuple(t for t in creator.timers if t.enabled)
-        self._platforms = {t.id: (t.platforms or sources) for t in self.timers}
-        self._due: dict[tuple[str, str], float] = {}
-        # Chat lines per platform since the start, and per timer and domain the count its
-        # platforms of that domain had at its last post: a line costs one count, whatever
-        # the number of timers (the lines since a post are summed only when it is due).
+        self._states = tuple(_TimerState(t, t.platforms or sources) for t in self.timers)
+        # Chat lines per platform since the start; a timer's state has the count its
+        # platforms of a domain had at its last post: a line costs one count, whatever the
+        # number of timers (the lines since a post are summed only when it is due).
         self._platform_lines: dict[str, int] = {}
-        self._counted_at: dict[tuple[str, str], int] = {}
-        # The earliest time any timer of a domain is due (absent: not known yet), so a line
-        # of a domain with nothing due looks at no timer.
-        self._earliest: dict[str, float] = {}
-        self.next_index: dict[str, int] = {}
+        # The earliest time any timer of a domain is due (-inf: not known yet), so a line of
+        # a domain with nothing due looks at no timer.
+        self._earliest = [-math.inf, -math.inf]
 
     def __bool__(self) -> bool:
         return bool(self.timers)
 
     def restore(self, next_messages: dict[str, int]) -> None:
         """Continue each timer's rotation where it stopped."""
-        for timer in self.timers:
-            index = next_messages.get(timer.id, 0)
-            self.next_index[timer.id] = index % len(timer.messages)
+        for state in self._states:
+            index = next_messages.get(state.timer.id, 0)
+            state.next_index = index % len(state.timer.messages)
 
     def on_chat(self, platform: str) -> None:
         """Count a chat line for the timers posting on `platform`."""
         lines = self._platform_lines
         lines[platform] = lines.get(platform, 0) + 1
 
-    def _lines_of(self, timer_id: str, domain: str) -> int:
+    def _lines_of(self, state: _TimerState, domain: str) -> int:
         """Chat lines on the timer's platforms of `domain` since the start."""
         lines = self._platform_lines
-        return sum(lines.get(p, 0) for p in self._platforms[timer_id] if domain_of(p) == domain)
+        return sum(lines.get(p, 0) for p in state.platforms if domain_of(p) == domain)
 
     def due(self, domain: str, now: float, live: dict[str, bool]) -> list[TimerPost]:
         """The posts due in `domain` at `now` (each starts its timer's next interval)."""
-        if now < self._earliest.get(domain, -math.inf):
+        slot = _DOMAINS[domain]
+        if now < self._earliest[slot]:
             return []  # no timer of this domain is due yet (the usual case, per chat line)
         posts: list[TimerPost] = []
         earliest = math.inf
-        for timer in self.timers:
-            key = (timer.id, domain)
+        for state in self._states:
+            timer = state.timer
             interval = timer.interval_minutes * 60.0
-            due = self._due.get(key)
+            due = state.due[slot]
             if due is None:
-                self._due[key] = due = now + interval  # the first post comes one interval in
-            elif now >= due and self._ready(timer, key, domain):
+                state.due[slot] = due = now + interval  # the first post comes one interval in
+            elif now >= due and self._ready(state, slot, domain):
                 platforms = tuple(
-                    p
-                    for p in self._platforms[timer.id]
-                    if domain_of(p) == domain and live.get(p, True)
+                    p for p in state.platforms if domain_of(p) == domain and live.get(p, True)
                 )
                 if platforms:
-                    index = self.next_index.get(timer.id, 0) % len(timer.messages)
+                    index = state.next_index % len(timer.messages)
                     following = (index + 1) % len(timer.messages)
-                    self.next_index[timer.id] = following
-                    self._due[key] = due = now + interval
-                    self._counted_at[key] = self._lines_of(timer.id, domain)
+                    state.next_index = following
+                    state.due[slot] = due = now + interval
+                    state.counted_at[slot] = self._lines_of(state, domain)
                     posts.append(
                         TimerPost(
                             timer=timer,
@@ -115,12 +123,12 @@ class TimerSchedule:
                         )
                     )
             earliest = min(earliest, due)
-        self._earliest[domain] = earliest
+        self._earliest[slot] = earliest
         return posts
 
-    def _ready(self, timer: TimerConfig, key: tuple[str, str], domain: str) -> bool:
+    def _ready(self, state: _TimerState, slot: int, domain: str) -> bool:
         """Whether the timer has seen its `min_chat_lines` in `domain` since its last post."""
-        if timer.min_chat_lines <= 0:
+        if state.timer.min_chat_lines <= 0:
             return True
-        seen = self._lines_of(timer.id, domain) - self._counted_at.get(key, 0)
-        return seen >= timer.min_chat_lines
+        seen = self._lines_of(state, domain) - state.counted_at[slot]
+        return seen >= state.timer.min_chat_lines
