@@ -26,7 +26,7 @@ from state import (
     open_database,
 )
 from state.creators import get_meta, list_creators, set_meta, upsert_creator
-from state.database import WAL_AUTOCHECKPOINT_PAGES, WRITER_CACHE_KIB
+from state.database import WAL_AUTOCHECKPOINT_PAGES
 from state.errors import Refused
 from state.migrations import schema_dump, user_version
 
@@ -76,13 +76,6 @@ def test_writer_and_readers_keep_each_statements_plan_whatever_its_bound_values(
     assert db.connection.config(qpsg, -1) == 1
     with db.read_connection() as reader:
         assert reader.connection.config(qpsg, -1) == 1
-
-
-def test_the_writer_caches_more_pages_than_sqlites_default(db_path):
-    # The pages a commit touches at 1,000 creators: cache misses cost the writer ~10 % CPU.
-    with open_database(db_path) as db:
-        assert db.connection.pragma("cache_size") == -WRITER_CACHE_KIB
-        assert WRITER_CACHE_KIB > 2000
 
 
 def test_synchronous_normal_can_be_chosen(db_path):
