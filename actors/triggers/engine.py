@@ -1213,7 +1213,10 @@ class TriggerEngine(Actor):
         if self.points:
             self.points.tick(LIVE_DOMAIN, now)
             if self.points.pending:
-                self._want_flush()
+                # With the next flush, but not before they are due: a flush sooner would find
+                # nothing to write (`run` wakes for this deadline: `_background` returns it).
+                soonest = trio.current_time() + SIGNAL_FLUSH_SECONDS
+                self._flush_at = min(self._flush_at, max(soonest, self._points_due))
         if self.timers:
             self._post_timers(LIVE_DOMAIN, now)
 
@@ -1277,8 +1280,9 @@ class TriggerEngine(Actor):
                 self._expire_writes(trio.current_time())
 
     def _begin_flush(self, *, settle: bool = False) -> None:
-        """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome. Active
-        minutes still accruing wait for their credit, unless `settle` (the last flush)."""
+        """Queue the buffered writes as one `Write`; `_flush_done` takes its outcome. Unless
+        `settle` (the last flush), earned points not yet due and active minutes still
+        accruing wait."""
         taken = self._take_buffered(settle=settle)
         if taken is None:
             return
@@ -1310,7 +1314,8 @@ class TriggerEngine(Actor):
         """Everything buffered (chat signals, cooldown copies, points, counts, seen ids, the
         commands riding with a flush) as the operations of one write, its topic and what it
         carries (counted in `_flushing` until `_flush_ended`); None when nothing is buffered.
-        Active minutes still accruing stay unless `settle`."""
+        Unless `settle`, active minutes still accruing stay, and earned points stay until due
+        (`_take_points`)."""
         signal_rows, self._pending_signals = self._pending_signals, []
         expiries, self._pending_cooldowns = self._pending_cooldowns, {}
         grants = self._take_points(settle=settle, now=trio.current_time())
