@@ -28,6 +28,7 @@ import attrs
 import httpx
 import pytest
 
+from actors.triggers.engine import SIGNAL_FLUSH_SECONDS
 from exports.schemas import validate
 from runtime.cli import main
 from state.counters import get_tally
@@ -536,10 +537,10 @@ def test_exports_hold_no_raw_user_ids_logins_or_secrets(
     )
     run = launch(config, env=env)
     wait_for(lambda: replay_finished(run), 10, "the end of the replay")
-    # Make sure the chat signals (flushed once a second) are in the published file.
+    # Make sure the chat signals (flushed within SIGNAL_FLUSH_SECONDS) are in the published file.
     wait_for(
         lambda: len(read_json(run.exports / "chat_events.json")["items"]) == len(chat_log()),
-        5,
+        SIGNAL_FLUSH_SECONDS + 5,
         "every chat message in chat_events.json",
     )
     # One authenticated request, so the token has been presented to the process at least once.

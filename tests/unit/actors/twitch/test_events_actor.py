@@ -20,7 +20,7 @@ from actors.chat import SendChat
 from actors.connection import ConnectionState
 from actors.publisher import telemetry_rows
 from actors.store import Read, StateStore
-from actors.triggers.engine import TriggerEngine
+from actors.triggers.engine import SIGNAL_FLUSH_SECONDS, TriggerEngine
 from actors.twitch.events_actor import TwitchEvents
 from actors.watch import LiveMonitor
 from config.models import (
@@ -316,8 +316,8 @@ async def test_a_cheer_a_raid_and_a_follow_each_fire_once_and_show_in_the_export
     def signals(conn: apsw.Connection) -> list[str]:
         return [r[0] for r in conn.execute("SELECT type FROM signals WHERE kind = 'chat'")]
 
-    with trio.fail_after(5):
-        while len(await h.read(signals)) < 4:  # noqa: ASYNC110 - the engine flushes each second
+    with trio.fail_after(SIGNAL_FLUSH_SECONDS + 5):  # the engine flushes within that
+        while len(await h.read(signals)) < 4:  # noqa: ASYNC110 - polling the database
             await trio.sleep(0.05)
     assert sorted(await h.read(signals)) == ["cheer", "cheer", "follow", "raid"]
     # telemetry/events.json is built from these rows
