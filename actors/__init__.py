@@ -11,6 +11,7 @@ from actors._ticker import (
     coarse_sleep_until,
     ticker_statistics,
 )
+from actors._tree import MailboxFigures, TreeRow
 
 __all__ = [
     "QUEUE",
@@ -20,10 +21,12 @@ __all__ = [
     "Alarm",
     "CallTimeout",
     "DeadLetter",
+    "MailboxFigures",
     "MailboxFull",
     "PendingReply",
     "ReplyError",
     "TickerStatistics",
+    "TreeRow",
     "coarse_sleep",
     "coarse_sleep_until",
     "ticker_statistics",

@@ -84,7 +84,7 @@ import orjson
 import structlog
 import trio
 
-from actors import Actor, ActorFailed, ActorRef
+from actors import Actor, ActorFailed, ActorRef, TreeRow
 from actors.clips.views import clip_views, job_views
 from actors.connection import ConnectionHealth, ConnectionState
 from actors.notify.rules import job_view as notify_job_view
@@ -854,39 +854,39 @@ def _run_row(arrays: Sequence[str], part: EncodedPart) -> _RunRow:
     return (items, part.newest, part.latest)
 
 
-def actor_rows(tree: Sequence[Mapping[str, Any]], root_name: str) -> tuple[ActorStatus, ...]:
+def actor_rows(tree: Sequence[TreeRow], root_name: str) -> tuple[ActorStatus, ...]:
     """The supervision tree as export rows (paths relative to the root)."""
     prefix = root_name + "/"
     return tuple(_actor_status(row, prefix) for row in tree)
 
 
-def _actor_status(row: Mapping[str, Any], prefix: str) -> ActorStatus:
+def _actor_status(row: TreeRow, prefix: str) -> ActorStatus:
     """One row of the tree as an export row (`prefix`: the root's path and "/")."""
     return ActorStatus(
-        path=row["path"][len(prefix) :] if row["path"].startswith(prefix) else row["path"],
-        kind=row["kind"] if row["kind"] in ("actor", "supervisor") else "actor",
-        state=row["state"],
-        restarts=row["restarts"],
-        last_error=row["last_error"],
-        started_at=row["started_at"],
-        mailbox_depth=row["mailbox"]["depth"],
-        mailbox_peak=row["mailbox"]["peak"],
-        handled=row["handled"],
+        path=row.path.removeprefix(prefix),
+        kind=row.kind if row.kind in ("actor", "supervisor") else "actor",
+        state=row.state,
+        restarts=row.restarts,
+        last_error=row.last_error,
+        started_at=row.started_at,
+        mailbox_depth=row.mailbox.depth,
+        mailbox_peak=row.mailbox.peak,
+        handled=row.handled,
     )
 
 
 log = structlog.get_logger("actors.publisher")
 
 
-def _triggers_fired(tree: Sequence[Mapping[str, Any]]) -> dict[tuple[str | None, str], int]:
+def _triggers_fired(tree: Sequence[TreeRow]) -> dict[tuple[str | None, str], int]:
     """Triggers fired per (creator id, platform of the message), from the trigger engines."""
     out: dict[tuple[str | None, str], int] = {}
     for row in tree:
-        parent, _, name = row["path"].rpartition("/")
+        parent, _, name = row.path.rpartition("/")
         creator = parent.rpartition("/")[2]
         if name != "triggers" or not creator.startswith("creator:"):
             continue
-        fired = (row.get("detail") or {}).get("fired_by_platform") or {}
+        fired = row.detail.get("fired_by_platform") or {}
         for platform, count in fired.items():
             key = (creator.removeprefix("creator:"), platform)
             out[key] = out.get(key, 0) + int(count)
@@ -909,13 +909,13 @@ def _replay_row(detail: Mapping[str, Any], triggers: int) -> PlatformStatus:
     )
 
 
-def telemetry_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[TelemetryEvent, ...]:
+def telemetry_rows(tree: Sequence[TreeRow]) -> tuple[TelemetryEvent, ...]:
     """Runtime events actors list in `snapshot()` under `telemetry_events` beside their
     lifecycle (each `{timestamp, severity, source, message}`: an EventSub revocation, a
     reconciliation, a trigger fired by a channel event); malformed entries are skipped."""
     rows = []
     for row in tree:
-        for item in (row.get("detail") or {}).get("telemetry_events") or ():
+        for item in row.detail.get("telemetry_events") or ():
             try:
                 rows.append(
                     TelemetryEvent(
@@ -926,7 +926,7 @@ def telemetry_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[TelemetryEvent, .
                     )
                 )
             except (KeyError, TypeError, ValueError) as exc:
-                log.warning("telemetry event skipped", path=row.get("path"), error=str(exc))
+                log.warning("telemetry event skipped", path=row.path, error=str(exc))
     return tuple(rows)
 
 
@@ -936,15 +936,15 @@ def _moment(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def discord_view(tree: Sequence[Mapping[str, Any]]) -> DiscordView:
+def discord_view(tree: Sequence[TreeRow]) -> DiscordView:
     """discord/runtime.json from the Discord bot's snapshot (an empty view without a bot)."""
     for row in tree:
-        detail = row.get("detail") or {}
+        detail = row.detail
         if detail.get("platform") != "discord":
             continue
         try:
             return DiscordView(
-                running=bool(detail.get("running")) and row["state"] == "running",
+                running=bool(detail.get("running")) and row.state == "running",
                 connected=bool(detail.get("connected")),
                 started_at=_moment(detail.get("started_at")),
                 last_heartbeat=_moment(detail.get("last_heartbeat")),
@@ -964,7 +964,7 @@ def discord_view(tree: Sequence[Mapping[str, Any]]) -> DiscordView:
                 ),
             )
         except (TypeError, ValueError, KeyError) as exc:
-            log.warning("discord status skipped", path=row["path"], error=str(exc))
+            log.warning("discord status skipped", path=row.path, error=str(exc))
     return DiscordView()
 
 
@@ -977,11 +977,11 @@ _ACCOUNT_STATUS = {
 }
 
 
-def account_integrations(tree: Sequence[Mapping[str, Any]]) -> tuple[IntegrationView, ...]:
+def account_integrations(tree: Sequence[TreeRow]) -> tuple[IntegrationView, ...]:
     """integrations.json rows from the account actors' snapshots (`account`); no tokens."""
     out = []
     for row in tree:
-        account = (row.get("detail") or {}).get("account")
+        account = row.detail.get("account")
         if not isinstance(account, Mapping):
             continue
         try:
@@ -1000,11 +1000,11 @@ def account_integrations(tree: Sequence[Mapping[str, Any]]) -> tuple[Integration
                 )
             )
         except (TypeError, ValueError, KeyError) as exc:
-            log.warning("account status skipped", path=row["path"], error=str(exc))
+            log.warning("account status skipped", path=row.path, error=str(exc))
     return tuple(out)
 
 
-def quota_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[QuotaView, ...]:
+def quota_rows(tree: Sequence[TreeRow]) -> tuple[QuotaView, ...]:
     """The quota registry describes its trackers in `snapshot()` under `quotas`."""
     return tuple(
         QuotaView(
@@ -1017,15 +1017,13 @@ def quota_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[QuotaView, ...]:
             reset_at=q["window_start"],
         )
         for row in tree
-        for q in (row.get("detail") or {}).get("quotas", ())
+        for q in row.detail.get("quotas", ())
     )
 
 
-def rate_limit_rows(tree: Sequence[Mapping[str, Any]]) -> tuple[RateLimitView, ...]:
+def rate_limit_rows(tree: Sequence[TreeRow]) -> tuple[RateLimitView, ...]:
     """Platform actors describe their token buckets in `snapshot()` under `rate_limits`."""
-    return tuple(
-        view_from_row(r) for row in tree for r in (row.get("detail") or {}).get("rate_limits", ())
-    )
+    return tuple(view_from_row(r) for row in tree for r in row.detail.get("rate_limits", ()))
 
 
 def trigger_rows(
@@ -1256,7 +1254,7 @@ class SnapshotPublisher(Actor):
         root: Path,
         mirrors: Sequence[Mirror],
         creators: Sequence[CreatorConfig],
-        tree: Callable[[], list[dict[str, Any]]],
+        tree: Callable[[], list[TreeRow]],
         root_name: str,
         started_at: datetime,
         pseudonym_key: bytes,
@@ -2226,13 +2224,13 @@ class SnapshotPublisher(Actor):
 
     # -- building ---------------------------------------------------------------------------
 
-    def _collect(self, tree: list[dict[str, Any]], now: datetime) -> TreeInputs:
+    def _collect(self, tree: list[TreeRow], now: datetime) -> TreeInputs:
         """The tree's rows as builder inputs (on the event loop: snapshots are live).
 
         Per creator, the views of an unchanged row are the ones made last time (so the
         `RowCache` finds their bytes by identity): a creator whose triggers, timers and
         filters show the same activity costs a comparison."""
-        details = [row.get("detail") or {} for row in tree]
+        details = [row.detail for row in tree]
         # The few rows whose detail feeds the discord, quota, rate limit, account and
         # telemetry rows (each of those functions skips the others): found in one pass.
         special = [
@@ -2356,31 +2354,31 @@ class SnapshotPublisher(Actor):
             out[i] = _trigger_view(creator, trigger, fired.get((creator.id, trigger.id)))
         return tuple(out)
 
-    def _configured(self, tree: Sequence[Mapping[str, Any]]) -> dict[str, bool]:
+    def _configured(self, tree: Sequence[TreeRow]) -> dict[str, bool]:
         """Which platforms are configured and enabled (for the snapshot's placeholders)."""
         configured = dict(self._configured_platforms)
         discord_path = f"{self._root_name}/discord"
-        configured["discord"] = any(row["path"] == discord_path for row in tree)
+        configured["discord"] = any(row.path == discord_path for row in tree)
         return configured
 
     def _telemetry_events(
         self,
-        tree: Sequence[Mapping[str, Any]],
+        tree: Sequence[TreeRow],
         health: Sequence[ComponentHealth],
         now: datetime,
-        special: Sequence[Mapping[str, Any]] | None = None,
+        special: Sequence[TreeRow] | None = None,
     ) -> tuple[TelemetryEvent, ...]:
         """Lifecycle events of every component, and restarts of actors seen since the last
         publish (the supervisor keeps counts, not times: a restart is dated when seen);
         `special`: the rows of `tree` that may report telemetry events (None: all of them)."""
         prefix = self._root_name + "/"
         for row in tree:
-            path, restarts = row["path"], row.get("restarts", 0)
+            path, restarts = row.path, row.restarts
             seen = self._restarts.get(path)
             self._restarts[path] = restarts
             if seen is not None and restarts > seen:
                 source = path[len(prefix) :] if path.startswith(prefix) else path
-                why = row.get("last_error")
+                why = row.last_error
                 self._restart_events.append(
                     TelemetryEvent(
                         timestamp=now,
@@ -2392,7 +2390,7 @@ class SnapshotPublisher(Actor):
         extra = (*self._restart_events, *telemetry_rows(tree if special is None else special))
         return telemetry_events(health, root_name=self._root_name, extra=extra)
 
-    def _actor_rows(self, tree: Sequence[Mapping[str, Any]]) -> RowGroups:
+    def _actor_rows(self, tree: Sequence[TreeRow]) -> RowGroups:
         """`actor_rows` grouped by creator (every other row alone), reusing the view of every
         row that did not change since last time, and the tuple of a group none of whose rows
         did (what `RowCache` finds whole)."""
@@ -2402,17 +2400,17 @@ class SnapshotPublisher(Actor):
         prefix = self._root_name + "/"
         grouped: dict[str, list[ActorStatus]] = {}
         for row in tree:
-            mailbox = row["mailbox"]
+            mailbox = row.mailbox
             key = (
-                row["path"],
-                row["kind"],
-                row["state"],
-                row["restarts"],
-                row["last_error"],
-                row["started_at"],
-                mailbox["depth"],
-                mailbox["peak"],
-                row["handled"],
+                row.path,
+                row.kind,
+                row.state,
+                row.restarts,
+                row.last_error,
+                row.started_at,
+                mailbox.depth,
+                mailbox.peak,
+                row.handled,
             )
             view = cache.get(key)
             if view is None:

@@ -51,10 +51,12 @@ if str(ROOT) not in sys.path:
 try:
     import logging
 
+    import attrs
     import orjson
     import structlog
     import trio
 
+    from actors import MailboxFigures, TreeRow
     from actors.publisher import SnapshotPublisher, read_store
     from actors.store import Changed
     from config.models import (
@@ -448,24 +450,20 @@ def populate(path: Path, config: Config) -> dict[str, int]:
     return counts  # fmt: skip
 
 
-def tree_rows(config: Config, root: str = "root") -> list[dict[str, Any]]:
-    """Rows shaped like `Supervisor.tree()` for the process with these creators."""
+def tree_rows(config: Config, root: str = "root") -> list[TreeRow]:
+    """Rows like `Supervisor.tree()`'s for the process with these creators."""
     started = T0 - timedelta(hours=2)
 
-    def row(path: str, kind: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-        r: dict[str, Any] = {
-            "path": f"{root}/{path}" if path else root,
-            "kind": kind,
-            "state": "running",
-            "restarts": 0,
-            "last_error": None,
-            "started_at": started,
-            "mailbox": {"depth": 0, "peak": 3},
-            "handled": 120,
-        }
-        if detail is not None:
-            r["detail"] = detail
-        return r
+    def row(path: str, kind: str, detail: dict[str, Any] | None = None) -> TreeRow:
+        return TreeRow(
+            path=f"{root}/{path}" if path else root,
+            kind=kind,
+            state="running",
+            started_at=started,
+            mailbox=MailboxFigures(depth=0, peak=3),
+            handled=120,
+            detail=detail or {},
+        )
 
     rows = [
         row("", "supervisor"),
@@ -544,7 +542,7 @@ async def run_publish_bench(
             out["unchanged"].append(time.perf_counter() - t0)
             out["written_unchanged"] = summary.written
             clock.advance()  # an actor handled a message: runtime_snapshot.json is rebuilt
-            rows[1]["handled"] += 1
+            rows[1] = attrs.evolve(rows[1], handled=rows[1].handled + 1)
             t0 = time.perf_counter()
             summary = await pub.publish()
             out["tree"].append(time.perf_counter() - t0)

@@ -197,7 +197,7 @@ async def drive_store(path: Path, creators: int, rate: float, seconds: float) ->
         thread_cpu = Read(fn=lambda _conn: time.thread_time())
 
         def counts() -> tuple[float, float]:
-            detail = {r["path"]: r.get("detail") for r in root.tree()}["root/store"] or {}
+            detail = {r.path: r.detail for r in root.tree()}["root/store"] or {}
             return float(detail.get("commits", 0)), float(detail.get("writes", 0))
 
         commits0, writes0 = counts()

@@ -41,6 +41,7 @@ import apsw  # noqa: E402
 import attrs  # noqa: E402
 import structlog  # noqa: E402
 
+from actors import MailboxFigures, TreeRow  # noqa: E402
 from actors.publisher import TREE_FILES, SnapshotPublisher, StoreData  # noqa: E402
 from config.loading import load_config  # noqa: E402
 from config.models import CreatorConfig  # noqa: E402
@@ -61,7 +62,7 @@ def creators(n: int) -> tuple[CreatorConfig, ...]:
 
 
 class Tree:
-    """`Supervisor.tree()`-shaped rows for the creators; `tick` moves their counters."""
+    """Rows like `Supervisor.tree()`'s for the creators; `tick` moves their counters."""
 
     def __init__(
         self,
@@ -111,21 +112,18 @@ class Tree:
         return moved
 
     @staticmethod
-    def _row(path: str, kind: str, handled: int, detail: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "path": path,
-            "kind": kind,
-            "state": "running",
-            "restarts": 0,
-            "last_error": None,
-            "started_at": STARTED,
-            "mailbox": {"depth": 0, "peak": 3},
-            "handled": handled,
-            "detail": detail,
-            "health": None,
-        }
+    def _row(path: str, kind: str, handled: int, detail: dict[str, Any]) -> TreeRow:
+        return TreeRow(
+            path=path,
+            kind=kind,
+            state="running",
+            started_at=STARTED,
+            mailbox=MailboxFigures(depth=0, peak=3),
+            handled=handled,
+            detail=detail,
+        )
 
-    def __call__(self) -> list[dict[str, Any]]:
+    def __call__(self) -> list[TreeRow]:
         rows = [
             self._row("root", "supervisor", 0, {}),
             self._row("root/creators", "supervisor", 0, {}),

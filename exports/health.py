@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import attrs
 
+from actors import TreeRow
 from actors.connection import ConnectionHealth, ConnectionState, LifecycleEventKind
 from exports.views import DiscordView, ErrorView, PlatformStatus, RateMetric, TelemetryEvent
 
@@ -135,7 +136,7 @@ class ComponentHealth:
 
 
 #: The tree's rows (`Supervisor.tree()`), or `components` already made of them.
-TreeRows = Iterable[Mapping[str, Any]] | Iterable[ComponentHealth]
+TreeRows = Iterable[TreeRow] | Iterable[ComponentHealth]
 
 
 def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
@@ -147,37 +148,32 @@ def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
         if isinstance(row, ComponentHealth):
             out.append(row)
             continue
-        health = row.get("health")
-        box = row.get("mailbox") or {}
+        box = row.mailbox
         out.append(
             ComponentHealth(
-                path=row["path"],
-                kind=row.get("kind", "actor"),
-                tree_state=row["state"],
-                restarts=row.get("restarts", 0),
-                last_error=row.get("last_error"),
-                health=health if isinstance(health, ConnectionHealth) else None,
-                handled=row.get("handled", 0),
-                mailbox_depth=box.get("depth", 0),
-                mailbox_capacity=box.get("capacity"),
-                mailbox_refused=box.get("refused", 0),
-                mailbox_refused_ago=box.get("refused_ago"),
+                path=row.path,
+                kind=row.kind,
+                tree_state=row.state,
+                restarts=row.restarts,
+                last_error=row.last_error,
+                health=row.health if isinstance(row.health, ConnectionHealth) else None,
+                handled=row.handled,
+                mailbox_depth=box.depth,
+                mailbox_capacity=box.capacity,
+                mailbox_refused=box.refused,
+                mailbox_refused_ago=box.refused_ago,
             )
         )
     return tuple(out)
 
 
-def reporting_rows(tree: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def reporting_rows(tree: Iterable[TreeRow]) -> list[TreeRow]:
     """The rows `platform_rows`, `telemetry_events` and `telemetry_errors` can make anything
     of: those with a health value or a last error, or named after a platform. The others (a
     thousand creators' trigger engines and chat replays are most of the tree) give nothing,
     and a caller reading a big tree at every heartbeat skips them."""
     return [
-        row
-        for row in tree
-        if row.get("health") is not None
-        or row.get("last_error")
-        or row["path"].rpartition("/")[2] in PLATFORMS
+        row for row in tree if row.health is not None or row.last_error or row.name in PLATFORMS
     ]
 
 

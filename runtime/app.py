@@ -199,8 +199,9 @@ def _stamp_arrivals(signums: Sequence[int]) -> dict[int, float]:
 def http_port(root: Supervisor) -> int | None:
     """The bound port of the HTTP server, once it runs."""
     for row in root.tree():
-        if row["path"] == f"{root.name}/{HTTP_ID}":
-            return (row.get("detail") or {}).get("port")
+        if row.path == f"{root.name}/{HTTP_ID}":
+            port = row.detail.get("port")
+            return port if isinstance(port, int) else None
     return None
 
 

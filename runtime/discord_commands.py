@@ -12,6 +12,7 @@ from typing import Any
 
 import apsw
 
+from actors import TreeRow
 from actors.publisher import quota_rows
 from actors.store import Read, write
 from actors.watch import WatchAdd, WatchList, WatchRemove
@@ -36,7 +37,7 @@ class RuntimeControl:
         self._root = root
         self._config = config
 
-    def _tree(self) -> list[dict[str, Any]]:
+    def _tree(self) -> list[TreeRow]:
         return self._root.tree()
 
     async def status(self) -> str:
@@ -44,9 +45,7 @@ class RuntimeControl:
         return status_report(self._tree()).summary()
 
     async def actors(self) -> str:
-        return _lines(
-            [f"{r['state']:<10} {r['path']} (restarts {r['restarts']})" for r in self._tree()]
-        )
+        return _lines([f"{r.state:<10} {r.path} (restarts {r.restarts})" for r in self._tree()])
 
     async def restart(self, path: str) -> str:
         path = path.strip("/")

@@ -101,23 +101,9 @@ class RequestCounters:
         )
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, datetime):
-            value = value.isoformat().replace("+00:00", "Z")
-        elif isinstance(value, dict):
-            value = _jsonable(value)
-        out[key] = value
-    return out
-
-
 def tree_rows(root: Supervisor) -> list[dict[str, Any]]:
     """The whole actor tree as JSON-able rows (without per-actor detail)."""
-    return [
-        _jsonable({k: v for k, v in row.items() if k not in ("detail", "health")})
-        for row in root.tree()
-    ]
+    return [row.as_json() for row in root.tree()]
 
 
 def build_app(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from actors._mailbox import Mailbox
 from actors._ref import ActorRef
 from actors._registry import Registry
 from actors._timer import CallTimer
+from actors._tree import NO_DETAIL, NO_MAILBOX, MailboxFigures, TreeRow
 from supervisors._spec import Backoff, ChildSpec, Restart, Strategy, SupervisorGaveUp
 
 log = structlog.get_logger("supervisors")
@@ -801,57 +802,57 @@ class Supervisor:
             "started_at": self._started_at,
         }
 
-    def tree(self, *, details: bool = True) -> list[dict[str, Any]]:
+    def tree(self, *, details: bool = True) -> list[TreeRow]:
         """Every actor and supervisor below (and including) this one, depth first (an actor's
         row carries its `snapshot()` as `detail`, unless `details` is false, and its
         `health()` value as `health`). Without details a walk of a thousand creators is
         cheap enough for every `GET /status`."""
         rows = [
-            {
-                "path": self.path,
-                "kind": "supervisor",
-                "state": self._state,
-                "restarts": 0,
-                "last_error": self._last_error,
-                "started_at": self._started_at,
-                "mailbox": {"depth": 0, "peak": 0},
-                "handled": 0,
-            }
+            TreeRow(
+                path=self.path,
+                kind="supervisor",
+                state=self._state,
+                last_error=self._last_error,
+                started_at=self._started_at,
+            )
         ]
         for slot in self._slots:
+            instance = slot.run.instance if slot.run is not None else None
+            if isinstance(instance, Supervisor) and slot.state != STOPPED:
+                sub = instance.tree(details=details)
+                sub[0] = attrs.evolve(
+                    sub[0], restarts=slot.restarts, state=slot.state, last_error=slot.last_error
+                )
+                rows.extend(sub)
+                continue
             box: Mailbox | None = None
             if self._registry is not None and slot.kind != "supervisor":
                 box = self._registry.existing_mailbox(slot.path)
-            instance = slot.run.instance if slot.run is not None else None
-            detail: dict[str, Any] = {}
+            detail: Mapping[str, Any] = NO_DETAIL
             health = None
             if isinstance(instance, Actor) and slot.state == RUNNING:
                 try:
-                    detail = instance.snapshot() if details else {}
+                    detail = instance.snapshot() if details else NO_DETAIL
                 except Exception as exc:  # a broken snapshot must not break the export
                     detail = {"snapshot_error": describe(exc)}
                 try:
                     health = instance.health()
                 except Exception:  # a broken health value reads as no value, never a crash
                     health = None
-            row = {
-                "path": slot.path,
-                "kind": slot.kind,
-                "state": slot.state,
-                "restarts": slot.restarts,
-                "last_error": slot.last_error,
-                "started_at": slot.started_at,
-                "mailbox": _mailbox_row(box),
-                "handled": slot.stats.handled,
-                "detail": detail,
-                "health": health,
-            }
-            if isinstance(instance, Supervisor) and slot.state != STOPPED:
-                sub = instance.tree(details=details)
-                sub[0].update(restarts=slot.restarts, state=slot.state, last_error=slot.last_error)
-                rows.extend(sub)
-            else:
-                rows.append(row)
+            rows.append(
+                TreeRow(
+                    path=slot.path,
+                    kind=slot.kind,
+                    state=slot.state,
+                    restarts=slot.restarts,
+                    last_error=slot.last_error,
+                    started_at=slot.started_at,
+                    mailbox=_mailbox_figures(box),
+                    handled=slot.stats.handled,
+                    detail=detail,
+                    health=health,
+                )
+            )
         return rows
 
 
@@ -862,13 +863,17 @@ class _NeverStarted(Actor):
 _FAILED_FACTORY = _NeverStarted()
 
 
-def _mailbox_row(box: Mailbox | None) -> dict[str, Any]:
+def _mailbox_figures(box: Mailbox | None) -> MailboxFigures:
     """A mailbox's figures for the tree: depth, peak, capacity, and the messages it refused
     because it was full (with how long ago the last one was, in seconds)."""
     if box is None:
-        return {"depth": 0, "peak": 0}
-    row: dict[str, Any] = {"depth": box.depth, "peak": box.peak, "capacity": box.capacity}
-    if box.refused_at is not None:
-        row["refused"] = box.refused
-        row["refused_ago"] = max(0.0, trio.current_time() - box.refused_at)
-    return row
+        return NO_MAILBOX
+    if box.refused_at is None:
+        return MailboxFigures(depth=box.depth, peak=box.peak, capacity=box.capacity)
+    return MailboxFigures(
+        depth=box.depth,
+        peak=box.peak,
+        capacity=box.capacity,
+        refused=box.refused,
+        refused_ago=max(0.0, trio.current_time() - box.refused_at),
+    )

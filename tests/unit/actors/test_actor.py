@@ -137,7 +137,7 @@ async def test_cast_to_a_full_mailbox_raises_mailboxfull_and_send_waits_for_room
     await sent.wait()
     assert await ref.call("get") == (1, [0, 1, 2, "late"])
     child = sup.tree()[1]
-    assert child["mailbox"]["peak"] == 3
+    assert child.mailbox.peak == 3
     await sup.stop()
 
 
@@ -260,15 +260,16 @@ async def test_statistics_report_state_restarts_errors_and_counts(nursery):
     with pytest.raises(ActorFailed):
         await ref.call("crash-secret")
     await ref.call("get")
-    rows = {row["path"]: row for row in sup.tree()}
+    rows = {row.path: row for row in sup.tree()}
     child = rows["root/s"]
-    assert child["kind"] == "actor" and child["state"] == "running"
-    assert child["restarts"] == 1
-    assert child["handled"] == 4  # the crashing message is not counted as handled
-    assert child["last_error"].startswith("ValueError: login failed with ")
-    assert "abcdef0123456789" not in child["last_error"]
-    assert child["started_at"] is not None
-    assert rows["root"]["kind"] == "supervisor" and rows["root"]["state"] == "running"
+    assert child.kind == "actor" and child.state == "running"
+    assert child.restarts == 1
+    assert child.handled == 4  # the crashing message is not counted as handled
+    assert child.last_error is not None
+    assert child.last_error.startswith("ValueError: login failed with ")
+    assert "abcdef0123456789" not in child.last_error
+    assert child.started_at is not None
+    assert rows["root"].kind == "supervisor" and rows["root"].state == "running"
     await sup.stop()
     assert sup.statistics()["state"] == "stopped"
 
@@ -345,7 +346,7 @@ async def test_handle_batch_gets_everything_queued_and_replies_in_order(nursery)
         for n in range(10):
             callers.start_soon(caller, n)
     assert results == {n: n * 2 for n in range(10)}
-    assert sup.tree()[1]["handled"] == 10
+    assert sup.tree()[1].handled == 10
     await sup.stop()
 
 
@@ -480,7 +481,7 @@ async def test_casts_to_an_idle_actor_with_handle_nowait_are_taken_in_order_with
     gate.set()
     assert await ref.call("get") == [1, 2, 3, 4]
     assert instance.handled_by == ["inline", "loop", "loop", "loop"]
-    assert sup.tree()[1]["handled"] == 6
+    assert sup.tree()[1].handled == 6
     assert sup.registry.existing_mailbox("root/r").received == 6
     await sup.stop()
 
@@ -559,7 +560,7 @@ async def test_calls_to_an_idle_actor_with_call_nowait_are_answered_in_the_calle
     assert instance.handled_by == ["inline", "loop", "loop", "loop"]
     with pytest.raises(ValueError, match="not now"):  # refused inline: no crash
         await ref.call(("refuse",))
-    assert sup.tree()[1]["handled"] == 6
+    assert sup.tree()[1].handled == 6
     assert sup.registry.existing_mailbox("root/a").received == 6
     assert sup.which_children()[0].restarts == 0
     await sup.stop()
@@ -646,7 +647,7 @@ async def test_request_now_answers_an_idle_actor_in_the_callers_step_and_queues_
     await trio.testing.wait_all_tasks_blocked()
     with pytest.raises(ValueError, match="not now"):  # refused inline: raised, no crash
         ref.request_now(("refuse",))
-    assert sup.tree()[1]["handled"] == 6
+    assert sup.tree()[1].handled == 6
     assert sup.registry.existing_mailbox("root/a").received == 6
     assert sup.which_children()[0].restarts == 0
     await sup.stop()
@@ -760,7 +761,7 @@ async def test_an_idle_actor_with_run_and_inline_handling_keeps_no_task_waiting_
     assert sup.registry.existing_mailbox("root/r")._queue == ()  # test-only peek: no deque
     ref.cast(("note", 4))
     assert instance.handled_by[-1] == "inline"  # idle again: taken inline
-    assert sup.tree()[1]["handled"] == 6
+    assert sup.tree()[1].handled == 6
     await sup.stop()
     assert instance.run_cancelled == 1  # the stop ended `run`
 

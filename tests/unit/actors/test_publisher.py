@@ -208,7 +208,7 @@ async def test_changed_triggers_a_publish_after_the_debounce(
     (tally,) = read(exports, "tallies.json")["tallies"]
     assert tally["count"] == 3
     await trio.sleep(5.0)  # mock time: many debounces, short of the 10 s heartbeat
-    detail = {r["path"]: r["detail"] for r in sup.tree() if r.get("detail")}["root/publisher"]
+    detail = {r.path: r.detail for r in sup.tree() if r.detail}["root/publisher"]
     assert detail["publishes"] == 2  # the first one at start, one for the burst
     await sup.stop()
 
@@ -223,8 +223,8 @@ async def test_a_write_error_is_counted_and_the_publisher_keeps_running(start, e
     summary = await sup.lookup("publisher").call(PublishNow())
     assert summary.errors == 1
     assert summary.written >= 1  # the other files (tally_events.json, ...) still publish
-    (row,) = [r for r in sup.tree() if r["path"] == "root/publisher"]
-    assert row["state"] == "running" and row["restarts"] == 0
+    (row,) = [r for r in sup.tree() if r.path == "root/publisher"]
+    assert row.state == "running" and row.restarts == 0
     # Once the obstacle is gone, the next publish writes the file.
     (target / "keep").unlink()
     target.rmdir()
@@ -326,7 +326,7 @@ async def test_a_held_file_is_published_when_its_hold_ends_with_no_further_chang
     publisher.cast(Changed(topic="tallies"))
     await trio.sleep(0.5)  # mock time: several publish intervals
     assert read(exports, "tallies.json")["tallies"][0]["count"] == 1  # held back
-    detail = {r["path"]: r["detail"] for r in sup.tree() if r.get("detail")}["root/publisher"]
+    detail = {r.path: r.detail for r in sup.tree() if r.detail}["root/publisher"]
     assert "tallies.json" in detail["held"]
     # Nothing else changes and the heartbeat is an hour away: the hold's end publishes it.
     await eventually(

@@ -22,6 +22,7 @@ import structlog
 import trio
 import trio.testing
 
+from actors import MailboxFigures, TreeRow
 from actors.publisher import (
     DB_FILES,
     STATIC_FILES,
@@ -84,8 +85,15 @@ class Clock:
         return self.now
 
 
+def tree_row(fields: dict[str, Any]) -> TreeRow:
+    """A row as the supervisor's walk gives it, of a test's fields (copied: later changes to
+    them are not in it)."""
+    return TreeRow(**{**fields, "mailbox": MailboxFigures(**fields["mailbox"])})
+
+
 class Tree:
-    """Rows shaped like `Supervisor.tree()`; tests change them to move tree files."""
+    """The fields of `Supervisor.tree()`'s rows, kept as dicts the tests change to move tree
+    files; a walk (`__call__`) gives them as `TreeRow` values, as the supervisor does."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = [self.row("root", "supervisor")]
@@ -106,8 +114,8 @@ class Tree:
             "detail": detail or {},
         }
 
-    def __call__(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.rows]
+    def __call__(self) -> list[TreeRow]:
+        return [tree_row(r) for r in self.rows]
 
 
 @pytest.fixture
@@ -1394,14 +1402,16 @@ class BusyTree:
             elif roll < 0.2:
                 row.update(state="running", started_at=at)
 
-    def __call__(self) -> list[dict[str, Any]]:
+    def __call__(self) -> list[TreeRow]:
         return [
-            {
-                **r,
-                "detail": {
-                    k: dict(v) if isinstance(v, dict) else v for k, v in r["detail"].items()
-                },
-            }
+            tree_row(
+                {
+                    **r,
+                    "detail": {
+                        k: dict(v) if isinstance(v, dict) else v for k, v in r["detail"].items()
+                    },
+                }
+            )
             for r in self.rows.values()
         ]
 

@@ -6,6 +6,7 @@ The store runs SQLite in a worker thread (`trio.to_thread`), so these tests use 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ async def test_a_failing_operation_is_rolled_back_alone(nursery, database):
     # The helper raises the first failure; the store itself keeps running and counts it.
     with pytest.raises(ValueError):
         await write(store, half_then_fail, topic="t")
-    detail = {r["path"]: r.get("detail") for r in root.tree()}["root/store"]
+    detail = {r.path: r.detail for r in root.tree()}["root/store"]
     assert detail is not None and detail["failed_ops"] == 2
     assert await store.call(Read(fn=lambda c: c.execute("SELECT 1").get)) == 1
     await root.stop()
@@ -158,8 +159,8 @@ async def test_a_restarted_store_reopens_the_database_and_keeps_the_data(nursery
     # The same ref reaches the fresh instance, which opened the database again.
     await write(store, insert("after", 2), topic="t")
     assert await store.call(Read(fn=rows)) == [("after", 2), ("before", 1)]
-    rows_ = {r["path"]: r for r in root.tree()}
-    assert rows_["root/store"]["restarts"] == 1
+    rows_ = {r.path: r for r in root.tree()}
+    assert rows_["root/store"].restarts == 1
     await root.stop()
 
 
@@ -205,13 +206,13 @@ async def test_snapshots_taken_during_batches_never_touch_the_writing_connection
     # while its thread is inside a batch: that must neither fail nor crash the store.
     root = await start_tree(nursery, database)
     store = root.lookup("store")
-    snapshots: list[dict[str, Any]] = []
+    snapshots: list[Mapping[str, Any]] = []
     done = trio.Event()
 
     async def hammer() -> None:
         while not done.is_set():
-            rows_ = {r["path"]: r for r in root.tree()}
-            snapshots.append(rows_["root/store"]["detail"])
+            rows_ = {r.path: r for r in root.tree()}
+            snapshots.append(rows_["root/store"].detail)
             await trio.lowlevel.checkpoint()
 
     nursery.start_soon(hammer)
@@ -224,12 +225,12 @@ async def test_snapshots_taken_during_batches_never_touch_the_writing_connection
     assert len(snapshots) > 100
     assert [s for s in snapshots if "snapshot_error" in s] == []
     assert sorted(k for k, _ in await store.call(Read(fn=rows))) == sorted(keys)
-    tree = {r["path"]: r for r in root.tree()}
-    assert tree["root/store"]["restarts"] == 0
-    assert tree["root/store"]["last_error"] is None
+    tree = {r.path: r for r in root.tree()}
+    assert tree["root/store"].restarts == 0
+    assert tree["root/store"].last_error is None
     # The figures come from what the writer thread kept after its last commit.
-    assert tree["root/store"]["detail"]["writes"] == 1 + len(keys)
-    assert tree["root/store"]["detail"]["file_size"] > 0
+    assert tree["root/store"].detail["writes"] == 1 + len(keys)
+    assert tree["root/store"].detail["file_size"] > 0
     await root.stop()
 
 

@@ -133,7 +133,7 @@ async def test_a_start_read_behind_a_flood_of_writes_is_answered_before_them(
         release.wait()  # the writer thread is busy until the test has queued the flood
 
     def commits() -> int:
-        return {r["path"]: r for r in root.tree()}["root/store"]["detail"]["commits"]
+        return {r.path: r for r in root.tree()}["root/store"].detail["commits"]
 
     trips = []  # calls into the writer thread
     run = WriterThread.run

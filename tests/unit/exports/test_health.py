@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from actors import TreeRow
 from actors.connection import (
     ConnectionHealth,
     ConnectionState,
@@ -24,17 +25,14 @@ from exports.views import DiscordView, PlatformStatus
 T0 = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 
 
-def row(path: str, health: ConnectionHealth | None = None, **extra: Any) -> dict[str, Any]:
-    out = {
-        "path": path,
-        "kind": "actor",
-        "state": "running",
-        "restarts": 0,
-        "last_error": None,
-        "health": health,
-    }
-    out.update(extra)
-    return out
+def row(path: str, health: ConnectionHealth | None = None, **extra: Any) -> TreeRow:
+    return TreeRow(
+        path=path,
+        kind=extra.pop("kind", "actor"),
+        state=extra.pop("state", "running"),
+        health=health,
+        **extra,
+    )
 
 
 def twitch(state: ConnectionState, **fields: Any) -> ConnectionHealth:

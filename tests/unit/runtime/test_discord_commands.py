@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
+import attrs
+
+from actors import TreeRow
 from actors.connection import ConnectionHealth, ConnectionState
 from config import loads_config
 from runtime.discord_commands import RuntimeControl
@@ -17,15 +19,15 @@ class Tree:
 
     name = "root"
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: list[TreeRow]) -> None:
         self.rows = rows
 
-    def tree(self) -> list[dict[str, Any]]:
+    def tree(self) -> list[TreeRow]:
         return self.rows
 
 
-def row(path: str, health: ConnectionHealth | None = None) -> dict[str, Any]:
-    return {"path": path, "kind": "actor", "state": "running", "restarts": 0, "health": health}
+def row(path: str, health: ConnectionHealth | None = None) -> TreeRow:
+    return TreeRow(path=path, kind="actor", state="running", health=health)
 
 
 async def test_status_names_degraded_components_and_why() -> None:
@@ -46,7 +48,8 @@ async def test_status_names_degraded_components_and_why() -> None:
         "- root/discord: failed: Discord refused the bot: authentication failed (bad token) "
         "(close code 4004)",
     ]
-    rows[1]["health"] = ConnectionHealth(
-        component="discord", state=ConnectionState.CONNECTED, since=AT
+    rows[1] = attrs.evolve(
+        rows[1],
+        health=ConnectionHealth(component="discord", state=ConnectionState.CONNECTED, since=AT),
     )
     assert await control.status() == "ok: every component is connected or running"

@@ -10,7 +10,7 @@ import httpx
 import trio
 import trio.testing
 
-from actors import Actor
+from actors import Actor, TreeRow
 from runtime.announce import HttpAnnouncement
 from runtime.http_api import HTTP_ID, HttpServer, build_app
 from supervisors import Backoff, ChildSpec, Supervisor
@@ -63,8 +63,8 @@ class WatchedAnnouncement(HttpAnnouncement):
         self.bound[self.binds].set()
 
 
-def child(root: Supervisor, child_id: str) -> dict[str, Any]:
-    return {r["path"]: r for r in root.tree()}[f"root/{child_id}"]
+def child(root: Supervisor, child_id: str) -> TreeRow:
+    return {r.path: r for r in root.tree()}[f"root/{child_id}"]
 
 
 def announced(path: Path) -> dict[str, Any] | None:
@@ -79,7 +79,7 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
 ) -> None:
     announce = WatchedAnnouncement(tmp_path / "http.json")
     root = await start_root(nursery, announce)
-    first = child(root, HTTP_ID)["detail"]["port"]
+    first = child(root, HTTP_ID).detail["port"]
     assert announced(announce.path) == {
         "host": "127.0.0.1",
         "port": first,
@@ -96,9 +96,9 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
             await announce.bound[2].wait()  # the second bind after the first
         await trio.testing.wait_all_tasks_blocked()
         row = child(root, HTTP_ID)
-        assert (row["state"], row["restarts"]) == ("running", 1)
-        assert row["last_error"] is None
-        port = row["detail"]["port"]
+        assert (row.state, row.restarts) == ("running", 1)
+        assert row.last_error is None
+        port = row.detail["port"]
         # http.json names the server that listens now, and that server answers.
         assert announced(announce.path) == {
             "host": "127.0.0.1",
@@ -112,7 +112,7 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
         # Any other child: the answer comes once the restart is done.
         done = await client.post(f"http://127.0.0.1:{port}/actors/idle/restart", headers=AUTH)
         assert (done.status_code, done.json()) == (200, {"restarted": "root/idle"})
-        assert child(root, "idle")["restarts"] == 1
+        assert child(root, "idle").restarts == 1
     await root.stop()
     # A stopped server is named nowhere.
     assert announced(announce.path) is None

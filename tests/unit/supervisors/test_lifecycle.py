@@ -318,8 +318,8 @@ async def test_a_fresh_instance_that_fails_to_start_is_shown_and_retried(
         (child,) = sup.which_children()
         assert child.state == "restarting"
         assert child.last_error == "OSError: port 8080 on 127.0.0.1 is in use"
-        row = {r["path"]: r for r in sup.tree()}["root/a"]
-        assert (row["state"], row["last_error"]) == (child.state, child.last_error)
+        row = {r.path: r for r in sup.tree()}["root/a"]
+        assert (row.state, row.last_error) == (child.state, child.last_error)
         await trio.sleep(1.0)
         (child,) = sup.which_children()
         assert (child.state, child.restarts) == ("running", 2)

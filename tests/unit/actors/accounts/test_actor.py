@@ -3,7 +3,9 @@ single-use refresh tokens, 401 handling, needs_login, validation schedule."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import trio
 from structlog.testing import capture_logs
@@ -42,8 +44,8 @@ def stored_from(fake: FakeIdentity, scopes: list[str]) -> StoredToken:
     )
 
 
-def account_detail(sup: Supervisor) -> dict:
-    return next(row for row in sup.tree() if row["path"].endswith("/bot"))["detail"]
+def account_detail(sup: Supervisor) -> Mapping[str, Any]:
+    return next(row for row in sup.tree() if row.path.endswith("/bot")).detail
 
 
 async def start_account(

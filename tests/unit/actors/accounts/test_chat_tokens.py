@@ -118,7 +118,7 @@ async def test_a_revoked_grant_refused_by_irc_makes_the_account_needs_login(
     await trio.sleep(600)  # nothing loops: at most 2 refresh attempts in all
     assert identity.refresh_requests - before <= 2
     assert chats[-1].status != "running"
-    detail = next(r for r in root.tree() if r["path"] == "root/bot")["detail"]["account"]
+    detail = next(r for r in root.tree() if r.path == "root/bot").detail["account"]
     assert detail["state"] == "needs_login"
     assert "python -m runtime login bot" in detail["error"]
     await root.stop()

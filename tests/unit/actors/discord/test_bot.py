@@ -311,6 +311,7 @@ async def test_admins_are_told_once_when_a_component_stays_failing_and_on_recove
 ) -> None:
     from datetime import UTC, datetime
 
+    from actors import TreeRow
     from actors.connection import ConnectionHealth, ConnectionState
     from exports.health import status_report
 
@@ -324,7 +325,9 @@ async def test_admins_are_told_once_when_a_component_stays_failing_and_on_recove
             since=datetime.now(UTC),
             last_error="connection refused by 127.0.0.1:9",
         )
-        row = {"path": "root/creators/creator:d/twitch", "state": "running", "health": twitch}
+        row = TreeRow(
+            path="root/creators/creator:d/twitch", kind="actor", state="running", health=twitch
+        )
         return status_report([row])
 
     fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)

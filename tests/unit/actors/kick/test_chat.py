@@ -37,7 +37,7 @@ def corpus_chat_payload() -> dict[str, Any]:
     """The decoded `data` of the real ChatMessageEvent capture in the conformance corpus."""
     for text in CORPUS.read_text(encoding="utf-8").splitlines():
         item = json.loads(text)
-        if item.get("kind") == "pusher_frame" and "ChatMessageEvent" in item["raw"]:
+        if item["kind"] == "pusher_frame" and "ChatMessageEvent" in item["raw"]:
             return json.loads(json.loads(item["raw"])["data"])
     raise AssertionError("no ChatMessageEvent in the corpus")
 

@@ -56,7 +56,7 @@ async def test_charges_are_refused_past_the_cap_and_survive_a_restart(tmp_path: 
         # Restart the registry: the day's usage comes back from the store.
         await root.restart_child("quotas")
         assert not (await quotas.call(charge)).allowed
-        rows = {r["path"]: r for r in root.tree()}
+        rows = {r.path: r for r in root.tree()}
         (view,) = quota_rows([rows["root/quotas"]])
         assert (view.used, view.max, view.creator_id) == (50, 50, "daniel")
         assert view.reset_at == datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # window start

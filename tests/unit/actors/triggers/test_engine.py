@@ -5,7 +5,7 @@ The store works in a worker thread, so these run on the real clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -139,8 +139,8 @@ class Harness:
     async def read(self, fn: Callable[[apsw.Connection], Any]) -> Any:
         return await self.store.call(Read(fn=fn), timeout=10)
 
-    def engine_detail(self) -> dict[str, Any]:
-        return {r["path"]: r for r in self.root.tree()}["root/triggers"]["detail"]
+    def engine_detail(self) -> Mapping[str, Any]:
+        return {r.path: r for r in self.root.tree()}["root/triggers"].detail
 
 
 @pytest.fixture
@@ -265,8 +265,8 @@ async def test_a_store_write_failure_is_an_error_reply_not_a_crash(harness):
     replies = await harness.replies()
     assert replies == ["Deaths: 1", STORE_FAILURE_REPLY]  # no SQLite details in the chat
     assert harness.engine_detail()["errors"] == 1
-    row = {r["path"]: r for r in harness.root.tree()}["root/triggers"]
-    assert row["restarts"] == 0 and row["state"] == "running"
+    row = {r.path: r for r in harness.root.tree()}["root/triggers"]
+    assert row.restarts == 0 and row.state == "running"
 
 
 async def test_cooldowns_survive_an_engine_crash(harness):
@@ -275,8 +275,8 @@ async def test_cooldowns_survive_an_engine_crash(harness):
         await harness.engine.call("not a chat event", timeout=10)  # TypeError: a crash
     await harness.say("!ping")  # the restarted engine restored the cooldown
     assert await harness.replies() == ["pong, User1001!"]
-    row = {r["path"]: r for r in harness.root.tree()}["root/triggers"]
-    assert row["restarts"] == 1
+    row = {r.path: r for r in harness.root.tree()}["root/triggers"]
+    assert row.restarts == 1
 
 
 async def test_a_long_cooldown_is_committed_before_the_reply(harness):
@@ -331,11 +331,11 @@ async def test_an_unexpected_error_replying_to_a_commit_crashes_the_engine_not_t
     monkeypatch.setattr(TriggerEngine, "_succeeded", broken)
     await harness.say("!death")
     with trio.fail_after(10):
-        while {r["path"]: r for r in harness.root.tree()}["root/triggers"]["restarts"] == 0:  # noqa: ASYNC110
+        while {r.path: r for r in harness.root.tree()}["root/triggers"].restarts == 0:  # noqa: ASYNC110
             await trio.sleep(0.005)
     monkeypatch.undo()
-    rows = {r["path"]: r for r in harness.root.tree()}
-    assert rows["root/store"]["restarts"] == 0 and rows["root/store"]["state"] == "running"
+    rows = {r.path: r for r in harness.root.tree()}
+    assert rows["root/store"].restarts == 0 and rows["root/store"].state == "running"
     await harness.say("!death")
     tally = await harness.read(lambda c: counters.get_tally(c, "daniel", "deaths"))
     assert tally.count == 3 and (await harness.replies())[-1] == "Deaths: 3"
@@ -402,10 +402,10 @@ async def test_a_chat_line_whose_handling_fails_in_the_senders_step_crashes_the_
     monkeypatch.setattr(TriggerEngine, "_chat_line", broken)
     harness.engine.cast(_line("!death", "live-2"))  # the sender never sees the failure
     with trio.fail_after(10):
-        while {r["path"]: r for r in harness.root.tree()}["root/triggers"]["restarts"] == 0:  # noqa: ASYNC110
+        while {r.path: r for r in harness.root.tree()}["root/triggers"].restarts == 0:  # noqa: ASYNC110
             await trio.sleep(0.005)
-    row = {r["path"]: r for r in harness.root.tree()}["root/triggers"]
-    assert "a bug in a chat line" in (row["last_error"] or "")
+    row = {r.path: r for r in harness.root.tree()}["root/triggers"]
+    assert "a bug in a chat line" in (row.last_error or "")
     assert harness.root.registry.dead_letters.count == 1
     monkeypatch.undo()
     await harness.say("!death", message_id="live-3")

@@ -174,7 +174,7 @@ async def test_a_command_cast_to_an_idle_engine_is_taken_in_the_senders_step(
     await trio.testing.wait_all_tasks_blocked()
 
     def handled() -> int:
-        return next(r for r in harness.root.tree() if r["path"] == "root/triggers")["handled"]
+        return next(r for r in harness.root.tree() if r.path == "root/triggers").handled
 
     before = handled()
     harness.engine.cast(CommitWithFlush(key="k", command=Mark(label="cast")))
@@ -392,7 +392,7 @@ async def test_a_chat_line_requested_of_an_idle_engine_is_answered_in_the_sender
         assert await behind.result() == []
     assert engine.messages == 3
     tree = harness.root.tree()
-    assert next(row for row in tree if row["path"] == "root/triggers")["handled"] == 4
+    assert next(row for row in tree if row.path == "root/triggers").handled == 4
 
 
 #: A reply whose cooldown is long enough to be committed before the reply: an action that

@@ -5,7 +5,7 @@ every wait bounded and driven by events the test observes."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +131,12 @@ class Harness:
     def events_actor(self) -> TwitchEvents:
         return self.root.lookup("twitch-events")._actor()  # type: ignore[attr-defined]
 
-    def detail(self, name: str = "twitch-events") -> dict[str, Any]:
-        return {r["path"]: r for r in self.root.tree()}[f"root/{name}"]["detail"]
+    def detail(self, name: str = "twitch-events") -> Mapping[str, Any]:
+        return {r.path: r for r in self.root.tree()}[f"root/{name}"].detail
 
     def health(self, name: str = "twitch-events") -> Any:
         """The actor's typed `ConnectionHealth` (the tree row's `health`)."""
-        return {r["path"]: r for r in self.root.tree()}[f"root/{name}"]["health"]
+        return {r.path: r for r in self.root.tree()}[f"root/{name}"].health
 
     async def replies(self) -> list[str]:
         return await self.root.lookup("twitch").call("get")

@@ -132,7 +132,7 @@ async def serve_lifetime(
                     for headers, body in deliveries
                 ]
             server.cancel()
-        duplicates = {r["path"]: r for r in root.tree()}["root/watch"]["detail"]["duplicates"]
+        duplicates = {r.path: r for r in root.tree()}["root/watch"].detail["duplicates"]
         await root.stop()
         nursery.cancel_scope.cancel()
     return codes, duplicates

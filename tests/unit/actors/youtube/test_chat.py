@@ -255,8 +255,8 @@ async def test_send_chat_inserts_with_the_token_and_charges_twenty_units(
 
 def _used(harness: Harness) -> int:
     assert harness.root is not None
-    row = next(r for r in harness.root.tree() if r["path"] == "root/quotas")
-    (quota,) = row["detail"]["quotas"]
+    row = next(r for r in harness.root.tree() if r.path == "root/quotas")
+    (quota,) = row.detail["quotas"]
     return quota["used"]
 
 
