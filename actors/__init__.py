@@ -11,16 +11,18 @@ from actors._ticker import (
     coarse_sleep_until,
     ticker_statistics,
 )
-from actors._tree import MailboxFigures, TreeRow
+from actors._tree import ActorStatistics, Detail, MailboxFigures, TreeRow, detail_mapping
 
 __all__ = [
     "QUEUE",
     "Actor",
     "ActorFailed",
     "ActorRef",
+    "ActorStatistics",
     "Alarm",
     "CallTimeout",
     "DeadLetter",
+    "Detail",
     "MailboxFigures",
     "MailboxFull",
     "PendingReply",
@@ -29,5 +31,6 @@ __all__ = [
     "TreeRow",
     "coarse_sleep",
     "coarse_sleep_until",
+    "detail_mapping",
     "ticker_statistics",
 ]

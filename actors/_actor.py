@@ -14,6 +14,7 @@ from actors._mailbox import IDLE, NOT_TAKEN, STOP, Call, InlineFailure, Mailbox
 
 if TYPE_CHECKING:
     from actors._ref import ActorRef
+    from actors._tree import Detail
     from actors.connection import ConnectionHealth
 
 
@@ -96,8 +97,9 @@ class Actor:
         Returning normally is a normal exit of the instance; raising is a crash.
         """
 
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-able status for the exports (override to add detail)."""
+    def snapshot(self) -> Detail:
+        """What the actor shows of itself in the tree (`Supervisor.tree`, read by the exports):
+        a typed `ActorStatistics`, or a mapping (override to add detail)."""
         return {}
 
     def health(self) -> ConnectionHealth | None:

@@ -12,8 +12,26 @@ import attrs
 if TYPE_CHECKING:  # (`actors.connection` imports this package)
     from actors.connection import ConnectionHealth
 
+
+class ActorStatistics:
+    """Base of the typed values an actor's `snapshot()` gives (frozen attrs subclasses): the
+    actors that every creator runs (a trigger engine, a chat replay) report this way, so the
+    heartbeat's readers take attributes, not keys. Other actors still give a mapping."""
+
+    __slots__ = ()
+
+
+#: What `Actor.snapshot()` gives: a typed value, or a mapping of what it shows.
+Detail = Mapping[str, Any] | ActorStatistics
+
 #: The detail of a row that has none (a supervisor, an actor not running).
 NO_DETAIL: Mapping[str, Any] = {}
+
+
+def detail_mapping(detail: Detail) -> Mapping[str, Any]:
+    """`detail` when it is a mapping, else an empty one (a reader of a mapping's keys skips
+    typed values)."""
+    return detail if isinstance(detail, Mapping) else NO_DETAIL
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -47,7 +65,7 @@ class TreeRow:
     """One actor or supervisor of the tree, depth first.
 
     `detail` is the actor's own `snapshot()` (empty for a supervisor, an actor not running,
-    or a walk without details): what it shows of itself, free-form and JSON-able.
+    or a walk without details): a typed `ActorStatistics`, or a mapping of what it shows.
     `health` is its `health()` value (network actors; None for the others)."""
 
     path: str
@@ -58,7 +76,7 @@ class TreeRow:
     started_at: datetime | None = None
     mailbox: MailboxFigures = NO_MAILBOX
     handled: int = 0
-    detail: Mapping[str, Any] = NO_DETAIL
+    detail: Detail = NO_DETAIL
     health: ConnectionHealth | None = None
 
     @property

@@ -84,12 +84,14 @@ import orjson
 import structlog
 import trio
 
-from actors import Actor, ActorFailed, ActorRef, TreeRow
+from actors import Actor, ActorFailed, ActorRef, Detail, TreeRow, detail_mapping
 from actors.clips.views import clip_views, job_views
 from actors.connection import ConnectionHealth, ConnectionState
 from actors.notify.rules import job_view as notify_job_view
 from actors.ratelimit import view_from_row
+from actors.replay.actor import ReplayStatistics
 from actors.store import Changed, Read
+from actors.triggers.engine import TriggerEngineStatistics
 from config.models import CreatorConfig, TriggerConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
@@ -886,26 +888,28 @@ def _triggers_fired(tree: Sequence[TreeRow]) -> dict[tuple[str | None, str], int
         creator = parent.rpartition("/")[2]
         if name != "triggers" or not creator.startswith("creator:"):
             continue
-        fired = row.detail.get("fired_by_platform") or {}
-        for platform, count in fired.items():
+        detail = row.detail
+        if type(detail) is not TriggerEngineStatistics:
+            continue
+        for platform, count in detail.fired_by_platform.items():
             key = (creator.removeprefix("creator:"), platform)
             out[key] = out.get(key, 0) + int(count)
     return out
 
 
-def _replay_row(detail: Mapping[str, Any], triggers: int) -> PlatformStatus:
+def _replay_row(detail: ReplayStatistics, triggers: int) -> PlatformStatus:
     """The replay's platform entry (the replay reads a file: it has no connection health)."""
     return PlatformStatus(
         platform="replay",
-        creator_id=detail.get("creator_id"),
+        creator_id=detail.creator_id,
         enabled=True,
-        status=detail.get("status", "running"),
-        last_heartbeat=detail.get("last_heartbeat"),
-        last_event_at=detail.get("last_event_at"),
-        messages=detail.get("messages", 0),
+        status=detail.status,
+        last_heartbeat=detail.last_heartbeat,
+        last_event_at=detail.last_event_at,
+        messages=detail.messages,
         triggers=triggers,
-        actions=detail.get("actions", 0),
-        errors=detail.get("errors", 0),
+        actions=detail.actions,
+        errors=detail.errors,
     )
 
 
@@ -915,7 +919,7 @@ def telemetry_rows(tree: Sequence[TreeRow]) -> tuple[TelemetryEvent, ...]:
     reconciliation, a trigger fired by a channel event); malformed entries are skipped."""
     rows = []
     for row in tree:
-        for item in row.detail.get("telemetry_events") or ():
+        for item in detail_mapping(row.detail).get("telemetry_events") or ():
             try:
                 rows.append(
                     TelemetryEvent(
@@ -939,7 +943,7 @@ def _moment(value: Any) -> datetime | None:
 def discord_view(tree: Sequence[TreeRow]) -> DiscordView:
     """discord/runtime.json from the Discord bot's snapshot (an empty view without a bot)."""
     for row in tree:
-        detail = row.detail
+        detail = detail_mapping(row.detail)
         if detail.get("platform") != "discord":
             continue
         try:
@@ -981,7 +985,7 @@ def account_integrations(tree: Sequence[TreeRow]) -> tuple[IntegrationView, ...]
     """integrations.json rows from the account actors' snapshots (`account`); no tokens."""
     out = []
     for row in tree:
-        account = row.detail.get("account")
+        account = detail_mapping(row.detail).get("account")
         if not isinstance(account, Mapping):
             continue
         try:
@@ -1017,13 +1021,15 @@ def quota_rows(tree: Sequence[TreeRow]) -> tuple[QuotaView, ...]:
             reset_at=q["window_start"],
         )
         for row in tree
-        for q in row.detail.get("quotas", ())
+        for q in detail_mapping(row.detail).get("quotas", ())
     )
 
 
 def rate_limit_rows(tree: Sequence[TreeRow]) -> tuple[RateLimitView, ...]:
     """Platform actors describe their token buckets in `snapshot()` under `rate_limits`."""
-    return tuple(view_from_row(r) for row in tree for r in row.detail.get("rate_limits", ()))
+    return tuple(
+        view_from_row(r) for row in tree for r in detail_mapping(row.detail).get("rate_limits", ())
+    )
 
 
 def trigger_rows(
@@ -1103,9 +1109,9 @@ def filter_rows(
 #: What the trigger engines report per creator for chat_triggers.json, each keyed by
 #: (creator id, id): triggers' last fired time, timers' and filters' (count, last time).
 _Activity = tuple[
-    dict[tuple[str, str], datetime],
-    dict[tuple[str, str], tuple[int, datetime | None]],
-    dict[tuple[str, str], tuple[int, datetime | None]],
+    Mapping[tuple[str, str], datetime],
+    Mapping[tuple[str, str], tuple[int, datetime | None]],
+    Mapping[tuple[str, str], tuple[int, datetime | None]],
 ]
 
 
@@ -1114,20 +1120,21 @@ _NO_ACTIVITY: _Activity = ({}, {}, {})
 #: integrations.json and the telemetry's own events are made from (besides a "discord"
 #: platform): the rows without any are not handed to the functions that read them.
 _FEEDS_DETAIL = frozenset({"quotas", "rate_limits", "account", "telemetry_events"})
-_ACTIVITY_FIELDS = ("fired_at", "timers", "filters")
 
 
-def _activity_by_creator(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activity]:
+def _activity_by_creator(details: Sequence[Detail]) -> dict[str, _Activity]:
     """What the actors report for chat_triggers.json, per creator (the first part of each
     key). Each trigger engine reports its own creator's: its maps are taken as they are (no
     copy, no new object per key: this runs for every creator at every heartbeat); details
     that mix creators, or a creator reported twice, are merged (later keys win)."""
     out: dict[str, _Activity] = {}
     for detail in details:
+        if type(detail) is not TriggerEngineStatistics:
+            continue
         maps = (
-            detail.get("fired_at") or _NO_ACTIVITY[0],
-            detail.get("timers") or _NO_ACTIVITY[1],
-            detail.get("filters") or _NO_ACTIVITY[2],
+            detail.fired_at or _NO_ACTIVITY[0],
+            detail.timers or _NO_ACTIVITY[1],
+            detail.filters or _NO_ACTIVITY[2],
         )
         owner = None
         for found in maps:
@@ -1143,15 +1150,17 @@ def _activity_by_creator(details: Sequence[Mapping[str, Any]]) -> dict[str, _Act
     return out
 
 
-def _merged_activity(details: Sequence[Mapping[str, Any]]) -> dict[str, _Activity]:
-    out: dict[str, _Activity] = {}
+def _merged_activity(details: Sequence[Detail]) -> dict[str, _Activity]:
+    out: dict[str, tuple[dict[tuple[str, str], Any], ...]] = {}
     for detail in details:
-        for index, field in enumerate(_ACTIVITY_FIELDS):
-            for key, value in (detail.get(field) or {}).items():
+        if type(detail) is not TriggerEngineStatistics:
+            continue
+        for index, found in enumerate((detail.fired_at, detail.timers, detail.filters)):
+            for key, value in found.items():
                 if key[0] not in out:
                     out[key[0]] = ({}, {}, {})
                 out[key[0]][index][key] = value
-    return out
+    return {creator: (fired, timers, filters) for creator, (fired, timers, filters) in out.items()}
 
 
 def _counted(
@@ -2233,10 +2242,12 @@ class SnapshotPublisher(Actor):
         details = [row.detail for row in tree]
         # The few rows whose detail feeds the discord, quota, rate limit, account and
         # telemetry rows (each of those functions skips the others): found in one pass.
+        # (A creator's trigger engine and replay give typed values: none of them.)
         special = [
             row
             for row, detail in zip(tree, details, strict=True)
-            if detail
+            if isinstance(detail, Mapping)
+            and detail
             and (not detail.keys().isdisjoint(_FEEDS_DETAIL) or detail.get("platform") == "discord")
         ]
         activity = _activity_by_creator(details)
@@ -2244,13 +2255,13 @@ class SnapshotPublisher(Actor):
         replay_rows: list[PlatformStatus] = []
         triggers = _triggers_fired(tree)
         for detail in details:
-            if detail.get("platform") == "replay":
+            if type(detail) is ReplayStatistics:
                 replays += 1
-                events += detail.get("messages", 0)
-                active = detail.get("status") == "running"  # as the last replay says
-                last_event = detail.get("last_event_at") or last_event
+                events += detail.messages
+                active = detail.status == "running"  # as the last replay says
+                last_event = detail.last_event_at or last_event
                 replay_rows.append(
-                    _replay_row(detail, triggers.get((detail.get("creator_id"), "replay"), 0))
+                    _replay_row(detail, triggers.get((detail.creator_id, "replay"), 0))
                 )
         replay = (
             ReplayView(available=True, active=active, event_count=events, last_event_at=last_event)
@@ -2289,7 +2300,7 @@ class SnapshotPublisher(Actor):
             # rejected webhooks, unauthorized control requests).
             errors=(
                 *telemetry_errors(health, root_name=self._root_name, now=now),
-                *(e for d in details for e in d.get("telemetry_errors", ())),
+                *(e for d in details for e in detail_mapping(d).get("telemetry_errors", ())),
             ),
             rates=self._rates.sample(now, platforms),
             measured_at=now,

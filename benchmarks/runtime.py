@@ -56,9 +56,10 @@ try:
     import structlog
     import trio
 
-    from actors import MailboxFigures, TreeRow
+    from actors import Detail, MailboxFigures, TreeRow
     from actors.publisher import SnapshotPublisher, read_store
     from actors.store import Changed
+    from actors.triggers.engine import TriggerEngineStatistics
     from config.models import (
         Config,
         CreatorConfig,
@@ -454,7 +455,7 @@ def tree_rows(config: Config, root: str = "root") -> list[TreeRow]:
     """Rows like `Supervisor.tree()`'s for the process with these creators."""
     started = T0 - timedelta(hours=2)
 
-    def row(path: str, kind: str, detail: dict[str, Any] | None = None) -> TreeRow:
+    def row(path: str, kind: str, detail: Detail | None = None) -> TreeRow:
         return TreeRow(
             path=f"{root}/{path}" if path else root,
             kind=kind,
@@ -479,15 +480,14 @@ def tree_rows(config: Config, root: str = "root") -> list[TreeRow]:
             row(
                 f"{base}/triggers",
                 "actor",
-                {
-                    "messages": 500,
-                    "fired": 12,
-                    "actions": 12,
-                    "errors": 0,
-                    "last_event_at": T0,
-                    "cooldowns": 3,
-                    "fired_at": {(c.id, "ping"): T0, (c.id, "gg"): T0 + timedelta(seconds=5)},
-                },
+                TriggerEngineStatistics(
+                    messages=500,
+                    fired=12,
+                    actions=12,
+                    last_event_at=T0,
+                    cooldowns=3,
+                    fired_at={(c.id, "ping"): T0, (c.id, "gg"): T0 + timedelta(seconds=5)},
+                ),
             )
         )
     return rows

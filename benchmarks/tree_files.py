@@ -26,7 +26,6 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 # This folder holds a file named like the `runtime` package: keep it off the import path.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
@@ -41,8 +40,10 @@ import apsw  # noqa: E402
 import attrs  # noqa: E402
 import structlog  # noqa: E402
 
-from actors import MailboxFigures, TreeRow  # noqa: E402
+from actors import Detail, MailboxFigures, TreeRow  # noqa: E402
 from actors.publisher import TREE_FILES, SnapshotPublisher, StoreData  # noqa: E402
+from actors.replay.actor import ReplayStatistics  # noqa: E402
+from actors.triggers.engine import TriggerEngineStatistics  # noqa: E402
 from config.loading import load_config  # noqa: E402
 from config.models import CreatorConfig  # noqa: E402
 from exports.canonical import canonical_bytes  # noqa: E402
@@ -112,7 +113,7 @@ class Tree:
         return moved
 
     @staticmethod
-    def _row(path: str, kind: str, handled: int, detail: dict[str, Any]) -> TreeRow:
+    def _row(path: str, kind: str, handled: int, detail: Detail) -> TreeRow:
         return TreeRow(
             path=path,
             kind=kind,
@@ -137,13 +138,13 @@ class Tree:
                     f"{base}/triggers",
                     "actor",
                     handled,
-                    {
-                        "messages": handled,
-                        "fired_by_platform": dict(self.by_platform[c.id]),
-                        "fired_at": dict(self.fired[c.id]),
-                        "filters": dict(self.filters[c.id]),
-                        "timers": dict(self.timers[c.id]),
-                    },
+                    TriggerEngineStatistics(
+                        messages=handled,
+                        fired_by_platform=dict(self.by_platform[c.id]),
+                        fired_at=dict(self.fired[c.id]),
+                        filters=dict(self.filters[c.id]),
+                        timers=dict(self.timers[c.id]),
+                    ),
                 )
             )
             rows.append(
@@ -151,17 +152,13 @@ class Tree:
                     f"{base}/replay",
                     "actor",
                     handled,
-                    {
-                        "platform": "replay",
-                        "creator_id": c.id,
-                        "status": "running",
-                        "enabled": True,
-                        "messages": handled,
-                        "actions": 0,
-                        "errors": 0,
-                        "last_event_at": self.now,
-                        "last_heartbeat": self.now,
-                    },
+                    ReplayStatistics(
+                        creator_id=c.id,
+                        status="running",
+                        messages=handled,
+                        last_event_at=self.now,
+                        last_heartbeat=self.now,
+                    ),
                 )
             )
         return rows

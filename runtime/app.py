@@ -22,6 +22,7 @@ import attrs
 import structlog
 import trio
 
+from actors import detail_mapping
 from actors.accounts.store import TokenStore
 from actors.secret_masking import register_secret
 from config.models import Config
@@ -200,7 +201,7 @@ def http_port(root: Supervisor) -> int | None:
     """The bound port of the HTTP server, once it runs."""
     for row in root.tree():
         if row.path == f"{root.name}/{HTTP_ID}":
-            port = row.detail.get("port")
+            port = detail_mapping(row.detail).get("port")
             return port if isinstance(port, int) else None
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import sys
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from actors._mailbox import Mailbox
 from actors._ref import ActorRef
 from actors._registry import Registry
 from actors._timer import CallTimer
-from actors._tree import NO_DETAIL, NO_MAILBOX, MailboxFigures, TreeRow
+from actors._tree import NO_DETAIL, NO_MAILBOX, Detail, MailboxFigures, TreeRow
 from supervisors._spec import Backoff, ChildSpec, Restart, Strategy, SupervisorGaveUp
 
 log = structlog.get_logger("supervisors")
@@ -828,7 +828,7 @@ class Supervisor:
             box: Mailbox | None = None
             if self._registry is not None and slot.kind != "supervisor":
                 box = self._registry.existing_mailbox(slot.path)
-            detail: Mapping[str, Any] = NO_DETAIL
+            detail: Detail = NO_DETAIL
             health = None
             if isinstance(instance, Actor) and slot.state == RUNNING:
                 try:

@@ -43,6 +43,7 @@ from actors import (
     Actor,
     ActorFailed,
     ActorRef,
+    ActorStatistics,
     CallTimeout,
     MailboxFull,
     PendingReply,
@@ -96,6 +97,24 @@ _BUSY = object()
 @attrs.frozen(kw_only=True)
 class RecordedReplies:
     """Ask a `ReplayChat` for the replies it recorded (the newest `replies_kept`), oldest first."""
+
+
+@attrs.frozen(kw_only=True)
+class ReplayStatistics(ActorStatistics):
+    """What a chat replay shows of itself in the tree (`ReplayChat.snapshot`): the replay
+    platform's row of the exports."""
+
+    creator_id: str
+    #: "starting", "running", or "inactive" (the log is done, or it could not be read).
+    status: str
+    messages: int = 0
+    #: Replies the triggers gave to its lines (kept, not sent anywhere).
+    actions: int = 0
+    moderations: int = 0
+    #: Lines of the log that were rejected.
+    errors: int = 0
+    last_event_at: datetime | None = None
+    last_heartbeat: datetime | None = None
 
 
 class ReplayChat(Actor):
@@ -489,19 +508,17 @@ class ReplayChat(Actor):
             return tuple(self.replies)
         raise TypeError(f"ReplayChat takes SendChat, got {type(message).__name__}")
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "platform": "replay",
-            "creator_id": self.creator_id,
-            "status": self.status,
-            "enabled": True,
-            "messages": self.messages,
-            "actions": self.reply_count,
-            "moderations": self.moderation_count,
-            "errors": self.rejected,
-            "last_event_at": self.last_event_at,
-            "last_heartbeat": self._clock(),
-        }
+    def snapshot(self) -> ReplayStatistics:
+        return ReplayStatistics(
+            creator_id=self.creator_id,
+            status=self.status,
+            messages=self.messages,
+            actions=self.reply_count,
+            moderations=self.moderation_count,
+            errors=self.rejected,
+            last_event_at=self.last_event_at,
+            last_heartbeat=self._clock(),
+        )
 
 
 def _kept(latest: list[T] | None, item: T, limit: int) -> list[T]:

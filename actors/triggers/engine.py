@@ -32,6 +32,7 @@ from actors import (
     Actor,
     ActorFailed,
     ActorRef,
+    ActorStatistics,
     Alarm,
     CallTimeout,
     MailboxFull,
@@ -165,6 +166,39 @@ class CommitWithFlush:
 
     key: str
     command: Command
+
+
+@attrs.frozen(kw_only=True)
+class TriggerEngineStatistics(ActorStatistics):
+    """What a trigger engine shows of itself in the tree (`TriggerEngine.snapshot`): its
+    counters, and the activity `chat_triggers.json` shows, keyed by (creator id, id)."""
+
+    messages: int = 0
+    duplicates: int = 0
+    fired: int = 0
+    #: Triggers fired per platform of the triggering message.
+    fired_by_platform: Mapping[str, int] = attrs.field(factory=dict)
+    actions: int = 0
+    errors: int = 0
+    replies_dropped: int = 0
+    last_event_at: datetime | None = None
+    cooldowns: int = 0
+    inflight: int = 0
+    #: Times chat waited for the store to catch up (`MAX_WRITE_LAG`).
+    store_waits: int = 0
+    #: Flushes the store refused while its mailbox was full, kept for the next write.
+    flushes_deferred: int = 0
+    #: Buffered writes not yet committed (chat signals, cooldowns, points, counts).
+    unflushed: int = 0
+    #: When each trigger last fired.
+    fired_at: Mapping[tuple[str, str], datetime] = attrs.field(factory=dict)
+    filter_hits: Mapping[str, int] = attrs.field(factory=dict)
+    #: Per filter: (hits, last hit).
+    filters: Mapping[tuple[str, str], tuple[int, datetime | None]] = attrs.field(factory=dict)
+    #: Per timer: (posts, last post).
+    timers: Mapping[tuple[str, str], tuple[int, datetime]] = attrs.field(factory=dict)
+    moderations: int = 0
+    timer_posts: int = 0
 
 
 class TriggerEngine(Actor):
@@ -1404,24 +1438,22 @@ class TriggerEngine(Actor):
                 error=str(failure),
             )
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "messages": self.messages,
-            "duplicates": self.duplicates,
-            "fired": self.fired,
-            "fired_by_platform": dict(sorted(self.fired_by_platform.items())),
-            "actions": self.actions,
-            "errors": self.errors,
-            "replies_dropped": self.replies_dropped,
-            "last_event_at": self.last_event_at,
-            "cooldowns": len(self.cooldowns),
-            "inflight": self._inflight,
-            # Times chat waited for the store to catch up (MAX_WRITE_LAG).
-            "store_waits": self.store_waits,
-            # Flushes the store refused while its mailbox was full, kept for the next write.
-            "flushes_deferred": self.flushes_deferred,
-            # Buffered writes not yet committed (chat signals, cooldowns, points, counts).
-            "unflushed": (
+    def snapshot(self) -> TriggerEngineStatistics:
+        creator = self._creator_id
+        return TriggerEngineStatistics(
+            messages=self.messages,
+            duplicates=self.duplicates,
+            fired=self.fired,
+            fired_by_platform=dict(sorted(self.fired_by_platform.items())),
+            actions=self.actions,
+            errors=self.errors,
+            replies_dropped=self.replies_dropped,
+            last_event_at=self.last_event_at,
+            cooldowns=len(self.cooldowns),
+            inflight=self._inflight,
+            store_waits=self.store_waits,
+            flushes_deferred=self.flushes_deferred,
+            unflushed=(
                 len(self._pending_signals)
                 + len(self._pending_cooldowns)
                 + len(self._pending_ops)
@@ -1431,17 +1463,16 @@ class TriggerEngine(Actor):
                 + self._flushing
                 - (self._flush_reply is not None and self._flush_reply[0].done)
             ),
-            "fired_at": {(self._creator_id, tid): at for tid, at in self.last_fired.items()},
-            "filter_hits": dict(self.filter_hits),
-            # For chat_triggers.json: (creator, id) -> (count, last time).
-            "filters": {
-                (self.creator.id, fid): (hits, self._filter_last.get(fid))
+            fired_at={(creator, tid): at for tid, at in self.last_fired.items()},
+            filter_hits=dict(self.filter_hits),
+            filters={
+                (creator, fid): (hits, self._filter_last.get(fid))
                 for fid, hits in self.filter_hits.items()
             },
-            "timers": {(self.creator.id, tid): value for tid, value in self._timer_posts.items()},
-            "moderations": self.moderations,
-            "timer_posts": self.timer_posts,
-        }
+            timers={(creator, tid): value for tid, value in self._timer_posts.items()},
+            moderations=self.moderations,
+            timer_posts=self.timer_posts,
+        )
 
 
 class _Flush(NamedTuple):

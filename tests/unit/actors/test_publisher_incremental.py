@@ -37,7 +37,9 @@ from actors.publisher import (
     read_store,
     telemetry_rows,
 )
+from actors.replay.actor import ReplayStatistics
 from actors.store import Changed
+from actors.triggers.engine import TriggerEngineStatistics
 from config.models import (
     CreatorConfig,
     FilterConfig,
@@ -87,8 +89,13 @@ class Clock:
 
 def tree_row(fields: dict[str, Any]) -> TreeRow:
     """A row as the supervisor's walk gives it, of a test's fields (copied: later changes to
-    them are not in it)."""
-    return TreeRow(**{**fields, "mailbox": MailboxFigures(**fields["mailbox"])})
+    them are not in it); a trigger engine's and a replay's detail as their typed values."""
+    detail: Any = fields["detail"]
+    if fields["path"].endswith("/triggers"):
+        detail = TriggerEngineStatistics(**detail)
+    elif fields["path"].endswith("/replay"):
+        detail = ReplayStatistics(**{k: v for k, v in detail.items() if k != "platform"})
+    return TreeRow(**{**fields, "mailbox": MailboxFigures(**fields["mailbox"]), "detail": detail})
 
 
 class Tree:

@@ -143,7 +143,7 @@ async def test_events_keep_their_recorded_time_and_are_sent_as_replay_chat(
     seconds = [(e.sent_at - T0).total_seconds() for e in events]
     assert seconds == [0, 10, 30]
     assert replay.messages == 3 and replay.last_event_at == T0 + timedelta(seconds=30)
-    assert replay.snapshot()["status"] == "inactive"
+    assert replay.snapshot().status == "inactive"
     await root.stop()
 
 
@@ -166,7 +166,7 @@ async def test_bad_lines_are_rejected_counted_and_skipped(autojump_clock, nurser
     replay = await wait_finished(root)
     assert replay.messages == 2
     assert replay.rejected == 2
-    assert replay.snapshot()["errors"] == 2
+    assert replay.snapshot().errors == 2
     events = await root.lookup("triggers").call("get")
     assert [e.message_id for _, e in events] == ["rp-1#1", "rp-2#1"]
     await root.stop()
@@ -180,7 +180,7 @@ async def test_replies_are_recorded_and_counted(autojump_clock, nursery, chatlog
     replay = await wait_finished(root)
     assert [r.text for r in replay.replies] == ["pong, User1!", "Deaths: 1"]
     assert replay.reply_count == 2
-    assert replay.snapshot()["actions"] == 2
+    assert replay.snapshot().actions == 2
     await root.stop()
 
 
@@ -195,7 +195,7 @@ async def test_replies_and_moderations_are_recorded_in_the_senders_step(
     ref.cast(Moderate(action="delete", message_id="rp-2", user_id="u2", login="user2"))
     assert [r.text for r in replay.replies] == ["pong"]
     assert [m.message_id for m in replay.moderations] == ["rp-2"]
-    assert replay.snapshot()["moderations"] == 1
+    assert replay.snapshot().moderations == 1
     await root.stop()
 
 

@@ -15,7 +15,7 @@ import apsw
 import pytest
 import trio
 
-from actors import Actor, ActorFailed
+from actors import Actor, ActorFailed, detail_mapping
 from actors.store import Changed, Read, StateStore, Write, WriteResult, write
 from state import open_database
 from state.seen import mark_seen_many
@@ -120,8 +120,8 @@ async def test_a_failing_operation_is_rolled_back_alone(nursery, database):
     # The helper raises the first failure; the store itself keeps running and counts it.
     with pytest.raises(ValueError):
         await write(store, half_then_fail, topic="t")
-    detail = {r.path: r.detail for r in root.tree()}["root/store"]
-    assert detail is not None and detail["failed_ops"] == 2
+    detail = detail_mapping({r.path: r.detail for r in root.tree()}["root/store"])
+    assert detail["failed_ops"] == 2
     assert await store.call(Read(fn=lambda c: c.execute("SELECT 1").get)) == 1
     await root.stop()
 
@@ -212,7 +212,7 @@ async def test_snapshots_taken_during_batches_never_touch_the_writing_connection
     async def hammer() -> None:
         while not done.is_set():
             rows_ = {r.path: r for r in root.tree()}
-            snapshots.append(rows_["root/store"].detail)
+            snapshots.append(detail_mapping(rows_["root/store"].detail))
             await trio.lowlevel.checkpoint()
 
     nursery.start_soon(hammer)
@@ -229,8 +229,9 @@ async def test_snapshots_taken_during_batches_never_touch_the_writing_connection
     assert tree["root/store"].restarts == 0
     assert tree["root/store"].last_error is None
     # The figures come from what the writer thread kept after its last commit.
-    assert tree["root/store"].detail["writes"] == 1 + len(keys)
-    assert tree["root/store"].detail["file_size"] > 0
+    store_detail = detail_mapping(tree["root/store"].detail)
+    assert store_detail["writes"] == 1 + len(keys)
+    assert store_detail["file_size"] > 0
     await root.stop()
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import trio
 
+from actors import detail_mapping
+
 
 async def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path) -> None:
     """Group commit: 50 writers at once cost far fewer than 50 commits, and each still gets
@@ -32,7 +34,7 @@ async def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path
             for n in range(50):
                 writers.start_soon(writer, n)
         store = root.which_children()[0]
-        detail = {r.path: r for r in root.tree()}["root/store"].detail
+        detail = detail_mapping({r.path: r for r in root.tree()}["root/store"].detail)
         assert detail["writes"] == 50
         assert detail["commits"] < 50
         assert isinstance(results[7].error, ValueError)
@@ -98,7 +100,7 @@ async def test_when_writers_share_commits_the_next_commit_waits_out_the_interval
         return Write(ops=(lambda conn: creators.set_meta(conn, key, "1"),), topic="t")
 
     def commits() -> int:
-        return {r.path: r for r in root.tree()}["root/store"].detail["commits"]
+        return detail_mapping({r.path: r for r in root.tree()}["root/store"].detail)["commits"]
 
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
@@ -165,7 +167,7 @@ async def test_writes_sharing_a_transaction_get_their_own_results_from_combined_
                 assert isinstance(results[2].error, InvalidArgument)
             else:
                 assert results[2].value == 1
-        detail = {r.path: r for r in root.tree()}["root/store"].detail
+        detail = detail_mapping({r.path: r for r in root.tree()}["root/store"].detail)
         assert detail["commits"] < 20
         from state import open_database
 

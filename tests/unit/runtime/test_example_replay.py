@@ -71,7 +71,7 @@ async def replay_example(data_dir: Path) -> dict[str, bytes]:
         with trio.fail_after(60):
             while not replay.finished or engine.messages < replay.messages:  # noqa: ASYNC110
                 await trio.sleep(0.02)
-            while engine.snapshot()["inflight"] or engine.snapshot()["unflushed"]:  # noqa: ASYNC110
+            while engine.snapshot().inflight or engine.snapshot().unflushed:  # noqa: ASYNC110
                 await trio.sleep(0.02)
         replies = sorted(r.text for r in replay.replies)  # replies without a write go first
         moderations = [(m.action, m.message_id) for m in replay.moderations]

@@ -10,7 +10,7 @@ import httpx
 import trio
 import trio.testing
 
-from actors import Actor, TreeRow
+from actors import Actor, TreeRow, detail_mapping
 from runtime.announce import HttpAnnouncement
 from runtime.http_api import HTTP_ID, HttpServer, build_app
 from supervisors import Backoff, ChildSpec, Supervisor
@@ -79,7 +79,7 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
 ) -> None:
     announce = WatchedAnnouncement(tmp_path / "http.json")
     root = await start_root(nursery, announce)
-    first = child(root, HTTP_ID).detail["port"]
+    first = detail_mapping(child(root, HTTP_ID).detail)["port"]
     assert announced(announce.path) == {
         "host": "127.0.0.1",
         "port": first,
@@ -98,7 +98,7 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
         row = child(root, HTTP_ID)
         assert (row.state, row.restarts) == ("running", 1)
         assert row.last_error is None
-        port = row.detail["port"]
+        port = detail_mapping(row.detail)["port"]
         # http.json names the server that listens now, and that server answers.
         assert announced(announce.path) == {
             "host": "127.0.0.1",

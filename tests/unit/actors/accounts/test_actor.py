@@ -10,6 +10,7 @@ from typing import Any
 import trio
 from structlog.testing import capture_logs
 
+from actors import detail_mapping
 from actors.accounts import AccountTokenSource, NeedsLogin
 from actors.accounts.actor import LOGGED_IN, MISSING_SCOPES, NEEDS_LOGIN, AccountActor
 from actors.accounts.oauth import parse_token
@@ -45,7 +46,7 @@ def stored_from(fake: FakeIdentity, scopes: list[str]) -> StoredToken:
 
 
 def account_detail(sup: Supervisor) -> Mapping[str, Any]:
-    return next(row for row in sup.tree() if row.path.endswith("/bot")).detail
+    return detail_mapping(next(row for row in sup.tree() if row.path.endswith("/bot")).detail)
 
 
 async def start_account(

@@ -75,7 +75,7 @@ class Replayed:
             # Sent is not handled: wait until the engine has taken every line.
             while self.engine().messages < replay.messages:  # noqa: ASYNC110 - test polling
                 await trio.sleep(0.01)
-            while self.engine().snapshot()["inflight"]:  # noqa: ASYNC110 - test polling
+            while self.engine().snapshot().inflight:  # noqa: ASYNC110 - test polling
                 await trio.sleep(0.01)
             # Replies are cast: one more round trip through the replay's mailbox.
             await self.root.lookup("replay").call(RecordedReplies(), timeout=10)

@@ -5,7 +5,7 @@ The store works in a worker thread, so these run on the real clock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from actors import Actor, ActorFailed
 from actors.chat import SendChat
 from actors.events import ChatEvent
 from actors.store import Read, StateStore, Write
-from actors.triggers.engine import STORE_FAILURE_REPLY, TriggerEngine
+from actors.triggers.engine import STORE_FAILURE_REPLY, TriggerEngine, TriggerEngineStatistics
 from config.models import CreatorConfig, ScoreboardConfig, TallyConfig, TriggerConfig
 from state import clips, cooldowns, counters, polls
 from state.seen import recent_seen
@@ -128,7 +128,7 @@ class Harness:
         """Wait until the engine has no action waiting for its commit (replies are sent
         once the store committed, after `say` returned)."""
         with trio.fail_after(10):
-            while self.engine_detail().get("inflight", 0):  # noqa: ASYNC110 - test polling
+            while (d := self.engine_detail()) is not None and d.inflight:  # noqa: ASYNC110
                 await trio.sleep(0.005)
 
     async def replies(self) -> list[str]:
@@ -139,8 +139,10 @@ class Harness:
     async def read(self, fn: Callable[[apsw.Connection], Any]) -> Any:
         return await self.store.call(Read(fn=fn), timeout=10)
 
-    def engine_detail(self) -> Mapping[str, Any]:
-        return {r.path: r for r in self.root.tree()}["root/triggers"].detail
+    def engine_detail(self) -> TriggerEngineStatistics | None:
+        """The engine's statistics in the tree (None while it is not running)."""
+        detail = {r.path: r for r in self.root.tree()}["root/triggers"].detail
+        return detail if isinstance(detail, TriggerEngineStatistics) else None
 
 
 @pytest.fixture
@@ -245,7 +247,7 @@ async def test_a_failing_action_replies_counts_an_error_and_keeps_running(harnes
     replies = await harness.replies()
     assert replies[0] == "Sorry, that did not work: there is no open poll"
     assert replies[2].startswith("Sorry, that did not work: no option '7'")
-    assert harness.engine_detail()["errors"] == 2
+    assert (d := harness.engine_detail()) is not None and d.errors == 2
     await harness.say("!ping")
     assert (await harness.replies())[-1] == "pong, User1001!"
 
@@ -264,7 +266,7 @@ async def test_a_store_write_failure_is_an_error_reply_not_a_crash(harness):
     await harness.say("!death")
     replies = await harness.replies()
     assert replies == ["Deaths: 1", STORE_FAILURE_REPLY]  # no SQLite details in the chat
-    assert harness.engine_detail()["errors"] == 1
+    assert (d := harness.engine_detail()) is not None and d.errors == 1
     row = {r.path: r for r in harness.root.tree()}["root/triggers"]
     assert row.restarts == 0 and row.state == "running"
 
@@ -299,7 +301,8 @@ async def test_a_message_id_is_applied_once_per_platform_across_restarts_and_cra
     await harness.say("!death", message_id="a", platform="twitch")  # another platform's "a"
     tally = await harness.read(lambda c: counters.get_tally(c, "daniel", "deaths"))
     assert tally.count == 2
-    assert harness.engine_detail()["duplicates"] == 1  # this instance's; 3 over all
+    d = harness.engine_detail()
+    assert d is not None and d.duplicates == 1  # this instance's; 3 over all
 
 
 async def test_the_id_of_a_message_that_changed_something_is_committed_with_the_change(

@@ -223,7 +223,7 @@ async def test_a_failed_flush_is_counted_as_it_fails_even_when_chat_goes_quiet(
         await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.2)  # the failure is taken as it arrives
         assert len(await harness.writes()) == 1
         assert engine.errors == errors + 1  # the flush's outcome was taken without more chat
-        assert engine.snapshot()["unflushed"] == 0
+        assert engine.snapshot().unflushed == 0
         # The engine goes on: the next line is flushed again.
         await harness.say()
         await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
@@ -445,7 +445,7 @@ async def test_an_action_write_carries_the_buffered_chat_and_leaves_no_flush_of_
     assert cooldown.seen is not None
     assert [key for _, key in cooldown.seen.keys] == ["m-1", "m-2"]
     assert write.topic == "cooldowns+signals"
-    assert harness.instance().snapshot()["unflushed"] == 0
+    assert harness.instance().snapshot().unflushed == 0
 
 
 @pytest.mark.parametrize("creator", [PING])
@@ -466,7 +466,7 @@ async def test_a_failed_flush_carried_by_an_action_write_counts_both_and_the_eng
     # cooldown (counted, and an error reply: dropped here, no platform actor, counted too).
     assert engine.replies_dropped == 1
     assert engine.errors == errors + 2 + 1
-    assert engine.snapshot()["unflushed"] == 0 and engine.snapshot()["inflight"] == 0
+    assert engine.snapshot().unflushed == 0 and engine.snapshot().inflight == 0
     await harness.say()
     await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
     assert len(await harness.writes()) == 2
@@ -489,7 +489,7 @@ async def test_a_timed_flush_runs_in_the_tickers_step_and_wakes_no_task_of_the_e
     assert len(writes) == 2
     assert SIGNAL_FLUSH_SECONDS <= writes[1][0] - said_at <= SIGNAL_FLUSH_SECONDS + 0.05 + 1e-9
     assert steps.steps == 0
-    assert harness.instance().snapshot()["unflushed"] == 0  # its commit was taken too
+    assert harness.instance().snapshot().unflushed == 0  # its commit was taken too
 
 
 @pytest.mark.parametrize("creator", [PING])
@@ -502,18 +502,18 @@ async def test_an_action_write_the_store_never_answers_fails_after_the_write_tim
     errors, dropped = engine.errors, engine.replies_dropped
     Store.held = trio.Event()
     await harness.say("!ping")  # its cooldown is committed before the reply: a write
-    assert engine.snapshot()["inflight"] == 1
+    assert engine.snapshot().inflight == 1
     await trio.sleep(WRITE_TIMEOUT - 0.1)
-    assert engine.snapshot()["inflight"] == 1 and engine.replies_dropped == dropped
+    assert engine.snapshot().inflight == 1 and engine.replies_dropped == dropped
     await trio.sleep(0.2)
     # Failed as a call's timeout would: the action (its failure reply: dropped here, there
     # is no platform actor) and the flush it carried, each counted.
-    assert engine.snapshot()["inflight"] == 0 and engine.snapshot()["unflushed"] == 0
+    assert engine.snapshot().inflight == 0 and engine.snapshot().unflushed == 0
     assert engine.replies_dropped == dropped + 1
     assert engine.errors == errors + 3
     Store.held.set()  # the late answer changes nothing
     await trio.sleep(1)
-    assert engine.snapshot()["inflight"] == 0 and engine.errors == errors + 3
+    assert engine.snapshot().inflight == 0 and engine.errors == errors + 3
     await harness.say()  # chat goes on
     assert engine.messages == 3
 
@@ -577,11 +577,11 @@ async def test_flushes_a_full_store_refuses_are_kept_and_written_in_order_once_i
     finally:
         engine._store = store
     assert engine.flushes_deferred >= 2 and engine.errors == errors  # an overload, no failure
-    assert engine.snapshot()["unflushed"] > 0
+    assert engine.snapshot().unflushed > 0
     assert len(await harness.writes()) == before
     await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)
     assert chat_ids((await harness.writes())[before:]) == ["m-2", "m-3"]
-    assert engine.snapshot()["unflushed"] == 0 and engine.errors == errors
+    assert engine.snapshot().unflushed == 0 and engine.errors == errors
 
 
 async def test_a_full_store_refusing_for_too_long_loses_what_is_beyond_the_limit_counted(
@@ -614,12 +614,12 @@ async def test_the_writes_of_an_engine_hold_no_call_timer_entry_and_still_time_o
     await harness.say("!ping")  # an action's write, with the store stuck
     await harness.say()
     await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # and a flush, queued behind it
-    assert engine.snapshot()["inflight"] == 1 and engine.snapshot()["unflushed"] > 0
+    assert engine.snapshot().inflight == 1 and engine.snapshot().unflushed > 0
     assert len(await harness.writes()) == 2
     assert len(timer) == held
     errors = engine.errors
     await trio.sleep(WRITE_TIMEOUT)
     # Both failed as a call's timeout would: each counted, the action's failure said.
-    assert engine.snapshot()["inflight"] == 0 and engine.snapshot()["unflushed"] == 0
+    assert engine.snapshot().inflight == 0 and engine.snapshot().unflushed == 0
     assert engine.errors >= errors + 3
     Store.held.set()

@@ -436,7 +436,7 @@ async def test_links_timeout_and_a_moderator_permit(nursery, tmp_path):
         ("timeout", 30, "rp-1#1"),
         ("timeout", 30, "rp-4#1"),
     ]
-    assert replayed.engine().snapshot()["filter_hits"] == {"links": 2}
+    assert replayed.engine().snapshot().filter_hits == {"links": 2}
     await replayed.root.stop()
 
 

@@ -14,7 +14,7 @@ import attrs
 import pytest
 import trio
 
-from actors import Actor
+from actors import Actor, detail_mapping
 from actors.accounts.source import AccessToken
 from actors.chat import SendChat
 from actors.connection import ConnectionState
@@ -132,7 +132,7 @@ class Harness:
         return self.root.lookup("twitch-events")._actor()  # type: ignore[attr-defined]
 
     def detail(self, name: str = "twitch-events") -> Mapping[str, Any]:
-        return {r.path: r for r in self.root.tree()}[f"root/{name}"].detail
+        return detail_mapping({r.path: r for r in self.root.tree()}[f"root/{name}"].detail)
 
     def health(self, name: str = "twitch-events") -> Any:
         """The actor's typed `ConnectionHealth` (the tree row's `health`)."""

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import trio
 
+from actors import detail_mapping
 from actors.events import StreamStarted
 from actors.store import StateStore
 from actors.twitch.eventsub import compute_signature
@@ -132,7 +133,9 @@ async def serve_lifetime(
                     for headers, body in deliveries
                 ]
             server.cancel()
-        duplicates = {r.path: r for r in root.tree()}["root/watch"].detail["duplicates"]
+        duplicates = detail_mapping({r.path: r for r in root.tree()}["root/watch"].detail)[
+            "duplicates"
+        ]
         await root.stop()
         nursery.cancel_scope.cancel()
     return codes, duplicates

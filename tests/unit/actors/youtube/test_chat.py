@@ -19,7 +19,7 @@ import pytest
 import structlog
 import trio
 
-from actors import Actor
+from actors import Actor, detail_mapping
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent
 from actors.quotas.registry import QuotaRegistry
@@ -256,7 +256,7 @@ async def test_send_chat_inserts_with_the_token_and_charges_twenty_units(
 def _used(harness: Harness) -> int:
     assert harness.root is not None
     row = next(r for r in harness.root.tree() if r.path == "root/quotas")
-    (quota,) = row.detail["quotas"]
+    (quota,) = detail_mapping(row.detail)["quotas"]
     return quota["used"]
 
 
