@@ -118,6 +118,43 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
     assert announced(announce.path) is None
 
 
+async def test_actors_lists_every_row_of_the_tree_as_json_without_detail_or_health(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    root = await start_root(nursery, WatchedAnnouncement(tmp_path / "http.json"))
+    port = detail_mapping(child(root, HTTP_ID).detail)["port"]
+    await root.lookup("idle").call("ping")
+    async with httpx.AsyncClient(timeout=5) as client:
+        answer = await client.get(f"http://127.0.0.1:{port}/actors", headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    rows = {row["path"]: row for row in answer.json()["actors"]}
+    assert list(rows) == ["root", "root/idle", f"root/{HTTP_ID}"]
+    assert rows["root"] == {
+        "path": "root",
+        "kind": "supervisor",
+        "state": "running",
+        "restarts": 0,
+        "last_error": None,
+        "started_at": rows["root"]["started_at"],
+        "mailbox": {"depth": 0, "peak": 0},
+        "handled": 0,
+    }
+    idle = rows["root/idle"]
+    assert set(idle) == {
+        "path", "kind", "state", "restarts", "last_error", "started_at", "mailbox", "handled"
+    }  # fmt: skip
+    assert (idle["kind"], idle["state"], idle["restarts"], idle["handled"]) == (
+        "actor",
+        "running",
+        0,
+        1,
+    )
+    assert idle["mailbox"]["depth"] == 0 and idle["mailbox"]["capacity"] > 0
+    # Times as ISO 8601 in UTC, as every file we publish writes them.
+    assert idle["started_at"].endswith("Z") and rows["root"]["started_at"].endswith("Z")
+    await root.stop()
+
+
 async def test_http_json_is_written_only_once_enabled_and_removed_for_good(tmp_path: Path) -> None:
     announce = HttpAnnouncement(tmp_path / "http.json", host="::1", pid=7, instance="i7")
     await announce.listening(8080)
