@@ -105,9 +105,8 @@ from state.timeutil import from_datetime
 #: commit's share of its own, about 50 us of CPU whatever it carries: one second to two took
 #: 8 % of the CPU per chat message (the issue's load, 126 vs 138 us, both at once), two to five
 #: another 6 % (129.4 vs 137.7 us, a process 300 s old, both at once). So `chat_events.json`
-#: shows a chat line up to about 6 s after it was said (the dashboard reads it every few
-#: seconds at best), a crash loses at most this much of the ids, counts and signals, and a
-#: stop flushes everything.
+#: shows a chat line up to about 6 s after it was said, a crash loses at most this much of
+#: the ids, counts and signals, and a stop flushes everything.
 SIGNAL_FLUSH_SECONDS = 5.0
 #: Earned loyalty points (per message, per active minute) are handed to the store at most this
 #: often, unless a command that shows or spends points (or enters a giveaway) settles them at
