@@ -1122,7 +1122,7 @@ _NO_ACTIVITY: _Activity = ({}, {}, {})
 _FEEDS_DETAIL = frozenset({"quotas", "rate_limits", "account", "telemetry_events"})
 
 
-def _activity_by_creator(details: Sequence[Detail]) -> dict[str, _Activity]:
+def _activity_by_creator(details: Sequence[Detail]) -> Mapping[str, _Activity]:
     """What the actors report for chat_triggers.json, per creator (the first part of each
     key). Each trigger engine reports its own creator's: its maps are taken as they are (no
     copy, no new object per key: this runs for every creator at every heartbeat); details
@@ -1150,8 +1150,9 @@ def _activity_by_creator(details: Sequence[Detail]) -> dict[str, _Activity]:
     return out
 
 
-def _merged_activity(details: Sequence[Detail]) -> dict[str, _Activity]:
-    out: dict[str, tuple[dict[tuple[str, str], Any], ...]] = {}
+def _merged_activity(details: Sequence[Detail]) -> Mapping[str, _Activity]:
+    # One map per part of `_Activity`, filled in place.
+    out: dict[str, tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any]]] = {}
     for detail in details:
         if type(detail) is not TriggerEngineStatistics:
             continue
@@ -1160,7 +1161,7 @@ def _merged_activity(details: Sequence[Detail]) -> dict[str, _Activity]:
                 if key[0] not in out:
                     out[key[0]] = ({}, {}, {})
                 out[key[0]][index][key] = value
-    return {creator: (fired, timers, filters) for creator, (fired, timers, filters) in out.items()}
+    return out
 
 
 def _counted(

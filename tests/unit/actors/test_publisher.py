@@ -17,8 +17,16 @@ import pytest
 import trio
 import trio.testing
 
-from actors.publisher import PublishNow, PublishSummary, SnapshotPublisher, trigger_rows
+from actors.publisher import (
+    PublishNow,
+    PublishSummary,
+    SnapshotPublisher,
+    _activity_by_creator,
+    trigger_rows,
+)
+from actors.replay.actor import ReplayStatistics
 from actors.store import Changed
+from actors.triggers.engine import TriggerEngineStatistics
 from config.models import CreatorConfig, TallyConfig, TriggerConfig
 from exports.files import FILES
 from exports.health import status_report, telemetry_errors
@@ -378,3 +386,26 @@ def test_event_triggers_stay_out_of_chat_triggers():
     creator = CreatorConfig(id="daniel", triggers=(chat, raid))
     rows = trigger_rows([creator], {})
     assert [(r.trigger_id, r.phrase, r.module) for r in rows] == [("hello", "!hello", "command")]
+
+
+def test_trigger_activity_is_taken_per_creator_and_merged_when_engines_overlap() -> None:
+    at = STARTED
+    later = STARTED + timedelta(minutes=1)
+    one = TriggerEngineStatistics(fired_at={("a", "ping"): at}, timers={("a", "t"): (1, at)})
+    two = TriggerEngineStatistics(filters={("b", "links"): (2, at)})
+    other = ReplayStatistics(creator_id="a", status="running")  # not an engine: no activity
+    # One engine per creator: each engine's maps as they are (no copy).
+    found = _activity_by_creator([one, {"platform": "discord"}, other, two])
+    assert set(found) == {"a", "b"}
+    assert found["a"][0] is one.fired_at and found["a"][1] is one.timers
+    assert found["b"][2] == {("b", "links"): (2, at)}
+    # A creator reported twice (a restart's old and new engine): merged, the later key wins.
+    again = TriggerEngineStatistics(fired_at={("a", "ping"): later, ("a", "gg"): later})
+    merged = _activity_by_creator([one, two, again])
+    assert merged["a"][0] == {("a", "ping"): later, ("a", "gg"): later}
+    assert merged["a"][1] == {("a", "t"): (1, at)}
+    assert merged["b"][2] == {("b", "links"): (2, at)}
+    # One engine whose maps name two creators: split between them.
+    mixed = TriggerEngineStatistics(fired_at={("a", "ping"): at, ("b", "ping"): later})
+    split = _activity_by_creator([mixed])
+    assert split["a"][0] == {("a", "ping"): at} and split["b"][0] == {("b", "ping"): later}
