@@ -913,6 +913,30 @@ def _replay_row(detail: ReplayStatistics, triggers: int) -> PlatformStatus:
     )
 
 
+def _replay_down(row: TreeRow) -> PlatformStatus | None:
+    """The replay platform entry of a replay actor's tree row that has no `ReplayStatistics`:
+    `inactive` while it starts, `error` with the reason when it is restarting, failed or
+    stopped (None: running, or not a creator's replay)."""
+    creator = _creator_of(row.path.partition("/")[2])
+    if creator is None:
+        return None
+    creator_id = creator.removeprefix("creator:")
+    if row.state == "running":  # its statistics were not taken (a walk without details)
+        return None
+    if row.state == "starting":
+        return PlatformStatus(
+            platform="replay", creator_id=creator_id, enabled=True, status="inactive"
+        )
+    return PlatformStatus(
+        platform="replay",
+        creator_id=creator_id,
+        enabled=True,
+        status="error",
+        state="failed",
+        error=row.last_error or f"replay actor {row.state}",
+    )
+
+
 def telemetry_rows(tree: Sequence[TreeRow]) -> tuple[TelemetryEvent, ...]:
     """Runtime events actors list in `snapshot()` under `telemetry_events` beside their
     lifecycle (each `{timestamp, severity, source, message}`: an EventSub revocation, a
@@ -2255,7 +2279,7 @@ class SnapshotPublisher(Actor):
         replays, events, active, last_event = 0, 0, False, None
         replay_rows: list[PlatformStatus] = []
         triggers = _triggers_fired(tree)
-        for detail in details:
+        for row, detail in zip(tree, details, strict=True):
             if type(detail) is ReplayStatistics:
                 replays += 1
                 events += detail.messages
@@ -2264,6 +2288,13 @@ class SnapshotPublisher(Actor):
                 replay_rows.append(
                     _replay_row(detail, triggers.get((detail.creator_id, "replay"), 0))
                 )
+            elif row.kind == "actor" and row.path.endswith("/replay"):
+                # A replay with no statistics to give (restarting, given up, starting): its
+                # platform row says so rather than vanishing.
+                down = _replay_down(row)
+                if down is not None:
+                    replays += 1
+                    replay_rows.append(down)
         replay = (
             ReplayView(available=True, active=active, event_count=events, last_event_at=last_event)
             if replays
