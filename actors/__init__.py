@@ -11,7 +11,13 @@ from actors._ticker import (
     coarse_sleep_until,
     ticker_statistics,
 )
-from actors._tree import ActorStatistics, Detail, MailboxFigures, TreeRow, detail_mapping
+from actors._tree import (
+    ActorStatistics,
+    Detail,
+    ErrorsReported,
+    MailboxFigures,
+    TreeRow,
+)
 
 __all__ = [
     "QUEUE",
@@ -23,6 +29,7 @@ __all__ = [
     "CallTimeout",
     "DeadLetter",
     "Detail",
+    "ErrorsReported",
     "MailboxFigures",
     "MailboxFull",
     "PendingReply",
@@ -31,6 +38,5 @@ __all__ = [
     "TreeRow",
     "coarse_sleep",
     "coarse_sleep_until",
-    "detail_mapping",
     "ticker_statistics",
 ]

@@ -9,16 +9,25 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-if TYPE_CHECKING:  # (`actors.connection` imports this package)
+if TYPE_CHECKING:  # (`actors.connection` imports this package; the exports import it)
     from actors.connection import ConnectionHealth
+    from exports.views import ErrorView
 
 
 class ActorStatistics:
-    """Base of the typed values an actor's `snapshot()` gives (frozen attrs subclasses): the
-    actors that every creator runs (a trigger engine, a chat replay) report this way, so the
-    heartbeat's readers take attributes, not keys. Other actors still give a mapping."""
+    """Base of the typed values an actor's `snapshot()` gives (frozen attrs subclasses): every
+    actor whose snapshot something reads (the exports, the runtime) reports this way, so its
+    readers take attributes, not keys. A snapshot only shown as it is may stay a mapping."""
 
     __slots__ = ()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ErrorsReported(ActorStatistics):
+    """Statistics of an actor that reports failures of its own beside its lifecycle (requests
+    it refused, say): rows the publisher adds to `telemetry/errors.json`."""
+
+    telemetry_errors: tuple[ErrorView, ...] = ()
 
 
 #: What `Actor.snapshot()` gives: a typed value, or a mapping of what it shows.
@@ -26,12 +35,6 @@ Detail = Mapping[str, Any] | ActorStatistics
 
 #: The detail of a row that has none (a supervisor, an actor not running).
 NO_DETAIL: Mapping[str, Any] = {}
-
-
-def detail_mapping(detail: Detail) -> Mapping[str, Any]:
-    """`detail` when it is a mapping, else an empty one (a reader of a mapping's keys skips
-    typed values)."""
-    return detail if isinstance(detail, Mapping) else NO_DETAIL
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -90,16 +90,21 @@ from actors import (
     ActorRef,
     ActorStatistics,
     Detail,
+    ErrorsReported,
     TreeRow,
-    detail_mapping,
 )
+from actors.accounts.actor import AccountHealth
+from actors.chat_statistics import PolledChatStatistics
 from actors.clips.views import clip_views, job_views
 from actors.connection import ConnectionHealth, ConnectionState
+from actors.discord.statistics import DiscordBotStatistics
 from actors.notify.rules import job_view as notify_job_view
-from actors.ratelimit import view_from_row
+from actors.quotas.registry import QuotaRegistryStatistics
+from actors.ratelimit import bucket_view
 from actors.replay.actor import ReplayStatistics
 from actors.store import Changed, Read
 from actors.triggers.engine import TriggerEngineStatistics
+from actors.twitch.statistics import EventSubStatistics
 from config.models import CreatorConfig, TriggerConfig
 from exports.builders import (
     DEFAULT_SIGNAL_LIMIT,
@@ -946,60 +951,55 @@ def _replay_down(row: TreeRow) -> PlatformStatus | None:
 
 
 def telemetry_rows(tree: Sequence[TreeRow]) -> tuple[TelemetryEvent, ...]:
-    """Runtime events actors list in `snapshot()` under `telemetry_events` beside their
-    lifecycle (each `{timestamp, severity, source, message}`: an EventSub revocation, a
-    reconciliation, a trigger fired by a channel event); malformed entries are skipped."""
-    rows = []
+    """Runtime events actors record beside their lifecycle (an EventSub revocation, a
+    reconciliation, a trigger fired by a channel event): the `TelemetryNote`s the EventSub
+    actors list in their `EventSubStatistics` under `telemetry_events`, oldest first per
+    actor. A note is checked when made, as a `TelemetryEvent` is: each becomes one."""
+    rows: list[TelemetryEvent] = []
     for row in tree:
-        for item in detail_mapping(row.detail).get("telemetry_events") or ():
-            try:
-                rows.append(
-                    TelemetryEvent(
-                        timestamp=item["timestamp"],
-                        severity=item["severity"],
-                        source=item["source"],
-                        message=item["message"],
-                    )
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                log.warning("telemetry event skipped", path=row.path, error=str(exc))
+        detail = row.detail
+        if not isinstance(detail, EventSubStatistics):
+            continue
+        rows.extend(
+            TelemetryEvent(
+                timestamp=note.timestamp,
+                severity=note.severity,
+                source=note.source,
+                message=note.message,
+            )
+            for note in detail.telemetry_events
+        )
     return tuple(rows)
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value if isinstance(value, datetime) else None
 
 
 def discord_view(tree: Sequence[TreeRow]) -> DiscordView:
     """discord/runtime.json from the Discord bot's snapshot (an empty view without a bot)."""
     for row in tree:
-        detail = detail_mapping(row.detail)
-        if detail.get("platform") != "discord":
+        detail = row.detail
+        if not isinstance(detail, DiscordBotStatistics):
             continue
-        try:
+        try:  # the views validate (a guild with no id, an unknown reason): skip, not crash
             return DiscordView(
-                running=bool(detail.get("running")) and row.state == "running",
-                connected=bool(detail.get("connected")),
-                started_at=_moment(detail.get("started_at")),
-                last_heartbeat=_moment(detail.get("last_heartbeat")),
-                task_count=int(detail.get("task_count") or 0),
-                status_text=str(detail.get("status") or ""),
+                running=detail.running and row.state == "running",
+                connected=detail.connected,
+                started_at=detail.started_at,
+                last_heartbeat=detail.last_heartbeat,
+                task_count=detail.task_count,
+                status_text=detail.status,
                 guilds=tuple(
                     GuildView(
-                        guild_id=str(g["guild_id"]),
-                        guild_name=str(g.get("guild_name") or ""),
-                        bot_present=bool(g.get("bot_present")),
-                        authorized_for_user=bool(g.get("authorized_for_user")),
-                        authorization_reason=g.get("authorization_reason") or "none",
-                        notifications_enabled=bool(g.get("notifications_enabled")),
-                        general_channel_id=g.get("notifications_channel_id"),
+                        guild_id=g.guild_id,
+                        guild_name=g.guild_name,
+                        bot_present=g.bot_present,
+                        authorized_for_user=g.authorized_for_user,
+                        authorization_reason=g.authorization_reason,
+                        notifications_enabled=g.notifications_enabled,
+                        general_channel_id=g.notifications_channel_id,
                     )
-                    for g in detail.get("guilds", ())
+                    for g in detail.guilds
                 ),
             )
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError) as exc:
             log.warning("discord status skipped", path=row.path, error=str(exc))
     return DiscordView()
 
@@ -1014,53 +1014,51 @@ _ACCOUNT_STATUS = {
 
 
 def account_integrations(tree: Sequence[TreeRow]) -> tuple[IntegrationView, ...]:
-    """integrations.json rows from the account actors' snapshots (`account`); no tokens."""
-    out = []
-    for row in tree:
-        account = detail_mapping(row.detail).get("account")
-        if not isinstance(account, Mapping):
-            continue
-        try:
-            state = str(account["state"])
-            out.append(
-                IntegrationView(
-                    integration_id=f"account:{account['account_id']}",
-                    provider=str(account["platform"]),
-                    scope="system",
-                    status=_ACCOUNT_STATUS.get(state, "error"),
-                    token_expires_at=_moment(account.get("expires_at")),
-                    last_attempt_at=_moment(account.get("last_refresh")),
-                    last_error=account.get("error"),
-                    state=state,
-                    scopes=tuple(account.get("scopes") or ()),
-                )
-            )
-        except (TypeError, ValueError, KeyError) as exc:
-            log.warning("account status skipped", path=row.path, error=str(exc))
-    return tuple(out)
+    """integrations.json rows from the account actors' snapshots (`AccountHealth`); no
+    tokens."""
+    return tuple(
+        IntegrationView(
+            integration_id=f"account:{account.account_id}",
+            provider=account.platform,
+            scope="system",
+            status=_ACCOUNT_STATUS.get(account.state, "error"),
+            token_expires_at=account.expires_at,
+            last_attempt_at=account.last_refresh,
+            last_error=account.error,
+            state=account.state,
+            scopes=tuple(sorted(account.scopes)),
+        )
+        for row in tree
+        if isinstance(account := row.detail, AccountHealth)
+    )
 
 
 def quota_rows(tree: Sequence[TreeRow]) -> tuple[QuotaView, ...]:
-    """The quota registry describes its trackers in `snapshot()` under `quotas`."""
+    """The quota registry's trackers (`QuotaRegistryStatistics`) as quotas.json rows."""
     return tuple(
         QuotaView(
-            platform=q["platform"],
-            creator_id=q["creator_id"],
-            used=q["used"],
-            max=q["max"],
-            buffer=q["buffer"],
+            platform=q.platform,
+            creator_id=q.creator_id,
+            used=q.used,
+            max=q.max,
+            buffer=q.buffer,
             # The dashboard reads reset_at as the start of the current window (never future).
-            reset_at=q["window_start"],
+            reset_at=q.window_start,
         )
         for row in tree
-        for q in detail_mapping(row.detail).get("quotas", ())
+        if isinstance(row.detail, QuotaRegistryStatistics)
+        for q in row.detail.quotas
     )
 
 
 def rate_limit_rows(tree: Sequence[TreeRow]) -> tuple[RateLimitView, ...]:
-    """Platform actors describe their token buckets in `snapshot()` under `rate_limits`."""
+    """The token buckets the polled platform chats (`PolledChatStatistics`: Rumble, YouTube)
+    list under `rate_limits`, as rate_limits.json rows."""
     return tuple(
-        view_from_row(r) for row in tree for r in detail_mapping(row.detail).get("rate_limits", ())
+        bucket_view(bucket)
+        for row in tree
+        if isinstance(row.detail, PolledChatStatistics)
+        for bucket in row.detail.rate_limits
     )
 
 
@@ -1148,12 +1146,9 @@ _Activity = tuple[
 
 
 _NO_ACTIVITY: _Activity = ({}, {}, {})
-#: Keys of an actor's detail that discord/runtime.json, quotas.json, rate_limits.json,
-#: integrations.json and the telemetry's own events are made from (besides a "discord"
-#: platform): the rows without any are not handed to the functions that read them.
-_FEEDS_DETAIL = frozenset({"quotas", "rate_limits", "account", "telemetry_events"})
 #: The typed details every creator's actors give (a thousand of each at 1,000 creators): they
-#: feed none of those files, so those functions are not handed their rows.
+#: feed none of discord/runtime.json, quotas.json, rate_limits.json, integrations.json and
+#: the telemetry's rows of actors' own, so the functions making those are not handed them.
 _EVERY_CREATORS_STATISTICS = frozenset({TriggerEngineStatistics, ReplayStatistics})
 
 
@@ -2276,24 +2271,14 @@ class SnapshotPublisher(Actor):
         `RowCache` finds their bytes by identity): a creator whose triggers, timers and
         filters show the same activity costs a comparison."""
         details = [row.detail for row in tree]
-        # The few rows whose detail feeds the discord, quota, rate limit, account and
-        # telemetry rows (each of those functions skips the others): found in one pass.
-        # (A creator's trigger engine and replay give typed values: none of them.)
+        # The few rows whose detail may feed the discord, quota, rate limit, account and
+        # telemetry rows (each of those functions takes the types it reads): found in one
+        # pass, without the thousands of creators' engines and replays.
         special = [
             row
             for row, detail in zip(tree, details, strict=True)
-            if (
-                isinstance(detail, ActorStatistics)
-                and type(detail) not in _EVERY_CREATORS_STATISTICS
-            )
-            or (
-                isinstance(detail, Mapping)
-                and detail
-                and (
-                    not detail.keys().isdisjoint(_FEEDS_DETAIL)
-                    or detail.get("platform") == "discord"
-                )
-            )
+            if isinstance(detail, ActorStatistics)
+            and type(detail) not in _EVERY_CREATORS_STATISTICS
         ]
         activity = _activity_by_creator(details)
         replays, events, active, last_event = 0, 0, False, None
@@ -2352,7 +2337,12 @@ class SnapshotPublisher(Actor):
             # rejected webhooks, unauthorized control requests).
             errors=(
                 *telemetry_errors(health, root_name=self._root_name, now=now),
-                *(e for d in details for e in detail_mapping(d).get("telemetry_errors", ())),
+                *(
+                    error
+                    for row in special
+                    if isinstance(row.detail, ErrorsReported)
+                    for error in row.detail.telemetry_errors
+                ),
             ),
             rates=self._rates.sample(now, platforms),
             measured_at=now,

@@ -8,7 +8,8 @@ headers, see `actors.twitch.helix.parse_rate_limit`) overrides our estimate with
 a server-imposed wait (HTTP 429, "come back at reset") is a `block`.
 
 `RateGovernor` holds the buckets of a process (or of one actor), counts what was taken and
-refused, and describes them for `rate_limits.json` (`views()` -> `exports.views.RateLimitView`).
+refused, and describes them: `statistics()` gives a `BucketStatistics` per bucket (for
+snapshots), `views()` the `rate_limits.json` rows (`exports.views.RateLimitView`).
 `acquire` is the one async helper: it sleeps with `trio.sleep` until a token is there.
 
 `SlidingWindow` is the other shape of limit: at most N actions in any period (Twitch chat's
@@ -21,7 +22,6 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import attrs
 import trio
@@ -29,12 +29,14 @@ import trio
 from exports.views import RateLimitView
 
 __all__ = [
+    "BucketStatistics",
     "RateGovernor",
     "RateKey",
     "RateLimit",
     "SlidingWindow",
     "TokenBucket",
     "acquire",
+    "bucket_view",
 ]
 
 
@@ -200,6 +202,33 @@ class RateKey:
         return f"creator:{self.creator_id}/{self.platform}/{self.action}"
 
 
+@attrs.frozen(slots=True, kw_only=True)
+class BucketStatistics:
+    """One bucket of a `RateGovernor` at a moment (`RateGovernor.statistics`): what it limits,
+    its size and state, and what was taken and refused through it."""
+
+    #: The `rate_limits.json` scope, e.g. `creator:daniel/youtube/chat` (`RateKey.scope`).
+    scope: str
+    platform: str
+    creator_id: str
+    action: str
+    #: The bucket's capacity in whole tokens.
+    limit: int
+    #: Seconds an empty bucket takes to fill (0.0 when it never refills).
+    window_seconds: float
+    #: "ok", "limited" (refilling) or "blocked" (a server said wait).
+    status: str
+    #: Whole tokens missing from a full bucket.
+    used: int
+    #: Tokens there now (fractional while refilling, rounded to 3 places).
+    available: float
+    #: Acquisitions granted, and refused, so far.
+    taken: int
+    limited: int
+    #: Wall time of the last change the actor recorded (`RateGovernor.touch`), if any.
+    updated_at: datetime | None = None
+
+
 class _Entry:
     __slots__ = ("bucket", "limited", "taken", "updated_at")
 
@@ -286,8 +315,8 @@ class RateGovernor:
             return "blocked"
         return "ok" if bucket.wait_time(now) == 0 else "limited"
 
-    def statistics(self, now: float) -> list[dict[str, Any]]:
-        """JSON-able rows, one per bucket, sorted by scope (for snapshots)."""
+    def statistics(self, now: float) -> tuple[BucketStatistics, ...]:
+        """One value per bucket, sorted by scope (for snapshots)."""
         rows = []
         for key in self:
             entry = self._entries[key]
@@ -295,37 +324,37 @@ class RateGovernor:
             tokens = bucket.available(now)
             window = bucket.window_seconds
             rows.append(
-                {
-                    "scope": key.scope,
-                    "platform": key.platform,
-                    "creator_id": key.creator_id,
-                    "action": key.action,
-                    "limit": int(bucket.capacity),
-                    "window_seconds": window if math.isfinite(window) else 0.0,
-                    "status": self.status(key, now),
-                    "used": max(0, int(bucket.capacity - math.floor(tokens + 1e-9))),
-                    "available": round(tokens, 3),
-                    "taken": entry.taken,
-                    "limited": entry.limited,
-                    "updated_at": entry.updated_at,
-                }
+                BucketStatistics(
+                    scope=key.scope,
+                    platform=key.platform,
+                    creator_id=key.creator_id,
+                    action=key.action,
+                    limit=int(bucket.capacity),
+                    window_seconds=window if math.isfinite(window) else 0.0,
+                    status=self.status(key, now),
+                    used=max(0, int(bucket.capacity - math.floor(tokens + 1e-9))),
+                    available=round(tokens, 3),
+                    taken=entry.taken,
+                    limited=entry.limited,
+                    updated_at=entry.updated_at,
+                )
             )
-        return rows
+        return tuple(rows)
 
     def views(self, now: float) -> list[RateLimitView]:
         """`rate_limits.json` rows."""
-        return [view_from_row(row) for row in self.statistics(now)]
+        return [bucket_view(row) for row in self.statistics(now)]
 
 
-def view_from_row(row: dict[str, Any]) -> RateLimitView:
-    """A `RateLimitView` from one `RateGovernor.statistics` row (as found in a snapshot)."""
+def bucket_view(bucket: BucketStatistics) -> RateLimitView:
+    """The `rate_limits.json` row of one bucket's figures (as found in a snapshot)."""
     return RateLimitView(
-        scope=row["scope"],
-        limit=row["limit"],
-        window_seconds=row["window_seconds"],
-        status=row["status"],
-        used=row["used"],
-        updated_at=row.get("updated_at"),
+        scope=bucket.scope,
+        limit=bucket.limit,
+        window_seconds=bucket.window_seconds,
+        status=bucket.status,
+        used=bucket.used,
+        updated_at=bucket.updated_at,
     )
 
 

@@ -23,7 +23,7 @@ import attrs
 import outcome
 import trio
 
-from actors import Actor, ActorFailed, ActorRef, MailboxFull, ReplyError
+from actors import Actor, ActorFailed, ActorRef, ActorStatistics, MailboxFull, ReplyError
 from state import BatchOutcome, Database, Statistics, StoreError, open_database, seen
 from state.commands import Command, Operation, Query, in_batch
 
@@ -184,6 +184,18 @@ class WriterThread:
     def close(self) -> None:
         """Let the thread end once the calls already given to it are done."""
         self._jobs.put(None)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class StoreStatistics(ActorStatistics):
+    """What the store shows in the tree (`StateStore.snapshot`): writes and commits made,
+    operations that failed, and the database file's size after the last commit (None: not
+    open yet)."""
+
+    writes: int
+    commits: int
+    failed_ops: int
+    file_size: int | None
 
 
 class StateStore(Actor):
@@ -368,16 +380,16 @@ class StateStore(Actor):
                 # or misnamed must never make the only writer crash.
                 pass
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> StoreStatistics:
         # Never the connection itself: it belongs to the writer thread, which may be inside
         # a batch right now (a query from here would fail or stall the event loop).
         stats = self._statistics
-        return {
-            "writes": self.writes,
-            "commits": self.commits,
-            "failed_ops": self.failed_ops,
-            "file_size": getattr(stats, "file_size", None),
-        }
+        return StoreStatistics(
+            writes=self.writes,
+            commits=self.commits,
+            failed_ops=self.failed_ops,
+            file_size=None if stats is None else stats.file_size,
+        )
 
 
 async def write(store: ActorRef, *ops: Operation, topic: str) -> list[Any]:

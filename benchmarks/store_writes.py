@@ -61,9 +61,8 @@ import apsw  # noqa: E402
 import trio  # noqa: E402
 
 import state.database  # noqa: E402
-from actors import detail_mapping  # noqa: E402
 from actors.replay.actor import SAVE_EVERY_LINES, SAVE_EVERY_SECONDS  # noqa: E402
-from actors.store import Read, StateStore, Write  # noqa: E402
+from actors.store import Read, StateStore, StoreStatistics, Write  # noqa: E402
 from state import BatchOutcome, Combined, open_database  # noqa: E402
 from state.commands import (  # noqa: E402
     AppendSignals,
@@ -198,8 +197,9 @@ async def drive_store(path: Path, creators: int, rate: float, seconds: float) ->
         thread_cpu = Read(fn=lambda _conn: time.thread_time())
 
         def counts() -> tuple[float, float]:
-            found = detail_mapping({r.path: r.detail for r in root.tree()}["root/store"])
-            return float(found.get("commits", 0)), float(found.get("writes", 0))
+            found = {r.path: r.detail for r in root.tree()}["root/store"]
+            assert isinstance(found, StoreStatistics)
+            return float(found.commits), float(found.writes)
 
         commits0, writes0 = counts()
         writer0, trio0 = await store.call(thread_cpu), time.thread_time()

@@ -22,7 +22,6 @@ import attrs
 import structlog
 import trio
 
-from actors import detail_mapping
 from actors.accounts.store import TokenStore
 from actors.secret_masking import register_secret
 from config.models import Config
@@ -33,7 +32,7 @@ from runtime.announce import HttpAnnouncement
 from runtime.collector import Collector
 from runtime.exit_codes import ExitCode, InitError, StartupError
 from runtime.heap import release_free_memory_every
-from runtime.http_api import HTTP_ID
+from runtime.http_api import HTTP_ID, HttpServerStatistics
 from runtime.logging_setup import configure_logging, shutdown_lines
 from runtime.pidfile import PidFile
 from runtime.shutdown import Backstop, StopPlan, exit_now, not_stopped, stop_tree
@@ -201,8 +200,8 @@ def http_port(root: Supervisor) -> int | None:
     """The bound port of the HTTP server, once it runs."""
     for row in root.tree():
         if row.path == f"{root.name}/{HTTP_ID}":
-            port = detail_mapping(row.detail).get("port")
-            return port if isinstance(port, int) else None
+            detail = row.detail
+            return detail.port if isinstance(detail, HttpServerStatistics) else None
     return None
 
 

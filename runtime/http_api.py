@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from actors import Actor
+from actors import Actor, ErrorsReported
 from exports.health import status_report
 from exports.views import ErrorView
 from runtime.announce import HttpAnnouncement
@@ -207,6 +207,15 @@ def _request_restart(supervisor: Supervisor, child: str) -> None:
         supervisor.log.warning("restart not carried out", child=child, error=str(exc))
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class HttpServerStatistics(ErrorsReported):
+    """What the HTTP server shows in the tree (`HttpServer.snapshot`): where it listens (the
+    port it bound, once it runs), and the kinds of requests it refused as error rows."""
+
+    host: str
+    port: int | None
+
+
 class HttpServer(Actor):
     """Serves an `HttpApp`; `on_start` returns once the port is bound (so a port in use is a
     start failure the supervisor and the process see). `announce`, when given, names the
@@ -248,7 +257,8 @@ class HttpServer(Actor):
     async def run(self) -> None:
         await trio.sleep_forever()
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> HttpServerStatistics:
         rejections = self.counters.statistics() if self.counters else RequestRejections()
-        # `telemetry_errors` (ErrorView rows) is what the publisher puts in telemetry/errors.json.
-        return {"host": self.host, "port": self.port, "telemetry_errors": rejections.errors()}
+        return HttpServerStatistics(
+            host=self.host, port=self.port, telemetry_errors=rejections.errors()
+        )

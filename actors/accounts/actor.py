@@ -29,7 +29,7 @@ import attrs
 import httpx
 import trio
 
-from actors import Actor
+from actors import Actor, ActorStatistics
 from actors.accounts import oauth
 from actors.accounts.source import (
     AccessToken,
@@ -77,8 +77,9 @@ def _mask(stored: StoredToken | None) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class AccountHealth:
-    """What `GET /status`, `integrations.json` and `accounts` say about one account.
+class AccountHealth(ActorStatistics):
+    """What `GET /status`, `integrations.json` and `accounts` say about one account (the
+    account actor's `snapshot()`).
 
     Never holds a token. `ok` is False for every state a person must act on (or wait out).
     """
@@ -574,5 +575,5 @@ class AccountActor(Actor):
             error=self.error,
         )
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"account": self.account_health().to_json()}
+    def snapshot(self) -> AccountHealth:
+        return self.account_health()

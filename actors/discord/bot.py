@@ -64,6 +64,7 @@ from actors.discord.http_client import (
     DiscordRest,
     RateLimited,
 )
+from actors.discord.statistics import DiscordBotStatistics, GuildStatistics
 from exports.health import HealthAlerts, StatusReport
 from supervisors import Backoff
 
@@ -73,10 +74,6 @@ _EPHEMERAL = 64
 _CHANNEL_MESSAGE, _DEFERRED = 4, 5
 _APPLICATION_COMMAND = 2
 _MAX_FRAME = 4 * 1024 * 1024  # READY of a large bot can be big; anything bigger is hostile
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None else None
 
 
 class DiscordGateway(Actor):
@@ -509,8 +506,9 @@ class DiscordGateway(Actor):
             last_event_at=self.last_event_at,
         )
 
-    def snapshot(self) -> dict[str, Any]:
-        """discord/runtime.json fields (see `exports.views.DiscordView`/`GuildView`)."""
+    def snapshot(self) -> DiscordBotStatistics:
+        """discord/runtime.json's fields (see `exports.views.DiscordView`/`GuildView`) and the
+        counters."""
         configured = set(self.guild_ids)
         guilds = []
         for guild_id in sorted(self.guilds):
@@ -518,41 +516,40 @@ class DiscordGateway(Actor):
             authorized = not configured or guild_id in configured
             channel = self.notify_channels.get(guild_id)
             guilds.append(
-                {
-                    "guild_id": guild_id,
-                    "guild_name": info.get("name", ""),
-                    "bot_present": bool(info.get("present", False)),
-                    "authorized_for_user": authorized,
-                    "authorization_reason": "admin_override" if authorized else "none",
-                    "notifications_enabled": channel is not None,
-                    "notifications_channel_id": channel,
-                    "commands_registered": guild_id in self.registered,
-                }
+                GuildStatistics(
+                    guild_id=guild_id,
+                    guild_name=str(info.get("name") or ""),
+                    bot_present=bool(info.get("present", False)),
+                    authorized_for_user=authorized,
+                    authorization_reason="admin_override" if authorized else "none",
+                    notifications_enabled=channel is not None,
+                    notifications_channel_id=channel,
+                    commands_registered=guild_id in self.registered,
+                )
             )
         gw = self._gw
-        return {
-            "platform": "discord",
-            "status": self.status,
-            "enabled": self.enabled,
+        return DiscordBotStatistics(
+            status=self.status,
+            enabled=self.enabled,
             # Truthful for discord/runtime.json: running only while the session is up.
-            "running": self.running and self.lifecycle.is_connected,
-            "connected": self.connected,
-            "started_at": _iso(self.started_at),
-            "last_heartbeat": _iso(self.last_heartbeat),
-            "last_event_at": _iso(self.last_event_at),
-            "task_count": self.active_tasks,
-            "guilds": guilds,
-            "gateway_state": gw.state.value if gw is not None else "disconnected",
-            "latency_ms": round(gw.latency * 1000, 1) if gw is not None and gw.latency else None,
-            "connects": self.connects,
-            "identifies": self.identifies,
-            "resumes": self.resumes,
-            "interactions": self.interactions,
-            "answered": self.answered,
-            "deferred": self.deferred,
-            "refused": self.refused,
-            "bad_frames": self.bad_frames,
-            "alerts_posted": self.alerts_posted,
-            "errors": self.errors,
-            "error": self.error,
-        }
+            running=self.running and self.lifecycle.is_connected,
+            connected=self.connected,
+            started_at=self.started_at,
+            last_heartbeat=self.last_heartbeat,
+            last_event_at=self.last_event_at,
+            task_count=self.active_tasks,
+            guilds=tuple(guilds),
+            gateway_state=gw.state if gw is not None else GatewayState.DISCONNECTED,
+            latency_ms=round(gw.latency * 1000, 1) if gw is not None and gw.latency else None,
+            connects=self.connects,
+            identifies=self.identifies,
+            resumes=self.resumes,
+            interactions=self.interactions,
+            answered=self.answered,
+            deferred=self.deferred,
+            refused=self.refused,
+            bad_frames=self.bad_frames,
+            alerts_posted=self.alerts_posted,
+            errors=self.errors,
+            error=self.error,
+        )

@@ -1,5 +1,11 @@
 """API quota tracking: one tracker per creator x platform."""
 
-from actors.quotas.tracker import QuotaDecision, QuotaExhausted, QuotaPolicy, QuotaTracker
+from actors.quotas.tracker import (
+    QuotaDecision,
+    QuotaExhausted,
+    QuotaFigures,
+    QuotaPolicy,
+    QuotaTracker,
+)
 
-__all__ = ["QuotaDecision", "QuotaExhausted", "QuotaPolicy", "QuotaTracker"]
+__all__ = ["QuotaDecision", "QuotaExhausted", "QuotaFigures", "QuotaPolicy", "QuotaTracker"]

@@ -14,8 +14,8 @@ from typing import Any
 import apsw
 import attrs
 
-from actors import Actor, ActorRef
-from actors.quotas.tracker import QuotaDecision, QuotaPolicy, QuotaTracker
+from actors import Actor, ActorRef, ActorStatistics
+from actors.quotas.tracker import QuotaDecision, QuotaFigures, QuotaPolicy, QuotaTracker
 from actors.store import Read, write
 from config.models import CreatorConfig
 from state import quotas
@@ -66,6 +66,14 @@ def policies_for(
             daily_budget=creator.youtube.daily_quota, costs=costs["youtube"]
         )
     return found
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class QuotaRegistryStatistics(ActorStatistics):
+    """What the registry shows in the tree (`QuotaRegistry.snapshot`): every tracker's
+    figures, the rows of `quotas.json`."""
+
+    quotas: tuple[QuotaFigures, ...] = ()
 
 
 class QuotaRegistry(Actor):
@@ -174,6 +182,6 @@ class QuotaRegistry(Actor):
         await write(self._store(), persist, topic="quotas")
         return tracker.charge(message.method, now)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> QuotaRegistryStatistics:
         now = self._clock()
-        return {"quotas": [t.view(now) for t in self.trackers.values()]}
+        return QuotaRegistryStatistics(quotas=tuple(t.view(now) for t in self.trackers.values()))

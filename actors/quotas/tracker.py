@@ -89,6 +89,24 @@ class QuotaDecision:
     reset_at: datetime
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class QuotaFigures:
+    """One tracker's numbers at a moment (`QuotaTracker.view`): what `quotas.json` shows."""
+
+    platform: str
+    creator_id: str
+    used: int
+    max: int
+    buffer: int
+    remaining: int
+    #: The next reset, and the start of the window in use (the dashboard reads the latter).
+    reset_at: datetime
+    window_start: datetime
+    status: str
+    calls: int
+    refused: int
+
+
 class QuotaTracker:
     """Usage of one creator's budget on one platform, rolling over at each reset."""
 
@@ -205,19 +223,18 @@ class QuotaTracker:
         calls = spendable // cost
         return min(maximum, max(minimum, seconds_left / calls))
 
-    def view(self, now: datetime) -> dict[str, object]:
+    def view(self, now: datetime) -> QuotaFigures:
         """The numbers `quotas.json` shows for this tracker."""
-        left = self.remaining(now)
-        return {
-            "platform": self.platform,
-            "creator_id": self.creator_id,
-            "used": self.used,
-            "max": self.policy.cap,
-            "buffer": self.policy.buffer_units,
-            "remaining": left,
-            "reset_at": self.reset_at(now),
-            "window_start": self.window_start(now),
-            "status": self.status(now),
-            "calls": self.calls,
-            "refused": self.refused,
-        }
+        return QuotaFigures(
+            platform=self.platform,
+            creator_id=self.creator_id,
+            used=self.used,
+            max=self.policy.cap,
+            buffer=self.policy.buffer_units,
+            remaining=self.remaining(now),
+            reset_at=self.reset_at(now),
+            window_start=self.window_start(now),
+            status=self.status(now),
+            calls=self.calls,
+            refused=self.refused,
+        )

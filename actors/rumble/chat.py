@@ -22,15 +22,17 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import attrs
 import httpx
 import trio
 
 from actors import Actor, ActorRef
 from actors.chat import Moderate, SendChat
+from actors.chat_statistics import PolledChatStatistics
 from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, Outbox, SessionEnded
 from actors.ratelimit import RateGovernor, RateKey, acquire
 from actors.recent import SeenMessages
@@ -38,7 +40,7 @@ from actors.rumble import livestream
 from config.models import RumbleConfig
 from supervisors import Backoff
 
-__all__ = ["RumbleChat"]
+__all__ = ["RumbleChat", "RumbleChatStatistics"]
 
 PLATFORM: Final = "rumble"
 DEFAULT_PAUSED_REASON: Final = "paused in configuration"
@@ -47,6 +49,23 @@ _TRANSPORT_ERRORS: Final = (httpx.TransportError, OSError, trio.BrokenResourceEr
 
 #: HTTP answers that mean the key in the URL is wrong or revoked: a person must act.
 _KEY_REFUSED: Final = frozenset({401, 403, 404})
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class RumbleChatStatistics(PolledChatStatistics):
+    """What a Rumble chat shows of itself in the tree (`RumbleChat.snapshot`): the common
+    rows of a polled chat, and the live stream it reads. Never the API URL (it holds the
+    key). `actions` is always 0: the Live Stream API is read-only, nothing is sent; `errors`
+    counts connection failures and disconnects, plus unreadable responses."""
+
+    platform: str = PLATFORM
+    stream_id: str | None = None
+    stream_title: str | None = None
+    watching_now: int | None = None
+    poll_seconds: float
+    #: Non-200 answers by name ("http401"), sorted.
+    http_errors: Mapping[str, int] = attrs.field(factory=dict)
+    rants: int = 0
 
 
 class RumbleChat(Actor):
@@ -268,7 +287,7 @@ class RumbleChat(Actor):
         """Replies dropped (all reasons)."""
         return self.outbox.dropped
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> RumbleChatStatistics:
         """Status for the exports (never the API URL)."""
         try:
             now = trio.current_time()
@@ -276,31 +295,29 @@ class RumbleChat(Actor):
             now = 0.0
         health = self.health()
         outbox = self.outbox.statistics()
-        return {
-            "platform": PLATFORM,
-            "creator_id": self.creator_id,
-            "status": health.status,
-            "state": health.state.value,
-            "enabled": self.config.enabled,
-            "messages": self.messages,
-            "actions": 0,
-            "errors": health.errors + self.parse_errors,
-            "last_event_at": self.last_event_at,
-            "last_heartbeat": self.last_success_at,
-            "error": health.error,
-            "paused_reason": health.paused_reason,
-            "stream_id": self.stream_id,
-            "stream_title": self.stream_title,
-            "watching_now": self.watching_now,
-            "poll_seconds": self.config.poll_seconds,
-            "requests": self.requests,
-            "timeouts": self.timeouts,
-            "http_errors": dict(sorted(self.http_errors.items())),
-            "parse_errors": self.parse_errors,
-            "skipped": self.skipped,
-            "rants": self.rants,
-            "duplicates": self.duplicates,
-            "dropped": outbox.dropped,
-            "dropped_reasons": outbox.reasons(),
-            "rate_limits": self.governor.statistics(now) if self._poll_key in self.governor else [],
-        }
+        return RumbleChatStatistics(
+            creator_id=self.creator_id,
+            status=health.status,
+            state=health.state.value,
+            enabled=self.config.enabled,
+            messages=self.messages,
+            errors=health.errors + self.parse_errors,
+            last_event_at=self.last_event_at,
+            last_heartbeat=self.last_success_at,
+            error=health.error,
+            paused_reason=health.paused_reason,
+            stream_id=self.stream_id,
+            stream_title=self.stream_title,
+            watching_now=self.watching_now,
+            poll_seconds=self.config.poll_seconds,
+            requests=self.requests,
+            timeouts=self.timeouts,
+            http_errors=dict(sorted(self.http_errors.items())),
+            parse_errors=self.parse_errors,
+            skipped=self.skipped,
+            rants=self.rants,
+            duplicates=self.duplicates,
+            dropped=outbox.dropped,
+            dropped_reasons=outbox.reasons(),
+            rate_limits=self.governor.statistics(now) if self._poll_key in self.governor else (),
+        )

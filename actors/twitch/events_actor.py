@@ -20,8 +20,9 @@ calls (`UserHelix`, with a `TokenSource`) and the bookkeeping:
 - Rewards (role ``events``): created or updated at start to match `[[creators.twitch.rewards]]`,
   recognised by the reward ids kept in the store; see `actors.twitch.rewards`.
 
-Everything that goes wrong is visible in `snapshot()` (status, error sentence, close codes,
-revocations, subscription failures, reconciliations) and in its `telemetry_events`.
+Everything that goes wrong is visible in `snapshot()`, a typed `EventSubStatistics` (status,
+error sentence, close codes, revocations, subscription failures, reconciliations), and in its
+`telemetry_events`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import apsw
 import attrs
@@ -58,6 +59,7 @@ from actors.moderation import ModerationQueue
 from actors.ratelimit import SlidingWindow
 from actors.recent import RecentKeys, SeenMessages
 from actors.store import Read, write
+from actors.telemetry import Severity, TelemetryNote
 from actors.triggers.channel_events import ChannelEvent, ChannelEventOutcome, events_used
 from actors.twitch import helix
 from actors.twitch.chat import SEND_LIMIT, SEND_LIMIT_PRIVILEGED, SEND_PERIOD
@@ -82,6 +84,7 @@ from actors.twitch.eventsub_ws import (
 )
 from actors.twitch.moderation import TwitchModerator
 from actors.twitch.rewards import plan_rewards, reward_settings
+from actors.twitch.statistics import EventSubStatistics, RevocationNote
 from actors.twitch.user_helix import MAX_RATE_LIMIT_WAIT, UserHelix
 from actors.watch.monitor import EventSubCoverage
 from config.models import CreatorConfig
@@ -182,7 +185,7 @@ class TwitchEvents(Actor):
             raise ValueError(f"creator {creator.id!r} has no [creators.twitch] table")
         self.creator = creator
         self.twitch = twitch
-        self.role = role
+        self.role: Literal["events", "chat"] = "events" if role == "events" else "chat"
         self.channel = twitch.channel.lower()
         self._triggers = triggers
         self._store = store
@@ -234,7 +237,7 @@ class TwitchEvents(Actor):
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self.close_codes: Counter[str] = Counter()
-        self.revocations: deque[dict[str, Any]] = deque(maxlen=20)
+        self.revocations: deque[RevocationNote] = deque(maxlen=20)
         self.subscriptions: dict[str, str] = {}
         self.subscription_errors: dict[str, str] = {}
         self.reconciliations = 0
@@ -258,7 +261,7 @@ class TwitchEvents(Actor):
         self.rate_limited = 0
         self.last_event_at: datetime | None = None
         self.last_frame_at: datetime | None = None
-        self.telemetry: deque[dict[str, Any]] = deque(maxlen=50)
+        self.telemetry: deque[TelemetryNote] = deque(maxlen=50)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -548,13 +551,14 @@ class TwitchEvents(Actor):
 
     async def _revoked(self, revoked: Revoked) -> None:
         rev = revoked.revocation
-        entry = {
-            "type": rev.subscription_type,
-            "status": rev.status,
-            "action": rev.action,
-            "at": self._now().isoformat(),
-        }
-        self.revocations.append(entry)
+        self.revocations.append(
+            RevocationNote(
+                subscription_type=rev.subscription_type,
+                status=rev.status,
+                action=rev.action,
+                at=self._now(),
+            )
+        )
         if rev.subscription_type:
             self.subscriptions[rev.subscription_type] = "revoked"
             self.subscription_errors[rev.subscription_type] = (
@@ -1055,16 +1059,16 @@ class TwitchEvents(Actor):
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
-    def _telemetry(self, severity: str, message: str) -> None:
+    def _telemetry(self, severity: Severity, message: str) -> None:
         if not message:
             return
         self.telemetry.append(
-            {
-                "timestamp": self._now(),
-                "severity": severity,
-                "source": f"twitch-events:{self.creator.id}:{self.role}",
-                "message": message[:300],
-            }
+            TelemetryNote(
+                timestamp=self._now(),
+                severity=severity,
+                source=f"twitch-events:{self.creator.id}:{self.role}",
+                message=message[:300],
+            )
         )
 
     def health(self) -> ConnectionHealth:
@@ -1077,51 +1081,50 @@ class TwitchEvents(Actor):
             last_event_at=self.last_event_at,
         )
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> EventSubStatistics:
         """Status for the exports and `/status` (no tokens, no raw user ids)."""
         health = self.health()
-        return {
-            "platform": "twitch",
-            "role": self.role,
-            "creator_id": self.creator.id,
-            "channel": self.channel,
-            "status": _PLATFORM_STATUS[health.state],
-            "state": health.state.value,
-            "since": health.since,
-            "attempts": health.attempts,
-            "next_retry_at": health.next_retry_at,
-            "error": health.error,
-            "detail": health.detail,
-            "connected": health.state is ConnectionState.CONNECTED,
-            "events": list(self.events),
-            "subscriptions": dict(sorted(self.subscriptions.items())),
-            "subscription_errors": dict(sorted(self.subscription_errors.items())),
-            "connections": self.connections,
-            "handovers": self.handovers,
-            "notifications": self.notifications,
-            "messages": self.applied,
-            "duplicates": self.duplicates,
-            "rejected": dict(sorted(self.rejected.items())),
-            "close_codes": dict(sorted(self.close_codes.items())),
-            "revocations": list(self.revocations),
-            "reconciliations": self.reconciliations,
-            "reconciled": self.reconciled,
-            "redemptions": dict(sorted(self.redemptions.items())),
-            "reward_errors": list(self.reward_errors),
-            "reward_warnings": list(self.reward_warnings),
-            "sent": self.sent,
-            "own_messages": self.own_messages,
-            "shared_chat_skipped": self.shared_chat_skipped,
-            # Whether the live monitor leaves this channel's stream status to us.
-            "live_monitor": None
+        return EventSubStatistics(
+            role=self.role,
+            creator_id=self.creator.id,
+            channel=self.channel,
+            status=_PLATFORM_STATUS[health.state],
+            state=health.state,
+            since=health.since,
+            attempts=health.attempts,
+            next_retry_at=health.next_retry_at,
+            error=health.error,
+            detail=health.detail,
+            connected=health.state is ConnectionState.CONNECTED,
+            events=tuple(self.events),
+            # Copies, sorted: the value stays as it was while the actor goes on counting.
+            subscriptions=dict(sorted(self.subscriptions.items())),
+            subscription_errors=dict(sorted(self.subscription_errors.items())),
+            connections=self.connections,
+            handovers=self.handovers,
+            notifications=self.notifications,
+            messages=self.applied,
+            duplicates=self.duplicates,
+            rejected=dict(sorted(self.rejected.items())),
+            close_codes=dict(sorted(self.close_codes.items())),
+            revocations=tuple(self.revocations),
+            reconciliations=self.reconciliations,
+            reconciled=self.reconciled,
+            redemptions=dict(sorted(self.redemptions.items())),
+            reward_errors=tuple(self.reward_errors),
+            reward_warnings=tuple(self.reward_warnings),
+            sent=self.sent,
+            own_messages=self.own_messages,
+            shared_chat_skipped=self.shared_chat_skipped,
+            live_monitor=None
             if self._monitor is None
             else ("eventsub" if self._covering else "polling"),
-            "queued": len(self.outbox),
-            "dropped": self.outbox.dropped,
-            "dropped_reasons": self.outbox.statistics().reasons(),
-            "privileged": self._privileged(),
-            "rate_limited": self.rate_limited,
-            "last_event_at": self.last_event_at,
-            "last_heartbeat": self.last_frame_at,
-            "telemetry_events": list(self.telemetry),
-        }
+            queued=len(self.outbox),
+            dropped=self.outbox.dropped,
+            dropped_reasons=self.outbox.statistics().reasons(),
+            privileged=self._privileged(),
+            rate_limited=self.rate_limited,
+            last_event_at=self.last_event_at,
+            last_heartbeat=self.last_frame_at,
+            telemetry_events=tuple(self.telemetry),
+        )

@@ -42,19 +42,26 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import attrs
 import httpx
 import trio
 
 from actors import Actor, ActorFailed, ActorRef, CallTimeout
 from actors.accounts import AccessToken, TokenSource, TokenUnavailable
 from actors.chat import Moderate, SendChat
+from actors.chat_statistics import PolledChatStatistics
 from actors.connection import ConnectionHealth, HttpStatusError, Lifecycle, Outbox, Outgoing
 from actors.events import AnyEvent
-from actors.moderation import ModerationFailed, ModerationQueue, ModerationRefused
+from actors.moderation import (
+    ModerationFailed,
+    ModerationQueue,
+    ModerationRefused,
+    ModerationStatistics,
+)
 from actors.quotas.registry import Charge, Check, PollingInterval
 from actors.quotas.tracker import QuotaDecision
 from actors.ratelimit import RateGovernor, RateKey, acquire
@@ -65,7 +72,7 @@ from config.models import YouTubeConfig
 from config.untrusted_json import loads_untrusted
 from supervisors import Backoff
 
-__all__ = ["DEFAULT_POLL_SECONDS", "YouTubeChat"]
+__all__ = ["DEFAULT_POLL_SECONDS", "YouTubeChat", "YouTubeChatStatistics"]
 
 PLATFORM: Final = "youtube"
 LIST_METHOD: Final = "liveChatMessages.list"
@@ -88,6 +95,33 @@ class _ApiFailure(Exception):
 
 class _StreamOver(Exception):
     """The chat ended or vanished: go back to discovery."""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class YouTubeChatStatistics(PolledChatStatistics):
+    """What a YouTube chat shows of itself in the tree (`YouTubeChat.snapshot`): the common
+    rows of a polled chat (`actions` is the replies sent, as `sent`), the live chat it reads,
+    its quota and reply counters and its moderation queue. Never the API key or a token."""
+
+    platform: str = PLATFORM
+    live_chat_id: str | None = None
+    video_id: str | None = None
+    #: Seconds between polls as last stretched by the quota registry (None: not polling).
+    polling_interval: float | None = None
+    #: The quota registry's last answer: its status, the units left, when it resets.
+    quota_status: str | None = None
+    quota_remaining: int | None = None
+    quota_reset_at: datetime | None = None
+    request_failures: int = 0
+    #: API errors by reason ("quotaExceeded", "http502"), sorted.
+    api_errors: Mapping[str, int] = attrs.field(factory=dict)
+    sent: int = 0
+    queued: int = 0
+    #: Replies cut to the API's 200 characters.
+    truncated: int = 0
+    moderation: ModerationStatistics
+    discoveries: int = 0
+    chats_ended: int = 0
 
 
 class YouTubeChat(Actor):
@@ -648,47 +682,46 @@ class YouTubeChat(Actor):
         """Replies dropped (all reasons)."""
         return self.outbox.dropped
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> YouTubeChatStatistics:
         """Status for the exports (no key, no token)."""
         now = trio.current_time() if _in_trio() else 0.0
         health = self.health()
         outbox = self.outbox.statistics()
-        return {
-            "platform": PLATFORM,
-            "creator_id": self.creator_id,
-            "status": health.status,
-            "state": health.state.value,
-            "enabled": self.config.enabled,
-            "messages": self.messages,
-            "actions": self.sent,
-            "errors": health.errors,
-            "last_event_at": self.last_event_at,
-            "last_heartbeat": self.last_success_at,
-            "error": health.error,
-            "paused_reason": health.paused_reason,
-            "live_chat_id": self.live_chat_id,
-            "video_id": self.video_id,
-            "polling_interval": self.polling_interval,
-            "quota_status": self.quota_status,
-            "quota_remaining": self.quota_remaining,
-            "quota_reset_at": self.quota_reset_at,
-            "requests": self.requests,
-            "request_failures": self.request_failures,
-            "timeouts": self.timeouts,
-            "api_errors": dict(sorted(self.api_errors.items())),
-            "duplicates": self.duplicates,
-            "skipped": self.skipped,
-            "parse_errors": self.parse_errors,
-            "sent": self.sent,
-            "queued": outbox.queued,
-            "truncated": self.truncated,
-            "dropped": outbox.dropped,
-            "dropped_reasons": outbox.reasons(),
-            "moderation": self.moderation.statistics().as_dict(),
-            "discoveries": self.discoveries,
-            "chats_ended": self.chats_ended,
-            "rate_limits": self.governor.statistics(now) if self._send_key in self.governor else [],
-        }
+        return YouTubeChatStatistics(
+            creator_id=self.creator_id,
+            status=health.status,
+            state=health.state.value,
+            enabled=self.config.enabled,
+            messages=self.messages,
+            actions=self.sent,
+            errors=health.errors,
+            last_event_at=self.last_event_at,
+            last_heartbeat=self.last_success_at,
+            error=health.error,
+            paused_reason=health.paused_reason,
+            live_chat_id=self.live_chat_id,
+            video_id=self.video_id,
+            polling_interval=self.polling_interval,
+            quota_status=self.quota_status,
+            quota_remaining=self.quota_remaining,
+            quota_reset_at=self.quota_reset_at,
+            requests=self.requests,
+            request_failures=self.request_failures,
+            timeouts=self.timeouts,
+            api_errors=dict(sorted(self.api_errors.items())),
+            duplicates=self.duplicates,
+            skipped=self.skipped,
+            parse_errors=self.parse_errors,
+            sent=self.sent,
+            queued=outbox.queued,
+            truncated=self.truncated,
+            dropped=outbox.dropped,
+            dropped_reasons=outbox.reasons(),
+            moderation=self.moderation.statistics(),
+            discoveries=self.discoveries,
+            chats_ended=self.chats_ended,
+            rate_limits=self.governor.statistics(now) if self._send_key in self.governor else (),
+        )
 
 
 def _search_video_id(body: Any) -> str | None:

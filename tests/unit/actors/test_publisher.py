@@ -17,11 +17,14 @@ import pytest
 import trio
 import trio.testing
 
+from actors import TreeRow
+from actors.discord.statistics import DiscordBotStatistics, GuildStatistics
 from actors.publisher import (
     PublishNow,
     PublishSummary,
     SnapshotPublisher,
     _activity_by_creator,
+    discord_view,
     trigger_rows,
 )
 from actors.replay.actor import ReplayStatistics
@@ -31,6 +34,7 @@ from config.models import CreatorConfig, TallyConfig, TriggerConfig
 from exports.files import FILES
 from exports.health import status_report, telemetry_errors
 from exports.schemas import validate
+from exports.views import DiscordView
 from state import counters, open_database
 from supervisors import Backoff, ChildSpec, Supervisor
 
@@ -409,3 +413,46 @@ def test_trigger_activity_is_taken_per_creator_and_merged_when_engines_overlap()
     mixed = TriggerEngineStatistics(fired_at={("a", "ping"): at, ("b", "ping"): later})
     split = _activity_by_creator([mixed])
     assert split["a"][0] == {("a", "ping"): at} and split["b"][0] == {("b", "ping"): later}
+
+
+def test_discord_view_is_made_from_the_bots_typed_statistics() -> None:
+    bot = DiscordBotStatistics(
+        status="running",
+        enabled=True,
+        running=True,
+        connected=True,
+        started_at=STARTED,
+        last_heartbeat=STARTED + timedelta(seconds=40),
+        task_count=2,
+        guilds=(
+            GuildStatistics(
+                guild_id="81384788765712384",
+                guild_name="Test Guild",
+                bot_present=True,
+                authorized_for_user=True,
+                authorization_reason="admin_override",
+                notifications_enabled=True,
+                notifications_channel_id="645027906669510667",
+            ),
+        ),
+    )
+    other = TreeRow(path="root/store", kind="actor", state="running", detail={"port": 1})
+    row = TreeRow(path="root/discord", kind="actor", state="running", detail=bot)
+    view = discord_view([other, row])
+    assert view.running and view.connected and view.status_text == "running"
+    assert (view.started_at, view.last_heartbeat) == (bot.started_at, bot.last_heartbeat)
+    assert view.task_count == 2
+    (guild,) = view.guilds
+    assert (guild.guild_id, guild.guild_name, guild.authorization_reason) == (
+        "81384788765712384",
+        "Test Guild",
+        "admin_override",
+    )
+    assert guild.bot_present and guild.authorized_for_user and guild.notifications_enabled
+    assert guild.general_channel_id == "645027906669510667"
+    # Running only while its actor runs (a restarting bot's last statistics say otherwise).
+    restarting = TreeRow(path="root/discord", kind="actor", state="restarting", detail=bot)
+    assert not discord_view([restarting]).running
+    # No bot (a mapping that says "discord" is not one): the empty view.
+    legacy = TreeRow(path="root/x", kind="actor", state="running", detail={"platform": "discord"})
+    assert discord_view([other, legacy]) == discord_view([]) == DiscordView()

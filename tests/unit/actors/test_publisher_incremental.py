@@ -23,6 +23,9 @@ import trio
 import trio.testing
 
 from actors import MailboxFigures, TreeRow
+from actors.accounts.actor import AccountHealth
+from actors.connection import ConnectionState
+from actors.discord.statistics import DiscordBotStatistics
 from actors.publisher import (
     DB_FILES,
     STATIC_FILES,
@@ -37,9 +40,15 @@ from actors.publisher import (
     read_store,
     telemetry_rows,
 )
+from actors.quotas import QuotaFigures
+from actors.quotas.registry import QuotaRegistryStatistics
+from actors.ratelimit import BucketStatistics
 from actors.replay.actor import ReplayStatistics
+from actors.rumble.chat import RumbleChatStatistics
 from actors.store import Changed
+from actors.telemetry import TelemetryNote
 from actors.triggers.engine import TriggerEngineStatistics
+from actors.twitch.statistics import EventSubStatistics
 from config.models import (
     CreatorConfig,
     FilterConfig,
@@ -52,6 +61,8 @@ from exports.canonical import canonical_bytes
 from exports.files import FILES
 from exports.schemas import validate
 from exports.scrub import scrub, scrub_document
+from exports.views import ErrorView
+from runtime.http_api import HttpServerStatistics
 from state import counters, open_database, polls, signals
 from state.timeutil import from_datetime
 
@@ -1518,47 +1529,78 @@ async def test_the_rows_feeding_discord_quotas_rate_limits_accounts_and_telemetr
     # they give what they give over the whole tree, wherever those rows sit among the others.
     pub, clock, tree, _root = setup
     at = clock.now
-    special = {
-        "root/quotas": {
-            "quotas": [
-                {
-                    "platform": "youtube",
-                    "creator_id": "daniel",
-                    "used": 5,
-                    "max": 100,
-                    "buffer": 10,
-                    "window_start": at,
-                }
-            ]
-        },
-        "root/creators/mira/twitch": {
-            "platform": "twitch",
-            "rate_limits": [
-                {
-                    "scope": "chat:mira",
-                    "limit": 20,
-                    "window_seconds": 30.0,
-                    "status": "ok",
-                    "used": 3,
-                }
-            ],
-            "telemetry_events": [
-                {"timestamp": at, "severity": "info", "source": "twitch", "message": "hello"}
-            ],
-        },
-        "root/accounts/twitch-bot": {
-            "account": {
-                "account_id": "twitch-bot",
-                "platform": "twitch",
-                "state": "logged_in",
-                "scopes": ["chat:read"],
-            }
-        },
-        "root/discord": {"platform": "discord", "running": True, "connected": True},
+    special: dict[str, Any] = {
+        "root/quotas": QuotaRegistryStatistics(
+            quotas=(
+                QuotaFigures(
+                    platform="youtube",
+                    creator_id="daniel",
+                    used=5,
+                    max=100,
+                    buffer=10,
+                    remaining=95,
+                    reset_at=at + timedelta(hours=3),
+                    window_start=at,
+                    status="ok",
+                    calls=5,
+                    refused=0,
+                ),
+            )
+        ),
+        "root/creators/mira/rumble": RumbleChatStatistics(
+            creator_id="mira",
+            status="running",
+            state="connected",
+            enabled=True,
+            poll_seconds=5.0,
+            rate_limits=(
+                BucketStatistics(
+                    scope="chat:mira",
+                    platform="rumble",
+                    creator_id="mira",
+                    action="chat",
+                    limit=20,
+                    window_seconds=30.0,
+                    status="ok",
+                    used=3,
+                    available=17.0,
+                    taken=3,
+                    limited=0,
+                    updated_at=None,
+                ),
+            ),
+        ),
+        "root/creators/mira/twitch-events": EventSubStatistics(
+            role="events",
+            creator_id="mira",
+            channel="mira",
+            status="running",
+            state=ConnectionState.CONNECTED,
+            since=at,
+            telemetry_events=(
+                TelemetryNote(timestamp=at, severity="info", source="twitch", message="hello"),
+            ),
+        ),
+        "root/accounts/twitch-bot": AccountHealth(
+            account_id="twitch-bot",
+            platform="twitch",
+            state="logged_in",
+            scopes=frozenset({"chat:read"}),
+        ),
+        "root/discord": DiscordBotStatistics(
+            status="running", enabled=True, running=True, connected=True
+        ),
+        "root/http": HttpServerStatistics(
+            host="127.0.0.1",
+            port=8080,
+            telemetry_errors=(
+                ErrorView(subsystem="http/control", message="refused", last_seen=at),
+            ),
+        ),
     }
-    for n, (path, detail) in enumerate(special.items()):
-        tree.rows.insert(2 * n, tree.row(path, "actor", detail))
     rows = tree()
+    for n, (path, detail) in enumerate(special.items()):
+        rows.insert(2 * n, TreeRow(path=path, kind="actor", state="running", detail=detail))
     inputs = pub._collect(rows, at)
     assert inputs.quotas == quota_rows(rows) and len(inputs.quotas) == 1
     assert inputs.rate_limits == rate_limit_rows(rows) and len(inputs.rate_limits) == 1
@@ -1566,6 +1608,7 @@ async def test_the_rows_feeding_discord_quotas_rate_limits_accounts_and_telemetr
     assert inputs.discord == discord_view(rows) and inputs.discord.connected
     (event,) = telemetry_rows(rows)
     assert event in inputs.events
+    assert [e.message for e in inputs.errors if e.subsystem == "http/control"] == ["refused"]
 
 
 async def test_a_final_publish_past_the_stops_deadline_waits_for_no_commit_and_does_not_fail(

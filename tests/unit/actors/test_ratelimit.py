@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 import pytest
 import trio
 
-from actors.ratelimit import RateGovernor, RateKey, TokenBucket, acquire, view_from_row
+from actors.ratelimit import (
+    BucketStatistics,
+    RateGovernor,
+    RateKey,
+    TokenBucket,
+    acquire,
+    bucket_view,
+)
 from actors.twitch.helix import parse_rate_limit
 from exports.views import RateLimitView
 
@@ -92,23 +99,28 @@ def test_the_governor_counts_and_describes_its_buckets():
     assert [governor.try_take(KEY, 0.0) for _ in range(3)] == [True, True, False]
     when = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
     governor.touch(KEY, when)
-    rows = {r["scope"]: r for r in governor.statistics(0.0)}
-    assert list(rows) == ["creator:daniel/rumble/poll", "creator:daniel/youtube/chat"]
-    chat = rows["creator:daniel/youtube/chat"]
-    assert (chat["limit"], chat["window_seconds"], chat["status"], chat["used"]) == (
-        2,
-        4.0,
-        "limited",
-        2,
+    poll, chat = governor.statistics(0.0)  # sorted by scope
+    assert chat == BucketStatistics(
+        scope="creator:daniel/youtube/chat",
+        platform="youtube",
+        creator_id="daniel",
+        action="chat",
+        limit=2,
+        window_seconds=4.0,
+        status="limited",
+        used=2,
+        available=0.0,
+        taken=2,
+        limited=1,
+        updated_at=when,
     )
-    assert (chat["taken"], chat["limited"], chat["updated_at"]) == (2, 1, when)
-    assert rows["creator:daniel/rumble/poll"]["status"] == "ok"
+    assert (poll.scope, poll.status, poll.updated_at) == ("creator:daniel/rumble/poll", "ok", None)
     governor.block(other, until=50.0, now=0.0)
     views = governor.views(1.0)
     assert views[0] == RateLimitView(
         scope="creator:daniel/rumble/poll", limit=1, window_seconds=5.0, status="blocked", used=1
     )
-    assert views[1] == view_from_row(governor.statistics(1.0)[1])
+    assert views[1] == bucket_view(governor.statistics(1.0)[1])
     # Re-defining keeps what was spent: a restarted actor gets no fresh allowance.
     governor.define(KEY, capacity=2, refill_per_second=0.5, now=1.0)
     assert governor.bucket(KEY).available(1.0) == 0.5

@@ -6,7 +6,6 @@ The store runs SQLite in a worker thread (`trio.to_thread`), so these tests use 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ import apsw
 import pytest
 import trio
 
-from actors import Actor, ActorFailed, detail_mapping
-from actors.store import Changed, Read, StateStore, Write, WriteResult, write
+from actors import Actor, ActorFailed, Detail
+from actors.store import Changed, Read, StateStore, StoreStatistics, Write, WriteResult, write
 from state import open_database
 from state.seen import mark_seen_many
 from supervisors import Backoff, ChildSpec, Supervisor
@@ -120,8 +119,8 @@ async def test_a_failing_operation_is_rolled_back_alone(nursery, database):
     # The helper raises the first failure; the store itself keeps running and counts it.
     with pytest.raises(ValueError):
         await write(store, half_then_fail, topic="t")
-    detail = detail_mapping({r.path: r.detail for r in root.tree()}["root/store"])
-    assert detail["failed_ops"] == 2
+    detail = {r.path: r.detail for r in root.tree()}["root/store"]
+    assert isinstance(detail, StoreStatistics) and detail.failed_ops == 2
     assert await store.call(Read(fn=lambda c: c.execute("SELECT 1").get)) == 1
     await root.stop()
 
@@ -206,13 +205,13 @@ async def test_snapshots_taken_during_batches_never_touch_the_writing_connection
     # while its thread is inside a batch: that must neither fail nor crash the store.
     root = await start_tree(nursery, database)
     store = root.lookup("store")
-    snapshots: list[Mapping[str, Any]] = []
+    snapshots: list[Detail] = []
     done = trio.Event()
 
     async def hammer() -> None:
         while not done.is_set():
             rows_ = {r.path: r for r in root.tree()}
-            snapshots.append(detail_mapping(rows_["root/store"].detail))
+            snapshots.append(rows_["root/store"].detail)
             await trio.lowlevel.checkpoint()
 
     nursery.start_soon(hammer)
@@ -223,15 +222,16 @@ async def test_snapshots_taken_during_batches_never_touch_the_writing_connection
     done.set()
 
     assert len(snapshots) > 100
-    assert [s for s in snapshots if "snapshot_error" in s] == []
+    assert [s for s in snapshots if not isinstance(s, StoreStatistics)] == []
     assert sorted(k for k, _ in await store.call(Read(fn=rows))) == sorted(keys)
     tree = {r.path: r for r in root.tree()}
     assert tree["root/store"].restarts == 0
     assert tree["root/store"].last_error is None
     # The figures come from what the writer thread kept after its last commit.
-    store_detail = detail_mapping(tree["root/store"].detail)
-    assert store_detail["writes"] == 1 + len(keys)
-    assert store_detail["file_size"] > 0
+    store_detail = tree["root/store"].detail
+    assert isinstance(store_detail, StoreStatistics)
+    assert store_detail.writes == 1 + len(keys)
+    assert store_detail.file_size is not None and store_detail.file_size > 0
     await root.stop()
 
 

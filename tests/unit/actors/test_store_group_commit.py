@@ -6,7 +6,15 @@ from typing import Any
 
 import trio
 
-from actors import detail_mapping
+from actors.store import StoreStatistics
+from supervisors import Supervisor
+
+
+def store_statistics(root: Supervisor) -> StoreStatistics:
+    """The store's typed snapshot, as the tree walk gives it."""
+    detail = {r.path: r for r in root.tree()}["root/store"].detail
+    assert isinstance(detail, StoreStatistics)
+    return detail
 
 
 async def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path) -> None:
@@ -34,9 +42,9 @@ async def test_writes_queued_during_a_commit_share_the_next_transaction(tmp_path
             for n in range(50):
                 writers.start_soon(writer, n)
         store = root.which_children()[0]
-        detail = detail_mapping({r.path: r for r in root.tree()}["root/store"].detail)
-        assert detail["writes"] == 50
-        assert detail["commits"] < 50
+        detail = store_statistics(root)
+        assert detail.writes == 50
+        assert detail.commits < 50
         assert isinstance(results[7].error, ValueError)
         counts = sorted(r.value for n, r in results.items() if n != 7)
         assert counts == list(range(1, 50))  # every other write committed exactly once
@@ -100,7 +108,7 @@ async def test_when_writers_share_commits_the_next_commit_waits_out_the_interval
         return Write(ops=(lambda conn: creators.set_meta(conn, key, "1"),), topic="t")
 
     def commits() -> int:
-        return detail_mapping({r.path: r for r in root.tree()}["root/store"].detail)["commits"]
+        return store_statistics(root).commits
 
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
@@ -167,8 +175,7 @@ async def test_writes_sharing_a_transaction_get_their_own_results_from_combined_
                 assert isinstance(results[2].error, InvalidArgument)
             else:
                 assert results[2].value == 1
-        detail = detail_mapping({r.path: r for r in root.tree()}["root/store"].detail)
-        assert detail["commits"] < 20
+        assert store_statistics(root).commits < 20
         from state import open_database
 
         await root.stop()

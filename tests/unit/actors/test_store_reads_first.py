@@ -12,8 +12,7 @@ import apsw
 import attrs
 import trio
 
-from actors import detail_mapping
-from actors.store import Read, StateStore, Write, WriterThread, _reads_first
+from actors.store import Read, StateStore, StoreStatistics, Write, WriterThread, _reads_first
 from state import counters
 from state.commands import (
     ChangeTally,
@@ -134,7 +133,9 @@ async def test_a_start_read_behind_a_flood_of_writes_is_answered_before_them(
         release.wait()  # the writer thread is busy until the test has queued the flood
 
     def commits() -> int:
-        return detail_mapping({r.path: r for r in root.tree()}["root/store"].detail)["commits"]
+        detail = {r.path: r for r in root.tree()}["root/store"].detail
+        assert isinstance(detail, StoreStatistics)
+        return detail.commits
 
     trips = []  # calls into the writer thread
     run = WriterThread.run

@@ -10,9 +10,9 @@ import httpx
 import trio
 import trio.testing
 
-from actors import Actor, TreeRow, detail_mapping
+from actors import Actor, TreeRow
 from runtime.announce import HttpAnnouncement
-from runtime.http_api import HTTP_ID, HttpServer, build_app
+from runtime.http_api import HTTP_ID, HttpServer, HttpServerStatistics, build_app
 from supervisors import Backoff, ChildSpec, Supervisor
 
 TOKEN = "control-token-" + "0123456789abcdef"
@@ -67,6 +67,12 @@ def child(root: Supervisor, child_id: str) -> TreeRow:
     return {r.path: r for r in root.tree()}[f"root/{child_id}"]
 
 
+def _port(row: TreeRow) -> int | None:
+    """The port the HTTP server's snapshot says it bound."""
+    assert isinstance(row.detail, HttpServerStatistics)
+    return row.detail.port
+
+
 def announced(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text("utf-8"))
@@ -79,7 +85,7 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
 ) -> None:
     announce = WatchedAnnouncement(tmp_path / "http.json")
     root = await start_root(nursery, announce)
-    first = detail_mapping(child(root, HTTP_ID).detail)["port"]
+    first = _port(child(root, HTTP_ID))
     assert announced(announce.path) == {
         "host": "127.0.0.1",
         "port": first,
@@ -98,7 +104,7 @@ async def test_restarting_the_http_server_through_itself_answers_and_brings_it_b
         row = child(root, HTTP_ID)
         assert (row.state, row.restarts) == ("running", 1)
         assert row.last_error is None
-        port = detail_mapping(row.detail)["port"]
+        port = _port(row)
         # http.json names the server that listens now, and that server answers.
         assert announced(announce.path) == {
             "host": "127.0.0.1",
@@ -122,7 +128,7 @@ async def test_actors_lists_every_row_of_the_tree_as_json_without_detail_or_heal
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     root = await start_root(nursery, WatchedAnnouncement(tmp_path / "http.json"))
-    port = detail_mapping(child(root, HTTP_ID).detail)["port"]
+    port = _port(child(root, HTTP_ID))
     await root.lookup("idle").call("ping")
     async with httpx.AsyncClient(timeout=5) as client:
         answer = await client.get(f"http://127.0.0.1:{port}/actors", headers=AUTH)

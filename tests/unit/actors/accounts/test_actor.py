@@ -3,16 +3,19 @@ single-use refresh tokens, 401 handling, needs_login, validation schedule."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import trio
 from structlog.testing import capture_logs
 
-from actors import detail_mapping
 from actors.accounts import AccountTokenSource, NeedsLogin
-from actors.accounts.actor import LOGGED_IN, MISSING_SCOPES, NEEDS_LOGIN, AccountActor
+from actors.accounts.actor import (
+    LOGGED_IN,
+    MISSING_SCOPES,
+    NEEDS_LOGIN,
+    AccountActor,
+    AccountHealth,
+)
 from actors.accounts.oauth import parse_token
 from actors.accounts.store import StoredToken
 from config.models import AccountConfig
@@ -45,8 +48,10 @@ def stored_from(fake: FakeIdentity, scopes: list[str]) -> StoredToken:
     )
 
 
-def account_detail(sup: Supervisor) -> Mapping[str, Any]:
-    return detail_mapping(next(row for row in sup.tree() if row.path.endswith("/bot")).detail)
+def account_detail(sup: Supervisor) -> AccountHealth:
+    detail = next(row for row in sup.tree() if row.path.endswith("/bot")).detail
+    assert isinstance(detail, AccountHealth)
+    return detail
 
 
 async def start_account(
@@ -182,9 +187,10 @@ async def test_a_missing_scope_is_an_error_naming_the_scopes_and_the_login_comma
     sup, source = await start_account(nursery, fake, store)
     await trio.sleep(1)
     snapshot = account_detail(sup)
-    assert snapshot["account"]["state"] == MISSING_SCOPES
-    assert "chat:edit" in snapshot["account"]["error"]
-    assert "python -m runtime login bot" in snapshot["account"]["error"]
+    assert snapshot.state == MISSING_SCOPES
+    error = snapshot.error or ""
+    assert "chat:edit" in error
+    assert "python -m runtime login bot" in error
     assert (await source.token()).value  # still served: reading chat may work
     await sup.stop()
 
@@ -202,7 +208,7 @@ async def test_server_errors_on_refresh_are_retried_and_keep_the_token(autojump_
     token = await source.token()
     assert token.value != first.access_token
     assert fake.check(token.value) is None
-    assert account_detail(sup)["account"]["state"] == LOGGED_IN
+    assert account_detail(sup).state == LOGGED_IN
     await sup.stop()
 
 

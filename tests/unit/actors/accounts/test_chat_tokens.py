@@ -9,7 +9,7 @@ import trio
 
 from actors import Actor
 from actors.accounts import AccountTokenSource
-from actors.accounts.actor import AccountActor
+from actors.accounts.actor import AccountActor, AccountHealth
 from config.models import AccountConfig, TwitchConfig
 from supervisors import Backoff, ChildSpec, Supervisor
 from tests.fakes.identity import FakeIdentity
@@ -118,7 +118,8 @@ async def test_a_revoked_grant_refused_by_irc_makes_the_account_needs_login(
     await trio.sleep(600)  # nothing loops: at most 2 refresh attempts in all
     assert identity.refresh_requests - before <= 2
     assert chats[-1].status != "running"
-    detail = next(r for r in root.tree() if r.path == "root/bot").detail["account"]
-    assert detail["state"] == "needs_login"
-    assert "python -m runtime login bot" in detail["error"]
+    detail = next(r for r in root.tree() if r.path == "root/bot").detail
+    assert isinstance(detail, AccountHealth)
+    assert detail.state == "needs_login"
+    assert detail.error is not None and "python -m runtime login bot" in detail.error
     await root.stop()

@@ -118,7 +118,7 @@ async def test_full_gateway_sequence(nursery: trio.Nursery) -> None:
     await fake.wait_for(lambda f: len(f.ops(1)) >= 3 and len(f.calls("PUT")) == 1)
     [identify] = fake.ops(2)
     assert identify.payload["d"]["intents"] == 1
-    assert bot.connected and bot.snapshot()["connected"] is True
+    assert bot.connected and bot.snapshot().connected is True
     put = fake.calls("PUT")[0]
     assert put.path == f"/api/v10/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands"
     assert {c["name"] for c in put.body} == COMMAND_NAMES
@@ -156,12 +156,12 @@ async def test_full_gateway_sequence(nursery: trio.Nursery) -> None:
     assert [e for e in logs if "giving up until restarted" in e["event"]]
     assert not [e for e in logs if "reconnecting" in e["event"]]
     snap = bot.snapshot()
-    assert snap["status"] == "error" and "authentication failed" in snap["error"]
-    assert snap["connected"] is False and snap["running"] is False
+    assert snap.status == "error" and "authentication failed" in (snap.error or "")
+    assert snap.connected is False and snap.running is False
     assert "bot-token" not in repr(snap)
-    guild = snap["guilds"][0]
-    assert guild["guild_id"] == GUILD_ID and guild["guild_name"] == "Test Guild"
-    assert guild["bot_present"] is True and guild["commands_registered"] is True
+    guild = snap.guilds[0]
+    assert guild.guild_id == GUILD_ID and guild.guild_name == "Test Guild"
+    assert guild.bot_present is True and guild.commands_registered is True
     await sup.stop()
 
 
@@ -219,7 +219,7 @@ async def test_admin_command_answered_and_non_admin_refused(nursery: trio.Nurser
     assert fake.calls("POST", "/callback")[2].body["data"]["content"] == "status ok"
     await until(lambda: bot.answered == 2)
     snap = bot.snapshot()
-    assert snap["interactions"] == 3 and snap["refused"] == 1
+    assert snap.interactions == 3 and snap.refused == 1
     await sup.stop()
 
 
@@ -244,7 +244,7 @@ async def test_slow_command_is_deferred_then_edited(nursery: trio.Nursery) -> No
     assert edit.body["content"] == "clip ok daniel 30"
     assert edit.at > deferral.at
     await until(lambda: bot.answered == 1)
-    assert bot.snapshot()["deferred"] == 1
+    assert bot.snapshot().deferred == 1
     await sup.stop()
 
 
@@ -280,10 +280,8 @@ async def test_subcommands_and_bad_arguments(nursery: trio.Nursery) -> None:
     assert any("2 to 10 options" in c for c in contents)
     assert ("watch_add", ("twitch", "Daniel")) in control.calls
     assert ("notify", (GUILD_ID, "645027906669510667")) in control.calls
-    guild = bot.snapshot()["guilds"][0]
-    assert (
-        guild["notifications_enabled"] and guild["notifications_channel_id"] == "645027906669510667"
-    )
+    guild = bot.snapshot().guilds[0]
+    assert guild.notifications_enabled and guild.notifications_channel_id == "645027906669510667"
     await sup.stop()
 
 
@@ -354,7 +352,7 @@ async def test_admins_are_told_once_when_a_component_stays_failing_and_on_recove
     await until(lambda: len(posts()) == 2)
     assert posts()[1].body["content"].startswith("Recovered: root/creators/creator:d/twitch")
     # The fake saw the post; the bot counts it once Discord's answer is back.
-    await until(lambda: bot.snapshot()["alerts_posted"] == 2)
+    await until(lambda: bot.snapshot().alerts_posted == 2)
     await sup.stop()
 
 
@@ -431,8 +429,8 @@ async def test_refused_port_reads_reconnecting_with_the_peer(nursery: trio.Nurse
     assert health.state is ConnectionState.RECONNECTING and health.failing
     assert health.last_error == "connection refused by 127.0.0.1:9"
     snap = bot.snapshot()
-    assert snap["running"] is False and snap["connected"] is False
-    assert snap["status"] == "error" and snap["error"] == "connection refused by 127.0.0.1:9"
+    assert snap.running is False and snap.connected is False
+    assert snap.status == "error" and snap.error == "connection refused by 127.0.0.1:9"
     await sup.stop()
 
 
@@ -457,7 +455,7 @@ async def test_http_401_on_the_handshake_needs_a_person(nursery: trio.Nursery) -
     health = bot.health()
     assert health.connect_failures == 1 and health.give_ups == 1
     assert health.last_error is not None and health.last_error.startswith("HTTP 401 from 127.0.0.1")
-    assert bot.snapshot()["running"] is False
+    assert bot.snapshot().running is False
     await sup.stop()
 
 
@@ -492,7 +490,7 @@ async def test_missing_heartbeat_ack_is_a_stall_then_resumed(nursery: trio.Nurse
     fake: FakeDiscord = await nursery.start(FakeDiscord(heartbeat_interval_ms=100).serve)
     sup, bot = await start_bot(nursery, fake.gateway_url, fake.api_base)
     await until(lambda: bot.connected)
-    assert bot.health().state is ConnectionState.CONNECTED and bot.snapshot()["running"]
+    assert bot.health().state is ConnectionState.CONNECTED and bot.snapshot().running
     fake.stop_acks()
     await fake.wait_for(lambda f: len(f.ops(6)) == 1)  # RESUME on the new connection
     await until(lambda: bot.connected)
@@ -516,6 +514,6 @@ async def test_disallowed_intents_fail_for_good_with_the_reason(nursery: trio.Nu
         "discord gateway: disallowed intents (privileged intent not enabled) (close code 4014)"
     )
     snap = bot.snapshot()
-    assert snap["running"] is False and snap["connected"] is False
-    assert snap["status"] == "error" and "bot-token" not in repr(snap)
+    assert snap.running is False and snap.connected is False
+    assert snap.status == "error" and "bot-token" not in repr(snap)
     await sup.stop()

@@ -17,7 +17,9 @@ import trio
 from actors import Actor
 from actors.chat import SendChat
 from actors.events import ChatEvent, PaidMessageEvent, PlatformEvent
-from actors.rumble.chat import RumbleChat
+from actors.publisher import rate_limit_rows
+from actors.ratelimit import BucketStatistics, bucket_view
+from actors.rumble.chat import RumbleChat, RumbleChatStatistics
 from actors.store import StateStore, WriterThread
 from config.models import RumbleConfig
 from config.secrets import Secret, SecretRef
@@ -168,7 +170,8 @@ async def test_messages_and_rants_arrive_once_also_across_a_restart(
         )
         assert rant.amount_micros == 5_000_000 and rant.currency == "USD"
         snap = harness.chat.snapshot()
-        assert snap["status"] == "running" and snap["stream_title"] == "Saturday stream"
+        assert isinstance(snap, RumbleChatStatistics)
+        assert snap.status == "running" and snap.stream_title == "Saturday stream"
         # Re-polls see the same window: nothing twice.
         await fake.wait_requests(4)
         assert len(harness.events) == 2 and harness.chat.duplicates >= 4
@@ -189,8 +192,13 @@ async def test_polls_every_poll_seconds(autojump_clock, inline_threads, nursery,
     await harness.start(nursery, poll_seconds=7.0)
     await fake.wait_requests(5)
     assert gaps(fake)[:4] == [7.0] * 4
-    (bucket,) = harness.chat.snapshot()["rate_limits"]
-    assert bucket["scope"] == "creator:daniel/rumble/poll" and bucket["limit"] == 1
+    (bucket,) = harness.chat.snapshot().rate_limits
+    assert isinstance(bucket, BucketStatistics)
+    assert bucket.scope == "creator:daniel/rumble/poll" and bucket.limit == 1
+    assert bucket.window_seconds == 7.0 and bucket.taken == len(fake.requests)
+    # The publisher's rate_limits.json rows read it from the tree.
+    assert harness.root is not None
+    assert rate_limit_rows(harness.root.tree()) == (bucket_view(bucket),)
     await harness.stop()
 
 
@@ -201,7 +209,7 @@ async def test_paused_shows_the_reason_and_makes_no_request(
     await trio.sleep(600)
     assert fake.requests == []
     snap = harness.chat.snapshot()
-    assert (snap["status"], snap["paused_reason"]) == ("paused", "waiting for a new API key")
+    assert (snap.status, snap.paused_reason) == ("paused", "waiting for a new API key")
     await harness.stop()
 
 
@@ -240,7 +248,7 @@ async def test_a_revoked_key_is_an_error_with_a_slow_retry(
     await trio.sleep(3600)
     assert 3 <= len(fake.requests) <= 7  # 60, 120, 240, ... s
     snap = harness.chat.snapshot()
-    assert snap["status"] == "error" and snap["http_errors"] == {"http401": len(fake.requests)}
+    assert snap.status == "error" and snap.http_errors == {"http401": len(fake.requests)}
     await harness.stop()
 
 
@@ -263,7 +271,7 @@ async def test_replies_are_dropped_because_the_api_is_read_only(
     assert harness.root is not None
     await harness.root.lookup("rumble").send(SendChat(text="hi"))
     await eventually(lambda: harness.chat.dropped == 1)
-    assert harness.chat.snapshot()["dropped_reasons"] == {"read_only": 1}
+    assert harness.chat.snapshot().dropped_reasons == {"read_only": 1}
     await harness.stop()
 
 

@@ -14,7 +14,7 @@ import attrs
 import pytest
 import trio
 
-from actors import Actor, detail_mapping
+from actors import Actor
 from actors.accounts.source import AccessToken
 from actors.chat import SendChat
 from actors.connection import ConnectionState
@@ -22,6 +22,7 @@ from actors.publisher import telemetry_rows
 from actors.store import Read, StateStore
 from actors.triggers.engine import SIGNAL_FLUSH_SECONDS, TriggerEngine
 from actors.twitch.events_actor import TwitchEvents
+from actors.twitch.statistics import EventSubStatistics
 from actors.watch import LiveMonitor
 from config.models import (
     CreatorConfig,
@@ -131,8 +132,17 @@ class Harness:
     def events_actor(self) -> TwitchEvents:
         return self.root.lookup("twitch-events")._actor()  # type: ignore[attr-defined]
 
-    def detail(self, name: str = "twitch-events") -> Mapping[str, Any]:
-        return detail_mapping({r.path: r for r in self.root.tree()}[f"root/{name}"].detail)
+    def stats(self, name: str = "twitch-events") -> EventSubStatistics:
+        """The EventSub actor's typed statistics (its tree row's `detail`)."""
+        detail = {r.path: r for r in self.root.tree()}[f"root/{name}"].detail
+        assert isinstance(detail, EventSubStatistics), detail
+        return detail
+
+    def detail(self, name: str) -> Mapping[str, Any]:
+        """The snapshot of an actor that gives a mapping (the live monitor)."""
+        detail = {r.path: r for r in self.root.tree()}[f"root/{name}"].detail
+        assert isinstance(detail, Mapping), detail
+        return detail
 
     def health(self, name: str = "twitch-events") -> Any:
         """The actor's typed `ConnectionHealth` (the tree row's `health`)."""
@@ -231,7 +241,7 @@ def start_harness(
 @pytest.fixture
 async def h(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[Harness]:
     harness = await start_harness(nursery, tmp_path)
-    await wait_for(lambda: harness.detail()["state"] == "connected")
+    await wait_for(lambda: harness.stats().state is ConnectionState.CONNECTED)
     yield harness
     await harness.root.stop()
 
@@ -261,7 +271,7 @@ async def test_it_subscribes_to_its_events_and_those_its_triggers_use(h: Harness
             "stream.offline",
         ]
     )
-    assert h.detail()["subscriptions"]["channel.follow"] == "created"
+    assert h.stats().subscriptions["channel.follow"] == "created"
 
 
 async def test_a_redemption_fires_its_trigger_and_is_fulfilled(h: Harness):
@@ -270,7 +280,7 @@ async def test_a_redemption_fires_its_trigger_and_is_fulfilled(h: Harness):
     assert await wait_replies(h, 1) == ["Viewer says drink! (1 today)"]
     await wait_for(lambda: h.helix.redemptions[event["id"]]["status"] == "FULFILLED")
     assert await water(h) == 1
-    assert h.detail()["redemptions"] == {"fulfilled": 1}
+    assert h.stats().redemptions == {"fulfilled": 1}
 
 
 async def test_a_redemption_held_by_a_user_cooldown_is_refunded_and_not_answered(
@@ -278,20 +288,20 @@ async def test_a_redemption_held_by_a_user_cooldown_is_refunded_and_not_answered
 ):
     hydrate = attrs.evolve(TRIGGERS[0], cooldown_user=600)
     h = await start_harness(nursery, tmp_path, config=creator(triggers=(hydrate,)))
-    await wait_for(lambda: h.detail()["state"] == "connected")
+    await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
     first = h.helix.redeem(our_reward(h), user_id="9001", login="viewer")
     again = h.helix.redeem(our_reward(h), user_id="9001", login="viewer")
     other = h.helix.redeem(our_reward(h), user_id="9002", login="other")
     for event in (first, again, other):
         await h.eventsub.notify("channel.channel_points_custom_reward_redemption.add", event)
-    await wait_for(lambda: h.detail()["messages"] == 3)
+    await wait_for(lambda: h.stats().messages == 3)
     assert await wait_replies(h, 2) == [
         "Viewer says drink! (1 today)",
         "Other says drink! (2 today)",
     ]
     statuses = [h.helix.redemptions[e["id"]]["status"] for e in (first, again, other)]
     assert statuses == ["FULFILLED", "CANCELED", "FULFILLED"]
-    assert h.detail()["redemptions"] == {"fulfilled": 2, "refunded": 1}
+    assert h.stats().redemptions == {"fulfilled": 2, "refunded": 1}
     assert await water(h) == 2
     await h.root.stop()
 
@@ -307,7 +317,7 @@ async def test_a_cheer_a_raid_and_a_follow_each_fire_once_and_show_in_the_export
     await h.eventsub.notify("channel.raid", corpus_event("channel.raid"))
     await h.eventsub.notify("channel.follow", corpus_event("channel.follow"))
     texts = await wait_replies(h, 3)
-    await wait_for(lambda: h.detail()["messages"] == 4)
+    await wait_for(lambda: h.stats().messages == 4)
     assert sorted(await h.replies()) == sorted(
         ["Fan cheered 150", "raid by Cool_User with 9001", "thanks Cool_User"]
     )
@@ -334,15 +344,15 @@ async def test_a_handover_mid_burst_of_100_applies_each_exactly_once(h: Harness)
         event = {**BROADCASTER, "user_id": str(i), "user_login": f"u{i}", "user_name": f"U{i}"}
         event["followed_at"] = "2026-12-06T07:00:00Z"
         sent.append((await h.eventsub.notify("channel.follow", event), event))
-    await wait_for(lambda: h.detail()["handovers"] == 1)
+    await wait_for(lambda: h.stats().handovers == 1)
     # Twitch delivers at least once: redeliveries (same id, same event) are dropped.
     for message_id, event in sent[45:55]:
         await h.eventsub.notify("channel.follow", event, message_id=message_id)
-    await wait_for(lambda: h.detail()["duplicates"] >= 10)
+    await wait_for(lambda: h.stats().duplicates >= 10)
     texts = await wait_replies(h, 100)
     assert sorted(texts) == sorted(f"thanks U{i}" for i in range(100))
-    await wait_for(lambda: h.detail()["messages"] == 100)
-    assert h.detail()["connections"] == 2
+    await wait_for(lambda: h.stats().messages == 100)
+    assert h.stats().connections == 2
     assert 4004 not in h.eventsub.close_codes  # the client closed the old socket itself
     await wait_for(lambda: len(h.eventsub.active_sessions()) == 1)
     assert len(h.eventsub.enabled()) == 6  # subscriptions carried over, none made again
@@ -351,13 +361,13 @@ async def test_a_handover_mid_burst_of_100_applies_each_exactly_once(h: Harness)
 async def test_a_gap_is_reconciled_from_helix(h: Harness):
     h.helix.page_size = 2  # three redemptions: two pages
     await h.eventsub.notify("stream.offline", BROADCASTER)
-    await wait_for(lambda: h.detail()["messages"] == 1)
+    await wait_for(lambda: h.stats().messages == 1)
     await h.eventsub.close(4006, "network error")
     missed = [
         h.helix.redeem(our_reward(h), user_id=str(n), login=f"late{n}")["id"] for n in range(3)
     ]
     h.helix.go_live("daniel", user_id="1337")
-    await wait_for(lambda: h.detail()["reconciliations"] == 1)
+    await wait_for(lambda: h.stats().reconciliations == 1)
     await wait_for(lambda: all(h.helix.redemptions[r]["status"] == "FULFILLED" for r in missed))
     texts = await wait_replies(h, 4)
     assert sorted(texts) == [
@@ -367,8 +377,8 @@ async def test_a_gap_is_reconciled_from_helix(h: Harness):
         "we are live",
     ]
     assert await water(h) == 3
-    detail = h.detail()
-    assert detail["reconciled"] == 4 and detail["close_codes"] == {"4006": 1}
+    stats = h.stats()
+    assert stats.reconciled == 4 and stats.close_codes == {"4006": 1}
     assert h.eventsub.connections == 2
 
 
@@ -376,9 +386,9 @@ async def test_the_live_monitor_leaves_the_channel_to_eventsub_until_a_revocatio
     nursery: trio.Nursery, tmp_path: Path
 ):
     h = await start_harness(nursery, tmp_path, monitor=True)
-    await wait_for(lambda: h.detail()["state"] == "connected")
+    await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
     await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
-    assert h.detail()["live_monitor"] == "eventsub"
+    assert h.stats().live_monitor == "eventsub"
     await h.eventsub.notify(
         "stream.online",
         {**BROADCASTER, "id": "s1", "type": "live", "started_at": "2026-12-06T08:00:00Z"},
@@ -388,7 +398,7 @@ async def test_the_live_monitor_leaves_the_channel_to_eventsub_until_a_revocatio
     await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == [])
     (resumed,) = h.detail("watch")["eventsub"]["resumed"]
     assert resumed["channel"] == "daniel" and "revoked stream.online" in resumed["reason"]
-    assert h.detail()["live_monitor"] == "polling"
+    assert h.stats().live_monitor == "polling"
     await h.root.stop()
 
 
@@ -413,14 +423,14 @@ async def test_keepalive_silence_is_detected_within_timeout_plus_five_seconds(
 ):
     eventsub = await nursery.start(FakeEventSub(keepalive_override=1).serve)
     h = await start_harness(nursery, tmp_path, eventsub=eventsub)
-    await wait_for(lambda: h.detail()["state"] == "connected")
+    await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
     eventsub.silence = True
     silent_from = trio.current_time()
-    await wait_for(lambda: h.detail()["state"] != "connected", within=1 + 5)
+    await wait_for(lambda: h.stats().state is not ConnectionState.CONNECTED, within=1 + 5)
     assert trio.current_time() - silent_from <= 1 + 5
     assert "no EventSub message or keepalive" in h.health().last_error
     eventsub.silence = False
-    await wait_for(lambda: h.detail()["state"] == "connected")
+    await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
     await h.root.stop()
 
 
@@ -428,8 +438,10 @@ async def test_close_4003_is_explained_and_the_link_is_rebuilt(h: Harness):
     await h.eventsub.close(4003, "connection unused")
     await wait_for(lambda: h.health().last_error is not None)
     assert "no subscription was created in time" in h.health().last_error
-    assert h.detail()["close_codes"] == {"4003": 1}
-    await wait_for(lambda: h.detail()["state"] == "connected" and h.eventsub.connections == 2)
+    assert h.stats().close_codes == {"4003": 1}
+    await wait_for(
+        lambda: h.stats().state is ConnectionState.CONNECTED and h.eventsub.connections == 2
+    )
     assert len(h.eventsub.enabled()) == 6
 
 
@@ -446,12 +458,14 @@ async def test_an_unsubscribed_session_is_closed_4003_by_the_fake(nursery: trio.
 
 async def test_a_revocation_is_visible_in_the_status(h: Harness):
     await h.eventsub.revoke("channel.follow", "authorization_revoked")
-    await wait_for(lambda: h.detail()["revocations"])
-    detail = h.detail()
-    assert detail["subscriptions"]["channel.follow"] == "revoked"
-    assert "log in again" in detail["subscription_errors"]["channel.follow"]
-    assert detail["revocations"][0]["status"] == "authorization_revoked"
-    assert "channel.follow" in (detail["detail"] or "")
+    await wait_for(lambda: h.stats().revocations)
+    stats = h.stats()
+    assert stats.subscriptions["channel.follow"] == "revoked"
+    assert "log in again" in stats.subscription_errors["channel.follow"]
+    (revocation,) = stats.revocations
+    assert revocation.subscription_type == "channel.follow"
+    assert revocation.status == "authorization_revoked" and revocation.action == "reauthorize"
+    assert "channel.follow" in (stats.detail or "")
 
 
 async def test_limits_429_end_the_link_and_wait_instead_of_looping(
@@ -464,7 +478,7 @@ async def test_limits_429_end_the_link_and_wait_instead_of_looping(
             _stale(f"other-{n}", user_id="1337", session_id=f"elsewhere-{n}")
         )
     h = await start_harness(nursery, tmp_path, eventsub=eventsub, limit_retry_seconds=30)
-    await wait_for(lambda: h.detail()["state"] == "reconnecting")
+    await wait_for(lambda: h.stats().state is ConnectionState.RECONNECTING)
     assert "limit is reached" in h.health().last_error
     assert h.health().next_retry_at is not None
     subscribe_calls = len(h.helix.calls("/helix/eventsub/subscriptions"))
@@ -483,8 +497,8 @@ async def test_subscriptions_that_already_exist_409_count_as_subscribed(
         del condition
         eventsub.subscriptions.append(_stale(sub_type, user_id="1337", session_id="stale"))
     h = await start_harness(nursery, tmp_path, eventsub=eventsub)
-    await wait_for(lambda: h.detail()["state"] == "connected")
-    subs = h.detail()["subscriptions"]
+    await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
+    subs = h.stats().subscriptions
     assert subs["channel.follow"] == "exists" and subs["stream.offline"] == "exists"
     assert subs["channel.cheer"] == "created"
     assert eventsub.connections == 1
@@ -516,8 +530,8 @@ async def test_a_hand_made_reward_holding_our_title_is_an_error_and_untouched(
     helix = await nursery.start(FakeHelix().serve)
     hand = helix.hand_made_reward("Hydrate!", cost=5)
     h = await start_harness(nursery, tmp_path, helix=helix)
-    await wait_for(lambda: h.detail()["state"] == "connected")
-    assert "made by hand" in h.detail()["reward_errors"][0]
+    await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
+    assert "made by hand" in h.stats().reward_errors[0]
     assert list(helix.rewards) == [hand] and helix.rewards[hand]["cost"] == 5
     await h.root.stop()
 
@@ -538,12 +552,12 @@ async def test_a_trigger_on_a_hand_made_reward_fires_but_never_settles_it(
     h = await start_harness(
         nursery, tmp_path, helix=helix, config=creator(triggers=(*TRIGGERS, hug))
     )
-    await wait_for(lambda: h.detail()["state"] == "connected")
-    assert "did not create" in h.detail()["reward_warnings"][0]
+    await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
+    assert "did not create" in h.stats().reward_warnings[0]
     event = h.helix.redeem(hand, user_id="5", login="kind", user_input="everyone")
     await h.eventsub.notify("channel.channel_points_custom_reward_redemption.add", event)
     assert await wait_replies(h, 1) == ["Kind hugs: everyone"]
-    await wait_for(lambda: h.detail()["messages"] == 1)
+    await wait_for(lambda: h.stats().messages == 1)
     assert h.helix.redemptions[event["id"]]["status"] == "UNFULFILLED"
     assert not [c for c in h.helix.requests if c.method == "PATCH" and "redemptions" in c.path]
     await h.root.stop()
@@ -562,9 +576,9 @@ async def test_rewards_are_updated_and_ours_that_left_the_config_disabled_across
         eventsub=eventsub,
         config=creator(rewards=(HYDRATE, stretch)),
     )
-    await wait_for(lambda: first.detail()["state"] == "connected")
+    await wait_for(lambda: first.stats().state is ConnectionState.CONNECTED)
     seen_id = await eventsub.notify("stream.offline", BROADCASTER)
-    await wait_for(lambda: first.detail()["messages"] == 1)
+    await wait_for(lambda: first.stats().messages == 1)
     await first.root.stop()
     assert len(helix.rewards) == 2
 
@@ -572,15 +586,15 @@ async def test_rewards_are_updated_and_ours_that_left_the_config_disabled_across
     second = await start_harness(
         nursery, tmp_path, helix=helix, eventsub=eventsub, config=creator(rewards=(cheaper,))
     )
-    await wait_for(lambda: second.detail()["state"] == "connected")
+    await wait_for(lambda: second.stats().state is ConnectionState.CONNECTED)
     by_title = {r["title"]: r for r in helix.rewards.values()}
     assert len(helix.rewards) == 2  # nothing created again, nothing deleted
     assert by_title["Hydrate!"]["cost"] == 250 and by_title["Hydrate!"]["is_enabled"]
     assert by_title["Stretch"]["is_enabled"] is False
     # The restarted actor remembers what it applied: the same message id is dropped.
     await eventsub.notify("stream.offline", BROADCASTER, message_id=seen_id)
-    await wait_for(lambda: second.detail()["duplicates"] == 1)
-    assert second.detail()["messages"] == 0
+    await wait_for(lambda: second.stats().duplicates == 1)
+    assert second.stats().messages == 0
     await second.root.stop()
 
 
@@ -620,7 +634,7 @@ async def test_chat_over_eventsub_replies_through_helix_and_counts_drops(
     nursery: trio.Nursery, tmp_path: Path
 ):
     h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
-    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    await wait_for(lambda: h.stats("twitch").state is ConnectionState.CONNECTED)
     (sub,) = h.eventsub.enabled()
     assert sub.type == "channel.chat.message"
     assert sub.condition == {"broadcaster_user_id": "1337", "user_id": "4242"}
@@ -632,13 +646,13 @@ async def test_chat_over_eventsub_replies_through_helix_and_counts_drops(
     assert sent["reply_parent_message_id"] == "c1"
     h.helix.drop_next = {"code": "msg_duplicate", "message": "duplicate message"}
     await h.eventsub.notify("channel.chat.message", chat("c2", "!ping"))
-    await wait_for(lambda: h.detail("twitch")["dropped"] == 1)
-    assert h.detail("twitch")["dropped_reasons"] == {"msg_duplicate": 1}
-    assert h.detail("twitch")["sent"] == 1
+    await wait_for(lambda: h.stats("twitch").dropped == 1)
+    assert h.stats("twitch").dropped_reasons == {"msg_duplicate": 1}
+    assert h.stats("twitch").sent == 1
     # EventSub echoes the bot's own messages: never fed back to the triggers.
     echo = {**chat("c3", "!ping"), "chatter_user_id": "4242", "chatter_user_login": "danielbot"}
     await h.eventsub.notify("channel.chat.message", echo)
-    await wait_for(lambda: h.detail("twitch")["own_messages"] == 1)
+    await wait_for(lambda: h.stats("twitch").own_messages == 1)
     assert len(h.helix.chat_messages) == 2
     await h.root.stop()
 
@@ -647,7 +661,7 @@ async def test_shared_chat_messages_from_another_channel_are_skipped_and_counted
     nursery: trio.Nursery, tmp_path: Path
 ):
     h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
-    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    await wait_for(lambda: h.stats("twitch").state is ConnectionState.CONNECTED)
     elsewhere = {
         "source_broadcaster_user_id": "5555",
         "source_broadcaster_user_login": "partner",
@@ -655,14 +669,14 @@ async def test_shared_chat_messages_from_another_channel_are_skipped_and_counted
         "source_message_id": "p1",
     }
     await h.eventsub.notify("channel.chat.message", chat("s1", "!ping", **elsewhere))
-    await wait_for(lambda: h.detail("twitch")["shared_chat_skipped"] == 1)
+    await wait_for(lambda: h.stats("twitch").shared_chat_skipped == 1)
     # Our own channel's message in a shared session (source = us) is ours to answer.
     ours = {**elsewhere, "source_broadcaster_user_id": "1337", "source_message_id": "s2"}
     await h.eventsub.notify("channel.chat.message", chat("s2", "!ping", **ours))
     await wait_for(lambda: len(h.helix.chat_messages) == 1)
     assert h.helix.chat_messages[0]["reply_parent_message_id"] == "s2"
-    await wait_for(lambda: h.detail("twitch")["messages"] == 1)
-    assert h.detail("twitch")["shared_chat_skipped"] == 1
+    await wait_for(lambda: h.stats("twitch").messages == 1)
+    assert h.stats("twitch").shared_chat_skipped == 1
     await h.root.stop()
 
 
@@ -672,14 +686,14 @@ async def test_helix_chat_sends_queue_boundedly_and_count_what_they_drop(
     # One message per minute: the second waits for the window, the queue holds two.
     limits = {"send_limit": 1, "send_period": 60.0, "send_queue_size": 2}
     h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat", actor=limits)
-    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    await wait_for(lambda: h.stats("twitch").state is ConnectionState.CONNECTED)
     await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
-    await wait_for(lambda: h.detail("twitch")["sent"] == 1)
+    await wait_for(lambda: h.stats("twitch").sent == 1)
     for n in range(2, 6):
         await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
-    await wait_for(lambda: h.detail("twitch")["dropped"] == 2)
-    detail = h.detail("twitch")
-    assert detail["dropped_reasons"] == {"queue_full": 2} and detail["queued"] == 2
+    await wait_for(lambda: h.stats("twitch").dropped == 2)
+    stats = h.stats("twitch")
+    assert stats.dropped_reasons == {"queue_full": 2} and stats.queued == 2
     assert len(h.helix.chat_messages) == 1  # the window holds the rest
     await h.root.stop()
 
@@ -689,18 +703,18 @@ async def test_helix_chat_sends_keep_twitchs_chat_limit_and_moderators_get_more(
 ):
     limits = {"send_limit": 2, "send_limit_privileged": 10, "send_period": 0.5}
     h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat", actor=limits)
-    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    await wait_for(lambda: h.stats("twitch").state is ConnectionState.CONNECTED)
     for n in range(4):
         await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
     await wait_for(lambda: len(h.helix.chat_messages) == 4)
     times = h.helix.chat_times
     assert times[2] - times[0] >= 0.5 - 0.01 and times[3] - times[1] >= 0.5 - 0.01
-    assert h.detail("twitch")["privileged"] is False
+    assert h.stats("twitch").privileged is False
     # Our own echoed line wears a moderator badge: the higher limit applies from now on.
     mod = [{"set_id": "moderator", "id": "1", "info": ""}]
     echo = {**chat("e1", "pong"), "chatter_user_id": "4242", "chatter_user_login": "danielbot"}
     await h.eventsub.notify("channel.chat.message", {**echo, "badges": mod})
-    await wait_for(lambda: h.detail("twitch")["privileged"])
+    await wait_for(lambda: h.stats("twitch").privileged)
     start = len(times)
     for n in range(4, 10):
         await h.eventsub.notify("channel.chat.message", chat(f"c{n}", "!ping"))
@@ -714,19 +728,19 @@ async def test_a_429_on_chat_waits_for_ratelimit_reset_and_sends_the_same_reply(
     nursery: trio.Nursery, tmp_path: Path
 ):
     h = await start_harness(nursery, tmp_path, config=chat_config(), role="chat")
-    await wait_for(lambda: h.detail("twitch")["state"] == "connected")
+    await wait_for(lambda: h.stats("twitch").state is ConnectionState.CONNECTED)
     h.helix.chat_limited = [1.0]
     asked_at = trio.current_time()
     await h.eventsub.notify("channel.chat.message", chat("c1", "!ping"))
     await wait_for(lambda: len(h.helix.chat_messages) == 1)
     assert h.helix.chat_times[0] - asked_at >= 0.9  # not before the bucket's reset
     assert h.helix.chat_messages[0]["reply_parent_message_id"] == "c1"
-    assert h.detail("twitch")["rate_limited"] == 1 and h.detail("twitch")["dropped"] == 0
+    assert h.stats("twitch").rate_limited == 1 and h.stats("twitch").dropped == 0
     # A limit that does not lift: the reply is dropped after a few tries, counted.
     h.helix.chat_limited = [0.0, 0.0, 0.0]
     await h.eventsub.notify("channel.chat.message", chat("c2", "!ping"))
-    await wait_for(lambda: h.detail("twitch")["dropped"] == 1)
-    assert h.detail("twitch")["dropped_reasons"] == {"rate_limited": 1}
+    await wait_for(lambda: h.stats("twitch").dropped == 1)
+    assert h.stats("twitch").dropped_reasons == {"rate_limited": 1}
     assert len(h.helix.chat_messages) == 1
     await h.root.stop()
 

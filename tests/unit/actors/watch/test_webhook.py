@@ -4,6 +4,7 @@ a processed one is not applied again, also after a restart."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,6 @@ from typing import Any
 import httpx
 import trio
 
-from actors import detail_mapping
 from actors.events import StreamStarted
 from actors.store import StateStore
 from actors.twitch.eventsub import compute_signature
@@ -133,9 +133,9 @@ async def serve_lifetime(
                     for headers, body in deliveries
                 ]
             server.cancel()
-        duplicates = detail_mapping({r.path: r for r in root.tree()}["root/watch"].detail)[
-            "duplicates"
-        ]
+        watch = {r.path: r for r in root.tree()}["root/watch"].detail
+        assert isinstance(watch, Mapping)  # its snapshot is shown, not read: a mapping
+        duplicates = watch["duplicates"]
         await root.stop()
         nursery.cancel_scope.cancel()
     return codes, duplicates

@@ -19,13 +19,15 @@ import pytest
 import structlog
 import trio
 
-from actors import Actor, detail_mapping
+from actors import Actor
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent
-from actors.quotas.registry import QuotaRegistry
+from actors.publisher import rate_limit_rows
+from actors.quotas.registry import QuotaRegistry, QuotaRegistryStatistics
+from actors.ratelimit import bucket_view
 from actors.store import StateStore, WriterThread
 from actors.youtube import livechat
-from actors.youtube.chat import YouTubeChat
+from actors.youtube.chat import YouTubeChat, YouTubeChatStatistics
 from actors.youtube.livechat import next_quota_reset
 from config.models import CreatorConfig, YouTubeConfig
 from config.secrets import Secret, SecretRef
@@ -247,17 +249,21 @@ async def test_send_chat_inserts_with_the_token_and_charges_twenty_units(
     assert _used(harness) - before == 20 + 5 * lists
     assert harness.chat.truncated == 1
     snap = harness.chat.snapshot()
-    assert snap["actions"] == 1
-    (bucket,) = snap["rate_limits"]
-    assert bucket["scope"] == "creator:daniel/youtube/chat" and bucket["taken"] == 1
+    assert isinstance(snap, YouTubeChatStatistics)
+    assert snap.actions == 1 and snap.sent == 1 and snap.truncated == 1
+    (bucket,) = snap.rate_limits
+    assert bucket.scope == "creator:daniel/youtube/chat" and bucket.taken == 1
+    # The publisher's rate_limits.json rows read it from the tree (same trio time, same figures).
+    assert rate_limit_rows(harness.root.tree()) == (bucket_view(bucket),)
     await harness.root.stop()
 
 
 def _used(harness: Harness) -> int:
     assert harness.root is not None
     row = next(r for r in harness.root.tree() if r.path == "root/quotas")
-    (quota,) = detail_mapping(row.detail)["quotas"]
-    return quota["used"]
+    assert isinstance(row.detail, QuotaRegistryStatistics)
+    (quota,) = row.detail.quotas
+    return quota.used
 
 
 # --------------------------------------------------------------------- in-process transport
@@ -275,7 +281,7 @@ async def test_polling_follows_polling_interval_millis(
     fake.add_message("chat1", "hi")
     calls = await fake.wait_for(LIST, len(fake.calls(LIST)) + 2)
     assert calls[-1].query["pageToken"] == "tok1"
-    assert harness.chat.snapshot()["polling_interval"] == 7.0
+    assert harness.chat.snapshot().polling_interval == 7.0
     await harness.root.stop()
 
 
@@ -291,7 +297,8 @@ async def test_polling_stretches_so_the_budget_lasts_until_the_reset(
     assert first == pytest.approx(43_200 / 358, abs=1e-3)
     assert second == pytest.approx((43_200 - first) / 357, abs=1e-3)
     snap = harness.chat.snapshot()
-    assert snap["polling_interval"] > 2.0 and snap["quota_status"] == "ok"
+    assert snap.polling_interval is not None and snap.polling_interval > 2.0
+    assert snap.quota_status == "ok"
     await harness.root.stop()
 
 
@@ -305,8 +312,8 @@ async def test_an_exhausted_budget_pauses_until_the_reset(
     reset = next_quota_reset(T0)
     await eventually(lambda: harness.chat.status == "paused", limit=12 * 3600, step=60)
     snap = harness.chat.snapshot()
-    assert snap["paused_reason"] == "quota exhausted until 2026-11-22T08:00:00Z"
-    assert snap["quota_status"] == "exhausted"
+    assert snap.paused_reason == "quota exhausted until 2026-11-22T08:00:00Z"
+    assert snap.quota_status == "exhausted" and snap.quota_reset_at == reset
     polls = len(fake.calls(LIST))
     assert 1 + 5 * polls <= 50
     await trio.sleep((reset - wall()).total_seconds() - 1)
@@ -329,7 +336,7 @@ async def test_quota_exceeded_from_the_api_pauses_until_the_reset(
     calls = await fake.wait_for(LIST, 2)
     assert calls[1].at >= 12 * 3600
     await eventually(lambda: harness.chat.status == "running")
-    assert harness.chat.snapshot()["api_errors"] == {"quotaExceeded": 1}
+    assert harness.chat.snapshot().api_errors == {"quotaExceeded": 1}
     await harness.root.stop()
 
 
@@ -376,7 +383,7 @@ async def test_server_errors_back_off_without_a_tight_loop(
     # 1, 2, 4, ... 300 s (+-20%): about 20 attempts in an hour, never hundreds.
     assert 8 <= failed <= 25
     assert harness.chat.status == "error"
-    assert harness.chat.snapshot()["api_errors"]["backendError"] == failed
+    assert harness.chat.snapshot().api_errors["backendError"] == failed
     fake._failures.clear()
     await eventually(lambda: harness.chat.status == "running")
     await harness.root.stop()
@@ -392,7 +399,7 @@ async def test_rate_limit_exceeded_and_unreadable_bodies_back_off(
     await harness.wait_events(1)
     calls = fake.calls(LIST)
     assert len(calls) == 3 and all(g >= 0.8 for g in gaps(calls))
-    assert harness.chat.snapshot()["api_errors"] == {"http502": 1, "rateLimitExceeded": 1}
+    assert harness.chat.snapshot().api_errors == {"http502": 1, "rateLimitExceeded": 1}
     await harness.root.stop()
 
 
@@ -404,7 +411,7 @@ async def test_a_stalled_response_times_out_and_is_retried(
     await harness.start(nursery, request_timeout=10.0)
     await harness.wait_events(1)
     assert harness.chat.timeouts == 2
-    assert harness.chat.snapshot()["timeouts"] == 2
+    assert harness.chat.snapshot().timeouts == 2
     await harness.root.stop()
 
 
@@ -428,7 +435,7 @@ async def test_send_without_oauth_is_dropped_with_a_reason(
     await fake.wait_for(LIST, 1)
     await harness.root.lookup("youtube").send(SendChat(text="hi"))
     await eventually(lambda: harness.chat.dropped == 1)
-    assert harness.chat.snapshot()["dropped_reasons"] == {"no_oauth": 1}
+    assert harness.chat.snapshot().dropped_reasons == {"no_oauth": 1}
     assert fake.calls("POST /liveChat/messages") == []
     await harness.root.stop()
 
@@ -600,7 +607,7 @@ async def test_a_filter_deletes_and_times_out_with_the_token_and_charges_the_quo
     }
     polls = len(fake.calls(LIST)) - lists_before  # 5 units each, charged meanwhile
     assert _used(harness) - before == 50 + 200 + 5 * polls
-    assert harness.chat.snapshot()["moderation"]["done"] == 2
+    assert harness.chat.snapshot().moderation.done == 2
     await harness.root.stop()
 
 
