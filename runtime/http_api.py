@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from actors import Actor, ErrorsReported
+from actors import Actor, ErrorsReported, TreeRow
 from exports.health import status_report
+from exports.scrub import scrub
 from exports.views import ErrorView
 from runtime.announce import HttpAnnouncement
 from runtime.http import HttpApp, HttpError, Request, Response, json_response, serve_http
@@ -106,6 +108,41 @@ def tree_rows(root: Supervisor) -> list[dict[str, Any]]:
     return [row.as_json() for row in root.tree()]
 
 
+def actor_json(row: TreeRow) -> dict[str, Any]:
+    """One tree row with what the actor shows of itself: its `snapshot()` (`detail`) and its
+    connection `health`, as JSON values (times in UTC ISO 8601, enums as their values), with
+    anything that looks like a secret masked (snapshots hold none; a second line of
+    defence)."""
+    body = row.as_json()
+    body["detail"] = _jsonable(row.detail)
+    body["health"] = _jsonable(row.health)
+    scrubbed: dict[str, Any] = scrub(body)
+    return scrubbed
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` as plain JSON values: attrs instances and mappings as objects (a tuple key
+    joined with "/"), sets sorted, datetimes as UTC ISO 8601, enums as their values."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value)
+    if attrs.has(type(value)):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, Mapping):
+        return {
+            "/".join(map(str, k)) if isinstance(k, tuple) else str(k): _jsonable(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, set | frozenset):
+        return sorted((_jsonable(v) for v in value), key=str)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
 def build_app(
     root: Supervisor,
     *,
@@ -167,6 +204,15 @@ def build_app(
     async def actors(_request: Request) -> Response:
         return json_response({"actors": tree_rows(root)})
 
+    async def actor(request: Request) -> Response:
+        # As the restart route: a path with or without the root's name.
+        path = request.params["path"].strip("/").removeprefix(root.name + "/")
+        full = root.name if path == root.name else f"{root.name}/{path}"
+        for row in root.tree():
+            if row.path == full:
+                return json_response(actor_json(row))
+        raise HttpError(404, f"no actor or supervisor at {path!r}")
+
     async def restart(request: Request) -> Response:
         path = request.params["path"].strip("/")
         prefix = root.name + "/"
@@ -196,6 +242,7 @@ def build_app(
     app.route("GET", "/livez", livez, auth=False)
     app.route("GET", "/readyz", readyz, auth=False)
     app.route("GET", "/actors", actors, auth=True)
+    app.route("GET", "/actors/{path:path}", actor, auth=True)
     app.route("POST", "/actors/{path:path}/restart", restart, auth=True)
     return app
 

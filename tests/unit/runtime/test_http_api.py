@@ -1,16 +1,21 @@
-"""The control API's restarts, and `http.json` following the HTTP server, over real sockets."""
+"""The control API (the tree, one actor's own figures, restarts), and `http.json` following the
+HTTP server, over real sockets."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import trio
 import trio.testing
 
-from actors import Actor, TreeRow
+from actors import Actor, ActorStatistics, TreeRow
+from actors.connection import ConnectionState
 from runtime.announce import HttpAnnouncement
 from runtime.http_api import HTTP_ID, HttpServer, HttpServerStatistics, build_app
 from supervisors import Backoff, ChildSpec, Supervisor
@@ -24,6 +29,28 @@ class Idle(Actor):
         return message
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class ShownStatistics(ActorStatistics):
+    """A typed snapshot with every kind of value `GET /actors/{path}` turns into JSON."""
+
+    at: datetime
+    state: ConnectionState
+    fired: Mapping[tuple[str, str], int]
+    scopes: frozenset[str]
+    note: str
+
+
+class Showing(Idle):
+    def snapshot(self) -> ShownStatistics:
+        return ShownStatistics(
+            at=datetime(2026, 12, 7, 20, 0, tzinfo=UTC),
+            state=ConnectionState.CONNECTED,
+            fired={("daniel", "hello"): 3},
+            scopes=frozenset({"chat:read", "chat:edit"}),
+            note="leaked oauth:abcdefghijklmnop0123 here",
+        )
+
+
 async def start_root(nursery: trio.Nursery, announce: HttpAnnouncement) -> Supervisor:
     """root: an idle actor and the HTTP server (on a free port) with the control API."""
     root: Supervisor
@@ -31,6 +58,7 @@ async def start_root(nursery: trio.Nursery, announce: HttpAnnouncement) -> Super
         "root",
         [
             ChildSpec("idle", Idle),
+            ChildSpec("showing", Showing),
             ChildSpec(
                 HTTP_ID,
                 lambda: HttpServer(
@@ -134,7 +162,7 @@ async def test_actors_lists_every_row_of_the_tree_as_json_without_detail_or_heal
         answer = await client.get(f"http://127.0.0.1:{port}/actors", headers=AUTH)
     assert answer.status_code == 200, answer.text
     rows = {row["path"]: row for row in answer.json()["actors"]}
-    assert list(rows) == ["root", "root/idle", f"root/{HTTP_ID}"]
+    assert list(rows) == ["root", "root/idle", "root/showing", f"root/{HTTP_ID}"]
     assert rows["root"] == {
         "path": "root",
         "kind": "supervisor",
@@ -158,6 +186,38 @@ async def test_actors_lists_every_row_of_the_tree_as_json_without_detail_or_heal
     assert idle["mailbox"]["depth"] == 0 and idle["mailbox"]["capacity"] > 0
     # Times as ISO 8601 in UTC, as every file we publish writes them.
     assert idle["started_at"].endswith("Z") and rows["root"]["started_at"].endswith("Z")
+    await root.stop()
+
+
+async def test_one_actor_shows_its_row_snapshot_and_health_as_json_with_secrets_masked(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    root = await start_root(nursery, WatchedAnnouncement(tmp_path / "http.json"))
+    port = _port(child(root, HTTP_ID))
+    base = f"http://127.0.0.1:{port}/actors"
+    async with httpx.AsyncClient(timeout=5) as client:
+        shown = await client.get(f"{base}/showing", headers=AUTH)
+        named = await client.get(f"{base}/root/showing", headers=AUTH)
+        server = await client.get(f"{base}/{HTTP_ID}", headers=AUTH)
+        supervisor = await client.get(f"{base}/root", headers=AUTH)
+        unknown = await client.get(f"{base}/nobody", headers=AUTH)
+        anonymous = await client.get(f"{base}/showing")
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert (body["path"], body["kind"], body["state"]) == ("root/showing", "actor", "running")
+    assert body["detail"] == {
+        "at": "2026-12-07T20:00:00Z",
+        "state": "connected",
+        "fired": {"daniel/hello": 3},
+        "scopes": ["chat:edit", "chat:read"],
+        "note": "leaked [redacted] here",
+    }
+    assert body["health"] is None
+    assert named.json() == body  # the root's name may lead the path
+    assert server.json()["detail"] == {"host": "127.0.0.1", "port": port, "telemetry_errors": []}
+    assert supervisor.json()["kind"] == "supervisor" and supervisor.json()["detail"] == {}
+    assert unknown.status_code == 404 and "nobody" in unknown.json()["error"]
+    assert anonymous.status_code == 401
     await root.stop()
 
 
