@@ -101,26 +101,6 @@ class AccountHealth(ActorStatistics):
     def ok(self) -> bool:
         return self.state in HEALTHY_STATES
 
-    def to_json(self) -> dict[str, Any]:
-        def ts(value: datetime | None) -> str | None:
-            return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-        return {
-            "account_id": self.account_id,
-            "platform": self.platform,
-            "state": self.state,
-            "ok": self.ok,
-            "login": self.login,
-            "user_id": self.user_id,
-            "scopes": sorted(self.scopes),
-            "missing_scopes": sorted(self.missing_scopes),
-            "expires_at": ts(self.expires_at),
-            "last_refresh": ts(self.last_refresh),
-            "last_validation": ts(self.last_validation),
-            "refresh_attempts": self.refresh_attempts,
-            "error": self.error,
-        }
-
 
 class AccountActor(Actor):
     """One account (`accounts/<id>` in the tree). Messages: `GetToken`, `ReportUnauthorized`."""

@@ -5,22 +5,17 @@ export files, all but the runtime snapshot's heartbeat."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import trio
 
 from actors.publisher import PublishNow
 from actors.replay import ReplayChat
 from actors.replay import actor as replay_actor
 from actors.triggers.engine import TriggerEngine
-from config.loading import load_config
-from runtime.tree import RuntimePaths, build_tree
-from state import open_database
+from tests.unit.runtime.booting import example_tree
 
-ROOT = Path(__file__).resolve().parents[3]
 FEATURE_FILES = (
     "points.json",
     "quotes.json",
@@ -42,28 +37,7 @@ def _instance(root: Any, path: str) -> Any:
 
 
 async def replay_example(data_dir: Path) -> dict[str, bytes]:
-    config = load_config(ROOT / "config" / "example.toml")
-    daniel = config.creator("daniel")
-    assert daniel.replay is not None
-    fast = attrs.evolve(daniel, replay=attrs.evolve(daniel.replay, speed=1000.0))
-    config = attrs.evolve(
-        config,
-        runtime=attrs.evolve(config.runtime, data_dir=data_dir),
-        http=attrs.evolve(config.http, enabled=False),
-        exports=attrs.evolve(config.exports, root=data_dir / "exports"),
-        creators=tuple(fast if c.id == "daniel" else c for c in config.creators),
-    )
-    paths = RuntimePaths.from_config(config)
-    paths.database.parent.mkdir(parents=True)
-    open_database(paths.database).close()
-    root = build_tree(
-        config,
-        paths,
-        started_at=datetime(2026, 11, 21, 17, 0, tzinfo=UTC),
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset(),
-        version="0.1.0",
-    )
+    root, paths = example_tree(data_dir, speed=1000.0)
     async with trio.open_nursery() as nursery:
         await nursery.start(root.run)
         replay: ReplayChat = _instance(root, "creators/creator:daniel/replay")

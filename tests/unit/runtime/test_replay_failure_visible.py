@@ -4,46 +4,18 @@ the reason, instead of vanishing from them."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
-import attrs
 import trio
 
 from actors.publisher import PublishNow
-from config.loading import load_config
-from runtime.tree import RuntimePaths, build_tree
-from state import open_database
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.unit.runtime.booting import example_tree
 
 
 async def test_a_replay_whose_log_is_missing_shows_in_the_snapshot_as_a_platform_in_error(
     tmp_path: Path,
 ) -> None:
-    config = load_config(ROOT / "config" / "example.toml")
-    daniel = config.creator("daniel")
-    assert daniel.replay is not None
-    missing = tmp_path / "gone.jsonl"
-    broken = attrs.evolve(daniel, replay=attrs.evolve(daniel.replay, file=missing))
-    config = attrs.evolve(
-        config,
-        runtime=attrs.evolve(config.runtime, data_dir=tmp_path),
-        http=attrs.evolve(config.http, enabled=False),
-        exports=attrs.evolve(config.exports, root=tmp_path / "exports"),
-        creators=(broken,),
-    )
-    paths = RuntimePaths.from_config(config)
-    paths.database.parent.mkdir(parents=True)
-    open_database(paths.database).close()
-    root = build_tree(
-        config,
-        paths,
-        started_at=datetime(2026, 11, 21, 17, 0, tzinfo=UTC),
-        pseudonym_key=b"k" * 32,
-        secrets=frozenset(),
-        version="0.1.0",
-    )
+    root, paths = example_tree(tmp_path, file=tmp_path / "gone.jsonl")
     async with trio.open_nursery() as nursery:
         # Not `start`: the creator's start fails over and over, so the tree's never ends.
         nursery.start_soon(root.run)
