@@ -16,6 +16,7 @@ from actors._tree import (
     Detail,
     ErrorsReported,
     MailboxFigures,
+    SnapshotFailed,
     TreeRow,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "MailboxFull",
     "PendingReply",
     "ReplyError",
+    "SnapshotFailed",
     "TickerStatistics",
     "TreeRow",
     "coarse_sleep",

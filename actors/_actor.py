@@ -98,9 +98,10 @@ class Actor:
         """
 
     def snapshot(self) -> Detail:
-        """What the actor shows of itself in the tree (`Supervisor.tree`, read by the exports):
-        a typed `ActorStatistics`, or a mapping (override to add detail)."""
-        return {}
+        """What the actor shows of itself in the tree (`Supervisor.tree`, read by the exports
+        and the control API): a frozen `ActorStatistics` of its own (override to show one),
+        or None."""
+        return None
 
     def health(self) -> ConnectionHealth | None:
         """The connection health of an actor that talks to the network (`None` for others):

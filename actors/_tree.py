@@ -3,7 +3,6 @@ the telemetry."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +14,8 @@ if TYPE_CHECKING:  # (`actors.connection` imports this package; the exports impo
 
 
 class ActorStatistics:
-    """Base of the typed values an actor's `snapshot()` gives (frozen attrs subclasses): every
-    actor whose snapshot something reads (the exports, the runtime) reports this way, so its
-    readers take attributes, not keys. A snapshot only shown as it is may stay a mapping."""
+    """Base of the typed values an actor's `snapshot()` gives (frozen attrs subclasses), so
+    their readers (the exports, the runtime, the control API) take attributes, not keys."""
 
     __slots__ = ()
 
@@ -30,11 +28,19 @@ class ErrorsReported(ActorStatistics):
     telemetry_errors: tuple[ErrorView, ...] = ()
 
 
-#: What `Actor.snapshot()` gives: a typed value, or a mapping of what it shows.
-Detail = Mapping[str, Any] | ActorStatistics
+@attrs.frozen(kw_only=True, slots=True)
+class SnapshotFailed(ActorStatistics):
+    """The detail of a running actor whose `snapshot()` raised: the walk goes on (a broken
+    snapshot must not break the exports), and the row says what went wrong."""
 
-#: The detail of a row that has none (a supervisor, an actor not running).
-NO_DETAIL: Mapping[str, Any] = {}
+    error: str
+
+
+#: What `Actor.snapshot()` gives: a typed value, or None for an actor with nothing to show.
+Detail = ActorStatistics | None
+
+#: The detail of a row that has none (a supervisor, an actor not running, a walk without).
+NO_DETAIL: Detail = None
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -67,8 +73,8 @@ NO_MAILBOX = MailboxFigures()
 class TreeRow:
     """One actor or supervisor of the tree, depth first.
 
-    `detail` is the actor's own `snapshot()` (empty for a supervisor, an actor not running,
-    or a walk without details): a typed `ActorStatistics`, or a mapping of what it shows.
+    `detail` is the actor's own `snapshot()`, a typed `ActorStatistics` (None for a
+    supervisor, an actor not running or with nothing to show, or a walk without details).
     `health` is its `health()` value (network actors; None for the others)."""
 
     path: str

@@ -60,10 +60,6 @@ class ModerationStatistics:
     unsupported: int
     last_error: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        """For snapshots."""
-        return attrs.asdict(self)
-
 
 class ModerationQueue:
     """At most `capacity` waiting requests; see the module docs."""

@@ -211,6 +211,28 @@ class PublishSummary:
     seconds: float
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class PublisherStatistics(ActorStatistics):
+    """What the publisher shows of itself in the tree: its publishes so far, and what the
+    last one did."""
+
+    publishes: int
+    full_publishes: int
+    #: Periodic rereads of every database file (`full_refresh_seconds`).
+    refreshes: int
+    #: Dirty files publishes held back so far (`FILE_BYTES_PER_SECOND`).
+    holds: int
+    #: The files the last publish held back.
+    held: tuple[str, ...]
+    #: What the last publish did (None before the first).
+    last: PublishSummary | None
+    #: The files the last publish rebuilt.
+    last_rebuilt: tuple[str, ...]
+    #: What the last publish read for each file made of parts, by file.
+    last_reads: Mapping[str, FileReads]
+    last_published_at: datetime | None
+
+
 @attrs.frozen(kw_only=True)
 class StoreData:
     """Everything the publisher reads from the database for one publish."""
@@ -1146,10 +1168,30 @@ _Activity = tuple[
 
 
 _NO_ACTIVITY: _Activity = ({}, {}, {})
-#: The typed details every creator's actors give (a thousand of each at 1,000 creators): they
-#: feed none of discord/runtime.json, quotas.json, rate_limits.json, integrations.json and
-#: the telemetry's rows of actors' own, so the functions making those are not handed them.
-_EVERY_CREATORS_STATISTICS = frozenset({TriggerEngineStatistics, ReplayStatistics})
+#: The typed details that feed discord/runtime.json, quotas.json, rate_limits.json,
+#: integrations.json and the telemetry's rows of actors' own (each function making those reads
+#: its own types among them; one reading a new type adds it here). Only their rows are handed
+#: to those functions, not the thousands of every creator's engines, replays and chats.
+_FEEDS_RUNTIME_FILES = (
+    DiscordBotStatistics,
+    QuotaRegistryStatistics,
+    PolledChatStatistics,
+    AccountHealth,
+    EventSubStatistics,
+    ErrorsReported,
+)
+
+
+_FEEDS_BY_TYPE: dict[type, bool] = {}
+
+
+def _feeds_runtime_files(kind: type) -> bool:
+    """Whether a detail of this type is one of `_FEEDS_RUNTIME_FILES` (found once per type:
+    the tree's rows are walked at every heartbeat)."""
+    known = _FEEDS_BY_TYPE.get(kind)
+    if known is None:
+        known = _FEEDS_BY_TYPE[kind] = issubclass(kind, _FEEDS_RUNTIME_FILES)
+    return known
 
 
 def _activity_by_creator(details: Sequence[Detail]) -> Mapping[str, _Activity]:
@@ -2277,8 +2319,7 @@ class SnapshotPublisher(Actor):
         special = [
             row
             for row, detail in zip(tree, details, strict=True)
-            if isinstance(detail, ActorStatistics)
-            and type(detail) not in _EVERY_CREATORS_STATISTICS
+            if detail is not None and _feeds_runtime_files(type(detail))
         ]
         activity = _activity_by_creator(details)
         replays, events, active, last_event = 0, 0, False, None
@@ -2527,19 +2568,19 @@ class SnapshotPublisher(Actor):
         now = self._clock()
         return self._build_all(self._context(now), self._collect(self._tree(), now), data)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> PublisherStatistics:
         last = self.last
-        return {
-            "publishes": self.publishes,
-            "full_publishes": self.full_publishes,
-            "refreshes": self.refreshes,
-            "holds": self.holds,
-            "held": sorted(self.last_held),
-            "last_seconds": round(last.seconds, 4) if last else None,
-            "last_written": last.written if last else 0,
-            "last_rebuilt": len(self.last_rebuilt),
-            "last_published_at": self.last_published_at,
-        }
+        return PublisherStatistics(
+            publishes=self.publishes,
+            full_publishes=self.full_publishes,
+            refreshes=self.refreshes,
+            holds=self.holds,
+            held=tuple(sorted(self.last_held)),
+            last=last,
+            last_rebuilt=self.last_rebuilt,
+            last_reads=dict(sorted(self.last_reads.items())),
+            last_published_at=self.last_published_at,
+        )
 
 
 def _creator_of(path: str) -> str | None:

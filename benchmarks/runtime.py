@@ -57,8 +57,13 @@ try:
     import trio
 
     from actors import Detail, MailboxFigures, TreeRow
-    from actors.publisher import SnapshotPublisher, read_store
-    from actors.store import Changed
+    from actors.publisher import (
+        PublisherStatistics,
+        PublishSummary,
+        SnapshotPublisher,
+        read_store,
+    )
+    from actors.store import Changed, StoreStatistics
     from actors.triggers.engine import TriggerEngineStatistics
     from config.models import (
         Config,
@@ -69,6 +74,7 @@ try:
     )
     from exports.canonical import _OPTIONS, canonical_bytes
     from exports.scrub import scrub
+    from runtime.http_api import HttpServerStatistics
     from state import counters as st_counters
     from state import creators as st_creators
     from state import open_database
@@ -463,14 +469,32 @@ def tree_rows(config: Config, root: str = "root") -> list[TreeRow]:
             started_at=started,
             mailbox=MailboxFigures(depth=0, peak=3),
             handled=120,
-            detail=detail or {},
+            detail=detail,
         )
 
     rows = [
         row("", "supervisor"),
-        row("store", "actor", {"writes": 1000, "failed_ops": 0, "file_size": 4_000_000}),
-        row("publisher", "actor", {"publishes": 10, "last_seconds": 0.05, "last_written": 3}),
-        row("http", "actor", {"port": 8765}),
+        row(
+            "store",
+            "actor",
+            StoreStatistics(writes=1000, commits=900, failed_ops=0, file_size=4_000_000),
+        ),
+        row(
+            "publisher",
+            "actor",
+            PublisherStatistics(
+                publishes=10,
+                full_publishes=1,
+                refreshes=0,
+                holds=0,
+                held=(),
+                last=PublishSummary(written=3, skipped=0, errors=0, seconds=0.05),
+                last_rebuilt=("tallies.json",),
+                last_reads={},
+                last_published_at=T0,
+            ),
+        ),
+        row("http", "actor", HttpServerStatistics(host="127.0.0.1", port=8765)),
         row("creators", "supervisor"),
     ]
     for c in config.creators:

@@ -126,13 +126,13 @@ class Tree:
 
     def __call__(self) -> list[TreeRow]:
         rows = [
-            self._row("root", "supervisor", 0, {}),
-            self._row("root/creators", "supervisor", 0, {}),
+            self._row("root", "supervisor", 0, None),
+            self._row("root/creators", "supervisor", 0, None),
         ]
         for c in self.people:
             base = f"root/creators/creator:{c.id}"
             handled = self.handled[c.id]
-            rows.append(self._row(base, "supervisor", 0, {}))
+            rows.append(self._row(base, "supervisor", 0, None))
             rows.append(
                 self._row(
                     f"{base}/triggers",

@@ -29,6 +29,7 @@ from supervisors import Backoff, ChildSpec, Strategy, Supervisor
 
 if TYPE_CHECKING:
     from actors.twitch.moderation import TwitchModerator
+    from actors.watch.webhook import WebhookStats
 
 
 @attrs.frozen(kw_only=True)
@@ -300,10 +301,14 @@ def creator_spec(
 
 
 def _watch_and_discord(
-    config: Config, lookup: Callable[[str], ActorRef], root: Callable[[], Supervisor]
+    config: Config,
+    lookup: Callable[[str], ActorRef],
+    root: Callable[[], Supervisor],
+    webhook_stats: WebhookStats | None = None,
 ) -> list[ChildSpec]:
     """`watch` (live monitor), `notify` (outbox dispatcher) and `discord` (control plane),
-    each only when configured."""
+    each only when configured. `webhook_stats`: the EventSub webhook's counts (when its route
+    is served), which the monitor shows."""
     # Imported here: a runtime that does not use them never pays for loading them.
     from actors.discord.bot import DEFAULT_GATEWAY_URL, DiscordGateway
     from actors.discord.http_client import DEFAULT_API_BASE, DiscordRest
@@ -343,6 +348,7 @@ def _watch_and_discord(
                     games=watch.games,
                     kick_channels=watch.kick_channels,
                     poll_seconds=watch.poll_seconds,
+                    webhook_stats=webhook_stats,
                 ),
             )
         )
@@ -427,6 +433,7 @@ def build_tree(
     # The factories below look `root` up when they run, after it is assigned at the end.
     children: list[ChildSpec] = []
     mirrors = export_mirrors(config)
+    webhook_stats: WebhookStats | None = None
     children.append(
         ChildSpec(
             "store",
@@ -476,6 +483,11 @@ def build_tree(
             else None
         )
         counters = RequestCounters()  # outlives restarts of `http`
+        if watch_secret is not None:
+            from actors.watch.webhook import WebhookStats
+
+            # One count of the webhook's requests, shown by the monitor and by /status.
+            webhook_stats = counters.webhook = WebhookStats()
         children.append(
             ChildSpec(
                 HTTP_ID,
@@ -510,7 +522,9 @@ def build_tree(
         )
     if config.accounts:
         children.append(accounts_spec(config, paths.data_dir))
-    children.extend(_watch_and_discord(config, lambda p: root.lookup(p), lambda: root))
+    children.extend(
+        _watch_and_discord(config, lambda p: root.lookup(p), lambda: root, webhook_stats)
+    )
     watching = config.watch is not None and config.watch.enabled
     jitter = random.Random()
 

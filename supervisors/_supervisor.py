@@ -19,7 +19,14 @@ from actors._mailbox import Mailbox
 from actors._ref import ActorRef
 from actors._registry import Registry
 from actors._timer import CallTimer
-from actors._tree import NO_DETAIL, NO_MAILBOX, Detail, MailboxFigures, TreeRow
+from actors._tree import (
+    NO_DETAIL,
+    NO_MAILBOX,
+    Detail,
+    MailboxFigures,
+    SnapshotFailed,
+    TreeRow,
+)
 from supervisors._spec import Backoff, ChildSpec, Restart, Strategy, SupervisorGaveUp
 
 log = structlog.get_logger("supervisors")
@@ -834,7 +841,7 @@ class Supervisor:
                 try:
                     detail = instance.snapshot() if details else NO_DETAIL
                 except Exception as exc:  # a broken snapshot must not break the export
-                    detail = {"snapshot_error": describe(exc)}
+                    detail = SnapshotFailed(error=describe(exc) or type(exc).__name__)
                 try:
                     health = instance.health()
                 except Exception:  # a broken health value reads as no value, never a crash

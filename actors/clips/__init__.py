@@ -13,7 +13,10 @@ from typing import Any
 _EXPORTS = {
     "ClipAccepted": "actors.clips.messages",
     "ClipCapture": "actors.clips.capture",
+    "ClipCaptureStatistics": "actors.clips.statistics",
+    "ClipDestinationStatus": "actors.clips.statistics",
     "ClipJobs": "actors.clips.jobs",
+    "ClipJobsStatistics": "actors.clips.statistics",
     "ClipRejected": "actors.clips.messages",
     "ClipSupervisor": "actors.clips.supervisor",
     "CreatorClips": "actors.clips.jobs",

@@ -31,6 +31,7 @@ from actors.clips.ffmpeg import StderrTail, capture_command, capture_failure, st
 from actors.clips.messages import Snapshot, SnapshotFailed, TakeSnapshot
 from actors.clips.ring import NotBuffered, Segment, SegmentRing, parse_segment_list
 from actors.clips.snapshot import write_snapshot
+from actors.clips.statistics import ClipCaptureStatistics
 from actors.connection import ConnectionHealth, Lifecycle, SessionEnded
 from supervisors import Backoff
 
@@ -317,22 +318,20 @@ class ClipCapture(Actor):
         """The capture's health: connected while footage arrives."""
         return self.lifecycle.health(errors=self.snapshot_failures)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "kind": "clip_capture",
-            "creator_id": self.creator_id,
-            "status": self.status,
-            "enabled": True,
-            "buffered_seconds": round(self.ring.buffered_seconds, 3),
-            "segments": len(self.ring.segments),
-            "segments_seen": self.segments_seen,
-            "restarts": self.restarts,
-            "snapshots": self.snapshots,
-            "snapshot_failures": self.snapshot_failures,
-            "last_segment_at": self.last_segment_at,
-            "ffmpeg_pid": self.ffmpeg_pid,
-            "error": self.error,
-        }
+    def snapshot(self) -> ClipCaptureStatistics:
+        return ClipCaptureStatistics(
+            creator_id=self.creator_id,
+            status=self.status,
+            buffered_seconds=round(self.ring.buffered_seconds, 3),
+            segments=len(self.ring.segments),
+            segments_seen=self.segments_seen,
+            restarts=self.restarts,
+            snapshots=self.snapshots,
+            snapshot_failures=self.snapshot_failures,
+            last_segment_at=self.last_segment_at,
+            ffmpeg_pid=self.ffmpeg_pid,
+            error=self.error,
+        )
 
 
 def _where(url: str) -> tuple[str | None, str | None]:

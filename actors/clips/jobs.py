@@ -47,6 +47,7 @@ from actors.clips.messages import (
     TakeSnapshot,
 )
 from actors.clips.snapshot import read_snapshot
+from actors.clips.statistics import ClipDestinationStatus, ClipJobsStatistics
 from actors.clips.titles import clip_title
 from actors.clips.twitch import NativeClipError, create_twitch_clip
 from actors.store import Changed, Read, write
@@ -562,34 +563,32 @@ class ClipJobs(Actor):
 
     # ------------------------------------------------------------------ status
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "kind": "clip_jobs",
-            "status": self.status,
-            "enabled": True,
-            "workers": self.settings.workers,
-            "running": sorted(self._running),
-            "waiting_retry": sorted(self._not_before),
-            "published": self.published,
-            "failed": self.failed,
-            "retries": self.retries,
-            "rejected": self.rejected,
-            "recovered": self.recovered,
-            "video_codec": self.encode_settings.video_codec if self.ffmpeg_path else None,
-            "ffmpeg_error": self.ffmpeg_error,
-            "last_error": self.last_error,
-            "destinations": [
-                {
-                    "creator_id": c.creator_id,
-                    "name": d.name,
-                    "kind": d.kind,
-                    "status": "paused" if d.paused else "active",
-                    "paused_reason": d.paused_reason,
-                }
+    def snapshot(self) -> ClipJobsStatistics:
+        return ClipJobsStatistics(
+            status=self.status,
+            workers=self.settings.workers,
+            running=tuple(sorted(self._running)),
+            waiting_retry=tuple(sorted(self._not_before)),
+            published=self.published,
+            failed=self.failed,
+            retries=self.retries,
+            rejected=self.rejected,
+            recovered=self.recovered,
+            video_codec=self.encode_settings.video_codec if self.ffmpeg_path else None,
+            ffmpeg_error=self.ffmpeg_error,
+            last_error=self.last_error,
+            destinations=tuple(
+                ClipDestinationStatus(
+                    creator_id=c.creator_id,
+                    name=d.name,
+                    kind=d.kind,
+                    status="paused" if d.paused else "active",
+                    paused_reason=d.paused_reason,
+                )
                 for c in self.creators.values()
                 for d in c.destinations
-            ],
-        }
+            ),
+        )
 
 
 def _remove_tree(folder: Path) -> None:

@@ -44,7 +44,7 @@ import functools
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -56,6 +56,7 @@ import trio_websocket
 from actors import Actor, ActorRef
 from actors.accounts import AccessToken, TokenSource, TokenUnavailable
 from actors.chat import Moderate, SendChat
+from actors.chat_statistics import SocketChatStatistics
 from actors.connection import (
     ConnectionHealth,
     ConnectionState,
@@ -83,14 +84,18 @@ from actors.kick.pusher import (
     Subscribed,
     SubscriptionFailed,
 )
-from actors.moderation import ModerationFailed, ModerationQueue, ModerationRefused
+from actors.moderation import (
+    ModerationFailed,
+    ModerationQueue,
+    ModerationRefused,
+)
 from actors.recent import RecentKeys
 from config.models import KickConfig
 from config.secrets import Secret
 from config.untrusted_json import loads_untrusted
 from supervisors import Backoff
 
-__all__ = ["DEFAULT_SEND_API", "MAX_MESSAGE_LENGTH", "KickChat"]
+__all__ = ["DEFAULT_SEND_API", "MAX_MESSAGE_LENGTH", "KickChat", "KickChatStatistics"]
 
 DEFAULT_SEND_API: Final = "https://api.kick.com/public/v1"
 """Kick's public API base; chat is `POST /chat` below it."""
@@ -107,6 +112,45 @@ _PING: Final = pusher.ping()
 
 # Pusher's 4100-4199 range ("over capacity" and the like) asks clients to wait at least 1 s.
 _MIN_CAPACITY_BACKOFF: Final = 1.0
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class KickChatStatistics(SocketChatStatistics):
+    """What a Kick chat shows of itself in the tree (`KickChat.snapshot`): the common rows of
+    a chat (`last_heartbeat`: the last frame the server sent, pongs included; `errors`:
+    unreadable frames, server errors, refused subscriptions and failed sends), its Pusher
+    connection and subscriptions, its reply counters and its moderation queue. Never the
+    token."""
+
+    platform: str = "kick"
+    #: The channel's slug, and the ids its Pusher channels are named after (None: not
+    #: configured, that channel is not subscribed).
+    channel: str
+    chatroom_id: int | None = None
+    channel_id: int | None = None
+    #: The websocket's scheme and host:port (no path, no query).
+    server: str
+    #: A token (or a source of one) is configured and the API has not refused it.
+    can_send: bool = False
+    #: Each wanted Pusher channel and its state on the current connection ("pending" while
+    #: not connected).
+    subscriptions: Mapping[str, str] = attrs.field(factory=dict)
+    #: Sends tried again after a 429, a 5xx or a transport error.
+    send_retried: int = 0
+    #: Frames read that carry no event we deliver.
+    ignored: int = 0
+    #: ``pusher:error`` frames that left the connection up.
+    server_errors: int = 0
+    #: Subscriptions the server refused (``pusher:subscription_error``).
+    subscription_failures: int = 0
+    #: Replies Kick refused or did not post (after the retries).
+    send_failures: int = 0
+    #: `pusher:ping`s we sent to a silent link.
+    pings: int = 0
+    #: The close (or ``pusher:error``) code that ended the last connection (None: none).
+    last_close_code: int | None = None
+    #: When the last reply was posted.
+    last_sent_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -672,53 +716,51 @@ class KickChat(Actor):
             for channel in self.channels
         }
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> KickChatStatistics:
         """Status for the exports. `last_heartbeat` is the wall time of the last frame the
         server sent (pongs included): it stops moving when the link goes silent. Never holds
         the token."""
         health = self.health()
         outbox = self.outbox.statistics()
-        return {
-            "platform": "kick",
-            "creator_id": self.creator_id,
-            "channel": self.config.channel,
-            "chatroom_id": self.config.chatroom_id,
-            "channel_id": self.config.channel_id,
-            "status": health.status,
-            "state": health.state.value,
-            "enabled": self.config.enabled,
-            "connected": self.connected,
-            "server": display_url(self.url),
-            "can_send": (self._token is not None or self._token_source is not None)
+        return KickChatStatistics(
+            creator_id=self.creator_id,
+            channel=self.config.channel,
+            chatroom_id=self.config.chatroom_id,
+            channel_id=self.config.channel_id,
+            status=health.status,
+            state=health.state.value,
+            enabled=self.config.enabled,
+            connected=self.connected,
+            server=display_url(self.url),
+            can_send=(self._token is not None or self._token_source is not None)
             and self.send_error is None,
-            "subscriptions": self.subscription_states(),
-            "messages": self.messages,
-            "actions": self.sent,
-            "sent": self.sent,
-            "queued": outbox.queued,
-            "dropped": outbox.dropped,
-            "actions_failed": outbox.dropped,
-            "dropped_reasons": outbox.reasons(),
-            "moderation": self.moderation.statistics().as_dict(),
-            "truncated": self.truncated,
-            "send_retried": self.send_retried,
-            "duplicates": self.duplicates,
-            "ignored": self.ignored,
-            "errors": health.errors,
-            "parse_errors": self.parse_errors,
-            "server_errors": self.server_errors,
-            "subscription_failures": self.subscription_failures,
-            "send_failures": self.send_failures,
-            "connections": self.connections,
-            "reconnects": self.reconnects,
-            "pings": self.pings,
-            "last_close_code": self.last_close_code,
-            "last_event_at": self.last_event_at,
-            "last_sent_at": self.last_sent_at,
-            "last_heartbeat": health.last_traffic_at,
-            "error": health.error,
-            "paused_reason": None,
-        }
+            subscriptions=self.subscription_states(),
+            messages=self.messages,
+            actions=self.sent,
+            sent=self.sent,
+            queued=outbox.queued,
+            dropped=outbox.dropped,
+            dropped_reasons=outbox.reasons(),
+            moderation=self.moderation.statistics(),
+            truncated=self.truncated,
+            send_retried=self.send_retried,
+            duplicates=self.duplicates,
+            ignored=self.ignored,
+            errors=health.errors,
+            parse_errors=self.parse_errors,
+            server_errors=self.server_errors,
+            subscription_failures=self.subscription_failures,
+            send_failures=self.send_failures,
+            connections=self.connections,
+            reconnects=self.reconnects,
+            pings=self.pings,
+            last_close_code=self.last_close_code,
+            last_event_at=self.last_event_at,
+            last_sent_at=self.last_sent_at,
+            last_heartbeat=health.last_traffic_at,
+            error=health.error,
+            paused_reason=None,
+        )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

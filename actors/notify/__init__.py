@@ -8,6 +8,7 @@ from typing import Any
 # Loaded on first use (PEP 562): the publisher needs only the job views of `rules`.
 _EXPORTS = {
     "NotificationDispatcher": "actors.notify.dispatcher",
+    "NotificationDispatcherStatistics": "actors.notify.dispatcher",
     "NotifyRule": "actors.notify.rules",
     "Wake": "actors.notify.dispatcher",
     "job_view": "actors.notify.rules",

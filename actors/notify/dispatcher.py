@@ -29,7 +29,7 @@ import attrs
 import httpx
 import trio
 
-from actors import Actor, ActorRef
+from actors import Actor, ActorRef, ActorStatistics
 from actors.connection import ConnectionHealth, Lifecycle, describe_failure
 from actors.discord.http_client import DiscordHttpError, DiscordRest, RateLimited
 from actors.events import StreamEnded, StreamStarted
@@ -38,12 +38,31 @@ from actors.store import Read, write
 from state import outbox
 from state.timeutil import now_ms
 
-__all__ = ["NotificationDispatcher", "Wake"]
+__all__ = ["NotificationDispatcher", "NotificationDispatcherStatistics", "Wake"]
 
 
 @attrs.frozen(kw_only=True)
 class Wake:
     """Entries were enqueued: look at the outbox now instead of at the next due time."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class NotificationDispatcherStatistics(ActorStatistics):
+    """What the notification dispatcher shows of itself in the tree
+    (`NotificationDispatcher.snapshot`): what came of its deliveries since the start."""
+
+    delivered: int = 0
+    #: Failed deliveries put back in the outbox for a later try.
+    retried: int = 0
+    #: Entries given up on (refused for good, or out of attempts).
+    dead: int = 0
+    #: Deliveries put off by a long `retry_after` from Discord (also counted as retried or dead).
+    rate_limited: int = 0
+    #: Entries a crash had left ``sending``, put back to ``pending`` at the start.
+    recovered: int = 0
+    last_error: str | None = None
+    #: When the last delivery was recorded, in Unix ms (the outbox's time base; None: none yet).
+    last_delivery_at: int | None = None
 
 
 class NotificationDispatcher(Actor):
@@ -278,17 +297,17 @@ class NotificationDispatcher(Actor):
         """Whether notifications get through (the last attempt's outcome)."""
         return self.lifecycle.health(actions=self.delivered, errors=self.dead, last_event_at=None)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> NotificationDispatcherStatistics:
         """Counters for jobs.json/telemetry (the entries themselves: `state.outbox.list_outbox`)."""
-        return {
-            "delivered": self.delivered,
-            "retried": self.retried,
-            "dead": self.dead,
-            "rate_limited": self.rate_limited,
-            "recovered": self.recovered,
-            "last_error": self.last_error,
-            "last_delivery_at": self.last_delivery_at,
-        }
+        return NotificationDispatcherStatistics(
+            delivered=self.delivered,
+            retried=self.retried,
+            dead=self.dead,
+            rate_limited=self.rate_limited,
+            recovered=self.recovered,
+            last_error=self.last_error,
+            last_delivery_at=self.last_delivery_at,
+        )
 
 
 class _Undeliverable(Exception):

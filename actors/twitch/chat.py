@@ -64,6 +64,7 @@ from actors.ratelimit import SlidingWindow
 from actors.recent import RecentKeys
 from actors.twitch import irc
 from actors.twitch.moderation import TwitchModerator
+from actors.twitch.statistics import TwitchChatStatistics
 from config.models import TwitchConfig
 from supervisors import Backoff
 
@@ -468,39 +469,38 @@ class TwitchChat(Actor):
         """running | inactive | error | paused | disabled (the dashboard's words)."""
         return self.health().status
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> TwitchChatStatistics:
         """Status for the exports. `last_heartbeat` is the wall time of the last frame the
         server sent (PINGs included): it stops moving when the link goes silent."""
         health = self.health()
         outbox = self.outbox.statistics()
-        return {
-            "platform": "twitch",
-            "creator_id": self.creator_id,
-            "channel": self.channel,
-            "status": health.status,
-            "state": health.state.value,
-            "enabled": self.config.enabled,
-            "anonymous": self.anonymous,
-            "connected": self.lifecycle.is_connected,
-            "privileged": self.privileged,
-            "messages": self.messages,
-            "actions": self.sent,
-            "sent": self.sent,
-            "queued": outbox.queued,
-            "dropped": outbox.dropped,
-            "dropped_reasons": outbox.reasons(),
-            "moderation": self.moderation.statistics().as_dict(),
-            "varied": self.varied,
-            "truncated": self.truncated,
-            "duplicates": self.duplicates,
-            "errors": health.errors,
-            "parse_errors": self.parse_errors,
-            "server_rejections": self.server_rejections,
-            "connections": self.connections,
-            "reconnects": self.reconnects,
-            "auth_failures": self.lifecycle.person_failures,
-            "last_event_at": self.last_event_at,
-            "last_heartbeat": health.last_traffic_at,
-            "error": health.error,
-            "paused_reason": None,
-        }
+        return TwitchChatStatistics(
+            creator_id=self.creator_id,
+            channel=self.channel,
+            status=health.status,
+            state=health.state.value,
+            enabled=self.config.enabled,
+            anonymous=self.anonymous,
+            connected=self.lifecycle.is_connected,
+            privileged=self.privileged,
+            messages=self.messages,
+            actions=self.sent,
+            sent=self.sent,
+            queued=outbox.queued,
+            dropped=outbox.dropped,
+            dropped_reasons=outbox.reasons(),
+            moderation=self.moderation.statistics(),
+            varied=self.varied,
+            truncated=self.truncated,
+            duplicates=self.duplicates,
+            errors=health.errors,
+            parse_errors=self.parse_errors,
+            server_rejections=self.server_rejections,
+            connections=self.connections,
+            reconnects=self.reconnects,
+            auth_failures=self.lifecycle.person_failures,
+            last_event_at=self.last_event_at,
+            last_heartbeat=health.last_traffic_at,
+            error=health.error,
+            paused_reason=None,
+        )

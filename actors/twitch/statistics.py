@@ -1,5 +1,7 @@
-"""What a Twitch EventSub actor (`actors.twitch.events_actor.TwitchEvents`) shows of itself in
-the tree: `EventSubStatistics`, with its `RevocationNote`s and `TelemetryNote`s.
+"""What the Twitch actors show of themselves in the tree: an EventSub actor
+(`actors.twitch.events_actor.TwitchEvents`) its `EventSubStatistics`, with its
+`RevocationNote`s and `TelemetryNote`s; the IRC chat (`actors.twitch.chat.TwitchChat`) its
+`TwitchChatStatistics`.
 
 Apart from the actor so that their readers (the publisher, /status) import them without the
 actor's sockets and Helix client."""
@@ -13,10 +15,11 @@ from typing import Literal
 import attrs
 
 from actors import ActorStatistics
+from actors.chat_statistics import SocketChatStatistics
 from actors.connection import ConnectionState
 from actors.telemetry import TelemetryNote
 
-__all__ = ["EventSubStatistics", "RevocationNote"]
+__all__ = ["EventSubStatistics", "RevocationNote", "TwitchChatStatistics"]
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -100,3 +103,25 @@ class EventSubStatistics(ActorStatistics):
     last_heartbeat: datetime | None = None
     #: The latest runtime events, oldest first (the publisher's telemetry/events.json rows).
     telemetry_events: tuple[TelemetryNote, ...] = ()
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class TwitchChatStatistics(SocketChatStatistics):
+    """What a Twitch IRC chat shows of itself in the tree (`TwitchChat.snapshot`): the common
+    rows of a chat (`last_heartbeat`: the last frame the server sent, PINGs included; `errors`:
+    unreadable lines and lines the server refused), its connection, its reply counters and its
+    moderation queue. Never the token."""
+
+    platform: str = "twitch"
+    #: The channel joined (lower case, no "#").
+    channel: str
+    #: Logged in as a `justinfanNNNNN` nick, without a token: read-only.
+    anonymous: bool = False
+    #: Our USERSTATE says moderator or broadcaster: the higher send limit applies.
+    privileged: bool = False
+    #: Replies sent with an invisible suffix so that Twitch does not drop a repetition.
+    varied: int = 0
+    #: Messages of ours the server refused (``msg_*`` NOTICEs: rate limit, slow mode, ban).
+    server_rejections: int = 0
+    #: Logins refused in a row (a bad token): after `max_auth_failures`, given up.
+    auth_failures: int = 0

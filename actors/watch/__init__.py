@@ -10,17 +10,29 @@ from actors.watch.monitor import (
     WatchList,
     WatchRemove,
 )
+from actors.watch.statistics import (
+    EventSubChannels,
+    LiveMonitorStatistics,
+    PollingResumed,
+    WebhookRevocation,
+    WebhookStatistics,
+)
 from actors.watch.webhook import WebhookStats, register_watch_routes
 
 __all__ = [
     "WATCH_KINDS",
+    "EventSubChannels",
     "EventSubCoverage",
     "LiveMonitor",
+    "LiveMonitorStatistics",
     "PollNow",
     "PollResult",
+    "PollingResumed",
     "WatchAdd",
     "WatchList",
     "WatchRemove",
+    "WebhookRevocation",
+    "WebhookStatistics",
     "WebhookStats",
     "register_watch_routes",
 ]

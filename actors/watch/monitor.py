@@ -14,7 +14,7 @@ active (renewed within its lease), and the transitions arrive from it, so a stre
 reported once, not once per source (Helix lags EventSub: a poll could end a session EventSub
 just opened, then open it again). When the link fails, a subscription is revoked or the actor
 stops, it says so (or its lease lapses) and polling resumes at once, logged and shown in the
-snapshot (`eventsub`).
+snapshot (`LiveMonitorStatistics.eventsub`).
 
 A failed or partial Helix scan changes nothing: "absent from the answer" only means offline
 when the whole watchlist was answered.
@@ -47,6 +47,8 @@ from actors.store import Read, write
 from actors.twitch.app_helix import HelixClient, HelixTokenRefused
 from actors.twitch.eventsub import MAX_MESSAGE_AGE
 from actors.twitch.helix import HelixApiError, HelixParseError, Stream
+from actors.watch.statistics import EventSubChannels, LiveMonitorStatistics, PollingResumed
+from actors.watch.webhook import WebhookStats
 from config.models import KICK_SLUG, TWITCH_ID, TWITCH_LOGIN
 from state import seen
 from state import streams as sessions
@@ -73,6 +75,8 @@ _VALID = {
     "kick": KICK_SLUG,
 }
 _MAX_BACKOFF = 600.0
+#: How many polling resumptions the snapshot keeps (the latest).
+_MAX_RESUMED = 10
 #: The `state.seen` scope of reported transitions' message ids.
 SEEN_SCOPE = "watch"
 #: How long their ids are kept: beyond the age at which `verify_webhook` refuses a delivery.
@@ -168,7 +172,7 @@ class LiveMonitor(Actor):
         games: Sequence[str] = (),
         kick_channels: Sequence[str] = (),
         poll_seconds: float = 60.0,
-        webhook_stats: Any = None,
+        webhook_stats: WebhookStats | None = None,
         enabled: bool = True,
         autopoll: bool = True,
         clock_ms: Callable[[], int] = now_ms,
@@ -201,7 +205,7 @@ class LiveMonitor(Actor):
         self._poll_wake = trio.Event()
         # login -> (user id, trio time the coverage lapses): reported through EventSub.
         self._eventsub: dict[str, tuple[str | None, float]] = {}
-        self.eventsub_resumed: list[dict[str, Any]] = []  # the latest polling resumptions
+        self.eventsub_resumed: list[PollingResumed] = []  # the latest polling resumptions
         self.lifecycle = Lifecycle(
             "watch",
             enabled=enabled,
@@ -340,9 +344,14 @@ class LiveMonitor(Actor):
 
     def _uncover(self, login: str, reason: str) -> None:
         del self._eventsub[login]
-        entry = {"channel": login, "reason": reason, "at": datetime.now(UTC).isoformat()}
-        self.eventsub_resumed = [*self.eventsub_resumed[-9:], entry]
-        self.log.warning("polling Helix again for a channel EventSub no longer reports", **entry)
+        entry = PollingResumed(channel=login, reason=reason, at=datetime.now(UTC))
+        self.eventsub_resumed = [*self.eventsub_resumed[-(_MAX_RESUMED - 1) :], entry]
+        self.log.warning(
+            "polling Helix again for a channel EventSub no longer reports",
+            channel=login,
+            reason=reason,
+            at=entry.at.isoformat(),
+        )
         self._poll_wake.set()  # catch up at once: EventSub does not replay the gap
 
     # ------------------------------------------------------------------ messages
@@ -532,38 +541,36 @@ class LiveMonitor(Actor):
         health = self.health()
         return health.error if health is not None else None
 
-    def snapshot(self) -> dict[str, Any]:
-        """Status for runtime/telemetry exports (no secrets)."""
-        stats = self.webhook_stats.snapshot() if self.webhook_stats is not None else None
-        return {
-            "platform": "watch",
-            "status": self.status,
-            "enabled": self.enabled,
-            "watches": {kind: len(values) for kind, values in self.watches.items()},
-            "live": sorted(f"{p}:{c}" for p, c in self._live),
-            "polls": self.polls,
-            "poll_requests": self.poll_requests,
-            "last_poll_requests": self.last_poll_requests,
-            "poll_failures": self.poll_failures,
-            "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
-            "started": self.started,
-            "ended": self.ended,
-            "ignored": self.ignored,
-            "duplicates": self.duplicates,
-            "errors": self.errors,
-            "error": self.error,
-            "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
-            "rate_limit_remaining": (
-                self._helix.rate_limit.remaining
-                if self._helix is not None and self._helix.rate_limit is not None
+    def snapshot(self) -> LiveMonitorStatistics:
+        """What this monitor shows of itself in the tree (no secrets, no bodies)."""
+        helix = self._helix
+        return LiveMonitorStatistics(
+            status=self.status,
+            enabled=self.enabled,
+            watches={kind: len(values) for kind, values in self.watches.items()},
+            live=tuple(sorted(f"{p}:{c}" for p, c in self._live)),
+            polls=self.polls,
+            poll_requests=self.poll_requests,
+            last_poll_requests=self.last_poll_requests,
+            poll_failures=self.poll_failures,
+            last_poll_at=self.last_poll_at,
+            started=self.started,
+            ended=self.ended,
+            ignored=self.ignored,
+            duplicates=self.duplicates,
+            errors=self.errors,
+            error=self.error,
+            last_event_at=self.last_event_at,
+            rate_limit_remaining=(
+                helix.rate_limit.remaining
+                if helix is not None and helix.rate_limit is not None
                 else None
             ),
-            "webhook": stats,
-            "eventsub": {
-                "channels": sorted(self._eventsub),
-                "resumed": list(self.eventsub_resumed),
-            },
-        }
+            webhook=self.webhook_stats.statistics() if self.webhook_stats is not None else None,
+            eventsub=EventSubChannels(
+                channels=tuple(sorted(self._eventsub)), resumed=tuple(self.eventsub_resumed)
+            ),
+        )
 
 
 def _open_sessions(conn: apsw.Connection) -> list[sessions.StreamSession]:

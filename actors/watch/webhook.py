@@ -5,7 +5,7 @@ A thin adapter over the sans-IO `actors.twitch.eventsub`: the raw body and heade
 being processed again: here in memory, and by the `LiveMonitor` in the store, in the
 transaction of the transition, so also after a restart), the verification challenge is echoed
 as text/plain, revocations are
-logged and kept for the snapshot, and stream.online/offline notifications are handed to the
+logged and kept for the statistics, and stream.online/offline notifications are handed to the
 `LiveMonitor` with a `call`: the answer goes back to Twitch only once the transition is
 committed, so an acknowledged notification is never lost (if the monitor cannot take it, the id
 is forgotten and Twitch gets a 503 and redelivers). Forged, stale (replayed) and malformed
@@ -18,7 +18,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
@@ -33,6 +32,7 @@ from actors.twitch.eventsub import (
     to_stream_event,
     verify_webhook,
 )
+from actors.watch.statistics import WebhookRevocation, WebhookStatistics
 
 __all__ = ["WebhookStats", "register_watch_routes"]
 
@@ -40,17 +40,21 @@ log = structlog.get_logger("actors.watch.webhook")
 
 
 class WebhookStats:
-    """Counters of the endpoint (shown in the monitor's snapshot under ``webhook``)."""
+    """Counters of the endpoint; `statistics()` gives them as a frozen value (shown in the
+    live monitor's statistics under ``webhook``)."""
+
+    #: How many revocations are kept (the latest).
+    MAX_REVOCATIONS = 20
 
     def __init__(self) -> None:
         self.accepted = 0
         self.notifications = 0
         self.duplicates = 0
         self.challenges = 0
-        self.revocations: deque[dict[str, Any]] = deque(maxlen=20)
+        self.revocations: deque[WebhookRevocation] = deque(maxlen=self.MAX_REVOCATIONS)
         self.rejected: Counter[str] = Counter()
         self.failures = 0
-        self.last_at: str | None = None
+        self.last_at: datetime | None = None
         self.last_rejected_at: datetime | None = None
 
     @property
@@ -58,19 +62,19 @@ class WebhookStats:
         """Every refused request (forged, stale, malformed, ...)."""
         return sum(self.rejected.values())
 
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-able counters (no secrets, no bodies)."""
-        return {
-            "accepted": self.accepted,
-            "notifications": self.notifications,
-            "duplicates": self.duplicates,
-            "challenges": self.challenges,
-            "revocations": list(self.revocations),
-            "rejected": dict(sorted(self.rejected.items())),
-            "rejected_total": self.rejected_total,
-            "failures": self.failures,
-            "last_at": self.last_at,
-        }
+    def statistics(self) -> WebhookStatistics:
+        """The counters now (no secrets, no bodies)."""
+        return WebhookStatistics(
+            accepted=self.accepted,
+            notifications=self.notifications,
+            duplicates=self.duplicates,
+            challenges=self.challenges,
+            revocations=tuple(self.revocations),
+            rejected=dict(sorted(self.rejected.items())),
+            rejected_total=self.rejected_total,
+            failures=self.failures,
+            last_at=self.last_at,
+        )
 
 
 def _respond(answer: tuple[int, str, bytes]) -> Response:
@@ -112,7 +116,7 @@ def register_watch_routes(
             stats.duplicates += 1
             return _respond(ack_response())
         stats.accepted += 1
-        stats.last_at = clock().isoformat()
+        stats.last_at = now = clock()
         if msg.message_type == "webhook_callback_verification":
             stats.challenges += 1
             log.info("eventsub subscription verified", type=msg.subscription_type)
@@ -120,13 +124,13 @@ def register_watch_routes(
         if msg.message_type == "revocation":
             revocation = parse_revocation(msg)
             stats.revocations.append(
-                {
-                    "subscription_id": revocation.subscription_id,
-                    "type": revocation.subscription_type,
-                    "status": revocation.status,
-                    "action": revocation.action,
-                    "at": stats.last_at,
-                }
+                WebhookRevocation(
+                    subscription_id=revocation.subscription_id,
+                    subscription_type=revocation.subscription_type,
+                    status=revocation.status,
+                    action=revocation.action,
+                    at=now,
+                )
             )
             log.warning(
                 "eventsub subscription revoked",

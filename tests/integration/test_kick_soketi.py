@@ -121,7 +121,7 @@ class Harness:
         return self
 
     async def running(self) -> None:
-        await eventually(lambda: self.chat.snapshot()["status"] == "running")
+        await eventually(lambda: self.chat.snapshot().status == "running")
 
     def of_type(self, kind: type[PlatformEvent]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -147,10 +147,10 @@ async def test_a_chat_message_reaches_the_trigger_engine(nursery, soketi, http) 
     assert event.color == "#FF9D00"
     assert event.sent_at.isoformat() == "2023-12-24T22:05:00+00:00"
     # The engine gets the event before the actor counts it: wait for the count too.
-    await eventually(lambda: harness.chat.snapshot()["messages"] == 1)
+    await eventually(lambda: harness.chat.snapshot().messages == 1)
     snap = harness.chat.snapshot()
-    assert snap["subscriptions"] == {CHAT: "subscribed", CHANNEL: "subscribed"}
-    assert (snap["messages"], snap["connected"], snap["errors"]) == (1, True, 0)
+    assert snap.subscriptions == {CHAT: "subscribed", CHANNEL: "subscribed"}
+    assert (snap.messages, snap.connected, snap.errors) == (1, True, 0)
     assert harness.root is not None
     await harness.root.stop()
 
@@ -196,7 +196,7 @@ async def test_a_duplicate_message_id_is_delivered_once(nursery, soketi, http) -
     await soketi.trigger(http, CHAT, "App\\Events\\ChatMessageEvent", marker)
     await eventually(lambda: any(e.message_id == "marker-1" for e in harness.events))
     assert [e.message_id for e in harness.events] == [payload["id"], "marker-1"]
-    assert harness.chat.snapshot()["duplicates"] == 1
+    assert harness.chat.snapshot().duplicates == 1
     assert harness.root is not None
     await harness.root.stop()
 
@@ -219,21 +219,21 @@ async def test_a_restarted_server_is_reconnected_and_resubscribed(nursery, soket
     assert [e.message_id for e in harness.events] == ["before", "after"]
     snap = harness.chat.snapshot()
     # soketi said 4200 ("server closing") on the way down; we then retried until it was back.
-    assert snap["subscriptions"] == {CHAT: "subscribed", CHANNEL: "subscribed"}
-    assert snap["connections"] >= 2
-    assert snap["status"] == "running"
+    assert snap.subscriptions == {CHAT: "subscribed", CHANNEL: "subscribed"}
+    assert snap.connections >= 2
+    assert snap.status == "running"
     assert harness.root is not None
     await harness.root.stop()
 
 
 async def test_a_wrong_app_key_is_an_error_without_reconnects(nursery, soketi) -> None:
     harness = await Harness().start(nursery, soketi.ws_url("wrong-key"), backoff_initial=0.05)
-    await eventually(lambda: harness.chat.snapshot()["status"] == "error")
+    await eventually(lambda: harness.chat.snapshot().status == "error")
     await trio.sleep(0.5)  # time for several reconnects, were there any
     snap = harness.chat.snapshot()
-    assert (snap["connections"], snap["reconnects"], snap["connected"]) == (1, 0, False)
-    assert snap["last_close_code"] == 4001
-    assert "4001" in snap["error"]
+    assert (snap.connections, snap.reconnects, snap.connected) == (1, 0, False)
+    assert snap.last_close_code == 4001
+    assert "4001" in (snap.error or "")
     assert harness.root is not None
     await harness.root.stop()
 

@@ -18,6 +18,7 @@ import trio
 
 from actors.publisher import PublishNow
 from actors.store import Read
+from actors.watch import LiveMonitorStatistics
 from config.loading import loads_config
 from exports.schemas import validate
 from runtime.app import check_database, http_port
@@ -152,6 +153,11 @@ async def test_eventsub_to_discord_and_slash_commands_through_the_runtime(
     await fake.wait_for(lambda f: len(f.calls("POST", "/webhooks/")) >= 1, give_up_after=20)
     (post,) = fake.calls("POST", "/webhooks/")
     assert "daniel" in json.dumps(post.body)
+    # The monitor shows the webhook's counts (the ones /status counts rejections with).
+    (watch,) = [r.detail for r in root.tree() if r.path == "root/watch"]
+    assert isinstance(watch, LiveMonitorStatistics)
+    assert watch.webhook is not None
+    assert (watch.webhook.accepted, watch.webhook.notifications) == (1, 1)
 
     # The bot is connected; /status and /poll act on the live tree.
     await fake.wait_for(lambda f: len(f.ops(2)) >= 1, give_up_after=20)

@@ -20,7 +20,13 @@ import trio
 from actors.notify import NotificationDispatcher, NotifyRule
 from actors.store import Read, StateStore
 from actors.twitch.eventsub import compute_signature
-from actors.watch import LiveMonitor, WebhookStats, register_watch_routes
+from actors.watch import (
+    LiveMonitor,
+    LiveMonitorStatistics,
+    WebhookRevocation,
+    WebhookStats,
+    register_watch_routes,
+)
 from runtime.http import HttpApp, serve_http
 from state import outbox
 from state import streams as sessions
@@ -169,7 +175,8 @@ async def test_eventsub_webhook_end_to_end(nursery: trio.Nursery, tmp_path: Path
             "revocation", {"subscription": subscription(status="authorization_revoked")}
         )
         assert (await http.post(url, headers=headers, content=body)).status_code == 204
-        assert stats.revocations[-1]["action"] == "reauthorize"
+        revoked = stats.revocations[-1]
+        assert isinstance(revoked, WebhookRevocation) and revoked.action == "reauthorize"
 
         # stream.offline ends the session.
         offline = {
@@ -192,5 +199,9 @@ async def test_eventsub_webhook_end_to_end(nursery: trio.Nursery, tmp_path: Path
     assert "daniel is live on twitch" in post.body["content"]
     [entry] = await sup.ref("store").call(Read(fn=outbox.list_outbox))
     assert entry.state == "delivered"
-    assert stats.snapshot()["rejected_total"] == 4
+    assert stats.statistics().rejected_total == 4
+    # The monitor shows the endpoint's counters in its own statistics.
+    watch = {r.path: r for r in sup.tree()}["root/watch"].detail
+    assert isinstance(watch, LiveMonitorStatistics)
+    assert watch.webhook == stats.statistics()
     await sup.stop()

@@ -11,7 +11,12 @@ from structlog.testing import capture_logs
 
 from actors.accounts import NeedsLogin
 from actors.chat import Moderate
-from actors.moderation import ModerationFailed, ModerationQueue, ModerationRefused
+from actors.moderation import (
+    ModerationFailed,
+    ModerationQueue,
+    ModerationRefused,
+    ModerationStatistics,
+)
 
 
 def request(number: int) -> Moderate:
@@ -79,14 +84,14 @@ async def test_a_full_queue_drops_and_a_stale_request_is_not_carried_out(autojum
 def test_unsupported_is_counted_with_its_sentence() -> None:
     queue = ModerationQueue(platform="rumble")
     queue.unsupported(request(1), "Rumble has no moderation API")
-    assert queue.statistics().as_dict() == {
-        "queued": 0,
-        "done": 0,
-        "refused": 0,
-        "failed": 0,
-        "dropped": 0,
-        "unsupported": 1,
-        "last_error": "Rumble has no moderation API",
-    }
+    assert queue.statistics() == ModerationStatistics(
+        queued=0,
+        done=0,
+        refused=0,
+        failed=0,
+        dropped=0,
+        unsupported=1,
+        last_error="Rumble has no moderation API",
+    )
     with pytest.raises(ValueError):
         ModerationQueue(platform="x", capacity=0)

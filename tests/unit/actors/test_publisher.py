@@ -17,9 +17,10 @@ import pytest
 import trio
 import trio.testing
 
-from actors import TreeRow
+from actors import SnapshotFailed, TreeRow
 from actors.discord.statistics import DiscordBotStatistics, GuildStatistics
 from actors.publisher import (
+    PublisherStatistics,
     PublishNow,
     PublishSummary,
     SnapshotPublisher,
@@ -28,7 +29,7 @@ from actors.publisher import (
     trigger_rows,
 )
 from actors.replay.actor import ReplayStatistics
-from actors.store import Changed
+from actors.store import Changed, StoreStatistics
 from actors.triggers.engine import TriggerEngineStatistics
 from config.models import CreatorConfig, TallyConfig, TriggerConfig
 from exports.files import FILES
@@ -221,7 +222,8 @@ async def test_changed_triggers_a_publish_after_the_debounce(
     assert tally["count"] == 3
     await trio.sleep(5.0)  # mock time: many debounces, short of the 10 s heartbeat
     detail = {r.path: r.detail for r in sup.tree() if r.detail}["root/publisher"]
-    assert detail["publishes"] == 2  # the first one at start, one for the burst
+    assert isinstance(detail, PublisherStatistics)
+    assert detail.publishes == 2  # the first one at start, one for the burst
     await sup.stop()
 
 
@@ -339,7 +341,8 @@ async def test_a_held_file_is_published_when_its_hold_ends_with_no_further_chang
     await trio.sleep(0.5)  # mock time: several publish intervals
     assert read(exports, "tallies.json")["tallies"][0]["count"] == 1  # held back
     detail = {r.path: r.detail for r in sup.tree() if r.detail}["root/publisher"]
-    assert "tallies.json" in detail["held"]
+    assert isinstance(detail, PublisherStatistics)
+    assert "tallies.json" in detail.held
     # Nothing else changes and the heartbeat is an hour away: the hold's end publishes it.
     await eventually(
         lambda: read(exports, "tallies.json")["tallies"][0]["count"] == 2, within=hold + 1.0
@@ -399,7 +402,7 @@ def test_trigger_activity_is_taken_per_creator_and_merged_when_engines_overlap()
     two = TriggerEngineStatistics(filters={("b", "links"): (2, at)})
     other = ReplayStatistics(creator_id="a", status="running")  # not an engine: no activity
     # One engine per creator: each engine's maps as they are (no copy).
-    found = _activity_by_creator([one, {"platform": "discord"}, other, two])
+    found = _activity_by_creator([one, SnapshotFailed(error="x"), None, other, two])
     assert set(found) == {"a", "b"}
     assert found["a"][0] is one.fired_at and found["a"][1] is one.timers
     assert found["b"][2] == {("b", "links"): (2, at)}
@@ -436,7 +439,12 @@ def test_discord_view_is_made_from_the_bots_typed_statistics() -> None:
             ),
         ),
     )
-    other = TreeRow(path="root/store", kind="actor", state="running", detail={"port": 1})
+    other = TreeRow(
+        path="root/store",
+        kind="actor",
+        state="running",
+        detail=StoreStatistics(writes=1, commits=1, failed_ops=0, file_size=None),
+    )
     row = TreeRow(path="root/discord", kind="actor", state="running", detail=bot)
     view = discord_view([other, row])
     assert view.running and view.connected and view.status_text == "running"
@@ -453,6 +461,11 @@ def test_discord_view_is_made_from_the_bots_typed_statistics() -> None:
     # Running only while its actor runs (a restarting bot's last statistics say otherwise).
     restarting = TreeRow(path="root/discord", kind="actor", state="restarting", detail=bot)
     assert not discord_view([restarting]).running
-    # No bot (a mapping that says "discord" is not one): the empty view.
-    legacy = TreeRow(path="root/x", kind="actor", state="running", detail={"platform": "discord"})
-    assert discord_view([other, legacy]) == discord_view([]) == DiscordView()
+    # No bot (a bot's row whose snapshot failed is not one): the empty view.
+    broken = TreeRow(
+        path="root/discord",
+        kind="actor",
+        state="running",
+        detail=SnapshotFailed(error="RuntimeError: boom"),
+    )
+    assert discord_view([other, broken]) == discord_view([]) == DiscordView()

@@ -100,12 +100,16 @@ class Clock:
 
 def tree_row(fields: dict[str, Any]) -> TreeRow:
     """A row as the supervisor's walk gives it, of a test's fields (copied: later changes to
-    them are not in it); a trigger engine's and a replay's detail as their typed values."""
+    them are not in it); a trigger engine's and a replay's detail as their typed values, and
+    no detail for the others."""
     detail: Any = fields["detail"]
     if fields["path"].endswith("/triggers"):
         detail = TriggerEngineStatistics(**detail)
     elif fields["path"].endswith("/replay"):
         detail = ReplayStatistics(**{k: v for k, v in detail.items() if k != "platform"})
+    else:
+        assert not detail, f"{fields['path']}: no typed detail for {detail!r}"
+        detail = None
     return TreeRow(**{**fields, "mailbox": MailboxFigures(**fields["mailbox"]), "detail": detail})
 
 
@@ -1517,7 +1521,7 @@ async def test_the_periodic_refresh_rereads_every_creator_through_the_kept_parts
         reads = pub.last_reads["tallies.json"]
         assert (reads.creators, reads.parts_encoded) == (None, 1)  # mira's tally alone
         assert db_files(files(tmp_path / "exports")) == db_files(full_build(pub))
-        assert pub.snapshot()["refreshes"] == 2
+        assert pub.snapshot().refreshes == 2
     finally:
         await pub.on_stop()
 
@@ -1662,7 +1666,7 @@ async def test_a_big_file_is_held_back_for_the_seconds_its_size_is_worth_then_bu
     # Changed (which rereads every database file).
     await pub.publish()
     assert set(pub.last_rebuilt) == TREE_FILES
-    assert pub.snapshot()["held"] == sorted(pub.last_held) and pub.snapshot()["holds"] >= 2
+    assert pub.snapshot().held == tuple(sorted(pub.last_held)) and pub.snapshot().holds >= 2
     # Once the hold ended, the file is read (only the creator named) and written.
     mock_clock.jump(hold)
     clock.advance()

@@ -215,7 +215,7 @@ async def test_one_actor_shows_its_row_snapshot_and_health_as_json_with_secrets_
     assert body["health"] is None
     assert named.json() == body  # the root's name may lead the path
     assert server.json()["detail"] == {"host": "127.0.0.1", "port": port, "telemetry_errors": []}
-    assert supervisor.json()["kind"] == "supervisor" and supervisor.json()["detail"] == {}
+    assert supervisor.json()["kind"] == "supervisor" and supervisor.json()["detail"] is None
     assert unknown.status_code == 404 and "nobody" in unknown.json()["error"]
     assert anonymous.status_code == 401
     await root.stop()

@@ -10,7 +10,7 @@ import structlog.testing
 import trio
 import trio.testing
 
-from actors import Actor, ActorFailed
+from actors import Actor, ActorFailed, SnapshotFailed
 from actors._errors import leaves
 from supervisors import Backoff, ChildSpec, Supervisor
 from tests.unit.supervisors.conftest import Recorder
@@ -395,3 +395,28 @@ async def test_messages_dropped_during_a_shutdown_are_logged_once_per_actor(auto
         "int: stopped while handling": 1,
     }
     assert sup.registry.dead_letters.count == 500
+
+
+async def test_a_snapshot_that_raises_shows_as_snapshot_failed_and_the_walk_goes_on(
+    autojump_clock,
+):
+    class Broken(Actor):
+        def snapshot(self) -> Any:
+            raise KeyError("token=abc123 missing")
+
+    class Plain(Actor):
+        pass
+
+    sup = Supervisor("root", [ChildSpec("broken", Broken), ChildSpec("plain", Plain)])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        rows = {r.path: r for r in sup.tree()}
+        broken = rows["root/broken"].detail
+        assert isinstance(broken, SnapshotFailed)
+        assert broken.error.startswith("KeyError: ")
+        assert "missing" in broken.error and "abc123" not in broken.error  # masked
+        # An actor with nothing of its own to show, and the supervisor: no detail.
+        assert rows["root/plain"].detail is None and rows["root"].detail is None
+        # A walk without details takes none, not even the failing one.
+        assert all(r.detail is None for r in sup.tree(details=False))
+        await sup.stop()

@@ -22,6 +22,7 @@ from actors.clips import (
     ClipRejected,
     CreatorClips,
     DiscordWebhookDestination,
+    FolderDestination,
     PublishError,
     PublishItem,
     RequestClip,
@@ -29,6 +30,11 @@ from actors.clips import (
     SnapshotFailed,
     TakeSnapshot,
     register_clip_routes,
+)
+from actors.clips.statistics import (
+    ClipCaptureStatistics,
+    ClipDestinationStatus,
+    ClipJobsStatistics,
 )
 from actors.connection import ConnectionState
 from actors.store import Read, StateStore, write
@@ -275,6 +281,53 @@ async def test_rumble_is_paused() -> None:
     assert rumble.paused and "no clip upload API" in (rumble.paused_reason or "")
 
 
+def test_jobs_snapshot_is_typed_and_frozen(tmp_path: Path) -> None:
+    folder = FolderDestination(tmp_path / "public", name="local")
+    creator = CreatorClips(
+        creator_id="c",
+        display_name="C",
+        config=creator_cfg(),
+        destinations=(folder, RumbleDestination()),
+    )
+    jobs = ClipJobs(
+        store=lambda: pytest.fail("the snapshot reads no store"),
+        data_dir=tmp_path,
+        creators={"c": creator},
+        capture=lambda _c: None,
+        settings=SETTINGS,
+    )
+    snap = jobs.snapshot()
+    assert type(snap) is ClipJobsStatistics
+    assert (snap.status, snap.enabled, snap.workers) == ("starting", True, SETTINGS.workers)
+    assert (snap.running, snap.waiting_retry, snap.video_codec) == ((), (), None)
+    assert snap.destinations == (
+        ClipDestinationStatus(creator_id="c", name="local", kind="folder", status="active"),
+        ClipDestinationStatus(
+            creator_id="c",
+            name="rumble",
+            kind="rumble",
+            status="paused",
+            paused_reason="Rumble has no clip upload API",
+        ),
+    )
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.status = "running"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.destinations[0].status = "paused"  # type: ignore[misc]
+
+
+def test_capture_snapshot_is_typed_and_frozen(tmp_path: Path) -> None:
+    capture = ClipCapture(creator_id="c", url=lambda: "http://x/sk_SECRET", folder=tmp_path)
+    snap = capture.snapshot()
+    assert type(snap) is ClipCaptureStatistics
+    assert (snap.creator_id, snap.status, snap.enabled) == ("c", "connecting", True)
+    assert (snap.buffered_seconds, snap.segments, snap.segments_seen) == (0.0, 0, 0)
+    assert (snap.last_segment_at, snap.ffmpeg_pid, snap.error) == (None, None, None)
+    assert "SECRET" not in repr(snap)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.segments_seen = 1  # type: ignore[misc]
+
+
 async def test_interrupted_jobs_are_repaired_at_start(nursery, tmp_path: Path) -> None:
     """A crash mid-encode (no file) requeues; a crash after the rename keeps the file."""
     from state import open_database
@@ -339,7 +392,7 @@ async def test_capture_of_a_dead_source_retries_and_never_shows_the_url(
     assert isinstance(reply, SnapshotFailed) and "nothing is buffered" in reply.reason
     text = repr(capture.snapshot()) + reply.reason
     assert "SECRET123" not in text
-    assert capture.snapshot()["status"] in ("connecting", "reconnecting")
+    assert capture.snapshot().status in ("connecting", "reconnecting")
     assert capture.error == f"connection refused by 127.0.0.1:{port}"
     assert capture.health().state is ConnectionState.RECONNECTING
 
@@ -417,7 +470,7 @@ async def test_capture_http_401_needs_a_person(nursery, tmp_path: Path) -> None:
     capture = await capture_of(nursery, tmp_path, f"http://127.0.0.1:{port}/live/x.m3u8")
     await wait_until(lambda: capture.health().state is ConnectionState.FAILED)
     assert capture.health().last_error == "HTTP 401 from 127.0.0.1"
-    assert capture.snapshot()["status"] == "failed"
+    assert capture.snapshot().status == "failed"
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import structlog
 import trio
@@ -22,7 +23,8 @@ import trio
 from actors import Actor
 from actors.chat import Moderate, SendChat
 from actors.events import ChatEvent, PlatformEvent, StreamEnded, StreamStarted
-from actors.kick.chat import KickChat
+from actors.kick.chat import KickChat, KickChatStatistics
+from actors.moderation import ModerationStatistics
 from config.models import KickConfig
 from supervisors import ChildSpec, Supervisor
 from tests.fakes.kick_api import FakeKickApi
@@ -121,7 +123,7 @@ class Harness:
         await self.root.lookup("kick").send(SendChat(text=text, **kwargs))
 
     async def running(self) -> None:
-        await eventually(lambda: self.chat.snapshot()["status"] == "running")
+        await eventually(lambda: self.chat.snapshot().status == "running")
 
     async def stop(self) -> None:
         assert self.root is not None
@@ -141,6 +143,35 @@ def api() -> FakeKickApi:
 @pytest.fixture
 def harness(pusher, api) -> Harness:
     return Harness(pusher, api)
+
+
+def test_the_snapshot_is_a_frozen_typed_value() -> None:
+    chat = KickChat(
+        creator_id="daniel",
+        config=KickConfig(
+            channel="bossmanjack", chatroom_id=CHATROOM, ws_url="ws://127.0.0.1:1/app/k"
+        ),
+        triggers=lambda: None,  # type: ignore[arg-type,return-value]
+        clock=lambda: 1_700_000_000.0,
+    )
+    snap = chat.snapshot()
+    assert isinstance(snap, KickChatStatistics)
+    assert (snap.platform, snap.creator_id, snap.channel) == ("kick", "daniel", "bossmanjack")
+    assert (snap.chatroom_id, snap.channel_id, snap.server) == (
+        CHATROOM,
+        None,
+        "ws://127.0.0.1:1",
+    )
+    assert (snap.state, snap.connected, snap.can_send) == ("connecting", False, False)
+    assert snap.subscriptions == {f"chatrooms.{CHATROOM}.v2": "pending"}
+    assert snap.moderation == ModerationStatistics(
+        queued=0, done=0, refused=0, failed=0, dropped=0, unsupported=0, last_error=None
+    )
+    assert snap.dropped_reasons == {} and snap.last_sent_at is None
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.messages = 1  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.moderation.done = 1  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------------- reading
@@ -165,11 +196,11 @@ async def test_subscribes_chatroom_and_channel_and_delivers_events(
     assert isinstance(started, StreamStarted)
     assert (started.channel, started.title) == (str(CHANNEL_ID), "hi")
     snap = harness.chat.snapshot()
-    assert snap["subscriptions"] == {
+    assert snap.subscriptions == {
         f"chatrooms.{CHATROOM}.v2": "subscribed",
         f"channel.{CHANNEL_ID}": "subscribed",
     }
-    assert (snap["messages"], snap["connected"], snap["platform"]) == (2, True, "kick")
+    assert (snap.messages, snap.connected, snap.platform) == (2, True, "kick")
     await harness.stop()
 
 
@@ -184,8 +215,8 @@ async def test_malformed_and_unknown_frames_are_counted_not_fatal(
     await pusher.trigger(f"chatrooms.{CHATROOM}.v2", "ChatMessageEvent", corpus_chat_payload())
     await eventually(lambda: len(harness.events) == 1)
     snap = harness.chat.snapshot()
-    assert (snap["parse_errors"], snap["ignored"], snap["errors"]) == (2, 1, 2)
-    assert (snap["status"], snap["connections"]) == ("running", 1)
+    assert (snap.parse_errors, snap.ignored, snap.errors) == (2, 1, 2)
+    assert (snap.status, snap.connections) == ("running", 1)
     await harness.stop()
 
 
@@ -203,7 +234,7 @@ async def test_a_duplicate_message_id_is_delivered_once(autojump_clock, nursery,
     await eventually(lambda: len(harness.events) == 3)
     await trio.sleep(1)
     assert [type(e) for e in harness.events] == [ChatEvent, StreamStarted, StreamEnded]
-    assert harness.chat.snapshot()["duplicates"] == 1
+    assert harness.chat.snapshot().duplicates == 1
     await harness.stop()
 
 
@@ -217,7 +248,7 @@ async def test_a_silent_link_is_pinged_after_activity_timeout(
     assert ping.at - connected_at == pytest.approx(30, abs=0.1)
     await trio.sleep(100)  # pongs keep the link: a ping every 30 s, no reconnect
     assert len(pusher.frames("pusher:ping")) == 4
-    assert harness.chat.snapshot()["connections"] == 1
+    assert harness.chat.snapshot().connections == 1
     await harness.stop()
 
 
@@ -234,7 +265,7 @@ async def test_a_ping_without_pong_reconnects_and_resubscribes(
     await pusher.wait_subscribed(f"chatrooms.{CHATROOM}.v2")
     subscribes = pusher.frames("pusher:subscribe")
     assert [f.connection for f in subscribes] == [1, 1, 2, 2]
-    assert harness.chat.snapshot()["reconnects"] == 1
+    assert harness.chat.snapshot().reconnects == 1
     await harness.stop()
 
 
@@ -254,8 +285,8 @@ async def test_a_missing_handshake_backs_off(autojump_clock, nursery, pusher, ha
     assert trio.current_time() == pytest.approx(16, abs=0.5)
     # A link that never comes up is a failure the dashboard shows (issue #11), not "inactive".
     snap = harness.chat.snapshot()
-    assert (snap["status"], snap["state"]) == ("error", "reconnecting")
-    assert snap["error"] == "handshake timeout"
+    assert (snap.status, snap.state) == ("error", "reconnecting")
+    assert snap.error == "handshake timeout"
     await harness.stop()
 
 
@@ -279,7 +310,7 @@ async def test_code_4200_reconnects_at_once_4100_after_backoff(
     await pusher.error_and_close(4200)
     await eventually(lambda: pusher.connections == 4)
     assert trio.current_time() - t2 >= 3
-    assert harness.chat.snapshot()["reconnects"] == 3
+    assert harness.chat.snapshot().reconnects == 3
     await harness.stop()
 
 
@@ -287,13 +318,13 @@ async def test_an_unknown_app_key_is_an_error_without_reconnects(
     autojump_clock, nursery, pusher, harness
 ):
     await harness.start(nursery, url=pusher.url_for("wrong-key"), backoff_initial=0.1)
-    await eventually(lambda: harness.chat.snapshot()["status"] == "error")
+    await eventually(lambda: harness.chat.snapshot().status == "error")
     await trio.sleep(3600)
     snap = harness.chat.snapshot()
-    assert (pusher.connections, snap["connections"], snap["reconnects"]) == (1, 1, 0)
-    assert snap["last_close_code"] == 4001
-    assert "4001" in snap["error"]
-    assert snap["connected"] is False
+    assert (pusher.connections, snap.connections, snap.reconnects) == (1, 1, 0)
+    assert snap.last_close_code == 4001
+    assert "4001" in snap.error
+    assert snap.connected is False
     await harness.stop()
 
 
@@ -309,14 +340,14 @@ async def test_a_lost_server_is_retried_with_growing_backoff(autojump_clock, nur
     assert trio.current_time() == pytest.approx(23, abs=0.5)
     # A server that cannot be reached reads as a failure with its reason (issue #11).
     snap = harness.chat.snapshot()
-    assert (snap["status"], snap["state"]) == ("error", "reconnecting")
-    assert snap["error"] == f"connection refused by 127.0.0.1:{port}"
+    assert (snap.status, snap.state) == ("error", "reconnecting")
+    assert snap.error == f"connection refused by 127.0.0.1:{port}"
     await harness.stop()
 
 
 async def test_no_ids_is_an_error_state(autojump_clock, nursery, pusher, harness):
     await harness.start(nursery, chatroom_id=None, channel_id=None)
-    await eventually(lambda: harness.chat.snapshot()["status"] == "error")
+    await eventually(lambda: harness.chat.snapshot().status == "error")
     assert pusher.connections == 0
     await harness.stop()
 
@@ -326,8 +357,8 @@ async def test_a_disabled_config_never_connects(autojump_clock, nursery, pusher,
     await harness.send("hello")
     await trio.sleep(60)
     snap = harness.chat.snapshot()
-    assert (snap["status"], snap["enabled"], pusher.connections) == ("disabled", False, 0)
-    assert snap["dropped_reasons"] == {"disabled": 1}
+    assert (snap.status, snap.enabled, pusher.connections) == ("disabled", False, 0)
+    assert snap.dropped_reasons == {"disabled": 1}
     await harness.stop()
 
 
@@ -348,8 +379,8 @@ async def test_sendchat_posts_with_the_bearer_token(autojump_clock, nursery, api
     }
     await eventually(lambda: harness.chat.sent == 1)
     snap = harness.chat.snapshot()
-    assert (snap["actions"], snap["dropped"], snap["can_send"]) == (1, 0, True)
-    assert "tok" not in json.dumps(snap, default=str)
+    assert (snap.actions, snap.dropped, snap.can_send) == (1, 0, True)
+    assert "tok" not in json.dumps(attrs.asdict(snap), default=str)
     await harness.stop()
 
 
@@ -376,7 +407,7 @@ async def test_without_broadcaster_id_it_sends_as_bot_and_cuts_long_text(
     [request] = await api.wait_requests(1)
     assert request.body == {"content": "x" * 500, "type": "bot"}
     await eventually(lambda: harness.chat.sent == 1)
-    assert harness.chat.snapshot()["truncated"] == 1
+    assert harness.chat.snapshot().truncated == 1
     await harness.stop()
 
 
@@ -389,7 +420,7 @@ async def test_429_is_retried_after_retry_after(autojump_clock, nursery, api, ha
     assert second.body == first.body
     await eventually(lambda: harness.chat.sent == 1)
     snap = harness.chat.snapshot()
-    assert (snap["send_retried"], snap["dropped"], snap["status"]) == (1, 0, "running")
+    assert (snap.send_retried, snap.dropped, snap.status) == (1, 0, "running")
     await harness.stop()
 
 
@@ -407,8 +438,8 @@ async def test_5xx_is_retried_with_backoff_then_dropped(autojump_clock, nursery,
     assert gaps[:2] == [pytest.approx(2), pytest.approx(4)]
     await eventually(lambda: harness.chat.sent == 1)
     snap = harness.chat.snapshot()
-    assert snap["dropped_reasons"] == {"send_failed": 1}
-    assert snap["send_failures"] == 1
+    assert snap.dropped_reasons == {"send_failed": 1}
+    assert snap.send_failures == 1
     await harness.stop()
 
 
@@ -417,16 +448,16 @@ async def test_401_is_an_error_state_and_stops_sending(autojump_clock, nursery, 
     await harness.running()
     await harness.send("one")
     await api.wait_requests(1)
-    await eventually(lambda: harness.chat.snapshot()["status"] == "error")
+    await eventually(lambda: harness.chat.snapshot().status == "error")
     await harness.send("two")
     await trio.sleep(60)
     assert len(api.requests) == 1  # no retry of a refused token
     snap = harness.chat.snapshot()
-    assert snap["dropped_reasons"] == {"unauthorized": 2}
-    assert "401" in snap["error"]
-    assert snap["can_send"] is False
-    assert snap["connected"] is True  # reading goes on
-    assert "expired" not in json.dumps(snap, default=str)
+    assert snap.dropped_reasons == {"unauthorized": 2}
+    assert "401" in snap.error
+    assert snap.can_send is False
+    assert snap.connected is True  # reading goes on
+    assert "expired" not in json.dumps(attrs.asdict(snap), default=str)
     await harness.stop()
 
 
@@ -437,7 +468,7 @@ async def test_other_4xx_drops_the_message_only(autojump_clock, nursery, api, ha
     await harness.send("two")
     await api.wait_requests(2)
     await eventually(lambda: harness.chat.sent == 1)
-    assert harness.chat.snapshot()["dropped_reasons"] == {"rejected": 1}
+    assert harness.chat.snapshot().dropped_reasons == {"rejected": 1}
     await harness.stop()
 
 
@@ -447,8 +478,8 @@ async def test_without_a_token_replies_are_dropped(autojump_clock, nursery, api,
     await harness.send("hello again")
     await eventually(lambda: harness.chat.dropped == 2)
     snap = harness.chat.snapshot()
-    assert snap["dropped_reasons"] == {"no_token": 2}
-    assert (snap["can_send"], api.requests) == (False, [])
+    assert snap.dropped_reasons == {"no_token": 2}
+    assert (snap.can_send, api.requests) == (False, [])
     await harness.stop()
 
 
@@ -460,7 +491,7 @@ async def test_a_full_send_queue_drops_with_a_reason(autojump_clock, nursery, ap
     await api.wait_requests(1)
     # The first is in flight (and still queued), one more fits, three are dropped.
     await eventually(lambda: harness.chat.dropped == 3)
-    assert harness.chat.snapshot()["dropped_reasons"] == {"queue_full": 3}
+    assert harness.chat.snapshot().dropped_reasons == {"queue_full": 3}
     await eventually(lambda: harness.chat.sent == 2)
     assert [r.body["content"] for r in api.requests] == ["m0", "m0", "m1"]
     await harness.stop()
@@ -470,14 +501,14 @@ async def test_empty_replies_are_dropped_as_invalid(autojump_clock, nursery, api
     await harness.start(nursery, token="tok")
     await harness.send("   ")
     await eventually(lambda: harness.chat.dropped == 1)
-    assert harness.chat.snapshot()["dropped_reasons"] == {"invalid": 1}
+    assert harness.chat.snapshot().dropped_reasons == {"invalid": 1}
     assert api.requests == []
     await harness.stop()
 
 
 async def test_an_unusable_url_is_an_error_state(autojump_clock, nursery, pusher, harness):
     await harness.start(nursery, url="ws://:1/app/app-key")
-    await eventually(lambda: harness.chat.snapshot()["status"] == "error")
+    await eventually(lambda: harness.chat.snapshot().status == "error")
     assert harness.chat.connections == 0
     await harness.stop()
 
@@ -493,7 +524,7 @@ def test_without_ws_url_it_connects_to_kicks_pusher_app() -> None:
         "?protocol=7&client=js&version=8.4.0-rc2&flash=false"
     )
     assert chat.channels == (f"chatrooms.{CHATROOM}.v2",)
-    assert chat.snapshot()["server"] == "wss://ws-us2.pusher.com"
+    assert chat.snapshot().server == "wss://ws-us2.pusher.com"
 
 
 # ------------------------------------------------------------------- health as others see it
@@ -545,8 +576,8 @@ async def test_health_of_a_dns_failure_names_the_host(autojump_clock, nursery, p
         raise socket_module.gaierror(socket_module.EAI_NONAME, "Name or service not known")
 
     await harness.start(nursery, url="wss://ws-us2.pusher.com/app/key?protocol=7", connector=no_dns)
-    await eventually(lambda: harness.chat.snapshot()["error"] is not None)
-    assert harness.chat.snapshot()["error"] == "DNS lookup failed for ws-us2.pusher.com"
+    await eventually(lambda: harness.chat.snapshot().error is not None)
+    assert harness.chat.snapshot().error == "DNS lookup failed for ws-us2.pusher.com"
     [bad] = status_report(harness.root.tree()).degraded
     assert bad.reason == "DNS lookup failed for ws-us2.pusher.com"
 

@@ -11,13 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
+import pytest
 import trio
 
 from actors.connection import ConnectionState
 from actors.discord.http_client import DiscordRest
 from actors.events import StreamStarted
 from actors.notify import NotificationDispatcher, NotifyRule, job_view
+from actors.notify.dispatcher import NotificationDispatcherStatistics
 from actors.notify.rules import dedupe_key, render_payload
 from actors.store import Read, StateStore
 from actors.watch import LiveMonitor
@@ -185,6 +188,19 @@ async def test_a_deleted_webhook_is_dead_at_once(nursery: trio.Nursery, tmp_path
     health = made[-1].health()
     assert (health.state.value, health.error) == ("failed", "HTTP 404 from 127.0.0.1: fake failure")
     await sup.stop()
+
+
+def test_snapshot_is_typed_and_frozen() -> None:
+    dispatcher = NotificationDispatcher(
+        store=lambda: pytest.fail("the snapshot reads no store"), rules=[]
+    )
+    dispatcher.delivered, dispatcher.last_delivery_at = 2, AT_MS
+    snap = dispatcher.snapshot()
+    assert type(snap) is NotificationDispatcherStatistics
+    assert (snap.delivered, snap.retried, snap.dead, snap.rate_limited) == (2, 0, 0, 0)
+    assert (snap.recovered, snap.last_error, snap.last_delivery_at) == (0, None, AT_MS)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.delivered = 3  # type: ignore[misc]
 
 
 def test_rule_matching_and_rendering() -> None:

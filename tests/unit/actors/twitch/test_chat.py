@@ -14,13 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
 
 from actors import Actor
 from actors.chat import SendChat
 from actors.events import ChatEvent, PlatformEvent
+from actors.moderation import ModerationStatistics
 from actors.twitch.chat import DUPLICATE_SUFFIX, SlidingWindow, TwitchChat
+from actors.twitch.statistics import TwitchChatStatistics
 from config.models import TwitchConfig
 from config.secrets import Secret, SecretRef
 from supervisors import ChildSpec, Supervisor
@@ -145,11 +148,11 @@ async def test_anonymous_login_joins_the_channel(autojump_clock, nursery, fake, 
     assert re.fullmatch(r"NICK justinfan\d{5}", fake.received[1].line)
     assert fake.received[2].line == f"JOIN #{CHANNEL}"
     snap = harness.chat.snapshot()
-    assert snap["platform"] == "twitch" and snap["creator_id"] == "daniel"
-    assert snap["status"] == "running" and snap["connected"] is True
-    assert snap["enabled"] is True and snap["anonymous"] is True
-    assert snap["reconnects"] == 0 and snap["error"] is None
-    assert snap["last_heartbeat"] is not None
+    assert snap.platform == "twitch" and snap.creator_id == "daniel"
+    assert snap.status == "running" and snap.connected is True
+    assert snap.enabled is True and snap.anonymous is True
+    assert snap.reconnects == 0 and snap.error is None
+    assert snap.last_heartbeat is not None
 
 
 async def test_token_login_sends_pass_then_nick(autojump_clock, nursery, fake, harness):
@@ -157,7 +160,28 @@ async def test_token_login_sends_pass_then_nick(autojump_clock, nursery, fake, h
     await harness.wait_joined()
     lines = [r.line for r in fake.received[:4]]
     assert lines[1:] == ["PASS oauth:s3cret", "NICK streambot", f"JOIN #{CHANNEL}"]
-    assert harness.chat.snapshot()["anonymous"] is False
+    assert harness.chat.snapshot().anonymous is False
+
+
+def test_the_snapshot_is_a_frozen_typed_value() -> None:
+    chat = TwitchChat(
+        creator_id="daniel",
+        config=TwitchConfig(channel=CHANNEL),
+        triggers=lambda: None,  # type: ignore[arg-type,return-value]
+        clock=lambda: 1_700_000_000.0,
+    )
+    snap = chat.snapshot()
+    assert isinstance(snap, TwitchChatStatistics)
+    assert (snap.platform, snap.creator_id, snap.channel) == ("twitch", "daniel", CHANNEL)
+    assert (snap.state, snap.connected, snap.anonymous) == ("connecting", False, True)
+    assert snap.moderation == ModerationStatistics(
+        queued=0, done=0, refused=0, failed=0, dropped=0, unsupported=0, last_error=None
+    )
+    assert snap.dropped_reasons == {} and snap.last_heartbeat is None
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.messages = 1  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.moderation.done = 1  # type: ignore[misc]
 
 
 async def test_server_ping_is_answered_at_once(autojump_clock, nursery, fake, harness):
@@ -184,8 +208,8 @@ async def test_a_real_privmsg_reaches_the_trigger_engine(autojump_clock, nursery
     assert event.platform == "twitch" and event.channel == CHANNEL
     assert event.message_id == re.search(r";id=([^;]*);", line).group(1)
     assert event.login == "randers"
-    assert harness.chat.snapshot()["messages"] == 1
-    assert harness.chat.snapshot()["last_event_at"] == event.sent_at
+    assert harness.chat.snapshot().messages == 1
+    assert harness.chat.snapshot().last_event_at == event.sent_at
 
 
 async def test_malformed_lines_are_counted_not_fatal(autojump_clock, nursery, fake, harness):
@@ -196,9 +220,9 @@ async def test_malformed_lines_are_counted_not_fatal(autojump_clock, nursery, fa
     await fake.inject(corpus_privmsgs()[0])
     await harness.wait_events(1)
     snap = harness.chat.snapshot()
-    assert snap["parse_errors"] == 2 and snap["errors"] == 2
+    assert snap.parse_errors == 2 and snap.errors == 2
     assert len(harness.instances) == 1  # never restarted
-    assert snap["status"] == "running"
+    assert snap.status == "running"
 
 
 # --------------------------------------------------------------------------- outgoing
@@ -215,7 +239,7 @@ async def test_send_rate_limit_is_twenty_per_thirty_seconds(autojump_clock, nurs
     assert all(r.at == first for r in sent[:20])
     assert sent[20].at == pytest.approx(first + 30)
     snap = harness.chat.snapshot()
-    assert snap["sent"] == 21 and snap["dropped"] == 0 and snap["server_rejections"] == 0
+    assert snap.sent == 21 and snap.dropped == 0 and snap.server_rejections == 0
 
 
 async def test_moderators_may_send_a_hundred_per_thirty_seconds(autojump_clock, nursery):
@@ -228,7 +252,7 @@ async def test_moderators_may_send_a_hundred_per_thirty_seconds(autojump_clock, 
         await harness.send(f"message {i}")
     sent = await fake.wait_lines("PRIVMSG", 60)
     assert sent[-1].at == sent[0].at
-    assert harness.chat.snapshot()["privileged"] is True
+    assert harness.chat.snapshot().privileged is True
 
 
 async def test_a_repeated_reply_is_varied_not_dropped(autojump_clock, nursery, fake, harness):
@@ -244,7 +268,7 @@ async def test_a_repeated_reply_is_varied_not_dropped(autojump_clock, nursery, f
     ]
     await trio.sleep(1)  # let a NOTICE msg_duplicate arrive if the fake sent one
     snap = harness.chat.snapshot()
-    assert snap["varied"] == 1 and snap["server_rejections"] == 0
+    assert snap.varied == 1 and snap.server_rejections == 0
 
 
 async def test_long_replies_are_cut_at_500_characters(autojump_clock, nursery, fake, harness):
@@ -253,7 +277,7 @@ async def test_long_replies_are_cut_at_500_characters(autojump_clock, nursery, f
     await harness.send("x" * 600)
     [sent] = await fake.wait_lines("PRIVMSG")
     assert sent.line == f"PRIVMSG #{CHANNEL} :" + "x" * 500
-    assert harness.chat.snapshot()["truncated"] == 1
+    assert harness.chat.snapshot().truncated == 1
 
 
 async def test_anonymous_connections_cannot_send(autojump_clock, nursery, fake, harness):
@@ -263,7 +287,7 @@ async def test_anonymous_connections_cannot_send(autojump_clock, nursery, fake, 
     await trio.sleep(5)
     assert fake.lines("PRIVMSG") == []
     snap = harness.chat.snapshot()
-    assert snap["dropped"] == 1 and snap["dropped_reasons"] == {"anonymous": 1}
+    assert snap.dropped == 1 and snap.dropped_reasons == {"anonymous": 1}
 
 
 async def test_a_full_send_queue_drops_with_a_reason(autojump_clock, nursery, fake, harness):
@@ -274,8 +298,8 @@ async def test_a_full_send_queue_drops_with_a_reason(autojump_clock, nursery, fa
         await harness.send(f"message {i}")
     await trio.sleep(1)
     snap = harness.chat.snapshot()
-    assert snap["queued"] == 3
-    assert snap["dropped"] == 2 and snap["dropped_reasons"] == {"queue_full": 2}
+    assert snap.queued == 3
+    assert snap.dropped == 2 and snap.dropped_reasons == {"queue_full": 2}
 
 
 # ---------------------------------------------------------------------- reconnecting
@@ -300,7 +324,7 @@ async def test_drop_reconnects_rejoins_and_never_delivers_twice(
         re.search(r";id=([^;]*);", line).group(1) for line in (first, second)
     ]
     snap = harness.chat.snapshot()
-    assert snap["reconnects"] == 1 and snap["duplicates"] == 1 and snap["messages"] == 2
+    assert snap.reconnects == 1 and snap.duplicates == 1 and snap.messages == 2
     assert len(harness.instances) == 1  # the actor reconnected itself, no restart
 
 
@@ -317,7 +341,7 @@ async def test_a_stalled_server_is_pinged_then_replaced(autojump_clock, nursery,
     reconnect_at = trio.current_time()
     assert reconnect_at >= ping.at + 10
     await harness.wait_joined(joins=2)
-    assert harness.chat.snapshot()["reconnects"] == 1
+    assert harness.chat.snapshot().reconnects == 1
 
 
 async def test_a_live_link_is_pinged_and_kept(autojump_clock, nursery, fake, harness):
@@ -363,8 +387,8 @@ async def test_a_disabled_config_never_connects(autojump_clock, nursery, fake):
     await trio.sleep(120)
     assert fake.connections == 0
     snap = chat.snapshot()
-    assert snap["status"] == "disabled" and snap["enabled"] is False
-    assert snap["dropped_reasons"] == {"disabled": 1}
+    assert snap.status == "disabled" and snap.enabled is False
+    assert snap.dropped_reasons == {"disabled": 1}
 
 
 async def test_refused_login_is_an_error_with_bounded_slow_retries(
@@ -375,8 +399,8 @@ async def test_refused_login_is_an_error_with_bounded_slow_retries(
     await fake.wait_for(lambda f: f.connections == 1 and f.open_connections == 0)
     await trio.sleep(1)
     snap = harness.chat.snapshot()
-    assert snap["status"] == "error" and "Login authentication failed" in snap["error"]
-    assert snap["connected"] is False
+    assert snap.status == "error" and "Login authentication failed" in snap.error
+    assert snap.connected is False
     await trio.sleep(3 * 3600)  # three hours: no hot loop, a bounded number of attempts
     assert fake.connections == 5
     logins = [r.at for r in fake.lines("NICK")]
@@ -384,8 +408,8 @@ async def test_refused_login_is_an_error_with_bounded_slow_retries(
     assert min(gaps) >= 24  # 30 s minus jitter, doubling
     assert gaps == sorted(gaps)
     snap = harness.chat.snapshot()
-    assert snap["status"] == "error" and "giving up until restarted" in snap["error"]
-    assert snap["auth_failures"] == 5
+    assert snap.status == "error" and "giving up until restarted" in snap.error
+    assert snap.auth_failures == 5
     assert len(harness.instances) == 1
 
 
@@ -399,7 +423,7 @@ async def test_a_refused_login_recovers_when_the_server_accepts_again(
     await harness.wait_joined()
     assert fake.connections == 2
     snap = harness.chat.snapshot()
-    assert snap["status"] == "running" and snap["error"] is None and snap["auth_failures"] == 0
+    assert snap.status == "running" and snap.error is None and snap.auth_failures == 0
 
 
 async def test_invalid_replies_are_dropped_with_a_reason(autojump_clock, nursery, fake, harness):
@@ -411,7 +435,7 @@ async def test_invalid_replies_are_dropped_with_a_reason(autojump_clock, nursery
     [sent] = await fake.wait_lines("PRIVMSG")
     assert sent.line == f"PRIVMSG #{CHANNEL} :fine"
     snap = harness.chat.snapshot()
-    assert snap["dropped_reasons"] == {"invalid": 2} and snap["sent"] == 1
+    assert snap.dropped_reasons == {"invalid": 2} and snap.sent == 1
 
 
 async def test_a_token_the_server_refuses(autojump_clock, nursery):
@@ -419,7 +443,7 @@ async def test_a_token_the_server_refuses(autojump_clock, nursery):
     harness = await Harness(fake).start(nursery, token="revoked")
     await fake.wait_for(lambda f: f.connections == 1 and f.open_connections == 0)
     await eventually(lambda: harness.chat.status == "error")
-    assert "Login authentication failed" in harness.chat.snapshot()["error"]
+    assert "Login authentication failed" in (harness.chat.snapshot().error or "")
 
 
 async def test_an_unusable_token_is_an_error_not_a_crash(autojump_clock, nursery, fake, harness):
@@ -427,8 +451,8 @@ async def test_an_unusable_token_is_an_error_not_a_crash(autojump_clock, nursery
     await trio.sleep(60)
     assert fake.connections == 0
     snap = harness.chat.snapshot()
-    assert snap["status"] == "error" and "token" in snap["error"]
-    assert "has spaces" not in snap["error"]
+    assert snap.status == "error" and "token" in snap.error
+    assert "has spaces" not in snap.error
     assert len(harness.instances) == 1
 
 
@@ -461,7 +485,7 @@ async def test_backoff_grows_between_failed_connections(autojump_clock, nursery)
     assert all(g <= 60 * 1.2 for g in gaps)
     assert max(gaps) >= 60 * 0.8
     assert len(attempts) < 20  # bounded: exponential, capped at a minute
-    assert chat.snapshot()["connected"] is False
+    assert chat.snapshot().connected is False
 
 
 # --------------------------------------------------------------------------- helpers

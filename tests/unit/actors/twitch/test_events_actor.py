@@ -5,7 +5,7 @@ every wait bounded and driven by events the test observes."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from actors.store import Read, StateStore
 from actors.triggers.engine import SIGNAL_FLUSH_SECONDS, TriggerEngine
 from actors.twitch.events_actor import TwitchEvents
 from actors.twitch.statistics import EventSubStatistics
-from actors.watch import LiveMonitor
+from actors.watch import LiveMonitor, LiveMonitorStatistics
 from config.models import (
     CreatorConfig,
     TallyConfig,
@@ -138,10 +138,10 @@ class Harness:
         assert isinstance(detail, EventSubStatistics), detail
         return detail
 
-    def detail(self, name: str) -> Mapping[str, Any]:
-        """The snapshot of an actor that gives a mapping (the live monitor)."""
-        detail = {r.path: r for r in self.root.tree()}[f"root/{name}"].detail
-        assert isinstance(detail, Mapping), detail
+    def watch(self) -> LiveMonitorStatistics:
+        """The live monitor's typed statistics (its tree row's `detail`)."""
+        detail = {r.path: r for r in self.root.tree()}["root/watch"].detail
+        assert isinstance(detail, LiveMonitorStatistics), detail
         return detail
 
     def health(self, name: str = "twitch-events") -> Any:
@@ -387,17 +387,17 @@ async def test_the_live_monitor_leaves_the_channel_to_eventsub_until_a_revocatio
 ):
     h = await start_harness(nursery, tmp_path, monitor=True)
     await wait_for(lambda: h.stats().state is ConnectionState.CONNECTED)
-    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    await wait_for(lambda: h.watch().eventsub.channels == ("daniel",))
     assert h.stats().live_monitor == "eventsub"
     await h.eventsub.notify(
         "stream.online",
         {**BROADCASTER, "id": "s1", "type": "live", "started_at": "2026-12-06T08:00:00Z"},
     )
-    await wait_for(lambda: h.detail("watch")["started"] == 1)
+    await wait_for(lambda: h.watch().started == 1)
     await h.eventsub.revoke("stream.online", "authorization_revoked")
-    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == [])
-    (resumed,) = h.detail("watch")["eventsub"]["resumed"]
-    assert resumed["channel"] == "daniel" and "revoked stream.online" in resumed["reason"]
+    await wait_for(lambda: h.watch().eventsub.channels == ())
+    (resumed,) = h.watch().eventsub.resumed
+    assert resumed.channel == "daniel" and "revoked stream.online" in resumed.reason
     assert h.stats().live_monitor == "polling"
     await h.root.stop()
 
@@ -406,12 +406,12 @@ async def test_a_failed_eventsub_link_hands_the_channel_back_to_polling(
     nursery: trio.Nursery, tmp_path: Path
 ):
     h = await start_harness(nursery, tmp_path, monitor=True)
-    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    await wait_for(lambda: h.watch().eventsub.channels == ("daniel",))
     await h.eventsub.close(4006, "network error")
-    await wait_for(lambda: h.detail("watch")["eventsub"]["resumed"])
-    assert "link ended" in h.detail("watch")["eventsub"]["resumed"][0]["reason"]
+    await wait_for(lambda: h.watch().eventsub.resumed)
+    assert "link ended" in h.watch().eventsub.resumed[0].reason
     # Reconnected and subscribed again: EventSub reports the channel again.
-    await wait_for(lambda: h.detail("watch")["eventsub"]["channels"] == ["daniel"])
+    await wait_for(lambda: h.watch().eventsub.channels == ("daniel",))
     await h.root.stop()
 
 

@@ -154,7 +154,7 @@ async def test_a_403_is_counted_and_logged_with_the_scope(nursery, fake):
     assert "moderator:manage:chat_messages" in warnings[0]
     assert "moderator:manage:banned_users" in warnings[1]
     assert "streambot" in warnings[1]
-    assert "moderator:manage:banned_users" in chat.snapshot()["moderation"]["last_error"]
+    assert "moderator:manage:banned_users" in (chat.snapshot().moderation.last_error or "")
     # The actor lives on and moderates again once Twitch agrees.
     ref.cast(delete("later"))
     await eventually(lambda: chat.moderation.counts["done"] == 1)

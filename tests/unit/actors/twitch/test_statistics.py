@@ -10,6 +10,7 @@ import pytest
 from actors import TreeRow
 from actors.connection import ConnectionState
 from actors.publisher import telemetry_rows
+from actors.store import StoreStatistics
 from actors.telemetry import Severity, TelemetryNote
 from actors.twitch.statistics import EventSubStatistics
 from exports.views import SEVERITIES, TelemetryEvent
@@ -73,8 +74,13 @@ def test_telemetry_rows_turn_every_eventsub_actors_notes_into_events_in_order() 
             state="running",
             detail=statistics(first, second),
         ),
-        # Rows of other actors (a mapping, none at all) list no notes.
-        TreeRow(path="root/store", kind="actor", state="running", detail={"queued": 0}),
+        # Rows of other actors (other statistics, none at all) list no notes.
+        TreeRow(
+            path="root/store",
+            kind="actor",
+            state="running",
+            detail=StoreStatistics(writes=0, commits=0, failed_ops=0, file_size=None),
+        ),
         TreeRow(path="root/creators", kind="supervisor", state="running"),
         TreeRow(
             path="root/creators/daniel/twitch",

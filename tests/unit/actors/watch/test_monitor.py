@@ -6,22 +6,28 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
+import pytest
 import trio
 
-from actors import Actor
+from actors import Actor, ActorStatistics
 from actors.connection import ConnectionState
 from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, StateStore
 from actors.twitch.app_helix import HelixClient
 from actors.watch import (
+    EventSubChannels,
     EventSubCoverage,
     LiveMonitor,
+    LiveMonitorStatistics,
     PollNow,
     WatchAdd,
     WatchList,
     WatchRemove,
+    WebhookStatistics,
+    WebhookStats,
 )
 from state import outbox
 from state import streams as sessions
@@ -137,7 +143,7 @@ async def test_polls_batches_pages_and_records_transitions(
     )
     assert rows[0].ended_at is not None
     snap = monitor.snapshot()
-    assert snap["polls"] == 3 and snap["started"] == 155 and snap["ended"] == 1
+    assert snap.polls == 3 and snap.started == 155 and snap.ended == 1
     assert "client-secret" not in repr(snap) and "app-token" not in repr(snap)
     await sup.stop()
     await helix.aclose()
@@ -220,7 +226,7 @@ async def test_kick_and_webhook_events_and_watch_messages(
     assert listed["twitch"] == ["daniel"] and listed["kick"] == ["xqc"]
     assert await sup.ref("watch").call(WatchRemove(kind="twitch", value="DANIEL")) is True
     assert await sup.ref("watch").call(WatchRemove(kind="twitch", value="daniel")) is False
-    assert monitor.snapshot()["ignored"] == 3
+    assert monitor.snapshot().ignored == 3
     await sup.stop()
 
 
@@ -239,8 +245,8 @@ async def test_a_reported_transition_applies_once_and_kicks_shared_stream_id_is_
     assert await sup.ref("watch").call(live) is False  # the same report again: applied once
     stored = await sup.ref("store").call(Read(fn=sessions.list_sessions))
     assert len(stored) == 1 and await open_sessions(sup) == []
-    assert monitor.snapshot()["duplicates"] == 1
-    assert monitor.snapshot()["live"] == []
+    assert monitor.snapshot().duplicates == 1
+    assert monitor.snapshot().live == ()
     await sup.stop()
 
 
@@ -273,13 +279,13 @@ async def test_a_channel_eventsub_reports_is_not_polled_until_eventsub_stops(
     assert (await watch.call(PollNow())).ended == ()
     await until(lambda: len(Recorder.seen) == 2)
     assert sorted(m.channel for m in Recorder.seen) == ["daniel", "other"]  # each once
-    assert monitor.snapshot()["eventsub"]["channels"] == ["daniel"]
+    assert monitor.snapshot().eventsub.channels == ("daniel",)
 
     # The EventSub subscription is revoked: polling resumes, visibly, and is authoritative.
     reason = "Twitch revoked stream.online (authorization_revoked): log in again"
     await watch.call(EventSubCoverage(channel="daniel", covered=False, reason=reason))
-    snap = monitor.snapshot()["eventsub"]
-    assert snap["channels"] == [] and snap["resumed"][0]["reason"] == reason
+    snap = monitor.snapshot().eventsub
+    assert snap.channels == () and snap.resumed[0].reason == reason
     assert (await watch.call(PollNow())).ended == ("daniel",)
     assert "daniel" in polled_logins(fake)
     await sup.stop()
@@ -297,7 +303,7 @@ async def test_eventsub_coverage_that_is_not_renewed_lapses_and_polling_resumes(
     with trio.fail_after(10):
         while "daniel" not in polled_logins(fake):
             await watch.call(PollNow())  # each poll checks the lease
-    assert "stopped renewing" in monitor.snapshot()["eventsub"]["resumed"][0]["reason"]
+    assert "stopped renewing" in monitor.snapshot().eventsub.resumed[0].reason
     await sup.stop()
     await helix.aclose()
 
@@ -378,11 +384,11 @@ async def test_refused_helix_reads_reconnecting_then_recovers(
     health = monitor.health()
     assert health.state is ConnectionState.RECONNECTING and health.failing
     assert health.last_error == "connection refused by 127.0.0.1"
-    assert monitor.snapshot()["status"] == "error"
+    assert monitor.snapshot().status == "error"
     # The API comes back: the next scan succeeds and the health says so.
     helix._helix_base, helix._oauth_base = fake.helix_base, fake.oauth_base
     await until(lambda: monitor.health().state is ConnectionState.CONNECTED)
-    assert monitor.health().error is None and monitor.snapshot()["error"] is None
+    assert monitor.health().error is None and monitor.snapshot().error is None
 
 
 async def test_dns_failure_names_the_helix_host(nursery: trio.Nursery, tmp_path: Path) -> None:
@@ -402,7 +408,7 @@ async def test_helix_401_needs_a_person(nursery: trio.Nursery, tmp_path: Path) -
     await until(lambda: monitor.health().state is ConnectionState.FAILED)
     health = monitor.health()
     assert health.last_error == "HTTP 401 from api.twitch.tv: fake answer"
-    assert monitor.snapshot()["status"] == "error"
+    assert monitor.snapshot().status == "error"
 
 
 async def test_refused_app_credentials_need_a_person(nursery: trio.Nursery, tmp_path: Path) -> None:
@@ -443,3 +449,35 @@ async def test_silent_helix_is_a_timeout(nursery: trio.Nursery, tmp_path: Path) 
     health = monitor.health()
     assert health.state is ConnectionState.RECONNECTING
     assert health.last_error == "no answer from 127.0.0.1 in time (read)"
+
+
+async def test_the_snapshot_is_a_frozen_typed_value(nursery: trio.Nursery, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    webhook = WebhookStats()
+    webhook.rejected["stale"] += 2
+    sup, monitor = await tree(
+        nursery, tmp_path, None, kick_channels=["xqc"], games=["33214"], webhook_stats=webhook
+    )
+    at = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
+    live = StreamStarted(platform="kick", channel="xqc", message_id="55", sent_at=at, raw_type="x")
+    assert await sup.ref("watch").call(live) is True
+    await sup.ref("watch").call(EventSubCoverage(channel="Daniel", covered=True))
+
+    snap = monitor.snapshot()
+    assert isinstance(snap, LiveMonitorStatistics) and isinstance(snap, ActorStatistics)
+    assert snap.platform == "watch" and snap.status == "running" and snap.enabled
+    assert snap.watches == {"twitch": 0, "twitch_id": 0, "twitch_game": 1, "kick": 1}
+    assert snap.live == ("kick:xqc",) and snap.started == 1
+    assert isinstance(snap.last_event_at, datetime) and snap.last_poll_at is None
+    assert snap.rate_limit_remaining is None  # no Helix client
+    assert snap.eventsub == EventSubChannels(channels=("daniel",))
+    assert isinstance(snap.webhook, WebhookStatistics)
+    assert snap.webhook.rejected == {"stale": 2} and snap.webhook.rejected_total == 2
+    # The row the tree shows is that value too.
+    assert isinstance({r.path: r for r in sup.tree()}["root/watch"].detail, LiveMonitorStatistics)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.started = 0  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.eventsub.channels = ()  # type: ignore[misc]
+    await sup.stop()

@@ -4,18 +4,26 @@ a processed one is not applied again, also after a restart."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
+import pytest
 import trio
 
 from actors.events import StreamStarted
 from actors.store import StateStore
 from actors.twitch.eventsub import compute_signature
-from actors.watch import LiveMonitor, register_watch_routes
+from actors.watch import (
+    LiveMonitor,
+    LiveMonitorStatistics,
+    WebhookRevocation,
+    WebhookStatistics,
+    WebhookStats,
+    register_watch_routes,
+)
 from runtime.http import HttpApp, serve_http
 from state import open_database
 from state import streams as sessions
@@ -134,8 +142,8 @@ async def serve_lifetime(
                 ]
             server.cancel()
         watch = {r.path: r for r in root.tree()}["root/watch"].detail
-        assert isinstance(watch, Mapping)  # its snapshot is shown, not read: a mapping
-        duplicates = watch["duplicates"]
+        assert isinstance(watch, LiveMonitorStatistics)
+        duplicates = watch.duplicates
         await root.stop()
         nursery.cancel_scope.cancel()
     return codes, duplicates
@@ -154,3 +162,72 @@ async def test_a_delivery_replayed_after_a_restart_is_acknowledged_and_not_appli
     with open_database(database) as db:
         stored = sessions.list_sessions(db.connection, platform="twitch")
     assert len(stored) == 1 and stored[0].ended_at is not None  # no second live session
+
+
+def revocation(message_id: str, at: datetime) -> tuple[dict[str, str], bytes]:
+    """A signed EventSub revocation of subscription `message_id`'s stream.online."""
+    body = json.dumps(
+        {
+            "subscription": {
+                "id": f"sub-{message_id}",
+                "type": "stream.online",
+                "version": "1",
+                "status": "authorization_revoked",
+            }
+        }
+    ).encode()
+    ts = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    headers = {
+        "Twitch-Eventsub-Message-Id": message_id,
+        "Twitch-Eventsub-Message-Type": "revocation",
+        "Twitch-Eventsub-Message-Timestamp": ts,
+        "Twitch-Eventsub-Message-Signature": compute_signature(
+            SECRET.encode(), message_id, ts, body
+        ),
+        "Twitch-Eventsub-Subscription-Type": "stream.online",
+    }
+    return headers, body
+
+
+async def test_statistics_are_a_frozen_value_keeping_the_latest_revocations(
+    nursery: trio.Nursery,
+) -> None:
+    at = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    app = HttpApp(token=None)
+    stats = register_watch_routes(
+        app,
+        lambda: FlakyMonitor(),  # type: ignore[arg-type,return-value]
+        SECRET,
+        clock=lambda: at,
+    )
+    port = await nursery.start(
+        lambda task_status: serve_http(app, host="127.0.0.1", port=0, task_status=task_status)
+    )
+    url = f"http://127.0.0.1:{port}/webhooks/twitch"
+    count = WebhookStats.MAX_REVOCATIONS + 5
+    async with httpx.AsyncClient() as http:
+        for i in range(count):
+            headers, body = revocation(f"r-{i}", at)
+            assert (await http.post(url, headers=headers, content=body)).status_code == 204
+        forged = dict(headers, **{"Twitch-Eventsub-Message-Id": "forged"})
+        assert (await http.post(url, headers=forged, content=body)).status_code == 403
+
+    snap = stats.statistics()
+    assert isinstance(snap, WebhookStatistics)
+    assert snap.accepted == count and snap.notifications == 0 and snap.last_at == at
+    assert snap.rejected == {"bad_signature": 1} and snap.rejected_total == 1
+    # Only the latest are kept, oldest first, each a typed value (no body).
+    assert len(snap.revocations) == WebhookStats.MAX_REVOCATIONS
+    assert snap.revocations[-1] == WebhookRevocation(
+        subscription_id=f"sub-r-{count - 1}",
+        subscription_type="stream.online",
+        status="authorization_revoked",
+        action="reauthorize",
+        at=at,
+    )
+    assert snap.revocations[0].subscription_id == "sub-r-5"
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        snap.accepted = 0  # type: ignore[misc]
+    # A value taken before is not changed by what comes after.
+    stats.rejected["stale"] += 1
+    assert snap.rejected_total == 1 and stats.statistics().rejected_total == 2
