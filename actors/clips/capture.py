@@ -19,6 +19,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -328,7 +329,11 @@ class ClipCapture(Actor):
             restarts=self.restarts,
             snapshots=self.snapshots,
             snapshot_failures=self.snapshot_failures,
-            last_segment_at=self.last_segment_at,
+            last_segment_at=(
+                None
+                if self.last_segment_at is None
+                else datetime.fromtimestamp(self.last_segment_at, UTC)
+            ),
             ffmpeg_pid=self.ffmpeg_pid,
             error=self.error,
         )

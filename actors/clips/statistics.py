@@ -6,6 +6,8 @@ clip machinery (ffmpeg, trio processes, the destinations' HTTP clients)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from actors import ActorStatistics
@@ -73,8 +75,8 @@ class ClipCaptureStatistics(ActorStatistics):
     restarts: int = 0
     snapshots: int = 0
     snapshot_failures: int = 0
-    #: When the last segment completed, in Unix seconds (None: none yet).
-    last_segment_at: float | None = None
+    #: When the last segment completed (None: none yet).
+    last_segment_at: datetime | None = None
     #: The running ffmpeg's process id (None between runs).
     ffmpeg_pid: int | None = None
     #: Why the last ffmpeg run ended (kept after recovery; the health says if it is current).

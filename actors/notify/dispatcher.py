@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +37,7 @@ from actors.events import StreamEnded, StreamStarted
 from actors.notify.rules import NotifyRule
 from actors.store import Read, write
 from state import outbox
-from state.timeutil import now_ms
+from state.timeutil import now_ms, to_datetime
 
 __all__ = ["NotificationDispatcher", "NotificationDispatcherStatistics", "Wake"]
 
@@ -61,8 +62,8 @@ class NotificationDispatcherStatistics(ActorStatistics):
     #: Entries a crash had left ``sending``, put back to ``pending`` at the start.
     recovered: int = 0
     last_error: str | None = None
-    #: When the last delivery was recorded, in Unix ms (the outbox's time base; None: none yet).
-    last_delivery_at: int | None = None
+    #: When the last delivery was recorded (None: none yet).
+    last_delivery_at: datetime | None = None
 
 
 class NotificationDispatcher(Actor):
@@ -306,7 +307,9 @@ class NotificationDispatcher(Actor):
             rate_limited=self.rate_limited,
             recovered=self.recovered,
             last_error=self.last_error,
-            last_delivery_at=self.last_delivery_at,
+            last_delivery_at=(
+                None if self.last_delivery_at is None else to_datetime(self.last_delivery_at)
+            ),
         )
 
 

@@ -18,24 +18,33 @@ import trio
 import trio.testing
 
 from actors import SnapshotFailed, TreeRow
+from actors.accounts.actor import AccountHealth
+from actors.clips.statistics import ClipCaptureStatistics
 from actors.discord.statistics import DiscordBotStatistics, GuildStatistics
+from actors.kick.chat import KickChatStatistics
 from actors.publisher import (
     PublisherStatistics,
     PublishNow,
     PublishSummary,
     SnapshotPublisher,
     _activity_by_creator,
+    _feeds_runtime_files,
     discord_view,
     trigger_rows,
 )
+from actors.quotas.registry import QuotaRegistryStatistics
 from actors.replay.actor import ReplayStatistics
+from actors.rumble.chat import RumbleChatStatistics
 from actors.store import Changed, StoreStatistics
 from actors.triggers.engine import TriggerEngineStatistics
+from actors.twitch.statistics import EventSubStatistics, TwitchChatStatistics
+from actors.youtube.chat import YouTubeChatStatistics
 from config.models import CreatorConfig, TallyConfig, TriggerConfig
 from exports.files import FILES
 from exports.health import status_report, telemetry_errors
 from exports.schemas import validate
 from exports.views import DiscordView
+from runtime.http_api import HttpServerStatistics
 from state import counters, open_database
 from supervisors import Backoff, ChildSpec, Supervisor
 
@@ -469,3 +478,30 @@ def test_discord_view_is_made_from_the_bots_typed_statistics() -> None:
         detail=SnapshotFailed(error="RuntimeError: boom"),
     )
     assert discord_view([other, broken]) == discord_view([]) == DiscordView()
+
+
+def test_the_statistics_read_for_the_runtime_files_are_handed_to_them_and_no_others() -> None:
+    # What discord_view, quota_rows, rate_limit_rows, account_integrations, telemetry_rows and
+    # the telemetry errors read: a type missing here would leave its file silently empty.
+    for fed in (
+        DiscordBotStatistics,
+        QuotaRegistryStatistics,
+        RumbleChatStatistics,
+        YouTubeChatStatistics,
+        AccountHealth,
+        EventSubStatistics,
+        HttpServerStatistics,
+    ):
+        assert _feeds_runtime_files(fed), fed
+    # Every creator's actors (a thousand of each) and the rest feed none of them.
+    for other in (
+        TriggerEngineStatistics,
+        ReplayStatistics,
+        TwitchChatStatistics,
+        KickChatStatistics,
+        ClipCaptureStatistics,
+        PublisherStatistics,
+        StoreStatistics,
+        SnapshotFailed,
+    ):
+        assert not _feeds_runtime_files(other), other

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -326,6 +327,9 @@ def test_capture_snapshot_is_typed_and_frozen(tmp_path: Path) -> None:
     assert "SECRET" not in repr(snap)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         snap.segments_seen = 1  # type: ignore[misc]
+    # The wall time of the last segment (kept in Unix seconds) shows as a UTC time.
+    capture.last_segment_at = 1_795_000_000.5
+    assert capture.snapshot().last_segment_at == datetime(2026, 11, 18, 11, 6, 40, 500000, UTC)
 
 
 async def test_interrupted_jobs_are_repaired_at_start(nursery, tmp_path: Path) -> None:
