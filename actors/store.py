@@ -11,6 +11,7 @@ the figures of `snapshot` are the ones that thread kept after its last commit.
 
 from __future__ import annotations
 
+import itertools
 import math
 import queue
 import threading
@@ -26,6 +27,7 @@ import trio
 from actors import Actor, ActorFailed, ActorRef, ActorStatistics, MailboxFull, ReplyError
 from state import BatchOutcome, Database, Statistics, StoreError, open_database, seen
 from state.commands import Command, Operation, Query, in_batch
+from state.errors import REFUSALS
 
 T = TypeVar("T")
 
@@ -194,7 +196,11 @@ class StoreStatistics(ActorStatistics):
 
     writes: int
     commits: int
+    #: Operations that raised anything but a refusal (rolled back alone): a fault to look at.
     failed_ops: int
+    #: Operations the state refused (`state.errors.REFUSALS`: no open poll, too few points),
+    #: each answered to its command: not a fault.
+    refused_ops: int = 0
     file_size: int | None
 
 
@@ -231,6 +237,7 @@ class StateStore(Actor):
         self.writes = 0
         self.commits = 0
         self.failed_ops = 0
+        self.refused_ops = 0
 
     async def on_start(self) -> None:
         self._thread = WriterThread(f"store-writer:{self._path}")
@@ -349,7 +356,14 @@ class StateStore(Actor):
         """Count a committed group of writes and tell subscribers what it changed."""
         self.writes += len(writes)
         self.commits += 1
-        self.failed_ops += sum(1 for rs in results for r in rs if r.error is not None)
+        for result in itertools.chain.from_iterable(results):
+            error = result.error
+            if error is None:
+                continue
+            if isinstance(error, REFUSALS):
+                self.refused_ops += 1
+            else:
+                self.failed_ops += 1
         # The creators each topic's writes changed: one set per topic, filled in place, and
         # a topic already unknown (None) looks at no more operations.
         topics: dict[str, set[str] | None] = {}
@@ -388,6 +402,7 @@ class StateStore(Actor):
             writes=self.writes,
             commits=self.commits,
             failed_ops=self.failed_ops,
+            refused_ops=self.refused_ops,
             file_size=None if stats is None else stats.file_size,
         )
 

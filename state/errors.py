@@ -7,6 +7,7 @@ tell "the request was refused" (reply with the error) from a bug (crash and rest
 from __future__ import annotations
 
 __all__ = [
+    "REFUSALS",
     "DatabaseClosed",
     "DatabaseCorrupt",
     "DatabaseTooNew",
@@ -120,3 +121,13 @@ class Refused(InvalidArgument):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+#: The errors that refuse a request the state does not allow (a command's answer, not a fault
+#: of the store): what a chat command hears as "no poll is open" or "not enough points".
+REFUSALS: tuple[type[StoreError], ...] = (
+    InvalidArgument,
+    RecordNotFound,
+    RecordExists,
+    InvalidTransition,
+)

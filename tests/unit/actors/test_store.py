@@ -17,6 +17,7 @@ import trio
 from actors import Actor, ActorFailed, Detail
 from actors.store import Changed, Read, StateStore, StoreStatistics, Write, WriteResult, write
 from state import open_database
+from state.errors import RecordNotFound, Refused
 from state.seen import mark_seen_many
 from supervisors import Backoff, ChildSpec, Supervisor
 
@@ -121,7 +122,30 @@ async def test_a_failing_operation_is_rolled_back_alone(nursery, database):
         await write(store, half_then_fail, topic="t")
     detail = {r.path: r.detail for r in root.tree()}["root/store"]
     assert isinstance(detail, StoreStatistics) and detail.failed_ops == 2
+    assert detail.refused_ops == 0
     assert await store.call(Read(fn=lambda c: c.execute("SELECT 1").get)) == 1
+    await root.stop()
+
+
+async def test_a_refused_operation_is_counted_as_refused_not_failed(nursery, database):
+    root = await start_tree(nursery, database)
+    store = root.lookup("store")
+
+    def short_of_points(conn: apsw.Connection) -> None:
+        conn.execute("INSERT INTO t (k, v) VALUES ('half', 0)")
+        raise Refused("you have 5 beans, this costs 20")
+
+    def no_such_poll(conn: apsw.Connection) -> None:
+        raise RecordNotFound("poll 'p9'")
+
+    results = await store.call(
+        Write(ops=(insert("a", 1), short_of_points, no_such_poll), topic="t")
+    )
+    assert isinstance(results[1].error, Refused) and isinstance(results[2].error, RecordNotFound)
+    assert await store.call(Read(fn=rows)) == [("a", 1)]  # the refused one's insert undone
+    detail = {r.path: r.detail for r in root.tree()}["root/store"]
+    assert isinstance(detail, StoreStatistics)
+    assert (detail.refused_ops, detail.failed_ops) == (2, 0)
     await root.stop()
 
 
