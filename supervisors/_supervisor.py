@@ -809,11 +809,12 @@ class Supervisor:
             "started_at": self._started_at,
         }
 
-    def tree(self, *, details: bool = True) -> list[TreeRow]:
+    def tree(self, *, details: bool = True, detail_of: str | None = None) -> list[TreeRow]:
         """Every actor and supervisor below (and including) this one, depth first (an actor's
         row carries its `snapshot()` as `detail`, unless `details` is false, and its
         `health()` value as `health`). Without details a walk of a thousand creators is
-        cheap enough for every `GET /status`."""
+        cheap enough for every `GET /status`; `detail_of` (a full path) still takes that one
+        actor's snapshot."""
         rows = [
             TreeRow(
                 path=self.path,
@@ -826,7 +827,7 @@ class Supervisor:
         for slot in self._slots:
             instance = slot.run.instance if slot.run is not None else None
             if isinstance(instance, Supervisor) and slot.state != STOPPED:
-                sub = instance.tree(details=details)
+                sub = instance.tree(details=details, detail_of=detail_of)
                 sub[0] = attrs.evolve(
                     sub[0], restarts=slot.restarts, state=slot.state, last_error=slot.last_error
                 )
@@ -839,7 +840,8 @@ class Supervisor:
             health = None
             if isinstance(instance, Actor) and slot.state == RUNNING:
                 try:
-                    detail = instance.snapshot() if details else NO_DETAIL
+                    if details or slot.path == detail_of:
+                        detail = instance.snapshot()
                 except Exception as exc:  # a broken snapshot must not break the export
                     detail = SnapshotFailed(error=describe(exc) or type(exc).__name__)
                 try:

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 import httpx
+import pytest
 import trio
 import trio.testing
 
@@ -235,3 +236,29 @@ async def test_http_json_is_written_only_once_enabled_and_removed_for_good(tmp_p
     announce.remove()
     await announce.listening(8082)  # a server restarting while the process exits
     assert announced(announce.path) is None
+
+
+async def test_showing_one_actor_takes_that_actors_snapshot_alone(
+    nursery: trio.Nursery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+    shown = Showing.snapshot
+
+    def counted(self: Showing) -> ShownStatistics:
+        taken.append("showing")
+        return shown(self)
+
+    monkeypatch.setattr(Showing, "snapshot", counted)
+    root = await start_root(nursery, WatchedAnnouncement(tmp_path / "http.json"))
+    base = f"http://127.0.0.1:{_port(child(root, HTTP_ID))}/actors"
+    taken.clear()  # finding the port walked the tree with every snapshot
+    async with httpx.AsyncClient(timeout=5) as client:
+        # Another actor's row: the whole tree is walked, but no other snapshot is taken (at
+        # 1,000 creators that would be thousands of them).
+        idle = await client.get(f"{base}/idle", headers=AUTH)
+        assert idle.status_code == 200 and idle.json()["path"] == "root/idle"
+        assert taken == []
+        showing = await client.get(f"{base}/showing", headers=AUTH)
+    assert showing.json()["detail"]["state"] == "connected"
+    assert taken == ["showing"]
+    await root.stop()

@@ -417,6 +417,8 @@ async def test_a_snapshot_that_raises_shows_as_snapshot_failed_and_the_walk_goes
         assert "missing" in broken.error and "abc123" not in broken.error  # masked
         # An actor with nothing of its own to show, and the supervisor: no detail.
         assert rows["root/plain"].detail is None and rows["root"].detail is None
-        # A walk without details takes none, not even the failing one.
+        # A walk without details takes none, not even the failing one; but the one asked for.
         assert all(r.detail is None for r in sup.tree(details=False))
+        one = {r.path: r.detail for r in sup.tree(details=False, detail_of="root/broken")}
+        assert isinstance(one["root/broken"], SnapshotFailed) and one["root/plain"] is None
         await sup.stop()
