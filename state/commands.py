@@ -36,7 +36,7 @@ from . import (
     signals,
 )
 from .database import BatchItem, Combined
-from .errors import InvalidArgument, Refused
+from .errors import Refused
 from .loyalty import Balance, Viewer
 
 __all__ = [
@@ -733,7 +733,7 @@ class ClosePoll(Command):
     def run(self, conn: apsw.Connection) -> polls.PollResults:
         current = polls.open_poll_ids(conn, self.creator_id)
         if not current:
-            raise InvalidArgument("there is no open poll")
+            raise Refused("There is no open poll.")
         return polls.close_poll(conn, poll_id=current[0], now=self.now)
 
 

@@ -22,7 +22,7 @@ from ._sql import (
     require_transaction,
     wanted_creators,
 )
-from .errors import InvalidArgument, PollClosed, RecordExists, RecordNotFound
+from .errors import InvalidArgument, PollClosed, RecordExists, RecordNotFound, Refused
 from .timeutil import now_ms
 
 __all__ = [
@@ -226,7 +226,8 @@ def vote_in_open_poll(
     option, reading the poll, its options with their counts and the voter's previous vote in
     three small queries (the tallies after the vote follow from those, no query after it).
 
-    Raises :class:`InvalidArgument` when no poll is open or no option matches.
+    Raises :class:`Refused` (an `InvalidArgument`: a sentence for the chat) when no poll is
+    open or no option matches.
     """
     require_transaction(conn)
     require_text("voter_key", voter_key)
@@ -237,7 +238,7 @@ def vote_in_open_poll(
         (creator_id,),
     ).fetchall()
     if not found:
-        raise InvalidArgument("there is no open poll")
+        raise Refused("There is no open poll.")
     # The newest opened (ties: the smallest id), as `open_poll_ids` orders them.
     poll = _poll(min(found, key=lambda r: (-r[4], r[0])))
     options: list[tuple[Any, ...]] = conn.execute(
@@ -249,7 +250,7 @@ def vote_in_open_poll(
     options.sort(key=lambda o: o[2])
     option_id = _match_option([o[:2] for o in options], choice)
     if option_id is None:
-        raise InvalidArgument(f"no option {choice!r} in this poll")
+        raise Refused(f"There is no option {choice!r} in this poll.")
     return _cast(conn, poll, voter_key, option_id, now, options)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from state import InvalidArgument, PollClosed, RecordExists, RecordNotFound
+from state.errors import Refused
 from state.polls import (
     close_poll,
     get_poll,
@@ -160,7 +161,7 @@ def test_a_vote_in_the_open_poll_finds_the_newest_open_poll_and_the_option_by_id
         return vote_in_open_poll(conn, creator_id="daniel", voter_key=voter, choice=choice, now=now)
 
     with db.transaction() as conn:
-        with pytest.raises(InvalidArgument, match="no open poll"):
+        with pytest.raises(Refused, match="no open poll"):
             cast("v1", "1", T0)
         open_poll(
             conn, poll_id="old", creator_id="daniel", question="?", options=["a", "b"], now=T0
@@ -175,7 +176,7 @@ def test_a_vote_in_the_open_poll_finds_the_newest_open_poll_and_the_option_by_id
         first = cast("v1", " 2 ", T0 + 3)
         again = cast("v1", "beta", T0 + 4)
         changed = cast("v1", "ALPHA", T0 + 5)
-        with pytest.raises(InvalidArgument, match="no option 'gamma'"):
+        with pytest.raises(Refused, match="no option 'gamma'"):
             cast("v2", "gamma", T0 + 6)
     assert (first.poll_id, first.option_id, first.outcome) == ("new", "2", "new")
     assert (again.outcome, again.previous_option_id) == ("unchanged", "2")

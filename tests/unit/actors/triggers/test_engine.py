@@ -13,6 +13,7 @@ from typing import Any
 import apsw
 import attrs
 import pytest
+import structlog.testing
 import trio
 
 from actors import Actor, ActorFailed
@@ -240,14 +241,17 @@ async def test_bad_arguments_get_an_error_reply(harness):
     assert await harness.read(lambda c: polls.list_polls(c)) == []
 
 
-async def test_a_failing_action_replies_counts_an_error_and_keeps_running(harness):
-    await harness.say("!vote 1")  # no open poll: the store refuses it
-    await harness.say("!poll Q? | A | B", roles=MOD)
-    await harness.say("!vote 7")  # no such option
-    replies = await harness.replies()
-    assert replies[0] == "Sorry, that did not work: there is no open poll"
-    assert replies[2].startswith("Sorry, that did not work: no option '7'")
-    assert (d := harness.engine_detail()) is not None and d.errors == 2
+async def test_a_viewers_mistake_is_refused_in_chat_not_counted_as_an_error(harness):
+    with structlog.testing.capture_logs() as logs:
+        await harness.say("!vote 1")  # no open poll: the store refuses it
+        await harness.say("!poll Q? | A | B", roles=MOD)
+        await harness.say("!vote 7")  # no such option
+        replies = await harness.replies()
+    assert replies[0] == "There is no open poll."
+    assert replies[2] == "There is no option '7' in this poll."
+    # A refusal, not a fault: neither the engine's errors nor a warning in the log.
+    assert (d := harness.engine_detail()) is not None and d.errors == 0
+    assert [e for e in logs if e["log_level"] in ("warning", "error")] == []
     await harness.say("!ping")
     assert (await harness.replies())[-1] == "pong, User1001!"
 

@@ -218,7 +218,7 @@ async def test_a_failing_paid_action_is_refunded(nursery, tmp_path):
         chat_line(3, 2, "!points", user="Ann"),
     ]
     replies, replayed = await run(nursery, tmp_path, lines, triggers=triggers)
-    assert replies == ["Sorry, that did not work: there is no open poll", "Ann has 10 beans"]
+    assert replies == ["There is no open poll.", "Ann has 10 beans"]
     await replayed.root.stop()
 
 
