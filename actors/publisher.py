@@ -91,6 +91,7 @@ from actors import (
     ActorStatistics,
     Detail,
     ErrorsReported,
+    SnapshotFailed,
     TreeRow,
 )
 from actors.accounts.actor import AccountHealth
@@ -897,6 +898,15 @@ def actor_rows(tree: Sequence[TreeRow], root_name: str) -> tuple[ActorStatus, ..
     return tuple(_actor_status(row, prefix) for row in tree)
 
 
+def _actor_error(row: TreeRow) -> str | None:
+    """The error an actor's export row shows: its last crash, else the failure of its
+    connection while it fails (a running actor that cannot connect is not error-free)."""
+    health = row.health
+    if row.last_error is None and health is not None and health.failing:
+        return health.last_error
+    return row.last_error
+
+
 def _actor_status(row: TreeRow, prefix: str) -> ActorStatus:
     """One row of the tree as an export row (`prefix`: the root's path and "/")."""
     return ActorStatus(
@@ -904,7 +914,7 @@ def _actor_status(row: TreeRow, prefix: str) -> ActorStatus:
         kind=row.kind if row.kind in ("actor", "supervisor") else "actor",
         state=row.state,
         restarts=row.restarts,
-        last_error=row.last_error,
+        last_error=_actor_error(row),
         started_at=row.started_at,
         mailbox_depth=row.mailbox.depth,
         mailbox_peak=row.mailbox.peak,
@@ -1169,9 +1179,10 @@ _Activity = tuple[
 
 _NO_ACTIVITY: _Activity = ({}, {}, {})
 #: The typed details that feed discord/runtime.json, quotas.json, rate_limits.json,
-#: integrations.json and the telemetry's rows of actors' own (each function making those reads
-#: its own types among them; one reading a new type adds it here). Only their rows are handed
-#: to those functions, not the thousands of every creator's engines, replays and chats.
+#: integrations.json and the telemetry's rows of actors' own, failed snapshots included (each
+#: function making those reads its own types among them; one reading a new type adds it
+#: here). Only their rows are handed to those functions, not the thousands of every creator's
+#: engines, replays and chats.
 _FEEDS_RUNTIME_FILES = (
     DiscordBotStatistics,
     QuotaRegistryStatistics,
@@ -1179,6 +1190,7 @@ _FEEDS_RUNTIME_FILES = (
     AccountHealth,
     EventSubStatistics,
     ErrorsReported,
+    SnapshotFailed,
 )
 
 
@@ -2374,8 +2386,8 @@ class SnapshotPublisher(Actor):
             discord=discord,
             integrations=account_integrations(special),
             events=self._telemetry_events(tree, health, now, special),
-            # Failures of the lifecycle, and rows actors report themselves (ErrorView values:
-            # rejected webhooks, unauthorized control requests).
+            # Failures of the lifecycle, rows actors report themselves (ErrorView values:
+            # rejected webhooks, unauthorized control requests), and snapshots that failed.
             errors=(
                 *telemetry_errors(health, root_name=self._root_name, now=now),
                 *(
@@ -2383,6 +2395,15 @@ class SnapshotPublisher(Actor):
                     for row in special
                     if isinstance(row.detail, ErrorsReported)
                     for error in row.detail.telemetry_errors
+                ),
+                *(
+                    ErrorView(
+                        subsystem=row.path.removeprefix(f"{self._root_name}/"),
+                        message=f"its statistics could not be taken: {row.detail.error}",
+                        last_seen=now,
+                    )
+                    for row in special
+                    if isinstance(row.detail, SnapshotFailed)
                 ),
             ),
             rates=self._rates.sample(now, platforms),
@@ -2500,7 +2521,7 @@ class SnapshotPublisher(Actor):
                 row.kind,
                 row.state,
                 row.restarts,
-                row.last_error,
+                _actor_error(row),
                 row.started_at,
                 mailbox.depth,
                 mailbox.peak,

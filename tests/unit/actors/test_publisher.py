@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -20,6 +21,7 @@ import trio.testing
 from actors import SnapshotFailed, TreeRow
 from actors.accounts.actor import AccountHealth
 from actors.clips.statistics import ClipCaptureStatistics
+from actors.connection import ConnectionHealth, ConnectionState
 from actors.discord.statistics import DiscordBotStatistics, GuildStatistics
 from actors.kick.chat import KickChatStatistics
 from actors.publisher import (
@@ -29,6 +31,7 @@ from actors.publisher import (
     SnapshotPublisher,
     _activity_by_creator,
     _feeds_runtime_files,
+    actor_rows,
     discord_view,
     trigger_rows,
 )
@@ -491,6 +494,7 @@ def test_the_statistics_read_for_the_runtime_files_are_handed_to_them_and_no_oth
         AccountHealth,
         EventSubStatistics,
         HttpServerStatistics,
+        SnapshotFailed,
     ):
         assert _feeds_runtime_files(fed), fed
     # Every creator's actors (a thousand of each) and the rest feed none of them.
@@ -502,6 +506,26 @@ def test_the_statistics_read_for_the_runtime_files_are_handed_to_them_and_no_oth
         ClipCaptureStatistics,
         PublisherStatistics,
         StoreStatistics,
-        SnapshotFailed,
     ):
         assert not _feeds_runtime_files(other), other
+
+
+def test_an_actor_that_cannot_connect_shows_its_error_in_its_export_row() -> None:
+    failing = ConnectionHealth(
+        component="watch",
+        state=ConnectionState.RECONNECTING,
+        since=STARTED,
+        attempts=2,
+        last_error="connection refused by 127.0.0.1",
+        last_error_at=STARTED,
+    )
+    recovered = attrs.evolve(failing, state=ConnectionState.CONNECTED, attempts=0)
+    rows = [
+        TreeRow(path="root/watch", kind="actor", state="running", health=failing),
+        TreeRow(path="root/kick", kind="actor", state="running", health=recovered),
+        TreeRow(path="root/store", kind="actor", state="restarting", restarts=1, last_error="boom"),
+    ]
+    errors = {r.path: r.last_error for r in actor_rows(rows, "root")}
+    # Running but failing: the connection's error. Connected again: its old error is history
+    # (telemetry/errors.json keeps it, cleared). A crash: the crash.
+    assert errors == {"watch": "connection refused by 127.0.0.1", "kick": None, "store": "boom"}

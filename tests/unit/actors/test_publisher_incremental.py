@@ -22,7 +22,7 @@ import structlog
 import trio
 import trio.testing
 
-from actors import MailboxFigures, TreeRow
+from actors import MailboxFigures, SnapshotFailed, TreeRow
 from actors.accounts.actor import AccountHealth
 from actors.connection import ConnectionState
 from actors.discord.statistics import DiscordBotStatistics
@@ -1601,6 +1601,7 @@ async def test_the_rows_feeding_discord_quotas_rate_limits_accounts_and_telemetr
                 ErrorView(subsystem="http/control", message="refused", last_seen=at),
             ),
         ),
+        "root/creators/creator:daniel/kick": SnapshotFailed(error="KeyError: 'chatroom'"),
     }
     rows = tree()
     for n, (path, detail) in enumerate(special.items()):
@@ -1613,6 +1614,10 @@ async def test_the_rows_feeding_discord_quotas_rate_limits_accounts_and_telemetr
     (event,) = telemetry_rows(rows)
     assert event in inputs.events
     assert [e.message for e in inputs.errors if e.subsystem == "http/control"] == ["refused"]
+    # A snapshot that raised is an active error of that actor, not a silent gap.
+    (broken,) = [e for e in inputs.errors if e.subsystem == "creators/creator:daniel/kick"]
+    assert broken.message == "its statistics could not be taken: KeyError: 'chatroom'"
+    assert broken.active and broken.last_seen == at
 
 
 async def test_a_final_publish_past_the_stops_deadline_waits_for_no_commit_and_does_not_fail(
