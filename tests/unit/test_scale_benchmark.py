@@ -72,3 +72,54 @@ def test_the_default_window_is_a_whole_pass_of_the_log_in_whole_heartbeats() -> 
     assert window >= one_pass
     assert window - one_pass < 10
     assert math.isclose(window % 10.0, 0.0, abs_tol=1e-9)
+
+
+def test_the_polls_read_for_the_lag_are_those_the_export_lists_with_their_votes(
+    tmp_path: Path,
+) -> None:
+    from state import open_database
+    from state.polls import POLLS_PER_CREATOR, close_poll, list_polls_with_results, open_poll, vote
+
+    scale = _scale()
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    db = open_database(state_dir / "store.sqlite3", synchronous="normal")
+    try:
+        with db.transaction() as conn:
+            # One creator with more polls than the export lists (the newest closed ones and
+            # one still open), another with one.
+            for n in range(POLLS_PER_CREATOR + 2):
+                poll_id = f"a-{n}"
+                open_poll(conn, poll_id=poll_id, creator_id="a", question="q",
+                          options=["x", "y"], now=1_000 + n)  # fmt: skip
+                for voter in range(n % 4):
+                    vote(conn, poll_id=poll_id, voter_key=f"v{voter}", option_id="1", now=2_000)
+                if n < POLLS_PER_CREATOR + 1:
+                    close_poll(conn, poll_id=poll_id, now=3_000 + n)
+            open_poll(conn, poll_id="b-0", creator_id="b", question="q", options=["x", "y"],
+                      now=1_000)  # fmt: skip
+            listed = list_polls_with_results(conn, per_creator=POLLS_PER_CREATOR)
+    finally:
+        db.close()
+
+    counts = scale.stored_counts(state_dir)["polls.json"]
+    assert counts == {p.poll.poll_id: sum(o.votes for o in p.options) for p in listed}
+    assert len(counts) == POLLS_PER_CREATOR + 1  # a's oldest two are not listed
+    assert counts["a-11"] == 3 and counts["b-0"] == 0
+
+
+def test_the_publish_lag_waits_for_every_count_and_excuses_a_poll_no_longer_listed() -> None:
+    scale = _scale()
+
+    def at(t: float, stored: dict, shown: dict) -> tuple:
+        return (t, {"polls.json": (stored, shown)})
+
+    samples = [
+        at(0.0, {"p1": 2, "p2": 0}, {"p1": 1}),
+        at(0.5, {"p1": 3, "p2": 0}, {"p1": 2}),  # p2 not shown yet
+        at(1.0, {"p1": 3, "p2": 1}, {"p1": 3, "p2": 0}),
+        at(1.5, {"p2": 1, "p3": 0}, {"p2": 1, "p3": 0}),  # p1 no longer listed
+    ]
+    assert scale.publish_lags(samples, "polls.json") == [1.0, 0.5, 0.5, 0.0]
+    # A file that never catches up gives no lag for the reads it never caught up with.
+    assert scale.publish_lags([at(0.0, {"p1": 1}, {"p1": 0})], "polls.json") == []
