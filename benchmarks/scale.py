@@ -186,7 +186,8 @@ def thread_cpu(pid: int) -> dict[int, float]:
 
 def thread_names(pid: int) -> dict[int, str]:
     """Thread id -> what the thread runs, from `py-spy dump` (its Python name and the outermost
-    frame of this project), or an empty mapping when py-spy is missing."""
+    frame of this project); when py-spy is missing or fails (a busy process may not answer
+    in time), only the main thread, whose id is the process's."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     try:
         text = subprocess.run(
@@ -194,7 +195,7 @@ def thread_names(pid: int) -> dict[int, str]:
             capture_output=True, text=True, timeout=30, check=False,
         ).stdout  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
-        return {}
+        text = ""
     names: dict[int, str] = {}
     frames: dict[int, str] = {}
     current: int | None = None
@@ -208,6 +209,7 @@ def thread_names(pid: int) -> dict[int, str]:
             frame = line.strip()
             if any(f" ({top}/" in frame for top in ("actors", "state", "exports", "runtime")):
                 frames[current] = frame.split(" (")[0]  # frames run inner to outer
+    names.setdefault(pid, "MainThread")
     return {tid: f"{name} {frames.get(tid, '')}".strip() for tid, name in names.items()}
 
 
@@ -219,7 +221,9 @@ def thread_role(name: str) -> str:
         return "store writer"
     if name.startswith("Trio thread"):
         return "publisher"  # trio's worker threads run the publisher's builds and writes
-    return name.split()[0] if name else "?"
+    if not name or name.startswith("thread "):  # not named (`measure`'s fallback)
+        return "?"
+    return name.split()[0]
 
 
 def rss_bytes(pid: int) -> int:

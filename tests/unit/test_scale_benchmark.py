@@ -123,3 +123,12 @@ def test_the_publish_lag_waits_for_every_count_and_excuses_a_poll_no_longer_list
     assert scale.publish_lags(samples, "polls.json") == [1.0, 0.5, 0.5, 0.0]
     # A file that never catches up gives no lag for the reads it never caught up with.
     assert scale.publish_lags([at(0.0, {"p1": 1}, {"p1": 0})], "polls.json") == []
+
+
+def test_threads_py_spy_could_not_name_are_not_given_a_made_up_role() -> None:
+    scale = _scale()
+    assert scale.thread_role("MainThread <module>") == "trio loop"
+    assert scale.thread_role("store-writer:/tm WriterThread._serve") == "store writer"
+    assert scale.thread_role("Trio thread 3") == "publisher"
+    assert scale.thread_role("thread 19224") == "?"  # `measure`'s label for an unnamed one
+    assert scale.thread_role("") == "?"
