@@ -151,6 +151,7 @@ class Mailbox:
         "_burst",
         "_queue",
         "_receiver",
+        "_room_waiters",
         "_senders",
         "answer",
         "capacity",
@@ -180,6 +181,8 @@ class Mailbox:
         self.starter: Callable[[], object] | None = None
         # Senders waiting for room (backpressure), made when the first one waits.
         self._senders: trio.lowlevel.ParkingLot | None = None
+        # Tasks waiting for room for some messages (`wait_for_room`), made likewise.
+        self._room_waiters: trio.lowlevel.ParkingLot | None = None
         self.peak = 0
         self.received = 0
         # Messages refused because the mailbox was full, and when the last one was (trio
@@ -305,9 +308,25 @@ class Mailbox:
             senders = self._senders = trio.lowlevel.ParkingLot()
         await senders.park()
 
-    def has_room(self) -> bool:
-        """Whether `put_nowait` would succeed now."""
-        return not self.closed and len(self._queue) < self.capacity
+    def has_room(self, room: int = 1) -> bool:
+        """Whether `room` more messages would be queued now (`put_nowait` of one succeeds
+        when `has_room()`); more than the capacity fits only an empty mailbox."""
+        depth = len(self._queue)
+        return not self.closed and (depth + room <= self.capacity or depth == 0)
+
+    async def wait_for_room(self, room: int = 1) -> None:
+        """Wait until `has_room(room)` or the mailbox is closed: for a sender that queues
+        several messages without waiting (`request`) and must not be refused (backpressure
+        ahead of them, not a `MailboxFull` among them). A checkpoint like any trio call."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self.closed and not self.has_room(room):
+            # Not with the senders waiting for one place (`put`), one of whom each message
+            # taken wakes: one that wants more would take that wake-up and wait on.
+            waiting = self._room_waiters
+            if waiting is None:
+                waiting = self._room_waiters = trio.lowlevel.ParkingLot()
+            await waiting.park()
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def put_then_wait(self, call: Call) -> Any:
         """Queue a call and wait for its reply, without an extra scheduling round."""
@@ -367,6 +386,9 @@ class Mailbox:
         senders = self._senders
         if senders:
             senders.unpark()
+        waiting = self._room_waiters
+        if waiting:
+            waiting.unpark_all()  # each looks again (few wait, and seldom)
         return item
 
     def _abort_receive(self, _: object) -> trio.lowlevel.Abort:
@@ -394,5 +416,7 @@ class Mailbox:
         self._queue = ()
         if self._senders is not None:
             self._senders.unpark_all()
+        if self._room_waiters is not None:
+            self._room_waiters.unpark_all()
         self.request_stop()
         return pending

@@ -66,6 +66,17 @@ class ActorRef:
             return await box.put_then_wait(Call(message))
         raise CallTimeout(self.path, timeout)
 
+    def has_room(self, room: int = 1) -> bool:
+        """Whether the mailbox takes `room` more messages now (`Mailbox.has_room`); raises
+        `ActorFailed` when no actor is at this path any more."""
+        return self._box().has_room(room)
+
+    async def wait_for_room(self, room: int = 1) -> None:
+        """Wait until the mailbox takes `room` more messages, or it is closed (the actor
+        stopped for good): backpressure for a sender that then queues them with `request`
+        or `cast`, which never wait. Raises `ActorFailed` when no actor is at this path."""
+        await self._box().wait_for_room(room)
+
     def request(self, message: object, timeout: float = 5.0) -> PendingReply:
         """Queue a call now, without waiting, and return its `PendingReply`.
 

@@ -134,6 +134,11 @@ REPLAY = "replay"
 #: The longest the oldest write of an engine waits for the store before the engine takes no
 #: more chat until it is done (backpressure; a store keeping up answers in milliseconds).
 MAX_WRITE_LAG = 0.5
+#: Room an engine wants in the store's mailbox before it takes a chat line (a line makes a
+#: write or two): a store whose mailbox is nearly full makes chat wait (backpressure) instead
+#: of refusing the line's writes. A thousand engines each voting at once in one burst filled
+#: it before any of them had waited `MAX_WRITE_LAG`, and every write past its capacity failed.
+STORE_HEADROOM = 16
 #: Pseudonyms of chatters remembered per engine (then forgotten all at once).
 PSEUDONYMS_KEPT = 2048
 #: Cooldowns at least this long are committed before the reply; shorter ones with the next flush.
@@ -185,7 +190,7 @@ class TriggerEngineStatistics(ActorStatistics):
     last_event_at: datetime | None = None
     cooldowns: int = 0
     inflight: int = 0
-    #: Times chat waited for the store to catch up (`MAX_WRITE_LAG`).
+    #: Times chat waited for the store to catch up (`MAX_WRITE_LAG`, `STORE_HEADROOM`).
     store_waits: int = 0
     #: Flushes the store refused while its mailbox was full, kept for the next write.
     flushes_deferred: int = 0
@@ -571,11 +576,21 @@ class TriggerEngine(Actor):
         return False
 
     def _behind_the_store(self) -> bool:
-        """Whether a write of this engine has waited longer than `MAX_WRITE_LAG` (chat then
-        waits: `_keep_pace_with_the_store`)."""
-        return bool(self._completions or self._flush_reply is not None) and (
+        """Whether a write of this engine has waited longer than `MAX_WRITE_LAG`, or the
+        store's mailbox has less than `STORE_HEADROOM` of room (chat then waits:
+        `_keep_pace_with_the_store`)."""
+        if (self._completions or self._flush_reply is not None) and (
             trio.current_time() - self._oldest_write() > MAX_WRITE_LAG
-        )
+        ):
+            return True
+        return self._store_full()
+
+    def _store_full(self) -> bool:
+        """Whether the store's mailbox has less than `STORE_HEADROOM` of room."""
+        try:
+            return not self._store().has_room(STORE_HEADROOM)
+        except (ActorFailed, KeyError):
+            return False  # no store: the line's writes fail, counted and said (`_store_failed`)
 
     def _ride(self, message: CommitWithFlush) -> None:
         self._riders[message.key] = message.command
@@ -836,19 +851,31 @@ class TriggerEngine(Actor):
         return min(completions[0][5], flush_since) if completions else flush_since
 
     async def _keep_pace_with_the_store(self) -> None:
-        """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`: a
-        store that falls behind slows the chat sources (a replay waits for its calls; live
-        chat waits in the mailbox) instead of queueing writes without bound."""
-        if trio.current_time() - self._oldest_write() <= MAX_WRITE_LAG:
-            return
-        self.store_waits += 1
-        while trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
-            if self._flush_reply is not None:
-                # Its commit wakes `run`, which takes it and lets this wait go on.
-                self._flush_reply[0].notify(self._alarm.wake)
-            if self._write_done is None:
-                self._write_done = trio.lowlevel.ParkingLot()
-            await self._write_done.park()
+        """Wait while this engine's oldest write has waited longer than `MAX_WRITE_LAG`, or
+        the store's mailbox is nearly full (`STORE_HEADROOM`): a store that falls behind
+        slows the chat sources (a replay waits for its calls; live chat waits in the
+        mailbox) instead of queueing writes without bound or having them refused."""
+        waited = False
+        while True:
+            if trio.current_time() - self._oldest_write() > MAX_WRITE_LAG:
+                if self._flush_reply is not None:
+                    # Its commit wakes `run`, which takes it and lets this wait go on.
+                    self._flush_reply[0].notify(self._alarm.wake)
+                if self._write_done is None:
+                    self._write_done = trio.lowlevel.ParkingLot()
+                wait = self._write_done.park()
+            elif self._store_full():
+                # Woken as the store takes what it has queued (or stops for good).
+                wait = self._store().wait_for_room(STORE_HEADROOM)
+            else:
+                return
+            if not waited:
+                waited = True
+                self.store_waits += 1
+            try:
+                await wait
+            except ActorFailed:
+                return  # the store is gone: the line's writes fail, counted and said
 
     def _finish(
         self,

@@ -141,6 +141,56 @@ async def test_cast_to_a_full_mailbox_raises_mailboxfull_and_send_waits_for_room
     await sup.stop()
 
 
+async def test_a_wait_for_room_for_several_ends_when_they_fit_and_never_holds_up_a_sender(
+    nursery,
+):
+    from actors._mailbox import Mailbox
+
+    box = Mailbox("root/s", capacity=3)
+    for i in range(3):
+        box.put_nowait(i)
+    roomy, sent = trio.Event(), trio.Event()
+
+    async def wait_for_two() -> None:
+        await box.wait_for_room(2)
+        roomy.set()
+
+    async def send() -> None:
+        await box.put("late")
+        sent.set()
+
+    nursery.start_soon(wait_for_two)
+    await trio.testing.wait_all_tasks_blocked()
+    nursery.start_soon(send)  # waits behind it
+    await trio.testing.wait_all_tasks_blocked()
+    assert box.take_nowait() == 0
+    await trio.testing.wait_all_tasks_blocked()
+    # Room for one: the sender's (the wait for two did not take its wake-up).
+    assert sent.is_set() and not roomy.is_set()
+    assert box.take_nowait() == 1
+    await trio.testing.wait_all_tasks_blocked()
+    assert not roomy.is_set()  # one place free
+    assert box.take_nowait() == 2
+    await trio.testing.wait_all_tasks_blocked()
+    assert roomy.is_set() and box.depth == 1
+    # More than the capacity fits an empty mailbox only; a closed one ends every wait.
+    assert not box.has_room(4) and box.has_room(2)
+    assert box.take_nowait() == "late" and box.has_room(4)
+    box.put_nowait("again")
+    closed = trio.Event()
+
+    async def wait_for_four() -> None:
+        await box.wait_for_room(4)
+        closed.set()
+
+    nursery.start_soon(wait_for_four)
+    await trio.testing.wait_all_tasks_blocked()
+    assert not closed.is_set()
+    box.close()
+    await trio.testing.wait_all_tasks_blocked()
+    assert closed.is_set() and not box.has_room()
+
+
 async def test_messages_sent_during_a_restart_reach_the_new_instance(autojump_clock, nursery):
     sup = Supervisor("root", [ChildSpec("s", Store)], backoff=Backoff(initial=5, jitter=0))
     await nursery.start(sup.run)
