@@ -116,6 +116,8 @@ class Registry(Generic[SpecT]):
         self._stop_bounds: list[tuple[str, float]] = []
         self._stopping: dict[trio.CancelScope, str] = {}
         self._cut_off: list[str] = []  # stops cut off while bounded, for `report_cut_offs`
+        #: Stops whose `on_stop` was cut off so far (what it would have finished is lost).
+        self.stops_cut_off = 0
 
     # ------------------------------------------------------------------ shutdown bounds
 
@@ -148,6 +150,7 @@ class Registry(Generic[SpecT]):
         log it on its own now. While the tree shuts down (`bound_stops`) they are counted and
         `report_cut_offs` logs them in one line: at ten thousand creators a line each took
         seconds of the deadline, and the event loop's time, from the stops still running."""
+        self.stops_cut_off += 1
         if not self.dead_letters.summarize:
             return True
         self._cut_off.append(path)

@@ -238,6 +238,7 @@ async def serve(
     stopped = trio.Event()
     entered = trio.Event()  # the tree's `run` began: `stop_tree` can stop it, started or not
     stopping: list[str] = []  # the signal that started a shutdown
+    forced: list[str] = []  # why the stop was forced (the deadline, a second signal)
     force = trio.CancelScope()
 
     def exit_now_at_deadline() -> None:  # (in the backstop's thread)
@@ -293,6 +294,7 @@ async def serve(
         await entered.wait()  # a signal at the very first moment: the tree is about to run
         if not await stop_tree(root, deadline, state_children=STATE_CHILDREN, began=began):
             log.warning("shutdown deadline passed: cancelling what is left", left=not_stopped(root))
+            forced.append("the shutdown deadline passed")
             force_stop()
 
     async def watch_signals(
@@ -316,6 +318,7 @@ async def serve(
                     nursery.start_soon(shutdown, signal.Signals(signum).name, began)
                 else:
                     log.warning("second signal: stopping now")
+                    forced.append("a second signal")
                     force_stop()
 
     try:
@@ -360,5 +363,15 @@ async def serve(
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
         return ExitCode.FAILED
-    log.info("stopped cleanly")
+    cut_off = root.registry.stops_cut_off if root.registry is not None else 0
+    if forced or cut_off:
+        # What the cut stops and the cancelled actors would have finished (a flush, the last
+        # commit) is lost: the warnings above name them; this says the stop was not clean.
+        log.warning(
+            "stopped, but not cleanly",
+            forced_by=forced[0] if forced else None,
+            on_stop_cut_off=cut_off,
+        )
+    else:
+        log.info("stopped cleanly")
     return ExitCode.OK

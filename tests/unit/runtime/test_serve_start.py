@@ -138,3 +138,42 @@ async def test_a_signal_during_the_start_stops_it_in_order_and_exits_cleanly(
     assert "shutting down" in events and "stopped cleanly" in events
     assert "runtime started" not in events  # it never was
     assert not booted.paths.http_file.exists()
+
+
+class StuckStop(Actor):
+    """A creator whose `on_stop` never ends (a flush to a store that never answers)."""
+
+    async def on_stop(self) -> None:
+        await trio.sleep_forever()
+
+
+async def test_a_stop_whose_on_stop_was_cut_off_at_the_deadline_is_not_called_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    booted = booted_for(
+        f"[runtime]\ndata_dir = '{tmp_path}'\nshutdown_deadline = 1.0\n"
+        "[http]\nenabled = false\n"
+        '[[creators]]\nid = "a"\n'
+    )
+
+    def creator_spec(_lookup: Any, creator: Any, **_kwargs: Any) -> ChildSpec:
+        return ChildSpec(f"creator:{creator.id}", StuckStop, shutdown=30.0)
+
+    monkeypatch.setattr(tree, "creator_spec", creator_spec)
+    result: list[ExitCode] = []
+
+    async def run_serve() -> None:
+        ready = lambda _root: signal.raise_signal(signal.SIGTERM)  # noqa: E731
+        result.append(await app.serve(booted, on_ready=ready))
+
+    try:
+        with structlog.testing.capture_logs() as logs, trio.fail_after(20):
+            await run_serve()
+    finally:
+        booted.collector.reset()
+    assert result == [ExitCode.OK]
+    events = {entry["event"]: entry for entry in logs}
+    assert "stopped cleanly" not in events
+    last = events["stopped, but not cleanly"]
+    assert last["on_stop_cut_off"] == 1 and last["forced_by"] is None
+    assert last["log_level"] == "warning"
