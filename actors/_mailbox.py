@@ -388,7 +388,9 @@ class Mailbox:
             senders.unpark()
         waiting = self._room_waiters
         if waiting:
-            waiting.unpark_all()  # each looks again (few wait, and seldom)
+            # Each looks again. A store takes its whole queue at once: each waiter is woken
+            # about once per batch, however many wait.
+            waiting.unpark_all()
         return item
 
     def _abort_receive(self, _: object) -> trio.lowlevel.Abort:

@@ -272,8 +272,8 @@ class Process:
         self.stderr = folder / "stderr.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.address: tuple[str, int] | None = None
-        # Each lag file's counts by (time, size) of the file last parsed.
-        self._shown_cache: dict[str, tuple[tuple[int, int], Counts]] = {}
+        # Each lag file's counts by (inode, time, size) of the file last parsed.
+        self._shown_cache: dict[str, tuple[tuple[int, int, int], Counts]] = {}
 
     @property
     def pid(self) -> int:
@@ -344,15 +344,16 @@ class Process:
             time.sleep(0.02)
         raise SystemExit(f"runtime_snapshot.json not rewritten within {4 * self.heartbeat:g} s")
 
-    def freshness(self) -> tuple[float | None, dict[str, tuple[Counts, Counts]]]:
-        """(heartbeat age in seconds, {file: (counts in the database, counts the file shows)}
-        for `LAG_FILES`), read now: the database first, so no file read is older."""
+    def freshness(self) -> tuple[float | None, dict[str, tuple[Counts | None, Counts]]]:
+        """(heartbeat age in seconds, {file: (counts in the database, None when that read
+        failed; counts the file shows)} for `LAG_FILES`), read now: the database first, so
+        no file read is older."""
         state = self.data_dir / "exports" / "state"
         now = time.time()
         age = None
-        stored: dict[str, Counts] = {name: {} for name in LAG_FILES}
+        stored: dict[str, Counts | None] = dict.fromkeys(LAG_FILES)
         with contextlib.suppress(OSError, ValueError, sqlite3.Error):
-            stored = stored_counts(self.data_dir / "state")
+            stored = dict(stored_counts(self.data_dir / "state"))
         with contextlib.suppress(OSError, ValueError):
             snapshot = json.loads((state / "runtime_snapshot.json").read_bytes())
             beat = parse_time(snapshot.get("heartbeat"))
@@ -367,7 +368,7 @@ class Process:
             info = path.stat()
         except OSError:
             return {}
-        key = (info.st_mtime_ns, info.st_size)
+        key = (info.st_ino, info.st_mtime_ns, info.st_size)  # replaced: a new inode
         cached = self._shown_cache.get(path.name)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -429,20 +430,24 @@ def shown_counts(name: str, document: dict[str, Any]) -> Counts:
     raise ValueError(f"no counts are read from {name}")
 
 
-Sample = tuple[float, dict[str, tuple[Counts, Counts]]]
+#: (when, {file: (counts in the database or None for a failed read, counts the file shows)}).
+Sample = tuple[float, dict[str, tuple[Counts | None, Counts]]]
 
 
 def publish_lags(samples: list[Sample], name: str) -> list[float]:
     """For each database read, the seconds until file `name` first showed every count it
     held (counts only go up), at the sampling step: how far the file trails the store. A
-    key gone from a later database read (a poll no longer listed) is excused from then on."""
+    key gone from a later database read (a poll no longer listed) is excused from then on;
+    a failed read is neither measured nor excuses anything."""
     lags = []
     for i, (at, files) in enumerate(samples):
         stored = files[name][0]
+        if stored is None:
+            continue
         for later, later_files in samples[i:]:
             now_stored, shown = later_files[name]
             if shown and all(
-                shown.get(key, -1) >= count or key not in now_stored
+                shown.get(key, -1) >= count or (now_stored is not None and key not in now_stored)
                 for key, count in stored.items()
             ):
                 lags.append(later - at)

@@ -239,6 +239,7 @@ async def serve(
     entered = trio.Event()  # the tree's `run` began: `stop_tree` can stop it, started or not
     stopping: list[str] = []  # the signal that started a shutdown
     forced: list[str] = []  # why the stop was forced (the deadline, a second signal)
+    cut_before: list[int] = []  # on_stops cut off before the shutdown (restarts, crashes)
     force = trio.CancelScope()
 
     def exit_now_at_deadline() -> None:  # (in the backstop's thread)
@@ -285,6 +286,7 @@ async def serve(
 
     async def shutdown(reason: str, began: float) -> None:
         stopping.append(reason)
+        cut_before.append(root.registry.stops_cut_off if root.registry is not None else 0)
         collector.pause()  # for the rest of the process's life (see `Booted.collector`)
         shutdown_lines.start()  # a line per actor of a big tree would take the deadline
         if exit_at_deadline:
@@ -318,7 +320,8 @@ async def serve(
                     nursery.start_soon(shutdown, signal.Signals(signum).name, began)
                 else:
                     log.warning("second signal: stopping now")
-                    forced.append("a second signal")
+                    if not stopped.is_set():
+                        forced.append("a second signal")
                     force_stop()
 
     try:
@@ -363,7 +366,10 @@ async def serve(
     if failure:
         log.error("the supervision tree gave up", error=str(failure[0].__cause__ or failure[0]))
         return ExitCode.FAILED
-    cut_off = root.registry.stops_cut_off if root.registry is not None else 0
+    # Only the stop's own: an on_stop cut off at a restart hours ago was logged then.
+    cut_off = 0
+    if cut_before and root.registry is not None:
+        cut_off = root.registry.stops_cut_off - cut_before[0]
     if forced or cut_off:
         # What the cut stops and the cancelled actors would have finished (a flush, the last
         # commit) is lost: the warnings above name them; this says the stop was not clean.

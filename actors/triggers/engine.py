@@ -600,10 +600,13 @@ class TriggerEngine(Actor):
         if not self._ready.is_set():
             await self._ready.wait()
         if isinstance(message, ChatEvent):
-            if self._seen_before(message):
-                return []
+            # Paced before its id is remembered: a flush while it waits must not commit the
+            # id of a line whose own writes are not made yet (a crash or a kill then would
+            # have its redelivery dropped as a duplicate).
             if self._behind_the_store():
                 await self._keep_pace_with_the_store()
+            if self._seen_before(message):
+                return []
             return self._on_chat(message)
         if isinstance(message, PlatformEvent) and message.message_id is not None:
             if not self.seen.first_time(message.platform, message.message_id):
@@ -1328,10 +1331,19 @@ class TriggerEngine(Actor):
 
     async def _flush(self) -> None:
         """Write the buffered chat signals and cooldowns in one transaction and wait for it
-        (at a stop: `run` queues its flushes and takes the outcome when it arrives)."""
+        (at a stop: `run` queues its flushes and takes the outcome when it arrives). A store
+        whose mailbox is full refuses it (kept: `_defer`): this waits for room and queues it
+        again, until it is written or fails (or the stop's bound cuts this off: counted)."""
         await self._flush_settled()
-        self._begin_flush(settle=True)  # the last: every active minute accrued is credited
-        await self._flush_settled()
+        while True:
+            self._begin_flush(settle=True)  # the last: every active minute accrued is credited
+            await self._flush_settled()
+            if not self._deferred:
+                return
+            try:
+                await self._store().wait_for_room()
+            except (ActorFailed, KeyError):
+                pass  # no store: the next try fails, and what it held is counted as lost
 
     async def _flush_settled(self) -> None:
         """Wait for the flush in flight (if any) to commit or fail."""

@@ -111,7 +111,7 @@ def test_the_polls_read_for_the_lag_are_those_the_export_lists_with_their_votes(
 def test_the_publish_lag_waits_for_every_count_and_excuses_a_poll_no_longer_listed() -> None:
     scale = _scale()
 
-    def at(t: float, stored: dict, shown: dict) -> tuple:
+    def at(t: float, stored: dict | None, shown: dict) -> tuple:
         return (t, {"polls.json": (stored, shown)})
 
     samples = [
@@ -123,6 +123,13 @@ def test_the_publish_lag_waits_for_every_count_and_excuses_a_poll_no_longer_list
     assert scale.publish_lags(samples, "polls.json") == [1.0, 0.5, 0.5, 0.0]
     # A file that never catches up gives no lag for the reads it never caught up with.
     assert scale.publish_lags([at(0.0, {"p1": 1}, {"p1": 0})], "polls.json") == []
+    # A failed database read (None) is not measured and excuses nothing.
+    failed = [
+        at(0.0, {"p1": 5}, {"p1": 1}),
+        at(0.25, None, {"p1": 1}),
+        at(9.0, {"p1": 5}, {"p1": 5}),
+    ]
+    assert scale.publish_lags(failed, "polls.json") == [9.0, 0.0]
 
 
 def test_threads_py_spy_could_not_name_are_not_given_a_made_up_role() -> None:

@@ -151,7 +151,8 @@ async def test_a_stop_whose_on_stop_was_cut_off_at_the_deadline_is_not_called_cl
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     booted = booted_for(
-        f"[runtime]\ndata_dir = '{tmp_path}'\nshutdown_deadline = 1.0\n"
+        # The creator's on_stop is cut 2.5 s in; the store and publisher then have 1 s.
+        f"[runtime]\ndata_dir = '{tmp_path}'\nshutdown_deadline = 4.0\n"
         "[http]\nenabled = false\n"
         '[[creators]]\nid = "a"\n'
     )
@@ -177,3 +178,50 @@ async def test_a_stop_whose_on_stop_was_cut_off_at_the_deadline_is_not_called_cl
     last = events["stopped, but not cleanly"]
     assert last["on_stop_cut_off"] == 1 and last["forced_by"] is None
     assert last["log_level"] == "warning"
+
+
+class StuckOnce(Actor):
+    """A creator whose first `on_stop` never ends; later ones end at once."""
+
+    stops = 0
+
+    async def on_stop(self) -> None:
+        StuckOnce.stops += 1
+        if StuckOnce.stops == 1:
+            await trio.sleep_forever()
+
+
+async def test_an_on_stop_cut_off_at_a_restart_long_before_leaves_a_clean_stop_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    booted = booted_for(
+        f"[runtime]\ndata_dir = '{tmp_path}'\n[http]\nenabled = false\n[[creators]]\nid = \"a\"\n"
+    )
+
+    def creator_spec(_lookup: Any, creator: Any, **_kwargs: Any) -> ChildSpec:
+        return ChildSpec(f"creator:{creator.id}", StuckOnce, shutdown=0.2)
+
+    monkeypatch.setattr(tree, "creator_spec", creator_spec)
+    StuckOnce.stops = 0
+    result: list[ExitCode] = []
+
+    try:
+        with structlog.testing.capture_logs() as logs, trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+
+                async def restart_then_stop(root: Any) -> None:
+                    # Its on_stop is cut at the end of the grace period: counted then.
+                    await root.find_supervisor("creators").restart_child("creator:a")
+                    signal.raise_signal(signal.SIGTERM)
+
+                async def run_serve() -> None:
+                    ready = lambda root: nursery.start_soon(restart_then_stop, root)  # noqa: E731
+                    result.append(await app.serve(booted, on_ready=ready))
+
+                nursery.start_soon(run_serve)
+    finally:
+        booted.collector.reset()
+    assert result == [ExitCode.OK] and StuckOnce.stops == 2
+    events = [entry["event"] for entry in logs]
+    assert "on_stop cut off at the end of the grace period" in events
+    assert events[-1] == "stopped cleanly"  # the shutdown itself cut nothing

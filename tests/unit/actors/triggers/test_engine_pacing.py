@@ -210,15 +210,20 @@ async def test_chat_waits_while_the_oldest_write_lags_and_goes_on_once_the_store
         await harness.say()
         answered.set()
 
+    known = len(harness.instance().seen)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(say)
         await trio.sleep(10)
         assert not answered.is_set()  # held back: the store is behind
         assert harness.instance().store_waits == 1
+        # Its id is not remembered while it waits: no flush meanwhile can commit the id of
+        # a line whose own writes are not made (its redelivery would be dropped).
+        assert len(harness.instance().seen) == known
         Store.held.set()
         with trio.fail_after(1):
             await answered.wait()
     assert harness.instance().messages == 3
+    assert len(harness.instance().seen) == known + 1
 
 
 async def test_a_failed_flush_is_counted_as_it_fails_even_when_chat_goes_quiet(
@@ -693,3 +698,48 @@ async def test_a_burst_of_commands_waits_for_room_in_the_stores_mailbox_and_none
     finally:
         Store.held = None
         await root.stop()
+
+
+class FullForAWhile:
+    """The store's reference, refusing the first `refusals` writes as a full mailbox does
+    (though it says it has room: others fill it between the engine's look and its write),
+    then passing them on; records what it passed on."""
+
+    def __init__(self, store: Any, refusals: int) -> None:
+        self.store = store
+        self.refusals = refusals
+        self.passed: list[Write] = []
+        self.waits = 0
+
+    def has_room(self, room: int = 1) -> bool:
+        return True
+
+    async def wait_for_room(self, room: int = 1) -> None:
+        self.waits += 1
+        await trio.sleep(1)  # the store takes what it has queued meanwhile
+
+    def request(self, message: Any, timeout: float | None = None) -> Any:
+        if self.refusals:
+            self.refusals -= 1
+            raise MailboxFull("root/store", 1)
+        self.passed.append(message)
+        return self.store.request(message, timeout=timeout)
+
+
+async def test_the_last_flush_at_a_stop_waits_for_room_in_a_full_store_and_is_written(
+    autojump_clock, harness
+):
+    await harness.say()
+    await trio.sleep(SIGNAL_FLUSH_SECONDS + 0.1)  # flushed
+    engine = harness.instance()
+    errors = engine.errors
+    store = FullForAWhile(engine._store(), refusals=2)
+    engine._store = lambda: store
+    await harness.say("the last line")  # buffered: the stop's flush takes it
+    with structlog.testing.capture_logs() as logs:
+        await harness.root.stop()
+    # Refused twice (kept, not lost), then written before the engine stopped.
+    assert engine.flushes_deferred == 2 and store.waits == 2
+    assert chat_ids([(0.0, write) for write in store.passed]) == ["m-2"]
+    assert engine.errors == errors
+    assert not [e for e in logs if e["event"] in ("flush failed", "on_stop cut off")]
