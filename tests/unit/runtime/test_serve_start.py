@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -147,39 +147,6 @@ class StuckStop(Actor):
         await trio.sleep_forever()
 
 
-async def test_a_stop_whose_on_stop_was_cut_off_at_the_deadline_is_not_called_clean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    booted = booted_for(
-        # The creator's on_stop is cut 2.5 s in; the store and publisher then have 1 s.
-        f"[runtime]\ndata_dir = '{tmp_path}'\nshutdown_deadline = 4.0\n"
-        "[http]\nenabled = false\n"
-        '[[creators]]\nid = "a"\n'
-    )
-
-    def creator_spec(_lookup: Any, creator: Any, **_kwargs: Any) -> ChildSpec:
-        return ChildSpec(f"creator:{creator.id}", StuckStop, shutdown=30.0)
-
-    monkeypatch.setattr(tree, "creator_spec", creator_spec)
-    result: list[ExitCode] = []
-
-    async def run_serve() -> None:
-        ready = lambda _root: signal.raise_signal(signal.SIGTERM)  # noqa: E731
-        result.append(await app.serve(booted, on_ready=ready))
-
-    try:
-        with structlog.testing.capture_logs() as logs, trio.fail_after(20):
-            await run_serve()
-    finally:
-        booted.collector.reset()
-    assert result == [ExitCode.OK]
-    events = {entry["event"]: entry for entry in logs}
-    assert "stopped cleanly" not in events
-    last = events["stopped, but not cleanly"]
-    assert last["on_stop_cut_off"] == 1 and last["forced_by"] is None
-    assert last["log_level"] == "warning"
-
-
 class StuckOnce(Actor):
     """A creator whose first `on_stop` never ends; later ones end at once."""
 
@@ -191,37 +158,73 @@ class StuckOnce(Actor):
             await trio.sleep_forever()
 
 
-async def test_an_on_stop_cut_off_at_a_restart_long_before_leaves_a_clean_stop_clean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def serve_until_stopped(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    creator: type[Actor],
+    *,
+    grace: float,
+    before_stop: Callable[[Any], Awaitable[None]] | None = None,
+) -> list[MutableMapping[str, Any]]:
+    """`serve` with one creator of kind `creator` (its stop's grace period `grace`) and a
+    4 s shutdown deadline, stopped by SIGTERM once ready (after `before_stop(root)`);
+    returns the log. The creator's on_stop is cut 2.5 s into the stop at the latest; the
+    store and publisher then have 1 s."""
     booted = booted_for(
-        f"[runtime]\ndata_dir = '{tmp_path}'\n[http]\nenabled = false\n[[creators]]\nid = \"a\"\n"
+        f"[runtime]\ndata_dir = '{tmp_path}'\nshutdown_deadline = 4.0\n"
+        "[http]\nenabled = false\n"
+        '[[creators]]\nid = "a"\n'
     )
 
-    def creator_spec(_lookup: Any, creator: Any, **_kwargs: Any) -> ChildSpec:
-        return ChildSpec(f"creator:{creator.id}", StuckOnce, shutdown=0.2)
+    def creator_spec(_lookup: Any, config: Any, **_kwargs: Any) -> ChildSpec:
+        return ChildSpec(f"creator:{config.id}", creator, shutdown=grace)
 
     monkeypatch.setattr(tree, "creator_spec", creator_spec)
-    StuckOnce.stops = 0
     result: list[ExitCode] = []
+
+    async def stop(root: Any) -> None:
+        if before_stop is not None:
+            await before_stop(root)
+        signal.raise_signal(signal.SIGTERM)
 
     try:
         with structlog.testing.capture_logs() as logs, trio.fail_after(20):
             async with trio.open_nursery() as nursery:
 
-                async def restart_then_stop(root: Any) -> None:
-                    # Its on_stop is cut at the end of the grace period: counted then.
-                    await root.find_supervisor("creators").restart_child("creator:a")
-                    signal.raise_signal(signal.SIGTERM)
-
                 async def run_serve() -> None:
-                    ready = lambda root: nursery.start_soon(restart_then_stop, root)  # noqa: E731
+                    ready = lambda root: nursery.start_soon(stop, root)  # noqa: E731
                     result.append(await app.serve(booted, on_ready=ready))
 
                 nursery.start_soon(run_serve)
     finally:
         booted.collector.reset()
-    assert result == [ExitCode.OK] and StuckOnce.stops == 2
+    assert result == [ExitCode.OK]
+    return logs
+
+
+async def test_a_stop_whose_on_stop_was_cut_off_at_the_deadline_is_not_called_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = await serve_until_stopped(tmp_path, monkeypatch, StuckStop, grace=30.0)
+    events = {entry["event"]: entry for entry in logs}
+    assert "stopped cleanly" not in events
+    last = events["stopped, but not cleanly"]
+    assert last["on_stop_cut_off"] == 1 and last["forced_by"] is None
+    assert last["log_level"] == "warning"
+
+
+async def test_an_on_stop_cut_off_at_a_restart_long_before_leaves_a_clean_stop_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def restart(root: Any) -> None:
+        # Its on_stop is cut at the end of the grace period: counted then.
+        await root.find_supervisor("creators").restart_child("creator:a")
+
+    StuckOnce.stops = 0
+    logs = await serve_until_stopped(
+        tmp_path, monkeypatch, StuckOnce, grace=0.2, before_stop=restart
+    )
+    assert StuckOnce.stops == 2
     events = [entry["event"] for entry in logs]
     assert "on_stop cut off at the end of the grace period" in events
     assert events[-1] == "stopped cleanly"  # the shutdown itself cut nothing
