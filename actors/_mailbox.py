@@ -156,6 +156,8 @@ class Mailbox:
         "answer",
         "capacity",
         "closed",
+        "held_back",
+        "held_back_at",
         "inline",
         "path",
         "peak",
@@ -189,6 +191,10 @@ class Mailbox:
         # clock): an actor that cannot keep up shows as overloaded while it refuses.
         self.refused = 0
         self.refused_at: float | None = None
+        # Times a sender waited for room (backpressure), and when the last one began: an
+        # actor its senders wait for shows as backed up meanwhile.
+        self.held_back = 0
+        self.held_back_at: float | None = None
         self.closed = False
         self.stop_requested = False
         self._burst = 0
@@ -306,7 +312,14 @@ class Mailbox:
         senders = self._senders
         if senders is None:
             senders = self._senders = trio.lowlevel.ParkingLot()
+        self._held_back()
         await senders.park()
+
+    def _held_back(self) -> None:
+        """A sender waits for room: counted, so an actor that keeps its senders waiting
+        shows as backed up (nothing is refused, so nothing else would say so)."""
+        self.held_back += 1
+        self.held_back_at = trio.current_time()
 
     def has_room(self, room: int = 1) -> bool:
         """Whether `room` more messages would be queued now (`put_nowait` of one succeeds
@@ -325,6 +338,7 @@ class Mailbox:
             waiting = self._room_waiters
             if waiting is None:
                 waiting = self._room_waiters = trio.lowlevel.ParkingLot()
+            self._held_back()
             await waiting.park()
         await trio.lowlevel.cancel_shielded_checkpoint()
 

@@ -46,23 +46,31 @@ NO_DETAIL: Detail = None
 @attrs.frozen(kw_only=True, slots=True)
 class MailboxFigures:
     """A mailbox's figures at the time of the walk: depth, peak, capacity (None: no mailbox
-    of its own, e.g. a supervisor), and the messages it refused because it was full, with
-    how long ago the last one was (None: never)."""
+    of its own, e.g. a supervisor), the messages it refused because it was full and the
+    senders it kept waiting for room, each with how long ago the last one was (None:
+    never)."""
 
     depth: int = 0
     peak: int = 0
     capacity: int | None = None
     refused: int = 0
     refused_ago: float | None = None
+    #: Times a sender waited for room, and how long ago the last began (None: never).
+    held_back: int = 0
+    held_back_ago: float | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """The figures as /status shows them (the refusals only once there were some)."""
+        """The figures as /status shows them (the refusals and waits only once there were
+        some)."""
         row: dict[str, Any] = {"depth": self.depth, "peak": self.peak}
         if self.capacity is not None:
             row["capacity"] = self.capacity
         if self.refused_ago is not None:
             row["refused"] = self.refused
             row["refused_ago"] = self.refused_ago
+        if self.held_back_ago is not None:
+            row["held_back"] = self.held_back
+            row["held_back_ago"] = self.held_back_ago
         return row
 
 

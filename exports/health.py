@@ -77,6 +77,9 @@ class ComponentHealth:
     # Messages its full mailbox refused, and seconds since the last (None: never full).
     mailbox_refused: int = 0
     mailbox_refused_ago: float | None = None
+    # Senders it kept waiting for room, and seconds since the last began (None: none).
+    mailbox_held_back: int = 0
+    mailbox_held_back_ago: float | None = None
 
     @property
     def name(self) -> str:
@@ -96,6 +99,24 @@ class ComponentHealth:
         refused (writes, replies, chat), so what they asked for did not happen."""
         ago = self.mailbox_refused_ago
         return ago is not None and ago < OVERLOAD_SECONDS
+
+    @property
+    def backed_up(self) -> bool:
+        """A sender waited for room in its mailbox within the last `OVERLOAD_SECONDS`: what
+        is sent to it is delayed (chat waits for a store that cannot keep up)."""
+        ago = self.mailbox_held_back_ago
+        return ago is not None and ago < OVERLOAD_SECONDS
+
+    @property
+    def backlog(self) -> str:
+        """What its senders' waits for room say, as a sentence."""
+        ago = self.mailbox_held_back_ago
+        return (
+            f"backed up: its mailbox of {self.mailbox_capacity} messages was full; senders"
+            f" waited for room {self.mailbox_held_back} times"
+            + ("" if ago is None else f", the last {ago:.0f} s ago")
+            + " (it cannot keep up: what is sent to it is delayed)"
+        )
 
     @property
     def starting(self) -> bool:
@@ -123,6 +144,8 @@ class ComponentHealth:
                 f"{self.mailbox_refused} refused so far, the last {self.mailbox_refused_ago:.0f} s"
                 " ago (it cannot keep up with what is sent to it)"
             )
+        if self.backed_up:
+            return self.backlog
         if self.starting:
             return (
                 "starting: its children are still starting"
@@ -162,6 +185,8 @@ def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
                 mailbox_capacity=box.capacity,
                 mailbox_refused=box.refused,
                 mailbox_refused_ago=box.refused_ago,
+                mailbox_held_back=box.held_back,
+                mailbox_held_back_ago=box.held_back_ago,
             )
         )
     return tuple(out)
@@ -169,11 +194,18 @@ def components(tree: TreeRows) -> tuple[ComponentHealth, ...]:
 
 def reporting_rows(tree: Iterable[TreeRow]) -> list[TreeRow]:
     """The rows `platform_rows`, `telemetry_events` and `telemetry_errors` can make anything
-    of: those with a health value or a last error, or named after a platform. The others (a
-    thousand creators' trigger engines and chat replays are most of the tree) give nothing,
-    and a caller reading a big tree at every heartbeat skips them."""
+    of: those with a health value or a last error, whose mailbox refused or held back a
+    message, or named after a platform. The others (a thousand creators' trigger engines and
+    chat replays are most of the tree) give nothing, and a caller reading a big tree at
+    every heartbeat skips them."""
     return [
-        row for row in tree if row.health is not None or row.last_error or row.name in PLATFORMS
+        row
+        for row in tree
+        if row.health is not None
+        or row.last_error
+        or row.name in PLATFORMS
+        or row.mailbox.refused_ago is not None
+        or row.mailbox.held_back_ago is not None
     ]
 
 
@@ -185,10 +217,12 @@ class StatusReport:
 
     @property
     def degraded(self) -> tuple[ComponentHealth, ...]:
-        """Components that are failing, overloaded, still starting or not connected yet (in
-        tree order)."""
+        """Components that are failing, overloaded, backed up, still starting or not
+        connected yet (in tree order)."""
         return tuple(
-            c for c in self.components if c.failing or c.overloaded or c.connecting or c.starting
+            c
+            for c in self.components
+            if c.failing or c.overloaded or c.backed_up or c.connecting or c.starting
         )
 
     @property
@@ -444,6 +478,15 @@ def telemetry_errors(tree: TreeRows, *, root_name: str, now: datetime) -> tuple[
                     or "overloaded: its mailbox was full",
                     last_seen=now - timedelta(seconds=c.mailbox_refused_ago),
                     active=c.overloaded,
+                )
+            )
+        if c.mailbox_held_back_ago is not None:
+            out.append(
+                ErrorView(
+                    subsystem=_source(c, root_name),
+                    message=c.backlog,
+                    last_seen=now - timedelta(seconds=c.mailbox_held_back_ago),
+                    active=c.backed_up,
                 )
             )
     return tuple(out)

@@ -873,16 +873,20 @@ _FAILED_FACTORY = _NeverStarted()
 
 
 def _mailbox_figures(box: Mailbox | None) -> MailboxFigures:
-    """A mailbox's figures for the tree: depth, peak, capacity, and the messages it refused
-    because it was full (with how long ago the last one was, in seconds)."""
+    """A mailbox's figures for the tree: depth, peak, capacity, the messages it refused
+    because it was full and the senders it kept waiting for room (each with how long ago
+    the last one was, in seconds)."""
     if box is None:
         return NO_MAILBOX
-    if box.refused_at is None:
+    if box.refused_at is None and box.held_back_at is None:
         return MailboxFigures(depth=box.depth, peak=box.peak, capacity=box.capacity)
+    now = trio.current_time()
     return MailboxFigures(
         depth=box.depth,
         peak=box.peak,
         capacity=box.capacity,
         refused=box.refused,
-        refused_ago=max(0.0, trio.current_time() - box.refused_at),
+        refused_ago=None if box.refused_at is None else max(0.0, now - box.refused_at),
+        held_back=box.held_back,
+        held_back_ago=None if box.held_back_at is None else max(0.0, now - box.held_back_at),
     )

@@ -761,6 +761,52 @@ async def test_an_actor_whose_full_mailbox_refuses_messages_is_overloaded_until_
     await sup.stop()
 
 
+async def test_an_actor_its_senders_wait_for_is_backed_up_until_it_keeps_up(
+    autojump_clock, nursery
+):
+    """Backpressure refuses nothing, so only the waits can say that an actor cannot keep up
+    (chat waiting for a store): /status and the telemetry's errors say so, and the rows the
+    publisher reads for the telemetry include it."""
+    from exports.health import (
+        OVERLOAD_SECONDS,
+        components,
+        reporting_rows,
+        status_report,
+        telemetry_errors,
+    )
+
+    sup = await started(nursery, ChildSpec("s", Store))
+    ref = sup.ref("s")
+    gate = trio.Event()
+    ref.cast(("gate", gate))
+    await trio.testing.wait_all_tasks_blocked()
+    for n in range(Store.mailbox_size):
+        ref.cast(n)
+    nursery.start_soon(ref.send, "late")  # waits for room
+    await trio.sleep(5)
+
+    def errors() -> list[Any]:
+        rows = components(reporting_rows(sup.tree(details=False)))  # as the publisher reads
+        found = telemetry_errors(rows, root_name="root", now=datetime.now(UTC))
+        return [e for e in found if e.message.startswith("backed up")]
+
+    report = status_report(sup.tree(details=False))
+    assert report.status == "degraded"
+    (store,) = [c for c in report.degraded if c.path == "root/s"]
+    assert store.reason is not None and store.reason.startswith("backed up: its mailbox of 3")
+    assert "senders waited for room 1 times, the last 5 s ago" in store.reason
+    assert [e.active for e in errors()] == [True]
+    row = next(r for r in sup.tree(details=False) if r.path == "root/s")
+    assert row.mailbox.as_json()["held_back"] == 1 and "refused" not in row.mailbox.as_json()
+    gate.set()
+    await trio.testing.wait_all_tasks_blocked()  # the waiting sender queued "late"
+    assert await ref.call("get") == (1, [0, 1, 2, "late"])  # nothing refused, nothing lost
+    await trio.sleep(OVERLOAD_SECONDS)  # nobody waited for a minute: no longer degraded
+    assert status_report(sup.tree(details=False)).ok
+    assert [e.active for e in errors()] == [False]
+    await sup.stop()
+
+
 class RunningRecorder(Recorder):
     """A `Recorder` with a `run` of its own: waits for ("finish",) to return, counts when it
     is cancelled."""
