@@ -730,11 +730,8 @@ async def test_an_actors_log_is_bound_to_its_path_only_when_first_used(nursery):
     await sup.stop()
 
 
-async def test_an_actor_whose_full_mailbox_refuses_messages_is_overloaded_until_it_keeps_up(
-    autojump_clock, nursery
-):
-    from exports.health import OVERLOAD_SECONDS, status_report, telemetry_errors
-
+async def full_store(nursery: trio.Nursery) -> tuple[Supervisor, Any, trio.Event]:
+    """A `Store` busy until `gate` is set, its mailbox full (0, 1, 2 queued)."""
     sup = await started(nursery, ChildSpec("s", Store))
     ref = sup.ref("s")
     gate = trio.Event()
@@ -742,6 +739,15 @@ async def test_an_actor_whose_full_mailbox_refuses_messages_is_overloaded_until_
     await trio.testing.wait_all_tasks_blocked()
     for n in range(Store.mailbox_size):
         ref.cast(n)
+    return sup, ref, gate
+
+
+async def test_an_actor_whose_full_mailbox_refuses_messages_is_overloaded_until_it_keeps_up(
+    autojump_clock, nursery
+):
+    from exports.health import OVERLOAD_SECONDS, status_report, telemetry_errors
+
+    sup, ref, gate = await full_store(nursery)
     with pytest.raises(MailboxFull):
         ref.cast("one too many")
     report = status_report(sup.tree(details=False))
@@ -775,13 +781,7 @@ async def test_an_actor_its_senders_wait_for_is_backed_up_until_it_keeps_up(
         telemetry_errors,
     )
 
-    sup = await started(nursery, ChildSpec("s", Store))
-    ref = sup.ref("s")
-    gate = trio.Event()
-    ref.cast(("gate", gate))
-    await trio.testing.wait_all_tasks_blocked()
-    for n in range(Store.mailbox_size):
-        ref.cast(n)
+    sup, ref, gate = await full_store(nursery)
     nursery.start_soon(ref.send, "late")  # waits for room
     await trio.sleep(5)
 
